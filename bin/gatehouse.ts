@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+import { UsageError } from '../sidecar/src/cli/args.ts';
+import { runSidecarCommand, SIDECAR_USAGE } from '../sidecar/src/cli/sidecar-command.ts';
+import { runValidateCommand, VALIDATE_USAGE } from '../sidecar/src/cli/validate-command.ts';
+
+const USAGE = `Usage: gatehouse <command> [options]
+
+Commands:
+  sidecar    run the proxy for one application (standalone: --config <file|dir>)
+  validate   check AccessApplication YAML and print the rendered sidecar config
+  version    print the version
+
+Run 'gatehouse <command> --help' for a command's options.
+`;
+
+const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => number | Promise<number> }> = {
+  sidecar: { usage: SIDECAR_USAGE, run: runSidecarCommand },
+  validate: { usage: VALIDATE_USAGE, run: runValidateCommand },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === 'version' || name === '--version') {
+    const { default: pkg } = await import('../package.json', { with: { type: 'json' } });
+    process.stdout.write(`gatehouse ${pkg.version}\n`);
+    return 0;
+  }
+  const command = name === undefined ? undefined : COMMANDS[name];
+  if (!command) {
+    process.stderr.write(
+      name && name !== '--help' && name !== 'help'
+        ? `gatehouse: unknown command ${JSON.stringify(name)}\n\n${USAGE}`
+        : USAGE,
+    );
+    return name === '--help' || name === 'help' ? 0 : 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (error instanceof UsageError || code.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`gatehouse ${name}: ${(error as Error).message}\n\n${command.usage}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    if (code !== 0 || process.argv[2] === 'sidecar') setImmediate(() => process.exit(code));
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

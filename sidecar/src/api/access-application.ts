@@ -1,0 +1,143 @@
+import Type, { type Static } from 'typebox';
+import { Duration, HeaderName, ObjectMeta, Opt, StringEnum } from './schema-helpers.ts';
+
+export const API_GROUP = 'gatehouse.dev';
+export const API_VERSION = 'gatehouse.dev/v1alpha1';
+
+export const LOG_PROFILES = ['native', 'cloudflare'] as const;
+
+export const UpstreamTimeouts = Type.Object(
+  {
+    connect: Opt(Duration('Time allowed to open a connection to the upstream. Default 5s.')),
+    responseHeaders: Opt(
+      Duration(
+        'Time allowed from sending the request until the upstream has sent its response headers. Default 30s.',
+      ),
+    ),
+    idle: Opt(
+      Duration(
+        'Longest silence allowed between two chunks of the upstream response body (0s disables it, for long-lived streams). Default 60s.',
+      ),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'Timeouts towards the upstream; tighter than Node.js defaults.',
+  },
+);
+
+export const Upstream = Type.Object(
+  {
+    url: Type.String({
+      minLength: 8,
+      maxLength: 2048,
+      pattern: '^https?://',
+      description:
+        'Origin of the protected application as seen from the sidecar, e.g. http://127.0.0.1:8080. Scheme, host and port only.',
+    }),
+    timeouts: Opt(UpstreamTimeouts),
+    maxConnections: Opt(
+      Type.Integer({
+        minimum: 1,
+        maximum: 4096,
+        description: 'Most keep-alive connections the sidecar keeps open to the upstream. Default 128.',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'Where requests are forwarded once they are allowed.' },
+);
+
+export const RequestIdSettings = Type.Object(
+  {
+    header: Opt(
+      HeaderName(
+        'Header that carries the request id to the upstream and back to the client. Default X-Request-Id.',
+      ),
+    ),
+    trustIncoming: Opt(
+      Type.Boolean({
+        description:
+          'Keep a well-formed request id sent by a trusted proxy (see trustedProxies) instead of generating one. Default true.',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'How each request is given its id.' },
+);
+
+export const LoggingSettings = Type.Object(
+  {
+    profile: Opt(
+      StringEnum(LOG_PROFILES, {
+        description:
+          'Field names of request lines: native (default) or cloudflare (Cloudflare HTTP request log names).',
+      }),
+    ),
+    requestHeaders: Opt(
+      Type.Array(HeaderName('A request header to copy into the log line.'), {
+        maxItems: 32,
+        description:
+          'Request headers copied into the log line (RequestHeaders in the cloudflare profile). Credentials such as Cookie and Authorization are refused.',
+      }),
+    ),
+    redactQueryParameters: Opt(
+      Type.Array(Type.String({ minLength: 1, maxLength: 128, description: 'A query parameter name.' }), {
+        maxItems: 64,
+        description:
+          'Query parameters whose values are replaced by [REDACTED] in logged URIs, in addition to the built-in list (access_token, code, token, password, ...).',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'What the request log lines contain.' },
+);
+
+export const AccessApplicationSpec = Type.Object(
+  {
+    hosts: Type.Array(
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        pattern: '^(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$',
+        description:
+          'A host name users reach the application at, optionally with a port; *.example.com matches one label.',
+      }),
+      {
+        minItems: 1,
+        maxItems: 64,
+        description:
+          'Host names of the application. Requests for any other Host get 421 Misdirected Request.',
+      },
+    ),
+    upstream: Upstream,
+    trustedProxies: Opt(
+      Type.Array(
+        Type.String({ minLength: 2, maxLength: 64, description: 'An IPv4 or IPv6 address or CIDR range.' }),
+        {
+          maxItems: 256,
+          description:
+            'Peers (load balancers, ingress controllers) whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and request id are believed. Default: none.',
+        },
+      ),
+    ),
+    requestId: Opt(RequestIdSettings),
+    logging: Opt(LoggingSettings),
+  },
+  { additionalProperties: false, description: 'Desired state of an application protected by Gatehouse.' },
+);
+
+export const AccessApplication = Type.Object(
+  {
+    apiVersion: Type.Literal(API_VERSION, { description: 'Always gatehouse.dev/v1alpha1.' }),
+    kind: Type.Literal('AccessApplication', { description: 'Always AccessApplication.' }),
+    metadata: ObjectMeta,
+    spec: AccessApplicationSpec,
+    status: Opt(Type.Unknown({ description: 'Written by the operator.' })),
+  },
+  {
+    description:
+      'An application protected by Gatehouse: its hosts, its upstream and how its traffic is logged.',
+  },
+);
+
+export type AccessApplication = Static<typeof AccessApplication>;
+export type AccessApplicationSpec = Static<typeof AccessApplicationSpec>;
+export type LogProfile = (typeof LOG_PROFILES)[number];

@@ -1,0 +1,50 @@
+import Type, { type TSchema } from 'typebox';
+
+/** A string restricted to a fixed set of values; renders as a JSON Schema `enum`, which CRDs need. */
+export function StringEnum<const T extends readonly string[]>(values: T, options: { description: string }) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+/** A duration such as `500ms`, `30s`, `5m` or `1h30m` (the subset of Go's time.ParseDuration Kubernetes users know). */
+export function Duration(description: string) {
+  return Type.String({ pattern: DURATION_PATTERN, maxLength: 32, description });
+}
+
+/** An HTTP header field name (RFC 9110 token). */
+export function HeaderName(description: string) {
+  return Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", minLength: 1, maxLength: 128, description });
+}
+
+/** Optional field with a description, so every field documents itself in `kubectl explain`. */
+export function Opt<T extends TSchema>(schema: T) {
+  return Type.Optional(schema);
+}
+
+export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses a duration string into milliseconds; undefined when it does not match DURATION_PATTERN. */
+export function parseDurationMs(text: string): number | undefined {
+  if (!new RegExp(DURATION_PATTERN).test(text)) return undefined;
+  let total = 0;
+  for (const m of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) {
+    total += Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? Number.NaN);
+  }
+  return Number.isFinite(total) ? Math.round(total) : undefined;
+}
+
+/** The object metadata Gatehouse reads; other Kubernetes metadata fields are accepted and ignored. */
+export const ObjectMeta = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+      description: 'Name of the object (a DNS subdomain).',
+    }),
+    namespace: Opt(Type.String({ minLength: 1, maxLength: 63, description: 'Namespace of the object.' })),
+    generation: Opt(Type.Integer({ description: 'Set by the API server.' })),
+  },
+  { description: 'Standard Kubernetes object metadata.' },
+);

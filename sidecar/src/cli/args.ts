@@ -1,0 +1,33 @@
+import { parseDurationMs } from '../api/schema-helpers.ts';
+
+/** A command-line mistake: printed with the usage, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Parses `host:port`, `[::1]:port` or a bare port (all interfaces). */
+export function parseListen(text: string, flag: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]*)):([0-9]{1,5})$/.exec(text) ?? /^()()([0-9]{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535)
+    throw new UsageError(`${flag}: expected host:port or port (got ${JSON.stringify(text)})`);
+  return { host: m[1] || m[2] || '0.0.0.0', port };
+}
+
+/** Parses a duration flag such as `25s`. */
+export function parseDurationFlag(text: string, flag: string): number {
+  const ms = parseDurationMs(text);
+  if (ms === undefined)
+    throw new UsageError(
+      `${flag}: expected a duration such as 500ms, 10s or 1m (got ${JSON.stringify(text)})`,
+    );
+  return ms;
+}
+
+/** Parses a positive integer flag within bounds. */
+export function parseIntegerFlag(text: string, flag: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || n < min || n > max)
+    throw new UsageError(`${flag}: expected an integer from ${min} to ${max} (got ${JSON.stringify(text)})`);
+  return n;
+}

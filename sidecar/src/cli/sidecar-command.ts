@@ -1,0 +1,153 @@
+import { parseArgs } from 'node:util';
+import { createFileConfigSource } from '../config/file-source.ts';
+import { ConfigError } from '../errors.ts';
+import { logEvent } from '../log/events.ts';
+import { createFdSink } from '../log/log-sink.ts';
+import { createAdminServer } from '../metrics/admin-server.ts';
+import { createSidecarMetrics } from '../metrics/metrics.ts';
+import { createSidecar, DEFAULT_CLIENT_LIMITS } from '../server.ts';
+import { parseDurationFlag, parseIntegerFlag, parseListen, UsageError } from './args.ts';
+
+export const SIDECAR_USAGE = `Usage: gatehouse sidecar --config <file|dir> [options]
+
+Serves one AccessApplication: every request is checked, forwarded to the upstream and
+written as one JSON line to stdout.
+
+Options:
+  --config <path>               AccessApplication YAML file or directory (reloaded on change)
+  --application <name>          which application to serve when the files define several
+  --listen <[host:]port>        traffic listener (default 0.0.0.0:4180)
+  --admin-listen <[host:]port>  /metrics, /healthz, /readyz (default 0.0.0.0:9180)
+  --shutdown-grace <duration>   time to drain in-flight requests on SIGTERM (default 25s)
+  --max-header-size <bytes>     largest request head accepted, else 431 (default 16384)
+  --client-header-timeout <d>   time for a client to send the request head, else 408 (default 10s)
+  --client-idle-timeout <d>     longest client silence during a request (default 60s)
+  --keep-alive-timeout <d>      idle keep-alive connection lifetime (default 65s)
+  --poll-interval <d>           config re-check interval besides file watching (default 1s)
+`;
+
+export const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
+
+/** Prints every config error with its path to stderr. */
+export function reportConfigError(error: ConfigError): void {
+  console.error(
+    `gatehouse: configuration is invalid (${error.errors.length} error${error.errors.length === 1 ? '' : 's'}):`,
+  );
+  for (const e of error.errors) console.error(`  ${e.path}: ${e.message}`);
+}
+
+/** `gatehouse sidecar`: standalone (file) mode. Resolves with the process exit code. */
+export async function runSidecarCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      application: { type: 'string' },
+      listen: { type: 'string', default: '0.0.0.0:4180' },
+      'admin-listen': { type: 'string', default: '0.0.0.0:9180' },
+      'shutdown-grace': { type: 'string', default: '25s' },
+      'max-header-size': { type: 'string', default: String(DEFAULT_CLIENT_LIMITS.maxHeaderBytes) },
+      'client-header-timeout': { type: 'string', default: '10s' },
+      'client-idle-timeout': { type: 'string', default: '60s' },
+      'keep-alive-timeout': { type: 'string', default: '65s' },
+      'poll-interval': { type: 'string', default: '1s' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.config) throw new UsageError('--config is required');
+  const listen = parseListen(values.listen, '--listen');
+  const adminListen = parseListen(values['admin-listen'], '--admin-listen');
+  const graceMs = parseDurationFlag(values['shutdown-grace'], '--shutdown-grace');
+  const limits = {
+    maxHeaderBytes: parseIntegerFlag(values['max-header-size'], '--max-header-size', 1024, 1024 * 1024),
+    headersTimeoutMs: parseDurationFlag(values['client-header-timeout'], '--client-header-timeout'),
+    idleTimeoutMs: parseDurationFlag(values['client-idle-timeout'], '--client-idle-timeout'),
+    keepAliveTimeoutMs: parseDurationFlag(values['keep-alive-timeout'], '--keep-alive-timeout'),
+  };
+  const pollIntervalMs = parseDurationFlag(values['poll-interval'], '--poll-interval');
+
+  const sink = createFdSink({
+    onBroken: (error) =>
+      console.error(`gatehouse: stdout is closed (${error.code}); log lines cannot be delivered`),
+  });
+  const metrics = createSidecarMetrics();
+  const sidecar = createSidecar({ sink, metrics, limits });
+  const source = createFileConfigSource(
+    {
+      path: values.config,
+      pollIntervalMs,
+      ...(values.application ? { application: values.application } : {}),
+    },
+    {
+      onConfig(config) {
+        sidecar.install(config);
+        metrics.configReloaded(true);
+        logEvent(sink, 'config_loaded', {
+          app: config.application.name,
+          generation: config.generation,
+          source: 'file',
+        });
+      },
+      onRejected(error) {
+        metrics.configReloaded(false);
+        logEvent(sink, 'config_rejected', {
+          app: sidecar.current()?.application.name ?? null,
+          keptGeneration: sidecar.current()?.generation ?? null,
+          errors: error.errors.map((e) => `${e.path}: ${e.message}`),
+        });
+      },
+    },
+  );
+
+  let config: Awaited<ReturnType<typeof source.start>>;
+  try {
+    config = await source.start();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      reportConfigError(error);
+      return 1;
+    }
+    throw error;
+  }
+  sidecar.install(config);
+  logEvent(sink, 'config_loaded', {
+    app: config.application.name,
+    generation: config.generation,
+    source: 'file',
+  });
+
+  const admin = createAdminServer(metrics, { ready: sidecar.ready });
+  await new Promise<void>((resolve, reject) => {
+    admin.once('error', reject);
+    admin.listen(adminListen.port, adminListen.host, () => resolve());
+  });
+  const address = await sidecar.listen(listen.port, listen.host);
+  const adminAddress = admin.address() as { port: number };
+  logEvent(sink, 'sidecar_started', {
+    app: config.application.name,
+    listen: `${address.address}:${address.port}`,
+    adminListen: `${adminListen.host}:${adminAddress.port}`,
+    pid: process.pid,
+  });
+
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) {
+        process.exit(130); // second signal: stop now
+      }
+      stopping = true;
+      logEvent(sink, 'sidecar_stopping', { signal, graceMs });
+      source.close();
+      await sidecar.shutdown(graceMs);
+      admin.close();
+      admin.closeAllConnections();
+      logEvent(sink, 'sidecar_stopped', { signal });
+      await sink.flush();
+      resolve(0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+  });
+}

@@ -1,0 +1,40 @@
+import { parseArgs } from 'node:util';
+import { configFromSnapshot } from '../config/load-application.ts';
+import { readSnapshot } from '../config/load-documents.ts';
+import { ConfigError } from '../errors.ts';
+import { reportConfigError } from './sidecar-command.ts';
+
+export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir> [--application <name>]
+
+Checks Gatehouse YAML the way the sidecar loads it and prints every error with its path.
+Prints the rendered sidecar config as JSON when valid.
+`;
+
+/** `gatehouse validate`: exit 0 when the config is valid, 1 with every error otherwise. */
+export function runValidateCommand(argv: string[]): number {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { application: { type: 'string' } },
+    strict: true,
+    allowPositionals: true,
+  });
+  const path = positionals[0];
+  if (!path || positionals.length > 1) {
+    console.error(VALIDATE_USAGE);
+    return 2;
+  }
+  try {
+    const config = configFromSnapshot(
+      readSnapshot(path),
+      values.application ? { application: values.application } : {},
+    );
+    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      reportConfigError(error);
+      return 1;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,16 @@
+import type { ConfigError } from '../errors.ts';
+import type { SidecarConfig } from './sidecar-config.ts';
+
+/** Where SidecarConfig comes from (files, or the operator's stream); one interface for both. */
+export interface ConfigSource {
+  /** Resolves with the first valid config; rejects with ConfigError when there is none. */
+  start(): Promise<SidecarConfig>;
+  /** Stops watching; no callback fires afterwards. */
+  close(): void;
+}
+
+/** What a source reports after start: a new valid config, or a rejected change (last good stays). */
+export interface ConfigListener {
+  onConfig(config: SidecarConfig): void;
+  onRejected(error: ConfigError): void;
+}

@@ -1,0 +1,91 @@
+import { type FSWatcher, watch } from 'node:fs';
+import { ConfigError } from '../errors.ts';
+import type { ConfigListener, ConfigSource } from './config-source.ts';
+import { configFromSnapshot, type SelectApplication } from './load-application.ts';
+import { type ConfigSnapshot, readSnapshot } from './load-documents.ts';
+import type { SidecarConfig } from './sidecar-config.ts';
+
+export const DEFAULT_POLL_INTERVAL_MS = 1_000;
+const DEBOUNCE_MS = 50;
+
+export interface FileConfigSourceOptions extends SelectApplication {
+  /** A YAML/JSON file or a directory of them (e.g. a mounted ConfigMap). */
+  readonly path: string;
+  /** Safety net for watchers that miss events (network filesystems, symlink swaps). */
+  readonly pollIntervalMs?: number;
+}
+
+function sameSnapshot(a: ConfigSnapshot | undefined, b: ConfigSnapshot): boolean {
+  if (!a || a.files.size !== b.files.size) return false;
+  for (const [file, text] of b.files) if (a.files.get(file) !== text) return false;
+  return true;
+}
+
+/**
+ * Standalone mode: reads the same AccessApplication YAML a user would `kubectl apply`, renders it
+ * in-process, and reloads when the files change (fs.watch, with polling as a safety net).
+ */
+export function createFileConfigSource(
+  options: FileConfigSourceOptions,
+  listener: ConfigListener,
+): ConfigSource {
+  const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  let last: ConfigSnapshot | undefined;
+  let watcher: FSWatcher | undefined;
+  let poll: NodeJS.Timeout | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const load = (snapshot: ConfigSnapshot): SidecarConfig => configFromSnapshot(snapshot, options);
+
+  const check = (): void => {
+    if (closed) return;
+    let snapshot: ConfigSnapshot;
+    try {
+      snapshot = readSnapshot(options.path);
+    } catch (error) {
+      // Files mid-replacement can be briefly missing; report only once per distinct failure.
+      if (last !== undefined && error instanceof ConfigError) {
+        last = undefined;
+        listener.onRejected(error);
+      }
+      return;
+    }
+    if (sameSnapshot(last, snapshot)) return;
+    last = snapshot;
+    try {
+      listener.onConfig(load(snapshot));
+    } catch (error) {
+      if (error instanceof ConfigError) listener.onRejected(error);
+      else throw error;
+    }
+  };
+
+  const schedule = (): void => {
+    if (debounce) clearTimeout(debounce);
+    debounce = setTimeout(check, DEBOUNCE_MS);
+  };
+
+  return {
+    async start() {
+      const snapshot = readSnapshot(options.path);
+      const config = load(snapshot);
+      last = snapshot;
+      try {
+        watcher = watch(options.path, { persistent: false }, schedule);
+        watcher.on('error', () => undefined); // polling keeps working
+      } catch {
+        // watching is an optimisation; polling below is authoritative
+      }
+      poll = setInterval(check, pollIntervalMs);
+      poll.unref();
+      return config;
+    },
+    close() {
+      closed = true;
+      watcher?.close();
+      if (poll) clearInterval(poll);
+      if (debounce) clearTimeout(debounce);
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import type { AccessApplication } from '../api/access-application.ts';
+import { parseDurationMs } from '../api/schema-helpers.ts';
+import { joinPath } from '../api/validate.ts';
+import type { FieldError } from '../errors.ts';
+import { deepFreeze, SIDECAR_CONFIG_FORMAT, type SidecarConfig, semanticErrors } from './sidecar-config.ts';
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_RESPONSE_HEADERS_TIMEOUT_MS = 30_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+export const DEFAULT_MAX_CONNECTIONS = 128;
+export const DEFAULT_REQUEST_ID_HEADER = 'x-request-id';
+
+/** Query parameters whose values never reach a log line, whatever the application adds. */
+export const DEFAULT_REDACTED_QUERY_PARAMETERS: readonly string[] = [
+  'access_token',
+  'id_token',
+  'refresh_token',
+  'code',
+  'token',
+  'password',
+  'passwd',
+  'secret',
+  'client_secret',
+  'api_key',
+  'apikey',
+  'signature',
+  'sig',
+  'x-amz-signature',
+  'x-amz-security-token',
+  'x-amz-credential',
+];
+
+/** Everything render needs: one validated application and where it came from (for error paths). */
+export interface RenderInput {
+  readonly application: AccessApplication;
+  /** Location prefix for errors, e.g. `app.yaml#1`; empty for objects from the API server. */
+  readonly location?: string;
+}
+
+export type RenderResult =
+  | { readonly ok: true; readonly config: SidecarConfig }
+  | { readonly ok: false; readonly errors: readonly FieldError[] };
+
+function upstreamOrigin(url: string, at: (f: string) => string, errors: FieldError[]): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    errors.push({ path: at('spec.upstream.url'), message: `is not a URL (got ${JSON.stringify(url)})` });
+    return 'http://invalid';
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    errors.push({ path: at('spec.upstream.url'), message: 'must use http or https' });
+  }
+  if (parsed.username || parsed.password) {
+    errors.push({ path: at('spec.upstream.url'), message: 'must not contain credentials' });
+  }
+  if (parsed.pathname !== '/' || parsed.search || parsed.hash) {
+    errors.push({
+      path: at('spec.upstream.url'),
+      message: 'must be an origin only (scheme, host, port), without path or query',
+    });
+  }
+  return parsed.origin;
+}
+
+function durationMs(
+  text: string | undefined,
+  fallback: number,
+  field: string,
+  at: (f: string) => string,
+  errors: FieldError[],
+) {
+  if (text === undefined) return fallback;
+  const ms = parseDurationMs(text);
+  if (ms === undefined || ms > 86_400_000) {
+    errors.push({
+      path: at(field),
+      message: `is not a duration between 0s and 24h (got ${JSON.stringify(text)})`,
+    });
+    return fallback;
+  }
+  return ms;
+}
+
+/** Hash of rendered content; the config's generation, identical for identical input. */
+export function contentHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+/**
+ * Renders one application into the sidecar's config. Pure: same input, same output (and hash);
+ * used by the operator and by standalone file mode alike.
+ */
+export function renderSidecarConfig(input: RenderInput): RenderResult {
+  const { application } = input;
+  const spec = application.spec;
+  const at = (field: string) => joinPath(input.location ?? '', field);
+  const errors: FieldError[] = [];
+  const timeouts = spec.upstream.timeouts ?? {};
+  const extraRedacted = (spec.logging?.redactQueryParameters ?? []).map((p) => p.toLowerCase());
+
+  const body: Omit<SidecarConfig, 'generation'> = {
+    format: SIDECAR_CONFIG_FORMAT,
+    application: { name: application.metadata.name, namespace: application.metadata.namespace ?? '' },
+    hosts: spec.hosts.map((h) => h.toLowerCase()),
+    upstream: {
+      origin: upstreamOrigin(spec.upstream.url, at, errors),
+      connectTimeoutMs: durationMs(
+        timeouts.connect,
+        DEFAULT_CONNECT_TIMEOUT_MS,
+        'spec.upstream.timeouts.connect',
+        at,
+        errors,
+      ),
+      responseHeadersTimeoutMs: durationMs(
+        timeouts.responseHeaders,
+        DEFAULT_RESPONSE_HEADERS_TIMEOUT_MS,
+        'spec.upstream.timeouts.responseHeaders',
+        at,
+        errors,
+      ),
+      idleTimeoutMs: durationMs(
+        timeouts.idle,
+        DEFAULT_IDLE_TIMEOUT_MS,
+        'spec.upstream.timeouts.idle',
+        at,
+        errors,
+      ),
+      maxConnections: spec.upstream.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    },
+    trustedProxies: [...(spec.trustedProxies ?? [])],
+    requestId: {
+      header: (spec.requestId?.header ?? DEFAULT_REQUEST_ID_HEADER).toLowerCase(),
+      trustIncoming: spec.requestId?.trustIncoming ?? true,
+    },
+    logging: {
+      profile: spec.logging?.profile ?? 'native',
+      requestHeaders: (spec.logging?.requestHeaders ?? []).map((h) => h.toLowerCase()),
+      redactQueryParameters: [...new Set([...DEFAULT_REDACTED_QUERY_PARAMETERS, ...extraRedacted])],
+    },
+  };
+  errors.push(...semanticErrors(body, at));
+  if (errors.length > 0) return { ok: false, errors };
+  const config: SidecarConfig = { ...body, generation: contentHash(body) };
+  return { ok: true, config: deepFreeze(config) };
+}

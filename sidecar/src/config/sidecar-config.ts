@@ -1,0 +1,131 @@
+import Type, { type Static } from 'typebox';
+import { LOG_PROFILES } from '../api/access-application.ts';
+import { StringEnum } from '../api/schema-helpers.ts';
+import { schemaErrors } from '../api/validate.ts';
+import { ConfigError, type FieldError } from '../errors.ts';
+import { parseCidr } from '../net/cidr.ts';
+
+/** Format version of SidecarConfig; bumped on any incompatible change of the contract. */
+export const SIDECAR_CONFIG_FORMAT = 1;
+
+const Ms = (description: string) => Type.Integer({ minimum: 0, maximum: 86_400_000, description });
+
+/**
+ * The contract between the operator (or the file source) and the sidecar: everything one sidecar
+ * needs to serve one application, already resolved. The sidecar owns this format.
+ */
+export const SidecarConfigSchema = Type.Object(
+  {
+    format: Type.Literal(SIDECAR_CONFIG_FORMAT, { description: 'Format version.' }),
+    generation: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'Hash of the rendered content.' }),
+    application: Type.Object(
+      {
+        name: Type.String({ minLength: 1, maxLength: 253, description: 'AccessApplication name.' }),
+        namespace: Type.String({
+          maxLength: 63,
+          description: 'AccessApplication namespace ("" in file mode).',
+        }),
+      },
+      { additionalProperties: false, description: 'Which application this is.' },
+    ),
+    hosts: Type.Array(Type.String({ minLength: 1, maxLength: 253, description: 'Host pattern.' }), {
+      minItems: 1,
+      description: 'Host names served.',
+    }),
+    upstream: Type.Object(
+      {
+        origin: Type.String({ pattern: '^https?://[^/?#]+$', description: 'Upstream origin.' }),
+        connectTimeoutMs: Ms('Connect timeout.'),
+        responseHeadersTimeoutMs: Ms('Response headers timeout.'),
+        idleTimeoutMs: Ms('Idle time allowed between response body chunks (0 = none).'),
+        maxConnections: Type.Integer({ minimum: 1, maximum: 4096, description: 'Connection pool size.' }),
+      },
+      { additionalProperties: false, description: 'Upstream settings.' },
+    ),
+    trustedProxies: Type.Array(Type.String({ description: 'CIDR.' }), {
+      description: 'Trusted proxy ranges.',
+    }),
+    requestId: Type.Object(
+      {
+        header: Type.String({
+          pattern: "^[!#$%&'*+.^_`|~0-9a-z-]+$",
+          description: 'Lower-case header name.',
+        }),
+        trustIncoming: Type.Boolean({ description: 'Keep ids from trusted proxies.' }),
+      },
+      { additionalProperties: false, description: 'Request id settings.' },
+    ),
+    logging: Type.Object(
+      {
+        profile: StringEnum(LOG_PROFILES, { description: 'Field profile.' }),
+        requestHeaders: Type.Array(Type.String({ description: 'Lower-case header name.' }), {
+          description: 'Headers copied into the line.',
+        }),
+        redactQueryParameters: Type.Array(Type.String({ description: 'Lower-case parameter name.' }), {
+          description: 'Query parameters redacted in logged URIs (complete list).',
+        }),
+      },
+      { additionalProperties: false, description: 'Log settings.' },
+    ),
+  },
+  { additionalProperties: false, description: 'Rendered configuration of one sidecar.' },
+);
+
+export type SidecarConfig = Readonly<Static<typeof SidecarConfigSchema>>;
+
+/** Headers that carry credentials: never logged, whatever the configuration says. */
+export const SECRET_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'cf-access-client-secret',
+  'cf-access-token',
+  'cf-authorization',
+  'x-auth-request-access-token',
+  'x-forwarded-access-token',
+  'x-api-key',
+]);
+
+/** Checks facts a JSON schema cannot express (CIDRs, secret headers); shared by render and parse. */
+export function semanticErrors(
+  config: Omit<SidecarConfig, 'generation'>,
+  at: (field: string) => string,
+): FieldError[] {
+  const errors: FieldError[] = [];
+  config.trustedProxies.forEach((cidr, i) => {
+    if (!parseCidr(cidr)) {
+      errors.push({
+        path: at(`spec.trustedProxies[${i}]`),
+        message: `is not an IP address or CIDR range (got ${JSON.stringify(cidr)})`,
+      });
+    }
+  });
+  config.logging.requestHeaders.forEach((name, i) => {
+    if (SECRET_HEADERS.has(name)) {
+      errors.push({
+        path: at(`spec.logging.requestHeaders[${i}]`),
+        message: `${name} carries credentials and is never logged`,
+      });
+    }
+  });
+  return errors;
+}
+
+/** Freezes an object graph so a config in use can never change under a request. */
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Validates a SidecarConfig received at the boundary (e.g. from the operator) into a frozen object. */
+export function parseSidecarConfig(value: unknown): SidecarConfig {
+  const errors = schemaErrors(SidecarConfigSchema, value, '');
+  if (errors.length === 0)
+    errors.push(...semanticErrors(value as SidecarConfig, (f) => f.replace(/^spec\./, '')));
+  if (errors.length > 0) throw new ConfigError('config_invalid', errors);
+  return deepFreeze(structuredClone(value) as SidecarConfig);
+}

@@ -1,0 +1,55 @@
+/** Stable error codes for everything the sidecar can refuse or fail at; tests and logs use these. */
+export type GatehouseErrorCode =
+  | 'config_invalid'
+  | 'config_unreadable'
+  | 'bad_request_target'
+  | 'bad_host'
+  | 'duplicate_host'
+  | 'ambiguous_path'
+  | 'bad_percent_encoding'
+  | 'path_escapes_root'
+  | 'unknown_host'
+  | 'headers_too_large'
+  | 'client_timeout'
+  | 'bad_request'
+  | 'upgrade_not_supported'
+  | 'upstream_unavailable'
+  | 'upstream_timeout'
+  | 'upstream_error'
+  | 'shutting_down'
+  | 'not_ready';
+
+/** A failure that is answered over HTTP: a status and a public message; detail stays in the log. */
+export class HttpError extends Error {
+  readonly code: GatehouseErrorCode;
+  readonly status: number;
+  readonly publicMessage: string;
+
+  constructor(code: GatehouseErrorCode, status: number, publicMessage: string, detail?: string) {
+    super(detail ?? publicMessage);
+    this.name = 'HttpError';
+    this.code = code;
+    this.status = status;
+    this.publicMessage = publicMessage;
+  }
+}
+
+/** One problem in a configuration, located by file, document and field path. */
+export interface FieldError {
+  /** Where: `app.yaml#2 spec.upstream.url` style location, without the message. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** A configuration that cannot be used; carries every problem found, not just the first. */
+export class ConfigError extends Error {
+  readonly code: 'config_invalid' | 'config_unreadable';
+  readonly errors: readonly FieldError[];
+
+  constructor(code: 'config_invalid' | 'config_unreadable', errors: readonly FieldError[]) {
+    super(errors.map((e) => `${e.path}: ${e.message}`).join('\n'));
+    this.name = 'ConfigError';
+    this.code = code;
+    this.errors = errors;
+  }
+}

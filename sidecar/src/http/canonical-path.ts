@@ -1,0 +1,88 @@
+import type { GatehouseErrorCode } from '../errors.ts';
+
+/** The request target after the one safe normalisation: this path is matched and this path is forwarded. */
+export interface CanonicalTarget {
+  readonly path: string;
+  /** Query string without the `?`, exactly as received ("" when absent). */
+  readonly query: string;
+}
+
+export type TargetResult = CanonicalTarget | { readonly error: GatehouseErrorCode; readonly detail: string };
+
+// Paths made only of these characters, with no `//` and no dot segment, are already canonical.
+const SIMPLE_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
+const HEX = /^[0-9A-Fa-f]{2}$/;
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+
+/**
+ * Canonicalises an origin-form request target. Rejected: anything that is not origin-form,
+ * invalid percent-encoding, encoded `/` `\` NUL or control characters, raw `\`, and `..` above the
+ * root. Normalised: percent-encoded unreserved characters decoded, other escapes upper-cased,
+ * repeated slashes merged, dot segments resolved.
+ */
+export function canonicalizeTarget(target: string): TargetResult {
+  if (target.length === 0 || target.charCodeAt(0) !== 0x2f /* / */) {
+    return { error: 'bad_request_target', detail: 'request target must be origin-form (start with /)' };
+  }
+  const q = target.indexOf('?');
+  const rawPath = q === -1 ? target : target.slice(0, q);
+  const query = q === -1 ? '' : target.slice(q + 1);
+  if (target.includes('#'))
+    return { error: 'bad_request_target', detail: 'request target contains a fragment' };
+  if (SIMPLE_CHARS.test(rawPath) && !rawPath.includes('//') && !DOT_SEGMENT.test(rawPath))
+    return { path: rawPath, query };
+  const decoded = decodeSafe(rawPath);
+  if (typeof decoded !== 'string') return decoded;
+  return resolveSegments(decoded, query);
+}
+
+function decodeSafe(rawPath: string): string | { error: GatehouseErrorCode; detail: string } {
+  let out = '';
+  for (let i = 0; i < rawPath.length; i++) {
+    const c = rawPath[i] as string;
+    const code = rawPath.charCodeAt(i);
+    if (c === '\\') return { error: 'ambiguous_path', detail: 'backslash in path' };
+    if (code < 0x21 || code > 0x7e)
+      return { error: 'bad_request_target', detail: 'control or non-ASCII character in path' };
+    if (c !== '%') {
+      out += c;
+      continue;
+    }
+    const hex = rawPath.slice(i + 1, i + 3);
+    if (!HEX.test(hex)) return { error: 'bad_percent_encoding', detail: 'invalid percent-encoding in path' };
+    const value = Number.parseInt(hex, 16);
+    if (value === 0x2f || value === 0x5c)
+      return { error: 'ambiguous_path', detail: 'encoded / or \\ in path' };
+    if (value < 0x20 || value === 0x7f)
+      return { error: 'ambiguous_path', detail: 'encoded control character in path' };
+    const ch = String.fromCharCode(value);
+    out += UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
+    i += 2;
+  }
+  return out;
+}
+
+function resolveSegments(path: string, query: string): TargetResult {
+  const input = path.split('/');
+  const output: string[] = [];
+  let trailingSlash = path.endsWith('/');
+  for (let i = 1; i < input.length; i++) {
+    const segment = input[i] as string;
+    const last = i === input.length - 1;
+    if (segment === '' || segment === '.') {
+      if (last) trailingSlash = true;
+      continue;
+    }
+    if (segment === '..') {
+      if (output.length === 0) return { error: 'path_escapes_root', detail: 'dot segments above the root' };
+      output.pop();
+      if (last) trailingSlash = true;
+      continue;
+    }
+    output.push(segment);
+  }
+  const joined = `/${output.join('/')}`;
+  return { path: trailingSlash && output.length > 0 ? `${joined}/` : joined, query };
+}

@@ -1,0 +1,15 @@
+import type { LogSink } from './log-sink.ts';
+import { toJsonLine } from './sanitize.ts';
+
+/** Kinds of non-request lines in the same stream, told apart by `type`. */
+export type EventType =
+  | 'sidecar_started'
+  | 'sidecar_stopping'
+  | 'sidecar_stopped'
+  | 'config_loaded'
+  | 'config_rejected';
+
+/** Writes one event line: `type`, `time`, then the given fields (allowlisted by each caller). */
+export function logEvent(sink: LogSink, type: EventType, fields: Record<string, unknown>): void {
+  sink.write(toJsonLine({ type, time: new Date().toISOString(), ...fields }));
+}

@@ -1,0 +1,129 @@
+import { write } from 'node:fs';
+
+/** Bytes queued before the sink reports congestion and the server stops taking new requests. */
+export const DEFAULT_HIGH_WATER_BYTES = 8 * 1024 * 1024;
+const RETRY_MS = 5;
+
+/** Where JSON lines go. Writes never block the event loop and never drop a line. */
+export interface LogSink {
+  /** Queues one line (without its newline). */
+  write(line: string): void;
+  /** True while more than the high-water mark is queued. */
+  readonly congested: boolean;
+  /** Resolves once the queue is back under half the high-water mark. */
+  whenUncongested(): Promise<void>;
+  /** Resolves when every queued line has been written. */
+  flush(): Promise<void>;
+}
+
+export interface FdSinkOptions {
+  readonly fd?: number;
+  readonly highWaterBytes?: number;
+  /** Told once if the reader has gone away (EPIPE); lines after that cannot be delivered. */
+  readonly onBroken?: (error: NodeJS.ErrnoException) => void;
+}
+
+/**
+ * Writes lines to a file descriptor (stdout by default) with asynchronous writes batched per
+ * event-loop turn. A slow pipe only grows the queue; the congestion signal lets the server apply
+ * back-pressure instead of losing lines or stalling requests already in flight.
+ */
+export function createFdSink(options: FdSinkOptions = {}): LogSink {
+  const fd = options.fd ?? 1;
+  const highWater = options.highWaterBytes ?? DEFAULT_HIGH_WATER_BYTES;
+  let queue: string[] = [];
+  let queuedBytes = 0;
+  let inFlightBytes = 0;
+  let writing = false;
+  let scheduled = false;
+  let broken = false;
+  let idleWaiters: (() => void)[] = [];
+  let drainWaiters: (() => void)[] = [];
+
+  const settle = (): void => {
+    const pending = queuedBytes + inFlightBytes;
+    if (pending <= highWater / 2 && drainWaiters.length > 0) {
+      const waiters = drainWaiters;
+      drainWaiters = [];
+      for (const w of waiters) w();
+    }
+    if (pending === 0 && !writing && idleWaiters.length > 0) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  };
+
+  const writeChunk = (buf: Buffer, offset: number): void => {
+    write(fd, buf, offset, buf.length - offset, null, (error, written) => {
+      if (error) {
+        if (error.code === 'EAGAIN' || error.code === 'EINTR') {
+          setTimeout(writeChunk, RETRY_MS, buf, offset);
+          return;
+        }
+        if (!broken) {
+          broken = true;
+          options.onBroken?.(error);
+        }
+        written = buf.length - offset; // reader is gone: nothing more can be delivered
+      }
+      if (offset + written < buf.length) {
+        writeChunk(buf, offset + written);
+        return;
+      }
+      writing = false;
+      inFlightBytes = 0;
+      pump();
+    });
+  };
+
+  const pump = (): void => {
+    scheduled = false;
+    if (writing) return;
+    if (queue.length === 0) {
+      settle();
+      return;
+    }
+    const text = queue.join('');
+    queue = [];
+    inFlightBytes = queuedBytes;
+    queuedBytes = 0;
+    writing = true;
+    settle();
+    writeChunk(Buffer.from(text, 'utf8'), 0);
+  };
+
+  return {
+    write(line: string): void {
+      queue.push(`${line}\n`);
+      queuedBytes += line.length + 1;
+      if (!writing && !scheduled) {
+        scheduled = true;
+        setImmediate(pump);
+      }
+    },
+    get congested() {
+      return queuedBytes + inFlightBytes > highWater;
+    },
+    whenUncongested() {
+      if (queuedBytes + inFlightBytes <= highWater / 2) return Promise.resolve();
+      return new Promise((resolve) => drainWaiters.push(resolve));
+    },
+    flush() {
+      if (queuedBytes === 0 && !writing) return Promise.resolve();
+      return new Promise((resolve) => idleWaiters.push(resolve));
+    },
+  };
+}
+
+/** A sink that keeps lines in memory; for tests and for tools that post-process lines. */
+export function createMemorySink(): LogSink & { readonly lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    write: (line) => void lines.push(line),
+    congested: false,
+    whenUncongested: () => Promise.resolve(),
+    flush: () => Promise.resolve(),
+  };
+}

@@ -1,0 +1,109 @@
+import type { RequestScope } from '../pipeline/scope.ts';
+import { capField, redactQuery } from './sanitize.ts';
+
+const MAX_METHOD = 32;
+const MAX_HEADER_VALUE = 1024;
+
+/** The URI as logged: canonical path plus the query with secret parameters redacted, capped. */
+function loggedUri(scope: RequestScope): string {
+  if (scope.path === '') return capField(scope.req.url ?? '');
+  const query = redactQuery(scope.query, scope.state.redactedQueryParameters);
+  return capField(query ? `${scope.path}?${query}` : scope.path);
+}
+
+function headerValues(scope: RequestScope): {
+  userAgent: string | null;
+  logged: Record<string, string> | null;
+} {
+  const raw = scope.req.rawHeaders;
+  const wanted = scope.state.loggedRequestHeaders;
+  let userAgent: string | null = null;
+  let logged: Record<string, string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (name === 'user-agent' && userAgent === null)
+      userAgent = capField(raw[i + 1] as string, MAX_HEADER_VALUE);
+    if (wanted.size > 0 && wanted.has(name)) {
+      logged ??= {};
+      const prev = logged[name];
+      const value = capField(raw[i + 1] as string, MAX_HEADER_VALUE);
+      logged[name] = prev === undefined ? value : `${prev}, ${value}`;
+    }
+  }
+  return { userAgent, logged };
+}
+
+function appName(scope: RequestScope): string {
+  const { name, namespace } = scope.state.config.application;
+  return namespace ? `${namespace}/${name}` : name;
+}
+
+/** Log fields common to both profiles, computed once per request. */
+export interface RequestTimes {
+  readonly endedAt: number;
+  readonly durationMs: number;
+}
+
+/** The native request line: every field of the log reference, secrets never included. */
+export function nativeRequestRecord(scope: RequestScope, t: RequestTimes): object {
+  const { userAgent, logged } = headerValues(scope);
+  return {
+    type: 'request',
+    time: new Date(t.endedAt).toISOString(),
+    requestId: scope.requestId,
+    app: appName(scope),
+    host: capField(scope.host, 256),
+    method: capField(scope.req.method ?? '', MAX_METHOD),
+    uri: loggedUri(scope),
+    protocol: `HTTP/${scope.req.httpVersion}`,
+    status: scope.status,
+    outcome: scope.outcome,
+    error: scope.errorCode,
+    bytesIn: scope.bytesIn,
+    bytesOut: scope.bytesOut,
+    start: new Date(scope.startedAt).toISOString(),
+    end: new Date(t.endedAt).toISOString(),
+    durationMs: Math.round(t.durationMs * 1000) / 1000,
+    upstreamMs: scope.upstreamMs === null ? null : Math.round(scope.upstreamMs * 1000) / 1000,
+    clientIp: scope.clientIp,
+    peerIp: scope.peerIp,
+    userAgent,
+    identity: scope.identity,
+    sessionId: scope.sessionId,
+    authMethod: scope.authMethod,
+    decision: scope.decision,
+    upgrade: scope.kind === 'upgrade',
+    configGeneration: scope.state.config.generation,
+    requestHeaders: logged,
+  };
+}
+
+/** The Cloudflare-compatible request line (Cloudflare HTTP request field names, Gatehouse extras prefixed). */
+export function cloudflareRequestRecord(scope: RequestScope, t: RequestTimes): object {
+  const { userAgent, logged } = headerValues(scope);
+  return {
+    ClientIP: scope.clientIp,
+    ClientRequestHost: capField(scope.host, 256),
+    ClientRequestMethod: capField(scope.req.method ?? '', MAX_METHOD),
+    ClientRequestURI: loggedUri(scope),
+    ClientRequestUserAgent: userAgent ?? '',
+    ClientRequestProtocol: `HTTP/${scope.req.httpVersion}`,
+    ClientRequestBytes: scope.bytesIn,
+    EdgeStartTimestamp: new Date(scope.startedAt).toISOString(),
+    EdgeEndTimestamp: new Date(t.endedAt).toISOString(),
+    EdgeResponseBytes: scope.bytesOut,
+    EdgeResponseStatus: scope.status,
+    OriginResponseDurationMs: scope.upstreamMs === null ? null : Math.round(scope.upstreamMs),
+    RayID: scope.requestId,
+    RequestHeaders: logged ?? {},
+    GatehouseType: 'request',
+    GatehouseApp: appName(scope),
+    GatehouseOutcome: scope.outcome,
+    GatehouseError: scope.errorCode,
+    GatehouseIdentity: scope.identity,
+    GatehouseSessionID: scope.sessionId,
+    GatehouseAuthMethod: scope.authMethod,
+    GatehouseDecision: scope.decision,
+    GatehouseConfigGeneration: scope.state.config.generation,
+  };
+}

@@ -1,0 +1,107 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** The sidecar's Prometheus instruments; children are cached so a request pays no label hashing. */
+export interface SidecarMetrics {
+  readonly registry: Registry;
+  requestStarted(app: string): void;
+  requestFinished(
+    app: string,
+    decision: string,
+    status: number,
+    durationS: number,
+    upstreamS: number | null,
+  ): void;
+  configReloaded(ok: boolean): void;
+  configInstalled(app: string, generation: string): void;
+}
+
+type CounterChild = ReturnType<Counter<string>['labels']>;
+type HistogramChild = ReturnType<Histogram<string>['labels']>;
+type GaugeChild = ReturnType<Gauge<string>['labels']>;
+
+/** Creates the registry and instruments (plus Node.js process metrics). */
+export function createSidecarMetrics(): SidecarMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'gatehouse_process_' });
+  const requests = new Counter({
+    name: 'gatehouse_requests_total',
+    help: 'Requests handled, by application, decision and status class.',
+    labelNames: ['app', 'decision', 'status_class'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'gatehouse_request_duration_seconds',
+    help: 'Time from request start to the last byte sent (or the connection closed).',
+    labelNames: ['app'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const upstream = new Histogram({
+    name: 'gatehouse_upstream_duration_seconds',
+    help: 'Time from sending the request upstream until its response headers arrived.',
+    labelNames: ['app'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const inFlight = new Gauge({
+    name: 'gatehouse_requests_in_flight',
+    help: 'Requests (and open WebSocket tunnels) currently being handled.',
+    labelNames: ['app'],
+    registers: [registry],
+  });
+  const reloads = new Counter({
+    name: 'gatehouse_config_reloads_total',
+    help: 'Configuration changes seen after start, by result (applied or rejected).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const info = new Gauge({
+    name: 'gatehouse_config_info',
+    help: 'The configuration in use: 1 for the current application and generation.',
+    labelNames: ['app', 'generation'],
+    registers: [registry],
+  });
+  const loadedAt = new Gauge({
+    name: 'gatehouse_config_last_applied_timestamp_seconds',
+    help: 'When the configuration in use was applied.',
+    registers: [registry],
+  });
+
+  const counters = new Map<string, CounterChild>();
+  const durations = new Map<string, HistogramChild>();
+  const upstreams = new Map<string, HistogramChild>();
+  const gauges = new Map<string, GaugeChild>();
+  const child = <T>(cache: Map<string, T>, key: string, make: () => T): T => {
+    let c = cache.get(key);
+    if (c === undefined) {
+      c = make();
+      cache.set(key, c);
+    }
+    return c;
+  };
+
+  return {
+    registry,
+    requestStarted(app) {
+      child(gauges, app, () => inFlight.labels(app)).inc();
+    },
+    requestFinished(app, decision, status, durationS, upstreamS) {
+      const statusClass = status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
+      const key = `${app}\0${decision}\0${statusClass}`;
+      child(counters, key, () => requests.labels(app, decision, statusClass)).inc();
+      child(durations, app, () => duration.labels(app)).observe(durationS);
+      if (upstreamS !== null) child(upstreams, app, () => upstream.labels(app)).observe(upstreamS);
+      child(gauges, app, () => inFlight.labels(app)).dec();
+    },
+    configReloaded(ok) {
+      reloads.labels(ok ? 'applied' : 'rejected').inc();
+    },
+    configInstalled(app, generation) {
+      info.reset();
+      info.labels(app, generation).set(1);
+      loadedAt.set(Date.now() / 1000);
+    },
+  };
+}

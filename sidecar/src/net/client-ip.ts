@@ -1,0 +1,31 @@
+import { isIP } from 'node:net';
+import type { AddressSet } from './cidr.ts';
+
+/** Strips the IPv4-mapped prefix so `::ffff:10.0.0.1` logs and matches as `10.0.0.1`. */
+export function normaliseIp(ip: string): string {
+  return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+}
+
+/**
+ * The client's address: the peer itself, unless the peer is a trusted proxy, in which case
+ * X-Forwarded-For is walked right to left past trusted proxies only. Spoofed entries to the left
+ * of the first untrusted hop are never believed.
+ */
+export function resolveClientIp(
+  peerIp: string,
+  peerTrusted: boolean,
+  forwardedFor: readonly string[],
+  trusted: AddressSet,
+): string {
+  const peer = normaliseIp(peerIp);
+  if (!peerTrusted || forwardedFor.length === 0) return peer;
+  const hops = forwardedFor.join(',').split(',');
+  let client = peer;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = normaliseIp((hops[i] as string).trim());
+    if (isIP(hop) === 0) break;
+    client = hop;
+    if (!trusted.has(hop)) break;
+  }
+  return client;
+}

@@ -1,0 +1,42 @@
+import type { Socket } from 'node:net';
+import type { LogSink } from '../log/log-sink.ts';
+import { cloudflareRequestRecord, nativeRequestRecord } from '../log/request-log.ts';
+import { toJsonLine } from '../log/sanitize.ts';
+import type { SidecarMetrics } from '../metrics/metrics.ts';
+import type { RequestScope } from './scope.ts';
+
+const socketMarks = new WeakMap<Socket, { read: number; written: number }>();
+
+/** Bytes this request moved on its connection since the previous request on it (headers included). */
+function countBytes(scope: RequestScope): void {
+  const socket = scope.req.socket;
+  const prev = socketMarks.get(socket);
+  const read = socket.bytesRead;
+  const written = socket.bytesWritten;
+  scope.bytesIn = read - (prev?.read ?? 0);
+  scope.bytesOut = written - (prev?.written ?? 0);
+  socketMarks.set(socket, { read, written });
+}
+
+/** The last stage, run for every request whatever happened: exactly one line, and the metrics. */
+export function logRequest(scope: RequestScope, sink: LogSink, metrics: SidecarMetrics): void {
+  if (scope.logged) return;
+  scope.logged = true;
+  countBytes(scope);
+  const endedAt = Date.now();
+  const durationMs = Number(process.hrtime.bigint() - scope.startNs) / 1e6;
+  const times = { endedAt, durationMs };
+  const record =
+    scope.state.config.logging.profile === 'cloudflare'
+      ? cloudflareRequestRecord(scope, times)
+      : nativeRequestRecord(scope, times);
+  sink.write(toJsonLine(record));
+  const { name, namespace } = scope.state.config.application;
+  metrics.requestFinished(
+    namespace ? `${namespace}/${name}` : name,
+    scope.decision?.action ?? 'none',
+    scope.status,
+    durationMs / 1000,
+    scope.upstreamMs === null ? null : scope.upstreamMs / 1000,
+  );
+}

@@ -1,0 +1,186 @@
+import { IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { HttpError } from '../errors.ts';
+import { sendError, sendRawError } from '../http/error-response.ts';
+import type { LogSink } from '../log/log-sink.ts';
+import type { SidecarMetrics } from '../metrics/metrics.ts';
+import type { RuntimeState } from '../runtime-state.ts';
+import { logRequest } from './log-request.ts';
+import { RequestScope } from './scope.ts';
+import { assignRequestId } from './stages/assign-request-id.ts';
+import { checkRequest } from './stages/check-request.ts';
+import { forwardingHeaders } from './stages/forwarding-headers.ts';
+import { proxy } from './stages/proxy.ts';
+import { proxyUpgrade, type UpgradeRegistry } from './stages/proxy-upgrade.ts';
+import { resolveClient } from './stages/resolve-client.ts';
+
+/** A pipeline stage: hands on (undefined) or stops the request with a typed HTTP error. */
+export type Stage = (scope: RequestScope) => HttpError | undefined | Promise<HttpError | undefined>;
+
+/**
+ * The request path, read top to bottom. Plain requests and WebSocket upgrades run the same
+ * stages; only the final forwarding step differs. logRequest runs after every outcome.
+ */
+export const STAGES: readonly Stage[] = [
+  resolveClient, //     peer trust and the real client IP
+  assignRequestId, //   trusted inbound id or a fresh one
+  checkRequest, //      one valid Host of this app, canonical origin-form path
+  forwardingHeaders, // hop-by-hop out, X-Forwarded-* and the request id in
+];
+
+/** What the pipeline needs from the process around it. */
+export interface PipelineContext {
+  readonly sink: LogSink;
+  readonly metrics: SidecarMetrics;
+  readonly upgrades: UpgradeRegistry;
+  draining(): boolean;
+}
+
+async function continueStages(pending: Promise<HttpError | undefined>, from: number, scope: RequestScope) {
+  const first = await pending;
+  if (first) return first;
+  for (let i = from + 1; i < STAGES.length; i++) {
+    const result = await (STAGES[i] as Stage)(scope);
+    if (result) return result;
+  }
+  return undefined;
+}
+
+/** Runs the stages synchronously until one returns a promise; most requests never await. */
+function runStages(scope: RequestScope): HttpError | undefined | Promise<HttpError | undefined> {
+  for (let i = 0; i < STAGES.length; i++) {
+    const result = (STAGES[i] as Stage)(scope);
+    if (result instanceof Promise) return continueStages(result, i, scope);
+    if (result) return result;
+  }
+  return undefined;
+}
+
+function appLabel(state: RuntimeState): string {
+  const { name, namespace } = state.config.application;
+  return namespace ? `${namespace}/${name}` : name;
+}
+
+function closed(res: ServerResponse): Promise<void> {
+  return res.closed ? Promise.resolve() : new Promise((resolve) => res.once('close', () => resolve()));
+}
+
+function internalError(error: unknown): HttpError {
+  return new HttpError(
+    'upstream_error',
+    500,
+    'Internal error in the gateway.',
+    String((error as Error)?.stack ?? error),
+  );
+}
+
+/** Handles one plain HTTP request end to end. Resolves after its log line is written. */
+export async function handleRequest(
+  ctx: PipelineContext,
+  state: RuntimeState,
+  req: IncomingMessage,
+  res: ServerResponse,
+) {
+  const scope = new RequestScope('http', state, req);
+  ctx.metrics.requestStarted(appLabel(state));
+  try {
+    let stop = runStages(scope);
+    if (stop instanceof Promise) stop = await stop;
+    if (stop) {
+      stopRequest(scope, stop, res, ctx);
+      await closed(res);
+    } else {
+      await proxy(scope, res, ctx.draining);
+    }
+  } catch (error) {
+    if (!res.headersSent && !res.destroyed) stopRequest(scope, internalError(error), res, ctx);
+    else res.destroy();
+    await closed(res);
+  } finally {
+    logRequest(scope, ctx.sink, ctx.metrics);
+  }
+}
+
+function stopRequest(scope: RequestScope, error: HttpError, res: ServerResponse, ctx: PipelineContext): void {
+  scope.status = error.status;
+  scope.errorCode = error.code;
+  scope.outcome = error.status === 401 || error.status === 403 ? 'denied' : 'rejected';
+  if (!scope.requestId) scope.requestId = crypto.randomUUID();
+  // Requests refused for their shape close the connection: the parser state is not to be trusted.
+  const close = error.status === 400 || ctx.draining();
+  sendError(
+    res,
+    error,
+    scope.requestId,
+    scope.state.config.requestId.header,
+    scope.req.headers.accept,
+    close,
+  );
+}
+
+/** Handles one WebSocket upgrade through the same stages; resolves when the tunnel has closed. */
+export async function handleUpgrade(
+  ctx: PipelineContext,
+  state: RuntimeState,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+) {
+  const scope = new RequestScope('upgrade', state, req);
+  ctx.metrics.requestStarted(appLabel(state));
+  try {
+    let stop = runStages(scope);
+    if (stop instanceof Promise) stop = await stop;
+    if (stop) {
+      scope.status = stop.status;
+      scope.errorCode = stop.code;
+      scope.outcome = stop.status === 401 || stop.status === 403 ? 'denied' : 'rejected';
+      if (!scope.requestId) scope.requestId = crypto.randomUUID();
+      sendRawError(
+        socket as Socket,
+        stop,
+        scope.requestId,
+        state.config.requestId.header,
+        req.headers.accept,
+      );
+    } else {
+      await proxyUpgrade(scope, socket, head, ctx.upgrades);
+    }
+  } catch (error) {
+    socket.destroy();
+    scope.status = 500;
+    scope.outcome = 'upstream_error';
+    scope.errorCode = internalError(error).code;
+  } finally {
+    logRequest(scope, ctx.sink, ctx.metrics);
+  }
+}
+
+/**
+ * Logs a request the HTTP parser refused before it became a request (oversized headers, syntax
+ * errors, header timeout), so that it too gets its one line.
+ */
+export function handleProtocolError(
+  ctx: PipelineContext,
+  state: RuntimeState,
+  socket: Socket,
+  error: HttpError,
+  rawPacket?: Buffer,
+) {
+  const req = new IncomingMessage(socket);
+  const firstLine = rawPacket ? (rawPacket.subarray(0, 2048).toString('latin1').split('\r\n')[0] ?? '') : '';
+  const [method = '', target = '', version = ''] = firstLine.split(' ');
+  req.method = method.slice(0, 32);
+  req.url = target;
+  req.httpVersion = /^HTTP\/1\.[01]$/.test(version) ? version.slice(5) : '1.1';
+  const scope = new RequestScope('http', state, req);
+  ctx.metrics.requestStarted(appLabel(state));
+  scope.requestId = crypto.randomUUID();
+  scope.status = error.status;
+  scope.errorCode = error.code;
+  scope.outcome = error.code === 'client_timeout' ? 'client_timeout' : 'rejected';
+  scope.clientIp = scope.peerIp.startsWith('::ffff:') ? scope.peerIp.slice(7) : scope.peerIp;
+  sendRawError(socket, error, scope.requestId, state.config.requestId.header);
+  socket.once('close', () => logRequest(scope, ctx.sink, ctx.metrics));
+}

@@ -1,0 +1,40 @@
+import { HttpError } from '../../errors.ts';
+import { canonicalizeTarget } from '../../http/canonical-path.ts';
+import { normaliseHost } from '../../http/host.ts';
+import type { RequestScope } from '../scope.ts';
+
+/**
+ * Request hygiene before anything else looks at the request: exactly one valid Host that belongs
+ * to the application, and an origin-form target reduced to its canonical path.
+ */
+export function checkRequest(scope: RequestScope): HttpError | undefined {
+  const raw = scope.req.rawHeaders;
+  let host: string | undefined;
+  let hostCount = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      hostCount++;
+      host = raw[i + 1] as string;
+    }
+  }
+  const target = scope.req.url ?? '';
+  if (target === '*' || !target.startsWith('/')) {
+    return new HttpError('bad_request_target', 400, 'Bad request target.', `target ${target.slice(0, 64)}`);
+  }
+  scope.host = host ?? '';
+  if (hostCount > 1) return new HttpError('duplicate_host', 400, 'Bad request: more than one Host header.');
+  const normalised = host === undefined ? undefined : normaliseHost(host);
+  if (normalised === undefined)
+    return new HttpError('bad_host', 400, 'Bad request: missing or invalid Host header.');
+  scope.host = normalised;
+  const canonical = canonicalizeTarget(target);
+  if ('error' in canonical)
+    return new HttpError(canonical.error, 400, 'Bad request: ambiguous or invalid path.', canonical.detail);
+  scope.path = canonical.path;
+  scope.query = canonical.query;
+  if (!scope.state.hosts(normalised)) {
+    return new HttpError('unknown_host', 421, 'This host is not served here.', `host ${normalised}`);
+  }
+  return undefined;
+}

@@ -1,0 +1,77 @@
+import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
+import type { RequestScope } from '../scope.ts';
+
+/** Client-address headers that only a trusted proxy may set; from anyone else they are dropped. */
+const CLIENT_ADDRESS_HEADERS: ReadonlySet<string> = new Set([
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'forwarded',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+]);
+
+/** Headers Gatehouse always sets itself on the way upstream. */
+const REPLACED: ReadonlySet<string> = new Set([
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-real-ip',
+  'expect',
+]);
+
+/**
+ * Builds the upstream header list from the raw request headers: hop-by-hop headers and those
+ * named in Connection removed (before any identity stamping), client-address headers kept only
+ * from trusted proxies, then X-Forwarded-For/Proto/Host, X-Real-IP and the request id set.
+ */
+export function forwardingHeaders(scope: RequestScope): undefined {
+  const raw = scope.req.rawHeaders;
+  const idHeader = scope.state.config.requestId.header;
+  let connection: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() === 'connection') {
+      connection ??= new Set();
+      for (const t of connectionTokens([raw[i + 1] as string])) connection.add(t);
+    }
+  }
+  const out: string[] = ['host', scope.host];
+  let forwardedFor = '';
+  let forwardedProto = '';
+  let forwardedHost = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    const value = raw[i + 1] as string;
+    if (name === 'transfer-encoding' || (name === 'content-length' && value !== '0')) scope.hasBody = true;
+    if (HOP_BY_HOP.has(name) || connection?.has(name) || name === idHeader) continue;
+    if (CLIENT_ADDRESS_HEADERS.has(name)) {
+      if (!scope.peerTrusted) continue;
+      if (name === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;
+      else if (name === 'x-forwarded-proto') forwardedProto ||= value;
+      else if (name === 'x-forwarded-host') forwardedHost ||= value;
+      if (REPLACED.has(name)) continue;
+    } else if (REPLACED.has(name)) continue;
+    out.push(raw[i] as string, value);
+  }
+  const peer = scope.peerIp.startsWith('::ffff:') ? scope.peerIp.slice(7) : scope.peerIp;
+  out.push(
+    'x-forwarded-for',
+    forwardedFor ? `${forwardedFor}, ${peer}` : peer,
+    'x-forwarded-proto',
+    forwardedProto || 'http',
+    'x-forwarded-host',
+    forwardedHost || scope.host,
+    'x-real-ip',
+    scope.clientIp,
+    idHeader,
+    scope.requestId,
+  );
+  scope.upstreamHeaders = out;
+  return undefined;
+}

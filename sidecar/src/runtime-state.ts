@@ -1,0 +1,33 @@
+import type { SidecarConfig } from './config/sidecar-config.ts';
+import { compileHostMatcher, type HostMatcher } from './http/host.ts';
+import { type AddressSet, createAddressSet } from './net/cidr.ts';
+import { createUpstream, sameUpstreamSettings, type Upstream } from './upstream/upstream.ts';
+
+/**
+ * Everything a request needs, compiled once from a SidecarConfig and never changed afterwards.
+ * A request holds the state it started with, so a reload never changes a request half-way.
+ */
+export interface RuntimeState {
+  readonly config: SidecarConfig;
+  readonly upstream: Upstream;
+  readonly trustedProxies: AddressSet;
+  readonly hosts: HostMatcher;
+  readonly redactedQueryParameters: ReadonlySet<string>;
+  readonly loggedRequestHeaders: ReadonlySet<string>;
+}
+
+/** Compiles a config into runtime state, reusing the previous upstream pool when its settings did not change. */
+export function compileRuntimeState(config: SidecarConfig, previous?: RuntimeState): RuntimeState {
+  const upstream =
+    previous && sameUpstreamSettings(previous.config.upstream, config.upstream)
+      ? previous.upstream
+      : createUpstream(config.upstream);
+  return Object.freeze({
+    config,
+    upstream,
+    trustedProxies: createAddressSet(config.trustedProxies),
+    hosts: compileHostMatcher(config.hosts),
+    redactedQueryParameters: new Set(config.logging.redactQueryParameters),
+    loggedRequestHeaders: new Set(config.logging.requestHeaders),
+  });
+}

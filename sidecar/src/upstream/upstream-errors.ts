@@ -1,0 +1,43 @@
+import { HttpError } from '../errors.ts';
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+]);
+
+/** Maps an undici/socket error to the answer the client gets: 504 for timeouts, 502 otherwise. */
+export function upstreamHttpError(error: unknown): HttpError {
+  const code = (error as { code?: string }).code ?? '';
+  const detail = `${code} ${(error as Error).message ?? ''}`.trim();
+  if (TIMEOUT_CODES.has(code)) {
+    return new HttpError(
+      'upstream_timeout',
+      504,
+      'The application did not answer in time. Try again shortly.',
+      detail,
+    );
+  }
+  if (UNAVAILABLE_CODES.has(code)) {
+    return new HttpError(
+      'upstream_unavailable',
+      502,
+      'The application is not reachable right now. Try again shortly.',
+      detail,
+    );
+  }
+  return new HttpError('upstream_error', 502, 'The application sent an invalid response.', detail);
+}
