@@ -14,7 +14,7 @@ export function errorPage(status: number, message: string, requestId: string): s
 }
 
 function wantsHtml(accept: string | undefined): boolean {
-  return accept !== undefined && accept.includes('text/html');
+  return accept?.includes('text/html') === true;
 }
 
 /** Body, content type and headers for an error, negotiated from Accept (HTML for browsers, JSON otherwise). */

@@ -9,7 +9,7 @@ const socketMarks = new WeakMap<Socket, { read: number; written: number }>();
 
 /** Bytes this request moved on its connection since the previous request on it (headers included). */
 function countBytes(scope: RequestScope): void {
-  const socket = scope.req.socket;
+  const socket = scope.socket;
   const prev = socketMarks.get(socket);
   const read = socket.bytesRead;
   const written = socket.bytesWritten;
@@ -26,11 +26,26 @@ export function logRequest(scope: RequestScope, sink: LogSink, metrics: SidecarM
   const endedAt = Date.now();
   const durationMs = Number(process.hrtime.bigint() - scope.startNs) / 1e6;
   const times = { endedAt, durationMs };
-  const record =
-    scope.state.config.logging.profile === 'cloudflare'
-      ? cloudflareRequestRecord(scope, times)
-      : nativeRequestRecord(scope, times);
-  sink.write(toJsonLine(record));
+  let line: string;
+  try {
+    const record =
+      scope.state.config.logging.profile === 'cloudflare'
+        ? cloudflareRequestRecord(scope, times)
+        : nativeRequestRecord(scope, times);
+    line = toJsonLine(record);
+  } catch (error) {
+    // Never lose the line: fall back to the fields that cannot fail.
+    line = toJsonLine({
+      type: 'request',
+      time: new Date(endedAt).toISOString(),
+      requestId: scope.requestId,
+      status: scope.status,
+      outcome: scope.outcome,
+      error: scope.errorCode,
+      logError: String((error as Error)?.message ?? error).slice(0, 200),
+    });
+  }
+  sink.write(line);
   const { name, namespace } = scope.state.config.application;
   metrics.requestFinished(
     namespace ? `${namespace}/${name}` : name,

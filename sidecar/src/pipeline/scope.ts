@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { RuntimeState } from '../runtime-state.ts';
 
 /** How a request ended; exactly one per log line. */
@@ -39,6 +40,8 @@ export class RequestScope {
   readonly startedAt: number;
   readonly startNs: bigint;
   readonly peerIp: string;
+  /** The client connection, kept here because `req.socket` is detached once the exchange ends. */
+  readonly socket: Socket;
   requestId = '';
   clientIp = '';
   host = '';
@@ -69,6 +72,7 @@ export class RequestScope {
     this.req = req;
     this.startedAt = Date.now();
     this.startNs = process.hrtime.bigint();
+    this.socket = req.socket;
     this.peerIp = req.socket.remoteAddress ?? '';
   }
 }

@@ -1,0 +1,44 @@
+import type { AddressInfo } from 'node:net';
+import type { SidecarConfig } from '../../sidecar/src/config/sidecar-config.ts';
+import { createMemorySink } from '../../sidecar/src/log/log-sink.ts';
+import { createSidecarMetrics } from '../../sidecar/src/metrics/metrics.ts';
+import { type ClientLimits, createSidecar, type Sidecar } from '../../sidecar/src/server.ts';
+
+/** A sidecar in the test process on an ephemeral loopback port, logging to memory. */
+export interface InProcessSidecar {
+  readonly sidecar: Sidecar;
+  readonly url: string;
+  readonly port: number;
+  readonly lines: string[];
+  /** Parsed request lines (type=request). */
+  records(): Record<string, unknown>[];
+  /** Waits until n request lines are written. */
+  waitForRecords(n: number, timeoutMs?: number): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+/** Starts a sidecar serving the given config. */
+export async function startSidecar(config: SidecarConfig, limits: Partial<ClientLimits> = {}): Promise<InProcessSidecar> {
+  const sink = createMemorySink();
+  const sidecar = createSidecar({ sink, metrics: createSidecarMetrics(), limits });
+  sidecar.install(config);
+  const address: AddressInfo = await sidecar.listen(0, '127.0.0.1');
+  const records = () =>
+    sink.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.type === 'request' || r.GatehouseType === 'request');
+  return {
+    sidecar,
+    url: `http://127.0.0.1:${address.port}`,
+    port: address.port,
+    lines: sink.lines,
+    records,
+    async waitForRecords(n, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (records().length < n) {
+        if (Date.now() > deadline) throw new Error(`expected ${n} request lines, got ${records().length}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return records();
+    },
+    close: () => sidecar.shutdown(2000),
+  };
+}

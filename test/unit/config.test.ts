@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { configFromSnapshot } from '../../sidecar/src/config/load-application.ts';
+import { renderSidecarConfig } from '../../sidecar/src/config/render.ts';
+import { parseSidecarConfig } from '../../sidecar/src/config/sidecar-config.ts';
+import { ConfigError } from '../../sidecar/src/errors.ts';
+import { testApplication } from '../helpers/fixtures.ts';
+
+function errorsOf(files: Record<string, string>, application?: string): string[] {
+  try {
+    configFromSnapshot({ files: new Map(Object.entries(files)) }, application ? { application } : {});
+  } catch (error) {
+    if (error instanceof ConfigError) return error.errors.map((e) => `${e.path}: ${e.message}`);
+    throw error;
+  }
+  return [];
+}
+
+const HEADER = 'apiVersion: gatehouse.dev/v1alpha1\nkind: AccessApplication\nmetadata: {name: app}\n';
+
+describe('loading AccessApplication YAML', () => {
+  it('renders a minimal application with defaults', () => {
+    const config = configFromSnapshot({
+      files: new Map([['/x/app.yaml', `${HEADER}spec:\n  hosts: [app.example.com]\n  upstream: {url: 'http://127.0.0.1:8080'}\n`]]),
+    });
+    expect(config).toMatchObject({
+      format: 1,
+      application: { name: 'app', namespace: '' },
+      hosts: ['app.example.com'],
+      upstream: { origin: 'http://127.0.0.1:8080', connectTimeoutMs: 5000, responseHeadersTimeoutMs: 30000, idleTimeoutMs: 60000, maxConnections: 128 },
+      requestId: { header: 'x-request-id', trustIncoming: true },
+      logging: { profile: 'native' },
+    });
+    expect(config.generation).toMatch(/^[0-9a-f]{16}$/);
+    expect(Object.isFrozen(config.upstream)).toBe(true);
+  });
+
+  const cases: [string, string, string[]][] = [
+    ['missing spec fields', `${HEADER}spec: {}\n`, ['app.yaml#1 spec.hosts: is required', 'app.yaml#1 spec.upstream: is required']],
+    [
+      'every wrong field at once',
+      `${HEADER}spec:\n  hosts: []\n  upstream: {url: 'http://a:1', timeouts: {connect: soon}, maxConnections: 0}\n  trustedProxies: ['10.0.0.0/33', 'nope']\n  logging: {profile: splunk, requestHeaders: [Cookie]}\n  extra: 1\n`,
+      [
+        'app.yaml#1 spec.extra: unknown field',
+        'app.yaml#1 spec.hosts: must not have fewer than 1 items',
+        'app.yaml#1 spec.upstream.timeouts.connect: has an invalid format (got "soon")',
+        'app.yaml#1 spec.upstream.maxConnections: must be >= 1',
+        'app.yaml#1 spec.logging.profile: must be one of: native, cloudflare (got "splunk")',
+      ],
+    ],
+    [
+      'semantic errors after the schema passes',
+      `${HEADER}spec:\n  hosts: [a.test]\n  upstream: {url: 'http://u:p@a.test:1/path'}\n  trustedProxies: ['10.0.0.0/33', '::1', 'nope']\n  logging: {requestHeaders: [Cookie, referer]}\n`,
+      [
+        'app.yaml#1 spec.upstream.url: must not contain credentials',
+        'app.yaml#1 spec.upstream.url: must be an origin only (scheme, host, port), without path or query',
+        'app.yaml#1 spec.trustedProxies[0]: is not an IP address or CIDR range (got "10.0.0.0/33")',
+        'app.yaml#1 spec.trustedProxies[2]: is not an IP address or CIDR range (got "nope")',
+        'app.yaml#1 spec.logging.requestHeaders[0]: cookie carries credentials and is never logged',
+      ],
+    ],
+    ['wrong kind', 'apiVersion: gatehouse.dev/v1alpha1\nkind: AccessThing\nmetadata: {name: a}\n', ['app.yaml#1 kind: must be one of: AccessApplication (got "AccessThing")', '(config): no AccessApplication found'].slice(0, 1)],
+    ['YAML syntax', 'a: [1, 2\n', ['app.yaml:2:1']],
+    ['not an object', '- 1\n- 2\n', ['app.yaml#1: must be a Kubernetes object (a mapping with apiVersion and kind)']],
+  ];
+  it.each(cases)('%s: every error is reported with its path', (_name, text, expected) => {
+    const errors = errorsOf({ '/x/app.yaml': text });
+    for (const e of expected) expect(errors.some((line) => line.startsWith(e))).toBe(true);
+  });
+
+  it('ignores other Kubernetes objects in the same files', () => {
+    const files = {
+      '/x/a.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n---\n${HEADER}spec: {hosts: [a.test], upstream: {url: 'http://127.0.0.1:1'}}\n`,
+    };
+    expect(errorsOf(files)).toEqual([]);
+  });
+
+  it('requires --application when several applications are defined, and honours it', () => {
+    const two = {
+      '/x/a.yaml': `${HEADER}spec: {hosts: [a.test], upstream: {url: 'http://127.0.0.1:1'}}\n---\n${HEADER.replace('name: app', 'name: other')}spec: {hosts: [b.test], upstream: {url: 'http://127.0.0.1:2'}}\n`,
+    };
+    expect(errorsOf(two)[0]).toContain('several AccessApplications (app, other)');
+    expect(errorsOf(two, 'other')).toEqual([]);
+    expect(errorsOf(two, 'missing')[0]).toContain('no AccessApplication named "missing"');
+  });
+});
+
+describe('renderSidecarConfig', () => {
+  it('is deterministic: same input, same generation', () => {
+    const a = renderSidecarConfig({ application: testApplication() });
+    const b = renderSidecarConfig({ application: testApplication() });
+    expect(a.ok && b.ok && a.config.generation === b.config.generation).toBe(true);
+    const c = renderSidecarConfig({ application: testApplication({ trustedProxies: ['10.0.0.0/8'] }) });
+    expect(c.ok && a.ok && c.config.generation !== a.config.generation).toBe(true);
+  });
+
+  it('round-trips through the boundary parser (what the operator will send)', () => {
+    const result = renderSidecarConfig({ application: testApplication() });
+    if (!result.ok) throw new Error('render failed');
+    const parsed = parseSidecarConfig(JSON.parse(JSON.stringify(result.config)));
+    expect(parsed).toEqual(result.config);
+    expect(Object.isFrozen(parsed.logging.redactQueryParameters)).toBe(true);
+    expect(() => parseSidecarConfig({ ...result.config, trustedProxies: ['x'] })).toThrow(/trustedProxies\[0\]/);
+  });
+});

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { compileHostMatcher, normaliseHost } from '../../sidecar/src/http/host.ts';
+import { capField, redactQuery, toJsonLine, TRUNCATION_MARK } from '../../sidecar/src/log/sanitize.ts';
+import { createAddressSet, parseCidr } from '../../sidecar/src/net/cidr.ts';
+import { resolveClientIp } from '../../sidecar/src/net/client-ip.ts';
+
+describe('parseCidr', () => {
+  it.each([
+    ['10.0.0.0/8', true],
+    ['10.1.2.3', true],
+    ['2001:db8::/32', true],
+    ['::1', true],
+    ['10.0.0.0/33', false],
+    ['2001:db8::/129', false],
+    ['10.0.0/8', false],
+    ['10.0.0.0/', false],
+    ['10.0.0.0/8/8', false],
+    ['host.example', false],
+  ])('%s valid=%s', (text, valid) => expect(parseCidr(text) !== undefined).toBe(valid));
+});
+
+describe('resolveClientIp', () => {
+  const trusted = createAddressSet(['10.0.0.0/8', '127.0.0.1']);
+  it.each([
+    ['untrusted peer ignores XFF', '203.0.113.9', false, ['1.2.3.4'], '203.0.113.9'],
+    ['trusted peer, one hop', '10.0.0.5', true, ['1.2.3.4'], '1.2.3.4'],
+    ['walks right to left past trusted hops', '10.0.0.5', true, ['6.6.6.6, 1.2.3.4, 10.0.0.7'], '1.2.3.4'],
+    ['spoofed left entries never win', '10.0.0.5', true, ['9.9.9.9', '1.2.3.4'], '1.2.3.4'],
+    ['all trusted: leftmost', '10.0.0.5', true, ['10.0.0.1, 10.0.0.2'], '10.0.0.1'],
+    ['garbage stops the walk', '10.0.0.5', true, ['1.2.3.4, junk'], '10.0.0.5'],
+    ['v4-mapped peer is normalised', '::ffff:203.0.113.9', false, [], '203.0.113.9'],
+    ['trusted peer without XFF', '127.0.0.1', true, [], '127.0.0.1'],
+  ])('%s', (_name, peer, peerTrusted, xff, expected) => {
+    expect(resolveClientIp(peer as string, peerTrusted as boolean, xff as string[], trusted)).toBe(expected);
+  });
+  it('matches v4-mapped addresses against IPv4 ranges', () => {
+    expect(trusted.has('::ffff:10.2.3.4')).toBe(true);
+    expect(trusted.has('::ffff:11.2.3.4')).toBe(false);
+  });
+});
+
+describe('host matching', () => {
+  const match = compileHostMatcher(['app.example.com', '*.apps.example.com', 'admin.example.com:8443']);
+  it.each([
+    ['app.example.com', true],
+    ['app.example.com:4180', true],
+    ['x.apps.example.com', true],
+    ['x.y.apps.example.com', false],
+    ['apps.example.com', false],
+    ['admin.example.com:8443', true],
+    ['admin.example.com', false],
+    ['evil.com', false],
+  ])('%s → %s', (host, expected) => expect(match(host)).toBe(expected));
+  it.each([
+    ['App.Example.COM', 'app.example.com'],
+    ['[::1]:4180', '[::1]:4180'],
+    ['a b', undefined],
+    ['a.test:99999999', undefined],
+    ['evil.com@good.com', undefined],
+    ['', undefined],
+  ])('normaliseHost(%j) = %j', (input, expected) => expect(normaliseHost(input)).toBe(expected));
+});
+
+describe('log sanitising', () => {
+  it('escapes every control character and line separator', () => {
+    const line = toJsonLine({ v: 'a\nb\u0000c\u007fd\u009be\u2028f\u001b[31m' });
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+    expect(JSON.parse(line).v).toBe('a\nb\u0000c\u007fd\u009be\u2028f\u001b[31m');
+  });
+  it('caps long fields with a visible mark', () => {
+    expect(capField('x'.repeat(10), 4)).toBe(`xxxx${TRUNCATION_MARK}`);
+    expect(capField('short', 10)).toBe('short');
+  });
+  it.each([
+    ['a=1&access_token=s3cret&b=2', 'a=1&access_token=[REDACTED]&b=2'],
+    ['Access%5Ftoken=s3cret', 'Access%5Ftoken=[REDACTED]'],
+    ['CODE=abc&state=xyz', 'CODE=[REDACTED]&state=xyz'],
+    ['token', 'token'],
+    ['q=%zz&password=p', 'q=%zz&password=[REDACTED]'],
+  ])('redactQuery(%j)', (query, expected) => {
+    expect(redactQuery(query, new Set(['access_token', 'code', 'token', 'password']))).toBe(expected);
+  });
+});
