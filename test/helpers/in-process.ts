@@ -18,13 +18,18 @@ export interface InProcessSidecar {
 }
 
 /** Starts a sidecar serving the given config. */
-export async function startSidecar(config: SidecarConfig, limits: Partial<ClientLimits> = {}): Promise<InProcessSidecar> {
+export async function startSidecar(
+  config: SidecarConfig,
+  limits: Partial<ClientLimits> = {},
+): Promise<InProcessSidecar> {
   const sink = createMemorySink();
   const sidecar = createSidecar({ sink, metrics: createSidecarMetrics(), limits });
   sidecar.install(config);
   const address: AddressInfo = await sidecar.listen(0, '127.0.0.1');
   const records = () =>
-    sink.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.type === 'request' || r.GatehouseType === 'request');
+    sink.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((r) => r.type === 'request' || r.GatehouseType === 'request');
   return {
     sidecar,
     url: `http://127.0.0.1:${address.port}`,

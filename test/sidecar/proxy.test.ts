@@ -14,10 +14,16 @@ afterEach(async () => {
 
 type Spec = NonNullable<Parameters<typeof testConfig>[0]>;
 
-async function setup(handler?: Parameters<typeof startUpstream>[0], spec: (url: string) => Spec = () => ({})) {
+async function setup(
+  handler?: Parameters<typeof startUpstream>[0],
+  spec: (url: string) => Spec = () => ({}),
+) {
   const upstream = await startUpstream(handler);
   const gate = await startSidecar(testConfig({ upstream: { url: upstream.url }, ...spec(upstream.url) }));
-  cleanups.push(() => upstream.close(), () => gate.close());
+  cleanups.push(
+    () => upstream.close(),
+    () => gate.close(),
+  );
   return { upstream, gate };
 }
 
@@ -62,7 +68,12 @@ describe('reverse proxy', () => {
 
   it('removes hop-by-hop headers and those named in Connection, both ways', async () => {
     const { upstream, gate } = await setup((_req, res) => {
-      res.writeHead(200, { connection: 'x-internal, keep-alive', 'x-internal': 'secret', 'keep-alive': 'timeout=5', 'x-ok': '1' });
+      res.writeHead(200, {
+        connection: 'x-internal, keep-alive',
+        'x-internal': 'secret',
+        'keep-alive': 'timeout=5',
+        'x-ok': '1',
+      });
       res.end('ok');
     });
     const raw = await rawRequest(
@@ -72,7 +83,8 @@ describe('reverse proxy', () => {
     expect(statusOf(raw)).toBe(200);
     expect(raw.toLowerCase()).not.toContain('x-internal');
     expect(raw.toLowerCase()).toContain('x-ok: 1');
-    for (const name of ['x-drop-me', 'proxy-connection', 'te', 'keep-alive']) expect(headerValues(upstream, 0, name)).toEqual([]);
+    for (const name of ['x-drop-me', 'proxy-connection', 'te', 'keep-alive'])
+      expect(headerValues(upstream, 0, name)).toEqual([]);
     expect(headerValues(upstream, 0, 'x-keep')).toEqual(['1']);
   });
 
@@ -104,7 +116,11 @@ describe('reverse proxy', () => {
   it('believes a trusted proxy: appends to X-Forwarded-For, keeps its request id, logs the real client', async () => {
     const { upstream, gate } = await setup(undefined, () => ({ trustedProxies: ['127.0.0.0/8'] }));
     const res = await request(`${gate.url}/`, {
-      headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.7', 'x-forwarded-proto': 'https', 'x-request-id': 'lb-123' },
+      headers: {
+        'x-forwarded-for': '6.6.6.6, 198.51.100.7',
+        'x-forwarded-proto': 'https',
+        'x-request-id': 'lb-123',
+      },
     });
     await res.body.text();
     expect(res.headers['x-request-id']).toBe('lb-123');
@@ -166,7 +182,10 @@ describe('reverse proxy', () => {
     cleanups.push(() => gate.close());
     const json = await request(`${gate.url}/`, { headers: { accept: 'application/json' } });
     expect(json.statusCode).toBe(502);
-    expect(await json.body.json()).toMatchObject({ error: 'upstream_unavailable', requestId: json.headers['x-request-id'] });
+    expect(await json.body.json()).toMatchObject({
+      error: 'upstream_unavailable',
+      requestId: json.headers['x-request-id'],
+    });
     const html = await request(`${gate.url}/`, { headers: { accept: 'text/html' } });
     expect(html.statusCode).toBe(502);
     const page = await html.body.text();
@@ -253,8 +272,15 @@ describe('reverse proxy', () => {
     const { gate } = await setup();
     const other = await startUpstream((_req, res) => res.end('other'));
     cleanups.push(() => other.close());
-    gate.sidecar.install(testConfig({ upstream: { url: other.url }, logging: { profile: 'cloudflare', requestHeaders: ['referer'] } }));
-    const res = await request(`${gate.url}/x?token=abc`, { headers: { referer: 'https://r.test/', 'user-agent': 'ua' } });
+    gate.sidecar.install(
+      testConfig({
+        upstream: { url: other.url },
+        logging: { profile: 'cloudflare', requestHeaders: ['referer'] },
+      }),
+    );
+    const res = await request(`${gate.url}/x?token=abc`, {
+      headers: { referer: 'https://r.test/', 'user-agent': 'ua' },
+    });
     expect(await res.body.text()).toBe('other');
     const [line] = await gate.waitForRecords(1);
     expect(line).toMatchObject({

@@ -10,7 +10,10 @@ let gate: InProcessSidecar;
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  gate = await startSidecar(testConfig({ upstream: { url: upstream.url } }), { headersTimeoutMs: 1000, maxHeaderBytes: 8192 });
+  gate = await startSidecar(testConfig({ upstream: { url: upstream.url } }), {
+    headersTimeoutMs: 1000,
+    maxHeaderBytes: 8192,
+  });
 });
 afterAll(async () => {
   await gate.close();
@@ -38,8 +41,18 @@ describe('malformed requests never reach the upstream', () => {
     ['encoded NUL', req('/admin%00'), 400, 'ambiguous_path'],
     ['dot segments above root', req('/../etc/passwd'), 400, 'path_escapes_root'],
     ['unknown host', req('/', 'Host: other.test\r\n'), 421, 'unknown_host'],
-    ['oversized headers', req('/', `Host: localhost\r\nX-Big: ${'a'.repeat(9000)}\r\n`), 431, 'headers_too_large'],
-    ['request smuggling: CL and TE', 'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'bad_request'],
+    [
+      'oversized headers',
+      req('/', `Host: localhost\r\nX-Big: ${'a'.repeat(9000)}\r\n`),
+      431,
+      'headers_too_large',
+    ],
+    [
+      'request smuggling: CL and TE',
+      'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      400,
+      'bad_request',
+    ],
     ['invalid header name', 'GET / HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n', 400, 'bad_request'],
   ];
 

@@ -20,13 +20,24 @@ const HEADER = 'apiVersion: gatehouse.dev/v1alpha1\nkind: AccessApplication\nmet
 describe('loading AccessApplication YAML', () => {
   it('renders a minimal application with defaults', () => {
     const config = configFromSnapshot({
-      files: new Map([['/x/app.yaml', `${HEADER}spec:\n  hosts: [app.example.com]\n  upstream: {url: 'http://127.0.0.1:8080'}\n`]]),
+      files: new Map([
+        [
+          '/x/app.yaml',
+          `${HEADER}spec:\n  hosts: [app.example.com]\n  upstream: {url: 'http://127.0.0.1:8080'}\n`,
+        ],
+      ]),
     });
     expect(config).toMatchObject({
       format: 1,
       application: { name: 'app', namespace: '' },
       hosts: ['app.example.com'],
-      upstream: { origin: 'http://127.0.0.1:8080', connectTimeoutMs: 5000, responseHeadersTimeoutMs: 30000, idleTimeoutMs: 60000, maxConnections: 128 },
+      upstream: {
+        origin: 'http://127.0.0.1:8080',
+        connectTimeoutMs: 5000,
+        responseHeadersTimeoutMs: 30000,
+        idleTimeoutMs: 60000,
+        maxConnections: 128,
+      },
       requestId: { header: 'x-request-id', trustIncoming: true },
       logging: { profile: 'native' },
     });
@@ -35,7 +46,11 @@ describe('loading AccessApplication YAML', () => {
   });
 
   const cases: [string, string, string[]][] = [
-    ['missing spec fields', `${HEADER}spec: {}\n`, ['app.yaml#1 spec.hosts: is required', 'app.yaml#1 spec.upstream: is required']],
+    [
+      'missing spec fields',
+      `${HEADER}spec: {}\n`,
+      ['app.yaml#1 spec.hosts: is required', 'app.yaml#1 spec.upstream: is required'],
+    ],
     [
       'every wrong field at once',
       `${HEADER}spec:\n  hosts: []\n  upstream: {url: 'http://a:1', timeouts: {connect: soon}, maxConnections: 0}\n  trustedProxies: ['10.0.0.0/33', 'nope']\n  logging: {profile: splunk, requestHeaders: [Cookie]}\n  extra: 1\n`,
@@ -58,9 +73,20 @@ describe('loading AccessApplication YAML', () => {
         'app.yaml#1 spec.logging.requestHeaders[0]: cookie carries credentials and is never logged',
       ],
     ],
-    ['wrong kind', 'apiVersion: gatehouse.dev/v1alpha1\nkind: AccessThing\nmetadata: {name: a}\n', ['app.yaml#1 kind: must be one of: AccessApplication (got "AccessThing")', '(config): no AccessApplication found'].slice(0, 1)],
+    [
+      'wrong kind',
+      'apiVersion: gatehouse.dev/v1alpha1\nkind: AccessThing\nmetadata: {name: a}\n',
+      [
+        'app.yaml#1 kind: must be one of: AccessApplication (got "AccessThing")',
+        '(config): no AccessApplication found',
+      ].slice(0, 1),
+    ],
     ['YAML syntax', 'a: [1, 2\n', ['app.yaml:2:1']],
-    ['not an object', '- 1\n- 2\n', ['app.yaml#1: must be a Kubernetes object (a mapping with apiVersion and kind)']],
+    [
+      'not an object',
+      '- 1\n- 2\n',
+      ['app.yaml#1: must be a Kubernetes object (a mapping with apiVersion and kind)'],
+    ],
   ];
   it.each(cases)('%s: every error is reported with its path', (_name, text, expected) => {
     const errors = errorsOf({ '/x/app.yaml': text });
@@ -99,6 +125,8 @@ describe('renderSidecarConfig', () => {
     const parsed = parseSidecarConfig(JSON.parse(JSON.stringify(result.config)));
     expect(parsed).toEqual(result.config);
     expect(Object.isFrozen(parsed.logging.redactQueryParameters)).toBe(true);
-    expect(() => parseSidecarConfig({ ...result.config, trustedProxies: ['x'] })).toThrow(/trustedProxies\[0\]/);
+    expect(() => parseSidecarConfig({ ...result.config, trustedProxies: ['x'] })).toThrow(
+      /trustedProxies\[0\]/,
+    );
   });
 });

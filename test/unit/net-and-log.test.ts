@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileHostMatcher, normaliseHost } from '../../sidecar/src/http/host.ts';
-import { capField, redactQuery, toJsonLine, TRUNCATION_MARK } from '../../sidecar/src/log/sanitize.ts';
+import { capField, redactQuery, TRUNCATION_MARK, toJsonLine } from '../../sidecar/src/log/sanitize.ts';
 import { createAddressSet, parseCidr } from '../../sidecar/src/net/cidr.ts';
 import { resolveClientIp } from '../../sidecar/src/net/client-ip.ts';
 

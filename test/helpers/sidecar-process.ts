@@ -1,0 +1,140 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { SIDECAR_NODE_FLAGS } from '../../sidecar/src/node-options.ts';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+/** The built entry point, as shipped (test/global-setup.ts builds it once per run). */
+export const GATEHOUSE_BIN = join(REPO_ROOT, 'dist/bin/gatehouse.js');
+/** How the sidecar process is started in production: Node flags, then the built entry point. */
+export const SIDECAR_COMMAND: readonly string[] = [...SIDECAR_NODE_FLAGS, GATEHOUSE_BIN];
+
+/** YAML for one AccessApplication, with the spec given as a JSON-compatible object (YAML is a superset). */
+export function applicationYaml(spec: Record<string, unknown>, name = 'proc-app'): string {
+  return `apiVersion: gatehouse.dev/v1alpha1\nkind: AccessApplication\nmetadata:\n  name: ${name}\nspec: ${JSON.stringify(spec)}\n`;
+}
+
+/** Writes a config directory with app.yaml and returns its path. */
+export function writeConfigDir(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
+  writeFileSync(join(dir, 'app.yaml'), yaml);
+  return dir;
+}
+
+/** Runs `gatehouse <args>` to completion and returns its exit code and output. */
+export function runGatehouse(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [...SIDECAR_COMMAND, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => {
+      stdout += c;
+    });
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+/** A sidecar child process whose stdout lines the test reads as they arrive. */
+export interface SidecarProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly adminPort: number;
+  readonly lines: Record<string, unknown>[];
+  /** Waits for a line matching the predicate (searching lines already seen too). */
+  waitForLine(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  /** Sends SIGTERM and resolves with the exit code once stdout is fully read. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `gatehouse sidecar` on ephemeral loopback ports, reading stdout line by line. */
+export async function startSidecarProcess(
+  configDir: string,
+  extraArgs: string[] = [],
+): Promise<SidecarProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      ...SIDECAR_COMMAND,
+      'sidecar',
+      '--config',
+      configDir,
+      '--listen',
+      '127.0.0.1:0',
+      '--admin-listen',
+      '127.0.0.1:0',
+      '--poll-interval',
+      '200ms',
+      ...extraArgs,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const lines: Record<string, unknown>[] = [];
+  const waiters: {
+    match: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }[] = [];
+  const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  createInterface({ input: child.stdout as NonNullable<typeof child.stdout> }).on('line', (text) => {
+    const line = JSON.parse(text) as Record<string, unknown>;
+    lines.push(line);
+    for (const w of [...waiters]) {
+      if (w.match(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+  const waitForLine = (match: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000) => {
+    const found = lines.find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise<Record<string, unknown>>((resolvePromise, reject) => {
+      const timer = setTimeout(() => reject(new Error('timed out waiting for a log line')), timeoutMs);
+      waiters.push({
+        match,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolvePromise(l);
+        },
+      });
+    });
+  };
+  const started = await Promise.race([
+    waitForLine((l) => l.type === 'sidecar_started'),
+    closed.then((code) => {
+      throw new Error(`sidecar exited early with ${code}`);
+    }),
+  ]);
+  const port = Number(String(started.listen).split(':').pop());
+  const adminPort = Number(String(started.adminListen).split(':').pop());
+  return {
+    child,
+    port,
+    adminPort,
+    lines,
+    waitForLine,
+    stop: () => {
+      child.kill('SIGTERM');
+      return closed;
+    },
+  };
+}
+
+/** Peak resident set size (VmHWM) of a process, in bytes, from /proc. */
+export async function peakRssBytes(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+  return Number(kb) * 1024;
+}

@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  applicationYaml,
+  peakRssBytes,
+  type SidecarProcess,
+  startSidecarProcess,
+  writeConfigDir,
+} from '../helpers/sidecar-process.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+
+const GIB = 1024 * 1024 * 1024;
+const CHUNK = Buffer.alloc(256 * 1024, 0x61);
+const RSS_LIMIT = 150 * 1024 * 1024;
+
+function gibibyteStream(): Readable {
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= GIB) this.push(null);
+      else {
+        sent += CHUNK.length;
+        this.push(CHUNK);
+      }
+    },
+  });
+}
+
+describe('large bodies stream through without buffering', () => {
+  let upstream: TestUpstream;
+  let proc: SidecarProcess;
+  beforeAll(async () => {
+    upstream = await startUpstream((req, res) => {
+      if (req.method === 'POST') {
+        const hash = createHash('sha256');
+        let bytes = 0;
+        req.on('data', (c: Buffer) => {
+          bytes += c.length;
+          hash.update(c);
+        });
+        req.on('end', () => res.end(JSON.stringify({ bytes, sha256: hash.digest('hex') })));
+      } else {
+        res.writeHead(200, { 'content-length': GIB, 'content-type': 'application/octet-stream' });
+        gibibyteStream().pipe(res);
+      }
+    });
+    proc = await startSidecarProcess(
+      writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
+    );
+  });
+  afterAll(async () => {
+    await proc.stop();
+    await upstream.close();
+  });
+
+  it('1 GiB download and 1 GiB upload with sidecar peak RSS under 150 MB', async () => {
+    const down = await request(`http://127.0.0.1:${proc.port}/download`);
+    let received = 0;
+    for await (const chunk of down.body) received += (chunk as Buffer).length;
+    expect(received).toBe(GIB);
+
+    const expected = createHash('sha256');
+    for (let i = 0; i < GIB / CHUNK.length; i++) expected.update(CHUNK);
+    const up = await request(`http://127.0.0.1:${proc.port}/upload`, {
+      method: 'POST',
+      body: gibibyteStream(),
+    });
+    expect(await up.body.json()).toEqual({ bytes: GIB, sha256: expected.digest('hex') });
+
+    const peak = await peakRssBytes(proc.child.pid as number);
+    console.warn(`sidecar peak RSS after 1 GiB down + 1 GiB up: ${(peak / 1024 / 1024).toFixed(1)} MiB`);
+    expect(peak).toBeLessThan(RSS_LIMIT);
+    const lines = await proc.waitForLine((l) => l.type === 'request' && l.method === 'POST');
+    expect(lines.bytesIn).toBeGreaterThan(GIB);
+  }, 180_000);
+});
