@@ -3,7 +3,7 @@ import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { testConfig } from '../helpers/fixtures.ts';
-import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
+import { startSidecar } from '../helpers/in-process.ts';
 import { rawRequest, statusOf } from '../helpers/raw-http.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 

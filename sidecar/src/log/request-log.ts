@@ -47,9 +47,10 @@ export interface RequestTimes {
 /** The native request line: every field of the log reference, secrets never included. */
 export function nativeRequestRecord(scope: RequestScope, t: RequestTimes): object {
   const { userAgent, logged } = headerValues(scope);
+  const end = new Date(t.endedAt).toISOString();
   return {
     type: 'request',
-    time: new Date(t.endedAt).toISOString(),
+    time: end,
     requestId: scope.requestId,
     app: appName(scope),
     host: capField(scope.host, 256),
@@ -62,7 +63,7 @@ export function nativeRequestRecord(scope: RequestScope, t: RequestTimes): objec
     bytesIn: scope.bytesIn,
     bytesOut: scope.bytesOut,
     start: new Date(scope.startedAt).toISOString(),
-    end: new Date(t.endedAt).toISOString(),
+    end,
     durationMs: Math.round(t.durationMs * 1000) / 1000,
     upstreamMs: scope.upstreamMs === null ? null : Math.round(scope.upstreamMs * 1000) / 1000,
     clientIp: scope.clientIp,
