@@ -9,6 +9,8 @@ import { createUpstream, sameUpstreamSettings, type Upstream } from './upstream/
  */
 export interface RuntimeState {
   readonly config: SidecarConfig;
+  /** `namespace/name` (just `name` in file mode): the app in log lines and metric labels. */
+  readonly appLabel: string;
   readonly upstream: Upstream;
   readonly trustedProxies: AddressSet;
   readonly hosts: HostMatcher;
@@ -22,8 +24,10 @@ export function compileRuntimeState(config: SidecarConfig, previous?: RuntimeSta
     previous && sameUpstreamSettings(previous.config.upstream, config.upstream)
       ? previous.upstream
       : createUpstream(config.upstream);
+  const { name, namespace } = config.application;
   return Object.freeze({
     config,
+    appLabel: namespace ? `${namespace}/${name}` : name,
     upstream,
     trustedProxies: createAddressSet(config.trustedProxies),
     hosts: compileHostMatcher(config.hosts),

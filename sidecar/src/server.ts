@@ -123,8 +123,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       const previous = state;
       state = compileRuntimeState(config, previous);
       if (previous && previous.upstream !== state.upstream) previous.upstream.retire();
-      const { name, namespace } = config.application;
-      metrics.configInstalled(namespace ? `${namespace}/${name}` : name, config.generation);
+      metrics.configInstalled(state.appLabel, config.generation);
     },
     current: () => state?.config,
     ready: () => state !== undefined && !draining,

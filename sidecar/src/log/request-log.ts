@@ -33,11 +33,6 @@ function headerValues(scope: RequestScope): {
   return { userAgent, logged };
 }
 
-function appName(scope: RequestScope): string {
-  const { name, namespace } = scope.state.config.application;
-  return namespace ? `${namespace}/${name}` : name;
-}
-
 /** Log fields common to both profiles, computed once per request. */
 export interface RequestTimes {
   readonly endedAt: number;
@@ -52,7 +47,7 @@ export function nativeRequestRecord(scope: RequestScope, t: RequestTimes): objec
     type: 'request',
     time: end,
     requestId: scope.requestId,
-    app: appName(scope),
+    app: scope.state.appLabel,
     host: capField(scope.host, 256),
     method: capField(scope.req.method ?? '', MAX_METHOD),
     uri: loggedUri(scope),
@@ -98,7 +93,7 @@ export function cloudflareRequestRecord(scope: RequestScope, t: RequestTimes): o
     RayID: scope.requestId,
     RequestHeaders: logged ?? {},
     GatehouseType: 'request',
-    GatehouseApp: appName(scope),
+    GatehouseApp: scope.state.appLabel,
     GatehouseOutcome: scope.outcome,
     GatehouseError: scope.errorCode,
     GatehouseIdentity: scope.identity,

@@ -46,9 +46,8 @@ export function logRequest(scope: RequestScope, sink: LogSink, metrics: SidecarM
     });
   }
   sink.write(line);
-  const { name, namespace } = scope.state.config.application;
   metrics.requestFinished(
-    namespace ? `${namespace}/${name}` : name,
+    scope.state.appLabel,
     scope.decision?.action ?? 'none',
     scope.status,
     durationMs / 1000,

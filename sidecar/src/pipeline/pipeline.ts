@@ -5,6 +5,7 @@ import { HttpError } from '../errors.ts';
 import { sendError, sendRawError } from '../http/error-response.ts';
 import type { LogSink } from '../log/log-sink.ts';
 import type { SidecarMetrics } from '../metrics/metrics.ts';
+import { normaliseIp } from '../net/client-ip.ts';
 import type { RuntimeState } from '../runtime-state.ts';
 import { logRequest } from './log-request.ts';
 import { RequestScope } from './scope.ts';
@@ -57,11 +58,6 @@ function runStages(scope: RequestScope): HttpError | undefined | Promise<HttpErr
   return undefined;
 }
 
-function appLabel(state: RuntimeState): string {
-  const { name, namespace } = state.config.application;
-  return namespace ? `${namespace}/${name}` : name;
-}
-
 function closed(res: ServerResponse): Promise<void> {
   return res.closed ? Promise.resolve() : new Promise((resolve) => res.once('close', () => resolve()));
 }
@@ -83,7 +79,7 @@ export async function handleRequest(
   res: ServerResponse,
 ) {
   const scope = new RequestScope('http', state, req);
-  ctx.metrics.requestStarted(appLabel(state));
+  ctx.metrics.requestStarted(state.appLabel);
   try {
     let stop = runStages(scope);
     if (stop instanceof Promise) stop = await stop;
@@ -102,11 +98,16 @@ export async function handleRequest(
   }
 }
 
-function stopRequest(scope: RequestScope, error: HttpError, res: ServerResponse, ctx: PipelineContext): void {
+/** Records on the scope that a stage stopped the request with this error. */
+function recordStop(scope: RequestScope, error: HttpError): void {
   scope.status = error.status;
   scope.errorCode = error.code;
   scope.outcome = error.status === 401 || error.status === 403 ? 'denied' : 'rejected';
   if (!scope.requestId) scope.requestId = crypto.randomUUID();
+}
+
+function stopRequest(scope: RequestScope, error: HttpError, res: ServerResponse, ctx: PipelineContext): void {
+  recordStop(scope, error);
   // Requests refused for their shape close the connection: the parser state is not to be trusted.
   const close = error.status === 400 || ctx.draining();
   sendError(
@@ -128,15 +129,12 @@ export async function handleUpgrade(
   head: Buffer,
 ) {
   const scope = new RequestScope('upgrade', state, req);
-  ctx.metrics.requestStarted(appLabel(state));
+  ctx.metrics.requestStarted(state.appLabel);
   try {
     let stop = runStages(scope);
     if (stop instanceof Promise) stop = await stop;
     if (stop) {
-      scope.status = stop.status;
-      scope.errorCode = stop.code;
-      scope.outcome = stop.status === 401 || stop.status === 403 ? 'denied' : 'rejected';
-      if (!scope.requestId) scope.requestId = crypto.randomUUID();
+      recordStop(scope, stop);
       sendRawError(
         socket as Socket,
         stop,
@@ -175,12 +173,12 @@ export function handleProtocolError(
   req.url = target;
   req.httpVersion = /^HTTP\/1\.[01]$/.test(version) ? version.slice(5) : '1.1';
   const scope = new RequestScope('http', state, req);
-  ctx.metrics.requestStarted(appLabel(state));
+  ctx.metrics.requestStarted(state.appLabel);
   scope.requestId = crypto.randomUUID();
   scope.status = error.status;
   scope.errorCode = error.code;
   scope.outcome = error.code === 'client_timeout' ? 'client_timeout' : 'rejected';
-  scope.clientIp = scope.peerIp.startsWith('::ffff:') ? scope.peerIp.slice(7) : scope.peerIp;
+  scope.clientIp = normaliseIp(scope.peerIp);
   sendRawError(socket, error, scope.requestId, state.config.requestId.header);
   socket.once('close', () => logRequest(scope, ctx.sink, ctx.metrics));
 }

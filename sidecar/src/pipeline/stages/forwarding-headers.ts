@@ -1,4 +1,5 @@
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
+import { normaliseIp } from '../../net/client-ip.ts';
 import type { RequestScope } from '../scope.ts';
 
 /** Client-address headers that only a trusted proxy may set; from anyone else they are dropped. */
@@ -59,7 +60,7 @@ export function forwardingHeaders(scope: RequestScope): undefined {
     } else if (REPLACED.has(name)) continue;
     out.push(raw[i] as string, value);
   }
-  const peer = scope.peerIp.startsWith('::ffff:') ? scope.peerIp.slice(7) : scope.peerIp;
+  const peer = normaliseIp(scope.peerIp);
   out.push(
     'x-forwarded-for',
     forwardedFor ? `${forwardedFor}, ${peer}` : peer,
