@@ -17,20 +17,32 @@ export type GatehouseErrorCode =
   | 'upstream_timeout'
   | 'upstream_error'
   | 'shutting_down'
-  | 'not_ready';
+  | 'not_ready'
+  | 'access_denied'
+  | 'authentication_required'
+  | 'policy_changed';
 
 /** A failure that is answered over HTTP: a status and a public message; detail stays in the log. */
 export class HttpError extends Error {
   readonly code: GatehouseErrorCode;
   readonly status: number;
   readonly publicMessage: string;
+  /** Extra response headers, e.g. WWW-Authenticate on a 401. */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: GatehouseErrorCode, status: number, publicMessage: string, detail?: string) {
+  constructor(
+    code: GatehouseErrorCode,
+    status: number,
+    publicMessage: string,
+    detail?: string,
+    headers: Readonly<Record<string, string>> = {},
+  ) {
     super(detail ?? publicMessage);
     this.name = 'HttpError';
     this.code = code;
     this.status = status;
     this.publicMessage = publicMessage;
+    this.headers = headers;
   }
 }
 

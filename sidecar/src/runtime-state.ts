@@ -1,6 +1,7 @@
 import type { SidecarConfig } from './config/sidecar-config.ts';
 import { compileHostMatcher, type HostMatcher } from './http/host.ts';
 import { type AddressSet, createAddressSet } from './net/cidr.ts';
+import { compilePolicyEngine, type PolicyEngine } from './policy/engine.ts';
 import { createUpstream, sameUpstreamSettings, type Upstream } from './upstream/upstream.ts';
 
 /**
@@ -14,6 +15,7 @@ export interface RuntimeState {
   readonly upstream: Upstream;
   readonly trustedProxies: AddressSet;
   readonly hosts: HostMatcher;
+  readonly policy: PolicyEngine;
   readonly redactedQueryParameters: ReadonlySet<string>;
   readonly loggedRequestHeaders: ReadonlySet<string>;
 }
@@ -31,6 +33,7 @@ export function compileRuntimeState(config: SidecarConfig, previous?: RuntimeSta
     upstream,
     trustedProxies: createAddressSet(config.trustedProxies),
     hosts: compileHostMatcher(config.hosts),
+    policy: compilePolicyEngine(config.policies),
     redactedQueryParameters: new Set(config.logging.redactQueryParameters),
     loggedRequestHeaders: new Set(config.logging.requestHeaders),
   });

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { SidecarConfig } from './config/sidecar-config.ts';
 import { HttpError } from './errors.ts';
+import { logEvent } from './log/events.ts';
 import type { LogSink } from './log/log-sink.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
 import {
@@ -121,8 +122,20 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     server,
     install(config) {
       const previous = state;
-      state = compileRuntimeState(config, previous);
-      if (previous && previous.upstream !== state.upstream) previous.upstream.retire();
+      const next = compileRuntimeState(config, previous);
+      state = next;
+      if (previous && previous.upstream !== next.upstream) previous.upstream.retire();
+      if (previous) {
+        upgrades.recheck(next, (scope, decision) =>
+          logEvent(sink, 'websocket_closed', {
+            app: next.appLabel,
+            requestId: scope.requestId,
+            reason: 'policy_changed',
+            decision,
+            configGeneration: config.generation,
+          }),
+        );
+      }
       metrics.configInstalled(state.appLabel, config.generation);
     },
     current: () => state?.config,

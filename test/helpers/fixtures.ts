@@ -1,8 +1,18 @@
 import type { AccessApplication } from '../../sidecar/src/api/access-application.ts';
-import { renderSidecarConfig } from '../../sidecar/src/config/render.ts';
+import type { AccessPolicy } from '../../sidecar/src/api/access-policy.ts';
+import { type Located, renderSidecarConfig } from '../../sidecar/src/config/render.ts';
 import type { SidecarConfig } from '../../sidecar/src/config/sidecar-config.ts';
 
 type Spec = AccessApplication['spec'];
+type PolicySpec = AccessPolicy['spec'];
+
+/** The policy data-path tests run under: every request passes without identity (and is logged). */
+export const OPEN_POLICY: PolicySpec = { decision: 'bypass', include: [{ everyone: true }] };
+
+/** An AccessPolicy object with the given spec. */
+export function testPolicy(name: string, spec: PolicySpec): AccessPolicy {
+  return { apiVersion: 'gatehouse.dev/v1alpha1', kind: 'AccessPolicy', metadata: { name }, spec };
+}
 
 /** The one default application every test starts from; tests override only what they exercise. */
 export function testApplication(spec: Partial<Spec> = {}, name = 'test-app'): AccessApplication {
@@ -13,14 +23,25 @@ export function testApplication(spec: Partial<Spec> = {}, name = 'test-app'): Ac
     spec: {
       hosts: ['localhost', '127.0.0.1', 'app.test'],
       upstream: { url: 'http://127.0.0.1:9' },
+      policies: [{ name: 'open' }],
       ...spec,
     },
   };
 }
 
-/** Renders the default application (with overrides) and fails the test on any render error. */
-export function testConfig(spec: Partial<Spec> = {}): SidecarConfig {
-  const result = renderSidecarConfig({ application: testApplication(spec) });
+/**
+ * Renders the default application (with overrides) and fails the test on any render error. The
+ * `open` policy is always available; `policies` adds more by name.
+ */
+export function testConfig(
+  spec: Partial<Spec> = {},
+  policies: Record<string, PolicySpec> = {},
+): SidecarConfig {
+  const available = new Map<string, Located<AccessPolicy>>();
+  for (const [name, policy] of Object.entries({ open: OPEN_POLICY, ...policies })) {
+    available.set(name, { value: testPolicy(name, policy) });
+  }
+  const result = renderSidecarConfig({ application: testApplication(spec), policies: available });
   if (!result.ok) throw new Error(`fixture does not render: ${JSON.stringify(result.errors)}`);
   return result.config;
 }

@@ -1,4 +1,5 @@
 import { AccessApplication } from '../../sidecar/src/api/access-application.ts';
+import { AccessPolicy } from '../../sidecar/src/api/access-policy.ts';
 import { referenceTable } from '../../sidecar/src/api/reference-doc.ts';
 
 /** Every generated doc file and its expected content. */
@@ -7,6 +8,10 @@ export function generatedDocs(): [string, string][] {
     [
       'docs/reference/access-application.md',
       `# AccessApplication reference (gatehouse.dev/v1alpha1)\n\n<!-- Generated from sidecar/src/api/access-application.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\n${referenceTable(AccessApplication)}`,
+    ],
+    [
+      'docs/reference/access-policy.md',
+      `# AccessPolicy reference (gatehouse.dev/v1alpha1)\n\n<!-- Generated from sidecar/src/api/access-policy.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\nEach entry of \`include\`, \`require\` and \`exclude\` is one selector: an object with exactly one field. See [the policy language](../policy.md) for semantics and examples.\n\n${referenceTable(AccessPolicy)}`,
     ],
   ];
 }

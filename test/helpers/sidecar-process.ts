@@ -11,9 +11,22 @@ export const GATEHOUSE_BIN = join(REPO_ROOT, 'dist/bin/gatehouse.js');
 /** How the sidecar process is started in production: Node flags, then the built entry point. */
 export const SIDECAR_COMMAND: readonly string[] = [...SIDECAR_NODE_FLAGS, GATEHOUSE_BIN];
 
-/** YAML for one AccessApplication, with the spec given as a JSON-compatible object (YAML is a superset). */
+/**
+ * YAML for one AccessApplication, with the spec given as a JSON-compatible object (YAML is a
+ * superset). Without `policies` in the spec, it uses an `open` bypass policy, written alongside.
+ */
 export function applicationYaml(spec: Record<string, unknown>, name = 'proc-app'): string {
-  return `apiVersion: gatehouse.dev/v1alpha1\nkind: AccessApplication\nmetadata:\n  name: ${name}\nspec: ${JSON.stringify(spec)}\n`;
+  const open = spec.policies === undefined;
+  const full = open ? { ...spec, policies: [{ name: 'open' }] } : spec;
+  const app = `apiVersion: gatehouse.dev/v1alpha1\nkind: AccessApplication\nmetadata:\n  name: ${name}\nspec: ${JSON.stringify(full)}\n`;
+  return open
+    ? `${app}---\n${policyYaml('open', { decision: 'bypass', include: [{ everyone: true }] })}`
+    : app;
+}
+
+/** YAML for one AccessPolicy. */
+export function policyYaml(name: string, spec: Record<string, unknown>): string {
+  return `apiVersion: gatehouse.dev/v1alpha1\nkind: AccessPolicy\nmetadata:\n  name: ${name}\nspec: ${JSON.stringify(spec)}\n`;
 }
 
 /** Writes a config directory with app.yaml and returns its path. */

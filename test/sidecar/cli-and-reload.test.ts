@@ -93,7 +93,7 @@ describe('gatehouse sidecar --config', () => {
     const text = await metrics.body.text();
     expect(text).toContain('gatehouse_config_reloads_total{result="rejected"} 1');
     expect(text).toContain('gatehouse_config_reloads_total{result="applied"} 1');
-    expect(text).toMatch(/gatehouse_requests_total\{app="proc-app",decision="none",status_class="2xx"\} 3/);
+    expect(text).toMatch(/gatehouse_requests_total\{app="proc-app",decision="bypass",status_class="2xx"\} 3/);
     expect(text).toContain('gatehouse_request_duration_seconds_bucket');
     expect(text).toContain('gatehouse_upstream_duration_seconds_bucket');
     expect(text).toContain('gatehouse_requests_in_flight');

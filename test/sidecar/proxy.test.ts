@@ -60,7 +60,7 @@ describe('reverse proxy', () => {
       identity: null,
       sessionId: null,
       authMethod: null,
-      decision: null,
+      decision: { action: 'bypass', policy: 'open', rule: 'include[0].everyone', reason: 'everyone' },
     });
     expect(line?.bytesOut).toBeGreaterThan(15);
     expect(typeof line?.upstreamMs).toBe('number');

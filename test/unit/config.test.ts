@@ -3,7 +3,7 @@ import { configFromSnapshot } from '../../sidecar/src/config/load-application.ts
 import { renderSidecarConfig } from '../../sidecar/src/config/render.ts';
 import { parseSidecarConfig } from '../../sidecar/src/config/sidecar-config.ts';
 import { ConfigError } from '../../sidecar/src/errors.ts';
-import { testApplication } from '../helpers/fixtures.ts';
+import { testApplication, testConfig } from '../helpers/fixtures.ts';
 
 function errorsOf(files: Record<string, string>, application?: string): string[] {
   try {
@@ -77,7 +77,7 @@ describe('loading AccessApplication YAML', () => {
       'wrong kind',
       'apiVersion: gatehouse.dev/v1alpha1\nkind: AccessThing\nmetadata: {name: a}\n',
       [
-        'app.yaml#1 kind: must be one of: AccessApplication (got "AccessThing")',
+        'app.yaml#1 kind: must be one of: AccessApplication, AccessPolicy (got "AccessThing")',
         '(config): no AccessApplication found',
       ].slice(0, 1),
     ],
@@ -112,21 +112,35 @@ describe('loading AccessApplication YAML', () => {
 
 describe('renderSidecarConfig', () => {
   it('is deterministic: same input, same generation', () => {
-    const a = renderSidecarConfig({ application: testApplication() });
-    const b = renderSidecarConfig({ application: testApplication() });
+    const a = renderSidecarConfig({ application: testApplication({ policies: [] }) });
+    const b = renderSidecarConfig({ application: testApplication({ policies: [] }) });
     expect(a.ok && b.ok && a.config.generation === b.config.generation).toBe(true);
-    const c = renderSidecarConfig({ application: testApplication({ trustedProxies: ['10.0.0.0/8'] }) });
+    const c = renderSidecarConfig({
+      application: testApplication({ policies: [], trustedProxies: ['10.0.0.0/8'] }),
+    });
     expect(c.ok && a.ok && c.config.generation !== a.config.generation).toBe(true);
   });
 
   it('round-trips through the boundary parser (what the operator will send)', () => {
-    const result = renderSidecarConfig({ application: testApplication() });
-    if (!result.ok) throw new Error('render failed');
-    const parsed = parseSidecarConfig(JSON.parse(JSON.stringify(result.config)));
-    expect(parsed).toEqual(result.config);
+    const config = testConfig(
+      { policies: [{ name: 'admins' }, { name: 'open' }] },
+      {
+        admins: {
+          decision: 'allow',
+          include: [{ emails: ['Ann@Example.com'] }, { groups: ['admins'] }],
+          require: [{ ipRanges: ['10.0.0.0/8'] }],
+          exclude: [{ paths: ['/internal/**'] }],
+        },
+      },
+    );
+    const parsed = parseSidecarConfig(JSON.parse(JSON.stringify(config)));
+    expect(parsed).toEqual(config);
+    expect(parsed.policies[0]?.include[0]).toEqual({ emails: ['ann@example.com'] });
     expect(Object.isFrozen(parsed.logging.redactQueryParameters)).toBe(true);
-    expect(() => parseSidecarConfig({ ...result.config, trustedProxies: ['x'] })).toThrow(
-      /trustedProxies\[0\]/,
+    expect(() => parseSidecarConfig({ ...config, trustedProxies: ['x'] })).toThrow(/trustedProxies\[0\]/);
+    const badPolicy = { ...config.policies[0], require: [{ ipRanges: ['10.0.0.0/99'] }] };
+    expect(() => parseSidecarConfig({ ...config, policies: [badPolicy] })).toThrow(
+      /policies\[0\]\.require\[0\]\.ipRanges\[0\]: is not an IP address/,
     );
   });
 });

@@ -90,6 +90,18 @@ export const LoggingSettings = Type.Object(
   { additionalProperties: false, description: 'What the request log lines contain.' },
 );
 
+export const PolicyReference = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+      description: 'Name of an AccessPolicy in the namespace of the application.',
+    }),
+  },
+  { additionalProperties: false, description: 'A reference to an AccessPolicy.' },
+);
+
 export const AccessApplicationSpec = Type.Object(
   {
     hosts: Type.Array(
@@ -117,6 +129,13 @@ export const AccessApplicationSpec = Type.Object(
             'Peers (load balancers, ingress controllers) whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and request id are believed. Default: none.',
         },
       ),
+    ),
+    policies: Opt(
+      Type.Array(PolicyReference, {
+        maxItems: 1000,
+        description:
+          'The AccessPolicies of this application, in order of precedence (first listed wins among allow and deny; bypass and service-auth are looked at first). No policies means every request is denied.',
+      }),
     ),
     requestId: Opt(RequestIdSettings),
     logging: Opt(LoggingSettings),

@@ -1,11 +1,12 @@
 import { AccessApplication, API_GROUP } from '../api/access-application.ts';
+import { AccessPolicy } from '../api/access-policy.ts';
 import { schemaErrors } from '../api/validate.ts';
 import { ConfigError, type FieldError } from '../errors.ts';
 import { type ConfigSnapshot, parseSnapshot } from './load-documents.ts';
-import { renderSidecarConfig } from './render.ts';
+import { type Located, renderSidecarConfig } from './render.ts';
 import type { SidecarConfig } from './sidecar-config.ts';
 
-const KNOWN_KINDS = new Set(['AccessApplication']);
+const KNOWN_KINDS = new Set(['AccessApplication', 'AccessPolicy']);
 
 /** Which application of the files to serve; required only when the files define several. */
 export interface SelectApplication {
@@ -19,6 +20,7 @@ export interface SelectApplication {
 export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectApplication = {}): SidecarConfig {
   const { documents, errors } = parseSnapshot(snapshot);
   const applications: { location: string; value: AccessApplication }[] = [];
+  const policies = new Map<string, Located<AccessPolicy>>();
   for (const doc of documents) {
     const v = doc.value as { apiVersion?: unknown; kind?: unknown };
     if (typeof v !== 'object' || Array.isArray(v)) {
@@ -37,13 +39,28 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
       });
       continue;
     }
+    if (v.kind === 'AccessPolicy') {
+      const found = schemaErrors(AccessPolicy, v, doc.location);
+      if (found.length > 0) errors.push(...found);
+      else addPolicy(policies, { location: doc.location, value: v as AccessPolicy }, errors);
+      continue;
+    }
     const found = schemaErrors(AccessApplication, v, doc.location);
     if (found.length > 0) errors.push(...found);
     else applications.push({ location: doc.location, value: v as AccessApplication });
   }
   const chosen = chooseApplication(applications, select, errors);
   if (chosen) {
-    const result = renderSidecarConfig({ application: chosen.value, location: chosen.location });
+    const namespace = chosen.value.metadata.namespace ?? '';
+    const own = new Map<string, Located<AccessPolicy>>();
+    for (const [key, policy] of policies) {
+      if (key.startsWith(`${namespace}/`)) own.set(policy.value.metadata.name, policy);
+    }
+    const result = renderSidecarConfig({
+      application: chosen.value,
+      location: chosen.location,
+      policies: own,
+    });
     if (!result.ok) errors.push(...result.errors);
     else if (errors.length === 0) return result.config;
   }
@@ -74,4 +91,22 @@ function chooseApplication<T extends { location: string; value: AccessApplicatio
     });
   }
   return undefined;
+}
+
+function addPolicy(
+  policies: Map<string, Located<AccessPolicy>>,
+  policy: Located<AccessPolicy>,
+  errors: FieldError[],
+): void {
+  const { name, namespace = '' } = policy.value.metadata;
+  const key = `${namespace}/${name}`;
+  const previous = policies.get(key);
+  if (previous) {
+    errors.push({
+      path: `${policy.location} metadata.name`,
+      message: `AccessPolicy ${JSON.stringify(name)} is already defined at ${previous.location}`,
+    });
+    return;
+  }
+  policies.set(key, policy);
 }

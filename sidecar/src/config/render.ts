@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { AccessApplication } from '../api/access-application.ts';
+import type { AccessPolicy } from '../api/access-policy.ts';
 import { parseDurationMs } from '../api/schema-helpers.ts';
 import { joinPath } from '../api/validate.ts';
 import type { FieldError } from '../errors.ts';
+import { normaliseSelector, policyErrors, type RenderedPolicy } from '../policy/rendered-policy.ts';
 import { deepFreeze, SIDECAR_CONFIG_FORMAT, type SidecarConfig, semanticErrors } from './sidecar-config.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -31,11 +33,20 @@ export const DEFAULT_REDACTED_QUERY_PARAMETERS: readonly string[] = [
   'x-amz-credential',
 ];
 
-/** Everything render needs: one validated application and where it came from (for error paths). */
+/** A schema-valid object and where it came from (for error paths). */
+export interface Located<T> {
+  readonly value: T;
+  /** Location prefix for errors, e.g. `app.yaml#1`; empty for objects from the API server. */
+  readonly location?: string;
+}
+
+/** Everything render needs: one validated application, where it came from, and the policies it may name. */
 export interface RenderInput {
   readonly application: AccessApplication;
   /** Location prefix for errors, e.g. `app.yaml#1`; empty for objects from the API server. */
   readonly location?: string;
+  /** Schema-valid AccessPolicies of the application's namespace, by name. */
+  readonly policies?: ReadonlyMap<string, Located<AccessPolicy>>;
 }
 
 export type RenderResult =
@@ -89,6 +100,48 @@ export function contentHash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
+function renderPolicies(
+  input: RenderInput,
+  at: (f: string) => string,
+  errors: FieldError[],
+): RenderedPolicy[] {
+  const namespace = input.application.metadata.namespace;
+  const seen = new Set<string>();
+  const out: RenderedPolicy[] = [];
+  (input.application.spec.policies ?? []).forEach((ref, i) => {
+    if (seen.has(ref.name)) {
+      errors.push({
+        path: at(`spec.policies[${i}].name`),
+        message: `lists ${JSON.stringify(ref.name)} twice`,
+      });
+      return;
+    }
+    seen.add(ref.name);
+    const found = input.policies?.get(ref.name);
+    if (!found) {
+      errors.push({
+        path: at(`spec.policies[${i}].name`),
+        message: `no AccessPolicy named ${JSON.stringify(ref.name)}${namespace ? ` in namespace ${namespace}` : ''}`,
+      });
+      return;
+    }
+    const spec = found.value.spec;
+    const policy: RenderedPolicy = {
+      name: namespace ? `${namespace}/${ref.name}` : ref.name,
+      decision: spec.decision,
+      mode: spec.mode ?? 'enforce',
+      include: spec.include.map(normaliseSelector),
+      require: (spec.require ?? []).map(normaliseSelector),
+      exclude: (spec.exclude ?? []).map(normaliseSelector),
+    };
+    const located = (f: string) => joinPath(found.location ?? '', `spec.${f}`);
+    const problems = policyErrors(policy, located);
+    if (problems.length > 0) errors.push(...problems);
+    else out.push(policy);
+  });
+  return out;
+}
+
 /**
  * Renders one application into the sidecar's config. Pure: same input, same output (and hash);
  * used by the operator and by standalone file mode alike.
@@ -131,6 +184,7 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
       maxConnections: spec.upstream.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     },
     trustedProxies: [...(spec.trustedProxies ?? [])],
+    policies: renderPolicies(input, at, errors),
     requestId: {
       header: (spec.requestId?.header ?? DEFAULT_REQUEST_ID_HEADER).toLowerCase(),
       trustIncoming: spec.requestId?.trustIncoming ?? true,

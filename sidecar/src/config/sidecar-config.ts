@@ -4,6 +4,7 @@ import { StringEnum } from '../api/schema-helpers.ts';
 import { schemaErrors } from '../api/validate.ts';
 import { ConfigError, type FieldError } from '../errors.ts';
 import { parseCidr } from '../net/cidr.ts';
+import { policyErrors, RenderedPolicySchema } from '../policy/rendered-policy.ts';
 
 /** Format version of SidecarConfig; bumped on any incompatible change of the contract. */
 export const SIDECAR_CONFIG_FORMAT = 1;
@@ -55,6 +56,10 @@ export const SidecarConfigSchema = Type.Object(
       },
       { additionalProperties: false, description: 'Request id settings.' },
     ),
+    policies: Type.Array(RenderedPolicySchema, {
+      maxItems: 1000,
+      description: 'The application policies, in order of precedence.',
+    }),
     logging: Type.Object(
       {
         profile: StringEnum(LOG_PROFILES, { description: 'Field profile.' }),
@@ -124,8 +129,13 @@ export function deepFreeze<T>(value: T): T {
 /** Validates a SidecarConfig received at the boundary (e.g. from the operator) into a frozen object. */
 export function parseSidecarConfig(value: unknown): SidecarConfig {
   const errors = schemaErrors(SidecarConfigSchema, value, '');
-  if (errors.length === 0)
-    errors.push(...semanticErrors(value as SidecarConfig, (f) => f.replace(/^spec\./, '')));
+  if (errors.length === 0) {
+    const config = value as SidecarConfig;
+    errors.push(...semanticErrors(config, (f) => f.replace(/^spec\./, '')));
+    config.policies.forEach((policy, i) => {
+      errors.push(...policyErrors(policy, (f) => `policies[${i}].${f}`));
+    });
+  }
   if (errors.length > 0) throw new ConfigError('config_invalid', errors);
   return deepFreeze(structuredClone(value) as SidecarConfig);
 }

@@ -49,6 +49,7 @@ export function sendError(
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     [requestIdHeader]: requestId,
+    ...error.headers,
   };
   if (close) headers.connection = 'close';
   res.writeHead(error.status, headers);
@@ -67,7 +68,11 @@ export function sendRawError(
   const head =
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
     `content-type: ${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n` +
-    `${requestIdHeader}: ${requestId}\r\nconnection: close\r\n\r\n`;
+    `${requestIdHeader}: ${requestId}\r\n` +
+    Object.entries(error.headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('') +
+    'connection: close\r\n\r\n';
   const text = head + body;
   if (socket.writable) socket.end(text);
   else socket.destroy();

@@ -7,7 +7,8 @@ export type EventType =
   | 'sidecar_stopping'
   | 'sidecar_stopped'
   | 'config_loaded'
-  | 'config_rejected';
+  | 'config_rejected'
+  | 'websocket_closed';
 
 /** Writes one event line: `type`, `time`, then the given fields (allowlisted by each caller). */
 export function logEvent(sink: LogSink, type: EventType, fields: Record<string, unknown>): void {

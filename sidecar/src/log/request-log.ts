@@ -33,6 +33,18 @@ function headerValues(scope: RequestScope): {
   return { userAgent, logged };
 }
 
+/** The identity fields a log line carries (an allowlist: never claims or tokens). */
+function loggedIdentity(scope: RequestScope): object | null {
+  const identity = scope.identity;
+  if (identity === null) return null;
+  return {
+    kind: identity.kind,
+    sub: capField(identity.sub, 256),
+    email: identity.email === null ? null : capField(identity.email, 320),
+    idp: identity.idp,
+  };
+}
+
 /** Log fields common to both profiles, computed once per request. */
 export interface RequestTimes {
   readonly endedAt: number;
@@ -64,10 +76,11 @@ export function nativeRequestRecord(scope: RequestScope, t: RequestTimes): objec
     clientIp: scope.clientIp,
     peerIp: scope.peerIp,
     userAgent,
-    identity: scope.identity,
+    identity: loggedIdentity(scope),
     sessionId: scope.sessionId,
     authMethod: scope.authMethod,
     decision: scope.decision,
+    auditDecision: scope.auditDecision,
     upgrade: scope.kind === 'upgrade',
     configGeneration: scope.state.config.generation,
     requestHeaders: logged,
@@ -96,10 +109,11 @@ export function cloudflareRequestRecord(scope: RequestScope, t: RequestTimes): o
     GatehouseApp: scope.state.appLabel,
     GatehouseOutcome: scope.outcome,
     GatehouseError: scope.errorCode,
-    GatehouseIdentity: scope.identity,
+    GatehouseIdentity: loggedIdentity(scope),
     GatehouseSessionID: scope.sessionId,
     GatehouseAuthMethod: scope.authMethod,
     GatehouseDecision: scope.decision,
+    GatehouseAuditDecision: scope.auditDecision,
     GatehouseConfigGeneration: scope.state.config.generation,
   };
 }

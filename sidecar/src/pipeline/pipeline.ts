@@ -10,6 +10,7 @@ import type { RuntimeState } from '../runtime-state.ts';
 import { logRequest } from './log-request.ts';
 import { RequestScope } from './scope.ts';
 import { assignRequestId } from './stages/assign-request-id.ts';
+import { authorize } from './stages/authorize.ts';
 import { checkRequest } from './stages/check-request.ts';
 import { forwardingHeaders } from './stages/forwarding-headers.ts';
 import { proxy } from './stages/proxy.ts';
@@ -27,6 +28,7 @@ export const STAGES: readonly Stage[] = [
   resolveClient, //     peer trust and the real client IP
   assignRequestId, //   trusted inbound id or a fresh one
   checkRequest, //      one valid Host of this app, canonical origin-form path
+  authorize, //         the application's policies decide, deny by default
   forwardingHeaders, // hop-by-hop out, X-Forwarded-* and the request id in
 ];
 

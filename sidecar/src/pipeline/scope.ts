@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Decision } from '../policy/decision.ts';
+import type { PolicyIdentity, PolicyInput } from '../policy/input.ts';
 import type { RuntimeState } from '../runtime-state.ts';
 
 /** How a request ended; exactly one per log line. */
@@ -12,21 +14,6 @@ export type Outcome =
   | 'client_abort'
   | 'client_timeout'
   | 'upgraded';
-
-/** Who made the request, once authentication has run. */
-export interface Identity {
-  readonly sub: string;
-  readonly email: string | null;
-  readonly idp: string | null;
-}
-
-/** Why a request was allowed or refused: the policy, the rule and a reason code. */
-export interface Decision {
-  readonly action: string;
-  readonly policy: string | null;
-  readonly rule: string | null;
-  readonly reason: string;
-}
 
 /**
  * The one typed per-request scope: created by the first stage, filled by later ones, read by the
@@ -53,10 +40,15 @@ export class RequestScope {
   hasBody = false;
   /** Headers sent upstream, as a flat [name, value, ...] list. */
   upstreamHeaders: string[] = [];
-  identity: Identity | null = null;
+  /** Who made the request, once authentication has run; null for anonymous requests. */
+  identity: PolicyIdentity | null = null;
   sessionId: string | null = null;
   authMethod: string | null = null;
+  /** What the policies decided, and what audit policies would have decided (null without any). */
   decision: Decision | null = null;
+  auditDecision: Decision | null = null;
+  /** The facts the decision was made on, kept so open WebSockets can be re-checked after a policy change. */
+  policyInput: PolicyInput | null = null;
   status = 0;
   outcome: Outcome = 'served';
   errorCode: string | null = null;

@@ -3,16 +3,23 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { HttpError } from '../../errors.ts';
 import { sendRawError } from '../../http/error-response.ts';
+import { admits, type Decision } from '../../policy/decision.ts';
+import type { RuntimeState } from '../../runtime-state.ts';
 import { upstreamHttpError } from '../../upstream/upstream-errors.ts';
 import type { RequestScope } from '../scope.ts';
 import { responseHeaders } from './proxy.ts';
 
-/** Open upgraded connections, so shutdown and (later) policy changes can find and close them. */
+/** Open upgraded connections, so shutdown and policy changes can find and close them. */
 export interface UpgradeRegistry {
   add(scope: RequestScope, close: () => void): void;
   delete(scope: RequestScope): void;
   readonly size: number;
   closeAll(): void;
+  /**
+   * Re-evaluates every open tunnel against a new config's policies and closes those that would
+   * now be denied, calling `closed` for each first. Returns how many were closed.
+   */
+  recheck(state: RuntimeState, closed: (scope: RequestScope, decision: Decision) => void): number;
 }
 
 /** A registry of open WebSocket tunnels. */
@@ -26,6 +33,19 @@ export function createUpgradeRegistry(): UpgradeRegistry {
     },
     closeAll() {
       for (const close of [...open.values()]) close();
+    },
+    recheck(state, closed) {
+      let count = 0;
+      for (const [scope, close] of [...open]) {
+        if (scope.policyInput === null) continue;
+        const { decision } = state.policy.evaluate(scope.policyInput);
+        if (admits(decision)) continue;
+        scope.errorCode = 'policy_changed';
+        closed(scope, decision);
+        close();
+        count++;
+      }
+      return count;
     },
   };
 }

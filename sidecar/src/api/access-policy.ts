@@ -1,0 +1,226 @@
+import Type, { type Static } from 'typebox';
+import { API_VERSION } from './access-application.ts';
+import { ObjectMeta, Opt, StringEnum } from './schema-helpers.ts';
+
+export const POLICY_DECISIONS = ['allow', 'deny', 'bypass', 'service-auth'] as const;
+export const POLICY_MODES = ['enforce', 'audit'] as const;
+
+const list = <T extends Parameters<typeof Type.Array>[0]>(item: T, maxItems: number, description: string) =>
+  Type.Array(item, { minItems: 1, maxItems, description });
+
+const ClaimSelector = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description:
+        'Name of a top-level claim of the ID token or userinfo (taken literally; dots are not paths).',
+    }),
+    equals: Opt(
+      Type.String({
+        maxLength: 1024,
+        description: 'Matches when the claim is a string, number or boolean whose text equals this value.',
+      }),
+    ),
+    contains: Opt(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description:
+          'Matches when the claim is an array holding this string, or a space-separated string (like scope) holding it as one word.',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    minProperties: 2,
+    maxProperties: 2,
+    description: 'An OIDC claim test: name plus exactly one of equals or contains.',
+  },
+);
+
+const ServiceAccountSelector = Type.Object(
+  {
+    namespace: Type.String({
+      minLength: 1,
+      maxLength: 63,
+      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+      description: 'Namespace of the ServiceAccount.',
+    }),
+    name: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^(\\*|[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\\*)?|[a-z0-9]([-a-z0-9.]*[-a-z0-9.])?\\*)$',
+      description: 'Name of the ServiceAccount; `*` for any, or a prefix ending in `*` such as `ci-*`.',
+    }),
+  },
+  { additionalProperties: false, description: 'A Kubernetes ServiceAccount, by namespace and name.' },
+);
+
+/** One selector: an object with exactly one of the fields below. */
+export const Selector = Type.Object(
+  {
+    everyone: Opt(Type.Literal(true, { description: 'Matches every caller.' })),
+    authenticated: Opt(
+      Type.Literal(true, {
+        description:
+          'Matches any authenticated caller: a signed-in user, a service token or a ServiceAccount.',
+      }),
+    ),
+    emails: Opt(
+      list(
+        Type.String({ minLength: 3, maxLength: 320, description: 'An email address.' }),
+        1000,
+        "Matches a user whose email address is one of these (compared case-insensitively; the address must contain exactly one '@').",
+      ),
+    ),
+    emailDomains: Opt(
+      list(
+        Type.String({
+          minLength: 1,
+          maxLength: 253,
+          pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$',
+          description: 'A domain such as example.com.',
+        }),
+        256,
+        'Matches a user whose email address is in one of these domains, exactly (sub.example.com is not example.com; compared case-insensitively).',
+      ),
+    ),
+    groups: Opt(
+      list(
+        Type.String({ minLength: 1, maxLength: 256, description: 'A group name, as the provider sends it.' }),
+        1000,
+        'Matches a user in at least one of these groups (case-sensitive).',
+      ),
+    ),
+    claim: Opt(ClaimSelector),
+    identityProviders: Opt(
+      list(
+        Type.String({
+          minLength: 1,
+          maxLength: 63,
+          pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+          description: 'Name of an identity provider of the application.',
+        }),
+        32,
+        'Matches a user who signed in with one of these identity providers (the login method).',
+      ),
+    ),
+    ipRanges: Opt(
+      list(
+        Type.String({ minLength: 2, maxLength: 64, description: 'An IPv4 or IPv6 address or CIDR range.' }),
+        1000,
+        'Matches when the client IP is in one of these ranges. The client IP is the peer, or, behind trustedProxies, the first untrusted address of X-Forwarded-For read right to left.',
+      ),
+    ),
+    serviceTokens: Opt(
+      list(
+        Type.String({
+          minLength: 1,
+          maxLength: 128,
+          pattern: '^[A-Za-z0-9][-A-Za-z0-9._]*$',
+          description: 'A service token id.',
+        }),
+        256,
+        'Matches a machine caller authenticated with one of these service tokens (by token id).',
+      ),
+    ),
+    anyServiceToken: Opt(
+      Type.Literal(true, {
+        description: 'Matches a machine caller authenticated with any valid service token.',
+      }),
+    ),
+    serviceAccounts: Opt(
+      list(
+        ServiceAccountSelector,
+        256,
+        'Matches an in-cluster caller presenting a token of one of these ServiceAccounts.',
+      ),
+    ),
+    paths: Opt(
+      list(
+        Type.String({
+          minLength: 1,
+          maxLength: 1024,
+          pattern: '^/',
+          description:
+            'A path glob: `*` matches within one segment, a trailing `/**` matches the path and everything below.',
+        }),
+        256,
+        'Matches when the canonical request path matches one of these globs (case-sensitive).',
+      ),
+    ),
+    methods: Opt(
+      list(
+        Type.String({
+          minLength: 1,
+          maxLength: 32,
+          pattern: '^[A-Z]+$',
+          description: 'An HTTP method, upper-case.',
+        }),
+        16,
+        'Matches when the request method is one of these.',
+      ),
+    ),
+  },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    maxProperties: 1,
+    description: 'One condition: exactly one of the fields below.',
+  },
+);
+
+export const AccessPolicySpec = Type.Object(
+  {
+    decision: StringEnum(POLICY_DECISIONS, {
+      description:
+        'What a match means: allow (signed-in users), deny, bypass (no sign-in needed; still logged) or service-auth (machine callers only; never a login redirect).',
+    }),
+    mode: Opt(
+      StringEnum(POLICY_MODES, {
+        description:
+          'enforce (default) or audit: an audit policy is evaluated and its would-be decision logged, never enforced.',
+      }),
+    ),
+    include: Type.Array(Selector, {
+      minItems: 1,
+      maxItems: 64,
+      description: 'The policy matches when at least one of these matches.',
+    }),
+    require: Opt(
+      Type.Array(Selector, {
+        maxItems: 64,
+        description: 'All of these must also match.',
+      }),
+    ),
+    exclude: Opt(
+      Type.Array(Selector, {
+        maxItems: 64,
+        description: 'None of these may match; an exclude that matches always wins.',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'Who may reach an application, and how.' },
+);
+
+export const AccessPolicy = Type.Object(
+  {
+    apiVersion: Type.Literal(API_VERSION, { description: 'Always gatehouse.dev/v1alpha1.' }),
+    kind: Type.Literal('AccessPolicy', { description: 'Always AccessPolicy.' }),
+    metadata: ObjectMeta,
+    spec: AccessPolicySpec,
+    status: Opt(Type.Unknown({ description: 'Written by the operator.' })),
+  },
+  {
+    description:
+      'A reusable access rule. Applications list the policies that apply to them, in order of precedence.',
+  },
+);
+
+export type AccessPolicy = Static<typeof AccessPolicy>;
+export type AccessPolicySpec = Static<typeof AccessPolicySpec>;
+export type Selector = Static<typeof Selector>;
+export type SelectorKind = keyof Selector;
+export type PolicyDecision = (typeof POLICY_DECISIONS)[number];
+export type PolicyMode = (typeof POLICY_MODES)[number];

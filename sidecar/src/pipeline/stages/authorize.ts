@@ -1,0 +1,50 @@
+import { HttpError } from '../../errors.ts';
+import type { PolicyInput } from '../../policy/input.ts';
+import type { RequestScope } from '../scope.ts';
+
+const CHALLENGE = { 'www-authenticate': 'Bearer realm="gatehouse"' };
+
+const LOGIN_REQUIRED = new HttpError(
+  'authentication_required',
+  401,
+  'Sign-in required.',
+  'no identity; a policy needs one',
+  CHALLENGE,
+);
+const CREDENTIALS_REQUIRED = new HttpError(
+  'authentication_required',
+  401,
+  'Credentials required.',
+  'no identity; the application accepts machine callers',
+  CHALLENGE,
+);
+const ACCESS_DENIED = new HttpError('access_denied', 403, 'You do not have access to this page.');
+
+/** The facts the policies see for this request; the same client IP and path that are logged and forwarded. */
+export function policyInputOf(scope: RequestScope): PolicyInput {
+  return {
+    identity: scope.identity,
+    clientIp: scope.clientIp,
+    path: scope.path,
+    method: scope.req.method ?? '',
+  };
+}
+
+/**
+ * Evaluates the application's policies on every request and records the decision (and any audit
+ * decision) for the log line. Deny by default: a request goes on only when a policy allows,
+ * bypasses or accepts it as a service. Unauthenticated requests that a sign-in could change get
+ * 401, not 403.
+ */
+export function authorize(scope: RequestScope): HttpError | undefined {
+  const input = policyInputOf(scope);
+  const engine = scope.state.policy;
+  const { decision, audit } = engine.evaluate(input);
+  scope.policyInput = input;
+  scope.decision = decision;
+  scope.auditDecision = audit;
+  if (decision.action !== 'deny') return undefined;
+  if (decision.reason === 'login_required') return LOGIN_REQUIRED;
+  if (scope.identity === null && engine.acceptsMachines) return CREDENTIALS_REQUIRED;
+  return ACCESS_DENIED;
+}

@@ -1,0 +1,47 @@
+import type { SelectorKind } from '../../api/access-policy.ts';
+import type { SelectorDefinition } from '../selector.ts';
+import { anyServiceToken } from './any-service-token.ts';
+import { authenticated } from './authenticated.ts';
+import { claim } from './claim.ts';
+import { emailDomains } from './email-domains.ts';
+import { emails } from './emails.ts';
+import { everyone } from './everyone.ts';
+import { groups } from './groups.ts';
+import { identityProviders } from './identity-providers.ts';
+import { ipRanges } from './ip-ranges.ts';
+import { methods } from './methods.ts';
+import { paths } from './paths.ts';
+import { serviceAccounts } from './service-accounts.ts';
+import { serviceTokens } from './service-tokens.ts';
+
+/** Every selector kind, registered in one place; the mapped type makes a missing kind a type error. */
+export const SELECTORS: { readonly [K in SelectorKind]: SelectorDefinition<K> } = {
+  everyone,
+  authenticated,
+  emails,
+  emailDomains,
+  groups,
+  claim,
+  identityProviders,
+  ipRanges,
+  serviceTokens,
+  anyServiceToken,
+  serviceAccounts,
+  paths,
+  methods,
+};
+
+/** Selectors that only ever match a machine caller. */
+export const MACHINE_SELECTORS: ReadonlySet<SelectorKind> = new Set([
+  'serviceTokens',
+  'anyServiceToken',
+  'serviceAccounts',
+]);
+
+/** Selectors that only ever match a signed-in user (groups may also come with a ServiceAccount). */
+export const USER_SELECTORS: ReadonlySet<SelectorKind> = new Set([
+  'emails',
+  'emailDomains',
+  'claim',
+  'identityProviders',
+]);
