@@ -1,0 +1,49 @@
+import type { PolicyIdentity, PolicyInput } from '../../sidecar/src/policy/input.ts';
+
+/** A signed-in user identity for policy tests; override only what a case exercises. */
+export function user(overrides: Partial<PolicyIdentity> = {}): PolicyIdentity {
+  return {
+    kind: 'user',
+    sub: 'u-1',
+    email: 'ann@example.com',
+    groups: [],
+    idp: 'corp',
+    claims: {},
+    serviceTokenId: null,
+    serviceAccount: null,
+    ...overrides,
+  };
+}
+
+/** A service-token machine identity. */
+export function tokenCaller(id: string): PolicyIdentity {
+  return {
+    kind: 'service-token',
+    sub: `token:${id}`,
+    email: null,
+    groups: [],
+    idp: null,
+    claims: {},
+    serviceTokenId: id,
+    serviceAccount: null,
+  };
+}
+
+/** A Kubernetes ServiceAccount machine identity. */
+export function serviceAccountCaller(namespace: string, name: string): PolicyIdentity {
+  return {
+    kind: 'service-account',
+    sub: `system:serviceaccount:${namespace}:${name}`,
+    email: null,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`],
+    idp: null,
+    claims: {},
+    serviceTokenId: null,
+    serviceAccount: { namespace, name },
+  };
+}
+
+/** One request as policies see it; anonymous GET / from 203.0.113.7 unless overridden. */
+export function request(overrides: Partial<PolicyInput> = {}): PolicyInput {
+  return { identity: null, clientIp: '203.0.113.7', path: '/', method: 'GET', ...overrides };
+}
