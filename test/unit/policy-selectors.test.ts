@@ -22,8 +22,13 @@ function indexAgrees(selector: Selector, input: PolicyInput): boolean {
   const kind = Object.keys(normalised)[0] as SelectorKind;
   const index = (SELECTORS[kind] as SelectorDefinition<SelectorKind>).index;
   if (!index) return true;
-  const keys = new Set(index.keysOf(normalised[kind] as never));
-  return index.keysFor(input).some((k) => keys.has(k)) === run(selector, input);
+  const value = normalised[kind] as never;
+  const keys = new Set(index.keysOf(value));
+  return (
+    index
+      .requestKeys([value])(input)
+      .some((k) => keys.has(k)) === run(selector, input)
+  );
 }
 
 const anon = request();

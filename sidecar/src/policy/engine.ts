@@ -1,4 +1,4 @@
-import type { PolicyDecision } from '../api/access-policy.ts';
+import type { PolicyDecision, SelectorKind } from '../api/access-policy.ts';
 import type { Decision } from './decision.ts';
 import type { PolicyInput } from './input.ts';
 import type { DecisionReason } from './reasons.ts';
@@ -14,6 +14,7 @@ type Tri = typeof FAIL | typeof PASS | typeof UNKNOWN;
 
 /** A selector compiled once and shared by every policy that uses the same kind and value. */
 interface CompiledSelector {
+  readonly kind: SelectorKind;
   readonly reads: 'request' | 'identity';
   readonly test: Matcher;
   readonly indexed: boolean;
@@ -29,18 +30,27 @@ interface CompiledPolicy {
   /** The decision when include[i] is the rule that matched. */
   readonly matched: readonly Decision[];
   readonly loginRequired: Decision;
-  /** True when an include selector is not indexed, so the policy is always a candidate. */
+  /** True when its drivers cannot rule it out in advance, so the policy is always a candidate. */
   readonly alwaysCandidate: boolean;
-  /** True when an include selector reads identity, so it is a candidate before sign-in. */
-  readonly identityInclude: boolean;
+  /** True when it must be looked at for anonymous requests (its outcome may be unknown). */
+  readonly anonymousCandidate: boolean;
+  /** The distinct indexed selectors `require` lists: all must be marked passing for a known caller. */
+  readonly indexedRequire: Int32Array;
+  /** False for audit-mode policies. */
+  readonly enforced: boolean;
 }
 
-/** Policies in evaluation order: bypass and service-auth first, then allow and deny, each in listed order. */
-interface PolicyList {
-  readonly early: readonly CompiledPolicy[];
-  readonly ordered: readonly CompiledPolicy[];
-  readonly byDefault: Decision;
+/** A bit set over policy ids (ids follow the listed order) with the given ones set. */
+function bitsOf(count: number, ids: Iterable<number>): Uint32Array {
+  const bits = new Uint32Array(Math.ceil(count / 32));
+  for (const id of ids) bits[id >>> 5] = (bits[id >>> 5] as number) | (1 << (id & 31));
+  return bits;
 }
+
+/** Who is asking decides which policies can apply at all. */
+const ANONYMOUS = 0;
+const USER = 1;
+const MACHINE = 2;
 
 /** The result of one evaluation: the enforced decision, and what audit policies would have decided. */
 export interface Evaluation {
@@ -62,14 +72,38 @@ export interface PolicyEngine {
 const deny = (reason: DecisionReason, policy: string | null = null): Decision =>
   Object.freeze({ action: 'deny', policy, rule: null, reason });
 
+/** How rarely a selector of each indexed kind tends to pass (lower is rarer); picks policy drivers. */
+const SELECTIVITY: Readonly<Record<SelectorKind, number>> = {
+  emails: 1,
+  serviceTokens: 1,
+  groups: 2,
+  emailDomains: 3,
+  ipRanges: 3,
+  claim: 4,
+  identityProviders: 5,
+  methods: 6,
+  everyone: 9,
+  authenticated: 9,
+  anyServiceToken: 9,
+  serviceAccounts: 9,
+  paths: 9,
+};
+
 interface IndexedKind {
-  readonly keysFor: (input: PolicyInput) => readonly string[];
+  keysFor: (input: PolicyInput) => readonly string[];
+  readonly values: unknown[];
   readonly ids: Map<string, number[]>;
 }
 
+type AnyIndex = {
+  keysOf(value: unknown): readonly string[];
+  requestKeys(values: readonly unknown[]): (input: PolicyInput) => readonly string[];
+};
+
 class Compiler {
   readonly selectors: CompiledSelector[] = [];
-  readonly includeOwners: number[][] = [];
+  /** For each selector, the policies it drives: they are candidates when it passes. */
+  readonly driven: number[][] = [];
   readonly indexed = new Map<string, IndexedKind>();
   private readonly byKey = new Map<string, number>();
 
@@ -81,21 +115,21 @@ class Compiler {
     if (known !== undefined) return known;
     const definition = SELECTORS[kind] as SelectorDefinition<typeof kind>;
     const id = this.selectors.length;
-    const index = definition.index as
-      | { keysOf(v: unknown): readonly string[]; keysFor(i: PolicyInput): readonly string[] }
-      | undefined;
+    const index = definition.index as AnyIndex | undefined;
     this.selectors.push({
+      kind,
       reads: definition.reads,
       test: (definition.compile as (v: unknown) => Matcher)(value),
       indexed: index !== undefined,
     });
-    this.includeOwners.push([]);
+    this.driven.push([]);
     if (index) {
       let entry = this.indexed.get(kind);
       if (!entry) {
-        entry = { keysFor: index.keysFor, ids: new Map() };
+        entry = { keysFor: () => [], values: [], ids: new Map() };
         this.indexed.set(kind, entry);
       }
+      entry.values.push(value);
       for (const k of index.keysOf(value)) {
         const ids = entry.ids.get(k);
         if (ids) ids.push(id);
@@ -106,11 +140,34 @@ class Compiler {
     return id;
   }
 
+  /** Builds each indexed kind's request-key function from every value of that kind in use. */
+  finish(): void {
+    for (const [kind, entry] of this.indexed) {
+      entry.keysFor = (SELECTORS[kind as keyof typeof SELECTORS].index as AnyIndex).requestKeys(entry.values);
+    }
+  }
+
+  /**
+   * The selectors whose passing makes a policy worth looking at: all of its includes (one must
+   * pass), or a single indexed require (it must pass), whichever is expected to pass less often.
+   * Undefined when neither is possible (an include is not indexed and no require is).
+   */
+  private drivers(include: readonly number[], indexedRequire: readonly number[]): number[] | undefined {
+    const rank = (s: number) => SELECTIVITY[(this.selectors[s] as CompiledSelector).kind];
+    const includeIndexed = include.every((s) => this.selectors[s]?.indexed);
+    const includeScore = includeIndexed ? include.reduce((sum, s) => sum + rank(s), 0) : Infinity;
+    const best = [...indexedRequire].sort((a, b) => rank(a) - rank(b))[0];
+    if (best !== undefined && rank(best) < includeScore) return [best];
+    return includeIndexed ? [...new Set(include)] : undefined;
+  }
+
   policy(policy: RenderedPolicy, id: number): CompiledPolicy {
     const include = policy.include.map((s) => this.selector(s));
     const require = policy.require.map((s) => this.selector(s));
     const exclude = policy.exclude.map((s) => this.selector(s));
-    for (const s of new Set(include)) this.includeOwners[s]?.push(id);
+    const indexedRequire = [...new Set(require)].filter((s) => this.selectors[s]?.indexed);
+    const drivers = this.drivers(include, indexedRequire);
+    for (const s of drivers ?? []) this.driven[s]?.push(id);
     const matched = policy.include.map((s, i) => {
       const kind = selectorKind(s);
       return Object.freeze({
@@ -129,94 +186,167 @@ class Compiler {
       exclude,
       matched,
       loginRequired: deny('login_required', policy.name),
-      alwaysCandidate: selectors.some((s) => !s.indexed),
-      identityInclude: selectors.some((s) => s.reads === 'identity'),
+      alwaysCandidate: drivers === undefined,
+      anonymousCandidate:
+        drivers === undefined ||
+        selectors.some((s) => s.reads === 'identity') ||
+        drivers.some((d) => this.selectors[d]?.reads === 'identity'),
+      indexedRequire: Int32Array.from(indexedRequire),
+      enforced: policy.mode === 'enforce',
     };
   }
 }
 
-function listOf(policies: readonly CompiledPolicy[]): PolicyList {
-  return {
-    early: policies.filter((p) => p.decision === 'bypass' || p.decision === 'service-auth'),
-    ordered: policies.filter((p) => p.decision === 'allow' || p.decision === 'deny'),
-    byDefault: deny(policies.length === 0 ? 'no_policies' : 'no_policy_matched'),
-  };
-}
-
 /**
  * Compiles an application's ordered, validated policies. Identical selectors are compiled once;
- * set-like selectors (emails, groups, methods, ...) go into one index per kind, so a request
- * finds the selectors it passes with a map lookup per key and skips every policy none of whose
- * include selectors can match.
+ * set-like selectors (emails, groups, IP ranges, ...) go into one index per kind, so a request
+ * finds the selectors it passes with a map lookup per key and only looks at the policies one of
+ * whose include selectors can pass.
  */
 export function compilePolicyEngine(policies: readonly RenderedPolicy[]): PolicyEngine {
   const compiler = new Compiler();
   const compiled = policies.map((p, i) => compiler.policy(p, i));
-  const enforced = compiled.filter((p) => policies[p.id]?.mode === 'enforce');
-  const hasAudit = enforced.length !== compiled.length;
-  return new Evaluator(compiler, listOf(enforced), hasAudit ? listOf(compiled) : null, compiled.length);
+  compiler.finish();
+  return new Evaluator(compiler, compiled);
 }
 
 class Evaluator implements PolicyEngine {
-  private readonly selectors: readonly CompiledSelector[];
-  private readonly includeOwners: readonly (readonly number[])[];
-  private readonly indexed: readonly IndexedKind[];
-  // Per-evaluation scratch, valid while `stamp` equals `epoch`; evaluation is synchronous.
-  private readonly memoStamp: Uint32Array;
-  private readonly memo: Uint8Array;
-  private readonly passStamp: Uint32Array;
-  private readonly candidateStamp: Uint32Array;
-  private epoch = 0;
-  private matchedInclude = 0;
-
-  private readonly enforced: PolicyList;
-  private readonly withAudit: PolicyList | null;
   readonly policyCount: number;
   readonly offersLogin: boolean;
   readonly acceptsMachines: boolean;
+  private readonly selectors: readonly CompiledSelector[];
+  private readonly driven: readonly (readonly number[])[];
+  private readonly indexed: readonly IndexedKind[];
+  private readonly policies: readonly CompiledPolicy[];
+  private readonly hasAudit: boolean;
+  private readonly enforcedByDefault: Decision;
+  private readonly auditByDefault: Decision;
+  /** By caller class: the policies looked at first (bypass, service-auth) and then (allow, deny). */
+  private readonly early: readonly Uint32Array[];
+  private readonly ordered: readonly Uint32Array[];
+  /** Candidates for every request (an include is not indexed), and for anonymous ones. */
+  private readonly alwaysCandidates: Uint32Array;
+  private readonly anonymousCandidates: Uint32Array;
+  // Per-evaluation scratch; evaluation is synchronous, so one set per engine is enough.
+  /** Policies one of whose includes may pass for this request; rebuilt by `begin`. */
+  private readonly candidates: Uint32Array;
+  private readonly memoStamp: Uint32Array;
+  private readonly memo: Uint8Array;
+  private readonly passStamp: Uint32Array;
+  private epoch = 0;
+  private matchedInclude = 0;
+  private decided: Decision | null = null;
+  private audited: Decision | null = null;
 
-  constructor(compiler: Compiler, enforced: PolicyList, withAudit: PolicyList | null, policyCount: number) {
-    this.enforced = enforced;
-    this.withAudit = withAudit;
-    this.policyCount = policyCount;
-    this.offersLogin = enforced.ordered.some((p) => p.decision === 'allow');
-    this.acceptsMachines = enforced.early.some((p) => p.decision === 'service-auth');
+  constructor(compiler: Compiler, policies: readonly CompiledPolicy[]) {
+    const n = policies.length;
+    const ids = (test: (p: CompiledPolicy) => boolean) => policies.filter(test).map((p) => p.id);
+    const enforced = policies.filter((p) => p.enforced);
+    this.policyCount = n;
+    this.offersLogin = enforced.some((p) => p.decision === 'allow');
+    this.acceptsMachines = enforced.some((p) => p.decision === 'service-auth');
     this.selectors = compiler.selectors;
-    this.includeOwners = compiler.includeOwners;
+    this.driven = compiler.driven;
     this.indexed = [...compiler.indexed.values()];
-    const n = compiler.selectors.length;
-    this.memoStamp = new Uint32Array(n);
-    this.memo = new Uint8Array(n);
-    this.passStamp = new Uint32Array(n);
-    this.candidateStamp = new Uint32Array(policyCount);
+    this.policies = policies;
+    this.hasAudit = enforced.length !== n;
+    this.enforcedByDefault = deny(enforced.length === 0 ? 'no_policies' : 'no_policy_matched');
+    this.auditByDefault = deny(n === 0 ? 'no_policies' : 'no_policy_matched');
+    const bypass = ids((p) => p.decision === 'bypass');
+    const machineEarly = ids((p) => p.decision === 'bypass' || p.decision === 'service-auth');
+    const userOrdered = ids((p) => p.decision === 'allow' || p.decision === 'deny');
+    const machineOrdered = ids((p) => p.decision === 'deny');
+    this.early = [bitsOf(n, bypass), bitsOf(n, bypass), bitsOf(n, machineEarly)];
+    this.ordered = [bitsOf(n, userOrdered), bitsOf(n, userOrdered), bitsOf(n, machineOrdered)];
+    this.alwaysCandidates = bitsOf(
+      n,
+      ids((p) => p.alwaysCandidate),
+    );
+    this.anonymousCandidates = bitsOf(
+      n,
+      ids((p) => p.anonymousCandidate),
+    );
+    this.candidates = new Uint32Array(this.alwaysCandidates.length);
+    const s = compiler.selectors.length;
+    this.memoStamp = new Uint32Array(s);
+    this.memo = new Uint8Array(s);
+    this.passStamp = new Uint32Array(s);
   }
 
+  /**
+   * One pass over the candidates in precedence order decides both the enforced decision (audit
+   * policies skipped) and, when there are audit policies, the decision with them enforced.
+   */
   evaluate(input: PolicyInput): Evaluation {
     this.begin(input);
-    const decision = this.decide(this.enforced, input);
-    const audit = this.withAudit ? this.decide(this.withAudit, input) : null;
+    const identity = input.identity;
+    const caller = identity === null ? ANONYMOUS : identity.kind === 'user' ? USER : MACHINE;
+    this.decided = null;
+    this.audited = null;
+    this.scan(this.early[caller] as Uint32Array, input, true);
+    if (this.decided === null) this.scan(this.ordered[caller] as Uint32Array, input, false);
+    const decision = this.decided ?? this.enforcedByDefault;
+    const audit = this.hasAudit ? (this.audited ?? this.auditByDefault) : null;
     return { decision, audit };
   }
 
-  /** Starts an evaluation: marks the indexed selectors this request passes and their policies. */
+  /** Walks the candidate policies of `set` in listed order until the enforced decision is made. */
+  private scan(set: Uint32Array, input: PolicyInput, early: boolean): void {
+    const candidates = this.candidates;
+    const anonymous = input.identity === null;
+    for (let w = 0; w < set.length; w++) {
+      let bits = (set[w] as number) & (candidates[w] as number);
+      while (bits !== 0) {
+        const low = bits & -bits;
+        bits ^= low;
+        const p = this.policies[(w << 5) + 31 - Math.clz32(low)] as CompiledPolicy;
+        if (!this.requiresMet(p, anonymous)) continue;
+        const state = this.match(p, input);
+        if (state === FAIL || (early && state !== PASS)) continue;
+        const decision =
+          state === UNKNOWN || (anonymous && p.decision === 'allow')
+            ? p.loginRequired
+            : (p.matched[this.matchedInclude] as Decision);
+        this.audited ??= decision;
+        if (p.enforced) {
+          this.decided = decision;
+          return;
+        }
+      }
+    }
+  }
+
+  /** Starts an evaluation: marks the indexed selectors this request passes and the policies including them. */
   private begin(input: PolicyInput): void {
     if (this.epoch === 0xffffffff) {
       this.epoch = 0;
       this.memoStamp.fill(0);
       this.passStamp.fill(0);
-      this.candidateStamp.fill(0);
     }
     const epoch = ++this.epoch;
+    const candidates = this.candidates;
+    candidates.set(input.identity === null ? this.anonymousCandidates : this.alwaysCandidates);
     for (const kind of this.indexed) {
       for (const key of kind.keysFor(input)) {
         const ids = kind.ids.get(key);
         if (ids === undefined) continue;
         for (const id of ids) {
+          if (this.passStamp[id] === epoch) continue; // several keys of one selector
           this.passStamp[id] = epoch;
-          for (const p of this.includeOwners[id] as readonly number[]) this.candidateStamp[p] = epoch;
+          for (const p of this.driven[id] as readonly number[]) {
+            candidates[p >>> 5] = (candidates[p >>> 5] as number) | (1 << (p & 31));
+          }
         }
       }
     }
+  }
+
+  /** For a known caller (whose indexed selectors cannot be unknown), every indexed require must have passed. */
+  private requiresMet(p: CompiledPolicy, anonymous: boolean): boolean {
+    if (anonymous) return true;
+    const ids = p.indexedRequire;
+    for (let i = 0; i < ids.length; i++) if (this.passStamp[ids[i] as number] !== this.epoch) return false;
+    return true;
   }
 
   private result(id: number, input: PolicyInput): Tri {
@@ -258,29 +388,5 @@ class Evaluator implements PolicyEngine {
       if (r === UNKNOWN) state = UNKNOWN;
     }
     return state;
-  }
-
-  private candidate(p: CompiledPolicy, anonymous: boolean): boolean {
-    return this.candidateStamp[p.id] === this.epoch || p.alwaysCandidate || (anonymous && p.identityInclude);
-  }
-
-  private decide(list: PolicyList, input: PolicyInput): Decision {
-    const identity = input.identity;
-    const anonymous = identity === null;
-    const machine = identity !== null && identity.kind !== 'user';
-    for (const p of list.early) {
-      if (p.decision === 'service-auth' && !machine) continue;
-      if (!this.candidate(p, anonymous)) continue;
-      if (this.match(p, input) === PASS) return p.matched[this.matchedInclude] as Decision;
-    }
-    for (const p of list.ordered) {
-      if (p.decision === 'allow' && machine) continue;
-      if (!this.candidate(p, anonymous)) continue;
-      const state = this.match(p, input);
-      if (state === FAIL) continue;
-      if (state === UNKNOWN || (anonymous && p.decision === 'allow')) return p.loginRequired;
-      return p.matched[this.matchedInclude] as Decision;
-    }
-    return list.byDefault;
   }
 }

@@ -26,9 +26,12 @@ export interface SelectorDefinition<K extends SelectorKind> {
   normalise?(value: SelectorValue<K>): SelectorValue<K>;
   /** Compiles a checked, normalised value into a matcher. */
   compile(value: SelectorValue<K>): Matcher;
-  /** For set-like selectors: `compile(v)(input)` is true exactly when keysOf(v) and keysFor(input) meet. */
+  /**
+   * For set-like selectors: `compile(v)(input)` is true exactly when keysOf(v) and the request's
+   * keys meet. `requestKeys` is built once per config from every value of this kind in use.
+   */
   readonly index?: {
     keysOf(value: SelectorValue<K>): readonly string[];
-    keysFor(input: PolicyInput): readonly string[];
+    requestKeys(values: readonly SelectorValue<K>[]): (input: PolicyInput) => readonly string[];
   };
 }

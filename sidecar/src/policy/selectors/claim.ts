@@ -1,3 +1,4 @@
+import type { PolicyInput } from '../input.ts';
 import type { SelectorDefinition, SelectorValue } from '../selector.ts';
 
 type ClaimValue = SelectorValue<'claim'>;
@@ -8,11 +9,17 @@ function scalarText(value: unknown): string | undefined {
   return undefined;
 }
 
-function holds(claim: unknown, wanted: string): boolean {
-  if (Array.isArray(claim)) return claim.some((item) => item === wanted);
-  if (typeof claim === 'string') return claim.split(' ').includes(wanted);
-  return false;
+/** The items `contains` looks for: elements of an array claim, words of a string claim. */
+function itemsOf(claim: unknown): readonly unknown[] {
+  if (Array.isArray(claim)) return claim;
+  if (typeof claim === 'string') return claim.split(' ');
+  return [];
 }
+
+const keyOf = (value: ClaimValue): string =>
+  value.equals !== undefined ? `=${value.name}\0${value.equals}` : `~${value.name}\0${value.contains}`;
+
+const NONE: readonly string[] = [];
 
 /**
  * Matches a claim of the user's token: `equals` compares a scalar claim's text exactly,
@@ -24,23 +31,40 @@ export const claim: SelectorDefinition<'claim'> = {
   pass: 'claim_matched',
   fail: 'claim_not_matched',
   check(value, at) {
-    const v = value as ClaimValue;
-    if ((v.equals === undefined) === (v.contains === undefined))
+    if ((value.equals === undefined) === (value.contains === undefined))
       return [{ path: at, message: 'needs exactly one of equals or contains' }];
     return [];
   },
   compile(value) {
     const { name, equals, contains } = value;
-    if (equals !== undefined) {
-      return (input) => {
-        const claims = input.identity?.claims;
-        return claims !== undefined && Object.hasOwn(claims, name) && scalarText(claims[name]) === equals;
-      };
-    }
-    const wanted = contains ?? '';
     return (input) => {
       const claims = input.identity?.claims;
-      return claims !== undefined && Object.hasOwn(claims, name) && holds(claims[name], wanted);
+      if (claims === undefined || !Object.hasOwn(claims, name)) return false;
+      if (equals !== undefined) return scalarText(claims[name]) === equals;
+      return itemsOf(claims[name]).includes(contains);
     };
+  },
+  index: {
+    keysOf: (value) => [keyOf(value)],
+    requestKeys(values) {
+      // Only the claims some selector names are read from the identity.
+      const equalsNames = [...new Set(values.filter((v) => v.equals !== undefined).map((v) => v.name))];
+      const containsNames = [...new Set(values.filter((v) => v.contains !== undefined).map((v) => v.name))];
+      return (input: PolicyInput) => {
+        const claims = input.identity?.claims;
+        if (claims === undefined) return NONE;
+        const keys: string[] = [];
+        for (const name of equalsNames) {
+          const text = Object.hasOwn(claims, name) ? scalarText(claims[name]) : undefined;
+          if (text !== undefined) keys.push(`=${name}\0${text}`);
+        }
+        for (const name of containsNames) {
+          if (!Object.hasOwn(claims, name)) continue;
+          for (const item of itemsOf(claims[name]))
+            if (typeof item === 'string') keys.push(`~${name}\0${item}`);
+        }
+        return keys;
+      };
+    },
   },
 };

@@ -23,5 +23,5 @@ export const emailDomains: SelectorDefinition<'emailDomains'> = {
     const listed = new Set(value);
     return (input) => callerDomain(input).some((d) => listed.has(d));
   },
-  index: { keysOf: (value) => value, keysFor: callerDomain },
+  index: { keysOf: (value) => value, requestKeys: () => callerDomain },
 };

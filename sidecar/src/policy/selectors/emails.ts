@@ -35,5 +35,5 @@ export const emails: SelectorDefinition<'emails'> = {
     const listed = new Set(value);
     return (input) => callerEmail(input).some((a) => listed.has(a));
   },
-  index: { keysOf: (value) => value, keysFor: callerEmail },
+  index: { keysOf: (value) => value, requestKeys: () => callerEmail },
 };

@@ -15,5 +15,5 @@ export const groups: SelectorDefinition<'groups'> = {
     const listed = new Set(value);
     return (input) => callerGroups(input).some((g) => listed.has(g));
   },
-  index: { keysOf: (value) => value, keysFor: callerGroups },
+  index: { keysOf: (value) => value, requestKeys: () => callerGroups },
 };

@@ -18,5 +18,5 @@ export const identityProviders: SelectorDefinition<'identityProviders'> = {
     const listed = new Set(value);
     return (input) => callerIdp(input).some((p) => listed.has(p));
   },
-  index: { keysOf: (value) => value, keysFor: callerIdp },
+  index: { keysOf: (value) => value, requestKeys: () => callerIdp },
 };

@@ -14,5 +14,5 @@ export const methods: SelectorDefinition<'methods'> = {
     const listed = new Set(value);
     return (input) => listed.has(input.method);
   },
-  index: { keysOf: (value) => value, keysFor: requestMethod },
+  index: { keysOf: (value) => value, requestKeys: () => requestMethod },
 };

@@ -18,5 +18,5 @@ export const serviceTokens: SelectorDefinition<'serviceTokens'> = {
     const listed = new Set(value);
     return (input) => callerToken(input).some((t) => listed.has(t));
   },
-  index: { keysOf: (value) => value, keysFor: callerToken },
+  index: { keysOf: (value) => value, requestKeys: () => callerToken },
 };
