@@ -10,16 +10,20 @@ export interface CanonicalTarget {
 export type TargetResult = CanonicalTarget | { readonly error: GatehouseErrorCode; readonly detail: string };
 
 // Paths made only of these characters, with no `//` and no dot segment, are already canonical.
-const SIMPLE_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+const SIMPLE_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,=:@/]*$/;
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 
 const HEX = /^[0-9A-Fa-f]{2}$/;
+/** `/` `\` `;` `?` `#`: encoded, each is read as a delimiter by some server after decoding. */
+const ENCODED_DELIMITERS: ReadonlySet<number> = new Set([0x2f, 0x5c, 0x3b, 0x3f, 0x23]);
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 
 /**
  * Canonicalises an origin-form request target. Rejected: anything that is not origin-form,
- * invalid percent-encoding, encoded `/` `\` NUL or control characters, raw `\`, and `..` above the
- * root. Normalised: percent-encoded unreserved characters decoded, other escapes upper-cased,
+ * invalid percent-encoding, encoded delimiters (`/` `\` `;` `?` `#`), encoded NUL or control characters, raw `\` and `;` (path
+ * parameters, which servers such as Tomcat strip before routing: `/public/..;/admin`), double
+ * percent-encoding (`%252e`, which an upstream that decodes twice reads as `.`), and `..` above
+ * the root. Normalised: percent-encoded unreserved characters decoded, other escapes upper-cased,
  * repeated slashes merged, dot segments resolved.
  */
 export function canonicalizeTarget(target: string): TargetResult {
@@ -44,6 +48,7 @@ function decodeSafe(rawPath: string): string | { error: GatehouseErrorCode; deta
     const c = rawPath[i] as string;
     const code = rawPath.charCodeAt(i);
     if (c === '\\') return { error: 'ambiguous_path', detail: 'backslash in path' };
+    if (c === ';') return { error: 'ambiguous_path', detail: 'semicolon in path (path parameters)' };
     if (code < 0x21 || code > 0x7e)
       return { error: 'bad_request_target', detail: 'control or non-ASCII character in path' };
     if (c !== '%') {
@@ -53,8 +58,10 @@ function decodeSafe(rawPath: string): string | { error: GatehouseErrorCode; deta
     const hex = rawPath.slice(i + 1, i + 3);
     if (!HEX.test(hex)) return { error: 'bad_percent_encoding', detail: 'invalid percent-encoding in path' };
     const value = Number.parseInt(hex, 16);
-    if (value === 0x2f || value === 0x5c)
-      return { error: 'ambiguous_path', detail: 'encoded / or \\ in path' };
+    if (value === 0x25 && HEX.test(rawPath.slice(i + 3, i + 5)))
+      return { error: 'ambiguous_path', detail: 'double percent-encoding in path' };
+    if (ENCODED_DELIMITERS.has(value))
+      return { error: 'ambiguous_path', detail: 'encoded delimiter (/ \\ ; ? #) in path' };
     if (value < 0x20 || value === 0x7f)
       return { error: 'ambiguous_path', detail: 'encoded control character in path' };
     const ch = String.fromCharCode(value);
