@@ -80,7 +80,25 @@ const upstreamPort = Number(await firstLine(upstream));
 const work = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
 writeFileSync(
   join(work, 'app.yaml'),
-  `apiVersion: gatehouse.dev/v1alpha1\nkind: AccessApplication\nmetadata: {name: bench}\nspec:\n  hosts: [127.0.0.1]\n  upstream: {url: 'http://127.0.0.1:${upstreamPort}'}\n`,
+  // Policies as a typical app has them: a deny listed first, then a bypass for the local network.
+  `apiVersion: gatehouse.dev/v1alpha1
+kind: AccessApplication
+metadata: {name: bench}
+spec:
+  hosts: [127.0.0.1]
+  upstream: {url: 'http://127.0.0.1:${upstreamPort}'}
+  policies: [{name: block-admin}, {name: local}]
+---
+apiVersion: gatehouse.dev/v1alpha1
+kind: AccessPolicy
+metadata: {name: block-admin}
+spec: {decision: deny, include: [{paths: ['/admin/**']}]}
+---
+apiVersion: gatehouse.dev/v1alpha1
+kind: AccessPolicy
+metadata: {name: local}
+spec: {decision: bypass, include: [{ipRanges: [127.0.0.0/8]}], exclude: [{paths: ['/admin/**']}]}
+`,
 );
 const sidecarPort = await freePort();
 const sidecar = spawn(
@@ -145,7 +163,11 @@ function wrk(url: string): Result {
   const p50 = /^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '?';
   const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '?';
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(out);
-  if (errors) console.error(`  warning (${url}): ${errors[0]}`);
+  if (errors) {
+    // Refused or failed requests would make the numbers meaningless.
+    console.error(`bench: ${url}: ${errors[0]}`);
+    process.exit(1);
+  }
   return { rps, p50, p99 };
 }
 

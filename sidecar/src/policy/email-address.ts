@@ -16,6 +16,17 @@ const DOMAIN =
  * that two parsers could read differently never matches anything.
  */
 export function parseEmail(text: string): EmailAddress | undefined {
+  if (text === lastText) return lastParsed;
+  lastParsed = parseUncached(text);
+  lastText = text;
+  return lastParsed;
+}
+
+// Several selectors parse the same caller's address in one evaluation; remember the last one.
+let lastText: string | undefined;
+let lastParsed: EmailAddress | undefined;
+
+function parseUncached(text: string): EmailAddress | undefined {
   const at = text.indexOf('@');
   if (at <= 0 || at !== text.lastIndexOf('@')) return undefined;
   const local = text.slice(0, at);

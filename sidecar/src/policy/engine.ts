@@ -93,6 +93,13 @@ interface IndexedKind {
   keysFor: (input: PolicyInput) => readonly string[];
   readonly values: unknown[];
   readonly ids: Map<string, number[]>;
+  /** Built by `finish`: per key, the selectors it passes and the policies those selectors drive. */
+  table: Map<string, KeyEntry>;
+}
+
+interface KeyEntry {
+  readonly selectors: Int32Array;
+  readonly policies: Int32Array;
 }
 
 type AnyIndex = {
@@ -126,7 +133,7 @@ class Compiler {
     if (index) {
       let entry = this.indexed.get(kind);
       if (!entry) {
-        entry = { keysFor: () => [], values: [], ids: new Map() };
+        entry = { keysFor: () => [], values: [], ids: new Map(), table: new Map() };
         this.indexed.set(kind, entry);
       }
       entry.values.push(value);
@@ -144,6 +151,10 @@ class Compiler {
   finish(): void {
     for (const [kind, entry] of this.indexed) {
       entry.keysFor = (SELECTORS[kind as keyof typeof SELECTORS].index as AnyIndex).requestKeys(entry.values);
+      for (const [key, ids] of entry.ids) {
+        const policies = new Set(ids.flatMap((id) => this.driven[id] ?? []));
+        entry.table.set(key, { selectors: Int32Array.from(ids), policies: Int32Array.from(policies) });
+      }
     }
   }
 
@@ -215,7 +226,6 @@ class Evaluator implements PolicyEngine {
   readonly offersLogin: boolean;
   readonly acceptsMachines: boolean;
   private readonly selectors: readonly CompiledSelector[];
-  private readonly driven: readonly (readonly number[])[];
   private readonly indexed: readonly IndexedKind[];
   private readonly policies: readonly CompiledPolicy[];
   private readonly hasAudit: boolean;
@@ -246,7 +256,6 @@ class Evaluator implements PolicyEngine {
     this.offersLogin = enforced.some((p) => p.decision === 'allow');
     this.acceptsMachines = enforced.some((p) => p.decision === 'service-auth');
     this.selectors = compiler.selectors;
-    this.driven = compiler.driven;
     this.indexed = [...compiler.indexed.values()];
     this.policies = policies;
     this.hasAudit = enforced.length !== n;
@@ -326,16 +335,16 @@ class Evaluator implements PolicyEngine {
     const epoch = ++this.epoch;
     const candidates = this.candidates;
     candidates.set(input.identity === null ? this.anonymousCandidates : this.alwaysCandidates);
+    const passStamp = this.passStamp;
     for (const kind of this.indexed) {
       for (const key of kind.keysFor(input)) {
-        const ids = kind.ids.get(key);
-        if (ids === undefined) continue;
-        for (const id of ids) {
-          if (this.passStamp[id] === epoch) continue; // several keys of one selector
-          this.passStamp[id] = epoch;
-          for (const p of this.driven[id] as readonly number[]) {
-            candidates[p >>> 5] = (candidates[p >>> 5] as number) | (1 << (p & 31));
-          }
+        const entry = kind.table.get(key);
+        if (entry === undefined) continue;
+        const { selectors, policies } = entry;
+        for (let i = 0; i < selectors.length; i++) passStamp[selectors[i] as number] = epoch;
+        for (let i = 0; i < policies.length; i++) {
+          const p = policies[i] as number;
+          candidates[p >>> 5] = (candidates[p >>> 5] as number) | (1 << (p & 31));
         }
       }
     }
