@@ -110,6 +110,70 @@ describe('loading AccessApplication YAML', () => {
   });
 });
 
+describe('loading AccessPolicy YAML', () => {
+  const POLICY = 'apiVersion: gatehouse.dev/v1alpha1\nkind: AccessPolicy\n';
+  const app = (policies: string) =>
+    `${HEADER}spec: {hosts: [a.test], upstream: {url: 'http://127.0.0.1:1'}, policies: ${policies}}\n`;
+
+  it('resolves the listed policies in order, with normalised values', () => {
+    const config = configFromSnapshot({
+      files: new Map([
+        [
+          '/x/app.yaml',
+          `${app('[{name: b}, {name: a}]')}---\n${POLICY}metadata: {name: a}\nspec: {decision: allow, include: [{emails: [Ann@Example.com]}]}\n---\n${POLICY}metadata: {name: b}\nspec: {decision: deny, mode: audit, include: [{paths: ['/admin/**']}]}\n`,
+        ],
+      ]),
+    });
+    expect(config.policies.map((p) => [p.name, p.decision, p.mode])).toEqual([
+      ['b', 'deny', 'audit'],
+      ['a', 'allow', 'enforce'],
+    ]);
+    expect(config.policies[1]?.include).toEqual([{ emails: ['ann@example.com'] }]);
+  });
+
+  const cases: [string, string, string[]][] = [
+    [
+      'a missing or repeated policy reference',
+      `${app('[{name: gone}, {name: a}, {name: a}]')}---\n${POLICY}metadata: {name: a}\nspec: {decision: bypass, include: [{everyone: true}]}\n`,
+      [
+        'app.yaml#1 spec.policies[0].name: no AccessPolicy named "gone"',
+        'app.yaml#1 spec.policies[2].name: lists "a" twice',
+      ],
+    ],
+    [
+      'errors located in the policy document',
+      `${app('[{name: a}]')}---\n${POLICY}metadata: {name: a}\nspec: {decision: bypass, include: [{ipRanges: [10.0.0.0/40]}, {emails: [x@y.com]}]}\n`,
+      [
+        'app.yaml#2 spec.include[0].ipRanges[0]: is not an IP address or CIDR range (got "10.0.0.0/40")',
+        'app.yaml#2 spec.include[1].emails: a bypass policy cannot test identity',
+      ],
+    ],
+    [
+      'schema errors: unknown decision, two fields in one selector, empty include',
+      `${POLICY}metadata: {name: a}\nspec: {decision: permit, include: []}\n---\n${POLICY}metadata: {name: b}\nspec: {decision: deny, include: [{everyone: true, methods: [GET]}, {claim: {name: x}}]}\n`,
+      [
+        'app.yaml#1 spec.decision: must be one of: allow, deny, bypass, service-auth (got "permit")',
+        'app.yaml#1 spec.include:',
+        'app.yaml#2 spec.include[0]: must have exactly one field (got everyone, methods)',
+      ],
+    ],
+    [
+      'the same policy defined twice',
+      `${POLICY}metadata: {name: a}\nspec: {decision: deny, include: [{everyone: true}]}\n---\n${POLICY}metadata: {name: a}\nspec: {decision: deny, include: [{everyone: true}]}\n`,
+      ['app.yaml#2 metadata.name: AccessPolicy "a" is already defined at app.yaml#1'],
+    ],
+    [
+      'a claim test without equals or contains',
+      `${app('[{name: a}]')}---\n${POLICY}metadata: {name: a}\nspec: {decision: allow, include: [{claim: {name: dept}}]}\n`,
+      ['app.yaml#2 spec.include[0].claim: needs exactly one of equals or contains'],
+    ],
+  ];
+  it.each(cases)('%s: every error is reported with its path', (_name, text, expected) => {
+    const errors = errorsOf({ '/x/app.yaml': text });
+    for (const e of expected) expect(errors, e).toContainEqual(expect.stringContaining(e));
+  });
+});
+
 describe('renderSidecarConfig', () => {
   it('is deterministic: same input, same generation', () => {
     const a = renderSidecarConfig({ application: testApplication({ policies: [] }) });

@@ -33,8 +33,6 @@ const ClaimSelector = Type.Object(
   },
   {
     additionalProperties: false,
-    minProperties: 2,
-    maxProperties: 2,
     description: 'An OIDC claim test: name plus exactly one of equals or contains.',
   },
 );

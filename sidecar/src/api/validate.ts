@@ -41,6 +41,14 @@ function describe(error: SchemaErrorLike, value: unknown): string | undefined {
       return `must be ${JSON.stringify(p.allowedValue)} (got ${JSON.stringify(value)})`;
     case 'pattern':
       return `has an invalid format (got ${JSON.stringify(value)})`;
+    case 'maxProperties':
+    case 'minProperties': {
+      const fields = value && typeof value === 'object' ? Object.keys(value) : [];
+      const limit = Number(p.limit);
+      const want = error.keyword === 'maxProperties' ? `at most ${limit}` : `at least ${limit}`;
+      const exactly = limit === 1 ? 'must have exactly one field' : `must have ${want} fields`;
+      return `${exactly} (got ${fields.length === 0 ? 'none' : fields.join(', ')})`;
+    }
     case 'type':
       return `must be ${String(p.type)} (got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`;
     default:
