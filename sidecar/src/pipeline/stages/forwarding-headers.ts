@@ -29,8 +29,9 @@ const REPLACED: ReadonlySet<string> = new Set([
 
 /**
  * Builds the upstream header list from the raw request headers: hop-by-hop headers and those
- * named in Connection removed (before any identity stamping), client-address headers kept only
- * from trusted proxies, then X-Forwarded-For/Proto/Host, X-Real-IP and the request id set.
+ * named in Connection removed, every copy of every identity header removed (any case, `_` and
+ * `.` spellings), client-address headers kept only from trusted proxies, then
+ * X-Forwarded-For/Proto/Host, X-Real-IP and the request id set.
  */
 export function forwardingHeaders(scope: RequestScope): undefined {
   const raw = scope.req.rawHeaders;
@@ -51,6 +52,7 @@ export function forwardingHeaders(scope: RequestScope): undefined {
     const value = raw[i + 1] as string;
     if (name === 'transfer-encoding' || (name === 'content-length' && value !== '0')) scope.hasBody = true;
     if (HOP_BY_HOP.has(name) || connection?.has(name) || name === idHeader) continue;
+    if (scope.state.isIdentityHeader(name)) continue;
     if (CLIENT_ADDRESS_HEADERS.has(name)) {
       if (!scope.peerTrusted) continue;
       if (name === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;

@@ -1,0 +1,55 @@
+/**
+ * Request headers that carry identity to an application, as Gatehouse and other gateways set
+ * them. No client may send any of them: every incoming copy is removed before the request is
+ * forwarded, and Gatehouse stamps its own values after authentication.
+ */
+export const IDENTITY_HEADERS: readonly string[] = [
+  // Gatehouse's own and the oauth2-proxy profile
+  'x-forwarded-email',
+  'x-forwarded-user',
+  'x-forwarded-groups',
+  'x-forwarded-preferred-username',
+  'x-forwarded-access-token',
+  'x-auth-request-user',
+  'x-auth-request-email',
+  'x-auth-request-groups',
+  'x-auth-request-preferred-username',
+  'x-auth-request-access-token',
+  // Cloudflare Access
+  'cf-access-jwt-assertion',
+  'cf-access-authenticated-user-email',
+  // Common application conventions (Grafana auth proxy, Apache, Jenkins, ...)
+  'remote-user',
+  'x-remote-user',
+  'x-remote-group',
+  'x-remote-email',
+  'x-webauth-user',
+  'x-webauth-email',
+  'x-webauth-groups',
+  'x-user',
+  'x-email',
+  'x-groups',
+];
+
+/** Header name prefixes reserved for identity: every header starting with one is removed. */
+export const IDENTITY_HEADER_PREFIXES: readonly string[] = ['x-gatehouse-', 'x-pomerium-'];
+
+/**
+ * The form header names are compared in: lower case, with `_` and `.` read as `-`, because
+ * some servers (and CGI-style frameworks) treat `X_Forwarded_Email` as `X-Forwarded-Email`.
+ */
+export function comparableHeaderName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.includes('_') || lower.includes('.') ? lower.replace(/[_.]/g, '-') : lower;
+}
+
+/** A test for "is this incoming header an identity header?", built once per config. */
+export function createIdentityHeaderTest(extra: readonly string[] = []): (name: string) => boolean {
+  const names = new Set([...IDENTITY_HEADERS, ...extra].map(comparableHeaderName));
+  return (name) => {
+    const comparable = comparableHeaderName(name);
+    if (names.has(comparable)) return true;
+    for (const prefix of IDENTITY_HEADER_PREFIXES) if (comparable.startsWith(prefix)) return true;
+    return false;
+  };
+}
