@@ -71,7 +71,9 @@ describe('gatehouse sidecar --config', () => {
       return { status: res.statusCode, body: await res.body.text() };
     };
     expect(await get()).toEqual({ status: 200, body: 'A' });
-    const first = proc.lines.find((l) => l.type === 'config_loaded')?.generation;
+    const loaded = proc.lines.find((l) => l.type === 'config_loaded');
+    expect(loaded).toMatchObject({ app: 'proc-app', source: 'file', policies: 1, auditPolicies: 0 });
+    const first = loaded?.generation;
 
     writeFileSync(
       join(dir, 'app.yaml'),

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { createFileConfigSource } from '../config/file-source.ts';
+import type { SidecarConfig } from '../config/sidecar-config.ts';
 import { ConfigError } from '../errors.ts';
 import { logEvent } from '../log/events.ts';
-import { createFdSink } from '../log/log-sink.ts';
+import { createFdSink, type LogSink } from '../log/log-sink.ts';
 import { createAdminServer } from '../metrics/admin-server.ts';
 import { createSidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar, DEFAULT_CLIENT_LIMITS } from '../server.ts';
@@ -83,11 +84,7 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
       onConfig(config) {
         sidecar.install(config);
         metrics.configReloaded(true);
-        logEvent(sink, 'config_loaded', {
-          app: config.application.name,
-          generation: config.generation,
-          source: 'file',
-        });
+        logConfigLoaded(sink, config);
       },
       onRejected(error) {
         metrics.configReloaded(false);
@@ -111,11 +108,7 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
     throw error;
   }
   sidecar.install(config);
-  logEvent(sink, 'config_loaded', {
-    app: config.application.name,
-    generation: config.generation,
-    source: 'file',
-  });
+  logConfigLoaded(sink, config);
 
   const admin = createAdminServer(metrics, { ready: sidecar.ready });
   await new Promise<void>((resolve, reject) => {
@@ -149,5 +142,17 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
+  });
+}
+
+/** The config_loaded event: which config now serves, and how many policies it enforces or audits. */
+function logConfigLoaded(sink: LogSink, config: SidecarConfig): void {
+  const audit = config.policies.filter((p) => p.mode === 'audit').length;
+  logEvent(sink, 'config_loaded', {
+    app: config.application.name,
+    generation: config.generation,
+    source: 'file',
+    policies: config.policies.length - audit,
+    auditPolicies: audit,
   });
 }
