@@ -1,6 +1,5 @@
 import type { SidecarConfig } from './config/sidecar-config.ts';
 import { compileHostMatcher, type HostMatcher } from './http/host.ts';
-import { createIdentityHeaderTest } from './http/identity-headers.ts';
 import { type AddressSet, createAddressSet } from './net/cidr.ts';
 import { compilePolicyEngine, type PolicyEngine } from './policy/engine.ts';
 import { createUpstream, sameUpstreamSettings, type Upstream } from './upstream/upstream.ts';
@@ -17,8 +16,6 @@ export interface RuntimeState {
   readonly trustedProxies: AddressSet;
   readonly hosts: HostMatcher;
   readonly policy: PolicyEngine;
-  /** True for request headers that carry identity: never accepted from a client. */
-  readonly isIdentityHeader: (name: string) => boolean;
   readonly redactedQueryParameters: ReadonlySet<string>;
   readonly loggedRequestHeaders: ReadonlySet<string>;
 }
@@ -37,7 +34,6 @@ export function compileRuntimeState(config: SidecarConfig, previous?: RuntimeSta
     trustedProxies: createAddressSet(config.trustedProxies),
     hosts: compileHostMatcher(config.hosts),
     policy: compilePolicyEngine(config.policies),
-    isIdentityHeader: createIdentityHeaderTest(),
     redactedQueryParameters: new Set(config.logging.redactQueryParameters),
     loggedRequestHeaders: new Set(config.logging.requestHeaders),
   });

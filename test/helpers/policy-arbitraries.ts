@@ -6,6 +6,7 @@ import {
   policyErrors,
   type RenderedPolicy,
 } from '../../sidecar/src/policy/rendered-policy.ts';
+import { serviceAccountCaller, tokenCaller, user } from './policy-input.ts';
 
 // Small value pools, so that generated selectors and requests actually meet.
 const EMAILS = ['ann@x.com', 'bob@x.com', 'cy@y.com', 'Dee@Y.com'];
@@ -80,42 +81,9 @@ const identityArb: fc.Arbitrary<PolicyIdentity | null> = fc.oneof(
       dept: fc.constantFrom('eng', 'ops'),
       roles: fc.uniqueArray(fc.constantFrom('admin', 'dev')),
     })
-    .map(
-      ({ email, groups, idp, dept, roles }): PolicyIdentity => ({
-        kind: 'user',
-        sub: 'u',
-        email,
-        groups,
-        idp,
-        claims: { dept, roles },
-        serviceTokenId: null,
-        serviceAccount: null,
-      }),
-    ),
-  fc.constantFrom(...TOKENS).map(
-    (id): PolicyIdentity => ({
-      kind: 'service-token',
-      sub: `token:${id}`,
-      email: null,
-      groups: [],
-      idp: null,
-      claims: {},
-      serviceTokenId: id,
-      serviceAccount: null,
-    }),
-  ),
-  fc.constantFrom('build-1', 'deploy').map(
-    (name): PolicyIdentity => ({
-      kind: 'service-account',
-      sub: `system:serviceaccount:ci:${name}`,
-      email: null,
-      groups: ['system:serviceaccounts'],
-      idp: null,
-      claims: {},
-      serviceTokenId: null,
-      serviceAccount: { namespace: 'ci', name },
-    }),
-  ),
+    .map(({ email, groups, idp, dept, roles }) => user({ email, groups, idp, claims: { dept, roles } })),
+  fc.constantFrom(...TOKENS).map(tokenCaller),
+  fc.constantFrom('build-1', 'deploy').map((name) => serviceAccountCaller('ci', name)),
 );
 
 /** A request: anonymous, a user, a service token or a ServiceAccount, from a small pool of IPs, paths and methods. */

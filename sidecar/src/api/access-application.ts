@@ -1,8 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { Duration, HeaderName, ObjectMeta, Opt, StringEnum } from './schema-helpers.ts';
-
-export const API_GROUP = 'gatehouse.dev';
-export const API_VERSION = 'gatehouse.dev/v1alpha1';
+import { Duration, GatehouseObject, HeaderName, Opt, StringEnum } from './schema-helpers.ts';
 
 export const LOG_PROFILES = ['native', 'cloudflare'] as const;
 
@@ -143,18 +140,10 @@ export const AccessApplicationSpec = Type.Object(
   { additionalProperties: false, description: 'Desired state of an application protected by Gatehouse.' },
 );
 
-export const AccessApplication = Type.Object(
-  {
-    apiVersion: Type.Literal(API_VERSION, { description: 'Always gatehouse.dev/v1alpha1.' }),
-    kind: Type.Literal('AccessApplication', { description: 'Always AccessApplication.' }),
-    metadata: ObjectMeta,
-    spec: AccessApplicationSpec,
-    status: Opt(Type.Unknown({ description: 'Written by the operator.' })),
-  },
-  {
-    description:
-      'An application protected by Gatehouse: its hosts, its upstream and how its traffic is logged.',
-  },
+export const AccessApplication = GatehouseObject(
+  'AccessApplication',
+  AccessApplicationSpec,
+  'An application protected by Gatehouse: its hosts, its upstream and how its traffic is logged.',
 );
 
 export type AccessApplication = Static<typeof AccessApplication>;

@@ -1,6 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { API_VERSION } from './access-application.ts';
-import { ObjectMeta, Opt, StringEnum } from './schema-helpers.ts';
+import { GatehouseObject, Opt, StringEnum } from './schema-helpers.ts';
 
 export const POLICY_DECISIONS = ['allow', 'deny', 'bypass', 'service-auth'] as const;
 export const POLICY_MODES = ['enforce', 'audit'] as const;
@@ -202,18 +201,10 @@ export const AccessPolicySpec = Type.Object(
   { additionalProperties: false, description: 'Who may reach an application, and how.' },
 );
 
-export const AccessPolicy = Type.Object(
-  {
-    apiVersion: Type.Literal(API_VERSION, { description: 'Always gatehouse.dev/v1alpha1.' }),
-    kind: Type.Literal('AccessPolicy', { description: 'Always AccessPolicy.' }),
-    metadata: ObjectMeta,
-    spec: AccessPolicySpec,
-    status: Opt(Type.Unknown({ description: 'Written by the operator.' })),
-  },
-  {
-    description:
-      'A reusable access rule. Applications list the policies that apply to them, in order of precedence.',
-  },
+export const AccessPolicy = GatehouseObject(
+  'AccessPolicy',
+  AccessPolicySpec,
+  'A reusable access rule. Applications list the policies that apply to them, in order of precedence.',
 );
 
 export type AccessPolicy = Static<typeof AccessPolicy>;

@@ -1,4 +1,7 @@
-import Type, { type TSchema } from 'typebox';
+import Type, { type TObject, type TSchema } from 'typebox';
+
+export const API_GROUP = 'gatehouse.dev';
+export const API_VERSION = 'gatehouse.dev/v1alpha1';
 
 /** A string restricted to a fixed set of values; renders as a JSON Schema `enum`, which CRDs need. */
 export function StringEnum<const T extends readonly string[]>(values: T, options: { description: string }) {
@@ -48,3 +51,21 @@ export const ObjectMeta = Type.Object(
   },
   { description: 'Standard Kubernetes object metadata.' },
 );
+
+/** A top-level Gatehouse object: apiVersion, kind, metadata, the given spec, and a status the operator writes. */
+export function GatehouseObject<const K extends string, S extends TObject>(
+  kind: K,
+  spec: S,
+  description: string,
+) {
+  return Type.Object(
+    {
+      apiVersion: Type.Literal(API_VERSION, { description: `Always ${API_VERSION}.` }),
+      kind: Type.Literal(kind, { description: `Always ${kind}.` }),
+      metadata: ObjectMeta,
+      spec,
+      status: Opt(Type.Unknown({ description: 'Written by the operator.' })),
+    },
+    { description },
+  );
+}

@@ -91,3 +91,20 @@ export function schemaErrors(schema: TSchema, value: unknown, prefix: string): F
   }
   return errors;
 }
+
+/**
+ * Problems of the items of a list, each located as `at[i]` and showing the item; `problem` says
+ * what is wrong with one item, or undefined when it is fine.
+ */
+export function listItemErrors(
+  items: readonly string[],
+  at: string,
+  problem: (item: string) => string | undefined,
+): FieldError[] {
+  const errors: FieldError[] = [];
+  items.forEach((item, i) => {
+    const found = problem(item);
+    if (found) errors.push({ path: `${at}[${i}]`, message: `${found} (got ${JSON.stringify(item)})` });
+  });
+  return errors;
+}

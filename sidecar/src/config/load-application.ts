@@ -1,5 +1,6 @@
-import { AccessApplication, API_GROUP } from '../api/access-application.ts';
+import { AccessApplication } from '../api/access-application.ts';
 import { AccessPolicy } from '../api/access-policy.ts';
+import { API_GROUP } from '../api/schema-helpers.ts';
 import { schemaErrors } from '../api/validate.ts';
 import { ConfigError, type FieldError } from '../errors.ts';
 import { type ConfigSnapshot, parseSnapshot } from './load-documents.ts';

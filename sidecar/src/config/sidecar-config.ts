@@ -1,9 +1,9 @@
 import Type, { type Static } from 'typebox';
 import { LOG_PROFILES } from '../api/access-application.ts';
 import { StringEnum } from '../api/schema-helpers.ts';
-import { schemaErrors } from '../api/validate.ts';
+import { listItemErrors, schemaErrors } from '../api/validate.ts';
 import { ConfigError, type FieldError } from '../errors.ts';
-import { parseCidr } from '../net/cidr.ts';
+import { cidrProblem } from '../net/cidr.ts';
 import { policyErrors, RenderedPolicySchema } from '../policy/rendered-policy.ts';
 
 /** Format version of SidecarConfig; bumped on any incompatible change of the contract. */
@@ -97,15 +97,7 @@ export function semanticErrors(
   config: Omit<SidecarConfig, 'generation'>,
   at: (field: string) => string,
 ): FieldError[] {
-  const errors: FieldError[] = [];
-  config.trustedProxies.forEach((cidr, i) => {
-    if (!parseCidr(cidr)) {
-      errors.push({
-        path: at(`spec.trustedProxies[${i}]`),
-        message: `is not an IP address or CIDR range (got ${JSON.stringify(cidr)})`,
-      });
-    }
-  });
+  const errors = listItemErrors(config.trustedProxies, at('spec.trustedProxies'), cidrProblem);
   config.logging.requestHeaders.forEach((name, i) => {
     if (SECRET_HEADERS.has(name)) {
       errors.push({

@@ -43,13 +43,12 @@ export function comparableHeaderName(name: string): string {
   return lower.includes('_') || lower.includes('.') ? lower.replace(/[_.]/g, '-') : lower;
 }
 
-/** A test for "is this incoming header an identity header?", built once per config. */
-export function createIdentityHeaderTest(extra: readonly string[] = []): (name: string) => boolean {
-  const names = new Set([...IDENTITY_HEADERS, ...extra].map(comparableHeaderName));
-  return (name) => {
-    const comparable = comparableHeaderName(name);
-    if (names.has(comparable)) return true;
-    for (const prefix of IDENTITY_HEADER_PREFIXES) if (comparable.startsWith(prefix)) return true;
-    return false;
-  };
+const NAMES: ReadonlySet<string> = new Set(IDENTITY_HEADERS);
+
+/** True when an incoming header (any spelling) is an identity header that no client may send. */
+export function isIdentityHeader(name: string): boolean {
+  const comparable = comparableHeaderName(name);
+  if (NAMES.has(comparable)) return true;
+  for (const prefix of IDENTITY_HEADER_PREFIXES) if (comparable.startsWith(prefix)) return true;
+  return false;
 }

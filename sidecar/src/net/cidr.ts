@@ -24,6 +24,11 @@ export function parseCidr(text: string): Cidr | undefined {
   return { family: version === 4 ? 'ipv4' : 'ipv6', address, prefix };
 }
 
+/** Why a text is not a CIDR range, or undefined when it is one (for configuration errors). */
+export function cidrProblem(text: string): string | undefined {
+  return parseCidr(text) ? undefined : 'is not an IP address or CIDR range';
+}
+
 /** An immutable set of address ranges answering "is this peer inside?" for IPv4 and IPv6 (and v4-mapped v6). */
 export interface AddressSet {
   has(ip: string): boolean;

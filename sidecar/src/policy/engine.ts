@@ -35,7 +35,6 @@ export interface PolicyEngine {
   readonly offersLogin: boolean;
   /** True when some enforced service-auth policy exists, so machine callers are expected. */
   readonly acceptsMachines: boolean;
-  readonly policyCount: number;
 }
 
 /**
@@ -52,7 +51,6 @@ export function compilePolicyEngine(policies: readonly RenderedPolicy[]): Policy
 }
 
 class Evaluator implements PolicyEngine {
-  readonly policyCount: number;
   readonly offersLogin: boolean;
   readonly acceptsMachines: boolean;
   private readonly selectors: readonly CompiledSelector[];
@@ -82,7 +80,6 @@ class Evaluator implements PolicyEngine {
     const n = policies.length;
     const ids = (test: (p: CompiledPolicy) => boolean) => policies.filter(test).map((p) => p.id);
     const enforced = policies.filter((p) => p.enforced);
-    this.policyCount = n;
     this.offersLogin = enforced.some((p) => p.decision === 'allow');
     this.acceptsMachines = enforced.some((p) => p.decision === 'service-auth');
     this.selectors = compiler.selectors;

@@ -30,9 +30,4 @@ export type SelectorReason =
  * Why a request got its decision: the reason of the selector that decided it, or one of the
  * engine's own codes when no policy decided (deny by default) or a sign-in is needed first.
  */
-export type DecisionReason =
-  | SelectorReason
-  | 'no_policies'
-  | 'no_policy_matched'
-  | 'login_required'
-  | 'policy_changed';
+export type DecisionReason = SelectorReason | 'no_policies' | 'no_policy_matched' | 'login_required';

@@ -20,16 +20,6 @@ const CREDENTIALS_REQUIRED = new HttpError(
 );
 const ACCESS_DENIED = new HttpError('access_denied', 403, 'You do not have access to this page.');
 
-/** The facts the policies see for this request; the same client IP and path that are logged and forwarded. */
-export function policyInputOf(scope: RequestScope): PolicyInput {
-  return {
-    identity: scope.identity,
-    clientIp: scope.clientIp,
-    path: scope.path,
-    method: scope.req.method ?? '',
-  };
-}
-
 /**
  * Evaluates the application's policies on every request and records the decision (and any audit
  * decision) for the log line. Deny by default: a request goes on only when a policy allows,
@@ -37,7 +27,13 @@ export function policyInputOf(scope: RequestScope): PolicyInput {
  * 401, not 403.
  */
 export function authorize(scope: RequestScope): HttpError | undefined {
-  const input = policyInputOf(scope);
+  // The same client IP and path that are logged and forwarded.
+  const input: PolicyInput = {
+    identity: scope.identity,
+    clientIp: scope.clientIp,
+    path: scope.path,
+    method: scope.req.method ?? '',
+  };
   const engine = scope.state.policy;
   const { decision, audit } = engine.evaluate(input);
   scope.policyInput = input;

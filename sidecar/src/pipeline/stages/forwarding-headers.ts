@@ -1,4 +1,5 @@
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
+import { isIdentityHeader } from '../../http/identity-headers.ts';
 import { normaliseIp } from '../../net/client-ip.ts';
 import type { RequestScope } from '../scope.ts';
 
@@ -52,7 +53,7 @@ export function forwardingHeaders(scope: RequestScope): undefined {
     const value = raw[i + 1] as string;
     if (name === 'transfer-encoding' || (name === 'content-length' && value !== '0')) scope.hasBody = true;
     if (HOP_BY_HOP.has(name) || connection?.has(name) || name === idHeader) continue;
-    if (scope.state.isIdentityHeader(name)) continue;
+    if (isIdentityHeader(name)) continue;
     if (CLIENT_ADDRESS_HEADERS.has(name)) {
       if (!scope.peerTrusted) continue;
       if (name === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;

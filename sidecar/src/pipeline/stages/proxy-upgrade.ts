@@ -17,9 +17,9 @@ export interface UpgradeRegistry {
   closeAll(): void;
   /**
    * Re-evaluates every open tunnel against a new config's policies and closes those that would
-   * now be denied, calling `closed` for each first. Returns how many were closed.
+   * now be denied, calling `closed` for each first.
    */
-  recheck(state: RuntimeState, closed: (scope: RequestScope, decision: Decision) => void): number;
+  recheck(state: RuntimeState, closed: (scope: RequestScope, decision: Decision) => void): void;
 }
 
 /** A registry of open WebSocket tunnels. */
@@ -35,7 +35,6 @@ export function createUpgradeRegistry(): UpgradeRegistry {
       for (const close of [...open.values()]) close();
     },
     recheck(state, closed) {
-      let count = 0;
       for (const [scope, close] of [...open]) {
         if (scope.policyInput === null) continue;
         const { decision } = state.policy.evaluate(scope.policyInput);
@@ -43,9 +42,7 @@ export function createUpgradeRegistry(): UpgradeRegistry {
         scope.errorCode = 'policy_changed';
         closed(scope, decision);
         close();
-        count++;
       }
-      return count;
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { PolicyInput } from '../input.ts';
 import type { SelectorDefinition, SelectorValue } from '../selector.ts';
+import { NO_KEYS } from '../set-selector.ts';
 
 type ClaimValue = SelectorValue<'claim'>;
 
@@ -18,8 +19,6 @@ function itemsOf(claim: unknown): readonly unknown[] {
 
 const keyOf = (value: ClaimValue): string =>
   value.equals !== undefined ? `=${value.name}\0${value.equals}` : `~${value.name}\0${value.contains}`;
-
-const NONE: readonly string[] = [];
 
 /**
  * Matches a claim of the user's token: `equals` compares a scalar claim's text exactly,
@@ -52,7 +51,7 @@ export const claim: SelectorDefinition<'claim'> = {
       const containsNames = [...new Set(values.filter((v) => v.contains !== undefined).map((v) => v.name))];
       return (input: PolicyInput) => {
         const claims = input.identity?.claims;
-        if (claims === undefined) return NONE;
+        if (claims === undefined) return NO_KEYS;
         const keys: string[] = [];
         for (const name of equalsNames) {
           const text = Object.hasOwn(claims, name) ? scalarText(claims[name]) : undefined;

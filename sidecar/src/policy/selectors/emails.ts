@@ -1,39 +1,24 @@
-import type { FieldError } from '../../errors.ts';
+import { listItemErrors } from '../../api/validate.ts';
 import { parseEmail } from '../email-address.ts';
 import type { PolicyInput } from '../input.ts';
-import type { SelectorDefinition } from '../selector.ts';
-
-const NONE: readonly string[] = [];
+import { NO_KEYS, setSelector } from '../set-selector.ts';
 
 /** The caller's parsed, lower-cased address; none when it is missing or ambiguous. */
 function callerEmail(input: PolicyInput): readonly string[] {
-  const email = input.identity?.email;
-  if (!email) return NONE;
-  const parsed = parseEmail(email);
-  return parsed ? [parsed.address] : NONE;
+  const parsed = input.identity?.email ? parseEmail(input.identity.email) : undefined;
+  return parsed ? [parsed.address] : NO_KEYS;
 }
 
 /** Matches a user whose email address is listed; compared on the parsed address, case-insensitively. */
-export const emails: SelectorDefinition<'emails'> = {
+export const emails = setSelector({
   kind: 'emails',
   reads: 'identity',
   pass: 'email_listed',
   fail: 'email_not_listed',
-  check(value, at) {
-    const errors: FieldError[] = [];
-    value.forEach((address, i) => {
-      if (!parseEmail(address))
-        errors.push({
-          path: `${at}[${i}]`,
-          message: `is not a plain email address with exactly one @ (got ${JSON.stringify(address)})`,
-        });
-    });
-    return errors;
-  },
-  normalise: (value) => [...new Set(value.map((a) => a.toLowerCase()))],
-  compile(value) {
-    const listed = new Set(value);
-    return (input) => callerEmail(input).some((a) => listed.has(a));
-  },
-  index: { keysOf: (value) => value, requestKeys: () => callerEmail },
-};
+  keysFor: callerEmail,
+  normaliseItem: (address) => address.toLowerCase(),
+  check: (value, at) =>
+    listItemErrors(value, at, (address) =>
+      parseEmail(address) ? undefined : 'is not a plain email address with exactly one @',
+    ),
+});

@@ -1,22 +1,10 @@
-import type { PolicyInput } from '../input.ts';
-import type { SelectorDefinition } from '../selector.ts';
-
-const NONE: readonly string[] = [];
-const callerIdp = (input: PolicyInput): readonly string[] => {
-  const idp = input.identity?.idp;
-  return idp ? [idp] : NONE;
-};
+import { NO_KEYS, setSelector } from '../set-selector.ts';
 
 /** Matches a user who signed in with one of the listed identity providers (the login method). */
-export const identityProviders: SelectorDefinition<'identityProviders'> = {
+export const identityProviders = setSelector({
   kind: 'identityProviders',
   reads: 'identity',
   pass: 'idp_listed',
   fail: 'idp_not_listed',
-  normalise: (value) => [...new Set(value)],
-  compile(value) {
-    const listed = new Set(value);
-    return (input) => callerIdp(input).some((p) => listed.has(p));
-  },
-  index: { keysOf: (value) => value, requestKeys: () => callerIdp },
-};
+  keysFor: (input) => (input.identity?.idp ? [input.identity.idp] : NO_KEYS),
+});

@@ -1,8 +1,9 @@
-import type { FieldError } from '../../errors.ts';
+import { listItemErrors } from '../../api/validate.ts';
 import { addressBits } from '../../net/address-bits.ts';
-import { createAddressSet, parseCidr } from '../../net/cidr.ts';
+import { cidrProblem, createAddressSet, parseCidr } from '../../net/cidr.ts';
 import type { PolicyInput } from '../input.ts';
 import type { SelectorDefinition } from '../selector.ts';
+import { NO_KEYS } from '../set-selector.ts';
 
 /** `4/<first prefix bits>` or `6/<first prefix bits>`: one key per range, one per used prefix length per request. */
 function rangeKey(text: string): string {
@@ -15,8 +16,6 @@ function rangeKey(text: string): string {
   return `${bits.family}/${bits.bits.slice(0, cidr.prefix)}`;
 }
 
-const NONE: readonly string[] = [];
-
 /**
  * Matches when the client IP is in a listed range (IPv4 or IPv6; IPv4-mapped IPv6 counts as
  * IPv4). The client IP is the one resolution the whole request uses and logs: X-Forwarded-For is
@@ -27,17 +26,7 @@ export const ipRanges: SelectorDefinition<'ipRanges'> = {
   reads: 'request',
   pass: 'ip_in_range',
   fail: 'ip_not_in_range',
-  check(value, at) {
-    const errors: FieldError[] = [];
-    value.forEach((text, i) => {
-      if (!parseCidr(text))
-        errors.push({
-          path: `${at}[${i}]`,
-          message: `is not an IP address or CIDR range (got ${JSON.stringify(text)})`,
-        });
-    });
-    return errors;
-  },
+  check: (value, at) => listItemErrors(value, at, cidrProblem),
   normalise: (value) => [...new Set(value)],
   compile(value) {
     const ranges = createAddressSet(value);
@@ -52,7 +41,7 @@ export const ipRanges: SelectorDefinition<'ipRanges'> = {
       const sorted = { 4: [...lengths[4]].sort((a, b) => a - b), 6: [...lengths[6]].sort((a, b) => a - b) };
       return (input: PolicyInput) => {
         const bits = input.clientIp === '' ? undefined : addressBits(input.clientIp);
-        if (!bits) return NONE;
+        if (!bits) return NO_KEYS;
         return sorted[bits.family].map((n) => `${bits.family}/${bits.bits.slice(0, n)}`);
       };
     },

@@ -1,4 +1,4 @@
-import type { FieldError } from '../../errors.ts';
+import { listItemErrors } from '../../api/validate.ts';
 import { compilePathGlobs, pathGlobProblem } from '../path-glob.ts';
 import type { SelectorDefinition } from '../selector.ts';
 
@@ -11,15 +11,7 @@ export const paths: SelectorDefinition<'paths'> = {
   reads: 'request',
   pass: 'path_matched',
   fail: 'path_not_matched',
-  check(value, at) {
-    const errors: FieldError[] = [];
-    value.forEach((pattern, i) => {
-      const problem = pathGlobProblem(pattern);
-      if (problem)
-        errors.push({ path: `${at}[${i}]`, message: `${problem} (got ${JSON.stringify(pattern)})` });
-    });
-    return errors;
-  },
+  check: (value, at) => listItemErrors(value, at, pathGlobProblem),
   normalise: (value) => [...new Set(value)],
   compile(value) {
     const test = compilePathGlobs(value);
