@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox';
+import { Authentication } from './authentication.ts';
 import { Duration, GatehouseObject, HeaderName, Opt, StringEnum } from './schema-helpers.ts';
 
 export const LOG_PROFILES = ['native', 'cloudflare'] as const;
@@ -134,6 +135,7 @@ export const AccessApplicationSpec = Type.Object(
           'The AccessPolicies of this application, in order of precedence (first listed wins among allow and deny; bypass and service-auth are looked at first). No policies means every request is denied.',
       }),
     ),
+    authentication: Opt(Authentication),
     requestId: Opt(RequestIdSettings),
     logging: Opt(LoggingSettings),
   },

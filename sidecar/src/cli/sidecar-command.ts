@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { processKeys } from '../auth/process-keys.ts';
 import { createFileConfigSource } from '../config/file-source.ts';
 import type { SidecarConfig } from '../config/sidecar-config.ts';
 import { ConfigError } from '../errors.ts';
@@ -78,6 +79,7 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
     {
       path: values.config,
       pollIntervalMs,
+      fallbackKeys: processKeys(),
       ...(values.application ? { application: values.application } : {}),
     },
     {
@@ -154,5 +156,8 @@ function logConfigLoaded(sink: LogSink, config: SidecarConfig): void {
     source: 'file',
     policies: config.policies.length - audit,
     auditPolicies: audit,
+    identityProviders: config.auth.providers.map((p) => p.name),
+    serviceTokens: config.auth.serviceTokens.tokens.length,
+    serviceAccounts: config.auth.serviceAccounts !== null,
   });
 }

@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util';
+import { processKeys } from '../auth/process-keys.ts';
 import { configFromSnapshot } from '../config/load-application.ts';
 import { readSnapshot } from '../config/load-documents.ts';
+import { redactedConfig } from '../config/sidecar-config.ts';
 import { ConfigError } from '../errors.ts';
 import { reportConfigError } from './sidecar-command.ts';
 
 export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir> [--application <name>]
 
 Checks Gatehouse YAML the way the sidecar loads it and prints every error with its path.
-Prints the rendered sidecar config as JSON when valid.
+Prints the rendered sidecar config as JSON when valid, with client secrets and keys redacted.
 `;
 
 /** `gatehouse validate`: exit 0 when the config is valid, 1 with every error otherwise. */
@@ -26,9 +28,9 @@ export function runValidateCommand(argv: string[]): number {
   try {
     const config = configFromSnapshot(
       readSnapshot(path),
-      values.application ? { application: values.application } : {},
+      { fallbackKeys: processKeys(), ...(values.application ? { application: values.application } : {}) },
     );
-    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(redactedConfig(config), null, 2)}\n`);
     return 0;
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -1,5 +1,8 @@
 import { AccessApplication } from '../api/access-application.ts';
 import { AccessPolicy } from '../api/access-policy.ts';
+import { keysFromSecretData, keysSecretName } from '../auth/keys.ts';
+import type { AssertionAlgorithm } from '../api/authentication.ts';
+import type { ApplicationKeys } from './auth-config.ts';
 import { API_GROUP } from '../api/schema-helpers.ts';
 import { schemaErrors } from '../api/validate.ts';
 import { ConfigError, type FieldError } from '../errors.ts';
@@ -12,6 +15,8 @@ const KNOWN_KINDS = new Set(['AccessApplication', 'AccessPolicy']);
 /** Which application of the files to serve; required only when the files define several. */
 export interface SelectApplication {
   readonly application?: string;
+  /** Keys to use when the files hold no keys Secret for the application (generated per process). */
+  readonly fallbackKeys?: (algorithm: AssertionAlgorithm) => ApplicationKeys;
 }
 
 /**
@@ -22,6 +27,7 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
   const { documents, errors } = parseSnapshot(snapshot);
   const applications: { location: string; value: AccessApplication }[] = [];
   const policies = new Map<string, Located<AccessPolicy>>();
+  const secrets = new Map<string, Record<string, string>>();
   for (const doc of documents) {
     const v = doc.value as { apiVersion?: unknown; kind?: unknown };
     if (typeof v !== 'object' || Array.isArray(v)) {
@@ -29,6 +35,10 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
         path: doc.location,
         message: 'must be a Kubernetes object (a mapping with apiVersion and kind)',
       });
+      continue;
+    }
+    if (v.apiVersion === 'v1' && v.kind === 'Secret') {
+      addSecret(secrets, doc.location, v as Record<string, unknown>, errors);
       continue;
     }
     const group = typeof v.apiVersion === 'string' ? v.apiVersion.split('/')[0] : undefined;
@@ -57,10 +67,17 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
     for (const [key, policy] of policies) {
       if (key.startsWith(`${namespace}/`)) own.set(policy.value.metadata.name, policy);
     }
+    const ownSecrets = new Map<string, Record<string, string>>();
+    for (const [key, data] of secrets) {
+      if (key.startsWith(`${namespace}/`)) ownSecrets.set(key.slice(namespace.length + 1), data);
+    }
+    const keys = applicationKeys(chosen.value, ownSecrets, select, errors);
     const result = renderSidecarConfig({
       application: chosen.value,
       location: chosen.location,
       policies: own,
+      secrets: ownSecrets,
+      keys,
     });
     if (!result.ok) errors.push(...result.errors);
     else if (errors.length === 0) return result.config;
@@ -110,4 +127,63 @@ function addPolicy(
     return;
   }
   policies.set(key, policy);
+}
+
+/** Reads a Kubernetes Secret document (data base64, stringData plain) into string values by name. */
+function addSecret(
+  secrets: Map<string, Record<string, string>>,
+  location: string,
+  doc: { metadata?: unknown; data?: unknown; stringData?: unknown },
+  errors: FieldError[],
+): void {
+  const meta = (doc.metadata ?? {}) as { name?: unknown; namespace?: unknown };
+  if (typeof meta.name !== 'string' || meta.name === '') {
+    errors.push({ path: `${location} metadata.name`, message: 'is required' });
+    return;
+  }
+  const values: Record<string, string> = {};
+  for (const [field, encoded] of [['data', true], ['stringData', false]] as const) {
+    const entries = doc[field];
+    if (entries === undefined || entries === null) continue;
+    if (typeof entries !== 'object' || Array.isArray(entries)) {
+      errors.push({ path: `${location} ${field}`, message: 'must be a mapping of strings' });
+      continue;
+    }
+    for (const [key, value] of Object.entries(entries)) {
+      if (typeof value !== 'string') {
+        errors.push({ path: `${location} ${field}.${key}`, message: 'must be a string' });
+        continue;
+      }
+      if (encoded && !/^[A-Za-z0-9+/]*={0,2}$/.test(value.replace(/\s/g, ''))) {
+        errors.push({ path: `${location} ${field}.${key}`, message: 'is not base64' });
+        continue;
+      }
+      values[key] = encoded ? Buffer.from(value, 'base64').toString('utf8') : value;
+    }
+  }
+  const namespace = typeof meta.namespace === 'string' ? meta.namespace : '';
+  const key = `${namespace}/${meta.name}`;
+  if (secrets.has(key)) {
+    errors.push({ path: `${location} metadata.name`, message: `Secret ${JSON.stringify(meta.name)} is defined twice` });
+    return;
+  }
+  secrets.set(key, values);
+}
+
+/** The application's keys from its keys Secret, else the fallback; undefined when there are none. */
+function applicationKeys(
+  application: AccessApplication,
+  secrets: ReadonlyMap<string, Readonly<Record<string, string>>>,
+  select: SelectApplication,
+  errors: FieldError[],
+): unknown {
+  const name = keysSecretName(application.metadata.name);
+  const data = secrets.get(name);
+  if (!data) return select.fallbackKeys?.(application.spec.authentication?.assertion?.algorithm ?? 'ES256');
+  try {
+    return keysFromSecretData(data);
+  } catch (error) {
+    errors.push({ path: `Secret ${name}`, message: (error as Error).message });
+    return undefined;
+  }
 }

@@ -5,6 +5,7 @@ import { parseDurationMs } from '../api/schema-helpers.ts';
 import { joinPath } from '../api/validate.ts';
 import type { FieldError } from '../errors.ts';
 import { normaliseSelector, policyErrors, type RenderedPolicy } from '../policy/rendered-policy.ts';
+import { renderAuth, renderKeys, type SecretsByName } from './render-auth.ts';
 import { deepFreeze, SIDECAR_CONFIG_FORMAT, type SidecarConfig, semanticErrors } from './sidecar-config.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -47,6 +48,10 @@ export interface RenderInput {
   readonly location?: string;
   /** Schema-valid AccessPolicies of the application's namespace, by name. */
   readonly policies?: ReadonlyMap<string, Located<AccessPolicy>>;
+  /** Secret data of the application's namespace, by Secret name (client secrets). */
+  readonly secrets?: SecretsByName;
+  /** The application's keys (cookie encryption, signing); checked against ApplicationKeysSchema. */
+  readonly keys?: unknown;
 }
 
 export type RenderResult =
@@ -153,6 +158,7 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
   const errors: FieldError[] = [];
   const timeouts = spec.upstream.timeouts ?? {};
   const extraRedacted = (spec.logging?.redactQueryParameters ?? []).map((p) => p.toLowerCase());
+  const auth = renderAuth(application, input.secrets ?? new Map(), at, errors);
 
   const body: Omit<SidecarConfig, 'generation'> = {
     format: SIDECAR_CONFIG_FORMAT,
@@ -185,6 +191,8 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
     },
     trustedProxies: [...(spec.trustedProxies ?? [])],
     policies: renderPolicies(input, at, errors),
+    auth,
+    keys: renderKeys(application, auth, input.keys, at, errors),
     requestId: {
       header: (spec.requestId?.header ?? DEFAULT_REQUEST_ID_HEADER).toLowerCase(),
       trustIncoming: spec.requestId?.trustIncoming ?? true,

@@ -4,6 +4,7 @@ import { StringEnum } from '../api/schema-helpers.ts';
 import { listItemErrors, schemaErrors } from '../api/validate.ts';
 import { ConfigError, type FieldError } from '../errors.ts';
 import { cidrProblem } from '../net/cidr.ts';
+import { ApplicationKeysSchema, RenderedAuthSchema } from './auth-config.ts';
 import { policyErrors, RenderedPolicySchema } from '../policy/rendered-policy.ts';
 
 /** Format version of SidecarConfig; bumped on any incompatible change of the contract. */
@@ -59,6 +60,10 @@ export const SidecarConfigSchema = Type.Object(
     policies: Type.Array(RenderedPolicySchema, {
       maxItems: 1000,
       description: 'The application policies, in order of precedence.',
+    }),
+    auth: RenderedAuthSchema,
+    keys: Type.Union([ApplicationKeysSchema, Type.Null()], {
+      description: 'Secret keys (cookie encryption, JWT signing); null when the application authenticates nobody.',
     }),
     logging: Type.Object(
       {
@@ -130,4 +135,18 @@ export function parseSidecarConfig(value: unknown): SidecarConfig {
   }
   if (errors.length > 0) throw new ConfigError('config_invalid', errors);
   return deepFreeze(structuredClone(value) as SidecarConfig);
+}
+
+const REDACTED = '[REDACTED]';
+
+/** The config with client secrets and keys replaced, for printing: secrets never leave the process. */
+export function redactedConfig(config: SidecarConfig): object {
+  return {
+    ...config,
+    auth: {
+      ...config.auth,
+      providers: config.auth.providers.map((p) => ({ ...p, clientSecret: p.clientSecret === null ? null : REDACTED })),
+    },
+    keys: config.keys === null ? null : REDACTED,
+  };
 }

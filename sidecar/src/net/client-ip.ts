@@ -29,3 +29,9 @@ export function resolveClientIp(
   }
   return client;
 }
+
+/** True for loopback host names and addresses (127.0.0.0/8, ::1, localhost), where plain http is acceptable. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}

@@ -1,0 +1,199 @@
+import type { AccessApplication } from '../api/access-application.ts';
+import type { Authentication } from '../api/authentication.ts';
+import { parseDurationMs } from '../api/schema-helpers.ts';
+import { schemaErrors } from '../api/validate.ts';
+import { keysSecretName } from '../auth/keys.ts';
+import type { FieldError } from '../errors.ts';
+import { compileHostMatcher } from '../http/host.ts';
+import { isLoopbackHost } from '../net/client-ip.ts';
+import { type ApplicationKeys, ApplicationKeysSchema, type RenderedAuth, type RenderedProvider } from './auth-config.ts';
+
+export const DEFAULT_SESSION_COOKIE = '_gatehouse';
+export const DEFAULT_SESSION_ABSOLUTE_MS = 12 * 3_600_000;
+export const DEFAULT_SESSION_IDLE_MS = 3_600_000;
+export const DEFAULT_SCOPES: readonly string[] = ['openid', 'email', 'profile'];
+export const DEFAULT_GROUPS_CLAIM = 'groups';
+export const DEFAULT_SERVICE_TOKEN_HEADERS = { id: 'cf-access-client-id', secret: 'cf-access-client-secret' };
+export const DEFAULT_ASSERTION_LIFETIME_MS = 120_000;
+export const DEFAULT_ASSERTION_HEADER = 'x-gatehouse-jwt-assertion';
+
+const HEADER_PROFILES = {
+  gatehouse: { email: 'x-gatehouse-email', user: 'x-gatehouse-user', groups: 'x-gatehouse-groups' },
+  'oauth2-proxy': { email: 'x-forwarded-email', user: 'x-forwarded-user', groups: 'x-forwarded-groups' },
+} as const;
+
+/** Secret data by Secret name, from the application's namespace (string values). */
+export type SecretsByName = ReadonlyMap<string, Readonly<Record<string, string>>>;
+
+type At = (field: string) => string;
+
+function duration(text: string | undefined, fallback: number, field: string, at: At, errors: FieldError[]) {
+  if (text === undefined) return fallback;
+  const ms = parseDurationMs(text);
+  if (ms === undefined || ms < 1 || ms > 30 * 86_400_000) {
+    errors.push({ path: at(field), message: `is not a duration between 1ms and 720h (got ${JSON.stringify(text)})` });
+    return fallback;
+  }
+  return ms;
+}
+
+function externalOrigin(auth: Authentication, hosts: readonly string[], at: At, errors: FieldError[]) {
+  if (auth.externalUrl === undefined) {
+    if ((auth.identityProviders ?? []).length > 0) {
+      errors.push({ path: at('spec.authentication.externalUrl'), message: 'is required with identityProviders' });
+    }
+    return null;
+  }
+  const url = new URL(auth.externalUrl);
+  if (!compileHostMatcher(hosts)(url.host)) {
+    errors.push({
+      path: at('spec.authentication.externalUrl'),
+      message: `host ${url.host} is not one of spec.hosts`,
+    });
+  }
+  return url.origin;
+}
+
+function providers(auth: Authentication, secrets: SecretsByName, at: At, errors: FieldError[]) {
+  const names = new Set<string>();
+  return (auth.identityProviders ?? []).map((p, i): RenderedProvider => {
+    const field = (f: string) => at(`spec.authentication.identityProviders[${i}].${f}`);
+    if (names.has(p.name)) errors.push({ path: field('name'), message: `${p.name} is listed twice` });
+    names.add(p.name);
+    let issuer: URL | undefined;
+    try {
+      issuer = new URL(p.issuer);
+    } catch {
+      errors.push({ path: field('issuer'), message: `is not a URL (got ${JSON.stringify(p.issuer)})` });
+    }
+    if (issuer && issuer.protocol !== 'https:' && !isLoopbackHost(issuer.hostname)) {
+      errors.push({ path: field('issuer'), message: 'must use https (http is accepted on loopback only)' });
+    }
+    let clientSecret: string | null = null;
+    if (p.clientSecretRef) {
+      const { name, key } = p.clientSecretRef;
+      const secret = secrets.get(name);
+      if (!secret) errors.push({ path: field('clientSecretRef.name'), message: `no Secret named ${name}` });
+      else if (!secret[key]) errors.push({ path: field('clientSecretRef.key'), message: `Secret ${name} has no key ${key}` });
+      else clientSecret = secret[key];
+    }
+    const scopes = ['openid', ...(p.scopes ?? DEFAULT_SCOPES).filter((s) => s !== 'openid')];
+    return {
+      name: p.name,
+      displayName: p.displayName ?? p.name,
+      issuer: p.issuer.replace(/\/$/, ''),
+      clientId: p.clientId,
+      clientSecret,
+      scopes: [...new Set(scopes)],
+      groupsClaim: p.groupsClaim ?? DEFAULT_GROUPS_CLAIM,
+      allowUnverifiedEmail: p.allowUnverifiedEmail ?? false,
+    };
+  });
+}
+
+function serviceTokens(auth: Authentication, at: At, errors: FieldError[]): RenderedAuth['serviceTokens'] {
+  const settings = auth.serviceTokens;
+  const ids = new Set<string>();
+  const tokens = (settings?.tokens ?? []).map((t, i) => {
+    if (ids.has(t.id)) errors.push({ path: at(`spec.authentication.serviceTokens.tokens[${i}].id`), message: `${t.id} is listed twice` });
+    ids.add(t.id);
+    const expiresAt = t.expiresAt === undefined ? null : Date.parse(t.expiresAt);
+    if (expiresAt !== null && !Number.isFinite(expiresAt)) {
+      errors.push({ path: at(`spec.authentication.serviceTokens.tokens[${i}].expiresAt`), message: 'is not an RFC 3339 time' });
+    }
+    return { id: t.id, sha256: t.secretHash.slice('sha256:'.length), expiresAt };
+  });
+  const clientIdHeader = (settings?.clientIdHeader ?? DEFAULT_SERVICE_TOKEN_HEADERS.id).toLowerCase();
+  const clientSecretHeader = (settings?.clientSecretHeader ?? DEFAULT_SERVICE_TOKEN_HEADERS.secret).toLowerCase();
+  if (clientIdHeader === clientSecretHeader) {
+    errors.push({ path: at('spec.authentication.serviceTokens.clientSecretHeader'), message: 'must differ from clientIdHeader' });
+  }
+  return { clientIdHeader, clientSecretHeader, tokens };
+}
+
+function identityHeaders(auth: Authentication, at: At, errors: FieldError[]): RenderedAuth['identityHeaders'] {
+  const settings = auth.identityHeaders ?? {};
+  const profile = HEADER_PROFILES[settings.profile ?? 'gatehouse'];
+  const names = {
+    email: (settings.email ?? profile.email).toLowerCase(),
+    user: (settings.user ?? profile.user).toLowerCase(),
+    groups: (settings.groups ?? profile.groups).toLowerCase(),
+    assertion: (settings.assertion ?? DEFAULT_ASSERTION_HEADER).toLowerCase(),
+  };
+  if (new Set(Object.values(names)).size !== 4) {
+    errors.push({ path: at('spec.authentication.identityHeaders'), message: 'email, user, groups and assertion need four different header names' });
+  }
+  return names;
+}
+
+/** Renders spec.authentication into the sidecar's auth settings; secrets and keys are resolved here. */
+export function renderAuth(
+  application: AccessApplication,
+  secrets: SecretsByName,
+  at: At,
+  errors: FieldError[],
+): RenderedAuth {
+  const auth = application.spec.authentication ?? {};
+  const { name, namespace } = application.metadata;
+  const label = namespace ? `${namespace}/${name}` : name;
+  const origin = externalOrigin(auth, application.spec.hosts, at, errors);
+  const absoluteMs = duration(auth.session?.absoluteLifetime, DEFAULT_SESSION_ABSOLUTE_MS, 'spec.authentication.session.absoluteLifetime', at, errors);
+  const idleMs = duration(auth.session?.idleTimeout, DEFAULT_SESSION_IDLE_MS, 'spec.authentication.session.idleTimeout', at, errors);
+  const lifetimeMs = duration(auth.assertion?.lifetime, DEFAULT_ASSERTION_LIFETIME_MS, 'spec.authentication.assertion.lifetime', at, errors);
+  if (lifetimeMs < 1000 || lifetimeMs > 3_600_000) {
+    errors.push({ path: at('spec.authentication.assertion.lifetime'), message: 'must be between 1s and 1h' });
+  }
+  const sa = auth.serviceAccounts;
+  return {
+    externalOrigin: origin,
+    providers: providers(auth, secrets, at, errors),
+    session: {
+      cookieName: auth.session?.cookieName ?? DEFAULT_SESSION_COOKIE,
+      absoluteMs,
+      idleMs: Math.min(idleMs, absoluteMs),
+      secure: origin?.startsWith('https:') ?? false,
+    },
+    serviceTokens: serviceTokens(auth, at, errors),
+    serviceAccounts: sa
+      ? { issuer: sa.issuer, jwksUrl: sa.jwksUrl, audiences: [...sa.audiences], caFile: sa.caFile ?? null, bearerTokenFile: sa.bearerTokenFile ?? null }
+      : null,
+    identityHeaders: identityHeaders(auth, at, errors),
+    assertion: {
+      issuer: origin ?? `gatehouse:${label}`,
+      audience: auth.assertion?.audience ?? `gatehouse:${label}`,
+      algorithm: auth.assertion?.algorithm ?? 'ES256',
+      lifetimeMs: Math.min(Math.max(lifetimeMs, 1000), 3_600_000),
+    },
+  };
+}
+
+/** True when the application authenticates callers at all, and so needs keys. */
+export function authenticates(auth: RenderedAuth): boolean {
+  return auth.providers.length > 0 || auth.serviceTokens.tokens.length > 0 || auth.serviceAccounts !== null;
+}
+
+/** Checks the keys an authenticating application needs; reports where they should have come from. */
+export function renderKeys(
+  application: AccessApplication,
+  auth: RenderedAuth,
+  keys: unknown,
+  at: At,
+  errors: FieldError[],
+): ApplicationKeys | null {
+  if (!authenticates(auth)) return null;
+  const where = `Secret ${keysSecretName(application.metadata.name)}`;
+  if (keys === undefined) {
+    errors.push({ path: at('spec.authentication'), message: `needs keys (${where})` });
+    return null;
+  }
+  const problems = schemaErrors(ApplicationKeysSchema, keys, `${where} keys`);
+  if (problems.length > 0) {
+    errors.push(...problems);
+    return null;
+  }
+  const valid = keys as ApplicationKeys;
+  if (valid.signing[0]?.alg !== auth.assertion.algorithm) {
+    errors.push({ path: `${where} keys.signing[0].alg`, message: `must be ${auth.assertion.algorithm}, the assertion algorithm` });
+  }
+  return valid;
+}
