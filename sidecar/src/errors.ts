@@ -20,7 +20,12 @@ export type GatehouseErrorCode =
   | 'not_ready'
   | 'access_denied'
   | 'authentication_required'
-  | 'policy_changed';
+  | 'policy_changed'
+  | 'invalid_credentials'
+  | 'login_failed'
+  | 'provider_unavailable'
+  | 'not_found'
+  | 'method_not_allowed';
 
 /** A failure that is answered over HTTP: a status and a public message; detail stays in the log. */
 export class HttpError extends Error {

@@ -1,3 +1,4 @@
+import { type AuthRuntime, compileAuthRuntime } from './auth/auth-runtime.ts';
 import type { SidecarConfig } from './config/sidecar-config.ts';
 import { compileHostMatcher, type HostMatcher } from './http/host.ts';
 import { type AddressSet, createAddressSet } from './net/cidr.ts';
@@ -16,6 +17,8 @@ export interface RuntimeState {
   readonly trustedProxies: AddressSet;
   readonly hosts: HostMatcher;
   readonly policy: PolicyEngine;
+  /** Sessions, service tokens, ServiceAccounts and identity signing; null when the app authenticates nobody. */
+  readonly auth: AuthRuntime | null;
   readonly redactedQueryParameters: ReadonlySet<string>;
   readonly loggedRequestHeaders: ReadonlySet<string>;
 }
@@ -34,6 +37,7 @@ export function compileRuntimeState(config: SidecarConfig, previous?: RuntimeSta
     trustedProxies: createAddressSet(config.trustedProxies),
     hosts: compileHostMatcher(config.hosts),
     policy: compilePolicyEngine(config.policies),
+    auth: compileAuthRuntime(config.auth, config.keys),
     redactedQueryParameters: new Set(config.logging.redactQueryParameters),
     loggedRequestHeaders: new Set(config.logging.requestHeaders),
   });

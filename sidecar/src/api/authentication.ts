@@ -40,13 +40,20 @@ export const IdentityProvider = Type.Object(
       description:
         'Issuer URL of the OpenID Provider; its /.well-known/openid-configuration is read. Must be https, except on loopback addresses.',
     }),
-    clientId: Type.String({ minLength: 1, maxLength: 512, description: 'OAuth client id registered at the provider.' }),
+    clientId: Type.String({
+      minLength: 1,
+      maxLength: 512,
+      description: 'OAuth client id registered at the provider.',
+    }),
     clientSecretRef: Opt(SecretKeyReference),
     scopes: Opt(
-      Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: '^[!#-\\[\\]-~]+$', description: 'A scope.' }), {
-        maxItems: 32,
-        description: 'Scopes requested. Default: openid, email, profile. openid is always requested.',
-      }),
+      Type.Array(
+        Type.String({ minLength: 1, maxLength: 128, pattern: '^[!#-\\[\\]-~]+$', description: 'A scope.' }),
+        {
+          maxItems: 32,
+          description: 'Scopes requested. Default: openid, email, profile. openid is always requested.',
+        },
+      ),
     ),
     groupsClaim: Opt(
       Type.String({
@@ -181,7 +188,10 @@ export const IdentityHeaderSettings = Type.Object(
     groups: Opt(HeaderName('Header carrying the groups, comma-separated (overrides the profile).')),
     assertion: Opt(HeaderName('Header carrying the signed identity JWT. Default X-Gatehouse-Jwt-Assertion.')),
   },
-  { additionalProperties: false, description: 'Headers that carry the verified identity to the application.' },
+  {
+    additionalProperties: false,
+    description: 'Headers that carry the verified identity to the application.',
+  },
 );
 
 export const AssertionSettings = Type.Object(
@@ -210,14 +220,19 @@ export const Authentication = Type.Object(
           'Origin users reach the application at, e.g. https://grafana.example.com. Required with identityProviders: sign-in runs on this origin, the redirect URI is <externalUrl>/.gatehouse/callback, and cookies are Secure when it is https.',
       }),
     ),
-    identityProviders: Opt(Type.Array(IdentityProvider, { maxItems: 16, description: 'OpenID Providers users sign in with.' })),
+    identityProviders: Opt(
+      Type.Array(IdentityProvider, { maxItems: 16, description: 'OpenID Providers users sign in with.' }),
+    ),
     session: Opt(SessionSettings),
     serviceTokens: Opt(ServiceTokenSettings),
     serviceAccounts: Opt(ServiceAccountSettings),
     identityHeaders: Opt(IdentityHeaderSettings),
     assertion: Opt(AssertionSettings),
   },
-  { additionalProperties: false, description: 'How callers prove who they are, and how the application learns it.' },
+  {
+    additionalProperties: false,
+    description: 'How callers prove who they are, and how the application learns it.',
+  },
 );
 
 export type Authentication = Static<typeof Authentication>;

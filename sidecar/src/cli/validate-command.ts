@@ -26,10 +26,10 @@ export function runValidateCommand(argv: string[]): number {
     return 2;
   }
   try {
-    const config = configFromSnapshot(
-      readSnapshot(path),
-      { fallbackKeys: processKeys(), ...(values.application ? { application: values.application } : {}) },
-    );
+    const config = configFromSnapshot(readSnapshot(path), {
+      fallbackKeys: processKeys(),
+      ...(values.application ? { application: values.application } : {}),
+    });
     process.stdout.write(`${JSON.stringify(redactedConfig(config), null, 2)}\n`);
     return 0;
   } catch (error) {

@@ -3,7 +3,8 @@ import { ASSERTION_ALGORITHMS } from '../api/authentication.ts';
 import { StringEnum } from '../api/schema-helpers.ts';
 
 const Ms = (description: string) => Type.Integer({ minimum: 1, maximum: 30 * 86_400_000, description });
-const LowerHeader = (description: string) => Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9a-z-]+$", description });
+const LowerHeader = (description: string) =>
+  Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9a-z-]+$", description });
 
 export const RenderedProviderSchema = Type.Object(
   {

@@ -1,11 +1,11 @@
 import { AccessApplication } from '../api/access-application.ts';
 import { AccessPolicy } from '../api/access-policy.ts';
-import { keysFromSecretData, keysSecretName } from '../auth/keys.ts';
 import type { AssertionAlgorithm } from '../api/authentication.ts';
-import type { ApplicationKeys } from './auth-config.ts';
 import { API_GROUP } from '../api/schema-helpers.ts';
 import { schemaErrors } from '../api/validate.ts';
+import { keysFromSecretData, keysSecretName } from '../auth/keys.ts';
 import { ConfigError, type FieldError } from '../errors.ts';
+import type { ApplicationKeys } from './auth-config.ts';
 import { type ConfigSnapshot, parseSnapshot } from './load-documents.ts';
 import { type Located, renderSidecarConfig } from './render.ts';
 import type { SidecarConfig } from './sidecar-config.ts';
@@ -142,7 +142,10 @@ function addSecret(
     return;
   }
   const values: Record<string, string> = {};
-  for (const [field, encoded] of [['data', true], ['stringData', false]] as const) {
+  for (const [field, encoded] of [
+    ['data', true],
+    ['stringData', false],
+  ] as const) {
     const entries = doc[field];
     if (entries === undefined || entries === null) continue;
     if (typeof entries !== 'object' || Array.isArray(entries)) {
@@ -164,7 +167,10 @@ function addSecret(
   const namespace = typeof meta.namespace === 'string' ? meta.namespace : '';
   const key = `${namespace}/${meta.name}`;
   if (secrets.has(key)) {
-    errors.push({ path: `${location} metadata.name`, message: `Secret ${JSON.stringify(meta.name)} is defined twice` });
+    errors.push({
+      path: `${location} metadata.name`,
+      message: `Secret ${JSON.stringify(meta.name)} is defined twice`,
+    });
     return;
   }
   secrets.set(key, values);

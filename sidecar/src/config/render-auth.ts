@@ -6,7 +6,12 @@ import { keysSecretName } from '../auth/keys.ts';
 import type { FieldError } from '../errors.ts';
 import { compileHostMatcher } from '../http/host.ts';
 import { isLoopbackHost } from '../net/client-ip.ts';
-import { type ApplicationKeys, ApplicationKeysSchema, type RenderedAuth, type RenderedProvider } from './auth-config.ts';
+import {
+  type ApplicationKeys,
+  ApplicationKeysSchema,
+  type RenderedAuth,
+  type RenderedProvider,
+} from './auth-config.ts';
 
 export const DEFAULT_SESSION_COOKIE = '_gatehouse';
 export const DEFAULT_SESSION_ABSOLUTE_MS = 12 * 3_600_000;
@@ -31,7 +36,10 @@ function duration(text: string | undefined, fallback: number, field: string, at:
   if (text === undefined) return fallback;
   const ms = parseDurationMs(text);
   if (ms === undefined || ms < 1 || ms > 30 * 86_400_000) {
-    errors.push({ path: at(field), message: `is not a duration between 1ms and 720h (got ${JSON.stringify(text)})` });
+    errors.push({
+      path: at(field),
+      message: `is not a duration between 1ms and 720h (got ${JSON.stringify(text)})`,
+    });
     return fallback;
   }
   return ms;
@@ -40,7 +48,10 @@ function duration(text: string | undefined, fallback: number, field: string, at:
 function externalOrigin(auth: Authentication, hosts: readonly string[], at: At, errors: FieldError[]) {
   if (auth.externalUrl === undefined) {
     if ((auth.identityProviders ?? []).length > 0) {
-      errors.push({ path: at('spec.authentication.externalUrl'), message: 'is required with identityProviders' });
+      errors.push({
+        path: at('spec.authentication.externalUrl'),
+        message: 'is required with identityProviders',
+      });
     }
     return null;
   }
@@ -74,7 +85,8 @@ function providers(auth: Authentication, secrets: SecretsByName, at: At, errors:
       const { name, key } = p.clientSecretRef;
       const secret = secrets.get(name);
       if (!secret) errors.push({ path: field('clientSecretRef.name'), message: `no Secret named ${name}` });
-      else if (!secret[key]) errors.push({ path: field('clientSecretRef.key'), message: `Secret ${name} has no key ${key}` });
+      else if (!secret[key])
+        errors.push({ path: field('clientSecretRef.key'), message: `Secret ${name} has no key ${key}` });
       else clientSecret = secret[key];
     }
     const scopes = ['openid', ...(p.scopes ?? DEFAULT_SCOPES).filter((s) => s !== 'openid')];
@@ -95,23 +107,39 @@ function serviceTokens(auth: Authentication, at: At, errors: FieldError[]): Rend
   const settings = auth.serviceTokens;
   const ids = new Set<string>();
   const tokens = (settings?.tokens ?? []).map((t, i) => {
-    if (ids.has(t.id)) errors.push({ path: at(`spec.authentication.serviceTokens.tokens[${i}].id`), message: `${t.id} is listed twice` });
+    if (ids.has(t.id))
+      errors.push({
+        path: at(`spec.authentication.serviceTokens.tokens[${i}].id`),
+        message: `${t.id} is listed twice`,
+      });
     ids.add(t.id);
     const expiresAt = t.expiresAt === undefined ? null : Date.parse(t.expiresAt);
     if (expiresAt !== null && !Number.isFinite(expiresAt)) {
-      errors.push({ path: at(`spec.authentication.serviceTokens.tokens[${i}].expiresAt`), message: 'is not an RFC 3339 time' });
+      errors.push({
+        path: at(`spec.authentication.serviceTokens.tokens[${i}].expiresAt`),
+        message: 'is not an RFC 3339 time',
+      });
     }
     return { id: t.id, sha256: t.secretHash.slice('sha256:'.length), expiresAt };
   });
   const clientIdHeader = (settings?.clientIdHeader ?? DEFAULT_SERVICE_TOKEN_HEADERS.id).toLowerCase();
-  const clientSecretHeader = (settings?.clientSecretHeader ?? DEFAULT_SERVICE_TOKEN_HEADERS.secret).toLowerCase();
+  const clientSecretHeader = (
+    settings?.clientSecretHeader ?? DEFAULT_SERVICE_TOKEN_HEADERS.secret
+  ).toLowerCase();
   if (clientIdHeader === clientSecretHeader) {
-    errors.push({ path: at('spec.authentication.serviceTokens.clientSecretHeader'), message: 'must differ from clientIdHeader' });
+    errors.push({
+      path: at('spec.authentication.serviceTokens.clientSecretHeader'),
+      message: 'must differ from clientIdHeader',
+    });
   }
   return { clientIdHeader, clientSecretHeader, tokens };
 }
 
-function identityHeaders(auth: Authentication, at: At, errors: FieldError[]): RenderedAuth['identityHeaders'] {
+function identityHeaders(
+  auth: Authentication,
+  at: At,
+  errors: FieldError[],
+): RenderedAuth['identityHeaders'] {
   const settings = auth.identityHeaders ?? {};
   const profile = HEADER_PROFILES[settings.profile ?? 'gatehouse'];
   const names = {
@@ -121,7 +149,10 @@ function identityHeaders(auth: Authentication, at: At, errors: FieldError[]): Re
     assertion: (settings.assertion ?? DEFAULT_ASSERTION_HEADER).toLowerCase(),
   };
   if (new Set(Object.values(names)).size !== 4) {
-    errors.push({ path: at('spec.authentication.identityHeaders'), message: 'email, user, groups and assertion need four different header names' });
+    errors.push({
+      path: at('spec.authentication.identityHeaders'),
+      message: 'email, user, groups and assertion need four different header names',
+    });
   }
   return names;
 }
@@ -137,9 +168,27 @@ export function renderAuth(
   const { name, namespace } = application.metadata;
   const label = namespace ? `${namespace}/${name}` : name;
   const origin = externalOrigin(auth, application.spec.hosts, at, errors);
-  const absoluteMs = duration(auth.session?.absoluteLifetime, DEFAULT_SESSION_ABSOLUTE_MS, 'spec.authentication.session.absoluteLifetime', at, errors);
-  const idleMs = duration(auth.session?.idleTimeout, DEFAULT_SESSION_IDLE_MS, 'spec.authentication.session.idleTimeout', at, errors);
-  const lifetimeMs = duration(auth.assertion?.lifetime, DEFAULT_ASSERTION_LIFETIME_MS, 'spec.authentication.assertion.lifetime', at, errors);
+  const absoluteMs = duration(
+    auth.session?.absoluteLifetime,
+    DEFAULT_SESSION_ABSOLUTE_MS,
+    'spec.authentication.session.absoluteLifetime',
+    at,
+    errors,
+  );
+  const idleMs = duration(
+    auth.session?.idleTimeout,
+    DEFAULT_SESSION_IDLE_MS,
+    'spec.authentication.session.idleTimeout',
+    at,
+    errors,
+  );
+  const lifetimeMs = duration(
+    auth.assertion?.lifetime,
+    DEFAULT_ASSERTION_LIFETIME_MS,
+    'spec.authentication.assertion.lifetime',
+    at,
+    errors,
+  );
   if (lifetimeMs < 1000 || lifetimeMs > 3_600_000) {
     errors.push({ path: at('spec.authentication.assertion.lifetime'), message: 'must be between 1s and 1h' });
   }
@@ -155,7 +204,13 @@ export function renderAuth(
     },
     serviceTokens: serviceTokens(auth, at, errors),
     serviceAccounts: sa
-      ? { issuer: sa.issuer, jwksUrl: sa.jwksUrl, audiences: [...sa.audiences], caFile: sa.caFile ?? null, bearerTokenFile: sa.bearerTokenFile ?? null }
+      ? {
+          issuer: sa.issuer,
+          jwksUrl: sa.jwksUrl,
+          audiences: [...sa.audiences],
+          caFile: sa.caFile ?? null,
+          bearerTokenFile: sa.bearerTokenFile ?? null,
+        }
       : null,
     identityHeaders: identityHeaders(auth, at, errors),
     assertion: {
@@ -193,7 +248,10 @@ export function renderKeys(
   }
   const valid = keys as ApplicationKeys;
   if (valid.signing[0]?.alg !== auth.assertion.algorithm) {
-    errors.push({ path: `${where} keys.signing[0].alg`, message: `must be ${auth.assertion.algorithm}, the assertion algorithm` });
+    errors.push({
+      path: `${where} keys.signing[0].alg`,
+      message: `must be ${auth.assertion.algorithm}, the assertion algorithm`,
+    });
   }
   return valid;
 }

@@ -4,8 +4,8 @@ import { StringEnum } from '../api/schema-helpers.ts';
 import { listItemErrors, schemaErrors } from '../api/validate.ts';
 import { ConfigError, type FieldError } from '../errors.ts';
 import { cidrProblem } from '../net/cidr.ts';
-import { ApplicationKeysSchema, RenderedAuthSchema } from './auth-config.ts';
 import { policyErrors, RenderedPolicySchema } from '../policy/rendered-policy.ts';
+import { ApplicationKeysSchema, RenderedAuthSchema } from './auth-config.ts';
 
 /** Format version of SidecarConfig; bumped on any incompatible change of the contract. */
 export const SIDECAR_CONFIG_FORMAT = 1;
@@ -63,7 +63,8 @@ export const SidecarConfigSchema = Type.Object(
     }),
     auth: RenderedAuthSchema,
     keys: Type.Union([ApplicationKeysSchema, Type.Null()], {
-      description: 'Secret keys (cookie encryption, JWT signing); null when the application authenticates nobody.',
+      description:
+        'Secret keys (cookie encryption, JWT signing); null when the application authenticates nobody.',
     }),
     logging: Type.Object(
       {
@@ -145,7 +146,10 @@ export function redactedConfig(config: SidecarConfig): object {
     ...config,
     auth: {
       ...config.auth,
-      providers: config.auth.providers.map((p) => ({ ...p, clientSecret: p.clientSecret === null ? null : REDACTED })),
+      providers: config.auth.providers.map((p) => ({
+        ...p,
+        clientSecret: p.clientSecret === null ? null : REDACTED,
+      })),
     },
     keys: config.keys === null ? null : REDACTED,
   };

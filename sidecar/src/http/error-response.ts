@@ -2,15 +2,16 @@ import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { HttpError } from '../errors.ts';
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+import type { LocalResponse } from './local-response.ts';
+import { escapeHtml, gatewayPage } from './page.ts';
 
 /** A small self-contained page for browsers: what happened, and the id to quote to support. */
 export function errorPage(status: number, message: string, requestId: string): string {
-  const title = `${status} ${STATUS_CODES[status] ?? 'Error'}`;
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:10vh auto;padding:0 1rem;color:#1f2328}h1{font-size:1.5rem}code{background:#f6f8fa;padding:.1rem .3rem;border-radius:4px}footer{margin-top:2rem;color:#656d76;font-size:.875rem}</style></head><body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p><footer>Request ID <code>${escapeHtml(requestId)}</code> &middot; Gatehouse</footer></body></html>`;
+  return gatewayPage(
+    `${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    `<p>${escapeHtml(message)}</p>`,
+    requestId,
+  );
 }
 
 function wantsHtml(accept: string | undefined): boolean {
@@ -42,9 +43,10 @@ export function sendError(
   requestIdHeader: string,
   accept: string | undefined,
   close: boolean,
+  cookies: readonly string[] = [],
 ): void {
   const { type, body } = errorBody(error, requestId, accept);
-  const headers: Record<string, string | number> = {
+  const headers: Record<string, string | number | readonly string[]> = {
     'content-type': type,
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
@@ -52,7 +54,8 @@ export function sendError(
     ...error.headers,
   };
   if (close) headers.connection = 'close';
-  res.writeHead(error.status, headers);
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
+  res.writeHead(error.status, headers as Record<string, string | number | string[]>);
   res.end(body);
 }
 
@@ -77,4 +80,26 @@ export function sendRawError(
   if (socket.writable) socket.end(text);
   else socket.destroy();
   return Buffer.byteLength(text);
+}
+
+/** Writes a gateway response (redirect or page) with the request id; closes when asked. */
+export function sendLocal(
+  res: ServerResponse,
+  local: LocalResponse,
+  requestId: string,
+  requestIdHeader: string,
+  close: boolean,
+  cookies: readonly string[] = [],
+): void {
+  const headers = [
+    ...local.headers,
+    'content-length',
+    String(Buffer.byteLength(local.body)),
+    requestIdHeader,
+    requestId,
+    ...cookies.flatMap((c) => ['set-cookie', c]),
+  ];
+  if (close) headers.push('connection', 'close');
+  res.writeHead(local.status, headers);
+  res.end(local.body);
 }

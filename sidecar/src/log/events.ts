@@ -8,7 +8,15 @@ export type EventType =
   | 'sidecar_stopped'
   | 'config_loaded'
   | 'config_rejected'
-  | 'websocket_closed';
+  | 'websocket_closed'
+  | 'login_succeeded'
+  | 'login_failed'
+  | 'logout'
+  | 'session_refreshed'
+  | 'session_refresh_failed'
+  | 'session_expired'
+  | 'service_token_failed'
+  | 'token_failed';
 
 /** Writes one event line: `type`, `time`, then the given fields (allowlisted by each caller). */
 export function logEvent(sink: LogSink, type: EventType, fields: Record<string, unknown>): void {

@@ -2,7 +2,8 @@ import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HttpError } from '../errors.ts';
-import { sendError, sendRawError } from '../http/error-response.ts';
+import { sendError, sendLocal, sendRawError } from '../http/error-response.ts';
+import { LocalResponse } from '../http/local-response.ts';
 import type { LogSink } from '../log/log-sink.ts';
 import type { SidecarMetrics } from '../metrics/metrics.ts';
 import { normaliseIp } from '../net/client-ip.ts';
@@ -10,15 +11,21 @@ import type { RuntimeState } from '../runtime-state.ts';
 import { logRequest } from './log-request.ts';
 import { RequestScope } from './scope.ts';
 import { assignRequestId } from './stages/assign-request-id.ts';
+import { authenticate } from './stages/authenticate.ts';
 import { authorize } from './stages/authorize.ts';
 import { checkRequest } from './stages/check-request.ts';
 import { forwardingHeaders } from './stages/forwarding-headers.ts';
+import { gatewayRoutes } from './stages/gateway-routes.ts';
 import { proxy } from './stages/proxy.ts';
 import { proxyUpgrade, type UpgradeRegistry } from './stages/proxy-upgrade.ts';
 import { resolveClient } from './stages/resolve-client.ts';
+import { stampIdentity } from './stages/stamp-identity.ts';
 
-/** A pipeline stage: hands on (undefined) or stops the request with a typed HTTP error. */
-export type Stage = (scope: RequestScope) => HttpError | undefined | Promise<HttpError | undefined>;
+/** What stops a request before the upstream: a typed error, or a response of the gateway itself. */
+export type Stop = HttpError | LocalResponse;
+
+/** A pipeline stage: hands on (undefined) or stops the request. */
+export type Stage = (scope: RequestScope) => Stop | undefined | Promise<Stop | undefined>;
 
 /**
  * The request path, read top to bottom. Plain requests and WebSocket upgrades run the same
@@ -28,9 +35,18 @@ export const STAGES: readonly Stage[] = [
   resolveClient, //     peer trust and the real client IP
   assignRequestId, //   trusted inbound id or a fresh one
   checkRequest, //      one valid Host of this app, canonical origin-form path
+  authenticate, //      service token | ServiceAccount token | session cookie | anonymous
+  gatewayRoutes, //     /.gatehouse/: sign-in, callback, logout, JWKS
   authorize, //         the application's policies decide, deny by default
-  forwardingHeaders, // hop-by-hop out, X-Forwarded-* and the request id in
+  forwardingHeaders, // hop-by-hop, identity headers and consumed credentials out; X-Forwarded-* in
+  stampIdentity, //     identity headers and the signed identity JWT
 ];
+
+const GATEWAY_ROUTE_NOT_UPGRADABLE = new HttpError(
+  'upgrade_not_supported',
+  400,
+  'This address does not accept WebSocket upgrades.',
+);
 
 /** What the pipeline needs from the process around it. */
 export interface PipelineContext {
@@ -40,7 +56,7 @@ export interface PipelineContext {
   draining(): boolean;
 }
 
-async function continueStages(pending: Promise<HttpError | undefined>, from: number, scope: RequestScope) {
+async function continueStages(pending: Promise<Stop | undefined>, from: number, scope: RequestScope) {
   const first = await pending;
   if (first) return first;
   for (let i = from + 1; i < STAGES.length; i++) {
@@ -51,7 +67,7 @@ async function continueStages(pending: Promise<HttpError | undefined>, from: num
 }
 
 /** Runs the stages synchronously until one returns a promise; most requests never await. */
-function runStages(scope: RequestScope): HttpError | undefined | Promise<HttpError | undefined> {
+function runStages(scope: RequestScope): Stop | undefined | Promise<Stop | undefined> {
   for (let i = 0; i < STAGES.length; i++) {
     const result = (STAGES[i] as Stage)(scope);
     if (result instanceof Promise) return continueStages(result, i, scope);
@@ -80,7 +96,7 @@ export async function handleRequest(
   req: IncomingMessage,
   res: ServerResponse,
 ) {
-  const scope = new RequestScope('http', state, req);
+  const scope = new RequestScope('http', state, req, ctx.sink);
   ctx.metrics.requestStarted(state.appLabel);
   try {
     let stop = runStages(scope);
@@ -100,26 +116,27 @@ export async function handleRequest(
   }
 }
 
-/** Records on the scope that a stage stopped the request with this error. */
-function recordStop(scope: RequestScope, error: HttpError): void {
-  scope.status = error.status;
-  scope.errorCode = error.code;
-  scope.outcome = error.status === 401 || error.status === 403 ? 'denied' : 'rejected';
+/** Records on the scope that a stage stopped the request. */
+function recordStop(scope: RequestScope, stop: Stop): void {
+  scope.status = stop.status;
+  if (stop instanceof LocalResponse) {
+    scope.errorCode = stop.code;
+    scope.outcome = stop.outcome;
+  } else {
+    scope.errorCode = stop.code;
+    scope.outcome = stop.status === 401 || stop.status === 403 ? 'denied' : 'rejected';
+  }
   if (!scope.requestId) scope.requestId = crypto.randomUUID();
 }
 
-function stopRequest(scope: RequestScope, error: HttpError, res: ServerResponse, ctx: PipelineContext): void {
-  recordStop(scope, error);
+function stopRequest(scope: RequestScope, stop: Stop, res: ServerResponse, ctx: PipelineContext): void {
+  recordStop(scope, stop);
   // Requests refused for their shape close the connection: the parser state is not to be trusted.
-  const close = error.status === 400 || ctx.draining();
-  sendError(
-    res,
-    error,
-    scope.requestId,
-    scope.state.config.requestId.header,
-    scope.req.headers.accept,
-    close,
-  );
+  const close = stop.status === 400 || ctx.draining();
+  const idHeader = scope.state.config.requestId.header;
+  const cookies = scope.setCookies ?? [];
+  if (stop instanceof LocalResponse) sendLocal(res, stop, scope.requestId, idHeader, close, cookies);
+  else sendError(res, stop, scope.requestId, idHeader, scope.req.headers.accept, close, cookies);
 }
 
 /** Handles one WebSocket upgrade through the same stages; resolves when the tunnel has closed. */
@@ -130,7 +147,7 @@ export async function handleUpgrade(
   socket: Duplex,
   head: Buffer,
 ) {
-  const scope = new RequestScope('upgrade', state, req);
+  const scope = new RequestScope('upgrade', state, req, ctx.sink);
   ctx.metrics.requestStarted(state.appLabel);
   try {
     let stop = runStages(scope);
@@ -139,7 +156,7 @@ export async function handleUpgrade(
       recordStop(scope, stop);
       sendRawError(
         socket as Socket,
-        stop,
+        stop instanceof LocalResponse ? GATEWAY_ROUTE_NOT_UPGRADABLE : stop,
         scope.requestId,
         state.config.requestId.header,
         req.headers.accept,
@@ -174,7 +191,7 @@ export function handleProtocolError(
   req.method = method.slice(0, 32);
   req.url = target;
   req.httpVersion = /^HTTP\/1\.[01]$/.test(version) ? version.slice(5) : '1.1';
-  const scope = new RequestScope('http', state, req);
+  const scope = new RequestScope('http', state, req, ctx.sink);
   ctx.metrics.requestStarted(state.appLabel);
   scope.requestId = crypto.randomUUID();
   scope.status = error.status;

@@ -1,8 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { LogSink } from '../log/log-sink.ts';
 import type { Decision } from '../policy/decision.ts';
 import type { PolicyIdentity, PolicyInput } from '../policy/input.ts';
 import type { RuntimeState } from '../runtime-state.ts';
+
+/** How the caller proved who they are. */
+export type AuthMethod = 'oidc' | 'service-token' | 'service-account';
 
 /** How a request ended; exactly one per log line. */
 export type Outcome =
@@ -13,7 +17,9 @@ export type Outcome =
   | 'upstream_timeout'
   | 'client_abort'
   | 'client_timeout'
-  | 'upgraded';
+  | 'upgraded'
+  | 'login_redirect'
+  | 'gateway';
 
 /**
  * The one typed per-request scope: created by the first stage, filled by later ones, read by the
@@ -43,7 +49,11 @@ export class RequestScope {
   /** Who made the request, once authentication has run; null for anonymous requests. */
   identity: PolicyIdentity | null = null;
   sessionId: string | null = null;
-  authMethod: string | null = null;
+  authMethod: AuthMethod | null = null;
+  /** Key under which this caller's identity JWT is cached (session, token or ServiceAccount). */
+  assertionKey = '';
+  /** Set-Cookie values added to whatever response this request gets (session renewal or clearing). */
+  setCookies: string[] | null = null;
   /** What the policies decided, and what audit policies would have decided (null without any). */
   decision: Decision | null = null;
   auditDecision: Decision | null = null;
@@ -58,8 +68,12 @@ export class RequestScope {
   bytesOut = 0;
   logged = false;
 
-  constructor(kind: 'http' | 'upgrade', state: RuntimeState, req: IncomingMessage) {
+  /** Where auth events of this request are written (the same stream as the request line). */
+  readonly sink: LogSink;
+
+  constructor(kind: 'http' | 'upgrade', state: RuntimeState, req: IncomingMessage, sink: LogSink) {
     this.kind = kind;
+    this.sink = sink;
     this.state = state;
     this.req = req;
     this.startedAt = Date.now();

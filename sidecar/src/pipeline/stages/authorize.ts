@@ -1,4 +1,7 @@
+import { loginRedirect } from '../../auth/login-flow.ts';
+import { isPageNavigation } from '../../auth/navigation.ts';
 import { HttpError } from '../../errors.ts';
+import type { LocalResponse } from '../../http/local-response.ts';
 import type { PolicyInput } from '../../policy/input.ts';
 import type { RequestScope } from '../scope.ts';
 
@@ -23,10 +26,12 @@ const ACCESS_DENIED = new HttpError('access_denied', 403, 'You do not have acces
 /**
  * Evaluates the application's policies on every request and records the decision (and any audit
  * decision) for the log line. Deny by default: a request goes on only when a policy allows,
- * bypasses or accepts it as a service. Unauthenticated requests that a sign-in could change get
- * 401, not 403.
+ * bypasses or accepts it as a service. Unauthenticated requests that a sign-in could change are
+ * sent to sign in when they are page navigations, and get 401 otherwise; never 403.
  */
-export function authorize(scope: RequestScope): HttpError | undefined {
+export function authorize(
+  scope: RequestScope,
+): HttpError | LocalResponse | Promise<LocalResponse> | undefined {
   // The same client IP and path that are logged and forwarded.
   const input: PolicyInput = {
     identity: scope.identity,
@@ -40,7 +45,12 @@ export function authorize(scope: RequestScope): HttpError | undefined {
   scope.decision = decision;
   scope.auditDecision = audit;
   if (decision.action !== 'deny') return undefined;
-  if (decision.reason === 'login_required') return LOGIN_REQUIRED;
+  if (decision.reason === 'login_required') {
+    const auth = scope.state.auth;
+    if (auth !== null && auth.providers.size > 0 && isPageNavigation(scope.req))
+      return loginRedirect(scope, auth);
+    return LOGIN_REQUIRED;
+  }
   if (scope.identity === null && engine.acceptsMachines) return CREDENTIALS_REQUIRED;
   return ACCESS_DENIED;
 }

@@ -1,5 +1,6 @@
+import { withoutGatehouseCookies } from '../../auth/cookies.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
-import { isIdentityHeader } from '../../http/identity-headers.ts';
+import { comparableHeaderName, isIdentityHeader } from '../../http/identity-headers.ts';
 import { normaliseIp } from '../../net/client-ip.ts';
 import type { RequestScope } from '../scope.ts';
 
@@ -31,7 +32,9 @@ const REPLACED: ReadonlySet<string> = new Set([
 /**
  * Builds the upstream header list from the raw request headers: hop-by-hop headers and those
  * named in Connection removed, every copy of every identity header removed (any case, `_` and
- * `.` spellings), client-address headers kept only from trusted proxies, then
+ * `.` spellings, and the names this application stamps), the credentials Gatehouse consumed
+ * (service token headers, a ServiceAccount bearer token, Gatehouse cookies) removed,
+ * client-address headers kept only from trusted proxies, then
  * X-Forwarded-For/Proto/Host, X-Real-IP and the request id set.
  */
 export function forwardingHeaders(scope: RequestScope): undefined {
@@ -44,6 +47,8 @@ export function forwardingHeaders(scope: RequestScope): undefined {
       for (const t of connectionTokens([raw[i + 1] as string])) connection.add(t);
     }
   }
+  const auth = scope.state.auth;
+  const cookieBase = auth?.settings.session.cookieName ?? '';
   const out: string[] = ['host', scope.host];
   let forwardedFor = '';
   let forwardedProto = '';
@@ -54,6 +59,16 @@ export function forwardingHeaders(scope: RequestScope): undefined {
     if (name === 'transfer-encoding' || (name === 'content-length' && value !== '0')) scope.hasBody = true;
     if (HOP_BY_HOP.has(name) || connection?.has(name) || name === idHeader) continue;
     if (isIdentityHeader(name)) continue;
+    if (auth !== null) {
+      const comparable = comparableHeaderName(name);
+      if (auth.stampedHeaders.has(comparable) || auth.credentialHeaders.has(comparable)) continue;
+      if (name === 'authorization' && scope.authMethod === 'service-account') continue;
+      if (name === 'cookie') {
+        const kept = withoutGatehouseCookies(value, cookieBase);
+        if (kept !== null) out.push(raw[i] as string, kept);
+        continue;
+      }
+    }
     if (CLIENT_ADDRESS_HEADERS.has(name)) {
       if (!scope.peerTrusted) continue;
       if (name === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;

@@ -87,6 +87,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
         scope.upstreamMs = Number(process.hrtime.bigint() - scope.upstreamStartNs) / 1e6;
         scope.status = statusCode;
         const out = responseHeaders(headers as IncomingHttpHeaders, idHeader, scope.requestId);
+        if (scope.setCookies) for (const cookie of scope.setCookies) out.push('set-cookie', cookie);
         if (draining()) out.push('connection', 'close');
         try {
           res.writeHead(statusCode, out);

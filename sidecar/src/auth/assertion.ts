@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { RenderedAuth } from '../config/auth-config.ts';
+import type { PolicyIdentity } from '../policy/input.ts';
+import type { SigningKey } from './keys.ts';
+
+const CACHE_LIMIT = 10_000;
+
+/** Signs the identity JWT sent to the application; one signature serves many requests of a caller. */
+export interface AssertionSigner {
+  /** The cached JWT when it still has more than half its lifetime left, else undefined. */
+  cached(key: string, now: number): string | undefined;
+  /** Signs a fresh JWT for the identity and caches it under key (a session id or caller id). */
+  sign(key: string, identity: PolicyIdentity, sessionId: string | null, now: number): Promise<string>;
+}
+
+/**
+ * Creates the signer: claims iss, aud, sub, email, groups, idp, sid, iat, exp and jti, signed
+ * with the first signing key (its kid in the header) so apps verify it against the JWKS.
+ */
+export function createAssertionSigner(
+  settings: RenderedAuth['assertion'],
+  keys: readonly SigningKey[],
+): AssertionSigner {
+  const key = keys[0];
+  if (!key) throw new Error('no signing key');
+  const cache = new Map<string, { jwt: string; renewAt: number }>();
+  return {
+    cached(cacheKey, now) {
+      const hit = cache.get(cacheKey);
+      return hit && hit.renewAt > now ? hit.jwt : undefined;
+    },
+    async sign(cacheKey, identity, sessionId, now) {
+      const iat = Math.floor(now / 1000);
+      const lifetime = Math.floor(settings.lifetimeMs / 1000);
+      const jwt = await new SignJWT({
+        email: identity.email ?? undefined,
+        groups: [...identity.groups],
+        idp: identity.idp ?? undefined,
+        sid: sessionId ?? undefined,
+        kind: identity.kind,
+      })
+        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+        .setIssuer(settings.issuer)
+        .setAudience(settings.audience)
+        .setSubject(identity.sub)
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + lifetime)
+        .setJti(randomUUID())
+        .sign(key.privateKey);
+      if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+      cache.set(cacheKey, { jwt, renewAt: now + settings.lifetimeMs / 2 });
+      return jwt;
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { type EventType, logEvent } from '../log/events.ts';
+import { capField } from '../log/sanitize.ts';
+import type { RequestScope } from '../pipeline/scope.ts';
+
+/** Auth event types: sign-in, sign-out, refresh and credential failures. */
+export type AuthEventType = Extract<
+  EventType,
+  | 'login_succeeded'
+  | 'login_failed'
+  | 'logout'
+  | 'session_refreshed'
+  | 'session_refresh_failed'
+  | 'session_expired'
+  | 'service_token_failed'
+  | 'token_failed'
+>;
+
+/**
+ * Writes an auth event in the request stream: the event fields plus who and where (app, request
+ * id, client IP, user agent). Callers pass allowlisted fields only; never tokens or secrets.
+ */
+export function authEvent(scope: RequestScope, type: AuthEventType, fields: Record<string, unknown>): void {
+  const ua = scope.req.headers['user-agent'];
+  logEvent(scope.sink, type, {
+    app: scope.state.appLabel,
+    requestId: scope.requestId,
+    clientIp: scope.clientIp,
+    userAgent: typeof ua === 'string' ? capField(ua, 1024) : null,
+    ...fields,
+  });
+}

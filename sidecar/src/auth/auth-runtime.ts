@@ -1,0 +1,49 @@
+import type { ApplicationKeys, RenderedAuth } from '../config/auth-config.ts';
+import { type AssertionSigner, createAssertionSigner } from './assertion.ts';
+import { importSigningKeys } from './keys.ts';
+import { type ProviderClient, providerClient } from './oidc-client.ts';
+import { createSealer, type Sealer } from './sealed.ts';
+import { createServiceAccountVerifier, type ServiceAccountVerifier } from './service-accounts.ts';
+import { createServiceTokenVerifier, type ServiceTokenVerifier } from './service-tokens.ts';
+import { createSessionJar, type SessionJar } from './session-jar.ts';
+
+/** Everything authentication needs at request time, compiled once per config. */
+export interface AuthRuntime {
+  readonly settings: RenderedAuth;
+  readonly providers: ReadonlyMap<string, ProviderClient>;
+  readonly sealer: Sealer;
+  readonly sessions: SessionJar;
+  readonly serviceTokens: ServiceTokenVerifier | null;
+  readonly serviceAccounts: ServiceAccountVerifier | null;
+  readonly assertions: AssertionSigner;
+  /** The JWKS document (public signing keys, current first), serialised once. */
+  readonly jwks: string;
+  /** Lower-case names of the request headers that carry credentials Gatehouse consumes (never forwarded). */
+  readonly credentialHeaders: ReadonlySet<string>;
+  /** Lower-case identity header names Gatehouse stamps (stripped from requests in any spelling). */
+  readonly stampedHeaders: ReadonlySet<string>;
+}
+
+/** Compiles the auth runtime; null when the application authenticates nobody. Throws on unusable keys. */
+export function compileAuthRuntime(settings: RenderedAuth, keys: ApplicationKeys | null): AuthRuntime | null {
+  if (keys === null) return null;
+  const signing = importSigningKeys(keys.signing);
+  const sealer = createSealer(keys.cookie);
+  const h = settings.identityHeaders;
+  return {
+    settings,
+    providers: new Map(settings.providers.map((p) => [p.name, providerClient(p)])),
+    sealer,
+    sessions: createSessionJar(settings.session, sealer),
+    serviceTokens:
+      settings.serviceTokens.tokens.length > 0 ? createServiceTokenVerifier(settings.serviceTokens) : null,
+    serviceAccounts: settings.serviceAccounts ? createServiceAccountVerifier(settings.serviceAccounts) : null,
+    assertions: createAssertionSigner(settings.assertion, signing),
+    jwks: JSON.stringify({ keys: signing.map((k) => k.publicJwk) }),
+    credentialHeaders: new Set([
+      settings.serviceTokens.clientIdHeader,
+      settings.serviceTokens.clientSecretHeader,
+    ]),
+    stampedHeaders: new Set([h.email, h.user, h.groups, h.assertion]),
+  };
+}

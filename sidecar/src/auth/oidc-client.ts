@@ -1,0 +1,84 @@
+import * as oidc from 'openid-client';
+import type { RenderedProvider } from '../config/auth-config.ts';
+import { isLoopbackHost } from '../net/client-ip.ts';
+
+/** Seconds allowed for each call to a provider (discovery, token, refresh). */
+export const PROVIDER_TIMEOUT_SECONDS = 10;
+/** After a failed discovery, the next attempt waits at least this long (no hammering a down provider). */
+export const DISCOVERY_RETRY_MS = 5_000;
+
+/** One OpenID Provider: its settings and its discovered metadata (fetched once, shared across reloads). */
+export interface ProviderClient {
+  readonly settings: RenderedProvider;
+  configuration(): Promise<oidc.Configuration>;
+}
+
+interface Discovery {
+  readonly promise: Promise<oidc.Configuration>;
+  failedAt: number | null;
+}
+
+const discoveries = new Map<string, Discovery>();
+
+function discover(settings: RenderedProvider): Promise<oidc.Configuration> {
+  const issuer = new URL(settings.issuer);
+  const insecure = issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname);
+  const auth = settings.clientSecret === null ? oidc.None() : oidc.ClientSecretBasic(settings.clientSecret);
+  return oidc.discovery(issuer, settings.clientId, undefined, auth, {
+    timeout: PROVIDER_TIMEOUT_SECONDS,
+    ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
+  });
+}
+
+/** The client for a provider; discovery is lazy, cached by settings, and retried after failures. */
+export function providerClient(settings: RenderedProvider): ProviderClient {
+  const key = JSON.stringify(settings);
+  return {
+    settings,
+    configuration() {
+      const known = discoveries.get(key);
+      if (known && (known.failedAt === null || Date.now() - known.failedAt < DISCOVERY_RETRY_MS)) {
+        return known.promise;
+      }
+      const entry: Discovery = { promise: discover(settings), failedAt: null };
+      entry.promise.catch(() => {
+        entry.failedAt = Date.now();
+      });
+      discoveries.set(key, entry);
+      return entry.promise;
+    },
+  };
+}
+
+/** The PKCE, state and nonce values of one sign-in, kept sealed in the login cookie. */
+export interface LoginSecrets {
+  readonly state: string;
+  readonly nonce: string;
+  readonly verifier: string;
+}
+
+/** Fresh state, nonce and PKCE verifier. */
+export function newLoginSecrets(): LoginSecrets {
+  return { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier() };
+}
+
+/** The provider's authorization URL for a sign-in (code flow, PKCE S256, state, nonce). */
+export async function authorizationUrl(
+  config: oidc.Configuration,
+  settings: RenderedProvider,
+  redirectUri: string,
+  secrets: LoginSecrets,
+): Promise<URL> {
+  return oidc.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: settings.scopes.join(' '),
+    response_type: 'code',
+    code_challenge: await oidc.calculatePKCECodeChallenge(secrets.verifier),
+    code_challenge_method: 'S256',
+    state: secrets.state,
+    nonce: secrets.nonce,
+  });
+}
+
+export type { Configuration as ProviderConfiguration } from 'openid-client';
+export { authorizationCodeGrant, buildEndSessionUrl, refreshTokenGrant } from 'openid-client';

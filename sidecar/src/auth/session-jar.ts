@@ -1,0 +1,108 @@
+import type { RenderedAuth } from '../config/auth-config.ts';
+import { cookieName, readCookies, serializeCookie } from './cookies.ts';
+import type { Sealer } from './sealed.ts';
+import { asSession, type Session } from './session.ts';
+
+/** Largest cookie value written; browsers keep at least 4096 bytes per cookie, name and attributes included. */
+export const COOKIE_CHUNK_SIZE = 3_800;
+const MAX_CHUNKS = 5;
+const CACHE_LIMIT = 10_000;
+
+/** The session cookies of one request: the joined sealed value and the names present (to clear them). */
+export interface PresentCookies {
+  readonly sealed: string | undefined;
+  readonly names: readonly string[];
+}
+
+/** Reads and writes sessions in (possibly split) cookies; opened sessions are cached by cookie value. */
+export interface SessionJar {
+  readonly name: string;
+  /** Finds the session cookie(s) of a request. */
+  cookies(header: string | readonly string[] | undefined): PresentCookies;
+  /** The session sealed in the cookies; synchronous on a cache hit. Undefined when absent, invalid or ended here. */
+  open(sealed: string): Session | undefined | Promise<Session | undefined>;
+  /** Set-Cookie values storing the session (splitting it when large) and deleting stale chunks. */
+  store(session: Session, present: readonly string[]): Promise<string[]>;
+  /** Set-Cookie values deleting the given session cookies. */
+  clear(present: readonly string[]): string[];
+  /** Refuses this session id from now on in this process (logout), until it would have expired anyway. */
+  end(session: Session): void;
+}
+
+/** Creates the session jar for an application's session settings and cookie keys. */
+export function createSessionJar(settings: RenderedAuth['session'], sealer: Sealer): SessionJar {
+  const name = cookieName(settings.cookieName, settings.secure);
+  const chunkName = (i: number) => (i === 0 ? name : `${name}_${i}`);
+  const cache = new Map<string, Session>();
+  const ended = new Map<string, number>();
+  const secure = settings.secure;
+
+  const remember = (sealed: string, session: Session) => {
+    if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+    cache.set(sealed, session);
+  };
+  const isEnded = (session: Session) => {
+    const until = ended.get(session.sid);
+    if (until === undefined) return false;
+    if (until * 1000 < Date.now()) ended.delete(session.sid);
+    return true;
+  };
+
+  return {
+    name,
+    cookies(header) {
+      const found = readCookies(header, name);
+      for (const key of found.keys())
+        if (key !== name && !/^_[0-9]$/.test(key.slice(name.length))) found.delete(key);
+      const first = found.get(name);
+      if (first === undefined) return { sealed: undefined, names: [...found.keys()] };
+      const star = first.indexOf('*');
+      if (star === -1 || star > 2) return { sealed: first, names: [...found.keys()] };
+      const count = Number(first.slice(0, star));
+      let sealed = first.slice(star + 1);
+      for (let i = 1; i < count && i < MAX_CHUNKS; i++) {
+        const part = found.get(chunkName(i));
+        if (part === undefined) return { sealed: undefined, names: [...found.keys()] };
+        sealed += part;
+      }
+      return { sealed, names: [...found.keys()] };
+    },
+    open(sealed) {
+      const hit = cache.get(sealed);
+      if (hit) return isEnded(hit) ? undefined : hit;
+      return sealer.open('session', sealed).then((value) => {
+        const session = value && asSession(value);
+        if (!session) return undefined;
+        remember(sealed, session);
+        return isEnded(session) ? undefined : session;
+      });
+    },
+    async store(session, present) {
+      const sealed = await sealer.seal('session', session);
+      remember(sealed, session);
+      const maxAge = session.exp - Math.floor(Date.now() / 1000);
+      const parts: string[] = [];
+      if (sealed.length <= COOKIE_CHUNK_SIZE) parts.push(sealed);
+      else
+        for (let i = 0; i < sealed.length; i += COOKIE_CHUNK_SIZE)
+          parts.push(sealed.slice(i, i + COOKIE_CHUNK_SIZE));
+      if (parts.length > MAX_CHUNKS) throw new Error(`session too large (${sealed.length} bytes)`);
+      const out = parts.map((part, i) =>
+        serializeCookie(chunkName(i), i === 0 && parts.length > 1 ? `${parts.length}*${part}` : part, {
+          secure,
+          maxAge,
+        }),
+      );
+      const written = new Set(parts.map((_, i) => chunkName(i)));
+      for (const stale of present)
+        if (!written.has(stale)) out.push(serializeCookie(stale, '', { secure, maxAge: 0 }));
+      return out;
+    },
+    clear(present) {
+      return present.map((n) => serializeCookie(n, '', { secure, maxAge: 0 }));
+    },
+    end(session) {
+      ended.set(session.sid, session.exp);
+    },
+  };
+}

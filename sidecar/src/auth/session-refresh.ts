@@ -1,0 +1,100 @@
+import type { RequestScope } from '../pipeline/scope.ts';
+import { authEvent } from './auth-events.ts';
+import type { AuthRuntime } from './auth-runtime.ts';
+import { refreshTokenGrant } from './oidc-client.ts';
+import { identityFromClaims, type Session } from './session.ts';
+
+/** After a refresh fails for a transient reason (provider down), the next try waits this long. */
+export const REFRESH_RETRY_SECONDS = 60;
+
+/** The session after a refresh (or undefined when it ended) and the cookies that store it. */
+export interface Refreshed {
+  readonly session: Session | undefined;
+  readonly cookies: readonly string[];
+}
+
+const inFlight = new Map<string, Promise<Refreshed>>();
+
+function isPermanent(error: unknown): boolean {
+  const e = error as { error?: unknown; code?: unknown };
+  return (
+    e.error === 'invalid_grant' ||
+    e.error === 'unauthorized_client' ||
+    e.code === 'OAUTH_JWT_CLAIM_COMPARISON_FAILED'
+  );
+}
+
+async function refresh(
+  scope: RequestScope,
+  auth: AuthRuntime,
+  session: Session,
+  present: readonly string[],
+): Promise<Refreshed> {
+  const now = Math.floor(Date.now() / 1000);
+  const provider = auth.providers.get(session.idp);
+  try {
+    if (!provider || !session.refreshToken)
+      throw Object.assign(new Error('provider no longer configured'), { error: 'invalid_grant' });
+    const tokens = await refreshTokenGrant(await provider.configuration(), session.refreshToken);
+    const claims = tokens.claims();
+    const identity = claims
+      ? identityFromClaims(claims, provider.settings.groupsClaim, provider.settings.allowUnverifiedEmail)
+      : undefined;
+    if (typeof identity === 'string' || (identity && identity.sub !== session.sub)) {
+      throw Object.assign(new Error('refreshed identity does not match the session'), {
+        error: 'invalid_grant',
+      });
+    }
+    const next: Session = {
+      ...session,
+      ...(identity ?? {}),
+      seen: now,
+      refreshAt: tokens.expires_in ? now + tokens.expires_in : null,
+      refreshToken: tokens.refresh_token ?? session.refreshToken,
+      idToken: tokens.id_token ?? session.idToken,
+    };
+    authEvent(scope, 'session_refreshed', {
+      provider: session.idp,
+      sub: next.sub,
+      email: next.email,
+      sessionId: session.sid,
+    });
+    return { session: next, cookies: await auth.sessions.store(next, present) };
+  } catch (error) {
+    const permanent = isPermanent(error);
+    const e = error as Error & { error?: string };
+    authEvent(scope, 'session_refresh_failed', {
+      provider: session.idp,
+      sub: session.sub,
+      email: session.email,
+      sessionId: session.sid,
+      reason: permanent ? 'refresh_rejected' : 'provider_unavailable',
+      detail: `${e.error ?? e.name}: ${String(e.message).slice(0, 200)}`,
+    });
+    if (permanent) {
+      auth.sessions.end(session);
+      return { session: undefined, cookies: auth.sessions.clear(present) };
+    }
+    // Keep the session (the provider vouched for it recently) and try again a little later.
+    const later: Session = { ...session, refreshAt: now + REFRESH_RETRY_SECONDS };
+    return { session: later, cookies: await auth.sessions.store(later, present) };
+  }
+}
+
+/**
+ * Refreshes a session whose provider tokens have expired, with one refresh in flight per session:
+ * concurrent requests of the same session wait for it and share its result.
+ */
+export function refreshSession(
+  scope: RequestScope,
+  auth: AuthRuntime,
+  session: Session,
+  present: readonly string[],
+): Promise<Refreshed> {
+  let pending = inFlight.get(session.sid);
+  if (!pending) {
+    pending = refresh(scope, auth, session, present).finally(() => inFlight.delete(session.sid));
+    inFlight.set(session.sid, pending);
+  }
+  return pending;
+}

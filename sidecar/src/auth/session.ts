@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import type { PolicyIdentity } from '../policy/input.ts';
+
+/** A signed-in browser session, as sealed in the session cookie. Times are epoch seconds. */
+export interface Session {
+  readonly v: 1;
+  /** Session id: logged on every request line, the key for revocation and caches. */
+  readonly sid: string;
+  readonly sub: string;
+  readonly email: string | null;
+  readonly groups: readonly string[];
+  /** The identity provider (login method) the user signed in with. */
+  readonly idp: string;
+  /** ID token claims beyond the standard ones, for claim selectors. */
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** Sign-in time and absolute end of the session. */
+  readonly iat: number;
+  readonly exp: number;
+  /** Last time the cookie was renewed by activity (idle timeout is measured from here). */
+  readonly seen: number;
+  /** When the provider's tokens expire and a refresh is due; null when there is nothing to refresh. */
+  readonly refreshAt: number | null;
+  readonly refreshToken: string | null;
+  /** The ID token, kept as the id_token_hint for the provider's logout. */
+  readonly idToken: string | null;
+}
+
+/** ID token claims that describe the token rather than the user; not kept for claim selectors. */
+const TOKEN_CLAIMS = new Set([
+  'iss',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'nonce',
+  'at_hash',
+  'c_hash',
+  's_hash',
+  'auth_time',
+  'azp',
+  'sid',
+  'acr',
+  'amr',
+]);
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** A value fit for a header and a log line: a string without control characters, capped. */
+function cleanString(value: unknown, max: number): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= max && !CONTROL.test(value)
+    ? value
+    : undefined;
+}
+
+/** Identity facts taken from verified ID token claims. */
+export interface ClaimedIdentity {
+  readonly sub: string;
+  readonly email: string | null;
+  readonly groups: readonly string[];
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** Why claims cannot make a session. */
+export type ClaimsProblem = 'subject_invalid';
+
+/** Reads the identity out of verified ID token claims; refuses a subject unfit for headers and logs. */
+export function identityFromClaims(
+  claims: Readonly<Record<string, unknown>>,
+  groupsClaim: string,
+  allowUnverifiedEmail: boolean,
+): ClaimedIdentity | ClaimsProblem {
+  const sub = cleanString(claims.sub, 255);
+  if (sub === undefined) return 'subject_invalid';
+  const verified = claims.email_verified !== false || allowUnverifiedEmail;
+  const email = verified ? (cleanString(claims.email, 320) ?? null) : null;
+  const rawGroups = claims[groupsClaim];
+  const groups = Array.isArray(rawGroups)
+    ? rawGroups
+        .map((g) => cleanString(g, 256))
+        .filter((g): g is string => g !== undefined && !g.includes(','))
+    : [];
+  const extra: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(claims)) {
+    if (!TOKEN_CLAIMS.has(name) && name !== groupsClaim) extra[name] = value;
+  }
+  return { sub, email, groups: groups.slice(0, 256), claims: extra };
+}
+
+/** A new random session id (128 bits). */
+export function newSessionId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/** The identity policies see for a session. */
+export function sessionIdentity(session: Session): PolicyIdentity {
+  return {
+    kind: 'user',
+    sub: session.sub,
+    email: session.email,
+    groups: session.groups,
+    idp: session.idp,
+    claims: session.claims,
+    serviceTokenId: null,
+    serviceAccount: null,
+  };
+}
+
+/** Checks the shape of an opened session cookie; undefined when it is not a current-format session. */
+export function asSession(value: Record<string, unknown>): Session | undefined {
+  const v = value as Partial<Session>;
+  if (
+    v.v !== 1 ||
+    typeof v.sid !== 'string' ||
+    typeof v.sub !== 'string' ||
+    typeof v.idp !== 'string' ||
+    typeof v.iat !== 'number' ||
+    typeof v.exp !== 'number' ||
+    typeof v.seen !== 'number' ||
+    !Array.isArray(v.groups) ||
+    (v.email !== null && typeof v.email !== 'string') ||
+    typeof v.claims !== 'object'
+  ) {
+    return undefined;
+  }
+  return value as unknown as Session;
+}

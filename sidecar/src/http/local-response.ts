@@ -1,0 +1,89 @@
+import type { GatehouseErrorCode } from '../errors.ts';
+
+/** How a request answered by the gateway itself ended, for the log line. */
+export type LocalOutcome = 'login_redirect' | 'gateway' | 'denied' | 'rejected';
+
+/**
+ * A response the gateway writes itself (sign-in redirects and its built-in pages), as opposed to
+ * an error or a proxied response. Headers are a flat [name, value, ...] list so Set-Cookie repeats.
+ */
+export class LocalResponse {
+  readonly status: number;
+  readonly headers: readonly string[];
+  readonly body: string;
+  readonly outcome: LocalOutcome;
+  readonly code: GatehouseErrorCode | null;
+
+  constructor(
+    status: number,
+    headers: readonly string[],
+    body: string,
+    outcome: LocalOutcome,
+    code: GatehouseErrorCode | null = null,
+  ) {
+    this.status = status;
+    this.headers = headers;
+    this.body = body;
+    this.outcome = outcome;
+    this.code = code;
+  }
+}
+
+const NO_STORE = ['cache-control', 'no-store'];
+
+/** A 302 to an absolute URL, with cookies; never cached. */
+export function redirectTo(
+  location: string,
+  cookies: readonly string[],
+  outcome: LocalOutcome,
+): LocalResponse {
+  return new LocalResponse(
+    302,
+    ['location', location, ...NO_STORE, ...cookies.flatMap((c) => ['set-cookie', c])],
+    '',
+    outcome,
+  );
+}
+
+/** An HTML page of the gateway, with cookies and a strict CSP (no script, no framing). */
+export function htmlResponse(
+  status: number,
+  html: string,
+  cookies: readonly string[],
+  outcome: LocalOutcome,
+  code: GatehouseErrorCode | null = null,
+): LocalResponse {
+  return new LocalResponse(
+    status,
+    [
+      'content-type',
+      'text/html; charset=utf-8',
+      'content-security-policy',
+      "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
+      'x-frame-options',
+      'DENY',
+      'referrer-policy',
+      'no-referrer',
+      ...NO_STORE,
+      ...cookies.flatMap((c) => ['set-cookie', c]),
+    ],
+    html,
+    outcome,
+    code,
+  );
+}
+
+/** A JSON document of the gateway (e.g. the JWKS), cacheable for maxAge seconds. */
+export function jsonResponse(status: number, json: string, maxAge: number): LocalResponse {
+  return new LocalResponse(
+    status,
+    [
+      'content-type',
+      'application/json',
+      'cache-control',
+      maxAge > 0 ? `public, max-age=${maxAge}` : 'no-store',
+    ],
+    json,
+    'gateway',
+  );
+}

@@ -1,0 +1,148 @@
+import { authEvent } from '../../auth/auth-events.ts';
+import type { AuthRuntime } from '../../auth/auth-runtime.ts';
+import { type Session, sessionIdentity } from '../../auth/session.ts';
+import type { PresentCookies } from '../../auth/session-jar.ts';
+import { refreshSession } from '../../auth/session-refresh.ts';
+import { HttpError } from '../../errors.ts';
+import type { RequestScope } from '../scope.ts';
+
+const INVALID_CREDENTIALS = new HttpError(
+  'invalid_credentials',
+  401,
+  'The credentials sent are not valid.',
+  undefined,
+  { 'www-authenticate': 'Bearer realm="gatehouse", error="invalid_token"' },
+);
+
+/** Longest time between two renewals of a session cookie by activity (the idle timer). */
+const MAX_TOUCH_INTERVAL_SECONDS = 60;
+
+function single(value: string | string[] | undefined): string | undefined | null {
+  return Array.isArray(value) ? null : value;
+}
+
+function serviceToken(scope: RequestScope, auth: AuthRuntime): HttpError | undefined {
+  const st = auth.settings.serviceTokens;
+  const id = single(scope.req.headers[st.clientIdHeader]);
+  const secret = single(scope.req.headers[st.clientSecretHeader]);
+  const verify = auth.serviceTokens;
+  const result =
+    verify && id !== null && secret !== null
+      ? verify(id, secret, Date.now())
+      : ({ ok: false, reason: verify ? 'token_incomplete' : 'token_unknown', tokenId: null } as const);
+  if (!result.ok) {
+    authEvent(scope, 'service_token_failed', { reason: result.reason, tokenId: result.tokenId });
+    return INVALID_CREDENTIALS;
+  }
+  const identity = {
+    kind: 'service-token',
+    sub: `service-token:${result.tokenId}`,
+    email: null,
+    groups: [],
+    idp: null,
+    claims: {},
+    serviceTokenId: result.tokenId,
+    serviceAccount: null,
+  } as const;
+  scope.identity = identity;
+  scope.authMethod = 'service-token';
+  scope.assertionKey = identity.sub;
+  return undefined;
+}
+
+async function serviceAccount(
+  scope: RequestScope,
+  auth: AuthRuntime,
+  token: string,
+): Promise<HttpError | undefined> {
+  const verify = auth.serviceAccounts;
+  if (!verify) return undefined;
+  const result = await verify(token);
+  if (!result.ok) {
+    authEvent(scope, 'token_failed', { reason: result.reason, detail: result.detail });
+    return INVALID_CREDENTIALS;
+  }
+  scope.identity = result.identity;
+  scope.authMethod = 'service-account';
+  scope.assertionKey = `sa:${result.identity.sub}`;
+  return undefined;
+}
+
+function signedIn(scope: RequestScope, session: Session): undefined {
+  scope.identity = sessionIdentity(session);
+  scope.sessionId = session.sid;
+  scope.authMethod = 'oidc';
+  scope.assertionKey = `${session.sid}/${session.refreshAt ?? 0}`;
+  return undefined;
+}
+
+function useSession(
+  scope: RequestScope,
+  auth: AuthRuntime,
+  session: Session | undefined,
+  present: PresentCookies,
+): Promise<undefined> | undefined {
+  if (!session) {
+    scope.setCookies = auth.sessions.clear(present.names);
+    return undefined;
+  }
+  const now = Math.floor(Date.now() / 1000);
+  const settings = auth.settings.session;
+  const idleSeconds = Math.floor(settings.idleMs / 1000);
+  if (session.exp <= now || now - session.seen >= idleSeconds) {
+    authEvent(scope, 'session_expired', {
+      reason: session.exp <= now ? 'absolute_lifetime' : 'idle_timeout',
+      provider: session.idp,
+      sub: session.sub,
+      email: session.email,
+      sessionId: session.sid,
+    });
+    auth.sessions.end(session);
+    scope.setCookies = auth.sessions.clear(present.names);
+    return undefined;
+  }
+  if (session.refreshAt !== null && session.refreshAt <= now && session.refreshToken) {
+    return refreshSession(scope, auth, session, present.names).then((refreshed) => {
+      scope.setCookies = [...refreshed.cookies];
+      return refreshed.session ? signedIn(scope, refreshed.session) : undefined;
+    });
+  }
+  if (now - session.seen >= Math.min(MAX_TOUCH_INTERVAL_SECONDS, Math.ceil(idleSeconds / 4))) {
+    const touched: Session = { ...session, seen: now };
+    return auth.sessions.store(touched, present.names).then((cookies) => {
+      scope.setCookies = cookies;
+      return signedIn(scope, touched);
+    });
+  }
+  return signedIn(scope, session);
+}
+
+/**
+ * Establishes who the caller is, from exactly one credential: service token headers, else a
+ * ServiceAccount bearer token (when accepted), else the session cookie. A credential that is
+ * present but invalid gets 401 (never a silent fallback to anonymous); an expired or unreadable
+ * session cookie is deleted and the request goes on anonymous (policies then decide).
+ */
+export function authenticate(scope: RequestScope): HttpError | undefined | Promise<HttpError | undefined> {
+  const auth = scope.state.auth;
+  if (!auth) return undefined;
+  const headers = scope.req.headers;
+  const st = auth.settings.serviceTokens;
+  if (headers[st.clientIdHeader] !== undefined || headers[st.clientSecretHeader] !== undefined) {
+    return serviceToken(scope, auth);
+  }
+  if (auth.serviceAccounts) {
+    const authorization = headers.authorization;
+    if (authorization !== undefined && /^bearer /i.test(authorization)) {
+      return serviceAccount(scope, auth, authorization.slice(7).trim());
+    }
+  }
+  const present = auth.sessions.cookies(headers.cookie);
+  if (present.sealed === undefined) {
+    if (present.names.length > 0) scope.setCookies = auth.sessions.clear(present.names);
+    return undefined;
+  }
+  const opened = auth.sessions.open(present.sealed);
+  if (opened instanceof Promise) return opened.then((session) => useSession(scope, auth, session, present));
+  return useSession(scope, auth, opened, present);
+}

@@ -1,0 +1,40 @@
+import { htmlResponse, jsonResponse, type LocalResponse } from '../../http/local-response.ts';
+import { callbackRoute } from '../../routes/callback.ts';
+import { loginRoute } from '../../routes/login.ts';
+import { logoutRoute, SIGNED_OUT_PATH } from '../../routes/logout.ts';
+import { notFoundPage, signedOutPage } from '../../routes/pages.ts';
+import type { RequestScope } from '../scope.ts';
+
+/** The reserved prefix: paths under it are answered by Gatehouse and never reach the application. */
+export const GATEWAY_PREFIX = '/.gatehouse/';
+
+/**
+ * Answers requests under the reserved prefix (sign-in, callback, logout, JWKS) before policies
+ * run: they are how a user gets an identity in the first place. Everything else hands on.
+ */
+export function gatewayRoutes(scope: RequestScope): LocalResponse | Promise<LocalResponse> | undefined {
+  if (!scope.path.startsWith(GATEWAY_PREFIX)) return undefined;
+  const auth = scope.state.auth;
+  const method = scope.req.method;
+  const read = method === 'GET' || method === 'HEAD';
+  if (auth) {
+    switch (scope.path) {
+      case '/.gatehouse/jwks.json':
+        if (read) return jsonResponse(200, auth.jwks, 300);
+        break;
+      case '/.gatehouse/login':
+        if (read && auth.settings.externalOrigin !== null) return loginRoute(scope, auth);
+        break;
+      case '/.gatehouse/callback':
+        if (read && auth.settings.externalOrigin !== null) return callbackRoute(scope, auth);
+        break;
+      case '/.gatehouse/logout':
+        if (read || method === 'POST') return logoutRoute(scope, auth);
+        break;
+      case SIGNED_OUT_PATH:
+        if (read) return htmlResponse(200, signedOutPage(scope.requestId), [], 'gateway');
+        break;
+    }
+  }
+  return htmlResponse(404, notFoundPage(scope.requestId), [], 'rejected', 'not_found');
+}

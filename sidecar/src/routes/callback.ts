@@ -1,0 +1,155 @@
+import { authEvent } from '../auth/auth-events.ts';
+import type { AuthRuntime } from '../auth/auth-runtime.ts';
+import { readCookies } from '../auth/cookies.ts';
+import {
+  CALLBACK_PATH,
+  LOGIN_TTL_SECONDS,
+  type LoginTransaction,
+  loginCookie,
+  loginCookieName,
+  loginFailure,
+} from '../auth/login-flow.ts';
+import { authorizationCodeGrant } from '../auth/oidc-client.ts';
+import { identityFromClaims, newSessionId, type Session } from '../auth/session.ts';
+import { type LocalResponse, redirectTo } from '../http/local-response.ts';
+import { capField } from '../log/sanitize.ts';
+import type { RequestScope } from '../pipeline/scope.ts';
+
+/** States already redeemed in this process, until their login would have expired anyway. */
+const redeemed = new Map<string, number>();
+const REDEEMED_LIMIT = 100_000;
+
+function markRedeemed(state: string, now: number): boolean {
+  for (const [s, until] of redeemed) {
+    if (until > now && redeemed.size < REDEEMED_LIMIT) break;
+    redeemed.delete(s);
+  }
+  if (redeemed.has(state)) return false;
+  redeemed.set(state, now + LOGIN_TTL_SECONDS);
+  return true;
+}
+
+function asTransaction(value: Record<string, unknown> | undefined): LoginTransaction | undefined {
+  const v = value as Partial<LoginTransaction> | undefined;
+  return v &&
+    typeof v.s === 'string' &&
+    typeof v.n === 'string' &&
+    typeof v.v === 'string' &&
+    typeof v.p === 'string' &&
+    typeof v.r === 'string' &&
+    typeof v.t === 'number'
+    ? (v as LoginTransaction)
+    : undefined;
+}
+
+/** Provider error codes are shown and logged only when they look like one (RFC 6749 error syntax). */
+function providerErrorCode(value: string | null): string {
+  return value && /^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(value) ? value : 'unknown_error';
+}
+
+/**
+ * The OIDC redirect URI. Ends the sign-in started by the login cookie named by `state`: the state
+ * must be known, unused and fresh; the code is redeemed with the PKCE verifier; the ID token is
+ * checked (signature against the provider JWKS, iss, aud, exp, nonce) by openid-client. Any
+ * failure yields no session, a clear page and a login_failed event.
+ */
+export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Promise<LocalResponse> {
+  const params = new URLSearchParams(scope.query);
+  const state = params.get('state');
+  const cookies = readCookies(scope.req.headers.cookie, `${auth.settings.session.cookieName}_tx_`);
+  const now = Math.floor(Date.now() / 1000);
+  const fail = (
+    status: number,
+    reason: string,
+    message: string,
+    fields: Record<string, unknown> = {},
+    clear: string[] = [],
+  ) => loginFailure(scope, status, reason, message, fields, clear);
+  if (!state) return fail(400, 'state_missing', 'The sign-in response is incomplete.');
+  const sealed = cookies.get(loginCookieName(auth, state));
+  if (sealed === undefined) {
+    return fail(
+      400,
+      redeemed.has(state) ? 'state_reused' : 'state_unknown',
+      'This sign-in was not started in this browser, or it is already finished.',
+    );
+  }
+  const clear = [loginCookie(auth, state, '', 0)];
+  const tx = asTransaction(await auth.sealer.open('login', sealed));
+  if (!tx || tx.s !== state)
+    return fail(400, 'state_mismatch', 'The sign-in response does not match this browser.', {}, clear);
+  if (now - tx.t > LOGIN_TTL_SECONDS)
+    return fail(400, 'login_expired', 'The sign-in took too long. Please try again.', {}, clear);
+  if (!markRedeemed(state, now))
+    return fail(400, 'state_reused', 'This sign-in is already finished.', {}, clear);
+  const provider = auth.providers.get(tx.p);
+  if (!provider)
+    return fail(
+      400,
+      'provider_unknown',
+      'The identity provider is no longer configured.',
+      { provider: tx.p },
+      clear,
+    );
+  const providerField = { provider: tx.p };
+  if (params.has('error')) {
+    const code = providerErrorCode(params.get('error'));
+    return fail(
+      403,
+      'provider_error',
+      `The identity provider refused the sign-in (${code}).`,
+      { ...providerField, detail: code },
+      clear,
+    );
+  }
+  let tokens: Awaited<ReturnType<typeof authorizationCodeGrant>>;
+  try {
+    const config = await provider.configuration();
+    const currentUrl = new URL(`${auth.settings.externalOrigin}${CALLBACK_PATH}?${scope.query}`);
+    tokens = await authorizationCodeGrant(config, currentUrl, {
+      pkceCodeVerifier: tx.v,
+      expectedState: state,
+      expectedNonce: tx.n,
+      idTokenExpected: true,
+    });
+  } catch (error) {
+    const e = error as Error & { code?: string; error?: string };
+    const detail = capField(`${e.code ?? e.name}${e.error ? ` ${e.error}` : ''}: ${e.message}`, 300);
+    return fail(
+      401,
+      'token_rejected',
+      'The identity provider response could not be verified.',
+      { ...providerField, detail },
+      clear,
+    );
+  }
+  const claims = tokens.claims();
+  const identity = claims
+    ? identityFromClaims(claims, provider.settings.groupsClaim, provider.settings.allowUnverifiedEmail)
+    : 'subject_invalid';
+  if (typeof identity === 'string')
+    return fail(401, identity, 'The identity provider did not name the user.', providerField, clear);
+  const settings = auth.settings.session;
+  const session: Session = {
+    v: 1,
+    sid: newSessionId(),
+    ...identity,
+    idp: tx.p,
+    iat: now,
+    exp: now + Math.floor(settings.absoluteMs / 1000),
+    seen: now,
+    refreshAt: tokens.refresh_token && tokens.expires_in ? now + tokens.expires_in : null,
+    refreshToken: tokens.refresh_token ?? null,
+    idToken: tokens.id_token ?? null,
+  };
+  const present = auth.sessions.cookies(scope.req.headers.cookie).names;
+  const sessionCookies = await auth.sessions.store(session, present);
+  authEvent(scope, 'login_succeeded', {
+    provider: tx.p,
+    sub: session.sub,
+    email: session.email,
+    sessionId: session.sid,
+    groups: session.groups.length,
+  });
+  return redirectTo(`${auth.settings.externalOrigin}${tx.r}`, [...clear, ...sessionCookies], 'gateway');
+}

@@ -1,0 +1,53 @@
+import type { AuthRuntime } from '../auth/auth-runtime.ts';
+import { startLogin } from '../auth/login-flow.ts';
+import { safeReturnPath } from '../auth/return-path.ts';
+import { htmlResponse, type LocalResponse, redirectTo } from '../http/local-response.ts';
+import type { RequestScope } from '../pipeline/scope.ts';
+import { chooserPage, loginFailedPage } from './pages.ts';
+
+/**
+ * `/.gatehouse/login?rd=<path>&idp=<name>`: signed-in users go straight to the return path; with
+ * idp (or a single provider) the sign-in starts; otherwise the chooser page lists the providers.
+ * The return path is accepted only as a same-origin path (see safeReturnPath).
+ */
+export async function loginRoute(scope: RequestScope, auth: AuthRuntime): Promise<LocalResponse> {
+  const origin = auth.settings.externalOrigin as string;
+  const params = new URLSearchParams(scope.query);
+  const returnPath = safeReturnPath(params.get('rd'), origin);
+  if (new URL(origin).host !== scope.host) {
+    return redirectTo(
+      `${origin}/.gatehouse/login?rd=${encodeURIComponent(returnPath)}`,
+      [],
+      'login_redirect',
+    );
+  }
+  if (scope.identity?.kind === 'user') return redirectTo(origin + returnPath, [], 'gateway');
+  const idp = params.get('idp');
+  if (idp !== null) {
+    const provider = auth.providers.get(idp);
+    if (!provider) {
+      return htmlResponse(
+        400,
+        loginFailedPage('There is no such sign-in method.', scope.requestId),
+        [],
+        'rejected',
+        'login_failed',
+      );
+    }
+    return startLogin(scope, auth, provider, returnPath);
+  }
+  if (auth.providers.size === 1) {
+    return startLogin(
+      scope,
+      auth,
+      auth.providers.values().next().value as NonNullable<ReturnType<typeof auth.providers.get>>,
+      returnPath,
+    );
+  }
+  return htmlResponse(
+    200,
+    chooserPage(auth.providers.values(), returnPath, scope.requestId),
+    scope.setCookies ?? [],
+    'gateway',
+  );
+}
