@@ -1,9 +1,13 @@
 import type { AccessApplication } from '../../sidecar/src/api/access-application.ts';
 import type { AccessPolicy } from '../../sidecar/src/api/access-policy.ts';
+import { processKeys } from '../../sidecar/src/auth/process-keys.ts';
 import { type Located, renderSidecarConfig } from '../../sidecar/src/config/render.ts';
 import type { SidecarConfig } from '../../sidecar/src/config/sidecar-config.ts';
 
 type Spec = AccessApplication['spec'];
+
+/** The keys every test application uses (generated once per test process). */
+export const TEST_KEYS = processKeys();
 type PolicySpec = AccessPolicy['spec'];
 
 /** The policy data-path tests run under: every request passes without identity (and is logged). */
@@ -36,12 +40,20 @@ export function testApplication(spec: Partial<Spec> = {}, name = 'test-app'): Ac
 export function testConfig(
   spec: Partial<Spec> = {},
   policies: Record<string, PolicySpec> = {},
+  secrets: Record<string, Record<string, string>> = {},
 ): SidecarConfig {
   const available = new Map<string, Located<AccessPolicy>>();
   for (const [name, policy] of Object.entries({ open: OPEN_POLICY, ...policies })) {
     available.set(name, { value: testPolicy(name, policy) });
   }
-  const result = renderSidecarConfig({ application: testApplication(spec), policies: available });
+  const application = testApplication(spec);
+  const algorithm = application.spec.authentication?.assertion?.algorithm ?? 'ES256';
+  const result = renderSidecarConfig({
+    application,
+    policies: available,
+    secrets: new Map(Object.entries(secrets)),
+    keys: TEST_KEYS(algorithm),
+  });
   if (!result.ok) throw new Error(`fixture does not render: ${JSON.stringify(result.errors)}`);
   return result.config;
 }

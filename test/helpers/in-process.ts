@@ -10,6 +10,8 @@ export interface InProcessSidecar {
   readonly url: string;
   readonly port: number;
   readonly lines: string[];
+  /** Parsed event lines of a type (e.g. login_succeeded). */
+  events(type: string): Record<string, unknown>[];
   /** Parsed request lines (type=request). */
   records(): Record<string, unknown>[];
   /** Waits until n request lines are written. */
@@ -17,14 +19,14 @@ export interface InProcessSidecar {
   close(): Promise<void>;
 }
 
-/** Starts a sidecar serving the given config. */
+/** Starts a sidecar serving the given config (or none yet: install it before the first request). */
 export async function startSidecar(
-  config: SidecarConfig,
+  config: SidecarConfig | undefined,
   limits: Partial<ClientLimits> = {},
 ): Promise<InProcessSidecar> {
   const sink = createMemorySink();
   const sidecar = createSidecar({ sink, metrics: createSidecarMetrics(), limits });
-  sidecar.install(config);
+  if (config) sidecar.install(config); // else the test installs one once it knows the port
   const address: AddressInfo = await sidecar.listen(0, '127.0.0.1');
   const records = () =>
     sink.lines
@@ -36,6 +38,8 @@ export async function startSidecar(
     port: address.port,
     lines: sink.lines,
     records,
+    events: (type) =>
+      sink.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.type === type),
     async waitForRecords(n, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
       while (records().length < n) {

@@ -82,3 +82,21 @@ export async function authorizationUrl(
 
 export type { Configuration as ProviderConfiguration } from 'openid-client';
 export { authorizationCodeGrant, buildEndSessionUrl, refreshTokenGrant } from 'openid-client';
+
+/**
+ * The verified ID token claims completed with the provider's userinfo (when it has a userinfo
+ * endpoint and an access token was issued): many providers put email or groups only there.
+ * Userinfo for another subject is refused by openid-client.
+ */
+export async function userClaims(
+  config: oidc.Configuration,
+  tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
+  known?: { readonly sub: string },
+): Promise<Record<string, unknown> | undefined> {
+  const idClaims = tokens.claims();
+  const sub = idClaims?.sub ?? known?.sub;
+  if (sub === undefined) return undefined;
+  if (!config.serverMetadata().userinfo_endpoint || !tokens.access_token) return idClaims;
+  const info = await oidc.fetchUserInfo(config, tokens.access_token, sub);
+  return { ...info, ...(idClaims ?? {}), sub };
+}

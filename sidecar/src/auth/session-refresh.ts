@@ -1,7 +1,7 @@
 import type { RequestScope } from '../pipeline/scope.ts';
 import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
-import { refreshTokenGrant } from './oidc-client.ts';
+import { refreshTokenGrant, userClaims } from './oidc-client.ts';
 import { identityFromClaims, type Session } from './session.ts';
 
 /** After a refresh fails for a transient reason (provider down), the next try waits this long. */
@@ -35,8 +35,9 @@ async function refresh(
   try {
     if (!provider || !session.refreshToken)
       throw Object.assign(new Error('provider no longer configured'), { error: 'invalid_grant' });
-    const tokens = await refreshTokenGrant(await provider.configuration(), session.refreshToken);
-    const claims = tokens.claims();
+    const config = await provider.configuration();
+    const tokens = await refreshTokenGrant(config, session.refreshToken);
+    const claims = await userClaims(config, tokens, session);
     const identity = claims
       ? identityFromClaims(claims, provider.settings.groupsClaim, provider.settings.allowUnverifiedEmail)
       : undefined;

@@ -9,7 +9,7 @@ import {
   loginCookieName,
   loginFailure,
 } from '../auth/login-flow.ts';
-import { authorizationCodeGrant } from '../auth/oidc-client.ts';
+import { authorizationCodeGrant, userClaims } from '../auth/oidc-client.ts';
 import { identityFromClaims, newSessionId, type Session } from '../auth/session.ts';
 import { type LocalResponse, redirectTo } from '../http/local-response.ts';
 import { capField } from '../log/sanitize.ts';
@@ -103,6 +103,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     );
   }
   let tokens: Awaited<ReturnType<typeof authorizationCodeGrant>>;
+  let claims: Record<string, unknown> | undefined;
   try {
     const config = await provider.configuration();
     const currentUrl = new URL(`${auth.settings.externalOrigin}${CALLBACK_PATH}?${scope.query}`);
@@ -112,6 +113,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
       expectedNonce: tx.n,
       idTokenExpected: true,
     });
+    claims = await userClaims(config, tokens);
   } catch (error) {
     const e = error as Error & { code?: string; error?: string };
     const detail = capField(`${e.code ?? e.name}${e.error ? ` ${e.error}` : ''}: ${e.message}`, 300);
@@ -123,7 +125,6 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
       clear,
     );
   }
-  const claims = tokens.claims();
   const identity = claims
     ? identityFromClaims(claims, provider.settings.groupsClaim, provider.settings.allowUnverifiedEmail)
     : 'subject_invalid';

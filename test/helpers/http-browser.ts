@@ -1,0 +1,117 @@
+import { request } from 'undici';
+
+/** One response as a browser-like client saw it. */
+export interface Page {
+  readonly url: string;
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+/**
+ * A minimal browser for HTTP-level sign-in tests: a cookie jar per host (ports shared, as in
+ * browsers), manual redirects, and form posts. Not a real browser (see the Chromium e2e test).
+ */
+export class HttpBrowser {
+  readonly jar = new Map<string, Map<string, string>>();
+  accept = 'text/html,application/xhtml+xml';
+
+  cookies(url: string): Map<string, string> {
+    const host = new URL(url).hostname;
+    let cookies = this.jar.get(host);
+    if (!cookies) {
+      cookies = new Map();
+      this.jar.set(host, cookies);
+    }
+    return cookies;
+  }
+
+  private store(url: string, setCookie: string | string[] | undefined): void {
+    if (setCookie === undefined) return;
+    const cookies = this.cookies(url);
+    for (const line of Array.isArray(setCookie) ? setCookie : [setCookie]) {
+      const [pair = '', ...attrs] = line.split(';');
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === '';
+      if (expired) cookies.delete(name);
+      else cookies.set(name, value);
+    }
+  }
+
+  /** One request, no redirect following; cookies sent and stored. */
+  async fetch(
+    url: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<Page> {
+    const cookies = [...this.cookies(url)].map(([n, v]) => `${n}=${v}`).join('; ');
+    const res = await request(url, {
+      method: (init.method ?? 'GET') as 'GET',
+      headers: { accept: this.accept, ...(cookies ? { cookie: cookies } : {}), ...init.headers },
+      ...(init.body !== undefined ? { body: init.body } : {}),
+    });
+    const body = await res.body.text();
+    this.store(url, res.headers['set-cookie']);
+    return { url, status: res.statusCode, headers: res.headers, body };
+  }
+
+  /** Follows redirects from url (at most 15); returns every page in order. */
+  async follow(
+    url: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<Page[]> {
+    const pages: Page[] = [];
+    let next: string | undefined = url;
+    let options = init;
+    for (let i = 0; i < 15 && next !== undefined; i++) {
+      const page = await this.fetch(next, options);
+      pages.push(page);
+      const location = page.headers.location;
+      next =
+        page.status >= 300 && page.status < 400 && typeof location === 'string'
+          ? new URL(location, next).href
+          : undefined;
+      options = {};
+    }
+    return pages;
+  }
+}
+
+/** Submits the first form of a page with the given fields plus its hidden inputs. */
+export async function submitForm(
+  browser: HttpBrowser,
+  page: Page,
+  fields: Record<string, string>,
+): Promise<Page[]> {
+  const action = /<form[^>]*action="([^"]*)"/.exec(page.body)?.[1];
+  if (!action) throw new Error(`no form on ${page.url}: ${page.body.slice(0, 200)}`);
+  const hidden: Record<string, string> = {};
+  for (const m of page.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g))
+    hidden[m[1] as string] = m[2] as string;
+  const body = new URLSearchParams({ ...hidden, ...fields }).toString();
+  const first = await browser.fetch(new URL(action.replaceAll('&amp;', '&'), page.url).href, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+  });
+  const location = first.headers.location;
+  if (typeof location !== 'string') return [first];
+  return [first, ...(await browser.follow(new URL(location, page.url).href))];
+}
+
+/**
+ * Signs in through the development provider's login form: requests `url` on the sidecar, follows
+ * to the provider, submits the login, follows back. Returns every page after the form post.
+ */
+export async function signInWithDevProvider(
+  browser: HttpBrowser,
+  url: string,
+  login: string,
+): Promise<Page[]> {
+  const pages = await browser.follow(url);
+  const form = pages.at(-1) as Page;
+  if (!form.body.includes('name="login"'))
+    throw new Error(`expected the provider login form at ${form.url} (${form.status})`);
+  return submitForm(browser, form, { login, password: 'any' });
+}

@@ -1,0 +1,95 @@
+import { type DevProvider, startDevProvider } from '../../examples/demo/dev-provider.ts';
+import type { AccessApplication } from '../../sidecar/src/api/access-application.ts';
+import type { AccessPolicy } from '../../sidecar/src/api/access-policy.ts';
+import type { SidecarConfig } from '../../sidecar/src/config/sidecar-config.ts';
+import { testConfig } from './fixtures.ts';
+import { type InProcessSidecar, startSidecar } from './in-process.ts';
+import { startUpstream, type TestUpstream } from './upstream.ts';
+
+export const CLIENT_ID = 'gatehouse';
+export const CLIENT_SECRET = 'dev-client-secret';
+
+/** Policies of the sign-in tests: /healthz is public, engineers may use everything else. */
+export const SIGN_IN_POLICIES: Record<string, AccessPolicy['spec']> = {
+  health: { decision: 'bypass', include: [{ paths: ['/healthz'] }] },
+  engineers: { decision: 'allow', include: [{ groups: ['engineering'] }] },
+};
+
+/** A sidecar with OIDC sign-in against real development providers, and an upstream that echoes. */
+export interface SignInStack {
+  readonly sidecar: InProcessSidecar;
+  readonly upstream: TestUpstream;
+  readonly providers: readonly DevProvider[];
+  readonly origin: string;
+  readonly config: SidecarConfig;
+  close(): Promise<void>;
+}
+
+export interface SignInStackOptions {
+  readonly providers?: number;
+  readonly accessTokenTtl?: number;
+  readonly authentication?: Partial<NonNullable<AccessApplication['spec']['authentication']>>;
+  readonly policies?: Record<string, AccessPolicy['spec']>;
+}
+
+/** Starts upstream, sidecar and provider(s); the provider's client is registered for this sidecar's port. */
+export async function startSignInStack(options: SignInStackOptions = {}): Promise<SignInStack> {
+  const upstream = await startUpstream((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ url: req.url, headers: req.headers }));
+  });
+  const sidecar = await startSidecar(undefined);
+  const origin = `http://127.0.0.1:${sidecar.port}`;
+  const providers: DevProvider[] = [];
+  for (let i = 0; i < (options.providers ?? 1); i++) {
+    providers.push(
+      await startDevProvider({
+        clients: [
+          {
+            client_id: CLIENT_ID,
+            client_secret: CLIENT_SECRET,
+            redirect_uris: [`${origin}/.gatehouse/callback`],
+            post_logout_redirect_uris: [`${origin}/.gatehouse/signed-out`],
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code'],
+          },
+        ],
+        ...(options.accessTokenTtl ? { accessTokenTtl: options.accessTokenTtl } : {}),
+      }),
+    );
+  }
+  const policies = options.policies ?? SIGN_IN_POLICIES;
+  const config = testConfig(
+    {
+      upstream: { url: upstream.url },
+      policies: Object.keys(policies).map((name) => ({ name })),
+      authentication: {
+        externalUrl: origin,
+        identityProviders: providers.map((p, i) => ({
+          name: i === 0 ? 'dev' : `dev${i + 1}`,
+          displayName: i === 0 ? 'Development SSO' : `Development SSO ${i + 1}`,
+          issuer: p.issuer,
+          clientId: CLIENT_ID,
+          clientSecretRef: { name: 'idp', key: 'client-secret' },
+          scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
+        })),
+        ...options.authentication,
+      },
+    },
+    policies,
+    { idp: { 'client-secret': CLIENT_SECRET } },
+  );
+  sidecar.sidecar.install(config);
+  return {
+    sidecar,
+    upstream,
+    providers,
+    origin,
+    config,
+    async close() {
+      await sidecar.close();
+      await upstream.close();
+      for (const p of providers) await p.close();
+    },
+  };
+}
