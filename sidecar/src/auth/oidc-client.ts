@@ -24,9 +24,14 @@ function discover(settings: RenderedProvider): Promise<oidc.Configuration> {
   const issuer = new URL(settings.issuer);
   const insecure = issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname);
   const auth = settings.clientSecret === null ? oidc.None() : oidc.ClientSecretBasic(settings.clientSecret);
+  // ID token signatures are verified against the provider JWKS even though the token comes
+  // straight from the token endpoint (openid-client skips that by default, as OIDC Core allows).
+  const execute = insecure
+    ? [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks]
+    : [oidc.enableNonRepudiationChecks];
   return oidc.discovery(issuer, settings.clientId, undefined, auth, {
     timeout: PROVIDER_TIMEOUT_SECONDS,
-    ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
+    execute,
   });
 }
 

@@ -1,0 +1,213 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSealer } from '../../sidecar/src/auth/sealed.ts';
+import { TEST_KEYS, testConfig } from '../helpers/fixtures.ts';
+import { type ForgedProvider, type Forgery, startForgedProvider } from '../helpers/forged-provider.ts';
+import { HttpBrowser, type Page, submitForm } from '../helpers/http-browser.ts';
+import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
+import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+
+/** True when a response set a session cookie. */
+function setsSession(page: Page | undefined): boolean {
+  return [page?.headers['set-cookie'] ?? []].flat().some((c) => /^_gatehouse=[^;]/.test(c));
+}
+
+describe('ID token checks against a forging provider: each forgery yields no session', () => {
+  let forged: ForgedProvider;
+  let sidecar: InProcessSidecar;
+  let upstream: TestUpstream;
+  let origin: string;
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    sidecar = await startSidecar(undefined);
+    origin = `http://127.0.0.1:${sidecar.port}`;
+    forged = await startForgedProvider('gatehouse');
+    sidecar.sidecar.install(
+      testConfig(
+        {
+          upstream: { url: upstream.url },
+          policies: [{ name: 'users' }],
+          authentication: {
+            externalUrl: origin,
+            identityProviders: [
+              { name: 'forged', issuer: forged.issuer, clientId: 'gatehouse', scopes: ['openid', 'email'] },
+            ],
+          },
+        },
+        { users: { decision: 'allow', include: [{ authenticated: true }] } },
+      ),
+    );
+  });
+  afterAll(async () => {
+    await sidecar.close();
+    await upstream.close();
+    await forged.close();
+  });
+
+  async function signIn(forgery: Forgery): Promise<{ callback: Page | undefined; final: Page | undefined }> {
+    forged.forgery = forgery;
+    const browser = new HttpBrowser();
+    const pages = await browser.follow(`${origin}/app`);
+    return { callback: pages.find((p) => p.url.includes('/.gatehouse/callback')), final: pages.at(-1) };
+  }
+
+  it('accepts a well-formed ID token (the control case)', async () => {
+    const { callback, final } = await signIn('valid');
+    expect(setsSession(callback)).toBe(true);
+    expect(final?.status).toBe(200);
+  });
+
+  it.each<Forgery>([
+    'wrong_iss',
+    'wrong_aud',
+    'alg_none',
+    'hs256_public_key',
+    'expired',
+    'unknown_kid',
+    'wrong_nonce',
+    'missing_nonce',
+  ])('%s: no session, a clear page and a login_failed event', async (forgery) => {
+    const before = sidecar.events('login_failed').length;
+    const seenBefore = upstream.seen.length;
+    const { callback } = await signIn(forgery);
+    expect(callback?.status).toBe(401);
+    expect(callback?.body).toContain('Sign-in failed');
+    expect(setsSession(callback)).toBe(false);
+    const event = sidecar.events('login_failed').at(before);
+    expect(event).toMatchObject({ reason: 'token_rejected', provider: 'forged' });
+    expect(upstream.seen.slice(seenBefore)).toEqual([]);
+  });
+
+  it('a flood of unknown kids does not hammer the JWKS endpoint', async () => {
+    const before = forged.hits.get('/jwks') ?? 0;
+    for (let i = 0; i < 40; i++) {
+      const { callback } = await signIn('unknown_kid');
+      expect(setsSession(callback)).toBe(false);
+    }
+    expect((forged.hits.get('/jwks') ?? 0) - before).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('state and PKCE against oidc-provider: each case yields no session', () => {
+  let stack: SignInStack;
+  beforeAll(async () => {
+    stack = await startSignInStack();
+  });
+  afterAll(() => stack.close());
+
+  /** Runs a sign-in up to the provider's redirect back, without requesting the callback. */
+  async function untilCallback(browser: HttpBrowser): Promise<string> {
+    const pages = await browser.follow(`${stack.origin}/app`);
+    const form = pages.at(-1) as Page;
+    const posted = await browser.fetch(
+      new URL(/action="([^"]+)"/.exec(form.body)?.[1] ?? '', form.url).href,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ prompt: 'login', login: 'alice', password: 'x' }).toString(),
+      },
+    );
+    let next = new URL(posted.headers.location as string, form.url).href;
+    for (let i = 0; i < 10 && !next.startsWith(`${stack.origin}/.gatehouse/callback`); i++) {
+      const page = await browser.fetch(next);
+      next = new URL(page.headers.location as string, next).href;
+    }
+    return next;
+  }
+
+  function lastFailure() {
+    return stack.sidecar.events('login_failed').at(-1);
+  }
+
+  it('missing state', async () => {
+    const browser = new HttpBrowser();
+    const page = await browser.fetch(`${stack.origin}/.gatehouse/callback?code=abc`);
+    expect(page.status).toBe(400);
+    expect(setsSession(page)).toBe(false);
+    expect(lastFailure()).toMatchObject({ reason: 'state_missing' });
+  });
+
+  it('foreign state (the callback of a sign-in started in another browser)', async () => {
+    const victim = new HttpBrowser();
+    const callback = await untilCallback(victim);
+    const attacker = new HttpBrowser();
+    const page = await attacker.fetch(callback);
+    expect(page.status).toBe(400);
+    expect(setsSession(page)).toBe(false);
+    expect(lastFailure()).toMatchObject({ reason: 'state_unknown' });
+  });
+
+  it('reused state (a callback replayed with its login cookie after it was redeemed)', async () => {
+    const browser = new HttpBrowser();
+    const callback = await untilCallback(browser);
+    const saved = new Map(browser.cookies(stack.origin));
+    const first = await browser.fetch(callback);
+    expect(setsSession(first)).toBe(true);
+    const replay = new HttpBrowser();
+    for (const [n, v] of saved) replay.cookies(stack.origin).set(n, v);
+    const again = await replay.fetch(callback);
+    expect(again.status).toBe(400);
+    expect(setsSession(again)).toBe(false);
+    expect(lastFailure()).toMatchObject({ reason: 'state_reused' });
+  });
+
+  for (const [name, verifier] of [
+    ['tampered PKCE verifier', 'A'.repeat(43)],
+    ['missing PKCE verifier', ''],
+  ] as const) {
+    it(name, async () => {
+      const browser = new HttpBrowser();
+      const callback = await untilCallback(browser);
+      const sealer = createSealer(TEST_KEYS('ES256').cookie);
+      const cookies = browser.cookies(stack.origin);
+      const [txName, txValue] = [...cookies].find(([n]) => n.startsWith('_gatehouse_tx_')) ?? ['', ''];
+      const tx = await sealer.open('login', txValue);
+      expect(tx).toBeDefined();
+      cookies.set(txName, await sealer.seal('login', { ...tx, v: verifier }));
+      const page = await browser.fetch(callback);
+      expect(page.status).toBe(401);
+      expect(setsSession(page)).toBe(false);
+      expect(lastFailure()).toMatchObject({ reason: 'token_rejected' });
+    });
+  }
+
+  it('a login cookie sealed with another key is refused', async () => {
+    const browser = new HttpBrowser();
+    const callback = await untilCallback(browser);
+    const cookies = browser.cookies(stack.origin);
+    const [txName] = [...cookies].find(([n]) => n.startsWith('_gatehouse_tx_')) ?? [''];
+    const foreign = createSealer([{ kid: 'x', secret: Buffer.alloc(32, 7).toString('base64url') }]);
+    cookies.set(txName, await foreign.seal('login', { s: 'x' }));
+    const page = await browser.fetch(callback);
+    expect(page.status).toBe(400);
+    expect(setsSession(page)).toBe(false);
+    expect(lastFailure()).toMatchObject({ reason: 'state_mismatch' });
+  });
+
+  it('a provider error ends on a clear page', async () => {
+    const browser = new HttpBrowser();
+    const pages = await browser.follow(`${stack.origin}/app`);
+    const form = pages.at(-1) as Page;
+    const abort = /href="([^"]*abort[^"]*)"/.exec(form.body)?.[1];
+    expect(abort).toBeTruthy();
+    const after = await browser.follow(new URL((abort as string).replaceAll('&amp;', '&'), form.url).href);
+    const callback = after.find((p) => p.url.includes('/.gatehouse/callback'));
+    expect(callback?.status).toBe(403);
+    expect(callback?.body).toContain('access_denied');
+    expect(setsSession(callback)).toBe(false);
+    expect(lastFailure()).toMatchObject({ reason: 'provider_error', detail: 'access_denied' });
+  });
+
+  it('a session cookie sealed for sign-in cannot pose as a session', async () => {
+    const sealer = createSealer(TEST_KEYS('ES256').cookie);
+    const browser = new HttpBrowser();
+    browser
+      .cookies(stack.origin)
+      .set('_gatehouse', await sealer.seal('login', { v: 1, sid: 'x', sub: 'alice' }));
+    const page = await browser.fetch(`${stack.origin}/app`);
+    expect(page.status).toBe(302);
+    expect(new URL(page.headers.location as string).origin).toBe(stack.providers[0]?.issuer);
+  });
+  void submitForm;
+});

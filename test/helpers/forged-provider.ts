@@ -1,0 +1,142 @@
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignJWT } from 'jose';
+
+/** How the forged provider bends the ID token it returns. */
+export type Forgery =
+  | 'valid'
+  | 'wrong_iss'
+  | 'wrong_aud'
+  | 'alg_none'
+  | 'hs256_public_key'
+  | 'expired'
+  | 'unknown_kid'
+  | 'wrong_nonce'
+  | 'missing_nonce';
+
+/** A hostile OpenID Provider for relying-party tests: it follows the protocol but forges ID tokens. */
+export interface ForgedProvider {
+  readonly issuer: string;
+  forgery: Forgery;
+  /** Requests per path (e.g. /jwks). */
+  readonly hits: Map<string, number>;
+  close(): Promise<void>;
+}
+
+const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** Starts the forged provider on loopback; client id `gatehouse`, no client authentication checked. */
+export async function startForgedProvider(clientId: string): Promise<ForgedProvider> {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' };
+  const codes = new Map<string, { nonce: string; challenge: string }>();
+  const hits = new Map<string, number>();
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const state: ForgedProvider = {
+    issuer,
+    forgery: 'valid',
+    hits,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+
+  const idToken = async (nonce: string): Promise<string> => {
+    const now = Math.floor(Date.now() / 1000);
+    const f = state.forgery;
+    const claims: Record<string, unknown> = {
+      sub: 'mallory',
+      email: 'mallory@example.com',
+      email_verified: true,
+      groups: ['engineering'],
+      ...(f === 'missing_nonce' ? {} : { nonce: f === 'wrong_nonce' ? 'another-nonce' : nonce }),
+    };
+    const base = {
+      iss: f === 'wrong_iss' ? 'https://evil.example' : issuer,
+      aud: f === 'wrong_aud' ? 'someone-else' : clientId,
+      iat: f === 'expired' ? now - 7200 : now,
+      exp: f === 'expired' ? now - 3600 : now + 300,
+      ...claims,
+    };
+    if (f === 'alg_none') return `${b64({ alg: 'none', typ: 'JWT' })}.${b64(base)}.`;
+    if (f === 'hs256_public_key') {
+      const pem = publicKey.export({ type: 'spki', format: 'pem' });
+      return new SignJWT(base)
+        .setProtectedHeader({ alg: 'HS256', kid: 'k1' })
+        .sign(new Uint8Array(Buffer.from(pem)));
+    }
+    if (f === 'unknown_kid') {
+      return new SignJWT(base)
+        .setProtectedHeader({ alg: 'RS256', kid: `unknown-${randomBytes(6).toString('hex')}` })
+        .sign(other.privateKey);
+    }
+    return new SignJWT(base).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(privateKey);
+  };
+
+  server.on('request', (req, res) => {
+    const url = new URL(req.url ?? '/', issuer);
+    hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
+    const json = (status: number, body: object) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(body));
+    };
+    if (url.pathname === '/.well-known/openid-configuration') {
+      json(200, {
+        issuer,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+        jwks_uri: `${issuer}/jwks`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['RS256'],
+        code_challenge_methods_supported: ['S256'],
+      });
+    } else if (url.pathname === '/jwks') {
+      json(200, { keys: [publicJwk] });
+    } else if (url.pathname === '/authorize') {
+      const code = randomBytes(16).toString('hex');
+      codes.set(code, {
+        nonce: url.searchParams.get('nonce') ?? '',
+        challenge: url.searchParams.get('code_challenge') ?? '',
+      });
+      const back = new URL(url.searchParams.get('redirect_uri') ?? '');
+      back.searchParams.set('code', code);
+      back.searchParams.set('state', url.searchParams.get('state') ?? '');
+      res.writeHead(302, { location: back.href });
+      res.end();
+    } else if (url.pathname === '/token' && req.method === 'POST') {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        const grant = codes.get(form.get('code') ?? '');
+        codes.delete(form.get('code') ?? '');
+        const verifier = form.get('code_verifier') ?? '';
+        const challenge = createHash('sha256').update(verifier).digest('base64url');
+        if (!grant || !verifier || challenge !== grant.challenge) {
+          json(400, { error: 'invalid_grant', error_description: 'PKCE verification failed' });
+          return;
+        }
+        void idToken(grant.nonce).then((id_token) =>
+          json(200, {
+            access_token: randomBytes(16).toString('hex'),
+            token_type: 'Bearer',
+            expires_in: 3600,
+            id_token,
+          }),
+        );
+      });
+    } else {
+      json(404, { error: 'not_found' });
+    }
+  });
+  return state;
+}
