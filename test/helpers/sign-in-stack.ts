@@ -1,4 +1,4 @@
-import { type DevProvider, startDevProvider } from '../../examples/demo/dev-provider.ts';
+import { type DevProvider, type DevUser, startDevProvider } from '../../examples/demo/dev-provider.ts';
 import type { AccessApplication } from '../../sidecar/src/api/access-application.ts';
 import type { AccessPolicy } from '../../sidecar/src/api/access-policy.ts';
 import type { SidecarConfig } from '../../sidecar/src/config/sidecar-config.ts';
@@ -28,6 +28,7 @@ export interface SignInStack {
 export interface SignInStackOptions {
   readonly providers?: number;
   readonly accessTokenTtl?: number;
+  readonly users?: Readonly<Record<string, DevUser>>;
   readonly authentication?: Partial<NonNullable<AccessApplication['spec']['authentication']>>;
   readonly policies?: Record<string, AccessPolicy['spec']>;
 }
@@ -55,6 +56,7 @@ export async function startSignInStack(options: SignInStackOptions = {}): Promis
           },
         ],
         ...(options.accessTokenTtl ? { accessTokenTtl: options.accessTokenTtl } : {}),
+        ...(options.users ? { users: options.users } : {}),
       }),
     );
   }

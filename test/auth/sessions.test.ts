@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_USERS } from '../../examples/demo/dev-provider.ts';
+import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
+import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MANY_GROUPS = Array.from({ length: 120 }, (_, i) => `engineering-team-number-${i}`);
+
+describe('session lifetimes, refresh and large sessions', () => {
+  let stack: SignInStack;
+  beforeAll(async () => {
+    stack = await startSignInStack({
+      accessTokenTtl: 2,
+      users: { ...DEMO_USERS, carol: { email: 'carol@example.com', name: 'Carol', groups: ['engineering', ...MANY_GROUPS] } },
+      authentication: { session: { idleTimeout: '3s', absoluteLifetime: '6s' } },
+    });
+  });
+  afterAll(() => stack.close());
+
+  it('refreshes once when provider tokens expire, even under concurrent requests', async () => {
+    const browser = new HttpBrowser();
+    await signInWithDevProvider(browser, `${stack.origin}/start`, 'alice');
+    const provider = stack.providers[0];
+    const tokenHits = () => provider?.hits.get('/token') ?? 0;
+    const before = tokenHits();
+    await sleep(2_200);
+    const pages = await Promise.all(Array.from({ length: 8 }, () => browser.fetch(`${stack.origin}/after-expiry`)));
+    expect(pages.map((p) => p.status)).toEqual(Array(8).fill(200));
+    expect(tokenHits() - before).toBe(1);
+    expect(stack.sidecar.events('session_refreshed')).toHaveLength(1);
+    expect(pages.every((p) => [p.headers['set-cookie']].flat().some((c) => c?.startsWith('_gatehouse=')))).toBe(true);
+  });
+
+  it('ends a session left idle longer than the idle timeout', async () => {
+    const browser = new HttpBrowser();
+    await signInWithDevProvider(browser, `${stack.origin}/start`, 'alice');
+    await sleep(3_200);
+    const page = await browser.fetch(`${stack.origin}/later`);
+    expect(page.status).toBe(302);
+    expect(stack.sidecar.events('session_expired').at(-1)).toMatchObject({ reason: 'idle_timeout', sub: 'alice' });
+  });
+
+  it('ends an active session at its absolute lifetime', async () => {
+    const browser = new HttpBrowser();
+    await signInWithDevProvider(browser, `${stack.origin}/start`, 'alice');
+    const deadline = Date.now() + 6_500;
+    let status = 200;
+    while (Date.now() < deadline && status === 200) {
+      await sleep(700);
+      status = (await browser.fetch(`${stack.origin}/busy`)).status;
+    }
+    expect(status).toBe(302);
+    expect(stack.sidecar.events('session_expired').at(-1)).toMatchObject({ reason: 'absolute_lifetime' });
+  });
+
+  it('splits a large session across cookies and reads it back', async () => {
+    const browser = new HttpBrowser();
+    const pages = await signInWithDevProvider(browser, `${stack.origin}/big`, 'carol');
+    const callback = pages.find((p) => p.url.includes('/.gatehouse/callback'));
+    const cookies = [callback?.headers['set-cookie']].flat().filter((c) => c?.startsWith('_gatehouse'));
+    expect(cookies.length).toBeGreaterThan(1);
+    for (const c of cookies) expect(c?.length).toBeLessThan(4_000);
+    const final = pages.at(-1);
+    expect(final?.status).toBe(200);
+    const seen = JSON.parse(final?.body ?? '{}') as { headers: Record<string, string> };
+    expect(seen.headers['x-gatehouse-groups']?.split(',')).toHaveLength(121);
+    expect(seen.headers.cookie ?? '').not.toContain('_gatehouse');
+  });
+});
