@@ -27,7 +27,9 @@ let gate: InProcessSidecar;
 let jwksServer: Server;
 const jwksAuthorization: (string | undefined)[] = [];
 
-async function saToken(overrides: { sub?: string; aud?: string; iss?: string; exp?: number; key?: 'impostor' } = {}) {
+async function saToken(
+  overrides: { sub?: string; aud?: string; iss?: string; exp?: number; key?: 'impostor' } = {},
+) {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({})
     .setProtectedHeader({ alg: 'RS256', kid: 'cluster-key' })
@@ -44,7 +46,11 @@ beforeAll(async () => {
   jwksServer = createServer((req, res) => {
     jwksAuthorization.push(req.headers.authorization);
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ keys: [{ ...signer.publicKey.export({ format: 'jwk' }), kid: 'cluster-key', alg: 'RS256' }] }));
+    res.end(
+      JSON.stringify({
+        keys: [{ ...signer.publicKey.export({ format: 'jwk' }), kid: 'cluster-key', alg: 'RS256' }],
+      }),
+    );
   });
   await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sa-'));
@@ -72,7 +78,10 @@ beforeAll(async () => {
       {
         machines: {
           decision: 'service-auth',
-          include: [{ serviceTokens: ['ci-bot', 'retired'] }, { serviceAccounts: [{ namespace: 'jobs', name: 'reporter' }] }],
+          include: [
+            { serviceTokens: ['ci-bot', 'retired'] },
+            { serviceAccounts: [{ namespace: 'jobs', name: 'reporter' }] },
+          ],
         },
       },
     ),
@@ -86,14 +95,19 @@ afterAll(async () => {
 
 async function call(headers: Record<string, string>) {
   const before = upstream.seen.length;
-  const res = await request(`${gate.url}/api/report`, { headers: { accept: 'application/json', ...headers } });
+  const res = await request(`${gate.url}/api/report`, {
+    headers: { accept: 'application/json', ...headers },
+  });
   await res.body.text();
   return { status: res.statusCode, headers: res.headers, seen: upstream.seen.slice(before)[0] };
 }
 
 describe('service tokens', () => {
   it('admits a valid token: identity stamped, credentials not forwarded, token id (never the secret) logged', async () => {
-    const { status, seen } = await call({ 'Cf-Access-Client-Id': 'ci-bot', 'Cf-Access-Client-Secret': ci.secret });
+    const { status, seen } = await call({
+      'Cf-Access-Client-Id': 'ci-bot',
+      'Cf-Access-Client-Secret': ci.secret,
+    });
     expect(status).toBe(200);
     expect(seen?.headers['x-gatehouse-user']).toBe('service-token:ci-bot');
     expect(seen?.headers['cf-access-client-secret']).toBeUndefined();
@@ -101,23 +115,44 @@ describe('service tokens', () => {
     const claims = decodeJwt(seen?.headers['x-gatehouse-jwt-assertion'] as string);
     expect(claims).toMatchObject({ sub: 'service-token:ci-bot', kind: 'service-token', aud: AUDIENCE });
     const line = gate.records().at(-1);
-    expect(line).toMatchObject({ authMethod: 'service-token', identity: { kind: 'service-token', sub: 'service-token:ci-bot' } });
+    expect(line).toMatchObject({
+      authMethod: 'service-token',
+      identity: { kind: 'service-token', sub: 'service-token:ci-bot' },
+    });
   });
 
   it.each([
-    ['wrong secret', { 'Cf-Access-Client-Id': 'ci-bot', 'Cf-Access-Client-Secret': old.secret }, 'token_secret_mismatch', 'ci-bot'],
-    ['unknown id', { 'Cf-Access-Client-Id': 'nobody', 'Cf-Access-Client-Secret': ci.secret }, 'token_unknown', 'nobody'],
-    ['expired token', { 'Cf-Access-Client-Id': 'retired', 'Cf-Access-Client-Secret': old.secret }, 'token_expired', 'retired'],
+    [
+      'wrong secret',
+      { 'Cf-Access-Client-Id': 'ci-bot', 'Cf-Access-Client-Secret': old.secret },
+      'token_secret_mismatch',
+      'ci-bot',
+    ],
+    [
+      'unknown id',
+      { 'Cf-Access-Client-Id': 'nobody', 'Cf-Access-Client-Secret': ci.secret },
+      'token_unknown',
+      'nobody',
+    ],
+    [
+      'expired token',
+      { 'Cf-Access-Client-Id': 'retired', 'Cf-Access-Client-Secret': old.secret },
+      'token_expired',
+      'retired',
+    ],
     ['id without secret', { 'Cf-Access-Client-Id': 'ci-bot' }, 'token_incomplete', 'ci-bot'],
     ['secret without id', { 'Cf-Access-Client-Secret': ci.secret }, 'token_incomplete', null],
-  ] as const)('%s: 401, a service_token_failed event, nothing forwarded', async (_name, headers, reason, tokenId) => {
-    const before = gate.events('service_token_failed').length;
-    const { status, seen, headers: response } = await call(headers);
-    expect(status).toBe(401);
-    expect(response['www-authenticate']).toMatch(/invalid_token/);
-    expect(seen).toBeUndefined();
-    expect(gate.events('service_token_failed').at(before)).toMatchObject({ reason, tokenId });
-  });
+  ] as const)(
+    '%s: 401, a service_token_failed event, nothing forwarded',
+    async (_name, headers, reason, tokenId) => {
+      const before = gate.events('service_token_failed').length;
+      const { status, seen, headers: response } = await call(headers);
+      expect(status).toBe(401);
+      expect(response['www-authenticate']).toMatch(/invalid_token/);
+      expect(seen).toBeUndefined();
+      expect(gate.events('service_token_failed').at(before)).toMatchObject({ reason, tokenId });
+    },
+  );
 
   it('never writes a secret to the log', () => {
     const all = gate.lines.join('\n');
@@ -154,7 +189,9 @@ describe('Kubernetes ServiceAccount tokens', () => {
   });
 
   it('a valid token of another ServiceAccount is authenticated but refused by policy (403)', async () => {
-    const { status } = await call({ authorization: `Bearer ${await saToken({ sub: 'system:serviceaccount:jobs:other' })}` });
+    const { status } = await call({
+      authorization: `Bearer ${await saToken({ sub: 'system:serviceaccount:jobs:other' })}`,
+    });
     expect(status).toBe(403);
   });
 

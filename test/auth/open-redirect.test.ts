@@ -57,17 +57,23 @@ const EXTRA = [
 ];
 
 /** At least 100 payloads: every shape with every host, plus scheme and size oddities. */
-export const OPEN_REDIRECT_CORPUS: readonly string[] = [...SHAPES.flatMap((shape) => HOSTS.map(shape)), ...EXTRA];
+export const OPEN_REDIRECT_CORPUS: readonly string[] = [
+  ...SHAPES.flatMap((shape) => HOSTS.map(shape)),
+  ...EXTRA,
+];
 
 describe('safeReturnPath', () => {
   it('has a corpus of at least 100 payloads', () => {
     expect(OPEN_REDIRECT_CORPUS.length).toBeGreaterThanOrEqual(100);
   });
 
-  it.each(OPEN_REDIRECT_CORPUS.map((p) => [JSON.stringify(p).slice(0, 80), p]))('%s stays on the origin', (_label, payload) => {
-    const location = new URL(ORIGIN + safeReturnPath(payload, ORIGIN));
-    expect(location.origin).toBe(ORIGIN);
-  });
+  it.each(OPEN_REDIRECT_CORPUS.map((p) => [JSON.stringify(p).slice(0, 80), p]))(
+    '%s stays on the origin',
+    (_label, payload) => {
+      const location = new URL(ORIGIN + safeReturnPath(payload, ORIGIN));
+      expect(location.origin).toBe(ORIGIN);
+    },
+  );
 
   it.each([
     ['/dashboard?tab=2', '/dashboard?tab=2'],
@@ -101,7 +107,8 @@ describe('open redirect through the sidecar', () => {
       ] as const) {
         const page = await client.fetch(`${stack.origin}/.gatehouse/login?rd=${encodeURIComponent(payload)}`);
         const location = page.headers.location;
-        if (typeof location === 'string') expect(new URL(location).origin, `${who} ${payload}`).toBe(stack.origin);
+        if (typeof location === 'string')
+          expect(new URL(location).origin, `${who} ${payload}`).toBe(stack.origin);
         else expect(page.status, `${who} ${payload}`).toBe(200); // the chooser page
         // The chooser's links carry the same sanitised return path.
         for (const m of page.body.matchAll(/href="([^"]+)"/g)) {

@@ -11,7 +11,10 @@ describe('session lifetimes, refresh and large sessions', () => {
   beforeAll(async () => {
     stack = await startSignInStack({
       accessTokenTtl: 2,
-      users: { ...DEMO_USERS, carol: { email: 'carol@example.com', name: 'Carol', groups: ['engineering', ...MANY_GROUPS] } },
+      users: {
+        ...DEMO_USERS,
+        carol: { email: 'carol@example.com', name: 'Carol', groups: ['engineering', ...MANY_GROUPS] },
+      },
       authentication: { session: { idleTimeout: '3s', absoluteLifetime: '6s' } },
     });
   });
@@ -24,11 +27,15 @@ describe('session lifetimes, refresh and large sessions', () => {
     const tokenHits = () => provider?.hits.get('/token') ?? 0;
     const before = tokenHits();
     await sleep(2_200);
-    const pages = await Promise.all(Array.from({ length: 8 }, () => browser.fetch(`${stack.origin}/after-expiry`)));
+    const pages = await Promise.all(
+      Array.from({ length: 8 }, () => browser.fetch(`${stack.origin}/after-expiry`)),
+    );
     expect(pages.map((p) => p.status)).toEqual(Array(8).fill(200));
     expect(tokenHits() - before).toBe(1);
     expect(stack.sidecar.events('session_refreshed')).toHaveLength(1);
-    expect(pages.every((p) => [p.headers['set-cookie']].flat().some((c) => c?.startsWith('_gatehouse=')))).toBe(true);
+    expect(
+      pages.every((p) => [p.headers['set-cookie']].flat().some((c) => c?.startsWith('_gatehouse='))),
+    ).toBe(true);
   });
 
   it('ends a session left idle longer than the idle timeout', async () => {
@@ -37,7 +44,10 @@ describe('session lifetimes, refresh and large sessions', () => {
     await sleep(3_200);
     const page = await browser.fetch(`${stack.origin}/later`);
     expect(page.status).toBe(302);
-    expect(stack.sidecar.events('session_expired').at(-1)).toMatchObject({ reason: 'idle_timeout', sub: 'alice' });
+    expect(stack.sidecar.events('session_expired').at(-1)).toMatchObject({
+      reason: 'idle_timeout',
+      sub: 'alice',
+    });
   });
 
   it('ends an active session at its absolute lifetime', async () => {

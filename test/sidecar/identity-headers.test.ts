@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { comparableHeaderName, IDENTITY_HEADERS } from '../../sidecar/src/http/identity-headers.ts';
 import { testConfig } from '../helpers/fixtures.ts';
-import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
 import { SPOOFS } from '../helpers/identity-spoofs.ts';
+import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
 import { rawRequest, statusOf } from '../helpers/raw-http.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -17,8 +17,6 @@ afterAll(async () => {
   await gate.close();
   await upstream.close();
 });
-
-
 
 describe('identity headers from clients never reach the app', () => {
   it.each(SPOOFS)('%s (twice, also from a trusted proxy)', async (header) => {

@@ -1,0 +1,74 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
+
+/** Debian's chromium (installed by .ci/run); CHROMIUM_PATH overrides. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts');
+
+describe('sign-in in headless Chromium against oidc-provider', () => {
+  let stack: SignInStack;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM))
+      throw new Error(`no Chromium at ${CHROMIUM}: run .ci/run or apt-get install chromium`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    stack = await startSignInStack({ providers: 2 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  it('chooser → provider login → back at the requested URL with the identity; logout ends the session', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${stack.origin}/dashboard/reports?range=7d`);
+    expect(await page.title()).toBe('Sign in');
+    await page.screenshot({ path: resolve(ARTIFACTS, 'chooser-page.png') });
+
+    await page.getByRole('link', { name: 'Development SSO 2' }).click();
+    await page.waitForSelector('input[name="login"]');
+    expect(new URL(page.url()).origin).toBe(stack.providers[1]?.issuer);
+    await page.screenshot({ path: resolve(ARTIFACTS, 'provider-login-page.png') });
+    await page.fill('input[name="login"]', 'alice');
+    await page.fill('input[name="password"]', 'correct horse');
+    await Promise.all([
+      page.waitForURL(`${stack.origin}/dashboard/reports?range=7d`),
+      page.click('button[type="submit"]'),
+    ]);
+
+    const seen = JSON.parse((await page.textContent('body')) ?? '{}') as {
+      url: string;
+      headers: Record<string, string>;
+    };
+    expect(seen.url).toBe('/dashboard/reports?range=7d');
+    expect(seen.headers['x-gatehouse-email']).toBe('alice@example.com');
+    expect(seen.headers['x-gatehouse-groups']).toBe('engineering,admins');
+    expect(seen.headers.cookie ?? '').not.toContain('_gatehouse');
+    expect(stack.sidecar.events('login_succeeded').at(-1)).toMatchObject({ provider: 'dev2', sub: 'alice' });
+
+    const cookies = await page.context().cookies(stack.origin);
+    const session = cookies.find((c) => c.name === '_gatehouse');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+
+    await page.goto(`${stack.origin}/.gatehouse/logout`);
+    // oidc-provider asks to confirm the sign-out at the provider.
+    await page.waitForSelector('button[autofocus], button[type="submit"]');
+    await Promise.all([
+      page.waitForURL(`${stack.origin}/.gatehouse/signed-out`),
+      page.click('button[autofocus]'),
+    ]);
+    expect(await page.textContent('h1')).toBe('Signed out');
+    expect((await page.context().cookies(stack.origin)).some((c) => c.name.startsWith('_gatehouse'))).toBe(
+      false,
+    );
+    expect(stack.sidecar.events('logout').at(-1)).toMatchObject({ sub: 'alice', provider: 'dev2' });
+
+    await page.goto(`${stack.origin}/dashboard/reports`);
+    expect(await page.title()).toBe('Sign in');
+  });
+});
