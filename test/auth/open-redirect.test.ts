@@ -57,10 +57,7 @@ const EXTRA = [
 ];
 
 /** At least 100 payloads: every shape with every host, plus scheme and size oddities. */
-export const OPEN_REDIRECT_CORPUS: readonly string[] = [
-  ...SHAPES.flatMap((shape) => HOSTS.map(shape)),
-  ...EXTRA,
-];
+const OPEN_REDIRECT_CORPUS: readonly string[] = [...SHAPES.flatMap((shape) => HOSTS.map(shape)), ...EXTRA];
 
 describe('safeReturnPath', () => {
   it('has a corpus of at least 100 payloads', () => {

@@ -27,6 +27,11 @@ export interface SessionJar {
   clear(present: readonly string[]): string[];
   /** Refuses this session id from now on in this process (logout), until it would have expired anyway. */
   end(session: Session): void;
+  /**
+   * Last activity known for the session: the cookie's own, or a later renewal this process wrote
+   * (clients that send an older cookie copy, or parallel requests, do not renew it again).
+   */
+  lastSeen(session: Session): number;
 }
 
 /** Creates the session jar for an application's session settings and cookie keys. */
@@ -37,6 +42,7 @@ export function createSessionJar(settings: RenderedAuth['session'], sealer: Seal
   const ended = new Map<string, number>();
   const secure = settings.secure;
 
+  const seen = new Map<string, number>();
   const remember = (sealed: string, session: Session) => {
     if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
     cache.set(sealed, session);
@@ -78,6 +84,8 @@ export function createSessionJar(settings: RenderedAuth['session'], sealer: Seal
       });
     },
     async store(session, present) {
+      if (seen.size >= CACHE_LIMIT) seen.delete(seen.keys().next().value as string);
+      seen.set(session.sid, Math.max(seen.get(session.sid) ?? 0, session.seen));
       const sealed = await sealer.seal('session', session);
       remember(sealed, session);
       const maxAge = session.exp - Math.floor(Date.now() / 1000);
@@ -103,6 +111,9 @@ export function createSessionJar(settings: RenderedAuth['session'], sealer: Seal
     },
     end(session) {
       ended.set(session.sid, session.exp);
+    },
+    lastSeen(session) {
+      return Math.max(session.seen, seen.get(session.sid) ?? 0);
     },
   };
 }

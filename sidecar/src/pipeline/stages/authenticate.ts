@@ -89,7 +89,8 @@ function useSession(
   const now = Math.floor(Date.now() / 1000);
   const settings = auth.settings.session;
   const idleSeconds = Math.floor(settings.idleMs / 1000);
-  if (session.exp <= now || now - session.seen >= idleSeconds) {
+  const lastSeen = auth.sessions.lastSeen(session);
+  if (session.exp <= now || now - lastSeen >= idleSeconds) {
     authEvent(scope, 'session_expired', {
       reason: session.exp <= now ? 'absolute_lifetime' : 'idle_timeout',
       provider: session.idp,
@@ -107,7 +108,7 @@ function useSession(
       return refreshed.session ? signedIn(scope, refreshed.session) : undefined;
     });
   }
-  if (now - session.seen >= Math.min(MAX_TOUCH_INTERVAL_SECONDS, Math.ceil(idleSeconds / 4))) {
+  if (now - lastSeen >= Math.min(MAX_TOUCH_INTERVAL_SECONDS, Math.ceil(idleSeconds / 4))) {
     const touched: Session = { ...session, seen: now };
     return auth.sessions.store(touched, present.names).then((cookies) => {
       scope.setCookies = cookies;

@@ -1,0 +1,186 @@
+// Authenticated-path benchmark: the same sidecar serves an anonymous small GET (a bypass policy)
+// and a signed-in small GET (session cookie → allow policy → identity headers and JWT stamped).
+// Prints requests/s and p50/p99 for both, and the ratio.
+//
+//   npm run build && node bench/auth.ts [--duration 10] [--connections 50]
+//
+// Needs wrk (apt-get install -y wrk).
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { generateApplicationKeys, keysToSecretData } from '../sidecar/src/auth/keys.ts';
+import { createSealer } from '../sidecar/src/auth/sealed.ts';
+import type { Session } from '../sidecar/src/auth/session.ts';
+import { SIDECAR_NODE_FLAGS } from '../sidecar/src/node-options.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const { values } = parseArgs({
+  options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' } },
+});
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+try {
+  execFileSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' });
+} catch {
+  console.error('bench: wrk not found; install it with: apt-get install -y wrk');
+  process.exit(2);
+}
+
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGTERM');
+});
+
+function freePort(): Promise<number> {
+  return new Promise((r) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => r(port));
+    });
+  });
+}
+
+async function waitForOk(url: string, headers: Record<string, string> = {}): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const res = await fetch(url, { headers });
+      if (res.status === 200) return;
+      console.error(`bench: ${url} answered ${res.status}`);
+      process.exit(1);
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`${url} never answered`);
+}
+
+const upstream = spawn(process.execPath, [join(root, 'bench/upstream-server.ts'), '0'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+children.push(upstream);
+const upstreamPort = await new Promise<number>((r) =>
+  upstream.stdout?.once('data', (c) => r(Number(String(c).trim()))),
+);
+
+const sidecarPort = await freePort();
+const origin = `http://127.0.0.1:${sidecarPort}`;
+const keys = generateApplicationKeys('ES256');
+const work = mkdtempSync(join(tmpdir(), 'gatehouse-bench-auth-'));
+const documents = [
+  {
+    apiVersion: 'gatehouse.dev/v1alpha1',
+    kind: 'AccessApplication',
+    metadata: { name: 'bench' },
+    spec: {
+      hosts: ['127.0.0.1'],
+      upstream: { url: `http://127.0.0.1:${upstreamPort}` },
+      policies: [{ name: 'public' }, { name: 'engineers' }],
+      authentication: {
+        externalUrl: origin,
+        // Never contacted: the benchmark's session is minted below, as a sign-in would.
+        identityProviders: [{ name: 'corp', issuer: 'http://127.0.0.1:9/', clientId: 'bench' }],
+      },
+    },
+  },
+  {
+    apiVersion: 'gatehouse.dev/v1alpha1',
+    kind: 'AccessPolicy',
+    metadata: { name: 'public' },
+    spec: { decision: 'bypass', include: [{ paths: ['/public/**'] }] },
+  },
+  {
+    apiVersion: 'gatehouse.dev/v1alpha1',
+    kind: 'AccessPolicy',
+    metadata: { name: 'engineers' },
+    spec: { decision: 'allow', include: [{ groups: ['engineering'] }] },
+  },
+  {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'bench-gatehouse-keys' },
+    stringData: keysToSecretData(keys),
+  },
+];
+writeFileSync(join(work, 'app.yaml'), documents.map((d) => stringify(d)).join('---\n'));
+
+const now = Math.floor(Date.now() / 1000);
+const session: Session = {
+  v: 1,
+  sid: 'bench-session',
+  sub: 'alice',
+  email: 'alice@example.com',
+  groups: ['engineering', 'admins'],
+  idp: 'corp',
+  claims: { name: 'Alice' },
+  iat: now,
+  exp: now + 3600,
+  seen: now,
+  refreshAt: null,
+  refreshToken: null,
+  idToken: null,
+};
+const cookie = `_gatehouse=${await createSealer(keys.cookie).seal('session', session)}`;
+
+const sidecar = spawn(
+  process.execPath,
+  [
+    ...SIDECAR_NODE_FLAGS,
+    join(root, 'dist/bin/gatehouse.js'),
+    'sidecar',
+    '--config',
+    work,
+    '--listen',
+    `127.0.0.1:${sidecarPort}`,
+    '--admin-listen',
+    '127.0.0.1:0',
+  ],
+  { stdio: ['ignore', 'ignore', 'inherit'] },
+);
+children.push(sidecar);
+await waitForOk(`${origin}/public/small`);
+await waitForOk(`${origin}/small`, { cookie });
+
+function wrk(url: string, headers: string[]): { rps: number; p50: string; p99: string } {
+  const args = [
+    '-t1',
+    `-c${connections}`,
+    `-d${duration}s`,
+    '--latency',
+    ...headers.flatMap((h) => ['-H', h]),
+    url,
+  ];
+  const out = execFileSync('wrk', args, { encoding: 'utf8' });
+  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(out);
+  if (errors) {
+    console.error(`bench: ${url}: ${errors[0]}`);
+    process.exit(1);
+  }
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+    p50: /^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '?',
+    p99: /^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '?',
+  };
+}
+
+console.log(
+  `node ${process.version}, wrk -t1 -c${connections} -d${duration}s, cookie ${cookie.length} bytes`,
+);
+console.log('| request | requests/s | p50 | p99 | vs anonymous |');
+console.log('|---|---:|---:|---:|---:|');
+let anonymous = 0;
+for (const [label, path, headers] of [
+  ['anonymous small GET (bypass)', '/public/small', []],
+  ['signed-in small GET (cookie, allow, headers + JWT)', '/small', [`Cookie: ${cookie}`]],
+] as const) {
+  wrk(`${origin}${path}`, [...headers]); // warm-up, not reported
+  const r = wrk(`${origin}${path}`, [...headers]);
+  if (anonymous === 0) anonymous = r.rps;
+  console.log(
+    `| ${label} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${((r.rps / anonymous) * 100).toFixed(0)}% |`,
+  );
+}
+process.exit(0);
