@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { UsageError } from '../sidecar/src/cli/args.ts';
+import { runServiceTokenCommand, SERVICE_TOKEN_USAGE } from '../sidecar/src/cli/service-token-command.ts';
 import { runSidecarCommand, SIDECAR_USAGE } from '../sidecar/src/cli/sidecar-command.ts';
 import { runValidateCommand, VALIDATE_USAGE } from '../sidecar/src/cli/validate-command.ts';
 
@@ -8,6 +9,7 @@ const USAGE = `Usage: gatehouse <command> [options]
 Commands:
   sidecar    run the proxy for one application (standalone: --config <file|dir>)
   validate   check AccessApplication YAML and print the rendered sidecar config
+  service-token create <id>   a new service token: the secret once, and its hash for the YAML
   version    print the version
 
 Run 'gatehouse <command> --help' for a command's options.
@@ -16,6 +18,7 @@ Run 'gatehouse <command> --help' for a command's options.
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => number | Promise<number> }> = {
   sidecar: { usage: SIDECAR_USAGE, run: runSidecarCommand },
   validate: { usage: VALIDATE_USAGE, run: runValidateCommand },
+  'service-token': { usage: SERVICE_TOKEN_USAGE, run: runServiceTokenCommand },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,35 @@
+import { parseArgs } from 'node:util';
+import { newServiceToken } from '../auth/service-tokens.ts';
+import { UsageError } from './args.ts';
+
+export const SERVICE_TOKEN_USAGE = `Usage: gatehouse service-token create <id> [--expires-at <RFC 3339 time>]
+
+Creates a service token: prints the client secret once (give it to the machine caller) and the
+YAML entry for spec.authentication.serviceTokens.tokens, which holds only the secret's hash.
+`;
+
+const ID = /^[A-Za-z0-9][-._A-Za-z0-9]{0,127}$/;
+
+/** `gatehouse service-token create`: a new random secret and the hash to configure. */
+export function runServiceTokenCommand(argv: string[]): number {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { 'expires-at': { type: 'string' } },
+    strict: true,
+    allowPositionals: true,
+  });
+  const [verb, id] = positionals;
+  if (verb !== 'create' || id === undefined || positionals.length !== 2)
+    throw new UsageError('expected: create <id>');
+  if (!ID.test(id)) throw new UsageError(`token id ${JSON.stringify(id)} must match ${ID.source}`);
+  const expiresAt = values['expires-at'];
+  if (expiresAt !== undefined && !Number.isFinite(Date.parse(expiresAt))) {
+    throw new UsageError(`--expires-at ${JSON.stringify(expiresAt)} is not an RFC 3339 time`);
+  }
+  const token = newServiceToken();
+  process.stdout.write(
+    `# Client id:     ${id}\n# Client secret: ${token.secret}\n# (shown once; store it in the caller's secret store)\n` +
+      `- id: ${id}\n  secretHash: ${token.secretHash}\n${expiresAt ? `  expiresAt: ${expiresAt}\n` : ''}`,
+  );
+  return 0;
+}

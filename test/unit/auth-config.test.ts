@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import type { AccessApplication } from '../../sidecar/src/api/access-application.ts';
+import { withoutGatehouseCookies } from '../../sidecar/src/auth/cookies.ts';
+import { generateApplicationKeys } from '../../sidecar/src/auth/keys.ts';
+import { createServiceTokenVerifier, hashSecret } from '../../sidecar/src/auth/service-tokens.ts';
+import { renderSidecarConfig } from '../../sidecar/src/config/render.ts';
+import { redactedConfig } from '../../sidecar/src/config/sidecar-config.ts';
+import { testApplication } from '../helpers/fixtures.ts';
+
+type Auth = NonNullable<AccessApplication['spec']['authentication']>;
+const provider = {
+  name: 'corp',
+  issuer: 'https://idp.example.com',
+  clientId: 'gh',
+  clientSecretRef: { name: 'idp', key: 'secret' },
+};
+
+function render(
+  authentication: Auth,
+  keys: unknown = generateApplicationKeys('ES256'),
+  secrets = { idp: { secret: 's3cret' } },
+) {
+  return renderSidecarConfig({
+    application: testApplication({ policies: [], authentication }),
+    secrets: new Map(Object.entries(secrets)),
+    keys,
+  });
+}
+
+function errorsOf(result: ReturnType<typeof render>): string[] {
+  return result.ok ? [] : result.errors.map((e) => `${e.path}: ${e.message}`);
+}
+
+describe('rendering spec.authentication', () => {
+  it.each<[string, Auth, string, unknown?, Record<string, Record<string, string>>?]>([
+    [
+      'externalUrl missing',
+      { identityProviders: [provider] },
+      'spec.authentication.externalUrl: is required with identityProviders',
+    ],
+    [
+      'externalUrl host not served',
+      { externalUrl: 'https://other.example', identityProviders: [provider] },
+      'is not one of spec.hosts',
+    ],
+    [
+      'plain http issuer off loopback',
+      {
+        externalUrl: 'https://app.test',
+        identityProviders: [{ ...provider, issuer: 'http://idp.example.com' }],
+      },
+      'must use https',
+    ],
+    [
+      'provider listed twice',
+      { externalUrl: 'https://app.test', identityProviders: [provider, provider] },
+      'corp is listed twice',
+    ],
+    [
+      'client secret Secret missing',
+      { externalUrl: 'https://app.test', identityProviders: [provider] },
+      'no Secret named idp',
+      undefined,
+      {},
+    ],
+    [
+      'client secret key missing',
+      { externalUrl: 'https://app.test', identityProviders: [provider] },
+      'Secret idp has no key secret',
+      undefined,
+      { idp: {} },
+    ],
+    [
+      'keys missing',
+      { externalUrl: 'https://app.test', identityProviders: [provider] },
+      'needs keys (Secret test-app-gatehouse-keys)',
+      null,
+    ],
+    [
+      'signing key of the wrong algorithm',
+      { externalUrl: 'https://app.test', identityProviders: [provider], assertion: { algorithm: 'RS256' } },
+      'must be RS256',
+    ],
+    [
+      'same header twice',
+      {
+        serviceTokens: { tokens: [] },
+        serviceAccounts: { issuer: 'x', jwksUrl: 'https://k/jwks', audiences: ['a'] },
+        identityHeaders: { email: 'X-Id', user: 'x-id' },
+      },
+      'four different header names',
+    ],
+  ])('%s', (_name, authentication, expected, keys, secrets) => {
+    const result = render(
+      authentication,
+      keys === null ? undefined : (keys ?? generateApplicationKeys('ES256')),
+      secrets ?? { idp: { secret: 's3cret' } },
+    );
+    expect(errorsOf(result).join('\n')).toContain(expected);
+  });
+
+  it('renders defaults: Secure cookies on https, Cloudflare header names, gatehouse headers, ES256 2m JWT', () => {
+    const result = render({ externalUrl: 'https://app.test', identityProviders: [provider] });
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    const auth = result.config.auth;
+    expect(auth.session).toEqual({
+      cookieName: '_gatehouse',
+      absoluteMs: 43_200_000,
+      idleMs: 3_600_000,
+      secure: true,
+    });
+    expect(auth.serviceTokens.clientIdHeader).toBe('cf-access-client-id');
+    expect(auth.identityHeaders).toEqual({
+      email: 'x-gatehouse-email',
+      user: 'x-gatehouse-user',
+      groups: 'x-gatehouse-groups',
+      assertion: 'x-gatehouse-jwt-assertion',
+    });
+    expect(auth.assertion).toEqual({
+      issuer: 'https://app.test',
+      audience: 'gatehouse:test-app',
+      algorithm: 'ES256',
+      lifetimeMs: 120_000,
+    });
+    expect(auth.providers[0]?.scopes).toEqual(['openid', 'email', 'profile']);
+    const printed = JSON.stringify(redactedConfig(result.config));
+    expect(printed).not.toContain('s3cret');
+    expect(printed).not.toContain(result.config.keys?.cookie[0]?.secret);
+  });
+
+  it('the oauth2-proxy profile uses X-Forwarded-* names', () => {
+    const result = render({
+      serviceTokens: { tokens: [] },
+      serviceAccounts: { issuer: 'x', jwksUrl: 'https://k/jwks', audiences: ['a'] },
+      identityHeaders: { profile: 'oauth2-proxy' },
+    });
+    expect(result.ok && result.config.auth.identityHeaders.email).toBe('x-forwarded-email');
+  });
+});
+
+describe('service token verifier', () => {
+  const verify = createServiceTokenVerifier({
+    clientIdHeader: 'a',
+    clientSecretHeader: 'b',
+    tokens: [
+      { id: 'live', sha256: hashSecret('right').toString('hex'), expiresAt: null },
+      { id: 'old', sha256: hashSecret('right').toString('hex'), expiresAt: 1_000 },
+    ],
+  });
+  it.each([
+    ['live', 'right', 5_000, 'ok'],
+    ['live', 'wrong', 5_000, 'token_secret_mismatch'],
+    ['live', '', 5_000, 'token_incomplete'],
+    ['nobody', 'right', 5_000, 'token_unknown'],
+    ['old', 'right', 5_000, 'token_expired'],
+    ['old', 'right', 999, 'ok'],
+    ['bad id!', 'right', 5_000, 'token_incomplete'],
+  ])('%s / %s at %i -> %s', (id, secret, now, expected) => {
+    const result = verify(id, secret, now);
+    expect(result.ok ? 'ok' : result.reason).toBe(expected);
+  });
+});
+
+describe('withoutGatehouseCookies', () => {
+  it.each([
+    ['a=1; _gatehouse=x; b=2', 'a=1; b=2'],
+    ['_gatehouse=x; _gatehouse_1=y', null],
+    ['__Host-_gatehouse=x; keep=1', 'keep=1'],
+    ['_GATEHOUSE_tx_abc=x; keep=1', 'keep=1'],
+    ['other=_gatehouse', 'other=_gatehouse'],
+    ['plain=1', 'plain=1'],
+  ])('%s -> %s', (input, expected) => {
+    expect(withoutGatehouseCookies(input, '_gatehouse')).toBe(expected);
+  });
+});
