@@ -15,11 +15,9 @@ const provider = {
   clientSecretRef: { name: 'idp', key: 'secret' },
 };
 
-function render(
-  authentication: Auth,
-  keys: unknown = generateApplicationKeys('ES256'),
-  secrets = { idp: { secret: 's3cret' } },
-) {
+const SECRETS: Record<string, Record<string, string>> = { idp: { secret: 's3cret' } };
+
+function render(authentication: Auth, keys: unknown = generateApplicationKeys('ES256'), secrets = SECRETS) {
   return renderSidecarConfig({
     application: testApplication({ policies: [], authentication }),
     secrets: new Map(Object.entries(secrets)),
@@ -91,11 +89,13 @@ describe('rendering spec.authentication', () => {
       'four different header names',
     ],
   ])('%s', (_name, authentication, expected, keys, secrets) => {
-    const result = render(
-      authentication,
-      keys === null ? undefined : (keys ?? generateApplicationKeys('ES256')),
-      secrets ?? { idp: { secret: 's3cret' } },
-    );
+    const result =
+      keys === null
+        ? renderSidecarConfig({
+            application: testApplication({ policies: [], authentication }),
+            secrets: new Map(Object.entries(SECRETS)),
+          })
+        : render(authentication, undefined, secrets ?? SECRETS);
     expect(errorsOf(result).join('\n')).toContain(expected);
   });
 
