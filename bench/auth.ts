@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { generateApplicationKeys, keysToSecretData } from '../sidecar/src/auth/keys.ts';
 import { createSealer } from '../sidecar/src/auth/sealed.ts';
 import type { Session } from '../sidecar/src/auth/session.ts';
-import { SIDECAR_NODE_FLAGS } from '../sidecar/src/node-options.ts';
+import { spawnBuiltSidecar } from './sidecar-process.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -125,21 +125,7 @@ const session: Session = {
 };
 const cookie = `_gatehouse=${await createSealer(keys.cookie).seal('session', session)}`;
 
-const sidecar = spawn(
-  process.execPath,
-  [
-    ...SIDECAR_NODE_FLAGS,
-    join(root, 'dist/bin/gatehouse.js'),
-    'sidecar',
-    '--config',
-    work,
-    '--listen',
-    `127.0.0.1:${sidecarPort}`,
-    '--admin-listen',
-    '127.0.0.1:0',
-  ],
-  { stdio: ['ignore', 'ignore', 'inherit'] },
-);
+const sidecar = spawnBuiltSidecar(work, sidecarPort);
 children.push(sidecar);
 await waitForOk(`${origin}/public/small`);
 await waitForOk(`${origin}/small`, { cookie });

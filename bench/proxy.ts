@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SIDECAR_NODE_FLAGS } from '../sidecar/src/node-options.ts';
+import { spawnBuiltSidecar } from './sidecar-process.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -101,21 +101,7 @@ spec: {decision: bypass, include: [{ipRanges: [127.0.0.0/8]}], exclude: [{paths:
 `,
 );
 const sidecarPort = await freePort();
-const sidecar = spawn(
-  process.execPath,
-  [
-    ...SIDECAR_NODE_FLAGS,
-    join(root, 'dist/bin/gatehouse.js'),
-    'sidecar',
-    '--config',
-    work,
-    '--listen',
-    `127.0.0.1:${sidecarPort}`,
-    '--admin-listen',
-    '127.0.0.1:0',
-  ],
-  { stdio: ['ignore', 'ignore', 'inherit'] }, // stdout (one line per request) is consumed by /dev/null
-);
+const sidecar = spawnBuiltSidecar(work, sidecarPort);
 children.push(sidecar);
 
 const nginxPort = await freePort();

@@ -26,6 +26,7 @@ describe('session lifetimes, refresh and large sessions', () => {
     const provider = stack.providers[0];
     const tokenHits = () => provider?.hits.get('/token') ?? 0;
     const before = tokenHits();
+    const preRefresh = new Map(browser.cookies(stack.origin));
     await sleep(2_200);
     const pages = await Promise.all(
       Array.from({ length: 8 }, () => browser.fetch(`${stack.origin}/after-expiry`)),
@@ -36,6 +37,13 @@ describe('session lifetimes, refresh and large sessions', () => {
     expect(
       pages.every((p) => [p.headers['set-cookie']].flat().some((c) => c?.startsWith('_gatehouse='))),
     ).toBe(true);
+    // A request still carrying the pre-refresh cookie reuses the refresh (the refresh token was
+    // rotated; spending it again would end the session).
+    const late = new HttpBrowser();
+    for (const [n, v] of preRefresh) late.cookies(stack.origin).set(n, v);
+    expect((await late.fetch(`${stack.origin}/late`)).status).toBe(200);
+    expect(tokenHits() - before).toBe(1);
+    expect(stack.sidecar.events('session_refresh_failed')).toHaveLength(0);
   });
 
   it('ends a session left idle longer than the idle timeout', async () => {

@@ -1,3 +1,4 @@
+import { serviceAccountIdentity, serviceTokenIdentity } from '../../sidecar/src/auth/machine-identity.ts';
 import type { PolicyIdentity, PolicyInput } from '../../sidecar/src/policy/input.ts';
 
 /** A signed-in user identity for policy tests; override only what a case exercises. */
@@ -17,30 +18,12 @@ export function user(overrides: Partial<PolicyIdentity> = {}): PolicyIdentity {
 
 /** A service-token machine identity. */
 export function tokenCaller(id: string): PolicyIdentity {
-  return {
-    kind: 'service-token',
-    sub: `token:${id}`,
-    email: null,
-    groups: [],
-    idp: null,
-    claims: {},
-    serviceTokenId: id,
-    serviceAccount: null,
-  };
+  return serviceTokenIdentity(id);
 }
 
 /** A Kubernetes ServiceAccount machine identity. */
 export function serviceAccountCaller(namespace: string, name: string): PolicyIdentity {
-  return {
-    kind: 'service-account',
-    sub: `system:serviceaccount:${namespace}:${name}`,
-    email: null,
-    groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`],
-    idp: null,
-    claims: {},
-    serviceTokenId: null,
-    serviceAccount: { namespace, name },
-  };
+  return serviceAccountIdentity(namespace, name);
 }
 
 /** One request as policies see it; anonymous GET / from 203.0.113.7 unless overridden. */

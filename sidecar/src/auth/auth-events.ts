@@ -1,19 +1,6 @@
-import { type EventType, logEvent } from '../log/events.ts';
+import { type AuthEventType, logEvent } from '../log/events.ts';
 import { capField } from '../log/sanitize.ts';
 import type { RequestScope } from '../pipeline/scope.ts';
-
-/** Auth event types: sign-in, sign-out, refresh and credential failures. */
-export type AuthEventType = Extract<
-  EventType,
-  | 'login_succeeded'
-  | 'login_failed'
-  | 'logout'
-  | 'session_refreshed'
-  | 'session_refresh_failed'
-  | 'session_expired'
-  | 'service_token_failed'
-  | 'token_failed'
->;
 
 /**
  * Writes an auth event in the request stream: the event fields plus who and where (app, request

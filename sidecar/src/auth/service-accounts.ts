@@ -3,6 +3,7 @@ import { createRemoteJWKSet, customFetch, errors, jwtVerify } from 'jose';
 import { Agent, fetch } from 'undici';
 import type { RenderedAuth } from '../config/auth-config.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
+import { serviceAccountIdentity } from './machine-identity.ts';
 
 /** Why a ServiceAccount token was refused. */
 export type ServiceAccountFailure =
@@ -95,16 +96,7 @@ export function createServiceAccountVerifier(
       };
     const namespace = match[1] as string;
     const name = match[3] as string;
-    const identity: PolicyIdentity = {
-      kind: 'service-account',
-      sub: `system:serviceaccount:${namespace}:${name}`,
-      email: null,
-      groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`],
-      idp: null,
-      claims: {},
-      serviceTokenId: null,
-      serviceAccount: { namespace, name },
-    };
+    const identity = serviceAccountIdentity(namespace, name);
     const expiresAt = Number(payload.exp) * 1000;
     if (verified.size >= CACHE_LIMIT) verified.delete(verified.keys().next().value as string);
     verified.set(token, { identity, expiresAt });

@@ -13,7 +13,13 @@ export interface Refreshed {
   readonly cookies: readonly string[];
 }
 
-const inFlight = new Map<string, Promise<Refreshed>>();
+/**
+ * Refreshes by session generation (`sid/refreshAt`), kept after they finish: a request that still
+ * carries the pre-refresh cookie (sent before the new one arrived) reuses the result instead of
+ * spending the already rotated refresh token again, which would end the session.
+ */
+const refreshes = new Map<string, Promise<Refreshed>>();
+const REMEMBERED_REFRESHES = 10_000;
 
 function isPermanent(error: unknown): boolean {
   const e = error as { error?: unknown; code?: unknown };
@@ -83,8 +89,9 @@ async function refresh(
 }
 
 /**
- * Refreshes a session whose provider tokens have expired, with one refresh in flight per session:
- * concurrent requests of the same session wait for it and share its result.
+ * Refreshes a session whose provider tokens have expired, once per session generation:
+ * concurrent requests of the same session wait for it and share its result, and so do later
+ * requests that still carry the old cookie.
  */
 export function refreshSession(
   scope: RequestScope,
@@ -92,10 +99,12 @@ export function refreshSession(
   session: Session,
   present: readonly string[],
 ): Promise<Refreshed> {
-  let pending = inFlight.get(session.sid);
+  const key = `${session.sid}/${session.refreshAt}`;
+  let pending = refreshes.get(key);
   if (!pending) {
-    pending = refresh(scope, auth, session, present).finally(() => inFlight.delete(session.sid));
-    inFlight.set(session.sid, pending);
+    if (refreshes.size >= REMEMBERED_REFRESHES) refreshes.delete(refreshes.keys().next().value as string);
+    pending = refresh(scope, auth, session, present);
+    refreshes.set(key, pending);
   }
   return pending;
 }

@@ -1,14 +1,8 @@
 import type { LogSink } from './log-sink.ts';
 import { toJsonLine } from './sanitize.ts';
 
-/** Kinds of non-request lines in the same stream, told apart by `type`. */
-export type EventType =
-  | 'sidecar_started'
-  | 'sidecar_stopping'
-  | 'sidecar_stopped'
-  | 'config_loaded'
-  | 'config_rejected'
-  | 'websocket_closed'
+/** Auth event types: sign-in, sign-out, refresh and credential failures. */
+export type AuthEventType =
   | 'login_succeeded'
   | 'login_failed'
   | 'logout'
@@ -17,6 +11,16 @@ export type EventType =
   | 'session_expired'
   | 'service_token_failed'
   | 'token_failed';
+
+/** Kinds of non-request lines in the same stream, told apart by `type`. */
+export type EventType =
+  | 'sidecar_started'
+  | 'sidecar_stopping'
+  | 'sidecar_stopped'
+  | 'config_loaded'
+  | 'config_rejected'
+  | 'websocket_closed'
+  | AuthEventType;
 
 /** Writes one event line: `type`, `time`, then the given fields (allowlisted by each caller). */
 export function logEvent(sink: LogSink, type: EventType, fields: Record<string, unknown>): void {

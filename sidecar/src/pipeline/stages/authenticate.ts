@@ -1,5 +1,6 @@
 import { authEvent } from '../../auth/auth-events.ts';
 import type { AuthRuntime } from '../../auth/auth-runtime.ts';
+import { serviceTokenIdentity } from '../../auth/machine-identity.ts';
 import { type Session, sessionIdentity } from '../../auth/session.ts';
 import type { PresentCookies } from '../../auth/session-jar.ts';
 import { refreshSession } from '../../auth/session-refresh.ts';
@@ -34,16 +35,7 @@ function serviceToken(scope: RequestScope, auth: AuthRuntime): HttpError | undef
     authEvent(scope, 'service_token_failed', { reason: result.reason, tokenId: result.tokenId });
     return INVALID_CREDENTIALS;
   }
-  const identity = {
-    kind: 'service-token',
-    sub: `service-token:${result.tokenId}`,
-    email: null,
-    groups: [],
-    idp: null,
-    claims: {},
-    serviceTokenId: result.tokenId,
-    serviceAccount: null,
-  } as const;
+  const identity = serviceTokenIdentity(result.tokenId);
   scope.identity = identity;
   scope.authMethod = 'service-token';
   scope.assertionKey = identity.sub;
