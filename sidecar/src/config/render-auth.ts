@@ -1,6 +1,5 @@
 import type { AccessApplication } from '../api/access-application.ts';
 import type { Authentication } from '../api/authentication.ts';
-import { parseDurationMs } from '../api/schema-helpers.ts';
 import { schemaErrors } from '../api/validate.ts';
 import { keysSecretName } from '../auth/keys.ts';
 import type { FieldError } from '../errors.ts';
@@ -12,6 +11,7 @@ import {
   type RenderedAuth,
   type RenderedProvider,
 } from './auth-config.ts';
+import { type DurationRange, renderDuration } from './render-duration.ts';
 
 export const DEFAULT_SESSION_COOKIE = '_gatehouse';
 export const DEFAULT_SESSION_ABSOLUTE_MS = 12 * 3_600_000;
@@ -32,18 +32,8 @@ export type SecretsByName = ReadonlyMap<string, Readonly<Record<string, string>>
 
 type At = (field: string) => string;
 
-function duration(text: string | undefined, fallback: number, field: string, at: At, errors: FieldError[]) {
-  if (text === undefined) return fallback;
-  const ms = parseDurationMs(text);
-  if (ms === undefined || ms < 1 || ms > 30 * 86_400_000) {
-    errors.push({
-      path: at(field),
-      message: `is not a duration between 1ms and 720h (got ${JSON.stringify(text)})`,
-    });
-    return fallback;
-  }
-  return ms;
-}
+const SESSION_RANGE: DurationRange = { minMs: 1, maxMs: 30 * 86_400_000, label: '1ms and 720h' };
+const ASSERTION_RANGE: DurationRange = { minMs: 1000, maxMs: 3_600_000, label: '1s and 1h' };
 
 function externalOrigin(auth: Authentication, hosts: readonly string[], at: At, errors: FieldError[]) {
   if (auth.externalUrl === undefined) {
@@ -168,30 +158,30 @@ export function renderAuth(
   const { name, namespace } = application.metadata;
   const label = namespace ? `${namespace}/${name}` : name;
   const origin = externalOrigin(auth, application.spec.hosts, at, errors);
-  const absoluteMs = duration(
+  const absoluteMs = renderDuration(
     auth.session?.absoluteLifetime,
     DEFAULT_SESSION_ABSOLUTE_MS,
     'spec.authentication.session.absoluteLifetime',
     at,
     errors,
+    SESSION_RANGE,
   );
-  const idleMs = duration(
+  const idleMs = renderDuration(
     auth.session?.idleTimeout,
     DEFAULT_SESSION_IDLE_MS,
     'spec.authentication.session.idleTimeout',
     at,
     errors,
+    SESSION_RANGE,
   );
-  const lifetimeMs = duration(
+  const lifetimeMs = renderDuration(
     auth.assertion?.lifetime,
     DEFAULT_ASSERTION_LIFETIME_MS,
     'spec.authentication.assertion.lifetime',
     at,
     errors,
+    ASSERTION_RANGE,
   );
-  if (lifetimeMs < 1000 || lifetimeMs > 3_600_000) {
-    errors.push({ path: at('spec.authentication.assertion.lifetime'), message: 'must be between 1s and 1h' });
-  }
   const sa = auth.serviceAccounts;
   return {
     externalOrigin: origin,
@@ -217,7 +207,7 @@ export function renderAuth(
       issuer: origin ?? `gatehouse:${label}`,
       audience: auth.assertion?.audience ?? `gatehouse:${label}`,
       algorithm: auth.assertion?.algorithm ?? 'ES256',
-      lifetimeMs: Math.min(Math.max(lifetimeMs, 1000), 3_600_000),
+      lifetimeMs,
     },
   };
 }

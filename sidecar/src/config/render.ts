@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { AccessApplication } from '../api/access-application.ts';
 import type { AccessPolicy } from '../api/access-policy.ts';
-import { parseDurationMs } from '../api/schema-helpers.ts';
 import { joinPath } from '../api/validate.ts';
 import type { FieldError } from '../errors.ts';
 import { normaliseSelector, policyErrors, type RenderedPolicy } from '../policy/rendered-policy.ts';
 import { renderAuth, renderKeys, type SecretsByName } from './render-auth.ts';
+import { renderDuration } from './render-duration.ts';
 import { deepFreeze, SIDECAR_CONFIG_FORMAT, type SidecarConfig, semanticErrors } from './sidecar-config.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -81,25 +81,6 @@ function upstreamOrigin(url: string, at: (f: string) => string, errors: FieldErr
   return parsed.origin;
 }
 
-function durationMs(
-  text: string | undefined,
-  fallback: number,
-  field: string,
-  at: (f: string) => string,
-  errors: FieldError[],
-) {
-  if (text === undefined) return fallback;
-  const ms = parseDurationMs(text);
-  if (ms === undefined || ms > 86_400_000) {
-    errors.push({
-      path: at(field),
-      message: `is not a duration between 0s and 24h (got ${JSON.stringify(text)})`,
-    });
-    return fallback;
-  }
-  return ms;
-}
-
 /** Hash of rendered content; the config's generation, identical for identical input. */
 export function contentHash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
@@ -166,21 +147,21 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
     hosts: spec.hosts.map((h) => h.toLowerCase()),
     upstream: {
       origin: upstreamOrigin(spec.upstream.url, at, errors),
-      connectTimeoutMs: durationMs(
+      connectTimeoutMs: renderDuration(
         timeouts.connect,
         DEFAULT_CONNECT_TIMEOUT_MS,
         'spec.upstream.timeouts.connect',
         at,
         errors,
       ),
-      responseHeadersTimeoutMs: durationMs(
+      responseHeadersTimeoutMs: renderDuration(
         timeouts.responseHeaders,
         DEFAULT_RESPONSE_HEADERS_TIMEOUT_MS,
         'spec.upstream.timeouts.responseHeaders',
         at,
         errors,
       ),
-      idleTimeoutMs: durationMs(
+      idleTimeoutMs: renderDuration(
         timeouts.idle,
         DEFAULT_IDLE_TIMEOUT_MS,
         'spec.upstream.timeouts.idle',
