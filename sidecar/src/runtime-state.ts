@@ -1,6 +1,7 @@
 import { type AuthRuntime, compileAuthRuntime } from './auth/auth-runtime.ts';
 import type { SidecarConfig } from './config/sidecar-config.ts';
 import { compileHostMatcher, type HostMatcher } from './http/host.ts';
+import { compileIdentityHeaderTest, type HeaderTest } from './http/identity-headers.ts';
 import { type AddressSet, createAddressSet } from './net/cidr.ts';
 import { compilePolicyEngine, type PolicyEngine } from './policy/engine.ts';
 import { createUpstream, sameUpstreamSettings, type Upstream } from './upstream/upstream.ts';
@@ -19,6 +20,8 @@ export interface RuntimeState {
   readonly policy: PolicyEngine;
   /** Sessions, service tokens, ServiceAccounts and identity signing; null when the app authenticates nobody. */
   readonly auth: AuthRuntime | null;
+  /** Identity and consumed credential headers: never forwarded, in any spelling. */
+  readonly withheldHeader: HeaderTest;
   readonly redactedQueryParameters: ReadonlySet<string>;
   readonly loggedRequestHeaders: ReadonlySet<string>;
 }
@@ -30,6 +33,7 @@ export function compileRuntimeState(config: SidecarConfig, previous?: RuntimeSta
       ? previous.upstream
       : createUpstream(config.upstream);
   const { name, namespace } = config.application;
+  const auth = compileAuthRuntime(config.auth, config.keys);
   return Object.freeze({
     config,
     appLabel: namespace ? `${namespace}/${name}` : name,
@@ -37,7 +41,8 @@ export function compileRuntimeState(config: SidecarConfig, previous?: RuntimeSta
     trustedProxies: createAddressSet(config.trustedProxies),
     hosts: compileHostMatcher(config.hosts),
     policy: compilePolicyEngine(config.policies),
-    auth: compileAuthRuntime(config.auth, config.keys),
+    auth,
+    withheldHeader: compileIdentityHeaderTest(auth?.withheldHeaders),
     redactedQueryParameters: new Set(config.logging.redactQueryParameters),
     loggedRequestHeaders: new Set(config.logging.requestHeaders),
   });

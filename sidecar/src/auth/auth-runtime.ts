@@ -18,10 +18,11 @@ export interface AuthRuntime {
   readonly assertions: AssertionSigner;
   /** The JWKS document (public signing keys, current first), serialised once. */
   readonly jwks: string;
-  /** Lower-case names of the request headers that carry credentials Gatehouse consumes (never forwarded). */
-  readonly credentialHeaders: ReadonlySet<string>;
-  /** Lower-case identity header names Gatehouse stamps (stripped from requests in any spelling). */
-  readonly stampedHeaders: ReadonlySet<string>;
+  /**
+   * Header names never forwarded besides the built-in identity headers: those this application
+   * stamps (custom names included) and the service token headers Gatehouse consumes.
+   */
+  readonly withheldHeaders: readonly string[];
 }
 
 /** Compiles the auth runtime; null when the application authenticates nobody. Throws on unusable keys. */
@@ -40,10 +41,13 @@ export function compileAuthRuntime(settings: RenderedAuth, keys: ApplicationKeys
     serviceAccounts: settings.serviceAccounts ? createServiceAccountVerifier(settings.serviceAccounts) : null,
     assertions: createAssertionSigner(settings.assertion, signing),
     jwks: JSON.stringify({ keys: signing.map((k) => k.publicJwk) }),
-    credentialHeaders: new Set([
+    withheldHeaders: [
+      h.email,
+      h.user,
+      h.groups,
+      h.assertion,
       settings.serviceTokens.clientIdHeader,
       settings.serviceTokens.clientSecretHeader,
-    ]),
-    stampedHeaders: new Set([h.email, h.user, h.groups, h.assertion]),
+    ],
   };
 }

@@ -43,12 +43,22 @@ export function comparableHeaderName(name: string): string {
   return lower.includes('_') || lower.includes('.') ? lower.replace(/[_.]/g, '-') : lower;
 }
 
-const NAMES: ReadonlySet<string> = new Set(IDENTITY_HEADERS);
+/** Tells whether an incoming header (any spelling) must never reach the application. */
+export type HeaderTest = (name: string) => boolean;
 
-/** True when an incoming header (any spelling) is an identity header that no client may send. */
-export function isIdentityHeader(name: string): boolean {
-  const comparable = comparableHeaderName(name);
-  if (NAMES.has(comparable)) return true;
-  for (const prefix of IDENTITY_HEADER_PREFIXES) if (comparable.startsWith(prefix)) return true;
-  return false;
+/**
+ * Compiles the test for one application: the built-in identity headers and prefixes, plus the
+ * names it adds (the headers it stamps under custom names, the credential headers it consumes).
+ */
+export function compileIdentityHeaderTest(extraNames: Iterable<string> = []): HeaderTest {
+  const names: ReadonlySet<string> = new Set([
+    ...IDENTITY_HEADERS,
+    ...[...extraNames].map(comparableHeaderName),
+  ]);
+  return (name) => {
+    const comparable = comparableHeaderName(name);
+    if (names.has(comparable)) return true;
+    for (const prefix of IDENTITY_HEADER_PREFIXES) if (comparable.startsWith(prefix)) return true;
+    return false;
+  };
 }

@@ -1,6 +1,5 @@
 import { withoutGatehouseCookies } from '../../auth/cookies.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
-import { comparableHeaderName, isIdentityHeader } from '../../http/identity-headers.ts';
 import { normaliseIp } from '../../net/client-ip.ts';
 import type { RequestScope } from '../scope.ts';
 
@@ -48,6 +47,7 @@ export function forwardingHeaders(scope: RequestScope): undefined {
     }
   }
   const auth = scope.state.auth;
+  const withheld = scope.state.withheldHeader;
   const cookieBase = auth?.settings.session.cookieName ?? '';
   const out: string[] = ['host', scope.host];
   let forwardedFor = '';
@@ -58,10 +58,8 @@ export function forwardingHeaders(scope: RequestScope): undefined {
     const value = raw[i + 1] as string;
     if (name === 'transfer-encoding' || (name === 'content-length' && value !== '0')) scope.hasBody = true;
     if (HOP_BY_HOP.has(name) || connection?.has(name) || name === idHeader) continue;
-    if (isIdentityHeader(name)) continue;
+    if (withheld(name)) continue;
     if (auth !== null) {
-      const comparable = comparableHeaderName(name);
-      if (auth.stampedHeaders.has(comparable) || auth.credentialHeaders.has(comparable)) continue;
       if (name === 'authorization' && scope.authMethod === 'service-account') continue;
       if (name === 'cookie') {
         const kept = withoutGatehouseCookies(value, cookieBase);
