@@ -10,6 +10,8 @@ import { createSessionJar, type SessionJar } from './session-jar.ts';
 /** Everything authentication needs at request time, compiled once per config. */
 export interface AuthRuntime {
   readonly settings: RenderedAuth;
+  /** Host (and port) of externalUrl, where sign-in runs; null without identity providers. */
+  readonly externalHost: string | null;
   readonly providers: ReadonlyMap<string, ProviderClient>;
   readonly sealer: Sealer;
   readonly sessions: SessionJar;
@@ -33,6 +35,7 @@ export function compileAuthRuntime(settings: RenderedAuth, keys: ApplicationKeys
   const h = settings.identityHeaders;
   return {
     settings,
+    externalHost: settings.externalOrigin === null ? null : new URL(settings.externalOrigin).host,
     providers: new Map(settings.providers.map((p) => [p.name, providerClient(p)])),
     sealer,
     sessions: createSessionJar(settings.session, sealer),

@@ -100,7 +100,7 @@ export function loginRedirect(
 ): LocalResponse | Promise<LocalResponse> {
   const origin = auth.settings.externalOrigin as string;
   const returnPath = scope.query ? `${scope.path}?${scope.query}` : scope.path;
-  if (new URL(origin).host !== scope.host) {
+  if (auth.externalHost !== scope.host) {
     // Sign-in runs on the external origin only; its cookies are host-only.
     return redirectTo(origin + returnPath, [], 'login_redirect');
   }

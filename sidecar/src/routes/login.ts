@@ -14,7 +14,7 @@ export async function loginRoute(scope: RequestScope, auth: AuthRuntime): Promis
   const origin = auth.settings.externalOrigin as string;
   const params = new URLSearchParams(scope.query);
   const returnPath = safeReturnPath(params.get('rd'), origin);
-  if (new URL(origin).host !== scope.host) {
+  if (auth.externalHost !== scope.host) {
     return redirectTo(
       `${origin}/.gatehouse/login?rd=${encodeURIComponent(returnPath)}`,
       [],

@@ -18,19 +18,14 @@ const INVALID_CREDENTIALS = new HttpError(
 /** Longest time between two renewals of a session cookie by activity (the idle timer). */
 const MAX_TOUCH_INTERVAL_SECONDS = 60;
 
-function single(value: string | string[] | undefined): string | undefined | null {
-  return Array.isArray(value) ? null : value;
-}
-
 function serviceToken(scope: RequestScope, auth: AuthRuntime): HttpError | undefined {
   const st = auth.settings.serviceTokens;
-  const id = single(scope.req.headers[st.clientIdHeader]);
-  const secret = single(scope.req.headers[st.clientSecretHeader]);
-  const verify = auth.serviceTokens;
-  const result =
-    verify && id !== null && secret !== null
-      ? verify(id, secret, Date.now())
-      : ({ ok: false, reason: verify ? 'token_incomplete' : 'token_unknown', tokenId: null } as const);
+  // Node joins repeated headers into one value, so a duplicated id or secret cannot match.
+  const id = scope.req.headers[st.clientIdHeader] as string | undefined;
+  const secret = scope.req.headers[st.clientSecretHeader] as string | undefined;
+  const result = auth.serviceTokens
+    ? auth.serviceTokens(id, secret, Date.now())
+    : ({ ok: false, reason: 'token_unknown', tokenId: null } as const);
   if (!result.ok) {
     authEvent(scope, 'service_token_failed', { reason: result.reason, tokenId: result.tokenId });
     return INVALID_CREDENTIALS;
