@@ -33,7 +33,7 @@ export function compileRuntimeState(config: SidecarConfig, previous?: RuntimeSta
       ? previous.upstream
       : createUpstream(config.upstream);
   const { name, namespace } = config.application;
-  const auth = compileAuthRuntime(config.auth, config.keys);
+  const auth = compileAuthRuntime(config.auth, config.keys, previous?.auth);
   return Object.freeze({
     config,
     appLabel: namespace ? `${namespace}/${name}` : name,

@@ -149,4 +149,17 @@ describe('OIDC sign-in (authorization code + PKCE against oidc-provider)', () =>
     expect(again.status).toBe(302);
     expect(new URL(again.headers.location as string).origin).toBe(stack.providers[0]?.issuer);
   });
+
+  it('a logout is not forgotten when the config reloads with the same session keys', async () => {
+    const browser = new HttpBrowser();
+    await signInWithDevProvider(browser, `${stack.origin}/before-reload`, 'alice');
+    const stolen = new Map(browser.cookies(stack.origin));
+    await browser.fetch(`${stack.origin}/.gatehouse/logout`);
+    stack.sidecar.sidecar.install({ ...stack.config, generation: 'fedcba9876543210' });
+    const replay = new HttpBrowser();
+    for (const [n, v] of stolen) replay.cookies(stack.origin).set(n, v);
+    const again = await replay.fetch(`${stack.origin}/after-reload`);
+    expect(again.status).toBe(302);
+    expect(new URL(again.headers.location as string).origin).toBe(stack.providers[0]?.issuer);
+  });
 });

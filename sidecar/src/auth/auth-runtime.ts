@@ -25,23 +25,45 @@ export interface AuthRuntime {
    * stamps (custom names included) and the service token headers Gatehouse consumes.
    */
   readonly withheldHeaders: readonly string[];
+  /** What the session jar and the ServiceAccount verifier were built from, to reuse them across reloads. */
+  readonly builtFrom: { readonly sessions: string; readonly serviceAccounts: string };
 }
 
-/** Compiles the auth runtime; null when the application authenticates nobody. Throws on unusable keys. */
-export function compileAuthRuntime(settings: RenderedAuth, keys: ApplicationKeys | null): AuthRuntime | null {
+/**
+ * Compiles the auth runtime; null when the application authenticates nobody. Throws on unusable
+ * keys. The previous runtime's session jar (its cache, logged-out sessions and renewals) and
+ * ServiceAccount verifier (its JWKS cache) are kept when a reload did not change what they are
+ * built from, so a policy change neither forgets a logout nor refetches the issuer keys.
+ */
+export function compileAuthRuntime(
+  settings: RenderedAuth,
+  keys: ApplicationKeys | null,
+  previous?: AuthRuntime | null,
+): AuthRuntime | null {
   if (keys === null) return null;
   const signing = importSigningKeys(keys.signing);
-  const sealer = createSealer(keys.cookie);
+  const builtFrom = {
+    sessions: JSON.stringify([settings.session, keys.cookie]),
+    serviceAccounts: JSON.stringify(settings.serviceAccounts),
+  };
+  const sameSessions = previous?.builtFrom.sessions === builtFrom.sessions ? previous : undefined;
+  const sealer = sameSessions?.sealer ?? createSealer(keys.cookie);
+  const sessions = sameSessions?.sessions ?? createSessionJar(settings.session, sealer);
+  const sameVerifier =
+    previous?.builtFrom.serviceAccounts === builtFrom.serviceAccounts ? previous : undefined;
+  let serviceAccounts = sameVerifier?.serviceAccounts ?? null;
+  if (!sameVerifier && settings.serviceAccounts)
+    serviceAccounts = createServiceAccountVerifier(settings.serviceAccounts);
   const h = settings.identityHeaders;
   return {
     settings,
     externalHost: settings.externalOrigin === null ? null : new URL(settings.externalOrigin).host,
     providers: new Map(settings.providers.map((p) => [p.name, providerClient(p)])),
     sealer,
-    sessions: createSessionJar(settings.session, sealer),
+    sessions,
     serviceTokens:
       settings.serviceTokens.tokens.length > 0 ? createServiceTokenVerifier(settings.serviceTokens) : null,
-    serviceAccounts: settings.serviceAccounts ? createServiceAccountVerifier(settings.serviceAccounts) : null,
+    serviceAccounts,
     assertions: createAssertionSigner(settings.assertion, signing),
     jwks: JSON.stringify({ keys: signing.map((k) => k.publicJwk) }),
     withheldHeaders: [
@@ -52,5 +74,6 @@ export function compileAuthRuntime(settings: RenderedAuth, keys: ApplicationKeys
       settings.serviceTokens.clientIdHeader,
       settings.serviceTokens.clientSecretHeader,
     ],
+    builtFrom,
   };
 }
