@@ -98,22 +98,17 @@ describe('state and PKCE against oidc-provider: each case yields no session', ()
 
   /** Runs a sign-in up to the provider's redirect back, without requesting the callback. */
   async function untilCallback(browser: HttpBrowser): Promise<string> {
-    const pages = await browser.follow(`${stack.origin}/app`);
-    const form = pages.at(-1) as Page;
-    const posted = await browser.fetch(
-      new URL(/action="([^"]+)"/.exec(form.body)?.[1] ?? '', form.url).href,
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ prompt: 'login', login: 'alice', password: 'x' }).toString(),
-      },
-    );
-    let next = new URL(posted.headers.location as string, form.url).href;
-    for (let i = 0; i < 10 && !next.startsWith(`${stack.origin}/.gatehouse/callback`); i++) {
-      const page = await browser.fetch(next);
-      next = new URL(page.headers.location as string, next).href;
-    }
-    return next;
+    const form = (await browser.follow(`${stack.origin}/app`)).at(-1) as Page;
+    const atCallback = (url: string) => url.startsWith(`${stack.origin}/.gatehouse/callback`);
+    const last = (await submitForm(browser, form, { login: 'alice', password: 'x' }, atCallback)).at(
+      -1,
+    ) as Page;
+    return new URL(last.headers.location as string, last.url).href;
+  }
+
+  /** The sign-in-in-progress cookie of a browser: [name, sealed value]. */
+  function loginCookieOf(cookies: Map<string, string>): [string, string] {
+    return [...cookies].find(([n]) => n.startsWith('_gatehouse_tx_')) ?? ['', ''];
   }
 
   function lastFailure() {
@@ -161,7 +156,7 @@ describe('state and PKCE against oidc-provider: each case yields no session', ()
       const callback = await untilCallback(browser);
       const sealer = createSealer(TEST_KEYS('ES256').cookie);
       const cookies = browser.cookies(stack.origin);
-      const [txName, txValue] = [...cookies].find(([n]) => n.startsWith('_gatehouse_tx_')) ?? ['', ''];
+      const [txName, txValue] = loginCookieOf(cookies);
       const tx = await sealer.open('login', txValue);
       expect(tx).toBeDefined();
       cookies.set(txName, await sealer.seal('login', { ...tx, v: verifier }));
@@ -176,7 +171,7 @@ describe('state and PKCE against oidc-provider: each case yields no session', ()
     const browser = new HttpBrowser();
     const callback = await untilCallback(browser);
     const cookies = browser.cookies(stack.origin);
-    const [txName] = [...cookies].find(([n]) => n.startsWith('_gatehouse_tx_')) ?? [''];
+    const [txName] = loginCookieOf(cookies);
     const foreign = createSealer([{ kid: 'x', secret: Buffer.alloc(32, 7).toString('base64url') }]);
     cookies.set(txName, await foreign.seal('login', { s: 'x' }));
     const page = await browser.fetch(callback);
@@ -209,5 +204,4 @@ describe('state and PKCE against oidc-provider: each case yields no session', ()
     expect(page.status).toBe(302);
     expect(new URL(page.headers.location as string).origin).toBe(stack.providers[0]?.issuer);
   });
-  void submitForm;
 });

@@ -8,6 +8,13 @@ export interface Page {
   readonly body: string;
 }
 
+/** A request as the test browser sends it. */
+interface BrowserRequest {
+  readonly method?: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+}
+
 /**
  * A minimal browser for HTTP-level sign-in tests: a cookie jar per host (ports shared, as in
  * browsers), manual redirects, and form posts. Not a real browser (see the Chromium e2e test).
@@ -41,10 +48,7 @@ export class HttpBrowser {
   }
 
   /** One request, no redirect following; cookies sent and stored. */
-  async fetch(
-    url: string,
-    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-  ): Promise<Page> {
+  async fetch(url: string, init: BrowserRequest = {}): Promise<Page> {
     const cookies = [...this.cookies(url)].map(([n, v]) => `${n}=${v}`).join('; ');
     const res = await request(url, {
       method: (init.method ?? 'GET') as 'GET',
@@ -56,15 +60,16 @@ export class HttpBrowser {
     return { url, status: res.statusCode, headers: res.headers, body };
   }
 
-  /** Follows redirects from url (at most 15); returns every page in order. */
+  /** Follows redirects from url (at most 15), stopping before a URL `stopBefore` picks; returns every page in order. */
   async follow(
     url: string,
-    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+    init: BrowserRequest = {},
+    stopBefore?: (url: string) => boolean,
   ): Promise<Page[]> {
     const pages: Page[] = [];
     let next: string | undefined = url;
     let options = init;
-    for (let i = 0; i < 15 && next !== undefined; i++) {
+    for (let i = 0; i < 15 && next !== undefined && !stopBefore?.(next); i++) {
       const page = await this.fetch(next, options);
       pages.push(page);
       const location = page.headers.location;
@@ -83,6 +88,7 @@ export async function submitForm(
   browser: HttpBrowser,
   page: Page,
   fields: Record<string, string>,
+  stopBefore?: (url: string) => boolean,
 ): Promise<Page[]> {
   const action = /<form[^>]*action="([^"]*)"/.exec(page.body)?.[1];
   if (!action) throw new Error(`no form on ${page.url}: ${page.body.slice(0, 200)}`);
@@ -97,7 +103,7 @@ export async function submitForm(
   });
   const location = first.headers.location;
   if (typeof location !== 'string') return [first];
-  return [first, ...(await browser.follow(new URL(location, page.url).href))];
+  return [first, ...(await browser.follow(new URL(location, page.url).href, {}, stopBefore))];
 }
 
 /**
