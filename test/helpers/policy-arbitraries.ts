@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import type { Selector } from '../../sidecar/src/api/access-policy.ts';
+import { serviceAccountIdentity, serviceTokenIdentity } from '../../sidecar/src/auth/machine-identity.ts';
 import type { PolicyIdentity, PolicyInput } from '../../sidecar/src/policy/input.ts';
 import {
   normaliseSelector,
   policyErrors,
   type RenderedPolicy,
 } from '../../sidecar/src/policy/rendered-policy.ts';
-import { serviceAccountCaller, tokenCaller, user } from './policy-input.ts';
+import { user } from './policy-input.ts';
 
 // Small value pools, so that generated selectors and requests actually meet.
 const EMAILS = ['ann@x.com', 'bob@x.com', 'cy@y.com', 'Dee@Y.com'];
@@ -82,8 +83,8 @@ const identityArb: fc.Arbitrary<PolicyIdentity | null> = fc.oneof(
       roles: fc.uniqueArray(fc.constantFrom('admin', 'dev')),
     })
     .map(({ email, groups, idp, dept, roles }) => user({ email, groups, idp, claims: { dept, roles } })),
-  fc.constantFrom(...TOKENS).map(tokenCaller),
-  fc.constantFrom('build-1', 'deploy').map((name) => serviceAccountCaller('ci', name)),
+  fc.constantFrom(...TOKENS).map(serviceTokenIdentity),
+  fc.constantFrom('build-1', 'deploy').map((name) => serviceAccountIdentity('ci', name)),
 );
 
 /** A request: anonymous, a user, a service token or a ServiceAccount, from a small pool of IPs, paths and methods. */

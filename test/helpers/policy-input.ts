@@ -1,4 +1,3 @@
-import { serviceAccountIdentity, serviceTokenIdentity } from '../../sidecar/src/auth/machine-identity.ts';
 import type { PolicyIdentity, PolicyInput } from '../../sidecar/src/policy/input.ts';
 
 /** A signed-in user identity for policy tests; override only what a case exercises. */
@@ -14,16 +13,6 @@ export function user(overrides: Partial<PolicyIdentity> = {}): PolicyIdentity {
     serviceAccount: null,
     ...overrides,
   };
-}
-
-/** A service-token machine identity. */
-export function tokenCaller(id: string): PolicyIdentity {
-  return serviceTokenIdentity(id);
-}
-
-/** A Kubernetes ServiceAccount machine identity. */
-export function serviceAccountCaller(namespace: string, name: string): PolicyIdentity {
-  return serviceAccountIdentity(namespace, name);
 }
 
 /** One request as policies see it; anonymous GET / from 203.0.113.7 unless overridden. */

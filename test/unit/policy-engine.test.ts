@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AccessPolicySpec } from '../../sidecar/src/api/access-policy.ts';
+import { serviceAccountIdentity, serviceTokenIdentity } from '../../sidecar/src/auth/machine-identity.ts';
 import { compilePolicyEngine } from '../../sidecar/src/policy/engine.ts';
 import type { PolicyInput } from '../../sidecar/src/policy/input.ts';
 import type { RenderedPolicy } from '../../sidecar/src/policy/rendered-policy.ts';
 import { inputArb, policiesArb } from '../helpers/policy-arbitraries.ts';
-import { request, serviceAccountCaller, tokenCaller, user } from '../helpers/policy-input.ts';
+import { request, user } from '../helpers/policy-input.ts';
 import { oracleDecision, policyOutcome, selectorOutcome } from '../helpers/policy-oracle.ts';
 
 function policy(name: string, spec: AccessPolicySpec): RenderedPolicy {
@@ -132,7 +133,7 @@ describe('decisions and precedence', () => {
     ],
     [
       'service token accepted',
-      request({ identity: tokenCaller('ci') }),
+      request({ identity: serviceTokenIdentity('ci') }),
       {
         action: 'service-auth',
         policy: 'ns/ci',
@@ -142,17 +143,17 @@ describe('decisions and precedence', () => {
     ],
     [
       'ServiceAccount accepted',
-      request({ identity: serviceAccountCaller('ci', 'build-3') }),
+      request({ identity: serviceAccountIdentity('ci', 'build-3') }),
       { action: 'service-auth', rule: 'include[1].serviceAccounts' },
     ],
     [
       'unknown token: never a login, deny',
-      request({ identity: tokenCaller('other') }),
+      request({ identity: serviceTokenIdentity('other') }),
       { action: 'deny', reason: 'no_policy_matched' },
     ],
     [
       'machines never match allow',
-      request({ identity: { ...tokenCaller('x'), groups: ['eng'] } }),
+      request({ identity: { ...serviceTokenIdentity('x'), groups: ['eng'] } }),
       { action: 'deny', reason: 'no_policy_matched' },
     ],
     [

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { Selector, SelectorKind } from '../../sidecar/src/api/access-policy.ts';
+import { serviceAccountIdentity, serviceTokenIdentity } from '../../sidecar/src/auth/machine-identity.ts';
 import type { PolicyInput } from '../../sidecar/src/policy/input.ts';
 import { normaliseSelector, policyErrors } from '../../sidecar/src/policy/rendered-policy.ts';
 import type { SelectorDefinition } from '../../sidecar/src/policy/selector.ts';
 import { SELECTORS } from '../../sidecar/src/policy/selectors/registry.ts';
-import { request, serviceAccountCaller, tokenCaller, user } from '../helpers/policy-input.ts';
+import { request, user } from '../helpers/policy-input.ts';
 
 type Case = readonly [name: string, selector: Selector, input: PolicyInput, expected: boolean];
 
@@ -42,7 +43,7 @@ const CASES: Record<SelectorKind, Case[]> = {
   authenticated: [
     ['anonymous', { authenticated: true }, anon, false],
     ['user', { authenticated: true }, ann, true],
-    ['service token', { authenticated: true }, request({ identity: tokenCaller('ci') }), true],
+    ['service token', { authenticated: true }, request({ identity: serviceTokenIdentity('ci') }), true],
   ],
   emails: [
     ['listed', { emails: ['ann@example.com'] }, ann, true],
@@ -121,7 +122,7 @@ const CASES: Record<SelectorKind, Case[]> = {
     [
       'ServiceAccount groups',
       { groups: ['system:serviceaccounts:ci'] },
-      request({ identity: serviceAccountCaller('ci', 'runner') }),
+      request({ identity: serviceAccountIdentity('ci', 'runner') }),
       true,
     ],
   ],
@@ -180,7 +181,12 @@ const CASES: Record<SelectorKind, Case[]> = {
   identityProviders: [
     ['listed', { identityProviders: ['corp'] }, ann, true],
     ['other provider', { identityProviders: ['github'] }, ann, false],
-    ['machine has none', { identityProviders: ['corp'] }, request({ identity: tokenCaller('ci') }), false],
+    [
+      'machine has none',
+      { identityProviders: ['corp'] },
+      request({ identity: serviceTokenIdentity('ci') }),
+      false,
+    ],
   ],
   ipRanges: [
     ['IPv4 in range', { ipRanges: ['203.0.113.0/24'] }, anon, true],
@@ -197,16 +203,21 @@ const CASES: Record<SelectorKind, Case[]> = {
     ['no client IP', { ipRanges: ['0.0.0.0/0'] }, request({ clientIp: '' }), false],
   ],
   serviceTokens: [
-    ['listed token', { serviceTokens: ['ci', 'backup'] }, request({ identity: tokenCaller('ci') }), true],
-    ['other token', { serviceTokens: ['backup'] }, request({ identity: tokenCaller('ci') }), false],
+    [
+      'listed token',
+      { serviceTokens: ['ci', 'backup'] },
+      request({ identity: serviceTokenIdentity('ci') }),
+      true,
+    ],
+    ['other token', { serviceTokens: ['backup'] }, request({ identity: serviceTokenIdentity('ci') }), false],
     ['a user is not a token', { serviceTokens: ['ci'] }, ann, false],
   ],
   anyServiceToken: [
-    ['token', { anyServiceToken: true }, request({ identity: tokenCaller('ci') }), true],
+    ['token', { anyServiceToken: true }, request({ identity: serviceTokenIdentity('ci') }), true],
     [
       'ServiceAccount is not a token',
       { anyServiceToken: true },
-      request({ identity: serviceAccountCaller('ci', 'a') }),
+      request({ identity: serviceAccountIdentity('ci', 'a') }),
       false,
     ],
     ['anonymous', { anyServiceToken: true }, anon, false],
@@ -215,37 +226,37 @@ const CASES: Record<SelectorKind, Case[]> = {
     [
       'exact',
       { serviceAccounts: [{ namespace: 'ci', name: 'runner' }] },
-      request({ identity: serviceAccountCaller('ci', 'runner') }),
+      request({ identity: serviceAccountIdentity('ci', 'runner') }),
       true,
     ],
     [
       'other namespace',
       { serviceAccounts: [{ namespace: 'ci', name: 'runner' }] },
-      request({ identity: serviceAccountCaller('prod', 'runner') }),
+      request({ identity: serviceAccountIdentity('prod', 'runner') }),
       false,
     ],
     [
       'any name',
       { serviceAccounts: [{ namespace: 'ci', name: '*' }] },
-      request({ identity: serviceAccountCaller('ci', 'x') }),
+      request({ identity: serviceAccountIdentity('ci', 'x') }),
       true,
     ],
     [
       'name prefix',
       { serviceAccounts: [{ namespace: 'ci', name: 'build-*' }] },
-      request({ identity: serviceAccountCaller('ci', 'build-7') }),
+      request({ identity: serviceAccountIdentity('ci', 'build-7') }),
       true,
     ],
     [
       'name prefix miss',
       { serviceAccounts: [{ namespace: 'ci', name: 'build-*' }] },
-      request({ identity: serviceAccountCaller('ci', 'deploy') }),
+      request({ identity: serviceAccountIdentity('ci', 'deploy') }),
       false,
     ],
     [
       'a token is not a ServiceAccount',
       { serviceAccounts: [{ namespace: 'ci', name: '*' }] },
-      request({ identity: tokenCaller('ci') }),
+      request({ identity: serviceTokenIdentity('ci') }),
       false,
     ],
   ],
