@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { OPERATOR_USAGE, runOperatorCommand } from '../operator/src/cli/operator-command.ts';
 import { UsageError } from '../sidecar/src/cli/args.ts';
 import { runServiceTokenCommand, SERVICE_TOKEN_USAGE } from '../sidecar/src/cli/service-token-command.ts';
 import { runSidecarCommand, SIDECAR_USAGE } from '../sidecar/src/cli/sidecar-command.ts';
@@ -7,7 +8,8 @@ import { runValidateCommand, VALIDATE_USAGE } from '../sidecar/src/cli/validate-
 const USAGE = `Usage: gatehouse <command> [options]
 
 Commands:
-  sidecar    run the proxy for one application (standalone: --config <file|dir>)
+  sidecar    run the proxy for one application (--config <file|dir>, or --operator-url in a cluster)
+  operator   run the control plane: watch CRDs, keep keys and status, stream config to sidecars
   validate   check AccessApplication YAML and print the rendered sidecar config
   service-token create <id>   a new service token: the secret once, and its hash for the YAML
   version    print the version
@@ -17,6 +19,7 @@ Run 'gatehouse <command> --help' for a command's options.
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => number | Promise<number> }> = {
   sidecar: { usage: SIDECAR_USAGE, run: runSidecarCommand },
+  operator: { usage: OPERATOR_USAGE, run: runOperatorCommand },
   validate: { usage: VALIDATE_USAGE, run: runValidateCommand },
   'service-token': { usage: SERVICE_TOKEN_USAGE, run: runServiceTokenCommand },
 };
@@ -56,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
-    if (code !== 0 || process.argv[2] === 'sidecar') setImmediate(() => process.exit(code));
+    if (code !== 0 || process.argv[2] === 'sidecar' || process.argv[2] === 'operator') setImmediate(() => process.exit(code));
   },
   (error: unknown) => {
     console.error(error);

@@ -1,6 +1,8 @@
 import Type, { type Static } from 'typebox';
 import { Authentication } from './authentication.ts';
-import { Duration, GatehouseObject, HeaderName, Opt, StringEnum } from './schema-helpers.ts';
+import { GatehouseObject } from './gatehouse-object.ts';
+import { Duration, HeaderName, Opt, StringEnum } from './schema-helpers.ts';
+import { cel } from './status.ts';
 
 export const LOG_PROFILES = ['native', 'cloudflare'] as const;
 
@@ -120,7 +122,14 @@ export const AccessApplicationSpec = Type.Object(
     upstream: Upstream,
     trustedProxies: Opt(
       Type.Array(
-        Type.String({ minLength: 2, maxLength: 64, description: 'An IPv4 or IPv6 address or CIDR range.' }),
+        Type.String({
+          minLength: 2,
+          maxLength: 64,
+          description: 'An IPv4 or IPv6 address or CIDR range.',
+          'x-kubernetes-validations': [
+            cel('isIP(self) || isCIDR(self)', 'must be an IP address or a CIDR range such as 10.0.0.0/8'),
+          ],
+        }),
         {
           maxItems: 256,
           description:
@@ -131,6 +140,8 @@ export const AccessApplicationSpec = Type.Object(
     policies: Opt(
       Type.Array(PolicyReference, {
         maxItems: 1000,
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
         description:
           'The AccessPolicies of this application, in order of precedence (first listed wins among allow and deny; bypass and service-auth are looked at first). No policies means every request is denied.',
       }),

@@ -1,5 +1,7 @@
 import Type, { type Static } from 'typebox';
-import { GatehouseObject, Opt, StringEnum } from './schema-helpers.ts';
+import { GatehouseObject } from './gatehouse-object.ts';
+import { Opt, StringEnum } from './schema-helpers.ts';
+import { cel } from './status.ts';
 
 export const POLICY_DECISIONS = ['allow', 'deny', 'bypass', 'service-auth'] as const;
 export const POLICY_MODES = ['enforce', 'audit'] as const;
@@ -33,6 +35,9 @@ const ClaimSelector = Type.Object(
   {
     additionalProperties: false,
     description: 'An OIDC claim test: name plus exactly one of equals or contains.',
+    'x-kubernetes-validations': [
+      cel('has(self.equals) != has(self.contains)', 'claim sets exactly one of equals or contains'),
+    ],
   },
 );
 
@@ -105,7 +110,14 @@ export const Selector = Type.Object(
     ),
     ipRanges: Opt(
       list(
-        Type.String({ minLength: 2, maxLength: 64, description: 'An IPv4 or IPv6 address or CIDR range.' }),
+        Type.String({
+          minLength: 2,
+          maxLength: 64,
+          description: 'An IPv4 or IPv6 address or CIDR range.',
+          'x-kubernetes-validations': [
+            cel('isIP(self) || isCIDR(self)', 'must be an IP address or a CIDR range such as 10.0.0.0/8'),
+          ],
+        }),
         1000,
         'Matches when the client IP is in one of these ranges. The client IP is the peer, or, behind trustedProxies, the first untrusted address of X-Forwarded-For read right to left.',
       ),
@@ -165,6 +177,9 @@ export const Selector = Type.Object(
     minProperties: 1,
     maxProperties: 1,
     description: 'One condition: exactly one of the fields below.',
+    'x-kubernetes-validations': [
+      cel('self.size() == 1', 'a selector sets exactly one field, such as emails or ipRanges'),
+    ],
   },
 );
 

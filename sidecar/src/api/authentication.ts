@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { Duration, HeaderName, Opt, StringEnum } from './schema-helpers.ts';
+import { cel } from './status.ts';
 
 export const ASSERTION_ALGORITHMS = ['ES256', 'RS256'] as const;
 export const IDENTITY_HEADER_PROFILES = ['gatehouse', 'oauth2-proxy'] as const;
@@ -124,7 +125,12 @@ export const ServiceTokenSettings = Type.Object(
     clientSecretHeader: Opt(
       HeaderName('Request header carrying the client secret. Default Cf-Access-Client-Secret.'),
     ),
-    tokens: Type.Array(ServiceToken, { maxItems: 1000, description: 'The accepted tokens.' }),
+    tokens: Type.Array(ServiceToken, {
+      maxItems: 1000,
+      description: 'The accepted tokens; ids are unique.',
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['id'],
+    }),
   },
   {
     additionalProperties: false,
@@ -221,7 +227,12 @@ export const Authentication = Type.Object(
       }),
     ),
     identityProviders: Opt(
-      Type.Array(IdentityProvider, { maxItems: 16, description: 'OpenID Providers users sign in with.' }),
+      Type.Array(IdentityProvider, {
+        maxItems: 16,
+        description: 'OpenID Providers users sign in with; names are unique.',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+      }),
     ),
     session: Opt(SessionSettings),
     serviceTokens: Opt(ServiceTokenSettings),
@@ -232,6 +243,13 @@ export const Authentication = Type.Object(
   {
     additionalProperties: false,
     description: 'How callers prove who they are, and how the application learns it.',
+    'x-kubernetes-validations': [
+      cel(
+        '!has(self.identityProviders) || size(self.identityProviders) == 0 || has(self.externalUrl)',
+        'externalUrl is required when identityProviders are set',
+        '.externalUrl',
+      ),
+    ],
   },
 );
 

@@ -1,4 +1,4 @@
-import Type, { type TObject, type TSchema } from 'typebox';
+import Type, { type TSchema } from 'typebox';
 
 export const API_GROUP = 'gatehouse.dev';
 export const API_VERSION = 'gatehouse.dev/v1alpha1';
@@ -35,37 +35,4 @@ export function parseDurationMs(text: string): number | undefined {
     total += Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? Number.NaN);
   }
   return Number.isFinite(total) ? Math.round(total) : undefined;
-}
-
-/** The object metadata Gatehouse reads; other Kubernetes metadata fields are accepted and ignored. */
-export const ObjectMeta = Type.Object(
-  {
-    name: Type.String({
-      minLength: 1,
-      maxLength: 253,
-      pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
-      description: 'Name of the object (a DNS subdomain).',
-    }),
-    namespace: Opt(Type.String({ minLength: 1, maxLength: 63, description: 'Namespace of the object.' })),
-    generation: Opt(Type.Integer({ description: 'Set by the API server.' })),
-  },
-  { description: 'Standard Kubernetes object metadata.' },
-);
-
-/** A top-level Gatehouse object: apiVersion, kind, metadata, the given spec, and a status the operator writes. */
-export function GatehouseObject<const K extends string, S extends TObject>(
-  kind: K,
-  spec: S,
-  description: string,
-) {
-  return Type.Object(
-    {
-      apiVersion: Type.Literal(API_VERSION, { description: `Always ${API_VERSION}.` }),
-      kind: Type.Literal(kind, { description: `Always ${kind}.` }),
-      metadata: ObjectMeta,
-      spec,
-      status: Opt(Type.Unknown({ description: 'Written by the operator.' })),
-    },
-    { description },
-  );
 }

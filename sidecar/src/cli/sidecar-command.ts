@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { processKeys } from '../auth/process-keys.ts';
+import type { ConfigListener } from '../config/config-source.ts';
 import { createFileConfigSource } from '../config/file-source.ts';
+import { createOperatorConfigSource } from '../config/operator-source.ts';
 import type { SidecarConfig } from '../config/sidecar-config.ts';
 import { ConfigError } from '../errors.ts';
 import { logEvent } from '../log/events.ts';
@@ -11,13 +13,19 @@ import { createSidecar, DEFAULT_CLIENT_LIMITS } from '../server.ts';
 import { parseDurationFlag, parseIntegerFlag, parseListen, UsageError } from './args.ts';
 
 export const SIDECAR_USAGE = `Usage: gatehouse sidecar --config <file|dir> [options]
+       gatehouse sidecar --operator-url <url> --operator-ca <file> --token-file <file> [options]
 
 Serves one AccessApplication: every request is checked, forwarded to the upstream and
-written as one JSON line to stdout.
+written as one JSON line to stdout. The config comes from files (standalone) or from the
+operator's stream (cluster mode; not ready until the first config arrives).
 
 Options:
   --config <path>               AccessApplication YAML file or directory (reloaded on change)
-  --application <name>          which application to serve when the files define several
+  --operator-url <url>          operator config endpoint, e.g. https://gatehouse-operator.gatehouse-system.svc:8443
+  --operator-ca <file>          CA bundle of the operator's serving certificate
+  --token-file <file>           projected ServiceAccount token with audience gatehouse
+  --application <name>          which application to serve (files: when they define several;
+                                operator: refused unless this pod serves it)
   --listen <[host:]port>        traffic listener (default 0.0.0.0:4180)
   --admin-listen <[host:]port>  /metrics, /healthz, /readyz (default 0.0.0.0:9180)
   --shutdown-grace <duration>   time to drain in-flight requests on SIGTERM (default 25s)
@@ -44,6 +52,9 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
     args: argv,
     options: {
       config: { type: 'string' },
+      'operator-url': { type: 'string' },
+      'operator-ca': { type: 'string' },
+      'token-file': { type: 'string' },
       application: { type: 'string' },
       listen: { type: 'string', default: '0.0.0.0:4180' },
       'admin-listen': { type: 'string', default: '0.0.0.0:9180' },
@@ -57,7 +68,13 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  if (!values.config) throw new UsageError('--config is required');
+  const operatorUrl = values['operator-url'];
+  if (values.config && operatorUrl) throw new UsageError('give --config or --operator-url, not both');
+  if (!values.config && !operatorUrl) throw new UsageError('--config or --operator-url is required');
+  if (operatorUrl && (!values['operator-ca'] || !values['token-file'])) {
+    throw new UsageError('--operator-url needs --operator-ca and --token-file');
+  }
+  if (operatorUrl && !/^https:\/\//.test(operatorUrl)) throw new UsageError('--operator-url must be https');
   const listen = parseListen(values.listen, '--listen');
   const adminListen = parseListen(values['admin-listen'], '--admin-listen');
   const graceMs = parseDurationFlag(values['shutdown-grace'], '--shutdown-grace');
@@ -75,18 +92,12 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
   });
   const metrics = createSidecarMetrics();
   const sidecar = createSidecar({ sink, metrics, limits });
-  const source = createFileConfigSource(
-    {
-      path: values.config,
-      pollIntervalMs,
-      fallbackKeys: processKeys(),
-      ...(values.application ? { application: values.application } : {}),
-    },
-    {
+  const sourceName = operatorUrl ? 'operator' : 'file';
+  const listener: ConfigListener = {
       onConfig(config) {
         sidecar.install(config);
         metrics.configReloaded(true);
-        logConfigLoaded(sink, config);
+        logConfigLoaded(sink, config, sourceName);
       },
       onRejected(error) {
         metrics.configReloaded(false);
@@ -96,13 +107,44 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
           errors: error.errors.map((e) => `${e.path}: ${e.message}`),
         });
       },
-    },
-  );
+  };
+  const source = operatorUrl
+    ? createOperatorConfigSource(
+        {
+          url: operatorUrl,
+          caFile: values['operator-ca'] as string,
+          tokenFile: values['token-file'] as string,
+          ...(values.application ? { application: values.application } : {}),
+          onConnection: (event) =>
+            logEvent(sink, event.connected ? 'config_stream_connected' : 'config_stream_disconnected', {
+              app: sidecar.current()?.application.name ?? values.application ?? null,
+              ...(event.connected ? {} : { reason: event.reason, retryInMs: event.retryInMs }),
+            }),
+        },
+        listener,
+      )
+    : createFileConfigSource(
+        {
+          path: values.config as string,
+          pollIntervalMs,
+          fallbackKeys: processKeys(),
+          ...(values.application ? { application: values.application } : {}),
+        },
+        listener,
+      );
+
+  // The admin server answers before the first config: live, but not ready.
+  const admin = createAdminServer(metrics, { ready: sidecar.ready });
+  await new Promise<void>((resolve, reject) => {
+    admin.once('error', reject);
+    admin.listen(adminListen.port, adminListen.host, () => resolve());
+  });
 
   let config: Awaited<ReturnType<typeof source.start>>;
   try {
     config = await source.start();
   } catch (error) {
+    admin.close();
     if (error instanceof ConfigError) {
       reportConfigError(error);
       return 1;
@@ -110,13 +152,7 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
     throw error;
   }
   sidecar.install(config);
-  logConfigLoaded(sink, config);
-
-  const admin = createAdminServer(metrics, { ready: sidecar.ready });
-  await new Promise<void>((resolve, reject) => {
-    admin.once('error', reject);
-    admin.listen(adminListen.port, adminListen.host, () => resolve());
-  });
+  logConfigLoaded(sink, config, sourceName);
   const address = await sidecar.listen(listen.port, listen.host);
   const adminAddress = admin.address() as { port: number };
   logEvent(sink, 'sidecar_started', {
@@ -148,12 +184,12 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
 }
 
 /** The config_loaded event: which config now serves, and how many policies it enforces or audits. */
-function logConfigLoaded(sink: LogSink, config: SidecarConfig): void {
+function logConfigLoaded(sink: LogSink, config: SidecarConfig, source: 'file' | 'operator'): void {
   const audit = config.policies.filter((p) => p.mode === 'audit').length;
   logEvent(sink, 'config_loaded', {
     app: config.application.name,
     generation: config.generation,
-    source: 'file',
+    source,
     policies: config.policies.length - audit,
     auditPolicies: audit,
     identityProviders: config.auth.providers.map((p) => p.name),

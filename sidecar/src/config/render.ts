@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AccessApplication } from '../api/access-application.ts';
-import type { AccessPolicy } from '../api/access-policy.ts';
+import type { AccessPolicy, AccessPolicySpec } from '../api/access-policy.ts';
 import { joinPath } from '../api/validate.ts';
 import type { FieldError } from '../errors.ts';
 import { normaliseSelector, policyErrors, type RenderedPolicy } from '../policy/rendered-policy.ts';
@@ -111,21 +111,32 @@ function renderPolicies(
       });
       return;
     }
-    const spec = found.value.spec;
-    const policy: RenderedPolicy = {
-      name: namespace ? `${namespace}/${ref.name}` : ref.name,
-      decision: spec.decision,
-      mode: spec.mode ?? 'enforce',
-      include: spec.include.map(normaliseSelector),
-      require: (spec.require ?? []).map(normaliseSelector),
-      exclude: (spec.exclude ?? []).map(normaliseSelector),
-    };
-    const located = (f: string) => joinPath(found.location ?? '', `spec.${f}`);
-    const problems = policyErrors(policy, located);
+    const { policy, problems } = renderPolicy(
+      namespace ? `${namespace}/${ref.name}` : ref.name,
+      found.value.spec,
+      (f) => joinPath(found.location ?? '', `spec.${f}`),
+    );
     if (problems.length > 0) errors.push(...problems);
     else out.push(policy);
   });
   return out;
+}
+
+/** One AccessPolicy in the sidecar's form, with every problem the policy compiler would refuse. */
+export function renderPolicy(
+  name: string,
+  spec: AccessPolicySpec,
+  at: (field: string) => string,
+): { policy: RenderedPolicy; problems: FieldError[] } {
+  const policy: RenderedPolicy = {
+    name,
+    decision: spec.decision,
+    mode: spec.mode ?? 'enforce',
+    include: spec.include.map(normaliseSelector),
+    require: (spec.require ?? []).map(normaliseSelector),
+    exclude: (spec.exclude ?? []).map(normaliseSelector),
+  };
+  return { policy, problems: policyErrors(policy, at) };
 }
 
 /**

@@ -19,6 +19,8 @@ export type EventType =
   | 'sidecar_stopped'
   | 'config_loaded'
   | 'config_rejected'
+  | 'config_stream_connected'
+  | 'config_stream_disconnected'
   | 'websocket_closed'
   | AuthEventType;
 

@@ -1,0 +1,98 @@
+import { AccessApplication } from '../../../sidecar/src/api/access-application.ts';
+import { AccessPolicy } from '../../../sidecar/src/api/access-policy.ts';
+import { schemaErrors } from '../../../sidecar/src/api/validate.ts';
+import { keysFromSecretData, keysSecretName } from '../../../sidecar/src/auth/keys.ts';
+import type { SecretsByName } from '../../../sidecar/src/config/render-auth.ts';
+import { type Located, renderPolicy } from '../../../sidecar/src/config/render.ts';
+import type { FieldError } from '../../../sidecar/src/errors.ts';
+import type { KubeObject } from '../kube/kube-object.ts';
+import { secretStrings } from './keys-secret.ts';
+
+/** Reads objects by namespace/name key (an informer's cache). */
+export interface ObjectLookup {
+  get(key: string): KubeObject | undefined;
+}
+
+/** The problems of one AccessPolicy on its own: schema, then what the policy compiler refuses. */
+export function policyProblems(object: KubeObject): FieldError[] {
+  const errors = schemaErrors(AccessPolicy, object, '');
+  if (errors.length > 0) return errors;
+  const policy = object as unknown as AccessPolicy;
+  return renderPolicy(policy.metadata.name, policy.spec, (f) => `spec.${f}`).problems;
+}
+
+function validPolicy(object: KubeObject): boolean {
+  return policyProblems(object).length === 0;
+}
+
+/** Stands in for a policy reference that does not resolve or is invalid: denies everyone at its position, so a deleted policy never widens access. */
+export function missingPolicyStandIn(namespace: string, name: string): AccessPolicy {
+  return {
+    apiVersion: 'gatehouse.dev/v1alpha1',
+    kind: 'AccessPolicy',
+    metadata: { name, namespace },
+    spec: { decision: 'deny', include: [{ everyone: true }] },
+  };
+}
+
+/** Everything an application's render needs, read from the caches, and what was missing. */
+export interface ApplicationInputs {
+  readonly application: AccessApplication;
+  readonly policies: Map<string, Located<AccessPolicy>>;
+  readonly secrets: SecretsByName;
+  readonly keys: unknown;
+  readonly missingPolicies: string[];
+  readonly invalidPolicies: string[];
+  /** Provider client secrets that are absent: "Secret \"x\" key \"y\" (identity provider corp)". */
+  readonly missingSecrets: string[];
+}
+
+/** Validates the application at the boundary; returns its schema errors when it is not a valid AccessApplication. */
+export function validApplication(object: KubeObject): { application?: AccessApplication; errors: FieldError[] } {
+  const errors = schemaErrors(AccessApplication, object, '');
+  return errors.length > 0 ? { errors } : { application: object as unknown as AccessApplication, errors };
+}
+
+/** Gathers the inputs of one application from the caches. Pure apart from reading them. */
+export function gatherInputs(application: AccessApplication, policies: ObjectLookup, secrets: ObjectLookup): ApplicationInputs {
+  const namespace = application.metadata.namespace ?? '';
+  const policyMap = new Map<string, Located<AccessPolicy>>();
+  const missingPolicies: string[] = [];
+  const invalidPolicies: string[] = [];
+  for (const ref of application.spec.policies ?? []) {
+    const found = policies.get(`${namespace}/${ref.name}`);
+    if (!found || found.metadata.deletionTimestamp) {
+      missingPolicies.push(ref.name);
+      policyMap.set(ref.name, { value: missingPolicyStandIn(namespace, ref.name) });
+      continue;
+    }
+    if (!validPolicy(found)) {
+      invalidPolicies.push(ref.name);
+      policyMap.set(ref.name, { value: missingPolicyStandIn(namespace, ref.name) });
+      continue;
+    }
+    policyMap.set(ref.name, { value: found as unknown as AccessPolicy });
+  }
+  const secretMap = new Map<string, Readonly<Record<string, string>>>();
+  const missingSecrets: string[] = [];
+  for (const provider of application.spec.authentication?.identityProviders ?? []) {
+    const ref = provider.clientSecretRef;
+    if (!ref) continue;
+    const secret = secrets.get(`${namespace}/${ref.name}`);
+    const data = secret ? secretStrings(secret) : undefined;
+    if (data) secretMap.set(ref.name, data);
+    if (!data || data[ref.key] === undefined) {
+      missingSecrets.push(`Secret ${JSON.stringify(ref.name)} key ${JSON.stringify(ref.key)} (identity provider ${provider.name})`);
+    }
+  }
+  const keysSecret = secrets.get(`${namespace}/${keysSecretName(application.metadata.name)}`);
+  let keys: unknown;
+  if (keysSecret) {
+    try {
+      keys = keysFromSecretData(secretStrings(keysSecret));
+    } catch {
+      keys = undefined;
+    }
+  }
+  return { application, policies: policyMap, secrets: secretMap, keys, missingPolicies, invalidPolicies, missingSecrets };
+}

@@ -1,0 +1,103 @@
+import { DEFAULT_BACKOFF, jitteredBackoff } from '../../../sidecar/src/net/backoff.ts';
+
+export interface WorkQueueOptions {
+  /** Keys processed at the same time (never the same key twice at once). */
+  readonly concurrency: number;
+  readonly process: (key: string) => Promise<void>;
+  readonly backoff?: { baseMs: number; maxMs: number };
+  readonly onError?: (key: string, error: unknown) => void;
+}
+
+/**
+ * A per-key work queue, like client-go's: a key added many times before it runs is processed once;
+ * a key added while it runs is processed again afterwards; failures are retried with per-key
+ * jittered backoff; one key is never processed twice at once.
+ */
+export class WorkQueue {
+  readonly #options: WorkQueueOptions;
+  readonly #queue: string[] = [];
+  readonly #queued = new Set<string>();
+  readonly #running = new Set<string>();
+  readonly #dirtyWhileRunning = new Set<string>();
+  readonly #failures = new Map<string, number>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  #active = 0;
+  #stopped = false;
+  #idle: (() => void)[] = [];
+
+  constructor(options: WorkQueueOptions) {
+    this.#options = options;
+  }
+
+  /** Keys waiting, running or scheduled for retry. */
+  get depth(): number {
+    return this.#queue.length + this.#running.size + this.#timers.size;
+  }
+
+  add(key: string): void {
+    if (this.#stopped) return;
+    if (this.#running.has(key)) {
+      this.#dirtyWhileRunning.add(key);
+      return;
+    }
+    if (this.#queued.has(key)) return;
+    const retry = this.#timers.get(key);
+    if (retry) {
+      clearTimeout(retry);
+      this.#timers.delete(key);
+    }
+    this.#queued.add(key);
+    this.#queue.push(key);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#active < this.#options.concurrency && this.#queue.length > 0) {
+      const key = this.#queue.shift() as string;
+      this.#queued.delete(key);
+      this.#running.add(key);
+      this.#active++;
+      void this.#run(key);
+    }
+    if (this.depth === 0) for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  async #run(key: string): Promise<void> {
+    try {
+      await this.#options.process(key);
+      this.#failures.delete(key);
+    } catch (error) {
+      this.#options.onError?.(key, error);
+      const attempt = this.#failures.get(key) ?? 0;
+      this.#failures.set(key, attempt + 1);
+      if (!this.#stopped && !this.#dirtyWhileRunning.has(key)) {
+        const timer = setTimeout(() => {
+          this.#timers.delete(key);
+          this.add(key);
+        }, jitteredBackoff(attempt, this.#options.backoff ?? DEFAULT_BACKOFF));
+        timer.unref();
+        this.#timers.set(key, timer);
+      }
+    } finally {
+      this.#running.delete(key);
+      this.#active--;
+      if (this.#dirtyWhileRunning.delete(key)) this.add(key);
+      this.#pump();
+    }
+  }
+
+  /** Resolves when nothing is queued, running or waiting for a retry. */
+  drained(): Promise<void> {
+    if (this.depth === 0) return Promise.resolve();
+    return new Promise((r) => this.#idle.push(r));
+  }
+
+  /** Accepts no new keys and drops pending retries; running keys finish. */
+  stop(): void {
+    this.#stopped = true;
+    this.#queue.length = 0;
+    this.#queued.clear();
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+  }
+}

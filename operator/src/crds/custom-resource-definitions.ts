@@ -1,0 +1,136 @@
+import { AccessApplication } from '../../../sidecar/src/api/access-application.ts';
+import { AccessPolicy } from '../../../sidecar/src/api/access-policy.ts';
+import { API_GROUP } from '../../../sidecar/src/api/schema-helpers.ts';
+import { type StructuralSchema, structuralSchema } from './structural-schema.ts';
+
+export const CRD_VERSION = 'v1alpha1';
+export const CATEGORY = 'gatehouse';
+
+interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'date';
+  jsonPath: string;
+  description: string;
+  priority?: number;
+}
+
+interface KindNames {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+}
+
+const READY_COLUMN: PrinterColumn = {
+  name: 'Ready',
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+  description: 'Whether the operator accepted the object and sidecars get it.',
+};
+const REASON_COLUMN: PrinterColumn = {
+  name: 'Reason',
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+  description: 'Why the object is or is not ready.',
+  priority: 1,
+};
+const AGE_COLUMN: PrinterColumn = {
+  name: 'Age',
+  type: 'date',
+  jsonPath: '.metadata.creationTimestamp',
+  description: 'Time since creation.',
+};
+
+export const APPLICATION_NAMES: KindNames = {
+  kind: 'AccessApplication',
+  plural: 'accessapplications',
+  singular: 'accessapplication',
+  shortNames: ['gapp', 'accessapp'],
+};
+
+export const POLICY_NAMES: KindNames = {
+  kind: 'AccessPolicy',
+  plural: 'accesspolicies',
+  singular: 'accesspolicy',
+  shortNames: ['gpol', 'accesspol'],
+};
+
+function objectSchema(schema: StructuralSchema): StructuralSchema {
+  const properties = schema.properties ?? {};
+  const { spec, status } = properties;
+  if (!spec || !status) throw new Error('a Gatehouse object schema has spec and status');
+  return {
+    type: 'object',
+    description: schema.description ?? '',
+    required: ['spec'],
+    properties: {
+      apiVersion: { type: 'string', description: `Always ${API_GROUP}/${CRD_VERSION}.` },
+      kind: { type: 'string', description: 'Kind of the object.' },
+      metadata: { type: 'object' },
+      spec,
+      status,
+    },
+  };
+}
+
+function customResourceDefinition(names: KindNames, schema: StructuralSchema, columns: PrinterColumn[]) {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${names.plural}.${API_GROUP}`,
+      labels: { 'app.kubernetes.io/name': 'gatehouse', 'app.kubernetes.io/component': 'crd' },
+    },
+    spec: {
+      group: API_GROUP,
+      scope: 'Namespaced',
+      names: { ...names, listKind: `${names.kind}List`, categories: [CATEGORY] },
+      versions: [
+        {
+          name: CRD_VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: columns,
+          schema: { openAPIV3Schema: objectSchema(schema) },
+        },
+      ],
+    },
+  };
+}
+
+/** The CustomResourceDefinitions of Gatehouse, generated from the same TypeBox schemas the sidecar validates with. */
+export function customResourceDefinitions() {
+  return {
+    accessApplication: customResourceDefinition(APPLICATION_NAMES, structuralSchema(AccessApplication), [
+      READY_COLUMN,
+      {
+        name: 'Hosts',
+        type: 'string',
+        jsonPath: '.spec.hosts',
+        description: 'Host names of the application.',
+      },
+      {
+        name: 'Upstream',
+        type: 'string',
+        jsonPath: '.spec.upstream.url',
+        description: 'Where requests go.',
+        priority: 1,
+      },
+      REASON_COLUMN,
+      AGE_COLUMN,
+    ]),
+    accessPolicy: customResourceDefinition(POLICY_NAMES, structuralSchema(AccessPolicy), [
+      {
+        name: 'Decision',
+        type: 'string',
+        jsonPath: '.spec.decision',
+        description: 'allow, deny, bypass or service-auth.',
+      },
+      { name: 'Mode', type: 'string', jsonPath: '.spec.mode', description: 'enforce or audit.' },
+      READY_COLUMN,
+      REASON_COLUMN,
+      AGE_COLUMN,
+    ]),
+  };
+}

@@ -1,0 +1,79 @@
+import { createPublicKey } from 'node:crypto';
+import type { SidecarConfig } from '../../../sidecar/src/config/sidecar-config.ts';
+
+/** What a sidecar receives: its application's rendered config, serialised once for every subscriber. */
+export interface PublishedConfig {
+  readonly generation: string;
+  /** One NDJSON line: {"type":"config","config":{...}}\n */
+  readonly line: string;
+  /** The application's public signing keys as a JWKS document. */
+  readonly jwks: string;
+}
+
+type Subscriber = (published: PublishedConfig) => void;
+
+/**
+ * The rendered config of every application, by namespace/name, and the sidecar streams waiting
+ * for it. A publish with an unchanged generation reaches no one.
+ */
+export class ConfigHub {
+  readonly #configs = new Map<string, PublishedConfig>();
+  readonly #subscribers = new Map<string, Set<Subscriber>>();
+  #connected = 0;
+
+  /** Stores a rendered config; returns true when it differs from the one served so far. */
+  publish(key: string, config: SidecarConfig): boolean {
+    if (this.#configs.get(key)?.generation === config.generation) return false;
+    const published: PublishedConfig = {
+      generation: config.generation,
+      line: `${JSON.stringify({ type: 'config', config })}\n`,
+      jwks: JSON.stringify({ keys: publicJwks(config) }),
+    };
+    this.#configs.set(key, published);
+    for (const subscriber of this.#subscribers.get(key) ?? []) subscriber(published);
+    return true;
+  }
+
+  /** Forgets an application (deleted); open streams keep their last config until they close. */
+  remove(key: string): void {
+    this.#configs.delete(key);
+  }
+
+  get(key: string): PublishedConfig | undefined {
+    return this.#configs.get(key);
+  }
+
+  /** Calls back with the current config (if any) and every later one; returns the unsubscribe function. */
+  subscribe(key: string, subscriber: Subscriber): () => void {
+    let set = this.#subscribers.get(key);
+    if (!set) {
+      set = new Set();
+      this.#subscribers.set(key, set);
+    }
+    set.add(subscriber);
+    this.#connected++;
+    const current = this.#configs.get(key);
+    if (current) subscriber(current);
+    return () => {
+      if (set.delete(subscriber)) this.#connected--;
+      if (set.size === 0) this.#subscribers.delete(key);
+    };
+  }
+
+  /** Sidecar streams open now. */
+  get connected(): number {
+    return this.#connected;
+  }
+
+  /** Applications with a config to serve. */
+  get size(): number {
+    return this.#configs.size;
+  }
+}
+
+function publicJwks(config: SidecarConfig): object[] {
+  return (config.keys?.signing ?? []).map((jwk) => {
+    const pub = createPublicKey({ key: jwk as unknown as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ format: 'jwk' });
+    return { ...pub, kid: jwk.kid, alg: jwk.alg, use: 'sig' };
+  });
+}

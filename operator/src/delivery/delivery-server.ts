@@ -1,0 +1,95 @@
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OperatorMetrics } from '../operator-metrics.ts';
+import type { ConfigHub } from './config-hub.ts';
+import { StreamRefusal, type SidecarVerifier } from './sidecar-identity.ts';
+
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+export const CONFIG_STREAM_PATH = '/v1/config';
+const JWKS_PATH = /^\/v1\/jwks\/([a-z0-9][-a-z0-9]*)\/([a-z0-9][-a-z0-9.]*)$/;
+
+export interface DeliveryServerOptions {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly hub: ConfigHub;
+  readonly verify: SidecarVerifier;
+  readonly metrics: OperatorMetrics;
+  readonly heartbeatMs?: number;
+}
+
+function json(res: ServerResponse, status: number, body: object): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * The HTTPS endpoint sidecars read their config from. GET /v1/config is a long-lived NDJSON
+ * stream: the current config of the caller's application, then every change, with heartbeats
+ * in between so both ends notice a dead connection. GET /v1/jwks/<namespace>/<name> serves an
+ * application's public signing keys.
+ */
+export function createDeliveryServer(options: DeliveryServerOptions): { server: Server; endStreams(): void } {
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const streams = new Set<ServerResponse>();
+
+  const stream = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    const header = req.headers.authorization ?? '';
+    const token = /^Bearer (\S+)$/i.exec(header)?.[1];
+    let identity: Awaited<ReturnType<SidecarVerifier>>;
+    try {
+      identity = await options.verify(token);
+      const asked = url.searchParams.get('application');
+      if (asked !== null && asked !== identity.application) {
+        throw new StreamRefusal('application_mismatch', 403, `this pod serves application ${identity.application}, not ${asked}`);
+      }
+    } catch (error) {
+      if (!(error instanceof StreamRefusal)) throw error;
+      options.metrics.streamRefusals.inc({ reason: error.reason });
+      json(res, error.status, { error: error.reason, message: error.message });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', 'x-gatehouse-application': `${identity.namespace}/${identity.application}` });
+    res.flushHeaders();
+    streams.add(res);
+    options.metrics.connectedSidecars.inc();
+    const unsubscribe = options.hub.subscribe(`${identity.namespace}/${identity.application}`, (published) => {
+      res.write(published.line);
+    });
+    const heartbeat = setInterval(() => res.write('{"type":"heartbeat"}\n'), heartbeatMs);
+    const close = (): void => {
+      if (!streams.delete(res)) return;
+      clearInterval(heartbeat);
+      unsubscribe();
+      options.metrics.connectedSidecars.dec();
+    };
+    res.on('close', close);
+    req.on('close', close);
+  };
+
+  const server = createServer({ cert: options.cert, key: options.key, minVersion: 'TLSv1.2' }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://operator.invalid');
+    if (req.method === 'GET' && url.pathname === CONFIG_STREAM_PATH) {
+      stream(req, res, url).catch((error: unknown) => {
+        if (!res.headersSent) json(res, 500, { error: 'internal', message: (error as Error).message });
+        else res.destroy();
+      });
+      return;
+    }
+    const jwks = req.method === 'GET' ? JWKS_PATH.exec(url.pathname) : null;
+    if (jwks) {
+      const published = options.hub.get(`${jwks[1]}/${jwks[2]}`);
+      if (!published) return json(res, 404, { error: 'not_found', message: 'no such application, or it is not ready' });
+      res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' });
+      res.end(published.jwks);
+      return;
+    }
+    json(res, 404, { error: 'not_found', message: 'no such endpoint' });
+  });
+  return {
+    server,
+    /** Ends every stream, so sidecars reconnect (to another replica during a rollout). */
+    endStreams() {
+      for (const res of streams) res.end();
+    },
+  };
+}

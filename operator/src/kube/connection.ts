@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Agent } from 'undici';
+import { parse } from 'yaml';
+
+export const IN_CLUSTER_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export const IN_CLUSTER_CA_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
+const TOKEN_REREAD_MS = 60_000;
+
+/** How to reach the API server: its URL, a TLS-configured dispatcher and the current bearer token. */
+export interface KubeConnection {
+  readonly server: string;
+  readonly dispatcher: Agent;
+  /** The bearer token to send now (re-read from its file, since projected tokens rotate); undefined for client certificates. */
+  token(): string | undefined;
+}
+
+/** Options of loadConnection; with none, in-cluster config is used when present, else $KUBECONFIG or ~/.kube/config. */
+export interface ConnectionOptions {
+  readonly kubeconfig?: string;
+  readonly context?: string;
+}
+
+/** A connection with explicit values; tests and in-cluster config use it. */
+export function createConnection(options: {
+  server: string;
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  token?: string;
+  tokenFile?: string;
+  insecureSkipTlsVerify?: boolean;
+}): KubeConnection {
+  const dispatcher = new Agent({
+    connect: {
+      ...(options.ca ? { ca: options.ca } : {}),
+      ...(options.cert ? { cert: options.cert } : {}),
+      ...(options.key ? { key: options.key } : {}),
+      rejectUnauthorized: options.insecureSkipTlsVerify !== true,
+    },
+    keepAliveTimeout: 30_000,
+    connections: 32,
+  });
+  let cached: { value: string; at: number } | undefined;
+  const token = (): string | undefined => {
+    if (options.token) return options.token;
+    if (!options.tokenFile) return undefined;
+    const now = Date.now();
+    if (!cached || now - cached.at > TOKEN_REREAD_MS) {
+      cached = { value: readFileSync(options.tokenFile, 'utf8').trim(), at: now };
+    }
+    return cached.value;
+  };
+  return { server: options.server.replace(/\/+$/, ''), dispatcher, token };
+}
+
+/** Loads the connection the way kubectl does, limited to what an operator needs (tokens and client certificates). */
+export function loadConnection(options: ConnectionOptions = {}): KubeConnection {
+  const host = process.env.KUBERNETES_SERVICE_HOST;
+  const port = process.env.KUBERNETES_SERVICE_PORT;
+  if (!options.kubeconfig && host && port) {
+    const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return createConnection({ server, ca: readFileSync(IN_CLUSTER_CA_FILE), tokenFile: IN_CLUSTER_TOKEN_FILE });
+  }
+  const path =
+    options.kubeconfig ??
+    process.env.KUBECONFIG?.split(':')[0] ??
+    resolve(process.env.HOME ?? '/', '.kube/config');
+  return connectionFromKubeconfig(path, options.context);
+}
+
+interface Kubeconfig {
+  'current-context'?: string;
+  contexts?: { name: string; context: { cluster: string; user: string } }[];
+  clusters?: { name: string; cluster: Record<string, string | boolean> }[];
+  users?: { name: string; user: Record<string, unknown> }[];
+}
+
+function connectionFromKubeconfig(path: string, contextName?: string): KubeConnection {
+  const config = parse(readFileSync(path, 'utf8')) as Kubeconfig;
+  const base = dirname(path);
+  const name = contextName ?? config['current-context'];
+  const context = config.contexts?.find((c) => c.name === name)?.context;
+  if (!context) throw new Error(`${path}: no context ${JSON.stringify(name)}`);
+  const cluster = config.clusters?.find((c) => c.name === context.cluster)?.cluster;
+  const user = config.users?.find((u) => u.name === context.user)?.user ?? {};
+  if (!cluster || typeof cluster.server !== 'string') throw new Error(`${path}: cluster ${context.cluster} has no server`);
+  if (user.exec || user['auth-provider']) {
+    throw new Error(`${path}: user ${context.user} uses an exec or auth-provider plugin; give the operator a token or client certificate`);
+  }
+  const material = (data: unknown, file: unknown): Buffer | undefined => {
+    if (typeof data === 'string') return Buffer.from(data, 'base64');
+    if (typeof file === 'string') return readFileSync(resolve(base, file));
+    return undefined;
+  };
+  const ca = material(cluster['certificate-authority-data'], cluster['certificate-authority']);
+  const cert = material(user['client-certificate-data'], user['client-certificate']);
+  const key = material(user['client-key-data'], user['client-key']);
+  return createConnection({
+    server: cluster.server,
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+    ...(typeof user.token === 'string' ? { token: user.token } : {}),
+    ...(typeof user.tokenFile === 'string' ? { tokenFile: resolve(base, user.tokenFile) } : {}),
+    insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] === true,
+  });
+}

@@ -1,0 +1,214 @@
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import type { KubeConnection } from './connection.ts';
+import { KubeApiError, kubeErrorFromResponse } from './kube-errors.ts';
+import type { KubeObject } from './kube-object.ts';
+import { apiVersionOf, collectionPath, objectPath, type ResourceType } from './resource-types.ts';
+
+export const FIELD_MANAGER = 'gatehouse-operator';
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** One event of a watch stream. */
+export interface WatchEvent {
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  readonly object: KubeObject;
+}
+
+export interface ListResult {
+  readonly items: KubeObject[];
+  readonly resourceVersion: string;
+}
+
+export interface WatchOptions {
+  readonly namespace?: string;
+  readonly resourceVersion: string;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+  /** The API server ends the watch after this many seconds; the caller then resumes from the last version. */
+  readonly timeoutSeconds: number;
+  /** Longest silence tolerated on the stream before it is treated as stalled. */
+  readonly stallTimeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+type Query = Record<string, string | undefined>;
+
+/** A small typed client for the Kubernetes REST API: reads, server-side apply, creates and watch streams. */
+export class KubeClient {
+  readonly #connection: KubeConnection;
+
+  constructor(connection: KubeConnection) {
+    this.#connection = connection;
+  }
+
+  #url(path: string, query: Query = {}): string {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, v);
+    const qs = params.toString();
+    return `${this.#connection.server}${path}${qs ? `?${qs}` : ''}`;
+  }
+
+  #headers(contentType?: string): Record<string, string> {
+    const token = this.#connection.token();
+    return {
+      accept: 'application/json',
+      ...(contentType ? { 'content-type': contentType } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    };
+  }
+
+  async #call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, what: string, options: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
+    let response: Awaited<ReturnType<typeof request>>;
+    try {
+      response = await request(this.#url(path, options.query), {
+        method,
+        dispatcher: this.#connection.dispatcher,
+        headers: this.#headers(options.body === undefined ? undefined : (options.contentType ?? 'application/json')),
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        headersTimeout: REQUEST_TIMEOUT_MS,
+        bodyTimeout: REQUEST_TIMEOUT_MS,
+      });
+    } catch (error) {
+      throw new KubeApiError('unavailable', 0, `${what}: ${(error as Error).message}`);
+    }
+    const text = await response.body.text();
+    if (response.statusCode >= 300) throw kubeErrorFromResponse(response.statusCode, text, what);
+    return JSON.parse(text) as T;
+  }
+
+  /** Reads one object; undefined when it does not exist. */
+  async get(resource: ResourceType, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+    try {
+      return await this.#call<KubeObject>('GET', objectPath(resource, namespace, name), `get ${resource.kind} ${namespace ?? ''}/${name}`);
+    } catch (error) {
+      if (error instanceof KubeApiError && error.code === 'not_found') return undefined;
+      throw error;
+    }
+  }
+
+  /** Lists objects (all namespaces when namespace is undefined), with the list's resourceVersion to watch from. */
+  async list(resource: ResourceType, options: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {}): Promise<ListResult> {
+    const items: KubeObject[] = [];
+    let resourceVersion = '';
+    let next: string | undefined;
+    do {
+      const page = await this.#call<{ items: KubeObject[]; metadata: { resourceVersion: string; continue?: string } }>(
+        'GET',
+        collectionPath(resource, options.namespace),
+        `list ${resource.kind}`,
+        { query: { limit: '500', continue: next, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector } },
+      );
+      for (const item of page.items) items.push({ apiVersion: apiVersionOf(resource), kind: resource.kind, ...item });
+      resourceVersion = page.metadata.resourceVersion;
+      next = page.metadata.continue || undefined;
+    } while (next);
+    return { items, resourceVersion };
+  }
+
+  /** Server-side apply of the fields Gatehouse owns, under one field manager; force takes over conflicting fields. */
+  apply(resource: ResourceType, object: KubeObject, subresource?: 'status'): Promise<KubeObject> {
+    const { name, namespace } = object.metadata;
+    return this.#call('PATCH', objectPath(resource, namespace, name, subresource), `apply ${resource.kind} ${namespace ?? ''}/${name}${subresource ? `/${subresource}` : ''}`, {
+      query: { fieldManager: FIELD_MANAGER, force: 'true' },
+      body: { apiVersion: apiVersionOf(resource), kind: resource.kind, ...object },
+      contentType: 'application/apply-patch+yaml',
+    });
+  }
+
+  /** Creates an object; fails with code conflict when it exists. */
+  create<T = KubeObject>(resource: ResourceType, namespace: string | undefined, body: object): Promise<T> {
+    return this.#call('POST', collectionPath(resource, namespace), `create ${resource.kind}`, {
+      query: { fieldManager: FIELD_MANAGER },
+      body: { apiVersion: apiVersionOf(resource), kind: resource.kind, ...body },
+    });
+  }
+
+  /** Replaces an object; its metadata.resourceVersion makes this a compare-and-swap (conflict when stale). */
+  replace(resource: ResourceType, object: KubeObject): Promise<KubeObject> {
+    const { name, namespace } = object.metadata;
+    return this.#call('PUT', objectPath(resource, namespace, name), `replace ${resource.kind} ${namespace ?? ''}/${name}`, {
+      query: { fieldManager: FIELD_MANAGER },
+      body: { apiVersion: apiVersionOf(resource), kind: resource.kind, ...object },
+    });
+  }
+
+  /** Deletes an object; a missing object is not an error. */
+  async delete(resource: ResourceType, namespace: string | undefined, name: string): Promise<void> {
+    try {
+      await this.#call('DELETE', objectPath(resource, namespace, name), `delete ${resource.kind} ${namespace ?? ''}/${name}`);
+    } catch (error) {
+      if (!(error instanceof KubeApiError && error.code === 'not_found')) throw error;
+    }
+  }
+
+  /**
+   * Opens a watch from a resourceVersion and yields its events. Ends when the server ends the
+   * stream; throws KubeApiError `stalled` when no byte arrives within stallTimeoutMs, `gone`
+   * when the version is too old.
+   */
+  async *watch(resource: ResourceType, options: WatchOptions): AsyncGenerator<WatchEvent> {
+    const abort = new AbortController();
+    const onAbort = (): void => abort.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let stalled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        stalled = true;
+        abort.abort();
+      }, options.stallTimeoutMs);
+    };
+    arm();
+    try {
+      let response: Awaited<ReturnType<typeof request>>;
+      try {
+        response = await request(
+          this.#url(collectionPath(resource, options.namespace), {
+            watch: '1',
+            allowWatchBookmarks: 'true',
+            resourceVersion: options.resourceVersion,
+            timeoutSeconds: String(options.timeoutSeconds),
+            labelSelector: options.labelSelector,
+            fieldSelector: options.fieldSelector,
+          }),
+          { method: 'GET', dispatcher: this.#connection.dispatcher, headers: this.#headers(), signal: abort.signal, headersTimeout: 0, bodyTimeout: 0 },
+        );
+      } catch (error) {
+        if (stalled) throw new KubeApiError('stalled', 0, `watch ${resource.kind}: no answer in ${options.stallTimeoutMs} ms`);
+        throw new KubeApiError('unavailable', 0, `watch ${resource.kind}: ${(error as Error).message}`);
+      }
+      if (response.statusCode >= 300) throw kubeErrorFromResponse(response.statusCode, await response.body.text(), `watch ${resource.kind}`);
+      arm();
+      let buffered = '';
+      try {
+        for await (const chunk of response.body as Readable) {
+          arm();
+          buffered += (chunk as Buffer).toString('utf8');
+          let newline = buffered.indexOf('\n');
+          while (newline >= 0) {
+            const line = buffered.slice(0, newline).trim();
+            buffered = buffered.slice(newline + 1);
+            newline = buffered.indexOf('\n');
+            if (!line) continue;
+            const event = JSON.parse(line) as WatchEvent;
+            if (event.type === 'ERROR') {
+              const status = event.object as unknown as { code?: number; message?: string };
+              throw kubeErrorFromResponse(status.code ?? 500, JSON.stringify(status), `watch ${resource.kind}`);
+            }
+            yield event;
+          }
+        }
+      } catch (error) {
+        if (error instanceof KubeApiError) throw error;
+        if (stalled) throw new KubeApiError('stalled', 0, `watch ${resource.kind}: silent for ${options.stallTimeoutMs} ms`);
+        if (options.signal?.aborted) return;
+        throw new KubeApiError('unavailable', 0, `watch ${resource.kind}: ${(error as Error).message}`);
+      }
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      abort.abort();
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Values read when Prometheus scrapes. */
+export interface MetricSources {
+  queueDepth(): number;
+  /** Applications by Ready status (True, False, Unknown). */
+  applicationsByReady(): Record<string, number>;
+}
+
+/** The operator's Prometheus metrics, on their own registry. */
+export function createOperatorMetrics(sources: MetricSources) {
+  const registry = new Registry();
+  const reconciles = new Counter({
+    name: 'gatehouse_operator_reconciles_total',
+    help: 'Reconciles by kind and result (ready, not_ready, skipped, error).',
+    labelNames: ['kind', 'result'] as const,
+    registers: [registry],
+  });
+  const reconcileErrors = new Counter({
+    name: 'gatehouse_operator_reconcile_errors_total',
+    help: 'Reconciles that failed and were retried.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  const reconcileDuration = new Histogram({
+    name: 'gatehouse_operator_reconcile_duration_seconds',
+    help: 'Time one reconcile took.',
+    labelNames: ['kind'] as const,
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  });
+  const writes = new Counter({
+    name: 'gatehouse_operator_writes_total',
+    help: 'Writes to the API server by what was written (status, keys, event).',
+    labelNames: ['what'] as const,
+    registers: [registry],
+  });
+  const queueDepth = new Gauge({
+    name: 'gatehouse_operator_queue_depth',
+    help: 'Keys waiting in the work queue, running, or waiting for a retry.',
+    registers: [registry],
+    collect() {
+      this.set(sources.queueDepth());
+    },
+  });
+  const connectedSidecars = new Gauge({
+    name: 'gatehouse_operator_connected_sidecars',
+    help: 'Sidecar config streams open on this replica.',
+    registers: [registry],
+  });
+  const configPushes = new Counter({
+    name: 'gatehouse_operator_config_pushes_total',
+    help: 'Config changes sent to sidecar streams.',
+    registers: [registry],
+  });
+  const streamRefusals = new Counter({
+    name: 'gatehouse_operator_stream_refusals_total',
+    help: 'Config stream requests refused, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const watchRestarts = new Counter({
+    name: 'gatehouse_operator_watch_restarts_total',
+    help: 'Watch restarts by resource and reason (expired, stalled, error, resync).',
+    labelNames: ['resource', 'reason'] as const,
+    registers: [registry],
+  });
+  const leader = new Gauge({
+    name: 'gatehouse_operator_leader',
+    help: '1 when this replica holds the Lease and writes, else 0.',
+    registers: [registry],
+  });
+  const applications = new Gauge({
+    name: 'gatehouse_operator_applications',
+    help: 'AccessApplications by Ready status.',
+    labelNames: ['ready'] as const,
+    registers: [registry],
+    collect() {
+      for (const [ready, count] of Object.entries(sources.applicationsByReady())) this.set({ ready }, count);
+    },
+  });
+  return {
+    registry,
+    reconciles,
+    reconcileErrors,
+    reconcileDuration,
+    writes,
+    queueDepth,
+    connectedSidecars,
+    configPushes,
+    streamRefusals,
+    watchRestarts,
+    leader,
+    applications,
+  };
+}
+
+export type OperatorMetrics = ReturnType<typeof createOperatorMetrics>;

@@ -1,0 +1,214 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { keysSecretName } from '../../sidecar/src/auth/keys.ts';
+import { ReferenceIndex } from './controller/reference-index.ts';
+import { EventRecorder } from './controller/event-recorder.ts';
+import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
+import { type LeaderElection, startLeaderElection } from './controller/leader-election.ts';
+import { type ApplicationReconcilerContext, reconcileApplication } from './controller/reconcile-application.ts';
+import { reconcilePolicy } from './controller/reconcile-policy.ts';
+import { DEFAULT_OVERLAP_MS, DEFAULT_ROTATION_MS } from './controller/signing-key-rotation.ts';
+import { WorkQueue } from './controller/work-queue.ts';
+import { ConfigHub } from './delivery/config-hub.ts';
+import { createDeliveryServer } from './delivery/delivery-server.ts';
+import { createSidecarVerifier } from './delivery/sidecar-identity.ts';
+import type { KubeConnection } from './kube/connection.ts';
+import { KubeClient } from './kube/kube-client.ts';
+import { type KubeObject, splitKey } from './kube/kube-object.ts';
+import { ACCESS_APPLICATIONS, ACCESS_POLICIES, type ResourceType, SECRETS } from './kube/resource-types.ts';
+import { createOperatorMetrics } from './operator-metrics.ts';
+import { errorMessage, logOperatorEvent } from './operator-log.ts';
+
+export const DEFAULT_CONCURRENCY = 4;
+export const LEASE_NAME = 'gatehouse-operator';
+/** Secrets the operator never needs, left out of its cache. */
+const SECRET_FIELD_SELECTOR = 'type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1';
+
+export interface Listen {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface OperatorOptions {
+  readonly connection: KubeConnection;
+  /** Namespace of the operator's Lease. */
+  readonly namespace: string;
+  /** This replica's name in the Lease (the pod name in a cluster). */
+  readonly identity: string;
+  readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  readonly deliveryListen: Listen;
+  readonly adminListen: Listen;
+  readonly concurrency?: number;
+  readonly watch?: Pick<InformerOptions, 'watchTimeoutSeconds' | 'stallTimeoutMs' | 'resyncMs' | 'backoff'>;
+  readonly lease?: { durationMs?: number; renewMs?: number; retryMs?: number };
+  readonly rotation?: { rotationMs?: number; overlapMs?: number };
+  readonly heartbeatMs?: number;
+  readonly now?: () => Date;
+}
+
+/** The operator: caches, work queue, reconcilers, leader election, config delivery and metrics, wired together. */
+export function createOperator(options: OperatorOptions) {
+  const client = new KubeClient(options.connection);
+  const metrics = createOperatorMetrics({
+    queueDepth: () => queue.depth,
+    applicationsByReady: () => {
+      const counts: Record<string, number> = { True: 0, False: 0, Unknown: 0 };
+      for (const status of readiness.values()) counts[status] = (counts[status] ?? 0) + 1;
+      return counts;
+    },
+  });
+  const hub = new ConfigHub();
+  const references = new ReferenceIndex();
+  const readiness = new Map<string, string>();
+  const now = options.now ?? (() => new Date());
+  const events = new EventRecorder(client, (error) => logOperatorEvent('event_write_failed', { error: errorMessage(error) }));
+  let election: LeaderElection | undefined;
+  const isLeader = (): boolean => election?.isLeader() ?? false;
+
+  const queue = new WorkQueue({
+    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+    process: (key) => process(key),
+    onError: (key, error) => {
+      metrics.reconcileErrors.inc({ kind: key.startsWith('app:') ? 'AccessApplication' : 'AccessPolicy' });
+      logOperatorEvent('reconcile_failed', { key, error: errorMessage(error) });
+    },
+  });
+
+  const informer = (resource: ResourceType, onChange: InformerOptions['onChange'], extra: Partial<InformerOptions> = {}): Informer =>
+    startInformer(client, {
+      resource,
+      onChange,
+      ...options.watch,
+      ...extra,
+      onRestart: (reason, error) => {
+        metrics.watchRestarts.inc({ resource: resource.plural, reason });
+        if (reason !== 'resync') logOperatorEvent('watch_restarted', { resource: resource.plural, reason, error: error ? errorMessage(error) : undefined });
+      },
+    });
+
+  const applicationRefs = (key: string, object: KubeObject | undefined): string[] => {
+    if (!object) return [];
+    const { namespace } = splitKey(key);
+    const spec = object.spec as { policies?: { name: string }[]; authentication?: { identityProviders?: { clientSecretRef?: { name: string } }[] } };
+    return [
+      ...(spec.policies ?? []).map((p) => `policy:${namespace}/${p.name}`),
+      ...(spec.authentication?.identityProviders ?? []).flatMap((p) => (p.clientSecretRef ? [`secret:${namespace}/${p.clientSecretRef.name}`] : [])),
+      `secret:${namespace}/${keysSecretName(object.metadata.name)}`,
+    ];
+  };
+
+  const applications = informer(ACCESS_APPLICATIONS, (key, object) => {
+    references.set(`app:${key}`, applicationRefs(key, object));
+    queue.add(`app:${key}`);
+  });
+  const policies = informer(ACCESS_POLICIES, (key) => {
+    queue.add(`policy:${key}`);
+    for (const app of references.sources(`policy:${key}`)) queue.add(app);
+  });
+  const secrets = informer(SECRETS, (key) => {
+    for (const app of references.sources(`secret:${key}`)) queue.add(app);
+  }, { fieldSelector: SECRET_FIELD_SELECTOR });
+  const synced = Promise.all([applications.synced, policies.synced, secrets.synced]).then(() => undefined);
+
+  const context: ApplicationReconcilerContext = {
+    client,
+    applications,
+    policies,
+    secrets,
+    hub,
+    events,
+    metrics,
+    isLeader,
+    now,
+    rotation: { rotationMs: options.rotation?.rotationMs ?? DEFAULT_ROTATION_MS, overlapMs: options.rotation?.overlapMs ?? DEFAULT_OVERLAP_MS },
+    onReady: (key, ready) => {
+      if (ready === undefined) readiness.delete(key);
+      else readiness.set(key, ready);
+    },
+  };
+
+  async function process(key: string): Promise<void> {
+    await synced;
+    const kind = key.startsWith('app:') ? 'AccessApplication' : 'AccessPolicy';
+    const end = metrics.reconcileDuration.startTimer({ kind });
+    const target = key.slice(key.indexOf(':') + 1);
+    const result = kind === 'AccessApplication' ? await reconcileApplication(context, target) : await reconcilePolicy(context, policies.get(target));
+    end();
+    metrics.reconciles.inc({ kind, result });
+  }
+
+  const delivery = createDeliveryServer({
+    cert: options.tls.cert,
+    key: options.tls.key,
+    hub,
+    verify: createSidecarVerifier(client),
+    metrics,
+    ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
+  });
+  let ready = false;
+  void synced.then(() => {
+    ready = true;
+    logOperatorEvent('caches_synced', { applications: applications.size, policies: policies.size });
+  });
+  const admin: HttpServer = createHttpServer((req, res) => {
+    if (req.url === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    } else if (req.url === '/healthz') res.writeHead(200).end('ok\n');
+    else if (req.url === '/readyz') res.writeHead(ready ? 200 : 503).end(ready ? 'ok\n' : 'caches not synced\n');
+    else res.writeHead(404).end();
+  });
+
+  const listen = (server: Server | HttpServer, at: Listen): Promise<number> =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(at.port, at.host, () => resolve((server.address() as AddressInfo).port));
+    });
+
+  return {
+    hub,
+    metrics,
+    isLeader,
+    synced,
+    /** Keys in the queue or running; 0 when everything seen so far is reconciled. */
+    get queueDepth() {
+      return queue.depth;
+    },
+    readiness: (key: string) => readiness.get(key),
+    async start(): Promise<{ deliveryPort: number; adminPort: number }> {
+      const deliveryPort = await listen(delivery.server, options.deliveryListen);
+      const adminPort = await listen(admin, options.adminListen);
+      election = startLeaderElection(client, {
+        namespace: options.namespace,
+        name: LEASE_NAME,
+        identity: options.identity,
+        ...options.lease,
+        onChange: (leader) => {
+          metrics.leader.set(leader ? 1 : 0);
+          logOperatorEvent(leader ? 'leader_elected' : 'leader_lost', { identity: options.identity });
+          if (leader) {
+            for (const app of applications.values()) queue.add(`app:${app.metadata.namespace ?? ''}/${app.metadata.name}`);
+            for (const policy of policies.values()) queue.add(`policy:${policy.metadata.namespace ?? ''}/${policy.metadata.name}`);
+          }
+        },
+      });
+      return { deliveryPort, adminPort };
+    },
+    /** Graceful shutdown: stop taking work, let running reconciles finish, hand over the Lease, end streams. */
+    async stop(graceMs = 10_000): Promise<void> {
+      queue.stop();
+      await Promise.race([queue.drained(), new Promise((r) => setTimeout(r, graceMs).unref())]);
+      for (const i of [applications, policies, secrets]) i.stop();
+      await election?.release();
+      delivery.server.close();
+      delivery.endStreams();
+      admin.close();
+      await options.connection.dispatcher.close().catch(() => undefined);
+    },
+  };
+}
+
+export type Operator = ReturnType<typeof createOperator>;

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { Agent, request } from 'undici';
+import { ConfigError } from '../errors.ts';
+import { DEFAULT_BACKOFF, jitteredBackoff, sleep } from '../net/backoff.ts';
+import type { ConfigListener, ConfigSource } from './config-source.ts';
+import { parseSidecarConfig, type SidecarConfig } from './sidecar-config.ts';
+
+export const OPERATOR_STREAM_PATH = '/v1/config';
+/** The operator sends a heartbeat every 15 s; three missed ones mean the stream is dead. */
+export const DEFAULT_STALL_TIMEOUT_MS = 45_000;
+const MAX_LINE_BYTES = 16 * 1024 * 1024;
+
+export interface OperatorSourceOptions {
+  /** Base URL of the operator's config endpoint, e.g. https://gatehouse-operator.gatehouse-system.svc:8443 */
+  readonly url: string;
+  /** CA bundle that signs the operator's serving certificate. */
+  readonly caFile: string;
+  /** Projected ServiceAccount token (audience gatehouse); re-read at every connection, since the kubelet rotates it. */
+  readonly tokenFile: string;
+  /** When set, the operator refuses the stream unless this pod serves that application. */
+  readonly application?: string;
+  readonly stallTimeoutMs?: number;
+  readonly backoff?: { baseMs: number; maxMs: number };
+  /** Connection changes, for the log: connected, or disconnected with the reason. */
+  readonly onConnection?: (event: { connected: boolean; reason?: string; retryInMs?: number }) => void;
+}
+
+class StreamStalled extends Error {}
+
+/**
+ * Cluster mode: the config comes from the operator over a long-lived HTTPS stream, one NDJSON
+ * line per change. start() resolves with the first valid config (the sidecar is not ready before);
+ * afterwards the source reconnects with jittered backoff forever, and a config that fails
+ * validation is reported and skipped, so the last good one stays in force.
+ */
+export function createOperatorConfigSource(options: OperatorSourceOptions, listener: ConfigListener): ConfigSource {
+  const stop = new AbortController();
+  const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  const dispatcher = new Agent({ connect: { ca: readFileSync(options.caFile) }, keepAliveTimeout: 1_000 });
+  let current: SidecarConfig | undefined;
+  let first: (config: SidecarConfig) => void = () => undefined;
+  const firstConfig = new Promise<SidecarConfig>((resolve) => {
+    first = resolve;
+  });
+
+  const accept = (line: string): void => {
+    let message: { type?: unknown; config?: unknown };
+    try {
+      message = JSON.parse(line) as typeof message;
+    } catch {
+      listener.onRejected(new ConfigError('config_invalid', [{ path: '(operator stream)', message: 'a line is not JSON' }]));
+      return;
+    }
+    if (message.type !== 'config') return; // heartbeats and future message types
+    let config: SidecarConfig;
+    try {
+      config = parseSidecarConfig(message.config);
+    } catch (error) {
+      if (error instanceof ConfigError) listener.onRejected(error);
+      return;
+    }
+    if (current?.generation === config.generation) return;
+    const isFirst = current === undefined;
+    current = config;
+    if (isFirst) first(config);
+    else listener.onConfig(config);
+  };
+
+  const connectOnce = async (): Promise<void> => {
+    const abort = new AbortController();
+    const onStop = (): void => abort.abort();
+    stop.signal.addEventListener('abort', onStop, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    let stalled = false;
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        stalled = true;
+        abort.abort();
+      }, stallTimeoutMs);
+    };
+    try {
+      arm();
+      const url = new URL(OPERATOR_STREAM_PATH, options.url);
+      if (options.application) url.searchParams.set('application', options.application);
+      const token = readFileSync(options.tokenFile, 'utf8').trim();
+      const response = await request(url, {
+        dispatcher,
+        signal: abort.signal,
+        headers: { authorization: `Bearer ${token}`, accept: 'application/x-ndjson' },
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      if (response.statusCode !== 200) {
+        const body = (await response.body.text()).slice(0, 300);
+        throw new Error(`operator answered ${response.statusCode}: ${body}`);
+      }
+      options.onConnection?.({ connected: true });
+      let buffered = '';
+      for await (const chunk of response.body as Readable) {
+        arm();
+        buffered += (chunk as Buffer).toString('utf8');
+        if (buffered.length > MAX_LINE_BYTES) throw new Error('a config line exceeds 16 MiB');
+        let newline = buffered.indexOf('\n');
+        while (newline >= 0) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          if (line.trim()) accept(line);
+          newline = buffered.indexOf('\n');
+        }
+      }
+      throw new Error('the operator ended the stream');
+    } catch (error) {
+      if (stalled) throw new StreamStalled(`no data for ${stallTimeoutMs} ms`);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      stop.signal.removeEventListener('abort', onStop);
+      abort.abort();
+    }
+  };
+
+  const loop = async (): Promise<void> => {
+    let attempt = 0;
+    while (!stop.signal.aborted) {
+      const startedAt = Date.now();
+      try {
+        await connectOnce();
+      } catch (error) {
+        if (stop.signal.aborted) return;
+        if (Date.now() - startedAt > 10_000) attempt = 0; // it worked for a while: start the backoff over
+        const retryInMs = jitteredBackoff(attempt++, options.backoff ?? DEFAULT_BACKOFF);
+        options.onConnection?.({ connected: false, reason: (error as Error).message, retryInMs });
+        await sleep(retryInMs, stop.signal);
+      }
+    }
+  };
+
+  return {
+    start() {
+      void loop();
+      return firstConfig;
+    },
+    close() {
+      stop.abort();
+      void dispatcher.close();
+    },
+  };
+}

@@ -1,0 +1,227 @@
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createConnection, type KubeConnection } from '../../operator/src/kube/connection.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+let assets: string | undefined;
+
+/** The directory with kube-apiserver, etcd and kubectl: KUBEBUILDER_ASSETS, else built once into the cache. */
+export function controlPlaneAssets(): string {
+  assets ??= execFileSync('bash', [resolve(ROOT, 'scripts/control-plane.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+  return assets;
+}
+
+/** A free loopback TCP port. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** A user known to the API server through its static token file. */
+export interface TestUser {
+  readonly name: string;
+  readonly token: string;
+  readonly groups: readonly string[];
+}
+
+export interface ControlPlane {
+  readonly server: string;
+  readonly caFile: string;
+  readonly kubeconfig: string;
+  readonly admin: TestUser;
+  /** A user with no permissions of its own; bind roles to it by name. */
+  readonly operatorUser: TestUser;
+  connection(user?: TestUser): KubeConnection;
+  /** Runs kubectl as admin; rejects with its stderr on a non-zero exit. */
+  kubectl(args: string[], input?: string): Promise<string>;
+  /** Stops kube-apiserver (etcd keeps the data) and starts it again on the same port. */
+  restartApiServer(downMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, logs: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} did not become ready in ${timeoutMs} ms:\n${logs().slice(-3000)}`);
+}
+
+function capture(child: ChildProcess): () => string {
+  let text = '';
+  const add = (chunk: Buffer): void => {
+    text = (text + chunk.toString()).slice(-20_000);
+  };
+  child.stdout?.on('data', add);
+  child.stderr?.on('data', add);
+  return () => text;
+}
+
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Starts etcd and kube-apiserver on loopback, with RBAC, static-token users, a ServiceAccount
+ * issuer (TokenRequest and TokenReview work) and no controllers. Everything lives in a temp dir
+ * that stop() removes.
+ */
+export async function startControlPlane(): Promise<ControlPlane> {
+  const bin = controlPlaneAssets();
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-apiserver-'));
+  const [etcdClient, etcdPeer, securePort] = [await freePort(), await freePort(), await freePort()];
+  const admin: TestUser = { name: 'admin', token: randomBytes(24).toString('hex'), groups: ['system:masters'] };
+  const operatorUser: TestUser = { name: 'gatehouse-operator', token: randomBytes(24).toString('hex'), groups: [] };
+  writeFileSync(
+    join(dir, 'tokens.csv'),
+    [admin, operatorUser].map((u) => `${u.token},${u.name},${u.name}-uid,"${u.groups.join(',')}"`).join('\n'),
+  );
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+
+  const etcd = spawn(
+    join(bin, 'etcd'),
+    [
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const etcdLogs = capture(etcd);
+  await waitFor(
+    async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok,
+    30_000,
+    'etcd',
+    etcdLogs,
+  );
+
+  const server = `https://127.0.0.1:${securePort}`;
+  const caFile = join(dir, 'certs', 'apiserver.crt');
+  let apiserver: ChildProcess | undefined;
+  let apiLogs: () => string = () => '';
+  const startApiServer = async (): Promise<void> => {
+    apiserver = spawn(
+      join(bin, 'kube-apiserver'),
+      [
+        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${securePort}`,
+        `--cert-dir=${join(dir, 'certs')}`,
+        `--token-auth-file=${join(dir, 'tokens.csv')}`,
+        '--authorization-mode=RBAC',
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${join(dir, 'sa.pub')}`,
+        `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+        '--service-cluster-ip-range=10.96.0.0/16',
+        '--disable-admission-plugins=ServiceAccount',
+        '--allow-privileged=true',
+        '--enable-priority-and-fairness=false',
+        '--v=0',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    apiLogs = capture(apiserver);
+    const ca = (): Buffer => readFileSync(caFile);
+    await waitFor(
+      async () => {
+        const probe = createConnection({ server, ca: ca(), token: admin.token });
+        try {
+          const { request } = await import('undici');
+          const res = await request(`${server}/readyz`, {
+            dispatcher: probe.dispatcher,
+            headers: { authorization: `Bearer ${admin.token}` },
+          });
+          await res.body.text();
+          return res.statusCode === 200;
+        } finally {
+          await probe.dispatcher.close();
+        }
+      },
+      60_000,
+      'kube-apiserver',
+      () => apiLogs(),
+    );
+  };
+  await startApiServer();
+
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'test', cluster: { server, 'certificate-authority': caFile } }],
+      users: [{ name: 'admin', user: { token: admin.token } }],
+      contexts: [{ name: 'test', context: { cluster: 'test', user: 'admin' } }],
+      'current-context': 'test',
+    }),
+  );
+  const connections: KubeConnection[] = [];
+
+  return {
+    server,
+    caFile,
+    kubeconfig,
+    admin,
+    operatorUser,
+    connection(user = admin) {
+      const c = createConnection({ server, ca: readFileSync(caFile), token: user.token });
+      connections.push(c);
+      return c;
+    },
+    async kubectl(args, input) {
+      const child = execFile(join(bin, 'kubectl'), [`--kubeconfig=${kubeconfig}`, ...args], {
+        encoding: 'utf8',
+      });
+      if (input !== undefined) child.stdin?.end(input);
+      return new Promise((resolveOut, reject) => {
+        let out = '';
+        let err = '';
+        child.stdout?.on('data', (c: string) => {
+          out += c;
+        });
+        child.stderr?.on('data', (c: string) => {
+          err += c;
+        });
+        child.on('exit', (code) => (code === 0 ? resolveOut(out) : reject(new Error(err || out))));
+      });
+    },
+    async restartApiServer(downMs = 500) {
+      await stopChild(apiserver);
+      await new Promise((r) => setTimeout(r, downMs));
+      await startApiServer();
+    },
+    async stop() {
+      await Promise.all(connections.map((c) => c.dispatcher.close().catch(() => undefined)));
+      await stopChild(apiserver);
+      await stopChild(etcd);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
