@@ -59,7 +59,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
-    if (code !== 0 || process.argv[2] === 'sidecar' || process.argv[2] === 'operator') setImmediate(() => process.exit(code));
+    if (code !== 0 || process.argv[2] === 'sidecar' || process.argv[2] === 'operator')
+      setImmediate(() => process.exit(code));
   },
   (error: unknown) => {
     console.error(error);

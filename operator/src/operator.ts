@@ -2,12 +2,15 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { keysSecretName } from '../../sidecar/src/auth/keys.ts';
-import { ReferenceIndex } from './controller/reference-index.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
 import { type LeaderElection, startLeaderElection } from './controller/leader-election.ts';
-import { type ApplicationReconcilerContext, reconcileApplication } from './controller/reconcile-application.ts';
+import {
+  type ApplicationReconcilerContext,
+  reconcileApplication,
+} from './controller/reconcile-application.ts';
 import { reconcilePolicy } from './controller/reconcile-policy.ts';
+import { ReferenceIndex } from './controller/reference-index.ts';
 import { DEFAULT_OVERLAP_MS, DEFAULT_ROTATION_MS } from './controller/signing-key-rotation.ts';
 import { WorkQueue } from './controller/work-queue.ts';
 import { ConfigHub } from './delivery/config-hub.ts';
@@ -17,8 +20,8 @@ import type { KubeConnection } from './kube/connection.ts';
 import { KubeClient } from './kube/kube-client.ts';
 import { type KubeObject, splitKey } from './kube/kube-object.ts';
 import { ACCESS_APPLICATIONS, ACCESS_POLICIES, type ResourceType, SECRETS } from './kube/resource-types.ts';
-import { createOperatorMetrics } from './operator-metrics.ts';
 import { errorMessage, logOperatorEvent } from './operator-log.ts';
+import { createOperatorMetrics } from './operator-metrics.ts';
 
 export const DEFAULT_CONCURRENCY = 4;
 export const LEASE_NAME = 'gatehouse-operator';
@@ -62,7 +65,9 @@ export function createOperator(options: OperatorOptions) {
   const references = new ReferenceIndex();
   const readiness = new Map<string, string>();
   const now = options.now ?? (() => new Date());
-  const events = new EventRecorder(client, (error) => logOperatorEvent('event_write_failed', { error: errorMessage(error) }));
+  const events = new EventRecorder(client, (error) =>
+    logOperatorEvent('event_write_failed', { error: errorMessage(error) }),
+  );
   let election: LeaderElection | undefined;
   const isLeader = (): boolean => election?.isLeader() ?? false;
 
@@ -75,7 +80,11 @@ export function createOperator(options: OperatorOptions) {
     },
   });
 
-  const informer = (resource: ResourceType, onChange: InformerOptions['onChange'], extra: Partial<InformerOptions> = {}): Informer =>
+  const informer = (
+    resource: ResourceType,
+    onChange: InformerOptions['onChange'],
+    extra: Partial<InformerOptions> = {},
+  ): Informer =>
     startInformer(client, {
       resource,
       onChange,
@@ -83,17 +92,27 @@ export function createOperator(options: OperatorOptions) {
       ...extra,
       onRestart: (reason, error) => {
         metrics.watchRestarts.inc({ resource: resource.plural, reason });
-        if (reason !== 'resync') logOperatorEvent('watch_restarted', { resource: resource.plural, reason, error: error ? errorMessage(error) : undefined });
+        if (reason !== 'resync')
+          logOperatorEvent('watch_restarted', {
+            resource: resource.plural,
+            reason,
+            error: error ? errorMessage(error) : undefined,
+          });
       },
     });
 
   const applicationRefs = (key: string, object: KubeObject | undefined): string[] => {
     if (!object) return [];
     const { namespace } = splitKey(key);
-    const spec = object.spec as { policies?: { name: string }[]; authentication?: { identityProviders?: { clientSecretRef?: { name: string } }[] } };
+    const spec = object.spec as {
+      policies?: { name: string }[];
+      authentication?: { identityProviders?: { clientSecretRef?: { name: string } }[] };
+    };
     return [
       ...(spec.policies ?? []).map((p) => `policy:${namespace}/${p.name}`),
-      ...(spec.authentication?.identityProviders ?? []).flatMap((p) => (p.clientSecretRef ? [`secret:${namespace}/${p.clientSecretRef.name}`] : [])),
+      ...(spec.authentication?.identityProviders ?? []).flatMap((p) =>
+        p.clientSecretRef ? [`secret:${namespace}/${p.clientSecretRef.name}`] : [],
+      ),
       `secret:${namespace}/${keysSecretName(object.metadata.name)}`,
     ];
   };
@@ -106,9 +125,13 @@ export function createOperator(options: OperatorOptions) {
     queue.add(`policy:${key}`);
     for (const app of references.sources(`policy:${key}`)) queue.add(app);
   });
-  const secrets = informer(SECRETS, (key) => {
-    for (const app of references.sources(`secret:${key}`)) queue.add(app);
-  }, { fieldSelector: SECRET_FIELD_SELECTOR });
+  const secrets = informer(
+    SECRETS,
+    (key) => {
+      for (const app of references.sources(`secret:${key}`)) queue.add(app);
+    },
+    { fieldSelector: SECRET_FIELD_SELECTOR },
+  );
   const synced = Promise.all([applications.synced, policies.synced, secrets.synced]).then(() => undefined);
 
   const context: ApplicationReconcilerContext = {
@@ -121,7 +144,10 @@ export function createOperator(options: OperatorOptions) {
     metrics,
     isLeader,
     now,
-    rotation: { rotationMs: options.rotation?.rotationMs ?? DEFAULT_ROTATION_MS, overlapMs: options.rotation?.overlapMs ?? DEFAULT_OVERLAP_MS },
+    rotation: {
+      rotationMs: options.rotation?.rotationMs ?? DEFAULT_ROTATION_MS,
+      overlapMs: options.rotation?.overlapMs ?? DEFAULT_OVERLAP_MS,
+    },
     onReady: (key, ready) => {
       if (ready === undefined) readiness.delete(key);
       else readiness.set(key, ready);
@@ -133,7 +159,10 @@ export function createOperator(options: OperatorOptions) {
     const kind = key.startsWith('app:') ? 'AccessApplication' : 'AccessPolicy';
     const end = metrics.reconcileDuration.startTimer({ kind });
     const target = key.slice(key.indexOf(':') + 1);
-    const result = kind === 'AccessApplication' ? await reconcileApplication(context, target) : await reconcilePolicy(context, policies.get(target));
+    const result =
+      kind === 'AccessApplication'
+        ? await reconcileApplication(context, target)
+        : await reconcilePolicy(context, policies.get(target));
     end();
     metrics.reconciles.inc({ kind, result });
   }
@@ -158,7 +187,8 @@ export function createOperator(options: OperatorOptions) {
         () => res.writeHead(500).end(),
       );
     } else if (req.url === '/healthz') res.writeHead(200).end('ok\n');
-    else if (req.url === '/readyz') res.writeHead(ready ? 200 : 503).end(ready ? 'ok\n' : 'caches not synced\n');
+    else if (req.url === '/readyz')
+      res.writeHead(ready ? 200 : 503).end(ready ? 'ok\n' : 'caches not synced\n');
     else res.writeHead(404).end();
   });
 
@@ -190,8 +220,10 @@ export function createOperator(options: OperatorOptions) {
           metrics.leader.set(leader ? 1 : 0);
           logOperatorEvent(leader ? 'leader_elected' : 'leader_lost', { identity: options.identity });
           if (leader) {
-            for (const app of applications.values()) queue.add(`app:${app.metadata.namespace ?? ''}/${app.metadata.name}`);
-            for (const policy of policies.values()) queue.add(`policy:${policy.metadata.namespace ?? ''}/${policy.metadata.name}`);
+            for (const app of applications.values())
+              queue.add(`app:${app.metadata.namespace ?? ''}/${app.metadata.name}`);
+            for (const policy of policies.values())
+              queue.add(`policy:${policy.metadata.namespace ?? ''}/${policy.metadata.name}`);
           }
         },
       });

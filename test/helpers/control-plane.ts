@@ -50,7 +50,12 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, logs: () => string): Promise<void> {
+async function waitFor(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  logs: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
@@ -87,8 +92,16 @@ export async function startControlPlane(): Promise<ControlPlane> {
   const bin = controlPlaneAssets();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-apiserver-'));
   const [etcdClient, etcdPeer, securePort] = [await freePort(), await freePort(), await freePort()];
-  const admin: TestUser = { name: 'admin', token: randomBytes(24).toString('hex'), groups: ['system:masters'] };
-  const operatorUser: TestUser = { name: 'gatehouse-operator', token: randomBytes(24).toString('hex'), groups: [] };
+  const admin: TestUser = {
+    name: 'admin',
+    token: randomBytes(24).toString('hex'),
+    groups: ['system:masters'],
+  };
+  const operatorUser: TestUser = {
+    name: 'gatehouse-operator',
+    token: randomBytes(24).toString('hex'),
+    groups: [],
+  };
   writeFileSync(
     join(dir, 'tokens.csv'),
     [admin, operatorUser].map((u) => `${u.token},${u.name},${u.name}-uid,"${u.groups.join(',')}"`).join('\n'),
@@ -224,4 +237,3 @@ export async function startControlPlane(): Promise<ControlPlane> {
     },
   };
 }
-

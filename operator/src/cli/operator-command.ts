@@ -1,7 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { parseDurationFlag, parseIntegerFlag, parseListen, UsageError } from '../../../sidecar/src/cli/args.ts';
+import {
+  parseDurationFlag,
+  parseIntegerFlag,
+  parseListen,
+  UsageError,
+} from '../../../sidecar/src/cli/args.ts';
 import { loadConnection } from '../kube/connection.ts';
 import { createOperator } from '../operator.ts';
 import { errorMessage, logOperatorEvent } from '../operator-log.ts';
@@ -50,12 +55,16 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  if (!values['tls-cert-file'] || !values['tls-key-file']) throw new UsageError('--tls-cert-file and --tls-key-file are required');
+  if (!values['tls-cert-file'] || !values['tls-key-file'])
+    throw new UsageError('--tls-cert-file and --tls-key-file are required');
   const rotationMs = parseDurationFlag(values['signing-key-rotation'], '--signing-key-rotation');
   const overlapMs = parseDurationFlag(values['signing-key-overlap'], '--signing-key-overlap');
-  if (overlapMs * 2 > rotationMs) throw new UsageError('--signing-key-overlap must be at most half of --signing-key-rotation');
+  if (overlapMs * 2 > rotationMs)
+    throw new UsageError('--signing-key-overlap must be at most half of --signing-key-rotation');
   const namespace =
-    values.namespace ?? process.env.POD_NAMESPACE ?? (existsSync(NAMESPACE_FILE) ? readFileSync(NAMESPACE_FILE, 'utf8').trim() : 'gatehouse-system');
+    values.namespace ??
+    process.env.POD_NAMESPACE ??
+    (existsSync(NAMESPACE_FILE) ? readFileSync(NAMESPACE_FILE, 'utf8').trim() : 'gatehouse-system');
   const graceMs = parseDurationFlag(values['shutdown-grace'], '--shutdown-grace');
 
   const operator = createOperator({

@@ -2,8 +2,8 @@ import { AccessApplication } from '../../../sidecar/src/api/access-application.t
 import { AccessPolicy } from '../../../sidecar/src/api/access-policy.ts';
 import { schemaErrors } from '../../../sidecar/src/api/validate.ts';
 import { keysFromSecretData, keysSecretName } from '../../../sidecar/src/auth/keys.ts';
-import type { SecretsByName } from '../../../sidecar/src/config/render-auth.ts';
 import { type Located, renderPolicy } from '../../../sidecar/src/config/render.ts';
+import type { SecretsByName } from '../../../sidecar/src/config/render-auth.ts';
 import type { FieldError } from '../../../sidecar/src/errors.ts';
 import type { KubeObject } from '../kube/kube-object.ts';
 import { secretStrings } from './keys-secret.ts';
@@ -48,13 +48,20 @@ export interface ApplicationInputs {
 }
 
 /** Validates the application at the boundary; returns its schema errors when it is not a valid AccessApplication. */
-export function validApplication(object: KubeObject): { application?: AccessApplication; errors: FieldError[] } {
+export function validApplication(object: KubeObject): {
+  application?: AccessApplication;
+  errors: FieldError[];
+} {
   const errors = schemaErrors(AccessApplication, object, '');
   return errors.length > 0 ? { errors } : { application: object as unknown as AccessApplication, errors };
 }
 
 /** Gathers the inputs of one application from the caches. Pure apart from reading them. */
-export function gatherInputs(application: AccessApplication, policies: ObjectLookup, secrets: ObjectLookup): ApplicationInputs {
+export function gatherInputs(
+  application: AccessApplication,
+  policies: ObjectLookup,
+  secrets: ObjectLookup,
+): ApplicationInputs {
   const namespace = application.metadata.namespace ?? '';
   const policyMap = new Map<string, Located<AccessPolicy>>();
   const missingPolicies: string[] = [];
@@ -82,7 +89,9 @@ export function gatherInputs(application: AccessApplication, policies: ObjectLoo
     const data = secret ? secretStrings(secret) : undefined;
     if (data) secretMap.set(ref.name, data);
     if (!data || data[ref.key] === undefined) {
-      missingSecrets.push(`Secret ${JSON.stringify(ref.name)} key ${JSON.stringify(ref.key)} (identity provider ${provider.name})`);
+      missingSecrets.push(
+        `Secret ${JSON.stringify(ref.name)} key ${JSON.stringify(ref.key)} (identity provider ${provider.name})`,
+      );
     }
   }
   const keysSecret = secrets.get(`${namespace}/${keysSecretName(application.metadata.name)}`);
@@ -94,5 +103,13 @@ export function gatherInputs(application: AccessApplication, policies: ObjectLoo
       keys = undefined;
     }
   }
-  return { application, policies: policyMap, secrets: secretMap, keys, missingPolicies, invalidPolicies, missingSecrets };
+  return {
+    application,
+    policies: policyMap,
+    secrets: secretMap,
+    keys,
+    missingPolicies,
+    invalidPolicies,
+    missingSecrets,
+  };
 }

@@ -22,13 +22,17 @@ export function desiredStatus(
   extra: { configHash?: string } = {},
 ): GatehouseStatus {
   const previous = current?.conditions?.find((c) => c.type === 'Ready');
-  const message = ready.message.length > MAX_MESSAGE ? `${ready.message.slice(0, MAX_MESSAGE - 1)}…` : ready.message;
+  const message =
+    ready.message.length > MAX_MESSAGE ? `${ready.message.slice(0, MAX_MESSAGE - 1)}…` : ready.message;
   const condition: Condition = {
     type: 'Ready',
     status: ready.status,
     reason: ready.reason,
     message,
-    lastTransitionTime: previous && previous.status === ready.status ? previous.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z'),
+    lastTransitionTime:
+      previous && previous.status === ready.status
+        ? previous.lastTransitionTime
+        : now.toISOString().replace(/\.\d+Z$/, 'Z'),
     ...(generation === undefined ? {} : { observedGeneration: generation }),
   };
   return {

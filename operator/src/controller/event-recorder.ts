@@ -14,13 +14,26 @@ export class EventRecorder {
     this.#onError = onError;
   }
 
-  record(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string, now = new Date()): void {
+  record(
+    object: KubeObject,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    now = new Date(),
+  ): void {
     const { name, namespace = 'default', uid, resourceVersion } = object.metadata;
     const time = now.toISOString().replace(/\.\d+Z$/, 'Z');
     void this.#client
       .create(EVENTS, namespace, {
         metadata: { generateName: `${name}.`, namespace },
-        involvedObject: { apiVersion: object.apiVersion, kind: object.kind, name, namespace, uid, resourceVersion },
+        involvedObject: {
+          apiVersion: object.apiVersion,
+          kind: object.kind,
+          name,
+          namespace,
+          uid,
+          resourceVersion,
+        },
         type,
         reason,
         message: message.slice(0, 1024),

@@ -1,8 +1,18 @@
 import type { AssertionAlgorithm } from '../../../sidecar/src/api/authentication.ts';
-import { generateApplicationKeys, keysFromSecretData, keysSecretName, keysToSecretData } from '../../../sidecar/src/auth/keys.ts';
+import {
+  generateApplicationKeys,
+  keysFromSecretData,
+  keysSecretName,
+  keysToSecretData,
+} from '../../../sidecar/src/auth/keys.ts';
 import type { ApplicationKeys } from '../../../sidecar/src/config/auth-config.ts';
 import type { KubeObject } from '../kube/kube-object.ts';
-import { type KeyTimes, planSigningKeys, type RotationPlan, type RotationSchedule } from './signing-key-rotation.ts';
+import {
+  type KeyTimes,
+  planSigningKeys,
+  type RotationPlan,
+  type RotationSchedule,
+} from './signing-key-rotation.ts';
 
 export const KEY_TIMES_ANNOTATION = 'gatehouse.dev/signing-key-times';
 export const APPLICATION_LABEL = 'gatehouse.dev/application';
@@ -10,7 +20,9 @@ export const APPLICATION_LABEL = 'gatehouse.dev/application';
 /** Secret data (base64) to strings. */
 export function secretStrings(secret: KubeObject): Record<string, string> {
   const data = (secret.data ?? {}) as Record<string, string>;
-  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  return Object.fromEntries(
+    Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+  );
 }
 
 function keyTimes(secret: KubeObject): KeyTimes {
@@ -22,13 +34,24 @@ function keyTimes(secret: KubeObject): KeyTimes {
 }
 
 /** A new keys Secret for an application, owned by it so it goes when the application goes. */
-export function newKeysSecret(application: KubeObject, algorithm: AssertionAlgorithm, now: number): KubeObject {
+export function newKeysSecret(
+  application: KubeObject,
+  algorithm: AssertionAlgorithm,
+  now: number,
+): KubeObject {
   const keys = generateApplicationKeys(algorithm);
-  const times: KeyTimes = Object.fromEntries(keys.signing.map((k) => [k.kid, { created: now, activated: now }]));
+  const times: KeyTimes = Object.fromEntries(
+    keys.signing.map((k) => [k.kid, { created: now, activated: now }]),
+  );
   return keysSecret(application, keys, times);
 }
 
-function keysSecret(application: KubeObject, keys: ApplicationKeys, times: KeyTimes, base?: KubeObject): KubeObject {
+function keysSecret(
+  application: KubeObject,
+  keys: ApplicationKeys,
+  times: KeyTimes,
+  base?: KubeObject,
+): KubeObject {
   const { name, namespace, uid } = application.metadata;
   return {
     ...(base ?? {}),
@@ -39,11 +62,27 @@ function keysSecret(application: KubeObject, keys: ApplicationKeys, times: KeyTi
       ...(base?.metadata ?? {}),
       name: keysSecretName(name),
       ...(namespace ? { namespace } : {}),
-      labels: { ...(base?.metadata.labels ?? {}), 'app.kubernetes.io/managed-by': 'gatehouse', [APPLICATION_LABEL]: name },
+      labels: {
+        ...(base?.metadata.labels ?? {}),
+        'app.kubernetes.io/managed-by': 'gatehouse',
+        [APPLICATION_LABEL]: name,
+      },
       annotations: { ...(base?.metadata.annotations ?? {}), [KEY_TIMES_ANNOTATION]: JSON.stringify(times) },
-      ownerReferences: uid ? [{ apiVersion: application.apiVersion ?? 'gatehouse.dev/v1alpha1', kind: 'AccessApplication', name, uid, controller: true }] : [],
+      ownerReferences: uid
+        ? [
+            {
+              apiVersion: application.apiVersion ?? 'gatehouse.dev/v1alpha1',
+              kind: 'AccessApplication',
+              name,
+              uid,
+              controller: true,
+            },
+          ]
+        : [],
     },
-    data: Object.fromEntries(Object.entries(keysToSecretData(keys)).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+    data: Object.fromEntries(
+      Object.entries(keysToSecretData(keys)).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    ),
   };
 }
 
@@ -63,9 +102,15 @@ export function rotatedKeysSecret(
     if (!Array.isArray(keys.cookie) || !Array.isArray(keys.signing)) throw new Error('malformed');
   } catch {
     const fresh = newKeysSecret(application, schedule.algorithm, now);
-    return { secret: { ...fresh, metadata: { ...fresh.metadata, resourceVersion: secret.metadata.resourceVersion } }, change: 'regenerated' };
+    return {
+      secret: { ...fresh, metadata: { ...fresh.metadata, resourceVersion: secret.metadata.resourceVersion } },
+      change: 'regenerated',
+    };
   }
   const plan = planSigningKeys(keys.signing, keyTimes(secret), now, schedule);
   if (!plan.change) return undefined;
-  return { secret: keysSecret(application, { cookie: keys.cookie, signing: plan.signing }, plan.times, secret), change: plan.change };
+  return {
+    secret: keysSecret(application, { cookie: keys.cookie, signing: plan.signing }, plan.times, secret),
+    change: plan.change,
+  };
 }

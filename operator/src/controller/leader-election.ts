@@ -1,8 +1,8 @@
+import { sleep } from '../../../sidecar/src/net/backoff.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import { KubeApiError } from '../kube/kube-errors.ts';
 import type { KubeObject } from '../kube/kube-object.ts';
 import { LEASES } from '../kube/resource-types.ts';
-import { sleep } from '../../../sidecar/src/net/backoff.ts';
 
 export const DEFAULT_LEASE = { durationMs: 15_000, renewMs: 5_000, retryMs: 2_000 } as const;
 
@@ -67,7 +67,10 @@ export function startLeaderElection(client: KubeClient, options: LeaderElectionO
     try {
       lease = current
         ? await client.replace(LEASES, { ...current, spec: next })
-        : await client.create(LEASES, options.namespace, { metadata: { name: options.name, namespace: options.namespace }, spec: next });
+        : await client.create(LEASES, options.namespace, {
+            metadata: { name: options.name, namespace: options.namespace },
+            spec: next,
+          });
       return true;
     } catch (error) {
       if (error instanceof KubeApiError && error.code === 'conflict') return false;
@@ -102,7 +105,10 @@ export function startLeaderElection(client: KubeClient, options: LeaderElectionO
         const current = await client.get(LEASES, options.namespace, options.name);
         const spec = current?.spec as LeaseSpec | undefined;
         if (current && spec?.holderIdentity === options.identity) {
-          await client.replace(LEASES, { ...current, spec: { ...spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(now()) } });
+          await client.replace(LEASES, {
+            ...current,
+            spec: { ...spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(now()) },
+          });
         }
       } catch {
         // the lease expires on its own

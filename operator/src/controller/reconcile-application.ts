@@ -36,7 +36,10 @@ const list = (names: string[]): string => names.map((n) => JSON.stringify(n)).jo
  * rotates, render the sidecar config, serve it, and write status only when it changes. Every
  * replica renders and serves; only the leader writes.
  */
-export async function reconcileApplication(ctx: ApplicationReconcilerContext, key: string): Promise<'ready' | 'not_ready' | 'skipped'> {
+export async function reconcileApplication(
+  ctx: ApplicationReconcilerContext,
+  key: string,
+): Promise<'ready' | 'not_ready' | 'skipped'> {
   const object = ctx.applications.get(key);
   if (!object || object.metadata.deletionTimestamp) {
     ctx.hub.remove(key);
@@ -57,43 +60,94 @@ export async function reconcileApplication(ctx: ApplicationReconcilerContext, ke
   const keysSecret = ctx.secrets.get(secretKey);
   let keysOverride: KubeObject | undefined;
   if (!keysSecret) {
-    if (!ctx.isLeader()) return finish(ctx, key, object, undefined, { status: 'Unknown', reason: 'KeysPending', message: 'waiting for the keys Secret' });
+    if (!ctx.isLeader())
+      return finish(ctx, key, object, undefined, {
+        status: 'Unknown',
+        reason: 'KeysPending',
+        message: 'waiting for the keys Secret',
+      });
     keysOverride = await createKeys(ctx, object, algorithm);
   } else if (ctx.isLeader()) {
-    const rotated = rotatedKeysSecret(object, keysSecret, ctx.now().getTime(), { ...ctx.rotation, algorithm });
+    const rotated = rotatedKeysSecret(object, keysSecret, ctx.now().getTime(), {
+      ...ctx.rotation,
+      algorithm,
+    });
     if (rotated) {
       keysOverride = await ctx.client.replace(SECRETS, rotated.secret);
       ctx.metrics.writes.inc({ what: 'keys' });
-      ctx.events.record(object, 'Normal', 'SigningKeyRotated', `signing keys: ${rotated.change} (Secret ${keysSecretName(application.metadata.name)})`, ctx.now());
+      ctx.events.record(
+        object,
+        'Normal',
+        'SigningKeyRotated',
+        `signing keys: ${rotated.change} (Secret ${keysSecretName(application.metadata.name)})`,
+        ctx.now(),
+      );
     }
   }
-  const secrets: ObjectLookup = keysOverride ? { get: (k) => (k === secretKey ? keysOverride : ctx.secrets.get(k)) } : ctx.secrets;
+  const secrets: ObjectLookup = keysOverride
+    ? { get: (k) => (k === secretKey ? keysOverride : ctx.secrets.get(k)) }
+    : ctx.secrets;
   const inputs = gatherInputs(application, ctx.policies, secrets);
-  const result = renderSidecarConfig({ application, policies: inputs.policies, secrets: inputs.secrets, keys: inputs.keys });
+  const result = renderSidecarConfig({
+    application,
+    policies: inputs.policies,
+    secrets: inputs.secrets,
+    keys: inputs.keys,
+  });
   if (result.ok && ctx.hub.publish(key, result.config)) ctx.metrics.configPushes.inc();
 
   let ready: DesiredReady;
   if (inputs.missingPolicies.length > 0) {
-    ready = { status: 'False', reason: 'PolicyNotFound', message: `AccessPolicy ${list(inputs.missingPolicies)} not found in namespace ${namespace}; enforced as deny-everyone until it exists` };
+    ready = {
+      status: 'False',
+      reason: 'PolicyNotFound',
+      message: `AccessPolicy ${list(inputs.missingPolicies)} not found in namespace ${namespace}; enforced as deny-everyone until it exists`,
+    };
   } else if (inputs.invalidPolicies.length > 0) {
-    ready = { status: 'False', reason: 'PolicyInvalid', message: `AccessPolicy ${list(inputs.invalidPolicies)} is invalid (see its status); enforced as deny-everyone` };
+    ready = {
+      status: 'False',
+      reason: 'PolicyInvalid',
+      message: `AccessPolicy ${list(inputs.invalidPolicies)} is invalid (see its status); enforced as deny-everyone`,
+    };
   } else if (inputs.missingSecrets.length > 0) {
-    ready = { status: 'False', reason: 'ProviderSecretMissing', message: `${inputs.missingSecrets.join('; ')} not found${result.ok ? '' : '; sidecars keep their last good config'}` };
+    ready = {
+      status: 'False',
+      reason: 'ProviderSecretMissing',
+      message: `${inputs.missingSecrets.join('; ')} not found${result.ok ? '' : '; sidecars keep their last good config'}`,
+    };
   } else if (!result.ok) {
-    ready = { status: 'False', reason: 'InvalidConfig', message: `${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}; sidecars keep their last good config` };
+    ready = {
+      status: 'False',
+      reason: 'InvalidConfig',
+      message: `${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}; sidecars keep their last good config`,
+    };
   } else {
     const policies = application.spec.policies?.length ?? 0;
-    ready = { status: 'True', reason: 'Ready', message: `serving ${application.spec.hosts.length} host(s) with ${policies} polic${policies === 1 ? 'y' : 'ies'}` };
+    ready = {
+      status: 'True',
+      reason: 'Ready',
+      message: `serving ${application.spec.hosts.length} host(s) with ${policies} polic${policies === 1 ? 'y' : 'ies'}`,
+    };
   }
   return finish(ctx, key, object, result.ok ? result.config.generation : undefined, ready);
 }
 
-async function createKeys(ctx: ApplicationReconcilerContext, application: KubeObject, algorithm: AssertionAlgorithm): Promise<KubeObject> {
+async function createKeys(
+  ctx: ApplicationReconcilerContext,
+  application: KubeObject,
+  algorithm: AssertionAlgorithm,
+): Promise<KubeObject> {
   const secret = newKeysSecret(application, algorithm, ctx.now().getTime());
   try {
     const created = await ctx.client.create(SECRETS, application.metadata.namespace, secret);
     ctx.metrics.writes.inc({ what: 'keys' });
-    ctx.events.record(application, 'Normal', 'KeysCreated', `created Secret ${secret.metadata.name} with cookie and signing keys`, ctx.now());
+    ctx.events.record(
+      application,
+      'Normal',
+      'KeysCreated',
+      `created Secret ${secret.metadata.name} with cookie and signing keys`,
+      ctx.now(),
+    );
     return created;
   } catch (error) {
     if (!(error instanceof KubeApiError && error.code === 'conflict')) throw error;
@@ -112,20 +166,40 @@ async function finish(
 ): Promise<'ready' | 'not_ready'> {
   ctx.onReady?.(key, ready.status);
   const current = object.status as GatehouseStatus | undefined;
-  const next = desiredStatus(current, object.metadata.generation, ready, ctx.now(), configHash ? { configHash } : {});
+  const next = desiredStatus(
+    current,
+    object.metadata.generation,
+    ready,
+    ctx.now(),
+    configHash ? { configHash } : {},
+  );
   if (ctx.isLeader() && !sameStatus(current, next)) {
     await writeStatus(ctx, object, next);
     const before = readyCondition(current);
     if (before?.status !== ready.status || before?.reason !== ready.reason) {
-      ctx.events.record(object, ready.status === 'True' ? 'Normal' : 'Warning', ready.reason, ready.message, ctx.now());
+      ctx.events.record(
+        object,
+        ready.status === 'True' ? 'Normal' : 'Warning',
+        ready.reason,
+        ready.message,
+        ctx.now(),
+      );
     }
   }
   return ready.status === 'True' ? 'ready' : 'not_ready';
 }
 
 /** Applies status under the operator's field manager. */
-export async function writeStatus(ctx: Pick<ApplicationReconcilerContext, 'client' | 'metrics'>, object: KubeObject, status: GatehouseStatus): Promise<void> {
+export async function writeStatus(
+  ctx: Pick<ApplicationReconcilerContext, 'client' | 'metrics'>,
+  object: KubeObject,
+  status: GatehouseStatus,
+): Promise<void> {
   const resource = object.kind === 'AccessPolicy' ? ACCESS_POLICIES : ACCESS_APPLICATIONS;
-  await ctx.client.apply(resource, { metadata: { name: object.metadata.name, namespace: object.metadata.namespace ?? '' }, status }, 'status');
+  await ctx.client.apply(
+    resource,
+    { metadata: { name: object.metadata.name, namespace: object.metadata.namespace ?? '' }, status },
+    'status',
+  );
   ctx.metrics.writes.inc({ what: 'status' });
 }

@@ -2,7 +2,7 @@ import type { GatehouseStatus } from '../../../sidecar/src/api/status.ts';
 import type { KubeObject } from '../kube/kube-object.ts';
 import { policyProblems } from './application-inputs.ts';
 import { type DesiredReady, desiredStatus, sameStatus } from './conditions.ts';
-import { writeStatus, type ApplicationReconcilerContext } from './reconcile-application.ts';
+import { type ApplicationReconcilerContext, writeStatus } from './reconcile-application.ts';
 
 /** Checks one AccessPolicy on its own (what the sidecar's compiler would refuse) and reports it in status. */
 export async function reconcilePolicy(
@@ -14,12 +14,17 @@ export async function reconcilePolicy(
   const ready: DesiredReady =
     problems.length === 0
       ? { status: 'True', reason: 'Valid', message: 'the policy compiles' }
-      : { status: 'False', reason: 'PolicyInvalid', message: problems.map((e) => `${e.path}: ${e.message}`).join('; ') };
+      : {
+          status: 'False',
+          reason: 'PolicyInvalid',
+          message: problems.map((e) => `${e.path}: ${e.message}`).join('; '),
+        };
   const current = object.status as GatehouseStatus | undefined;
   const next = desiredStatus(current, object.metadata.generation, ready, ctx.now());
   if (ctx.isLeader() && !sameStatus(current, next)) {
     await writeStatus(ctx, object, next);
-    if (ready.status === 'False') ctx.events.record(object, 'Warning', ready.reason, ready.message, ctx.now());
+    if (ready.status === 'False')
+      ctx.events.record(object, 'Warning', ready.reason, ready.message, ctx.now());
   }
   return ready.status === 'True' ? 'ready' : 'not_ready';
 }

@@ -32,13 +32,22 @@ export interface RotationPlan {
  * publish a new key `overlap` before rotation is due, make it sign when due, and drop the old key
  * `overlap` later. A key of another algorithm than the configured one is replaced at once.
  */
-export function planSigningKeys(signing: readonly SigningJwk[], times: KeyTimes, now: number, schedule: RotationSchedule): RotationPlan {
+export function planSigningKeys(
+  signing: readonly SigningJwk[],
+  times: KeyTimes,
+  now: number,
+  schedule: RotationSchedule,
+): RotationPlan {
   const known: KeyTimes = {};
   for (const key of signing) known[key.kid] = times[key.kid] ?? { created: now, activated: now };
   const [active, ...others] = signing;
   if (!active || active.alg !== schedule.algorithm) {
     const fresh = generateSigningJwk(schedule.algorithm);
-    return { signing: [fresh], times: { [fresh.kid]: { created: now, activated: now } }, change: 'algorithm' };
+    return {
+      signing: [fresh],
+      times: { [fresh.kid]: { created: now, activated: now } },
+      change: 'algorithm',
+    };
   }
   const activeTimes = known[active.kid] as { created: number; activated?: number };
   const activatedAt = activeTimes.activated ?? activeTimes.created;
@@ -54,14 +63,21 @@ export function planSigningKeys(signing: readonly SigningJwk[], times: KeyTimes,
     const order = [next, active, ...others.filter((k) => k !== next)];
     return {
       signing: order,
-      times: { ...pick(known, order), [next.kid]: { created: known[next.kid]?.created ?? now, activated: now } },
+      times: {
+        ...pick(known, order),
+        [next.kid]: { created: known[next.kid]?.created ?? now, activated: now },
+      },
       change: 'activated',
     };
   }
   if (!next && now >= activatedAt + schedule.rotationMs - schedule.overlapMs && signing.length < 4) {
     const fresh = generateSigningJwk(schedule.algorithm);
     const order = [...signing, fresh];
-    return { signing: order, times: { ...pick(known, signing), [fresh.kid]: { created: now } }, change: 'published' };
+    return {
+      signing: order,
+      times: { ...pick(known, signing), [fresh.kid]: { created: now } },
+      change: 'published',
+    };
   }
   return { signing: [...signing], times: pick(known, signing) };
 }

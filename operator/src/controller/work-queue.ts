@@ -71,10 +71,13 @@ export class WorkQueue {
       const attempt = this.#failures.get(key) ?? 0;
       this.#failures.set(key, attempt + 1);
       if (!this.#stopped && !this.#dirtyWhileRunning.has(key)) {
-        const timer = setTimeout(() => {
-          this.#timers.delete(key);
-          this.add(key);
-        }, jitteredBackoff(attempt, this.#options.backoff ?? DEFAULT_BACKOFF));
+        const timer = setTimeout(
+          () => {
+            this.#timers.delete(key);
+            this.add(key);
+          },
+          jitteredBackoff(attempt, this.#options.backoff ?? DEFAULT_BACKOFF),
+        );
         timer.unref();
         this.#timers.set(key, timer);
       }

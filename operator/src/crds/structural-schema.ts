@@ -16,8 +16,6 @@ export interface StructuralSchema {
   maximum?: number;
   minItems?: number;
   maxItems?: number;
-  minProperties?: number;
-  maxProperties?: number;
   'x-kubernetes-validations'?: unknown[];
   'x-kubernetes-list-type'?: string;
   'x-kubernetes-list-map-keys'?: string[];
@@ -37,8 +35,6 @@ const COPIED = [
   'maximum',
   'minItems',
   'maxItems',
-  'minProperties',
-  'maxProperties',
   'x-kubernetes-validations',
   'x-kubernetes-list-type',
   'x-kubernetes-list-map-keys',
@@ -48,7 +44,8 @@ const COPIED = [
  * Converts a TypeBox schema into a CRD structural schema: keeps the keywords
  * the API server understands, turns `const` into a one-value enum, and drops
  * `additionalProperties: false` (the API server prunes and, with strict field
- * validation, reports unknown fields instead).
+ * validation, reports unknown fields instead). minProperties/maxProperties are
+ * left out too: where they are used, a CEL rule says the same more clearly.
  */
 export function structuralSchema(schema: TSchema): StructuralSchema {
   const source = schema as Record<string, unknown>;

@@ -73,7 +73,10 @@ export class ConfigHub {
 
 function publicJwks(config: SidecarConfig): object[] {
   return (config.keys?.signing ?? []).map((jwk) => {
-    const pub = createPublicKey({ key: jwk as unknown as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ format: 'jwk' });
+    const pub = createPublicKey({
+      key: jwk as unknown as import('node:crypto').JsonWebKey,
+      format: 'jwk',
+    }).export({ format: 'jwk' });
     return { ...pub, kid: jwk.kid, alg: jwk.alg, use: 'sig' };
   });
 }

@@ -1,8 +1,8 @@
-import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import type { ConfigHub } from './config-hub.ts';
-import { StreamRefusal, type SidecarVerifier } from './sidecar-identity.ts';
+import { type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
 
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 export const CONFIG_STREAM_PATH = '/v1/config';
@@ -40,7 +40,11 @@ export function createDeliveryServer(options: DeliveryServerOptions): { server: 
       identity = await options.verify(token);
       const asked = url.searchParams.get('application');
       if (asked !== null && asked !== identity.application) {
-        throw new StreamRefusal('application_mismatch', 403, `this pod serves application ${identity.application}, not ${asked}`);
+        throw new StreamRefusal(
+          'application_mismatch',
+          403,
+          `this pod serves application ${identity.application}, not ${asked}`,
+        );
       }
     } catch (error) {
       if (!(error instanceof StreamRefusal)) throw error;
@@ -48,13 +52,20 @@ export function createDeliveryServer(options: DeliveryServerOptions): { server: 
       json(res, error.status, { error: error.reason, message: error.message });
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', 'x-gatehouse-application': `${identity.namespace}/${identity.application}` });
+    res.writeHead(200, {
+      'content-type': 'application/x-ndjson',
+      'cache-control': 'no-store',
+      'x-gatehouse-application': `${identity.namespace}/${identity.application}`,
+    });
     res.flushHeaders();
     streams.add(res);
     options.metrics.connectedSidecars.inc();
-    const unsubscribe = options.hub.subscribe(`${identity.namespace}/${identity.application}`, (published) => {
-      res.write(published.line);
-    });
+    const unsubscribe = options.hub.subscribe(
+      `${identity.namespace}/${identity.application}`,
+      (published) => {
+        res.write(published.line);
+      },
+    );
     const heartbeat = setInterval(() => res.write('{"type":"heartbeat"}\n'), heartbeatMs);
     const close = (): void => {
       if (!streams.delete(res)) return;
@@ -78,8 +89,12 @@ export function createDeliveryServer(options: DeliveryServerOptions): { server: 
     const jwks = req.method === 'GET' ? JWKS_PATH.exec(url.pathname) : null;
     if (jwks) {
       const published = options.hub.get(`${jwks[1]}/${jwks[2]}`);
-      if (!published) return json(res, 404, { error: 'not_found', message: 'no such application, or it is not ready' });
-      res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' });
+      if (!published)
+        return json(res, 404, { error: 'not_found', message: 'no such application, or it is not ready' });
+      res.writeHead(200, {
+        'content-type': 'application/jwk-set+json',
+        'cache-control': 'public, max-age=300',
+      });
       res.end(published.jwks);
       return;
     }

@@ -54,7 +54,12 @@ export function createSidecarVerifier(client: KubeClient) {
   const cache = new Map<string, { identity: SidecarIdentity; until: number }>();
 
   return async function verify(token: string | undefined): Promise<SidecarIdentity> {
-    if (!token) throw new StreamRefusal('missing_token', 401, 'a bearer token (projected ServiceAccount token, audience gatehouse) is required');
+    if (!token)
+      throw new StreamRefusal(
+        'missing_token',
+        401,
+        'a bearer token (projected ServiceAccount token, audience gatehouse) is required',
+      );
     const digest = createHash('sha256').update(token).digest('base64url');
     const hit = cache.get(digest);
     if (hit && hit.until > Date.now()) return hit.identity;
@@ -70,23 +75,40 @@ export function createSidecarVerifier(client: KubeClient) {
       throw new StreamRefusal('review_failed', 503, `TokenReview failed: ${(error as Error).message}`);
     }
     if (!status.authenticated || !(status.audiences ?? []).includes(STREAM_AUDIENCE)) {
-      throw new StreamRefusal('token_invalid', 401, `token refused: ${status.error ?? 'not valid for audience gatehouse'}`);
+      throw new StreamRefusal(
+        'token_invalid',
+        401,
+        `token refused: ${status.error ?? 'not valid for audience gatehouse'}`,
+      );
     }
     const match = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(status.user?.username ?? '');
     const podName = status.user?.extra?.[POD_NAME_EXTRA]?.[0];
     const podUid = status.user?.extra?.[POD_UID_EXTRA]?.[0];
     if (!match || !podName || !podUid) {
-      throw new StreamRefusal('not_a_pod_token', 403, 'the token must be a ServiceAccount token bound to a Pod');
+      throw new StreamRefusal(
+        'not_a_pod_token',
+        403,
+        'the token must be a ServiceAccount token bound to a Pod',
+      );
     }
     const [, namespace = '', serviceAccount = ''] = match;
     const pod = await client.get(PODS, namespace, podName);
     if (!pod) throw new StreamRefusal('pod_not_found', 403, `pod ${namespace}/${podName} does not exist`);
     const spec = pod.spec as { serviceAccountName?: string } | undefined;
     if (pod.metadata.uid !== podUid || (spec?.serviceAccountName ?? 'default') !== serviceAccount) {
-      throw new StreamRefusal('pod_mismatch', 403, `the token is not bound to the current pod ${namespace}/${podName}`);
+      throw new StreamRefusal(
+        'pod_mismatch',
+        403,
+        `the token is not bound to the current pod ${namespace}/${podName}`,
+      );
     }
     const application = pod.metadata.labels?.[APPLICATION_LABEL];
-    if (!application) throw new StreamRefusal('no_application_label', 403, `pod ${namespace}/${podName} has no ${APPLICATION_LABEL} label`);
+    if (!application)
+      throw new StreamRefusal(
+        'no_application_label',
+        403,
+        `pod ${namespace}/${podName} has no ${APPLICATION_LABEL} label`,
+      );
     const identity: SidecarIdentity = { namespace, application, pod: podName };
     if (cache.size >= CACHE_MAX) cache.clear();
     cache.set(digest, { identity, until: Date.now() + CACHE_MS });

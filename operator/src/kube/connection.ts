@@ -60,7 +60,11 @@ export function loadConnection(options: ConnectionOptions = {}): KubeConnection 
   const port = process.env.KUBERNETES_SERVICE_PORT;
   if (!options.kubeconfig && host && port) {
     const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    return createConnection({ server, ca: readFileSync(IN_CLUSTER_CA_FILE), tokenFile: IN_CLUSTER_TOKEN_FILE });
+    return createConnection({
+      server,
+      ca: readFileSync(IN_CLUSTER_CA_FILE),
+      tokenFile: IN_CLUSTER_TOKEN_FILE,
+    });
   }
   const path =
     options.kubeconfig ??
@@ -84,9 +88,12 @@ function connectionFromKubeconfig(path: string, contextName?: string): KubeConne
   if (!context) throw new Error(`${path}: no context ${JSON.stringify(name)}`);
   const cluster = config.clusters?.find((c) => c.name === context.cluster)?.cluster;
   const user = config.users?.find((u) => u.name === context.user)?.user ?? {};
-  if (!cluster || typeof cluster.server !== 'string') throw new Error(`${path}: cluster ${context.cluster} has no server`);
+  if (!cluster || typeof cluster.server !== 'string')
+    throw new Error(`${path}: cluster ${context.cluster} has no server`);
   if (user.exec || user['auth-provider']) {
-    throw new Error(`${path}: user ${context.user} uses an exec or auth-provider plugin; give the operator a token or client certificate`);
+    throw new Error(
+      `${path}: user ${context.user} uses an exec or auth-provider plugin; give the operator a token or client certificate`,
+    );
   }
   const material = (data: unknown, file: unknown): Buffer | undefined => {
     if (typeof data === 'string') return Buffer.from(data, 'base64');

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { request } from 'undici';
 import type { KubeConnection } from './connection.ts';
 import { KubeApiError, kubeErrorFromResponse } from './kube-errors.ts';
@@ -57,13 +57,20 @@ export class KubeClient {
     };
   }
 
-  async #call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, what: string, options: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
+  async #call<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    what: string,
+    options: { query?: Query; body?: unknown; contentType?: string } = {},
+  ): Promise<T> {
     let response: Awaited<ReturnType<typeof request>>;
     try {
       response = await request(this.#url(path, options.query), {
         method,
         dispatcher: this.#connection.dispatcher,
-        headers: this.#headers(options.body === undefined ? undefined : (options.contentType ?? 'application/json')),
+        headers: this.#headers(
+          options.body === undefined ? undefined : (options.contentType ?? 'application/json'),
+        ),
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
         headersTimeout: REQUEST_TIMEOUT_MS,
         bodyTimeout: REQUEST_TIMEOUT_MS,
@@ -77,9 +84,17 @@ export class KubeClient {
   }
 
   /** Reads one object; undefined when it does not exist. */
-  async get(resource: ResourceType, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+  async get(
+    resource: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<KubeObject | undefined> {
     try {
-      return await this.#call<KubeObject>('GET', objectPath(resource, namespace, name), `get ${resource.kind} ${namespace ?? ''}/${name}`);
+      return await this.#call<KubeObject>(
+        'GET',
+        objectPath(resource, namespace, name),
+        `get ${resource.kind} ${namespace ?? ''}/${name}`,
+      );
     } catch (error) {
       if (error instanceof KubeApiError && error.code === 'not_found') return undefined;
       throw error;
@@ -87,18 +102,27 @@ export class KubeClient {
   }
 
   /** Lists objects (all namespaces when namespace is undefined), with the list's resourceVersion to watch from. */
-  async list(resource: ResourceType, options: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {}): Promise<ListResult> {
+  async list(
+    resource: ResourceType,
+    options: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {},
+  ): Promise<ListResult> {
     const items: KubeObject[] = [];
     let resourceVersion = '';
     let next: string | undefined;
     do {
-      const page = await this.#call<{ items: KubeObject[]; metadata: { resourceVersion: string; continue?: string } }>(
-        'GET',
-        collectionPath(resource, options.namespace),
-        `list ${resource.kind}`,
-        { query: { limit: '500', continue: next, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector } },
-      );
-      for (const item of page.items) items.push({ apiVersion: apiVersionOf(resource), kind: resource.kind, ...item });
+      const page = await this.#call<{
+        items: KubeObject[];
+        metadata: { resourceVersion: string; continue?: string };
+      }>('GET', collectionPath(resource, options.namespace), `list ${resource.kind}`, {
+        query: {
+          limit: '500',
+          continue: next,
+          labelSelector: options.labelSelector,
+          fieldSelector: options.fieldSelector,
+        },
+      });
+      for (const item of page.items)
+        items.push({ apiVersion: apiVersionOf(resource), kind: resource.kind, ...item });
       resourceVersion = page.metadata.resourceVersion;
       next = page.metadata.continue || undefined;
     } while (next);
@@ -108,11 +132,16 @@ export class KubeClient {
   /** Server-side apply of the fields Gatehouse owns, under one field manager; force takes over conflicting fields. */
   apply(resource: ResourceType, object: KubeObject, subresource?: 'status'): Promise<KubeObject> {
     const { name, namespace } = object.metadata;
-    return this.#call('PATCH', objectPath(resource, namespace, name, subresource), `apply ${resource.kind} ${namespace ?? ''}/${name}${subresource ? `/${subresource}` : ''}`, {
-      query: { fieldManager: FIELD_MANAGER, force: 'true' },
-      body: { apiVersion: apiVersionOf(resource), kind: resource.kind, ...object },
-      contentType: 'application/apply-patch+yaml',
-    });
+    return this.#call(
+      'PATCH',
+      objectPath(resource, namespace, name, subresource),
+      `apply ${resource.kind} ${namespace ?? ''}/${name}${subresource ? `/${subresource}` : ''}`,
+      {
+        query: { fieldManager: FIELD_MANAGER, force: 'true' },
+        body: { apiVersion: apiVersionOf(resource), kind: resource.kind, ...object },
+        contentType: 'application/apply-patch+yaml',
+      },
+    );
   }
 
   /** Creates an object; fails with code conflict when it exists. */
@@ -126,16 +155,25 @@ export class KubeClient {
   /** Replaces an object; its metadata.resourceVersion makes this a compare-and-swap (conflict when stale). */
   replace(resource: ResourceType, object: KubeObject): Promise<KubeObject> {
     const { name, namespace } = object.metadata;
-    return this.#call('PUT', objectPath(resource, namespace, name), `replace ${resource.kind} ${namespace ?? ''}/${name}`, {
-      query: { fieldManager: FIELD_MANAGER },
-      body: { apiVersion: apiVersionOf(resource), kind: resource.kind, ...object },
-    });
+    return this.#call(
+      'PUT',
+      objectPath(resource, namespace, name),
+      `replace ${resource.kind} ${namespace ?? ''}/${name}`,
+      {
+        query: { fieldManager: FIELD_MANAGER },
+        body: { apiVersion: apiVersionOf(resource), kind: resource.kind, ...object },
+      },
+    );
   }
 
   /** Deletes an object; a missing object is not an error. */
   async delete(resource: ResourceType, namespace: string | undefined, name: string): Promise<void> {
     try {
-      await this.#call('DELETE', objectPath(resource, namespace, name), `delete ${resource.kind} ${namespace ?? ''}/${name}`);
+      await this.#call(
+        'DELETE',
+        objectPath(resource, namespace, name),
+        `delete ${resource.kind} ${namespace ?? ''}/${name}`,
+      );
     } catch (error) {
       if (!(error instanceof KubeApiError && error.code === 'not_found')) throw error;
     }
@@ -172,13 +210,30 @@ export class KubeClient {
             labelSelector: options.labelSelector,
             fieldSelector: options.fieldSelector,
           }),
-          { method: 'GET', dispatcher: this.#connection.dispatcher, headers: this.#headers(), signal: abort.signal, headersTimeout: 0, bodyTimeout: 0 },
+          {
+            method: 'GET',
+            dispatcher: this.#connection.dispatcher,
+            headers: this.#headers(),
+            signal: abort.signal,
+            headersTimeout: 0,
+            bodyTimeout: 0,
+          },
         );
       } catch (error) {
-        if (stalled) throw new KubeApiError('stalled', 0, `watch ${resource.kind}: no answer in ${options.stallTimeoutMs} ms`);
+        if (stalled)
+          throw new KubeApiError(
+            'stalled',
+            0,
+            `watch ${resource.kind}: no answer in ${options.stallTimeoutMs} ms`,
+          );
         throw new KubeApiError('unavailable', 0, `watch ${resource.kind}: ${(error as Error).message}`);
       }
-      if (response.statusCode >= 300) throw kubeErrorFromResponse(response.statusCode, await response.body.text(), `watch ${resource.kind}`);
+      if (response.statusCode >= 300)
+        throw kubeErrorFromResponse(
+          response.statusCode,
+          await response.body.text(),
+          `watch ${resource.kind}`,
+        );
       arm();
       let buffered = '';
       try {
@@ -194,14 +249,23 @@ export class KubeClient {
             const event = JSON.parse(line) as WatchEvent;
             if (event.type === 'ERROR') {
               const status = event.object as unknown as { code?: number; message?: string };
-              throw kubeErrorFromResponse(status.code ?? 500, JSON.stringify(status), `watch ${resource.kind}`);
+              throw kubeErrorFromResponse(
+                status.code ?? 500,
+                JSON.stringify(status),
+                `watch ${resource.kind}`,
+              );
             }
             yield event;
           }
         }
       } catch (error) {
         if (error instanceof KubeApiError) throw error;
-        if (stalled) throw new KubeApiError('stalled', 0, `watch ${resource.kind}: silent for ${options.stallTimeoutMs} ms`);
+        if (stalled)
+          throw new KubeApiError(
+            'stalled',
+            0,
+            `watch ${resource.kind}: silent for ${options.stallTimeoutMs} ms`,
+          );
         if (options.signal?.aborted) return;
         throw new KubeApiError('unavailable', 0, `watch ${resource.kind}: ${(error as Error).message}`);
       }

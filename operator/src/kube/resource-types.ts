@@ -7,7 +7,13 @@ export interface ResourceType {
   readonly namespaced: boolean;
 }
 
-const type = (group: string, version: string, kind: string, plural: string, namespaced = true): ResourceType => ({
+const type = (
+  group: string,
+  version: string,
+  kind: string,
+  plural: string,
+  namespaced = true,
+): ResourceType => ({
   group,
   version,
   kind,
@@ -15,7 +21,12 @@ const type = (group: string, version: string, kind: string, plural: string, name
   namespaced,
 });
 
-export const ACCESS_APPLICATIONS = type('gatehouse.dev', 'v1alpha1', 'AccessApplication', 'accessapplications');
+export const ACCESS_APPLICATIONS = type(
+  'gatehouse.dev',
+  'v1alpha1',
+  'AccessApplication',
+  'accessapplications',
+);
 export const ACCESS_POLICIES = type('gatehouse.dev', 'v1alpha1', 'AccessPolicy', 'accesspolicies');
 export const SECRETS = type('', 'v1', 'Secret', 'secrets');
 export const PODS = type('', 'v1', 'Pod', 'pods');
@@ -33,11 +44,17 @@ export function apiVersionOf(resource: ResourceType): string {
 /** The collection path, e.g. /apis/gatehouse.dev/v1alpha1/namespaces/ns/accessapplications; all namespaces when namespace is undefined. */
 export function collectionPath(resource: ResourceType, namespace?: string): string {
   const root = resource.group ? `/apis/${resource.group}/${resource.version}` : `/api/${resource.version}`;
-  const scope = resource.namespaced && namespace !== undefined ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  const scope =
+    resource.namespaced && namespace !== undefined ? `/namespaces/${encodeURIComponent(namespace)}` : '';
   return `${root}${scope}/${resource.plural}`;
 }
 
 /** The path of one object, optionally of one of its subresources (status). */
-export function objectPath(resource: ResourceType, namespace: string | undefined, name: string, subresource?: string): string {
+export function objectPath(
+  resource: ResourceType,
+  namespace: string | undefined,
+  name: string,
+  subresource?: string,
+): string {
   return `${collectionPath(resource, namespace)}/${encodeURIComponent(name)}${subresource ? `/${subresource}` : ''}`;
 }

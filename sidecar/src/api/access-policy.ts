@@ -1,7 +1,7 @@
 import Type, { type Static } from 'typebox';
 import { GatehouseObject } from './gatehouse-object.ts';
 import { Opt, StringEnum } from './schema-helpers.ts';
-import { cel } from './status.ts';
+import { cel, exactlyOneOf } from './status.ts';
 
 export const POLICY_DECISIONS = ['allow', 'deny', 'bypass', 'service-auth'] as const;
 export const POLICY_MODES = ['enforce', 'audit'] as const;
@@ -36,7 +36,7 @@ const ClaimSelector = Type.Object(
     additionalProperties: false,
     description: 'An OIDC claim test: name plus exactly one of equals or contains.',
     'x-kubernetes-validations': [
-      cel('has(self.equals) != has(self.contains)', 'claim sets exactly one of equals or contains'),
+      cel(exactlyOneOf(['equals', 'contains']), 'claim sets exactly one of equals or contains'),
     ],
   },
 );
@@ -59,129 +59,130 @@ const ServiceAccountSelector = Type.Object(
   { additionalProperties: false, description: 'A Kubernetes ServiceAccount, by namespace and name.' },
 );
 
-/** One selector: an object with exactly one of the fields below. */
-export const Selector = Type.Object(
-  {
-    everyone: Opt(Type.Literal(true, { description: 'Matches every caller.' })),
-    authenticated: Opt(
-      Type.Literal(true, {
+const SELECTOR_FIELDS = {
+  everyone: Opt(Type.Literal(true, { description: 'Matches every caller.' })),
+  authenticated: Opt(
+    Type.Literal(true, {
+      description: 'Matches any authenticated caller: a signed-in user, a service token or a ServiceAccount.',
+    }),
+  ),
+  emails: Opt(
+    list(
+      Type.String({ minLength: 3, maxLength: 320, description: 'An email address.' }),
+      1000,
+      "Matches a user whose email address is one of these (compared case-insensitively; the address must contain exactly one '@').",
+    ),
+  ),
+  emailDomains: Opt(
+    list(
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$',
+        description: 'A domain such as example.com.',
+      }),
+      256,
+      'Matches a user whose email address is in one of these domains, exactly (sub.example.com is not example.com; compared case-insensitively).',
+    ),
+  ),
+  groups: Opt(
+    list(
+      Type.String({ minLength: 1, maxLength: 256, description: 'A group name, as the provider sends it.' }),
+      1000,
+      'Matches a user in at least one of these groups (case-sensitive).',
+    ),
+  ),
+  claim: Opt(ClaimSelector),
+  identityProviders: Opt(
+    list(
+      Type.String({
+        minLength: 1,
+        maxLength: 63,
+        pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+        description: 'Name of an identity provider of the application.',
+      }),
+      32,
+      'Matches a user who signed in with one of these identity providers (the login method).',
+    ),
+  ),
+  ipRanges: Opt(
+    list(
+      Type.String({
+        minLength: 2,
+        maxLength: 64,
+        description: 'An IPv4 or IPv6 address or CIDR range.',
+        'x-kubernetes-validations': [
+          cel('isIP(self) || isCIDR(self)', 'must be an IP address or a CIDR range such as 10.0.0.0/8'),
+        ],
+      }),
+      1000,
+      'Matches when the client IP is in one of these ranges. The client IP is the peer, or, behind trustedProxies, the first untrusted address of X-Forwarded-For read right to left.',
+    ),
+  ),
+  serviceTokens: Opt(
+    list(
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        pattern: '^[A-Za-z0-9][-A-Za-z0-9._]*$',
+        description: 'A service token id.',
+      }),
+      256,
+      'Matches a machine caller authenticated with one of these service tokens (by token id).',
+    ),
+  ),
+  anyServiceToken: Opt(
+    Type.Literal(true, {
+      description: 'Matches a machine caller authenticated with any valid service token.',
+    }),
+  ),
+  serviceAccounts: Opt(
+    list(
+      ServiceAccountSelector,
+      256,
+      'Matches an in-cluster caller presenting a token of one of these ServiceAccounts.',
+    ),
+  ),
+  paths: Opt(
+    list(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        pattern: '^/',
         description:
-          'Matches any authenticated caller: a signed-in user, a service token or a ServiceAccount.',
+          'A path glob: `*` matches within one segment, a trailing `/**` matches the path and everything below.',
       }),
+      256,
+      'Matches when the canonical request path matches one of these globs (case-sensitive).',
     ),
-    emails: Opt(
-      list(
-        Type.String({ minLength: 3, maxLength: 320, description: 'An email address.' }),
-        1000,
-        "Matches a user whose email address is one of these (compared case-insensitively; the address must contain exactly one '@').",
-      ),
-    ),
-    emailDomains: Opt(
-      list(
-        Type.String({
-          minLength: 1,
-          maxLength: 253,
-          pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$',
-          description: 'A domain such as example.com.',
-        }),
-        256,
-        'Matches a user whose email address is in one of these domains, exactly (sub.example.com is not example.com; compared case-insensitively).',
-      ),
-    ),
-    groups: Opt(
-      list(
-        Type.String({ minLength: 1, maxLength: 256, description: 'A group name, as the provider sends it.' }),
-        1000,
-        'Matches a user in at least one of these groups (case-sensitive).',
-      ),
-    ),
-    claim: Opt(ClaimSelector),
-    identityProviders: Opt(
-      list(
-        Type.String({
-          minLength: 1,
-          maxLength: 63,
-          pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
-          description: 'Name of an identity provider of the application.',
-        }),
-        32,
-        'Matches a user who signed in with one of these identity providers (the login method).',
-      ),
-    ),
-    ipRanges: Opt(
-      list(
-        Type.String({
-          minLength: 2,
-          maxLength: 64,
-          description: 'An IPv4 or IPv6 address or CIDR range.',
-          'x-kubernetes-validations': [
-            cel('isIP(self) || isCIDR(self)', 'must be an IP address or a CIDR range such as 10.0.0.0/8'),
-          ],
-        }),
-        1000,
-        'Matches when the client IP is in one of these ranges. The client IP is the peer, or, behind trustedProxies, the first untrusted address of X-Forwarded-For read right to left.',
-      ),
-    ),
-    serviceTokens: Opt(
-      list(
-        Type.String({
-          minLength: 1,
-          maxLength: 128,
-          pattern: '^[A-Za-z0-9][-A-Za-z0-9._]*$',
-          description: 'A service token id.',
-        }),
-        256,
-        'Matches a machine caller authenticated with one of these service tokens (by token id).',
-      ),
-    ),
-    anyServiceToken: Opt(
-      Type.Literal(true, {
-        description: 'Matches a machine caller authenticated with any valid service token.',
+  ),
+  methods: Opt(
+    list(
+      Type.String({
+        minLength: 1,
+        maxLength: 32,
+        pattern: '^[A-Z]+$',
+        description: 'An HTTP method, upper-case.',
       }),
+      16,
+      'Matches when the request method is one of these.',
     ),
-    serviceAccounts: Opt(
-      list(
-        ServiceAccountSelector,
-        256,
-        'Matches an in-cluster caller presenting a token of one of these ServiceAccounts.',
-      ),
+  ),
+};
+
+/** One selector: an object with exactly one of the fields below. */
+export const Selector = Type.Object(SELECTOR_FIELDS, {
+  additionalProperties: false,
+  minProperties: 1,
+  maxProperties: 1,
+  description: 'One condition: exactly one of the fields below.',
+  'x-kubernetes-validations': [
+    cel(
+      exactlyOneOf(Object.keys(SELECTOR_FIELDS)),
+      'a selector sets exactly one field, such as emails or ipRanges',
     ),
-    paths: Opt(
-      list(
-        Type.String({
-          minLength: 1,
-          maxLength: 1024,
-          pattern: '^/',
-          description:
-            'A path glob: `*` matches within one segment, a trailing `/**` matches the path and everything below.',
-        }),
-        256,
-        'Matches when the canonical request path matches one of these globs (case-sensitive).',
-      ),
-    ),
-    methods: Opt(
-      list(
-        Type.String({
-          minLength: 1,
-          maxLength: 32,
-          pattern: '^[A-Z]+$',
-          description: 'An HTTP method, upper-case.',
-        }),
-        16,
-        'Matches when the request method is one of these.',
-      ),
-    ),
-  },
-  {
-    additionalProperties: false,
-    minProperties: 1,
-    maxProperties: 1,
-    description: 'One condition: exactly one of the fields below.',
-    'x-kubernetes-validations': [
-      cel('self.size() == 1', 'a selector sets exactly one field, such as emails or ipRanges'),
-    ],
-  },
-);
+  ],
+});
 
 export const AccessPolicySpec = Type.Object(
   {

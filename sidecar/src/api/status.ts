@@ -64,3 +64,8 @@ export type GatehouseStatus = Static<typeof GatehouseStatus>;
 export function cel(rule: string, message: string, fieldPath?: string) {
   return { rule, message, ...(fieldPath ? { fieldPath } : {}) };
 }
+
+/** A CEL rule true when exactly one of these fields is set. */
+export function exactlyOneOf(fields: readonly string[]): string {
+  return `[${fields.map((f) => `has(self.${f})`).join(', ')}].exists_one(set, set)`;
+}

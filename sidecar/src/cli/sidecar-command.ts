@@ -94,19 +94,19 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
   const sidecar = createSidecar({ sink, metrics, limits });
   const sourceName = operatorUrl ? 'operator' : 'file';
   const listener: ConfigListener = {
-      onConfig(config) {
-        sidecar.install(config);
-        metrics.configReloaded(true);
-        logConfigLoaded(sink, config, sourceName);
-      },
-      onRejected(error) {
-        metrics.configReloaded(false);
-        logEvent(sink, 'config_rejected', {
-          app: sidecar.current()?.application.name ?? null,
-          keptGeneration: sidecar.current()?.generation ?? null,
-          errors: error.errors.map((e) => `${e.path}: ${e.message}`),
-        });
-      },
+    onConfig(config) {
+      sidecar.install(config);
+      metrics.configReloaded(true);
+      logConfigLoaded(sink, config, sourceName);
+    },
+    onRejected(error) {
+      metrics.configReloaded(false);
+      logEvent(sink, 'config_rejected', {
+        app: sidecar.current()?.application.name ?? null,
+        keptGeneration: sidecar.current()?.generation ?? null,
+        errors: error.errors.map((e) => `${e.path}: ${e.message}`),
+      });
+    },
   };
   const source = operatorUrl
     ? createOperatorConfigSource(

@@ -34,7 +34,10 @@ class StreamStalled extends Error {}
  * afterwards the source reconnects with jittered backoff forever, and a config that fails
  * validation is reported and skipped, so the last good one stays in force.
  */
-export function createOperatorConfigSource(options: OperatorSourceOptions, listener: ConfigListener): ConfigSource {
+export function createOperatorConfigSource(
+  options: OperatorSourceOptions,
+  listener: ConfigListener,
+): ConfigSource {
   const stop = new AbortController();
   const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   const dispatcher = new Agent({ connect: { ca: readFileSync(options.caFile) }, keepAliveTimeout: 1_000 });
@@ -49,7 +52,9 @@ export function createOperatorConfigSource(options: OperatorSourceOptions, liste
     try {
       message = JSON.parse(line) as typeof message;
     } catch {
-      listener.onRejected(new ConfigError('config_invalid', [{ path: '(operator stream)', message: 'a line is not JSON' }]));
+      listener.onRejected(
+        new ConfigError('config_invalid', [{ path: '(operator stream)', message: 'a line is not JSON' }]),
+      );
       return;
     }
     if (message.type !== 'config') return; // heartbeats and future message types

@@ -1,7 +1,11 @@
 export const DEFAULT_BACKOFF = { baseMs: 200, maxMs: 30_000 } as const;
 
 /** Exponential backoff with full jitter: a random delay in [0, min(max, base·2^attempt)], so restarts do not synchronise. */
-export function jitteredBackoff(attempt: number, options: { baseMs: number; maxMs: number } = DEFAULT_BACKOFF, random = Math.random): number {
+export function jitteredBackoff(
+  attempt: number,
+  options: { baseMs: number; maxMs: number } = DEFAULT_BACKOFF,
+  random = Math.random,
+): number {
   const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(attempt, 30));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
