@@ -36,9 +36,11 @@ type Query = Record<string, string | undefined>;
 /** A small typed client for the Kubernetes REST API: reads, server-side apply, creates and watch streams. */
 export class KubeClient {
   readonly #connection: KubeConnection;
+  readonly #fieldManager: string;
 
-  constructor(connection: KubeConnection) {
+  constructor(connection: KubeConnection, options: { fieldManager?: string } = {}) {
     this.#connection = connection;
+    this.#fieldManager = options.fieldManager ?? FIELD_MANAGER;
   }
 
   #url(path: string, query: Query = {}): string {
@@ -137,7 +139,7 @@ export class KubeClient {
       objectPath(resource, namespace, name, subresource),
       `apply ${resource.kind} ${namespace ?? ''}/${name}${subresource ? `/${subresource}` : ''}`,
       {
-        query: { fieldManager: FIELD_MANAGER, force: 'true' },
+        query: { fieldManager: this.#fieldManager, force: 'true' },
         body: { apiVersion: apiVersionOf(resource), kind: resource.kind, ...object },
         contentType: 'application/apply-patch+yaml',
       },
@@ -147,7 +149,7 @@ export class KubeClient {
   /** Creates an object; fails with code conflict when it exists. */
   create<T = KubeObject>(resource: ResourceType, namespace: string | undefined, body: object): Promise<T> {
     return this.#call('POST', collectionPath(resource, namespace), `create ${resource.kind}`, {
-      query: { fieldManager: FIELD_MANAGER },
+      query: { fieldManager: this.#fieldManager },
       body: { apiVersion: apiVersionOf(resource), kind: resource.kind, ...body },
     });
   }
@@ -160,7 +162,7 @@ export class KubeClient {
       objectPath(resource, namespace, name),
       `replace ${resource.kind} ${namespace ?? ''}/${name}`,
       {
-        query: { fieldManager: FIELD_MANAGER },
+        query: { fieldManager: this.#fieldManager },
         body: { apiVersion: apiVersionOf(resource), kind: resource.kind, ...object },
       },
     );

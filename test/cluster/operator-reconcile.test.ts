@@ -1,0 +1,206 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { secretStrings } from '../../operator/src/controller/keys-secret.ts';
+import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
+import {
+  ACCESS_APPLICATIONS,
+  ACCESS_POLICIES,
+  EVENTS,
+  LEASES,
+  SECRETS,
+} from '../../operator/src/kube/resource-types.ts';
+import { keysFromSecretData } from '../../sidecar/src/auth/keys.ts';
+import {
+  eventually,
+  OPERATOR_NAMESPACE,
+  type OperatorCluster,
+  startOperatorCluster,
+} from '../helpers/operator-cluster.ts';
+
+const NS = 'team-a';
+let env: OperatorCluster;
+
+const policy = (
+  name: string,
+  spec: Record<string, unknown> = { decision: 'allow', include: [{ emailDomains: ['example.com'] }] },
+): KubeObject => ({
+  metadata: { name, namespace: NS },
+  spec,
+});
+const application = (name: string, spec: Record<string, unknown> = {}): KubeObject => ({
+  metadata: { name, namespace: NS },
+  spec: { hosts: [`${name}.example.com`], upstream: { url: 'http://127.0.0.1:8080' }, ...spec },
+});
+
+async function readyWithin(
+  ms: number,
+  resource: typeof ACCESS_APPLICATIONS,
+  name: string,
+  status: string,
+  reason?: string,
+) {
+  const started = Date.now();
+  const condition = await eventually(
+    async () => {
+      const c = await env.ready(resource, NS, name);
+      return c && c.status === status && (!reason || c.reason === reason) ? c : undefined;
+    },
+    ms,
+    `${name} Ready=${status}${reason ? ` (${reason})` : ''}`,
+  );
+  return { condition, ms: Date.now() - started };
+}
+
+beforeAll(async () => {
+  env = await startOperatorCluster({ namespaces: [NS] });
+  await eventually(async () => env.operator.isLeader(), 10_000, 'leader');
+}, 300_000);
+
+afterAll(async () => {
+  await env?.stop();
+});
+
+describe('operator against a real API server', () => {
+  it('makes an application Ready within 2 s, with its keys Secret owned by it', async () => {
+    await env.admin.apply(ACCESS_POLICIES, policy('staff'));
+    const started = Date.now();
+    await env.admin.apply(ACCESS_APPLICATIONS, application('grafana', { policies: [{ name: 'staff' }] }));
+    const { condition } = await readyWithin(2_000, ACCESS_APPLICATIONS, 'grafana', 'True', 'Ready');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const app = await env.admin.get(ACCESS_APPLICATIONS, NS, 'grafana');
+    expect(condition.observedGeneration).toBe(app?.metadata.generation);
+    expect((app?.status as { observedGeneration?: number }).observedGeneration).toBe(
+      app?.metadata.generation,
+    );
+    expect((app?.status as { configHash?: string }).configHash).toMatch(/^[0-9a-f]{16}$/);
+
+    const secret = await env.admin.get(SECRETS, NS, 'grafana-gatehouse-keys');
+    expect(secret?.metadata.ownerReferences?.[0]).toMatchObject({
+      kind: 'AccessApplication',
+      name: 'grafana',
+      uid: app?.metadata.uid,
+      controller: true,
+    });
+    const keys = keysFromSecretData(secretStrings(secret as KubeObject)) as {
+      cookie: { kid: string; secret: string }[];
+      signing: { kid: string; alg: string; d: string }[];
+    };
+    expect(keys.cookie[0]?.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(keys.signing[0]).toMatchObject({ alg: 'ES256', kty: 'EC' });
+    expect(env.operator.hub.get(`${NS}/grafana`)?.generation).toBe(
+      (app?.status as { configHash?: string }).configHash,
+    );
+
+    const policyReady = await readyWithin(2_000, ACCESS_POLICIES, 'staff', 'True', 'Valid');
+    expect(policyReady.condition.message).toBe('the policy compiles');
+  });
+
+  it('reports a deleted policy as PolicyNotFound, enforces it as deny-everyone, and recovers when it is back', async () => {
+    const before = env.operator.hub.get(`${NS}/grafana`)?.generation;
+    await env.admin.delete(ACCESS_POLICIES, NS, 'staff');
+    const gone = await readyWithin(2_000, ACCESS_APPLICATIONS, 'grafana', 'False', 'PolicyNotFound');
+    expect(gone.condition.message).toContain('AccessPolicy "staff" not found in namespace team-a');
+    const served = env.operator.hub.get(`${NS}/grafana`);
+    expect(served?.generation).not.toBe(before);
+    const config = JSON.parse(served?.line ?? '{}').config;
+    expect(config.policies).toEqual([
+      expect.objectContaining({ name: 'team-a/staff', decision: 'deny', include: [{ everyone: true }] }),
+    ]);
+
+    const events = await env.admin.list(EVENTS, {
+      namespace: NS,
+      fieldSelector: 'involvedObject.name=grafana',
+    });
+    expect(events.items.map((e) => e.reason)).toContain('PolicyNotFound');
+
+    await env.admin.apply(ACCESS_POLICIES, policy('staff'));
+    const back = await readyWithin(2_000, ACCESS_APPLICATIONS, 'grafana', 'True', 'Ready');
+    expect(back.condition.lastTransitionTime >= gone.condition.lastTransitionTime).toBe(true);
+    expect(env.operator.hub.get(`${NS}/grafana`)?.generation).toBe(before);
+  });
+
+  it('reports a missing provider secret, then becomes Ready when the Secret appears', async () => {
+    await env.admin.apply(
+      ACCESS_APPLICATIONS,
+      application('wiki', {
+        policies: [{ name: 'staff' }],
+        authentication: {
+          externalUrl: 'https://wiki.example.com',
+          identityProviders: [
+            {
+              name: 'corp',
+              issuer: 'https://idp.example.com',
+              clientId: 'wiki',
+              clientSecretRef: { name: 'wiki-oidc', key: 'client-secret' },
+            },
+          ],
+        },
+      }),
+    );
+    const missing = await readyWithin(2_000, ACCESS_APPLICATIONS, 'wiki', 'False', 'ProviderSecretMissing');
+    expect(missing.condition.message).toContain(
+      'Secret "wiki-oidc" key "client-secret" (identity provider corp)',
+    );
+    await env.admin.create(SECRETS, NS, {
+      metadata: { name: 'wiki-oidc', namespace: NS },
+      stringData: { 'client-secret': 's3cret-value' },
+    });
+    await readyWithin(2_000, ACCESS_APPLICATIONS, 'wiki', 'True', 'Ready');
+  });
+
+  it('reports a policy the compiler refuses, on the policy and on its application', async () => {
+    await env.admin.apply(
+      ACCESS_POLICIES,
+      policy('open-admin', { decision: 'bypass', include: [{ emails: ['a@example.com'] }] }),
+    );
+    await env.admin.apply(ACCESS_APPLICATIONS, application('admin', { policies: [{ name: 'open-admin' }] }));
+    const onPolicy = await readyWithin(2_000, ACCESS_POLICIES, 'open-admin', 'False', 'PolicyInvalid');
+    expect(onPolicy.condition.message).toContain('spec.include[0]');
+    await readyWithin(2_000, ACCESS_APPLICATIONS, 'admin', 'False', 'PolicyInvalid');
+  });
+
+  it('writes nothing when a reconcile renders the same config', async () => {
+    await eventually(async () => env.operator.queueDepth === 0, 5_000, 'queue drained');
+    const writes = async () =>
+      (await env.operator.metrics.writes.get()).values.reduce((n, v) => n + v.value, 0);
+    const reconciles = async () =>
+      (await env.operator.metrics.reconciles.get()).values.reduce((n, v) => n + v.value, 0);
+    const [writesBefore, reconcilesBefore] = [await writes(), await reconciles()];
+    // A label change is a new resourceVersion but not a new generation: reconciled, nothing to write.
+    const app = await env.admin.get(ACCESS_APPLICATIONS, NS, 'grafana');
+    await env.admin.apply(ACCESS_APPLICATIONS, {
+      ...application('grafana', { policies: [{ name: 'staff' }] }),
+      metadata: {
+        ...app?.metadata,
+        name: 'grafana',
+        namespace: NS,
+        labels: { touched: 'yes' },
+        managedFields: undefined,
+        resourceVersion: undefined,
+      } as KubeObject['metadata'],
+    });
+    await eventually(
+      async () => (await reconciles()) > reconcilesBefore && env.operator.queueDepth === 0,
+      5_000,
+      'reconciled',
+    );
+    expect(await writes()).toBe(writesBefore);
+  });
+
+  it('holds the Lease and exposes metrics', async () => {
+    const lease = await env.admin.get(LEASES, OPERATOR_NAMESPACE, 'gatehouse-operator');
+    expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBe('operator-0');
+    const text = await (await fetch(`http://127.0.0.1:${env.ports.adminPort}/metrics`)).text();
+    for (const name of [
+      'gatehouse_operator_reconciles_total',
+      'gatehouse_operator_reconcile_duration_seconds_bucket',
+      'gatehouse_operator_reconcile_errors_total',
+      'gatehouse_operator_queue_depth',
+      'gatehouse_operator_connected_sidecars',
+      'gatehouse_operator_leader 1',
+      'gatehouse_operator_applications{ready="True"}',
+    ]) {
+      expect(text).toContain(name);
+    }
+    expect((await fetch(`http://127.0.0.1:${env.ports.adminPort}/readyz`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { createConnection } from '../../operator/src/kube/connection.ts';
+import { KubeClient } from '../../operator/src/kube/kube-client.ts';
+import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
+import type { ResourceType } from '../../operator/src/kube/resource-types.ts';
+import { createOperator, type Operator, type OperatorOptions } from '../../operator/src/operator.ts';
+import { operatorClusterRole } from '../../operator/src/rbac.ts';
+import type { Condition } from '../../sidecar/src/api/status.ts';
+import { type ControlPlane, startControlPlane } from './control-plane.ts';
+import { startTcpProxy } from './tcp-proxy.ts';
+import { selfSignedCertificate } from './tls.ts';
+
+const CRDS = resolve(import.meta.dirname, '../../crds');
+export const OPERATOR_NAMESPACE = 'gatehouse-system';
+
+/** Tight timings so failures and recoveries show within a test's time. */
+export const TEST_OPERATOR_TIMINGS = {
+  lease: { durationMs: 4_000, renewMs: 1_000, retryMs: 500 },
+  watch: {
+    watchTimeoutSeconds: 60,
+    stallTimeoutMs: 3_000,
+    resyncMs: 10 * 60_000,
+    backoff: { baseMs: 100, maxMs: 1_000 },
+  },
+  heartbeatMs: 1_000,
+} as const;
+
+/** Applies the CRDs, the operator's namespace and ClusterRole (bound to the operator's test user). */
+export async function installGatehouse(cluster: ControlPlane, namespaces: string[] = []): Promise<void> {
+  await cluster.kubectl(['apply', '--server-side', '-f', CRDS]);
+  const docs = [
+    ...[OPERATOR_NAMESPACE, ...namespaces].map((name) => ({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name },
+    })),
+    operatorClusterRole(),
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'gatehouse-operator' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'gatehouse-operator' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: cluster.operatorUser.name }],
+    },
+  ];
+  await cluster.kubectl(['apply', '--server-side', '-f', '-'], docs.map((d) => stringify(d)).join('---\n'));
+  await cluster.kubectl([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=30s',
+    'crd/accessapplications.gatehouse.dev',
+    'crd/accesspolicies.gatehouse.dev',
+  ]);
+}
+
+/** Polls until check returns a value (not undefined/false); rejects with the last state after timeoutMs. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(
+    `${what}: not reached in ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`,
+  );
+}
+
+export interface OperatorCluster {
+  readonly cluster: ControlPlane;
+  readonly operator: Operator;
+  /** Writes as a user would (its own field manager). */
+  readonly admin: KubeClient;
+  readonly ports: { deliveryPort: number; adminPort: number };
+  readonly tls: ReturnType<typeof selfSignedCertificate>;
+  readonly proxy?: Awaited<ReturnType<typeof startTcpProxy>>;
+  ready(resource: ResourceType, namespace: string, name: string): Promise<Condition | undefined>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real API server with Gatehouse installed and an operator running in this process as the
+ * RBAC-limited operator user; optionally through a TCP proxy the test can break.
+ */
+export async function startOperatorCluster(
+  options: { namespaces?: string[]; throughProxy?: boolean; operator?: Partial<OperatorOptions> } = {},
+): Promise<OperatorCluster> {
+  const cluster = await startControlPlane();
+  await installGatehouse(cluster, options.namespaces);
+  const tls = selfSignedCertificate();
+  const apiserver = new URL(cluster.server);
+  const proxy = options.throughProxy
+    ? await startTcpProxy({ host: '127.0.0.1', port: Number(apiserver.port) })
+    : undefined;
+  const connection = createConnection({
+    server: proxy ? `https://127.0.0.1:${proxy.port}` : cluster.server,
+    ca: readFileSync(cluster.caFile),
+    token: cluster.operatorUser.token,
+  });
+  const operator = createOperator({
+    connection,
+    namespace: OPERATOR_NAMESPACE,
+    identity: 'operator-0',
+    tls: { cert: tls.cert, key: tls.key },
+    deliveryListen: { host: '127.0.0.1', port: 0 },
+    adminListen: { host: '127.0.0.1', port: 0 },
+    ...TEST_OPERATOR_TIMINGS,
+    ...options.operator,
+  });
+  const ports = await operator.start();
+  const admin = new KubeClient(cluster.connection(), { fieldManager: 'test-user' });
+  return {
+    cluster,
+    operator,
+    admin,
+    ports,
+    tls,
+    ...(proxy ? { proxy } : {}),
+    async ready(resource, namespace, name) {
+      const object: KubeObject | undefined = await admin.get(resource, namespace, name);
+      return (object?.status as { conditions?: Condition[] } | undefined)?.conditions?.find(
+        (c) => c.type === 'Ready',
+      );
+    },
+    async stop() {
+      await operator.stop(2_000);
+      await proxy?.close();
+      await cluster.stop();
+    },
+  };
+}
