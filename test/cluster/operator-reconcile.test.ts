@@ -68,10 +68,10 @@ describe('operator against a real API server', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
     const app = await env.admin.get(ACCESS_APPLICATIONS, NS, 'grafana');
     expect(condition.observedGeneration).toBe(app?.metadata.generation);
-    expect((app?.status as { observedGeneration?: number }).observedGeneration).toBe(
+    expect((app?.status as { observedGeneration?: number } | undefined)?.observedGeneration).toBe(
       app?.metadata.generation,
     );
-    expect((app?.status as { configHash?: string }).configHash).toMatch(/^[0-9a-f]{16}$/);
+    expect((app?.status as { configHash?: string } | undefined)?.configHash).toMatch(/^[0-9a-f]{16}$/);
 
     const secret = await env.admin.get(SECRETS, NS, 'grafana-gatehouse-keys');
     expect(secret?.metadata.ownerReferences?.[0]).toMatchObject({
@@ -87,7 +87,7 @@ describe('operator against a real API server', () => {
     expect(keys.cookie[0]?.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(keys.signing[0]).toMatchObject({ alg: 'ES256', kty: 'EC' });
     expect(env.operator.hub.get(`${NS}/grafana`)?.generation).toBe(
-      (app?.status as { configHash?: string }).configHash,
+      (app?.status as { configHash?: string } | undefined)?.configHash,
     );
 
     const policyReady = await readyWithin(2_000, ACCESS_POLICIES, 'staff', 'True', 'Valid');
@@ -188,7 +188,7 @@ describe('operator against a real API server', () => {
 
   it('holds the Lease and exposes metrics', async () => {
     const lease = await env.admin.get(LEASES, OPERATOR_NAMESPACE, 'gatehouse-operator');
-    expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBe('operator-0');
+    expect((lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity).toBe('operator-0');
     const text = await (await fetch(`http://127.0.0.1:${env.ports.adminPort}/metrics`)).text();
     for (const name of [
       'gatehouse_operator_reconciles_total',

@@ -73,22 +73,23 @@ export interface SidecarProcess {
 
 /** Starts `gatehouse sidecar` on ephemeral loopback ports, reading stdout line by line. */
 export async function startSidecarProcess(
-  configDir: string,
+  configDir: string | { readonly sourceArgs: string[] },
   extraArgs: string[] = [],
 ): Promise<SidecarProcess> {
+  const sourceArgs =
+    typeof configDir === 'string'
+      ? ['--config', configDir, '--poll-interval', '200ms']
+      : configDir.sourceArgs;
   const child = spawn(
     process.execPath,
     [
       ...SIDECAR_COMMAND,
       'sidecar',
-      '--config',
-      configDir,
+      ...sourceArgs,
       '--listen',
       '127.0.0.1:0',
       '--admin-listen',
       '127.0.0.1:0',
-      '--poll-interval',
-      '200ms',
       ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },

@@ -1,4 +1,5 @@
-import { createPublicKey } from 'node:crypto';
+import { importSigningKeys } from '../../../sidecar/src/auth/keys.ts';
+import type { ApplicationKeys } from '../../../sidecar/src/config/auth-config.ts';
 import type { SidecarConfig } from '../../../sidecar/src/config/sidecar-config.ts';
 
 /** What a sidecar receives: its application's rendered config, serialised once for every subscriber. */
@@ -21,14 +22,19 @@ export class ConfigHub {
   readonly #subscribers = new Map<string, Set<Subscriber>>();
   #connected = 0;
 
-  /** Stores a rendered config; returns true when it differs from the one served so far. */
-  publish(key: string, config: SidecarConfig): boolean {
-    if (this.#configs.get(key)?.generation === config.generation) return false;
+  /** Stores a rendered config and the JWKS of its keys; returns true when the config differs from the one served so far. */
+  publish(key: string, config: SidecarConfig, jwks: string): boolean {
+    const previous = this.#configs.get(key);
+    if (previous?.generation === config.generation && previous.jwks === jwks) return false;
     const published: PublishedConfig = {
       generation: config.generation,
       line: `${JSON.stringify({ type: 'config', config })}\n`,
-      jwks: JSON.stringify({ keys: publicJwks(config) }),
+      jwks,
     };
+    if (previous?.generation === config.generation) {
+      this.#configs.set(key, published); // only the published keys changed: sidecars need nothing new
+      return false;
+    }
     this.#configs.set(key, published);
     for (const subscriber of this.#subscribers.get(key) ?? []) subscriber(published);
     return true;
@@ -71,12 +77,13 @@ export class ConfigHub {
   }
 }
 
-function publicJwks(config: SidecarConfig): object[] {
-  return (config.keys?.signing ?? []).map((jwk) => {
-    const pub = createPublicKey({
-      key: jwk as unknown as import('node:crypto').JsonWebKey,
-      format: 'jwk',
-    }).export({ format: 'jwk' });
-    return { ...pub, kid: jwk.kid, alg: jwk.alg, use: 'sig' };
-  });
+/** The public JWKS document of an application's signing keys; empty when they are unreadable. */
+export function publicJwks(keys: unknown): string {
+  const signing = (keys as Partial<ApplicationKeys> | undefined)?.signing;
+  if (!Array.isArray(signing)) return '{"keys":[]}';
+  try {
+    return JSON.stringify({ keys: importSigningKeys(signing).map((k) => k.publicJwk) });
+  } catch {
+    return '{"keys":[]}';
+  }
 }
