@@ -235,8 +235,9 @@ export function createOperator(options: OperatorOptions) {
       await Promise.race([queue.drained(), new Promise((r) => setTimeout(r, graceMs).unref())]);
       for (const i of [applications, policies, secrets]) i.stop();
       await election?.release();
-      delivery.server.close();
       delivery.endStreams();
+      delivery.server.close();
+      delivery.server.closeAllConnections();
       admin.close();
       await options.connection.dispatcher.close().catch(() => undefined);
     },

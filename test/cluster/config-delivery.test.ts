@@ -12,7 +12,14 @@ import {
   SECRETS,
   SERVICE_ACCOUNTS,
 } from '../../operator/src/kube/resource-types.ts';
-import { eventually, type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
+import { createOperator } from '../../operator/src/operator.ts';
+import {
+  eventually,
+  OPERATOR_NAMESPACE,
+  type OperatorCluster,
+  startOperatorCluster,
+  TEST_OPERATOR_TIMINGS,
+} from '../helpers/operator-cluster.ts';
 import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 
 const NS = 'shop';
@@ -150,7 +157,7 @@ describe('config delivery to a sidecar process', () => {
       p99Ms: Math.round(at(0.99)),
       maxMs: Math.round(at(1)),
     };
-    console.info(`policy change → enforcement in the sidecar: ${JSON.stringify(summary)}`);
+    console.warn(`policy change → enforcement in the sidecar: ${JSON.stringify(summary)}`);
     expect(summary.p99Ms).toBeLessThanOrEqual(1_000);
   });
 
@@ -191,7 +198,10 @@ describe('config delivery to a sidecar process', () => {
     const jwks = (await response.body.json()) as { keys: Record<string, string>[] };
     const secret = await env.admin.get(SECRETS, NS, 'storefront-gatehouse-keys');
     const signing = JSON.parse(
-      Buffer.from(String((secret?.data as Record<string, string>)['signing-keys']), 'base64').toString(),
+      Buffer.from(
+        String((secret?.data as Record<string, string> | undefined)?.['signing-keys']),
+        'base64',
+      ).toString(),
     ) as { keys: { kid: string }[] };
     expect(jwks.keys.map((k) => k.kid)).toEqual(signing.keys.map((k) => k.kid));
     for (const key of jwks.keys) {
@@ -203,5 +213,40 @@ describe('config delivery to a sidecar process', () => {
     });
     expect(missing.statusCode).toBe(404);
     await missing.body.dump();
+  });
+
+  it('keeps the last good config while the operator is away, and reconnects to a new one', async () => {
+    await env.operator.stop(1_000);
+    await sidecar.waitForLine((l) => l.type === 'config_stream_disconnected', 10_000);
+    expect(await statusOf('/v50/home')).toBe(200); // still enforcing the last config
+    expect((await fetch(`http://127.0.0.1:${sidecar.adminPort}/readyz`)).status).toBe(200);
+
+    const replacement = createOperator({
+      connection: env.cluster.connection(env.cluster.operatorUser),
+      namespace: OPERATOR_NAMESPACE,
+      identity: 'operator-1',
+      tls: { cert: env.tls.cert, key: env.tls.key },
+      deliveryListen: { host: '127.0.0.1', port: env.ports.deliveryPort },
+      adminListen: { host: '127.0.0.1', port: 0 },
+      ...TEST_OPERATOR_TIMINGS,
+    });
+    await replacement.start();
+    try {
+      const connectedBefore = sidecar.lines.filter((l) => l.type === 'config_stream_connected').length;
+      await eventually(
+        async () =>
+          sidecar.lines.filter((l) => l.type === 'config_stream_connected').length > connectedBefore,
+        15_000,
+        'sidecar reconnected',
+      );
+      await env.admin.apply(ACCESS_POLICIES, pathsPolicy('after-restart'));
+      await eventually(
+        async () => (await statusOf('/after-restart/home')) === 200,
+        10_000,
+        'change after reconnect enforced',
+      );
+    } finally {
+      await replacement.stop(1_000);
+    }
   });
 });

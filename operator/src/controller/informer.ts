@@ -110,7 +110,10 @@ export function startInformer(client: KubeClient, options: InformerOptions): Inf
         }
         const stalled = error instanceof KubeApiError && error.code === 'stalled';
         options.onRestart?.(stalled ? 'stalled' : 'error', error);
-        if (stalled) resourceVersion = undefined; // a silent stream may have lost events: relist
+        if (stalled) {
+          resourceVersion = undefined; // a silent stream may have lost events: relist
+          client.resetConnections(); // over a fresh connection: the old one may be half-open
+        }
         await sleep(jitteredBackoff(attempt++, options.backoff ?? DEFAULT_BACKOFF), stop.signal);
       }
     }

@@ -52,9 +52,12 @@ export function createDeliveryServer(options: DeliveryServerOptions): { server: 
       json(res, error.status, { error: error.reason, message: error.message });
       return;
     }
+    // connection: close — when the stream ends, so does its socket: a sidecar never reconnects
+    // over a kept-alive socket to a replica that is shutting down.
     res.writeHead(200, {
       'content-type': 'application/x-ndjson',
       'cache-control': 'no-store',
+      connection: 'close',
       'x-gatehouse-application': `${identity.namespace}/${identity.application}`,
     });
     res.flushHeaders();

@@ -10,7 +10,13 @@ const TOKEN_REREAD_MS = 60_000;
 /** How to reach the API server: its URL, a TLS-configured dispatcher and the current bearer token. */
 export interface KubeConnection {
   readonly server: string;
+  /** The current connection pool. */
   readonly dispatcher: Agent;
+  /**
+   * Drops every pooled connection and starts a fresh pool: after a stalled watch, a half-open
+   * TCP connection would otherwise keep swallowing requests until they time out.
+   */
+  reset(): void;
   /** The bearer token to send now (re-read from its file, since projected tokens rotate); undefined for client certificates. */
   token(): string | undefined;
 }
@@ -31,16 +37,18 @@ export function createConnection(options: {
   tokenFile?: string;
   insecureSkipTlsVerify?: boolean;
 }): KubeConnection {
-  const dispatcher = new Agent({
-    connect: {
-      ...(options.ca ? { ca: options.ca } : {}),
-      ...(options.cert ? { cert: options.cert } : {}),
-      ...(options.key ? { key: options.key } : {}),
-      rejectUnauthorized: options.insecureSkipTlsVerify !== true,
-    },
-    keepAliveTimeout: 30_000,
-    connections: 32,
-  });
+  const newAgent = (): Agent =>
+    new Agent({
+      connect: {
+        ...(options.ca ? { ca: options.ca } : {}),
+        ...(options.cert ? { cert: options.cert } : {}),
+        ...(options.key ? { key: options.key } : {}),
+        rejectUnauthorized: options.insecureSkipTlsVerify !== true,
+      },
+      keepAliveTimeout: 30_000,
+      connections: 32,
+    });
+  let dispatcher = newAgent();
   let cached: { value: string; at: number } | undefined;
   const token = (): string | undefined => {
     if (options.token) return options.token;
@@ -51,7 +59,18 @@ export function createConnection(options: {
     }
     return cached.value;
   };
-  return { server: options.server.replace(/\/+$/, ''), dispatcher, token };
+  return {
+    server: options.server.replace(/\/+$/, ''),
+    get dispatcher() {
+      return dispatcher;
+    },
+    reset() {
+      const old = dispatcher;
+      dispatcher = newAgent();
+      void old.destroy().catch(() => undefined);
+    },
+    token,
+  };
 }
 
 /** Loads the connection the way kubectl does, limited to what an operator needs (tokens and client certificates). */

@@ -85,6 +85,11 @@ export class KubeClient {
     return JSON.parse(text) as T;
   }
 
+  /** Drops pooled connections (see KubeConnection.reset). */
+  resetConnections(): void {
+    this.#connection.reset();
+  }
+
   /** Reads one object; undefined when it does not exist. */
   async get(
     resource: ResourceType,
