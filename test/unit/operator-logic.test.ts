@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { desiredStatus, sameStatus } from '../../operator/src/controller/conditions.ts';
+import { type KeyTimes, planSigningKeys } from '../../operator/src/controller/signing-key-rotation.ts';
+import { WorkQueue } from '../../operator/src/controller/work-queue.ts';
+import { structuralSchema } from '../../operator/src/crds/structural-schema.ts';
+import { Selector } from '../../sidecar/src/api/access-policy.ts';
+import { generateSigningJwk } from '../../sidecar/src/auth/keys.ts';
+
+const HOUR = 3_600_000;
+const schedule = { rotationMs: 100 * HOUR, overlapMs: 10 * HOUR, algorithm: 'ES256' as const };
+
+describe('signing key rotation plan', () => {
+  const a = generateSigningJwk('ES256');
+  const b = generateSigningJwk('ES256');
+  const times: KeyTimes = { [a.kid]: { created: 0, activated: 0 } };
+
+  it.each([
+    ['nothing before the publish point', [a], times, 89 * HOUR, undefined, [a.kid]],
+    [
+      'publishes a new key overlap before rotation, behind the signing key',
+      [a],
+      times,
+      90 * HOUR,
+      'published',
+      [a.kid, 'new'],
+    ],
+    [
+      'does not activate the pending key early',
+      [a, b],
+      { ...times, [b.kid]: { created: 90 * HOUR } },
+      99 * HOUR,
+      undefined,
+      [a.kid, b.kid],
+    ],
+    [
+      'activates the pending key when rotation is due',
+      [a, b],
+      { ...times, [b.kid]: { created: 90 * HOUR } },
+      100 * HOUR,
+      'activated',
+      [b.kid, a.kid],
+    ],
+    [
+      'keeps the old key during the overlap',
+      [b, a],
+      { [a.kid]: { created: 0, activated: 0 }, [b.kid]: { created: 90 * HOUR, activated: 100 * HOUR } },
+      109 * HOUR,
+      undefined,
+      [b.kid, a.kid],
+    ],
+    [
+      'retires the old key after the overlap',
+      [b, a],
+      { [a.kid]: { created: 0, activated: 0 }, [b.kid]: { created: 90 * HOUR, activated: 100 * HOUR } },
+      110 * HOUR,
+      'retired',
+      [b.kid],
+    ],
+  ] as const)('%s', (_name, keys, keyTimes, now, change, order) => {
+    const plan = planSigningKeys([...keys], keyTimes as KeyTimes, now, schedule);
+    expect(plan.change).toBe(change);
+    const kids = plan.signing.map((k) => k.kid);
+    expect(kids.length).toBe(order.length);
+    order.forEach((kid, i) => {
+      if (kid !== 'new') expect(kids[i]).toBe(kid);
+      else expect([a.kid, b.kid]).not.toContain(kids[i]);
+    });
+    for (const kid of kids) expect(plan.times[kid]).toBeDefined();
+  });
+
+  it('replaces a key of another algorithm at once', () => {
+    const plan = planSigningKeys([a], times, 1, { ...schedule, algorithm: 'RS256' });
+    expect(plan.change).toBe('algorithm');
+    expect(plan.signing).toHaveLength(1);
+    expect(plan.signing[0]?.alg).toBe('RS256');
+  });
+
+  it('walks a full cycle: always one signer, never more than 2 keys, each key published before it signs', () => {
+    let keys = [a];
+    let keyTimes: KeyTimes = times;
+    const publishedAt = new Map<string, number>([[a.kid, 0]]);
+    for (let now = 0; now <= 1_000 * HOUR; now += HOUR) {
+      const plan = planSigningKeys(keys, keyTimes, now, schedule);
+      for (const k of plan.signing) if (!publishedAt.has(k.kid)) publishedAt.set(k.kid, now);
+      if (plan.change === 'activated')
+        expect(now - (publishedAt.get(plan.signing[0]?.kid ?? '') ?? now)).toBeGreaterThanOrEqual(
+          schedule.overlapMs,
+        );
+      keys = plan.signing;
+      keyTimes = plan.times;
+      expect(keys.length).toBeGreaterThanOrEqual(1);
+      expect(keys.length).toBeLessThanOrEqual(2);
+    }
+    expect(publishedAt.size).toBe(11); // one rotation per 100 h over 1,000 h
+  });
+});
+
+describe('status conditions', () => {
+  const now = new Date('2026-01-01T00:00:00.123Z');
+  const later = new Date('2026-01-02T00:00:00Z');
+
+  it('keeps lastTransitionTime while the status stays, and moves it when the status flips', () => {
+    const first = desiredStatus(undefined, 1, { status: 'True', reason: 'Ready', message: 'ok' }, now);
+    expect(first.conditions?.[0]).toMatchObject({
+      type: 'Ready',
+      status: 'True',
+      lastTransitionTime: '2026-01-01T00:00:00Z',
+      observedGeneration: 1,
+    });
+    const same = desiredStatus(first, 2, { status: 'True', reason: 'Ready', message: 'still ok' }, later);
+    expect(same.conditions?.[0]?.lastTransitionTime).toBe('2026-01-01T00:00:00Z');
+    const flipped = desiredStatus(
+      same,
+      2,
+      { status: 'False', reason: 'PolicyNotFound', message: 'x' },
+      later,
+    );
+    expect(flipped.conditions?.[0]?.lastTransitionTime).toBe('2026-01-02T00:00:00Z');
+  });
+
+  it.each([
+    ['identical', {}, true],
+    ['another generation', { generation: 2 }, false],
+    ['another reason', { reason: 'Other' }, false],
+    ['another message', { message: 'changed' }, false],
+    ['another hash', { hash: 'b' }, false],
+  ] as const)('sameStatus: %s → %s', (_name, change, expected) => {
+    const base = desiredStatus(undefined, 1, { status: 'True', reason: 'Ready', message: 'ok' }, now, {
+      configHash: 'a',
+    });
+    const next = desiredStatus(
+      base,
+      'generation' in change ? change.generation : 1,
+      {
+        status: 'True',
+        reason: 'reason' in change ? change.reason : 'Ready',
+        message: 'message' in change ? change.message : 'ok',
+      },
+      later,
+      { configHash: 'hash' in change ? change.hash : 'a' },
+    );
+    expect(sameStatus(base, next)).toBe(expected);
+  });
+});
+
+describe('work queue', () => {
+  it('coalesces repeats, never runs one key twice at once, reruns a key changed while it ran, and retries failures', async () => {
+    const runs: string[] = [];
+    let running = 0;
+    let maxRunning = 0;
+    let failOnce = true;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const queue = new WorkQueue({
+      concurrency: 4,
+      backoff: { baseMs: 1, maxMs: 5 },
+      process: async (key) => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        runs.push(key);
+        if (key === 'a' && runs.filter((k) => k === 'a').length === 1) await gate;
+        running--;
+        if (key === 'b' && failOnce) {
+          failOnce = false;
+          throw new Error('transient');
+        }
+      },
+    });
+    queue.add('a');
+    queue.add('a'); // while a runs: marks it dirty
+    queue.add('a');
+    queue.add('b');
+    release();
+    await queue.drained();
+    expect(runs.filter((k) => k === 'a')).toHaveLength(2);
+    expect(runs.filter((k) => k === 'b')).toHaveLength(2);
+    expect(queue.depth).toBe(0);
+    expect(maxRunning).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('structural schema', () => {
+  it('keeps CEL rules and turns const into a one-value enum; drops additionalProperties and property counts', () => {
+    const schema = structuralSchema(Selector) as Record<string, unknown> & {
+      properties: Record<string, Record<string, unknown>>;
+    };
+    expect(schema['x-kubernetes-validations']).toHaveLength(1);
+    expect(schema.additionalProperties).toBeUndefined();
+    expect(schema.maxProperties).toBeUndefined();
+    expect(schema.properties.everyone).toMatchObject({ type: 'boolean', enum: [true] });
+  });
+});
