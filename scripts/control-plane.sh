@@ -33,7 +33,7 @@ if has_all "$assets"; then
   exit 0
 fi
 
-command -v go >/dev/null || { echo "control-plane: go is needed to build kube-apiserver and etcd" >&2; exit 1; }
+command -v go >/dev/null || { echo "control-plane: Go >= 1.25 is needed to build kube-apiserver and etcd (or set KUBEBUILDER_ASSETS to a directory with kube-apiserver, etcd and kubectl)" >&2; exit 1; }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-control-plane.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
