@@ -1,9 +1,8 @@
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
+import { applyCrds } from '../helpers/operator-cluster.ts';
 
-const CRDS = resolve(import.meta.dirname, '../../crds');
 let cluster: ControlPlane;
 
 const application = (name: string, spec: Record<string, unknown>) =>
@@ -45,14 +44,7 @@ async function refusal(manifest: string): Promise<string> {
 
 beforeAll(async () => {
   cluster = await startControlPlane();
-  await cluster.kubectl(['apply', '--server-side', '-f', CRDS]);
-  await cluster.kubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=30s',
-    'crd/accessapplications.gatehouse.dev',
-    'crd/accesspolicies.gatehouse.dev',
-  ]);
+  await applyCrds(cluster);
 }, 300_000);
 
 afterAll(async () => {

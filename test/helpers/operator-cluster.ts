@@ -27,9 +27,21 @@ export const TEST_OPERATOR_TIMINGS = {
   heartbeatMs: 1_000,
 } as const;
 
+/** Applies the CRDs and waits until the API server serves them. */
+export async function applyCrds(cluster: ControlPlane): Promise<void> {
+  await cluster.kubectl(['apply', '--server-side', '-f', CRDS]);
+  await cluster.kubectl([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=30s',
+    'crd/accessapplications.gatehouse.dev',
+    'crd/accesspolicies.gatehouse.dev',
+  ]);
+}
+
 /** Applies the CRDs, the operator's namespace and ClusterRole (bound to the operator's test user). */
 export async function installGatehouse(cluster: ControlPlane, namespaces: string[] = []): Promise<void> {
-  await cluster.kubectl(['apply', '--server-side', '-f', CRDS]);
+  await applyCrds(cluster);
   const docs = [
     ...[OPERATOR_NAMESPACE, ...namespaces].map((name) => ({
       apiVersion: 'v1',
@@ -46,13 +58,6 @@ export async function installGatehouse(cluster: ControlPlane, namespaces: string
     },
   ];
   await cluster.kubectl(['apply', '--server-side', '-f', '-'], docs.map((d) => stringify(d)).join('---\n'));
-  await cluster.kubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=30s',
-    'crd/accessapplications.gatehouse.dev',
-    'crd/accesspolicies.gatehouse.dev',
-  ]);
 }
 
 /** Polls until check returns a value (not undefined/false); rejects with the last state after timeoutMs. */

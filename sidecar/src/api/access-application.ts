@@ -1,8 +1,7 @@
 import Type, { type Static } from 'typebox';
 import { Authentication } from './authentication.ts';
 import { GatehouseObject } from './gatehouse-object.ts';
-import { Duration, HeaderName, Opt, StringEnum } from './schema-helpers.ts';
-import { cel } from './status.ts';
+import { Duration, HeaderName, IpOrCidr, Opt, StringEnum } from './schema-helpers.ts';
 
 export const LOG_PROFILES = ['native', 'cloudflare'] as const;
 
@@ -121,21 +120,11 @@ export const AccessApplicationSpec = Type.Object(
     ),
     upstream: Upstream,
     trustedProxies: Opt(
-      Type.Array(
-        Type.String({
-          minLength: 2,
-          maxLength: 64,
-          description: 'An IPv4 or IPv6 address or CIDR range.',
-          'x-kubernetes-validations': [
-            cel('isIP(self) || isCIDR(self)', 'must be an IP address or a CIDR range such as 10.0.0.0/8'),
-          ],
-        }),
-        {
-          maxItems: 256,
-          description:
-            'Peers (load balancers, ingress controllers) whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and request id are believed. Default: none.',
-        },
-      ),
+      Type.Array(IpOrCidr(), {
+        maxItems: 256,
+        description:
+          'Peers (load balancers, ingress controllers) whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and request id are believed. Default: none.',
+      }),
     ),
     policies: Opt(
       Type.Array(PolicyReference, {

@@ -1,7 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { GatehouseObject } from './gatehouse-object.ts';
-import { Opt, StringEnum } from './schema-helpers.ts';
-import { cel, exactlyOneOf } from './status.ts';
+import { cel, exactlyOneOf, IpOrCidr, Opt, StringEnum } from './schema-helpers.ts';
 
 export const POLICY_DECISIONS = ['allow', 'deny', 'bypass', 'service-auth'] as const;
 export const POLICY_MODES = ['enforce', 'audit'] as const;
@@ -107,14 +106,7 @@ const SELECTOR_FIELDS = {
   ),
   ipRanges: Opt(
     list(
-      Type.String({
-        minLength: 2,
-        maxLength: 64,
-        description: 'An IPv4 or IPv6 address or CIDR range.',
-        'x-kubernetes-validations': [
-          cel('isIP(self) || isCIDR(self)', 'must be an IP address or a CIDR range such as 10.0.0.0/8'),
-        ],
-      }),
+      IpOrCidr(),
       1000,
       'Matches when the client IP is in one of these ranges. The client IP is the peer, or, behind trustedProxies, the first untrusted address of X-Forwarded-For read right to left.',
     ),

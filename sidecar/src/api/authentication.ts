@@ -1,6 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { Duration, HeaderName, Opt, StringEnum } from './schema-helpers.ts';
-import { cel } from './status.ts';
+import { cel, Duration, HeaderName, Opt, StringEnum } from './schema-helpers.ts';
 
 export const ASSERTION_ALGORITHMS = ['ES256', 'RS256'] as const;
 export const IDENTITY_HEADER_PROFILES = ['gatehouse', 'oauth2-proxy'] as const;

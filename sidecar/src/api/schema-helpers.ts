@@ -36,3 +36,25 @@ export function parseDurationMs(text: string): number | undefined {
   }
   return Number.isFinite(total) ? Math.round(total) : undefined;
 }
+
+/** Attaches a CEL rule (x-kubernetes-validations) that the API server enforces; standalone validation runs the same check in render. */
+export function cel(rule: string, message: string, fieldPath?: string) {
+  return { rule, message, ...(fieldPath ? { fieldPath } : {}) };
+}
+
+/** A CEL rule true when exactly one of these fields is set. */
+export function exactlyOneOf(fields: readonly string[]): string {
+  return `[${fields.map((f) => `has(self.${f})`).join(', ')}].exists_one(set, set)`;
+}
+
+/** An IPv4/IPv6 address or CIDR range; the API server checks the syntax with CEL, the sidecar again at render. */
+export function IpOrCidr() {
+  return Type.String({
+    minLength: 2,
+    maxLength: 64,
+    description: 'An IPv4 or IPv6 address or CIDR range.',
+    'x-kubernetes-validations': [
+      cel('isIP(self) || isCIDR(self)', 'must be an IP address or a CIDR range such as 10.0.0.0/8'),
+    ],
+  });
+}

@@ -59,13 +59,3 @@ export const GatehouseStatus = Type.Object(
 
 export type Condition = Static<typeof Condition>;
 export type GatehouseStatus = Static<typeof GatehouseStatus>;
-
-/** Attaches a CEL rule (x-kubernetes-validations) that the API server enforces; standalone validation runs the same check in render. */
-export function cel(rule: string, message: string, fieldPath?: string) {
-  return { rule, message, ...(fieldPath ? { fieldPath } : {}) };
-}
-
-/** A CEL rule true when exactly one of these fields is set. */
-export function exactlyOneOf(fields: readonly string[]): string {
-  return `[${fields.map((f) => `has(self.${f})`).join(', ')}].exists_one(set, set)`;
-}
