@@ -1,4 +1,5 @@
 import type { Condition, GatehouseStatus } from '../../../sidecar/src/api/status.ts';
+import { kubeTime } from '../kube/kube-object.ts';
 
 /** The Ready condition the operator wants, without its transition time. */
 export interface DesiredReady {
@@ -30,9 +31,7 @@ export function desiredStatus(
     reason: ready.reason,
     message,
     lastTransitionTime:
-      previous && previous.status === ready.status
-        ? previous.lastTransitionTime
-        : now.toISOString().replace(/\.\d+Z$/, 'Z'),
+      previous && previous.status === ready.status ? previous.lastTransitionTime : kubeTime(now),
     ...(generation === undefined ? {} : { observedGeneration: generation }),
   };
   return {

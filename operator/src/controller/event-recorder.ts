@@ -1,5 +1,5 @@
 import type { KubeClient } from '../kube/kube-client.ts';
-import type { KubeObject } from '../kube/kube-object.ts';
+import { type KubeObject, kubeTime } from '../kube/kube-object.ts';
 import { EVENTS } from '../kube/resource-types.ts';
 
 export const EVENT_SOURCE = 'gatehouse-operator';
@@ -22,7 +22,7 @@ export class EventRecorder {
     now = new Date(),
   ): void {
     const { name, namespace = 'default', uid, resourceVersion } = object.metadata;
-    const time = now.toISOString().replace(/\.\d+Z$/, 'Z');
+    const time = kubeTime(now);
     void this.#client
       .create(EVENTS, namespace, {
         metadata: { generateName: `${name}.`, namespace },

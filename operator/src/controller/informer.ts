@@ -52,11 +52,13 @@ export function startInformer(client: KubeClient, options: InformerOptions): Inf
     markSynced = r;
   });
 
+  const selectors = {
+    ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
+    ...(options.fieldSelector ? { fieldSelector: options.fieldSelector } : {}),
+  };
+
   const relist = async (): Promise<string> => {
-    const { items, resourceVersion } = await client.list(options.resource, {
-      ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
-      ...(options.fieldSelector ? { fieldSelector: options.fieldSelector } : {}),
-    });
+    const { items, resourceVersion } = await client.list(options.resource, selectors);
     const fresh = new Map(items.map((item) => [objectKey(item), item]));
     const gone = [...store.keys()].filter((key) => !fresh.has(key));
     store.clear();
@@ -93,8 +95,7 @@ export function startInformer(client: KubeClient, options: InformerOptions): Inf
           timeoutSeconds,
           stallTimeoutMs,
           signal: watchSignal,
-          ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
-          ...(options.fieldSelector ? { fieldSelector: options.fieldSelector } : {}),
+          ...selectors,
         })) {
           attempt = 0;
           const version = event.object.metadata?.resourceVersion;

@@ -6,7 +6,7 @@ import {
   keysToSecretData,
 } from '../../../sidecar/src/auth/keys.ts';
 import type { ApplicationKeys } from '../../../sidecar/src/config/auth-config.ts';
-import type { KubeObject } from '../kube/kube-object.ts';
+import { APPLICATION_LABEL, type KubeObject } from '../kube/kube-object.ts';
 import {
   type KeyTimes,
   planSigningKeys,
@@ -15,7 +15,6 @@ import {
 } from './signing-key-rotation.ts';
 
 export const KEY_TIMES_ANNOTATION = 'gatehouse.dev/signing-key-times';
-export const APPLICATION_LABEL = 'gatehouse.dev/application';
 
 /** Secret data (base64) to strings. */
 export function secretStrings(secret: KubeObject): Record<string, string> {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { KubeClient } from '../kube/kube-client.ts';
+import { APPLICATION_LABEL } from '../kube/kube-object.ts';
 import { PODS, TOKEN_REVIEWS } from '../kube/resource-types.ts';
 
 export const STREAM_AUDIENCE = 'gatehouse';
-export const APPLICATION_LABEL = 'gatehouse.dev/application';
 const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';
 const CACHE_MS = 30_000;

@@ -50,9 +50,3 @@ export function kubeErrorFromResponse(status: number, body: string, what: string
   }
   return new KubeApiError(BY_STATUS[status] ?? 'unexpected', status, `${what}: ${status} ${message}`);
 }
-
-/** True when retrying later may succeed (the API server is away or busy). */
-export function isTransient(error: unknown): boolean {
-  if (!(error instanceof KubeApiError)) return true;
-  return ['unavailable', 'too_many_requests', 'stalled', 'unexpected', 'conflict'].includes(error.code);
-}

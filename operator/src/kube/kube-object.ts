@@ -29,6 +29,14 @@ export interface KubeObject {
   [field: string]: unknown;
 }
 
+/** The label naming a pod's (and a keys Secret's) AccessApplication. */
+export const APPLICATION_LABEL = 'gatehouse.dev/application';
+
+/** A Kubernetes metav1.Time: RFC 3339 in UTC, whole seconds. */
+export function kubeTime(date: Date): string {
+  return date.toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
 /** namespace/name, the key of an object in caches and queues. */
 export function objectKey(object: { metadata: { name: string; namespace?: string } }): string {
   return `${object.metadata.namespace ?? ''}/${object.metadata.name}`;

@@ -31,7 +31,6 @@ export const ACCESS_POLICIES = type('gatehouse.dev', 'v1alpha1', 'AccessPolicy',
 export const SECRETS = type('', 'v1', 'Secret', 'secrets');
 export const PODS = type('', 'v1', 'Pod', 'pods');
 export const EVENTS = type('', 'v1', 'Event', 'events');
-export const NAMESPACES = type('', 'v1', 'Namespace', 'namespaces', false);
 export const SERVICE_ACCOUNTS = type('', 'v1', 'ServiceAccount', 'serviceaccounts');
 export const LEASES = type('coordination.k8s.io', 'v1', 'Lease', 'leases');
 export const TOKEN_REVIEWS = type('authentication.k8s.io', 'v1', 'TokenReview', 'tokenreviews', false);
