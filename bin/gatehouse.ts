@@ -2,8 +2,9 @@
 import { OPERATOR_USAGE, runOperatorCommand } from '../operator/src/cli/operator-command.ts';
 import { UsageError } from '../sidecar/src/cli/args.ts';
 import { runServiceTokenCommand, SERVICE_TOKEN_USAGE } from '../sidecar/src/cli/service-token-command.ts';
-import { runSidecarCommand, SIDECAR_USAGE } from '../sidecar/src/cli/sidecar-command.ts';
+import { reportConfigError, runSidecarCommand, SIDECAR_USAGE } from '../sidecar/src/cli/sidecar-command.ts';
 import { runValidateCommand, VALIDATE_USAGE } from '../sidecar/src/cli/validate-command.ts';
+import { ConfigError } from '../sidecar/src/errors.ts';
 
 const USAGE = `Usage: gatehouse <command> [options]
 
@@ -51,6 +52,10 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError || code.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`gatehouse ${name}: ${(error as Error).message}\n\n${command.usage}`);
       return 2;
+    }
+    if (error instanceof ConfigError) {
+      reportConfigError(error);
+      return 1;
     }
     throw error;
   }

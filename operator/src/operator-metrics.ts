@@ -31,7 +31,7 @@ export function createOperatorMetrics(sources: MetricSources) {
   });
   const writes = new Counter({
     name: 'gatehouse_operator_writes_total',
-    help: 'Writes to the API server by what was written (status, keys, event).',
+    help: 'Writes to the API server by what was written (status, keys, event, tls_secret, ca_bundle, deployment_labels).',
     labelNames: ['what'] as const,
     registers: [registry],
   });
@@ -79,8 +79,21 @@ export function createOperatorMetrics(sources: MetricSources) {
       for (const [ready, count] of Object.entries(sources.applicationsByReady())) this.set({ ready }, count);
     },
   });
+  const injections = new Counter({
+    name: 'gatehouse_operator_injections_total',
+    help: 'Pods seen by the injection webhook, by result (injected, skipped, refused).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const servingCertificateExpiry = new Gauge({
+    name: 'gatehouse_operator_serving_certificate_expiry_timestamp_seconds',
+    help: 'When the serving certificate this replica presents expires (Unix seconds).',
+    registers: [registry],
+  });
   return {
     registry,
+    injections,
+    servingCertificateExpiry,
     reconciles,
     reconcileErrors,
     reconcileDuration,

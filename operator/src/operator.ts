@@ -16,17 +16,27 @@ import { WorkQueue } from './controller/work-queue.ts';
 import { ConfigHub } from './delivery/config-hub.ts';
 import { createDeliveryServer } from './delivery/delivery-server.ts';
 import { createSidecarVerifier } from './delivery/sidecar-identity.ts';
+import { createInjectionController, type InjectionController } from './injection/injection-controller.ts';
+import type { InjectionSettings } from './injection/injection-settings.ts';
 import type { KubeConnection } from './kube/connection.ts';
 import { KubeClient } from './kube/kube-client.ts';
 import { type KubeObject, splitKey } from './kube/kube-object.ts';
 import { ACCESS_APPLICATIONS, ACCESS_POLICIES, type ResourceType, SECRETS } from './kube/resource-types.ts';
 import { errorMessage, logOperatorEvent } from './operator-log.ts';
 import { createOperatorMetrics } from './operator-metrics.ts';
+import { createServingTlsManager, type ServingTlsManager } from './tls/serving-tls.ts';
+import type { ServingTlsSettings } from './tls/serving-tls-plan.ts';
 
 export const DEFAULT_CONCURRENCY = 4;
 export const LEASE_NAME = 'gatehouse-operator';
 /** Secrets the operator never needs, left out of its cache. */
 const SECRET_FIELD_SELECTOR = 'type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1';
+
+export interface StaticTls {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly caBundle?: string;
+}
 
 export interface Listen {
   readonly host: string;
@@ -39,7 +49,19 @@ export interface OperatorOptions {
   readonly namespace: string;
   /** This replica's name in the Lease (the pod name in a cluster). */
   readonly identity: string;
-  readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /**
+   * The serving certificate: given (cert, key, and the CA bundle sidecars should trust), or
+   * managed: kept by the operator in a Secret of its namespace, with its own CA.
+   */
+  readonly tls:
+    | StaticTls
+    | { readonly managed: { readonly secretName: string; readonly settings: ServingTlsSettings } };
+  /** Sidecar injection (webhook and Deployment opt-in); off when absent. */
+  readonly injection?: {
+    readonly settings: InjectionSettings;
+    /** The MutatingWebhookConfiguration whose caBundle the operator keeps (with managed TLS). */
+    readonly webhookConfiguration?: string;
+  };
   readonly deliveryListen: Listen;
   readonly adminListen: Listen;
   readonly concurrency?: number;
@@ -75,7 +97,7 @@ export function createOperator(options: OperatorOptions) {
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     process: (key) => process(key),
     onError: (key, error) => {
-      metrics.reconcileErrors.inc({ kind: key.startsWith('app:') ? 'AccessApplication' : 'AccessPolicy' });
+      metrics.reconcileErrors.inc({ kind: kindOf(key) });
       logOperatorEvent('reconcile_failed', { key, error: errorMessage(error) });
     },
   });
@@ -129,10 +151,52 @@ export function createOperator(options: OperatorOptions) {
     SECRETS,
     (key) => {
       for (const app of references.sources(`secret:${key}`)) queue.add(app);
+      servingTls?.secretChanged(key);
     },
     { fieldSelector: SECRET_FIELD_SELECTOR },
   );
-  const synced = Promise.all([applications.synced, policies.synced, secrets.synced]).then(() => undefined);
+
+  const staticTls = 'managed' in options.tls ? undefined : options.tls;
+  const servingTls: ServingTlsManager | undefined =
+    'managed' in options.tls
+      ? createServingTlsManager({
+          client,
+          secrets,
+          namespace: options.namespace,
+          secretName: options.tls.managed.secretName,
+          settings: options.tls.managed.settings,
+          metrics,
+          isLeader,
+          now,
+          log: logOperatorEvent,
+          onChange: (tls) => {
+            delivery.setTls(tls.cert, tls.key);
+            injection?.caBundleChanged();
+          },
+        })
+      : undefined;
+  const injection: InjectionController | undefined = options.injection
+    ? createInjectionController({
+        client,
+        connection: options.connection,
+        informer,
+        enqueue: (key) => queue.add(key),
+        isLeader,
+        metrics,
+        events,
+        log: logOperatorEvent,
+        settings: options.injection.settings,
+        ...(servingTls && options.injection.webhookConfiguration
+          ? { webhookConfiguration: options.injection.webhookConfiguration }
+          : {}),
+        caBundle: () => servingTls?.current()?.caBundle ?? staticTls?.caBundle,
+      })
+    : undefined;
+  const synced = Promise.all([applications.synced, policies.synced, secrets.synced, injection?.synced]).then(
+    () => {
+      servingTls?.refresh();
+    },
+  );
 
   const context: ApplicationReconcilerContext = {
     client,
@@ -156,27 +220,28 @@ export function createOperator(options: OperatorOptions) {
 
   async function process(key: string): Promise<void> {
     await synced;
-    const kind = key.startsWith('app:') ? 'AccessApplication' : 'AccessPolicy';
+    const kind = kindOf(key);
     const end = metrics.reconcileDuration.startTimer({ kind });
     const target = key.slice(key.indexOf(':') + 1);
     const result =
-      kind === 'AccessApplication'
+      (await injection?.process(key)) ??
+      (kind === 'AccessApplication'
         ? await reconcileApplication(context, target)
-        : await reconcilePolicy(context, policies.get(target));
+        : await reconcilePolicy(context, policies.get(target)));
     end();
     metrics.reconciles.inc({ kind, result });
   }
 
   const delivery = createDeliveryServer({
-    cert: options.tls.cert,
-    key: options.tls.key,
+    ...(staticTls ? { tls: { cert: staticTls.cert, key: staticTls.key } } : {}),
+    ...(injection ? { admission: injection.admission } : {}),
     hub,
     verify: createSidecarVerifier(client),
     metrics,
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
   });
   let ready = false;
-  void synced.then(() => {
+  void Promise.all([synced, servingTls?.loaded]).then(() => {
     ready = true;
     logOperatorEvent('caches_synced', { applications: applications.size, policies: policies.size });
   });
@@ -188,7 +253,7 @@ export function createOperator(options: OperatorOptions) {
       );
     } else if (req.url === '/healthz') res.writeHead(200).end('ok\n');
     else if (req.url === '/readyz')
-      res.writeHead(ready ? 200 : 503).end(ready ? 'ok\n' : 'caches not synced\n');
+      res.writeHead(ready ? 200 : 503).end(ready ? 'ok\n' : 'caches not synced or no serving certificate\n');
     else res.writeHead(404).end();
   });
 
@@ -208,7 +273,13 @@ export function createOperator(options: OperatorOptions) {
       return queue.depth;
     },
     readiness: (key: string) => readiness.get(key),
+    /** The certificate and CA bundle served now (managed TLS), for tests and diagnostics. */
+    servingTls: () => servingTls?.current(),
     async start(): Promise<{ deliveryPort: number; adminPort: number }> {
+      if (injection) {
+        const native = await injection.detectNativeSidecar();
+        logOperatorEvent('injection_enabled', { nativeSidecar: native });
+      }
       const deliveryPort = await listen(delivery.server, options.deliveryListen);
       const adminPort = await listen(admin, options.adminListen);
       election = startLeaderElection(client, {
@@ -224,6 +295,8 @@ export function createOperator(options: OperatorOptions) {
               queue.add(`app:${app.metadata.namespace ?? ''}/${app.metadata.name}`);
             for (const policy of policies.values())
               queue.add(`policy:${policy.metadata.namespace ?? ''}/${policy.metadata.name}`);
+            injection?.resyncAll();
+            servingTls?.refresh();
           }
         },
       });
@@ -234,6 +307,8 @@ export function createOperator(options: OperatorOptions) {
       queue.stop();
       await Promise.race([queue.drained(), new Promise((r) => setTimeout(r, graceMs).unref())]);
       for (const i of [applications, policies, secrets]) i.stop();
+      injection?.stop();
+      servingTls?.stop();
       await election?.release();
       delivery.endStreams();
       delivery.server.close();
@@ -245,3 +320,11 @@ export function createOperator(options: OperatorOptions) {
 }
 
 export type Operator = ReturnType<typeof createOperator>;
+
+/** The kind a work-queue key is about, a label of the reconcile metrics. */
+function kindOf(key: string): string {
+  if (key.startsWith('app:')) return 'AccessApplication';
+  if (key.startsWith('policy:')) return 'AccessPolicy';
+  if (key.startsWith('deploy:')) return 'Deployment';
+  return 'MutatingWebhookConfiguration';
+}

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import type { ConfigHub } from './config-hub.ts';
 import { type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
@@ -9,8 +10,10 @@ export const CONFIG_STREAM_PATH = '/v1/config';
 const JWKS_PATH = /^\/v1\/jwks\/([a-z0-9][-a-z0-9]*)\/([a-z0-9][-a-z0-9.]*)$/;
 
 export interface DeliveryServerOptions {
-  readonly cert: string | Buffer;
-  readonly key: string | Buffer;
+  /** The serving certificate; when absent, set it later with setTls (handshakes fail until then). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** POST /v1/inject, the sidecar injection webhook, when injection is enabled. */
+  readonly admission?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   readonly hub: ConfigHub;
   readonly verify: SidecarVerifier;
   readonly metrics: OperatorMetrics;
@@ -26,9 +29,13 @@ function json(res: ServerResponse, status: number, body: object): void {
  * The HTTPS endpoint sidecars read their config from. GET /v1/config is a long-lived NDJSON
  * stream: the current config of the caller's application, then every change, with heartbeats
  * in between so both ends notice a dead connection. GET /v1/jwks/<namespace>/<name> serves an
- * application's public signing keys.
+ * application's public signing keys. POST /v1/inject is the sidecar injection webhook.
  */
-export function createDeliveryServer(options: DeliveryServerOptions): { server: Server; endStreams(): void } {
+export function createDeliveryServer(options: DeliveryServerOptions): {
+  server: Server;
+  endStreams(): void;
+  setTls(cert: string | Buffer, key: string | Buffer): void;
+} {
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const streams = new Set<ServerResponse>();
 
@@ -80,8 +87,15 @@ export function createDeliveryServer(options: DeliveryServerOptions): { server: 
     req.on('close', close);
   };
 
-  const server = createServer({ cert: options.cert, key: options.key, minVersion: 'TLSv1.2' }, (req, res) => {
+  const server = createServer({ ...options.tls, minVersion: 'TLSv1.2' }, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://operator.invalid');
+    if (req.method === 'POST' && url.pathname === INJECT_PATH && options.admission) {
+      options.admission(req, res).catch((error: unknown) => {
+        if (!res.headersSent) json(res, 500, { error: 'internal', message: (error as Error).message });
+        else res.destroy();
+      });
+      return;
+    }
     if (req.method === 'GET' && url.pathname === CONFIG_STREAM_PATH) {
       stream(req, res, url).catch((error: unknown) => {
         if (!res.headersSent) json(res, 500, { error: 'internal', message: (error as Error).message });
@@ -108,6 +122,10 @@ export function createDeliveryServer(options: DeliveryServerOptions): { server: 
     /** Ends every stream, so sidecars reconnect (to another replica during a rollout). */
     endStreams() {
       for (const res of streams) res.end();
+    },
+    /** Presents a new certificate to new connections; open ones keep theirs. */
+    setTls(cert, key) {
+      server.setSecureContext({ cert, key, minVersion: 'TLSv1.2' });
     },
   };
 }

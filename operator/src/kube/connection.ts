@@ -17,6 +17,8 @@ export interface KubeConnection {
    * TCP connection would otherwise keep swallowing requests until they time out.
    */
   reset(): void;
+  /** Who to act as (kubeconfig `as` / `as-groups`): requests are authorized as this user. */
+  readonly impersonate?: { readonly user: string; readonly groups: readonly string[] };
   /** The bearer token to send now (re-read from its file, since projected tokens rotate); undefined for client certificates. */
   token(): string | undefined;
 }
@@ -36,6 +38,7 @@ export function createConnection(options: {
   token?: string;
   tokenFile?: string;
   insecureSkipTlsVerify?: boolean;
+  impersonate?: { user: string; groups?: readonly string[] };
 }): KubeConnection {
   const newAgent = (): Agent =>
     new Agent({
@@ -70,6 +73,9 @@ export function createConnection(options: {
       void old.destroy().catch(() => undefined);
     },
     token,
+    ...(options.impersonate
+      ? { impersonate: { user: options.impersonate.user, groups: options.impersonate.groups ?? [] } }
+      : {}),
   };
 }
 
@@ -130,5 +136,13 @@ function connectionFromKubeconfig(path: string, contextName?: string): KubeConne
     ...(typeof user.token === 'string' ? { token: user.token } : {}),
     ...(typeof user.tokenFile === 'string' ? { tokenFile: resolve(base, user.tokenFile) } : {}),
     insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] === true,
+    ...(typeof user.as === 'string'
+      ? {
+          impersonate: {
+            user: user.as,
+            groups: Array.isArray(user['as-groups']) ? user['as-groups'].map(String) : [],
+          },
+        }
+      : {}),
   });
 }

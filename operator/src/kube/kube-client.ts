@@ -50,12 +50,15 @@ export class KubeClient {
     return `${this.#connection.server}${path}${qs ? `?${qs}` : ''}`;
   }
 
-  #headers(contentType?: string): Record<string, string> {
+  #headers(contentType?: string): Record<string, string | string[]> {
     const token = this.#connection.token();
+    const as = this.#connection.impersonate;
     return {
       accept: 'application/json',
       ...(contentType ? { 'content-type': contentType } : {}),
       ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(as ? { 'impersonate-user': as.user } : {}),
+      ...(as?.groups.length ? { 'impersonate-group': [...as.groups] } : {}),
     };
   }
 
@@ -106,6 +109,11 @@ export class KubeClient {
       if (error instanceof KubeApiError && error.code === 'not_found') return undefined;
       throw error;
     }
+  }
+
+  /** The API server's version (GET /version, readable by every authenticated user). */
+  version(): Promise<{ major: string; minor: string; gitVersion: string }> {
+    return this.#call('GET', '/version', 'get version');
   }
 
   /** Lists objects (all namespaces when namespace is undefined), with the list's resourceVersion to watch from. */

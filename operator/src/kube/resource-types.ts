@@ -34,6 +34,14 @@ export const EVENTS = type('', 'v1', 'Event', 'events');
 export const SERVICE_ACCOUNTS = type('', 'v1', 'ServiceAccount', 'serviceaccounts');
 export const LEASES = type('coordination.k8s.io', 'v1', 'Lease', 'leases');
 export const TOKEN_REVIEWS = type('authentication.k8s.io', 'v1', 'TokenReview', 'tokenreviews', false);
+export const DEPLOYMENTS = type('apps', 'v1', 'Deployment', 'deployments');
+export const MUTATING_WEBHOOK_CONFIGURATIONS = type(
+  'admissionregistration.k8s.io',
+  'v1',
+  'MutatingWebhookConfiguration',
+  'mutatingwebhookconfigurations',
+  false,
+);
 
 /** The apiVersion field of objects of this type. */
 export function apiVersionOf(resource: ResourceType): string {

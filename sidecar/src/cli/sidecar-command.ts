@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { processKeys } from '../auth/process-keys.ts';
 import type { ConfigListener } from '../config/config-source.ts';
 import { createFileConfigSource } from '../config/file-source.ts';
-import { createOperatorConfigSource } from '../config/operator-source.ts';
+import { createOperatorConfigSource, OPERATOR_CA_ENV } from '../config/operator-source.ts';
 import type { SidecarConfig } from '../config/sidecar-config.ts';
 import { ConfigError } from '../errors.ts';
 import { logEvent } from '../log/events.ts';
@@ -23,9 +24,12 @@ Options:
   --config <path>               AccessApplication YAML file or directory (reloaded on change)
   --operator-url <url>          operator config endpoint, e.g. https://gatehouse-operator.gatehouse-system.svc:8443
   --operator-ca <file>          CA bundle of the operator's serving certificate
+                                (default: the PEM in $GATEHOUSE_OPERATOR_CA, set by the injection webhook)
   --token-file <file>           projected ServiceAccount token with audience gatehouse
   --application <name>          which application to serve (files: when they define several;
                                 operator: refused unless this pod serves it)
+  --upstream <url>              origin to forward to, overriding spec.upstream.url (injected sidecars:
+                                the app's port on 127.0.0.1)
   --listen <[host:]port>        traffic listener (default 0.0.0.0:4180)
   --admin-listen <[host:]port>  /metrics, /healthz, /readyz (default 0.0.0.0:9180)
   --shutdown-grace <duration>   time to drain in-flight requests on SIGTERM (default 25s)
@@ -56,6 +60,7 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
       'operator-ca': { type: 'string' },
       'token-file': { type: 'string' },
       application: { type: 'string' },
+      upstream: { type: 'string' },
       listen: { type: 'string', default: '0.0.0.0:4180' },
       'admin-listen': { type: 'string', default: '0.0.0.0:9180' },
       'shutdown-grace': { type: 'string', default: '25s' },
@@ -71,9 +76,11 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
   const operatorUrl = values['operator-url'];
   if (values.config && operatorUrl) throw new UsageError('give --config or --operator-url, not both');
   if (!values.config && !operatorUrl) throw new UsageError('--config or --operator-url is required');
-  if (operatorUrl && (!values['operator-ca'] || !values['token-file'])) {
-    throw new UsageError('--operator-url needs --operator-ca and --token-file');
+  const operatorCa = values['operator-ca'] ?? process.env[OPERATOR_CA_ENV];
+  if (operatorUrl && (!operatorCa || !values['token-file'])) {
+    throw new UsageError(`--operator-url needs --operator-ca (or $${OPERATOR_CA_ENV}) and --token-file`);
   }
+  const withUpstream = upstreamOverride(values.upstream);
   if (operatorUrl && !/^https:\/\//.test(operatorUrl)) throw new UsageError('--operator-url must be https');
   const listen = parseListen(values.listen, '--listen');
   const adminListen = parseListen(values['admin-listen'], '--admin-listen');
@@ -94,7 +101,8 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
   const sidecar = createSidecar({ sink, metrics, limits });
   const sourceName = operatorUrl ? 'operator' : 'file';
   const listener: ConfigListener = {
-    onConfig(config) {
+    onConfig(received) {
+      const config = withUpstream(received);
       sidecar.install(config);
       metrics.configReloaded(true);
       logConfigLoaded(sink, config, sourceName);
@@ -112,7 +120,7 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
     ? createOperatorConfigSource(
         {
           url: operatorUrl,
-          caFile: values['operator-ca'] as string,
+          ca: values['operator-ca'] ? readFileSync(values['operator-ca']) : (operatorCa as string),
           tokenFile: values['token-file'] as string,
           ...(values.application ? { application: values.application } : {}),
           onConnection: (event) =>
@@ -142,7 +150,7 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
 
   let config: Awaited<ReturnType<typeof source.start>>;
   try {
-    config = await source.start();
+    config = withUpstream(await source.start());
   } catch (error) {
     admin.close();
     if (error instanceof ConfigError) {
@@ -181,6 +189,26 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
   });
+}
+
+/** --upstream: a function that points a config at that origin, or the identity when the flag is absent. */
+function upstreamOverride(flag: string | undefined): (config: SidecarConfig) => SidecarConfig {
+  if (flag === undefined) return (config) => config;
+  let url: URL;
+  try {
+    url = new URL(flag);
+  } catch {
+    throw new UsageError(`--upstream is not a URL (got ${JSON.stringify(flag)})`);
+  }
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.pathname !== '/' ||
+    url.search ||
+    url.username
+  )
+    throw new UsageError('--upstream must be an http(s) origin: scheme, host and port only');
+  const origin = url.origin;
+  return (config) => Object.freeze({ ...config, upstream: Object.freeze({ ...config.upstream, origin }) });
 }
 
 /** The config_loaded event: which config now serves, and how many policies it enforces or audits. */

@@ -7,6 +7,8 @@ import type { ConfigListener, ConfigSource } from './config-source.ts';
 import { parseSidecarConfig, type SidecarConfig } from './sidecar-config.ts';
 
 export const OPERATOR_STREAM_PATH = '/v1/config';
+/** The environment variable holding the operator's CA bundle (PEM) when --operator-ca is not given; the injection webhook sets it. */
+export const OPERATOR_CA_ENV = 'GATEHOUSE_OPERATOR_CA';
 /** The operator sends a heartbeat every 15 s; three missed ones mean the stream is dead. */
 export const DEFAULT_STALL_TIMEOUT_MS = 45_000;
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -14,8 +16,8 @@ const MAX_LINE_BYTES = 16 * 1024 * 1024;
 export interface OperatorSourceOptions {
   /** Base URL of the operator's config endpoint, e.g. https://gatehouse-operator.gatehouse-system.svc:8443 */
   readonly url: string;
-  /** CA bundle that signs the operator's serving certificate. */
-  readonly caFile: string;
+  /** CA bundle (PEM) that signs the operator's serving certificate. */
+  readonly ca: string | Buffer;
   /** Projected ServiceAccount token (audience gatehouse); re-read at every connection, since the kubelet rotates it. */
   readonly tokenFile: string;
   /** When set, the operator refuses the stream unless this pod serves that application. */
@@ -40,7 +42,7 @@ export function createOperatorConfigSource(
 ): ConfigSource {
   const stop = new AbortController();
   const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-  const dispatcher = new Agent({ connect: { ca: readFileSync(options.caFile) }, keepAliveTimeout: 1_000 });
+  const dispatcher = new Agent({ connect: { ca: options.ca }, keepAliveTimeout: 1_000 });
   let current: SidecarConfig | undefined;
   let first: (config: SidecarConfig) => void = () => undefined;
   const firstConfig = new Promise<SidecarConfig>((resolve) => {

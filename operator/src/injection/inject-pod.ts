@@ -1,0 +1,293 @@
+import { OPERATOR_CA_ENV } from '../../../sidecar/src/config/operator-source.ts';
+import type { InjectionSettings } from './injection-settings.ts';
+import {
+  APPLICATION_KEY,
+  INJECT_KEY,
+  INJECTED_ANNOTATION,
+  isApplicationName,
+  LISTEN_PORT_ANNOTATION,
+  PORT_ANNOTATION,
+  SIDECAR_CONTAINER,
+} from './opt-in.ts';
+import { type ContainerLike, type PodLike, rewriteNamedPort } from './pod-shape.ts';
+
+export const TOKEN_VOLUME = 'gatehouse-token';
+export const TOKEN_DIR = '/var/run/secrets/gatehouse';
+export const TOKEN_AUDIENCE = 'gatehouse';
+const ADMIN_PORT_NAME = 'gatehouse-admin';
+const UNNAMED_PORT_NAME = 'gatehouse';
+
+/** Why the webhook refused a pod; the message says what to change. */
+export type InjectionRefusal =
+  | 'application_missing'
+  | 'application_invalid'
+  | 'port_not_found'
+  | 'port_ambiguous'
+  | 'port_not_tcp'
+  | 'port_conflict'
+  | 'name_conflict';
+
+export type InjectionResult =
+  | { readonly kind: 'skipped'; readonly reason: 'not_requested' | 'already_injected' }
+  | { readonly kind: 'injected'; readonly pod: PodLike; readonly warnings: readonly string[] }
+  | { readonly kind: 'refused'; readonly code: InjectionRefusal; readonly message: string };
+
+export interface InjectionContext {
+  readonly settings: InjectionSettings;
+  /** PEM bundle of the CAs that sign the operator's serving certificate. */
+  readonly caBundle: string;
+  /** Whether the sidecar becomes an init container with restartPolicy Always (Kubernetes ≥ 1.29). */
+  readonly nativeSidecar: boolean;
+}
+
+interface TakenPort {
+  readonly container: number;
+  readonly index: number;
+  readonly name: string | undefined;
+  readonly number: number;
+  readonly protocol: string;
+}
+
+class Refused extends Error {
+  readonly code: InjectionRefusal;
+  constructor(code: InjectionRefusal, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** The pod's ports: the annotated one, else the one named http, else the only one. */
+function takenPort(pod: PodLike): TakenPort {
+  const all: TakenPort[] = (pod.spec?.containers ?? []).flatMap((c, container) =>
+    (c.ports ?? []).map((p, index) => ({
+      container,
+      index,
+      name: p.name,
+      number: p.containerPort,
+      protocol: p.protocol ?? 'TCP',
+    })),
+  );
+  const wanted = pod.metadata?.annotations?.[PORT_ANNOTATION];
+  let found: TakenPort | undefined;
+  if (wanted !== undefined) {
+    found = /^[0-9]+$/.test(wanted)
+      ? all.find((p) => p.number === Number(wanted))
+      : all.find((p) => p.name === wanted);
+    if (!found)
+      throw new Refused(
+        'port_not_found',
+        `annotation ${PORT_ANNOTATION}: no container port ${JSON.stringify(wanted)}`,
+      );
+  } else {
+    found = all.find((p) => p.name === 'http');
+    if (!found) {
+      const tcp = all.filter((p) => p.protocol === 'TCP');
+      if (tcp.length === 0)
+        throw new Refused(
+          'port_not_found',
+          `no container port to put the sidecar in front of; set ${PORT_ANNOTATION}`,
+        );
+      if (tcp.length > 1)
+        throw new Refused(
+          'port_ambiguous',
+          `several container ports and none is named http; set ${PORT_ANNOTATION} to the one the Service targets`,
+        );
+      found = tcp[0] as TakenPort;
+    }
+  }
+  if (found.protocol !== 'TCP')
+    throw new Refused(
+      'port_not_tcp',
+      `port ${found.name ?? found.number} is not TCP; the sidecar serves HTTP over TCP`,
+    );
+  return found;
+}
+
+/** app-<name>, cut to the 15 characters a port name may have. */
+function renamedPortName(name: string): string {
+  return `app-${name}`.slice(0, 15).replace(/-+$/, '');
+}
+
+function portNumber(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || n < 1 || n > 65535)
+    throw new Refused(
+      'port_conflict',
+      `annotation ${LISTEN_PORT_ANNOTATION}: not a port number (got ${JSON.stringify(text)})`,
+    );
+  return n;
+}
+
+function sidecarContainer(
+  context: InjectionContext,
+  application: string,
+  taken: TakenPort,
+  listenPort: number,
+): ContainerLike {
+  const { settings } = context;
+  return {
+    name: SIDECAR_CONTAINER,
+    image: settings.image,
+    imagePullPolicy: settings.imagePullPolicy,
+    args: [
+      'sidecar',
+      '--operator-url',
+      settings.operatorUrl,
+      '--token-file',
+      `${TOKEN_DIR}/token`,
+      '--application',
+      application,
+      '--listen',
+      `0.0.0.0:${listenPort}`,
+      '--admin-listen',
+      `0.0.0.0:${settings.adminPort}`,
+      '--upstream',
+      `http://127.0.0.1:${taken.number}`,
+    ],
+    env: [{ name: OPERATOR_CA_ENV, value: context.caBundle }],
+    ports: [
+      { name: taken.name ?? UNNAMED_PORT_NAME, containerPort: listenPort, protocol: 'TCP' },
+      { name: ADMIN_PORT_NAME, containerPort: settings.adminPort, protocol: 'TCP' },
+    ],
+    readinessProbe: {
+      httpGet: { path: '/readyz', port: settings.adminPort },
+      periodSeconds: 2,
+      failureThreshold: 3,
+    },
+    livenessProbe: {
+      httpGet: { path: '/healthz', port: settings.adminPort },
+      periodSeconds: 10,
+      failureThreshold: 3,
+    },
+    resources: {
+      requests: { ...settings.resources.requests },
+      limits: { ...settings.resources.limits },
+    },
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: settings.runAsUser,
+      runAsGroup: settings.runAsUser,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: [{ name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true }],
+    ...(context.nativeSidecar ? { restartPolicy: 'Always' } : {}),
+  };
+}
+
+/**
+ * Puts the sidecar in front of a pod's HTTP port, or says why not. Pure: the result depends only
+ * on the pod and the context. The sidecar takes the name of the port the Service targets (the
+ * app's port is renamed app-<name>), so a Service with a named targetPort reaches the sidecar
+ * with no change; probes that named the old port now give its number, so the kubelet still
+ * reaches the app directly. The projected token (audience gatehouse) is mounted only into the
+ * sidecar. A pod already carrying the injected marker or a gatehouse container is left as it is.
+ */
+export function injectPod(pod: PodLike, context: InjectionContext): InjectionResult {
+  const labels = pod.metadata?.labels ?? {};
+  const annotations = pod.metadata?.annotations ?? {};
+  if (labels[INJECT_KEY] !== 'true') return { kind: 'skipped', reason: 'not_requested' };
+  const containers = pod.spec?.containers ?? [];
+  const initContainers = pod.spec?.initContainers ?? [];
+  if (
+    annotations[INJECTED_ANNOTATION] !== undefined ||
+    [...containers, ...initContainers].some((c) => c.name === SIDECAR_CONTAINER)
+  )
+    return { kind: 'skipped', reason: 'already_injected' };
+
+  try {
+    const application = labels[APPLICATION_KEY] ?? annotations[APPLICATION_KEY];
+    if (application === undefined)
+      throw new Refused(
+        'application_missing',
+        `label or annotation ${APPLICATION_KEY} is required with ${INJECT_KEY}`,
+      );
+    if (!isApplicationName(application))
+      throw new Refused(
+        'application_invalid',
+        `${APPLICATION_KEY}: not an object name (got ${JSON.stringify(application)})`,
+      );
+
+    const taken = takenPort(pod);
+    const listenPort = portNumber(annotations[LISTEN_PORT_ANNOTATION], context.settings.listenPort);
+    const used = new Set(containers.flatMap((c) => (c.ports ?? []).map((p) => p.containerPort)));
+    for (const port of [listenPort, context.settings.adminPort]) {
+      if (used.has(port))
+        throw new Refused(
+          'port_conflict',
+          `the sidecar needs port ${port}, which a container already uses; set ${LISTEN_PORT_ANNOTATION} or the injection ports`,
+        );
+    }
+    if ((pod.spec?.volumes ?? []).some((v) => v.name === TOKEN_VOLUME))
+      throw new Refused('name_conflict', `the pod already has a volume named ${TOKEN_VOLUME}`);
+
+    const warnings: string[] = [];
+    const newName = taken.name === undefined ? undefined : renamedPortName(taken.name);
+    const names = new Set(
+      containers.flatMap((c) => (c.ports ?? []).flatMap((p) => (p.name ? [p.name] : []))),
+    );
+    if (newName !== undefined && names.has(newName))
+      throw new Refused(
+        'name_conflict',
+        `port ${taken.name} cannot be renamed ${newName}: that name is taken`,
+      );
+    if (names.has(ADMIN_PORT_NAME) || (taken.name === undefined && names.has(UNNAMED_PORT_NAME)))
+      throw new Refused(
+        'name_conflict',
+        `a container port is already named ${ADMIN_PORT_NAME} or ${UNNAMED_PORT_NAME}`,
+      );
+    if (taken.name === undefined)
+      warnings.push(
+        `gatehouse: port ${taken.number} has no name; a Service that targets it by number reaches the app without the sidecar. Target port ${UNNAMED_PORT_NAME} (${listenPort}) instead.`,
+      );
+
+    const appContainers = containers.map((c, i) => {
+      let next = c;
+      if (taken.name !== undefined) next = rewriteNamedPort(next, taken.name, taken.number);
+      if (i === taken.container && newName !== undefined)
+        next = {
+          ...next,
+          ports: (next.ports ?? []).map((p, j) => (j === taken.index ? { ...p, name: newName } : p)),
+        };
+      return next;
+    });
+    const sidecar = sidecarContainer(context, application, taken, listenPort);
+    const volume = {
+      name: TOKEN_VOLUME,
+      projected: {
+        sources: [
+          {
+            serviceAccountToken: {
+              audience: 'gatehouse',
+              expirationSeconds: context.settings.tokenExpirationSeconds,
+              path: 'token',
+            },
+          },
+        ],
+      },
+    };
+    const injected: PodLike = {
+      ...pod,
+      metadata: {
+        ...pod.metadata,
+        labels: { ...labels, [APPLICATION_KEY]: application },
+        annotations: { ...annotations, [INJECTED_ANNOTATION]: 'true' },
+      },
+      spec: {
+        ...pod.spec,
+        containers: context.nativeSidecar ? appContainers : [...appContainers, sidecar],
+        ...(context.nativeSidecar || initContainers.length > 0
+          ? { initContainers: context.nativeSidecar ? [sidecar, ...initContainers] : initContainers }
+          : {}),
+        volumes: [...(pod.spec?.volumes ?? []), volume],
+      },
+    };
+    return { kind: 'injected', pod: injected, warnings };
+  } catch (error) {
+    if (error instanceof Refused) return { kind: 'refused', code: error.code, message: error.message };
+    throw error;
+  }
+}

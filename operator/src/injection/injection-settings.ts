@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import Type, { type Static } from 'typebox';
+import { parse } from 'yaml';
+import { StringEnum } from '../../../sidecar/src/api/schema-helpers.ts';
+import { schemaErrors } from '../../../sidecar/src/api/validate.ts';
+import { ConfigError } from '../../../sidecar/src/errors.ts';
+
+const Port = (description: string) => Type.Integer({ minimum: 1, maximum: 65535, description });
+const Quantity = (description: string) =>
+  Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$', maxLength: 32, description });
+const ResourceList = (description: string) =>
+  Type.Object(
+    { cpu: Type.Optional(Quantity('CPU.')), memory: Type.Optional(Quantity('Memory.')) },
+    { additionalProperties: false, description },
+  );
+
+/** How the webhook builds the sidecar it adds to a pod; the Helm chart renders it from its values. */
+export const InjectionSettingsSchema = Type.Object(
+  {
+    image: Type.String({ minLength: 1, maxLength: 512, description: 'Image of the sidecar container.' }),
+    imagePullPolicy: Type.Optional(
+      StringEnum(['Always', 'IfNotPresent', 'Never'] as const, { description: 'Default IfNotPresent.' }),
+    ),
+    operatorUrl: Type.String({
+      pattern: '^https://[^/]+$',
+      maxLength: 512,
+      description:
+        'Where sidecars stream their config from, e.g. https://gatehouse-operator.gatehouse-system.svc.',
+    }),
+    listenPort: Type.Optional(Port('Port the sidecar serves traffic on. Default 4180.')),
+    adminPort: Type.Optional(Port('Port of the sidecar’s /metrics, /healthz and /readyz. Default 9180.')),
+    nativeSidecar: Type.Optional(
+      StringEnum(['auto', 'always', 'never'] as const, {
+        description:
+          'auto: an init container with restartPolicy Always on Kubernetes 1.29 and later, else a regular container.',
+      }),
+    ),
+    tokenExpirationSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 600,
+        maximum: 86400,
+        description: 'Lifetime of the projected token (the kubelet renews it). Default 3600.',
+      }),
+    ),
+    runAsUser: Type.Optional(Type.Integer({ minimum: 1, description: 'UID of the sidecar. Default 65532.' })),
+    resources: Type.Optional(
+      Type.Object(
+        {
+          requests: Type.Optional(ResourceList('Requests of the sidecar container.')),
+          limits: Type.Optional(ResourceList('Limits of the sidecar container.')),
+        },
+        { additionalProperties: false, description: 'Resources of the sidecar container.' },
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'How the webhook builds the sidecar container.' },
+);
+
+export type InjectionSettingsInput = Static<typeof InjectionSettingsSchema>;
+
+/** Injection settings with every default filled in. */
+export interface InjectionSettings {
+  readonly image: string;
+  readonly imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  readonly operatorUrl: string;
+  readonly listenPort: number;
+  readonly adminPort: number;
+  readonly nativeSidecar: 'auto' | 'always' | 'never';
+  readonly tokenExpirationSeconds: number;
+  readonly runAsUser: number;
+  readonly resources: {
+    readonly requests: Readonly<Record<string, string>>;
+    readonly limits: Readonly<Record<string, string>>;
+  };
+}
+
+export const DEFAULT_INJECTION = {
+  listenPort: 4180,
+  adminPort: 9180,
+  tokenExpirationSeconds: 3600,
+  runAsUser: 65532,
+  resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+} as const;
+
+/** Validates injection settings (every error with its path) and fills the defaults. */
+export function parseInjectionSettings(value: unknown, source: string): InjectionSettings {
+  const errors = schemaErrors(InjectionSettingsSchema, value, source);
+  const input = value as InjectionSettingsInput;
+  if (
+    errors.length === 0 &&
+    (input.listenPort ?? DEFAULT_INJECTION.listenPort) === (input.adminPort ?? DEFAULT_INJECTION.adminPort)
+  )
+    errors.push({ path: `${source} adminPort`, message: 'must differ from listenPort' });
+  if (errors.length > 0) throw new ConfigError('config_invalid', errors);
+  return Object.freeze({
+    image: input.image,
+    imagePullPolicy: input.imagePullPolicy ?? 'IfNotPresent',
+    operatorUrl: input.operatorUrl,
+    listenPort: input.listenPort ?? DEFAULT_INJECTION.listenPort,
+    adminPort: input.adminPort ?? DEFAULT_INJECTION.adminPort,
+    nativeSidecar: input.nativeSidecar ?? 'auto',
+    tokenExpirationSeconds: input.tokenExpirationSeconds ?? DEFAULT_INJECTION.tokenExpirationSeconds,
+    runAsUser: input.runAsUser ?? DEFAULT_INJECTION.runAsUser,
+    resources: {
+      requests: input.resources?.requests ?? DEFAULT_INJECTION.resources.requests,
+      limits: input.resources?.limits ?? DEFAULT_INJECTION.resources.limits,
+    },
+  });
+}
+
+/** Reads injection settings from a YAML file (the chart mounts it from a ConfigMap). */
+export function loadInjectionSettings(path: string): InjectionSettings {
+  let value: unknown;
+  try {
+    value = parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError('config_invalid', [{ path, message: (error as Error).message }]);
+  }
+  return parseInjectionSettings(value, path);
+}

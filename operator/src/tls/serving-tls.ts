@@ -1,0 +1,175 @@
+import { X509Certificate } from 'node:crypto';
+import type { Informer } from '../controller/informer.ts';
+import type { KubeClient } from '../kube/kube-client.ts';
+import { KubeApiError } from '../kube/kube-errors.ts';
+import type { KubeObject } from '../kube/kube-object.ts';
+import { SECRETS } from '../kube/resource-types.ts';
+import type { OperatorMetrics } from '../operator-metrics.ts';
+import {
+  planServingTls,
+  type ServingTlsData,
+  type ServingTlsSettings,
+  TLS_SECRET_KEYS,
+} from './serving-tls-plan.ts';
+
+/** What the HTTPS server presents and what clients are told to trust. */
+export interface ServingTls {
+  readonly cert: string;
+  readonly key: string;
+  /** PEM bundle of every CA clients should trust (the newest, and the previous one during a rotation). */
+  readonly caBundle: string;
+}
+
+export interface ServingTlsManagerOptions {
+  readonly client: KubeClient;
+  /** The operator's cluster-wide Secrets cache; the TLS Secret is read from it. */
+  readonly secrets: Informer;
+  readonly namespace: string;
+  readonly secretName: string;
+  readonly settings: ServingTlsSettings;
+  readonly metrics: OperatorMetrics;
+  readonly isLeader: () => boolean;
+  readonly now: () => Date;
+  /** A new certificate or bundle to serve (every replica). */
+  readonly onChange: (tls: ServingTls) => void;
+  readonly log: (type: string, fields: Record<string, unknown>) => void;
+  /** Retry delay after a failed write. */
+  readonly retryMs?: number;
+}
+
+/** Longest time between two checks of the Secret, so a hosts change or a drifted clock is caught. */
+const MAX_CHECK_INTERVAL_MS = 3600_000;
+const DEFAULT_RETRY_MS = 5_000;
+
+function decode(secret: KubeObject | undefined): ServingTlsData | undefined {
+  const data = secret?.data as Record<string, string> | undefined;
+  if (!data) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(data)) out[k] = Buffer.from(v, 'base64').toString('utf8');
+  return out as ServingTlsData;
+}
+
+function encode(data: ServingTlsData): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(data)) if (v !== undefined) out[k] = Buffer.from(v).toString('base64');
+  return out;
+}
+
+/**
+ * The operator's self-managed serving certificate (webhook and config delivery). The Lease holder
+ * keeps the Secret current with planServingTls: it creates the CA and certificate, renews the
+ * certificate before it expires and rotates the CA; every replica serves what the Secret holds.
+ */
+export function createServingTlsManager(options: ServingTlsManagerOptions) {
+  const key = `${options.namespace}/${options.secretName}`;
+  const retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
+  let current: ServingTls | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let again = false;
+  let stopped = false;
+  let markLoaded: () => void = () => undefined;
+  const loaded = new Promise<void>((r) => {
+    markLoaded = r;
+  });
+
+  const schedule = (ms: number): void => {
+    clearTimeout(timer);
+    if (stopped) return;
+    timer = setTimeout(() => void ensure(), Math.max(0, Math.min(ms, MAX_CHECK_INTERVAL_MS)));
+    timer.unref();
+  };
+
+  /** Leader only: plans from an authoritative read of the Secret, and writes when the plan changes it. */
+  async function ensure(): Promise<void> {
+    if (stopped || !options.isLeader()) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      const existing = await options.client.get(SECRETS, options.namespace, options.secretName);
+      const plan = planServingTls(decode(existing), options.settings, options.now());
+      if (plan.changes.length > 0) {
+        const data = encode(plan.data);
+        if (existing) await options.client.replace(SECRETS, { ...existing, data });
+        else
+          await options.client.create(SECRETS, options.namespace, {
+            metadata: {
+              name: options.secretName,
+              namespace: options.namespace,
+              labels: {
+                'app.kubernetes.io/name': 'gatehouse',
+                'app.kubernetes.io/component': 'operator-tls',
+              },
+            },
+            type: 'Opaque',
+            data,
+          });
+        options.metrics.writes.inc({ what: 'tls_secret' });
+        options.log('tls_secret_written', {
+          secret: key,
+          changes: plan.changes,
+          notAfter: new X509Certificate(plan.data[TLS_SECRET_KEYS.cert] ?? '').validTo,
+        });
+      }
+      schedule(plan.nextCheckAt.getTime() - options.now().getTime());
+    } catch (error) {
+      // A conflict means another writer got there first: plan again from what it wrote.
+      const conflict = error instanceof KubeApiError && error.code === 'conflict';
+      if (!conflict) options.log('tls_secret_failed', { secret: key, error: (error as Error).message });
+      schedule(conflict ? 0 : retryMs);
+    } finally {
+      running = false;
+      if (again) {
+        again = false;
+        void ensure();
+      }
+    }
+  }
+
+  /** Every replica: serve what the Secret holds, when it holds a whole certificate. */
+  function load(): void {
+    const data = decode(options.secrets.get(key));
+    const cert = data?.[TLS_SECRET_KEYS.cert];
+    const privateKey = data?.[TLS_SECRET_KEYS.key];
+    const caBundle = data?.[TLS_SECRET_KEYS.bundle];
+    if (!cert || !privateKey || !caBundle) return;
+    if (current && current.cert === cert && current.caBundle === caBundle) return;
+    try {
+      options.metrics.servingCertificateExpiry.set(
+        new Date(new X509Certificate(cert).validTo).getTime() / 1000,
+      );
+    } catch (error) {
+      options.log('tls_secret_unreadable', { secret: key, error: (error as Error).message });
+      return;
+    }
+    current = { cert, key: privateKey, caBundle };
+    options.onChange(current);
+    markLoaded();
+  }
+
+  return {
+    /** Resolves once a certificate is being served. */
+    loaded,
+    current: (): ServingTls | undefined => current,
+    /** The Secrets cache changed this key: serve it, and let the leader check it. */
+    secretChanged(changed: string): void {
+      if (changed !== key) return;
+      load();
+      if (options.isLeader()) schedule(0);
+    },
+    /** Call once the Secrets cache is synced, and whenever leadership changes. */
+    refresh(): void {
+      load();
+      if (options.isLeader()) schedule(0);
+    },
+    stop(): void {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export type ServingTlsManager = ReturnType<typeof createServingTlsManager>;
