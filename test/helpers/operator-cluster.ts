@@ -6,7 +6,7 @@ import { KubeClient } from '../../operator/src/kube/kube-client.ts';
 import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
 import type { ResourceType } from '../../operator/src/kube/resource-types.ts';
 import { createOperator, type Operator, type OperatorOptions } from '../../operator/src/operator.ts';
-import { operatorClusterRole } from '../../operator/src/rbac.ts';
+import { operatorRbac } from '../../operator/src/rbac.ts';
 import type { Condition } from '../../sidecar/src/api/status.ts';
 import { type ControlPlane, startControlPlane } from './control-plane.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
@@ -39,7 +39,7 @@ export async function applyCrds(cluster: ControlPlane): Promise<void> {
   ]);
 }
 
-/** Applies the CRDs, the operator's namespace and ClusterRole (bound to the operator's test user). */
+/** Applies the CRDs, the operator's namespace and roles (bound to the operator's test user). */
 export async function installGatehouse(cluster: ControlPlane, namespaces: string[] = []): Promise<void> {
   await applyCrds(cluster);
   const docs = [
@@ -48,14 +48,7 @@ export async function installGatehouse(cluster: ControlPlane, namespaces: string
       kind: 'Namespace',
       metadata: { name },
     })),
-    operatorClusterRole(),
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: 'gatehouse-operator' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'gatehouse-operator' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: cluster.operatorUser.name }],
-    },
+    ...operatorRbac(OPERATOR_NAMESPACE, { kind: 'User', name: cluster.operatorUser.name }),
   ];
   await cluster.kubectl(['apply', '--server-side', '-f', '-'], docs.map((d) => stringify(d)).join('---\n'));
 }

@@ -80,7 +80,7 @@ describe('injectPod', () => {
       'metrics:9100',
     ]);
     expect(sidecar.args).toContain('http://127.0.0.1:8080');
-    expect(sidecar.args?.slice(0, 7)).toEqual([
+    expect((sidecar.args as string[]).slice(0, 7)).toEqual([
       'sidecar',
       '--operator-url',
       'https://gatehouse-operator.gatehouse-system.svc',

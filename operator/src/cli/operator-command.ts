@@ -11,6 +11,7 @@ import { loadInjectionSettings } from '../injection/injection-settings.ts';
 import { loadConnection } from '../kube/connection.ts';
 import { createOperator, type OperatorOptions } from '../operator.ts';
 import { errorMessage, logOperatorEvent } from '../operator-log.ts';
+import { WEBHOOK_CONFIGURATION_NAME } from '../rbac.ts';
 import { type ServingTlsSettings, validateServingTlsSettings } from '../tls/serving-tls-plan.ts';
 
 export const OPERATOR_USAGE = `Usage: gatehouse operator [options]
@@ -108,7 +109,7 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
       'tls-key-file': { type: 'string' },
       'tls-ca-file': { type: 'string' },
       'injection-config': { type: 'string' },
-      'webhook-configuration': { type: 'string', default: 'gatehouse-sidecar-injector' },
+      'webhook-configuration': { type: 'string', default: WEBHOOK_CONFIGURATION_NAME },
       listen: { type: 'string', default: '0.0.0.0:8443' },
       'admin-listen': { type: 'string', default: '0.0.0.0:9090' },
       concurrency: { type: 'string', default: '4' },
