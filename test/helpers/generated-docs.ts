@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import { customResourceDefinitions } from '../../operator/src/crds/custom-resource-definitions.ts';
+import { operatorRbac } from '../../operator/src/rbac.ts';
 import { AccessApplication } from '../../sidecar/src/api/access-application.ts';
 import { AccessPolicy } from '../../sidecar/src/api/access-policy.ts';
 import { referenceTable } from '../../sidecar/src/api/reference-doc.ts';
@@ -7,15 +8,24 @@ import { referenceTable } from '../../sidecar/src/api/reference-doc.ts';
 const CRD_HEADER =
   '# Generated from sidecar/src/api by `node scripts/gen-docs.ts`; do not edit.\n# Apply with: kubectl apply --server-side -f crds/\n';
 
-/** Every generated file (reference docs, CRDs) and its expected content. */
+const RBAC_HEADER =
+  '# Generated from operator/src/rbac.ts by `node scripts/gen-docs.ts`; do not edit.\n# Exactly what the operator uses: an audited e2e run checks every verb.\n';
+
+/** Every generated file (reference docs, CRDs, the chart's CRDs and RBAC) and its expected content. */
 export function generatedDocs(): [string, string][] {
   const crds = customResourceDefinitions();
+  const application = CRD_HEADER + stringify(crds.accessApplication, { lineWidth: 0 });
+  const policy = CRD_HEADER + stringify(crds.accessPolicy, { lineWidth: 0 });
+  const rbac = operatorRbac('{{ .Release.Namespace }}', { kind: 'ServiceAccount', name: 'gatehouse-operator' });
   return [
+    ['crds/accessapplications.gatehouse.dev.yaml', application],
+    ['crds/accesspolicies.gatehouse.dev.yaml', policy],
+    ['charts/gatehouse/crds/accessapplications.gatehouse.dev.yaml', application],
+    ['charts/gatehouse/crds/accesspolicies.gatehouse.dev.yaml', policy],
     [
-      'crds/accessapplications.gatehouse.dev.yaml',
-      CRD_HEADER + stringify(crds.accessApplication, { lineWidth: 0 }),
+      'charts/gatehouse/templates/rbac.yaml',
+      RBAC_HEADER + rbac.map((doc) => stringify(doc, { lineWidth: 0 })).join('---\n'),
     ],
-    ['crds/accesspolicies.gatehouse.dev.yaml', CRD_HEADER + stringify(crds.accessPolicy, { lineWidth: 0 })],
     [
       'docs/reference/access-application.md',
       `# AccessApplication reference (gatehouse.dev/v1alpha1)\n\n<!-- Generated from sidecar/src/api/access-application.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\n${referenceTable(AccessApplication)}`,

@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# One image for every entry point of Gatehouse:
+#   gatehouse operator | sidecar | validate | service-token
+# Build:  docker build -t ghcr.io/gatehouse-dev/gatehouse:0.1.0 .
+# The chart runs `operator` from it and the webhook injects it as the sidecar.
+
+# Build stage: compile TypeScript, then keep only runtime dependencies.
+FROM node:24-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY sidecar/src ./sidecar/src
+COPY operator/src ./operator/src
+RUN npm run build && npm prune --omit=dev
+
+# Runtime: distroless Node 24 (no shell, no package manager), non-root (65532).
+FROM gcr.io/distroless/nodejs24-debian12:nonroot
+WORKDIR /app
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY crds ./crds
+ENV NODE_ENV=production
+USER 65532:65532
+ENTRYPOINT ["/nodejs/bin/node", "/app/dist/bin/gatehouse.js"]
