@@ -28,6 +28,20 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** The fields of an audit.k8s.io/v1 Event that tests read. */
+export interface AuditEvent {
+  readonly stage: string;
+  readonly verb: string;
+  readonly user: { readonly username: string };
+  readonly impersonatedUser?: { readonly username: string };
+  readonly objectRef?: {
+    readonly resource?: string;
+    readonly subresource?: string;
+    readonly apiGroup?: string;
+  };
+  readonly responseStatus?: { readonly code?: number };
+}
+
 /** A user known to the API server through its static token file. */
 export interface TestUser {
   readonly name: string;
@@ -45,6 +59,8 @@ export interface ControlPlane {
   connection(user?: TestUser): KubeConnection;
   /** Runs kubectl as admin; rejects with its stderr on a non-zero exit. */
   kubectl(args: string[], input?: string): Promise<string>;
+  /** The API server's audit events so far (startControlPlane({ audit: true }) only). */
+  auditEvents(): AuditEvent[];
   /** Stops kube-apiserver (etcd keeps the data) and starts it again on the same port. */
   restartApiServer(downMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -88,7 +104,7 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
  * issuer (TokenRequest and TokenReview work) and no controllers. Everything lives in a temp dir
  * that stop() removes.
  */
-export async function startControlPlane(): Promise<ControlPlane> {
+export async function startControlPlane(options: { audit?: boolean } = {}): Promise<ControlPlane> {
   const bin = controlPlaneAssets();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-apiserver-'));
   const [etcdClient, etcdPeer, securePort] = [await freePort(), await freePort(), await freePort()];
@@ -108,6 +124,10 @@ export async function startControlPlane(): Promise<ControlPlane> {
   );
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(
+    join(dir, 'audit-policy.yaml'),
+    'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n  - level: Metadata\n',
+  );
   writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
 
   const etcd = spawn(
@@ -155,6 +175,13 @@ export async function startControlPlane(): Promise<ControlPlane> {
         '--allow-privileged=true',
         '--enable-priority-and-fairness=false',
         '--v=0',
+        ...(options.audit
+          ? [
+              `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
+              `--audit-log-path=${join(dir, 'audit.log')}`,
+              '--audit-log-format=json',
+            ]
+          : []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -223,6 +250,13 @@ export async function startControlPlane(): Promise<ControlPlane> {
         });
         child.on('exit', (code) => (code === 0 ? resolveOut(out) : reject(new Error(err || out))));
       });
+    },
+    auditEvents() {
+      const text = readFileSync(join(dir, 'audit.log'), 'utf8');
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as AuditEvent);
     },
     async restartApiServer(downMs = 500) {
       await stopChild(apiserver);

@@ -16,7 +16,10 @@ export function generatedDocs(): [string, string][] {
   const crds = customResourceDefinitions();
   const application = CRD_HEADER + stringify(crds.accessApplication, { lineWidth: 0 });
   const policy = CRD_HEADER + stringify(crds.accessPolicy, { lineWidth: 0 });
-  const rbac = operatorRbac('{{ .Release.Namespace }}', { kind: 'ServiceAccount', name: 'gatehouse-operator' });
+  const rbac = operatorRbac('{{ .Release.Namespace }}', {
+    kind: 'ServiceAccount',
+    name: 'gatehouse-operator',
+  });
   return [
     ['crds/accessapplications.gatehouse.dev.yaml', application],
     ['crds/accesspolicies.gatehouse.dev.yaml', policy],

@@ -75,6 +75,7 @@ export interface SidecarProcess {
 export async function startSidecarProcess(
   configDir: string | { readonly sourceArgs: string[] },
   extraArgs: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<SidecarProcess> {
   const sourceArgs =
     typeof configDir === 'string'
@@ -92,7 +93,7 @@ export async function startSidecarProcess(
       '127.0.0.1:0',
       ...extraArgs,
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
   );
   const lines: Record<string, unknown>[] = [];
   const waiters: {

@@ -1,0 +1,256 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { OPERATOR_USAGE } from '../../operator/src/cli/operator-command.ts';
+import { parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
+import { OPERATOR_NAMESPACE_RULES, OPERATOR_RULES } from '../../operator/src/rbac.ts';
+import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
+import { CHART, helm } from '../helpers/helm.ts';
+import { applyCrds } from '../helpers/operator-cluster.ts';
+
+type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  [field: string]: unknown;
+};
+
+const NAMESPACE = 'gatehouse-system';
+/** Every optional feature switched on, and every knob turned. */
+const EVERYTHING = [
+  '--set',
+  'metrics.serviceMonitor.enabled=true',
+  '--set',
+  'metrics.serviceMonitor.labels.release=prometheus',
+  '--set',
+  'networkPolicy.enabled=true',
+  '--set-json',
+  'networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"name":"monitoring"}}}]',
+  '--set-json',
+  'webhook.namespaceSelectorExpressions=[{"key":"gatehouse.dev/enabled","operator":"In","values":["yes"]}]',
+  '--set',
+  'webhook.failurePolicy=Ignore',
+  '--set',
+  'webhook.excludeNamespaces={kube-system,monitoring}',
+  '--set',
+  'image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+  '--set',
+  'operator.podDisruptionBudget.minAvailable=50%',
+  '--set',
+  'operator.priorityClassName=system-cluster-critical',
+  '--set-json',
+  'imagePullSecrets=[{"name":"registry"}]',
+];
+
+/** A minimal ServiceMonitor CRD, so the optional ServiceMonitor can be dry-run too. */
+const SERVICE_MONITOR_CRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: servicemonitors.monitoring.coreos.com
+spec:
+  group: monitoring.coreos.com
+  scope: Namespaced
+  names: { kind: ServiceMonitor, plural: servicemonitors, singular: servicemonitor, listKind: ServiceMonitorList }
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true }
+`;
+
+let cluster: ControlPlane;
+
+async function render(extra: string[] = []): Promise<Manifest[]> {
+  const text = await helm(['template', 'gatehouse', CHART, '--namespace', NAMESPACE, ...extra]);
+  return parseAllDocuments(text)
+    .map((d) => d.toJSON() as Manifest | null)
+    .filter((d): d is Manifest => d !== null);
+}
+
+const find = (docs: Manifest[], kind: string): Manifest => {
+  const doc = docs.find((d) => d.kind === kind);
+  if (!doc) throw new Error(`no ${kind} rendered`);
+  return doc;
+};
+
+beforeAll(async () => {
+  cluster = await startControlPlane();
+  await applyCrds(cluster);
+  await cluster.kubectl(['create', 'namespace', NAMESPACE]);
+  await cluster.kubectl(['apply', '--server-side', '-f', '-'], SERVICE_MONITOR_CRD);
+  await cluster.kubectl([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=30s',
+    'crd/servicemonitors.monitoring.coreos.com',
+  ]);
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('charts/gatehouse', () => {
+  it('passes helm lint --strict, with defaults and with everything on', async () => {
+    await helm(['lint', '--strict', CHART]);
+    await helm(['lint', '--strict', CHART, ...EVERYTHING]);
+  });
+
+  it.each([
+    ['defaults', [] as string[]],
+    ['everything on', EVERYTHING],
+  ])('renders manifests the API server accepts (server-side dry-run): %s', async (_what, values) => {
+    const docs = await render(values);
+    const kinds = docs.map((d) => d.kind).sort();
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'ConfigMap',
+        'Deployment',
+        'MutatingWebhookConfiguration',
+        'Role',
+        'RoleBinding',
+        'Service',
+        'ServiceAccount',
+      ]),
+    );
+    const out = await cluster.kubectl(
+      ['apply', '--server-side', '--dry-run=server', '--field-manager=helm', '-f', '-'],
+      docs.map((d) => JSON.stringify(d)).join('\n'),
+    );
+    expect(out.trim().split('\n')).toHaveLength(docs.length);
+    expect(out).toMatch(/serverside-applied \(server dry run\)/);
+  });
+
+  it('switches the optional objects on and off', async () => {
+    const defaults = (await render()).map((d) => d.kind);
+    expect(defaults).toContain('PodDisruptionBudget');
+    expect(defaults).not.toContain('ServiceMonitor');
+    expect(defaults).not.toContain('NetworkPolicy');
+    const everything = (await render(EVERYTHING)).map((d) => d.kind);
+    expect(everything).toEqual(expect.arrayContaining(['ServiceMonitor', 'NetworkPolicy']));
+    const noPdb = (await render(['--set', 'operator.podDisruptionBudget.enabled=false'])).map((d) => d.kind);
+    expect(noPdb).not.toContain('PodDisruptionBudget');
+  });
+
+  it('runs two operator replicas, restricted, with flags the operator knows', async () => {
+    const deployment = find(await render(), 'Deployment') as Manifest & {
+      spec: {
+        replicas: number;
+        template: {
+          spec: {
+            serviceAccountName: string;
+            containers: { args: string[]; securityContext: Record<string, unknown> }[];
+          };
+        };
+      };
+    };
+    expect(deployment.spec.replicas).toBe(2);
+    const pod = deployment.spec.template.spec;
+    expect(pod.serviceAccountName).toBe('gatehouse-operator');
+    const container = pod.containers[0];
+    expect(container?.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    const [command, ...flags] = container?.args ?? [];
+    expect(command).toBe('operator');
+    for (const flag of flags) expect(OPERATOR_USAGE).toContain(`  ${flag.split('=')[0]} `);
+  });
+
+  it('renders injection settings the operator accepts', async () => {
+    const configMap = find(await render(EVERYTHING), 'ConfigMap') as Manifest & {
+      data: Record<string, string>;
+    };
+    const { parse } = await import('yaml');
+    const settings = parseInjectionSettings(parse(configMap.data['injection.yaml'] ?? ''), 'injection.yaml');
+    expect(settings).toMatchObject({
+      image:
+        'ghcr.io/gatehouse-dev/gatehouse@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+      operatorUrl: `https://gatehouse-operator.${NAMESPACE}.svc`,
+      listenPort: 4180,
+    });
+  });
+
+  it('registers the webhook on Pod CREATE by label, without a caBundle, excluding its own namespace and kube-system', async () => {
+    const config = find(await render(), 'MutatingWebhookConfiguration') as Manifest & {
+      webhooks: Record<string, unknown>[];
+    };
+    expect(config.webhooks).toHaveLength(1);
+    const webhook = config.webhooks[0] as Record<string, unknown>;
+    expect(webhook).toMatchObject({
+      name: 'inject.gatehouse.dev',
+      clientConfig: { service: { name: 'gatehouse-operator', namespace: NAMESPACE, path: '/v1/inject' } },
+      rules: [{ operations: ['CREATE'], resources: ['pods'] }],
+      objectSelector: { matchLabels: { 'gatehouse.dev/inject': 'true' } },
+      namespaceSelector: {
+        matchExpressions: [
+          { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [NAMESPACE, 'kube-system'] },
+        ],
+      },
+      failurePolicy: 'Fail',
+      sideEffects: 'None',
+      timeoutSeconds: 10,
+    });
+    expect((webhook.clientConfig as Record<string, unknown>).caBundle).toBeUndefined();
+    const custom = find(await render(EVERYTHING), 'MutatingWebhookConfiguration') as Manifest & {
+      webhooks: { failurePolicy: string; namespaceSelector: { matchExpressions: unknown[] } }[];
+    };
+    expect(custom.webhooks[0]?.failurePolicy).toBe('Ignore');
+    expect(custom.webhooks[0]?.namespaceSelector.matchExpressions).toEqual([
+      {
+        key: 'kubernetes.io/metadata.name',
+        operator: 'NotIn',
+        values: [NAMESPACE, 'kube-system', 'monitoring'],
+      },
+      { key: 'gatehouse.dev/enabled', operator: 'In', values: ['yes'] },
+    ]);
+  });
+
+  it("grants exactly the operator's rules, to the chart's ServiceAccount", async () => {
+    const docs = await render();
+    const clusterRole = find(docs, 'ClusterRole') as Manifest & { rules: unknown };
+    const role = find(docs, 'Role') as Manifest & { rules: unknown };
+    expect(clusterRole.rules).toEqual(OPERATOR_RULES);
+    expect(role.rules).toEqual(OPERATOR_NAMESPACE_RULES);
+    expect(role.metadata.namespace).toBe(NAMESPACE);
+    for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
+      expect((find(docs, kind) as Manifest & { subjects: unknown }).subjects).toEqual([
+        { kind: 'ServiceAccount', name: 'gatehouse-operator', namespace: NAMESPACE },
+      ]);
+    }
+    // Nothing else in the chart grants anything.
+    expect(docs.filter((d) => /Role$/.test(d.kind)).map((d) => d.kind)).toEqual(['ClusterRole', 'Role']);
+  });
+
+  it('carries the same CRD files as crds/', async () => {
+    for (const file of ['accessapplications.gatehouse.dev.yaml', 'accesspolicies.gatehouse.dev.yaml']) {
+      expect(readFileSync(resolve(CHART, 'crds', file), 'utf8')).toBe(
+        readFileSync(resolve(CHART, '../../crds', file), 'utf8'),
+      );
+    }
+    const withCrds = await render(['--include-crds']);
+    expect(
+      withCrds
+        .filter((d) => d.kind === 'CustomResourceDefinition')
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(['accessapplications.gatehouse.dev', 'accesspolicies.gatehouse.dev']);
+  });
+
+  it.each([
+    ['an unknown top-level key', ['--set', 'replicas=3'], /additional properties 'replicas' not allowed/],
+    ['an unknown nested key', ['--set', 'operator.replica=3'], /additional properties 'replica' not allowed/],
+    ['a wrong type', ['--set', 'operator.replicas=two'], /operator\/replicas/],
+    ['a bad enum', ['--set', 'webhook.failurePolicy=Sometimes'], /must be one of 'Fail', 'Ignore'/],
+    ['a bad duration', ['--set', 'operator.tls.certValidity=90days'], /operator\/tls\/certValidity/],
+    ['a timeout over 30 s', ['--set', 'webhook.timeoutSeconds=45'], /webhook\/timeoutSeconds/],
+  ])('values.schema.json refuses %s', async (_what, values, message) => {
+    await expect(render(values)).rejects.toThrow(message);
+  });
+});
