@@ -1,0 +1,472 @@
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { connect } from 'node:tls';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import type { ContainerLike, PodLike } from '../../operator/src/injection/pod-shape.ts';
+import { KubeClient } from '../../operator/src/kube/kube-client.ts';
+import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
+import {
+  ACCESS_APPLICATIONS,
+  DEPLOYMENTS,
+  MUTATING_WEBHOOK_CONFIGURATIONS,
+  PODS,
+  SECRETS,
+} from '../../operator/src/kube/resource-types.ts';
+import { OPERATOR_NAMESPACE_RULES, OPERATOR_RULES } from '../../operator/src/rbac.ts';
+import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
+import { helm } from '../helpers/helm.ts';
+import { eventually } from '../helpers/operator-cluster.ts';
+import { type OperatorProcess, startOperatorProcess } from '../helpers/operator-process.ts';
+import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+
+/**
+ * The README's cluster quickstart, run as written against a real API server: CRDs, helm install,
+ * the example app, the annotation. What differs, because this API server has no nodes,
+ * controllers or cluster network: the operator runs as a local process (under the chart's
+ * ServiceAccount, by impersonation, with the args of the chart's Deployment); the webhook's
+ * clientConfig is pointed at it by URL; and the test creates pods from the Deployment's template
+ * as the ReplicaSet controller would.
+ */
+const QUICKSTART = {
+  crds: 'kubectl apply --server-side -f crds/',
+  install: 'helm install gatehouse charts/gatehouse --namespace gatehouse-system --create-namespace',
+  example: 'kubectl apply -f examples/cluster/storefront.yaml',
+  optIn:
+    'kubectl -n shop annotate deployment storefront gatehouse.dev/inject=true gatehouse.dev/application=storefront',
+  optOut: 'kubectl -n shop annotate deployment storefront gatehouse.dev/inject- gatehouse.dev/application-',
+};
+const SYSTEM = 'gatehouse-system';
+const NS = 'shop';
+const SERVICE_ACCOUNT = `system:serviceaccount:${SYSTEM}:gatehouse-operator`;
+const WEBHOOK = 'gatehouse-sidecar-injector';
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-injection-'));
+
+let cluster: ControlPlane;
+let admin: KubeClient;
+let operator: OperatorProcess;
+let upstream: Server;
+let sidecar: SidecarProcess | undefined;
+let injected: PodLike;
+
+async function run(command: string): Promise<string> {
+  const [tool, ...args] = command.split(' ');
+  return tool === 'helm' ? helm(args, cluster.kubeconfig) : cluster.kubectl(args);
+}
+
+const templateLabels = async (): Promise<Record<string, string>> => {
+  const deployment = (await admin.get(DEPLOYMENTS, NS, 'storefront')) as KubeObject & {
+    spec: { template: { metadata: { labels: Record<string, string> } } };
+  };
+  return deployment.spec.template.metadata.labels;
+};
+
+/** Creates a Pod from the Deployment's pod template, as the ReplicaSet controller would. */
+async function podFromTemplate(): Promise<PodLike> {
+  const deployment = (await admin.get(DEPLOYMENTS, NS, 'storefront')) as KubeObject & {
+    spec: { template: { metadata: PodLike['metadata']; spec: PodLike['spec'] } };
+  };
+  const { metadata, spec } = deployment.spec.template;
+  return admin.create<PodLike>(PODS, NS, {
+    metadata: { ...metadata, generateName: 'storefront-', namespace: NS },
+    spec,
+  });
+}
+
+const containers = (pod: PodLike): ContainerLike[] => [
+  ...(pod.spec?.initContainers ?? []),
+  ...(pod.spec?.containers ?? []),
+];
+const sidecarOf = (pod: PodLike) => containers(pod).find((c) => c.name === 'gatehouse');
+
+async function metric(name: string): Promise<number> {
+  const text = await (await request(`http://127.0.0.1:${operator.adminPort}/metrics`)).body.text();
+  const line = text.split('\n').find((l) => l.startsWith(name));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+async function servedFingerprint(): Promise<string> {
+  return new Promise((resolvePeer, reject) => {
+    const socket = connect(
+      { host: '127.0.0.1', port: operator.deliveryPort, rejectUnauthorized: false },
+      () => {
+        resolvePeer(socket.getPeerX509Certificate()?.fingerprint256 ?? '');
+        socket.end();
+      },
+    );
+    socket.on('error', reject);
+  });
+}
+
+const secretData = async (): Promise<Record<string, string>> => {
+  const secret = await admin.get(SECRETS, SYSTEM, 'gatehouse-operator-tls');
+  const data = (secret?.data ?? {}) as Record<string, string>;
+  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+};
+
+beforeAll(async () => {
+  cluster = await startControlPlane({ audit: true });
+  admin = new KubeClient(cluster.connection(), { fieldManager: 'test-user' });
+  await run(QUICKSTART.crds);
+  await cluster.kubectl([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=30s',
+    'crd/accessapplications.gatehouse.dev',
+    'crd/accesspolicies.gatehouse.dev',
+  ]);
+  await run(QUICKSTART.install);
+
+  // The operator as the chart runs it: its Deployment's args and injection ConfigMap, its
+  // ServiceAccount (impersonated), and listeners moved to loopback.
+  const deployment = JSON.parse(
+    await cluster.kubectl(['get', 'deployment', 'gatehouse-operator', '-n', SYSTEM, '-o', 'json']),
+  ) as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+  const [, ...chartArgs] = deployment.spec.template.spec.containers[0]?.args ?? [];
+  const configMap = JSON.parse(
+    await cluster.kubectl(['get', 'configmap', 'gatehouse-injection', '-n', SYSTEM, '-o', 'json']),
+  ) as { data: Record<string, string> };
+  writeFileSync(join(dir, 'injection.yaml'), configMap.data['injection.yaml'] ?? '');
+  writeFileSync(
+    join(dir, 'kubeconfig'),
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        { name: 'test', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } },
+      ],
+      users: [
+        {
+          name: 'operator',
+          user: {
+            token: cluster.admin.token,
+            as: SERVICE_ACCOUNT,
+            'as-groups': ['system:serviceaccounts', `system:serviceaccounts:${SYSTEM}`],
+          },
+        },
+      ],
+      contexts: [{ name: 'test', context: { cluster: 'test', user: 'operator' } }],
+      'current-context': 'test',
+    }),
+  );
+  operator = await startOperatorProcess(
+    [
+      ...chartArgs,
+      `--kubeconfig=${join(dir, 'kubeconfig')}`,
+      `--injection-config=${join(dir, 'injection.yaml')}`,
+      '--listen=127.0.0.1:0',
+      '--admin-listen=127.0.0.1:0',
+      '--tls-hosts=127.0.0.1',
+      // Short lifetimes, so the test sees the certificate renewed.
+      '--tls-cert-validity=40s',
+      '--tls-cert-renew-before=25s',
+      '--tls-ca-validity=1h',
+    ],
+    { POD_NAMESPACE: SYSTEM, POD_NAME: 'gatehouse-operator-e2e' },
+  );
+  // The API server cannot reach a Service here: point the webhook at the local operator.
+  await cluster.kubectl([
+    'patch',
+    'mutatingwebhookconfiguration',
+    WEBHOOK,
+    '--type=json',
+    `-p=${JSON.stringify([
+      { op: 'remove', path: '/webhooks/0/clientConfig/service' },
+      {
+        op: 'add',
+        path: '/webhooks/0/clientConfig/url',
+        value: `https://127.0.0.1:${operator.deliveryPort}/v1/inject`,
+      },
+    ])}`,
+  ]);
+
+  upstream = createServer((req, res) => res.end(`app saw ${req.url}`));
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  await run(QUICKSTART.example);
+}, 120_000);
+
+afterAll(async () => {
+  await sidecar?.stop();
+  await operator?.stop();
+  upstream?.close();
+  await cluster?.stop();
+});
+
+describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => {
+  it('the operator issues its certificate and puts its CA bundle on the webhook', async () => {
+    await operator.waitForLine((l) => l.type === 'injection_enabled' && l.nativeSidecar === true);
+    const bundle = await eventually(async () => (await secretData())['ca-bundle.crt'], 10_000, 'TLS Secret');
+    const caBundle = await eventually(
+      async () => {
+        const config = await admin.get(MUTATING_WEBHOOK_CONFIGURATIONS, undefined, WEBHOOK);
+        return (config?.webhooks as { clientConfig: { caBundle?: string } }[] | undefined)?.[0]?.clientConfig
+          .caBundle;
+      },
+      10_000,
+      'caBundle on the webhook',
+    );
+    expect(Buffer.from(caBundle, 'base64').toString()).toBe(bundle);
+    const served = new X509Certificate((await secretData())['tls.crt'] ?? '');
+    expect(served.checkIssued(new X509Certificate(bundle))).toBe(true);
+    expect(served.subjectAltName).toContain(`DNS:gatehouse-operator.${SYSTEM}.svc`);
+  });
+
+  it('annotating the Deployment labels its pod template', async () => {
+    await run(QUICKSTART.optIn);
+    const labels = await eventually(
+      async () => {
+        const l = await templateLabels();
+        return l['gatehouse.dev/inject'] === 'true' ? l : undefined;
+      },
+      10_000,
+      'pod template labelled',
+    );
+    expect(labels).toEqual({
+      app: 'storefront',
+      'gatehouse.dev/inject': 'true',
+      'gatehouse.dev/application': 'storefront',
+    });
+    const deployment = await admin.get(DEPLOYMENTS, NS, 'storefront');
+    const managers = (
+      deployment?.metadata as unknown as
+        | { managedFields?: { manager: string; operation: string }[] }
+        | undefined
+    )?.managedFields;
+    expect(managers).toContainEqual(
+      expect.objectContaining({ manager: 'gatehouse-injection', operation: 'Apply' }),
+    );
+  });
+
+  it('a pod of that Deployment is stored with the sidecar, the token volume and renamed ports', async () => {
+    injected = await podFromTemplate();
+    const sidecarContainer = sidecarOf(injected) as ContainerLike;
+    expect(injected.spec?.initContainers?.[0]?.name).toBe('gatehouse');
+    expect(sidecarContainer.restartPolicy).toBe('Always');
+    expect(injected.metadata?.annotations?.['gatehouse.dev/injected']).toBe('true');
+
+    const web = injected.spec?.containers?.find((c) => c.name === 'web') as ContainerLike;
+    expect(web.ports?.map((p) => [p.name, p.containerPort])).toEqual([['app-http', 8080]]);
+    expect(sidecarContainer.ports?.map((p) => [p.name, p.containerPort])).toEqual([
+      ['http', 4180],
+      ['gatehouse-admin', 9180],
+    ]);
+    // The Service targets "http", which is now the sidecar's port.
+    const service = JSON.parse(
+      await cluster.kubectl(['get', 'service', 'storefront', '-n', NS, '-o', 'json']),
+    ) as {
+      spec: { ports: { targetPort: string }[] };
+    };
+    expect(service.spec.ports[0]?.targetPort).toBe('http');
+    // The kubelet's probe still reaches the app directly.
+    expect(web.readinessProbe?.httpGet?.port).toBe(8080);
+
+    const volume = injected.spec?.volumes?.find((v) => v.name === 'gatehouse-token');
+    expect(volume?.projected).toMatchObject({
+      sources: [{ serviceAccountToken: { audience: 'gatehouse', path: 'token' } }],
+    });
+    const mounts = containers(injected).filter((c) =>
+      ((c.volumeMounts as { name: string }[] | undefined) ?? []).some((m) => m.name === 'gatehouse-token'),
+    );
+    expect(mounts.map((c) => c.name)).toEqual(['gatehouse']);
+    expect(sidecarContainer.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(sidecarContainer.resources).toEqual({
+      requests: { cpu: '50m', memory: '64Mi' },
+      limits: { memory: '256Mi' },
+    });
+  });
+
+  it('the injected sidecar, run with its injected args, gets its config from the operator and enforces it', async () => {
+    const container = sidecarOf(injected) as ContainerLike & {
+      args: string[];
+      env: { name: string; value: string }[];
+    };
+    const podName = injected.metadata?.name ?? '';
+    writeFileSync(
+      join(dir, 'token'),
+      await cluster.kubectl([
+        'create',
+        'token',
+        'storefront',
+        '-n',
+        NS,
+        '--audience',
+        'gatehouse',
+        '--bound-object-kind',
+        'Pod',
+        '--bound-object-name',
+        podName,
+      ]),
+    );
+    const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
+    const [command, ...args] = container.args;
+    expect(command).toBe('sidecar');
+    // What only a real pod has: the Service DNS name, the token path, the app on 127.0.0.1:8080.
+    sidecar = await startSidecarProcess(
+      { sourceArgs: args },
+      [
+        '--operator-url',
+        `https://127.0.0.1:${operator.deliveryPort}`,
+        '--token-file',
+        join(dir, 'token'),
+        '--upstream',
+        `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
+      ],
+      env,
+    );
+    const get = async (path: string) => {
+      const response = await request(`http://127.0.0.1:${sidecar?.port}${path}`, {
+        headers: { host: 'storefront.example.com' },
+      });
+      return { status: response.statusCode, body: await response.body.text() };
+    };
+    expect(await get('/status')).toEqual({ status: 200, body: 'app saw /status' });
+    expect((await get('/orders')).status).toBe(403);
+    const line = await sidecar.waitForLine((l) => l.uri === '/orders');
+    expect(line.decision).toMatchObject({ action: 'deny' });
+    const ready = await admin.get(ACCESS_APPLICATIONS, NS, 'storefront');
+    expect(
+      (ready?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions,
+    ).toContainEqual(expect.objectContaining({ type: 'Ready', status: 'True' }));
+  });
+
+  it('re-injecting an injected pod changes nothing', async () => {
+    const skippedBefore = await metric('gatehouse_operator_injections_total{result="skipped"}');
+    const again = await admin.create<PodLike>(PODS, NS, {
+      metadata: {
+        generateName: 'storefront-',
+        namespace: NS,
+        labels: injected.metadata?.labels,
+        annotations: injected.metadata?.annotations,
+      },
+      spec: injected.spec,
+    });
+    expect(again.spec?.initContainers).toEqual(injected.spec?.initContainers);
+    expect(again.spec?.containers).toEqual(injected.spec?.containers);
+    expect(again.spec?.volumes).toEqual(injected.spec?.volumes);
+    expect(await metric('gatehouse_operator_injections_total{result="skipped"}')).toBe(skippedBefore + 1);
+  });
+
+  it('a pod without the label is stored unchanged (the webhook is not even called)', async () => {
+    const calls = async () =>
+      (await metric('gatehouse_operator_injections_total{result="injected"}')) +
+      (await metric('gatehouse_operator_injections_total{result="skipped"}'));
+    const before = await calls();
+    const pod = await admin.create<PodLike>(PODS, NS, {
+      metadata: { name: 'plain', namespace: NS, labels: { app: 'plain' } },
+      spec: { containers: [{ name: 'web', image: 'nginx', ports: [{ name: 'http', containerPort: 8080 }] }] },
+    });
+    expect(pod.spec?.initContainers).toBeUndefined();
+    expect(pod.spec?.containers?.map((c) => [c.name, c.ports?.[0]?.name])).toEqual([['web', 'http']]);
+    expect(pod.metadata?.annotations?.['gatehouse.dev/injected']).toBeUndefined();
+    expect(await calls()).toBe(before);
+  });
+
+  it('a labelled pod in kube-system is untouched', async () => {
+    const pod = await admin.create<PodLike>(PODS, 'kube-system', {
+      metadata: {
+        name: 'labelled',
+        namespace: 'kube-system',
+        labels: { 'gatehouse.dev/inject': 'true', 'gatehouse.dev/application': 'storefront' },
+      },
+      spec: { containers: [{ name: 'web', image: 'nginx', ports: [{ name: 'http', containerPort: 8080 }] }] },
+    });
+    expect(containers(pod).map((c) => c.name)).toEqual(['web']);
+    expect(pod.spec?.volumes ?? []).toEqual([]);
+  });
+
+  it('a labelled pod that cannot be injected is refused with the reason, not started without the gateway', async () => {
+    await expect(
+      admin.create(PODS, NS, {
+        metadata: {
+          name: 'no-ports',
+          namespace: NS,
+          labels: { 'gatehouse.dev/inject': 'true', 'gatehouse.dev/application': 'storefront' },
+        },
+        spec: { containers: [{ name: 'worker', image: 'busybox' }] },
+      }),
+    ).rejects.toThrow(/gatehouse: no container port to put the sidecar in front of/);
+    expect(await admin.get(PODS, NS, 'no-ports')).toBeUndefined();
+  });
+
+  it('renews its serving certificate before expiry; the webhook keeps working under the same CA', async () => {
+    const first = await secretData();
+    const renewed = await eventually(
+      async () => {
+        const now = await secretData();
+        return now['tls.crt'] !== first['tls.crt'] ? now : undefined;
+      },
+      30_000,
+      'certificate renewed',
+    );
+    expect(renewed['ca-bundle.crt']).toBe(first['ca-bundle.crt']);
+    expect(new X509Certificate(first['tls.crt'] ?? '').validToDate.getTime()).toBeGreaterThan(Date.now());
+    const expected = new X509Certificate(renewed['tls.crt'] ?? '').fingerprint256;
+    await eventually(
+      async () => (await servedFingerprint()) === expected,
+      5_000,
+      'renewed certificate served',
+    );
+    const pod = await podFromTemplate();
+    expect(sidecarOf(pod)).toBeDefined();
+    const logged = await operator.waitForLine(
+      (l) => l.type === 'tls_secret_written' && (l.changes as string[]).includes('cert_renewed'),
+    );
+    expect(logged.secret).toBe(`${SYSTEM}/gatehouse-operator-tls`);
+  }, 45_000);
+
+  it('removing the annotation removes the label, and the next pods come without the sidecar', async () => {
+    await run(QUICKSTART.optOut);
+    await eventually(
+      async () => (await templateLabels())['gatehouse.dev/inject'] === undefined,
+      10_000,
+      'label removed',
+    );
+    expect(await templateLabels()).toEqual({ app: 'storefront' });
+    const pod = await podFromTemplate();
+    expect(containers(pod).map((c) => c.name)).toEqual(['web']);
+    expect(pod.spec?.containers?.[0]?.ports?.[0]?.name).toBe('http');
+  });
+
+  it("ran under the chart's ServiceAccount with zero forbidden errors, using every verb the chart grants", async () => {
+    await sidecar?.stop();
+    sidecar = undefined;
+    expect(await operator.stop()).toBe(0);
+    const events = cluster
+      .auditEvents()
+      .filter((e) => (e.impersonatedUser?.username ?? e.user.username) === SERVICE_ACCOUNT);
+    expect(events.length).toBeGreaterThan(20);
+    const forbidden = events.filter((e) => e.responseStatus?.code === 403);
+    expect(forbidden.map((e) => `${e.verb} ${e.objectRef?.resource}`)).toEqual([]);
+    const used = new Set(
+      events
+        .filter((e) => e.objectRef?.resource)
+        .map((e) => {
+          const ref = e.objectRef ?? {};
+          return `${ref.apiGroup ?? ''}/${ref.resource}${ref.subresource ? `/${ref.subresource}` : ''}:${e.verb}`;
+        }),
+    );
+    const granted = [...OPERATOR_RULES, ...OPERATOR_NAMESPACE_RULES].flatMap((rule) =>
+      rule.apiGroups.flatMap((group) =>
+        rule.resources.flatMap((resource) => rule.verbs.map((verb) => `${group}/${resource}:${verb}`)),
+      ),
+    );
+    expect(granted.filter((g) => !used.has(g))).toEqual([]);
+    expect(operator.lines.filter((l) => JSON.stringify(l).includes('forbidden'))).toEqual([]);
+  });
+});
+
+describe('README', () => {
+  it('gives exactly the quickstart commands this test runs', () => {
+    const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+    for (const command of Object.values(QUICKSTART)) expect(readme).toContain(`\n${command}\n`);
+  });
+});
