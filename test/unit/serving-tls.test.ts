@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   createCertificateAuthority,
@@ -69,6 +73,29 @@ describe('certificates', () => {
     expect(new Date(cert.validFrom).getTime()).toBe(T0.getTime() - 5 * 60_000);
     const long = new X509Certificate(createServingCertificate(ca, hosts, T0, 10 * 365 * DAY).cert);
     expect(long.validTo).toBe(caCert.validTo);
+  });
+
+  it('passes openssl verify as a TLS server certificate, with strict DER', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-x509-'));
+    writeFileSync(join(dir, 'ca.pem'), ca.cert);
+    writeFileSync(join(dir, 'cert.pem'), serving.cert);
+    const verify = execFileSync(
+      'openssl',
+      [
+        'verify',
+        '-CAfile',
+        join(dir, 'ca.pem'),
+        '-purpose',
+        'sslserver',
+        '-attime',
+        String(T0.getTime() / 1000 + 60),
+        join(dir, 'cert.pem'),
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(verify.trim()).toBe(`${join(dir, 'cert.pem')}: OK`);
+    execFileSync('openssl', ['asn1parse', '-strictpem', '-in', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true });
   });
 
   it('refuses a certificate without hosts', () => {
