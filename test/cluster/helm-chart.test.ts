@@ -4,7 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { OPERATOR_USAGE } from '../../operator/src/cli/operator-command.ts';
 import { parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
-import { OPERATOR_NAMESPACE_RULES, OPERATOR_RULES } from '../../operator/src/rbac.ts';
+import { caBundleApply } from '../../operator/src/injection/webhook-ca-bundle.ts';
+import { KubeClient } from '../../operator/src/kube/kube-client.ts';
+import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
+import { MUTATING_WEBHOOK_CONFIGURATIONS } from '../../operator/src/kube/resource-types.ts';
+import {
+  OPERATOR_NAMESPACE_RULES,
+  OPERATOR_RULES,
+  WEBHOOK_CONFIGURATION_NAME,
+} from '../../operator/src/rbac.ts';
 import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
 import { CHART, helm } from '../helpers/helm.ts';
 import { applyCrds } from '../helpers/operator-cluster.ts';
@@ -241,6 +249,32 @@ describe('charts/gatehouse', () => {
         .map((d) => d.metadata.name)
         .sort(),
     ).toEqual(['accessapplications.gatehouse.dev', 'accesspolicies.gatehouse.dev']);
+  });
+
+  it("helm install and helm upgrade keep the operator's caBundle on the webhook", async () => {
+    await helm(['install', 'gatehouse', CHART, '--namespace', NAMESPACE], cluster.kubeconfig);
+    const operator = new KubeClient(cluster.connection());
+    const installed = await operator.get(
+      MUTATING_WEBHOOK_CONFIGURATIONS,
+      undefined,
+      WEBHOOK_CONFIGURATION_NAME,
+    );
+    const body = caBundleApply(installed as KubeObject, 'PEM BUNDLE');
+    await operator.apply(MUTATING_WEBHOOK_CONFIGURATIONS, body as KubeObject);
+    await helm(
+      ['upgrade', 'gatehouse', CHART, '--namespace', NAMESPACE, '--set', 'webhook.timeoutSeconds=5'],
+      cluster.kubeconfig,
+    );
+    const upgraded = (await operator.get(
+      MUTATING_WEBHOOK_CONFIGURATIONS,
+      undefined,
+      WEBHOOK_CONFIGURATION_NAME,
+    )) as
+      | (KubeObject & { webhooks: { timeoutSeconds: number; clientConfig: { caBundle?: string } }[] })
+      | undefined;
+    expect(upgraded?.webhooks[0]?.timeoutSeconds).toBe(5);
+    expect(upgraded?.webhooks[0]?.clientConfig.caBundle).toBe(Buffer.from('PEM BUNDLE').toString('base64'));
+    await helm(['uninstall', 'gatehouse', '--namespace', NAMESPACE], cluster.kubeconfig);
   });
 
   it.each([
