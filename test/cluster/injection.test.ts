@@ -20,7 +20,7 @@ import {
 import { OPERATOR_NAMESPACE_RULES, OPERATOR_RULES } from '../../operator/src/rbac.ts';
 import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
 import { helm } from '../helpers/helm.ts';
-import { eventually } from '../helpers/operator-cluster.ts';
+import { eventually, waitForCrds } from '../helpers/operator-cluster.ts';
 import { type OperatorProcess, startOperatorProcess } from '../helpers/operator-process.ts';
 import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 
@@ -112,13 +112,7 @@ beforeAll(async () => {
   cluster = await startControlPlane({ audit: true });
   admin = new KubeClient(cluster.connection(), { fieldManager: 'test-user' });
   await run(QUICKSTART.crds);
-  await cluster.kubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=30s',
-    'crd/accessapplications.gatehouse.dev',
-    'crd/accesspolicies.gatehouse.dev',
-  ]);
+  await waitForCrds(cluster);
   await run(QUICKSTART.install);
 
   // The operator as the chart runs it: its Deployment's args and injection ConfigMap, its

@@ -30,6 +30,11 @@ export const TEST_OPERATOR_TIMINGS = {
 /** Applies the CRDs and waits until the API server serves them. */
 export async function applyCrds(cluster: ControlPlane): Promise<void> {
   await cluster.kubectl(['apply', '--server-side', '-f', CRDS]);
+  await waitForCrds(cluster);
+}
+
+/** Waits until the API server serves both Gatehouse CRDs. */
+export async function waitForCrds(cluster: ControlPlane): Promise<void> {
   await cluster.kubectl([
     'wait',
     '--for=condition=Established',

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { readJsonLines } from './json-lines.ts';
 import { GATEHOUSE_BIN } from './sidecar-process.ts';
 
 /** A `gatehouse operator` child process whose JSON log lines the test reads. */
@@ -30,39 +30,11 @@ export async function startOperatorProcess(
   child.stderr?.on('data', (chunk: Buffer) => {
     errors = (errors + chunk.toString()).slice(-20_000);
   });
-  const lines: Record<string, unknown>[] = [];
-  const waiters: {
-    match: (l: Record<string, unknown>) => boolean;
-    resolve: (l: Record<string, unknown>) => void;
-  }[] = [];
   const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  createInterface({ input: child.stdout as NonNullable<typeof child.stdout> }).on('line', (text) => {
-    const line = JSON.parse(text) as Record<string, unknown>;
-    lines.push(line);
-    for (const w of [...waiters]) {
-      if (w.match(line)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    }
-  });
-  const waitForLine = (match: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000) => {
-    const found = lines.find(match);
-    if (found) return Promise.resolve(found);
-    return new Promise<Record<string, unknown>>((resolveLine, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`timed out waiting for an operator log line; stderr: ${errors.slice(-2000)}`)),
-        timeoutMs,
-      );
-      waiters.push({
-        match,
-        resolve: (l) => {
-          clearTimeout(timer);
-          resolveLine(l);
-        },
-      });
-    });
-  };
+  const { lines, waitForLine } = readJsonLines(
+    child.stdout as NonNullable<typeof child.stdout>,
+    () => `; stderr: ${errors.slice(-2000)}`,
+  );
   const started = await Promise.race([
     waitForLine((l) => l.type === 'operator_started'),
     closed.then((code) => {

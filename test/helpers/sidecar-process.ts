@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { SIDECAR_NODE_FLAGS } from '../../sidecar/src/node-options.ts';
+import { readJsonLines } from './json-lines.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 /** The built entry point, as shipped (test/global-setup.ts builds it once per run). */
@@ -95,36 +95,8 @@ export async function startSidecarProcess(
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
   );
-  const lines: Record<string, unknown>[] = [];
-  const waiters: {
-    match: (l: Record<string, unknown>) => boolean;
-    resolve: (l: Record<string, unknown>) => void;
-  }[] = [];
   const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  createInterface({ input: child.stdout as NonNullable<typeof child.stdout> }).on('line', (text) => {
-    const line = JSON.parse(text) as Record<string, unknown>;
-    lines.push(line);
-    for (const w of [...waiters]) {
-      if (w.match(line)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    }
-  });
-  const waitForLine = (match: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000) => {
-    const found = lines.find(match);
-    if (found) return Promise.resolve(found);
-    return new Promise<Record<string, unknown>>((resolvePromise, reject) => {
-      const timer = setTimeout(() => reject(new Error('timed out waiting for a log line')), timeoutMs);
-      waiters.push({
-        match,
-        resolve: (l) => {
-          clearTimeout(timer);
-          resolvePromise(l);
-        },
-      });
-    });
-  };
+  const { lines, waitForLine } = readJsonLines(child.stdout as NonNullable<typeof child.stdout>);
   const started = await Promise.race([
     waitForLine((l) => l.type === 'sidecar_started'),
     closed.then((code) => {
