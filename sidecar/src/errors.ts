@@ -21,6 +21,7 @@ export type GatehouseErrorCode =
   | 'access_denied'
   | 'authentication_required'
   | 'policy_changed'
+  | 'session_revoked'
   | 'invalid_credentials'
   | 'login_failed'
   | 'provider_unavailable'

@@ -1,4 +1,5 @@
 import { type AuthRuntime, compileAuthRuntime } from './auth/auth-runtime.ts';
+import { compileRevocations, type RevocationIndex } from './auth/revocations.ts';
 import type { SidecarConfig } from './config/sidecar-config.ts';
 import { compileHostMatcher, type HostMatcher } from './http/host.ts';
 import { compileIdentityHeaderTest, type HeaderTest } from './http/identity-headers.ts';
@@ -24,6 +25,8 @@ export interface RuntimeState {
   readonly withheldHeader: HeaderTest;
   readonly redactedQueryParameters: ReadonlySet<string>;
   readonly loggedRequestHeaders: ReadonlySet<string>;
+  /** Ended sessions (AccessRevocations), by user. */
+  readonly revocations: RevocationIndex;
 }
 
 /** Compiles a config into runtime state, reusing the previous upstream pool when its settings did not change. */
@@ -45,5 +48,6 @@ export function compileRuntimeState(config: SidecarConfig, previous?: RuntimeSta
     withheldHeader: compileIdentityHeaderTest(auth?.withheldHeaders),
     redactedQueryParameters: new Set(config.logging.redactQueryParameters),
     loggedRequestHeaders: new Set(config.logging.requestHeaders),
+    revocations: compileRevocations(config.revocations),
   });
 }

@@ -125,17 +125,29 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       const next = compileRuntimeState(config, previous);
       state = next;
       if (previous && previous.upstream !== next.upstream) previous.upstream.retire();
+      const closedBy = new Map<string, number>();
       if (previous) {
-        upgrades.recheck(next, (scope, decision) =>
+        upgrades.recheck(next, (scope, why) => {
+          if (why.reason === 'session_revoked')
+            closedBy.set(why.revocation, (closedBy.get(why.revocation) ?? 0) + 1);
           logEvent(sink, 'websocket_closed', {
             app: next.appLabel,
             requestId: scope.requestId,
-            reason: 'policy_changed',
-            decision,
+            ...why,
+            ...(why.reason === 'session_revoked' ? { sessionId: scope.sessionId } : {}),
             configGeneration: config.generation,
-          }),
-        );
+          });
+        });
       }
+      for (const revocation of next.revocations.added(previous?.revocations))
+        logEvent(sink, 'revocation_applied', {
+          app: next.appLabel,
+          revocation: revocation.name,
+          user: revocation.user,
+          revokedBefore: new Date(revocation.before * 1000).toISOString(),
+          reason: revocation.reason,
+          websocketsClosed: closedBy.get(revocation.name) ?? 0,
+        });
       metrics.configInstalled(state.appLabel, config.generation);
     },
     current: () => state?.config,

@@ -3,6 +3,7 @@ import { customResourceDefinitions } from '../../operator/src/crds/custom-resour
 import { operatorRbac } from '../../operator/src/rbac.ts';
 import { AccessApplication } from '../../sidecar/src/api/access-application.ts';
 import { AccessPolicy } from '../../sidecar/src/api/access-policy.ts';
+import { AccessRevocation } from '../../sidecar/src/api/access-revocation.ts';
 import { referenceTable } from '../../sidecar/src/api/reference-doc.ts';
 
 const CRD_HEADER =
@@ -16,6 +17,7 @@ export function generatedDocs(): [string, string][] {
   const crds = customResourceDefinitions();
   const application = CRD_HEADER + stringify(crds.accessApplication, { lineWidth: 0 });
   const policy = CRD_HEADER + stringify(crds.accessPolicy, { lineWidth: 0 });
+  const revocation = CRD_HEADER + stringify(crds.accessRevocation, { lineWidth: 0 });
   const rbac = operatorRbac('{{ .Release.Namespace }}', {
     kind: 'ServiceAccount',
     name: 'gatehouse-operator',
@@ -23,8 +25,10 @@ export function generatedDocs(): [string, string][] {
   return [
     ['crds/accessapplications.gatehouse.dev.yaml', application],
     ['crds/accesspolicies.gatehouse.dev.yaml', policy],
+    ['crds/accessrevocations.gatehouse.dev.yaml', revocation],
     ['charts/gatehouse/crds/accessapplications.gatehouse.dev.yaml', application],
     ['charts/gatehouse/crds/accesspolicies.gatehouse.dev.yaml', policy],
+    ['charts/gatehouse/crds/accessrevocations.gatehouse.dev.yaml', revocation],
     [
       'charts/gatehouse/templates/rbac.yaml',
       RBAC_HEADER + rbac.map((doc) => stringify(doc, { lineWidth: 0 })).join('---\n'),
@@ -32,6 +36,10 @@ export function generatedDocs(): [string, string][] {
     [
       'docs/reference/access-application.md',
       `# AccessApplication reference (gatehouse.dev/v1alpha1)\n\n<!-- Generated from sidecar/src/api/access-application.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\n${referenceTable(AccessApplication)}`,
+    ],
+    [
+      'docs/reference/access-revocation.md',
+      `# AccessRevocation reference (gatehouse.dev/v1alpha1, cluster-scoped)\n\n<!-- Generated from sidecar/src/api/access-revocation.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\nCreate one with \`gatehouse revoke\` (or \`kubectl gatehouse revoke\`); see [revocation.md](../revocation.md).\n\n${referenceTable(AccessRevocation)}`,
     ],
     [
       'docs/reference/access-policy.md',

@@ -1,5 +1,6 @@
 import { AccessApplication } from '../../../sidecar/src/api/access-application.ts';
 import { AccessPolicy } from '../../../sidecar/src/api/access-policy.ts';
+import { AccessRevocation } from '../../../sidecar/src/api/access-revocation.ts';
 import { API_GROUP } from '../../../sidecar/src/api/schema-helpers.ts';
 import { type StructuralSchema, structuralSchema } from './structural-schema.ts';
 
@@ -48,6 +49,13 @@ export const APPLICATION_NAMES: KindNames = {
   shortNames: ['gapp', 'accessapp'],
 };
 
+export const REVOCATION_NAMES: KindNames = {
+  kind: 'AccessRevocation',
+  plural: 'accessrevocations',
+  singular: 'accessrevocation',
+  shortNames: ['grev', 'accessrev'],
+};
+
 export const POLICY_NAMES: KindNames = {
   kind: 'AccessPolicy',
   plural: 'accesspolicies',
@@ -73,7 +81,12 @@ function objectSchema(schema: StructuralSchema): StructuralSchema {
   };
 }
 
-function customResourceDefinition(names: KindNames, schema: StructuralSchema, columns: PrinterColumn[]) {
+function customResourceDefinition(
+  names: KindNames,
+  schema: StructuralSchema,
+  columns: PrinterColumn[],
+  scope: 'Namespaced' | 'Cluster' = 'Namespaced',
+) {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -83,7 +96,7 @@ function customResourceDefinition(names: KindNames, schema: StructuralSchema, co
     },
     spec: {
       group: API_GROUP,
-      scope: 'Namespaced',
+      scope,
       names: { ...names, listKind: `${names.kind}List`, categories: [CATEGORY] },
       versions: [
         {
@@ -132,5 +145,28 @@ export function customResourceDefinitions() {
       REASON_COLUMN,
       AGE_COLUMN,
     ]),
+    accessRevocation: customResourceDefinition(
+      REVOCATION_NAMES,
+      structuralSchema(AccessRevocation),
+      [
+        { name: 'User', type: 'string', jsonPath: '.spec.user', description: 'Whose sessions end.' },
+        {
+          name: 'Applications',
+          type: 'string',
+          jsonPath: '.status.applications',
+          description: 'Where it is enforced.',
+          priority: 1,
+        },
+        READY_COLUMN,
+        {
+          name: 'Expires',
+          type: 'date',
+          jsonPath: '.status.expiresAt',
+          description: 'When the operator deletes it.',
+        },
+        AGE_COLUMN,
+      ],
+      'Cluster',
+    ),
   };
 }

@@ -6,7 +6,13 @@ import type { FieldError } from '../errors.ts';
 import { normaliseSelector, policyErrors, type RenderedPolicy } from '../policy/rendered-policy.ts';
 import { renderAuth, renderKeys, type SecretsByName } from './render-auth.ts';
 import { renderDuration } from './render-duration.ts';
-import { deepFreeze, SIDECAR_CONFIG_FORMAT, type SidecarConfig, semanticErrors } from './sidecar-config.ts';
+import {
+  deepFreeze,
+  type Revocation,
+  SIDECAR_CONFIG_FORMAT,
+  type SidecarConfig,
+  semanticErrors,
+} from './sidecar-config.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_RESPONSE_HEADERS_TIMEOUT_MS = 30_000;
@@ -52,6 +58,8 @@ export interface RenderInput {
   readonly secrets?: SecretsByName;
   /** The application's keys (cookie encryption, signing); checked against ApplicationKeysSchema. */
   readonly keys?: unknown;
+  /** AccessRevocations in force for this application (operator only). */
+  readonly revocations?: readonly Revocation[];
 }
 
 export type RenderResult =
@@ -194,6 +202,9 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
       requestHeaders: (spec.logging?.requestHeaders ?? []).map((h) => h.toLowerCase()),
       redactQueryParameters: [...new Set([...DEFAULT_REDACTED_QUERY_PARAMETERS, ...extraRedacted])],
     },
+    revocations: [...(input.revocations ?? [])].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    ),
   };
   errors.push(...semanticErrors(body, at));
   if (errors.length > 0) return { ok: false, errors };

@@ -12,6 +12,22 @@ export const SIDECAR_CONFIG_FORMAT = 1;
 
 const Ms = (description: string) => Type.Integer({ minimum: 0, maximum: 86_400_000, description });
 
+/** One AccessRevocation, as a sidecar enforces it. */
+export const RevocationSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 253, description: 'The AccessRevocation.' }),
+    user: Type.String({ minLength: 1, maxLength: 320, description: 'Email, lower-cased.' }),
+    before: Type.Integer({
+      minimum: 0,
+      description: 'Sessions signed in at or before this time (epoch seconds) end.',
+    }),
+    reason: Type.Union([Type.String({ maxLength: 512 }), Type.Null()], { description: 'Why, for the log.' }),
+  },
+  { additionalProperties: false, description: 'Sessions to refuse.' },
+);
+
+export type Revocation = Static<typeof RevocationSchema>;
+
 /**
  * The contract between the operator (or the file source) and the sidecar: everything one sidecar
  * needs to serve one application, already resolved. The sidecar owns this format.
@@ -78,6 +94,10 @@ export const SidecarConfigSchema = Type.Object(
       },
       { additionalProperties: false, description: 'Log settings.' },
     ),
+    revocations: Type.Array(RevocationSchema, {
+      maxItems: 10_000,
+      description: 'Ended sessions: a session of `user` signed in at or before `before` is refused.',
+    }),
   },
   { additionalProperties: false, description: 'Rendered configuration of one sidecar.' },
 );

@@ -9,6 +9,8 @@ export type AuthEventType =
   | 'session_refreshed'
   | 'session_refresh_failed'
   | 'session_expired'
+  | 'session_revoked'
+  | 'revocation_applied'
   | 'service_token_failed'
   | 'token_failed';
 

@@ -49,6 +49,8 @@ export class RequestScope {
   /** Who made the request, once authentication has run; null for anonymous requests. */
   identity: PolicyIdentity | null = null;
   sessionId: string | null = null;
+  /** Sign-in time (epoch seconds) of the session, to end it when a revocation arrives mid-tunnel. */
+  sessionIssuedAt: number | null = null;
   authMethod: AuthMethod | null = null;
   /** Key under which this caller's identity JWT is cached (session, token or ServiceAccount). */
   assertionKey = '';

@@ -58,6 +58,7 @@ async function serviceAccount(
 function signedIn(scope: RequestScope, session: Session): undefined {
   scope.identity = sessionIdentity(session);
   scope.sessionId = session.sid;
+  scope.sessionIssuedAt = session.iat;
   scope.authMethod = 'oidc';
   scope.assertionKey = `${session.sid}/${session.refreshAt ?? 0}`;
   return undefined;
@@ -84,6 +85,20 @@ function useSession(
       sub: session.sub,
       email: session.email,
       sessionId: session.sid,
+    });
+    auth.sessions.end(session);
+    scope.setCookies = auth.sessions.clear(present.names);
+    return undefined;
+  }
+  const revocation = scope.state.revocations.find(session);
+  if (revocation) {
+    authEvent(scope, 'session_revoked', {
+      provider: session.idp,
+      sub: session.sub,
+      email: session.email,
+      sessionId: session.sid,
+      revocation: revocation.name,
+      reason: revocation.reason,
     });
     auth.sessions.end(session);
     scope.setCookies = auth.sessions.clear(present.names);

@@ -9,6 +9,11 @@ import { upstreamHttpError } from '../../upstream/upstream-errors.ts';
 import type { RequestScope } from '../scope.ts';
 import { responseHeaders } from './proxy.ts';
 
+/** Why an open tunnel was closed by a new config. */
+export type TunnelClosure =
+  | { readonly reason: 'policy_changed'; readonly decision: Decision }
+  | { readonly reason: 'session_revoked'; readonly revocation: string };
+
 /** Open upgraded connections, so shutdown and policy changes can find and close them. */
 export interface UpgradeRegistry {
   add(scope: RequestScope, close: () => void): void;
@@ -16,10 +21,10 @@ export interface UpgradeRegistry {
   readonly size: number;
   closeAll(): void;
   /**
-   * Re-evaluates every open tunnel against a new config's policies and closes those that would
-   * now be denied, calling `closed` for each first.
+   * Re-evaluates every open tunnel against a new config: closes those whose session a revocation
+   * ended, and those the policies would now deny, calling `closed` for each first.
    */
-  recheck(state: RuntimeState, closed: (scope: RequestScope, decision: Decision) => void): void;
+  recheck(state: RuntimeState, closed: (scope: RequestScope, why: TunnelClosure) => void): void;
 }
 
 /** A registry of open WebSocket tunnels. */
@@ -36,11 +41,22 @@ export function createUpgradeRegistry(): UpgradeRegistry {
     },
     recheck(state, closed) {
       for (const [scope, close] of [...open]) {
+        const email = scope.identity?.email ?? null;
+        const revocation =
+          scope.sessionIssuedAt === null
+            ? undefined
+            : state.revocations.find({ email, iat: scope.sessionIssuedAt });
+        if (revocation) {
+          scope.errorCode = 'session_revoked';
+          closed(scope, { reason: 'session_revoked', revocation: revocation.name });
+          close();
+          continue;
+        }
         if (scope.policyInput === null) continue;
         const { decision } = state.policy.evaluate(scope.policyInput);
         if (admits(decision)) continue;
         scope.errorCode = 'policy_changed';
-        closed(scope, decision);
+        closed(scope, { reason: 'policy_changed', decision });
         close();
       }
     },

@@ -1,0 +1,98 @@
+import Type, { type Static } from 'typebox';
+import { ObjectMeta } from './gatehouse-object.ts';
+import { API_VERSION, Opt } from './schema-helpers.ts';
+import { Condition } from './status.ts';
+
+/** `namespace/name` of an AccessApplication. */
+const ApplicationKey = Type.String({
+  minLength: 3,
+  maxLength: 317,
+  pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+  description: 'An AccessApplication as namespace/name.',
+});
+
+export const AccessRevocationSpec = Type.Object(
+  {
+    user: Type.String({
+      minLength: 3,
+      maxLength: 320,
+      pattern: '^[^@\\s]+@[^@\\s]+$',
+      description:
+        'Email address of the user whose sessions end (compared without regard to case, with the email of the session).',
+    }),
+    applications: Opt(
+      Type.Array(ApplicationKey, {
+        maxItems: 256,
+        'x-kubernetes-list-type': 'set',
+        description:
+          'The applications whose sessions end, as namespace/name. Absent or empty: every application.',
+      }),
+    ),
+    revokedBefore: Opt(
+      Type.String({
+        format: 'date-time',
+        description:
+          'Sessions signed in at or before this time end; later sign-ins are not affected. Default: when the object was created.',
+      }),
+    ),
+    reason: Opt(
+      Type.String({
+        maxLength: 512,
+        description: 'Why, for the log and for colleagues (e.g. a ticket number).',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Which sessions to end: those of one user, in some or all applications, signed in before a time.',
+  },
+);
+
+export const AccessRevocationStatus = Type.Object(
+  {
+    observedGeneration: Opt(
+      Type.Integer({ minimum: 0, description: 'The metadata.generation last acted on.' }),
+    ),
+    conditions: Opt(
+      Type.Array(Condition, {
+        maxItems: 16,
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type'],
+        description: 'Ready: the revocation is in the config of every application it covers.',
+      }),
+    ),
+    revokedBefore: Opt(Type.String({ format: 'date-time', description: 'The cut-off in force.' })),
+    applications: Opt(
+      Type.Array(ApplicationKey, {
+        maxItems: 4096,
+        description: 'The applications whose sidecars enforce it now.',
+      }),
+    ),
+    expiresAt: Opt(
+      Type.String({
+        format: 'date-time',
+        description:
+          'When no session it covers can still be alive (cut-off plus the longest session lifetime among the applications); the operator deletes it then.',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'Observed state, written by the operator.' },
+);
+
+export const AccessRevocation = Type.Object(
+  {
+    apiVersion: Type.Literal(API_VERSION, { description: `Always ${API_VERSION}.` }),
+    kind: Type.Literal('AccessRevocation', { description: 'Always AccessRevocation.' }),
+    metadata: ObjectMeta,
+    spec: AccessRevocationSpec,
+    status: Opt(AccessRevocationStatus),
+  },
+  {
+    description:
+      'Ends the sessions of one user, in every sidecar of some or all applications, within a second. Cluster-scoped; deleted by the operator once no session it covers can be alive.',
+  },
+);
+
+export type AccessRevocationSpec = Static<typeof AccessRevocationSpec>;
+export type AccessRevocation = Static<typeof AccessRevocation>;
