@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { OPERATOR_USAGE, runOperatorCommand } from '../operator/src/cli/operator-command.ts';
+import { REVOKE_USAGE, runRevokeCommand } from '../operator/src/cli/revoke-command.ts';
+import { KubeApiError } from '../operator/src/kube/kube-errors.ts';
 import { UsageError } from '../sidecar/src/cli/args.ts';
 import { runServiceTokenCommand, SERVICE_TOKEN_USAGE } from '../sidecar/src/cli/service-token-command.ts';
 import { reportConfigError, runSidecarCommand, SIDECAR_USAGE } from '../sidecar/src/cli/sidecar-command.ts';
@@ -12,6 +14,7 @@ Commands:
   sidecar    run the proxy for one application (--config <file|dir>, or --operator-url in a cluster)
   operator   run the control plane: watch CRDs, keep keys and status, stream config to sidecars
   validate   check AccessApplication YAML and print the rendered sidecar config
+  revoke     end a user's sessions in every sidecar of some or all applications (also: kubectl gatehouse revoke)
   service-token create <id>   a new service token: the secret once, and its hash for the YAML
   version    print the version
 
@@ -22,6 +25,7 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => number 
   sidecar: { usage: SIDECAR_USAGE, run: runSidecarCommand },
   operator: { usage: OPERATOR_USAGE, run: runOperatorCommand },
   validate: { usage: VALIDATE_USAGE, run: runValidateCommand },
+  revoke: { usage: REVOKE_USAGE, run: runRevokeCommand },
   'service-token': { usage: SERVICE_TOKEN_USAGE, run: runServiceTokenCommand },
 };
 
@@ -55,6 +59,10 @@ async function main(argv: string[]): Promise<number> {
     }
     if (error instanceof ConfigError) {
       reportConfigError(error);
+      return 1;
+    }
+    if (error instanceof KubeApiError) {
+      process.stderr.write(`gatehouse ${name}: ${error.message} (${error.code})\n`);
       return 1;
     }
     throw error;

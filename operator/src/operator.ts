@@ -10,7 +10,9 @@ import {
   reconcileApplication,
 } from './controller/reconcile-application.ts';
 import { reconcilePolicy } from './controller/reconcile-policy.ts';
+import { type RevocationReconcilerContext, reconcileRevocation } from './controller/reconcile-revocation.ts';
 import { ReferenceIndex } from './controller/reference-index.ts';
+import { type RevocationView, readRevocation, sameRevocation } from './controller/revocations.ts';
 import { DEFAULT_OVERLAP_MS, DEFAULT_ROTATION_MS } from './controller/signing-key-rotation.ts';
 import { WorkQueue } from './controller/work-queue.ts';
 import { ConfigHub } from './delivery/config-hub.ts';
@@ -21,7 +23,13 @@ import type { InjectionSettings } from './injection/injection-settings.ts';
 import type { KubeConnection } from './kube/connection.ts';
 import { KubeClient } from './kube/kube-client.ts';
 import { type KubeObject, splitKey } from './kube/kube-object.ts';
-import { ACCESS_APPLICATIONS, ACCESS_POLICIES, type ResourceType, SECRETS } from './kube/resource-types.ts';
+import {
+  ACCESS_APPLICATIONS,
+  ACCESS_POLICIES,
+  ACCESS_REVOCATIONS,
+  type ResourceType,
+  SECRETS,
+} from './kube/resource-types.ts';
 import { errorMessage, logOperatorEvent } from './operator-log.ts';
 import { createOperatorMetrics } from './operator-metrics.ts';
 import { createServingTlsManager, type ServingTlsManager } from './tls/serving-tls.ts';
@@ -29,6 +37,8 @@ import type { ServingTlsSettings } from './tls/serving-tls-plan.ts';
 
 export const DEFAULT_CONCURRENCY = 4;
 export const LEASE_NAME = 'gatehouse-operator';
+/** Longest single timer; a revocation further from expiry is looked at again after this. */
+const MAX_TIMER_MS = 24 * 3600_000;
 /** Secrets the operator never needs, left out of its cache. */
 const SECRET_FIELD_SELECTOR = 'type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1';
 
@@ -142,6 +152,21 @@ export function createOperator(options: OperatorOptions) {
   const applications = informer(ACCESS_APPLICATIONS, (key, object) => {
     references.set(`app:${key}`, applicationRefs(key, object));
     queue.add(`app:${key}`);
+    // Which applications a revocation covers, and so when it expires, may have changed.
+    for (const name of revocationViews.keys()) queue.add(`revocation:${name}`);
+  });
+  const revocationViews = new Map<string, RevocationView>();
+  const revocationTimers = new Map<string, NodeJS.Timeout>();
+  const revocations = informer(ACCESS_REVOCATIONS, (key, object) => {
+    const name = key.slice(1);
+    const view = object && !object.metadata.deletionTimestamp ? readRevocation(object) : undefined;
+    const before = revocationViews.get(name);
+    if (view) revocationViews.set(name, view);
+    else revocationViews.delete(name);
+    queue.add(`revocation:${name}`);
+    if (sameRevocation(before, view)) return;
+    for (const app of applications.values())
+      queue.add(`app:${app.metadata.namespace ?? ''}/${app.metadata.name}`);
   });
   const policies = informer(ACCESS_POLICIES, (key) => {
     queue.add(`policy:${key}`);
@@ -192,11 +217,15 @@ export function createOperator(options: OperatorOptions) {
         caBundle: () => servingTls?.current()?.caBundle ?? staticTls?.caBundle,
       })
     : undefined;
-  const synced = Promise.all([applications.synced, policies.synced, secrets.synced, injection?.synced]).then(
-    () => {
-      servingTls?.refresh();
-    },
-  );
+  const synced = Promise.all([
+    applications.synced,
+    policies.synced,
+    secrets.synced,
+    revocations.synced,
+    injection?.synced,
+  ]).then(() => {
+    servingTls?.refresh();
+  });
 
   const context: ApplicationReconcilerContext = {
     client,
@@ -212,9 +241,33 @@ export function createOperator(options: OperatorOptions) {
       rotationMs: options.rotation?.rotationMs ?? DEFAULT_ROTATION_MS,
       overlapMs: options.rotation?.overlapMs ?? DEFAULT_OVERLAP_MS,
     },
+    revocations: () => revocationViews.values(),
     onReady: (key, ready) => {
       if (ready === undefined) readiness.delete(key);
       else readiness.set(key, ready);
+    },
+  };
+
+  const revocationContext: RevocationReconcilerContext = {
+    client,
+    revocations,
+    applications,
+    hub,
+    metrics,
+    isLeader,
+    now,
+    log: logOperatorEvent,
+    later: (name, ms) => {
+      clearTimeout(revocationTimers.get(name));
+      const timer = setTimeout(
+        () => {
+          revocationTimers.delete(name);
+          queue.add(`revocation:${name}`);
+        },
+        Math.max(0, Math.min(ms, MAX_TIMER_MS)),
+      );
+      timer.unref();
+      revocationTimers.set(name, timer);
     },
   };
 
@@ -225,9 +278,11 @@ export function createOperator(options: OperatorOptions) {
     const target = key.slice(key.indexOf(':') + 1);
     const result =
       (await injection?.process(key)) ??
-      (kind === 'AccessApplication'
-        ? await reconcileApplication(context, target)
-        : await reconcilePolicy(context, policies.get(target)));
+      (kind === 'AccessRevocation'
+        ? await reconcileRevocation(revocationContext, target)
+        : kind === 'AccessApplication'
+          ? await reconcileApplication(context, target)
+          : await reconcilePolicy(context, policies.get(target)));
     end();
     metrics.reconciles.inc({ kind, result });
   }
@@ -295,6 +350,7 @@ export function createOperator(options: OperatorOptions) {
               queue.add(`app:${app.metadata.namespace ?? ''}/${app.metadata.name}`);
             for (const policy of policies.values())
               queue.add(`policy:${policy.metadata.namespace ?? ''}/${policy.metadata.name}`);
+            for (const name of revocationViews.keys()) queue.add(`revocation:${name}`);
             injection?.resyncAll();
             servingTls?.refresh();
           }
@@ -306,7 +362,8 @@ export function createOperator(options: OperatorOptions) {
     async stop(graceMs = 10_000): Promise<void> {
       queue.stop();
       await Promise.race([queue.drained(), new Promise((r) => setTimeout(r, graceMs).unref())]);
-      for (const i of [applications, policies, secrets]) i.stop();
+      for (const i of [applications, policies, secrets, revocations]) i.stop();
+      for (const timer of revocationTimers.values()) clearTimeout(timer);
       injection?.stop();
       servingTls?.stop();
       await election?.release();
@@ -326,5 +383,6 @@ function kindOf(key: string): string {
   if (key.startsWith('app:')) return 'AccessApplication';
   if (key.startsWith('policy:')) return 'AccessPolicy';
   if (key.startsWith('deploy:')) return 'Deployment';
+  if (key.startsWith('revocation:')) return 'AccessRevocation';
   return 'MutatingWebhookConfiguration';
 }

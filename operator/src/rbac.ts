@@ -11,7 +11,7 @@ export const WEBHOOK_CONFIGURATION_NAME = 'gatehouse-sidecar-injector';
 
 /**
  * Everything the operator does across namespaces, and nothing more: watch its CRDs and write their
- * status, keep keys Secrets, read a Pod when its sidecar connects, review tokens, record Events,
+ * status, delete AccessRevocations once expired, keep keys Secrets, read a Pod when its sidecar connects, review tokens, record Events,
  * label opted-in Deployments, and keep its own webhook's caBundle. The Helm chart's ClusterRole is
  * tested to be exactly this, and an audited e2e run to use every verb of it.
  */
@@ -23,9 +23,10 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
   },
   {
     apiGroups: ['gatehouse.dev'],
-    resources: ['accessapplications/status', 'accesspolicies/status'],
+    resources: ['accessapplications/status', 'accesspolicies/status', 'accessrevocations/status'],
     verbs: ['patch'],
   },
+  { apiGroups: ['gatehouse.dev'], resources: ['accessrevocations'], verbs: ['list', 'watch', 'delete'] },
   { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
   { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },

@@ -237,7 +237,11 @@ describe('charts/gatehouse', () => {
   });
 
   it('carries the same CRD files as crds/', async () => {
-    for (const file of ['accessapplications.gatehouse.dev.yaml', 'accesspolicies.gatehouse.dev.yaml']) {
+    for (const file of [
+      'accessapplications.gatehouse.dev.yaml',
+      'accesspolicies.gatehouse.dev.yaml',
+      'accessrevocations.gatehouse.dev.yaml',
+    ]) {
       expect(readFileSync(resolve(CHART, 'crds', file), 'utf8')).toBe(
         readFileSync(resolve(CHART, '../../crds', file), 'utf8'),
       );
@@ -248,7 +252,11 @@ describe('charts/gatehouse', () => {
         .filter((d) => d.kind === 'CustomResourceDefinition')
         .map((d) => d.metadata.name)
         .sort(),
-    ).toEqual(['accessapplications.gatehouse.dev', 'accesspolicies.gatehouse.dev']);
+    ).toEqual([
+      'accessapplications.gatehouse.dev',
+      'accesspolicies.gatehouse.dev',
+      'accessrevocations.gatehouse.dev',
+    ]);
   });
 
   it("helm install and helm upgrade keep the operator's caBundle on the webhook", async () => {

@@ -22,7 +22,7 @@ import { type ControlPlane, startControlPlane } from '../helpers/control-plane.t
 import { helm } from '../helpers/helm.ts';
 import { eventually, waitForCrds } from '../helpers/operator-cluster.ts';
 import { type OperatorProcess, startOperatorProcess } from '../helpers/operator-process.ts';
-import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+import { runGatehouse, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 
 /**
  * The README's cluster quickstart, run as written against a real API server: CRDs, helm install,
@@ -428,6 +428,52 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
     const pod = await podFromTemplate();
     expect(containers(pod).map((c) => c.name)).toEqual(['web']);
     expect(pod.spec?.containers?.[0]?.ports?.[0]?.name).toBe('http');
+  });
+
+  it('enforces and expires AccessRevocations', async () => {
+    await cluster.kubectl(
+      ['apply', '-f', '-'],
+      `${stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'sso', namespace: NS },
+        stringData: { 'client-secret': 'intranet-secret' },
+      })}---\n${stringify({
+        apiVersion: 'gatehouse.dev/v1alpha1',
+        kind: 'AccessApplication',
+        metadata: { name: 'intranet', namespace: NS },
+        spec: {
+          hosts: ['intranet.example.com'],
+          upstream: { url: 'http://127.0.0.1:8080' },
+          policies: [{ name: 'office-network' }],
+          authentication: {
+            identityProviders: [
+              {
+                name: 'corp',
+                issuer: 'https://login.example.com',
+                clientId: 'intranet',
+                clientSecretRef: { name: 'sso', key: 'client-secret' },
+              },
+            ],
+            externalUrl: 'https://intranet.example.com',
+          },
+        },
+      })}`,
+    );
+    const revoke = (extra: string[]) =>
+      runGatehouse(['revoke', '--user', 'alice@example.com', '--kubeconfig', cluster.kubeconfig, ...extra]);
+    const enforced = await revoke(['--app', `${NS}/intranet`, '--reason', 'stolen laptop']);
+    expect(enforced.stderr).toBe('');
+    expect(enforced.stdout).toContain(`are ended in 1 application: ${NS}/intranet.`);
+    // A cut-off long past: no session it covers can be alive, so the operator deletes it.
+    const past = await revoke(['--before', '2020-01-01T00:00:00Z', '-o', 'name']);
+    const name = past.stdout.trim().split('/')[1] ?? '';
+    expect(name).toMatch(/^alice-example-com-/);
+    await eventually(
+      async () => !(await cluster.kubectl(['get', 'accessrevocations', '-o', 'name'])).includes(name),
+      10_000,
+      'expired revocation deleted',
+    );
   });
 
   it("ran under the chart's ServiceAccount with zero forbidden errors, using every verb the chart grants", async () => {

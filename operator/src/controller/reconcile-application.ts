@@ -12,6 +12,7 @@ import { gatherInputs, type ObjectLookup, validApplication } from './application
 import { type DesiredReady, desiredStatus, readyCondition, sameStatus } from './conditions.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { newKeysSecret, rotatedKeysSecret } from './keys-secret.ts';
+import { type RevocationView, revocationsFor } from './revocations.ts';
 
 /** What reconciling an application needs; the clock is injected so tests control rotation. */
 export interface ApplicationReconcilerContext {
@@ -25,6 +26,8 @@ export interface ApplicationReconcilerContext {
   readonly isLeader: () => boolean;
   readonly now: () => Date;
   readonly rotation: { readonly rotationMs: number; readonly overlapMs: number };
+  /** The AccessRevocations in force, read at the boundary. */
+  readonly revocations: () => Iterable<RevocationView>;
   /** Called with the Ready status of every application after each reconcile (undefined when deleted). */
   readonly onReady?: (key: string, ready: DesiredReady['status'] | undefined) => void;
 }
@@ -93,6 +96,7 @@ export async function reconcileApplication(
     policies: inputs.policies,
     secrets: inputs.secrets,
     keys: inputs.keys,
+    revocations: revocationsFor(key, application, ctx.revocations(), ctx.now()),
   });
   if (result.ok && ctx.hub.publish(key, result.config, publicJwks(inputs.keys)))
     ctx.metrics.configPushes.inc();

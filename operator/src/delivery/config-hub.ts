@@ -9,6 +9,8 @@ export interface PublishedConfig {
   readonly line: string;
   /** The application's public signing keys as a JWKS document. */
   readonly jwks: string;
+  /** Names of the AccessRevocations in this config. */
+  readonly revocations: ReadonlySet<string>;
 }
 
 type Subscriber = (published: PublishedConfig) => void;
@@ -30,6 +32,7 @@ export class ConfigHub {
       generation: config.generation,
       line: `${JSON.stringify({ type: 'config', config })}\n`,
       jwks,
+      revocations: new Set(config.revocations.map((r) => r.name)),
     };
     if (previous?.generation === config.generation) {
       this.#configs.set(key, published); // only the published keys changed: sidecars need nothing new

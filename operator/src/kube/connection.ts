@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Agent } from 'undici';
 import { parse } from 'yaml';
 
 export const IN_CLUSTER_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 export const IN_CLUSTER_CA_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
+export const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 const TOKEN_REREAD_MS = 60_000;
 
 /** How to reach the API server: its URL, a TLS-configured dispatcher and the current bearer token. */
@@ -91,18 +92,33 @@ export function loadConnection(options: ConnectionOptions = {}): KubeConnection 
       tokenFile: IN_CLUSTER_TOKEN_FILE,
     });
   }
-  const path =
-    options.kubeconfig ??
-    process.env.KUBECONFIG?.split(':')[0] ??
-    resolve(process.env.HOME ?? '/', '.kube/config');
-  return connectionFromKubeconfig(path, options.context);
+  return connectionFromKubeconfig(kubeconfigPath(options), options.context);
 }
 
 interface Kubeconfig {
   'current-context'?: string;
-  contexts?: { name: string; context: { cluster: string; user: string } }[];
+  contexts?: { name: string; context: { cluster: string; user: string; namespace?: string } }[];
   clusters?: { name: string; cluster: Record<string, string | boolean> }[];
   users?: { name: string; user: Record<string, unknown> }[];
+}
+
+/** The namespace commands default to, as kubectl picks it: the context's, in-cluster the pod's, else default. */
+export function defaultNamespace(options: ConnectionOptions = {}): string {
+  if (!options.kubeconfig && process.env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_NAMESPACE_FILE))
+    return readFileSync(IN_CLUSTER_NAMESPACE_FILE, 'utf8').trim();
+  const path = kubeconfigPath(options);
+  if (!existsSync(path)) return 'default';
+  const config = parse(readFileSync(path, 'utf8')) as Kubeconfig;
+  const name = options.context ?? config['current-context'];
+  return config.contexts?.find((c) => c.name === name)?.context.namespace ?? 'default';
+}
+
+function kubeconfigPath(options: ConnectionOptions): string {
+  return (
+    options.kubeconfig ??
+    process.env.KUBECONFIG?.split(':')[0] ??
+    resolve(process.env.HOME ?? '/', '.kube/config')
+  );
 }
 
 function connectionFromKubeconfig(path: string, contextName?: string): KubeConnection {

@@ -28,6 +28,13 @@ export const ACCESS_APPLICATIONS = type(
   'accessapplications',
 );
 export const ACCESS_POLICIES = type('gatehouse.dev', 'v1alpha1', 'AccessPolicy', 'accesspolicies');
+export const ACCESS_REVOCATIONS = type(
+  'gatehouse.dev',
+  'v1alpha1',
+  'AccessRevocation',
+  'accessrevocations',
+  false,
+);
 export const SECRETS = type('', 'v1', 'Secret', 'secrets');
 export const PODS = type('', 'v1', 'Pod', 'pods');
 export const EVENTS = type('', 'v1', 'Event', 'events');

@@ -1,0 +1,179 @@
+import { parseArgs } from 'node:util';
+import { parseDurationFlag, UsageError } from '../../../sidecar/src/cli/args.ts';
+import { defaultNamespace, loadConnection } from '../kube/connection.ts';
+import { KubeClient } from '../kube/kube-client.ts';
+import type { KubeObject } from '../kube/kube-object.ts';
+import { ACCESS_REVOCATIONS } from '../kube/resource-types.ts';
+
+export const REVOKE_USAGE = `Usage: gatehouse revoke --user <email> [--app <name>]... [options]
+       kubectl gatehouse revoke --user <email> [--app <name>]... [options]
+
+Ends the user's sessions in every sidecar of the given applications (every application
+without --app) within a second. Open WebSockets of those sessions are closed; the user may sign
+in again afterwards if policy allows. It creates an AccessRevocation, which the operator delivers
+to the sidecars and deletes once no session it covers can still be alive.
+
+Options:
+  --user <email>          whose sessions end (required)
+  --app <name>            an AccessApplication, as namespace/name or a name in --namespace; repeatable
+  -n, --namespace <ns>    namespace of --app names without one (default: the kubeconfig context's)
+  --reason <text>         why (kept on the object and logged by every sidecar)
+  --before <time>         end sessions signed in at or before this RFC 3339 time (default: now)
+  --wait <duration>       wait until every covered application's config carries it (default 10s; 0s: do not wait)
+  --kubeconfig <file>     kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
+  --context <name>        kubeconfig context
+  -o, --output <format>   text (default), json or name
+`;
+
+const EMAIL = /^[^@\s]+@[^@\s]+$/;
+const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const POLL_MS = 100;
+
+/** A DNS-subdomain prefix for generateName from an email: alice@example.com → alice-example-com- */
+export function revocationNamePrefix(email: string): string {
+  const base = email
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+    .replace(/-+$/, '');
+  return `${base || 'user'}-`;
+}
+
+/** The namespace/name keys of --app values. */
+export function applicationKeys(apps: readonly string[], namespace: string): string[] {
+  return [
+    ...new Set(
+      apps.map((app) => {
+        const [a, b] = app.split('/');
+        const key = b === undefined ? `${namespace}/${a}` : app;
+        const [ns = '', name = ''] = key.split('/');
+        if (key.split('/').length !== 2 || !NAME.test(ns) || ns.length > 63 || !NAME.test(name))
+          throw new UsageError(
+            `--app ${JSON.stringify(app)} is not an application name (namespace/name or name)`,
+          );
+        return key;
+      }),
+    ),
+  ].sort();
+}
+
+interface RevocationStatus {
+  observedGeneration?: number;
+  applications?: string[];
+  expiresAt?: string;
+  revokedBefore?: string;
+  conditions?: { type: string; status: string; message: string }[];
+}
+
+/** `gatehouse revoke`: creates an AccessRevocation and waits until it is enforced. */
+export async function runRevokeCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      user: { type: 'string' },
+      app: { type: 'string', multiple: true, default: [] },
+      namespace: { type: 'string', short: 'n' },
+      reason: { type: 'string' },
+      before: { type: 'string' },
+      wait: { type: 'string', default: '10s' },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+      output: { type: 'string', short: 'o', default: 'text' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const user = values.user?.trim();
+  if (!user || !EMAIL.test(user) || user.length > 320)
+    throw new UsageError('--user must be an email address');
+  if (!['text', 'json', 'name'].includes(values.output))
+    throw new UsageError('--output must be text, json or name');
+  if (values.reason !== undefined && values.reason.length > 512)
+    throw new UsageError('--reason is at most 512 characters');
+  let before: string | undefined;
+  if (values.before !== undefined) {
+    const at = Date.parse(values.before);
+    if (Number.isNaN(at) || !/^\d{4}-\d\d-\d\dT/.test(values.before))
+      throw new UsageError('--before must be an RFC 3339 time, e.g. 2026-11-21T07:00:00Z');
+    before = new Date(at).toISOString();
+  }
+  const waitMs = parseDurationFlag(values.wait, '--wait');
+  const connectionOptions = {
+    ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+    ...(values.context ? { context: values.context } : {}),
+  };
+  const namespace = values.namespace ?? defaultNamespace(connectionOptions);
+  const applications = applicationKeys(values.app, namespace);
+
+  const connection = loadConnection(connectionOptions);
+  const client = new KubeClient(connection, { fieldManager: 'gatehouse-revoke' });
+  try {
+    let object = await client.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
+      metadata: { generateName: revocationNamePrefix(user) },
+      spec: {
+        user,
+        ...(applications.length > 0 ? { applications } : {}),
+        ...(before ? { revokedBefore: before } : {}),
+        ...(values.reason ? { reason: values.reason } : {}),
+      },
+    });
+    const name = object.metadata.name;
+    const deadline = Date.now() + waitMs;
+    let enforced = false;
+    while (waitMs > 0) {
+      const status = object.status as RevocationStatus | undefined;
+      const ready = status?.conditions?.find((c) => c.type === 'Ready');
+      if (status?.observedGeneration === object.metadata.generation && ready?.status === 'True') {
+        enforced = true;
+        break;
+      }
+      if (Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      const latest = await client.get(ACCESS_REVOCATIONS, undefined, name);
+      if (!latest) {
+        enforced = true; // already expired and deleted: nothing it covers can be alive
+        break;
+      }
+      object = latest;
+    }
+    printResult(values.output, object, user, enforced, waitMs);
+    return waitMs > 0 && !enforced ? 1 : 0;
+  } finally {
+    await connection.dispatcher.close().catch(() => undefined);
+  }
+}
+
+function printResult(
+  output: string,
+  object: KubeObject,
+  user: string,
+  enforced: boolean,
+  waitMs: number,
+): void {
+  const name = object.metadata.name;
+  if (output === 'name') {
+    process.stdout.write(`accessrevocation.gatehouse.dev/${name}\n`);
+    return;
+  }
+  if (output === 'json') {
+    process.stdout.write(
+      `${JSON.stringify({ name, user, enforced, spec: object.spec, status: object.status ?? null })}\n`,
+    );
+    return;
+  }
+  const status = object.status as RevocationStatus | undefined;
+  const apps = status?.applications ?? [];
+  process.stdout.write(`accessrevocation.gatehouse.dev/${name} created\n`);
+  if (enforced && status) {
+    process.stdout.write(
+      `Sessions of ${user} signed in at or before ${status.revokedBefore} are ended in ${apps.length} application${apps.length === 1 ? '' : 's'}${apps.length > 0 ? `: ${apps.join(', ')}` : ''}.\n` +
+        `The revocation expires at ${status.expiresAt}, when no session it covers can still be alive.\n`,
+    );
+  } else if (waitMs > 0) {
+    const ready = status?.conditions?.find((c) => c.type === 'Ready');
+    process.stderr.write(
+      `gatehouse revoke: not confirmed within ${waitMs / 1000}s (${ready ? ready.message : 'the operator has not reported yet; is it running?'}). The AccessRevocation exists and applies as soon as the operator delivers it.\n`,
+    );
+  }
+}

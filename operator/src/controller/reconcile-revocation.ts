@@ -1,0 +1,116 @@
+import type { AccessApplication } from '../../../sidecar/src/api/access-application.ts';
+import type { Condition } from '../../../sidecar/src/api/status.ts';
+import type { ConfigHub } from '../delivery/config-hub.ts';
+import type { KubeClient } from '../kube/kube-client.ts';
+import { type KubeObject, kubeTime } from '../kube/kube-object.ts';
+import { ACCESS_REVOCATIONS } from '../kube/resource-types.ts';
+import type { OperatorMetrics } from '../operator-metrics.ts';
+import { validApplication } from './application-inputs.ts';
+import { covers, type RevocationView, readRevocation, revocationExpiry } from './revocations.ts';
+
+export interface RevocationReconcilerContext {
+  readonly client: KubeClient;
+  readonly revocations: { get(key: string): KubeObject | undefined };
+  readonly applications: { values(): IterableIterator<KubeObject> };
+  readonly hub: ConfigHub;
+  readonly metrics: OperatorMetrics;
+  readonly isLeader: () => boolean;
+  readonly now: () => Date;
+  /** Reconcile this revocation again after ms (its expiry, or a moment later while sidecars catch up). */
+  readonly later: (name: string, ms: number) => void;
+  readonly log: (type: string, fields: Record<string, unknown>) => void;
+}
+
+interface RevocationStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  revokedBefore?: string;
+  applications?: string[];
+  expiresAt?: string;
+}
+
+/** How soon to look again while some application's config does not carry the revocation yet. */
+const PENDING_RECHECK_MS = 250;
+
+function applicationsOf(objects: Iterable<KubeObject>): { key: string; application: AccessApplication }[] {
+  const out: { key: string; application: AccessApplication }[] = [];
+  for (const object of objects) {
+    const { application } = validApplication(object);
+    if (application)
+      out.push({ key: `${object.metadata.namespace ?? ''}/${object.metadata.name}`, application });
+  }
+  return out;
+}
+
+/**
+ * One AccessRevocation: delete it once no session it covers can be alive; otherwise report where
+ * it is enforced (Ready once every covered application's served config carries it) and when it
+ * expires, and come back at that time. Sidecars get it through their application's config.
+ */
+export async function reconcileRevocation(
+  ctx: RevocationReconcilerContext,
+  name: string,
+): Promise<'ready' | 'not_ready' | 'skipped' | 'expired'> {
+  const object = ctx.revocations.get(`/${name}`);
+  if (!object || object.metadata.deletionTimestamp) return 'skipped';
+  const revocation: RevocationView | undefined = readRevocation(object);
+  if (!revocation) return 'skipped';
+  const applications = applicationsOf(ctx.applications.values());
+  const expiresAt = revocationExpiry(revocation, applications);
+  const now = ctx.now();
+  if (expiresAt.getTime() <= now.getTime()) {
+    if (!ctx.isLeader()) return 'expired';
+    await ctx.client.delete(ACCESS_REVOCATIONS, undefined, name);
+    ctx.metrics.writes.inc({ what: 'revocation_delete' });
+    ctx.log('revocation_expired', {
+      revocation: name,
+      user: revocation.user,
+      expiredAt: kubeTime(expiresAt),
+    });
+    return 'expired';
+  }
+  const covered = applications
+    .filter((a) => covers(revocation, a.key))
+    .map((a) => a.key)
+    .sort();
+  const pending = covered.filter((key) => {
+    const published = ctx.hub.get(key);
+    return published !== undefined && !published.revocations.has(name);
+  });
+  const ready = pending.length === 0;
+  const current = object.status as RevocationStatus | undefined;
+  const previous = current?.conditions?.find((c) => c.type === 'Ready');
+  const status = ready ? 'True' : 'False';
+  const condition: Condition = {
+    type: 'Ready',
+    status,
+    reason: ready ? 'Enforced' : 'Pending',
+    message: ready
+      ? `in the config of ${covered.length} application${covered.length === 1 ? '' : 's'}`
+      : `not yet in the config of ${pending.join(', ')}`,
+    lastTransitionTime: previous?.status === status ? previous.lastTransitionTime : kubeTime(now),
+    ...(object.metadata.generation === undefined ? {} : { observedGeneration: object.metadata.generation }),
+  };
+  const next: RevocationStatus = {
+    ...(object.metadata.generation === undefined ? {} : { observedGeneration: object.metadata.generation }),
+    conditions: [condition],
+    revokedBefore: kubeTime(new Date(revocation.before * 1000)),
+    applications: covered,
+    expiresAt: kubeTime(expiresAt),
+  };
+  const unchanged =
+    current !== undefined &&
+    previous?.status === condition.status &&
+    previous.reason === condition.reason &&
+    previous.message === condition.message &&
+    current.observedGeneration === next.observedGeneration &&
+    current.revokedBefore === next.revokedBefore &&
+    current.expiresAt === next.expiresAt &&
+    (current.applications ?? []).join(',') === covered.join(',');
+  if (ctx.isLeader() && !unchanged) {
+    await ctx.client.apply(ACCESS_REVOCATIONS, { metadata: { name }, status: next }, 'status');
+    ctx.metrics.writes.inc({ what: 'status' });
+  }
+  ctx.later(name, ready ? expiresAt.getTime() - now.getTime() : PENDING_RECHECK_MS);
+  return ready ? 'ready' : 'not_ready';
+}

@@ -1,0 +1,89 @@
+import type { AccessApplication } from '../../../sidecar/src/api/access-application.ts';
+import { AccessRevocation } from '../../../sidecar/src/api/access-revocation.ts';
+import { parseDurationMs } from '../../../sidecar/src/api/schema-helpers.ts';
+import { schemaErrors } from '../../../sidecar/src/api/validate.ts';
+import { DEFAULT_SESSION_ABSOLUTE_MS } from '../../../sidecar/src/config/render-auth.ts';
+import type { Revocation } from '../../../sidecar/src/config/sidecar-config.ts';
+import type { KubeObject } from '../kube/kube-object.ts';
+
+/** An AccessRevocation as the operator reasons about it. */
+export interface RevocationView {
+  readonly name: string;
+  /** Lower-cased email. */
+  readonly user: string;
+  /** Cut-off, epoch seconds: sessions signed in at or before it end. */
+  readonly before: number;
+  readonly reason: string | null;
+  /** namespace/name keys; null covers every application. */
+  readonly applications: ReadonlySet<string> | null;
+}
+
+/** Reads an AccessRevocation at the boundary; undefined when it does not match the schema. */
+export function readRevocation(object: KubeObject): RevocationView | undefined {
+  if (schemaErrors(AccessRevocation, object, '').length > 0) return undefined;
+  const { spec, metadata } = object as unknown as AccessRevocation & {
+    metadata: { creationTimestamp?: string };
+  };
+  const at = Date.parse(spec.revokedBefore ?? metadata.creationTimestamp ?? '');
+  if (Number.isNaN(at)) return undefined;
+  return {
+    name: metadata.name,
+    user: spec.user.toLowerCase(),
+    before: Math.floor(at / 1000),
+    reason: spec.reason ?? null,
+    applications: spec.applications?.length ? new Set(spec.applications) : null,
+  };
+}
+
+/** True when two readings of a revocation would render the same into every config. */
+export function sameRevocation(a: RevocationView | undefined, b: RevocationView | undefined): boolean {
+  if (!a || !b) return a === b;
+  const apps = (v: RevocationView) => (v.applications === null ? null : [...v.applications].sort().join(','));
+  return a.user === b.user && a.before === b.before && a.reason === b.reason && apps(a) === apps(b);
+}
+
+/** Whether a revocation applies to the application with this namespace/name key. */
+export function covers(revocation: RevocationView, applicationKey: string): boolean {
+  return revocation.applications === null || revocation.applications.has(applicationKey);
+}
+
+/** Longest life of a session of this application (0 when it signs nobody in, so has no sessions). */
+export function sessionLifetimeMs(application: AccessApplication): number {
+  const auth = application.spec.authentication;
+  if (!auth?.identityProviders?.length) return 0;
+  const configured = auth.session?.absoluteLifetime;
+  return (configured && parseDurationMs(configured)) || DEFAULT_SESSION_ABSOLUTE_MS;
+}
+
+/**
+ * The revocations a sidecar of this application must enforce at `now`: those covering it whose
+ * sessions could still be alive here (cut-off plus this application's session lifetime ahead).
+ */
+export function revocationsFor(
+  applicationKey: string,
+  application: AccessApplication,
+  revocations: Iterable<RevocationView>,
+  now: Date,
+): Revocation[] {
+  const lifetimeMs = sessionLifetimeMs(application);
+  const out: Revocation[] = [];
+  for (const r of revocations) {
+    if (!covers(r, applicationKey) || r.before * 1000 + lifetimeMs <= now.getTime()) continue;
+    out.push({ name: r.name, user: r.user, before: r.before, reason: r.reason });
+  }
+  return out;
+}
+
+/**
+ * When no session a revocation covers can still be alive: its cut-off plus the longest session
+ * lifetime among the applications it covers (the cut-off itself when none has sessions).
+ */
+export function revocationExpiry(
+  revocation: RevocationView,
+  applications: Iterable<{ readonly key: string; readonly application: AccessApplication }>,
+): Date {
+  let longest = 0;
+  for (const { key, application } of applications)
+    if (covers(revocation, key)) longest = Math.max(longest, sessionLifetimeMs(application));
+  return new Date(revocation.before * 1000 + longest);
+}

@@ -1,0 +1,397 @@
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { type DevProvider, startDevProvider } from '../../examples/demo/dev-provider.ts';
+import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
+import {
+  ACCESS_APPLICATIONS,
+  ACCESS_POLICIES,
+  ACCESS_REVOCATIONS,
+  PODS,
+  SECRETS,
+  SERVICE_ACCOUNTS,
+} from '../../operator/src/kube/resource-types.ts';
+import { createOperator, type Operator } from '../../operator/src/operator.ts';
+import { controlPlaneAssets, freePort } from '../helpers/control-plane.ts';
+import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
+import {
+  eventually,
+  OPERATOR_NAMESPACE,
+  type OperatorCluster,
+  startOperatorCluster,
+  TEST_OPERATOR_TIMINGS,
+} from '../helpers/operator-cluster.ts';
+import { GATEHOUSE_BIN, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+
+const NS = 'corp';
+const ALICE = 'alice@example.com';
+const ROUNDS = 20;
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-revocation-'));
+
+let env: OperatorCluster;
+let operator: Operator;
+let provider: DevProvider;
+let upstream: TestUpstream;
+let sidecar: SidecarProcess;
+let port: number;
+let origin: string;
+const upstreamPaths: string[] = [];
+
+async function podToken(pod: string): Promise<string> {
+  const token = await env.cluster.kubectl([
+    'create',
+    'token',
+    'wiki',
+    '-n',
+    NS,
+    '--audience',
+    'gatehouse',
+    '--bound-object-kind',
+    'Pod',
+    '--bound-object-name',
+    pod,
+    '--duration',
+    '1h',
+  ]);
+  const file = join(dir, `token-${pod}`);
+  writeFileSync(file, token.trim());
+  return file;
+}
+
+async function startWikiSidecar(pod: string, listenPort: number): Promise<SidecarProcess> {
+  return startSidecarProcess(
+    {
+      sourceArgs: [
+        '--operator-url',
+        `https://127.0.0.1:${env.ports.deliveryPort}`,
+        '--operator-ca',
+        env.tls.certFile,
+        '--token-file',
+        await podToken(pod),
+      ],
+    },
+    ['--listen', `127.0.0.1:${listenPort}`],
+  );
+}
+
+async function signIn(): Promise<HttpBrowser> {
+  const browser = new HttpBrowser();
+  const pages = await signInWithDevProvider(browser, `${origin}/home`, 'alice');
+  const last = pages.at(-1);
+  if (last?.status !== 200) throw new Error(`sign-in ended with ${last?.status} at ${last?.url}`);
+  return browser;
+}
+
+const cookieHeader = (browser: HttpBrowser): string =>
+  [...browser.cookies(origin)].map(([n, v]) => `${n}=${v}`).join('; ');
+
+async function openSocket(cookie: string): Promise<WebSocket> {
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/live`, { headers: { cookie } });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+    socket.once('unexpected-response', (_req, res) =>
+      reject(new Error(`upgrade refused: ${res.statusCode}`)),
+    );
+  });
+  const echoed = new Promise<string>((r) => socket.once('message', (m) => r(String(m))));
+  socket.send('ping');
+  expect(await echoed).toBe('echo:ping');
+  return socket;
+}
+
+/** Status of a request with only this cookie, and whether the upstream saw it. */
+async function withCookie(cookie: string, path: string): Promise<{ status: number; forwarded: boolean }> {
+  const seen = upstreamPaths.length;
+  const response = await request(`${origin}${path}`, { headers: { cookie, accept: 'text/html' } });
+  await response.body.dump();
+  return { status: response.statusCode, forwarded: upstreamPaths.slice(seen).includes(path) };
+}
+
+const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+};
+
+function revocation(spec: Record<string, unknown>): KubeObject {
+  return { metadata: { generateName: 'alice-example-com-' } as unknown as KubeObject['metadata'], spec };
+}
+
+beforeAll(async () => {
+  env = await startOperatorCluster({ namespaces: [NS] });
+  operator = env.operator;
+  port = await freePort();
+  origin = `http://127.0.0.1:${port}`;
+  upstream = await startUpstream((req, res) => {
+    upstreamPaths.push(req.url ?? '');
+    res.end('wiki page');
+  });
+  const wss = new WebSocketServer({ server: upstream.server });
+  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${String(m)}`)));
+  provider = await startDevProvider({
+    clients: [
+      {
+        client_id: 'wiki',
+        client_secret: 'wiki-secret',
+        redirect_uris: [`${origin}/.gatehouse/callback`],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+      },
+    ],
+  });
+  await env.admin.create(SECRETS, NS, {
+    metadata: { name: 'idp', namespace: NS },
+    stringData: { 'client-secret': 'wiki-secret' },
+  });
+  await env.admin.apply(ACCESS_POLICIES, {
+    metadata: { name: 'engineers', namespace: NS },
+    spec: { decision: 'allow', include: [{ groups: ['engineering'] }] },
+  });
+  const app = (name: string, lifetime: string, hosts: string[]) =>
+    env.admin.apply(ACCESS_APPLICATIONS, {
+      metadata: { name, namespace: NS },
+      spec: {
+        hosts,
+        upstream: { url: upstream.url },
+        policies: [{ name: 'engineers' }],
+        authentication: {
+          externalUrl: origin,
+          identityProviders: [
+            {
+              name: 'dev',
+              issuer: provider.issuer,
+              clientId: 'wiki',
+              clientSecretRef: { name: 'idp', key: 'client-secret' },
+              scopes: ['openid', 'email', 'groups'],
+            },
+          ],
+          session: { absoluteLifetime: lifetime },
+        },
+      },
+    });
+  await app('wiki', '1h', [`127.0.0.1:${port}`]);
+  await app('short', '3s', ['short.example.com']);
+  await env.admin.create(SERVICE_ACCOUNTS, NS, { metadata: { name: 'wiki', namespace: NS } });
+  for (const pod of ['wiki-1', 'wiki-2'])
+    await env.admin.create(PODS, NS, {
+      metadata: { name: pod, namespace: NS, labels: { 'gatehouse.dev/application': 'wiki' } },
+      spec: { serviceAccountName: 'wiki', containers: [{ name: 'app', image: 'wiki:1' }] },
+    });
+  await eventually(
+    async () => (await env.ready(ACCESS_APPLICATIONS, NS, 'wiki'))?.status === 'True',
+    10_000,
+    'wiki Ready',
+  );
+  sidecar = await startWikiSidecar('wiki-1', port);
+}, 60_000);
+
+afterAll(async () => {
+  await sidecar?.stop();
+  await provider?.close();
+  await upstream?.close();
+  if (operator !== env?.operator) await operator?.stop(1_000);
+  await env?.stop();
+});
+
+describe('revocation', () => {
+  const socketClosedMs: number[] = [];
+  const cookieRefusedMs: number[] = [];
+  let lastRevokedCookie = '';
+
+  it(`ends a signed-in user's sessions within a second, ${ROUNDS} times: WebSocket closed, cookie refused, fresh sign-in works`, async () => {
+    let browser = await signIn();
+    for (let round = 0; round < ROUNDS; round++) {
+      const cookie = cookieHeader(browser);
+      expect(await withCookie(cookie, `/page-${round}`)).toEqual({ status: 200, forwarded: true });
+      const socket = await openSocket(cookie);
+      const closed = new Promise<number>((r) => socket.once('close', () => r(performance.now())));
+
+      const t0 = performance.now();
+      const created = await env.admin.create<KubeObject>(
+        ACCESS_REVOCATIONS,
+        undefined,
+        revocation({ user: ALICE, applications: [`${NS}/wiki`], reason: `round ${round}` }),
+      );
+      let refusedAt = 0;
+      while (refusedAt === 0 && performance.now() - t0 < 5_000) {
+        const { status, forwarded } = await withCookie(cookie, `/after-${round}`);
+        if (!forwarded) {
+          expect(status).toBe(302); // back to sign-in, not to the app
+          refusedAt = performance.now();
+        } else await new Promise((r) => setTimeout(r, 5));
+      }
+      socketClosedMs.push((await closed) - t0);
+      cookieRefusedMs.push(refusedAt - t0);
+      lastRevokedCookie = cookie;
+
+      // The cut-off is the creation second: sign-ins in a later second are not covered.
+      const cutOff = Date.parse(String(created.metadata.creationTimestamp));
+      await new Promise((r) => setTimeout(r, Math.max(0, cutOff + 1_000 - Date.now() + 20)));
+      browser = await signIn();
+      expect(await withCookie(cookieHeader(browser), `/fresh-${round}`)).toEqual({
+        status: 200,
+        forwarded: true,
+      });
+    }
+    const p50 = percentile(cookieRefusedMs, 50);
+    const p99 = percentile(cookieRefusedMs, 99);
+    const socketP99 = percentile(socketClosedMs, 99);
+    console.warn(
+      `revocation → cookie refused: p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms; → WebSocket closed: p50 ${percentile(socketClosedMs, 50).toFixed(0)} ms, p99 ${socketP99.toFixed(0)} ms (${ROUNDS} rounds)`,
+    );
+    expect(p99).toBeLessThanOrEqual(1_000);
+    expect(socketP99).toBeLessThanOrEqual(1_000);
+  }, 120_000);
+
+  it('logs the revocation, each refused session and each closed WebSocket as auth events', async () => {
+    const applied = sidecar.lines.filter((l) => l.type === 'revocation_applied');
+    expect(applied).toHaveLength(ROUNDS);
+    expect(applied[0]).toMatchObject({
+      app: `${NS}/wiki`,
+      user: ALICE,
+      reason: 'round 0',
+      websocketsClosed: 1,
+    });
+    const revoked = sidecar.lines.filter((l) => l.type === 'session_revoked');
+    expect(revoked.length).toBe(ROUNDS);
+    expect(revoked[0]).toMatchObject({ email: ALICE, provider: 'dev', app: `${NS}/wiki` });
+    const closed = sidecar.lines.filter(
+      (l) => l.type === 'websocket_closed' && l.reason === 'session_revoked',
+    );
+    expect(closed).toHaveLength(ROUNDS);
+    expect(JSON.stringify(sidecar.lines)).not.toMatch(/wiki-secret|"cookie"/i);
+  });
+
+  it('reports where it is enforced and when it expires', async () => {
+    const list = await env.admin.list(ACCESS_REVOCATIONS);
+    const latest = list.items.find((o) => (o.spec as { reason: string }).reason === `round ${ROUNDS - 1}`);
+    const status = await eventually(
+      async () => {
+        const s = (await env.admin.get(ACCESS_REVOCATIONS, undefined, latest?.metadata.name ?? ''))?.status as
+          | {
+              applications?: string[];
+              expiresAt?: string;
+              revokedBefore?: string;
+              conditions?: { status: string }[];
+            }
+          | undefined;
+        return s?.conditions?.[0]?.status === 'True' ? s : undefined;
+      },
+      5_000,
+      'revocation Ready',
+    );
+    expect(status.applications).toEqual([`${NS}/wiki`]);
+    expect(Date.parse(status.expiresAt ?? '') - Date.parse(status.revokedBefore ?? '')).toBe(3600_000);
+    const printed = await env.cluster.kubectl(['get', 'accessrevocations']);
+    expect(printed).toMatch(/NAME\s+USER\s+READY\s+EXPIRES\s+AGE/);
+    expect(printed).toContain(ALICE);
+  });
+
+  it('survives an operator restart: a sidecar started afterwards refuses the revoked cookie', async () => {
+    await operator.stop(1_000);
+    operator = createOperator({
+      connection: env.cluster.connection(env.cluster.operatorUser),
+      namespace: OPERATOR_NAMESPACE,
+      identity: 'operator-restarted',
+      tls: { cert: env.tls.cert, key: env.tls.key },
+      deliveryListen: { host: '127.0.0.1', port: env.ports.deliveryPort },
+      adminListen: { host: '127.0.0.1', port: 0 },
+      ...TEST_OPERATOR_TIMINGS,
+    });
+    await operator.start();
+    const secondPort = await freePort();
+    const second = await startWikiSidecar('wiki-2', secondPort);
+    try {
+      const loaded = await second.waitForLine((l) => l.type === 'revocation_applied');
+      expect(loaded.user).toBe(ALICE);
+      const response = await request(`http://127.0.0.1:${secondPort}/after-restart`, {
+        headers: { cookie: lastRevokedCookie, host: `127.0.0.1:${port}`, accept: 'text/html' },
+      });
+      await response.body.dump();
+      expect(response.statusCode).toBe(302);
+      expect(upstreamPaths).not.toContain('/after-restart');
+      expect(second.lines.some((l) => l.type === 'session_revoked')).toBe(true);
+    } finally {
+      await second.stop();
+    }
+  }, 30_000);
+
+  it('is deleted once no session it covers can be alive; one covering no sessions goes at once', async () => {
+    const short = await env.admin.create<KubeObject>(
+      ACCESS_REVOCATIONS,
+      undefined,
+      revocation({ user: ALICE, applications: [`${NS}/short`] }),
+    );
+    const status = await eventually(
+      async () =>
+        (
+          (await env.admin.get(ACCESS_REVOCATIONS, undefined, short.metadata.name))?.status as
+            | { expiresAt?: string }
+            | undefined
+        )?.expiresAt,
+      5_000,
+      'expiry reported',
+    );
+    expect(Date.parse(status) - Date.parse(String(short.metadata.creationTimestamp))).toBe(3_000);
+    await eventually(
+      async () => (await env.admin.get(ACCESS_REVOCATIONS, undefined, short.metadata.name)) === undefined,
+      8_000,
+      'expired revocation deleted',
+    );
+    const none = await env.admin.create<KubeObject>(
+      ACCESS_REVOCATIONS,
+      undefined,
+      revocation({ user: ALICE, applications: ['elsewhere/nothing'] }),
+    );
+    await eventually(
+      async () => (await env.admin.get(ACCESS_REVOCATIONS, undefined, none.metadata.name)) === undefined,
+      5_000,
+      'revocation covering no sessions deleted',
+    );
+  }, 20_000);
+
+  it('works as the kubectl plugin: kubectl gatehouse revoke', async () => {
+    const bin = join(dir, 'bin');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(
+      join(bin, 'kubectl-gatehouse'),
+      `#!/bin/sh\nexec "${process.execPath}" "${GATEHOUSE_BIN}" "$@"\n`,
+    );
+    chmodSync(join(bin, 'kubectl-gatehouse'), 0o755);
+    const run = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          join(controlPlaneAssets(), 'kubectl'),
+          args,
+          { env: { ...process.env, KUBECONFIG: env.cluster.kubeconfig, PATH: `${bin}:${process.env.PATH}` } },
+          (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const ok = await run([
+      'gatehouse',
+      'revoke',
+      '--user',
+      'Bob@Example.com',
+      '--app',
+      'wiki',
+      '-n',
+      NS,
+      '--reason',
+      'INC-42',
+    ]);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^accessrevocation\.gatehouse\.dev\/bob-example-com-[a-z0-9]+ created\n/);
+    expect(ok.stdout).toContain(`are ended in 1 application: ${NS}/wiki.`);
+    await sidecar.waitForLine((l) => l.type === 'revocation_applied' && l.user === 'bob@example.com');
+    const bad = await run(['gatehouse', 'revoke', '--user', 'not-an-email']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--user must be an email address');
+  });
+});
