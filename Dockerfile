@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every entry point of Gatehouse:
-#   gatehouse operator | sidecar | validate | service-token
+#   gatehouse operator | sidecar | audit | revoke | validate | service-token
 # Build:  docker build -t ghcr.io/gatehouse-dev/gatehouse:0.1.0 .
 # The chart runs `operator` from it and the webhook injects it as the sidecar.
 
@@ -13,6 +13,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY sidecar/src ./sidecar/src
 COPY operator/src ./operator/src
+COPY audit/src ./audit/src
 RUN npm run build && npm prune --omit=dev
 
 # Runtime: distroless Node 24 (no shell, no package manager), non-root (65532).

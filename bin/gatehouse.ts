@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { AUDIT_USAGE, runAuditCommand } from '../audit/src/audit-command.ts';
 import { OPERATOR_USAGE, runOperatorCommand } from '../operator/src/cli/operator-command.ts';
 import { REVOKE_USAGE, runRevokeCommand } from '../operator/src/cli/revoke-command.ts';
 import { KubeApiError } from '../operator/src/kube/kube-errors.ts';
@@ -14,6 +15,7 @@ Commands:
   sidecar    run the proxy for one application (--config <file|dir>, or --operator-url in a cluster)
   operator   run the control plane: watch CRDs, keep keys and status, stream config to sidecars
   validate   check AccessApplication YAML and print the rendered sidecar config
+  audit      rebuild sessions, users of an IP, or requests to a path from the logs (files or --cluster)
   revoke     end a user's sessions in every sidecar of some or all applications (also: kubectl gatehouse revoke)
   service-token create <id>   a new service token: the secret once, and its hash for the YAML
   version    print the version
@@ -26,6 +28,7 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => number 
   operator: { usage: OPERATOR_USAGE, run: runOperatorCommand },
   validate: { usage: VALIDATE_USAGE, run: runValidateCommand },
   revoke: { usage: REVOKE_USAGE, run: runRevokeCommand },
+  audit: { usage: AUDIT_USAGE, run: runAuditCommand },
   'service-token': { usage: SERVICE_TOKEN_USAGE, run: runServiceTokenCommand },
 };
 

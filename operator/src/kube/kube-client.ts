@@ -3,7 +3,7 @@ import { request } from 'undici';
 import type { KubeConnection } from './connection.ts';
 import { KubeApiError, kubeErrorFromResponse } from './kube-errors.ts';
 import type { KubeObject } from './kube-object.ts';
-import { apiVersionOf, collectionPath, objectPath, type ResourceType } from './resource-types.ts';
+import { apiVersionOf, collectionPath, objectPath, PODS, type ResourceType } from './resource-types.ts';
 
 export const FIELD_MANAGER = 'gatehouse-operator';
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -192,6 +192,40 @@ export class KubeClient {
     } catch (error) {
       if (!(error instanceof KubeApiError && error.code === 'not_found')) throw error;
     }
+  }
+
+  /**
+   * Streams a container's log (GET pods/<name>/log): the bytes as the kubelet sends them.
+   * Rejects with a KubeApiError when the API server refuses.
+   */
+  async podLog(
+    namespace: string,
+    pod: string,
+    options: { container: string; sinceTime?: string; follow?: boolean },
+  ): Promise<Readable> {
+    const what = `log of ${namespace}/${pod} container ${options.container}`;
+    let response: Awaited<ReturnType<typeof request>>;
+    try {
+      response = await request(
+        this.#url(`${objectPath(PODS, namespace, pod)}/log`, {
+          container: options.container,
+          sinceTime: options.sinceTime,
+          follow: options.follow ? 'true' : undefined,
+        }),
+        {
+          method: 'GET',
+          dispatcher: this.#connection.dispatcher,
+          headers: { ...this.#headers(), accept: '*/*' },
+          headersTimeout: REQUEST_TIMEOUT_MS,
+          bodyTimeout: options.follow ? 0 : REQUEST_TIMEOUT_MS,
+        },
+      );
+    } catch (error) {
+      throw new KubeApiError('unavailable', 0, `${what}: ${(error as Error).message}`);
+    }
+    if (response.statusCode >= 300)
+      throw kubeErrorFromResponse(response.statusCode, await response.body.text(), what);
+    return response.body as Readable;
   }
 
   /**

@@ -1,0 +1,213 @@
+import { writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { loadConnection } from '../../operator/src/kube/connection.ts';
+import { KubeClient } from '../../operator/src/kube/kube-client.ts';
+import { parseDurationMs } from '../../sidecar/src/api/schema-helpers.ts';
+import { UsageError } from '../../sidecar/src/cli/args.ts';
+import { parseAuditLine } from './audit-record.ts';
+import { scanLines } from './line-scanner.ts';
+import { clusterSources, fileSource, type LogSource } from './log-sources.ts';
+import {
+  type AuditAnswer,
+  type AuditQuery,
+  createQueryRunner,
+  queryNeedles,
+  type TimeRange,
+} from './queries.ts';
+import { renderHtml } from './render-html.ts';
+import { renderJson, renderTable } from './render-text.ts';
+import { type AnomalySettings, DEFAULT_ANOMALY_SETTINGS } from './sessions.ts';
+
+export const AUDIT_USAGE = `Usage: gatehouse audit <question> [options] [file ...]
+       kubectl gatehouse audit <question> --cluster [options]
+
+Rebuilds what happened from Gatehouse log lines (both field profiles, any number of sidecars
+and applications, in any order).
+
+Questions:
+  sessions --user <email>     a user's sessions: sign-in, provider, IPs, user agents, every
+                              request in order with status and decision, anomalies
+  sessions --sub <subject>    the same, by subject (for users without an email)
+  sessions                    every session
+  ip <address>                every user seen from an address
+  requests [--path <path>] [--app <namespace/name>] [--user <email>]
+                              every request to a path (a trailing * matches a prefix) or an
+                              application
+
+Input: files of JSON lines (.gz decompressed), - for standard input (the default), or
+--cluster for the log of every injected sidecar, read through the API server.
+
+Options:
+  --since <time>            from this time: RFC 3339, or a duration back from now (24h, 7d)
+  --until <time>            up to this time
+  --format <f>              table (default), json or html (a self-contained timeline page)
+  -o, --output <file>       write the answer to a file instead of standard output
+  --burst <n>/<duration>    a denial burst is n denied requests within the duration (default 5/60s)
+  --cluster                 read the sidecars' logs from the cluster
+  -n, --namespace <ns>      with --cluster: only this namespace
+  -A, --all-namespaces      with --cluster: every namespace (the default)
+  --kubeconfig <file>       kubeconfig for --cluster
+  --context <name>          kubeconfig context
+  --stats                   print lines read and speed to standard error
+`;
+
+/** A time argument: RFC 3339, or a duration back from now. */
+export function parseTimeArgument(text: string, flag: string, now = Date.now()): number {
+  const days = /^([0-9]+)d$/.exec(text);
+  const back = days ? Number(days[1]) * 86_400_000 : parseDurationMs(text);
+  if (back !== undefined) return now - back;
+  const at = Date.parse(text);
+  if (Number.isNaN(at) || !/^\d{4}-\d\d-\d\d/.test(text))
+    throw new UsageError(
+      `${flag} must be an RFC 3339 time or a duration such as 24h (got ${JSON.stringify(text)})`,
+    );
+  return at;
+}
+
+/** --burst 5/60s */
+export function parseBurst(text: string): AnomalySettings {
+  const m = /^([0-9]+)\/(.+)$/.exec(text);
+  const windowMs = m ? parseDurationMs(m[2] as string) : undefined;
+  const count = m ? Number(m[1]) : 0;
+  if (!m || windowMs === undefined || count < 2 || windowMs <= 0)
+    throw new UsageError('--burst must be <count>/<duration> with a count of 2 or more, e.g. 5/60s');
+  return { burstCount: count, burstWindowMs: windowMs };
+}
+
+/** Reads every source, feeding the lines the query needs to the runner. */
+export async function answerQuery(
+  query: AuditQuery,
+  sources: readonly LogSource[],
+  anomalies: AnomalySettings = DEFAULT_ANOMALY_SETTINGS,
+): Promise<{ answer: AuditAnswer; lines: number; bytes: number }> {
+  const runner = createQueryRunner(query, anomalies);
+  const needles = queryNeedles(query);
+  let lines = 0;
+  let bytes = 0;
+  for (const source of sources) {
+    const stats = await scanLines(
+      await source.open(),
+      (line) => {
+        const record = parseAuditLine(line);
+        if (record) runner.add(record);
+      },
+      needles,
+    );
+    lines += stats.lines;
+    bytes += stats.bytes;
+  }
+  return { answer: runner.answer(), lines, bytes };
+}
+
+/** `gatehouse audit`. */
+export async function runAuditCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      user: { type: 'string' },
+      sub: { type: 'string' },
+      path: { type: 'string' },
+      app: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      format: { type: 'string', default: 'table' },
+      output: { type: 'string', short: 'o' },
+      burst: { type: 'string', default: '5/60s' },
+      cluster: { type: 'boolean', default: false },
+      namespace: { type: 'string', short: 'n' },
+      'all-namespaces': { type: 'boolean', short: 'A', default: false },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+      stats: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  const [question, ...rest] = positionals;
+  const range: TimeRange = {
+    since: values.since ? parseTimeArgument(values.since, '--since') : Number.NEGATIVE_INFINITY,
+    until: values.until ? parseTimeArgument(values.until, '--until') : Number.POSITIVE_INFINITY,
+  };
+  if (range.since > range.until) throw new UsageError('--since is after --until');
+  if (!['table', 'json', 'html'].includes(values.format))
+    throw new UsageError('--format must be table, json or html');
+  let query: AuditQuery;
+  let files = rest;
+  if (question === 'sessions') {
+    if (values.user && values.sub) throw new UsageError('give --user or --sub, not both');
+    query = {
+      kind: 'sessions',
+      range,
+      ...(values.user ? { user: values.user } : {}),
+      ...(values.sub ? { sub: values.sub } : {}),
+    };
+  } else if (question === 'ip') {
+    const [ip, ...others] = rest;
+    if (!ip || isIP(ip) === 0) throw new UsageError('audit ip needs an IPv4 or IPv6 address');
+    query = { kind: 'ip', ip, range };
+    files = others;
+  } else if (question === 'requests') {
+    if (!values.path && !values.app && !values.user)
+      throw new UsageError('audit requests needs --path, --app or --user');
+    if (values.app && !/^[a-z0-9][-a-z0-9]*\/[a-z0-9][-a-z0-9.]*$|^[a-z0-9][-a-z0-9.]*$/.test(values.app))
+      throw new UsageError('--app is namespace/name (or a name in standalone logs)');
+    query = {
+      kind: 'requests',
+      range,
+      ...(values.path ? { path: values.path } : {}),
+      ...(values.app ? { app: values.app } : {}),
+      ...(values.user ? { user: values.user } : {}),
+    };
+  } else {
+    throw new UsageError(
+      question ? `unknown question ${JSON.stringify(question)}` : 'which question: sessions, ip or requests?',
+    );
+  }
+  const anomalies = parseBurst(values.burst);
+
+  let sources: LogSource[];
+  let close: () => Promise<void> = async () => undefined;
+  if (values.cluster) {
+    if (files.length > 0) throw new UsageError('give files or --cluster, not both');
+    const connectionOptions = {
+      ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+      ...(values.context ? { context: values.context } : {}),
+    };
+    const connection = loadConnection(connectionOptions);
+    close = () => connection.dispatcher.close().catch(() => undefined);
+    const namespace = values['all-namespaces'] ? undefined : values.namespace;
+    sources = await clusterSources(new KubeClient(connection), {
+      ...(namespace ? { namespace } : {}),
+      ...(Number.isFinite(range.since)
+        ? { sinceTime: new Date(range.since).toISOString().replace(/\.\d+Z$/, 'Z') }
+        : {}),
+    });
+    if (values.stats)
+      process.stderr.write(
+        `gatehouse audit: ${sources.length} sidecar logs${namespace ? ` in ${namespace}` : ''}\n`,
+      );
+  } else {
+    sources = (files.length > 0 ? files : ['-']).map(fileSource);
+  }
+  try {
+    const started = performance.now();
+    const { answer, lines, bytes } = await answerQuery(query, sources, anomalies);
+    const seconds = (performance.now() - started) / 1000;
+    const text =
+      values.format === 'json'
+        ? renderJson(answer)
+        : values.format === 'html'
+          ? renderHtml(answer)
+          : renderTable(answer);
+    if (values.output) writeFileSync(values.output, text);
+    else process.stdout.write(text);
+    if (values.stats)
+      process.stderr.write(
+        `gatehouse audit: ${lines} lines (${(bytes / 1048576).toFixed(1)} MiB) in ${seconds.toFixed(3)} s: ${Math.round(lines / Math.max(seconds, 1e-9))} lines/s\n`,
+      );
+    return 0;
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * Gatehouse log lines as the audit reads them: one normalised record per line, whichever field
+ * profile (native or Cloudflare) wrote it. Lines that are not Gatehouse lines are skipped.
+ */
+
+export interface Identity {
+  readonly kind: string | null;
+  readonly sub: string | null;
+  readonly email: string | null;
+  readonly idp: string | null;
+}
+
+export interface Decision {
+  readonly action: string | null;
+  readonly policy: string | null;
+  readonly rule: string | null;
+  readonly reason: string | null;
+}
+
+/** One request line. Times are epoch milliseconds. */
+export interface RequestRecord {
+  readonly kind: 'request';
+  readonly start: number;
+  readonly end: number;
+  readonly requestId: string;
+  readonly app: string;
+  readonly host: string;
+  readonly method: string;
+  readonly uri: string;
+  readonly status: number;
+  readonly outcome: string | null;
+  readonly clientIp: string | null;
+  readonly userAgent: string | null;
+  readonly identity: Identity | null;
+  readonly sessionId: string | null;
+  readonly decision: Decision | null;
+}
+
+/** Auth events that begin, continue or end a session, and revocations. */
+export type AuthEventType =
+  | 'login_succeeded'
+  | 'login_failed'
+  | 'logout'
+  | 'session_refreshed'
+  | 'session_refresh_failed'
+  | 'session_expired'
+  | 'session_revoked'
+  | 'revocation_applied';
+
+export interface AuthRecord {
+  readonly kind: 'auth';
+  readonly type: AuthEventType;
+  readonly time: number;
+  readonly app: string;
+  readonly requestId: string | null;
+  readonly sessionId: string | null;
+  readonly email: string | null;
+  readonly sub: string | null;
+  readonly provider: string | null;
+  readonly clientIp: string | null;
+  readonly userAgent: string | null;
+  /** login_failed, session_expired, session_refresh_failed: why; revocation: its reason. */
+  readonly reason: string | null;
+  /** session_revoked, revocation_applied: the AccessRevocation. */
+  readonly revocation: string | null;
+  /** revocation_applied: the cut-off (epoch ms). */
+  readonly revokedBefore: number | null;
+}
+
+export type AuditRecord = RequestRecord | AuthRecord;
+
+const AUTH_TYPES: ReadonlySet<string> = new Set<AuthEventType>([
+  'login_succeeded',
+  'login_failed',
+  'logout',
+  'session_refreshed',
+  'session_refresh_failed',
+  'session_expired',
+  'session_revoked',
+  'revocation_applied',
+]);
+
+type Json = Record<string, unknown>;
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const time = (v: unknown): number => (typeof v === 'string' ? Date.parse(v) : Number.NaN);
+
+function identity(v: unknown): Identity | null {
+  if (!v || typeof v !== 'object') return null;
+  const o = v as Json;
+  return { kind: str(o.kind), sub: str(o.sub), email: str(o.email), idp: str(o.idp) };
+}
+
+function decision(v: unknown): Decision | null {
+  if (!v || typeof v !== 'object') return null;
+  const o = v as Json;
+  return { action: str(o.action), policy: str(o.policy), rule: str(o.rule), reason: str(o.reason) };
+}
+
+function nativeRequest(o: Json): RequestRecord | undefined {
+  const start = time(o.start);
+  const end = time(o.end ?? o.time);
+  if (Number.isNaN(start) || typeof o.requestId !== 'string' || typeof o.app !== 'string') return undefined;
+  return {
+    kind: 'request',
+    start,
+    end: Number.isNaN(end) ? start : end,
+    requestId: o.requestId,
+    app: o.app,
+    host: str(o.host) ?? '',
+    method: str(o.method) ?? '',
+    uri: str(o.uri) ?? '',
+    status: typeof o.status === 'number' ? o.status : 0,
+    outcome: str(o.outcome),
+    clientIp: str(o.clientIp),
+    userAgent: str(o.userAgent),
+    identity: identity(o.identity),
+    sessionId: str(o.sessionId),
+    decision: decision(o.decision),
+  };
+}
+
+function cloudflareRequest(o: Json): RequestRecord | undefined {
+  const start = time(o.EdgeStartTimestamp);
+  const end = time(o.EdgeEndTimestamp);
+  if (Number.isNaN(start) || typeof o.RayID !== 'string' || typeof o.GatehouseApp !== 'string')
+    return undefined;
+  return {
+    kind: 'request',
+    start,
+    end: Number.isNaN(end) ? start : end,
+    requestId: o.RayID,
+    app: o.GatehouseApp,
+    host: str(o.ClientRequestHost) ?? '',
+    method: str(o.ClientRequestMethod) ?? '',
+    uri: str(o.ClientRequestURI) ?? '',
+    status: typeof o.EdgeResponseStatus === 'number' ? o.EdgeResponseStatus : 0,
+    outcome: str(o.GatehouseOutcome),
+    clientIp: str(o.ClientIP),
+    userAgent: str(o.ClientRequestUserAgent) || null,
+    identity: identity(o.GatehouseIdentity),
+    sessionId: str(o.GatehouseSessionID),
+    decision: decision(o.GatehouseDecision),
+  };
+}
+
+function authEvent(o: Json, type: AuthEventType): AuthRecord | undefined {
+  const at = time(o.time);
+  if (Number.isNaN(at) || typeof o.app !== 'string') return undefined;
+  const revokedBefore = time(o.revokedBefore);
+  return {
+    kind: 'auth',
+    type,
+    time: at,
+    app: o.app,
+    requestId: str(o.requestId),
+    sessionId: str(o.sessionId),
+    email: str(o.email) ?? str(o.user),
+    sub: str(o.sub),
+    provider: str(o.provider),
+    clientIp: str(o.clientIp),
+    userAgent: str(o.userAgent),
+    reason: str(o.reason),
+    revocation: str(o.revocation),
+    revokedBefore: Number.isNaN(revokedBefore) ? null : revokedBefore,
+  };
+}
+
+/** The record of one parsed line; undefined for lines the audit does not use (other events, foreign JSON). */
+export function toAuditRecord(value: unknown): AuditRecord | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const o = value as Json;
+  if (o.type === 'request') return nativeRequest(o);
+  if (o.GatehouseType === 'request') return cloudflareRequest(o);
+  if (typeof o.type === 'string' && AUTH_TYPES.has(o.type)) return authEvent(o, o.type as AuthEventType);
+  return undefined;
+}
+
+/** The record of one raw line; undefined when it is not JSON or not a Gatehouse line the audit uses. */
+export function parseAuditLine(line: string): AuditRecord | undefined {
+  if (line.length < 2 || line.charCodeAt(0) !== 0x7b /* { */) return undefined;
+  try {
+    return toAuditRecord(JSON.parse(line));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The email a record is about (the signed-in user of a request, or the user of an auth event). */
+export function recordEmail(record: AuditRecord): string | null {
+  return record.kind === 'request' ? (record.identity?.email ?? null) : record.email;
+}
+
+/** The time a record sorts by: a request's start, an event's time. */
+export function recordTime(record: AuditRecord): number {
+  return record.kind === 'request' ? record.start : record.time;
+}

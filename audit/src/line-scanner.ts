@@ -1,0 +1,84 @@
+/**
+ * Reads log lines from byte chunks. With needles, only lines containing one of them are decoded:
+ * the search runs on the raw bytes (Buffer.indexOf, memchr-fast), so a filter over a large file
+ * costs little more than reading it. Lines may be split across chunks; both ends are handled.
+ */
+
+const NEWLINE = 0x0a;
+/** A line longer than this is not a Gatehouse line (they are capped well below); it is skipped. */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
+export interface ScanStats {
+  bytes: number;
+  lines: number;
+  /** Lines decoded and handed on (all of them without needles). */
+  candidates: number;
+}
+
+/** Counts newlines in a buffer (for the lines-read statistic). */
+function countLines(buffer: Buffer, from: number, to: number): number {
+  let n = 0;
+  for (let i = buffer.indexOf(NEWLINE, from); i !== -1 && i < to; i = buffer.indexOf(NEWLINE, i + 1)) n++;
+  return n;
+}
+
+/**
+ * Calls onLine for every line of the stream (or, with needles, every line containing one),
+ * in order. Resolves with what was read.
+ */
+export async function scanLines(
+  chunks: AsyncIterable<Buffer | string>,
+  onLine: (line: string) => void,
+  needles: readonly Buffer[] = [],
+): Promise<ScanStats> {
+  const stats: ScanStats = { bytes: 0, lines: 0, candidates: 0 };
+  let carry: Buffer = Buffer.alloc(0);
+  const emit = (buffer: Buffer, start: number, end: number): void => {
+    if (end - start > MAX_LINE_BYTES) return;
+    stats.candidates++;
+    onLine(buffer.toString('utf8', start, end));
+  };
+
+  const scan = (buffer: Buffer, last: boolean): number => {
+    // Returns the offset where the incomplete last line starts (kept for the next chunk).
+    const tail = last ? buffer.length : buffer.lastIndexOf(NEWLINE) + 1;
+    stats.lines += countLines(buffer, 0, tail) + (last && tail > 0 && buffer[tail - 1] !== NEWLINE ? 1 : 0);
+    if (needles.length === 0) {
+      let start = 0;
+      while (start < tail) {
+        let end = buffer.indexOf(NEWLINE, start);
+        if (end === -1 || end >= tail) end = tail;
+        if (end > start) emit(buffer, start, end);
+        start = end + 1;
+      }
+      return tail;
+    }
+    // With needles: jump from match to match, emitting each matching line once.
+    let from = 0;
+    while (from < tail) {
+      let hit = -1;
+      for (const needle of needles) {
+        const at = buffer.indexOf(needle, from);
+        if (at !== -1 && at < tail && (hit === -1 || at < hit)) hit = at;
+      }
+      if (hit === -1) break;
+      const start = buffer.lastIndexOf(NEWLINE, hit) + 1;
+      let end = buffer.indexOf(NEWLINE, hit);
+      if (end === -1 || end > tail) end = tail;
+      emit(buffer, start, end);
+      from = end + 1;
+    }
+    return tail;
+  };
+
+  for await (const raw of chunks) {
+    const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
+    stats.bytes += chunk.length;
+    const buffer = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+    const consumed = scan(buffer, false);
+    carry = buffer.subarray(consumed);
+    if (carry.length > MAX_LINE_BYTES) carry = Buffer.alloc(0); // an endless line: drop it
+  }
+  if (carry.length > 0) scan(carry, true);
+  return stats;
+}

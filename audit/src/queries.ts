@@ -1,0 +1,168 @@
+import { type AuditRecord, type RequestRecord, recordEmail, recordTime } from './audit-record.ts';
+import { type AnomalySettings, type Session, SessionBuilder } from './sessions.ts';
+
+/** The time range of a query (epoch ms, inclusive); open ends are infinite. */
+export interface TimeRange {
+  readonly since: number;
+  readonly until: number;
+}
+
+export const ALL_TIME: TimeRange = { since: Number.NEGATIVE_INFINITY, until: Number.POSITIVE_INFINITY };
+
+/** What the investigator asks. */
+export type AuditQuery =
+  | { readonly kind: 'sessions'; readonly user?: string; readonly sub?: string; readonly range: TimeRange }
+  | { readonly kind: 'ip'; readonly ip: string; readonly range: TimeRange }
+  | {
+      readonly kind: 'requests';
+      readonly path?: string;
+      readonly app?: string;
+      readonly user?: string;
+      readonly range: TimeRange;
+    };
+
+/** A user seen from an address. */
+export interface UserAtAddress {
+  readonly user: string;
+  readonly first: number;
+  readonly last: number;
+  readonly requests: number;
+  readonly logins: number;
+  readonly apps: readonly string[];
+  readonly sessions: readonly string[];
+}
+
+export type AuditAnswer =
+  | { readonly kind: 'sessions'; readonly query: AuditQuery; readonly sessions: readonly Session[] }
+  | { readonly kind: 'ip'; readonly query: AuditQuery; readonly users: readonly UserAtAddress[] }
+  | { readonly kind: 'requests'; readonly query: AuditQuery; readonly requests: readonly RequestRecord[] };
+
+/** Byte strings every line the query needs contains; lines without any are never decoded. */
+export function queryNeedles(query: AuditQuery): Buffer[] {
+  const json = (s: string) => JSON.stringify(s).slice(1, -1);
+  const variants = (s: string) => [...new Set([json(s), json(s.toLowerCase())])].map((v) => Buffer.from(v));
+  if (query.kind === 'sessions') {
+    if (query.user) return variants(query.user);
+    if (query.sub) return [Buffer.from(JSON.stringify(query.sub))];
+    return [];
+  }
+  if (query.kind === 'ip') return [Buffer.from(JSON.stringify(query.ip))];
+  if (query.user) return variants(query.user);
+  if (query.app) return [Buffer.from(JSON.stringify(query.app))];
+  if (query.path) return [Buffer.from(json(query.path))];
+  return [];
+}
+
+const inRange = (t: number, range: TimeRange): boolean => t >= range.since && t <= range.until;
+const sameEmail = (a: string | null, b: string): boolean => a !== null && a.toLowerCase() === b.toLowerCase();
+const uriPath = (uri: string): string => {
+  const q = uri.indexOf('?');
+  return q === -1 ? uri : uri.slice(0, q);
+};
+
+/** A path filter: exact, or a prefix when it ends in `*` (`/admin/*`). */
+export function pathMatches(filter: string, uri: string): boolean {
+  const path = uriPath(uri);
+  return filter.endsWith('*') ? path.startsWith(filter.slice(0, -1)) : path === filter;
+}
+
+/** Consumes records and answers one query. */
+export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings) {
+  const builder = new SessionBuilder(anomalies);
+  const users = new Map<
+    string,
+    {
+      first: number;
+      last: number;
+      requests: number;
+      logins: number;
+      apps: Set<string>;
+      sessions: Set<string>;
+    }
+  >();
+  const requests: RequestRecord[] = [];
+
+  const addForSessions = (record: AuditRecord, user?: string, sub?: string): void => {
+    if (user !== undefined && !sameEmail(recordEmail(record), user)) return;
+    if (sub !== undefined && (record.kind === 'request' ? record.identity?.sub : record.sub) !== sub) return;
+    builder.add(record);
+  };
+
+  return {
+    add(record: AuditRecord): void {
+      switch (query.kind) {
+        case 'sessions':
+          addForSessions(record, query.user, query.sub);
+          return;
+        case 'ip': {
+          if (record.clientIp !== query.ip || !inRange(recordTime(record), query.range)) return;
+          if (record.kind === 'auth' && record.type !== 'login_succeeded') return;
+          const email = recordEmail(record);
+          const sub = record.kind === 'request' ? (record.identity?.sub ?? null) : record.sub;
+          const key = email ?? (sub ? `sub:${sub}` : '(anonymous)');
+          let u = users.get(key);
+          if (!u) {
+            u = {
+              first: Infinity,
+              last: -Infinity,
+              requests: 0,
+              logins: 0,
+              apps: new Set(),
+              sessions: new Set(),
+            };
+            users.set(key, u);
+          }
+          const t = recordTime(record);
+          u.first = Math.min(u.first, t);
+          u.last = Math.max(u.last, t);
+          if (record.kind === 'request') u.requests++;
+          else u.logins++;
+          u.apps.add(record.app);
+          if (record.sessionId) u.sessions.add(record.sessionId);
+          return;
+        }
+        case 'requests': {
+          if (record.kind !== 'request' || !inRange(record.start, query.range)) return;
+          if (query.app !== undefined && record.app !== query.app) return;
+          if (query.path !== undefined && !pathMatches(query.path, record.uri)) return;
+          if (query.user !== undefined && !sameEmail(record.identity?.email ?? null, query.user)) return;
+          requests.push(record);
+          return;
+        }
+      }
+    },
+    answer(): AuditAnswer {
+      if (query.kind === 'sessions')
+        return {
+          kind: 'sessions',
+          query,
+          sessions: builder
+            .sessions()
+            .filter((s) => s.last >= query.range.since && s.first <= query.range.until),
+        };
+      if (query.kind === 'ip')
+        return {
+          kind: 'ip',
+          query,
+          users: [...users]
+            .map(([user, u]) => ({
+              user,
+              first: u.first,
+              last: u.last,
+              requests: u.requests,
+              logins: u.logins,
+              apps: [...u.apps].sort(),
+              sessions: [...u.sessions].sort(),
+            }))
+            .sort((a, b) => a.first - b.first),
+        };
+      return {
+        kind: 'requests',
+        query,
+        requests: requests.sort(
+          (a, b) => a.start - b.start || (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0),
+        ),
+      };
+    },
+  };
+}

@@ -1,0 +1,136 @@
+import type { RequestRecord } from './audit-record.ts';
+import type { AuditAnswer, UserAtAddress } from './queries.ts';
+import type { Session } from './sessions.ts';
+
+const iso = (t: number): string => new Date(t).toISOString();
+const span = (ms: number): string => {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+};
+
+/** Control characters would rewrite the analyst's terminal: shown escaped instead. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is escaped
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const safe = (text: string | null | undefined): string =>
+  (text ?? '-').replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
+function table(headers: string[], rows: string[][], maxWidths: number[] = []): string {
+  const widths = headers.map((h, i) =>
+    Math.min(maxWidths[i] ?? 200, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))),
+  );
+  const cut = (text: string, w: number) => (text.length > w ? `${text.slice(0, w - 1)}…` : text.padEnd(w));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => cut(c, widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+function decisionText(r: RequestRecord): string {
+  if (!r.decision) return r.outcome ?? '-';
+  return `${r.decision.action ?? '?'}${r.decision.policy ? ` ${r.decision.policy}` : ''}`;
+}
+
+function sessionText(s: Session): string {
+  const head = [
+    `Session ${s.sessionId}  ${s.app}  ${safe(s.email ?? s.sub)}  via ${safe(s.provider)}`,
+    `  signed in  ${s.login ? `${iso(s.login.time)} from ${safe(s.login.clientIp)}` : '(no login event in the logs read)'}`,
+    `  activity   ${iso(s.first)} → ${iso(s.last)} (${span(s.last - s.first)}), ${s.requests.length} request${s.requests.length === 1 ? '' : 's'}`,
+    `  ended      ${s.end ? `${s.end.kind} at ${iso(s.end.time)}${s.end.detail ? ` (${safe(s.end.detail)})` : ''}` : '(not in the logs read)'}`,
+    `  IPs        ${s.ips.map(safe).join(', ') || '-'}`,
+    `  agents     ${s.userAgents.map(safe).join(' | ') || '-'}`,
+  ];
+  for (const a of s.anomalies)
+    head.push(`  ! ${a.kind.replaceAll('_', ' ')} at ${iso(a.time)}: ${safe(a.detail)}`);
+  const flagged = new Set(s.anomalies.map((a) => a.requestId));
+  const rows = s.requests.map((r) => [
+    flagged.has(r.requestId) ? '!' : '',
+    iso(r.start).slice(11, 23),
+    r.method,
+    safe(r.uri),
+    String(r.status),
+    decisionText(r),
+    safe(r.clientIp),
+  ]);
+  return `${head.join('\n')}\n\n${table(
+    ['', 'TIME', 'METHOD', 'URI', 'STATUS', 'DECISION', 'CLIENT IP'],
+    rows,
+    [1, 12, 7, 60, 6, 28, 39],
+  )
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n')}\n`;
+}
+
+function usersText(users: readonly UserAtAddress[]): string {
+  return table(
+    ['USER', 'FIRST SEEN', 'LAST SEEN', 'REQUESTS', 'LOGINS', 'APPLICATIONS'],
+    users.map((u) => [
+      safe(u.user),
+      iso(u.first),
+      iso(u.last),
+      String(u.requests),
+      String(u.logins),
+      u.apps.join(', '),
+    ]),
+  );
+}
+
+function requestsText(requests: readonly RequestRecord[]): string {
+  return table(
+    ['TIME', 'APP', 'USER', 'METHOD', 'URI', 'STATUS', 'DECISION', 'CLIENT IP'],
+    requests.map((r) => [
+      iso(r.start),
+      r.app,
+      safe(r.identity?.email ?? r.identity?.sub ?? '(anonymous)'),
+      r.method,
+      safe(r.uri),
+      String(r.status),
+      decisionText(r),
+      safe(r.clientIp),
+    ]),
+    [24, 32, 32, 7, 60, 6, 28, 39],
+  );
+}
+
+/** The answer as a readable terminal report. */
+export function renderTable(answer: AuditAnswer): string {
+  if (answer.kind === 'sessions') {
+    if (answer.sessions.length === 0) return 'No sessions found.\n';
+    const anomalies = answer.sessions.reduce((n, s) => n + s.anomalies.length, 0);
+    return `${answer.sessions.length} session${answer.sessions.length === 1 ? '' : 's'}, ${anomalies} anomal${anomalies === 1 ? 'y' : 'ies'}\n\n${answer.sessions.map(sessionText).join('\n')}`;
+  }
+  if (answer.kind === 'ip')
+    return answer.users.length === 0 ? 'No one seen from this address.\n' : `${usersText(answer.users)}\n`;
+  return answer.requests.length === 0 ? 'No requests found.\n' : `${requestsText(answer.requests)}\n`;
+}
+
+const requestJson = (r: RequestRecord) => ({ ...r, kind: undefined, start: iso(r.start), end: iso(r.end) });
+
+/** The answer as JSON, times in RFC 3339. */
+export function renderJson(answer: AuditAnswer): string {
+  if (answer.kind === 'sessions')
+    return `${JSON.stringify(
+      answer.sessions.map((s) => ({
+        ...s,
+        first: iso(s.first),
+        last: iso(s.last),
+        login: s.login ? { ...s.login, time: iso(s.login.time) } : null,
+        end: s.end ? { ...s.end, time: iso(s.end.time) } : null,
+        requests: s.requests.map(requestJson),
+        anomalies: s.anomalies.map((a) => ({ ...a, time: iso(a.time) })),
+      })),
+      null,
+      1,
+    )}\n`;
+  if (answer.kind === 'ip')
+    return `${JSON.stringify(
+      answer.users.map((u) => ({ ...u, first: iso(u.first), last: iso(u.last) })),
+      null,
+      1,
+    )}\n`;
+  return `${JSON.stringify(answer.requests.map(requestJson), null, 1)}\n`;
+}
