@@ -64,6 +64,10 @@ async function main(argv: string[]): Promise<number> {
       reportConfigError(error);
       return 1;
     }
+    if (/^E[A-Z]+$/.test(code) && typeof (error as { path?: unknown }).path === 'string') {
+      process.stderr.write(`gatehouse ${name}: ${(error as Error).message}\n`);
+      return 1;
+    }
     if (error instanceof KubeApiError) {
       process.stderr.write(`gatehouse ${name}: ${error.message} (${error.code})\n`);
       return 1;

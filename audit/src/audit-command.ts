@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { loadConnection } from '../../operator/src/kube/connection.ts';
@@ -100,6 +101,17 @@ export async function answerQuery(
   return { answer: runner.answer(), lines, bytes };
 }
 
+/** Writes the answer piece by piece (to a file, or stdout with back-pressure). */
+async function writePieces(pieces: readonly string[], file: string | undefined): Promise<void> {
+  const out = file ? createWriteStream(file) : process.stdout;
+  const failed = new Promise<never>((_, reject) => out.once('error', reject));
+  const write = async (): Promise<void> => {
+    for (const piece of pieces) if (!out.write(piece)) await once(out, 'drain');
+    if (file) await new Promise<void>((resolve) => (out as WriteStream).end(resolve));
+  };
+  await Promise.race([write(), failed]);
+}
+
 /** `gatehouse audit`. */
 export async function runAuditCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -194,14 +206,13 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
     const started = performance.now();
     const { answer, lines, bytes } = await answerQuery(query, sources, anomalies);
     const seconds = (performance.now() - started) / 1000;
-    const text =
+    const pieces =
       values.format === 'json'
         ? renderJson(answer)
         : values.format === 'html'
           ? renderHtml(answer)
           : renderTable(answer);
-    if (values.output) writeFileSync(values.output, text);
-    else process.stdout.write(text);
+    await writePieces(pieces, values.output);
     if (values.stats)
       process.stderr.write(
         `gatehouse audit: ${lines} lines (${(bytes / 1048576).toFixed(1)} MiB) in ${seconds.toFixed(3)} s: ${Math.round(lines / Math.max(seconds, 1e-9))} lines/s\n`,

@@ -50,26 +50,39 @@ svg{display:block;width:100%;height:auto}svg text{font:11px system-ui,sans-serif
 .legend{display:flex;gap:14px;color:var(--muted);font-size:12px;margin:6px 0 0}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 table{border-collapse:collapse;width:100%;margin-top:8px;font-size:13px}th{text-align:left;color:var(--muted);font-weight:500;border-bottom:1px solid var(--line);padding:6px 8px}
 td{border-bottom:1px solid #f2f4f7;padding:5px 8px;vertical-align:top}td.uri{font-family:ui-monospace,Menlo,monospace;word-break:break-all}
+td.ua{max-width:280px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;color:var(--muted)}td.time{white-space:nowrap;font-variant-numeric:tabular-nums}
 tr.flag td{background:#fffaeb}.pill{border-radius:6px;padding:1px 7px;font-size:12px;color:#fff}
 .allow{background:var(--allow)}.deny{background:var(--deny)}.bypass{background:var(--bypass)}.error{background:var(--error)}.other{background:var(--other)}
+rect.allow{fill:var(--allow)}rect.deny{fill:var(--deny)}rect.bypass{fill:var(--bypass)}rect.error{fill:var(--error)}rect.other{fill:var(--other)}
 details summary{cursor:pointer;color:var(--accent);margin-top:8px}footer{color:var(--muted);padding:0 32px 32px}
 `;
 
-function page(title: string, subtitle: string, stats: [string, string | number][], body: string): string {
-  return `<!doctype html>
+function page(
+  title: string,
+  subtitle: string,
+  stats: [string, string | number][],
+  body: readonly string[],
+): string[] {
+  return [
+    `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title><style>${STYLE}</style></head>
 <body><header><div class="sub">Gatehouse audit</div><h1>${esc(title)}</h1><div class="sub">${esc(subtitle)}</div>
 <div class="stats">${stats.map(([k, v]) => `<div class="stat"><b>${esc(v)}</b>${esc(k)}</div>`).join('')}</div></header>
-<main>${body}</main><footer>Generated ${esc(iso(Date.now()))} by gatehouse audit. Times are UTC.</footer></body></html>
-`;
+<main>`,
+    ...body,
+    `</main><footer>Generated ${esc(iso(Date.now()))} by gatehouse audit. Times are UTC.</footer></body></html>
+`,
+  ];
 }
 
 const LEGEND = `<div class="legend">${(['allow', 'deny', 'bypass', 'error', 'other'] as const)
   .map((t) => `<span><i class="${t}"></i>${t}</span>`)
-  .join('')}<span>▲ anomaly</span></div>`;
+  .join(
+    '',
+  )}<span>▲ anomaly</span><span style="color:#2e90fa">● sign-in</span><span>■ end (red: revoked)</span></div>`;
 
 /** One timeline: a lane per row, a tick per request, anomalies marked. */
 function timeline(
@@ -79,6 +92,9 @@ function timeline(
     to: number;
     requests: readonly RequestRecord[];
     anomalies: readonly { time: number; detail: string }[];
+    /** Sign-in and end of the session, marked when known. */
+    login?: number | undefined;
+    end?: { readonly time: number; readonly kind: string } | null | undefined;
   }[],
   from: number,
   to: number,
@@ -88,12 +104,12 @@ function timeline(
   const lane = 26;
   const height = rows.length * lane + 28;
   const range = Math.max(1, to - from);
-  const x = (t: number) => labelWidth + ((t - from) / range) * (width - labelWidth - 16);
+  const x = (t: number) => labelWidth + ((t - from) / range) * (width - labelWidth - 24);
   const ticks: string[] = [];
   for (let i = 0; i <= 6; i++) {
     const t = from + (range * i) / 6;
     ticks.push(
-      `<line x1="${x(t)}" x2="${x(t)}" y1="0" y2="${height - 20}" stroke="#eaecf0"/><text x="${x(t)}" y="${height - 6}" text-anchor="middle">${esc(clock(t))}</text>`,
+      `<line x1="${x(t)}" x2="${x(t)}" y1="0" y2="${height - 20}" stroke="#eaecf0"/><text x="${x(t)}" y="${height - 6}" text-anchor="${i === 0 ? 'start' : i === 6 ? 'end' : 'middle'}">${esc(clock(t))}</text>`,
     );
   }
   const lanes = rows.map((row, i) => {
@@ -108,8 +124,15 @@ function timeline(
       (a) =>
         `<text x="${x(a.time)}" y="${y + 2}" text-anchor="middle" style="fill:#b42318;font-size:10px">▲<title>${esc(a.detail)}</title></text>`,
     );
+    const login =
+      row.login === undefined
+        ? ''
+        : `<circle cx="${x(row.login)}" cy="${y + 10}" r="5" fill="#2e90fa"><title>${esc(`signed in ${clock(row.login)}`)}</title></circle>`;
+    const end = row.end
+      ? `<rect x="${x(row.end.time) - 5}" y="${y + 5}" width="10" height="10" fill="${row.end.kind === 'revoked' ? '#b42318' : '#344054'}"><title>${esc(`${row.end.kind} ${clock(row.end.time)}`)}</title></rect>`
+      : '';
     return `<text x="0" y="${y + 14}">${esc(row.label.length > 34 ? `${row.label.slice(0, 33)}…` : row.label)}</text>
-<rect x="${x(row.from)}" y="${y + 8}" width="${Math.max(2, x(row.to) - x(row.from))}" height="4" fill="#d0d5dd" rx="2"/>${marks.join('')}${flags.join('')}`;
+<rect x="${x(row.from)}" y="${y + 8}" width="${Math.max(2, x(row.to) - x(row.from))}" height="4" fill="#d0d5dd" rx="2"/>${login}${marks.join('')}${flags.join('')}${end}`;
   });
   return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="timeline">${ticks.join('')}${lanes.join('')}</svg>`;
 }
@@ -122,13 +145,13 @@ function requestRows(
   return `<table><thead><tr><th>Time</th>${withUser ? '<th>User</th><th>Application</th>' : ''}<th>Method</th><th>URI</th><th>Status</th><th>Decision</th><th>Client IP</th><th>User agent</th></tr></thead><tbody>${requests
     .map(
       (r) =>
-        `<tr${flagged.has(r.requestId) ? ' class="flag"' : ''}><td>${esc(iso(r.start).slice(0, 23).replace('T', ' '))}</td>${
+        `<tr${flagged.has(r.requestId) ? ' class="flag"' : ''}><td class="time" title="${esc(iso(r.start))}">${esc(withUser ? iso(r.start).slice(0, 23).replace('T', ' ') : iso(r.start).slice(11, 23))}</td>${
           withUser
             ? `<td>${esc(r.identity?.email ?? r.identity?.sub ?? '(anonymous)')}</td><td>${esc(r.app)}</td>`
             : ''
         }<td>${esc(r.method)}</td><td class="uri">${esc(r.uri)}</td><td>${esc(r.status)}</td><td><span class="pill ${tone(r)}">${esc(
           r.decision?.action ?? r.outcome ?? '-',
-        )}</span> ${esc(r.decision?.policy ?? '')}</td><td>${esc(r.clientIp)}</td><td>${esc(r.userAgent)}</td></tr>`,
+        )}</span> ${esc(r.decision?.policy ?? '')}</td><td>${esc(r.clientIp)}</td><td class="ua" title="${esc(r.userAgent)}">${esc(r.userAgent)}</td></tr>`,
     )
     .join('')}</tbody></table>`;
 }
@@ -144,7 +167,21 @@ function sessionCard(s: Session): string {
     .map((ua) => `<span class="chip" title="${esc(ua)}">${esc(ua)}</span>`)
     .join('')}</div>
 ${s.anomalies.map((a) => `<div class="anomaly">▲ <b>${esc(a.kind.replaceAll('_', ' '))}</b> at ${esc(iso(a.time))}: ${esc(a.detail)}</div>`).join('')}
-${timeline([{ label: `${s.requests.length} requests`, from: s.first, to: s.last, requests: s.requests, anomalies: s.anomalies }], s.first, Math.max(s.last, s.first + 1000))}
+${timeline(
+  [
+    {
+      label: `${s.requests.length} requests`,
+      from: s.first,
+      to: s.last,
+      requests: s.requests,
+      anomalies: s.anomalies,
+      login: s.login?.time,
+      end: s.end,
+    },
+  ],
+  s.first,
+  Math.max(s.last, s.end?.time ?? 0, s.first + 1000),
+)}
 <details${s.requests.length <= 200 ? ' open' : ''}><summary>Requests in order (${s.requests.length})</summary>${requestRows(s.requests, flagged)}</details></section>`;
 }
 
@@ -158,8 +195,8 @@ function describe(query: AuditQuery): string {
   return `Requests${query.path ? ` to ${query.path}` : ''}${query.app ? ` of ${query.app}` : ''}${query.user ? ` by ${query.user}` : ''}${range}`;
 }
 
-/** The answer as one self-contained HTML page. */
-export function renderHtml(answer: AuditAnswer): string {
+/** The answer as one self-contained HTML page, in pieces. */
+export function renderHtml(answer: AuditAnswer): string[] {
   const title = describe(answer.query);
   if (answer.kind === 'sessions') {
     const sessions = answer.sessions;
@@ -168,7 +205,7 @@ export function renderHtml(answer: AuditAnswer): string {
     const apps = new Set(sessions.map((s) => s.app));
     const ips = new Set(sessions.flatMap((s) => s.ips));
     const from = Math.min(...sessions.map((s) => s.first));
-    const to = Math.max(...sessions.map((s) => s.last), from + 1000);
+    const to = Math.max(...sessions.map((s) => Math.max(s.last, s.end?.time ?? 0)), from + 1000);
     const overview =
       sessions.length === 0
         ? '<section class="card">No sessions found.</section>'
@@ -179,6 +216,8 @@ export function renderHtml(answer: AuditAnswer): string {
               to: s.last,
               requests: s.requests,
               anomalies: s.anomalies,
+              login: s.login?.time,
+              end: s.end,
             })),
             from,
             to,
@@ -193,7 +232,7 @@ export function renderHtml(answer: AuditAnswer): string {
         ['client IPs', ips.size],
         ['anomalies', anomalies],
       ],
-      overview + sessions.map(sessionCard).join(''),
+      [overview, ...sessions.map(sessionCard)],
     );
   }
   if (answer.kind === 'ip') {
@@ -207,13 +246,15 @@ export function renderHtml(answer: AuditAnswer): string {
       title,
       '',
       [['users', answer.users.length]],
-      `<section class="card"><table><thead><tr><th>User</th><th>First seen</th><th>Last seen</th><th>Requests</th><th>Logins</th><th>Applications</th></tr></thead><tbody>${rows}</tbody></table></section>`,
+      [
+        `<section class="card"><table><thead><tr><th>User</th><th>First seen</th><th>Last seen</th><th>Requests</th><th>Logins</th><th>Applications</th></tr></thead><tbody>${rows}</tbody></table></section>`,
+      ],
     );
   }
   return page(
     title,
     '',
     [['requests', answer.requests.length]],
-    `<section class="card">${requestRows(answer.requests, new Set(), true)}</section>`,
+    [`<section class="card">${requestRows(answer.requests, new Set(), true)}</section>`],
   );
 }

@@ -96,41 +96,45 @@ function requestsText(requests: readonly RequestRecord[]): string {
   );
 }
 
-/** The answer as a readable terminal report. */
-export function renderTable(answer: AuditAnswer): string {
+/** The answer as a readable terminal report, in pieces (an answer can be larger than one string may be). */
+export function renderTable(answer: AuditAnswer): string[] {
   if (answer.kind === 'sessions') {
-    if (answer.sessions.length === 0) return 'No sessions found.\n';
+    if (answer.sessions.length === 0) return ['No sessions found.\n'];
     const anomalies = answer.sessions.reduce((n, s) => n + s.anomalies.length, 0);
-    return `${answer.sessions.length} session${answer.sessions.length === 1 ? '' : 's'}, ${anomalies} anomal${anomalies === 1 ? 'y' : 'ies'}\n\n${answer.sessions.map(sessionText).join('\n')}`;
+    return [
+      `${answer.sessions.length} session${answer.sessions.length === 1 ? '' : 's'}, ${anomalies} anomal${anomalies === 1 ? 'y' : 'ies'}\n`,
+      ...answer.sessions.map((s) => `\n${sessionText(s)}`),
+    ];
   }
   if (answer.kind === 'ip')
-    return answer.users.length === 0 ? 'No one seen from this address.\n' : `${usersText(answer.users)}\n`;
-  return answer.requests.length === 0 ? 'No requests found.\n' : `${requestsText(answer.requests)}\n`;
+    return [answer.users.length === 0 ? 'No one seen from this address.\n' : `${usersText(answer.users)}\n`];
+  return [answer.requests.length === 0 ? 'No requests found.\n' : `${requestsText(answer.requests)}\n`];
 }
 
 const requestJson = (r: RequestRecord) => ({ ...r, kind: undefined, start: iso(r.start), end: iso(r.end) });
 
-/** The answer as JSON, times in RFC 3339. */
-export function renderJson(answer: AuditAnswer): string {
+/** A JSON array, one element per piece. */
+function jsonArray<T>(items: readonly T[], map: (item: T) => unknown): string[] {
+  if (items.length === 0) return ['[]\n'];
+  return items.map(
+    (item, i) =>
+      `${i === 0 ? '[\n' : ''}${JSON.stringify(map(item))}${i === items.length - 1 ? '\n]\n' : ',\n'}`,
+  );
+}
+
+/** The answer as JSON (an array), times in RFC 3339, in pieces. */
+export function renderJson(answer: AuditAnswer): string[] {
   if (answer.kind === 'sessions')
-    return `${JSON.stringify(
-      answer.sessions.map((s) => ({
-        ...s,
-        first: iso(s.first),
-        last: iso(s.last),
-        login: s.login ? { ...s.login, time: iso(s.login.time) } : null,
-        end: s.end ? { ...s.end, time: iso(s.end.time) } : null,
-        requests: s.requests.map(requestJson),
-        anomalies: s.anomalies.map((a) => ({ ...a, time: iso(a.time) })),
-      })),
-      null,
-      1,
-    )}\n`;
+    return jsonArray(answer.sessions, (s) => ({
+      ...s,
+      first: iso(s.first),
+      last: iso(s.last),
+      login: s.login ? { ...s.login, time: iso(s.login.time) } : null,
+      end: s.end ? { ...s.end, time: iso(s.end.time) } : null,
+      requests: s.requests.map(requestJson),
+      anomalies: s.anomalies.map((a) => ({ ...a, time: iso(a.time) })),
+    }));
   if (answer.kind === 'ip')
-    return `${JSON.stringify(
-      answer.users.map((u) => ({ ...u, first: iso(u.first), last: iso(u.last) })),
-      null,
-      1,
-    )}\n`;
-  return `${JSON.stringify(answer.requests.map(requestJson), null, 1)}\n`;
+    return jsonArray(answer.users, (u) => ({ ...u, first: iso(u.first), last: iso(u.last) }));
+  return jsonArray(answer.requests, requestJson);
 }
