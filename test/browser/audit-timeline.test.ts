@@ -190,11 +190,15 @@ describe('gatehouse audit --format html', () => {
     expect(text).toContain('logout');
     expect(text).toContain(HOSTILE_URI);
     expect(await page.locator('svg rect.deny').count()).toBe(7 * 2); // overview and session timelines
-    const fill = (selector: string) =>
+    const fill = (selector: string): Promise<string> =>
       page
         .locator(selector)
         .first()
-        .evaluate((el) => getComputedStyle(el).fill);
+        .evaluate(
+          (el: unknown) =>
+            (globalThis as unknown as { getComputedStyle(e: unknown): { fill: string } }).getComputedStyle(el)
+              .fill,
+        );
     expect(await fill('svg rect.deny')).toBe('rgb(240, 68, 56)');
     expect(await fill('svg rect.allow')).toBe('rgb(18, 183, 106)');
     expect(dialogs).toEqual([]);

@@ -1,0 +1,143 @@
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeClient } from '../../operator/src/kube/kube-client.ts';
+import { PODS } from '../../operator/src/kube/resource-types.ts';
+import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
+import { runGatehouse } from '../helpers/sidecar-process.ts';
+import { selfSignedCertificate } from '../helpers/tls.ts';
+
+/**
+ * `gatehouse audit --cluster` reads every sidecar's log through the API server (pods/log). The
+ * test API server has no nodes, so a Node object points it at a stand-in kubelet on loopback
+ * that serves /containerLogs; the API server's side (pod lookup, container check, proxying) is
+ * the real one.
+ */
+const NS = 'corp';
+const served = new Map<string, string>();
+const asked: string[] = [];
+let cluster: ControlPlane;
+let kubelet: Server;
+
+const line = (sessionId: string, uri: string, second: number, app = 'corp/wiki') =>
+  JSON.stringify({
+    type: 'request',
+    time: `2026-11-20T09:00:${String(second).padStart(2, '0')}.100Z`,
+    requestId: `${sessionId}-${second}`,
+    app,
+    host: 'wiki.example.com',
+    method: 'GET',
+    uri,
+    status: 200,
+    outcome: 'served',
+    start: `2026-11-20T09:00:${String(second).padStart(2, '0')}.000Z`,
+    end: `2026-11-20T09:00:${String(second).padStart(2, '0')}.100Z`,
+    clientIp: '192.0.2.10',
+    userAgent: 'Firefox',
+    identity: { kind: 'user', sub: 'alice-sub', email: 'alice@example.com', idp: 'corp' },
+    sessionId,
+    authMethod: 'oidc',
+    decision: { action: 'allow', policy: 'corp/staff', rule: 'include', reason: 'email_domain_match' },
+  });
+
+beforeAll(async () => {
+  const tls = selfSignedCertificate();
+  kubelet = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    asked.push(req.url ?? '');
+    const match = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/?]+)/.exec(req.url ?? '');
+    const body = match ? served.get(`${match[1]}/${match[2]}/${match[3]}`) : undefined;
+    if (body === undefined) res.writeHead(404).end('no such container log');
+    else res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
+  });
+  await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
+  cluster = await startControlPlane();
+  const port = (kubelet.address() as AddressInfo).port;
+  await cluster.kubectl(['create', 'namespace', NS]);
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1' } }),
+  );
+  await cluster.kubectl([
+    'patch',
+    'node',
+    'node-1',
+    '--subresource=status',
+    '--type=merge',
+    `-p=${JSON.stringify({
+      status: {
+        addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
+        daemonEndpoints: { kubeletEndpoint: { Port: port } },
+      },
+    })}`,
+  ]);
+  const admin = new KubeClient(cluster.connection(), { fieldManager: 'test-user' });
+  const pod = (name: string, withSidecar: boolean) =>
+    admin.create(PODS, NS, {
+      metadata: { name, namespace: NS, labels: { 'gatehouse.dev/application': 'wiki' } },
+      spec: {
+        nodeName: 'node-1',
+        ...(withSidecar
+          ? { initContainers: [{ name: 'gatehouse', image: 'gatehouse:1', restartPolicy: 'Always' }] }
+          : {}),
+        containers: [{ name: 'app', image: 'wiki:1' }],
+      },
+    });
+  await pod('wiki-a', true);
+  await pod('wiki-b', true);
+  await pod('wiki-legacy', false);
+  served.set(`${NS}/wiki-a/gatehouse`, `${line('s1', '/one', 1)}\n${line('s1', '/three', 3)}\n`);
+  served.set(`${NS}/wiki-b/gatehouse`, `${line('s1', '/two', 2)}\nnot json\n${line('s2', '/other', 4)}\n`);
+}, 60_000);
+
+afterAll(async () => {
+  kubelet?.close();
+  await cluster?.stop();
+});
+
+describe('gatehouse audit --cluster', () => {
+  it("reads every injected sidecar's log through the API server and rebuilds sessions across pods", async () => {
+    const { code, stdout, stderr } = await runGatehouse([
+      'audit',
+      'sessions',
+      '--user',
+      'alice@example.com',
+      '--cluster',
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '-n',
+      NS,
+      '--format',
+      'json',
+    ]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const sessions = JSON.parse(stdout) as { sessionId: string; requests: { uri: string }[] }[];
+    expect(sessions.map((s) => [s.sessionId, s.requests.map((r) => r.uri)])).toEqual([
+      ['s1', ['/one', '/two', '/three']],
+      ['s2', ['/other']],
+    ]);
+    // Only the sidecar containers of labelled pods were read.
+    expect(asked.map((u) => u.split('?')[0]).sort()).toEqual([
+      `/containerLogs/${NS}/wiki-a/gatehouse`,
+      `/containerLogs/${NS}/wiki-b/gatehouse`,
+    ]);
+  });
+
+  it('passes --since on as sinceTime, and says clearly when the API refuses', async () => {
+    asked.length = 0;
+    await runGatehouse([
+      'audit',
+      'ip',
+      '192.0.2.10',
+      '--cluster',
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '--since',
+      '2026-11-20T08:00:00Z',
+    ]);
+    expect(asked.every((u) => u.includes('sinceTime=2026-11-20T08%3A00%3A00Z'))).toBe(true);
+    const refused = await runGatehouse(['audit', 'sessions', '--cluster', '--kubeconfig', '/nonexistent']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^gatehouse audit: .*nonexistent/);
+  });
+});
