@@ -176,11 +176,23 @@ export function toAuditRecord(value: unknown): AuditRecord | undefined {
   return undefined;
 }
 
-/** The record of one raw line; undefined when it is not JSON or not a Gatehouse line the audit uses. */
+/** A container runtime (CRI) log line prefix: `<RFC 3339 time> stdout F `, as in /var/log/containers. */
+const CRI_PREFIX = /^\d{4}-\d\d-\d\dT\S+ (?:stdout|stderr) F /;
+
+/**
+ * The record of one raw line: a Gatehouse JSON line, bare or in a CRI log file line; undefined
+ * when it is not JSON or not a Gatehouse line the audit uses.
+ */
 export function parseAuditLine(line: string): AuditRecord | undefined {
-  if (line.length < 2 || line.charCodeAt(0) !== 0x7b /* { */) return undefined;
+  let text = line;
+  if (text.charCodeAt(0) !== 0x7b /* { */) {
+    const prefix = CRI_PREFIX.exec(text);
+    if (!prefix) return undefined;
+    text = text.slice(prefix[0].length);
+  }
+  if (text.length < 2) return undefined;
   try {
-    return toAuditRecord(JSON.parse(line));
+    return toAuditRecord(JSON.parse(text));
   } catch {
     return undefined;
   }

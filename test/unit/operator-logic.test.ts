@@ -1,10 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { desiredStatus, sameStatus } from '../../operator/src/controller/conditions.ts';
+import {
+  type RevocationView,
+  readRevocation,
+  revocationExpiry,
+  revocationsFor,
+} from '../../operator/src/controller/revocations.ts';
 import { type KeyTimes, planSigningKeys } from '../../operator/src/controller/signing-key-rotation.ts';
 import { WorkQueue } from '../../operator/src/controller/work-queue.ts';
 import { structuralSchema } from '../../operator/src/crds/structural-schema.ts';
+import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
+import type { AccessApplication } from '../../sidecar/src/api/access-application.ts';
 import { Selector } from '../../sidecar/src/api/access-policy.ts';
 import { generateSigningJwk } from '../../sidecar/src/auth/keys.ts';
+import { compileRevocations } from '../../sidecar/src/auth/revocations.ts';
 
 const HOUR = 3_600_000;
 const schedule = { rotationMs: 100 * HOUR, overlapMs: 10 * HOUR, algorithm: 'ES256' as const };
@@ -190,5 +199,89 @@ describe('structural schema', () => {
     expect(schema.additionalProperties).toBeUndefined();
     expect(schema.maxProperties).toBeUndefined();
     expect(schema.properties.everyone).toMatchObject({ type: 'boolean', enum: [true] });
+  });
+});
+
+describe('revocations', () => {
+  const app = (name: string, lifetime?: string, providers = true) =>
+    ({
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'AccessApplication',
+      metadata: { name, namespace: 'corp' },
+      spec: {
+        hosts: [`${name}.example.com`],
+        upstream: { url: 'http://127.0.0.1:8080' },
+        ...(providers
+          ? {
+              authentication: {
+                externalUrl: `https://${name}.example.com`,
+                identityProviders: [{ name: 'corp', issuer: 'https://login.example.com', clientId: name }],
+                ...(lifetime ? { session: { absoluteLifetime: lifetime } } : {}),
+              },
+            }
+          : {}),
+      },
+    }) as unknown as AccessApplication;
+  const object = (spec: Record<string, unknown>, created = '2026-11-21T10:00:00Z') =>
+    ({
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'AccessRevocation',
+      metadata: { name: 'rev-1', creationTimestamp: created },
+      spec,
+    }) as KubeObject;
+  const cutOff = Date.parse('2026-11-21T10:00:00Z') / 1000;
+
+  it('reads the cut-off from the spec, else the creation time, and lower-cases the user', () => {
+    expect(readRevocation(object({ user: 'Alice@Example.com' }))).toEqual({
+      name: 'rev-1',
+      user: 'alice@example.com',
+      before: cutOff,
+      reason: null,
+      applications: null,
+    });
+    expect(readRevocation(object({ user: 'a@b.c', revokedBefore: '2026-11-21T09:00:00Z' }))?.before).toBe(
+      cutOff - 3600,
+    );
+    expect(readRevocation(object({ user: 'not an email' }))).toBeUndefined();
+  });
+
+  it.each<[string, Record<string, unknown>, string, number, string[]]>([
+    ['covers every application without a list', { user: 'a@b.c' }, 'corp/wiki', 0, ['rev-1']],
+    ['covers only listed applications', { user: 'a@b.c', applications: ['corp/other'] }, 'corp/wiki', 0, []],
+    ['stays while a session could live (12h default)', { user: 'a@b.c' }, 'corp/wiki', 11.9, ['rev-1']],
+    ['drops out after the lifetime', { user: 'a@b.c' }, 'corp/wiki', 12, []],
+  ])('%s', (_what, spec, key, hoursLater, names) => {
+    const view = readRevocation(object(spec));
+    const now = new Date((cutOff + hoursLater * 3600) * 1000);
+    expect(revocationsFor(key, app('wiki'), view ? [view] : [], now).map((r) => r.name)).toEqual(names);
+  });
+
+  it('expires at the cut-off plus the longest session lifetime among covered applications', () => {
+    const view = readRevocation(object({ user: 'a@b.c' })) as RevocationView;
+    const apps = [
+      { key: 'corp/wiki', application: app('wiki', '2h') },
+      { key: 'corp/grafana', application: app('grafana', '30h') },
+      { key: 'corp/public', application: app('public', undefined, false) },
+    ];
+    expect(revocationExpiry(view, apps).toISOString()).toBe('2026-11-22T16:00:00.000Z');
+    const onlyPublic = readRevocation(
+      object({ user: 'a@b.c', applications: ['corp/public'] }),
+    ) as RevocationView;
+    expect(revocationExpiry(onlyPublic, apps).getTime()).toBe(cutOff * 1000);
+  });
+
+  it('the sidecar ends sessions signed in at or before the cut-off, by email in any case', () => {
+    const index = compileRevocations([
+      { name: 'old', user: 'alice@example.com', before: 100, reason: null },
+      { name: 'new', user: 'alice@example.com', before: 200, reason: 'INC-1' },
+    ]);
+    expect(index.find({ email: 'Alice@Example.com', iat: 200 })?.name).toBe('new');
+    expect(index.find({ email: 'alice@example.com', iat: 201 })).toBeUndefined();
+    expect(index.find({ email: null, iat: 1 })).toBeUndefined();
+    expect(
+      index
+        .added(compileRevocations([{ name: 'old', user: 'x@y.z', before: 1, reason: null }]))
+        .map((r) => r.name),
+    ).toEqual(['new']);
   });
 });

@@ -1,0 +1,270 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseBurst, parseTimeArgument } from '../../audit/src/audit-command.ts';
+import { parseAuditLine, type RequestRecord } from '../../audit/src/audit-record.ts';
+import { scanLines } from '../../audit/src/line-scanner.ts';
+import { pathMatches, queryNeedles } from '../../audit/src/queries.ts';
+import { renderTable } from '../../audit/src/render-text.ts';
+import { findAnomalies, SessionBuilder } from '../../audit/src/sessions.ts';
+import { UsageError } from '../../sidecar/src/cli/args.ts';
+
+const native = {
+  type: 'request',
+  time: '2026-11-20T09:00:00.120Z',
+  requestId: 'r1',
+  app: 'corp/wiki',
+  host: 'wiki.example.com',
+  method: 'GET',
+  uri: '/pages/1?x=1',
+  status: 200,
+  outcome: 'served',
+  start: '2026-11-20T09:00:00.000Z',
+  end: '2026-11-20T09:00:00.120Z',
+  clientIp: '192.0.2.1',
+  userAgent: 'Firefox',
+  identity: { kind: 'user', sub: 's', email: 'alice@example.com', idp: 'corp' },
+  sessionId: 'sid',
+  decision: { action: 'allow', policy: 'corp/staff', rule: 'include', reason: 'email_domain_match' },
+};
+const cloudflare = {
+  ClientIP: '192.0.2.1',
+  ClientRequestHost: 'wiki.example.com',
+  ClientRequestMethod: 'GET',
+  ClientRequestURI: '/pages/1?x=1',
+  ClientRequestUserAgent: 'Firefox',
+  EdgeStartTimestamp: '2026-11-20T09:00:00.000Z',
+  EdgeEndTimestamp: '2026-11-20T09:00:00.120Z',
+  EdgeResponseStatus: 200,
+  RayID: 'r1',
+  GatehouseType: 'request',
+  GatehouseApp: 'corp/wiki',
+  GatehouseOutcome: 'served',
+  GatehouseIdentity: { kind: 'user', sub: 's', email: 'alice@example.com', idp: 'corp' },
+  GatehouseSessionID: 'sid',
+  GatehouseDecision: { action: 'allow', policy: 'corp/staff', rule: 'include', reason: 'email_domain_match' },
+};
+
+describe('audit records', () => {
+  it('reads both field profiles into the same record', () => {
+    const a = parseAuditLine(JSON.stringify(native));
+    const b = parseAuditLine(JSON.stringify(cloudflare));
+    expect(a).toEqual(b);
+    expect(a).toMatchObject({
+      kind: 'request',
+      start: Date.parse(native.start),
+      sessionId: 'sid',
+      status: 200,
+    });
+  });
+
+  it.each([
+    ['a CRI log file line', `2026-11-20T09:00:00.130000000Z stdout F ${JSON.stringify(native)}`, 'request'],
+    [
+      'a login event',
+      JSON.stringify({
+        type: 'login_succeeded',
+        time: native.time,
+        app: 'corp/wiki',
+        sessionId: 'sid',
+        email: 'a@b.c',
+      }),
+      'auth',
+    ],
+    [
+      'a revocation',
+      JSON.stringify({
+        type: 'revocation_applied',
+        time: native.time,
+        app: 'corp/wiki',
+        user: 'a@b.c',
+        revokedBefore: native.time,
+      }),
+      'auth',
+    ],
+  ])('reads %s', (_what, line, kind) => {
+    expect(parseAuditLine(line)?.kind).toBe(kind);
+  });
+
+  it.each([
+    ['not JSON', '{"type":"request",'],
+    ['plain text', 'hello'],
+    ['another event', JSON.stringify({ type: 'config_loaded', time: native.time, app: 'x' })],
+    ['a request without a time', JSON.stringify({ ...native, start: 'never' })],
+    ['an array', '[1,2]'],
+    ['a partial CRI line', `2026-11-20T09:00:00Z stdout P ${JSON.stringify(native)}`],
+  ])('skips %s', (_what, line) => {
+    expect(parseAuditLine(line)).toBeUndefined();
+  });
+});
+
+describe('line scanner', () => {
+  const lines = [
+    '{"a":"alice@example.com"}',
+    '{"b":"bob@example.com"}',
+    'x'.repeat(300),
+    '{"c":"ALICE@example.com and alice@example.com twice"}',
+    '',
+    '{"d":"carol"}',
+  ];
+  const text = `${lines.join('\n')}\n{"tail":"alice@example.com"}`;
+
+  it('finds every line holding a needle, whatever the chunk boundaries', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 40 }),
+        async (sizes) => {
+          const bytes = Buffer.from(text);
+          const chunks: Buffer[] = [];
+          let at = 0;
+          for (let i = 0; at < bytes.length; i++) {
+            const size = sizes[i % sizes.length] as number;
+            chunks.push(bytes.subarray(at, at + size));
+            at += size;
+          }
+          const found: string[] = [];
+          const stats = await scanLines(
+            (async function* () {
+              yield* chunks;
+            })(),
+            (l) => found.push(l),
+            [Buffer.from('alice@example.com')],
+          );
+          expect(found).toEqual([lines[0], lines[3], '{"tail":"alice@example.com"}']);
+          expect(stats.lines).toBe(7);
+          expect(stats.bytes).toBe(bytes.length);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('hands on every non-empty line without needles', async () => {
+    const found: string[] = [];
+    await scanLines([Buffer.from(text)] as unknown as AsyncIterable<Buffer>, (l) => found.push(l));
+    expect(found).toEqual([...lines.filter(Boolean), '{"tail":"alice@example.com"}']);
+  });
+});
+
+const request = (n: number, over: Partial<RequestRecord> = {}): RequestRecord => ({
+  kind: 'request',
+  start: n * 1000,
+  end: n * 1000 + 10,
+  requestId: `r${String(n).padStart(3, '0')}`,
+  app: 'corp/wiki',
+  host: 'h',
+  method: 'GET',
+  uri: `/p/${n}`,
+  status: 200,
+  outcome: 'served',
+  clientIp: '192.0.2.1',
+  userAgent: 'Firefox',
+  identity: { kind: 'user', sub: 's', email: 'alice@example.com', idp: 'corp' },
+  sessionId: 'sid',
+  decision: { action: 'allow', policy: 'p', rule: 'include', reason: 'x' },
+  ...over,
+});
+const deny = { decision: { action: 'deny', policy: 'p', rule: 'exclude', reason: 'x' }, status: 403 };
+
+describe('anomalies', () => {
+  it.each<[string, RequestRecord[], string[]]>([
+    ['nothing in a steady session', [request(1), request(2), request(3)], []],
+    ['an IP change', [request(1), request(2, { clientIp: '203.0.113.9' })], ['ip_change']],
+    ['a user-agent change', [request(1), request(2, { userAgent: 'curl/8' })], ['user_agent_change']],
+    ['five denials within a minute', [1, 2, 3, 4, 5].map((n) => request(n * 10, deny)), ['denial_burst']],
+    ['five denials spread over longer', [1, 2, 3, 4, 5].map((n) => request(n * 20, deny)), []],
+    ['one flag for a long burst', [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => request(n, deny)), ['denial_burst']],
+  ])('%s', (_what, requests, kinds) => {
+    expect(findAnomalies(requests, { burstCount: 5, burstWindowMs: 60_000 }).map((a) => a.kind)).toEqual(
+      kinds,
+    );
+  });
+});
+
+describe('sessions', () => {
+  it('orders requests by start (ties by request id), collects IPs and agents, and takes the earliest end', () => {
+    const b = new SessionBuilder();
+    b.add(request(5));
+    b.add(request(1, { clientIp: '192.0.2.9' }));
+    b.add(request(5, { requestId: 'r000' }));
+    b.add({
+      kind: 'auth',
+      type: 'logout',
+      time: 9000,
+      app: 'corp/wiki',
+      requestId: null,
+      sessionId: 'sid',
+      email: 'alice@example.com',
+      sub: 's',
+      provider: 'corp',
+      clientIp: null,
+      userAgent: null,
+      reason: null,
+      revocation: null,
+      revokedBefore: null,
+    });
+    b.add({
+      kind: 'auth',
+      type: 'revocation_applied',
+      time: 8000,
+      app: 'corp/wiki',
+      requestId: null,
+      sessionId: null,
+      email: 'alice@example.com',
+      sub: null,
+      provider: null,
+      clientIp: null,
+      userAgent: null,
+      reason: 'INC-1',
+      revocation: 'rev-1',
+      revokedBefore: 7000,
+    });
+    const [session] = b.sessions();
+    expect(session?.requests.map((r) => r.requestId)).toEqual(['r001', 'r000', 'r005']);
+    expect(session?.ips).toEqual(['192.0.2.9', '192.0.2.1']);
+    expect(session?.end).toEqual({ kind: 'revoked', time: 8000, detail: 'rev-1' });
+    expect(
+      renderTable({
+        kind: 'sessions',
+        query: { kind: 'sessions', range: { since: -Infinity, until: Infinity } },
+        sessions: b.sessions(),
+      }).join(''),
+    ).toContain('ended      revoked at');
+  });
+});
+
+describe('queries and arguments', () => {
+  it.each([
+    ['/admin/*', '/admin/users?x=1', true],
+    ['/admin/*', '/administrator', false],
+    ['/admin', '/admin?x', true],
+    ['/admin', '/admin/x', false],
+  ])('path %s against %s', (filter, uri, matches) => expect(pathMatches(filter, uri)).toBe(matches));
+
+  it('searches for the email as given and lower-cased, JSON-escaped', () => {
+    expect(
+      queryNeedles({ kind: 'sessions', user: 'Alice@Example.com', range: { since: 0, until: 1 } }).map(
+        String,
+      ),
+    ).toEqual(['Alice@Example.com', 'alice@example.com']);
+    expect(queryNeedles({ kind: 'ip', ip: '10.0.0.1', range: { since: 0, until: 1 } }).map(String)).toEqual([
+      '"10.0.0.1"',
+    ]);
+  });
+
+  it.each([
+    ['24h', Date.parse('2026-11-20T09:00:00Z')],
+    ['7d', Date.parse('2026-11-14T09:00:00Z')],
+    ['2026-11-01T00:00:00Z', Date.parse('2026-11-01T00:00:00Z')],
+  ])('time argument %s', (text, expected) => {
+    expect(parseTimeArgument(text, '--since', Date.parse('2026-11-21T09:00:00Z'))).toBe(expected);
+  });
+
+  it.each(['yesterday', '11/20/2026', ''])('refuses the time %j', (text) => {
+    expect(() => parseTimeArgument(text, '--since')).toThrow(UsageError);
+  });
+
+  it('reads --burst and refuses nonsense', () => {
+    expect(parseBurst('3/10s')).toEqual({ burstCount: 3, burstWindowMs: 10_000 });
+    for (const bad of ['5', '1/60s', 'x/60s', '5/soon']) expect(() => parseBurst(bad)).toThrow(UsageError);
+  });
+});
