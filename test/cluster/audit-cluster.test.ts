@@ -1,9 +1,13 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../operator/src/kube/kube-client.ts';
 import { PODS } from '../../operator/src/kube/resource-types.ts';
 import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
+import { CHART, helm } from '../helpers/helm.ts';
 import { runGatehouse } from '../helpers/sidecar-process.ts';
 import { selfSignedCertificate } from '../helpers/tls.ts';
 
@@ -14,6 +18,7 @@ import { selfSignedCertificate } from '../helpers/tls.ts';
  * the real one.
  */
 const NS = 'corp';
+const auditorKubeconfig = join(mkdtempSync(join(tmpdir(), 'gatehouse-auditor-')), 'kubeconfig');
 const served = new Map<string, string>();
 const asked: string[] = [];
 let cluster: ControlPlane;
@@ -82,6 +87,29 @@ beforeAll(async () => {
         containers: [{ name: 'app', image: 'wiki:1' }],
       },
     });
+  // The analyst runs as a user bound to the chart's gatehouse-auditor role, and nothing else.
+  const roles = await helm(['template', 'gatehouse', CHART, '--show-only', 'templates/analyst-roles.yaml']);
+  await cluster.kubectl(['apply', '-f', '-'], roles);
+  await cluster.kubectl([
+    'create',
+    'clusterrolebinding',
+    'analyst',
+    '--clusterrole=gatehouse-auditor',
+    `--user=${cluster.operatorUser.name}`,
+  ]);
+  writeFileSync(
+    auditorKubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        { name: 'test', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } },
+      ],
+      users: [{ name: 'analyst', user: { token: cluster.operatorUser.token } }],
+      contexts: [{ name: 'test', context: { cluster: 'test', user: 'analyst', namespace: NS } }],
+      'current-context': 'test',
+    }),
+  );
   await pod('wiki-a', true);
   await pod('wiki-b', true);
   await pod('wiki-legacy', false);
@@ -103,9 +131,7 @@ describe('gatehouse audit --cluster', () => {
       'alice@example.com',
       '--cluster',
       '--kubeconfig',
-      cluster.kubeconfig,
-      '-n',
-      NS,
+      auditorKubeconfig,
       '--format',
       'json',
     ]);

@@ -222,7 +222,11 @@ describe('charts/gatehouse', () => {
 
   it("grants exactly the operator's rules, to the chart's ServiceAccount", async () => {
     const docs = await render();
-    const clusterRole = find(docs, 'ClusterRole') as Manifest & { rules: unknown };
+    const clusterRole = docs.find(
+      (d) => d.kind === 'ClusterRole' && d.metadata.name === 'gatehouse-operator',
+    ) as Manifest & {
+      rules: unknown;
+    };
     const role = find(docs, 'Role') as Manifest & { rules: unknown };
     expect(clusterRole.rules).toEqual(OPERATOR_RULES);
     expect(role.rules).toEqual(OPERATOR_NAMESPACE_RULES);
@@ -232,8 +236,25 @@ describe('charts/gatehouse', () => {
         { kind: 'ServiceAccount', name: 'gatehouse-operator', namespace: NAMESPACE },
       ]);
     }
-    // Nothing else in the chart grants anything.
-    expect(docs.filter((d) => /Role$/.test(d.kind)).map((d) => d.kind)).toEqual(['ClusterRole', 'Role']);
+    // The only bindings are the operator's; the analyst roles are for people and bound to no one.
+    const bindings = docs.filter((d) => /Binding$/.test(d.kind)) as (Manifest & {
+      roleRef: { name: string };
+    })[];
+    expect(bindings.map((b) => `${b.kind}/${b.roleRef.name}`).sort()).toEqual([
+      'ClusterRoleBinding/gatehouse-operator',
+      'RoleBinding/gatehouse-operator',
+    ]);
+    expect(
+      docs
+        .filter((d) => /Role$/.test(d.kind))
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(['gatehouse-auditor', 'gatehouse-operator', 'gatehouse-operator', 'gatehouse-revoker']);
+    const noAnalysts = await render(['--set', 'analystRoles.enabled=false']);
+    expect(noAnalysts.filter((d) => /Role$/.test(d.kind)).map((d) => d.metadata.name)).toEqual([
+      'gatehouse-operator',
+      'gatehouse-operator',
+    ]);
   });
 
   it('carries the same CRD files as crds/', async () => {
