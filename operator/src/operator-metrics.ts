@@ -31,7 +31,7 @@ export function createOperatorMetrics(sources: MetricSources) {
   });
   const writes = new Counter({
     name: 'gatehouse_operator_writes_total',
-    help: 'Writes to the API server by what was written (status, keys, tls_secret, ca_bundle, deployment_labels).',
+    help: 'Writes to the API server by what was written (status, keys, tls_secret, ca_bundle, deployment_labels, revocation_delete).',
     labelNames: ['what'] as const,
     registers: [registry],
   });
