@@ -41,6 +41,7 @@ export async function waitForCrds(cluster: ControlPlane): Promise<void> {
     '--timeout=30s',
     'crd/accessapplications.gatehouse.dev',
     'crd/accesspolicies.gatehouse.dev',
+    'crd/accessrevocations.gatehouse.dev',
   ]);
 }
 
