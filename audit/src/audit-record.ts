@@ -1,3 +1,5 @@
+import type { AuthEventType as SidecarAuthEventType } from '../../sidecar/src/log/events.ts';
+
 /**
  * Gatehouse log lines as the audit reads them: one normalised record per line, whichever field
  * profile (native or Cloudflare) wrote it. Lines that are not Gatehouse lines are skipped.
@@ -36,16 +38,8 @@ export interface RequestRecord {
   readonly decision: Decision | null;
 }
 
-/** Auth events that begin, continue or end a session, and revocations. */
-export type AuthEventType =
-  | 'login_succeeded'
-  | 'login_failed'
-  | 'logout'
-  | 'session_refreshed'
-  | 'session_refresh_failed'
-  | 'session_expired'
-  | 'session_revoked'
-  | 'revocation_applied';
+/** The sidecar's auth events that begin, continue or end a session, and revocations. */
+export type AuthEventType = Exclude<SidecarAuthEventType, 'service_token_failed' | 'token_failed'>;
 
 export interface AuthRecord {
   readonly kind: 'auth';

@@ -84,25 +84,24 @@ const LEGEND = `<div class="legend">${(['allow', 'deny', 'bypass', 'error', 'oth
     '',
   )}<span>▲ anomaly</span><span style="color:#2e90fa">● sign-in</span><span>■ end (red: revoked)</span></div>`;
 
+/** One row of a timeline. */
+interface Lane {
+  label: string;
+  from: number;
+  to: number;
+  requests: readonly RequestRecord[];
+  anomalies: readonly { time: number; detail: string }[];
+  /** Sign-in and end of the session, marked when known. */
+  login?: number | undefined;
+  end?: { readonly time: number; readonly kind: string } | null | undefined;
+}
+
 /** One timeline: a lane per row, a tick per request, anomalies marked. */
-function timeline(
-  rows: {
-    label: string;
-    from: number;
-    to: number;
-    requests: readonly RequestRecord[];
-    anomalies: readonly { time: number; detail: string }[];
-    /** Sign-in and end of the session, marked when known. */
-    login?: number | undefined;
-    end?: { readonly time: number; readonly kind: string } | null | undefined;
-  }[],
-  from: number,
-  to: number,
-): string {
+function timeline(rows: readonly Lane[], from: number, to: number): string {
   const width = 1200;
   const labelWidth = 220;
-  const lane = 26;
-  const height = rows.length * lane + 28;
+  const laneHeight = 26;
+  const height = rows.length * laneHeight + 28;
   const range = Math.max(1, to - from);
   const x = (t: number) => labelWidth + ((t - from) / range) * (width - labelWidth - 24);
   const ticks: string[] = [];
@@ -113,7 +112,7 @@ function timeline(
     );
   }
   const lanes = rows.map((row, i) => {
-    const y = i * lane + 6;
+    const y = i * laneHeight + 6;
     const marks = row.requests.map(
       (r) =>
         `<rect class="${tone(r)}" x="${x(r.start) - 1.5}" y="${y + 3}" width="3" height="14" rx="1"><title>${esc(
@@ -136,6 +135,17 @@ function timeline(
   });
   return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="timeline">${ticks.join('')}${lanes.join('')}</svg>`;
 }
+
+/** A session as one lane of a timeline. */
+const lane = (s: Session, label: string): Lane => ({
+  label,
+  from: s.first,
+  to: s.last,
+  requests: s.requests,
+  anomalies: s.anomalies,
+  login: s.login?.time,
+  end: s.end,
+});
 
 function requestRows(
   requests: readonly RequestRecord[],
@@ -168,17 +178,7 @@ function sessionCard(s: Session): string {
     .join('')}</div>
 ${s.anomalies.map((a) => `<div class="anomaly">▲ <b>${esc(a.kind.replaceAll('_', ' '))}</b> at ${esc(iso(a.time))}: ${esc(a.detail)}</div>`).join('')}
 ${timeline(
-  [
-    {
-      label: `${s.requests.length} requests`,
-      from: s.first,
-      to: s.last,
-      requests: s.requests,
-      anomalies: s.anomalies,
-      login: s.login?.time,
-      end: s.end,
-    },
-  ],
+  [lane(s, `${s.requests.length} requests`)],
   s.first,
   Math.max(s.last, s.end?.time ?? 0, s.first + 1000),
 )}
@@ -210,15 +210,7 @@ export function renderHtml(answer: AuditAnswer): string[] {
       sessions.length === 0
         ? '<section class="card">No sessions found.</section>'
         : `<section class="card"><h2>All sessions</h2><div class="meta">${esc(iso(from))} → ${esc(iso(to))}</div>${timeline(
-            sessions.map((s) => ({
-              label: `${s.app} ${s.sessionId.slice(0, 8)}`,
-              from: s.first,
-              to: s.last,
-              requests: s.requests,
-              anomalies: s.anomalies,
-              login: s.login?.time,
-              end: s.end,
-            })),
+            sessions.map((s) => lane(s, `${s.app} ${s.sessionId.slice(0, 8)}`)),
             from,
             to,
           )}${LEGEND}</section>`;

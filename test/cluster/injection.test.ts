@@ -284,22 +284,7 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
       env: { name: string; value: string }[];
     };
     const podName = injected.metadata?.name ?? '';
-    writeFileSync(
-      join(dir, 'token'),
-      await cluster.kubectl([
-        'create',
-        'token',
-        'storefront',
-        '-n',
-        NS,
-        '--audience',
-        'gatehouse',
-        '--bound-object-kind',
-        'Pod',
-        '--bound-object-name',
-        podName,
-      ]),
-    );
+    writeFileSync(join(dir, 'token'), await cluster.podToken(NS, 'storefront', podName));
     const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
     const [command, ...args] = container.args;
     expect(command).toBe('sidecar');

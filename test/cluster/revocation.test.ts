@@ -44,23 +44,8 @@ let origin: string;
 const upstreamPaths: string[] = [];
 
 async function podToken(pod: string): Promise<string> {
-  const token = await env.cluster.kubectl([
-    'create',
-    'token',
-    'wiki',
-    '-n',
-    NS,
-    '--audience',
-    'gatehouse',
-    '--bound-object-kind',
-    'Pod',
-    '--bound-object-name',
-    pod,
-    '--duration',
-    '1h',
-  ]);
   const file = join(dir, `token-${pod}`);
-  writeFileSync(file, token.trim());
+  writeFileSync(file, await env.cluster.podToken(NS, 'wiki', pod));
   return file;
 }
 

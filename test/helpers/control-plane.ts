@@ -59,6 +59,8 @@ export interface ControlPlane {
   connection(user?: TestUser): KubeConnection;
   /** Runs kubectl as admin; rejects with its stderr on a non-zero exit. */
   kubectl(args: string[], input?: string): Promise<string>;
+  /** A token of a ServiceAccount from the TokenRequest API, bound to a Pod, for audience gatehouse (as a projected one is). */
+  podToken(namespace: string, serviceAccount: string, pod: string): Promise<string>;
   /** The API server's audit events so far (startControlPlane({ audit: true }) only). */
   auditEvents(): AuditEvent[];
   /** Stops kube-apiserver (etcd keeps the data) and starts it again on the same port. */
@@ -223,7 +225,7 @@ export async function startControlPlane(options: { audit?: boolean } = {}): Prom
   );
   const connections: KubeConnection[] = [];
 
-  return {
+  const plane: ControlPlane = {
     server,
     caFile,
     kubeconfig,
@@ -258,6 +260,24 @@ export async function startControlPlane(options: { audit?: boolean } = {}): Prom
         .filter(Boolean)
         .map((line) => JSON.parse(line) as AuditEvent);
     },
+    async podToken(namespace, serviceAccount, pod) {
+      const token = await plane.kubectl([
+        'create',
+        'token',
+        serviceAccount,
+        '-n',
+        namespace,
+        '--audience',
+        'gatehouse',
+        '--bound-object-kind',
+        'Pod',
+        '--bound-object-name',
+        pod,
+        '--duration',
+        '1h',
+      ]);
+      return token.trim();
+    },
     async restartApiServer(downMs = 500) {
       await stopChild(apiserver);
       await new Promise((r) => setTimeout(r, downMs));
@@ -270,4 +290,5 @@ export async function startControlPlane(options: { audit?: boolean } = {}): Prom
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return plane;
 }

@@ -1,7 +1,7 @@
 import Type, { type Static } from 'typebox';
 import { ObjectMeta } from './gatehouse-object.ts';
 import { API_VERSION, Opt } from './schema-helpers.ts';
-import { Condition } from './status.ts';
+import { StatusBase } from './status.ts';
 
 /** `namespace/name` of an AccessApplication. */
 const ApplicationKey = Type.String({
@@ -51,17 +51,7 @@ export const AccessRevocationSpec = Type.Object(
 
 export const AccessRevocationStatus = Type.Object(
   {
-    observedGeneration: Opt(
-      Type.Integer({ minimum: 0, description: 'The metadata.generation last acted on.' }),
-    ),
-    conditions: Opt(
-      Type.Array(Condition, {
-        maxItems: 16,
-        'x-kubernetes-list-type': 'map',
-        'x-kubernetes-list-map-keys': ['type'],
-        description: 'Ready: the revocation is in the config of every application it covers.',
-      }),
-    ),
+    ...StatusBase('Ready: the revocation is in the config of every application it covers.'),
     revokedBefore: Opt(Type.String({ format: 'date-time', description: 'The cut-off in force.' })),
     applications: Opt(
       Type.Array(ApplicationKey, {

@@ -32,20 +32,28 @@ export const Condition = Type.Object(
   { additionalProperties: false, description: 'One aspect of the current state of the object.' },
 );
 
-/** Status written by the operator on AccessApplications and AccessPolicies. */
-export const GatehouseStatus = Type.Object(
-  {
+/** The fields every Gatehouse status starts with: the generation acted on and the conditions (a list-map on type). */
+export function StatusBase(conditionsDescription: string) {
+  return {
     observedGeneration: Opt(
       Type.Integer({ minimum: 0, description: 'The metadata.generation the operator last acted on.' }),
     ),
     conditions: Opt(
       Type.Array(Condition, {
         maxItems: 16,
-        description:
-          'Current state; the Ready condition says whether sidecars get this object in their config.',
+        description: conditionsDescription,
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['type'],
       }),
+    ),
+  };
+}
+
+/** Status written by the operator on AccessApplications and AccessPolicies. */
+export const GatehouseStatus = Type.Object(
+  {
+    ...StatusBase(
+      'Current state; the Ready condition says whether sidecars get this object in their config.',
     ),
     configHash: Opt(
       Type.String({

@@ -64,6 +64,28 @@ function signedIn(scope: RequestScope, session: Session): undefined {
   return undefined;
 }
 
+/** Ends a session here (expired or revoked): logs why, refuses it from now on, deletes its cookies; the request goes on anonymous. */
+function endSession(
+  scope: RequestScope,
+  auth: AuthRuntime,
+  session: Session,
+  present: PresentCookies,
+  type: 'session_expired' | 'session_revoked',
+  why: Record<string, unknown>,
+): undefined {
+  authEvent(scope, type, {
+    ...(type === 'session_expired' ? why : {}),
+    provider: session.idp,
+    sub: session.sub,
+    email: session.email,
+    sessionId: session.sid,
+    ...(type === 'session_revoked' ? why : {}),
+  });
+  auth.sessions.end(session);
+  scope.setCookies = auth.sessions.clear(present.names);
+  return undefined;
+}
+
 function useSession(
   scope: RequestScope,
   auth: AuthRuntime,
@@ -78,32 +100,16 @@ function useSession(
   const settings = auth.settings.session;
   const idleSeconds = Math.floor(settings.idleMs / 1000);
   const lastSeen = auth.sessions.lastSeen(session);
-  if (session.exp <= now || now - lastSeen >= idleSeconds) {
-    authEvent(scope, 'session_expired', {
+  if (session.exp <= now || now - lastSeen >= idleSeconds)
+    return endSession(scope, auth, session, present, 'session_expired', {
       reason: session.exp <= now ? 'absolute_lifetime' : 'idle_timeout',
-      provider: session.idp,
-      sub: session.sub,
-      email: session.email,
-      sessionId: session.sid,
     });
-    auth.sessions.end(session);
-    scope.setCookies = auth.sessions.clear(present.names);
-    return undefined;
-  }
   const revocation = scope.state.revocations.find(session);
-  if (revocation) {
-    authEvent(scope, 'session_revoked', {
-      provider: session.idp,
-      sub: session.sub,
-      email: session.email,
-      sessionId: session.sid,
+  if (revocation)
+    return endSession(scope, auth, session, present, 'session_revoked', {
       revocation: revocation.name,
       reason: revocation.reason,
     });
-    auth.sessions.end(session);
-    scope.setCookies = auth.sessions.clear(present.names);
-    return undefined;
-  }
   if (session.refreshAt !== null && session.refreshAt <= now && session.refreshToken) {
     return refreshSession(scope, auth, session, present.names).then((refreshed) => {
       scope.setCookies = [...refreshed.cookies];
