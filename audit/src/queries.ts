@@ -49,7 +49,10 @@ export function queryNeedles(query: AuditQuery): Buffer[] {
   if (query.kind === 'ip') return [Buffer.from(JSON.stringify(query.ip))];
   if (query.user) return variants(query.user);
   if (query.app) return [Buffer.from(JSON.stringify(query.app))];
-  if (query.path) return [Buffer.from(json(query.path))];
+  if (query.path) {
+    const literal = query.path.endsWith('*') ? query.path.slice(0, -1) : query.path;
+    return literal ? [Buffer.from(json(literal))] : [];
+  }
   return [];
 }
 

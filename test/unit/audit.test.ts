@@ -249,6 +249,9 @@ describe('queries and arguments', () => {
     expect(queryNeedles({ kind: 'ip', ip: '10.0.0.1', range: { since: 0, until: 1 } }).map(String)).toEqual([
       '"10.0.0.1"',
     ]);
+    const range = { since: 0, until: 1 };
+    expect(queryNeedles({ kind: 'requests', path: '/admin/*', range }).map(String)).toEqual(['/admin/']);
+    expect(queryNeedles({ kind: 'requests', path: '*', range })).toEqual([]);
   });
 
   it.each([

@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { SIDECAR_COMMAND } from '../helpers/sidecar-process.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-cli-'));
+
+function gatehouse(
+  args: string[],
+  stdin = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...SIDECAR_COMMAND, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => {
+      stdout += c;
+    });
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+const request = (n: number, ip: string, email: string | null, uri: string, ua = 'Firefox') =>
+  JSON.stringify({
+    type: 'request',
+    time: `2026-11-20T10:00:${String(n).padStart(2, '0')}.050Z`,
+    requestId: `r${n}`,
+    app: 'corp/wiki',
+    host: 'wiki.example.com',
+    method: 'GET',
+    uri,
+    status: 200,
+    outcome: 'served',
+    start: `2026-11-20T10:00:${String(n).padStart(2, '0')}.000Z`,
+    end: `2026-11-20T10:00:${String(n).padStart(2, '0')}.050Z`,
+    clientIp: ip,
+    userAgent: ua,
+    identity: email ? { kind: 'user', sub: `${email}-sub`, email, idp: 'corp' } : null,
+    sessionId: email ? `${email}-session` : null,
+    decision: { action: 'allow', policy: 'corp/staff', rule: 'include', reason: 'x' },
+  });
+
+const lines = [
+  request(1, '192.0.2.1', 'alice@example.com', '/a'),
+  request(2, '192.0.2.1', 'bob@example.com', '/admin/x'),
+  request(3, '203.0.113.5', 'alice@example.com', '/admin/y', 'curl/8\u001b[2J'),
+  request(4, '192.0.2.1', null, '/healthz'),
+  'garbage line',
+].join('\n');
+
+describe('gatehouse audit (command line)', () => {
+  it('reads standard input and prints a table, escaping control characters from the logs', async () => {
+    const { code, stdout, stderr } = await gatehouse(
+      ['audit', 'sessions', '--user', 'ALICE@example.com'],
+      lines,
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^1 session, 2 anomalies\n/);
+    expect(stdout).toContain('alice@example.com-session');
+    expect(stdout).toContain('ip change at 2026-11-20T10:00:03.000Z: 192.0.2.1 → 203.0.113.5');
+    expect(stdout).toContain('curl/8\\x1b[2J');
+    expect(stdout).not.toContain('\u001b');
+  });
+
+  it('reads .gz files, answers who was seen from an IP, and which requests hit a path', async () => {
+    writeFileSync(join(dir, 'wiki.log.gz'), gzipSync(lines));
+    const ip = await gatehouse(['audit', 'ip', '192.0.2.1', '--format', 'json', join(dir, 'wiki.log.gz')]);
+    expect((JSON.parse(ip.stdout) as { user: string }[]).map((u) => u.user)).toEqual([
+      'alice@example.com',
+      'bob@example.com',
+      '(anonymous)',
+    ]);
+    const admin = await gatehouse([
+      'audit',
+      'requests',
+      '--path',
+      '/admin/*',
+      '--format',
+      'json',
+      join(dir, 'wiki.log.gz'),
+    ]);
+    expect((JSON.parse(admin.stdout) as { requestId: string }[]).map((r) => r.requestId)).toEqual([
+      'r2',
+      'r3',
+    ]);
+    const window = await gatehouse(
+      [
+        'audit',
+        'requests',
+        '--app',
+        'corp/wiki',
+        '--since',
+        '2026-11-20T10:00:02Z',
+        '--until',
+        '2026-11-20T10:00:03Z',
+        '--format',
+        'json',
+      ],
+      lines,
+    );
+    expect((JSON.parse(window.stdout) as { requestId: string }[]).map((r) => r.requestId)).toEqual([
+      'r2',
+      'r3',
+    ]);
+  });
+
+  it.each([
+    [['audit'], /which question: sessions, ip or requests/],
+    [['audit', 'whatever'], /unknown question "whatever"/],
+    [['audit', 'ip', 'not-an-ip'], /needs an IPv4 or IPv6 address/],
+    [['audit', 'requests'], /needs --path, --app or --user/],
+    [['audit', 'sessions', '--since', 'last tuesday'], /--since must be an RFC 3339 time/],
+    [['audit', 'sessions', '--format', 'pdf'], /--format must be table, json or html/],
+    [['audit', 'sessions', '--burst', '1/1s'], /--burst must be/],
+    [['audit', 'sessions', '--cluster', 'file.log'], /give files or --cluster, not both/],
+  ])('refuses %j with exit 2 and the usage', async (args, message) => {
+    const { code, stderr } = await gatehouse(args);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+    expect(stderr).toContain('Usage: gatehouse audit');
+  });
+});
