@@ -1,31 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { SIDECAR_COMMAND } from '../helpers/sidecar-process.ts';
+import { runGatehouse } from '../helpers/sidecar-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-cli-'));
-
-function gatehouse(
-  args: string[],
-  stdin = '',
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...SIDECAR_COMMAND, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
 
 const request = (n: number, ip: string, email: string | null, uri: string, ua = 'Firefox') =>
   JSON.stringify({
@@ -57,7 +37,7 @@ const lines = [
 
 describe('gatehouse audit (command line)', () => {
   it('reads standard input and prints a table, escaping control characters from the logs', async () => {
-    const { code, stdout, stderr } = await gatehouse(
+    const { code, stdout, stderr } = await runGatehouse(
       ['audit', 'sessions', '--user', 'ALICE@example.com'],
       lines,
     );
@@ -72,13 +52,13 @@ describe('gatehouse audit (command line)', () => {
 
   it('reads .gz files, answers who was seen from an IP, and which requests hit a path', async () => {
     writeFileSync(join(dir, 'wiki.log.gz'), gzipSync(lines));
-    const ip = await gatehouse(['audit', 'ip', '192.0.2.1', '--format', 'json', join(dir, 'wiki.log.gz')]);
+    const ip = await runGatehouse(['audit', 'ip', '192.0.2.1', '--format', 'json', join(dir, 'wiki.log.gz')]);
     expect((JSON.parse(ip.stdout) as { user: string }[]).map((u) => u.user)).toEqual([
       'alice@example.com',
       'bob@example.com',
       '(anonymous)',
     ]);
-    const admin = await gatehouse([
+    const admin = await runGatehouse([
       'audit',
       'requests',
       '--path',
@@ -91,7 +71,7 @@ describe('gatehouse audit (command line)', () => {
       'r2',
       'r3',
     ]);
-    const window = await gatehouse(
+    const window = await runGatehouse(
       [
         'audit',
         'requests',
@@ -122,7 +102,7 @@ describe('gatehouse audit (command line)', () => {
     [['audit', 'sessions', '--burst', '1/1s'], /--burst must be/],
     [['audit', 'sessions', '--cluster', 'file.log'], /give files or --cluster, not both/],
   ])('refuses %j with exit 2 and the usage', async (args, message) => {
-    const { code, stderr } = await gatehouse(args);
+    const { code, stderr } = await runGatehouse(args);
     expect(code).toBe(2);
     expect(stderr).toMatch(message);
     expect(stderr).toContain('Usage: gatehouse audit');

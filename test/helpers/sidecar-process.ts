@@ -36,20 +36,22 @@ export function writeConfigDir(yaml: string): string {
   return dir;
 }
 
-/** Runs `gatehouse <args>` to completion and returns its exit code and output. */
+/** Runs `gatehouse <args>` to completion (with `stdin` as its input, if given) and returns its exit code and output. */
 export function runGatehouse(
   args: string[],
+  stdin?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
     const child = spawn(process.execPath, [...SIDECAR_COMMAND, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (stdin !== undefined) child.stdin?.end(stdin);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c) => {
+    child.stdout?.on('data', (c) => {
       stdout += c;
     });
-    child.stderr.on('data', (c) => {
+    child.stderr?.on('data', (c) => {
       stderr += c;
     });
     child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
