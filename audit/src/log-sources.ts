@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { SIDECAR_CONTAINER } from '../../operator/src/injection/opt-in.ts';
 import type { KubeClient } from '../../operator/src/kube/kube-client.ts';
-import { APPLICATION_LABEL } from '../../operator/src/kube/kube-object.ts';
+import { APPLICATION_LABEL, type KubeObject } from '../../operator/src/kube/kube-object.ts';
 import { PODS } from '../../operator/src/kube/resource-types.ts';
 
 /** One stream of log lines and where it came from (for messages). */
@@ -26,10 +26,22 @@ export function fileSource(path: string): LogSource {
   };
 }
 
+/** How often the pod's sidecar container restarted, from its status. */
+function restarts(pod: KubeObject): number {
+  const status = pod.status as
+    | {
+        initContainerStatuses?: { name: string; restartCount?: number }[];
+        containerStatuses?: { name: string; restartCount?: number }[];
+      }
+    | undefined;
+  const all = [...(status?.initContainerStatuses ?? []), ...(status?.containerStatuses ?? [])];
+  return all.find((c) => c.name === SIDECAR_CONTAINER)?.restartCount ?? 0;
+}
+
 /**
  * The logs of every Gatehouse sidecar in the cluster (or one namespace), through the API server:
- * every pod labelled with an application, container `gatehouse`. Needs list on pods and get on
- * pods/log.
+ * every pod labelled with an application, container `gatehouse` (and its previous instance when it
+ * restarted). Needs list on pods and get on pods/log.
  */
 export async function clusterSources(
   client: KubeClient,
@@ -47,16 +59,19 @@ export async function clusterSources(
       (c) => c.name === SIDECAR_CONTAINER,
     );
   });
-  return withSidecar.map((pod) => {
+  return withSidecar.flatMap((pod) => {
     const namespace = pod.metadata.namespace ?? '';
     const name = pod.metadata.name;
-    return {
-      name: `pod ${namespace}/${name}`,
+    const source = (previous: boolean): LogSource => ({
+      name: `pod ${namespace}/${name}${previous ? ' (previous instance)' : ''}`,
       open: () =>
         client.podLog(namespace, name, {
           container: SIDECAR_CONTAINER,
           ...(options.sinceTime ? { sinceTime: options.sinceTime } : {}),
+          ...(previous ? { previous: true } : {}),
         }),
-    };
+    });
+    // A sidecar that restarted left its earlier lines with the kubelet: read those too.
+    return restarts(pod) > 0 ? [source(true), source(false)] : [source(false)];
   });
 }

@@ -50,7 +50,8 @@ beforeAll(async () => {
   kubelet = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
     asked.push(req.url ?? '');
     const match = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/?]+)/.exec(req.url ?? '');
-    const body = match ? served.get(`${match[1]}/${match[2]}/${match[3]}`) : undefined;
+    const previous = /[?&]previous=true/.test(req.url ?? '') ? ' previous' : '';
+    const body = match ? served.get(`${match[1]}/${match[2]}/${match[3]}${previous}`) : undefined;
     if (body === undefined) res.writeHead(404).end('no such container log');
     else res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
   });
@@ -115,6 +116,31 @@ beforeAll(async () => {
   await pod('wiki-legacy', false);
   served.set(`${NS}/wiki-a/gatehouse`, `${line('s1', '/one', 1)}\n${line('s1', '/three', 3)}\n`);
   served.set(`${NS}/wiki-b/gatehouse`, `${line('s1', '/two', 2)}\nnot json\n${line('s2', '/other', 4)}\n`);
+  // wiki-b's sidecar restarted once: its earlier lines are the previous instance's log.
+  served.set(`${NS}/wiki-b/gatehouse previous`, `${line('s1', '/zero', 0)}\n`);
+  await cluster.kubectl([
+    'patch',
+    'pod',
+    'wiki-b',
+    '-n',
+    NS,
+    '--subresource=status',
+    '--type=merge',
+    `-p=${JSON.stringify({
+      status: {
+        initContainerStatuses: [
+          {
+            name: 'gatehouse',
+            ready: true,
+            restartCount: 1,
+            image: 'gatehouse:1',
+            imageID: '',
+            state: { running: {} },
+          },
+        ],
+      },
+    })}`,
+  ]);
 }, 60_000);
 
 afterAll(async () => {
@@ -139,13 +165,17 @@ describe('gatehouse audit --cluster', () => {
     expect(code).toBe(0);
     const sessions = JSON.parse(stdout) as { sessionId: string; requests: { uri: string }[] }[];
     expect(sessions.map((s) => [s.sessionId, s.requests.map((r) => r.uri)])).toEqual([
-      ['s1', ['/one', '/two', '/three']],
+      ['s1', ['/zero', '/one', '/two', '/three']],
       ['s2', ['/other']],
     ]);
-    // Only the sidecar containers of labelled pods were read.
-    expect(asked.map((u) => u.split('?')[0]).sort()).toEqual([
+    // Only the sidecar containers of labelled pods were read, and the restarted one's previous instance.
+    const read = asked
+      .map((u) => `${u.split('?')[0]}${u.includes('previous=true') ? ' (previous)' : ''}`)
+      .sort();
+    expect(read).toEqual([
       `/containerLogs/${NS}/wiki-a/gatehouse`,
       `/containerLogs/${NS}/wiki-b/gatehouse`,
+      `/containerLogs/${NS}/wiki-b/gatehouse (previous)`,
     ]);
   });
 

@@ -195,13 +195,13 @@ export class KubeClient {
   }
 
   /**
-   * Streams a container's log (GET pods/<name>/log): the bytes as the kubelet sends them.
+   * Streams a container's log (GET pods/<name>/log), or its previous instance's: the bytes as the kubelet sends them.
    * Rejects with a KubeApiError when the API server refuses.
    */
   async podLog(
     namespace: string,
     pod: string,
-    options: { container: string; sinceTime?: string; follow?: boolean },
+    options: { container: string; sinceTime?: string; previous?: boolean },
   ): Promise<Readable> {
     const what = `log of ${namespace}/${pod} container ${options.container}`;
     let response: Awaited<ReturnType<typeof request>>;
@@ -210,14 +210,14 @@ export class KubeClient {
         this.#url(`${objectPath(PODS, namespace, pod)}/log`, {
           container: options.container,
           sinceTime: options.sinceTime,
-          follow: options.follow ? 'true' : undefined,
+          previous: options.previous ? 'true' : undefined,
         }),
         {
           method: 'GET',
           dispatcher: this.#connection.dispatcher,
           headers: { ...this.#headers(), accept: '*/*' },
           headersTimeout: REQUEST_TIMEOUT_MS,
-          bodyTimeout: options.follow ? 0 : REQUEST_TIMEOUT_MS,
+          bodyTimeout: REQUEST_TIMEOUT_MS,
         },
       );
     } catch (error) {
