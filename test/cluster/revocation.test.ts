@@ -383,6 +383,21 @@ describe('revocation', () => {
     expect(ok.stdout).toMatch(/^accessrevocation\.gatehouse\.dev\/bob-example-com-[a-z0-9]+ created\n/);
     expect(ok.stdout).toContain(`are ended in 1 application: ${NS}/wiki.`);
     await sidecar.waitForLine((l) => l.type === 'revocation_applied' && l.user === 'bob@example.com');
+    const misspelt = await run(['gatehouse', 'revoke', '--user', 'bob@example.com', '--app', `${NS}/wikki`]);
+    expect(misspelt.code).toBe(1);
+    expect(misspelt.stderr).toBe(`gatehouse revoke: no AccessApplication ${NS}/wikki; nothing was revoked\n`);
+    const past = await run([
+      'gatehouse',
+      'revoke',
+      '--user',
+      'bob@example.com',
+      '--app',
+      `${NS}/short`,
+      '--before',
+      '2020-01-01T00:00:00Z',
+    ]);
+    expect(past.code).toBe(0);
+    expect(past.stdout).toContain('It was deleted at once: no session it covers can still be alive');
     const bad = await run(['gatehouse', 'revoke', '--user', 'not-an-email']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--user must be an email address');

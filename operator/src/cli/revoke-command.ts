@@ -3,7 +3,7 @@ import { parseDurationFlag, UsageError } from '../../../sidecar/src/cli/args.ts'
 import { defaultNamespace, loadConnection } from '../kube/connection.ts';
 import { KubeClient } from '../kube/kube-client.ts';
 import type { KubeObject } from '../kube/kube-object.ts';
-import { ACCESS_REVOCATIONS } from '../kube/resource-types.ts';
+import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../kube/resource-types.ts';
 
 export const REVOKE_USAGE = `Usage: gatehouse revoke --user <email> [--app <name>]... [options]
        kubectl gatehouse revoke --user <email> [--app <name>]... [options]
@@ -109,6 +109,18 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
   const connection = loadConnection(connectionOptions);
   const client = new KubeClient(connection, { fieldManager: 'gatehouse-revoke' });
   try {
+    // A misspelt application would make a revocation that ends nothing: refuse it instead.
+    const missing: string[] = [];
+    for (const key of applications) {
+      const [ns = '', app = ''] = key.split('/');
+      if (!(await client.get(ACCESS_APPLICATIONS, ns, app))) missing.push(key);
+    }
+    if (missing.length > 0) {
+      process.stderr.write(
+        `gatehouse revoke: no AccessApplication ${missing.join(', ')}; nothing was revoked\n`,
+      );
+      return 1;
+    }
     let object = await client.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
       metadata: { generateName: revocationNamePrefix(user) },
       spec: {
@@ -121,6 +133,7 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
     const name = object.metadata.name;
     const deadline = Date.now() + waitMs;
     let enforced = false;
+    let gone = false;
     while (waitMs > 0) {
       const status = object.status as RevocationStatus | undefined;
       const ready = status?.conditions?.find((c) => c.type === 'Ready');
@@ -133,22 +146,33 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
       const latest = await client.get(ACCESS_REVOCATIONS, undefined, name);
       if (!latest) {
         enforced = true; // already expired and deleted: nothing it covers can be alive
+        gone = true;
         break;
       }
       object = latest;
     }
-    printResult(values.output, object, user, enforced, waitMs);
-    return waitMs > 0 && !enforced ? 1 : 0;
+    const outcome: Outcome = gone
+      ? 'expired'
+      : enforced
+        ? 'enforced'
+        : waitMs > 0
+          ? 'unconfirmed'
+          : 'created';
+    printResult(values.output, object, user, outcome, waitMs);
+    return outcome === 'unconfirmed' ? 1 : 0;
   } finally {
     await connection.dispatcher.close().catch(() => undefined);
   }
 }
 
+/** What became of the revocation while the command waited. */
+type Outcome = 'enforced' | 'expired' | 'unconfirmed' | 'created';
+
 function printResult(
   output: string,
   object: KubeObject,
   user: string,
-  enforced: boolean,
+  outcome: Outcome,
   waitMs: number,
 ): void {
   const name = object.metadata.name;
@@ -158,19 +182,23 @@ function printResult(
   }
   if (output === 'json') {
     process.stdout.write(
-      `${JSON.stringify({ name, user, enforced, spec: object.spec, status: object.status ?? null })}\n`,
+      `${JSON.stringify({ name, user, outcome, spec: object.spec, status: object.status ?? null })}\n`,
     );
     return;
   }
   const status = object.status as RevocationStatus | undefined;
   const apps = status?.applications ?? [];
   process.stdout.write(`accessrevocation.gatehouse.dev/${name} created\n`);
-  if (enforced && status) {
+  if (outcome === 'enforced' && status) {
     process.stdout.write(
       `Sessions of ${user} signed in at or before ${status.revokedBefore} are ended in ${apps.length} application${apps.length === 1 ? '' : 's'}${apps.length > 0 ? `: ${apps.join(', ')}` : ''}.\n` +
         `The revocation expires at ${status.expiresAt}, when no session it covers can still be alive.\n`,
     );
-  } else if (waitMs > 0) {
+  } else if (outcome === 'expired') {
+    process.stdout.write(
+      'It was deleted at once: no session it covers can still be alive (its cut-off is older than every covered session lifetime, or no covered application signs anyone in).\n',
+    );
+  } else if (outcome === 'unconfirmed') {
     const ready = status?.conditions?.find((c) => c.type === 'Ready');
     process.stderr.write(
       `gatehouse revoke: not confirmed within ${waitMs / 1000}s (${ready ? ready.message : 'the operator has not reported yet; is it running?'}). The AccessRevocation exists and applies as soon as the operator delivers it.\n`,
