@@ -150,7 +150,7 @@ function authEvent(o: Json, type: AuthEventType): AuthRecord | undefined {
     requestId: str(o.requestId),
     sessionId: str(o.sessionId),
     email: str(o.email) ?? str(o.user),
-    sub: str(o.sub),
+    sub: str(o.sub) ?? str(o.subject),
     provider: str(o.provider),
     clientIp: str(o.clientIp),
     userAgent: str(o.userAgent),

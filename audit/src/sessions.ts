@@ -133,14 +133,18 @@ export class SessionBuilder {
     return b;
   }
 
-  /** A revocation_applied event ended this session when it covers its user and sign-in time. */
+  /** A revocation_applied event ends this session when it covers its user (email, or subject and provider) and sign-in time. */
   #revokedBy(b: Builder): Session['end'] {
     const email = b.email?.toLowerCase();
-    if (!email) return null;
     const signedIn = b.login?.time ?? b.requests[0]?.start;
     let found: Session['end'] = null;
     for (const r of this.#revocations) {
-      if (r.app !== b.app || r.email?.toLowerCase() !== email || r.revokedBefore === null) continue;
+      if (r.app !== b.app || r.revokedBefore === null) continue;
+      const sameUser =
+        r.email !== null
+          ? email !== undefined && r.email.toLowerCase() === email
+          : r.sub !== null && r.sub === b.sub && (r.provider === null || r.provider === b.provider);
+      if (!sameUser) continue;
       if (signedIn === undefined || Math.floor(signedIn / 1000) * 1000 > r.revokedBefore) continue;
       if (!found || r.time < found.time) found = { kind: 'revoked', time: r.time, detail: r.revocation };
     }

@@ -143,7 +143,9 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         logEvent(sink, 'revocation_applied', {
           app: next.appLabel,
           revocation: revocation.name,
-          user: revocation.user,
+          ...(revocation.user === null
+            ? { subject: revocation.subject, provider: revocation.provider }
+            : { user: revocation.user }),
           revokedBefore: new Date(revocation.before * 1000).toISOString(),
           reason: revocation.reason,
           websocketsClosed: closedBy.get(revocation.name) ?? 0,

@@ -21,6 +21,9 @@ const policy = (name: string, spec: Record<string, unknown>) =>
     spec,
   });
 
+const revocation = (name: string, spec: Record<string, unknown>) =>
+  stringify({ apiVersion: 'gatehouse.dev/v1alpha1', kind: 'AccessRevocation', metadata: { name }, spec });
+
 /** kubectl explain, retried while the API server is still publishing the new types' OpenAPI. */
 async function explain(path: string): Promise<string> {
   for (let attempt = 0; ; attempt++) {
@@ -140,6 +143,18 @@ describe('CRDs on a real API server', () => {
       policy('p9', { decision: 'allow', include: [{ everyone: true }], exlude: [] }),
       '.spec.exlude: field not declared in schema',
     ],
+    [
+      'a revocation naming both a user and a subject',
+      revocation('r1', { user: 'a@example.com', subject: 'a' }),
+      'set exactly one of user and subject',
+    ],
+    ['a revocation naming no one', revocation('r2', {}), 'set exactly one of user and subject'],
+    [
+      'a revocation with a provider but no subject',
+      revocation('r3', { user: 'a@example.com', provider: 'corp' }),
+      'provider goes with subject',
+    ],
+    ['a revocation of a malformed email', revocation('r4', { user: 'alice' }), 'spec.user: Invalid value'],
   ])('refuse %s with a clear message', async (_name, manifest, message) => {
     expect(await refusal(manifest)).toContain(message);
   });

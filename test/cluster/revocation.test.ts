@@ -284,6 +284,29 @@ describe('revocation', () => {
     expect(printed).toContain(ALICE);
   });
 
+  it('ends sessions by subject too, for users without an email', async () => {
+    const browser = await signIn();
+    const cookie = cookieHeader(browser);
+    const socket = await openSocket(cookie);
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    await env.admin.create(
+      ACCESS_REVOCATIONS,
+      undefined,
+      revocation({ subject: 'alice', provider: 'dev', applications: [`${NS}/wiki`] }),
+    );
+    await closed;
+    await eventually(
+      async () => !(await withCookie(cookie, '/by-subject')).forwarded,
+      2_000,
+      'cookie refused',
+    );
+    const applied = await sidecar.waitForLine(
+      (l) => l.type === 'revocation_applied' && l.subject === 'alice',
+    );
+    expect(applied).toMatchObject({ provider: 'dev', app: `${NS}/wiki` });
+    expect(applied.user).toBeUndefined();
+  });
+
   it('survives an operator restart: a sidecar started afterwards refuses the revoked cookie', async () => {
     await operator.stop(1_000);
     operator = createOperator({
@@ -300,7 +323,7 @@ describe('revocation', () => {
     const secondPort = await freePort();
     const second = await startWikiSidecar('wiki-2', secondPort);
     try {
-      const loaded = await second.waitForLine((l) => l.type === 'revocation_applied');
+      const loaded = await second.waitForLine((l) => l.type === 'revocation_applied' && l.user === ALICE);
       expect(loaded.user).toBe(ALICE);
       const response = await request(`http://127.0.0.1:${secondPort}/after-restart`, {
         headers: { cookie: lastRevokedCookie, host: `127.0.0.1:${port}`, accept: 'text/html' },
@@ -383,6 +406,20 @@ describe('revocation', () => {
     expect(ok.stdout).toMatch(/^accessrevocation\.gatehouse\.dev\/bob-example-com-[a-z0-9]+ created\n/);
     expect(ok.stdout).toContain(`are ended in 1 application: ${NS}/wiki.`);
     await sidecar.waitForLine((l) => l.type === 'revocation_applied' && l.user === 'bob@example.com');
+    const bySubject = await run([
+      'gatehouse',
+      'revoke',
+      '--sub',
+      'bob',
+      '--provider',
+      'dev',
+      '--app',
+      `${NS}/wiki`,
+    ]);
+    expect(bySubject.stdout).toContain(`Sessions of subject bob (provider dev) signed in at or before`);
+    const both = await run(['gatehouse', 'revoke', '--user', 'bob@example.com', '--sub', 'bob']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give --user <email> or --sub <subject>');
     const misspelt = await run(['gatehouse', 'revoke', '--user', 'bob@example.com', '--app', `${NS}/wikki`]);
     expect(misspelt.code).toBe(1);
     expect(misspelt.stderr).toBe(`gatehouse revoke: no AccessApplication ${NS}/wikki; nothing was revoked\n`);

@@ -232,6 +232,36 @@ describe('sessions', () => {
   });
 });
 
+describe('revocation by subject', () => {
+  it('ends the sessions of that subject and provider only', () => {
+    const b = new SessionBuilder();
+    b.add(
+      request(1, { identity: { kind: 'user', sub: 'svc-7', email: null, idp: 'corp' }, sessionId: 'one' }),
+    );
+    b.add(
+      request(2, { identity: { kind: 'user', sub: 'svc-7', email: null, idp: 'google' }, sessionId: 'two' }),
+    );
+    b.add({
+      kind: 'auth',
+      type: 'revocation_applied',
+      time: 5000,
+      app: 'corp/wiki',
+      requestId: null,
+      sessionId: null,
+      email: null,
+      sub: 'svc-7',
+      provider: 'corp',
+      clientIp: null,
+      userAgent: null,
+      reason: null,
+      revocation: 'rev-s',
+      revokedBefore: 4000,
+    });
+    const ends = Object.fromEntries(b.sessions().map((s) => [s.sessionId, s.end?.kind ?? null]));
+    expect(ends).toEqual({ one: 'revoked', two: null });
+  });
+});
+
 describe('queries and arguments', () => {
   it.each([
     ['/admin/*', '/admin/users?x=1', true],

@@ -235,6 +235,8 @@ describe('revocations', () => {
     expect(readRevocation(object({ user: 'Alice@Example.com' }))).toEqual({
       name: 'rev-1',
       user: 'alice@example.com',
+      subject: null,
+      provider: null,
       before: cutOff,
       reason: null,
       applications: null,
@@ -243,6 +245,14 @@ describe('revocations', () => {
       cutOff - 3600,
     );
     expect(readRevocation(object({ user: 'not an email' }))).toBeUndefined();
+    expect(readRevocation(object({ subject: 'svc-7', provider: 'corp' }))).toMatchObject({
+      user: null,
+      subject: 'svc-7',
+      provider: 'corp',
+    });
+    expect(readRevocation(object({ user: 'a@b.c', subject: 'svc-7' }))).toBeUndefined();
+    expect(readRevocation(object({}))).toBeUndefined();
+    expect(readRevocation(object({ user: 'a@b.c', provider: 'corp' }))).toBeUndefined();
   });
 
   it.each<[string, Record<string, unknown>, string, number, string[]]>([
@@ -270,18 +280,28 @@ describe('revocations', () => {
     expect(revocationExpiry(onlyPublic, apps).getTime()).toBe(cutOff * 1000);
   });
 
-  it('the sidecar ends sessions signed in at or before the cut-off, by email in any case', () => {
+  it('the sidecar ends sessions signed in at or before the cut-off, by email in any case or by subject', () => {
     const index = compileRevocations([
-      { name: 'old', user: 'alice@example.com', before: 100, reason: null },
-      { name: 'new', user: 'alice@example.com', before: 200, reason: 'INC-1' },
+      { name: 'old', user: 'alice@example.com', subject: null, provider: null, before: 100, reason: null },
+      { name: 'new', user: 'alice@example.com', subject: null, provider: null, before: 200, reason: 'INC-1' },
+      { name: 'bot', user: null, subject: 'svc-7', provider: 'corp', before: 300, reason: null },
+      { name: 'any', user: null, subject: 'svc-9', provider: null, before: 300, reason: null },
     ]);
-    expect(index.find({ email: 'Alice@Example.com', iat: 200 })?.name).toBe('new');
-    expect(index.find({ email: 'alice@example.com', iat: 201 })).toBeUndefined();
-    expect(index.find({ email: null, iat: 1 })).toBeUndefined();
-    expect(
-      index
-        .added(compileRevocations([{ name: 'old', user: 'x@y.z', before: 1, reason: null }]))
-        .map((r) => r.name),
-    ).toEqual(['new']);
+    const session = (email: string | null, sub: string, idp: string, iat: number) => ({
+      email,
+      sub,
+      idp,
+      iat,
+    });
+    expect(index.find(session('Alice@Example.com', 'a', 'corp', 200))?.name).toBe('new');
+    expect(index.find(session('alice@example.com', 'a', 'corp', 201))).toBeUndefined();
+    expect(index.find(session(null, 'a', 'corp', 1))).toBeUndefined();
+    expect(index.find(session(null, 'svc-7', 'corp', 300))?.name).toBe('bot');
+    expect(index.find(session(null, 'svc-7', 'google', 300))).toBeUndefined();
+    expect(index.find(session(null, 'svc-9', 'google', 300))?.name).toBe('any');
+    const before = compileRevocations([
+      { name: 'old', user: 'x@y.z', subject: null, provider: null, before: 1, reason: null },
+    ]);
+    expect(index.added(before).map((r) => r.name)).toEqual(['new', 'bot', 'any']);
   });
 });

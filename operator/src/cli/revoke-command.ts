@@ -6,7 +6,8 @@ import type { KubeObject } from '../kube/kube-object.ts';
 import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../kube/resource-types.ts';
 
 export const REVOKE_USAGE = `Usage: gatehouse revoke --user <email> [--app <name>]... [options]
-       kubectl gatehouse revoke --user <email> [--app <name>]... [options]
+       gatehouse revoke --sub <subject> [--provider <name>] [--app <name>]... [options]
+       kubectl gatehouse revoke ...
 
 Ends the user's sessions in every sidecar of the given applications (every application
 without --app) within a second. Open WebSockets of those sessions are closed; the user may sign
@@ -14,7 +15,9 @@ in again afterwards if policy allows. It creates an AccessRevocation, which the 
 to the sidecars and deletes once no session it covers can still be alive.
 
 Options:
-  --user <email>          whose sessions end (required)
+  --user <email>          whose sessions end
+  --sub <subject>         or: the subject (OIDC sub) whose sessions end, for users without an email
+  --provider <name>       with --sub: only sessions from this identity provider
   --app <name>            an AccessApplication, as namespace/name or a name in --namespace; repeatable
   -n, --namespace <ns>    namespace of --app names without one (default: the kubeconfig context's)
   --reason <text>         why (kept on the object and logged by every sidecar)
@@ -29,7 +32,7 @@ const EMAIL = /^[^@\s]+@[^@\s]+$/;
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const POLL_MS = 100;
 
-/** A DNS-subdomain prefix for generateName from an email: alice@example.com → alice-example-com- */
+/** A DNS-subdomain prefix for generateName from an email or subject: alice@example.com → alice-example-com- */
 export function revocationNamePrefix(email: string): string {
   const base = email
     .toLowerCase()
@@ -72,6 +75,8 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
     args: argv,
     options: {
       user: { type: 'string' },
+      sub: { type: 'string' },
+      provider: { type: 'string' },
       app: { type: 'string', multiple: true, default: [] },
       namespace: { type: 'string', short: 'n' },
       reason: { type: 'string' },
@@ -85,8 +90,16 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
     allowPositionals: false,
   });
   const user = values.user?.trim();
-  if (!user || !EMAIL.test(user) || user.length > 320)
+  const subject = values.sub;
+  if ((user === undefined) === (subject === undefined))
+    throw new UsageError('give --user <email> or --sub <subject>');
+  if (user !== undefined && (!EMAIL.test(user) || user.length > 320))
     throw new UsageError('--user must be an email address');
+  if (subject !== undefined && (subject.length === 0 || subject.length > 255))
+    throw new UsageError('--sub must be 1 to 255 characters');
+  if (values.provider !== undefined && subject === undefined)
+    throw new UsageError('--provider goes with --sub');
+  const who = user ?? `subject ${subject}${values.provider ? ` (provider ${values.provider})` : ''}`;
   if (!['text', 'json', 'name'].includes(values.output))
     throw new UsageError('--output must be text, json or name');
   if (values.reason !== undefined && values.reason.length > 512)
@@ -122,9 +135,10 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
       return 1;
     }
     let object = await client.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
-      metadata: { generateName: revocationNamePrefix(user) },
+      metadata: { generateName: revocationNamePrefix(user ?? subject ?? '') },
       spec: {
-        user,
+        ...(user !== undefined ? { user } : { subject }),
+        ...(values.provider ? { provider: values.provider } : {}),
         ...(applications.length > 0 ? { applications } : {}),
         ...(before ? { revokedBefore: before } : {}),
         ...(values.reason ? { reason: values.reason } : {}),
@@ -158,7 +172,7 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
         : waitMs > 0
           ? 'unconfirmed'
           : 'created';
-    printResult(values.output, object, user, outcome, waitMs);
+    printResult(values.output, object, who, outcome, waitMs);
     return outcome === 'unconfirmed' ? 1 : 0;
   } finally {
     await connection.dispatcher.close().catch(() => undefined);

@@ -64,7 +64,7 @@ export async function reconcileRevocation(
     ctx.metrics.writes.inc({ what: 'revocation_delete' });
     ctx.log('revocation_expired', {
       revocation: name,
-      user: revocation.user,
+      ...(revocation.user === null ? { subject: revocation.subject } : { user: revocation.user }),
       expiredAt: kubeTime(expiresAt),
     });
     return 'expired';

@@ -9,8 +9,10 @@ import type { KubeObject } from '../kube/kube-object.ts';
 /** An AccessRevocation as the operator reasons about it. */
 export interface RevocationView {
   readonly name: string;
-  /** Lower-cased email. */
-  readonly user: string;
+  /** Lower-cased email, or null when the revocation names a subject. */
+  readonly user: string | null;
+  readonly subject: string | null;
+  readonly provider: string | null;
   /** Cut-off, epoch seconds: sessions signed in at or before it end. */
   readonly before: number;
   readonly reason: string | null;
@@ -24,11 +26,16 @@ export function readRevocation(object: KubeObject): RevocationView | undefined {
   const { spec, metadata } = object as unknown as AccessRevocation & {
     metadata: { creationTimestamp?: string };
   };
+  // The API server enforces these with CEL; checked again for objects that did not pass through it.
+  if ((spec.user === undefined) === (spec.subject === undefined)) return undefined;
+  if (spec.provider !== undefined && spec.subject === undefined) return undefined;
   const at = Date.parse(spec.revokedBefore ?? metadata.creationTimestamp ?? '');
   if (Number.isNaN(at)) return undefined;
   return {
     name: metadata.name,
-    user: spec.user.toLowerCase(),
+    user: spec.user?.toLowerCase() ?? null,
+    subject: spec.subject ?? null,
+    provider: spec.provider ?? null,
     before: Math.floor(at / 1000),
     reason: spec.reason ?? null,
     applications: spec.applications?.length ? new Set(spec.applications) : null,
@@ -39,7 +46,14 @@ export function readRevocation(object: KubeObject): RevocationView | undefined {
 export function sameRevocation(a: RevocationView | undefined, b: RevocationView | undefined): boolean {
   if (!a || !b) return a === b;
   const apps = (v: RevocationView) => (v.applications === null ? null : [...v.applications].sort().join(','));
-  return a.user === b.user && a.before === b.before && a.reason === b.reason && apps(a) === apps(b);
+  return (
+    a.user === b.user &&
+    a.subject === b.subject &&
+    a.provider === b.provider &&
+    a.before === b.before &&
+    a.reason === b.reason &&
+    apps(a) === apps(b)
+  );
 }
 
 /** Whether a revocation applies to the application with this namespace/name key. */
@@ -69,7 +83,14 @@ export function revocationsFor(
   const out: Revocation[] = [];
   for (const r of revocations) {
     if (!covers(r, applicationKey) || r.before * 1000 + lifetimeMs <= now.getTime()) continue;
-    out.push({ name: r.name, user: r.user, before: r.before, reason: r.reason });
+    out.push({
+      name: r.name,
+      user: r.user,
+      subject: r.subject,
+      provider: r.provider,
+      before: r.before,
+      reason: r.reason,
+    });
   }
   return out;
 }

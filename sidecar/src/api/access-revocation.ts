@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { ObjectMeta } from './gatehouse-object.ts';
-import { API_VERSION, Opt } from './schema-helpers.ts';
+import { API_VERSION, cel, exactlyOneOf, Opt } from './schema-helpers.ts';
 import { StatusBase } from './status.ts';
 
 /** `namespace/name` of an AccessApplication. */
@@ -13,13 +13,31 @@ const ApplicationKey = Type.String({
 
 export const AccessRevocationSpec = Type.Object(
   {
-    user: Type.String({
-      minLength: 3,
-      maxLength: 320,
-      pattern: '^[^@\\s]+@[^@\\s]+$',
-      description:
-        'Email address of the user whose sessions end (compared without regard to case, with the email of the session).',
-    }),
+    user: Opt(
+      Type.String({
+        minLength: 3,
+        maxLength: 320,
+        pattern: '^[^@\\s]+@[^@\\s]+$',
+        description:
+          'Email address of the user whose sessions end (compared without regard to case, with the email of the session). Exactly one of user and subject.',
+      }),
+    ),
+    subject: Opt(
+      Type.String({
+        minLength: 1,
+        maxLength: 255,
+        description:
+          'Subject (OIDC sub) of the user whose sessions end, for users without an email. Exactly one of user and subject.',
+      }),
+    ),
+    provider: Opt(
+      Type.String({
+        minLength: 1,
+        maxLength: 63,
+        description:
+          'With subject: only sessions signed in through this identity provider (a subject is unique per provider). Default: any provider.',
+      }),
+    ),
     applications: Opt(
       Type.Array(ApplicationKey, {
         maxItems: 256,
@@ -46,6 +64,10 @@ export const AccessRevocationSpec = Type.Object(
     additionalProperties: false,
     description:
       'Which sessions to end: those of one user, in some or all applications, signed in before a time.',
+    'x-kubernetes-validations': [
+      cel(exactlyOneOf(['user', 'subject']), 'set exactly one of user and subject'),
+      cel('!has(self.provider) || has(self.subject)', 'provider goes with subject'),
+    ],
   },
 );
 

@@ -4,30 +4,42 @@ import type { Session } from './session.ts';
 /** The revocations of one config, indexed by user: answers "is this session ended?" in O(1). */
 export interface RevocationIndex {
   readonly size: number;
-  /** The revocation that ends this session, if any: same email (any case), signed in at or before its cut-off. */
-  find(session: Pick<Session, 'email' | 'iat'>): Revocation | undefined;
+  /**
+   * The revocation that ends this session, if any: same email (any case), or same subject (and
+   * provider, when the revocation names one), signed in at or before its cut-off.
+   */
+  find(session: Pick<Session, 'email' | 'sub' | 'idp' | 'iat'>): Revocation | undefined;
   /** Whether a revocation of this name is in force. */
   has(name: string): boolean;
   /** Revocations not in `previous` (by name): new to this sidecar, logged once when they arrive. */
   added(previous: RevocationIndex | undefined): readonly Revocation[];
 }
 
-/** Indexes a config's revocations; for one user the latest cut-off wins. */
+/** Indexes a config's revocations by email and by subject; for one user the latest cut-off wins. */
 export function compileRevocations(revocations: readonly Revocation[]): RevocationIndex {
   const byUser = new Map<string, Revocation>();
+  const bySubject = new Map<string, Revocation>();
   const names = new Set<string>();
+  const keep = (map: Map<string, Revocation>, key: string, r: Revocation) => {
+    const known = map.get(key);
+    if (!known || r.before > known.before) map.set(key, r);
+  };
   for (const r of revocations) {
     names.add(r.name);
-    const user = r.user.toLowerCase();
-    const known = byUser.get(user);
-    if (!known || r.before > known.before) byUser.set(user, r);
+    if (r.user !== null) keep(byUser, r.user.toLowerCase(), r);
+    if (r.subject !== null) keep(bySubject, `${r.provider ?? ''}\u0000${r.subject}`, r);
   }
+  const covering = (r: Revocation | undefined, iat: number) => (r && iat <= r.before ? r : undefined);
   return {
     size: revocations.length,
     find(session) {
-      if (session.email === null) return undefined;
-      const revocation = byUser.get(session.email.toLowerCase());
-      return revocation && session.iat <= revocation.before ? revocation : undefined;
+      return (
+        (session.email === null
+          ? undefined
+          : covering(byUser.get(session.email.toLowerCase()), session.iat)) ??
+        covering(bySubject.get(`${session.idp}\u0000${session.sub}`), session.iat) ??
+        covering(bySubject.get(`\u0000${session.sub}`), session.iat)
+      );
     },
     has: (name) => names.has(name),
     added(previous) {

@@ -16,7 +16,15 @@ const Ms = (description: string) => Type.Integer({ minimum: 0, maximum: 86_400_0
 export const RevocationSchema = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 253, description: 'The AccessRevocation.' }),
-    user: Type.String({ minLength: 1, maxLength: 320, description: 'Email, lower-cased.' }),
+    user: Type.Union([Type.String({ minLength: 1, maxLength: 320 }), Type.Null()], {
+      description: 'Email, lower-cased; null when the revocation names a subject.',
+    }),
+    subject: Type.Union([Type.String({ minLength: 1, maxLength: 255 }), Type.Null()], {
+      description: 'Subject (OIDC sub); null when the revocation names an email.',
+    }),
+    provider: Type.Union([Type.String({ minLength: 1, maxLength: 63 }), Type.Null()], {
+      description: 'With subject: the identity provider it belongs to; null for any.',
+    }),
     before: Type.Integer({
       minimum: 0,
       description: 'Sessions signed in at or before this time (epoch seconds) end.',
@@ -96,7 +104,8 @@ export const SidecarConfigSchema = Type.Object(
     ),
     revocations: Type.Array(RevocationSchema, {
       maxItems: 10_000,
-      description: 'Ended sessions: a session of `user` signed in at or before `before` is refused.',
+      description:
+        'Ended sessions: a session of `user` (or `subject`) signed in at or before `before` is refused.',
     }),
   },
   { additionalProperties: false, description: 'Rendered configuration of one sidecar.' },

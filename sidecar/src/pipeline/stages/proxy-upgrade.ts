@@ -41,11 +41,16 @@ export function createUpgradeRegistry(): UpgradeRegistry {
     },
     recheck(state, closed) {
       for (const [scope, close] of [...open]) {
-        const email = scope.identity?.email ?? null;
+        const identity = scope.identity;
         const revocation =
-          scope.sessionIssuedAt === null
+          scope.sessionIssuedAt === null || identity === null
             ? undefined
-            : state.revocations.find({ email, iat: scope.sessionIssuedAt });
+            : state.revocations.find({
+                email: identity.email,
+                sub: identity.sub,
+                idp: identity.idp ?? '',
+                iat: scope.sessionIssuedAt,
+              });
         if (revocation) {
           scope.errorCode = 'session_revoked';
           closed(scope, { reason: 'session_revoked', revocation: revocation.name });
