@@ -134,6 +134,16 @@ describe('injectPod', () => {
     expect(sidecar.env).toEqual([{ name: 'GATEHOUSE_OPERATOR_CA', value: 'PEM' }]);
   });
 
+  it('names the default ServiceAccount when the pod names none (the projected token needs one), and keeps a named one', () => {
+    expect(out.spec?.serviceAccountName).toBe('default');
+    const named = injected(
+      pod((x) => {
+        if (x.spec) x.spec.serviceAccountName = 'web';
+      }),
+    ).pod;
+    expect(named.spec?.serviceAccountName).toBe('web');
+  });
+
   it('marks the pod, and a second pass changes nothing', () => {
     expect(out.metadata?.annotations?.['gatehouse.dev/injected']).toBe('true');
     expect(injectPod(out, context)).toEqual({ kind: 'skipped', reason: 'already_injected' });
@@ -289,6 +299,7 @@ describe('podPatch', () => {
     const ops = podPatch(before, after);
     expect(ops.map((o) => o.path)).toEqual([
       '/metadata/annotations',
+      '/spec/serviceAccountName',
       '/spec/initContainers',
       '/spec/containers',
       '/spec/volumes',

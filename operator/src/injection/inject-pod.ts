@@ -278,6 +278,9 @@ export function injectPod(pod: PodLike, context: InjectionContext): InjectionRes
       },
       spec: {
         ...pod.spec,
+        // A projected ServiceAccount token needs a ServiceAccount; the ServiceAccount admission
+        // plugin sets "default" before webhooks run, but clusters without it leave it empty.
+        serviceAccountName: (pod.spec?.serviceAccountName as string | undefined) || 'default',
         containers: context.nativeSidecar ? appContainers : [...appContainers, sidecar],
         ...(context.nativeSidecar || initContainers.length > 0
           ? { initContainers: context.nativeSidecar ? [sidecar, ...initContainers] : initContainers }

@@ -87,6 +87,7 @@ export function podPatch(before: PodLike, after: PodLike): { op: 'add'; path: st
   const fields = [
     ['metadata', 'labels'],
     ['metadata', 'annotations'],
+    ['spec', 'serviceAccountName'],
     ['spec', 'initContainers'],
     ['spec', 'containers'],
     ['spec', 'volumes'],
