@@ -142,8 +142,8 @@ describe('self-managed serving TLS through a CA rotation', () => {
       undefined,
       WEBHOOK_CONFIGURATION_NAME,
     );
-    const caBundle = (webhook?.webhooks as { clientConfig: { caBundle: string } }[])[0]?.clientConfig
-      .caBundle;
+    const caBundle = (webhook?.webhooks as { clientConfig: { caBundle: string } }[] | undefined)?.[0]
+      ?.clientConfig.caBundle;
     expect(Buffer.from(caBundle ?? '', 'base64').toString()).toBe((await secretData())['ca-bundle.crt']);
     expect(injected).toBeGreaterThan(40);
     expect(bundles.size).toBeGreaterThanOrEqual(3);
