@@ -17,6 +17,7 @@ import {
   PODS,
   SECRETS,
 } from '../../operator/src/kube/resource-types.ts';
+import { secretStrings } from '../../operator/src/kube/secret-data.ts';
 import { OPERATOR_NAMESPACE_RULES, OPERATOR_RULES } from '../../operator/src/rbac.ts';
 import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
 import { helm } from '../helpers/helm.ts';
@@ -104,8 +105,7 @@ async function servedFingerprint(): Promise<string> {
 
 const secretData = async (): Promise<Record<string, string>> => {
   const secret = await admin.get(SECRETS, SYSTEM, 'gatehouse-operator-tls');
-  const data = (secret?.data ?? {}) as Record<string, string>;
-  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+  return secret ? secretStrings(secret) : {};
 };
 
 beforeAll(async () => {

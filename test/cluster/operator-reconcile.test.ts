@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { secretStrings } from '../../operator/src/controller/keys-secret.ts';
 import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
 import {
   ACCESS_APPLICATIONS,
@@ -8,6 +7,7 @@ import {
   LEASES,
   SECRETS,
 } from '../../operator/src/kube/resource-types.ts';
+import { secretStrings } from '../../operator/src/kube/secret-data.ts';
 import { keysFromSecretData } from '../../sidecar/src/auth/keys.ts';
 import {
   eventually,

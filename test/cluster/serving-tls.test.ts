@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
 import type { PodLike } from '../../operator/src/injection/pod-shape.ts';
 import { MUTATING_WEBHOOK_CONFIGURATIONS, PODS, SECRETS } from '../../operator/src/kube/resource-types.ts';
+import { secretStrings } from '../../operator/src/kube/secret-data.ts';
 import { WEBHOOK_CONFIGURATION_NAME } from '../../operator/src/rbac.ts';
 import { splitPemBundle } from '../../operator/src/tls/certificates.ts';
 import {
@@ -24,8 +25,7 @@ let env: OperatorCluster;
 
 const secretData = async (): Promise<Record<string, string>> => {
   const secret = await env.admin.get(SECRETS, OPERATOR_NAMESPACE, SECRET);
-  const data = (secret?.data ?? {}) as Record<string, string>;
-  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+  return secret ? secretStrings(secret) : {};
 };
 
 beforeAll(async () => {

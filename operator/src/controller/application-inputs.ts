@@ -6,7 +6,7 @@ import { type Located, renderPolicy } from '../../../sidecar/src/config/render.t
 import type { SecretsByName } from '../../../sidecar/src/config/render-auth.ts';
 import type { FieldError } from '../../../sidecar/src/errors.ts';
 import type { KubeObject } from '../kube/kube-object.ts';
-import { secretStrings } from './keys-secret.ts';
+import { secretStrings } from '../kube/secret-data.ts';
 
 /** Reads objects by namespace/name key (an informer's cache). */
 export interface ObjectLookup {

@@ -7,6 +7,7 @@ import {
 } from '../../../sidecar/src/auth/keys.ts';
 import type { ApplicationKeys } from '../../../sidecar/src/config/auth-config.ts';
 import { APPLICATION_LABEL, type KubeObject } from '../kube/kube-object.ts';
+import { secretData, secretStrings } from '../kube/secret-data.ts';
 import {
   type KeyTimes,
   planSigningKeys,
@@ -15,14 +16,6 @@ import {
 } from './signing-key-rotation.ts';
 
 export const KEY_TIMES_ANNOTATION = 'gatehouse.dev/signing-key-times';
-
-/** Secret data (base64) to strings. */
-export function secretStrings(secret: KubeObject): Record<string, string> {
-  const data = (secret.data ?? {}) as Record<string, string>;
-  return Object.fromEntries(
-    Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
-  );
-}
 
 function keyTimes(secret: KubeObject): KeyTimes {
   try {
@@ -79,9 +72,7 @@ function keysSecret(
           ]
         : [],
     },
-    data: Object.fromEntries(
-      Object.entries(keysToSecretData(keys)).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
-    ),
+    data: secretData(keysToSecretData(keys)),
   };
 }
 

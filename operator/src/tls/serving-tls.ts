@@ -2,8 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import type { Informer } from '../controller/informer.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import { KubeApiError } from '../kube/kube-errors.ts';
-import type { KubeObject } from '../kube/kube-object.ts';
 import { SECRETS } from '../kube/resource-types.ts';
+import { secretData, secretStrings } from '../kube/secret-data.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import {
   planServingTls,
@@ -41,20 +41,6 @@ export interface ServingTlsManagerOptions {
 const MAX_CHECK_INTERVAL_MS = 3600_000;
 const DEFAULT_RETRY_MS = 5_000;
 
-function decode(secret: KubeObject | undefined): ServingTlsData | undefined {
-  const data = secret?.data as Record<string, string> | undefined;
-  if (!data) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(data)) out[k] = Buffer.from(v, 'base64').toString('utf8');
-  return out as ServingTlsData;
-}
-
-function encode(data: ServingTlsData): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(data)) if (v !== undefined) out[k] = Buffer.from(v).toString('base64');
-  return out;
-}
-
 /**
  * The operator's self-managed serving certificate (webhook and config delivery). The Lease holder
  * keeps the Secret current with planServingTls: it creates the CA and certificate, renews the
@@ -90,9 +76,9 @@ export function createServingTlsManager(options: ServingTlsManagerOptions) {
     running = true;
     try {
       const existing = await options.client.get(SECRETS, options.namespace, options.secretName);
-      const plan = planServingTls(decode(existing), options.settings, options.now());
+      const plan = planServingTls(existing && secretStrings(existing), options.settings, options.now());
       if (plan.changes.length > 0) {
-        const data = encode(plan.data);
+        const data = secretData(plan.data);
         if (existing) await options.client.replace(SECRETS, { ...existing, data });
         else
           await options.client.create(SECRETS, options.namespace, {
@@ -131,7 +117,8 @@ export function createServingTlsManager(options: ServingTlsManagerOptions) {
 
   /** Every replica: serve what the Secret holds, when it holds a whole certificate. */
   function load(): void {
-    const data = decode(options.secrets.get(key));
+    const secret = options.secrets.get(key);
+    const data: ServingTlsData | undefined = secret && secretStrings(secret);
     const cert = data?.[TLS_SECRET_KEYS.cert];
     const privateKey = data?.[TLS_SECRET_KEYS.key];
     const caBundle = data?.[TLS_SECRET_KEYS.bundle];
