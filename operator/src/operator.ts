@@ -22,7 +22,7 @@ import { createInjectionController, type InjectionController } from './injection
 import type { InjectionSettings } from './injection/injection-settings.ts';
 import type { KubeConnection } from './kube/connection.ts';
 import { KubeClient } from './kube/kube-client.ts';
-import { type KubeObject, splitKey } from './kube/kube-object.ts';
+import { type KubeObject, objectKey, splitKey } from './kube/kube-object.ts';
 import {
   ACCESS_APPLICATIONS,
   ACCESS_POLICIES,
@@ -149,11 +149,19 @@ export function createOperator(options: OperatorOptions) {
     ];
   };
 
+  /** Queues every object of a cache under a key prefix (app:, policy:, deploy:). */
+  const requeueAll = (prefix: string, cache: Informer): void => {
+    for (const object of cache.values()) queue.add(`${prefix}:${objectKey(object)}`);
+  };
+  const requeueRevocations = (): void => {
+    for (const name of revocationViews.keys()) queue.add(`revocation:${name}`);
+  };
+
   const applications = informer(ACCESS_APPLICATIONS, (key, object) => {
     references.set(`app:${key}`, applicationRefs(key, object));
     queue.add(`app:${key}`);
     // Which applications a revocation covers, and so when it expires, may have changed.
-    for (const name of revocationViews.keys()) queue.add(`revocation:${name}`);
+    requeueRevocations();
   });
   const revocationViews = new Map<string, RevocationView>();
   const revocationTimers = new Map<string, NodeJS.Timeout>();
@@ -164,9 +172,7 @@ export function createOperator(options: OperatorOptions) {
     if (view) revocationViews.set(name, view);
     else revocationViews.delete(name);
     queue.add(`revocation:${name}`);
-    if (sameRevocation(before, view)) return;
-    for (const app of applications.values())
-      queue.add(`app:${app.metadata.namespace ?? ''}/${app.metadata.name}`);
+    if (!sameRevocation(before, view)) requeueAll('app', applications);
   });
   const policies = informer(ACCESS_POLICIES, (key) => {
     queue.add(`policy:${key}`);
@@ -251,6 +257,7 @@ export function createOperator(options: OperatorOptions) {
   const revocationContext: RevocationReconcilerContext = {
     client,
     revocations,
+    view: (name) => revocationViews.get(name),
     applications,
     hub,
     metrics,
@@ -271,18 +278,21 @@ export function createOperator(options: OperatorOptions) {
     },
   };
 
+  /** The reconciler of each work-queue key prefix. */
+  const reconcilers: Record<KeyPrefix, (target: string) => Promise<string>> = {
+    app: (target) => reconcileApplication(context, target),
+    policy: (target) => reconcilePolicy(context, policies.get(target)),
+    revocation: (target) => reconcileRevocation(revocationContext, target),
+    deploy: async (target) => (injection ? injection.reconcileDeployment(target) : 'skipped'),
+    webhook: async () => (injection ? injection.reconcileWebhook() : 'skipped'),
+  };
+
   async function process(key: string): Promise<void> {
     await synced;
-    const kind = kindOf(key);
+    const prefix = key.slice(0, key.indexOf(':')) as KeyPrefix;
+    const kind = KINDS[prefix];
     const end = metrics.reconcileDuration.startTimer({ kind });
-    const target = key.slice(key.indexOf(':') + 1);
-    const result =
-      (await injection?.process(key)) ??
-      (kind === 'AccessRevocation'
-        ? await reconcileRevocation(revocationContext, target)
-        : kind === 'AccessApplication'
-          ? await reconcileApplication(context, target)
-          : await reconcilePolicy(context, policies.get(target)));
+    const result = await reconcilers[prefix](key.slice(prefix.length + 1));
     end();
     metrics.reconciles.inc({ kind, result });
   }
@@ -328,8 +338,6 @@ export function createOperator(options: OperatorOptions) {
       return queue.depth;
     },
     readiness: (key: string) => readiness.get(key),
-    /** The certificate and CA bundle served now (managed TLS), for tests and diagnostics. */
-    servingTls: () => servingTls?.current(),
     async start(): Promise<{ deliveryPort: number; adminPort: number }> {
       if (injection) {
         const native = await injection.detectNativeSidecar();
@@ -346,11 +354,9 @@ export function createOperator(options: OperatorOptions) {
           metrics.leader.set(leader ? 1 : 0);
           logOperatorEvent(leader ? 'leader_elected' : 'leader_lost', { identity: options.identity });
           if (leader) {
-            for (const app of applications.values())
-              queue.add(`app:${app.metadata.namespace ?? ''}/${app.metadata.name}`);
-            for (const policy of policies.values())
-              queue.add(`policy:${policy.metadata.namespace ?? ''}/${policy.metadata.name}`);
-            for (const name of revocationViews.keys()) queue.add(`revocation:${name}`);
+            requeueAll('app', applications);
+            requeueAll('policy', policies);
+            requeueRevocations();
             injection?.resyncAll();
             servingTls?.refresh();
           }
@@ -378,11 +384,17 @@ export function createOperator(options: OperatorOptions) {
 
 export type Operator = ReturnType<typeof createOperator>;
 
-/** The kind a work-queue key is about, a label of the reconcile metrics. */
+/** Work-queue keys are <prefix>:<target>; the prefix says what kind of object, a label of the reconcile metrics. */
+const KINDS = {
+  app: 'AccessApplication',
+  policy: 'AccessPolicy',
+  revocation: 'AccessRevocation',
+  deploy: 'Deployment',
+  webhook: 'MutatingWebhookConfiguration',
+} as const;
+type KeyPrefix = keyof typeof KINDS;
+
+/** The kind a work-queue key is about. */
 function kindOf(key: string): string {
-  if (key.startsWith('app:')) return 'AccessApplication';
-  if (key.startsWith('policy:')) return 'AccessPolicy';
-  if (key.startsWith('deploy:')) return 'Deployment';
-  if (key.startsWith('revocation:')) return 'AccessRevocation';
-  return 'MutatingWebhookConfiguration';
+  return KINDS[key.slice(0, key.indexOf(':')) as KeyPrefix] ?? 'unknown';
 }

@@ -47,13 +47,21 @@ export interface ApplicationInputs {
   readonly missingSecrets: string[];
 }
 
+/** Validation results by cached object: an informer replaces an object when it changes, so each version is checked once. */
+const validated = new WeakMap<KubeObject, { application?: AccessApplication; errors: FieldError[] }>();
+
 /** Validates the application at the boundary; returns its schema errors when it is not a valid AccessApplication. */
 export function validApplication(object: KubeObject): {
   application?: AccessApplication;
   errors: FieldError[];
 } {
+  const known = validated.get(object);
+  if (known) return known;
   const errors = schemaErrors(AccessApplication, object, '');
-  return errors.length > 0 ? { errors } : { application: object as unknown as AccessApplication, errors };
+  const result =
+    errors.length > 0 ? { errors } : { application: object as unknown as AccessApplication, errors };
+  validated.set(object, result);
+  return result;
 }
 
 /** Gathers the inputs of one application from the caches. Pure apart from reading them. */

@@ -6,11 +6,13 @@ import { type KubeObject, kubeTime } from '../kube/kube-object.ts';
 import { ACCESS_REVOCATIONS } from '../kube/resource-types.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { validApplication } from './application-inputs.ts';
-import { covers, type RevocationView, readRevocation, revocationExpiry } from './revocations.ts';
+import { covers, type RevocationView, revocationExpiry } from './revocations.ts';
 
 export interface RevocationReconcilerContext {
   readonly client: KubeClient;
   readonly revocations: { get(key: string): KubeObject | undefined };
+  /** The revocation as read at the boundary (the operator keeps one reading per object). */
+  readonly view: (name: string) => RevocationView | undefined;
   readonly applications: { values(): IterableIterator<KubeObject> };
   readonly hub: ConfigHub;
   readonly metrics: OperatorMetrics;
@@ -53,7 +55,7 @@ export async function reconcileRevocation(
 ): Promise<'ready' | 'not_ready' | 'skipped' | 'expired'> {
   const object = ctx.revocations.get(`/${name}`);
   if (!object || object.metadata.deletionTimestamp) return 'skipped';
-  const revocation: RevocationView | undefined = readRevocation(object);
+  const revocation = ctx.view(name);
   if (!revocation) return 'skipped';
   const applications = applicationsOf(ctx.applications.values());
   const expiresAt = revocationExpiry(revocation, applications);

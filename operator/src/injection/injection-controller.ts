@@ -2,7 +2,7 @@ import type { EventRecorder } from '../controller/event-recorder.ts';
 import type { Informer, InformerOptions } from '../controller/informer.ts';
 import type { KubeConnection } from '../kube/connection.ts';
 import { KubeClient } from '../kube/kube-client.ts';
-import type { KubeObject } from '../kube/kube-object.ts';
+import { type KubeObject, objectKey } from '../kube/kube-object.ts';
 import { DEPLOYMENTS, MUTATING_WEBHOOK_CONFIGURATIONS, type ResourceType } from '../kube/resource-types.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { createAdmissionWebhook } from './admission-webhook.ts';
@@ -92,16 +92,13 @@ export function createInjectionController(options: InjectionControllerOptions) {
 
   return {
     synced: Promise.all([deployments.synced, webhooks?.synced]).then(() => undefined),
-    /** Processes a deploy: or webhook: key; undefined for keys of other controllers. */
-    process(key: string): Promise<string> | undefined {
-      if (key.startsWith('deploy:')) return reconcileDeployment(key.slice('deploy:'.length));
-      if (key.startsWith('webhook:')) return reconcileWebhook();
-      return undefined;
-    },
-    /** Queues everything again (on becoming leader, or when the CA bundle changes). */
+    /** Labels or unlabels one Deployment (namespace/name) as its annotations ask. */
+    reconcileDeployment,
+    /** Keeps the webhook configuration's caBundle equal to the operator's bundle. */
+    reconcileWebhook,
+    /** Queues everything again (on becoming leader). */
     resyncAll(): void {
-      for (const d of deployments.values())
-        options.enqueue(`deploy:${d.metadata.namespace ?? ''}/${d.metadata.name}`);
+      for (const d of deployments.values()) options.enqueue(`deploy:${objectKey(d)}`);
       if (name) options.enqueue(`webhook:${name}`);
     },
     caBundleChanged(): void {

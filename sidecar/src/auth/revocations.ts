@@ -3,7 +3,6 @@ import type { Session } from './session.ts';
 
 /** The revocations of one config, indexed by user: answers "is this session ended?" in O(1). */
 export interface RevocationIndex {
-  readonly size: number;
   /**
    * The revocation that ends this session, if any: same email (any case), or same subject (and
    * provider, when the revocation names one), signed in at or before its cut-off.
@@ -30,15 +29,16 @@ export function compileRevocations(revocations: readonly Revocation[]): Revocati
     if (r.subject !== null) keep(bySubject, `${r.provider ?? ''}\u0000${r.subject}`, r);
   }
   const covering = (r: Revocation | undefined, iat: number) => (r && iat <= r.before ? r : undefined);
+  const byEmail = (session: Pick<Session, 'email' | 'iat'>) =>
+    session.email === null ? undefined : covering(byUser.get(session.email.toLowerCase()), session.iat);
+  const bySub = (session: Pick<Session, 'sub' | 'idp' | 'iat'>) =>
+    covering(bySubject.get(`${session.idp}\u0000${session.sub}`), session.iat) ??
+    covering(bySubject.get(`\u0000${session.sub}`), session.iat);
   return {
-    size: revocations.length,
+    // Every signed-in request asks: with no revocation of a kind, its lookup costs nothing.
     find(session) {
       return (
-        (session.email === null
-          ? undefined
-          : covering(byUser.get(session.email.toLowerCase()), session.iat)) ??
-        covering(bySubject.get(`${session.idp}\u0000${session.sub}`), session.iat) ??
-        covering(bySubject.get(`\u0000${session.sub}`), session.iat)
+        (byUser.size > 0 ? byEmail(session) : undefined) ?? (bySubject.size > 0 ? bySub(session) : undefined)
       );
     },
     has: (name) => names.has(name),
