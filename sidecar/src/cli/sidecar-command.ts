@@ -4,6 +4,7 @@ import { processKeys } from '../auth/process-keys.ts';
 import type { ConfigListener } from '../config/config-source.ts';
 import { createFileConfigSource } from '../config/file-source.ts';
 import { createOperatorConfigSource, OPERATOR_CA_ENV } from '../config/operator-source.ts';
+import { parseUpstreamOrigin } from '../config/render.ts';
 import type { SidecarConfig } from '../config/sidecar-config.ts';
 import { ConfigError } from '../errors.ts';
 import { logEvent } from '../log/events.ts';
@@ -194,20 +195,8 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
 /** --upstream: a function that points a config at that origin, or the identity when the flag is absent. */
 function upstreamOverride(flag: string | undefined): (config: SidecarConfig) => SidecarConfig {
   if (flag === undefined) return (config) => config;
-  let url: URL;
-  try {
-    url = new URL(flag);
-  } catch {
-    throw new UsageError(`--upstream is not a URL (got ${JSON.stringify(flag)})`);
-  }
-  if (
-    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
-    url.pathname !== '/' ||
-    url.search ||
-    url.username
-  )
-    throw new UsageError('--upstream must be an http(s) origin: scheme, host and port only');
-  const origin = url.origin;
+  const { origin, problems } = parseUpstreamOrigin(flag);
+  if (problems.length > 0) throw new UsageError(`--upstream ${problems.join('; ')}`);
   return (config) => Object.freeze({ ...config, upstream: Object.freeze({ ...config.upstream, origin }) });
 }
 

@@ -66,27 +66,29 @@ export type RenderResult =
   | { readonly ok: true; readonly config: SidecarConfig }
   | { readonly ok: false; readonly errors: readonly FieldError[] };
 
-function upstreamOrigin(url: string, at: (f: string) => string, errors: FieldError[]): string {
+/**
+ * An upstream URL as the sidecar uses it: its origin, and every reason it is not one (not a URL,
+ * not http(s), credentials, a path or query). Shared by render and the --upstream flag.
+ */
+export function parseUpstreamOrigin(url: string): { origin: string; problems: string[] } {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    errors.push({ path: at('spec.upstream.url'), message: `is not a URL (got ${JSON.stringify(url)})` });
-    return 'http://invalid';
+    return { origin: 'http://invalid', problems: [`is not a URL (got ${JSON.stringify(url)})`] };
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    errors.push({ path: at('spec.upstream.url'), message: 'must use http or https' });
-  }
-  if (parsed.username || parsed.password) {
-    errors.push({ path: at('spec.upstream.url'), message: 'must not contain credentials' });
-  }
-  if (parsed.pathname !== '/' || parsed.search || parsed.hash) {
-    errors.push({
-      path: at('spec.upstream.url'),
-      message: 'must be an origin only (scheme, host, port), without path or query',
-    });
-  }
-  return parsed.origin;
+  const problems: string[] = [];
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') problems.push('must use http or https');
+  if (parsed.username || parsed.password) problems.push('must not contain credentials');
+  if (parsed.pathname !== '/' || parsed.search || parsed.hash)
+    problems.push('must be an origin only (scheme, host, port), without path or query');
+  return { origin: parsed.origin, problems };
+}
+
+function upstreamOrigin(url: string, at: (f: string) => string, errors: FieldError[]): string {
+  const { origin, problems } = parseUpstreamOrigin(url);
+  for (const message of problems) errors.push({ path: at('spec.upstream.url'), message });
+  return origin;
 }
 
 /** Hash of rendered content; the config's generation, identical for identical input. */
