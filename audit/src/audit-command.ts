@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { loadConnection } from '../../operator/src/kube/connection.ts';
 import { KubeClient } from '../../operator/src/kube/kube-client.ts';
+import { isObjectKey, isObjectName } from '../../operator/src/kube/kube-object.ts';
 import { parseDurationMs } from '../../sidecar/src/api/schema-helpers.ts';
 import { UsageError } from '../../sidecar/src/cli/args.ts';
 import { parseAuditLine } from './audit-record.ts';
@@ -162,7 +163,7 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
   } else if (question === 'requests') {
     if (!values.path && !values.app && !values.user)
       throw new UsageError('audit requests needs --path, --app or --user');
-    if (values.app && !/^[a-z0-9][-a-z0-9]*\/[a-z0-9][-a-z0-9.]*$|^[a-z0-9][-a-z0-9.]*$/.test(values.app))
+    if (values.app && !isObjectKey(values.app) && !isObjectName(values.app))
       throw new UsageError('--app is namespace/name (or a name in standalone logs)');
     query = {
       kind: 'requests',

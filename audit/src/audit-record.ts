@@ -197,6 +197,11 @@ export function recordEmail(record: AuditRecord): string | null {
   return record.kind === 'request' ? (record.identity?.email ?? null) : record.email;
 }
 
+/** The subject a record is about (the signed-in caller of a request, or the subject of an auth event). */
+export function recordSubject(record: AuditRecord): string | null {
+  return record.kind === 'request' ? (record.identity?.sub ?? null) : record.sub;
+}
+
 /** The time a record sorts by: a request's start, an event's time. */
 export function recordTime(record: AuditRecord): number {
   return record.kind === 'request' ? record.start : record.time;

@@ -1,4 +1,10 @@
-import { type AuditRecord, type RequestRecord, recordEmail, recordTime } from './audit-record.ts';
+import {
+  type AuditRecord,
+  type RequestRecord,
+  recordEmail,
+  recordSubject,
+  recordTime,
+} from './audit-record.ts';
 import { type AnomalySettings, type Session, SessionBuilder } from './sessions.ts';
 
 /** The time range of a query (epoch ms, inclusive); open ends are infinite. */
@@ -87,7 +93,7 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
 
   const addForSessions = (record: AuditRecord, user?: string, sub?: string): void => {
     if (user !== undefined && !sameEmail(recordEmail(record), user)) return;
-    if (sub !== undefined && (record.kind === 'request' ? record.identity?.sub : record.sub) !== sub) return;
+    if (sub !== undefined && recordSubject(record) !== sub) return;
     builder.add(record);
   };
 
@@ -101,7 +107,7 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
           if (record.clientIp !== query.ip || !inRange(recordTime(record), query.range)) return;
           if (record.kind === 'auth' && record.type !== 'login_succeeded') return;
           const email = recordEmail(record);
-          const sub = record.kind === 'request' ? (record.identity?.sub ?? null) : record.sub;
+          const sub = recordSubject(record);
           const key = email ?? (sub ? `sub:${sub}` : '(anonymous)');
           let u = users.get(key);
           if (!u) {

@@ -3,6 +3,7 @@ import { parseDurationFlag, UsageError } from '../../../sidecar/src/cli/args.ts'
 import { defaultNamespace, loadConnection } from '../kube/connection.ts';
 import { KubeClient } from '../kube/kube-client.ts';
 import type { KubeObject } from '../kube/kube-object.ts';
+import { isObjectKey } from '../kube/kube-object.ts';
 import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../kube/resource-types.ts';
 
 export const REVOKE_USAGE = `Usage: gatehouse revoke --user <email> [--app <name>]... [options]
@@ -29,7 +30,6 @@ Options:
 `;
 
 const EMAIL = /^[^@\s]+@[^@\s]+$/;
-const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const POLL_MS = 100;
 
 /** A DNS-subdomain prefix for generateName from an email or subject: alice@example.com → alice-example-com- */
@@ -50,8 +50,7 @@ export function applicationKeys(apps: readonly string[], namespace: string): str
       apps.map((app) => {
         const [a, b] = app.split('/');
         const key = b === undefined ? `${namespace}/${a}` : app;
-        const [ns = '', name = ''] = key.split('/');
-        if (key.split('/').length !== 2 || !NAME.test(ns) || ns.length > 63 || !NAME.test(name))
+        if (!isObjectKey(key))
           throw new UsageError(
             `--app ${JSON.stringify(app)} is not an application name (namespace/name or name)`,
           );

@@ -1,5 +1,6 @@
 import type { KubeObject } from '../kube/kube-object.ts';
-import { APPLICATION_KEY, INJECT_KEY, INJECTION_FIELD_MANAGER, isApplicationName } from './opt-in.ts';
+import { isObjectName } from '../kube/kube-object.ts';
+import { APPLICATION_KEY, INJECT_KEY, INJECTION_FIELD_MANAGER } from './opt-in.ts';
 
 /** What the operator should do to a Deployment's pod template. */
 export type OptInAction =
@@ -29,7 +30,7 @@ export function planDeploymentOptIn(deployment: KubeObject): OptInAction {
   const labels = (deployment as DeploymentShape).spec?.template?.metadata?.labels ?? {};
   const optedIn = annotations[INJECT_KEY] === 'true';
   const application = annotations[APPLICATION_KEY];
-  if (optedIn && application !== undefined && isApplicationName(application)) {
+  if (optedIn && application !== undefined && isObjectName(application)) {
     const wanted = { [INJECT_KEY]: 'true', [APPLICATION_KEY]: application };
     const present = Object.entries(wanted).every(([k, v]) => labels[k] === v);
     return present ? { kind: 'none' } : { kind: 'label', labels: wanted };

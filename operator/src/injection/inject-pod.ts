@@ -1,10 +1,10 @@
 import { OPERATOR_CA_ENV } from '../../../sidecar/src/config/operator-source.ts';
+import { isObjectName } from '../kube/kube-object.ts';
 import type { InjectionSettings } from './injection-settings.ts';
 import {
   APPLICATION_KEY,
   INJECT_KEY,
   INJECTED_ANNOTATION,
-  isApplicationName,
   LISTEN_PORT_ANNOTATION,
   PORT_ANNOTATION,
   SIDECAR_CONTAINER,
@@ -205,7 +205,7 @@ export function injectPod(pod: PodLike, context: InjectionContext): InjectionRes
         'application_missing',
         `label or annotation ${APPLICATION_KEY} is required with ${INJECT_KEY}`,
       );
-    if (!isApplicationName(application))
+    if (!isObjectName(application))
       throw new Refused(
         'application_invalid',
         `${APPLICATION_KEY}: not an object name (got ${JSON.stringify(application)})`,

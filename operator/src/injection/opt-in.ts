@@ -17,10 +17,3 @@ export const INJECTED_ANNOTATION = 'gatehouse.dev/injected';
 export const SIDECAR_CONTAINER = 'gatehouse';
 /** Field manager of the operator's pod-template labels on Deployments. */
 export const INJECTION_FIELD_MANAGER = 'gatehouse-injection';
-
-/** An AccessApplication name: a DNS subdomain (RFC 1123), as Kubernetes object names are. */
-export function isApplicationName(value: string): boolean {
-  return (
-    value.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value)
-  );
-}

@@ -47,3 +47,21 @@ export function splitKey(key: string): { namespace: string; name: string } {
   const slash = key.indexOf('/');
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
+
+/** A Kubernetes object name: a DNS subdomain (RFC 1123). */
+export function isObjectName(value: string): boolean {
+  return (
+    value.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value)
+  );
+}
+
+/** A namespace name: a DNS label (RFC 1123). */
+export function isNamespaceName(value: string): boolean {
+  return value.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value);
+}
+
+/** namespace/name of a namespaced object. */
+export function isObjectKey(value: string): boolean {
+  const slash = value.indexOf('/');
+  return slash > 0 && isNamespaceName(value.slice(0, slash)) && isObjectName(value.slice(slash + 1));
+}
