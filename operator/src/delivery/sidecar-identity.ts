@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
+import { STREAM_AUDIENCE } from '../../../sidecar/src/config/operator-source.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import { APPLICATION_LABEL } from '../kube/kube-object.ts';
 import { PODS, TOKEN_REVIEWS } from '../kube/resource-types.ts';
 
-export const STREAM_AUDIENCE = 'gatehouse';
 const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';
 const CACHE_MS = 30_000;

@@ -1,4 +1,4 @@
-import { OPERATOR_CA_ENV } from '../../../sidecar/src/config/operator-source.ts';
+import { OPERATOR_CA_ENV, STREAM_AUDIENCE } from '../../../sidecar/src/config/operator-source.ts';
 import { isObjectName } from '../kube/kube-object.ts';
 import type { InjectionSettings } from './injection-settings.ts';
 import {
@@ -13,7 +13,6 @@ import { type ContainerLike, type PodLike, rewriteNamedPort } from './pod-shape.
 
 export const TOKEN_VOLUME = 'gatehouse-token';
 export const TOKEN_DIR = '/var/run/secrets/gatehouse';
-export const TOKEN_AUDIENCE = 'gatehouse';
 const ADMIN_PORT_NAME = 'gatehouse-admin';
 const UNNAMED_PORT_NAME = 'gatehouse';
 
@@ -261,7 +260,7 @@ export function injectPod(pod: PodLike, context: InjectionContext): InjectionRes
         sources: [
           {
             serviceAccountToken: {
-              audience: 'gatehouse',
+              audience: STREAM_AUDIENCE,
               expirationSeconds: context.settings.tokenExpirationSeconds,
               path: 'token',
             },

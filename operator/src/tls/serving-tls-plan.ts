@@ -20,9 +20,6 @@ export const TLS_SECRET_KEYS = {
 
 export type ServingTlsData = Partial<Record<(typeof TLS_SECRET_KEYS)[keyof typeof TLS_SECRET_KEYS], string>>;
 
-export const DEFAULT_CA_VALIDITY_MS = 10 * 365 * 24 * 3600_000;
-export const DEFAULT_CERT_VALIDITY_MS = 90 * 24 * 3600_000;
-export const DEFAULT_CERT_RENEW_BEFORE_MS = 30 * 24 * 3600_000;
 export const CA_COMMON_NAME = 'gatehouse-operator-ca';
 
 export interface ServingTlsSettings {

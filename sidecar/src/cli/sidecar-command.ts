@@ -41,8 +41,6 @@ Options:
   --poll-interval <d>           config re-check interval besides file watching (default 1s)
 `;
 
-export const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
-
 /** Prints every config error with its path to stderr. */
 export function reportConfigError(error: ConfigError): void {
   console.error(

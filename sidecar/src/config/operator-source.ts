@@ -9,6 +9,8 @@ import { parseSidecarConfig, type SidecarConfig } from './sidecar-config.ts';
 export const OPERATOR_STREAM_PATH = '/v1/config';
 /** The environment variable holding the operator's CA bundle (PEM) when --operator-ca is not given; the injection webhook sets it. */
 export const OPERATOR_CA_ENV = 'GATEHOUSE_OPERATOR_CA';
+/** The audience of the projected token a sidecar shows the operator. */
+export const STREAM_AUDIENCE = 'gatehouse';
 /** The operator sends a heartbeat every 15 s; three missed ones mean the stream is dead. */
 export const DEFAULT_STALL_TIMEOUT_MS = 45_000;
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
