@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { keysSecretName } from '../../sidecar/src/auth/keys.ts';
+import { validApplication } from './controller/application-inputs.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
 import { type LeaderElection, startLeaderElection } from './controller/leader-election.ts';
@@ -12,7 +13,12 @@ import {
 import { reconcilePolicy } from './controller/reconcile-policy.ts';
 import { type RevocationReconcilerContext, reconcileRevocation } from './controller/reconcile-revocation.ts';
 import { ReferenceIndex } from './controller/reference-index.ts';
-import { type RevocationView, readRevocation, sameRevocation } from './controller/revocations.ts';
+import {
+  type RevocationView,
+  readRevocation,
+  sameRevocation,
+  sessionLifetimeMs,
+} from './controller/revocations.ts';
 import { DEFAULT_OVERLAP_MS, DEFAULT_ROTATION_MS } from './controller/signing-key-rotation.ts';
 import { WorkQueue } from './controller/work-queue.ts';
 import { ConfigHub } from './delivery/config-hub.ts';
@@ -157,10 +163,18 @@ export function createOperator(options: OperatorOptions) {
     for (const name of revocationViews.keys()) queue.add(`revocation:${name}`);
   };
 
+  /** Session lifetime of every valid application: what revocations cover and when they expire. */
+  const sessionLifetimes = new Map<string, number>();
   const applications = informer(ACCESS_APPLICATIONS, (key, object) => {
     references.set(`app:${key}`, applicationRefs(key, object));
     queue.add(`app:${key}`);
-    // Which applications a revocation covers, and so when it expires, may have changed.
+    const application =
+      object && !object.metadata.deletionTimestamp ? validApplication(object).application : undefined;
+    const lifetime = application ? sessionLifetimeMs(application) : undefined;
+    if (lifetime === sessionLifetimes.get(key)) return;
+    if (lifetime === undefined) sessionLifetimes.delete(key);
+    else sessionLifetimes.set(key, lifetime);
+    // Which applications a revocation covers, and so when it expires, has changed.
     requeueRevocations();
   });
   const revocationViews = new Map<string, RevocationView>();
@@ -258,7 +272,7 @@ export function createOperator(options: OperatorOptions) {
     client,
     revocations,
     view: (name) => revocationViews.get(name),
-    applications,
+    sessionLifetimes,
     hub,
     metrics,
     isLeader,

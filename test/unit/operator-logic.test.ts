@@ -5,6 +5,7 @@ import {
   readRevocation,
   revocationExpiry,
   revocationsFor,
+  sessionLifetimeMs,
 } from '../../operator/src/controller/revocations.ts';
 import { type KeyTimes, planSigningKeys } from '../../operator/src/controller/signing-key-rotation.ts';
 import { WorkQueue } from '../../operator/src/controller/work-queue.ts';
@@ -268,11 +269,11 @@ describe('revocations', () => {
 
   it('expires at the cut-off plus the longest session lifetime among covered applications', () => {
     const view = readRevocation(object({ user: 'a@b.c' })) as RevocationView;
-    const apps = [
-      { key: 'corp/wiki', application: app('wiki', '2h') },
-      { key: 'corp/grafana', application: app('grafana', '30h') },
-      { key: 'corp/public', application: app('public', undefined, false) },
-    ];
+    const apps = new Map([
+      ['corp/wiki', sessionLifetimeMs(app('wiki', '2h'))],
+      ['corp/grafana', sessionLifetimeMs(app('grafana', '30h'))],
+      ['corp/public', sessionLifetimeMs(app('public', undefined, false))],
+    ]);
     expect(revocationExpiry(view, apps).toISOString()).toBe('2026-11-22T16:00:00.000Z');
     const onlyPublic = readRevocation(
       object({ user: 'a@b.c', applications: ['corp/public'] }),

@@ -1,11 +1,9 @@
-import type { AccessApplication } from '../../../sidecar/src/api/access-application.ts';
 import type { Condition } from '../../../sidecar/src/api/status.ts';
 import type { ConfigHub } from '../delivery/config-hub.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import { type KubeObject, kubeTime } from '../kube/kube-object.ts';
 import { ACCESS_REVOCATIONS } from '../kube/resource-types.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
-import { validApplication } from './application-inputs.ts';
 import { covers, type RevocationView, revocationExpiry } from './revocations.ts';
 
 export interface RevocationReconcilerContext {
@@ -13,7 +11,8 @@ export interface RevocationReconcilerContext {
   readonly revocations: { get(key: string): KubeObject | undefined };
   /** The revocation as read at the boundary (the operator keeps one reading per object). */
   readonly view: (name: string) => RevocationView | undefined;
-  readonly applications: { values(): IterableIterator<KubeObject> };
+  /** The session lifetime of every valid application (0 when it signs nobody in), by namespace/name. */
+  readonly sessionLifetimes: ReadonlyMap<string, number>;
   readonly hub: ConfigHub;
   readonly metrics: OperatorMetrics;
   readonly isLeader: () => boolean;
@@ -34,16 +33,6 @@ interface RevocationStatus {
 /** How soon to look again while some application's config does not carry the revocation yet. */
 const PENDING_RECHECK_MS = 250;
 
-function applicationsOf(objects: Iterable<KubeObject>): { key: string; application: AccessApplication }[] {
-  const out: { key: string; application: AccessApplication }[] = [];
-  for (const object of objects) {
-    const { application } = validApplication(object);
-    if (application)
-      out.push({ key: `${object.metadata.namespace ?? ''}/${object.metadata.name}`, application });
-  }
-  return out;
-}
-
 /**
  * One AccessRevocation: delete it once no session it covers can be alive; otherwise report where
  * it is enforced (Ready once every covered application's served config carries it) and when it
@@ -57,8 +46,7 @@ export async function reconcileRevocation(
   if (!object || object.metadata.deletionTimestamp) return 'skipped';
   const revocation = ctx.view(name);
   if (!revocation) return 'skipped';
-  const applications = applicationsOf(ctx.applications.values());
-  const expiresAt = revocationExpiry(revocation, applications);
+  const expiresAt = revocationExpiry(revocation, ctx.sessionLifetimes);
   const now = ctx.now();
   if (expiresAt.getTime() <= now.getTime()) {
     if (!ctx.isLeader()) return 'expired';
@@ -71,10 +59,7 @@ export async function reconcileRevocation(
     });
     return 'expired';
   }
-  const covered = applications
-    .filter((a) => covers(revocation, a.key))
-    .map((a) => a.key)
-    .sort();
+  const covered = [...ctx.sessionLifetimes.keys()].filter((key) => covers(revocation, key)).sort();
   const pending = covered.filter((key) => {
     const published = ctx.hub.get(key);
     return published !== undefined && !published.revocations.has(name);

@@ -101,10 +101,10 @@ export function revocationsFor(
  */
 export function revocationExpiry(
   revocation: RevocationView,
-  applications: Iterable<{ readonly key: string; readonly application: AccessApplication }>,
+  sessionLifetimes: Iterable<readonly [applicationKey: string, lifetimeMs: number]>,
 ): Date {
   let longest = 0;
-  for (const { key, application } of applications)
-    if (covers(revocation, key)) longest = Math.max(longest, sessionLifetimeMs(application));
+  for (const [key, lifetimeMs] of sessionLifetimes)
+    if (covers(revocation, key)) longest = Math.max(longest, lifetimeMs);
   return new Date(revocation.before * 1000 + longest);
 }
