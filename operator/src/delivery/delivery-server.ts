@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:https';
 import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import type { ConfigHub } from './config-hub.ts';
+import { sendJson } from './json-response.ts';
 import { type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
 
 export const DEFAULT_HEARTBEAT_MS = 15_000;
@@ -18,11 +19,6 @@ export interface DeliveryServerOptions {
   readonly verify: SidecarVerifier;
   readonly metrics: OperatorMetrics;
   readonly heartbeatMs?: number;
-}
-
-function json(res: ServerResponse, status: number, body: object): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
 }
 
 /**
@@ -56,7 +52,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     } catch (error) {
       if (!(error instanceof StreamRefusal)) throw error;
       options.metrics.streamRefusals.inc({ reason: error.reason });
-      json(res, error.status, { error: error.reason, message: error.message });
+      sendJson(res, error.status, { error: error.reason, message: error.message });
       return;
     }
     // connection: close — when the stream ends, so does its socket: a sidecar never reconnects
@@ -91,14 +87,14 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     const url = new URL(req.url ?? '/', 'https://operator.invalid');
     if (req.method === 'POST' && url.pathname === INJECT_PATH && options.admission) {
       options.admission(req, res).catch((error: unknown) => {
-        if (!res.headersSent) json(res, 500, { error: 'internal', message: (error as Error).message });
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: (error as Error).message });
         else res.destroy();
       });
       return;
     }
     if (req.method === 'GET' && url.pathname === CONFIG_STREAM_PATH) {
       stream(req, res, url).catch((error: unknown) => {
-        if (!res.headersSent) json(res, 500, { error: 'internal', message: (error as Error).message });
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: (error as Error).message });
         else res.destroy();
       });
       return;
@@ -107,7 +103,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     if (jwks) {
       const published = options.hub.get(`${jwks[1]}/${jwks[2]}`);
       if (!published)
-        return json(res, 404, { error: 'not_found', message: 'no such application, or it is not ready' });
+        return sendJson(res, 404, { error: 'not_found', message: 'no such application, or it is not ready' });
       res.writeHead(200, {
         'content-type': 'application/jwk-set+json',
         'cache-control': 'public, max-age=300',
@@ -115,7 +111,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
       res.end(published.jwks);
       return;
     }
-    json(res, 404, { error: 'not_found', message: 'no such endpoint' });
+    sendJson(res, 404, { error: 'not_found', message: 'no such endpoint' });
   });
   return {
     server,

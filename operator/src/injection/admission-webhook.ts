@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson } from '../delivery/json-response.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { type InjectionContext, injectPod } from './inject-pod.ts';
 import { type PodLike, podPatch } from './pod-shape.ts';
@@ -30,10 +31,6 @@ export interface AdmissionWebhookOptions {
   readonly context: () => InjectionContext | undefined;
   readonly metrics: OperatorMetrics;
   readonly log: (type: string, fields: Record<string, unknown>) => void;
-}
-
-function reply(res: ServerResponse, status: number, body: object): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
 async function readBody(req: IncomingMessage): Promise<string | undefined> {
@@ -107,20 +104,20 @@ export function admit(request: AdmissionRequest, options: AdmissionWebhookOption
 export function createAdmissionWebhook(options: AdmissionWebhookOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req);
-    if (body === undefined) return reply(res, 413, { error: 'too_large' });
+    if (body === undefined) return sendJson(res, 413, { error: 'too_large' });
     let review: { apiVersion?: string; kind?: string; request?: AdmissionRequest };
     try {
       review = JSON.parse(body) as typeof review;
     } catch {
-      return reply(res, 400, { error: 'invalid', message: 'the body is not JSON' });
+      return sendJson(res, 400, { error: 'invalid', message: 'the body is not JSON' });
     }
     const request = review.request;
     if (review.kind !== 'AdmissionReview' || typeof request?.uid !== 'string')
-      return reply(res, 400, {
+      return sendJson(res, 400, {
         error: 'invalid',
         message: 'expected an admission.k8s.io/v1 AdmissionReview',
       });
-    reply(res, 200, {
+    sendJson(res, 200, {
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',
       response: admit(request, options),
