@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Informer } from '../controller/informer.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import { KubeApiError } from '../kube/kube-errors.ts';
+import type { KubeObject } from '../kube/kube-object.ts';
 import { SECRETS } from '../kube/resource-types.ts';
 import { secretData, secretStrings } from '../kube/secret-data.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
@@ -54,6 +55,8 @@ export function createServingTlsManager(options: ServingTlsManagerOptions) {
   let running = false;
   let again = false;
   let stopped = false;
+  /** resourceVersion of the Secret as this replica last wrote it: its own change coming back needs no new plan. */
+  let written: string | undefined;
   let markLoaded: () => void = () => undefined;
   const loaded = new Promise<void>((r) => {
     markLoaded = r;
@@ -79,20 +82,21 @@ export function createServingTlsManager(options: ServingTlsManagerOptions) {
       const plan = planServingTls(existing && secretStrings(existing), options.settings, options.now());
       if (plan.changes.length > 0) {
         const data = secretData(plan.data);
-        if (existing) await options.client.replace(SECRETS, { ...existing, data });
-        else
-          await options.client.create(SECRETS, options.namespace, {
-            metadata: {
-              name: options.secretName,
-              namespace: options.namespace,
-              labels: {
-                'app.kubernetes.io/name': 'gatehouse',
-                'app.kubernetes.io/component': 'operator-tls',
+        const stored = existing
+          ? await options.client.replace(SECRETS, { ...existing, data })
+          : await options.client.create<KubeObject>(SECRETS, options.namespace, {
+              metadata: {
+                name: options.secretName,
+                namespace: options.namespace,
+                labels: {
+                  'app.kubernetes.io/name': 'gatehouse',
+                  'app.kubernetes.io/component': 'operator-tls',
+                },
               },
-            },
-            type: 'Opaque',
-            data,
-          });
+              type: 'Opaque',
+              data,
+            });
+        written = stored.metadata.resourceVersion;
         options.metrics.writes.inc({ what: 'tls_secret' });
         options.log('tls_secret_written', {
           secret: key,
@@ -145,7 +149,8 @@ export function createServingTlsManager(options: ServingTlsManagerOptions) {
     secretChanged(changed: string): void {
       if (changed !== key) return;
       load();
-      if (options.isLeader()) schedule(0);
+      const resourceVersion = options.secrets.get(key)?.metadata.resourceVersion;
+      if (options.isLeader() && (resourceVersion === undefined || resourceVersion !== written)) schedule(0);
     },
     /** Call once the Secrets cache is synced, and whenever leadership changes. */
     refresh(): void {
