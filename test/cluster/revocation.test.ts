@@ -29,7 +29,6 @@ import { GATEHOUSE_BIN, type SidecarProcess, startSidecarProcess } from '../help
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 const NS = 'corp';
-const QUIET_WATCH = { ...TEST_OPERATOR_TIMINGS.watch, stallTimeoutMs: 90_000 };
 const ALICE = 'alice@example.com';
 const ROUNDS = 20;
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-revocation-'));
@@ -109,9 +108,7 @@ function revocation(spec: Record<string, unknown>): KubeObject {
 }
 
 beforeAll(async () => {
-  // Quiet watches are normal here: the short stall timeout of the resilience tests would make
-  // the operator drop and relist its watches between rounds, which is not what is measured.
-  env = await startOperatorCluster({ namespaces: [NS], operator: { watch: QUIET_WATCH } });
+  env = await startOperatorCluster({ namespaces: [NS] });
   operator = env.operator;
   port = await freePort();
   origin = `http://127.0.0.1:${port}`;
@@ -317,7 +314,6 @@ describe('revocation', () => {
       deliveryListen: { host: '127.0.0.1', port: env.ports.deliveryPort },
       adminListen: { host: '127.0.0.1', port: 0 },
       ...TEST_OPERATOR_TIMINGS,
-      watch: QUIET_WATCH,
     });
     await operator.start();
     const secondPort = await freePort();

@@ -19,7 +19,9 @@ export const OPERATOR_NAMESPACE = 'gatehouse-system';
 export const TEST_OPERATOR_TIMINGS = {
   lease: { durationMs: 4_000, renewMs: 1_000, retryMs: 500 },
   watch: {
-    watchTimeoutSeconds: 60,
+    // The server ends each watch within ~2 s, before the 3 s stall timeout: a quiet watch is
+    // renewed, and only a frozen connection counts as stalled (as in production, scaled down).
+    watchTimeoutSeconds: 2,
     stallTimeoutMs: 3_000,
     resyncMs: 10 * 60_000,
     backoff: { baseMs: 100, maxMs: 1_000 },
