@@ -106,11 +106,18 @@ describe('operator against a real API server', () => {
       expect.objectContaining({ name: 'team-a/staff', decision: 'deny', include: [{ everyone: true }] }),
     ]);
 
-    const events = await env.admin.list(EVENTS, {
-      namespace: NS,
-      fieldSelector: 'involvedObject.name=grafana',
-    });
-    expect(events.items.map((e) => e.reason)).toContain('PolicyNotFound');
+    // The Event is written after the status, without holding up the reconcile: wait for it.
+    await eventually(
+      async () => {
+        const events = await env.admin.list(EVENTS, {
+          namespace: NS,
+          fieldSelector: 'involvedObject.name=grafana',
+        });
+        return events.items.some((e) => e.reason === 'PolicyNotFound' && e.type === 'Warning');
+      },
+      2_000,
+      'a Warning Event PolicyNotFound on grafana',
+    );
 
     await env.admin.apply(ACCESS_POLICIES, policy('staff'));
     const back = await readyWithin(2_000, ACCESS_APPLICATIONS, 'grafana', 'True', 'Ready');
@@ -119,6 +126,8 @@ describe('operator against a real API server', () => {
   });
 
   it('reports a missing provider secret, then becomes Ready when the Secret appears', async () => {
+    // Its own precondition, so that an earlier failure is not reported again here.
+    await env.admin.apply(ACCESS_POLICIES, policy('staff'));
     await env.admin.apply(
       ACCESS_APPLICATIONS,
       application('wiki', {
