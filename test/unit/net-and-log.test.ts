@@ -3,6 +3,7 @@ import { compileHostMatcher, normaliseHost } from '../../sidecar/src/http/host.t
 import { capField, redactQuery, TRUNCATION_MARK, toJsonLine } from '../../sidecar/src/log/sanitize.ts';
 import { createAddressSet, parseCidr } from '../../sidecar/src/net/cidr.ts';
 import { resolveClientIp } from '../../sidecar/src/net/client-ip.ts';
+import { ndjsonLines } from '../../sidecar/src/net/ndjson-lines.ts';
 
 describe('parseCidr', () => {
   it.each([
@@ -83,5 +84,48 @@ describe('log sanitising', () => {
     ['q=%zz&password=p', 'q=%zz&password=[REDACTED]'],
   ])('redactQuery(%j)', (query, expected) => {
     expect(redactQuery(query, new Set(['access_token', 'code', 'token', 'password']))).toBe(expected);
+  });
+});
+
+describe('ndjsonLines', () => {
+  const text = '{"a":"café ✓ 🚀"}\n\n  \n{"b":2}\n{"cut":';
+  const bytes = Buffer.from(text);
+  /** Splits the bytes at the given offsets. */
+  const chunked = (cuts: number[]): Buffer[] => {
+    const out: Buffer[] = [];
+    let from = 0;
+    for (const at of [...cuts, bytes.length]) {
+      out.push(bytes.subarray(from, at));
+      from = at;
+    }
+    return out;
+  };
+  async function collect(chunks: Iterable<Buffer | string>, maxLineBytes = 1024): Promise<string[]> {
+    const lines: string[] = [];
+    async function* source() {
+      yield* chunks;
+    }
+    for await (const line of ndjsonLines(source(), { maxLineBytes })) lines.push(line);
+    return lines;
+  }
+  const emoji = bytes.indexOf(Buffer.from('🚀'));
+  it.each([
+    ['one chunk', chunked([])],
+    ['a byte at a time', [...bytes].map((b) => Buffer.from([b]))],
+    ['cut inside a 4-byte character', chunked([emoji + 2])],
+    ['cut inside a 2-byte character and at a newline', chunked([bytes.indexOf(Buffer.from('é')) + 1, 20])],
+  ])('%s: whole characters, blank lines skipped, the cut-off last line dropped', async (_name, chunks) => {
+    expect(await collect(chunks)).toEqual(['{"a":"café ✓ 🚀"}', '{"b":2}']);
+  });
+
+  it('takes string chunks too', async () => {
+    expect(await collect(['{"x":', '1}\n'])).toEqual(['{"x":1}']);
+  });
+
+  it.each([
+    ['a terminated line', ['x'.repeat(20), '\n']],
+    ['a line that never ends', ['x'.repeat(11), 'x'.repeat(11)]],
+  ])('refuses %s longer than the limit', async (_name, chunks) => {
+    await expect(collect(chunks, 16)).rejects.toThrow('a line exceeds 16 bytes');
   });
 });

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
+import { ndjsonLines } from '../../../sidecar/src/net/ndjson-lines.ts';
 import type { KubeConnection } from './connection.ts';
 import { KubeApiError, kubeErrorFromResponse } from './kube-errors.ts';
 import type { KubeObject } from './kube-object.ts';
@@ -7,6 +8,8 @@ import { apiVersionOf, collectionPath, objectPath, PODS, type ResourceType } fro
 
 export const FIELD_MANAGER = 'gatehouse-operator';
 const REQUEST_TIMEOUT_MS = 30_000;
+/** Longest watch event line accepted; the API server stores objects of at most a few MiB. */
+const MAX_WATCH_LINE_BYTES = 16 * 1024 * 1024;
 
 /** One event of a watch stream. */
 export interface WatchEvent {
@@ -62,20 +65,24 @@ export class KubeClient {
     };
   }
 
-  async #call<T>(
+  /** Sends one request; rejects with a KubeApiError when it fails or the API server refuses. */
+  async #send(
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
     what: string,
-    options: { query?: Query; body?: unknown; contentType?: string } = {},
-  ): Promise<T> {
-    let response: Awaited<ReturnType<typeof request>>;
+    options: { query?: Query; body?: unknown; contentType?: string; accept?: string } = {},
+  ): Promise<Dispatcher.ResponseData> {
+    let response: Dispatcher.ResponseData;
     try {
       response = await request(this.#url(path, options.query), {
         method,
         dispatcher: this.#connection.dispatcher,
-        headers: this.#headers(
-          options.body === undefined ? undefined : (options.contentType ?? 'application/json'),
-        ),
+        headers: {
+          ...this.#headers(
+            options.body === undefined ? undefined : (options.contentType ?? 'application/json'),
+          ),
+          ...(options.accept ? { accept: options.accept } : {}),
+        },
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
         headersTimeout: REQUEST_TIMEOUT_MS,
         bodyTimeout: REQUEST_TIMEOUT_MS,
@@ -83,9 +90,19 @@ export class KubeClient {
     } catch (error) {
       throw new KubeApiError('unavailable', 0, `${what}: ${(error as Error).message}`);
     }
-    const text = await response.body.text();
-    if (response.statusCode >= 300) throw kubeErrorFromResponse(response.statusCode, text, what);
-    return JSON.parse(text) as T;
+    if (response.statusCode >= 300)
+      throw kubeErrorFromResponse(response.statusCode, await response.body.text(), what);
+    return response;
+  }
+
+  async #call<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    what: string,
+    options: { query?: Query; body?: unknown; contentType?: string } = {},
+  ): Promise<T> {
+    const response = await this.#send(method, path, what, options);
+    return JSON.parse(await response.body.text()) as T;
   }
 
   /** Drops pooled connections (see KubeConnection.reset). */
@@ -203,28 +220,19 @@ export class KubeClient {
     pod: string,
     options: { container: string; sinceTime?: string; previous?: boolean },
   ): Promise<Readable> {
-    const what = `log of ${namespace}/${pod} container ${options.container}`;
-    let response: Awaited<ReturnType<typeof request>>;
-    try {
-      response = await request(
-        this.#url(`${objectPath(PODS, namespace, pod)}/log`, {
+    const response = await this.#send(
+      'GET',
+      `${objectPath(PODS, namespace, pod)}/log`,
+      `log of ${namespace}/${pod} container ${options.container}`,
+      {
+        query: {
           container: options.container,
           sinceTime: options.sinceTime,
           previous: options.previous ? 'true' : undefined,
-        }),
-        {
-          method: 'GET',
-          dispatcher: this.#connection.dispatcher,
-          headers: { ...this.#headers(), accept: '*/*' },
-          headersTimeout: REQUEST_TIMEOUT_MS,
-          bodyTimeout: REQUEST_TIMEOUT_MS,
         },
-      );
-    } catch (error) {
-      throw new KubeApiError('unavailable', 0, `${what}: ${(error as Error).message}`);
-    }
-    if (response.statusCode >= 300)
-      throw kubeErrorFromResponse(response.statusCode, await response.body.text(), what);
+        accept: '*/*',
+      },
+    );
     return response.body as Readable;
   }
 
@@ -284,28 +292,17 @@ export class KubeClient {
           `watch ${resource.kind}`,
         );
       arm();
-      let buffered = '';
       try {
-        for await (const chunk of response.body as Readable) {
-          arm();
-          buffered += (chunk as Buffer).toString('utf8');
-          let newline = buffered.indexOf('\n');
-          while (newline >= 0) {
-            const line = buffered.slice(0, newline).trim();
-            buffered = buffered.slice(newline + 1);
-            newline = buffered.indexOf('\n');
-            if (!line) continue;
-            const event = JSON.parse(line) as WatchEvent;
-            if (event.type === 'ERROR') {
-              const status = event.object as unknown as { code?: number; message?: string };
-              throw kubeErrorFromResponse(
-                status.code ?? 500,
-                JSON.stringify(status),
-                `watch ${resource.kind}`,
-              );
-            }
-            yield event;
+        for await (const line of ndjsonLines(response.body as Readable, {
+          maxLineBytes: MAX_WATCH_LINE_BYTES,
+          onChunk: arm,
+        })) {
+          const event = JSON.parse(line) as WatchEvent;
+          if (event.type === 'ERROR') {
+            const status = event.object as unknown as { code?: number; message?: string };
+            throw kubeErrorFromResponse(status.code ?? 500, JSON.stringify(status), `watch ${resource.kind}`);
           }
+          yield event;
         }
       } catch (error) {
         if (error instanceof KubeApiError) throw error;

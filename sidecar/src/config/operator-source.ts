@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_BACKOFF, jitteredBackoff, sleep } from '../net/backoff.ts';
+import { ndjsonLines } from '../net/ndjson-lines.ts';
 import type { ConfigListener, ConfigSource } from './config-source.ts';
 import { parseSidecarConfig, type SidecarConfig } from './sidecar-config.ts';
 
@@ -106,19 +107,11 @@ export function createOperatorConfigSource(
         throw new Error(`operator answered ${response.statusCode}: ${body}`);
       }
       options.onConnection?.({ connected: true });
-      let buffered = '';
-      for await (const chunk of response.body as Readable) {
-        arm();
-        buffered += (chunk as Buffer).toString('utf8');
-        if (buffered.length > MAX_LINE_BYTES) throw new Error('a config line exceeds 16 MiB');
-        let newline = buffered.indexOf('\n');
-        while (newline >= 0) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          if (line.trim()) accept(line);
-          newline = buffered.indexOf('\n');
-        }
-      }
+      for await (const line of ndjsonLines(response.body as Readable, {
+        maxLineBytes: MAX_LINE_BYTES,
+        onChunk: arm,
+      }))
+        accept(line);
       throw new Error('the operator ended the stream');
     } catch (error) {
       if (stalled) throw new StreamStalled(`no data for ${stallTimeoutMs} ms`);
