@@ -1,7 +1,6 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import type { Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { keysSecretName } from '../../sidecar/src/auth/keys.ts';
+import { createAdminServer } from '../../sidecar/src/metrics/admin-server.ts';
+import { listenOn } from '../../sidecar/src/net/listen.ts';
 import { validApplication } from './controller/application-inputs.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
@@ -324,23 +323,7 @@ export function createOperator(options: OperatorOptions) {
     ready = true;
     logOperatorEvent('caches_synced', { applications: applications.size, policies: policies.size });
   });
-  const admin: HttpServer = createHttpServer((req, res) => {
-    if (req.url === '/metrics') {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        () => res.writeHead(500).end(),
-      );
-    } else if (req.url === '/healthz') res.writeHead(200).end('ok\n');
-    else if (req.url === '/readyz')
-      res.writeHead(ready ? 200 : 503).end(ready ? 'ok\n' : 'caches not synced or no serving certificate\n');
-    else res.writeHead(404).end();
-  });
-
-  const listen = (server: Server | HttpServer, at: Listen): Promise<number> =>
-    new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(at.port, at.host, () => resolve((server.address() as AddressInfo).port));
-    });
+  const admin = createAdminServer(metrics, { ready: () => ready });
 
   return {
     hub,
@@ -357,8 +340,12 @@ export function createOperator(options: OperatorOptions) {
         const native = await injection.detectNativeSidecar();
         logOperatorEvent('injection_enabled', { nativeSidecar: native });
       }
-      const deliveryPort = await listen(delivery.server, options.deliveryListen);
-      const adminPort = await listen(admin, options.adminListen);
+      const { port: deliveryPort } = await listenOn(
+        delivery.server,
+        options.deliveryListen.port,
+        options.deliveryListen.host,
+      );
+      const { port: adminPort } = await listenOn(admin, options.adminListen.port, options.adminListen.host);
       election = startLeaderElection(client, {
         namespace: options.namespace,
         name: LEASE_NAME,

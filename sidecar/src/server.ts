@@ -5,6 +5,7 @@ import { HttpError } from './errors.ts';
 import { logEvent } from './log/events.ts';
 import type { LogSink } from './log/log-sink.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
+import { listenOn } from './net/listen.ts';
 import {
   handleProtocolError,
   handleRequest,
@@ -154,15 +155,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     },
     current: () => state?.config,
     ready: () => state !== undefined && !draining,
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve(server.address() as AddressInfo);
-        });
-      });
-    },
+    listen: (port, host) => listenOn(server, port, host),
     async shutdown(graceMs) {
       draining = true;
       server.close();

@@ -11,6 +11,7 @@ import { logEvent } from '../log/events.ts';
 import { createFdSink, type LogSink } from '../log/log-sink.ts';
 import { createAdminServer } from '../metrics/admin-server.ts';
 import { createSidecarMetrics } from '../metrics/metrics.ts';
+import { listenOn } from '../net/listen.ts';
 import { createSidecar, DEFAULT_CLIENT_LIMITS } from '../server.ts';
 import { parseDurationFlag, parseIntegerFlag, parseListen, UsageError } from './args.ts';
 
@@ -142,10 +143,7 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
 
   // The admin server answers before the first config: live, but not ready.
   const admin = createAdminServer(metrics, { ready: sidecar.ready });
-  await new Promise<void>((resolve, reject) => {
-    admin.once('error', reject);
-    admin.listen(adminListen.port, adminListen.host, () => resolve());
-  });
+  const adminAddress = await listenOn(admin, adminListen.port, adminListen.host);
 
   let config: Awaited<ReturnType<typeof source.start>>;
   try {
@@ -161,7 +159,6 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
   sidecar.install(config);
   logConfigLoaded(sink, config, sourceName);
   const address = await sidecar.listen(listen.port, listen.host);
-  const adminAddress = admin.address() as { port: number };
   logEvent(sink, 'sidecar_started', {
     app: config.application.name,
     listen: `${address.address}:${address.port}`,

@@ -1,13 +1,13 @@
 import { createServer, type Server } from 'node:http';
-import type { SidecarMetrics } from './metrics.ts';
+import type { Registry } from 'prom-client';
 
-/** What the admin port reports on: readiness is true only with a valid config loaded and not draining. */
+/** What the admin port reports on (the sidecar: a valid config loaded and not draining; the operator: caches synced and a serving certificate). */
 export interface Health {
   ready(): boolean;
 }
 
 /** Serves /metrics, /healthz and /readyz on a port apart from traffic, so they are never proxied or exposed. */
-export function createAdminServer(metrics: SidecarMetrics, health: Health): Server {
+export function createAdminServer(metrics: { readonly registry: Registry }, health: Health): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
