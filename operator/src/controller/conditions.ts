@@ -1,4 +1,4 @@
-import type { Condition, GatehouseStatus } from '../../../sidecar/src/api/status.ts';
+import type { Condition } from '../../../sidecar/src/api/status.ts';
 import { kubeTime } from '../kube/kube-object.ts';
 
 /** The Ready condition the operator wants, without its transition time. */
@@ -8,6 +8,12 @@ export interface DesiredReady {
   readonly message: string;
 }
 
+/** What every status the operator writes starts with; kinds add their own fields beside it. */
+export interface StatusCore {
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
 /** Longest condition message written; longer ones are cut (the API server allows 32 KiB). */
 const MAX_MESSAGE = 4_000;
 
@@ -15,13 +21,13 @@ const MAX_MESSAGE = 4_000;
  * The status to write: the Ready condition keeps its lastTransitionTime unless its status changes,
  * as metav1.Condition requires; other condition types written by others are kept.
  */
-export function desiredStatus(
-  current: GatehouseStatus | undefined,
+export function desiredStatus<Extra extends object>(
+  current: StatusCore | undefined,
   generation: number | undefined,
   ready: DesiredReady,
   now: Date,
-  extra: { configHash?: string } = {},
-): GatehouseStatus {
+  extra: Extra = {} as Extra,
+): StatusCore & Extra {
   const previous = current?.conditions?.find((c) => c.type === 'Ready');
   const message =
     ready.message.length > MAX_MESSAGE ? `${ready.message.slice(0, MAX_MESSAGE - 1)}…` : ready.message;
@@ -37,26 +43,33 @@ export function desiredStatus(
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     conditions: [condition, ...(current?.conditions ?? []).filter((c) => c.type !== 'Ready')],
-    ...(extra.configHash ? { configHash: extra.configHash } : {}),
+    ...extra,
   };
 }
 
-/** True when writing `next` would change nothing the operator owns (so no write is needed). */
-export function sameStatus(current: GatehouseStatus | undefined, next: GatehouseStatus): boolean {
+/**
+ * True when writing `next` would change nothing the operator owns (so no write is needed): the
+ * Ready condition but for its transition time, and every other field of either status.
+ */
+export function sameStatus(current: StatusCore | undefined, next: StatusCore): boolean {
   if (!current) return false;
-  const a = current.conditions?.find((c) => c.type === 'Ready');
-  const b = next.conditions?.find((c) => c.type === 'Ready');
-  return (
-    current.observedGeneration === next.observedGeneration &&
-    current.configHash === next.configHash &&
+  const a = readyCondition(current);
+  const b = readyCondition(next);
+  const same =
     a?.status === b?.status &&
     a?.reason === b?.reason &&
     a?.message === b?.message &&
-    a?.observedGeneration === b?.observedGeneration
-  );
+    a?.observedGeneration === b?.observedGeneration;
+  if (!same) return false;
+  const fields = new Set([...Object.keys(current), ...Object.keys(next)]);
+  fields.delete('conditions');
+  const field = (status: StatusCore, name: string) =>
+    JSON.stringify((status as Record<string, unknown>)[name]);
+  for (const name of fields) if (field(current, name) !== field(next, name)) return false;
+  return true;
 }
 
 /** The Ready condition of a status, if any. */
-export function readyCondition(status: GatehouseStatus | undefined): Condition | undefined {
+export function readyCondition(status: StatusCore | undefined): Condition | undefined {
   return status?.conditions?.find((c) => c.type === 'Ready');
 }

@@ -1,9 +1,9 @@
-import type { Condition } from '../../../sidecar/src/api/status.ts';
 import type { ConfigHub } from '../delivery/config-hub.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import { type KubeObject, kubeTime } from '../kube/kube-object.ts';
 import { ACCESS_REVOCATIONS } from '../kube/resource-types.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
+import { desiredStatus, type StatusCore, sameStatus } from './conditions.ts';
 import { covers, type RevocationView, revocationExpiry } from './revocations.ts';
 
 export interface RevocationReconcilerContext {
@@ -22,9 +22,7 @@ export interface RevocationReconcilerContext {
   readonly log: (type: string, fields: Record<string, unknown>) => void;
 }
 
-interface RevocationStatus {
-  observedGeneration?: number;
-  conditions?: Condition[];
+interface RevocationStatus extends StatusCore {
   revokedBefore?: string;
   applications?: string[];
   expiresAt?: string;
@@ -66,35 +64,24 @@ export async function reconcileRevocation(
   });
   const ready = pending.length === 0;
   const current = object.status as RevocationStatus | undefined;
-  const previous = current?.conditions?.find((c) => c.type === 'Ready');
-  const status = ready ? 'True' : 'False';
-  const condition: Condition = {
-    type: 'Ready',
-    status,
-    reason: ready ? 'Enforced' : 'Pending',
-    message: ready
-      ? `in the config of ${covered.length} application${covered.length === 1 ? '' : 's'}`
-      : `not yet in the config of ${pending.join(', ')}`,
-    lastTransitionTime: previous?.status === status ? previous.lastTransitionTime : kubeTime(now),
-    ...(object.metadata.generation === undefined ? {} : { observedGeneration: object.metadata.generation }),
-  };
-  const next: RevocationStatus = {
-    ...(object.metadata.generation === undefined ? {} : { observedGeneration: object.metadata.generation }),
-    conditions: [condition],
-    revokedBefore: kubeTime(new Date(revocation.before * 1000)),
-    applications: covered,
-    expiresAt: kubeTime(expiresAt),
-  };
-  const unchanged =
-    current !== undefined &&
-    previous?.status === condition.status &&
-    previous.reason === condition.reason &&
-    previous.message === condition.message &&
-    current.observedGeneration === next.observedGeneration &&
-    current.revokedBefore === next.revokedBefore &&
-    current.expiresAt === next.expiresAt &&
-    (current.applications ?? []).join(',') === covered.join(',');
-  if (ctx.isLeader() && !unchanged) {
+  const next = desiredStatus(
+    current,
+    object.metadata.generation,
+    ready
+      ? {
+          status: 'True',
+          reason: 'Enforced',
+          message: `in the config of ${covered.length} application${covered.length === 1 ? '' : 's'}`,
+        }
+      : { status: 'False', reason: 'Pending', message: `not yet in the config of ${pending.join(', ')}` },
+    now,
+    {
+      revokedBefore: kubeTime(new Date(revocation.before * 1000)),
+      applications: covered,
+      expiresAt: kubeTime(expiresAt),
+    },
+  );
+  if (ctx.isLeader() && !sameStatus(current, next)) {
     await ctx.client.apply(ACCESS_REVOCATIONS, { metadata: { name }, status: next }, 'status');
     ctx.metrics.writes.inc({ what: 'status' });
   }
