@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { SIDECAR_CONTAINER } from '../../operator/src/injection/opt-in.ts';
+import { hasSidecarContainer, type PodLike } from '../../operator/src/injection/pod-shape.ts';
 import type { KubeClient } from '../../operator/src/kube/kube-client.ts';
 import { APPLICATION_LABEL, type KubeObject } from '../../operator/src/kube/kube-object.ts';
 import { PODS } from '../../operator/src/kube/resource-types.ts';
@@ -51,14 +52,7 @@ export async function clusterSources(
     ...(options.namespace ? { namespace: options.namespace } : {}),
     labelSelector: APPLICATION_LABEL,
   });
-  const withSidecar = items.filter((pod) => {
-    const spec = pod.spec as
-      | { containers?: { name: string }[]; initContainers?: { name: string }[] }
-      | undefined;
-    return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].some(
-      (c) => c.name === SIDECAR_CONTAINER,
-    );
-  });
+  const withSidecar = items.filter((pod) => hasSidecarContainer(pod as PodLike));
   return withSidecar.flatMap((pod) => {
     const namespace = pod.metadata.namespace ?? '';
     const name = pod.metadata.name;

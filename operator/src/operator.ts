@@ -302,7 +302,7 @@ export function createOperator(options: OperatorOptions) {
 
   async function process(key: string): Promise<void> {
     await synced;
-    const prefix = key.slice(0, key.indexOf(':')) as KeyPrefix;
+    const prefix = prefixOf(key);
     const kind = KINDS[prefix];
     const end = metrics.reconcileDuration.startTimer({ kind });
     const result = await reconcilers[prefix](key.slice(prefix.length + 1));
@@ -395,7 +395,9 @@ const KINDS = {
 } as const;
 type KeyPrefix = keyof typeof KINDS;
 
+const prefixOf = (key: string): KeyPrefix => key.slice(0, key.indexOf(':')) as KeyPrefix;
+
 /** The kind a work-queue key is about. */
 function kindOf(key: string): string {
-  return KINDS[key.slice(0, key.indexOf(':')) as KeyPrefix] ?? 'unknown';
+  return KINDS[prefixOf(key)] ?? 'unknown';
 }

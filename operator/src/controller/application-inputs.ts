@@ -1,5 +1,6 @@
 import { AccessApplication } from '../../../sidecar/src/api/access-application.ts';
 import { AccessPolicy } from '../../../sidecar/src/api/access-policy.ts';
+import { API_VERSION } from '../../../sidecar/src/api/schema-helpers.ts';
 import { schemaErrors } from '../../../sidecar/src/api/validate.ts';
 import { keysFromSecretData, keysSecretName } from '../../../sidecar/src/auth/keys.ts';
 import { type Located, renderPolicy } from '../../../sidecar/src/config/render.ts';
@@ -28,7 +29,7 @@ function validPolicy(object: KubeObject): boolean {
 /** Stands in for a policy reference that does not resolve or is invalid: denies everyone at its position, so a deleted policy never widens access. */
 export function missingPolicyStandIn(namespace: string, name: string): AccessPolicy {
   return {
-    apiVersion: 'gatehouse.dev/v1alpha1',
+    apiVersion: API_VERSION,
     kind: 'AccessPolicy',
     metadata: { name, namespace },
     spec: { decision: 'deny', include: [{ everyone: true }] },

@@ -1,4 +1,5 @@
 import type { AssertionAlgorithm } from '../../../sidecar/src/api/authentication.ts';
+import { API_VERSION } from '../../../sidecar/src/api/schema-helpers.ts';
 import {
   generateApplicationKeys,
   keysFromSecretData,
@@ -63,7 +64,7 @@ function keysSecret(
       ownerReferences: uid
         ? [
             {
-              apiVersion: application.apiVersion ?? 'gatehouse.dev/v1alpha1',
+              apiVersion: application.apiVersion ?? API_VERSION,
               kind: 'AccessApplication',
               name,
               uid,

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from '../delivery/json-response.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { type InjectionContext, injectPod } from './inject-pod.ts';
+import { APPLICATION_KEY } from './opt-in.ts';
 import { type PodLike, podPatch } from './pod-shape.ts';
 
 export const INJECT_PATH = '/v1/inject';
@@ -84,7 +85,7 @@ export function admit(request: AdmissionRequest, options: AdmissionWebhookOption
   const patch = podPatch(pod, result.pod);
   options.log('pod_injected', {
     ...where,
-    application: result.pod.metadata?.labels?.['gatehouse.dev/application'],
+    application: result.pod.metadata?.labels?.[APPLICATION_KEY],
     native: context.nativeSidecar,
   });
   return {

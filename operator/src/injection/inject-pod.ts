@@ -9,7 +9,7 @@ import {
   PORT_ANNOTATION,
   SIDECAR_CONTAINER,
 } from './opt-in.ts';
-import { type ContainerLike, type PodLike, rewriteNamedPort } from './pod-shape.ts';
+import { type ContainerLike, hasSidecarContainer, type PodLike, rewriteNamedPort } from './pod-shape.ts';
 
 export const TOKEN_VOLUME = 'gatehouse-token';
 export const TOKEN_DIR = '/var/run/secrets/gatehouse';
@@ -191,10 +191,7 @@ export function injectPod(pod: PodLike, context: InjectionContext): InjectionRes
   if (labels[INJECT_KEY] !== 'true') return { kind: 'skipped', reason: 'not_requested' };
   const containers = pod.spec?.containers ?? [];
   const initContainers = pod.spec?.initContainers ?? [];
-  if (
-    annotations[INJECTED_ANNOTATION] !== undefined ||
-    [...containers, ...initContainers].some((c) => c.name === SIDECAR_CONTAINER)
-  )
+  if (annotations[INJECTED_ANNOTATION] !== undefined || hasSidecarContainer(pod))
     return { kind: 'skipped', reason: 'already_injected' };
 
   try {

@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox';
-import { ObjectMeta } from './gatehouse-object.ts';
-import { API_VERSION, cel, exactlyOneOf, Opt } from './schema-helpers.ts';
+import { GatehouseObject } from './gatehouse-object.ts';
+import { cel, exactlyOneOf, Opt } from './schema-helpers.ts';
 import { StatusBase } from './status.ts';
 
 /** `namespace/name` of an AccessApplication. */
@@ -92,18 +92,11 @@ export const AccessRevocationStatus = Type.Object(
   { additionalProperties: false, description: 'Observed state, written by the operator.' },
 );
 
-export const AccessRevocation = Type.Object(
-  {
-    apiVersion: Type.Literal(API_VERSION, { description: `Always ${API_VERSION}.` }),
-    kind: Type.Literal('AccessRevocation', { description: 'Always AccessRevocation.' }),
-    metadata: ObjectMeta,
-    spec: AccessRevocationSpec,
-    status: Opt(AccessRevocationStatus),
-  },
-  {
-    description:
-      'Ends the sessions of one user, in every sidecar of some or all applications, within a second. Cluster-scoped; deleted by the operator once no session it covers can be alive.',
-  },
+export const AccessRevocation = GatehouseObject(
+  'AccessRevocation',
+  AccessRevocationSpec,
+  'Ends the sessions of one user, in every sidecar of some or all applications, within a second. Cluster-scoped; deleted by the operator once no session it covers can be alive.',
+  AccessRevocationStatus,
 );
 
 export type AccessRevocationSpec = Static<typeof AccessRevocationSpec>;

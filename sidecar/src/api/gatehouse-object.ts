@@ -18,18 +18,18 @@ export const ObjectMeta = Type.Object(
 );
 
 /** A top-level Gatehouse object: apiVersion, kind, metadata, the given spec, and a status the operator writes. */
-export function GatehouseObject<const K extends string, S extends TObject>(
-  kind: K,
-  spec: S,
-  description: string,
-) {
+export function GatehouseObject<
+  const K extends string,
+  S extends TObject,
+  T extends TObject = typeof GatehouseStatus,
+>(kind: K, spec: S, description: string, status: T = GatehouseStatus as unknown as T) {
   return Type.Object(
     {
       apiVersion: Type.Literal(API_VERSION, { description: `Always ${API_VERSION}.` }),
       kind: Type.Literal(kind, { description: `Always ${kind}.` }),
       metadata: ObjectMeta,
       spec,
-      status: Opt(GatehouseStatus),
+      status: Opt(status),
     },
     { description },
   );
