@@ -1,25 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
-import {
-  ACCESS_APPLICATIONS,
-  ACCESS_POLICIES,
-  PODS,
-  SECRETS,
-  SERVICE_ACCOUNTS,
-} from '../../operator/src/kube/resource-types.ts';
-import { createOperator } from '../../operator/src/operator.ts';
-import {
-  eventually,
-  OPERATOR_NAMESPACE,
-  type OperatorCluster,
-  startOperatorCluster,
-  TEST_OPERATOR_TIMINGS,
-} from '../helpers/operator-cluster.ts';
+import { ACCESS_APPLICATIONS, ACCESS_POLICIES, SECRETS } from '../../operator/src/kube/resource-types.ts';
+import { eventually, type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
 import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 
 const NS = 'shop';
@@ -27,8 +12,8 @@ const HOST = 'storefront.example.com';
 let env: OperatorCluster;
 let upstream: Server;
 let sidecar: SidecarProcess;
+let tokens: Record<string, string>;
 let operatorCa: Agent;
-const dir = mkdtempSync(join(tmpdir(), 'gatehouse-delivery-'));
 
 const pathsPolicy = (prefix: string): KubeObject => ({
   metadata: { name: 'paths', namespace: NS },
@@ -84,42 +69,14 @@ beforeAll(async () => {
       },
     });
   }
-  await env.admin.create(SERVICE_ACCOUNTS, NS, { metadata: { name: 'storefront', namespace: NS } });
-  await env.admin.create(PODS, NS, {
-    metadata: { name: 'storefront-1', namespace: NS, labels: { 'gatehouse.dev/application': 'storefront' } },
-    spec: {
-      serviceAccountName: 'storefront',
-      containers: [{ name: 'app', image: 'registry.example.com/storefront:1' }],
-    },
-  });
-  writeFileSync(
-    join(dir, 'token'),
-    await token([
-      'storefront',
-      '--audience',
-      'gatehouse',
-      '--bound-object-kind',
-      'Pod',
-      '--bound-object-name',
-      'storefront-1',
-      '--duration',
-      '1h',
-    ]),
-  );
+  tokens = await env.applicationPods(NS, 'storefront', 'storefront', ['storefront-1']);
   await eventually(
     async () => (await env.ready(ACCESS_APPLICATIONS, NS, 'storefront'))?.status === 'True',
     5_000,
     'storefront Ready',
   );
   sidecar = await startSidecarProcess({
-    sourceArgs: [
-      '--operator-url',
-      `https://127.0.0.1:${env.ports.deliveryPort}`,
-      '--operator-ca',
-      env.tls.certFile,
-      '--token-file',
-      join(dir, 'token'),
-    ],
+    sourceArgs: env.sidecarSourceArgs(tokens['storefront-1'] as string),
   });
 }, 300_000);
 
@@ -162,7 +119,7 @@ describe('config delivery to a sidecar process', () => {
   });
 
   it("refuses another application's config, the wrong audience, unbound tokens and no token", async () => {
-    const own = readFileSync(join(dir, 'token'), 'utf8');
+    const own = readFileSync(tokens['storefront-1'] as string, 'utf8');
     const mine = await openStream(own);
     expect(mine.status).toBe(200);
     expect(mine.first).toMatchObject({
@@ -221,16 +178,7 @@ describe('config delivery to a sidecar process', () => {
     expect(await statusOf('/v50/home')).toBe(200); // still enforcing the last config
     expect((await fetch(`http://127.0.0.1:${sidecar.adminPort}/readyz`)).status).toBe(200);
 
-    const replacement = createOperator({
-      connection: env.cluster.connection(env.cluster.operatorUser),
-      namespace: OPERATOR_NAMESPACE,
-      identity: 'operator-1',
-      tls: { cert: env.tls.cert, key: env.tls.key },
-      deliveryListen: { host: '127.0.0.1', port: env.ports.deliveryPort },
-      adminListen: { host: '127.0.0.1', port: 0 },
-      ...TEST_OPERATOR_TIMINGS,
-    });
-    await replacement.start();
+    const replacement = await env.startReplacement('operator-1');
     try {
       const connectedBefore = sidecar.lines.filter((l) => l.type === 'config_stream_connected').length;
       await eventually(

@@ -11,20 +11,12 @@ import {
   ACCESS_APPLICATIONS,
   ACCESS_POLICIES,
   ACCESS_REVOCATIONS,
-  PODS,
   SECRETS,
-  SERVICE_ACCOUNTS,
 } from '../../operator/src/kube/resource-types.ts';
-import { createOperator, type Operator } from '../../operator/src/operator.ts';
+import type { Operator } from '../../operator/src/operator.ts';
 import { controlPlaneAssets, freePort } from '../helpers/control-plane.ts';
 import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
-import {
-  eventually,
-  OPERATOR_NAMESPACE,
-  type OperatorCluster,
-  startOperatorCluster,
-  TEST_OPERATOR_TIMINGS,
-} from '../helpers/operator-cluster.ts';
+import { eventually, type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
 import { GATEHOUSE_BIN, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -42,26 +34,13 @@ let port: number;
 let origin: string;
 const upstreamPaths: string[] = [];
 
-async function podToken(pod: string): Promise<string> {
-  const file = join(dir, `token-${pod}`);
-  writeFileSync(file, await env.cluster.podToken(NS, 'wiki', pod));
-  return file;
-}
+let tokens: Record<string, string>;
 
 async function startWikiSidecar(pod: string, listenPort: number): Promise<SidecarProcess> {
-  return startSidecarProcess(
-    {
-      sourceArgs: [
-        '--operator-url',
-        `https://127.0.0.1:${env.ports.deliveryPort}`,
-        '--operator-ca',
-        env.tls.certFile,
-        '--token-file',
-        await podToken(pod),
-      ],
-    },
-    ['--listen', `127.0.0.1:${listenPort}`],
-  );
+  return startSidecarProcess({ sourceArgs: env.sidecarSourceArgs(tokens[pod] as string) }, [
+    '--listen',
+    `127.0.0.1:${listenPort}`,
+  ]);
 }
 
 async function signIn(): Promise<HttpBrowser> {
@@ -161,12 +140,7 @@ beforeAll(async () => {
     });
   await app('wiki', '1h', [`127.0.0.1:${port}`]);
   await app('short', '3s', ['short.example.com']);
-  await env.admin.create(SERVICE_ACCOUNTS, NS, { metadata: { name: 'wiki', namespace: NS } });
-  for (const pod of ['wiki-1', 'wiki-2'])
-    await env.admin.create(PODS, NS, {
-      metadata: { name: pod, namespace: NS, labels: { 'gatehouse.dev/application': 'wiki' } },
-      spec: { serviceAccountName: 'wiki', containers: [{ name: 'app', image: 'wiki:1' }] },
-    });
+  tokens = await env.applicationPods(NS, 'wiki', 'wiki', ['wiki-1', 'wiki-2']);
   await eventually(
     async () => (await env.ready(ACCESS_APPLICATIONS, NS, 'wiki'))?.status === 'True',
     10_000,
@@ -313,16 +287,7 @@ describe('revocation', () => {
 
   it('survives an operator restart: a sidecar started afterwards refuses the revoked cookie', async () => {
     await operator.stop(1_000);
-    operator = createOperator({
-      connection: env.cluster.connection(env.cluster.operatorUser),
-      namespace: OPERATOR_NAMESPACE,
-      identity: 'operator-restarted',
-      tls: { cert: env.tls.cert, key: env.tls.key },
-      deliveryListen: { host: '127.0.0.1', port: env.ports.deliveryPort },
-      adminListen: { host: '127.0.0.1', port: 0 },
-      ...TEST_OPERATOR_TIMINGS,
-    });
-    await operator.start();
+    operator = await env.startReplacement('operator-restarted');
     const secondPort = await freePort();
     const second = await startWikiSidecar('wiki-2', secondPort);
     try {

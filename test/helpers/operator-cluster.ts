@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { createConnection } from '../../operator/src/kube/connection.ts';
 import { KubeClient } from '../../operator/src/kube/kube-client.ts';
-import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
-import type { ResourceType } from '../../operator/src/kube/resource-types.ts';
+import { APPLICATION_LABEL, type KubeObject } from '../../operator/src/kube/kube-object.ts';
+import { PODS, type ResourceType, SERVICE_ACCOUNTS } from '../../operator/src/kube/resource-types.ts';
 import { createOperator, type Operator, type OperatorOptions } from '../../operator/src/operator.ts';
 import { operatorRbac } from '../../operator/src/rbac.ts';
 import type { Condition } from '../../sidecar/src/api/status.ts';
@@ -92,6 +93,21 @@ export interface OperatorCluster {
   readonly tls: ReturnType<typeof selfSignedCertificate>;
   readonly proxy?: Awaited<ReturnType<typeof startTcpProxy>>;
   ready(resource: ResourceType, namespace: string, name: string): Promise<Condition | undefined>;
+  /**
+   * Creates a ServiceAccount and pods of an application running under it (API objects only), and
+   * writes each pod a pod-bound token for audience gatehouse, as the kubelet would project it.
+   * Resolves with the token files by pod name.
+   */
+  applicationPods(
+    namespace: string,
+    application: string,
+    serviceAccount: string,
+    pods: readonly string[],
+  ): Promise<Record<string, string>>;
+  /** The sidecar flags that stream its config from this operator with a token file. */
+  sidecarSourceArgs(tokenFile: string): string[];
+  /** Starts another operator replica on the same delivery port and certificate (after the first has stopped). */
+  startReplacement(identity: string): Promise<Operator>;
   stop(): Promise<void>;
 }
 
@@ -126,6 +142,7 @@ export async function startOperatorCluster(
   });
   const ports = await operator.start();
   const admin = new KubeClient(cluster.connection(), { fieldManager: 'test-user' });
+  const tokens = mkdtempSync(join(tmpdir(), 'gatehouse-pod-tokens-'));
   return {
     cluster,
     operator,
@@ -138,6 +155,44 @@ export async function startOperatorCluster(
       return (object?.status as { conditions?: Condition[] } | undefined)?.conditions?.find(
         (c) => c.type === 'Ready',
       );
+    },
+    async applicationPods(namespace, application, serviceAccount, pods) {
+      await admin.create(SERVICE_ACCOUNTS, namespace, { metadata: { name: serviceAccount, namespace } });
+      const files: Record<string, string> = {};
+      for (const pod of pods) {
+        await admin.create(PODS, namespace, {
+          metadata: { name: pod, namespace, labels: { [APPLICATION_LABEL]: application } },
+          spec: {
+            serviceAccountName: serviceAccount,
+            containers: [{ name: 'app', image: `${application}:1` }],
+          },
+        });
+        const file = join(tokens, `${namespace}-${pod}`);
+        writeFileSync(file, await cluster.podToken(namespace, serviceAccount, pod));
+        files[pod] = file;
+      }
+      return files;
+    },
+    sidecarSourceArgs: (tokenFile) => [
+      '--operator-url',
+      `https://127.0.0.1:${ports.deliveryPort}`,
+      '--operator-ca',
+      tls.certFile,
+      '--token-file',
+      tokenFile,
+    ],
+    async startReplacement(identity) {
+      const replacement = createOperator({
+        connection: cluster.connection(cluster.operatorUser),
+        namespace: OPERATOR_NAMESPACE,
+        identity,
+        tls: { cert: tls.cert, key: tls.key },
+        deliveryListen: { host: '127.0.0.1', port: ports.deliveryPort },
+        adminListen: { host: '127.0.0.1', port: 0 },
+        ...TEST_OPERATOR_TIMINGS,
+      });
+      await replacement.start();
+      return replacement;
     },
     async stop() {
       await operator.stop(2_000);

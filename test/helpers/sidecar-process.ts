@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SIDECAR_NODE_FLAGS } from '../../sidecar/src/node-options.ts';
-import { readJsonLines } from './json-lines.ts';
+import { type LoggingProcess, startLoggingProcess } from './logging-process.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 /** The built entry point, as shipped (test/global-setup.ts builds it once per run). */
@@ -59,18 +59,9 @@ export function runGatehouse(
 }
 
 /** A sidecar child process whose stdout lines the test reads as they arrive. */
-export interface SidecarProcess {
-  readonly child: ChildProcess;
+export interface SidecarProcess extends LoggingProcess {
   readonly port: number;
   readonly adminPort: number;
-  readonly lines: Record<string, unknown>[];
-  /** Waits for a line matching the predicate (searching lines already seen too). */
-  waitForLine(
-    match: (line: Record<string, unknown>) => boolean,
-    timeoutMs?: number,
-  ): Promise<Record<string, unknown>>;
-  /** Sends SIGTERM and resolves with the exit code once stdout is fully read. */
-  stop(): Promise<number | null>;
 }
 
 /** Starts `gatehouse sidecar` on ephemeral loopback ports, reading stdout line by line. */
@@ -83,9 +74,9 @@ export async function startSidecarProcess(
     typeof configDir === 'string'
       ? ['--config', configDir, '--poll-interval', '200ms']
       : configDir.sourceArgs;
-  const child = spawn(
-    process.execPath,
-    [
+  const proc = await startLoggingProcess({
+    name: 'sidecar',
+    argv: [
       ...SIDECAR_COMMAND,
       'sidecar',
       ...sourceArgs,
@@ -95,28 +86,13 @@ export async function startSidecarProcess(
       '127.0.0.1:0',
       ...extraArgs,
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
-  );
-  const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  const { lines, waitForLine } = readJsonLines(child.stdout as NonNullable<typeof child.stdout>);
-  const started = await Promise.race([
-    waitForLine((l) => l.type === 'sidecar_started'),
-    closed.then((code) => {
-      throw new Error(`sidecar exited early with ${code}`);
-    }),
-  ]);
-  const port = Number(String(started.listen).split(':').pop());
-  const adminPort = Number(String(started.adminListen).split(':').pop());
+    startedType: 'sidecar_started',
+    env,
+  });
   return {
-    child,
-    port,
-    adminPort,
-    lines,
-    waitForLine,
-    stop: () => {
-      child.kill('SIGTERM');
-      return closed;
-    },
+    ...proc,
+    port: Number(String(proc.started.listen).split(':').pop()),
+    adminPort: Number(String(proc.started.adminListen).split(':').pop()),
   };
 }
 

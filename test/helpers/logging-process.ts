@@ -1,0 +1,56 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { type JsonLine, readJsonLines } from './json-lines.ts';
+
+/** A Gatehouse child process (sidecar or operator) whose JSON log lines the test reads as they arrive. */
+export interface LoggingProcess {
+  readonly child: ChildProcess;
+  readonly lines: JsonLine[];
+  /** The line that said it had started. */
+  readonly started: JsonLine;
+  /** The last 20 kB of its standard error. */
+  readonly stderr: () => string;
+  /** Waits for a line matching the predicate (searching lines already seen too). */
+  waitForLine(match: (line: JsonLine) => boolean, timeoutMs?: number): Promise<JsonLine>;
+  /** SIGTERM, then the exit code once it has shut down and stdout is fully read. */
+  stop(): Promise<number | null>;
+}
+
+/** Spawns `node <argv>` and resolves once it logs a line of type `startedType`; rejects if it exits first. */
+export async function startLoggingProcess(options: {
+  readonly name: string;
+  readonly argv: readonly string[];
+  readonly startedType: string;
+  readonly env?: Record<string, string>;
+}): Promise<LoggingProcess> {
+  const { name, argv, startedType, env = {} } = options;
+  const child = spawn(process.execPath, [...argv], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let errors = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    errors = (errors + chunk.toString()).slice(-20_000);
+  });
+  const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  const { lines, waitForLine } = readJsonLines(
+    child.stdout as NonNullable<typeof child.stdout>,
+    () => `; stderr: ${errors.slice(-2000)}`,
+  );
+  const started = await Promise.race([
+    waitForLine((l) => l.type === startedType),
+    closed.then((code) => {
+      throw new Error(`${name} exited early with ${code}: ${errors}`);
+    }),
+  ]);
+  return {
+    child,
+    lines,
+    started,
+    stderr: () => errors,
+    waitForLine,
+    stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return closed;
+    },
+  };
+}
