@@ -3,29 +3,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { requestLine } from '../helpers/log-lines.ts';
 import { runGatehouse } from '../helpers/sidecar-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-cli-'));
 
-const request = (n: number, ip: string, email: string | null, uri: string, ua = 'Firefox') =>
-  JSON.stringify({
-    type: 'request',
-    time: `2026-11-20T10:00:${String(n).padStart(2, '0')}.050Z`,
+const request = (n: number, ip: string, email: string | null, uri: string, ua = 'Firefox') => {
+  const second = `2026-11-20T10:00:${String(n).padStart(2, '0')}`;
+  return requestLine({
     requestId: `r${n}`,
-    app: 'corp/wiki',
-    host: 'wiki.example.com',
-    method: 'GET',
     uri,
-    status: 200,
-    outcome: 'served',
-    start: `2026-11-20T10:00:${String(n).padStart(2, '0')}.000Z`,
-    end: `2026-11-20T10:00:${String(n).padStart(2, '0')}.050Z`,
+    start: `${second}.000Z`,
+    end: `${second}.050Z`,
     clientIp: ip,
     userAgent: ua,
     identity: email ? { kind: 'user', sub: `${email}-sub`, email, idp: 'corp' } : null,
     sessionId: email ? `${email}-session` : null,
     decision: { action: 'allow', policy: 'corp/staff', rule: 'include', reason: 'x' },
   });
+};
 
 const lines = [
   request(1, '192.0.2.1', 'alice@example.com', '/a'),

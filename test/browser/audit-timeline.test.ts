@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestLine } from '../helpers/log-lines.ts';
 import { runGatehouse } from '../helpers/sidecar-process.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -23,37 +24,31 @@ function incident(): string[] {
   const identity = (idp: string) => ({ kind: 'user', sub: 'alice-sub', email: 'alice@example.com', idp });
   const request = (app: string, sid: string, s: number, uri: string, ip: string, ua: string, deny = false) =>
     lines.push(
-      JSON.stringify({
-        type: 'request',
-        time: at(s + 0.05),
+      requestLine({
         requestId: `req-${String(n++).padStart(4, '0')}`,
         app,
         host: `${app.split('/')[1]}.example.com`,
-        method: 'GET',
         uri,
-        protocol: 'HTTP/1.1',
         status: deny ? 403 : 200,
         outcome: deny ? 'denied' : 'served',
-        error: null,
-        bytesIn: 512,
-        bytesOut: 4096,
         start: at(s),
         end: at(s + 0.05),
-        durationMs: 50,
         upstreamMs: 40,
         clientIp: ip,
-        peerIp: '10.244.0.9',
         userAgent: ua,
         identity: identity(app === 'corp/wiki' ? 'corp' : 'google'),
         sessionId: sid,
         authMethod: 'oidc',
-        decision: deny
-          ? { action: 'deny', policy: 'corp/admins-only', rule: 'require', reason: 'group_mismatch' }
-          : { action: 'allow', policy: 'corp/staff', rule: 'include', reason: 'email_domain_match' },
-        auditDecision: null,
-        upgrade: false,
-        configGeneration: '0123456789abcdef',
-        requestHeaders: null,
+        ...(deny
+          ? {
+              decision: {
+                action: 'deny',
+                policy: 'corp/admins-only',
+                rule: 'require',
+                reason: 'group_mismatch',
+              },
+            }
+          : {}),
       }),
     );
   const event = (type: string, app: string, s: number, fields: object) =>

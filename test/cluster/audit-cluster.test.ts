@@ -8,6 +8,7 @@ import { KubeClient } from '../../operator/src/kube/kube-client.ts';
 import { PODS } from '../../operator/src/kube/resource-types.ts';
 import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
 import { CHART, helm } from '../helpers/helm.ts';
+import { requestLine } from '../helpers/log-lines.ts';
 import { runGatehouse } from '../helpers/sidecar-process.ts';
 import { selfSignedCertificate } from '../helpers/tls.ts';
 
@@ -24,26 +25,19 @@ const asked: string[] = [];
 let cluster: ControlPlane;
 let kubelet: Server;
 
-const line = (sessionId: string, uri: string, second: number, app = 'corp/wiki') =>
-  JSON.stringify({
-    type: 'request',
-    time: `2026-11-20T09:00:${String(second).padStart(2, '0')}.100Z`,
+const line = (sessionId: string, uri: string, second: number, app = 'corp/wiki') => {
+  const at = `2026-11-20T09:00:${String(second).padStart(2, '0')}`;
+  return requestLine({
     requestId: `${sessionId}-${second}`,
     app,
-    host: 'wiki.example.com',
-    method: 'GET',
     uri,
-    status: 200,
-    outcome: 'served',
-    start: `2026-11-20T09:00:${String(second).padStart(2, '0')}.000Z`,
-    end: `2026-11-20T09:00:${String(second).padStart(2, '0')}.100Z`,
-    clientIp: '192.0.2.10',
-    userAgent: 'Firefox',
+    start: `${at}.000Z`,
+    end: `${at}.100Z`,
     identity: { kind: 'user', sub: 'alice-sub', email: 'alice@example.com', idp: 'corp' },
     sessionId,
     authMethod: 'oidc',
-    decision: { action: 'allow', policy: 'corp/staff', rule: 'include', reason: 'email_domain_match' },
   });
+};
 
 beforeAll(async () => {
   const tls = selfSignedCertificate();
