@@ -158,6 +158,20 @@ export function createOperator(options: OperatorOptions) {
   const requeueAll = (prefix: string, cache: Informer): void => {
     for (const object of cache.values()) queue.add(`${prefix}:${objectKey(object)}`);
   };
+  /** Work-queue keys to add again later (a revocation's expiry, the next TLS check), one timer per key. */
+  const timers = new Map<string, NodeJS.Timeout>();
+  const requeueAfter = (key: string, ms: number): void => {
+    clearTimeout(timers.get(key));
+    const timer = setTimeout(
+      () => {
+        timers.delete(key);
+        queue.add(key);
+      },
+      Math.max(0, Math.min(ms, MAX_TIMER_MS)),
+    );
+    timer.unref();
+    timers.set(key, timer);
+  };
   const requeueRevocations = (): void => {
     for (const name of revocationViews.keys()) queue.add(`revocation:${name}`);
   };
@@ -177,7 +191,6 @@ export function createOperator(options: OperatorOptions) {
     requeueRevocations();
   });
   const revocationViews = new Map<string, RevocationView>();
-  const revocationTimers = new Map<string, NodeJS.Timeout>();
   const revocations = informer(ACCESS_REVOCATIONS, (key, object) => {
     const name = key.slice(1);
     const view = object && !object.metadata.deletionTimestamp ? readRevocation(object) : undefined;
@@ -201,24 +214,25 @@ export function createOperator(options: OperatorOptions) {
   );
 
   const staticTls = 'managed' in options.tls ? undefined : options.tls;
-  const servingTls: ServingTlsManager | undefined =
-    'managed' in options.tls
-      ? createServingTlsManager({
-          client,
-          secrets,
-          namespace: options.namespace,
-          secretName: options.tls.managed.secretName,
-          settings: options.tls.managed.settings,
-          metrics,
-          isLeader,
-          now,
-          log: logOperatorEvent,
-          onChange: (tls) => {
-            delivery.setTls(tls.cert, tls.key);
-            injection?.caBundleChanged();
-          },
-        })
-      : undefined;
+  const managedTls = 'managed' in options.tls ? options.tls.managed : undefined;
+  const servingTls: ServingTlsManager | undefined = managedTls
+    ? createServingTlsManager({
+        client,
+        secrets,
+        namespace: options.namespace,
+        secretName: managedTls.secretName,
+        settings: managedTls.settings,
+        metrics,
+        isLeader,
+        now,
+        log: logOperatorEvent,
+        requeue: (ms) => requeueAfter(`tls:${options.namespace}/${managedTls.secretName}`, ms),
+        onChange: (tls) => {
+          delivery.setTls(tls.cert, tls.key);
+          injection?.caBundleChanged();
+        },
+      })
+    : undefined;
   const injection: InjectionController | undefined = options.injection
     ? createInjectionController({
         client,
@@ -277,18 +291,7 @@ export function createOperator(options: OperatorOptions) {
     isLeader,
     now,
     log: logOperatorEvent,
-    later: (name, ms) => {
-      clearTimeout(revocationTimers.get(name));
-      const timer = setTimeout(
-        () => {
-          revocationTimers.delete(name);
-          queue.add(`revocation:${name}`);
-        },
-        Math.max(0, Math.min(ms, MAX_TIMER_MS)),
-      );
-      timer.unref();
-      revocationTimers.set(name, timer);
-    },
+    later: (name, ms) => requeueAfter(`revocation:${name}`, ms),
   };
 
   /** The reconciler of each work-queue key prefix. */
@@ -298,6 +301,7 @@ export function createOperator(options: OperatorOptions) {
     revocation: (target) => reconcileRevocation(revocationContext, target),
     deploy: async (target) => (injection ? injection.reconcileDeployment(target) : 'skipped'),
     webhook: async () => (injection ? injection.reconcileWebhook() : 'skipped'),
+    tls: async () => (servingTls ? servingTls.ensure() : 'skipped'),
   };
 
   async function process(key: string): Promise<void> {
@@ -370,9 +374,8 @@ export function createOperator(options: OperatorOptions) {
       queue.stop();
       await Promise.race([queue.drained(), new Promise((r) => setTimeout(r, graceMs).unref())]);
       for (const i of [applications, policies, secrets, revocations]) i.stop();
-      for (const timer of revocationTimers.values()) clearTimeout(timer);
+      for (const timer of timers.values()) clearTimeout(timer);
       injection?.stop();
-      servingTls?.stop();
       await election?.release();
       delivery.endStreams();
       delivery.server.close();
@@ -392,6 +395,7 @@ const KINDS = {
   revocation: 'AccessRevocation',
   deploy: 'Deployment',
   webhook: 'MutatingWebhookConfiguration',
+  tls: 'Secret',
 } as const;
 type KeyPrefix = keyof typeof KINDS;
 

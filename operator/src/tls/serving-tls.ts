@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { Informer } from '../controller/informer.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
-import { KubeApiError } from '../kube/kube-errors.ts';
 import type { KubeObject } from '../kube/kube-object.ts';
 import { SECRETS } from '../kube/resource-types.ts';
 import { secretData, secretStrings } from '../kube/secret-data.ts';
@@ -34,13 +33,15 @@ export interface ServingTlsManagerOptions {
   /** A new certificate or bundle to serve (every replica). */
   readonly onChange: (tls: ServingTls) => void;
   readonly log: (type: string, fields: Record<string, unknown>) => void;
-  /** Retry delay after a failed write. */
-  readonly retryMs?: number;
+  /**
+   * Queues a check of the Secret on the operator's work queue after ms (0: now). The queue runs
+   * ensure() once at a time, coalesces requests, and retries a failure with backoff.
+   */
+  readonly requeue: (ms: number) => void;
 }
 
 /** Longest time between two checks of the Secret, so a hosts change or a drifted clock is caught. */
 const MAX_CHECK_INTERVAL_MS = 3600_000;
-const DEFAULT_RETRY_MS = 5_000;
 
 /**
  * The operator's self-managed serving certificate (webhook and config delivery). The Lease holder
@@ -49,12 +50,7 @@ const DEFAULT_RETRY_MS = 5_000;
  */
 export function createServingTlsManager(options: ServingTlsManagerOptions) {
   const key = `${options.namespace}/${options.secretName}`;
-  const retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
   let current: ServingTls | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let running = false;
-  let again = false;
-  let stopped = false;
   /** resourceVersion of the Secret as this replica last wrote it: its own change coming back needs no new plan. */
   let written: string | undefined;
   let markLoaded: () => void = () => undefined;
@@ -62,61 +58,43 @@ export function createServingTlsManager(options: ServingTlsManagerOptions) {
     markLoaded = r;
   });
 
-  const schedule = (ms: number): void => {
-    clearTimeout(timer);
-    if (stopped) return;
-    timer = setTimeout(() => void ensure(), Math.max(0, Math.min(ms, MAX_CHECK_INTERVAL_MS)));
-    timer.unref();
-  };
-
-  /** Leader only: plans from an authoritative read of the Secret, and writes when the plan changes it. */
-  async function ensure(): Promise<void> {
-    if (stopped || !options.isLeader()) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = true;
-    try {
-      const existing = await options.client.get(SECRETS, options.namespace, options.secretName);
-      const plan = planServingTls(existing && secretStrings(existing), options.settings, options.now());
-      if (plan.changes.length > 0) {
-        const data = secretData(plan.data);
-        const stored = existing
-          ? await options.client.replace(SECRETS, { ...existing, data })
-          : await options.client.create<KubeObject>(SECRETS, options.namespace, {
-              metadata: {
-                name: options.secretName,
-                namespace: options.namespace,
-                labels: {
-                  'app.kubernetes.io/name': 'gatehouse',
-                  'app.kubernetes.io/component': 'operator-tls',
-                },
+  /**
+   * Leader only (the work queue's reconcile): plans from an authoritative read of the Secret,
+   * writes when the plan changes it, and asks to be checked again when the plan says. A write
+   * conflict (another writer got there first) throws, and the queue plans again from what it wrote.
+   */
+  async function ensure(): Promise<'written' | 'unchanged' | 'skipped'> {
+    if (!options.isLeader()) return 'skipped';
+    const existing = await options.client.get(SECRETS, options.namespace, options.secretName);
+    const plan = planServingTls(existing && secretStrings(existing), options.settings, options.now());
+    if (plan.changes.length > 0) {
+      const data = secretData(plan.data);
+      const stored = existing
+        ? await options.client.replace(SECRETS, { ...existing, data })
+        : await options.client.create<KubeObject>(SECRETS, options.namespace, {
+            metadata: {
+              name: options.secretName,
+              namespace: options.namespace,
+              labels: {
+                'app.kubernetes.io/name': 'gatehouse',
+                'app.kubernetes.io/component': 'operator-tls',
               },
-              type: 'Opaque',
-              data,
-            });
-        written = stored.metadata.resourceVersion;
-        options.metrics.writes.inc({ what: 'tls_secret' });
-        options.log('tls_secret_written', {
-          secret: key,
-          changes: plan.changes,
-          notAfter: new X509Certificate(plan.data[TLS_SECRET_KEYS.cert] ?? '').validTo,
-        });
-      }
-      schedule(plan.nextCheckAt.getTime() - options.now().getTime());
-    } catch (error) {
-      // A conflict means another writer got there first: plan again from what it wrote.
-      const conflict = error instanceof KubeApiError && error.code === 'conflict';
-      if (!conflict) options.log('tls_secret_failed', { secret: key, error: (error as Error).message });
-      schedule(conflict ? 0 : retryMs);
-    } finally {
-      running = false;
-      if (again) {
-        again = false;
-        void ensure();
-      }
+            },
+            type: 'Opaque',
+            data,
+          });
+      written = stored.metadata.resourceVersion;
+      options.metrics.writes.inc({ what: 'tls_secret' });
+      options.log('tls_secret_written', {
+        secret: key,
+        changes: plan.changes,
+        notAfter: new X509Certificate(plan.data[TLS_SECRET_KEYS.cert] ?? '').validTo,
+      });
     }
+    options.requeue(
+      Math.max(0, Math.min(plan.nextCheckAt.getTime() - options.now().getTime(), MAX_CHECK_INTERVAL_MS)),
+    );
+    return plan.changes.length > 0 ? 'written' : 'unchanged';
   }
 
   /** Every replica: serve what the Secret holds, when it holds a whole certificate. */
@@ -145,21 +123,19 @@ export function createServingTlsManager(options: ServingTlsManagerOptions) {
     /** Resolves once a certificate is being served. */
     loaded,
     current: (): ServingTls | undefined => current,
+    ensure,
     /** The Secrets cache changed this key: serve it, and let the leader check it. */
     secretChanged(changed: string): void {
       if (changed !== key) return;
       load();
       const resourceVersion = options.secrets.get(key)?.metadata.resourceVersion;
-      if (options.isLeader() && (resourceVersion === undefined || resourceVersion !== written)) schedule(0);
+      if (options.isLeader() && (resourceVersion === undefined || resourceVersion !== written))
+        options.requeue(0);
     },
     /** Call once the Secrets cache is synced, and whenever leadership changes. */
     refresh(): void {
       load();
-      if (options.isLeader()) schedule(0);
-    },
-    stop(): void {
-      stopped = true;
-      clearTimeout(timer);
+      if (options.isLeader()) options.requeue(0);
     },
   };
 }
