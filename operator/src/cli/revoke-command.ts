@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
+import type { AccessRevocationStatus } from '../../../sidecar/src/api/access-revocation.ts';
 import { parseDurationFlag, UsageError } from '../../../sidecar/src/cli/args.ts';
+import { readyCondition } from '../controller/conditions.ts';
 import { defaultNamespace, loadConnection } from '../kube/connection.ts';
 import { KubeClient } from '../kube/kube-client.ts';
-import type { KubeObject } from '../kube/kube-object.ts';
-import { isObjectKey } from '../kube/kube-object.ts';
+import { isObjectKey, type KubeObject } from '../kube/kube-object.ts';
 import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../kube/resource-types.ts';
 
 export const REVOKE_USAGE = `Usage: gatehouse revoke --user <email> [--app <name>]... [options]
@@ -58,14 +59,6 @@ export function applicationKeys(apps: readonly string[], namespace: string): str
       }),
     ),
   ].sort();
-}
-
-interface RevocationStatus {
-  observedGeneration?: number;
-  applications?: string[];
-  expiresAt?: string;
-  revokedBefore?: string;
-  conditions?: { type: string; status: string; message: string }[];
 }
 
 /** `gatehouse revoke`: creates an AccessRevocation and waits until it is enforced. */
@@ -148,8 +141,8 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
     let enforced = false;
     let gone = false;
     while (waitMs > 0) {
-      const status = object.status as RevocationStatus | undefined;
-      const ready = status?.conditions?.find((c) => c.type === 'Ready');
+      const status = object.status as AccessRevocationStatus | undefined;
+      const ready = readyCondition(status);
       if (status?.observedGeneration === object.metadata.generation && ready?.status === 'True') {
         enforced = true;
         break;
@@ -199,7 +192,7 @@ function printResult(
     );
     return;
   }
-  const status = object.status as RevocationStatus | undefined;
+  const status = object.status as AccessRevocationStatus | undefined;
   const apps = status?.applications ?? [];
   process.stdout.write(`accessrevocation.gatehouse.dev/${name} created\n`);
   if (outcome === 'enforced' && status) {
@@ -212,7 +205,7 @@ function printResult(
       'It was deleted at once: no session it covers can still be alive (its cut-off is older than every covered session lifetime, or no covered application signs anyone in).\n',
     );
   } else if (outcome === 'unconfirmed') {
-    const ready = status?.conditions?.find((c) => c.type === 'Ready');
+    const ready = readyCondition(status);
     process.stderr.write(
       `gatehouse revoke: not confirmed within ${waitMs / 1000}s (${ready ? ready.message : 'the operator has not reported yet; is it running?'}). The AccessRevocation exists and applies as soon as the operator delivers it.\n`,
     );

@@ -1,9 +1,10 @@
+import type { AccessRevocationStatus } from '../../../sidecar/src/api/access-revocation.ts';
 import type { ConfigHub } from '../delivery/config-hub.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import { type KubeObject, kubeTime } from '../kube/kube-object.ts';
 import { ACCESS_REVOCATIONS } from '../kube/resource-types.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
-import { desiredStatus, type StatusCore, sameStatus } from './conditions.ts';
+import { desiredStatus, sameStatus } from './conditions.ts';
 import { covers, type RevocationView, revocationExpiry } from './revocations.ts';
 
 export interface RevocationReconcilerContext {
@@ -20,12 +21,6 @@ export interface RevocationReconcilerContext {
   /** Reconcile this revocation again after ms (its expiry, or a moment later while sidecars catch up). */
   readonly later: (name: string, ms: number) => void;
   readonly log: (type: string, fields: Record<string, unknown>) => void;
-}
-
-interface RevocationStatus extends StatusCore {
-  revokedBefore?: string;
-  applications?: string[];
-  expiresAt?: string;
 }
 
 /** How soon to look again while some application's config does not carry the revocation yet. */
@@ -63,7 +58,7 @@ export async function reconcileRevocation(
     return published !== undefined && !published.revocations.has(name);
   });
   const ready = pending.length === 0;
-  const current = object.status as RevocationStatus | undefined;
+  const current = object.status as AccessRevocationStatus | undefined;
   const next = desiredStatus(
     current,
     object.metadata.generation,

@@ -101,3 +101,4 @@ export const AccessRevocation = GatehouseObject(
 
 export type AccessRevocationSpec = Static<typeof AccessRevocationSpec>;
 export type AccessRevocation = Static<typeof AccessRevocation>;
+export type AccessRevocationStatus = Static<typeof AccessRevocationStatus>;
