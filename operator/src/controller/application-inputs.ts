@@ -6,6 +6,7 @@ import { keysFromSecretData, keysSecretName } from '../../../sidecar/src/auth/ke
 import { type Located, renderPolicy } from '../../../sidecar/src/config/render.ts';
 import type { SecretsByName } from '../../../sidecar/src/config/render-auth.ts';
 import type { FieldError } from '../../../sidecar/src/errors.ts';
+import { publicJwks } from '../delivery/config-hub.ts';
 import type { KubeObject } from '../kube/kube-object.ts';
 import { secretStrings } from '../kube/secret-data.ts';
 
@@ -42,10 +43,30 @@ export interface ApplicationInputs {
   readonly policies: Map<string, Located<AccessPolicy>>;
   readonly secrets: SecretsByName;
   readonly keys: unknown;
+  /** The public JWKS of the signing keys (empty when there are none or they are unreadable). */
+  readonly jwks: string;
   readonly missingPolicies: string[];
   readonly invalidPolicies: string[];
   /** Provider client secrets that are absent: "Secret \"x\" key \"y\" (identity provider corp)". */
   readonly missingSecrets: string[];
+}
+
+const NO_KEYS = { keys: undefined, jwks: publicJwks(undefined) } as const;
+/** Keys read from a cached keys Secret, with their public JWKS: each version is read (and its signing keys imported) once. */
+const keysBySecret = new WeakMap<KubeObject, { keys: unknown; jwks: string }>();
+
+function readKeys(secret: KubeObject): { keys: unknown; jwks: string } {
+  const known = keysBySecret.get(secret);
+  if (known) return known;
+  let keys: unknown;
+  try {
+    keys = keysFromSecretData(secretStrings(secret));
+  } catch {
+    keys = undefined;
+  }
+  const read = { keys, jwks: publicJwks(keys) };
+  keysBySecret.set(secret, read);
+  return read;
 }
 
 /** Validation results by cached object: an informer replaces an object when it changes, so each version is checked once. */
@@ -104,19 +125,13 @@ export function gatherInputs(
     }
   }
   const keysSecret = secrets.get(`${namespace}/${keysSecretName(application.metadata.name)}`);
-  let keys: unknown;
-  if (keysSecret) {
-    try {
-      keys = keysFromSecretData(secretStrings(keysSecret));
-    } catch {
-      keys = undefined;
-    }
-  }
+  const { keys, jwks } = keysSecret ? readKeys(keysSecret) : NO_KEYS;
   return {
     application,
     policies: policyMap,
     secrets: secretMap,
     keys,
+    jwks,
     missingPolicies,
     invalidPolicies,
     missingSecrets,

@@ -2,7 +2,7 @@ import type { AssertionAlgorithm } from '../../../sidecar/src/api/authentication
 import type { GatehouseStatus } from '../../../sidecar/src/api/status.ts';
 import { keysSecretName } from '../../../sidecar/src/auth/keys.ts';
 import { renderSidecarConfig } from '../../../sidecar/src/config/render.ts';
-import { type ConfigHub, publicJwks } from '../delivery/config-hub.ts';
+import type { ConfigHub } from '../delivery/config-hub.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import { KubeApiError } from '../kube/kube-errors.ts';
 import { type KubeObject, splitKey } from '../kube/kube-object.ts';
@@ -98,8 +98,7 @@ export async function reconcileApplication(
     keys: inputs.keys,
     revocations: revocationsFor(key, application, ctx.revocations(), ctx.now()),
   });
-  if (result.ok && ctx.hub.publish(key, result.config, publicJwks(inputs.keys)))
-    ctx.metrics.configPushes.inc();
+  if (result.ok && ctx.hub.publish(key, result.config, inputs.jwks)) ctx.metrics.configPushes.inc();
 
   let ready: DesiredReady;
   if (inputs.missingPolicies.length > 0) {
