@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
 import { ndjsonLines } from '../../../sidecar/src/net/ndjson-lines.ts';
+import { stallTimer } from '../../../sidecar/src/net/stall-timer.ts';
 import type { KubeConnection } from './connection.ts';
 import { KubeApiError, kubeErrorFromResponse } from './kube-errors.ts';
 import type { KubeObject } from './kube-object.ts';
@@ -245,16 +246,8 @@ export class KubeClient {
     const abort = new AbortController();
     const onAbort = (): void => abort.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    let stalled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        stalled = true;
-        abort.abort();
-      }, options.stallTimeoutMs);
-    };
-    arm();
+    const stall = stallTimer(options.stallTimeoutMs, abort);
+    stall.arm();
     try {
       let response: Awaited<ReturnType<typeof request>>;
       try {
@@ -277,7 +270,7 @@ export class KubeClient {
           },
         );
       } catch (error) {
-        if (stalled)
+        if (stall.stalled)
           throw new KubeApiError(
             'stalled',
             0,
@@ -291,11 +284,11 @@ export class KubeClient {
           await response.body.text(),
           `watch ${resource.kind}`,
         );
-      arm();
+      stall.arm();
       try {
         for await (const line of ndjsonLines(response.body as Readable, {
           maxLineBytes: MAX_WATCH_LINE_BYTES,
-          onChunk: arm,
+          onChunk: stall.arm,
         })) {
           const event = JSON.parse(line) as WatchEvent;
           if (event.type === 'ERROR') {
@@ -306,7 +299,7 @@ export class KubeClient {
         }
       } catch (error) {
         if (error instanceof KubeApiError) throw error;
-        if (stalled)
+        if (stall.stalled)
           throw new KubeApiError(
             'stalled',
             0,
@@ -316,7 +309,7 @@ export class KubeClient {
         throw new KubeApiError('unavailable', 0, `watch ${resource.kind}: ${(error as Error).message}`);
       }
     } finally {
-      clearTimeout(timer);
+      stall.clear();
       options.signal?.removeEventListener('abort', onAbort);
       abort.abort();
     }

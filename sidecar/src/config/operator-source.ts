@@ -4,6 +4,7 @@ import { Agent, request } from 'undici';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_BACKOFF, jitteredBackoff, sleep } from '../net/backoff.ts';
 import { ndjsonLines } from '../net/ndjson-lines.ts';
+import { stallTimer } from '../net/stall-timer.ts';
 import type { ConfigListener, ConfigSource } from './config-source.ts';
 import { parseSidecarConfig, type SidecarConfig } from './sidecar-config.ts';
 
@@ -81,17 +82,9 @@ export function createOperatorConfigSource(
     const abort = new AbortController();
     const onStop = (): void => abort.abort();
     stop.signal.addEventListener('abort', onStop, { once: true });
-    let timer: NodeJS.Timeout | undefined;
-    let stalled = false;
-    const arm = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        stalled = true;
-        abort.abort();
-      }, stallTimeoutMs);
-    };
+    const stall = stallTimer(stallTimeoutMs, abort);
     try {
-      arm();
+      stall.arm();
       const url = new URL(OPERATOR_STREAM_PATH, options.url);
       if (options.application) url.searchParams.set('application', options.application);
       const token = readFileSync(options.tokenFile, 'utf8').trim();
@@ -109,15 +102,15 @@ export function createOperatorConfigSource(
       options.onConnection?.({ connected: true });
       for await (const line of ndjsonLines(response.body as Readable, {
         maxLineBytes: MAX_LINE_BYTES,
-        onChunk: arm,
+        onChunk: stall.arm,
       }))
         accept(line);
       throw new Error('the operator ended the stream');
     } catch (error) {
-      if (stalled) throw new StreamStalled(`no data for ${stallTimeoutMs} ms`);
+      if (stall.stalled) throw new StreamStalled(`no data for ${stallTimeoutMs} ms`);
       throw error;
     } finally {
-      clearTimeout(timer);
+      stall.clear();
       stop.signal.removeEventListener('abort', onStop);
       abort.abort();
     }
