@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { AccessRevocationStatus } from '../../../sidecar/src/api/access-revocation.ts';
 import { parseDurationFlag, UsageError } from '../../../sidecar/src/cli/args.ts';
+import { sleep } from '../../../sidecar/src/net/backoff.ts';
 import { readyCondition } from '../controller/conditions.ts';
 import { defaultNamespace, loadConnection } from '../kube/connection.ts';
 import { KubeClient } from '../kube/kube-client.ts';
@@ -148,7 +149,7 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
         break;
       }
       if (Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await sleep(POLL_MS);
       const latest = await client.get(ACCESS_REVOCATIONS, undefined, name);
       if (!latest) {
         enforced = true; // already expired and deleted: nothing it covers can be alive
