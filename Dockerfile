@@ -24,5 +24,8 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY crds ./crds
 ENV NODE_ENV=production
+# The sidecar's memory bound depends on these V8 options (sidecar/src/node-options.ts; a test
+# keeps the two equal). V8 reads them only at start, so they travel in NODE_OPTIONS.
+ENV NODE_OPTIONS="--max-semi-space-size=1"
 USER 65532:65532
 ENTRYPOINT ["/nodejs/bin/node", "/app/dist/bin/gatehouse.js"]

@@ -1,14 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { SIDECAR_NODE_FLAGS } from '../sidecar/src/node-options.ts';
+import { SIDECAR_NODE_ENV } from '../sidecar/src/node-options.ts';
 
-/** Starts the built sidecar (dist/, with the shipped Node flags) on loopback; its stdout goes to /dev/null. */
+/** Starts the built sidecar (dist/, with the shipped NODE_OPTIONS) on loopback; its stdout goes to /dev/null. */
 export function spawnBuiltSidecar(configPath: string, port: number): ChildProcess {
   const root = resolve(import.meta.dirname, '..');
   return spawn(
     process.execPath,
     [
-      ...SIDECAR_NODE_FLAGS,
       join(root, 'dist/bin/gatehouse.js'),
       'sidecar',
       '--config',
@@ -18,6 +17,6 @@ export function spawnBuiltSidecar(configPath: string, port: number): ChildProces
       '--admin-listen',
       '127.0.0.1:0',
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'] }, // stdout (one line per request) is consumed by /dev/null
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...SIDECAR_NODE_ENV } }, // stdout (one line per request) is consumed by /dev/null
   );
 }

@@ -2,7 +2,7 @@
 // it (standalone mode, examples/demo/app.yaml). Logs stream to stdout; Ctrl-C stops everything.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { SIDECAR_NODE_FLAGS } from '../../sidecar/src/node-options.ts';
+import { SIDECAR_NODE_ENV } from '../../sidecar/src/node-options.ts';
 import { createDemoApp } from './demo-app.ts';
 import { startDevProvider } from './dev-provider.ts';
 
@@ -32,7 +32,6 @@ await new Promise<void>((r) => app.listen(8080, '127.0.0.1', r));
 const sidecar = spawn(
   process.execPath,
   [
-    ...SIDECAR_NODE_FLAGS,
     resolve(root, 'bin/gatehouse.ts'),
     'sidecar',
     '--config',
@@ -42,7 +41,7 @@ const sidecar = spawn(
     '--admin-listen',
     '127.0.0.1:9180',
   ],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { ...process.env, ...SIDECAR_NODE_ENV } },
 );
 
 console.error(`

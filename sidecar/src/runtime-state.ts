@@ -5,7 +5,12 @@ import { compileHostMatcher, type HostMatcher } from './http/host.ts';
 import { compileIdentityHeaderTest, type HeaderTest } from './http/identity-headers.ts';
 import { type AddressSet, createAddressSet } from './net/cidr.ts';
 import { compilePolicyEngine, type PolicyEngine } from './policy/engine.ts';
-import { createUpstream, sameUpstreamSettings, type Upstream } from './upstream/upstream.ts';
+import {
+  createUpstream,
+  sameUpstreamSettings,
+  type Upstream,
+  type UpstreamFairness,
+} from './upstream/upstream.ts';
 
 /**
  * Everything a request needs, compiled once from a SidecarConfig and never changed afterwards.
@@ -30,11 +35,15 @@ export interface RuntimeState {
 }
 
 /** Compiles a config into runtime state, reusing the previous upstream pool when its settings did not change. */
-export function compileRuntimeState(config: SidecarConfig, previous?: RuntimeState): RuntimeState {
+export function compileRuntimeState(
+  config: SidecarConfig,
+  fairness: UpstreamFairness,
+  previous?: RuntimeState,
+): RuntimeState {
   const upstream =
     previous && sameUpstreamSettings(previous.config.upstream, config.upstream)
       ? previous.upstream
-      : createUpstream(config.upstream);
+      : createUpstream(config.upstream, fairness);
   const { name, namespace } = config.application;
   const auth = compileAuthRuntime(config.auth, config.keys, previous?.auth);
   return Object.freeze({

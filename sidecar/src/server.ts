@@ -5,6 +5,7 @@ import { HttpError } from './errors.ts';
 import { logEvent } from './log/events.ts';
 import type { LogSink } from './log/log-sink.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
+import { createClientConnections, type RequestReadLimits } from './net/client-connections.ts';
 import { listenOn } from './net/listen.ts';
 import {
   handleProtocolError,
@@ -12,12 +13,21 @@ import {
   handleUpgrade,
   type PipelineContext,
 } from './pipeline/pipeline.ts';
-import { timedOutSockets } from './pipeline/stages/proxy.ts';
-import { createUpgradeRegistry } from './pipeline/stages/proxy-upgrade.ts';
+import {
+  createUpgradeRegistry,
+  DEFAULT_TUNNEL_LIMITS,
+  type TunnelLimits,
+} from './pipeline/stages/proxy-upgrade.ts';
 import { compileRuntimeState, type RuntimeState } from './runtime-state.ts';
+import {
+  DEFAULT_ANONYMOUS_SHARE,
+  DEFAULT_CLIENT_SHARE,
+  DEFAULT_QUEUE_TIMEOUT_MS,
+} from './upstream/admission.ts';
+import type { UpstreamFairness } from './upstream/upstream.ts';
 
 /** Client-side limits; process-wide, so they are flags rather than per-application config. */
-export interface ClientLimits {
+export interface ClientLimits extends RequestReadLimits, UpstreamFairness, TunnelLimits {
   /** Largest request head (request line and headers) accepted; larger gets 431. */
   readonly maxHeaderBytes: number;
   /** Time allowed for a client to send the complete request head; slower gets 408. */
@@ -26,6 +36,8 @@ export interface ClientLimits {
   readonly idleTimeoutMs: number;
   /** How long an idle keep-alive connection stays open; above typical load balancer idle timeouts. */
   readonly keepAliveTimeoutMs: number;
+  /** Most client connections open at once; more are closed on accept. */
+  readonly maxConnections: number;
 }
 
 export const DEFAULT_CLIENT_LIMITS: ClientLimits = Object.freeze({
@@ -33,6 +45,15 @@ export const DEFAULT_CLIENT_LIMITS: ClientLimits = Object.freeze({
   headersTimeoutMs: 10_000,
   idleTimeoutMs: 60_000,
   keepAliveTimeoutMs: 65_000,
+  maxConnections: 16_384,
+  bodyTimeoutMs: 20_000,
+  bodyMinRate: 500,
+  requestTimeoutMs: 600_000,
+  anonymousShare: DEFAULT_ANONYMOUS_SHARE,
+  clientShare: DEFAULT_CLIENT_SHARE,
+  queueTimeoutMs: DEFAULT_QUEUE_TIMEOUT_MS,
+  maxQueue: 1024,
+  ...DEFAULT_TUNNEL_LIMITS,
 });
 
 export interface SidecarOptions {
@@ -65,16 +86,29 @@ const PARSER_STATUS: Record<string, [number, HttpError['code'], string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'client_timeout', 'The request was not received in time.'],
 };
 
+/** Socket errors that mean the client went away; nothing can be answered. */
+const GONE: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+const CONNECT_REFUSED = new HttpError(
+  'connect_not_supported',
+  405,
+  'CONNECT is not supported: this is a gateway for one application, not a forward proxy.',
+);
+
+/** The part of the shutdown grace kept for closing what is left and writing its lines. */
+function closingReserveMs(graceMs: number): number {
+  return Math.min(1_000, Math.floor(graceMs / 5));
+}
+
 /** Creates the sidecar server with Gatehouse's client limits and the request pipeline. */
 export function createSidecar(options: SidecarOptions): Sidecar {
-  const limits = { ...DEFAULT_CLIENT_LIMITS, ...options.limits };
+  const limits: ClientLimits = { ...DEFAULT_CLIENT_LIMITS, ...options.limits };
   const { sink, metrics } = options;
   let state: RuntimeState | undefined;
   let draining = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
-  const upgrades = createUpgradeRegistry();
-  const ctx: PipelineContext = { sink, metrics, upgrades, draining: () => draining };
+  const upgrades = createUpgradeRegistry(limits);
 
   const track = (work: Promise<void>): void => {
     inFlight++;
@@ -87,7 +121,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   const server = createServer({
     maxHeaderSize: limits.maxHeaderBytes,
     headersTimeout: limits.headersTimeoutMs,
-    requestTimeout: 0, // large uploads are bounded by the idle timeout instead of a total deadline
+    requestTimeout: 0, // bodies are bounded by the read-rate check and the request deadline instead
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     connectionsCheckingInterval: 1_000,
     requireHostHeader: false, // checked by the pipeline, so the refusal is logged
@@ -95,8 +129,21 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     noDelay: true,
     shouldUpgradeCallback: isWebSocketUpgrade,
   });
+  // RFC 9112 §9.6: a client may half-close after its request and still read the response.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  server.maxConnections = limits.maxConnections;
+  const connections = createClientConnections(server, limits);
+  const ctx: PipelineContext = { sink, metrics, upgrades, connections, draining: () => draining };
+  metrics.watchCapacity({
+    clientConnections: () => connections.size,
+    upstreamSlotsInUse: () => state?.upstream.admission.inUse ?? 0,
+    upstreamQueued: () => state?.upstream.admission.waiting ?? 0,
+    tunnels: () => upgrades.size,
+  });
+
   server.setTimeout(limits.idleTimeoutMs, (socket: Socket) => {
-    timedOutSockets.add(socket);
+    const connection = connections.of(socket);
+    if (connection) connection.timedOut = true;
     socket.destroy();
   });
 
@@ -107,23 +154,52 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   });
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.setTimeout(0); // an open WebSocket may be quiet for long; the app's pings keep it honest
-    track(handleUpgrade(ctx, state as RuntimeState, req, socket, head));
+    const current = state as RuntimeState;
+    // HTTP/1.1 order: a pipelined upgrade waits for the responses to the requests ahead of it.
+    const ahead = connections.of(socket)?.whenIdle() ?? Promise.resolve();
+    track(ahead.then(() => handleUpgrade(ctx, current, req, socket, head)));
+  });
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    if (!state) {
+      socket.destroy();
+      return;
+    }
+    handleProtocolError(ctx, state, socket, CONNECT_REFUSED, undefined, req);
   });
   server.on('clientError', (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
     const code = error.code ?? '';
-    if (!state || code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable) {
+    const connection = connections.of(socket);
+    if (connection?.protocolError) return; // the parser reports once per connection
+    if (connection) connection.protocolError = true;
+    // An error inside the body of the request in progress belongs to that request's one line.
+    const current = connection?.current;
+    if (current && current.reading() !== 'done') {
+      current.broken(code);
+      return;
+    }
+    if (!state || GONE.has(code) || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // A connection closed by the header timeout before it sent a byte of a request is not a request.
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === (connection?.bytesReadMark ?? 0)) {
+      metrics.idleConnectionClosed();
       socket.destroy();
       return;
     }
     const [status, errorCode, message] = PARSER_STATUS[code] ?? [400, 'bad_request', 'Malformed request.'];
-    handleProtocolError(ctx, state, socket, new HttpError(errorCode, status, message, code), error.rawPacket);
+    const refused = new HttpError(errorCode, status, message, code);
+    const installed = state;
+    // Answers go out in order: after the responses to the requests ahead on this connection.
+    const ahead = connection?.whenIdle() ?? Promise.resolve();
+    void ahead.then(() => handleProtocolError(ctx, installed, socket, refused, error.rawPacket));
   });
 
   return {
     server,
     install(config) {
       const previous = state;
-      const next = compileRuntimeState(config, previous);
+      const next = compileRuntimeState(config, limits, previous);
       state = next;
       if (previous && previous.upstream !== next.upstream) previous.upstream.retire();
       const closedBy = new Map<string, number>();
@@ -154,9 +230,11 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       metrics.configInstalled(state.appLabel, config.generation);
     },
     current: () => state?.config,
-    ready: () => state !== undefined && !draining,
+    ready: () => state !== undefined && !draining && !state.upstream.admission.stalled(),
     listen: (port, host) => listenOn(server, port, host),
     async shutdown(graceMs) {
+      const deadline = performance.now() + graceMs;
+      const left = () => Math.max(0, deadline - performance.now());
       draining = true;
       server.close();
       server.closeIdleConnections();
@@ -170,13 +248,16 @@ export function createSidecar(options: SidecarOptions): Sidecar {
                 resolve();
               };
             });
-      await waitDrained(graceMs);
+      await waitDrained(Math.max(0, graceMs - closingReserveMs(graceMs)));
+      // The grace is over: close whatever is left, at every phase (queued, mid-body, upgrading,
+      // tunnels), so each request writes its line as its socket closes.
       upgrades.closeAll();
       server.closeAllConnections();
-      // Requests cut at the deadline still write their lines as their sockets close.
-      await waitDrained(1_000);
-      if (state) await state.upstream.pool.close().catch(() => undefined);
-      await sink.flush();
+      connections.destroyAll();
+      if (state) await state.upstream.destroy();
+      await waitDrained(left() / 2);
+      connections.close();
+      await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, left()).unref())]);
     },
   };
 }

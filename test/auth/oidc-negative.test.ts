@@ -79,6 +79,30 @@ describe('ID token checks against a forging provider: each forgery yields no ses
     expect(upstream.seen.slice(seenBefore)).toEqual([]);
   });
 
+  it.each<Forgery>(['email_verified_string', 'email_verified_zero'])(
+    '%s: the session has no email, so email selectors cannot match it',
+    async (forgery) => {
+      const before = sidecar.events('login_succeeded').length;
+      const { callback } = await signIn(forgery);
+      expect(setsSession(callback)).toBe(true);
+      expect(sidecar.events('login_succeeded').at(before)).toMatchObject({ sub: 'mallory', email: null });
+    },
+  );
+
+  it.each<Forgery>(['token_endpoint_reset', 'token_endpoint_503'])(
+    '%s: the callback says provider_unavailable, not token_rejected',
+    async (forgery) => {
+      const before = sidecar.events('login_failed').length;
+      const { callback } = await signIn(forgery);
+      expect(callback?.status).toBe(502);
+      expect(setsSession(callback)).toBe(false);
+      expect(sidecar.events('login_failed').at(before)).toMatchObject({
+        reason: 'provider_unavailable',
+        provider: 'forged',
+      });
+    },
+  );
+
   it('a flood of unknown kids does not hammer the JWKS endpoint', async () => {
     const before = forged.hits.get('/jwks') ?? 0;
     for (let i = 0; i < 40; i++) {

@@ -13,7 +13,11 @@ export type Forgery =
   | 'expired'
   | 'unknown_kid'
   | 'wrong_nonce'
-  | 'missing_nonce';
+  | 'missing_nonce'
+  | 'email_verified_string'
+  | 'email_verified_zero'
+  | 'token_endpoint_reset'
+  | 'token_endpoint_503';
 
 /** A hostile OpenID Provider for relying-party tests: it follows the protocol but forges ID tokens. */
 export interface ForgedProvider {
@@ -53,7 +57,7 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
     const claims: Record<string, unknown> = {
       sub: 'mallory',
       email: 'mallory@example.com',
-      email_verified: true,
+      email_verified: f === 'email_verified_string' ? 'false' : f === 'email_verified_zero' ? 0 : true,
       groups: ['engineering'],
       ...(f === 'missing_nonce' ? {} : { nonce: f === 'wrong_nonce' ? 'another-nonce' : nonce }),
     };
@@ -110,6 +114,10 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
       back.searchParams.set('state', url.searchParams.get('state') ?? '');
       res.writeHead(302, { location: back.href });
       res.end();
+    } else if (url.pathname === '/token' && state.forgery === 'token_endpoint_reset') {
+      req.socket.resetAndDestroy();
+    } else if (url.pathname === '/token' && state.forgery === 'token_endpoint_503') {
+      json(503, { error: 'temporarily_unavailable' });
     } else if (url.pathname === '/token' && req.method === 'POST') {
       let body = '';
       req.on('data', (c: Buffer) => {

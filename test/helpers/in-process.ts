@@ -1,12 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import type { SidecarConfig } from '../../sidecar/src/config/sidecar-config.ts';
 import { createMemorySink } from '../../sidecar/src/log/log-sink.ts';
-import { createSidecarMetrics } from '../../sidecar/src/metrics/metrics.ts';
+import { createSidecarMetrics, type SidecarMetrics } from '../../sidecar/src/metrics/metrics.ts';
 import { type ClientLimits, createSidecar, type Sidecar } from '../../sidecar/src/server.ts';
 
 /** A sidecar in the test process on an ephemeral loopback port, logging to memory. */
 export interface InProcessSidecar {
   readonly sidecar: Sidecar;
+  readonly metrics: SidecarMetrics;
   readonly url: string;
   readonly port: number;
   readonly lines: string[];
@@ -25,7 +26,8 @@ export async function startSidecar(
   limits: Partial<ClientLimits> = {},
 ): Promise<InProcessSidecar> {
   const sink = createMemorySink();
-  const sidecar = createSidecar({ sink, metrics: createSidecarMetrics(), limits });
+  const metrics = createSidecarMetrics();
+  const sidecar = createSidecar({ sink, metrics, limits });
   if (config) sidecar.install(config); // else the test installs one once it knows the port
   const address: AddressInfo = await sidecar.listen(0, '127.0.0.1');
   const records = () =>
@@ -34,6 +36,7 @@ export async function startSidecar(
       .filter((r) => r.type === 'request' || r.GatehouseType === 'request');
   return {
     sidecar,
+    metrics,
     url: `http://127.0.0.1:${address.port}`,
     port: address.port,
     lines: sink.lines,

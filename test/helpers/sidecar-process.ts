@@ -2,14 +2,16 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { SIDECAR_NODE_FLAGS } from '../../sidecar/src/node-options.ts';
+import { SIDECAR_NODE_ENV } from '../../sidecar/src/node-options.ts';
 import { type LoggingProcess, startLoggingProcess } from './logging-process.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 /** The built entry point, as shipped (test/global-setup.ts builds it once per run). */
 export const GATEHOUSE_BIN = join(REPO_ROOT, 'dist/bin/gatehouse.js');
-/** How the sidecar process is started in production: Node flags, then the built entry point. */
-export const SIDECAR_COMMAND: readonly string[] = [...SIDECAR_NODE_FLAGS, GATEHOUSE_BIN];
+/** How the sidecar process is started in production: the built entry point... */
+export const SIDECAR_COMMAND: readonly string[] = [GATEHOUSE_BIN];
+/** ...with the environment the image and the injected container give it (NODE_OPTIONS). */
+export const SIDECAR_ENV: NodeJS.ProcessEnv = { ...process.env, ...SIDECAR_NODE_ENV };
 
 /**
  * YAML for one AccessApplication, with the spec given as a JSON-compatible object (YAML is a
@@ -43,6 +45,7 @@ export function runGatehouse(
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
     const child = spawn(process.execPath, [...SIDECAR_COMMAND, ...args], {
+      env: SIDECAR_ENV,
       stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     if (stdin !== undefined) child.stdin?.end(stdin);
@@ -87,7 +90,7 @@ export async function startSidecarProcess(
       ...extraArgs,
     ],
     startedType: 'sidecar_started',
-    env,
+    env: { ...SIDECAR_NODE_ENV, ...env },
   });
   return {
     ...proc,

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Pool } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applicationYaml, SIDECAR_COMMAND, writeConfigDir } from '../helpers/sidecar-process.ts';
+import { applicationYaml, SIDECAR_COMMAND, SIDECAR_ENV, writeConfigDir } from '../helpers/sidecar-process.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 const TOTAL = 10_000;
@@ -46,6 +46,7 @@ describe('log completeness', () => {
       ],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
+        env: SIDECAR_ENV,
       },
     );
     const stdout = child.stdout;

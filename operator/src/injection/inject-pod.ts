@@ -1,4 +1,5 @@
 import { OPERATOR_CA_ENV, STREAM_AUDIENCE } from '../../../sidecar/src/config/operator-source.ts';
+import { SIDECAR_NODE_OPTIONS } from '../../../sidecar/src/node-options.ts';
 import { isObjectName } from '../kube/kube-object.ts';
 import type { InjectionSettings } from './injection-settings.ts';
 import {
@@ -144,7 +145,10 @@ function sidecarContainer(
       '--upstream',
       `http://127.0.0.1:${taken.number}`,
     ],
-    env: [{ name: OPERATOR_CA_ENV, value: context.caBundle }],
+    env: [
+      { name: OPERATOR_CA_ENV, value: context.caBundle },
+      { name: 'NODE_OPTIONS', value: SIDECAR_NODE_OPTIONS },
+    ],
     ports: [
       { name: taken.name ?? UNNAMED_PORT_NAME, containerPort: listenPort, protocol: 'TCP' },
       { name: ADMIN_PORT_NAME, containerPort: settings.adminPort, protocol: 'TCP' },

@@ -73,7 +73,8 @@ export function identityFromClaims(
 ): ClaimedIdentity | ClaimsProblem {
   const sub = cleanString(claims.sub, 255);
   if (sub === undefined) return 'subject_invalid';
-  const verified = claims.email_verified !== false || allowUnverifiedEmail;
+  // Only the JSON boolean true verifies an email: "false", 0 or a missing claim do not.
+  const verified = claims.email_verified === true || allowUnverifiedEmail;
   const email = verified ? (cleanString(claims.email, 320) ?? null) : null;
   const rawGroups = claims[groupsClaim];
   const groups = Array.isArray(rawGroups)

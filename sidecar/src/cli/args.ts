@@ -31,3 +31,13 @@ export function parseIntegerFlag(text: string, flag: string, min: number, max: n
     throw new UsageError(`${flag}: expected an integer from ${min} to ${max} (got ${JSON.stringify(text)})`);
   return n;
 }
+
+/** Parses a fraction flag in (0, 1], such as `0.5`. */
+export function parseFractionFlag(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^[0-9]*\.?[0-9]+$/.test(text) || !(n > 0 && n <= 1))
+    throw new UsageError(
+      `${flag}: expected a fraction above 0 and at most 1, such as 0.5 (got ${JSON.stringify(text)})`,
+    );
+  return n;
+}

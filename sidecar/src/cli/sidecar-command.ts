@@ -12,8 +12,9 @@ import { createFdSink, type LogSink } from '../log/log-sink.ts';
 import { createAdminServer } from '../metrics/admin-server.ts';
 import { createSidecarMetrics } from '../metrics/metrics.ts';
 import { listenOn } from '../net/listen.ts';
-import { createSidecar, DEFAULT_CLIENT_LIMITS } from '../server.ts';
-import { parseDurationFlag, parseIntegerFlag, parseListen, UsageError } from './args.ts';
+import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../node-options.ts';
+import { type ClientLimits, createSidecar, DEFAULT_CLIENT_LIMITS } from '../server.ts';
+import { parseDurationFlag, parseFractionFlag, parseIntegerFlag, parseListen, UsageError } from './args.ts';
 
 export const SIDECAR_USAGE = `Usage: gatehouse sidecar --config <file|dir> [options]
        gatehouse sidecar --operator-url <url> --operator-ca <file> --token-file <file> [options]
@@ -34,12 +35,26 @@ Options:
                                 the app's port on 127.0.0.1)
   --listen <[host:]port>        traffic listener (default 0.0.0.0:4180)
   --admin-listen <[host:]port>  /metrics, /healthz, /readyz (default 0.0.0.0:9180)
-  --shutdown-grace <duration>   time to drain in-flight requests on SIGTERM (default 25s)
+  --shutdown-grace <duration>   time from SIGTERM to exit: in-flight requests drain, then what is
+                                left is closed and logged (default 25s)
+  --poll-interval <d>           config re-check interval besides file watching (default 1s)
+
+Client limits (hostile and broken clients):
   --max-header-size <bytes>     largest request head accepted, else 431 (default 16384)
   --client-header-timeout <d>   time for a client to send the request head, else 408 (default 10s)
   --client-idle-timeout <d>     longest client silence during a request (default 60s)
   --keep-alive-timeout <d>      idle keep-alive connection lifetime (default 65s)
-  --poll-interval <d>           config re-check interval besides file watching (default 1s)
+  --max-connections <n>         client connections open at once; more are closed (default 16384)
+  --client-body-timeout <d>     time for a request body, extended 1 s per --client-body-min-rate
+                                bytes received, else 408 (default 20s; 0s: off)
+  --client-body-min-rate <B/s>  see --client-body-timeout (default 500)
+  --client-request-timeout <d>  total time to receive a whole request, else 408 (default 10m; 0s: none)
+  --upstream-queue-timeout <d>  longest wait for an upstream connection, else 503 (default 10s)
+  --upstream-queue-size <n>     requests waiting for an upstream connection; more get 503 (default 1024)
+  --anonymous-share <fraction>  of upstream connections anonymous requests may hold together (default 0.5)
+  --client-share <fraction>     of upstream connections one caller may hold (default 0.25)
+  --max-tunnels <n>             WebSocket tunnels open at once (default 4096)
+  --max-client-tunnels <n>      WebSocket tunnels one caller may hold (default 512)
 `;
 
 /** Prints every config error with its path to stderr. */
@@ -50,8 +65,25 @@ export function reportConfigError(error: ConfigError): void {
   for (const e of error.errors) console.error(`  ${e.path}: ${e.message}`);
 }
 
-/** `gatehouse sidecar`: standalone (file) mode. Resolves with the process exit code. */
-export async function runSidecarCommand(argv: string[]): Promise<number> {
+/** Everything `gatehouse sidecar` was told on its command line, checked. */
+export interface SidecarFlags {
+  readonly config: string | undefined;
+  readonly operator:
+    | { readonly url: string; readonly ca: { file: string } | { pem: string }; readonly tokenFile: string }
+    | undefined;
+  readonly application: string | undefined;
+  readonly upstream: string | undefined;
+  readonly listen: { host: string; port: number };
+  readonly adminListen: { host: string; port: number };
+  readonly graceMs: number;
+  readonly pollIntervalMs: number;
+  readonly limits: ClientLimits;
+}
+
+const D = DEFAULT_CLIENT_LIMITS;
+
+/** Parses and checks the flags (pure: reads only argv and the given environment). */
+export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): SidecarFlags {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -64,11 +96,21 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
       listen: { type: 'string', default: '0.0.0.0:4180' },
       'admin-listen': { type: 'string', default: '0.0.0.0:9180' },
       'shutdown-grace': { type: 'string', default: '25s' },
-      'max-header-size': { type: 'string', default: String(DEFAULT_CLIENT_LIMITS.maxHeaderBytes) },
+      'poll-interval': { type: 'string', default: '1s' },
+      'max-header-size': { type: 'string', default: String(D.maxHeaderBytes) },
       'client-header-timeout': { type: 'string', default: '10s' },
       'client-idle-timeout': { type: 'string', default: '60s' },
       'keep-alive-timeout': { type: 'string', default: '65s' },
-      'poll-interval': { type: 'string', default: '1s' },
+      'max-connections': { type: 'string', default: String(D.maxConnections) },
+      'client-body-timeout': { type: 'string', default: '20s' },
+      'client-body-min-rate': { type: 'string', default: String(D.bodyMinRate) },
+      'client-request-timeout': { type: 'string', default: '10m' },
+      'upstream-queue-timeout': { type: 'string', default: '10s' },
+      'upstream-queue-size': { type: 'string', default: String(D.maxQueue) },
+      'anonymous-share': { type: 'string', default: String(D.anonymousShare) },
+      'client-share': { type: 'string', default: String(D.clientShare) },
+      'max-tunnels': { type: 'string', default: String(D.maxTunnels) },
+      'max-client-tunnels': { type: 'string', default: String(D.maxClientTunnels) },
     },
     strict: true,
     allowPositionals: false,
@@ -76,30 +118,70 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
   const operatorUrl = values['operator-url'];
   if (values.config && operatorUrl) throw new UsageError('give --config or --operator-url, not both');
   if (!values.config && !operatorUrl) throw new UsageError('--config or --operator-url is required');
-  const operatorCa = values['operator-ca'] ?? process.env[OPERATOR_CA_ENV];
-  if (operatorUrl && (!operatorCa || !values['token-file'])) {
+  const caFile = values['operator-ca'];
+  const caPem = env[OPERATOR_CA_ENV];
+  if (operatorUrl && ((!caFile && !caPem) || !values['token-file'])) {
     throw new UsageError(`--operator-url needs --operator-ca (or $${OPERATOR_CA_ENV}) and --token-file`);
   }
-  const withUpstream = upstreamOverride(values.upstream);
   if (operatorUrl && !/^https:\/\//.test(operatorUrl)) throw new UsageError('--operator-url must be https');
-  const listen = parseListen(values.listen, '--listen');
-  const adminListen = parseListen(values['admin-listen'], '--admin-listen');
-  const graceMs = parseDurationFlag(values['shutdown-grace'], '--shutdown-grace');
-  const limits = {
-    maxHeaderBytes: parseIntegerFlag(values['max-header-size'], '--max-header-size', 1024, 1024 * 1024),
-    headersTimeoutMs: parseDurationFlag(values['client-header-timeout'], '--client-header-timeout'),
-    idleTimeoutMs: parseDurationFlag(values['client-idle-timeout'], '--client-idle-timeout'),
-    keepAliveTimeoutMs: parseDurationFlag(values['keep-alive-timeout'], '--keep-alive-timeout'),
+  if (values.upstream !== undefined) {
+    const { problems } = parseUpstreamOrigin(values.upstream);
+    if (problems.length > 0) throw new UsageError(`--upstream ${problems.join('; ')}`);
+  }
+  const duration = (name: keyof typeof values) => parseDurationFlag(values[name] as string, `--${name}`);
+  const integer = (name: keyof typeof values, min: number, max: number) =>
+    parseIntegerFlag(values[name] as string, `--${name}`, min, max);
+  const fraction = (name: keyof typeof values) => parseFractionFlag(values[name] as string, `--${name}`);
+  return {
+    config: values.config,
+    operator: operatorUrl
+      ? {
+          url: operatorUrl,
+          ca: caFile ? { file: caFile } : { pem: caPem as string },
+          tokenFile: values['token-file'] as string,
+        }
+      : undefined,
+    application: values.application,
+    upstream: values.upstream,
+    listen: parseListen(values.listen, '--listen'),
+    adminListen: parseListen(values['admin-listen'], '--admin-listen'),
+    graceMs: duration('shutdown-grace'),
+    pollIntervalMs: duration('poll-interval'),
+    limits: Object.freeze({
+      maxHeaderBytes: integer('max-header-size', 1024, 1024 * 1024),
+      headersTimeoutMs: duration('client-header-timeout'),
+      idleTimeoutMs: duration('client-idle-timeout'),
+      keepAliveTimeoutMs: duration('keep-alive-timeout'),
+      maxConnections: integer('max-connections', 16, 1_000_000),
+      bodyTimeoutMs: duration('client-body-timeout'),
+      bodyMinRate: integer('client-body-min-rate', 1, 1024 * 1024 * 1024),
+      requestTimeoutMs: duration('client-request-timeout'),
+      queueTimeoutMs: duration('upstream-queue-timeout'),
+      maxQueue: integer('upstream-queue-size', 1, 1_000_000),
+      anonymousShare: fraction('anonymous-share'),
+      clientShare: fraction('client-share'),
+      maxTunnels: integer('max-tunnels', 1, 1_000_000),
+      maxClientTunnels: integer('max-client-tunnels', 1, 1_000_000),
+    }),
   };
-  const pollIntervalMs = parseDurationFlag(values['poll-interval'], '--poll-interval');
+}
 
+/** `gatehouse sidecar`: resolves with the process exit code once stopped by a signal. */
+export function runSidecarCommand(argv: string[]): Promise<number> {
+  return runSidecar(parseSidecarFlags(argv));
+}
+
+/** Runs the sidecar with checked flags until SIGTERM or SIGINT. */
+export async function runSidecar(flags: SidecarFlags): Promise<number> {
+  const withUpstream = upstreamOverride(flags.upstream);
   const sink = createFdSink({
     onBroken: (error) =>
       console.error(`gatehouse: stdout is closed (${error.code}); log lines cannot be delivered`),
   });
   const metrics = createSidecarMetrics();
-  const sidecar = createSidecar({ sink, metrics, limits });
-  const sourceName = operatorUrl ? 'operator' : 'file';
+  const sidecar = createSidecar({ sink, metrics, limits: flags.limits });
+  const operator = flags.operator;
+  const sourceName = operator ? 'operator' : 'file';
   const listener: ConfigListener = {
     onConfig(received) {
       const config = withUpstream(received);
@@ -116,16 +198,16 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
       });
     },
   };
-  const source = operatorUrl
+  const source = operator
     ? createOperatorConfigSource(
         {
-          url: operatorUrl,
-          ca: values['operator-ca'] ? readFileSync(values['operator-ca']) : (operatorCa as string),
-          tokenFile: values['token-file'] as string,
-          ...(values.application ? { application: values.application } : {}),
+          url: operator.url,
+          ca: 'file' in operator.ca ? readFileSync(operator.ca.file) : operator.ca.pem,
+          tokenFile: operator.tokenFile,
+          ...(flags.application ? { application: flags.application } : {}),
           onConnection: (event) =>
             logEvent(sink, event.connected ? 'config_stream_connected' : 'config_stream_disconnected', {
-              app: sidecar.current()?.application.name ?? values.application ?? null,
+              app: sidecar.current()?.application.name ?? flags.application ?? null,
               ...(event.connected ? {} : { reason: event.reason, retryInMs: event.retryInMs }),
             }),
         },
@@ -133,17 +215,17 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
       )
     : createFileConfigSource(
         {
-          path: values.config as string,
-          pollIntervalMs,
+          path: flags.config as string,
+          pollIntervalMs: flags.pollIntervalMs,
           fallbackKeys: processKeys(),
-          ...(values.application ? { application: values.application } : {}),
+          ...(flags.application ? { application: flags.application } : {}),
         },
         listener,
       );
 
   // The admin server answers before the first config: live, but not ready.
   const admin = createAdminServer(metrics, { ready: sidecar.ready });
-  const adminAddress = await listenOn(admin, adminListen.port, adminListen.host);
+  const adminAddress = await listenOn(admin, flags.adminListen.port, flags.adminListen.host);
 
   let config: Awaited<ReturnType<typeof source.start>>;
   try {
@@ -158,13 +240,20 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
   }
   sidecar.install(config);
   logConfigLoaded(sink, config, sourceName);
-  const address = await sidecar.listen(listen.port, listen.host);
+  const address = await sidecar.listen(flags.listen.port, flags.listen.host);
+  const nodeOptionsApplied = sidecarNodeOptionsApplied();
   logEvent(sink, 'sidecar_started', {
     app: config.application.name,
     listen: `${address.address}:${address.port}`,
-    adminListen: `${adminListen.host}:${adminAddress.port}`,
+    adminListen: `${flags.adminListen.host}:${adminAddress.port}`,
     pid: process.pid,
+    nodeOptions: nodeOptionsApplied ? SIDECAR_NODE_OPTIONS : null,
   });
+  if (!nodeOptionsApplied)
+    logEvent(sink, 'node_options_missing', {
+      expected: SIDECAR_NODE_OPTIONS,
+      hint: `memory grows faster while streaming; start with NODE_OPTIONS="${SIDECAR_NODE_OPTIONS}" as the image and injected sidecars do`,
+    });
 
   return new Promise((resolve) => {
     let stopping = false;
@@ -173,13 +262,13 @@ export async function runSidecarCommand(argv: string[]): Promise<number> {
         process.exit(130); // second signal: stop now
       }
       stopping = true;
-      logEvent(sink, 'sidecar_stopping', { signal, graceMs });
+      logEvent(sink, 'sidecar_stopping', { signal, graceMs: flags.graceMs });
       source.close();
-      await sidecar.shutdown(graceMs);
-      admin.close();
       admin.closeAllConnections();
+      admin.close();
+      await sidecar.shutdown(flags.graceMs);
       logEvent(sink, 'sidecar_stopped', { signal });
-      await sink.flush();
+      await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 200).unref())]);
       resolve(0);
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -19,6 +19,7 @@ export type EventType =
   | 'sidecar_started'
   | 'sidecar_stopping'
   | 'sidecar_stopped'
+  | 'node_options_missing'
   | 'config_loaded'
   | 'config_rejected'
   | 'config_stream_connected'

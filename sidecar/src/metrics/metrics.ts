@@ -15,6 +15,18 @@ export interface SidecarMetrics {
   ): void;
   configReloaded(ok: boolean): void;
   configInstalled(app: string, generation: string): void;
+  /** A connection closed by the header timeout before it sent a byte of a request (no log line). */
+  idleConnectionClosed(): void;
+  /** Reads the sidecar's held resources at scrape time. */
+  watchCapacity(source: CapacitySource): void;
+}
+
+/** What clients hold right now, read when metrics are scraped. */
+export interface CapacitySource {
+  clientConnections(): number;
+  upstreamSlotsInUse(): number;
+  upstreamQueued(): number;
+  tunnels(): number;
 }
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
@@ -69,6 +81,33 @@ export function createSidecarMetrics(): SidecarMetrics {
     registers: [registry],
   });
 
+  const idleClosed = new Counter({
+    name: 'gatehouse_client_connections_idle_closed_total',
+    help: 'Client connections closed by the header timeout before sending a byte of a request.',
+    registers: [registry],
+  });
+  let capacity: CapacitySource | undefined;
+  const held = (name: string, help: string, read: (c: CapacitySource) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(capacity ? read(capacity) : 0);
+      },
+    });
+  };
+  held('gatehouse_client_connections', 'Client connections open.', (c) => c.clientConnections());
+  held(
+    'gatehouse_upstream_slots_in_use',
+    'Upstream pool slots held by requests (admitted and not finished).',
+    (c) => c.upstreamSlotsInUse(),
+  );
+  held('gatehouse_upstream_queue_length', 'Requests waiting for an upstream pool slot.', (c) =>
+    c.upstreamQueued(),
+  );
+  held('gatehouse_websocket_tunnels', 'WebSocket tunnels open or opening.', (c) => c.tunnels());
+
   const counters = new Map<string, CounterChild>();
   const durations = new Map<string, HistogramChild>();
   const upstreams = new Map<string, HistogramChild>();
@@ -102,6 +141,12 @@ export function createSidecarMetrics(): SidecarMetrics {
       info.reset();
       info.labels(app, generation).set(1);
       loadedAt.set(Date.now() / 1000);
+    },
+    idleConnectionClosed() {
+      idleClosed.inc();
+    },
+    watchCapacity(source) {
+      capacity = source;
     },
   };
 }

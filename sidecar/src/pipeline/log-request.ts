@@ -1,21 +1,21 @@
-import type { Socket } from 'node:net';
 import type { LogSink } from '../log/log-sink.ts';
 import { cloudflareRequestRecord, nativeRequestRecord } from '../log/request-log.ts';
 import { toJsonLine } from '../log/sanitize.ts';
 import type { SidecarMetrics } from '../metrics/metrics.ts';
 import type { RequestScope } from './scope.ts';
 
-const socketMarks = new WeakMap<Socket, { read: number; written: number }>();
-
 /** Bytes this request moved on its connection since the previous request on it (headers included). */
 function countBytes(scope: RequestScope): void {
   const socket = scope.socket;
-  const prev = socketMarks.get(socket);
+  const connection = scope.connection;
   const read = socket.bytesRead;
   const written = socket.bytesWritten;
-  scope.bytesIn = read - (prev?.read ?? 0);
-  scope.bytesOut = written - (prev?.written ?? 0);
-  socketMarks.set(socket, { read, written });
+  scope.bytesIn = read - (connection?.bytesReadMark ?? 0);
+  scope.bytesOut = written - (connection?.bytesWrittenMark ?? 0);
+  if (connection) {
+    connection.bytesReadMark = read;
+    connection.bytesWrittenMark = written;
+  }
 }
 
 /** The last stage, run for every request whatever happened: exactly one line, and the metrics. */

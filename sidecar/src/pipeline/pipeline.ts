@@ -6,6 +6,7 @@ import { sendError, sendLocal, sendRawError } from '../http/error-response.ts';
 import { LocalResponse } from '../http/local-response.ts';
 import type { LogSink } from '../log/log-sink.ts';
 import type { SidecarMetrics } from '../metrics/metrics.ts';
+import type { ClientConnections } from '../net/client-connections.ts';
 import { normaliseIp } from '../net/client-ip.ts';
 import type { RuntimeState } from '../runtime-state.ts';
 import { logRequest } from './log-request.ts';
@@ -53,8 +54,85 @@ export interface PipelineContext {
   readonly sink: LogSink;
   readonly metrics: SidecarMetrics;
   readonly upgrades: UpgradeRegistry;
+  readonly connections: ClientConnections;
   draining(): boolean;
 }
+
+/** Time a refused connection gets to read its answer before the socket is destroyed. */
+const LINGER_MS = 2_000;
+
+const TIMEOUTS: Record<'body_too_slow' | 'request_deadline', HttpError> = {
+  body_too_slow: new HttpError('body_too_slow', 408, 'The request body arrived too slowly.'),
+  request_deadline: new HttpError('request_deadline', 408, 'The request was not received in time.'),
+};
+
+/**
+ * Ends a request early on behalf of its connection's owner: records why, answers it if nothing
+ * was sent yet (with Connection: close), and makes sure the socket goes away. Whatever stage is
+ * running sees the closed response and stops (the proxy aborts its upstream request).
+ */
+function interrupt(
+  scope: RequestScope,
+  res: ServerResponse,
+  error: HttpError | null,
+  outcome: RequestScope['outcome'],
+): void {
+  const socket = scope.socket;
+  if (scope.logged) {
+    socket.destroy(); // the answer is out; only the rest of the body was still arriving
+    return;
+  }
+  if (scope.interrupted) return;
+  scope.interrupted = true;
+  scope.status = error?.status ?? 499;
+  if (error) scope.errorCode = error.code;
+  scope.outcome = outcome;
+  if (!scope.requestId) scope.requestId = crypto.randomUUID();
+  if (error && !res.headersSent && !res.destroyed && socket.writable) {
+    const idHeader = scope.state.config.requestId.header;
+    sendError(res, error, scope.requestId, idHeader, scope.req.headers.accept, true);
+    res.once('finish', () => {
+      socket.end();
+      setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    });
+  } else {
+    res.destroy();
+    socket.destroy();
+  }
+}
+
+/** Registers the request with its connection's owner, which may time it out or report its body broken. */
+function registerWithConnection(scope: RequestScope, res: ServerResponse): () => void {
+  const connection = scope.connection;
+  if (connection === null) return () => undefined;
+  const req = scope.req;
+  const finish = connection.begin({
+    startedAtMs: performance.now(),
+    reading() {
+      if (req.complete || req.destroyed) return 'done';
+      if (scope.waitingForUpstream) return 'held';
+      return req.readableLength >= req.readableHighWaterMark ? 'held' : 'reading';
+    },
+    timeout: (reason) => interrupt(scope, res, TIMEOUTS[reason], 'client_timeout'),
+    broken(code) {
+      if (CLIENT_CLOSED_CODES.has(code)) interrupt(scope, res, null, 'client_abort');
+      else
+        interrupt(scope, res, new HttpError('bad_request', 400, 'Malformed request body.', code), 'rejected');
+    },
+  });
+  // The connection's record of this request lasts until its body is fully in (or the socket
+  // closes), so a body still trickling in after the answer is still held to the rate limits.
+  return () => {
+    if (req.complete || req.destroyed) finish();
+    else {
+      req.once('end', finish);
+      req.once('close', finish);
+    }
+  };
+}
+
+/** Parser errors that mean the client closed mid-request rather than sent something malformed. */
+const CLIENT_CLOSED_CODES: ReadonlySet<string> = new Set(['HPE_INVALID_EOF_STATE', 'ECONNRESET', 'EPIPE']);
 
 async function continueStages(pending: Promise<Stop | undefined>, from: number, scope: RequestScope) {
   const first = await pending;
@@ -96,12 +174,15 @@ export async function handleRequest(
   req: IncomingMessage,
   res: ServerResponse,
 ) {
-  const scope = new RequestScope('http', state, req, ctx.sink);
+  const scope = new RequestScope('http', state, req, ctx.sink, ctx.connections.of(req.socket) ?? null);
   ctx.metrics.requestStarted(state.appLabel);
+  const finished = registerWithConnection(scope, res);
   try {
     let stop = runStages(scope);
     if (stop instanceof Promise) stop = await stop;
-    if (stop) {
+    if (scope.interrupted) {
+      await closed(res);
+    } else if (stop) {
       stopRequest(scope, stop, res, ctx);
       await closed(res);
     } else {
@@ -113,6 +194,7 @@ export async function handleRequest(
     await closed(res);
   } finally {
     logRequest(scope, ctx.sink, ctx.metrics);
+    finished();
   }
 }
 
@@ -147,7 +229,7 @@ export async function handleUpgrade(
   socket: Duplex,
   head: Buffer,
 ) {
-  const scope = new RequestScope('upgrade', state, req, ctx.sink);
+  const scope = new RequestScope('upgrade', state, req, ctx.sink, ctx.connections.of(req.socket) ?? null);
   ctx.metrics.requestStarted(state.appLabel);
   try {
     let stop = runStages(scope);
@@ -175,8 +257,9 @@ export async function handleUpgrade(
 }
 
 /**
- * Logs a request the HTTP parser refused before it became a request (oversized headers, syntax
- * errors, header timeout), so that it too gets its one line.
+ * Logs a request refused before it became a request the pipeline runs (oversized headers, syntax
+ * errors, header timeout, CONNECT), so that it too gets its one line. `parsed` is the request
+ * when the parser got that far.
  */
 export function handleProtocolError(
   ctx: PipelineContext,
@@ -184,14 +267,10 @@ export function handleProtocolError(
   socket: Socket,
   error: HttpError,
   rawPacket?: Buffer,
+  parsed?: IncomingMessage,
 ) {
-  const req = new IncomingMessage(socket);
-  const firstLine = rawPacket ? (rawPacket.subarray(0, 2048).toString('latin1').split('\r\n')[0] ?? '') : '';
-  const [method = '', target = '', version = ''] = firstLine.split(' ');
-  req.method = method.slice(0, 32);
-  req.url = target;
-  req.httpVersion = /^HTTP\/1\.[01]$/.test(version) ? version.slice(5) : '1.1';
-  const scope = new RequestScope('http', state, req, ctx.sink);
+  const req = parsed ?? requestFromPacket(socket, rawPacket);
+  const scope = new RequestScope('http', state, req, ctx.sink, ctx.connections.of(socket) ?? null);
   ctx.metrics.requestStarted(state.appLabel);
   scope.requestId = crypto.randomUUID();
   scope.status = error.status;
@@ -199,5 +278,17 @@ export function handleProtocolError(
   scope.outcome = error.code === 'client_timeout' ? 'client_timeout' : 'rejected';
   scope.clientIp = normaliseIp(scope.peerIp);
   sendRawError(socket, error, scope.requestId, state.config.requestId.header);
-  socket.once('close', () => logRequest(scope, ctx.sink, ctx.metrics));
+  if (socket.destroyed) logRequest(scope, ctx.sink, ctx.metrics);
+  else socket.once('close', () => logRequest(scope, ctx.sink, ctx.metrics));
+}
+
+/** A stand-in request for the log, from the first line of what the parser refused. */
+function requestFromPacket(socket: Socket, rawPacket: Buffer | undefined): IncomingMessage {
+  const req = new IncomingMessage(socket);
+  const firstLine = rawPacket ? (rawPacket.subarray(0, 2048).toString('latin1').split('\r\n')[0] ?? '') : '';
+  const [method = '', target = '', version = ''] = firstLine.split(' ');
+  req.method = method.slice(0, 32);
+  req.url = target;
+  req.httpVersion = /^HTTP\/1\.[01]$/.test(version) ? version.slice(5) : '1.1';
+  return req;
 }

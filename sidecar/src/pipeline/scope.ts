@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { LogSink } from '../log/log-sink.ts';
+import type { ClientConnection } from '../net/client-connections.ts';
 import type { Decision } from '../policy/decision.ts';
 import type { PolicyIdentity, PolicyInput } from '../policy/input.ts';
 import type { RuntimeState } from '../runtime-state.ts';
@@ -18,6 +19,7 @@ export type Outcome =
   | 'client_abort'
   | 'client_timeout'
   | 'upgraded'
+  | 'overloaded'
   | 'login_redirect'
   | 'gateway';
 
@@ -35,6 +37,8 @@ export class RequestScope {
   readonly peerIp: string;
   /** The client connection, kept here because `req.socket` is detached once the exchange ends. */
   readonly socket: Socket;
+  /** The sidecar's record of that connection (timeouts, byte marks); null for synthetic requests. */
+  readonly connection: ClientConnection | null;
   requestId = '';
   clientIp = '';
   host = '';
@@ -69,12 +73,23 @@ export class RequestScope {
   bytesIn = 0;
   bytesOut = 0;
   logged = false;
+  /** True while the request waits for an upstream admission slot (its body is not being read). */
+  waitingForUpstream = false;
+  /** True once the connection's owner ended the request early (timeout, broken body). */
+  interrupted = false;
 
   /** Where auth events of this request are written (the same stream as the request line). */
   readonly sink: LogSink;
 
-  constructor(kind: 'http' | 'upgrade', state: RuntimeState, req: IncomingMessage, sink: LogSink) {
+  constructor(
+    kind: 'http' | 'upgrade',
+    state: RuntimeState,
+    req: IncomingMessage,
+    sink: LogSink,
+    connection: ClientConnection | null = null,
+  ) {
     this.kind = kind;
+    this.connection = connection;
     this.sink = sink;
     this.state = state;
     this.req = req;

@@ -10,6 +10,7 @@ import {
   loginFailure,
 } from '../auth/login-flow.ts';
 import { authorizationCodeGrant, userClaims } from '../auth/oidc-client.ts';
+import { isProviderUnreachable } from '../auth/provider-errors.ts';
 import { identityFromClaims, newSessionId, type Session } from '../auth/session.ts';
 import { type LocalResponse, redirectTo } from '../http/local-response.ts';
 import { capField } from '../log/sanitize.ts';
@@ -117,6 +118,14 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   } catch (error) {
     const e = error as Error & { code?: string; error?: string };
     const detail = capField(`${e.code ?? e.name}${e.error ? ` ${e.error}` : ''}: ${e.message}`, 300);
+    if (isProviderUnreachable(error))
+      return fail(
+        502,
+        'provider_unavailable',
+        'The identity provider cannot be reached. Try again later.',
+        { ...providerField, detail },
+        clear,
+      );
     return fail(
       401,
       'token_rejected',

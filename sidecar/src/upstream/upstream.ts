@@ -1,21 +1,29 @@
 import { Pool } from 'undici';
 import type { SidecarConfig } from '../config/sidecar-config.ts';
+import { type Admission, type AdmissionSettings, createAdmission } from './admission.ts';
 
 type UpstreamSettings = SidecarConfig['upstream'];
 
 /** Keep-alive connections idle longer than this are closed; below the 5 s default of most app servers. */
 export const UPSTREAM_KEEP_ALIVE_MS = 4_000;
 
-/** A keep-alive connection pool to the application, plus the settings it was built from. */
+/** How the pool's slots are shared out: every setting of the admission gate but its capacity. */
+export type UpstreamFairness = Omit<AdmissionSettings, 'capacity'>;
+
+/** A keep-alive connection pool to the application, the gate in front of it, and its settings. */
 export interface Upstream {
   readonly settings: UpstreamSettings;
   readonly pool: Pool;
+  /** Who may use a pool connection next; every request passes it before dispatch. */
+  readonly admission: Admission;
   /** Closes the pool once requests already dispatched have finished. */
   retire(): void;
+  /** Ends every upstream request now (shutdown after the grace). */
+  destroy(): Promise<void>;
 }
 
 /** Opens a pool for the upstream origin with Gatehouse's timeouts (tighter than Node.js defaults). */
-export function createUpstream(settings: UpstreamSettings): Upstream {
+export function createUpstream(settings: UpstreamSettings, fairness: UpstreamFairness): Upstream {
   const pool = new Pool(settings.origin, {
     connections: settings.maxConnections,
     pipelining: 1,
@@ -25,11 +33,17 @@ export function createUpstream(settings: UpstreamSettings): Upstream {
     keepAliveTimeout: UPSTREAM_KEEP_ALIVE_MS,
     keepAliveMaxTimeout: UPSTREAM_KEEP_ALIVE_MS,
   });
+  const admission = createAdmission({ ...fairness, capacity: settings.maxConnections });
   return {
     settings,
     pool,
+    admission,
     retire() {
       pool.close().catch(() => undefined);
+    },
+    async destroy() {
+      admission.close();
+      await pool.destroy().catch(() => undefined);
     },
   };
 }

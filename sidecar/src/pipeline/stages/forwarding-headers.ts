@@ -1,22 +1,8 @@
 import { withoutGatehouseCookies } from '../../auth/cookies.ts';
+import { forwardingRule } from '../../http/forwarding-header-rules.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import { normaliseIp } from '../../net/client-ip.ts';
 import type { RequestScope } from '../scope.ts';
-
-/** Client-address headers that only a trusted proxy may set; from anyone else they are dropped. */
-const CLIENT_ADDRESS_HEADERS: ReadonlySet<string> = new Set([
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'x-forwarded-port',
-  'x-forwarded-prefix',
-  'x-real-ip',
-  'forwarded',
-  'true-client-ip',
-  'cf-connecting-ip',
-  'x-client-ip',
-  'x-cluster-client-ip',
-]);
 
 /** Headers Gatehouse always sets itself on the way upstream. */
 const REPLACED: ReadonlySet<string> = new Set([
@@ -32,8 +18,10 @@ const REPLACED: ReadonlySet<string> = new Set([
  * Builds the upstream header list from the raw request headers: hop-by-hop headers and those
  * named in Connection removed, every copy of every identity header removed (any case, `_` and
  * `.` spellings, and the names this application stamps), the credentials Gatehouse consumed
- * (service token headers, a ServiceAccount bearer token, Gatehouse cookies) removed,
- * client-address headers kept only from trusted proxies, then
+ * (service token headers, a ServiceAccount bearer token, Gatehouse cookies) removed, names
+ * with `_` removed (servers that read them as `-` would see a header nobody checked), rewrite
+ * and method-override headers removed, client and connection headers kept only from trusted
+ * proxies (forwarding-header-rules.ts), then
  * X-Forwarded-For/Proto/Host, X-Real-IP and the request id set.
  */
 export function forwardingHeaders(scope: RequestScope): undefined {
@@ -58,7 +46,7 @@ export function forwardingHeaders(scope: RequestScope): undefined {
     const value = raw[i + 1] as string;
     if (name === 'transfer-encoding' || (name === 'content-length' && value !== '0')) scope.hasBody = true;
     if (HOP_BY_HOP.has(name) || connection?.has(name) || name === idHeader) continue;
-    if (withheld(name)) continue;
+    if (name.includes('_') || withheld(name)) continue;
     if (auth !== null) {
       if (name === 'authorization' && scope.authMethod === 'service-account') continue;
       if (name === 'cookie') {
@@ -67,7 +55,9 @@ export function forwardingHeaders(scope: RequestScope): undefined {
         continue;
       }
     }
-    if (CLIENT_ADDRESS_HEADERS.has(name)) {
+    const rule = forwardingRule(name);
+    if (rule === 'always_drop') continue;
+    if (rule === 'trusted_only') {
       if (!scope.peerTrusted) continue;
       if (name === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;
       else if (name === 'x-forwarded-proto') forwardedProto ||= value;

@@ -5,17 +5,30 @@ import { HttpError } from '../../errors.ts';
 import { sendRawError } from '../../http/error-response.ts';
 import { admits, type Decision } from '../../policy/decision.ts';
 import type { RuntimeState } from '../../runtime-state.ts';
+import type { AdmissionTicket } from '../../upstream/admission.ts';
 import { upstreamHttpError } from '../../upstream/upstream-errors.ts';
 import type { RequestScope } from '../scope.ts';
-import { responseHeaders } from './proxy.ts';
+import { BUSY_RETRY_AFTER_SECONDS, claimantOf, responseHeaders, upstreamBusy } from './proxy.ts';
 
 /** Why an open tunnel was closed by a new config. */
 export type TunnelClosure =
   | { readonly reason: 'policy_changed'; readonly decision: Decision }
   | { readonly reason: 'session_revoked'; readonly revocation: string };
 
+/** Caps on open tunnels: a WebSocket holds two sockets for as long as it lives. */
+export interface TunnelLimits {
+  /** Most tunnels open (or opening) at once. */
+  readonly maxTunnels: number;
+  /** Most tunnels one caller (identity, or client IP when anonymous) may hold. */
+  readonly maxClientTunnels: number;
+}
+
+export const DEFAULT_TUNNEL_LIMITS: TunnelLimits = Object.freeze({ maxTunnels: 4096, maxClientTunnels: 512 });
+
 /** Open upgraded connections, so shutdown and policy changes can find and close them. */
 export interface UpgradeRegistry {
+  /** Reserves a tunnel for a caller; false when a cap is reached. Undo with `delete`. */
+  reserve(scope: RequestScope, key: string): boolean;
   add(scope: RequestScope, close: () => void): void;
   delete(scope: RequestScope): void;
   readonly size: number;
@@ -27,14 +40,31 @@ export interface UpgradeRegistry {
   recheck(state: RuntimeState, closed: (scope: RequestScope, why: TunnelClosure) => void): void;
 }
 
-/** A registry of open WebSocket tunnels. */
-export function createUpgradeRegistry(): UpgradeRegistry {
+/** A registry of open WebSocket tunnels, with caps overall and per caller. */
+export function createUpgradeRegistry(limits: TunnelLimits = DEFAULT_TUNNEL_LIMITS): UpgradeRegistry {
   const open = new Map<RequestScope, () => void>();
+  const reserved = new Map<RequestScope, string>();
+  const perKey = new Map<string, number>();
   return {
+    reserve(scope, key) {
+      if (reserved.size >= limits.maxTunnels || (perKey.get(key) ?? 0) >= limits.maxClientTunnels)
+        return false;
+      reserved.set(scope, key);
+      perKey.set(key, (perKey.get(key) ?? 0) + 1);
+      return true;
+    },
     add: (scope, close) => void open.set(scope, close),
-    delete: (scope) => void open.delete(scope),
+    delete(scope) {
+      open.delete(scope);
+      const key = reserved.get(scope);
+      if (key === undefined) return;
+      reserved.delete(scope);
+      const left = (perKey.get(key) ?? 1) - 1;
+      if (left === 0) perKey.delete(key);
+      else perKey.set(key, left);
+    },
     get size() {
-      return open.size;
+      return reserved.size;
     },
     closeAll() {
       for (const close of [...open.values()]) close();
@@ -82,37 +112,66 @@ export function proxyUpgrade(
   const idHeader = state.config.requestId.header;
   return new Promise((resolve) => {
     let settled = false;
+    let controller: Dispatcher.DispatchController | undefined;
+    let ticket: AdmissionTicket | undefined;
     const finish = (): void => {
       if (settled) return;
       settled = true;
+      ticket?.release();
       registry.delete(scope);
       resolve();
     };
     const refuse = (error: HttpError): void => {
+      if (settled) return;
       scope.status = error.status;
       scope.errorCode = error.code;
-      scope.outcome = error.code === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_error';
+      scope.outcome =
+        error.code === 'upstream_timeout'
+          ? 'upstream_timeout'
+          : error.code === 'upstream_busy' || error.code === 'tunnel_limit'
+            ? 'overloaded'
+            : 'upstream_error';
       sendRawError(client as never, error, scope.requestId, idHeader, req.headers.accept);
       finish();
     };
+    if (client.destroyed) {
+      scope.status = 499;
+      scope.outcome = 'client_abort';
+      resolve();
+      return;
+    }
+    // Before the 101 the client may leave at any time: the handshake is abandoned upstream too.
     client.once('close', () => {
       if (scope.status === 0) {
         scope.status = 499;
         scope.outcome = 'client_abort';
       }
+      if (scope.outcome !== 'upgraded') {
+        if (controller && !controller.aborted) controller.abort(new Error('client closed the connection'));
+        finish();
+      }
     });
+    const claimant = claimantOf(scope);
+    if (!registry.reserve(scope, claimant.key)) {
+      refuse(TUNNEL_LIMIT);
+      return;
+    }
 
     const handler: Dispatcher.DispatchHandler = {
-      onRequestStart() {},
+      onRequestStart(c) {
+        controller = c;
+        if (settled) c.abort(new Error('client closed the connection'));
+      },
       onRequestUpgrade(_c, statusCode, headers, upstream) {
         scope.upstreamMs = Number(process.hrtime.bigint() - scope.upstreamStartNs) / 1e6;
-        scope.status = statusCode;
-        scope.outcome = 'upgraded';
-        if (client.destroyed) {
+        ticket?.release(); // the pool no longer holds this connection
+        if (settled || client.destroyed) {
           upstream.destroy();
           finish();
           return;
         }
+        scope.status = statusCode;
+        scope.outcome = 'upgraded';
         const lines = ['HTTP/1.1 101 Switching Protocols', 'connection: Upgrade', 'upgrade: websocket'];
         const out = responseHeaders(headers as IncomingHttpHeaders, idHeader, scope.requestId);
         for (let i = 0; i < out.length; i += 2) lines.push(`${out[i]}: ${out[i + 1]}`);
@@ -154,19 +213,31 @@ export function proxyUpgrade(
       },
     };
 
-    scope.upstreamStartNs = process.hrtime.bigint();
-    try {
-      state.upstream.pool.dispatch(
-        {
-          path: scope.query ? `${scope.path}?${scope.query}` : scope.path,
-          method: 'GET',
-          headers: scope.upstreamHeaders,
-          upgrade: 'websocket',
-        },
-        handler,
-      );
-    } catch (error) {
-      refuse(upstreamHttpError(error));
-    }
+    const dispatch = (): void => {
+      if (settled) return;
+      scope.upstreamStartNs = process.hrtime.bigint();
+      try {
+        state.upstream.pool.dispatch(
+          {
+            path: scope.query ? `${scope.path}?${scope.query}` : scope.path,
+            method: 'GET',
+            headers: scope.upstreamHeaders,
+            upgrade: 'websocket',
+          },
+          handler,
+        );
+      } catch (error) {
+        refuse(upstreamHttpError(error));
+      }
+    };
+    ticket = state.upstream.admission.request(claimant, dispatch, (why) => refuse(upstreamBusy(why)));
   });
 }
+
+const TUNNEL_LIMIT = new HttpError(
+  'tunnel_limit',
+  503,
+  'Too many open WebSocket connections. Try again later.',
+  undefined,
+  { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) },
+);

@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import { HttpError } from '../../errors.ts';
 import { sendError } from '../../http/error-response.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
+import type { AdmissionTicket, Claimant, Refusal } from '../../upstream/admission.ts';
 import { upstreamHttpError } from '../../upstream/upstream-errors.ts';
 import type { RequestScope } from '../scope.ts';
 
@@ -36,12 +37,30 @@ function isStreaming(headers: IncomingHttpHeaders): boolean {
   );
 }
 
-/** Sockets whose idle timer fired; their requests end as client_timeout rather than client_abort. */
-export const timedOutSockets = new WeakSet<object>();
+/** The admission claimant for a request: identified callers by identity, anonymous ones by client IP. */
+export function claimantOf(scope: RequestScope): Claimant {
+  const identity = scope.identity;
+  return identity === null
+    ? { key: `ip:${scope.clientIp}`, anonymous: true }
+    : { key: `${identity.kind}:${identity.sub}`, anonymous: false };
+}
+
+/** Seconds a client is told to wait after a 503 for a busy upstream. */
+export const BUSY_RETRY_AFTER_SECONDS = 5;
+
+/** The answer when no upstream connection could be had in time (or the queue is full). */
+export function upstreamBusy(why: Refusal): HttpError {
+  return new HttpError('upstream_busy', 503, 'The application is busy. Try again shortly.', why, {
+    'retry-after': String(BUSY_RETRY_AFTER_SECONDS),
+  });
+}
 
 /**
  * Forwards the request to the upstream over the keep-alive pool and streams the response back
- * with back-pressure both ways. Resolves when the client response is finished or closed.
+ * with back-pressure both ways. The request first waits for an admission slot (bounded); a
+ * client that leaves before dispatch is never dispatched, and a response that can no longer be
+ * written aborts its upstream request instead of pausing it. Resolves when the client response
+ * is finished or closed.
  */
 export function proxy(scope: RequestScope, res: ServerResponse, draining: () => boolean): Promise<void> {
   const { req, state } = scope;
@@ -54,12 +73,15 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
   return new Promise((resolve) => {
     let controller: Dispatcher.DispatchController | undefined;
     let upstreamDone = false;
+    let clientGone = false;
+    let ticket: AdmissionTicket | undefined;
+    const release = (): void => ticket?.release();
 
     const fail = (error: unknown): void => {
-      if (controller?.aborted && res.destroyed) return; // the client left first; close handler records it
+      if (clientGone || scope.interrupted) return; // the close handler or the interruption recorded it
       const httpError = error instanceof HttpError ? error : upstreamHttpError(error);
       scope.errorCode = httpError.code;
-      scope.outcome = httpError.code === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_error';
+      scope.outcome = outcomeOf(httpError);
       if (!res.headersSent && !res.destroyed) {
         scope.status = httpError.status;
         sendError(res, httpError, scope.requestId, idHeader, req.headers.accept, draining());
@@ -69,11 +91,15 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
     };
 
     res.once('close', () => {
+      clientGone = true;
+      scope.waitingForUpstream = false;
       if (!res.writableFinished && scope.outcome === 'served') {
-        scope.outcome = timedOutSockets.has(req.socket) ? 'client_timeout' : 'client_abort';
+        scope.outcome = scope.connection?.timedOut ? 'client_timeout' : 'client_abort';
         if (scope.status === 0) scope.status = 499;
       }
-      if (!upstreamDone) controller?.abort(new Error('client closed the connection'));
+      if (!upstreamDone && controller && !controller.aborted)
+        controller.abort(new Error('client closed the connection'));
+      release();
       resolve();
     });
     res.on('drain', () => controller?.resume());
@@ -81,9 +107,14 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(c) {
         controller = c;
+        if (clientGone) c.abort(new Error('client closed the connection'));
       },
       onResponseStart(c, statusCode, headers) {
         if (statusCode < 200) return;
+        if (res.destroyed || res.headersSent) {
+          c.abort(new Error('client response already ended'));
+          return;
+        }
         scope.upstreamMs = Number(process.hrtime.bigint() - scope.upstreamStartNs) / 1e6;
         scope.status = statusCode;
         const out = responseHeaders(headers as IncomingHttpHeaders, idHeader, scope.requestId);
@@ -98,32 +129,59 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
         if (isStreaming(headers as IncomingHttpHeaders)) res.flushHeaders();
       },
       onResponseData(c, chunk) {
+        if (res.destroyed || res.writableEnded) {
+          c.abort(new Error('client response already ended'));
+          return;
+        }
         if (!res.write(chunk)) c.pause();
       },
       onResponseEnd() {
         upstreamDone = true;
-        res.end();
+        release();
+        if (!res.destroyed && !res.writableEnded) res.end();
       },
       onResponseError(_c, error) {
         upstreamDone = true;
+        release();
         fail(error);
       },
     };
 
-    scope.upstreamStartNs = process.hrtime.bigint();
-    try {
-      state.upstream.pool.dispatch(
-        {
-          path: scope.query ? `${scope.path}?${scope.query}` : scope.path,
-          method: req.method ?? 'GET',
-          headers: scope.upstreamHeaders,
-          body: scope.hasBody ? req : null,
-        },
-        handler,
-      );
-    } catch (error) {
+    const dispatch = (): void => {
+      scope.waitingForUpstream = false;
+      if (clientGone || scope.interrupted) {
+        release();
+        return;
+      }
+      scope.upstreamStartNs = process.hrtime.bigint();
+      try {
+        state.upstream.pool.dispatch(
+          {
+            path: scope.query ? `${scope.path}?${scope.query}` : scope.path,
+            method: req.method ?? 'GET',
+            headers: scope.upstreamHeaders,
+            body: scope.hasBody ? req : null,
+          },
+          handler,
+        );
+      } catch (error) {
+        upstreamDone = true;
+        release();
+        fail(error);
+      }
+    };
+
+    scope.waitingForUpstream = true;
+    ticket = state.upstream.admission.request(claimantOf(scope), dispatch, (why) => {
+      scope.waitingForUpstream = false;
       upstreamDone = true;
-      fail(error);
-    }
+      fail(upstreamBusy(why));
+    });
   });
+}
+
+function outcomeOf(error: HttpError): RequestScope['outcome'] {
+  if (error.code === 'upstream_timeout') return 'upstream_timeout';
+  if (error.code === 'upstream_busy') return 'overloaded';
+  return 'upstream_error';
 }

@@ -1,0 +1,186 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+
+/**
+ * One client connection as the sidecar holds it, from accept to close. The request pipeline
+ * reads and writes these fields instead of keeping state on sockets or in shared module maps.
+ */
+export interface ClientConnection {
+  readonly socket: Socket;
+  /** Peer address as accepted (before any trusted-proxy resolution). */
+  readonly peerIp: string;
+  /** Set when the connection's idle timer fired; its request ends as client_timeout. */
+  timedOut: boolean;
+  /** The last socket error seen (RST, EPIPE, ...), for the log; never thrown. */
+  lastError: string | null;
+  /** Set once the HTTP parser reported an error; it reports each connection once. */
+  protocolError: boolean;
+  /** Requests on this connection whose responses are not finished yet (pipelining). */
+  readonly inFlight: number;
+  /** The oldest request in progress, told about what happens to its connection. */
+  readonly current: ConnectionRequest | null;
+  /** Bytes read from the socket that earlier, finished requests already counted. */
+  bytesReadMark: number;
+  bytesWrittenMark: number;
+  /** Time (ms) the current request's body was being read, for the minimum-rate check. */
+  readingMs: number;
+  /** Registers a request; the returned function marks it finished (idempotent). */
+  begin(request: ConnectionRequest): () => void;
+  /** Resolves once every request ahead on this connection has finished its response. */
+  whenIdle(): Promise<void>;
+  /** Ends the connection now (RST to the client); safe to call more than once. */
+  destroy(): void;
+}
+
+/** What a request in progress exposes to the owner of its connection. */
+export interface ConnectionRequest {
+  /** Monotonic start (ms, performance.now()) of the request. */
+  readonly startedAtMs: number;
+  /**
+   * Where receiving the request stands: `done` once head and body are in; `reading` while the
+   * sidecar consumes the body; `held` while the sidecar itself is not reading (queued for the
+   * upstream, or the upstream is applying back-pressure), so slowness is not the client's.
+   */
+  reading(): 'done' | 'reading' | 'held';
+  /** Ends the request early with a timeout: answers it if it can, else closes the connection. */
+  timeout(reason: 'body_too_slow' | 'request_deadline'): void;
+  /** The connection broke mid-request (a parse error in its body, or the client's FIN mid-body). */
+  broken(code: string): void;
+}
+
+/** Limits on how slowly a client may send a request (after Apache's mod_reqtimeout). */
+export interface RequestReadLimits {
+  /** Time allowed for the body before the rate extension (ms); 0 turns the body check off. */
+  readonly bodyTimeoutMs: number;
+  /** Each this many body bytes received extend the body time by one second. */
+  readonly bodyMinRate: number;
+  /** Total time from the first byte of the head to the last byte of the body (ms); 0 = none. */
+  readonly requestTimeoutMs: number;
+}
+
+/** The owner of every client socket's lifetime: accept, error path, timeouts, shutdown. */
+export interface ClientConnections {
+  /** The connection for a socket the server accepted. */
+  of(socket: Socket): ClientConnection | undefined;
+  readonly size: number;
+  /** Open connections per peer address, for fair-share decisions. */
+  countFor(peerIp: string): number;
+  /** Destroys every client socket still open, upgraded ones included. */
+  destroyAll(): void;
+  /** Stops the periodic read-rate check. */
+  close(): void;
+}
+
+const CHECK_INTERVAL_MS = 1_000;
+
+interface Tracked extends ClientConnection {
+  inFlight: number;
+  current: ConnectionRequest | null;
+  readonly requests: ConnectionRequest[];
+  idleWaiters: (() => void)[];
+}
+
+/**
+ * Takes ownership of every socket the server accepts: an error listener for the socket's whole
+ * life (Node drops its own when a socket is handed over for an upgrade, so a reset during the
+ * handshake would otherwise end the process), tracking for shutdown, and a once-a-second check
+ * of requests whose bodies arrive too slowly or whose total time ran out.
+ */
+export function createClientConnections(server: Server, limits: RequestReadLimits): ClientConnections {
+  const open = new Map<Socket, Tracked>();
+  const perPeer = new Map<string, number>();
+
+  server.on('connection', (socket: Socket) => {
+    const peerIp = socket.remoteAddress ?? '';
+    const connection: Tracked = {
+      socket,
+      peerIp,
+      timedOut: false,
+      lastError: null,
+      protocolError: false,
+      inFlight: 0,
+      current: null,
+      requests: [],
+      idleWaiters: [],
+      bytesReadMark: 0,
+      bytesWrittenMark: 0,
+      readingMs: 0,
+      begin(request) {
+        if (connection.requests.length === 0) connection.readingMs = 0;
+        connection.requests.push(request);
+        connection.inFlight++;
+        connection.current = connection.requests[0] ?? null;
+        let done = false;
+        return () => {
+          if (done) return;
+          done = true;
+          const i = connection.requests.indexOf(request);
+          if (i >= 0) connection.requests.splice(i, 1);
+          connection.inFlight--;
+          connection.current = connection.requests[0] ?? null;
+          connection.readingMs = 0;
+          if (connection.inFlight === 0) wakeIdle(connection);
+        };
+      },
+      whenIdle() {
+        if (connection.inFlight === 0 || socket.destroyed) return Promise.resolve();
+        return new Promise((resolve) => connection.idleWaiters.push(resolve));
+      },
+      destroy() {
+        socket.destroy();
+      },
+    };
+    open.set(socket, connection);
+    perPeer.set(peerIp, (perPeer.get(peerIp) ?? 0) + 1);
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      connection.lastError = error.code ?? error.message;
+    });
+    socket.once('close', () => {
+      open.delete(socket);
+      const left = (perPeer.get(peerIp) ?? 1) - 1;
+      if (left === 0) perPeer.delete(peerIp);
+      else perPeer.set(peerIp, left);
+      wakeIdle(connection);
+    });
+  });
+
+  const check = setInterval(() => {
+    const now = performance.now();
+    for (const connection of open.values()) {
+      const request = connection.current;
+      if (request === null) continue;
+      const reading = request.reading();
+      if (reading === 'done') continue;
+      if (limits.requestTimeoutMs > 0 && now - request.startedAtMs > limits.requestTimeoutMs) {
+        request.timeout('request_deadline');
+        continue;
+      }
+      if (reading === 'held' || limits.bodyTimeoutMs === 0) continue;
+      connection.readingMs += CHECK_INTERVAL_MS;
+      const received = connection.socket.bytesRead - connection.bytesReadMark;
+      const allowed = limits.bodyTimeoutMs + (received / limits.bodyMinRate) * 1000;
+      if (connection.readingMs > allowed) request.timeout('body_too_slow');
+    }
+  }, CHECK_INTERVAL_MS);
+  check.unref();
+
+  return {
+    of: (socket) => open.get(socket),
+    get size() {
+      return open.size;
+    },
+    countFor: (peerIp) => perPeer.get(peerIp) ?? 0,
+    destroyAll() {
+      for (const socket of [...open.keys()]) socket.destroy();
+    },
+    close() {
+      clearInterval(check);
+    },
+  };
+}
+
+function wakeIdle(connection: Tracked): void {
+  const waiters = connection.idleWaiters;
+  connection.idleWaiters = [];
+  for (const wake of waiters) wake();
+}

@@ -1,0 +1,180 @@
+/**
+ * Admission to the upstream connection pool. The pool has a fixed number of connections; without
+ * a gate in front of it, whoever holds them (slow uploads, abandoned requests, one busy client)
+ * decides who else is served. The gate bounds the wait for a slot, keeps a share of the slots
+ * that anonymous callers cannot take, caps what one caller may hold, and never dispatches a
+ * request whose client has already gone.
+ */
+
+/** Who is asking: anonymous callers are keyed by client IP, identified ones by identity. */
+export interface Claimant {
+  readonly key: string;
+  readonly anonymous: boolean;
+}
+
+/** Why a request was not admitted. */
+export type Refusal = 'queue_full' | 'queue_timeout';
+
+export interface AdmissionSettings {
+  /** Slots: the pool's connection count. */
+  readonly capacity: number;
+  /** Fraction of the slots anonymous callers may hold together, (0, 1]. */
+  readonly anonymousShare: number;
+  /** Fraction of the slots one caller may hold, (0, 1]. */
+  readonly clientShare: number;
+  /** Longest wait for a slot before 503 (ms). */
+  readonly queueTimeoutMs: number;
+  /** Most requests waiting at once; more are refused at once. */
+  readonly maxQueue: number;
+}
+
+export const DEFAULT_ANONYMOUS_SHARE = 0.5;
+export const DEFAULT_CLIENT_SHARE = 0.25;
+export const DEFAULT_QUEUE_TIMEOUT_MS = 10_000;
+
+/** A request's place: admitted (with a release) or waiting (with a cancel). */
+export interface AdmissionTicket {
+  /** Gives the slot back, or leaves the queue; idempotent. */
+  release(): void;
+}
+
+export interface Admission {
+  /**
+   * Asks for a slot. `admitted` runs (synchronously when a slot is free) once the request holds
+   * one; `refused` runs if it cannot get one. The ticket releases the slot or leaves the queue.
+   */
+  request(claimant: Claimant, admitted: () => void, refused: (why: Refusal) => void): AdmissionTicket;
+  readonly inUse: number;
+  readonly waiting: number;
+  /** True when every slot is held and none was given back for a whole queue timeout. */
+  stalled(nowMs?: number): boolean;
+  /** Refuses everything waiting (shutdown). */
+  close(): void;
+}
+
+interface Waiter {
+  readonly claimant: Claimant;
+  readonly admitted: () => void;
+  readonly refused: (why: Refusal) => void;
+  readonly timer: NodeJS.Timeout;
+  done: boolean;
+  /** Set once admitted: gives the slot back. */
+  release?: () => void;
+}
+
+/** Creates the gate for one pool. Settings are checked by the flags that fill them. */
+export function createAdmission(settings: AdmissionSettings): Admission {
+  const anonymousLimit = Math.max(1, Math.floor(settings.capacity * settings.anonymousShare));
+  const clientLimit = Math.max(1, Math.floor(settings.capacity * settings.clientShare));
+  const clientQueueLimit = Math.max(1, Math.floor(settings.maxQueue * settings.clientShare));
+  const held = new Map<string, number>();
+  const queued = new Map<string, number>();
+  let queue: Waiter[] = [];
+  let waitingCount = 0;
+  let inUse = 0;
+  let anonymousInUse = 0;
+  let lastReleaseMs = performance.now();
+
+  const fits = (c: Claimant): boolean =>
+    inUse < settings.capacity &&
+    (!c.anonymous || anonymousInUse < anonymousLimit) &&
+    (held.get(c.key) ?? 0) < clientLimit;
+
+  const take = (c: Claimant): AdmissionTicket['release'] => {
+    inUse++;
+    if (c.anonymous) anonymousInUse++;
+    held.set(c.key, (held.get(c.key) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      inUse--;
+      if (c.anonymous) anonymousInUse--;
+      const left = (held.get(c.key) ?? 1) - 1;
+      if (left === 0) held.delete(c.key);
+      else held.set(c.key, left);
+      lastReleaseMs = performance.now();
+      admitWaiting();
+    };
+  };
+
+  const leaveQueue = (w: Waiter): void => {
+    w.done = true;
+    waitingCount--;
+    clearTimeout(w.timer);
+    const left = (queued.get(w.claimant.key) ?? 1) - 1;
+    if (left === 0) queued.delete(w.claimant.key);
+    else queued.set(w.claimant.key, left);
+  };
+
+  /**
+   * First come, first served among those whose shares allow them a slot now. After this runs no
+   * waiter fits, so a new request that fits may take a slot at once without jumping anyone.
+   */
+  const admitWaiting = (): void => {
+    if (queue.length === 0) return;
+    const next: Waiter[] = [];
+    for (const w of queue) {
+      if (w.done) continue;
+      if (fits(w.claimant)) {
+        leaveQueue(w);
+        w.release = take(w.claimant);
+        w.admitted();
+      } else next.push(w);
+    }
+    queue = next;
+  };
+
+  return {
+    request(claimant, admitted, refused) {
+      if (fits(claimant)) {
+        const release = take(claimant);
+        admitted();
+        return { release };
+      }
+      if (waitingCount >= settings.maxQueue || (queued.get(claimant.key) ?? 0) >= clientQueueLimit) {
+        refused('queue_full');
+        return { release: () => undefined };
+      }
+      const waiter: Waiter = {
+        claimant,
+        admitted,
+        refused,
+        done: false,
+        timer: setTimeout(() => {
+          if (waiter.done) return;
+          leaveQueue(waiter);
+          refused('queue_timeout');
+        }, settings.queueTimeoutMs),
+      };
+      waiter.timer.unref();
+      queued.set(claimant.key, (queued.get(claimant.key) ?? 0) + 1);
+      waitingCount++;
+      if (queue.length > 2 * waitingCount + 64) queue = queue.filter((w) => !w.done);
+      queue.push(waiter);
+      return {
+        release() {
+          if (waiter.release) waiter.release();
+          else if (!waiter.done) leaveQueue(waiter);
+        },
+      };
+    },
+    get inUse() {
+      return inUse;
+    },
+    get waiting() {
+      return waitingCount;
+    },
+    stalled(nowMs = performance.now()) {
+      return inUse >= settings.capacity && nowMs - lastReleaseMs > settings.queueTimeoutMs;
+    },
+    close() {
+      for (const w of queue) {
+        if (w.done) continue;
+        leaveQueue(w);
+        w.refused('queue_timeout');
+      }
+      queue = [];
+    },
+  };
+}

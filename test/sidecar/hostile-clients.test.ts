@@ -1,0 +1,275 @@
+import { request } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { newServiceToken } from '../../sidecar/src/auth/service-tokens.ts';
+import { testConfig } from '../helpers/fixtures.ts';
+import {
+  eventually,
+  type HostileUpstream,
+  openRaw,
+  sleep,
+  startHostileUpstream,
+  statusesOf,
+  upgradeRequest,
+} from '../helpers/hostile.ts';
+import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
+import {
+  applicationYaml,
+  type SidecarProcess,
+  startSidecarProcess,
+  writeConfigDir,
+} from '../helpers/sidecar-process.ts';
+
+/** Numbers refer to the findings of the hostile-client review (docs/sidecar.md, "Hostile clients"). */
+
+const GET = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+
+function linesFor(s: InProcessSidecar, uri: string) {
+  return s.records().filter((r) => r.uri === uri);
+}
+
+describe('1: a reset at any point of an upgrade never ends the process', () => {
+  for (const upgradeDelayMs of [0, 150]) {
+    it(`RST before the upstream's 101 (${upgradeDelayMs ? 'slow' : 'fast'} handshake), and after a pipelined request`, async () => {
+      const upstream = await startHostileUpstream({ upgradeDelayMs });
+      const proc = await startSidecarProcess(
+        writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
+      );
+      try {
+        for (let i = 0; i < 25; i++) {
+          const client = await openRaw(proc.port);
+          client.socket.write(upgradeRequest('/ws'));
+          await sleep(i % 5);
+          client.socket.resetAndDestroy();
+          const piped = await openRaw(proc.port);
+          piped.socket.write(GET('/slow') + upgradeRequest('/ws'));
+          await sleep(i % 2 === 0 ? 5 : 320);
+          piped.socket.resetAndDestroy();
+        }
+        await sleep(500);
+        expect(proc.child.exitCode).toBeNull();
+        expect(proc.stderr()).not.toMatch(/Unhandled|ECONNRESET|EPIPE/);
+        const res = await request(`http://127.0.0.1:${proc.port}/after`);
+        expect(res.statusCode).toBe(200);
+        await res.body.text();
+      } finally {
+        await proc.stop();
+        await upstream.close();
+      }
+    });
+  }
+});
+
+describe('in-process data path under hostile clients', () => {
+  let upstream: HostileUpstream;
+  let gate: InProcessSidecar;
+  const token = newServiceToken();
+
+  beforeAll(async () => {
+    upstream = await startHostileUpstream({ upgradeDelayMs: 50 });
+    gate = await startSidecar(
+      testConfig({
+        upstream: { url: upstream.url, maxConnections: 4 },
+        authentication: { serviceTokens: { tokens: [{ id: 'ci-bot', secretHash: token.secretHash }] } },
+      }),
+      { bodyTimeoutMs: 1_500, bodyMinRate: 500, queueTimeoutMs: 800, headersTimeoutMs: 1_000 },
+    );
+  });
+  afterAll(async () => {
+    clearInterval(readSlots);
+    await gate.close();
+    await upstream.close();
+  });
+  afterEach(async () => {
+    // Every test leaves the pool as it found it: no slot held, nobody queued.
+    await eventually('the pool is idle again', () => slotsInUse === 0, 3_000).catch(() => undefined);
+    const text = await gate.metrics.registry.metrics();
+    expect(/gatehouse_upstream_slots_in_use (\d+)/.exec(text)?.[1]).toBe('0');
+    expect(/gatehouse_upstream_queue_length (\d+)/.exec(text)?.[1]).toBe('0');
+  });
+  let slotsInUse = 0;
+  const readSlots = setInterval(async () => {
+    const text = await gate?.metrics.registry.metrics();
+    slotsInUse = Number(/gatehouse_upstream_slots_in_use (\d+)/.exec(text ?? '')?.[1] ?? 0);
+  }, 50);
+
+  const signedIn = async (path: string) => {
+    const started = performance.now();
+    const res = await request(`${gate.url}${path}`, {
+      headers: { 'cf-access-client-id': 'ci-bot', 'cf-access-client-secret': token.secret },
+      headersTimeout: 5_000,
+    });
+    await res.body.text();
+    return { status: res.statusCode, ms: performance.now() - started };
+  };
+
+  it('2: clients that leave while queued for the pool never freeze it (FIN and RST)', async () => {
+    for (let round = 0; round < 4; round++) {
+      const held = [0, 1].map(() => request(`${gate.url}/slow`).then((r) => r.body.text()));
+      const leavers = await Promise.all(Array.from({ length: 12 }, () => openRaw(gate.port)));
+      for (const c of leavers) c.socket.write(GET('/slow'));
+      await sleep(50);
+      // A FIN may be a half-close (the request stays, its answer then fails); an RST is gone.
+      for (const c of leavers) round % 2 === 0 ? c.socket.destroy() : c.socket.resetAndDestroy();
+      await Promise.all(held);
+    }
+    for (let i = 0; i < 5; i++) {
+      const { status, ms } = await signedIn('/slow');
+      expect(status).toBe(200);
+      expect(ms).toBeLessThan(2_000);
+    }
+  });
+
+  it('3: slow anonymous uploads cannot starve identified callers, and end with 408 body_too_slow', async () => {
+    // Eight anonymous clients from eight addresses: the anonymous share (2 of 4 slots) binds.
+    const uploaders = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => openRaw(gate.port, `127.0.0.${i + 2}`)),
+    );
+    for (const c of uploaders)
+      c.socket.write('POST /upload-slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n');
+    const drip = setInterval(() => {
+      for (const c of uploaders) if (!c.socket.destroyed) c.socket.write('x');
+    }, 300);
+    try {
+      await sleep(300);
+      for (let i = 0; i < 3; i++) {
+        const { status, ms } = await signedIn('/');
+        expect(status).toBe(200);
+        expect(ms).toBeLessThan(1_000);
+      }
+      // Admitted uploads are cut by the body rate; those still queued by the bounded wait.
+      await Promise.all(uploaders.map((c) => c.waitFor(/HTTP\/1\.1 (408|503)/, 6_000)));
+    } finally {
+      clearInterval(drip);
+    }
+    await eventually('eight lines for the slow uploads', () => linesFor(gate, '/upload-slow').length === 8);
+    const lines = linesFor(gate, '/upload-slow');
+    const cut = lines.filter((l) => l.error === 'body_too_slow');
+    expect(cut.length).toBeGreaterThanOrEqual(2);
+    for (const line of cut) expect(line).toMatchObject({ status: 408, outcome: 'client_timeout' });
+    for (const line of lines.filter((l) => l.error !== 'body_too_slow'))
+      expect(line).toMatchObject({ status: 503, outcome: 'overloaded', error: 'upstream_busy' });
+  });
+
+  it('3: the wait for an upstream connection is bounded: 503 with Retry-After, logged', async () => {
+    const hanging = await Promise.all(Array.from({ length: 2 }, () => openRaw(gate.port)));
+    for (const c of hanging) c.socket.write(GET('/hang'));
+    await sleep(100);
+    const res = await request(`${gate.url}/hang?queued`, { headersTimeout: 5_000 });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
+    await res.body.text();
+    for (const c of hanging) c.socket.resetAndDestroy();
+    await eventually('the 503 line', () => linesFor(gate, '/hang?queued').length === 1);
+    expect(linesFor(gate, '/hang?queued')[0]).toMatchObject({
+      outcome: 'overloaded',
+      error: 'upstream_busy',
+    });
+  });
+
+  it('5 and 10: a body cut by FIN is one client_abort line with its true byte count', async () => {
+    const c = await openRaw(gate.port);
+    c.socket.write('POST /upload-fin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n0123456789');
+    await sleep(100);
+    c.socket.end();
+    await c.closed;
+    await sleep(300);
+    const lines = linesFor(gate, '/upload-fin');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ status: 499, outcome: 'client_abort' });
+    expect(lines[0]?.bytesIn).toBe(77); // the 67-byte head and the 10 body bytes that arrived
+  });
+
+  it('5: a malformed chunk in the body is one 400 line', async () => {
+    const c = await openRaw(gate.port);
+    c.socket.write(
+      'POST /upload-bad HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n',
+    );
+    await sleep(100);
+    c.socket.write('zz\r\nnot a chunk\r\n');
+    await c.closed;
+    await sleep(300);
+    const lines = linesFor(gate, '/upload-bad');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ status: 400, outcome: 'rejected', error: 'bad_request' });
+  });
+
+  it('6: a pipelined upgrade gets its 101 after the response to the request ahead', async () => {
+    const c = await openRaw(gate.port);
+    c.socket.write(GET('/slow') + upgradeRequest('/ws'));
+    const text = await c.waitFor(/101 Switching/, 3_000);
+    expect(statusesOf(text)).toEqual([200, 101]);
+    c.socket.destroy();
+  });
+
+  it('6: a client that half-closes after a complete request still gets its response', async () => {
+    const c = await openRaw(gate.port);
+    c.socket.end(GET('/slow'));
+    const text = await c.waitFor(/slow ok/, 3_000);
+    expect(statusesOf(text)).toEqual([200]);
+  });
+
+  it('10: CONNECT is answered 405 and logged', async () => {
+    const c = await openRaw(gate.port);
+    c.socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    await c.waitFor(/HTTP\/1\.1 405/);
+    await eventually('the CONNECT line', () => gate.records().some((r) => r.method === 'CONNECT'));
+    expect(gate.records().find((r) => r.method === 'CONNECT')).toMatchObject({
+      status: 405,
+      outcome: 'rejected',
+      error: 'connect_not_supported',
+    });
+  });
+
+  it('10: a connection that never sends a byte is closed by the header timeout without a request line', async () => {
+    const before = gate.records().length;
+    const c = await openRaw(gate.port);
+    await c.closed;
+    expect(c.received()).toBe('');
+    await sleep(100);
+    expect(gate.records().length).toBe(before);
+    const metrics = await gate.metrics.registry.metrics();
+    expect(metrics).toMatch(/gatehouse_client_connections_idle_closed_total [1-9]/);
+  });
+});
+
+describe('4: shutdown ends within the grace whatever clients hold', () => {
+  let upstream: HostileUpstream;
+  let proc: SidecarProcess;
+  afterAll(async () => upstream?.close());
+
+  it('slow uploads, queued requests, a response nobody reads, a tunnel and a handshake in progress: exit within --shutdown-grace, every request logged', async () => {
+    upstream = await startHostileUpstream({ upgradeDelayMs: 0 });
+    proc = await startSidecarProcess(
+      writeConfigDir(
+        applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url, maxConnections: 2 } }),
+      ),
+      ['--shutdown-grace', '2s', '--client-body-timeout', '0s', '--upstream-queue-timeout', '60s'],
+    );
+    const clients = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await openRaw(proc.port);
+      c.socket.write(`POST /upload-${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nabc`);
+      clients.push(c);
+    }
+    await sleep(200);
+    for (let i = 0; i < 3; i++) {
+      const c = await openRaw(proc.port);
+      c.socket.write(GET(`/queued-${i}`));
+      clients.push(c);
+    }
+    const tunnel = await openRaw(proc.port);
+    tunnel.socket.write(upgradeRequest('/ws'));
+    clients.push(tunnel);
+    await sleep(300);
+    const started = performance.now();
+    const code = await proc.stop();
+    const tookMs = performance.now() - started;
+    expect(code).toBe(0);
+    expect(tookMs).toBeLessThan(2_000 + 700);
+    const uris = proc.lines.filter((l) => l.type === 'request').map((l) => l.uri);
+    for (const uri of ['/upload-0', '/upload-1', '/queued-0', '/queued-1', '/queued-2'])
+      expect(uris.filter((u) => u === uri)).toHaveLength(1);
+    expect(proc.lines.some((l) => l.type === 'sidecar_stopped')).toBe(true);
+    for (const c of clients) c.socket.destroy();
+  });
+});
