@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newServiceToken } from '../../sidecar/src/auth/service-tokens.ts';
+import { SIDECAR_NODE_OPTIONS } from '../../sidecar/src/node-options.ts';
 import { testConfig } from '../helpers/fixtures.ts';
 import {
   eventually,
@@ -243,7 +244,7 @@ describe('4: shutdown ends within the grace whatever clients hold', () => {
       writeConfigDir(
         applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url, maxConnections: 2 } }),
       ),
-      ['--shutdown-grace', '2s', '--client-body-timeout', '0s', '--upstream-queue-timeout', '60s'],
+      ['--shutdown-grace', '2s'], // the body-rate and queue timeouts (20 s, 10 s) are longer than the test
     );
     const clients = [];
     for (let i = 0; i < 2; i++) {
@@ -271,5 +272,21 @@ describe('4: shutdown ends within the grace whatever clients hold', () => {
       expect(uris.filter((u) => u === uri)).toHaveLength(1);
     expect(proc.lines.some((l) => l.type === 'sidecar_stopped')).toBe(true);
     for (const c of clients) c.socket.destroy();
+  });
+});
+
+describe('11: the sidecar says whether the Node options its memory bound depends on are in effect', () => {
+  it('as the image and the injected container start it (NODE_OPTIONS), and without', async () => {
+    const dir = writeConfigDir(
+      applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: 'http://127.0.0.1:9' } }),
+    );
+    const shipped = await startSidecarProcess(dir);
+    expect(shipped.started.nodeOptions).toBe(SIDECAR_NODE_OPTIONS);
+    await shipped.stop();
+    expect(shipped.lines.some((l) => l.type === 'node_options_missing')).toBe(false);
+    const bare = await startSidecarProcess(dir, [], { NODE_OPTIONS: '' });
+    expect(bare.started.nodeOptions).toBeNull();
+    await bare.waitForLine((l) => l.type === 'node_options_missing');
+    await bare.stop();
   });
 });

@@ -9,6 +9,7 @@ import { caBundleApply } from '../../operator/src/injection/webhook-ca-bundle.ts
 import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
 import { createOperatorMetrics } from '../../operator/src/operator-metrics.ts';
 import { ConfigError } from '../../sidecar/src/errors.ts';
+import { SIDECAR_NODE_OPTIONS } from '../../sidecar/src/node-options.ts';
 
 const settings = parseInjectionSettings(
   {
@@ -131,7 +132,10 @@ describe('injectPod', () => {
       limits: { memory: '256Mi' },
     });
     expect(sidecar.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 9180 } });
-    expect(sidecar.env).toEqual([{ name: 'GATEHOUSE_OPERATOR_CA', value: 'PEM' }]);
+    expect(sidecar.env).toEqual([
+      { name: 'GATEHOUSE_OPERATOR_CA', value: 'PEM' },
+      { name: 'NODE_OPTIONS', value: SIDECAR_NODE_OPTIONS }, // the sidecar's memory bound depends on it
+    ]);
   });
 
   it('names the default ServiceAccount when the pod names none (the projected token needs one), and keeps a named one', () => {

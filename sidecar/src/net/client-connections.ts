@@ -46,6 +46,11 @@ export interface ConnectionRequest {
   timeout(reason: 'body_too_slow' | 'request_deadline'): void;
   /** The connection broke mid-request (a parse error in its body, or the client's FIN mid-body). */
   broken(code: string): void;
+  /**
+   * The client sent FIN. Before the response starts this is a half-close (RFC 9112 §9.6) and the
+   * request goes on; once the response is streaming it means the client has gone.
+   */
+  peerEnded(): void;
 }
 
 /** Limits on how slowly a client may send a request (after Apache's mod_reqtimeout). */
@@ -91,7 +96,14 @@ export function createClientConnections(server: Server, limits: RequestReadLimit
   const perPeer = new Map<string, number>();
 
   server.on('connection', (socket: Socket) => {
-    const peerIp = socket.remoteAddress ?? '';
+    socket.on('error', () => undefined); // from the first moment; the tracked listener follows
+    // Reading the address now also caches it for the socket's life. A peer that has already
+    // reset has none: nothing it sent may be served, since no policy could judge its address.
+    const peerIp = socket.remoteAddress;
+    if (peerIp === undefined) {
+      socket.destroy();
+      return;
+    }
     const connection: Tracked = {
       socket,
       peerIp,
@@ -135,6 +147,7 @@ export function createClientConnections(server: Server, limits: RequestReadLimit
     socket.on('error', (error: NodeJS.ErrnoException) => {
       connection.lastError = error.code ?? error.message;
     });
+    socket.on('end', () => connection.current?.peerEnded());
     socket.once('close', () => {
       open.delete(socket);
       const left = (perPeer.get(peerIp) ?? 1) - 1;

@@ -114,6 +114,9 @@ function registerWithConnection(scope: RequestScope, res: ServerResponse): () =>
       return req.readableLength >= req.readableHighWaterMark ? 'held' : 'reading';
     },
     timeout: (reason) => interrupt(scope, res, TIMEOUTS[reason], 'client_timeout'),
+    peerEnded() {
+      if (res.headersSent && !res.writableFinished) interrupt(scope, res, null, 'client_abort');
+    },
     broken(code) {
       if (CLIENT_CLOSED_CODES.has(code)) interrupt(scope, res, null, 'client_abort');
       else

@@ -96,6 +96,6 @@ export class RequestScope {
     this.startedAt = Date.now();
     this.startNs = process.hrtime.bigint();
     this.socket = req.socket;
-    this.peerIp = req.socket.remoteAddress ?? '';
+    this.peerIp = connection?.peerIp ?? req.socket.remoteAddress ?? '';
   }
 }

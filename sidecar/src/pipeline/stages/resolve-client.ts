@@ -1,9 +1,16 @@
+import { HttpError } from '../../errors.ts';
 import { resolveClientIp } from '../../net/client-ip.ts';
 import type { RequestScope } from '../scope.ts';
 
-/** Decides whether the peer is a trusted proxy and finds the real client address. */
-export function resolveClient(scope: RequestScope): undefined {
+const NO_ADDRESS = new HttpError('bad_request', 400, 'Malformed request.', 'client address unknown');
+
+/**
+ * Decides whether the peer is a trusted proxy and finds the real client address. A request whose
+ * peer address is unknown is refused: address-based policies could not judge it (fail closed).
+ */
+export function resolveClient(scope: RequestScope): HttpError | undefined {
   const { state, req } = scope;
+  if (scope.peerIp === '') return NO_ADDRESS;
   scope.peerTrusted = state.trustedProxies.size > 0 && state.trustedProxies.has(scope.peerIp);
   const forwardedFor: string[] = [];
   if (scope.peerTrusted) {

@@ -1,0 +1,153 @@
+import type { Prng } from './prng.ts';
+
+/**
+ * The fuzzer's raw material: well-formed requests of every shape the sidecar handles (plain,
+ * bodies with length or chunks, upgrades, pipelining, spoofed identity and rewrite headers, path
+ * tricks, smuggling shapes), and byte-level mutations of them.
+ */
+
+const HOST = 'Host: 127.0.0.1\r\n';
+const WS =
+  'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
+const PATHS = [
+  '/',
+  '/fuzz/a',
+  '/slow',
+  '/big',
+  '/stream',
+  '/fuzz/a/../admin',
+  '/fuzz/%2e%2e/x',
+  '/fuzz//x',
+  '/fuzz/%2F',
+  '/fuzz?x=1&token=secret',
+  '/fuzz/\u00e9',
+];
+const SPOOFS = [
+  'X-Forwarded-Email: mallory@evil.test',
+  'X_Forwarded_User: mallory',
+  'X-Gatehouse-User: mallory',
+  'X-Original-URL: /admin',
+  'X-Rewrite-URL: /admin',
+  'X-HTTP-Method-Override: DELETE',
+  'X-Forwarded-For: 10.0.0.1',
+  'X-Forwarded-Client-Cert: Subject="CN=admin"',
+  'Transfer_Encoding: chunked',
+  'Cf-Access-Jwt-Assertion: eyJhbGciOiJub25lIn0.e30.',
+];
+
+/** Well-formed requests, one of which the fuzzer starts from. */
+export function baseRequest(rng: Prng): string {
+  const path = rng.pick(PATHS);
+  const spoof = rng.chance(0.3) ? `${rng.pick(SPOOFS)}\r\n` : '';
+  switch (rng.int(9)) {
+    case 0:
+      return `GET ${path} HTTP/1.1\r\n${HOST}${spoof}\r\n`;
+    case 1:
+      return `POST /upload HTTP/1.1\r\n${HOST}${spoof}Content-Length: 11\r\n\r\nhello world`;
+    case 2:
+      return `POST /upload HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n`;
+    case 3:
+      return `GET /ws HTTP/1.1\r\n${HOST}${spoof}${WS}\r\n`;
+    case 4:
+      return `GET ${path} HTTP/1.1\r\n${HOST}\r\nGET /fuzz/second HTTP/1.1\r\n${HOST}\r\n`;
+    case 5:
+      return `GET /slow HTTP/1.1\r\n${HOST}\r\nGET /ws HTTP/1.1\r\n${HOST}${WS}\r\n`;
+    case 6:
+      return `POST /upload HTTP/1.1\r\n${HOST}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!`;
+    case 7:
+      return `POST /upload HTTP/1.1\r\n${HOST}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n${HOST}\r\n`;
+    default:
+      return `${rng.pick(['HEAD', 'OPTIONS', 'DELETE', 'PUT', 'PATCH'])} ${path} HTTP/1.1\r\n${HOST}${spoof}\r\n`;
+  }
+}
+
+const INTERESTING = [
+  '\r',
+  '\n',
+  '\r\n',
+  '\0',
+  ' ',
+  ':',
+  '%',
+  '\t',
+  '\x7f',
+  '\xff',
+  '\x80',
+  '/',
+  '..',
+  '\\',
+  ';',
+  ',',
+  'Host: x\r\n',
+];
+const METHODS = ['CONNECT', 'PRI', 'TRACE', 'get', 'G ET', 'GET\0', 'M-SEARCH', 'X'.repeat(40)];
+
+/** One byte-level mutation of a request (as latin1 text). */
+export function mutate(text: string, rng: Prng): string {
+  const at = rng.int(text.length + 1);
+  switch (rng.int(10)) {
+    case 0: {
+      const code = (text.charCodeAt(at) ^ (1 << rng.int(8))) & 0xff;
+      return text.slice(0, at) + String.fromCharCode(code) + text.slice(at + 1);
+    }
+    case 1:
+      return text.slice(0, at) + rng.pick(INTERESTING) + text.slice(at);
+    case 2:
+      return text.slice(0, at) + text.slice(at + 1 + rng.int(8));
+    case 3: {
+      const end = Math.min(text.length, at + 1 + rng.int(40));
+      return text.slice(0, end) + text.slice(at, end) + text.slice(end);
+    }
+    case 4:
+      return text.slice(0, at); // truncated
+    case 5:
+      return text.replace(/^[A-Z]+/, rng.pick(METHODS));
+    case 6:
+      return text.replace('\r\n\r\n', `\r\nX-Big: ${'a'.repeat(rng.pick([100, 8_000, 20_000]))}\r\n\r\n`);
+    case 7:
+      return text.replace(
+        /\r\n/,
+        `\r\n${rng.pick(['Host: other.test', 'Content-Length: -1', 'Content-Length: 99999999999', 'Transfer-Encoding: gzip, chunked', 'Expect: 100-continue', 'Connection: close'])}\r\n`,
+      );
+    case 8:
+      return text.replace(
+        /HTTP\/1\.1/,
+        rng.pick(['HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 ', 'HTTPS/1.1', 'HTTP/0.9']),
+      );
+    default:
+      return [...text].map((c) => (rng.chance(0.1) ? c.toUpperCase() : c)).join('');
+  }
+}
+
+/** How a mutated request is delivered and how the connection ends. */
+export interface Delivery {
+  readonly bytes: Buffer;
+  /** Byte offsets where the writes are split (a gap of a few ms between pieces). */
+  readonly splits: readonly number[];
+  readonly gapMs: number;
+  /** What the client does after writing: read the answer, FIN at once, or RST at a random moment. */
+  readonly ending: 'read' | 'fin' | 'rst';
+  readonly rstAfterMs: number;
+  /** Source address (127.0.0.x), so per-client shares see many clients. */
+  readonly from: string;
+}
+
+/** A mutated request (0 to 3 mutations of a base) with a random delivery. */
+export function fuzzCase(rng: Prng): Delivery {
+  let text = baseRequest(rng);
+  const mutations = rng.pick([0, 1, 1, 2, 3]);
+  for (let i = 0; i < mutations; i++) text = mutate(text, rng);
+  const bytes = Buffer.from(text, 'latin1');
+  const splits = rng.chance(0.3)
+    ? Array.from({ length: 1 + rng.int(3) }, () => rng.int(bytes.length)).sort((a, b) => a - b)
+    : [];
+  const roll = rng.next();
+  return {
+    bytes,
+    splits,
+    gapMs: rng.int(20),
+    ending: roll < 0.7 ? 'read' : roll < 0.85 ? 'fin' : 'rst',
+    rstAfterMs: rng.int(60),
+    from: `127.0.${rng.int(4)}.${1 + rng.int(250)}`,
+  };
+}

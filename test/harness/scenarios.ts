@@ -1,0 +1,229 @@
+import type { Socket } from 'node:net';
+import { dial, parseResponses } from './raw-exchange.ts';
+
+/** The named hostile-client scenarios the harness runs beside the fuzzer. */
+export type ScenarioName =
+  | 'rst-phases'
+  | 'abandon-queued'
+  | 'slowloris'
+  | 'slow-body'
+  | 'half-close'
+  | 'pipelined-upgrades'
+  | 'idle-keepalive'
+  | 'websockets';
+
+export interface ScenarioSizes {
+  /** Idle keep-alive connections held at once. */
+  readonly idleConnections: number;
+  /** WebSocket tunnels held at once. */
+  readonly websockets: number;
+  /** Clients per trickling scenario (slowloris, slow body). */
+  readonly tricklers: number;
+}
+
+/** What a scenario found wrong (empty when every expectation held). */
+export type ScenarioResult = {
+  readonly name: ScenarioName;
+  readonly problems: string[];
+  readonly ms: number;
+};
+
+const H = 'Host: 127.0.0.1\r\n';
+const WS =
+  'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Collects what a socket receives and tells when it closed. */
+function watch(socket: Socket) {
+  const chunks: Buffer[] = [];
+  let closed = false;
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.once('close', () => {
+    closed = true;
+  });
+  return {
+    text: () => Buffer.concat(chunks).toString('latin1'),
+    closed: () => closed,
+    async until(test: () => boolean, ms: number) {
+      const end = performance.now() + ms;
+      while (!test() && performance.now() < end) await sleep(20);
+      return test();
+    },
+  };
+}
+
+async function many<T>(n: number, make: (i: number) => Promise<T>, batch = 200): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i += batch)
+    out.push(...(await Promise.all(Array.from({ length: Math.min(batch, n - i) }, (_, j) => make(i + j)))));
+  return out;
+}
+const src = (i: number) => `127.3.${Math.floor(i / 250)}.${1 + (i % 250)}`;
+
+/** Runs one scenario against the sidecar on `port`. */
+export async function runScenario(
+  name: ScenarioName,
+  port: number,
+  sizes: ScenarioSizes,
+): Promise<ScenarioResult> {
+  const started = performance.now();
+  const problems: string[] = [];
+  const expect = (ok: boolean, what: string) => {
+    if (!ok && problems.length < 20) problems.push(what);
+  };
+  switch (name) {
+    case 'rst-phases': {
+      const phases: [string, string, number][] = [
+        ['mid-head', `GET /fuzz HTTP/1.1\r\n${H}X-Half: `, 0],
+        ['before-body', `POST /upload HTTP/1.1\r\n${H}Content-Length: 100\r\n\r\n`, 5],
+        ['mid-body', `POST /upload HTTP/1.1\r\n${H}Content-Length: 100\r\n\r\n0123456789`, 5],
+        ['mid-response', `GET /big HTTP/1.1\r\n${H}\r\n`, 3],
+        ['before-101', `GET /ws HTTP/1.1\r\n${H}${WS}\r\n`, 0],
+        ['in-tunnel', `GET /ws HTTP/1.1\r\n${H}${WS}\r\n`, 30],
+        ['pipelined-upgrade', `GET /slow HTTP/1.1\r\n${H}\r\nGET /ws HTTP/1.1\r\n${H}${WS}\r\n`, 10],
+      ];
+      for (const [, bytes, waitMs] of phases)
+        await many(20, async (i) => {
+          const s = await dial(port, src(i));
+          if (!s) return;
+          s.write(bytes);
+          await sleep(waitMs + (i % 4));
+          s.resetAndDestroy();
+        });
+      break;
+    }
+    case 'abandon-queued': {
+      // One address fills its share of the pool with slow requests; the rest wait, then reset or FIN.
+      const socks = await many(60, async () => dial(port, '127.4.0.1'));
+      for (const s of socks) s?.write(`GET /slow HTTP/1.1\r\n${H}\r\n`);
+      await sleep(50);
+      socks.forEach((s, i) => (i % 2 ? s?.resetAndDestroy() : s?.destroy()));
+      await sleep(600);
+      const s = await dial(port, '127.4.0.1');
+      if (!s) break;
+      const w = watch(s);
+      s.write(`GET /slow HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+      expect(
+        await w.until(() => /HTTP\/1\.1 200/.test(w.text()), 5_000),
+        'the abandoning address is served again',
+      );
+      s.destroy();
+      break;
+    }
+    case 'slowloris': {
+      const socks = (await many(sizes.tricklers, async (i) => dial(port, src(i)))).filter(
+        (s): s is Socket => s !== null,
+      );
+      const watches = socks.map(watch);
+      const header = `GET /fuzz HTTP/1.1\r\n${H}X-Slow: ${'a'.repeat(200)}`;
+      let at = 0;
+      const drip = setInterval(() => {
+        for (const s of socks) if (!s.destroyed) s.write(header[at % header.length] as string);
+        at++;
+      }, 500);
+      const closedAll = async () => {
+        const end = performance.now() + 15_000;
+        while (watches.some((w) => !w.closed()) && performance.now() < end) await sleep(100);
+      };
+      await closedAll();
+      clearInterval(drip);
+      expect(
+        watches.every((w) => w.closed()),
+        'every slowloris connection closed by the header timeout',
+      );
+      for (const s of socks) s.destroy();
+      break;
+    }
+    case 'slow-body': {
+      const socks = (await many(sizes.tricklers, async (i) => dial(port, src(i)))).filter(
+        (s): s is Socket => s !== null,
+      );
+      const watches = socks.map(watch);
+      for (const s of socks) s.write(`POST /upload HTTP/1.1\r\n${H}Content-Length: 100000\r\n\r\n`);
+      const drip = setInterval(() => {
+        for (const s of socks) if (!s.destroyed) s.write('0123456789');
+      }, 1_000);
+      const end = performance.now() + 30_000;
+      while (watches.some((w) => !/HTTP\/1\.1 (408|503)/.test(w.text())) && performance.now() < end)
+        await sleep(200);
+      clearInterval(drip);
+      expect(
+        watches.every((w) => /HTTP\/1\.1 (408|503)/.test(w.text())),
+        'every slow upload answered 408 (or 503 while queued)',
+      );
+      for (const s of socks) s.destroy();
+      break;
+    }
+    case 'half-close': {
+      const results = await many(50, async (i) => {
+        const s = await dial(port, src(i));
+        if (!s) return false;
+        const w = watch(s);
+        s.end(`GET /slow HTTP/1.1\r\n${H}\r\n`);
+        const ok = await w.until(() => /slow$/.test(w.text()), 5_000);
+        s.destroy();
+        return ok;
+      });
+      expect(results.every(Boolean), `half-closed clients answered (${results.filter(Boolean).length}/50)`);
+      break;
+    }
+    case 'pipelined-upgrades': {
+      const results = await many(50, async (i) => {
+        const s = await dial(port, src(i));
+        if (!s) return 'no connection';
+        const w = watch(s);
+        s.write(`GET /slow HTTP/1.1\r\n${H}\r\nGET /ws HTTP/1.1\r\n${H}${WS}\r\n`);
+        await w.until(() => /101 Switching/.test(w.text()), 5_000);
+        s.destroy();
+        return parseResponses(w.text()).statuses.join(',');
+      });
+      const wrong = results.filter((r) => r !== '200,101');
+      expect(
+        wrong.length === 0,
+        `pipelined upgrades in order (${wrong.length} not: ${wrong.slice(0, 3).join(' | ')})`,
+      );
+      break;
+    }
+    case 'idle-keepalive': {
+      const socks = (await many(sizes.idleConnections, async (i) => dial(port, src(i % 5000)), 500)).filter(
+        (s): s is Socket => s !== null,
+      );
+      const watches = socks.map(watch);
+      // One request each, a batch at a time (a burst of 10,000 at once is overload, answered 503).
+      for (let i = 0; i < socks.length; i += 100) {
+        const batch = socks.slice(i, i + 100);
+        for (const s of batch) s.write(`GET /fuzz/idle HTTP/1.1\r\n${H}\r\n`);
+        const end = performance.now() + 10_000;
+        while (watches.slice(i, i + 100).some((w) => !/ok \d+$/.test(w.text())) && performance.now() < end)
+          await sleep(10);
+      }
+      const answered = watches.filter((w) => /ok \d+$/.test(w.text())).length;
+      expect(
+        answered === sizes.idleConnections,
+        `idle keep-alive connections answered (${answered}/${sizes.idleConnections})`,
+      );
+      await sleep(2_000); // held idle while the legitimate traffic goes on
+      const open = watches.filter((w) => !w.closed()).length;
+      expect(open === answered, `kept alive while idle (${open}/${answered})`);
+      for (const s of socks) s.destroy();
+      break;
+    }
+    case 'websockets': {
+      const socks = (await many(sizes.websockets, async (i) => dial(port, src(i)), 250)).filter(
+        (s): s is Socket => s !== null,
+      );
+      const watches = socks.map(watch);
+      for (const s of socks) s.write(`GET /ws HTTP/1.1\r\n${H}${WS}\r\n`);
+      const end = performance.now() + 30_000;
+      while (watches.some((w) => !/101 Switching/.test(w.text())) && performance.now() < end)
+        await sleep(100);
+      for (const s of socks) s.write('ping-through-the-tunnel');
+      await sleep(1_000);
+      const echoed = watches.filter((w) => w.text().endsWith('ping-through-the-tunnel')).length;
+      expect(echoed === sizes.websockets, `tunnels open and echoing (${echoed}/${sizes.websockets})`);
+      for (const s of socks) s.destroy();
+      break;
+    }
+  }
+  return { name, problems, ms: Math.round(performance.now() - started) };
+}

@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forwardingRule } from '../../sidecar/src/http/forwarding-header-rules.ts';
+import { testConfig } from '../helpers/fixtures.ts';
+import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
+import { rawRequest, statusOf } from '../helpers/raw-http.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+
+/** Finding 7 of the hostile-client review: headers that rewrite the request or describe the client. */
+const REWRITES = [
+  'X-Original-URL: /admin',
+  'X-Rewrite-URL: /admin',
+  'X-Original-URI: /admin',
+  'X-Forwarded-Uri: /admin',
+  'X-Forwarded-Path: /admin',
+  'X-Forwarded-Method: DELETE',
+  'X-Envoy-Original-Path: /admin',
+  'X-HTTP-Method-Override: DELETE',
+  'X-Method-Override: DELETE',
+];
+const CLIENT_FACTS = [
+  'X-Forwarded-Prefix: /admin',
+  'X-Forwarded-Server: evil',
+  'X-Forwarded-Ssl: on',
+  'X-Forwarded-Scheme: https',
+  'X-Forwarded-Client-Cert: Hash=abc;Subject="CN=admin"',
+  'X-Forwarded-Tls-Client-Cert: MIIB',
+  'X-Envoy-External-Address: 10.0.0.1',
+  'X-Client-Cert: MIIB',
+  'X-SSL-Client-Cert: MIIB',
+];
+const UNDERSCORES = ['Transfer_Encoding: chunked', 'Content_Length: 5', 'X_Custom_Thing: 1'];
+
+function names(rawHeaders: readonly string[]): string[] {
+  return rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+}
+
+describe('rewrite, forwarding and underscore headers', () => {
+  let upstream: TestUpstream;
+  let untrusted: InProcessSidecar;
+  let trusted: InProcessSidecar;
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    untrusted = await startSidecar(testConfig({ upstream: { url: upstream.url } }));
+    trusted = await startSidecar(
+      testConfig({ upstream: { url: upstream.url }, trustedProxies: ['127.0.0.1'] }),
+    );
+  });
+  afterAll(async () => {
+    await untrusted.close();
+    await trusted.close();
+    await upstream.close();
+  });
+
+  async function forwarded(port: number, headers: readonly string[]): Promise<string[]> {
+    const before = upstream.seen.length;
+    const text = `GET /public/ HTTP/1.1\r\nHost: localhost\r\n${headers.map((h) => `${h}\r\n`).join('')}X-Kept: yes\r\nConnection: close\r\n\r\n`;
+    expect(statusOf(await rawRequest(port, text))).toBe(200);
+    const seen = upstream.seen[before];
+    expect(seen?.url).toBe('/public/');
+    return names(seen?.rawHeaders ?? []);
+  }
+  const nameOf = (h: string) => (h.split(':')[0] ?? '').toLowerCase();
+
+  it('from an untrusted peer: none of them reaches the application', async () => {
+    const got = await forwarded(untrusted.port, [...REWRITES, ...CLIENT_FACTS, ...UNDERSCORES]);
+    for (const h of [...REWRITES, ...CLIENT_FACTS, ...UNDERSCORES]) expect(got).not.toContain(nameOf(h));
+    expect(got).toContain('x-kept');
+  });
+
+  it('from a trusted proxy: client facts are kept, rewrites and underscores still dropped', async () => {
+    const got = await forwarded(trusted.port, [...REWRITES, ...CLIENT_FACTS, ...UNDERSCORES]);
+    for (const h of CLIENT_FACTS) expect(got).toContain(nameOf(h));
+    for (const h of [...REWRITES, ...UNDERSCORES]) expect(got).not.toContain(nameOf(h));
+  });
+
+  it.each([
+    ['x-original-url', 'always_drop'],
+    ['x-http-method-override', 'always_drop'],
+    ['x-forwarded-uri', 'always_drop'],
+    ['x-forwarded-for', 'trusted_only'],
+    ['x-forwarded-anything-new', 'trusted_only'],
+    ['x-envoy-external-address', 'trusted_only'],
+    ['forwarded', 'trusted_only'],
+    ['x-real-ip', 'trusted_only'],
+    ['x-forwarded', 'forward'],
+    ['accept', 'forward'],
+    ['x-originals', 'forward'],
+  ] as const)('rule for %s is %s', (name, rule) => {
+    expect(forwardingRule(name)).toBe(rule);
+  });
+});

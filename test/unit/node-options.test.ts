@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../../sidecar/src/node-options.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** Finding 11 of the hostile-client review: one definition of the sidecar's V8 options, used by every start. */
+describe('the sidecar Node options', () => {
+  it("the image's NODE_OPTIONS is the one definition", () => {
+    const dockerfile = readFileSync(resolve(ROOT, 'Dockerfile'), 'utf8');
+    const env = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(dockerfile)?.[1];
+    expect(env).toBe(SIDECAR_NODE_OPTIONS);
+  });
+
+  it.each([
+    [[], '', false],
+    [['--max-semi-space-size=1'], '', true],
+    [[], '--max-semi-space-size=1', true],
+    [[], '--max_semi_space_size=1', true],
+    [[], '--max-old-space-size=100 --max-semi-space-size=1', true],
+    [[], '--max-semi-space-size=16', false],
+  ] as const)('applied with argv %j and NODE_OPTIONS %j: %s', (argv, env, applied) => {
+    expect(sidecarNodeOptionsApplied(argv, env)).toBe(applied);
+  });
+});
