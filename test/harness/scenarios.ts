@@ -97,7 +97,10 @@ export async function runScenario(
       const socks = await many(60, async () => dial(port, '127.4.0.1'));
       for (const s of socks) s?.write(`GET /slow HTTP/1.1\r\n${H}\r\n`);
       await sleep(50);
-      socks.forEach((s, i) => (i % 2 ? s?.resetAndDestroy() : s?.destroy()));
+      for (const [i, s] of socks.entries()) {
+        if (i % 2) s?.resetAndDestroy();
+        else s?.destroy();
+      }
       await sleep(600);
       const s = await dial(port, '127.4.0.1');
       if (!s) break;
