@@ -165,7 +165,19 @@ export async function runAdversary(options: AdversaryOptions): Promise<Adversary
       if (next % 1000 === 0) options.onProgress?.(next);
     }
   };
-  const scenarioRuns = Promise.all(options.scenarios.map((name) => runScenario(name, port, options)));
+  // Trickling clients hold the anonymous share of the pool until their timeouts cut them (by
+  // design: identified callers keep theirs), so they run after the scenarios that expect
+  // anonymous requests to be served.
+  const TRICKLING: readonly ScenarioName[] = ['slowloris', 'slow-body'];
+  const scenarioRuns = (async () => {
+    const first = await Promise.all(
+      options.scenarios.filter((n) => !TRICKLING.includes(n)).map((name) => runScenario(name, port, options)),
+    );
+    const second = await Promise.all(
+      options.scenarios.filter((n) => TRICKLING.includes(n)).map((name) => runScenario(name, port, options)),
+    );
+    return [...first, ...second];
+  })();
   await Promise.all(Array.from({ length: options.concurrency }, fuzzWorker));
   const scenarios = await scenarioRuns;
   attacking = false;

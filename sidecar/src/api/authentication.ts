@@ -65,7 +65,7 @@ export const IdentityProvider = Type.Object(
     allowUnverifiedEmail: Opt(
       Type.Boolean({
         description:
-          'Accept an email the provider marks email_verified: false. Default false: such an email is ignored and email selectors do not match.',
+          'Accept an email the provider does not mark verified. Default false: only an ID token whose email_verified is the JSON boolean true gives the session its email; otherwise the email is ignored and email selectors do not match. Set true for providers that never send email_verified (Microsoft Entra ID).',
       }),
     ),
   },
