@@ -6,16 +6,11 @@
 //
 // Needs wrk (apt-get install -y wrk).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
-import { generateApplicationKeys, keysToSecretData } from '../sidecar/src/auth/keys.ts';
-import { createSealer } from '../sidecar/src/auth/sealed.ts';
-import type { Session } from '../sidecar/src/auth/session.ts';
 import { spawnBuiltSidecar } from './sidecar-process.ts';
+import { writeSignedInApp } from './signed-in-app.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -68,62 +63,7 @@ const upstreamPort = await new Promise<number>((r) =>
 
 const sidecarPort = await freePort();
 const origin = `http://127.0.0.1:${sidecarPort}`;
-const keys = generateApplicationKeys('ES256');
-const work = mkdtempSync(join(tmpdir(), 'gatehouse-bench-auth-'));
-const documents = [
-  {
-    apiVersion: 'gatehouse.dev/v1alpha1',
-    kind: 'AccessApplication',
-    metadata: { name: 'bench' },
-    spec: {
-      hosts: ['127.0.0.1'],
-      upstream: { url: `http://127.0.0.1:${upstreamPort}` },
-      policies: [{ name: 'public' }, { name: 'engineers' }],
-      authentication: {
-        externalUrl: origin,
-        // Never contacted: the benchmark's session is minted below, as a sign-in would.
-        identityProviders: [{ name: 'corp', issuer: 'http://127.0.0.1:9/', clientId: 'bench' }],
-      },
-    },
-  },
-  {
-    apiVersion: 'gatehouse.dev/v1alpha1',
-    kind: 'AccessPolicy',
-    metadata: { name: 'public' },
-    spec: { decision: 'bypass', include: [{ paths: ['/public/**'] }] },
-  },
-  {
-    apiVersion: 'gatehouse.dev/v1alpha1',
-    kind: 'AccessPolicy',
-    metadata: { name: 'engineers' },
-    spec: { decision: 'allow', include: [{ groups: ['engineering'] }] },
-  },
-  {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'bench-gatehouse-keys' },
-    stringData: keysToSecretData(keys),
-  },
-];
-writeFileSync(join(work, 'app.yaml'), documents.map((d) => stringify(d)).join('---\n'));
-
-const now = Math.floor(Date.now() / 1000);
-const session: Session = {
-  v: 1,
-  sid: 'bench-session',
-  sub: 'alice',
-  email: 'alice@example.com',
-  groups: ['engineering', 'admins'],
-  idp: 'corp',
-  claims: { name: 'Alice' },
-  iat: now,
-  exp: now + 3600,
-  seen: now,
-  refreshAt: null,
-  refreshToken: null,
-  idToken: null,
-};
-const cookie = `_gatehouse=${await createSealer(keys.cookie).seal('session', session)}`;
+const { dir: work, cookie } = await writeSignedInApp(`http://127.0.0.1:${upstreamPort}`, origin);
 
 const sidecar = spawnBuiltSidecar(work, sidecarPort);
 children.push(sidecar);

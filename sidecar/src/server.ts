@@ -62,6 +62,14 @@ export interface SidecarOptions {
   readonly limits?: Partial<ClientLimits>;
 }
 
+/** What a shutdown had to cut when its draining time ran out (all zero after a clean drain). */
+export interface ShutdownReport {
+  readonly requestsCut: number;
+  readonly tunnelsCut: number;
+  readonly connectionsCut: number;
+  readonly upstreamQueued: number;
+}
+
 /** The proxy process's core: an HTTP server running the pipeline over the current runtime state. */
 export interface Sidecar {
   readonly server: Server;
@@ -72,8 +80,11 @@ export interface Sidecar {
   /** True with a config installed and not draining. */
   ready(): boolean;
   listen(port: number, host: string): Promise<AddressInfo>;
-  /** Stops accepting, drains in-flight requests for up to graceMs, then closes what is left and flushes logs. */
-  shutdown(graceMs: number): Promise<void>;
+  /**
+   * Stops accepting, drains in-flight requests, then closes what is left and flushes logs, all
+   * within graceMs. Resolves with what was still open when the draining time ran out.
+   */
+  shutdown(graceMs: number): Promise<ShutdownReport>;
 }
 
 function isWebSocketUpgrade(req: IncomingMessage): boolean {
@@ -249,6 +260,12 @@ export function createSidecar(options: SidecarOptions): Sidecar {
               };
             });
       await waitDrained(Math.max(0, graceMs - closingReserveMs(graceMs)));
+      const report: ShutdownReport = {
+        requestsCut: inFlight,
+        tunnelsCut: upgrades.size,
+        connectionsCut: connections.size,
+        upstreamQueued: state?.upstream.admission.waiting ?? 0,
+      };
       // The grace is over: close whatever is left, at every phase (queued, mid-body, upgrading,
       // tunnels), so each request writes its line as its socket closes.
       upgrades.closeAll();
@@ -258,6 +275,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       await waitDrained(left() / 2);
       connections.close();
       await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, left()).unref())]);
+      return report;
     },
   };
 }

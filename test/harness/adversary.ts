@@ -43,6 +43,8 @@ export interface AdversaryReport {
   };
   readonly upstreamRequests: number;
   readonly shutdownMs: number;
+  /** The sidecar_stopped line: what the shutdown had to cut at the end of its draining time. */
+  readonly stopped: Record<string, unknown>;
 }
 
 const rssMiB = (pid: number) => {
@@ -96,6 +98,7 @@ export async function runAdversary(options: AdversaryOptions): Promise<Adversary
   let unparseable = 0;
   let requestLines = 0;
   let port = 0;
+  let stopped: Record<string, unknown> = {};
   const stdoutDone = new Promise<void>((resolve) =>
     createInterface({ input: child.stdout })
       .on('line', (text) => {
@@ -111,6 +114,7 @@ export async function runAdversary(options: AdversaryOptions): Promise<Adversary
           const id = String(line.requestId);
           lineCounts.set(id, (lineCounts.get(id) ?? 0) + 1);
         } else if (line.type === 'sidecar_started') port = Number(String(line.listen).split(':').pop());
+        else if (line.type === 'sidecar_stopped') stopped = line;
       })
       .on('close', resolve),
   );
@@ -218,5 +222,6 @@ export async function runAdversary(options: AdversaryOptions): Promise<Adversary
     },
     upstreamRequests: upstream.received.count,
     shutdownMs,
+    stopped,
   };
 }

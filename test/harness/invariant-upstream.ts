@@ -59,8 +59,8 @@ export function checkForwarded(req: IncomingMessage, upgrade: boolean): string[]
 }
 
 /**
- * Starts the upstream. Routes: `/slow` (200 ms), `/big` (1 MiB), `/stream` (chunks over 300 ms),
- * `/upload` (reads the body), `/ws` upgrades (echo), anything else `ok`.
+ * Starts the upstream. Routes, by last path segment: `slow` (200 ms), `big` (1 MiB), `stream`
+ * (chunks over 300 ms), `upload` (reads the body); upgrades echo; anything else `ok`.
  */
 export async function startInvariantUpstream(): Promise<InvariantUpstream> {
   const violations: string[] = [];
@@ -75,7 +75,8 @@ export async function startInvariantUpstream(): Promise<InvariantUpstream> {
   };
   const server = createServer({ keepAliveTimeout: 5_000 }, (req: IncomingMessage, res: ServerResponse) => {
     note(req, false);
-    const path = (req.url ?? '/').split('?')[0];
+    // Routed by the last path segment, so `/public/slow` behind a bypass policy works too.
+    const path = `/${(req.url ?? '/').split('?')[0]?.split('/').pop() ?? ''}`;
     res.on('error', () => undefined);
     if (path === '/slow') {
       const t = setTimeout(() => res.end('slow'), 200);

@@ -193,18 +193,22 @@ export async function runScenario(
       const socks: Socket[] = [];
       const watches: ReturnType<typeof watch>[] = [];
       for (let i = 0; i < sizes.idleConnections; i += 100) {
-        const batch = (await many(Math.min(100, sizes.idleConnections - i), async (j) => dial(port, src((i + j) % 5000)))).filter(
-          (s): s is Socket => s !== null,
-        );
+        const batch = (
+          await many(Math.min(100, sizes.idleConnections - i), async (j) => dial(port, src((i + j) % 5000)))
+        ).filter((s): s is Socket => s !== null);
         const batchWatches = batch.map(watch);
         for (const s of batch) s.write(`GET /fuzz/idle HTTP/1.1\r\n${H}\r\n`);
         const end = performance.now() + 10_000;
-        while (batchWatches.some((w) => !/ok \d+$/.test(w.text())) && performance.now() < end) await sleep(10);
+        while (batchWatches.some((w) => !/ok \d+$/.test(w.text())) && performance.now() < end)
+          await sleep(10);
         socks.push(...batch);
         watches.push(...batchWatches);
       }
       const answered = watches.filter((w) => /ok \d+$/.test(w.text())).length;
-      expect(answered === sizes.idleConnections, `idle keep-alive connections answered (${answered}/${sizes.idleConnections})`);
+      expect(
+        answered === sizes.idleConnections,
+        `idle keep-alive connections answered (${answered}/${sizes.idleConnections})`,
+      );
       await sleep(2_000); // held idle while the legitimate traffic goes on
       const open = watches.filter((w) => !w.closed()).length;
       expect(open === answered, `kept alive while idle (${open}/${answered})`);

@@ -51,6 +51,8 @@ export async function startSidecar(
       }
       return records();
     },
-    close: () => sidecar.shutdown(2000),
+    close: async () => {
+      await sidecar.shutdown(2000);
+    },
   };
 }

@@ -233,6 +233,32 @@ describe('in-process data path under hostile clients', () => {
   });
 });
 
+describe('5: pipelined requests whose connection is reset each get their one line', () => {
+  it('a response queued between a slower one and a pipelined upgrade, when the client resets', async () => {
+    const upstream = await startHostileUpstream();
+    const gate = await startSidecar(testConfig({ upstream: { url: upstream.url } })); // default shares
+    try {
+      const c = await openRaw(gate.port);
+      // Node drops its own close handling when it hands the socket over for the upgrade, so the
+      // queued second response is never closed by Node itself.
+      c.socket.write(GET('/slow?first') + GET('/fast?second') + upgradeRequest('/ws'));
+      await sleep(150);
+      c.socket.resetAndDestroy();
+      await eventually(
+        'a line for each pipelined request',
+        () => ['/slow?first', '/fast?second'].every((u) => linesFor(gate, u).length === 1),
+        3_000,
+      );
+      // The status is what the upstream answered (the second's was written); the outcome says it never arrived.
+      expect(linesFor(gate, '/slow?first')[0]).toMatchObject({ status: 499, outcome: 'client_abort' });
+      expect(linesFor(gate, '/fast?second')[0]).toMatchObject({ status: 200, outcome: 'client_abort' });
+    } finally {
+      await gate.close();
+      await upstream.close();
+    }
+  });
+});
+
 describe('4: shutdown ends within the grace whatever clients hold', () => {
   let upstream: HostileUpstream;
   let proc: SidecarProcess;

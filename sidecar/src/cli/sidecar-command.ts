@@ -266,8 +266,8 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       source.close();
       admin.closeAllConnections();
       admin.close();
-      await sidecar.shutdown(flags.graceMs);
-      logEvent(sink, 'sidecar_stopped', { signal });
+      const cut = await sidecar.shutdown(flags.graceMs);
+      logEvent(sink, 'sidecar_stopped', { signal, ...cut });
       await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 200).unref())]);
       resolve(0);
     };

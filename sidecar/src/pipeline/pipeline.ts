@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { HttpError } from '../errors.ts';
 import { sendError, sendLocal, sendRawError } from '../http/error-response.ts';
 import { LocalResponse } from '../http/local-response.ts';
+import { responseGone } from '../http/response-gone.ts';
 import type { LogSink } from '../log/log-sink.ts';
 import type { SidecarMetrics } from '../metrics/metrics.ts';
 import type { ClientConnections } from '../net/client-connections.ts';
@@ -157,10 +158,6 @@ function runStages(scope: RequestScope): Stop | undefined | Promise<Stop | undef
   return undefined;
 }
 
-function closed(res: ServerResponse): Promise<void> {
-  return res.closed ? Promise.resolve() : new Promise((resolve) => res.once('close', () => resolve()));
-}
-
 function internalError(error: unknown): HttpError {
   return new HttpError(
     'upstream_error',
@@ -184,17 +181,17 @@ export async function handleRequest(
     let stop = runStages(scope);
     if (stop instanceof Promise) stop = await stop;
     if (scope.interrupted) {
-      await closed(res);
+      await responseGone(res, scope.socket);
     } else if (stop) {
       stopRequest(scope, stop, res, ctx);
-      await closed(res);
+      await responseGone(res, scope.socket);
     } else {
       await proxy(scope, res, ctx.draining);
     }
   } catch (error) {
     if (!res.headersSent && !res.destroyed) stopRequest(scope, internalError(error), res, ctx);
     else res.destroy();
-    await closed(res);
+    await responseGone(res, scope.socket);
   } finally {
     logRequest(scope, ctx.sink, ctx.metrics);
     finished();

@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import { HttpError } from '../../errors.ts';
 import { sendError } from '../../http/error-response.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
+import { onResponseGone } from '../../http/response-gone.ts';
 import type { AdmissionTicket, Claimant, Refusal } from '../../upstream/admission.ts';
 import { upstreamHttpError } from '../../upstream/upstream-errors.ts';
 import type { RequestScope } from '../scope.ts';
@@ -90,7 +91,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
       }
     };
 
-    res.once('close', () => {
+    onResponseGone(res, scope.socket, () => {
       clientGone = true;
       scope.waitingForUpstream = false;
       if (!res.writableFinished && scope.outcome === 'served') {

@@ -1,0 +1,75 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { generateApplicationKeys, keysToSecretData } from '../sidecar/src/auth/keys.ts';
+import { createSealer } from '../sidecar/src/auth/sealed.ts';
+import type { Session } from '../sidecar/src/auth/session.ts';
+
+/**
+ * A standalone application for benchmarks with signed-in users: `/public/**` is open to
+ * everyone (bypass), the rest needs the `engineering` group. Its keys are in the YAML (a Secret
+ * document), so the benchmark can seal a session cookie exactly as the sign-in callback would,
+ * without an identity provider in the measured path.
+ */
+export async function writeSignedInApp(
+  upstreamUrl: string,
+  origin: string,
+  name = 'bench',
+): Promise<{ dir: string; cookie: string }> {
+  const keys = generateApplicationKeys('ES256');
+  const dir = mkdtempSync(join(tmpdir(), `gatehouse-${name}-`));
+  const documents = [
+    {
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'AccessApplication',
+      metadata: { name },
+      spec: {
+        hosts: ['127.0.0.1'],
+        upstream: { url: upstreamUrl },
+        policies: [{ name: 'public' }, { name: 'engineers' }],
+        authentication: {
+          externalUrl: origin,
+          // Never contacted: the benchmark's session is minted below, as a sign-in would.
+          identityProviders: [{ name: 'corp', issuer: 'http://127.0.0.1:9/', clientId: 'bench' }],
+        },
+      },
+    },
+    {
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'AccessPolicy',
+      metadata: { name: 'public' },
+      spec: { decision: 'bypass', include: [{ paths: ['/public/**'] }] },
+    },
+    {
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'AccessPolicy',
+      metadata: { name: 'engineers' },
+      spec: { decision: 'allow', include: [{ groups: ['engineering'] }] },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `${name}-gatehouse-keys` },
+      stringData: keysToSecretData(keys),
+    },
+  ];
+  writeFileSync(join(dir, 'app.yaml'), documents.map((d) => stringify(d)).join('---\n'));
+  const now = Math.floor(Date.now() / 1000);
+  const session: Session = {
+    v: 1,
+    sid: `${name}-session`,
+    sub: 'alice',
+    email: 'alice@example.com',
+    groups: ['engineering', 'admins'],
+    idp: 'corp',
+    claims: { name: 'Alice' },
+    iat: now,
+    exp: now + 3600 * 8,
+    seen: now,
+    refreshAt: null,
+    refreshToken: null,
+    idToken: null,
+  };
+  return { dir, cookie: `_gatehouse=${await createSealer(keys.cookie).seal('session', session)}` };
+}
