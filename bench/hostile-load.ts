@@ -114,7 +114,8 @@ const signedIn = (async () => {
       failures++;
     }
     const w = Math.floor((t0 - started) / 10_000);
-    (windows[w] ??= []).push(performance.now() - t0);
+    windows[w] ??= [];
+    windows[w].push(performance.now() - t0);
     rss.peak = Math.max(rss.peak, rssMiB());
     await sleep(20);
   }
