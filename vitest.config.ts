@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** CPU-heavy suites run after the rest, alone, so they never starve the timing-sensitive tests. */
-const HEAVY = ['test/audit/**/*.test.ts'];
+const HEAVY = ['test/audit/**/*.test.ts', 'test/sidecar/adversary.test.ts'];
 
 export default defineConfig({
   test: {

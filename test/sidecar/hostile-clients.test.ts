@@ -259,6 +259,29 @@ describe('5: pipelined requests whose connection is reset each get their one lin
   });
 });
 
+describe('2: readiness tells the truth when the sidecar cannot forward', () => {
+  it('not ready while every upstream slot is held and none came back for a queue timeout; ready again after', async () => {
+    const upstream = await startHostileUpstream();
+    const gate = await startSidecar(testConfig({ upstream: { url: upstream.url, maxConnections: 2 } }), {
+      queueTimeoutMs: 500,
+      anonymousShare: 1,
+      clientShare: 1,
+    });
+    try {
+      const hanging = await Promise.all([0, 1].map(() => openRaw(gate.port)));
+      for (const c of hanging) c.socket.write(GET('/hang'));
+      await sleep(100);
+      expect(gate.sidecar.ready()).toBe(true);
+      await eventually('not ready', () => !gate.sidecar.ready(), 3_000);
+      for (const c of hanging) c.socket.resetAndDestroy();
+      await eventually('ready again', () => gate.sidecar.ready(), 3_000);
+    } finally {
+      await gate.close();
+      await upstream.close();
+    }
+  });
+});
+
 describe('4: shutdown ends within the grace whatever clients hold', () => {
   let upstream: HostileUpstream;
   let proc: SidecarProcess;

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { runAdversary } from '../harness/adversary.ts';
+
+/**
+ * The bounded run of the adversarial harness (the long run is bench/adversary.ts): the built
+ * sidecar as shipped, default limits, a seeded mutation fuzzer over raw sockets with resets at
+ * random points, every hostile-client scenario at full size, legitimate identified requests all
+ * along. GATEHOUSE_FUZZ_SEED replays another seed.
+ */
+describe('adversarial harness (bounded run)', () => {
+  it('never exits, forwards nothing it should refuse, keeps serving, logs every request once, ends within its grace', async () => {
+    const seed = Number(process.env.GATEHOUSE_FUZZ_SEED ?? 20261201);
+    const report = await runAdversary({
+      seed,
+      cases: 15_000,
+      concurrency: 96,
+      scenarios: [
+        'rst-phases',
+        'abandon-queued',
+        'half-close',
+        'pipelined-upgrades',
+        'idle-keepalive',
+        'websockets',
+        'slowloris',
+        'slow-body',
+      ],
+      idleConnections: 10_000,
+      websockets: 1_000,
+      tricklers: 100,
+      legitPerSecond: 20,
+      shutdownGraceMs: 5_000,
+    });
+    const summary = JSON.stringify({ ...report, violations: report.violations.slice(0, 5) });
+    expect(report.exited, summary).toBeNull();
+    expect(report.violations, summary).toEqual([]);
+    expect(
+      report.scenarios.filter((s) => s.problems.length > 0),
+      summary,
+    ).toEqual([]);
+    expect(report.legit.failed, summary).toBe(0);
+    expect(report.legit.p99Ms, summary).toBeLessThan(1_000);
+    expect(report.lines, summary).toMatchObject({
+      unparseable: 0,
+      duplicated: 0,
+      missingForUpstream: 0,
+      missingForClients: 0,
+    });
+    expect(report.rssMiB.peak, summary).toBeLessThan(512);
+    expect(report.shutdownMs, summary).toBeLessThan(5_000 + 1_000);
+  }, 300_000);
+});
