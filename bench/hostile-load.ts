@@ -134,7 +134,10 @@ while (performance.now() - stoppedAt < 60_000) {
   const answers = await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
       request(`${origin}/public/ok-${i}`, { headersTimeout: 5_000 })
-        .then(async (r) => (await r.body.text(), r.statusCode))
+        .then(async (r) => {
+          await r.body.text();
+          return r.statusCode;
+        })
         .catch(() => 0),
     ),
   );
