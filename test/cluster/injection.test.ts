@@ -274,7 +274,7 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
     });
     expect(sidecarContainer.resources).toEqual({
       requests: { cpu: '50m', memory: '64Mi' },
-      limits: { memory: '256Mi' },
+      limits: { memory: '512Mi' },
     });
   });
 

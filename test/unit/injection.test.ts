@@ -129,7 +129,7 @@ describe('injectPod', () => {
     });
     expect(sidecar.resources).toEqual({
       requests: { cpu: '50m', memory: '64Mi' },
-      limits: { memory: '256Mi' },
+      limits: { memory: '512Mi' },
     });
     expect(sidecar.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 9180 } });
     expect(sidecar.env).toEqual([

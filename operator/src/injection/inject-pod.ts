@@ -144,6 +144,7 @@ function sidecarContainer(
       `0.0.0.0:${settings.adminPort}`,
       '--upstream',
       `http://127.0.0.1:${taken.number}`,
+      ...settings.args,
     ],
     env: [
       { name: OPERATOR_CA_ENV, value: context.caBundle },

@@ -5,6 +5,25 @@ import { StringEnum } from '../../../sidecar/src/api/schema-helpers.ts';
 import { schemaErrors } from '../../../sidecar/src/api/validate.ts';
 import { ConfigError } from '../../../sidecar/src/errors.ts';
 
+/** The sidecar flags a platform team may set on injected sidecars: its client limits, nothing else. */
+export const SIDECAR_LIMIT_FLAGS: readonly string[] = [
+  'max-header-size',
+  'client-header-timeout',
+  'client-idle-timeout',
+  'keep-alive-timeout',
+  'max-connections',
+  'client-body-timeout',
+  'client-body-min-rate',
+  'client-request-timeout',
+  'upstream-queue-timeout',
+  'upstream-queue-size',
+  'anonymous-share',
+  'client-share',
+  'max-tunnels',
+  'max-client-tunnels',
+  'shutdown-grace',
+];
+
 const Port = (description: string) => Type.Integer({ minimum: 1, maximum: 65535, description });
 const Quantity = (description: string) =>
   Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$', maxLength: 32, description });
@@ -43,6 +62,19 @@ export const InjectionSettingsSchema = Type.Object(
       }),
     ),
     runAsUser: Type.Optional(Type.Integer({ minimum: 1, description: 'UID of the sidecar. Default 65532.' })),
+    args: Type.Optional(
+      Type.Array(
+        Type.String({
+          pattern: `^--(${SIDECAR_LIMIT_FLAGS.join('|')})=[0-9a-z.]{1,16}$`,
+          description: 'One client-limit flag of the sidecar as --flag=value.',
+        }),
+        {
+          maxItems: SIDECAR_LIMIT_FLAGS.length,
+          description:
+            'Client limits given to every injected sidecar (docs/sidecar.md, "Timeouts and limits"). Only these flags are accepted: the rest of the command line is the webhook’s.',
+        },
+      ),
+    ),
     resources: Type.Optional(
       Type.Object(
         {
@@ -68,6 +100,8 @@ export interface InjectionSettings {
   readonly nativeSidecar: 'auto' | 'always' | 'never';
   readonly tokenExpirationSeconds: number;
   readonly runAsUser: number;
+  /** Client-limit flags appended to every injected sidecar's command line. */
+  readonly args: readonly string[];
   readonly resources: {
     readonly requests: Readonly<Record<string, string>>;
     readonly limits: Readonly<Record<string, string>>;
@@ -79,7 +113,7 @@ export const DEFAULT_INJECTION = {
   adminPort: 9180,
   tokenExpirationSeconds: 3600,
   runAsUser: 65532,
-  resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+  resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '512Mi' } },
 } as const;
 
 /** Validates injection settings (every error with its path) and fills the defaults. */
@@ -101,6 +135,7 @@ export function parseInjectionSettings(value: unknown, source: string): Injectio
     nativeSidecar: input.nativeSidecar ?? 'auto',
     tokenExpirationSeconds: input.tokenExpirationSeconds ?? DEFAULT_INJECTION.tokenExpirationSeconds,
     runAsUser: input.runAsUser ?? DEFAULT_INJECTION.runAsUser,
+    args: Object.freeze([...(input.args ?? [])]),
     resources: {
       requests: input.resources?.requests ?? DEFAULT_INJECTION.resources.requests,
       limits: input.resources?.limits ?? DEFAULT_INJECTION.resources.limits,
