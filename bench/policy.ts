@@ -15,6 +15,7 @@ import {
   policyErrors,
   type RenderedPolicy,
 } from '../sidecar/src/policy/rendered-policy.ts';
+import { createPrng } from '../test/harness/prng.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,17 +27,11 @@ const { values } = parseArgs({
 const policyCount = Number(values.policies);
 const requestCount = Number(values.requests);
 
-// A small deterministic PRNG (mulberry32), so runs are comparable.
-let seed = Number(values.seed) >>> 0;
-function random(): number {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-const int = (n: number) => Math.floor(random() * n);
-const pick = <T>(list: readonly T[]): T => list[int(list.length)] as T;
+// A small deterministic generator (the harness's mulberry32), so runs are comparable.
+const rng = createPrng(Number(values.seed));
+const random = rng.next;
+const int = rng.int;
+const pick = rng.pick;
 const several = <T>(list: readonly T[], n: number): T[] => Array.from({ length: n }, () => pick(list));
 
 const USERS = Array.from({ length: 5000 }, (_, i) => `user${i}@d${i % 50}.example.com`);

@@ -12,12 +12,11 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { SIDECAR_NODE_ENV } from '../sidecar/src/node-options.ts';
 import { LEGIT_PREFIX, startInvariantUpstream } from '../test/harness/invariant-upstream.ts';
 import { createPrng } from '../test/harness/prng.ts';
 import { dial, exchange } from '../test/harness/raw-exchange.ts';
 import { fuzzCase } from '../test/harness/requests.ts';
-import { GATEHOUSE_BIN } from '../test/helpers/sidecar-process.ts';
+import { SIDECAR_ENV, sidecarArgv } from '../test/helpers/sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 
 const { values } = parseArgs({
@@ -31,23 +30,10 @@ const upstream = await startInvariantUpstream();
 const port = 20_000 + Math.floor(Math.random() * 20_000);
 const origin = `http://127.0.0.1:${port}`;
 const { dir, cookie } = await writeSignedInApp(upstream.url, origin, 'soak');
-const child = spawn(
-  process.execPath,
-  [
-    GATEHOUSE_BIN,
-    'sidecar',
-    '--config',
-    dir,
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--admin-listen',
-    '127.0.0.1:0',
-  ],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...SIDECAR_NODE_ENV },
-  },
-);
+const child = spawn(process.execPath, sidecarArgv(dir, `127.0.0.1:${port}`), {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: SIDECAR_ENV,
+});
 const logged = new Set<string>();
 let lines = 0;
 let unparseable = 0;

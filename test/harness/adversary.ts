@@ -3,8 +3,13 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import { newServiceToken } from '../../sidecar/src/auth/service-tokens.ts';
-import { SIDECAR_NODE_ENV } from '../../sidecar/src/node-options.ts';
-import { applicationYaml, GATEHOUSE_BIN, policyYaml, writeConfigDir } from '../helpers/sidecar-process.ts';
+import {
+  applicationYaml,
+  policyYaml,
+  SIDECAR_ENV,
+  sidecarArgv,
+  writeConfigDir,
+} from '../helpers/sidecar-process.ts';
 import { LEGIT_PREFIX, startInvariantUpstream } from './invariant-upstream.ts';
 import { createPrng } from './prng.ts';
 import { exchange } from './raw-exchange.ts';
@@ -76,19 +81,8 @@ export async function runAdversary(options: AdversaryOptions): Promise<Adversary
   );
   const child = spawn(
     process.execPath,
-    [
-      GATEHOUSE_BIN,
-      'sidecar',
-      '--config',
-      dir,
-      '--listen',
-      '127.0.0.1:0',
-      '--admin-listen',
-      '127.0.0.1:0',
-      '--shutdown-grace',
-      `${options.shutdownGraceMs}ms`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...SIDECAR_NODE_ENV } },
+    sidecarArgv(dir, '127.0.0.1:0', ['--shutdown-grace', `${options.shutdownGraceMs}ms`]),
+    { stdio: ['ignore', 'pipe', 'pipe'], env: SIDECAR_ENV },
   );
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => {

@@ -1,5 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { startUpstream, type TestUpstream } from './upstream.ts';
 
 /** A raw client socket that keeps everything it receives. */
 export interface RawClient {
@@ -76,16 +77,10 @@ export interface HostileUpstreamOptions {
   readonly upgradeDelayMs?: number;
 }
 
-/** An upstream for attack tests: plain routes plus upgrades that echo, with invariant checks on what arrives. */
-export interface HostileUpstream {
-  readonly url: string;
-  readonly port: number;
-  readonly server: Server;
-  /** Requests that reached the upstream, by path, and every header name seen. */
-  readonly seen: { method: string; url: string; rawHeaders: string[] }[];
+/** The test upstream with routes for attack tests, and upgrades that echo. */
+export interface HostileUpstream extends TestUpstream {
   /** Upgrades answered with 101 that are still open. */
   readonly tunnels: Set<Socket>;
-  close(): Promise<void>;
 }
 
 /**
@@ -93,11 +88,8 @@ export interface HostileUpstream {
  * reads the body and answers with its length; anything else answers `ok` at once.
  */
 export async function startHostileUpstream(options: HostileUpstreamOptions = {}): Promise<HostileUpstream> {
-  const seen: HostileUpstream['seen'] = [];
   const tunnels = new Set<Socket>();
-  const open = new Set<Socket>();
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders });
+  const base = await startUpstream((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/slow') {
       const timer = setTimeout(() => res.end('slow ok'), 300);
@@ -118,12 +110,14 @@ export async function startHostileUpstream(options: HostileUpstreamOptions = {})
       res.end('ok');
     }
   });
-  server.on('connection', (s: Socket) => {
-    open.add(s);
-    s.on('close', () => open.delete(s));
-  });
-  server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders });
+  base.server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    base.seen.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      rawHeaders: req.rawHeaders,
+      headers: req.headers,
+      remotePort: socket.remotePort ?? 0,
+    });
     socket.on('error', () => undefined);
     const answer = () => {
       if (socket.destroyed) return;
@@ -135,19 +129,13 @@ export async function startHostileUpstream(options: HostileUpstreamOptions = {})
     if (options.upgradeDelayMs) setTimeout(answer, options.upgradeDelayMs);
     else answer();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    server,
-    seen,
+    ...base,
     tunnels,
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of open) s.destroy();
-        server.close(() => resolve());
-      }),
+    async close() {
+      for (const s of base.sockets) s.destroy();
+      await base.close();
+    },
   };
 }
 

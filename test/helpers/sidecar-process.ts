@@ -13,6 +13,25 @@ export const SIDECAR_COMMAND: readonly string[] = [GATEHOUSE_BIN];
 /** ...with the environment the image and the injected container give it (NODE_OPTIONS). */
 export const SIDECAR_ENV: NodeJS.ProcessEnv = { ...process.env, ...SIDECAR_NODE_ENV };
 
+/** `node` arguments for the built sidecar serving a config directory on loopback (admin port ephemeral). */
+export function sidecarArgv(
+  configDir: string,
+  listen = '127.0.0.1:0',
+  extra: readonly string[] = [],
+): string[] {
+  return [
+    ...SIDECAR_COMMAND,
+    'sidecar',
+    '--config',
+    configDir,
+    '--listen',
+    listen,
+    '--admin-listen',
+    '127.0.0.1:0',
+    ...extra,
+  ];
+}
+
 /**
  * YAML for one AccessApplication, with the spec given as a JSON-compatible object (YAML is a
  * superset). Without `policies` in the spec, it uses an `open` bypass policy, written alongside.

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Pool } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applicationYaml, SIDECAR_COMMAND, SIDECAR_ENV, writeConfigDir } from '../helpers/sidecar-process.ts';
+import { applicationYaml, SIDECAR_ENV, sidecarArgv, writeConfigDir } from '../helpers/sidecar-process.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 const TOTAL = 10_000;
@@ -32,23 +32,10 @@ describe('log completeness', () => {
         trustedProxies: ['127.0.0.1'],
       }),
     );
-    const child = spawn(
-      process.execPath,
-      [
-        ...SIDECAR_COMMAND,
-        'sidecar',
-        '--config',
-        dir,
-        '--listen',
-        '127.0.0.1:0',
-        '--admin-listen',
-        '127.0.0.1:0',
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: SIDECAR_ENV,
-      },
-    );
+    const child = spawn(process.execPath, sidecarArgv(dir), {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: SIDECAR_ENV,
+    });
     const stdout = child.stdout;
 
     // A deliberately slow reader: takes one chunk, then stops reading for a while, so the pipe stays full.

@@ -38,7 +38,10 @@ describe('sidecar args of injected sidecars', () => {
     const sidecar = [...(result.pod.spec?.initContainers ?? [])].find(
       (c) => c.name === 'gatehouse',
     ) as ContainerLike;
-    expect((sidecar.args as string[]).slice(-2)).toEqual(['--anonymous-share=0.25', '--max-connections=20000']);
+    expect((sidecar.args as string[]).slice(-2)).toEqual([
+      '--anonymous-share=0.25',
+      '--max-connections=20000',
+    ]);
   });
 
   it.each([
