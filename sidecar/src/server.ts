@@ -143,6 +143,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   // RFC 9112 §9.6: a client may half-close after its request and still read the response.
   (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.maxConnections = limits.maxConnections;
+  server.on('drop', () => metrics.connectionDropped());
   const connections = createClientConnections(server, limits);
   const ctx: PipelineContext = { sink, metrics, upgrades, connections, draining: () => draining };
   metrics.watchCapacity({

@@ -282,6 +282,27 @@ describe('2: readiness tells the truth when the sidecar cannot forward', () => {
   });
 });
 
+describe('the connection cap', () => {
+  it('closes connections over --max-connections on accept, counts them, and keeps serving those it holds', async () => {
+    const upstream = await startHostileUpstream();
+    const gate = await startSidecar(testConfig({ upstream: { url: upstream.url } }), { maxConnections: 8 });
+    try {
+      const held = await Promise.all(Array.from({ length: 12 }, () => openRaw(gate.port)));
+      await sleep(200);
+      const closed = held.filter((c) => c.socket.destroyed || c.socket.readyState !== 'open').length;
+      expect(closed).toBe(4);
+      const kept = held.filter((c) => !c.socket.destroyed && c.socket.readyState === 'open');
+      kept[0]?.socket.write(GET('/still-served'));
+      await kept[0]?.waitFor(/ok$/);
+      expect(await gate.metrics.registry.metrics()).toMatch(/gatehouse_client_connections_dropped_total 4/);
+      for (const c of held) c.socket.destroy();
+    } finally {
+      await gate.close();
+      await upstream.close();
+    }
+  });
+});
+
 describe('4: shutdown ends within the grace whatever clients hold', () => {
   let upstream: HostileUpstream;
   let proc: SidecarProcess;

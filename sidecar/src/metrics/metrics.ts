@@ -17,6 +17,8 @@ export interface SidecarMetrics {
   configInstalled(app: string, generation: string): void;
   /** A connection closed by the header timeout before it sent a byte of a request (no log line). */
   idleConnectionClosed(): void;
+  /** A connection closed on accept because --max-connections were open. */
+  connectionDropped(): void;
   /** Reads the sidecar's held resources at scrape time. */
   watchCapacity(source: CapacitySource): void;
 }
@@ -86,6 +88,11 @@ export function createSidecarMetrics(): SidecarMetrics {
     help: 'Client connections closed by the header timeout before sending a byte of a request.',
     registers: [registry],
   });
+  const dropped = new Counter({
+    name: 'gatehouse_client_connections_dropped_total',
+    help: 'Client connections closed on accept because the connection cap (--max-connections) was reached.',
+    registers: [registry],
+  });
   let capacity: CapacitySource | undefined;
   const held = (name: string, help: string, read: (c: CapacitySource) => number): void => {
     new Gauge({
@@ -144,6 +151,9 @@ export function createSidecarMetrics(): SidecarMetrics {
     },
     idleConnectionClosed() {
       idleClosed.inc();
+    },
+    connectionDropped() {
+      dropped.inc();
     },
     watchCapacity(source) {
       capacity = source;
