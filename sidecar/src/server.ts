@@ -45,7 +45,7 @@ export const DEFAULT_CLIENT_LIMITS: ClientLimits = Object.freeze({
   headersTimeoutMs: 10_000,
   idleTimeoutMs: 60_000,
   keepAliveTimeoutMs: 65_000,
-  maxConnections: 10_000, // about 16 KiB each when idle: ~160 MiB over the baseline at the cap
+  maxConnections: 12_000, // about 16 KiB each when idle: ~190 MiB over the baseline at the cap
   bodyTimeoutMs: 20_000,
   bodyMinRate: 500,
   requestTimeoutMs: 600_000,

@@ -44,7 +44,7 @@ Client limits (hostile and broken clients):
   --client-header-timeout <d>   time for a client to send the request head, else 408 (default 10s)
   --client-idle-timeout <d>     longest client silence during a request (default 60s)
   --keep-alive-timeout <d>      idle keep-alive connection lifetime (default 65s)
-  --max-connections <n>         client connections open at once; more are closed (default 10000)
+  --max-connections <n>         client connections open at once; more are closed (default 12000)
   --client-body-timeout <d>     time for a request body, extended 1 s per --client-body-min-rate
                                 bytes received, else 408 (default 20s; 0s: off)
   --client-body-min-rate <B/s>  see --client-body-timeout (default 500)

@@ -85,7 +85,8 @@ function interrupt(
   }
   if (scope.interrupted) return;
   scope.interrupted = true;
-  scope.status = error?.status ?? 499;
+  // A status already sent stays what the log says; the outcome tells how the request ended.
+  if (!res.headersSent || scope.status === 0) scope.status = error?.status ?? 499;
   if (error) scope.errorCode = error.code;
   scope.outcome = outcome;
   if (!scope.requestId) scope.requestId = crypto.randomUUID();
