@@ -1,0 +1,84 @@
+import type { ServerResponse } from 'node:http';
+import { HttpError } from '../errors.ts';
+import { sendError } from '../http/error-response.ts';
+import type { RequestScope } from './scope.ts';
+
+/** Time a refused connection gets to read its answer before the socket is destroyed. */
+const LINGER_MS = 2_000;
+
+const TIMEOUTS: Record<'body_too_slow' | 'request_deadline', HttpError> = {
+  body_too_slow: new HttpError('body_too_slow', 408, 'The request body arrived too slowly.'),
+  request_deadline: new HttpError('request_deadline', 408, 'The request was not received in time.'),
+};
+
+/**
+ * Ends a request early on behalf of its connection's owner: records why, answers it if nothing
+ * was sent yet (with Connection: close), and makes sure the socket goes away. Whatever stage is
+ * running sees the closed response and stops (the proxy aborts its upstream request).
+ */
+function interrupt(
+  scope: RequestScope,
+  res: ServerResponse,
+  error: HttpError | null,
+  outcome: RequestScope['outcome'],
+): void {
+  const socket = scope.socket;
+  if (scope.logged) {
+    socket.destroy(); // the answer is out; only the rest of the body was still arriving
+    return;
+  }
+  if (scope.interrupted) return;
+  scope.interrupted = true;
+  // A status already sent stays what the log says; the outcome tells how the request ended.
+  if (!res.headersSent || scope.status === 0) scope.status = error?.status ?? 499;
+  if (error) scope.errorCode = error.code;
+  scope.outcome = outcome;
+  if (!scope.requestId) scope.requestId = crypto.randomUUID();
+  if (error && !res.headersSent && !res.destroyed && socket.writable) {
+    const idHeader = scope.state.config.requestId.header;
+    sendError(res, error, scope.requestId, idHeader, scope.req.headers.accept, true);
+    res.once('finish', () => {
+      socket.end();
+      setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    });
+  } else {
+    res.destroy();
+    socket.destroy();
+  }
+}
+
+/** Registers the request with its connection's owner, which may time it out or report its body broken. */
+export function registerWithConnection(scope: RequestScope, res: ServerResponse): () => void {
+  const connection = scope.connection;
+  if (connection === null) return () => undefined;
+  const req = scope.req;
+  const finish = connection.begin({
+    startedAtMs: performance.now(),
+    reading() {
+      if (req.complete || req.destroyed) return 'done';
+      if (scope.waitingForUpstream) return 'held';
+      return req.readableLength >= req.readableHighWaterMark ? 'held' : 'reading';
+    },
+    timeout: (reason) => interrupt(scope, res, TIMEOUTS[reason], 'client_timeout'),
+    peerEnded() {
+      if (res.headersSent && !res.writableFinished) interrupt(scope, res, null, 'client_abort');
+    },
+    broken(code) {
+      if (CLIENT_CLOSED_CODES.has(code)) interrupt(scope, res, null, 'client_abort');
+      else
+        interrupt(scope, res, new HttpError('bad_request', 400, 'Malformed request body.', code), 'rejected');
+    },
+  });
+  // The connection's record of this request lasts until its body is fully in (or the socket
+  // closes), so a body still trickling in after the answer is still held to the rate limits.
+  return () => {
+    if (req.complete || req.destroyed) finish();
+    else {
+      req.once('end', finish);
+      req.once('close', finish);
+    }
+  };
+}
+
+/** Parser errors that mean the client closed mid-request rather than sent something malformed. */
+const CLIENT_CLOSED_CODES: ReadonlySet<string> = new Set(['HPE_INVALID_EOF_STATE', 'ECONNRESET', 'EPIPE']);
