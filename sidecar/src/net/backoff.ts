@@ -7,7 +7,7 @@ export function jitteredBackoff(
   random = Math.random,
 ): number {
   const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+  return Math.round(random() * ceiling);
 }
 
 /** Resolves after ms, or at once when the signal aborts. */
