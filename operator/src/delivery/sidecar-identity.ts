@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { STREAM_AUDIENCE } from '../../../sidecar/src/config/operator-source.ts';
 import type { KubeClient } from '../kube/kube-client.ts';
 import { APPLICATION_LABEL } from '../kube/kube-object.ts';
@@ -51,7 +52,7 @@ interface TokenReviewStatus {
  * an AccessApplication in the Pod's namespace. Results are cached for 30 s by token hash.
  */
 export function createSidecarVerifier(client: KubeClient) {
-  const cache = new Map<string, { identity: SidecarIdentity; until: number }>();
+  const cache = new LRUCache<string, { identity: SidecarIdentity; until: number }>({ max: CACHE_MAX });
 
   return async function verify(token: string | undefined): Promise<SidecarIdentity> {
     if (!token)
@@ -110,7 +111,6 @@ export function createSidecarVerifier(client: KubeClient) {
         `pod ${namespace}/${podName} has no ${APPLICATION_LABEL} label`,
       );
     const identity: SidecarIdentity = { namespace, application, pod: podName };
-    if (cache.size >= CACHE_MAX) cache.clear();
     cache.set(digest, { identity, until: Date.now() + CACHE_MS });
     return identity;
   };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { RenderedAuth } from '../config/auth-config.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
 import type { SigningKey } from './keys.ts';
@@ -24,7 +25,7 @@ export function createAssertionSigner(
 ): AssertionSigner {
   const key = keys[0];
   if (!key) throw new Error('no signing key');
-  const cache = new Map<string, { jwt: string; renewAt: number }>();
+  const cache = new LRUCache<string, { jwt: string; renewAt: number }>({ max: CACHE_LIMIT });
   return {
     cached(cacheKey, now) {
       const hit = cache.get(cacheKey);
@@ -48,7 +49,6 @@ export function createAssertionSigner(
         .setExpirationTime(iat + lifetime)
         .setJti(randomUUID())
         .sign(key.privateKey);
-      if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
       cache.set(cacheKey, { jwt, renewAt: now + settings.lifetimeMs / 2 });
       return jwt;
     },

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, customFetch, errors, jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { Agent, fetch } from 'undici';
 import type { RenderedAuth } from '../config/auth-config.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
@@ -70,7 +71,9 @@ export function createServiceAccountVerifier(
       }) as unknown as Promise<Response>;
     },
   });
-  const verified = new Map<string, { identity: PolicyIdentity; expiresAt: number }>();
+  const verified = new LRUCache<string, { identity: PolicyIdentity; expiresAt: number }>({
+    max: CACHE_LIMIT,
+  });
   return async (token) => {
     const hit = verified.get(token);
     if (hit && hit.expiresAt > Date.now()) return { ok: true, ...hit };
@@ -98,7 +101,6 @@ export function createServiceAccountVerifier(
     const name = match[3] as string;
     const identity = serviceAccountIdentity(namespace, name);
     const expiresAt = Number(payload.exp) * 1000;
-    if (verified.size >= CACHE_LIMIT) verified.delete(verified.keys().next().value as string);
     verified.set(token, { identity, expiresAt });
     return { ok: true, identity, expiresAt };
   };

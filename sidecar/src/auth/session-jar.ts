@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { RenderedAuth } from '../config/auth-config.ts';
 import { cookieName, readCookies, serializeCookie } from './cookies.ts';
 import type { Sealer } from './sealed.ts';
@@ -7,6 +8,8 @@ import { asSession, type Session } from './session.ts';
 export const COOKIE_CHUNK_SIZE = 3_800;
 const MAX_CHUNKS = 5;
 const CACHE_LIMIT = 10_000;
+/** Signed-out sessions remembered at most (about 100 bytes each). */
+const ENDED_LIMIT = 1_000_000;
 
 /** The session cookies of one request: the joined sealed value and the names present (to clear them). */
 export interface PresentCookies {
@@ -35,24 +38,22 @@ export interface SessionJar {
 }
 
 /** Creates the session jar for an application's session settings and cookie keys. */
-export function createSessionJar(settings: RenderedAuth['session'], sealer: Sealer): SessionJar {
+export function createSessionJar(
+  settings: RenderedAuth['session'],
+  sealer: Sealer,
+  endedLimit = ENDED_LIMIT,
+): SessionJar {
   const name = cookieName(settings.cookieName, settings.secure);
   const chunkName = (i: number) => (i === 0 ? name : `${name}_${i}`);
-  const cache = new Map<string, Session>();
-  const ended = new Map<string, number>();
+  const cache = new LRUCache<string, Session>({ max: CACHE_LIMIT });
+  // Signed-out sessions, each kept until it would have expired anyway. Bounded for memory; a
+  // cookie somebody keeps replaying stays the most recently used, so it is the last to go.
+  const ended = new LRUCache<string, true>({ max: endedLimit });
   const secure = settings.secure;
 
-  const seen = new Map<string, number>();
-  const remember = (sealed: string, session: Session) => {
-    if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-    cache.set(sealed, session);
-  };
-  const isEnded = (session: Session) => {
-    const until = ended.get(session.sid);
-    if (until === undefined) return false;
-    if (until * 1000 < Date.now()) ended.delete(session.sid);
-    return true;
-  };
+  const seen = new LRUCache<string, number>({ max: CACHE_LIMIT });
+  const remember = (sealed: string, session: Session) => void cache.set(sealed, session);
+  const isEnded = (session: Session) => ended.get(session.sid) === true;
 
   return {
     name,
@@ -84,7 +85,6 @@ export function createSessionJar(settings: RenderedAuth['session'], sealer: Seal
       });
     },
     async store(session, present) {
-      if (seen.size >= CACHE_LIMIT) seen.delete(seen.keys().next().value as string);
       seen.set(session.sid, Math.max(seen.get(session.sid) ?? 0, session.seen));
       const sealed = await sealer.seal('session', session);
       remember(sealed, session);
@@ -110,7 +110,8 @@ export function createSessionJar(settings: RenderedAuth['session'], sealer: Seal
       return present.map((n) => serializeCookie(n, '', { secure, maxAge: 0 }));
     },
     end(session) {
-      ended.set(session.sid, session.exp);
+      const ttl = session.exp * 1000 - Date.now();
+      if (ttl > 0) ended.set(session.sid, true, { ttl });
     },
     lastSeen(session) {
       return Math.max(session.seen, seen.get(session.sid) ?? 0);

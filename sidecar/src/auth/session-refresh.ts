@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { RequestScope } from '../pipeline/scope.ts';
 import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
@@ -18,8 +19,8 @@ export interface Refreshed {
  * carries the pre-refresh cookie (sent before the new one arrived) reuses the result instead of
  * spending the already rotated refresh token again, which would end the session.
  */
-const refreshes = new Map<string, Promise<Refreshed>>();
 const REMEMBERED_REFRESHES = 10_000;
+const refreshes = new LRUCache<string, Promise<Refreshed>>({ max: REMEMBERED_REFRESHES });
 
 function isPermanent(error: unknown): boolean {
   const e = error as { error?: unknown; code?: unknown };
@@ -102,7 +103,6 @@ export function refreshSession(
   const key = `${session.sid}/${session.refreshAt}`;
   let pending = refreshes.get(key);
   if (!pending) {
-    if (refreshes.size >= REMEMBERED_REFRESHES) refreshes.delete(refreshes.keys().next().value as string);
     pending = refresh(scope, auth, session, present);
     refreshes.set(key, pending);
   }

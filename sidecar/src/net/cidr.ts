@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { LRUCache } from 'lru-cache';
 
 /** A parsed address range: family, network address and prefix length. */
 export interface Cidr {
@@ -46,7 +47,7 @@ export function createAddressSet(cidrs: readonly string[]): AddressSet {
     if (!cidr) throw new TypeError(`invalid CIDR ${JSON.stringify(text)}`);
     list.addSubnet(cidr.address, cidr.prefix, cidr.family);
   }
-  const cache = new Map<string, boolean>();
+  const cache = new LRUCache<string, boolean>({ max: 10_000 });
   return Object.freeze({
     size: cidrs.length,
     has(ip: string): boolean {
@@ -59,7 +60,6 @@ export function createAddressSet(cidrs: readonly string[]): AddressSet {
         const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
         inside = mapped?.[1] ? list.check(mapped[1], 'ipv4') : list.check(ip, 'ipv6');
       }
-      if (cache.size > 10_000) cache.clear();
       cache.set(ip, inside);
       return inside;
     },

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { readCookies } from '../auth/cookies.ts';
@@ -17,16 +18,12 @@ import { capField } from '../log/sanitize.ts';
 import type { RequestScope } from '../pipeline/scope.ts';
 
 /** States already redeemed in this process, until their login would have expired anyway. */
-const redeemed = new Map<string, number>();
 const REDEEMED_LIMIT = 100_000;
+const redeemed = new LRUCache<string, true>({ max: REDEEMED_LIMIT, ttl: LOGIN_TTL_SECONDS * 1000 });
 
-function markRedeemed(state: string, now: number): boolean {
-  for (const [s, until] of redeemed) {
-    if (until > now && redeemed.size < REDEEMED_LIMIT) break;
-    redeemed.delete(s);
-  }
+function markRedeemed(state: string): boolean {
   if (redeemed.has(state)) return false;
-  redeemed.set(state, now + LOGIN_TTL_SECONDS);
+  redeemed.set(state, true);
   return true;
 }
 
@@ -81,8 +78,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     return fail(400, 'state_mismatch', 'The sign-in response does not match this browser.', {}, clear);
   if (now - tx.t > LOGIN_TTL_SECONDS)
     return fail(400, 'login_expired', 'The sign-in took too long. Please try again.', {}, clear);
-  if (!markRedeemed(state, now))
-    return fail(400, 'state_reused', 'This sign-in is already finished.', {}, clear);
+  if (!markRedeemed(state)) return fail(400, 'state_reused', 'This sign-in is already finished.', {}, clear);
   const provider = auth.providers.get(tx.p);
   if (!provider)
     return fail(
