@@ -1,6 +1,6 @@
 import { type AuthEventType, logEvent } from '../log/events.ts';
 import { capField } from '../log/sanitize.ts';
-import type { RequestScope } from '../pipeline/scope.ts';
+import type { RequestScope } from '../request-scope.ts';
 
 /**
  * Writes an auth event in the request stream: the event fields plus who and where (app, request

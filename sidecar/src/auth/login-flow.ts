@@ -1,6 +1,6 @@
+import { loginFailedPage } from '../http/gateway-pages.ts';
 import { htmlResponse, type LocalResponse, redirectTo } from '../http/local-response.ts';
-import type { RequestScope } from '../pipeline/scope.ts';
-import { loginFailedPage } from '../routes/pages.ts';
+import type { RequestScope } from '../request-scope.ts';
 import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
 import { serializeCookie } from './cookies.ts';

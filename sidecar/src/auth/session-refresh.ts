@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { RequestScope } from '../pipeline/scope.ts';
+import type { RequestScope } from '../request-scope.ts';
 import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
 import { refreshTokenGrant, userClaims } from './oidc-client.ts';

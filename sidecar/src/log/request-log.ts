@@ -1,4 +1,4 @@
-import type { RequestScope } from '../pipeline/scope.ts';
+import type { RequestScope } from '../request-scope.ts';
 import { capField, redactQuery } from './sanitize.ts';
 
 const MAX_METHOD = 32;

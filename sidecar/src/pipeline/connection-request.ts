@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { HttpError } from '../errors.ts';
 import { sendError } from '../http/error-response.ts';
-import type { RequestScope } from './scope.ts';
+import type { RequestScope } from '../request-scope.ts';
 
 /** Time a refused connection gets to read its answer before the socket is destroyed. */
 const LINGER_MS = 2_000;

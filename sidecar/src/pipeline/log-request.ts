@@ -2,7 +2,7 @@ import type { LogSink } from '../log/log-sink.ts';
 import { cloudflareRequestRecord, nativeRequestRecord } from '../log/request-log.ts';
 import { toJsonLine } from '../log/sanitize.ts';
 import type { SidecarMetrics } from '../metrics/metrics.ts';
-import type { RequestScope } from './scope.ts';
+import type { RequestScope } from '../request-scope.ts';
 
 /** Bytes this request moved on its connection since the previous request on it (headers included). */
 function countBytes(scope: RequestScope): void {

@@ -15,7 +15,7 @@ import { isProviderUnreachable } from '../auth/provider-errors.ts';
 import { identityFromClaims, newSessionId, type Session } from '../auth/session.ts';
 import { type LocalResponse, redirectTo } from '../http/local-response.ts';
 import { capField } from '../log/sanitize.ts';
-import type { RequestScope } from '../pipeline/scope.ts';
+import type { RequestScope } from '../request-scope.ts';
 
 /** States already redeemed in this process, until their login would have expired anyway. */
 const REDEEMED_LIMIT = 100_000;

@@ -1,9 +1,9 @@
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { startLogin } from '../auth/login-flow.ts';
 import { safeReturnPath } from '../auth/return-path.ts';
+import { chooserPage, loginFailedPage } from '../http/gateway-pages.ts';
 import { htmlResponse, type LocalResponse, redirectTo } from '../http/local-response.ts';
-import type { RequestScope } from '../pipeline/scope.ts';
-import { chooserPage, loginFailedPage } from './pages.ts';
+import type { RequestScope } from '../request-scope.ts';
 
 /**
  * `/.gatehouse/login?rd=<path>&idp=<name>`: signed-in users go straight to the return path; with

@@ -2,7 +2,7 @@ import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { buildEndSessionUrl } from '../auth/oidc-client.ts';
 import { type LocalResponse, redirectTo } from '../http/local-response.ts';
-import type { RequestScope } from '../pipeline/scope.ts';
+import type { RequestScope } from '../request-scope.ts';
 
 export const SIGNED_OUT_PATH = '/.gatehouse/signed-out';
 

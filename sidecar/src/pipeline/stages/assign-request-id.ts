@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestScope } from '../scope.ts';
+import type { RequestScope } from '../../request-scope.ts';
 
 const WELL_FORMED_ID = /^[A-Za-z0-9._:+/=-]{1,128}$/;
 

@@ -5,7 +5,7 @@ import { type Session, sessionIdentity } from '../../auth/session.ts';
 import type { PresentCookies } from '../../auth/session-jar.ts';
 import { refreshSession } from '../../auth/session-refresh.ts';
 import { HttpError } from '../../errors.ts';
-import type { RequestScope } from '../scope.ts';
+import type { RequestScope } from '../../request-scope.ts';
 
 const INVALID_CREDENTIALS = new HttpError(
   'invalid_credentials',

@@ -3,7 +3,7 @@ import { isPageNavigation } from '../../auth/navigation.ts';
 import { HttpError } from '../../errors.ts';
 import type { LocalResponse } from '../../http/local-response.ts';
 import type { PolicyInput } from '../../policy/input.ts';
-import type { RequestScope } from '../scope.ts';
+import type { RequestScope } from '../../request-scope.ts';
 
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="gatehouse"' };
 

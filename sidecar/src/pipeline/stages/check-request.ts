@@ -1,7 +1,7 @@
 import { HttpError } from '../../errors.ts';
 import { canonicalizeTarget } from '../../http/canonical-path.ts';
 import { normaliseHost } from '../../http/host.ts';
-import type { RequestScope } from '../scope.ts';
+import type { RequestScope } from '../../request-scope.ts';
 
 /**
  * Request hygiene before anything else looks at the request: exactly one valid Host that belongs

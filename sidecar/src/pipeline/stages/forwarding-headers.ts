@@ -2,7 +2,7 @@ import { withoutGatehouseCookies } from '../../auth/cookies.ts';
 import { forwardingRule } from '../../http/forwarding-header-rules.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import { normaliseIp } from '../../net/client-ip.ts';
-import type { RequestScope } from '../scope.ts';
+import type { RequestScope } from '../../request-scope.ts';
 
 /** Headers Gatehouse always sets itself on the way upstream. */
 const REPLACED: ReadonlySet<string> = new Set([

@@ -1,9 +1,9 @@
+import { notFoundPage, signedOutPage } from '../../http/gateway-pages.ts';
 import { htmlResponse, jsonResponse, type LocalResponse } from '../../http/local-response.ts';
+import type { RequestScope } from '../../request-scope.ts';
 import { callbackRoute } from '../../routes/callback.ts';
 import { loginRoute } from '../../routes/login.ts';
 import { logoutRoute, SIGNED_OUT_PATH } from '../../routes/logout.ts';
-import { notFoundPage, signedOutPage } from '../../routes/pages.ts';
-import type { RequestScope } from '../scope.ts';
 
 /** The reserved prefix: paths under it are answered by Gatehouse and never reach the application. */
 export const GATEWAY_PREFIX = '/.gatehouse/';

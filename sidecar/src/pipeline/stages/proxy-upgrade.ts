@@ -4,10 +4,10 @@ import type { Dispatcher } from 'undici';
 import { HttpError } from '../../errors.ts';
 import { sendRawError } from '../../http/error-response.ts';
 import { admits, type Decision } from '../../policy/decision.ts';
+import type { RequestScope } from '../../request-scope.ts';
 import type { RuntimeState } from '../../runtime-state.ts';
 import type { AdmissionTicket } from '../../upstream/admission.ts';
 import { upstreamHttpError } from '../../upstream/upstream-errors.ts';
-import type { RequestScope } from '../scope.ts';
 import { BUSY_RETRY_AFTER_SECONDS, claimantOf, responseHeaders, upstreamBusy } from './proxy.ts';
 
 /** Why an open tunnel was closed by a new config. */

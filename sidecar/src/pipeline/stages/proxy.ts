@@ -4,9 +4,9 @@ import { HttpError } from '../../errors.ts';
 import { sendError } from '../../http/error-response.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import { onResponseGone } from '../../http/response-gone.ts';
+import type { RequestScope } from '../../request-scope.ts';
 import type { AdmissionTicket, Claimant, Refusal } from '../../upstream/admission.ts';
 import { upstreamHttpError } from '../../upstream/upstream-errors.ts';
-import type { RequestScope } from '../scope.ts';
 
 /** Response headers for the client: upstream's, minus hop-by-hop and Connection-named ones, plus the request id. */
 export function responseHeaders(

@@ -1,6 +1,6 @@
 import { HttpError } from '../../errors.ts';
 import { resolveClientIp } from '../../net/client-ip.ts';
-import type { RequestScope } from '../scope.ts';
+import type { RequestScope } from '../../request-scope.ts';
 
 const NO_ADDRESS = new HttpError('bad_request', 400, 'Malformed request.', 'client address unknown');
 

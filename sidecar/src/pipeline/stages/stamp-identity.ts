@@ -1,4 +1,4 @@
-import type { RequestScope } from '../scope.ts';
+import type { RequestScope } from '../../request-scope.ts';
 
 /**
  * Stamps the verified identity on the upstream request, after every incoming copy was stripped:

@@ -1,9 +1,13 @@
-import type { ProviderClient } from '../auth/oidc-client.ts';
-import { escapeHtml, gatewayPage } from '../http/page.ts';
+import { escapeHtml, gatewayPage } from './page.ts';
+
+/** What the chooser shows of an identity provider. */
+export interface ChooserEntry {
+  readonly settings: { readonly name: string; readonly displayName: string };
+}
 
 /** The chooser: one link per identity provider, each carrying the return path. */
 export function chooserPage(
-  providers: Iterable<ProviderClient>,
+  providers: Iterable<ChooserEntry>,
   returnPath: string,
   requestId: string,
 ): string {

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { LogSink } from '../log/log-sink.ts';
-import type { ClientConnection } from '../net/client-connections.ts';
-import type { Decision } from '../policy/decision.ts';
-import type { PolicyIdentity, PolicyInput } from '../policy/input.ts';
-import type { RuntimeState } from '../runtime-state.ts';
+import type { LogSink } from './log/log-sink.ts';
+import type { ClientConnection } from './net/client-connections.ts';
+import type { Decision } from './policy/decision.ts';
+import type { PolicyIdentity, PolicyInput } from './policy/input.ts';
+import type { RuntimeState } from './runtime-state.ts';
 
 /** How the caller proved who they are. */
 export type AuthMethod = 'oidc' | 'service-token' | 'service-account';
