@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../sidecar/src/cli/args.ts';
+import { parseSidecarFlags } from '../../sidecar/src/cli/sidecar-command.ts';
+import { DEFAULT_CLIENT_LIMITS } from '../../sidecar/src/server.ts';
+
+const parse = (...argv: string[]) => parseSidecarFlags(['--config', 'app.yaml', ...argv], {});
+
+describe('gatehouse sidecar flags', () => {
+  it('defaults to the documented client limits', () => {
+    const flags = parse();
+    expect(flags.limits).toEqual(DEFAULT_CLIENT_LIMITS);
+    expect(flags).toMatchObject({
+      graceMs: 25_000,
+      pollIntervalMs: 1_000,
+      listen: { host: '0.0.0.0', port: 4180 },
+    });
+  });
+
+  it.each([
+    ['--max-connections=20000', { maxConnections: 20_000 }],
+    ['--client-body-timeout=5s', { bodyTimeoutMs: 5_000 }],
+    ['--client-body-timeout=0s', { bodyTimeoutMs: 0 }],
+    ['--client-body-min-rate=2048', { bodyMinRate: 2_048 }],
+    ['--client-request-timeout=0s', { requestTimeoutMs: 0 }],
+    ['--upstream-queue-timeout=250ms', { queueTimeoutMs: 250 }],
+    ['--upstream-queue-size=10', { maxQueue: 10 }],
+    ['--anonymous-share=0.25', { anonymousShare: 0.25 }],
+    ['--client-share=1', { clientShare: 1 }],
+    ['--max-tunnels=10', { maxTunnels: 10 }],
+    ['--max-client-tunnels=2', { maxClientTunnels: 2 }],
+  ] as const)('%s', (flag, expected) => {
+    expect(parse(flag).limits).toMatchObject(expected);
+  });
+
+  it.each([
+    [['--anonymous-share=0'], /--anonymous-share: expected a fraction above 0/],
+    [['--client-share=1.5'], /--client-share: expected a fraction above 0/],
+    [['--client-share=half'], /--client-share: expected a fraction/],
+    [['--client-body-timeout=soon'], /--client-body-timeout: expected a duration/],
+    [['--max-connections=3'], /--max-connections: expected an integer from 16/],
+    [['--upstream=ftp://x'], /--upstream/],
+  ] as const)('refuses %j', (argv, message) => {
+    expect(() => parse(...argv)).toThrow(UsageError);
+    expect(() => parse(...argv)).toThrow(message);
+  });
+
+  it('needs exactly one config source, and a CA and token for the operator', () => {
+    expect(() => parseSidecarFlags([], {})).toThrow(/--config or --operator-url is required/);
+    expect(() => parseSidecarFlags(['--config', 'a', '--operator-url', 'https://x'], {})).toThrow(/not both/);
+    expect(() => parseSidecarFlags(['--operator-url', 'https://x', '--token-file', 't'], {})).toThrow(
+      /--operator-ca/,
+    );
+    expect(
+      parseSidecarFlags(['--operator-url', 'https://x', '--token-file', 't'], {
+        GATEHOUSE_OPERATOR_CA: 'PEM',
+      }).operator,
+    ).toEqual({ url: 'https://x', ca: { pem: 'PEM' }, tokenFile: 't' });
+  });
+});
