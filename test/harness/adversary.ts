@@ -26,6 +26,8 @@ export interface AdversaryOptions extends ScenarioSizes {
   /** Legitimate identified requests per second, interleaved with the attack. */
   readonly legitPerSecond: number;
   readonly shutdownGraceMs: number;
+  /** V8 options added to the shipped ones, e.g. a heap limit like a container's. */
+  readonly extraNodeOptions?: string;
   readonly onProgress?: (done: number) => void;
 }
 
@@ -39,6 +41,8 @@ export interface AdversaryReport {
   readonly scenarios: readonly ScenarioResult[];
   readonly legit: { sent: number; failed: number; p50Ms: number; p99Ms: number; maxMs: number };
   readonly rssMiB: { start: number; peak: number; end: number };
+  /** RSS every 10 s of the run, with the fuzz cases done by then. */
+  readonly rssTrend: readonly { readonly cases: number; readonly mib: number }[];
   readonly lines: {
     requests: number;
     unparseable: number;
@@ -82,7 +86,12 @@ export async function runAdversary(options: AdversaryOptions): Promise<Adversary
   const child = spawn(
     process.execPath,
     sidecarArgv(dir, '127.0.0.1:0', ['--shutdown-grace', `${options.shutdownGraceMs}ms`]),
-    { stdio: ['ignore', 'pipe', 'pipe'], env: SIDECAR_ENV },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: options.extraNodeOptions
+        ? { ...SIDECAR_ENV, NODE_OPTIONS: `${SIDECAR_ENV.NODE_OPTIONS} ${options.extraNodeOptions}` }
+        : SIDECAR_ENV,
+    },
   );
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => {
@@ -123,8 +132,13 @@ export async function runAdversary(options: AdversaryOptions): Promise<Adversary
   while (port === 0 && exited === null) await new Promise((r) => setTimeout(r, 20));
   const pid = child.pid as number;
   const rss = { start: rssMiB(pid), peak: 0, end: 0 };
+  const rssTrend: { cases: number; mib: number }[] = [];
+  let sampled = 0;
   const sampler = setInterval(() => {
-    if (exited === null) rss.peak = Math.max(rss.peak, rssMiB(pid));
+    if (exited !== null) return;
+    const mib = rssMiB(pid);
+    rss.peak = Math.max(rss.peak, mib);
+    if (++sampled % 40 === 0) rssTrend.push({ cases: next, mib });
   }, 250);
 
   // Legitimate, identified traffic all along: it must keep being answered, quickly.
@@ -207,6 +221,7 @@ export async function runAdversary(options: AdversaryOptions): Promise<Adversary
       maxMs: Math.round(sorted.at(-1) ?? 0),
     },
     rssMiB: rss,
+    rssTrend,
     lines: {
       requests: requestLines,
       unparseable,
