@@ -11,8 +11,6 @@ export interface ClientConnection {
   readonly peerIp: string;
   /** Set when the connection's idle timer fired; its request ends as client_timeout. */
   timedOut: boolean;
-  /** The last socket error seen (RST, EPIPE, ...), for the log; never thrown. */
-  lastError: string | null;
   /** Set once the HTTP parser reported an error; it reports each connection once. */
   protocolError: boolean;
   /** Requests on this connection whose responses are not finished yet (pipelining). */
@@ -28,8 +26,6 @@ export interface ClientConnection {
   begin(request: ConnectionRequest): () => void;
   /** Resolves once every request ahead on this connection has finished its response. */
   whenIdle(): Promise<void>;
-  /** Ends the connection now (RST to the client); safe to call more than once. */
-  destroy(): void;
 }
 
 /** What a request in progress exposes to the owner of its connection. */
@@ -68,8 +64,6 @@ export interface ClientConnections {
   /** The connection for a socket the server accepted. */
   of(socket: Socket): ClientConnection | undefined;
   readonly size: number;
-  /** Open connections per peer address, for fair-share decisions. */
-  countFor(peerIp: string): number;
   /** Destroys every client socket still open, upgraded ones included. */
   destroyAll(): void;
   /** Stops the periodic read-rate check. */
@@ -93,10 +87,12 @@ interface Tracked extends ClientConnection {
  */
 export function createClientConnections(server: Server, limits: RequestReadLimits): ClientConnections {
   const open = new Map<Socket, Tracked>();
-  const perPeer = new Map<string, number>();
 
   server.on('connection', (socket: Socket) => {
-    socket.on('error', () => undefined); // from the first moment; the tracked listener follows
+    // An error listener for the socket's whole life: Node removes its own when it hands the socket
+    // over for an upgrade, and an 'error' with no listener ends the process. What the error means
+    // for a request (reset, broken pipe) reaches it through 'close'.
+    socket.on('error', () => undefined);
     // Reading the address now also caches it for the socket's life. A peer that has already
     // reset has none: nothing it sent may be served, since no policy could judge its address.
     const peerIp = socket.remoteAddress;
@@ -108,7 +104,6 @@ export function createClientConnections(server: Server, limits: RequestReadLimit
       socket,
       peerIp,
       timedOut: false,
-      lastError: null,
       protocolError: false,
       inFlight: 0,
       current: null,
@@ -138,21 +133,11 @@ export function createClientConnections(server: Server, limits: RequestReadLimit
         if (connection.inFlight === 0 || socket.destroyed) return Promise.resolve();
         return new Promise((resolve) => connection.idleWaiters.push(resolve));
       },
-      destroy() {
-        socket.destroy();
-      },
     };
     open.set(socket, connection);
-    perPeer.set(peerIp, (perPeer.get(peerIp) ?? 0) + 1);
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      connection.lastError = error.code ?? error.message;
-    });
     socket.on('end', () => connection.current?.peerEnded());
     socket.once('close', () => {
       open.delete(socket);
-      const left = (perPeer.get(peerIp) ?? 1) - 1;
-      if (left === 0) perPeer.delete(peerIp);
-      else perPeer.set(peerIp, left);
       wakeIdle(connection);
     });
   });
@@ -182,7 +167,6 @@ export function createClientConnections(server: Server, limits: RequestReadLimit
     get size() {
       return open.size;
     },
-    countFor: (peerIp) => perPeer.get(peerIp) ?? 0,
     destroyAll() {
       for (const socket of [...open.keys()]) socket.destroy();
     },
