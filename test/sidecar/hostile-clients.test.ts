@@ -282,6 +282,117 @@ describe('2: readiness tells the truth when the sidecar cannot forward', () => {
   });
 });
 
+describe('paths of the request and the upgrade that hold resources', () => {
+  async function gateWith(limits: Parameters<typeof startSidecar>[1], maxConnections = 128) {
+    const upstream = await startHostileUpstream();
+    const gate = await startSidecar(testConfig({ upstream: { url: upstream.url, maxConnections } }), limits);
+    return {
+      upstream,
+      gate,
+      close: async () => {
+        await gate.close();
+        await upstream.close();
+      },
+    };
+  }
+
+  it('tunnel caps: per caller and overall, 503 tunnel_limit logged, a closed tunnel frees its place', async () => {
+    const { gate, close } = await gateWith({ maxClientTunnels: 2, maxTunnels: 3 });
+    try {
+      const open = async (from: string) => {
+        const c = await openRaw(gate.port, from);
+        c.socket.write(upgradeRequest('/ws'));
+        await c.waitFor(/HTTP\/1\.1 (101|503)/);
+        return c;
+      };
+      const [a1, a2, a3] = [await open('127.0.2.1'), await open('127.0.2.1'), await open('127.0.2.1')];
+      const [b1, c1] = [await open('127.0.2.2'), await open('127.0.2.3')];
+      expect([a1, a2, a3, b1, c1].map((c) => statusesOf(c.received())[0])).toEqual([101, 101, 503, 101, 503]);
+      a1.socket.destroy();
+      await eventually('the closed tunnel is gone', () => linesFor(gate, '/ws').length >= 3);
+      const c2 = await open('127.0.2.3');
+      expect(statusesOf(c2.received())).toEqual([101]);
+      const refused = linesFor(gate, '/ws').filter((l) => l.status === 503);
+      expect(refused).toHaveLength(2);
+      for (const l of refused) expect(l).toMatchObject({ outcome: 'overloaded', error: 'tunnel_limit' });
+      for (const c of [a2, a3, b1, c1, c2]) c.socket.destroy();
+    } finally {
+      await close();
+    }
+  });
+
+  it('the request deadline ends an upload that is fast enough for the body rate but never ends: 408 request_deadline', async () => {
+    const { gate, close } = await gateWith({ requestTimeoutMs: 1_500, bodyTimeoutMs: 0 });
+    try {
+      const c = await openRaw(gate.port);
+      c.socket.write('POST /upload-forever HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000000\r\n\r\n');
+      const drip = setInterval(() => c.socket.writable && c.socket.write(Buffer.alloc(1_000, 1)), 100);
+      try {
+        await c.waitFor(/HTTP\/1\.1 408/, 5_000);
+      } finally {
+        clearInterval(drip);
+      }
+      await eventually('its line', () => linesFor(gate, '/upload-forever').length === 1);
+      expect(linesFor(gate, '/upload-forever')[0]).toMatchObject({
+        status: 408,
+        outcome: 'client_timeout',
+        error: 'request_deadline',
+      });
+      c.socket.destroy();
+    } finally {
+      await close();
+    }
+  });
+
+  it('a malformed request pipelined behind a pending one gets its own 400 line, after the response ahead', async () => {
+    const { gate, close } = await gateWith({});
+    try {
+      const c = await openRaw(gate.port);
+      c.socket.write(`${GET('/slow?ahead')}NOT HTTP AT ALL\r\n\r\n`);
+      const text = await c.waitFor(/HTTP\/1\.1 400/, 3_000);
+      expect(statusesOf(text)).toEqual([200, 400]);
+      await eventually('two lines', () => gate.records().length === 2);
+      expect(gate.records().map((r) => [r.uri, r.status, r.outcome])).toEqual([
+        ['/slow?ahead', 200, 'served'],
+        [expect.any(String), 400, 'rejected'],
+      ]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('an upgrade waiting for a pool slot: a reset drops it before dispatch, and the wait is bounded (503)', async () => {
+    const { gate, upstream, close } = await gateWith(
+      { queueTimeoutMs: 600, anonymousShare: 1, clientShare: 1 },
+      1,
+    );
+    try {
+      const holder = await openRaw(gate.port, '127.0.3.1');
+      holder.socket.write(GET('/hang'));
+      await sleep(100);
+      const leaver = await openRaw(gate.port, '127.0.3.2');
+      leaver.socket.write(upgradeRequest('/ws?left'));
+      await sleep(100);
+      leaver.socket.resetAndDestroy();
+      const waiter = await openRaw(gate.port, '127.0.3.3');
+      waiter.socket.write(upgradeRequest('/ws?waited'));
+      await waiter.waitFor(/HTTP\/1\.1 503/, 3_000);
+      holder.socket.resetAndDestroy();
+      await eventually('three lines', () => gate.records().length === 3);
+      expect(linesFor(gate, '/ws?left')[0]).toMatchObject({ status: 499, outcome: 'client_abort' });
+      expect(linesFor(gate, '/ws?waited')[0]).toMatchObject({
+        status: 503,
+        outcome: 'overloaded',
+        error: 'upstream_busy',
+      });
+      await sleep(200);
+      expect(upstream.seen.map((r) => r.url)).toEqual(['/hang']); // neither upgrade was dispatched
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe('the connection cap', () => {
   it('closes connections over --max-connections on accept, counts them, and keeps serving those it holds', async () => {
     const upstream = await startHostileUpstream();
