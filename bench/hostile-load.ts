@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { LEGIT_PREFIX, startInvariantUpstream } from '../test/harness/invariant-upstream.ts';
-import { dial } from '../test/harness/raw-exchange.ts';
+import { dial } from '../test/helpers/hostile.ts';
 import { spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 

@@ -14,8 +14,9 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { LEGIT_PREFIX, startInvariantUpstream } from '../test/harness/invariant-upstream.ts';
 import { createPrng } from '../test/harness/prng.ts';
-import { dial, exchange } from '../test/harness/raw-exchange.ts';
+import { exchange } from '../test/harness/raw-exchange.ts';
 import { fuzzCase } from '../test/harness/requests.ts';
+import { dial } from '../test/helpers/hostile.ts';
 import { SIDECAR_ENV, sidecarArgv } from '../test/helpers/sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 

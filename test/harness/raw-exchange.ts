@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import { dial } from '../helpers/hostile.ts';
 import type { Delivery } from './requests.ts';
 
 /** What a raw client saw of one exchange. */
@@ -11,15 +11,6 @@ export interface Exchange {
 const QUIET_MS = 40;
 const MAX_MS = 1_500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Opens a connection from a given loopback source address; resolves once connected (or with null). */
-export function dial(port: number, from = '127.0.0.1'): Promise<Socket | null> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1', localAddress: from });
-    socket.on('error', () => resolve(null));
-    socket.once('connect', () => resolve(socket));
-  });
-}
 
 /** Reads response heads out of raw bytes: each status and each request id the sidecar returned. */
 export function parseResponses(text: string): { statuses: number[]; requestIds: string[] } {

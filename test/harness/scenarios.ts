@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
-import { dial, parseResponses } from './raw-exchange.ts';
+import { dial, type RawClient, watchSocket } from '../helpers/hostile.ts';
+import { parseResponses } from './raw-exchange.ts';
 
 /** The named hostile-client scenarios the harness runs beside the fuzzer. */
 export type ScenarioName =
@@ -32,25 +33,6 @@ const H = 'Host: 127.0.0.1\r\n';
 const WS =
   'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Collects what a socket receives and tells when it closed. */
-function watch(socket: Socket) {
-  const chunks: Buffer[] = [];
-  let closed = false;
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  socket.once('close', () => {
-    closed = true;
-  });
-  return {
-    text: () => Buffer.concat(chunks).toString('latin1'),
-    closed: () => closed,
-    async until(test: () => boolean, ms: number) {
-      const end = performance.now() + ms;
-      while (!test() && performance.now() < end) await sleep(20);
-      return test();
-    },
-  };
-}
 
 async function many<T>(n: number, make: (i: number) => Promise<T>, batch = 200): Promise<T[]> {
   const out: T[] = [];
@@ -104,10 +86,10 @@ export async function runScenario(
       await sleep(600);
       const s = await dial(port, '127.4.0.1');
       if (!s) break;
-      const w = watch(s);
+      const w = watchSocket(s);
       s.write(`GET /slow HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
       expect(
-        await w.until(() => /HTTP\/1\.1 200/.test(w.text()), 5_000),
+        await w.until(() => /HTTP\/1\.1 200/.test(w.received()), 5_000),
         'the abandoning address is served again',
       );
       s.destroy();
@@ -117,7 +99,7 @@ export async function runScenario(
       const socks = (await many(sizes.tricklers, async (i) => dial(port, src(i)))).filter(
         (s): s is Socket => s !== null,
       );
-      const watches = socks.map(watch);
+      const watches = socks.map(watchSocket);
       const header = `GET /fuzz HTTP/1.1\r\n${H}X-Slow: ${'a'.repeat(200)}`;
       let at = 0;
       const drip = setInterval(() => {
@@ -126,12 +108,12 @@ export async function runScenario(
       }, 500);
       const closedAll = async () => {
         const end = performance.now() + 15_000;
-        while (watches.some((w) => !w.closed()) && performance.now() < end) await sleep(100);
+        while (watches.some((w) => !w.isClosed()) && performance.now() < end) await sleep(100);
       };
       await closedAll();
       clearInterval(drip);
       expect(
-        watches.every((w) => w.closed()),
+        watches.every((w) => w.isClosed()),
         'every slowloris connection closed by the header timeout',
       );
       for (const s of socks) s.destroy();
@@ -141,17 +123,17 @@ export async function runScenario(
       const socks = (await many(sizes.tricklers, async (i) => dial(port, src(i)))).filter(
         (s): s is Socket => s !== null,
       );
-      const watches = socks.map(watch);
+      const watches = socks.map(watchSocket);
       for (const s of socks) s.write(`POST /upload HTTP/1.1\r\n${H}Content-Length: 100000\r\n\r\n`);
       const drip = setInterval(() => {
         for (const s of socks) if (!s.destroyed) s.write('0123456789');
       }, 1_000);
       const end = performance.now() + 30_000;
-      while (watches.some((w) => !/HTTP\/1\.1 (408|503)/.test(w.text())) && performance.now() < end)
+      while (watches.some((w) => !/HTTP\/1\.1 (408|503)/.test(w.received())) && performance.now() < end)
         await sleep(200);
       clearInterval(drip);
       expect(
-        watches.every((w) => /HTTP\/1\.1 (408|503)/.test(w.text())),
+        watches.every((w) => /HTTP\/1\.1 (408|503)/.test(w.received())),
         'every slow upload answered 408 (or 503 while queued)',
       );
       for (const s of socks) s.destroy();
@@ -161,9 +143,9 @@ export async function runScenario(
       const results = await many(50, async (i) => {
         const s = await dial(port, src(i));
         if (!s) return false;
-        const w = watch(s);
+        const w = watchSocket(s);
         s.end(`GET /slow HTTP/1.1\r\n${H}\r\n`);
-        const ok = await w.until(() => /slow$/.test(w.text()), 5_000);
+        const ok = await w.until(() => /slow$/.test(w.received()), 5_000);
         s.destroy();
         return ok;
       });
@@ -174,11 +156,11 @@ export async function runScenario(
       const results = await many(50, async (i) => {
         const s = await dial(port, src(i));
         if (!s) return 'no connection';
-        const w = watch(s);
+        const w = watchSocket(s);
         s.write(`GET /slow HTTP/1.1\r\n${H}\r\nGET /ws HTTP/1.1\r\n${H}${WS}\r\n`);
-        await w.until(() => /101 Switching/.test(w.text()), 5_000);
+        await w.until(() => /101 Switching/.test(w.received()), 5_000);
         s.destroy();
-        return parseResponses(w.text()).statuses.join(',');
+        return parseResponses(w.received()).statuses.join(',');
       });
       const wrong = results.filter((r) => r !== '200,101');
       expect(
@@ -191,26 +173,26 @@ export async function runScenario(
       // Each connection sends one request as it opens (a connection silent past the header
       // timeout is closed, rightly), a batch at a time, then all are held idle together.
       const socks: Socket[] = [];
-      const watches: ReturnType<typeof watch>[] = [];
+      const watches: RawClient[] = [];
       for (let i = 0; i < sizes.idleConnections; i += 100) {
         const batch = (
           await many(Math.min(100, sizes.idleConnections - i), async (j) => dial(port, src((i + j) % 5000)))
         ).filter((s): s is Socket => s !== null);
-        const batchWatches = batch.map(watch);
+        const batchWatches = batch.map(watchSocket);
         for (const s of batch) s.write(`GET /fuzz/idle HTTP/1.1\r\n${H}\r\n`);
         const end = performance.now() + 10_000;
-        while (batchWatches.some((w) => !/ok \d+$/.test(w.text())) && performance.now() < end)
+        while (batchWatches.some((w) => !/ok \d+$/.test(w.received())) && performance.now() < end)
           await sleep(10);
         socks.push(...batch);
         watches.push(...batchWatches);
       }
-      const answered = watches.filter((w) => /ok \d+$/.test(w.text())).length;
+      const answered = watches.filter((w) => /ok \d+$/.test(w.received())).length;
       expect(
         answered === sizes.idleConnections,
         `idle keep-alive connections answered (${answered}/${sizes.idleConnections})`,
       );
       await sleep(2_000); // held idle while the legitimate traffic goes on
-      const open = watches.filter((w) => !w.closed()).length;
+      const open = watches.filter((w) => !w.isClosed()).length;
       expect(open === answered, `kept alive while idle (${open}/${answered})`);
       for (const s of socks) s.destroy();
       break;
@@ -219,14 +201,14 @@ export async function runScenario(
       const socks = (await many(sizes.websockets, async (i) => dial(port, src(i)), 250)).filter(
         (s): s is Socket => s !== null,
       );
-      const watches = socks.map(watch);
+      const watches = socks.map(watchSocket);
       for (const s of socks) s.write(`GET /ws HTTP/1.1\r\n${H}${WS}\r\n`);
       const end = performance.now() + 30_000;
-      while (watches.some((w) => !/101 Switching/.test(w.text())) && performance.now() < end)
+      while (watches.some((w) => !/101 Switching/.test(w.received())) && performance.now() < end)
         await sleep(100);
       for (const s of socks) s.write('ping-through-the-tunnel');
       await sleep(1_000);
-      const echoed = watches.filter((w) => w.text().endsWith('ping-through-the-tunnel')).length;
+      const echoed = watches.filter((w) => w.received().endsWith('ping-through-the-tunnel')).length;
       expect(echoed === sizes.websockets, `tunnels open and echoing (${echoed}/${sizes.websockets})`);
       for (const s of socks) s.destroy();
       break;

@@ -7,56 +7,65 @@ export interface RawClient {
   readonly socket: Socket;
   /** Everything received so far, as latin1 text. */
   received(): string;
+  /** True once the connection has closed. */
+  isClosed(): boolean;
   /** Resolves when the peer closed (or the socket errored). */
   readonly closed: Promise<void>;
   /** Resolves once the received text matches, or rejects after timeoutMs. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Polls a condition for up to ms; resolves with whether it came true (never rejects). */
+  until(condition: () => boolean, ms: number): Promise<boolean>;
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Keeps what a socket receives and tells when it closed. */
+export function watchSocket(socket: Socket): RawClient {
+  const chunks: Buffer[] = [];
+  let isClosed = false;
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((r) =>
+    socket.once('close', () => {
+      isClosed = true;
+      r();
+    }),
+  );
+  const received = () => Buffer.concat(chunks).toString('latin1');
+  const until = async (condition: () => boolean, ms: number) => {
+    const end = performance.now() + ms;
+    while (!condition() && performance.now() < end) await pause(10);
+    return condition();
+  };
+  return {
+    socket,
+    received,
+    isClosed: () => isClosed,
+    closed,
+    until,
+    async waitFor(pattern, timeoutMs = 5_000) {
+      if (await until(() => pattern.test(received()), timeoutMs)) return received();
+      throw new Error(
+        `no ${pattern} within ${timeoutMs} ms; received ${JSON.stringify(received().slice(0, 300))}`,
+      );
+    },
+  };
+}
+
+/** Opens a connection to a loopback port from a given 127.x source address; null when it fails. */
+export function dial(port: number, from = '127.0.0.1'): Promise<Socket | null> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from });
+    socket.on('error', () => resolve(null));
+    socket.once('connect', () => resolve(socket));
+  });
 }
 
 /** Opens a raw TCP connection to a loopback port (optionally from another 127.x source address). */
-export function openRaw(port: number, localAddress = '127.0.0.1'): Promise<RawClient> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', localAddress });
-    const chunks: Buffer[] = [];
-    let notify: (() => void) | undefined;
-    socket.on('data', (c: Buffer) => {
-      chunks.push(c);
-      notify?.();
-    });
-    socket.on('error', () => undefined);
-    const closed = new Promise<void>((r) => socket.once('close', () => r()));
-    const received = () => Buffer.concat(chunks).toString('latin1');
-    socket.once('connect', () =>
-      resolve({
-        socket,
-        received,
-        closed,
-        waitFor(pattern, timeoutMs = 5_000) {
-          return new Promise((res, rej) => {
-            const check = () => {
-              if (pattern.test(received())) {
-                clearTimeout(timer);
-                notify = undefined;
-                res(received());
-              }
-            };
-            const timer = setTimeout(() => {
-              notify = undefined;
-              rej(
-                new Error(
-                  `no ${pattern} within ${timeoutMs} ms; received ${JSON.stringify(received().slice(0, 300))}`,
-                ),
-              );
-            }, timeoutMs);
-            notify = check;
-            void closed.then(check);
-            check();
-          });
-        },
-      }),
-    );
-    socket.once('error', reject);
-  });
+export async function openRaw(port: number, localAddress = '127.0.0.1'): Promise<RawClient> {
+  const socket = await dial(port, localAddress);
+  if (!socket) throw new Error(`cannot connect to ${port} from ${localAddress}`);
+  return watchSocket(socket);
 }
 
 /** The status codes of every response in a raw HTTP/1.1 byte stream, in order. */

@@ -8,7 +8,7 @@ import type { RequestScope } from '../../request-scope.ts';
 import type { RuntimeState } from '../../runtime-state.ts';
 import type { AdmissionTicket } from '../../upstream/admission.ts';
 import { upstreamHttpError } from '../../upstream/upstream-errors.ts';
-import { BUSY_RETRY_AFTER_SECONDS, claimantOf, responseHeaders, upstreamBusy } from './proxy.ts';
+import { BUSY_RETRY_AFTER_SECONDS, claimantOf, outcomeOf, responseHeaders, upstreamBusy } from './proxy.ts';
 
 /** Why an open tunnel was closed by a new config. */
 export type TunnelClosure =
@@ -125,12 +125,7 @@ export function proxyUpgrade(
       if (settled) return;
       scope.status = error.status;
       scope.errorCode = error.code;
-      scope.outcome =
-        error.code === 'upstream_timeout'
-          ? 'upstream_timeout'
-          : error.code === 'upstream_busy' || error.code === 'tunnel_limit'
-            ? 'overloaded'
-            : 'upstream_error';
+      scope.outcome = outcomeOf(error);
       sendRawError(client as never, error, scope.requestId, idHeader, req.headers.accept);
       finish();
     };

@@ -181,8 +181,9 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
   });
 }
 
-function outcomeOf(error: HttpError): RequestScope['outcome'] {
+/** How a request that could not be forwarded ended, for its log line (plain requests and upgrades). */
+export function outcomeOf(error: HttpError): RequestScope['outcome'] {
   if (error.code === 'upstream_timeout') return 'upstream_timeout';
-  if (error.code === 'upstream_busy') return 'overloaded';
+  if (error.code === 'upstream_busy' || error.code === 'tunnel_limit') return 'overloaded';
   return 'upstream_error';
 }
