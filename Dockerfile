@@ -11,6 +11,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
+COPY lib ./lib
+COPY contract ./contract
 COPY sidecar/src ./sidecar/src
 COPY operator/src ./operator/src
 COPY audit/src ./audit/src
@@ -24,7 +26,7 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY crds ./crds
 ENV NODE_ENV=production
-# The sidecar's memory bound depends on these V8 options (sidecar/src/node-options.ts; a test
+# The sidecar's memory bound depends on these V8 options (contract/sidecar-node-options.ts; a test
 # keeps the two equal). V8 reads them only at start, so they travel in NODE_OPTIONS.
 ENV NODE_OPTIONS="--max-semi-space-size=1"
 USER 65532:65532

@@ -7,14 +7,10 @@
 // Each evaluation is timed on its own with process.hrtime.bigint() (whose own cost, about
 // 40-80 ns here, is included in the numbers).
 import { parseArgs } from 'node:util';
-import type { Selector } from '../sidecar/src/api/access-policy.ts';
+import type { Selector } from '../contract/api/access-policy.ts';
+import { normaliseSelector, policyErrors, type RenderedPolicy } from '../contract/config/rendered-policy.ts';
 import { compilePolicyEngine } from '../sidecar/src/policy/engine.ts';
 import type { PolicyIdentity, PolicyInput } from '../sidecar/src/policy/input.ts';
-import {
-  normaliseSelector,
-  policyErrors,
-  type RenderedPolicy,
-} from '../sidecar/src/policy/rendered-policy.ts';
 import { createPrng } from '../test/harness/prng.ts';
 
 const { values } = parseArgs({

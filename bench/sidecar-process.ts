@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { SIDECAR_NODE_ENV } from '../sidecar/src/node-options.ts';
+import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
 
 /** Starts the built sidecar (dist/, with the shipped NODE_OPTIONS) on loopback; its stdout goes to /dev/null. */
 export function spawnBuiltSidecar(configPath: string, port: number): ChildProcess {

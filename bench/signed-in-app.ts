@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { generateApplicationKeys, keysToSecretData } from '../sidecar/src/auth/keys.ts';
+import { generateApplicationKeys, keysToSecretData } from '../contract/keys.ts';
 import { createSealer } from '../sidecar/src/auth/sealed.ts';
 import type { Session } from '../sidecar/src/auth/session.ts';
 

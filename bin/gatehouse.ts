@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 import { AUDIT_USAGE, runAuditCommand } from '../audit/src/audit-command.ts';
+import { ConfigError } from '../contract/errors.ts';
+import { UsageError } from '../lib/args.ts';
+import { KubeApiError } from '../lib/kube/kube-errors.ts';
 import { OPERATOR_USAGE, runOperatorCommand } from '../operator/src/cli/operator-command.ts';
 import { REVOKE_USAGE, runRevokeCommand } from '../operator/src/cli/revoke-command.ts';
-import { KubeApiError } from '../operator/src/kube/kube-errors.ts';
-import { UsageError } from '../sidecar/src/cli/args.ts';
 import { runServiceTokenCommand, SERVICE_TOKEN_USAGE } from '../sidecar/src/cli/service-token-command.ts';
 import { reportConfigError, runSidecarCommand, SIDECAR_USAGE } from '../sidecar/src/cli/sidecar-command.ts';
 import { runValidateCommand, VALIDATE_USAGE } from '../sidecar/src/cli/validate-command.ts';
-import { ConfigError } from '../sidecar/src/errors.ts';
 
 const USAGE = `Usage: gatehouse <command> [options]
 

@@ -1,4 +1,4 @@
-import type { AuthEventType as SidecarAuthEventType } from '../../sidecar/src/log/events.ts';
+import type { AuthEventType as SidecarAuthEventType } from '../../contract/log-events.ts';
 
 /**
  * Gatehouse log lines as the audit reads them: one normalised record per line, whichever field

@@ -1,11 +1,15 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { SIDECAR_CONTAINER } from '../../operator/src/injection/opt-in.ts';
-import { hasSidecarContainer, type PodLike } from '../../operator/src/injection/pod-shape.ts';
-import type { KubeClient } from '../../operator/src/kube/kube-client.ts';
-import { APPLICATION_LABEL, type KubeObject } from '../../operator/src/kube/kube-object.ts';
-import { PODS } from '../../operator/src/kube/resource-types.ts';
+import {
+  APPLICATION_KEY,
+  hasSidecarContainer,
+  type PodContainers,
+  SIDECAR_CONTAINER,
+} from '../../contract/injection.ts';
+import type { KubeClient } from '../../lib/kube/kube-client.ts';
+import type { KubeObject } from '../../lib/kube/kube-object.ts';
+import { PODS } from '../../lib/kube/resource-types.ts';
 
 /** One stream of log lines and where it came from (for messages). */
 export interface LogSource {
@@ -50,9 +54,9 @@ export async function clusterSources(
 ): Promise<LogSource[]> {
   const { items } = await client.list(PODS, {
     ...(options.namespace ? { namespace: options.namespace } : {}),
-    labelSelector: APPLICATION_LABEL,
+    labelSelector: APPLICATION_KEY,
   });
-  const withSidecar = items.filter((pod) => hasSidecarContainer(pod as PodLike));
+  const withSidecar = items.filter((pod) => hasSidecarContainer(pod as PodContainers));
   return withSidecar.flatMap((pod) => {
     const namespace = pod.metadata.namespace ?? '';
     const name = pod.metadata.name;

@@ -2,7 +2,7 @@
 // it (standalone mode, examples/demo/app.yaml). Logs stream to stdout; Ctrl-C stops everything.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { SIDECAR_NODE_ENV } from '../../sidecar/src/node-options.ts';
+import { SIDECAR_NODE_ENV } from '../../contract/sidecar-node-options.ts';
 import { createDemoApp } from './demo-app.ts';
 import { startDevProvider } from './dev-provider.ts';
 

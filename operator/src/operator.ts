@@ -1,6 +1,15 @@
-import { keysSecretName } from '../../sidecar/src/auth/keys.ts';
-import { createAdminServer } from '../../sidecar/src/metrics/admin-server.ts';
-import { listenOn } from '../../sidecar/src/net/listen.ts';
+import {
+  ACCESS_APPLICATIONS,
+  ACCESS_POLICIES,
+  ACCESS_REVOCATIONS,
+} from '../../contract/api/resource-types.ts';
+import { keysSecretName } from '../../contract/keys.ts';
+import { createAdminServer } from '../../lib/admin-server.ts';
+import type { KubeConnection } from '../../lib/kube/connection.ts';
+import { KubeClient } from '../../lib/kube/kube-client.ts';
+import { type KubeObject, objectKey, splitKey } from '../../lib/kube/kube-object.ts';
+import { type ResourceType, SECRETS } from '../../lib/kube/resource-types.ts';
+import { listenOn } from '../../lib/listen.ts';
 import { validApplication } from './controller/application-inputs.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
@@ -25,16 +34,6 @@ import { createDeliveryServer } from './delivery/delivery-server.ts';
 import { createSidecarVerifier } from './delivery/sidecar-identity.ts';
 import { createInjectionController, type InjectionController } from './injection/injection-controller.ts';
 import type { InjectionSettings } from './injection/injection-settings.ts';
-import type { KubeConnection } from './kube/connection.ts';
-import { KubeClient } from './kube/kube-client.ts';
-import { type KubeObject, objectKey, splitKey } from './kube/kube-object.ts';
-import {
-  ACCESS_APPLICATIONS,
-  ACCESS_POLICIES,
-  ACCESS_REVOCATIONS,
-  type ResourceType,
-  SECRETS,
-} from './kube/resource-types.ts';
 import { errorMessage, logOperatorEvent } from './operator-log.ts';
 import { createOperatorMetrics } from './operator-metrics.ts';
 import { createServingTlsManager, type ServingTlsManager } from './tls/serving-tls.ts';

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { LogSink } from './log/log-sink.ts';
+import type { LogSink } from '../../lib/log/log-sink.ts';
 import type { ClientConnection } from './net/client-connections.ts';
 import type { Decision } from './policy/decision.ts';
 import type { PolicyIdentity, PolicyInput } from './policy/input.ts';

@@ -1,9 +1,9 @@
+import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
+import { type AddressSet, createAddressSet } from '../../lib/net/cidr.ts';
+import { compileHostMatcher, type HostMatcher } from '../../lib/net/host.ts';
 import { type AuthRuntime, compileAuthRuntime } from './auth/auth-runtime.ts';
 import { compileRevocations, type RevocationIndex } from './auth/revocations.ts';
-import type { SidecarConfig } from './config/sidecar-config.ts';
-import { compileHostMatcher, type HostMatcher } from './http/host.ts';
 import { compileIdentityHeaderTest, type HeaderTest } from './http/identity-headers.ts';
-import { type AddressSet, createAddressSet } from './net/cidr.ts';
 import { compilePolicyEngine, type PolicyEngine } from './policy/engine.ts';
 import {
   createUpstream,

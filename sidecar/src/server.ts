@@ -1,12 +1,12 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { SidecarConfig } from './config/sidecar-config.ts';
-import { HttpError } from './errors.ts';
-import { logEvent } from './log/events.ts';
-import type { LogSink } from './log/log-sink.ts';
+import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
+import { HttpError } from '../../contract/errors.ts';
+import { logEvent } from '../../contract/log-events.ts';
+import { listenOn } from '../../lib/listen.ts';
+import type { LogSink } from '../../lib/log/log-sink.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
 import { createClientConnections, type RequestReadLimits } from './net/client-connections.ts';
-import { listenOn } from './net/listen.ts';
 import {
   handleProtocolError,
   handleRequest,

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
-import { ACCESS_APPLICATIONS, ACCESS_POLICIES, SECRETS } from '../../operator/src/kube/resource-types.ts';
+import { ACCESS_APPLICATIONS, ACCESS_POLICIES } from '../../contract/api/resource-types.ts';
+import type { KubeObject } from '../../lib/kube/kube-object.ts';
+import { SECRETS } from '../../lib/kube/resource-types.ts';
 import { eventually, type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
 import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { KubeClient } from '../../lib/kube/kube-client.ts';
+import type { KubeObject } from '../../lib/kube/kube-object.ts';
+import { MUTATING_WEBHOOK_CONFIGURATIONS } from '../../lib/kube/resource-types.ts';
 import { OPERATOR_USAGE } from '../../operator/src/cli/operator-command.ts';
 import { parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
 import { caBundleApply } from '../../operator/src/injection/webhook-ca-bundle.ts';
-import { KubeClient } from '../../operator/src/kube/kube-client.ts';
-import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
-import { MUTATING_WEBHOOK_CONFIGURATIONS } from '../../operator/src/kube/resource-types.ts';
 import {
   OPERATOR_NAMESPACE_RULES,
   OPERATOR_RULES,

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeClient } from '../../lib/kube/kube-client.ts';
+import { PODS } from '../../lib/kube/resource-types.ts';
 import { type InjectionContext, injectPod } from '../../operator/src/injection/inject-pod.ts';
 import { parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
 import type { ContainerLike, PodLike } from '../../operator/src/injection/pod-shape.ts';
-import { KubeClient } from '../../operator/src/kube/kube-client.ts';
-import { PODS } from '../../operator/src/kube/resource-types.ts';
 import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
 
 // Every pod shape the webhook produces, in both sidecar modes, must be one the API server stores,

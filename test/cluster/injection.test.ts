@@ -7,17 +7,17 @@ import { connect } from 'node:tls';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import type { ContainerLike, PodLike } from '../../operator/src/injection/pod-shape.ts';
-import { KubeClient } from '../../operator/src/kube/kube-client.ts';
-import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
+import { ACCESS_APPLICATIONS } from '../../contract/api/resource-types.ts';
+import { KubeClient } from '../../lib/kube/kube-client.ts';
+import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import {
-  ACCESS_APPLICATIONS,
   DEPLOYMENTS,
   MUTATING_WEBHOOK_CONFIGURATIONS,
   PODS,
   SECRETS,
-} from '../../operator/src/kube/resource-types.ts';
-import { secretStrings } from '../../operator/src/kube/secret-data.ts';
+} from '../../lib/kube/resource-types.ts';
+import { secretStrings } from '../../lib/kube/secret-data.ts';
+import type { ContainerLike, PodLike } from '../../operator/src/injection/pod-shape.ts';
 import { OPERATOR_NAMESPACE_RULES, OPERATOR_RULES } from '../../operator/src/rbac.ts';
 import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
 import { helm } from '../helpers/helm.ts';

@@ -1,14 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
-import {
-  ACCESS_APPLICATIONS,
-  ACCESS_POLICIES,
-  EVENTS,
-  LEASES,
-  SECRETS,
-} from '../../operator/src/kube/resource-types.ts';
-import { secretStrings } from '../../operator/src/kube/secret-data.ts';
-import { keysFromSecretData } from '../../sidecar/src/auth/keys.ts';
+import { ACCESS_APPLICATIONS, ACCESS_POLICIES } from '../../contract/api/resource-types.ts';
+import { keysFromSecretData } from '../../contract/keys.ts';
+import type { KubeObject } from '../../lib/kube/kube-object.ts';
+import { EVENTS, LEASES, SECRETS } from '../../lib/kube/resource-types.ts';
+import { secretStrings } from '../../lib/kube/secret-data.ts';
 import {
   eventually,
   OPERATOR_NAMESPACE,

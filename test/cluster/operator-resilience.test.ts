@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
-import { ACCESS_APPLICATIONS, ACCESS_POLICIES } from '../../operator/src/kube/resource-types.ts';
+import { ACCESS_APPLICATIONS, ACCESS_POLICIES } from '../../contract/api/resource-types.ts';
+import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { eventually, type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
 
 const NS = 'ops';

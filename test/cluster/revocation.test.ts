@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { type DevProvider, startDevProvider } from '../../examples/demo/dev-provider.ts';
-import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
 import {
   ACCESS_APPLICATIONS,
   ACCESS_POLICIES,
   ACCESS_REVOCATIONS,
-  SECRETS,
-} from '../../operator/src/kube/resource-types.ts';
+} from '../../contract/api/resource-types.ts';
+import { type DevProvider, startDevProvider } from '../../examples/demo/dev-provider.ts';
+import type { KubeObject } from '../../lib/kube/kube-object.ts';
+import { SECRETS } from '../../lib/kube/resource-types.ts';
 import type { Operator } from '../../operator/src/operator.ts';
 import { controlPlaneAssets, freePort } from '../helpers/control-plane.ts';
 import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';

@@ -1,9 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MUTATING_WEBHOOK_CONFIGURATIONS, PODS, SECRETS } from '../../lib/kube/resource-types.ts';
+import { secretStrings } from '../../lib/kube/secret-data.ts';
 import { parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
 import type { PodLike } from '../../operator/src/injection/pod-shape.ts';
-import { MUTATING_WEBHOOK_CONFIGURATIONS, PODS, SECRETS } from '../../operator/src/kube/resource-types.ts';
-import { secretStrings } from '../../operator/src/kube/secret-data.ts';
 import { WEBHOOK_CONFIGURATION_NAME } from '../../operator/src/rbac.ts';
 import { splitPemBundle } from '../../operator/src/tls/certificates.ts';
 import {

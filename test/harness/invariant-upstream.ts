@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { canonicalizeTarget } from '../../sidecar/src/http/canonical-path.ts';
+import { canonicalizeTarget } from '../../contract/policy/canonical-path.ts';
 import { ALWAYS_DROPPED } from '../../sidecar/src/http/forwarding-header-rules.ts';
 import { comparableHeaderName, IDENTITY_HEADERS } from '../../sidecar/src/http/identity-headers.ts';
 

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createConnection, type KubeConnection } from '../../operator/src/kube/connection.ts';
+import { createConnection, type KubeConnection } from '../../lib/kube/connection.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 

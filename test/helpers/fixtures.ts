@@ -1,8 +1,8 @@
-import type { AccessApplication } from '../../sidecar/src/api/access-application.ts';
-import type { AccessPolicy } from '../../sidecar/src/api/access-policy.ts';
+import type { AccessApplication } from '../../contract/api/access-application.ts';
+import type { AccessPolicy } from '../../contract/api/access-policy.ts';
+import { type Located, renderSidecarConfig } from '../../contract/config/render.ts';
+import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { processKeys } from '../../sidecar/src/auth/process-keys.ts';
-import { type Located, renderSidecarConfig } from '../../sidecar/src/config/render.ts';
-import type { SidecarConfig } from '../../sidecar/src/config/sidecar-config.ts';
 
 type Spec = AccessApplication['spec'];
 

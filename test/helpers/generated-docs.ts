@@ -1,13 +1,13 @@
 import { stringify } from 'yaml';
-import { customResourceDefinitions } from '../../operator/src/crds/custom-resource-definitions.ts';
+import { AccessApplication } from '../../contract/api/access-application.ts';
+import { AccessPolicy } from '../../contract/api/access-policy.ts';
+import { AccessRevocation } from '../../contract/api/access-revocation.ts';
+import { referenceTable } from '../../contract/api/reference-doc.ts';
+import { customResourceDefinitions } from '../../contract/crds/custom-resource-definitions.ts';
 import { operatorRbac } from '../../operator/src/rbac.ts';
-import { AccessApplication } from '../../sidecar/src/api/access-application.ts';
-import { AccessPolicy } from '../../sidecar/src/api/access-policy.ts';
-import { AccessRevocation } from '../../sidecar/src/api/access-revocation.ts';
-import { referenceTable } from '../../sidecar/src/api/reference-doc.ts';
 
 const CRD_HEADER =
-  '# Generated from sidecar/src/api by `node scripts/gen-docs.ts`; do not edit.\n# Apply with: kubectl apply --server-side -f crds/\n';
+  '# Generated from contract/api by `node scripts/gen-docs.ts`; do not edit.\n# Apply with: kubectl apply --server-side -f crds/\n';
 
 const RBAC_HEADER =
   '# Generated from operator/src/rbac.ts by `node scripts/gen-docs.ts`; do not edit.\n# Exactly what the operator uses: an audited e2e run checks every verb.\n';
@@ -35,15 +35,15 @@ export function generatedDocs(): [string, string][] {
     ],
     [
       'docs/reference/access-application.md',
-      `# AccessApplication reference (gatehouse.dev/v1alpha1)\n\n<!-- Generated from sidecar/src/api/access-application.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\n${referenceTable(AccessApplication)}`,
+      `# AccessApplication reference (gatehouse.dev/v1alpha1)\n\n<!-- Generated from contract/api/access-application.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\n${referenceTable(AccessApplication)}`,
     ],
     [
       'docs/reference/access-revocation.md',
-      `# AccessRevocation reference (gatehouse.dev/v1alpha1, cluster-scoped)\n\n<!-- Generated from sidecar/src/api/access-revocation.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\nCreate one with \`gatehouse revoke\` (or \`kubectl gatehouse revoke\`); see [revocation.md](../revocation.md).\n\n${referenceTable(AccessRevocation)}`,
+      `# AccessRevocation reference (gatehouse.dev/v1alpha1, cluster-scoped)\n\n<!-- Generated from contract/api/access-revocation.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\nCreate one with \`gatehouse revoke\` (or \`kubectl gatehouse revoke\`); see [revocation.md](../revocation.md).\n\n${referenceTable(AccessRevocation)}`,
     ],
     [
       'docs/reference/access-policy.md',
-      `# AccessPolicy reference (gatehouse.dev/v1alpha1)\n\n<!-- Generated from sidecar/src/api/access-policy.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\nEach entry of \`include\`, \`require\` and \`exclude\` is one selector: an object with exactly one field. See [the policy language](../policy.md) for semantics and examples.\n\n${referenceTable(AccessPolicy)}`,
+      `# AccessPolicy reference (gatehouse.dev/v1alpha1)\n\n<!-- Generated from contract/api/access-policy.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\nEach entry of \`include\`, \`require\` and \`exclude\` is one selector: an object with exactly one field. See [the policy language](../policy.md) for semantics and examples.\n\n${referenceTable(AccessPolicy)}`,
     ],
   ];
 }

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import type { SidecarConfig } from '../../sidecar/src/config/sidecar-config.ts';
-import { createMemorySink } from '../../sidecar/src/log/log-sink.ts';
+import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
+import { createMemorySink } from '../../lib/log/log-sink.ts';
 import { createSidecarMetrics, type SidecarMetrics } from '../../sidecar/src/metrics/metrics.ts';
 import { type ClientLimits, createSidecar, type Sidecar } from '../../sidecar/src/server.ts';
 

@@ -2,13 +2,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { createConnection } from '../../operator/src/kube/connection.ts';
-import { KubeClient } from '../../operator/src/kube/kube-client.ts';
-import { APPLICATION_LABEL, type KubeObject } from '../../operator/src/kube/kube-object.ts';
-import { PODS, type ResourceType, SERVICE_ACCOUNTS } from '../../operator/src/kube/resource-types.ts';
+import type { Condition } from '../../contract/api/status.ts';
+import { APPLICATION_KEY } from '../../contract/injection.ts';
+import { createConnection } from '../../lib/kube/connection.ts';
+import { KubeClient } from '../../lib/kube/kube-client.ts';
+import type { KubeObject } from '../../lib/kube/kube-object.ts';
+import { PODS, type ResourceType, SERVICE_ACCOUNTS } from '../../lib/kube/resource-types.ts';
 import { createOperator, type Operator, type OperatorOptions } from '../../operator/src/operator.ts';
 import { operatorRbac } from '../../operator/src/rbac.ts';
-import type { Condition } from '../../sidecar/src/api/status.ts';
 import { type ControlPlane, startControlPlane } from './control-plane.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 import { selfSignedCertificate } from './tls.ts';
@@ -161,7 +162,7 @@ export async function startOperatorCluster(
       const files: Record<string, string> = {};
       for (const pod of pods) {
         await admin.create(PODS, namespace, {
-          metadata: { name: pod, namespace, labels: { [APPLICATION_LABEL]: application } },
+          metadata: { name: pod, namespace, labels: { [APPLICATION_KEY]: application } },
           spec: {
             serviceAccountName: serviceAccount,
             containers: [{ name: 'app', image: `${application}:1` }],

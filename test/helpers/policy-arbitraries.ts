@@ -1,12 +1,12 @@
 import fc from 'fast-check';
-import type { Selector } from '../../sidecar/src/api/access-policy.ts';
-import { serviceAccountIdentity, serviceTokenIdentity } from '../../sidecar/src/auth/machine-identity.ts';
-import type { PolicyIdentity, PolicyInput } from '../../sidecar/src/policy/input.ts';
+import type { Selector } from '../../contract/api/access-policy.ts';
 import {
   normaliseSelector,
   policyErrors,
   type RenderedPolicy,
-} from '../../sidecar/src/policy/rendered-policy.ts';
+} from '../../contract/config/rendered-policy.ts';
+import { serviceAccountIdentity, serviceTokenIdentity } from '../../sidecar/src/auth/machine-identity.ts';
+import type { PolicyIdentity, PolicyInput } from '../../sidecar/src/policy/input.ts';
 import { user } from './policy-input.ts';
 
 // Small value pools, so that generated selectors and requests actually meet.

@@ -1,7 +1,8 @@
-import type { SelectorKind } from '../../sidecar/src/api/access-policy.ts';
+import type { SelectorKind } from '../../contract/api/access-policy.ts';
+import { type RenderedPolicy, selectorKind } from '../../contract/config/rendered-policy.ts';
+import { SELECTOR_RULES } from '../../contract/policy/selector-rules.ts';
 import type { Decision } from '../../sidecar/src/policy/decision.ts';
 import type { PolicyInput } from '../../sidecar/src/policy/input.ts';
-import { type RenderedPolicy, selectorKind } from '../../sidecar/src/policy/rendered-policy.ts';
 import type { SelectorDefinition } from '../../sidecar/src/policy/selector.ts';
 import { SELECTORS } from '../../sidecar/src/policy/selectors/registry.ts';
 
@@ -12,7 +13,7 @@ export type Outcome = 'pass' | 'fail' | 'unknown';
 export function selectorOutcome(selector: RenderedPolicy['include'][number], input: PolicyInput): Outcome {
   const kind = selectorKind(selector);
   const definition = SELECTORS[kind] as SelectorDefinition<SelectorKind>;
-  if (definition.reads === 'identity' && input.identity === null) return 'unknown';
+  if (SELECTOR_RULES[kind].reads === 'identity' && input.identity === null) return 'unknown';
   return definition.compile(selector[kind] as never)(input) ? 'pass' : 'fail';
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Selector, SelectorKind } from '../../sidecar/src/api/access-policy.ts';
+import type { Selector, SelectorKind } from '../../contract/api/access-policy.ts';
+import { normaliseSelector } from '../../contract/config/rendered-policy.ts';
 import type { PolicyInput } from '../../sidecar/src/policy/input.ts';
-import { normaliseSelector } from '../../sidecar/src/policy/rendered-policy.ts';
 import type { SelectorDefinition } from '../../sidecar/src/policy/selector.ts';
 import { SELECTORS } from '../../sidecar/src/policy/selectors/registry.ts';
 

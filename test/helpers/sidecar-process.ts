@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { SIDECAR_NODE_ENV } from '../../sidecar/src/node-options.ts';
+import { SIDECAR_NODE_ENV } from '../../contract/sidecar-node-options.ts';
 import { type LoggingProcess, startLoggingProcess } from './logging-process.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');

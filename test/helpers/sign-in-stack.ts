@@ -1,7 +1,7 @@
+import type { AccessApplication } from '../../contract/api/access-application.ts';
+import type { AccessPolicy } from '../../contract/api/access-policy.ts';
+import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { type DevProvider, type DevUser, startDevProvider } from '../../examples/demo/dev-provider.ts';
-import type { AccessApplication } from '../../sidecar/src/api/access-application.ts';
-import type { AccessPolicy } from '../../sidecar/src/api/access-policy.ts';
-import type { SidecarConfig } from '../../sidecar/src/config/sidecar-config.ts';
 import { testConfig } from './fixtures.ts';
 import { type InProcessSidecar, startSidecar } from './in-process.ts';
 import { startUpstream, type TestUpstream } from './upstream.ts';

@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SIDECAR_NODE_OPTIONS } from '../../contract/sidecar-node-options.ts';
 import { newServiceToken } from '../../sidecar/src/auth/service-tokens.ts';
-import { SIDECAR_NODE_OPTIONS } from '../../sidecar/src/node-options.ts';
 import { testConfig } from '../helpers/fixtures.ts';
 import {
   eventually,

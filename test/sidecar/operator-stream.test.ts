@@ -4,8 +4,8 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { createOperatorConfigSource } from '../../sidecar/src/config/operator-source.ts';
-import type { SidecarConfig } from '../../sidecar/src/config/sidecar-config.ts';
 import { testConfig } from '../helpers/fixtures.ts';
 import { selfSignedCertificate } from '../helpers/tls.ts';
 

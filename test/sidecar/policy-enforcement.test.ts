@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AccessPolicySpec } from '../../sidecar/src/api/access-policy.ts';
+import type { AccessPolicySpec } from '../../contract/api/access-policy.ts';
 import { testConfig } from '../helpers/fixtures.ts';
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
 import { rawRequest, statusOf } from '../helpers/raw-http.ts';

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { AccessPolicySpec } from '../../sidecar/src/api/access-policy.ts';
+import type { AccessPolicySpec } from '../../contract/api/access-policy.ts';
 import { testConfig } from '../helpers/fixtures.ts';
 import { startSidecar } from '../helpers/in-process.ts';
 import { startUpstream } from '../helpers/upstream.ts';

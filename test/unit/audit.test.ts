@@ -6,7 +6,7 @@ import { scanLines } from '../../audit/src/line-scanner.ts';
 import { pathMatches, queryNeedles } from '../../audit/src/queries.ts';
 import { renderTable } from '../../audit/src/render-text.ts';
 import { findAnomalies, SessionBuilder } from '../../audit/src/sessions.ts';
-import { UsageError } from '../../sidecar/src/cli/args.ts';
+import { UsageError } from '../../lib/args.ts';
 
 const native = {
   type: 'request',

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { AccessApplication } from '../../sidecar/src/api/access-application.ts';
+import type { AccessApplication } from '../../contract/api/access-application.ts';
+import { renderSidecarConfig } from '../../contract/config/render.ts';
+import { redactedConfig } from '../../contract/config/sidecar-config.ts';
+import { generateApplicationKeys } from '../../contract/keys.ts';
 import { withoutGatehouseCookies } from '../../sidecar/src/auth/cookies.ts';
-import { generateApplicationKeys } from '../../sidecar/src/auth/keys.ts';
 import { createServiceTokenVerifier, hashSecret } from '../../sidecar/src/auth/service-tokens.ts';
-import { renderSidecarConfig } from '../../sidecar/src/config/render.ts';
-import { redactedConfig } from '../../sidecar/src/config/sidecar-config.ts';
 import { testApplication } from '../helpers/fixtures.ts';
 
 type Auth = NonNullable<AccessApplication['spec']['authentication']>;

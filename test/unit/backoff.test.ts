@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BACKOFF, jitteredBackoff } from '../../sidecar/src/net/backoff.ts';
+import { DEFAULT_BACKOFF, jitteredBackoff } from '../../lib/backoff.ts';
 
 describe('jitteredBackoff: full jitter in [0, min(max, base·2^attempt)]', () => {
   const options = { baseMs: 100, maxMs: 5_000 };

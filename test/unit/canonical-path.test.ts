@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalizeTarget } from '../../sidecar/src/http/canonical-path.ts';
+import { canonicalizeTarget } from '../../contract/policy/canonical-path.ts';
 
 describe('canonicalizeTarget', () => {
   const accepted: [string, string, string][] = [

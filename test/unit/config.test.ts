@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { renderSidecarConfig } from '../../contract/config/render.ts';
+import { parseSidecarConfig } from '../../contract/config/sidecar-config.ts';
+import { ConfigError } from '../../contract/errors.ts';
 import { configFromSnapshot } from '../../sidecar/src/config/load-application.ts';
-import { renderSidecarConfig } from '../../sidecar/src/config/render.ts';
-import { parseSidecarConfig } from '../../sidecar/src/config/sidecar-config.ts';
-import { ConfigError } from '../../sidecar/src/errors.ts';
 import { testApplication, testConfig } from '../helpers/fixtures.ts';
 
 function errorsOf(files: Record<string, string>, application?: string): string[] {

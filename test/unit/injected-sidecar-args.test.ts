@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../contract/errors.ts';
 import { type InjectionContext, injectPod } from '../../operator/src/injection/inject-pod.ts';
 import {
   parseInjectionSettings,
@@ -8,7 +9,6 @@ import {
 } from '../../operator/src/injection/injection-settings.ts';
 import type { ContainerLike, PodLike } from '../../operator/src/injection/pod-shape.ts';
 import { parseSidecarFlags } from '../../sidecar/src/cli/sidecar-command.ts';
-import { ConfigError } from '../../sidecar/src/errors.ts';
 
 const BASE = { image: 'gatehouse:test', operatorUrl: 'https://gatehouse-operator.gatehouse-system.svc:443' };
 const pod: PodLike = {

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../contract/errors.ts';
+import { SIDECAR_NODE_OPTIONS } from '../../contract/sidecar-node-options.ts';
+import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { admit } from '../../operator/src/injection/admission-webhook.ts';
 import { optInApplyBody, planDeploymentOptIn } from '../../operator/src/injection/deployment-opt-in.ts';
 import { type InjectionContext, injectPod } from '../../operator/src/injection/inject-pod.ts';
@@ -6,10 +9,7 @@ import { parseInjectionSettings } from '../../operator/src/injection/injection-s
 import type { ContainerLike, PodLike } from '../../operator/src/injection/pod-shape.ts';
 import { podPatch } from '../../operator/src/injection/pod-shape.ts';
 import { caBundleApply } from '../../operator/src/injection/webhook-ca-bundle.ts';
-import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
 import { createOperatorMetrics } from '../../operator/src/operator-metrics.ts';
-import { ConfigError } from '../../sidecar/src/errors.ts';
-import { SIDECAR_NODE_OPTIONS } from '../../sidecar/src/node-options.ts';
 
 const settings = parseInjectionSettings(
   {

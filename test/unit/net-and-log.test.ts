@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { compileHostMatcher, normaliseHost } from '../../sidecar/src/http/host.ts';
-import { capField, redactQuery, TRUNCATION_MARK, toJsonLine } from '../../sidecar/src/log/sanitize.ts';
-import { createAddressSet, parseCidr } from '../../sidecar/src/net/cidr.ts';
-import { resolveClientIp } from '../../sidecar/src/net/client-ip.ts';
-import { ndjsonLines } from '../../sidecar/src/net/ndjson-lines.ts';
+import { capField, redactQuery, TRUNCATION_MARK, toJsonLine } from '../../lib/log/sanitize.ts';
+import { ndjsonLines } from '../../lib/ndjson-lines.ts';
+import { createAddressSet, parseCidr } from '../../lib/net/cidr.ts';
+import { resolveClientIp } from '../../lib/net/client-ip.ts';
+import { compileHostMatcher, normaliseHost } from '../../lib/net/host.ts';
 
 describe('parseCidr', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../../sidecar/src/node-options.ts';
+import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../../contract/sidecar-node-options.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 

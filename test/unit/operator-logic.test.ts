@@ -1,4 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { AccessApplication } from '../../contract/api/access-application.ts';
+import { Selector } from '../../contract/api/access-policy.ts';
+import { structuralSchema } from '../../contract/crds/structural-schema.ts';
+import { generateSigningJwk } from '../../contract/keys.ts';
+import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { desiredStatus, sameStatus } from '../../operator/src/controller/conditions.ts';
 import {
   type RevocationView,
@@ -9,11 +14,6 @@ import {
 } from '../../operator/src/controller/revocations.ts';
 import { type KeyTimes, planSigningKeys } from '../../operator/src/controller/signing-key-rotation.ts';
 import { WorkQueue } from '../../operator/src/controller/work-queue.ts';
-import { structuralSchema } from '../../operator/src/crds/structural-schema.ts';
-import type { KubeObject } from '../../operator/src/kube/kube-object.ts';
-import type { AccessApplication } from '../../sidecar/src/api/access-application.ts';
-import { Selector } from '../../sidecar/src/api/access-policy.ts';
-import { generateSigningJwk } from '../../sidecar/src/auth/keys.ts';
 import { compileRevocations } from '../../sidecar/src/auth/revocations.ts';
 
 const HOUR = 3_600_000;

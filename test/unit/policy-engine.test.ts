@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { AccessPolicySpec } from '../../sidecar/src/api/access-policy.ts';
+import type { AccessPolicySpec } from '../../contract/api/access-policy.ts';
+import type { RenderedPolicy } from '../../contract/config/rendered-policy.ts';
 import { serviceAccountIdentity, serviceTokenIdentity } from '../../sidecar/src/auth/machine-identity.ts';
 import { compilePolicyEngine } from '../../sidecar/src/policy/engine.ts';
 import type { PolicyInput } from '../../sidecar/src/policy/input.ts';
-import type { RenderedPolicy } from '../../sidecar/src/policy/rendered-policy.ts';
 import { inputArb, policiesArb } from '../helpers/policy-arbitraries.ts';
 import { request, user } from '../helpers/policy-input.ts';
 import { oracleDecision, policyOutcome, selectorOutcome } from '../helpers/policy-oracle.ts';

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { policyErrors } from '../../sidecar/src/policy/rendered-policy.ts';
+import { policyErrors } from '../../contract/config/rendered-policy.ts';
 import { SELECTORS } from '../../sidecar/src/policy/selectors/registry.ts';
 
 describe('policy selectors', () => {

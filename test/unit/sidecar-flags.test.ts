@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../sidecar/src/cli/args.ts';
+import { UsageError } from '../../lib/args.ts';
 import { parseSidecarFlags } from '../../sidecar/src/cli/sidecar-command.ts';
 import { DEFAULT_CLIENT_LIMITS } from '../../sidecar/src/server.ts';
 

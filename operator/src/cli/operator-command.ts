@@ -1,14 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import {
-  parseDurationFlag,
-  parseIntegerFlag,
-  parseListen,
-  UsageError,
-} from '../../../sidecar/src/cli/args.ts';
+import { parseDurationFlag, parseIntegerFlag, parseListen, UsageError } from '../../../lib/args.ts';
+import { loadConnection } from '../../../lib/kube/connection.ts';
 import { loadInjectionSettings } from '../injection/injection-settings.ts';
-import { loadConnection } from '../kube/connection.ts';
 import { createOperator, type OperatorOptions } from '../operator.ts';
 import { errorMessage, logOperatorEvent } from '../operator-log.ts';
 import { WEBHOOK_CONFIGURATION_NAME } from '../rbac.ts';

@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
-import type { AccessRevocationStatus } from '../../../sidecar/src/api/access-revocation.ts';
-import { parseDurationFlag, UsageError } from '../../../sidecar/src/cli/args.ts';
-import { sleep } from '../../../sidecar/src/net/backoff.ts';
+import type { AccessRevocationStatus } from '../../../contract/api/access-revocation.ts';
+import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../../../contract/api/resource-types.ts';
+import { parseDurationFlag, UsageError } from '../../../lib/args.ts';
+import { sleep } from '../../../lib/backoff.ts';
+import { defaultNamespace, loadConnection } from '../../../lib/kube/connection.ts';
+import { KubeClient } from '../../../lib/kube/kube-client.ts';
+import { isObjectKey, type KubeObject } from '../../../lib/kube/kube-object.ts';
 import { readyCondition } from '../controller/conditions.ts';
-import { defaultNamespace, loadConnection } from '../kube/connection.ts';
-import { KubeClient } from '../kube/kube-client.ts';
-import { isObjectKey, type KubeObject } from '../kube/kube-object.ts';
-import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../kube/resource-types.ts';
 
 export const REVOKE_USAGE = `Usage: gatehouse revoke --user <email> [--app <name>]... [options]
        gatehouse revoke --sub <subject> [--provider <name>] [--app <name>]... [options]

@@ -1,14 +1,14 @@
-import { AccessApplication } from '../../../sidecar/src/api/access-application.ts';
-import { AccessPolicy } from '../../../sidecar/src/api/access-policy.ts';
-import { API_VERSION } from '../../../sidecar/src/api/schema-helpers.ts';
-import { schemaErrors } from '../../../sidecar/src/api/validate.ts';
-import { keysFromSecretData, keysSecretName } from '../../../sidecar/src/auth/keys.ts';
-import { type Located, renderPolicy } from '../../../sidecar/src/config/render.ts';
-import type { SecretsByName } from '../../../sidecar/src/config/render-auth.ts';
-import type { FieldError } from '../../../sidecar/src/errors.ts';
+import { AccessApplication } from '../../../contract/api/access-application.ts';
+import { AccessPolicy } from '../../../contract/api/access-policy.ts';
+import { API_VERSION } from '../../../contract/api/schema-helpers.ts';
+import { schemaErrors } from '../../../contract/api/validate.ts';
+import { type Located, renderPolicy } from '../../../contract/config/render.ts';
+import type { SecretsByName } from '../../../contract/config/render-auth.ts';
+import type { FieldError } from '../../../contract/errors.ts';
+import { keysFromSecretData, keysSecretName } from '../../../contract/keys.ts';
+import type { KubeObject } from '../../../lib/kube/kube-object.ts';
+import { secretStrings } from '../../../lib/kube/secret-data.ts';
 import { publicJwks } from '../delivery/config-hub.ts';
-import type { KubeObject } from '../kube/kube-object.ts';
-import { secretStrings } from '../kube/secret-data.ts';
 
 /** Reads objects by namespace/name key (an informer's cache). */
 export interface ObjectLookup {

@@ -1,5 +1,5 @@
-import type { Condition } from '../../../sidecar/src/api/status.ts';
-import { kubeTime } from '../kube/kube-object.ts';
+import type { Condition } from '../../../contract/api/status.ts';
+import { kubeTime } from '../../../lib/kube/kube-object.ts';
 
 /** The Ready condition the operator wants, without its transition time. */
 export interface DesiredReady {

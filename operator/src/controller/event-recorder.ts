@@ -1,6 +1,6 @@
-import type { KubeClient } from '../kube/kube-client.ts';
-import { type KubeObject, kubeTime } from '../kube/kube-object.ts';
-import { EVENTS } from '../kube/resource-types.ts';
+import type { KubeClient } from '../../../lib/kube/kube-client.ts';
+import { type KubeObject, kubeTime } from '../../../lib/kube/kube-object.ts';
+import { EVENTS } from '../../../lib/kube/resource-types.ts';
 
 export const EVENT_SOURCE = 'gatehouse-operator';
 

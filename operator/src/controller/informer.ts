@@ -1,8 +1,8 @@
-import { DEFAULT_BACKOFF, jitteredBackoff, sleep } from '../../../sidecar/src/net/backoff.ts';
-import type { KubeClient } from '../kube/kube-client.ts';
-import { KubeApiError } from '../kube/kube-errors.ts';
-import { type KubeObject, objectKey } from '../kube/kube-object.ts';
-import type { ResourceType } from '../kube/resource-types.ts';
+import { DEFAULT_BACKOFF, jitteredBackoff, sleep } from '../../../lib/backoff.ts';
+import type { KubeClient } from '../../../lib/kube/kube-client.ts';
+import { KubeApiError } from '../../../lib/kube/kube-errors.ts';
+import { type KubeObject, objectKey } from '../../../lib/kube/kube-object.ts';
+import type { ResourceType } from '../../../lib/kube/resource-types.ts';
 
 export const DEFAULT_WATCH_TIMEOUT_SECONDS = 300;
 export const DEFAULT_RESYNC_MS = 10 * 60_000;

@@ -1,14 +1,15 @@
-import type { AssertionAlgorithm } from '../../../sidecar/src/api/authentication.ts';
-import { API_VERSION } from '../../../sidecar/src/api/schema-helpers.ts';
+import type { AssertionAlgorithm } from '../../../contract/api/authentication.ts';
+import { API_VERSION } from '../../../contract/api/schema-helpers.ts';
+import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
+import { APPLICATION_KEY } from '../../../contract/injection.ts';
 import {
   generateApplicationKeys,
   keysFromSecretData,
   keysSecretName,
   keysToSecretData,
-} from '../../../sidecar/src/auth/keys.ts';
-import type { ApplicationKeys } from '../../../sidecar/src/config/auth-config.ts';
-import { APPLICATION_LABEL, type KubeObject } from '../kube/kube-object.ts';
-import { secretData, secretStrings } from '../kube/secret-data.ts';
+} from '../../../contract/keys.ts';
+import type { KubeObject } from '../../../lib/kube/kube-object.ts';
+import { secretData, secretStrings } from '../../../lib/kube/secret-data.ts';
 import {
   type KeyTimes,
   planSigningKeys,
@@ -58,7 +59,7 @@ function keysSecret(
       labels: {
         ...(base?.metadata.labels ?? {}),
         'app.kubernetes.io/managed-by': 'gatehouse',
-        [APPLICATION_LABEL]: name,
+        [APPLICATION_KEY]: name,
       },
       annotations: { ...(base?.metadata.annotations ?? {}), [KEY_TIMES_ANNOTATION]: JSON.stringify(times) },
       ownerReferences: uid

@@ -1,8 +1,8 @@
-import { sleep } from '../../../sidecar/src/net/backoff.ts';
-import type { KubeClient } from '../kube/kube-client.ts';
-import { KubeApiError } from '../kube/kube-errors.ts';
-import type { KubeObject } from '../kube/kube-object.ts';
-import { LEASES } from '../kube/resource-types.ts';
+import { sleep } from '../../../lib/backoff.ts';
+import type { KubeClient } from '../../../lib/kube/kube-client.ts';
+import { KubeApiError } from '../../../lib/kube/kube-errors.ts';
+import type { KubeObject } from '../../../lib/kube/kube-object.ts';
+import { LEASES } from '../../../lib/kube/resource-types.ts';
 
 export const DEFAULT_LEASE = { durationMs: 15_000, renewMs: 5_000, retryMs: 2_000 } as const;
 

@@ -1,5 +1,5 @@
-import type { GatehouseStatus } from '../../../sidecar/src/api/status.ts';
-import type { KubeObject } from '../kube/kube-object.ts';
+import type { GatehouseStatus } from '../../../contract/api/status.ts';
+import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { policyProblems } from './application-inputs.ts';
 import { type DesiredReady, desiredStatus, sameStatus } from './conditions.ts';
 import { type ApplicationReconcilerContext, writeStatus } from './reconcile-application.ts';

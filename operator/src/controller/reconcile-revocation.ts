@@ -1,8 +1,8 @@
-import type { AccessRevocationStatus } from '../../../sidecar/src/api/access-revocation.ts';
+import type { AccessRevocationStatus } from '../../../contract/api/access-revocation.ts';
+import { ACCESS_REVOCATIONS } from '../../../contract/api/resource-types.ts';
+import type { KubeClient } from '../../../lib/kube/kube-client.ts';
+import { type KubeObject, kubeTime } from '../../../lib/kube/kube-object.ts';
 import type { ConfigHub } from '../delivery/config-hub.ts';
-import type { KubeClient } from '../kube/kube-client.ts';
-import { type KubeObject, kubeTime } from '../kube/kube-object.ts';
-import { ACCESS_REVOCATIONS } from '../kube/resource-types.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { desiredStatus, sameStatus } from './conditions.ts';
 import { covers, type RevocationView, revocationExpiry } from './revocations.ts';

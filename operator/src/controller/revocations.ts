@@ -1,10 +1,10 @@
-import type { AccessApplication } from '../../../sidecar/src/api/access-application.ts';
-import { AccessRevocation } from '../../../sidecar/src/api/access-revocation.ts';
-import { parseDurationMs } from '../../../sidecar/src/api/schema-helpers.ts';
-import { schemaErrors } from '../../../sidecar/src/api/validate.ts';
-import { DEFAULT_SESSION_ABSOLUTE_MS } from '../../../sidecar/src/config/render-auth.ts';
-import type { Revocation } from '../../../sidecar/src/config/sidecar-config.ts';
-import type { KubeObject } from '../kube/kube-object.ts';
+import type { AccessApplication } from '../../../contract/api/access-application.ts';
+import { AccessRevocation } from '../../../contract/api/access-revocation.ts';
+import { schemaErrors } from '../../../contract/api/validate.ts';
+import { DEFAULT_SESSION_ABSOLUTE_MS } from '../../../contract/config/render-auth.ts';
+import type { Revocation } from '../../../contract/config/sidecar-config.ts';
+import { parseDurationMs } from '../../../lib/duration.ts';
+import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 
 /** An AccessRevocation as the operator reasons about it. */
 export interface RevocationView {

@@ -1,6 +1,6 @@
-import type { AssertionAlgorithm } from '../../../sidecar/src/api/authentication.ts';
-import { generateSigningJwk } from '../../../sidecar/src/auth/keys.ts';
-import type { ApplicationKeys } from '../../../sidecar/src/config/auth-config.ts';
+import type { AssertionAlgorithm } from '../../../contract/api/authentication.ts';
+import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
+import { generateSigningJwk } from '../../../contract/keys.ts';
 
 export const DEFAULT_ROTATION_MS = 30 * 24 * 3_600_000;
 export const DEFAULT_OVERLAP_MS = 24 * 3_600_000;

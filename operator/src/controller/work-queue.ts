@@ -1,4 +1,4 @@
-import { DEFAULT_BACKOFF, jitteredBackoff } from '../../../sidecar/src/net/backoff.ts';
+import { DEFAULT_BACKOFF, jitteredBackoff } from '../../../lib/backoff.ts';
 
 export interface WorkQueueOptions {
   /** Keys processed at the same time (never the same key twice at once). */

@@ -1,6 +1,7 @@
-import { importSigningKeys } from '../../../sidecar/src/auth/keys.ts';
-import type { ApplicationKeys } from '../../../sidecar/src/config/auth-config.ts';
-import type { SidecarConfig } from '../../../sidecar/src/config/sidecar-config.ts';
+import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
+import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import { streamLine } from '../../../contract/config-stream.ts';
+import { importSigningKeys } from '../../../contract/keys.ts';
 
 /** What a sidecar receives: its application's rendered config, serialised once for every subscriber. */
 export interface PublishedConfig {
@@ -30,7 +31,7 @@ export class ConfigHub {
     if (previous?.generation === config.generation && previous.jwks === jwks) return false;
     const published: PublishedConfig = {
       generation: config.generation,
-      line: `${JSON.stringify({ type: 'config', config })}\n`,
+      line: streamLine({ type: 'config', config }),
       jwks,
       revocations: new Set(config.revocations.map((r) => r.name)),
     };

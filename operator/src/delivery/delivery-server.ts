@@ -1,13 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import {
+  CONFIG_STREAM_PATH,
+  HEARTBEAT_MS,
+  STREAM_APPLICATION_PARAM,
+  STREAM_MEDIA_TYPE,
+  streamLine,
+} from '../../../contract/config-stream.ts';
 import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import type { ConfigHub } from './config-hub.ts';
 import { sendJson } from './json-response.ts';
 import { type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
 
-export const DEFAULT_HEARTBEAT_MS = 15_000;
-export const CONFIG_STREAM_PATH = '/v1/config';
+const HEARTBEAT_LINE = streamLine({ type: 'heartbeat' });
 const JWKS_PATH = /^\/v1\/jwks\/([a-z0-9][-a-z0-9]*)\/([a-z0-9][-a-z0-9.]*)$/;
 
 export interface DeliveryServerOptions {
@@ -32,7 +38,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
   endStreams(): void;
   setTls(cert: string | Buffer, key: string | Buffer): void;
 } {
-  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
   const streams = new Set<ServerResponse>();
 
   const stream = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
@@ -41,7 +47,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     let identity: Awaited<ReturnType<SidecarVerifier>>;
     try {
       identity = await options.verify(token);
-      const asked = url.searchParams.get('application');
+      const asked = url.searchParams.get(STREAM_APPLICATION_PARAM);
       if (asked !== null && asked !== identity.application) {
         throw new StreamRefusal(
           'application_mismatch',
@@ -58,7 +64,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     // connection: close — when the stream ends, so does its socket: a sidecar never reconnects
     // over a kept-alive socket to a replica that is shutting down.
     res.writeHead(200, {
-      'content-type': 'application/x-ndjson',
+      'content-type': STREAM_MEDIA_TYPE,
       'cache-control': 'no-store',
       connection: 'close',
       'x-gatehouse-application': `${identity.namespace}/${identity.application}`,
@@ -72,7 +78,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
         res.write(published.line);
       },
     );
-    const heartbeat = setInterval(() => res.write('{"type":"heartbeat"}\n'), heartbeatMs);
+    const heartbeat = setInterval(() => res.write(HEARTBEAT_LINE), heartbeatMs);
     const close = (): void => {
       if (!streams.delete(res)) return;
       clearInterval(heartbeat);

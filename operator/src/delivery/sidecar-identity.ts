@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { STREAM_AUDIENCE } from '../../../sidecar/src/config/operator-source.ts';
-import type { KubeClient } from '../kube/kube-client.ts';
-import { APPLICATION_LABEL } from '../kube/kube-object.ts';
-import { PODS, TOKEN_REVIEWS } from '../kube/resource-types.ts';
+import { STREAM_AUDIENCE } from '../../../contract/config-stream.ts';
+import { APPLICATION_KEY } from '../../../contract/injection.ts';
+import type { KubeClient } from '../../../lib/kube/kube-client.ts';
+import { PODS, TOKEN_REVIEWS } from '../../../lib/kube/resource-types.ts';
 
 const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';
@@ -103,12 +103,12 @@ export function createSidecarVerifier(client: KubeClient) {
         `the token is not bound to the current pod ${namespace}/${podName}`,
       );
     }
-    const application = pod.metadata.labels?.[APPLICATION_LABEL];
+    const application = pod.metadata.labels?.[APPLICATION_KEY];
     if (!application)
       throw new StreamRefusal(
         'no_application_label',
         403,
-        `pod ${namespace}/${podName} has no ${APPLICATION_LABEL} label`,
+        `pod ${namespace}/${podName} has no ${APPLICATION_KEY} label`,
       );
     const identity: SidecarIdentity = { namespace, application, pod: podName };
     cache.set(digest, { identity, until: Date.now() + CACHE_MS });

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { APPLICATION_KEY } from '../../../contract/injection.ts';
 import { sendJson } from '../delivery/json-response.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { type InjectionContext, injectPod } from './inject-pod.ts';
-import { APPLICATION_KEY } from './opt-in.ts';
 import { type PodLike, podPatch } from './pod-shape.ts';
 
 export const INJECT_PATH = '/v1/inject';

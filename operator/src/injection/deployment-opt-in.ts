@@ -1,8 +1,11 @@
-import type { KubeObject } from '../kube/kube-object.ts';
-import { isObjectName } from '../kube/kube-object.ts';
-import { APPLICATION_KEY, INJECT_KEY, INJECTION_FIELD_MANAGER } from './opt-in.ts';
+import { APPLICATION_KEY, INJECT_KEY } from '../../../contract/injection.ts';
+import type { KubeObject } from '../../../lib/kube/kube-object.ts';
+import { isObjectName } from '../../../lib/kube/kube-object.ts';
 
 /** What the operator should do to a Deployment's pod template. */
+/** Field manager of the operator's pod-template labels on Deployments. */
+export const INJECTION_FIELD_MANAGER = 'gatehouse-injection';
+
 export type OptInAction =
   | { readonly kind: 'none' }
   | { readonly kind: 'label'; readonly labels: Readonly<Record<string, string>> }

@@ -1,16 +1,17 @@
-import { OPERATOR_CA_ENV, STREAM_AUDIENCE } from '../../../sidecar/src/config/operator-source.ts';
-import { SIDECAR_NODE_OPTIONS } from '../../../sidecar/src/node-options.ts';
-import { isObjectName } from '../kube/kube-object.ts';
-import type { InjectionSettings } from './injection-settings.ts';
+import { OPERATOR_CA_ENV, STREAM_AUDIENCE } from '../../../contract/config-stream.ts';
 import {
   APPLICATION_KEY,
+  hasSidecarContainer,
   INJECT_KEY,
   INJECTED_ANNOTATION,
   LISTEN_PORT_ANNOTATION,
   PORT_ANNOTATION,
   SIDECAR_CONTAINER,
-} from './opt-in.ts';
-import { type ContainerLike, hasSidecarContainer, type PodLike, rewriteNamedPort } from './pod-shape.ts';
+} from '../../../contract/injection.ts';
+import { SIDECAR_NODE_OPTIONS } from '../../../contract/sidecar-node-options.ts';
+import { isObjectName } from '../../../lib/kube/kube-object.ts';
+import type { InjectionSettings } from './injection-settings.ts';
+import { type ContainerLike, type PodLike, rewriteNamedPort } from './pod-shape.ts';
 
 export const TOKEN_VOLUME = 'gatehouse-token';
 export const TOKEN_DIR = '/var/run/secrets/gatehouse';

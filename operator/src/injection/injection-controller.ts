@@ -1,15 +1,18 @@
+import type { KubeConnection } from '../../../lib/kube/connection.ts';
+import { KubeClient } from '../../../lib/kube/kube-client.ts';
+import { type KubeObject, objectKey } from '../../../lib/kube/kube-object.ts';
+import {
+  DEPLOYMENTS,
+  MUTATING_WEBHOOK_CONFIGURATIONS,
+  type ResourceType,
+} from '../../../lib/kube/resource-types.ts';
 import type { EventRecorder } from '../controller/event-recorder.ts';
 import type { Informer, InformerOptions } from '../controller/informer.ts';
-import type { KubeConnection } from '../kube/connection.ts';
-import { KubeClient } from '../kube/kube-client.ts';
-import { type KubeObject, objectKey } from '../kube/kube-object.ts';
-import { DEPLOYMENTS, MUTATING_WEBHOOK_CONFIGURATIONS, type ResourceType } from '../kube/resource-types.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { createAdmissionWebhook } from './admission-webhook.ts';
-import { optInApplyBody, planDeploymentOptIn } from './deployment-opt-in.ts';
+import { INJECTION_FIELD_MANAGER, optInApplyBody, planDeploymentOptIn } from './deployment-opt-in.ts';
 import type { InjectionContext } from './inject-pod.ts';
 import type { InjectionSettings } from './injection-settings.ts';
-import { INJECTION_FIELD_MANAGER } from './opt-in.ts';
 import { caBundleApply } from './webhook-ca-bundle.ts';
 
 /** The first Kubernetes minor with native sidecars (init containers with restartPolicy Always) on by default. */

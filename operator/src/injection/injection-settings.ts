@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import Type, { type Static } from 'typebox';
 import { parse } from 'yaml';
-import { StringEnum } from '../../../sidecar/src/api/schema-helpers.ts';
-import { schemaErrors } from '../../../sidecar/src/api/validate.ts';
-import { ConfigError } from '../../../sidecar/src/errors.ts';
+import { StringEnum } from '../../../contract/api/schema-helpers.ts';
+import { schemaErrors } from '../../../contract/api/validate.ts';
+import { ConfigError } from '../../../contract/errors.ts';
 
 /** The sidecar flags a platform team may set on injected sidecars: its client limits, nothing else. */
 export const SIDECAR_LIMIT_FLAGS: readonly string[] = [

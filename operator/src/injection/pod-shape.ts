@@ -1,5 +1,3 @@
-import { SIDECAR_CONTAINER } from './opt-in.ts';
-
 /** The parts of a Pod the injector reads and writes; everything else passes through untouched. */
 
 export interface ContainerPortLike {
@@ -43,13 +41,6 @@ export interface PodLike {
     [field: string]: unknown;
   };
   [field: string]: unknown;
-}
-
-/** Whether the pod runs the Gatehouse sidecar (as a native sidecar or a regular container). */
-export function hasSidecarContainer(pod: PodLike): boolean {
-  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].some(
-    (c) => c.name === SIDECAR_CONTAINER,
-  );
 }
 
 function rewriteHandler(

@@ -1,4 +1,4 @@
-import type { KubeObject } from '../kube/kube-object.ts';
+import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 
 interface WebhookLike {
   name: string;

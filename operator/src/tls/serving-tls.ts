@@ -1,9 +1,9 @@
 import { X509Certificate } from 'node:crypto';
+import type { KubeClient } from '../../../lib/kube/kube-client.ts';
+import type { KubeObject } from '../../../lib/kube/kube-object.ts';
+import { SECRETS } from '../../../lib/kube/resource-types.ts';
+import { secretData, secretStrings } from '../../../lib/kube/secret-data.ts';
 import type { Informer } from '../controller/informer.ts';
-import type { KubeClient } from '../kube/kube-client.ts';
-import type { KubeObject } from '../kube/kube-object.ts';
-import { SECRETS } from '../kube/resource-types.ts';
-import { secretData, secretStrings } from '../kube/secret-data.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import {
   planServingTls,

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
-import type { RenderedAuth } from '../config/auth-config.ts';
+import type { RenderedAuth } from '../../../contract/config/auth-config.ts';
+import type { SigningKey } from '../../../contract/keys.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
-import type { SigningKey } from './keys.ts';
 
 const CACHE_LIMIT = 10_000;
 

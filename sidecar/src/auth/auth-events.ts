@@ -1,5 +1,5 @@
-import { type AuthEventType, logEvent } from '../log/events.ts';
-import { capField } from '../log/sanitize.ts';
+import { type AuthEventType, logEvent } from '../../../contract/log-events.ts';
+import { capField } from '../../../lib/log/sanitize.ts';
 import type { RequestScope } from '../request-scope.ts';
 
 /**

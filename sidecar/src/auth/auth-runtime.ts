@@ -1,6 +1,6 @@
-import type { ApplicationKeys, RenderedAuth } from '../config/auth-config.ts';
+import type { ApplicationKeys, RenderedAuth } from '../../../contract/config/auth-config.ts';
+import { importSigningKeys } from '../../../contract/keys.ts';
 import { type AssertionSigner, createAssertionSigner } from './assertion.ts';
-import { importSigningKeys } from './keys.ts';
 import { type ProviderClient, providerClient } from './oidc-client.ts';
 import { createSealer, type Sealer } from './sealed.ts';
 import { createServiceAccountVerifier, type ServiceAccountVerifier } from './service-accounts.ts';

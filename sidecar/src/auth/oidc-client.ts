@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
-import type { RenderedProvider } from '../config/auth-config.ts';
-import { isLoopbackHost } from '../net/client-ip.ts';
+import type { RenderedProvider } from '../../../contract/config/auth-config.ts';
+import { isLoopbackHost } from '../../../lib/net/client-ip.ts';
 
 /** Seconds allowed for each call to a provider (discovery, token, refresh). */
 export const PROVIDER_TIMEOUT_SECONDS = 10;

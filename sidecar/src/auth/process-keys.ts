@@ -1,6 +1,6 @@
-import type { AssertionAlgorithm } from '../api/authentication.ts';
-import type { ApplicationKeys } from '../config/auth-config.ts';
-import { generateApplicationKeys } from './keys.ts';
+import type { AssertionAlgorithm } from '../../../contract/api/authentication.ts';
+import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
+import { generateApplicationKeys } from '../../../contract/keys.ts';
 
 /**
  * Keys generated once per process for standalone mode when the files hold no keys Secret:

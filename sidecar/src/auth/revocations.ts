@@ -1,4 +1,4 @@
-import type { Revocation } from '../config/sidecar-config.ts';
+import type { Revocation } from '../../../contract/config/sidecar-config.ts';
 import type { Session } from './session.ts';
 
 /** The revocations of one config, indexed by user: answers "is this session ended?" in O(1). */

@@ -1,5 +1,5 @@
 import { CompactEncrypt, compactDecrypt } from 'jose';
-import type { ApplicationKeys } from '../config/auth-config.ts';
+import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
 
 /** What a sealed value is for; a value sealed for one purpose never opens as another. */
 export type SealPurpose = 'session' | 'login';

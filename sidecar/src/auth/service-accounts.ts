@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, customFetch, errors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { Agent, fetch } from 'undici';
-import type { RenderedAuth } from '../config/auth-config.ts';
+import type { RenderedAuth } from '../../../contract/config/auth-config.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
 import { serviceAccountIdentity } from './machine-identity.ts';
 

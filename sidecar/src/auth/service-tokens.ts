@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { RenderedAuth } from '../config/auth-config.ts';
+import type { RenderedAuth } from '../../../contract/config/auth-config.ts';
 
 /** Why a service token was refused; logged with the claimed token id, never the secret. */
 export type ServiceTokenFailure =

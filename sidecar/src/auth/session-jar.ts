@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { RenderedAuth } from '../config/auth-config.ts';
+import type { RenderedAuth } from '../../../contract/config/auth-config.ts';
 import { cookieName, readCookies, serializeCookie } from './cookies.ts';
 import type { Sealer } from './sealed.ts';
 import { asSession, type Session } from './session.ts';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
+import { UsageError } from '../../../lib/args.ts';
 import { newServiceToken } from '../auth/service-tokens.ts';
-import { UsageError } from './args.ts';
 
 export const SERVICE_TOKEN_USAGE = `Usage: gatehouse service-token create <id> [--expires-at <RFC 3339 time>]
 

@@ -1,20 +1,27 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
+import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import { OPERATOR_CA_ENV } from '../../../contract/config-stream.ts';
+import { ConfigError } from '../../../contract/errors.ts';
+import { logEvent } from '../../../contract/log-events.ts';
+import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../../../contract/sidecar-node-options.ts';
+import { createAdminServer } from '../../../lib/admin-server.ts';
+import {
+  parseDurationFlag,
+  parseFractionFlag,
+  parseIntegerFlag,
+  parseListen,
+  UsageError,
+} from '../../../lib/args.ts';
+import { listenOn } from '../../../lib/listen.ts';
+import { createFdSink, type LogSink } from '../../../lib/log/log-sink.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import type { ConfigListener } from '../config/config-source.ts';
 import { createFileConfigSource } from '../config/file-source.ts';
-import { createOperatorConfigSource, OPERATOR_CA_ENV } from '../config/operator-source.ts';
-import { parseUpstreamOrigin } from '../config/render.ts';
-import type { SidecarConfig } from '../config/sidecar-config.ts';
-import { ConfigError } from '../errors.ts';
-import { logEvent } from '../log/events.ts';
-import { createFdSink, type LogSink } from '../log/log-sink.ts';
-import { createAdminServer } from '../metrics/admin-server.ts';
+import { createOperatorConfigSource } from '../config/operator-source.ts';
 import { createSidecarMetrics } from '../metrics/metrics.ts';
-import { listenOn } from '../net/listen.ts';
-import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../node-options.ts';
 import { type ClientLimits, createSidecar, DEFAULT_CLIENT_LIMITS } from '../server.ts';
-import { parseDurationFlag, parseFractionFlag, parseIntegerFlag, parseListen, UsageError } from './args.ts';
 
 export const SIDECAR_USAGE = `Usage: gatehouse sidecar --config <file|dir> [options]
        gatehouse sidecar --operator-url <url> --operator-ca <file> --token-file <file> [options]

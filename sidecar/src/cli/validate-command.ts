@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
+import { redactedConfig } from '../../../contract/config/sidecar-config.ts';
+import { ConfigError } from '../../../contract/errors.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { configFromSnapshot } from '../config/load-application.ts';
 import { readSnapshot } from '../config/load-documents.ts';
-import { redactedConfig } from '../config/sidecar-config.ts';
-import { ConfigError } from '../errors.ts';
 import { reportConfigError } from './sidecar-command.ts';
 
 export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir> [--application <name>]

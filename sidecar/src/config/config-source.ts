@@ -1,5 +1,5 @@
-import type { ConfigError } from '../errors.ts';
-import type { SidecarConfig } from './sidecar-config.ts';
+import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import type { ConfigError } from '../../../contract/errors.ts';
 
 /** Where SidecarConfig comes from (files, or the operator's stream); one interface for both. */
 export interface ConfigSource {

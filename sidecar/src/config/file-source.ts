@@ -1,9 +1,9 @@
 import { type FSWatcher, watch } from 'node:fs';
-import { ConfigError } from '../errors.ts';
+import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import { ConfigError } from '../../../contract/errors.ts';
 import type { ConfigListener, ConfigSource } from './config-source.ts';
 import { configFromSnapshot, type SelectApplication } from './load-application.ts';
 import { type ConfigSnapshot, readSnapshot } from './load-documents.ts';
-import type { SidecarConfig } from './sidecar-config.ts';
 
 export const DEFAULT_POLL_INTERVAL_MS = 1_000;
 const DEBOUNCE_MS = 50;

@@ -1,14 +1,14 @@
-import { AccessApplication } from '../api/access-application.ts';
-import { AccessPolicy } from '../api/access-policy.ts';
-import type { AssertionAlgorithm } from '../api/authentication.ts';
-import { API_GROUP } from '../api/schema-helpers.ts';
-import { schemaErrors } from '../api/validate.ts';
-import { keysFromSecretData, keysSecretName } from '../auth/keys.ts';
-import { ConfigError, type FieldError } from '../errors.ts';
-import type { ApplicationKeys } from './auth-config.ts';
+import { AccessApplication } from '../../../contract/api/access-application.ts';
+import { AccessPolicy } from '../../../contract/api/access-policy.ts';
+import type { AssertionAlgorithm } from '../../../contract/api/authentication.ts';
+import { API_GROUP } from '../../../contract/api/schema-helpers.ts';
+import { schemaErrors } from '../../../contract/api/validate.ts';
+import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
+import { type Located, renderSidecarConfig } from '../../../contract/config/render.ts';
+import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import { ConfigError, type FieldError } from '../../../contract/errors.ts';
+import { keysFromSecretData, keysSecretName } from '../../../contract/keys.ts';
 import { type ConfigSnapshot, parseSnapshot } from './load-documents.ts';
-import { type Located, renderSidecarConfig } from './render.ts';
-import type { SidecarConfig } from './sidecar-config.ts';
 
 const KNOWN_KINDS = new Set(['AccessApplication', 'AccessPolicy']);
 

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { ConfigError, type FieldError } from '../errors.ts';
+import { ConfigError, type FieldError } from '../../../contract/errors.ts';
 
 /** One YAML document with the location users need to find it again. */
 export interface SourceDocument {

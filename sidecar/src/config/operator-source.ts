@@ -1,20 +1,20 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
-import { ConfigError } from '../errors.ts';
-import { DEFAULT_BACKOFF, jitteredBackoff, sleep } from '../net/backoff.ts';
-import { ndjsonLines } from '../net/ndjson-lines.ts';
-import { stallTimer } from '../net/stall-timer.ts';
+import { parseSidecarConfig, type SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import {
+  CONFIG_STREAM_PATH,
+  readStreamLine,
+  STALL_TIMEOUT_MS,
+  STREAM_APPLICATION_PARAM,
+  STREAM_MEDIA_TYPE,
+} from '../../../contract/config-stream.ts';
+import { ConfigError } from '../../../contract/errors.ts';
+import { DEFAULT_BACKOFF, jitteredBackoff, sleep } from '../../../lib/backoff.ts';
+import { ndjsonLines } from '../../../lib/ndjson-lines.ts';
+import { stallTimer } from '../../../lib/stall-timer.ts';
 import type { ConfigListener, ConfigSource } from './config-source.ts';
-import { parseSidecarConfig, type SidecarConfig } from './sidecar-config.ts';
 
-export const OPERATOR_STREAM_PATH = '/v1/config';
-/** The environment variable holding the operator's CA bundle (PEM) when --operator-ca is not given; the injection webhook sets it. */
-export const OPERATOR_CA_ENV = 'GATEHOUSE_OPERATOR_CA';
-/** The audience of the projected token a sidecar shows the operator. */
-export const STREAM_AUDIENCE = 'gatehouse';
-/** The operator sends a heartbeat every 15 s; three missed ones mean the stream is dead. */
-export const DEFAULT_STALL_TIMEOUT_MS = 45_000;
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 export interface OperatorSourceOptions {
@@ -45,7 +45,7 @@ export function createOperatorConfigSource(
   listener: ConfigListener,
 ): ConfigSource {
   const stop = new AbortController();
-  const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  const stallTimeoutMs = options.stallTimeoutMs ?? STALL_TIMEOUT_MS;
   const dispatcher = new Agent({ connect: { ca: options.ca }, keepAliveTimeout: 1_000 });
   let current: SidecarConfig | undefined;
   let first: (config: SidecarConfig) => void = () => undefined;
@@ -54,10 +54,8 @@ export function createOperatorConfigSource(
   });
 
   const accept = (line: string): void => {
-    let message: { type?: unknown; config?: unknown };
-    try {
-      message = JSON.parse(line) as typeof message;
-    } catch {
+    const message = readStreamLine(line);
+    if (message === null) {
       listener.onRejected(
         new ConfigError('config_invalid', [{ path: '(operator stream)', message: 'a line is not JSON' }]),
       );
@@ -85,13 +83,13 @@ export function createOperatorConfigSource(
     const stall = stallTimer(stallTimeoutMs, abort);
     try {
       stall.arm();
-      const url = new URL(OPERATOR_STREAM_PATH, options.url);
-      if (options.application) url.searchParams.set('application', options.application);
+      const url = new URL(CONFIG_STREAM_PATH, options.url);
+      if (options.application) url.searchParams.set(STREAM_APPLICATION_PARAM, options.application);
       const token = readFileSync(options.tokenFile, 'utf8').trim();
       const response = await request(url, {
         dispatcher,
         signal: abort.signal,
-        headers: { authorization: `Bearer ${token}`, accept: 'application/x-ndjson' },
+        headers: { authorization: `Bearer ${token}`, accept: STREAM_MEDIA_TYPE },
         headersTimeout: 0,
         bodyTimeout: 0,
       });

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { HttpError } from '../errors.ts';
+import type { HttpError } from '../../../contract/errors.ts';
 import type { LocalResponse } from './local-response.ts';
 import { escapeHtml, gatewayPage } from './page.ts';
 

@@ -1,4 +1,4 @@
-import type { GatehouseErrorCode } from '../errors.ts';
+import type { GatehouseErrorCode } from '../../../contract/errors.ts';
 
 /** How a request answered by the gateway itself ended, for the log line. */
 export type LocalOutcome = 'login_redirect' | 'gateway' | 'denied' | 'rejected';

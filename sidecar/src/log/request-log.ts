@@ -1,5 +1,5 @@
+import { capField, redactQuery } from '../../../lib/log/sanitize.ts';
 import type { RequestScope } from '../request-scope.ts';
-import { capField, redactQuery } from './sanitize.ts';
 
 const MAX_METHOD = 32;
 const MAX_HEADER_VALUE = 1024;

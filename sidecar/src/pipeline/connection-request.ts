@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { HttpError } from '../errors.ts';
+import { HttpError } from '../../../contract/errors.ts';
 import { sendError } from '../http/error-response.ts';
 import type { RequestScope } from '../request-scope.ts';
 

@@ -1,6 +1,6 @@
-import type { LogSink } from '../log/log-sink.ts';
+import type { LogSink } from '../../../lib/log/log-sink.ts';
+import { toJsonLine } from '../../../lib/log/sanitize.ts';
 import { cloudflareRequestRecord, nativeRequestRecord } from '../log/request-log.ts';
-import { toJsonLine } from '../log/sanitize.ts';
 import type { SidecarMetrics } from '../metrics/metrics.ts';
 import type { RequestScope } from '../request-scope.ts';
 

@@ -1,14 +1,14 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { HttpError } from '../errors.ts';
+import { HttpError } from '../../../contract/errors.ts';
+import type { LogSink } from '../../../lib/log/log-sink.ts';
+import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { sendError, sendLocal, sendRawError } from '../http/error-response.ts';
 import { LocalResponse } from '../http/local-response.ts';
 import { responseGone } from '../http/response-gone.ts';
-import type { LogSink } from '../log/log-sink.ts';
 import type { SidecarMetrics } from '../metrics/metrics.ts';
 import type { ClientConnections } from '../net/client-connections.ts';
-import { normaliseIp } from '../net/client-ip.ts';
 import { RequestScope } from '../request-scope.ts';
 import type { RuntimeState } from '../runtime-state.ts';
 import { registerWithConnection } from './connection-request.ts';

@@ -1,4 +1,4 @@
-import type { PolicyDecision } from '../api/access-policy.ts';
+import type { PolicyDecision } from '../../../contract/api/access-policy.ts';
 import type { DecisionReason } from './reasons.ts';
 
 /** Why a request was allowed or refused: the action, the policy, the rule and a reason code. */

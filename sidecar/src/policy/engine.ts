@@ -1,3 +1,4 @@
+import type { RenderedPolicy } from '../../../contract/config/rendered-policy.ts';
 import type { Decision } from './decision.ts';
 import type { PolicyInput } from './input.ts';
 import {
@@ -8,7 +9,6 @@ import {
   deny,
   type IndexedKind,
 } from './policy-compiler.ts';
-import type { RenderedPolicy } from './rendered-policy.ts';
 
 const FAIL = 0;
 const PASS = 1;

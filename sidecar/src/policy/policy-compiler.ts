@@ -1,8 +1,9 @@
-import type { PolicyDecision, SelectorKind } from '../api/access-policy.ts';
+import type { PolicyDecision, SelectorKind } from '../../../contract/api/access-policy.ts';
+import { type RenderedPolicy, selectorKind } from '../../../contract/config/rendered-policy.ts';
+import { SELECTOR_RULES } from '../../../contract/policy/selector-rules.ts';
 import type { Decision } from './decision.ts';
 import type { PolicyInput } from './input.ts';
 import type { DecisionReason } from './reasons.ts';
-import { type RenderedPolicy, selectorKind } from './rendered-policy.ts';
 import type { Matcher, SelectorDefinition } from './selector.ts';
 import { SELECTORS } from './selectors/registry.ts';
 
@@ -100,7 +101,7 @@ export class Compiler {
     const index = definition.index as AnyIndex | undefined;
     this.selectors.push({
       kind,
-      reads: definition.reads,
+      reads: SELECTOR_RULES[kind].reads,
       test: (definition.compile as (v: unknown) => Matcher)(value),
       indexed: index !== undefined,
     });

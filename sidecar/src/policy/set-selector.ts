@@ -1,5 +1,4 @@
-import type { SelectorKind } from '../api/access-policy.ts';
-import type { FieldError } from '../errors.ts';
+import type { SelectorKind } from '../../../contract/api/access-policy.ts';
 import type { PolicyInput } from './input.ts';
 import type { SelectorReason } from './reasons.ts';
 import type { SelectorDefinition, SelectorValue } from './selector.ts';
@@ -13,14 +12,10 @@ type ListKind = { [K in SelectorKind]: SelectorValue<K> extends string[] ? K : n
 /** What makes one set-like selector different from the others. */
 export interface SetSelectorSpec<K extends ListKind> {
   readonly kind: K;
-  readonly reads: 'request' | 'identity';
   readonly pass: SelectorReason;
   readonly fail: SelectorReason;
   /** The request's keys (e.g. the caller's groups); the selector passes when one is listed. */
   readonly keysFor: (input: PolicyInput) => readonly string[];
-  /** The stored form of one listed value (e.g. lower case); identity by default. */
-  readonly normaliseItem?: (item: string) => string;
-  readonly check?: (value: string[], at: string) => FieldError[];
 }
 
 /**
@@ -28,14 +23,11 @@ export interface SetSelectorSpec<K extends ListKind> {
  * request's keys is listed. Its matcher and its index keys are the same set, so they agree.
  */
 export function setSelector<K extends ListKind>(spec: SetSelectorSpec<K>): SelectorDefinition<K> {
-  const { keysFor, normaliseItem = (item: string) => item } = spec;
+  const { keysFor } = spec;
   const definition: SelectorDefinition<ListKind> = {
     kind: spec.kind,
-    reads: spec.reads,
     pass: spec.pass,
     fail: spec.fail,
-    ...(spec.check ? { check: spec.check } : {}),
-    normalise: (value) => [...new Set(value.map(normaliseItem))],
     compile(value) {
       const listed = new Set<string>(value);
       return (input) => keysFor(input).some((key) => listed.has(key));

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { capField } from '../../../lib/log/sanitize.ts';
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { readCookies } from '../auth/cookies.ts';
@@ -14,7 +15,6 @@ import { authorizationCodeGrant, userClaims } from '../auth/oidc-client.ts';
 import { isProviderUnreachable } from '../auth/provider-errors.ts';
 import { identityFromClaims, newSessionId, type Session } from '../auth/session.ts';
 import { type LocalResponse, redirectTo } from '../http/local-response.ts';
-import { capField } from '../log/sanitize.ts';
 import type { RequestScope } from '../request-scope.ts';
 
 /** States already redeemed in this process, until their login would have expired anyway. */

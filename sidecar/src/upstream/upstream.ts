@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import type { SidecarConfig } from '../config/sidecar-config.ts';
+import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { type Admission, type AdmissionSettings, createAdmission } from './admission.ts';
 
 type UpstreamSettings = SidecarConfig['upstream'];

@@ -1,10 +1,10 @@
+import { HttpError } from '../../../../contract/errors.ts';
 import { authEvent } from '../../auth/auth-events.ts';
 import type { AuthRuntime } from '../../auth/auth-runtime.ts';
 import { serviceTokenIdentity } from '../../auth/machine-identity.ts';
 import { type Session, sessionIdentity } from '../../auth/session.ts';
 import type { PresentCookies } from '../../auth/session-jar.ts';
 import { refreshSession } from '../../auth/session-refresh.ts';
-import { HttpError } from '../../errors.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
 const INVALID_CREDENTIALS = new HttpError(

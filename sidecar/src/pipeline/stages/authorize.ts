@@ -1,6 +1,6 @@
+import { HttpError } from '../../../../contract/errors.ts';
 import { loginRedirect } from '../../auth/login-flow.ts';
 import { isPageNavigation } from '../../auth/navigation.ts';
-import { HttpError } from '../../errors.ts';
 import type { LocalResponse } from '../../http/local-response.ts';
 import type { PolicyInput } from '../../policy/input.ts';
 import type { RequestScope } from '../../request-scope.ts';

@@ -1,6 +1,6 @@
-import { HttpError } from '../../errors.ts';
-import { canonicalizeTarget } from '../../http/canonical-path.ts';
-import { normaliseHost } from '../../http/host.ts';
+import { HttpError } from '../../../../contract/errors.ts';
+import { canonicalizeTarget } from '../../../../contract/policy/canonical-path.ts';
+import { normaliseHost } from '../../../../lib/net/host.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
 /**

@@ -1,7 +1,7 @@
+import { normaliseIp } from '../../../../lib/net/client-ip.ts';
 import { withoutGatehouseCookies } from '../../auth/cookies.ts';
 import { forwardingRule } from '../../http/forwarding-header-rules.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
-import { normaliseIp } from '../../net/client-ip.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
 /** Headers Gatehouse always sets itself on the way upstream. */

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { HttpError } from '../../errors.ts';
+import { HttpError } from '../../../../contract/errors.ts';
 import { sendRawError } from '../../http/error-response.ts';
 import { admits, type Decision } from '../../policy/decision.ts';
 import type { RequestScope } from '../../request-scope.ts';

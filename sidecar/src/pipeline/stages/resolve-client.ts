@@ -1,5 +1,5 @@
-import { HttpError } from '../../errors.ts';
-import { resolveClientIp } from '../../net/client-ip.ts';
+import { HttpError } from '../../../../contract/errors.ts';
+import { resolveClientIp } from '../../../../lib/net/client-ip.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
 const NO_ADDRESS = new HttpError('bad_request', 400, 'Malformed request.', 'client address unknown');

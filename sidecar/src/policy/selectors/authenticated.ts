@@ -3,7 +3,6 @@ import type { SelectorDefinition } from '../selector.ts';
 /** Matches any authenticated caller: a signed-in user, a service token or a ServiceAccount. */
 export const authenticated: SelectorDefinition<'authenticated'> = {
   kind: 'authenticated',
-  reads: 'identity',
   pass: 'authenticated',
   fail: 'not_authenticated',
   compile: () => (input) => input.identity !== null,

@@ -26,14 +26,8 @@ const keyOf = (value: ClaimValue): string =>
  */
 export const claim: SelectorDefinition<'claim'> = {
   kind: 'claim',
-  reads: 'identity',
   pass: 'claim_matched',
   fail: 'claim_not_matched',
-  check(value, at) {
-    if ((value.equals === undefined) === (value.contains === undefined))
-      return [{ path: at, message: 'needs exactly one of equals or contains' }];
-    return [];
-  },
   compile(value) {
     const { name, equals, contains } = value;
     return (input) => {

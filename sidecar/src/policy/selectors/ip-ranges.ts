@@ -1,6 +1,5 @@
-import { listItemErrors } from '../../api/validate.ts';
-import { addressBits } from '../../net/address-bits.ts';
-import { cidrProblem, createAddressSet, parseCidr } from '../../net/cidr.ts';
+import { addressBits } from '../../../../lib/net/address-bits.ts';
+import { createAddressSet, parseCidr } from '../../../../lib/net/cidr.ts';
 import type { PolicyInput } from '../input.ts';
 import type { SelectorDefinition } from '../selector.ts';
 import { NO_KEYS } from '../set-selector.ts';
@@ -23,11 +22,8 @@ function rangeKey(text: string): string {
  */
 export const ipRanges: SelectorDefinition<'ipRanges'> = {
   kind: 'ipRanges',
-  reads: 'request',
   pass: 'ip_in_range',
   fail: 'ip_not_in_range',
-  check: (value, at) => listItemErrors(value, at, cidrProblem),
-  normalise: (value) => [...new Set(value)],
   compile(value) {
     const ranges = createAddressSet(value);
     return (input) => input.clientIp !== '' && ranges.has(input.clientIp);

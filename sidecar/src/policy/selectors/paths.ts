@@ -1,5 +1,4 @@
-import { listItemErrors } from '../../api/validate.ts';
-import { compilePathGlobs, pathGlobProblem } from '../path-glob.ts';
+import { compilePathGlobs } from '../../../../contract/policy/path-glob.ts';
 import type { SelectorDefinition } from '../selector.ts';
 
 /**
@@ -8,11 +7,8 @@ import type { SelectorDefinition } from '../selector.ts';
  */
 export const paths: SelectorDefinition<'paths'> = {
   kind: 'paths',
-  reads: 'request',
   pass: 'path_matched',
   fail: 'path_not_matched',
-  check: (value, at) => listItemErrors(value, at, pathGlobProblem),
-  normalise: (value) => [...new Set(value)],
   compile(value) {
     const test = compilePathGlobs(value);
     return (input) => test(input.path);

@@ -1,4 +1,4 @@
-import type { SelectorKind } from '../../api/access-policy.ts';
+import type { SelectorKind } from '../../../../contract/api/access-policy.ts';
 import type { SelectorDefinition } from '../selector.ts';
 import { anyServiceToken } from './any-service-token.ts';
 import { authenticated } from './authenticated.ts';
@@ -30,18 +30,3 @@ export const SELECTORS: { readonly [K in SelectorKind]: SelectorDefinition<K> } 
   paths,
   methods,
 };
-
-/** Selectors that only ever match a machine caller. */
-export const MACHINE_SELECTORS: ReadonlySet<SelectorKind> = new Set([
-  'serviceTokens',
-  'anyServiceToken',
-  'serviceAccounts',
-]);
-
-/** Selectors that only ever match a signed-in user (groups may also come with a ServiceAccount). */
-export const USER_SELECTORS: ReadonlySet<SelectorKind> = new Set([
-  'emails',
-  'emailDomains',
-  'claim',
-  'identityProviders',
-]);

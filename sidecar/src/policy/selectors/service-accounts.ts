@@ -1,6 +1,4 @@
-import type { SelectorDefinition, SelectorValue } from '../selector.ts';
-
-type Account = SelectorValue<'serviceAccounts'>[number];
+import type { SelectorDefinition } from '../selector.ts';
 
 function nameTest(pattern: string): (name: string) => boolean {
   if (pattern === '*') return () => true;
@@ -18,14 +16,8 @@ function nameTest(pattern: string): (name: string) => boolean {
  */
 export const serviceAccounts: SelectorDefinition<'serviceAccounts'> = {
   kind: 'serviceAccounts',
-  reads: 'identity',
   pass: 'service_account_listed',
   fail: 'service_account_not_listed',
-  normalise: (value) => {
-    const seen = new Map<string, Account>();
-    for (const a of value) seen.set(`${a.namespace}/${a.name}`, { namespace: a.namespace, name: a.name });
-    return [...seen.values()];
-  },
   compile(value) {
     const byNamespace = new Map<string, ((name: string) => boolean)[]>();
     for (const a of value) {

@@ -3,7 +3,6 @@ import { NO_KEYS, setSelector } from '../set-selector.ts';
 /** Matches a machine caller authenticated with one of the listed service tokens (by token id). */
 export const serviceTokens = setSelector({
   kind: 'serviceTokens',
-  reads: 'identity',
   pass: 'service_token_listed',
   fail: 'service_token_not_listed',
   keysFor: (input) => {

@@ -1,4 +1,4 @@
-import { parseDurationMs } from '../api/schema-helpers.ts';
+import { parseDurationMs } from './duration.ts';
 
 /** A command-line mistake: printed with the usage, exit code 2. */
 export class UsageError extends Error {

@@ -1,10 +1,10 @@
+import { isLoopbackHost } from '../../lib/net/client-ip.ts';
+import { compileHostMatcher } from '../../lib/net/host.ts';
 import type { AccessApplication } from '../api/access-application.ts';
 import type { Authentication } from '../api/authentication.ts';
 import { schemaErrors } from '../api/validate.ts';
-import { keysSecretName } from '../auth/keys.ts';
 import type { FieldError } from '../errors.ts';
-import { compileHostMatcher } from '../http/host.ts';
-import { isLoopbackHost } from '../net/client-ip.ts';
+import { keysSecretName } from '../keys.ts';
 import {
   type ApplicationKeys,
   ApplicationKeysSchema,

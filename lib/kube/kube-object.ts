@@ -29,9 +29,6 @@ export interface KubeObject {
   [field: string]: unknown;
 }
 
-/** The label naming a pod's (and a keys Secret's) AccessApplication. */
-export const APPLICATION_LABEL = 'gatehouse.dev/application';
-
 /** A Kubernetes metav1.Time: RFC 3339 in UTC, whole seconds. */
 export function kubeTime(date: Date): string {
   return date.toISOString().replace(/\.\d+Z$/, 'Z');

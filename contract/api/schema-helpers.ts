@@ -1,4 +1,5 @@
 import Type, { type TSchema } from 'typebox';
+import { DURATION_PATTERN } from '../../lib/duration.ts';
 
 export const API_GROUP = 'gatehouse.dev';
 export const API_VERSION = 'gatehouse.dev/v1alpha1';
@@ -21,20 +22,6 @@ export function HeaderName(description: string) {
 /** Optional field with a description, so every field documents itself in `kubectl explain`. */
 export function Opt<T extends TSchema>(schema: T) {
   return Type.Optional(schema);
-}
-
-export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses a duration string into milliseconds; undefined when it does not match DURATION_PATTERN. */
-export function parseDurationMs(text: string): number | undefined {
-  if (!new RegExp(DURATION_PATTERN).test(text)) return undefined;
-  let total = 0;
-  for (const m of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) {
-    total += Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? Number.NaN);
-  }
-  return Number.isFinite(total) ? Math.round(total) : undefined;
 }
 
 /** Attaches a CEL rule (x-kubernetes-validations) that the API server enforces; standalone validation runs the same check in render. */

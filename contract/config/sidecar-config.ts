@@ -1,11 +1,11 @@
 import Type, { type Static } from 'typebox';
+import { cidrProblem } from '../../lib/net/cidr.ts';
 import { LOG_PROFILES } from '../api/access-application.ts';
 import { StringEnum } from '../api/schema-helpers.ts';
 import { listItemErrors, schemaErrors } from '../api/validate.ts';
 import { ConfigError, type FieldError } from '../errors.ts';
-import { cidrProblem } from '../net/cidr.ts';
-import { policyErrors, RenderedPolicySchema } from '../policy/rendered-policy.ts';
 import { ApplicationKeysSchema, RenderedAuthSchema } from './auth-config.ts';
+import { policyErrors, RenderedPolicySchema } from './rendered-policy.ts';
 
 /** Format version of SidecarConfig; bumped on any incompatible change of the contract. */
 export const SIDECAR_CONFIG_FORMAT = 1;

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
-import { ndjsonLines } from '../../../sidecar/src/net/ndjson-lines.ts';
-import { stallTimer } from '../../../sidecar/src/net/stall-timer.ts';
+import { ndjsonLines } from '../ndjson-lines.ts';
+import { stallTimer } from '../stall-timer.ts';
 import type { KubeConnection } from './connection.ts';
 import { KubeApiError, kubeErrorFromResponse } from './kube-errors.ts';
 import type { KubeObject } from './kube-object.ts';

@@ -1,7 +1,7 @@
-import { AccessApplication } from '../../../sidecar/src/api/access-application.ts';
-import { AccessPolicy } from '../../../sidecar/src/api/access-policy.ts';
-import { AccessRevocation } from '../../../sidecar/src/api/access-revocation.ts';
-import { API_GROUP } from '../../../sidecar/src/api/schema-helpers.ts';
+import { AccessApplication } from '../api/access-application.ts';
+import { AccessPolicy } from '../api/access-policy.ts';
+import { AccessRevocation } from '../api/access-revocation.ts';
+import { API_GROUP } from '../api/schema-helpers.ts';
 import { type StructuralSchema, structuralSchema } from './structural-schema.ts';
 
 export const CRD_VERSION = 'v1alpha1';

@@ -5,8 +5,8 @@ import {
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
-import type { AssertionAlgorithm } from '../api/authentication.ts';
-import type { ApplicationKeys } from '../config/auth-config.ts';
+import type { AssertionAlgorithm } from './api/authentication.ts';
+import type { ApplicationKeys } from './config/auth-config.ts';
 
 /** Keys of the Secret that holds an application's keys (written by the operator, or by hand in file mode). */
 export const COOKIE_KEYS_FIELD = 'cookie-keys';

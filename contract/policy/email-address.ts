@@ -1,5 +1,3 @@
-import type { PolicyInput } from './input.ts';
-
 /** An email address split at its one `@`, lower-cased. */
 export interface EmailAddress {
   readonly address: string;
@@ -37,10 +35,4 @@ function parseUncached(text: string): EmailAddress | undefined {
   if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) return undefined;
   const lowered = text.toLowerCase();
   return { address: lowered, local: local.toLowerCase(), domain: domain.toLowerCase() };
-}
-
-/** The caller's address, parsed; undefined when there is none or it is ambiguous. */
-export function callerAddress(input: PolicyInput): EmailAddress | undefined {
-  const email = input.identity?.email;
-  return email ? parseEmail(email) : undefined;
 }

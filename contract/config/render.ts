@@ -3,9 +3,9 @@ import type { AccessApplication } from '../api/access-application.ts';
 import type { AccessPolicy, AccessPolicySpec } from '../api/access-policy.ts';
 import { joinPath } from '../api/validate.ts';
 import type { FieldError } from '../errors.ts';
-import { normaliseSelector, policyErrors, type RenderedPolicy } from '../policy/rendered-policy.ts';
 import { renderAuth, renderKeys, type SecretsByName } from './render-auth.ts';
 import { renderDuration } from './render-duration.ts';
+import { normaliseSelector, policyErrors, type RenderedPolicy } from './rendered-policy.ts';
 import {
   deepFreeze,
   type Revocation,

@@ -2,7 +2,7 @@ import Type, { type Static } from 'typebox';
 import { POLICY_DECISIONS, POLICY_MODES, Selector, type SelectorKind } from '../api/access-policy.ts';
 import { StringEnum } from '../api/schema-helpers.ts';
 import type { FieldError } from '../errors.ts';
-import { MACHINE_SELECTORS, SELECTORS, USER_SELECTORS } from './selectors/registry.ts';
+import { SELECTOR_RULES } from '../policy/selector-rules.ts';
 
 /** A policy as the sidecar receives it: resolved, ordered, with normalised selector values. */
 export const RenderedPolicySchema = Type.Object(
@@ -32,8 +32,8 @@ export function selectorKind(selector: Selector): SelectorKind {
 
 function selectorErrors(selector: Selector, at: string): FieldError[] {
   const kind = selectorKind(selector);
-  const definition = SELECTORS[kind] as { check?: (v: unknown, at: string) => FieldError[] };
-  return definition.check?.(selector[kind], `${at}.${kind}`) ?? [];
+  const rule = SELECTOR_RULES[kind] as { check?: (v: unknown, at: string) => FieldError[] };
+  return rule.check?.(selector[kind], `${at}.${kind}`) ?? [];
 }
 
 function decisionErrors(
@@ -45,19 +45,19 @@ function decisionErrors(
     policy[rule].forEach((selector, i) => {
       const kind = selectorKind(selector);
       const path = at(`${rule}[${i}].${kind}`);
-      if (policy.decision === 'bypass' && SELECTORS[kind].reads === 'identity')
+      if (policy.decision === 'bypass' && SELECTOR_RULES[kind].reads === 'identity')
         errors.push({
           path,
           message:
             'a bypass policy cannot test identity (a bypassed request has none); use everyone, ipRanges, paths or methods',
         });
-      if (policy.decision === 'allow' && MACHINE_SELECTORS.has(kind))
+      if (policy.decision === 'allow' && SELECTOR_RULES[kind].callers === 'machine')
         errors.push({
           path,
           message:
             'never matches in an allow policy (allow is for signed-in users); use decision service-auth',
         });
-      if (policy.decision === 'service-auth' && USER_SELECTORS.has(kind))
+      if (policy.decision === 'service-auth' && SELECTOR_RULES[kind].callers === 'user')
         errors.push({
           path,
           message: 'never matches in a service-auth policy (machine callers have no such attribute)',
@@ -88,7 +88,7 @@ export function policyErrors(
 /** The one stored form of a selector: its value normalised (e.g. lower-case emails, no duplicates). */
 export function normaliseSelector(selector: Selector): Selector {
   const kind = selectorKind(selector);
-  const definition = SELECTORS[kind] as { normalise?: (v: unknown) => unknown };
+  const rule = SELECTOR_RULES[kind] as { normalise?: (v: unknown) => unknown };
   const value = selector[kind];
-  return { [kind]: definition.normalise ? definition.normalise(value) : value } as Selector;
+  return { [kind]: rule.normalise ? rule.normalise(value) : value } as Selector;
 }

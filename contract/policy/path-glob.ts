@@ -1,4 +1,4 @@
-import { canonicalizeTarget } from '../http/canonical-path.ts';
+import { canonicalizeTarget } from './canonical-path.ts';
 
 const REGEX_SPECIAL = /[.+()$^|[\]{}]/g;
 

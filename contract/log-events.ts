@@ -1,5 +1,5 @@
-import type { LogSink } from './log-sink.ts';
-import { toJsonLine } from './sanitize.ts';
+import type { LogSink } from '../lib/log/log-sink.ts';
+import { toJsonLine } from '../lib/log/sanitize.ts';
 
 /** Auth event types: sign-in, sign-out, refresh and credential failures. */
 export type AuthEventType =

@@ -1,4 +1,4 @@
-import { parseDurationMs } from '../api/schema-helpers.ts';
+import { parseDurationMs } from '../../lib/duration.ts';
 import type { FieldError } from '../errors.ts';
 
 /** Bounds of a duration field, and how they read in an error message. */

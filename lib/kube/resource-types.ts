@@ -7,7 +7,8 @@ export interface ResourceType {
   readonly namespaced: boolean;
 }
 
-const type = (
+/** A resource type from its group, version, kind and plural; namespaced unless told. */
+export const resourceType = (
   group: string,
   version: string,
   kind: string,
@@ -21,28 +22,20 @@ const type = (
   namespaced,
 });
 
-export const ACCESS_APPLICATIONS = type(
-  'gatehouse.dev',
-  'v1alpha1',
-  'AccessApplication',
-  'accessapplications',
-);
-export const ACCESS_POLICIES = type('gatehouse.dev', 'v1alpha1', 'AccessPolicy', 'accesspolicies');
-export const ACCESS_REVOCATIONS = type(
-  'gatehouse.dev',
-  'v1alpha1',
-  'AccessRevocation',
-  'accessrevocations',
+export const SECRETS = resourceType('', 'v1', 'Secret', 'secrets');
+export const PODS = resourceType('', 'v1', 'Pod', 'pods');
+export const EVENTS = resourceType('', 'v1', 'Event', 'events');
+export const SERVICE_ACCOUNTS = resourceType('', 'v1', 'ServiceAccount', 'serviceaccounts');
+export const LEASES = resourceType('coordination.k8s.io', 'v1', 'Lease', 'leases');
+export const TOKEN_REVIEWS = resourceType(
+  'authentication.k8s.io',
+  'v1',
+  'TokenReview',
+  'tokenreviews',
   false,
 );
-export const SECRETS = type('', 'v1', 'Secret', 'secrets');
-export const PODS = type('', 'v1', 'Pod', 'pods');
-export const EVENTS = type('', 'v1', 'Event', 'events');
-export const SERVICE_ACCOUNTS = type('', 'v1', 'ServiceAccount', 'serviceaccounts');
-export const LEASES = type('coordination.k8s.io', 'v1', 'Lease', 'leases');
-export const TOKEN_REVIEWS = type('authentication.k8s.io', 'v1', 'TokenReview', 'tokenreviews', false);
-export const DEPLOYMENTS = type('apps', 'v1', 'Deployment', 'deployments');
-export const MUTATING_WEBHOOK_CONFIGURATIONS = type(
+export const DEPLOYMENTS = resourceType('apps', 'v1', 'Deployment', 'deployments');
+export const MUTATING_WEBHOOK_CONFIGURATIONS = resourceType(
   'admissionregistration.k8s.io',
   'v1',
   'MutatingWebhookConfiguration',

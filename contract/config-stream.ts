@@ -1,0 +1,49 @@
+import type { SidecarConfig } from './config/sidecar-config.ts';
+
+/**
+ * The config stream between the operator and its sidecars: a long-lived HTTPS GET answered with
+ * newline-delimited JSON messages, the current config first, then every change, with heartbeats
+ * in between so both ends notice a dead connection.
+ */
+export const CONFIG_STREAM_PATH = '/v1/config';
+/** Query parameter naming the application a sidecar serves; the operator checks the pod's label. */
+export const STREAM_APPLICATION_PARAM = 'application';
+/** The audience of the projected ServiceAccount token a sidecar shows the operator. */
+export const STREAM_AUDIENCE = 'gatehouse';
+/** The environment variable holding the operator's CA bundle (PEM); the injection webhook sets it. */
+export const OPERATOR_CA_ENV = 'GATEHOUSE_OPERATOR_CA';
+/** The operator writes a heartbeat this often while nothing else is sent. */
+export const HEARTBEAT_MS = 15_000;
+/** Three missed heartbeats mean the stream is dead. */
+export const STALL_TIMEOUT_MS = 3 * HEARTBEAT_MS;
+/** The media type of the stream. */
+export const STREAM_MEDIA_TYPE = 'application/x-ndjson';
+
+/** One message on the stream. Unknown types are ignored by readers, so new ones can be added. */
+export type StreamMessage =
+  | { readonly type: 'config'; readonly config: SidecarConfig }
+  | { readonly type: 'heartbeat' };
+
+/** The wire form of one message: one JSON line. */
+export function streamLine(message: StreamMessage): string {
+  return `${JSON.stringify(message)}\n`;
+}
+
+/** A received line: a config still to be validated, another message type, or not JSON at all. */
+export type ReceivedLine =
+  | { readonly type: 'config'; readonly config: unknown }
+  | { readonly type: 'other' }
+  | null;
+
+/** Reads one line of the stream; null when it is not JSON. The config itself is not validated here. */
+export function readStreamLine(line: string): ReceivedLine {
+  let message: unknown;
+  try {
+    message = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'config')
+    return { type: 'config', config: (message as { config?: unknown }).config };
+  return { type: 'other' };
+}

@@ -1,0 +1,35 @@
+/**
+ * The injection contract: the names users write to opt a workload in. On a Deployment they are annotations, which the
+ * operator copies to the pod template as labels; on a pod template they can be labels directly.
+ */
+
+/** "true" opts a Deployment in (annotation) or a pod in (label, matched by the webhook's objectSelector). */
+export const INJECT_KEY = 'gatehouse.dev/inject';
+/**
+ * The AccessApplication a workload serves (annotation on a Deployment, label or annotation on a
+ * pod); the operator also labels the Secrets it owns for an application with it.
+ */
+export const APPLICATION_KEY = 'gatehouse.dev/application';
+/** Pod annotation: which container port the sidecar takes over (its name or number). */
+export const PORT_ANNOTATION = 'gatehouse.dev/port';
+/** Pod annotation: the port the sidecar listens on (default from the injection settings). */
+export const LISTEN_PORT_ANNOTATION = 'gatehouse.dev/listen-port';
+/** Pod annotation the webhook sets; a pod carrying it is never injected again. */
+export const INJECTED_ANNOTATION = 'gatehouse.dev/injected';
+/** Name of the sidecar container. */
+export const SIDECAR_CONTAINER = 'gatehouse';
+
+/** The containers of a pod, as far as finding the sidecar needs them. */
+export interface PodContainers {
+  readonly spec?: {
+    readonly containers?: readonly { readonly name: string }[];
+    readonly initContainers?: readonly { readonly name: string }[];
+  };
+}
+
+/** Whether the pod runs the Gatehouse sidecar (as a native sidecar or a regular container). */
+export function hasSidecarContainer(pod: PodContainers): boolean {
+  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].some(
+    (c) => c.name === SIDECAR_CONTAINER,
+  );
+}

@@ -1,0 +1,85 @@
+import { cidrProblem } from '../../lib/net/cidr.ts';
+import type { Selector, SelectorKind } from '../api/access-policy.ts';
+import { listItemErrors } from '../api/validate.ts';
+import type { FieldError } from '../errors.ts';
+import { parseEmail } from './email-address.ts';
+import { pathGlobProblem } from './path-glob.ts';
+
+/** The value of one selector kind, as written in an AccessPolicy. */
+export type SelectorValue<K extends SelectorKind> = NonNullable<Selector[K]>;
+
+/**
+ * What the operator and the sidecar agree on about one selector kind, before any request is
+ * seen: what it reads, which callers it can ever match, the facts of its value the schema
+ * cannot check, and the one stored form of its value. How a value is matched against a request
+ * is the sidecar's business (sidecar/src/policy/selectors/).
+ */
+export interface SelectorRule<K extends SelectorKind> {
+  /** `identity` selectors cannot be decided before the caller has authenticated. */
+  readonly reads: 'request' | 'identity';
+  /** `user`: only ever matches a signed-in user; `machine`: only a service token or ServiceAccount. */
+  readonly callers: 'any' | 'user' | 'machine';
+  /** Facts the schema cannot check (CIDR syntax, glob shape); each error is located under `at`. */
+  check?(value: SelectorValue<K>, at: string): FieldError[];
+  /** The one stored form of a value (e.g. lower-case emails), so equal policies hash equally. */
+  normalise?(value: SelectorValue<K>): SelectorValue<K>;
+}
+
+/** A list without duplicates, each item in its stored form. */
+const uniqueItems =
+  (normaliseItem: (item: string) => string = (item) => item) =>
+  (value: string[]): string[] => [...new Set(value.map(normaliseItem))];
+
+const lowerCase = (item: string): string => item.toLowerCase();
+
+/** Every selector kind's rule; the mapped type makes a missing kind a type error. */
+export const SELECTOR_RULES: { readonly [K in SelectorKind]: SelectorRule<K> } = {
+  everyone: { reads: 'request', callers: 'any' },
+  authenticated: { reads: 'identity', callers: 'any' },
+  emails: {
+    reads: 'identity',
+    callers: 'user',
+    check: (value, at) =>
+      listItemErrors(value, at, (address) =>
+        parseEmail(address) ? undefined : 'is not a plain email address with exactly one @',
+      ),
+    normalise: uniqueItems(lowerCase),
+  },
+  emailDomains: { reads: 'identity', callers: 'user', normalise: uniqueItems(lowerCase) },
+  // Groups may also come with a ServiceAccount, so they are not user-only.
+  groups: { reads: 'identity', callers: 'any', normalise: uniqueItems() },
+  claim: {
+    reads: 'identity',
+    callers: 'user',
+    check(value, at) {
+      if ((value.equals === undefined) === (value.contains === undefined))
+        return [{ path: at, message: 'needs exactly one of equals or contains' }];
+      return [];
+    },
+  },
+  identityProviders: { reads: 'identity', callers: 'user', normalise: uniqueItems() },
+  ipRanges: {
+    reads: 'request',
+    callers: 'any',
+    check: (value, at) => listItemErrors(value, at, cidrProblem),
+    normalise: uniqueItems(),
+  },
+  serviceTokens: { reads: 'identity', callers: 'machine', normalise: uniqueItems() },
+  anyServiceToken: { reads: 'identity', callers: 'machine' },
+  serviceAccounts: {
+    reads: 'identity',
+    callers: 'machine',
+    normalise(value) {
+      const seen = new Map<string, SelectorValue<'serviceAccounts'>[number]>();
+      for (const a of value) seen.set(`${a.namespace}/${a.name}`, { namespace: a.namespace, name: a.name });
+      return [...seen.values()];
+    },
+  },
+  paths: {
+    reads: 'request',
+    callers: 'any',
+    check: (value, at) => listItemErrors(value, at, pathGlobProblem),
+    normalise: uniqueItems(),
+  },
+  methods: { reads: 'request', callers: 'any', normalise: uniqueItems() },
+};
