@@ -113,10 +113,24 @@ async function writePieces(pieces: readonly string[], file: string | undefined):
   await Promise.race([write(), failed]);
 }
 
-/** `gatehouse audit`. */
-export async function runAuditCommand(argv: string[]): Promise<number> {
+/** What `gatehouse audit` is asked and where it reads from; checked flags. */
+export interface AuditFlags {
+  readonly query: AuditQuery;
+  readonly files: readonly string[];
+  readonly anomalies: AnomalySettings;
+  readonly format: 'table' | 'json' | 'html';
+  readonly output?: string;
+  /** Read the sidecars' logs through the API server instead of files. */
+  readonly cluster?: { readonly kubeconfig?: string; readonly context?: string; readonly namespace?: string };
+  readonly stats: boolean;
+}
+
+const FORMATS = ['table', 'json', 'html'] as const;
+
+/** The question and flags of `gatehouse audit`, checked; no side effects. Throws UsageError. */
+export function parseAuditFlags(argv: readonly string[], now = Date.now()): AuditFlags {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: [...argv],
     options: {
       user: { type: 'string' },
       sub: { type: 'string' },
@@ -139,12 +153,12 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
   });
   const [question, ...rest] = positionals;
   const range: TimeRange = {
-    since: values.since ? parseTimeArgument(values.since, '--since') : Number.NEGATIVE_INFINITY,
-    until: values.until ? parseTimeArgument(values.until, '--until') : Number.POSITIVE_INFINITY,
+    since: values.since ? parseTimeArgument(values.since, '--since', now) : Number.NEGATIVE_INFINITY,
+    until: values.until ? parseTimeArgument(values.until, '--until', now) : Number.POSITIVE_INFINITY,
   };
   if (range.since > range.until) throw new UsageError('--since is after --until');
-  if (!['table', 'json', 'html'].includes(values.format))
-    throw new UsageError('--format must be table, json or html');
+  const format = FORMATS.find((f) => f === values.format);
+  if (!format) throw new UsageError('--format must be table, json or html');
   let query: AuditQuery;
   let files = rest;
   if (question === 'sessions') {
@@ -178,25 +192,43 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
     );
   }
   const anomalies = parseBurst(values.burst);
+  if (values.cluster && files.length > 0) throw new UsageError('give files or --cluster, not both');
+  const namespace = values['all-namespaces'] ? undefined : values.namespace;
+  return {
+    query,
+    files,
+    anomalies,
+    format,
+    ...(values.output ? { output: values.output } : {}),
+    ...(values.cluster
+      ? {
+          cluster: {
+            ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+            ...(values.context ? { context: values.context } : {}),
+            ...(namespace ? { namespace } : {}),
+          },
+        }
+      : {}),
+    stats: values.stats,
+  };
+}
 
+/** `gatehouse audit`. */
+export async function runAuditCommand(argv: string[]): Promise<number> {
+  const { query, files, anomalies, format, output, cluster, stats } = parseAuditFlags(argv);
   let sources: LogSource[];
   let close: () => Promise<void> = async () => undefined;
-  if (values.cluster) {
-    if (files.length > 0) throw new UsageError('give files or --cluster, not both');
-    const connectionOptions = {
-      ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
-      ...(values.context ? { context: values.context } : {}),
-    };
+  if (cluster) {
+    const { namespace, ...connectionOptions } = cluster;
     const connection = loadConnection(connectionOptions);
     close = () => connection.dispatcher.close().catch(() => undefined);
-    const namespace = values['all-namespaces'] ? undefined : values.namespace;
     sources = await clusterSources(new KubeClient(connection), {
       ...(namespace ? { namespace } : {}),
-      ...(Number.isFinite(range.since)
-        ? { sinceTime: new Date(range.since).toISOString().replace(/\.\d+Z$/, 'Z') }
+      ...(Number.isFinite(query.range.since)
+        ? { sinceTime: new Date(query.range.since).toISOString().replace(/\.\d+Z$/, 'Z') }
         : {}),
     });
-    if (values.stats)
+    if (stats)
       process.stderr.write(
         `gatehouse audit: ${sources.length} sidecar logs${namespace ? ` in ${namespace}` : ''}\n`,
       );
@@ -208,13 +240,9 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
     const { answer, lines, bytes } = await answerQuery(query, sources, anomalies);
     const seconds = (performance.now() - started) / 1000;
     const pieces =
-      values.format === 'json'
-        ? renderJson(answer)
-        : values.format === 'html'
-          ? renderHtml(answer)
-          : renderTable(answer);
-    await writePieces(pieces, values.output);
-    if (values.stats)
+      format === 'json' ? renderJson(answer) : format === 'html' ? renderHtml(answer) : renderTable(answer);
+    await writePieces(pieces, output);
+    if (stats)
       process.stderr.write(
         `gatehouse audit: ${lines} lines (${(bytes / 1048576).toFixed(1)} MiB) in ${seconds.toFixed(3)} s: ${Math.round(lines / Math.max(seconds, 1e-9))} lines/s\n`,
       );

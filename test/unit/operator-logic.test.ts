@@ -163,9 +163,8 @@ describe('work queue', () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
-    const queue = new WorkQueue({
-      concurrency: 4,
-      backoff: { baseMs: 1, maxMs: 5 },
+    const queue = new WorkQueue({ concurrency: 4, backoff: { baseMs: 1, maxMs: 5 } });
+    queue.start({
       process: async (key) => {
         running++;
         maxRunning = Math.max(maxRunning, running);

@@ -43,24 +43,70 @@ Options:
   --shutdown-grace <d>           time for running reconciles on SIGTERM (default 10s)
 `;
 
+/** The operator's TLS as flags give it: certificate files to read, or the self-managed certificate. */
+export type TlsFlags =
+  | { readonly files: { readonly cert: string; readonly key: string; readonly ca?: string } }
+  | Extract<OperatorOptions['tls'], { managed: unknown }>;
+
+/** Everything `gatehouse operator` is told by its flags and environment; files are read by run. */
+export interface OperatorFlags {
+  readonly kubeconfig?: string;
+  readonly namespace: string;
+  readonly identity: string;
+  readonly tls: TlsFlags;
+  readonly injection?: { readonly configFile: string; readonly webhookConfiguration: string };
+  readonly deliveryListen: OperatorOptions['deliveryListen'];
+  readonly adminListen: OperatorOptions['adminListen'];
+  readonly concurrency: number;
+  readonly rotation: { readonly rotationMs: number; readonly overlapMs: number };
+  readonly resyncMs: number;
+  readonly graceMs: number;
+}
+
+/** Where the operator runs: what fills in flags that were not given. */
+export interface OperatorEnvironment {
+  readonly podNamespace?: string;
+  readonly podName?: string;
+  readonly hostname: string;
+}
+
+const OPTIONS = {
+  kubeconfig: { type: 'string' },
+  namespace: { type: 'string' },
+  identity: { type: 'string' },
+  'tls-secret': { type: 'string', default: 'gatehouse-operator-tls' },
+  'service-name': { type: 'string', default: 'gatehouse-operator' },
+  'tls-hosts': { type: 'string', default: '' },
+  'tls-cert-validity': { type: 'string', default: '2160h' },
+  'tls-cert-renew-before': { type: 'string', default: '720h' },
+  'tls-ca-validity': { type: 'string', default: '87600h' },
+  'tls-cert-file': { type: 'string' },
+  'tls-key-file': { type: 'string' },
+  'tls-ca-file': { type: 'string' },
+  'injection-config': { type: 'string' },
+  'webhook-configuration': { type: 'string', default: WEBHOOK_CONFIGURATION_NAME },
+  listen: { type: 'string', default: '0.0.0.0:8443' },
+  'admin-listen': { type: 'string', default: '0.0.0.0:9090' },
+  concurrency: { type: 'string', default: '4' },
+  'signing-key-rotation': { type: 'string', default: '720h' },
+  'signing-key-overlap': { type: 'string', default: '24h' },
+  resync: { type: 'string', default: '10m' },
+  'shutdown-grace': { type: 'string', default: '10s' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true }>>['values'];
+
 /** Given certificate files, or the self-managed certificate for the Service's DNS names. */
-function tlsOptions(
-  values: Record<string, string | boolean | undefined>,
-  namespace: string,
-): OperatorOptions['tls'] {
-  const cert = values['tls-cert-file'] as string | undefined;
-  const key = values['tls-key-file'] as string | undefined;
-  const ca = values['tls-ca-file'] as string | undefined;
+function tlsFlags(values: Values, namespace: string): TlsFlags {
+  const cert = values['tls-cert-file'];
+  const key = values['tls-key-file'];
+  const ca = values['tls-ca-file'];
   if (cert || key) {
     if (!cert || !key) throw new UsageError('--tls-cert-file and --tls-key-file go together');
-    return {
-      cert: readFileSync(cert),
-      key: readFileSync(key),
-      ...(ca ? { caBundle: readFileSync(ca, 'utf8') } : {}),
-    };
+    return { files: { cert, key, ...(ca ? { ca } : {}) } };
   }
-  const service = values['service-name'] as string;
-  const extra = (values['tls-hosts'] as string)
+  const service = values['service-name'];
+  const extra = values['tls-hosts']
     .split(',')
     .map((h) => h.trim())
     .filter(Boolean);
@@ -72,85 +118,91 @@ function tlsOptions(
       service,
       ...extra,
     ],
-    caValidityMs: parseDurationFlag(values['tls-ca-validity'] as string, '--tls-ca-validity'),
-    certValidityMs: parseDurationFlag(values['tls-cert-validity'] as string, '--tls-cert-validity'),
-    certRenewBeforeMs: parseDurationFlag(
-      values['tls-cert-renew-before'] as string,
-      '--tls-cert-renew-before',
-    ),
+    caValidityMs: parseDurationFlag(values['tls-ca-validity'], '--tls-ca-validity'),
+    certValidityMs: parseDurationFlag(values['tls-cert-validity'], '--tls-cert-validity'),
+    certRenewBeforeMs: parseDurationFlag(values['tls-cert-renew-before'], '--tls-cert-renew-before'),
   };
   const problems = validateServingTlsSettings(settings);
   if (problems.length > 0) throw new UsageError(problems.join('; '));
-  return { managed: { secretName: values['tls-secret'] as string, settings } };
+  return { managed: { secretName: values['tls-secret'], settings } };
 }
 
-const NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-
-/** \`gatehouse operator\`. Resolves with the process exit code after a graceful shutdown. */
-export async function runOperatorCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      kubeconfig: { type: 'string' },
-      namespace: { type: 'string' },
-      identity: { type: 'string' },
-      'tls-secret': { type: 'string', default: 'gatehouse-operator-tls' },
-      'service-name': { type: 'string', default: 'gatehouse-operator' },
-      'tls-hosts': { type: 'string', default: '' },
-      'tls-cert-validity': { type: 'string', default: '2160h' },
-      'tls-cert-renew-before': { type: 'string', default: '720h' },
-      'tls-ca-validity': { type: 'string', default: '87600h' },
-      'tls-cert-file': { type: 'string' },
-      'tls-key-file': { type: 'string' },
-      'tls-ca-file': { type: 'string' },
-      'injection-config': { type: 'string' },
-      'webhook-configuration': { type: 'string', default: WEBHOOK_CONFIGURATION_NAME },
-      listen: { type: 'string', default: '0.0.0.0:8443' },
-      'admin-listen': { type: 'string', default: '0.0.0.0:9090' },
-      concurrency: { type: 'string', default: '4' },
-      'signing-key-rotation': { type: 'string', default: '720h' },
-      'signing-key-overlap': { type: 'string', default: '24h' },
-      resync: { type: 'string', default: '10m' },
-      'shutdown-grace': { type: 'string', default: '10s' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+/** The flags of `gatehouse operator`, checked; no side effects. Throws UsageError. */
+export function parseOperatorFlags(argv: readonly string[], environment: OperatorEnvironment): OperatorFlags {
+  const { values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
   const rotationMs = parseDurationFlag(values['signing-key-rotation'], '--signing-key-rotation');
   const overlapMs = parseDurationFlag(values['signing-key-overlap'], '--signing-key-overlap');
   if (overlapMs * 2 > rotationMs)
     throw new UsageError('--signing-key-overlap must be at most half of --signing-key-rotation');
-  const namespace =
-    values.namespace ??
-    process.env.POD_NAMESPACE ??
-    (existsSync(NAMESPACE_FILE) ? readFileSync(NAMESPACE_FILE, 'utf8').trim() : 'gatehouse-system');
-  const graceMs = parseDurationFlag(values['shutdown-grace'], '--shutdown-grace');
-  const tls = tlsOptions(values, namespace);
-  const injection = values['injection-config']
-    ? {
-        settings: loadInjectionSettings(values['injection-config']),
-        webhookConfiguration: values['webhook-configuration'],
-      }
-    : undefined;
-  if (injection && !('managed' in tls) && !tls.caBundle)
+  const namespace = values.namespace ?? environment.podNamespace ?? 'gatehouse-system';
+  const tls = tlsFlags(values, namespace);
+  const injectionConfig = values['injection-config'];
+  if (injectionConfig && 'files' in tls && !tls.files.ca)
     throw new UsageError(
       '--injection-config with --tls-cert-file needs --tls-ca-file (sidecars must trust the certificate)',
     );
-
-  const operator = createOperator({
-    connection: loadConnection(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+  return {
+    ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     namespace,
-    identity: values.identity ?? process.env.POD_NAME ?? hostname(),
+    identity: values.identity ?? environment.podName ?? environment.hostname,
     tls,
-    ...(injection ? { injection } : {}),
+    ...(injectionConfig
+      ? { injection: { configFile: injectionConfig, webhookConfiguration: values['webhook-configuration'] } }
+      : {}),
     deliveryListen: parseListen(values.listen, '--listen'),
     adminListen: parseListen(values['admin-listen'], '--admin-listen'),
     concurrency: parseIntegerFlag(values.concurrency, '--concurrency', 1, 64),
     rotation: { rotationMs, overlapMs },
-    watch: { resyncMs: parseDurationFlag(values.resync, '--resync') },
+    resyncMs: parseDurationFlag(values.resync, '--resync'),
+    graceMs: parseDurationFlag(values['shutdown-grace'], '--shutdown-grace'),
+  };
+}
+
+const NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** The operator's options from its flags: certificate and injection files read here. */
+function operatorOptions(flags: OperatorFlags): OperatorOptions {
+  const { tls } = flags;
+  return {
+    connection: loadConnection(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    namespace: flags.namespace,
+    identity: flags.identity,
+    tls:
+      'files' in tls
+        ? {
+            cert: readFileSync(tls.files.cert),
+            key: readFileSync(tls.files.key),
+            ...(tls.files.ca ? { caBundle: readFileSync(tls.files.ca, 'utf8') } : {}),
+          }
+        : tls,
+    ...(flags.injection
+      ? {
+          injection: {
+            settings: loadInjectionSettings(flags.injection.configFile),
+            webhookConfiguration: flags.injection.webhookConfiguration,
+          },
+        }
+      : {}),
+    deliveryListen: flags.deliveryListen,
+    adminListen: flags.adminListen,
+    concurrency: flags.concurrency,
+    rotation: flags.rotation,
+    watch: { resyncMs: flags.resyncMs },
+  };
+}
+
+/** \`gatehouse operator\`. Resolves with the process exit code after a graceful shutdown. */
+export async function runOperatorCommand(argv: string[]): Promise<number> {
+  const flags = parseOperatorFlags(argv, {
+    podNamespace:
+      process.env.POD_NAMESPACE ??
+      (existsSync(NAMESPACE_FILE) ? readFileSync(NAMESPACE_FILE, 'utf8').trim() : undefined),
+    ...(process.env.POD_NAME ? { podName: process.env.POD_NAME } : {}),
+    hostname: hostname(),
   });
+  const operator = createOperator(operatorOptions(flags));
   const ports = await operator.start();
-  logOperatorEvent('operator_started', { namespace, ...ports, pid: process.pid });
+  logOperatorEvent('operator_started', { namespace: flags.namespace, ...ports, pid: process.pid });
 
   return new Promise((resolve) => {
     let stopping = false;
@@ -158,7 +210,7 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
       if (stopping) process.exit(130);
       stopping = true;
       logOperatorEvent('operator_stopping', { signal });
-      operator.stop(graceMs).then(
+      operator.stop(flags.graceMs).then(
         () => {
           logOperatorEvent('operator_stopped', { signal });
           resolve(0);

@@ -62,10 +62,27 @@ export function applicationKeys(apps: readonly string[], namespace: string): str
   ].sort();
 }
 
-/** `gatehouse revoke`: creates an AccessRevocation and waits until it is enforced. */
-export async function runRevokeCommand(argv: string[]): Promise<number> {
+/** Whose sessions end, and how to report it; checked flags of `gatehouse revoke`. */
+export interface RevokeFlags {
+  readonly target: { readonly user: string } | { readonly subject: string; readonly provider?: string };
+  /** Who, as the messages name it. */
+  readonly who: string;
+  readonly apps: readonly string[];
+  readonly namespace?: string;
+  readonly reason?: string;
+  /** RFC 3339, normalised to UTC. */
+  readonly before?: string;
+  readonly waitMs: number;
+  readonly connection: { readonly kubeconfig?: string; readonly context?: string };
+  readonly output: 'text' | 'json' | 'name';
+}
+
+const OUTPUTS = ['text', 'json', 'name'] as const;
+
+/** The flags of `gatehouse revoke`, checked; no side effects. Throws UsageError. */
+export function parseRevokeFlags(argv: readonly string[]): RevokeFlags {
   const { values } = parseArgs({
-    args: argv,
+    args: [...argv],
     options: {
       user: { type: 'string' },
       sub: { type: 'string' },
@@ -92,9 +109,8 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
     throw new UsageError('--sub must be 1 to 255 characters');
   if (values.provider !== undefined && subject === undefined)
     throw new UsageError('--provider goes with --sub');
-  const who = user ?? `subject ${subject}${values.provider ? ` (provider ${values.provider})` : ''}`;
-  if (!['text', 'json', 'name'].includes(values.output))
-    throw new UsageError('--output must be text, json or name');
+  const output = OUTPUTS.find((o) => o === values.output);
+  if (!output) throw new UsageError('--output must be text, json or name');
   if (values.reason !== undefined && values.reason.length > 512)
     throw new UsageError('--reason is at most 512 characters');
   let before: string | undefined;
@@ -104,13 +120,32 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
       throw new UsageError('--before must be an RFC 3339 time, e.g. 2026-11-21T07:00:00Z');
     before = new Date(at).toISOString();
   }
-  const waitMs = parseDurationFlag(values.wait, '--wait');
-  const connectionOptions = {
-    ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
-    ...(values.context ? { context: values.context } : {}),
+  return {
+    target:
+      user !== undefined
+        ? { user }
+        : { subject: subject as string, ...(values.provider ? { provider: values.provider } : {}) },
+    who: user ?? `subject ${subject}${values.provider ? ` (provider ${values.provider})` : ''}`,
+    apps: values.app,
+    ...(values.namespace ? { namespace: values.namespace } : {}),
+    ...(values.reason ? { reason: values.reason } : {}),
+    ...(before ? { before } : {}),
+    waitMs: parseDurationFlag(values.wait, '--wait'),
+    connection: {
+      ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+      ...(values.context ? { context: values.context } : {}),
+    },
+    output,
   };
-  const namespace = values.namespace ?? defaultNamespace(connectionOptions);
-  const applications = applicationKeys(values.app, namespace);
+}
+
+/** `gatehouse revoke`: creates an AccessRevocation and waits until it is enforced. */
+export async function runRevokeCommand(argv: string[]): Promise<number> {
+  const flags = parseRevokeFlags(argv);
+  const { who, waitMs, before, target } = flags;
+  const connectionOptions = flags.connection;
+  const namespace = flags.namespace ?? defaultNamespace(connectionOptions);
+  const applications = applicationKeys(flags.apps, namespace);
 
   const connection = loadConnection(connectionOptions);
   const client = new KubeClient(connection, { fieldManager: 'gatehouse-revoke' });
@@ -128,13 +163,12 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
       return 1;
     }
     let object = await client.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
-      metadata: { generateName: revocationNamePrefix(user ?? subject ?? '') },
+      metadata: { generateName: revocationNamePrefix('user' in target ? target.user : target.subject) },
       spec: {
-        ...(user !== undefined ? { user } : { subject }),
-        ...(values.provider ? { provider: values.provider } : {}),
+        ...target,
         ...(applications.length > 0 ? { applications } : {}),
         ...(before ? { revokedBefore: before } : {}),
-        ...(values.reason ? { reason: values.reason } : {}),
+        ...(flags.reason ? { reason: flags.reason } : {}),
       },
     });
     const name = object.metadata.name;
@@ -165,7 +199,7 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
         : waitMs > 0
           ? 'unconfirmed'
           : 'created';
-    printResult(values.output, object, who, outcome, waitMs);
+    printResult(flags.output, object, who, outcome, waitMs);
     return outcome === 'unconfirmed' ? 1 : 0;
   } finally {
     await connection.dispatcher.close().catch(() => undefined);

@@ -3,10 +3,17 @@ import { DEFAULT_BACKOFF, jitteredBackoff } from '../../../lib/backoff.ts';
 export interface WorkQueueOptions {
   /** Keys processed at the same time (never the same key twice at once). */
   readonly concurrency: number;
-  readonly process: (key: string) => Promise<void>;
   readonly backoff?: { baseMs: number; maxMs: number };
+}
+
+/** What the queue does with a key; given at start, so keys can be added before the handlers exist. */
+export interface WorkQueueHandler {
+  readonly process: (key: string) => Promise<void>;
   readonly onError?: (key: string, error: unknown) => void;
 }
+
+/** Longest single delay of addAfter; a key due later is looked at again after this. */
+const MAX_DELAY_MS = 24 * 3600_000;
 
 /**
  * A per-key work queue, like client-go's: a key added many times before it runs is processed once;
@@ -21,12 +28,20 @@ export class WorkQueue {
   readonly #dirtyWhileRunning = new Set<string>();
   readonly #failures = new Map<string, number>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #delayed = new Map<string, NodeJS.Timeout>();
+  #handler: WorkQueueHandler | undefined;
   #active = 0;
   #stopped = false;
   #idle: (() => void)[] = [];
 
   constructor(options: WorkQueueOptions) {
     this.#options = options;
+  }
+
+  /** Starts processing: keys added so far and from now on go to the handler. */
+  start(handler: WorkQueueHandler): void {
+    this.#handler = handler;
+    this.#pump();
   }
 
   /** Keys waiting, running or scheduled for retry. */
@@ -51,7 +66,23 @@ export class WorkQueue {
     this.#pump();
   }
 
+  /** Adds the key after a delay (a revocation's expiry, the next certificate check); one timer per key. */
+  addAfter(key: string, ms: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#delayed.get(key));
+    const timer = setTimeout(
+      () => {
+        this.#delayed.delete(key);
+        this.add(key);
+      },
+      Math.max(0, Math.min(ms, MAX_DELAY_MS)),
+    );
+    timer.unref();
+    this.#delayed.set(key, timer);
+  }
+
   #pump(): void {
+    if (!this.#handler) return;
     while (this.#active < this.#options.concurrency && this.#queue.length > 0) {
       const key = this.#queue.shift() as string;
       this.#queued.delete(key);
@@ -63,11 +94,12 @@ export class WorkQueue {
   }
 
   async #run(key: string): Promise<void> {
+    const handler = this.#handler as WorkQueueHandler;
     try {
-      await this.#options.process(key);
+      await handler.process(key);
       this.#failures.delete(key);
     } catch (error) {
-      this.#options.onError?.(key, error);
+      handler.onError?.(key, error);
       const attempt = this.#failures.get(key) ?? 0;
       this.#failures.set(key, attempt + 1);
       if (!this.#stopped && !this.#dirtyWhileRunning.has(key)) {
@@ -95,12 +127,13 @@ export class WorkQueue {
     return new Promise((r) => this.#idle.push(r));
   }
 
-  /** Accepts no new keys and drops pending retries; running keys finish. */
+  /** Accepts no new keys and drops pending retries and delayed keys; running keys finish. */
   stop(): void {
     this.#stopped = true;
     this.#queue.length = 0;
     this.#queued.clear();
-    for (const t of this.#timers.values()) clearTimeout(t);
+    for (const t of [...this.#timers.values(), ...this.#delayed.values()]) clearTimeout(t);
     this.#timers.clear();
+    this.#delayed.clear();
   }
 }

@@ -30,8 +30,6 @@ export interface ServingTlsManagerOptions {
   readonly metrics: OperatorMetrics;
   readonly isLeader: () => boolean;
   readonly now: () => Date;
-  /** A new certificate or bundle to serve (every replica). */
-  readonly onChange: (tls: ServingTls) => void;
   readonly log: (type: string, fields: Record<string, unknown>) => void;
   /**
    * Queues a check of the Secret on the operator's work queue after ms (0: now). The queue runs
@@ -51,6 +49,7 @@ const MAX_CHECK_INTERVAL_MS = 3600_000;
 export function createServingTlsManager(options: ServingTlsManagerOptions) {
   const key = `${options.namespace}/${options.secretName}`;
   let current: ServingTls | undefined;
+  const listeners: ((tls: ServingTls) => void)[] = [];
   /** resourceVersion of the Secret as this replica last wrote it: its own change coming back needs no new plan. */
   let written: string | undefined;
   let markLoaded: () => void = () => undefined;
@@ -115,7 +114,7 @@ export function createServingTlsManager(options: ServingTlsManagerOptions) {
       return;
     }
     current = { cert, key: privateKey, caBundle };
-    options.onChange(current);
+    for (const listener of listeners) listener(current);
     markLoaded();
   }
 
@@ -123,6 +122,11 @@ export function createServingTlsManager(options: ServingTlsManagerOptions) {
     /** Resolves once a certificate is being served. */
     loaded,
     current: (): ServingTls | undefined => current,
+    /** Calls the listener with every new certificate or bundle to serve (every replica), and now if there is one. */
+    onChange(listener: (tls: ServingTls) => void): void {
+      listeners.push(listener);
+      if (current) listener(current);
+    },
     ensure,
     /** The Secrets cache changed this key: serve it, and let the leader check it. */
     secretChanged(changed: string): void {

@@ -10,10 +10,16 @@ YAML entry for spec.authentication.serviceTokens.tokens, which holds only the se
 
 const ID = /^[A-Za-z0-9][-._A-Za-z0-9]{0,127}$/;
 
-/** `gatehouse service-token create`: a new random secret and the hash to configure. */
-export function runServiceTokenCommand(argv: string[]): number {
+/** What `gatehouse service-token create` makes: the token id and its optional expiry. */
+export interface ServiceTokenFlags {
+  readonly id: string;
+  readonly expiresAt?: string;
+}
+
+/** The flags of `gatehouse service-token`, checked; no side effects. Throws UsageError. */
+export function parseServiceTokenFlags(argv: readonly string[]): ServiceTokenFlags {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: [...argv],
     options: { 'expires-at': { type: 'string' } },
     strict: true,
     allowPositionals: true,
@@ -26,6 +32,12 @@ export function runServiceTokenCommand(argv: string[]): number {
   if (expiresAt !== undefined && !Number.isFinite(Date.parse(expiresAt))) {
     throw new UsageError(`--expires-at ${JSON.stringify(expiresAt)} is not an RFC 3339 time`);
   }
+  return { id, ...(expiresAt !== undefined ? { expiresAt } : {}) };
+}
+
+/** `gatehouse service-token create`: a new random secret and the hash to configure. */
+export function runServiceTokenCommand(argv: string[]): number {
+  const { id, expiresAt } = parseServiceTokenFlags(argv);
   const token = newServiceToken();
   process.stdout.write(
     `# Client id:     ${id}\n# Client secret: ${token.secret}\n# (shown once; store it in the caller's secret store)\n` +

@@ -1,0 +1,150 @@
+import {
+  ACCESS_APPLICATIONS,
+  ACCESS_POLICIES,
+  ACCESS_REVOCATIONS,
+} from '../../contract/api/resource-types.ts';
+import { keysSecretName } from '../../contract/keys.ts';
+import type { KubeClient } from '../../lib/kube/kube-client.ts';
+import { type KubeObject, objectKey, splitKey } from '../../lib/kube/kube-object.ts';
+import { type ResourceType, SECRETS } from '../../lib/kube/resource-types.ts';
+import { validApplication } from './controller/application-inputs.ts';
+import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
+import { ReferenceIndex } from './controller/reference-index.ts';
+import {
+  type RevocationView,
+  readRevocation,
+  sameRevocation,
+  sessionLifetimeMs,
+} from './controller/revocations.ts';
+import { errorMessage, logOperatorEvent } from './operator-log.ts';
+import type { OperatorMetrics } from './operator-metrics.ts';
+import type { OperatorOptions } from './operator-options.ts';
+
+/** Secrets the operator never needs, left out of its cache. */
+const SECRET_FIELD_SELECTOR = 'type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1';
+
+/** Starts an informer with the operator's watch settings, its restarts counted and logged. */
+export type InformerFactory = (
+  resource: ResourceType,
+  onChange: InformerOptions['onChange'],
+  extra?: Partial<InformerOptions>,
+) => Informer;
+
+export function informerFactory(
+  client: KubeClient,
+  watch: OperatorOptions['watch'],
+  metrics: OperatorMetrics,
+): InformerFactory {
+  return (resource, onChange, extra = {}) =>
+    startInformer(client, {
+      resource,
+      onChange,
+      ...watch,
+      ...extra,
+      onRestart: (reason, error) => {
+        metrics.watchRestarts.inc({ resource: resource.plural, reason });
+        if (reason !== 'resync')
+          logOperatorEvent('watch_restarted', {
+            resource: resource.plural,
+            reason,
+            error: error ? errorMessage(error) : undefined,
+          });
+      },
+    });
+}
+
+/** The keys (policy:, secret:) an application's reconcile reads, so a change to them requeues it. */
+function applicationRefs(key: string, object: KubeObject | undefined): string[] {
+  if (!object) return [];
+  const { namespace } = splitKey(key);
+  const spec = object.spec as {
+    policies?: { name: string }[];
+    authentication?: { identityProviders?: { clientSecretRef?: { name: string } }[] };
+  };
+  return [
+    ...(spec.policies ?? []).map((p) => `policy:${namespace}/${p.name}`),
+    ...(spec.authentication?.identityProviders ?? []).flatMap((p) =>
+      p.clientSecretRef ? [`secret:${namespace}/${p.clientSecretRef.name}`] : [],
+    ),
+    `secret:${namespace}/${keysSecretName(object.metadata.name)}`,
+  ];
+}
+
+/**
+ * The operator's caches of the gatehouse.dev resources and Secrets, and what it derives from
+ * them as they change: which keys each application reads, the session lifetime of each valid
+ * application, and the parsed revocations. Every change queues the work keys it affects.
+ */
+export function createOperatorCaches(informer: InformerFactory, enqueue: (key: string) => void) {
+  const references = new ReferenceIndex();
+  /** Session lifetime of every valid application: what revocations cover and when they expire. */
+  const sessionLifetimes = new Map<string, number>();
+  const revocationViews = new Map<string, RevocationView>();
+  const secretListeners: ((key: string) => void)[] = [];
+
+  const requeueAll = (prefix: string, cache: Informer): void => {
+    for (const object of cache.values()) enqueue(`${prefix}:${objectKey(object)}`);
+  };
+  const requeueRevocations = (): void => {
+    for (const name of revocationViews.keys()) enqueue(`revocation:${name}`);
+  };
+
+  const applications = informer(ACCESS_APPLICATIONS, (key, object) => {
+    references.set(`app:${key}`, applicationRefs(key, object));
+    enqueue(`app:${key}`);
+    const application =
+      object && !object.metadata.deletionTimestamp ? validApplication(object).application : undefined;
+    const lifetime = application ? sessionLifetimeMs(application) : undefined;
+    if (lifetime === sessionLifetimes.get(key)) return;
+    if (lifetime === undefined) sessionLifetimes.delete(key);
+    else sessionLifetimes.set(key, lifetime);
+    // Which applications a revocation covers, and so when it expires, has changed.
+    requeueRevocations();
+  });
+  const revocations = informer(ACCESS_REVOCATIONS, (key, object) => {
+    const name = key.slice(1);
+    const view = object && !object.metadata.deletionTimestamp ? readRevocation(object) : undefined;
+    const before = revocationViews.get(name);
+    if (view) revocationViews.set(name, view);
+    else revocationViews.delete(name);
+    enqueue(`revocation:${name}`);
+    if (!sameRevocation(before, view)) requeueAll('app', applications);
+  });
+  const policies = informer(ACCESS_POLICIES, (key) => {
+    enqueue(`policy:${key}`);
+    for (const app of references.sources(`policy:${key}`)) enqueue(app);
+  });
+  const secrets = informer(
+    SECRETS,
+    (key) => {
+      for (const app of references.sources(`secret:${key}`)) enqueue(app);
+      for (const listener of secretListeners) listener(key);
+    },
+    { fieldSelector: SECRET_FIELD_SELECTOR },
+  );
+
+  return {
+    applications,
+    policies,
+    secrets,
+    revocations,
+    revocationViews,
+    sessionLifetimes,
+    synced: Promise.all([applications.synced, policies.synced, secrets.synced, revocations.synced]),
+    /** Calls the listener with the key of every Secret that changes. */
+    onSecretChange(listener: (key: string) => void): void {
+      secretListeners.push(listener);
+    },
+    /** Queues every application, policy and revocation again (a new leader writes every status). */
+    requeueEverything(): void {
+      requeueAll('app', applications);
+      requeueAll('policy', policies);
+      requeueRevocations();
+    },
+    stop(): void {
+      for (const cache of [applications, policies, secrets, revocations]) cache.stop();
+    },
+  };
+}
+
+export type OperatorCaches = ReturnType<typeof createOperatorCaches>;

@@ -1,0 +1,209 @@
+import { describe, expect, it } from 'vitest';
+import { parseAuditFlags } from '../../audit/src/audit-command.ts';
+import { UsageError } from '../../lib/args.ts';
+import { parseOperatorFlags } from '../../operator/src/cli/operator-command.ts';
+import { parseRevokeFlags } from '../../operator/src/cli/revoke-command.ts';
+import { parseServiceTokenFlags } from '../../sidecar/src/cli/service-token-command.ts';
+import { parseValidateFlags } from '../../sidecar/src/cli/validate-command.ts';
+
+const ENV = { hostname: 'host-1' };
+const NOW = Date.parse('2026-12-01T12:00:00Z');
+
+/** Every refusal is a UsageError (exit 2 with the usage) whose message names the problem. */
+function refusal(parse: () => unknown): string {
+  try {
+    parse();
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+      return (error as Error).message;
+    throw error;
+  }
+  throw new Error('accepted');
+}
+
+describe('gatehouse operator flags', () => {
+  it.each([
+    [
+      'defaults',
+      [],
+      { podNamespace: 'gh' },
+      { namespace: 'gh', identity: 'host-1', concurrency: 4, graceMs: 10_000 },
+    ],
+    [
+      'flags win over the pod',
+      ['--namespace', 'x', '--identity', 'op-2'],
+      { podName: 'p', podNamespace: 'gh' },
+      { namespace: 'x', identity: 'op-2' },
+    ],
+    [
+      'pod name as identity',
+      [],
+      { podName: 'operator-7' },
+      { namespace: 'gatehouse-system', identity: 'operator-7' },
+    ],
+    [
+      'listen addresses',
+      ['--listen', '127.0.0.1:1', '--admin-listen', '2'],
+      {},
+      { deliveryListen: { host: '127.0.0.1', port: 1 }, adminListen: { host: '0.0.0.0', port: 2 } },
+    ],
+  ] as const)('%s', (_name, argv, env, expected) => {
+    expect(parseOperatorFlags(argv, { ...ENV, ...env })).toMatchObject(expected);
+  });
+
+  it('self-managed TLS names the Service in its namespace', () => {
+    const flags = parseOperatorFlags(['--namespace', 'ops', '--tls-hosts', 'op.example'], ENV);
+    expect(flags.tls).toMatchObject({
+      managed: {
+        secretName: 'gatehouse-operator-tls',
+        settings: { hosts: expect.arrayContaining(['gatehouse-operator.ops.svc', 'op.example']) },
+      },
+    });
+  });
+
+  it('certificate files are paths, read later', () => {
+    const flags = parseOperatorFlags(['--tls-cert-file', 'c.pem', '--tls-key-file', 'k.pem'], ENV);
+    expect(flags.tls).toEqual({ files: { cert: 'c.pem', key: 'k.pem' } });
+  });
+
+  it.each([
+    [['--tls-cert-file', 'c.pem'], '--tls-cert-file and --tls-key-file go together'],
+    [['--tls-cert-file', 'c', '--tls-key-file', 'k', '--injection-config', 'i'], 'needs --tls-ca-file'],
+    [['--signing-key-rotation', '10h', '--signing-key-overlap', '6h'], 'at most half'],
+    [['--concurrency', '0'], '--concurrency'],
+    [['--resync', 'soon'], '--resync'],
+    [['--listen', 'nope:x'], '--listen'],
+    [['--unknown'], "Unknown option '--unknown'"],
+  ])('%j is refused', (argv, message) => {
+    expect(refusal(() => parseOperatorFlags(argv, ENV))).toContain(message);
+  });
+});
+
+describe('gatehouse revoke flags', () => {
+  it.each([
+    [
+      'by email',
+      ['--user', ' ada@example.com '],
+      { target: { user: 'ada@example.com' }, who: 'ada@example.com', waitMs: 10_000, output: 'text' },
+    ],
+    [
+      'by subject and provider',
+      ['--sub', 's-1', '--provider', 'corp'],
+      { target: { subject: 's-1', provider: 'corp' }, who: 'subject s-1 (provider corp)' },
+    ],
+    [
+      'apps, namespace and output',
+      ['--user', 'a@b.c', '--app', 'x', '--app', 'ns/y', '-n', 'team', '-o', 'json'],
+      { apps: ['x', 'ns/y'], namespace: 'team', output: 'json' },
+    ],
+    [
+      'before in UTC',
+      ['--user', 'a@b.c', '--before', '2026-11-21T08:00:00+01:00'],
+      { before: '2026-11-21T07:00:00.000Z' },
+    ],
+    ['no wait', ['--user', 'a@b.c', '--wait', '0s'], { waitMs: 0 }],
+  ] as const)('%s', (_name, argv, expected) => {
+    expect(parseRevokeFlags(argv)).toMatchObject(expected);
+  });
+
+  it.each([
+    [[], 'give --user <email> or --sub <subject>'],
+    [['--user', 'a@b.c', '--sub', 's'], 'give --user <email> or --sub <subject>'],
+    [['--user', 'not-an-email'], '--user must be an email address'],
+    [['--user', 'a@b.c', '--provider', 'p'], '--provider goes with --sub'],
+    [['--user', 'a@b.c', '-o', 'yaml'], '--output must be text, json or name'],
+    [['--user', 'a@b.c', '--reason', 'x'.repeat(513)], '--reason is at most 512 characters'],
+    [['--user', 'a@b.c', '--before', 'yesterday'], '--before must be an RFC 3339 time'],
+    [['--user', 'a@b.c', '--wait', 'long'], '--wait'],
+  ])('%j is refused', (argv, message) => {
+    expect(refusal(() => parseRevokeFlags(argv))).toContain(message);
+  });
+});
+
+describe('gatehouse audit flags', () => {
+  it.each([
+    [
+      'sessions of a user from stdin',
+      ['sessions', '--user', 'a@b.c'],
+      { query: { kind: 'sessions', user: 'a@b.c' }, files: [], format: 'table' },
+    ],
+    [
+      'ip with files',
+      ['ip', '10.0.0.1', 'a.log', 'b.log.gz'],
+      { query: { kind: 'ip', ip: '10.0.0.1' }, files: ['a.log', 'b.log.gz'] },
+    ],
+    [
+      'requests by path, as json to a file',
+      ['requests', '--path', '/admin/*', '--format', 'json', '-o', 'out.json'],
+      { query: { kind: 'requests', path: '/admin/*' }, format: 'json', output: 'out.json' },
+    ],
+    [
+      'a duration back from now',
+      ['sessions', '--since', '24h'],
+      { query: { range: { since: NOW - 86_400_000 } } },
+    ],
+    [
+      'the cluster, one namespace',
+      ['sessions', '--cluster', '-n', 'apps', '--context', 'prod'],
+      { cluster: { namespace: 'apps', context: 'prod' } },
+    ],
+    ['the cluster, every namespace', ['sessions', '--cluster', '-A', '-n', 'apps'], { cluster: {} }],
+    [
+      'burst setting',
+      ['sessions', '--burst', '3/10s'],
+      { anomalies: { burstCount: 3, burstWindowMs: 10_000 } },
+    ],
+  ] as const)('%s', (_name, argv, expected) => {
+    expect(parseAuditFlags(argv, NOW)).toMatchObject(expected);
+  });
+
+  it.each([
+    [[], 'which question: sessions, ip or requests?'],
+    [['who'], 'unknown question "who"'],
+    [['ip', 'not-an-ip'], 'audit ip needs an IPv4 or IPv6 address'],
+    [['requests'], 'audit requests needs --path, --app or --user'],
+    [['requests', '--app', 'a/b/c'], '--app is namespace/name'],
+    [['sessions', '--user', 'a@b.c', '--sub', 's'], 'give --user or --sub, not both'],
+    [['sessions', '--format', 'csv'], '--format must be table, json or html'],
+    [
+      ['sessions', '--since', '2026-12-02T00:00:00Z', '--until', '2026-12-01T00:00:00Z'],
+      '--since is after --until',
+    ],
+    [['sessions', '--burst', '1/60s'], '--burst must be'],
+    [['sessions', '--cluster', 'a.log'], 'give files or --cluster, not both'],
+  ])('%j is refused', (argv, message) => {
+    expect(refusal(() => parseAuditFlags(argv, NOW))).toContain(message);
+  });
+});
+
+describe('gatehouse validate and service-token flags', () => {
+  it.each([
+    [['dir'], { path: 'dir' }],
+    [['app.yaml', '--application', 'wiki'], { path: 'app.yaml', application: 'wiki' }],
+  ])('validate %j', (argv, expected) => {
+    expect(parseValidateFlags(argv)).toEqual(expected);
+  });
+
+  it.each([[[]], [['a', 'b']]])('validate %j is refused', (argv) => {
+    expect(refusal(() => parseValidateFlags(argv))).toBe('give one file or directory');
+  });
+
+  it.each([
+    [['create', 'ci-bot'], { id: 'ci-bot' }],
+    [
+      ['create', 'ci.bot_2', '--expires-at', '2027-01-01T00:00:00Z'],
+      { id: 'ci.bot_2', expiresAt: '2027-01-01T00:00:00Z' },
+    ],
+  ])('service-token %j', (argv, expected) => {
+    expect(parseServiceTokenFlags(argv)).toEqual(expected);
+  });
+
+  it.each([
+    [['list'], 'expected: create <id>'],
+    [['create'], 'expected: create <id>'],
+    [['create', 'bad id'], 'must match'],
+    [['create', 'ok', '--expires-at', 'soon'], 'is not an RFC 3339 time'],
+  ])('service-token %j is refused', (argv, message) => {
+    expect(refusal(() => parseServiceTokenFlags(argv))).toContain(message);
+  });
+});
