@@ -6,7 +6,8 @@ import { KubeApiError } from '../lib/kube/kube-errors.ts';
 import { OPERATOR_USAGE, runOperatorCommand } from '../operator/src/cli/operator-command.ts';
 import { REVOKE_USAGE, runRevokeCommand } from '../operator/src/cli/revoke-command.ts';
 import { runServiceTokenCommand, SERVICE_TOKEN_USAGE } from '../sidecar/src/cli/service-token-command.ts';
-import { reportConfigError, runSidecarCommand, SIDECAR_USAGE } from '../sidecar/src/cli/sidecar-command.ts';
+import { reportConfigError, runSidecarCommand } from '../sidecar/src/cli/sidecar-command.ts';
+import { SIDECAR_USAGE } from '../sidecar/src/cli/sidecar-flags.ts';
 import { runValidateCommand, VALIDATE_USAGE } from '../sidecar/src/cli/validate-command.ts';
 
 const USAGE = `Usage: gatehouse <command> [options]

@@ -3,6 +3,7 @@ import { type Dispatcher, request } from 'undici';
 import { ndjsonLines } from '../ndjson-lines.ts';
 import { stallTimer } from '../stall-timer.ts';
 import type { KubeConnection } from './connection.ts';
+import type { ListResult, WatchEvent, WatchOptions } from './kube-api-types.ts';
 import { KubeApiError, kubeErrorFromResponse } from './kube-errors.ts';
 import type { KubeObject } from './kube-object.ts';
 import { apiVersionOf, collectionPath, objectPath, PODS, type ResourceType } from './resource-types.ts';
@@ -11,29 +12,6 @@ export const FIELD_MANAGER = 'gatehouse-operator';
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Longest watch event line accepted; the API server stores objects of at most a few MiB. */
 const MAX_WATCH_LINE_BYTES = 16 * 1024 * 1024;
-
-/** One event of a watch stream. */
-export interface WatchEvent {
-  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  readonly object: KubeObject;
-}
-
-export interface ListResult {
-  readonly items: KubeObject[];
-  readonly resourceVersion: string;
-}
-
-export interface WatchOptions {
-  readonly namespace?: string;
-  readonly resourceVersion: string;
-  readonly labelSelector?: string;
-  readonly fieldSelector?: string;
-  /** The API server ends the watch after this many seconds; the caller then resumes from the last version. */
-  readonly timeoutSeconds: number;
-  /** Longest silence tolerated on the stream before it is treated as stalled. */
-  readonly stallTimeoutMs: number;
-  readonly signal?: AbortSignal;
-}
 
 type Query = Record<string, string | undefined>;
 

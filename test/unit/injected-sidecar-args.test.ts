@@ -8,7 +8,7 @@ import {
   SIDECAR_LIMIT_FLAGS,
 } from '../../operator/src/injection/injection-settings.ts';
 import type { ContainerLike, PodLike } from '../../operator/src/injection/pod-shape.ts';
-import { parseSidecarFlags } from '../../sidecar/src/cli/sidecar-command.ts';
+import { parseSidecarFlags } from '../../sidecar/src/cli/sidecar-flags.ts';
 
 const BASE = { image: 'gatehouse:test', operatorUrl: 'https://gatehouse-operator.gatehouse-system.svc:443' };
 const pod: PodLike = {

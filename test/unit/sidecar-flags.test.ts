@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../lib/args.ts';
-import { parseSidecarFlags } from '../../sidecar/src/cli/sidecar-command.ts';
+import { parseSidecarFlags } from '../../sidecar/src/cli/sidecar-flags.ts';
 import { DEFAULT_CLIENT_LIMITS } from '../../sidecar/src/server.ts';
 
 const parse = (...argv: string[]) => parseSidecarFlags(['--config', 'app.yaml', ...argv], {});

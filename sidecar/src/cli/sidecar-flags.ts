@@ -1,0 +1,153 @@
+import { parseArgs } from 'node:util';
+import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
+import { OPERATOR_CA_ENV } from '../../../contract/config-stream.ts';
+import {
+  parseDurationFlag,
+  parseFractionFlag,
+  parseIntegerFlag,
+  parseListen,
+  UsageError,
+} from '../../../lib/args.ts';
+import { type ClientLimits, DEFAULT_CLIENT_LIMITS } from '../server.ts';
+
+export const SIDECAR_USAGE = `Usage: gatehouse sidecar --config <file|dir> [options]
+       gatehouse sidecar --operator-url <url> --operator-ca <file> --token-file <file> [options]
+
+Serves one AccessApplication: every request is checked, forwarded to the upstream and
+written as one JSON line to stdout. The config comes from files (standalone) or from the
+operator's stream (cluster mode; not ready until the first config arrives).
+
+Options:
+  --config <path>               AccessApplication YAML file or directory (reloaded on change)
+  --operator-url <url>          operator config endpoint, e.g. https://gatehouse-operator.gatehouse-system.svc:8443
+  --operator-ca <file>          CA bundle of the operator's serving certificate
+                                (default: the PEM in $GATEHOUSE_OPERATOR_CA, set by the injection webhook)
+  --token-file <file>           projected ServiceAccount token with audience gatehouse
+  --application <name>          which application to serve (files: when they define several;
+                                operator: refused unless this pod serves it)
+  --upstream <url>              origin to forward to, overriding spec.upstream.url (injected sidecars:
+                                the app's port on 127.0.0.1)
+  --listen <[host:]port>        traffic listener (default 0.0.0.0:4180)
+  --admin-listen <[host:]port>  /metrics, /healthz, /readyz (default 0.0.0.0:9180)
+  --shutdown-grace <duration>   time from SIGTERM to exit: in-flight requests drain, then what is
+                                left is closed and logged (default 25s)
+  --poll-interval <d>           config re-check interval besides file watching (default 1s)
+
+Client limits (hostile and broken clients):
+  --max-header-size <bytes>     largest request head accepted, else 431 (default 16384)
+  --client-header-timeout <d>   time for a client to send the request head, else 408 (default 10s)
+  --client-idle-timeout <d>     longest client silence during a request (default 60s)
+  --keep-alive-timeout <d>      idle keep-alive connection lifetime (default 65s)
+  --max-connections <n>         client connections open at once; more are closed (default 12000)
+  --client-body-timeout <d>     time for a request body, extended 1 s per --client-body-min-rate
+                                bytes received, else 408 (default 20s; 0s: off)
+  --client-body-min-rate <B/s>  see --client-body-timeout (default 500)
+  --client-request-timeout <d>  total time to receive a whole request, else 408 (default 10m; 0s: none)
+  --upstream-queue-timeout <d>  longest wait for an upstream connection, else 503 (default 10s)
+  --upstream-queue-size <n>     requests waiting for an upstream connection; more get 503 (default 1024)
+  --anonymous-share <fraction>  of upstream connections anonymous requests may hold together (default 0.5)
+  --client-share <fraction>     of upstream connections one caller may hold (default 0.25)
+  --max-tunnels <n>             WebSocket tunnels open at once (default 4096)
+  --max-client-tunnels <n>      WebSocket tunnels one caller may hold (default 512)
+`;
+
+/** Everything `gatehouse sidecar` was told on its command line, checked. */
+export interface SidecarFlags {
+  readonly config: string | undefined;
+  readonly operator:
+    | { readonly url: string; readonly ca: { file: string } | { pem: string }; readonly tokenFile: string }
+    | undefined;
+  readonly application: string | undefined;
+  readonly upstream: string | undefined;
+  readonly listen: { host: string; port: number };
+  readonly adminListen: { host: string; port: number };
+  readonly graceMs: number;
+  readonly pollIntervalMs: number;
+  readonly limits: ClientLimits;
+}
+
+const D = DEFAULT_CLIENT_LIMITS;
+
+/** Parses and checks the flags (pure: reads only argv and the given environment). */
+export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): SidecarFlags {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      'operator-url': { type: 'string' },
+      'operator-ca': { type: 'string' },
+      'token-file': { type: 'string' },
+      application: { type: 'string' },
+      upstream: { type: 'string' },
+      listen: { type: 'string', default: '0.0.0.0:4180' },
+      'admin-listen': { type: 'string', default: '0.0.0.0:9180' },
+      'shutdown-grace': { type: 'string', default: '25s' },
+      'poll-interval': { type: 'string', default: '1s' },
+      'max-header-size': { type: 'string', default: String(D.maxHeaderBytes) },
+      'client-header-timeout': { type: 'string', default: '10s' },
+      'client-idle-timeout': { type: 'string', default: '60s' },
+      'keep-alive-timeout': { type: 'string', default: '65s' },
+      'max-connections': { type: 'string', default: String(D.maxConnections) },
+      'client-body-timeout': { type: 'string', default: '20s' },
+      'client-body-min-rate': { type: 'string', default: String(D.bodyMinRate) },
+      'client-request-timeout': { type: 'string', default: '10m' },
+      'upstream-queue-timeout': { type: 'string', default: '10s' },
+      'upstream-queue-size': { type: 'string', default: String(D.maxQueue) },
+      'anonymous-share': { type: 'string', default: String(D.anonymousShare) },
+      'client-share': { type: 'string', default: String(D.clientShare) },
+      'max-tunnels': { type: 'string', default: String(D.maxTunnels) },
+      'max-client-tunnels': { type: 'string', default: String(D.maxClientTunnels) },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const operatorUrl = values['operator-url'];
+  if (values.config && operatorUrl) throw new UsageError('give --config or --operator-url, not both');
+  if (!values.config && !operatorUrl) throw new UsageError('--config or --operator-url is required');
+  const caFile = values['operator-ca'];
+  const caPem = env[OPERATOR_CA_ENV];
+  if (operatorUrl && ((!caFile && !caPem) || !values['token-file'])) {
+    throw new UsageError(`--operator-url needs --operator-ca (or $${OPERATOR_CA_ENV}) and --token-file`);
+  }
+  if (operatorUrl && !/^https:\/\//.test(operatorUrl)) throw new UsageError('--operator-url must be https');
+  if (values.upstream !== undefined) {
+    const { problems } = parseUpstreamOrigin(values.upstream);
+    if (problems.length > 0) throw new UsageError(`--upstream ${problems.join('; ')}`);
+  }
+  const duration = (name: keyof typeof values) => parseDurationFlag(values[name] as string, `--${name}`);
+  const integer = (name: keyof typeof values, min: number, max: number) =>
+    parseIntegerFlag(values[name] as string, `--${name}`, min, max);
+  const fraction = (name: keyof typeof values) => parseFractionFlag(values[name] as string, `--${name}`);
+  return {
+    config: values.config,
+    operator: operatorUrl
+      ? {
+          url: operatorUrl,
+          ca: caFile ? { file: caFile } : { pem: caPem as string },
+          tokenFile: values['token-file'] as string,
+        }
+      : undefined,
+    application: values.application,
+    upstream: values.upstream,
+    listen: parseListen(values.listen, '--listen'),
+    adminListen: parseListen(values['admin-listen'], '--admin-listen'),
+    graceMs: duration('shutdown-grace'),
+    pollIntervalMs: duration('poll-interval'),
+    limits: Object.freeze({
+      maxHeaderBytes: integer('max-header-size', 1024, 1024 * 1024),
+      headersTimeoutMs: duration('client-header-timeout'),
+      idleTimeoutMs: duration('client-idle-timeout'),
+      keepAliveTimeoutMs: duration('keep-alive-timeout'),
+      maxConnections: integer('max-connections', 16, 1_000_000),
+      bodyTimeoutMs: duration('client-body-timeout'),
+      bodyMinRate: integer('client-body-min-rate', 1, 1024 * 1024 * 1024),
+      requestTimeoutMs: duration('client-request-timeout'),
+      queueTimeoutMs: duration('upstream-queue-timeout'),
+      maxQueue: integer('upstream-queue-size', 1, 1_000_000),
+      anonymousShare: fraction('anonymous-share'),
+      clientShare: fraction('client-share'),
+      maxTunnels: integer('max-tunnels', 1, 1_000_000),
+      maxClientTunnels: integer('max-client-tunnels', 1, 1_000_000),
+    }),
+  };
+}
