@@ -1,4 +1,4 @@
-import type { SidecarConfig } from './config/sidecar-config.ts';
+import type { Revocation, SidecarConfig } from './config/sidecar-config.ts';
 
 /**
  * The config stream between the operator and its sidecars: a long-lived HTTPS GET answered with
@@ -19,9 +19,17 @@ export const STALL_TIMEOUT_MS = 3 * HEARTBEAT_MS;
 /** The media type of the stream. */
 export const STREAM_MEDIA_TYPE = 'application/x-ndjson';
 
-/** One message on the stream. Unknown types are ignored by readers, so new ones can be added. */
+/**
+ * One message on the stream. Unknown types are ignored by readers, so new ones can be added.
+ * - `config`: the application's rendered config; it replaces the one the sidecar runs.
+ * - `revocations`: the application's current revocations, sent when it cannot be rendered anew
+ *   (a Secret missing, the spec invalid): the sidecar applies them to the config it runs, until
+ *   the next `config` message, which carries them again.
+ * - `heartbeat`: nothing changed; the stream is alive.
+ */
 export type StreamMessage =
   | { readonly type: 'config'; readonly config: SidecarConfig }
+  | { readonly type: 'revocations'; readonly revocations: readonly Revocation[] }
   | { readonly type: 'heartbeat' };
 
 /** The wire form of one message: one JSON line. */
@@ -29,9 +37,10 @@ export function streamLine(message: StreamMessage): string {
   return `${JSON.stringify(message)}\n`;
 }
 
-/** A received line: a config still to be validated, another message type, or not JSON at all. */
+/** A received line: a config or revocations still to be validated, another message type, or not JSON at all. */
 export type ReceivedLine =
   | { readonly type: 'config'; readonly config: unknown }
+  | { readonly type: 'revocations'; readonly revocations: unknown }
   | { readonly type: 'other' }
   | null;
 
@@ -43,7 +52,9 @@ export function readStreamLine(line: string): ReceivedLine {
   } catch {
     return null;
   }
-  if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'config')
-    return { type: 'config', config: (message as { config?: unknown }).config };
+  if (typeof message !== 'object' || message === null) return { type: 'other' };
+  const fields = message as { type?: unknown; config?: unknown; revocations?: unknown };
+  if (fields.type === 'config') return { type: 'config', config: fields.config };
+  if (fields.type === 'revocations') return { type: 'revocations', revocations: fields.revocations };
   return { type: 'other' };
 }

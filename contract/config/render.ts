@@ -204,12 +204,25 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
       requestHeaders: (spec.logging?.requestHeaders ?? []).map((h) => h.toLowerCase()),
       redactQueryParameters: [...new Set([...DEFAULT_REDACTED_QUERY_PARAMETERS, ...extraRedacted])],
     },
-    revocations: [...(input.revocations ?? [])].sort((a, b) =>
-      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-    ),
+    revocations: sortedRevocations(input.revocations ?? []),
   };
   errors.push(...semanticErrors(body, at));
   if (errors.length > 0) return { ok: false, errors };
   const config: SidecarConfig = { ...body, generation: contentHash(body) };
   return { ok: true, config: deepFreeze(config) };
+}
+
+function sortedRevocations(revocations: readonly Revocation[]): Revocation[] {
+  return [...revocations].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * A rendered config with its revocations replaced, and its generation recomputed as render would.
+ * The operator sends it when an application cannot be rendered anew (a Secret missing, the spec
+ * invalid): its sidecars keep their last good config, but a revocation never waits for a fix.
+ */
+export function withRevocations(config: SidecarConfig, revocations: readonly Revocation[]): SidecarConfig {
+  const { generation: _, ...body } = config;
+  const next = { ...body, revocations: sortedRevocations(revocations) };
+  return deepFreeze({ ...next, generation: contentHash(next) });
 }

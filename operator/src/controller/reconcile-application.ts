@@ -2,6 +2,7 @@ import type { AssertionAlgorithm } from '../../../contract/api/authentication.ts
 import { ACCESS_APPLICATIONS, ACCESS_POLICIES } from '../../../contract/api/resource-types.ts';
 import type { GatehouseStatus } from '../../../contract/api/status.ts';
 import { renderSidecarConfig } from '../../../contract/config/render.ts';
+import { DEFAULT_SESSION_ABSOLUTE_MS } from '../../../contract/config/render-auth.ts';
 import { keysSecretName } from '../../../contract/keys.ts';
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
 import { KubeApiError } from '../../../lib/kube/kube-errors.ts';
@@ -13,7 +14,12 @@ import { gatherInputs, type ObjectLookup, validApplication } from './application
 import { type DesiredReady, desiredStatus, readyCondition, sameStatus } from './conditions.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { newKeysSecret, rotatedKeysSecret } from './keys-secret.ts';
-import { type RevocationView, revocationsFor } from './revocations.ts';
+import {
+  configSessionLifetimeMs,
+  type RevocationView,
+  revocationsFor,
+  sessionLifetimeMs,
+} from './revocations.ts';
 
 /** What reconciling an application needs; the clock is injected so tests control rotation. */
 export interface ApplicationReconcilerContext {
@@ -53,6 +59,7 @@ export async function reconcileApplication(
   const { namespace } = splitKey(key);
   const { application, errors: schemaProblems } = validApplication(object);
   if (!application) {
+    publishRevocationsOnly(ctx, key);
     return finish(ctx, key, object, undefined, {
       status: 'False',
       reason: 'InvalidSpec',
@@ -64,12 +71,14 @@ export async function reconcileApplication(
   const keysSecret = ctx.secrets.get(secretKey);
   let keysOverride: KubeObject | undefined;
   if (!keysSecret) {
-    if (!ctx.isLeader())
+    if (!ctx.isLeader()) {
+      publishRevocationsOnly(ctx, key, sessionLifetimeMs(application));
       return finish(ctx, key, object, undefined, {
         status: 'Unknown',
         reason: 'KeysPending',
         message: 'waiting for the keys Secret',
       });
+    }
     keysOverride = await createKeys(ctx, object, algorithm);
   } else if (ctx.isLeader()) {
     const rotated = rotatedKeysSecret(object, keysSecret, ctx.now().getTime(), {
@@ -97,9 +106,10 @@ export async function reconcileApplication(
     policies: inputs.policies,
     secrets: inputs.secrets,
     keys: inputs.keys,
-    revocations: revocationsFor(key, application, ctx.revocations(), ctx.now()),
+    revocations: revocationsFor(key, sessionLifetimeMs(application), ctx.revocations(), ctx.now()),
   });
   if (result.ok && ctx.hub.publish(key, result.config, inputs.jwks)) ctx.metrics.configPushes.inc();
+  if (!result.ok) publishRevocationsOnly(ctx, key, sessionLifetimeMs(application));
 
   let ready: DesiredReady;
   if (inputs.missingPolicies.length > 0) {
@@ -135,6 +145,18 @@ export async function reconcileApplication(
     };
   }
   return finish(ctx, key, object, result.ok ? result.config.generation : undefined, ready);
+}
+
+/**
+ * The application cannot be rendered anew: its sidecars keep their last good config, but its
+ * revocations go out on their own at once. The session lifetime that decides which revocations
+ * still matter is the spec's when it can be read, else the served config's, else the default.
+ */
+function publishRevocationsOnly(ctx: ApplicationReconcilerContext, key: string, lifetimeMs?: number): void {
+  const served = ctx.hub.get(key)?.config;
+  const lifetime = lifetimeMs ?? (served ? configSessionLifetimeMs(served) : DEFAULT_SESSION_ABSOLUTE_MS);
+  if (ctx.hub.publishRevocations(key, revocationsFor(key, lifetime, ctx.revocations(), ctx.now())))
+    ctx.metrics.configPushes.inc();
 }
 
 async function createKeys(

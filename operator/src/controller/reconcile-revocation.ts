@@ -1,11 +1,12 @@
 import type { AccessRevocationStatus } from '../../../contract/api/access-revocation.ts';
 import { ACCESS_REVOCATIONS } from '../../../contract/api/resource-types.ts';
+import { DEFAULT_SESSION_ABSOLUTE_MS } from '../../../contract/config/render-auth.ts';
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
 import { type KubeObject, kubeTime } from '../../../lib/kube/kube-object.ts';
 import type { ConfigHub } from '../delivery/config-hub.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { desiredStatus, sameStatus } from './conditions.ts';
-import { covers, type RevocationView, revocationExpiry } from './revocations.ts';
+import { configSessionLifetimeMs, covers, type RevocationView, revocationExpiry } from './revocations.ts';
 
 export interface RevocationReconcilerContext {
   readonly client: KubeClient;
@@ -21,6 +22,22 @@ export interface RevocationReconcilerContext {
   /** Reconcile this revocation again after ms (its expiry, or a moment later while sidecars catch up). */
   readonly later: (name: string, ms: number) => void;
   readonly log: (type: string, fields: Record<string, unknown>) => void;
+}
+
+/**
+ * The session lifetime of every application a revocation may cover: each valid one, and each
+ * one that cannot be rendered now but whose sidecars are still served (its last config's
+ * lifetime, or the default when the operator has none), so that an application in trouble is
+ * neither left out of the confirmation nor of the expiry.
+ */
+function coveredLifetimes(ctx: RevocationReconcilerContext): Map<string, number> {
+  const lifetimes = new Map(ctx.sessionLifetimes);
+  for (const key of ctx.hub.keys()) {
+    if (lifetimes.has(key)) continue;
+    const served = ctx.hub.get(key)?.config;
+    lifetimes.set(key, served ? configSessionLifetimeMs(served) : DEFAULT_SESSION_ABSOLUTE_MS);
+  }
+  return lifetimes;
 }
 
 /** How soon to look again while some application's config does not carry the revocation yet. */
@@ -39,7 +56,8 @@ export async function reconcileRevocation(
   if (!object || object.metadata.deletionTimestamp) return 'skipped';
   const revocation = ctx.view(name);
   if (!revocation) return 'skipped';
-  const expiresAt = revocationExpiry(revocation, ctx.sessionLifetimes);
+  const lifetimes = coveredLifetimes(ctx);
+  const expiresAt = revocationExpiry(revocation, lifetimes);
   const now = ctx.now();
   if (expiresAt.getTime() <= now.getTime()) {
     if (!ctx.isLeader()) return 'expired';
@@ -52,10 +70,10 @@ export async function reconcileRevocation(
     });
     return 'expired';
   }
-  const covered = [...ctx.sessionLifetimes.keys()].filter((key) => covers(revocation, key)).sort();
+  const covered = [...lifetimes.keys()].filter((key) => covers(revocation, key)).sort();
   const pending = covered.filter((key) => {
-    const published = ctx.hub.get(key);
-    return published !== undefined && !published.revocations.has(name);
+    const served = ctx.hub.servedRevocations(key);
+    return served !== undefined && !served.has(name);
   });
   const ready = pending.length === 0;
   const current = object.status as AccessRevocationStatus | undefined;

@@ -2,7 +2,7 @@ import type { AccessApplication } from '../../../contract/api/access-application
 import { AccessRevocation } from '../../../contract/api/access-revocation.ts';
 import { schemaErrors } from '../../../contract/api/validate.ts';
 import { DEFAULT_SESSION_ABSOLUTE_MS } from '../../../contract/config/render-auth.ts';
-import type { Revocation } from '../../../contract/config/sidecar-config.ts';
+import type { Revocation, SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { parseDurationMs } from '../../../lib/duration.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 
@@ -69,17 +69,21 @@ export function sessionLifetimeMs(application: AccessApplication): number {
   return (configured && parseDurationMs(configured)) || DEFAULT_SESSION_ABSOLUTE_MS;
 }
 
+/** Longest life of a session under a rendered config (0 when it signs nobody in). */
+export function configSessionLifetimeMs(config: SidecarConfig): number {
+  return config.auth.providers.length > 0 ? config.auth.session.absoluteMs : 0;
+}
+
 /**
  * The revocations a sidecar of this application must enforce at `now`: those covering it whose
  * sessions could still be alive here (cut-off plus this application's session lifetime ahead).
  */
 export function revocationsFor(
   applicationKey: string,
-  application: AccessApplication,
+  lifetimeMs: number,
   revocations: Iterable<RevocationView>,
   now: Date,
 ): Revocation[] {
-  const lifetimeMs = sessionLifetimeMs(application);
   const out: Revocation[] = [];
   for (const r of revocations) {
     if (!covers(r, applicationKey) || r.before * 1000 + lifetimeMs <= now.getTime()) continue;

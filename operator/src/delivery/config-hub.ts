@@ -1,5 +1,5 @@
 import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
-import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import type { Revocation, SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { streamLine } from '../../../contract/config-stream.ts';
 import { importSigningKeys } from '../../../contract/keys.ts';
 
@@ -8,52 +8,110 @@ export interface PublishedConfig {
   readonly generation: string;
   /** One NDJSON line: {"type":"config","config":{...}}\n */
   readonly line: string;
+  readonly config: SidecarConfig;
   /** The application's public signing keys as a JWKS document. */
   readonly jwks: string;
-  /** Names of the AccessRevocations in this config. */
-  readonly revocations: ReadonlySet<string>;
 }
 
-type Subscriber = (published: PublishedConfig) => void;
+/**
+ * The revocations of an application that cannot be rendered anew, sent on their own so that
+ * they never wait for a fix: sidecars apply them to the config they run.
+ */
+interface PublishedRevocations {
+  readonly line: string;
+  readonly names: ReadonlySet<string>;
+}
+
+type Subscriber = (line: string) => void;
+
+interface Application {
+  config?: PublishedConfig;
+  /** Newer than the config's revocations, when set. */
+  revocations?: PublishedRevocations;
+}
 
 /**
  * The rendered config of every application, by namespace/name, and the sidecar streams waiting
- * for it. A publish with an unchanged generation reaches no one.
+ * for it. A publish with an unchanged generation reaches no one. An application that cannot be
+ * rendered keeps its last config, and its revocations are published on their own.
  */
 export class ConfigHub {
-  readonly #configs = new Map<string, PublishedConfig>();
+  readonly #applications = new Map<string, Application>();
   readonly #subscribers = new Map<string, Set<Subscriber>>();
   #connected = 0;
 
+  #entry(key: string): Application {
+    let entry = this.#applications.get(key);
+    if (!entry) {
+      entry = {};
+      this.#applications.set(key, entry);
+    }
+    return entry;
+  }
+
+  #send(key: string, line: string): void {
+    for (const subscriber of this.#subscribers.get(key) ?? []) subscriber(line);
+  }
+
   /** Stores a rendered config and the JWKS of its keys; returns true when the config differs from the one served so far. */
   publish(key: string, config: SidecarConfig, jwks: string): boolean {
-    const previous = this.#configs.get(key);
-    if (previous?.generation === config.generation && previous.jwks === jwks) return false;
+    const entry = this.#entry(key);
+    const previous = entry.config;
+    if (previous?.generation === config.generation && previous.jwks === jwks && !entry.revocations)
+      return false;
     const published: PublishedConfig = {
       generation: config.generation,
       line: streamLine({ type: 'config', config }),
+      config,
       jwks,
-      revocations: new Set(config.revocations.map((r) => r.name)),
     };
-    if (previous?.generation === config.generation) {
-      this.#configs.set(key, published); // only the published keys changed: sidecars need nothing new
+    entry.config = published;
+    const overridden = entry.revocations !== undefined;
+    entry.revocations = undefined;
+    // Only the published keys changed: sidecars need nothing new.
+    if (previous?.generation === config.generation && !overridden) return false;
+    this.#send(key, published.line);
+    return true;
+  }
+
+  /**
+   * Publishes an application's current revocations on their own (it cannot be rendered now);
+   * returns true when sidecars were sent something new.
+   */
+  publishRevocations(key: string, revocations: readonly Revocation[]): boolean {
+    const entry = this.#entry(key);
+    const names = new Set(revocations.map((r) => r.name));
+    const line = streamLine({ type: 'revocations', revocations: [...revocations].sort(byName) });
+    if (entry.revocations?.line === line) return false;
+    if (!entry.revocations && entry.config && sameRevocations(entry.config.config.revocations, revocations))
       return false;
-    }
-    this.#configs.set(key, published);
-    for (const subscriber of this.#subscribers.get(key) ?? []) subscriber(published);
+    entry.revocations = { line, names };
+    this.#send(key, line);
     return true;
   }
 
   /** Forgets an application (deleted); open streams keep their last config until they close. */
   remove(key: string): void {
-    this.#configs.delete(key);
+    this.#applications.delete(key);
   }
 
   get(key: string): PublishedConfig | undefined {
-    return this.#configs.get(key);
+    return this.#applications.get(key)?.config;
   }
 
-  /** Calls back with the current config (if any) and every later one; returns the unsubscribe function. */
+  /** Names of the AccessRevocations its sidecars are sent now; undefined when it has nothing published. */
+  servedRevocations(key: string): ReadonlySet<string> | undefined {
+    const entry = this.#applications.get(key);
+    if (entry?.revocations) return entry.revocations.names;
+    return entry?.config ? new Set(entry.config.config.revocations.map((r) => r.name)) : undefined;
+  }
+
+  /** Applications with something published. */
+  keys(): IterableIterator<string> {
+    return this.#applications.keys();
+  }
+
+  /** Calls back with the current lines (config, then revocations if newer) and every later one; returns the unsubscribe function. */
   subscribe(key: string, subscriber: Subscriber): () => void {
     let set = this.#subscribers.get(key);
     if (!set) {
@@ -62,8 +120,9 @@ export class ConfigHub {
     }
     set.add(subscriber);
     this.#connected++;
-    const current = this.#configs.get(key);
-    if (current) subscriber(current);
+    const current = this.#applications.get(key);
+    if (current?.config) subscriber(current.config.line);
+    if (current?.revocations) subscriber(current.revocations.line);
     return () => {
       if (set.delete(subscriber)) this.#connected--;
       if (set.size === 0) this.#subscribers.delete(key);
@@ -77,8 +136,16 @@ export class ConfigHub {
 
   /** Applications with a config to serve. */
   get size(): number {
-    return this.#configs.size;
+    let n = 0;
+    for (const entry of this.#applications.values()) if (entry.config) n++;
+    return n;
   }
+}
+
+const byName = (a: Revocation, b: Revocation): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+function sameRevocations(a: readonly Revocation[], b: readonly Revocation[]): boolean {
+  return JSON.stringify([...a].sort(byName)) === JSON.stringify([...b].sort(byName));
 }
 
 /** The public JWKS document of an application's signing keys; empty when they are unreadable. */

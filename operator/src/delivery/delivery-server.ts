@@ -72,12 +72,9 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     res.flushHeaders();
     streams.add(res);
     options.metrics.connectedSidecars.inc();
-    const unsubscribe = options.hub.subscribe(
-      `${identity.namespace}/${identity.application}`,
-      (published) => {
-        res.write(published.line);
-      },
-    );
+    const unsubscribe = options.hub.subscribe(`${identity.namespace}/${identity.application}`, (line) => {
+      res.write(line);
+    });
     const heartbeat = setInterval(() => res.write(HEARTBEAT_LINE), heartbeatMs);
     const close = (): void => {
       if (!streams.delete(res)) return;

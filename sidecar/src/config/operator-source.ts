@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
+import { withRevocations } from '../../../contract/config/render.ts';
 import { parseSidecarConfig, type SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import {
   CONFIG_STREAM_PATH,
@@ -61,10 +62,16 @@ export function createOperatorConfigSource(
       );
       return;
     }
-    if (message.type !== 'config') return; // heartbeats and future message types
+    if (message.type === 'other') return; // heartbeats and future message types
+    // Revocations alone apply to the config in force; with none yet, there is nothing to apply them to.
+    if (message.type === 'revocations' && current === undefined) return;
     let config: SidecarConfig;
     try {
-      config = parseSidecarConfig(message.config);
+      if (message.type === 'config') config = parseSidecarConfig(message.config);
+      else {
+        const checked = parseSidecarConfig({ ...current, revocations: message.revocations });
+        config = withRevocations(checked, checked.revocations);
+      }
     } catch (error) {
       if (error instanceof ConfigError) listener.onRejected(error);
       return;

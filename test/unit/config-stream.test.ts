@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { renderSidecarConfig, withRevocations } from '../../contract/config/render.ts';
+import type { Revocation, SidecarConfig } from '../../contract/config/sidecar-config.ts';
+import { readStreamLine, streamLine } from '../../contract/config-stream.ts';
+import { ConfigHub } from '../../operator/src/delivery/config-hub.ts';
+import { testApplication } from '../helpers/fixtures.ts';
+
+const revocation = (name: string, user = 'ada@example.com'): Revocation => ({
+  name,
+  user,
+  subject: null,
+  provider: null,
+  before: 1_790_000_000,
+  reason: null,
+});
+
+function rendered(revocations: Revocation[] = []): SidecarConfig {
+  const result = renderSidecarConfig({ application: testApplication({ policies: [] }), revocations });
+  if (!result.ok) throw new Error(JSON.stringify(result.errors));
+  return result.config;
+}
+
+describe('withRevocations', () => {
+  it('gives exactly what a fresh render with those revocations gives, generation included', () => {
+    const fresh = rendered([revocation('b'), revocation('a')]);
+    const patched = withRevocations(rendered([revocation('old')]), [revocation('a'), revocation('b')]);
+    expect(patched).toEqual(fresh);
+    expect(patched.generation).toBe(fresh.generation);
+    expect(Object.isFrozen(patched.revocations)).toBe(true);
+  });
+
+  it('changes the generation when the revocations change, and only then', () => {
+    const base = rendered();
+    expect(withRevocations(base, []).generation).toBe(base.generation);
+    expect(withRevocations(base, [revocation('a')]).generation).not.toBe(base.generation);
+  });
+});
+
+describe('config stream lines', () => {
+  it.each([
+    ['a config', streamLine({ type: 'config', config: rendered() }), 'config'],
+    ['revocations', streamLine({ type: 'revocations', revocations: [revocation('a')] }), 'revocations'],
+    ['a heartbeat', streamLine({ type: 'heartbeat' }), 'other'],
+    ['a future message', '{"type":"keys-rotated"}', 'other'],
+    ['a JSON scalar', '42', 'other'],
+  ])('reads %s', (_what, line, type) => {
+    expect(readStreamLine(line)?.type).toBe(type);
+  });
+
+  it('refuses a line that is not JSON', () => {
+    expect(readStreamLine('{"type":"config"')).toBeNull();
+  });
+});
+
+describe('config hub: revocations of an application that cannot be rendered', () => {
+  const KEY = 'corp/wiki';
+
+  function subscribed(hub: ConfigHub): string[] {
+    const lines: string[] = [];
+    hub.subscribe(KEY, (line) => lines.push(line));
+    return lines;
+  }
+
+  it('sends revocations on their own, to open streams and to new ones after the config', () => {
+    const hub = new ConfigHub();
+    const open = subscribed(hub);
+    hub.publish(KEY, rendered(), '{"keys":[]}');
+    expect(hub.publishRevocations(KEY, [revocation('r1')])).toBe(true);
+    expect(open.map((l) => readStreamLine(l)?.type)).toEqual(['config', 'revocations']);
+    expect(subscribed(hub).map((l) => readStreamLine(l)?.type)).toEqual(['config', 'revocations']);
+    expect([...(hub.servedRevocations(KEY) ?? [])]).toEqual(['r1']);
+  });
+
+  it('sends nothing when the revocations are the ones already served', () => {
+    const hub = new ConfigHub();
+    hub.publish(KEY, rendered([revocation('r1')]), '{"keys":[]}');
+    expect(hub.publishRevocations(KEY, [revocation('r1')])).toBe(false);
+    expect(hub.publishRevocations(KEY, [revocation('r1'), revocation('r2')])).toBe(true);
+    expect(hub.publishRevocations(KEY, [revocation('r2'), revocation('r1')])).toBe(false);
+  });
+
+  it('serves revocations with no config at all (the operator restarted while the application is broken)', () => {
+    const hub = new ConfigHub();
+    expect(hub.servedRevocations(KEY)).toBeUndefined();
+    hub.publishRevocations(KEY, [revocation('r1')]);
+    expect([...(hub.servedRevocations(KEY) ?? [])]).toEqual(['r1']);
+    expect(hub.get(KEY)).toBeUndefined();
+    expect(hub.size).toBe(0);
+    expect(subscribed(hub).map((l) => readStreamLine(l)?.type)).toEqual(['revocations']);
+  });
+
+  it('a new config replaces them, and is sent even when its generation is the last one', () => {
+    const hub = new ConfigHub();
+    const open = subscribed(hub);
+    const config = rendered();
+    hub.publish(KEY, config, '{"keys":[]}');
+    hub.publishRevocations(KEY, [revocation('r1')]);
+    expect(hub.publish(KEY, config, '{"keys":[]}')).toBe(true);
+    expect(open.map((l) => readStreamLine(l)?.type)).toEqual(['config', 'revocations', 'config']);
+    expect([...(hub.servedRevocations(KEY) ?? [])]).toEqual([]);
+    expect(subscribed(hub)).toHaveLength(1);
+  });
+});
