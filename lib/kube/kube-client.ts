@@ -1,17 +1,18 @@
 import type { Readable } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
-import { ndjsonLines } from '../ndjson-lines.ts';
 import { stallTimer } from '../stall-timer.ts';
 import type { KubeConnection } from './connection.ts';
 import type { ListResult, WatchEvent, WatchOptions } from './kube-api-types.ts';
 import { KubeApiError, kubeErrorFromResponse } from './kube-errors.ts';
 import type { KubeObject } from './kube-object.ts';
+import { RecoveryWait } from './recovery-wait.ts';
 import { apiVersionOf, collectionPath, objectPath, PODS, type ResourceType } from './resource-types.ts';
+import { watchEvents } from './watch-events.ts';
 
 export const FIELD_MANAGER = 'gatehouse-operator';
 const REQUEST_TIMEOUT_MS = 30_000;
-/** Longest watch event line accepted; the API server stores objects of at most a few MiB. */
-const MAX_WATCH_LINE_BYTES = 16 * 1024 * 1024;
+const PROBE_TIMEOUT_MS = 1_000;
+const PROBE_INTERVAL_MS = 250;
 
 type Query = Record<string, string | undefined>;
 
@@ -19,6 +20,7 @@ type Query = Record<string, string | undefined>;
 export class KubeClient {
   readonly #connection: KubeConnection;
   readonly #fieldManager: string;
+  readonly #recovery = new RecoveryWait(() => this.ready(), PROBE_INTERVAL_MS);
 
   constructor(connection: KubeConnection, options: { fieldManager?: string } = {}) {
     this.#connection = connection;
@@ -49,7 +51,13 @@ export class KubeClient {
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
     what: string,
-    options: { query?: Query; body?: unknown; contentType?: string; accept?: string } = {},
+    options: {
+      query?: Query;
+      body?: unknown;
+      contentType?: string;
+      accept?: string;
+      timeoutMs?: number;
+    } = {},
   ): Promise<Dispatcher.ResponseData> {
     let response: Dispatcher.ResponseData;
     try {
@@ -63,8 +71,8 @@ export class KubeClient {
           ...(options.accept ? { accept: options.accept } : {}),
         },
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-        headersTimeout: REQUEST_TIMEOUT_MS,
-        bodyTimeout: REQUEST_TIMEOUT_MS,
+        headersTimeout: options.timeoutMs ?? REQUEST_TIMEOUT_MS,
+        bodyTimeout: options.timeoutMs ?? REQUEST_TIMEOUT_MS,
       });
     } catch (error) {
       throw new KubeApiError('unavailable', 0, `${what}: ${(error as Error).message}`);
@@ -82,6 +90,19 @@ export class KubeClient {
   ): Promise<T> {
     const response = await this.#send(method, path, what, options);
     return JSON.parse(await response.body.text()) as T;
+  }
+
+  /** Whether the API server answers GET /readyz with 200 now (readable by every user, even anonymous). */
+  ready(): Promise<boolean> {
+    return this.#send('GET', '/readyz', 'readyz', { timeoutMs: PROBE_TIMEOUT_MS }).then(
+      (response) => response.body.dump().then(() => true),
+      () => false,
+    );
+  }
+
+  /** Waits ms before a retry after the API server failed, or less: until /readyz answers again. */
+  waitForRecovery(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.#recovery.wait(ms, signal);
   }
 
   /** Drops pooled connections (see KubeConnection.reset). */
@@ -190,10 +211,7 @@ export class KubeClient {
     }
   }
 
-  /**
-   * Streams a container's log (GET pods/<name>/log), or its previous instance's: the bytes as the kubelet sends them.
-   * Rejects with a KubeApiError when the API server refuses.
-   */
+  /** Streams a container's log (or its previous instance's) as the kubelet sends it; KubeApiError when refused. */
   async podLog(
     namespace: string,
     pod: string,
@@ -263,29 +281,12 @@ export class KubeClient {
           `watch ${resource.kind}`,
         );
       stall.arm();
-      try {
-        for await (const line of ndjsonLines(response.body as Readable, {
-          maxLineBytes: MAX_WATCH_LINE_BYTES,
-          onChunk: stall.arm,
-        })) {
-          const event = JSON.parse(line) as WatchEvent;
-          if (event.type === 'ERROR') {
-            const status = event.object as unknown as { code?: number; message?: string };
-            throw kubeErrorFromResponse(status.code ?? 500, JSON.stringify(status), `watch ${resource.kind}`);
-          }
-          yield event;
-        }
-      } catch (error) {
-        if (error instanceof KubeApiError) throw error;
-        if (stall.stalled)
-          throw new KubeApiError(
-            'stalled',
-            0,
-            `watch ${resource.kind}: silent for ${options.stallTimeoutMs} ms`,
-          );
-        if (options.signal?.aborted) return;
-        throw new KubeApiError('unavailable', 0, `watch ${resource.kind}: ${(error as Error).message}`);
-      }
+      yield* watchEvents(response.body as Readable, {
+        what: `watch ${resource.kind}`,
+        stall,
+        stallTimeoutMs: options.stallTimeoutMs,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     } finally {
       stall.clear();
       options.signal?.removeEventListener('abort', onAbort);

@@ -263,7 +263,9 @@ describe('revocations', () => {
   ])('%s', (_what, spec, key, hoursLater, names) => {
     const view = readRevocation(object(spec));
     const now = new Date((cutOff + hoursLater * 3600) * 1000);
-    expect(revocationsFor(key, sessionLifetimeMs(app('wiki')), view ? [view] : [], now).map((r) => r.name)).toEqual(names);
+    expect(
+      revocationsFor(key, sessionLifetimeMs(app('wiki')), view ? [view] : [], now).map((r) => r.name),
+    ).toEqual(names);
   });
 
   it('expires at the cut-off plus the longest session lifetime among covered applications', () => {

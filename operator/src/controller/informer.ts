@@ -115,7 +115,11 @@ export function startInformer(client: KubeClient, options: InformerOptions): Inf
           resourceVersion = undefined; // a silent stream may have lost events: relist
           client.resetConnections(); // over a fresh connection: the old one may be half-open
         }
-        await sleep(jitteredBackoff(attempt++, options.backoff ?? DEFAULT_BACKOFF), stop.signal);
+        const delay = jitteredBackoff(attempt++, options.backoff ?? DEFAULT_BACKOFF);
+        // Unreachable or failing API server: restart as soon as it answers again, not at the end
+        // of a backoff that grew while it was away. Refusals (403, 422) wait the whole backoff.
+        if (error instanceof KubeApiError && error.code !== 'unavailable') await sleep(delay, stop.signal);
+        else await client.waitForRecovery(delay, stop.signal);
       }
     }
   };

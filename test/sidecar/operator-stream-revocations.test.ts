@@ -1,0 +1,92 @@
+import { writeFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withRevocations } from '../../contract/config/render.ts';
+import type { Revocation, SidecarConfig } from '../../contract/config/sidecar-config.ts';
+import { streamLine } from '../../contract/config-stream.ts';
+import { ConfigError } from '../../contract/errors.ts';
+import { createOperatorConfigSource } from '../../sidecar/src/config/operator-source.ts';
+import { testConfig } from '../helpers/fixtures.ts';
+import { eventually } from '../helpers/operator-cluster.ts';
+import { selfSignedCertificate } from '../helpers/tls.ts';
+
+// Revocations sent on their own (the operator cannot render the application now) apply to the
+// config the sidecar runs, exactly as a config carrying them would.
+
+const tls = selfSignedCertificate();
+const tokenFile = join(tls.certFile, '..', 'revocations-token');
+let server: Server;
+let url: string;
+let stream: ServerResponse | undefined;
+
+const revocation = (name: string): Revocation => ({
+  name,
+  user: 'ada@example.com',
+  subject: null,
+  provider: null,
+  before: 1_790_000_000,
+  reason: 'stolen laptop',
+});
+
+beforeAll(async () => {
+  writeFileSync(tokenFile, 'token');
+  server = createServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    stream = res;
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+describe('revocations on the operator config stream', () => {
+  it('are applied to the running config, ignored before there is one, and refused when malformed', async () => {
+    const changes: SidecarConfig[] = [];
+    const rejected: ConfigError[] = [];
+    const source = createOperatorConfigSource(
+      { url, ca: tls.cert, tokenFile },
+      { onConfig: (c) => changes.push(c), onRejected: (e) => rejected.push(e) },
+    );
+    try {
+      const first = source.start();
+      await eventually(async () => stream !== undefined, 5_000, 'stream open');
+      const send = (line: string) => stream?.write(line);
+      // Nothing runs yet: revocations alone cannot make a config.
+      send(streamLine({ type: 'revocations', revocations: [revocation('early')] }));
+      const base = testConfig();
+      send(streamLine({ type: 'config', config: base }));
+      const config = await first;
+      expect(config.generation).toBe(base.generation);
+      expect(config.revocations).toEqual([]);
+
+      send(streamLine({ type: 'revocations', revocations: [revocation('r2'), revocation('r1')] }));
+      await eventually(async () => changes.length === 1, 5_000, 'revocations applied');
+      const expected = withRevocations(base, [revocation('r1'), revocation('r2')]);
+      expect(changes[0]?.revocations.map((r) => r.name)).toEqual(['r1', 'r2']);
+      expect(changes[0]?.generation).toBe(expected.generation);
+      expect(changes[0]?.policies).toEqual(base.policies);
+
+      // The same revocations again change nothing; malformed ones are refused and change nothing.
+      send(streamLine({ type: 'revocations', revocations: [revocation('r1'), revocation('r2')] }));
+      send('{"type":"revocations","revocations":[{"name":"r3"}]}\n');
+      send('{"type":"revocations","revocations":"everyone"}\n');
+      await eventually(async () => rejected.length === 2, 5_000, 'malformed revocations refused');
+      expect(rejected.every((e) => e instanceof ConfigError)).toBe(true);
+      expect(changes).toHaveLength(1);
+
+      // A config that carries none ends them (the operator rendered the application again).
+      send(streamLine({ type: 'config', config: base }));
+      await eventually(async () => changes.length === 2, 5_000, 'config applied');
+      expect(changes[1]?.revocations).toEqual([]);
+    } finally {
+      source.close();
+    }
+  });
+});
