@@ -16,6 +16,14 @@ export const OPERATOR_CA_ENV = 'GATEHOUSE_OPERATOR_CA';
 export const HEARTBEAT_MS = 15_000;
 /** Three missed heartbeats mean the stream is dead. */
 export const STALL_TIMEOUT_MS = 3 * HEARTBEAT_MS;
+/**
+ * How a sidecar reconnects: full jitter over [0, min(2 s, 100 ms · 2^attempt)]. A sidecar is back
+ * within 2 s of an operator being reachable again, and reconnections after an outage spread
+ * evenly over those 2 s (10,000 sidecars: about 5,000 new streams a second across the replicas;
+ * see docs/operator.md). The operator bounds the verifications it runs at once and answers 503
+ * beyond that, which spreads a storm further.
+ */
+export const RECONNECT_BACKOFF = { baseMs: 100, maxMs: 2_000 } as const;
 /** The media type of the stream. */
 export const STREAM_MEDIA_TYPE = 'application/x-ndjson';
 

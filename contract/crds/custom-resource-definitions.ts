@@ -160,7 +160,7 @@ export function customResourceDefinitions() {
         READY_COLUMN,
         {
           name: 'Expires',
-          type: 'date',
+          type: 'string',
           jsonPath: '.status.expiresAt',
           description: 'When the operator deletes it.',
         },

@@ -3,10 +3,11 @@ import {
   ACCESS_POLICIES,
   ACCESS_REVOCATIONS,
 } from '../../contract/api/resource-types.ts';
+import { APPLICATION_KEY } from '../../contract/injection.ts';
 import { keysSecretName } from '../../contract/keys.ts';
 import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import { type KubeObject, objectKey, splitKey } from '../../lib/kube/kube-object.ts';
-import { type ResourceType, SECRETS } from '../../lib/kube/resource-types.ts';
+import { PODS, type ResourceType, SECRETS } from '../../lib/kube/resource-types.ts';
 import { validApplication } from './controller/application-inputs.ts';
 import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
 import { ReferenceIndex } from './controller/reference-index.ts';
@@ -53,6 +54,16 @@ export function informerFactory(
     });
 }
 
+/** What the operator reads of a sidecar's Pod: its name, uid, labels and ServiceAccount. */
+function podIdentity(pod: KubeObject): KubeObject {
+  const { name, namespace, uid, labels, resourceVersion } = pod.metadata;
+  const spec = pod.spec as { serviceAccountName?: string } | undefined;
+  return {
+    metadata: { name, namespace, uid, labels, resourceVersion },
+    spec: { serviceAccountName: spec?.serviceAccountName },
+  } as KubeObject;
+}
+
 /** The keys (policy:, secret:) an application's reconcile reads, so a change to them requeues it. */
 function applicationRefs(key: string, object: KubeObject | undefined): string[] {
   if (!object) return [];
@@ -81,6 +92,7 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
   const sessionLifetimes = new Map<string, number>();
   const revocationViews = new Map<string, RevocationView>();
   const secretListeners: ((key: string) => void)[] = [];
+  const podListeners: ((key: string, pod: KubeObject | undefined) => void)[] = [];
 
   const requeueAll = (prefix: string, cache: Informer): void => {
     for (const object of cache.values()) enqueue(`${prefix}:${objectKey(object)}`);
@@ -123,14 +135,34 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     { fieldSelector: SECRET_FIELD_SELECTOR },
   );
 
+  // The Pods sidecars run in (labelled with their application): who may read a config stream.
+  const pods = informer(
+    PODS,
+    (key, pod) => {
+      for (const listener of podListeners) listener(key, pod);
+    },
+    { labelSelector: APPLICATION_KEY, transform: podIdentity },
+  );
+
   return {
     applications,
     policies,
     secrets,
     revocations,
+    pods,
     revocationViews,
     sessionLifetimes,
-    synced: Promise.all([applications.synced, policies.synced, secrets.synced, revocations.synced]),
+    synced: Promise.all([
+      applications.synced,
+      policies.synced,
+      secrets.synced,
+      revocations.synced,
+      pods.synced,
+    ]),
+    /** Calls the listener with every sidecar Pod that changes (undefined: deleted). */
+    onPodChange(listener: (key: string, pod: KubeObject | undefined) => void): void {
+      podListeners.push(listener);
+    },
     /** Calls the listener with the key of every Secret that changes. */
     onSecretChange(listener: (key: string) => void): void {
       secretListeners.push(listener);
@@ -142,7 +174,7 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
       requeueRevocations();
     },
     stop(): void {
-      for (const cache of [applications, policies, secrets, revocations]) cache.stop();
+      for (const cache of [applications, policies, secrets, revocations, pods]) cache.stop();
     },
   };
 }

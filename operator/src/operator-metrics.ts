@@ -59,6 +59,12 @@ export function createOperatorMetrics(sources: MetricSources) {
     labelNames: ['reason'] as const,
     registers: [registry],
   });
+  const streamsEnded = new Counter({
+    name: 'gatehouse_operator_streams_ended_total',
+    help: 'Open config streams the operator ended because their sidecar may no longer read them, by reason (pod_gone, token_expired, token_invalid, ...).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const watchRestarts = new Counter({
     name: 'gatehouse_operator_watch_restarts_total',
     help: 'Watch restarts by resource and reason (expired, stalled, error, resync).',
@@ -102,6 +108,7 @@ export function createOperatorMetrics(sources: MetricSources) {
     connectedSidecars,
     configPushes,
     streamRefusals,
+    streamsEnded,
     watchRestarts,
     leader,
     applications,

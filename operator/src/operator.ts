@@ -156,10 +156,11 @@ export function createOperator(options: OperatorOptions) {
     ...(staticTls ? { tls: { cert: staticTls.cert, key: staticTls.key } } : {}),
     ...(injection ? { admission: injection.admission } : {}),
     hub,
-    verify: createSidecarVerifier(client),
+    verify: createSidecarVerifier(client, caches.pods),
     metrics,
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
   });
+  caches.onPodChange((key, pod) => delivery.podChanged(key, pod));
   servingTls?.onChange((tls) => {
     delivery.setTls(tls.cert, tls.key);
     injection?.caBundleChanged();

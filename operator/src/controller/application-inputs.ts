@@ -49,6 +49,8 @@ export interface ApplicationInputs {
   readonly invalidPolicies: string[];
   /** Provider client secrets that are absent: "Secret \"x\" key \"y\" (identity provider corp)". */
   readonly missingSecrets: string[];
+  /** Identity providers a policy names that the application does not have: "AccessPolicy \"p\" names \"x\"". */
+  readonly unknownProviders: string[];
 }
 
 const NO_KEYS = { keys: undefined, jwks: publicJwks(undefined) } as const;
@@ -124,6 +126,7 @@ export function gatherInputs(
       );
     }
   }
+  const unknownProviders = unknownIdentityProviders(application, policyMap);
   const keysSecret = secrets.get(`${namespace}/${keysSecretName(application.metadata.name)}`);
   const { keys, jwks } = keysSecret ? readKeys(keysSecret) : NO_KEYS;
   return {
@@ -135,5 +138,30 @@ export function gatherInputs(
     missingPolicies,
     invalidPolicies,
     missingSecrets,
+    unknownProviders,
   };
+}
+
+/**
+ * identityProviders selectors naming a provider the application does not have: such a selector
+ * never matches (so it fails closed), but it is almost always a typo, reported like a missing policy.
+ */
+function unknownIdentityProviders(
+  application: AccessApplication,
+  policies: ReadonlyMap<string, Located<AccessPolicy>>,
+): string[] {
+  const known = new Set((application.spec.authentication?.identityProviders ?? []).map((p) => p.name));
+  const found: string[] = [];
+  for (const [name, { value: policy }] of policies) {
+    const selectors = [
+      ...policy.spec.include,
+      ...(policy.spec.require ?? []),
+      ...(policy.spec.exclude ?? []),
+    ];
+    const named = new Set(selectors.flatMap((s) => s.identityProviders ?? []));
+    for (const provider of named)
+      if (!known.has(provider))
+        found.push(`AccessPolicy ${JSON.stringify(name)} names ${JSON.stringify(provider)}`);
+  }
+  return found;
 }

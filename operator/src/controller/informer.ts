@@ -21,6 +21,8 @@ export interface InformerOptions {
   /** A full relist this often, so a missed event cannot outlive one period. */
   readonly resyncMs?: number;
   readonly backoff?: { baseMs: number; maxMs: number };
+  /** Keeps only what the operator reads of each object (memory for large caches such as Pods). */
+  readonly transform?: (object: KubeObject) => KubeObject;
   /** Called for every key whose object was added, changed, deleted, or seen at a relist. */
   readonly onChange: (key: string, object: KubeObject | undefined) => void;
   readonly onRestart?: (reason: RestartReason, error?: unknown) => void;
@@ -52,6 +54,7 @@ export function startInformer(client: KubeClient, options: InformerOptions): Inf
     markSynced = r;
   });
 
+  const transform = options.transform ?? ((object: KubeObject) => object);
   const selectors = {
     ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
     ...(options.fieldSelector ? { fieldSelector: options.fieldSelector } : {}),
@@ -59,7 +62,7 @@ export function startInformer(client: KubeClient, options: InformerOptions): Inf
 
   const relist = async (): Promise<string> => {
     const { items, resourceVersion } = await client.list(options.resource, selectors);
-    const fresh = new Map(items.map((item) => [objectKey(item), item]));
+    const fresh = new Map(items.map((item) => [objectKey(item), transform(item)]));
     const gone = [...store.keys()].filter((key) => !fresh.has(key));
     store.clear();
     for (const [key, item] of fresh) store.set(key, item);
@@ -69,8 +72,9 @@ export function startInformer(client: KubeClient, options: InformerOptions): Inf
     return resourceVersion;
   };
 
-  const apply = (type: string, object: KubeObject): void => {
-    const key = objectKey(object);
+  const apply = (type: string, received: KubeObject): void => {
+    const key = objectKey(received);
+    const object = transform(received);
     if (type === 'DELETED') store.delete(key);
     else store.set(key, object);
     options.onChange(key, type === 'DELETED' ? undefined : object);

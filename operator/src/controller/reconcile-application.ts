@@ -128,13 +128,20 @@ export async function reconcileApplication(
     ready = {
       status: 'False',
       reason: 'ProviderSecretMissing',
-      message: `${inputs.missingSecrets.join('; ')} not found${result.ok ? '' : '; sidecars keep their last good config'}`,
+      message: `${inputs.missingSecrets.join('; ')} not found${result.ok ? '' : '; sidecars keep their last good config; revocations still reach them'}`,
     };
   } else if (!result.ok) {
     ready = {
       status: 'False',
       reason: 'InvalidConfig',
-      message: `${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}; sidecars keep their last good config`,
+      message: `${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}; sidecars keep their last good config; revocations still reach them`,
+    };
+  } else if (inputs.unknownProviders.length > 0) {
+    const known = (application.spec.authentication?.identityProviders ?? []).map((p) => p.name);
+    ready = {
+      status: 'False',
+      reason: 'IdentityProviderNotFound',
+      message: `${inputs.unknownProviders.join('; ')}, an identity provider this application does not have (it has: ${known.length > 0 ? known.join(', ') : 'none'}); that selector never matches`,
     };
   } else {
     const policies = application.spec.policies?.length ?? 0;

@@ -7,12 +7,15 @@ import {
   STREAM_MEDIA_TYPE,
   streamLine,
 } from '../../../contract/config-stream.ts';
+import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import type { ConfigHub } from './config-hub.ts';
 import { sendJson } from './json-response.ts';
-import { type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
+import { REVIEW_BOUND_MS, type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
 
+/** Stream requests being verified at once (TokenReview, Pod check); more are answered 503 busy. */
+const MAX_VERIFYING = 256;
 const HEARTBEAT_LINE = streamLine({ type: 'heartbeat' });
 const JWKS_PATH = /^\/v1\/jwks\/([a-z0-9][-a-z0-9]*)\/([a-z0-9][-a-z0-9.]*)$/;
 
@@ -25,6 +28,8 @@ export interface DeliveryServerOptions {
   readonly verify: SidecarVerifier;
   readonly metrics: OperatorMetrics;
   readonly heartbeatMs?: number;
+  /** How often an open stream's token is reviewed again (default REVIEW_BOUND_MS). */
+  readonly reviewBoundMs?: number;
 }
 
 /**
@@ -36,15 +41,36 @@ export interface DeliveryServerOptions {
 export function createDeliveryServer(options: DeliveryServerOptions): {
   server: Server;
   endStreams(): void;
+  podChanged(key: string, pod: KubeObject | undefined): void;
   setTls(cert: string | Buffer, key: string | Buffer): void;
 } {
   const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
-  const streams = new Set<ServerResponse>();
+  const reviewBoundMs = options.reviewBoundMs ?? REVIEW_BOUND_MS;
+  /** Open streams, with the pod each serves (namespace/name and uid). */
+  const streams = new Map<ServerResponse, { readonly pod: string; readonly podUid: string }>();
+
+  let verifying = 0;
+
+  /** Ends a stream its sidecar may no longer read; counted by reason. */
+  const endStream = (res: ServerResponse, reason: string): void => {
+    if (!streams.has(res)) return;
+    options.metrics.streamsEnded.inc({ reason });
+    res.end();
+  };
 
   const stream = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const header = req.headers.authorization ?? '';
     const token = /^Bearer (\S+)$/i.exec(header)?.[1];
     let identity: Awaited<ReturnType<SidecarVerifier>>;
+    if (verifying >= MAX_VERIFYING) {
+      // A reconnection storm (every sidecar after an outage): answer at once and let the
+      // sidecar's jittered retry spread the load, instead of queueing TokenReviews without bound.
+      options.metrics.streamRefusals.inc({ reason: 'busy' });
+      res.setHeader('retry-after', '1');
+      sendJson(res, 503, { error: 'busy', message: 'too many sidecars connecting at once; retry shortly' });
+      return;
+    }
+    verifying++;
     try {
       identity = await options.verify(token);
       const asked = url.searchParams.get(STREAM_APPLICATION_PARAM);
@@ -60,6 +86,8 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
       options.metrics.streamRefusals.inc({ reason: error.reason });
       sendJson(res, error.status, { error: error.reason, message: error.message });
       return;
+    } finally {
+      verifying--;
     }
     // connection: close — when the stream ends, so does its socket: a sidecar never reconnects
     // over a kept-alive socket to a replica that is shutting down.
@@ -70,15 +98,37 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
       'x-gatehouse-application': `${identity.namespace}/${identity.application}`,
     });
     res.flushHeaders();
-    streams.add(res);
+    streams.set(res, { pod: `${identity.namespace}/${identity.pod}`, podUid: identity.podUid });
     options.metrics.connectedSidecars.inc();
     const unsubscribe = options.hub.subscribe(`${identity.namespace}/${identity.application}`, (line) => {
       res.write(line);
     });
     const heartbeat = setInterval(() => res.write(HEARTBEAT_LINE), heartbeatMs);
+    // The stream is only as good as its token: it ends when the token expires (the sidecar
+    // reconnects with the one the kubelet has refreshed), and is reviewed again after the review
+    // bound. A deleted Pod ends it at once (podChanged).
+    const expiry =
+      identity.expiresAt === undefined
+        ? undefined
+        : setTimeout(() => endStream(res, 'token_expired'), Math.max(0, identity.expiresAt - Date.now()));
+    const review = setInterval(() => {
+      options.verify(token).then(
+        (again) => {
+          if (again.podUid !== identity.podUid || again.application !== identity.application)
+            endStream(res, 'pod_mismatch');
+        },
+        (error: unknown) => {
+          // The API server cannot answer now: keep the stream (its token was valid) and ask again later.
+          if (error instanceof StreamRefusal && error.reason !== 'review_failed')
+            endStream(res, error.reason);
+        },
+      );
+    }, reviewBoundMs);
     const close = (): void => {
       if (!streams.delete(res)) return;
       clearInterval(heartbeat);
+      clearInterval(review);
+      clearTimeout(expiry);
       unsubscribe();
       options.metrics.connectedSidecars.dec();
     };
@@ -120,7 +170,12 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     server,
     /** Ends every stream, so sidecars reconnect (to another replica during a rollout). */
     endStreams() {
-      for (const res of streams) res.end();
+      for (const res of streams.keys()) res.end();
+    },
+    /** A sidecar Pod changed in the operator's cache: a deleted or replaced Pod's streams end now. */
+    podChanged(key: string, pod: KubeObject | undefined) {
+      for (const [res, open] of streams)
+        if (open.pod === key && pod?.metadata.uid !== open.podUid) endStream(res, 'pod_gone');
     },
     /** Presents a new certificate to new connections; open ones keep theirs. */
     setTls(cert, key) {

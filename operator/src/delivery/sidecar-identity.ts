@@ -3,11 +3,17 @@ import { LRUCache } from 'lru-cache';
 import { STREAM_AUDIENCE } from '../../../contract/config-stream.ts';
 import { APPLICATION_KEY } from '../../../contract/injection.ts';
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
+import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { PODS, TOKEN_REVIEWS } from '../../../lib/kube/resource-types.ts';
 
 const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';
-const CACHE_MS = 30_000;
+/**
+ * How long a TokenReview answer is trusted, on every replica: a new stream within it is not
+ * reviewed again, and an open stream is reviewed again after it (a Pod's deletion ends its
+ * streams at once, through the Pod cache, whatever this bound).
+ */
+export const REVIEW_BOUND_MS = 60_000;
 const CACHE_MAX = 10_000;
 
 /** Why a sidecar was refused its config; stable codes for the metric and the response body. */
@@ -31,11 +37,42 @@ export class StreamRefusal extends Error {
   }
 }
 
-/** The application a verified sidecar may read, and the pod it runs in. */
+/** The application a verified sidecar may read, the pod it runs in, and when its token expires. */
 export interface SidecarIdentity {
   readonly namespace: string;
   readonly application: string;
   readonly pod: string;
+  readonly podUid: string;
+  /** Epoch ms of the token's `exp`; undefined when the token carries none. */
+  readonly expiresAt: number | undefined;
+}
+
+/** The Pods sidecars run in, as the operator's cache holds them (a GET when it has not seen one yet). */
+export interface PodLookup {
+  readonly synced: Promise<void>;
+  get(key: string): KubeObject | undefined;
+}
+
+/** What a TokenReview said about a token, kept for the review bound. */
+interface Review {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly pod: string;
+  readonly podUid: string;
+  readonly expiresAt: number | undefined;
+  readonly until: number;
+}
+
+/** The `exp` of a JWT in ms, read without verifying (the TokenReview did); undefined when absent. */
+export function tokenExpiry(token: string): number | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      exp?: unknown;
+    };
+    return typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 interface TokenReviewStatus {
@@ -49,29 +86,21 @@ interface TokenReviewStatus {
  * Verifies a sidecar's projected ServiceAccount token with TokenReview (audience `gatehouse`, so a
  * token minted for anything else is refused), then maps it to an application: the token must be
  * bound to a live Pod of that ServiceAccount, and the Pod's `gatehouse.dev/application` label names
- * an AccessApplication in the Pod's namespace. Results are cached for 30 s by token hash.
+ * an AccessApplication in the Pod's namespace. TokenReview answers are cached by token hash for
+ * the review bound (and never past the token's expiry); the Pod is checked on every call against
+ * the operator's Pod cache, so a deleted Pod's token is refused at once on every replica.
  */
-export function createSidecarVerifier(client: KubeClient) {
-  const cache = new LRUCache<string, { identity: SidecarIdentity; until: number }>({ max: CACHE_MAX });
+export function createSidecarVerifier(client: KubeClient, pods: PodLookup, reviewBoundMs = REVIEW_BOUND_MS) {
+  const cache = new LRUCache<string, Review>({ max: CACHE_MAX });
 
-  return async function verify(token: string | undefined): Promise<SidecarIdentity> {
-    if (!token)
-      throw new StreamRefusal(
-        'missing_token',
-        401,
-        'a bearer token (projected ServiceAccount token, audience gatehouse) is required',
-      );
-    const digest = createHash('sha256').update(token).digest('base64url');
-    const hit = cache.get(digest);
-    if (hit && hit.until > Date.now()) return hit.identity;
-
+  const review = async (token: string, now: number): Promise<Review> => {
     let status: TokenReviewStatus;
     try {
-      const review = await client.create<{ status?: TokenReviewStatus }>(TOKEN_REVIEWS, undefined, {
+      const answer = await client.create<{ status?: TokenReviewStatus }>(TOKEN_REVIEWS, undefined, {
         metadata: {},
         spec: { token, audiences: [STREAM_AUDIENCE] },
       });
-      status = review.status ?? {};
+      status = answer.status ?? {};
     } catch (error) {
       throw new StreamRefusal('review_failed', 503, `TokenReview failed: ${(error as Error).message}`);
     }
@@ -83,17 +112,43 @@ export function createSidecarVerifier(client: KubeClient) {
       );
     }
     const match = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(status.user?.username ?? '');
-    const podName = status.user?.extra?.[POD_NAME_EXTRA]?.[0];
+    const pod = status.user?.extra?.[POD_NAME_EXTRA]?.[0];
     const podUid = status.user?.extra?.[POD_UID_EXTRA]?.[0];
-    if (!match || !podName || !podUid) {
+    if (!match || !pod || !podUid) {
       throw new StreamRefusal(
         'not_a_pod_token',
         403,
         'the token must be a ServiceAccount token bound to a Pod',
       );
     }
-    const [, namespace = '', serviceAccount = ''] = match;
-    const pod = await client.get(PODS, namespace, podName);
+    const expiresAt = tokenExpiry(token);
+    return {
+      namespace: match[1] as string,
+      serviceAccount: match[2] as string,
+      pod,
+      podUid,
+      expiresAt,
+      until: Math.min(now + reviewBoundMs, expiresAt ?? Number.POSITIVE_INFINITY),
+    };
+  };
+
+  return async function verify(token: string | undefined): Promise<SidecarIdentity> {
+    if (!token)
+      throw new StreamRefusal(
+        'missing_token',
+        401,
+        'a bearer token (projected ServiceAccount token, audience gatehouse) is required',
+      );
+    const digest = createHash('sha256').update(token).digest('base64url');
+    const now = Date.now();
+    let reviewed = cache.get(digest);
+    if (!reviewed || reviewed.until <= now) {
+      reviewed = await review(token, now);
+      cache.set(digest, reviewed);
+    }
+    const { namespace, pod: podName, podUid, serviceAccount } = reviewed;
+    await pods.synced;
+    const pod = pods.get(`${namespace}/${podName}`) ?? (await client.get(PODS, namespace, podName));
     if (!pod) throw new StreamRefusal('pod_not_found', 403, `pod ${namespace}/${podName} does not exist`);
     const spec = pod.spec as { serviceAccountName?: string } | undefined;
     if (pod.metadata.uid !== podUid || (spec?.serviceAccountName ?? 'default') !== serviceAccount) {
@@ -110,9 +165,7 @@ export function createSidecarVerifier(client: KubeClient) {
         403,
         `pod ${namespace}/${podName} has no ${APPLICATION_KEY} label`,
       );
-    const identity: SidecarIdentity = { namespace, application, pod: podName };
-    cache.set(digest, { identity, until: Date.now() + CACHE_MS });
-    return identity;
+    return { namespace, application, pod: podName, podUid, expiresAt: reviewed.expiresAt };
   };
 }
 

@@ -5,16 +5,18 @@ import { withRevocations } from '../../../contract/config/render.ts';
 import { parseSidecarConfig, type SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import {
   CONFIG_STREAM_PATH,
+  RECONNECT_BACKOFF,
   readStreamLine,
   STALL_TIMEOUT_MS,
   STREAM_APPLICATION_PARAM,
   STREAM_MEDIA_TYPE,
 } from '../../../contract/config-stream.ts';
 import { ConfigError } from '../../../contract/errors.ts';
-import { DEFAULT_BACKOFF, jitteredBackoff, sleep } from '../../../lib/backoff.ts';
+import { jitteredBackoff, sleep } from '../../../lib/backoff.ts';
 import { ndjsonLines } from '../../../lib/ndjson-lines.ts';
 import { stallTimer } from '../../../lib/stall-timer.ts';
 import type { ConfigListener, ConfigSource } from './config-source.ts';
+import { streamErrorReason } from './stream-errors.ts';
 
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
@@ -130,8 +132,8 @@ export function createOperatorConfigSource(
       } catch (error) {
         if (stop.signal.aborted) return;
         if (Date.now() - startedAt > 10_000) attempt = 0; // it worked for a while: start the backoff over
-        const retryInMs = jitteredBackoff(attempt++, options.backoff ?? DEFAULT_BACKOFF);
-        options.onConnection?.({ connected: false, reason: (error as Error).message, retryInMs });
+        const retryInMs = jitteredBackoff(attempt++, options.backoff ?? RECONNECT_BACKOFF);
+        options.onConnection?.({ connected: false, reason: streamErrorReason(error), retryInMs });
         await sleep(retryInMs, stop.signal);
       }
     }
