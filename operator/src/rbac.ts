@@ -28,7 +28,7 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
   },
   { apiGroups: ['gatehouse.dev'], resources: ['accessrevocations'], verbs: ['list', 'watch', 'delete'] },
   { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },
   { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
   { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list', 'watch', 'patch'] },

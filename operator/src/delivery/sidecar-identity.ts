@@ -4,7 +4,7 @@ import { STREAM_AUDIENCE } from '../../../contract/config-stream.ts';
 import { APPLICATION_KEY } from '../../../contract/injection.ts';
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
-import { PODS, TOKEN_REVIEWS } from '../../../lib/kube/resource-types.ts';
+import { TOKEN_REVIEWS } from '../../../lib/kube/resource-types.ts';
 
 const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';
@@ -47,7 +47,7 @@ export interface SidecarIdentity {
   readonly expiresAt: number | undefined;
 }
 
-/** The Pods sidecars run in, as the operator's cache holds them (a GET when it has not seen one yet). */
+/** The Pods sidecars run in, as the operator's cache holds them. */
 export interface PodLookup {
   readonly synced: Promise<void>;
   get(key: string): KubeObject | undefined;
@@ -148,7 +148,8 @@ export function createSidecarVerifier(client: KubeClient, pods: PodLookup, revie
     }
     const { namespace, pod: podName, podUid, serviceAccount } = reviewed;
     await pods.synced;
-    const pod = pods.get(`${namespace}/${podName}`) ?? (await client.get(PODS, namespace, podName));
+    // Only the cache: a Pod it has not seen yet is refused, and its sidecar retries within 2 s.
+    const pod = pods.get(`${namespace}/${podName}`);
     if (!pod) throw new StreamRefusal('pod_not_found', 403, `pod ${namespace}/${podName} does not exist`);
     const spec = pod.spec as { serviceAccountName?: string } | undefined;
     if (pod.metadata.uid !== podUid || (spec?.serviceAccountName ?? 'default') !== serviceAccount) {
