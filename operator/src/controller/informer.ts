@@ -5,6 +5,8 @@ import { type KubeObject, objectKey } from '../../../lib/kube/kube-object.ts';
 import type { ResourceType } from '../../../lib/kube/resource-types.ts';
 
 export const DEFAULT_WATCH_TIMEOUT_SECONDS = 300;
+/** Failures that end when the API server answers again. */
+const RECOVERABLE: ReadonlySet<string> = new Set(['unavailable', 'stalled']);
 export const DEFAULT_RESYNC_MS = 10 * 60_000;
 
 /** Why a watch was restarted; a label of the watch_restarts metric. */
@@ -120,9 +122,10 @@ export function startInformer(client: KubeClient, options: InformerOptions): Inf
           client.resetConnections(); // over a fresh connection: the old one may be half-open
         }
         const delay = jitteredBackoff(attempt++, options.backoff ?? DEFAULT_BACKOFF);
-        // Unreachable or failing API server: restart as soon as it answers again, not at the end
-        // of a backoff that grew while it was away. Refusals (403, 422) wait the whole backoff.
-        if (error instanceof KubeApiError && error.code !== 'unavailable') await sleep(delay, stop.signal);
+        // Unreachable, failing or hanging API server (a restarting one accepts a watch before it
+        // can serve it): restart as soon as it answers again, not at the end of a backoff that
+        // grew while it was away. Refusals (403, 422, 429) wait the whole backoff.
+        if (error instanceof KubeApiError && !RECOVERABLE.has(error.code)) await sleep(delay, stop.signal);
         else await client.waitForRecovery(delay, stop.signal);
       }
     }

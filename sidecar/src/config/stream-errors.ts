@@ -5,6 +5,7 @@ const CLOSED = new Set([
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
   'HPE_INVALID_EOF_STATE',
+  'HPE_UNEXPECTED_EOF',
   'HPE_INVALID_CHUNK_SIZE',
 ]);
 const UNREACHABLE: Readonly<Record<string, string>> = {
@@ -33,6 +34,9 @@ function codeOf(error: unknown): string | undefined {
 export function streamErrorReason(error: unknown): string {
   const code = codeOf(error);
   if (code && CLOSED.has(code)) return `the operator closed the connection (${code})`;
+  // undici reports a response body cut short as a parser error, not always with a code.
+  if ((error as { name?: unknown } | null)?.name === 'HTTPParserError')
+    return `the operator closed the connection (${code ?? 'response cut short'})`;
   if (code && UNREACHABLE[code]) return `the operator is unreachable: ${UNREACHABLE[code]} (${code})`;
   if (code && (code.startsWith('ERR_TLS') || code.includes('CERT') || code.includes('SIGNATURE')))
     return `the operator's certificate is not trusted (${code})`;
