@@ -19,7 +19,7 @@ export const AccessRevocationSpec = Type.Object(
         maxLength: 320,
         pattern: '^[^@\\s]+@[^@\\s]+$',
         description:
-          'Email address of the user whose sessions end (compared without regard to case, with the email of the session). Exactly one of user and subject.',
+          'Email address of the user whose sessions end (compared without regard to case, with the email of the session). Exactly one of user, subject, session and providerSession.',
       }),
     ),
     subject: Opt(
@@ -27,7 +27,24 @@ export const AccessRevocationSpec = Type.Object(
         minLength: 1,
         maxLength: 255,
         description:
-          'Subject (OIDC sub) of the user whose sessions end, for users without an email. Exactly one of user and subject.',
+          'Subject (OIDC sub) of the user whose sessions end, for users without an email. Exactly one of user, subject, session and providerSession.',
+      }),
+    ),
+    session: Opt(
+      Type.String({
+        minLength: 16,
+        maxLength: 64,
+        pattern: '^[A-Za-z0-9_-]+$',
+        description:
+          'One Gatehouse session id (the `session` field of the log lines): that session ends. Written by the operator when a user signs out, so the sign-out reaches every replica.',
+      }),
+    ),
+    providerSession: Opt(
+      Type.String({
+        minLength: 1,
+        maxLength: 255,
+        description:
+          "The identity provider's session id (the `sid` of its ID token and of a back-channel logout token), with provider: every Gatehouse session signed in through that provider session ends.",
       }),
     ),
     provider: Opt(
@@ -35,7 +52,7 @@ export const AccessRevocationSpec = Type.Object(
         minLength: 1,
         maxLength: 63,
         description:
-          'With subject: only sessions signed in through this identity provider (a subject is unique per provider). Default: any provider.',
+          'With subject: only sessions signed in through this identity provider (a subject is unique per provider); default any provider. Required with providerSession.',
       }),
     ),
     applications: Opt(
@@ -63,10 +80,17 @@ export const AccessRevocationSpec = Type.Object(
   {
     additionalProperties: false,
     description:
-      'Which sessions to end: those of one user, in some or all applications, signed in before a time.',
+      'Which sessions to end: those of one user (or one session, or one identity provider session), in some or all applications, signed in before a time.',
     'x-kubernetes-validations': [
-      cel(exactlyOneOf(['user', 'subject']), 'set exactly one of user and subject'),
-      cel('!has(self.provider) || has(self.subject)', 'provider goes with subject'),
+      cel(
+        exactlyOneOf(['user', 'subject', 'session', 'providerSession']),
+        'set exactly one of user, subject, session and providerSession',
+      ),
+      cel(
+        '!has(self.provider) || has(self.subject) || has(self.providerSession)',
+        'provider goes with subject or providerSession',
+      ),
+      cel('!has(self.providerSession) || has(self.provider)', 'providerSession needs provider'),
     ],
   },
 );

@@ -17,14 +17,24 @@ export const RevocationSchema = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 253, description: 'The AccessRevocation.' }),
     user: Type.Union([Type.String({ minLength: 1, maxLength: 320 }), Type.Null()], {
-      description: 'Email, lower-cased; null when the revocation names a subject.',
+      description: 'Email, lower-cased; null when the revocation names a subject or a session.',
     }),
     subject: Type.Union([Type.String({ minLength: 1, maxLength: 255 }), Type.Null()], {
-      description: 'Subject (OIDC sub); null when the revocation names an email.',
+      description: 'Subject (OIDC sub); null when the revocation names an email or a session.',
     }),
     provider: Type.Union([Type.String({ minLength: 1, maxLength: 63 }), Type.Null()], {
-      description: 'With subject: the identity provider it belongs to; null for any.',
+      description: 'With subject or providerSession: the identity provider it belongs to; null for any.',
     }),
+    session: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'One Gatehouse session id (a sign-out).' }),
+    ),
+    providerSession: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 255,
+        description: "The identity provider's session id (a back-channel logout), with provider.",
+      }),
+    ),
     before: Type.Integer({
       minimum: 0,
       description: 'Sessions signed in at or before this time (epoch seconds) end.',

@@ -5,18 +5,18 @@ import {
 } from '../../contract/api/resource-types.ts';
 import { APPLICATION_KEY } from '../../contract/injection.ts';
 import { keysSecretName } from '../../contract/keys.ts';
+import {
+  type RevocationView,
+  readRevocation,
+  sameRevocation,
+  sessionLifetimeMs,
+} from '../../contract/revocations.ts';
 import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import { type KubeObject, objectKey, splitKey } from '../../lib/kube/kube-object.ts';
 import { PODS, type ResourceType, SECRETS } from '../../lib/kube/resource-types.ts';
 import { validApplication } from './controller/application-inputs.ts';
 import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
 import { ReferenceIndex } from './controller/reference-index.ts';
-import {
-  type RevocationView,
-  readRevocation,
-  sameRevocation,
-  sessionLifetimeMs,
-} from './controller/revocations.ts';
 import { errorMessage, logOperatorEvent } from './operator-log.ts';
 import type { OperatorMetrics } from './operator-metrics.ts';
 import type { OperatorOptions } from './operator-options.ts';

@@ -55,6 +55,8 @@ export class RequestScope {
   sessionId: string | null = null;
   /** Sign-in time (epoch seconds) of the session, to end it when a revocation arrives mid-tunnel. */
   sessionIssuedAt: number | null = null;
+  /** The identity provider's session id of the signed-in session, when it has one. */
+  providerSessionId: string | null = null;
   authMethod: AuthMethod | null = null;
   /** Key under which this caller's identity JWT is cached (session, token or ServiceAccount). */
   assertionKey = '';

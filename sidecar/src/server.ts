@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { HttpError } from '../../contract/errors.ts';
 import { logEvent } from '../../contract/log-events.ts';
+import { revocationTarget } from '../../contract/revocations.ts';
 import { listenOn } from '../../lib/listen.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
@@ -232,9 +233,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         logEvent(sink, 'revocation_applied', {
           app: next.appLabel,
           revocation: revocation.name,
-          ...(revocation.user === null
-            ? { subject: revocation.subject, provider: revocation.provider }
-            : { user: revocation.user }),
+          ...revocationTarget(revocation),
           revokedBefore: new Date(revocation.before * 1000).toISOString(),
           reason: revocation.reason,
           websocketsClosed: closedBy.get(revocation.name) ?? 0,

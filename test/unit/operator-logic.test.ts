@@ -3,15 +3,15 @@ import type { AccessApplication } from '../../contract/api/access-application.ts
 import { Selector } from '../../contract/api/access-policy.ts';
 import { structuralSchema } from '../../contract/crds/structural-schema.ts';
 import { generateSigningJwk } from '../../contract/keys.ts';
-import type { KubeObject } from '../../lib/kube/kube-object.ts';
-import { desiredStatus, sameStatus } from '../../operator/src/controller/conditions.ts';
 import {
   type RevocationView,
   readRevocation,
   revocationExpiry,
   revocationsFor,
   sessionLifetimeMs,
-} from '../../operator/src/controller/revocations.ts';
+} from '../../contract/revocations.ts';
+import type { KubeObject } from '../../lib/kube/kube-object.ts';
+import { desiredStatus, sameStatus } from '../../operator/src/controller/conditions.ts';
 import { type KeyTimes, planSigningKeys } from '../../operator/src/controller/signing-key-rotation.ts';
 import { WorkQueue } from '../../operator/src/controller/work-queue.ts';
 import { compileRevocations } from '../../sidecar/src/auth/revocations.ts';
@@ -290,6 +290,7 @@ describe('revocations', () => {
       { name: 'any', user: null, subject: 'svc-9', provider: null, before: 300, reason: null },
     ]);
     const session = (email: string | null, sub: string, idp: string, iat: number) => ({
+      sid: 'session-of-a-test',
       email,
       sub,
       idp,
@@ -305,5 +306,42 @@ describe('revocations', () => {
       { name: 'old', user: 'x@y.z', subject: null, provider: null, before: 1, reason: null },
     ]);
     expect(index.added(before).map((r) => r.name)).toEqual(['new', 'bot', 'any']);
+  });
+
+  it('the sidecar ends one session by its id (a sign-out), and the sessions of a provider session (a back-channel logout)', () => {
+    const index = compileRevocations([
+      {
+        name: 'out',
+        user: null,
+        subject: null,
+        provider: null,
+        session: 'S1',
+        before: 100,
+        reason: 'signed out',
+      },
+      {
+        name: 'bcl',
+        user: null,
+        subject: null,
+        provider: 'corp',
+        providerSession: 'P1',
+        before: 500,
+        reason: null,
+      },
+    ]);
+    const session = (sid: string, idp: string, iat: number, psid?: string) => ({
+      sid,
+      email: 'ada@example.com',
+      sub: 'ada',
+      idp,
+      iat,
+      ...(psid ? { psid } : {}),
+    });
+    expect(index.find(session('S1', 'corp', 400))?.name).toBe('out'); // the session id is enough
+    expect(index.find(session('S2', 'corp', 50))).toBeUndefined();
+    expect(index.find(session('S3', 'corp', 400, 'P1'))?.name).toBe('bcl');
+    expect(index.find(session('S4', 'google', 400, 'P1'))).toBeUndefined(); // another provider's P1
+    expect(index.find(session('S5', 'corp', 600, 'P1'))).toBeUndefined(); // signed in after the logout
+    expect(index.find(session('S6', 'corp', 400))).toBeUndefined(); // no provider session known
   });
 });

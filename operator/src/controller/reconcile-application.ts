@@ -4,6 +4,12 @@ import type { GatehouseStatus } from '../../../contract/api/status.ts';
 import { renderSidecarConfig } from '../../../contract/config/render.ts';
 import { DEFAULT_SESSION_ABSOLUTE_MS } from '../../../contract/config/render-auth.ts';
 import { keysSecretName } from '../../../contract/keys.ts';
+import {
+  configSessionLifetimeMs,
+  type RevocationView,
+  revocationsFor,
+  sessionLifetimeMs,
+} from '../../../contract/revocations.ts';
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
 import { KubeApiError } from '../../../lib/kube/kube-errors.ts';
 import { type KubeObject, splitKey } from '../../../lib/kube/kube-object.ts';
@@ -14,12 +20,6 @@ import { gatherInputs, type ObjectLookup, validApplication } from './application
 import { type DesiredReady, desiredStatus, readyCondition, sameStatus } from './conditions.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { newKeysSecret, rotatedKeysSecret } from './keys-secret.ts';
-import {
-  configSessionLifetimeMs,
-  type RevocationView,
-  revocationsFor,
-  sessionLifetimeMs,
-} from './revocations.ts';
 
 /** What reconciling an application needs; the clock is injected so tests control rotation. */
 export interface ApplicationReconcilerContext {

@@ -1,12 +1,18 @@
 import type { AccessRevocationStatus } from '../../../contract/api/access-revocation.ts';
 import { ACCESS_REVOCATIONS } from '../../../contract/api/resource-types.ts';
 import { DEFAULT_SESSION_ABSOLUTE_MS } from '../../../contract/config/render-auth.ts';
+import {
+  configSessionLifetimeMs,
+  covers,
+  type RevocationView,
+  revocationExpiry,
+  revocationTarget,
+} from '../../../contract/revocations.ts';
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
 import { type KubeObject, kubeTime } from '../../../lib/kube/kube-object.ts';
 import type { ConfigHub } from '../delivery/config-hub.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { desiredStatus, sameStatus } from './conditions.ts';
-import { configSessionLifetimeMs, covers, type RevocationView, revocationExpiry } from './revocations.ts';
 
 export interface RevocationReconcilerContext {
   readonly client: KubeClient;
@@ -65,7 +71,7 @@ export async function reconcileRevocation(
     ctx.metrics.writes.inc({ what: 'revocation_delete' });
     ctx.log('revocation_expired', {
       revocation: name,
-      ...(revocation.user === null ? { subject: revocation.subject } : { user: revocation.user }),
+      ...revocationTarget(revocation),
       expiredAt: kubeTime(expiresAt),
     });
     return 'expired';

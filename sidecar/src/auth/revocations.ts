@@ -1,23 +1,31 @@
 import type { Revocation } from '../../../contract/config/sidecar-config.ts';
 import type { Session } from './session.ts';
 
+/** What a revocation can name of a session. */
+export type RevocableSession = Pick<Session, 'sid' | 'email' | 'sub' | 'idp' | 'iat' | 'psid'>;
+
 /** The revocations of one config, indexed by user: answers "is this session ended?" in O(1). */
 export interface RevocationIndex {
   /**
    * The revocation that ends this session, if any: same email (any case), or same subject (and
    * provider, when the revocation names one), signed in at or before its cut-off.
    */
-  find(session: Pick<Session, 'email' | 'sub' | 'idp' | 'iat'>): Revocation | undefined;
+  find(session: RevocableSession): Revocation | undefined;
   /** Whether a revocation of this name is in force. */
   has(name: string): boolean;
   /** Revocations not in `previous` (by name): new to this sidecar, logged once when they arrive. */
   added(previous: RevocationIndex | undefined): readonly Revocation[];
 }
 
-/** Indexes a config's revocations by email and by subject; for one user the latest cut-off wins. */
+/**
+ * Indexes a config's revocations by email, subject, session id and provider session id; for one
+ * key the latest cut-off wins. A session id names one session: its cut-off does not matter.
+ */
 export function compileRevocations(revocations: readonly Revocation[]): RevocationIndex {
   const byUser = new Map<string, Revocation>();
   const bySubject = new Map<string, Revocation>();
+  const bySession = new Map<string, Revocation>();
+  const byProviderSession = new Map<string, Revocation>();
   const names = new Set<string>();
   const keep = (map: Map<string, Revocation>, key: string, r: Revocation) => {
     const known = map.get(key);
@@ -27,6 +35,9 @@ export function compileRevocations(revocations: readonly Revocation[]): Revocati
     names.add(r.name);
     if (r.user !== null) keep(byUser, r.user.toLowerCase(), r);
     if (r.subject !== null) keep(bySubject, `${r.provider ?? ''}\u0000${r.subject}`, r);
+    if (r.session !== undefined) bySession.set(r.session, r);
+    if (r.providerSession !== undefined)
+      keep(byProviderSession, `${r.provider ?? ''}\u0000${r.providerSession}`, r);
   }
   const covering = (r: Revocation | undefined, iat: number) => (r && iat <= r.before ? r : undefined);
   const byEmail = (session: Pick<Session, 'email' | 'iat'>) =>
@@ -38,7 +49,12 @@ export function compileRevocations(revocations: readonly Revocation[]): Revocati
     // Every signed-in request asks: with no revocation of a kind, its lookup costs nothing.
     find(session) {
       return (
-        (byUser.size > 0 ? byEmail(session) : undefined) ?? (bySubject.size > 0 ? bySub(session) : undefined)
+        (byUser.size > 0 ? byEmail(session) : undefined) ??
+        (bySubject.size > 0 ? bySub(session) : undefined) ??
+        (bySession.size > 0 ? bySession.get(session.sid) : undefined) ??
+        (byProviderSession.size > 0 && session.psid !== undefined
+          ? covering(byProviderSession.get(`${session.idp}\u0000${session.psid}`), session.iat)
+          : undefined)
       );
     },
     has: (name) => names.has(name),

@@ -11,6 +11,11 @@ export interface Session {
   readonly groups: readonly string[];
   /** The identity provider (login method) the user signed in with. */
   readonly idp: string;
+  /**
+   * The provider's session id (`sid` of the ID token), which a back-channel logout names; absent
+   * when the provider sends none (and in cookies sealed before Gatehouse kept it).
+   */
+  readonly psid?: string;
   /** ID token claims beyond the standard ones, for claim selectors. */
   readonly claims: Readonly<Record<string, unknown>>;
   /** Sign-in time and absolute end of the session. */
@@ -60,6 +65,8 @@ export interface ClaimedIdentity {
   readonly email: string | null;
   readonly groups: readonly string[];
   readonly claims: Readonly<Record<string, unknown>>;
+  /** The provider's session id (`sid`), when it sends one. */
+  readonly psid?: string;
 }
 
 /** Why claims cannot make a session. */
@@ -86,7 +93,8 @@ export function identityFromClaims(
   for (const [name, value] of Object.entries(claims)) {
     if (!TOKEN_CLAIMS.has(name) && name !== groupsClaim) extra[name] = value;
   }
-  return { sub, email, groups: groups.slice(0, 256), claims: extra };
+  const psid = cleanString(claims.sid, 255);
+  return { sub, email, groups: groups.slice(0, 256), claims: extra, ...(psid ? { psid } : {}) };
 }
 
 /** A new random session id (128 bits). */

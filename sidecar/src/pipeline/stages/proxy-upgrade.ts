@@ -76,10 +76,12 @@ export function createUpgradeRegistry(limits: TunnelLimits = DEFAULT_TUNNEL_LIMI
           scope.sessionIssuedAt === null || identity === null
             ? undefined
             : state.revocations.find({
+                sid: scope.sessionId ?? '',
                 email: identity.email,
                 sub: identity.sub,
                 idp: identity.idp ?? '',
                 iat: scope.sessionIssuedAt,
+                ...(scope.providerSessionId !== null ? { psid: scope.providerSessionId } : {}),
               });
         if (revocation) {
           scope.errorCode = 'session_revoked';

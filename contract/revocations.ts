@@ -1,10 +1,10 @@
-import type { AccessApplication } from '../../../contract/api/access-application.ts';
-import { AccessRevocation } from '../../../contract/api/access-revocation.ts';
-import { schemaErrors } from '../../../contract/api/validate.ts';
-import { DEFAULT_SESSION_ABSOLUTE_MS } from '../../../contract/config/render-auth.ts';
-import type { Revocation, SidecarConfig } from '../../../contract/config/sidecar-config.ts';
-import { parseDurationMs } from '../../../lib/duration.ts';
-import type { KubeObject } from '../../../lib/kube/kube-object.ts';
+import { parseDurationMs } from '../lib/duration.ts';
+import type { KubeObject } from '../lib/kube/kube-object.ts';
+import type { AccessApplication } from './api/access-application.ts';
+import { AccessRevocation } from './api/access-revocation.ts';
+import { schemaErrors } from './api/validate.ts';
+import { DEFAULT_SESSION_ABSOLUTE_MS } from './config/render-auth.ts';
+import type { Revocation, SidecarConfig } from './config/sidecar-config.ts';
 
 /** An AccessRevocation as the operator reasons about it. */
 export interface RevocationView {
@@ -13,6 +13,10 @@ export interface RevocationView {
   readonly user: string | null;
   readonly subject: string | null;
   readonly provider: string | null;
+  /** One Gatehouse session id (a sign-out); absent otherwise. */
+  readonly session?: string;
+  /** The identity provider's session id (a back-channel logout); absent otherwise. */
+  readonly providerSession?: string;
   /** Cut-off, epoch seconds: sessions signed in at or before it end. */
   readonly before: number;
   readonly reason: string | null;
@@ -27,8 +31,11 @@ export function readRevocation(object: KubeObject): RevocationView | undefined {
     metadata: { creationTimestamp?: string };
   };
   // The API server enforces these with CEL; checked again for objects that did not pass through it.
-  if ((spec.user === undefined) === (spec.subject === undefined)) return undefined;
-  if (spec.provider !== undefined && spec.subject === undefined) return undefined;
+  const keys = [spec.user, spec.subject, spec.session, spec.providerSession].filter((k) => k !== undefined);
+  if (keys.length !== 1) return undefined;
+  if (spec.provider !== undefined && spec.subject === undefined && spec.providerSession === undefined)
+    return undefined;
+  if (spec.providerSession !== undefined && spec.provider === undefined) return undefined;
   const at = Date.parse(spec.revokedBefore ?? metadata.creationTimestamp ?? '');
   if (Number.isNaN(at)) return undefined;
   return {
@@ -36,6 +43,8 @@ export function readRevocation(object: KubeObject): RevocationView | undefined {
     user: spec.user?.toLowerCase() ?? null,
     subject: spec.subject ?? null,
     provider: spec.provider ?? null,
+    ...(spec.session !== undefined ? { session: spec.session } : {}),
+    ...(spec.providerSession !== undefined ? { providerSession: spec.providerSession } : {}),
     before: Math.floor(at / 1000),
     reason: spec.reason ?? null,
     applications: spec.applications?.length ? new Set(spec.applications) : null,
@@ -50,6 +59,8 @@ export function sameRevocation(a: RevocationView | undefined, b: RevocationView 
     a.user === b.user &&
     a.subject === b.subject &&
     a.provider === b.provider &&
+    a.session === b.session &&
+    a.providerSession === b.providerSession &&
     a.before === b.before &&
     a.reason === b.reason &&
     apps(a) === apps(b)
@@ -92,6 +103,8 @@ export function revocationsFor(
       user: r.user,
       subject: r.subject,
       provider: r.provider,
+      ...(r.session !== undefined ? { session: r.session } : {}),
+      ...(r.providerSession !== undefined ? { providerSession: r.providerSession } : {}),
       before: r.before,
       reason: r.reason,
     });
@@ -111,4 +124,19 @@ export function revocationExpiry(
   for (const [key, lifetimeMs] of sessionLifetimes)
     if (covers(revocation, key)) longest = Math.max(longest, lifetimeMs);
   return new Date(revocation.before * 1000 + longest);
+}
+
+/** Whose sessions a revocation ends, as the log lines and messages name it. */
+export function revocationTarget(r: {
+  readonly user: string | null;
+  readonly subject: string | null;
+  readonly provider: string | null;
+  readonly session?: string | null | undefined;
+  readonly providerSession?: string | null | undefined;
+}): Record<string, string | null> {
+  if (r.user !== null) return { user: r.user };
+  if (r.session !== undefined && r.session !== null) return { session: r.session };
+  if (r.providerSession !== undefined && r.providerSession !== null)
+    return { providerSession: r.providerSession, provider: r.provider };
+  return { subject: r.subject, provider: r.provider };
 }
