@@ -31,7 +31,8 @@ export type GatehouseErrorCode =
   | 'login_failed'
   | 'provider_unavailable'
   | 'not_found'
-  | 'method_not_allowed';
+  | 'method_not_allowed'
+  | 'cross_site_request';
 
 /** A failure that is answered over HTTP: a status and a public message; detail stays in the log. */
 export class HttpError extends Error {

@@ -100,8 +100,8 @@ export class KubeClient {
     );
   }
 
-  /** Waits ms before a retry after the API server failed, or less: until /readyz answers again. */
-  waitForRecovery(ms: number, signal?: AbortSignal): Promise<void> {
+  /** Waits ms before a retry after the API server failed, or less: until /readyz answers again (true). */
+  waitForRecovery(ms: number, signal?: AbortSignal): Promise<boolean> {
     return this.#recovery.wait(ms, signal);
   }
 

@@ -7,7 +7,7 @@
 export class RecoveryWait {
   readonly #probe: () => Promise<boolean>;
   readonly #intervalMs: number;
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Set<(recovered: boolean) => void>();
   #probing = false;
 
   constructor(probe: () => Promise<boolean>, intervalMs: number) {
@@ -15,18 +15,22 @@ export class RecoveryWait {
     this.#intervalMs = intervalMs;
   }
 
-  /** Resolves after ms, when the probe first succeeds, or when the signal aborts, whichever is first. */
-  wait(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted || ms <= 0) return Promise.resolve();
+  /**
+   * Resolves after ms, when the probe first succeeds, or when the signal aborts, whichever is
+   * first: with true when the probe succeeded (the API server is back).
+   */
+  wait(ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted || ms <= 0) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const done = (): void => {
+      const done = (recovered: boolean): void => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
+        signal?.removeEventListener('abort', aborted);
         this.#waiters.delete(done);
-        resolve();
+        resolve(recovered);
       };
-      const timer = setTimeout(done, ms);
-      signal?.addEventListener('abort', done, { once: true });
+      const aborted = (): void => done(false);
+      const timer = setTimeout(() => done(false), ms);
+      signal?.addEventListener('abort', aborted, { once: true });
       this.#waiters.add(done);
       void this.#loop();
     });
@@ -39,7 +43,7 @@ export class RecoveryWait {
       while (this.#waiters.size > 0) {
         await new Promise((r) => setTimeout(r, this.#intervalMs).unref());
         if (this.#waiters.size === 0) break;
-        if (await this.#probe().catch(() => false)) for (const done of [...this.#waiters]) done();
+        if (await this.#probe().catch(() => false)) for (const done of [...this.#waiters]) done(true);
       }
     } finally {
       this.#probing = false;

@@ -1,5 +1,8 @@
+import { ACCESS_REVOCATIONS } from '../../contract/api/resource-types.ts';
+import { sessionEndRevocationSpec } from '../../contract/session-ends.ts';
 import { createAdminServer } from '../../lib/admin-server.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
+import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { listenOn } from '../../lib/listen.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { type LeaderElection, startLeaderElection } from './controller/leader-election.ts';
@@ -157,6 +160,21 @@ export function createOperator(options: OperatorOptions) {
     ...(injection ? { admission: injection.admission } : {}),
     hub,
     verify: createSidecarVerifier(client, caches.pods),
+    recordSessionEnd: async (identity, end) => {
+      const application = `${identity.namespace}/${identity.application}`;
+      const created = await client.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
+        metadata: { generateName: 'session-end-' } as unknown as KubeObject['metadata'],
+        spec: sessionEndRevocationSpec(end, application),
+      });
+      metrics.writes.inc({ what: 'session_end' });
+      logOperatorEvent('session_end_recorded', {
+        app: application,
+        pod: identity.pod,
+        revocation: created.metadata.name,
+        reason: end.reason,
+      });
+      return created.metadata.name;
+    },
     metrics,
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
   });

@@ -26,7 +26,11 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
     resources: ['accessapplications/status', 'accesspolicies/status', 'accessrevocations/status'],
     verbs: ['patch'],
   },
-  { apiGroups: ['gatehouse.dev'], resources: ['accessrevocations'], verbs: ['list', 'watch', 'delete'] },
+  {
+    apiGroups: ['gatehouse.dev'],
+    resources: ['accessrevocations'],
+    verbs: ['list', 'watch', 'create', 'delete'],
+  },
   { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
   { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },

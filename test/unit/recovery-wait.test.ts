@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RecoveryWait } from '../../lib/kube/recovery-wait.ts';
 
-const elapsed = async (wait: Promise<void>): Promise<number> => {
+const elapsed = async (wait: Promise<unknown>): Promise<number> => {
   const started = performance.now();
   await wait;
   return performance.now() - started;
@@ -26,7 +26,7 @@ describe('waiting for the API server to come back', () => {
       up = true;
     }, 100);
     const started = performance.now();
-    await Promise.all(waits);
+    expect(await Promise.all(waits)).toEqual([true, true, true]);
     expect(performance.now() - started).toBeLessThan(500);
   });
 

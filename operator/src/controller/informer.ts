@@ -6,7 +6,7 @@ import type { ResourceType } from '../../../lib/kube/resource-types.ts';
 
 export const DEFAULT_WATCH_TIMEOUT_SECONDS = 300;
 /** Failures that end when the API server answers again. */
-const RECOVERABLE: ReadonlySet<string> = new Set(['unavailable', 'stalled']);
+const RECOVERABLE: ReadonlySet<string> = new Set(['unavailable', 'stalled', 'too_many_requests']);
 export const DEFAULT_RESYNC_MS = 10 * 60_000;
 
 /** Why a watch was restarted; a label of the watch_restarts metric. */
@@ -122,11 +122,12 @@ export function startInformer(client: KubeClient, options: InformerOptions): Inf
           client.resetConnections(); // over a fresh connection: the old one may be half-open
         }
         const delay = jitteredBackoff(attempt++, options.backoff ?? DEFAULT_BACKOFF);
-        // Unreachable, failing or hanging API server (a restarting one accepts a watch before it
-        // can serve it): restart as soon as it answers again, not at the end of a backoff that
-        // grew while it was away. Refusals (403, 422, 429) wait the whole backoff.
+        // Unreachable, failing, hanging or still initialising API server: restart as soon as it
+        // answers /readyz again, not at the end of a backoff that grew while it was away, and
+        // start the backoff over (a just-restarted API server refuses for a moment, 403 or 429,
+        // while its caches fill). Other refusals (403, 422) wait the whole backoff.
         if (error instanceof KubeApiError && !RECOVERABLE.has(error.code)) await sleep(delay, stop.signal);
-        else await client.waitForRecovery(delay, stop.signal);
+        else if (await client.waitForRecovery(delay, stop.signal)) attempt = 0;
       }
     }
   };

@@ -7,11 +7,13 @@ import {
   STREAM_MEDIA_TYPE,
   streamLine,
 } from '../../../contract/config-stream.ts';
+import { SESSION_ENDS_PATH } from '../../../contract/session-ends.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import type { ConfigHub } from './config-hub.ts';
 import { sendJson } from './json-response.ts';
+import { type RecordSessionEnd, sessionEndsRoute } from './session-ends-route.ts';
 import { REVIEW_BOUND_MS, type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
 
 /** Stream requests being verified at once (TokenReview, Pod check); more are answered 503 busy. */
@@ -28,6 +30,8 @@ export interface DeliveryServerOptions {
   readonly verify: SidecarVerifier;
   readonly metrics: OperatorMetrics;
   readonly heartbeatMs?: number;
+  /** POST /v1/session-ends: writes the AccessRevocation of a session a sidecar ended. */
+  readonly recordSessionEnd?: RecordSessionEnd;
   /** How often an open stream's token is reviewed again (default REVIEW_BOUND_MS). */
   readonly reviewBoundMs?: number;
 }
@@ -36,7 +40,9 @@ export interface DeliveryServerOptions {
  * The HTTPS endpoint sidecars read their config from. GET /v1/config is a long-lived NDJSON
  * stream: the current config of the caller's application, then every change, with heartbeats
  * in between so both ends notice a dead connection. GET /v1/jwks/<namespace>/<name> serves an
- * application's public signing keys. POST /v1/inject is the sidecar injection webhook.
+ * application's public signing keys. POST /v1/session-ends records a session a sidecar ended
+ * (sign-out, back-channel logout) for every sidecar of its application. POST /v1/inject is the
+ * sidecar injection webhook.
  */
 export function createDeliveryServer(options: DeliveryServerOptions): {
   server: Server;
@@ -143,6 +149,16 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
         if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: (error as Error).message });
         else res.destroy();
       });
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === SESSION_ENDS_PATH && options.recordSessionEnd) {
+      sessionEndsRoute(req, res, { verify: options.verify, record: options.recordSessionEnd }).catch(
+        (error: unknown) => {
+          if (!res.headersSent)
+            sendJson(res, 503, { error: 'unavailable', message: (error as Error).message });
+          else res.destroy();
+        },
+      );
       return;
     }
     if (req.method === 'GET' && url.pathname === CONFIG_STREAM_PATH) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { APPLICATION_KEY } from '../../../contract/injection.ts';
-import { sendJson } from '../delivery/json-response.ts';
+import { readBody, sendJson } from '../delivery/json-response.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { type InjectionContext, injectPod } from './inject-pod.ts';
 import { type PodLike, podPatch } from './pod-shape.ts';
@@ -32,17 +32,6 @@ export interface AdmissionWebhookOptions {
   readonly context: () => InjectionContext | undefined;
   readonly metrics: OperatorMetrics;
   readonly log: (type: string, fields: Record<string, unknown>) => void;
-}
-
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The decision for one AdmissionReview request about a Pod. */
@@ -104,7 +93,7 @@ export function admit(request: AdmissionRequest, options: AdmissionWebhookOption
  */
 export function createAdmissionWebhook(options: AdmissionWebhookOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const body = await readBody(req);
+    const body = await readBody(req, MAX_BODY_BYTES);
     if (body === undefined) return sendJson(res, 413, { error: 'too_large' });
     let review: { apiVersion?: string; kind?: string; request?: AdmissionRequest };
     try {

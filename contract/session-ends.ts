@@ -1,0 +1,49 @@
+import Type, { type Static } from 'typebox';
+
+/**
+ * A session ended in one sidecar (a sign-out, an identity provider's back-channel logout) that
+ * every other sidecar of the application must end too. In a cluster the sidecar posts it to the
+ * operator (SESSION_ENDS_PATH, with its stream token), which writes an AccessRevocation for the
+ * application; standalone, the sidecar writes that AccessRevocation into a shared directory.
+ * Exactly one of session, providerSession and subject.
+ */
+export const SessionEndSchema = Type.Object(
+  {
+    session: Type.Optional(Type.String({ minLength: 16, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })),
+    providerSession: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    subject: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    provider: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+    /** Sessions signed in at or before this time (epoch seconds) end; for one session, its sign-in time. */
+    before: Type.Integer({ minimum: 0 }),
+    reason: Type.String({ minLength: 1, maxLength: 512 }),
+  },
+  { additionalProperties: false },
+);
+
+export type SessionEnd = Static<typeof SessionEndSchema>;
+
+/** Where a sidecar reports a session end to the operator (POST, JSON, bearer stream token). */
+export const SESSION_ENDS_PATH = '/v1/session-ends';
+
+/** Why a session end is malformed; undefined when it is fine (the schema is checked first). */
+export function sessionEndProblem(end: SessionEnd): string | undefined {
+  const keys = [end.session, end.providerSession, end.subject].filter((k) => k !== undefined);
+  if (keys.length !== 1) return 'name exactly one of session, providerSession and subject';
+  if (end.providerSession !== undefined && end.provider === undefined)
+    return 'providerSession needs provider';
+  if (end.session !== undefined && end.provider !== undefined) return 'a session needs no provider';
+  return undefined;
+}
+
+/** The AccessRevocation spec that carries a session end to every sidecar of one application. */
+export function sessionEndRevocationSpec(end: SessionEnd, application: string): Record<string, unknown> {
+  return {
+    ...(end.session !== undefined ? { session: end.session } : {}),
+    ...(end.providerSession !== undefined ? { providerSession: end.providerSession } : {}),
+    ...(end.subject !== undefined ? { subject: end.subject } : {}),
+    ...(end.provider !== undefined ? { provider: end.provider } : {}),
+    applications: [application],
+    revokedBefore: new Date(end.before * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
+    reason: end.reason,
+  };
+}

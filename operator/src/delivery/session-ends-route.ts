@@ -1,0 +1,47 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { schemaErrors } from '../../../contract/api/validate.ts';
+import { type SessionEnd, SessionEndSchema, sessionEndProblem } from '../../../contract/session-ends.ts';
+import { readBody, sendJson } from './json-response.ts';
+import { type SidecarIdentity, type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
+
+const MAX_BODY_BYTES = 4096;
+
+/** Records a session end for one application (writes the AccessRevocation); resolves with its name. */
+export type RecordSessionEnd = (identity: SidecarIdentity, end: SessionEnd) => Promise<string>;
+
+/**
+ * POST /v1/session-ends: a sidecar reports a session it ended (a sign-out, a back-channel logout)
+ * so that every sidecar of its application ends it too. The caller is verified exactly as for the
+ * config stream, and can only end sessions of its own application.
+ */
+export async function sessionEndsRoute(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: { readonly verify: SidecarVerifier; readonly record: RecordSessionEnd },
+): Promise<void> {
+  const token = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  let identity: SidecarIdentity;
+  try {
+    identity = await options.verify(token);
+  } catch (error) {
+    if (!(error instanceof StreamRefusal)) throw error;
+    return sendJson(res, error.status, { error: error.reason, message: error.message });
+  }
+  const body = await readBody(req, MAX_BODY_BYTES);
+  if (body === undefined)
+    return sendJson(res, 413, { error: 'too_large', message: `at most ${MAX_BODY_BYTES} bytes` });
+  let end: unknown;
+  try {
+    end = JSON.parse(body);
+  } catch {
+    return sendJson(res, 400, { error: 'invalid', message: 'the body is not JSON' });
+  }
+  const problems = schemaErrors(SessionEndSchema, end, 'body');
+  const problem =
+    problems.length > 0
+      ? problems.map((p) => `${p.path}: ${p.message}`).join('; ')
+      : sessionEndProblem(end as SessionEnd);
+  if (problem) return sendJson(res, 400, { error: 'invalid', message: problem });
+  const name = await options.record(identity, end as SessionEnd);
+  sendJson(res, 201, { revocation: name });
+}
