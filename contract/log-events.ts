@@ -11,6 +11,9 @@ export type AuthEventType =
   | 'session_expired'
   | 'session_revoked'
   | 'revocation_applied'
+  | 'logout_refused'
+  | 'backchannel_logout'
+  | 'backchannel_logout_refused'
   | 'service_token_failed'
   | 'token_failed';
 
@@ -25,6 +28,7 @@ export type EventType =
   | 'config_stream_connected'
   | 'config_stream_disconnected'
   | 'websocket_closed'
+  | 'session_end_unreported'
   | AuthEventType;
 
 /** Writes one event line: `type`, `time`, then the given fields (allowlisted by each caller). */

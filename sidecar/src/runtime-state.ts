@@ -3,6 +3,7 @@ import { type AddressSet, createAddressSet } from '../../lib/net/cidr.ts';
 import { compileHostMatcher, type HostMatcher } from '../../lib/net/host.ts';
 import { type AuthRuntime, compileAuthRuntime } from './auth/auth-runtime.ts';
 import { compileRevocations, type RevocationIndex } from './auth/revocations.ts';
+import type { SessionEnds } from './auth/session-ends.ts';
 import { compileIdentityHeaderTest, type HeaderTest } from './http/identity-headers.ts';
 import { compilePolicyEngine, type PolicyEngine } from './policy/engine.ts';
 import {
@@ -32,6 +33,8 @@ export interface RuntimeState {
   readonly loggedRequestHeaders: ReadonlySet<string>;
   /** Ended sessions (AccessRevocations), by user. */
   readonly revocations: RevocationIndex;
+  /** Where a route that ends sessions sends them (the process's, shared by every state); null in tests without one. */
+  readonly sessionEnds: SessionEnds | null;
 }
 
 /** Compiles a config into runtime state, reusing the previous upstream pool when its settings did not change. */
@@ -39,6 +42,7 @@ export function compileRuntimeState(
   config: SidecarConfig,
   fairness: UpstreamFairness,
   previous?: RuntimeState,
+  sessionEnds: SessionEnds | null = null,
 ): RuntimeState {
   const upstream =
     previous && sameUpstreamSettings(previous.config.upstream, config.upstream)
@@ -58,5 +62,6 @@ export function compileRuntimeState(
     redactedQueryParameters: new Set(config.logging.redactQueryParameters),
     loggedRequestHeaders: new Set(config.logging.requestHeaders),
     revocations: compileRevocations(config.revocations),
+    sessionEnds,
   });
 }

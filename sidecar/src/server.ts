@@ -6,6 +6,7 @@ import { logEvent } from '../../contract/log-events.ts';
 import { revocationTarget } from '../../contract/revocations.ts';
 import { listenOn } from '../../lib/listen.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
+import type { SessionEnds } from './auth/session-ends.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
 import { createClientConnections, type RequestReadLimits } from './net/client-connections.ts';
 import {
@@ -61,6 +62,8 @@ export interface SidecarOptions {
   readonly sink: LogSink;
   readonly metrics: SidecarMetrics;
   readonly limits?: Partial<ClientLimits>;
+  /** Where sign-outs and back-channel logouts go beyond this request. */
+  readonly sessionEnds?: SessionEnds;
 }
 
 /** What a shutdown had to cut when its draining time ran out (all zero after a clean drain). */
@@ -212,7 +215,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     server,
     install(config) {
       const previous = state;
-      const next = compileRuntimeState(config, limits, previous);
+      const next = compileRuntimeState(config, limits, previous, options.sessionEnds ?? null);
       state = next;
       if (previous && previous.upstream !== next.upstream) previous.upstream.retire();
       const closedBy = new Map<string, number>();

@@ -1,6 +1,8 @@
+import type { LRUCache } from 'lru-cache';
 import type { ApplicationKeys, RenderedAuth } from '../../../contract/config/auth-config.ts';
 import { importSigningKeys } from '../../../contract/keys.ts';
 import { type AssertionSigner, createAssertionSigner } from './assertion.ts';
+import { createSeenTokenIds } from './logout-token.ts';
 import { type ProviderClient, providerClient } from './oidc-client.ts';
 import { createSealer, type Sealer } from './sealed.ts';
 import { createServiceAccountVerifier, type ServiceAccountVerifier } from './service-accounts.ts';
@@ -18,6 +20,8 @@ export interface AuthRuntime {
   readonly serviceTokens: ServiceTokenVerifier | null;
   readonly serviceAccounts: ServiceAccountVerifier | null;
   readonly assertions: AssertionSigner;
+  /** Back-channel logout token ids seen (replays refused); kept across reloads. */
+  readonly logoutTokenIds: LRUCache<string, true>;
   /** The JWKS document (public signing keys, current first), serialised once. */
   readonly jwks: string;
   /**
@@ -65,6 +69,7 @@ export function compileAuthRuntime(
       settings.serviceTokens.tokens.length > 0 ? createServiceTokenVerifier(settings.serviceTokens) : null,
     serviceAccounts,
     assertions: createAssertionSigner(settings.assertion, signing),
+    logoutTokenIds: previous?.logoutTokenIds ?? createSeenTokenIds(),
     jwks: JSON.stringify({ keys: signing.map((k) => k.publicJwk) }),
     withheldHeaders: [
       h.email,

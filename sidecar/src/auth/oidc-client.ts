@@ -1,3 +1,4 @@
+import { createRemoteJWKSet } from 'jose';
 import * as oidc from 'openid-client';
 import type { RenderedProvider } from '../../../contract/config/auth-config.ts';
 import { isLoopbackHost } from '../../../lib/net/client-ip.ts';
@@ -53,6 +54,24 @@ export function providerClient(settings: RenderedProvider): ProviderClient {
       return entry.promise;
     },
   };
+}
+
+const remoteKeys = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+
+/**
+ * The provider's signing keys (its jwks_uri), fetched when first needed and cached by jose
+ * (refetched on an unknown key id, at most every 30 s); shared across reloads.
+ */
+export async function providerKeys(provider: ProviderClient): Promise<ReturnType<typeof createRemoteJWKSet>> {
+  const config = await provider.configuration();
+  const uri = config.serverMetadata().jwks_uri;
+  if (!uri) throw new Error('the provider publishes no jwks_uri');
+  let keys = remoteKeys.get(uri);
+  if (!keys) {
+    keys = createRemoteJWKSet(new URL(uri), { timeoutDuration: PROVIDER_TIMEOUT_SECONDS * 1000 });
+    remoteKeys.set(uri, keys);
+  }
+  return keys;
 }
 
 /** The PKCE, state and nonce values of one sign-in, kept sealed in the login cookie. */

@@ -3,15 +3,18 @@ import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError } from '../../../contract/errors.ts';
 import { logEvent } from '../../../contract/log-events.ts';
+import { revocationTarget } from '../../../contract/revocations.ts';
 import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../../../contract/sidecar-node-options.ts';
 import { createAdminServer } from '../../../lib/admin-server.ts';
 import { UsageError } from '../../../lib/args.ts';
 import { listenOn } from '../../../lib/listen.ts';
 import { createFdSink, type LogSink } from '../../../lib/log/log-sink.ts';
 import { processKeys } from '../auth/process-keys.ts';
+import { createSessionEnds, type SessionEndReporter } from '../auth/session-ends.ts';
 import type { ConfigListener } from '../config/config-source.ts';
 import { createFileConfigSource } from '../config/file-source.ts';
 import { createOperatorConfigSource } from '../config/operator-source.ts';
+import { directoryReporter, operatorReporter } from '../config/session-end-reporters.ts';
 import { createSidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar } from '../server.ts';
 import { parseSidecarFlags, type SidecarFlags } from './sidecar-flags.ts';
@@ -37,13 +40,36 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       console.error(`gatehouse: stdout is closed (${error.code}); log lines cannot be delivered`),
   });
   const metrics = createSidecarMetrics();
-  const sidecar = createSidecar({ sink, metrics, limits: flags.limits });
   const operator = flags.operator;
+  const sessionEnds = createSessionEnds({
+    ...sessionEndReporter(flags, () => sidecar.current()),
+    onReportFailed: (end, error) =>
+      logEvent(sink, 'session_end_unreported', {
+        app: sidecar.current()?.application.name ?? null,
+        ...revocationTarget({
+          user: null,
+          subject: end.subject ?? null,
+          provider: end.provider ?? null,
+          ...end,
+        }),
+        error: error instanceof Error ? error.message : String(error),
+      }),
+  });
+  const sidecar = createSidecar({ sink, metrics, limits: flags.limits, sessionEnds: sessionEnds.ends });
+  // The source's config, with the session ends this sidecar made that the source does not carry yet.
+  let fromSource: SidecarConfig | undefined;
+  const install = (config: SidecarConfig): void => {
+    fromSource = config;
+    sidecar.install(sessionEnds.local.merge(config));
+  };
+  sessionEnds.onReinstall(() => {
+    if (fromSource) sidecar.install(sessionEnds.local.merge(fromSource));
+  });
   const sourceName = operator ? 'operator' : 'file';
   const listener: ConfigListener = {
     onConfig(received) {
       const config = withUpstream(received);
-      sidecar.install(config);
+      install(config);
       metrics.configReloaded(true);
       logConfigLoaded(sink, config, sourceName);
     },
@@ -77,6 +103,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
           pollIntervalMs: flags.pollIntervalMs,
           fallbackKeys: processKeys(),
           ...(flags.application ? { application: flags.application } : {}),
+          ...(flags.revocationsDir ? { revocationsDir: flags.revocationsDir } : {}),
         },
         listener,
       );
@@ -96,7 +123,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     }
     throw error;
   }
-  sidecar.install(config);
+  install(config);
   logConfigLoaded(sink, config, sourceName);
   const address = await sidecar.listen(flags.listen.port, flags.listen.host);
   const nodeOptionsApplied = sidecarNodeOptionsApplied();
@@ -143,6 +170,27 @@ function upstreamOverride(flag: string | undefined): (config: SidecarConfig) => 
 }
 
 /** The config_loaded event: which config now serves, and how many policies it enforces or audits. */
+/** Where this sidecar's session ends go beyond itself: the operator, the shared directory, or nowhere. */
+function sessionEndReporter(
+  flags: SidecarFlags,
+  current: () => SidecarConfig | undefined,
+): { reporter?: SessionEndReporter } {
+  const operator = flags.operator;
+  if (operator)
+    return {
+      reporter: operatorReporter({
+        url: operator.url,
+        ca: 'file' in operator.ca ? readFileSync(operator.ca.file) : operator.ca.pem,
+        tokenFile: operator.tokenFile,
+      }),
+    };
+  if (flags.revocationsDir)
+    return {
+      reporter: directoryReporter(flags.revocationsDir, () => current()?.auth.session.absoluteMs ?? 0),
+    };
+  return {};
+}
+
 function logConfigLoaded(sink: LogSink, config: SidecarConfig, source: 'file' | 'operator'): void {
   const audit = config.policies.filter((p) => p.mode === 'audit').length;
   logEvent(sink, 'config_loaded', {

@@ -32,6 +32,9 @@ Options:
   --shutdown-grace <duration>   time from SIGTERM to exit: in-flight requests drain, then what is
                                 left is closed and logged (default 25s)
   --poll-interval <d>           config re-check interval besides file watching (default 1s)
+  --revocations-dir <dir>       with --config: a directory the replicas share; its AccessRevocation
+                                files are read with the config, and sign-outs and back-channel
+                                logouts are written there, so they end the session in every replica
 
 Client limits (hostile and broken clients):
   --max-header-size <bytes>     largest request head accepted, else 431 (default 16384)
@@ -63,6 +66,7 @@ export interface SidecarFlags {
   readonly adminListen: { host: string; port: number };
   readonly graceMs: number;
   readonly pollIntervalMs: number;
+  readonly revocationsDir: string | undefined;
   readonly limits: ClientLimits;
 }
 
@@ -83,6 +87,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       'admin-listen': { type: 'string', default: '0.0.0.0:9180' },
       'shutdown-grace': { type: 'string', default: '25s' },
       'poll-interval': { type: 'string', default: '1s' },
+      'revocations-dir': { type: 'string' },
       'max-header-size': { type: 'string', default: String(D.maxHeaderBytes) },
       'client-header-timeout': { type: 'string', default: '10s' },
       'client-idle-timeout': { type: 'string', default: '60s' },
@@ -110,6 +115,10 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
     throw new UsageError(`--operator-url needs --operator-ca (or $${OPERATOR_CA_ENV}) and --token-file`);
   }
   if (operatorUrl && !/^https:\/\//.test(operatorUrl)) throw new UsageError('--operator-url must be https');
+  if (operatorUrl && values['revocations-dir'])
+    throw new UsageError(
+      '--revocations-dir is for --config; with --operator-url revocations come from the operator',
+    );
   if (values.upstream !== undefined) {
     const { problems } = parseUpstreamOrigin(values.upstream);
     if (problems.length > 0) throw new UsageError(`--upstream ${problems.join('; ')}`);
@@ -133,6 +142,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
     adminListen: parseListen(values['admin-listen'], '--admin-listen'),
     graceMs: duration('shutdown-grace'),
     pollIntervalMs: duration('poll-interval'),
+    revocationsDir: values['revocations-dir'],
     limits: Object.freeze({
       maxHeaderBytes: integer('max-header-size', 1024, 1024 * 1024),
       headersTimeoutMs: duration('client-header-timeout'),

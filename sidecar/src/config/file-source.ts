@@ -13,6 +13,8 @@ export interface FileConfigSourceOptions extends SelectApplication {
   readonly path: string;
   /** Safety net for watchers that miss events (network filesystems, symlink swaps). */
   readonly pollIntervalMs?: number;
+  /** A directory of AccessRevocation files the replicas share, read with the config. */
+  readonly revocationsDir?: string;
 }
 
 function sameSnapshot(a: ConfigSnapshot | undefined, b: ConfigSnapshot): boolean {
@@ -31,10 +33,11 @@ export function createFileConfigSource(
 ): ConfigSource {
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   let last: ConfigSnapshot | undefined;
-  let watcher: FSWatcher | undefined;
   let poll: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
   let closed = false;
+  const extra = options.revocationsDir ? [options.revocationsDir] : [];
+  const watchers: FSWatcher[] = [];
 
   const load = (snapshot: ConfigSnapshot): SidecarConfig => configFromSnapshot(snapshot, options);
 
@@ -42,7 +45,7 @@ export function createFileConfigSource(
     if (closed) return;
     let snapshot: ConfigSnapshot;
     try {
-      snapshot = readSnapshot(options.path);
+      snapshot = readSnapshot(options.path, extra);
     } catch (error) {
       // Files mid-replacement can be briefly missing; report only once per distinct failure.
       if (last !== undefined && error instanceof ConfigError) {
@@ -68,14 +71,17 @@ export function createFileConfigSource(
 
   return {
     async start() {
-      const snapshot = readSnapshot(options.path);
+      const snapshot = readSnapshot(options.path, extra);
       const config = load(snapshot);
       last = snapshot;
-      try {
-        watcher = watch(options.path, { persistent: false }, schedule);
-        watcher.on('error', () => undefined); // polling keeps working
-      } catch {
-        // watching is an optimisation; polling below is authoritative
+      for (const path of [options.path, ...extra]) {
+        try {
+          const watcher = watch(path, { persistent: false }, schedule);
+          watcher.on('error', () => undefined); // polling keeps working
+          watchers.push(watcher);
+        } catch {
+          // watching is an optimisation; polling below is authoritative
+        }
       }
       poll = setInterval(check, pollIntervalMs);
       poll.unref();
@@ -83,7 +89,7 @@ export function createFileConfigSource(
     },
     close() {
       closed = true;
-      watcher?.close();
+      for (const watcher of watchers) watcher.close();
       if (poll) clearInterval(poll);
       if (debounce) clearTimeout(debounce);
     },

@@ -1,5 +1,6 @@
 import { AccessApplication } from '../../../contract/api/access-application.ts';
 import { AccessPolicy } from '../../../contract/api/access-policy.ts';
+import { AccessRevocation } from '../../../contract/api/access-revocation.ts';
 import type { AssertionAlgorithm } from '../../../contract/api/authentication.ts';
 import { API_GROUP } from '../../../contract/api/schema-helpers.ts';
 import { schemaErrors } from '../../../contract/api/validate.ts';
@@ -8,15 +9,59 @@ import { type Located, renderSidecarConfig } from '../../../contract/config/rend
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, type FieldError } from '../../../contract/errors.ts';
 import { keysFromSecretData, keysSecretName } from '../../../contract/keys.ts';
+import {
+  type RevocationView,
+  readRevocation,
+  revocationsFor,
+  sessionLifetimeMs,
+} from '../../../contract/revocations.ts';
+import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { type ConfigSnapshot, parseSnapshot } from './load-documents.ts';
 
-const KNOWN_KINDS = new Set(['AccessApplication', 'AccessPolicy']);
+const KNOWN_KINDS = new Set(['AccessApplication', 'AccessPolicy', 'AccessRevocation']);
 
 /** Which application of the files to serve; required only when the files define several. */
 export interface SelectApplication {
   readonly application?: string;
   /** Keys to use when the files hold no keys Secret for the application (generated per process). */
   readonly fallbackKeys?: (algorithm: AssertionAlgorithm) => ApplicationKeys;
+  /** The time revocations are judged at (which have expired); now by default. */
+  readonly now?: () => Date;
+}
+
+/**
+ * The `namespace/name` an AccessRevocation's `applications` names a standalone application by:
+ * its namespace, `default` when it has none (as kubectl would put it).
+ */
+export function standaloneApplicationKey(application: AccessApplication): string {
+  return `${application.metadata.namespace || 'default'}/${application.metadata.name}`;
+}
+
+/** Reads an AccessRevocation document; in files its cut-off must be written (there is no creation time). */
+function addRevocation(
+  revocations: RevocationView[],
+  location: string,
+  doc: KubeObject,
+  errors: FieldError[],
+): void {
+  const found = schemaErrors(AccessRevocation, doc, location);
+  if (found.length > 0) {
+    errors.push(...found);
+    return;
+  }
+  const spec = doc.spec as { revokedBefore?: string };
+  const view = spec.revokedBefore === undefined ? undefined : readRevocation(doc);
+  if (!view) {
+    errors.push({
+      path: `${location} spec`,
+      message:
+        spec.revokedBefore === undefined
+          ? 'revokedBefore is required in a file (gatehouse revoke --revocations-dir writes it)'
+          : 'set exactly one of user, subject, session and providerSession (provider goes with subject or providerSession)',
+    });
+    return;
+  }
+  revocations.push(view);
 }
 
 /**
@@ -28,6 +73,7 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
   const applications: { location: string; value: AccessApplication }[] = [];
   const policies = new Map<string, Located<AccessPolicy>>();
   const secrets = new Map<string, Record<string, string>>();
+  const revocations: RevocationView[] = [];
   for (const doc of documents) {
     const v = doc.value as { apiVersion?: unknown; kind?: unknown };
     if (typeof v !== 'object' || Array.isArray(v)) {
@@ -48,6 +94,10 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
         path: `${doc.location} kind`,
         message: `must be one of: ${[...KNOWN_KINDS].join(', ')} (got ${JSON.stringify(v.kind)})`,
       });
+      continue;
+    }
+    if (v.kind === 'AccessRevocation') {
+      addRevocation(revocations, doc.location, v as KubeObject, errors);
       continue;
     }
     if (v.kind === 'AccessPolicy') {
@@ -78,6 +128,12 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
       policies: own,
       secrets: ownSecrets,
       keys,
+      revocations: revocationsFor(
+        standaloneApplicationKey(chosen.value),
+        sessionLifetimeMs(chosen.value),
+        revocations,
+        select.now?.() ?? new Date(),
+      ),
     });
     if (!result.ok) errors.push(...result.errors);
     else if (errors.length === 0) return result.config;

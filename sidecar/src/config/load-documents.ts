@@ -28,16 +28,26 @@ export function listConfigFiles(path: string): string[] {
     .filter((file) => statSync(file).isFile());
 }
 
-/** Reads the current bytes of every config file; throws ConfigError(config_unreadable) when it cannot. */
-export function readSnapshot(path: string): ConfigSnapshot {
+/**
+ * Reads the current bytes of every config file, then of every file of the extra directories
+ * (which may be empty, e.g. a shared revocations directory); throws ConfigError(config_unreadable)
+ * when it cannot.
+ */
+export function readSnapshot(path: string, extraDirectories: readonly string[] = []): ConfigSnapshot {
   const files = new Map<string, string>();
-  try {
-    for (const file of listConfigFiles(path)) files.set(file, readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ConfigError('config_unreadable', [{ path, message: (error as Error).message }]);
+  for (const [source, required] of [
+    [path, true] as const,
+    ...extraDirectories.map((d) => [d, false] as const),
+  ]) {
+    const before = files.size;
+    try {
+      for (const file of listConfigFiles(source)) files.set(file, readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new ConfigError('config_unreadable', [{ path: source, message: (error as Error).message }]);
+    }
+    if (required && files.size === before)
+      throw new ConfigError('config_unreadable', [{ path, message: 'no .yaml, .yml or .json files found' }]);
   }
-  if (files.size === 0)
-    throw new ConfigError('config_unreadable', [{ path, message: 'no .yaml, .yml or .json files found' }]);
   return { files };
 }
 

@@ -36,9 +36,10 @@ export function redirectTo(
   location: string,
   cookies: readonly string[],
   outcome: LocalOutcome,
+  status: 302 | 303 = 302,
 ): LocalResponse {
   return new LocalResponse(
-    302,
+    status,
     ['location', location, ...NO_STORE, ...cookies.flatMap((c) => ['set-cookie', c])],
     '',
     outcome,

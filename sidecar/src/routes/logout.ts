@@ -1,17 +1,29 @@
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { buildEndSessionUrl } from '../auth/oidc-client.ts';
-import { type LocalResponse, redirectTo } from '../http/local-response.ts';
+import { crossSiteSignOutPage, leavingPage } from '../http/gateway-pages.ts';
+import { htmlResponse, type LocalResponse, redirectTo } from '../http/local-response.ts';
+import { fromSameOrigin } from '../http/same-origin.ts';
 import type { RequestScope } from '../request-scope.ts';
 
 export const SIGNED_OUT_PATH = '/.gatehouse/signed-out';
 
 /**
- * Ends the session: its cookies are deleted, its id is refused by this sidecar from now on, a
- * logout event is written, and the browser goes to the provider's end-session endpoint when it
- * has one (with id_token_hint), else to the signed-out page.
+ * POST /.gatehouse/logout, from a page of this site only (a cross-site POST is refused and ends
+ * nothing): the session's cookies are deleted, its id is refused here at once and, through the
+ * operator or the shared revocations directory, by every sidecar of the application; a logout
+ * event is written, and the browser goes on to the provider's end-session endpoint when it has
+ * one (with id_token_hint), else to the signed-out page.
  */
 export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promise<LocalResponse> {
+  if (!fromSameOrigin(scope.req.headers, scope.host, auth.settings.externalOrigin)) {
+    authEvent(scope, 'logout_refused', {
+      reason: 'cross_site_request',
+      origin: scope.req.headers.origin ?? null,
+      fetchSite: scope.req.headers['sec-fetch-site'] ?? null,
+    });
+    return htmlResponse(403, crossSiteSignOutPage(scope.requestId), [], 'rejected', 'cross_site_request');
+  }
   const present = auth.sessions.cookies(scope.req.headers.cookie);
   const session = present.sealed === undefined ? undefined : await auth.sessions.open(present.sealed);
   const cookies = auth.sessions.clear(present.names);
@@ -19,6 +31,11 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
   let location = origin + SIGNED_OUT_PATH;
   if (session) {
     auth.sessions.end(session);
+    scope.state.sessionEnds?.end(
+      { session: session.sid, before: session.iat, reason: 'signed out' },
+      scope.state.appLabel,
+      auth.settings.session.absoluteMs,
+    );
     authEvent(scope, 'logout', {
       provider: session.idp,
       sub: session.sub,
@@ -39,5 +56,9 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
       // The provider is unreachable: the local session is over regardless.
     }
   }
-  return redirectTo(location, cookies, 'gateway');
+  // After a form POST, a redirect to another origin would be held to this page's form-action;
+  // the provider's sign-out is reached through a page instead.
+  if (!location.startsWith(`${origin}/`))
+    return htmlResponse(200, leavingPage(location, scope.requestId), cookies, 'gateway');
+  return redirectTo(location, cookies, 'gateway', 303);
 }

@@ -1,6 +1,7 @@
-import { notFoundPage, signedOutPage } from '../../http/gateway-pages.ts';
+import { notFoundPage, signedOutPage, signOutPage } from '../../http/gateway-pages.ts';
 import { htmlResponse, jsonResponse, type LocalResponse } from '../../http/local-response.ts';
 import type { RequestScope } from '../../request-scope.ts';
+import { BACKCHANNEL_LOGOUT_PATH, backchannelLogoutRoute } from '../../routes/backchannel-logout.ts';
 import { callbackRoute } from '../../routes/callback.ts';
 import { loginRoute } from '../../routes/login.ts';
 import { logoutRoute, SIGNED_OUT_PATH } from '../../routes/logout.ts';
@@ -9,7 +10,8 @@ import { logoutRoute, SIGNED_OUT_PATH } from '../../routes/logout.ts';
 export const GATEWAY_PREFIX = '/.gatehouse/';
 
 /**
- * Answers requests under the reserved prefix (sign-in, callback, logout, JWKS) before policies
+ * Answers requests under the reserved prefix (sign-in, callback, logout, back-channel logout,
+ * JWKS) before policies
  * run: they are how a user gets an identity in the first place. Everything else hands on.
  */
 export function gatewayRoutes(scope: RequestScope): LocalResponse | Promise<LocalResponse> | undefined {
@@ -29,7 +31,12 @@ export function gatewayRoutes(scope: RequestScope): LocalResponse | Promise<Loca
         if (read && auth.settings.externalOrigin !== null) return callbackRoute(scope, auth);
         break;
       case '/.gatehouse/logout':
-        if (read || method === 'POST') return logoutRoute(scope, auth);
+        // A GET only asks: a link or an image on another site must not sign anyone out.
+        if (read) return htmlResponse(200, signOutPage(scope.requestId), [], 'gateway');
+        if (method === 'POST') return logoutRoute(scope, auth);
+        break;
+      case BACKCHANNEL_LOGOUT_PATH:
+        if (method === 'POST') return backchannelLogoutRoute(scope, auth);
         break;
       case SIGNED_OUT_PATH:
         if (read) return htmlResponse(200, signedOutPage(scope.requestId), [], 'gateway');

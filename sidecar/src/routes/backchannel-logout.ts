@@ -1,0 +1,56 @@
+import { authEvent } from '../auth/auth-events.ts';
+import type { AuthRuntime } from '../auth/auth-runtime.ts';
+import { verifyLogoutToken } from '../auth/logout-token.ts';
+import { jsonResponse, type LocalResponse } from '../http/local-response.ts';
+import type { RequestScope } from '../request-scope.ts';
+
+/** The back-channel logout URI to register at the identity provider (on the external origin). */
+export const BACKCHANNEL_LOGOUT_PATH = '/.gatehouse/backchannel-logout';
+const MAX_BODY_BYTES = 16 * 1024;
+
+async function readForm(scope: RequestScope): Promise<URLSearchParams | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of scope.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+/**
+ * POST /.gatehouse/backchannel-logout: the identity provider says a session ended there (OpenID
+ * Connect Back-Channel Logout 1.0). The logout token is verified (see verifyLogoutToken); then
+ * every Gatehouse session of that provider session (`sid`), or else of that subject (`sub`),
+ * ends here at once and, through the operator or the shared revocations directory, in every
+ * sidecar of the application. Answers 200, or 400 with the reason (the provider logs it).
+ */
+export async function backchannelLogoutRoute(scope: RequestScope, auth: AuthRuntime): Promise<LocalResponse> {
+  const refuse = (reason: string, provider?: string): LocalResponse => {
+    authEvent(scope, 'backchannel_logout_refused', { reason, ...(provider ? { provider } : {}) });
+    return jsonResponse(400, JSON.stringify({ error: 'invalid_request', error_description: reason }), 0);
+  };
+  const form = await readForm(scope);
+  if (!form) return refuse('too_large');
+  const token = form.get('logout_token');
+  if (!token) return refuse('missing_token');
+  const verdict = await verifyLogoutToken(token, auth.providers, auth.logoutTokenIds);
+  if (!verdict.ok) return refuse(verdict.reason, verdict.provider);
+  const now = Math.floor(Date.now() / 1000);
+  const reason = 'back-channel logout';
+  scope.state.sessionEnds?.end(
+    verdict.sid !== undefined
+      ? { providerSession: verdict.sid, provider: verdict.provider, before: now, reason }
+      : { subject: verdict.sub as string, provider: verdict.provider, before: now, reason },
+    scope.state.appLabel,
+    auth.settings.session.absoluteMs,
+  );
+  authEvent(scope, 'backchannel_logout', {
+    provider: verdict.provider,
+    ...(verdict.sid !== undefined ? { providerSession: verdict.sid } : {}),
+    ...(verdict.sub !== undefined ? { sub: verdict.sub } : {}),
+    jti: verdict.jti,
+  });
+  return jsonResponse(200, '{}', 0);
+}
