@@ -29,6 +29,7 @@ export type EventType =
   | 'config_stream_disconnected'
   | 'websocket_closed'
   | 'session_end_unreported'
+  | 'revocation_skipped'
   | AuthEventType;
 
 /** Writes one event line: `type`, `time`, then the given fields (allowlisted by each caller). */

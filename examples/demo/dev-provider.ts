@@ -23,6 +23,13 @@ export interface DevProviderOptions {
   /** Token lifetimes in seconds (short ones exercise refresh). */
   readonly accessTokenTtl?: number;
   readonly idTokenTtl?: number;
+  /**
+   * Enables OpenID Connect Back-Channel Logout 1.0: a client registered with
+   * backchannel_logout_uri gets a logout token when its user's provider session ends.
+   */
+  readonly backchannelLogout?: boolean;
+  /** Signing keys (private JWKs); default: oidc-provider's development keys. */
+  readonly jwks?: { readonly keys: readonly Record<string, unknown>[] };
 }
 
 /** A running development OpenID Provider. */
@@ -48,7 +55,18 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
     clients: [...options.clients],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
     scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
-    features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+    features: {
+      devInteractions: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+      ...(options.backchannelLogout ? { backchannelLogout: { enabled: true } } : {}),
+    },
+    ...(options.jwks ? { jwks: options.jwks as Configuration['jwks'] } : {}),
+    // Outgoing calls (back-channel logout) go to relying parties on loopback, which oidc-provider's
+    // SSRF guard refuses by design: the development provider only ever talks to loopback.
+    fetch: (url: string | URL | Request, init?: RequestInit) => {
+      const { dispatcher: _, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+      return globalThis.fetch(url, rest);
+    },
     pkce: { required: () => true },
     cookies: { keys: ['gatehouse-demo-provider-cookie-key'] },
     ttl: {

@@ -21,6 +21,8 @@ export interface RuntimeState {
   readonly config: SidecarConfig;
   /** `namespace/name` (just `name` in file mode): the app in log lines and metric labels. */
   readonly appLabel: string;
+  /** `namespace/name` (`default/name` in file mode without a namespace): how revocations name the app. */
+  readonly appKey: string;
   readonly upstream: Upstream;
   readonly trustedProxies: AddressSet;
   readonly hosts: HostMatcher;
@@ -53,6 +55,7 @@ export function compileRuntimeState(
   return Object.freeze({
     config,
     appLabel: namespace ? `${namespace}/${name}` : name,
+    appKey: `${namespace || 'default'}/${name}`,
     upstream,
     trustedProxies: createAddressSet(config.trustedProxies),
     hosts: compileHostMatcher(config.hosts),

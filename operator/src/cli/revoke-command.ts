@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { AccessRevocationStatus } from '../../../contract/api/access-revocation.ts';
 import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../../../contract/api/resource-types.ts';
+import { writeRevocationFile } from '../../../contract/revocation-files.ts';
 import { parseDurationFlag, UsageError } from '../../../lib/args.ts';
 import { sleep } from '../../../lib/backoff.ts';
 import { defaultNamespace, loadConnection } from '../../../lib/kube/connection.ts';
@@ -28,6 +29,11 @@ Options:
   --wait <duration>       wait until every covered application's config carries it (default 10s; 0s: do not wait)
   --kubeconfig <file>     kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
   --context <name>        kubeconfig context
+  --revocations-dir <dir> without a cluster: write the revocation into the directory standalone
+                          sidecars share (their --revocations-dir); they apply it within their poll
+                          interval. --app names are namespace/name (default/<name> without a namespace)
+  --max-session-lifetime <d>  with --revocations-dir: the longest session.absoluteLifetime of the
+                          applications (default 12h); the file is deleted after cut-off plus this
   -o, --output <format>   text (default), json or name
 `;
 
@@ -75,6 +81,8 @@ export interface RevokeFlags {
   readonly waitMs: number;
   readonly connection: { readonly kubeconfig?: string; readonly context?: string };
   readonly output: 'text' | 'json' | 'name';
+  /** Standalone: the shared revocations directory to write into, and the longest session lifetime. */
+  readonly directory?: { readonly path: string; readonly maxSessionLifetimeMs: number };
 }
 
 const OUTPUTS = ['text', 'json', 'name'] as const;
@@ -93,6 +101,8 @@ export function parseRevokeFlags(argv: readonly string[]): RevokeFlags {
       before: { type: 'string' },
       wait: { type: 'string', default: '10s' },
       kubeconfig: { type: 'string' },
+      'revocations-dir': { type: 'string' },
+      'max-session-lifetime': { type: 'string', default: '12h' },
       context: { type: 'string' },
       output: { type: 'string', short: 'o', default: 'text' },
     },
@@ -131,6 +141,14 @@ export function parseRevokeFlags(argv: readonly string[]): RevokeFlags {
     ...(values.reason ? { reason: values.reason } : {}),
     ...(before ? { before } : {}),
     waitMs: parseDurationFlag(values.wait, '--wait'),
+    ...(values['revocations-dir']
+      ? {
+          directory: {
+            path: values['revocations-dir'],
+            maxSessionLifetimeMs: parseDurationFlag(values['max-session-lifetime'], '--max-session-lifetime'),
+          },
+        }
+      : {}),
     connection: {
       ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
       ...(values.context ? { context: values.context } : {}),
@@ -142,6 +160,7 @@ export function parseRevokeFlags(argv: readonly string[]): RevokeFlags {
 /** `gatehouse revoke`: creates an AccessRevocation and waits until it is enforced. */
 export async function runRevokeCommand(argv: string[]): Promise<number> {
   const flags = parseRevokeFlags(argv);
+  if (flags.directory) return revokeInDirectory(flags, flags.directory);
   const { who, waitMs, before, target } = flags;
   const connectionOptions = flags.connection;
   const namespace = flags.namespace ?? defaultNamespace(connectionOptions);
@@ -245,4 +264,34 @@ function printResult(
       `gatehouse revoke: not confirmed within ${waitMs / 1000}s (${ready ? ready.message : 'the operator has not reported yet; is it running?'}). The AccessRevocation exists and applies as soon as the operator delivers it.\n`,
     );
   }
+}
+
+/** `gatehouse revoke --revocations-dir`: the revocation as a file the standalone sidecars read. */
+function revokeInDirectory(flags: RevokeFlags, directory: NonNullable<RevokeFlags['directory']>): number {
+  const applications = applicationKeys(flags.apps, flags.namespace ?? 'default');
+  const before = flags.before ?? new Date().toISOString();
+  const revokedBefore = before.replace(/\.\d+Z$/, 'Z');
+  const expires = new Date(Date.parse(revokedBefore) + directory.maxSessionLifetimeMs);
+  const spec = {
+    ...flags.target,
+    ...(applications.length > 0 ? { applications } : {}),
+    revokedBefore,
+    ...(flags.reason ? { reason: flags.reason } : {}),
+  };
+  const name = writeRevocationFile(
+    directory.path,
+    spec,
+    expires,
+    revocationNamePrefix(flags.who).slice(0, -1),
+  );
+  if (flags.output === 'name') process.stdout.write(`accessrevocation.gatehouse.dev/${name}\n`);
+  else if (flags.output === 'json')
+    process.stdout.write(
+      `${JSON.stringify({ name, file: `${directory.path}/${name}.yaml`, spec, expiresAt: expires.toISOString() }, null, 2)}\n`,
+    );
+  else
+    process.stdout.write(
+      `${directory.path}/${name}.yaml written\nSessions of ${flags.who} signed in at or before ${revokedBefore} end in ${applications.length > 0 ? applications.join(', ') : 'every application'} reading ${directory.path}, within their poll interval.\n`,
+    );
+  return 0;
 }

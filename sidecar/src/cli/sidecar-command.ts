@@ -104,6 +104,8 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
           fallbackKeys: processKeys(),
           ...(flags.application ? { application: flags.application } : {}),
           ...(flags.revocationsDir ? { revocationsDir: flags.revocationsDir } : {}),
+          onInvalidRevocation: (problem) =>
+            logEvent(sink, 'revocation_skipped', { path: problem.path, error: problem.message }),
         },
         listener,
       );

@@ -27,6 +27,12 @@ export interface SelectApplication {
   readonly fallbackKeys?: (algorithm: AssertionAlgorithm) => ApplicationKeys;
   /** The time revocations are judged at (which have expired); now by default. */
   readonly now?: () => Date;
+  /**
+   * Where a malformed AccessRevocation document goes. Given (the running sidecar), it is reported
+   * and skipped, so one bad file in a shared directory cannot hold back the others; absent
+   * (gatehouse validate), it is an error like any other.
+   */
+  readonly onInvalidRevocation?: (problem: FieldError) => void;
 }
 
 /**
@@ -97,7 +103,10 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
       continue;
     }
     if (v.kind === 'AccessRevocation') {
-      addRevocation(revocations, doc.location, v as KubeObject, errors);
+      const problems: FieldError[] = [];
+      addRevocation(revocations, doc.location, v as KubeObject, problems);
+      if (select.onInvalidRevocation) for (const p of problems) select.onInvalidRevocation(p);
+      else errors.push(...problems);
       continue;
     }
     if (v.kind === 'AccessPolicy') {

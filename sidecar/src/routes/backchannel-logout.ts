@@ -43,7 +43,7 @@ export async function backchannelLogoutRoute(scope: RequestScope, auth: AuthRunt
     verdict.sid !== undefined
       ? { providerSession: verdict.sid, provider: verdict.provider, before: now, reason }
       : { subject: verdict.sub as string, provider: verdict.provider, before: now, reason },
-    scope.state.appLabel,
+    scope.state.appKey,
     auth.settings.session.absoluteMs,
   );
   authEvent(scope, 'backchannel_logout', {

@@ -33,7 +33,7 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
     auth.sessions.end(session);
     scope.state.sessionEnds?.end(
       { session: session.sid, before: session.iat, reason: 'signed out' },
-      scope.state.appLabel,
+      scope.state.appKey,
       auth.settings.session.absoluteMs,
     );
     authEvent(scope, 'logout', {

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { API_VERSION } from './api/schema-helpers.ts';
+
+/*
+ * The shared revocations directory of standalone sidecars (`--revocations-dir`): one
+ * AccessRevocation per YAML file, written by `gatehouse revoke --revocations-dir` and by the
+ * sidecars themselves (sign-outs, back-channel logouts), read by every replica with its config.
+ */
+
+/** A revocation file's expiry, as its writer noted it; undefined when it carries none. */
+function expiresAt(text: string): number | undefined {
+  const match = /^# expires (\S+)$/m.exec(text);
+  const at = match ? Date.parse(match[1] as string) : Number.NaN;
+  return Number.isNaN(at) ? undefined : at;
+}
+
+/**
+ * Writes an AccessRevocation as a YAML file into a directory every replica reads (atomically:
+ * a temporary file, then a rename), and deletes the files there whose noted expiry has passed.
+ */
+export function writeRevocationFile(
+  directory: string,
+  spec: Record<string, unknown>,
+  expires: Date,
+  prefix = 'revocation',
+): string {
+  const name = `${prefix}-${randomBytes(5).toString('hex')}`;
+  const document = { apiVersion: API_VERSION, kind: 'AccessRevocation', metadata: { name }, spec };
+  const text = `# Written by Gatehouse; deleted after it expires.\n# expires ${expires.toISOString()}\n${stringify(document)}`;
+  const temporary = join(directory, `.${name}.tmp`);
+  writeFileSync(temporary, text, { mode: 0o644 });
+  renameSync(temporary, join(directory, `${name}.yaml`));
+  pruneRevocationFiles(directory);
+  return name;
+}
+
+/** Deletes the revocation files of a directory whose noted expiry has passed; others are left alone. */
+export function pruneRevocationFiles(directory: string, now = Date.now()): number {
+  let pruned = 0;
+  for (const file of readdirSync(directory)) {
+    if (!file.endsWith('.yaml')) continue;
+    try {
+      const at = expiresAt(readFileSync(join(directory, file), 'utf8'));
+      if (at !== undefined && at <= now) {
+        unlinkSync(join(directory, file));
+        pruned++;
+      }
+    } catch {
+      // Deleted meanwhile by another replica, or unreadable: not ours to judge.
+    }
+  }
+  return pruned;
+}

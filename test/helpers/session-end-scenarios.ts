@@ -1,0 +1,134 @@
+import { expect } from 'vitest';
+import {
+  type BackchannelProvider,
+  endAtProvider,
+  forwarded,
+  logoutToken,
+  openSocket,
+  percentile,
+  postLogoutToken,
+  signIn,
+  signOut,
+} from './session-ends.ts';
+import type { SidecarProcess } from './sidecar-process.ts';
+
+/** Three replicas of one application (cluster or standalone), their upstream and their provider. */
+export interface Replicas {
+  readonly origins: readonly string[];
+  readonly sidecars: readonly SidecarProcess[];
+  readonly upstreamPaths: string[];
+  readonly idp: BackchannelProvider;
+}
+
+/** Milliseconds from `since` until every replica refuses the cookie (polled every 5 ms). */
+async function refusedEverywhere(r: Replicas, cookie: string, since: number, tag: string): Promise<number> {
+  const done = r.origins.map(() => false);
+  while (done.includes(false)) {
+    if (performance.now() - since > 5_000) throw new Error(`${tag}: cookie still forwarded after 5 s`);
+    await Promise.all(
+      r.origins.map(async (origin, i) => {
+        if (!done[i]) done[i] = !(await forwarded(origin, cookie, `/${tag}-${i}`, r.upstreamPaths));
+      }),
+    );
+    if (done.includes(false)) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return performance.now() - since;
+}
+
+/** A label fit for a URL path. */
+const slug = (label: string): string => label.replace(/[^A-Za-z0-9]+/g, '-');
+
+function report(what: string, ms: number[]): void {
+  console.warn(
+    `${what}: p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms; rounds: ${ms.map((m) => m.toFixed(0)).join(' ')}`,
+  );
+}
+
+/**
+ * Rounds of: sign in on A, check the cookie works on every replica, open a WebSocket through B,
+ * sign out through A; the cookie is refused on every replica and the WebSocket closes.
+ */
+export async function signOutRounds(r: Replicas, rounds: number, label: string): Promise<void> {
+  const [a, b] = r.origins as [string, string];
+  const tag = slug(label);
+  const refusedMs: number[] = [];
+  const closedMs: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const { cookie } = await signIn(a);
+    for (const [i, origin] of r.origins.entries())
+      expect(await forwarded(origin, cookie, `/${tag}-${round}-before-${i}`, r.upstreamPaths)).toBe(true);
+    const socket = await openSocket(b, cookie);
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
+    const started = performance.now();
+    expect(await signOut(a, cookie)).toBe(200);
+    refusedMs.push(await refusedEverywhere(r, cookie, started, `${tag}-${round}-after`));
+    closedMs.push((await closed) - started);
+  }
+  report(`${label}: sign-out on A → cookie refused on every replica`, refusedMs);
+  report(`${label}: sign-out on A → WebSocket through B closed`, closedMs);
+  expect(percentile(refusedMs, 99)).toBeLessThanOrEqual(1_000);
+  expect(percentile(closedMs, 99)).toBeLessThanOrEqual(1_000);
+}
+
+/**
+ * Rounds of: sign in, end the session at the provider itself (its own back-channel logout calls
+ * replica A); the cookie is refused on every replica.
+ */
+export async function providerLogoutRounds(r: Replicas, rounds: number, label: string): Promise<void> {
+  const [a] = r.origins as [string];
+  const tag = slug(label);
+  const refusedMs: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const { browser, cookie } = await signIn(a);
+    expect(await forwarded(a, cookie, `/${tag}-${round}-before`, r.upstreamPaths)).toBe(true);
+    const started = performance.now();
+    await endAtProvider(browser, r.idp.provider.issuer);
+    refusedMs.push(await refusedEverywhere(r, cookie, started, `${tag}-${round}-after`));
+  }
+  report(`${label}: provider back-channel logout → cookie refused on every replica`, refusedMs);
+  expect(r.idp.deliveries.filter((d) => !d.startsWith('ok'))).toEqual([]);
+  expect(percentile(refusedMs, 99)).toBeLessThanOrEqual(1_000);
+  const logged = r.sidecars[0]?.lines.filter((l) => l.type === 'backchannel_logout') ?? [];
+  expect(logged.length).toBeGreaterThanOrEqual(rounds);
+  expect(logged.at(-1)).toMatchObject({ provider: 'dev', sub: 'alice' });
+  expect(typeof logged.at(-1)?.providerSession).toBe('string');
+}
+
+/** Every malformed or hostile logout token is refused with its reason, and no session ends. */
+export async function refusedLogoutTokens(r: Replicas): Promise<void> {
+  const [a] = r.origins as [string];
+  const { cookie } = await signIn(a);
+  const { generateKeyPair, exportJWK } = await import('jose');
+  const forged = {
+    ...(await exportJWK((await generateKeyPair('RS256', { extractable: true })).privateKey)),
+    kid: r.idp.key.kid,
+  };
+  const issuer = r.idp.provider.issuer;
+  const valid = { iss: issuer, aud: 'wiki', sub: 'alice' };
+  const replayed = await logoutToken(r.idp.key, { ...valid, sub: 'nobody-signed-in' });
+  expect((await postLogoutToken(a, replayed)).status).toBe(200); // accepted once: nobody's session
+  const now = Math.floor(Date.now() / 1000);
+  const cases: [string, Promise<string>][] = [
+    ['bad_signature', logoutToken(forged as typeof r.idp.key, valid)],
+    ['wrong_audience', logoutToken(r.idp.key, { ...valid, aud: 'another-client' })],
+    ['unknown_issuer', logoutToken(r.idp.key, { ...valid, iss: 'https://attacker.example' })],
+    ['replayed_jti', Promise.resolve(replayed)],
+    ['stale_iat', logoutToken(r.idp.key, { ...valid, iat: now - 3_600 })],
+    ['nonce_present', logoutToken(r.idp.key, { ...valid, nonce: 'n-0S6_WzA2Mj' })],
+    ['missing_events', logoutToken(r.idp.key, valid, { omit: ['events'] })],
+    ['missing_sid_and_sub', logoutToken(r.idp.key, valid, { omit: ['sub'] })],
+  ];
+  for (const [reason, token] of cases) {
+    const answer = await postLogoutToken(a, await token);
+    expect(answer.status, reason).toBe(400);
+    expect(JSON.parse(answer.body), reason).toEqual({ error: 'invalid_request', error_description: reason });
+    await r.sidecars[0]?.waitForLine(
+      (l) => l.type === 'backchannel_logout_refused' && l.reason === reason,
+      5_000,
+    );
+  }
+  // Nothing ended: the session still works everywhere, a moment later too.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  for (const [i, origin] of r.origins.entries())
+    expect(await forwarded(origin, cookie, `/after-refusals-${i}`, r.upstreamPaths)).toBe(true);
+}

@@ -1,0 +1,192 @@
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { stringify } from 'yaml';
+import { generateApplicationKeys, keysSecretName, keysToSecretData } from '../../contract/keys.ts';
+import { freePort } from '../helpers/control-plane.ts';
+import { eventually } from '../helpers/operator-cluster.ts';
+import {
+  providerLogoutRounds,
+  type Replicas,
+  refusedLogoutTokens,
+  signOutRounds,
+} from '../helpers/session-end-scenarios.ts';
+import {
+  type BackchannelProvider,
+  forwarded,
+  signIn,
+  signOut,
+  startBackchannelProvider,
+} from '../helpers/session-ends.ts';
+import { runGatehouse, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+
+// Sessions end everywhere without Kubernetes: three file-mode replicas read one config
+// directory and share a revocations directory, where sign-outs, back-channel logouts and
+// `gatehouse revoke --revocations-dir` write AccessRevocation files.
+
+const ROUNDS = 20;
+let idp: BackchannelProvider;
+let upstream: TestUpstream;
+const sidecars: SidecarProcess[] = [];
+const upstreamPaths: string[] = [];
+let replicas: Replicas;
+let revocationsDir: string;
+let origins: string[];
+
+beforeAll(async () => {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  origins = ports.map((p) => `http://127.0.0.1:${p}`);
+  upstream = await startUpstream((req, res) => {
+    upstreamPaths.push(req.url ?? '');
+    res.end('wiki page');
+  });
+  const wss = new WebSocketServer({ server: upstream.server });
+  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${String(m)}`)));
+  idp = await startBackchannelProvider(origins[0] as string);
+  const configDir = mkdtempSync(join(tmpdir(), 'gatehouse-standalone-ends-'));
+  revocationsDir = mkdtempSync(join(tmpdir(), 'gatehouse-revocations-'));
+  const documents = [
+    {
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'AccessApplication',
+      metadata: { name: 'wiki' },
+      spec: {
+        hosts: ports.map((p) => `127.0.0.1:${p}`),
+        upstream: { url: upstream.url },
+        policies: [{ name: 'engineers' }],
+        authentication: {
+          externalUrl: origins[0],
+          identityProviders: [
+            {
+              name: 'dev',
+              issuer: idp.provider.issuer,
+              clientId: 'wiki',
+              clientSecretRef: { name: 'idp', key: 'client-secret' },
+              scopes: ['openid', 'email', 'groups'],
+            },
+          ],
+          session: { absoluteLifetime: '1h' },
+        },
+      },
+    },
+    {
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'AccessPolicy',
+      metadata: { name: 'engineers' },
+      spec: { decision: 'allow', include: [{ groups: ['engineering'] }] },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'idp' },
+      stringData: { 'client-secret': 'wiki-secret' },
+    },
+    // One set of keys for every replica: a cookie sealed by one is read by the others.
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: keysSecretName('wiki') },
+      stringData: keysToSecretData(generateApplicationKeys('ES256')),
+    },
+  ];
+  writeFileSync(join(configDir, 'wiki.yaml'), documents.map((d) => stringify(d)).join('---\n'));
+  for (const port of ports)
+    sidecars.push(
+      await startSidecarProcess(configDir, [
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--revocations-dir',
+        revocationsDir,
+      ]),
+    );
+  replicas = { origins, sidecars, upstreamPaths, idp };
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(sidecars.map((s) => s.stop()));
+  await idp?.close();
+  await upstream?.close();
+});
+
+describe('sessions end everywhere, standalone', () => {
+  it(`a sign-out on replica A ends the session on B and C within a second and closes its WebSocket (${ROUNDS} rounds)`, async () => {
+    await signOutRounds(replicas, ROUNDS, 'standalone sign-out');
+    expect(
+      readdirSync(revocationsDir).filter((f) => f.startsWith('session-end-')).length,
+    ).toBeGreaterThanOrEqual(ROUNDS);
+  }, 180_000);
+
+  it(`oidc-provider's own back-channel logout ends the session in all three replicas within a second (${ROUNDS} rounds)`, async () => {
+    await providerLogoutRounds(replicas, ROUNDS, 'standalone back-channel');
+  }, 180_000);
+
+  it('refuses forged, misaddressed, replayed, stale and malformed logout tokens, each with its reason, ending nothing', async () => {
+    await refusedLogoutTokens(replicas);
+  }, 60_000);
+});
+
+describe('sign-out is a same-origin POST', () => {
+  it('a cross-site GET or POST does not end the session; the POST from the sign-out page does', async () => {
+    const a = origins[0] as string;
+    const { cookie } = await signIn(a);
+    // An image tag or a link on another site: a GET shows the confirmation page, nothing ends.
+    const asked = await request(`${a}/.gatehouse/logout`, {
+      headers: { cookie, 'sec-fetch-site': 'cross-site' },
+    });
+    const page = await asked.body.text();
+    expect(asked.statusCode).toBe(200);
+    expect(page).toContain('<form method="post" action="/.gatehouse/logout">');
+    expect(await forwarded(a, cookie, '/after-cross-site-get', upstreamPaths)).toBe(true);
+    // A form on another site posting here: refused with 403, nothing ends.
+    expect(
+      await signOut(a, cookie, { origin: 'https://attacker.example', 'sec-fetch-site': 'cross-site' }),
+    ).toBe(403);
+    expect(await signOut(a, cookie, { origin: 'https://attacker.example', 'sec-fetch-site': '' })).toBe(403);
+    const refused = await sidecars[0]?.waitForLine((l) => l.type === 'logout_refused');
+    expect(refused).toMatchObject({ reason: 'cross_site_request', origin: 'https://attacker.example' });
+    expect(await forwarded(a, cookie, '/after-cross-site-post', upstreamPaths)).toBe(true);
+    // The page's own form: same origin, the session ends.
+    expect(await signOut(a, cookie)).toBe(200);
+    expect(await forwarded(a, cookie, '/after-sign-out', upstreamPaths)).toBe(false);
+  });
+});
+
+describe('revocations without a cluster', () => {
+  it('gatehouse revoke --revocations-dir ends a user in every replica', async () => {
+    const { cookie } = await signIn(origins[0] as string);
+    const before = new Date(Date.now() + 1_000).toISOString();
+    const written = await runGatehouse([
+      'revoke',
+      '--user',
+      'Alice@Example.com',
+      '--app',
+      'wiki',
+      '--before',
+      before,
+      '--reason',
+      'INC-7',
+      '--revocations-dir',
+      revocationsDir,
+    ]);
+    expect(written.stderr).toBe('');
+    expect(written.code).toBe(0);
+    expect(written.stdout).toContain('default/wiki');
+    await eventually(
+      async () => {
+        for (const [i, origin] of origins.entries())
+          if (await forwarded(origin, cookie, `/revoked-${i}-${Date.now()}`, upstreamPaths)) return false;
+        return true;
+      },
+      5_000,
+      'revoked in every replica',
+    );
+    const applied = await sidecars[2]?.waitForLine(
+      (l) => l.type === 'revocation_applied' && l.user === 'alice@example.com',
+    );
+    expect(applied).toMatchObject({ reason: 'INC-7' });
+  });
+});
