@@ -134,9 +134,14 @@ describe('OIDC sign-in (authorization code + PKCE against oidc-provider)', () =>
     const browser = new HttpBrowser();
     await signInWithDevProvider(browser, `${stack.origin}/before-logout`, 'alice');
     const stolen = new Map(browser.cookies(stack.origin));
-    const out = await browser.fetch(`${stack.origin}/.gatehouse/logout`);
-    expect(out.status).toBe(302);
-    const end = new URL(out.headers.location as string);
+    // The sign-out page's form: a POST from the same origin; the provider's sign-out is next.
+    const out = await browser.fetch(`${stack.origin}/.gatehouse/logout`, {
+      method: 'POST',
+      headers: { origin: stack.origin },
+    });
+    expect(out.status).toBe(200);
+    const next = /<meta http-equiv="refresh" content="0;url=([^"]+)">/.exec(out.body)?.[1] ?? '';
+    const end = new URL(next.replaceAll('&#38;', '&'));
     expect(end.origin).toBe(stack.providers[0]?.issuer);
     expect(end.searchParams.get('post_logout_redirect_uri')).toBe(`${stack.origin}/.gatehouse/signed-out`);
     expect(end.searchParams.get('id_token_hint')).toBeTruthy();
@@ -154,7 +159,10 @@ describe('OIDC sign-in (authorization code + PKCE against oidc-provider)', () =>
     const browser = new HttpBrowser();
     await signInWithDevProvider(browser, `${stack.origin}/before-reload`, 'alice');
     const stolen = new Map(browser.cookies(stack.origin));
-    await browser.fetch(`${stack.origin}/.gatehouse/logout`);
+    await browser.fetch(`${stack.origin}/.gatehouse/logout`, {
+      method: 'POST',
+      headers: { origin: stack.origin },
+    });
     stack.sidecar.sidecar.install({ ...stack.config, generation: 'fedcba9876543210' });
     const replay = new HttpBrowser();
     for (const [n, v] of stolen) replay.cookies(stack.origin).set(n, v);

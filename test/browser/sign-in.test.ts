@@ -55,7 +55,13 @@ describe('sign-in in headless Chromium against oidc-provider', () => {
     const session = cookies.find((c) => c.name === '_gatehouse');
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
 
+    // The sign-out page asks first; its button posts the form (same origin), then the provider asks too.
     await page.goto(`${stack.origin}/.gatehouse/logout`);
+    expect(await page.textContent('h1')).toBe('Sign out');
+    await Promise.all([
+      page.waitForURL((url) => !url.href.startsWith(stack.origin)),
+      page.click('button[type="submit"]'),
+    ]);
     // oidc-provider asks to confirm the sign-out at the provider.
     await page.waitForSelector('button[autofocus], button[type="submit"]');
     await Promise.all([
