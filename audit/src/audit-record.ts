@@ -35,7 +35,18 @@ export interface RequestRecord {
   readonly userAgent: string | null;
   readonly identity: Identity | null;
   readonly sessionId: string | null;
+  /** A session cookie presented but refused because its session had ended: the request is tied to it. */
+  readonly endedSession?: EndedSessionRef | null;
   readonly decision: Decision | null;
+}
+
+/** The ended session a refused request presented. */
+export interface EndedSessionRef {
+  readonly sessionId: string;
+  readonly reason: string | null;
+  readonly email: string | null;
+  readonly sub: string | null;
+  readonly idp: string | null;
 }
 
 /** The sidecar's auth events that begin, continue or end a session, and revocations. */
@@ -59,6 +70,10 @@ export interface AuthRecord {
   readonly revocation: string | null;
   /** revocation_applied: the cut-off (epoch ms). */
   readonly revokedBefore: number | null;
+  /** revocation_applied of one session (a sign-out elsewhere): its id. */
+  readonly session?: string | null;
+  /** login_succeeded: the provider's session id; revocation_applied of a back-channel logout: the one it ends. */
+  readonly providerSession?: string | null;
 }
 
 export type AuditRecord = RequestRecord | AuthRecord;
@@ -83,6 +98,14 @@ function identity(v: unknown): Identity | null {
   if (!v || typeof v !== 'object') return null;
   const o = v as Json;
   return { kind: str(o.kind), sub: str(o.sub), email: str(o.email), idp: str(o.idp) };
+}
+
+function endedSession(v: unknown): EndedSessionRef | null {
+  if (!v || typeof v !== 'object') return null;
+  const o = v as Json;
+  const sessionId = str(o.sessionId);
+  if (sessionId === null) return null;
+  return { sessionId, reason: str(o.reason), email: str(o.email), sub: str(o.sub), idp: str(o.idp) };
 }
 
 function decision(v: unknown): Decision | null {
@@ -110,6 +133,7 @@ function nativeRequest(o: Json): RequestRecord | undefined {
     userAgent: str(o.userAgent),
     identity: identity(o.identity),
     sessionId: str(o.sessionId),
+    endedSession: endedSession(o.endedSession),
     decision: decision(o.decision),
   };
 }
@@ -134,6 +158,7 @@ function cloudflareRequest(o: Json): RequestRecord | undefined {
     userAgent: str(o.ClientRequestUserAgent) || null,
     identity: identity(o.GatehouseIdentity),
     sessionId: str(o.GatehouseSessionID),
+    endedSession: endedSession(o.GatehouseEndedSession),
     decision: decision(o.GatehouseDecision),
   };
 }
@@ -157,6 +182,8 @@ function authEvent(o: Json, type: AuthEventType): AuthRecord | undefined {
     reason: str(o.reason),
     revocation: str(o.revocation),
     revokedBefore: Number.isNaN(revokedBefore) ? null : revokedBefore,
+    session: str(o.session),
+    providerSession: str(o.providerSession),
   };
 }
 
@@ -194,12 +221,14 @@ export function parseAuditLine(line: string): AuditRecord | undefined {
 
 /** The email a record is about (the signed-in user of a request, or the user of an auth event). */
 export function recordEmail(record: AuditRecord): string | null {
-  return record.kind === 'request' ? (record.identity?.email ?? null) : record.email;
+  return record.kind === 'request'
+    ? (record.identity?.email ?? record.endedSession?.email ?? null)
+    : record.email;
 }
 
 /** The subject a record is about (the signed-in caller of a request, or the subject of an auth event). */
 export function recordSubject(record: AuditRecord): string | null {
-  return record.kind === 'request' ? (record.identity?.sub ?? null) : record.sub;
+  return record.kind === 'request' ? (record.identity?.sub ?? record.endedSession?.sub ?? null) : record.sub;
 }
 
 /** The time a record sorts by: a request's start, an event's time. */

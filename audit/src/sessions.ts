@@ -5,7 +5,7 @@ export type SessionEnd = 'logout' | 'expired' | 'revoked' | 'refresh_rejected';
 
 /** Something in a session a person should look at. */
 export interface Anomaly {
-  readonly kind: 'ip_change' | 'user_agent_change' | 'denial_burst';
+  readonly kind: 'ip_change' | 'user_agent_change' | 'denial_burst' | 'used_after_end';
   /** When it happened (epoch ms) and the request it happened at. */
   readonly time: number;
   readonly requestId: string;
@@ -58,6 +58,7 @@ interface Builder {
   email: string | null;
   sub: string | null;
   provider: string | null;
+  providerSession: string | null;
   login: Session['login'];
   end: Session['end'];
   requests: RequestRecord[];
@@ -107,6 +108,23 @@ export function findAnomalies(requests: readonly RequestRecord[], settings: Anom
   return out;
 }
 
+/**
+ * Requests served on the session after it ended (a sign-out, a revocation, an expiry, a
+ * back-channel logout), on whichever replica: the session was used by someone who still had it.
+ * Refused replays (the sidecar knew the session had ended) are not anomalies.
+ */
+function usedAfterEnd(requests: readonly RequestRecord[], end: Session['end']): Anomaly[] {
+  if (!end) return [];
+  return requests
+    .filter((r) => r.start > end.time && r.endedSession == null && r.status < 400 && r.identity !== null)
+    .map((r) => ({
+      kind: 'used_after_end' as const,
+      time: r.start,
+      requestId: r.requestId,
+      detail: `${r.method} ${r.uri} served on ${r.host} ${((r.start - end.time) / 1000).toFixed(3)} s after the session ended (${end.kind}${end.detail ? `: ${end.detail}` : ''})`,
+    }));
+}
+
 const byStart = (a: RequestRecord, b: RequestRecord): number =>
   a.start - b.start || (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0);
 
@@ -127,7 +145,17 @@ export class SessionBuilder {
     const key = `${app}\u0000${sessionId}`;
     let b = this.#sessions.get(key);
     if (!b) {
-      b = { app, sessionId, email: null, sub: null, provider: null, login: null, end: null, requests: [] };
+      b = {
+        app,
+        sessionId,
+        email: null,
+        sub: null,
+        provider: null,
+        providerSession: null,
+        login: null,
+        end: null,
+        requests: [],
+      };
       this.#sessions.set(key, b);
     }
     return b;
@@ -140,11 +168,21 @@ export class SessionBuilder {
     let found: Session['end'] = null;
     for (const r of this.#revocations) {
       if (r.app !== b.app || r.revokedBefore === null) continue;
+      const sameProvider = r.provider === null || r.provider === b.provider;
       const sameUser =
-        r.email !== null
-          ? email !== undefined && r.email.toLowerCase() === email
-          : r.sub !== null && r.sub === b.sub && (r.provider === null || r.provider === b.provider);
+        r.session != null
+          ? r.session === b.sessionId
+          : r.providerSession != null
+            ? r.providerSession === b.providerSession && sameProvider
+            : r.email !== null
+              ? email !== undefined && r.email.toLowerCase() === email
+              : r.sub !== null && r.sub === b.sub && sameProvider;
       if (!sameUser) continue;
+      if (r.session != null) {
+        // One session named: its sign-in time does not matter.
+        if (!found || r.time < found.time) found = { kind: 'revoked', time: r.time, detail: r.revocation };
+        continue;
+      }
       if (signedIn === undefined || Math.floor(signedIn / 1000) * 1000 > r.revokedBefore) continue;
       if (!found || r.time < found.time) found = { kind: 'revoked', time: r.time, detail: r.revocation };
     }
@@ -157,12 +195,14 @@ export class SessionBuilder {
       return;
     }
     if (record.kind === 'request') {
-      if (record.sessionId === null) return;
-      const b = this.#builder(record.app, record.sessionId);
+      // A refused replay of an ended session belongs to that session, not to anonymous traffic.
+      const sessionId = record.sessionId ?? record.endedSession?.sessionId ?? null;
+      if (sessionId === null) return;
+      const b = this.#builder(record.app, sessionId);
       b.requests.push(record);
-      b.email ??= record.identity?.email ?? null;
-      b.sub ??= record.identity?.sub ?? null;
-      b.provider ??= record.identity?.idp ?? null;
+      b.email ??= record.identity?.email ?? record.endedSession?.email ?? null;
+      b.sub ??= record.identity?.sub ?? record.endedSession?.sub ?? null;
+      b.provider ??= record.identity?.idp ?? record.endedSession?.idp ?? null;
       return;
     }
     if (record.sessionId === null) return;
@@ -172,6 +212,7 @@ export class SessionBuilder {
     b.provider ??= record.provider;
     if (record.type === 'login_succeeded') {
       b.login = { time: record.time, clientIp: record.clientIp, userAgent: record.userAgent };
+      b.providerSession ??= record.providerSession ?? null;
       return;
     }
     const end =
@@ -216,7 +257,9 @@ export class SessionBuilder {
         ips,
         userAgents,
         requests,
-        anomalies: findAnomalies(requests, this.#settings),
+        anomalies: [...findAnomalies(requests, this.#settings), ...usedAfterEnd(requests, end)].sort(
+          (x, y) => x.time - y.time,
+        ),
       });
     }
     return out.sort((a, b) => a.first - b.first || (a.sessionId < b.sessionId ? -1 : 1));

@@ -9,6 +9,15 @@ import type { RuntimeState } from './runtime-state.ts';
 /** How the caller proved who they are. */
 export type AuthMethod = 'oidc' | 'service-token' | 'service-account';
 
+/** A refused session, as a request line names it. */
+export interface EndedSession {
+  readonly sessionId: string;
+  readonly reason: 'signed_out' | 'revoked' | 'expired';
+  readonly sub: string;
+  readonly email: string | null;
+  readonly idp: string;
+}
+
 /** How a request ended; exactly one per log line. */
 export type Outcome =
   | 'served'
@@ -55,6 +64,11 @@ export class RequestScope {
   sessionId: string | null = null;
   /** Sign-in time (epoch seconds) of the session, to end it when a revocation arrives mid-tunnel. */
   sessionIssuedAt: number | null = null;
+  /**
+   * A session cookie presented but refused because its session had ended (signed out, revoked,
+   * expired): the request goes on anonymous, and its log line ties it to that session.
+   */
+  endedSession: EndedSession | null = null;
   /** The identity provider's session id of the signed-in session, when it has one. */
   providerSessionId: string | null = null;
   authMethod: AuthMethod | null = null;

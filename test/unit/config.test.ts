@@ -77,7 +77,7 @@ describe('loading AccessApplication YAML', () => {
       'wrong kind',
       'apiVersion: gatehouse.dev/v1alpha1\nkind: AccessThing\nmetadata: {name: a}\n',
       [
-        'app.yaml#1 kind: must be one of: AccessApplication, AccessPolicy (got "AccessThing")',
+        'app.yaml#1 kind: must be one of: AccessApplication, AccessPolicy, AccessRevocation (got "AccessThing")',
         '(config): no AccessApplication found',
       ].slice(0, 1),
     ],

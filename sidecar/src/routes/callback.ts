@@ -155,6 +155,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     sub: session.sub,
     email: session.email,
     sessionId: session.sid,
+    ...(session.psid ? { providerSession: session.psid } : {}),
     groups: session.groups.length,
   });
   return redirectTo(`${auth.settings.externalOrigin}${tx.r}`, [...clear, ...sessionCookies], 'gateway');
