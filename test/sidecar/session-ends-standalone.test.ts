@@ -36,10 +36,15 @@ const upstreamPaths: string[] = [];
 let replicas: Replicas;
 let revocationsDir: string;
 let origins: string[];
+let stray: SidecarProcess | undefined;
+let strayOrigin: string;
 
 beforeAll(async () => {
   const ports = [await freePort(), await freePort(), await freePort()];
   origins = ports.map((p) => `http://127.0.0.1:${p}`);
+  // A fourth replica that was started without the shared directory: it never hears of sign-outs.
+  const strayPort = await freePort();
+  strayOrigin = `http://127.0.0.1:${strayPort}`;
   upstream = await startUpstream((req, res) => {
     upstreamPaths.push(req.url ?? '');
     res.end('wiki page');
@@ -55,7 +60,7 @@ beforeAll(async () => {
       kind: 'AccessApplication',
       metadata: { name: 'wiki' },
       spec: {
-        hosts: ports.map((p) => `127.0.0.1:${p}`),
+        hosts: [...ports, strayPort].map((p) => `127.0.0.1:${p}`),
         upstream: { url: upstream.url },
         policies: [{ name: 'engineers' }],
         authentication: {
@@ -104,10 +109,11 @@ beforeAll(async () => {
       ]),
     );
   replicas = { origins, sidecars, upstreamPaths, idp };
+  stray = await startSidecarProcess(configDir, ['--listen', `127.0.0.1:${strayPort}`]);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(sidecars.map((s) => s.stop()));
+  await Promise.all([...sidecars, ...(stray ? [stray] : [])].map((s) => s.stop()));
   await idp?.close();
   await upstream?.close();
 });
@@ -152,6 +158,60 @@ describe('sign-out is a same-origin POST', () => {
     // The page's own form: same origin, the session ends.
     expect(await signOut(a, cookie)).toBe(200);
     expect(await forwarded(a, cookie, '/after-sign-out', upstreamPaths)).toBe(false);
+  });
+});
+
+describe('the audit sees every end', () => {
+  it('flags a session used on another replica after its sign-out, and ties a refused replay to its session', async () => {
+    const a = origins[0] as string;
+    const { cookie } = await signIn(a, 'alice');
+    expect(await forwarded(a, cookie, '/audit-before-sign-out', upstreamPaths)).toBe(true);
+    expect(await signOut(a, cookie)).toBe(200);
+    await eventually(
+      async () =>
+        !(await forwarded(origins[1] as string, cookie, `/audit-wait-${Date.now()}`, upstreamPaths)),
+      5_000,
+      'ended on B',
+    );
+    // The thief replays the cookie on A (refused) and on the stray replica (served: it never heard).
+    expect(await forwarded(a, cookie, '/audit-replay-refused', upstreamPaths)).toBe(false);
+    expect(await forwarded(strayOrigin, cookie, '/audit-used-after-end', upstreamPaths)).toBe(true);
+    const all = [...sidecars, stray as SidecarProcess];
+    await eventually(
+      async () =>
+        all.some((s) => s.lines.some((l) => l.type === 'request' && l.uri === '/audit-used-after-end')),
+      5_000,
+      'stray line written',
+    );
+    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-audit-ends-')), 'all.log');
+    writeFileSync(file, all.flatMap((s) => s.lines.map((l) => JSON.stringify(l))).join('\n'));
+    const audited = await runGatehouse([
+      'audit',
+      'sessions',
+      '--user',
+      'alice@example.com',
+      '--format',
+      'json',
+      file,
+    ]);
+    expect(audited.code).toBe(0);
+    const sessions = JSON.parse(audited.stdout) as {
+      sessionId: string;
+      end: { kind: string } | null;
+      requests: { uri: string; host: string; endedSession?: { reason: string } | null }[];
+      anomalies: { kind: string; detail: string }[];
+    }[];
+    const session = sessions.find((s) => s.requests.some((r) => r.uri === '/audit-before-sign-out'));
+    expect(session?.end?.kind).toBe('logout');
+    // Flagged: the stray replica's request, and any B served in the moment before the end reached it.
+    const used = session?.anomalies.filter((x) => x.kind === 'used_after_end') ?? [];
+    expect(used.map((x) => x.detail).filter((d) => d.includes('/audit-used-after-end'))).toEqual([
+      expect.stringContaining(`/audit-used-after-end served on ${new URL(strayOrigin).host}`),
+    ]);
+    for (const flagged of used.filter((x) => !x.detail.includes('/audit-used-after-end')))
+      expect(flagged.detail).toContain(`served on ${new URL(origins[1] as string).host}`);
+    const replay = session?.requests.find((r) => r.uri === '/audit-replay-refused');
+    expect(replay?.endedSession?.reason).toBe('signed_out');
   });
 });
 

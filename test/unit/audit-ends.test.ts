@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import type { AuthRecord, RequestRecord } from '../../audit/src/audit-record.ts';
+import { SessionBuilder } from '../../audit/src/sessions.ts';
+
+const request = (start: number, over: Partial<RequestRecord> = {}): RequestRecord => ({
+  kind: 'request',
+  start,
+  end: start + 5,
+  requestId: `r${start}`,
+  app: 'corp/wiki',
+  host: 'wiki-a',
+  method: 'GET',
+  uri: `/p${start}`,
+  status: 200,
+  outcome: 'served',
+  clientIp: '192.0.2.1',
+  userAgent: 'ua',
+  identity: { kind: 'user', sub: 'ada', email: 'ada@example.com', idp: 'corp' },
+  sessionId: 'S1',
+  decision: null,
+  ...over,
+});
+
+const event = (type: AuthRecord['type'], time: number, over: Partial<AuthRecord> = {}): AuthRecord => ({
+  kind: 'auth',
+  type,
+  time,
+  app: 'corp/wiki',
+  requestId: null,
+  sessionId: null,
+  email: null,
+  sub: null,
+  provider: null,
+  clientIp: null,
+  userAgent: null,
+  reason: null,
+  revocation: null,
+  revokedBefore: null,
+  ...over,
+});
+
+function session(records: (RequestRecord | AuthRecord)[]) {
+  const b = new SessionBuilder();
+  for (const r of records) b.add(r);
+  return b.sessions().find((s) => s.sessionId === 'S1');
+}
+
+describe('used after end', () => {
+  it.each([
+    ['a sign-out here', [event('logout', 2000, { sessionId: 'S1' })], 'logout'],
+    [
+      'a revocation of the session (a sign-out elsewhere)',
+      [
+        event('revocation_applied', 2000, {
+          session: 'S1',
+          revocation: 'session-end-1',
+          revokedBefore: 1000,
+        }),
+      ],
+      'revoked',
+    ],
+    [
+      'a back-channel logout of its provider session',
+      [
+        event('login_succeeded', 500, { sessionId: 'S1', provider: 'corp', providerSession: 'P9' }),
+        event('revocation_applied', 2000, {
+          providerSession: 'P9',
+          provider: 'corp',
+          revocation: 'bcl',
+          revokedBefore: 1999,
+        }),
+      ],
+      'revoked',
+    ],
+    ['an expiry', [event('session_expired', 2000, { sessionId: 'S1', reason: 'idle_timeout' })], 'expired'],
+  ] as const)('after %s, a request served on any replica is flagged', (_what, ends, kind) => {
+    const s = session([request(1000), ...ends, request(3000, { host: 'wiki-b' })]);
+    expect(s?.end?.kind).toBe(kind);
+    expect(s?.anomalies.map((a) => a.kind)).toEqual(['used_after_end']);
+    expect(s?.anomalies[0]?.detail).toContain('GET /p3000 served on wiki-b 1.000 s after the session ended');
+  });
+
+  it('a refused replay is tied to the session and is not an anomaly; nothing before the end is flagged', () => {
+    const replay = request(3000, {
+      sessionId: null,
+      identity: null,
+      status: 302,
+      outcome: 'gateway',
+      endedSession: {
+        sessionId: 'S1',
+        reason: 'signed_out',
+        email: 'ada@example.com',
+        sub: 'ada',
+        idp: 'corp',
+      },
+    });
+    const s = session([request(1000), event('logout', 2000, { sessionId: 'S1' }), replay]);
+    expect(s?.requests.map((r) => r.requestId)).toEqual(['r1000', 'r3000']);
+    expect(s?.anomalies).toEqual([]);
+  });
+
+  it('another session of the same provider session or user is not ended by a one-session revocation', () => {
+    const s = session([
+      request(1000),
+      event('revocation_applied', 2000, { session: 'S2', revocation: 'other', revokedBefore: 1000 }),
+      request(3000),
+    ]);
+    expect(s?.end).toBeNull();
+    expect(s?.anomalies).toEqual([]);
+  });
+});
