@@ -146,9 +146,13 @@ describe('CRDs on a real API server', () => {
     [
       'a revocation naming both a user and a subject',
       revocation('r1', { user: 'a@example.com', subject: 'a' }),
-      'set exactly one of user and subject',
+      'set exactly one of user, subject, session and providerSession',
     ],
-    ['a revocation naming no one', revocation('r2', {}), 'set exactly one of user and subject'],
+    [
+      'a revocation naming no one',
+      revocation('r2', {}),
+      'set exactly one of user, subject, session and providerSession',
+    ],
     [
       'a revocation with a provider but no subject',
       revocation('r3', { user: 'a@example.com', provider: 'corp' }),

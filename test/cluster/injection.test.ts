@@ -4,10 +4,10 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect } from 'node:tls';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { ACCESS_APPLICATIONS } from '../../contract/api/resource-types.ts';
+import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../../contract/api/resource-types.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import {
@@ -315,6 +315,44 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
     expect(
       (ready?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions,
     ).toContainEqual(expect.objectContaining({ type: 'Ready', status: 'True' }));
+  });
+
+  it('a sign-out the injected sidecar reports, with its pod token, becomes an AccessRevocation of its application', async () => {
+    const container = sidecarOf(injected) as ContainerLike & { env: { name: string; value: string }[] };
+    const ca = container.env.find((e) => e.name === 'GATEHOUSE_OPERATOR_CA')?.value ?? '';
+    const dispatcher = new Agent({ connect: { ca } });
+    try {
+      const response = await request(`https://127.0.0.1:${operator.deliveryPort}/v1/session-ends`, {
+        method: 'POST',
+        dispatcher,
+        headers: {
+          authorization: `Bearer ${readFileSync(join(dir, 'token'), 'utf8')}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({
+          session: 'AAAAAAAAAAAAAAAAAAAAAA',
+          before: Math.floor(Date.now() / 1000),
+          reason: 'signed out',
+        }),
+      });
+      const answer = (await response.body.json()) as { revocation: string };
+      expect(response.statusCode).toBe(201);
+      expect(answer.revocation).toMatch(/^session-end-/);
+      const recorded = await operator.waitForLine((l) => l.type === 'session_end_recorded');
+      expect(recorded).toMatchObject({
+        app: `${NS}/storefront`,
+        revocation: answer.revocation,
+        reason: 'signed out',
+      });
+      // storefront signs nobody in, so no session it names can be alive: the operator deletes it at once.
+      await eventually(
+        async () => (await admin.get(ACCESS_REVOCATIONS, undefined, answer.revocation)) === undefined,
+        10_000,
+        'the revocation deleted',
+      );
+    } finally {
+      await dispatcher.close();
+    }
   });
 
   it('re-injecting an injected pod changes nothing', async () => {

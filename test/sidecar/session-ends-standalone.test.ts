@@ -7,6 +7,7 @@ import { WebSocketServer } from 'ws';
 import { stringify } from 'yaml';
 import { generateApplicationKeys, keysSecretName, keysToSecretData } from '../../contract/keys.ts';
 import { freePort } from '../helpers/control-plane.ts';
+import { openRaw, sleep } from '../helpers/hostile.ts';
 import { eventually } from '../helpers/operator-cluster.ts';
 import {
   providerLogoutRounds,
@@ -17,6 +18,7 @@ import {
 import {
   type BackchannelProvider,
   forwarded,
+  postLogoutToken,
   signIn,
   signOut,
   startBackchannelProvider,
@@ -37,6 +39,8 @@ let replicas: Replicas;
 let revocationsDir: string;
 let origins: string[];
 let stray: SidecarProcess | undefined;
+let guarded: SidecarProcess | undefined;
+let guardedPort: number;
 let strayOrigin: string;
 
 beforeAll(async () => {
@@ -44,6 +48,7 @@ beforeAll(async () => {
   origins = ports.map((p) => `http://127.0.0.1:${p}`);
   // A fourth replica that was started without the shared directory: it never hears of sign-outs.
   const strayPort = await freePort();
+  guardedPort = await freePort();
   strayOrigin = `http://127.0.0.1:${strayPort}`;
   upstream = await startUpstream((req, res) => {
     upstreamPaths.push(req.url ?? '');
@@ -60,7 +65,7 @@ beforeAll(async () => {
       kind: 'AccessApplication',
       metadata: { name: 'wiki' },
       spec: {
-        hosts: [...ports, strayPort].map((p) => `127.0.0.1:${p}`),
+        hosts: [...ports, strayPort, guardedPort].map((p) => `127.0.0.1:${p}`),
         upstream: { url: upstream.url },
         policies: [{ name: 'engineers' }],
         authentication: {
@@ -110,10 +115,23 @@ beforeAll(async () => {
     );
   replicas = { origins, sidecars, upstreamPaths, idp };
   stray = await startSidecarProcess(configDir, ['--listen', `127.0.0.1:${strayPort}`]);
+  // A replica with tight body limits, for clients that abuse the back-channel logout endpoint.
+  guarded = await startSidecarProcess(configDir, [
+    '--listen',
+    `127.0.0.1:${guardedPort}`,
+    '--revocations-dir',
+    revocationsDir,
+    '--client-body-timeout',
+    '1s',
+    '--client-body-min-rate',
+    '1000',
+  ]);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([...sidecars, ...(stray ? [stray] : [])].map((s) => s.stop()));
+  await Promise.all(
+    [...sidecars, ...(stray ? [stray] : []), ...(guarded ? [guarded] : [])].map((s) => s.stop()),
+  );
   await idp?.close();
   await upstream?.close();
 });
@@ -158,6 +176,49 @@ describe('sign-out is a same-origin POST', () => {
     // The page's own form: same origin, the session ends.
     expect(await signOut(a, cookie)).toBe(200);
     expect(await forwarded(a, cookie, '/after-sign-out', upstreamPaths)).toBe(false);
+  });
+});
+
+describe('hostile clients at the back-channel logout endpoint', () => {
+  const post = (length: number) =>
+    `POST /.gatehouse/backchannel-logout HTTP/1.1\r\nHost: 127.0.0.1:${guardedPort}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\n\r\n`;
+
+  it('a trickled body is cut with 408, an oversized one refused, a reset mid-body logged; the replica keeps serving', async () => {
+    const trickle = await openRaw(guardedPort);
+    trickle.socket.write(`${post(5_000)}logout_token=`);
+    const drip = setInterval(() => trickle.socket.destroyed || trickle.socket.write('x'), 200);
+    try {
+      await trickle.waitFor(/HTTP\/1\.1 408/, 6_000);
+    } finally {
+      clearInterval(drip);
+    }
+    const big = await openRaw(guardedPort);
+    big.socket.write(`${post(40_000)}logout_token=${'a'.repeat(40_000 - 13)}`);
+    await big.waitFor(/HTTP\/1\.1 400/, 5_000);
+    expect(big.received()).toContain('too_large');
+    const reset = await openRaw(guardedPort);
+    reset.socket.write(`${post(1_000)}logout_token=abc`);
+    await sleep(100);
+    reset.socket.resetAndDestroy();
+    // A burst of junk tokens in parallel: each refused, none ends anything, the replica stays up.
+    const junk = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        postLogoutToken(`http://127.0.0.1:${guardedPort}`, `junk.${i}.token`),
+      ),
+    );
+    expect(junk.every((j) => j.status === 400 && j.body.includes('malformed'))).toBe(true);
+    const lines = (guarded as SidecarProcess).lines;
+    await eventually(
+      async () =>
+        lines.some((l) => l.type === 'request' && l.error === 'body_too_slow') &&
+        lines.some((l) => l.type === 'request' && l.outcome === 'client_abort'),
+      5_000,
+      'the trickle and the reset logged',
+    );
+    const { cookie } = await signIn(origins[0] as string);
+    expect(
+      await forwarded(`http://127.0.0.1:${guardedPort}`, cookie, '/guarded-still-serving', upstreamPaths),
+    ).toBe(true);
   });
 });
 

@@ -84,6 +84,7 @@ export function startInformer(client: KubeClient, options: InformerOptions): Inf
 
   const loop = async (): Promise<void> => {
     let attempt = 0;
+    let lastWasOutage = false;
     let resourceVersion: string | undefined;
     let listedAt = 0;
     while (!stop.signal.aborted) {
@@ -121,12 +122,17 @@ export function startInformer(client: KubeClient, options: InformerOptions): Inf
           resourceVersion = undefined; // a silent stream may have lost events: relist
           client.resetConnections(); // over a fresh connection: the old one may be half-open
         }
+        const outage = !(error instanceof KubeApiError) || RECOVERABLE.has(error.code);
+        // The first refusal after an outage comes from an API server that is back (a 403 while its
+        // authorizer warms up): the backoff starts over rather than at the outage's length.
+        if (!outage && lastWasOutage) attempt = 0;
+        lastWasOutage = outage;
         const delay = jitteredBackoff(attempt++, options.backoff ?? DEFAULT_BACKOFF);
         // Unreachable, failing, hanging or still initialising API server: restart as soon as it
         // answers /readyz again, not at the end of a backoff that grew while it was away, and
         // start the backoff over (a just-restarted API server refuses for a moment, 403 or 429,
         // while its caches fill). Other refusals (403, 422) wait the whole backoff.
-        if (error instanceof KubeApiError && !RECOVERABLE.has(error.code)) await sleep(delay, stop.signal);
+        if (!outage) await sleep(delay, stop.signal);
         else if (await client.waitForRecovery(delay, stop.signal)) attempt = 0;
       }
     }
