@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readRequestBody } from '../../../lib/request-body.ts';
 
 /** Answers with a JSON body, never cached (config, keys, refusals and admission answers alike). */
 export function sendJson(res: ServerResponse, status: number, body: object): void {
@@ -6,14 +7,8 @@ export function sendJson(res: ServerResponse, status: number, body: object): voi
   res.end(JSON.stringify(body));
 }
 
-/** Reads a request body up to maxBytes; undefined when it is larger. */
+/** Reads a request body up to maxBytes; undefined when it is larger or its connection is gone. */
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const body = await readRequestBody(req, maxBytes);
+  return body.kind === 'complete' ? body.text : undefined;
 }

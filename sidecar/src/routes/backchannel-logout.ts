@@ -1,3 +1,4 @@
+import { readRequestBody } from '../../../lib/request-body.ts';
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { verifyLogoutToken } from '../auth/logout-token.ts';
@@ -7,17 +8,6 @@ import type { RequestScope } from '../request-scope.ts';
 /** The back-channel logout URI to register at the identity provider (on the external origin). */
 export const BACKCHANNEL_LOGOUT_PATH = '/.gatehouse/backchannel-logout';
 const MAX_BODY_BYTES = 16 * 1024;
-
-async function readForm(scope: RequestScope): Promise<URLSearchParams | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of scope.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
 
 /**
  * POST /.gatehouse/backchannel-logout: the identity provider says a session ended there (OpenID
@@ -31,9 +21,11 @@ export async function backchannelLogoutRoute(scope: RequestScope, auth: AuthRunt
     authEvent(scope, 'backchannel_logout_refused', { reason, ...(provider ? { provider } : {}) });
     return jsonResponse(400, JSON.stringify({ error: 'invalid_request', error_description: reason }), 0);
   };
-  const form = await readForm(scope);
-  if (!form) return refuse('too_large');
-  const token = form.get('logout_token');
+  const body = await readRequestBody(scope.req, MAX_BODY_BYTES);
+  if (body.kind === 'too_large') return refuse('too_large');
+  // The connection is gone (or was cut for a slow body): nobody to answer.
+  if (body.kind === 'gone') return jsonResponse(400, '{"error":"invalid_request"}', 0);
+  const token = new URLSearchParams(body.text).get('logout_token');
   if (!token) return refuse('missing_token');
   const verdict = await verifyLogoutToken(token, auth.providers, auth.logoutTokenIds);
   if (!verdict.ok) return refuse(verdict.reason, verdict.provider);
