@@ -26,6 +26,7 @@ import {
 import { GATEHOUSE_BIN, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+import { applyWikiPrerequisites, wikiSpec } from '../helpers/wiki-app.ts';
 
 // The control plane at the moment an incident happens: an application that cannot be rendered,
 // an API server outage, both operators down, a Pod deleted under an open stream. Three sidecar
@@ -56,25 +57,14 @@ const percentile = (values: number[], p: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 };
 
-function wikiSpec(extra: { hosts?: string[]; openPaths?: string[] } = {}): Record<string, unknown> {
-  return {
-    hosts: extra.hosts ?? ports.map((p) => `127.0.0.1:${p}`),
-    upstream: { url: upstream.url },
-    policies: [{ name: 'open' }, { name: 'engineers' }],
-    authentication: {
-      externalUrl: origin(0),
-      identityProviders: [
-        {
-          name: 'dev',
-          issuer: provider.issuer,
-          clientId: 'wiki',
-          clientSecretRef: { name: 'idp', key: 'client-secret' },
-          scopes: ['openid', 'email', 'groups'],
-        },
-      ],
-      session: { absoluteLifetime: '1h' },
-    },
-  };
+function wiki(hosts?: string[]): Record<string, unknown> {
+  return wikiSpec({
+    hosts: hosts ?? ports.map((p) => `127.0.0.1:${p}`),
+    upstreamUrl: upstream.url,
+    externalUrl: origin(0),
+    issuer: provider.issuer,
+    policies: ['open', 'engineers'],
+  });
 }
 
 async function openPaths(paths: string[]): Promise<void> {
@@ -183,16 +173,9 @@ beforeAll(async () => {
       },
     ],
   });
-  await env.admin.create(SECRETS, NS, {
-    metadata: { name: 'idp', namespace: NS },
-    stringData: { 'client-secret': 'wiki-secret' },
-  });
-  await env.admin.apply(ACCESS_POLICIES, {
-    metadata: { name: 'engineers', namespace: NS },
-    spec: { decision: 'allow', include: [{ groups: ['engineering'] }] },
-  });
+  await applyWikiPrerequisites(env.admin, NS);
   await openPaths(['/open-0']);
-  await env.admin.apply(ACCESS_APPLICATIONS, { metadata: { name: 'wiki', namespace: NS }, spec: wikiSpec() });
+  await env.admin.apply(ACCESS_APPLICATIONS, { metadata: { name: 'wiki', namespace: NS }, spec: wiki() });
   tokens = await env.applicationPods(NS, 'wiki', 'wiki', PODS_OF_WIKI);
   await eventually(async () => (await readyReason()) === 'Ready', 10_000, 'wiki Ready');
   // The sidecars reach the operator through a TCP proxy the test can cut, as a dead replica would.
@@ -274,7 +257,7 @@ describe('a revocation always gets through', () => {
         try {
           await env.admin.apply(ACCESS_APPLICATIONS, {
             metadata: { name: 'wiki', namespace: NS },
-            spec: wikiSpec({ hosts: [...ports.map((p) => `127.0.0.1:${p}`), 'Not_A_Host'] }),
+            spec: wiki([...ports.map((p) => `127.0.0.1:${p}`), 'Not_A_Host']),
           });
           return true;
         } catch {
@@ -297,7 +280,7 @@ describe('a revocation always gets through', () => {
     expect(confirmed.stdout).toContain(`are ended in 1 application: ${NS}/wiki.`);
     await env.admin.apply(ACCESS_APPLICATIONS, {
       metadata: { name: 'wiki', namespace: NS },
-      spec: wikiSpec(),
+      spec: wiki(),
     });
     await eventually(async () => (await readyReason()) === 'Ready', 10_000, 'Ready after the fix');
   }, 120_000);
@@ -445,7 +428,7 @@ describe('smaller findings', () => {
       metadata: { name: 'typo', namespace: NS },
       spec: { decision: 'allow', include: [{ identityProviders: ['corp-sso'] }] },
     });
-    const spec = wikiSpec();
+    const spec = wiki();
     await env.admin.apply(ACCESS_APPLICATIONS, {
       metadata: { name: 'wiki', namespace: NS },
       spec: { ...spec, policies: [...(spec.policies as object[]), { name: 'typo' }] },
@@ -479,7 +462,7 @@ describe('smaller findings', () => {
     expect(events).toContain('Warning');
     await env.admin.apply(ACCESS_APPLICATIONS, {
       metadata: { name: 'wiki', namespace: NS },
-      spec: wikiSpec(),
+      spec: wiki(),
     });
     await eventually(async () => (await readyReason()) === 'Ready', 10_000, 'Ready again');
   });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
+import type WebSocket from 'ws';
+import { WebSocketServer } from 'ws';
 import {
   ACCESS_APPLICATIONS,
   ACCESS_POLICIES,
@@ -17,6 +18,7 @@ import type { Operator } from '../../operator/src/operator.ts';
 import { controlPlaneAssets, freePort } from '../helpers/control-plane.ts';
 import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
 import { eventually, type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
+import { openSocket as openSocketAt } from '../helpers/session-ends.ts';
 import { GATEHOUSE_BIN, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -55,18 +57,7 @@ const cookieHeader = (browser: HttpBrowser): string =>
   [...browser.cookies(origin)].map(([n, v]) => `${n}=${v}`).join('; ');
 
 async function openSocket(cookie: string): Promise<WebSocket> {
-  const socket = new WebSocket(`ws://127.0.0.1:${port}/live`, { headers: { cookie } });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-    socket.once('unexpected-response', (_req, res) =>
-      reject(new Error(`upgrade refused: ${res.statusCode}`)),
-    );
-  });
-  const echoed = new Promise<string>((r) => socket.once('message', (m) => r(String(m))));
-  socket.send('ping');
-  expect(await echoed).toBe('echo:ping');
-  return socket;
+  return openSocketAt(origin, cookie);
 }
 
 /** Status of a request with only this cookie, and whether the upstream saw it. */

@@ -1,11 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
-import {
-  ACCESS_APPLICATIONS,
-  ACCESS_POLICIES,
-  ACCESS_REVOCATIONS,
-} from '../../contract/api/resource-types.ts';
-import { SECRETS } from '../../lib/kube/resource-types.ts';
+import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../../contract/api/resource-types.ts';
 import { freePort } from '../helpers/control-plane.ts';
 import { eventually, type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
 import {
@@ -16,7 +10,8 @@ import {
 } from '../helpers/session-end-scenarios.ts';
 import { type BackchannelProvider, startBackchannelProvider } from '../helpers/session-ends.ts';
 import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+import type { TestUpstream } from '../helpers/upstream.ts';
+import { applyWikiPrerequisites, startEchoUpstream, wikiSpec } from '../helpers/wiki-app.ts';
 
 // Sessions end everywhere, in a cluster: three sidecar processes of one application, each with
 // its own pod-bound token, a real API server and operator, and oidc-provider with its own
@@ -37,41 +32,17 @@ beforeAll(async () => {
   env = await startOperatorCluster({ namespaces: [NS] });
   const ports = [await freePort(), await freePort(), await freePort()];
   const origins = ports.map((p) => `http://127.0.0.1:${p}`);
-  upstream = await startUpstream((req, res) => {
-    upstreamPaths.push(req.url ?? '');
-    res.end('wiki page');
-  });
-  const wss = new WebSocketServer({ server: upstream.server });
-  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${String(m)}`)));
+  upstream = await startEchoUpstream(upstreamPaths);
   idp = await startBackchannelProvider(origins[0] as string);
-  await env.admin.create(SECRETS, NS, {
-    metadata: { name: 'idp', namespace: NS },
-    stringData: { 'client-secret': 'wiki-secret' },
-  });
-  await env.admin.apply(ACCESS_POLICIES, {
-    metadata: { name: 'engineers', namespace: NS },
-    spec: { decision: 'allow', include: [{ groups: ['engineering'] }] },
-  });
+  await applyWikiPrerequisites(env.admin, NS);
   await env.admin.apply(ACCESS_APPLICATIONS, {
     metadata: { name: 'wiki', namespace: NS },
-    spec: {
+    spec: wikiSpec({
       hosts: ports.map((p) => `127.0.0.1:${p}`),
-      upstream: { url: upstream.url },
-      policies: [{ name: 'engineers' }],
-      authentication: {
-        externalUrl: origins[0],
-        identityProviders: [
-          {
-            name: 'dev',
-            issuer: idp.provider.issuer,
-            clientId: 'wiki',
-            clientSecretRef: { name: 'idp', key: 'client-secret' },
-            scopes: ['openid', 'email', 'groups'],
-          },
-        ],
-        session: { absoluteLifetime: '1h' },
-      },
-    },
+      upstreamUrl: upstream.url,
+      externalUrl: origins[0] as string,
+      issuer: idp.provider.issuer,
+    }),
   });
   const tokens = await env.applicationPods(NS, 'wiki', 'wiki', PODS);
   await eventually(

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
 import { stringify } from 'yaml';
 import { generateApplicationKeys, keysSecretName, keysToSecretData } from '../../contract/keys.ts';
 import { freePort } from '../helpers/control-plane.ts';
@@ -24,7 +23,8 @@ import {
   startBackchannelProvider,
 } from '../helpers/session-ends.ts';
 import { runGatehouse, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+import type { TestUpstream } from '../helpers/upstream.ts';
+import { ENGINEERS_POLICY, IDP_SECRET, startEchoUpstream, wikiSpec } from '../helpers/wiki-app.ts';
 
 // Sessions end everywhere without Kubernetes: three file-mode replicas read one config
 // directory and share a revocations directory, where sign-outs, back-channel logouts and
@@ -50,12 +50,7 @@ beforeAll(async () => {
   const strayPort = await freePort();
   guardedPort = await freePort();
   strayOrigin = `http://127.0.0.1:${strayPort}`;
-  upstream = await startUpstream((req, res) => {
-    upstreamPaths.push(req.url ?? '');
-    res.end('wiki page');
-  });
-  const wss = new WebSocketServer({ server: upstream.server });
-  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${String(m)}`)));
+  upstream = await startEchoUpstream(upstreamPaths);
   idp = await startBackchannelProvider(origins[0] as string);
   const configDir = mkdtempSync(join(tmpdir(), 'gatehouse-standalone-ends-'));
   revocationsDir = mkdtempSync(join(tmpdir(), 'gatehouse-revocations-'));
@@ -64,36 +59,24 @@ beforeAll(async () => {
       apiVersion: 'gatehouse.dev/v1alpha1',
       kind: 'AccessApplication',
       metadata: { name: 'wiki' },
-      spec: {
+      spec: wikiSpec({
         hosts: [...ports, strayPort, guardedPort].map((p) => `127.0.0.1:${p}`),
-        upstream: { url: upstream.url },
-        policies: [{ name: 'engineers' }],
-        authentication: {
-          externalUrl: origins[0],
-          identityProviders: [
-            {
-              name: 'dev',
-              issuer: idp.provider.issuer,
-              clientId: 'wiki',
-              clientSecretRef: { name: 'idp', key: 'client-secret' },
-              scopes: ['openid', 'email', 'groups'],
-            },
-          ],
-          session: { absoluteLifetime: '1h' },
-        },
-      },
+        upstreamUrl: upstream.url,
+        externalUrl: origins[0] as string,
+        issuer: idp.provider.issuer,
+      }),
     },
     {
       apiVersion: 'gatehouse.dev/v1alpha1',
       kind: 'AccessPolicy',
       metadata: { name: 'engineers' },
-      spec: { decision: 'allow', include: [{ groups: ['engineering'] }] },
+      spec: ENGINEERS_POLICY,
     },
     {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: 'idp' },
-      stringData: { 'client-secret': 'wiki-secret' },
+      stringData: IDP_SECRET,
     },
     // One set of keys for every replica: a cookie sealed by one is read by the others.
     {

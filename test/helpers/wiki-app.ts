@@ -1,0 +1,56 @@
+import { WebSocketServer } from 'ws';
+import { ACCESS_POLICIES } from '../../contract/api/resource-types.ts';
+import type { KubeClient } from '../../lib/kube/kube-client.ts';
+import { SECRETS } from '../../lib/kube/resource-types.ts';
+import { startUpstream, type TestUpstream } from './upstream.ts';
+
+/** The application the session tests protect: an upstream that records paths and echoes WebSocket messages. */
+export async function startEchoUpstream(paths: string[]): Promise<TestUpstream> {
+  const upstream = await startUpstream((req, res) => {
+    paths.push(req.url ?? '');
+    res.end('wiki page');
+  });
+  const wss = new WebSocketServer({ server: upstream.server });
+  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${String(m)}`)));
+  return upstream;
+}
+
+/** The policy that lets alice (group engineering) in. */
+export const ENGINEERS_POLICY = { decision: 'allow', include: [{ groups: ['engineering'] }] } as const;
+
+/** The provider client secret, as the Secret `idp` holds it. */
+export const IDP_SECRET = { 'client-secret': 'wiki-secret' } as const;
+
+/** Creates what the wiki needs in a namespace before the application: the provider secret and the engineers policy. */
+export async function applyWikiPrerequisites(admin: KubeClient, namespace: string): Promise<void> {
+  await admin.create(SECRETS, namespace, { metadata: { name: 'idp', namespace }, stringData: IDP_SECRET });
+  await admin.apply(ACCESS_POLICIES, { metadata: { name: 'engineers', namespace }, spec: ENGINEERS_POLICY });
+}
+
+/** The spec of the `wiki` AccessApplication: signed-in users of the dev provider, one-hour sessions. */
+export function wikiSpec(options: {
+  readonly hosts: readonly string[];
+  readonly upstreamUrl: string;
+  readonly externalUrl: string;
+  readonly issuer: string;
+  readonly policies?: readonly string[];
+}): Record<string, unknown> {
+  return {
+    hosts: [...options.hosts],
+    upstream: { url: options.upstreamUrl },
+    policies: (options.policies ?? ['engineers']).map((name) => ({ name })),
+    authentication: {
+      externalUrl: options.externalUrl,
+      identityProviders: [
+        {
+          name: 'dev',
+          issuer: options.issuer,
+          clientId: 'wiki',
+          clientSecretRef: { name: 'idp', key: 'client-secret' },
+          scopes: ['openid', 'email', 'groups'],
+        },
+      ],
+      session: { absoluteLifetime: '1h' },
+    },
+  };
+}
