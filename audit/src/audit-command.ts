@@ -7,8 +7,7 @@ import { parseDurationMs } from '../../lib/duration.ts';
 import { loadConnection } from '../../lib/kube/connection.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
-import { parseAuditLine } from './audit-record.ts';
-import { scanLines } from './line-scanner.ts';
+import { answerQuery } from './answer-query.ts';
 import { clusterSources, fileSource, type LogSource } from './log-sources.ts';
 import {
   type AuditAnswer,
@@ -18,6 +17,7 @@ import {
   type TimeRange,
 } from './queries.ts';
 import { renderHtml } from './render-html.ts';
+import { renderJsonLines } from './render-jsonl.ts';
 import { renderJson, renderTable } from './render-text.ts';
 import { type AnomalySettings, DEFAULT_ANOMALY_SETTINGS } from './sessions.ts';
 
@@ -43,7 +43,8 @@ Input: files of JSON lines (.gz decompressed), - for standard input (the default
 Options:
   --since <time>            from this time: RFC 3339, or a duration back from now (24h, 7d)
   --until <time>            up to this time
-  --format <f>              table (default), json or html (a self-contained timeline page)
+  --format <f>              table (default), json, jsonl (one request per line with every field,
+                            for a SIEM or a spreadsheet) or html (a self-contained timeline page)
   -o, --output <file>       write the answer to a file instead of standard output
   --burst <n>/<duration>    a denial burst is n denied requests within the duration (default 5/60s)
   --cluster                 read the sidecars' logs from the cluster
@@ -77,31 +78,6 @@ export function parseBurst(text: string): AnomalySettings {
   return { burstCount: count, burstWindowMs: windowMs };
 }
 
-/** Reads every source, feeding the lines the query needs to the runner. */
-export async function answerQuery(
-  query: AuditQuery,
-  sources: readonly LogSource[],
-  anomalies: AnomalySettings = DEFAULT_ANOMALY_SETTINGS,
-): Promise<{ answer: AuditAnswer; lines: number; bytes: number }> {
-  const runner = createQueryRunner(query, anomalies);
-  const needles = queryNeedles(query);
-  let lines = 0;
-  let bytes = 0;
-  for (const source of sources) {
-    const stats = await scanLines(
-      await source.open(),
-      (line) => {
-        const record = parseAuditLine(line);
-        if (record) runner.add(record);
-      },
-      needles,
-    );
-    lines += stats.lines;
-    bytes += stats.bytes;
-  }
-  return { answer: runner.answer(), lines, bytes };
-}
-
 /** Writes the answer piece by piece (to a file, or stdout with back-pressure). */
 async function writePieces(pieces: readonly string[], file: string | undefined): Promise<void> {
   const out = file ? createWriteStream(file) : process.stdout;
@@ -118,14 +94,21 @@ export interface AuditFlags {
   readonly query: AuditQuery;
   readonly files: readonly string[];
   readonly anomalies: AnomalySettings;
-  readonly format: 'table' | 'json' | 'html';
+  readonly format: (typeof FORMATS)[number];
   readonly output?: string;
   /** Read the sidecars' logs through the API server instead of files. */
   readonly cluster?: { readonly kubeconfig?: string; readonly context?: string; readonly namespace?: string };
   readonly stats: boolean;
 }
 
-const FORMATS = ['table', 'json', 'html'] as const;
+const FORMATS = ['table', 'json', 'jsonl', 'html'] as const;
+
+function renderAnswer(answer: AuditAnswer, format: (typeof FORMATS)[number]): string[] {
+  if (format === 'json') return renderJson(answer);
+  if (format === 'jsonl') return renderJsonLines(answer);
+  if (format === 'html') return renderHtml(answer);
+  return renderTable(answer);
+}
 
 /** The question and flags of `gatehouse audit`, checked; no side effects. Throws UsageError. */
 export function parseAuditFlags(argv: readonly string[], now = Date.now()): AuditFlags {
@@ -158,7 +141,7 @@ export function parseAuditFlags(argv: readonly string[], now = Date.now()): Audi
   };
   if (range.since > range.until) throw new UsageError('--since is after --until');
   const format = FORMATS.find((f) => f === values.format);
-  if (!format) throw new UsageError('--format must be table, json or html');
+  if (!format) throw new UsageError('--format must be table, json, jsonl or html');
   let query: AuditQuery;
   let files = rest;
   if (question === 'sessions') {
@@ -237,14 +220,26 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
   }
   try {
     const started = performance.now();
-    const { answer, lines, bytes } = await answerQuery(query, sources, anomalies);
+    const { answer, lines, bytes, diagnostics } = await answerQuery(query, sources, anomalies);
     const seconds = (performance.now() - started) / 1000;
-    const pieces =
-      format === 'json' ? renderJson(answer) : format === 'html' ? renderHtml(answer) : renderTable(answer);
+    for (const warning of diagnostics.warnings)
+      process.stderr.write(`gatehouse audit: warning: ${warning}\n`);
+    if (diagnostics.duplicates > 0)
+      process.stderr.write(
+        `gatehouse audit: ${diagnostics.duplicates} duplicate lines dropped (a request id or event read before: the same file given twice?)\n`,
+      );
+    if (diagnostics.nothingRecognisable()) {
+      // "0 sessions" from a wrong input must not read as "the user did nothing".
+      process.stderr.write(
+        `gatehouse audit: no Gatehouse lines in the input (${diagnostics.summary()}): ${diagnostics.hint()}\n`,
+      );
+      return 3;
+    }
+    const pieces = renderAnswer(answer, format);
     await writePieces(pieces, output);
     if (stats)
       process.stderr.write(
-        `gatehouse audit: ${lines} lines (${(bytes / 1048576).toFixed(1)} MiB) in ${seconds.toFixed(3)} s: ${Math.round(lines / Math.max(seconds, 1e-9))} lines/s\n`,
+        `gatehouse audit: ${lines} lines (${(bytes / 1048576).toFixed(1)} MiB) in ${seconds.toFixed(3)} s: ${Math.round(lines / Math.max(seconds, 1e-9))} lines/s; ${diagnostics.summary()}\n`,
       );
     return 0;
   } finally {

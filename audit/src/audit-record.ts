@@ -25,12 +25,20 @@ export interface RequestRecord {
   readonly start: number;
   readonly end: number;
   readonly requestId: string;
+  /** The sidecar process's request sequence number: orders requests that start in the same millisecond. */
+  readonly seq?: number;
   readonly app: string;
   readonly host: string;
   readonly method: string;
   readonly uri: string;
   readonly status: number;
   readonly outcome: string | null;
+  /** The stable error code of a request that failed; bytes each way; its duration; how the caller authenticated. */
+  readonly error?: string | null;
+  readonly bytesIn?: number | null;
+  readonly bytesOut?: number | null;
+  readonly durationMs?: number | null;
+  readonly authMethod?: string | null;
   readonly clientIp: string | null;
   readonly userAgent: string | null;
   readonly identity: Identity | null;
@@ -92,6 +100,7 @@ const AUTH_TYPES: ReadonlySet<string> = new Set<AuthEventType>([
 type Json = Record<string, unknown>;
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const time = (v: unknown): number => (typeof v === 'string' ? Date.parse(v) : Number.NaN);
 
 function identity(v: unknown): Identity | null {
@@ -123,12 +132,18 @@ function nativeRequest(o: Json): RequestRecord | undefined {
     start,
     end: Number.isNaN(end) ? start : end,
     requestId: o.requestId,
+    ...(typeof o.seq === 'number' ? { seq: o.seq } : {}),
     app: o.app,
     host: str(o.host) ?? '',
     method: str(o.method) ?? '',
     uri: str(o.uri) ?? '',
     status: typeof o.status === 'number' ? o.status : 0,
     outcome: str(o.outcome),
+    error: str(o.error),
+    bytesIn: num(o.bytesIn),
+    bytesOut: num(o.bytesOut),
+    durationMs: num(o.durationMs) ?? (Number.isNaN(end) ? null : end - start),
+    authMethod: str(o.authMethod),
     clientIp: str(o.clientIp),
     userAgent: str(o.userAgent),
     identity: identity(o.identity),
@@ -148,12 +163,18 @@ function cloudflareRequest(o: Json): RequestRecord | undefined {
     start,
     end: Number.isNaN(end) ? start : end,
     requestId: o.RayID,
+    ...(typeof o.GatehouseSeq === 'number' ? { seq: o.GatehouseSeq } : {}),
     app: o.GatehouseApp,
     host: str(o.ClientRequestHost) ?? '',
     method: str(o.ClientRequestMethod) ?? '',
     uri: str(o.ClientRequestURI) ?? '',
     status: typeof o.EdgeResponseStatus === 'number' ? o.EdgeResponseStatus : 0,
     outcome: str(o.GatehouseOutcome),
+    error: str(o.GatehouseError),
+    bytesIn: num(o.ClientRequestBytes),
+    bytesOut: num(o.EdgeResponseBytes),
+    durationMs: Number.isNaN(end - start) ? null : end - start,
+    authMethod: str(o.GatehouseAuthMethod),
     clientIp: str(o.ClientIP),
     userAgent: str(o.ClientRequestUserAgent) || null,
     identity: identity(o.GatehouseIdentity),
@@ -191,6 +212,17 @@ function authEvent(o: Json, type: AuthEventType): AuthRecord | undefined {
 export function toAuditRecord(value: unknown): AuditRecord | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const o = value as Json;
+  // Exports of the usual log stores: Elasticsearch hits keep the line in _source, Splunk in _raw
+  // (a JSON export wraps each event in "result").
+  if (typeof o._source === 'object' && o._source !== null) return toAuditRecord(o._source);
+  const raw = typeof o._raw === 'string' ? o._raw : (o.result as Json | undefined)?._raw;
+  if (typeof raw === 'string') {
+    try {
+      return toAuditRecord(JSON.parse(raw));
+    } catch {
+      return undefined;
+    }
+  }
   if (o.type === 'request') return nativeRequest(o);
   if (o.GatehouseType === 'request') return cloudflareRequest(o);
   if (typeof o.type === 'string' && AUTH_TYPES.has(o.type)) return authEvent(o, o.type as AuthEventType);

@@ -23,14 +23,64 @@ function countLines(buffer: Buffer, from: number, to: number): number {
 }
 
 /**
+ * What a filtered scan looks for: given a chunk (up to `tail`), a function from an offset to the
+ * next match at or after it (-1 when none).
+ */
+export interface Needles {
+  search(buffer: Buffer, tail: number): (from: number) => number;
+}
+
+/** Exact byte sequences: Buffer.indexOf, memchr-fast. */
+export function exactNeedles(needles: readonly Buffer[]): Needles {
+  return {
+    search: (buffer, tail) => (from) => {
+      let hit = -1;
+      for (const needle of needles) {
+        const at = buffer.indexOf(needle, from);
+        if (at !== -1 && at < tail && (hit === -1 || at < hit)) hit = at;
+      }
+      return hit;
+    },
+  };
+}
+
+const REGEX_SPECIAL = /[.*+?^${}()|[\]\\]/g;
+
+/**
+ * Text in any letter case (an email address as the provider spelled it): the chunk is read as
+ * latin1 (one character per byte, so offsets stay byte offsets) and searched with a literal
+ * case-insensitive regular expression, which V8 runs without decoding lines.
+ */
+export function caseInsensitiveNeedles(texts: readonly string[]): Needles {
+  const source = texts
+    .map((t) => Buffer.from(t, 'utf8').toString('latin1').replace(REGEX_SPECIAL, '\\$&'))
+    .join('|');
+  return {
+    search(buffer, tail) {
+      const text = buffer.toString('latin1', 0, tail);
+      const pattern = new RegExp(source, 'gi');
+      return (from) => {
+        pattern.lastIndex = from;
+        return pattern.exec(text)?.index ?? -1;
+      };
+    },
+  };
+}
+
+/**
  * Calls onLine for every line of the stream (or, with needles, every line containing one),
  * in order. Resolves with what was read.
  */
 export async function scanLines(
   chunks: AsyncIterable<Buffer | string>,
   onLine: (line: string) => void,
-  needles: readonly Buffer[] = [],
+  needles: readonly Buffer[] | Needles = [],
 ): Promise<ScanStats> {
+  const filter: Needles | null = Array.isArray(needles)
+    ? needles.length === 0
+      ? null
+      : exactNeedles(needles)
+    : (needles as Needles);
   const stats: ScanStats = { bytes: 0, lines: 0, candidates: 0 };
   let carry: Buffer = Buffer.alloc(0);
   const emit = (buffer: Buffer, start: number, end: number): void => {
@@ -43,7 +93,7 @@ export async function scanLines(
     // Returns the offset where the incomplete last line starts (kept for the next chunk).
     const tail = last ? buffer.length : buffer.lastIndexOf(NEWLINE) + 1;
     stats.lines += countLines(buffer, 0, tail) + (last && tail > 0 && buffer[tail - 1] !== NEWLINE ? 1 : 0);
-    if (needles.length === 0) {
+    if (filter === null) {
       let start = 0;
       while (start < tail) {
         let end = buffer.indexOf(NEWLINE, start);
@@ -54,14 +104,11 @@ export async function scanLines(
       return tail;
     }
     // With needles: jump from match to match, emitting each matching line once.
+    const next = filter.search(buffer, tail);
     let from = 0;
     while (from < tail) {
-      let hit = -1;
-      for (const needle of needles) {
-        const at = buffer.indexOf(needle, from);
-        if (at !== -1 && at < tail && (hit === -1 || at < hit)) hit = at;
-      }
-      if (hit === -1) break;
+      const hit = next(from);
+      if (hit === -1 || hit >= tail) break;
       const start = buffer.lastIndexOf(NEWLINE, hit) + 1;
       let end = buffer.indexOf(NEWLINE, hit);
       if (end === -1 || end > tail) end = tail;

@@ -5,7 +5,8 @@ import {
   recordSubject,
   recordTime,
 } from './audit-record.ts';
-import { type AnomalySettings, type Session, SessionBuilder } from './sessions.ts';
+import { caseInsensitiveNeedles, type Needles } from './line-scanner.ts';
+import { type AnomalySettings, byStart, type Session, SessionBuilder } from './sessions.ts';
 
 /** The time range of a query (epoch ms, inclusive); open ends are infinite. */
 export interface TimeRange {
@@ -44,16 +45,17 @@ export type AuditAnswer =
   | { readonly kind: 'requests'; readonly query: AuditQuery; readonly requests: readonly RequestRecord[] };
 
 /** Byte strings every line the query needs contains; lines without any are never decoded. */
-export function queryNeedles(query: AuditQuery): Buffer[] {
+export function queryNeedles(query: AuditQuery): Buffer[] | Needles {
   const json = (s: string) => JSON.stringify(s).slice(1, -1);
-  const variants = (s: string) => [...new Set([json(s), json(s.toLowerCase())])].map((v) => Buffer.from(v));
+  // Email addresses compare without regard to case: the provider may spell them Grace.Hopper@…
+  const email = (s: string) => caseInsensitiveNeedles([json(s)]);
   if (query.kind === 'sessions') {
-    if (query.user) return variants(query.user);
+    if (query.user) return email(query.user);
     if (query.sub) return [Buffer.from(JSON.stringify(query.sub))];
     return [];
   }
   if (query.kind === 'ip') return [Buffer.from(JSON.stringify(query.ip))];
-  if (query.user) return variants(query.user);
+  if (query.user) return email(query.user);
   if (query.app) return [Buffer.from(JSON.stringify(query.app))];
   if (query.path) {
     const literal = query.path.endsWith('*') ? query.path.slice(0, -1) : query.path;
@@ -90,6 +92,13 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
     }
   >();
   const requests: RequestRecord[] = [];
+  // The same file given twice, or logs collected twice, must not count twice.
+  const seen = new Set<string>();
+  let duplicates = 0;
+  const identityOf = (record: AuditRecord): string =>
+    record.kind === 'request'
+      ? `r\u0000${record.app}\u0000${record.requestId}`
+      : `a\u0000${record.type}\u0000${record.time}\u0000${record.app}\u0000${record.requestId ?? ''}\u0000${record.sessionId ?? ''}\u0000${record.revocation ?? ''}`;
 
   const addForSessions = (record: AuditRecord, user?: string, sub?: string): void => {
     if (user !== undefined && !sameEmail(recordEmail(record), user)) return;
@@ -98,7 +107,17 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
   };
 
   return {
+    /** Records dropped because the same line (request id, or event) was read before. */
+    get duplicates(): number {
+      return duplicates;
+    },
     add(record: AuditRecord): void {
+      const identity = identityOf(record);
+      if (seen.has(identity)) {
+        duplicates++;
+        return;
+      }
+      seen.add(identity);
       switch (query.kind) {
         case 'sessions':
           addForSessions(record, query.user, query.sub);
@@ -168,9 +187,7 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
       return {
         kind: 'requests',
         query,
-        requests: requests.sort(
-          (a, b) => a.start - b.start || (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0),
-        ),
+        requests: requests.sort(byStart),
       };
     },
   };

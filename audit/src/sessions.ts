@@ -32,7 +32,7 @@ export interface Session {
   /** Client IPs and user agents, in the order first seen. */
   readonly ips: readonly string[];
   readonly userAgents: readonly string[];
-  /** Every request, by start time (ties by request id). */
+  /** Every request, by start time (ties by the sidecar sequence number, then request id). */
   readonly requests: readonly RequestRecord[];
   readonly anomalies: readonly Anomaly[];
 }
@@ -125,8 +125,11 @@ function usedAfterEnd(requests: readonly RequestRecord[], end: Session['end']): 
     }));
 }
 
-const byStart = (a: RequestRecord, b: RequestRecord): number =>
-  a.start - b.start || (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0);
+/** By start; within a millisecond by the sidecar's sequence number (exact within a sidecar), then by request id. */
+export const byStart = (a: RequestRecord, b: RequestRecord): number =>
+  a.start - b.start ||
+  (a.seq ?? 0) - (b.seq ?? 0) ||
+  (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0);
 
 /**
  * Collects records into sessions. Records may come in any order and from any number of sidecars;

@@ -9,6 +9,13 @@ import type { RuntimeState } from './runtime-state.ts';
 /** How the caller proved who they are. */
 export type AuthMethod = 'oidc' | 'service-token' | 'service-account';
 
+let sequence = 0;
+/** The next request sequence number of this process (it starts at 1 with each process). */
+function nextSequence(): number {
+  sequence += 1;
+  return sequence;
+}
+
 /** A refused session, as a request line names it. */
 export interface EndedSession {
   readonly sessionId: string;
@@ -42,6 +49,11 @@ export class RequestScope {
   readonly req: IncomingMessage;
   /** Wall-clock start (epoch ms) and monotonic start (ns) for the duration. */
   readonly startedAt: number;
+  /**
+   * Order of this request among all the requests of this process, by start: requests that start
+   * within the same millisecond are still ordered exactly (the audit sorts by start, then this).
+   */
+  readonly seq: number;
   readonly startNs: bigint;
   readonly peerIp: string;
   /** The client connection, kept here because `req.socket` is detached once the exchange ends. */
@@ -110,6 +122,7 @@ export class RequestScope {
     this.state = state;
     this.req = req;
     this.startedAt = Date.now();
+    this.seq = nextSequence();
     this.startNs = process.hrtime.bigint();
     this.socket = req.socket;
     this.peerIp = connection?.peerIp ?? req.socket.remoteAddress ?? '';

@@ -94,7 +94,7 @@ describe('gatehouse audit (command line)', () => {
     [['audit', 'ip', 'not-an-ip'], /needs an IPv4 or IPv6 address/],
     [['audit', 'requests'], /needs --path, --app or --user/],
     [['audit', 'sessions', '--since', 'last tuesday'], /--since must be an RFC 3339 time/],
-    [['audit', 'sessions', '--format', 'pdf'], /--format must be table, json or html/],
+    [['audit', 'sessions', '--format', 'pdf'], /--format must be table, json, jsonl or html/],
     [['audit', 'sessions', '--burst', '1/1s'], /--burst must be/],
     [['audit', 'sessions', '--cluster', 'file.log'], /give files or --cluster, not both/],
   ])('refuses %j with exit 2 and the usage', async (args, message) => {

@@ -2,7 +2,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answerQuery } from '../../audit/src/audit-command.ts';
+import { answerQuery } from '../../audit/src/answer-query.ts';
 import { parseAuditLine, type RequestRecord } from '../../audit/src/audit-record.ts';
 import { fileSource } from '../../audit/src/log-sources.ts';
 import { ALL_TIME } from '../../audit/src/queries.ts';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseBurst, parseTimeArgument } from '../../audit/src/audit-command.ts';
 import { parseAuditLine, type RequestRecord } from '../../audit/src/audit-record.ts';
-import { scanLines } from '../../audit/src/line-scanner.ts';
+import { type Needles, scanLines } from '../../audit/src/line-scanner.ts';
 import { pathMatches, queryNeedles } from '../../audit/src/queries.ts';
 import { renderTable } from '../../audit/src/render-text.ts';
 import { findAnomalies, SessionBuilder } from '../../audit/src/sessions.ts';
@@ -270,17 +270,26 @@ describe('queries and arguments', () => {
     ['/admin', '/admin/x', false],
   ])('path %s against %s', (filter, uri, matches) => expect(pathMatches(filter, uri)).toBe(matches));
 
-  it('searches for the email as given and lower-cased, JSON-escaped', () => {
-    expect(
-      queryNeedles({ kind: 'sessions', user: 'Alice@Example.com', range: { since: 0, until: 1 } }).map(
-        String,
-      ),
-    ).toEqual(['Alice@Example.com', 'alice@example.com']);
-    expect(queryNeedles({ kind: 'ip', ip: '10.0.0.1', range: { since: 0, until: 1 } }).map(String)).toEqual([
-      '"10.0.0.1"',
-    ]);
+  it('searches for the email in any letter case, JSON-escaped; IPs and paths exactly', () => {
+    const email = queryNeedles({
+      kind: 'sessions',
+      user: 'grace.hopper@corp.example',
+      range: { since: 0, until: 1 },
+    });
+    expect(Array.isArray(email)).toBe(false);
+    const line = Buffer.from(
+      '{"a":1}\n{"email":"Grace.Hopper@Corp.Example"}\n{"email":"GRACE.HOPPER@CORP.EXAMPLE"}\n{"email":"grace.hopperXcorp.example"}\n',
+    );
+    const next = (email as Needles).search(line, line.length);
+    const first = next(0);
+    expect(line.toString('latin1', first, first + 9)).toBe('Grace.Hop');
+    const second = next(first + 1);
+    expect(line.toString('latin1', second, second + 9)).toBe('GRACE.HOP');
+    expect(next(second + 1)).toBe(-1); // the dot is literal
+    const exact = (q: Parameters<typeof queryNeedles>[0]) => (queryNeedles(q) as Buffer[]).map(String);
+    expect(exact({ kind: 'ip', ip: '10.0.0.1', range: { since: 0, until: 1 } })).toEqual(['"10.0.0.1"']);
     const range = { since: 0, until: 1 };
-    expect(queryNeedles({ kind: 'requests', path: '/admin/*', range }).map(String)).toEqual(['/admin/']);
+    expect(exact({ kind: 'requests', path: '/admin/*', range })).toEqual(['/admin/']);
     expect(queryNeedles({ kind: 'requests', path: '*', range })).toEqual([]);
   });
 

@@ -164,7 +164,7 @@ describe('gatehouse audit flags', () => {
     [['requests'], 'audit requests needs --path, --app or --user'],
     [['requests', '--app', 'a/b/c'], '--app is namespace/name'],
     [['sessions', '--user', 'a@b.c', '--sub', 's'], 'give --user or --sub, not both'],
-    [['sessions', '--format', 'csv'], '--format must be table, json or html'],
+    [['sessions', '--format', 'csv'], '--format must be table, json, jsonl or html'],
     [
       ['sessions', '--since', '2026-12-02T00:00:00Z', '--until', '2026-12-01T00:00:00Z'],
       '--since is after --until',

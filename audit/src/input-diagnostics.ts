@@ -1,0 +1,110 @@
+/**
+ * What the audit made of its input: lines read, recognised, and skipped by kind, and, when
+ * nothing was recognisable, what the input looked like instead, so that "0 sessions" from a
+ * wrong file is never mistaken for "the user did nothing".
+ */
+
+/** What one line is. */
+export type LineKind =
+  | 'gatehouse' // a request line or an auth event the audit reads
+  | 'gatehouse_other' // another Gatehouse line (config_loaded, sidecar_started, ...)
+  | 'splunk' // a Splunk export line: the Gatehouse line in _raw (read)
+  | 'elasticsearch' // an Elasticsearch hit: the Gatehouse line in _source (read)
+  | 'json_array' // a JSON array (an export of many records as one document)
+  | 'elasticsearch_response' // a whole search response ({"hits":{"hits":[...]}})
+  | 'other_json' // JSON of another program
+  | 'not_json'; // text: another program's log, a stack trace
+
+const GATEHOUSE_EVENT = /^[a-z]+(_[a-z]+)*$/;
+
+/** Classifies a line that the audit could not read as a record (cheap: only such lines). */
+export function classifyLine(line: string): LineKind {
+  const start = line.trimStart();
+  if (start.startsWith('[')) return 'json_array';
+  if (!start.startsWith('{')) return 'not_json';
+  let value: unknown;
+  try {
+    value = JSON.parse(start);
+  } catch {
+    return start.endsWith(',') || start.endsWith('[') ? 'json_array' : 'not_json';
+  }
+  if (typeof value !== 'object' || value === null) return 'other_json';
+  const o = value as Record<string, unknown>;
+  if (typeof o.hits === 'object' && o.hits !== null) return 'elasticsearch_response';
+  if (typeof o.type === 'string' && GATEHOUSE_EVENT.test(o.type) && typeof o.time === 'string')
+    return 'gatehouse_other';
+  return 'other_json';
+}
+
+const HINTS: Partial<Record<LineKind, string>> = {
+  json_array:
+    'the input is a JSON array; give the audit one JSON object per line (jq -c ".[]" file > file.jsonl)',
+  elasticsearch_response:
+    'the input is an Elasticsearch search response; export the hits as NDJSON (one _source per line), or pipe it through jq -c ".hits.hits[]._source"',
+  other_json: 'the lines are JSON of another program, not Gatehouse request lines or auth events',
+  not_json: "the lines are not JSON: is this the sidecar container's log (kubectl logs <pod> -c gatehouse)?",
+  gatehouse_other: 'only Gatehouse status lines, no request lines or auth events',
+};
+
+export class InputDiagnostics {
+  lines = 0;
+  recognised = 0;
+  duplicates = 0;
+  readonly skipped = new Map<LineKind, number>();
+  /** What the first lines of sources without a Gatehouse line were (for the hint). */
+  readonly sampledKinds = new Map<LineKind, number>();
+  /** Field names of the first foreign JSON line seen, to say what it was. */
+  foreignFields: string[] | null = null;
+  readonly warnings: string[] = [];
+  #gatehouseSeen = false;
+
+  /** Some line of the input (read in full, or in a source's sample) was a Gatehouse line. */
+  markGatehouseSeen(): void {
+    this.#gatehouseSeen = true;
+  }
+
+  skip(kind: LineKind, line: string): void {
+    this.skipped.set(kind, (this.skipped.get(kind) ?? 0) + 1);
+    this.#noteFields(kind, line);
+  }
+
+  sampled(kind: LineKind, line: string): void {
+    this.sampledKinds.set(kind, (this.sampledKinds.get(kind) ?? 0) + 1);
+    this.#noteFields(kind, line);
+  }
+
+  #noteFields(kind: LineKind, line: string): void {
+    if (kind === 'other_json' && this.foreignFields === null) {
+      try {
+        this.foreignFields = Object.keys(JSON.parse(line) as object).slice(0, 6);
+      } catch {
+        this.foreignFields = [];
+      }
+    }
+  }
+
+  /** True when lines were read but none of them could be a Gatehouse line the audit uses. */
+  nothingRecognisable(): boolean {
+    return this.lines > 0 && this.recognised === 0 && !this.#gatehouseSeen;
+  }
+
+  /** The most common foreign kind, and what to do about it. */
+  hint(): string {
+    const seen = new Map(this.sampledKinds);
+    for (const [kind, n] of this.skipped) seen.set(kind, (seen.get(kind) ?? 0) + n);
+    // A document (an array, a search response) spans many lines that are not JSON on their own: it wins.
+    const documentKind = (['elasticsearch_response', 'json_array'] as const).find((k) => seen.has(k));
+    const [kind] = documentKind ? [documentKind] : ([...seen].sort((a, b) => b[1] - a[1])[0] ?? ['not_json']);
+    const fields =
+      kind === 'other_json' && this.foreignFields?.length
+        ? ` (fields: ${this.foreignFields.join(', ')})`
+        : '';
+    return `${HINTS[kind] ?? 'the input holds no Gatehouse lines'}${fields}`;
+  }
+
+  /** One line for stderr: what was read and what was skipped. */
+  summary(): string {
+    const skipped = [...this.skipped].map(([kind, n]) => `${n} ${kind.replaceAll('_', ' ')}`).join(', ');
+    return `${this.lines} lines read, ${this.recognised} recognised${skipped ? `, skipped: ${skipped}` : ''}${this.duplicates ? `, ${this.duplicates} duplicates dropped` : ''}`;
+  }
+}

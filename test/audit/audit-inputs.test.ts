@@ -1,0 +1,194 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { runGatehouse } from '../helpers/sidecar-process.ts';
+
+// What analysts actually feed the audit: addresses in the provider's spelling, requests within
+// one millisecond, a file given twice, exports of log stores, the wrong file, a cut gzip.
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-inputs-'));
+const EMAIL = 'Grace.Hopper@Corp.Example';
+const T0 = Date.parse('2026-11-21T07:00:00.000Z');
+
+function requestLine(n: number, over: Record<string, unknown> = {}): Record<string, unknown> {
+  const start = new Date(T0 + n * 1000).toISOString();
+  return {
+    type: 'request',
+    time: start,
+    requestId: `req-${String(n).padStart(4, '0')}`,
+    seq: n,
+    app: 'corp/wiki',
+    host: 'wiki.corp.example',
+    method: 'GET',
+    uri: `/page-${n}`,
+    protocol: 'HTTP/1.1',
+    status: 200,
+    outcome: 'served',
+    error: null,
+    bytesIn: 400,
+    bytesOut: 10_000 + n,
+    start,
+    end: start,
+    durationMs: 3.5,
+    upstreamMs: 2,
+    clientIp: '192.0.2.7',
+    peerIp: '192.0.2.7',
+    userAgent: 'Firefox',
+    identity: { kind: 'user', sub: 'grace', email: EMAIL, idp: 'corp' },
+    sessionId: 'S-grace',
+    endedSession: null,
+    authMethod: 'oidc',
+    decision: { action: 'allow', policy: 'staff', rule: 'include[0]', reason: 'email_listed' },
+    auditDecision: null,
+    upgrade: false,
+    configGeneration: '0123456789abcdef',
+    requestHeaders: null,
+    ...over,
+  };
+}
+
+function file(name: string, text: string | Buffer): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const jsonl = (records: unknown[]): string => `${records.map((r) => JSON.stringify(r)).join('\n')}\n`;
+const GRACE = file('grace.log', jsonl([requestLine(1), requestLine(2), requestLine(3)]));
+
+async function sessionsOf(args: string[]) {
+  const run = await runGatehouse(['audit', 'sessions', '--format', 'json', ...args]);
+  return {
+    ...run,
+    sessions: run.code === 0 ? (JSON.parse(run.stdout) as { requests: { uri: string }[] }[]) : [],
+  };
+}
+
+describe('gatehouse audit reads what analysts give it', () => {
+  it.each([
+    ['lower case', 'grace.hopper@corp.example'],
+    ['upper case', 'GRACE.HOPPER@CORP.EXAMPLE'],
+    ['the provider spelling', EMAIL],
+  ])('finds a user whatever the case of the address: %s', async (_what, user) => {
+    const { code, sessions } = await sessionsOf(['--user', user, GRACE]);
+    expect(code).toBe(0);
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]?.requests).toHaveLength(3);
+    const requests = await runGatehouse(['audit', 'requests', '--user', user, '--format', 'jsonl', GRACE]);
+    expect(requests.stdout.trim().split('\n')).toHaveLength(3);
+  });
+
+  it('orders requests within one millisecond by the sidecar sequence number', async () => {
+    // Request ids that sort the other way round, as random ids do half the time.
+    const same = { start: new Date(T0).toISOString(), end: new Date(T0).toISOString() };
+    const path = file(
+      'same-ms.log',
+      jsonl([
+        requestLine(4, { ...same, requestId: 'b-later-id', seq: 41, uri: '/admin/users?page=3' }),
+        requestLine(5, { ...same, requestId: 'a-earlier-id', seq: 42, uri: '/admin/users?page=4' }),
+      ]),
+    );
+    const { sessions } = await sessionsOf([path]);
+    expect(sessions[0]?.requests.map((r) => r.uri)).toEqual(['/admin/users?page=3', '/admin/users?page=4']);
+  });
+
+  it('counts a request once when the same file is given twice, and says how many lines it dropped', async () => {
+    const { code, sessions, stderr } = await sessionsOf(['--user', EMAIL, GRACE, GRACE]);
+    expect(code).toBe(0);
+    expect(sessions[0]?.requests).toHaveLength(3);
+    expect(stderr).toContain('3 duplicate lines dropped');
+  });
+
+  it.each([
+    [
+      'a Splunk JSON export (result._raw)',
+      (r: unknown) => ({ preview: false, result: { _raw: JSON.stringify(r), host: 'node-1' } }),
+    ],
+    ['Splunk raw events (_raw)', (r: unknown) => ({ _raw: JSON.stringify(r), _time: '2026-11-21' })],
+    ['Elasticsearch hits as NDJSON (_source)', (r: unknown) => ({ _index: 'logs', _id: 'x', _source: r })],
+  ])('reads %s', async (_what, wrap) => {
+    const path = file(`export-${Math.random()}.log`, jsonl([1, 2, 3].map((n) => wrap(requestLine(n)))));
+    const { code, sessions } = await sessionsOf(['--user', 'grace.hopper@corp.example', path]);
+    expect(code).toBe(0);
+    expect(sessions[0]?.requests).toHaveLength(3);
+  });
+
+  it('reads container runtime (CRI) log lines', async () => {
+    const text = [1, 2]
+      .map((n) => `2026-11-21T07:00:0${n}.000000000Z stdout F ${JSON.stringify(requestLine(n))}`)
+      .join('\n');
+    const { sessions } = await sessionsOf([file('cri.log', `${text}\n`)]);
+    expect(sessions[0]?.requests).toHaveLength(2);
+  });
+
+  it.each([
+    ['a JSON array', JSON.stringify([requestLine(1), requestLine(2)], null, 2), /JSON array/],
+    [
+      'an Elasticsearch search response',
+      JSON.stringify({ took: 3, hits: { total: 2, hits: [{ _source: requestLine(1) }] } }),
+      /Elasticsearch search response/,
+    ],
+    [
+      "another program's JSON",
+      jsonl([
+        { level: 'info', msg: 'hello', ts: 1 },
+        { level: 'warn', msg: 'x', ts: 2 },
+      ]),
+      /JSON of another program.*\(fields: level, msg, ts\)/,
+    ],
+    ['plain text', 'Nov 21 07:00:00 host sshd[1]: Accepted publickey for grace\n', /not JSON/],
+  ])('refuses %s with a hint and a non-zero exit, never a silent "0 sessions"', async (_what, text, hint) => {
+    const path = file(`foreign-${Math.random()}.log`, text);
+    for (const args of [[path], ['--user', 'grace.hopper@corp.example', path]]) {
+      const { code, stdout, stderr } = await sessionsOf(args);
+      expect(code).toBe(3);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(/^gatehouse audit: no Gatehouse lines in the input/);
+      expect(stderr).toMatch(hint);
+    }
+  });
+
+  it('gives the answer so far and a warning for a gzip file cut short', async () => {
+    const many = jsonl(Array.from({ length: 2_000 }, (_, i) => requestLine(i + 1)));
+    const whole = gzipSync(Buffer.from(many));
+    const path = file('cut.log.gz', whole.subarray(0, Math.floor(whole.length * 0.6)));
+    const { code, sessions, stderr } = await sessionsOf([path]);
+    expect(code).toBe(0);
+    const read = sessions[0]?.requests.length ?? 0;
+    expect(read).toBeGreaterThan(100);
+    expect(read).toBeLessThan(2_000);
+    expect(stderr).toMatch(
+      /warning: .*cut\.log\.gz: the file ends early .*the lines before the cut were read/,
+    );
+    expect(stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
+  });
+
+  it('--format jsonl: one request per line with every field an analyst sums or filters on', async () => {
+    const { code, stdout } = await runGatehouse(['audit', 'sessions', '--format', 'jsonl', GRACE]);
+    expect(code).toBe(0);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatchObject({
+      time: '2026-11-21T07:00:01.000Z',
+      app: 'corp/wiki',
+      session: 'S-grace',
+      user: EMAIL,
+      uri: '/page-1',
+      status: 200,
+      bytesIn: 400,
+      bytesOut: 10_001,
+      durationMs: 3.5,
+      authMethod: 'oidc',
+      decision: 'allow',
+      policy: 'staff',
+      anomalies: [],
+      seq: 1,
+    });
+    expect(readFileSync(GRACE, 'utf8')).toContain('Grace.Hopper');
+  });
+});
