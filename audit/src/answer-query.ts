@@ -1,15 +1,18 @@
 import { type AuditRecord, parseAuditLine } from './audit-record.ts';
 import { classifyLine, InputDiagnostics } from './input-diagnostics.ts';
-import { scanLines } from './line-scanner.ts';
 import type { LogSource } from './log-sources.ts';
+import { lineTime, mergeRecords } from './merged-records.ts';
 import { type AuditAnswer, type AuditQuery, createQueryRunner, queryNeedles } from './queries.ts';
-import { type AnomalySettings, DEFAULT_ANOMALY_SETTINGS } from './sessions.ts';
+import { type AnomalySettings, byFirst, DEFAULT_ANOMALY_SETTINGS, type Session } from './sessions.ts';
 
 /** Lines of each source classified in full even under a filter, to tell a wrong input from a quiet user. */
 const SAMPLE_LINES = 200;
-
-/** Errors of a gzip stream that ends early: the lines before the cut are still good. */
-const TRUNCATED = new Set(['Z_BUF_ERROR', 'Z_DATA_ERROR', 'ERR_STREAM_PREMATURE_CLOSE']);
+/** How often (in records) closed sessions are taken out and old line identities forgotten. */
+const SWEEP_EVERY = 4096;
+/** A duplicate line (a file given twice) arrives within this much log time of its original. */
+const DEDUP_WINDOW_MS = 60 * 60_000;
+/** A session silent this long in log time is over: no Gatehouse session outlives 12 h by default. */
+export const DEFAULT_SESSION_GAP_MS = 12 * 3_600_000;
 
 /** The first chunk of a stream, then the stream again from it. */
 async function peek(
@@ -41,43 +44,75 @@ function sample(first: Buffer | undefined, diagnostics: InputDiagnostics): boole
   return false;
 }
 
+export interface AnswerOptions {
+  /**
+   * Sessions queries: called with each session as soon as it is over in log time (silent for
+   * the session gap), in order of first activity; the answer then holds none. Memory stays
+   * bounded by the sessions open at one moment, whatever the size of the input.
+   */
+  readonly onSession?: (session: Session) => void;
+  /** Log-time silence after which a session is over (default 12 h, the default absolute lifetime). */
+  readonly sessionGapMs?: number;
+}
+
 /**
- * Reads every source, feeding the lines the query needs to the runner, and says what it read:
- * lines, recognised records, skipped lines by kind, duplicates dropped, and warnings (a gzip file
- * that ends early gives the answer so far).
+ * Reads every source, merged by log time, feeding the records the query needs to the runner, and
+ * says what it read: lines, recognised records, skipped lines by kind, duplicates dropped,
+ * records out of time order, and warnings (a gzip file that ends early gives the answer so far).
  */
 export async function answerQuery(
   query: AuditQuery,
   sources: readonly LogSource[],
   anomalies: AnomalySettings = DEFAULT_ANOMALY_SETTINGS,
+  options: AnswerOptions = {},
 ): Promise<{ answer: AuditAnswer; lines: number; bytes: number; diagnostics: InputDiagnostics }> {
   const runner = createQueryRunner(query, anomalies);
-  const needles = queryNeedles(query);
   const diagnostics = new InputDiagnostics();
-  let bytes = 0;
-  const onLine = (line: string): void => {
-    const record: AuditRecord | undefined = parseAuditLine(line);
-    if (record) {
-      diagnostics.recognised++;
-      runner.add(record);
-    } else diagnostics.skip(classifyLine(line), line);
-  };
+  const gapMs = options.sessionGapMs ?? DEFAULT_SESSION_GAP_MS;
+  const streaming = query.kind === 'sessions' ? options.onSession : undefined;
+  const opened = [];
   for (const source of sources) {
     const { first, all } = await peek(await source.open());
     if (sample(first, diagnostics)) diagnostics.markGatehouseSeen();
-    try {
-      const stats = await scanLines(all, onLine, needles);
-      diagnostics.lines += stats.lines;
-      bytes += stats.bytes;
-    } catch (error) {
-      const code = (error as { code?: string }).code ?? '';
-      if (!TRUNCATED.has(code)) throw error;
-      diagnostics.warnings.push(
-        `${source.name}: the file ends early (${(error as Error).message}); the lines before the cut were read`,
-      );
-    }
+    opened.push({ source, chunks: all });
   }
+  // Closed sessions wait here until no open session began before them, so output stays in order.
+  const pending: Session[] = [];
+  const flush = (upTo: number): void => {
+    pending.sort(byFirst);
+    let n = 0;
+    while (n < pending.length && (pending[n] as Session).first <= upTo) streaming?.(pending[n++] as Session);
+    pending.splice(0, n);
+  };
+  let watermark = Number.NEGATIVE_INFINITY;
+  let fed = 0;
+  await mergeRecords(opened, queryNeedles(query), diagnostics, (record: AuditRecord) => {
+    const time = lineTime(record);
+    if (time < watermark - gapMs) diagnostics.late++;
+    else if (time > watermark) watermark = time;
+    runner.add(record);
+    if (++fed % SWEEP_EVERY !== 0) return;
+    runner.forgetBefore(watermark, DEDUP_WINDOW_MS);
+    if (!streaming) return;
+    pending.push(...runner.closeIdle(watermark, gapMs));
+    if (pending.length > 0) flush(runner.earliestOpen());
+  });
   diagnostics.duplicates = runner.duplicates;
   if (diagnostics.recognised > 0) diagnostics.markGatehouseSeen();
-  return { answer: runner.answer(), lines: diagnostics.lines, bytes, diagnostics };
+  if (diagnostics.late > 0)
+    diagnostics.warnings.push(
+      `${diagnostics.late} lines were more than ${Math.round(gapMs / 3_600_000)} h older than lines read before them: the input is not in time order (a file of several sidecars concatenated, or sorted by another field), and their sessions may be split`,
+    );
+  const answer = runner.answer();
+  if (streaming && answer.kind === 'sessions') {
+    pending.push(...answer.sessions);
+    flush(Number.POSITIVE_INFINITY);
+    return {
+      answer: { ...answer, sessions: [] },
+      lines: diagnostics.lines,
+      bytes: diagnostics.bytes,
+      diagnostics,
+    };
+  }
+  return { answer, lines: diagnostics.lines, bytes: diagnostics.bytes, diagnostics };
 }

@@ -19,6 +19,7 @@ import {
 import { renderHtml } from './render-html.ts';
 import { renderJsonLines } from './render-jsonl.ts';
 import { renderJson, renderTable } from './render-text.ts';
+import { createSessionWriter } from './session-writer.ts';
 import { type AnomalySettings, DEFAULT_ANOMALY_SETTINGS } from './sessions.ts';
 
 export const AUDIT_USAGE = `Usage: gatehouse audit <question> [options] [file ...]
@@ -78,13 +79,16 @@ export function parseBurst(text: string): AnomalySettings {
   return { burstCount: count, burstWindowMs: windowMs };
 }
 
-/** Writes the answer piece by piece (to a file, or stdout with back-pressure). */
-async function writePieces(pieces: readonly string[], file: string | undefined): Promise<void> {
-  const out = file ? createWriteStream(file) : process.stdout;
+/** Writes the answer piece by piece, with back-pressure; ends the stream when it is a file. */
+async function writePieces(
+  pieces: readonly string[],
+  out: NodeJS.WritableStream,
+  isFile: boolean,
+): Promise<void> {
   const failed = new Promise<never>((_, reject) => out.once('error', reject));
   const write = async (): Promise<void> => {
     for (const piece of pieces) if (!out.write(piece)) await once(out, 'drain');
-    if (file) await new Promise<void>((resolve) => (out as WriteStream).end(resolve));
+    if (isFile) await new Promise<void>((resolve) => (out as WriteStream).end(resolve));
   };
   await Promise.race([write(), failed]);
 }
@@ -220,7 +224,13 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
   }
   try {
     const started = performance.now();
-    const { answer, lines, bytes, diagnostics } = await answerQuery(query, sources, anomalies);
+    // Sessions are written as they are over (bounded memory); the HTML page needs them all first.
+    const out = output ? createWriteStream(output) : process.stdout;
+    const streaming =
+      query.kind === 'sessions' && format !== 'html' ? createSessionWriter(out, format) : undefined;
+    const { answer, lines, bytes, diagnostics } = await answerQuery(query, sources, anomalies, {
+      ...(streaming ? { onSession: streaming.write } : {}),
+    });
     const seconds = (performance.now() - started) / 1000;
     for (const warning of diagnostics.warnings)
       process.stderr.write(`gatehouse audit: warning: ${warning}\n`);
@@ -235,8 +245,10 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
       );
       return 3;
     }
-    const pieces = renderAnswer(answer, format);
-    await writePieces(pieces, output);
+    if (streaming) {
+      await streaming.end();
+      if (output) await new Promise<void>((resolve) => (out as WriteStream).end(resolve));
+    } else await writePieces(renderAnswer(answer, format), out, Boolean(output));
     if (stats)
       process.stderr.write(
         `gatehouse audit: ${lines} lines (${(bytes / 1048576).toFixed(1)} MiB) in ${seconds.toFixed(3)} s: ${Math.round(lines / Math.max(seconds, 1e-9))} lines/s; ${diagnostics.summary()}\n`,

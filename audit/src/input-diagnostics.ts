@@ -48,8 +48,11 @@ const HINTS: Partial<Record<LineKind, string>> = {
 
 export class InputDiagnostics {
   lines = 0;
+  bytes = 0;
   recognised = 0;
   duplicates = 0;
+  /** Records much older than records read before them (input not in time order). */
+  late = 0;
   readonly skipped = new Map<LineKind, number>();
   /** What the first lines of sources without a Gatehouse line were (for the hint). */
   readonly sampledKinds = new Map<LineKind, number>();

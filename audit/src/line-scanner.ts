@@ -67,15 +67,22 @@ export function caseInsensitiveNeedles(texts: readonly string[]): Needles {
   };
 }
 
+/** A line scanner fed chunk by chunk: push() calls onLine for the lines completed so far. */
+export interface LineScanner {
+  push(raw: Buffer | string): void;
+  /** The last line, when the stream did not end with a newline. */
+  end(): void;
+  readonly stats: ScanStats;
+}
+
 /**
- * Calls onLine for every line of the stream (or, with needles, every line containing one),
- * in order. Resolves with what was read.
+ * Calls onLine for every line pushed (or, with needles, every line containing one), in order.
+ * Lines may be split across chunks; both ends are handled.
  */
-export async function scanLines(
-  chunks: AsyncIterable<Buffer | string>,
+export function createLineScanner(
   onLine: (line: string) => void,
   needles: readonly Buffer[] | Needles = [],
-): Promise<ScanStats> {
+): LineScanner {
   const filter: Needles | null = Array.isArray(needles)
     ? needles.length === 0
       ? null
@@ -118,14 +125,34 @@ export async function scanLines(
     return tail;
   };
 
-  for await (const raw of chunks) {
-    const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
-    stats.bytes += chunk.length;
-    const buffer = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-    const consumed = scan(buffer, false);
-    carry = buffer.subarray(consumed);
-    if (carry.length > MAX_LINE_BYTES) carry = Buffer.alloc(0); // an endless line: drop it
-  }
-  if (carry.length > 0) scan(carry, true);
-  return stats;
+  return {
+    stats,
+    push(raw) {
+      const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
+      stats.bytes += chunk.length;
+      const buffer = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      const consumed = scan(buffer, false);
+      carry = buffer.subarray(consumed);
+      if (carry.length > MAX_LINE_BYTES) carry = Buffer.alloc(0); // an endless line: drop it
+    },
+    end() {
+      if (carry.length > 0) scan(carry, true);
+      carry = Buffer.alloc(0);
+    },
+  };
+}
+
+/**
+ * Calls onLine for every line of the stream (or, with needles, every line containing one),
+ * in order. Resolves with what was read.
+ */
+export async function scanLines(
+  chunks: AsyncIterable<Buffer | string>,
+  onLine: (line: string) => void,
+  needles: readonly Buffer[] | Needles = [],
+): Promise<ScanStats> {
+  const scanner = createLineScanner(onLine, needles);
+  for await (const raw of chunks) scanner.push(raw);
+  scanner.end();
+  return scanner.stats;
 }

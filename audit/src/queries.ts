@@ -93,13 +93,15 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
   >();
   const requests: RequestRecord[] = [];
   // The same file given twice, or logs collected twice, must not count twice.
-  const seen = new Set<string>();
+  // Identity → line time, in reading order (time order for merged input), so old ones go first.
+  const seen = new Map<string, number>();
   let duplicates = 0;
   const identityOf = (record: AuditRecord): string =>
     record.kind === 'request'
       ? `r\u0000${record.app}\u0000${record.requestId}`
       : `a\u0000${record.type}\u0000${record.time}\u0000${record.app}\u0000${record.requestId ?? ''}\u0000${record.sessionId ?? ''}\u0000${record.revocation ?? ''}`;
 
+  const inQueryRange = (s: Session): boolean => s.last >= query.range.since && s.first <= query.range.until;
   const addForSessions = (record: AuditRecord, user?: string, sub?: string): void => {
     if (user !== undefined && !sameEmail(recordEmail(record), user)) return;
     if (sub !== undefined && recordSubject(record) !== sub) return;
@@ -117,7 +119,7 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
         duplicates++;
         return;
       }
-      seen.add(identity);
+      seen.set(identity, record.kind === 'request' ? record.end : record.time);
       switch (query.kind) {
         case 'sessions':
           addForSessions(record, query.user, query.sub);
@@ -159,14 +161,28 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
         }
       }
     },
+    /**
+     * Forgets line identities older than the window before the watermark: a duplicate of a line
+     * (the same file twice, merged by time) arrives within moments of the original.
+     */
+    forgetBefore(watermark: number, windowMs: number): void {
+      for (const [identity, time] of seen) {
+        if (time >= watermark - windowMs) break;
+        seen.delete(identity);
+      }
+    },
+    /** Sessions silent for longer than gapMs before the watermark, finished (sessions queries). */
+    closeIdle(watermark: number, gapMs: number): Session[] {
+      return builder.closeIdle(watermark, gapMs).filter(inQueryRange);
+    },
+    /** The earliest activity of a session still open. */
+    earliestOpen: () => builder.earliestOpen(),
     answer(): AuditAnswer {
       if (query.kind === 'sessions')
         return {
           kind: 'sessions',
           query,
-          sessions: builder
-            .sessions()
-            .filter((s) => s.last >= query.range.since && s.first <= query.range.until),
+          sessions: builder.sessions().filter(inQueryRange),
         };
       if (query.kind === 'ip')
         return {

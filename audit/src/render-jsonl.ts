@@ -37,18 +37,20 @@ function requestLine(r: RequestRecord, session: Session | null, flags: readonly 
   })}\n`;
 }
 
+/** The requests of one session as JSON lines, each with the anomalies flagged at it. */
+export function sessionJsonLines(s: Session): string[] {
+  const flags = new Map<string, string[]>();
+  for (const a of s.anomalies) flags.set(a.requestId, [...(flags.get(a.requestId) ?? []), a.kind]);
+  return s.requests.map((r) => requestLine(r, s, flags.get(r.requestId) ?? []));
+}
+
 /**
  * The answer as JSON lines, one request per line with every field (bytes, duration, auth method,
  * decision, error, session, anomaly flags), ready to load into a SIEM or a spreadsheet. For `ip`,
  * one user per line.
  */
 export function renderJsonLines(answer: AuditAnswer): string[] {
-  if (answer.kind === 'sessions')
-    return answer.sessions.flatMap((s) => {
-      const flags = new Map<string, string[]>();
-      for (const a of s.anomalies) flags.set(a.requestId, [...(flags.get(a.requestId) ?? []), a.kind]);
-      return s.requests.map((r) => requestLine(r, s, flags.get(r.requestId) ?? []));
-    });
+  if (answer.kind === 'sessions') return answer.sessions.flatMap(sessionJsonLines);
   if (answer.kind === 'requests') return answer.requests.map((r) => requestLine(r, null, []));
   return answer.users.map((u) => `${JSON.stringify({ ...u, first: iso(u.first), last: iso(u.last) })}\n`);
 }

@@ -34,7 +34,7 @@ function decisionText(r: RequestRecord): string {
   return `${r.decision.action ?? '?'}${r.decision.policy ? ` ${r.decision.policy}` : ''}`;
 }
 
-function sessionText(s: Session): string {
+export function sessionText(s: Session): string {
   const head = [
     `Session ${s.sessionId}  ${s.app}  ${safe(s.email ?? s.sub)}  via ${safe(s.provider)}`,
     `  signed in  ${s.login ? `${iso(s.login.time)} from ${safe(s.login.clientIp)}` : '(no login event in the logs read)'}`,
@@ -122,18 +122,22 @@ function jsonArray<T>(items: readonly T[], map: (item: T) => unknown): string[] 
   );
 }
 
+/** One session as JSON, times in RFC 3339. */
+export function sessionJson(s: Session): unknown {
+  return {
+    ...s,
+    first: iso(s.first),
+    last: iso(s.last),
+    login: s.login ? { ...s.login, time: iso(s.login.time) } : null,
+    end: s.end ? { ...s.end, time: iso(s.end.time) } : null,
+    requests: s.requests.map(requestJson),
+    anomalies: s.anomalies.map((a) => ({ ...a, time: iso(a.time) })),
+  };
+}
+
 /** The answer as JSON (an array), times in RFC 3339, in pieces. */
 export function renderJson(answer: AuditAnswer): string[] {
-  if (answer.kind === 'sessions')
-    return jsonArray(answer.sessions, (s) => ({
-      ...s,
-      first: iso(s.first),
-      last: iso(s.last),
-      login: s.login ? { ...s.login, time: iso(s.login.time) } : null,
-      end: s.end ? { ...s.end, time: iso(s.end.time) } : null,
-      requests: s.requests.map(requestJson),
-      anomalies: s.anomalies.map((a) => ({ ...a, time: iso(a.time) })),
-    }));
+  if (answer.kind === 'sessions') return jsonArray(answer.sessions, sessionJson);
   if (answer.kind === 'ip')
     return jsonArray(answer.users, (u) => ({ ...u, first: iso(u.first), last: iso(u.last) }));
   return jsonArray(answer.requests, requestJson);

@@ -1,16 +1,10 @@
+import { type Anomaly, findAnomalies, usedAfterEnd } from './anomalies.ts';
 import type { AuditRecord, AuthRecord, RequestRecord } from './audit-record.ts';
+
+export type { Anomaly } from './anomalies.ts';
 
 /** How a session ended, when the logs say. */
 export type SessionEnd = 'logout' | 'expired' | 'revoked' | 'refresh_rejected';
-
-/** Something in a session a person should look at. */
-export interface Anomaly {
-  readonly kind: 'ip_change' | 'user_agent_change' | 'denial_burst' | 'used_after_end';
-  /** When it happened (epoch ms) and the request it happened at. */
-  readonly time: number;
-  readonly requestId: string;
-  readonly detail: string;
-}
 
 /** One signed-in session of one application, rebuilt from the logs. */
 export interface Session {
@@ -62,67 +56,10 @@ interface Builder {
   login: Session['login'];
   end: Session['end'];
   requests: RequestRecord[];
-}
-
-const isDenied = (r: RequestRecord): boolean => r.decision?.action === 'deny' || r.outcome === 'denied';
-
-/** Flags IP and user-agent changes between consecutive requests, and bursts of denials. */
-export function findAnomalies(requests: readonly RequestRecord[], settings: AnomalySettings): Anomaly[] {
-  const out: Anomaly[] = [];
-  let previous: RequestRecord | undefined;
-  const denials: RequestRecord[] = [];
-  let burstUntil = -1;
-  for (const r of requests) {
-    if (previous) {
-      if (r.clientIp !== previous.clientIp)
-        out.push({
-          kind: 'ip_change',
-          time: r.start,
-          requestId: r.requestId,
-          detail: `${previous.clientIp ?? '?'} → ${r.clientIp ?? '?'}`,
-        });
-      if (r.userAgent !== previous.userAgent)
-        out.push({
-          kind: 'user_agent_change',
-          time: r.start,
-          requestId: r.requestId,
-          detail: `${previous.userAgent ?? '(none)'} → ${r.userAgent ?? '(none)'}`,
-        });
-    }
-    previous = r;
-    if (!isDenied(r)) continue;
-    denials.push(r);
-    while (denials.length > 0 && r.start - (denials[0] as RequestRecord).start > settings.burstWindowMs)
-      denials.shift();
-    if (denials.length >= settings.burstCount && r.start > burstUntil) {
-      const first = denials[0] as RequestRecord;
-      out.push({
-        kind: 'denial_burst',
-        time: first.start,
-        requestId: first.requestId,
-        detail: `${denials.length} denied requests within ${Math.round((r.start - first.start) / 1000)} s`,
-      });
-      burstUntil = first.start + settings.burstWindowMs; // one flag per window
-    }
-  }
-  return out;
-}
-
-/**
- * Requests served on the session after it ended (a sign-out, a revocation, an expiry, a
- * back-channel logout), on whichever replica: the session was used by someone who still had it.
- * Refused replays (the sidecar knew the session had ended) are not anomalies.
- */
-function usedAfterEnd(requests: readonly RequestRecord[], end: Session['end']): Anomaly[] {
-  if (!end) return [];
-  return requests
-    .filter((r) => r.start > end.time && r.endedSession == null && r.status < 400 && r.identity !== null)
-    .map((r) => ({
-      kind: 'used_after_end' as const,
-      time: r.start,
-      requestId: r.requestId,
-      detail: `${r.method} ${r.uri} served on ${r.host} ${((r.start - end.time) / 1000).toFixed(3)} s after the session ended (${end.kind}${end.detail ? `: ${end.detail}` : ''})`,
-    }));
+  /** The latest time a line of this session was written (log time): it closes after a gap of silence. */
+  lastSeen: number;
+  /** Its earliest activity so far (a request's start, an event's time). */
+  firstSeen: number;
 }
 
 /** By start; within a millisecond by the sidecar's sequence number (exact within a sidecar), then by request id. */
@@ -158,6 +95,8 @@ export class SessionBuilder {
         login: null,
         end: null,
         requests: [],
+        lastSeen: Number.NEGATIVE_INFINITY,
+        firstSeen: Number.POSITIVE_INFINITY,
       };
       this.#sessions.set(key, b);
     }
@@ -203,6 +142,8 @@ export class SessionBuilder {
       if (sessionId === null) return;
       const b = this.#builder(record.app, sessionId);
       b.requests.push(record);
+      b.lastSeen = Math.max(b.lastSeen, record.end);
+      b.firstSeen = Math.min(b.firstSeen, record.start);
       b.email ??= record.identity?.email ?? record.endedSession?.email ?? null;
       b.sub ??= record.identity?.sub ?? record.endedSession?.sub ?? null;
       b.provider ??= record.identity?.idp ?? record.endedSession?.idp ?? null;
@@ -210,6 +151,8 @@ export class SessionBuilder {
     }
     if (record.sessionId === null) return;
     const b = this.#builder(record.app, record.sessionId);
+    b.lastSeen = Math.max(b.lastSeen, record.time);
+    b.firstSeen = Math.min(b.firstSeen, record.time);
     b.email ??= record.email;
     b.sub ??= record.sub;
     b.provider ??= record.provider;
@@ -228,43 +171,88 @@ export class SessionBuilder {
   }
 
   /** Every session, by first activity. */
+  /** Every session, by first activity. */
   sessions(): Session[] {
+    return [...this.#sessions.values()].map((b) => this.#finish(b)).sort(byFirst);
+  }
+
+  /**
+   * Takes out the sessions silent (in log time) for longer than gapMs before the watermark: no
+   * line of theirs can still come from time-ordered input. Revocations too old to end an open
+   * session are forgotten. Memory stays bounded by the sessions open at one moment.
+   */
+  closeIdle(watermark: number, gapMs: number): Session[] {
     const out: Session[] = [];
-    for (const b of this.#sessions.values()) {
-      const requests = b.requests.sort(byStart);
-      const ips: string[] = [];
-      const userAgents: string[] = [];
-      const note = (ip: string | null, ua: string | null) => {
-        if (ip !== null && !ips.includes(ip)) ips.push(ip);
-        if (ua !== null && !userAgents.includes(ua)) userAgents.push(ua);
-      };
-      if (b.login) note(b.login.clientIp, b.login.userAgent);
-      for (const r of requests) note(r.clientIp, r.userAgent);
-      const revoked = this.#revokedBy(b);
-      const end = revoked && (!b.end || revoked.time < b.end.time) ? revoked : b.end;
-      const times = [
-        ...(b.login ? [b.login.time] : []),
-        ...requests.flatMap((r, i) => (i === 0 || i === requests.length - 1 ? [r.start] : [])),
-      ];
-      if (times.length === 0 && end) times.push(end.time);
-      out.push({
-        app: b.app,
-        sessionId: b.sessionId,
-        email: b.email,
-        sub: b.sub,
-        provider: b.provider,
-        login: b.login,
-        end,
-        first: Math.min(...times),
-        last: Math.max(...times),
-        ips,
-        userAgents,
-        requests,
-        anomalies: [...findAnomalies(requests, this.#settings), ...usedAfterEnd(requests, end)].sort(
-          (x, y) => x.time - y.time,
-        ),
-      });
+    for (const [key, b] of this.#sessions)
+      if (b.lastSeen < watermark - gapMs) {
+        this.#sessions.delete(key);
+        out.push(this.#finish(b));
+      }
+    const keepAfter = watermark - 2 * gapMs;
+    if (this.#revocations.length > 0 && (this.#revocations[0] as AuthRecord).time < keepAfter) {
+      const kept = this.#revocations.filter((r) => r.time >= keepAfter);
+      this.#revocations.length = 0;
+      this.#revocations.push(...kept);
     }
-    return out.sort((a, b) => a.first - b.first || (a.sessionId < b.sessionId ? -1 : 1));
+    return out;
+  }
+
+  /** Sessions still open. */
+  get open(): number {
+    return this.#sessions.size;
+  }
+
+  /** The earliest activity of an open session (Infinity when none): sessions that began before it can be output. */
+  earliestOpen(): number {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const b of this.#sessions.values()) {
+      const first = Math.min(
+        b.login?.time ?? Number.POSITIVE_INFINITY,
+        b.requests[0]?.start ?? Number.POSITIVE_INFINITY,
+      );
+      for (const r of b.requests) if (r.start < earliest) earliest = Math.min(earliest, r.start);
+      earliest = Math.min(earliest, first);
+    }
+    return earliest;
+  }
+
+  #finish(b: Builder): Session {
+    const requests = b.requests.sort(byStart);
+    const ips: string[] = [];
+    const userAgents: string[] = [];
+    const note = (ip: string | null, ua: string | null) => {
+      if (ip !== null && !ips.includes(ip)) ips.push(ip);
+      if (ua !== null && !userAgents.includes(ua)) userAgents.push(ua);
+    };
+    if (b.login) note(b.login.clientIp, b.login.userAgent);
+    for (const r of requests) note(r.clientIp, r.userAgent);
+    const revoked = this.#revokedBy(b);
+    const end = revoked && (!b.end || revoked.time < b.end.time) ? revoked : b.end;
+    const times = [
+      ...(b.login ? [b.login.time] : []),
+      ...requests.flatMap((r, i) => (i === 0 || i === requests.length - 1 ? [r.start] : [])),
+    ];
+    if (times.length === 0 && end) times.push(end.time);
+    return {
+      app: b.app,
+      sessionId: b.sessionId,
+      email: b.email,
+      sub: b.sub,
+      provider: b.provider,
+      login: b.login,
+      end,
+      first: Math.min(...times),
+      last: Math.max(...times),
+      ips,
+      userAgents,
+      requests,
+      anomalies: [...findAnomalies(requests, this.#settings), ...usedAfterEnd(requests, end)].sort(
+        (x, y) => x.time - y.time,
+      ),
+    };
   }
 }
+
+/** Sessions by first activity, then id. */
+export const byFirst = (a: Session, b: Session): number =>
+  a.first - b.first || (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0);

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { findAnomalies } from '../../audit/src/anomalies.ts';
 import { parseBurst, parseTimeArgument } from '../../audit/src/audit-command.ts';
 import { parseAuditLine, type RequestRecord } from '../../audit/src/audit-record.ts';
 import { type Needles, scanLines } from '../../audit/src/line-scanner.ts';
 import { pathMatches, queryNeedles } from '../../audit/src/queries.ts';
 import { renderTable } from '../../audit/src/render-text.ts';
-import { findAnomalies, SessionBuilder } from '../../audit/src/sessions.ts';
+import { SessionBuilder } from '../../audit/src/sessions.ts';
 import { UsageError } from '../../lib/args.ts';
 
 const native = {

@@ -1,0 +1,138 @@
+import { type AuditRecord, parseAuditLine } from './audit-record.ts';
+import { classifyLine, type InputDiagnostics } from './input-diagnostics.ts';
+import { createLineScanner, type Needles } from './line-scanner.ts';
+import type { LogSource } from './log-sources.ts';
+
+/** Errors of a gzip stream that ends early: the lines before the cut are still good. */
+const TRUNCATED = new Set(['Z_BUF_ERROR', 'Z_DATA_ERROR', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** When a line was written: a request line at the request's end, an event at its time. Sidecars write in this order. */
+export function lineTime(record: AuditRecord): number {
+  return record.kind === 'request' ? record.end : record.time;
+}
+
+/** The records of one source, a chunk's worth at a time (empty batches skipped). */
+async function* batches(
+  source: LogSource,
+  chunks: AsyncIterable<Buffer | string>,
+  needles: readonly Buffer[] | Needles,
+  diagnostics: InputDiagnostics,
+): AsyncGenerator<AuditRecord[]> {
+  let batch: AuditRecord[] = [];
+  const scanner = createLineScanner((line) => {
+    const record = parseAuditLine(line);
+    if (record) {
+      diagnostics.recognised++;
+      batch.push(record);
+    } else diagnostics.skip(classifyLine(line), line);
+  }, needles);
+  try {
+    for await (const chunk of chunks) {
+      scanner.push(chunk);
+      if (batch.length > 0) {
+        yield batch;
+        batch = [];
+      }
+    }
+    scanner.end();
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (!TRUNCATED.has(code)) throw error;
+    diagnostics.warnings.push(
+      `${source.name}: the file ends early (${(error as Error).message}); the lines before the cut were read`,
+    );
+  } finally {
+    diagnostics.lines += scanner.stats.lines;
+    diagnostics.bytes += scanner.stats.bytes;
+  }
+  if (batch.length > 0) yield batch;
+}
+
+interface Head {
+  readonly iterator: AsyncGenerator<AuditRecord[]>;
+  batch: AuditRecord[];
+  index: number;
+  time: number;
+}
+
+/** A binary min-heap of source heads by the time of their next record. */
+class HeadHeap {
+  readonly #items: Head[] = [];
+  get size(): number {
+    return this.#items.length;
+  }
+  peek(): Head | undefined {
+    return this.#items[0];
+  }
+  push(head: Head): void {
+    const items = this.#items;
+    items.push(head);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if ((items[parent] as Head).time <= head.time) break;
+      items[i] = items[parent] as Head;
+      i = parent;
+    }
+    items[i] = head;
+  }
+  pop(): Head | undefined {
+    const items = this.#items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last) {
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= items.length) break;
+        const right = left + 1;
+        const child =
+          right < items.length && (items[right] as Head).time < (items[left] as Head).time ? right : left;
+        if ((items[child] as Head).time >= last.time) break;
+        items[i] = items[child] as Head;
+        i = child;
+      }
+      items[i] = last;
+    }
+    return top;
+  }
+}
+
+/**
+ * Feeds the records of every source to onRecord, merged by the time their lines were written:
+ * each sidecar's log is in that order already, so a heap of one head per source gives one
+ * ordered stream, read a chunk at a time. Memory holds one chunk's records per source, not the
+ * input. onRecord runs synchronously; the merge waits only to read the next chunk of a source.
+ */
+export async function mergeRecords(
+  sources: readonly { readonly source: LogSource; readonly chunks: AsyncIterable<Buffer | string> }[],
+  needles: readonly Buffer[] | Needles,
+  diagnostics: InputDiagnostics,
+  onRecord: (record: AuditRecord) => void,
+): Promise<void> {
+  const heap = new HeadHeap();
+  const refill = async (head: Head): Promise<void> => {
+    while (head.index >= head.batch.length) {
+      const next = await head.iterator.next();
+      if (next.done) return;
+      head.batch = next.value;
+      head.index = 0;
+    }
+    head.time = lineTime(head.batch[head.index] as AuditRecord);
+    heap.push(head);
+  };
+  for (const { source, chunks } of sources)
+    await refill({ iterator: batches(source, chunks, needles, diagnostics), batch: [], index: 0, time: 0 });
+  for (let head = heap.pop(); head; head = heap.pop()) {
+    // Take this source's records while it stays the earliest, without going through the heap.
+    const limit = heap.peek()?.time ?? Number.POSITIVE_INFINITY;
+    const batch = head.batch;
+    let i = head.index;
+    do {
+      onRecord(batch[i] as AuditRecord);
+      i++;
+    } while (i < batch.length && lineTime(batch[i] as AuditRecord) <= limit);
+    head.index = i;
+    await refill(head);
+  }
+}
