@@ -12,29 +12,65 @@ export interface Anomaly {
 
 const isDenied = (r: RequestRecord): boolean => r.decision?.action === 'deny' || r.outcome === 'denied';
 
-/** Flags IP and user-agent changes between consecutive requests, and bursts of denials. */
+/**
+ * Moves to a value never seen before in the session (a new IP, a new user agent): one anomaly
+ * each. Changes back and forth between values already seen (a thief and the victim using the
+ * session at once) are counted into the last move's detail instead of flagged one by one.
+ */
+class Moves {
+  readonly #seen = new Set<string | null>();
+  #last: { index: number; flips: number } | null = null;
+  readonly kind: 'ip_change' | 'user_agent_change';
+  readonly show: (v: string | null) => string;
+  constructor(kind: 'ip_change' | 'user_agent_change', show: (v: string | null) => string) {
+    this.kind = kind;
+    this.show = show;
+  }
+
+  note(out: Anomaly[], r: RequestRecord, previous: string | null | undefined, value: string | null): void {
+    if (previous === undefined) {
+      this.#seen.add(value);
+      return;
+    }
+    if (value === previous) return;
+    if (this.#seen.has(value)) {
+      if (this.#last) this.#last.flips++;
+      return;
+    }
+    this.#seen.add(value);
+    this.#finish(out);
+    this.#last = { index: out.length, flips: 0 };
+    out.push({
+      kind: this.kind,
+      time: r.start,
+      requestId: r.requestId,
+      detail: `moved to ${this.show(value)} (from ${this.show(previous)})`,
+    });
+  }
+
+  #finish(out: Anomaly[]): void {
+    if (!this.#last || this.#last.flips === 0) return;
+    const a = out[this.#last.index] as Anomaly;
+    out[this.#last.index] = { ...a, detail: `${a.detail}, then ${this.#last.flips} changes back and forth` };
+  }
+
+  end(out: Anomaly[]): void {
+    this.#finish(out);
+    this.#last = null;
+  }
+}
+
+/** Flags moves to a new IP or user agent (flips between known ones counted), and bursts of denials. */
 export function findAnomalies(requests: readonly RequestRecord[], settings: AnomalySettings): Anomaly[] {
   const out: Anomaly[] = [];
   let previous: RequestRecord | undefined;
   const denials: RequestRecord[] = [];
   let burstUntil = -1;
+  const ips = new Moves('ip_change', (v) => v ?? '?');
+  const agents = new Moves('user_agent_change', (v) => v ?? '(none)');
   for (const r of requests) {
-    if (previous) {
-      if (r.clientIp !== previous.clientIp)
-        out.push({
-          kind: 'ip_change',
-          time: r.start,
-          requestId: r.requestId,
-          detail: `${previous.clientIp ?? '?'} → ${r.clientIp ?? '?'}`,
-        });
-      if (r.userAgent !== previous.userAgent)
-        out.push({
-          kind: 'user_agent_change',
-          time: r.start,
-          requestId: r.requestId,
-          detail: `${previous.userAgent ?? '(none)'} → ${r.userAgent ?? '(none)'}`,
-        });
-    }
+    ips.note(out, r, previous ? previous.clientIp : undefined, r.clientIp);
+    agents.note(out, r, previous ? previous.userAgent : undefined, r.userAgent);
     previous = r;
     if (!isDenied(r)) continue;
     denials.push(r);
@@ -51,7 +87,9 @@ export function findAnomalies(requests: readonly RequestRecord[], settings: Anom
       burstUntil = first.start + settings.burstWindowMs; // one flag per window
     }
   }
-  return out;
+  ips.end(out);
+  agents.end(out);
+  return out.sort((a, b) => a.time - b.time);
 }
 
 /**

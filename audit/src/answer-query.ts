@@ -11,6 +11,8 @@ const SAMPLE_LINES = 200;
 const SWEEP_EVERY = 4096;
 /** A duplicate line (a file given twice) arrives within this much log time of its original. */
 const DEDUP_WINDOW_MS = 60 * 60_000;
+/** Closed sessions held back to keep the output in order of first activity, at most. */
+const MAX_PENDING = 1_000;
 /** A session silent this long in log time is over: no Gatehouse session outlives 12 h by default. */
 export const DEFAULT_SESSION_GAP_MS = 12 * 3_600_000;
 
@@ -53,6 +55,8 @@ export interface AnswerOptions {
   readonly onSession?: (session: Session) => void;
   /** Log-time silence after which a session is over (default 12 h, the default absolute lifetime). */
   readonly sessionGapMs?: number;
+  /** Where to count what is read, for a caller that shows progress while it runs. */
+  readonly diagnostics?: InputDiagnostics;
 }
 
 /**
@@ -67,7 +71,7 @@ export async function answerQuery(
   options: AnswerOptions = {},
 ): Promise<{ answer: AuditAnswer; lines: number; bytes: number; diagnostics: InputDiagnostics }> {
   const runner = createQueryRunner(query, anomalies);
-  const diagnostics = new InputDiagnostics();
+  const diagnostics = options.diagnostics ?? new InputDiagnostics();
   const gapMs = options.sessionGapMs ?? DEFAULT_SESSION_GAP_MS;
   const streaming = query.kind === 'sessions' ? options.onSession : undefined;
   const opened = [];
@@ -76,7 +80,8 @@ export async function answerQuery(
     if (sample(first, diagnostics)) diagnostics.markGatehouseSeen();
     opened.push({ source, chunks: all });
   }
-  // Closed sessions wait here until no open session began before them, so output stays in order.
+  // Closed sessions wait here until no open session began before them, so output stays in order
+  // (up to MAX_PENDING of them).
   const pending: Session[] = [];
   const flush = (upTo: number): void => {
     pending.sort(byFirst);
@@ -95,7 +100,9 @@ export async function answerQuery(
     runner.forgetBefore(watermark, DEDUP_WINDOW_MS);
     if (!streaming) return;
     pending.push(...runner.closeIdle(watermark, gapMs));
-    if (pending.length > 0) flush(runner.earliestOpen());
+    // A session open for long would hold every later one back: past a bound, order gives way to memory.
+    if (pending.length > 0)
+      flush(pending.length > MAX_PENDING ? Number.POSITIVE_INFINITY : runner.earliestOpen());
   });
   diagnostics.duplicates = runner.duplicates;
   if (diagnostics.recognised > 0) diagnostics.markGatehouseSeen();

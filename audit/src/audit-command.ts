@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, statSync, type WriteStream } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../lib/args.ts';
@@ -8,6 +8,7 @@ import { loadConnection } from '../../lib/kube/connection.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
 import { answerQuery } from './answer-query.ts';
+import { InputDiagnostics } from './input-diagnostics.ts';
 import { clusterSources, fileSource, type LogSource } from './log-sources.ts';
 import {
   type AuditAnswer,
@@ -77,6 +78,32 @@ export function parseBurst(text: string): AnomalySettings {
   if (!m || windowMs === undefined || count < 2 || windowMs <= 0)
     throw new UsageError('--burst must be <count>/<duration> with a count of 2 or more, e.g. 5/60s');
   return { burstCount: count, burstWindowMs: windowMs };
+}
+
+/** On a terminal: bytes read, lines per second and, for plain files, the time left, every 2 s on stderr. */
+function showProgress(files: readonly string[]) {
+  const diagnostics = new InputDiagnostics();
+  const total = files.every((f) => f !== '-' && !f.endsWith('.gz'))
+    ? files.reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0)
+    : 0;
+  const started = performance.now();
+  const timer = setInterval(() => {
+    const seconds = (performance.now() - started) / 1000;
+    const rate = diagnostics.bytes / seconds;
+    const left =
+      total > 0 && rate > 0 ? `, about ${Math.ceil((total - diagnostics.bytes) / rate)} s left` : '';
+    process.stderr.write(
+      `\rgatehouse audit: ${(diagnostics.bytes / 1048576).toFixed(0)} MiB${total ? ` of ${(total / 1048576).toFixed(0)}` : ''}, ${Math.round(diagnostics.lines / seconds).toLocaleString('en')} lines/s${left}   `,
+    );
+  }, 2_000);
+  timer.unref();
+  return {
+    diagnostics,
+    stop() {
+      clearInterval(timer);
+      if (performance.now() - started >= 2_000) process.stderr.write('\n');
+    },
+  };
 }
 
 /** Writes the answer piece by piece, with back-pressure; ends the stream when it is a file. */
@@ -228,9 +255,11 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
     const out = output ? createWriteStream(output) : process.stdout;
     const streaming =
       query.kind === 'sessions' && format !== 'html' ? createSessionWriter(out, format) : undefined;
+    const progress = process.stderr.isTTY ? showProgress(files) : undefined;
     const { answer, lines, bytes, diagnostics } = await answerQuery(query, sources, anomalies, {
       ...(streaming ? { onSession: streaming.write } : {}),
-    });
+      ...(progress ? { diagnostics: progress.diagnostics } : {}),
+    }).finally(() => progress?.stop());
     const seconds = (performance.now() - started) / 1000;
     for (const warning of diagnostics.warnings)
       process.stderr.write(`gatehouse audit: warning: ${warning}\n`);

@@ -26,9 +26,18 @@ async function* batches(
       batch.push(record);
     } else diagnostics.skip(classifyLine(line), line);
   }, needles);
+  let lines = 0;
+  let bytes = 0;
+  const count = (): void => {
+    diagnostics.lines += scanner.stats.lines - lines;
+    diagnostics.bytes += scanner.stats.bytes - bytes;
+    lines = scanner.stats.lines;
+    bytes = scanner.stats.bytes;
+  };
   try {
     for await (const chunk of chunks) {
       scanner.push(chunk);
+      count();
       if (batch.length > 0) {
         yield batch;
         batch = [];
@@ -42,8 +51,7 @@ async function* batches(
       `${source.name}: the file ends early (${(error as Error).message}); the lines before the cut were read`,
     );
   } finally {
-    diagnostics.lines += scanner.stats.lines;
-    diagnostics.bytes += scanner.stats.bytes;
+    count();
   }
   if (batch.length > 0) yield batch;
 }

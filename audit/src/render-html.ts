@@ -171,7 +171,7 @@ function sessionCard(s: Session): string {
   const end = s.end
     ? `<span class="end ${esc(s.end.kind)}">${esc(s.end.kind)}</span> at <b>${esc(iso(s.end.time))}</b>${s.end.detail ? ` (${esc(s.end.detail)})` : ''}`
     : '<span class="end">no end in these logs</span>';
-  return `<section class="card"><h2>${esc(s.app)} · session ${esc(s.sessionId)}</h2>
+  return `<section class="card"><h2>${esc(s.email ?? s.sub ?? '(unknown user)')} · ${esc(s.app)} · session ${esc(s.sessionId)}</h2>
 <div class="meta">Signed in ${s.login ? `<b>${esc(iso(s.login.time))}</b> from <b>${esc(s.login.clientIp)}</b>` : '<b>before these logs</b>'} via <b>${esc(s.provider)}</b> · active ${esc(span(s.last - s.first))} · <b>${s.requests.length}</b> requests · ${end}</div>
 <div class="chips">${s.ips.map((ip) => `<span class="chip">IP ${esc(ip)}</span>`).join('')}${s.userAgents
     .map((ua) => `<span class="chip" title="${esc(ua)}">${esc(ua)}</span>`)
@@ -210,7 +210,7 @@ export function renderHtml(answer: AuditAnswer): string[] {
       sessions.length === 0
         ? '<section class="card">No sessions found.</section>'
         : `<section class="card"><h2>All sessions</h2><div class="meta">${esc(iso(from))} → ${esc(iso(to))}</div>${timeline(
-            sessions.map((s) => lane(s, `${s.app} ${s.sessionId.slice(0, 8)}`)),
+            sessions.map((s) => lane(s, `${s.email ?? s.sub ?? '?'} · ${s.app} ${s.sessionId.slice(0, 8)}`)),
             from,
             to,
           )}${LEGEND}</section>`;

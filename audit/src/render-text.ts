@@ -48,17 +48,18 @@ export function sessionText(s: Session): string {
   const flagged = new Set(s.anomalies.map((a) => a.requestId));
   const rows = s.requests.map((r) => [
     flagged.has(r.requestId) ? '!' : '',
-    iso(r.start).slice(11, 23),
+    iso(r.start).replace('T', ' ').slice(0, 23),
     r.method,
     safe(r.uri),
     String(r.status),
     decisionText(r),
     safe(r.clientIp),
+    safe(r.userAgent),
   ]);
   return `${head.join('\n')}\n\n${table(
-    ['', 'TIME', 'METHOD', 'URI', 'STATUS', 'DECISION', 'CLIENT IP'],
+    ['', 'TIME (UTC)', 'METHOD', 'URI', 'STATUS', 'DECISION', 'CLIENT IP', 'USER AGENT'],
     rows,
-    [1, 12, 7, 60, 6, 28, 39],
+    [1, 23, 7, 60, 6, 28, 39, 40],
   )
     .split('\n')
     .map((l) => `  ${l}`)

@@ -42,7 +42,7 @@ describe('gatehouse audit (command line)', () => {
     // Sessions are written as they are over; the count comes last.
     expect(stdout).toMatch(/\n1 session, 2 anomalies\n$/);
     expect(stdout).toContain('alice@example.com-session');
-    expect(stdout).toContain('ip change at 2026-11-20T10:00:03.000Z: 192.0.2.1 → 203.0.113.5');
+    expect(stdout).toContain('ip change at 2026-11-20T10:00:03.000Z: moved to 203.0.113.5 (from 192.0.2.1)');
     expect(stdout).toContain('curl/8\\x1b[2J');
     expect(stdout).not.toContain('\u001b');
   });

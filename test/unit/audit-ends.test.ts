@@ -109,3 +109,25 @@ describe('used after end', () => {
     expect(s?.anomalies).toEqual([]);
   });
 });
+
+describe('condensed moves', () => {
+  it('a thief and the victim sharing a session: one move to the new IP, the flips counted, not twenty anomalies', () => {
+    const requests = Array.from({ length: 21 }, (_, i) =>
+      request(1000 + i, { clientIp: i === 0 ? '192.0.2.1' : i % 2 === 1 ? '203.0.113.9' : '192.0.2.1' }),
+    );
+    const s = session(requests);
+    const moves = s?.anomalies.filter((a) => a.kind === 'ip_change') ?? [];
+    expect(moves).toHaveLength(1);
+    expect(moves[0]?.detail).toBe('moved to 203.0.113.9 (from 192.0.2.1), then 19 changes back and forth');
+    expect(moves[0]?.time).toBe(1001);
+  });
+
+  it('each new address is its own move', () => {
+    const ips = ['192.0.2.1', '198.51.100.2', '198.51.100.2', '203.0.113.3'];
+    const s = session(ips.map((clientIp, i) => request(1000 + i, { clientIp })));
+    expect(s?.anomalies.map((a) => a.detail)).toEqual([
+      'moved to 198.51.100.2 (from 192.0.2.1)',
+      'moved to 203.0.113.3 (from 198.51.100.2)',
+    ]);
+  });
+});
