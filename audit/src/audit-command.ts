@@ -10,18 +10,12 @@ import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
 import { answerQuery } from './answer-query.ts';
 import { InputDiagnostics } from './input-diagnostics.ts';
 import { clusterSources, fileSource, type LogSource } from './log-sources.ts';
-import {
-  type AuditAnswer,
-  type AuditQuery,
-  createQueryRunner,
-  queryNeedles,
-  type TimeRange,
-} from './queries.ts';
+import type { AuditAnswer, AuditQuery, TimeRange } from './queries.ts';
 import { renderHtml } from './render-html.ts';
 import { renderJsonLines } from './render-jsonl.ts';
 import { renderJson, renderTable } from './render-text.ts';
 import { createSessionWriter } from './session-writer.ts';
-import { type AnomalySettings, DEFAULT_ANOMALY_SETTINGS } from './sessions.ts';
+import type { AnomalySettings } from './sessions.ts';
 
 export const AUDIT_USAGE = `Usage: gatehouse audit <question> [options] [file ...]
        kubectl gatehouse audit <question> --cluster [options]

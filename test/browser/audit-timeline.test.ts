@@ -178,7 +178,7 @@ describe('gatehouse audit --format html', () => {
     expect(text).toContain('corp/wiki · session wiki-session-1');
     expect(text).toContain('ops/grafana · session grafana-session-9');
     expect(text).toContain('ip change');
-    expect(text).toContain('192.0.2.10 → 203.0.113.66');
+    expect(text).toContain('moved to 203.0.113.66 (from 192.0.2.10)');
     expect(text).toContain('user agent change');
     expect(text).toContain('denial burst');
     expect(text).toMatch(/revoked at 2026-11-20T08:32:40\.000Z \(alice-example-com-7qz4k\)/);
