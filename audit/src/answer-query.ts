@@ -74,6 +74,9 @@ export async function answerQuery(
   const diagnostics = options.diagnostics ?? new InputDiagnostics();
   const gapMs = options.sessionGapMs ?? DEFAULT_SESSION_GAP_MS;
   const streaming = query.kind === 'sessions' ? options.onSession : undefined;
+  // One user's sessions are few: they are kept to the end, so input out of time order (files of
+  // several sidecars concatenated) cannot split them. Every session of everyone is what must stream.
+  const closeEarly = streaming !== undefined && query.kind === 'sessions' && !query.user && !query.sub;
   const opened = [];
   for (const source of sources) {
     const { first, all } = await peek(await source.open());
@@ -98,7 +101,7 @@ export async function answerQuery(
     runner.add(record);
     if (++fed % SWEEP_EVERY !== 0) return;
     runner.forgetBefore(watermark, DEDUP_WINDOW_MS);
-    if (!streaming) return;
+    if (!closeEarly) return;
     pending.push(...runner.closeIdle(watermark, gapMs));
     // A session open for long would hold every later one back: past a bound, order gives way to memory.
     if (pending.length > 0)
@@ -106,7 +109,7 @@ export async function answerQuery(
   });
   diagnostics.duplicates = runner.duplicates;
   if (diagnostics.recognised > 0) diagnostics.markGatehouseSeen();
-  if (diagnostics.late > 0)
+  if (diagnostics.late > 0 && closeEarly)
     diagnostics.warnings.push(
       `${diagnostics.late} lines were more than ${Math.round(gapMs / 3_600_000)} h older than lines read before them: the input is not in time order (a file of several sidecars concatenated, or sorted by another field), and their sessions may be split`,
     );
