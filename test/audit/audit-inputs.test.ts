@@ -191,4 +191,20 @@ describe('gatehouse audit reads what analysts give it', () => {
     });
     expect(readFileSync(GRACE, 'utf8')).toContain('Grace.Hopper');
   });
+
+  it("a file of two sidecars concatenated: one user's session stays whole; every-session answers warn", async () => {
+    const later = (n: number) => {
+      const t = new Date(T0 + 13 * 3_600_000 + n * 1000).toISOString();
+      return requestLine(100 + n, { start: t, end: t, time: t });
+    };
+    // Sidecar B's lines (13 h later) first, then sidecar A's, as `cat b.log a.log` would give.
+    const path = file('concatenated.log', jsonl([later(1), later(2), requestLine(1), requestLine(2)]));
+    const one = await sessionsOf(['--user', EMAIL, path]);
+    expect(one.sessions).toHaveLength(1);
+    expect(one.sessions[0]?.requests).toHaveLength(4);
+    expect(one.stderr).toBe('');
+    const all = await sessionsOf([path]);
+    expect(all.code).toBe(0);
+    expect(all.stderr).toMatch(/warning: 2 lines were more than 12 h older than lines read before them/);
+  });
 });
