@@ -13,7 +13,7 @@ import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import type { ConfigHub } from './config-hub.ts';
 import { sendJson } from './json-response.ts';
-import { type RecordSessionEnd, sessionEndsRoute } from './session-ends-route.ts';
+import { type RecordSessionEnd, SessionEndBudget, sessionEndsRoute } from './session-ends-route.ts';
 import { REVIEW_BOUND_MS, type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
 
 /** Stream requests being verified at once (TokenReview, Pod check); more are answered 503 busy. */
@@ -56,6 +56,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
   const streams = new Map<ServerResponse, { readonly pod: string; readonly podUid: string }>();
 
   let verifying = 0;
+  const budget = new SessionEndBudget();
 
   /** Ends a stream its sidecar may no longer read; counted by reason. */
   const endStream = (res: ServerResponse, reason: string): void => {
@@ -152,7 +153,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
       return;
     }
     if (req.method === 'POST' && url.pathname === SESSION_ENDS_PATH && options.recordSessionEnd) {
-      sessionEndsRoute(req, res, { verify: options.verify, record: options.recordSessionEnd }).catch(
+      sessionEndsRoute(req, res, { verify: options.verify, record: options.recordSessionEnd, budget }).catch(
         (error: unknown) => {
           if (!res.headersSent)
             sendJson(res, 503, { error: 'unavailable', message: (error as Error).message });

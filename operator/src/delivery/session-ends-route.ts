@@ -5,6 +5,35 @@ import { readBody, sendJson } from './json-response.ts';
 import { type SidecarIdentity, type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
 
 const MAX_BODY_BYTES = 4096;
+/** Session ends one application may record: a burst of this many… */
+const BURST = 600;
+/** …refilled at this many a second (36,000 an hour, far above real sign-outs). */
+const PER_SECOND = 10;
+
+/**
+ * A token bucket per application: a sidecar (or whoever holds its pod's token) cannot fill the
+ * API server with AccessRevocations. Past it, 429 with Retry-After; the sidecar retries, and the
+ * end holds in that sidecar meanwhile.
+ */
+export class SessionEndBudget {
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #now: () => number;
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
+
+  /** True when the application may record one more end now. */
+  take(application: string): boolean {
+    const now = this.#now();
+    const bucket = this.#buckets.get(application) ?? { tokens: BURST, at: now };
+    bucket.tokens = Math.min(BURST, bucket.tokens + ((now - bucket.at) / 1000) * PER_SECOND);
+    bucket.at = now;
+    this.#buckets.set(application, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+}
 
 /** Records a session end for one application (writes the AccessRevocation); resolves with its name. */
 export type RecordSessionEnd = (identity: SidecarIdentity, end: SessionEnd) => Promise<string>;
@@ -17,7 +46,11 @@ export type RecordSessionEnd = (identity: SidecarIdentity, end: SessionEnd) => P
 export async function sessionEndsRoute(
   req: IncomingMessage,
   res: ServerResponse,
-  options: { readonly verify: SidecarVerifier; readonly record: RecordSessionEnd },
+  options: {
+    readonly verify: SidecarVerifier;
+    readonly record: RecordSessionEnd;
+    readonly budget: SessionEndBudget;
+  },
 ): Promise<void> {
   const token = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
   let identity: SidecarIdentity;
@@ -42,6 +75,13 @@ export async function sessionEndsRoute(
       ? problems.map((p) => `${p.path}: ${p.message}`).join('; ')
       : sessionEndProblem(end as SessionEnd);
   if (problem) return sendJson(res, 400, { error: 'invalid', message: problem });
+  if (!options.budget.take(`${identity.namespace}/${identity.application}`)) {
+    res.setHeader('retry-after', '1');
+    return sendJson(res, 429, {
+      error: 'too_many_session_ends',
+      message: `at most ${PER_SECOND} a second per application`,
+    });
+  }
   const name = await options.record(identity, end as SessionEnd);
   sendJson(res, 201, { revocation: name });
 }
