@@ -17,12 +17,6 @@ export interface PresentCookies {
   readonly names: readonly string[];
 }
 
-/** A session read from its cookie, and whether it was ended here (a sign-out, an expiry or a revocation seen). */
-export interface OpenedSession {
-  readonly session: Session;
-  readonly ended: boolean;
-}
-
 /** Reads and writes sessions in (possibly split) cookies; opened sessions are cached by cookie value. */
 export interface SessionJar {
   readonly name: string;
@@ -30,8 +24,12 @@ export interface SessionJar {
   cookies(header: string | readonly string[] | undefined): PresentCookies;
   /** The session sealed in the cookies; synchronous on a cache hit. Undefined when absent, invalid or ended here. */
   open(sealed: string): Session | undefined | Promise<Session | undefined>;
-  /** The session sealed in the cookies and whether this process ended it; undefined when absent or invalid. */
-  read(sealed: string): OpenedSession | undefined | Promise<OpenedSession | undefined>;
+  /**
+   * After open() gave nothing: the session of these cookies when this process ended it (a replay
+   * of a signed-out cookie, to tie the refused request to it); undefined otherwise. Synchronous:
+   * open() has just cached every session it could unseal.
+   */
+  endedSession(sealed: string): Session | undefined;
   /** Set-Cookie values storing the session (splitting it when large) and deleting stale chunks. */
   store(session: Session, present: readonly string[]): Promise<string[]>;
   /** Set-Cookie values deleting the given session cookies. */
@@ -62,16 +60,6 @@ export function createSessionJar(
   const seen = new LRUCache<string, number>({ max: CACHE_LIMIT });
   const remember = (sealed: string, session: Session) => void cache.set(sealed, session);
   const isEnded = (session: Session) => ended.get(session.sid) === true;
-  const read = (sealed: string): OpenedSession | undefined | Promise<OpenedSession | undefined> => {
-    const hit = cache.get(sealed);
-    if (hit) return { session: hit, ended: isEnded(hit) };
-    return sealer.open('session', sealed).then((value) => {
-      const session = value && asSession(value);
-      if (!session) return undefined;
-      remember(sealed, session);
-      return { session, ended: isEnded(session) };
-    });
-  };
 
   return {
     name,
@@ -92,11 +80,19 @@ export function createSessionJar(
       }
       return { sealed, names: [...found.keys()] };
     },
-    read,
     open(sealed) {
-      const opened = read(sealed);
-      const usable = (r: OpenedSession | undefined) => (r && !r.ended ? r.session : undefined);
-      return opened instanceof Promise ? opened.then(usable) : usable(opened);
+      const hit = cache.get(sealed);
+      if (hit) return isEnded(hit) ? undefined : hit;
+      return sealer.open('session', sealed).then((value) => {
+        const session = value && asSession(value);
+        if (!session) return undefined;
+        remember(sealed, session);
+        return isEnded(session) ? undefined : session;
+      });
+    },
+    endedSession(sealed) {
+      const hit = cache.get(sealed);
+      return hit && isEnded(hit) ? hit : undefined;
     },
     async store(session, present) {
       seen.set(session.sid, Math.max(seen.get(session.sid) ?? 0, session.seen));

@@ -3,7 +3,7 @@ import { authEvent } from '../../auth/auth-events.ts';
 import type { AuthRuntime } from '../../auth/auth-runtime.ts';
 import { serviceTokenIdentity } from '../../auth/machine-identity.ts';
 import { type Session, sessionIdentity } from '../../auth/session.ts';
-import type { OpenedSession, PresentCookies } from '../../auth/session-jar.ts';
+import type { PresentCookies } from '../../auth/session-jar.ts';
 import { refreshSession } from '../../auth/session-refresh.ts';
 import type { EndedSession, RequestScope } from '../../request-scope.ts';
 
@@ -95,19 +95,14 @@ function endedSession(session: Session, reason: EndedSession['reason']): EndedSe
 function useSession(
   scope: RequestScope,
   auth: AuthRuntime,
-  opened: OpenedSession | undefined,
+  session: Session | undefined,
   present: PresentCookies,
 ): Promise<undefined> | undefined {
-  const session = opened?.session;
-  const ended = opened?.ended === true;
   if (!session) {
     scope.setCookies = auth.sessions.clear(present.names);
-    return undefined;
-  }
-  if (ended) {
     // Signed out (or ended) here before: a replay of its cookie, refused and tied to it in the log.
-    scope.setCookies = auth.sessions.clear(present.names);
-    scope.endedSession = endedSession(session, 'signed_out');
+    const ended = present.sealed === undefined ? undefined : auth.sessions.endedSession(present.sealed);
+    if (ended) scope.endedSession = endedSession(ended, 'signed_out');
     return undefined;
   }
   const now = Math.floor(Date.now() / 1000);
@@ -165,7 +160,7 @@ export function authenticate(scope: RequestScope): HttpError | undefined | Promi
     if (present.names.length > 0) scope.setCookies = auth.sessions.clear(present.names);
     return undefined;
   }
-  const opened = auth.sessions.read(present.sealed);
-  if (opened instanceof Promise) return opened.then((read) => useSession(scope, auth, read, present));
+  const opened = auth.sessions.open(present.sealed);
+  if (opened instanceof Promise) return opened.then((session) => useSession(scope, auth, session, present));
   return useSession(scope, auth, opened, present);
 }
