@@ -4,6 +4,7 @@ import { AccessPolicy } from '../../contract/api/access-policy.ts';
 import { AccessRevocation } from '../../contract/api/access-revocation.ts';
 import { referenceTable } from '../../contract/api/reference-doc.ts';
 import { customResourceDefinitions } from '../../contract/crds/custom-resource-definitions.ts';
+import { CloudflareRequestLine, logLineTable, NativeRequestLine } from '../../contract/log-line.ts';
 import { operatorRbac } from '../../operator/src/rbac.ts';
 
 const CRD_HEADER =
@@ -32,6 +33,10 @@ export function generatedDocs(): [string, string][] {
     [
       'charts/gatehouse/templates/rbac.yaml',
       RBAC_HEADER + rbac.map((doc) => stringify(doc, { lineWidth: 0 })).join('---\n'),
+    ],
+    [
+      'docs/reference/log-lines.md',
+      `# Request line reference\n\n<!-- Generated from contract/log-line.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\nThe schema every sidecar writes its request lines by (see [logs.md](../logs.md) for the events and how to ship the lines). Tests check real lines against it.\n\n## Native profile (default)\n\n${logLineTable(NativeRequestLine)}\n\n## Cloudflare profile (\`spec.logging.profile: cloudflare\`)\n\nCloudflare HTTP request field names where one exists; Gatehouse fields prefixed \`Gatehouse\`. Each names the native field it carries.\n\n${logLineTable(CloudflareRequestLine)}\n`,
     ],
     [
       'docs/reference/access-application.md',

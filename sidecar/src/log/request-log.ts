@@ -1,3 +1,4 @@
+import type { CloudflareRequestLine, NativeRequestLine } from '../../../contract/log-line.ts';
 import { capField, redactQuery } from '../../../lib/log/sanitize.ts';
 import type { RequestScope } from '../request-scope.ts';
 
@@ -34,7 +35,7 @@ function headerValues(scope: RequestScope): {
 }
 
 /** The identity fields a log line carries (an allowlist: never claims or tokens). */
-function loggedIdentity(scope: RequestScope): object | null {
+function loggedIdentity(scope: RequestScope): NativeRequestLine['identity'] {
   const identity = scope.identity;
   if (identity === null) return null;
   return {
@@ -52,7 +53,7 @@ export interface RequestTimes {
 }
 
 /** The native request line: every field of the log reference, secrets never included. */
-export function nativeRequestRecord(scope: RequestScope, t: RequestTimes): object {
+export function nativeRequestRecord(scope: RequestScope, t: RequestTimes): NativeRequestLine {
   const { userAgent, logged } = headerValues(scope);
   const end = new Date(t.endedAt).toISOString();
   return {
@@ -90,7 +91,7 @@ export function nativeRequestRecord(scope: RequestScope, t: RequestTimes): objec
 }
 
 /** The Cloudflare-compatible request line (Cloudflare HTTP request field names, Gatehouse extras prefixed). */
-export function cloudflareRequestRecord(scope: RequestScope, t: RequestTimes): object {
+export function cloudflareRequestRecord(scope: RequestScope, t: RequestTimes): CloudflareRequestLine {
   const { userAgent, logged } = headerValues(scope);
   return {
     ClientIP: scope.clientIp,

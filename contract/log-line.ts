@@ -1,0 +1,196 @@
+import Type, { type Static, type TSchema } from 'typebox';
+import { StringEnum } from './api/schema-helpers.ts';
+
+/**
+ * The request line, the core output of every sidecar, in both field profiles: the sidecar's
+ * writer is typed by these schemas, the reference (docs/reference/log-lines.md) is generated from
+ * them, and tests check real lines against them.
+ */
+
+const Nullable = <T extends TSchema>(schema: T, description: string) =>
+  Type.Union([schema, Type.Null()], { description });
+
+const OUTCOMES = [
+  'served',
+  'denied',
+  'rejected',
+  'upstream_error',
+  'upstream_timeout',
+  'client_abort',
+  'client_timeout',
+  'upgraded',
+  'overloaded',
+  'login_redirect',
+  'gateway',
+] as const;
+
+const Identity = Type.Object(
+  {
+    kind: Type.String({ description: '`user`, `service-token` or `service-account`.' }),
+    sub: Type.String({ description: 'Subject.' }),
+    email: Nullable(Type.String(), 'Email, when the caller has a verified one.'),
+    idp: Nullable(Type.String(), 'Identity provider of a user.'),
+  },
+  { additionalProperties: false },
+);
+
+const Decision = Type.Object(
+  {
+    action: Type.String({ description: 'What the policies decided.' }),
+    policy: Nullable(Type.String(), 'The deciding policy.'),
+    rule: Nullable(Type.String(), 'The deciding selector, e.g. `include[1].groups`.'),
+    reason: Type.String({ description: 'Why, as a stable code.' }),
+  },
+  { additionalProperties: false },
+);
+
+const EndedSession = Type.Object(
+  {
+    sessionId: Type.String(),
+    reason: StringEnum(['signed_out', 'revoked', 'expired'] as const, { description: 'Why it had ended.' }),
+    sub: Type.String(),
+    email: Nullable(Type.String(), 'Email of the session.'),
+    idp: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
+const Outcome = StringEnum(OUTCOMES, {
+  description:
+    'How the request ended: `served`, `denied`, `rejected` (malformed, unknown host), `upstream_error`, `upstream_timeout`, `client_abort` (499: the client reset, or closed while its response streamed), `client_timeout` (408: head, body rate or request deadline; or the idle timeout), `overloaded` (503: no upstream connection in time, or the tunnel caps), `upgraded`, `login_redirect` (sent to sign in), `gateway` (answered under `/.gatehouse/`).',
+});
+
+const Headers = Type.Record(Type.String(), Type.String());
+
+export const NativeRequestLine = Type.Object(
+  {
+    type: Type.Literal('request', { description: 'Line kind.' }),
+    time: Type.String({ description: 'When the line was written (= `end`), RFC 3339.' }),
+    requestId: Type.String({
+      description:
+        'Request id; also sent upstream and returned in `X-Request-Id` (header configurable). Taken from a trusted proxy when well-formed, otherwise a UUID.',
+    }),
+    seq: Type.Integer({
+      minimum: 1,
+      description:
+        "The sidecar process's request sequence number, in order of start: orders requests that start in the same millisecond.",
+    }),
+    app: Type.String({
+      description: '`namespace/name` of the AccessApplication (`name` in standalone mode).',
+    }),
+    host: Type.String({ description: 'Host header as received (lower-cased).' }),
+    method: Type.String({ description: 'HTTP method.' }),
+    uri: Type.String({
+      description: 'Canonical path and query (redacted); the raw target when refused as malformed.',
+    }),
+    protocol: Type.String({ description: '`HTTP/1.1` or `HTTP/1.0`.' }),
+    status: Type.Integer({
+      description:
+        'Status sent to the client; `101` for WebSocket tunnels; `499` when the client left first.',
+    }),
+    outcome: Outcome,
+    error: Nullable(
+      Type.String(),
+      'Stable error code when something failed (`upstream_unavailable`, `body_too_slow`, …).',
+    ),
+    bytesIn: Type.Integer({ minimum: 0, description: 'Bytes received from the client, headers included.' }),
+    bytesOut: Type.Integer({ minimum: 0, description: 'Bytes sent to the client, headers included.' }),
+    start: Type.String({ description: 'Request start, RFC 3339 with milliseconds.' }),
+    end: Type.String({ description: 'Request end, RFC 3339 with milliseconds.' }),
+    durationMs: Type.Number({ minimum: 0, description: 'End minus start, microsecond precision.' }),
+    upstreamMs: Nullable(Type.Number(), 'Time to the upstream response headers; null when never forwarded.'),
+    clientIp: Type.String({
+      description:
+        'The peer, or the first untrusted hop of `X-Forwarded-For` when the peer is a trusted proxy.',
+    }),
+    peerIp: Type.String({ description: 'TCP peer address.' }),
+    userAgent: Nullable(Type.String(), 'User-Agent header.'),
+    identity: Nullable(Identity, 'The authenticated caller; null when anonymous. Never claims or tokens.'),
+    sessionId: Nullable(Type.String(), 'Session id of a signed-in user (never the cookie).'),
+    endedSession: Nullable(
+      EndedSession,
+      'A session cookie presented but refused because its session had ended; the request is anonymous.',
+    ),
+    authMethod: Nullable(Type.String(), '`oidc`, `service-token` or `service-account`; null when anonymous.'),
+    decision: Nullable(
+      Decision,
+      'What the policies decided and why; null when refused before authorization.',
+    ),
+    auditDecision: Nullable(Decision, "The decision with the application's audit-mode policies enforced."),
+    upgrade: Type.Boolean({ description: 'True for WebSocket upgrades.' }),
+    configGeneration: Type.String({ description: 'Hash of the configuration that served the request.' }),
+    requestHeaders: Nullable(Headers, 'Headers listed in `spec.logging.requestHeaders`.'),
+  },
+  { additionalProperties: false, description: 'The request line, native profile.' },
+);
+
+export type NativeRequestLine = Static<typeof NativeRequestLine>;
+
+export const CloudflareRequestLine = Type.Object(
+  {
+    ClientIP: Type.String({ description: '`clientIp`.' }),
+    ClientRequestHost: Type.String({ description: '`host`.' }),
+    ClientRequestMethod: Type.String({ description: '`method`.' }),
+    ClientRequestURI: Type.String({ description: '`uri`.' }),
+    ClientRequestUserAgent: Type.String({ description: '`userAgent` (`""` when absent).' }),
+    ClientRequestProtocol: Type.String({ description: '`protocol`.' }),
+    ClientRequestBytes: Type.Integer({ minimum: 0, description: '`bytesIn`.' }),
+    EdgeStartTimestamp: Type.String({ description: '`start`.' }),
+    EdgeEndTimestamp: Type.String({ description: '`end`.' }),
+    EdgeResponseBytes: Type.Integer({ minimum: 0, description: '`bytesOut`.' }),
+    EdgeResponseStatus: Type.Integer({ description: '`status`.' }),
+    OriginResponseDurationMs: Nullable(Type.Integer(), '`upstreamMs`, rounded.'),
+    RayID: Type.String({ description: '`requestId`.' }),
+    GatehouseSeq: Type.Integer({ minimum: 1, description: '`seq`.' }),
+    RequestHeaders: Type.Record(Type.String(), Type.String(), {
+      description: '`requestHeaders` (`{}` when none).',
+    }),
+    GatehouseType: Type.Literal('request', { description: '`type`.' }),
+    GatehouseApp: Type.String({ description: '`app`.' }),
+    GatehouseOutcome: Outcome,
+    GatehouseError: Nullable(Type.String(), '`error`.'),
+    GatehouseIdentity: Nullable(Identity, '`identity`.'),
+    GatehouseSessionID: Nullable(Type.String(), '`sessionId`.'),
+    GatehouseEndedSession: Nullable(EndedSession, '`endedSession`.'),
+    GatehouseAuthMethod: Nullable(Type.String(), '`authMethod`.'),
+    GatehouseDecision: Nullable(Decision, '`decision`.'),
+    GatehouseAuditDecision: Nullable(Decision, '`auditDecision`.'),
+    GatehouseConfigGeneration: Type.String({ description: '`configGeneration`.' }),
+  },
+  { additionalProperties: false, description: 'The request line, Cloudflare profile.' },
+);
+
+export type CloudflareRequestLine = Static<typeof CloudflareRequestLine>;
+
+interface Described {
+  description?: string;
+  type?: string;
+  const?: unknown;
+  anyOf?: Described[];
+  properties?: Record<string, Described>;
+}
+
+function typeName(s: Described): string {
+  if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
+  if (s.anyOf) {
+    const names = s.anyOf.map(typeName);
+    return names.every((n) => n.startsWith('`')) ? 'string (one of the values below)' : names.join(' \\| ');
+  }
+  if (s.type === 'object') return 'object';
+  return s.type ?? 'any';
+}
+
+/** A markdown table of a line schema's fields: name, JSON type, meaning; nested objects listed after. */
+export function logLineTable(schema: TSchema): string {
+  const s = schema as Described;
+  const rows = Object.entries(s.properties ?? {}).map(([name, field]) => {
+    const nested = field.anyOf?.find((a) => a.properties)?.properties ?? field.properties;
+    const inner = nested
+      ? ` Fields: ${Object.keys(nested)
+          .map((k) => `\`${k}\``)
+          .join(', ')}.`
+      : '';
+    return `| \`${name}\` | ${typeName(field)} | ${(field.description ?? '').replaceAll('|', '\\|')}${inner} |`;
+  });
+  return ['| Field | Type | Meaning |', '|---|---|---|', ...rows].join('\n');
+}
