@@ -1,4 +1,5 @@
 import type { AuthEventType as SidecarAuthEventType } from '../../contract/log-events.ts';
+import type { CloudflareRequestLine, NativeRequestLine } from '../../contract/log-line.ts';
 
 /**
  * Gatehouse log lines as the audit reads them: one normalised record per line, whichever field
@@ -99,6 +100,13 @@ const AUTH_TYPES: ReadonlySet<string> = new Set<AuthEventType>([
 
 type Json = Record<string, unknown>;
 
+/**
+ * A request line as read: the fields of its schema (contract/log-line.ts), each still unknown
+ * until checked here. A field the schema does not have is a compile error, so the audit cannot
+ * drift from what sidecars write.
+ */
+type LineFields<T> = { readonly [K in keyof T]?: unknown };
+
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const time = (v: unknown): number => (typeof v === 'string' ? Date.parse(v) : Number.NaN);
@@ -123,7 +131,7 @@ function decision(v: unknown): Decision | null {
   return { action: str(o.action), policy: str(o.policy), rule: str(o.rule), reason: str(o.reason) };
 }
 
-function nativeRequest(o: Json): RequestRecord | undefined {
+function nativeRequest(o: LineFields<NativeRequestLine>): RequestRecord | undefined {
   const start = time(o.start);
   const end = time(o.end ?? o.time);
   if (Number.isNaN(start) || typeof o.requestId !== 'string' || typeof o.app !== 'string') return undefined;
@@ -153,7 +161,7 @@ function nativeRequest(o: Json): RequestRecord | undefined {
   };
 }
 
-function cloudflareRequest(o: Json): RequestRecord | undefined {
+function cloudflareRequest(o: LineFields<CloudflareRequestLine>): RequestRecord | undefined {
   const start = time(o.EdgeStartTimestamp);
   const end = time(o.EdgeEndTimestamp);
   if (Number.isNaN(start) || typeof o.RayID !== 'string' || typeof o.GatehouseApp !== 'string')
