@@ -87,7 +87,7 @@ try {
     'json',
     '-o',
     join(dir, 'all.json'),
-    file,
+    ...corpus.files, // one file per sidecar: every-session answers need each file in time order
   ]);
   console.log(
     `every session of every user (full parse): ${(all.ms / 1000).toFixed(2)} s = ${Math.round(lines / (all.ms / 1000)).toLocaleString('en')} lines/s`,
