@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { requestLine as fullRequestLine } from '../helpers/log-lines.ts';
 import { runGatehouse } from '../helpers/sidecar-process.ts';
 
 // What analysts actually feed the audit: addresses in the provider's spelling, requests within
@@ -14,39 +15,27 @@ const T0 = Date.parse('2026-11-21T07:00:00.000Z');
 
 function requestLine(n: number, over: Record<string, unknown> = {}): Record<string, unknown> {
   const start = new Date(T0 + n * 1000).toISOString();
-  return {
-    type: 'request',
-    time: start,
-    requestId: `req-${String(n).padStart(4, '0')}`,
-    seq: n,
-    app: 'corp/wiki',
-    host: 'wiki.corp.example',
-    method: 'GET',
-    uri: `/page-${n}`,
-    protocol: 'HTTP/1.1',
-    status: 200,
-    outcome: 'served',
-    error: null,
-    bytesIn: 400,
-    bytesOut: 10_000 + n,
-    start,
-    end: start,
-    durationMs: 3.5,
-    upstreamMs: 2,
-    clientIp: '192.0.2.7',
-    peerIp: '192.0.2.7',
-    userAgent: 'Firefox',
-    identity: { kind: 'user', sub: 'grace', email: EMAIL, idp: 'corp' },
-    sessionId: 'S-grace',
-    endedSession: null,
-    authMethod: 'oidc',
-    decision: { action: 'allow', policy: 'staff', rule: 'include[0]', reason: 'email_listed' },
-    auditDecision: null,
-    upgrade: false,
-    configGeneration: '0123456789abcdef',
-    requestHeaders: null,
-    ...over,
-  };
+  return JSON.parse(
+    fullRequestLine({
+      start,
+      end: start,
+      requestId: `req-${String(n).padStart(4, '0')}`,
+      seq: n,
+      host: 'wiki.corp.example',
+      uri: `/page-${n}`,
+      bytesIn: 400,
+      bytesOut: 10_000 + n,
+      durationMs: 3.5,
+      upstreamMs: 2,
+      clientIp: '192.0.2.7',
+      peerIp: '192.0.2.7',
+      identity: { kind: 'user', sub: 'grace', email: EMAIL, idp: 'corp' },
+      sessionId: 'S-grace',
+      authMethod: 'oidc',
+      decision: { action: 'allow', policy: 'staff', rule: 'include[0]', reason: 'email_listed' },
+      ...over,
+    }),
+  ) as Record<string, unknown>;
 }
 
 function file(name: string, text: string | Buffer): string {

@@ -21,6 +21,7 @@ import { eventually, type OperatorCluster, startOperatorCluster } from '../helpe
 import { openSocket as openSocketAt } from '../helpers/session-ends.ts';
 import { GATEHOUSE_BIN, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+import { wikiSpec } from '../helpers/wiki-app.ts';
 
 const NS = 'corp';
 const ALICE = 'alice@example.com';
@@ -110,24 +111,13 @@ beforeAll(async () => {
   const app = (name: string, lifetime: string, hosts: string[]) =>
     env.admin.apply(ACCESS_APPLICATIONS, {
       metadata: { name, namespace: NS },
-      spec: {
+      spec: wikiSpec({
         hosts,
-        upstream: { url: upstream.url },
-        policies: [{ name: 'engineers' }],
-        authentication: {
-          externalUrl: origin,
-          identityProviders: [
-            {
-              name: 'dev',
-              issuer: provider.issuer,
-              clientId: 'wiki',
-              clientSecretRef: { name: 'idp', key: 'client-secret' },
-              scopes: ['openid', 'email', 'groups'],
-            },
-          ],
-          session: { absoluteLifetime: lifetime },
-        },
-      },
+        upstreamUrl: upstream.url,
+        externalUrl: origin,
+        issuer: provider.issuer,
+        absoluteLifetime: lifetime,
+      }),
     });
   await app('wiki', '1h', [`127.0.0.1:${port}`]);
   await app('short', '3s', ['short.example.com']);

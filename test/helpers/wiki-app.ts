@@ -34,6 +34,7 @@ export function wikiSpec(options: {
   readonly externalUrl: string;
   readonly issuer: string;
   readonly policies?: readonly string[];
+  readonly absoluteLifetime?: string;
 }): Record<string, unknown> {
   return {
     hosts: [...options.hosts],
@@ -50,7 +51,7 @@ export function wikiSpec(options: {
           scopes: ['openid', 'email', 'groups'],
         },
       ],
-      session: { absoluteLifetime: '1h' },
+      session: { absoluteLifetime: options.absoluteLifetime ?? '1h' },
     },
   };
 }

@@ -3,8 +3,6 @@ import { LocalRevocations } from './local-revocations.ts';
 
 /** Carries a session end to the other sidecars of the application (the operator, a shared directory). */
 export interface SessionEndReporter {
-  /** Where ends go, for the log: `operator`, `directory`. */
-  readonly kind: string;
   report(end: SessionEnd, application: string): Promise<void>;
 }
 
@@ -40,7 +38,6 @@ export function createSessionEnds(options: {
   return {
     ends,
     local,
-    reporterKind: options.reporter?.kind ?? 'none',
     /** Called by the process once it can install configs: re-installs the source's config with the local ends. */
     onReinstall(callback: () => void): void {
       reinstall = callback;

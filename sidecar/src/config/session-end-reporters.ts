@@ -21,10 +21,9 @@ export function operatorReporter(options: {
   readonly url: string;
   readonly ca: string | Buffer;
   readonly tokenFile: string;
-}): SessionEndReporter & { close(): Promise<void> } {
+}): SessionEndReporter {
   const dispatcher = new Agent({ connect: { ca: options.ca }, keepAliveTimeout: 10_000 });
   return {
-    kind: 'operator',
     async report(end) {
       let last: unknown;
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -51,7 +50,6 @@ export function operatorReporter(options: {
       }
       throw last;
     },
-    close: () => dispatcher.close(),
   };
 }
 
@@ -62,7 +60,6 @@ export function operatorReporter(options: {
  */
 export function directoryReporter(directory: string, lifetimeMs: () => number): SessionEndReporter {
   return {
-    kind: 'directory',
     async report(end: SessionEnd, application: string) {
       const expires = new Date(end.before * 1000 + lifetimeMs());
       writeRevocationFile(directory, sessionEndRevocationSpec(end, application), expires, 'session-end');
