@@ -108,6 +108,8 @@ beforeAll(async () => {
     '1s',
     '--client-body-min-rate',
     '1000',
+    '--shutdown-grace',
+    '2s',
   ]);
 }, 60_000);
 
@@ -202,6 +204,60 @@ describe('hostile clients at the back-channel logout endpoint', () => {
     expect(
       await forwarded(`http://127.0.0.1:${guardedPort}`, cookie, '/guarded-still-serving', upstreamPaths),
     ).toBe(true);
+  });
+});
+
+describe('hostile clients at the sign-out endpoints, every phase', () => {
+  const guardedOrigin = () => `http://127.0.0.1:${guardedPort}`;
+  const head = (path: string, length: number, extra = '') =>
+    `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${guardedPort}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}${extra}\r\n\r\n`;
+  const linesFor = (uri: string) =>
+    ((guarded as SidecarProcess).lines ?? []).filter((l) => l.type === 'request' && l.uri === uri);
+
+  it('silence after the headers, FIN mid-body, a sign-out POST whose body never comes: answered or cut, logged, nothing held', async () => {
+    const silent = await openRaw(guardedPort);
+    silent.socket.write(head('/.gatehouse/backchannel-logout?silent', 500));
+    await silent.waitFor(/HTTP\/1\.1 408/, 5_000);
+    const fin = await openRaw(guardedPort);
+    fin.socket.write(`${head('/.gatehouse/backchannel-logout?fin', 500)}logout_token=abc`);
+    await sleep(100);
+    fin.socket.end();
+    await fin.closed;
+    // No Origin: refused at once (403); the body it announced never comes and is not waited for.
+    const logout = await openRaw(guardedPort);
+    logout.socket.write(head('/.gatehouse/logout', 1_000));
+    await logout.waitFor(/HTTP\/1\.1 403/, 5_000);
+    expect(await logout.until(() => logout.isClosed(), 5_000)).toBe(true);
+    await eventually(
+      async () =>
+        linesFor('/.gatehouse/backchannel-logout?silent').some((l) => l.status === 408) &&
+        linesFor('/.gatehouse/backchannel-logout?fin').some((l) => l.outcome === 'client_abort') &&
+        linesFor('/.gatehouse/logout').some((l) => l.status === 403),
+      5_000,
+      'one line for each',
+    );
+    const still = await request(`${guardedOrigin()}/still-answering`, { headers: { accept: 'text/html' } });
+    await still.body.dump();
+    expect(still.statusCode).toBe(302); // still serving: sent to sign in
+  });
+
+  it('a back-channel logout mid-body at shutdown: the sidecar still exits within its grace and logs it', async () => {
+    const pending = await openRaw(guardedPort);
+    pending.socket.write(`${head('/.gatehouse/backchannel-logout?shutdown', 5_000)}logout_token=`);
+    const drip = setInterval(() => pending.socket.destroyed || pending.socket.write('x'), 100);
+    try {
+      await sleep(200);
+      const process = guarded as SidecarProcess;
+      const started = performance.now();
+      await process.stop();
+      expect(performance.now() - started).toBeLessThan(4_000);
+      expect(process.lines.some((l) => l.type === 'sidecar_stopped')).toBe(true);
+      expect(linesFor('/.gatehouse/backchannel-logout?shutdown')).toHaveLength(1);
+    } finally {
+      clearInterval(drip);
+      pending.socket.destroy();
+      guarded = undefined;
+    }
   });
 });
 
