@@ -1,38 +1,318 @@
+import Type, { type Static, type TObject, type TProperties } from 'typebox';
 import type { LogSink } from '../lib/log/log-sink.ts';
 import { toJsonLine } from '../lib/log/sanitize.ts';
+import { StringEnum } from './api/schema-helpers.ts';
+import { Decision, Nullable } from './log-line.ts';
 
-/** Auth event types: sign-in, sign-out, refresh and credential failures. */
-export type AuthEventType =
-  | 'login_succeeded'
-  | 'login_failed'
-  | 'logout'
-  | 'session_refreshed'
-  | 'session_refresh_failed'
-  | 'session_expired'
-  | 'session_revoked'
-  | 'revocation_applied'
-  | 'logout_refused'
-  | 'backchannel_logout'
-  | 'backchannel_logout_refused'
-  | 'service_token_failed'
-  | 'token_failed';
+/**
+ * Every event line the sidecar writes beside its request lines, in both log profiles (events are
+ * the same in both): `type` and `time`, then the fields of its schema here. The writer is typed by
+ * these schemas (a field they do not list is a compile error), docs/logs.md's event tables are
+ * generated from them, and the tests check every line their sidecars write against them.
+ */
 
-/** Kinds of non-request lines in the same stream, told apart by `type`. */
-export type EventType =
-  | 'sidecar_started'
-  | 'sidecar_stopping'
-  | 'sidecar_stopped'
-  | 'node_options_missing'
-  | 'config_loaded'
-  | 'config_rejected'
-  | 'config_stream_connected'
-  | 'config_stream_disconnected'
-  | 'websocket_closed'
-  | 'session_end_unreported'
-  | 'revocation_skipped'
-  | AuthEventType;
+/** Why a service token was refused. */
+export const SERVICE_TOKEN_FAILURES = [
+  'token_incomplete',
+  'token_unknown',
+  'token_secret_mismatch',
+  'token_expired',
+] as const;
 
-/** Writes one event line: `type`, `time`, then the given fields (allowlisted by each caller). */
-export function logEvent(sink: LogSink, type: EventType, fields: Record<string, unknown>): void {
+/** Why a Kubernetes ServiceAccount token was refused. */
+export const SERVICE_ACCOUNT_FAILURES = [
+  'token_malformed',
+  'token_expired',
+  'token_wrong_issuer',
+  'token_wrong_audience',
+  'token_bad_signature',
+  'token_unknown_key',
+  'token_not_service_account',
+  'issuer_keys_unavailable',
+] as const;
+
+/** Why a back-channel logout token was refused (the body checks first, then the token's). */
+export const LOGOUT_TOKEN_REFUSALS = [
+  'too_large',
+  'missing_token',
+  'malformed',
+  'unknown_issuer',
+  'wrong_audience',
+  'bad_signature',
+  'expired',
+  'stale_iat',
+  'missing_events',
+  'nonce_present',
+  'missing_sid_and_sub',
+  'missing_jti',
+  'replayed_jti',
+  'provider_unavailable',
+] as const;
+
+/** Why a sign-in failed. */
+export const LOGIN_FAILURES = [
+  'state_missing',
+  'state_unknown',
+  'state_reused',
+  'state_mismatch',
+  'login_expired',
+  'provider_unknown',
+  'provider_error',
+  'provider_unavailable',
+  'token_rejected',
+  'subject_invalid',
+] as const;
+
+export type LoginFailure = (typeof LOGIN_FAILURES)[number];
+export type LogoutTokenRefusalCode = (typeof LOGOUT_TOKEN_REFUSALS)[number];
+
+const str = (description: string) => Type.String({ description });
+const int = (description: string) => Type.Integer({ minimum: 0, description });
+const opt = Type.Optional;
+
+const Provider = str('The identity provider (its name in the application).');
+const Subject = str('The subject (`sub`) at that provider.');
+const Email = Nullable(Type.String(), 'Verified email; null when the provider gave none.');
+const SessionId = str(
+  'The Gatehouse session id (never the cookie); the JWT `sid` and the request lines carry it.',
+);
+const App = str('`namespace/name` of the AccessApplication (`name` in standalone mode).');
+const AppOrNull = Nullable(Type.String(), 'The application; null before the first config.');
+
+/** Who a revocation or an unreported session end is for: exactly one of these shapes. */
+const RevocationTarget = {
+  user: opt(str('Every session of this email.')),
+  session: opt(str('One session (a sign-out elsewhere).')),
+  providerSession: opt(str("The identity provider's session id (`sid`): a back-channel logout.")),
+  subject: opt(Nullable(Type.String(), 'Every session of this subject at `provider`.')),
+  provider: opt(Nullable(Type.String(), 'The identity provider of `subject` or `providerSession`.')),
+};
+
+const SessionFields = { provider: Provider, sub: Subject, email: Email, sessionId: SessionId };
+
+/** Fields every auth event carries: the request that caused it. */
+export const AUTH_EVENT_CONTEXT = {
+  app: App,
+  requestId: str('Id of the request that caused it (its request line has the same id).'),
+  clientIp: str('Client address, as in the request line.'),
+  userAgent: Nullable(Type.String(), 'User-Agent header.'),
+};
+
+interface EventSpec<P extends TProperties> {
+  readonly description: string;
+  readonly fields: P;
+}
+
+const event = <P extends TProperties>(description: string, fields: P): EventSpec<P> => ({
+  description,
+  fields,
+});
+
+/** Auth events: sign-in, sign-out, refresh, session ends and credential failures. */
+export const AUTH_EVENTS = {
+  login_succeeded: event('A user signed in; a session begins.', {
+    ...SessionFields,
+    providerSession: opt(str('The `sid` of the ID token, when the provider sends one.')),
+    groups: int('How many groups the user has (never their names).'),
+  }),
+  login_failed: event('A sign-in failed; no session.', {
+    reason: StringEnum(LOGIN_FAILURES, {
+      description:
+        '`state_missing`, `state_unknown` (no sign-in started in this browser), `state_reused`, `state_mismatch`, `login_expired` (over 10 minutes), `provider_unknown`, `provider_error` (the provider returned `error=`), `provider_unavailable` (connection refused or reset, a timeout, a 5xx answer; at sign-in start or at the code exchange), `token_rejected` (the code exchange or ID token checks failed), `subject_invalid`.',
+    }),
+    provider: opt(str('The identity provider, when known.')),
+    detail: opt(str('Provider error code or verification error; never a token.')),
+  }),
+  logout: event('A user signed out here; the session ends in every replica.', SessionFields),
+  logout_refused: event('A sign-out POST that did not come from this site; nothing ended.', {
+    reason: Type.Literal('cross_site_request', { description: '`cross_site_request`.' }),
+    origin: Nullable(Type.String(), 'The `Origin` header.'),
+    fetchSite: Nullable(Type.String(), 'The `Sec-Fetch-Site` header.'),
+  }),
+  backchannel_logout: event(
+    'The identity provider ended a session; every Gatehouse session of it ends in every replica.',
+    {
+      provider: Provider,
+      providerSession: opt(str("The logout token's `sid`.")),
+      sub: opt(str("The logout token's `sub`.")),
+      jti: str("The logout token's id (each is accepted once)."),
+    },
+  ),
+  backchannel_logout_refused: event('A logout token was refused; nothing ended.', {
+    reason: StringEnum(LOGOUT_TOKEN_REFUSALS, { description: 'Why.' }),
+    provider: opt(str('The identity provider, when known.')),
+  }),
+  session_refreshed: event("The provider refreshed a session's tokens.", SessionFields),
+  session_refresh_failed: event('A refresh failed.', {
+    ...SessionFields,
+    reason: StringEnum(['refresh_rejected', 'provider_unavailable'] as const, {
+      description: '`refresh_rejected`: the session ended; `provider_unavailable`: retried later.',
+    }),
+    detail: str("The provider's error; never a token."),
+  }),
+  session_expired: event('A session passed its idle timeout or absolute lifetime; it ended.', {
+    reason: StringEnum(['idle_timeout', 'absolute_lifetime'] as const, { description: 'Which limit.' }),
+    ...SessionFields,
+  }),
+  session_revoked: event(
+    "A revoked session's cookie was presented and refused (once per session and sidecar).",
+    {
+      ...SessionFields,
+      revocation: str('The AccessRevocation.'),
+      reason: Nullable(Type.String(), 'Its reason.'),
+    },
+  ),
+  service_token_failed: event('A service token was refused.', {
+    reason: StringEnum(SERVICE_TOKEN_FAILURES, { description: 'Why.' }),
+    tokenId: Nullable(Type.String(), 'The token id claimed; never the secret.'),
+  }),
+  token_failed: event('A Kubernetes ServiceAccount token was refused.', {
+    reason: StringEnum(SERVICE_ACCOUNT_FAILURES, { description: 'Why.' }),
+    detail: str('The verification error; never the token.'),
+  }),
+};
+
+/** The sidecar's other events: its life, its config, revocations reaching it, closed tunnels. */
+export const SIDECAR_EVENTS = {
+  sidecar_started: event('The sidecar serves.', {
+    app: App,
+    listen: str('Proxy address, `host:port`.'),
+    adminListen: str('Admin address (health, metrics), `host:port`.'),
+    pid: int('Process id.'),
+    nodeOptions: Nullable(Type.String(), 'The Node.js options it runs with; null when they are missing.'),
+  }),
+  node_options_missing: event(
+    'The sidecar was started without its Node.js options (memory grows faster while streaming).',
+    { expected: str('The options it expects.'), hint: str('How to start it.') },
+  ),
+  sidecar_stopping: event('A signal asked the sidecar to stop; it drains.', {
+    signal: str('`SIGTERM` or `SIGINT`.'),
+    graceMs: int('How long it drains before cutting.'),
+  }),
+  sidecar_stopped: event(
+    'The sidecar stopped; what the drain had to cut when its time ran out (all 0 after a clean drain).',
+    {
+      signal: str('The signal.'),
+      requestsCut: int('Requests still in flight.'),
+      tunnelsCut: int('WebSocket tunnels still open.'),
+      connectionsCut: int('Client connections still open.'),
+      upstreamQueued: int('Requests still waiting for an upstream connection.'),
+    },
+  ),
+  config_loaded: event('A configuration now serves.', {
+    app: App,
+    generation: str('Its hash (the request lines carry it as `configGeneration`).'),
+    source: StringEnum(['file', 'operator'] as const, { description: '`file` or `operator`.' }),
+    policies: int('Enforced policies.'),
+    auditPolicies: int('Audit-mode policies.'),
+    identityProviders: Type.Array(Type.String(), { description: 'Identity provider names.' }),
+    serviceTokens: int('How many service tokens are accepted.'),
+    serviceAccounts: Type.Boolean({ description: 'Whether ServiceAccount tokens are accepted.' }),
+  }),
+  config_rejected: event('A configuration was refused; the last good one keeps serving.', {
+    app: AppOrNull,
+    keptGeneration: Nullable(Type.String(), 'The generation still serving.'),
+    errors: Type.Array(Type.String(), { description: 'Each `path: message`.' }),
+  }),
+  config_stream_connected: event("The operator's config stream is open (cluster mode).", {
+    app: AppOrNull,
+  }),
+  config_stream_disconnected: event(
+    'The config stream broke or was refused; the last good config keeps serving.',
+    {
+      app: AppOrNull,
+      reason: str('Why, as the operator or the connection said.'),
+      retryInMs: int('When it reconnects.'),
+    },
+  ),
+  revocation_applied: event(
+    'A revocation reached this sidecar (written once by each sidecar; see [revocation.md](revocation.md)).',
+    {
+      app: App,
+      revocation: str('The AccessRevocation.'),
+      ...RevocationTarget,
+      revokedBefore: str('Sessions that began before this (RFC 3339) end.'),
+      reason: Nullable(Type.String(), 'Its reason.'),
+      websocketsClosed: int('Open tunnels of those sessions it closed.'),
+    },
+  ),
+  revocation_skipped: event(
+    'An AccessRevocation file that is not valid was skipped (standalone); the others apply.',
+    { path: str('The file.'), error: str('What is wrong with it.') },
+  ),
+  session_end_unreported: event(
+    'A sign-out or back-channel logout could not be handed to the operator (or written to `--revocations-dir`) after retries for about ten seconds; it holds in this sidecar only.',
+    { app: AppOrNull, ...RevocationTarget, error: str('The last error.') },
+  ),
+  websocket_closed: event(
+    "A new config closed an open tunnel; the tunnel's request line follows with `error` set to the reason.",
+    {
+      app: App,
+      requestId: str('The upgrade request.'),
+      reason: StringEnum(['policy_changed', 'session_revoked'] as const, {
+        description: '`policy_changed` or `session_revoked`.',
+      }),
+      decision: opt(
+        Type.Object(Decision.properties, {
+          additionalProperties: false,
+          description: 'The new decision (`policy_changed`).',
+        }),
+      ),
+      revocation: opt(str('The AccessRevocation (`session_revoked`).')),
+      sessionId: opt(Nullable(Type.String(), 'The revoked session (`session_revoked`).')),
+      configGeneration: str('The new config.'),
+    },
+  ),
+};
+
+export type AuthEventType = keyof typeof AUTH_EVENTS;
+export type SidecarEventType = keyof typeof SIDECAR_EVENTS;
+export type EventType = AuthEventType | SidecarEventType;
+
+type Fields<P extends TProperties> = Static<TObject<P>>;
+
+/** The fields an auth event's caller gives (the request context is added by the writer). */
+export type AuthEventFields<T extends AuthEventType> = Fields<(typeof AUTH_EVENTS)[T]['fields']>;
+/** The fields of a sidecar event. */
+export type SidecarEventFields<T extends SidecarEventType> = Fields<(typeof SIDECAR_EVENTS)[T]['fields']>;
+
+const lineSchema = (type: string, fields: TProperties, description: string) =>
+  Type.Object(
+    {
+      type: Type.Literal(type, { description: 'Line kind.' }),
+      time: Type.String({ description: 'When the line was written, RFC 3339 with milliseconds.' }),
+      ...fields,
+    },
+    { additionalProperties: false, description },
+  );
+
+/** The whole line of each event, `type` and `time` included: what the tests check lines against. */
+export const EVENT_LINES: Readonly<Record<EventType, TObject>> = Object.fromEntries([
+  ...Object.entries(AUTH_EVENTS).map(([type, spec]) => [
+    type,
+    lineSchema(type, { ...AUTH_EVENT_CONTEXT, ...spec.fields }, spec.description),
+  ]),
+  ...Object.entries(SIDECAR_EVENTS).map(([type, spec]) => [
+    type,
+    lineSchema(type, spec.fields, spec.description),
+  ]),
+]) as Record<EventType, TObject>;
+
+/** Writes one sidecar event line: `type`, `time`, then the fields its schema lists. */
+export function logEvent<T extends SidecarEventType>(
+  sink: LogSink,
+  type: T,
+  fields: SidecarEventFields<T>,
+): void {
   sink.write(toJsonLine({ type, time: new Date().toISOString(), ...fields }));
+}
+
+/** Writes one auth event line: `type`, `time`, the request context, then the event's own fields. */
+export function logAuthEvent<T extends AuthEventType>(
+  sink: LogSink,
+  type: T,
+  context: Fields<typeof AUTH_EVENT_CONTEXT>,
+  fields: AuthEventFields<T>,
+): void {
+  sink.write(toJsonLine({ type, time: new Date().toISOString(), ...context, ...fields }));
 }

@@ -3,11 +3,11 @@ import { StringEnum } from './api/schema-helpers.ts';
 
 /**
  * The request line, the core output of every sidecar, in both field profiles: the sidecar's
- * writer is typed by these schemas, the reference (docs/reference/log-lines.md) is generated from
- * them, and tests check real lines against them.
+ * writer is typed by these schemas, docs/logs.md's tables are generated from them
+ * (contract/log-reference.ts), and tests check real lines against them.
  */
 
-const Nullable = <T extends TSchema>(schema: T, description: string) =>
+export const Nullable = <T extends TSchema>(schema: T, description: string) =>
   Type.Union([schema, Type.Null()], { description });
 
 const OUTCOMES = [
@@ -34,7 +34,7 @@ const Identity = Type.Object(
   { additionalProperties: false },
 );
 
-const Decision = Type.Object(
+export const Decision = Type.Object(
   {
     action: Type.String({ description: 'What the policies decided.' }),
     policy: Nullable(Type.String(), 'The deciding policy.'),
@@ -73,7 +73,7 @@ export const NativeRequestLine = Type.Object(
     seq: Type.Integer({
       minimum: 1,
       description:
-        "The sidecar process's request sequence number, in order of start: orders requests that start in the same millisecond.",
+        "The sidecar process's request sequence number, in order of start (from 1 at each start of the process): two requests that start in the same millisecond are still ordered exactly; `gatehouse audit` sorts by `start`, then `seq`.",
     }),
     app: Type.String({
       description: '`namespace/name` of the AccessApplication (`name` in standalone mode).',
@@ -81,42 +81,52 @@ export const NativeRequestLine = Type.Object(
     host: Type.String({ description: 'Host header as received (lower-cased).' }),
     method: Type.String({ description: 'HTTP method.' }),
     uri: Type.String({
-      description: 'Canonical path and query (redacted); the raw target when refused as malformed.',
+      description:
+        'Canonical path and query (sensitive query values redacted); the raw target when it was refused as malformed.',
     }),
     protocol: Type.String({ description: '`HTTP/1.1` or `HTTP/1.0`.' }),
     status: Type.Integer({
       description:
-        'Status sent to the client; `101` for WebSocket tunnels; `499` when the client left first.',
+        'Status sent to the client; `101` for WebSocket tunnels; `499` when the client left before a response started.',
     }),
     outcome: Outcome,
     error: Nullable(
       Type.String(),
-      'Stable error code when something failed (`upstream_unavailable`, `body_too_slow`, …).',
+      'Stable error code when something failed (`upstream_unavailable`, `upstream_busy`, `tunnel_limit`, `body_too_slow`, `request_deadline`, `connect_not_supported`, `bad_request`, `ambiguous_path`, `headers_too_large`, …).',
     ),
     bytesIn: Type.Integer({ minimum: 0, description: 'Bytes received from the client, headers included.' }),
     bytesOut: Type.Integer({ minimum: 0, description: 'Bytes sent to the client, headers included.' }),
     start: Type.String({ description: 'Request start, RFC 3339 with milliseconds.' }),
     end: Type.String({ description: 'Request end, RFC 3339 with milliseconds.' }),
     durationMs: Type.Number({ minimum: 0, description: 'End minus start, microsecond precision.' }),
-    upstreamMs: Nullable(Type.Number(), 'Time to the upstream response headers; null when never forwarded.'),
+    upstreamMs: Nullable(
+      Type.Number(),
+      "Time from sending upstream to the upstream's response headers; null when never forwarded.",
+    ),
     clientIp: Type.String({
       description:
-        'The peer, or the first untrusted hop of `X-Forwarded-For` when the peer is a trusted proxy.',
+        'Client address: the peer, or, when the peer is a trusted proxy, the first untrusted hop walking `X-Forwarded-For` right to left.',
     }),
     peerIp: Type.String({ description: 'TCP peer address.' }),
     userAgent: Nullable(Type.String(), 'User-Agent header.'),
     identity: Nullable(Identity, 'The authenticated caller; null when anonymous. Never claims or tokens.'),
-    sessionId: Nullable(Type.String(), 'Session id of a signed-in user (never the cookie).'),
+    sessionId: Nullable(
+      Type.String(),
+      'Session id of a signed-in user (never the cookie); the same id is in `login_succeeded`, `logout` and the JWT `sid`.',
+    ),
     endedSession: Nullable(
       EndedSession,
-      'A session cookie presented but refused because its session had ended; the request is anonymous.',
+      'A session cookie presented but refused because its session had ended; the request itself goes on anonymous (`identity` and `sessionId` null) and `gatehouse audit` ties it to that session.',
     ),
     authMethod: Nullable(Type.String(), '`oidc`, `service-token` or `service-account`; null when anonymous.'),
     decision: Nullable(
       Decision,
-      'What the policies decided and why; null when refused before authorization.',
+      'What the policies decided and why (see [policy.md](policy.md#decisions-in-the-log)); null when refused before authorization.',
     ),
-    auditDecision: Nullable(Decision, "The decision with the application's audit-mode policies enforced."),
+    auditDecision: Nullable(
+      Decision,
+      "What the decision would have been with the application's audit-mode policies enforced; null when it has none.",
+    ),
     upgrade: Type.Boolean({ description: 'True for WebSocket upgrades.' }),
     configGeneration: Type.String({ description: 'Hash of the configuration that served the request.' }),
     requestHeaders: Nullable(Headers, 'Headers listed in `spec.logging.requestHeaders`.'),
@@ -161,36 +171,3 @@ export const CloudflareRequestLine = Type.Object(
 );
 
 export type CloudflareRequestLine = Static<typeof CloudflareRequestLine>;
-
-interface Described {
-  description?: string;
-  type?: string;
-  const?: unknown;
-  anyOf?: Described[];
-  properties?: Record<string, Described>;
-}
-
-function typeName(s: Described): string {
-  if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
-  if (s.anyOf) {
-    const names = s.anyOf.map(typeName);
-    return names.every((n) => n.startsWith('`')) ? 'string (one of the values below)' : names.join(' \\| ');
-  }
-  if (s.type === 'object') return 'object';
-  return s.type ?? 'any';
-}
-
-/** A markdown table of a line schema's fields: name, JSON type, meaning; nested objects listed after. */
-export function logLineTable(schema: TSchema): string {
-  const s = schema as Described;
-  const rows = Object.entries(s.properties ?? {}).map(([name, field]) => {
-    const nested = field.anyOf?.find((a) => a.properties)?.properties ?? field.properties;
-    const inner = nested
-      ? ` Fields: ${Object.keys(nested)
-          .map((k) => `\`${k}\``)
-          .join(', ')}.`
-      : '';
-    return `| \`${name}\` | ${typeName(field)} | ${(field.description ?? '').replaceAll('|', '\\|')}${inner} |`;
-  });
-  return ['| Field | Type | Meaning |', '|---|---|---|', ...rows].join('\n');
-}

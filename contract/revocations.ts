@@ -133,7 +133,11 @@ export function revocationTarget(r: {
   readonly provider: string | null;
   readonly session?: string | null | undefined;
   readonly providerSession?: string | null | undefined;
-}): Record<string, string | null> {
+}):
+  | { user: string }
+  | { session: string }
+  | { providerSession: string; provider: string | null }
+  | { subject: string | null; provider: string | null } {
   if (r.user !== null) return { user: r.user };
   if (r.session !== undefined && r.session !== null) return { session: r.session };
   if (r.providerSession !== undefined && r.providerSession !== null)

@@ -1,4 +1,9 @@
-import type { AuthEventType as SidecarAuthEventType } from '../../contract/log-events.ts';
+import type {
+  AUTH_EVENT_CONTEXT,
+  AuthEventFields,
+  AuthEventType as SidecarAuthEventType,
+  SidecarEventFields,
+} from '../../contract/log-events.ts';
 import type { CloudflareRequestLine, NativeRequestLine } from '../../contract/log-line.ts';
 
 /**
@@ -59,7 +64,9 @@ export interface EndedSessionRef {
 }
 
 /** The sidecar's auth events that begin, continue or end a session, and revocations. */
-export type AuthEventType = Exclude<SidecarAuthEventType, 'service_token_failed' | 'token_failed'>;
+export type AuthEventType =
+  | Exclude<SidecarAuthEventType, 'service_token_failed' | 'token_failed'>
+  | 'revocation_applied';
 
 export interface AuthRecord {
   readonly kind: 'auth';
@@ -192,7 +199,22 @@ function cloudflareRequest(o: LineFields<CloudflareRequestLine>): RequestRecord 
   };
 }
 
-function authEvent(o: Json, type: AuthEventType): AuthRecord | undefined {
+type KeysOf<U> = U extends unknown ? keyof U : never;
+type FieldsOfEach<T extends SidecarAuthEventType> = T extends unknown ? AuthEventFields<T> : never;
+
+/**
+ * An auth event line as read: every field of the events the audit uses (contract/log-events.ts),
+ * each still unknown until checked here.
+ */
+type AuthEventLine = {
+  readonly [K in
+    | 'time'
+    | keyof typeof AUTH_EVENT_CONTEXT
+    | KeysOf<FieldsOfEach<Exclude<AuthEventType, 'revocation_applied'>>>
+    | KeysOf<SidecarEventFields<'revocation_applied'>>]?: unknown;
+};
+
+function authEvent(o: AuthEventLine, type: AuthEventType): AuthRecord | undefined {
   const at = time(o.time);
   if (Number.isNaN(at) || typeof o.app !== 'string') return undefined;
   const revokedBefore = time(o.revokedBefore);

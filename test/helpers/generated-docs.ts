@@ -1,10 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { AccessApplication } from '../../contract/api/access-application.ts';
 import { AccessPolicy } from '../../contract/api/access-policy.ts';
 import { AccessRevocation } from '../../contract/api/access-revocation.ts';
 import { referenceTable } from '../../contract/api/reference-doc.ts';
 import { customResourceDefinitions } from '../../contract/crds/custom-resource-definitions.ts';
-import { CloudflareRequestLine, logLineTable, NativeRequestLine } from '../../contract/log-line.ts';
+import { CloudflareRequestLine, NativeRequestLine } from '../../contract/log-line.ts';
+import { authEventTable, lineTable, sidecarEventTable } from '../../contract/log-reference.ts';
 import { operatorRbac } from '../../operator/src/rbac.ts';
 
 const CRD_HEADER =
@@ -12,6 +15,27 @@ const CRD_HEADER =
 
 const RBAC_HEADER =
   '# Generated from operator/src/rbac.ts by `node scripts/gen-docs.ts`; do not edit.\n# Exactly what the operator uses: an audited e2e run checks every verb.\n';
+
+const root = resolve(import.meta.dirname, '../..');
+const read = (path: string) => readFileSync(resolve(root, path), 'utf8');
+
+/**
+ * A hand-written document with generated regions: each region's text, between its BEGIN and END
+ * markers, replaced by the given one. A region the document lacks is an error, so none is dropped.
+ */
+function withRegions(text: string, regions: Record<string, string>): string {
+  let out = text;
+  for (const [name, content] of Object.entries(regions)) {
+    const begin = new RegExp(`<!-- BEGIN generated ${name} [^\n]*-->\n`);
+    const end = `<!-- END generated ${name} -->`;
+    const open = begin.exec(out);
+    const close = out.indexOf(end);
+    if (!open || close < open.index) throw new Error(`docs: no generated region ${name}`);
+    const from = open.index + open[0].length;
+    out = `${out.slice(0, from)}\n${content}\n\n${out.slice(close)}`;
+  }
+  return out;
+}
 
 /** Every generated file (reference docs, CRDs, the chart's CRDs and RBAC) and its expected content. */
 export function generatedDocs(): [string, string][] {
@@ -35,8 +59,13 @@ export function generatedDocs(): [string, string][] {
       RBAC_HEADER + rbac.map((doc) => stringify(doc, { lineWidth: 0 })).join('---\n'),
     ],
     [
-      'docs/reference/log-lines.md',
-      `# Request line reference\n\n<!-- Generated from contract/log-line.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\nThe schema every sidecar writes its request lines by (see [logs.md](../logs.md) for the events and how to ship the lines). Tests check real lines against it.\n\n## Native profile (default)\n\n${logLineTable(NativeRequestLine)}\n\n## Cloudflare profile (\`spec.logging.profile: cloudflare\`)\n\nCloudflare HTTP request field names where one exists; Gatehouse fields prefixed \`Gatehouse\`. Each names the native field it carries.\n\n${logLineTable(CloudflareRequestLine)}\n`,
+      'docs/logs.md',
+      withRegions(read('docs/logs.md'), {
+        'request-native': lineTable(NativeRequestLine),
+        'request-cloudflare': lineTable(CloudflareRequestLine),
+        'sidecar-events': sidecarEventTable(),
+        'auth-events': authEventTable(),
+      }),
     ],
     [
       'docs/reference/access-application.md',

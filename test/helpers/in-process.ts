@@ -3,6 +3,7 @@ import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { createMemorySink } from '../../lib/log/log-sink.ts';
 import { createSidecarMetrics, type SidecarMetrics } from '../../sidecar/src/metrics/metrics.ts';
 import { type ClientLimits, createSidecar, type Sidecar } from '../../sidecar/src/server.ts';
+import { assertLogLinesMatchSchema } from './log-line-check.ts';
 
 /** A sidecar in the test process on an ephemeral loopback port, logging to memory. */
 export interface InProcessSidecar {
@@ -53,6 +54,7 @@ export async function startSidecar(
     },
     close: async () => {
       await sidecar.shutdown(2000);
+      assertLogLinesMatchSchema(sink.lines);
     },
   };
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SIDECAR_NODE_ENV } from '../../contract/sidecar-node-options.ts';
+import { assertLogLinesMatchSchema } from './log-line-check.ts';
 import { type LoggingProcess, startLoggingProcess } from './logging-process.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -113,6 +114,11 @@ export async function startSidecarProcess(
   });
   return {
     ...proc,
+    async stop() {
+      const code = await proc.stop();
+      assertLogLinesMatchSchema(proc.lines);
+      return code;
+    },
     port: Number(String(proc.started.listen).split(':').pop()),
     adminPort: Number(String(proc.started.adminListen).split(':').pop()),
   };

@@ -1,4 +1,4 @@
-import { type AuthEventType, logEvent } from '../../../contract/log-events.ts';
+import { type AuthEventFields, type AuthEventType, logAuthEvent } from '../../../contract/log-events.ts';
 import { capField } from '../../../lib/log/sanitize.ts';
 import type { RequestScope } from '../request-scope.ts';
 
@@ -6,13 +6,17 @@ import type { RequestScope } from '../request-scope.ts';
  * Writes an auth event in the request stream: the event fields plus who and where (app, request
  * id, client IP, user agent). Callers pass allowlisted fields only; never tokens or secrets.
  */
-export function authEvent(scope: RequestScope, type: AuthEventType, fields: Record<string, unknown>): void {
+export function authEvent<T extends AuthEventType>(
+  scope: RequestScope,
+  type: T,
+  fields: AuthEventFields<T>,
+): void {
   const ua = scope.req.headers['user-agent'];
-  logEvent(scope.sink, type, {
+  const context = {
     app: scope.state.appLabel,
     requestId: scope.requestId,
     clientIp: scope.clientIp,
     userAgent: typeof ua === 'string' ? capField(ua, 1024) : null,
-    ...fields,
-  });
+  };
+  logAuthEvent(scope.sink, type, context, fields);
 }

@@ -1,3 +1,4 @@
+import type { AuthEventFields, LoginFailure } from '../../../contract/log-events.ts';
 import { loginFailedPage } from '../http/gateway-pages.ts';
 import { htmlResponse, type LocalResponse, redirectTo } from '../http/local-response.ts';
 import type { RequestScope } from '../request-scope.ts';
@@ -43,9 +44,9 @@ export function loginCookie(auth: AuthRuntime, state: string, value: string, max
 export function loginFailure(
   scope: RequestScope,
   status: number,
-  reason: string,
+  reason: LoginFailure,
   message: string,
-  fields: Record<string, unknown>,
+  fields: Omit<AuthEventFields<'login_failed'>, 'reason'>,
   cookies: readonly string[] = [],
 ): LocalResponse {
   authEvent(scope, 'login_failed', { reason, ...fields });

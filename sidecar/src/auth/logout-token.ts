@@ -1,5 +1,6 @@
 import { decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
+import type { LogoutTokenRefusalCode } from '../../../contract/log-events.ts';
 import { type ProviderClient, providerKeys } from './oidc-client.ts';
 
 /** The event a back-channel logout token carries (OpenID Connect Back-Channel Logout 1.0, 2.4). */
@@ -8,19 +9,7 @@ export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backcha
 export const IAT_WINDOW_SECONDS = 300;
 
 /** Why a logout token was refused; stable codes for the log. */
-export type LogoutTokenRefusal =
-  | 'malformed'
-  | 'unknown_issuer'
-  | 'wrong_audience'
-  | 'bad_signature'
-  | 'expired'
-  | 'stale_iat'
-  | 'missing_events'
-  | 'nonce_present'
-  | 'missing_sid_and_sub'
-  | 'missing_jti'
-  | 'replayed_jti'
-  | 'provider_unavailable';
+export type LogoutTokenRefusal = Exclude<LogoutTokenRefusalCode, 'too_large' | 'missing_token'>;
 
 export type LogoutTokenVerdict =
   | {

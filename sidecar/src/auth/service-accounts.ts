@@ -3,19 +3,12 @@ import { createRemoteJWKSet, customFetch, errors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { Agent, fetch } from 'undici';
 import type { RenderedAuth } from '../../../contract/config/auth-config.ts';
+import type { SERVICE_ACCOUNT_FAILURES } from '../../../contract/log-events.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
 import { serviceAccountIdentity } from './machine-identity.ts';
 
 /** Why a ServiceAccount token was refused. */
-export type ServiceAccountFailure =
-  | 'token_malformed'
-  | 'token_expired'
-  | 'token_wrong_issuer'
-  | 'token_wrong_audience'
-  | 'token_bad_signature'
-  | 'token_unknown_key'
-  | 'token_not_service_account'
-  | 'issuer_keys_unavailable';
+export type ServiceAccountFailure = (typeof SERVICE_ACCOUNT_FAILURES)[number];
 
 export type ServiceAccountResult =
   | { readonly ok: true; readonly identity: PolicyIdentity; readonly expiresAt: number }

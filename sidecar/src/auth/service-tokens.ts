@@ -1,12 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RenderedAuth } from '../../../contract/config/auth-config.ts';
+import type { SERVICE_TOKEN_FAILURES } from '../../../contract/log-events.ts';
 
 /** Why a service token was refused; logged with the claimed token id, never the secret. */
-export type ServiceTokenFailure =
-  | 'token_incomplete'
-  | 'token_unknown'
-  | 'token_secret_mismatch'
-  | 'token_expired';
+export type ServiceTokenFailure = (typeof SERVICE_TOKEN_FAILURES)[number];
 
 export type ServiceTokenResult =
   | { readonly ok: true; readonly tokenId: string }

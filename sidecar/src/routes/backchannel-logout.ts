@@ -1,3 +1,4 @@
+import type { LogoutTokenRefusalCode } from '../../../contract/log-events.ts';
 import { readRequestBody } from '../../../lib/request-body.ts';
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
@@ -17,7 +18,7 @@ const MAX_BODY_BYTES = 16 * 1024;
  * sidecar of the application. Answers 200, or 400 with the reason (the provider logs it).
  */
 export async function backchannelLogoutRoute(scope: RequestScope, auth: AuthRuntime): Promise<LocalResponse> {
-  const refuse = (reason: string, provider?: string): LocalResponse => {
+  const refuse = (reason: LogoutTokenRefusalCode, provider?: string): LocalResponse => {
     authEvent(scope, 'backchannel_logout_refused', { reason, ...(provider ? { provider } : {}) });
     return jsonResponse(400, JSON.stringify({ error: 'invalid_request', error_description: reason }), 0);
   };

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import type { AuthEventFields, LoginFailure } from '../../../contract/log-events.ts';
 import { capField } from '../../../lib/log/sanitize.ts';
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
@@ -58,9 +59,9 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   const now = Math.floor(Date.now() / 1000);
   const fail = (
     status: number,
-    reason: string,
+    reason: LoginFailure,
     message: string,
-    fields: Record<string, unknown> = {},
+    fields: Omit<AuthEventFields<'login_failed'>, 'reason'> = {},
     clear: string[] = [],
   ) => loginFailure(scope, status, reason, message, fields, clear);
   if (!state) return fail(400, 'state_missing', 'The sign-in response is incomplete.');

@@ -65,27 +65,23 @@ function signedIn(scope: RequestScope, session: Session): undefined {
   return undefined;
 }
 
-/** Ends a session here (expired or revoked): logs why, refuses it from now on, deletes its cookies; the request goes on anonymous. */
+/** Ends a session here (expired or revoked, its event written): refuses it from now on, deletes its cookies; the request goes on anonymous. */
 function endSession(
   scope: RequestScope,
   auth: AuthRuntime,
   session: Session,
   present: PresentCookies,
-  type: 'session_expired' | 'session_revoked',
-  why: Record<string, unknown>,
+  reason: 'expired' | 'revoked',
 ): undefined {
-  authEvent(scope, type, {
-    ...(type === 'session_expired' ? why : {}),
-    provider: session.idp,
-    sub: session.sub,
-    email: session.email,
-    sessionId: session.sid,
-    ...(type === 'session_revoked' ? why : {}),
-  });
   auth.sessions.end(session);
   scope.setCookies = auth.sessions.clear(present.names);
-  scope.endedSession = endedSession(session, type === 'session_expired' ? 'expired' : 'revoked');
+  scope.endedSession = endedSession(session, reason);
   return undefined;
+}
+
+/** The session fields of an auth event. */
+function sessionFields(session: Session) {
+  return { provider: session.idp, sub: session.sub, email: session.email, sessionId: session.sid };
 }
 
 function endedSession(session: Session, reason: EndedSession['reason']): EndedSession {
@@ -109,16 +105,20 @@ function useSession(
   const settings = auth.settings.session;
   const idleSeconds = Math.floor(settings.idleMs / 1000);
   const lastSeen = auth.sessions.lastSeen(session);
-  if (session.exp <= now || now - lastSeen >= idleSeconds)
-    return endSession(scope, auth, session, present, 'session_expired', {
-      reason: session.exp <= now ? 'absolute_lifetime' : 'idle_timeout',
-    });
+  if (session.exp <= now || now - lastSeen >= idleSeconds) {
+    const reason = session.exp <= now ? 'absolute_lifetime' : 'idle_timeout';
+    authEvent(scope, 'session_expired', { reason, ...sessionFields(session) });
+    return endSession(scope, auth, session, present, 'expired');
+  }
   const revocation = scope.state.revocations.find(session);
-  if (revocation)
-    return endSession(scope, auth, session, present, 'session_revoked', {
+  if (revocation) {
+    authEvent(scope, 'session_revoked', {
+      ...sessionFields(session),
       revocation: revocation.name,
       reason: revocation.reason,
     });
+    return endSession(scope, auth, session, present, 'revoked');
+  }
   if (session.refreshAt !== null && session.refreshAt <= now && session.refreshToken) {
     return refreshSession(scope, auth, session, present.names).then((refreshed) => {
       scope.setCookies = [...refreshed.cookies];
