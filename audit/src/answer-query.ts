@@ -1,9 +1,14 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type AuditRecord, parseAuditLine } from './audit-record.ts';
+import { readRun, writeSortedRuns } from './external-sort.ts';
 import { classifyLine, InputDiagnostics } from './input-diagnostics.ts';
 import type { LogSource } from './log-sources.ts';
-import { lineTime, mergeRecords } from './merged-records.ts';
+import { lineTime, mergeRecords, recordBatches } from './merged-records.ts';
 import { type AuditAnswer, type AuditQuery, createQueryRunner, queryNeedles } from './queries.ts';
 import { type AnomalySettings, byFirst, DEFAULT_ANOMALY_SETTINGS, type Session } from './sessions.ts';
+import { inTimeOrder } from './time-order.ts';
 
 /** Lines of each source classified in full even under a filter, to tell a wrong input from a quiet user. */
 const SAMPLE_LINES = 200;
@@ -13,6 +18,8 @@ const SWEEP_EVERY = 4096;
 const DEDUP_WINDOW_MS = 60 * 60_000;
 /** Closed sessions held back to keep the output in order of first activity, at most. */
 const MAX_PENDING = 1_000;
+/** A step back in time this small is the jitter of one sidecar's writes, not disorder. */
+const ORDER_TOLERANCE_MS = 1_000;
 /** A session silent this long in log time is over: no Gatehouse session outlives 12 h by default. */
 export const DEFAULT_SESSION_GAP_MS = 12 * 3_600_000;
 
@@ -57,6 +64,53 @@ export interface AnswerOptions {
   readonly sessionGapMs?: number;
   /** Where to count what is read, for a caller that shows progress while it runs. */
   readonly diagnostics?: InputDiagnostics;
+  /** Where input out of time order is sorted (default: the system's temporary directory). */
+  readonly tempDir?: string;
+}
+
+/** True when a source must be sorted before its sessions can close as they go. */
+async function needsSort(source: LogSource): Promise<boolean> {
+  if (source.order === 'written') return false;
+  if (source.order === 'unknown') return true;
+  return !(await inTimeOrder(await source.open(), ORDER_TOLERANCE_MS));
+}
+
+/**
+ * The record streams of every source, each in the order its lines were written: a source not in
+ * that order (when `sort` asks for exact order) is read once to see, then sorted on temporary
+ * files into runs, each a stream. close() removes the temporary files.
+ */
+async function openRecordStreams(
+  sources: readonly LogSource[],
+  needles: ReturnType<typeof queryNeedles>,
+  diagnostics: InputDiagnostics,
+  options: { readonly sort: boolean; readonly tempDir?: string },
+): Promise<{ streams: AsyncIterable<AuditRecord[]>[]; close(): Promise<void> }> {
+  const streams: AsyncIterable<AuditRecord[]>[] = [];
+  let sortDir: string | undefined;
+  const close = async (): Promise<void> => {
+    if (sortDir) await rm(sortDir, { recursive: true, force: true });
+  };
+  try {
+    for (const source of sources) {
+      const sort = options.sort && (await needsSort(source));
+      const { first, all } = await peek(await source.open());
+      if (sample(first, diagnostics)) diagnostics.markGatehouseSeen();
+      const batches = recordBatches(source, all, needles, diagnostics);
+      if (!sort) {
+        streams.push(batches);
+        continue;
+      }
+      sortDir ??= await mkdtemp(join(options.tempDir ?? tmpdir(), 'gatehouse-audit-'));
+      const runs = await writeSortedRuns(batches, sortDir, `run${streams.length}`);
+      diagnostics.sorted.push({ source: source.name, runs: runs.length, checked: source.order === 'check' });
+      streams.push(...runs.map(readRun));
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { streams, close };
 }
 
 /**
@@ -77,52 +131,59 @@ export async function answerQuery(
   // One user's sessions are few: they are kept to the end, so input out of time order (files of
   // several sidecars concatenated) cannot split them. Every session of everyone is what must stream.
   const closeEarly = streaming !== undefined && query.kind === 'sessions' && !query.user && !query.sub;
-  const opened = [];
-  for (const source of sources) {
-    const { first, all } = await peek(await source.open());
-    if (sample(first, diagnostics)) diagnostics.markGatehouseSeen();
-    opened.push({ source, chunks: all });
-  }
-  // Closed sessions wait here until no open session began before them, so output stays in order
-  // (up to MAX_PENDING of them).
-  const pending: Session[] = [];
-  const flush = (upTo: number): void => {
-    pending.sort(byFirst);
-    let n = 0;
-    while (n < pending.length && (pending[n] as Session).first <= upTo) streaming?.(pending[n++] as Session);
-    pending.splice(0, n);
-  };
-  let watermark = Number.NEGATIVE_INFINITY;
-  let fed = 0;
-  await mergeRecords(opened, queryNeedles(query), diagnostics, (record: AuditRecord) => {
-    const time = lineTime(record);
-    if (time < watermark - gapMs) diagnostics.late++;
-    else if (time > watermark) watermark = time;
-    runner.add(record);
-    if (++fed % SWEEP_EVERY !== 0) return;
-    runner.forgetBefore(watermark, DEDUP_WINDOW_MS);
-    if (!closeEarly) return;
-    pending.push(...runner.closeIdle(watermark, gapMs));
-    // A session open for long would hold every later one back: past a bound, order gives way to memory.
-    if (pending.length > 0)
-      flush(pending.length > MAX_PENDING ? Number.POSITIVE_INFINITY : runner.earliestOpen());
+  const input = await openRecordStreams(sources, queryNeedles(query), diagnostics, {
+    sort: closeEarly,
+    ...(options.tempDir ? { tempDir: options.tempDir } : {}),
   });
-  diagnostics.duplicates = runner.duplicates;
-  if (diagnostics.recognised > 0) diagnostics.markGatehouseSeen();
-  if (diagnostics.late > 0 && closeEarly)
-    diagnostics.warnings.push(
-      `${diagnostics.late} lines were more than ${Math.round(gapMs / 3_600_000)} h older than lines read before them: the input is not in time order (a file of several sidecars concatenated, or sorted by another field), and their sessions may be split`,
-    );
-  const answer = runner.answer();
-  if (streaming && answer.kind === 'sessions') {
-    pending.push(...answer.sessions);
-    flush(Number.POSITIVE_INFINITY);
-    return {
-      answer: { ...answer, sessions: [] },
-      lines: diagnostics.lines,
-      bytes: diagnostics.bytes,
-      diagnostics,
-    };
+  try {
+    return await mergeAnswer(input.streams);
+  } finally {
+    await input.close();
   }
-  return { answer, lines: diagnostics.lines, bytes: diagnostics.bytes, diagnostics };
+
+  async function mergeAnswer(streams: readonly AsyncIterable<AuditRecord[]>[]) {
+    // Closed sessions wait here until no open session began before them, so output stays in order
+    // (up to MAX_PENDING of them).
+    const pending: Session[] = [];
+    const flush = (upTo: number): void => {
+      pending.sort(byFirst);
+      let n = 0;
+      while (n < pending.length && (pending[n] as Session).first <= upTo)
+        streaming?.(pending[n++] as Session);
+      pending.splice(0, n);
+    };
+    let watermark = Number.NEGATIVE_INFINITY;
+    let fed = 0;
+    await mergeRecords(streams, (record: AuditRecord) => {
+      const time = lineTime(record);
+      if (time < watermark - gapMs) diagnostics.late++;
+      else if (time > watermark) watermark = time;
+      runner.add(record);
+      if (++fed % SWEEP_EVERY !== 0) return;
+      runner.forgetBefore(watermark, DEDUP_WINDOW_MS);
+      if (!closeEarly) return;
+      pending.push(...runner.closeIdle(watermark, gapMs));
+      // A session open for long would hold every later one back: past a bound, order gives way to memory.
+      if (pending.length > 0)
+        flush(pending.length > MAX_PENDING ? Number.POSITIVE_INFINITY : runner.earliestOpen());
+    });
+    diagnostics.duplicates = runner.duplicates;
+    if (diagnostics.recognised > 0) diagnostics.markGatehouseSeen();
+    if (diagnostics.late > 0 && closeEarly)
+      diagnostics.warnings.push(
+        `${diagnostics.late} lines were more than ${Math.round(gapMs / 3_600_000)} h older than lines read before them: the input is not in time order (a file of several sidecars concatenated, or sorted by another field), and their sessions may be split`,
+      );
+    const answer = runner.answer();
+    if (streaming && answer.kind === 'sessions') {
+      pending.push(...answer.sessions);
+      flush(Number.POSITIVE_INFINITY);
+      return {
+        answer: { ...answer, sessions: [] },
+        lines: diagnostics.lines,
+        bytes: diagnostics.bytes,
+        diagnostics,
+      };
+    }
+    return { answer, lines: diagnostics.lines, bytes: diagnostics.bytes, diagnostics };
+  }
 }

@@ -257,6 +257,14 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
     const seconds = (performance.now() - started) / 1000;
     for (const warning of diagnostics.warnings)
       process.stderr.write(`gatehouse audit: warning: ${warning}\n`);
+    for (const { source, runs, checked } of diagnostics.sorted) {
+      const why = checked
+        ? "is not in time order (several sidecars' logs in one file?)"
+        : 'cannot be read twice to check its time order';
+      process.stderr.write(
+        `gatehouse audit: ${source} ${why}: sorted on temporary files in ${runs} run${runs === 1 ? '' : 's'}\n`,
+      );
+    }
     if (diagnostics.duplicates > 0)
       process.stderr.write(
         `gatehouse audit: ${diagnostics.duplicates} duplicate lines dropped (a request id or event read before: the same file given twice?)\n`,

@@ -53,6 +53,8 @@ export class InputDiagnostics {
   duplicates = 0;
   /** Records much older than records read before them (input not in time order). */
   late = 0;
+  /** Sources sorted on temporary files (in how many runs): out of time order, or unchecked (stdin). */
+  readonly sorted: { source: string; runs: number; checked: boolean }[] = [];
   readonly skipped = new Map<LineKind, number>();
   /** What the first lines of sources without a Gatehouse line were (for the hint). */
   readonly sampledKinds = new Map<LineKind, number>();

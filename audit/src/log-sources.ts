@@ -11,9 +11,18 @@ import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { PODS } from '../../lib/kube/resource-types.ts';
 
+/**
+ * Whether a source's lines are in the order they were written: `written` (one sidecar's own
+ * stream, as the kubelet serves it), `check` (a file: read it once to see, since files are often
+ * several sidecars concatenated), `unknown` (standard input, which cannot be read twice).
+ */
+export type SourceOrder = 'written' | 'check' | 'unknown';
+
 /** One stream of log lines and where it came from (for messages). */
 export interface LogSource {
   readonly name: string;
+  readonly order: SourceOrder;
+  /** A new stream from the start (a source in `check` order is opened twice). */
   open(): Promise<AsyncIterable<Buffer | string>>;
 }
 
@@ -23,6 +32,7 @@ const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 export function fileSource(path: string): LogSource {
   return {
     name: path === '-' ? '(stdin)' : path,
+    order: path === '-' ? 'unknown' : 'check',
     async open() {
       const raw: Readable =
         path === '-' ? process.stdin : createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
@@ -62,6 +72,7 @@ export async function clusterSources(
     const name = pod.metadata.name;
     const source = (previous: boolean): LogSource => ({
       name: `pod ${namespace}/${name}${previous ? ' (previous instance)' : ''}`,
+      order: 'written',
       open: () =>
         client.podLog(namespace, name, {
           container: SIDECAR_CONTAINER,

@@ -11,8 +11,8 @@ export function lineTime(record: AuditRecord): number {
   return record.kind === 'request' ? record.end : record.time;
 }
 
-/** The records of one source, a chunk's worth at a time (empty batches skipped). */
-async function* batches(
+/** The records of one source, a chunk's worth at a time (empty batches skipped), counted in diagnostics. */
+export async function* recordBatches(
   source: LogSource,
   chunks: AsyncIterable<Buffer | string>,
   needles: readonly Buffer[] | Needles,
@@ -57,7 +57,7 @@ async function* batches(
 }
 
 interface Head {
-  readonly iterator: AsyncGenerator<AuditRecord[]>;
+  readonly iterator: AsyncIterator<AuditRecord[]>;
   batch: AuditRecord[];
   index: number;
   time: number;
@@ -107,15 +107,14 @@ class HeadHeap {
 }
 
 /**
- * Feeds the records of every source to onRecord, merged by the time their lines were written:
- * each sidecar's log is in that order already, so a heap of one head per source gives one
- * ordered stream, read a chunk at a time. Memory holds one chunk's records per source, not the
- * input. onRecord runs synchronously; the merge waits only to read the next chunk of a source.
+ * Feeds the records of every stream to onRecord, merged by the time their lines were written:
+ * each stream (one sidecar's log, or a sorted run of an input that was not in order) is in that
+ * order already, so a heap of one head per stream gives one ordered stream, read a chunk at a
+ * time. Memory holds one chunk's records per stream, not the input. onRecord runs synchronously;
+ * the merge waits only to read the next chunk of a stream.
  */
 export async function mergeRecords(
-  sources: readonly { readonly source: LogSource; readonly chunks: AsyncIterable<Buffer | string> }[],
-  needles: readonly Buffer[] | Needles,
-  diagnostics: InputDiagnostics,
+  streams: readonly AsyncIterable<AuditRecord[]>[],
   onRecord: (record: AuditRecord) => void,
 ): Promise<void> {
   const heap = new HeadHeap();
@@ -129,10 +128,10 @@ export async function mergeRecords(
     head.time = lineTime(head.batch[head.index] as AuditRecord);
     heap.push(head);
   };
-  for (const { source, chunks } of sources)
-    await refill({ iterator: batches(source, chunks, needles, diagnostics), batch: [], index: 0, time: 0 });
+  for (const stream of streams)
+    await refill({ iterator: stream[Symbol.asyncIterator](), batch: [], index: 0, time: 0 });
   for (let head = heap.pop(); head; head = heap.pop()) {
-    // Take this source's records while it stays the earliest, without going through the heap.
+    // Take this stream's records while it stays the earliest, without going through the heap.
     const limit = heap.peek()?.time ?? Number.POSITIVE_INFINITY;
     const batch = head.batch;
     let i = head.index;

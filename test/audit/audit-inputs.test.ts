@@ -47,8 +47,8 @@ function file(name: string, text: string | Buffer): string {
 const jsonl = (records: unknown[]): string => `${records.map((r) => JSON.stringify(r)).join('\n')}\n`;
 const GRACE = file('grace.log', jsonl([requestLine(1), requestLine(2), requestLine(3)]));
 
-async function sessionsOf(args: string[]) {
-  const run = await runGatehouse(['audit', 'sessions', '--format', 'json', ...args]);
+async function sessionsOf(args: string[], stdin?: string) {
+  const run = await runGatehouse(['audit', 'sessions', '--format', 'json', ...args], stdin);
   return {
     ...run,
     sessions: run.code === 0 ? (JSON.parse(run.stdout) as { requests: { uri: string }[] }[]) : [],
@@ -181,7 +181,7 @@ describe('gatehouse audit reads what analysts give it', () => {
     expect(readFileSync(GRACE, 'utf8')).toContain('Grace.Hopper');
   });
 
-  it("a file of two sidecars concatenated: one user's session stays whole; every-session answers warn", async () => {
+  it("a file of two sidecars concatenated: one user's session stays whole, with or without a filter", async () => {
     const later = (n: number) => {
       const t = new Date(T0 + 13 * 3_600_000 + n * 1000).toISOString();
       return requestLine(100 + n, { start: t, end: t, time: t });
@@ -194,6 +194,50 @@ describe('gatehouse audit reads what analysts give it', () => {
     expect(one.stderr).toBe('');
     const all = await sessionsOf([path]);
     expect(all.code).toBe(0);
-    expect(all.stderr).toMatch(/warning: 2 lines were more than 12 h older than lines read before them/);
+    expect(all.sessions).toHaveLength(1);
+    expect(all.sessions[0]?.requests.map((r) => r.uri)).toEqual([
+      '/page-1',
+      '/page-2',
+      '/page-101',
+      '/page-102',
+    ]);
+    expect(all.stderr).toMatch(
+      /concatenated\.log is not in time order .*: sorted on temporary files in 1 run/,
+    );
+    expect(all.stderr).not.toMatch(/warning/);
+  });
+
+  it('every session of a large concatenated file or of standard input: sorted first, no session split', async () => {
+    // Sidecar B (ada, 13 h later) then sidecar A (grace): more lines than the audit reads before
+    // it closes idle sessions, so without a sort grace's session would close early and split.
+    const n = 5_000;
+    const ada = Array.from({ length: n }, (_, i) => {
+      const t = new Date(T0 + 13 * 3_600_000 + i * 10).toISOString();
+      return requestLine(10_000 + i, {
+        start: t,
+        end: t,
+        time: t,
+        identity: { kind: 'user', sub: 'ada', email: 'ada@corp.example', idp: 'corp' },
+        sessionId: 'S-ada',
+      });
+    });
+    const grace = Array.from({ length: n }, (_, i) => requestLine(i + 1));
+    const text = jsonl([...ada, ...grace]);
+    const path = file('two-sidecars.log', text);
+    for (const run of [await sessionsOf([path]), await sessionsOf(['-'], text)]) {
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.sessions.map((s) => s.requests.length)).toEqual([n, n]);
+      expect(run.sessions[0]?.requests.slice(0, 2).map((r) => r.uri)).toEqual(['/page-1', '/page-2']);
+      expect(run.stderr).toMatch(
+        /(two-sidecars\.log is not in time order|\(stdin\) cannot be read twice to check its time order).*: sorted on temporary files in 1 run/,
+      );
+      expect(run.stderr).not.toMatch(/warning/);
+    }
+  });
+
+  it('a file in time order is not sorted', async () => {
+    const all = await sessionsOf([GRACE]);
+    expect(all.sessions).toHaveLength(1);
+    expect(all.stderr).not.toMatch(/sorted/);
   });
 });

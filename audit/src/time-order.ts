@@ -1,0 +1,87 @@
+/**
+ * Whether a stream of log lines is in the order its lines were written: each sidecar writes in
+ * time order, but a file of several sidecars concatenated, or an export sorted by another field,
+ * is not. A byte scan (no JSON parsing) reads each line's time where the sidecar puts it: `time`
+ * (native request lines and every event), `EdgeEndTimestamp` (Cloudflare profile), also inside a
+ * JSON string (a Splunk `_raw`).
+ */
+
+const NEEDLES = ['"time":"', '"EdgeEndTimestamp":"', '\\"time\\":\\"', '\\"EdgeEndTimestamp\\":\\"'].map(
+  (n) => Buffer.from(n),
+);
+const NEWLINE = 0x0a;
+/** `2026-11-20T10:00:00.000Z`: the sidecar's times (Date#toISOString). */
+const TIME_LENGTH = 24;
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+/** Errors of a gzip stream that ends early: the order of the lines before the cut still counts. */
+const TRUNCATED = new Set(['Z_BUF_ERROR', 'Z_DATA_ERROR', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** Finds the next time field at or after an offset, one indexOf per needle and match (linear in the chunk). */
+function timeFinder(buffer: Buffer, tail: number): (from: number) => { at: number; length: number } {
+  const next = NEEDLES.map(() => -2);
+  return (from) => {
+    let best = -1;
+    let length = 0;
+    NEEDLES.forEach((needle, i) => {
+      let at = next[i] as number;
+      if (at !== -1 && at < from) {
+        at = buffer.indexOf(needle, from);
+        if (at >= tail) at = -1;
+        next[i] = at;
+      }
+      if (at !== -1 && (best === -1 || at < best)) {
+        best = at;
+        length = needle.length;
+      }
+    });
+    return { at: best, length };
+  };
+}
+
+/**
+ * True when no line's time is more than toleranceMs before a time read earlier in the stream.
+ * Reads the stream to its end, or to the first step back. Lines without a time are ignored.
+ */
+export async function inTimeOrder(
+  chunks: AsyncIterable<Buffer | string>,
+  toleranceMs: number,
+): Promise<boolean> {
+  let latest = '';
+  let latestMs = Number.NEGATIVE_INFINITY;
+  let carry: Buffer = Buffer.alloc(0);
+  const scan = (buffer: Buffer, tail: number): boolean => {
+    const find = timeFinder(buffer, tail);
+    let from = 0;
+    while (from < tail) {
+      const { at, length } = find(from);
+      if (at === -1) break;
+      const start = at + length;
+      const time = buffer.toString('latin1', start, start + TIME_LENGTH);
+      if (time > latest) {
+        if (ISO_TIME.test(time)) {
+          latest = time;
+          latestMs = Date.parse(time);
+        }
+      } else if (time < latest && ISO_TIME.test(time) && Date.parse(time) < latestMs - toleranceMs)
+        return false;
+      // One time per line: go on from the next line.
+      const end = buffer.indexOf(NEWLINE, start);
+      if (end === -1 || end >= tail) break;
+      from = end + 1;
+    }
+    return true;
+  };
+  try {
+    for await (const raw of chunks) {
+      const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
+      const buffer = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      const tail = buffer.lastIndexOf(NEWLINE) + 1;
+      if (!scan(buffer, tail)) return false;
+      carry = buffer.subarray(tail);
+      if (carry.length > 1024 * 1024) carry = Buffer.alloc(0); // an endless line: not a Gatehouse line
+    }
+  } catch (error) {
+    if (!TRUNCATED.has((error as { code?: string }).code ?? '')) throw error;
+  }
+  return scan(carry, carry.length);
+}

@@ -1,0 +1,87 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../audit/src/audit-record.ts';
+import { readRun, writeSortedRuns } from '../../audit/src/external-sort.ts';
+import { lineTime, mergeRecords } from '../../audit/src/merged-records.ts';
+import { inTimeOrder } from '../../audit/src/time-order.ts';
+
+// Input out of time order is found by a byte scan and sorted on temporary files in runs that
+// merge back into one exact order.
+
+const at = (second: number) => new Date(Date.UTC(2026, 10, 21, 7, 0, second)).toISOString();
+const native = (second: number) => `{"type":"request","time":"${at(second)}","requestId":"r${second}"}`;
+const cloudflare = (second: number) =>
+  `{"ClientIP":"192.0.2.1","EdgeEndTimestamp":"${at(second)}","GatehouseType":"request"}`;
+const splunk = (second: number) => JSON.stringify({ result: { _raw: native(second) } });
+
+async function* chunks(text: string, size = 7): AsyncGenerator<Buffer> {
+  const bytes = Buffer.from(text);
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+}
+
+describe('inTimeOrder', () => {
+  it.each([
+    ['native lines in order', [native(1), native(2), native(3)], true],
+    ['one step back beyond the tolerance', [native(1), native(5), native(2)], false],
+    ['jitter within the tolerance', [native(2), native(1), native(3)], true],
+    ['two sidecars concatenated', [native(50), native(51), native(1), native(2)], false],
+    ['Cloudflare profile out of order', [cloudflare(9), cloudflare(3)], false],
+    ['Splunk _raw out of order', [splunk(9), splunk(3)], false],
+    ['lines without a time are ignored', [native(1), '{"msg":"x"}', 'not json', native(2)], true],
+    [
+      'a time that is not the sidecar format is ignored',
+      [native(5), '{"time":"yesterday"}', native(6)],
+      true,
+    ],
+    [
+      'CRI-framed lines',
+      [`2026-11-21T07:00:09Z stdout F ${native(9)}`, `2026-11-21T07:00:01Z stdout F ${native(1)}`],
+      false,
+    ],
+  ])('%s', async (_, lines, ordered) => {
+    expect(await inTimeOrder(chunks(`${lines.join('\n')}\n`), 1000)).toBe(ordered);
+    // Without the final newline too (the last line is still read).
+    expect(await inTimeOrder(chunks(lines.join('\n'), 5), 1000)).toBe(ordered);
+  });
+});
+
+describe('external sort', () => {
+  it('sorts records into runs on disk that merge back into exact order, stable within a millisecond', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sort-test-'));
+    const record = (second: number, id: string): AuditRecord => ({
+      kind: 'auth',
+      type: 'logout',
+      time: Date.parse(at(second)),
+      app: 'wiki',
+      requestId: id,
+      sessionId: null,
+      email: null,
+      sub: null,
+      provider: null,
+      clientIp: null,
+      userAgent: null,
+      reason: null,
+      revocation: null,
+      revokedBefore: null,
+    });
+    const seconds = [9, 3, 7, 1, 8, 2, 2, 6, 5, 4, 0];
+    const input = seconds.map((s, i) => record(s, `id${i}`));
+    async function* batches() {
+      for (let i = 0; i < input.length; i += 2) yield input.slice(i, i + 2);
+    }
+    // A run is spilled once it holds 3 records or more: [4, 4, 3].
+    const runs = await writeSortedRuns(batches(), dir, 'test', 3);
+    expect(runs).toHaveLength(3);
+    expect(readdirSync(dir)).toHaveLength(3);
+    const out: AuditRecord[] = [];
+    await mergeRecords(runs.map(readRun), (r) => out.push(r));
+    expect(out.map(lineTime)).toEqual([...seconds].sort((a, b) => a - b).map((s) => Date.parse(at(s))));
+    // The two records of second 2 came in one run, in the order read.
+    expect(
+      out.filter((r) => lineTime(r) === Date.parse(at(2))).map((r) => (r as { requestId: string }).requestId),
+    ).toEqual(['id5', 'id6']);
+    expect(out[0]).toEqual(input[10]);
+  });
+});
