@@ -2,7 +2,7 @@
 import { AUDIT_USAGE, runAuditCommand } from '../audit/src/audit-command.ts';
 import { ConfigError } from '../contract/errors.ts';
 import { UsageError } from '../lib/args.ts';
-import { KubeApiError } from '../lib/kube/kube-errors.ts';
+import { KubeApiError, KubeconfigError } from '../lib/kube/kube-errors.ts';
 import { OPERATOR_USAGE, runOperatorCommand } from '../operator/src/cli/operator-command.ts';
 import { REVOKE_USAGE, runRevokeCommand } from '../operator/src/cli/revoke-command.ts';
 import { runServiceTokenCommand, SERVICE_TOKEN_USAGE } from '../sidecar/src/cli/service-token-command.ts';
@@ -67,6 +67,10 @@ async function main(argv: string[]): Promise<number> {
     }
     if (/^E[A-Z]+$/.test(code) && typeof (error as { path?: unknown }).path === 'string') {
       process.stderr.write(`gatehouse ${name}: ${(error as Error).message}\n`);
+      return 1;
+    }
+    if (error instanceof KubeconfigError) {
+      process.stderr.write(`gatehouse ${name}: ${error.message}\n`);
       return 1;
     }
     if (error instanceof KubeApiError) {

@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Agent } from 'undici';
 import { parse } from 'yaml';
+import { type ExecCredential, execCredentials, parseExecPlugin } from './exec-credential.ts';
+import { KubeconfigError } from './kube-errors.ts';
 
 export const IN_CLUSTER_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 export const IN_CLUSTER_CA_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
@@ -40,21 +42,40 @@ export function createConnection(options: {
   tokenFile?: string;
   insecureSkipTlsVerify?: boolean;
   impersonate?: { user: string; groups?: readonly string[] };
+  /** A credential plugin's current token or client certificate (kubeconfig `exec`). */
+  credentials?: () => ExecCredential;
 }): KubeConnection {
-  const newAgent = (): Agent =>
-    new Agent({
+  // The client certificate the pool was made with: a plugin's new one needs a new pool.
+  let agentCert: string | Buffer | undefined;
+  const newAgent = (): Agent => {
+    const fromPlugin = options.credentials?.();
+    const cert = fromPlugin?.cert ?? options.cert;
+    const key = fromPlugin?.key ?? options.key;
+    agentCert = cert;
+    return new Agent({
       connect: {
         ...(options.ca ? { ca: options.ca } : {}),
-        ...(options.cert ? { cert: options.cert } : {}),
-        ...(options.key ? { key: options.key } : {}),
+        ...(cert ? { cert } : {}),
+        ...(key ? { key } : {}),
         rejectUnauthorized: options.insecureSkipTlsVerify !== true,
       },
       keepAliveTimeout: 30_000,
       connections: 32,
     });
+  };
   let dispatcher = newAgent();
   let cached: { value: string; at: number } | undefined;
+  const reset = (): void => {
+    const old = dispatcher;
+    dispatcher = newAgent();
+    void old.destroy().catch(() => undefined);
+  };
   const token = (): string | undefined => {
+    if (options.credentials) {
+      const current = options.credentials();
+      if (current.cert !== undefined && current.cert !== agentCert) reset();
+      return current.token;
+    }
     if (options.token) return options.token;
     if (!options.tokenFile) return undefined;
     const now = Date.now();
@@ -68,11 +89,7 @@ export function createConnection(options: {
     get dispatcher() {
       return dispatcher;
     },
-    reset() {
-      const old = dispatcher;
-      dispatcher = newAgent();
-      void old.destroy().catch(() => undefined);
-    },
+    reset,
     token,
     ...(options.impersonate
       ? { impersonate: { user: options.impersonate.user, groups: options.impersonate.groups ?? [] } }
@@ -80,7 +97,7 @@ export function createConnection(options: {
   };
 }
 
-/** Loads the connection the way kubectl does, limited to what an operator needs (tokens and client certificates). */
+/** Loads the connection the way kubectl does: in-cluster, or a kubeconfig context with a token, a client certificate or a credential plugin. */
 export function loadConnection(options: ConnectionOptions = {}): KubeConnection {
   const host = process.env.KUBERNETES_SERVICE_HOST;
   const port = process.env.KUBERNETES_SERVICE_PORT;
@@ -126,14 +143,23 @@ function connectionFromKubeconfig(path: string, contextName?: string): KubeConne
   const base = dirname(path);
   const name = contextName ?? config['current-context'];
   const context = config.contexts?.find((c) => c.name === name)?.context;
-  if (!context) throw new Error(`${path}: no context ${JSON.stringify(name)}`);
+  if (!context)
+    throw new KubeconfigError(
+      'kubeconfig_invalid',
+      name
+        ? `${path}: no context ${JSON.stringify(name)} (contexts: ${(config.contexts ?? []).map((c) => c.name).join(', ') || 'none'})`
+        : `${path}: no current-context; pick one with --context`,
+    );
   const cluster = config.clusters?.find((c) => c.name === context.cluster)?.cluster;
   const user = config.users?.find((u) => u.name === context.user)?.user ?? {};
   if (!cluster || typeof cluster.server !== 'string')
-    throw new Error(`${path}: cluster ${context.cluster} has no server`);
-  if (user.exec || user['auth-provider']) {
-    throw new Error(
-      `${path}: user ${context.user} uses an exec or auth-provider plugin; give the operator a token or client certificate`,
+    throw new KubeconfigError('kubeconfig_invalid', `${path}: cluster ${context.cluster} has no server`);
+  const where = `${path}: user ${context.user}`;
+  if (user['auth-provider']) {
+    const provider = (user['auth-provider'] as { name?: string }).name ?? 'unknown';
+    throw new KubeconfigError(
+      'credential_plugin_unsupported',
+      `${where} uses the ${provider} auth-provider, removed from kubectl in Kubernetes 1.26; use its exec credential plugin (gke-gcloud-auth-plugin, kubelogin) as kubectl now does`,
     );
   }
   const material = (data: unknown, file: unknown): Buffer | undefined => {
@@ -144,6 +170,15 @@ function connectionFromKubeconfig(path: string, contextName?: string): KubeConne
   const ca = material(cluster['certificate-authority-data'], cluster['certificate-authority']);
   const cert = material(user['client-certificate-data'], user['client-certificate']);
   const key = material(user['client-key-data'], user['client-key']);
+  const insecureSkipTlsVerify = cluster['insecure-skip-tls-verify'] === true;
+  const credentials =
+    user.exec === undefined
+      ? undefined
+      : execCredentials(
+          parseExecPlugin(user.exec, where, base),
+          { server: cluster.server, ...(ca ? { caData: ca } : {}), insecureSkipTlsVerify },
+          where,
+        );
   return createConnection({
     server: cluster.server,
     ...(ca ? { ca } : {}),
@@ -151,7 +186,8 @@ function connectionFromKubeconfig(path: string, contextName?: string): KubeConne
     ...(key ? { key } : {}),
     ...(typeof user.token === 'string' ? { token: user.token } : {}),
     ...(typeof user.tokenFile === 'string' ? { tokenFile: resolve(base, user.tokenFile) } : {}),
-    insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] === true,
+    insecureSkipTlsVerify,
+    ...(credentials ? { credentials } : {}),
     ...(typeof user.as === 'string'
       ? {
           impersonate: {

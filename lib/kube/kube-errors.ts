@@ -50,3 +50,21 @@ export function kubeErrorFromResponse(status: number, body: string, what: string
   }
   return new KubeApiError(BY_STATUS[status] ?? 'unexpected', status, `${what}: ${status} ${message}`);
 }
+
+/** Why a kubeconfig cannot be used; each comes with a one-line message that says what to do. */
+export type KubeconfigErrorCode =
+  | 'kubeconfig_invalid'
+  | 'credential_plugin_unsupported'
+  | 'credential_plugin_failed'
+  | 'credential_plugin_not_found';
+
+/** A kubeconfig (or its credential plugin) that cannot give a connection: stable code, one-line message. */
+export class KubeconfigError extends Error {
+  readonly code: KubeconfigErrorCode;
+
+  constructor(code: KubeconfigErrorCode, message: string) {
+    super(message);
+    this.name = 'KubeconfigError';
+    this.code = code;
+  }
+}

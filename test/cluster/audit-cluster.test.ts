@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { PODS } from '../../lib/kube/resource-types.ts';
 import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
+import { kubeconfigWithUser, writeExecPlugin } from '../helpers/exec-plugin.ts';
 import { CHART, helm } from '../helpers/helm.ts';
 import { requestLine } from '../helpers/log-lines.ts';
 import { runGatehouse } from '../helpers/sidecar-process.ts';
@@ -171,6 +172,31 @@ describe('gatehouse audit --cluster', () => {
       `/containerLogs/${NS}/wiki-b/gatehouse`,
       `/containerLogs/${NS}/wiki-b/gatehouse (previous)`,
     ]);
+  });
+
+  it('reads the cluster through a kubeconfig with an exec credential plugin, run once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-exec-'));
+    const plugin = writeExecPlugin(dir, 'analyst-sso', {
+      token: cluster.operatorUser.token,
+      expiresInSeconds: 900,
+    });
+    const kubeconfig = kubeconfigWithUser(join(dir, 'kubeconfig'), cluster, { exec: plugin.exec }, NS);
+    const { code, stdout, stderr } = await runGatehouse([
+      'audit',
+      'sessions',
+      '--user',
+      'alice@example.com',
+      '--cluster',
+      '--kubeconfig',
+      kubeconfig,
+      '--format',
+      'json',
+    ]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect((JSON.parse(stdout) as { sessionId: string }[]).map((s) => s.sessionId)).toEqual(['s1', 's2']);
+    // A list and three pod logs, one plugin run.
+    expect(plugin.runs()).toHaveLength(1);
   });
 
   it('passes --since on as sinceTime, and says clearly when the API refuses', async () => {

@@ -16,10 +16,16 @@ import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { SECRETS } from '../../lib/kube/resource-types.ts';
 import type { Operator } from '../../operator/src/operator.ts';
 import { controlPlaneAssets, freePort } from '../helpers/control-plane.ts';
+import { kubeconfigWithUser, writeExecPlugin } from '../helpers/exec-plugin.ts';
 import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
 import { eventually, type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
 import { openSocket as openSocketAt } from '../helpers/session-ends.ts';
-import { GATEHOUSE_BIN, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+import {
+  GATEHOUSE_BIN,
+  runGatehouse,
+  type SidecarProcess,
+  startSidecarProcess,
+} from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 import { wikiSpec } from '../helpers/wiki-app.ts';
 
@@ -389,5 +395,67 @@ describe('revocation', () => {
     const bad = await run(['gatehouse', 'revoke', '--user', 'not-an-email']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--user must be an email address');
+  });
+
+  it('works where managed clusters put their users: a kubeconfig with an exec credential plugin', async () => {
+    const plane = env.cluster;
+    const plugin = writeExecPlugin(dir, 'sso-token', { token: plane.admin.token, expiresInSeconds: 3600 });
+    const kubeconfig = kubeconfigWithUser(join(dir, 'exec-kubeconfig'), plane, { exec: plugin.exec }, NS);
+    const ok = await runGatehouse([
+      'revoke',
+      '--user',
+      'carol@example.com',
+      '--app',
+      'wiki',
+      '--kubeconfig',
+      kubeconfig,
+    ]);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(`are ended in 1 application: ${NS}/wiki.`);
+    await sidecar.waitForLine((l) => l.type === 'revocation_applied' && l.user === 'carol@example.com');
+    // One run for the whole command (its credential is cached until it expires); not interactive
+    // without a terminal; given the cluster (provideClusterInfo).
+    const runs = plugin.runs();
+    expect(runs).toHaveLength(1);
+    expect(runs[0]?.spec.interactive).toBe(false);
+    expect(runs[0]?.spec.cluster?.server).toBe(plane.server);
+
+    // What goes wrong with plugins says so in one line, never a stack trace.
+    const failing = writeExecPlugin(dir, 'sso-expired', {
+      fail: 'Error loading SSO Token: Token for corp does not exist\n    at some internal frame',
+    });
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [
+        { exec: failing.exec },
+        /^gatehouse revoke: .*exec-kubeconfig: user sso-user: the credential plugin .*sso-expired failed \(exit 1\): Error loading SSO Token: Token for corp does not exist\n$/,
+      ],
+      [
+        {
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1',
+            command: 'gke-gcloud-auth-plugin-not-installed',
+            interactiveMode: 'IfAvailable',
+            installHint: 'Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin',
+          },
+        },
+        /: the credential plugin gke-gcloud-auth-plugin-not-installed is not installed or not on PATH: Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin\n$/,
+      ],
+      [
+        { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'aws' } },
+        /exec: interactiveMode must be one of Never, IfAvailable, Always \(required with client.authentication.k8s.io\/v1\)\n$/,
+      ],
+      [
+        { 'auth-provider': { name: 'gcp' } },
+        /uses the gcp auth-provider, removed from kubectl in Kubernetes 1\.26/,
+      ],
+    ];
+    for (const [user, message] of cases) {
+      const bad = kubeconfigWithUser(join(dir, 'exec-kubeconfig'), plane, user, NS);
+      const refused = await runGatehouse(['revoke', '--user', 'carol@example.com', '--kubeconfig', bad]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(message);
+      expect(refused.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    }
   });
 });
