@@ -94,6 +94,7 @@ const SessionFields = { provider: Provider, sub: Subject, email: Email, sessionI
 export const AUTH_EVENT_CONTEXT = {
   app: App,
   requestId: str('Id of the request that caused it (its request line has the same id).'),
+  traceId: str('Trace id of that request, as in its request line.'),
   clientIp: str('Client address, as in the request line.'),
   userAgent: Nullable(Type.String(), 'User-Agent header.'),
 };

@@ -70,6 +70,11 @@ export const NativeRequestLine = Type.Object(
       description:
         'Request id; also sent upstream and returned in `X-Request-Id` (header configurable). Taken from a trusted proxy when well-formed, otherwise a UUID.',
     }),
+    traceId: Type.String({
+      pattern: '^[0-9a-f]{32}$',
+      description:
+        "W3C trace id: of the `traceparent` a trusted proxy sent, else of the one Gatehouse started; the application receives that `traceparent`, so the line joins the application's traces.",
+    }),
     seq: Type.Integer({
       minimum: 1,
       description:
@@ -152,6 +157,7 @@ export const CloudflareRequestLine = Type.Object(
     OriginResponseDurationMs: Nullable(Type.Integer(), '`upstreamMs`, rounded.'),
     RayID: Type.String({ description: '`requestId`.' }),
     GatehouseSeq: Type.Integer({ minimum: 1, description: '`seq`.' }),
+    GatehouseTraceID: Type.String({ pattern: '^[0-9a-f]{32}$', description: '`traceId`.' }),
     RequestHeaders: Type.Record(Type.String(), Type.String(), {
       description: '`requestHeaders` (`{}` when none).',
     }),

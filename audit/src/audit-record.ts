@@ -33,6 +33,8 @@ export interface RequestRecord {
   readonly requestId: string;
   /** The sidecar process's request sequence number: orders requests that start in the same millisecond. */
   readonly seq?: number;
+  /** W3C trace id (lines written before it was logged have none). */
+  readonly traceId?: string;
   readonly app: string;
   readonly host: string;
   readonly method: string;
@@ -148,6 +150,7 @@ function nativeRequest(o: LineFields<NativeRequestLine>): RequestRecord | undefi
     end: Number.isNaN(end) ? start : end,
     requestId: o.requestId,
     ...(typeof o.seq === 'number' ? { seq: o.seq } : {}),
+    ...(typeof o.traceId === 'string' ? { traceId: o.traceId } : {}),
     app: o.app,
     host: str(o.host) ?? '',
     method: str(o.method) ?? '',
@@ -179,6 +182,7 @@ function cloudflareRequest(o: LineFields<CloudflareRequestLine>): RequestRecord 
     end: Number.isNaN(end) ? start : end,
     requestId: o.RayID,
     ...(typeof o.GatehouseSeq === 'number' ? { seq: o.GatehouseSeq } : {}),
+    ...(typeof o.GatehouseTraceID === 'string' ? { traceId: o.GatehouseTraceID } : {}),
     app: o.GatehouseApp,
     host: str(o.ClientRequestHost) ?? '',
     method: str(o.ClientRequestMethod) ?? '',

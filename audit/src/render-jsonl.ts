@@ -33,6 +33,7 @@ function requestLine(r: RequestRecord, session: Session | null, flags: readonly 
     endedSession: r.endedSession?.reason ?? null,
     anomalies: flags,
     requestId: r.requestId,
+    traceId: r.traceId ?? null,
     seq: r.seq ?? null,
   })}\n`;
 }

@@ -61,6 +61,10 @@ export class RequestScope {
   /** The sidecar's record of that connection (timeouts, byte marks); null for synthetic requests. */
   readonly connection: ClientConnection | null;
   requestId = '';
+  /** The W3C trace this request belongs to (32 hex digits), its traceparent and tracestate as sent upstream. */
+  traceId = '';
+  traceparent = '';
+  tracestate: string | null = null;
   clientIp = '';
   host = '';
   path = '';

@@ -177,6 +177,7 @@ describe('gatehouse audit reads what analysts give it', () => {
       policy: 'staff',
       anomalies: [],
       seq: 1,
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
     });
     expect(readFileSync(GRACE, 'utf8')).toContain('Grace.Hopper');
   });

@@ -8,6 +8,7 @@ export function requestLine(fields: Record<string, unknown> & { start: string; e
     type: 'request',
     time: end,
     requestId: 'r1',
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
     seq: 1,
     app: 'corp/wiki',
     host: 'wiki.example.com',

@@ -15,6 +15,7 @@ export function authEvent<T extends AuthEventType>(
   const context = {
     app: scope.state.appLabel,
     requestId: scope.requestId,
+    traceId: scope.traceId,
     clientIp: scope.clientIp,
     userAgent: typeof ua === 'string' ? capField(ua, 1024) : null,
   };

@@ -1,5 +1,6 @@
 import type { CloudflareRequestLine, NativeRequestLine } from '../../../contract/log-line.ts';
 import { capField, redactQuery } from '../../../lib/log/sanitize.ts';
+import { newTraceparent } from '../http/trace-context.ts';
 import type { RequestScope } from '../request-scope.ts';
 
 const MAX_METHOD = 32;
@@ -46,6 +47,12 @@ function loggedIdentity(scope: RequestScope): NativeRequestLine['identity'] {
   };
 }
 
+/** The request's trace id; one is made for a request refused before it had one (it was sent nowhere). */
+function loggedTraceId(scope: RequestScope): string {
+  if (scope.traceId === '') scope.traceId = newTraceparent().traceId;
+  return scope.traceId;
+}
+
 /** Log fields common to both profiles, computed once per request. */
 export interface RequestTimes {
   readonly endedAt: number;
@@ -60,6 +67,7 @@ export function nativeRequestRecord(scope: RequestScope, t: RequestTimes): Nativ
     type: 'request',
     time: end,
     requestId: scope.requestId,
+    traceId: loggedTraceId(scope),
     seq: scope.seq,
     app: scope.state.appLabel,
     host: capField(scope.host, 256),
@@ -108,6 +116,7 @@ export function cloudflareRequestRecord(scope: RequestScope, t: RequestTimes): C
     OriginResponseDurationMs: scope.upstreamMs === null ? null : Math.round(scope.upstreamMs),
     RayID: scope.requestId,
     GatehouseSeq: scope.seq,
+    GatehouseTraceID: loggedTraceId(scope),
     RequestHeaders: logged ?? {},
     GatehouseType: 'request',
     GatehouseApp: scope.state.appLabel,

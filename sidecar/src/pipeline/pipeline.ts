@@ -14,6 +14,7 @@ import type { RuntimeState } from '../runtime-state.ts';
 import { registerWithConnection } from './connection-request.ts';
 import { logRequest } from './log-request.ts';
 import { assignRequestId } from './stages/assign-request-id.ts';
+import { assignTraceContext } from './stages/assign-trace-context.ts';
 import { authenticate } from './stages/authenticate.ts';
 import { authorize } from './stages/authorize.ts';
 import { checkRequest } from './stages/check-request.ts';
@@ -37,6 +38,7 @@ export type Stage = (scope: RequestScope) => Stop | undefined | Promise<Stop | u
 export const STAGES: readonly Stage[] = [
   resolveClient, //     peer trust and the real client IP
   assignRequestId, //   trusted inbound id or a fresh one
+  assignTraceContext, // trusted inbound traceparent or a new trace
   checkRequest, //      one valid Host of this app, canonical origin-form path
   authenticate, //      service token | ServiceAccount token | session cookie | anonymous
   gatewayRoutes, //     /.gatehouse/: sign-in, callback, logout, JWKS

@@ -12,6 +12,8 @@ const REPLACED: ReadonlySet<string> = new Set([
   'x-forwarded-host',
   'x-real-ip',
   'expect',
+  'traceparent',
+  'tracestate',
 ]);
 
 /**
@@ -22,7 +24,7 @@ const REPLACED: ReadonlySet<string> = new Set([
  * with `_` removed (servers that read them as `-` would see a header nobody checked), rewrite
  * and method-override headers removed, client and connection headers kept only from trusted
  * proxies (forwarding-header-rules.ts), then
- * X-Forwarded-For/Proto/Host, X-Real-IP and the request id set.
+ * X-Forwarded-For/Proto/Host, X-Real-IP, the request id and the trace context set.
  */
 export function forwardingHeaders(scope: RequestScope): undefined {
   const raw = scope.req.rawHeaders;
@@ -78,7 +80,10 @@ export function forwardingHeaders(scope: RequestScope): undefined {
     scope.clientIp,
     idHeader,
     scope.requestId,
+    'traceparent',
+    scope.traceparent,
   );
+  if (scope.tracestate !== null) out.push('tracestate', scope.tracestate);
   scope.upstreamHeaders = out;
   return undefined;
 }
