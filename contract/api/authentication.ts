@@ -2,7 +2,7 @@ import Type, { type Static } from 'typebox';
 import { cel, Duration, HeaderName, Opt, StringEnum } from './schema-helpers.ts';
 
 export const ASSERTION_ALGORITHMS = ['ES256', 'RS256'] as const;
-export const IDENTITY_HEADER_PROFILES = ['gatehouse', 'oauth2-proxy'] as const;
+export const IDENTITY_HEADER_PROFILES = ['gatehouse', 'oauth2-proxy', 'cloudflare'] as const;
 
 const Slug = (description: string) =>
   Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description });
@@ -185,13 +185,13 @@ export const IdentityHeaderSettings = Type.Object(
     profile: Opt(
       StringEnum(IDENTITY_HEADER_PROFILES, {
         description:
-          'Default header names: gatehouse (X-Gatehouse-Email, X-Gatehouse-User, X-Gatehouse-Groups) or oauth2-proxy (X-Forwarded-Email, X-Forwarded-User, X-Forwarded-Groups).',
+          'Default header names, as the application already reads them: gatehouse (X-Gatehouse-Email, -User, -Groups, -Jwt-Assertion); oauth2-proxy (X-Forwarded-Email, -User, -Groups, -Preferred-Username and the same as X-Auth-Request-*); cloudflare (Cf-Access-Authenticated-User-Email and Cf-Access-Jwt-Assertion, an RS256 JWT with the claims of a Cloudflare Access application token; X-Gatehouse-User and -Groups).',
       }),
     ),
-    email: Opt(HeaderName('Header carrying the email address (overrides the profile).')),
-    user: Opt(HeaderName('Header carrying the subject (overrides the profile).')),
-    groups: Opt(HeaderName('Header carrying the groups, comma-separated (overrides the profile).')),
-    assertion: Opt(HeaderName('Header carrying the signed identity JWT. Default X-Gatehouse-Jwt-Assertion.')),
+    email: Opt(HeaderName("Header carrying the email address (instead of the profile's).")),
+    user: Opt(HeaderName("Header carrying the subject (instead of the profile's).")),
+    groups: Opt(HeaderName("Header carrying the groups, comma-separated (instead of the profile's).")),
+    assertion: Opt(HeaderName("Header carrying the signed identity JWT (instead of the profile's).")),
   },
   {
     additionalProperties: false,
@@ -201,7 +201,11 @@ export const IdentityHeaderSettings = Type.Object(
 
 export const AssertionSettings = Type.Object(
   {
-    algorithm: Opt(StringEnum(ASSERTION_ALGORITHMS, { description: 'Signature algorithm. Default ES256.' })),
+    algorithm: Opt(
+      StringEnum(ASSERTION_ALGORITHMS, {
+        description: 'Signature algorithm. Default ES256; RS256 with the cloudflare header profile.',
+      }),
+    ),
     lifetime: Opt(Duration('Validity of one identity JWT (exp - iat). Default 2m; at most 1h.')),
     audience: Opt(
       Type.String({
@@ -254,3 +258,4 @@ export const Authentication = Type.Object(
 
 export type Authentication = Static<typeof Authentication>;
 export type AssertionAlgorithm = (typeof ASSERTION_ALGORITHMS)[number];
+export type IdentityHeaderProfile = (typeof IDENTITY_HEADER_PROFILES)[number];

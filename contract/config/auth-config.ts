@@ -73,18 +73,25 @@ export const RenderedAuthSchema = Type.Object(
     ),
     identityHeaders: Type.Object(
       {
-        email: LowerHeader('Email header.'),
-        user: LowerHeader('User header.'),
-        groups: LowerHeader('Groups header.'),
+        email: Type.Array(LowerHeader('Email header.'), { maxItems: 4 }),
+        user: Type.Array(LowerHeader('User header.'), { maxItems: 4 }),
+        groups: Type.Array(LowerHeader('Groups header.'), { maxItems: 4 }),
+        preferredUsername: Type.Array(LowerHeader('Preferred username header.'), { maxItems: 4 }),
         assertion: LowerHeader('Identity JWT header.'),
       },
-      { additionalProperties: false, description: 'Identity header names.' },
+      {
+        additionalProperties: false,
+        description: 'Identity header names: each value goes in every header listed.',
+      },
     ),
     assertion: Type.Object(
       {
         issuer: Type.String({ minLength: 1, description: 'iss claim.' }),
         audience: Type.String({ minLength: 1, description: 'aud claim.' }),
         algorithm: StringEnum(ASSERTION_ALGORITHMS, { description: 'Signature algorithm.' }),
+        claims: StringEnum(['gatehouse', 'cloudflare'] as const, {
+          description: "The claim set: Gatehouse's, or also those of a Cloudflare Access application token.",
+        }),
         lifetimeMs: Type.Integer({ minimum: 1000, maximum: 3_600_000, description: 'JWT lifetime.' }),
       },
       { additionalProperties: false, description: 'Identity JWT settings.' },

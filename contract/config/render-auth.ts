@@ -1,7 +1,7 @@
 import { isLoopbackHost } from '../../lib/net/client-ip.ts';
 import { compileHostMatcher } from '../../lib/net/host.ts';
 import type { AccessApplication } from '../api/access-application.ts';
-import type { Authentication } from '../api/authentication.ts';
+import type { AssertionAlgorithm, Authentication, IdentityHeaderProfile } from '../api/authentication.ts';
 import { schemaErrors } from '../api/validate.ts';
 import type { FieldError } from '../errors.ts';
 import { keysSecretName } from '../keys.ts';
@@ -22,10 +22,40 @@ export const DEFAULT_SERVICE_TOKEN_HEADERS = { id: 'cf-access-client-id', secret
 export const DEFAULT_ASSERTION_LIFETIME_MS = 120_000;
 export const DEFAULT_ASSERTION_HEADER = 'x-gatehouse-jwt-assertion';
 
-const HEADER_PROFILES = {
-  gatehouse: { email: 'x-gatehouse-email', user: 'x-gatehouse-user', groups: 'x-gatehouse-groups' },
-  'oauth2-proxy': { email: 'x-forwarded-email', user: 'x-forwarded-user', groups: 'x-forwarded-groups' },
-} as const;
+type IdentityHeaderNames = RenderedAuth['identityHeaders'];
+
+/** The headers each profile stamps, as the application behind that gateway reads them. */
+const HEADER_PROFILES: Record<IdentityHeaderProfile, IdentityHeaderNames> = {
+  gatehouse: {
+    email: ['x-gatehouse-email'],
+    user: ['x-gatehouse-user'],
+    groups: ['x-gatehouse-groups'],
+    preferredUsername: [],
+    assertion: DEFAULT_ASSERTION_HEADER,
+  },
+  // oauth2-proxy sends X-Forwarded-* upstream (--pass-user-headers) and X-Auth-Request-* to an
+  // auth_request proxy (--set-xauthrequest); applications read either.
+  'oauth2-proxy': {
+    email: ['x-forwarded-email', 'x-auth-request-email'],
+    user: ['x-forwarded-user', 'x-auth-request-user'],
+    groups: ['x-forwarded-groups', 'x-auth-request-groups'],
+    preferredUsername: ['x-forwarded-preferred-username', 'x-auth-request-preferred-username'],
+    assertion: DEFAULT_ASSERTION_HEADER,
+  },
+  // Cloudflare Access names only the email and its JWT; the subject and groups go as Gatehouse's.
+  cloudflare: {
+    email: ['cf-access-authenticated-user-email'],
+    user: ['x-gatehouse-user'],
+    groups: ['x-gatehouse-groups'],
+    preferredUsername: [],
+    assertion: 'cf-access-jwt-assertion',
+  },
+};
+
+/** The identity JWT's algorithm: the one set, else RS256 for the cloudflare profile (as Cloudflare signs), else ES256. */
+export function assertionAlgorithm(auth: Authentication | undefined): AssertionAlgorithm {
+  return auth?.assertion?.algorithm ?? (auth?.identityHeaders?.profile === 'cloudflare' ? 'RS256' : 'ES256');
+}
 
 /** Secret data by Secret name, from the application's namespace (string values). */
 export type SecretsByName = ReadonlyMap<string, Readonly<Record<string, string>>>;
@@ -132,16 +162,19 @@ function identityHeaders(
 ): RenderedAuth['identityHeaders'] {
   const settings = auth.identityHeaders ?? {};
   const profile = HEADER_PROFILES[settings.profile ?? 'gatehouse'];
-  const names = {
-    email: (settings.email ?? profile.email).toLowerCase(),
-    user: (settings.user ?? profile.user).toLowerCase(),
-    groups: (settings.groups ?? profile.groups).toLowerCase(),
-    assertion: (settings.assertion ?? DEFAULT_ASSERTION_HEADER).toLowerCase(),
+  const names: IdentityHeaderNames = {
+    email: settings.email ? [settings.email.toLowerCase()] : profile.email,
+    user: settings.user ? [settings.user.toLowerCase()] : profile.user,
+    groups: settings.groups ? [settings.groups.toLowerCase()] : profile.groups,
+    preferredUsername: profile.preferredUsername,
+    assertion: (settings.assertion ?? profile.assertion).toLowerCase(),
   };
-  if (new Set(Object.values(names)).size !== 4) {
+  const all = [...names.email, ...names.user, ...names.groups, ...names.preferredUsername, names.assertion];
+  const twice = all.find((name, i) => all.indexOf(name) !== i);
+  if (twice !== undefined) {
     errors.push({
       path: at('spec.authentication.identityHeaders'),
-      message: 'email, user, groups and assertion need four different header names',
+      message: `${twice} would carry two things: email, user, groups and assertion need different header names`,
     });
   }
   return names;
@@ -206,7 +239,8 @@ export function renderAuth(
     assertion: {
       issuer: origin ?? `gatehouse:${label}`,
       audience: auth.assertion?.audience ?? `gatehouse:${label}`,
-      algorithm: auth.assertion?.algorithm ?? 'ES256',
+      algorithm: assertionAlgorithm(auth),
+      claims: auth.identityHeaders?.profile === 'cloudflare' ? 'cloudflare' : 'gatehouse',
       lifetimeMs,
     },
   };

@@ -53,7 +53,12 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
   const issuer = `http://${host}:${(server.address() as AddressInfo).port}`;
   const configuration: Configuration = {
     clients: [...options.clients],
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'preferred_username'],
+      groups: ['groups'],
+    },
     scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
     features: {
       devInteractions: { enabled: true },
@@ -87,7 +92,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       if (existing) return ctx.oidc.provider.Grant.find(existing);
       const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
       grant.addOIDCScope('openid email profile groups offline_access');
-      grant.addOIDCClaims(['email', 'email_verified', 'name', 'groups']);
+      grant.addOIDCClaims(['email', 'email_verified', 'name', 'preferred_username', 'groups']);
       await grant.save();
       return grant;
     },
@@ -101,6 +106,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
             email: user?.email ?? `${sub}@example.com`,
             email_verified: user?.emailVerified ?? true,
             name: user?.name ?? sub,
+            preferred_username: sub,
             groups: [...(user?.groups ?? [])],
           };
         },

@@ -1,6 +1,7 @@
 import type { AccessApplication } from '../../contract/api/access-application.ts';
 import type { AccessPolicy } from '../../contract/api/access-policy.ts';
 import { type Located, renderSidecarConfig } from '../../contract/config/render.ts';
+import { assertionAlgorithm } from '../../contract/config/render-auth.ts';
 import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { processKeys } from '../../sidecar/src/auth/process-keys.ts';
 
@@ -47,7 +48,7 @@ export function testConfig(
     available.set(name, { value: testPolicy(name, policy) });
   }
   const application = testApplication(spec);
-  const algorithm = application.spec.authentication?.assertion?.algorithm ?? 'ES256';
+  const algorithm = assertionAlgorithm(application.spec.authentication);
   const result = renderSidecarConfig({
     application,
     policies: available,

@@ -86,7 +86,7 @@ describe('rendering spec.authentication', () => {
         serviceAccounts: { issuer: 'x', jwksUrl: 'https://k/jwks', audiences: ['a'] },
         identityHeaders: { email: 'X-Id', user: 'x-id' },
       },
-      'four different header names',
+      'x-id would carry two things',
     ],
   ])('%s', (_name, authentication, expected, keys, secrets) => {
     const result =
@@ -111,15 +111,17 @@ describe('rendering spec.authentication', () => {
     });
     expect(auth.serviceTokens.clientIdHeader).toBe('cf-access-client-id');
     expect(auth.identityHeaders).toEqual({
-      email: 'x-gatehouse-email',
-      user: 'x-gatehouse-user',
-      groups: 'x-gatehouse-groups',
+      email: ['x-gatehouse-email'],
+      user: ['x-gatehouse-user'],
+      groups: ['x-gatehouse-groups'],
+      preferredUsername: [],
       assertion: 'x-gatehouse-jwt-assertion',
     });
     expect(auth.assertion).toEqual({
       issuer: 'https://app.test',
       audience: 'gatehouse:test-app',
       algorithm: 'ES256',
+      claims: 'gatehouse',
       lifetimeMs: 120_000,
     });
     expect(auth.providers[0]?.scopes).toEqual(['openid', 'email', 'profile']);
@@ -128,13 +130,52 @@ describe('rendering spec.authentication', () => {
     expect(printed).not.toContain(result.config.keys?.cookie[0]?.secret);
   });
 
-  it('the oauth2-proxy profile uses X-Forwarded-* names', () => {
+  it.each([
+    [
+      'oauth2-proxy',
+      {},
+      {
+        email: ['x-forwarded-email', 'x-auth-request-email'],
+        preferredUsername: ['x-forwarded-preferred-username', 'x-auth-request-preferred-username'],
+        assertion: 'x-gatehouse-jwt-assertion',
+      },
+      { algorithm: 'ES256', claims: 'gatehouse' },
+    ],
+    [
+      'cloudflare',
+      {},
+      { email: ['cf-access-authenticated-user-email'], assertion: 'cf-access-jwt-assertion' },
+      { algorithm: 'RS256', claims: 'cloudflare' },
+    ],
+    [
+      'cloudflare',
+      { email: 'X-Email' },
+      { email: ['x-email'], assertion: 'cf-access-jwt-assertion' },
+      { algorithm: 'RS256', claims: 'cloudflare' },
+    ],
+  ])('the %s profile (%o) stamps the names its applications read', (profile, overrides, names, assertion) => {
+    const result = render(
+      {
+        serviceTokens: { tokens: [] },
+        serviceAccounts: { issuer: 'x', jwksUrl: 'https://k/jwks', audiences: ['a'] },
+        identityHeaders: { profile: profile as 'cloudflare', ...overrides },
+      },
+      generateApplicationKeys(assertion.algorithm as 'RS256'),
+    );
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    expect(result.config.auth.identityHeaders).toMatchObject(names);
+    expect(result.config.auth.assertion).toMatchObject(assertion);
+  });
+
+  it('refuses one header name for two things, naming it', () => {
     const result = render({
       serviceTokens: { tokens: [] },
       serviceAccounts: { issuer: 'x', jwksUrl: 'https://k/jwks', audiences: ['a'] },
-      identityHeaders: { profile: 'oauth2-proxy' },
+      identityHeaders: { profile: 'oauth2-proxy', email: 'X-Auth-Request-User' },
     });
-    expect(result.ok && result.config.auth.identityHeaders.email).toBe('x-forwarded-email');
+    expect(result.ok ? [] : result.errors.map((e) => e.message)).toEqual([
+      'x-auth-request-user would carry two things: email, user, groups and assertion need different header names',
+    ]);
   });
 });
 

@@ -2,7 +2,7 @@ import type { AssertionAlgorithm } from '../../../contract/api/authentication.ts
 import { ACCESS_APPLICATIONS, ACCESS_POLICIES } from '../../../contract/api/resource-types.ts';
 import type { GatehouseStatus } from '../../../contract/api/status.ts';
 import { renderSidecarConfig } from '../../../contract/config/render.ts';
-import { DEFAULT_SESSION_ABSOLUTE_MS } from '../../../contract/config/render-auth.ts';
+import { assertionAlgorithm, DEFAULT_SESSION_ABSOLUTE_MS } from '../../../contract/config/render-auth.ts';
 import { keysSecretName } from '../../../contract/keys.ts';
 import {
   configSessionLifetimeMs,
@@ -66,7 +66,7 @@ export async function reconcileApplication(
       message: schemaProblems.map((e) => `${e.path}: ${e.message}`).join('; '),
     });
   }
-  const algorithm: AssertionAlgorithm = application.spec.authentication?.assertion?.algorithm ?? 'ES256';
+  const algorithm: AssertionAlgorithm = assertionAlgorithm(application.spec.authentication);
   const secretKey = `${namespace}/${keysSecretName(application.metadata.name)}`;
   const keysSecret = ctx.secrets.get(secretKey);
   let keysOverride: KubeObject | undefined;

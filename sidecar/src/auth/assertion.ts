@@ -16,8 +16,8 @@ export interface AssertionSigner {
 }
 
 /**
- * Creates the signer: claims iss, aud, sub, email, groups, idp, sid, iat, exp and jti, signed
- * with the first signing key (its kid in the header) so apps verify it against the JWKS.
+ * Creates the signer: claims iss, aud, sub, email, groups, idp, sid, iat, exp and jti (and type,
+ * nbf and a list aud for the cloudflare claim set), signed with the first signing key (its kid in the header) so apps verify it against the JWKS.
  */
 export function createAssertionSigner(
   settings: RenderedAuth['assertion'],
@@ -34,16 +34,19 @@ export function createAssertionSigner(
     async sign(cacheKey, identity, sessionId, now) {
       const iat = Math.floor(now / 1000);
       const lifetime = Math.floor(settings.lifetimeMs / 1000);
+      const cloudflare = settings.claims === 'cloudflare';
       const jwt = await new SignJWT({
         email: identity.email ?? undefined,
         groups: [...identity.groups],
         idp: identity.idp ?? undefined,
         sid: sessionId ?? undefined,
         kind: identity.kind,
+        // A Cloudflare Access application token: type "app", nbf, aud a list.
+        ...(cloudflare ? { type: 'app', nbf: iat } : {}),
       })
         .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
         .setIssuer(settings.issuer)
-        .setAudience(settings.audience)
+        .setAudience(cloudflare ? [settings.audience] : settings.audience)
         .setSubject(identity.sub)
         .setIssuedAt(iat)
         .setExpirationTime(iat + lifetime)

@@ -72,9 +72,10 @@ export function compileAuthRuntime(
     logoutTokenIds: previous?.logoutTokenIds ?? createSeenTokenIds(),
     jwks: JSON.stringify({ keys: signing.map((k) => k.publicJwk) }),
     withheldHeaders: [
-      h.email,
-      h.user,
-      h.groups,
+      ...h.email,
+      ...h.user,
+      ...h.groups,
+      ...h.preferredUsername,
       h.assertion,
       settings.serviceTokens.clientIdHeader,
       settings.serviceTokens.clientSecretHeader,

@@ -6,6 +6,7 @@ import { API_GROUP } from '../../../contract/api/schema-helpers.ts';
 import { schemaErrors } from '../../../contract/api/validate.ts';
 import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
 import { type Located, renderSidecarConfig } from '../../../contract/config/render.ts';
+import { assertionAlgorithm } from '../../../contract/config/render-auth.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, type FieldError } from '../../../contract/errors.ts';
 import { keysFromSecretData, keysSecretName } from '../../../contract/keys.ts';
@@ -250,7 +251,7 @@ function applicationKeys(
 ): unknown {
   const name = keysSecretName(application.metadata.name);
   const data = secrets.get(name);
-  if (!data) return select.fallbackKeys?.(application.spec.authentication?.assertion?.algorithm ?? 'ES256');
+  if (!data) return select.fallbackKeys?.(assertionAlgorithm(application.spec.authentication));
   try {
     return keysFromSecretData(data);
   } catch (error) {

@@ -1,4 +1,13 @@
+import type { PolicyIdentity } from '../../policy/input.ts';
 import type { RequestScope } from '../../request-scope.ts';
+
+/** A header-safe preferred_username claim of a user (no control characters, at most 256 characters); null when none. */
+function preferredUsername(identity: PolicyIdentity): string | null {
+  const value = identity.claims.preferred_username;
+  if (typeof value !== 'string' || value === '' || value.length > 256) return null;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+  return /[\u0000-\u001f\u007f-\u009f]/.test(value) ? null : value;
+}
 
 /**
  * Stamps the verified identity on the upstream request, after every incoming copy was stripped:
@@ -11,9 +20,16 @@ export function stampIdentity(scope: RequestScope): undefined | Promise<undefine
   if (auth === null || identity === null) return undefined;
   const names = auth.settings.identityHeaders;
   const out = scope.upstreamHeaders;
-  out.push(names.user, identity.sub);
-  if (identity.email !== null) out.push(names.email, identity.email);
-  if (identity.groups.length > 0) out.push(names.groups, identity.groups.join(','));
+  for (const name of names.user) out.push(name, identity.sub);
+  if (identity.email !== null) for (const name of names.email) out.push(name, identity.email);
+  if (identity.groups.length > 0) {
+    const groups = identity.groups.join(',');
+    for (const name of names.groups) out.push(name, groups);
+  }
+  if (names.preferredUsername.length > 0) {
+    const preferred = preferredUsername(identity);
+    if (preferred !== null) for (const name of names.preferredUsername) out.push(name, preferred);
+  }
   const now = Date.now();
   const cached = auth.assertions.cached(scope.assertionKey, now);
   if (cached !== undefined) {
