@@ -19,9 +19,10 @@ Commands:
   audit      rebuild sessions, users of an IP, or requests to a path from the logs (files or --cluster)
   revoke     end a user's sessions in every sidecar of some or all applications (also: kubectl gatehouse revoke)
   service-token create <id>   a new service token: the secret once, and its hash for the YAML
-  version    print the version
+  version    print the version (also --version, -v)
 
-Run 'gatehouse <command> --help' for a command's options.
+Run 'gatehouse <command> --help' (or -h) for a command's options. Every command that writes a
+result takes -o/--output <file> for where, and --format for how.
 `;
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => number | Promise<number> }> = {
@@ -33,9 +34,11 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => number 
   'service-token': { usage: SERVICE_TOKEN_USAGE, run: runServiceTokenCommand },
 };
 
+const HELP: ReadonlySet<string> = new Set(['help', '--help', '-h']);
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === 'version' || name === '--version') {
+  if (name === 'version' || name === '--version' || name === '-v') {
     const { default: pkg } = await import('../package.json', { with: { type: 'json' } });
     process.stdout.write(`gatehouse ${pkg.version}\n`);
     return 0;
@@ -43,11 +46,9 @@ async function main(argv: string[]): Promise<number> {
   const command = name === undefined ? undefined : COMMANDS[name];
   if (!command) {
     process.stderr.write(
-      name && name !== '--help' && name !== 'help'
-        ? `gatehouse: unknown command ${JSON.stringify(name)}\n\n${USAGE}`
-        : USAGE,
+      name && !HELP.has(name) ? `gatehouse: unknown command ${JSON.stringify(name)}\n\n${USAGE}` : USAGE,
     );
-    return name === '--help' || name === 'help' ? 0 : 2;
+    return name !== undefined && HELP.has(name) ? 0 : 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(command.usage);

@@ -489,7 +489,7 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
     expect(enforced.stderr).toBe('');
     expect(enforced.stdout).toContain(`are ended in 1 application: ${NS}/intranet.`);
     // A cut-off long past: no session it covers can be alive, so the operator deletes it.
-    const past = await revoke(['--before', '2020-01-01T00:00:00Z', '-o', 'name']);
+    const past = await revoke(['--before', '2020-01-01T00:00:00Z', '--format', 'name']);
     const name = past.stdout.trim().split('/')[1] ?? '';
     expect(name).toMatch(/^alice-example-com-/);
     await eventually(

@@ -84,7 +84,7 @@ describe('gatehouse revoke flags', () => {
     [
       'by email',
       ['--user', ' ada@example.com '],
-      { target: { user: 'ada@example.com' }, who: 'ada@example.com', waitMs: 10_000, output: 'text' },
+      { target: { user: 'ada@example.com' }, who: 'ada@example.com', waitMs: 10_000, format: 'text' },
     ],
     [
       'by subject and provider',
@@ -92,9 +92,9 @@ describe('gatehouse revoke flags', () => {
       { target: { subject: 's-1', provider: 'corp' }, who: 'subject s-1 (provider corp)' },
     ],
     [
-      'apps, namespace and output',
-      ['--user', 'a@b.c', '--app', 'x', '--app', 'ns/y', '-n', 'team', '-o', 'json'],
-      { apps: ['x', 'ns/y'], namespace: 'team', output: 'json' },
+      'apps, namespace, format and output file',
+      ['--user', 'a@b.c', '--app', 'x', '--app', 'ns/y', '-n', 'team', '--format', 'json', '-o', 'out.json'],
+      { apps: ['x', 'ns/y'], namespace: 'team', format: 'json', output: 'out.json' },
     ],
     [
       'before in UTC',
@@ -108,10 +108,14 @@ describe('gatehouse revoke flags', () => {
 
   it.each([
     [[], 'give --user <email> or --sub <subject>'],
+    [
+      ['--user', 'a@b.c', '-o', 'name'],
+      '-o/--output is the file to write; for the format give --format name',
+    ],
+    [['--user', 'a@b.c', '--format', 'yaml'], '--format must be text, json or name'],
     [['--user', 'a@b.c', '--sub', 's'], 'give --user <email> or --sub <subject>'],
     [['--user', 'not-an-email'], '--user must be an email address'],
     [['--user', 'a@b.c', '--provider', 'p'], '--provider goes with --sub'],
-    [['--user', 'a@b.c', '-o', 'yaml'], '--output must be text, json or name'],
     [['--user', 'a@b.c', '--reason', 'x'.repeat(513)], '--reason is at most 512 characters'],
     [['--user', 'a@b.c', '--before', 'yesterday'], '--before must be an RFC 3339 time'],
     [['--user', 'a@b.c', '--wait', 'long'], '--wait'],
@@ -178,14 +182,24 @@ describe('gatehouse audit flags', () => {
 
 describe('gatehouse validate and service-token flags', () => {
   it.each([
-    [['dir'], { path: 'dir' }],
-    [['app.yaml', '--application', 'wiki'], { path: 'app.yaml', application: 'wiki' }],
+    [['dir'], { path: 'dir', format: 'json' }],
+    [['app.yaml', '--application', 'wiki'], { path: 'app.yaml', application: 'wiki', format: 'json' }],
+    [
+      ['app.yaml', '--format', 'yaml', '-o', 'out.yaml'],
+      { path: 'app.yaml', format: 'yaml', output: 'out.yaml' },
+    ],
   ])('validate %j', (argv, expected) => {
     expect(parseValidateFlags(argv)).toEqual(expected);
   });
 
   it.each([[[]], [['a', 'b']]])('validate %j is refused', (argv) => {
     expect(refusal(() => parseValidateFlags(argv))).toBe('give one file or directory');
+  });
+
+  it('validate refuses an unknown format', () => {
+    expect(refusal(() => parseValidateFlags(['a', '--format', 'toml']))).toBe(
+      '--format must be json or yaml',
+    );
   });
 
   it.each([

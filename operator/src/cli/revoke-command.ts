@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { AccessRevocationStatus } from '../../../contract/api/access-revocation.ts';
 import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../../../contract/api/resource-types.ts';
@@ -34,7 +35,8 @@ Options:
                           interval. --app names are namespace/name (default/<name> without a namespace)
   --max-session-lifetime <d>  with --revocations-dir: the longest session.absoluteLifetime of the
                           applications (default 12h); the file is deleted after cut-off plus this
-  -o, --output <format>   text (default), json or name
+  --format <format>       text (default), json or name
+  -o, --output <file>     write the result to a file instead of standard output
 `;
 
 const EMAIL = /^[^@\s]+@[^@\s]+$/;
@@ -80,12 +82,14 @@ export interface RevokeFlags {
   readonly before?: string;
   readonly waitMs: number;
   readonly connection: { readonly kubeconfig?: string; readonly context?: string };
-  readonly output: 'text' | 'json' | 'name';
+  readonly format: 'text' | 'json' | 'name';
+  /** Where the result goes; standard output when absent. */
+  readonly output?: string;
   /** Standalone: the shared revocations directory to write into, and the longest session lifetime. */
   readonly directory?: { readonly path: string; readonly maxSessionLifetimeMs: number };
 }
 
-const OUTPUTS = ['text', 'json', 'name'] as const;
+const FORMATS = ['text', 'json', 'name'] as const;
 
 /** The flags of `gatehouse revoke`, checked; no side effects. Throws UsageError. */
 export function parseRevokeFlags(argv: readonly string[]): RevokeFlags {
@@ -104,7 +108,8 @@ export function parseRevokeFlags(argv: readonly string[]): RevokeFlags {
       'revocations-dir': { type: 'string' },
       'max-session-lifetime': { type: 'string', default: '12h' },
       context: { type: 'string' },
-      output: { type: 'string', short: 'o', default: 'text' },
+      format: { type: 'string', default: 'text' },
+      output: { type: 'string', short: 'o' },
     },
     strict: true,
     allowPositionals: false,
@@ -119,8 +124,11 @@ export function parseRevokeFlags(argv: readonly string[]): RevokeFlags {
     throw new UsageError('--sub must be 1 to 255 characters');
   if (values.provider !== undefined && subject === undefined)
     throw new UsageError('--provider goes with --sub');
-  const output = OUTPUTS.find((o) => o === values.output);
-  if (!output) throw new UsageError('--output must be text, json or name');
+  const format = FORMATS.find((f) => f === values.format);
+  if (!format) throw new UsageError('--format must be text, json or name');
+  // -o once named the format here; it is the output file in every command now.
+  if (values.output !== undefined && (FORMATS as readonly string[]).includes(values.output))
+    throw new UsageError(`-o/--output is the file to write; for the format give --format ${values.output}`);
   if (values.reason !== undefined && values.reason.length > 512)
     throw new UsageError('--reason is at most 512 characters');
   let before: string | undefined;
@@ -153,7 +161,8 @@ export function parseRevokeFlags(argv: readonly string[]): RevokeFlags {
       ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
       ...(values.context ? { context: values.context } : {}),
     },
-    output,
+    format,
+    ...(values.output !== undefined ? { output: values.output } : {}),
   };
 }
 
@@ -191,25 +200,42 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
       },
     });
     const name = object.metadata.name;
-    const deadline = Date.now() + waitMs;
+    const started = Date.now();
+    const deadline = started + waitMs;
     let enforced = false;
     let gone = false;
-    while (waitMs > 0) {
-      const status = object.status as AccessRevocationStatus | undefined;
-      const ready = readyCondition(status);
-      if (status?.observedGeneration === object.metadata.generation && ready?.status === 'True') {
-        enforced = true;
-        break;
+    // On a terminal, say what it waits for once the wait is long enough to wonder.
+    const progress = process.stderr.isTTY
+      ? setInterval(() => {
+          const waited = ((Date.now() - started) / 1000).toFixed(0);
+          process.stderr.write(
+            `\rgatehouse revoke: waiting for the operator to deliver ${name} to every covered sidecar (${waited} s of ${waitMs / 1000} s)`,
+          );
+        }, 1000)
+      : undefined;
+    try {
+      while (waitMs > 0) {
+        const status = object.status as AccessRevocationStatus | undefined;
+        const ready = readyCondition(status);
+        if (status?.observedGeneration === object.metadata.generation && ready?.status === 'True') {
+          enforced = true;
+          break;
+        }
+        if (Date.now() >= deadline) break;
+        await sleep(POLL_MS);
+        const latest = await client.get(ACCESS_REVOCATIONS, undefined, name);
+        if (!latest) {
+          enforced = true; // already expired and deleted: nothing it covers can be alive
+          gone = true;
+          break;
+        }
+        object = latest;
       }
-      if (Date.now() >= deadline) break;
-      await sleep(POLL_MS);
-      const latest = await client.get(ACCESS_REVOCATIONS, undefined, name);
-      if (!latest) {
-        enforced = true; // already expired and deleted: nothing it covers can be alive
-        gone = true;
-        break;
+    } finally {
+      if (progress) {
+        clearInterval(progress);
+        process.stderr.write('\r\x1b[K');
       }
-      object = latest;
     }
     const outcome: Outcome = gone
       ? 'expired'
@@ -218,8 +244,15 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
         : waitMs > 0
           ? 'unconfirmed'
           : 'created';
-    printResult(flags.output, object, who, outcome, waitMs);
-    return outcome === 'unconfirmed' ? 1 : 0;
+    writeResult(flags, resultText(flags.format, object, who, outcome));
+    if (outcome === 'unconfirmed') {
+      const ready = readyCondition(object.status as AccessRevocationStatus | undefined);
+      process.stderr.write(
+        `gatehouse revoke: not confirmed within ${waitMs / 1000}s (${ready ? ready.message : 'the operator has not reported yet; is it running?'}). The AccessRevocation exists and applies as soon as the operator delivers it.\n`,
+      );
+      return 1;
+    }
+    return 0;
   } finally {
     await connection.dispatcher.close().catch(() => undefined);
   }
@@ -228,42 +261,35 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
 /** What became of the revocation while the command waited. */
 type Outcome = 'enforced' | 'expired' | 'unconfirmed' | 'created';
 
-function printResult(
-  output: string,
+/** The result as the format asks: the object's name, JSON, or sentences for a person. */
+function resultText(
+  format: RevokeFlags['format'],
   object: KubeObject,
   user: string,
   outcome: Outcome,
-  waitMs: number,
-): void {
+): string {
   const name = object.metadata.name;
-  if (output === 'name') {
-    process.stdout.write(`accessrevocation.gatehouse.dev/${name}\n`);
-    return;
-  }
-  if (output === 'json') {
-    process.stdout.write(
-      `${JSON.stringify({ name, user, outcome, spec: object.spec, status: object.status ?? null })}\n`,
-    );
-    return;
-  }
+  if (format === 'name') return `accessrevocation.gatehouse.dev/${name}\n`;
+  if (format === 'json')
+    return `${JSON.stringify({ name, user, outcome, spec: object.spec, status: object.status ?? null })}\n`;
   const status = object.status as AccessRevocationStatus | undefined;
   const apps = status?.applications ?? [];
-  process.stdout.write(`accessrevocation.gatehouse.dev/${name} created\n`);
+  let text = `accessrevocation.gatehouse.dev/${name} created\n`;
   if (outcome === 'enforced' && status) {
-    process.stdout.write(
+    text +=
       `Sessions of ${user} signed in at or before ${status.revokedBefore} are ended in ${apps.length} application${apps.length === 1 ? '' : 's'}${apps.length > 0 ? `: ${apps.join(', ')}` : ''}.\n` +
-        `The revocation expires at ${status.expiresAt}, when no session it covers can still be alive.\n`,
-    );
+      `The revocation expires at ${status.expiresAt}, when no session it covers can still be alive.\n`;
   } else if (outcome === 'expired') {
-    process.stdout.write(
-      'It was deleted at once: no session it covers can still be alive (its cut-off is older than every covered session lifetime, or no covered application signs anyone in).\n',
-    );
-  } else if (outcome === 'unconfirmed') {
-    const ready = readyCondition(status);
-    process.stderr.write(
-      `gatehouse revoke: not confirmed within ${waitMs / 1000}s (${ready ? ready.message : 'the operator has not reported yet; is it running?'}). The AccessRevocation exists and applies as soon as the operator delivers it.\n`,
-    );
+    text +=
+      'It was deleted at once: no session it covers can still be alive (its cut-off is older than every covered session lifetime, or no covered application signs anyone in).\n';
   }
+  return text;
+}
+
+/** Writes the result to --output, or standard output. */
+function writeResult(flags: RevokeFlags, text: string): void {
+  if (flags.output !== undefined) writeFileSync(flags.output, text);
+  else process.stdout.write(text);
 }
 
 /** `gatehouse revoke --revocations-dir`: the revocation as a file the standalone sidecars read. */
@@ -284,13 +310,15 @@ function revokeInDirectory(flags: RevokeFlags, directory: NonNullable<RevokeFlag
     expires,
     revocationNamePrefix(flags.who).slice(0, -1),
   );
-  if (flags.output === 'name') process.stdout.write(`accessrevocation.gatehouse.dev/${name}\n`);
-  else if (flags.output === 'json')
-    process.stdout.write(
+  if (flags.format === 'name') writeResult(flags, `accessrevocation.gatehouse.dev/${name}\n`);
+  else if (flags.format === 'json')
+    writeResult(
+      flags,
       `${JSON.stringify({ name, file: `${directory.path}/${name}.yaml`, spec, expiresAt: expires.toISOString() }, null, 2)}\n`,
     );
   else
-    process.stdout.write(
+    writeResult(
+      flags,
       `${directory.path}/${name}.yaml written\nSessions of ${flags.who} signed in at or before ${revokedBefore} end in ${applications.length > 0 ? applications.join(', ') : 'every application'} reading ${directory.path}, within their poll interval.\n`,
     );
   return 0;

@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
 import { redactedConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError } from '../../../contract/errors.ts';
 import { UsageError } from '../../../lib/args.ts';
@@ -9,38 +11,61 @@ import { reportConfigError } from './sidecar-command.ts';
 
 export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir> [--application <name>]
 
-Checks Gatehouse YAML the way the sidecar loads it and prints every error with its path.
-Prints the rendered sidecar config as JSON when valid, with client secrets and keys redacted.
+Checks Gatehouse YAML the way the sidecar loads it and prints every error at once, each with
+its file, line and column and field path. Prints the rendered sidecar config when valid, with
+client secrets and keys redacted.
+
+Options:
+  --application <name>  the AccessApplication to check when the files hold several
+  --format <format>     json (default) or yaml, for the rendered config
+  -o, --output <file>   write the rendered config to a file instead of standard output
 `;
 
 /** What `gatehouse validate` checks: one file or directory, optionally one application in it. */
 export interface ValidateFlags {
   readonly path: string;
   readonly application?: string;
+  readonly format: 'json' | 'yaml';
+  readonly output?: string;
 }
 
 /** The flags of `gatehouse validate`, checked; no side effects. Throws UsageError. */
 export function parseValidateFlags(argv: readonly string[]): ValidateFlags {
   const { values, positionals } = parseArgs({
     args: [...argv],
-    options: { application: { type: 'string' } },
+    options: {
+      application: { type: 'string' },
+      format: { type: 'string', default: 'json' },
+      output: { type: 'string', short: 'o' },
+    },
     strict: true,
     allowPositionals: true,
   });
   const [path] = positionals;
   if (!path || positionals.length > 1) throw new UsageError('give one file or directory');
-  return { path, ...(values.application ? { application: values.application } : {}) };
+  if (values.format !== 'json' && values.format !== 'yaml')
+    throw new UsageError('--format must be json or yaml');
+  return {
+    path,
+    format: values.format,
+    ...(values.application ? { application: values.application } : {}),
+    ...(values.output ? { output: values.output } : {}),
+  };
 }
 
 /** `gatehouse validate`: exit 0 when the config is valid, 1 with every error otherwise. */
 export function runValidateCommand(argv: string[]): number {
-  const { path, application } = parseValidateFlags(argv);
+  const { path, application, format, output } = parseValidateFlags(argv);
   try {
     const config = configFromSnapshot(readSnapshot(path), {
       fallbackKeys: processKeys(),
       ...(application ? { application } : {}),
     });
-    process.stdout.write(`${JSON.stringify(redactedConfig(config), null, 2)}\n`);
+    const redacted = redactedConfig(config);
+    const text =
+      format === 'yaml' ? stringify(redacted, { lineWidth: 0 }) : `${JSON.stringify(redacted, null, 2)}\n`;
+    if (output) writeFileSync(output, text);
+    else process.stdout.write(text);
     return 0;
   } catch (error) {
     if (error instanceof ConfigError) {
