@@ -63,6 +63,25 @@ export interface FieldError {
   /** Where: `app.yaml#2 spec.upstream.url` style location, without the message. */
   readonly path: string;
   readonly message: string;
+  /** Line and column (1-based) in the file, when the error is about a field of a YAML document. */
+  readonly position?: { readonly line: number; readonly column: number };
+}
+
+/** `app.yaml:12:5 spec.hosts[0]` for an error with a position, else its path as it is (`app.yaml#2 spec.hosts[0]`). */
+export function locatedPath(error: FieldError): string {
+  if (!error.position) return error.path;
+  const { line, column } = error.position;
+  return error.path.replace(/^(\S+)#\d+/, `$1:${line}:${column}`);
+}
+
+/** Orders errors as a person reads the files: by file, then line and column; those without a position last. */
+export function byPlace(a: FieldError, b: FieldError): number {
+  const file = (e: FieldError) => /^[^\s#:]+/.exec(e.path)?.[0] ?? '';
+  return (
+    file(a).localeCompare(file(b)) ||
+    (a.position?.line ?? Number.MAX_SAFE_INTEGER) - (b.position?.line ?? Number.MAX_SAFE_INTEGER) ||
+    (a.position?.column ?? 0) - (b.position?.column ?? 0)
+  );
 }
 
 /** A configuration that cannot be used; carries every problem found, not just the first. */

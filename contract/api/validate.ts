@@ -1,6 +1,88 @@
 import type { TSchema } from 'typebox';
 import Value from 'typebox/value';
+import { DURATION_PATTERN } from '../../lib/duration.ts';
 import type { FieldError } from '../errors.ts';
+
+/** What the patterns of the schemas mean, in the words of an error message. */
+const PATTERN_HINTS: ReadonlyMap<string, string> = new Map([
+  [DURATION_PATTERN, 'a duration such as 500ms, 30s, 5m or 1h30m'],
+  [
+    '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+    'a DNS subdomain name: lower-case letters, digits, - and ., starting and ending with a letter or digit',
+  ],
+  [
+    '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+    'a DNS label: lower-case letters, digits and -, starting and ending with a letter or digit',
+  ],
+  [
+    '^(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$',
+    'a lower-case host name, optionally *. in front and :port after, e.g. wiki.example.com or *.example.com:8443',
+  ],
+  ['^https?://', 'an http:// or https:// URL'],
+  [
+    '^https?://[^/?#]+/?$',
+    'an origin: http:// or https://, a host and an optional port, no path, e.g. https://wiki.example.com',
+  ],
+  ["^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", "an HTTP header name: letters, digits and !#$%&'*+.^_`|~-"],
+  ['^[^@\\s]+@[^@\\s]+$', 'an email address'],
+  ['^/', 'a path starting with /'],
+  ['^[A-Z]+$', 'an HTTP method in upper case, e.g. GET'],
+]);
+
+/** The edit distance of two short strings (insertions, deletions, substitutions). */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(
+        (row[j] as number) + 1,
+        (next[j - 1] as number) + 1,
+        (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    row = next;
+  }
+  return row[b.length] as number;
+}
+
+/** The known name closest to an unknown one, when it is close enough to be a slip (case, a typo or two). */
+export function closestName(unknown: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const name of known) {
+    const d = name.toLowerCase() === unknown.toLowerCase() ? 0 : distance(unknown, name);
+    if (d < bestDistance) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(unknown.length / 3)) ? best : undefined;
+}
+
+interface SchemaNode {
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  anyOf?: SchemaNode[];
+  additionalProperties?: SchemaNode | boolean;
+}
+
+/** The field names the schema allows at a JSON pointer (the object an unknown field was found in). */
+function fieldsAt(schema: SchemaNode, pointer: string): string[] {
+  let nodes: SchemaNode[] = [schema];
+  for (const raw of pointer.split('/').slice(1)) {
+    const part = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+    const next: SchemaNode[] = [];
+    for (const node of nodes.flatMap((n) => [n, ...(n.anyOf ?? [])])) {
+      const child = /^[0-9]+$/.test(part) && node.items ? node.items : node.properties?.[part];
+      if (child) next.push(child);
+      else if (typeof node.additionalProperties === 'object') next.push(node.additionalProperties);
+    }
+    nodes = next;
+  }
+  return [
+    ...new Set(nodes.flatMap((n) => [n, ...(n.anyOf ?? [])]).flatMap((n) => Object.keys(n.properties ?? {}))),
+  ];
+}
 
 /** Turns a JSON pointer (`/spec/hosts/2`) into the path users write (`spec.hosts[2]`). */
 export function pointerToPath(pointer: string): string {
@@ -26,11 +108,22 @@ interface SchemaErrorLike {
   message: string;
 }
 
-function describe(error: SchemaErrorLike, value: unknown): string | undefined {
+function describe(error: SchemaErrorLike, value: unknown, schema: SchemaNode): string | undefined {
   const p = error.params;
   switch (error.keyword) {
-    case 'boolean':
-      return 'unknown field';
+    case 'boolean': {
+      const slash = error.instancePath.lastIndexOf('/');
+      const name = error.instancePath
+        .slice(slash + 1)
+        .replaceAll('~1', '/')
+        .replaceAll('~0', '~');
+      const known = fieldsAt(schema, error.instancePath.slice(0, slash));
+      const near = closestName(name, known);
+      if (near) return `unknown field; did you mean ${near}?`;
+      return known.length > 0 && known.length <= 12
+        ? `unknown field (known here: ${known.join(', ')})`
+        : 'unknown field';
+    }
     case 'additionalProperties':
       return undefined; // reported once per field by the `boolean` entry
     case 'required':
@@ -39,8 +132,10 @@ function describe(error: SchemaErrorLike, value: unknown): string | undefined {
       return `must be one of: ${(p.allowedValues as unknown[]).map(String).join(', ')} (got ${JSON.stringify(value)})`;
     case 'const':
       return `must be ${JSON.stringify(p.allowedValue)} (got ${JSON.stringify(value)})`;
-    case 'pattern':
-      return `has an invalid format (got ${JSON.stringify(value)})`;
+    case 'pattern': {
+      const hint = PATTERN_HINTS.get(String(p.pattern));
+      return `must be ${hint ?? `a string matching ${String(p.pattern)}`} (got ${JSON.stringify(value)})`;
+    }
     case 'maxProperties':
     case 'minProperties': {
       const fields = value && typeof value === 'object' ? Object.keys(value) : [];
@@ -81,7 +176,7 @@ export function schemaErrors(schema: TSchema, value: unknown, prefix: string): F
       }
       continue;
     }
-    const message = describe(e, valueAt(value, e.instancePath));
+    const message = describe(e, valueAt(value, e.instancePath), schema as SchemaNode);
     if (message === undefined) continue;
     const path = joinPath(prefix, pointerToPath(e.instancePath));
     const key = `${path}\0${message}`;

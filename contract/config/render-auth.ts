@@ -11,6 +11,7 @@ import {
   type RenderedAuth,
   type RenderedProvider,
 } from './auth-config.ts';
+import { missingSecret, missingSecretKey } from './references.ts';
 import { type DurationRange, renderDuration } from './render-duration.ts';
 
 export const DEFAULT_SESSION_COOKIE = '_gatehouse';
@@ -104,9 +105,9 @@ function providers(auth: Authentication, secrets: SecretsByName, at: At, errors:
     if (p.clientSecretRef) {
       const { name, key } = p.clientSecretRef;
       const secret = secrets.get(name);
-      if (!secret) errors.push({ path: field('clientSecretRef.name'), message: `no Secret named ${name}` });
+      if (!secret) errors.push({ path: field('clientSecretRef.name'), message: missingSecret(name) });
       else if (!secret[key])
-        errors.push({ path: field('clientSecretRef.key'), message: `Secret ${name} has no key ${key}` });
+        errors.push({ path: field('clientSecretRef.key'), message: missingSecretKey(name, key) });
       else clientSecret = secret[key];
     }
     const scopes = ['openid', ...(p.scopes ?? DEFAULT_SCOPES).filter((s) => s !== 'openid')];

@@ -3,6 +3,7 @@ import type { AccessApplication } from '../api/access-application.ts';
 import type { AccessPolicy, AccessPolicySpec } from '../api/access-policy.ts';
 import { joinPath } from '../api/validate.ts';
 import type { FieldError } from '../errors.ts';
+import { missingPolicy } from './references.ts';
 import { renderAuth, renderKeys, type SecretsByName } from './render-auth.ts';
 import { renderDuration } from './render-duration.ts';
 import { normaliseSelector, policyErrors, type RenderedPolicy } from './rendered-policy.ts';
@@ -117,7 +118,7 @@ function renderPolicies(
     if (!found) {
       errors.push({
         path: at(`spec.policies[${i}].name`),
-        message: `no AccessPolicy named ${JSON.stringify(ref.name)}${namespace ? ` in namespace ${namespace}` : ''}`,
+        message: missingPolicy(ref.name, namespace),
       });
       return;
     }

@@ -36,11 +36,63 @@ describe('gatehouse sidecar --config', () => {
     expect(code).toBe(1);
     expect(stdout).toBe('');
     expect(stderr).toContain('configuration is invalid');
-    expect(stderr).toContain('app.yaml#1 spec.bogus: unknown field');
-    expect(stderr).toContain('app.yaml#1 spec.hosts: must not have fewer than 1 items');
-    expect(stderr).toContain('app.yaml#1 spec.upstream.url: has an invalid format');
-    expect(stderr).toContain(
-      'app.yaml#1 spec.upstream.timeouts.connect: has an invalid format (got "later")',
+    // The spec is one line of flow YAML (line 5): each error says where on it.
+    expect(stderr).toMatch(/app\.yaml:5:\d+ spec\.bogus: unknown field \(known here: hosts, upstream, /);
+    expect(stderr).toMatch(/app\.yaml:5:\d+ spec\.hosts: must not have fewer than 1 items/);
+    expect(stderr).toMatch(
+      /app\.yaml:5:\d+ spec\.upstream\.url: must be an http:\/\/ or https:\/\/ URL \(got "ftp:\/\/x"\)/,
+    );
+    expect(stderr).toMatch(
+      /app\.yaml:5:\d+ spec\.upstream\.timeouts\.connect: must be a duration such as 500ms, 30s, 5m or 1h30m \(got "later"\)/,
+    );
+  });
+
+  it('validate reports every problem in one pass, at its line and column, in file order, with what was meant', async () => {
+    const dir = writeConfigDir(
+      [
+        'apiVersion: gatehouse.dev/v1alpha1',
+        'kind: AccessApplication',
+        'metadata:',
+        '  name: wiki',
+        'spec:',
+        '  hosts: [wiki.example.com]',
+        '  upstream:',
+        '    url: http://127.0.0.1:8080',
+        '    timeouts: {connect: soon}',
+        '  policies: [{name: staff}, {name: contractors}, {name: broken}]',
+        '  authentication:',
+        '    externalUrl: https://wiki.example.com',
+        '    identityProviders:',
+        '      - name: corp',
+        '        issuer: https://login.example.com',
+        '        clientId: wiki',
+        '        clientSecretRef: {name: sso, key: client-secret}',
+        '---',
+        'apiVersion: gatehouse.dev/v1alpha1',
+        'kind: AccessPolicy',
+        'metadata:',
+        '  name: broken',
+        'spec:',
+        '  decison: allow',
+        '  include: [{everyone: true}]',
+        '',
+      ].join('\n'),
+    );
+    const { code, stderr } = await runGatehouse(['validate', dir]);
+    expect(code).toBe(1);
+    // Schema errors and the references of the application that failed its schema, together; the
+    // policy that failed its own schema is not also called missing.
+    expect(stderr).toBe(
+      [
+        'gatehouse: configuration is invalid (6 errors):',
+        '  app.yaml:9:16 spec.upstream.timeouts.connect: must be a duration such as 500ms, 30s, 5m or 1h30m (got "soon")',
+        '  app.yaml:10:15 spec.policies[0].name: no AccessPolicy named "staff"',
+        '  app.yaml:10:30 spec.policies[1].name: no AccessPolicy named "contractors"',
+        '  app.yaml:17:27 spec.authentication.identityProviders[0].clientSecretRef.name: no Secret named sso',
+        '  app.yaml:23:1 spec.decision: is required',
+        '  app.yaml:24:3 spec.decison: unknown field; did you mean decision?',
+        '',
+      ].join('\n'),
     );
   });
 
@@ -81,7 +133,9 @@ describe('gatehouse sidecar --config', () => {
     );
     const rejected = await proc.waitForLine((l) => l.type === 'config_rejected');
     expect(rejected.keptGeneration).toBe(first);
-    expect(rejected.errors).toEqual(['app.yaml#1 spec.upstream.maxConnections: must be >= 1']);
+    expect(rejected.errors).toEqual([
+      expect.stringMatching(/^app\.yaml:5:\d+ spec\.upstream\.maxConnections: must be >= 1$/),
+    ]);
     expect(await get()).toEqual({ status: 200, body: 'A' });
     const ready = await request(`http://127.0.0.1:${proc.adminPort}/readyz`);
     expect(ready.statusCode).toBe(200);

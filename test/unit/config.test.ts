@@ -57,9 +57,18 @@ describe('loading AccessApplication YAML', () => {
       [
         'app.yaml#1 spec.extra: unknown field',
         'app.yaml#1 spec.hosts: must not have fewer than 1 items',
-        'app.yaml#1 spec.upstream.timeouts.connect: has an invalid format (got "soon")',
+        'app.yaml#1 spec.upstream.timeouts.connect: must be a duration such as 500ms, 30s, 5m or 1h30m (got "soon")',
         'app.yaml#1 spec.upstream.maxConnections: must be >= 1',
         'app.yaml#1 spec.logging.profile: must be one of: native, cloudflare (got "splunk")',
+      ],
+    ],
+    [
+      'a misspelt field, in another case or with a typo',
+      `${HEADER}spec:\n  hosts: [a.example.com]\n  upstream: {url: 'http://a:1', timeout: {connect: 5s}}\n  Policies: []\n  upstrem: x\n`,
+      [
+        'app.yaml#1 spec.Policies: unknown field; did you mean policies?',
+        'app.yaml#1 spec.upstrem: unknown field; did you mean upstream?',
+        'app.yaml#1 spec.upstream.timeout: unknown field; did you mean timeouts?',
       ],
     ],
     [

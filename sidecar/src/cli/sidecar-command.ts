@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
-import { ConfigError } from '../../../contract/errors.ts';
+import { byPlace, ConfigError, locatedPath } from '../../../contract/errors.ts';
 import { logEvent } from '../../../contract/log-events.ts';
 import { revocationTarget } from '../../../contract/revocations.ts';
 import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../../../contract/sidecar-node-options.ts';
@@ -19,12 +19,13 @@ import { createSidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar } from '../server.ts';
 import { parseSidecarFlags, type SidecarFlags } from './sidecar-flags.ts';
 
-/** Prints every config error with its path to stderr. */
+/** Prints every config error with its place (file, line and column where known) to stderr. */
 export function reportConfigError(error: ConfigError): void {
   console.error(
     `gatehouse: configuration is invalid (${error.errors.length} error${error.errors.length === 1 ? '' : 's'}):`,
   );
-  for (const e of error.errors) console.error(`  ${e.path}: ${e.message}`);
+  const sorted = [...error.errors].sort(byPlace);
+  for (const e of sorted) console.error(`  ${locatedPath(e)}: ${e.message}`);
 }
 
 /** `gatehouse sidecar`: resolves with the process exit code once stopped by a signal. */
@@ -78,7 +79,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       logEvent(sink, 'config_rejected', {
         app: sidecar.current()?.application.name ?? null,
         keptGeneration: sidecar.current()?.generation ?? null,
-        errors: error.errors.map((e) => `${e.path}: ${e.message}`),
+        errors: error.errors.map((e) => `${locatedPath(e)}: ${e.message}`),
       });
     },
   };

@@ -3,8 +3,9 @@ import { AccessPolicy } from '../../../contract/api/access-policy.ts';
 import { AccessRevocation } from '../../../contract/api/access-revocation.ts';
 import type { AssertionAlgorithm } from '../../../contract/api/authentication.ts';
 import { API_GROUP } from '../../../contract/api/schema-helpers.ts';
-import { schemaErrors } from '../../../contract/api/validate.ts';
+import { joinPath, schemaErrors } from '../../../contract/api/validate.ts';
 import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
+import { looseReferenceErrors, missingPolicy } from '../../../contract/config/references.ts';
 import { type Located, renderSidecarConfig } from '../../../contract/config/render.ts';
 import { assertionAlgorithm } from '../../../contract/config/render-auth.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
@@ -17,7 +18,7 @@ import {
   sessionLifetimeMs,
 } from '../../../contract/revocations.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
-import { type ConfigSnapshot, parseSnapshot } from './load-documents.ts';
+import { type ConfigSnapshot, parseSnapshot, type SourceDocument } from './load-documents.ts';
 
 const KNOWN_KINDS = new Set(['AccessApplication', 'AccessPolicy', 'AccessRevocation']);
 
@@ -81,6 +82,8 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
   const policies = new Map<string, Located<AccessPolicy>>();
   const secrets = new Map<string, Record<string, string>>();
   const revocations: RevocationView[] = [];
+  const invalidApplications: { location: string; value: unknown }[] = [];
+  const invalidPolicies = new Set<string>();
   for (const doc of documents) {
     const v = doc.value as { apiVersion?: unknown; kind?: unknown };
     if (typeof v !== 'object' || Array.isArray(v)) {
@@ -112,13 +115,33 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
     }
     if (v.kind === 'AccessPolicy') {
       const found = schemaErrors(AccessPolicy, v, doc.location);
-      if (found.length > 0) errors.push(...found);
-      else addPolicy(policies, { location: doc.location, value: v as AccessPolicy }, errors);
+      if (found.length > 0) {
+        errors.push(...found);
+        const meta = (v as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
+        if (typeof meta?.name === 'string')
+          invalidPolicies.add(`${typeof meta.namespace === 'string' ? meta.namespace : ''}/${meta.name}`);
+      } else addPolicy(policies, { location: doc.location, value: v as AccessPolicy }, errors);
       continue;
     }
     const found = schemaErrors(AccessApplication, v, doc.location);
-    if (found.length > 0) errors.push(...found);
-    else applications.push({ location: doc.location, value: v as AccessApplication });
+    if (found.length > 0) {
+      errors.push(...found);
+      invalidApplications.push({ location: doc.location, value: v });
+    } else applications.push({ location: doc.location, value: v as AccessApplication });
+  }
+  // An application that failed its schema is not rendered; its references are still checked, so
+  // that one pass reports every problem.
+  for (const app of invalidApplications) {
+    const metadata = (app.value as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
+    if (select.application !== undefined && metadata?.name !== select.application) continue;
+    const namespace = typeof metadata?.namespace === 'string' ? metadata.namespace : '';
+    errors.push(
+      ...looseReferenceErrors(app.value, (field) => joinPath(app.location, field), {
+        namespace: namespace || undefined,
+        policy: (name) => policies.has(`${namespace}/${name}`) || invalidPolicies.has(`${namespace}/${name}`),
+        secret: (name) => secrets.get(`${namespace}/${name}`),
+      }),
+    );
   }
   const chosen = chooseApplication(applications, select, errors);
   if (chosen) {
@@ -145,10 +168,25 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
         select.now?.() ?? new Date(),
       ),
     });
-    if (!result.ok) errors.push(...result.errors);
+    // A policy that failed its schema is reported with its own errors, not again as missing.
+    const invalidHere = [...invalidPolicies]
+      .filter((key) => key.startsWith(`${namespace}/`))
+      .map((key) => missingPolicy(key.slice(namespace.length + 1), namespace || undefined));
+    if (!result.ok) errors.push(...result.errors.filter((e) => !invalidHere.includes(e.message)));
     else if (errors.length === 0) return result.config;
   }
-  throw new ConfigError('config_invalid', errors);
+  throw new ConfigError('config_invalid', withPositions(errors, documents));
+}
+
+/** Each error about a field of a document, with the line and column of that field (or its nearest parent). */
+function withPositions(errors: readonly FieldError[], documents: readonly SourceDocument[]): FieldError[] {
+  const byLocation = new Map(documents.map((d) => [d.location, d]));
+  return errors.map((error) => {
+    const match = /^(\S+#\d+)(?: (\S+))?/.exec(error.path);
+    const doc = match ? byLocation.get(match[1] as string) : undefined;
+    const position = doc?.position(match?.[2] ?? '');
+    return position ? { ...error, position } : error;
+  });
 }
 
 function chooseApplication<T extends { location: string; value: AccessApplication }>(

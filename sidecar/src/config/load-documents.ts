@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import { ConfigError, type FieldError } from '../../../contract/errors.ts';
 
 /** One YAML document with the location users need to find it again. */
@@ -8,6 +8,43 @@ export interface SourceDocument {
   /** `file.yaml#2`: file name and 1-based document index. */
   readonly location: string;
   readonly value: unknown;
+  /** Line and column (1-based) of a field path (`spec.hosts[0]`), or of its nearest parent that exists. */
+  position(fieldPath: string): { line: number; column: number } | undefined;
+}
+
+/** `spec.hosts[0].name` as YAML path segments: ['spec', 'hosts', 0, 'name']. */
+function segments(fieldPath: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const match of fieldPath.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+    if (match[2] !== undefined) out.push(Number(match[2]));
+    else if (match[1] !== undefined) out.push(match[1]);
+  }
+  return out;
+}
+
+/** The node of a path's last step: a mapping's key (where a person looks for a field), or a sequence item. */
+function stepNode(doc: Document, path: readonly (string | number)[]): unknown {
+  const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+  const last = path[path.length - 1];
+  if (isMap(parent)) return parent.items.find((pair) => isScalar(pair.key) && pair.key.value === last)?.key;
+  if (isSeq(parent) && typeof last === 'number') return parent.items[last];
+  return undefined;
+}
+
+function positionIn(
+  doc: Document,
+  lines: LineCounter,
+  fieldPath: string,
+): { line: number; column: number } | undefined {
+  const path = segments(fieldPath);
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : stepNode(doc, path.slice(0, n));
+    if (isNode(node) && node.range) {
+      const { line, col } = lines.linePos(node.range[0]);
+      return { line, column: col };
+    }
+  }
+  return undefined;
 }
 
 /** Raw bytes of every config file, keyed by path; compared to decide whether anything changed. */
@@ -61,7 +98,8 @@ export function parseSnapshot(snapshot: ConfigSnapshot): {
   for (const [file, text] of snapshot.files) {
     const name = basename(file);
     let index = 0;
-    for (const doc of parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true })) {
+    const lines = new LineCounter();
+    for (const doc of parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines })) {
       index += 1;
       if (doc.errors.length > 0) {
         for (const e of doc.errors) {
@@ -75,7 +113,11 @@ export function parseSnapshot(snapshot: ConfigSnapshot): {
       }
       const value: unknown = doc.toJS({ maxAliasCount: 100 });
       if (value === null || value === undefined) continue; // empty document, e.g. a trailing ---
-      documents.push({ location: `${name}#${index}`, value });
+      documents.push({
+        location: `${name}#${index}`,
+        value,
+        position: (fieldPath) => positionIn(doc, lines, fieldPath),
+      });
     }
   }
   return { documents, errors };

@@ -1,0 +1,58 @@
+import type { FieldError } from '../errors.ts';
+
+/**
+ * What an application refers to by name (its policies, the Secrets of its identity providers),
+ * and the errors when a name is not there. Rendering checks them on a valid application; the
+ * loose check below reads an application that failed its schema, so that one pass reports every
+ * problem.
+ */
+
+export function missingPolicy(name: string, namespace: string | undefined): string {
+  return `no AccessPolicy named ${JSON.stringify(name)}${namespace ? ` in namespace ${namespace}` : ''}`;
+}
+
+export function missingSecret(name: string): string {
+  return `no Secret named ${name}`;
+}
+
+export function missingSecretKey(name: string, key: string): string {
+  return `Secret ${name} has no key ${key}`;
+}
+
+const record = (v: unknown): Record<string, unknown> | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/**
+ * The reference errors of an application object whose shape is not known to be valid: every name
+ * that is a string and is not found, located as rendering would locate it.
+ */
+export function looseReferenceErrors(
+  application: unknown,
+  at: (field: string) => string,
+  known: {
+    readonly namespace: string | undefined;
+    policy(name: string): boolean;
+    secret(name: string): Readonly<Record<string, string>> | undefined;
+  },
+): FieldError[] {
+  const errors: FieldError[] = [];
+  const spec = record(record(application)?.spec);
+  list(spec?.policies).forEach((ref, i) => {
+    const name = record(ref)?.name;
+    if (typeof name === 'string' && !known.policy(name))
+      errors.push({ path: at(`spec.policies[${i}].name`), message: missingPolicy(name, known.namespace) });
+  });
+  list(record(spec?.authentication)?.identityProviders).forEach((provider, i) => {
+    const ref = record(record(provider)?.clientSecretRef);
+    const name = ref?.name;
+    const key = ref?.key;
+    if (typeof name !== 'string') return;
+    const field = `spec.authentication.identityProviders[${i}].clientSecretRef`;
+    const secret = known.secret(name);
+    if (!secret) errors.push({ path: at(`${field}.name`), message: missingSecret(name) });
+    else if (typeof key === 'string' && !secret[key])
+      errors.push({ path: at(`${field}.key`), message: missingSecretKey(name, key) });
+  });
+  return errors;
+}
