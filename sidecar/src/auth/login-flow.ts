@@ -48,9 +48,16 @@ export function loginFailure(
   message: string,
   fields: Omit<AuthEventFields<'login_failed'>, 'reason'>,
   cookies: readonly string[] = [],
+  returnPath = '/',
 ): LocalResponse {
   authEvent(scope, 'login_failed', { reason, ...fields });
-  return htmlResponse(status, loginFailedPage(message, scope.requestId), cookies, 'denied', 'login_failed');
+  return htmlResponse(
+    status,
+    loginFailedPage(message, scope.requestId, returnPath),
+    cookies,
+    'denied',
+    'login_failed',
+  );
 }
 
 /** Starts a sign-in with a provider: seals state, nonce and PKCE verifier, redirects to the provider. */
@@ -73,6 +80,8 @@ export async function startLogin(
         provider: provider.settings.name,
         detail: String((error as Error).message).slice(0, 300),
       },
+      [],
+      returnPath,
     );
   }
   const secrets = newLoginSecrets();

@@ -20,11 +20,45 @@ export function chooserPage(
   return gatewayPage('Sign in', `<p>Choose how to sign in.</p><ul class="idp">${items}</ul>`, requestId);
 }
 
-/** What a user sees when sign-in fails: a plain reason and a way to try again. */
-export function loginFailedPage(message: string, requestId: string): string {
+/** What a user sees when sign-in fails: a plain reason and a way to try again, back to the page they wanted. */
+export function loginFailedPage(message: string, requestId: string, returnPath = '/'): string {
   return gatewayPage(
     'Sign-in failed',
-    `<p>${escapeHtml(message)}</p><p><a href="/">Try again</a></p>`,
+    `<p>${escapeHtml(message)}</p><p><a href="${escapeHtml(returnPath)}">Try again</a></p>`,
+    requestId,
+  );
+}
+
+/** Who the 403 page says is signed in, and through what. */
+export interface SignedInAs {
+  /** The email, or the subject when there is none. */
+  readonly name: string;
+  /** The identity provider's display name; null for service tokens and ServiceAccounts. */
+  readonly provider: string | null;
+}
+
+/**
+ * 403 for a person: which application refused, as whom, the request id to quote, and for a
+ * signed-in user the ways on: sign out, or sign in as someone else and come back to this page.
+ */
+export function accessDeniedPage(options: {
+  readonly application: string;
+  readonly host: string;
+  readonly signedInAs: SignedInAs | null;
+  readonly returnPath: string;
+  readonly requestId: string;
+}): string {
+  const { application, host, signedInAs, returnPath, requestId } = options;
+  const who = signedInAs
+    ? `<p>You are signed in as <strong>${escapeHtml(signedInAs.name)}</strong>${signedInAs.provider ? ` (${escapeHtml(signedInAs.provider)})` : ''}.</p>`
+    : '<p>You are not signed in.</p>';
+  const ways =
+    signedInAs?.provider != null
+      ? `<p><a href="${escapeHtml(`/.gatehouse/logout?rd=${encodeURIComponent(returnPath)}`)}">Sign in as someone else</a> &middot; <a href="/.gatehouse/logout">Sign out</a></p>`
+      : '';
+  return gatewayPage(
+    'Access denied',
+    `<p>You do not have access to <strong>${escapeHtml(host)}</strong> (application ${escapeHtml(application)}).</p>${who}${ways}<p>If you need access, ask its owners and quote the request ID below.</p>`,
     requestId,
   );
 }
@@ -33,10 +67,13 @@ export function loginFailedPage(message: string, requestId: string): string {
  * GET /.gatehouse/logout: asks before signing out. Only the form's POST (same origin) ends the
  * session, so a link or an image on another site cannot sign a user out.
  */
-export function signOutPage(requestId: string): string {
+export function signOutPage(requestId: string, returnPath: string | null = null): string {
+  const action = returnPath
+    ? `/.gatehouse/logout?rd=${encodeURIComponent(returnPath)}`
+    : '/.gatehouse/logout';
   return gatewayPage(
     'Sign out',
-    '<p>Sign out of this application?</p><form method="post" action="/.gatehouse/logout"><button type="submit" autofocus>Sign out</button></form><p><a href="/">Stay signed in</a></p>',
+    `<p>Sign out of this application?</p><form method="post" action="${escapeHtml(action)}"><button type="submit" autofocus>Sign out</button></form><p><a href="${escapeHtml(returnPath ?? '/')}">Stay signed in</a></p>`,
     requestId,
   );
 }
@@ -61,11 +98,11 @@ export function crossSiteSignOutPage(requestId: string): string {
   );
 }
 
-/** After logout. */
-export function signedOutPage(requestId: string): string {
+/** After a sign-out: signing in again goes back to the page the user signed out from. */
+export function signedOutPage(requestId: string, returnPath = '/'): string {
   return gatewayPage(
     'Signed out',
-    '<p>You are signed out.</p><p><a href="/">Sign in again</a></p>',
+    `<p>You are signed out.</p><p><a href="${escapeHtml(returnPath)}">Sign in again</a></p>`,
     requestId,
   );
 }

@@ -63,7 +63,9 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     message: string,
     fields: Omit<AuthEventFields<'login_failed'>, 'reason'> = {},
     clear: string[] = [],
-  ) => loginFailure(scope, status, reason, message, fields, clear);
+  ) => loginFailure(scope, status, reason, message, fields, clear, returnPath);
+  // Where "Try again" leads: the page the sign-in was for, once the transaction names it.
+  let returnPath = '/';
   if (!state) return fail(400, 'state_missing', 'The sign-in response is incomplete.');
   const sealed = cookies.get(loginCookieName(auth, state));
   if (sealed === undefined) {
@@ -75,6 +77,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   }
   const clear = [loginCookie(auth, state, '', 0)];
   const tx = asTransaction(await auth.sealer.open('login', sealed));
+  if (tx && tx.s === state) returnPath = tx.r;
   if (!tx || tx.s !== state)
     return fail(400, 'state_mismatch', 'The sign-in response does not match this browser.', {}, clear);
   if (now - tx.t > LOGIN_TTL_SECONDS)

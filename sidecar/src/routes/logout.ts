@@ -1,12 +1,42 @@
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
+import { readCookies, serializeCookie } from '../auth/cookies.ts';
 import { buildEndSessionUrl } from '../auth/oidc-client.ts';
+import { safeReturnPath } from '../auth/return-path.ts';
 import { crossSiteSignOutPage, leavingPage } from '../http/gateway-pages.ts';
 import { htmlResponse, type LocalResponse, redirectTo } from '../http/local-response.ts';
 import { fromSameOrigin } from '../http/same-origin.ts';
 import type { RequestScope } from '../request-scope.ts';
 
 export const SIGNED_OUT_PATH = '/.gatehouse/signed-out';
+/** How long the page to come back to after a sign-out is kept (through the provider's own sign-out). */
+const RETURN_COOKIE_SECONDS = 600;
+
+const returnCookieName = (auth: AuthRuntime) => `${auth.settings.session.cookieName}_rd`;
+
+/**
+ * The page to come back to after a sign-out (a cookie set by the sign-out, since the provider's
+ * end-session redirect carries no state), and the Set-Cookie that forgets it.
+ */
+export function takeSignOutReturn(
+  scope: RequestScope,
+  auth: AuthRuntime,
+): { returnPath: string; clear: string[] } {
+  const name = returnCookieName(auth);
+  const value = readCookies(scope.req.headers.cookie, name).get(name);
+  if (value === undefined) return { returnPath: '/', clear: [] };
+  const origin = auth.settings.externalOrigin ?? `http://${scope.host}`;
+  let decoded = '/';
+  try {
+    decoded = decodeURIComponent(value);
+  } catch {}
+  return {
+    returnPath: safeReturnPath(decoded, origin),
+    clear: [
+      serializeCookie(name, '', { path: SIGNED_OUT_PATH, secure: auth.settings.session.secure, maxAge: 0 }),
+    ],
+  };
+}
 
 /**
  * POST /.gatehouse/logout, from a page of this site only (a cross-site POST is refused and ends
@@ -26,8 +56,20 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
   }
   const present = auth.sessions.cookies(scope.req.headers.cookie);
   const session = present.sealed === undefined ? undefined : await auth.sessions.open(present.sealed);
-  const cookies = auth.sessions.clear(present.names);
   const origin = auth.settings.externalOrigin ?? `http://${scope.host}`;
+  const rd = new URLSearchParams(scope.query).get('rd');
+  const cookies = [
+    ...auth.sessions.clear(present.names),
+    ...(rd === null
+      ? []
+      : [
+          serializeCookie(returnCookieName(auth), encodeURIComponent(safeReturnPath(rd, origin)), {
+            path: SIGNED_OUT_PATH,
+            secure: auth.settings.session.secure,
+            maxAge: RETURN_COOKIE_SECONDS,
+          }),
+        ]),
+  ];
   let location = origin + SIGNED_OUT_PATH;
   if (session) {
     auth.sessions.end(session);

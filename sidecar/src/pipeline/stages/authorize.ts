@@ -1,7 +1,8 @@
 import { HttpError } from '../../../../contract/errors.ts';
 import { loginRedirect } from '../../auth/login-flow.ts';
 import { isPageNavigation } from '../../auth/navigation.ts';
-import type { LocalResponse } from '../../http/local-response.ts';
+import { accessDeniedPage } from '../../http/gateway-pages.ts';
+import { htmlResponse, type LocalResponse } from '../../http/local-response.ts';
 import type { PolicyInput } from '../../policy/input.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
@@ -52,5 +53,21 @@ export function authorize(
     return LOGIN_REQUIRED;
   }
   if (scope.identity === null && engine.acceptsMachines) return CREDENTIALS_REQUIRED;
-  return ACCESS_DENIED;
+  return scope.req.headers.accept?.includes('text/html') ? accessDenied(scope) : ACCESS_DENIED;
+}
+
+/** The 403 page for a person: the application, who is signed in, and the ways on. */
+function accessDenied(scope: RequestScope): LocalResponse {
+  const identity = scope.identity;
+  const provider = identity?.idp ? scope.state.auth?.providers.get(identity.idp) : undefined;
+  const page = accessDeniedPage({
+    application: scope.state.appLabel,
+    host: scope.host,
+    signedInAs: identity
+      ? { name: identity.email ?? identity.sub, provider: provider?.settings.displayName ?? null }
+      : null,
+    returnPath: scope.query ? `${scope.path}?${scope.query}` : scope.path,
+    requestId: scope.requestId,
+  });
+  return htmlResponse(403, page, [], 'denied', 'access_denied');
 }

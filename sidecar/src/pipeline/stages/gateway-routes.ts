@@ -1,13 +1,32 @@
+import type { AuthRuntime } from '../../auth/auth-runtime.ts';
+import { safeReturnPath } from '../../auth/return-path.ts';
 import { notFoundPage, signedOutPage, signOutPage } from '../../http/gateway-pages.ts';
-import { htmlResponse, jsonResponse, type LocalResponse } from '../../http/local-response.ts';
+import { htmlResponse, jsonResponse, type LocalResponse, redirectTo } from '../../http/local-response.ts';
 import type { RequestScope } from '../../request-scope.ts';
 import { BACKCHANNEL_LOGOUT_PATH, backchannelLogoutRoute } from '../../routes/backchannel-logout.ts';
 import { callbackRoute } from '../../routes/callback.ts';
 import { loginRoute } from '../../routes/login.ts';
-import { logoutRoute, SIGNED_OUT_PATH } from '../../routes/logout.ts';
+import { logoutRoute, SIGNED_OUT_PATH, takeSignOutReturn } from '../../routes/logout.ts';
 
 /** The reserved prefix: paths under it are answered by Gatehouse and never reach the application. */
 export const GATEWAY_PREFIX = '/.gatehouse/';
+
+/** The `rd` query parameter as a safe same-origin return path; null when absent. */
+function requestedReturn(scope: RequestScope, auth: AuthRuntime): string | null {
+  const rd = new URLSearchParams(scope.query).get('rd');
+  return rd === null ? null : safeReturnPath(rd, auth.settings.externalOrigin ?? `http://${scope.host}`);
+}
+
+/**
+ * The signed-out page, only for someone signed out: a browser still signed in goes back to the
+ * application. Signing in again leads to the page the user signed out from.
+ */
+function signedOutRoute(scope: RequestScope, auth: AuthRuntime): LocalResponse {
+  const { returnPath, clear } = takeSignOutReturn(scope, auth);
+  if (scope.sessionId !== null)
+    return redirectTo(`${auth.settings.externalOrigin ?? ''}${returnPath}`, clear, 'gateway');
+  return htmlResponse(200, signedOutPage(scope.requestId, returnPath), clear, 'gateway');
+}
 
 /**
  * Answers requests under the reserved prefix (sign-in, callback, logout, back-channel logout,
@@ -32,14 +51,15 @@ export function gatewayRoutes(scope: RequestScope): LocalResponse | Promise<Loca
         break;
       case '/.gatehouse/logout':
         // A GET only asks: a link or an image on another site must not sign anyone out.
-        if (read) return htmlResponse(200, signOutPage(scope.requestId), [], 'gateway');
+        if (read)
+          return htmlResponse(200, signOutPage(scope.requestId, requestedReturn(scope, auth)), [], 'gateway');
         if (method === 'POST') return logoutRoute(scope, auth);
         break;
       case BACKCHANNEL_LOGOUT_PATH:
         if (method === 'POST') return backchannelLogoutRoute(scope, auth);
         break;
       case SIGNED_OUT_PATH:
-        if (read) return htmlResponse(200, signedOutPage(scope.requestId), [], 'gateway');
+        if (read) return signedOutRoute(scope, auth);
         break;
     }
   }

@@ -1,0 +1,125 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
+
+// The pages a person meets when something is not simply served, in headless Chromium: each says
+// what happened and offers a way on that keeps the page they wanted. Screenshots are kept in
+// test-artifacts/.
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts');
+
+describe('gateway pages in headless Chromium', () => {
+  let stack: SignInStack;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM))
+      throw new Error(`no Chromium at ${CHROMIUM}: run .ci/run or apt-get install chromium`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    stack = await startSignInStack();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  /** Signs in at the provider's development login page, then waits to be back on this origin. */
+  async function signInAt(page: Page, login: string): Promise<void> {
+    await page.waitForSelector('input[name="login"]');
+    await page.fill('input[name="login"]', login);
+    await page.fill('input[name="password"]', 'any');
+    await Promise.all([
+      page.waitForURL((url) => url.href.startsWith(stack.origin)),
+      page.click('button[type="submit"]'),
+    ]);
+  }
+
+  it('403 names the application and the user, and "sign in as someone else" comes back to the same page', async () => {
+    const page = await browser.newPage();
+    // mallory has no groups: signed in, but no policy allows her.
+    await page.goto(`${stack.origin}/reports/q3?view=full`);
+    await signInAt(page, 'mallory');
+    expect(page.url()).toBe(`${stack.origin}/reports/q3?view=full`);
+    expect(await page.title()).toBe('Access denied');
+    const text = (await page.textContent('body')) ?? '';
+    expect(text).toContain('You do not have access to 127.0.0.1');
+    expect(text).toContain('(application test-app)');
+    expect(text).toContain('You are signed in as mallory@example.com (Development SSO)');
+    const denied = stack.sidecar
+      .records()
+      .filter((r) => r.status === 403)
+      .at(-1);
+    expect(text).toContain(String(denied?.requestId));
+    expect(denied).toMatchObject({ outcome: 'denied', error: 'access_denied' });
+    await page.screenshot({ path: resolve(ARTIFACTS, 'access-denied-page.png') });
+
+    await page.getByRole('link', { name: 'Sign in as someone else' }).click();
+    expect(await page.textContent('h1')).toBe('Sign out');
+    await Promise.all([
+      page.waitForURL((url) => !url.href.startsWith(stack.origin)),
+      page.click('button[type="submit"]'),
+    ]);
+    await page.waitForSelector('button[autofocus]');
+    await Promise.all([
+      page.waitForURL(`${stack.origin}/.gatehouse/signed-out`),
+      page.click('button[autofocus]'),
+    ]);
+    expect(await page.textContent('h1')).toBe('Signed out');
+    await page.screenshot({ path: resolve(ARTIFACTS, 'signed-out-page.png') });
+    const again = page.getByRole('link', { name: 'Sign in again' });
+    expect(await again.getAttribute('href')).toBe('/reports/q3?view=full');
+
+    await again.click();
+    await signInAt(page, 'alice');
+    expect(page.url()).toBe(`${stack.origin}/reports/q3?view=full`);
+    const seen = JSON.parse((await page.textContent('body')) ?? '{}') as { headers: Record<string, string> };
+    expect(seen.headers['x-gatehouse-email']).toBe('alice@example.com');
+    // The page to come back to was used once and forgotten.
+    expect((await page.context().cookies(stack.origin)).map((c) => c.name)).not.toContain('_gatehouse_rd');
+
+    // The signed-out page is not shown to someone signed in: back to the application.
+    await page.goto(`${stack.origin}/.gatehouse/signed-out`);
+    expect(page.url()).toBe(`${stack.origin}/`);
+    expect(await page.title()).not.toBe('Signed out');
+    await page.close();
+  });
+
+  it('a failed sign-in explains itself, and "Try again" goes back to the page that was wanted', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${stack.origin}/settings/keys?tab=2`);
+    await page.waitForSelector('input[name="login"]');
+    // The user cancels at the identity provider, which answers error=access_denied.
+    await Promise.all([
+      page.waitForURL((url) => url.href.startsWith(`${stack.origin}/.gatehouse/callback`)),
+      page.getByRole('link', { name: '[ Cancel ]' }).click(),
+    ]);
+    expect(await page.title()).toBe('Sign-in failed');
+    expect(await page.textContent('body')).toContain(
+      'The identity provider refused the sign-in (access_denied).',
+    );
+    await page.screenshot({ path: resolve(ARTIFACTS, 'sign-in-failed-page.png') });
+    const retry = page.getByRole('link', { name: 'Try again' });
+    expect(await retry.getAttribute('href')).toBe('/settings/keys?tab=2');
+    await retry.click();
+    await signInAt(page, 'alice');
+    expect(page.url()).toBe(`${stack.origin}/settings/keys?tab=2`);
+    await page.close();
+  });
+
+  it('machines still get JSON: a 403 without text/html in Accept', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${stack.origin}/reports`);
+    await signInAt(page, 'mallory');
+    // Same cookies as the page, no text/html in Accept.
+    const res = await page.context().request.get(`${stack.origin}/reports`, {
+      headers: { accept: 'application/json' },
+    });
+    expect(res.status()).toBe(403);
+    expect(await res.json()).toMatchObject({ error: 'access_denied' });
+    await page.close();
+  });
+});
