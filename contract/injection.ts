@@ -10,6 +10,8 @@ export const INJECT_KEY = 'gatehouse.dev/inject';
  * pod); the operator also labels the Secrets it owns for an application with it.
  */
 export const APPLICATION_KEY = 'gatehouse.dev/application';
+/** The injected sidecar's admin port (/metrics, /healthz, /readyz), by name: what a PodMonitor scrapes. */
+export const SIDECAR_ADMIN_PORT_NAME = 'gatehouse-admin';
 /** Pod annotation: which container port the sidecar takes over (its name or number). */
 export const PORT_ANNOTATION = 'gatehouse.dev/port';
 /** Pod annotation: the port the sidecar listens on (default from the injection settings). */

@@ -6,8 +6,8 @@ export default function setup(): void {
   const root = resolve(import.meta.dirname, '..');
   const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  // The real kube-apiserver, etcd and helm the cluster tests use: instant when cached, built
+  // The real kube-apiserver, etcd, helm and promtool the tests use: instant when cached, built
   // once from Go modules otherwise (minutes; the build prints to stderr).
-  for (const script of ['scripts/control-plane.sh', 'scripts/helm.sh'])
+  for (const script of ['scripts/control-plane.sh', 'scripts/helm.sh', 'scripts/promtool.sh'])
     execFileSync('bash', [resolve(root, script)], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { LogSink } from '../../lib/log/log-sink.ts';
+import type { SidecarMetrics } from './metrics/metrics.ts';
 import type { ClientConnection } from './net/client-connections.ts';
 import type { Decision } from './policy/decision.ts';
 import type { PolicyIdentity, PolicyInput } from './policy/input.ts';
@@ -60,6 +61,8 @@ export class RequestScope {
   readonly socket: Socket;
   /** The sidecar's record of that connection (timeouts, byte marks); null for synthetic requests. */
   readonly connection: ClientConnection | null;
+  /** The process's instruments (auth events count there); null for synthetic requests. */
+  readonly metrics: SidecarMetrics | null;
   requestId = '';
   /** The W3C trace this request belongs to (32 hex digits), its traceparent and tracestate as sent upstream. */
   traceId = '';
@@ -119,7 +122,9 @@ export class RequestScope {
     req: IncomingMessage,
     sink: LogSink,
     connection: ClientConnection | null = null,
+    metrics: SidecarMetrics | null = null,
   ) {
+    this.metrics = metrics;
     this.kind = kind;
     this.connection = connection;
     this.sink = sink;

@@ -150,11 +150,14 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   server.on('drop', () => metrics.connectionDropped());
   const connections = createClientConnections(server, limits);
   const ctx: PipelineContext = { sink, metrics, upgrades, connections, draining: () => draining };
+  const isReady = (): boolean => state !== undefined && !draining && !state.upstream.admission.stalled();
   metrics.watchCapacity({
     clientConnections: () => connections.size,
     upstreamSlotsInUse: () => state?.upstream.admission.inUse ?? 0,
     upstreamQueued: () => state?.upstream.admission.waiting ?? 0,
     tunnels: () => upgrades.size,
+    ready: () => isReady(),
+    activeSessions: () => state?.auth?.sessions.activeCount(Math.floor(Date.now() / 1000)) ?? 0,
   });
 
   server.setTimeout(limits.idleTimeoutMs, (socket: Socket) => {
@@ -232,7 +235,8 @@ export function createSidecar(options: SidecarOptions): Sidecar {
           });
         });
       }
-      for (const revocation of next.revocations.added(previous?.revocations))
+      for (const revocation of next.revocations.added(previous?.revocations)) {
+        metrics.revocationApplied(next.appLabel);
         logEvent(sink, 'revocation_applied', {
           app: next.appLabel,
           revocation: revocation.name,
@@ -241,10 +245,11 @@ export function createSidecar(options: SidecarOptions): Sidecar {
           reason: revocation.reason,
           websocketsClosed: closedBy.get(revocation.name) ?? 0,
         });
+      }
       metrics.configInstalled(state.appLabel, config.generation);
     },
     current: () => state?.config,
-    ready: () => state !== undefined && !draining && !state.upstream.admission.stalled(),
+    ready: () => isReady(),
     listen: (port, host) => listenOn(server, port, host),
     async shutdown(graceMs) {
       const deadline = performance.now() + graceMs;

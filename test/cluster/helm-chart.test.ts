@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
+import { APPLICATION_KEY, SIDECAR_ADMIN_PORT_NAME } from '../../contract/injection.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { MUTATING_WEBHOOK_CONFIGURATIONS } from '../../lib/kube/resource-types.ts';
@@ -20,7 +21,7 @@ import { applyCrds } from '../helpers/operator-cluster.ts';
 type Manifest = {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string };
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
   [field: string]: unknown;
 };
 
@@ -29,6 +30,12 @@ const NAMESPACE = 'gatehouse-system';
 const EVERYTHING = [
   '--set',
   'metrics.serviceMonitor.enabled=true',
+  '--set',
+  'metrics.podMonitor.enabled=true',
+  '--set',
+  'metrics.prometheusRule.enabled=true',
+  '--set',
+  'metrics.dashboard.enabled=true',
   '--set',
   'metrics.serviceMonitor.labels.release=prometheus',
   '--set',
@@ -51,15 +58,20 @@ const EVERYTHING = [
   'imagePullSecrets=[{"name":"registry"}]',
 ];
 
-/** A minimal ServiceMonitor CRD, so the optional ServiceMonitor can be dry-run too. */
-const SERVICE_MONITOR_CRD = `apiVersion: apiextensions.k8s.io/v1
+/** Minimal Prometheus Operator CRDs, so the optional monitoring objects can be dry-run too. */
+const MONITORING_KINDS = [
+  ['ServiceMonitor', 'servicemonitors'],
+  ['PodMonitor', 'podmonitors'],
+  ['PrometheusRule', 'prometheusrules'],
+] as const;
+const monitoringCrd = (kind: string, plural: string) => `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: servicemonitors.monitoring.coreos.com
+  name: ${plural}.monitoring.coreos.com
 spec:
   group: monitoring.coreos.com
   scope: Namespaced
-  names: { kind: ServiceMonitor, plural: servicemonitors, singular: servicemonitor, listKind: ServiceMonitorList }
+  names: { kind: ${kind}, plural: ${plural}, singular: ${kind.toLowerCase()}, listKind: ${kind}List }
   versions:
     - name: v1
       served: true
@@ -87,12 +99,15 @@ beforeAll(async () => {
   cluster = await startControlPlane();
   await applyCrds(cluster);
   await cluster.kubectl(['create', 'namespace', NAMESPACE]);
-  await cluster.kubectl(['apply', '--server-side', '-f', '-'], SERVICE_MONITOR_CRD);
+  await cluster.kubectl(
+    ['apply', '--server-side', '-f', '-'],
+    MONITORING_KINDS.map(([kind, plural]) => monitoringCrd(kind, plural)).join('---\n'),
+  );
   await cluster.kubectl([
     'wait',
     '--for=condition=Established',
     '--timeout=30s',
-    'crd/servicemonitors.monitoring.coreos.com',
+    ...MONITORING_KINDS.map(([, plural]) => `crd/${plural}.monitoring.coreos.com`),
   ]);
 });
 
@@ -139,9 +154,39 @@ describe('charts/gatehouse', () => {
     expect(defaults).not.toContain('ServiceMonitor');
     expect(defaults).not.toContain('NetworkPolicy');
     const everything = (await render(EVERYTHING)).map((d) => d.kind);
-    expect(everything).toEqual(expect.arrayContaining(['ServiceMonitor', 'NetworkPolicy']));
+    expect(everything).toEqual(
+      expect.arrayContaining(['ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'NetworkPolicy']),
+    );
+    expect(defaults).not.toContain('PodMonitor');
+    expect(defaults).not.toContain('PrometheusRule');
     const noPdb = (await render(['--set', 'operator.podDisruptionBudget.enabled=false'])).map((d) => d.kind);
     expect(noPdb).not.toContain('PodDisruptionBudget');
+  });
+
+  it('scrapes the injected sidecars, carries the alerts and the dashboard as the files hold them', async () => {
+    const docs = await render(EVERYTHING);
+    const podMonitor = find(docs, 'PodMonitor') as Manifest & {
+      spec: {
+        selector: { matchExpressions: { key: string; operator: string }[] };
+        namespaceSelector: { any?: boolean };
+        podMetricsEndpoints: { port: string; path: string }[];
+      };
+    };
+    // The label every injected pod carries and the port name the injection gives the admin port.
+    expect(podMonitor.spec.selector.matchExpressions).toEqual([{ key: APPLICATION_KEY, operator: 'Exists' }]);
+    expect(podMonitor.spec.podMetricsEndpoints).toEqual([
+      expect.objectContaining({ port: SIDECAR_ADMIN_PORT_NAME, path: '/metrics' }),
+    ]);
+    expect(podMonitor.spec.namespaceSelector).toEqual({ any: true });
+    const rule = find(docs, 'PrometheusRule') as Manifest & { spec: unknown };
+    expect(rule.spec).toEqual(parse(readFileSync(resolve(CHART, 'files/alerts.yaml'), 'utf8')));
+    const dashboard = docs.find(
+      (d) => d.kind === 'ConfigMap' && d.metadata?.name === 'gatehouse-dashboard',
+    ) as (Manifest & { data: Record<string, string> }) | undefined;
+    expect(dashboard?.metadata?.labels).toMatchObject({ grafana_dashboard: '1' });
+    expect(JSON.parse(dashboard?.data['gatehouse.json'] ?? '')).toEqual(
+      JSON.parse(readFileSync(resolve(CHART, 'files/dashboard.json'), 'utf8')),
+    );
   });
 
   it('runs two operator replicas, restricted, with flags the operator knows', async () => {

@@ -6,6 +6,7 @@ import {
   INJECTED_ANNOTATION,
   LISTEN_PORT_ANNOTATION,
   PORT_ANNOTATION,
+  SIDECAR_ADMIN_PORT_NAME,
   SIDECAR_CONTAINER,
 } from '../../../contract/injection.ts';
 import { SIDECAR_NODE_OPTIONS } from '../../../contract/sidecar-node-options.ts';
@@ -15,7 +16,6 @@ import { type ContainerLike, type PodLike, rewriteNamedPort } from './pod-shape.
 
 export const TOKEN_VOLUME = 'gatehouse-token';
 export const TOKEN_DIR = '/var/run/secrets/gatehouse';
-const ADMIN_PORT_NAME = 'gatehouse-admin';
 const UNNAMED_PORT_NAME = 'gatehouse';
 
 /** Why the webhook refused a pod; the message says what to change. */
@@ -153,7 +153,7 @@ function sidecarContainer(
     ],
     ports: [
       { name: taken.name ?? UNNAMED_PORT_NAME, containerPort: listenPort, protocol: 'TCP' },
-      { name: ADMIN_PORT_NAME, containerPort: settings.adminPort, protocol: 'TCP' },
+      { name: SIDECAR_ADMIN_PORT_NAME, containerPort: settings.adminPort, protocol: 'TCP' },
     ],
     readinessProbe: {
       httpGet: { path: '/readyz', port: settings.adminPort },
@@ -236,10 +236,10 @@ export function injectPod(pod: PodLike, context: InjectionContext): InjectionRes
         'name_conflict',
         `port ${taken.name} cannot be renamed ${newName}: that name is taken`,
       );
-    if (names.has(ADMIN_PORT_NAME) || (taken.name === undefined && names.has(UNNAMED_PORT_NAME)))
+    if (names.has(SIDECAR_ADMIN_PORT_NAME) || (taken.name === undefined && names.has(UNNAMED_PORT_NAME)))
       throw new Refused(
         'name_conflict',
-        `a container port is already named ${ADMIN_PORT_NAME} or ${UNNAMED_PORT_NAME}`,
+        `a container port is already named ${SIDECAR_ADMIN_PORT_NAME} or ${UNNAMED_PORT_NAME}`,
       );
     if (taken.name === undefined)
       warnings.push(

@@ -4,7 +4,9 @@ import type { RequestScope } from '../request-scope.ts';
 
 /**
  * Writes an auth event in the request stream: the event fields plus who and where (app, request
- * id, client IP, user agent). Callers pass allowlisted fields only; never tokens or secrets.
+ * id, client IP, user agent), and counts it. Callers pass allowlisted fields only; never tokens
+ * or secrets. The metric takes an event's reason only where it is a stable code: a
+ * session_revoked event's reason is the revocation's free text, a label per incident.
  */
 export function authEvent<T extends AuthEventType>(
   scope: RequestScope,
@@ -20,4 +22,7 @@ export function authEvent<T extends AuthEventType>(
     userAgent: typeof ua === 'string' ? capField(ua, 1024) : null,
   };
   logAuthEvent(scope.sink, type, context, fields);
+  const reason = (fields as { reason?: unknown }).reason;
+  const coded = type !== 'session_revoked' && typeof reason === 'string';
+  scope.metrics?.authEvent(scope.state.appLabel, type, coded ? reason : null);
 }

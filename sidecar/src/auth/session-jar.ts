@@ -41,6 +41,11 @@ export interface SessionJar {
    * (clients that send an older cookie copy, or parallel requests, do not renew it again).
    */
   lastSeen(session: Session): number;
+  /**
+   * Sessions of this application this sidecar holds open now (not ended, not expired, active
+   * within the idle timeout); for the session gauge, read at scrape time.
+   */
+  activeCount(now: number): number;
 }
 
 /** Creates the session jar for an application's session settings and cookie keys. */
@@ -125,6 +130,15 @@ export function createSessionJar(
     },
     lastSeen(session) {
       return Math.max(session.seen, seen.get(session.sid) ?? 0);
+    },
+    activeCount(now) {
+      const idleSeconds = Math.floor(settings.idleMs / 1000);
+      const active = new Set<string>();
+      for (const session of cache.values()) {
+        if (active.has(session.sid) || isEnded(session) || session.exp <= now) continue;
+        if (now - Math.max(session.seen, seen.get(session.sid) ?? 0) < idleSeconds) active.add(session.sid);
+      }
+      return active.size;
     },
   };
 }

@@ -90,11 +90,13 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
           ca: 'file' in operator.ca ? readFileSync(operator.ca.file) : operator.ca.pem,
           tokenFile: operator.tokenFile,
           ...(flags.application ? { application: flags.application } : {}),
-          onConnection: (event) =>
+          onConnection: (event) => {
+            metrics.configStreamConnected(event.connected);
             logEvent(sink, event.connected ? 'config_stream_connected' : 'config_stream_disconnected', {
               app: sidecar.current()?.application.name ?? flags.application ?? null,
               ...(event.connected ? {} : { reason: event.reason, retryInMs: event.retryInMs }),
-            }),
+            });
+          },
         },
         listener,
       )

@@ -21,6 +21,12 @@ export interface SidecarMetrics {
   connectionDropped(): void;
   /** Reads the sidecar's held resources at scrape time. */
   watchCapacity(source: CapacitySource): void;
+  /** An auth event (sign-in, its failure by reason, refresh, sign-out, session end, credential failure). */
+  authEvent(app: string, event: string, reason: string | null): void;
+  /** A revocation reached this sidecar. */
+  revocationApplied(app: string): void;
+  /** The operator's config stream opened (true) or broke (false); cluster mode only. */
+  configStreamConnected(connected: boolean): void;
 }
 
 /** What clients hold right now, read when metrics are scraped. */
@@ -29,6 +35,10 @@ export interface CapacitySource {
   upstreamSlotsInUse(): number;
   upstreamQueued(): number;
   tunnels(): number;
+  /** Whether the sidecar is ready (what /readyz answers). */
+  ready(): boolean;
+  /** Sessions held open now by the application's session cache. */
+  activeSessions(): number;
 }
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
@@ -114,6 +124,28 @@ export function createSidecarMetrics(): SidecarMetrics {
     c.upstreamQueued(),
   );
   held('gatehouse_websocket_tunnels', 'WebSocket tunnels open or opening.', (c) => c.tunnels());
+  held('gatehouse_ready', '1 when the sidecar is ready to serve (what /readyz answers), else 0.', (c) =>
+    c.ready() ? 1 : 0,
+  );
+  held(
+    'gatehouse_sessions_active',
+    'Signed-in sessions this sidecar holds open now (not ended or expired, active within the idle timeout).',
+    (c) => c.activeSessions(),
+  );
+  const authEvents = new Counter({
+    name: 'gatehouse_auth_events_total',
+    help: 'Auth events by application, event (login_succeeded, login_failed, session_refreshed, logout, backchannel_logout, ...) and reason code ("" when the event has none).',
+    labelNames: ['app', 'event', 'reason'],
+    registers: [registry],
+  });
+  const revocations = new Counter({
+    name: 'gatehouse_revocations_applied_total',
+    help: 'Revocations (user revocations, sign-outs and back-channel logouts elsewhere) that reached this sidecar.',
+    labelNames: ['app'],
+    registers: [registry],
+  });
+  // Registered at the first stream event, so a standalone sidecar does not report a broken stream.
+  let streamConnected: Gauge<string> | undefined;
 
   const counters = new Map<string, CounterChild>();
   const durations = new Map<string, HistogramChild>();
@@ -157,6 +189,20 @@ export function createSidecarMetrics(): SidecarMetrics {
     },
     watchCapacity(source) {
       capacity = source;
+    },
+    authEvent(app, event, reason) {
+      authEvents.labels(app, event, reason ?? '').inc();
+    },
+    revocationApplied(app) {
+      revocations.labels(app).inc();
+    },
+    configStreamConnected(connected) {
+      streamConnected ??= new Gauge({
+        name: 'gatehouse_config_stream_connected',
+        help: "1 while the operator's config stream is open, 0 while it is broken (cluster mode only).",
+        registers: [registry],
+      });
+      streamConnected.set(connected ? 1 : 0);
     },
   };
 }

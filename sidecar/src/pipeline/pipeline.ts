@@ -98,7 +98,14 @@ export async function handleRequest(
   req: IncomingMessage,
   res: ServerResponse,
 ) {
-  const scope = new RequestScope('http', state, req, ctx.sink, ctx.connections.of(req.socket) ?? null);
+  const scope = new RequestScope(
+    'http',
+    state,
+    req,
+    ctx.sink,
+    ctx.connections.of(req.socket) ?? null,
+    ctx.metrics,
+  );
   ctx.metrics.requestStarted(state.appLabel);
   const finished = registerWithConnection(scope, res);
   try {
@@ -153,7 +160,14 @@ export async function handleUpgrade(
   socket: Duplex,
   head: Buffer,
 ) {
-  const scope = new RequestScope('upgrade', state, req, ctx.sink, ctx.connections.of(req.socket) ?? null);
+  const scope = new RequestScope(
+    'upgrade',
+    state,
+    req,
+    ctx.sink,
+    ctx.connections.of(req.socket) ?? null,
+    ctx.metrics,
+  );
   ctx.metrics.requestStarted(state.appLabel);
   try {
     let stop = runStages(scope);
@@ -194,7 +208,14 @@ export function handleProtocolError(
   parsed?: IncomingMessage,
 ) {
   const req = parsed ?? requestFromPacket(socket, rawPacket);
-  const scope = new RequestScope('http', state, req, ctx.sink, ctx.connections.of(socket) ?? null);
+  const scope = new RequestScope(
+    'http',
+    state,
+    req,
+    ctx.sink,
+    ctx.connections.of(socket) ?? null,
+    ctx.metrics,
+  );
   ctx.metrics.requestStarted(state.appLabel);
   scope.requestId = crypto.randomUUID();
   scope.status = error.status;
