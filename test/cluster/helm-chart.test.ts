@@ -217,10 +217,10 @@ describe('charts/gatehouse', () => {
   });
 
   it('renders injection settings the operator accepts', async () => {
-    const configMap = find(await render(EVERYTHING), 'ConfigMap') as Manifest & {
-      data: Record<string, string>;
-    };
-    const { parse } = await import('yaml');
+    // The injection settings, not the dashboard's ConfigMap.
+    const configMap = (await render(EVERYTHING)).find(
+      (d) => d.kind === 'ConfigMap' && d.metadata.name === 'gatehouse-injection',
+    ) as Manifest & { data: Record<string, string> };
     const settings = parseInjectionSettings(parse(configMap.data['injection.yaml'] ?? ''), 'injection.yaml');
     expect(settings).toMatchObject({
       image:
