@@ -1,26 +1,20 @@
-import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, launchChromium } from '../helpers/chromium.ts';
 import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
 
 // The pages a person meets when something is not simply served, in headless Chromium: each says
 // what happened and offers a way on that keeps the page they wanted. Screenshots are kept in
 // test-artifacts/.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts');
-
 describe('gateway pages in headless Chromium', () => {
   let stack: SignInStack;
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`no Chromium at ${CHROMIUM}: run .ci/run or apt-get install chromium`);
-    mkdirSync(ARTIFACTS, { recursive: true });
     stack = await startSignInStack();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,23 +1,16 @@
-import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, launchChromium } from '../helpers/chromium.ts';
 import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
-
-/** Debian's chromium (installed by .ci/run); CHROMIUM_PATH overrides. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts');
 
 describe('sign-in in headless Chromium against oidc-provider', () => {
   let stack: SignInStack;
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`no Chromium at ${CHROMIUM}: run .ci/run or apt-get install chromium`);
-    mkdirSync(ARTIFACTS, { recursive: true });
     stack = await startSignInStack({ providers: 2 });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

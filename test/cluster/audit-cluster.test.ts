@@ -143,19 +143,23 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+/** Alice's sessions, as JSON, read from the cluster with the given kubeconfig. */
+const aliceSessions = (kubeconfig: string) =>
+  runGatehouse([
+    'audit',
+    'sessions',
+    '--user',
+    'alice@example.com',
+    '--cluster',
+    '--kubeconfig',
+    kubeconfig,
+    '--format',
+    'json',
+  ]);
+
 describe('gatehouse audit --cluster', () => {
   it("reads every injected sidecar's log through the API server and rebuilds sessions across pods", async () => {
-    const { code, stdout, stderr } = await runGatehouse([
-      'audit',
-      'sessions',
-      '--user',
-      'alice@example.com',
-      '--cluster',
-      '--kubeconfig',
-      auditorKubeconfig,
-      '--format',
-      'json',
-    ]);
+    const { code, stdout, stderr } = await aliceSessions(auditorKubeconfig);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const sessions = JSON.parse(stdout) as { sessionId: string; requests: { uri: string }[] }[];
@@ -181,17 +185,7 @@ describe('gatehouse audit --cluster', () => {
       expiresInSeconds: 900,
     });
     const kubeconfig = kubeconfigWithUser(join(dir, 'kubeconfig'), cluster, { exec: plugin.exec }, NS);
-    const { code, stdout, stderr } = await runGatehouse([
-      'audit',
-      'sessions',
-      '--user',
-      'alice@example.com',
-      '--cluster',
-      '--kubeconfig',
-      kubeconfig,
-      '--format',
-      'json',
-    ]);
+    const { code, stdout, stderr } = await aliceSessions(kubeconfig);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect((JSON.parse(stdout) as { sessionId: string }[]).map((s) => s.sessionId)).toEqual(['s1', 's2']);

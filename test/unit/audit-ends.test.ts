@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AuthRecord, RequestRecord } from '../../audit/src/audit-record.ts';
 import { SessionBuilder } from '../../audit/src/sessions.ts';
+import { authRecord } from '../helpers/audit-records.ts';
 
 const request = (start: number, over: Partial<RequestRecord> = {}): RequestRecord => ({
   kind: 'request',
@@ -21,23 +22,7 @@ const request = (start: number, over: Partial<RequestRecord> = {}): RequestRecor
   ...over,
 });
 
-const event = (type: AuthRecord['type'], time: number, over: Partial<AuthRecord> = {}): AuthRecord => ({
-  kind: 'auth',
-  type,
-  time,
-  app: 'corp/wiki',
-  requestId: null,
-  sessionId: null,
-  email: null,
-  sub: null,
-  provider: null,
-  clientIp: null,
-  userAgent: null,
-  reason: null,
-  revocation: null,
-  revokedBefore: null,
-  ...over,
-});
+const event = authRecord;
 
 function session(records: (RequestRecord | AuthRecord)[]) {
   const b = new SessionBuilder();

@@ -6,6 +6,7 @@ import type { AuditRecord } from '../../audit/src/audit-record.ts';
 import { readRun, writeSortedRuns } from '../../audit/src/external-sort.ts';
 import { lineTime, mergeRecords } from '../../audit/src/merged-records.ts';
 import { inTimeOrder } from '../../audit/src/time-order.ts';
+import { authRecord } from '../helpers/audit-records.ts';
 
 // Input out of time order is found by a byte scan and sorted on temporary files in runs that
 // merge back into one exact order.
@@ -50,22 +51,8 @@ describe('inTimeOrder', () => {
 describe('external sort', () => {
   it('sorts records into runs on disk that merge back into exact order, stable within a millisecond', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sort-test-'));
-    const record = (second: number, id: string): AuditRecord => ({
-      kind: 'auth',
-      type: 'logout',
-      time: Date.parse(at(second)),
-      app: 'wiki',
-      requestId: id,
-      sessionId: null,
-      email: null,
-      sub: null,
-      provider: null,
-      clientIp: null,
-      userAgent: null,
-      reason: null,
-      revocation: null,
-      revokedBefore: null,
-    });
+    const record = (second: number, id: string): AuditRecord =>
+      authRecord('logout', Date.parse(at(second)), { app: 'wiki', requestId: id });
     const seconds = [9, 3, 7, 1, 8, 2, 2, 6, 5, 4, 0];
     const input = seconds.map((s, i) => record(s, `id${i}`));
     async function* batches() {
