@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SIDECAR_NODE_ENV } from '../../contract/sidecar-node-options.ts';
@@ -130,4 +130,30 @@ export async function peakRssBytes(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
   return Number(kb) * 1024;
+}
+
+/**
+ * Samples a process's anonymous resident memory (RssAnon: heap, buffers, everything the process
+ * allocates, without the file-backed pages of the Node.js binary, whose count follows the page
+ * cache) every `everyMs` until stopped; resolves with the highest sample, in bytes.
+ */
+export function sampleAnonymousRss(pid: number, everyMs = 20): { stop(): number } {
+  let peak = 0;
+  const read = (): void => {
+    try {
+      const kb = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      peak = Math.max(peak, Number(kb ?? 0) * 1024);
+    } catch {
+      // the process is gone: keep the peak so far
+    }
+  };
+  read();
+  const timer = setInterval(read, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      read();
+      return peak;
+    },
+  };
 }
