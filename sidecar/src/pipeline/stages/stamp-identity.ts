@@ -1,12 +1,13 @@
 import type { PolicyIdentity } from '../../policy/input.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
-/** A header-safe preferred_username claim of a user (no control characters, at most 256 characters); null when none. */
-function preferredUsername(identity: PolicyIdentity): string | null {
+/** A header-safe preferred_username claim of a user (printable Latin-1, at most 256 characters); null when none. */
+export function preferredUsername(identity: PolicyIdentity): string | null {
   const value = identity.claims.preferred_username;
   if (typeof value !== 'string' || value === '' || value.length > 256) return null;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
-  return /[\u0000-\u001f\u007f-\u009f]/.test(value) ? null : value;
+  // What a header value may carry: printable Latin-1, no controls (C0, DEL, C1); anything else
+  // would be refused by the HTTP client or split the header.
+  return /^[\u0020-\u007e\u00a0-\u00ff]+$/.test(value) ? value : null;
 }
 
 /**
