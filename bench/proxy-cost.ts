@@ -1,0 +1,411 @@
+// Cost per pod, side by side in one run: nginx proxy_pass (the floor for one proxy hop),
+// oauth2-proxy and Gatehouse as shipped (the built sidecar with its NODE_OPTIONS), each pinned
+// to core 0 while the load, the upstream and the identity provider run on core 1. Both
+// authenticating proxies are signed in for real, through the same OpenID Provider (oidc-provider).
+// Per proxy and run: spawn to first 200, idle RSS, CPU microseconds per request at saturation
+// (anonymous and signed in; from /proc/<pid>/stat, which holds under noise), added latency at a
+// constant 1,000 requests/s signed in (vegeta, against the upstream alone), and 200 keep-alive
+// clients at saturation (p99, slowest, peak RSS). Prints the medians of --runs as a table.
+//
+//   npm run build && taskset -c 1 node bench/proxy-cost.ts [--runs 3] [--duration 8]
+//
+// Needs wrk and nginx (apt-get install -y wrk nginx-light); builds oauth2-proxy and vegeta once
+// from their Go modules (scripts/bench-tools.sh).
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
+import { startDevProvider } from '../examples/demo/dev-provider.ts';
+import { HttpBrowser, signInWithDevProvider } from '../test/helpers/http-browser.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '3' }, duration: { type: 'string', default: '8' } },
+});
+const RUNS = Number(values.runs);
+const DURATION = Number(values.duration);
+const CLIENT_ID = 'bench';
+const CLIENT_SECRET = 'bench-client-secret';
+const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+
+for (const tool of ['wrk', 'nginx', 'taskset']) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+  } catch {
+    console.error(`bench: ${tool} not found; install it with: apt-get install -y wrk nginx-light util-linux`);
+    process.exit(2);
+  }
+}
+const tools = execFileSync('bash', [join(root, 'scripts/bench-tools.sh')], {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+}).trim();
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** Starts a process pinned to core 0 (the proxy's core). */
+function onProxyCore(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const child = spawn('taskset', ['-c', '0', command, ...args], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+    env,
+  });
+  children.add(child);
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      r(undefined);
+    }, 3000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      r(undefined);
+    });
+  });
+  children.delete(child);
+}
+
+/** The measured process: taskset execs into it, so the pid is the proxy's (nginx: its worker). */
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+const status = (pid: number, key: string) =>
+  Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
+
+async function waitFor200(url: string, headers: Record<string, string> = {}): Promise<void> {
+  for (;;) {
+    try {
+      const res = await fetch(url, { headers, redirect: 'manual' });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+interface Wrk {
+  requests: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+function ms(text: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!m) return Number.NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+function wrk(url: string, connections: number, headers: string[]): Wrk {
+  const out = execFileSync(
+    'taskset',
+    [
+      '-c',
+      '1',
+      'wrk',
+      '-t1',
+      `-c${connections}`,
+      `-d${DURATION}s`,
+      '--latency',
+      ...headers.flatMap((h) => ['-H', h]),
+      url,
+    ],
+    { encoding: 'utf8' },
+  );
+  const bad = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  if (bad) throw new Error(`${url}: ${bad[1]} responses were not 2xx`);
+  return {
+    requests: Number(/(\d+) requests in/.exec(out)?.[1]),
+    p99Ms: ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    maxMs: ms(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(out)?.[1] ?? ''),
+  };
+}
+
+/** CPU microseconds per request of the proxy process under wrk at saturation. */
+function cpuPerRequest(pid: number, url: string, headers: string[]): number {
+  wrk(url, 50, headers); // warm-up
+  const before = cpuTicks(pid);
+  const run = wrk(url, 50, headers);
+  return ((cpuTicks(pid) - before) / HZ / run.requests) * 1e6;
+}
+
+/** p50 and p99 latency (ms) at a constant 1,000 requests/s (vegeta). */
+function constantRate(url: string, headers: string[]): { p50: number; p99: number } {
+  const target = `GET ${url}\n${headers.join('\n')}\n`;
+  const attack = execFileSync(
+    'taskset',
+    ['-c', '1', join(tools, 'vegeta'), 'attack', '-rate=1000', `-duration=${DURATION}s`, '-keepalive=true'],
+    { input: target, maxBuffer: 512 * 1024 * 1024 },
+  );
+  const report = JSON.parse(
+    execFileSync(join(tools, 'vegeta'), ['report', '-type=json'], { input: attack, encoding: 'utf8' }),
+  ) as { latencies: { '50th': number; '99th': number }; status_codes: Record<string, number> };
+  const codes = Object.keys(report.status_codes);
+  if (codes.some((c) => c !== '200'))
+    throw new Error(`${url}: status codes ${JSON.stringify(report.status_codes)}`);
+  return { p50: report.latencies['50th'] / 1e6, p99: report.latencies['99th'] / 1e6 };
+}
+
+interface Proxy {
+  readonly name: string;
+  start(): Promise<{ child: ChildProcess; pid: () => number; origin: string }>;
+  /** Signs in for real; the Cookie header value. Null for a proxy without sign-in. */
+  signIn?(origin: string): Promise<string>;
+}
+
+interface Figures {
+  spawnMs: number;
+  idleMiB: number;
+  cpuAnonymous: number;
+  cpuSignedIn: number | null;
+  addedP50: number | null;
+  addedP99: number | null;
+  p99At200: number;
+  maxAt200: number;
+  peakMiB: number;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+};
+
+// The upstream and the identity provider, on core 1 with the load.
+const upstreamPort = await freePort();
+const upstream = spawn(
+  'taskset',
+  ['-c', '1', process.execPath, join(root, 'bench/upstream-server.ts'), String(upstreamPort)],
+  {
+    stdio: 'ignore',
+  },
+);
+children.add(upstream);
+const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
+await waitFor200(`${upstreamUrl}/small`);
+
+const ports = { nginx: await freePort(), oauth2: await freePort(), gatehouse: await freePort() };
+const origin = (port: number) => `http://127.0.0.1:${port}`;
+const provider = await startDevProvider({
+  clients: [
+    {
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      redirect_uris: [
+        `${origin(ports.gatehouse)}/.gatehouse/callback`,
+        `${origin(ports.oauth2)}/oauth2/callback`,
+      ],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+    },
+  ],
+});
+const work = mkdtempSync(join(tmpdir(), 'gatehouse-proxy-cost-'));
+
+const nginx: Proxy = {
+  name: 'nginx proxy_pass',
+  async start() {
+    const dir = mkdtempSync(join(work, 'nginx-'));
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http { access_log off; upstream up { server 127.0.0.1:${upstreamPort}; keepalive 128; }
+  server { listen 127.0.0.1:${ports.nginx};
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+`,
+    );
+    const child = onProxyCore('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir]);
+    // The worker serves the requests: measure it, not the master.
+    const pid = () =>
+      Number(
+        execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+          .trim()
+          .split('\n')[0],
+      );
+    return { child, pid, origin: origin(ports.nginx) };
+  },
+};
+
+const oauth2Proxy: Proxy = {
+  name: 'oauth2-proxy v7.15.6',
+  async start() {
+    const child = onProxyCore(join(tools, 'oauth2-proxy'), [
+      `--http-address=127.0.0.1:${ports.oauth2}`,
+      '--provider=oidc',
+      `--oidc-issuer-url=${provider.issuer}`,
+      `--client-id=${CLIENT_ID}`,
+      `--client-secret=${CLIENT_SECRET}`,
+      `--redirect-url=${origin(ports.oauth2)}/oauth2/callback`,
+      `--upstream=${upstreamUrl}/`,
+      `--cookie-secret=${Buffer.alloc(32, 7).toString('base64url')}`,
+      '--cookie-secure=false',
+      '--email-domain=*',
+      '--skip-provider-button=true',
+      '--skip-auth-route=^/public/',
+      '--request-logging=false',
+      '--auth-logging=false',
+      '--standard-logging=false',
+      '--scope=openid email profile',
+      '--code-challenge-method=S256',
+    ]);
+    return { child, pid: () => child.pid as number, origin: origin(ports.oauth2) };
+  },
+  async signIn(at) {
+    const browser = new HttpBrowser();
+    await signInWithDevProvider(browser, `${at}/oauth2/start?rd=%2Fsmall`, 'alice');
+    return [...browser.cookies(at)].map(([n, v]) => `${n}=${v}`).join('; ');
+  },
+};
+
+const gatehouse: Proxy = {
+  name: 'Gatehouse (shipped)',
+  async start() {
+    const dir = mkdtempSync(join(work, 'gatehouse-'));
+    const documents = [
+      {
+        apiVersion: 'gatehouse.dev/v1alpha1',
+        kind: 'AccessApplication',
+        metadata: { name: 'bench' },
+        spec: {
+          hosts: ['127.0.0.1'],
+          upstream: { url: upstreamUrl },
+          policies: [{ name: 'public' }, { name: 'signed-in' }],
+          authentication: {
+            externalUrl: origin(ports.gatehouse),
+            identityProviders: [
+              {
+                name: 'dev',
+                issuer: provider.issuer,
+                clientId: CLIENT_ID,
+                clientSecretRef: { name: 'idp', key: 'secret' },
+              },
+            ],
+          },
+        },
+      },
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'idp' }, stringData: { secret: CLIENT_SECRET } },
+      {
+        apiVersion: 'gatehouse.dev/v1alpha1',
+        kind: 'AccessPolicy',
+        metadata: { name: 'public' },
+        spec: { decision: 'bypass', include: [{ paths: ['/public/**'] }] },
+      },
+      {
+        apiVersion: 'gatehouse.dev/v1alpha1',
+        kind: 'AccessPolicy',
+        metadata: { name: 'signed-in' },
+        spec: { decision: 'allow', include: [{ everyone: true }] },
+      },
+    ];
+    writeFileSync(join(dir, 'app.yaml'), documents.map((d) => stringify(d)).join('---\n'));
+    const child = onProxyCore(
+      process.execPath,
+      [
+        join(root, 'dist/bin/gatehouse.js'),
+        'sidecar',
+        '--config',
+        dir,
+        '--listen',
+        `127.0.0.1:${ports.gatehouse}`,
+        '--admin-listen',
+        '127.0.0.1:0',
+      ],
+      { ...process.env, ...SIDECAR_NODE_ENV },
+    );
+    return { child, pid: () => child.pid as number, origin: origin(ports.gatehouse) };
+  },
+  async signIn(at) {
+    const browser = new HttpBrowser();
+    await signInWithDevProvider(browser, `${at}/small`, 'alice');
+    return [...browser.cookies(at)].map(([n, v]) => `${n}=${v}`).join('; ');
+  },
+};
+
+async function measure(proxy: Proxy): Promise<Figures> {
+  const spawnedAt = performance.now();
+  const { child, pid, origin: at } = await proxy.start();
+  await waitFor200(`${at}/public/small`);
+  const spawnMs = performance.now() - spawnedAt;
+  await new Promise((r) => setTimeout(r, 1000));
+  const measured = pid();
+  const idleMiB = status(measured, 'VmRSS');
+  const cookie = proxy.signIn ? await proxy.signIn(at) : null;
+  const signed = cookie === null ? [] : [`Cookie: ${cookie}`];
+  if (cookie !== null) await waitFor200(`${at}/small`, { cookie });
+  const cpuAnonymous = cpuPerRequest(measured, `${at}/public/small`, []);
+  const cpuSignedIn = cookie === null ? null : cpuPerRequest(measured, `${at}/small`, signed);
+  // The upstream alone at the same rate, just before, so both see the same machine.
+  const direct = constantRate(`${upstreamUrl}/small`, []);
+  const rate = constantRate(`${at}${cookie === null ? '/public/small' : '/small'}`, signed);
+  wrk(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed); // warm-up
+  const many = wrk(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed);
+  const peakMiB = status(measured, 'VmHWM');
+  await stop(child);
+  return {
+    spawnMs,
+    idleMiB,
+    cpuAnonymous,
+    cpuSignedIn,
+    addedP50: rate.p50 - direct.p50,
+    addedP99: rate.p99 - direct.p99,
+    p99At200: many.p99Ms,
+    maxAt200: many.maxMs,
+    peakMiB,
+  };
+}
+
+const results = new Map<string, Figures[]>();
+for (let run = 0; run < RUNS; run++)
+  for (const proxy of [nginx, oauth2Proxy, gatehouse]) {
+    const figures = await measure(proxy);
+    results.set(proxy.name, [...(results.get(proxy.name) ?? []), figures]);
+    console.error(`run ${run + 1}: ${proxy.name}: ${JSON.stringify(figures)}`);
+  }
+
+const fmt = (x: number | null, digits = 1) => (x === null ? '' : x.toFixed(digits));
+const col = (name: string, pick: (f: Figures) => number | null, digits = 1) =>
+  fmt(
+    (results.get(name) ?? []).some((f) => pick(f) === null)
+      ? null
+      : median((results.get(name) ?? []).map((f) => pick(f) as number)),
+    digits,
+  );
+const names = [nginx.name, oauth2Proxy.name, gatehouse.name];
+const row = (label: string, pick: (f: Figures) => number | null, digits = 1) =>
+  `| ${label} | ${names.map((n) => col(n, pick, digits)).join(' | ')} |`;
+console.log(
+  `\nnode ${process.version}; medians of ${RUNS} runs, ${DURATION} s each; proxy on core 0, load, upstream and provider on core 1\n`,
+);
+console.log(`| | ${names.join(' | ')} |`);
+console.log(`|---|${names.map(() => '---:').join('|')}|`);
+console.log(row('CPU µs per request, anonymous, saturation', (f) => f.cpuAnonymous));
+console.log(row('CPU µs per request, signed in, saturation', (f) => f.cpuSignedIn));
+console.log(row('added latency at 1,000/s (signed in), p50 ms', (f) => f.addedP50, 2));
+console.log(row('added latency at 1,000/s (signed in), p99 ms', (f) => f.addedP99, 2));
+console.log(row('spawn → first 200, ms', (f) => f.spawnMs, 0));
+console.log(row('idle RSS, MiB', (f) => f.idleMiB, 0));
+console.log(row('200 connections at saturation: p99 ms', (f) => f.p99At200, 0));
+console.log(row('200 connections at saturation: slowest ms', (f) => f.maxAt200, 0));
+console.log(row('peak RSS after 200 connections, MiB', (f) => f.peakMiB, 0));
+await provider.close();
+process.exit(0);
