@@ -21,6 +21,7 @@ import { stringify } from 'yaml';
 import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
 import { startDevProvider } from '../examples/demo/dev-provider.ts';
 import { HttpBrowser, signInWithDevProvider } from '../test/helpers/http-browser.ts';
+import { benchPolicy } from './signed-in-app.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -304,18 +305,8 @@ const gatehouse: Proxy = {
         },
       },
       { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'idp' }, stringData: { secret: CLIENT_SECRET } },
-      {
-        apiVersion: 'gatehouse.dev/v1alpha1',
-        kind: 'AccessPolicy',
-        metadata: { name: 'public' },
-        spec: { decision: 'bypass', include: [{ paths: ['/public/**'] }] },
-      },
-      {
-        apiVersion: 'gatehouse.dev/v1alpha1',
-        kind: 'AccessPolicy',
-        metadata: { name: 'signed-in' },
-        spec: { decision: 'allow', include: [{ everyone: true }] },
-      },
+      benchPolicy('public', { decision: 'bypass', include: [{ paths: ['/public/**'] }] }),
+      benchPolicy('signed-in', { decision: 'allow', include: [{ everyone: true }] }),
     ];
     writeFileSync(join(dir, 'app.yaml'), documents.map((d) => stringify(d)).join('---\n'));
     const child = onProxyCore(

@@ -6,6 +6,11 @@ import { generateApplicationKeys, keysToSecretData } from '../contract/keys.ts';
 import { createSealer } from '../sidecar/src/auth/sealed.ts';
 import type { Session } from '../sidecar/src/auth/session.ts';
 
+/** An AccessPolicy document of a benchmark's standalone config. */
+export function benchPolicy(name: string, spec: Record<string, unknown>): Record<string, unknown> {
+  return { apiVersion: 'gatehouse.dev/v1alpha1', kind: 'AccessPolicy', metadata: { name }, spec };
+}
+
 /**
  * A standalone application for benchmarks with signed-in users: `/public/**` is open to
  * everyone (bypass), the rest needs the `engineering` group. Its keys are in the YAML (a Secret
@@ -35,18 +40,8 @@ export async function writeSignedInApp(
         },
       },
     },
-    {
-      apiVersion: 'gatehouse.dev/v1alpha1',
-      kind: 'AccessPolicy',
-      metadata: { name: 'public' },
-      spec: { decision: 'bypass', include: [{ paths: ['/public/**'] }] },
-    },
-    {
-      apiVersion: 'gatehouse.dev/v1alpha1',
-      kind: 'AccessPolicy',
-      metadata: { name: 'engineers' },
-      spec: { decision: 'allow', include: [{ groups: ['engineering'] }] },
-    },
+    benchPolicy('public', { decision: 'bypass', include: [{ paths: ['/public/**'] }] }),
+    benchPolicy('engineers', { decision: 'allow', include: [{ groups: ['engineering'] }] }),
     {
       apiVersion: 'v1',
       kind: 'Secret',
