@@ -55,6 +55,8 @@ export interface RenderInput {
   readonly location?: string;
   /** Schema-valid AccessPolicies of the application's namespace, by name. */
   readonly policies?: ReadonlyMap<string, Located<AccessPolicy>>;
+  /** Names of policies that exist but failed their own schema: reported there, not again as missing. */
+  readonly invalidPolicies?: ReadonlySet<string>;
   /** Secret data of the application's namespace, by Secret name (client secrets). */
   readonly secrets?: SecretsByName;
   /** The application's keys (cookie encryption, signing); checked against ApplicationKeysSchema. */
@@ -116,6 +118,7 @@ function renderPolicies(
     seen.add(ref.name);
     const found = input.policies?.get(ref.name);
     if (!found) {
+      if (input.invalidPolicies?.has(ref.name)) return;
       errors.push({
         path: at(`spec.policies[${i}].name`),
         message: missingPolicy(ref.name, namespace),

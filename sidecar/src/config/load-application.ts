@@ -5,7 +5,7 @@ import type { AssertionAlgorithm } from '../../../contract/api/authentication.ts
 import { API_GROUP } from '../../../contract/api/schema-helpers.ts';
 import { joinPath, schemaErrors } from '../../../contract/api/validate.ts';
 import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
-import { looseReferenceErrors, missingPolicy } from '../../../contract/config/references.ts';
+import { looseReferenceErrors } from '../../../contract/config/references.ts';
 import { type Located, renderSidecarConfig } from '../../../contract/config/render.ts';
 import { assertionAlgorithm } from '../../../contract/config/render-auth.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
@@ -160,6 +160,11 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
       location: chosen.location,
       policies: own,
       secrets: ownSecrets,
+      invalidPolicies: new Set(
+        [...invalidPolicies]
+          .filter((key) => key.startsWith(`${namespace}/`))
+          .map((key) => key.slice(namespace.length + 1)),
+      ),
       keys,
       revocations: revocationsFor(
         standaloneApplicationKey(chosen.value),
@@ -168,11 +173,7 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
         select.now?.() ?? new Date(),
       ),
     });
-    // A policy that failed its schema is reported with its own errors, not again as missing.
-    const invalidHere = [...invalidPolicies]
-      .filter((key) => key.startsWith(`${namespace}/`))
-      .map((key) => missingPolicy(key.slice(namespace.length + 1), namespace || undefined));
-    if (!result.ok) errors.push(...result.errors.filter((e) => !invalidHere.includes(e.message)));
+    if (!result.ok) errors.push(...result.errors);
     else if (errors.length === 0) return result.config;
   }
   throw new ConfigError('config_invalid', withPositions(errors, documents));

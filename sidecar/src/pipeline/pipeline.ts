@@ -98,14 +98,7 @@ export async function handleRequest(
   req: IncomingMessage,
   res: ServerResponse,
 ) {
-  const scope = new RequestScope(
-    'http',
-    state,
-    req,
-    ctx.sink,
-    ctx.connections.of(req.socket) ?? null,
-    ctx.metrics,
-  );
+  const scope = scopeOf('http', ctx, state, req, req.socket);
   ctx.metrics.requestStarted(state.appLabel);
   const finished = registerWithConnection(scope, res);
   try {
@@ -127,6 +120,17 @@ export async function handleRequest(
     logRequest(scope, ctx.sink, ctx.metrics);
     finished();
   }
+}
+
+/** A request's scope, tied to its connection's record and the process's log and metrics. */
+function scopeOf(
+  kind: 'http' | 'upgrade',
+  ctx: PipelineContext,
+  state: RuntimeState,
+  req: IncomingMessage,
+  socket: Socket,
+): RequestScope {
+  return new RequestScope(kind, state, req, ctx.sink, ctx.connections.of(socket) ?? null, ctx.metrics);
 }
 
 /** Records on the scope that a stage stopped the request. */
@@ -160,14 +164,7 @@ export async function handleUpgrade(
   socket: Duplex,
   head: Buffer,
 ) {
-  const scope = new RequestScope(
-    'upgrade',
-    state,
-    req,
-    ctx.sink,
-    ctx.connections.of(req.socket) ?? null,
-    ctx.metrics,
-  );
+  const scope = scopeOf('upgrade', ctx, state, req, req.socket);
   ctx.metrics.requestStarted(state.appLabel);
   try {
     let stop = runStages(scope);
@@ -208,14 +205,7 @@ export function handleProtocolError(
   parsed?: IncomingMessage,
 ) {
   const req = parsed ?? requestFromPacket(socket, rawPacket);
-  const scope = new RequestScope(
-    'http',
-    state,
-    req,
-    ctx.sink,
-    ctx.connections.of(socket) ?? null,
-    ctx.metrics,
-  );
+  const scope = scopeOf('http', ctx, state, req, socket);
   ctx.metrics.requestStarted(state.appLabel);
   scope.requestId = crypto.randomUUID();
   scope.status = error.status;
