@@ -25,7 +25,12 @@ import { benchPolicy } from './signed-in-app.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '3' }, duration: { type: 'string', default: '8' } },
+  options: {
+    runs: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '8' },
+    // A comma-separated subset of nginx, oauth2-proxy, gatehouse (all three by default).
+    only: { type: 'string', default: 'nginx,oauth2-proxy,gatehouse' },
+  },
 });
 const RUNS = Number(values.runs);
 const DURATION = Number(values.duration);
@@ -365,9 +370,21 @@ async function measure(proxy: Proxy): Promise<Figures> {
   };
 }
 
+const chosen = new Set(values.only.split(','));
+const known = new Map<string, Proxy>([
+  ['nginx', nginx],
+  ['oauth2-proxy', oauth2Proxy],
+  ['gatehouse', gatehouse],
+]);
+for (const name of chosen)
+  if (!known.has(name)) {
+    console.error(`bench: --only: unknown proxy ${name}; known: ${[...known.keys()].join(', ')}`);
+    process.exit(2);
+  }
+const proxies = [...known].filter(([name]) => chosen.has(name)).map(([, proxy]) => proxy);
 const results = new Map<string, Figures[]>();
 for (let run = 0; run < RUNS; run++)
-  for (const proxy of [nginx, oauth2Proxy, gatehouse]) {
+  for (const proxy of proxies) {
     const figures = await measure(proxy);
     results.set(proxy.name, [...(results.get(proxy.name) ?? []), figures]);
     console.error(`run ${run + 1}: ${proxy.name}: ${JSON.stringify(figures)}`);
@@ -381,7 +398,7 @@ const col = (name: string, pick: (f: Figures) => number | null, digits = 1) =>
       : median((results.get(name) ?? []).map((f) => pick(f) as number)),
     digits,
   );
-const names = [nginx.name, oauth2Proxy.name, gatehouse.name];
+const names = proxies.map((p) => p.name);
 const row = (label: string, pick: (f: Figures) => number | null, digits = 1) =>
   `| ${label} | ${names.map((n) => col(n, pick, digits)).join(' | ')} |`;
 console.log(

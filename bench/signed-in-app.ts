@@ -21,8 +21,11 @@ export async function writeSignedInApp(
   upstreamUrl: string,
   origin: string,
   name = 'bench',
+  teams = 0,
 ): Promise<{ dir: string; cookie: string }> {
   const keys = generateApplicationKeys('ES256');
+  // Team policies: each allows one group on its own paths, so none matches the benchmark's user.
+  const teamNames = Array.from({ length: teams }, (_, i) => `team-${i}`);
   const dir = mkdtempSync(join(tmpdir(), `gatehouse-${name}-`));
   const documents = [
     {
@@ -32,7 +35,7 @@ export async function writeSignedInApp(
       spec: {
         hosts: ['127.0.0.1'],
         upstream: { url: upstreamUrl },
-        policies: [{ name: 'public' }, { name: 'engineers' }],
+        policies: [{ name: 'public' }, { name: 'engineers' }, ...teamNames.map((n) => ({ name: n }))],
         authentication: {
           externalUrl: origin,
           // Never contacted: the benchmark's session is minted below, as a sign-in would.
@@ -42,6 +45,9 @@ export async function writeSignedInApp(
     },
     benchPolicy('public', { decision: 'bypass', include: [{ paths: ['/public/**'] }] }),
     benchPolicy('engineers', { decision: 'allow', include: [{ groups: ['engineering'] }] }),
+    ...teamNames.map((n) =>
+      benchPolicy(n, { decision: 'allow', include: [{ groups: [n] }], require: [{ paths: [`/${n}/**`] }] }),
+    ),
     {
       apiVersion: 'v1',
       kind: 'Secret',
