@@ -4,25 +4,25 @@
 # Build:  docker build -t ghcr.io/gatehouse-dev/gatehouse:0.1.0 .
 # The chart runs `operator` from it and the webhook injects it as the sidecar.
 
-# Build stage: compile TypeScript, then keep only runtime dependencies.
+# Build stage: bundle the command and its libraries into dist/ (scripts/build.ts, esbuild).
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.ts ./scripts/build.ts
 COPY bin ./bin
 COPY lib ./lib
 COPY contract ./contract
 COPY sidecar/src ./sidecar/src
 COPY operator/src ./operator/src
 COPY audit/src ./audit/src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build
 
-# Runtime: distroless Node 24 (no shell, no package manager), non-root (65532).
+# Runtime: distroless Node 24 (no shell, no package manager), non-root (65532). The bundle needs
+# no node_modules; package.json only marks dist/ as ES modules.
 FROM gcr.io/distroless/nodejs24-debian12:nonroot
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
-COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY crds ./crds
 ENV NODE_ENV=production

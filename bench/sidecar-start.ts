@@ -142,7 +142,9 @@ for (let run = 0; run < RUNS; run++)
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const col = (extra: number, pick: (f: Figures) => number, digits: number) =>
   median((results.get(extra) ?? []).map(pick)).toFixed(digits);
-console.log(`\nnode ${process.version}; medians of ${RUNS} runs; sidecar on core 0, wrk and upstream on core 1\n`);
+console.log(
+  `\nnode ${process.version}; medians of ${RUNS} runs; sidecar on core 0, wrk and upstream on core 1\n`,
+);
 console.log(`| | 2 policies | ${2 + EXTRA} policies |`);
 console.log('|---|---:|---:|');
 for (const [label, pick, digits] of [

@@ -1,13 +1,6 @@
-import { AUDIT_USAGE, runAuditCommand } from '../audit/src/audit-command.ts';
-import { ConfigError } from '../contract/errors.ts';
+import { ConfigError, configErrorReport } from '../contract/errors.ts';
 import { UsageError } from '../lib/args.ts';
 import { KubeApiError, KubeconfigError } from '../lib/kube/kube-errors.ts';
-import { OPERATOR_USAGE, runOperatorCommand } from '../operator/src/cli/operator-command.ts';
-import { REVOKE_USAGE, runRevokeCommand } from '../operator/src/cli/revoke-command.ts';
-import { runServiceTokenCommand, SERVICE_TOKEN_USAGE } from '../sidecar/src/cli/service-token-command.ts';
-import { reportConfigError, runSidecarCommand } from '../sidecar/src/cli/sidecar-command.ts';
-import { SIDECAR_USAGE } from '../sidecar/src/cli/sidecar-flags.ts';
-import { runValidateCommand, VALIDATE_USAGE } from '../sidecar/src/cli/validate-command.ts';
 
 const USAGE = `Usage: gatehouse <command> [options]
 
@@ -24,13 +17,43 @@ Run 'gatehouse <command> --help' (or -h) for a command's options. Every command 
 result takes -o/--output <file> for where, and --format for how.
 `;
 
-const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => number | Promise<number> }> = {
-  sidecar: { usage: SIDECAR_USAGE, run: runSidecarCommand },
-  operator: { usage: OPERATOR_USAGE, run: runOperatorCommand },
-  validate: { usage: VALIDATE_USAGE, run: runValidateCommand },
-  revoke: { usage: REVOKE_USAGE, run: runRevokeCommand },
-  audit: { usage: AUDIT_USAGE, run: runAuditCommand },
-  'service-token': { usage: SERVICE_TOKEN_USAGE, run: runServiceTokenCommand },
+interface Command {
+  readonly usage: string;
+  run(argv: string[]): number | Promise<number>;
+}
+
+// Each command's modules load only when it runs: a sidecar never loads the operator, the audit
+// or the Kubernetes client, and `--version` loads none of them.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  sidecar: async () => {
+    const [{ runSidecarCommand }, { SIDECAR_USAGE }] = await Promise.all([
+      import('../sidecar/src/cli/sidecar-command.ts'),
+      import('../sidecar/src/cli/sidecar-flags.ts'),
+    ]);
+    return { usage: SIDECAR_USAGE, run: runSidecarCommand };
+  },
+  operator: async () => {
+    const { OPERATOR_USAGE, runOperatorCommand } = await import('../operator/src/cli/operator-command.ts');
+    return { usage: OPERATOR_USAGE, run: runOperatorCommand };
+  },
+  validate: async () => {
+    const { VALIDATE_USAGE, runValidateCommand } = await import('../sidecar/src/cli/validate-command.ts');
+    return { usage: VALIDATE_USAGE, run: runValidateCommand };
+  },
+  revoke: async () => {
+    const { REVOKE_USAGE, runRevokeCommand } = await import('../operator/src/cli/revoke-command.ts');
+    return { usage: REVOKE_USAGE, run: runRevokeCommand };
+  },
+  audit: async () => {
+    const { AUDIT_USAGE, runAuditCommand } = await import('../audit/src/audit-command.ts');
+    return { usage: AUDIT_USAGE, run: runAuditCommand };
+  },
+  'service-token': async () => {
+    const { SERVICE_TOKEN_USAGE, runServiceTokenCommand } = await import(
+      '../sidecar/src/cli/service-token-command.ts'
+    );
+    return { usage: SERVICE_TOKEN_USAGE, run: runServiceTokenCommand };
+  },
 };
 
 const HELP: ReadonlySet<string> = new Set(['help', '--help', '-h']);
@@ -42,13 +65,14 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`gatehouse ${pkg.version}\n`);
     return 0;
   }
-  const command = name === undefined ? undefined : COMMANDS[name];
-  if (!command) {
+  const load = name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
     process.stderr.write(
       name && !HELP.has(name) ? `gatehouse: unknown command ${JSON.stringify(name)}\n\n${USAGE}` : USAGE,
     );
     return name !== undefined && HELP.has(name) ? 0 : 2;
   }
+  const command = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(command.usage);
     return 0;
@@ -62,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (error instanceof ConfigError) {
-      reportConfigError(error);
+      process.stderr.write(configErrorReport(error.errors));
       return 1;
     }
     if (/^E[A-Z]+$/.test(code) && typeof (error as { path?: unknown }).path === 'string') {

@@ -84,6 +84,12 @@ export function byPlace(a: FieldError, b: FieldError): number {
   );
 }
 
+/** What a person reads about an invalid configuration: a count, then every error at its place, in file order. */
+export function configErrorReport(errors: readonly FieldError[]): string {
+  const lines = [...errors].sort(byPlace).map((e) => `  ${locatedPath(e)}: ${e.message}\n`);
+  return `gatehouse: configuration is invalid (${errors.length} error${errors.length === 1 ? '' : 's'}):\n${lines.join('')}`;
+}
+
 /** A configuration that cannot be used; carries every problem found, not just the first. */
 export class ConfigError extends Error {
   readonly code: 'config_invalid' | 'config_unreadable';

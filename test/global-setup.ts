@@ -1,11 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
-/** Builds dist/ once per test run, so process tests run the entry point exactly as it ships; prepares the cluster tools. */
+/** Builds dist/ (the bundle that ships) once per test run, so process tests run the command exactly as it ships; prepares the cluster tools. */
 export default function setup(): void {
   const root = resolve(import.meta.dirname, '..');
-  const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [resolve(root, 'scripts/build.ts')], { cwd: root, stdio: 'inherit' });
   // The real kube-apiserver, etcd, helm and promtool the tests use: instant when cached, built
   // once from Go modules otherwise (minutes; the build prints to stderr).
   for (const script of ['scripts/control-plane.sh', 'scripts/helm.sh', 'scripts/promtool.sh'])

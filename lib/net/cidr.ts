@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { LRUCache } from 'lru-cache';
+import { boundedCache } from '../bounded-cache.ts';
 
 /** A parsed address range: family, network address and prefix length. */
 export interface Cidr {
@@ -47,7 +47,7 @@ export function createAddressSet(cidrs: readonly string[]): AddressSet {
     if (!cidr) throw new TypeError(`invalid CIDR ${JSON.stringify(text)}`);
     list.addSubnet(cidr.address, cidr.prefix, cidr.family);
   }
-  const cache = new LRUCache<string, boolean>({ max: 10_000 });
+  const cache = boundedCache<string, boolean>(10_000);
   return Object.freeze({
     size: cidrs.length,
     has(ip: string): boolean {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import { STREAM_AUDIENCE } from '../../../contract/config-stream.ts';
 import { APPLICATION_KEY } from '../../../contract/injection.ts';
+import { boundedCache } from '../../../lib/bounded-cache.ts';
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { TOKEN_REVIEWS } from '../../../lib/kube/resource-types.ts';
@@ -91,7 +91,7 @@ interface TokenReviewStatus {
  * the operator's Pod cache, so a deleted Pod's token is refused at once on every replica.
  */
 export function createSidecarVerifier(client: KubeClient, pods: PodLookup, reviewBoundMs = REVIEW_BOUND_MS) {
-  const cache = new LRUCache<string, Review>({ max: CACHE_MAX });
+  const cache = boundedCache<string, Review>(CACHE_MAX);
 
   const review = async (token: string, now: number): Promise<Review> => {
     let status: TokenReviewStatus;

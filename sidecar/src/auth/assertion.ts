@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { LRUCache } from 'lru-cache';
 import type { RenderedAuth } from '../../../contract/config/auth-config.ts';
 import type { SigningKey } from '../../../contract/keys.ts';
+import { boundedCache } from '../../../lib/bounded-cache.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
 
 const CACHE_LIMIT = 10_000;
@@ -25,7 +25,7 @@ export function createAssertionSigner(
 ): AssertionSigner {
   const key = keys[0];
   if (!key) throw new Error('no signing key');
-  const cache = new LRUCache<string, { jwt: string; renewAt: number }>({ max: CACHE_LIMIT });
+  const cache = boundedCache<string, { jwt: string; renewAt: number }>(CACHE_LIMIT);
   return {
     cached(cacheKey, now) {
       const hit = cache.get(cacheKey);

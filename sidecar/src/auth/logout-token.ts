@@ -1,6 +1,7 @@
 import { decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
 import type { LogoutTokenRefusalCode } from '../../../contract/log-events.ts';
+import { boundedCache } from '../../../lib/bounded-cache.ts';
 import { type ProviderClient, providerKeys } from './oidc-client.ts';
 
 /** The event a back-channel logout token carries (OpenID Connect Back-Channel Logout 1.0, 2.4). */
@@ -23,7 +24,7 @@ export type LogoutTokenVerdict =
 
 /** Logout token ids seen, kept twice the iat window: a replay within it is refused. */
 export function createSeenTokenIds(): LRUCache<string, true> {
-  return new LRUCache<string, true>({ max: 100_000, ttl: 2 * IAT_WINDOW_SECONDS * 1000 });
+  return boundedCache<string, true>(100_000, { ttlMs: 2 * IAT_WINDOW_SECONDS * 1000 });
 }
 
 const text = (value: unknown, max = 255): string | undefined =>

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, customFetch, errors, jwtVerify } from 'jose';
-import { LRUCache } from 'lru-cache';
 import { Agent, fetch } from 'undici';
 import type { RenderedAuth } from '../../../contract/config/auth-config.ts';
 import type { SERVICE_ACCOUNT_FAILURES } from '../../../contract/log-events.ts';
+import { boundedCache } from '../../../lib/bounded-cache.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
 import { serviceAccountIdentity } from './machine-identity.ts';
 
@@ -64,9 +64,7 @@ export function createServiceAccountVerifier(
       }) as unknown as Promise<Response>;
     },
   });
-  const verified = new LRUCache<string, { identity: PolicyIdentity; expiresAt: number }>({
-    max: CACHE_LIMIT,
-  });
+  const verified = boundedCache<string, { identity: PolicyIdentity; expiresAt: number }>(CACHE_LIMIT);
   return async (token) => {
     const hit = verified.get(token);
     if (hit && hit.expiresAt > Date.now()) return { ok: true, ...hit };

@@ -1,5 +1,5 @@
-import { LRUCache } from 'lru-cache';
 import type { RenderedAuth } from '../../../contract/config/auth-config.ts';
+import { boundedCache } from '../../../lib/bounded-cache.ts';
 import { cookieName, readCookies, serializeCookie } from './cookies.ts';
 import type { Sealer } from './sealed.ts';
 import { asSession, type Session } from './session.ts';
@@ -56,13 +56,13 @@ export function createSessionJar(
 ): SessionJar {
   const name = cookieName(settings.cookieName, settings.secure);
   const chunkName = (i: number) => (i === 0 ? name : `${name}_${i}`);
-  const cache = new LRUCache<string, Session>({ max: CACHE_LIMIT });
+  const cache = boundedCache<string, Session>(CACHE_LIMIT);
   // Signed-out sessions, each kept until it would have expired anyway. Bounded for memory; a
   // cookie somebody keeps replaying stays the most recently used, so it is the last to go.
-  const ended = new LRUCache<string, true>({ max: endedLimit });
+  const ended = boundedCache<string, true>(endedLimit);
   const secure = settings.secure;
 
-  const seen = new LRUCache<string, number>({ max: CACHE_LIMIT });
+  const seen = boundedCache<string, number>(CACHE_LIMIT);
   const remember = (sealed: string, session: Session) => void cache.set(sealed, session);
   const isEnded = (session: Session) => ended.get(session.sid) === true;
 

@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { boundedCache } from '../../../lib/bounded-cache.ts';
 import type { RequestScope } from '../request-scope.ts';
 import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
@@ -20,7 +20,7 @@ export interface Refreshed {
  * spending the already rotated refresh token again, which would end the session.
  */
 const REMEMBERED_REFRESHES = 10_000;
-const refreshes = new LRUCache<string, Promise<Refreshed>>({ max: REMEMBERED_REFRESHES });
+const refreshes = boundedCache<string, Promise<Refreshed>>(REMEMBERED_REFRESHES);
 
 function isPermanent(error: unknown): boolean {
   const e = error as { error?: unknown; code?: unknown };

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
-import { byPlace, ConfigError, locatedPath } from '../../../contract/errors.ts';
+import { ConfigError, configErrorReport, locatedPath } from '../../../contract/errors.ts';
 import { logEvent } from '../../../contract/log-events.ts';
 import { revocationTarget } from '../../../contract/revocations.ts';
 import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../../../contract/sidecar-node-options.ts';
@@ -18,15 +18,6 @@ import { directoryReporter, operatorReporter } from '../config/session-end-repor
 import { createSidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar } from '../server.ts';
 import { parseSidecarFlags, type SidecarFlags } from './sidecar-flags.ts';
-
-/** Prints every config error with its place (file, line and column where known) to stderr. */
-export function reportConfigError(error: ConfigError): void {
-  console.error(
-    `gatehouse: configuration is invalid (${error.errors.length} error${error.errors.length === 1 ? '' : 's'}):`,
-  );
-  const sorted = [...error.errors].sort(byPlace);
-  for (const e of sorted) console.error(`  ${locatedPath(e)}: ${e.message}`);
-}
 
 /** `gatehouse sidecar`: resolves with the process exit code once stopped by a signal. */
 export function runSidecarCommand(argv: string[]): Promise<number> {
@@ -123,7 +114,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   } catch (error) {
     admin.close();
     if (error instanceof ConfigError) {
-      reportConfigError(error);
+      process.stderr.write(configErrorReport(error.errors));
       return 1;
     }
     throw error;

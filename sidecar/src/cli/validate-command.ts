@@ -2,12 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { redactedConfig } from '../../../contract/config/sidecar-config.ts';
-import { ConfigError } from '../../../contract/errors.ts';
+import { ConfigError, configErrorReport } from '../../../contract/errors.ts';
 import { UsageError } from '../../../lib/args.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { configFromSnapshot } from '../config/load-application.ts';
 import { readSnapshot } from '../config/load-documents.ts';
-import { reportConfigError } from './sidecar-command.ts';
 
 export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir> [--application <name>]
 
@@ -69,7 +68,7 @@ export function runValidateCommand(argv: string[]): number {
     return 0;
   } catch (error) {
     if (error instanceof ConfigError) {
-      reportConfigError(error);
+      process.stderr.write(configErrorReport(error.errors));
       return 1;
     }
     throw error;

@@ -1,5 +1,5 @@
-import { LRUCache } from 'lru-cache';
 import type { AuthEventFields, LoginFailure } from '../../../contract/log-events.ts';
+import { boundedCache } from '../../../lib/bounded-cache.ts';
 import { capField } from '../../../lib/log/sanitize.ts';
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
@@ -20,7 +20,7 @@ import type { RequestScope } from '../request-scope.ts';
 
 /** States already redeemed in this process, until their login would have expired anyway. */
 const REDEEMED_LIMIT = 100_000;
-const redeemed = new LRUCache<string, true>({ max: REDEEMED_LIMIT, ttl: LOGIN_TTL_SECONDS * 1000 });
+const redeemed = boundedCache<string, true>(REDEEMED_LIMIT, { ttlMs: LOGIN_TTL_SECONDS * 1000 });
 
 function markRedeemed(state: string): boolean {
   if (redeemed.has(state)) return false;
