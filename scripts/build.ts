@@ -17,14 +17,15 @@ const { values } = parseArgs({ options: { metafile: { type: 'string' } } });
  * `node:http` and `node:https` through require(), not import: the ES module facade of a builtin
  * reads every export once, and node:http's lazy WebSocket, CloseEvent and MessageEvent getters load
  * Node's internal undici (40 ms of every start). The facade here exports the same names, read
- * from the module when the build runs, without the lazy getters (which Gatehouse does not use; a
+ * from the module when the build runs, without its getters (which Gatehouse does not import; a
  * build that imports one fails with "No matching export").
  */
 const httpThroughRequire: Plugin = {
   name: 'http-through-require',
   setup(build) {
+    // Only `import` statements: a bundled CommonJS package's require() already gets the module itself.
     build.onResolve({ filter: /^node:https?$/ }, (args) =>
-      args.namespace === 'builtin-facade'
+      args.namespace === 'builtin-facade' || args.kind !== 'import-statement'
         ? { path: args.path, external: true }
         : { path: args.path, namespace: 'builtin-facade' },
     );

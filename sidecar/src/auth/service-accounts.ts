@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, customFetch, errors, jwtVerify } from 'jose';
-import { Agent, fetch } from 'undici';
 import type { RenderedAuth } from '../../../contract/config/auth-config.ts';
 import type { SERVICE_ACCOUNT_FAILURES } from '../../../contract/log-events.ts';
 import { boundedCache } from '../../../lib/bounded-cache.ts';
+import { Agent } from '../../../lib/http/undici-core.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
 import { serviceAccountIdentity } from './machine-identity.ts';
 
@@ -51,7 +51,9 @@ export function createServiceAccountVerifier(
   const jwks = createRemoteJWKSet(new URL(settings.jwksUrl), {
     timeoutDuration: 5_000,
     cooldownDuration: 30_000,
-    [customFetch]: (url: string, init: RequestInit) => {
+    // undici's fetch (the whole package) loads with the first key fetch, not with every sidecar.
+    [customFetch]: async (url: string, init: RequestInit) => {
+      const { fetch } = await import('undici');
       const headers: Record<string, string> = { ...Object.fromEntries(new Headers(init.headers)) };
       if (settings.bearerTokenFile) {
         headers.authorization = `Bearer ${readFileSync(settings.bearerTokenFile, 'utf8').trim()}`;

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
 import { withRevocations } from '../../../contract/config/render.ts';
 import { parseSidecarConfig, type SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import {
@@ -13,6 +12,7 @@ import {
 } from '../../../contract/config-stream.ts';
 import { ConfigError } from '../../../contract/errors.ts';
 import { jitteredBackoff, sleep } from '../../../lib/backoff.ts';
+import { Agent, requestOn } from '../../../lib/http/undici-core.ts';
 import { ndjsonLines } from '../../../lib/ndjson-lines.ts';
 import { stallTimer } from '../../../lib/stall-timer.ts';
 import type { ConfigListener, ConfigSource } from './config-source.ts';
@@ -95,8 +95,7 @@ export function createOperatorConfigSource(
       const url = new URL(CONFIG_STREAM_PATH, options.url);
       if (options.application) url.searchParams.set(STREAM_APPLICATION_PARAM, options.application);
       const token = readFileSync(options.tokenFile, 'utf8').trim();
-      const response = await request(url, {
-        dispatcher,
+      const response = await requestOn(dispatcher, url, {
         signal: abort.signal,
         headers: { authorization: `Bearer ${token}`, accept: STREAM_MEDIA_TYPE },
         headersTimeout: 0,

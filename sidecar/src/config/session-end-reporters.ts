@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'undici';
 import { writeRevocationFile } from '../../../contract/revocation-files.ts';
 import {
   SESSION_ENDS_PATH,
@@ -7,6 +6,7 @@ import {
   sessionEndRevocationSpec,
 } from '../../../contract/session-ends.ts';
 import { jitteredBackoff, sleep } from '../../../lib/backoff.ts';
+import { Agent, requestOn } from '../../../lib/http/undici-core.ts';
 import type { SessionEndReporter } from '../auth/session-ends.ts';
 
 const ATTEMPTS = 6;
@@ -28,9 +28,8 @@ export function operatorReporter(options: {
       let last: unknown;
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         try {
-          const response = await request(new URL(SESSION_ENDS_PATH, options.url), {
+          const response = await requestOn(dispatcher, new URL(SESSION_ENDS_PATH, options.url), {
             method: 'POST',
-            dispatcher,
             headers: {
               authorization: `Bearer ${readFileSync(options.tokenFile, 'utf8').trim()}`,
               'content-type': 'application/json',

@@ -1,5 +1,5 @@
-import { Pool } from 'undici';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import { Pool } from '../../../lib/http/undici-core.ts';
 import { type Admission, type AdmissionSettings, createAdmission } from './admission.ts';
 
 type UpstreamSettings = SidecarConfig['upstream'];

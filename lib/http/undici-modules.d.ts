@@ -1,0 +1,23 @@
+// undici's own modules, imported by path in lib/http/undici-core.ts; their types are the package's.
+declare module 'undici/lib/dispatcher/agent.js' {
+  import type { Agent } from 'undici';
+
+  const implementation: typeof Agent;
+  export default implementation;
+}
+declare module 'undici/lib/dispatcher/pool.js' {
+  import type { Pool } from 'undici';
+
+  const implementation: typeof Pool;
+  export default implementation;
+}
+declare module 'undici/lib/dispatcher/dispatcher.js' {
+  import type { Dispatcher } from 'undici';
+
+  const implementation: typeof Dispatcher;
+  export default implementation;
+}
+declare module 'undici/lib/api/index.js' {
+  const api: Record<'request' | 'stream' | 'pipeline' | 'upgrade' | 'connect', (...args: never[]) => unknown>;
+  export default api;
+}
