@@ -84,7 +84,7 @@ export async function startLogin(
       returnPath,
     );
   }
-  const secrets = newLoginSecrets();
+  const secrets = await newLoginSecrets();
   const origin = auth.settings.externalOrigin as string;
   const url = await authorizationUrl(config, provider.settings, origin + CALLBACK_PATH, secrets);
   const tx: LoginTransaction = {

@@ -1,5 +1,5 @@
 import { createRemoteJWKSet } from 'jose';
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import type { RenderedProvider } from '../../../contract/config/auth-config.ts';
 import { isLoopbackHost } from '../../../lib/net/client-ip.ts';
 
@@ -21,7 +21,18 @@ interface Discovery {
 
 const discoveries = new Map<string, Discovery>();
 
-function discover(settings: RenderedProvider): Promise<oidc.Configuration> {
+/**
+ * openid-client, loaded with the first sign-in, refresh or sign-out that needs a provider: most
+ * requests carry a session or a token and never do, so a sidecar does not load it to start.
+ */
+let openidClient: Promise<typeof oidc> | undefined;
+const openid = (): Promise<typeof oidc> => {
+  openidClient ??= import('openid-client');
+  return openidClient;
+};
+
+async function discover(settings: RenderedProvider): Promise<oidc.Configuration> {
+  const oidc = await openid();
   const issuer = new URL(settings.issuer);
   const insecure = issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname);
   const auth = settings.clientSecret === null ? oidc.None() : oidc.ClientSecretBasic(settings.clientSecret);
@@ -82,7 +93,8 @@ export interface LoginSecrets {
 }
 
 /** Fresh state, nonce and PKCE verifier. */
-export function newLoginSecrets(): LoginSecrets {
+export async function newLoginSecrets(): Promise<LoginSecrets> {
+  const oidc = await openid();
   return { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier() };
 }
 
@@ -93,6 +105,7 @@ export async function authorizationUrl(
   redirectUri: string,
   secrets: LoginSecrets,
 ): Promise<URL> {
+  const oidc = await openid();
   return oidc.buildAuthorizationUrl(config, {
     redirect_uri: redirectUri,
     scope: settings.scopes.join(' '),
@@ -105,7 +118,25 @@ export async function authorizationUrl(
 }
 
 export type { Configuration as ProviderConfiguration } from 'openid-client';
-export { authorizationCodeGrant, buildEndSessionUrl, refreshTokenGrant } from 'openid-client';
+
+/** openid-client's authorization code grant (the callback's code for tokens, checked). */
+export async function authorizationCodeGrant(
+  ...args: Parameters<typeof oidc.authorizationCodeGrant>
+): ReturnType<typeof oidc.authorizationCodeGrant> {
+  return (await openid()).authorizationCodeGrant(...args);
+}
+
+/** openid-client's refresh token grant. */
+export async function refreshTokenGrant(
+  ...args: Parameters<typeof oidc.refreshTokenGrant>
+): ReturnType<typeof oidc.refreshTokenGrant> {
+  return (await openid()).refreshTokenGrant(...args);
+}
+
+/** openid-client's RP-initiated logout URL. */
+export async function buildEndSessionUrl(...args: Parameters<typeof oidc.buildEndSessionUrl>): Promise<URL> {
+  return (await openid()).buildEndSessionUrl(...args);
+}
 
 /**
  * The verified ID token claims completed with the provider's userinfo (when it has a userinfo
@@ -121,6 +152,6 @@ export async function userClaims(
   const sub = idClaims?.sub ?? known?.sub;
   if (sub === undefined) return undefined;
   if (!config.serverMetadata().userinfo_endpoint || !tokens.access_token) return idClaims;
-  const info = await oidc.fetchUserInfo(config, tokens.access_token, sub);
+  const info = await (await openid()).fetchUserInfo(config, tokens.access_token, sub);
   return { ...info, ...(idClaims ?? {}), sub };
 }

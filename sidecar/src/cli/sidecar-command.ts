@@ -12,8 +12,6 @@ import { createFdSink, type LogSink } from '../../../lib/log/log-sink.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { createSessionEnds, type SessionEndReporter } from '../auth/session-ends.ts';
 import type { ConfigListener } from '../config/config-source.ts';
-import { createFileConfigSource } from '../config/file-source.ts';
-import { createOperatorConfigSource } from '../config/operator-source.ts';
 import { directoryReporter, operatorReporter } from '../config/session-end-reporters.ts';
 import { createSidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar } from '../server.ts';
@@ -34,7 +32,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   const metrics = createSidecarMetrics();
   const operator = flags.operator;
   const sessionEnds = createSessionEnds({
-    ...sessionEndReporter(flags, () => sidecar.current()),
+    ...(await sessionEndReporter(flags, () => sidecar.current())),
     onReportFailed: (end, error) =>
       logEvent(sink, 'session_end_unreported', {
         app: sidecar.current()?.application.name ?? null,
@@ -74,8 +72,9 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       });
     },
   };
+  // Each mode's config source loads only in that mode: the YAML loader is not in a cluster sidecar.
   const source = operator
-    ? createOperatorConfigSource(
+    ? (await import('../config/operator-source.ts')).createOperatorConfigSource(
         {
           url: operator.url,
           ca: 'file' in operator.ca ? readFileSync(operator.ca.file) : operator.ca.pem,
@@ -91,7 +90,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
         },
         listener,
       )
-    : createFileConfigSource(
+    : (await import('../config/file-source.ts')).createFileConfigSource(
         {
           path: flags.config as string,
           pollIntervalMs: flags.pollIntervalMs,
@@ -167,10 +166,10 @@ function upstreamOverride(flag: string | undefined): (config: SidecarConfig) => 
 
 /** The config_loaded event: which config now serves, and how many policies it enforces or audits. */
 /** Where this sidecar's session ends go beyond itself: the operator, the shared directory, or nowhere. */
-function sessionEndReporter(
+async function sessionEndReporter(
   flags: SidecarFlags,
   current: () => SidecarConfig | undefined,
-): { reporter?: SessionEndReporter } {
+): Promise<{ reporter?: SessionEndReporter }> {
   const operator = flags.operator;
   if (operator)
     return {

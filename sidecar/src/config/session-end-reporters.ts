@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { writeRevocationFile } from '../../../contract/revocation-files.ts';
 import {
   SESSION_ENDS_PATH,
   type SessionEnd,
@@ -60,6 +59,8 @@ export function operatorReporter(options: {
 export function directoryReporter(directory: string, lifetimeMs: () => number): SessionEndReporter {
   return {
     async report(end: SessionEnd, application: string) {
+      // The YAML writer loads with the first end, so a cluster sidecar, which never writes one, never loads it.
+      const { writeRevocationFile } = await import('../../../contract/revocation-files.ts');
       const expires = new Date(end.before * 1000 + lifetimeMs());
       writeRevocationFile(directory, sessionEndRevocationSpec(end, application), expires, 'session-end');
     },

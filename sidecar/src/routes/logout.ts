@@ -88,11 +88,13 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
     try {
       const config = provider ? await provider.configuration() : undefined;
       if (config?.serverMetadata().end_session_endpoint) {
-        location = buildEndSessionUrl(config, {
-          post_logout_redirect_uri: origin + SIGNED_OUT_PATH,
-          client_id: provider?.settings.clientId ?? '',
-          ...(session.idToken ? { id_token_hint: session.idToken } : {}),
-        }).href;
+        location = (
+          await buildEndSessionUrl(config, {
+            post_logout_redirect_uri: origin + SIGNED_OUT_PATH,
+            client_id: provider?.settings.clientId ?? '',
+            ...(session.idToken ? { id_token_hint: session.idToken } : {}),
+          })
+        ).href;
       }
     } catch {
       // The provider is unreachable: the local session is over regardless.
