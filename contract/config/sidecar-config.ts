@@ -165,7 +165,13 @@ export function deepFreeze<T>(value: T): T {
 
 /** Validates a SidecarConfig received at the boundary (e.g. from the operator) into a frozen object. */
 export function parseSidecarConfig(value: unknown): SidecarConfig {
-  const errors = schemaErrors(SidecarConfigSchema, value, '');
+  const policies = (value as { policies?: unknown } | null)?.policies;
+  const errors = schemaErrors(
+    SidecarConfigSchema,
+    value,
+    '',
+    1 + (Array.isArray(policies) ? policies.length : 0),
+  );
   if (errors.length === 0) {
     const config = value as SidecarConfig;
     errors.push(...semanticErrors(config, (f) => f.replace(/^spec\./, '')));

@@ -123,7 +123,14 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
       } else addPolicy(policies, { location: doc.location, value: v as AccessPolicy }, errors);
       continue;
     }
-    const found = schemaErrors(AccessApplication, v, doc.location);
+    // An application with a thousand policy references weighs like a thousand small documents.
+    const references = (v as { spec?: { policies?: unknown } }).spec?.policies;
+    const found = schemaErrors(
+      AccessApplication,
+      v,
+      doc.location,
+      1 + (Array.isArray(references) ? references.length : 0),
+    );
     if (found.length > 0) {
       errors.push(...found);
       invalidApplications.push({ location: doc.location, value: v });
