@@ -4,7 +4,7 @@
 // typecheck`, not here: esbuild only strips them.
 //
 //   node scripts/build.ts [--metafile dist/meta.json]
-import { rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -66,10 +66,35 @@ const result = await build({
   banner: {
     js: "import { createRequire as __gatehouseRequire } from 'node:module';\nconst require = __gatehouseRequire(import.meta.url);",
   },
-  legalComments: 'linked',
+  legalComments: 'none',
   plugins: [httpThroughRequire],
-  metafile: values.metafile !== undefined,
+  metafile: true,
   logLevel: 'warning',
 });
-if (values.metafile !== undefined && result.metafile)
+if (values.metafile !== undefined)
   writeFileSync(resolve(root, values.metafile), JSON.stringify(result.metafile));
+writeFileSync(
+  resolve(root, 'dist/THIRD-PARTY-LICENSES.txt'),
+  thirdPartyLicenses(Object.keys(result.metafile.inputs)),
+);
+
+/** The name, version, license and license text of every package whose code is in the bundle. */
+function thirdPartyLicenses(inputs: readonly string[]): string {
+  const packages = new Set<string>();
+  for (const input of inputs) {
+    const match = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (match?.[1]) packages.add(match[1]);
+  }
+  const sections = [...packages].sort().map((name) => {
+    const directory = resolve(root, 'node_modules', name);
+    const manifest = JSON.parse(readFileSync(resolve(directory, 'package.json'), 'utf8')) as {
+      version: string;
+      license?: string;
+    };
+    const file = readdirSync(directory).find((f) => /^licen[cs]e/i.test(f));
+    if (file === undefined) throw new Error(`build: ${name} has no license file to ship with the bundle`);
+    const text = readFileSync(resolve(directory, file), 'utf8').trim();
+    return `${name} ${manifest.version} (${manifest.license ?? 'see text'})\n\n${text}\n`;
+  });
+  return `Gatehouse bundles these packages (dist/bin). Their licenses follow.\n\n${sections.join(`\n${'-'.repeat(72)}\n\n`)}`;
+}

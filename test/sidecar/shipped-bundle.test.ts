@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +92,20 @@ describe('the shipped bundle', () => {
     const files = loaded(list);
     for (const source of ['sidecar/src/', 'operator/src/', 'audit/src/', 'node_modules/'])
       expect(holds(files, source), source).toBe(false);
+  });
+
+  it('ships the license of every package whose code is in the bundle', () => {
+    const chunks = join(shipped, 'dist/bin/chunks');
+    const bundled = new Set<string>();
+    for (const file of readdirSync(chunks).filter((f) => f.endsWith('.js')))
+      for (const m of readFileSync(join(chunks, file), 'utf8').matchAll(
+        /^\/\/ node_modules\/((?:@[^/]+\/)?[^/]+)\//gm,
+      ))
+        if (m[1]) bundled.add(m[1]);
+    expect(bundled.size).toBeGreaterThan(5);
+    const licenses = readFileSync(join(shipped, 'dist/THIRD-PARTY-LICENSES.txt'), 'utf8');
+    for (const name of bundled)
+      expect(licenses, name).toMatch(new RegExp(`^${name} \\d+\\.\\d+\\.\\d+ \\(`, 'm'));
   });
 
   it('validate runs from dist/ alone', async () => {
