@@ -12,8 +12,7 @@
 // Needs wrk and nginx (apt-get install -y wrk nginx-light); builds oauth2-proxy and vegeta once
 // from their Go modules (scripts/bench-tools.sh).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +20,7 @@ import { stringify } from 'yaml';
 import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
 import { startDevProvider } from '../examples/demo/dev-provider.ts';
 import { HttpBrowser, signInWithDevProvider } from '../test/helpers/http-browser.ts';
+import { children, cpuTicks, freePort, HZ, statusMiB, waitFor200 } from './process-measures.ts';
 import { benchPolicy } from './signed-in-app.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -36,7 +36,6 @@ const RUNS = Number(values.runs);
 const DURATION = Number(values.duration);
 const CLIENT_ID = 'bench';
 const CLIENT_SECRET = 'bench-client-secret';
-const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 
 for (const tool of ['wrk', 'nginx', 'taskset']) {
   try {
@@ -50,19 +49,6 @@ const tools = execFileSync('bash', [join(root, 'scripts/bench-tools.sh')], {
   encoding: 'utf8',
   stdio: ['ignore', 'pipe', 'inherit'],
 }).trim();
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** Starts a process pinned to core 0 (the proxy's core). */
 function onProxyCore(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
@@ -90,25 +76,7 @@ async function stop(child: ChildProcess): Promise<void> {
   children.delete(child);
 }
 
-/** The measured process: taskset execs into it, so the pid is the proxy's (nginx: its worker). */
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
-const status = (pid: number, key: string) =>
-  Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
-
-async function waitFor200(url: string, headers: Record<string, string> = {}): Promise<void> {
-  for (;;) {
-    try {
-      const res = await fetch(url, { headers, redirect: 'manual' });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
+// The measured process is the proxy's own: taskset execs into it (nginx: its worker).
 interface Wrk {
   requests: number;
   p99Ms: number;
@@ -344,7 +312,7 @@ async function measure(proxy: Proxy): Promise<Figures> {
   const spawnMs = performance.now() - spawnedAt;
   await new Promise((r) => setTimeout(r, 1000));
   const measured = pid();
-  const idleMiB = status(measured, 'VmRSS');
+  const idleMiB = statusMiB(measured, 'VmRSS');
   const cookie = proxy.signIn ? await proxy.signIn(at) : null;
   const signed = cookie === null ? [] : [`Cookie: ${cookie}`];
   if (cookie !== null) await waitFor200(`${at}/small`, { cookie });
@@ -355,7 +323,7 @@ async function measure(proxy: Proxy): Promise<Figures> {
   const rate = constantRate(`${at}${cookie === null ? '/public/small' : '/small'}`, signed);
   wrk(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed); // warm-up
   const many = wrk(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed);
-  const peakMiB = status(measured, 'VmHWM');
+  const peakMiB = statusMiB(measured, 'VmHWM');
   await stop(child);
   return {
     spawnMs,

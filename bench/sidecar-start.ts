@@ -8,12 +8,11 @@
 //   npm run build && taskset -c 1 node bench/sidecar-start.ts [--runs 3] [--policies 998] [--duration 5]
 //
 // Needs wrk (apt-get install -y wrk).
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFileSync, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
+import { children, cpuTicks, freePort, HZ, statusMiB, waitFor200 } from './process-measures.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -27,38 +26,6 @@ const { values } = parseArgs({
 const RUNS = Number(values.runs);
 const EXTRA = Number(values.policies);
 const DURATION = Number(values.duration);
-const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function waitFor200(url: string): Promise<void> {
-  for (;;) {
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
-const ticks = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return Number(fields[11]) + Number(fields[12]);
-};
-const rssMiB = (pid: number) =>
-  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
 
 function wrkRequests(url: string, cookie: string): number {
   const out = execFileSync(
@@ -109,11 +76,11 @@ async function measure(upstreamUrl: string, extra: number): Promise<Figures> {
   const spawnMs = performance.now() - started;
   await new Promise((r) => setTimeout(r, 1000));
   const pid = child.pid as number;
-  const idleMiB = rssMiB(pid);
+  const idleMiB = statusMiB(pid, 'VmRSS');
   wrkRequests(`${origin}/small`, cookie); // warm-up
-  const before = ticks(pid);
+  const before = cpuTicks(pid);
   const requests = wrkRequests(`${origin}/small`, cookie);
-  const cpuUs = ((ticks(pid) - before) / HZ / requests) * 1e6;
+  const cpuUs = ((cpuTicks(pid) - before) / HZ / requests) * 1e6;
   children.delete(child);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
