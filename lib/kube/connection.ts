@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Agent } from 'undici';
 import { parse } from 'yaml';
+import { Agent } from '../http/undici-core.ts';
 import { type ExecCredential, execCredentials, parseExecPlugin } from './exec-credential.ts';
 import { KubeconfigError } from './kube-errors.ts';
 

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { requestOn } from '../http/undici-core.ts';
 import { stallTimer } from '../stall-timer.ts';
 import type { KubeConnection } from './connection.ts';
 import type { ListResult, WatchEvent, WatchOptions } from './kube-api-types.ts';
@@ -61,9 +62,8 @@ export class KubeClient {
   ): Promise<Dispatcher.ResponseData> {
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(this.#url(path, options.query), {
+      response = await requestOn(this.#connection.dispatcher, new URL(this.#url(path, options.query)), {
         method,
-        dispatcher: this.#connection.dispatcher,
         headers: {
           ...this.#headers(
             options.body === undefined ? undefined : (options.contentType ?? 'application/json'),
@@ -245,20 +245,22 @@ export class KubeClient {
     const stall = stallTimer(options.stallTimeoutMs, abort);
     stall.arm();
     try {
-      let response: Awaited<ReturnType<typeof request>>;
+      let response: Dispatcher.ResponseData;
       try {
-        response = await request(
-          this.#url(collectionPath(resource, options.namespace), {
-            watch: '1',
-            allowWatchBookmarks: 'true',
-            resourceVersion: options.resourceVersion,
-            timeoutSeconds: String(options.timeoutSeconds),
-            labelSelector: options.labelSelector,
-            fieldSelector: options.fieldSelector,
-          }),
+        response = await requestOn(
+          this.#connection.dispatcher,
+          new URL(
+            this.#url(collectionPath(resource, options.namespace), {
+              watch: '1',
+              allowWatchBookmarks: 'true',
+              resourceVersion: options.resourceVersion,
+              timeoutSeconds: String(options.timeoutSeconds),
+              labelSelector: options.labelSelector,
+              fieldSelector: options.fieldSelector,
+            }),
+          ),
           {
             method: 'GET',
-            dispatcher: this.#connection.dispatcher,
             headers: this.#headers(),
             signal: abort.signal,
             headersTimeout: 0,
