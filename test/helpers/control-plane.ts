@@ -73,9 +73,13 @@ async function waitFor(
   timeoutMs: number,
   what: string,
   logs: () => string,
+  child?: ChildProcess,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    // A process that has exited will not become ready: say so at once, with its last words.
+    if (child && (child.exitCode !== null || child.signalCode !== null))
+      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}):\n${logs().slice(-3000)}`);
     if (await check().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -101,15 +105,37 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
+/** A port chosen by freePort can be taken by another process before etcd or kube-apiserver binds it. */
+const PORT_TAKEN = /address already in use/;
+
 /**
  * Starts etcd and kube-apiserver on loopback, with RBAC, static-token users, a ServiceAccount
  * issuer (TokenRequest and TokenReview work) and no controllers. Everything lives in a temp dir
- * that stop() removes.
+ * that stop() removes. When one of the ports it chose was taken meanwhile, it starts again on
+ * new ports (three attempts).
  */
-export async function startControlPlane(options: { audit?: boolean } = {}): Promise<ControlPlane> {
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startControlPlaneOnce(options);
+    } catch (error) {
+      if (attempt === 3 || !PORT_TAKEN.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+export interface ControlPlaneOptions {
+  /** Record the API server's audit events (ControlPlane.auditEvents). */
+  readonly audit?: boolean;
+  /** Where the ports come from (freePort unless a test says otherwise). */
+  readonly port?: () => Promise<number>;
+}
+
+async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const bin = controlPlaneAssets();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-apiserver-'));
-  const [etcdClient, etcdPeer, securePort] = [await freePort(), await freePort(), await freePort()];
+  const port = options.port ?? freePort;
+  const [etcdClient, etcdPeer, securePort] = [await port(), await port(), await port()];
   const admin: TestUser = {
     name: 'admin',
     token: randomBytes(24).toString('hex'),
@@ -147,16 +173,23 @@ export async function startControlPlane(options: { audit?: boolean } = {}): Prom
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const etcdLogs = capture(etcd);
+  let apiserver: ChildProcess | undefined;
+  const abandon = async (error: unknown): Promise<never> => {
+    await stopChild(apiserver);
+    await stopChild(etcd);
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  };
   await waitFor(
     async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok,
     30_000,
     'etcd',
     etcdLogs,
-  );
+    etcd,
+  ).catch(abandon);
 
   const server = `https://127.0.0.1:${securePort}`;
   const caFile = join(dir, 'certs', 'apiserver.crt');
-  let apiserver: ChildProcess | undefined;
   let apiLogs: () => string = () => '';
   const startApiServer = async (): Promise<void> => {
     apiserver = spawn(
@@ -207,9 +240,10 @@ export async function startControlPlane(options: { audit?: boolean } = {}): Prom
       60_000,
       'kube-apiserver',
       () => apiLogs(),
+      apiserver,
     );
   };
-  await startApiServer();
+  await startApiServer().catch(abandon);
 
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(
