@@ -1,9 +1,13 @@
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testConfig } from '../helpers/fixtures.ts';
 import { startLoggingProcess } from '../helpers/logging-process.ts';
 import { applicationYaml, REPO_ROOT, SIDECAR_ENV, writeConfigDir } from '../helpers/sidecar-process.ts';
+import { selfSignedCertificate } from '../helpers/tls.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 /**
@@ -55,6 +59,26 @@ function loaded(list: string): { path: string; text: string }[] {
 // esbuild marks where each source file starts in the bundle with a `// <path>` comment.
 const holds = (files: { text: string }[], source: string) =>
   files.some((f) => f.text.includes(`// ${source}`));
+
+/** Starts the shipped sidecar with the load recorder; resolves once it has started. */
+function startRecordedSidecar(sourceArgs: string[], list: string) {
+  return startLoggingProcess({
+    name: 'sidecar',
+    argv: [
+      '--import',
+      recorder,
+      join(shipped, 'dist/bin/gatehouse.js'),
+      'sidecar',
+      ...sourceArgs,
+      '--listen',
+      '127.0.0.1:0',
+      '--admin-listen',
+      '127.0.0.1:0',
+    ],
+    startedType: 'sidecar_started',
+    env: { ...(SIDECAR_ENV as Record<string, string>), GATEHOUSE_TEST_LOADED: list },
+  });
+}
 
 async function run(
   args: string[],
@@ -119,23 +143,7 @@ describe('the shipped bundle', () => {
   it('a sidecar from dist/ alone proxies, and loads neither the other commands nor what it does not use', async () => {
     const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
     const list = join(shipped, 'sidecar-loads.txt');
-    const sidecar = await startLoggingProcess({
-      name: 'sidecar',
-      argv: [
-        '--import',
-        recorder,
-        join(shipped, 'dist/bin/gatehouse.js'),
-        'sidecar',
-        '--config',
-        dir,
-        '--listen',
-        '127.0.0.1:0',
-        '--admin-listen',
-        '127.0.0.1:0',
-      ],
-      startedType: 'sidecar_started',
-      env: { ...(SIDECAR_ENV as Record<string, string>), GATEHOUSE_TEST_LOADED: list },
-    });
+    const sidecar = await startRecordedSidecar(['--config', dir], list);
     try {
       const response = await fetch(`http://${String(sidecar.started.listen)}/through`);
       expect(response.status).toBe(200);
@@ -161,6 +169,42 @@ describe('the shipped bundle', () => {
       expect(bytes).toBeLessThan(2_000_000);
     } finally {
       await sidecar.stop();
+    }
+  });
+
+  it('a cluster sidecar from dist/ alone proxies with its config from the operator, and loads no YAML parser', async () => {
+    // A stand-in operator: one config line on the stream, then the stream stays open.
+    const tls = selfSignedCertificate();
+    const tokenFile = join(tls.certFile, '..', 'token');
+    writeFileSync(tokenFile, 'pod-token');
+    const config = testConfig({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } });
+    const operator: HttpsServer = createHttpsServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write(`${JSON.stringify({ type: 'config', config })}\n`);
+    });
+    await new Promise<void>((r) => operator.listen(0, '127.0.0.1', r));
+    const operatorUrl = `https://127.0.0.1:${(operator.address() as AddressInfo).port}`;
+    const list = join(shipped, 'cluster-sidecar-loads.txt');
+    const sidecar = await startRecordedSidecar(
+      ['--operator-url', operatorUrl, '--operator-ca', tls.certFile, '--token-file', tokenFile],
+      list,
+    );
+    try {
+      const response = await fetch(`http://${String(sidecar.started.listen)}/through`);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe('ok GET /through');
+      const files = loaded(list);
+      expect(holds(files, 'sidecar/src/config/operator-source.ts')).toBe(true);
+      for (const source of [
+        'node_modules/yaml/',
+        'sidecar/src/config/file-source.ts',
+        'contract/revocation-files.ts',
+      ])
+        expect(holds(files, source), source).toBe(false);
+    } finally {
+      await sidecar.stop();
+      operator.closeAllConnections();
+      await new Promise((r) => operator.close(r));
     }
   });
 });
