@@ -1,6 +1,16 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import {
+  Composer,
+  type Document,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  LineCounter,
+  Parser,
+  parseAllDocuments,
+} from 'yaml';
 import { ConfigError, type FieldError } from '../../../contract/errors.ts';
 
 /** One YAML document with the location users need to find it again. */
@@ -88,7 +98,27 @@ export function readSnapshot(path: string, extraDirectories: readonly string[] =
   return { files };
 }
 
-/** Parses every document of every file; YAML syntax errors are reported with file, line and column. */
+/** A file's documents parsed again, with line positions, for messages: only when one is needed. */
+function reparsed(text: string): () => { docs: Document.Parsed[]; lines: LineCounter } {
+  let parsed: { docs: Document.Parsed[]; lines: LineCounter } | undefined;
+  return () => {
+    if (!parsed) {
+      const lines = new LineCounter();
+      parsed = {
+        docs: parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines }),
+        lines,
+      };
+    }
+    return parsed;
+  };
+}
+
+/**
+ * Parses every document of every file; YAML syntax errors are reported with file, line and
+ * column. Documents are composed one at a time and dropped once converted: the YAML tree of a
+ * thousand policies is many times their size, and positions are needed only for the rare
+ * message, for which the file is parsed again.
+ */
 export function parseSnapshot(snapshot: ConfigSnapshot): {
   documents: SourceDocument[];
   errors: FieldError[];
@@ -97,12 +127,14 @@ export function parseSnapshot(snapshot: ConfigSnapshot): {
   const errors: FieldError[] = [];
   for (const [file, text] of snapshot.files) {
     const name = basename(file);
+    const again = reparsed(text);
     let index = 0;
-    const lines = new LineCounter();
-    for (const doc of parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines })) {
+    const composer = new Composer({ uniqueKeys: true });
+    for (const doc of composer.compose(new Parser().parse(text))) {
       index += 1;
       if (doc.errors.length > 0) {
-        for (const e of doc.errors) {
+        const pretty = again().docs[index - 1]?.errors ?? doc.errors;
+        for (const e of pretty) {
           const line = e.linePos?.[0];
           errors.push({
             path: line ? `${name}:${line.line}:${line.col}` : `${name}#${index}`,
@@ -113,10 +145,15 @@ export function parseSnapshot(snapshot: ConfigSnapshot): {
       }
       const value: unknown = doc.toJS({ maxAliasCount: 100 });
       if (value === null || value === undefined) continue; // empty document, e.g. a trailing ---
+      const at = index - 1;
       documents.push({
         location: `${name}#${index}`,
         value,
-        position: (fieldPath) => positionIn(doc, lines, fieldPath),
+        position: (fieldPath) => {
+          const { docs, lines } = again();
+          const parsed = docs[at];
+          return parsed ? positionIn(parsed, lines, fieldPath) : undefined;
+        },
       });
     }
   }
