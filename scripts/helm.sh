@@ -6,32 +6,12 @@
 # the repository (GATEHOUSE_CACHE, default ~/.cache/gatehouse) and reused after.
 # Build output goes to stderr; the only line on stdout is the binary's path.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/go-tool.sh"
 
 HELM_VERSION="v4.3.1"
 
-if [[ -n "${HELM_BIN:-}" ]]; then
-  if "$HELM_BIN" version --short >/dev/null 2>&1; then
-    echo "$HELM_BIN"
-    exit 0
-  fi
-  echo "helm: HELM_BIN=$HELM_BIN does not run" >&2
-  exit 1
-fi
-
-cache_root="${GATEHOUSE_CACHE:-$HOME/.cache/gatehouse}"
+use_given_binary helm "${HELM_BIN:-}" version --short
 dir="$cache_root/helm/$HELM_VERSION"
-if [[ -x "$dir/helm" ]]; then
-  echo "$dir/helm"
-  exit 0
-fi
-
-command -v go >/dev/null || { echo "helm: Go >= 1.25 is needed to build helm $HELM_VERSION (or set HELM_BIN to a helm binary)" >&2; exit 1; }
-
-echo "helm: building helm $HELM_VERSION into $dir (once)" >&2
-mkdir -p "$dir"
-version_pkg="helm.sh/helm/v4/internal/version"
-GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 GOBIN="$dir.partial" \
-  go install -ldflags "-s -w -X $version_pkg.version=$HELM_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" >&2
-mv "$dir.partial/helm" "$dir/helm"
-rmdir "$dir.partial"
+go_install_once helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION" "$dir" \
+  "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
 echo "$dir/helm"
