@@ -1,8 +1,9 @@
 // What the process benchmarks share: ports, waiting for a first 200, CPU ticks and memory of a
 // process from /proc, and killing what they started when they exit.
-import { type ChildProcess, execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime. */
 export const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
@@ -44,4 +45,18 @@ export function statusMiB(pid: number, key: string): number {
   return (
     Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024
   );
+}
+
+/** bench/upstream-server.ts on core 1 (with the load generator), once it answers; its port and URL. */
+export async function startUpstreamOnLoadCore(): Promise<{ port: number; url: string }> {
+  const port = await freePort();
+  const upstream = spawn(
+    'taskset',
+    ['-c', '1', process.execPath, join(import.meta.dirname, 'upstream-server.ts'), String(port)],
+    { stdio: 'ignore' },
+  );
+  children.add(upstream);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor200(`${url}/small`);
+  return { port, url };
 }

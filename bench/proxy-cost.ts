@@ -20,7 +20,15 @@ import { stringify } from 'yaml';
 import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
 import { startDevProvider } from '../examples/demo/dev-provider.ts';
 import { HttpBrowser, signInWithDevProvider } from '../test/helpers/http-browser.ts';
-import { children, cpuTicks, freePort, HZ, statusMiB, waitFor200 } from './process-measures.ts';
+import {
+  children,
+  cpuTicks,
+  freePort,
+  HZ,
+  startUpstreamOnLoadCore,
+  statusMiB,
+  waitFor200,
+} from './process-measures.ts';
 import { benchPolicy } from './signed-in-app.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -165,17 +173,7 @@ const median = (xs: number[]) => {
 };
 
 // The upstream and the identity provider, on core 1 with the load.
-const upstreamPort = await freePort();
-const upstream = spawn(
-  'taskset',
-  ['-c', '1', process.execPath, join(root, 'bench/upstream-server.ts'), String(upstreamPort)],
-  {
-    stdio: 'ignore',
-  },
-);
-children.add(upstream);
-const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
-await waitFor200(`${upstreamUrl}/small`);
+const { port: upstreamPort, url: upstreamUrl } = await startUpstreamOnLoadCore();
 
 const ports = { nginx: await freePort(), oauth2: await freePort(), gatehouse: await freePort() };
 const origin = (port: number) => `http://127.0.0.1:${port}`;

@@ -12,7 +12,15 @@ import { execFileSync, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
-import { children, cpuTicks, freePort, HZ, statusMiB, waitFor200 } from './process-measures.ts';
+import {
+  children,
+  cpuTicks,
+  freePort,
+  HZ,
+  startUpstreamOnLoadCore,
+  statusMiB,
+  waitFor200,
+} from './process-measures.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -87,15 +95,7 @@ async function measure(upstreamUrl: string, extra: number): Promise<Figures> {
   return { spawnMs, idleMiB, cpuUs };
 }
 
-const upstreamPort = await freePort();
-const upstream = spawn(
-  'taskset',
-  ['-c', '1', process.execPath, join(root, 'bench/upstream-server.ts'), String(upstreamPort)],
-  { stdio: 'ignore' },
-);
-children.add(upstream);
-const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
-await waitFor200(`${upstreamUrl}/small`);
+const { url: upstreamUrl } = await startUpstreamOnLoadCore();
 
 const counts = [0, EXTRA];
 const results = new Map<number, Figures[]>(counts.map((c) => [c, []]));
