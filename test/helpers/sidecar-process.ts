@@ -87,11 +87,15 @@ export interface SidecarProcess extends LoggingProcess {
   readonly adminPort: number;
 }
 
-/** Starts `gatehouse sidecar` on ephemeral loopback ports, reading stdout line by line. */
+/**
+ * Starts `gatehouse sidecar` on ephemeral loopback ports, reading stdout line by line; `command`
+ * is the node arguments before `sidecar` (the built entry point unless a test runs another copy).
+ */
 export async function startSidecarProcess(
   configDir: string | { readonly sourceArgs: string[] },
   extraArgs: string[] = [],
   env: Record<string, string> = {},
+  command: readonly string[] = SIDECAR_COMMAND,
 ): Promise<SidecarProcess> {
   const sourceArgs =
     typeof configDir === 'string'
@@ -100,7 +104,7 @@ export async function startSidecarProcess(
   const proc = await startLoggingProcess({
     name: 'sidecar',
     argv: [
-      ...SIDECAR_COMMAND,
+      ...command,
       'sidecar',
       ...sourceArgs,
       '--listen',

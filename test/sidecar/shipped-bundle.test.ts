@@ -5,8 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../helpers/fixtures.ts';
-import { startLoggingProcess } from '../helpers/logging-process.ts';
-import { applicationYaml, REPO_ROOT, SIDECAR_ENV, writeConfigDir } from '../helpers/sidecar-process.ts';
+import {
+  applicationYaml,
+  REPO_ROOT,
+  SIDECAR_ENV,
+  startSidecarProcess,
+  writeConfigDir,
+} from '../helpers/sidecar-process.ts';
 import { selfSignedCertificate } from '../helpers/tls.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -62,22 +67,11 @@ const holds = (files: { text: string }[], source: string) =>
 
 /** Starts the shipped sidecar with the load recorder; resolves once it has started. */
 function startRecordedSidecar(sourceArgs: string[], list: string) {
-  return startLoggingProcess({
-    name: 'sidecar',
-    argv: [
-      '--import',
-      recorder,
-      join(shipped, 'dist/bin/gatehouse.js'),
-      'sidecar',
-      ...sourceArgs,
-      '--listen',
-      '127.0.0.1:0',
-      '--admin-listen',
-      '127.0.0.1:0',
-    ],
-    startedType: 'sidecar_started',
-    env: { ...(SIDECAR_ENV as Record<string, string>), GATEHOUSE_TEST_LOADED: list },
-  });
+  return startSidecarProcess({ sourceArgs }, [], { GATEHOUSE_TEST_LOADED: list }, [
+    '--import',
+    recorder,
+    join(shipped, 'dist/bin/gatehouse.js'),
+  ]);
 }
 
 async function run(
@@ -145,7 +139,7 @@ describe('the shipped bundle', () => {
     const list = join(shipped, 'sidecar-loads.txt');
     const sidecar = await startRecordedSidecar(['--config', dir], list);
     try {
-      const response = await fetch(`http://${String(sidecar.started.listen)}/through`);
+      const response = await fetch(`http://127.0.0.1:${sidecar.port}/through`);
       expect(response.status).toBe(200);
       expect(await response.text()).toBe('ok GET /through');
       const files = loaded(list);
@@ -190,7 +184,7 @@ describe('the shipped bundle', () => {
       list,
     );
     try {
-      const response = await fetch(`http://${String(sidecar.started.listen)}/through`);
+      const response = await fetch(`http://127.0.0.1:${sidecar.port}/through`);
       expect(response.status).toBe(200);
       expect(await response.text()).toBe('ok GET /through');
       const files = loaded(list);
