@@ -6,9 +6,9 @@
 //
 // Needs wrk (apt-get install -y wrk).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort } from './process-measures.ts';
 import { spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 
@@ -29,15 +29,6 @@ const children: ChildProcess[] = [];
 process.on('exit', () => {
   for (const c of children) c.kill('SIGTERM');
 });
-
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => r(port));
-    });
-  });
-}
 
 async function waitForOk(url: string, headers: Record<string, string> = {}): Promise<void> {
   for (let i = 0; i < 200; i++) {

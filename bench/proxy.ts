@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort } from './process-measures.ts';
 import { spawnBuiltSidecar } from './sidecar-process.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -43,16 +44,6 @@ function firstLine(child: ChildProcess): Promise<string> {
       if (nl !== -1) resolvePromise(buffer.slice(0, nl));
     });
     child.on('exit', (code) => reject(new Error(`process exited with ${code}`)));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((r) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => r(port));
-    });
   });
 }
 
