@@ -1,8 +1,12 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { type BatchedHistogram, createBatchedHistogram, type HistogramSeries } from './batched-histogram.ts';
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** The sidecar's Prometheus instruments; children are cached so a request pays no label hashing. */
+/**
+ * The sidecar's Prometheus instruments. A request adds to plain numbers (counts per status class,
+ * histogram buckets, in-flight per application); prom-client gets them when /metrics is scraped.
+ */
 export interface SidecarMetrics {
   readonly registry: Registry;
   requestStarted(app: string): void;
@@ -41,39 +45,61 @@ export interface CapacitySource {
   activeSessions(): number;
 }
 
-type CounterChild = ReturnType<Counter<string>['labels']>;
-type HistogramChild = ReturnType<Histogram<string>['labels']>;
-type GaugeChild = ReturnType<Gauge<string>['labels']>;
+/** The status_class label values, by index (status / 100 - 1; the last for anything else). */
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as const;
+
+/** Requests finished with one label set since the last scrape. */
+interface FinishedCell {
+  readonly labels: { readonly app: string; readonly decision: string; readonly status_class: string };
+  pending: number;
+}
 
 /** Creates the registry and instruments (plus Node.js process metrics). */
 export function createSidecarMetrics(): SidecarMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gatehouse_process_' });
-  const requests = new Counter({
+  new Counter({
     name: 'gatehouse_requests_total',
     help: 'Requests handled, by application, decision and status class.',
     labelNames: ['app', 'decision', 'status_class'],
     registers: [registry],
+    collect() {
+      // Counts since the last scrape, added once (a counter only ever goes up), in the order the
+      // label sets first appeared, as prom-client lists them when counted one by one.
+      for (const cell of cells)
+        if (cell.pending > 0) {
+          this.inc(cell.labels, cell.pending);
+          cell.pending = 0;
+        }
+    },
   });
-  const duration = new Histogram({
+  // Per-request instruments keep plain numbers and hand them to prom-client when scraped.
+  /** Requests finished since the last scrape, per label set; cells in order of first use. */
+  const finished = new Map<string, Map<string, (FinishedCell | undefined)[]>>();
+  const cells: FinishedCell[] = [];
+  const inFlightByApp = new Map<string, number>();
+  const duration = createBatchedHistogram({
     name: 'gatehouse_request_duration_seconds',
     help: 'Time from request start to the last byte sent (or the connection closed).',
-    labelNames: ['app'],
+    labelName: 'app',
     buckets: DURATION_BUCKETS,
-    registers: [registry],
+    registry,
   });
-  const upstream = new Histogram({
+  const upstream = createBatchedHistogram({
     name: 'gatehouse_upstream_duration_seconds',
     help: 'Time from sending the request upstream until its response headers arrived.',
-    labelNames: ['app'],
+    labelName: 'app',
     buckets: DURATION_BUCKETS,
-    registers: [registry],
+    registry,
   });
-  const inFlight = new Gauge({
+  new Gauge({
     name: 'gatehouse_requests_in_flight',
     help: 'Requests (and open WebSocket tunnels) currently being handled.',
     labelNames: ['app'],
     registers: [registry],
+    collect() {
+      for (const [app, n] of inFlightByApp) this.set({ app }, n);
+    },
   });
   const reloads = new Counter({
     name: 'gatehouse_config_reloads_total',
@@ -147,31 +173,48 @@ export function createSidecarMetrics(): SidecarMetrics {
   // Registered at the first stream event, so a standalone sidecar does not report a broken stream.
   let streamConnected: Gauge<string> | undefined;
 
-  const counters = new Map<string, CounterChild>();
-  const durations = new Map<string, HistogramChild>();
-  const upstreams = new Map<string, HistogramChild>();
-  const gauges = new Map<string, GaugeChild>();
-  const child = <T>(cache: Map<string, T>, key: string, make: () => T): T => {
-    let c = cache.get(key);
-    if (c === undefined) {
-      c = make();
-      cache.set(key, c);
+  const durations = new Map<string, HistogramSeries>();
+  const upstreams = new Map<string, HistogramSeries>();
+  const seriesOf = (histogram: BatchedHistogram, cache: Map<string, HistogramSeries>, app: string) => {
+    let s = cache.get(app);
+    if (s === undefined) {
+      s = histogram.series(app);
+      cache.set(app, s);
     }
-    return c;
+    return s;
+  };
+  const cellOf = (app: string, decision: string, statusClass: number): FinishedCell => {
+    let byDecision = finished.get(app);
+    if (byDecision === undefined) {
+      byDecision = new Map();
+      finished.set(app, byDecision);
+    }
+    let byClass = byDecision.get(decision);
+    if (byClass === undefined) {
+      byClass = [];
+      byDecision.set(decision, byClass);
+    }
+    let cell = byClass[statusClass];
+    if (cell === undefined) {
+      cell = { labels: { app, decision, status_class: STATUS_CLASSES[statusClass] as string }, pending: 0 };
+      byClass[statusClass] = cell;
+      cells.push(cell);
+    }
+    return cell;
   };
 
   return {
     registry,
     requestStarted(app) {
-      child(gauges, app, () => inFlight.labels(app)).inc();
+      inFlightByApp.set(app, (inFlightByApp.get(app) ?? 0) + 1);
     },
     requestFinished(app, decision, status, durationS, upstreamS) {
-      const statusClass = status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
-      const key = `${app}\0${decision}\0${statusClass}`;
-      child(counters, key, () => requests.labels(app, decision, statusClass)).inc();
-      child(durations, app, () => duration.labels(app)).observe(durationS);
-      if (upstreamS !== null) child(upstreams, app, () => upstream.labels(app)).observe(upstreamS);
-      child(gauges, app, () => inFlight.labels(app)).dec();
+      const statusClass =
+        status >= 100 && status < 600 ? Math.floor(status / 100) - 1 : STATUS_CLASSES.length - 1;
+      cellOf(app, decision, statusClass).pending += 1;
+      seriesOf(duration, durations, app).observe(durationS);
+      if (upstreamS !== null) seriesOf(upstream, upstreams, app).observe(upstreamS);
+      inFlightByApp.set(app, (inFlightByApp.get(app) ?? 0) - 1);
     },
     configReloaded(ok) {
       reloads.labels(ok ? 'applied' : 'rejected').inc();
