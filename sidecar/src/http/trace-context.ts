@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newTraceIds } from './random-ids.ts';
 
 /**
  * W3C Trace Context (https://www.w3.org/TR/trace-context/): the `traceparent` header that ties a
@@ -24,10 +24,6 @@ export function traceIdOf(value: string): string | undefined {
 
 /** A new trace: random trace and parent ids, sampled (flags 01) so the application's parent-based sampler records it. */
 export function newTraceparent(): { traceparent: string; traceId: string } {
-  const a = randomUUID();
-  const b = randomUUID();
-  // 32 hex digits of one UUID (its version nibble is never all zero), 16 of another.
-  const traceId = a.slice(0, 8) + a.slice(9, 13) + a.slice(14, 18) + a.slice(19, 23) + a.slice(24);
-  const parentId = b.slice(0, 8) + b.slice(9, 13) + b.slice(14, 18);
+  const { traceId, parentId } = newTraceIds();
   return { traceparent: `00-${traceId}-${parentId}-01`, traceId };
 }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { HttpError } from '../../../contract/errors.ts';
 import { sendError } from '../http/error-response.ts';
+import { newRequestId } from '../http/random-ids.ts';
 import type { RequestScope } from '../request-scope.ts';
 
 /** Time a refused connection gets to read its answer before the socket is destroyed. */
@@ -33,7 +34,7 @@ function interrupt(
   if (!res.headersSent || scope.status === 0) scope.status = error?.status ?? 499;
   if (error) scope.errorCode = error.code;
   scope.outcome = outcome;
-  if (!scope.requestId) scope.requestId = crypto.randomUUID();
+  if (!scope.requestId) scope.requestId = newRequestId();
   if (error && !res.headersSent && !res.destroyed && socket.writable) {
     const idHeader = scope.state.config.requestId.header;
     sendError(res, error, scope.requestId, idHeader, scope.req.headers.accept, true);

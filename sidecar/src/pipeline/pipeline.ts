@@ -6,6 +6,7 @@ import type { LogSink } from '../../../lib/log/log-sink.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { sendError, sendLocal, sendRawError } from '../http/error-response.ts';
 import { LocalResponse } from '../http/local-response.ts';
+import { newRequestId } from '../http/random-ids.ts';
 import { responseGone } from '../http/response-gone.ts';
 import type { SidecarMetrics } from '../metrics/metrics.ts';
 import type { ClientConnections } from '../net/client-connections.ts';
@@ -143,7 +144,7 @@ function recordStop(scope: RequestScope, stop: Stop): void {
     scope.errorCode = stop.code;
     scope.outcome = stop.status === 401 || stop.status === 403 ? 'denied' : 'rejected';
   }
-  if (!scope.requestId) scope.requestId = crypto.randomUUID();
+  if (!scope.requestId) scope.requestId = newRequestId();
 }
 
 function stopRequest(scope: RequestScope, stop: Stop, res: ServerResponse, ctx: PipelineContext): void {
@@ -207,7 +208,7 @@ export function handleProtocolError(
   const req = parsed ?? requestFromPacket(socket, rawPacket);
   const scope = scopeOf('http', ctx, state, req, socket);
   ctx.metrics.requestStarted(state.appLabel);
-  scope.requestId = crypto.randomUUID();
+  scope.requestId = newRequestId();
   scope.status = error.status;
   scope.errorCode = error.code;
   scope.outcome = error.code === 'client_timeout' ? 'client_timeout' : 'rejected';

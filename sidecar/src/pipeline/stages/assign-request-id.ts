@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newRequestId } from '../../http/random-ids.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
 const WELL_FORMED_ID = /^[A-Za-z0-9._:+/=-]{1,128}$/;
@@ -19,6 +19,6 @@ export function assignRequestId(scope: RequestScope): undefined {
       }
     }
   }
-  scope.requestId = randomUUID();
+  scope.requestId = newRequestId();
   return undefined;
 }
