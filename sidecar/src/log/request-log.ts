@@ -5,6 +5,30 @@ import type { RequestScope } from '../request-scope.ts';
 
 const MAX_METHOD = 32;
 const MAX_HEADER_VALUE = 1024;
+const USER_AGENT = 'user-agent';
+
+/**
+ * ISO 8601 text of a millisecond time. Requests at saturation end (and start) many to the same
+ * millisecond, so the last two are kept: most lines format no date at all.
+ */
+const isoCache = { ms: [-1, -1], text: ['', ''], next: 0 };
+function isoTime(ms: number): string {
+  if (isoCache.ms[0] === ms) return isoCache.text[0] as string;
+  if (isoCache.ms[1] === ms) return isoCache.text[1] as string;
+  const text = new Date(ms).toISOString();
+  const slot = isoCache.next;
+  isoCache.ms[slot] = ms;
+  isoCache.text[slot] = text;
+  isoCache.next = 1 - slot;
+  return text;
+}
+
+/** `HTTP/<version>`: the two versions a server sees, without a string built per request. */
+function protocolOf(httpVersion: string): string {
+  if (httpVersion === '1.1') return 'HTTP/1.1';
+  if (httpVersion === '1.0') return 'HTTP/1.0';
+  return `HTTP/${httpVersion}`;
+}
 
 /** The URI as logged: canonical path plus the query with secret parameters redacted, capped. */
 function loggedUri(scope: RequestScope): string {
@@ -13,17 +37,24 @@ function loggedUri(scope: RequestScope): string {
   return capField(query ? `${scope.path}?${query}` : scope.path);
 }
 
-function headerValues(scope: RequestScope): {
+/** The logged header values of a request: its User-Agent and the headers the config names. */
+interface HeaderValues {
   userAgent: string | null;
   logged: Record<string, string> | null;
-} {
+}
+
+function headerValues(scope: RequestScope): HeaderValues {
   const raw = scope.req.rawHeaders;
   const wanted = scope.state.loggedRequestHeaders;
   let userAgent: string | null = null;
   let logged: Record<string, string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as string).toLowerCase();
-    if (name === 'user-agent' && userAgent === null)
+    const rawName = raw[i] as string;
+    // Only a name as long as `user-agent` can be it; the others are lower-cased only when the
+    // config logs headers.
+    if (rawName.length !== USER_AGENT.length && wanted.size === 0) continue;
+    const name = rawName.toLowerCase();
+    if (name === USER_AGENT && userAgent === null)
       userAgent = capField(raw[i + 1] as string, MAX_HEADER_VALUE);
     if (wanted.size > 0 && wanted.has(name)) {
       logged ??= {};
@@ -62,7 +93,7 @@ export interface RequestTimes {
 /** The native request line: every field of the log reference, secrets never included. */
 export function nativeRequestRecord(scope: RequestScope, t: RequestTimes): NativeRequestLine {
   const { userAgent, logged } = headerValues(scope);
-  const end = new Date(t.endedAt).toISOString();
+  const end = isoTime(t.endedAt);
   return {
     type: 'request',
     time: end,
@@ -73,13 +104,13 @@ export function nativeRequestRecord(scope: RequestScope, t: RequestTimes): Nativ
     host: capField(scope.host, 256),
     method: capField(scope.req.method ?? '', MAX_METHOD),
     uri: loggedUri(scope),
-    protocol: `HTTP/${scope.req.httpVersion}`,
+    protocol: protocolOf(scope.req.httpVersion),
     status: scope.status,
     outcome: scope.outcome,
     error: scope.errorCode,
     bytesIn: scope.bytesIn,
     bytesOut: scope.bytesOut,
-    start: new Date(scope.startedAt).toISOString(),
+    start: isoTime(scope.startedAt),
     end,
     durationMs: Math.round(t.durationMs * 1000) / 1000,
     upstreamMs: scope.upstreamMs === null ? null : Math.round(scope.upstreamMs * 1000) / 1000,
@@ -107,10 +138,10 @@ export function cloudflareRequestRecord(scope: RequestScope, t: RequestTimes): C
     ClientRequestMethod: capField(scope.req.method ?? '', MAX_METHOD),
     ClientRequestURI: loggedUri(scope),
     ClientRequestUserAgent: userAgent ?? '',
-    ClientRequestProtocol: `HTTP/${scope.req.httpVersion}`,
+    ClientRequestProtocol: protocolOf(scope.req.httpVersion),
     ClientRequestBytes: scope.bytesIn,
-    EdgeStartTimestamp: new Date(scope.startedAt).toISOString(),
-    EdgeEndTimestamp: new Date(t.endedAt).toISOString(),
+    EdgeStartTimestamp: isoTime(scope.startedAt),
+    EdgeEndTimestamp: isoTime(t.endedAt),
     EdgeResponseBytes: scope.bytesOut,
     EdgeResponseStatus: scope.status,
     OriginResponseDurationMs: scope.upstreamMs === null ? null : Math.round(scope.upstreamMs),
