@@ -1,4 +1,5 @@
-// Cost per pod, side by side in one run: nginx proxy_pass (the floor for one proxy hop),
+// Cost per pod, side by side in one run: nginx proxy_pass (the floor for one proxy hop), a bare
+// Node.js proxy (node:http + undici, bench/bare-node-proxy.ts: the floor of the sidecar's runtime),
 // oauth2-proxy and Gatehouse as shipped (the built sidecar with its NODE_OPTIONS), each pinned
 // to core 0 while the load, the upstream and the identity provider run on core 1. Both
 // authenticating proxies are signed in for real, through the same OpenID Provider (oidc-provider).
@@ -36,8 +37,8 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     duration: { type: 'string', default: '8' },
-    // A comma-separated subset of nginx, oauth2-proxy, gatehouse (all three by default).
-    only: { type: 'string', default: 'nginx,oauth2-proxy,gatehouse' },
+    // A comma-separated subset of nginx, node, oauth2-proxy, gatehouse (all four by default).
+    only: { type: 'string', default: 'nginx,node,oauth2-proxy,gatehouse' },
   },
 });
 const RUNS = Number(values.runs);
@@ -175,7 +176,12 @@ const median = (xs: number[]) => {
 // The upstream and the identity provider, on core 1 with the load.
 const { port: upstreamPort, url: upstreamUrl } = await startUpstreamOnLoadCore();
 
-const ports = { nginx: await freePort(), oauth2: await freePort(), gatehouse: await freePort() };
+const ports = {
+  nginx: await freePort(),
+  node: await freePort(),
+  oauth2: await freePort(),
+  gatehouse: await freePort(),
+};
 const origin = (port: number) => `http://127.0.0.1:${port}`;
 const provider = await startDevProvider({
   clients: [
@@ -215,6 +221,19 @@ http { access_log off; upstream up { server 127.0.0.1:${upstreamPort}; keepalive
           .split('\n')[0],
       );
     return { child, pid, origin: origin(ports.nginx) };
+  },
+};
+
+const bareNode: Proxy = {
+  name: 'Node.js http + undici, bare',
+  async start() {
+    // The sidecar's runtime with the same NODE_OPTIONS, and none of its work.
+    const child = onProxyCore(
+      process.execPath,
+      [join(root, 'bench/bare-node-proxy.ts'), String(ports.node), upstreamUrl],
+      { ...process.env, ...SIDECAR_NODE_ENV },
+    );
+    return { child, pid: () => child.pid as number, origin: origin(ports.node) };
   },
 };
 
@@ -339,6 +358,7 @@ async function measure(proxy: Proxy): Promise<Figures> {
 const chosen = new Set(values.only.split(','));
 const known = new Map<string, Proxy>([
   ['nginx', nginx],
+  ['node', bareNode],
   ['oauth2-proxy', oauth2Proxy],
   ['gatehouse', gatehouse],
 ]);
