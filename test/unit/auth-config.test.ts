@@ -213,4 +213,47 @@ describe('withoutGatehouseCookies', () => {
   ])('%s -> %s', (input, expected) => {
     expect(withoutGatehouseCookies(input, '_gatehouse')).toBe(expected);
   });
+
+  it('answers as lower-casing the whole header would, on made-up latin1 headers and bases', () => {
+    // The earlier form: the whole header lower-cased before looking for the base.
+    const reference = (header: string, base: string): string | null => {
+      const lowerBase = base.toLowerCase();
+      if (!header.toLowerCase().includes(lowerBase)) return header;
+      const kept: string[] = [];
+      for (const part of header.split(';')) {
+        const eq = part.indexOf('=');
+        const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase();
+        const bare = name.startsWith('__host-')
+          ? name.slice(7)
+          : name.startsWith('__secure-')
+            ? name.slice(9)
+            : name;
+        if (bare.startsWith(lowerBase)) continue;
+        const trimmed = part.trim();
+        if (trimmed !== '') kept.push(trimmed);
+      }
+      return kept.length === 0 ? null : kept.join('; ');
+    };
+    let x = 12345;
+    const next = (n: number) => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    const bases = ['_gatehouse', 'GH.s+1', 'a(b)*c'];
+    const letters = 'aAbBgGhHtTeEuUsS_.+()*c=; \u00c0\u00e0\u00ff\u00b5\u00df';
+    for (let i = 0; i < 20_000; i++) {
+      const base = bases[next(bases.length)] as string;
+      const pieces: string[] = [];
+      for (let p = next(6); p >= 0; p--) {
+        const r = next(4);
+        if (r === 0) pieces.push(base);
+        else if (r === 1) pieces.push(base.toUpperCase());
+        else pieces.push(Array.from({ length: next(6) }, () => letters[next(letters.length)]).join(''));
+      }
+      const header = pieces.join(next(2) === 0 ? '; ' : '=');
+      expect(withoutGatehouseCookies(header, base)).toBe(reference(header, base));
+    }
+  });
 });

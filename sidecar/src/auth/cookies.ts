@@ -38,14 +38,31 @@ export function readCookies(
   return found;
 }
 
+/** Case-insensitive patterns of cookie base names (a config has one or two). */
+const basePatterns = new Map<string, RegExp>();
+
+/**
+ * True when `header` contains `base` in any case, without lower-casing the whole header (a
+ * session cookie makes it about 600 bytes). Header values reach the sidecar as latin1 text, where
+ * this is the same test as `header.toLowerCase().includes(base.toLowerCase())` for an ASCII base.
+ */
+function mentionedIn(header: string, base: string): boolean {
+  let pattern = basePatterns.get(base);
+  if (pattern === undefined) {
+    if (basePatterns.size >= 16) basePatterns.clear();
+    pattern = new RegExp(base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
+    basePatterns.set(base, pattern);
+  }
+  return pattern.test(header);
+}
+
 /**
  * The Cookie header without Gatehouse's cookies (names starting with the base name, with or
  * without `__Host-`, compared case-insensitively); null when nothing is left.
  */
 export function withoutGatehouseCookies(header: string, base: string): string | null {
+  if (!mentionedIn(header, base)) return header;
   const lowerBase = base.toLowerCase();
-  const lower = header.toLowerCase();
-  if (!lower.includes(lowerBase)) return header;
   const kept: string[] = [];
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
