@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cloudflareRequestRecord, nativeRequestRecord } from '../../sidecar/src/log/request-log.ts';
+import { cloudflareRequestRecord, isoTime, nativeRequestRecord } from '../../sidecar/src/log/request-log.ts';
 import type { RequestScope } from '../../sidecar/src/request-scope.ts';
 
 /** A deterministic pseudo-random sequence (xorshift), so a failure can be replayed. */
@@ -113,5 +113,21 @@ describe('request line fields', () => {
       expect(cloudflare.EdgeEndTimestamp).toBe(want.end);
       expect(cloudflare.ClientRequestProtocol).toBe(want.protocol);
     }
+  });
+});
+
+describe('isoTime', () => {
+  it('writes what Date#toISOString writes', () => {
+    const next = random(7);
+    const times = [
+      0, 1, 999, 1000, 86_399_999, 951_782_400_000, 253_402_300_799_999, 253_402_300_800_000, -1, 1.5,
+    ];
+    let t = Date.parse('2026-12-31T23:59:59.990Z');
+    for (let i = 0; i < 3000; i++) {
+      t += Math.floor(next() * 7); // across seconds, minutes, the year
+      times.push(t, t - Math.floor(next() * 2000));
+    }
+    for (let i = 0; i < 2000; i++) times.push(Math.floor(next() * 253_402_300_800_000));
+    for (const ms of times) expect(isoTime(ms)).toBe(new Date(ms).toISOString());
   });
 });

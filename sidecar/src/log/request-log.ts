@@ -7,20 +7,25 @@ const MAX_METHOD = 32;
 const MAX_HEADER_VALUE = 1024;
 const USER_AGENT = 'user-agent';
 
+/** `.000Z` to `.999Z`: the end of an ISO 8601 time, by millisecond. */
+const MILLIS = Array.from({ length: 1000 }, (_, i) => `.${String(i).padStart(3, '0')}Z`);
+/** Year 10000: from there toISOString writes an expanded year. */
+const LAST_PLAIN_YEAR_MS = 253402300800000;
+const secondCache = { second: -1, prefix: '' };
+
 /**
- * ISO 8601 text of a millisecond time. Requests at saturation end (and start) many to the same
- * millisecond, so the last two are kept: most lines format no date at all.
+ * ISO 8601 text of a millisecond time, as Date#toISOString writes it. The text up to the
+ * seconds is made once per second; a request line's two times are then a concatenation each.
  */
-const isoCache = { ms: [-1, -1], text: ['', ''], next: 0 };
-function isoTime(ms: number): string {
-  if (isoCache.ms[0] === ms) return isoCache.text[0] as string;
-  if (isoCache.ms[1] === ms) return isoCache.text[1] as string;
-  const text = new Date(ms).toISOString();
-  const slot = isoCache.next;
-  isoCache.ms[slot] = ms;
-  isoCache.text[slot] = text;
-  isoCache.next = 1 - slot;
-  return text;
+export function isoTime(ms: number): string {
+  if (!Number.isInteger(ms) || ms < 0 || ms >= LAST_PLAIN_YEAR_MS) return new Date(ms).toISOString();
+  const millis = ms % 1000;
+  const second = ms - millis;
+  if (second !== secondCache.second) {
+    secondCache.second = second;
+    secondCache.prefix = new Date(second).toISOString().slice(0, 19);
+  }
+  return secondCache.prefix + (MILLIS[millis] as string);
 }
 
 /** `HTTP/<version>`: the two versions a server sees, without a string built per request. */
