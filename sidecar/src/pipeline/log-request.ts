@@ -1,5 +1,6 @@
 import type { LogSink } from '../../../lib/log/log-sink.ts';
 import { toJsonLine } from '../../../lib/log/sanitize.ts';
+import { nativeLineJson } from '../log/native-line-json.ts';
 import { cloudflareRequestRecord, nativeRequestRecord } from '../log/request-log.ts';
 import type { SidecarMetrics } from '../metrics/metrics.ts';
 import type { RequestScope } from '../request-scope.ts';
@@ -24,15 +25,14 @@ export function logRequest(scope: RequestScope, sink: LogSink, metrics: SidecarM
   scope.logged = true;
   countBytes(scope);
   const endedAt = Date.now();
-  const durationMs = Number(process.hrtime.bigint() - scope.startNs) / 1e6;
+  const durationMs = performance.now() - scope.startMono;
   const times = { endedAt, durationMs };
   let line: string;
   try {
-    const record =
+    line =
       scope.state.config.logging.profile === 'cloudflare'
-        ? cloudflareRequestRecord(scope, times)
-        : nativeRequestRecord(scope, times);
-    line = toJsonLine(record);
+        ? toJsonLine(cloudflareRequestRecord(scope, times))
+        : nativeLineJson(nativeRequestRecord(scope, times));
   } catch (error) {
     // Never lose the line: fall back to the fields that cannot fail.
     line = toJsonLine({
