@@ -124,7 +124,7 @@ export function createFdSink(options: FdSinkOptions = {}): LogSink {
       settle();
       return;
     }
-    const text = queue.join('');
+    const text = `${queue.join('\n')}\n`;
     queue = [];
     inFlightBytes = queuedBytes;
     queuedBytes = 0;
@@ -135,7 +135,7 @@ export function createFdSink(options: FdSinkOptions = {}): LogSink {
 
   return {
     write(line: string): void {
-      queue.push(`${line}\n`);
+      queue.push(line);
       queuedBytes += line.length + 1;
       schedule();
     },

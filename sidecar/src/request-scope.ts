@@ -55,7 +55,8 @@ export class RequestScope {
    * within the same millisecond are still ordered exactly (the audit sorts by start, then this).
    */
   readonly seq: number;
-  readonly startNs: bigint;
+  /** When the request started on the monotonic clock (performance.now(), milliseconds). */
+  readonly startMono: number;
   readonly peerIp: string;
   /** The client connection, kept here because `req.socket` is detached once the exchange ends. */
   readonly socket: Socket;
@@ -103,7 +104,8 @@ export class RequestScope {
   status = 0;
   outcome: Outcome = 'served';
   errorCode: string | null = null;
-  upstreamStartNs = 0n;
+  /** When the request was sent upstream, on the monotonic clock (milliseconds). */
+  upstreamStartMono = 0;
   upstreamMs: number | null = null;
   bytesIn = 0;
   bytesOut = 0;
@@ -132,7 +134,7 @@ export class RequestScope {
     this.req = req;
     this.startedAt = Date.now();
     this.seq = nextSequence();
-    this.startNs = process.hrtime.bigint();
+    this.startMono = performance.now();
     this.socket = req.socket;
     this.peerIp = connection?.peerIp ?? req.socket.remoteAddress ?? '';
   }

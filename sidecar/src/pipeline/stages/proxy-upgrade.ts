@@ -160,7 +160,7 @@ export function proxyUpgrade(
         if (settled) c.abort(new Error('client closed the connection'));
       },
       onRequestUpgrade(_c, statusCode, headers, upstream) {
-        scope.upstreamMs = Number(process.hrtime.bigint() - scope.upstreamStartNs) / 1e6;
+        scope.upstreamMs = performance.now() - scope.upstreamStartMono;
         ticket?.release(); // the pool no longer holds this connection
         if (settled || client.destroyed) {
           upstream.destroy();
@@ -212,7 +212,7 @@ export function proxyUpgrade(
 
     const dispatch = (): void => {
       if (settled) return;
-      scope.upstreamStartNs = process.hrtime.bigint();
+      scope.upstreamStartMono = performance.now();
       try {
         state.upstream.pool.dispatch(
           {

@@ -116,7 +116,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
           c.abort(new Error('client response already ended'));
           return;
         }
-        scope.upstreamMs = Number(process.hrtime.bigint() - scope.upstreamStartNs) / 1e6;
+        scope.upstreamMs = performance.now() - scope.upstreamStartMono;
         scope.status = statusCode;
         const out = responseHeaders(headers as IncomingHttpHeaders, idHeader, scope.requestId);
         if (scope.setCookies) for (const cookie of scope.setCookies) out.push('set-cookie', cookie);
@@ -154,7 +154,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
         release();
         return;
       }
-      scope.upstreamStartNs = process.hrtime.bigint();
+      scope.upstreamStartMono = performance.now();
       try {
         state.upstream.pool.dispatch(
           {
