@@ -3,15 +3,23 @@
 // application of 2 policies and one of 2 + N team policies (bench/signed-in-app.ts: each allows
 // one group on its own paths, so none of them matches the measured request). The
 // sidecar is the built one as shipped (dist/, its NODE_OPTIONS), pinned to core 0; wrk and the
-// upstream run on core 1. Prints the medians of --runs.
+// upstream run on core 1. Both ways a sidecar gets its config: from a YAML file (standalone) and
+// from the operator's stream (cluster mode; a stand-in operator in this process serves the same
+// application as the operator renders it, one JSON line over HTTPS). Prints the medians of --runs.
 //
-//   npm run build && taskset -c 1 node bench/sidecar-start.ts [--runs 3] [--policies 998] [--duration 5]
+//   npm run build && taskset -c 1 node bench/sidecar-start.ts [--runs 3] [--policies 998] [--duration 5] [--modes file,cluster]
 //
 // Needs wrk (apt-get install -y wrk).
 import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
+import { configFromSnapshot } from '../sidecar/src/config/load-application.ts';
+import { readSnapshot } from '../sidecar/src/config/load-documents.ts';
+import { selfSignedCertificate } from '../test/helpers/tls.ts';
 import {
   children,
   cpuTicks,
@@ -29,8 +37,16 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     policies: { type: 'string', default: '998' },
     duration: { type: 'string', default: '5' },
+    modes: { type: 'string', default: 'file,cluster' },
   },
 });
+type Mode = 'file' | 'cluster';
+const MODES = values.modes.split(',') as Mode[];
+for (const mode of MODES)
+  if (mode !== 'file' && mode !== 'cluster') {
+    console.error(`bench: --modes: unknown mode ${mode}; known: file, cluster`);
+    process.exit(2);
+  }
 const RUNS = Number(values.runs);
 const EXTRA = Number(values.policies);
 const DURATION = Number(values.duration);
@@ -51,10 +67,35 @@ interface Figures {
   cpuUs: number;
 }
 
-async function measure(upstreamUrl: string, extra: number): Promise<Figures> {
+/**
+ * A stand-in operator serving one application's config on its stream, as the operator does: one
+ * `config` line, then the stream stays open. Answers the sidecar's flags for it.
+ */
+async function standInOperator(dir: string): Promise<{ flags: string[]; close: () => Promise<void> }> {
+  const line = `${JSON.stringify({ type: 'config', config: configFromSnapshot(readSnapshot(dir)) })}\n`;
+  const tls = selfSignedCertificate();
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, 'pod-token');
+  const server = createHttpsServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write(line);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    flags: ['--operator-url', url, '--operator-ca', tls.certFile, '--token-file', tokenFile],
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<Figures> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const { dir, cookie } = await writeSignedInApp(upstreamUrl, origin, 'bench', extra);
+  const operator = mode === 'cluster' ? await standInOperator(dir) : undefined;
   const started = performance.now();
   const child = spawn(
     'taskset',
@@ -64,8 +105,7 @@ async function measure(upstreamUrl: string, extra: number): Promise<Figures> {
       process.execPath,
       join(root, 'dist/bin/gatehouse.js'),
       'sidecar',
-      '--config',
-      dir,
+      ...(operator ? operator.flags : ['--config', dir]),
       '--listen',
       `127.0.0.1:${port}`,
       '--admin-listen',
@@ -92,32 +132,35 @@ async function measure(upstreamUrl: string, extra: number): Promise<Figures> {
   children.delete(child);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
+  await operator?.close();
   return { spawnMs, idleMiB, cpuUs };
 }
 
 const { url: upstreamUrl } = await startUpstreamOnLoadCore();
 
-const counts = [0, EXTRA];
-const results = new Map<number, Figures[]>(counts.map((c) => [c, []]));
+const cases = MODES.flatMap((mode) => [0, EXTRA].map((extra) => ({ mode, extra })));
+const key = (c: { mode: Mode; extra: number }) => `${c.mode}, ${2 + c.extra} policies`;
+const results = new Map<string, Figures[]>(cases.map((c) => [key(c), []]));
 for (let run = 0; run < RUNS; run++)
-  for (const extra of counts) {
-    const figures = await measure(upstreamUrl, extra);
-    results.get(extra)?.push(figures);
-    console.error(`run ${run + 1}: ${2 + extra} policies: ${JSON.stringify(figures)}`);
+  for (const c of cases) {
+    const figures = await measure(upstreamUrl, c.extra, c.mode);
+    results.get(key(c))?.push(figures);
+    console.error(`run ${run + 1}: ${key(c)}: ${JSON.stringify(figures)}`);
   }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const col = (extra: number, pick: (f: Figures) => number, digits: number) =>
-  median((results.get(extra) ?? []).map(pick)).toFixed(digits);
+const col = (name: string, pick: (f: Figures) => number, digits: number) =>
+  median((results.get(name) ?? []).map(pick)).toFixed(digits);
 console.log(
   `\nnode ${process.version}; medians of ${RUNS} runs; sidecar on core 0, wrk and upstream on core 1\n`,
 );
-console.log(`| | 2 policies | ${2 + EXTRA} policies |`);
-console.log('|---|---:|---:|');
+const names = cases.map(key);
+console.log(`| | ${names.join(' | ')} |`);
+console.log(`|---|${names.map(() => '---:').join('|')}|`);
 for (const [label, pick, digits] of [
   ['spawn → first 200, ms', (f: Figures) => f.spawnMs, 0],
   ['idle RSS, MiB', (f: Figures) => f.idleMiB, 0],
   ['CPU µs per signed-in request, saturation', (f: Figures) => f.cpuUs, 1],
 ] as const)
-  console.log(`| ${label} | ${col(0, pick, digits)} | ${col(EXTRA, pick, digits)} |`);
+  console.log(`| ${label} | ${names.map((n) => col(n, pick, digits)).join(' | ')} |`);
 process.exit(0);
