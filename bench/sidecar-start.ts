@@ -138,7 +138,7 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<
 
 const { url: upstreamUrl } = await startUpstreamOnLoadCore();
 
-const cases = MODES.flatMap((mode) => [0, EXTRA].map((extra) => ({ mode, extra })));
+const cases = MODES.flatMap((mode) => [...new Set([0, EXTRA])].map((extra) => ({ mode, extra })));
 const key = (c: { mode: Mode; extra: number }) => `${c.mode}, ${2 + c.extra} policies`;
 const results = new Map<string, Figures[]>(cases.map((c) => [key(c), []]));
 for (let run = 0; run < RUNS; run++)
