@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
+import type { Registry } from './metrics/prom-core.ts';
 
 /** What the admin port reports on (the sidecar: a valid config loaded and not draining; the operator: caches synced and a serving certificate). */
 export interface Health {

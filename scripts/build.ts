@@ -50,6 +50,51 @@ const httpThroughRequire: Plugin = {
   },
 };
 
+/**
+ * undici's HTTP/2 client reads ten constants of `node:http2` when it is evaluated, and every
+ * undici Client evaluates it: loading node:http2 (and node:tls under it) added about 8.6 MiB to
+ * every sidecar's idle memory, for an upstream that speaks HTTP/1.1 (the sidecar's pool does not
+ * allow HTTP/2). Here undici's client gets those constants, read from node:http2 when the build
+ * runs, and loads node:http2 itself with its first HTTP/2 session.
+ */
+const http2OnFirstSession: Plugin = {
+  name: 'http2-on-first-session',
+  setup(build) {
+    build.onResolve({ filter: /^node:http2$/ }, (args) =>
+      /undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js$/.test(args.importer)
+        ? { path: 'node:http2', namespace: 'http2-on-first-session' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'http2-on-first-session' }, () => {
+      const { constants } = createRequire(import.meta.url)('node:http2') as {
+        constants: Record<string, unknown>;
+      };
+      const used = [
+        'HTTP2_HEADER_AUTHORITY',
+        'HTTP2_HEADER_METHOD',
+        'HTTP2_HEADER_PATH',
+        'HTTP2_HEADER_SCHEME',
+        'HTTP2_HEADER_CONTENT_LENGTH',
+        'HTTP2_HEADER_EXPECT',
+        'HTTP2_HEADER_STATUS',
+        'HTTP2_HEADER_PROTOCOL',
+        'NGHTTP2_NO_ERROR',
+        'NGHTTP2_REFUSED_STREAM',
+      ];
+      const values = Object.fromEntries(
+        used.map((name) => {
+          if (constants[name] === undefined) throw new Error(`build: node:http2 has no constant ${name}`);
+          return [name, constants[name]];
+        }),
+      );
+      return {
+        contents: `module.exports = {\n  constants: ${JSON.stringify(values)},\n  connect: (...args) => require('node:http2').connect(...args),\n};\n`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
 rmSync(resolve(root, 'dist'), { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
@@ -67,7 +112,7 @@ const result = await build({
     js: "import { createRequire as __gatehouseRequire } from 'node:module';\nconst require = __gatehouseRequire(import.meta.url);",
   },
   legalComments: 'none',
-  plugins: [httpThroughRequire],
+  plugins: [httpThroughRequire, http2OnFirstSession],
   metafile: true,
   logLevel: 'warning',
 });

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from '../../lib/metrics/prom-core.ts';
 
 /** Values read when Prometheus scrapes. */
 export interface MetricSources {

@@ -20,12 +20,14 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
  * These run it from such a copy, and check what each command loads.
  */
 
-// Records every module file the process loads (module.registerHooks sees static and dynamic imports).
+// Records every module file the process loads and every Node.js module its code asks for
+// (module.registerHooks sees static and dynamic imports and require()).
 const LOAD_RECORDER = `import { registerHooks } from 'node:module';
 import { appendFileSync } from 'node:fs';
 registerHooks({
   load(url, context, next) {
-    if (url.startsWith('file:')) appendFileSync(process.env.GATEHOUSE_TEST_LOADED, url + '\\n');
+    if (url.startsWith('file:') || url.startsWith('node:'))
+      appendFileSync(process.env.GATEHOUSE_TEST_LOADED, url + '\\n');
     return next(url, context);
   },
 });
@@ -48,6 +50,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await upstream.close();
 });
+
+/** The Node.js modules a command's code asked for (`node:tls`, ...). */
+function builtins(list: string): Set<string> {
+  return new Set(
+    readFileSync(list, 'utf8')
+      .trim()
+      .split('\n')
+      .filter((url) => url.startsWith('node:')),
+  );
+}
 
 /** The files a command loaded, with their text. */
 function loaded(list: string): { path: string; text: string }[] {
@@ -155,14 +167,51 @@ describe('the shipped bundle', () => {
         'node_modules/undici/lib/web/fetch/index.js',
         'node_modules/undici/lib/web/websocket/',
         'node_modules/undici/lib/mock/',
+        // prom-client's entry: its Pushgateway loads node:https and node:zlib, its cluster aggregator node:cluster.
+        'node_modules/prom-client/index.js',
+        'node_modules/prom-client/lib/pushgateway.js',
+        'node_modules/prom-client/lib/cluster.js',
       ])
         expect(holds(files, source), source).toBe(false);
       expect(holds(files, 'sidecar/src/config/file-source.ts')).toBe(true);
+      // An HTTP/1.1 upstream over plain TCP needs no HTTP/2, TLS or compression (about 9 MiB idle).
+      const asked = builtins(list);
+      expect(asked.has('node:http')).toBe(true); // the recorder sees what the bundle asks for
+      for (const name of ['node:http2', 'node:https', 'node:tls', 'node:zlib', 'node:cluster'])
+        expect(asked.has(name), name).toBe(false);
       const bytes = files.reduce((n, f) => n + Buffer.byteLength(f.text), 0);
       // 1.6 MB at the time of writing; 3.3 MB with every command and all of undici.
       expect(bytes).toBeLessThan(2_000_000);
     } finally {
       await sidecar.stop();
+    }
+  });
+
+  it('a sidecar from dist/ alone proxies to an HTTPS upstream (TLS loads with the first connection)', async () => {
+    const tls = selfSignedCertificate();
+    const secure: HttpsServer = createHttpsServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+      res.end(`tls ${req.method} ${req.url}`);
+    });
+    await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(secure.address() as AddressInfo).port}`;
+    const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url } }));
+    const list = join(shipped, 'https-sidecar-loads.txt');
+    // The upstream's certificate is trusted the way an operator adds a private CA: NODE_EXTRA_CA_CERTS.
+    const sidecar = await startSidecarProcess(
+      { sourceArgs: ['--config', dir] },
+      [],
+      { GATEHOUSE_TEST_LOADED: list, NODE_EXTRA_CA_CERTS: tls.certFile },
+      ['--import', recorder, join(shipped, 'dist/bin/gatehouse.js')],
+    );
+    try {
+      const response = await fetch(`http://127.0.0.1:${sidecar.port}/secure`);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe('tls GET /secure');
+      expect(builtins(list).has('node:tls')).toBe(true);
+    } finally {
+      await sidecar.stop();
+      secure.closeAllConnections();
+      await new Promise((r) => secure.close(r));
     }
   });
 
@@ -195,6 +244,10 @@ describe('the shipped bundle', () => {
         'contract/revocation-files.ts',
       ])
         expect(holds(files, source), source).toBe(false);
+      const asked = builtins(list);
+      expect(asked.has('node:tls')).toBe(true); // the operator's stream is HTTPS
+      for (const name of ['node:http2', 'node:zlib', 'node:cluster'])
+        expect(asked.has(name), name).toBe(false);
     } finally {
       await sidecar.stop();
       operator.closeAllConnections();

@@ -1,4 +1,4 @@
-import type { Histogram, Registry } from 'prom-client';
+import type { Histogram, Registry } from '../../../lib/metrics/prom-core.ts';
 
 /** The counts of one label set. */
 interface Series {
