@@ -23,37 +23,57 @@ export function createAssertionSigner(
   settings: RenderedAuth['assertion'],
   keys: readonly SigningKey[],
 ): AssertionSigner {
-  const key = keys[0];
-  if (!key) throw new Error('no signing key');
+  const first = keys[0];
+  if (!first) throw new Error('no signing key');
+  const key: SigningKey = first;
   const cache = boundedCache<string, { jwt: string; renewAt: number }>(CACHE_LIMIT);
+  /** Signatures under way, by cache key; at most one per request in flight, gone once settled. */
+  const signing = new Map<string, Promise<string>>();
+  async function signFresh(
+    cacheKey: string,
+    identity: PolicyIdentity,
+    sessionId: string | null,
+    now: number,
+  ): Promise<string> {
+    const iat = Math.floor(now / 1000);
+    const lifetime = Math.floor(settings.lifetimeMs / 1000);
+    const cloudflare = settings.claims === 'cloudflare';
+    const jwt = await new SignJWT({
+      email: identity.email ?? undefined,
+      groups: [...identity.groups],
+      idp: identity.idp ?? undefined,
+      sid: sessionId ?? undefined,
+      kind: identity.kind,
+      // A Cloudflare Access application token: type "app", nbf, aud a list.
+      ...(cloudflare ? { type: 'app', nbf: iat } : {}),
+    })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+      .setIssuer(settings.issuer)
+      .setAudience(cloudflare ? [settings.audience] : settings.audience)
+      .setSubject(identity.sub)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + lifetime)
+      .setJti(randomUUID())
+      .sign(key.privateKey);
+    cache.set(cacheKey, { jwt, renewAt: now + settings.lifetimeMs / 2 });
+    return jwt;
+  }
+
   return {
     cached(cacheKey, now) {
       const hit = cache.get(cacheKey);
       return hit && hit.renewAt > now ? hit.jwt : undefined;
     },
-    async sign(cacheKey, identity, sessionId, now) {
-      const iat = Math.floor(now / 1000);
-      const lifetime = Math.floor(settings.lifetimeMs / 1000);
-      const cloudflare = settings.claims === 'cloudflare';
-      const jwt = await new SignJWT({
-        email: identity.email ?? undefined,
-        groups: [...identity.groups],
-        idp: identity.idp ?? undefined,
-        sid: sessionId ?? undefined,
-        kind: identity.kind,
-        // A Cloudflare Access application token: type "app", nbf, aud a list.
-        ...(cloudflare ? { type: 'app', nbf: iat } : {}),
-      })
-        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-        .setIssuer(settings.issuer)
-        .setAudience(cloudflare ? [settings.audience] : settings.audience)
-        .setSubject(identity.sub)
-        .setIssuedAt(iat)
-        .setExpirationTime(iat + lifetime)
-        .setJti(randomUUID())
-        .sign(key.privateKey);
-      cache.set(cacheKey, { jwt, renewAt: now + settings.lifetimeMs / 2 });
-      return jwt;
+    sign(cacheKey, identity, sessionId, now) {
+      // One signature per caller at a time: concurrent requests of a caller whose JWT is missing
+      // or due for renewal share it instead of each signing its own.
+      const pending = signing.get(cacheKey);
+      if (pending !== undefined) return pending;
+      const started = signFresh(cacheKey, identity, sessionId, now);
+      const forget = () => void signing.delete(cacheKey);
+      started.then(forget, forget);
+      signing.set(cacheKey, started);
+      return started;
     },
   };
 }

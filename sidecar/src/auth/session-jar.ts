@@ -64,6 +64,8 @@ export function createSessionJar(
 
   const seen = boundedCache<string, number>(CACHE_LIMIT);
   const remember = (sealed: string, session: Session) => void cache.set(sealed, session);
+  /** Cookies being unsealed now; at most one entry per request in flight, gone once settled. */
+  const opening = new Map<string, Promise<Session | undefined>>();
   const isEnded = (session: Session) => ended.get(session.sid) === true;
 
   return {
@@ -88,12 +90,23 @@ export function createSessionJar(
     open(sealed) {
       const hit = cache.get(sealed);
       if (hit) return isEnded(hit) ? undefined : hit;
-      return sealer.open('session', sealed).then((value) => {
-        const session = value && asSession(value);
-        if (!session) return undefined;
-        remember(sealed, session);
-        return isEnded(session) ? undefined : session;
-      });
+      // One unsealing per cookie at a time: requests that bring the same cookie while it is
+      // being opened (a new pod's first burst, 200 tabs of one user) share it instead of each
+      // queueing its own decryption on the thread pool.
+      let pending = opening.get(sealed);
+      if (pending === undefined) {
+        const started = sealer.open('session', sealed).then((value) => {
+          const session = value && asSession(value);
+          if (!session) return undefined;
+          remember(sealed, session);
+          return session;
+        });
+        const forget = () => void opening.delete(sealed);
+        started.then(forget, forget);
+        opening.set(sealed, started);
+        pending = started;
+      }
+      return pending.then((session) => (session && !isEnded(session) ? session : undefined));
     },
     endedSession(sealed) {
       const hit = cache.get(sealed);
