@@ -6,7 +6,8 @@
 // Per proxy and run: spawn to first 200, idle RSS, CPU microseconds per request at saturation
 // (anonymous and signed in; from /proc/<pid>/stat, which holds under noise), added latency at a
 // constant 1,000 requests/s signed in (vegeta, against the upstream alone), and 200 keep-alive
-// clients at saturation (p99, slowest, peak RSS). Prints the medians of --runs as a table.
+// clients at saturation (wrk: p99, slowest, peak RSS; and bench/closed-loop.ts: 200 keep-alive
+// clients, latencies once their connections are open). Prints the medians of --runs as a table.
 //
 //   npm run build && taskset -c 1 node bench/proxy-cost.ts [--runs 3] [--duration 8]
 //
@@ -124,6 +125,36 @@ function wrk(url: string, connections: number, headers: string[]): Wrk {
   };
 }
 
+interface ClosedLoop {
+  steadyP50: number;
+  steadyP99: number;
+  steadyMax: number;
+  failed: number;
+  non2xx: number;
+}
+
+/** 200 keep-alive clients of bench/closed-loop.ts on the load core; latencies after the first second. */
+function closedLoop(url: string, clients: number, headers: string[]): ClosedLoop {
+  const out = execFileSync(
+    'taskset',
+    [
+      '-c',
+      '1',
+      process.execPath,
+      join(root, 'bench/closed-loop.ts'),
+      url,
+      String(clients),
+      String(DURATION),
+      ...headers,
+    ],
+    { encoding: 'utf8' },
+  );
+  const result = JSON.parse(out) as ClosedLoop;
+  if (result.failed > 0 || result.non2xx > 0)
+    throw new Error(`${url}: ${result.failed} requests failed and ${result.non2xx} were not 2xx`);
+  return result;
+}
+
 /** CPU microseconds per request of the proxy process under wrk at saturation. */
 function cpuPerRequest(pid: number, url: string, headers: string[]): number {
   wrk(url, 50, headers); // warm-up
@@ -165,6 +196,9 @@ interface Figures {
   addedP99: number | null;
   p99At200: number;
   maxAt200: number;
+  steadyP50At200: number;
+  steadyP99At200: number;
+  steadyMaxAt200: number;
   peakMiB: number;
 }
 
@@ -340,6 +374,7 @@ async function measure(proxy: Proxy): Promise<Figures> {
   const rate = constantRate(`${at}${cookie === null ? '/public/small' : '/small'}`, signed);
   wrk(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed); // warm-up
   const many = wrk(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed);
+  const steady = closedLoop(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed);
   const peakMiB = statusMiB(measured, 'VmHWM');
   await stop(child);
   return {
@@ -351,6 +386,9 @@ async function measure(proxy: Proxy): Promise<Figures> {
     addedP99: rate.p99 - direct.p99,
     p99At200: many.p99Ms,
     maxAt200: many.maxMs,
+    steadyP50At200: steady.steadyP50,
+    steadyP99At200: steady.steadyP99,
+    steadyMaxAt200: steady.steadyMax,
     peakMiB,
   };
 }
@@ -400,6 +438,9 @@ console.log(row('spawn → first 200, ms', (f) => f.spawnMs, 0));
 console.log(row('idle RSS, MiB', (f) => f.idleMiB, 0));
 console.log(row('200 connections at saturation: p99 ms', (f) => f.p99At200, 0));
 console.log(row('200 connections at saturation: slowest ms', (f) => f.maxAt200, 0));
+console.log(row('200 closed-loop clients after the first second: p50 ms', (f) => f.steadyP50At200, 0));
+console.log(row('200 closed-loop clients after the first second: p99 ms', (f) => f.steadyP99At200, 0));
+console.log(row('200 closed-loop clients after the first second: slowest ms', (f) => f.steadyMaxAt200, 0));
 console.log(row('peak RSS after 200 connections, MiB', (f) => f.peakMiB, 0));
 await provider.close();
 process.exit(0);
