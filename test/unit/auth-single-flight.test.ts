@@ -6,6 +6,7 @@ import type { Session } from '../../sidecar/src/auth/session.ts';
 import { createSessionJar } from '../../sidecar/src/auth/session-jar.ts';
 import type { PolicyIdentity } from '../../sidecar/src/policy/input.ts';
 import { TEST_KEYS } from '../helpers/fixtures.ts';
+import { testSession } from '../helpers/test-session.ts';
 
 // A pod's first burst, or a busy caller whose JWT is due for renewal: many requests at once need
 // the same unsealed session or the same identity JWT. One decryption and one signature serve them
@@ -15,24 +16,7 @@ import { TEST_KEYS } from '../helpers/fixtures.ts';
 const settings = { cookieName: '_gatehouse', absoluteMs: 8 * 3600_000, idleMs: 3600_000, secure: false };
 const keys = TEST_KEYS('ES256');
 
-function session(sid: string): Session {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    v: 1,
-    sid,
-    sub: `sub-${sid}`,
-    email: null,
-    groups: ['staff'],
-    idp: 'corp',
-    claims: {},
-    iat: now,
-    exp: now + 3600,
-    seen: now,
-    refreshAt: null,
-    refreshToken: null,
-    idToken: null,
-  };
-}
+const session = (sid: string): Session => testSession(sid, 3600, ['staff']);
 
 /** The sealer, with its unsealings counted. */
 function countingSealer(): { sealer: Sealer; opens: () => number } {

@@ -2,19 +2,9 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createBatchedHistogram } from '../../sidecar/src/metrics/batched-histogram.ts';
 import { createSidecarMetrics } from '../../sidecar/src/metrics/metrics.ts';
+import { seededRandom as random } from '../helpers/seeded-random.ts';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
-/** A deterministic pseudo-random sequence (xorshift), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 /** Durations with bucket bounds themselves, zero, tiny and huge values among them. */
 function durations(next: () => number, n: number): number[] {

@@ -2,17 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NativeRequestLine } from '../../contract/log-line.ts';
 import { toJsonLine } from '../../lib/log/sanitize.ts';
 import { nativeLineJson } from '../../sidecar/src/log/native-line-json.ts';
-
-/** A deterministic pseudo-random sequence (xorshift), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
+import { seededRandom as random } from '../helpers/seeded-random.ts';
 
 /** Characters that need care in JSON and in log viewers, among plain ones. */
 const NASTY = [

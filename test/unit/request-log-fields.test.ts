@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cloudflareRequestRecord, isoTime, nativeRequestRecord } from '../../sidecar/src/log/request-log.ts';
 import type { RequestScope } from '../../sidecar/src/request-scope.ts';
-
-/** A deterministic pseudo-random sequence (xorshift), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
+import { seededRandom as random } from '../helpers/seeded-random.ts';
 
 const NAMES = [
   'User-Agent',

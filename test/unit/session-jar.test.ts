@@ -3,27 +3,11 @@ import { createSealer } from '../../sidecar/src/auth/sealed.ts';
 import type { Session } from '../../sidecar/src/auth/session.ts';
 import { createSessionJar } from '../../sidecar/src/auth/session-jar.ts';
 import { TEST_KEYS } from '../helpers/fixtures.ts';
+import { testSession } from '../helpers/test-session.ts';
 
 const settings = { cookieName: '_gatehouse', absoluteMs: 8 * 3600_000, idleMs: 3600_000, secure: false };
 
-function session(sid: string, lifetimeS = 3600): Session {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    v: 1,
-    sid,
-    sub: `sub-${sid}`,
-    email: null,
-    groups: [],
-    idp: 'corp',
-    claims: {},
-    iat: now,
-    exp: now + lifetimeS,
-    seen: now,
-    refreshAt: null,
-    refreshToken: null,
-    idToken: null,
-  };
-}
+const session = (sid: string, lifetimeS = 3600): Session => testSession(sid, lifetimeS);
 
 /** The sealed cookie value a store() wrote for a session. */
 async function sealedFor(jar: ReturnType<typeof createSessionJar>, s: Session): Promise<string> {
