@@ -4,8 +4,9 @@ import { write } from 'node:fs';
 export const DEFAULT_HIGH_WATER_BYTES = 8 * 1024 * 1024;
 /**
  * How long lines gather before one write takes them all. Each write is a round trip through
- * libuv's thread pool (a wake-up of a worker and of the event loop); at saturation a write per
- * event-loop turn cost about 4% of the sidecar's CPU, a write per 5 ms about 0.1%.
+ * libuv's thread pool (a wake-up of a worker and of the event loop); in a saturated run the
+ * 5 ms batch wrote 11,901 lines in 327 writes, where writing once per event-loop turn (while no
+ * write was in flight) took 600 writes for 10,198 lines.
  */
 export const DEFAULT_BATCH_MS = 5;
 /** Bytes that start a write at once, without waiting for the batch time. */
@@ -46,8 +47,9 @@ export interface FdSinkOptions {
 
 /**
  * Writes lines to a file descriptor (stdout by default) with asynchronous writes, batched over
- * a few milliseconds (or sooner once a batch is large). A slow pipe only grows the queue; the congestion signal lets the server apply
- * back-pressure instead of losing lines or stalling requests already in flight.
+ * a few milliseconds (or sooner once a batch is large). A slow pipe only grows the queue; the
+ * congestion signal lets the server apply back-pressure instead of losing lines or stalling
+ * requests already in flight.
  */
 export function createFdSink(options: FdSinkOptions = {}): LogSink {
   const fd = options.fd ?? 1;
