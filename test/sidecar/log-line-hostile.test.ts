@@ -13,6 +13,7 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 // trickle, still get theirs.
 
 /** Every character a log reader must never see raw: C0, DEL, C1 and the Unicode line separators. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const RAW_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 let upstream: TestUpstream;

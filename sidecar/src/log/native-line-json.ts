@@ -11,6 +11,7 @@ import { toJsonLine } from '../../../lib/log/sanitize.ts';
  */
 
 /** What JSON.stringify escapes (quote, backslash, C0 controls, lone surrogates) and what toJsonLine adds. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]/;
 
 function str(value: string): string {
