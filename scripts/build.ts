@@ -52,10 +52,11 @@ const httpThroughRequire: Plugin = {
 
 /**
  * undici's HTTP/2 client reads ten constants of `node:http2` when it is evaluated, and every
- * undici Client evaluates it: loading node:http2 (and node:tls under it) added about 8.6 MiB to
- * every sidecar's idle memory, for an upstream that speaks HTTP/1.1 (the sidecar's pool does not
- * allow HTTP/2). Here undici's client gets those constants, read from node:http2 when the build
- * runs, and loads node:http2 itself with its first HTTP/2 session.
+ * undici Client evaluates it: node:http2 (and node:tls under it) was loaded by every sidecar,
+ * whose upstream is usually plain HTTP/1.1. undici speaks HTTP/2 only when an HTTPS server
+ * offers it (ALPN). Here undici's client gets those constants, read from node:http2 when the
+ * build runs, and loads node:http2 itself with its first HTTP/2 session
+ * (test/sidecar/shipped-bundle.test.ts proxies to an HTTP/2 upstream from dist/).
  */
 const http2OnFirstSession: Plugin = {
   name: 'http2-on-first-session',

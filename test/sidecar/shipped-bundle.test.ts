@@ -1,4 +1,5 @@
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createSecureServer } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -212,6 +213,32 @@ describe('the shipped bundle', () => {
       await sidecar.stop();
       secure.closeAllConnections();
       await new Promise((r) => secure.close(r));
+    }
+  });
+
+  it('a sidecar from dist/ alone proxies to an upstream that speaks only HTTP/2 (node:http2 loads then)', async () => {
+    const tls = selfSignedCertificate();
+    const h2 = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: false }, (req, res) => {
+      res.end(`h2 ${req.method} ${req.url} ${req.httpVersion}`);
+    });
+    await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(h2.address() as AddressInfo).port}`;
+    const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url } }));
+    const list = join(shipped, 'h2-sidecar-loads.txt');
+    const sidecar = await startSidecarProcess(
+      { sourceArgs: ['--config', dir] },
+      [],
+      { GATEHOUSE_TEST_LOADED: list, NODE_EXTRA_CA_CERTS: tls.certFile },
+      ['--import', recorder, join(shipped, 'dist/bin/gatehouse.js')],
+    );
+    try {
+      const response = await fetch(`http://127.0.0.1:${sidecar.port}/two`);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe('h2 GET /two 2.0');
+      expect(builtins(list).has('node:http2')).toBe(true);
+    } finally {
+      await sidecar.stop();
+      await new Promise((r) => h2.close(r));
     }
   });
 
