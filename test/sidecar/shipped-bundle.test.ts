@@ -4,6 +4,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../helpers/fixtures.ts';
 import {
@@ -79,12 +80,39 @@ const holds = (files: { text: string }[], source: string) =>
   files.some((f) => f.text.includes(`// ${source}`));
 
 /** Starts the shipped sidecar with the load recorder; resolves once it has started. */
-function startRecordedSidecar(sourceArgs: string[], list: string) {
-  return startSidecarProcess({ sourceArgs }, [], { GATEHOUSE_TEST_LOADED: list }, [
+function startRecordedSidecar(sourceArgs: string[], list: string, env: Record<string, string> = {}) {
+  return startSidecarProcess({ sourceArgs }, [], { ...env, GATEHOUSE_TEST_LOADED: list }, [
     '--import',
     recorder,
     join(shipped, 'dist/bin/gatehouse.js'),
   ]);
+}
+
+/**
+ * One GET through a shipped sidecar in front of a TLS upstream whose certificate it trusts the way
+ * an operator adds a private CA (NODE_EXTRA_CA_CERTS). Answers the response and the Node.js
+ * modules the sidecar asked for; stops the sidecar and the upstream.
+ */
+async function getThroughTlsUpstream(
+  upstreamServer: TlsServer,
+  certFile: string,
+  listName: string,
+  path: string,
+) {
+  await new Promise<void>((r) => upstreamServer.listen(0, '127.0.0.1', r));
+  const url = `https://127.0.0.1:${(upstreamServer.address() as AddressInfo).port}`;
+  const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url } }));
+  const list = join(shipped, listName);
+  const sidecar = await startRecordedSidecar(['--config', dir], list, { NODE_EXTRA_CA_CERTS: certFile });
+  try {
+    const response = await fetch(`http://127.0.0.1:${sidecar.port}${path}`);
+    return { status: response.status, text: await response.text(), asked: builtins(list) };
+  } finally {
+    await sidecar.stop();
+    if ('closeAllConnections' in upstreamServer && typeof upstreamServer.closeAllConnections === 'function')
+      upstreamServer.closeAllConnections();
+    await new Promise((r) => upstreamServer.close(r));
+  }
 }
 
 async function run(
@@ -190,30 +218,13 @@ describe('the shipped bundle', () => {
 
   it('a sidecar from dist/ alone proxies to an HTTPS upstream (TLS loads with the first connection)', async () => {
     const tls = selfSignedCertificate();
-    const secure: HttpsServer = createHttpsServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    const secure = createHttpsServer({ cert: tls.cert, key: tls.key }, (req, res) => {
       res.end(`tls ${req.method} ${req.url}`);
     });
-    await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r));
-    const url = `https://127.0.0.1:${(secure.address() as AddressInfo).port}`;
-    const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url } }));
-    const list = join(shipped, 'https-sidecar-loads.txt');
-    // The upstream's certificate is trusted the way an operator adds a private CA: NODE_EXTRA_CA_CERTS.
-    const sidecar = await startSidecarProcess(
-      { sourceArgs: ['--config', dir] },
-      [],
-      { GATEHOUSE_TEST_LOADED: list, NODE_EXTRA_CA_CERTS: tls.certFile },
-      ['--import', recorder, join(shipped, 'dist/bin/gatehouse.js')],
-    );
-    try {
-      const response = await fetch(`http://127.0.0.1:${sidecar.port}/secure`);
-      expect(response.status).toBe(200);
-      expect(await response.text()).toBe('tls GET /secure');
-      expect(builtins(list).has('node:tls')).toBe(true);
-    } finally {
-      await sidecar.stop();
-      secure.closeAllConnections();
-      await new Promise((r) => secure.close(r));
-    }
+    const through = await getThroughTlsUpstream(secure, tls.certFile, 'https-sidecar-loads.txt', '/secure');
+    expect(through.status).toBe(200);
+    expect(through.text).toBe('tls GET /secure');
+    expect(through.asked.has('node:tls')).toBe(true);
   });
 
   it('a sidecar from dist/ alone proxies to an upstream that speaks only HTTP/2 (node:http2 loads then)', async () => {
@@ -221,25 +232,10 @@ describe('the shipped bundle', () => {
     const h2 = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: false }, (req, res) => {
       res.end(`h2 ${req.method} ${req.url} ${req.httpVersion}`);
     });
-    await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
-    const url = `https://127.0.0.1:${(h2.address() as AddressInfo).port}`;
-    const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url } }));
-    const list = join(shipped, 'h2-sidecar-loads.txt');
-    const sidecar = await startSidecarProcess(
-      { sourceArgs: ['--config', dir] },
-      [],
-      { GATEHOUSE_TEST_LOADED: list, NODE_EXTRA_CA_CERTS: tls.certFile },
-      ['--import', recorder, join(shipped, 'dist/bin/gatehouse.js')],
-    );
-    try {
-      const response = await fetch(`http://127.0.0.1:${sidecar.port}/two`);
-      expect(response.status).toBe(200);
-      expect(await response.text()).toBe('h2 GET /two 2.0');
-      expect(builtins(list).has('node:http2')).toBe(true);
-    } finally {
-      await sidecar.stop();
-      await new Promise((r) => h2.close(r));
-    }
+    const through = await getThroughTlsUpstream(h2, tls.certFile, 'h2-sidecar-loads.txt', '/two');
+    expect(through.status).toBe(200);
+    expect(through.text).toBe('h2 GET /two 2.0');
+    expect(through.asked.has('node:http2')).toBe(true);
   });
 
   it('a cluster sidecar from dist/ alone proxies with its config from the operator, and loads no YAML parser', async () => {
