@@ -3,6 +3,7 @@ import { SignJWT } from 'jose';
 import type { RenderedAuth } from '../../../contract/config/auth-config.ts';
 import type { SigningKey } from '../../../contract/keys.ts';
 import { boundedCache } from '../../../lib/bounded-cache.ts';
+import { singleFlight } from '../../../lib/single-flight.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
 
 const CACHE_LIMIT = 10_000;
@@ -27,8 +28,8 @@ export function createAssertionSigner(
   if (!first) throw new Error('no signing key');
   const key: SigningKey = first;
   const cache = boundedCache<string, { jwt: string; renewAt: number }>(CACHE_LIMIT);
-  /** Signatures under way, by cache key; at most one per request in flight, gone once settled. */
-  const signing = new Map<string, Promise<string>>();
+  /** Signatures under way, each once per cache key. */
+  const signing = singleFlight<string, string>();
   async function signFresh(
     cacheKey: string,
     identity: PolicyIdentity,
@@ -67,13 +68,7 @@ export function createAssertionSigner(
     sign(cacheKey, identity, sessionId, now) {
       // One signature per caller at a time: concurrent requests of a caller whose JWT is missing
       // or due for renewal share it instead of each signing its own.
-      const pending = signing.get(cacheKey);
-      if (pending !== undefined) return pending;
-      const started = signFresh(cacheKey, identity, sessionId, now);
-      const forget = () => void signing.delete(cacheKey);
-      started.then(forget, forget);
-      signing.set(cacheKey, started);
-      return started;
+      return signing(cacheKey, () => signFresh(cacheKey, identity, sessionId, now));
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { RenderedAuth } from '../../../contract/config/auth-config.ts';
 import { boundedCache } from '../../../lib/bounded-cache.ts';
+import { singleFlight } from '../../../lib/single-flight.ts';
 import { cookieName, readCookies, serializeCookie } from './cookies.ts';
 import type { Sealer } from './sealed.ts';
 import { asSession, type Session } from './session.ts';
@@ -64,8 +65,8 @@ export function createSessionJar(
 
   const seen = boundedCache<string, number>(CACHE_LIMIT);
   const remember = (sealed: string, session: Session) => void cache.set(sealed, session);
-  /** Cookies being unsealed now; at most one entry per request in flight, gone once settled. */
-  const opening = new Map<string, Promise<Session | undefined>>();
+  /** Cookies being unsealed now, each once. */
+  const unsealing = singleFlight<string, Session | undefined>();
   const isEnded = (session: Session) => ended.get(session.sid) === true;
 
   return {
@@ -93,19 +94,14 @@ export function createSessionJar(
       // One unsealing per cookie at a time: requests that bring the same cookie while it is
       // being opened (a new pod's first burst, 200 tabs of one user) share it instead of each
       // queueing its own decryption on the thread pool.
-      let pending = opening.get(sealed);
-      if (pending === undefined) {
-        const started = sealer.open('session', sealed).then((value) => {
+      const pending = unsealing(sealed, () =>
+        sealer.open('session', sealed).then((value) => {
           const session = value && asSession(value);
           if (!session) return undefined;
           remember(sealed, session);
           return session;
-        });
-        const forget = () => void opening.delete(sealed);
-        started.then(forget, forget);
-        opening.set(sealed, started);
-        pending = started;
-      }
+        }),
+      );
       return pending.then((session) => (session && !isEnded(session) ? session : undefined));
     },
     endedSession(sealed) {
