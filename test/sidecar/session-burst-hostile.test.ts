@@ -59,9 +59,8 @@ describe('a burst of one new session against hostile clients', () => {
     const before = gate.records().length;
     const clients: RawClient[] = await Promise.all(Array.from({ length: 30 }, () => openRaw(gate.port)));
     // All thirty heads leave in the same turn; ten reset at once, five half-close after their head.
-    clients.forEach((c, i) =>
-      c.socket.write(`${head(cookie, `/b${i}`)}${i >= 25 ? '' : 'Connection: close\r\n'}\r\n`),
-    );
+    for (const [i, c] of clients.entries())
+      c.socket.write(`${head(cookie, `/b${i}`)}${i >= 25 ? '' : 'Connection: close\r\n'}\r\n`);
     for (const c of clients.slice(0, 10)) c.socket.resetAndDestroy();
     for (const c of clients.slice(25)) c.socket.end();
     const stayed = clients.slice(10);
