@@ -1,12 +1,16 @@
 /**
- * The Node.js options the sidecar's memory bound depends on, defined once. A small young
- * generation keeps memory flat while streaming large bodies: without it V8 lets ~50 MB of
- * short-lived chunk garbage accumulate before collecting. V8 reads the option only at start, so
- * it travels in NODE_OPTIONS: the image sets it (Dockerfile `ENV`, checked against this constant
- * by a test), the injection webhook sets it on the sidecar container, and `gatehouse sidecar`
- * started without it says so in its first lines.
+ * The Node.js options the sidecar is measured and bounded with, defined once.
+ * - `--max-semi-space-size=1`: a small young generation keeps memory flat while streaming large
+ *   bodies; without it V8 lets ~50 MB of short-lived chunk garbage accumulate before collecting.
+ * - `--v8-pool-size=1`: one V8 background thread instead of four. When the hot request path is
+ *   optimized (a burst of TurboFan compiles some seconds into sustained load) four compiler
+ *   threads at the request thread's priority took four fifths of a one-core budget for 300 to
+ *   400 ms, and requests queued behind them; with one the request thread keeps half.
+ * V8 reads both only at start, so they travel in NODE_OPTIONS: the image sets them (Dockerfile
+ * `ENV`, checked against this constant by a test), the injection webhook sets them on the sidecar
+ * container, and `gatehouse sidecar` started without them says so in its first lines.
  */
-export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=1';
+export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=1 --v8-pool-size=1';
 
 /** The environment entry that carries SIDECAR_NODE_OPTIONS to a new sidecar process. */
 export const SIDECAR_NODE_ENV: Readonly<Record<string, string>> = Object.freeze({

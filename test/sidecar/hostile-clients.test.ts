@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SIDECAR_NODE_OPTIONS } from '../../contract/sidecar-node-options.ts';
@@ -468,6 +469,23 @@ describe('11: the sidecar says whether the Node options its memory bound depends
     const bare = await startSidecarProcess(dir, [], { NODE_OPTIONS: '' });
     expect(bare.started.nodeOptions).toBeNull();
     await bare.waitForLine((l) => l.type === 'node_options_missing');
+    await bare.stop();
+  });
+
+  it('as shipped, one V8 background thread: a burst of JIT compiles cannot take four fifths of the core from requests', async () => {
+    const dir = writeConfigDir(
+      applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: 'http://127.0.0.1:9' } }),
+    );
+    /** Threads of the process named as V8's platform workers (Node.js names them V8Worker). */
+    const v8Workers = (pid: number): number =>
+      readdirSync(`/proc/${pid}/task`).filter(
+        (task) => readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim() === 'V8Worker',
+      ).length;
+    const shipped = await startSidecarProcess(dir);
+    expect(v8Workers(shipped.child.pid as number)).toBe(1);
+    await shipped.stop();
+    const bare = await startSidecarProcess(dir, [], { NODE_OPTIONS: '' });
+    expect(v8Workers(bare.child.pid as number)).toBe(4);
     await bare.stop();
   });
 });

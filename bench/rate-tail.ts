@@ -1,0 +1,157 @@
+// The tail at a constant rate through a fresh sidecar, with the shipped NODE_OPTIONS and with
+// V8's default four background threads, interleaved. A fresh built sidecar on core 0 (signed-in
+// app of bench/signed-in-app.ts, bench/upstream-server.ts and vegeta on core 1) gets a short
+// warm-up, then --duration seconds at --rate requests/s signed in: p50, p99 and the slowest
+// request (vegeta), and the CPU its threads used meanwhile (the request thread against V8's
+// background threads, from /proc/<pid>/task). Some seconds into sustained load V8 optimizes the
+// hot request path in a burst of compiles on its background threads; this is where that shows.
+//
+//   npm run build && taskset -c 1 node bench/rate-tail.ts [--runs 3] [--duration 20] [--rate 1000]
+//
+// Needs taskset (util-linux); builds vegeta once from its Go module (scripts/bench-tools.sh).
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SIDECAR_NODE_OPTIONS } from '../contract/sidecar-node-options.ts';
+import { children, freePort, HZ, startUpstreamOnLoadCore, waitFor200 } from './process-measures.ts';
+import { writeSignedInApp } from './signed-in-app.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '1000' },
+  },
+});
+const RUNS = Number(values.runs);
+const tools = execFileSync('bash', [join(root, 'scripts/bench-tools.sh')], {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+}).trim();
+const vegeta = join(tools, 'vegeta');
+
+/** The shipped options, and the same without the background thread setting (V8's default four). */
+const VARIANTS: ReadonlyArray<{ name: string; nodeOptions: string }> = [
+  { name: 'shipped', nodeOptions: SIDECAR_NODE_OPTIONS },
+  {
+    name: 'four V8 threads',
+    nodeOptions: SIDECAR_NODE_OPTIONS.split(' ')
+      .filter((o) => !o.startsWith('--v8-pool-size'))
+      .join(' '),
+  },
+];
+
+/** CPU clock ticks of a process's threads, summed by thread name. */
+function threadTicks(pid: number): Map<string, number> {
+  const ticks = new Map<string, number>();
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks.set(name, (ticks.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
+  }
+  return ticks;
+}
+
+/** vegeta at a constant rate on core 1; latencies in ms. */
+async function attack(
+  target: string,
+  seconds: number,
+): Promise<{ p50: number; p99: number; max: number; codes: Record<string, number> }> {
+  const child = spawn(
+    'taskset',
+    ['-c', '1', vegeta, 'attack', `-rate=${values.rate}`, `-duration=${seconds}s`, '-keepalive=true'],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  child.stdin.end(target);
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => chunks.push(c));
+  await new Promise((r) => child.once('close', r));
+  const report = JSON.parse(
+    execFileSync(vegeta, ['report', '-type=json'], { input: Buffer.concat(chunks), encoding: 'utf8' }),
+  ) as { latencies: Record<string, number>; status_codes: Record<string, number> };
+  const ms = (key: string): number => (report.latencies[key] ?? Number.NaN) / 1e6;
+  return { p50: ms('50th'), p99: ms('99th'), max: ms('max'), codes: report.status_codes };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode === null) {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+  children.delete(child);
+}
+
+interface Figures {
+  p50: number;
+  p99: number;
+  max: number;
+  requestThreadMs: number;
+  v8ThreadsMs: number;
+}
+
+const upstream = await startUpstreamOnLoadCore();
+async function measure(nodeOptions: string): Promise<Figures> {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const { dir, cookie } = await writeSignedInApp(upstream.url, origin, 'tail');
+  const child = spawn(
+    'taskset',
+    [
+      '-c',
+      '0',
+      process.execPath,
+      join(root, 'dist/bin/gatehouse.js'),
+      'sidecar',
+      '--config',
+      dir,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--admin-listen',
+      '127.0.0.1:0',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: nodeOptions } },
+  );
+  children.add(child);
+  await waitFor200(`${origin}/small`, { cookie });
+  const pid = child.pid as number;
+  const target = `GET ${origin}/small\nCookie: ${cookie}\n`;
+  await attack(target, Number(values.warmup));
+  const before = threadTicks(pid);
+  const result = await attack(target, Number(values.duration));
+  const after = threadTicks(pid);
+  await stop(child);
+  if (Object.keys(result.codes).some((c) => c !== '200'))
+    throw new Error(`status codes ${JSON.stringify(result.codes)}`);
+  const used = (name: string): number => (((after.get(name) ?? 0) - (before.get(name) ?? 0)) / HZ) * 1000;
+  return { ...result, requestThreadMs: used('MainThread'), v8ThreadsMs: used('V8Worker') };
+}
+
+const results = new Map<string, Figures[]>(VARIANTS.map((v) => [v.name, []]));
+for (let run = 0; run < RUNS; run++)
+  for (const variant of VARIANTS) {
+    const figures = await measure(variant.nodeOptions);
+    results.get(variant.name)?.push(figures);
+    console.error(`run ${run + 1} ${variant.name}: ${JSON.stringify(figures)}`);
+  }
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const row = (label: string, pick: (f: Figures) => number, digits: number): string =>
+  `| ${label} | ${VARIANTS.map((v) => {
+    const all = (results.get(v.name) ?? []).map(pick);
+    return `${median(all).toFixed(digits)} (${all.map((x) => x.toFixed(digits)).join(', ')})`;
+  }).join(' | ')} |`;
+console.log(
+  `\n${values.rate} requests/s signed in for ${values.duration} s after a ${values.warmup} s warm-up; medians of ${RUNS} (each run)\n`,
+);
+console.log(`| | ${VARIANTS.map((v) => `${v.name} (\`${v.nodeOptions}\`)`).join(' | ')} |`);
+console.log(`|---|${VARIANTS.map(() => '---:').join('|')}|`);
+console.log(row('p50, ms', (f) => f.p50, 2));
+console.log(row('p99, ms', (f) => f.p99, 1));
+console.log(row('slowest, ms', (f) => f.max, 0));
+console.log(row('CPU of the request thread, ms', (f) => f.requestThreadMs, 0));
+console.log(row("CPU of V8's background threads, ms", (f) => f.v8ThreadsMs, 0));
+process.exit(0);
