@@ -1,0 +1,170 @@
+// What one sidecar costs its pod as the policy count grows: spawn to first 200, idle RSS one
+// second after, and CPU microseconds per signed-in request at saturation (from /proc), for an
+// application of 2 policies and one of 2 + N team policies (bench/signed-in-app.ts: each allows
+// one group on its own paths, so none of them matches the measured request). The
+// sidecar is the built one as shipped (dist/, its NODE_OPTIONS), pinned to core 0; wrk and the
+// upstream run on core 1. Both ways a sidecar gets its config: from a YAML file (standalone) and
+// from the operator's stream (cluster mode; a stand-in operator in this process serves the same
+// application as the operator renders it, one JSON line over HTTPS). Prints the medians of --runs.
+//
+//   npm run build && taskset -c 1 node bench/sidecar-start.ts [--runs 3] [--policies 998] [--duration 5] [--modes file,cluster]
+//
+// Needs wrk (apt-get install -y wrk).
+import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
+import { configFromSnapshot } from '../sidecar/src/config/load-application.ts';
+import { readSnapshot } from '../sidecar/src/config/load-documents.ts';
+import { selfSignedCertificate } from '../test/helpers/tls.ts';
+import {
+  children,
+  cpuTicks,
+  freePort,
+  HZ,
+  startUpstreamOnLoadCore,
+  statusMiB,
+  waitFor200,
+} from './process-measures.ts';
+import { writeSignedInApp } from './signed-in-app.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    policies: { type: 'string', default: '998' },
+    duration: { type: 'string', default: '5' },
+    modes: { type: 'string', default: 'file,cluster' },
+  },
+});
+type Mode = 'file' | 'cluster';
+const MODES = values.modes.split(',') as Mode[];
+for (const mode of MODES)
+  if (mode !== 'file' && mode !== 'cluster') {
+    console.error(`bench: --modes: unknown mode ${mode}; known: file, cluster`);
+    process.exit(2);
+  }
+const RUNS = Number(values.runs);
+const EXTRA = Number(values.policies);
+const DURATION = Number(values.duration);
+
+function wrkRequests(url: string, cookie: string): number {
+  const out = execFileSync(
+    'taskset',
+    ['-c', '1', 'wrk', '-t1', '-c50', `-d${DURATION}s`, '-H', `Cookie: ${cookie}`, url],
+    { encoding: 'utf8' },
+  );
+  if (/Non-2xx or 3xx responses/.test(out)) throw new Error(`${url}: some responses were not 2xx:\n${out}`);
+  return Number(/(\d+) requests in/.exec(out)?.[1]);
+}
+
+interface Figures {
+  spawnMs: number;
+  idleMiB: number;
+  cpuUs: number;
+}
+
+/**
+ * A stand-in operator serving one application's config on its stream, as the operator does: one
+ * `config` line, then the stream stays open. Answers the sidecar's flags for it.
+ */
+async function standInOperator(dir: string): Promise<{ flags: string[]; close: () => Promise<void> }> {
+  const line = `${JSON.stringify({ type: 'config', config: configFromSnapshot(readSnapshot(dir)) })}\n`;
+  const tls = selfSignedCertificate();
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, 'pod-token');
+  const server = createHttpsServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write(line);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    flags: ['--operator-url', url, '--operator-ca', tls.certFile, '--token-file', tokenFile],
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<Figures> {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const { dir, cookie } = await writeSignedInApp(upstreamUrl, origin, 'bench', extra);
+  const operator = mode === 'cluster' ? await standInOperator(dir) : undefined;
+  const started = performance.now();
+  const child = spawn(
+    'taskset',
+    [
+      '-c',
+      '0',
+      'strace', '-f', '-k', '-e', 'trace=mmap', '-o', '/tmp/strace-bench.out',
+      process.execPath,
+      join(root, 'dist/bin/gatehouse.js'),
+      'sidecar',
+      ...(operator ? operator.flags : ['--config', dir]),
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--admin-listen',
+      '127.0.0.1:0',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...SIDECAR_NODE_ENV } },
+  );
+  children.add(child);
+  child.once('exit', (code) => {
+    if (children.has(child)) {
+      console.error(`bench: the sidecar exited (${code}) before the measurement ended`);
+      process.exit(1);
+    }
+  });
+  await waitFor200(`${origin}/public/small`);
+  const spawnMs = performance.now() - started;
+  await new Promise((r) => setTimeout(r, 1000));
+  const pid = Number(execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim());
+  const idleMiB = statusMiB(pid, 'VmRSS');
+  console.error(mode, extra, 'rss', idleMiB.toFixed(1));
+  console.error(execFileSync('sh', ['-c', `awk '/^[0-9a-f]+-/{h=$0} /^Rss:/{ if ($2>1500) print $2, h}' /proc/${pid}/smaps`], { encoding: 'utf8' }));
+  process.kill(pid); process.exit(0);
+  wrkRequests(`${origin}/small`, cookie); // warm-up
+  const before = cpuTicks(pid);
+  const requests = wrkRequests(`${origin}/small`, cookie);
+  const cpuUs = ((cpuTicks(pid) - before) / HZ / requests) * 1e6;
+  children.delete(child);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  await operator?.close();
+  return { spawnMs, idleMiB, cpuUs };
+}
+
+const { url: upstreamUrl } = await startUpstreamOnLoadCore();
+
+const cases = MODES.flatMap((mode) => [...new Set([0, EXTRA])].map((extra) => ({ mode, extra })));
+const key = (c: { mode: Mode; extra: number }) => `${c.mode}, ${2 + c.extra} policies`;
+const results = new Map<string, Figures[]>(cases.map((c) => [key(c), []]));
+for (let run = 0; run < RUNS; run++)
+  for (const c of cases) {
+    const figures = await measure(upstreamUrl, c.extra, c.mode);
+    results.get(key(c))?.push(figures);
+    console.error(`run ${run + 1}: ${key(c)}: ${JSON.stringify(figures)}`);
+  }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const col = (name: string, pick: (f: Figures) => number, digits: number) =>
+  median((results.get(name) ?? []).map(pick)).toFixed(digits);
+console.log(
+  `\nnode ${process.version}; medians of ${RUNS} runs; sidecar on core 0, wrk and upstream on core 1\n`,
+);
+const names = cases.map(key);
+console.log(`| | ${names.join(' | ')} |`);
+console.log(`|---|${names.map(() => '---:').join('|')}|`);
+for (const [label, pick, digits] of [
+  ['spawn → first 200, ms', (f: Figures) => f.spawnMs, 0],
+  ['idle RSS, MiB', (f: Figures) => f.idleMiB, 0],
+  ['CPU µs per signed-in request, saturation', (f: Figures) => f.cpuUs, 1],
+] as const)
+  console.log(`| ${label} | ${names.map((n) => col(n, pick, digits)).join(' | ')} |`);
+process.exit(0);
