@@ -1,9 +1,10 @@
 // What the process benchmarks share: ports, waiting for a first 200, CPU ticks and memory of a
 // process from /proc, and killing what they started when they exit.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { DEFAULT_INJECTION } from '../operator/src/injection/injection-settings.ts';
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime. */
 export const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
@@ -59,4 +60,82 @@ export async function startUpstreamOnLoadCore(): Promise<{ port: number; url: st
   const url = `http://127.0.0.1:${port}`;
   await waitFor200(`${url}/small`);
   return { port, url };
+}
+
+/** The injected sidecar container's default memory limit, in bytes (`sidecar.resources`). */
+export const INJECTED_MEMORY_LIMIT_BYTES = quantityBytes(DEFAULT_INJECTION.resources.limits.memory);
+
+/** A Kubernetes memory quantity with a binary suffix (`512Mi`) in bytes. */
+function quantityBytes(quantity: string): number {
+  const match = /^(\d+)(Ki|Mi|Gi)$/.exec(quantity);
+  if (!match) throw new Error(`bench: unexpected memory quantity ${quantity}`);
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 }[match[2] as 'Ki' | 'Mi' | 'Gi'];
+  return Number(match[1]) * unit;
+}
+
+/**
+ * A memory cgroup with a container's limit, for the measured processes: V8 sizes its heap from
+ * the memory a process may use, so a Node.js process measured on a large host without a limit
+ * collects less often than the same process in its container. cgroup v2 where its memory
+ * controller is on, else cgroup v1's memory hierarchy; needs root. `run` wraps a command so that
+ * it joins the group before it starts (the pid stays the command's own). An error says why
+ * there is none.
+ */
+export type MemoryGroup =
+  | { readonly limitBytes: number; run(command: string, args: readonly string[]): [string, string[]] }
+  | { readonly error: string };
+
+export function memoryGroup(limitBytes: number): MemoryGroup {
+  const name = `gatehouse-bench-${process.pid}`;
+  const v2 = '/sys/fs/cgroup';
+  const v1 = '/sys/fs/cgroup/memory';
+  let dir: string;
+  try {
+    if (
+      existsSync(join(v2, 'cgroup.controllers')) &&
+      readFileSync(join(v2, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('memory')
+    ) {
+      dir = join(v2, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'memory.max'), String(limitBytes));
+    } else if (existsSync(join(v1, 'memory.limit_in_bytes'))) {
+      dir = join(v1, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'memory.limit_in_bytes'), String(limitBytes));
+    } else {
+      return { error: 'no cgroup memory controller on this machine' };
+    }
+  } catch (error) {
+    return { error: `cannot make a memory cgroup: ${(error as Error).message}` };
+  }
+  process.on('exit', () => {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // processes killed at exit may not have left it yet; the name is unique per run
+    }
+  });
+  const procs = join(dir, 'cgroup.procs');
+  return {
+    limitBytes,
+    run: (command, args) => ['sh', ['-c', `echo $$ > ${procs} && exec "$0" "$@"`, command, ...args]],
+  };
+}
+
+/** A command pinned to one core (taskset) and, when there is one, in the memory group. */
+export function pinned(
+  memory: MemoryGroup,
+  core: number,
+  command: string,
+  args: readonly string[],
+): [string, string[]] {
+  const onCore: [string, string[]] = ['taskset', ['-c', String(core), command, ...args]];
+  return 'error' in memory ? onCore : memory.run(...onCore);
+}
+
+/** The memory condition of a run, for a benchmark's table header. */
+export function memoryNote(memory: MemoryGroup): string {
+  return 'error' in memory
+    ? `no memory limit (${memory.error})`
+    : `limited to ${memory.limitBytes / 2 ** 20} MiB, the injected sidecar's default`;
 }

@@ -27,6 +27,10 @@ import {
   cpuTicks,
   freePort,
   HZ,
+  INJECTED_MEMORY_LIMIT_BYTES,
+  memoryGroup,
+  memoryNote,
+  pinned,
   startUpstreamOnLoadCore,
   statusMiB,
   waitFor200,
@@ -60,9 +64,16 @@ const tools = execFileSync('bash', [join(root, 'scripts/bench-tools.sh')], {
   stdio: ['ignore', 'pipe', 'inherit'],
 }).trim();
 
-/** Starts a process pinned to core 0 (the proxy's core). */
+// Every proxy runs with the memory limit the injected sidecar container gets by default, as a
+// pod's container would: V8 sizes its heap from it (259 MB in 512 MiB, against 4 GB on a large
+// host), so an unlimited Node.js process collects later and shows a peak no pod would.
+const memory = memoryGroup(INJECTED_MEMORY_LIMIT_BYTES);
+if ('error' in memory) console.error(`bench: every proxy runs without a memory limit: ${memory.error}`);
+
+/** Starts a process pinned to core 0 (the proxy's core), in the memory group. */
 function onProxyCore(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  const child = spawn('taskset', ['-c', '0', command, ...args], {
+  const [program, argv] = pinned(memory, 0, command, args);
+  const child = spawn(program, argv, {
     stdio: ['ignore', 'ignore', 'ignore'],
     env,
   });
@@ -426,7 +437,7 @@ const names = proxies.map((p) => p.name);
 const row = (label: string, pick: (f: Figures) => number | null, digits = 1) =>
   `| ${label} | ${names.map((n) => col(n, pick, digits)).join(' | ')} |`;
 console.log(
-  `\nnode ${process.version}; medians of ${RUNS} runs, ${DURATION} s each; proxy on core 0, load, upstream and provider on core 1\n`,
+  `\nnode ${process.version}; medians of ${RUNS} runs, ${DURATION} s each; proxy on core 0, load, upstream and provider on core 1; each proxy ${memoryNote(memory)}\n`,
 );
 console.log(`| | ${names.join(' | ')} |`);
 console.log(`|---|${names.map(() => '---:').join('|')}|`);

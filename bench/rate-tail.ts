@@ -14,7 +14,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SIDECAR_NODE_OPTIONS } from '../contract/sidecar-node-options.ts';
-import { children, freePort, HZ, startUpstreamOnLoadCore, waitFor200 } from './process-measures.ts';
+import {
+  children,
+  freePort,
+  HZ,
+  INJECTED_MEMORY_LIMIT_BYTES,
+  memoryGroup,
+  memoryNote,
+  pinned,
+  startUpstreamOnLoadCore,
+  waitFor200,
+} from './process-measures.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -93,17 +103,15 @@ interface Figures {
   v8ThreadsMs: number;
 }
 
+/** The sidecar runs with the injected container's default memory limit (see proxy-cost.ts). */
+const memory = memoryGroup(INJECTED_MEMORY_LIMIT_BYTES);
 const upstream = await startUpstreamOnLoadCore();
 async function measure(nodeOptions: string): Promise<Figures> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const { dir, cookie } = await writeSignedInApp(upstream.url, origin, 'tail');
   const child = spawn(
-    'taskset',
-    [
-      '-c',
-      '0',
-      process.execPath,
+    ...pinned(memory, 0, process.execPath, [
       join(root, 'dist/bin/gatehouse.js'),
       'sidecar',
       '--config',
@@ -112,7 +120,7 @@ async function measure(nodeOptions: string): Promise<Figures> {
       `127.0.0.1:${port}`,
       '--admin-listen',
       '127.0.0.1:0',
-    ],
+    ]),
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: nodeOptions } },
   );
   children.add(child);
@@ -145,7 +153,7 @@ const row = (label: string, pick: (f: Figures) => number, digits: number): strin
     return `${median(all).toFixed(digits)} (${all.map((x) => x.toFixed(digits)).join(', ')})`;
   }).join(' | ')} |`;
 console.log(
-  `\n${values.rate} requests/s signed in for ${values.duration} s after a ${values.warmup} s warm-up; medians of ${RUNS} (each run)\n`,
+  `\n${values.rate} requests/s signed in for ${values.duration} s after a ${values.warmup} s warm-up, the sidecar ${memoryNote(memory)}; medians of ${RUNS} (each run)\n`,
 );
 console.log(`| | ${VARIANTS.map((v) => `${v.name} (\`${v.nodeOptions}\`)`).join(' | ')} |`);
 console.log(`|---|${VARIANTS.map(() => '---:').join('|')}|`);

@@ -25,6 +25,10 @@ import {
   cpuTicks,
   freePort,
   HZ,
+  INJECTED_MEMORY_LIMIT_BYTES,
+  memoryGroup,
+  memoryNote,
+  pinned,
   startUpstreamOnLoadCore,
   statusMiB,
   waitFor200,
@@ -91,6 +95,9 @@ async function standInOperator(dir: string): Promise<{ flags: string[]; close: (
   };
 }
 
+/** The sidecar runs with the injected container's default memory limit (see proxy-cost.ts). */
+const memory = memoryGroup(INJECTED_MEMORY_LIMIT_BYTES);
+
 async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<Figures> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
@@ -98,11 +105,7 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<
   const operator = mode === 'cluster' ? await standInOperator(dir) : undefined;
   const started = performance.now();
   const child = spawn(
-    'taskset',
-    [
-      '-c',
-      '0',
-      process.execPath,
+    ...pinned(memory, 0, process.execPath, [
       join(root, 'dist/bin/gatehouse.js'),
       'sidecar',
       ...(operator ? operator.flags : ['--config', dir]),
@@ -110,7 +113,7 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<
       `127.0.0.1:${port}`,
       '--admin-listen',
       '127.0.0.1:0',
-    ],
+    ]),
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...SIDECAR_NODE_ENV } },
   );
   children.add(child);
@@ -152,7 +155,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const col = (name: string, pick: (f: Figures) => number, digits: number) =>
   median((results.get(name) ?? []).map(pick)).toFixed(digits);
 console.log(
-  `\nnode ${process.version}; medians of ${RUNS} runs; sidecar on core 0, wrk and upstream on core 1\n`,
+  `\nnode ${process.version}; medians of ${RUNS} runs; sidecar on core 0 (${memoryNote(memory)}), wrk and upstream on core 1\n`,
 );
 const names = cases.map(key);
 console.log(`| | ${names.join(' | ')} |`);

@@ -102,7 +102,13 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<
     [
       '-c',
       '0',
-      'strace', '-f', '-k', '-e', 'trace=mmap', '-o', '/tmp/strace-bench.out',
+      'strace',
+      '-f',
+      '-k',
+      '-e',
+      'trace=mmap',
+      '-o',
+      '/tmp/strace-bench.out',
       process.execPath,
       join(root, 'dist/bin/gatehouse.js'),
       'sidecar',
@@ -127,8 +133,15 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<
   const pid = Number(execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim());
   const idleMiB = statusMiB(pid, 'VmRSS');
   console.error(mode, extra, 'rss', idleMiB.toFixed(1));
-  console.error(execFileSync('sh', ['-c', `awk '/^[0-9a-f]+-/{h=$0} /^Rss:/{ if ($2>1500) print $2, h}' /proc/${pid}/smaps`], { encoding: 'utf8' }));
-  process.kill(pid); process.exit(0);
+  console.error(
+    execFileSync(
+      'sh',
+      ['-c', `awk '/^[0-9a-f]+-/{h=$0} /^Rss:/{ if ($2>1500) print $2, h}' /proc/${pid}/smaps`],
+      { encoding: 'utf8' },
+    ),
+  );
+  process.kill(pid);
+  process.exit(0);
   wrkRequests(`${origin}/small`, cookie); // warm-up
   const before = cpuTicks(pid);
   const requests = wrkRequests(`${origin}/small`, cookie);
