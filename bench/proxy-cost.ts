@@ -1,7 +1,8 @@
 // Cost per pod, side by side in one run: nginx proxy_pass (the floor for one proxy hop), a bare
 // Node.js proxy (node:http + undici, bench/bare-node-proxy.ts: the floor of the sidecar's runtime),
 // oauth2-proxy and Gatehouse as shipped (the built sidecar with its NODE_OPTIONS), each pinned
-// to core 0 while the load, the upstream and the identity provider run on core 1. Both
+// to core 0 and limited to the injected sidecar container's default memory (a cgroup, as in a
+// pod) while the load, the upstream and the identity provider run on core 1. Both
 // authenticating proxies are signed in for real, through the same OpenID Provider (oidc-provider).
 // Per proxy and run: spawn to first 200, idle RSS, CPU microseconds per request at saturation
 // (anonymous and signed in; from /proc/<pid>/stat, which holds under noise), added latency at a
@@ -9,7 +10,7 @@
 // clients at saturation (wrk: p99, slowest, peak RSS; and bench/closed-loop.ts: 200 keep-alive
 // clients, latencies once their connections are open). Prints the medians of --runs as a table.
 //
-//   npm run build && taskset -c 1 node bench/proxy-cost.ts [--runs 3] [--duration 8]
+//   npm run build && taskset -c 1 node bench/proxy-cost.ts [--runs 3] [--duration 8] [--memory-limit injected|none]
 //
 // Needs wrk and nginx (apt-get install -y wrk nginx-light); builds oauth2-proxy and vegeta once
 // from their Go modules (scripts/bench-tools.sh).
@@ -28,6 +29,7 @@ import {
   freePort,
   HZ,
   INJECTED_MEMORY_LIMIT_BYTES,
+  type MemoryGroup,
   memoryGroup,
   memoryNote,
   pinned,
@@ -44,6 +46,8 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '8' },
     // A comma-separated subset of nginx, node, oauth2-proxy, gatehouse (all four by default).
     only: { type: 'string', default: 'nginx,node,oauth2-proxy,gatehouse' },
+    // injected: each proxy in a memory cgroup with the injected sidecar's default limit; none: without.
+    'memory-limit': { type: 'string', default: 'injected' },
   },
 });
 const RUNS = Number(values.runs);
@@ -67,7 +71,14 @@ const tools = execFileSync('bash', [join(root, 'scripts/bench-tools.sh')], {
 // Every proxy runs with the memory limit the injected sidecar container gets by default, as a
 // pod's container would: V8 sizes its heap from it (259 MB in 512 MiB, against 4 GB on a large
 // host), so an unlimited Node.js process collects later and shows a peak no pod would.
-const memory = memoryGroup(INJECTED_MEMORY_LIMIT_BYTES);
+if (!['injected', 'none'].includes(values['memory-limit'])) {
+  console.error(`bench: --memory-limit: ${values['memory-limit']}; known: injected, none`);
+  process.exit(2);
+}
+const memory: MemoryGroup =
+  values['memory-limit'] === 'none'
+    ? { error: '--memory-limit none' }
+    : memoryGroup(INJECTED_MEMORY_LIMIT_BYTES);
 if ('error' in memory) console.error(`bench: every proxy runs without a memory limit: ${memory.error}`);
 
 /** Starts a process pinned to core 0 (the proxy's core), in the memory group. */
