@@ -1,7 +1,7 @@
 // What the process benchmarks share: ports, waiting for a first 200, CPU ticks and memory of a
 // process from /proc, and killing what they started when they exit.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DEFAULT_INJECTION } from '../operator/src/injection/injection-settings.ts';
@@ -35,10 +35,26 @@ export async function waitFor200(url: string, headers: Record<string, string> = 
   }
 }
 
+/** utime + stime from the text of a /proc stat file, in clock ticks (the name may hold spaces and parentheses). */
+function statTicks(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 /** utime + stime of a process, in clock ticks. */
 export function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return Number(fields[11]) + Number(fields[12]);
+  return statTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** utime + stime of a process's threads, in clock ticks, summed by thread name. */
+export function threadTicks(pid: number): Map<string, number> {
+  const ticks = new Map<string, number>();
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    ticks.set(name, (ticks.get(name) ?? 0) + statTicks(stat));
+  }
+  return ticks;
 }
 
 /** A /proc/<pid>/status memory field (VmRSS, VmHWM, RssAnon...), in MiB. */
@@ -63,7 +79,7 @@ export async function startUpstreamOnLoadCore(): Promise<{ port: number; url: st
 }
 
 /** The injected sidecar container's default memory limit, in bytes (`sidecar.resources`). */
-export const INJECTED_MEMORY_LIMIT_BYTES = quantityBytes(DEFAULT_INJECTION.resources.limits.memory);
+const INJECTED_MEMORY_LIMIT_BYTES = quantityBytes(DEFAULT_INJECTION.resources.limits.memory);
 
 /** A Kubernetes memory quantity with a binary suffix (`512Mi`) in bytes. */
 function quantityBytes(quantity: string): number {
@@ -85,7 +101,7 @@ export type MemoryGroup =
   | { readonly limitBytes: number; run(command: string, args: readonly string[]): [string, string[]] }
   | { readonly error: string };
 
-export function memoryGroup(limitBytes: number): MemoryGroup {
+function memoryGroup(limitBytes: number): MemoryGroup {
   const name = `gatehouse-bench-${process.pid}`;
   const v2 = '/sys/fs/cgroup';
   const v1 = '/sys/fs/cgroup/memory';
@@ -122,6 +138,15 @@ export function memoryGroup(limitBytes: number): MemoryGroup {
   };
 }
 
+/**
+ * A memory group with the injected sidecar container's default limit, as a pod's container has
+ * it: V8 sizes its heap from it (259 MB in 512 MiB, against 4 GB on a large host without one), so
+ * a Node.js process measured without it collects later and peaks higher than in any pod.
+ */
+export function injectedMemoryGroup(): MemoryGroup {
+  return memoryGroup(INJECTED_MEMORY_LIMIT_BYTES);
+}
+
 /** A command pinned to one core (taskset) and, when there is one, in the memory group. */
 export function pinned(
   memory: MemoryGroup,
@@ -138,4 +163,40 @@ export function memoryNote(memory: MemoryGroup): string {
   return 'error' in memory
     ? `no memory limit (${memory.error})`
     : `limited to ${memory.limitBytes / 2 ** 20} MiB, the injected sidecar's default`;
+}
+
+/** Stops a started process: SIGTERM, SIGKILL after 3 s; forgets it. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  children.delete(child);
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      r(undefined);
+    }, 3000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      r(undefined);
+    });
+  });
+}
+
+/** Latencies (ms) and status codes of vegeta at a constant rate, run on core 1 (the load core). */
+export function constantRateAttack(
+  vegeta: string,
+  target: string,
+  rate: number,
+  seconds: number,
+): { p50: number; p99: number; max: number; codes: Record<string, number> } {
+  const attack = execFileSync(
+    'taskset',
+    ['-c', '1', vegeta, 'attack', `-rate=${rate}`, `-duration=${seconds}s`, '-keepalive=true'],
+    { input: target, maxBuffer: 512 * 1024 * 1024 },
+  );
+  const report = JSON.parse(
+    execFileSync(vegeta, ['report', '-type=json'], { input: attack, encoding: 'utf8' }),
+  ) as { latencies: Record<string, number>; status_codes: Record<string, number> };
+  const ms = (key: string): number => (report.latencies[key] ?? Number.NaN) / 1e6;
+  return { p50: ms('50th'), p99: ms('99th'), max: ms('max'), codes: report.status_codes };
 }

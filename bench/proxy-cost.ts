@@ -25,16 +25,17 @@ import { startDevProvider } from '../examples/demo/dev-provider.ts';
 import { HttpBrowser, signInWithDevProvider } from '../test/helpers/http-browser.ts';
 import {
   children,
+  constantRateAttack,
   cpuTicks,
   freePort,
   HZ,
-  INJECTED_MEMORY_LIMIT_BYTES,
+  injectedMemoryGroup,
   type MemoryGroup,
-  memoryGroup,
   memoryNote,
   pinned,
   startUpstreamOnLoadCore,
   statusMiB,
+  stopChild,
   waitFor200,
 } from './process-measures.ts';
 import { benchPolicy } from './signed-in-app.ts';
@@ -68,17 +69,14 @@ const tools = execFileSync('bash', [join(root, 'scripts/bench-tools.sh')], {
   stdio: ['ignore', 'pipe', 'inherit'],
 }).trim();
 
-// Every proxy runs with the memory limit the injected sidecar container gets by default, as a
-// pod's container would: V8 sizes its heap from it (259 MB in 512 MiB, against 4 GB on a large
-// host), so an unlimited Node.js process collects later and shows a peak no pod would.
+// Every proxy runs with the memory limit the injected sidecar container gets by default
+// (injectedMemoryGroup says why).
 if (!['injected', 'none'].includes(values['memory-limit'])) {
   console.error(`bench: --memory-limit: ${values['memory-limit']}; known: injected, none`);
   process.exit(2);
 }
 const memory: MemoryGroup =
-  values['memory-limit'] === 'none'
-    ? { error: '--memory-limit none' }
-    : memoryGroup(INJECTED_MEMORY_LIMIT_BYTES);
+  values['memory-limit'] === 'none' ? { error: '--memory-limit none' } : injectedMemoryGroup();
 if ('error' in memory) console.error(`bench: every proxy runs without a memory limit: ${memory.error}`);
 
 /** Starts a process pinned to core 0 (the proxy's core), in the memory group. */
@@ -90,22 +88,6 @@ function onProxyCore(command: string, args: string[], env: NodeJS.ProcessEnv = p
   });
   children.add(child);
   return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await new Promise((r) => {
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      r(undefined);
-    }, 3000);
-    child.once('exit', () => {
-      clearTimeout(t);
-      r(undefined);
-    });
-  });
-  children.delete(child);
 }
 
 // The measured process is the proxy's own: taskset execs into it (nginx: its worker).
@@ -187,19 +169,15 @@ function cpuPerRequest(pid: number, url: string, headers: string[]): number {
 
 /** p50 and p99 latency (ms) at a constant 1,000 requests/s (vegeta). */
 function constantRate(url: string, headers: string[]): { p50: number; p99: number } {
-  const target = `GET ${url}\n${headers.join('\n')}\n`;
-  const attack = execFileSync(
-    'taskset',
-    ['-c', '1', join(tools, 'vegeta'), 'attack', '-rate=1000', `-duration=${DURATION}s`, '-keepalive=true'],
-    { input: target, maxBuffer: 512 * 1024 * 1024 },
+  const { p50, p99, codes } = constantRateAttack(
+    join(tools, 'vegeta'),
+    `GET ${url}\n${headers.join('\n')}\n`,
+    1000,
+    DURATION,
   );
-  const report = JSON.parse(
-    execFileSync(join(tools, 'vegeta'), ['report', '-type=json'], { input: attack, encoding: 'utf8' }),
-  ) as { latencies: { '50th': number; '99th': number }; status_codes: Record<string, number> };
-  const codes = Object.keys(report.status_codes);
-  if (codes.some((c) => c !== '200'))
-    throw new Error(`${url}: status codes ${JSON.stringify(report.status_codes)}`);
-  return { p50: report.latencies['50th'] / 1e6, p99: report.latencies['99th'] / 1e6 };
+  if (Object.keys(codes).some((c) => c !== '200'))
+    throw new Error(`${url}: status codes ${JSON.stringify(codes)}`);
+  return { p50, p99 };
 }
 
 interface Proxy {
@@ -398,7 +376,7 @@ async function measure(proxy: Proxy): Promise<Figures> {
   const many = wrk(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed);
   const steady = closedLoop(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed);
   const peakMiB = statusMiB(measured, 'VmHWM');
-  await stop(child);
+  await stopChild(child);
   return {
     spawnMs,
     idleMiB,

@@ -9,22 +9,23 @@
 //   npm run build && taskset -c 1 node bench/rate-tail.ts [--runs 3] [--duration 20] [--rate 1000]
 //
 // Needs taskset (util-linux); builds vegeta once from its Go module (scripts/bench-tools.sh).
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SIDECAR_NODE_OPTIONS } from '../contract/sidecar-node-options.ts';
 import {
   children,
+  constantRateAttack,
   freePort,
   HZ,
-  INJECTED_MEMORY_LIMIT_BYTES,
-  memoryGroup,
+  injectedMemoryGroup,
   memoryNote,
-  pinned,
   startUpstreamOnLoadCore,
+  stopChild,
+  threadTicks,
   waitFor200,
 } from './process-measures.ts';
+import { spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -54,47 +55,6 @@ const VARIANTS: ReadonlyArray<{ name: string; nodeOptions: string }> = [
   },
 ];
 
-/** CPU clock ticks of a process's threads, summed by thread name. */
-function threadTicks(pid: number): Map<string, number> {
-  const ticks = new Map<string, number>();
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks.set(name, (ticks.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
-  }
-  return ticks;
-}
-
-/** vegeta at a constant rate on core 1; latencies in ms. */
-async function attack(
-  target: string,
-  seconds: number,
-): Promise<{ p50: number; p99: number; max: number; codes: Record<string, number> }> {
-  const child = spawn(
-    'taskset',
-    ['-c', '1', vegeta, 'attack', `-rate=${values.rate}`, `-duration=${seconds}s`, '-keepalive=true'],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  child.stdin.end(target);
-  const chunks: Buffer[] = [];
-  child.stdout.on('data', (c: Buffer) => chunks.push(c));
-  await new Promise((r) => child.once('close', r));
-  const report = JSON.parse(
-    execFileSync(vegeta, ['report', '-type=json'], { input: Buffer.concat(chunks), encoding: 'utf8' }),
-  ) as { latencies: Record<string, number>; status_codes: Record<string, number> };
-  const ms = (key: string): number => (report.latencies[key] ?? Number.NaN) / 1e6;
-  return { p50: ms('50th'), p99: ms('99th'), max: ms('max'), codes: report.status_codes };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode === null) {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-  }
-  children.delete(child);
-}
-
 interface Figures {
   p50: number;
   p99: number;
@@ -103,35 +63,23 @@ interface Figures {
   v8ThreadsMs: number;
 }
 
-/** The sidecar runs with the injected container's default memory limit (see proxy-cost.ts). */
-const memory = memoryGroup(INJECTED_MEMORY_LIMIT_BYTES);
+/** The sidecar runs with the injected container's default memory limit. */
+const memory = injectedMemoryGroup();
 const upstream = await startUpstreamOnLoadCore();
 async function measure(nodeOptions: string): Promise<Figures> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const { dir, cookie } = await writeSignedInApp(upstream.url, origin, 'tail');
-  const child = spawn(
-    ...pinned(memory, 0, process.execPath, [
-      join(root, 'dist/bin/gatehouse.js'),
-      'sidecar',
-      '--config',
-      dir,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--admin-listen',
-      '127.0.0.1:0',
-    ]),
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: nodeOptions } },
-  );
+  const child = spawnBuiltSidecar(dir, port, { nodeOptions, pin: { core: 0, memory } });
   children.add(child);
   await waitFor200(`${origin}/small`, { cookie });
   const pid = child.pid as number;
   const target = `GET ${origin}/small\nCookie: ${cookie}\n`;
-  await attack(target, Number(values.warmup));
+  constantRateAttack(vegeta, target, Number(values.rate), Number(values.warmup));
   const before = threadTicks(pid);
-  const result = await attack(target, Number(values.duration));
+  const result = constantRateAttack(vegeta, target, Number(values.rate), Number(values.duration));
   const after = threadTicks(pid);
-  await stop(child);
+  await stopChild(child);
   if (Object.keys(result.codes).some((c) => c !== '200'))
     throw new Error(`status codes ${JSON.stringify(result.codes)}`);
   const used = (name: string): number => (((after.get(name) ?? 0) - (before.get(name) ?? 0)) / HZ) * 1000;

@@ -10,13 +10,12 @@
 //   npm run build && taskset -c 1 node bench/sidecar-start.ts [--runs 3] [--policies 998] [--duration 5] [--modes file,cluster]
 //
 // Needs wrk (apt-get install -y wrk).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
 import { configFromSnapshot } from '../sidecar/src/config/load-application.ts';
 import { readSnapshot } from '../sidecar/src/config/load-documents.ts';
 import { selfSignedCertificate } from '../test/helpers/tls.ts';
@@ -25,17 +24,16 @@ import {
   cpuTicks,
   freePort,
   HZ,
-  INJECTED_MEMORY_LIMIT_BYTES,
-  memoryGroup,
+  injectedMemoryGroup,
   memoryNote,
-  pinned,
   startUpstreamOnLoadCore,
   statusMiB,
+  stopChild,
   waitFor200,
 } from './process-measures.ts';
+import { spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 
-const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
@@ -95,8 +93,8 @@ async function standInOperator(dir: string): Promise<{ flags: string[]; close: (
   };
 }
 
-/** The sidecar runs with the injected container's default memory limit (see proxy-cost.ts). */
-const memory = memoryGroup(INJECTED_MEMORY_LIMIT_BYTES);
+/** The sidecar runs with the injected container's default memory limit. */
+const memory = injectedMemoryGroup();
 
 async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<Figures> {
   const port = await freePort();
@@ -104,18 +102,7 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<
   const { dir, cookie } = await writeSignedInApp(upstreamUrl, origin, 'bench', extra);
   const operator = mode === 'cluster' ? await standInOperator(dir) : undefined;
   const started = performance.now();
-  const child = spawn(
-    ...pinned(memory, 0, process.execPath, [
-      join(root, 'dist/bin/gatehouse.js'),
-      'sidecar',
-      ...(operator ? operator.flags : ['--config', dir]),
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--admin-listen',
-      '127.0.0.1:0',
-    ]),
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...SIDECAR_NODE_ENV } },
-  );
+  const child = spawnBuiltSidecar(dir, port, { configFlags: operator?.flags, pin: { core: 0, memory } });
   children.add(child);
   child.once('exit', (code) => {
     if (children.has(child)) {
@@ -132,9 +119,7 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<
   const before = cpuTicks(pid);
   const requests = wrkRequests(`${origin}/small`, cookie);
   const cpuUs = ((cpuTicks(pid) - before) / HZ / requests) * 1e6;
-  children.delete(child);
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  await stopChild(child);
   await operator?.close();
   return { spawnMs, idleMiB, cpuUs };
 }
