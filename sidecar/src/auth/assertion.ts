@@ -24,21 +24,23 @@ export function createAssertionSigner(
   settings: RenderedAuth['assertion'],
   keys: readonly SigningKey[],
 ): AssertionSigner {
-  const first = keys[0];
-  if (!first) throw new Error('no signing key');
-  const key: SigningKey = first;
+  const key = keys[0];
+  if (!key) throw new Error('no signing key');
+  // The same for every token of this signer.
+  const lifetime = Math.floor(settings.lifetimeMs / 1000);
+  const cloudflare = settings.claims === 'cloudflare';
+  const audience = cloudflare ? [settings.audience] : settings.audience;
+  const header = { alg: key.alg, kid: key.kid, typ: 'JWT' };
   const cache = boundedCache<string, { jwt: string; renewAt: number }>(CACHE_LIMIT);
   /** Signatures under way, each once per cache key. */
   const signing = singleFlight<string, string>();
-  async function signFresh(
+  const signFresh = async (
     cacheKey: string,
     identity: PolicyIdentity,
     sessionId: string | null,
     now: number,
-  ): Promise<string> {
+  ): Promise<string> => {
     const iat = Math.floor(now / 1000);
-    const lifetime = Math.floor(settings.lifetimeMs / 1000);
-    const cloudflare = settings.claims === 'cloudflare';
     const jwt = await new SignJWT({
       email: identity.email ?? undefined,
       groups: [...identity.groups],
@@ -48,9 +50,9 @@ export function createAssertionSigner(
       // A Cloudflare Access application token: type "app", nbf, aud a list.
       ...(cloudflare ? { type: 'app', nbf: iat } : {}),
     })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+      .setProtectedHeader(header)
       .setIssuer(settings.issuer)
-      .setAudience(cloudflare ? [settings.audience] : settings.audience)
+      .setAudience(audience)
       .setSubject(identity.sub)
       .setIssuedAt(iat)
       .setExpirationTime(iat + lifetime)
@@ -58,7 +60,7 @@ export function createAssertionSigner(
       .sign(key.privateKey);
     cache.set(cacheKey, { jwt, renewAt: now + settings.lifetimeMs / 2 });
     return jwt;
-  }
+  };
 
   return {
     cached(cacheKey, now) {
