@@ -200,3 +200,11 @@ export function constantRateAttack(
   const ms = (key: string): number => (report.latencies[key] ?? Number.NaN) / 1e6;
   return { p50: ms('50th'), p99: ms('99th'), max: ms('max'), codes: report.status_codes };
 }
+
+/** The directory of oauth2-proxy and vegeta, built once from their Go modules (scripts/bench-tools.sh). */
+export function benchTools(): string {
+  return execFileSync('bash', [join(import.meta.dirname, '../scripts/bench-tools.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+}

@@ -24,6 +24,7 @@ import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
 import { startDevProvider } from '../examples/demo/dev-provider.ts';
 import { HttpBrowser, signInWithDevProvider } from '../test/helpers/http-browser.ts';
 import {
+  benchTools,
   children,
   constantRateAttack,
   cpuTicks,
@@ -64,10 +65,7 @@ for (const tool of ['wrk', 'nginx', 'taskset']) {
     process.exit(2);
   }
 }
-const tools = execFileSync('bash', [join(root, 'scripts/bench-tools.sh')], {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-}).trim();
+const tools = benchTools();
 
 // Every proxy runs with the memory limit the injected sidecar container gets by default
 // (injectedMemoryGroup says why).

@@ -9,11 +9,11 @@
 //   npm run build && taskset -c 1 node bench/rate-tail.ts [--runs 3] [--duration 20] [--rate 1000]
 //
 // Needs taskset (util-linux); builds vegeta once from its Go module (scripts/bench-tools.sh).
-import { execFileSync } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SIDECAR_NODE_OPTIONS } from '../contract/sidecar-node-options.ts';
 import {
+  benchTools,
   children,
   constantRateAttack,
   freePort,
@@ -28,7 +28,6 @@ import {
 import { spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 
-const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
@@ -38,10 +37,7 @@ const { values } = parseArgs({
   },
 });
 const RUNS = Number(values.runs);
-const tools = execFileSync('bash', [join(root, 'scripts/bench-tools.sh')], {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-}).trim();
+const tools = benchTools();
 const vegeta = join(tools, 'vegeta');
 
 /** The shipped options, and the same without the background thread setting (V8's default four). */
