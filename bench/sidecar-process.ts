@@ -8,6 +8,8 @@ export interface BuiltSidecarOptions {
   readonly configFlags?: readonly string[];
   /** NODE_OPTIONS instead of the shipped ones. */
   readonly nodeOptions?: string;
+  /** The admin listener's port (/metrics), instead of any free one. */
+  readonly adminPort?: number;
   /** Pinned to a core, in the memory group when it has one. */
   readonly pin?: { readonly core: number; readonly memory: MemoryGroup };
 }
@@ -26,7 +28,7 @@ export function spawnBuiltSidecar(
     '--listen',
     `127.0.0.1:${port}`,
     '--admin-listen',
-    '127.0.0.1:0',
+    `127.0.0.1:${options.adminPort ?? 0}`,
   ];
   const [command, argv] = options.pin
     ? pinned(options.pin.memory, options.pin.core, process.execPath, args)

@@ -17,9 +17,12 @@ const CHUNK = Buffer.alloc(256 * 1024, 0x61);
 /**
  * The bound is on anonymous memory (heap, buffers: what the sidecar allocates), sampled during
  * the transfers. Total RSS adds about 53 MiB of the Node.js binary's file-backed pages, which
- * follow the page cache, not the sidecar; it is printed, not bounded.
+ * follow the page cache, not the sidecar; it is printed, not bounded. Body chunks are collected
+ * as often as V8 scavenges, so the bound follows the young generation's size: 121 to 129 MiB
+ * measured with the shipped 4 MiB semi-spaces (contract/sidecar-node-options.ts), 86 to 93 with
+ * 1 MiB; a sidecar that buffered a body would hold a GiB.
  */
-const ANONYMOUS_LIMIT = 95 * 1024 * 1024;
+const ANONYMOUS_LIMIT = 145 * 1024 * 1024;
 
 function gibibyteStream(): Readable {
   let sent = 0;
@@ -61,7 +64,7 @@ describe('large bodies stream through without buffering', () => {
     await upstream.close();
   });
 
-  it('1 GiB download and 1 GiB upload with sidecar peak anonymous memory under 95 MiB', async () => {
+  it('1 GiB download and 1 GiB upload with sidecar peak anonymous memory under 145 MiB', async () => {
     const anonymous = sampleAnonymousRss(proc.child.pid as number);
     const down = await request(`http://127.0.0.1:${proc.port}/download`);
     let received = 0;
