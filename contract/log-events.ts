@@ -183,7 +183,7 @@ export const SIDECAR_EVENTS = {
     nodeOptions: Nullable(Type.String(), 'The Node.js options it runs with; null when they are missing.'),
   }),
   node_options_missing: event(
-    'The sidecar was started without its Node.js options (memory grows faster while streaming; V8 compiles can hold requests back under load).',
+    'The sidecar was started without its Node.js options (V8 sizes the young generation from the memory limit, so collections cost more CPU per request or streaming holds more memory; V8 compiles can hold requests back under load).',
     { expected: str('The options it expects.'), hint: str('How to start it.') },
   ),
   sidecar_stopping: event('A signal asked the sidecar to stop; it drains.', {

@@ -132,7 +132,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   if (!nodeOptionsApplied)
     logEvent(sink, 'node_options_missing', {
       expected: SIDECAR_NODE_OPTIONS,
-      hint: `memory grows faster while streaming and V8 compiles can hold requests back under load; start with NODE_OPTIONS="${SIDECAR_NODE_OPTIONS}" as the image and injected sidecars do`,
+      hint: `garbage collection costs more CPU per request or streaming holds more memory (V8 sizes the young generation from the memory limit), and V8 compiles can hold requests back under load; start with NODE_OPTIONS="${SIDECAR_NODE_OPTIONS}" as the image and injected sidecars do`,
     });
 
   return new Promise((resolve) => {
