@@ -3,7 +3,7 @@
  * - `--max-semi-space-size=4`: young-generation semi-spaces of 4 MiB. The requests in flight
  *   (about 32 KB of objects each) fit in them and die young; in 1 MiB semi-spaces fifty requests
  *   in flight overflowed, the survivors were promoted and V8's background thread kept marking
- *   them: 473 against 277 µs of CPU per signed-in request (bench/gc-per-request.ts). V8 collects
+ *   them: 475 against 303 µs of CPU per signed-in request (bench/gc-per-request.ts). V8 collects
  *   body chunks only as often as it scavenges, so the setting also bounds memory while streaming:
  *   1 GiB transfers peak at about 125 MiB of anonymous memory (90 with 1 MiB). Without the option
  *   V8 sizes the young generation from the memory the process may use: 1 MiB semi-spaces in the

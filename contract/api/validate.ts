@@ -1,6 +1,6 @@
 import type { TSchema } from 'typebox';
 // The JSON Schema checker alone: a smaller module graph for every start than the full value module.
-import { Compile, Errors, type Validator } from 'typebox/schema';
+import { Check, Compile, Errors, type Validator } from 'typebox/schema';
 import { DURATION_PATTERN } from '../../lib/duration.ts';
 import type { FieldError } from '../errors.ts';
 
@@ -171,13 +171,17 @@ const COMPILE_AFTER = 16;
 const checked = new WeakMap<TSchema, number>();
 const validators = new WeakMap<TSchema, Validator>();
 
-/** True when the value is valid, by the compiled validator once the schema has earned one; undefined before. */
-function compiledCheck(schema: TSchema, value: unknown, weight: number): boolean | undefined {
+/**
+ * True when the value is valid: by the compiled validator once the schema has earned one, before
+ * that by the interpreted check (which stops at the first problem, where collecting the errors
+ * walks everything and describes each step).
+ */
+function valid(schema: TSchema, value: unknown, weight: number): boolean {
   let validator = validators.get(schema);
   if (!validator) {
     const work = (checked.get(schema) ?? 0) + weight;
     checked.set(schema, work);
-    if (work < COMPILE_AFTER) return undefined;
+    if (work < COMPILE_AFTER) return Check(schema as never, value);
     validator = Compile(schema as never) as Validator;
     validators.set(schema, validator);
   }
@@ -191,7 +195,7 @@ function compiledCheck(schema: TSchema, value: unknown, weight: number): boolean
  */
 export function schemaErrors(schema: TSchema, value: unknown, prefix: string, weight = 1): FieldError[] {
   // Valid values (nearly all of them) skip the walk that collects and describes errors.
-  if (compiledCheck(schema, value, weight) === true) return [];
+  if (valid(schema, value, weight)) return [];
   const errors: FieldError[] = [];
   const seen = new Set<string>();
   for (const e of Errors(schema, value)[1] as Iterable<SchemaErrorLike>) {
