@@ -10,7 +10,6 @@
 //   npm run build && taskset -c 1 node bench/gc-per-request.ts [--sizes 1,2,4,8] [--connections 50] [--rounds 4] [--duration 4]
 //
 // Needs wrk (apt-get install -y wrk).
-import { execFileSync } from 'node:child_process';
 import { get } from 'node:http';
 import { parseArgs } from 'node:util';
 import { SIDECAR_NODE_OPTIONS } from '../contract/sidecar-node-options.ts';
@@ -25,6 +24,8 @@ import {
   stopChild,
   threadTicks,
   waitFor200,
+  wrkOnLoadCore,
+  wrkRequests,
 } from './process-measures.ts';
 import { spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
@@ -60,24 +61,13 @@ interface Sidecar {
 }
 
 function wrk(s: Sidecar): number {
-  const out = execFileSync(
-    'taskset',
-    [
-      '-c',
-      '1',
-      'wrk',
-      '-t1',
-      `-c${CONNECTIONS}`,
-      `-d${DURATION}s`,
-      '-H',
-      `Cookie: ${s.cookie}`,
-      `${s.origin}/small`,
-    ],
-    { encoding: 'utf8' },
+  return wrkRequests(
+    wrkOnLoadCore(`${s.origin}/small`, {
+      connections: CONNECTIONS,
+      seconds: DURATION,
+      headers: [`Cookie: ${s.cookie}`],
+    }),
   );
-  if (/Non-2xx or 3xx responses/.test(out))
-    throw new Error(`${s.origin}: some responses were not 2xx:\n${out}`);
-  return Number(/(\d+) requests in/.exec(out)?.[1]);
 }
 
 /**

@@ -208,3 +208,36 @@ export function benchTools(): string {
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();
 }
+
+/**
+ * wrk on the load core (core 1), one thread, for a number of seconds; throws when any answer was
+ * not 2xx or 3xx. Returns its report.
+ */
+export function wrkOnLoadCore(
+  url: string,
+  options: { connections: number; seconds: number; headers?: readonly string[]; latency?: boolean },
+): string {
+  const out = execFileSync(
+    'taskset',
+    [
+      '-c',
+      '1',
+      'wrk',
+      '-t1',
+      `-c${options.connections}`,
+      `-d${options.seconds}s`,
+      ...(options.latency ? ['--latency'] : []),
+      ...(options.headers ?? []).flatMap((h) => ['-H', h]),
+      url,
+    ],
+    { encoding: 'utf8' },
+  );
+  const bad = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  if (bad) throw new Error(`${url}: ${bad[1]} responses were not 2xx`);
+  return out;
+}
+
+/** The request count of a wrk report. */
+export function wrkRequests(report: string): number {
+  return Number(/(\d+) requests in/.exec(report)?.[1]);
+}

@@ -38,6 +38,8 @@ import {
   statusMiB,
   stopChild,
   waitFor200,
+  wrkOnLoadCore,
+  wrkRequests,
 } from './process-measures.ts';
 import { benchPolicy } from './signed-in-app.ts';
 
@@ -103,25 +105,9 @@ function ms(text: string): number {
 }
 
 function wrk(url: string, connections: number, headers: string[]): Wrk {
-  const out = execFileSync(
-    'taskset',
-    [
-      '-c',
-      '1',
-      'wrk',
-      '-t1',
-      `-c${connections}`,
-      `-d${DURATION}s`,
-      '--latency',
-      ...headers.flatMap((h) => ['-H', h]),
-      url,
-    ],
-    { encoding: 'utf8' },
-  );
-  const bad = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  if (bad) throw new Error(`${url}: ${bad[1]} responses were not 2xx`);
+  const out = wrkOnLoadCore(url, { connections, seconds: DURATION, headers, latency: true });
   return {
-    requests: Number(/(\d+) requests in/.exec(out)?.[1]),
+    requests: wrkRequests(out),
     p99Ms: ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
     maxMs: ms(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(out)?.[1] ?? ''),
   };

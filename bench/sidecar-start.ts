@@ -10,7 +10,6 @@
 //   npm run build && taskset -c 1 node bench/sidecar-start.ts [--runs 3] [--policies 998] [--duration 5] [--modes file,cluster]
 //
 // Needs wrk (apt-get install -y wrk).
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -30,6 +29,8 @@ import {
   statusMiB,
   stopChild,
   waitFor200,
+  wrkOnLoadCore,
+  wrkRequests,
 } from './process-measures.ts';
 import { spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
@@ -53,14 +54,11 @@ const RUNS = Number(values.runs);
 const EXTRA = Number(values.policies);
 const DURATION = Number(values.duration);
 
-function wrkRequests(url: string, cookie: string): number {
-  const out = execFileSync(
-    'taskset',
-    ['-c', '1', 'wrk', '-t1', '-c50', `-d${DURATION}s`, '-H', `Cookie: ${cookie}`, url],
-    { encoding: 'utf8' },
+/** Signed-in requests answered in a wrk run of --duration at 50 connections. */
+function signedInRequests(url: string, cookie: string): number {
+  return wrkRequests(
+    wrkOnLoadCore(url, { connections: 50, seconds: DURATION, headers: [`Cookie: ${cookie}`] }),
   );
-  if (/Non-2xx or 3xx responses/.test(out)) throw new Error(`${url}: some responses were not 2xx:\n${out}`);
-  return Number(/(\d+) requests in/.exec(out)?.[1]);
 }
 
 interface Figures {
@@ -115,9 +113,9 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<
   await new Promise((r) => setTimeout(r, 1000));
   const pid = child.pid as number;
   const idleMiB = statusMiB(pid, 'VmRSS');
-  wrkRequests(`${origin}/small`, cookie); // warm-up
+  signedInRequests(`${origin}/small`, cookie); // warm-up
   const before = cpuTicks(pid);
-  const requests = wrkRequests(`${origin}/small`, cookie);
+  const requests = signedInRequests(`${origin}/small`, cookie);
   const cpuUs = ((cpuTicks(pid) - before) / HZ / requests) * 1e6;
   await stopChild(child);
   await operator?.close();
