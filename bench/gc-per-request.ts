@@ -1,13 +1,15 @@
-// What the young generation's size costs per request: sidecars that differ only in
-// --max-semi-space-size (the rest of the shipped NODE_OPTIONS kept), each with the same signed-in
-// application, loaded in turn by wrk (interleaved rounds, the order reversed every other round)
+// What the young generation's size and the policy count cost per request: sidecars that differ
+// only in --max-semi-space-size (the rest of the shipped NODE_OPTIONS kept) and in how many team
+// policies their signed-in application has besides its two (bench/signed-in-app.ts: none of them
+// matches the measured user), loaded in turn by wrk (interleaved rounds, the order reversed every other round)
 // after one warm-up run each. Prints per signed-in request: CPU of the whole process and of each
 // thread (from /proc; V8's background thread does concurrent marking and compiles), and the
 // count and time of each kind of collection (from the sidecar's own /metrics). The sidecars run
 // as the injected container does: pinned to core 0, in its default memory limit; wrk and the
 // upstream run on core 1.
 //
-//   npm run build && taskset -c 1 node bench/gc-per-request.ts [--sizes 1,2,4,8] [--connections 50] [--rounds 4] [--duration 4]
+//   npm run build && taskset -c 1 node bench/gc-per-request.ts [--sizes 1,2,4,8] [--policies 0] [--connections 50] [--rounds 4] [--duration 4]
+//   npm run build && taskset -c 1 node bench/gc-per-request.ts --sizes 4 --policies 0,998 --rounds 8
 //
 // Needs wrk (apt-get install -y wrk).
 import { get } from 'node:http';
@@ -33,6 +35,7 @@ import { writeSignedInApp } from './signed-in-app.ts';
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '1,2,4,8' },
+    policies: { type: 'string', default: '0' },
     connections: { type: 'string', default: '50' },
     rounds: { type: 'string', default: '4' },
     duration: { type: 'string', default: '4' },
@@ -43,6 +46,13 @@ if (SIZES.some((n) => !Number.isInteger(n) || n < 1)) {
   console.error(`bench: --sizes: whole numbers of MiB, e.g. 1,2,4,8 (got ${values.sizes})`);
   process.exit(2);
 }
+const TEAMS = values.policies.split(',').map(Number);
+if (TEAMS.some((n) => !Number.isInteger(n) || n < 0)) {
+  console.error(
+    `bench: --policies: counts of team policies besides the two, e.g. 0,998 (got ${values.policies})`,
+  );
+  process.exit(2);
+}
 const CONNECTIONS = Number(values.connections);
 const ROUNDS = Number(values.rounds);
 const DURATION = Number(values.duration);
@@ -50,6 +60,7 @@ const GC_KINDS = ['minor', 'major', 'incremental'] as const;
 
 interface Sidecar {
   readonly size: number;
+  readonly teams: number;
   readonly origin: string;
   readonly cookie: string;
   readonly admin: number;
@@ -95,11 +106,11 @@ async function gcTotals(s: Sidecar): Promise<Map<string, number>> {
 const { url: upstreamUrl } = await startUpstreamOnLoadCore();
 const memory = injectedMemoryGroup();
 const sidecars: Sidecar[] = [];
-for (const size of SIZES) {
+for (const [size, teams] of SIZES.flatMap((size) => TEAMS.map((teams) => [size, teams] as const))) {
   const port = await freePort();
   const admin = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const { dir, cookie } = await writeSignedInApp(upstreamUrl, origin, `gc-${size}`);
+  const { dir, cookie } = await writeSignedInApp(upstreamUrl, origin, `gc-${size}-${teams}`, teams);
   const nodeOptions = SIDECAR_NODE_OPTIONS.replace(
     /--max-semi-space-size=\d+/,
     `--max-semi-space-size=${size}`,
@@ -109,6 +120,7 @@ for (const size of SIZES) {
   await waitFor200(`${origin}/public/small`);
   sidecars.push({
     size,
+    teams,
     origin,
     cookie,
     admin,
@@ -137,8 +149,10 @@ const perRequestUs = (ticks: number, s: Sidecar) => ((ticks / HZ / s.requests) *
 console.log(
   `\nnode ${process.version}; ${ROUNDS} rounds of ${DURATION} s at ${CONNECTIONS} connections each; sidecars on core 0 (${memoryNote(memory)}), wrk and upstream on core 1\n`,
 );
-console.log(`| per signed-in request | ${SIZES.map((n) => `--max-semi-space-size=${n}`).join(' | ')} |`);
-console.log(`|---|${SIZES.map(() => '---:').join('|')}|`);
+const label = (s: Sidecar) =>
+  `--max-semi-space-size=${s.size}${TEAMS.length > 1 ? `, ${2 + s.teams} policies` : ''}`;
+console.log(`| per signed-in request | ${sidecars.map(label).join(' | ')} |`);
+console.log(`|---|${sidecars.map(() => '---:').join('|')}|`);
 console.log(`| CPU µs, whole process | ${sidecars.map((s) => perRequestUs(s.ticks, s)).join(' | ')} |`);
 const threadNames = [
   ...new Set(sidecars.flatMap((s) => [...s.threads].filter(([, t]) => t > 0).map(([n]) => n))),
