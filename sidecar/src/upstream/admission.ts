@@ -54,12 +54,24 @@ export interface Admission {
 
 interface Waiter {
   readonly claimant: Claimant;
+  /** Arrival order across all callers. */
+  readonly seq: number;
   readonly admitted: () => void;
   readonly refused: (why: Refusal) => void;
   readonly timer: NodeJS.Timeout;
   done: boolean;
   /** Set once admitted: gives the slot back. */
   release?: () => void;
+}
+
+/**
+ * One caller's waiters in arrival order. A caller's waiters all fit or all do not (the same key,
+ * the same share), so only the first that is still waiting is ever a candidate.
+ */
+interface CallerQueue {
+  readonly waiters: Waiter[];
+  /** Index of the first waiter that may still be waiting. */
+  head: number;
 }
 
 /** Creates the gate for one pool. Settings are checked by the flags that fill them. */
@@ -69,7 +81,8 @@ export function createAdmission(settings: AdmissionSettings): Admission {
   const clientQueueLimit = Math.max(1, Math.floor(settings.maxQueue * settings.clientShare));
   const held = new Map<string, number>();
   const queued = new Map<string, number>();
-  let queue: Waiter[] = [];
+  const callers = new Map<string, CallerQueue>();
+  let arrivals = 0;
   let waitingCount = 0;
   let inUse = 0;
   let anonymousInUse = 0;
@@ -107,22 +120,38 @@ export function createAdmission(settings: AdmissionSettings): Admission {
     else queued.set(w.claimant.key, left);
   };
 
+  /** The first of a caller's waiters still waiting; drops the caller when none is. */
+  const firstWaiting = (key: string, q: CallerQueue): Waiter | undefined => {
+    while (q.head < q.waiters.length && (q.waiters[q.head] as Waiter).done) q.head++;
+    const first = q.waiters[q.head];
+    if (!first) callers.delete(key);
+    else if (q.head > 64 && q.head * 2 > q.waiters.length) {
+      q.waiters.splice(0, q.head);
+      q.head = 0;
+    }
+    return first;
+  };
+
   /**
-   * First come, first served among those whose shares allow them a slot now. After this runs no
-   * waiter fits, so a new request that fits may take a slot at once without jumping anyone.
+   * First come, first served among those whose shares allow them a slot now: the earliest
+   * waiter that fits is admitted, again and again, until none fits. After this runs no waiter
+   * fits, so a new request that fits may take a slot at once without jumping anyone. Each round
+   * looks at one waiter per waiting caller, not at every waiter: one caller's hundreds of queued
+   * requests cost a release no more than its first.
    */
   const admitWaiting = (): void => {
-    if (queue.length === 0) return;
-    const next: Waiter[] = [];
-    for (const w of queue) {
-      if (w.done) continue;
-      if (fits(w.claimant)) {
-        leaveQueue(w);
-        w.release = take(w.claimant);
-        w.admitted();
-      } else next.push(w);
+    while (waitingCount > 0 && inUse < settings.capacity) {
+      let earliest: Waiter | undefined;
+      for (const [key, q] of callers) {
+        const first = firstWaiting(key, q);
+        if (first && (earliest === undefined || first.seq < earliest.seq) && fits(first.claimant))
+          earliest = first;
+      }
+      if (!earliest) return;
+      leaveQueue(earliest);
+      earliest.release = take(earliest.claimant);
+      earliest.admitted();
     }
-    queue = next;
   };
 
   return {
@@ -138,6 +167,7 @@ export function createAdmission(settings: AdmissionSettings): Admission {
       }
       const waiter: Waiter = {
         claimant,
+        seq: arrivals++,
         admitted,
         refused,
         done: false,
@@ -148,10 +178,21 @@ export function createAdmission(settings: AdmissionSettings): Admission {
         }, settings.queueTimeoutMs),
       };
       waiter.timer.unref();
-      queued.set(claimant.key, (queued.get(claimant.key) ?? 0) + 1);
+      const waiting = (queued.get(claimant.key) ?? 0) + 1;
+      queued.set(claimant.key, waiting);
       waitingCount++;
-      if (queue.length > 2 * waitingCount + 64) queue = queue.filter((w) => !w.done);
-      queue.push(waiter);
+      let q = callers.get(claimant.key);
+      if (!q) {
+        q = { waiters: [], head: 0 };
+        callers.set(claimant.key, q);
+      }
+      // Requests that gave up while others of the same caller wait ahead of them stay until they
+      // reach the front; past twice the live ones, they are dropped.
+      if (q.waiters.length - q.head > 2 * waiting + 64) {
+        q.waiters.splice(0, q.waiters.length, ...q.waiters.slice(q.head).filter((w) => !w.done));
+        q.head = 0;
+      }
+      q.waiters.push(waiter);
       return {
         release() {
           if (waiter.release) waiter.release();
@@ -169,12 +210,13 @@ export function createAdmission(settings: AdmissionSettings): Admission {
       return inUse >= settings.capacity && nowMs - lastReleaseMs > settings.queueTimeoutMs;
     },
     close() {
-      for (const w of queue) {
+      const all = [...callers.values()].flatMap((q) => q.waiters.slice(q.head));
+      callers.clear();
+      for (const w of all.sort((a, b) => a.seq - b.seq)) {
         if (w.done) continue;
         leaveQueue(w);
         w.refused('queue_timeout');
       }
-      queue = [];
     },
   };
 }
