@@ -116,8 +116,11 @@ export function createAdmission(settings: AdmissionSettings): Admission {
     waitingCount--;
     clearTimeout(w.timer);
     const left = (queued.get(w.claimant.key) ?? 1) - 1;
-    if (left === 0) queued.delete(w.claimant.key);
-    else queued.set(w.claimant.key, left);
+    if (left === 0) {
+      // A caller with nobody waiting keeps nothing here, however many callers come and go.
+      queued.delete(w.claimant.key);
+      callers.delete(w.claimant.key);
+    } else queued.set(w.claimant.key, left);
   };
 
   /** The first of a caller's waiters still waiting; drops the caller when none is. */
