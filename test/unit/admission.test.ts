@@ -249,4 +249,33 @@ describe('upstream admission at scale', () => {
     expect(performance.now() - started).toBeLessThan(5_000);
     g.close();
   });
+
+  it('a caller with 140,000 live and 160,000 abandoned requests in its queue: compacted in place, order kept', () => {
+    const g = createAdmission({
+      capacity: 1,
+      anonymousShare: 1,
+      clientShare: 1,
+      queueTimeoutMs: 600_000,
+      maxQueue: 1_000_000,
+    });
+    const bot = user('bot');
+    const admitted: number[] = [];
+    const ask = (i: number) =>
+      g.request(
+        bot,
+        () => admitted.push(i),
+        () => undefined,
+      );
+    const tickets = Array.from({ length: 300_001 }, (_, i) => ask(i));
+    // Requests 1..300,000 wait; those that give up leave gaps all through the queue.
+    for (let i = 1; i <= 300_000; i++) if (i % 15 < 8) (tickets[i] as { release(): void }).release();
+    const live = g.waiting;
+    expect(live).toBeLessThan(150_000);
+    ask(300_001); // past twice the live ones: the queue is compacted
+    expect(g.waiting).toBe(live + 1);
+    (tickets[0] as { release(): void }).release();
+    const next = tickets.findIndex((_, i) => i > 0 && i % 15 >= 8);
+    expect(admitted).toEqual([0, next]);
+    g.close();
+  });
 });

@@ -192,7 +192,12 @@ export function createAdmission(settings: AdmissionSettings): Admission {
       // Requests that gave up while others of the same caller wait ahead of them stay until they
       // reach the front; past twice the live ones, they are dropped.
       if (q.waiters.length - q.head > 2 * waiting + 64) {
-        q.waiters.splice(0, q.waiters.length, ...q.waiters.slice(q.head).filter((w) => !w.done));
+        let kept = 0;
+        for (let i = q.head; i < q.waiters.length; i++) {
+          const w = q.waiters[i] as Waiter;
+          if (!w.done) q.waiters[kept++] = w;
+        }
+        q.waiters.length = kept;
         q.head = 0;
       }
       q.waiters.push(waiter);
