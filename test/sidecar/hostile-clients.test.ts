@@ -121,6 +121,29 @@ describe('in-process data path under hostile clients', () => {
     }
   });
 
+  it('2: two callers queued in turn, one leaving mid-queue (RST) while its later request still waits: the rest are served, the leavers never reach the upstream', async () => {
+    // One slot per caller (a quarter of 4): a0 and b0 hold theirs, the rest wait in arrival order.
+    const order = ['a0', 'b0', 'a1', 'b1', 'a2', 'b2', 'a3'];
+    const clients = new Map<string, Awaited<ReturnType<typeof openRaw>>>();
+    for (const name of order) {
+      const c = await openRaw(gate.port, name.startsWith('a') ? '127.0.0.12' : '127.0.0.13');
+      c.socket.write(GET(`/slow?${name}`));
+      clients.set(name, c);
+      await sleep(10);
+    }
+    await sleep(50);
+    for (const name of ['a1', 'a2']) clients.get(name)?.socket.resetAndDestroy();
+    for (const name of ['a0', 'b0', 'b1', 'b2', 'a3'])
+      await clients.get(name)?.waitFor(/HTTP\/1\.1 200/, 5_000);
+    const reached = upstream.seen.map((r) => r.url);
+    for (const name of ['a0', 'b0', 'b1', 'b2', 'a3']) expect(reached).toContain(`/slow?${name}`);
+    for (const name of ['a1', 'a2']) expect(reached).not.toContain(`/slow?${name}`);
+    await eventually('lines for the leavers', () => linesFor(gate, '/slow?a2').length === 1);
+    for (const name of ['a1', 'a2'])
+      expect(linesFor(gate, `/slow?${name}`)[0]).toMatchObject({ status: 499, outcome: 'client_abort' });
+    for (const c of clients.values()) c.socket.destroy();
+  });
+
   it('3: slow anonymous uploads cannot starve identified callers, and end with 408 body_too_slow', async () => {
     // Eight anonymous clients from eight addresses: the anonymous share (2 of 4 slots) binds.
     const uploaders = await Promise.all(
