@@ -72,6 +72,19 @@ interface CallerQueue {
   readonly waiters: Waiter[];
   /** Index of the first waiter that may still be waiting. */
   head: number;
+  /** How many of the waiters are still waiting. */
+  waiting: number;
+}
+
+/** Drops the waiters that left, keeping the others in order. */
+function compact(q: CallerQueue): void {
+  let kept = 0;
+  for (let i = q.head; i < q.waiters.length; i++) {
+    const w = q.waiters[i] as Waiter;
+    if (!w.done) q.waiters[kept++] = w;
+  }
+  q.waiters.length = kept;
+  q.head = 0;
 }
 
 /** Creates the gate for one pool. Settings are checked by the flags that fill them. */
@@ -80,7 +93,6 @@ export function createAdmission(settings: AdmissionSettings): Admission {
   const clientLimit = Math.max(1, Math.floor(settings.capacity * settings.clientShare));
   const clientQueueLimit = Math.max(1, Math.floor(settings.maxQueue * settings.clientShare));
   const held = new Map<string, number>();
-  const queued = new Map<string, number>();
   const callers = new Map<string, CallerQueue>();
   let arrivals = 0;
   let waitingCount = 0;
@@ -115,24 +127,19 @@ export function createAdmission(settings: AdmissionSettings): Admission {
     w.done = true;
     waitingCount--;
     clearTimeout(w.timer);
-    const left = (queued.get(w.claimant.key) ?? 1) - 1;
-    if (left === 0) {
-      // A caller with nobody waiting keeps nothing here, however many callers come and go.
-      queued.delete(w.claimant.key);
-      callers.delete(w.claimant.key);
-    } else queued.set(w.claimant.key, left);
+    const q = callers.get(w.claimant.key);
+    if (!q) return; // closed
+    q.waiting--;
+    // A caller with nobody waiting keeps nothing here, however many callers come and go; one
+    // whose left requests outnumber its waiting ones twice drops them.
+    if (q.waiting === 0) callers.delete(w.claimant.key);
+    else if (q.waiters.length > 2 * q.waiting + 64) compact(q);
   };
 
-  /** The first of a caller's waiters still waiting; drops the caller when none is. */
-  const firstWaiting = (key: string, q: CallerQueue): Waiter | undefined => {
-    while (q.head < q.waiters.length && (q.waiters[q.head] as Waiter).done) q.head++;
-    const first = q.waiters[q.head];
-    if (!first) callers.delete(key);
-    else if (q.head > 64 && q.head * 2 > q.waiters.length) {
-      q.waiters.splice(0, q.head);
-      q.head = 0;
-    }
-    return first;
+  /** The first of a caller's waiters still waiting (a caller in the map has one). */
+  const firstWaiting = (q: CallerQueue): Waiter | undefined => {
+    while ((q.waiters[q.head] as Waiter | undefined)?.done) q.head++;
+    return q.waiters[q.head];
   };
 
   /**
@@ -145,8 +152,8 @@ export function createAdmission(settings: AdmissionSettings): Admission {
   const admitWaiting = (): void => {
     while (waitingCount > 0 && inUse < settings.capacity) {
       let earliest: Waiter | undefined;
-      for (const [key, q] of callers) {
-        const first = firstWaiting(key, q);
+      for (const q of callers.values()) {
+        const first = firstWaiting(q);
         if (first && (earliest === undefined || first.seq < earliest.seq) && fits(first.claimant))
           earliest = first;
       }
@@ -164,7 +171,8 @@ export function createAdmission(settings: AdmissionSettings): Admission {
         admitted();
         return { release };
       }
-      if (waitingCount >= settings.maxQueue || (queued.get(claimant.key) ?? 0) >= clientQueueLimit) {
+      let q = callers.get(claimant.key);
+      if (waitingCount >= settings.maxQueue || (q?.waiting ?? 0) >= clientQueueLimit) {
         refused('queue_full');
         return { release: () => undefined };
       }
@@ -181,25 +189,12 @@ export function createAdmission(settings: AdmissionSettings): Admission {
         }, settings.queueTimeoutMs),
       };
       waiter.timer.unref();
-      const waiting = (queued.get(claimant.key) ?? 0) + 1;
-      queued.set(claimant.key, waiting);
       waitingCount++;
-      let q = callers.get(claimant.key);
       if (!q) {
-        q = { waiters: [], head: 0 };
+        q = { waiters: [], head: 0, waiting: 0 };
         callers.set(claimant.key, q);
       }
-      // Requests that gave up while others of the same caller wait ahead of them stay until they
-      // reach the front; past twice the live ones, they are dropped.
-      if (q.waiters.length - q.head > 2 * waiting + 64) {
-        let kept = 0;
-        for (let i = q.head; i < q.waiters.length; i++) {
-          const w = q.waiters[i] as Waiter;
-          if (!w.done) q.waiters[kept++] = w;
-        }
-        q.waiters.length = kept;
-        q.head = 0;
-      }
+      q.waiting++;
       q.waiters.push(waiter);
       return {
         release() {
