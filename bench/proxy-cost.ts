@@ -1,6 +1,7 @@
 // Cost per pod, side by side in one run: nginx proxy_pass (the floor for one proxy hop), a bare
 // Node.js proxy (node:http + undici, bench/bare-node-proxy.ts: the floor of the sidecar's runtime),
-// oauth2-proxy and Gatehouse as shipped (the built sidecar with its NODE_OPTIONS), each pinned
+// oauth2-proxy and Gatehouse as shipped (the built sidecar with its NODE_OPTIONS and the image's
+// compile cache), each pinned
 // to core 0 and limited to the injected sidecar container's default memory (a cgroup, as in a
 // pod) while the load, the upstream and the identity provider run on core 1. Both
 // authenticating proxies are signed in for real, through the same OpenID Provider (oidc-provider).
@@ -41,6 +42,7 @@ import {
   wrkOnLoadCore,
   wrkRequests,
 } from './process-measures.ts';
+import { imageCompileCache } from './sidecar-process.ts';
 import { benchPolicy } from './signed-in-app.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -329,7 +331,7 @@ const gatehouse: Proxy = {
         '--admin-listen',
         '127.0.0.1:0',
       ],
-      { ...process.env, ...SIDECAR_NODE_ENV },
+      { ...process.env, ...SIDECAR_NODE_ENV, NODE_COMPILE_CACHE: imageCompileCache() },
     );
     return { child, pid: () => child.pid as number, origin: origin(ports.gatehouse) };
   },

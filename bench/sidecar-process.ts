@@ -1,4 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SIDECAR_NODE_OPTIONS } from '../contract/sidecar-node-options.ts';
 import { type MemoryGroup, pinned } from './process-measures.ts';
@@ -12,15 +14,38 @@ export interface BuiltSidecarOptions {
   readonly adminPort?: number;
   /** Pinned to a core, in the memory group when it has one. */
   readonly pin?: { readonly core: number; readonly memory: MemoryGroup };
+  /** Without the image's compile cache (NODE_COMPILE_CACHE), which it has by default. */
+  readonly noCompileCache?: boolean;
 }
 
-/** Starts the built sidecar (dist/, with the shipped NODE_OPTIONS) on loopback; its stdout goes to /dev/null. */
+const root = resolve(import.meta.dirname, '..');
+let compileCache: string | undefined;
+
+/**
+ * Node's compile cache of dist/, made as the image makes it (Dockerfile: bin/warm-compile-cache.ts
+ * with the sidecar's NODE_OPTIONS), once per benchmark process in a temporary directory.
+ */
+export function imageCompileCache(): string {
+  if (compileCache === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-compile-cache-'));
+    execFileSync(process.execPath, [join(root, 'dist/bin/warm-compile-cache.js'), dir], {
+      env: { ...process.env, NODE_OPTIONS: SIDECAR_NODE_OPTIONS, NODE_COMPILE_CACHE: dir },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    compileCache = dir;
+  }
+  return compileCache;
+}
+
+/**
+ * Starts the built sidecar as the image runs it (dist/, the shipped NODE_OPTIONS and compile cache)
+ * on loopback; its stdout goes to /dev/null.
+ */
 export function spawnBuiltSidecar(
   configPath: string,
   port: number,
   options: BuiltSidecarOptions = {},
 ): ChildProcess {
-  const root = resolve(import.meta.dirname, '..');
   const args = [
     join(root, 'dist/bin/gatehouse.js'),
     'sidecar',
@@ -35,6 +60,10 @@ export function spawnBuiltSidecar(
     : [process.execPath, args];
   return spawn(command, argv, {
     stdio: ['ignore', 'ignore', 'inherit'], // stdout (one line per request) is consumed by /dev/null
-    env: { ...process.env, NODE_OPTIONS: options.nodeOptions ?? SIDECAR_NODE_OPTIONS },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: options.nodeOptions ?? SIDECAR_NODE_OPTIONS,
+      ...(options.noCompileCache ? {} : { NODE_COMPILE_CACHE: imageCompileCache() }),
+    },
   });
 }

@@ -2,12 +2,13 @@
 // second after, and CPU microseconds per signed-in request at saturation (from /proc), for an
 // application of 2 policies and one of 2 + N team policies (bench/signed-in-app.ts: each allows
 // one group on its own paths, so none of them matches the measured request). The
-// sidecar is the built one as shipped (dist/, its NODE_OPTIONS), pinned to core 0; wrk and the
+// sidecar is the built one as shipped (dist/, its NODE_OPTIONS and the image's compile cache;
+// `--compile-cache on,off` adds the same without the cache), pinned to core 0; wrk and the
 // upstream run on core 1. Both ways a sidecar gets its config: from a YAML file (standalone) and
 // from the operator's stream (cluster mode; a stand-in operator in this process serves the same
 // application as the operator renders it, one JSON line over HTTPS). Prints the medians of --runs.
 //
-//   npm run build && taskset -c 1 node bench/sidecar-start.ts [--runs 3] [--policies 998] [--duration 5] [--modes file,cluster]
+//   npm run build && taskset -c 1 node bench/sidecar-start.ts [--runs 3] [--policies 998] [--duration 5] [--modes file,cluster] [--compile-cache on,off]
 //
 // Needs wrk (apt-get install -y wrk).
 import { writeFileSync } from 'node:fs';
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     policies: { type: 'string', default: '998' },
     duration: { type: 'string', default: '5' },
     modes: { type: 'string', default: 'file,cluster' },
+    'compile-cache': { type: 'string', default: 'on' },
   },
 });
 type Mode = 'file' | 'cluster';
@@ -48,6 +50,12 @@ const MODES = values.modes.split(',') as Mode[];
 for (const mode of MODES)
   if (mode !== 'file' && mode !== 'cluster') {
     console.error(`bench: --modes: unknown mode ${mode}; known: file, cluster`);
+    process.exit(2);
+  }
+const CACHES = values['compile-cache'].split(',');
+for (const cache of CACHES)
+  if (cache !== 'on' && cache !== 'off') {
+    console.error(`bench: --compile-cache: ${cache}; give on, off or on,off`);
     process.exit(2);
   }
 const RUNS = Number(values.runs);
@@ -94,13 +102,17 @@ async function standInOperator(dir: string): Promise<{ flags: string[]; close: (
 /** The sidecar runs with the injected container's default memory limit. */
 const memory = injectedMemoryGroup();
 
-async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<Figures> {
+async function measure(upstreamUrl: string, extra: number, mode: Mode, cache: string): Promise<Figures> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const { dir, cookie } = await writeSignedInApp(upstreamUrl, origin, 'bench', extra);
   const operator = mode === 'cluster' ? await standInOperator(dir) : undefined;
   const started = performance.now();
-  const child = spawnBuiltSidecar(dir, port, { configFlags: operator?.flags, pin: { core: 0, memory } });
+  const child = spawnBuiltSidecar(dir, port, {
+    configFlags: operator?.flags,
+    pin: { core: 0, memory },
+    noCompileCache: cache === 'off',
+  });
   children.add(child);
   child.once('exit', (code) => {
     if (children.has(child)) {
@@ -124,12 +136,15 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode): Promise<
 
 const { url: upstreamUrl } = await startUpstreamOnLoadCore();
 
-const cases = MODES.flatMap((mode) => [...new Set([0, EXTRA])].map((extra) => ({ mode, extra })));
-const key = (c: { mode: Mode; extra: number }) => `${c.mode}, ${2 + c.extra} policies`;
+const cases = MODES.flatMap((mode) =>
+  [...new Set([0, EXTRA])].flatMap((extra) => CACHES.map((cache) => ({ mode, extra, cache }))),
+);
+const key = (c: { mode: Mode; extra: number; cache: string }) =>
+  `${c.mode}, ${2 + c.extra} policies${CACHES.length > 1 ? `, cache ${c.cache}` : ''}`;
 const results = new Map<string, Figures[]>(cases.map((c) => [key(c), []]));
 for (let run = 0; run < RUNS; run++)
   for (const c of cases) {
-    const figures = await measure(upstreamUrl, c.extra, c.mode);
+    const figures = await measure(upstreamUrl, c.extra, c.mode, c.cache);
     results.get(key(c))?.push(figures);
     console.error(`run ${run + 1}: ${key(c)}: ${JSON.stringify(figures)}`);
   }

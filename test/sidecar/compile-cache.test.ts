@@ -1,0 +1,185 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIDECAR_NODE_OPTIONS } from '../../contract/sidecar-node-options.ts';
+import {
+  applicationYaml,
+  REPO_ROOT,
+  startSidecarProcess,
+  writeConfigDir,
+} from '../helpers/sidecar-process.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+
+/**
+ * The image fills Node's compile cache for every module of dist/ when it is built
+ * (bin/warm-compile-cache.ts, run by the Dockerfile), and every process of the image reads it
+ * (NODE_COMPILE_CACHE) without being able to write it. These run the same program on a copy of
+ * dist/ laid out as in the image, then the sidecar from that copy.
+ */
+
+let app: string;
+let upstream: TestUpstream;
+
+beforeAll(async () => {
+  app = mkdtempSync(join(tmpdir(), 'gatehouse-image-'));
+  cpSync(join(REPO_ROOT, 'dist'), join(app, 'dist'), { recursive: true });
+  cpSync(join(REPO_ROOT, 'package.json'), join(app, 'package.json'));
+  upstream = await startUpstream();
+});
+
+afterAll(async () => {
+  await upstream.close();
+});
+
+/** Runs the warm-up as the image does: its node, the sidecar's NODE_OPTIONS. */
+function warm(cache: string, nodeOptions = SIDECAR_NODE_OPTIONS) {
+  return spawnSync(process.execPath, [join(app, 'dist/bin/warm-compile-cache.js'), cache], {
+    env: { ...process.env, NODE_OPTIONS: nodeOptions, NODE_COMPILE_CACHE: cache },
+    encoding: 'utf8',
+  });
+}
+
+/** Every file of a directory tree with its size and modification time. */
+function listing(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((name) => {
+      const stat = statSync(join(dir, name));
+      return `${name} ${stat.size} ${stat.mtimeMs}`;
+    })
+    .sort();
+}
+
+/** What Node's compile cache did for each module of dist/, from its debug output. */
+function cacheUse(stderr: string): { accepted: Set<string>; other: string[] } {
+  const accepted = new Set<string>();
+  const other: string[] = [];
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('[compile cache]') || !line.includes('/dist/')) continue;
+    const accept = /V8 code cache for ESM file:\/\/\S+\/dist\/(\S+) was accepted/.exec(line);
+    if (accept?.[1]) accepted.add(accept[1]);
+    else if (!/reading cache from .* success|skip persisting .* because cache was the same/.test(line))
+      other.push(line);
+  }
+  return { accepted, other };
+}
+
+/** The dist/ modules a sidecar process loaded (its compiled modules are the ones Node would cache). */
+function distModules(stderr: string): Set<string> {
+  return new Set(
+    [...stderr.matchAll(/for ESM file:\/\/\S+\/dist\/(\S+?)(?:\.\.\.|\s)/g)].map((m) => m[1] as string),
+  );
+}
+
+describe("the image's compile cache", () => {
+  it('the Dockerfile fills it with the runtime stage node and options, before the processes lose write access', () => {
+    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const at = (pattern: RegExp) => {
+      const found = pattern.exec(runtime);
+      expect(found, String(pattern)).not.toBeNull();
+      return found?.index ?? -1;
+    };
+    const copyDist = at(/^COPY --from=build \/src\/dist \.\/dist$/m);
+    const options = at(/^ENV NODE_OPTIONS=/m);
+    const cacheEnv = at(/^ENV NODE_COMPILE_CACHE=\/app\/compile-cache$/m);
+    const run = at(
+      /^RUN \["\/nodejs\/bin\/node", "\/app\/dist\/bin\/warm-compile-cache\.js", "\/app\/compile-cache"\]$/m,
+    );
+    const user = at(/^USER 65532:65532$/m);
+    expect(copyDist).toBeLessThan(run);
+    expect(options).toBeLessThan(run);
+    expect(cacheEnv).toBeLessThan(run);
+    expect(run).toBeLessThan(user);
+  });
+
+  it('the warm-up compiles every module of dist/, and a sidecar then reads each one it loads from the cache and writes nothing', async () => {
+    const cache = join(app, 'compile-cache');
+    const warmed = warm(cache);
+    expect(warmed.stderr).toBe('');
+    expect(warmed.status).toBe(0);
+    const chunks = readdirSync(join(app, 'dist/bin/chunks')).filter((f) => f.endsWith('.js'));
+    expect(warmed.stdout).toBe(`warm-compile-cache: ${chunks.length + 1} modules compiled into ${cache}\n`);
+    const before = listing(cache);
+    expect(before.filter((f) => !f.includes('/')).length).toBe(1); // one directory for this node and V8
+    // That directory, the entry, every chunk, and the warm-up itself (the cache is on when it starts, as in the image).
+    expect(before.length).toBe(chunks.length + 3);
+
+    const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
+    const sidecar = await startSidecarProcess(
+      { sourceArgs: ['--config', dir] },
+      [],
+      { NODE_COMPILE_CACHE: cache, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' },
+      [join(app, 'dist/bin/gatehouse.js')],
+    );
+    let stderr: string;
+    try {
+      const response = await fetch(`http://127.0.0.1:${sidecar.port}/through`);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe('ok GET /through');
+    } finally {
+      await sidecar.stop();
+      stderr = sidecar.stderr();
+    }
+    const loaded = distModules(stderr);
+    expect(loaded.size).toBeGreaterThan(10);
+    const { accepted, other } = cacheUse(stderr);
+    expect(other).toEqual([]);
+    expect([...loaded].filter((m) => !accepted.has(m))).toEqual([]);
+    expect(listing(cache)).toEqual(before);
+  });
+
+  it('a cache it cannot create or write changes nothing: the sidecar serves and Node says nothing', async () => {
+    // A path under a regular file: no process, not even root, can create it.
+    const blocker = join(mkdtempSync(join(tmpdir(), 'gatehouse-cache-')), 'file');
+    writeFileSync(blocker, '');
+    const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
+    const sidecar = await startSidecarProcess(
+      { sourceArgs: ['--config', dir] },
+      [],
+      { NODE_COMPILE_CACHE: join(blocker, 'compile-cache') },
+      [join(app, 'dist/bin/gatehouse.js')],
+    );
+    try {
+      const response = await fetch(`http://127.0.0.1:${sidecar.port}/through`);
+      expect(response.status).toBe(200);
+    } finally {
+      expect(await sidecar.stop()).toBe(0);
+    }
+    expect(sidecar.stderr()).toBe('');
+  });
+
+  it('a cache made with other V8 options is not used: each module is compiled as without it', async () => {
+    const cache = join(mkdtempSync(join(tmpdir(), 'gatehouse-cache-')), 'other-options');
+    const warmed = warm(cache, '--jitless');
+    expect(warmed.status).toBe(0);
+    const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
+    const sidecar = await startSidecarProcess(
+      { sourceArgs: ['--config', dir] },
+      [],
+      { NODE_COMPILE_CACHE: cache, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' },
+      [join(app, 'dist/bin/gatehouse.js')],
+    );
+    try {
+      const response = await fetch(`http://127.0.0.1:${sidecar.port}/through`);
+      expect(response.status).toBe(200);
+    } finally {
+      await sidecar.stop();
+    }
+    expect(cacheUse(sidecar.stderr()).accepted.size).toBe(0);
+  });
+
+  it('the warm-up says how it is used and fails without a directory', () => {
+    const result = spawnSync(process.execPath, [join(app, 'dist/bin/warm-compile-cache.js')], {
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe('usage: node dist/bin/warm-compile-cache.js <directory>\n');
+    expect(() =>
+      execFileSync(process.execPath, [join(app, 'dist/bin/warm-compile-cache.js'), '/dev/null/cache'], {
+        stdio: 'pipe',
+      }),
+    ).toThrow(/could not enable its compile cache in \/dev\/null\/cache/);
+  });
+});
