@@ -16,7 +16,7 @@ COPY contract ./contract
 COPY sidecar/src ./sidecar/src
 COPY operator/src ./operator/src
 COPY audit/src ./audit/src
-RUN npm run build
+RUN npm run build && mkdir compile-cache
 
 # Runtime: distroless Node 24 (no shell, no package manager), non-root (65532). The bundle needs
 # no node_modules; package.json only marks dist/ as ES modules.
@@ -33,9 +33,11 @@ ENV NODE_OPTIONS="--max-semi-space-size=4 --v8-pool-size=1"
 # Node's compile cache (V8 code cache) of every module of dist/, made here by this stage's own node
 # with the options above (V8 takes a code cache only from the same V8 and code-relevant flags): a
 # process reads compiled code instead of compiling about 2 MB of JavaScript, and a sidecar answers
-# about 60 ms sooner (docs/benchmarks.md). Owned by root, so the processes read it and never write
-# it; a module it does not fit is compiled as without it (test/sidecar/compile-cache.test.ts).
+# about 60 ms sooner (docs/benchmarks.md). Node keeps a cache per user, so it is made as the user
+# the processes run as; in a pod the root filesystem is read-only, so they read it and never write
+# it. A module it does not fit is compiled as without it (test/sidecar/compile-cache.test.ts).
 ENV NODE_COMPILE_CACHE=/app/compile-cache
-RUN ["/nodejs/bin/node", "/app/dist/bin/warm-compile-cache.js", "/app/compile-cache"]
+COPY --from=build --chown=65532:65532 /src/compile-cache ./compile-cache
 USER 65532:65532
+RUN ["/nodejs/bin/node", "/app/dist/bin/warm-compile-cache.js", "/app/compile-cache"]
 ENTRYPOINT ["/nodejs/bin/node", "/app/dist/bin/gatehouse.js"]

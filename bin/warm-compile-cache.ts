@@ -1,9 +1,10 @@
 // Fills Node's compile cache (V8 code cache, module.enableCompileCache) for every module of the
 // bundle, so that a process started with NODE_COMPILE_CACHE=<directory> reads compiled code
 // instead of compiling its JavaScript again. The image runs it once, with its own node binary and
-// NODE_OPTIONS (V8 accepts a code cache only from the same V8 with the same flags), into a
-// directory the processes can read but not write (Dockerfile). A module the cache does not fit
-// is compiled as without it; a cache is never needed for anything to work.
+// NODE_OPTIONS (V8 accepts a code cache only from the same V8 with the same code-relevant flags)
+// and as the user its processes run as (Node keeps a cache directory per user ID), into a
+// directory that is read-only once the image runs in a pod (Dockerfile). A module the cache does
+// not fit is compiled as without it; nothing needs the cache to work.
 //
 //   node dist/bin/warm-compile-cache.js <directory>
 import { execFileSync } from 'node:child_process';

@@ -1,5 +1,16 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,25 +84,32 @@ function distModules(stderr: string): Set<string> {
 }
 
 describe("the image's compile cache", () => {
-  it('the Dockerfile fills it with the runtime stage node and options, before the processes lose write access', () => {
+  it('the Dockerfile fills it with the runtime stage node and options, as the user the processes run as', () => {
     const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
-    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const split = dockerfile.lastIndexOf('\nFROM ');
+    const build = dockerfile.slice(0, split);
+    const runtime = dockerfile.slice(split);
     const at = (pattern: RegExp) => {
       const found = pattern.exec(runtime);
       expect(found, String(pattern)).not.toBeNull();
       return found?.index ?? -1;
     };
+    // An empty directory of the build stage, so that the runtime stage gets one its user owns.
+    expect(build).toMatch(/^WORKDIR \/src$/m);
+    expect(build).toMatch(/^RUN npm run build && mkdir compile-cache$/m);
     const copyDist = at(/^COPY --from=build \/src\/dist \.\/dist$/m);
     const options = at(/^ENV NODE_OPTIONS=/m);
     const cacheEnv = at(/^ENV NODE_COMPILE_CACHE=\/app\/compile-cache$/m);
+    const owned = at(/^COPY --from=build --chown=65532:65532 \/src\/compile-cache \.\/compile-cache$/m);
     const run = at(
       /^RUN \["\/nodejs\/bin\/node", "\/app\/dist\/bin\/warm-compile-cache\.js", "\/app\/compile-cache"\]$/m,
     );
-    const user = at(/^USER 65532:65532$/m);
-    expect(copyDist).toBeLessThan(run);
-    expect(options).toBeLessThan(run);
-    expect(cacheEnv).toBeLessThan(run);
-    expect(run).toBeLessThan(user);
+    expect(runtime).toMatch(/^WORKDIR \/app$/m);
+    // Node keeps a cache directory per user ID: made as the user every process of the image runs as.
+    const users = [...runtime.matchAll(/^USER (\S+)$/gm)];
+    expect(users.map((m) => m[1])).toEqual(['65532:65532']);
+    expect(users[0]?.index ?? Number.POSITIVE_INFINITY).toBeLessThan(run);
+    for (const before of [copyDist, options, cacheEnv, owned]) expect(before).toBeLessThan(run);
   });
 
   it('the warm-up compiles every module of dist/, and a sidecar then reads each one it loads from the cache and writes nothing', async () => {
@@ -128,6 +146,46 @@ describe("the image's compile cache", () => {
     expect(other).toEqual([]);
     expect([...loaded].filter((m) => !accepted.has(m))).toEqual([]);
     expect(listing(cache)).toEqual(before);
+  });
+
+  it('is kept per user: made as the user the processes run as, it serves that user and no other', () => {
+    const isRoot = process.getuid?.() === 0;
+    const cache = join(app, 'compile-cache-of-one-user');
+    const env = { ...process.env, NODE_OPTIONS: SIDECAR_NODE_OPTIONS, NODE_COMPILE_CACHE: cache };
+    // As root, the image's user 65532 (with a node binary that user can reach); else this user.
+    let asUser = (args: string[], withEnv: NodeJS.ProcessEnv) =>
+      spawnSync(process.execPath, args, { env: withEnv, encoding: 'utf8' });
+    if (isRoot) {
+      const node = join(app, 'node');
+      copyFileSync(process.execPath, node);
+      chmodSync(node, 0o755);
+      chmodSync(app, 0o755);
+      mkdirSync(cache);
+      chownSync(cache, 65532, 65532);
+      asUser = (args, withEnv) =>
+        spawnSync('setpriv', ['--reuid', '65532', '--regid', '65532', '--clear-groups', node, ...args], {
+          env: withEnv,
+          encoding: 'utf8',
+        });
+    }
+    const warmed = asUser([join(app, 'dist/bin/warm-compile-cache.js'), cache], env);
+    expect(warmed.stderr).toBe('');
+    expect(warmed.status).toBe(0);
+    const help = [join(app, 'dist/bin/gatehouse.js'), 'sidecar', '--help'];
+    const debug = { ...env, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' };
+    const same = asUser(help, debug);
+    expect(same.status).toBe(0);
+    const loaded = distModules(same.stderr);
+    expect(loaded.size).toBeGreaterThan(5);
+    const { accepted, other } = cacheUse(same.stderr);
+    expect(other).toEqual([]);
+    expect([...loaded].filter((m) => !accepted.has(m))).toEqual([]);
+    if (isRoot) {
+      // Another user (root here) finds no cache of its own in it: compiled as without one.
+      const another = spawnSync(process.execPath, help, { env: debug, encoding: 'utf8' });
+      expect(another.status).toBe(0);
+      expect(cacheUse(another.stderr).accepted.size).toBe(0);
+    }
   });
 
   it('a cache it cannot create or write changes nothing: the sidecar serves and Node says nothing', async () => {
