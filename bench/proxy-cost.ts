@@ -1,15 +1,15 @@
 // Cost per pod, side by side in one run: nginx proxy_pass (the floor for one proxy hop), a bare
 // Node.js proxy (node:http + undici, bench/bare-node-proxy.ts: the floor of the sidecar's runtime),
 // oauth2-proxy and Gatehouse as shipped (the built sidecar with its NODE_OPTIONS and the image's
-// compile cache), each pinned
-// to core 0 and limited to the injected sidecar container's default memory (a cgroup, as in a
-// pod) while the load, the upstream and the identity provider run on core 1. Both
-// authenticating proxies are signed in for real, through the same OpenID Provider (oidc-provider).
-// Per proxy and run: spawn to first 200, idle RSS, CPU microseconds per request at saturation
-// (anonymous and signed in; from /proc/<pid>/stat, which holds under noise), added latency at a
-// constant 1,000 requests/s signed in (vegeta, against the upstream alone), and 200 keep-alive
-// clients at saturation (wrk: p99, slowest, peak RSS; and bench/closed-loop.ts: 200 keep-alive
-// clients, latencies once their connections are open). Prints the medians of --runs as a table.
+// compile cache), each pinned to core 0 and limited to the injected sidecar container's default
+// memory (a cgroup, as in a pod) while the load, the upstream and the identity provider run on
+// core 1. Both authenticating proxies are signed in for real, through the same OpenID Provider
+// (oidc-provider). Per proxy and run: spawn to first 200, idle RSS, CPU microseconds per request
+// at saturation (anonymous and signed in; from /proc/<pid>/stat, which holds under noise), added
+// latency at a constant 1,000 requests/s signed in (vegeta, against the upstream alone), and 200
+// keep-alive clients at saturation (wrk: p99, slowest, peak RSS; and bench/closed-loop.ts: 200
+// keep-alive clients, latencies once their connections are open). Prints the medians of --runs as
+// a table.
 //
 //   npm run build && taskset -c 1 node bench/proxy-cost.ts [--runs 3] [--duration 8] [--memory-limit injected|none]
 //

@@ -32,7 +32,7 @@ if (
   );
   process.exit(1);
 }
-// Node keeps each cache in a directory of its version and V8's under the one given.
+// Node keeps each cache in a directory named for its version, V8's and the user ID, under the one given.
 if (enabled.directory !== undefined && dirname(resolve(enabled.directory)) !== cacheDirectory) {
   process.stderr.write(
     `warm-compile-cache: the compile cache is already on in ${enabled.directory} (NODE_COMPILE_CACHE), not ${cacheDirectory}\n`,

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SIDECAR_NODE_ENV } from '../../contract/sidecar-node-options.ts';
@@ -7,6 +7,17 @@ import { assertLogLinesMatchSchema } from './log-line-check.ts';
 import { type LoggingProcess, startLoggingProcess } from './logging-process.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+
+/**
+ * A copy of what the image holds of the build, as it lays it out: dist/ and package.json side by
+ * side, no node_modules anywhere above. Answers the directory (the image's /app).
+ */
+export function copyShippedApp(): string {
+  const app = mkdtempSync(join(tmpdir(), 'gatehouse-shipped-'));
+  cpSync(join(REPO_ROOT, 'dist'), join(app, 'dist'), { recursive: true });
+  cpSync(join(REPO_ROOT, 'package.json'), join(app, 'package.json'));
+  return app;
+}
 /** The built entry point, as shipped (test/global-setup.ts builds it once per run). */
 export const GATEHOUSE_BIN = join(REPO_ROOT, 'dist/bin/gatehouse.js');
 /** How the sidecar process is started in production: the built entry point... */

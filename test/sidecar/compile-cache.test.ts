@@ -3,7 +3,6 @@ import {
   chmodSync,
   chownSync,
   copyFileSync,
-  cpSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -17,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIDECAR_NODE_OPTIONS } from '../../contract/sidecar-node-options.ts';
 import {
   applicationYaml,
+  copyShippedApp,
   REPO_ROOT,
   startSidecarProcess,
   writeConfigDir,
@@ -34,9 +34,7 @@ let app: string;
 let upstream: TestUpstream;
 
 beforeAll(async () => {
-  app = mkdtempSync(join(tmpdir(), 'gatehouse-image-'));
-  cpSync(join(REPO_ROOT, 'dist'), join(app, 'dist'), { recursive: true });
-  cpSync(join(REPO_ROOT, 'package.json'), join(app, 'package.json'));
+  app = copyShippedApp();
   upstream = await startUpstream();
 });
 

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createSecureServer } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../helpers/fixtures.ts';
 import {
   applicationYaml,
-  REPO_ROOT,
+  copyShippedApp,
   SIDECAR_ENV,
   startSidecarProcess,
   writeConfigDir,
@@ -40,10 +40,7 @@ let recorder: string;
 let upstream: TestUpstream;
 
 beforeAll(async () => {
-  // Like the image: /app/dist and /app/package.json, no node_modules anywhere above.
-  shipped = mkdtempSync(join(tmpdir(), 'gatehouse-shipped-'));
-  cpSync(join(REPO_ROOT, 'dist'), join(shipped, 'dist'), { recursive: true });
-  cpSync(join(REPO_ROOT, 'package.json'), join(shipped, 'package.json'));
+  shipped = copyShippedApp();
   recorder = join(mkdtempSync(join(tmpdir(), 'gatehouse-recorder-')), 'record-loads.mjs');
   writeFileSync(recorder, LOAD_RECORDER);
   upstream = await startUpstream();
