@@ -7,6 +7,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -40,6 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await upstream.close();
+  rmSync(app, { recursive: true, force: true }); // it holds a copy of the node binary
 });
 
 /** Runs the warm-up as the image does: its node, the sidecar's NODE_OPTIONS. */
