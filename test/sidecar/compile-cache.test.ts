@@ -120,7 +120,7 @@ describe("the image's compile cache", () => {
     const chunks = readdirSync(join(app, 'dist/bin/chunks')).filter((f) => f.endsWith('.js'));
     expect(warmed.stdout).toBe(`warm-compile-cache: ${chunks.length + 1} modules compiled into ${cache}\n`);
     const before = listing(cache);
-    expect(before.filter((f) => !f.includes('/')).length).toBe(1); // one directory for this node and V8
+    expect(before.filter((f) => !f.includes('/')).length).toBe(1); // one directory for this node, its V8 and this user
     // That directory, the entry, every chunk, and the warm-up itself (the cache is on when it starts, as in the image).
     expect(before.length).toBe(chunks.length + 3);
 
