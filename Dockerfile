@@ -33,7 +33,7 @@ ENV NODE_OPTIONS="--max-semi-space-size=4 --v8-pool-size=1"
 # Node's compile cache (V8 code cache) of every module of dist/, made here by this stage's own node
 # with the options above (V8 takes a code cache only from the same V8 and code-relevant flags): a
 # process reads compiled code instead of compiling about 2 MB of JavaScript, and a sidecar answers
-# 40 to 70 ms sooner (docs/benchmarks.md). Node keeps a cache per user, so it is made as the user
+# 30 to 70 ms sooner (docs/benchmarks.md). Node keeps a cache per user, so it is made as the user
 # the processes run as; in a pod the root filesystem is read-only, so they read it and never write
 # it. A module it does not fit is compiled as without it (test/sidecar/compile-cache.test.ts).
 ENV NODE_COMPILE_CACHE=/app/compile-cache
