@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startControlPlane } from '../helpers/control-plane.ts';
 
@@ -7,12 +7,19 @@ import { freePort, startControlPlane } from '../helpers/control-plane.ts';
 // start must notice the exit at once and start again on new ports, not wait a minute and fail.
 
 const held: Server[] = [];
+// The harness's readiness probe may connect to the taken port and wait there for a TLS handshake
+// that never comes; close() waits for every connection, so the connections are ended first.
+const accepted = new Set<Socket>();
 afterAll(async () => {
+  for (const socket of accepted) socket.destroy();
   await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
 });
 
 async function takenPort(): Promise<number> {
-  const server = createServer();
+  const server = createServer((socket) => {
+    accepted.add(socket);
+    socket.on('close', () => accepted.delete(socket));
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   held.push(server);
   return (server.address() as { port: number }).port;
