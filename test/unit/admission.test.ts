@@ -5,19 +5,20 @@ import { type Claimant, createAdmission, type Refusal } from '../../sidecar/src/
 const anon = (ip: string): Claimant => ({ key: `ip:${ip}`, anonymous: true });
 const user = (sub: string): Claimant => ({ key: `user:${sub}`, anonymous: false });
 
+/** A gate with small defaults; each test overrides what it is about. */
+const gate = (overrides: Partial<Parameters<typeof createAdmission>[0]> = {}) =>
+  createAdmission({
+    capacity: 4,
+    anonymousShare: 0.5,
+    clientShare: 0.5,
+    queueTimeoutMs: 1_000,
+    maxQueue: 8,
+    ...overrides,
+  });
+
 describe('upstream admission', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
-
-  const gate = (overrides: Partial<Parameters<typeof createAdmission>[0]> = {}) =>
-    createAdmission({
-      capacity: 4,
-      anonymousShare: 0.5,
-      clientShare: 0.5,
-      queueTimeoutMs: 1_000,
-      maxQueue: 8,
-      ...overrides,
-    });
 
   function ask(g: ReturnType<typeof gate>, who: Claimant, log: string[], name: string) {
     return g.request(
@@ -221,13 +222,7 @@ describe('upstream admission at scale', () => {
   it("a release costs one look per waiting caller, not per waiting request: one caller's 100,000 queued requests", () => {
     // The gate once scanned its whole queue on every release: 20,000 releases here looked at 2e9
     // waiters (160 s on the development machine); now at 20,000 (under half a second).
-    const g = createAdmission({
-      capacity: 128,
-      anonymousShare: 0.5,
-      clientShare: 0.25,
-      queueTimeoutMs: 600_000,
-      maxQueue: 400_000,
-    });
+    const g = gate({ capacity: 128, clientShare: 0.25, queueTimeoutMs: 600_000, maxQueue: 400_000 });
     const bot = user('bot');
     const held: { release(): void }[] = [];
     let admitted = 0;
@@ -251,7 +246,7 @@ describe('upstream admission at scale', () => {
   });
 
   it('a caller with 140,000 live and 160,000 abandoned requests in its queue: compacted in place, order kept', () => {
-    const g = createAdmission({
+    const g = gate({
       capacity: 1,
       anonymousShare: 1,
       clientShare: 1,
