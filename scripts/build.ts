@@ -6,7 +6,7 @@
 //   node scripts/build.ts [--metafile dist/meta.json]
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
 
@@ -14,39 +14,28 @@ const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { metafile: { type: 'string' } } });
 
 /**
- * `node:http` and `node:https` through require(), not import: the ES module facade of a builtin
- * reads every export once, and node:http's lazy WebSocket, CloseEvent and MessageEvent getters load
- * Node's internal undici (40 ms of every start). The facade here exports the same names, read
- * from the module when the build runs, without its getters (which Gatehouse does not import; a
- * build that imports one fails with "No matching export").
+ * Node's own modules through require(), not import. The ES module facade of a builtin reads every
+ * export once, getters included: `import ... from 'node:fs'` loads fs/promises, its streams,
+ * watchers and readline; node:crypto loads WebCrypto; node:net its block list; node:http's lazy
+ * WebSocket, CloseEvent and MessageEvent getters load Node's internal undici (40 ms of every
+ * start). Each importing module gets its own two-line CommonJS stand-in, `module.exports =
+ * require(...)`, so a name is read where it is used (a getter loads what it loads then, if ever)
+ * and the stand-in lands in its importer's chunk instead of a chunk of its own.
  */
-const httpThroughRequire: Plugin = {
-  name: 'http-through-require',
+const builtinsThroughRequire: Plugin = {
+  name: 'builtins-through-require',
   setup(build) {
-    // Only `import` statements: a bundled CommonJS package's require() already gets the module itself.
-    build.onResolve({ filter: /^node:https?$/ }, (args) =>
-      args.namespace === 'builtin-facade' || args.kind !== 'import-statement'
-        ? { path: args.path, external: true }
-        : { path: args.path, namespace: 'builtin-facade' },
+    // Only `import` statements: a bundled CommonJS package's require() (and the stand-in's own)
+    // already gets the module itself, and the banner's import of node:module stays as it is.
+    build.onResolve({ filter: /^node:[a-z_/0-9]+$/ }, (args) =>
+      args.kind === 'import-statement'
+        ? { path: args.path, namespace: 'builtin-require', suffix: `?${relative(root, args.importer)}` }
+        : { path: args.path, external: true },
     );
-    build.onLoad({ filter: /.*/, namespace: 'builtin-facade' }, (args) => {
-      const exported = createRequire(import.meta.url)(args.path) as Record<string, unknown>;
-      const names = Object.keys(exported).filter((name) => {
-        const property = Object.getOwnPropertyDescriptor(exported, name);
-        return (
-          property !== undefined &&
-          'value' in property &&
-          /^[A-Za-z_$][\w$]*$/.test(name) &&
-          name !== 'default'
-        );
-      });
-      return {
-        contents: `const m = require(${JSON.stringify(args.path)});\nexport default m;\n${names
-          .map((name) => `export const ${name} = m.${name};`)
-          .join('\n')}\n`,
-        loader: 'js',
-      };
-    });
+    build.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});\n`,
+      loader: 'js',
+    }));
   },
 };
 
@@ -117,7 +106,7 @@ const result = await build({
     js: "import { createRequire as __gatehouseRequire } from 'node:module';\nconst require = __gatehouseRequire(import.meta.url);",
   },
   legalComments: 'none',
-  plugins: [httpThroughRequire, http2OnFirstSession],
+  plugins: [http2OnFirstSession, builtinsThroughRequire],
   metafile: true,
   logLevel: 'warning',
 });
