@@ -1,11 +1,13 @@
 // The floor of a Node.js proxy hop, for bench/proxy-cost.ts: node:http's server and an undici
-// Pool (the sidecar's two building blocks, same versions) with nothing else: no authentication,
-// policy, identity headers, log line or metrics. What it costs per request is what any proxy
-// built on this runtime pays before it does its own work.
+// Pool (the sidecar's two building blocks, same versions, undici's core modules as the sidecar
+// loads them) with nothing else: no authentication, policy, identity headers, log line or metrics.
+// What it costs per request, to start and at rest is what any proxy built on this runtime pays
+// before it does its own work. proxy-cost runs it as the sidecar ships: bundled into one file
+// (bundleBareNodeProxy) with a compile cache.
 //
 //   node bench/bare-node-proxy.ts <port> <upstream-origin>
 import { createServer } from 'node:http';
-import { Pool } from 'undici';
+import { Pool } from '../lib/http/undici-core.ts';
 
 const [port, upstream] = process.argv.slice(2);
 if (!port || !upstream) {

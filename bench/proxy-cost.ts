@@ -1,5 +1,6 @@
 // Cost per pod, side by side in one run: nginx proxy_pass (the floor for one proxy hop), a bare
-// Node.js proxy (node:http + undici, bench/bare-node-proxy.ts: the floor of the sidecar's runtime),
+// Node.js proxy (node:http + undici, bench/bare-node-proxy.ts bundled and started as the sidecar
+// ships: the floor of the sidecar's runtime),
 // oauth2-proxy and Gatehouse as shipped (the built sidecar with its NODE_OPTIONS and the image's
 // compile cache), each pinned to core 0 and limited to the injected sidecar container's default
 // memory (a cgroup, as in a pod) while the load, the upstream and the identity provider run on
@@ -15,14 +16,16 @@
 //
 // Needs wrk and nginx (apt-get install -y wrk nginx-light); builds oauth2-proxy and vegeta once
 // from their Go modules (scripts/bench-tools.sh).
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
 import { stringify } from 'yaml';
 import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
 import { startDevProvider } from '../examples/demo/dev-provider.ts';
+import { SHIPPED_BUNDLE } from '../scripts/bundle-settings.ts';
 import { HttpBrowser, signInWithDevProvider } from '../test/helpers/http-browser.ts';
 import {
   benchTools,
@@ -244,15 +247,38 @@ http { access_log off; upstream up { server 127.0.0.1:${upstreamPort}; keepalive
   },
 };
 
+/**
+ * bench/bare-node-proxy.ts as the sidecar ships: one bundled file (the shipped bundle settings)
+ * with a compile cache, made by loading it once without arguments (it prints its usage and exits;
+ * Node writes the cache of what it compiled), with the sidecar's NODE_OPTIONS as the image does.
+ */
+async function bundleBareNodeProxy(): Promise<{ file: string; compileCache: string }> {
+  const file = join(work, 'bare-node-proxy.mjs');
+  await build({
+    ...SHIPPED_BUNDLE,
+    absWorkingDir: root,
+    entryPoints: [join(root, 'bench/bare-node-proxy.ts')],
+    outfile: file,
+    logLevel: 'warning',
+  });
+  const compileCache = join(work, 'bare-node-proxy-compile-cache');
+  spawnSync(process.execPath, [file], {
+    env: { ...process.env, ...SIDECAR_NODE_ENV, NODE_COMPILE_CACHE: compileCache },
+    stdio: 'ignore',
+  });
+  return { file, compileCache };
+}
+const bareNodeProxy = await bundleBareNodeProxy();
+
 const bareNode: Proxy = {
   name: 'Node.js http + undici, bare',
   async start() {
-    // The sidecar's runtime with the same NODE_OPTIONS, and none of its work.
-    const child = onProxyCore(
-      process.execPath,
-      [join(root, 'bench/bare-node-proxy.ts'), String(ports.node), upstreamUrl],
-      { ...process.env, ...SIDECAR_NODE_ENV },
-    );
+    // The sidecar's runtime as it ships (bundled, NODE_OPTIONS, compile cache), and none of its work.
+    const child = onProxyCore(process.execPath, [bareNodeProxy.file, String(ports.node), upstreamUrl], {
+      ...process.env,
+      ...SIDECAR_NODE_ENV,
+      NODE_COMPILE_CACHE: bareNodeProxy.compileCache,
+    });
     return { child, pid: () => child.pid as number, origin: origin(ports.node) };
   },
 };

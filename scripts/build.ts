@@ -5,85 +5,13 @@
 //
 //   node scripts/build.ts [--metafile dist/meta.json]
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
+import { SHIPPED_BUNDLE } from './bundle-settings.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { metafile: { type: 'string' } } });
-
-/**
- * Node's own modules through require(), not import. The ES module facade of a builtin reads every
- * export once, getters included: `import ... from 'node:fs'` loads fs/promises, its streams,
- * watchers and readline; node:crypto loads WebCrypto; node:net its block list; node:http's lazy
- * WebSocket, CloseEvent and MessageEvent getters load Node's internal undici (40 ms of every
- * start). Each importing module gets its own two-line CommonJS stand-in, `module.exports =
- * require(...)`, so a name is read where it is used (a getter loads what it loads then, if ever)
- * and the stand-in lands in its importer's chunk instead of a chunk of its own.
- */
-const builtinsThroughRequire: Plugin = {
-  name: 'builtins-through-require',
-  setup(build) {
-    // Only `import` statements: a bundled CommonJS package's require() (and the stand-in's own)
-    // already gets the module itself, and the banner's import of node:module stays as it is.
-    build.onResolve({ filter: /^node:[a-z_/0-9]+$/ }, (args) =>
-      args.kind === 'import-statement'
-        ? { path: args.path, namespace: 'builtin-require', suffix: `?${relative(root, args.importer)}` }
-        : { path: args.path, external: true },
-    );
-    build.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path)});\n`,
-      loader: 'js',
-    }));
-  },
-};
-
-/**
- * undici's HTTP/2 client reads ten constants of `node:http2` when it is evaluated, and every
- * undici Client evaluates it: node:http2 (and node:tls under it) was loaded by every sidecar,
- * whose upstream is usually plain HTTP/1.1. undici speaks HTTP/2 only when an HTTPS server
- * offers it (ALPN). Here undici's client gets those constants, read from node:http2 when the
- * build runs, and loads node:http2 itself with its first HTTP/2 session
- * (test/sidecar/shipped-bundle.test.ts proxies to an HTTP/2 upstream from dist/).
- */
-const http2OnFirstSession: Plugin = {
-  name: 'http2-on-first-session',
-  setup(build) {
-    build.onResolve({ filter: /^node:http2$/ }, (args) =>
-      /undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js$/.test(args.importer)
-        ? { path: 'node:http2', namespace: 'http2-on-first-session' }
-        : undefined,
-    );
-    build.onLoad({ filter: /.*/, namespace: 'http2-on-first-session' }, () => {
-      const { constants } = createRequire(import.meta.url)('node:http2') as {
-        constants: Record<string, unknown>;
-      };
-      const used = [
-        'HTTP2_HEADER_AUTHORITY',
-        'HTTP2_HEADER_METHOD',
-        'HTTP2_HEADER_PATH',
-        'HTTP2_HEADER_SCHEME',
-        'HTTP2_HEADER_CONTENT_LENGTH',
-        'HTTP2_HEADER_EXPECT',
-        'HTTP2_HEADER_STATUS',
-        'HTTP2_HEADER_PROTOCOL',
-        'NGHTTP2_NO_ERROR',
-        'NGHTTP2_REFUSED_STREAM',
-      ];
-      const values = Object.fromEntries(
-        used.map((name) => {
-          if (constants[name] === undefined) throw new Error(`build: node:http2 has no constant ${name}`);
-          return [name, constants[name]];
-        }),
-      );
-      return {
-        contents: `module.exports = {\n  constants: ${JSON.stringify(values)},\n  connect: (...args) => require('node:http2').connect(...args),\n};\n`,
-        loader: 'js',
-      };
-    });
-  },
-};
 
 rmSync(resolve(root, 'dist'), { recursive: true, force: true });
 const result = await build({
@@ -95,18 +23,9 @@ const result = await build({
   },
   outdir: 'dist',
   chunkNames: 'bin/chunks/[name]-[hash]',
-  bundle: true,
+  ...SHIPPED_BUNDLE,
   splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node24',
   sourcemap: 'linked',
-  // Bundled CommonJS packages call require() for Node's own modules; ES modules have none.
-  banner: {
-    js: "import { createRequire as __gatehouseRequire } from 'node:module';\nconst require = __gatehouseRequire(import.meta.url);",
-  },
-  legalComments: 'none',
-  plugins: [http2OnFirstSession, builtinsThroughRequire],
   metafile: true,
   logLevel: 'warning',
 });

@@ -1,0 +1,97 @@
+// How what ships is bundled (esbuild settings and plugins), shared by scripts/build.ts and the
+// benchmarks that build other programs the same way (bench/proxy-cost.ts's bare Node.js proxy).
+import { createRequire } from 'node:module';
+import { relative } from 'node:path';
+import type { BuildOptions, Plugin } from 'esbuild';
+
+/**
+ * Node's own modules through require(), not import. The ES module facade of a builtin reads every
+ * export once, getters included: `import ... from 'node:fs'` loads fs/promises, its streams,
+ * watchers and readline; node:crypto loads WebCrypto; node:net its block list; node:http's lazy
+ * WebSocket, CloseEvent and MessageEvent getters load Node's internal undici (40 ms of every
+ * start). Each importing module gets its own two-line CommonJS stand-in, `module.exports =
+ * require(...)`, so a name is read where it is used (a getter loads what it loads then, if ever)
+ * and the stand-in lands in its importer's chunk instead of a chunk of its own.
+ */
+const builtinsThroughRequire: Plugin = {
+  name: 'builtins-through-require',
+  setup(build) {
+    // The importer's path from the working directory names its stand-in (the same in every build).
+    const from = build.initialOptions.absWorkingDir ?? process.cwd();
+    // Only `import` statements: a bundled CommonJS package's require() (and the stand-in's own)
+    // already gets the module itself, and the banner's import of node:module stays as it is.
+    build.onResolve({ filter: /^node:[a-z_/0-9]+$/ }, (args) =>
+      args.kind === 'import-statement'
+        ? {
+            path: args.path,
+            namespace: 'builtin-require',
+            suffix: `?${relative(from, args.importer)}`,
+          }
+        : { path: args.path, external: true },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});\n`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * undici's HTTP/2 client reads ten constants of `node:http2` when it is evaluated, and every
+ * undici Client evaluates it: node:http2 (and node:tls under it) was loaded by every sidecar,
+ * whose upstream is usually plain HTTP/1.1. undici speaks HTTP/2 only when an HTTPS server
+ * offers it (ALPN). Here undici's client gets those constants, read from node:http2 when the
+ * build runs, and loads node:http2 itself with its first HTTP/2 session
+ * (test/sidecar/shipped-bundle.test.ts proxies to an HTTP/2 upstream from dist/).
+ */
+const http2OnFirstSession: Plugin = {
+  name: 'http2-on-first-session',
+  setup(build) {
+    build.onResolve({ filter: /^node:http2$/ }, (args) =>
+      /undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js$/.test(args.importer)
+        ? { path: 'node:http2', namespace: 'http2-on-first-session' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'http2-on-first-session' }, () => {
+      const { constants } = createRequire(import.meta.url)('node:http2') as {
+        constants: Record<string, unknown>;
+      };
+      const used = [
+        'HTTP2_HEADER_AUTHORITY',
+        'HTTP2_HEADER_METHOD',
+        'HTTP2_HEADER_PATH',
+        'HTTP2_HEADER_SCHEME',
+        'HTTP2_HEADER_CONTENT_LENGTH',
+        'HTTP2_HEADER_EXPECT',
+        'HTTP2_HEADER_STATUS',
+        'HTTP2_HEADER_PROTOCOL',
+        'NGHTTP2_NO_ERROR',
+        'NGHTTP2_REFUSED_STREAM',
+      ];
+      const values = Object.fromEntries(
+        used.map((name) => {
+          if (constants[name] === undefined) throw new Error(`build: node:http2 has no constant ${name}`);
+          return [name, constants[name]];
+        }),
+      );
+      return {
+        contents: `module.exports = {\n  constants: ${JSON.stringify(values)},\n  connect: (...args) => require('node:http2').connect(...args),\n};\n`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/** Bundle settings of every shipped program: one ES module per entry with its dependencies. */
+export const SHIPPED_BUNDLE = {
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  // Bundled CommonJS packages call require() for Node's own modules; ES modules have none.
+  banner: {
+    js: "import { createRequire as __gatehouseRequire } from 'node:module';\nconst require = __gatehouseRequire(import.meta.url);",
+  },
+  legalComments: 'none',
+  plugins: [http2OnFirstSession, builtinsThroughRequire],
+} satisfies BuildOptions;
