@@ -82,6 +82,37 @@ const http2OnFirstSession: Plugin = {
   },
 };
 
+/**
+ * prom-client's process CPU metric requires the OpenTelemetry API (about 50 modules, evaluated at
+ * every start) for exemplars, which it reads only when exemplars are enabled; Gatehouse does not
+ * enable them. Here that metric gets a stand-in whose `trace` and `context` load the real API on
+ * first use (it stays in the bundle, evaluated then). Any other importer gets the package itself.
+ */
+const otelOnFirstUse: Plugin = {
+  name: 'opentelemetry-on-first-use',
+  setup(build) {
+    build.onResolve({ filter: /^@opentelemetry\/api$/ }, (args) =>
+      /prom-client[\\/]lib[\\/]metrics[\\/]processCpuTotal\.js$/.test(args.importer)
+        ? { path: '@opentelemetry/api', namespace: 'opentelemetry-on-first-use' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'opentelemetry-on-first-use' }, () => ({
+      // The stand-in's own require() resolves from the project, to the package.
+      resolveDir: build.initialOptions.absWorkingDir ?? process.cwd(),
+      contents: [
+        'let api;',
+        "const real = () => (api ??= require('@opentelemetry/api'));",
+        'module.exports = {',
+        '  get trace() { return real().trace; },',
+        '  get context() { return real().context; },',
+        '};',
+        '',
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 /** Bundle settings of every shipped program: one ES module per entry with its dependencies. */
 export const SHIPPED_BUNDLE = {
   bundle: true,
@@ -93,5 +124,5 @@ export const SHIPPED_BUNDLE = {
     js: "import { createRequire as __gatehouseRequire } from 'node:module';\nconst require = __gatehouseRequire(import.meta.url);",
   },
   legalComments: 'none',
-  plugins: [http2OnFirstSession, builtinsThroughRequire],
+  plugins: [http2OnFirstSession, otelOnFirstUse, builtinsThroughRequire],
 } satisfies BuildOptions;

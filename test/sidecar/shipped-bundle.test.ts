@@ -233,7 +233,7 @@ describe('the shipped bundle', () => {
     }
     // Modules inside Node.js that came with `import` of node:fs, node:crypto and node:net (an ES
     // module facade reads every export, getters included) and serve nothing the sidecar uses:
-    // builtins are required instead (scripts/build.ts), 12 fewer modules, about 2.5 MiB idle.
+    // builtins are required instead (scripts/bundle-settings.ts), 12 fewer modules.
     const inside = internals(list);
     expect(inside.has('streams/readable')).toBe(true); // the recorder saw the exit
     for (const name of [
