@@ -262,10 +262,12 @@ async function bundleBareNodeProxy(): Promise<{ file: string; compileCache: stri
     logLevel: 'warning',
   });
   const compileCache = join(work, 'bare-node-proxy-compile-cache');
-  spawnSync(process.execPath, [file], {
+  const warm = spawnSync(process.execPath, [file], {
     env: { ...process.env, ...SIDECAR_NODE_ENV, NODE_COMPILE_CACHE: compileCache },
-    stdio: 'ignore',
+    encoding: 'utf8',
   });
+  if (warm.status !== 2 || !warm.stderr.startsWith('usage:'))
+    throw new Error(`bench: the bundled bare proxy did not load: exit ${warm.status}, ${warm.stderr.trim()}`);
   return { file, compileCache };
 }
 const bareNodeProxy = await bundleBareNodeProxy();
