@@ -7,7 +7,7 @@ import { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { MUTATING_WEBHOOK_CONFIGURATIONS } from '../../lib/kube/resource-types.ts';
 import { OPERATOR_USAGE } from '../../operator/src/cli/operator-command.ts';
-import { parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
+import { DEFAULT_INJECTION, parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
 import { caBundleApply } from '../../operator/src/injection/webhook-ca-bundle.ts';
 import {
   OPERATOR_NAMESPACE_RULES,
@@ -228,6 +228,9 @@ describe('charts/gatehouse', () => {
       operatorUrl: `https://gatehouse-operator.${NAMESPACE}.svc`,
       listenPort: 4180,
     });
+    // The chart's default sidecar resources are the operator's own defaults (a request that
+    // covers the sidecar at rest).
+    expect(settings.resources).toEqual(DEFAULT_INJECTION.resources);
   });
 
   it('registers the webhook on Pod CREATE by label, without a caBundle, excluding its own namespace and kube-system', async () => {

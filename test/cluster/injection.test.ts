@@ -273,7 +273,7 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
       capabilities: { drop: ['ALL'] },
     });
     expect(sidecarContainer.resources).toEqual({
-      requests: { cpu: '50m', memory: '64Mi' },
+      requests: { cpu: '50m', memory: '96Mi' },
       limits: { memory: '512Mi' },
     });
   });

@@ -128,7 +128,7 @@ describe('injectPod', () => {
       seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(sidecar.resources).toEqual({
-      requests: { cpu: '50m', memory: '64Mi' },
+      requests: { cpu: '50m', memory: '96Mi' },
       limits: { memory: '512Mi' },
     });
     expect(sidecar.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 9180 } });

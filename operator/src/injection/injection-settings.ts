@@ -113,7 +113,7 @@ export const DEFAULT_INJECTION = {
   adminPort: 9180,
   tokenExpirationSeconds: 3600,
   runAsUser: 65532,
-  resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '512Mi' } },
+  resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '512Mi' } },
 } as const;
 
 /** Validates injection settings (every error with its path) and fills the defaults. */
