@@ -7,7 +7,10 @@ import { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { MUTATING_WEBHOOK_CONFIGURATIONS } from '../../lib/kube/resource-types.ts';
 import { OPERATOR_USAGE } from '../../operator/src/cli/operator-command.ts';
-import { DEFAULT_INJECTION, parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
+import {
+  DEFAULT_INJECTION,
+  parseInjectionSettings,
+} from '../../operator/src/injection/injection-settings.ts';
 import { caBundleApply } from '../../operator/src/injection/webhook-ca-bundle.ts';
 import {
   OPERATOR_NAMESPACE_RULES,
