@@ -1,18 +1,19 @@
 // Cost per pod, side by side in one run: nginx proxy_pass (the floor for one proxy hop), a bare
 // Node.js proxy (node:http + undici, bench/bare-node-proxy.ts bundled and started as the sidecar
-// ships: the floor of the sidecar's runtime),
-// oauth2-proxy and Gatehouse as shipped (the built sidecar with its NODE_OPTIONS and the image's
-// compile cache), each pinned to core 0 and limited to the injected sidecar container's default
-// memory (a cgroup, as in a pod) while the load, the upstream and the identity provider run on
-// core 1. Both authenticating proxies are signed in for real, through the same OpenID Provider
-// (oidc-provider). Per proxy and run: spawn to first 200, idle RSS, CPU microseconds per request
-// at saturation (anonymous and signed in; from /proc/<pid>/stat, which holds under noise), added
-// latency at a constant 1,000 requests/s signed in (vegeta, against the upstream alone), and 200
-// keep-alive clients at saturation (wrk: p99, slowest, peak RSS; and bench/closed-loop.ts: 200
-// keep-alive clients, latencies once their connections are open). Prints the medians of --runs as
-// a table.
+// ships: the floor of the sidecar's runtime), oauth2-proxy and Gatehouse as shipped (the built
+// sidecar with its NODE_OPTIONS and the image's compile cache, its config from the operator's
+// stream over HTTPS as the injected sidecar gets it: bench/stand-in-operator.ts), each pinned to
+// core 0 and limited to the injected sidecar container's default memory (a cgroup, as in a pod)
+// while the load, the upstream and the identity provider run on core 1. Both authenticating
+// proxies are signed in for real, through the same OpenID Provider (oidc-provider). Per proxy and
+// run: spawn to first 200, idle RSS, CPU microseconds per request at saturation (anonymous and
+// signed in; from /proc/<pid>/stat, which holds under noise), added latency at a constant 1,000
+// requests/s signed in (vegeta, against the upstream alone), and 200 keep-alive clients at
+// saturation (wrk: p99, slowest, peak RSS; and bench/closed-loop.ts: 200 keep-alive clients,
+// latencies once their connections are open). Prints the medians of --runs as a table.
 //
 //   npm run build && taskset -c 1 node bench/proxy-cost.ts [--runs 3] [--duration 8] [--memory-limit injected|none]
+//     [--gatehouse-config operator|file]
 //
 // Needs wrk and nginx (apt-get install -y wrk nginx-light); builds oauth2-proxy and vegeta once
 // from their Go modules (scripts/bench-tools.sh).
@@ -23,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { stringify } from 'yaml';
+import { generateApplicationKeys, keysToSecretData } from '../contract/keys.ts';
 import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
 import { startDevProvider } from '../examples/demo/dev-provider.ts';
 import { SHIPPED_BUNDLE } from '../scripts/bundle-settings.ts';
@@ -47,6 +49,7 @@ import {
 } from './process-measures.ts';
 import { imageCompileCache } from './sidecar-process.ts';
 import { benchPolicy } from './signed-in-app.ts';
+import { standInOperator } from './stand-in-operator.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -57,6 +60,9 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'nginx,node,oauth2-proxy,gatehouse' },
     // injected: each proxy in a memory cgroup with the injected sidecar's default limit; none: without.
     'memory-limit': { type: 'string', default: 'injected' },
+    // operator: Gatehouse gets its config from the operator's stream over HTTPS, as the injected
+    // sidecar does (a stand-in operator in this process); file: from a config directory (standalone).
+    'gatehouse-config': { type: 'string', default: 'operator' },
   },
 });
 const RUNS = Number(values.runs);
@@ -76,6 +82,10 @@ const tools = benchTools();
 
 // Every proxy runs with the memory limit the injected sidecar container gets by default
 // (injectedMemoryGroup says why).
+if (!['operator', 'file'].includes(values['gatehouse-config'])) {
+  console.error(`bench: --gatehouse-config: ${values['gatehouse-config']}; known: operator, file`);
+  process.exit(2);
+}
 if (!['injected', 'none'].includes(values['memory-limit'])) {
   console.error(`bench: --memory-limit: ${values['memory-limit']}; known: injected, none`);
   process.exit(2);
@@ -171,7 +181,7 @@ function constantRate(url: string, headers: string[]): { p50: number; p99: numbe
 
 interface Proxy {
   readonly name: string;
-  start(): Promise<{ child: ChildProcess; pid: () => number; origin: string }>;
+  start(): Promise<{ child: ChildProcess; pid: () => number; origin: string; stop?: () => Promise<void> }>;
   /** Signs in for real; the Cookie header value. Null for a proxy without sign-in. */
   signIn?(origin: string): Promise<string>;
 }
@@ -343,17 +353,24 @@ const gatehouse: Proxy = {
         },
       },
       { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'idp' }, stringData: { secret: CLIENT_SECRET } },
+      // The application's keys as the operator keeps them (a Secret it generates once).
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'bench-gatehouse-keys' },
+        stringData: keysToSecretData(generateApplicationKeys('ES256')),
+      },
       benchPolicy('public', { decision: 'bypass', include: [{ paths: ['/public/**'] }] }),
       benchPolicy('signed-in', { decision: 'allow', include: [{ everyone: true }] }),
     ];
     writeFileSync(join(dir, 'app.yaml'), documents.map((d) => stringify(d)).join('---\n'));
+    const operator = values['gatehouse-config'] === 'operator' ? await standInOperator(dir) : undefined;
     const child = onProxyCore(
       process.execPath,
       [
         join(root, 'dist/bin/gatehouse.js'),
         'sidecar',
-        '--config',
-        dir,
+        ...(operator?.flags ?? ['--config', dir]),
         '--listen',
         `127.0.0.1:${ports.gatehouse}`,
         '--admin-listen',
@@ -361,7 +378,7 @@ const gatehouse: Proxy = {
       ],
       { ...process.env, ...SIDECAR_NODE_ENV, NODE_COMPILE_CACHE: imageCompileCache() },
     );
-    return { child, pid: () => child.pid as number, origin: origin(ports.gatehouse) };
+    return { child, pid: () => child.pid as number, origin: origin(ports.gatehouse), stop: operator?.close };
   },
   async signIn(at) {
     const browser = new HttpBrowser();
@@ -372,7 +389,7 @@ const gatehouse: Proxy = {
 
 async function measure(proxy: Proxy): Promise<Figures> {
   const spawnedAt = performance.now();
-  const { child, pid, origin: at } = await proxy.start();
+  const { child, pid, origin: at, stop } = await proxy.start();
   await waitFor200(`${at}/public/small`);
   const spawnMs = performance.now() - spawnedAt;
   await new Promise((r) => setTimeout(r, 1000));
@@ -391,6 +408,7 @@ async function measure(proxy: Proxy): Promise<Figures> {
   const steady = closedLoop(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed);
   const peakMiB = statusMiB(measured, 'VmHWM');
   await stopChild(child);
+  await stop?.();
   return {
     spawnMs,
     idleMiB,
@@ -440,7 +458,7 @@ const names = proxies.map((p) => p.name);
 const row = (label: string, pick: (f: Figures) => number | null, digits = 1) =>
   `| ${label} | ${names.map((n) => col(n, pick, digits)).join(' | ')} |`;
 console.log(
-  `\nnode ${process.version}; medians of ${RUNS} runs, ${DURATION} s each; proxy on core 0, load, upstream and provider on core 1; each proxy ${memoryNote(memory)}\n`,
+  `\nnode ${process.version}; medians of ${RUNS} runs, ${DURATION} s each; proxy on core 0, load, upstream and provider on core 1; each proxy ${memoryNote(memory)}; Gatehouse's config ${values['gatehouse-config'] === 'operator' ? "from the operator's stream, as injected" : 'from a file'}\n`,
 );
 console.log(`| | ${names.join(' | ')} |`);
 console.log(`|---|${names.map(() => '---:').join('|')}|`);

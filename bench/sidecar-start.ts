@@ -11,14 +11,7 @@
 //   npm run build && taskset -c 1 node bench/sidecar-start.ts [--runs 3] [--policies 998] [--duration 5] [--modes file,cluster] [--compile-cache on,off]
 //
 // Needs wrk (apt-get install -y wrk).
-import { writeFileSync } from 'node:fs';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { configFromSnapshot } from '../sidecar/src/config/load-application.ts';
-import { readSnapshot } from '../sidecar/src/config/load-documents.ts';
-import { selfSignedCertificate } from '../test/helpers/tls.ts';
 import {
   children,
   cpuTicks,
@@ -35,6 +28,7 @@ import {
 } from './process-measures.ts';
 import { spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
+import { standInOperator } from './stand-in-operator.ts';
 
 const { values } = parseArgs({
   options: {
@@ -73,30 +67,6 @@ interface Figures {
   spawnMs: number;
   idleMiB: number;
   cpuUs: number;
-}
-
-/**
- * A stand-in operator serving one application's config on its stream, as the operator does: one
- * `config` line, then the stream stays open. Answers the sidecar's flags for it.
- */
-async function standInOperator(dir: string): Promise<{ flags: string[]; close: () => Promise<void> }> {
-  const line = `${JSON.stringify({ type: 'config', config: configFromSnapshot(readSnapshot(dir)) })}\n`;
-  const tls = selfSignedCertificate();
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, 'pod-token');
-  const server = createHttpsServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-    res.write(line);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    flags: ['--operator-url', url, '--operator-ca', tls.certFile, '--token-file', tokenFile],
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
 }
 
 /** The sidecar runs with the injected container's default memory limit. */
