@@ -80,12 +80,12 @@ for (const tool of ['wrk', 'nginx', 'taskset']) {
 }
 const tools = benchTools();
 
-// Every proxy runs with the memory limit the injected sidecar container gets by default
-// (injectedMemoryGroup says why).
 if (!['operator', 'file'].includes(values['gatehouse-config'])) {
   console.error(`bench: --gatehouse-config: ${values['gatehouse-config']}; known: operator, file`);
   process.exit(2);
 }
+// Every proxy runs with the memory limit the injected sidecar container gets by default
+// (injectedMemoryGroup says why).
 if (!['injected', 'none'].includes(values['memory-limit'])) {
   console.error(`bench: --memory-limit: ${values['memory-limit']}; known: injected, none`);
   process.exit(2);
