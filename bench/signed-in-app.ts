@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import type { ApplicationKeys } from '../contract/config/auth-config.ts';
 import { generateApplicationKeys, keysToSecretData } from '../contract/keys.ts';
 import { createSealer } from '../sidecar/src/auth/sealed.ts';
 import type { Session } from '../sidecar/src/auth/session.ts';
@@ -9,6 +10,16 @@ import type { Session } from '../sidecar/src/auth/session.ts';
 /** An AccessPolicy document of a benchmark's standalone config. */
 export function benchPolicy(name: string, spec: Record<string, unknown>): Record<string, unknown> {
   return { apiVersion: 'gatehouse.dev/v1alpha1', kind: 'AccessPolicy', metadata: { name }, spec };
+}
+
+/** The Secret document holding an application's keys, as the operator keeps them. */
+export function benchKeysSecret(app: string, keys: ApplicationKeys): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: `${app}-gatehouse-keys` },
+    stringData: keysToSecretData(keys),
+  };
 }
 
 /**
@@ -48,12 +59,7 @@ export async function writeSignedInApp(
     ...teamNames.map((n) =>
       benchPolicy(n, { decision: 'allow', include: [{ groups: [n] }], require: [{ paths: [`/${n}/**`] }] }),
     ),
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: `${name}-gatehouse-keys` },
-      stringData: keysToSecretData(keys),
-    },
+    benchKeysSecret(name, keys),
   ];
   writeFileSync(join(dir, 'app.yaml'), documents.map((d) => stringify(d)).join('---\n'));
   const now = Math.floor(Date.now() / 1000);

@@ -39,6 +39,28 @@ const builtinsThroughRequire: Plugin = {
 };
 
 /**
+ * A stand-in module for `specifier` where an importer matching `importer` imports it (CommonJS
+ * source from `contents`); every other importer gets the real module, which a stand-in's own
+ * require() also resolves to (from the project).
+ */
+function standIn(name: string, specifier: string, importer: RegExp, contents: () => string): Plugin {
+  const exact = new RegExp(`^${specifier.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
+  return {
+    name,
+    setup(build) {
+      build.onResolve({ filter: exact }, (args) =>
+        importer.test(args.importer) ? { path: specifier, namespace: name } : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: name }, () => ({
+        resolveDir: build.initialOptions.absWorkingDir ?? process.cwd(),
+        contents: contents(),
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/**
  * undici's HTTP/2 client reads ten constants of `node:http2` when it is evaluated, and every
  * undici Client evaluates it: node:http2 (and node:tls under it) was loaded by every sidecar,
  * whose upstream is usually plain HTTP/1.1. undici speaks HTTP/2 only when an HTTPS server
@@ -46,43 +68,35 @@ const builtinsThroughRequire: Plugin = {
  * build runs, and loads node:http2 itself with its first HTTP/2 session
  * (test/sidecar/shipped-bundle.test.ts proxies to an HTTP/2 upstream from dist/).
  */
-const http2OnFirstSession: Plugin = {
-  name: 'http2-on-first-session',
-  setup(build) {
-    build.onResolve({ filter: /^node:http2$/ }, (args) =>
-      /undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js$/.test(args.importer)
-        ? { path: 'node:http2', namespace: 'http2-on-first-session' }
-        : undefined,
+const http2OnFirstSession = standIn(
+  'http2-on-first-session',
+  'node:http2',
+  /undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js$/,
+  () => {
+    const { constants } = createRequire(import.meta.url)('node:http2') as {
+      constants: Record<string, unknown>;
+    };
+    const used = [
+      'HTTP2_HEADER_AUTHORITY',
+      'HTTP2_HEADER_METHOD',
+      'HTTP2_HEADER_PATH',
+      'HTTP2_HEADER_SCHEME',
+      'HTTP2_HEADER_CONTENT_LENGTH',
+      'HTTP2_HEADER_EXPECT',
+      'HTTP2_HEADER_STATUS',
+      'HTTP2_HEADER_PROTOCOL',
+      'NGHTTP2_NO_ERROR',
+      'NGHTTP2_REFUSED_STREAM',
+    ];
+    const values = Object.fromEntries(
+      used.map((name) => {
+        if (constants[name] === undefined) throw new Error(`build: node:http2 has no constant ${name}`);
+        return [name, constants[name]];
+      }),
     );
-    build.onLoad({ filter: /.*/, namespace: 'http2-on-first-session' }, () => {
-      const { constants } = createRequire(import.meta.url)('node:http2') as {
-        constants: Record<string, unknown>;
-      };
-      const used = [
-        'HTTP2_HEADER_AUTHORITY',
-        'HTTP2_HEADER_METHOD',
-        'HTTP2_HEADER_PATH',
-        'HTTP2_HEADER_SCHEME',
-        'HTTP2_HEADER_CONTENT_LENGTH',
-        'HTTP2_HEADER_EXPECT',
-        'HTTP2_HEADER_STATUS',
-        'HTTP2_HEADER_PROTOCOL',
-        'NGHTTP2_NO_ERROR',
-        'NGHTTP2_REFUSED_STREAM',
-      ];
-      const values = Object.fromEntries(
-        used.map((name) => {
-          if (constants[name] === undefined) throw new Error(`build: node:http2 has no constant ${name}`);
-          return [name, constants[name]];
-        }),
-      );
-      return {
-        contents: `module.exports = {\n  constants: ${JSON.stringify(values)},\n  connect: (...args) => require('node:http2').connect(...args),\n};\n`,
-        loader: 'js',
-      };
-    });
+    return `module.exports = {\n  constants: ${JSON.stringify(values)},\n  connect: (...args) => require('node:http2').connect(...args),\n};\n`;
   },
-};
+);
 
 /**
  * prom-client's process CPU metric requires the OpenTelemetry API (about 50 modules, evaluated at
@@ -90,27 +104,18 @@ const http2OnFirstSession: Plugin = {
  * enable them. Here that metric gets a stand-in that loads the real API when any of its names is
  * first read (it stays in the bundle, evaluated then). Any other importer gets the package itself.
  */
-const otelOnFirstUse: Plugin = {
-  name: 'opentelemetry-on-first-use',
-  setup(build) {
-    build.onResolve({ filter: /^@opentelemetry\/api$/ }, (args) =>
-      /prom-client[\\/]lib[\\/]metrics[\\/]processCpuTotal\.js$/.test(args.importer)
-        ? { path: '@opentelemetry/api', namespace: 'opentelemetry-on-first-use' }
-        : undefined,
-    );
-    build.onLoad({ filter: /.*/, namespace: 'opentelemetry-on-first-use' }, () => ({
-      // The stand-in's own require() resolves from the project, to the package.
-      resolveDir: build.initialOptions.absWorkingDir ?? process.cwd(),
-      contents: [
-        'let api;',
-        "const real = () => (api ??= require('@opentelemetry/api'));",
-        'module.exports = new Proxy({}, { get: (_, name) => real()[name] });',
-        '',
-      ].join('\n'),
-      loader: 'js',
-    }));
-  },
-};
+const otelOnFirstUse = standIn(
+  'opentelemetry-on-first-use',
+  '@opentelemetry/api',
+  /prom-client[\\/]lib[\\/]metrics[\\/]processCpuTotal\.js$/,
+  () =>
+    [
+      'let api;',
+      "const real = () => (api ??= require('@opentelemetry/api'));",
+      'module.exports = new Proxy({}, { get: (_, name) => real()[name] });',
+      '',
+    ].join('\n'),
+);
 
 /** Bundle settings of every shipped program: one ES module per entry with its dependencies. */
 export const SHIPPED_BUNDLE = {

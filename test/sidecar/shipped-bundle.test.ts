@@ -58,32 +58,23 @@ afterAll(async () => {
   await upstream.close();
 });
 
+/** The lines of a load list (the recorder's file). */
+const lines = (list: string) => readFileSync(list, 'utf8').trim().split('\n');
+
 /** The Node.js modules a command's code asked for (`node:tls`, ...). */
-function builtins(list: string): Set<string> {
-  return new Set(
-    readFileSync(list, 'utf8')
-      .trim()
-      .split('\n')
-      .filter((url) => url.startsWith('node:')),
-  );
-}
+const builtins = (list: string) => new Set(lines(list).filter((url) => url.startsWith('node:')));
 
 /** The modules inside Node.js that a command loaded (`fs/promises`, ...), read once it has exited. */
-function internals(list: string): Set<string> {
-  return new Set(
-    readFileSync(list, 'utf8')
-      .trim()
-      .split('\n')
+const internals = (list: string) =>
+  new Set(
+    lines(list)
       .filter((line) => line.startsWith('internal:'))
       .map((line) => line.slice('internal:'.length)),
   );
-}
 
 /** The files a command loaded, with their text. */
 function loaded(list: string): { path: string; text: string }[] {
-  return readFileSync(list, 'utf8')
-    .trim()
-    .split('\n')
+  return lines(list)
     .filter((url) => url.includes('/dist/'))
     .map((url) => {
       const path = new URL(url).pathname;
