@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { stringify } from 'yaml';
-import { generateApplicationKeys, keysToSecretData } from '../contract/keys.ts';
+import { generateApplicationKeys } from '../contract/keys.ts';
 import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
 import { startDevProvider } from '../examples/demo/dev-provider.ts';
 import { SHIPPED_BUNDLE } from '../scripts/bundle-settings.ts';
@@ -48,7 +48,7 @@ import {
   wrkRequests,
 } from './process-measures.ts';
 import { imageCompileCache } from './sidecar-process.ts';
-import { benchPolicy } from './signed-in-app.ts';
+import { benchKeysSecret, benchPolicy } from './signed-in-app.ts';
 import { standInOperator } from './stand-in-operator.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -80,6 +80,7 @@ for (const tool of ['wrk', 'nginx', 'taskset']) {
 }
 const tools = benchTools();
 
+const GATEHOUSE_FROM_OPERATOR = values['gatehouse-config'] === 'operator';
 if (!['operator', 'file'].includes(values['gatehouse-config'])) {
   console.error(`bench: --gatehouse-config: ${values['gatehouse-config']}; known: operator, file`);
   process.exit(2);
@@ -94,13 +95,18 @@ const memory: MemoryGroup =
   values['memory-limit'] === 'none' ? { error: '--memory-limit none' } : injectedMemoryGroup();
 if ('error' in memory) console.error(`bench: every proxy runs without a memory limit: ${memory.error}`);
 
+/** When each proxy process was spawned: spawn to first 200 leaves out what a start() does before. */
+const spawnedAt = new WeakMap<ChildProcess, number>();
+
 /** Starts a process pinned to core 0 (the proxy's core), in the memory group. */
 function onProxyCore(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const [program, argv] = pinned(memory, 0, command, args);
+  const started = performance.now();
   const child = spawn(program, argv, {
     stdio: ['ignore', 'ignore', 'ignore'],
     env,
   });
+  spawnedAt.set(child, started);
   children.add(child);
   return child;
 }
@@ -181,6 +187,8 @@ function constantRate(url: string, headers: string[]): { p50: number; p99: numbe
 
 interface Proxy {
   readonly name: string;
+  /** Work done once before any run, outside every measurement. */
+  prepare?(): Promise<void>;
   start(): Promise<{ child: ChildProcess; pid: () => number; origin: string; stop?: () => Promise<void> }>;
   /** Signs in for real; the Cookie header value. Null for a proxy without sign-in. */
   signIn?(origin: string): Promise<string>;
@@ -280,16 +288,22 @@ async function bundleBareNodeProxy(): Promise<{ file: string; compileCache: stri
     throw new Error(`bench: the bundled bare proxy did not load: exit ${warm.status}, ${warm.stderr.trim()}`);
   return { file, compileCache };
 }
-const bareNodeProxy = await bundleBareNodeProxy();
+/** Made by its prepare(), before any run (not at all when --only leaves the bare proxy out). */
+let bareNodeProxy: { file: string; compileCache: string } | undefined;
 
 const bareNode: Proxy = {
   name: 'Node.js http + undici, bare',
+  async prepare() {
+    bareNodeProxy = await bundleBareNodeProxy();
+  },
   async start() {
     // The sidecar's runtime as it ships (bundled, NODE_OPTIONS, compile cache), and none of its work.
-    const child = onProxyCore(process.execPath, [bareNodeProxy.file, String(ports.node), upstreamUrl], {
+    if (bareNodeProxy === undefined) throw new Error('bench: the bare proxy was not prepared');
+    const { file, compileCache } = bareNodeProxy;
+    const child = onProxyCore(process.execPath, [file, String(ports.node), upstreamUrl], {
       ...process.env,
       ...SIDECAR_NODE_ENV,
-      NODE_COMPILE_CACHE: bareNodeProxy.compileCache,
+      NODE_COMPILE_CACHE: compileCache,
     });
     return { child, pid: () => child.pid as number, origin: origin(ports.node) };
   },
@@ -328,6 +342,9 @@ const oauth2Proxy: Proxy = {
 
 const gatehouse: Proxy = {
   name: 'Gatehouse (shipped)',
+  async prepare() {
+    imageCompileCache(); // made once, as the image build makes it, not inside the first spawn's timing
+  },
   async start() {
     const dir = mkdtempSync(join(work, 'gatehouse-'));
     const documents = [
@@ -354,17 +371,12 @@ const gatehouse: Proxy = {
       },
       { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'idp' }, stringData: { secret: CLIENT_SECRET } },
       // The application's keys as the operator keeps them (a Secret it generates once).
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'bench-gatehouse-keys' },
-        stringData: keysToSecretData(generateApplicationKeys('ES256')),
-      },
+      benchKeysSecret('bench', generateApplicationKeys('ES256')),
       benchPolicy('public', { decision: 'bypass', include: [{ paths: ['/public/**'] }] }),
       benchPolicy('signed-in', { decision: 'allow', include: [{ everyone: true }] }),
     ];
     writeFileSync(join(dir, 'app.yaml'), documents.map((d) => stringify(d)).join('---\n'));
-    const operator = values['gatehouse-config'] === 'operator' ? await standInOperator(dir) : undefined;
+    const operator = GATEHOUSE_FROM_OPERATOR ? await standInOperator(dir) : undefined;
     const child = onProxyCore(
       process.execPath,
       [
@@ -388,10 +400,9 @@ const gatehouse: Proxy = {
 };
 
 async function measure(proxy: Proxy): Promise<Figures> {
-  const spawnedAt = performance.now();
   const { child, pid, origin: at, stop } = await proxy.start();
   await waitFor200(`${at}/public/small`);
-  const spawnMs = performance.now() - spawnedAt;
+  const spawnMs = performance.now() - (spawnedAt.get(child) as number);
   await new Promise((r) => setTimeout(r, 1000));
   const measured = pid();
   const idleMiB = statusMiB(measured, 'VmRSS');
@@ -438,6 +449,7 @@ for (const name of chosen)
     process.exit(2);
   }
 const proxies = [...known].filter(([name]) => chosen.has(name)).map(([, proxy]) => proxy);
+for (const proxy of proxies) await proxy.prepare?.();
 const results = new Map<string, Figures[]>();
 for (let run = 0; run < RUNS; run++)
   for (const proxy of proxies) {
@@ -458,7 +470,7 @@ const names = proxies.map((p) => p.name);
 const row = (label: string, pick: (f: Figures) => number | null, digits = 1) =>
   `| ${label} | ${names.map((n) => col(n, pick, digits)).join(' | ')} |`;
 console.log(
-  `\nnode ${process.version}; medians of ${RUNS} runs, ${DURATION} s each; proxy on core 0, load, upstream and provider on core 1; each proxy ${memoryNote(memory)}; Gatehouse's config ${values['gatehouse-config'] === 'operator' ? "from the operator's stream, as injected" : 'from a file'}\n`,
+  `\nnode ${process.version}; medians of ${RUNS} runs, ${DURATION} s each; proxy on core 0, load, upstream and provider on core 1; each proxy ${memoryNote(memory)}; Gatehouse's config ${GATEHOUSE_FROM_OPERATOR ? "from the operator's stream, as injected" : 'from a file'}\n`,
 );
 console.log(`| | ${names.join(' | ')} |`);
 console.log(`|---|${names.map(() => '---:').join('|')}|`);

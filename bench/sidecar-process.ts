@@ -39,7 +39,8 @@ export function imageCompileCache(): string {
 
 /**
  * Starts the built sidecar as the image runs it (dist/, the shipped NODE_OPTIONS and compile cache)
- * on loopback; its stdout goes to /dev/null.
+ * on loopback; its stdout goes to /dev/null. The first call makes the compile cache (about half a
+ * second): a benchmark that times the spawn calls imageCompileCache() before it.
  */
 export function spawnBuiltSidecar(
   configPath: string,
