@@ -6,11 +6,12 @@
 // core 0 and limited to the injected sidecar container's default memory (a cgroup, as in a pod)
 // while the load, the upstream and the identity provider run on core 1. Both authenticating
 // proxies are signed in for real, through the same OpenID Provider (oidc-provider). Per proxy and
-// run: spawn to first 200, idle RSS, CPU microseconds per request at saturation (anonymous and
-// signed in; from /proc/<pid>/stat, which holds under noise), added latency at a constant 1,000
-// requests/s signed in (vegeta, against the upstream alone), and 200 keep-alive clients at
-// saturation (wrk: p99, slowest, peak RSS; and bench/closed-loop.ts: 200 keep-alive clients,
-// latencies once their connections are open). Prints the medians of --runs as a table.
+// run: spawn to first 200, idle RSS, CPU at rest (its timers, over 5 s), CPU microseconds per
+// request at saturation (anonymous and signed in; from /proc/<pid>/stat, which holds under
+// noise), added latency at a constant 1,000 requests/s signed in (vegeta, against the upstream
+// alone), and 200 keep-alive clients at saturation (wrk: p99, slowest, peak RSS; and
+// bench/closed-loop.ts: 200 keep-alive clients, latencies once their connections are open).
+// Prints the medians of --runs as a table.
 //
 //   npm run build && taskset -c 1 node bench/proxy-cost.ts [--runs 3] [--duration 8] [--memory-limit injected|none]
 //     [--gatehouse-config operator|file]
@@ -33,6 +34,7 @@ import {
   benchTools,
   children,
   constantRateAttack,
+  cpuNanos,
   cpuTicks,
   freePort,
   HZ,
@@ -197,6 +199,7 @@ interface Proxy {
 interface Figures {
   spawnMs: number;
   idleMiB: number;
+  restCpuMsPerS: number;
   cpuAnonymous: number;
   cpuSignedIn: number | null;
   addedP50: number | null;
@@ -399,6 +402,14 @@ const gatehouse: Proxy = {
   },
 };
 
+/** CPU a proxy spends with nothing to do (its timers), in ms per second, over REST_SECONDS. */
+async function cpuAtRest(pid: number): Promise<number> {
+  const before = cpuNanos(pid);
+  await new Promise((r) => setTimeout(r, REST_SECONDS * 1000));
+  return (cpuNanos(pid) - before) / 1e6 / REST_SECONDS;
+}
+const REST_SECONDS = 5;
+
 async function measure(proxy: Proxy): Promise<Figures> {
   const { child, pid, origin: at, stop } = await proxy.start();
   await waitFor200(`${at}/public/small`);
@@ -406,6 +417,7 @@ async function measure(proxy: Proxy): Promise<Figures> {
   await new Promise((r) => setTimeout(r, 1000));
   const measured = pid();
   const idleMiB = statusMiB(measured, 'VmRSS');
+  const restCpuMsPerS = await cpuAtRest(measured);
   const cookie = proxy.signIn ? await proxy.signIn(at) : null;
   const signed = cookie === null ? [] : [`Cookie: ${cookie}`];
   if (cookie !== null) await waitFor200(`${at}/small`, { cookie });
@@ -423,6 +435,7 @@ async function measure(proxy: Proxy): Promise<Figures> {
   return {
     spawnMs,
     idleMiB,
+    restCpuMsPerS,
     cpuAnonymous,
     cpuSignedIn,
     addedP50: rate.p50 - direct.p50,
@@ -480,6 +493,7 @@ console.log(row('added latency at 1,000/s (signed in), p50 ms', (f) => f.addedP5
 console.log(row('added latency at 1,000/s (signed in), p99 ms', (f) => f.addedP99, 2));
 console.log(row('spawn → first 200, ms', (f) => f.spawnMs, 0));
 console.log(row('idle RSS, MiB', (f) => f.idleMiB, 0));
+console.log(row('CPU at rest, ms per second', (f) => f.restCpuMsPerS, 2));
 console.log(row('200 connections at saturation: p99 ms', (f) => f.p99At200, 0));
 console.log(row('200 connections at saturation: slowest ms', (f) => f.maxAt200, 0));
 console.log(row('200 closed-loop clients after the first second: p50 ms', (f) => f.steadyP50At200, 0));

@@ -54,10 +54,24 @@ interface FinishedCell {
   pending: number;
 }
 
+/**
+ * How often the event loop's delay is sampled for the gatehouse_process_nodejs_eventloop_lag_*
+ * gauges (prom-client's monitorEventLoopDelay timer). prom-client's default of 10 ms woke a
+ * sidecar at rest 100 times a second: 12 to 15 ms of CPU a second, over 1% of a core in every pod
+ * doing nothing (docs/benchmarks.md). Every 100 ms: 10 wakeups, 2 to 3 ms a second with the rest of
+ * the sidecar's timers; a scrape every 15 s still summarises 150 samples, and a stall of
+ * 100 ms or more is always seen.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 /** Creates the registry and instruments (plus Node.js process metrics). */
 export function createSidecarMetrics(): SidecarMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'gatehouse_process_' });
+  collectDefaultMetrics({
+    register: registry,
+    prefix: 'gatehouse_process_',
+    eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS,
+  });
   new Counter({
     name: 'gatehouse_requests_total',
     help: 'Requests handled, by application, decision and status class.',
