@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { SIDECAR_NODE_OPTIONS } from '../contract/sidecar-node-options.ts';
+import { SIDECAR_NODE_ENV, SIDECAR_NODE_OPTIONS } from '../contract/sidecar-node-options.ts';
 import { type MemoryGroup, pinned } from './process-measures.ts';
 
 export interface BuiltSidecarOptions {
@@ -63,6 +63,7 @@ export function spawnBuiltSidecar(
     stdio: ['ignore', 'ignore', 'inherit'], // stdout (one line per request) is consumed by /dev/null
     env: {
       ...process.env,
+      ...SIDECAR_NODE_ENV,
       NODE_OPTIONS: options.nodeOptions ?? SIDECAR_NODE_OPTIONS,
       ...(options.noCompileCache ? {} : { NODE_COMPILE_CACHE: imageCompileCache() }),
     },

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../../contract/sidecar-node-options.ts';
+import {
+  SIDECAR_NODE_ENV,
+  SIDECAR_NODE_OPTIONS,
+  sidecarNodeOptionsApplied,
+} from '../../contract/sidecar-node-options.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -11,6 +15,15 @@ describe('the sidecar Node options', () => {
     const dockerfile = readFileSync(resolve(ROOT, 'Dockerfile'), 'utf8');
     const env = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(dockerfile)?.[1];
     expect(env).toBe(SIDECAR_NODE_OPTIONS);
+  });
+
+  it("the image sets every variable of the sidecar's environment, to the one definition", () => {
+    const dockerfile = readFileSync(resolve(ROOT, 'Dockerfile'), 'utf8');
+    const image = new Map(
+      [...dockerfile.matchAll(/^ENV ([A-Z_]+)=(?:"([^"]*)"|(\S+))$/gm)].map((m) => [m[1], m[2] ?? m[3]]),
+    );
+    expect(Object.keys(SIDECAR_NODE_ENV)).toEqual(['NODE_OPTIONS', 'MALLOC_TRIM_THRESHOLD_']);
+    for (const [name, value] of Object.entries(SIDECAR_NODE_ENV)) expect(image.get(name), name).toBe(value);
   });
 
   it.each([

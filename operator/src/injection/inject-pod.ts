@@ -9,7 +9,7 @@ import {
   SIDECAR_ADMIN_PORT_NAME,
   SIDECAR_CONTAINER,
 } from '../../../contract/injection.ts';
-import { SIDECAR_NODE_OPTIONS } from '../../../contract/sidecar-node-options.ts';
+import { SIDECAR_NODE_ENV } from '../../../contract/sidecar-node-options.ts';
 import { isObjectName } from '../../../lib/kube/kube-object.ts';
 import type { InjectionSettings } from './injection-settings.ts';
 import { type ContainerLike, type PodLike, rewriteNamedPort } from './pod-shape.ts';
@@ -149,7 +149,7 @@ function sidecarContainer(
     ],
     env: [
       { name: OPERATOR_CA_ENV, value: context.caBundle },
-      { name: 'NODE_OPTIONS', value: SIDECAR_NODE_OPTIONS },
+      ...Object.entries(SIDECAR_NODE_ENV).map(([name, value]) => ({ name, value })),
     ],
     ports: [
       { name: taken.name ?? UNNAMED_PORT_NAME, containerPort: listenPort, protocol: 'TCP' },

@@ -60,7 +60,7 @@ interface FinishedCell {
  * sidecar at rest 100 times a second: 12 to 15 ms of CPU a second, over 1% of a core in every pod
  * doing nothing (docs/benchmarks.md). Every 100 ms: 10 wakeups, 2 to 3 ms a second with the rest of
  * the sidecar's timers; a scrape every 15 s still summarises 150 samples, and a stall of
- * 100 ms or more is always seen.
+ * 100 ms or more always shows (as at least its length less 100 ms).
  */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 
