@@ -26,7 +26,6 @@ import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { stringify } from 'yaml';
 import { generateApplicationKeys } from '../contract/keys.ts';
-import { SIDECAR_NODE_ENV } from '../contract/sidecar-node-options.ts';
 import { startDevProvider } from '../examples/demo/dev-provider.ts';
 import { SHIPPED_BUNDLE } from '../scripts/bundle-settings.ts';
 import { HttpBrowser, signInWithDevProvider } from '../test/helpers/http-browser.ts';
@@ -49,16 +48,11 @@ import {
   wrkOnLoadCore,
   wrkRequests,
 } from './process-measures.ts';
-import { imageCompileCache } from './sidecar-process.ts';
+import { imageCompileCache, shippedNodeEnv } from './sidecar-process.ts';
 import { benchKeysSecret, benchPolicy } from './signed-in-app.ts';
 import { standInOperator } from './stand-in-operator.ts';
 
 const root = resolve(import.meta.dirname, '..');
-// The proxies start with this process's environment; the image sets no extra CA certificates,
-// and a host's NODE_EXTRA_CA_CERTS (a whole CA bundle on some machines) is parsed by every Node.js
-// process that opens a TLS connection: about 1 MiB of a cluster-mode sidecar's idle memory.
-delete process.env.NODE_EXTRA_CA_CERTS;
-
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
@@ -289,7 +283,7 @@ async function bundleBareNodeProxy(): Promise<{ file: string; compileCache: stri
   });
   const compileCache = join(work, 'bare-node-proxy-compile-cache');
   const warm = spawnSync(process.execPath, [file], {
-    env: { ...process.env, ...SIDECAR_NODE_ENV, NODE_COMPILE_CACHE: compileCache },
+    env: shippedNodeEnv(compileCache),
     encoding: 'utf8',
   });
   if (warm.status !== 2 || !warm.stderr.startsWith('usage:'))
@@ -308,11 +302,11 @@ const bareNode: Proxy = {
     // The sidecar's runtime as it ships (bundled, NODE_OPTIONS, compile cache), and none of its work.
     if (bareNodeProxy === undefined) throw new Error('bench: the bare proxy was not prepared');
     const { file, compileCache } = bareNodeProxy;
-    const child = onProxyCore(process.execPath, [file, String(ports.node), upstreamUrl], {
-      ...process.env,
-      ...SIDECAR_NODE_ENV,
-      NODE_COMPILE_CACHE: compileCache,
-    });
+    const child = onProxyCore(
+      process.execPath,
+      [file, String(ports.node), upstreamUrl],
+      shippedNodeEnv(compileCache),
+    );
     return { child, pid: () => child.pid as number, origin: origin(ports.node) };
   },
 };
@@ -396,7 +390,7 @@ const gatehouse: Proxy = {
         '--admin-listen',
         '127.0.0.1:0',
       ],
-      { ...process.env, ...SIDECAR_NODE_ENV, NODE_COMPILE_CACHE: imageCompileCache() },
+      shippedNodeEnv(imageCompileCache()),
     );
     return { child, pid: () => child.pid as number, origin: origin(ports.gatehouse), stop: operator?.close };
   },

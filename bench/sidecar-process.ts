@@ -22,6 +22,22 @@ const root = resolve(import.meta.dirname, '..');
 let compileCache: string | undefined;
 
 /**
+ * The environment of a Node.js process started as the image starts it: this process's, with the
+ * image's variables (SIDECAR_NODE_ENV) and, when given, a compile cache. Without
+ * NODE_EXTRA_CA_CERTS: the image sets no extra CA certificates, and a host's (a whole CA bundle on
+ * some machines) is parsed by every Node.js process that opens a TLS connection, about 1 MiB of a
+ * cluster-mode sidecar's idle memory.
+ */
+export function shippedNodeEnv(compileCacheDir?: string): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _hostCertificates, ...env } = process.env;
+  return {
+    ...env,
+    ...SIDECAR_NODE_ENV,
+    ...(compileCacheDir === undefined ? {} : { NODE_COMPILE_CACHE: compileCacheDir }),
+  };
+}
+
+/**
  * Node's compile cache of dist/, made as the image makes it (Dockerfile: bin/warm-compile-cache.ts
  * with the sidecar's NODE_OPTIONS), once per benchmark process in a temporary directory.
  */
@@ -29,7 +45,7 @@ export function imageCompileCache(): string {
   if (compileCache === undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-compile-cache-'));
     execFileSync(process.execPath, [join(root, 'dist/bin/warm-compile-cache.js'), dir], {
-      env: { ...process.env, NODE_OPTIONS: SIDECAR_NODE_OPTIONS, NODE_COMPILE_CACHE: dir },
+      env: shippedNodeEnv(dir),
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     compileCache = dir;
@@ -62,10 +78,8 @@ export function spawnBuiltSidecar(
   return spawn(command, argv, {
     stdio: ['ignore', 'ignore', 'inherit'], // stdout (one line per request) is consumed by /dev/null
     env: {
-      ...process.env,
-      ...SIDECAR_NODE_ENV,
+      ...shippedNodeEnv(options.noCompileCache ? undefined : imageCompileCache()),
       NODE_OPTIONS: options.nodeOptions ?? SIDECAR_NODE_OPTIONS,
-      ...(options.noCompileCache ? {} : { NODE_COMPILE_CACHE: imageCompileCache() }),
     },
   });
 }

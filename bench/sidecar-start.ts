@@ -30,11 +30,6 @@ import { imageCompileCache, spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 import { standInOperator } from './stand-in-operator.ts';
 
-// The sidecars start with this process's environment; the image sets no extra CA certificates,
-// and a host's NODE_EXTRA_CA_CERTS (a whole CA bundle on some machines) is parsed by every Node.js
-// process that opens a TLS connection: about 1 MiB of a cluster-mode sidecar's idle memory.
-delete process.env.NODE_EXTRA_CA_CERTS;
-
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },

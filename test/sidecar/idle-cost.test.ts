@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../lib/backoff.ts';
 import { applicationYaml, startSidecarProcess, writeConfigDir } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -24,8 +25,6 @@ function voluntarySwitches(pid: number): number {
   const status = readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8');
   return Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1]);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a sidecar at rest', () => {
   it('wakes its request thread at most a few times a second, and still reports event loop lag', async () => {
