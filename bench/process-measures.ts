@@ -109,11 +109,31 @@ function quantityBytes(quantity: string): number {
  * there is none.
  */
 export type MemoryGroup =
-  | { readonly limitBytes: number; run(command: string, args: readonly string[]): [string, string[]] }
+  | {
+      readonly limitBytes: number;
+      run(command: string, args: readonly string[]): [string, string[]];
+      /** What the group is charged for now: anonymous memory and page cache, in MiB. */
+      charged(): GroupCharge;
+    }
   | { readonly error: string };
 
-function memoryGroup(limitBytes: number): MemoryGroup {
-  const name = `gatehouse-bench-${process.pid}`;
+/** A memory cgroup's charge: anonymous memory and file pages (page cache), in MiB. */
+export interface GroupCharge {
+  readonly anonMiB: number;
+  readonly fileMiB: number;
+}
+
+/** anon and file of a memory.stat (cgroup v2), or rss and cache (v1), in MiB. */
+function groupCharge(statText: string, v2: boolean): GroupCharge {
+  const field = (key: string) =>
+    Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(statText)?.[1] ?? Number.NaN) / 2 ** 20;
+  return v2
+    ? { anonMiB: field('anon'), fileMiB: field('file') }
+    : { anonMiB: field('rss'), fileMiB: field('cache') };
+}
+
+function memoryGroup(limitBytes: number, label = ''): MemoryGroup {
+  const name = `gatehouse-bench-${process.pid}${label === '' ? '' : `-${label}`}`;
   const v2 = '/sys/fs/cgroup';
   const v1 = '/sys/fs/cgroup/memory';
   let dir: string;
@@ -143,9 +163,11 @@ function memoryGroup(limitBytes: number): MemoryGroup {
     }
   });
   const procs = join(dir, 'cgroup.procs');
+  const isV2 = !dir.startsWith(v1);
   return {
     limitBytes,
     run: (command, args) => ['sh', ['-c', `echo $$ > ${procs} && exec "$0" "$@"`, command, ...args]],
+    charged: () => groupCharge(readFileSync(join(dir, 'memory.stat'), 'utf8'), isV2),
   };
 }
 
@@ -154,8 +176,8 @@ function memoryGroup(limitBytes: number): MemoryGroup {
  * it: V8 sizes its heap from it (259 MB in 512 MiB, against 4 GB on a large host without one), so
  * a Node.js process measured without it collects later and peaks higher than in any pod.
  */
-export function injectedMemoryGroup(): MemoryGroup {
-  return memoryGroup(INJECTED_MEMORY_LIMIT_BYTES);
+export function injectedMemoryGroup(label = ''): MemoryGroup {
+  return memoryGroup(INJECTED_MEMORY_LIMIT_BYTES, label);
 }
 
 /** A command pinned to one core (taskset) and, when there is one, in the memory group. */

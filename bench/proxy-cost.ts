@@ -6,11 +6,12 @@
 // core 0 and limited to the injected sidecar container's default memory (a cgroup, as in a pod)
 // while the load, the upstream and the identity provider run on core 1. Both authenticating
 // proxies are signed in for real, through the same OpenID Provider (oidc-provider). Per proxy and
-// run: spawn to first 200, idle RSS, CPU at rest (its timers, over 5 s), CPU microseconds per
-// request at saturation (anonymous and signed in; from /proc/<pid>/stat, which holds under
-// noise), added latency at a constant 1,000 requests/s signed in (vegeta, against the upstream
-// alone), and 200 keep-alive clients at saturation (wrk: p99, slowest, peak RSS; and
-// bench/closed-loop.ts: 200 keep-alive clients, latencies once their connections are open).
+// run: spawn to first 200, idle RSS and anonymous memory (what another pod on the node does not
+// share), CPU at rest (its timers, over 5 s), CPU microseconds per request at saturation
+// (anonymous and signed in; from /proc/<pid>/stat, which holds under noise), added latency at a
+// constant 1,000 requests/s signed in (vegeta, against the upstream alone), and 200 keep-alive
+// clients at saturation (wrk: p99, slowest, peak RSS; and bench/closed-loop.ts: 200 keep-alive
+// clients, latencies once their connections are open; the anonymous memory after both).
 // Prints the medians of --runs as a table.
 //
 //   npm run build && taskset -c 1 node bench/proxy-cost.ts [--runs 3] [--duration 8] [--memory-limit injected|none]
@@ -198,6 +199,7 @@ interface Proxy {
 interface Figures {
   spawnMs: number;
   idleMiB: number;
+  idleAnonMiB: number;
   restCpuMsPerS: number;
   cpuAnonymous: number;
   cpuSignedIn: number | null;
@@ -209,6 +211,7 @@ interface Figures {
   steadyP99At200: number;
   steadyMaxAt200: number;
   peakMiB: number;
+  anonAfterMiB: number;
 }
 
 const median = (xs: number[]) => {
@@ -416,6 +419,7 @@ async function measure(proxy: Proxy): Promise<Figures> {
   await new Promise((r) => setTimeout(r, 1000));
   const measured = pid();
   const idleMiB = statusMiB(measured, 'VmRSS');
+  const idleAnonMiB = statusMiB(measured, 'RssAnon');
   const restCpuMsPerS = await cpuAtRest(measured);
   const cookie = proxy.signIn ? await proxy.signIn(at) : null;
   const signed = cookie === null ? [] : [`Cookie: ${cookie}`];
@@ -429,11 +433,13 @@ async function measure(proxy: Proxy): Promise<Figures> {
   const many = wrk(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed);
   const steady = closedLoop(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed);
   const peakMiB = statusMiB(measured, 'VmHWM');
+  const anonAfterMiB = statusMiB(measured, 'RssAnon');
   await stopChild(child);
   await stop?.();
   return {
     spawnMs,
     idleMiB,
+    idleAnonMiB,
     restCpuMsPerS,
     cpuAnonymous,
     cpuSignedIn,
@@ -445,6 +451,7 @@ async function measure(proxy: Proxy): Promise<Figures> {
     steadyP99At200: steady.steadyP99,
     steadyMaxAt200: steady.steadyMax,
     peakMiB,
+    anonAfterMiB,
   };
 }
 
@@ -492,6 +499,7 @@ console.log(row('added latency at 1,000/s (signed in), p50 ms', (f) => f.addedP5
 console.log(row('added latency at 1,000/s (signed in), p99 ms', (f) => f.addedP99, 2));
 console.log(row('spawn → first 200, ms', (f) => f.spawnMs, 0));
 console.log(row('idle RSS, MiB', (f) => f.idleMiB, 0));
+console.log(row('idle anonymous memory (not shared with other pods), MiB', (f) => f.idleAnonMiB, 0));
 console.log(row('CPU at rest, ms per second', (f) => f.restCpuMsPerS, 2));
 console.log(row('200 connections at saturation: p99 ms', (f) => f.p99At200, 0));
 console.log(row('200 connections at saturation: slowest ms', (f) => f.maxAt200, 0));
@@ -499,5 +507,6 @@ console.log(row('200 closed-loop clients after the first second: p50 ms', (f) =>
 console.log(row('200 closed-loop clients after the first second: p99 ms', (f) => f.steadyP99At200, 0));
 console.log(row('200 closed-loop clients after the first second: slowest ms', (f) => f.steadyMaxAt200, 0));
 console.log(row('peak RSS after 200 connections, MiB', (f) => f.peakMiB, 0));
+console.log(row('anonymous memory after 200 connections, MiB', (f) => f.anonAfterMiB, 0));
 await provider.close();
 process.exit(0);

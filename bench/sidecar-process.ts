@@ -16,6 +16,8 @@ export interface BuiltSidecarOptions {
   readonly pin?: { readonly core: number; readonly memory: MemoryGroup };
   /** Without the image's compile cache (NODE_COMPILE_CACHE), which it has by default. */
   readonly noCompileCache?: boolean;
+  /** The Node.js binary, instead of this process's. */
+  readonly node?: string;
 }
 
 const root = resolve(import.meta.dirname, '..');
@@ -72,9 +74,10 @@ export function spawnBuiltSidecar(
     '--admin-listen',
     `127.0.0.1:${options.adminPort ?? 0}`,
   ];
+  const node = options.node ?? process.execPath;
   const [command, argv] = options.pin
-    ? pinned(options.pin.memory, options.pin.core, process.execPath, args)
-    : [process.execPath, args];
+    ? pinned(options.pin.memory, options.pin.core, node, args)
+    : [node, args];
   return spawn(command, argv, {
     stdio: ['ignore', 'ignore', 'inherit'], // stdout (one line per request) is consumed by /dev/null
     env: {
