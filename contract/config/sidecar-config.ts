@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import Type, { type Static } from 'typebox';
 import { cidrProblem } from '../../lib/net/cidr.ts';
 import { LOG_PROFILES } from '../api/access-application.ts';
@@ -163,24 +164,34 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Validates a SidecarConfig received at the boundary (e.g. from the operator) into a frozen object. */
-export function parseSidecarConfig(value: unknown): SidecarConfig {
+/**
+ * Validates a SidecarConfig received at the boundary (e.g. from the operator) into a frozen object.
+ * With the config in force (`current`), policies equal to its own are not checked again: the
+ * result carries the current config's policies (checked and frozen already), so the sidecar keeps
+ * their compiled form too (compileRuntimeState). Every AccessRevocation re-renders the whole
+ * config, so this is what a revocation costs a sidecar with many policies.
+ */
+export function parseSidecarConfig(value: unknown, current?: SidecarConfig): SidecarConfig {
   const policies = (value as { policies?: unknown } | null)?.policies;
+  // Policies equal to those in force were checked when they came: the rest is checked alone.
+  const samePolicies = current !== undefined && isDeepStrictEqual(policies, current.policies);
+  const checked = samePolicies ? { ...(value as object), policies: [] } : value;
   const errors = schemaErrors(
     SidecarConfigSchema,
-    value,
+    checked,
     '',
-    1 + (Array.isArray(policies) ? policies.length : 0),
+    1 + (!samePolicies && Array.isArray(policies) ? policies.length : 0),
   );
   if (errors.length === 0) {
-    const config = value as SidecarConfig;
+    const config = checked as SidecarConfig;
     errors.push(...semanticErrors(config, (f) => f.replace(/^spec\./, '')));
     config.policies.forEach((policy, i) => {
       errors.push(...policyErrors(policy, (f) => `policies[${i}].${f}`));
     });
   }
   if (errors.length > 0) throw new ConfigError('config_invalid', errors);
-  return deepFreeze(structuredClone(value) as SidecarConfig);
+  const copy = structuredClone(checked) as SidecarConfig;
+  return deepFreeze(samePolicies && current ? { ...copy, policies: current.policies } : copy);
 }
 
 const REDACTED = '[REDACTED]';

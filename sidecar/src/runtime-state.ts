@@ -39,7 +39,10 @@ export interface RuntimeState {
   readonly sessionEnds: SessionEnds | null;
 }
 
-/** Compiles a config into runtime state, reusing the previous upstream pool when its settings did not change. */
+/**
+ * Compiles a config into runtime state, reusing the previous upstream pool when its settings did
+ * not change and the previous policy engine when the policies are the same objects.
+ */
 export function compileRuntimeState(
   config: SidecarConfig,
   fairness: UpstreamFairness,
@@ -59,7 +62,11 @@ export function compileRuntimeState(
     upstream,
     trustedProxies: createAddressSet(config.trustedProxies),
     hosts: compileHostMatcher(config.hosts),
-    policy: compilePolicyEngine(config.policies),
+    // A config that carries its predecessor's policies (a revocation: parseSidecarConfig) keeps their compiled form.
+    policy:
+      previous && previous.config.policies === config.policies
+        ? previous.policy
+        : compilePolicyEngine(config.policies),
     auth,
     withheldHeader: compileIdentityHeaderTest(auth?.withheldHeaders),
     redactedQueryParameters: new Set(config.logging.redactQueryParameters),

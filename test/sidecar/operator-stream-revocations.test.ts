@@ -72,6 +72,8 @@ describe('revocations on the operator config stream', () => {
       expect(changes[0]?.revocations.map((r) => r.name)).toEqual(['r1', 'r2']);
       expect(changes[0]?.generation).toBe(expected.generation);
       expect(changes[0]?.policies).toEqual(base.policies);
+      // The policies in force are kept as they are (checked and compiled once), not parsed again.
+      expect(changes[0]?.policies).toBe(config.policies);
 
       // The same revocations again change nothing; malformed ones are refused and change nothing.
       send(streamLine({ type: 'revocations', revocations: [revocation('r1'), revocation('r2')] }));
@@ -85,6 +87,17 @@ describe('revocations on the operator config stream', () => {
       send(streamLine({ type: 'config', config: base }));
       await eventually(async () => changes.length === 2, 5_000, 'config applied');
       expect(changes[1]?.revocations).toEqual([]);
+      expect(changes[1]?.policies).toBe(config.policies);
+
+      // A rendered config with other policies brings them in, checked.
+      const changed = testConfig(
+        { policies: [{ name: 'admins' }] },
+        { admins: { decision: 'allow', include: [{ groups: ['admins'] }] } },
+      );
+      send(streamLine({ type: 'config', config: changed }));
+      await eventually(async () => changes.length === 3, 5_000, 'changed policies applied');
+      expect(changes[2]?.policies).toEqual(changed.policies);
+      expect(changes[2]?.policies).not.toBe(config.policies);
     } finally {
       source.close();
     }

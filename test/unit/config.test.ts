@@ -216,4 +216,43 @@ describe('renderSidecarConfig', () => {
       /policies\[0\]\.require\[0\]\.ipRanges\[0\]: is not an IP address/,
     );
   });
+
+  it('keeps the policies of the config in force when a new one carries the same (a revocation)', () => {
+    const config = testConfig(
+      { policies: [{ name: 'admins' }] },
+      { admins: { decision: 'allow', include: [{ groups: ['admins'] }] } },
+    );
+    const current = parseSidecarConfig(JSON.parse(JSON.stringify(config)));
+    const revocation = {
+      name: 'r1',
+      user: 'ada@example.com',
+      subject: null,
+      provider: null,
+      before: 1_790_000_000,
+      reason: null,
+    };
+    const next = parseSidecarConfig(
+      JSON.parse(JSON.stringify({ ...config, revocations: [revocation] })),
+      current,
+    );
+    expect(next.policies).toBe(current.policies);
+    expect(next.revocations).toEqual([revocation]);
+    expect(Object.isFrozen(next.revocations[0])).toBe(true);
+    // Everything else is still checked.
+    expect(() => parseSidecarConfig({ ...config, trustedProxies: ['x'] }, current)).toThrow(
+      /trustedProxies\[0\]/,
+    );
+    // Other policies are checked and taken as received.
+    const badPolicy = { ...config.policies[0], require: [{ ipRanges: ['10.0.0.0/99'] }] };
+    expect(() => parseSidecarConfig({ ...config, policies: [badPolicy] }, current)).toThrow(
+      /policies\[0\]\.require\[0\]\.ipRanges\[0\]: is not an IP address/,
+    );
+    const otherPolicy = { ...config.policies[0], include: [{ groups: ['admins', 'sre'] }] };
+    const changed = parseSidecarConfig(
+      JSON.parse(JSON.stringify({ ...config, policies: [otherPolicy] })),
+      current,
+    );
+    expect(changed.policies).not.toBe(current.policies);
+    expect(changed.policies[0]?.include[0]).toEqual({ groups: ['admins', 'sre'] });
+  });
 });

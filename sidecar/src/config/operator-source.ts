@@ -69,9 +69,9 @@ export function createOperatorConfigSource(
     if (message.type === 'revocations' && current === undefined) return;
     let config: SidecarConfig;
     try {
-      if (message.type === 'config') config = parseSidecarConfig(message.config);
+      if (message.type === 'config') config = parseSidecarConfig(message.config, current);
       else {
-        const checked = parseSidecarConfig({ ...current, revocations: message.revocations });
+        const checked = parseSidecarConfig({ ...current, revocations: message.revocations }, current);
         config = withRevocations(checked, checked.revocations);
       }
     } catch (error) {
