@@ -8,7 +8,9 @@
 // process's Node.js binary that is not in the page cache yet (the first sidecar reads it, as the
 // first pod on a node does). With all of them at rest, and again after each has served a load,
 // it prints for each sidecar its RSS, its proportional share (PSS: a shared page divided among
-// the processes that map it), its anonymous memory, and what its cgroup is charged for. Each
+// the processes that map it), its anonymous memory, what its cgroup is charged for, and the
+// cgroup's working set (usage less inactive file pages, what the kubelet counts against a
+// container's request when it ranks pods for eviction). Each
 // sidecar gets its config as the injected one does, from the operator's stream over HTTPS (a
 // stand-in operator per sidecar in this process; `--config file` reads a file instead).
 //
@@ -133,13 +135,13 @@ const table = (title: string, readings: Reading[]) => {
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const [i, r] of readings.entries())
     console.log(
-      `| ${i + 1}${i === 0 ? ' (first on the node)' : ''} | ${f(r.rss)} | ${f(r.pss)} | ${f(r.anonymous)} | ${f(r.charge.anonMiB)} | ${f(r.charge.fileMiB)} |`,
+      `| ${i + 1}${i === 0 ? ' (first on the node)' : ''} | ${f(r.rss)} | ${f(r.pss)} | ${f(r.anonymous)} | ${f(r.charge.anonMiB)} | ${f(r.charge.fileMiB)} | ${f(r.charge.workingSetMiB)} |`,
     );
   const further = readings.slice(1);
   const mean = (pick: (r: Reading) => number) =>
     further.reduce((sum, r) => sum + pick(r), 0) / further.length;
   console.log(
-    `| each further one, mean | ${f(mean((r) => r.rss))} | ${f(mean((r) => r.pss))} | ${f(mean((r) => r.anonymous))} | ${f(mean((r) => r.charge.anonMiB))} | ${f(mean((r) => r.charge.fileMiB))} |`,
+    `| each further one, mean | ${f(mean((r) => r.rss))} | ${f(mean((r) => r.pss))} | ${f(mean((r) => r.anonymous))} | ${f(mean((r) => r.charge.anonMiB))} | ${f(mean((r) => r.charge.fileMiB))} | ${f(mean((r) => r.charge.workingSetMiB))} |`,
   );
   const charged = (r: Reading) => r.charge.anonMiB + r.charge.fileMiB;
   const total = readings.reduce((sum, r) => sum + charged(r), 0);

@@ -117,19 +117,23 @@ export type MemoryGroup =
     }
   | { readonly error: string };
 
-/** A memory cgroup's charge: anonymous memory and file pages (page cache), in MiB. */
+/** A memory cgroup's charge, in MiB: anonymous memory, file pages (page cache), and the working set. */
 export interface GroupCharge {
   readonly anonMiB: number;
   readonly fileMiB: number;
+  /** Usage less inactive file pages: what the kubelet counts against a container (cAdvisor's working set). */
+  readonly workingSetMiB: number;
 }
 
-/** anon and file of a memory.stat (cgroup v2), or rss and cache (v1), in MiB. */
-function groupCharge(statText: string, v2: boolean): GroupCharge {
-  const field = (key: string) =>
-    Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(statText)?.[1] ?? Number.NaN) / 2 ** 20;
-  return v2
-    ? { anonMiB: field('anon'), fileMiB: field('file') }
-    : { anonMiB: field('rss'), fileMiB: field('cache') };
+/** A cgroup's charge from its memory.stat and its usage in bytes (cgroup v2's or v1's field names). */
+function groupCharge(statText: string, usageBytes: number, v2: boolean): GroupCharge {
+  const field = (key: string) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(statText)?.[1] ?? Number.NaN);
+  const inactiveFile = field(v2 ? 'inactive_file' : 'total_inactive_file');
+  return {
+    anonMiB: field(v2 ? 'anon' : 'rss') / 2 ** 20,
+    fileMiB: field(v2 ? 'file' : 'cache') / 2 ** 20,
+    workingSetMiB: Math.max(0, usageBytes - inactiveFile) / 2 ** 20,
+  };
 }
 
 function memoryGroup(limitBytes: number, label = ''): MemoryGroup {
@@ -167,7 +171,12 @@ function memoryGroup(limitBytes: number, label = ''): MemoryGroup {
   return {
     limitBytes,
     run: (command, args) => ['sh', ['-c', `echo $$ > ${procs} && exec "$0" "$@"`, command, ...args]],
-    charged: () => groupCharge(readFileSync(join(dir, 'memory.stat'), 'utf8'), isV2),
+    charged: () =>
+      groupCharge(
+        readFileSync(join(dir, 'memory.stat'), 'utf8'),
+        Number(readFileSync(join(dir, isV2 ? 'memory.current' : 'memory.usage_in_bytes'), 'utf8')),
+        isV2,
+      ),
   };
 }
 
