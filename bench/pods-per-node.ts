@@ -130,9 +130,9 @@ const f = (x: number) => x.toFixed(1);
 const table = (title: string, readings: Reading[]) => {
   console.log(`\n${title}\n`);
   console.log(
-    '| sidecar | RSS, MiB | PSS, MiB | anonymous, MiB | cgroup charge: anonymous, MiB | cgroup charge: page cache, MiB |',
+    '| sidecar | RSS, MiB | PSS, MiB | anonymous, MiB | cgroup charge: anonymous, MiB | cgroup charge: page cache, MiB | cgroup working set, MiB |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const [i, r] of readings.entries())
     console.log(
       `| ${i + 1}${i === 0 ? ' (first on the node)' : ''} | ${f(r.rss)} | ${f(r.pss)} | ${f(r.anonymous)} | ${f(r.charge.anonMiB)} | ${f(r.charge.fileMiB)} | ${f(r.charge.workingSetMiB)} |`,
@@ -146,7 +146,7 @@ const table = (title: string, readings: Reading[]) => {
   const charged = (r: Reading) => r.charge.anonMiB + r.charge.fileMiB;
   const total = readings.reduce((sum, r) => sum + charged(r), 0);
   console.log(
-    `\nCharged to the ${readings.length} cgroups together: ${f(total)} MiB; the first ${f(charged(readings[0] as Reading))}, each further one ${f(mean(charged))} on average.`,
+    `\nCharged to the ${readings.length} cgroups together: ${f(total)} MiB; the first ${f(charged(readings[0] as Reading))}, each further one ${f(mean(charged))} on average. Working set: the first ${f((readings[0] as Reading).charge.workingSetMiB)}, each further one ${f(mean((r) => r.charge.workingSetMiB))}.`,
   );
 };
 console.log(
