@@ -1,7 +1,7 @@
 // How what ships is bundled (esbuild settings and plugins), shared by scripts/build.ts and the
 // benchmarks that build other programs the same way (bench/proxy-cost.ts's bare Node.js proxy).
 import { createRequire } from 'node:module';
-import { relative } from 'node:path';
+import { dirname, relative } from 'node:path';
 import type { BuildOptions, Plugin } from 'esbuild';
 
 /**
@@ -117,6 +117,22 @@ const otelOnFirstUse = standIn(
     ].join('\n'),
 );
 
+/**
+ * contract/api/precompiled-checks.ts holds no checks in the source; in the bundle it holds TypeBox's
+ * compiled check of each schema a sidecar checks as it starts, generated now
+ * (scripts/precompiled-checks.ts): a sidecar then neither interprets nor compiles those schemas
+ * (a config of 1,000 policies: 27 ms of compiling at every start, docs/benchmarks.md).
+ */
+const precompiledChecks: Plugin = {
+  name: 'precompiled-checks',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]contract[\\/]api[\\/]precompiled-checks\.ts$/ }, async (args) => {
+      const { precompiledChecksModule } = await import('./precompiled-checks.ts');
+      return { contents: precompiledChecksModule(), loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
+
 /** Bundle settings of every shipped program: one ES module per entry with its dependencies. */
 export const SHIPPED_BUNDLE = {
   bundle: true,
@@ -128,5 +144,5 @@ export const SHIPPED_BUNDLE = {
     js: "import { createRequire as __gatehouseRequire } from 'node:module';\nconst require = __gatehouseRequire(import.meta.url);",
   },
   legalComments: 'none',
-  plugins: [http2OnFirstSession, otelOnFirstUse, builtinsThroughRequire],
+  plugins: [http2OnFirstSession, otelOnFirstUse, precompiledChecks, builtinsThroughRequire],
 } satisfies BuildOptions;

@@ -3,6 +3,7 @@ import type { TSchema } from 'typebox';
 import { Check, Compile, Errors, type Validator } from 'typebox/schema';
 import { DURATION_PATTERN } from '../../lib/duration.ts';
 import type { FieldError } from '../errors.ts';
+import { precompiledCheck } from './precompiled-checks.ts';
 
 /** What the patterns of the schemas mean, in the words of an error message. */
 const PATTERN_HINTS: ReadonlyMap<string, string> = new Map([
@@ -172,11 +173,14 @@ const checked = new WeakMap<TSchema, number>();
 const validators = new WeakMap<TSchema, Validator>();
 
 /**
- * True when the value is valid: by the compiled validator once the schema has earned one, before
- * that by the interpreted check (which stops at the first problem, where collecting the errors
+ * True when the value is valid: by the check the shipped bundle generated for the schema when there
+ * is one (contract/api/precompiled-checks.ts), else by the compiled validator once the schema has
+ * earned one, before that by the interpreted check (which stops at the first problem, where collecting the errors
  * walks everything and describes each step).
  */
 function valid(schema: TSchema, value: unknown, weight: number): boolean {
+  const precompiled = precompiledCheck(schema);
+  if (precompiled) return precompiled(value);
   let validator = validators.get(schema);
   if (!validator) {
     const work = (checked.get(schema) ?? 0) + weight;

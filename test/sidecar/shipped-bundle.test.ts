@@ -174,6 +174,17 @@ describe('the shipped bundle', () => {
       expect(licenses, name).toMatch(new RegExp(`^${name} \\d+\\.\\d+\\.\\d+ \\(`, 'm'));
   });
 
+  it('carries the config checks generated when it was built (scripts/precompiled-checks.ts)', () => {
+    const chunks = join(shipped, 'dist/bin/chunks');
+    const code = readdirSync(chunks)
+      .filter((name) => name.endsWith('.js'))
+      .map((name) => readFileSync(join(chunks, name), 'utf8'))
+      .join('\n');
+    // One factory per precompiled schema, each with its regular expressions written in.
+    expect(code.match(/\(Guard, Hashing\) => \{/g)).toHaveLength(2);
+    expect(code.match(/const External = \[/g)).toHaveLength(2);
+  });
+
   it('validate runs from dist/ alone', async () => {
     const dir = writeConfigDir(applicationYaml({ hosts: ['app.test'], upstream: { url: upstream.url } }));
     const result = await run(['validate', dir], join(shipped, 'validate-loads.txt'));
