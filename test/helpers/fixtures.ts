@@ -2,7 +2,7 @@ import type { AccessApplication } from '../../contract/api/access-application.ts
 import type { AccessPolicy } from '../../contract/api/access-policy.ts';
 import { type Located, renderSidecarConfig } from '../../contract/config/render.ts';
 import { assertionAlgorithm } from '../../contract/config/render-auth.ts';
-import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
+import type { Revocation, SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { processKeys } from '../../sidecar/src/auth/process-keys.ts';
 
 type Spec = AccessApplication['spec'];
@@ -10,6 +10,15 @@ type Spec = AccessApplication['spec'];
 /** The keys every test application uses (generated once per test process). */
 export const TEST_KEYS = processKeys();
 type PolicySpec = AccessPolicy['spec'];
+
+/** A revocation of a user's sessions, as a sidecar's config carries it. */
+export function testRevocation(
+  name: string,
+  user = 'ada@example.com',
+  reason: string | null = null,
+): Revocation {
+  return { name, user, subject: null, provider: null, before: 1_790_000_000, reason };
+}
 
 /** The policy data-path tests run under: every request passes without identity (and is logged). */
 export const OPEN_POLICY: PolicySpec = { decision: 'bypass', include: [{ everyone: true }] };

@@ -9,7 +9,7 @@ import type { Revocation, SidecarConfig } from '../../contract/config/sidecar-co
 import { streamLine } from '../../contract/config-stream.ts';
 import { ConfigError } from '../../contract/errors.ts';
 import { createOperatorConfigSource } from '../../sidecar/src/config/operator-source.ts';
-import { testConfig } from '../helpers/fixtures.ts';
+import { testConfig, testRevocation } from '../helpers/fixtures.ts';
 import { eventually } from '../helpers/operator-cluster.ts';
 import { selfSignedCertificate } from '../helpers/tls.ts';
 
@@ -22,14 +22,7 @@ let server: Server;
 let url: string;
 let stream: ServerResponse | undefined;
 
-const revocation = (name: string): Revocation => ({
-  name,
-  user: 'ada@example.com',
-  subject: null,
-  provider: null,
-  before: 1_790_000_000,
-  reason: 'stolen laptop',
-});
+const revocation = (name: string): Revocation => testRevocation(name, 'ada@example.com', 'stolen laptop');
 
 beforeAll(async () => {
   writeFileSync(tokenFile, 'token');

@@ -3,16 +3,9 @@ import { renderSidecarConfig, withRevocations } from '../../contract/config/rend
 import type { Revocation, SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { readStreamLine, streamLine } from '../../contract/config-stream.ts';
 import { ConfigHub } from '../../operator/src/delivery/config-hub.ts';
-import { testApplication } from '../helpers/fixtures.ts';
+import { testApplication, testRevocation } from '../helpers/fixtures.ts';
 
-const revocation = (name: string, user = 'ada@example.com'): Revocation => ({
-  name,
-  user,
-  subject: null,
-  provider: null,
-  before: 1_790_000_000,
-  reason: null,
-});
+const revocation = (name: string, user?: string): Revocation => testRevocation(name, user);
 
 function rendered(revocations: Revocation[] = []): SidecarConfig {
   const result = renderSidecarConfig({ application: testApplication({ policies: [] }), revocations });

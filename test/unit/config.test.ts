@@ -3,7 +3,7 @@ import { renderSidecarConfig } from '../../contract/config/render.ts';
 import { parseSidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { ConfigError } from '../../contract/errors.ts';
 import { configFromSnapshot } from '../../sidecar/src/config/load-application.ts';
-import { testApplication, testConfig } from '../helpers/fixtures.ts';
+import { testApplication, testConfig, testRevocation } from '../helpers/fixtures.ts';
 
 function errorsOf(files: Record<string, string>, application?: string): string[] {
   try {
@@ -223,14 +223,7 @@ describe('renderSidecarConfig', () => {
       { admins: { decision: 'allow', include: [{ groups: ['admins'] }] } },
     );
     const current = parseSidecarConfig(JSON.parse(JSON.stringify(config)));
-    const revocation = {
-      name: 'r1',
-      user: 'ada@example.com',
-      subject: null,
-      provider: null,
-      before: 1_790_000_000,
-      reason: null,
-    };
+    const revocation = testRevocation('r1');
     const next = parseSidecarConfig(
       JSON.parse(JSON.stringify({ ...config, revocations: [revocation] })),
       current,

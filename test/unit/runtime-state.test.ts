@@ -2,16 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { withRevocations } from '../../contract/config/render.ts';
 import { compileRuntimeState } from '../../sidecar/src/runtime-state.ts';
 import { DEFAULT_CLIENT_LIMITS } from '../../sidecar/src/server.ts';
-import { testConfig } from '../helpers/fixtures.ts';
-
-const revocation = {
-  name: 'r1',
-  user: 'ada@example.com',
-  subject: null,
-  provider: null,
-  before: 1_790_000_000,
-  reason: null,
-};
+import { testConfig, testRevocation } from '../helpers/fixtures.ts';
 
 describe('compiling runtime state from a config', () => {
   it('keeps the compiled policies when the new config carries the same policy objects (a revocation)', async () => {
@@ -20,7 +11,11 @@ describe('compiling runtime state from a config', () => {
       { admins: { decision: 'allow', include: [{ groups: ['admins'] }] } },
     );
     const first = compileRuntimeState(config, DEFAULT_CLIENT_LIMITS);
-    const revoked = compileRuntimeState(withRevocations(config, [revocation]), DEFAULT_CLIENT_LIMITS, first);
+    const revoked = compileRuntimeState(
+      withRevocations(config, [testRevocation('r1')]),
+      DEFAULT_CLIENT_LIMITS,
+      first,
+    );
     expect(revoked.policy).toBe(first.policy);
     expect(revoked.revocations).not.toBe(first.revocations);
     expect(revoked.upstream).toBe(first.upstream);
