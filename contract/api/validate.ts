@@ -173,10 +173,10 @@ const checked = new WeakMap<TSchema, number>();
 const validators = new WeakMap<TSchema, Validator>();
 
 /**
- * True when the value is valid: by the check the shipped bundle generated for the schema when there
- * is one (contract/api/precompiled-checks.ts), else by the compiled validator once the schema has
- * earned one, before that by the interpreted check (which stops at the first problem, where collecting the errors
- * walks everything and describes each step).
+ * True when the value is valid: by the check the shipped bundle generated for the schema when
+ * there is one (contract/api/precompiled-checks.ts), else by the compiled validator once the
+ * schema has earned one, before that by the interpreted check (which stops at the first problem,
+ * where collecting the errors walks everything and describes each step).
  */
 function valid(schema: TSchema, value: unknown, weight: number): boolean {
   const precompiled = precompiledCheck(schema);

@@ -62,7 +62,8 @@ export function compileRuntimeState(
     upstream,
     trustedProxies: createAddressSet(config.trustedProxies),
     hosts: compileHostMatcher(config.hosts),
-    // A config that carries its predecessor's policies (a revocation: parseSidecarConfig) keeps their compiled form.
+    // A config that carries its predecessor's policies (a revocation, see parseSidecarConfig)
+    // keeps their compiled form.
     policy:
       previous && previous.config.policies === config.policies
         ? previous.policy
