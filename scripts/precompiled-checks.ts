@@ -3,7 +3,11 @@
 // sidecar neither interprets nor compiles a schema to check its config. The shipped bundle gets
 // this module instead of contract/api/precompiled-checks.ts (scripts/bundle-settings.ts).
 import type { TSchema } from 'typebox';
+import { Format } from 'typebox/format';
 import { Build } from 'typebox/schema';
+import { AccessApplication } from '../contract/api/access-application.ts';
+import { AccessPolicy } from '../contract/api/access-policy.ts';
+import { AccessRevocation } from '../contract/api/access-revocation.ts';
 import { ApplicationKeysSchema } from '../contract/config/auth-config.ts';
 import { SidecarConfigSchema } from '../contract/config/sidecar-config.ts';
 
@@ -15,29 +19,45 @@ interface Precompiled {
 }
 
 /**
- * The schemas checked while a sidecar starts from the operator's stream (its config) or renders a
- * config directory (the application's keys). The Kubernetes object schemas (AccessApplication,
- * AccessPolicy, AccessRevocation) are not here: their `date-time` format is a function the
- * generated code cannot carry, and the build says so if one is added.
+ * The schemas checked while a sidecar starts: its config from the operator's stream, the documents
+ * of a config directory and an application's keys (the operator and `gatehouse validate` check the
+ * same documents, with the same checks).
  */
 export const PRECOMPILED: readonly Precompiled[] = [
   { name: 'SidecarConfigSchema', from: '../config/sidecar-config.ts', schema: SidecarConfigSchema },
   { name: 'ApplicationKeysSchema', from: '../config/auth-config.ts', schema: ApplicationKeysSchema },
+  { name: 'AccessApplication', from: './access-application.ts', schema: AccessApplication },
+  { name: 'AccessPolicy', from: './access-policy.ts', schema: AccessPolicy },
+  { name: 'AccessRevocation', from: './access-revocation.ts', schema: AccessRevocation },
 ];
 
-/** A RegExp as source text that makes the same expression. */
-function regExpSource(value: unknown, schema: string): string {
-  if (!(value instanceof RegExp))
-    throw new Error(
-      `precompiled checks: ${schema} needs a value that cannot be written as code (${typeof value})`,
-    );
-  return `new RegExp(${JSON.stringify(value.source)}, ${JSON.stringify(value.flags)})`;
+/** The names of the string formats a schema uses, by the check TypeBox's registry holds for each. */
+function formatsOf(schema: unknown, found = new Map<unknown, string>()): Map<unknown, string> {
+  if (Array.isArray(schema)) for (const item of schema) formatsOf(item, found);
+  else if (schema !== null && typeof schema === 'object') {
+    const format = (schema as { format?: unknown }).format;
+    if (typeof format === 'string' && Format.Has(format)) found.set(Format.Get(format), format);
+    for (const value of Object.values(schema)) formatsOf(value, found);
+  }
+  return found;
+}
+
+/** An external value of generated code as source text: a RegExp, or a format's check from the registry. */
+function externalSource(value: unknown, formats: Map<unknown, string>, schema: string): string {
+  if (value instanceof RegExp)
+    return `new RegExp(${JSON.stringify(value.source)}, ${JSON.stringify(value.flags)})`;
+  const format = formats.get(value);
+  if (format !== undefined) return `Format.Get(${JSON.stringify(format)})`;
+  throw new Error(
+    `precompiled checks: ${schema} needs a value that cannot be written as code (${typeof value})`,
+  );
 }
 
 /**
- * The body of a factory `(Guard, Hashing) => check` for one schema: TypeBox's generated code with
- * its external values (the regular expressions of `pattern`) written in. Throws for a schema whose
- * check needs what generated code cannot carry (an unevaluated-properties context, a non-RegExp
+ * The body of a factory `(Guard, Hashing, Format) => check` for one schema: TypeBox's generated
+ * code with its external values written in (the regular expressions of `pattern`, and each
+ * `format`'s check taken from TypeBox's registry, as its compiler takes it). Throws for a schema
+ * whose check needs what generated code cannot carry (an unevaluated-properties context, any other
  * value), so that the build fails instead of shipping a check that differs.
  */
 export function checkFactoryBody(schema: TSchema, name: string): string {
@@ -48,7 +68,8 @@ export function checkFactoryBody(schema: TSchema, name: string): string {
   const code = build.Evaluate().Code();
   if (/\bCheckContext\b/.test(code))
     throw new Error(`precompiled checks: ${name}'s check uses CheckContext; leave it out of PRECOMPILED`);
-  const values = external.variables.map((v) => regExpSource(v, name));
+  const formats = formatsOf(schema);
+  const values = external.variables.map((v) => externalSource(v, formats, name));
   return `const ${external.identifier} = [${values.join(', ')}];\n${code}`;
 }
 
@@ -56,10 +77,11 @@ export function checkFactoryBody(schema: TSchema, name: string): string {
 export function precompiledChecksModule(): string {
   const imports = PRECOMPILED.map((p) => `import { ${p.name} } from '${p.from}';`);
   const factories = PRECOMPILED.map(
-    (p) => `  [${p.name}, (Guard, Hashing) => {\n${checkFactoryBody(p.schema, p.name)}\n  }],`,
+    (p) => `  [${p.name}, (Guard, Hashing, Format) => {\n${checkFactoryBody(p.schema, p.name)}\n  }],`,
   );
   return [
     '// Generated by scripts/precompiled-checks.ts when the bundle is built.',
+    "import { Format } from 'typebox/format';",
     "import { Guard } from 'typebox/guard';",
     "import { Hashing } from 'typebox/system';",
     ...imports,
@@ -75,7 +97,7 @@ export function precompiledChecksModule(): string {
     '  if (check === undefined) {',
     '    const factory = factories.get(schema);',
     '    if (factory === undefined) return undefined;',
-    '    check = factory(Guard, Hashing);',
+    '    check = factory(Guard, Hashing, Format);',
     '    checks.set(schema, check);',
     '  }',
     '  return check;',

@@ -181,8 +181,8 @@ describe('the shipped bundle', () => {
       .map((name) => readFileSync(join(chunks, name), 'utf8'))
       .join('\n');
     // One factory per precompiled schema, each with its regular expressions written in.
-    expect(code.match(/\(Guard, Hashing\) => \{/g)).toHaveLength(2);
-    expect(code.match(/const External = \[/g)).toHaveLength(2);
+    expect(code.match(/\(Guard, Hashing, Format\) => \{/g)).toHaveLength(5);
+    expect(code.match(/const External = \[/g)).toHaveLength(5);
   });
 
   it('validate runs from dist/ alone', async () => {
