@@ -9,7 +9,7 @@ FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY scripts/build.ts scripts/bundle-settings.ts ./scripts/
+COPY scripts/build.ts scripts/bundle-settings.ts scripts/precompiled-checks.ts ./scripts/
 COPY bin ./bin
 COPY lib ./lib
 COPY contract ./contract
