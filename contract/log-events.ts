@@ -1,13 +1,11 @@
 import Type, { type Static, type TObject, type TProperties } from 'typebox';
-import type { LogSink } from '../lib/log/log-sink.ts';
-import { toJsonLine } from '../lib/log/sanitize.ts';
 import { StringEnum } from './api/schema-helpers.ts';
 import { Decision, Nullable } from './log-line.ts';
 
 /**
  * Every event line the sidecar writes beside its request lines, in both log profiles (events are
- * the same in both): `type` and `time`, then the fields of its schema here. The writer is typed by
- * these schemas (a field they do not list is a compile error), docs/logs.md's event tables are
+ * the same in both): `type` and `time`, then the fields of its schema here. The writer
+ * (contract/event-writer.ts) is typed by these schemas (a field they do not list is a compile error), docs/logs.md's event tables are
  * generated from them, and the tests check every line their sidecars write against them.
  */
 
@@ -276,6 +274,8 @@ type Fields<P extends TProperties> = Static<TObject<P>>;
 export type AuthEventFields<T extends AuthEventType> = Fields<(typeof AUTH_EVENTS)[T]['fields']>;
 /** The fields of a sidecar event. */
 export type SidecarEventFields<T extends SidecarEventType> = Fields<(typeof SIDECAR_EVENTS)[T]['fields']>;
+/** The request context every auth event line carries (the writer adds it). */
+export type AuthEventContext = Fields<typeof AUTH_EVENT_CONTEXT>;
 
 const lineSchema = (type: string, fields: TProperties, description: string) =>
   Type.Object(
@@ -298,22 +298,3 @@ export const EVENT_LINES: Readonly<Record<EventType, TObject>> = Object.fromEntr
     lineSchema(type, spec.fields, spec.description),
   ]),
 ]) as Record<EventType, TObject>;
-
-/** Writes one sidecar event line: `type`, `time`, then the fields its schema lists. */
-export function logEvent<T extends SidecarEventType>(
-  sink: LogSink,
-  type: T,
-  fields: SidecarEventFields<T>,
-): void {
-  sink.write(toJsonLine({ type, time: new Date().toISOString(), ...fields }));
-}
-
-/** Writes one auth event line: `type`, `time`, the request context, then the event's own fields. */
-export function logAuthEvent<T extends AuthEventType>(
-  sink: LogSink,
-  type: T,
-  context: Fields<typeof AUTH_EVENT_CONTEXT>,
-  fields: AuthEventFields<T>,
-): void {
-  sink.write(toJsonLine({ type, time: new Date().toISOString(), ...context, ...fields }));
-}

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { HttpError } from '../../contract/errors.ts';
-import { logEvent } from '../../contract/log-events.ts';
+import { logEvent } from '../../contract/event-writer.ts';
 import { revocationTarget } from '../../contract/revocations.ts';
 import { listenOn } from '../../lib/listen.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';

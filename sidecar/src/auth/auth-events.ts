@@ -1,4 +1,5 @@
-import { type AuthEventFields, type AuthEventType, logAuthEvent } from '../../../contract/log-events.ts';
+import { logAuthEvent } from '../../../contract/event-writer.ts';
+import type { AuthEventFields, AuthEventType } from '../../../contract/log-events.ts';
 import { capField } from '../../../lib/log/sanitize.ts';
 import type { RequestScope } from '../request-scope.ts';
 

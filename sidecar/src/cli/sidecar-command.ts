@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, configErrorReport, locatedPath } from '../../../contract/errors.ts';
-import { logEvent } from '../../../contract/log-events.ts';
+import { logEvent } from '../../../contract/event-writer.ts';
 import { revocationTarget } from '../../../contract/revocations.ts';
 import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../../../contract/sidecar-node-options.ts';
 import { createAdminServer } from '../../../lib/admin-server.ts';
