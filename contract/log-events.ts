@@ -5,8 +5,9 @@ import { Decision, Nullable } from './log-line.ts';
 /**
  * Every event line the sidecar writes beside its request lines, in both log profiles (events are
  * the same in both): `type` and `time`, then the fields of its schema here. The writer
- * (contract/event-writer.ts) is typed by these schemas (a field they do not list is a compile error), docs/logs.md's event tables are
- * generated from them, and the tests check every line their sidecars write against them.
+ * (contract/event-writer.ts) is typed by these schemas (a field they do not list is a compile
+ * error), docs/logs.md's event tables are generated from them, and the tests check every line
+ * their sidecars write against them.
  */
 
 /** Why a service token was refused. */
