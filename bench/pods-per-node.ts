@@ -17,8 +17,8 @@
 //   npm run build && node bench/pods-per-node.ts [--sidecars 6] [--load 3] [--config operator|file]
 //
 // Linux only; needs root (cgroups, and a binary copy dropped from the page cache) and wrk.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,6 +27,7 @@ import {
   freePort,
   type GroupCharge,
   injectedMemoryGroup,
+  smapsRollupMiB,
   startUpstreamOnLoadCore,
   stopChild,
   waitFor200,
@@ -60,13 +61,6 @@ if (!(LOAD_SECONDS >= 0)) {
   process.exit(2);
 }
 
-/** Fields of /proc/<pid>/smaps_rollup, in MiB. */
-function rollup(pid: number): { rss: number; pss: number; anonymous: number } {
-  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1]) / 1024;
-  return { rss: kib('Rss'), pss: kib('Pss'), anonymous: kib('Anonymous') };
-}
-
 /** A copy of this process's Node.js binary whose pages are not in the page cache. */
 function uncachedNodeBinary(): string {
   const copy = join(mkdtempSync(join(tmpdir(), 'gatehouse-pods-node-')), 'node');
@@ -88,7 +82,7 @@ interface Reading {
 const { url: upstreamUrl } = await startUpstreamOnLoadCore();
 imageCompileCache(); // made once, before any sidecar starts
 const node = uncachedNodeBinary();
-const started: { pid: number; origin: string; cookie: string; charged: () => GroupCharge }[] = [];
+const started: { child: ChildProcess; origin: string; cookie: string; charged: () => GroupCharge }[] = [];
 const operators: StandInOperator[] = [];
 for (let i = 0; i < SIDECARS; i++) {
   const port = await freePort();
@@ -108,11 +102,20 @@ for (let i = 0; i < SIDECARS; i++) {
   });
   children.add(child);
   await waitFor200(`${origin}/public/small`);
-  started.push({ pid: child.pid as number, origin, cookie, charged: memory.charged });
+  started.push({ child, origin, cookie, charged: memory.charged });
 }
 await new Promise((r) => setTimeout(r, 1000));
 
-const read = (): Reading[] => started.map((s) => ({ ...rollup(s.pid), charge: s.charged() }));
+const read = (): Reading[] =>
+  started.map(({ child, charged }) => {
+    const pid = child.pid as number;
+    return {
+      rss: smapsRollupMiB(pid, 'Rss'),
+      pss: smapsRollupMiB(pid, 'Pss'),
+      anonymous: smapsRollupMiB(pid, 'Anonymous'),
+      charge: charged(),
+    };
+  });
 const atRest = read();
 for (const s of started)
   if (LOAD_SECONDS > 0)
@@ -155,9 +158,6 @@ console.log(
 table('At rest (one second after the last one answered its first request):', atRest);
 if (LOAD_SECONDS > 0)
   table(`After ${LOAD_SECONDS} s of wrk -c50 (signed in) each, one second later:`, afterLoad);
-for (const s of started) {
-  const child = [...children].find((c) => c.pid === s.pid);
-  if (child) await stopChild(child);
-}
+for (const { child } of started) await stopChild(child);
 for (const operator of operators) await operator.close();
 process.exit(0);

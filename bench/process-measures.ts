@@ -68,11 +68,20 @@ export function threadTicks(pid: number): Map<string, number> {
   return ticks;
 }
 
+/** A `Key:  123 kB` field of a /proc/<pid> file, in MiB. */
+function procFieldMiB(pid: number, file: string, key: string): number {
+  const text = readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  return Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1]) / 1024;
+}
+
 /** A /proc/<pid>/status memory field (VmRSS, VmHWM, RssAnon...), in MiB. */
 export function statusMiB(pid: number, key: string): number {
-  return (
-    Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024
-  );
+  return procFieldMiB(pid, 'status', key);
+}
+
+/** A /proc/<pid>/smaps_rollup field (Rss, Pss, Anonymous...), in MiB. */
+export function smapsRollupMiB(pid: number, key: string): number {
+  return procFieldMiB(pid, 'smaps_rollup', key);
 }
 
 /** bench/upstream-server.ts on core 1 (with the load generator), once it answers; its port and URL. */
