@@ -4,7 +4,9 @@
 // matches the measured user), loaded in turn by wrk (interleaved rounds, the order reversed every other round)
 // after one warm-up run each. Prints per signed-in request: CPU of the whole process and of each
 // thread (from /proc; V8's background thread does concurrent marking and compiles), and the
-// count and time of each kind of collection (from the sidecar's own /metrics). The sidecars run
+// count and time of each kind of collection (from the sidecar's own /metrics); then each
+// sidecar's peak RSS and its anonymous memory after the runs (from /proc: what the setting costs
+// in memory, which a larger young generation trades for CPU). The sidecars run
 // as the injected container does: pinned to core 0, in its default memory limit; wrk and the
 // upstream run on core 1.
 //
@@ -23,6 +25,7 @@ import {
   injectedMemoryGroup,
   memoryNote,
   startUpstreamOnLoadCore,
+  statusMiB,
   stopChild,
   threadTicks,
   waitFor200,
@@ -176,5 +179,9 @@ for (const kind of GC_KINDS) {
     `| ${kind} collection µs | ${sidecars.map((_, i) => (delta(i, 'sum') * 1e6).toFixed(1)).join(' | ')} |`,
   );
 }
+console.log(`| peak RSS, MiB | ${sidecars.map((s) => statusMiB(s.pid, 'VmHWM').toFixed(1)).join(' | ')} |`);
+console.log(
+  `| anonymous memory after the runs, MiB | ${sidecars.map((s) => statusMiB(s.pid, 'RssAnon').toFixed(1)).join(' | ')} |`,
+);
 for (const child of children) await stopChild(child);
 process.exit(0);
