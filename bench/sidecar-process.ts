@@ -18,6 +18,8 @@ export interface BuiltSidecarOptions {
   readonly noCompileCache?: boolean;
   /** The Node.js binary, instead of this process's. */
   readonly node?: string;
+  /** Variables set (a string) or removed (undefined) on top of the shipped environment. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 const root = resolve(import.meta.dirname, '..');
@@ -78,11 +80,15 @@ export function spawnBuiltSidecar(
   const [command, argv] = options.pin
     ? pinned(options.pin.memory, options.pin.core, node, args)
     : [node, args];
+  const env: NodeJS.ProcessEnv = {
+    ...shippedNodeEnv(options.noCompileCache ? undefined : imageCompileCache()),
+    NODE_OPTIONS: options.nodeOptions ?? SIDECAR_NODE_OPTIONS,
+  };
+  for (const [name, value] of Object.entries(options.env ?? {}))
+    if (value === undefined) delete env[name];
+    else env[name] = value;
   return spawn(command, argv, {
     stdio: ['ignore', 'ignore', 'inherit'], // stdout (one line per request) is consumed by /dev/null
-    env: {
-      ...shippedNodeEnv(options.noCompileCache ? undefined : imageCompileCache()),
-      NODE_OPTIONS: options.nodeOptions ?? SIDECAR_NODE_OPTIONS,
-    },
+    env,
   });
 }

@@ -31,12 +31,28 @@ export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=4 --v8-pool-size=1';
 export const SIDECAR_MALLOC_TRIM_THRESHOLD = '131072';
 
 /**
+ * glibc's malloc serves a block of this many bytes or more with a mapping of its own, unmapped
+ * when the block is freed. Below its default (128 KiB) fall two kinds of blocks that otherwise
+ * stay resident once freed, scattered through heaps whose top alone is ever trimmed: the 32 KiB
+ * segments of V8's compiler memory (the optimizing compile of undici's HTTP parser during the
+ * first requests takes 22.8 MB of them on V8's background thread, of which about 9 MiB stayed) and
+ * the 64 KiB buffers body chunks are read into. Measured in the injected form
+ * (bench/sidecar-environment.ts, medians of four interleaved rounds): anonymous memory at rest
+ * 22.1 against 30.9 MiB, after 1 MiB responses and 200 connections 56.6 against 104.3; CPU per
+ * small signed-in request the same (294 against 294 µs at 50 connections), per 1 MiB response
+ * 4.7 against 3.3 ms, a mapping and its page faults for every 64 KiB read (docs/benchmarks.md,
+ * "Memory allocator"). glibc reads it from the environment when the process starts.
+ */
+export const SIDECAR_MALLOC_MMAP_THRESHOLD = '32768';
+
+/**
  * The environment a new sidecar process gets, as the image (Dockerfile `ENV`) and the injection
- * webhook set it: SIDECAR_NODE_OPTIONS and glibc's trim threshold.
+ * webhook set it: SIDECAR_NODE_OPTIONS and glibc's trim and mapping thresholds.
  */
 export const SIDECAR_NODE_ENV: Readonly<Record<string, string>> = Object.freeze({
   NODE_OPTIONS: SIDECAR_NODE_OPTIONS,
   MALLOC_TRIM_THRESHOLD_: SIDECAR_MALLOC_TRIM_THRESHOLD,
+  MALLOC_MMAP_THRESHOLD_: SIDECAR_MALLOC_MMAP_THRESHOLD,
 });
 
 /** True when every option of SIDECAR_NODE_OPTIONS is in effect for this process. */

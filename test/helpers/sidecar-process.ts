@@ -148,16 +148,24 @@ export async function peakRssBytes(pid: number): Promise<number> {
 }
 
 /**
- * Samples a process's anonymous resident memory (RssAnon: heap, buffers, everything the process
+ * A process's anonymous resident memory (RssAnon: heap, buffers, everything the process
  * allocates, without the file-backed pages of the Node.js binary, whose count follows the page
- * cache) every `everyMs` until stopped; resolves with the highest sample, in bytes.
+ * cache), in bytes, from /proc.
+ */
+export function anonymousRssBytes(pid: number): number {
+  const kb = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb ?? 0) * 1024;
+}
+
+/**
+ * Samples a process's anonymous resident memory (anonymousRssBytes) every `everyMs` until
+ * stopped; resolves with the highest sample, in bytes.
  */
 export function sampleAnonymousRss(pid: number, everyMs = 20): { stop(): number } {
   let peak = 0;
   const read = (): void => {
     try {
-      const kb = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-      peak = Math.max(peak, Number(kb ?? 0) * 1024);
+      peak = Math.max(peak, anonymousRssBytes(pid));
     } catch {
       // the process is gone: keep the peak so far
     }

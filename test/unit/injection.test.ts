@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../contract/errors.ts';
-import { SIDECAR_MALLOC_TRIM_THRESHOLD, SIDECAR_NODE_OPTIONS } from '../../contract/sidecar-node-options.ts';
+import {
+  SIDECAR_MALLOC_MMAP_THRESHOLD,
+  SIDECAR_MALLOC_TRIM_THRESHOLD,
+  SIDECAR_NODE_OPTIONS,
+} from '../../contract/sidecar-node-options.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { admit } from '../../operator/src/injection/admission-webhook.ts';
 import { optInApplyBody, planDeploymentOptIn } from '../../operator/src/injection/deployment-opt-in.ts';
@@ -136,6 +140,7 @@ describe('injectPod', () => {
       { name: 'GATEHOUSE_OPERATOR_CA', value: 'PEM' },
       { name: 'NODE_OPTIONS', value: SIDECAR_NODE_OPTIONS }, // the sidecar's memory bound depends on it
       { name: 'MALLOC_TRIM_THRESHOLD_', value: SIDECAR_MALLOC_TRIM_THRESHOLD }, // freed pages go back
+      { name: 'MALLOC_MMAP_THRESHOLD_', value: SIDECAR_MALLOC_MMAP_THRESHOLD }, // and freed blocks of 32 KiB
     ]);
   });
 

@@ -22,7 +22,11 @@ describe('the sidecar Node options', () => {
     const image = new Map(
       [...dockerfile.matchAll(/^ENV ([A-Z_]+)=(?:"([^"]*)"|(\S+))$/gm)].map((m) => [m[1], m[2] ?? m[3]]),
     );
-    expect(Object.keys(SIDECAR_NODE_ENV)).toEqual(['NODE_OPTIONS', 'MALLOC_TRIM_THRESHOLD_']);
+    expect(Object.keys(SIDECAR_NODE_ENV)).toEqual([
+      'NODE_OPTIONS',
+      'MALLOC_TRIM_THRESHOLD_',
+      'MALLOC_MMAP_THRESHOLD_',
+    ]);
     for (const [name, value] of Object.entries(SIDECAR_NODE_ENV)) expect(image.get(name), name).toBe(value);
   });
 
