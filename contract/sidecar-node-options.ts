@@ -40,8 +40,10 @@ export const SIDECAR_MALLOC_TRIM_THRESHOLD = '131072';
  * (bench/sidecar-environment.ts, medians of four interleaved rounds): anonymous memory at rest
  * 22.1 against 30.9 MiB, after 1 MiB responses and 200 connections 56.6 against 104.3; CPU per
  * small signed-in request the same (294 against 294 µs at 50 connections), per 1 MiB response
- * 4.7 against 3.3 ms, a mapping and its page faults for every 64 KiB read (docs/benchmarks.md,
- * "Memory allocator"). glibc reads it from the environment when the process starts.
+ * 4.7 against 3.3 ms, a mapping and its page faults for every 64 KiB read; CPU to the first
+ * answer 314 against 288 ms (the compiles of the start take their memory the same way; six
+ * interleaved pairs). Memory per pod was the larger gain (docs/benchmarks.md, "Memory
+ * allocator"). glibc reads it from the environment when the process starts.
  */
 export const SIDECAR_MALLOC_MMAP_THRESHOLD = '32768';
 

@@ -77,7 +77,7 @@ describe('large bodies stream through without buffering', () => {
     await upstream.close();
   });
 
-  it('1 GiB download and 1 GiB upload with sidecar peak anonymous memory under 145 MiB', async () => {
+  it('1 GiB download and 1 GiB upload with sidecar peak anonymous memory under 145 MiB, under 100 MiB at rest afterwards', async () => {
     const anonymous = sampleAnonymousRss(proc.child.pid as number);
     const down = await request(`http://127.0.0.1:${proc.port}/download`);
     let received = 0;
@@ -100,9 +100,8 @@ describe('large bodies stream through without buffering', () => {
     expect(anon).toBeLessThan(ANONYMOUS_LIMIT);
     const lines = await proc.waitForLine((l) => l.type === 'request' && l.method === 'POST');
     expect(lines.bytesIn).toBeGreaterThan(GIB);
-  }, 180_000);
 
-  it('gives the memory of the transfers back: anonymous memory at rest afterwards under 100 MiB', async () => {
+    // The memory of the transfers goes back to the system once V8 has let go of the last chunks.
     for (let i = 0; i < 300; i++) await (await request(`http://127.0.0.1:${proc.port}/small`)).body.text();
     await new Promise((r) => setTimeout(r, 500));
     const atRest = anonymousRssBytes(proc.child.pid as number);
@@ -110,5 +109,5 @@ describe('large bodies stream through without buffering', () => {
       `sidecar anonymous memory at rest after the transfers: ${(atRest / 1024 / 1024).toFixed(1)} MiB`,
     );
     expect(atRest).toBeLessThan(AT_REST_AFTER_LIMIT);
-  });
+  }, 180_000);
 });
