@@ -36,8 +36,8 @@ ENV NODE_OPTIONS="--max-semi-space-size=4 --v8-pool-size=1"
 ENV MALLOC_TRIM_THRESHOLD_=131072
 # glibc maps blocks of 32 KiB and more on their own and unmaps them when freed: V8's compiler memory
 # and body buffers no longer stay resident in its heaps (contract/sidecar-node-options.ts: about
-# 9 MiB less at rest, half the memory after a load of large bodies, up to two fifths more CPU per MiB
-# of body). Checked against the constant by the same test.
+# 9 MiB less at rest, half the memory after a load of large bodies; up to three fifths more CPU
+# per MiB of body, about a tenth more to the first answer). Checked by the same test.
 ENV MALLOC_MMAP_THRESHOLD_=32768
 # Node's compile cache (V8 code cache) of every module of dist/, made here by this stage's own node
 # with the options above (V8 takes a code cache only from the same V8 and code-relevant flags): a
