@@ -292,3 +292,14 @@ export function wrkOnLoadCore(
 export function wrkRequests(report: string): number {
   return Number(/(\d+) requests in/.exec(report)?.[1]);
 }
+
+/** CPU µs a process spends per request answered in a run of wrkOnLoadCore against it (from /proc). */
+export function wrkCpuUsPerRequest(
+  pid: number,
+  url: string,
+  options: { connections: number; seconds: number; headers?: readonly string[] },
+): number {
+  const before = cpuTicks(pid);
+  const requests = wrkRequests(wrkOnLoadCore(url, options));
+  return ((cpuTicks(pid) - before) / HZ / requests) * 1e6;
+}

@@ -18,17 +18,14 @@
 import { parseArgs } from 'node:util';
 import {
   children,
-  cpuTicks,
   freePort,
-  HZ,
   injectedMemoryGroup,
   memoryNote,
   startUpstreamOnLoadCore,
   statusMiB,
   stopChild,
   waitFor200,
-  wrkOnLoadCore,
-  wrkRequests,
+  wrkCpuUsPerRequest,
 } from './process-measures.ts';
 import { imageCompileCache, spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
@@ -89,20 +86,18 @@ async function measure(side: Side): Promise<number[]> {
   await new Promise((r) => setTimeout(r, 1000));
   const pid = child.pid as number;
   const atRest = statusMiB(pid, 'RssAnon');
-  const cpuPerRequest = (path: string, connections: number): number => {
-    const before = cpuTicks(pid);
-    const requests = wrkRequests(
-      wrkOnLoadCore(`${origin}${path}`, { connections, seconds: DURATION, headers: [`Cookie: ${cookie}`] }),
-    );
-    return ((cpuTicks(pid) - before) / HZ / requests) * 1e6;
-  };
+  const cpuPerRequest = (path: string, connections: number): number =>
+    wrkCpuUsPerRequest(pid, `${origin}${path}`, {
+      connections,
+      seconds: DURATION,
+      headers: [`Cookie: ${cookie}`],
+    });
   cpuPerRequest('/small', 50); // warm-up
   const small = cpuPerRequest('/small', 50);
   const large = cpuPerRequest('/1m', 8);
   const peakLarge = statusMiB(pid, 'VmHWM');
   const many = cpuPerRequest('/small', 200);
   const row = [atRest, small, large, peakLarge, many, statusMiB(pid, 'VmHWM'), statusMiB(pid, 'RssAnon')];
-  children.delete(child);
   await stopChild(child);
   await operator.close();
   return row;

@@ -14,17 +14,14 @@
 import { parseArgs } from 'node:util';
 import {
   children,
-  cpuTicks,
   freePort,
-  HZ,
   injectedMemoryGroup,
   memoryNote,
   startUpstreamOnLoadCore,
   statusMiB,
   stopChild,
   waitFor200,
-  wrkOnLoadCore,
-  wrkRequests,
+  wrkCpuUsPerRequest,
 } from './process-measures.ts';
 import { imageCompileCache, spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
@@ -56,11 +53,9 @@ const RUNS = Number(values.runs);
 const EXTRA = Number(values.policies);
 const DURATION = Number(values.duration);
 
-/** Signed-in requests answered in a wrk run of --duration at 50 connections. */
-function signedInRequests(url: string, cookie: string): number {
-  return wrkRequests(
-    wrkOnLoadCore(url, { connections: 50, seconds: DURATION, headers: [`Cookie: ${cookie}`] }),
-  );
+/** CPU µs per signed-in request in a wrk run of --duration at 50 connections. */
+function signedInCpuUs(pid: number, url: string, cookie: string): number {
+  return wrkCpuUsPerRequest(pid, url, { connections: 50, seconds: DURATION, headers: [`Cookie: ${cookie}`] });
 }
 
 interface Figures {
@@ -95,10 +90,8 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode, cache: st
   await new Promise((r) => setTimeout(r, 1000));
   const pid = child.pid as number;
   const idleMiB = statusMiB(pid, 'VmRSS');
-  signedInRequests(`${origin}/small`, cookie); // warm-up
-  const before = cpuTicks(pid);
-  const requests = signedInRequests(`${origin}/small`, cookie);
-  const cpuUs = ((cpuTicks(pid) - before) / HZ / requests) * 1e6;
+  signedInCpuUs(pid, `${origin}/small`, cookie); // warm-up
+  const cpuUs = signedInCpuUs(pid, `${origin}/small`, cookie);
   await stopChild(child);
   await operator?.close();
   return { spawnMs, idleMiB, cpuUs };

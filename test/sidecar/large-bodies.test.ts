@@ -28,7 +28,7 @@ const ANONYMOUS_LIMIT = 145 * 1024 * 1024;
 /**
  * Anonymous memory at rest after the transfers (and 300 small requests, so the young generation
  * has let go of the last body chunks): freed body buffers and compiler memory go back to the
- * system (glibc's mapping threshold, contract/sidecar-node-options.ts). 66 to 77 MiB measured;
+ * system (glibc's mapping threshold, contract/sidecar-node-options.ts). 66 to 81 MiB measured;
  * 119 to 124 MiB without the threshold, where freed blocks stay resident in glibc's heaps.
  */
 const AT_REST_AFTER_LIMIT = 100 * 1024 * 1024;
