@@ -7,11 +7,12 @@
 // while the load, the upstream and the identity provider run on core 1. Both authenticating
 // proxies are signed in for real, through the same OpenID Provider (oidc-provider). Per proxy and
 // run: spawn to first 200, idle RSS and anonymous memory (what another pod on the node does not
-// share), CPU at rest (its timers, over 5 s), CPU microseconds per request at saturation
+// share) 1 s and 15 s after the first answer, CPU at rest (its timers, over 5 s), CPU microseconds per request at saturation
 // (anonymous and signed in; from /proc/<pid>/stat, which holds under noise), added latency at a
 // constant 1,000 requests/s signed in (vegeta, against the upstream alone), and 200 keep-alive
 // clients at saturation (wrk: p99, slowest, peak RSS; and bench/closed-loop.ts: 200 keep-alive
-// clients, latencies once their connections are open; the anonymous memory after both).
+// clients, latencies once their connections are open; the anonymous memory after both, and
+// 15 s later).
 // Prints the medians of --runs as a table.
 //
 //   npm run build && taskset -c 1 node bench/proxy-cost.ts [--runs 3] [--duration 8] [--memory-limit injected|none]
@@ -200,6 +201,8 @@ interface Figures {
   spawnMs: number;
   idleMiB: number;
   idleAnonMiB: number;
+  restedMiB: number;
+  restedAnonMiB: number;
   restCpuMsPerS: number;
   cpuAnonymous: number;
   cpuSignedIn: number | null;
@@ -212,6 +215,8 @@ interface Figures {
   steadyMaxAt200: number;
   peakMiB: number;
   anonAfterMiB: number;
+  restedAfterMiB: number;
+  restedAnonAfterMiB: number;
 }
 
 const median = (xs: number[]) => {
@@ -411,6 +416,8 @@ async function cpuAtRest(pid: number): Promise<number> {
   return (cpuNanos(pid) - before) / 1e6 / REST_SECONDS;
 }
 const REST_SECONDS = 5;
+/** When memory at rest is read a second time: after the first answer, and after the loads. */
+const RESTED_SECONDS = 15;
 
 async function measure(proxy: Proxy): Promise<Figures> {
   const { child, pid, origin: at, stop } = await proxy.start();
@@ -421,6 +428,11 @@ async function measure(proxy: Proxy): Promise<Figures> {
   const idleMiB = statusMiB(measured, 'VmRSS');
   const idleAnonMiB = statusMiB(measured, 'RssAnon');
   const restCpuMsPerS = await cpuAtRest(measured);
+  // Longer at rest: Gatehouse gives memory back once no request has started for 10 s
+  // (--idle-collection-after); every proxy is read at the same moment.
+  await new Promise((r) => setTimeout(r, (RESTED_SECONDS - 1 - REST_SECONDS) * 1000));
+  const restedMiB = statusMiB(measured, 'VmRSS');
+  const restedAnonMiB = statusMiB(measured, 'RssAnon');
   const cookie = proxy.signIn ? await proxy.signIn(at) : null;
   const signed = cookie === null ? [] : [`Cookie: ${cookie}`];
   if (cookie !== null) await waitFor200(`${at}/small`, { cookie });
@@ -434,12 +446,17 @@ async function measure(proxy: Proxy): Promise<Figures> {
   const steady = closedLoop(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed);
   const peakMiB = statusMiB(measured, 'VmHWM');
   const anonAfterMiB = statusMiB(measured, 'RssAnon');
+  await new Promise((r) => setTimeout(r, RESTED_SECONDS * 1000));
+  const restedAfterMiB = statusMiB(measured, 'VmRSS');
+  const restedAnonAfterMiB = statusMiB(measured, 'RssAnon');
   await stopChild(child);
   await stop?.();
   return {
     spawnMs,
     idleMiB,
     idleAnonMiB,
+    restedMiB,
+    restedAnonMiB,
     restCpuMsPerS,
     cpuAnonymous,
     cpuSignedIn,
@@ -452,6 +469,8 @@ async function measure(proxy: Proxy): Promise<Figures> {
     steadyMaxAt200: steady.steadyMax,
     peakMiB,
     anonAfterMiB,
+    restedAfterMiB,
+    restedAnonAfterMiB,
   };
 }
 
@@ -500,6 +519,10 @@ console.log(row('added latency at 1,000/s (signed in), p99 ms', (f) => f.addedP9
 console.log(row('spawn → first 200, ms', (f) => f.spawnMs, 0));
 console.log(row('idle RSS, MiB', (f) => f.idleMiB, 0));
 console.log(row('idle anonymous memory (not shared with other pods), MiB', (f) => f.idleAnonMiB, 0));
+console.log(row(`idle RSS ${RESTED_SECONDS} s after the first answer, MiB`, (f) => f.restedMiB, 0));
+console.log(
+  row(`idle anonymous memory ${RESTED_SECONDS} s after the first answer, MiB`, (f) => f.restedAnonMiB, 0),
+);
 console.log(row('CPU at rest, ms per second', (f) => f.restCpuMsPerS, 2));
 console.log(row('200 connections at saturation: p99 ms', (f) => f.p99At200, 0));
 console.log(row('200 connections at saturation: slowest ms', (f) => f.maxAt200, 0));
@@ -508,5 +531,9 @@ console.log(row('200 closed-loop clients after the first second: p99 ms', (f) =>
 console.log(row('200 closed-loop clients after the first second: slowest ms', (f) => f.steadyMaxAt200, 0));
 console.log(row('peak RSS after 200 connections, MiB', (f) => f.peakMiB, 0));
 console.log(row('anonymous memory after 200 connections, MiB', (f) => f.anonAfterMiB, 0));
+console.log(row(`RSS ${RESTED_SECONDS} s after the 200 connections, MiB`, (f) => f.restedAfterMiB, 0));
+console.log(
+  row(`anonymous memory ${RESTED_SECONDS} s after the 200 connections, MiB`, (f) => f.restedAnonAfterMiB, 0),
+);
 await provider.close();
 process.exit(0);

@@ -83,6 +83,8 @@ export interface Sidecar {
   current(): SidecarConfig | undefined;
   /** True with a config installed and not draining. */
   ready(): boolean;
+  /** Requests and WebSocket upgrades started since the sidecar was created (the idle collection's sign of work). */
+  requestsStarted(): number;
   listen(port: number, host: string): Promise<AddressInfo>;
   /**
    * Stops accepting, drains in-flight requests, then closes what is left and flushes logs, all
@@ -122,11 +124,13 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   let state: RuntimeState | undefined;
   let draining = false;
   let inFlight = 0;
+  let started = 0;
   let drained: (() => void) | undefined;
   const upgrades = createUpgradeRegistry(limits);
 
   const track = (work: Promise<void>): void => {
     inFlight++;
+    started++;
     work.finally(() => {
       inFlight--;
       if (inFlight === 0) drained?.();
@@ -250,6 +254,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     },
     current: () => state?.config,
     ready: () => isReady(),
+    requestsStarted: () => started,
     listen: (port, host) => listenOn(server, port, host),
     async shutdown(graceMs) {
       const deadline = performance.now() + graceMs;

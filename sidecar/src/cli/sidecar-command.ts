@@ -7,14 +7,19 @@ import { revocationTarget } from '../../../contract/revocations.ts';
 import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../../../contract/sidecar-node-options.ts';
 import { createAdminServer } from '../../../lib/admin-server.ts';
 import { UsageError } from '../../../lib/args.ts';
+import {
+  type IdleCollection,
+  memoryReducingCollection,
+  startIdleCollection,
+} from '../../../lib/idle-collection.ts';
 import { listenOn } from '../../../lib/listen.ts';
 import { createFdSink, type LogSink } from '../../../lib/log/log-sink.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { createSessionEnds, type SessionEndReporter } from '../auth/session-ends.ts';
 import type { ConfigListener } from '../config/config-source.ts';
 import { directoryReporter, operatorReporter } from '../config/session-end-reporters.ts';
-import { createSidecarMetrics } from '../metrics/metrics.ts';
-import { createSidecar } from '../server.ts';
+import { createSidecarMetrics, type SidecarMetrics } from '../metrics/metrics.ts';
+import { createSidecar, type Sidecar } from '../server.ts';
 import { parseSidecarFlags, type SidecarFlags } from './sidecar-flags.ts';
 
 /** `gatehouse sidecar`: resolves with the process exit code once stopped by a signal. */
@@ -48,9 +53,11 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   const sidecar = createSidecar({ sink, metrics, limits: flags.limits, sessionEnds: sessionEnds.ends });
   // The source's config, with the session ends this sidecar made that the source does not carry yet.
   let fromSource: SidecarConfig | undefined;
+  const idle = idleCollection(flags, sidecar, metrics);
   const install = (config: SidecarConfig): void => {
     fromSource = config;
     sidecar.install(sessionEnds.local.merge(config));
+    idle.dirty();
   };
   sessionEnds.onReinstall(() => {
     if (fromSource) sidecar.install(sessionEnds.local.merge(fromSource));
@@ -132,7 +139,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   if (!nodeOptionsApplied)
     logEvent(sink, 'node_options_missing', {
       expected: SIDECAR_NODE_OPTIONS,
-      hint: `garbage collection costs more CPU per request or streaming holds more memory (V8 sizes the young generation from the memory limit), and V8 compiles can hold requests back under load; start with NODE_OPTIONS="${SIDECAR_NODE_OPTIONS}" as the image and injected sidecars do`,
+      hint: `garbage collection costs more CPU per request or streaming holds more memory (V8 sizes the young generation from the memory limit), V8 compiles can hold requests back under load, and a quiet sidecar cannot give memory back (--idle-collection-after); start with NODE_OPTIONS="${SIDECAR_NODE_OPTIONS}" as the image and injected sidecars do`,
     });
 
   return new Promise((resolve) => {
@@ -143,6 +150,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       }
       stopping = true;
       logEvent(sink, 'sidecar_stopping', { signal, graceMs: flags.graceMs });
+      idle.stop();
       source.close();
       admin.closeAllConnections();
       admin.close();
@@ -164,7 +172,22 @@ function upstreamOverride(flag: string | undefined): (config: SidecarConfig) => 
   return (config) => Object.freeze({ ...config, upstream: Object.freeze({ ...config.upstream, origin }) });
 }
 
-/** The config_loaded event: which config now serves, and how many policies it enforces or audits. */
+/**
+ * The memory-reducing collection once the sidecar is quiet (lib/idle-collection.ts), through the
+ * `gc` that --expose-gc in SIDECAR_NODE_OPTIONS defines; without it, nothing (the missing options
+ * are reported at start).
+ */
+function idleCollection(flags: SidecarFlags, sidecar: Sidecar, metrics: SidecarMetrics): IdleCollection {
+  const collect = memoryReducingCollection();
+  return startIdleCollection({
+    started: () => sidecar.requestsStarted(),
+    quietMs: collect ? flags.idleCollectionAfterMs : 0,
+    minGapMs: 6 * flags.idleCollectionAfterMs,
+    collect: collect ?? (() => {}),
+    onCollected: (ms) => metrics.idleCollected(ms / 1000),
+  });
+}
+
 /** Where this sidecar's session ends go beyond itself: the operator, the shared directory, or nowhere. */
 async function sessionEndReporter(
   flags: SidecarFlags,
@@ -186,6 +209,7 @@ async function sessionEndReporter(
   return {};
 }
 
+/** The config_loaded event: which config now serves, and how many policies it enforces or audits. */
 function logConfigLoaded(sink: LogSink, config: SidecarConfig, source: 'file' | 'operator'): void {
   const audit = config.policies.filter((p) => p.mode === 'audit').length;
   logEvent(sink, 'config_loaded', {

@@ -35,6 +35,9 @@ Options:
   --revocations-dir <dir>       with --config: a directory the replicas share; its AccessRevocation
                                 files are read with the config, and sign-outs and back-channel
                                 logouts are written there, so they end the session in every replica
+  --idle-collection-after <d>   quiet time (no request started) after which the sidecar gives memory
+                                back with one memory-reducing garbage collection, at most once
+                                every six such times (default 10s: at most once a minute; 0s: never)
 
 Client limits (hostile and broken clients):
   --max-header-size <bytes>     largest request head accepted, else 431 (default 16384)
@@ -67,6 +70,7 @@ export interface SidecarFlags {
   readonly graceMs: number;
   readonly pollIntervalMs: number;
   readonly revocationsDir: string | undefined;
+  readonly idleCollectionAfterMs: number;
   readonly limits: ClientLimits;
 }
 
@@ -86,6 +90,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       listen: { type: 'string', default: '0.0.0.0:4180' },
       'admin-listen': { type: 'string', default: '0.0.0.0:9180' },
       'shutdown-grace': { type: 'string', default: '25s' },
+      'idle-collection-after': { type: 'string', default: '10s' },
       'poll-interval': { type: 'string', default: '1s' },
       'revocations-dir': { type: 'string' },
       'max-header-size': { type: 'string', default: String(D.maxHeaderBytes) },
@@ -142,6 +147,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
     adminListen: parseListen(values['admin-listen'], '--admin-listen'),
     graceMs: duration('shutdown-grace'),
     pollIntervalMs: duration('poll-interval'),
+    idleCollectionAfterMs: idleCollectionAfter(duration('idle-collection-after')),
     revocationsDir: values['revocations-dir'],
     limits: Object.freeze({
       maxHeaderBytes: integer('max-header-size', 1024, 1024 * 1024),
@@ -160,4 +166,10 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       maxClientTunnels: integer('max-client-tunnels', 1, 1_000_000),
     }),
   };
+}
+
+/** --idle-collection-after: 0 (never) or at least a second, so a quiet sidecar is not woken often to check. */
+function idleCollectionAfter(ms: number): number {
+  if (ms !== 0 && ms < 1_000) throw new UsageError('--idle-collection-after: 0s (never) or at least 1s');
+  return ms;
 }

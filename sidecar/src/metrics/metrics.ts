@@ -31,6 +31,8 @@ export interface SidecarMetrics {
   revocationApplied(app: string): void;
   /** The operator's config stream opened (true) or broke (false); cluster mode only. */
   configStreamConnected(connected: boolean): void;
+  /** A memory-reducing collection ran while the sidecar was quiet, taking this many seconds. */
+  idleCollected(seconds: number): void;
 }
 
 /** What clients hold right now, read when metrics are scraped. */
@@ -184,6 +186,16 @@ export function createSidecarMetrics(): SidecarMetrics {
     labelNames: ['app'],
     registers: [registry],
   });
+  const idleCollections = new Counter({
+    name: 'gatehouse_idle_collections_total',
+    help: 'Memory-reducing garbage collections run while no request was starting (--idle-collection-after).',
+    registers: [registry],
+  });
+  const idleCollectionSeconds = new Counter({
+    name: 'gatehouse_idle_collection_seconds_total',
+    help: 'Time spent in those collections; a request that arrived during one waited for it.',
+    registers: [registry],
+  });
   // Registered at the first stream event, so a standalone sidecar does not report a broken stream.
   let streamConnected: Gauge<string> | undefined;
 
@@ -260,6 +272,10 @@ export function createSidecarMetrics(): SidecarMetrics {
         registers: [registry],
       });
       streamConnected.set(connected ? 1 : 0);
+    },
+    idleCollected(seconds) {
+      idleCollections.inc();
+      idleCollectionSeconds.inc(seconds);
     },
   };
 }

@@ -1,0 +1,82 @@
+/**
+ * Gives a quiet process's memory back: one memory-reducing garbage collection once no work has
+ * started for a while.
+ *
+ * V8 has this built in (its memory reducer, some seconds after the last full collection), but in
+ * Node.js 24 it never fires: it waits for a low allocation rate in the JavaScript heap *and* in
+ * the embedder's heap, and a Node.js process that allocates nothing in the embedder's heap
+ * reports a rate of zero there, which V8 reads as a busy mutator (`--trace-memory-reducer`:
+ * "high alloc" every 8 s of an idle sidecar, forever). So the young generation stays at the size
+ * the last load grew it to, and the free pages of the old one stay mapped. This does what the
+ * memory reducer would: after `quietMs` without a new piece of work, and at most once every
+ * `minGapMs`, one collection, only if work started since the last one (or `dirty()` was called).
+ */
+export interface IdleCollectionOptions {
+  /** A count that grows with every piece of work started (requests, in the sidecar). */
+  readonly started: () => number;
+  /** Quiet time before the collection; 0 turns it off. */
+  readonly quietMs: number;
+  /** Least time between two collections. */
+  readonly minGapMs: number;
+  /** The memory-reducing collection (synchronous). */
+  readonly collect: () => void;
+  /** Told how long each collection took, in milliseconds. */
+  readonly onCollected?: (ms: number) => void;
+}
+
+export interface IdleCollection {
+  /** Something grew memory without starting work (a new config): collect at the next quiet time. */
+  dirty(): void;
+  stop(): void;
+}
+
+/**
+ * Checks every quietMs / 2: a collection runs at the first check that sees no work started since
+ * the check before, so between one and one and a half quiet times after the last piece of work.
+ */
+export function startIdleCollection(options: IdleCollectionOptions): IdleCollection {
+  const { started, quietMs, minGapMs, collect, onCollected } = options;
+  if (!(quietMs > 0)) return { dirty() {}, stop() {} };
+  let seen = started();
+  let pending = true; // what the start allocated is the first thing to give back
+  let last = Number.NEGATIVE_INFINITY;
+  const timer = setInterval(
+    () => {
+      const now = started();
+      if (now !== seen) {
+        seen = now;
+        pending = true;
+        return;
+      }
+      const at = performance.now();
+      if (!pending || at - last < minGapMs) return;
+      pending = false;
+      collect();
+      last = performance.now();
+      onCollected?.(last - at);
+    },
+    Math.max(1, Math.floor(quietMs / 2)),
+  );
+  timer.unref();
+  return {
+    dirty() {
+      pending = true;
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
+type GcOptions = { type: 'major'; execution: 'sync'; flavor: 'last-resort' };
+
+/**
+ * V8's memory-reducing collection ("last resort": full collections until nothing more is freed,
+ * then the young generation shrunk to its least size and the freed pages unmapped), through the
+ * `gc` function that `--expose-gc` defines; undefined without the option.
+ */
+export function memoryReducingCollection(): (() => void) | undefined {
+  const gc = (globalThis as { gc?: (options: GcOptions) => void }).gc;
+  if (typeof gc !== 'function') return undefined;
+  return () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+}
