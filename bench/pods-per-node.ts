@@ -6,9 +6,10 @@
 // NODE_OPTIONS, environment and compile cache), one after the other, each in a memory cgroup of
 // its own with the injected container's limit, as pods' containers are. They run a copy of this
 // process's Node.js binary that is not in the page cache yet (the first sidecar reads it, as the
-// first pod on a node does). With all of them at rest, and again after each has served a load,
-// it prints for each sidecar its RSS, its proportional share (PSS: a shared page divided among
-// the processes that map it), its anonymous memory, what its cgroup is charged for, and the
+// first pod on a node does). With all of them at rest, and again after each has served a load
+// (each time one second later, and again 15 s later, once a quiet sidecar has given memory
+// back), it prints for each sidecar its RSS, its proportional share (PSS: a shared page divided
+// among the processes that map it), its anonymous memory, what its cgroup is charged for, and the
 // cgroup's working set (usage less inactive file pages, what the kubelet counts against a
 // container's request when it ranks pods for eviction). Each
 // sidecar gets its config as the injected one does, from the operator's stream over HTTPS (a
@@ -52,6 +53,8 @@ if (values.config !== 'operator' && values.config !== 'file') {
 const FROM_OPERATOR = values.config === 'operator';
 const SIDECARS = Number(values.sidecars);
 const LOAD_SECONDS = Number(values.load);
+/** When memory is read again, at rest and after the loads: once a quiet sidecar has given memory back. */
+const RESTED_SECONDS = 15;
 if (!Number.isInteger(SIDECARS) || SIDECARS < 2) {
   console.error('bench: --sidecars: give a whole number of at least 2');
   process.exit(2);
@@ -117,6 +120,9 @@ const read = (): Reading[] =>
     };
   });
 const atRest = read();
+// Quiet for longer: a sidecar gives memory back once no request has started for 10 s.
+await new Promise((r) => setTimeout(r, (RESTED_SECONDS - 1) * 1000));
+const rested = read();
 for (const s of started)
   if (LOAD_SECONDS > 0)
     wrkRequests(
@@ -128,6 +134,8 @@ for (const s of started)
     );
 await new Promise((r) => setTimeout(r, 1000));
 const afterLoad = read();
+await new Promise((r) => setTimeout(r, (RESTED_SECONDS - 1) * 1000));
+const restedAfterLoad = read();
 
 const f = (x: number) => x.toFixed(1);
 const table = (title: string, readings: Reading[]) => {
@@ -156,8 +164,11 @@ console.log(
   `node ${process.version}; ${SIDECARS} sidecars as shipped (config ${FROM_OPERATOR ? "from the operator's stream, as injected" : 'from a file'}), each in its own memory cgroup (the injected container's limit), on core 0; wrk and the upstream on core 1`,
 );
 table('At rest (one second after the last one answered its first request):', atRest);
-if (LOAD_SECONDS > 0)
+table(`At rest, ${RESTED_SECONDS} s after the last one answered its first request:`, rested);
+if (LOAD_SECONDS > 0) {
   table(`After ${LOAD_SECONDS} s of wrk -c50 (signed in) each, one second later:`, afterLoad);
+  table(`${RESTED_SECONDS} s after the last load:`, restedAfterLoad);
+}
 for (const { child } of started) await stopChild(child);
 for (const operator of operators) await operator.close();
 process.exit(0);

@@ -1,5 +1,5 @@
 // What one sidecar costs its pod as the policy count grows: spawn to first 200, idle RSS one
-// second after, and CPU microseconds per signed-in request at saturation (from /proc), for an
+// second after and 15 s after (once a quiet sidecar has given memory back), and CPU microseconds per signed-in request at saturation (from /proc), for an
 // application of 2 policies and one of 2 + N team policies (bench/signed-in-app.ts: each allows
 // one group on its own paths, so none of them matches the measured request). The
 // sidecar is the built one as shipped (dist/, its NODE_OPTIONS and the image's compile cache;
@@ -61,6 +61,7 @@ function signedInCpuUs(pid: number, url: string, cookie: string): number {
 interface Figures {
   spawnMs: number;
   idleMiB: number;
+  restedMiB: number;
   cpuUs: number;
 }
 
@@ -90,12 +91,17 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode, cache: st
   await new Promise((r) => setTimeout(r, 1000));
   const pid = child.pid as number;
   const idleMiB = statusMiB(pid, 'VmRSS');
+  await new Promise((r) => setTimeout(r, (RESTED_SECONDS - 1) * 1000));
+  const restedMiB = statusMiB(pid, 'VmRSS');
   signedInCpuUs(pid, `${origin}/small`, cookie); // warm-up
   const cpuUs = signedInCpuUs(pid, `${origin}/small`, cookie);
   await stopChild(child);
   await operator?.close();
-  return { spawnMs, idleMiB, cpuUs };
+  return { spawnMs, idleMiB, restedMiB, cpuUs };
 }
+
+/** The second reading at rest: after the sidecar's idle collection (--idle-collection-after, 10 s). */
+const RESTED_SECONDS = 15;
 
 const { url: upstreamUrl } = await startUpstreamOnLoadCore();
 // The image's compile cache is made once, here, not inside the first spawn's timing.
@@ -126,6 +132,7 @@ console.log(`|---|${names.map(() => '---:').join('|')}|`);
 for (const [label, pick, digits] of [
   ['spawn → first 200, ms', (f: Figures) => f.spawnMs, 0],
   ['idle RSS, MiB', (f: Figures) => f.idleMiB, 0],
+  [`idle RSS ${RESTED_SECONDS} s after the first answer, MiB`, (f: Figures) => f.restedMiB, 0],
   ['CPU µs per signed-in request, saturation', (f: Figures) => f.cpuUs, 1],
 ] as const)
   console.log(`| ${label} | ${names.map((n) => col(n, pick, digits)).join(' | ')} |`);

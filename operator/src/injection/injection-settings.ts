@@ -5,7 +5,10 @@ import { StringEnum } from '../../../contract/api/schema-helpers.ts';
 import { schemaErrors } from '../../../contract/api/validate.ts';
 import { ConfigError } from '../../../contract/errors.ts';
 
-/** The sidecar flags a platform team may set on injected sidecars: its client limits, nothing else. */
+/**
+ * The sidecar flags a platform team may set on injected sidecars: its client limits, its shutdown
+ * grace and when a quiet sidecar gives memory back; nothing else.
+ */
 export const SIDECAR_LIMIT_FLAGS: readonly string[] = [
   'max-header-size',
   'client-header-timeout',
@@ -22,6 +25,7 @@ export const SIDECAR_LIMIT_FLAGS: readonly string[] = [
   'max-tunnels',
   'max-client-tunnels',
   'shutdown-grace',
+  'idle-collection-after',
 ];
 
 const Port = (description: string) => Type.Integer({ minimum: 1, maximum: 65535, description });
