@@ -7,8 +7,8 @@
 // its own with the injected container's limit, as pods' containers are. They run a copy of this
 // process's Node.js binary that is not in the page cache yet (the first sidecar reads it, as the
 // first pod on a node does). With all of them at rest, and again after each has served a load
-// (each time one second later, and again 15 s later, once a quiet sidecar has given memory
-// back), it prints for each sidecar its RSS, its proportional share (PSS: a shared page divided
+// (each time one second later, and again once a quiet sidecar has given memory back: 15 s
+// later at rest, 60 s after the loads, as it does so at most once a minute), it prints for each sidecar its RSS, its proportional share (PSS: a shared page divided
 // among the processes that map it), its anonymous memory, what its cgroup is charged for, and the
 // cgroup's working set (usage less inactive file pages, what the kubelet counts against a
 // container's request when it ranks pods for eviction). Each
@@ -55,6 +55,8 @@ const SIDECARS = Number(values.sidecars);
 const LOAD_SECONDS = Number(values.load);
 /** When memory is read again, at rest and after the loads: once a quiet sidecar has given memory back. */
 const RESTED_SECONDS = 15;
+/** After the loads the wait is longer: a sidecar collects at most once a minute, and each did at rest. */
+const RESTED_AFTER_LOAD_SECONDS = 60;
 if (!Number.isInteger(SIDECARS) || SIDECARS < 2) {
   console.error('bench: --sidecars: give a whole number of at least 2');
   process.exit(2);
@@ -134,7 +136,7 @@ for (const s of started)
     );
 await new Promise((r) => setTimeout(r, 1000));
 const afterLoad = read();
-await new Promise((r) => setTimeout(r, (RESTED_SECONDS - 1) * 1000));
+await new Promise((r) => setTimeout(r, (RESTED_AFTER_LOAD_SECONDS - 1) * 1000));
 const restedAfterLoad = read();
 
 const f = (x: number) => x.toFixed(1);
@@ -167,7 +169,7 @@ table('At rest (one second after the last one answered its first request):', atR
 table(`At rest, ${RESTED_SECONDS} s after the last one answered its first request:`, rested);
 if (LOAD_SECONDS > 0) {
   table(`After ${LOAD_SECONDS} s of wrk -c50 (signed in) each, one second later:`, afterLoad);
-  table(`${RESTED_SECONDS} s after the last load:`, restedAfterLoad);
+  table(`${RESTED_AFTER_LOAD_SECONDS} s after the last load:`, restedAfterLoad);
 }
 for (const { child } of started) await stopChild(child);
 for (const operator of operators) await operator.close();
