@@ -12,8 +12,17 @@ describe('gatehouse sidecar flags', () => {
     expect(flags).toMatchObject({
       graceMs: 25_000,
       pollIntervalMs: 1_000,
+      idleCollectionAfterMs: 10_000,
       listen: { host: '0.0.0.0', port: 4180 },
     });
+  });
+
+  it.each([
+    ['--idle-collection-after=0s', 0],
+    ['--idle-collection-after=1s', 1_000],
+    ['--idle-collection-after=2m', 120_000],
+  ] as const)('%s', (flag, ms) => {
+    expect(parse(flag).idleCollectionAfterMs).toBe(ms);
   });
 
   it.each([
@@ -39,6 +48,8 @@ describe('gatehouse sidecar flags', () => {
     [['--client-body-timeout=soon'], /--client-body-timeout: expected a duration/],
     [['--max-connections=3'], /--max-connections: expected an integer from 16/],
     [['--upstream=ftp://x'], /--upstream/],
+    [['--idle-collection-after=500ms'], /--idle-collection-after: 0s \(never\) or at least 1s/],
+    [['--idle-collection-after=later'], /--idle-collection-after: expected a duration/],
   ] as const)('refuses %j', (argv, message) => {
     expect(() => parse(...argv)).toThrow(UsageError);
     expect(() => parse(...argv)).toThrow(message);
