@@ -8,8 +8,9 @@
 // process's Node.js binary that is not in the page cache yet (the first sidecar reads it, as the
 // first pod on a node does). With all of them at rest, and again after each has served a load
 // (each time one second later, and again once a quiet sidecar has given memory back: 15 s
-// later at rest, 60 s after the loads, as it does so at most once a minute), it prints for each sidecar its RSS, its proportional share (PSS: a shared page divided
-// among the processes that map it), its anonymous memory, what its cgroup is charged for, and the
+// later at rest, 60 s after the loads, as it does so at most once a minute), it prints for each
+// sidecar its RSS, its proportional share (PSS: a shared page divided among the processes that
+// map it), its anonymous memory, what its cgroup is charged for, and the
 // cgroup's working set (usage less inactive file pages, what the kubelet counts against a
 // container's request when it ranks pods for eviction). Each
 // sidecar gets its config as the injected one does, from the operator's stream over HTTPS (a

@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/operator-cluster.ts';
 import {
   anonymousRssBytes,
   applicationYaml,
@@ -42,15 +43,6 @@ async function load(url: string, connections: number, ms: number): Promise<numbe
   return done;
 }
 
-async function until(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
-
 describe('a quiet sidecar gives memory back', () => {
   let upstream: TestUpstream;
   let proc: SidecarProcess;
@@ -69,7 +61,7 @@ describe('a quiet sidecar gives memory back', () => {
   it('one memory-reducing collection once no request has started for the quiet time, none under load', async () => {
     const pid = proc.child.pid as number;
     // The start's own collection, a quiet time after the start.
-    expect(await until(async () => (await collections(proc.adminPort)) === 1, 10_000)).toBe(true);
+    await eventually(async () => (await collections(proc.adminPort)) === 1, 10_000, 'the collection at rest');
 
     const served = await load(`http://127.0.0.1:${proc.port}`, 200, 3_000);
     expect(served).toBeGreaterThan(1_000);
@@ -79,7 +71,11 @@ describe('a quiet sidecar gives memory back', () => {
 
     // Quiet: a collection between one and one and a half quiet times later, and no earlier than
     // six quiet times after the previous one.
-    expect(await until(async () => (await collections(proc.adminPort)) === 2, 15_000)).toBe(true);
+    await eventually(
+      async () => (await collections(proc.adminPort)) === 2,
+      15_000,
+      'the collection after the load',
+    );
     const atRest = anonymousRssBytes(pid);
     console.warn(
       `anonymous memory after 200 connections ${(afterLoad / MIB).toFixed(1)} MiB, after the collection ${(atRest / MIB).toFixed(1)} MiB`,

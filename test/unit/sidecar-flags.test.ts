@@ -21,6 +21,7 @@ describe('gatehouse sidecar flags', () => {
     ['--idle-collection-after=0s', 0],
     ['--idle-collection-after=1s', 1_000],
     ['--idle-collection-after=2m', 120_000],
+    ['--idle-collection-after=1h', 3_600_000],
   ] as const)('%s', (flag, ms) => {
     expect(parse(flag).idleCollectionAfterMs).toBe(ms);
   });
@@ -48,7 +49,8 @@ describe('gatehouse sidecar flags', () => {
     [['--client-body-timeout=soon'], /--client-body-timeout: expected a duration/],
     [['--max-connections=3'], /--max-connections: expected an integer from 16/],
     [['--upstream=ftp://x'], /--upstream/],
-    [['--idle-collection-after=500ms'], /--idle-collection-after: 0s \(never\) or at least 1s/],
+    [['--idle-collection-after=500ms'], /--idle-collection-after: 0s \(never\), or from 1s to 1h/],
+    [['--idle-collection-after=2h'], /--idle-collection-after: 0s \(never\), or from 1s to 1h/],
     [['--idle-collection-after=later'], /--idle-collection-after: expected a duration/],
   ] as const)('refuses %j', (argv, message) => {
     expect(() => parse(...argv)).toThrow(UsageError);

@@ -37,7 +37,8 @@ Options:
                                 logouts are written there, so they end the session in every replica
   --idle-collection-after <d>   quiet time (no request started) after which the sidecar gives memory
                                 back with one memory-reducing garbage collection, at most once
-                                every six such times (default 10s: at most once a minute; 0s: never)
+                                every six such times (default 10s: at most once a minute; 0s: never;
+                                at most 1h)
 
 Client limits (hostile and broken clients):
   --max-header-size <bytes>     largest request head accepted, else 431 (default 16384)
@@ -168,8 +169,12 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
   };
 }
 
-/** --idle-collection-after: 0 (never) or at least a second, so a quiet sidecar is not woken often to check. */
+/**
+ * --idle-collection-after: 0 (never), or from a second (a quiet sidecar is not woken often to
+ * check) to an hour (a check timer stays within what setInterval takes).
+ */
 function idleCollectionAfter(ms: number): number {
-  if (ms !== 0 && ms < 1_000) throw new UsageError('--idle-collection-after: 0s (never) or at least 1s');
+  if (ms !== 0 && (ms < 1_000 || ms > 3_600_000))
+    throw new UsageError('--idle-collection-after: 0s (never), or from 1s to 1h');
   return ms;
 }
