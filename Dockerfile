@@ -26,10 +26,10 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/dist ./dist
 COPY crds ./crds
 ENV NODE_ENV=production
-# The sidecar's CPU per request, memory bound, request latency and memory at rest depend on these
-# V8 options (contract/sidecar-node-options.ts; a test keeps the two equal). V8 reads them only at
-# start, so they travel in NODE_OPTIONS.
-ENV NODE_OPTIONS="--max-semi-space-size=4 --v8-pool-size=1 --expose-gc"
+# The sidecar's CPU per request, memory bound and request latency depend on these V8 options
+# (contract/sidecar-node-options.ts; a test keeps the two equal). V8 reads them only at start, so
+# they travel in NODE_OPTIONS.
+ENV NODE_OPTIONS="--max-semi-space-size=4 --v8-pool-size=1"
 # glibc gives the free top of a heap back once it exceeds 128 KiB, a threshold that then no longer
 # rises as V8's compiles free large blocks (contract/sidecar-node-options.ts: idle RSS 3 to 10 MiB
 # lower, the peak 2 to 4). Checked against the constant by the same test.

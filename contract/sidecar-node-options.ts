@@ -12,15 +12,14 @@
  *   optimized (a burst of TurboFan compiles some seconds into sustained load) four compiler
  *   threads at the request thread's priority took four fifths of a one-core budget for 300 to
  *   400 ms, and requests queued behind them; with one the request thread keeps half.
- * - `--expose-gc`: defines `gc`, through which a quiet sidecar gives memory back with one
- *   memory-reducing collection (lib/idle-collection.ts, `--idle-collection-after`), which V8's own
- *   memory reducer never does in Node.js 24. Measured in the injected form: anonymous memory at
- *   rest 18.8 against 22.6 MiB, after a load of 200 connections 27.8 against 48.2 MiB.
+ * Every V8 flag given here must leave Node.js's code cache of its own modules usable (V8 rejects
+ * a cache made with other flags that affect code, `--expose-gc` among them: 36 of Node's modules
+ * compiled from source in every start); test/sidecar/shipped-bundle.test.ts checks it.
  * V8 reads them only at start, so they travel in NODE_OPTIONS: the image sets them (Dockerfile
  * `ENV`, checked against this constant by a test), the injection webhook sets them on the sidecar
  * container, and `gatehouse sidecar` started without them says so in its first lines.
  */
-export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=4 --v8-pool-size=1 --expose-gc';
+export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=4 --v8-pool-size=1';
 
 /**
  * glibc's malloc gives the free top of a heap back to the system once it exceeds this many bytes.

@@ -68,15 +68,35 @@ export function startIdleCollection(options: IdleCollectionOptions): IdleCollect
   };
 }
 
-type GcOptions = { type: 'major'; execution: 'sync'; flavor: 'last-resort' };
+type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
 /**
  * V8's memory-reducing collection ("last resort": full collections until nothing more is freed,
- * then the young generation shrunk to its least size and the freed pages unmapped), through the
- * `gc` function that `--expose-gc` defines; undefined without the option.
+ * then the young generation shrunk to its least size and the freed pages unmapped), through V8's
+ * `gc` extension.
+ *
+ * V8 defines `gc` in a context created while its `--expose-gc` flag is set. The flag is set for
+ * the moment it takes to create one such context, at each collection, and unset at once, rather
+ * than given at start: with `--expose-gc` on the command line or in NODE_OPTIONS, Node.js rejects
+ * the code cache of its own modules (V8 checks the flags a cache was made with) and compiles each
+ * one from source when it is first loaded, 36 modules in a sidecar's start. A module loaded while
+ * the flag is set would be compiled so too, so node:vm is loaded before it is set. A process
+ * started with `--expose-gc` uses its own `gc`.
  */
-export function memoryReducingCollection(): (() => void) | undefined {
-  const gc = (globalThis as { gc?: (options: GcOptions) => void }).gc;
-  if (typeof gc !== 'function') return undefined;
-  return () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+export function memoryReducingCollection(): () => void {
+  const own = (globalThis as { gc?: Gc }).gc;
+  return () => (typeof own === 'function' ? own : extensionGc())(LAST_RESORT);
+}
+
+const LAST_RESORT = { type: 'major', execution: 'sync', flavor: 'last-resort' } as const;
+
+function extensionGc(): Gc {
+  const { runInNewContext } = process.getBuiltinModule('node:vm');
+  const { setFlagsFromString } = process.getBuiltinModule('node:v8');
+  setFlagsFromString('--expose-gc');
+  try {
+    return runInNewContext('gc') as Gc;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
 }

@@ -12,26 +12,29 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 const MIB = 1024 * 1024;
 /**
- * What a quiet sidecar gives back after a load of 200 connections: the young generation the load
- * grew to 8 MiB and the old generation's free pages (lib/idle-collection.ts). 20 MiB measured in
- * the injected form; nothing without the collection (V8's own memory reducer never runs in
- * Node.js 24), so the drop is the test.
+ * What a quiet sidecar gives back after 6,000 requests over 200 connections: the young generation
+ * the load grew to 8 MiB and the old generation's free pages (lib/idle-collection.ts). 42 to 58
+ * MiB measured here; nothing without the collection (V8's own memory reducer never runs in
+ * Node.js 24; an ordinary full collection in its place gave back nothing), so the drop is the test.
  */
-const GIVEN_BACK_AT_LEAST = 8 * MIB;
+const GIVEN_BACK_AT_LEAST = 16 * MIB;
 
 async function collections(adminPort: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
   return Number(/^gatehouse_idle_collections_total (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
 }
 
-/** Keeps `connections` requests in flight for `ms`, each a small GET. */
-async function load(url: string, connections: number, ms: number): Promise<number> {
+/**
+ * Keeps `connections` small GETs in flight until `requests` were served (or `ms` ran out, on a
+ * starved machine); how much the load grows memory follows the requests served, not the time.
+ */
+async function load(url: string, connections: number, requests: number, ms: number): Promise<number> {
   const pool = new Pool(url, { connections, pipelining: 1 });
   const until = performance.now() + ms;
   let done = 0;
   await Promise.all(
     Array.from({ length: connections }, async () => {
-      while (performance.now() < until) {
+      while (done < requests && performance.now() < until) {
         const res = await pool.request({ path: '/small', method: 'GET' });
         await res.body.arrayBuffer();
         if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
@@ -63,10 +66,10 @@ describe('a quiet sidecar gives memory back', () => {
     // The start's own collection, a quiet time after the start.
     await eventually(async () => (await collections(proc.adminPort)) === 1, 10_000, 'the collection at rest');
 
-    const served = await load(`http://127.0.0.1:${proc.port}`, 200, 3_000);
-    expect(served).toBeGreaterThan(1_000);
+    const served = await load(`http://127.0.0.1:${proc.port}`, 200, 6_000, 20_000);
+    expect(served).toBeGreaterThanOrEqual(6_000);
     const afterLoad = anonymousRssBytes(pid);
-    // Under load (3 s, three quiet times of 1 s) nothing ran.
+    // Under load (seconds, several quiet times of 1 s) nothing ran.
     expect(await collections(proc.adminPort)).toBe(1);
 
     // Quiet: a collection between one and one and a half quiet times later, and no earlier than
@@ -83,6 +86,6 @@ describe('a quiet sidecar gives memory back', () => {
     expect(afterLoad - atRest).toBeGreaterThanOrEqual(GIVEN_BACK_AT_LEAST);
 
     // Served as before afterwards.
-    expect(await load(`http://127.0.0.1:${proc.port}`, 4, 200)).toBeGreaterThan(10);
+    expect(await load(`http://127.0.0.1:${proc.port}`, 4, 20, 5_000)).toBeGreaterThanOrEqual(20);
   }, 60_000);
 });

@@ -32,17 +32,16 @@ describe('the sidecar Node options', () => {
 
   it.each([
     [[], '', false],
-    [['--max-semi-space-size=4', '--v8-pool-size=1', '--expose-gc'], '', true],
-    [['--max-semi-space-size=4', '--expose-gc'], '--v8-pool-size=1', true],
-    [[], '--max-semi-space-size=4 --v8-pool-size=1 --expose-gc', true],
-    [[], '--max_semi_space_size=4 --v8_pool_size=1 --expose_gc', true],
-    [[], '--expose-gc --max-old-space-size=100 --v8-pool-size=1 --max-semi-space-size=4', true],
-    [[], '--max-semi-space-size=4 --v8-pool-size=1', false],
-    [[], '--max-semi-space-size=4 --expose-gc', false],
-    [[], '--v8-pool-size=1 --expose-gc', false],
-    [[], '--max-semi-space-size=16 --v8-pool-size=1 --expose-gc', false],
-    [[], '--max-semi-space-size=1 --v8-pool-size=1 --expose-gc', false],
-    [[], '--max-semi-space-size=4 --v8-pool-size=4 --expose-gc', false],
+    [['--max-semi-space-size=4', '--v8-pool-size=1'], '', true],
+    [['--max-semi-space-size=4'], '--v8-pool-size=1', true],
+    [[], '--max-semi-space-size=4 --v8-pool-size=1', true],
+    [[], '--max_semi_space_size=4 --v8_pool_size=1', true],
+    [[], '--max-old-space-size=100 --v8-pool-size=1 --max-semi-space-size=4', true],
+    [[], '--max-semi-space-size=4', false],
+    [[], '--v8-pool-size=1', false],
+    [[], '--max-semi-space-size=16 --v8-pool-size=1', false],
+    [[], '--max-semi-space-size=1 --v8-pool-size=1', false],
+    [[], '--max-semi-space-size=4 --v8-pool-size=4', false],
   ] as const)('applied with argv %j and NODE_OPTIONS %j: %s', (argv, env, applied) => {
     expect(sidecarNodeOptionsApplied(argv, env)).toBe(applied);
   });

@@ -139,7 +139,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   if (!nodeOptionsApplied)
     logEvent(sink, 'node_options_missing', {
       expected: SIDECAR_NODE_OPTIONS,
-      hint: `garbage collection costs more CPU per request or streaming holds more memory (V8 sizes the young generation from the memory limit), V8 compiles can hold requests back under load, and a quiet sidecar cannot give memory back (--idle-collection-after); start with NODE_OPTIONS="${SIDECAR_NODE_OPTIONS}" as the image and injected sidecars do`,
+      hint: `garbage collection costs more CPU per request or streaming holds more memory (V8 sizes the young generation from the memory limit), and V8 compiles can hold requests back under load; start with NODE_OPTIONS="${SIDECAR_NODE_OPTIONS}" as the image and injected sidecars do`,
     });
 
   return new Promise((resolve) => {
@@ -172,18 +172,13 @@ function upstreamOverride(flag: string | undefined): (config: SidecarConfig) => 
   return (config) => Object.freeze({ ...config, upstream: Object.freeze({ ...config.upstream, origin }) });
 }
 
-/**
- * The memory-reducing collection once the sidecar is quiet (lib/idle-collection.ts), through the
- * `gc` that --expose-gc in SIDECAR_NODE_OPTIONS defines; without it, nothing (the missing options
- * are reported at start).
- */
+/** The memory-reducing collection once the sidecar is quiet (lib/idle-collection.ts). */
 function idleCollection(flags: SidecarFlags, sidecar: Sidecar, metrics: SidecarMetrics): IdleCollection {
-  const collect = memoryReducingCollection();
   return startIdleCollection({
     started: () => sidecar.requestsStarted(),
-    quietMs: collect ? flags.idleCollectionAfterMs : 0,
+    quietMs: flags.idleCollectionAfterMs,
     minGapMs: 6 * flags.idleCollectionAfterMs,
-    collect: collect ?? (() => {}),
+    collect: memoryReducingCollection(),
     onCollected: (ms) => metrics.idleCollected(ms / 1000),
   });
 }
