@@ -14,7 +14,7 @@
  *   400 ms, and requests queued behind them; with one the request thread keeps half.
  * Every V8 flag given here must leave Node.js's code cache of its own modules usable (V8 rejects
  * a cache made with other flags that affect code, `--expose-gc` among them: 36 of Node's modules
- * compiled from source in every start); test/sidecar/shipped-bundle.test.ts checks it.
+ * compiled from source in every start); test/sidecar/builtin-code-cache.test.ts checks it.
  * V8 reads them only at start, so they travel in NODE_OPTIONS: the image sets them (Dockerfile
  * `ENV`, checked against this constant by a test), the injection webhook sets them on the sidecar
  * container, and `gatehouse sidecar` started without them says so in its first lines.
