@@ -36,7 +36,12 @@ import {
   wrkOnLoadCore,
   wrkRequests,
 } from './process-measures.ts';
-import { imageCompileCache, spawnBuiltSidecar } from './sidecar-process.ts';
+import {
+  COLLECTED_AGAIN_SECONDS,
+  imageCompileCache,
+  RESTED_SECONDS,
+  spawnBuiltSidecar,
+} from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 import { type StandInOperator, standInOperator } from './stand-in-operator.ts';
 
@@ -54,10 +59,6 @@ if (values.config !== 'operator' && values.config !== 'file') {
 const FROM_OPERATOR = values.config === 'operator';
 const SIDECARS = Number(values.sidecars);
 const LOAD_SECONDS = Number(values.load);
-/** When memory is read again, at rest and after the loads: once a quiet sidecar has given memory back. */
-const RESTED_SECONDS = 15;
-/** After the loads the wait is longer: a sidecar collects at most once a minute, and each did at rest. */
-const RESTED_AFTER_LOAD_SECONDS = 60;
 if (!Number.isInteger(SIDECARS) || SIDECARS < 2) {
   console.error('bench: --sidecars: give a whole number of at least 2');
   process.exit(2);
@@ -137,7 +138,7 @@ for (const s of started)
     );
 await new Promise((r) => setTimeout(r, 1000));
 const afterLoad = read();
-await new Promise((r) => setTimeout(r, (RESTED_AFTER_LOAD_SECONDS - 1) * 1000));
+await new Promise((r) => setTimeout(r, (COLLECTED_AGAIN_SECONDS - 1) * 1000));
 const restedAfterLoad = read();
 
 const f = (x: number) => x.toFixed(1);
@@ -170,7 +171,7 @@ table('At rest (one second after the last one answered its first request):', atR
 table(`At rest, ${RESTED_SECONDS} s after the last one answered its first request:`, rested);
 if (LOAD_SECONDS > 0) {
   table(`After ${LOAD_SECONDS} s of wrk -c50 (signed in) each, one second later:`, afterLoad);
-  table(`${RESTED_AFTER_LOAD_SECONDS} s after the last load:`, restedAfterLoad);
+  table(`${COLLECTED_AGAIN_SECONDS} s after the last load:`, restedAfterLoad);
 }
 for (const { child } of started) await stopChild(child);
 for (const operator of operators) await operator.close();

@@ -50,7 +50,7 @@ import {
   wrkOnLoadCore,
   wrkRequests,
 } from './process-measures.ts';
-import { imageCompileCache, shippedNodeEnv } from './sidecar-process.ts';
+import { imageCompileCache, RESTED_SECONDS, shippedNodeEnv } from './sidecar-process.ts';
 import { benchKeysSecret, benchPolicy } from './signed-in-app.ts';
 import { standInOperator } from './stand-in-operator.ts';
 
@@ -416,8 +416,6 @@ async function cpuAtRest(pid: number): Promise<number> {
   return (cpuNanos(pid) - before) / 1e6 / REST_SECONDS;
 }
 const REST_SECONDS = 5;
-/** When memory at rest is read a second time: after the first answer, and after the loads. */
-const RESTED_SECONDS = 15;
 
 async function measure(proxy: Proxy): Promise<Figures> {
   const { child, pid, origin: at, stop } = await proxy.start();

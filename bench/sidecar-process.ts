@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SIDECAR_NODE_ENV, SIDECAR_NODE_OPTIONS } from '../contract/sidecar-node-options.ts';
+import { DEFAULT_IDLE_COLLECTION_AFTER_MS, IDLE_COLLECTION_GAP } from '../sidecar/src/cli/sidecar-flags.ts';
 import { type MemoryGroup, pinned } from './process-measures.ts';
 
 export interface BuiltSidecarOptions {
@@ -92,3 +93,11 @@ export function spawnBuiltSidecar(
     env,
   });
 }
+
+/**
+ * Seconds of rest after which a sidecar as shipped has given memory back (its idle collection
+ * checks every half quiet time, so it runs within one and a half quiet times of the last request).
+ */
+export const RESTED_SECONDS = (1.5 * DEFAULT_IDLE_COLLECTION_AFTER_MS) / 1000;
+/** Seconds after which a sidecar that collected already may collect again (the least gap). */
+export const COLLECTED_AGAIN_SECONDS = (IDLE_COLLECTION_GAP * DEFAULT_IDLE_COLLECTION_AFTER_MS) / 1000;

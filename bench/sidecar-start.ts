@@ -23,7 +23,7 @@ import {
   waitFor200,
   wrkCpuUsPerRequest,
 } from './process-measures.ts';
-import { imageCompileCache, spawnBuiltSidecar } from './sidecar-process.ts';
+import { imageCompileCache, RESTED_SECONDS, spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 import { standInOperator } from './stand-in-operator.ts';
 
@@ -99,9 +99,6 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode, cache: st
   await operator?.close();
   return { spawnMs, idleMiB, restedMiB, cpuUs };
 }
-
-/** The second reading at rest: after the sidecar's idle collection (--idle-collection-after, 10 s). */
-const RESTED_SECONDS = 15;
 
 const { url: upstreamUrl } = await startUpstreamOnLoadCore();
 // The image's compile cache is made once, here, not inside the first spawn's timing.

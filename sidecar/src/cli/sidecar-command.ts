@@ -20,7 +20,7 @@ import type { ConfigListener } from '../config/config-source.ts';
 import { directoryReporter, operatorReporter } from '../config/session-end-reporters.ts';
 import { createSidecarMetrics, type SidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar, type Sidecar } from '../server.ts';
-import { parseSidecarFlags, type SidecarFlags } from './sidecar-flags.ts';
+import { IDLE_COLLECTION_GAP, parseSidecarFlags, type SidecarFlags } from './sidecar-flags.ts';
 
 /** `gatehouse sidecar`: resolves with the process exit code once stopped by a signal. */
 export function runSidecarCommand(argv: string[]): Promise<number> {
@@ -177,7 +177,7 @@ function idleCollection(flags: SidecarFlags, sidecar: Sidecar, metrics: SidecarM
   return startIdleCollection({
     started: () => sidecar.requestsStarted(),
     quietMs: flags.idleCollectionAfterMs,
-    minGapMs: 6 * flags.idleCollectionAfterMs,
+    minGapMs: IDLE_COLLECTION_GAP * flags.idleCollectionAfterMs,
     collect: memoryReducingCollection(),
     onCollected: (ms) => metrics.idleCollected(ms / 1000),
   });

@@ -77,6 +77,11 @@ export interface SidecarFlags {
 
 const D = DEFAULT_CLIENT_LIMITS;
 
+/** --idle-collection-after's default: the quiet time before a sidecar gives memory back. */
+export const DEFAULT_IDLE_COLLECTION_AFTER_MS = 10_000;
+/** Quiet times that at least separate two idle collections (once a minute by default). */
+export const IDLE_COLLECTION_GAP = 6;
+
 /** Parses and checks the flags (pure: reads only argv and the given environment). */
 export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): SidecarFlags {
   const { values } = parseArgs({
@@ -91,7 +96,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       listen: { type: 'string', default: '0.0.0.0:4180' },
       'admin-listen': { type: 'string', default: '0.0.0.0:9180' },
       'shutdown-grace': { type: 'string', default: '25s' },
-      'idle-collection-after': { type: 'string', default: '10s' },
+      'idle-collection-after': { type: 'string', default: `${DEFAULT_IDLE_COLLECTION_AFTER_MS / 1000}s` },
       'poll-interval': { type: 'string', default: '1s' },
       'revocations-dir': { type: 'string' },
       'max-header-size': { type: 'string', default: String(D.maxHeaderBytes) },
