@@ -44,8 +44,7 @@ export function sidecarCodeCacheFile(directory: string, key: string): string {
  */
 export function readSidecarScript(file: string): string {
   const text = readFileSync(file, 'latin1');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is every non-ASCII character
-  return /[^\x00-\x7f]/.test(text) ? readFileSync(file, 'utf8') : text;
+  return /[\u0080-\uffff]/.test(text) ? readFileSync(file, 'utf8') : text;
 }
 
 /** The sidecar's script, run. */

@@ -62,7 +62,7 @@ async function buildSidecarScript(): Promise<Metafile> {
   for (const output of script.outputFiles) {
     if (output.path === outfile) {
       const body = output.text.replace(
-        /[^\x00-\x7f]/g,
+        /[\u0080-\uffff]/g,
         (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
       );
       writeFileSync(output.path, sidecarScriptHeader(body) + body);
