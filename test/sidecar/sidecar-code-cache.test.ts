@@ -42,12 +42,16 @@ afterAll(async () => {
 });
 
 /** A sidecar from the copy with `cacheDirectory` as its NODE_COMPILE_CACHE; one request through it. */
-async function serveOnce(cacheDirectory: string | undefined, script = join(app, 'dist/bin/gatehouse.js')) {
+async function serveOnce(
+  cacheDirectory: string | undefined,
+  script = join(app, 'dist/bin/gatehouse.js'),
+  env: Record<string, string> = {},
+) {
   const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
   const sidecar = await startSidecarProcess(
     { sourceArgs: ['--config', dir] },
     [],
-    cacheDirectory === undefined ? {} : { NODE_COMPILE_CACHE: cacheDirectory },
+    { ...env, ...(cacheDirectory === undefined ? {} : { NODE_COMPILE_CACHE: cacheDirectory }) },
     [script],
   );
   try {
@@ -87,8 +91,9 @@ describe("the sidecar's code cache", () => {
     expect(served.stderr).toBe('');
   });
 
-  it('without one the sidecar compiles its code as it runs and says so', async () => {
+  it('without one, or with the compile cache turned off, the sidecar compiles its code as it runs and says so', async () => {
     expect((await serveOnce(undefined)).codeCache).toBe('none');
+    expect((await serveOnce(cache, undefined, { NODE_DISABLE_COMPILE_CACHE: '1' })).codeCache).toBe('none');
   });
 
   it('a damaged cache is refused by V8: the sidecar serves, compiled as without it', async () => {
