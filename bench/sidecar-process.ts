@@ -21,10 +21,13 @@ export interface BuiltSidecarOptions {
   readonly node?: string;
   /** Variables set (a string) or removed (undefined) on top of the shipped environment. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Another build's dist/ (e.g. an earlier commit's, to compare), instead of this one's. */
+  readonly dist?: string;
 }
 
 const root = resolve(import.meta.dirname, '..');
-let compileCache: string | undefined;
+const DIST = join(root, 'dist');
+const compileCaches = new Map<string, string>();
 
 /**
  * The environment of a Node.js process started as the image starts it: this process's, with the
@@ -43,19 +46,21 @@ export function shippedNodeEnv(compileCacheDir?: string): NodeJS.ProcessEnv {
 }
 
 /**
- * Node's compile cache of dist/, made as the image makes it (Dockerfile: bin/warm-compile-cache.ts
- * with the sidecar's NODE_OPTIONS), once per benchmark process in a temporary directory.
+ * Node's compile cache of dist/ (or of another build's `dist`), made as the image makes it
+ * (Dockerfile: bin/warm-compile-cache.ts with the sidecar's NODE_OPTIONS), once per build and
+ * benchmark process in a temporary directory.
  */
-export function imageCompileCache(): string {
-  if (compileCache === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-compile-cache-'));
-    execFileSync(process.execPath, [join(root, 'dist/bin/warm-compile-cache.js'), dir], {
+export function imageCompileCache(dist = DIST): string {
+  let dir = compileCaches.get(dist);
+  if (dir === undefined) {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-compile-cache-'));
+    execFileSync(process.execPath, [join(dist, 'bin/warm-compile-cache.js'), dir], {
       env: shippedNodeEnv(dir),
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    compileCache = dir;
+    compileCaches.set(dist, dir);
   }
-  return compileCache;
+  return dir;
 }
 
 /**
@@ -68,8 +73,9 @@ export function spawnBuiltSidecar(
   port: number,
   options: BuiltSidecarOptions = {},
 ): ChildProcess {
+  const dist = options.dist ?? DIST;
   const args = [
-    join(root, 'dist/bin/gatehouse.js'),
+    join(dist, 'bin/gatehouse.js'),
     'sidecar',
     ...(options.configFlags ?? ['--config', configPath]),
     '--listen',
@@ -82,7 +88,7 @@ export function spawnBuiltSidecar(
     ? pinned(options.pin.memory, options.pin.core, node, args)
     : [node, args];
   const env: NodeJS.ProcessEnv = {
-    ...shippedNodeEnv(options.noCompileCache ? undefined : imageCompileCache()),
+    ...shippedNodeEnv(options.noCompileCache ? undefined : imageCompileCache(dist)),
     NODE_OPTIONS: options.nodeOptions ?? SIDECAR_NODE_OPTIONS,
   };
   for (const [name, value] of Object.entries(options.env ?? {}))

@@ -3,14 +3,17 @@
 // microseconds per signed-in request at saturation (from /proc), for an application of 2
 // policies and one of 2 + N team policies (bench/signed-in-app.ts: each allows one group on its
 // own paths, so none of them matches the measured request). The sidecar is the built one as shipped (dist/, its NODE_OPTIONS and the image's compile cache;
-// `--compile-cache on,off` adds the same without the cache), pinned to core 0; wrk and the
+// `--compile-cache on,off` adds the same without the cache; `--against <dir>` adds the same for
+// another build's dist/, e.g. an earlier commit's, interleaved), pinned to core 0; wrk and the
 // upstream run on core 1. Both ways a sidecar gets its config: from a YAML file (standalone) and
 // from the operator's stream (cluster mode; a stand-in operator in this process serves the same
 // application as the operator renders it, one JSON line over HTTPS). Prints the medians of --runs.
 //
-//   npm run build && taskset -c 1 node bench/sidecar-start.ts [--runs 3] [--policies 998] [--duration 5] [--modes file,cluster] [--compile-cache on,off]
+//   npm run build && taskset -c 1 node bench/sidecar-start.ts [--runs 3] [--policies 998] [--duration 5] [--modes file,cluster] [--compile-cache on,off] [--against <dist>]
 //
 // Needs wrk (apt-get install -y wrk).
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   children,
@@ -34,6 +37,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '5' },
     modes: { type: 'string', default: 'file,cluster' },
     'compile-cache': { type: 'string', default: 'on' },
+    against: { type: 'string' },
   },
 });
 type Mode = 'file' | 'cluster';
@@ -49,6 +53,15 @@ for (const cache of CACHES)
     console.error(`bench: --compile-cache: ${cache}; give on, off or on,off`);
     process.exit(2);
   }
+const BUILDS: (string | undefined)[] = [undefined];
+if (values.against !== undefined) {
+  const against = resolve(values.against);
+  if (!existsSync(join(against, 'bin/gatehouse.js'))) {
+    console.error(`bench: --against: ${against} holds no built gatehouse (bin/gatehouse.js)`);
+    process.exit(2);
+  }
+  BUILDS.push(against);
+}
 const RUNS = Number(values.runs);
 const EXTRA = Number(values.policies);
 const DURATION = Number(values.duration);
@@ -68,7 +81,13 @@ interface Figures {
 /** The sidecar runs with the injected container's default memory limit. */
 const memory = injectedMemoryGroup();
 
-async function measure(upstreamUrl: string, extra: number, mode: Mode, cache: string): Promise<Figures> {
+async function measure(
+  upstreamUrl: string,
+  extra: number,
+  mode: Mode,
+  cache: string,
+  dist: string | undefined,
+): Promise<Figures> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const { dir, cookie } = await writeSignedInApp(upstreamUrl, origin, 'bench', extra);
@@ -78,6 +97,7 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode, cache: st
     configFlags: operator?.flags,
     pin: { core: 0, memory },
     noCompileCache: cache === 'off',
+    ...(dist === undefined ? {} : { dist }),
   });
   children.add(child);
   child.once('exit', (code) => {
@@ -101,18 +121,22 @@ async function measure(upstreamUrl: string, extra: number, mode: Mode, cache: st
 }
 
 const { url: upstreamUrl } = await startUpstreamOnLoadCore();
-// The image's compile cache is made once, here, not inside the first spawn's timing.
-if (CACHES.includes('on')) imageCompileCache();
+// The image's compile cache is made once per build, here, not inside the first spawn's timing.
+if (CACHES.includes('on')) for (const dist of BUILDS) imageCompileCache(dist);
 
 const cases = MODES.flatMap((mode) =>
-  [...new Set([0, EXTRA])].flatMap((extra) => CACHES.map((cache) => ({ mode, extra, cache }))),
+  [...new Set([0, EXTRA])].flatMap((extra) =>
+    CACHES.flatMap((cache) => BUILDS.map((dist) => ({ mode, extra, cache, dist }))),
+  ),
 );
-const key = (c: { mode: Mode; extra: number; cache: string }) =>
-  `${c.mode}, ${2 + c.extra} policies${CACHES.length > 1 ? `, cache ${c.cache}` : ''}`;
+const key = (c: { mode: Mode; extra: number; cache: string; dist: string | undefined }) =>
+  `${c.mode}, ${2 + c.extra} policies${CACHES.length > 1 ? `, cache ${c.cache}` : ''}${
+    BUILDS.length > 1 ? (c.dist === undefined ? ', this build' : ', --against') : ''
+  }`;
 const results = new Map<string, Figures[]>(cases.map((c) => [key(c), []]));
 for (let run = 0; run < RUNS; run++)
   for (const c of cases) {
-    const figures = await measure(upstreamUrl, c.extra, c.mode, c.cache);
+    const figures = await measure(upstreamUrl, c.extra, c.mode, c.cache, c.dist);
     results.get(key(c))?.push(figures);
     console.error(`run ${run + 1}: ${key(c)}: ${JSON.stringify(figures)}`);
   }
