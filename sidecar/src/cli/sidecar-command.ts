@@ -7,6 +7,7 @@ import { revocationTarget } from '../../../contract/revocations.ts';
 import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../../../contract/sidecar-node-options.ts';
 import { createAdminServer } from '../../../lib/admin-server.ts';
 import { UsageError } from '../../../lib/args.ts';
+import type { CodeCacheUse } from '../../../lib/code-cached-script.ts';
 import {
   type IdleCollection,
   memoryReducingCollection,
@@ -22,13 +23,17 @@ import { createSidecarMetrics, type SidecarMetrics } from '../metrics/metrics.ts
 import { createSidecar, type Sidecar } from '../server.ts';
 import { IDLE_COLLECTION_GAP, parseSidecarFlags, type SidecarFlags } from './sidecar-flags.ts';
 
-/** `gatehouse sidecar`: resolves with the process exit code once stopped by a signal. */
-export function runSidecarCommand(argv: string[]): Promise<number> {
-  return runSidecar(parseSidecarFlags(argv));
+/**
+ * `gatehouse sidecar`: resolves with the process exit code once stopped by a signal. `codeCache`
+ * says what became of the code cache its code was loaded with (bin/sidecar-module.ts), for its
+ * `sidecar_started` event.
+ */
+export function runSidecarCommand(argv: string[], codeCache: CodeCacheUse = 'none'): Promise<number> {
+  return runSidecar(parseSidecarFlags(argv), codeCache);
 }
 
 /** Runs the sidecar with checked flags until SIGTERM or SIGINT. */
-export async function runSidecar(flags: SidecarFlags): Promise<number> {
+export async function runSidecar(flags: SidecarFlags, codeCache: CodeCacheUse = 'none'): Promise<number> {
   const withUpstream = upstreamOverride(flags.upstream);
   const sink = createFdSink({
     onBroken: (error) =>
@@ -135,6 +140,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     adminListen: `${flags.adminListen.host}:${adminAddress.port}`,
     pid: process.pid,
     nodeOptions: nodeOptionsApplied ? SIDECAR_NODE_OPTIONS : null,
+    codeCache,
   });
   if (!nodeOptionsApplied)
     logEvent(sink, 'node_options_missing', {
