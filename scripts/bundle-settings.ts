@@ -181,6 +181,7 @@ export const SIDECAR_SCRIPT_BUNDLE = {
   format: 'cjs',
   platform: 'node',
   target: 'node24',
+  minifyWhitespace: true,
   banner: { js: '(function (exports, require, module, __filename, __dirname) {' },
   footer: { js: '})' },
   legalComments: 'none',
