@@ -224,7 +224,7 @@ describe('the shipped bundle', () => {
       expect(holds(files, source), source).toBe(false);
   });
 
-  it('ships the license of every package whose code is in the bundle', () => {
+  it('ships the license of every package whose code is in the bundle or the sidecar script', async () => {
     const chunks = join(shipped, 'dist/bin/chunks');
     const bundled = new Set<string>();
     for (const file of readdirSync(chunks).filter((f) => f.endsWith('.js')))
@@ -232,6 +232,11 @@ describe('the shipped bundle', () => {
         /^\/\/ node_modules\/((?:@[^/]+\/)?[^/]+)\//gm,
       ))
         if (m[1]) bundled.add(m[1]);
+    for (const source of await scriptSources()) {
+      const m = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(source);
+      if (m?.[1]) bundled.add(m[1]);
+    }
+    expect(bundled).toContain('openid-client'); // only in the sidecar script
     expect(bundled.size).toBeGreaterThan(5);
     const licenses = readFileSync(join(shipped, 'dist/THIRD-PARTY-LICENSES.txt'), 'utf8');
     for (const name of bundled)
