@@ -1,7 +1,6 @@
 import { ConfigError, configErrorReport } from '../contract/errors.ts';
 import { UsageError } from '../lib/args.ts';
 import { KubeApiError, KubeconfigError } from '../lib/kube/kube-errors.ts';
-import type { Command } from './command.ts';
 
 const USAGE = `Usage: gatehouse <command> [options]
 
@@ -18,10 +17,21 @@ Run 'gatehouse <command> --help' (or -h) for a command's options. Every command 
 result takes -o/--output <file> for where, and --format for how.
 `;
 
+interface Command {
+  readonly usage: string;
+  run(argv: string[]): number | Promise<number>;
+}
+
 // Each command's modules load only when it runs: a sidecar never loads the operator, the audit
 // or the Kubernetes client, and `--version` loads none of them.
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  sidecar: async () => (await import('./sidecar-module.ts')).loadSidecarCommand(),
+  sidecar: async () => {
+    const [{ runSidecarCommand }, { SIDECAR_USAGE }] = await Promise.all([
+      import('../sidecar/src/cli/sidecar-command.ts'),
+      import('../sidecar/src/cli/sidecar-flags.ts'),
+    ]);
+    return { usage: SIDECAR_USAGE, run: runSidecarCommand };
+  },
   operator: async () => {
     const { OPERATOR_USAGE, runOperatorCommand } = await import('../operator/src/cli/operator-command.ts');
     return { usage: OPERATOR_USAGE, run: runOperatorCommand };

@@ -4,9 +4,7 @@
 // NODE_OPTIONS (V8 accepts a code cache only from the same V8 with the same code-relevant flags)
 // and as the user its processes run as (Node keeps a cache directory per user ID), into a
 // directory that is read-only once the image runs in a pod (Dockerfile). A module the cache does
-// not fit is compiled as without it; nothing needs the cache to work. Then the sidecar's own code
-// cache: a sidecar runs from dist/bin/sidecar-script.js, serves, and leaves V8's code cache of
-// everything it compiled in the same directory (bin/sidecar-warm-up.ts).
+// not fit is compiled as without it; nothing needs the cache to work.
 //
 //   node dist/bin/warm-compile-cache.js <directory>
 import { execFileSync } from 'node:child_process';
@@ -14,7 +12,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { constants, enableCompileCache, flushCompileCache } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { warmSidecarCodeCache } from './sidecar-warm-up.ts';
 
 const USAGE = 'usage: node dist/bin/warm-compile-cache.js <directory>\n';
 
@@ -62,13 +59,4 @@ flushCompileCache();
 process.stdout.write(
   `warm-compile-cache: ${chunks.length + loadedByEntry.size + 1} modules compiled into ${cacheDirectory}\n`,
 );
-try {
-  const sidecar = await warmSidecarCodeCache(bin, cacheDirectory);
-  process.stdout.write(
-    `warm-compile-cache: the sidecar's code cache (${sidecar.bytes} bytes) in ${sidecar.file}\n`,
-  );
-} catch (error) {
-  process.stderr.write(`warm-compile-cache: ${(error as Error).message}\n`);
-  process.exit(1);
-}
 process.exit(0);

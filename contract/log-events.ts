@@ -1,5 +1,4 @@
 import Type, { type Static, type TObject, type TProperties } from 'typebox';
-import { CODE_CACHE_USES } from '../lib/code-cached-script.ts';
 import { StringEnum } from './api/schema-helpers.ts';
 import { Decision, Nullable } from './log-line.ts';
 
@@ -181,10 +180,6 @@ export const SIDECAR_EVENTS = {
     adminListen: str('Admin address (health, metrics), `host:port`.'),
     pid: int('Process id.'),
     nodeOptions: Nullable(Type.String(), 'The Node.js options it runs with; null when they are missing.'),
-    codeCache: StringEnum(CODE_CACHE_USES, {
-      description:
-        "V8's code cache of the sidecar's code, made when the image was built (`NODE_COMPILE_CACHE`): `accepted`; `rejected` when it does not fit this Node.js, its V8 flags or this build (the code is compiled as it runs: a slower start); `none` without one.",
-    }),
   }),
   node_options_missing: event(
     'The sidecar was started without its Node.js options (V8 sizes the young generation from the memory limit, so collections cost more CPU per request or streaming holds more memory; V8 compiles can hold requests back under load).',

@@ -1,7 +1,7 @@
 // How what ships is bundled (esbuild settings and plugins), shared by scripts/build.ts and the
 // benchmarks that build other programs the same way (bench/proxy-cost.ts's bare Node.js proxy).
 import { createRequire } from 'node:module';
-import { dirname, join, relative } from 'node:path';
+import { dirname, relative } from 'node:path';
 import type { BuildOptions, Plugin } from 'esbuild';
 
 /**
@@ -133,22 +133,6 @@ const precompiledChecks: Plugin = {
   },
 };
 
-/**
- * The command line's `sidecar` command loads its code from source through bin/sidecar-module.ts;
- * the bundle gets bin/shipped-sidecar-module.ts instead, which runs the sidecar's own script
- * (SIDECAR_SCRIPT_BUNDLE) with its code cache.
- */
-const shippedSidecarModule: Plugin = {
-  name: 'shipped-sidecar-module',
-  setup(build) {
-    build.onResolve({ filter: /^\.\/sidecar-module\.ts$/ }, (args) =>
-      /[\\/]bin[\\/]gatehouse-cli\.ts$/.test(args.importer)
-        ? { path: join(dirname(args.importer), 'shipped-sidecar-module.ts') }
-        : undefined,
-    );
-  },
-};
-
 /** Bundle settings of every shipped program: one ES module per entry with its dependencies. */
 export const SHIPPED_BUNDLE = {
   bundle: true,
@@ -159,31 +143,6 @@ export const SHIPPED_BUNDLE = {
   banner: {
     js: "import { createRequire as __gatehouseRequire } from 'node:module';\nconst require = __gatehouseRequire(import.meta.url);",
   },
-  legalComments: 'none',
-  plugins: [
-    http2OnFirstSession,
-    otelOnFirstUse,
-    precompiledChecks,
-    builtinsThroughRequire,
-    shippedSidecarModule,
-  ],
-} satisfies BuildOptions;
-
-/**
- * Bundle settings of the sidecar's script (bin/sidecar-script.ts): the sidecar's code and its
- * dependencies as one CommonJS script whose whole text is its module wrapper, a function
- * expression that bin/sidecar-script.ts runs through node:vm with a code cache made after the
- * code ran (an ES module can have only the cache Node makes as it loads). What it imports lazily
- * stays lazy: esbuild wraps such a module in a function run at its first import.
- */
-export const SIDECAR_SCRIPT_BUNDLE = {
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node24',
-  minifyWhitespace: true,
-  banner: { js: '(function (exports, require, module, __filename, __dirname) {' },
-  footer: { js: '})' },
   legalComments: 'none',
   plugins: [http2OnFirstSession, otelOnFirstUse, precompiledChecks, builtinsThroughRequire],
 } satisfies BuildOptions;

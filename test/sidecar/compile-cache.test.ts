@@ -116,27 +116,17 @@ describe("the image's compile cache", () => {
     for (const before of [copyDist, copyPackage, options, cacheEnv, owned]) expect(before).toBeLessThan(run);
   });
 
-  it("the warm-up compiles every module of dist/ and a sidecar's own code; a sidecar then reads what it loads from the cache and writes nothing", async () => {
+  it('the warm-up compiles every module of dist/, and a sidecar then reads each one it loads from the cache and writes nothing', async () => {
     const cache = join(app, 'compile-cache');
     const warmed = warm(cache);
     expect(warmed.stderr).toBe('');
     expect(warmed.status).toBe(0);
     const chunks = readdirSync(join(app, 'dist/bin/chunks')).filter((f) => f.endsWith('.js'));
-    const [modules, sidecarLine, ...rest] = warmed.stdout.split('\n');
-    expect(modules).toBe(`warm-compile-cache: ${chunks.length + 1} modules compiled into ${cache}`);
-    const codeCacheFile = readdirSync(cache).find((f) => f.endsWith('.v8-code-cache')) as string;
-    expect(codeCacheFile).toMatch(/^sidecar-script-[0-9a-f]{32}\.v8-code-cache$/);
-    const codeCacheBytes = statSync(join(cache, codeCacheFile)).size;
-    expect(sidecarLine).toBe(
-      `warm-compile-cache: the sidecar's code cache (${codeCacheBytes} bytes) in ${join(cache, codeCacheFile)}`,
-    );
-    expect(rest).toEqual(['']);
+    expect(warmed.stdout).toBe(`warm-compile-cache: ${chunks.length + 1} modules compiled into ${cache}\n`);
     const before = listing(cache);
-    // One directory for this node, its V8 and this user; and the sidecar's code cache.
-    expect(before.filter((f) => !f.includes('/')).length).toBe(2);
-    // Those two, the entry, every chunk, the warm-up itself (the cache is on when it starts, as in
-    // the image) and its sidecar's entry (bin/code-cache-sidecar.ts).
-    expect(before.length).toBe(chunks.length + 5);
+    expect(before.filter((f) => !f.includes('/')).length).toBe(1); // one directory for this node, its V8 and this user
+    // That directory, the entry, every chunk, and the warm-up itself (the cache is on when it starts, as in the image).
+    expect(before.length).toBe(chunks.length + 3);
 
     const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
     const sidecar = await startSidecarProcess(
@@ -154,11 +144,8 @@ describe("the image's compile cache", () => {
       await sidecar.stop();
       stderr = sidecar.stderr();
     }
-    // The sidecar's own code, from its script (bin/sidecar-script.ts).
-    expect(sidecar.started.codeCache).toBe('accepted');
-    // The command line's modules that load it, from Node's cache.
     const loaded = distModules(stderr);
-    expect(loaded.size).toBeGreaterThan(1);
+    expect(loaded.size).toBeGreaterThan(10);
     const { accepted, other } = cacheUse(stderr);
     expect(other).toEqual([]);
     expect([...loaded].filter((m) => !accepted.has(m))).toEqual([]);
@@ -193,7 +180,7 @@ describe("the image's compile cache", () => {
     const same = asUser(help, debug);
     expect(same.status).toBe(0);
     const loaded = distModules(same.stderr);
-    expect(loaded.size).toBeGreaterThan(1);
+    expect(loaded.size).toBeGreaterThan(5);
     const { accepted, other } = cacheUse(same.stderr);
     expect(other).toEqual([]);
     expect([...loaded].filter((m) => !accepted.has(m))).toEqual([]);
@@ -225,10 +212,9 @@ describe("the image's compile cache", () => {
     expect(sidecar.stderr()).toBe('');
   });
 
-  it('a cache made with other V8 options is not used: each module is compiled as without it, and the sidecar says so', async () => {
+  it('a cache made with other V8 options is not used: each module is compiled as without it', async () => {
     const cache = join(mkdtempSync(join(tmpdir(), 'gatehouse-cache-')), 'other-options');
-    const warmed = warm(cache, '--interpreted-frames-native-stack');
-    expect(warmed.stderr).toBe('');
+    const warmed = warm(cache, '--jitless');
     expect(warmed.status).toBe(0);
     const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
     const sidecar = await startSidecarProcess(
@@ -244,7 +230,6 @@ describe("the image's compile cache", () => {
       await sidecar.stop();
     }
     expect(cacheUse(sidecar.stderr()).accepted.size).toBe(0);
-    expect(sidecar.started.codeCache).toBe('rejected');
   });
 
   it('the warm-up says how it is used and fails without a directory', () => {

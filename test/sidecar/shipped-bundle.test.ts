@@ -6,13 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIDECAR_SCRIPT_NAME } from '../../bin/sidecar-script.ts';
-import { SIDECAR_SCRIPT_BUNDLE } from '../../scripts/bundle-settings.ts';
 import { testConfig } from '../helpers/fixtures.ts';
 import {
   applicationYaml,
   copyShippedApp,
-  REPO_ROOT,
   SIDECAR_ENV,
   startSidecarProcess,
   writeConfigDir,
@@ -29,10 +26,8 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 // (module.registerHooks sees static and dynamic imports and require()), and at exit the modules
 // inside Node.js that were loaded (as internal:<name>: what a public module loads for it).
 // (Through getBuiltinModule: an import of node:fs would itself load what is checked below.)
-// The sidecar's script calls __gatehouseTestRan with each module it runs lazily (instrumentScript).
 const LOAD_RECORDER = `const { registerHooks } = process.getBuiltinModule('node:module');
 const { appendFileSync } = process.getBuiltinModule('node:fs');
-globalThis.__gatehouseTestRan = (name) => appendFileSync(process.env.GATEHOUSE_TEST_LOADED, 'bundled:' + name + '\\n');
 registerHooks({
   load(url, context, next) {
     if (url.startsWith('file:') || url.startsWith('node:'))
@@ -54,7 +49,6 @@ let upstream: TestUpstream;
 
 beforeAll(async () => {
   shipped = copyShippedApp();
-  instrumentScript(join(shipped, 'dist/bin', SIDECAR_SCRIPT_NAME));
   recorder = join(mkdtempSync(join(tmpdir(), 'gatehouse-recorder-')), 'record-loads.mjs');
   writeFileSync(recorder, LOAD_RECORDER);
   upstream = await startUpstream();
@@ -81,7 +75,7 @@ const internals = (list: string) =>
 /** The files a command loaded, with their text. */
 function loaded(list: string): { path: string; text: string }[] {
   return lines(list)
-    .filter((url) => url.startsWith('file:') && url.includes('/dist/'))
+    .filter((url) => url.includes('/dist/'))
     .map((url) => {
       const path = new URL(url).pathname;
       return { path, text: readFileSync(path, 'utf8') };
@@ -91,64 +85,6 @@ function loaded(list: string): { path: string; text: string }[] {
 // esbuild marks where each source file starts in the bundle with a `// <path>` comment.
 const holds = (files: { text: string }[], source: string) =>
   files.some((f) => f.text.includes(`// ${source}`));
-
-/**
- * The sidecar's script (bin/sidecar-script.ts) runs each module it loads lazily through esbuild's
- * wrappers: this copy tells the recorder which (the name esbuild gives each, its source path).
- */
-function instrumentScript(script: string) {
-  const text = readFileSync(script, 'latin1');
-  const esm = 'var __esm=(fn,res,err)=>function __init(){';
-  const commonJs = 'var __commonJS=(cb,mod)=>function __require(){';
-  expect(text).toContain(esm);
-  expect(text).toContain(commonJs);
-  writeFileSync(
-    script,
-    text
-      .replace(esm, `${esm}if(fn)globalThis.__gatehouseTestRan(__getOwnPropNames(fn)[0]);`)
-      .replace(commonJs, `${commonJs}if(!mod)globalThis.__gatehouseTestRan(__getOwnPropNames(cb)[0]);`),
-    'latin1',
-  );
-}
-
-/**
- * Every module in the sidecar's script (paths from the repository's root), from esbuild's own
- * account of the same build (scripts/build.ts), made again here in memory.
- */
-let scriptInputs: string[] | undefined;
-async function scriptSources(): Promise<string[]> {
-  if (scriptInputs === undefined) {
-    const { build } = await import('esbuild');
-    const result = await build({
-      absWorkingDir: REPO_ROOT,
-      entryPoints: ['sidecar/src/cli/sidecar-entry.ts'],
-      outfile: join(shipped, 'inputs-of-the-sidecar-script.js'),
-      ...SIDECAR_SCRIPT_BUNDLE,
-      metafile: true,
-      write: false,
-      logLevel: 'error',
-    });
-    scriptInputs = Object.keys(result.metafile.inputs);
-  }
-  return scriptInputs;
-}
-
-/**
- * The bundled modules a sidecar ran: those its script runs as it loads (every module not wrapped
- * for a lazy load) and the wrapped ones it ran (recorded).
- */
-async function sidecarModules(list: string): Promise<Set<string>> {
-  const text = readFileSync(join(shipped, 'dist/bin', SIDECAR_SCRIPT_NAME), 'latin1');
-  const wrapped = new Set([...text.matchAll(/__(?:esm|commonJS)\(\{"([^"]+)"\(/g)].map((m) => m[1]));
-  const recorded = lines(list)
-    .filter((line) => line.startsWith('bundled:'))
-    .map((line) => line.slice('bundled:'.length));
-  return new Set([...(await scriptSources()).filter((m) => !wrapped.has(m)), ...recorded]);
-}
-
-/** Whether any of `modules` is `source` or under it. */
-const ran = (modules: Set<string>, source: string) =>
-  [...modules].some((m) => m === source || m.startsWith(source));
 
 /** Starts the shipped sidecar with the load recorder; resolves once it has started. */
 function startRecordedSidecar(sourceArgs: string[], list: string, env: Record<string, string> = {}) {
@@ -224,7 +160,7 @@ describe('the shipped bundle', () => {
       expect(holds(files, source), source).toBe(false);
   });
 
-  it('ships the license of every package whose code is in the bundle or the sidecar script', async () => {
+  it('ships the license of every package whose code is in the bundle', () => {
     const chunks = join(shipped, 'dist/bin/chunks');
     const bundled = new Set<string>();
     for (const file of readdirSync(chunks).filter((f) => f.endsWith('.js')))
@@ -232,11 +168,6 @@ describe('the shipped bundle', () => {
         /^\/\/ node_modules\/((?:@[^/]+\/)?[^/]+)\//gm,
       ))
         if (m[1]) bundled.add(m[1]);
-    for (const source of await scriptSources()) {
-      const m = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(source);
-      if (m?.[1]) bundled.add(m[1]);
-    }
-    expect(bundled).toContain('openid-client'); // only in the sidecar script
     expect(bundled.size).toBeGreaterThan(5);
     const licenses = readFileSync(join(shipped, 'dist/THIRD-PARTY-LICENSES.txt'), 'utf8');
     for (const name of bundled)
@@ -270,23 +201,12 @@ describe('the shipped bundle', () => {
       const response = await fetch(`http://127.0.0.1:${sidecar.port}/through`);
       expect(response.status).toBe(200);
       expect(await response.text()).toBe('ok GET /through');
-      // The command line's modules run the sidecar's script; none of them holds a command.
       const files = loaded(list);
-      expect(holds(files, 'bin/shipped-sidecar-module.ts')).toBe(true);
-      for (const source of ['sidecar/src/', 'operator/src/', 'audit/src/', 'node_modules/'])
-        expect(holds(files, source), source).toBe(false);
-      // The script holds no other command, and runs only what this sidecar uses.
-      const script = readFileSync(join(shipped, 'dist/bin', SIDECAR_SCRIPT_NAME), 'latin1');
-      const sources = await scriptSources();
-      expect(sources).toContain('sidecar/src/server.ts');
-      for (const source of ['operator/src/', 'audit/src/', 'lib/kube/'])
-        expect(
-          sources.some((s) => s.startsWith(source)),
-          source,
-        ).toBe(false);
-      const modules = await sidecarModules(list);
-      expect(ran(modules, 'sidecar/src/server.ts')).toBe(true);
       for (const source of [
+        'operator/src/',
+        'audit/src/',
+        'lib/kube/kube-client.ts',
+        'lib/kube/connection.ts',
         'sidecar/src/config/operator-source.ts',
         // The schemas of the log lines: the sidecar writes its events without building them.
         'contract/log-events.ts',
@@ -302,17 +222,17 @@ describe('the shipped bundle', () => {
         'node_modules/prom-client/lib/pushgateway.js',
         'node_modules/prom-client/lib/cluster.js',
       ])
-        expect(ran(modules, source), source).toBe(false);
-      expect(ran(modules, 'sidecar/src/config/file-source.ts')).toBe(true);
+        expect(holds(files, source), source).toBe(false);
+      expect(holds(files, 'sidecar/src/config/file-source.ts')).toBe(true);
       // An HTTP/1.1 upstream over plain TCP needs no HTTP/2, TLS or compression (about 9 MiB idle).
       const asked = builtins(list);
       expect(asked.has('node:http')).toBe(true); // the recorder sees what the bundle asks for
       for (const name of ['node:http2', 'node:https', 'node:tls', 'node:zlib', 'node:cluster'])
         expect(asked.has(name), name).toBe(false);
-      // Its whole text stays in memory (one byte a character, bin/sidecar-script.ts), so it is
-      // written without the indentation (names kept): 2.26 MB at the time of writing, against
-      // 3.02 MB indented.
-      expect(script.length).toBeLessThan(2_400_000);
+      const bytes = files.reduce((n, f) => n + Buffer.byteLength(f.text), 0);
+      // 2.04 MB at the time of writing, of which js-yaml (the config fast path's reader) is about
+      // 130 KB; yaml stays, for what the fast path declines and for every message.
+      expect(bytes).toBeLessThan(2_200_000);
     } finally {
       await sidecar.stop();
     }
@@ -375,15 +295,14 @@ describe('the shipped bundle', () => {
       const response = await fetch(`http://127.0.0.1:${sidecar.port}/through`);
       expect(response.status).toBe(200);
       expect(await response.text()).toBe('ok GET /through');
-      const modules = await sidecarModules(list);
-      expect(ran(modules, 'sidecar/src/config/operator-source.ts')).toBe(true);
+      const files = loaded(list);
+      expect(holds(files, 'sidecar/src/config/operator-source.ts')).toBe(true);
       for (const source of [
         'node_modules/yaml/',
-        'node_modules/js-yaml/',
         'sidecar/src/config/file-source.ts',
         'contract/revocation-files.ts',
       ])
-        expect(ran(modules, source), source).toBe(false);
+        expect(holds(files, source), source).toBe(false);
       const asked = builtins(list);
       expect(asked.has('node:tls')).toBe(true); // the operator's stream is HTTPS
       for (const name of ['node:http2', 'node:zlib', 'node:cluster'])

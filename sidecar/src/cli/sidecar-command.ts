@@ -7,7 +7,6 @@ import { revocationTarget } from '../../../contract/revocations.ts';
 import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../../../contract/sidecar-node-options.ts';
 import { createAdminServer } from '../../../lib/admin-server.ts';
 import { UsageError } from '../../../lib/args.ts';
-import type { CodeCacheUse } from '../../../lib/code-cached-script.ts';
 import {
   type IdleCollection,
   memoryReducingCollection,
@@ -23,17 +22,13 @@ import { createSidecarMetrics, type SidecarMetrics } from '../metrics/metrics.ts
 import { createSidecar, type Sidecar } from '../server.ts';
 import { IDLE_COLLECTION_GAP, parseSidecarFlags, type SidecarFlags } from './sidecar-flags.ts';
 
-/**
- * `gatehouse sidecar`: resolves with the process exit code once stopped by a signal. `codeCache`
- * says what became of the code cache its code was loaded with (bin/sidecar-module.ts), for its
- * `sidecar_started` event.
- */
-export function runSidecarCommand(argv: string[], codeCache: CodeCacheUse = 'none'): Promise<number> {
-  return runSidecar(parseSidecarFlags(argv), codeCache);
+/** `gatehouse sidecar`: resolves with the process exit code once stopped by a signal. */
+export function runSidecarCommand(argv: string[]): Promise<number> {
+  return runSidecar(parseSidecarFlags(argv));
 }
 
 /** Runs the sidecar with checked flags until SIGTERM or SIGINT. */
-export async function runSidecar(flags: SidecarFlags, codeCache: CodeCacheUse = 'none'): Promise<number> {
+export async function runSidecar(flags: SidecarFlags): Promise<number> {
   const withUpstream = upstreamOverride(flags.upstream);
   const sink = createFdSink({
     onBroken: (error) =>
@@ -140,7 +135,6 @@ export async function runSidecar(flags: SidecarFlags, codeCache: CodeCacheUse = 
     adminListen: `${flags.adminListen.host}:${adminAddress.port}`,
     pid: process.pid,
     nodeOptions: nodeOptionsApplied ? SIDECAR_NODE_OPTIONS : null,
-    codeCache,
   });
   if (!nodeOptionsApplied)
     logEvent(sink, 'node_options_missing', {
