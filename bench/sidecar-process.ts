@@ -26,7 +26,8 @@ export interface BuiltSidecarOptions {
 }
 
 const root = resolve(import.meta.dirname, '..');
-const DIST = join(root, 'dist');
+/** This checkout's build, what every benchmark runs unless told another (`dist`). */
+export const BUILT_DIST = join(root, 'dist');
 const compileCaches = new Map<string, string>();
 
 /**
@@ -50,7 +51,7 @@ export function shippedNodeEnv(compileCacheDir?: string): NodeJS.ProcessEnv {
  * (Dockerfile: bin/warm-compile-cache.ts with the sidecar's NODE_OPTIONS), once per build and
  * benchmark process in a temporary directory.
  */
-export function imageCompileCache(dist = DIST): string {
+export function imageCompileCache(dist = BUILT_DIST): string {
   let dir = compileCaches.get(dist);
   if (dir === undefined) {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-compile-cache-'));
@@ -73,7 +74,7 @@ export function spawnBuiltSidecar(
   port: number,
   options: BuiltSidecarOptions = {},
 ): ChildProcess {
-  const dist = options.dist ?? DIST;
+  const dist = options.dist ?? BUILT_DIST;
   const args = [
     join(dist, 'bin/gatehouse.js'),
     'sidecar',

@@ -26,7 +26,7 @@ import {
   waitFor200,
   wrkCpuUsPerRequest,
 } from './process-measures.ts';
-import { imageCompileCache, RESTED_SECONDS, spawnBuiltSidecar } from './sidecar-process.ts';
+import { BUILT_DIST, imageCompileCache, RESTED_SECONDS, spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 import { standInOperator } from './stand-in-operator.ts';
 
@@ -53,7 +53,7 @@ for (const cache of CACHES)
     console.error(`bench: --compile-cache: ${cache}; give on, off or on,off`);
     process.exit(2);
   }
-const BUILDS: (string | undefined)[] = [undefined];
+const BUILDS = [BUILT_DIST];
 if (values.against !== undefined) {
   const against = resolve(values.against);
   if (!existsSync(join(against, 'bin/gatehouse.js'))) {
@@ -81,13 +81,15 @@ interface Figures {
 /** The sidecar runs with the injected container's default memory limit. */
 const memory = injectedMemoryGroup();
 
-async function measure(
-  upstreamUrl: string,
-  extra: number,
-  mode: Mode,
-  cache: string,
-  dist: string | undefined,
-): Promise<Figures> {
+/** One measured case: the config source, the extra policies, with or without the cache, which build. */
+interface Case {
+  readonly mode: Mode;
+  readonly extra: number;
+  readonly cache: string;
+  readonly dist: string;
+}
+
+async function measure(upstreamUrl: string, { mode, extra, cache, dist }: Case): Promise<Figures> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const { dir, cookie } = await writeSignedInApp(upstreamUrl, origin, 'bench', extra);
@@ -97,7 +99,7 @@ async function measure(
     configFlags: operator?.flags,
     pin: { core: 0, memory },
     noCompileCache: cache === 'off',
-    ...(dist === undefined ? {} : { dist }),
+    dist,
   });
   children.add(child);
   child.once('exit', (code) => {
@@ -124,19 +126,19 @@ const { url: upstreamUrl } = await startUpstreamOnLoadCore();
 // The image's compile cache is made once per build, here, not inside the first spawn's timing.
 if (CACHES.includes('on')) for (const dist of BUILDS) imageCompileCache(dist);
 
-const cases = MODES.flatMap((mode) =>
+const cases: Case[] = MODES.flatMap((mode) =>
   [...new Set([0, EXTRA])].flatMap((extra) =>
     CACHES.flatMap((cache) => BUILDS.map((dist) => ({ mode, extra, cache, dist }))),
   ),
 );
-const key = (c: { mode: Mode; extra: number; cache: string; dist: string | undefined }) =>
+const key = (c: Case) =>
   `${c.mode}, ${2 + c.extra} policies${CACHES.length > 1 ? `, cache ${c.cache}` : ''}${
-    BUILDS.length > 1 ? (c.dist === undefined ? ', this build' : ', --against') : ''
+    BUILDS.length > 1 ? (c.dist === BUILT_DIST ? ', this build' : ', --against') : ''
   }`;
 const results = new Map<string, Figures[]>(cases.map((c) => [key(c), []]));
 for (let run = 0; run < RUNS; run++)
   for (const c of cases) {
-    const figures = await measure(upstreamUrl, c.extra, c.mode, c.cache, c.dist);
+    const figures = await measure(upstreamUrl, c);
     results.get(key(c))?.push(figures);
     console.error(`run ${run + 1}: ${key(c)}: ${JSON.stringify(figures)}`);
   }
