@@ -1,4 +1,5 @@
 import { write } from 'node:fs';
+import { type FilledChunk, LineWriter } from './line-writer.ts';
 
 /** Bytes queued before the sink reports congestion and the server stops taking new requests. */
 export const DEFAULT_HIGH_WATER_BYTES = 8 * 1024 * 1024;
@@ -26,6 +27,11 @@ type WriteFn = (
 export interface LogSink {
   /** Queues one line (without its newline). */
   write(line: string): void;
+  /**
+   * Queues one line that `fill` writes as bytes (without its newline). If `fill` throws, nothing
+   * of the line is queued and the error goes on to the caller.
+   */
+  writeLine(fill: (writer: LineWriter) => void): void;
   /** True while more than the high-water mark is queued. */
   readonly congested: boolean;
   /** Resolves once the queue is back under half the high-water mark. */
@@ -57,8 +63,7 @@ export function createFdSink(options: FdSinkOptions = {}): LogSink {
   const batchMs = options.batchMs ?? DEFAULT_BATCH_MS;
   const writeFn: WriteFn = options.writeFn ?? write;
   let timer: NodeJS.Timeout | undefined;
-  let queue: string[] = [];
-  let queuedBytes = 0;
+  const lines = new LineWriter();
   let inFlightBytes = 0;
   let writing = false;
   let scheduled = false;
@@ -67,7 +72,7 @@ export function createFdSink(options: FdSinkOptions = {}): LogSink {
   let drainWaiters: (() => void)[] = [];
 
   const settle = (): void => {
-    const pending = queuedBytes + inFlightBytes;
+    const pending = lines.queuedBytes + inFlightBytes;
     if (pending <= highWater / 2 && drainWaiters.length > 0) {
       const waiters = drainWaiters;
       drainWaiters = [];
@@ -80,34 +85,39 @@ export function createFdSink(options: FdSinkOptions = {}): LogSink {
     }
   };
 
-  const writeChunk = (buf: Buffer, offset: number): void => {
-    writeFn(fd, buf, offset, buf.length - offset, null, (error, written) => {
+  /** Writes the chunks of one batch in order, from `offset` in the first; then the next batch. */
+  const writeChunks = (chunks: FilledChunk[], index: number, offset: number): void => {
+    const current = chunks[index];
+    if (current === undefined) {
+      for (const { chunk } of chunks) lines.release(chunk);
+      writing = false;
+      inFlightBytes = 0;
+      if (lines.queuedBytes === 0 || idleWaiters.length > 0) pump();
+      else schedule();
+      return;
+    }
+    const { chunk, end } = current;
+    writeFn(fd, chunk, offset, end - offset, null, (error, written) => {
       if (error) {
         if (error.code === 'EAGAIN' || error.code === 'EINTR') {
-          setTimeout(writeChunk, RETRY_MS, buf, offset);
+          setTimeout(writeChunks, RETRY_MS, chunks, index, offset);
           return;
         }
         if (!broken) {
           broken = true;
           options.onBroken?.(error);
         }
-        written = buf.length - offset; // reader is gone: nothing more can be delivered
+        written = end - offset; // reader is gone: nothing more can be delivered
       }
-      if (offset + written < buf.length) {
-        writeChunk(buf, offset + written);
-        return;
-      }
-      writing = false;
-      inFlightBytes = 0;
-      if (queue.length === 0 || idleWaiters.length > 0) pump();
-      else schedule();
+      if (offset + written < end) writeChunks(chunks, index, offset + written);
+      else writeChunks(chunks, index + 1, 0);
     });
   };
 
   /** Starts the next write after the batch time, or on the next turn once the batch is large. */
   const schedule = (): void => {
     if (writing || scheduled) return;
-    if (batchMs === 0 || queuedBytes >= BATCH_BYTES) {
+    if (batchMs === 0 || lines.queuedBytes >= BATCH_BYTES) {
       scheduled = true;
       setImmediate(pump);
     } else if (timer === undefined) {
@@ -122,34 +132,36 @@ export function createFdSink(options: FdSinkOptions = {}): LogSink {
       timer = undefined;
     }
     if (writing) return;
-    if (queue.length === 0) {
+    if (lines.queuedBytes === 0) {
       settle();
       return;
     }
-    const text = `${queue.join('\n')}\n`;
-    queue = [];
-    inFlightBytes = queuedBytes;
-    queuedBytes = 0;
+    inFlightBytes = lines.queuedBytes;
+    const chunks = lines.take();
     writing = true;
     settle();
-    writeChunk(Buffer.from(text, 'utf8'), 0);
+    writeChunks(chunks, 0, 0);
+  };
+
+  const writeLine = (fill: (writer: LineWriter) => void): void => {
+    lines.line(fill);
+    schedule();
   };
 
   return {
     write(line: string): void {
-      queue.push(line);
-      queuedBytes += line.length + 1;
-      schedule();
+      writeLine((w) => w.utf8(line));
     },
+    writeLine,
     get congested() {
-      return queuedBytes + inFlightBytes > highWater;
+      return lines.queuedBytes + inFlightBytes > highWater;
     },
     whenUncongested() {
-      if (queuedBytes + inFlightBytes <= highWater / 2) return Promise.resolve();
+      if (lines.queuedBytes + inFlightBytes <= highWater / 2) return Promise.resolve();
       return new Promise((resolve) => drainWaiters.push(resolve));
     },
     flush() {
-      if (queuedBytes === 0 && !writing) return Promise.resolve();
+      if (lines.queuedBytes === 0 && !writing) return Promise.resolve();
       const idle = new Promise<void>((resolve) => idleWaiters.push(resolve));
       if (!writing && !scheduled) pump(); // no reason to wait out the batch time
       return idle;
@@ -160,9 +172,18 @@ export function createFdSink(options: FdSinkOptions = {}): LogSink {
 /** A sink that keeps lines in memory; for tests and for tools that post-process lines. */
 export function createMemorySink(): LogSink & { readonly lines: string[] } {
   const lines: string[] = [];
+  const staging = new LineWriter();
   return {
     lines,
     write: (line) => void lines.push(line),
+    writeLine(fill) {
+      staging.line(fill);
+      for (const { chunk, end } of staging.take()) {
+        // One line per take; the newline the writer adds is not part of a kept line.
+        lines.push(chunk.toString('utf8', 0, end - 1));
+        staging.release(chunk);
+      }
+    },
     congested: false,
     whenUncongested: () => Promise.resolve(),
     flush: () => Promise.resolve(),

@@ -98,4 +98,27 @@ describe('fd log sink', () => {
     expect(sink.congested).toBe(false);
     close();
   });
+
+  it('writes lines serialized into its bytes beside string lines, and nothing of a line that failed', async () => {
+    const { sink, read, close } = countedSink({ batchMs: 60_000 });
+    sink.write('{"a":1}');
+    sink.writeLine((w) => {
+      w.ascii('{"b":');
+      w.utf8('"é日"}');
+    });
+    expect(() =>
+      sink.writeLine((w) => {
+        w.ascii('{"half":');
+        throw new Error('field failed');
+      }),
+    ).toThrow('field failed');
+    sink.write('{"c":3}');
+    // Lines larger than a staging chunk (64 KiB) keep their place.
+    const large = `{"d":"${'x'.repeat(100_000)}"}`;
+    sink.writeLine((w) => w.ascii(large));
+    sink.write('{"e":5}');
+    await sink.flush();
+    close();
+    expect(read()).toBe(`{"a":1}\n{"b":"é日"}\n{"c":3}\n${large}\n{"e":5}\n`);
+  });
 });

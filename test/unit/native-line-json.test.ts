@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { NativeRequestLine } from '../../contract/log-line.ts';
+import { LineWriter } from '../../lib/log/line-writer.ts';
 import { toJsonLine } from '../../lib/log/sanitize.ts';
-import { nativeLineJson } from '../../sidecar/src/log/native-line-json.ts';
+import { writeNativeLine } from '../../sidecar/src/log/native-line-json.ts';
 import { seededRandom as random } from '../helpers/seeded-random.ts';
 
 /** Characters that need care in JSON and in log viewers, among plain ones. */
@@ -114,17 +115,38 @@ function record(next: () => number): NativeRequestLine {
   };
 }
 
+/** The bytes of every line the writer holds, in order. */
+function written(w: LineWriter): Buffer {
+  return Buffer.concat(w.take().map(({ chunk, end }) => chunk.subarray(0, end)));
+}
+
 describe('native request line JSON', () => {
   it('writes the same bytes as JSON.stringify with control escaping, on 20,000 made-up records', () => {
     const next = random(1234);
-    for (let i = 0; i < 20_000; i++) {
-      const r = record(next);
-      expect(nativeLineJson(r)).toBe(toJsonLine(r));
+    // 64-byte chunks: nearly every line moves to a new chunk partway, at every kind of field.
+    for (const chunkBytes of [64, 4096]) {
+      const w = new LineWriter(chunkBytes);
+      for (let i = 0; i < 10_000; i++) {
+        const r = record(next);
+        w.line((line) => writeNativeLine(line, r));
+        expect(written(w).toString('utf8')).toBe(`${toJsonLine(r)}\n`);
+      }
     }
   });
 
+  it('writes a batch of lines as one JSON document per line, in order', () => {
+    const next = random(77);
+    const w = new LineWriter(1024);
+    const records = Array.from({ length: 500 }, () => record(next));
+    for (const r of records) w.line((line) => writeNativeLine(line, r));
+    expect(written(w).toString('utf8')).toBe(records.map((r) => `${toJsonLine(r)}\n`).join(''));
+  });
+
   it('writes the fields in the order of the log schema', () => {
-    const line = JSON.parse(nativeLineJson(record(random(5)))) as object;
+    const w = new LineWriter();
+    const r = record(random(5));
+    w.line((line) => writeNativeLine(line, r));
+    const line = JSON.parse(written(w).toString('utf8')) as object;
     expect(Object.keys(line)).toEqual(Object.keys(NativeRequestLine.properties));
   });
 });

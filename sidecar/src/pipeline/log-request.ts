@@ -1,6 +1,6 @@
 import type { LogSink } from '../../../lib/log/log-sink.ts';
 import { toJsonLine } from '../../../lib/log/sanitize.ts';
-import { nativeLineJson } from '../log/native-line-json.ts';
+import { writeNativeLine } from '../log/native-line-json.ts';
 import { cloudflareRequestRecord, nativeRequestRecord } from '../log/request-log.ts';
 import type { SidecarMetrics } from '../metrics/metrics.ts';
 import type { RequestScope } from '../request-scope.ts';
@@ -27,25 +27,29 @@ export function logRequest(scope: RequestScope, sink: LogSink, metrics: SidecarM
   const endedAt = Date.now();
   const durationMs = performance.now() - scope.startMono;
   const times = { endedAt, durationMs };
-  let line: string;
   try {
-    line =
-      scope.state.config.logging.profile === 'cloudflare'
-        ? toJsonLine(cloudflareRequestRecord(scope, times))
-        : nativeLineJson(nativeRequestRecord(scope, times));
+    if (scope.state.config.logging.profile === 'cloudflare') {
+      const line = toJsonLine(cloudflareRequestRecord(scope, times));
+      sink.write(line);
+    } else {
+      const record = nativeRequestRecord(scope, times);
+      sink.writeLine((w) => writeNativeLine(w, record));
+    }
   } catch (error) {
-    // Never lose the line: fall back to the fields that cannot fail.
-    line = toJsonLine({
-      type: 'request',
-      time: new Date(endedAt).toISOString(),
-      requestId: scope.requestId,
-      status: scope.status,
-      outcome: scope.outcome,
-      error: scope.errorCode,
-      logError: String((error as Error)?.message ?? error).slice(0, 200),
-    });
+    // Never lose the line: fall back to the fields that cannot fail (the sink kept nothing of
+    // a line whose writing failed).
+    sink.write(
+      toJsonLine({
+        type: 'request',
+        time: new Date(endedAt).toISOString(),
+        requestId: scope.requestId,
+        status: scope.status,
+        outcome: scope.outcome,
+        error: scope.errorCode,
+        logError: String((error as Error)?.message ?? error).slice(0, 200),
+      }),
+    );
   }
-  sink.write(line);
   metrics.requestFinished(
     scope.state.appLabel,
     scope.decision?.action ?? 'none',
