@@ -23,6 +23,10 @@ export interface BuiltSidecarOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Another build's dist/ (e.g. an earlier commit's, to compare), instead of this one's. */
   readonly dist?: string;
+  /** Node.js options on its command line, before the script (e.g. `--trace-gc`, which NODE_OPTIONS refuses). */
+  readonly nodeArgs?: readonly string[];
+  /** A file descriptor for its stdout (the request lines, and what --trace-gc prints), instead of /dev/null. */
+  readonly stdout?: number;
 }
 
 const root = resolve(import.meta.dirname, '..');
@@ -66,7 +70,7 @@ export function imageCompileCache(dist = BUILT_DIST): string {
 
 /**
  * Starts the built sidecar as the image runs it (dist/, the shipped NODE_OPTIONS and compile cache)
- * on loopback; its stdout goes to /dev/null. The first call makes the compile cache (about half a
+ * on loopback; its stdout goes to /dev/null (or `options.stdout`). The first call makes the compile cache (about half a
  * second): a benchmark that times the spawn calls imageCompileCache() before it.
  */
 export function spawnBuiltSidecar(
@@ -76,6 +80,7 @@ export function spawnBuiltSidecar(
 ): ChildProcess {
   const dist = options.dist ?? BUILT_DIST;
   const args = [
+    ...(options.nodeArgs ?? []),
     join(dist, 'bin/gatehouse.js'),
     'sidecar',
     ...(options.configFlags ?? ['--config', configPath]),
@@ -96,7 +101,8 @@ export function spawnBuiltSidecar(
     if (value === undefined) delete env[name];
     else env[name] = value;
   return spawn(command, argv, {
-    stdio: ['ignore', 'ignore', 'inherit'], // stdout (one line per request) is consumed by /dev/null
+    // stdout (one line per request) is consumed by /dev/null unless a file is given
+    stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'],
     env,
   });
 }
