@@ -9,7 +9,7 @@
 //   npm run build && taskset -c 1 node bench/alloc-per-request.ts [--connections 50,200] [--rounds 3] [--duration 5] [--against <dist>]
 //
 // Needs wrk (apt-get install -y wrk).
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +21,7 @@ import {
   injectedMemoryGroup,
   memoryNote,
   startUpstreamOnLoadCore,
+  stopChild,
   waitFor200,
   wrkOnLoadCore,
   wrkRequests,
@@ -48,6 +49,9 @@ interface Run {
   readonly cookie: string;
   readonly pid: number;
   readonly trace: string;
+  /** Bytes of the trace read so far, and the heap after the last collection seen. */
+  traceOffset: number;
+  lastAfter: number | undefined;
   requests: number;
   ticks: number;
   allocatedMB: number;
@@ -67,9 +71,26 @@ interface Collection {
   readonly pauseMs: number;
 }
 
-function collections(trace: string): Collection[] {
+/** The collections the trace gained since the last call (the request lines between are skipped). */
+function newCollections(r: Run): Collection[] {
+  const fd = openSync(r.trace, 'r');
+  const chunks: Buffer[] = [];
+  const chunk = Buffer.allocUnsafe(1 << 20);
+  for (
+    let n = readSync(fd, chunk, 0, chunk.length, r.traceOffset);
+    n > 0;
+    n = readSync(fd, chunk, 0, chunk.length, r.traceOffset)
+  ) {
+    chunks.push(Buffer.from(chunk.subarray(0, n)));
+    r.traceOffset += n;
+  }
+  closeSync(fd);
+  const text = Buffer.concat(chunks).toString('latin1');
+  // A line cut at the end is read again next time.
+  const complete = text.lastIndexOf('\n') + 1;
+  r.traceOffset -= text.length - complete;
   const out: Collection[] = [];
-  for (const line of readFileSync(trace, 'latin1').split('\n')) {
+  for (const line of text.slice(0, complete).split('\n')) {
     const m = GC_LINE.exec(line);
     if (m)
       out.push({ kind: m[1] as string, before: Number(m[2]), after: Number(m[3]), pauseMs: Number(m[4]) });
@@ -111,6 +132,8 @@ for (const connections of CONNECTIONS)
       cookie,
       pid: child.pid as number,
       trace,
+      traceOffset: 0,
+      lastAfter: undefined,
       requests: 0,
       ticks: 0,
       allocatedMB: 0,
@@ -122,17 +145,16 @@ for (const connections of CONNECTIONS)
 for (const r of runs) wrk(r); // warm-up: the hot path optimized, the young generation grown
 for (let round = 0; round < ROUNDS; round++)
   for (const r of round % 2 === 0 ? runs : [...runs].reverse()) {
-    const seen = collections(r.trace).length;
+    for (const c of newCollections(r)) r.lastAfter = c.after; // the warm-up's and the pauses between runs
     const ticks = cpuTicks(r.pid);
     r.requests += wrk(r);
     r.ticks += cpuTicks(r.pid) - ticks;
-    const all = collections(r.trace);
     // Allocated between two collections: the heap before the later one minus after the earlier one.
-    for (let k = Math.max(seen, 1); k < all.length; k++) {
-      const [previous, current] = [all[k - 1] as Collection, all[k] as Collection];
-      r.allocatedMB += Math.max(0, current.before - previous.after);
-      r.pauseMs += current.pauseMs;
-      if (current.kind === 'Scavenge') r.scavenges += 1;
+    for (const c of newCollections(r)) {
+      if (r.lastAfter !== undefined) r.allocatedMB += Math.max(0, c.before - r.lastAfter);
+      r.lastAfter = c.after;
+      r.pauseMs += c.pauseMs;
+      if (c.kind === 'Scavenge') r.scavenges += 1;
       else r.fullCollections += 1;
     }
   }
@@ -153,5 +175,6 @@ console.log(
 console.log(`| young collections per 1,000 | ${runs.map((r) => per1k(r.scavenges, r)).join(' | ')} |`);
 console.log(`| full collections per 1,000 | ${runs.map((r) => per1k(r.fullCollections, r)).join(' | ')} |`);
 console.log(`| collection pauses, ms per 1,000 | ${runs.map((r) => per1k(r.pauseMs, r)).join(' | ')} |`);
-for (const child of children) child.kill('SIGTERM');
+for (const child of children) await stopChild(child);
+rmSync(traceDir, { recursive: true, force: true });
 process.exit(0);

@@ -104,7 +104,7 @@ export class LineWriter {
   take(): FilledChunk[] {
     if (this.lineStart > 0) {
       this.filled.push({ chunk: this.chunk, end: this.lineStart });
-      // A line in progress (take() is not called from inside line()) is always empty here.
+      // take() is never called while a line is being written: the current chunk holds whole lines only.
       this.chunk = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.chunkBytes);
       this.pos = 0;
       this.lineStart = 0;
