@@ -40,6 +40,13 @@ export interface ClientLimits extends RequestReadLimits, UpstreamFairness, Tunne
   readonly keepAliveTimeoutMs: number;
   /** Most client connections open at once; more are closed on accept. */
   readonly maxConnections: number;
+  /**
+   * Connections the kernel may hold complete, waiting for the sidecar to accept them (capped by
+   * net.core.somaxconn). Past it the kernel drops the handshake's last packet and the client
+   * retransmits, after a second and then longer: a burst of new clients while the event loop is
+   * busy waits seconds instead of milliseconds.
+   */
+  readonly listenBacklog: number;
 }
 
 export const DEFAULT_CLIENT_LIMITS: ClientLimits = Object.freeze({
@@ -48,6 +55,7 @@ export const DEFAULT_CLIENT_LIMITS: ClientLimits = Object.freeze({
   idleTimeoutMs: 60_000,
   keepAliveTimeoutMs: 65_000,
   maxConnections: 12_000, // about 16 KiB each when idle: ~190 MiB over the baseline at the cap
+  listenBacklog: 4096, // Linux's default somaxconn since 5.4; Node.js's own default is 511
   bodyTimeoutMs: 20_000,
   bodyMinRate: 500,
   requestTimeoutMs: 600_000,
@@ -255,7 +263,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     current: () => state?.config,
     ready: () => isReady(),
     requestsStarted: () => started,
-    listen: (port, host) => listenOn(server, port, host),
+    listen: (port, host) => listenOn(server, port, host, limits.listenBacklog),
     async shutdown(graceMs) {
       const deadline = performance.now() + graceMs;
       const left = () => Math.max(0, deadline - performance.now());

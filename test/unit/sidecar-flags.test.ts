@@ -28,6 +28,7 @@ describe('gatehouse sidecar flags', () => {
 
   it.each([
     ['--max-connections=20000', { maxConnections: 20_000 }],
+    ['--listen-backlog=1024', { listenBacklog: 1_024 }],
     ['--client-body-timeout=5s', { bodyTimeoutMs: 5_000 }],
     ['--client-body-timeout=0s', { bodyTimeoutMs: 0 }],
     ['--client-body-min-rate=2048', { bodyMinRate: 2_048 }],
@@ -48,6 +49,8 @@ describe('gatehouse sidecar flags', () => {
     [['--client-share=half'], /--client-share: expected a fraction/],
     [['--client-body-timeout=soon'], /--client-body-timeout: expected a duration/],
     [['--max-connections=3'], /--max-connections: expected an integer from 16/],
+    [['--listen-backlog=0'], /--listen-backlog: expected an integer from 1/],
+    [['--listen-backlog=70000'], /--listen-backlog: expected an integer from 1 to 65535/],
     [['--upstream=ftp://x'], /--upstream/],
     [['--idle-collection-after=500ms'], /--idle-collection-after: 0s \(never\), or from 1s to 1h/],
     [['--idle-collection-after=2h'], /--idle-collection-after: 0s \(never\), or from 1s to 1h/],

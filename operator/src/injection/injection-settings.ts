@@ -15,6 +15,7 @@ export const SIDECAR_LIMIT_FLAGS: readonly string[] = [
   'client-idle-timeout',
   'keep-alive-timeout',
   'max-connections',
+  'listen-backlog',
   'client-body-timeout',
   'client-body-min-rate',
   'client-request-timeout',

@@ -46,6 +46,8 @@ Client limits (hostile and broken clients):
   --client-idle-timeout <d>     longest client silence during a request (default 60s)
   --keep-alive-timeout <d>      idle keep-alive connection lifetime (default 65s)
   --max-connections <n>         client connections open at once; more are closed (default 12000)
+  --listen-backlog <n>          connections the kernel may hold until the sidecar accepts them
+                                (default 4096; capped by net.core.somaxconn)
   --client-body-timeout <d>     time for a request body, extended 1 s per --client-body-min-rate
                                 bytes received, else 408 (default 20s; 0s: off)
   --client-body-min-rate <B/s>  see --client-body-timeout (default 500)
@@ -104,6 +106,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       'client-idle-timeout': { type: 'string', default: '60s' },
       'keep-alive-timeout': { type: 'string', default: '65s' },
       'max-connections': { type: 'string', default: String(D.maxConnections) },
+      'listen-backlog': { type: 'string', default: String(D.listenBacklog) },
       'client-body-timeout': { type: 'string', default: '20s' },
       'client-body-min-rate': { type: 'string', default: String(D.bodyMinRate) },
       'client-request-timeout': { type: 'string', default: '10m' },
@@ -161,6 +164,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       idleTimeoutMs: duration('client-idle-timeout'),
       keepAliveTimeoutMs: duration('keep-alive-timeout'),
       maxConnections: integer('max-connections', 16, 1_000_000),
+      listenBacklog: integer('listen-backlog', 1, 65_535),
       bodyTimeoutMs: duration('client-body-timeout'),
       bodyMinRate: integer('client-body-min-rate', 1, 1024 * 1024 * 1024),
       requestTimeoutMs: duration('client-request-timeout'),
