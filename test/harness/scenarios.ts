@@ -40,6 +40,19 @@ async function many<T>(n: number, make: (i: number) => Promise<T>, batch = 200):
     out.push(...(await Promise.all(Array.from({ length: Math.min(batch, n - i) }, (_, j) => make(i + j)))));
   return out;
 }
+/** What a few connections received, in short: status lines, or how much arrived without one. */
+function describeReceived(watches: readonly RawClient[]): string {
+  const seen = new Map<string, number>();
+  for (const w of watches) {
+    const text = w.received();
+    const what =
+      /^HTTP\/1\.1 \d+[^\r]*/.exec(text)?.[0] ??
+      (text === '' ? 'nothing' : `${text.length} bytes, no status line`);
+    const key = `${what}${w.isClosed() ? ' (closed)' : ''}`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  }
+  return [...seen].map(([what, n]) => `${n}× ${what}`).join('; ') || 'none';
+}
 const src = (i: number) => `127.3.${Math.floor(i / 250)}.${1 + (i % 250)}`;
 
 /** Runs one scenario against the sidecar on `port`. */
@@ -186,10 +199,11 @@ export async function runScenario(
         socks.push(...batch);
         watches.push(...batchWatches);
       }
-      const answered = watches.filter((w) => /ok \d+$/.test(w.received())).length;
+      const unanswered = watches.filter((w) => !/ok \d+$/.test(w.received()));
+      const answered = watches.length - unanswered.length;
       expect(
         answered === sizes.idleConnections,
-        `idle keep-alive connections answered (${answered}/${sizes.idleConnections})`,
+        `idle keep-alive connections answered (${answered}/${sizes.idleConnections}; the others got: ${describeReceived(unanswered)})`,
       );
       await sleep(2_000); // held idle while the legitimate traffic goes on
       const open = watches.filter((w) => !w.isClosed()).length;
