@@ -3,7 +3,7 @@ import { sessionEndRevocationSpec } from '../../contract/session-ends.ts';
 import { createAdminServer } from '../../lib/admin-server.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
-import { listenOn } from '../../lib/listen.ts';
+import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { type LeaderElection, startLeaderElection } from './controller/leader-election.ts';
 import {
@@ -210,10 +210,12 @@ export function createOperator(options: OperatorOptions) {
         logOperatorEvent('injection_enabled', { nativeSidecar: native });
       }
       const { deliveryListen, adminListen } = options;
+      // Every sidecar of the cluster reconnects at once when an operator replica starts.
       const { port: deliveryPort } = await listenOn(
         delivery.server,
         deliveryListen.port,
         deliveryListen.host,
+        CROWD_BACKLOG,
       );
       const { port: adminPort } = await listenOn(admin, adminListen.port, adminListen.host);
       election = startLeaderElection(client, {

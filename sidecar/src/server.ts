@@ -4,7 +4,7 @@ import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { HttpError } from '../../contract/errors.ts';
 import { logEvent } from '../../contract/event-writer.ts';
 import { revocationTarget } from '../../contract/revocations.ts';
-import { listenOn } from '../../lib/listen.ts';
+import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
 import type { SessionEnds } from './auth/session-ends.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
@@ -55,7 +55,7 @@ export const DEFAULT_CLIENT_LIMITS: ClientLimits = Object.freeze({
   idleTimeoutMs: 60_000,
   keepAliveTimeoutMs: 65_000,
   maxConnections: 12_000, // about 16 KiB each when idle: ~190 MiB over the baseline at the cap
-  listenBacklog: 4096, // Linux's default somaxconn since 5.4; Node.js's own default is 511
+  listenBacklog: CROWD_BACKLOG,
   bodyTimeoutMs: 20_000,
   bodyMinRate: 500,
   requestTimeoutMs: 600_000,
