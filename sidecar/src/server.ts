@@ -42,9 +42,9 @@ export interface ClientLimits extends RequestReadLimits, UpstreamFairness, Tunne
   readonly maxConnections: number;
   /**
    * Connections the kernel may hold complete, waiting for the sidecar to accept them (capped by
-   * net.core.somaxconn). Past it the kernel drops the handshake's last packet and the client
-   * retransmits, after a second and then longer: a burst of new clients while the event loop is
-   * busy waits seconds instead of milliseconds.
+   * net.core.somaxconn). Past it the kernel drops new handshakes and each client tries again
+   * after 1, 3, then 7 s: a burst of new clients while the event loop is busy would wait seconds
+   * instead of milliseconds.
    */
   readonly listenBacklog: number;
 }
