@@ -185,6 +185,14 @@ export const SIDECAR_EVENTS = {
     'The sidecar was started without its Node.js options (V8 sizes the young generation from the memory limit, so collections cost more CPU per request or streaming holds more memory; V8 compiles can hold requests back under load).',
     { expected: str('The options it expects.'), hint: str('How to start it.') },
   ),
+  listen_backlog_capped: event(
+    "The kernel caps the sidecar's listen backlog below `--listen-backlog` (the pod's net.core.somaxconn): a burst of new clients past the cap waits for its handshakes to be retried, a second or more.",
+    {
+      requested: int('The backlog asked for (`--listen-backlog`).'),
+      effective: int('The cap the kernel applies.'),
+      hint: str('How to raise it.'),
+    },
+  ),
   sidecar_stopping: event('A signal asked the sidecar to stop; it drains.', {
     signal: str('`SIGTERM` or `SIGINT`.'),
     graceMs: int('How long it drains before cutting.'),

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
 
 /**
@@ -21,4 +22,17 @@ export function listenOn(server: Server, port: number, host: string, backlog?: n
       resolve(server.address() as AddressInfo);
     });
   });
+}
+
+/**
+ * The kernel's cap on a listen backlog (Linux: net.core.somaxconn of this network namespace, the
+ * pod's); undefined where it cannot be read.
+ */
+export function kernelBacklogCap(path = '/proc/sys/net/core/somaxconn'): number | undefined {
+  try {
+    const value = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(value) && value > 0 ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

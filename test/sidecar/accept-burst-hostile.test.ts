@@ -78,3 +78,22 @@ describe('a burst of new clients while the sidecar is not accepting', () => {
     }
   }, 60_000);
 });
+
+describe('a listen backlog the kernel caps', () => {
+  it('is said once at start, with both numbers and how to raise the cap; the default under the cap says nothing', async () => {
+    const asked = somaxconn + 1;
+    const capped = await startSidecarProcess(
+      writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
+      ['--listen-backlog', String(asked)],
+    );
+    try {
+      const line = await capped.waitForLine((l) => l.type === 'listen_backlog_capped');
+      expect(line).toMatchObject({ requested: asked, effective: somaxconn });
+      expect(String(line.hint)).toContain('net.core.somaxconn');
+      expect(capped.lines.filter((l) => l.type === 'listen_backlog_capped')).toHaveLength(1);
+    } finally {
+      await capped.stop();
+    }
+    expect(proc.lines.some((l) => l.type === 'listen_backlog_capped')).toBe(false);
+  });
+});

@@ -12,7 +12,7 @@ import {
   memoryReducingCollection,
   startIdleCollection,
 } from '../../../lib/idle-collection.ts';
-import { listenOn } from '../../../lib/listen.ts';
+import { kernelBacklogCap, listenOn } from '../../../lib/listen.ts';
 import { createFdSink, type LogSink } from '../../../lib/log/log-sink.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { createSessionEnds, type SessionEndReporter } from '../auth/session-ends.ts';
@@ -136,6 +136,13 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     pid: process.pid,
     nodeOptions: nodeOptionsApplied ? SIDECAR_NODE_OPTIONS : null,
   });
+  const backlogCap = kernelBacklogCap();
+  if (backlogCap !== undefined && backlogCap < flags.limits.listenBacklog)
+    logEvent(sink, 'listen_backlog_capped', {
+      requested: flags.limits.listenBacklog,
+      effective: backlogCap,
+      hint: `set net.core.somaxconn to ${flags.limits.listenBacklog} for the pod (spec.securityContext.sysctls; the kubelet must allow it with --allowed-unsafe-sysctls), or give --listen-backlog=${backlogCap}`,
+    });
   if (!nodeOptionsApplied)
     logEvent(sink, 'node_options_missing', {
       expected: SIDECAR_NODE_OPTIONS,
