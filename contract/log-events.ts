@@ -248,6 +248,16 @@ export const SIDECAR_EVENTS = {
     'An AccessRevocation file that is not valid was skipped (standalone); the others apply.',
     { path: str('The file.'), error: str('What is wrong with it.') },
   ),
+  session_end_reported: event(
+    'A sign-out or back-channel logout was handed to the operator (or written to `--revocations-dir`), which carries it to every other sidecar of the application.',
+    {
+      app: AppOrNull,
+      ...RevocationTarget,
+      attempts: int('Tries it took (1 when the first got through).'),
+      errors: Type.Array(Type.String(), { description: 'What each failed try met, in order.' }),
+      durationMs: int('From the end here to the operator’s answer (or the file written).'),
+    },
+  ),
   session_end_unreported: event(
     'A sign-out or back-channel logout could not be handed to the operator (or written to `--revocations-dir`) after retries for about ten seconds; it holds in this sidecar only.',
     { app: AppOrNull, ...RevocationTarget, error: str('The last error.') },

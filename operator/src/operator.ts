@@ -160,8 +160,9 @@ export function createOperator(options: OperatorOptions) {
     ...(injection ? { admission: injection.admission } : {}),
     hub,
     verify: createSidecarVerifier(client, caches.pods),
-    recordSessionEnd: async (identity, end) => {
+    recordSessionEnd: async (identity, end, receivedAtMs) => {
       const application = `${identity.namespace}/${identity.application}`;
+      const creating = performance.now();
       const created = await client.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
         metadata: { generateName: 'session-end-' } as unknown as KubeObject['metadata'],
         spec: sessionEndRevocationSpec(end, application),
@@ -172,6 +173,9 @@ export function createOperator(options: OperatorOptions) {
         pod: identity.pod,
         revocation: created.metadata.name,
         reason: end.reason,
+        // Where the time went: verifying the sidecar and reading the request, then the write.
+        verifyMs: Math.round(creating - receivedAtMs),
+        createMs: Math.round(performance.now() - creating),
       });
       return created.metadata.name;
     },

@@ -53,6 +53,7 @@ export async function signOutRounds(r: Replicas, rounds: number, label: string):
   const tag = slug(label);
   const refusedMs: number[] = [];
   const closedMs: number[] = [];
+  const counted = new Set<unknown>();
   for (let round = 0; round < rounds; round++) {
     const { cookie } = await signIn(a);
     for (const [i, origin] of r.origins.entries())
@@ -63,7 +64,18 @@ export async function signOutRounds(r: Replicas, rounds: number, label: string):
     expect(await signOut(a, cookie)).toBe(200);
     refusedMs.push(await refusedEverywhere(r, cookie, started, `${tag}-${round}-after`));
     closedMs.push((await closed) - started);
+    const reported = await r.sidecars[0]?.waitForLine(
+      (l) => l.type === 'session_end_reported' && !counted.has(l),
+      5_000,
+    );
+    if (reported) counted.add(reported);
+    // A slow round says where its time went (the report's tries; the operator logs its own part).
+    if ((refusedMs.at(-1) ?? 0) > 500) console.warn(`${label} round ${round}: ${JSON.stringify(reported)}`);
   }
+  // Each sign-out on A was handed on once, and says how long that took.
+  expect(counted.size).toBe(rounds);
+  for (const line of counted)
+    expect(line).toMatchObject({ attempts: expect.any(Number), durationMs: expect.any(Number) });
   report(`${label}: sign-out on A → cookie refused on every replica`, refusedMs);
   report(`${label}: sign-out on A → WebSocket through B closed`, closedMs);
   expect(percentile(refusedMs, 99)).toBeLessThanOrEqual(1_000);

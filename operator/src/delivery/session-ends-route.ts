@@ -36,7 +36,12 @@ export class SessionEndBudget {
 }
 
 /** Records a session end for one application (writes the AccessRevocation); resolves with its name. */
-export type RecordSessionEnd = (identity: SidecarIdentity, end: SessionEnd) => Promise<string>;
+/** Writes the AccessRevocation of one session end; `receivedAtMs` (performance.now()) is when its request came in. */
+export type RecordSessionEnd = (
+  identity: SidecarIdentity,
+  end: SessionEnd,
+  receivedAtMs: number,
+) => Promise<string>;
 
 /**
  * POST /v1/session-ends: a sidecar reports a session it ended (a sign-out, a back-channel logout)
@@ -52,6 +57,7 @@ export async function sessionEndsRoute(
     readonly budget: SessionEndBudget;
   },
 ): Promise<void> {
+  const receivedAtMs = performance.now();
   const token = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
   let identity: SidecarIdentity;
   try {
@@ -82,6 +88,6 @@ export async function sessionEndsRoute(
       message: `at most ${PER_SECOND} a second per application`,
     });
   }
-  const name = await options.record(identity, end as SessionEnd);
+  const name = await options.record(identity, end as SessionEnd, receivedAtMs);
   sendJson(res, 201, { revocation: name });
 }

@@ -3,7 +3,13 @@ import { LocalRevocations } from './local-revocations.ts';
 
 /** Carries a session end to the other sidecars of the application (the operator, a shared directory). */
 export interface SessionEndReporter {
-  report(end: SessionEnd, application: string): Promise<void>;
+  report(end: SessionEnd, application: string): Promise<ReportOutcome>;
+}
+
+/** How a report that got through went: its tries, and what each failed try met. */
+export interface ReportOutcome {
+  readonly attempts: number;
+  readonly errors: readonly string[];
 }
 
 /** What the sidecar process does when one of its routes ends sessions. */
@@ -23,6 +29,8 @@ export interface SessionEnds {
 export function createSessionEnds(options: {
   readonly reporter?: SessionEndReporter;
   readonly onReportFailed: (end: SessionEnd, error: unknown) => void;
+  /** Told once a report got through, with how long it took (ms) and what it retried. */
+  readonly onReported?: (end: SessionEnd, outcome: ReportOutcome, ms: number) => void;
 }) {
   const local = new LocalRevocations();
   let reinstall: () => void = () => undefined;
@@ -30,9 +38,11 @@ export function createSessionEnds(options: {
     end(end, application, lifetimeMs) {
       local.add(end, lifetimeMs);
       reinstall();
-      options.reporter
-        ?.report(end, application)
-        .catch((error: unknown) => options.onReportFailed(end, error));
+      const started = performance.now();
+      options.reporter?.report(end, application).then(
+        (outcome) => options.onReported?.(end, outcome, performance.now() - started),
+        (error: unknown) => options.onReportFailed(end, error),
+      );
     },
   };
   return {

@@ -4,6 +4,7 @@ import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, configErrorReport, locatedPath } from '../../../contract/errors.ts';
 import { logEvent } from '../../../contract/event-writer.ts';
 import { revocationTarget } from '../../../contract/revocations.ts';
+import type { SessionEnd } from '../../../contract/session-ends.ts';
 import { SIDECAR_NODE_OPTIONS, sidecarNodeOptionsApplied } from '../../../contract/sidecar-node-options.ts';
 import { createAdminServer } from '../../../lib/admin-server.ts';
 import { UsageError } from '../../../lib/args.ts';
@@ -36,18 +37,23 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   });
   const metrics = createSidecarMetrics();
   const operator = flags.operator;
+  const endTarget = (end: SessionEnd) => ({
+    app: sidecar.current()?.application.name ?? null,
+    ...revocationTarget({ user: null, subject: end.subject ?? null, provider: end.provider ?? null, ...end }),
+  });
   const sessionEnds = createSessionEnds({
     ...(await sessionEndReporter(flags, () => sidecar.current())),
     onReportFailed: (end, error) =>
       logEvent(sink, 'session_end_unreported', {
-        app: sidecar.current()?.application.name ?? null,
-        ...revocationTarget({
-          user: null,
-          subject: end.subject ?? null,
-          provider: end.provider ?? null,
-          ...end,
-        }),
+        ...endTarget(end),
         error: error instanceof Error ? error.message : String(error),
+      }),
+    onReported: (end, outcome, ms) =>
+      logEvent(sink, 'session_end_reported', {
+        ...endTarget(end),
+        attempts: outcome.attempts,
+        errors: [...outcome.errors],
+        durationMs: Math.round(ms),
       }),
   });
   const sidecar = createSidecar({ sink, metrics, limits: flags.limits, sessionEnds: sessionEnds.ends });

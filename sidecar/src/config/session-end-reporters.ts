@@ -6,7 +6,7 @@ import {
 } from '../../../contract/session-ends.ts';
 import { jitteredBackoff, sleep } from '../../../lib/backoff.ts';
 import { Agent, requestOn } from '../../../lib/http/undici-core.ts';
-import type { SessionEndReporter } from '../auth/session-ends.ts';
+import type { ReportOutcome, SessionEndReporter } from '../auth/session-ends.ts';
 
 const ATTEMPTS = 6;
 const BACKOFF = { baseMs: 100, maxMs: 2_000 } as const;
@@ -23,8 +23,9 @@ export function operatorReporter(options: {
 }): SessionEndReporter {
   const dispatcher = new Agent({ connect: { ca: options.ca }, keepAliveTimeout: 10_000 });
   return {
-    async report(end) {
+    async report(end): Promise<ReportOutcome> {
       let last: unknown;
+      const errors: string[] = [];
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         try {
           const response = await requestOn(dispatcher, new URL(SESSION_ENDS_PATH, options.url), {
@@ -38,12 +39,13 @@ export function operatorReporter(options: {
             bodyTimeout: 5_000,
           });
           const text = (await response.body.text()).slice(0, 300);
-          if (response.statusCode === 201) return;
+          if (response.statusCode === 201) return { attempts: attempt + 1, errors };
           last = new Error(`operator answered ${response.statusCode}: ${text}`);
           if (response.statusCode < 500 && response.statusCode !== 429) break; // refused: retrying will not help
         } catch (error) {
           last = error;
         }
+        errors.push(last instanceof Error ? last.message : String(last));
         await sleep(jitteredBackoff(attempt, BACKOFF));
       }
       throw last;
@@ -58,11 +60,12 @@ export function operatorReporter(options: {
  */
 export function directoryReporter(directory: string, lifetimeMs: () => number): SessionEndReporter {
   return {
-    async report(end: SessionEnd, application: string) {
+    async report(end: SessionEnd, application: string): Promise<ReportOutcome> {
       // The YAML writer loads with the first end, so a cluster sidecar, which never writes one, never loads it.
       const { writeRevocationFile } = await import('../../../contract/revocation-files.ts');
       const expires = new Date(end.before * 1000 + lifetimeMs());
       writeRevocationFile(directory, sessionEndRevocationSpec(end, application), expires, 'session-end');
+      return { attempts: 1, errors: [] };
     },
   };
 }
