@@ -70,7 +70,12 @@ export async function signOutRounds(r: Replicas, rounds: number, label: string):
     );
     if (reported) counted.add(reported);
     // A slow round says where its time went (the report's tries; the operator logs its own part).
-    if ((refusedMs.at(-1) ?? 0) > 500) console.warn(`${label} round ${round}: ${JSON.stringify(reported)}`);
+    if ((refusedMs.at(-1) ?? 0) > 500) {
+      const applied = r.sidecars[1]?.lines.filter((l) => l.type === 'revocation_applied').at(-1);
+      console.warn(
+        `${label} round ${round}, slow: sign-out at ${new Date(performance.timeOrigin + started).toISOString()}; A's report ${JSON.stringify(reported)}; B's last revocation_applied ${JSON.stringify(applied)}`,
+      );
+    }
   }
   // Each sign-out on A was handed on once, and says how long that took.
   expect(counted.size).toBe(rounds);
