@@ -13,7 +13,7 @@ let assets: string | undefined;
 /**
  * An API server starts at this niceness and goes back to normal once /readyz answers: its start-up
  * (seconds of both cores) yields to the tests running beside it, whose latency it would otherwise
- * take (a sign-out measured in another file took two seconds once while an API server restarted).
+ * take (control-plane-faults restarts one ten times beside the other cluster files).
  * Only where the priority can be raised again afterwards (root); elsewhere it starts as before.
  */
 const STARTING_NICENESS = 10;
