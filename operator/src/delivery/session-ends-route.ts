@@ -35,8 +35,10 @@ export class SessionEndBudget {
   }
 }
 
-/** Records a session end for one application (writes the AccessRevocation); resolves with its name. */
-/** Writes the AccessRevocation of one session end; `receivedAtMs` (performance.now()) is when its request came in. */
+/**
+ * Records a session end for one application (writes the AccessRevocation); resolves with its name.
+ * `receivedAtMs` (performance.now()) is when its request came in, for the timings it logs.
+ */
 export type RecordSessionEnd = (
   identity: SidecarIdentity,
   end: SessionEnd,
