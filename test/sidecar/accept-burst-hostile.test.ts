@@ -79,6 +79,46 @@ describe('a burst of new clients while the sidecar is not accepting', () => {
   }, 60_000);
 });
 
+describe('clients that leave or stall while waiting in the listen queue', () => {
+  it('a reset, a FIN, half a head and silence while queued cost nothing; the polite ones are answered', async () => {
+    expect(proc.child.kill('SIGSTOP')).toBe(true);
+    const sockets: Socket[] = [];
+    try {
+      const dialed = await Promise.all(
+        Array.from({ length: 400 }, (_, i) =>
+          dial(proc.port, `127.8.${Math.floor(i / 250)}.${1 + (i % 250)}`),
+        ),
+      );
+      for (const s of dialed) if (s) sockets.push(s);
+      expect(sockets.length).toBe(400);
+      sockets.forEach((s, i) => {
+        const kind = i % 4;
+        if (kind === 0)
+          s.resetAndDestroy(); // RST while queued
+        else if (kind === 1)
+          s.end(GET(i)); // a whole request, then FIN
+        else if (kind === 2)
+          s.write('GET /half HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: '); // half a head, then silence
+        else s.write(GET(i)); // polite
+      });
+      await sleep(300);
+    } finally {
+      proc.child.kill('SIGCONT');
+    }
+    try {
+      const polite = sockets.filter((_, i) => i % 4 === 3).map(watchSocket);
+      const answered = await Promise.all(
+        polite.map((c) => c.until(() => /HTTP\/1\.1 200/.test(c.received()), 15_000)),
+      );
+      expect(answered.filter((ok) => !ok).length, 'polite clients not answered 200').toBe(0);
+      expect(proc.child.exitCode).toBeNull();
+      expect(proc.stderr()).not.toMatch(/Unhandled|ECONNRESET|EPIPE/);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+  }, 60_000);
+});
+
 describe('a listen backlog the kernel caps', () => {
   it('is said once at start, with both numbers and how to raise the cap; the default under the cap says nothing', async () => {
     const asked = somaxconn + 1;
