@@ -9,7 +9,12 @@
  * "high alloc" every 8 s of an idle sidecar, forever). So the young generation stays at the size
  * the last load grew it to, and the free pages of the old one stay mapped. This does what the
  * memory reducer would: after `quietMs` without a new piece of work, and at most once every
- * `minGapMs`, one collection, only if work started since the last one (or `dirty()` was called).
+ * `minGapMs`, one collection, only if work started since the last one (or `dirty()` was called)
+ * and, when `heapBytes` is given, only if the heap has grown by `minGrowthBytes` since the last
+ * collection left it. A full collection at rest is not free for the work after it: it frees the
+ * shapes of objects that only optimized code still pointed at, V8 drops that code, and the next
+ * requests run unoptimized while it is compiled again; after a few requests that grew nothing
+ * there is nothing to give back for that price.
  */
 export interface IdleCollectionOptions {
   /** A count that grows with every piece of work started (requests, in the sidecar). */
@@ -22,7 +27,14 @@ export interface IdleCollectionOptions {
   readonly collect: () => void;
   /** Told how long each collection took, in milliseconds. */
   readonly onCollected?: (ms: number) => void;
+  /** The heap's committed size (V8's total_heap_size); without it every quiet time collects. */
+  readonly heapBytes?: () => number;
+  /** Least growth of `heapBytes` since the last collection for the next one to run. */
+  readonly minGrowthBytes?: number;
 }
+
+/** Growth of the committed heap below which a quiet time does not collect (see above). */
+export const IDLE_COLLECTION_MIN_GROWTH_BYTES = 2 * 1024 * 1024;
 
 export interface IdleCollection {
   /** Something grew memory without starting work (a new config): collect at the next quiet time. */
@@ -35,11 +47,14 @@ export interface IdleCollection {
  * the check before, so between one and one and a half quiet times after the last piece of work.
  */
 export function startIdleCollection(options: IdleCollectionOptions): IdleCollection {
-  const { started, quietMs, minGapMs, collect, onCollected } = options;
+  const { started, quietMs, minGapMs, collect, onCollected, heapBytes } = options;
+  const minGrowth = options.minGrowthBytes ?? IDLE_COLLECTION_MIN_GROWTH_BYTES;
   if (!(quietMs > 0)) return { dirty() {}, stop() {} };
   let seen = started();
   let pending = true; // what the start allocated is the first thing to give back
   let last = Number.NEGATIVE_INFINITY;
+  /** The committed heap right after the last collection; none before the first. */
+  let leftAt: number | undefined;
   const timer = setInterval(
     () => {
       const now = started();
@@ -51,8 +66,10 @@ export function startIdleCollection(options: IdleCollectionOptions): IdleCollect
       const at = performance.now();
       if (!pending || at - last < minGapMs) return;
       pending = false;
+      if (heapBytes && leftAt !== undefined && heapBytes() - leftAt < minGrowth) return;
       collect();
       last = performance.now();
+      leftAt = heapBytes?.();
       onCollected?.(last - at);
     },
     Math.max(1, Math.floor(quietMs / 2)),

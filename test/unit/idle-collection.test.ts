@@ -2,6 +2,8 @@ import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { memoryReducingCollection, startIdleCollection } from '../../lib/idle-collection.ts';
 
+const MIB = 1024 * 1024;
+
 describe('idle collection', () => {
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
@@ -95,6 +97,56 @@ describe('idle collection', () => {
     vi.advanceTimersByTime(10 * 60_000);
     expect(s.collections).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('with a heap size: skips a quiet time after work that grew the heap too little, collects once it grew enough', () => {
+    let started = 0;
+    let heap = 13 * MIB;
+    let collections = 0;
+    const idle = startIdleCollection({
+      started: () => started,
+      quietMs: 10_000,
+      minGapMs: 60_000,
+      collect: () => {
+        collections++;
+        heap = 13 * MIB; // what a memory-reducing collection leaves
+      },
+      heapBytes: () => heap,
+      minGrowthBytes: 2 * MIB,
+    });
+    vi.advanceTimersByTime(5_000);
+    expect(collections).toBe(1); // the start's: no size to compare with yet, it always runs
+    vi.advanceTimersByTime(60_000);
+    for (let i = 0; i < 5; i++) {
+      started++; // a few requests, a quiet time between each
+      heap += 0.1 * MIB;
+      vi.advanceTimersByTime(20_000);
+    }
+    expect(collections).toBe(1); // 0.5 MiB grown: nothing worth the collection's cost
+    started += 5_000;
+    heap += 5 * MIB; // a load grew the young generation
+    vi.advanceTimersByTime(15_000);
+    expect(collections).toBe(2);
+    started++;
+    heap += 1.9 * MIB; // just under the least growth
+    vi.advanceTimersByTime(120_000);
+    expect(collections).toBe(2);
+    started++;
+    heap += 0.1 * MIB; // reached: the next quiet time after more work collects
+    vi.advanceTimersByTime(15_000);
+    expect(collections).toBe(3);
+    idle.stop();
+  });
+
+  it('without a heap size, every quiet time after work collects (the gap allowing)', () => {
+    const s = quietAfter(10_000, 60_000);
+    vi.advanceTimersByTime(5_000);
+    for (let i = 0; i < 3; i++) {
+      s.work();
+      vi.advanceTimersByTime(65_000);
+    }
+    expect(s.collections).toBe(4);
+    s.idle.stop();
   });
 
   it('reports how long a collection took', () => {

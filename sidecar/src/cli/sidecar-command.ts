@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, configErrorReport, locatedPath } from '../../../contract/errors.ts';
@@ -193,6 +194,7 @@ function idleCollection(flags: SidecarFlags, sidecar: Sidecar, metrics: SidecarM
     minGapMs: IDLE_COLLECTION_GAP * flags.idleCollectionAfterMs,
     collect: memoryReducingCollection(),
     onCollected: (ms) => metrics.idleCollected(ms / 1000),
+    heapBytes: () => getHeapStatistics().total_heap_size,
   });
 }
 

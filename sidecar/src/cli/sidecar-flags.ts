@@ -37,8 +37,8 @@ Options:
                                 logouts are written there, so they end the session in every replica
   --idle-collection-after <d>   quiet time (no request started) after which the sidecar gives memory
                                 back with one memory-reducing garbage collection, at most once
-                                every six such times (default 10s: at most once a minute; 0s: never;
-                                at most 1h)
+                                every six such times and only when the heap grew by 2 MiB since the
+                                last (default 10s: at most once a minute; 0s: never; at most 1h)
 
 Client limits (hostile and broken clients):
   --max-header-size <bytes>     largest request head accepted, else 431 (default 16384)
