@@ -209,6 +209,8 @@ interface Figures {
   addedP50: number | null;
   addedP99: number | null;
   p99At200: number;
+  /** CPU µs per request under the 200 wrk connections (signed in where the proxy signs in). */
+  cpuAt200: number;
   maxAt200: number;
   steadyP50At200: number;
   steadyP99At200: number;
@@ -440,7 +442,9 @@ async function measure(proxy: Proxy): Promise<Figures> {
   const direct = constantRate(`${upstreamUrl}/small`, []);
   const rate = constantRate(`${at}${cookie === null ? '/public/small' : '/small'}`, signed);
   wrk(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed); // warm-up
+  const beforeMany = cpuTicks(measured);
   const many = wrk(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed);
+  const cpuAt200 = ((cpuTicks(measured) - beforeMany) / HZ / many.requests) * 1e6;
   const steady = closedLoop(`${at}${cookie === null ? '/public/small' : '/small'}`, 200, signed);
   const peakMiB = statusMiB(measured, 'VmHWM');
   const anonAfterMiB = statusMiB(measured, 'RssAnon');
@@ -461,6 +465,7 @@ async function measure(proxy: Proxy): Promise<Figures> {
     addedP50: rate.p50 - direct.p50,
     addedP99: rate.p99 - direct.p99,
     p99At200: many.p99Ms,
+    cpuAt200,
     maxAt200: many.maxMs,
     steadyP50At200: steady.steadyP50,
     steadyP99At200: steady.steadyP99,
@@ -522,6 +527,7 @@ console.log(
   row(`idle anonymous memory ${RESTED_SECONDS} s after the first answer, MiB`, (f) => f.restedAnonMiB, 0),
 );
 console.log(row('CPU at rest, ms per second', (f) => f.restCpuMsPerS, 2));
+console.log(row('CPU µs per request, 200 connections, saturation', (f) => f.cpuAt200));
 console.log(row('200 connections at saturation: p99 ms', (f) => f.p99At200, 0));
 console.log(row('200 connections at saturation: slowest ms', (f) => f.maxAt200, 0));
 console.log(row('200 closed-loop clients after the first second: p50 ms', (f) => f.steadyP50At200, 0));

@@ -8,6 +8,7 @@ import {
   parseListen,
   UsageError,
 } from '../../../lib/args.ts';
+import { IDLE_COLLECTION_MIN_GROWTH_BYTES } from '../../../lib/idle-collection.ts';
 import { type ClientLimits, DEFAULT_CLIENT_LIMITS } from '../server.ts';
 
 export const SIDECAR_USAGE = `Usage: gatehouse sidecar --config <file|dir> [options]
@@ -37,7 +38,7 @@ Options:
                                 logouts are written there, so they end the session in every replica
   --idle-collection-after <d>   quiet time (no request started) after which the sidecar gives memory
                                 back with one memory-reducing garbage collection, at most once
-                                every six such times and only when the heap grew by 2 MiB since the
+                                every six such times and only when the heap grew by ${IDLE_COLLECTION_MIN_GROWTH_BYTES / 1024 / 1024} MiB since the
                                 last (default 10s: at most once a minute; 0s: never; at most 1h)
 
 Client limits (hostile and broken clients):
