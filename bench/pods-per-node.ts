@@ -7,7 +7,7 @@
 // its own with the injected container's limit, as pods' containers are. They run a copy of this
 // process's Node.js binary that is not in the page cache yet (the first sidecar reads it, as the
 // first pod on a node does). With all of them at rest, and again after each has served a load
-// (each time one second later, and again once a quiet sidecar has given memory back: 15 s
+// (each time one second later, and again once a quiet sidecar has given memory back: 16 s
 // later at rest, 60 s after the loads, as it does so at most once a minute), it prints for each
 // sidecar its RSS, its proportional share (PSS: a shared page divided among the processes that
 // map it), its anonymous memory, what its cgroup is charged for, and the

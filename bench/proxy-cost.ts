@@ -7,12 +7,12 @@
 // while the load, the upstream and the identity provider run on core 1. Both authenticating
 // proxies are signed in for real, through the same OpenID Provider (oidc-provider). Per proxy and
 // run: spawn to first 200, idle RSS and anonymous memory (what another pod on the node does not
-// share) 1 s and 15 s after the first answer, CPU at rest (its timers, over 5 s), CPU
+// share) 1 s and 16 s after the first answer, CPU at rest (its timers, over 5 s), CPU
 // microseconds per request at saturation (anonymous and signed in; from /proc/<pid>/stat, which
 // holds under noise), added latency at a constant 1,000 requests/s signed in (vegeta, against the
 // upstream alone), and 200 keep-alive clients at saturation (wrk: p99, slowest, peak RSS; and bench/closed-loop.ts: 200 keep-alive
 // clients, latencies once their connections are open; the anonymous memory after both, and
-// 15 s later).
+// 16 s later).
 // Prints the medians of --runs as a table.
 //
 //   npm run build && taskset -c 1 node bench/proxy-cost.ts [--runs 3] [--duration 8] [--memory-limit injected|none]

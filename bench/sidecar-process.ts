@@ -108,9 +108,10 @@ export function spawnBuiltSidecar(
 }
 
 /**
- * Seconds of rest after which a sidecar as shipped has given memory back (its idle collection
- * checks every half quiet time, so it runs within one and a half quiet times of the last request).
+ * Seconds of rest after which a sidecar as shipped has given memory back: its idle collection
+ * runs between one and one and a half quiet times after the last request (it checks every half
+ * quiet time), and a second more for a late check and the collection itself.
  */
-export const RESTED_SECONDS = (1.5 * DEFAULT_IDLE_COLLECTION_AFTER_MS) / 1000;
+export const RESTED_SECONDS = (1.5 * DEFAULT_IDLE_COLLECTION_AFTER_MS) / 1000 + 1;
 /** Seconds after which a sidecar that collected already may collect again (the least gap). */
 export const COLLECTED_AGAIN_SECONDS = (IDLE_COLLECTION_GAP * DEFAULT_IDLE_COLLECTION_AFTER_MS) / 1000;

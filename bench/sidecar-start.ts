@@ -1,5 +1,5 @@
 // What one sidecar costs its pod as the policy count grows: spawn to first 200, idle RSS one
-// second after and 15 s after (once a quiet sidecar has given memory back), and CPU
+// second after and 16 s after (once a quiet sidecar has given memory back), and CPU
 // microseconds per signed-in request at saturation (from /proc), for an application of 2
 // policies and one of 2 + N team policies (bench/signed-in-app.ts: each allows one group on its
 // own paths, so none of them matches the measured request). The sidecar is the built one as shipped (dist/, its NODE_OPTIONS and the image's compile cache;

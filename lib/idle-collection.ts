@@ -50,14 +50,18 @@ export interface IdleCollection {
 }
 
 /**
- * Checks every quietMs / 2: a collection runs at the first check that sees no work started since
- * the check before, so between one and one and a half quiet times after the last piece of work.
+ * Checks every quietMs / 2. A check that sees work started since the one before knows the last
+ * piece started at most then; a collection runs at the second check after it that sees none (a
+ * whole quiet time later; the start counts as such a check), so between one and one and a half
+ * quiet times after the last piece of work.
  */
 export function startIdleCollection(options: IdleCollectionOptions): IdleCollection {
   const { started, quietMs, minGapMs, collect, onCollected, heapBytes } = options;
   const minGrowth = options.minGrowthBytes ?? IDLE_COLLECTION_MIN_GROWTH_BYTES;
   if (!(quietMs > 0)) return { dirty() {}, stop() {} };
   let seen = started();
+  /** Checks in a row that saw no work started since the one before. */
+  let quietChecks = 0;
   let pending = true; // what the start allocated is the first thing to give back
   let last = Number.NEGATIVE_INFINITY;
   /** The committed heap right after the last collection; none before the first. */
@@ -67,11 +71,13 @@ export function startIdleCollection(options: IdleCollectionOptions): IdleCollect
       const now = started();
       if (now !== seen) {
         seen = now;
+        quietChecks = 0;
         pending = true;
         return;
       }
+      quietChecks++;
       const at = performance.now();
-      if (!pending || at - last < minGapMs) return;
+      if (!pending || quietChecks < 2 || at - last < minGapMs) return;
       pending = false;
       if (heapBytes && leftAt !== undefined && heapBytes() - leftAt < minGrowth) return;
       collect();

@@ -34,9 +34,9 @@ describe('idle collection', () => {
     };
   }
 
-  it('collects once after the start, when nothing else happens', () => {
+  it('collects once a quiet time after the start, when nothing else happens', () => {
     const s = quietAfter(10_000);
-    vi.advanceTimersByTime(4_999);
+    vi.advanceTimersByTime(9_999);
     expect(s.collections).toBe(0);
     vi.advanceTimersByTime(1);
     expect(s.collections).toBe(1);
@@ -47,29 +47,47 @@ describe('idle collection', () => {
 
   it('waits while requests keep starting, then collects one quiet time after the last', () => {
     const s = quietAfter(10_000);
-    vi.advanceTimersByTime(5_000); // the start's collection
+    vi.advanceTimersByTime(10_000); // the start's collection
     expect(s.collections).toBe(1);
     vi.advanceTimersByTime(60_000); // past the least gap
     for (let t = 0; t < 120; t++) {
       s.work(50);
       vi.advanceTimersByTime(1_000);
     }
+    // The last request started 1 s ago, just before a check.
     expect(s.collections).toBe(1); // under load: never
-    vi.advanceTimersByTime(4_999);
+    vi.advanceTimersByTime(8_999);
+    expect(s.collections).toBe(1); // 9.999 s without a request: not yet
+    vi.advanceTimersByTime(1);
     expect(s.collections).toBe(1);
-    vi.advanceTimersByTime(5_001); // between one and one and a half quiet times after the last request
+    vi.advanceTimersByTime(5_000); // 15 s: at most one and a half quiet times after the last request
     expect(s.collections).toBe(2);
     s.idle.stop();
   });
 
+  it('a lull shorter than the quiet time does not collect, wherever it falls between two checks', () => {
+    for (const offset of [1, 2_500, 4_999]) {
+      const s = quietAfter(10_000);
+      vi.advanceTimersByTime(10_000); // the start's collection
+      vi.advanceTimersByTime(60_000); // past the least gap
+      vi.advanceTimersByTime(offset);
+      for (let round = 0; round < 10; round++) {
+        s.work();
+        vi.advanceTimersByTime(9_900); // a request every 9.9 s
+      }
+      expect(s.collections).toBe(1); // before: one after each lull longer than 5 s
+      s.idle.stop();
+    }
+  });
+
   it('keeps the least gap between two collections, then still collects what is pending', () => {
     const s = quietAfter(10_000, 60_000);
-    vi.advanceTimersByTime(5_000);
+    vi.advanceTimersByTime(10_000);
     expect(s.collections).toBe(1);
     s.work();
-    vi.advanceTimersByTime(15_000); // quiet again 15 s after the first collection: too soon
+    vi.advanceTimersByTime(20_000); // quiet again 20 s after the first collection: too soon
     expect(s.collections).toBe(1);
-    vi.advanceTimersByTime(40_000); // 60 s in: the check at 55 s after the first collection was too soon
+    vi.advanceTimersByTime(35_000); // the check 55 s after the first collection was too soon
     expect(s.collections).toBe(1);
     vi.advanceTimersByTime(5_000);
     expect(s.collections).toBe(2); // at the first check 60 s or more after the first
@@ -83,7 +101,7 @@ describe('idle collection', () => {
     vi.advanceTimersByTime(70_000);
     expect(s.collections).toBe(1);
     s.idle.dirty();
-    vi.advanceTimersByTime(5_000);
+    vi.advanceTimersByTime(5_000); // long quiet already: the next check
     expect(s.collections).toBe(2);
     s.idle.stop();
   });
@@ -114,7 +132,7 @@ describe('idle collection', () => {
       heapBytes: () => heap,
       minGrowthBytes: 2 * MIB,
     });
-    vi.advanceTimersByTime(5_000);
+    vi.advanceTimersByTime(10_000);
     expect(collections).toBe(1); // the start's: no size to compare with yet, it always runs
     vi.advanceTimersByTime(60_000);
     for (let i = 0; i < 5; i++) {
@@ -140,7 +158,7 @@ describe('idle collection', () => {
 
   it('without a heap size, every quiet time after work collects (the gap allowing)', () => {
     const s = quietAfter(10_000, 60_000);
-    vi.advanceTimersByTime(5_000);
+    vi.advanceTimersByTime(10_000);
     for (let i = 0; i < 3; i++) {
       s.work();
       vi.advanceTimersByTime(65_000);
@@ -163,7 +181,7 @@ describe('idle collection', () => {
       },
       onCollected: (ms) => took.push(ms),
     });
-    vi.advanceTimersByTime(1_000);
+    vi.advanceTimersByTime(2_000);
     expect(took).toHaveLength(1);
     expect(took[0]).toBeGreaterThanOrEqual(20);
     expect(took[0]).toBeLessThan(1_000);
