@@ -3,11 +3,15 @@
  * started for a while.
  *
  * V8 has this built in (its memory reducer, some seconds after the last full collection), but in
- * Node.js 24 it never fires: it waits for a low allocation rate in the JavaScript heap *and* in
- * the embedder's heap, and a Node.js process that allocates nothing in the embedder's heap
- * reports a rate of zero there, which V8 reads as a busy mutator (`--trace-memory-reducer`:
- * "high alloc" every 8 s of an idle sidecar, forever). So the young generation stays at the size
- * the last load grew it to, and the free pages of the old one stay mapped. This does what the
+ * Node.js 24 it does not fire on its own: it waits for a low allocation rate in the JavaScript
+ * heap *and* in the embedder's heap, and reads a process that has never run a memory-reducing
+ * collection as busy (`--trace-memory-reducer`: "high alloc" every 8 s of an idle sidecar,
+ * forever). So the young generation stays at the size the last load grew it to, and the free
+ * pages of the old one stay mapped. Once one memory-reducing collection has run (the start's,
+ * here) it reads the rate right: it collects twice about 8 s after that one, and a load that
+ * comes while it still waits to do so it gives back itself, 8 s or so after the load, before the
+ * quiet time is over; the growth condition below then skips this one (bench/memory-reducer.ts).
+ * A later load waits for this one. This does what the
  * memory reducer would: after `quietMs` without a new piece of work, and at most once every
  * `minGapMs`, one collection, only if work started since the last one (or `dirty()` was called)
  * and, when `heapBytes` is given, only if the heap has grown by `minGrowthBytes` since the last
