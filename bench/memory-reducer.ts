@@ -11,10 +11,11 @@
 //   npm run build && taskset -c 1 node bench/memory-reducer.ts [--runs 2] [--start-rest 30] [--load 3] [--rest 60]
 //
 // Needs taskset (util-linux) and wrk.
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { sleep } from '../lib/backoff.ts';
 import {
   children,
   cpuNanos,
@@ -64,11 +65,38 @@ interface Collections {
   readonly reducer: number;
 }
 
-async function collectionsOf(adminPort: number, traceFile: string): Promise<Collections> {
+async function idleCollections(adminPort: number): Promise<number> {
   const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
   const own = Number(/^gatehouse_idle_collections_total (\d+)$/m.exec(metrics)?.[1]);
   if (!Number.isInteger(own)) throw new Error('no gatehouse_idle_collections_total on /metrics');
-  return { own, reducer: readFileSync(traceFile, 'utf8').match(/Memory reducer: started GC/g)?.length ?? 0 };
+  return own;
+}
+
+const REDUCER_STARTED = 'Memory reducer: started GC';
+
+/**
+ * Counts the reducer's collections in a sidecar's stdout as it grows, reading only what was
+ * appended since the last call (the stdout holds the load's request lines too, tens of MB).
+ */
+function reducerCounter(file: string): { count(): number; close(): void } {
+  const fd = openSync(file, 'r');
+  let offset = 0;
+  let count = 0;
+  let partial = '';
+  return {
+    count() {
+      const size = fstatSync(fd).size;
+      if (size > offset) {
+        const chunk = Buffer.alloc(size - offset);
+        offset += readSync(fd, chunk, 0, chunk.length, offset);
+        const lines = (partial + chunk.toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) if (line.includes(REDUCER_STARTED)) count++;
+      }
+      return count;
+    },
+    close: () => closeSync(fd),
+  };
 }
 
 interface Timeline {
@@ -90,7 +118,6 @@ interface Timeline {
 const memory = injectedMemoryGroup('memory-reducer');
 const upstream = await startUpstreamOnLoadCore();
 const logs = mkdtempSync(join(tmpdir(), 'gatehouse-memory-reducer-'));
-const seconds = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
 async function measure(flags: readonly string[], run: number): Promise<Timeline> {
   const port = await freePort();
@@ -109,27 +136,32 @@ async function measure(flags: readonly string[], run: number): Promise<Timeline>
   });
   closeSync(fd);
   children.add(child);
+  const reducer = reducerCounter(out);
+  const collections = async (): Promise<Collections> => ({
+    own: await idleCollections(adminPort),
+    reducer: reducer.count(),
+  });
   try {
     await waitFor200(`${origin}/public/small`);
     const pid = child.pid as number;
     const anon = () => statusMiB(pid, 'RssAnon');
     const startCpu = cpuNanos(pid);
-    await seconds(START_REST_S);
-    const atStart = await collectionsOf(adminPort, out);
+    await sleep(START_REST_S * 1000);
+    const atStart = await collections();
     const startRestCpuMs = (cpuNanos(pid) - startCpu) / 1e6;
     const beforeLoadMiB = anon();
     wrkOnLoadCore(`${origin}/public/small`, { connections: 50, seconds: LOAD_S });
     const afterLoadMiB = anon();
-    const afterLoad = await collectionsOf(adminPort, out);
+    const afterLoad = await collections();
     const restCpu = cpuNanos(pid);
     const restMiB: number[] = [];
     const ownAt: number[] = [];
     const reducerAt: number[] = [];
     let seen = afterLoad;
     for (let s = 1; s <= REST_S; s++) {
-      await seconds(1);
+      await sleep(1000);
       restMiB.push(anon());
-      const now = await collectionsOf(adminPort, out);
+      const now = await collections();
       for (let i = seen.own; i < now.own; i++) ownAt.push(s);
       for (let i = seen.reducer; i < now.reducer; i++) reducerAt.push(s);
       seen = now;
@@ -137,6 +169,7 @@ async function measure(flags: readonly string[], run: number): Promise<Timeline>
     const restCpuMs = (cpuNanos(pid) - restCpu) / 1e6;
     return { beforeLoadMiB, afterLoadMiB, restMiB, ownAt, reducerAt, atStart, startRestCpuMs, restCpuMs };
   } finally {
+    reducer.close();
     await stopChild(child);
     await operator.close();
   }

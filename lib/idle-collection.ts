@@ -8,10 +8,10 @@
  * collection as busy (`--trace-memory-reducer`: "high alloc" every 8 s of an idle sidecar,
  * forever). So the young generation stays at the size the last load grew it to, and the free
  * pages of the old one stay mapped. Once one memory-reducing collection has run (the start's,
- * here) it reads the rate right: it collects twice about 8 s after that one, and a load that
- * comes while it still waits to do so it gives back itself, 8 s or so after the load, before the
- * quiet time is over; the growth condition below then skips this one (bench/memory-reducer.ts).
- * A later load waits for this one. This does what the
+ * here) it reads the rate right and collects twice about 8 s after that one. A load that comes
+ * before those two run, it gives back itself about 8 s after the load, before the quiet time is
+ * over, and the growth condition below then skips this collection; a later load waits for this
+ * one (bench/memory-reducer.ts). This does what the
  * memory reducer would: after `quietMs` without a new piece of work, and at most once every
  * `minGapMs`, one collection, only if work started since the last one (or `dirty()` was called)
  * and, when `heapBytes` is given, only if the heap has grown by `minGrowthBytes` since the last
