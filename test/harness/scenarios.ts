@@ -2,6 +2,23 @@ import type { Socket } from 'node:net';
 import { dial, type RawClient, watchSocket } from '../helpers/hostile.ts';
 import { parseResponses } from './raw-exchange.ts';
 
+/** What a raw client got so far: its first line, or nothing (open or closed). */
+function whatCameBack(client: RawClient): string {
+  const first = client.received().split('\r\n', 1)[0] ?? '';
+  if (first !== '') return first.slice(0, 60);
+  return client.isClosed() ? 'closed with nothing' : 'open with nothing';
+}
+
+/** "3 × a, 1 × b": how often each distinct string occurs, most frequent first. */
+function tally(items: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(item, (counts.get(item) ?? 0) + 1);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([item, n]) => `${n} × ${item}`)
+    .join(', ');
+}
+
 /** The named hostile-client scenarios the harness runs beside the fuzzer. */
 export type ScenarioName =
   | 'rst-phases'
@@ -152,9 +169,10 @@ export async function runScenario(
       while (watches.some((w) => !/HTTP\/1\.1 (408|503)/.test(w.received())) && performance.now() < end)
         await sleep(200);
       clearInterval(drip);
+      const unanswered = watches.filter((w) => !/HTTP\/1\.1 (408|503)/.test(w.received()));
       expect(
-        watches.every((w) => /HTTP\/1\.1 (408|503)/.test(w.received())),
-        'every slow upload answered 408 (or 503 while queued)',
+        unanswered.length === 0,
+        `every slow upload answered 408 (or 503 while queued)${unanswered.length > 0 ? `; of ${watches.length}, after ${Math.round(performance.now() - started)} ms: ${tally(unanswered.map(whatCameBack))}` : ''}`,
       );
       for (const s of socks) s.destroy();
       break;
