@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { DEFAULT_CLIENT_LIMITS } from '../../sidecar/src/server.ts';
 import { dial, type RawClient, watchSocket } from '../helpers/hostile.ts';
 import { parseResponses } from './raw-exchange.ts';
 
@@ -157,22 +158,48 @@ export async function runScenario(
       break;
     }
     case 'slow-body': {
+      // 10 bytes a second against the default 500 B/s: each upload is either parked for the
+      // anonymous share of the upstream pool and answered 503 once it has waited the queue
+      // timeout, or admitted and answered 408 once it has been read for the body timeout (the
+      // time parked does not count, so one admitted late is answered late). The wait below is
+      // that worst case plus the second checks and a margin, not a guess.
+      const limits = DEFAULT_CLIENT_LIMITS;
       const socks = (await many(sizes.tricklers, async (i) => dial(port, src(i)))).filter(
         (s): s is Socket => s !== null,
       );
       const watches = socks.map(watchSocket);
+      const sentAt = performance.now();
       for (const s of socks) s.write(`POST /upload HTTP/1.1\r\n${H}Content-Length: 100000\r\n\r\n`);
       const drip = setInterval(() => {
         for (const s of socks) if (!s.destroyed) s.write('0123456789');
       }, 1_000);
-      const end = performance.now() + 30_000;
-      while (watches.some((w) => !/HTTP\/1\.1 (408|503)/.test(w.received())) && performance.now() < end)
-        await sleep(200);
+      const answeredAt = new Map<RawClient, { status: string; ms: number }>();
+      const end = sentAt + limits.queueTimeoutMs + limits.bodyTimeoutMs + 5_000;
+      while (answeredAt.size < watches.length && performance.now() < end) {
+        for (const w of watches) {
+          const status = /^HTTP\/1\.1 (\d{3})/.exec(w.received())?.[1];
+          if (status !== undefined && !answeredAt.has(w))
+            answeredAt.set(w, { status, ms: Math.round(performance.now() - sentAt) });
+        }
+        await sleep(100);
+      }
       clearInterval(drip);
-      const unanswered = watches.filter((w) => !/HTTP\/1\.1 (408|503)/.test(w.received()));
+      const unanswered = watches.filter((w) => !answeredAt.has(w));
+      const answers = [...answeredAt.values()];
+      const wrong = answers.filter((a) => a.status !== '408' && a.status !== '503');
       expect(
-        unanswered.length === 0,
-        `every slow upload answered 408 (or 503 while queued)${unanswered.length > 0 ? `; of ${watches.length}, after ${Math.round(performance.now() - started)} ms: ${tally(unanswered.map(whatCameBack))}` : ''}`,
+        unanswered.length === 0 && wrong.length === 0,
+        `every slow upload answered 408 (or 503 while queued) within ${end - sentAt} ms${unanswered.length + wrong.length > 0 ? `; of ${watches.length}: ${tally([...unanswered.map(whatCameBack), ...wrong.map((a) => `${a.status} at ${a.ms} ms`)])}` : ''}`,
+      );
+      const lateQueued = answers.filter((a) => a.status === '503' && a.ms > limits.queueTimeoutMs + 2_000);
+      expect(
+        lateQueued.length === 0,
+        `a queued upload answered 503 by the queue timeout (${limits.queueTimeoutMs} ms) and a check; ${lateQueued.length} later, the latest at ${Math.max(0, ...lateQueued.map((a) => a.ms))} ms`,
+      );
+      const cutEarly = answers.filter((a) => a.status === '408' && a.ms < limits.bodyTimeoutMs);
+      expect(
+        cutEarly.length === 0,
+        `no upload cut before the body timeout (${limits.bodyTimeoutMs} ms); ${cutEarly.length} were, the first at ${Math.min(...cutEarly.map((a) => a.ms))} ms`,
       );
       for (const s of socks) s.destroy();
       break;
