@@ -158,9 +158,11 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   });
   // RFC 9112 §9.6: a client may half-close after its request and still read the response.
   (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-  server.maxConnections = limits.maxConnections;
-  server.on('drop', () => metrics.connectionDropped());
-  const connections = createClientConnections(server, limits);
+  const connections = createClientConnections(server, limits, {
+    maxConnections: limits.maxConnections,
+    onDropped: () => metrics.connectionDropped(),
+    onEvicted: () => metrics.connectionEvicted(),
+  });
   const ctx: PipelineContext = { sink, metrics, upgrades, connections, draining: () => draining };
   const isReady = (): boolean => state !== undefined && !draining && !state.upstream.admission.stalled();
   metrics.watchCapacity({

@@ -418,19 +418,64 @@ describe('paths of the request and the upgrade that hold resources', () => {
 });
 
 describe('the connection cap', () => {
-  it('closes connections over --max-connections on accept, counts them, and keeps serving those it holds', async () => {
+  it('at --max-connections a new connection closes the one idle longest; silent connections cannot keep clients out', async () => {
     const upstream = await startHostileUpstream();
-    const gate = await startSidecar(testConfig({ upstream: { url: upstream.url } }), { maxConnections: 8 });
+    const gate = await startSidecar(testConfig({ upstream: { url: upstream.url } }), { maxConnections: 16 });
     try {
-      const held = await Promise.all(Array.from({ length: 12 }, () => openRaw(gate.port)));
-      await sleep(200);
-      const closed = held.filter((c) => c.socket.destroyed || c.socket.readyState !== 'open').length;
-      expect(closed).toBe(4);
-      const kept = held.filter((c) => !c.socket.destroyed && c.socket.readyState === 'open');
-      kept[0]?.socket.write(GET('/still-served'));
-      await kept[0]?.waitFor(/ok$/);
-      expect(await gate.metrics.registry.metrics()).toMatch(/gatehouse_client_connections_dropped_total 4/);
-      for (const c of held) c.socket.destroy();
+      // One address fills the cap with connections that send nothing...
+      const silent = [];
+      for (let i = 0; i < 16; i++) silent.push(await openRaw(gate.port, '127.8.0.1'));
+      await sleep(100);
+      // ...and keeps opening more: each takes the place of the oldest silent one.
+      const more = [];
+      for (let i = 0; i < 4; i++) more.push(await openRaw(gate.port, '127.8.0.1'));
+      await sleep(100);
+      expect(silent.map((c) => c.isClosed())).toEqual([...Array(4).fill(true), ...Array(12).fill(false)]);
+      // A client from elsewhere gets in and is answered, and its kept-alive connection outlives
+      // the silent ones opened before its request.
+      const client = await openRaw(gate.port, '127.8.0.2');
+      client.socket.write(GET('/served'));
+      await client.waitFor(/ok$/);
+      expect(silent.filter((c) => c.isClosed()).length).toBe(5);
+      for (let i = 0; i < 11; i++) more.push(await openRaw(gate.port, '127.8.0.1'));
+      await sleep(100);
+      expect(silent.every((c) => c.isClosed())).toBe(true);
+      expect(client.isClosed()).toBe(false);
+      client.socket.write(GET('/served-again'));
+      await client.waitFor(/ok[^]*ok$/);
+      const metrics = await gate.metrics.registry.metrics();
+      expect(metrics).toMatch(/gatehouse_client_connections_evicted_total 16/);
+      expect(metrics).toMatch(/gatehouse_client_connections_dropped_total 0/);
+      for (const c of [...silent, ...more, client]) c.socket.destroy();
+    } finally {
+      await gate.close();
+      await upstream.close();
+    }
+  });
+
+  it('refuses a new connection on accept only when every connection is in a request or a tunnel, and counts it', async () => {
+    const upstream = await startHostileUpstream();
+    const gate = await startSidecar(testConfig({ upstream: { url: upstream.url } }), { maxConnections: 16 });
+    try {
+      const busy = [];
+      for (let i = 0; i < 8; i++) {
+        const c = await openRaw(gate.port, `127.8.1.${1 + i}`);
+        c.socket.write(GET('/hang'));
+        busy.push(c);
+      }
+      for (let i = 0; i < 8; i++) {
+        const c = await openRaw(gate.port, `127.8.2.${1 + i}`);
+        c.socket.write(upgradeRequest('/ws'));
+        await c.waitFor(/HTTP\/1\.1 101/);
+        busy.push(c);
+      }
+      await sleep(100);
+      const refused = await openRaw(gate.port, '127.8.3.1');
+      await refused.closed;
+      expect(refused.received()).toBe('');
+      expect(busy.some((c) => c.isClosed())).toBe(false);
+      expect(await gate.metrics.registry.metrics()).toMatch(/gatehouse_client_connections_dropped_total 1/);
+      for (const c of busy) c.socket.destroy();
     } finally {
       await gate.close();
       await upstream.close();

@@ -46,7 +46,8 @@ Client limits (hostile and broken clients):
   --client-header-timeout <d>   time for a client to send the request head, else 408 (default 10s)
   --client-idle-timeout <d>     longest client silence during a request (default 60s)
   --keep-alive-timeout <d>      idle keep-alive connection lifetime (default 65s)
-  --max-connections <n>         client connections open at once; more are closed (default 12000)
+  --max-connections <n>         client connections open at once; at the cap a new one closes the
+                                connection idle longest, or is closed when all are busy (default 12000)
   --listen-backlog <n>          connections the kernel may hold until the sidecar accepts them
                                 (default 4096; capped by net.core.somaxconn)
   --client-body-timeout <d>     time for a request body, extended 1 s per --client-body-min-rate

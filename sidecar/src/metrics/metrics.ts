@@ -21,8 +21,10 @@ export interface SidecarMetrics {
   configInstalled(app: string, generation: string): void;
   /** A connection closed by the header timeout before it sent a byte of a request (no log line). */
   idleConnectionClosed(): void;
-  /** A connection closed on accept because --max-connections were open. */
+  /** A connection closed on accept: --max-connections were open and every one was busy. */
   connectionDropped(): void;
+  /** An idle connection closed to make room for a new one at --max-connections. */
+  connectionEvicted(): void;
   /** Reads the sidecar's held resources at scrape time. */
   watchCapacity(source: CapacitySource): void;
   /** An auth event (sign-in, its failure by reason, refresh, sign-out, session end, credential failure). */
@@ -142,7 +144,12 @@ export function createSidecarMetrics(): SidecarMetrics {
   });
   const dropped = new Counter({
     name: 'gatehouse_client_connections_dropped_total',
-    help: 'Client connections closed on accept because the connection cap (--max-connections) was reached.',
+    help: 'Client connections closed on accept because the connection cap (--max-connections) was reached with every connection busy.',
+    registers: [registry],
+  });
+  const evicted = new Counter({
+    name: 'gatehouse_client_connections_evicted_total',
+    help: 'Idle client connections (no request in progress) closed to make room for a new one at the connection cap (--max-connections).',
     registers: [registry],
   });
   let capacity: CapacitySource | undefined;
@@ -255,6 +262,9 @@ export function createSidecarMetrics(): SidecarMetrics {
     },
     connectionDropped() {
       dropped.inc();
+    },
+    connectionEvicted() {
+      evicted.inc();
     },
     watchCapacity(source) {
       capacity = source;

@@ -59,6 +59,16 @@ export interface RequestReadLimits {
   readonly requestTimeoutMs: number;
 }
 
+/** How many client connections may be open at once, and what to say when the cap is met. */
+export interface ConnectionCap {
+  /** Most client connections open at once (--max-connections). */
+  readonly maxConnections: number;
+  /** A new connection was closed on accept: the cap was met and every connection was busy. */
+  onDropped(): void;
+  /** An idle connection was closed to make room for a new one at the cap. */
+  onEvicted(): void;
+}
+
 /** The owner of every client socket's lifetime: accept, error path, timeouts, shutdown. */
 export interface ClientConnections {
   /** The connection for a socket the server accepted. */
@@ -73,6 +83,10 @@ export interface ClientConnections {
 const CHECK_INTERVAL_MS = 1_000;
 
 interface Tracked extends ClientConnection {
+  /** Requests whose responses have not closed (from the server's 'request' on). */
+  responding: number;
+  /** Handed over for an upgrade: a tunnel, never idle. */
+  upgraded: boolean;
   inFlight: number;
   current: ConnectionRequest | null;
   readonly requests: ConnectionRequest[];
@@ -82,11 +96,35 @@ interface Tracked extends ClientConnection {
 /**
  * Takes ownership of every socket the server accepts: an error listener for the socket's whole
  * life (Node drops its own when a socket is handed over for an upgrade, so a reset during the
- * handshake would otherwise end the process), tracking for shutdown, and a once-a-second check
- * of requests whose bodies arrive too slowly or whose total time ran out.
+ * handshake would otherwise end the process), tracking for shutdown, the connection cap, and a
+ * once-a-second check of requests whose bodies arrive too slowly or whose total time ran out.
+ *
+ * At the cap a new connection closes the connection idle longest (no request in progress: it
+ * never sent one, or its answers are out and it is kept alive), as nginx reuses its idle
+ * keep-alive connections when it runs out: one client that opens connections and sends nothing
+ * (or trickles a head) cannot keep everyone else out until its header timeouts, and an idle
+ * keep-alive connection is cheaper to lose than a new client. Only when every connection is in
+ * the middle of a request or a tunnel is the new one closed on accept.
  */
-export function createClientConnections(server: Server, limits: RequestReadLimits): ClientConnections {
+export function createClientConnections(
+  server: Server,
+  limits: RequestReadLimits,
+  cap: ConnectionCap,
+): ClientConnections {
   const open = new Map<Socket, Tracked>();
+  // Connections with no request in progress and no tunnel, in the order they became idle.
+  const idle = new Set<Socket>();
+
+  const makeRoom = (): boolean => {
+    const longest = idle.values().next();
+    if (longest.done) return false;
+    const socket = longest.value;
+    idle.delete(socket);
+    open.delete(socket);
+    socket.destroy();
+    cap.onEvicted();
+    return true;
+  };
 
   server.on('connection', (socket: Socket) => {
     // An error listener for the socket's whole life: Node removes its own when it hands the socket
@@ -100,9 +138,16 @@ export function createClientConnections(server: Server, limits: RequestReadLimit
       socket.destroy();
       return;
     }
+    if (open.size >= cap.maxConnections && !makeRoom()) {
+      cap.onDropped();
+      socket.destroy();
+      return;
+    }
     const connection: Tracked = {
       socket,
       peerIp,
+      responding: 0,
+      upgraded: false,
       timedOut: false,
       protocolError: false,
       inFlight: 0,
@@ -135,11 +180,31 @@ export function createClientConnections(server: Server, limits: RequestReadLimit
       },
     };
     open.set(socket, connection);
+    idle.add(socket);
     socket.on('end', () => connection.current?.peerEnded());
     socket.once('close', () => {
       open.delete(socket);
+      idle.delete(socket);
       wakeIdle(connection);
     });
+  });
+
+  server.on('request', (req, res) => {
+    const socket = req.socket;
+    const connection = open.get(socket);
+    if (connection === undefined) return;
+    connection.responding++;
+    idle.delete(socket);
+    res.once('close', () => {
+      connection.responding--;
+      if (connection.responding === 0 && !connection.upgraded && open.has(socket)) idle.add(socket);
+    });
+  });
+  server.on('upgrade', (_req, socket: Socket) => {
+    const connection = open.get(socket);
+    if (connection === undefined) return;
+    connection.upgraded = true;
+    idle.delete(socket);
   });
 
   const check = setInterval(() => {
