@@ -182,8 +182,10 @@ export function createSidecar(options: SidecarOptions): Sidecar {
 
   server.on('request', (req, res) => {
     const current = state as RuntimeState;
-    if (sink.congested) track(sink.whenUncongested().then(() => handleRequest(ctx, current, req, res)));
-    else track(handleRequest(ctx, current, req, res));
+    if (sink.congested) {
+      connections.of(req.socket)?.announce();
+      track(sink.whenUncongested().then(() => handleRequest(ctx, current, req, res)));
+    } else track(handleRequest(ctx, current, req, res));
   });
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.setTimeout(0); // an open WebSocket may be quiet for long; the app's pings keep it honest

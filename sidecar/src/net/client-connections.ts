@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { type IdleLink, IdleOrder } from './idle-order.ts';
 
 /**
  * One client connection as the sidecar holds it, from accept to close. The request pipeline
@@ -24,6 +25,11 @@ export interface ClientConnection {
   readingMs: number;
   /** Registers a request; the returned function marks it finished (idempotent). */
   begin(request: ConnectionRequest): () => void;
+  /**
+   * A request arrived that the pipeline begins later (it waits for the log to drain): the
+   * connection is not idle meanwhile, so the connection cap does not close it.
+   */
+  announce(): void;
   /** Resolves once every request ahead on this connection has finished its response. */
   whenIdle(): Promise<void>;
 }
@@ -82,9 +88,9 @@ export interface ClientConnections {
 
 const CHECK_INTERVAL_MS = 1_000;
 
-interface Tracked extends ClientConnection {
-  /** Requests whose responses have not closed (from the server's 'request' on). */
-  responding: number;
+interface Tracked extends ClientConnection, IdleLink {
+  /** Requests announced and not begun yet. */
+  announced: number;
   /** Handed over for an upgrade: a tunnel, never idle. */
   upgraded: boolean;
   inFlight: number;
@@ -113,15 +119,19 @@ export function createClientConnections(
 ): ClientConnections {
   const open = new Map<Socket, Tracked>();
   // Connections with no request in progress and no tunnel, in the order they became idle.
-  const idle = new Set<Socket>();
+  const idle = new IdleOrder<Tracked>();
 
+  /** Moves a connection with nothing in progress to the end of the idle order. */
+  const becameIdle = (connection: Tracked): void => {
+    if (connection.announced > 0 || connection.upgraded || !open.has(connection.socket)) return;
+    idle.append(connection);
+  };
   const makeRoom = (): boolean => {
-    const longest = idle.values().next();
-    if (longest.done) return false;
-    const socket = longest.value;
-    idle.delete(socket);
-    open.delete(socket);
-    socket.destroy();
+    const longest = idle.first();
+    if (longest === null) return false;
+    idle.remove(longest);
+    open.delete(longest.socket);
+    longest.socket.destroy();
     cap.onEvicted();
     return true;
   };
@@ -146,8 +156,11 @@ export function createClientConnections(
     const connection: Tracked = {
       socket,
       peerIp,
-      responding: 0,
+      announced: 0,
       upgraded: false,
+      idlePrev: null,
+      idleNext: null,
+      inIdleOrder: false,
       timedOut: false,
       protocolError: false,
       inFlight: 0,
@@ -158,6 +171,8 @@ export function createClientConnections(
       bytesWrittenMark: 0,
       readingMs: 0,
       begin(request) {
+        if (connection.announced > 0) connection.announced--;
+        idle.remove(connection);
         if (connection.requests.length === 0) connection.readingMs = 0;
         connection.requests.push(request);
         connection.inFlight++;
@@ -171,8 +186,15 @@ export function createClientConnections(
           connection.inFlight--;
           connection.current = connection.requests[0] ?? null;
           connection.readingMs = 0;
-          if (connection.inFlight === 0) wakeIdle(connection);
+          if (connection.inFlight === 0) {
+            wakeIdle(connection);
+            becameIdle(connection);
+          }
         };
+      },
+      announce() {
+        connection.announced++;
+        idle.remove(connection);
       },
       whenIdle() {
         if (connection.inFlight === 0 || socket.destroyed) return Promise.resolve();
@@ -180,31 +202,20 @@ export function createClientConnections(
       },
     };
     open.set(socket, connection);
-    idle.add(socket);
+    idle.append(connection);
     socket.on('end', () => connection.current?.peerEnded());
     socket.once('close', () => {
       open.delete(socket);
-      idle.delete(socket);
+      idle.remove(connection);
       wakeIdle(connection);
     });
   });
 
-  server.on('request', (req, res) => {
-    const socket = req.socket;
-    const connection = open.get(socket);
-    if (connection === undefined) return;
-    connection.responding++;
-    idle.delete(socket);
-    res.once('close', () => {
-      connection.responding--;
-      if (connection.responding === 0 && !connection.upgraded && open.has(socket)) idle.add(socket);
-    });
-  });
   server.on('upgrade', (_req, socket: Socket) => {
     const connection = open.get(socket);
     if (connection === undefined) return;
     connection.upgraded = true;
-    idle.delete(socket);
+    idle.remove(connection);
   });
 
   const check = setInterval(() => {

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { type IdleLink, IdleOrder } from '../../sidecar/src/net/idle-order.ts';
+
+interface Node extends IdleLink {
+  readonly name: string;
+}
+const node = (name: string): Node => ({ name, idlePrev: null, idleNext: null, inIdleOrder: false });
+
+/** The names from first to last, walked both ways to check the links agree. */
+function names(order: IdleOrder<Node>): string[] {
+  const forward: string[] = [];
+  let last: Node | null = null;
+  for (let n = order.first(); n !== null; n = n.idleNext as Node | null) {
+    forward.push(n.name);
+    last = n;
+  }
+  const backward: string[] = [];
+  for (let n: Node | null = last; n !== null; n = n.idlePrev as Node | null) backward.push(n.name);
+  expect(backward.reverse()).toEqual(forward);
+  expect(order.size).toBe(forward.length);
+  return forward;
+}
+
+describe('the idle order', () => {
+  const cases: [string, (o: IdleOrder<Node>, n: Record<string, Node>) => void, string[]][] = [
+    ['empty', () => undefined, []],
+    ['appended in turn', (o, n) => ['a', 'b', 'c'].forEach((k) => o.append(n[k] as Node)), ['a', 'b', 'c']],
+    [
+      'appended again moves last',
+      (o, n) => ['a', 'b', 'c', 'a'].forEach((k) => o.append(n[k] as Node)),
+      ['b', 'c', 'a'],
+    ],
+    [
+      'the first removed',
+      (o, n) => {
+        ['a', 'b', 'c'].forEach((k) => o.append(n[k] as Node));
+        o.remove(n.a as Node);
+      },
+      ['b', 'c'],
+    ],
+    [
+      'the middle removed',
+      (o, n) => {
+        ['a', 'b', 'c'].forEach((k) => o.append(n[k] as Node));
+        o.remove(n.b as Node);
+      },
+      ['a', 'c'],
+    ],
+    [
+      'the last removed, then one appended',
+      (o, n) => {
+        ['a', 'b', 'c'].forEach((k) => o.append(n[k] as Node));
+        o.remove(n.c as Node);
+        o.append(n.d as Node);
+      },
+      ['a', 'b', 'd'],
+    ],
+    [
+      'removing one not in the order changes nothing, twice',
+      (o, n) => {
+        ['a', 'b'].forEach((k) => o.append(n[k] as Node));
+        o.remove(n.c as Node);
+        o.remove(n.a as Node);
+        o.remove(n.a as Node);
+      },
+      ['b'],
+    ],
+    [
+      'all removed, then appended again',
+      (o, n) => {
+        ['a', 'b'].forEach((k) => o.append(n[k] as Node));
+        o.remove(n.b as Node);
+        o.remove(n.a as Node);
+        o.append(n.b as Node);
+      },
+      ['b'],
+    ],
+  ];
+  for (const [what, steps, expected] of cases)
+    it(what, () => {
+      const order = new IdleOrder<Node>();
+      const nodes = Object.fromEntries(['a', 'b', 'c', 'd'].map((k) => [k, node(k)]));
+      steps(order, nodes);
+      expect(names(order)).toEqual(expected);
+      expect(order.first()?.name ?? null).toBe(expected[0] ?? null);
+    });
+
+  it('matches a reference list over 20,000 random moves', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const nodes = Array.from({ length: 12 }, (_, i) => node(String(i)));
+    const order = new IdleOrder<Node>();
+    let reference: string[] = [];
+    for (let step = 0; step < 20_000; step++) {
+      const n = nodes[Math.floor(random() * nodes.length)] as Node;
+      reference = reference.filter((k) => k !== n.name);
+      if (random() < 0.6) {
+        order.append(n);
+        reference.push(n.name);
+      } else order.remove(n);
+      if (step % 97 === 0) expect(names(order)).toEqual(reference);
+    }
+    expect(names(order)).toEqual(reference);
+  });
+});
