@@ -193,6 +193,15 @@ export const SIDECAR_EVENTS = {
       hint: str('How to raise it.'),
     },
   ),
+  max_connections_capped: event(
+    "The process's open-file limit is too low for `--max-connections` and the file descriptors the rest needs (upstream, admin port, operator stream): the sidecar holds fewer client connections, so that a crowd of clients cannot leave it without descriptors for its upstream.",
+    {
+      requested: int('The cap asked for (`--max-connections`).'),
+      effective: int('The cap it holds to.'),
+      openFileLimit: int("The process's open-file limit."),
+      hint: str('How to raise it.'),
+    },
+  ),
   sidecar_stopping: event('A signal asked the sidecar to stop; it drains.', {
     signal: str('`SIGTERM` or `SIGINT`.'),
     graceMs: int('How long it drains before cutting.'),

@@ -15,15 +15,18 @@ export interface LoggingProcess {
   stop(): Promise<number | null>;
 }
 
-/** Spawns `node <argv>` and resolves once it logs a line of type `startedType`; rejects if it exits first. */
+/** Spawns `node <argv>` (through `launcher`, if given) and resolves once it logs a line of type `startedType`; rejects if it exits first. */
 export async function startLoggingProcess(options: {
   readonly name: string;
   readonly argv: readonly string[];
   readonly startedType: string;
   readonly env?: Record<string, string>;
+  /** A program (and its arguments) that starts node, e.g. `prlimit --nofile=2048:2048 --`. */
+  readonly launcher?: readonly string[];
 }): Promise<LoggingProcess> {
-  const { name, argv, startedType, env = {} } = options;
-  const child = spawn(process.execPath, [...argv], {
+  const { name, argv, startedType, env = {}, launcher = [] } = options;
+  const [program, ...programArgs] = [...launcher, process.execPath, ...argv] as [string, ...string[]];
+  const child = spawn(program, programArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

@@ -107,6 +107,7 @@ export async function startSidecarProcess(
   extraArgs: string[] = [],
   env: Record<string, string> = {},
   command: readonly string[] = SIDECAR_COMMAND,
+  launcher: readonly string[] = [],
 ): Promise<SidecarProcess> {
   const sourceArgs =
     typeof configDir === 'string'
@@ -126,6 +127,7 @@ export async function startSidecarProcess(
     ],
     startedType: 'sidecar_started',
     env: { ...SIDECAR_NODE_ENV, ...env },
+    launcher,
   });
   return {
     ...proc,

@@ -16,6 +16,7 @@ import {
 } from '../../../lib/idle-collection.ts';
 import { kernelBacklogCap, listenOn } from '../../../lib/listen.ts';
 import { createFdSink, type LogSink } from '../../../lib/log/log-sink.ts';
+import { connectionsWithinOpenFiles, openFileLimit, RESERVED_FILES } from '../../../lib/open-files.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { createSessionEnds, type SessionEndReporter } from '../auth/session-ends.ts';
 import type { ConfigListener } from '../config/config-source.ts';
@@ -57,7 +58,14 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
         durationMs: Math.round(ms),
       }),
   });
-  const sidecar = createSidecar({ sink, metrics, limits: flags.limits, sessionEnds: sessionEnds.ends });
+  const fileLimit = openFileLimit();
+  const maxConnections = connectionsWithinOpenFiles(flags.limits.maxConnections, fileLimit);
+  const sidecar = createSidecar({
+    sink,
+    metrics,
+    limits: { ...flags.limits, maxConnections },
+    sessionEnds: sessionEnds.ends,
+  });
   // The source's config, with the session ends this sidecar made that the source does not carry yet.
   let fromSource: SidecarConfig | undefined;
   const idle = idleCollection(flags, sidecar, metrics);
@@ -149,6 +157,13 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       requested: flags.limits.listenBacklog,
       effective: backlogCap,
       hint: `set net.core.somaxconn to ${flags.limits.listenBacklog} for the pod (spec.securityContext.sysctls; the kubelet must allow it with --allowed-unsafe-sysctls), or give --listen-backlog=${backlogCap}`,
+    });
+  if (fileLimit !== undefined && maxConnections < flags.limits.maxConnections)
+    logEvent(sink, 'max_connections_capped', {
+      requested: flags.limits.maxConnections,
+      effective: maxConnections,
+      openFileLimit: fileLimit,
+      hint: `raise the container's open-file limit (RLIMIT_NOFILE, set by the container runtime) to ${flags.limits.maxConnections + RESERVED_FILES}, or give --max-connections=${maxConnections}`,
     });
   if (!nodeOptionsApplied)
     logEvent(sink, 'node_options_missing', {
