@@ -442,7 +442,7 @@ describe('the connection cap', () => {
       expect(silent.every((c) => c.isClosed())).toBe(true);
       expect(client.isClosed()).toBe(false);
       client.socket.write(GET('/served-again'));
-      await client.waitFor(/ok[^]*ok$/);
+      await client.waitFor(/ok[\s\S]*ok$/);
       const metrics = await gate.metrics.registry.metrics();
       expect(metrics).toMatch(/gatehouse_client_connections_evicted_total 16/);
       expect(metrics).toMatch(/gatehouse_client_connections_dropped_total 0/);

@@ -21,19 +21,19 @@ function names(order: IdleOrder<Node>): string[] {
   return forward;
 }
 
+function appendAll(order: IdleOrder<Node>, nodes: Record<string, Node>, keys: string[]): void {
+  for (const key of keys) order.append(nodes[key] as Node);
+}
+
 describe('the idle order', () => {
   const cases: [string, (o: IdleOrder<Node>, n: Record<string, Node>) => void, string[]][] = [
     ['empty', () => undefined, []],
-    ['appended in turn', (o, n) => ['a', 'b', 'c'].forEach((k) => o.append(n[k] as Node)), ['a', 'b', 'c']],
-    [
-      'appended again moves last',
-      (o, n) => ['a', 'b', 'c', 'a'].forEach((k) => o.append(n[k] as Node)),
-      ['b', 'c', 'a'],
-    ],
+    ['appended in turn', (o, n) => appendAll(o, n, ['a', 'b', 'c']), ['a', 'b', 'c']],
+    ['appended again moves last', (o, n) => appendAll(o, n, ['a', 'b', 'c', 'a']), ['b', 'c', 'a']],
     [
       'the first removed',
       (o, n) => {
-        ['a', 'b', 'c'].forEach((k) => o.append(n[k] as Node));
+        appendAll(o, n, ['a', 'b', 'c']);
         o.remove(n.a as Node);
       },
       ['b', 'c'],
@@ -41,7 +41,7 @@ describe('the idle order', () => {
     [
       'the middle removed',
       (o, n) => {
-        ['a', 'b', 'c'].forEach((k) => o.append(n[k] as Node));
+        appendAll(o, n, ['a', 'b', 'c']);
         o.remove(n.b as Node);
       },
       ['a', 'c'],
@@ -49,7 +49,7 @@ describe('the idle order', () => {
     [
       'the last removed, then one appended',
       (o, n) => {
-        ['a', 'b', 'c'].forEach((k) => o.append(n[k] as Node));
+        appendAll(o, n, ['a', 'b', 'c']);
         o.remove(n.c as Node);
         o.append(n.d as Node);
       },
@@ -58,7 +58,7 @@ describe('the idle order', () => {
     [
       'removing one not in the order changes nothing, twice',
       (o, n) => {
-        ['a', 'b'].forEach((k) => o.append(n[k] as Node));
+        appendAll(o, n, ['a', 'b']);
         o.remove(n.c as Node);
         o.remove(n.a as Node);
         o.remove(n.a as Node);
@@ -68,7 +68,7 @@ describe('the idle order', () => {
     [
       'all removed, then appended again',
       (o, n) => {
-        ['a', 'b'].forEach((k) => o.append(n[k] as Node));
+        appendAll(o, n, ['a', 'b']);
         o.remove(n.b as Node);
         o.remove(n.a as Node);
         o.append(n.b as Node);
