@@ -33,7 +33,7 @@ interface Held {
 }
 
 /** The address a peer is counted under: an IPv4-mapped IPv6 address as its IPv4 form. */
-function peerKey(socket: Socket): string {
+export function peerKey(socket: Socket): string {
   const address = socket.remoteAddress ?? '';
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

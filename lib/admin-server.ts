@@ -4,8 +4,10 @@ import {
   type AdminConnectionLimits,
   DEFAULT_ADMIN_CONNECTION_LIMITS,
   guardAdminConnections,
+  peerKey,
 } from './admin-connections.ts';
 import { Counter, type Registry } from './metrics/prom-core.ts';
+import { createScrapeRate, DEFAULT_SCRAPE_RATE_LIMITS, type ScrapeRateLimits } from './scrape-rate.ts';
 
 /** What the admin port reports on (the sidecar: a valid config loaded and not draining; the operator: caches synced and a serving certificate). */
 export interface Health {
@@ -26,13 +28,29 @@ const ADMIN_MAX_HEADER_BYTES = 8 * 1024;
 /**
  * Serves /metrics, /healthz and /readyz on a port apart from traffic, so they are never proxied or
  * exposed. The port is reachable from the pod network (the kubelet and Prometheus need it), so it
- * is held to the limits above and to a connection share per peer address (admin-connections.ts).
+ * is held to the limits above, to a connection share per peer address (admin-connections.ts) and
+ * to a rate of /metrics renders (scrape-rate.ts).
  */
 export function createAdminServer(
   metrics: { readonly registry: Registry },
   health: Health,
   limits: AdminConnectionLimits = DEFAULT_ADMIN_CONNECTION_LIMITS,
+  scrapeLimits: ScrapeRateLimits = DEFAULT_SCRAPE_RATE_LIMITS,
 ): Server {
+  const scrapes = createScrapeRate(scrapeLimits);
+  const refusedScrapes = new Counter({
+    name: 'gatehouse_admin_scrapes_refused_total',
+    help: 'Requests for /metrics answered 429: their address, or all addresses together, asked for more renders in a second than the admin port makes (5 and 20).',
+    registers: [metrics.registry],
+  });
+  // Scrapes that arrive while one renders get the same text.
+  let rendering: Promise<string> | null = null;
+  const render = (): Promise<string> => {
+    rendering ??= metrics.registry.metrics().finally(() => {
+      rendering = null;
+    });
+    return rendering;
+  };
   const closed = new Counter({
     name: 'gatehouse_admin_connections_closed_total',
     help: 'Admin port connections closed on accept: peer_limit (that address held its share), evicted (an idle connection made room), full (every connection busy).',
@@ -60,7 +78,12 @@ export function createAdminServer(
           .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
           .end(ready ? 'ready\n' : 'not ready\n');
       } else if (path === '/metrics') {
-        metrics.registry.metrics().then(
+        if (!scrapes.allow(peerKey(req.socket), performance.now())) {
+          refusedScrapes.inc();
+          res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': '1' }).end('too many scrapes\n');
+          return;
+        }
+        render().then(
           (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
           () => res.writeHead(500).end(),
         );

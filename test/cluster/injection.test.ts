@@ -85,7 +85,14 @@ const containers = (pod: PodLike): ContainerLike[] => [
 const sidecarOf = (pod: PodLike) => containers(pod).find((c) => c.name === 'gatehouse');
 
 async function metric(name: string): Promise<number> {
-  const text = await (await request(`http://127.0.0.1:${operator.adminPort}/metrics`)).body.text();
+  let res = await request(`http://127.0.0.1:${operator.adminPort}/metrics`);
+  // The admin port renders /metrics 5 times a second per address; past that it says when to come back.
+  while (res.statusCode === 429) {
+    await res.body.text();
+    await new Promise((r) => setTimeout(r, Number(res.headers['retry-after'] ?? 1) * 1000));
+    res = await request(`http://127.0.0.1:${operator.adminPort}/metrics`);
+  }
+  const text = await res.body.text();
   const line = text.split('\n').find((l) => l.startsWith(name));
   return line ? Number(line.split(' ').pop()) : 0;
 }

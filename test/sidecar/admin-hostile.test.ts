@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dial, eventually, type RawClient, sleep, watchSocket } from '../helpers/hostile.ts';
+import { dial, eventually, type RawClient, sleep, statusesOf, watchSocket } from '../helpers/hostile.ts';
 import {
   applicationYaml,
   type SidecarProcess,
@@ -82,7 +82,7 @@ describe('a hostile client of the admin port', () => {
     await eventually(
       'all but the share closed',
       () => clients.filter((c) => !c.isClosed()).length <= 16,
-      3_000,
+      10_000,
     );
     expect(openFiles()).toBeLessThan(100);
     const traffic = [];
@@ -104,6 +104,27 @@ describe('a hostile client of the admin port', () => {
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(await closedCount('evicted')).toBeGreaterThan(evictedBefore);
     expect(openFiles()).toBeLessThan(400);
+  });
+
+  it('a client asking for /metrics in a loop gets 429 past 5 renders a second; others are still scraped', async () => {
+    const socket = await dial(sidecar.adminPort, '127.7.60.1');
+    if (!socket) throw new Error('no connection');
+    sockets.push(socket);
+    const client = watchSocket(socket);
+    const started = performance.now();
+    for (let i = 0; i < 40; i++) {
+      socket.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await client.until(() => statusesOf(client.received()).length > i, 1_000);
+    }
+    const statuses = statusesOf(client.received()).map(String);
+    const took = performance.now() - started;
+    const rendered = statuses.filter((s) => s === '200').length;
+    // Two one-second windows at most in this time, 5 renders each.
+    expect(took).toBeLessThan(2_000);
+    expect(rendered).toBeGreaterThanOrEqual(5);
+    expect(rendered).toBeLessThanOrEqual(10);
+    expect(statuses.filter((s) => s === '429').length).toBe(40 - rendered);
+    expect(await status(sidecar.adminPort, '/metrics', '127.7.60.2')).toBe(200);
   });
 
   it('a connection that sends nothing, or its head a byte at a time, is closed after 5 s', async () => {
