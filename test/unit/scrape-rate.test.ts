@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createScrapeRate } from '../../lib/scrape-rate.ts';
+import { createScrapeRate, DEFAULT_SCRAPE_RATE_LIMITS } from '../../lib/scrape-rate.ts';
 
 describe('the rate of /metrics renders', () => {
   const cases: [string, [string, number][], boolean[]][] = [
@@ -61,4 +61,18 @@ describe('the rate of /metrics renders', () => {
       const rate = createScrapeRate({ perPeerPerSecond: 2, totalPerSecond: 3 });
       expect(scrapes.map(([peer, at]) => rate.allow(peer, at))).toEqual(expected);
     });
+
+  it('as shipped: 5 a second from one address, 20 from all (docs/metrics.md)', () => {
+    const rate = createScrapeRate(DEFAULT_SCRAPE_RATE_LIMITS);
+    expect(Array.from({ length: 6 }, (_, i) => rate.allow('one', i))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+    ]);
+    const others = Array.from({ length: 20 }, (_, i) => rate.allow(`peer-${i}`, 10 + i));
+    expect(others.filter(Boolean)).toHaveLength(15);
+  });
 });
