@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { peerKey } from './peer-connections.ts';
 
 /** Bounds on the connections of an admin port (/metrics, /healthz, /readyz). */
 export interface AdminConnectionLimits {
@@ -30,12 +31,6 @@ interface Held {
   readonly peer: string;
   /** Requests on this connection whose responses have not finished. */
   busy: number;
-}
-
-/** The address a peer is counted under: an IPv4-mapped IPv6 address as its IPv4 form. */
-export function peerKey(socket: Socket): string {
-  const address = socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
 /**

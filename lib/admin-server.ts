@@ -4,9 +4,9 @@ import {
   type AdminConnectionLimits,
   DEFAULT_ADMIN_CONNECTION_LIMITS,
   guardAdminConnections,
-  peerKey,
 } from './admin-connections.ts';
 import { Counter, type Registry } from './metrics/prom-core.ts';
+import { peerKey } from './peer-connections.ts';
 import { createScrapeRate, DEFAULT_SCRAPE_RATE_LIMITS, type ScrapeRateLimits } from './scrape-rate.ts';
 
 /** What the admin port reports on (the sidecar: a valid config loaded and not draining; the operator: caches synced and a serving certificate). */

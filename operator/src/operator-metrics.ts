@@ -59,6 +59,11 @@ export function createOperatorMetrics(sources: MetricSources) {
     labelNames: ['reason'] as const,
     registers: [registry],
   });
+  const deliveryConnectionsRefused = new Counter({
+    name: 'gatehouse_operator_delivery_connections_refused_total',
+    help: 'Connections to the delivery port closed on accept because their address held its share.',
+    registers: [registry],
+  });
   const streamsEnded = new Counter({
     name: 'gatehouse_operator_streams_ended_total',
     help: 'Open config streams the operator ended because their sidecar may no longer read them, by reason (pod_gone, token_expired, token_invalid, ...).',
@@ -108,6 +113,7 @@ export function createOperatorMetrics(sources: MetricSources) {
     connectedSidecars,
     configPushes,
     streamRefusals,
+    deliveryConnectionsRefused,
     streamsEnded,
     watchRestarts,
     leader,

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import {
   CONFIG_STREAM_PATH,
   HEARTBEAT_MS,
@@ -9,6 +10,7 @@ import {
 } from '../../../contract/config-stream.ts';
 import { SESSION_ENDS_PATH } from '../../../contract/session-ends.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
+import { limitConnectionsPerPeer } from '../../../lib/peer-connections.ts';
 import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import type { ConfigHub } from './config-hub.ts';
@@ -18,6 +20,15 @@ import { REVIEW_BOUND_MS, type SidecarVerifier, StreamRefusal } from './sidecar-
 
 /** Stream requests being verified at once (TokenReview, Pod check); more are answered 503 busy. */
 const MAX_VERIFYING = 256;
+/**
+ * The port is on the pod network, where any pod can reach it. A sidecar holds one stream and now
+ * and then a second connection; the API server calls the injection webhook over a few. Before
+ * these bounds a client that opened connections and sent nothing held each until Node's TLS
+ * handshake timeout (2 minutes): 3,000 from one address all held.
+ */
+export const DELIVERY_CONNECTIONS_PER_PEER = 256;
+export const DELIVERY_HANDSHAKE_TIMEOUT_MS = 10_000;
+export const DELIVERY_HEADERS_TIMEOUT_MS = 10_000;
 const HEARTBEAT_LINE = streamLine({ type: 'heartbeat' });
 const JWKS_PATH = /^\/v1\/jwks\/([a-z0-9][-a-z0-9]*)\/([a-z0-9][-a-z0-9.]*)$/;
 
@@ -143,45 +154,71 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     req.on('close', close);
   };
 
-  const server = createServer({ ...options.tls, minVersion: 'TLSv1.2' }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'https://operator.invalid');
-    if (req.method === 'POST' && url.pathname === INJECT_PATH && options.admission) {
-      options.admission(req, res).catch((error: unknown) => {
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: (error as Error).message });
-        else res.destroy();
-      });
-      return;
-    }
-    if (req.method === 'POST' && url.pathname === SESSION_ENDS_PATH && options.recordSessionEnd) {
-      sessionEndsRoute(req, res, { verify: options.verify, record: options.recordSessionEnd, budget }).catch(
-        (error: unknown) => {
+  const server = createServer(
+    {
+      ...options.tls,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: DELIVERY_HANDSHAKE_TIMEOUT_MS,
+      headersTimeout: DELIVERY_HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: 1_000,
+    },
+    (req, res) => {
+      const url = new URL(req.url ?? '/', 'https://operator.invalid');
+      if (req.method === 'POST' && url.pathname === INJECT_PATH && options.admission) {
+        options.admission(req, res).catch((error: unknown) => {
+          if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: (error as Error).message });
+          else res.destroy();
+        });
+        return;
+      }
+      if (req.method === 'POST' && url.pathname === SESSION_ENDS_PATH && options.recordSessionEnd) {
+        sessionEndsRoute(req, res, {
+          verify: options.verify,
+          record: options.recordSessionEnd,
+          budget,
+        }).catch((error: unknown) => {
           if (!res.headersSent)
             sendJson(res, 503, { error: 'unavailable', message: (error as Error).message });
           else res.destroy();
-        },
-      );
-      return;
-    }
-    if (req.method === 'GET' && url.pathname === CONFIG_STREAM_PATH) {
-      stream(req, res, url).catch((error: unknown) => {
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: (error as Error).message });
-        else res.destroy();
-      });
-      return;
-    }
-    const jwks = req.method === 'GET' ? JWKS_PATH.exec(url.pathname) : null;
-    if (jwks) {
-      const published = options.hub.get(`${jwks[1]}/${jwks[2]}`);
-      if (!published)
-        return sendJson(res, 404, { error: 'not_found', message: 'no such application, or it is not ready' });
-      res.writeHead(200, {
-        'content-type': 'application/jwk-set+json',
-        'cache-control': 'public, max-age=300',
-      });
-      res.end(published.jwks);
-      return;
-    }
-    sendJson(res, 404, { error: 'not_found', message: 'no such endpoint' });
+        });
+        return;
+      }
+      if (req.method === 'GET' && url.pathname === CONFIG_STREAM_PATH) {
+        stream(req, res, url).catch((error: unknown) => {
+          if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: (error as Error).message });
+          else res.destroy();
+        });
+        return;
+      }
+      const jwks = req.method === 'GET' ? JWKS_PATH.exec(url.pathname) : null;
+      if (jwks) {
+        const published = options.hub.get(`${jwks[1]}/${jwks[2]}`);
+        if (!published)
+          return sendJson(res, 404, {
+            error: 'not_found',
+            message: 'no such application, or it is not ready',
+          });
+        res.writeHead(200, {
+          'content-type': 'application/jwk-set+json',
+          'cache-control': 'public, max-age=300',
+        });
+        res.end(published.jwks);
+        return;
+      }
+      sendJson(res, 404, { error: 'not_found', message: 'no such endpoint' });
+    },
+  );
+  limitConnectionsPerPeer(server, DELIVERY_CONNECTIONS_PER_PEER, () =>
+    options.metrics.deliveryConnectionsRefused.inc(),
+  );
+  // Node's header timeout starts with the first byte of a request: a client that completes its
+  // TLS handshake and then says nothing would be held until it left. Its first byte is due
+  // within the same time as a whole head.
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const silent = setTimeout(() => socket.destroy(), DELIVERY_HEADERS_TIMEOUT_MS);
+    silent.unref();
+    socket.once('data', () => clearTimeout(silent));
+    socket.once('close', () => clearTimeout(silent));
   });
   return {
     server,
