@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { peerKey } from './peer-connections.ts';
+import { type IdleLink, IdleOrder } from './net/idle-order.ts';
+import { limitConnectionsPerPeer } from './net/peer-connections.ts';
 
 /** Bounds on the connections of an admin port (/metrics, /healthz, /readyz). */
 export interface AdminConnectionLimits {
@@ -27,8 +28,8 @@ export const DEFAULT_ADMIN_CONNECTION_LIMITS: AdminConnectionLimits = Object.fre
   total: 256,
 });
 
-interface Held {
-  readonly peer: string;
+interface Held extends IdleLink {
+  readonly socket: Socket;
   /** Requests on this connection whose responses have not finished. */
   busy: number;
 }
@@ -47,65 +48,48 @@ export function guardAdminConnections(
   limits: AdminConnectionLimits,
   onClosed: (reason: AdminConnectionClosed) => void,
 ): void {
-  // Insertion order is the order connections became idle: a connection is moved to the end each
-  // time its last request finishes, so the first idle one met is the one idle longest.
+  limitConnectionsPerPeer(server, limits.perPeer, () => onClosed('peer_limit'));
   const open = new Map<Socket, Held>();
-  const perPeer = new Map<string, number>();
+  const idle = new IdleOrder<Held>();
 
-  const release = (socket: Socket): void => {
-    const held = open.get(socket);
-    if (held === undefined) return;
-    open.delete(socket);
-    const left = (perPeer.get(held.peer) ?? 1) - 1;
-    if (left === 0) perPeer.delete(held.peer);
-    else perPeer.set(held.peer, left);
+  const release = (held: Held): void => {
+    open.delete(held.socket);
+    idle.remove(held);
   };
 
+  // Registered after the share per peer: a connection it closed is not counted here.
   server.on('connection', (socket: Socket) => {
-    socket.on('error', () => undefined);
-    const peer = peerKey(socket);
-    if ((perPeer.get(peer) ?? 0) >= limits.perPeer) {
-      onClosed('peer_limit');
-      socket.destroy();
-      return;
-    }
+    if (socket.destroyed) return;
     if (open.size >= limits.total) {
-      const idle = firstIdle(open);
-      if (idle === undefined) {
+      const longest = idle.first();
+      if (longest === null) {
         onClosed('full');
         socket.destroy();
         return;
       }
       onClosed('evicted');
-      release(idle);
-      idle.destroy();
+      release(longest);
+      longest.socket.destroy();
     }
-    open.set(socket, { peer, busy: 0 });
-    perPeer.set(peer, (perPeer.get(peer) ?? 0) + 1);
-    socket.once('close', () => release(socket));
+    const held: Held = { socket, busy: 0, idlePrev: null, idleNext: null, inIdleOrder: false };
+    open.set(socket, held);
+    idle.append(held);
+    socket.once('close', () => release(held));
   });
 
   server.on('request', (req, res) => {
-    const socket = req.socket;
-    const held = open.get(socket);
+    const held = open.get(req.socket);
     if (held === undefined) return;
     held.busy++;
+    idle.remove(held);
     let done = false;
     const finished = (): void => {
       if (done) return;
       done = true;
       held.busy--;
-      if (held.busy === 0 && open.has(socket)) {
-        open.delete(socket);
-        open.set(socket, held);
-      }
+      if (held.busy === 0 && open.has(held.socket)) idle.append(held);
     };
     res.once('finish', finished);
     res.once('close', finished);
   });
-}
-
-function firstIdle(open: ReadonlyMap<Socket, Held>): Socket | undefined {
-  for (const [socket, held] of open) if (held.busy === 0) return socket;
-  return undefined;
 }

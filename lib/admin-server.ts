@@ -6,7 +6,7 @@ import {
   guardAdminConnections,
 } from './admin-connections.ts';
 import { Counter, type Registry } from './metrics/prom-core.ts';
-import { peerKey } from './peer-connections.ts';
+import { normaliseIp } from './net/client-ip.ts';
 import { createScrapeRate, DEFAULT_SCRAPE_RATE_LIMITS, type ScrapeRateLimits } from './scrape-rate.ts';
 
 /** What the admin port reports on (the sidecar: a valid config loaded and not draining; the operator: caches synced and a serving certificate). */
@@ -78,7 +78,7 @@ export function createAdminServer(
           .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
           .end(ready ? 'ready\n' : 'not ready\n');
       } else if (path === '/metrics') {
-        if (!scrapes.allow(peerKey(req.socket), performance.now())) {
+        if (!scrapes.allow(normaliseIp(req.socket.remoteAddress ?? ''), performance.now())) {
           refusedScrapes.inc();
           res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': '1' }).end('too many scrapes\n');
           return;

@@ -1,16 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { openFileLimit as readOpenFileLimit } from '../../lib/open-files.ts';
 import { runAdversary } from '../harness/adversary.ts';
 
-/** This process's soft limit on open files (Linux); the harness and the sidecar each hold ~11,000 sockets. */
-function openFileLimit(): number {
-  try {
-    const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
-    return line === 'unlimited' ? Number.POSITIVE_INFINITY : Number(line ?? 1024);
-  } catch {
-    return 1024;
-  }
-}
+/** This process's limit on open files (Linux); the harness and the sidecar each hold ~11,000 sockets. */
+const openFileLimit = (): number => readOpenFileLimit() ?? Number.POSITIVE_INFINITY;
 const IDLE_CONNECTIONS = Math.max(500, Math.min(10_000, openFileLimit() - 3_000));
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type IdleLink, IdleOrder } from '../../sidecar/src/net/idle-order.ts';
+import { type IdleLink, IdleOrder } from '../../lib/net/idle-order.ts';
 
 interface Node extends IdleLink {
   readonly name: string;

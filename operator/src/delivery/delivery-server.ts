@@ -10,7 +10,7 @@ import {
 } from '../../../contract/config-stream.ts';
 import { SESSION_ENDS_PATH } from '../../../contract/session-ends.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
-import { limitConnectionsPerPeer } from '../../../lib/peer-connections.ts';
+import { limitConnectionsPerPeer } from '../../../lib/net/peer-connections.ts';
 import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import type { ConfigHub } from './config-hub.ts';

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { type IdleLink, IdleOrder } from './idle-order.ts';
+import { type IdleLink, IdleOrder } from '../../../lib/net/idle-order.ts';
 
 /**
  * One client connection as the sidecar holds it, from accept to close. The request pipeline

@@ -1,10 +1,5 @@
 import type { Server, Socket } from 'node:net';
-
-/** The address a peer is counted under: an IPv4-mapped IPv6 address as its IPv4 form. */
-export function peerKey(socket: Socket): string {
-  const address = socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
-}
+import { normaliseIp } from './client-ip.ts';
 
 /**
  * Closes, on accept, a connection whose peer address already holds `perPeer` of the server's
@@ -15,7 +10,7 @@ export function limitConnectionsPerPeer(server: Server, perPeer: number, onRefus
   const held = new Map<string, number>();
   server.on('connection', (socket: Socket) => {
     socket.on('error', () => undefined);
-    const peer = peerKey(socket);
+    const peer = normaliseIp(socket.remoteAddress ?? '');
     const mine = held.get(peer) ?? 0;
     if (mine >= perPeer) {
       onRefused();
