@@ -453,6 +453,65 @@ describe('the connection cap', () => {
     }
   });
 
+  it('at the cap, only idle connections are closed: never one queued, mid-body, half-closed, mid-upgrade or tunnelled', async () => {
+    const upstream = await startHostileUpstream({ upgradeDelayMs: 3_000 });
+    const gate = await startSidecar(testConfig({ upstream: { url: upstream.url, maxConnections: 2 } }), {
+      maxConnections: 12,
+      anonymousShare: 1,
+      clientShare: 1,
+      queueTimeoutMs: 30_000,
+    });
+    try {
+      const at = (i: number) => `127.8.4.${1 + i}`;
+      // Idle, oldest first: a head trickling in, then one that resets, then silent ones.
+      const trickle = await openRaw(gate.port, at(0));
+      const head = `GET /trickle HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${'a'.repeat(100)}`;
+      let sent = 0;
+      const drip = setInterval(() => trickle.socket.write(head[sent++ % head.length] as string), 100);
+      const reset = await openRaw(gate.port, at(1));
+      // Busy: two requests holding both upstream connections, one queued behind them, one
+      // queued mid-body, one half-closed after its request, one upgrade whose 101 is 3 s away.
+      const busy = [];
+      for (let i = 0; i < 2; i++) {
+        const c = await openRaw(gate.port, at(2 + i));
+        c.socket.write(GET('/hang'));
+        busy.push(c);
+      }
+      await sleep(100);
+      const queued = await openRaw(gate.port, at(4));
+      queued.socket.write(GET('/hang'));
+      const midBody = await openRaw(gate.port, at(5));
+      midBody.socket.write(
+        'POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n0123456789',
+      );
+      const halfClosed = await openRaw(gate.port, at(6));
+      halfClosed.socket.end(GET('/hang'));
+      const upgrading = await openRaw(gate.port, at(7));
+      upgrading.socket.write(upgradeRequest('/ws'));
+      busy.push(queued, midBody, halfClosed, upgrading);
+      const silent = [];
+      for (let i = 0; i < 4; i++) silent.push(await openRaw(gate.port, at(8 + i)));
+      await sleep(200);
+      reset.socket.resetAndDestroy();
+      await sleep(100);
+      // 11 open of 12: one new connection fits, then each closes the one idle longest.
+      const newcomers = [];
+      for (let i = 0; i < 6; i++) newcomers.push(await openRaw(gate.port, at(20 + i)));
+      await sleep(200);
+      expect(trickle.isClosed()).toBe(true);
+      expect(silent.map((c) => c.isClosed())).toEqual([true, true, true, true]);
+      expect(busy.map((c) => c.isClosed())).toEqual([false, false, false, false, false, false]);
+      const metrics = await gate.metrics.registry.metrics();
+      expect(metrics).toMatch(/gatehouse_client_connections_evicted_total 5/);
+      expect(metrics).toMatch(/gatehouse_client_connections_dropped_total 0/);
+      clearInterval(drip);
+      for (const c of [trickle, ...busy, ...silent, ...newcomers]) c.socket.destroy();
+    } finally {
+      await gate.close();
+      await upstream.close();
+    }
+  });
+
   it('refuses a new connection on accept only when every connection is in a request or a tunnel, and counts it', async () => {
     const upstream = await startHostileUpstream();
     const gate = await startSidecar(testConfig({ upstream: { url: upstream.url } }), { maxConnections: 16 });

@@ -1,0 +1,60 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { createClientConnections } from '../../sidecar/src/net/client-connections.ts';
+import { openRaw, sleep } from '../helpers/hostile.ts';
+
+describe('the connection cap and a request waiting for the log to drain', () => {
+  it('an announced request keeps its connection out of the idle order until the pipeline begins it', async () => {
+    const waiting: { req: IncomingMessage; res: ServerResponse }[] = [];
+    const server = createServer();
+    const evicted: number[] = [];
+    const connections = createClientConnections(
+      server,
+      { bodyTimeoutMs: 0, bodyMinRate: 500, requestTimeoutMs: 0 },
+      { maxConnections: 2, onDropped: () => evicted.push(0), onEvicted: () => evicted.push(1) },
+    );
+    // As the sidecar does while its log is congested: the request is announced, not begun.
+    server.on('request', (req, res) => {
+      connections.of(req.socket)?.announce();
+      waiting.push({ req, res });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const announced = await openRaw(port, '127.8.9.1');
+      announced.socket.write('GET /waits HTTP/1.1\r\nHost: x\r\n\r\n');
+      await sleep(100);
+      const silent = await openRaw(port, '127.8.9.2');
+      await sleep(50);
+      const newcomer = await openRaw(port, '127.8.9.3');
+      // the silent one made room, though it came later
+      expect(await silent.until(() => silent.isClosed(), 2_000)).toBe(true);
+      expect(announced.isClosed()).toBe(false);
+      expect(evicted).toEqual([1]);
+      // Begun and finished, it is idle again, since after the newcomer: the next one closes the newcomer.
+      const first = waiting[0];
+      if (!first) throw new Error('no request');
+      const begun = connections.of(first.req.socket);
+      const finish = begun?.begin({
+        startedAtMs: performance.now(),
+        reading: () => 'done',
+        timeout: () => undefined,
+        broken: () => undefined,
+        peerEnded: () => undefined,
+      });
+      first.res.end('ok');
+      finish?.();
+      await sleep(50);
+      const another = await openRaw(port, '127.8.9.4');
+      expect(await newcomer.until(() => newcomer.isClosed(), 2_000)).toBe(true);
+      expect(announced.isClosed()).toBe(false);
+      expect(evicted).toEqual([1, 1]);
+      for (const c of [announced, silent, newcomer, another]) c.socket.destroy();
+    } finally {
+      connections.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
