@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Claimant } from '../../lib/admission.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
 import type { ClientConnection } from './net/client-connections.ts';
@@ -138,4 +139,15 @@ export class RequestScope {
     this.socket = req.socket;
     this.peerIp = connection?.peerIp ?? req.socket.remoteAddress ?? '';
   }
+}
+
+/**
+ * Who a request is for the gates with a fair share (the upstream pool, the calls to identity
+ * providers): identified callers by identity, anonymous ones by client IP.
+ */
+export function claimantOf(scope: RequestScope): Claimant {
+  const identity = scope.identity;
+  return identity === null
+    ? { key: `ip:${scope.clientIp}`, anonymous: true }
+    : { key: `${identity.kind}:${identity.sub}`, anonymous: false };
 }

@@ -4,6 +4,11 @@ import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { HttpError } from '../../contract/errors.ts';
 import { logEvent } from '../../contract/event-writer.ts';
 import { revocationTarget } from '../../contract/revocations.ts';
+import {
+  DEFAULT_ANONYMOUS_SHARE,
+  DEFAULT_CLIENT_SHARE,
+  DEFAULT_QUEUE_TIMEOUT_MS,
+} from '../../lib/admission.ts';
 import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
 import type { SessionEnds } from './auth/session-ends.ts';
@@ -21,11 +26,6 @@ import {
   type TunnelLimits,
 } from './pipeline/stages/proxy-upgrade.ts';
 import { compileRuntimeState, type RuntimeState } from './runtime-state.ts';
-import {
-  DEFAULT_ANONYMOUS_SHARE,
-  DEFAULT_CLIENT_SHARE,
-  DEFAULT_QUEUE_TIMEOUT_MS,
-} from './upstream/admission.ts';
 import type { UpstreamFairness } from './upstream/upstream.ts';
 
 /** Client-side limits; process-wide, so they are flags rather than per-application config. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Claimant, createAdmission, type Refusal } from '../../sidecar/src/upstream/admission.ts';
+import { type Claimant, createAdmission, type Refusal } from '../../lib/admission.ts';
 
 const anon = (ip: string): Claimant => ({ key: `ip:${ip}`, anonymous: true });
 const user = (sub: string): Claimant => ({ key: `user:${sub}`, anonymous: false });

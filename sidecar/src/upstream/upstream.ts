@@ -1,6 +1,6 @@
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import { type Admission, type AdmissionSettings, createAdmission } from '../../../lib/admission.ts';
 import { Pool } from '../../../lib/http/undici-core.ts';
-import { type Admission, type AdmissionSettings, createAdmission } from './admission.ts';
 
 type UpstreamSettings = SidecarConfig['upstream'];
 

@@ -2,13 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { HttpError } from '../../../../contract/errors.ts';
+import type { AdmissionTicket } from '../../../../lib/admission.ts';
 import { sendRawError } from '../../http/error-response.ts';
 import { admits, type Decision } from '../../policy/decision.ts';
-import type { RequestScope } from '../../request-scope.ts';
+import { claimantOf, type RequestScope } from '../../request-scope.ts';
 import type { RuntimeState } from '../../runtime-state.ts';
-import type { AdmissionTicket } from '../../upstream/admission.ts';
 import { upstreamHttpError } from '../../upstream/upstream-errors.ts';
-import { BUSY_RETRY_AFTER_SECONDS, claimantOf, outcomeOf, responseHeaders, upstreamBusy } from './proxy.ts';
+import { BUSY_RETRY_AFTER_SECONDS, outcomeOf, responseHeaders, upstreamBusy } from './proxy.ts';
 
 /** Why an open tunnel was closed by a new config. */
 export type TunnelClosure =

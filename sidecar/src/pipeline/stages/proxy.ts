@@ -1,11 +1,11 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { HttpError } from '../../../../contract/errors.ts';
+import type { AdmissionTicket, Refusal } from '../../../../lib/admission.ts';
 import { sendError } from '../../http/error-response.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import { onResponseGone } from '../../http/response-gone.ts';
-import type { RequestScope } from '../../request-scope.ts';
-import type { AdmissionTicket, Claimant, Refusal } from '../../upstream/admission.ts';
+import { claimantOf, type RequestScope } from '../../request-scope.ts';
 import { upstreamHttpError } from '../../upstream/upstream-errors.ts';
 
 /** Response headers for the client: upstream's, minus hop-by-hop and Connection-named ones, plus the request id. */
@@ -36,14 +36,6 @@ function isStreaming(headers: IncomingHttpHeaders): boolean {
     headers['content-length'] === undefined ||
     (typeof type === 'string' && type.startsWith('text/event-stream'))
   );
-}
-
-/** The admission claimant for a request: identified callers by identity, anonymous ones by client IP. */
-export function claimantOf(scope: RequestScope): Claimant {
-  const identity = scope.identity;
-  return identity === null
-    ? { key: `ip:${scope.clientIp}`, anonymous: true }
-    : { key: `${identity.kind}:${identity.sub}`, anonymous: false };
 }
 
 /** Seconds a client is told to wait after a 503 for a busy upstream. */

@@ -1,7 +1,8 @@
 /**
- * Admission to the upstream connection pool. The pool has a fixed number of connections; without
- * a gate in front of it, whoever holds them (slow uploads, abandoned requests, one busy client)
- * decides who else is served. The gate bounds the wait for a slot, keeps a share of the slots
+ * Admission to a pool of limited slots: the sidecar's upstream connections, and its calls to
+ * identity providers. The pool has a fixed number of slots; without a gate in front of it,
+ * whoever holds them (slow uploads, abandoned requests, one busy client) decides who else is
+ * served. The gate bounds the wait for a slot, keeps a share of the slots
  * that anonymous callers cannot take, caps what one caller may hold, and never dispatches a
  * request whose client has already gone.
  */
