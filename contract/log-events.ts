@@ -58,6 +58,7 @@ export const LOGIN_FAILURES = [
   'provider_unknown',
   'provider_error',
   'provider_unavailable',
+  'provider_busy',
   'token_rejected',
   'subject_invalid',
 ] as const;
@@ -118,7 +119,7 @@ export const AUTH_EVENTS = {
   login_failed: event('A sign-in failed; no session.', {
     reason: StringEnum(LOGIN_FAILURES, {
       description:
-        '`state_missing`, `state_unknown` (no sign-in started in this browser), `state_reused`, `state_mismatch`, `login_expired` (over 10 minutes), `provider_unknown`, `provider_error` (the provider returned `error=`), `provider_unavailable` (connection refused or reset, a timeout, a 5xx answer; at sign-in start or at the code exchange), `token_rejected` (the code exchange or ID token checks failed), `subject_invalid`.',
+        '`state_missing`, `state_unknown` (no sign-in started in this browser), `state_reused`, `state_mismatch`, `login_expired` (over 10 minutes), `provider_unknown`, `provider_error` (the provider returned `error=`), `provider_unavailable` (connection refused or reset, a timeout, a 5xx answer; at sign-in start or at the code exchange), `provider_busy` (every turn of the calls to providers was taken and the sign-in got none within 5 s, or the line was full; the provider was not called), `token_rejected` (the code exchange or ID token checks failed), `subject_invalid`.',
     }),
     provider: opt(str('The identity provider, when known.')),
     detail: opt(str('Provider error code or verification error; never a token.')),
@@ -145,8 +146,9 @@ export const AUTH_EVENTS = {
   session_refreshed: event("The provider refreshed a session's tokens.", SessionFields),
   session_refresh_failed: event('A refresh failed.', {
     ...SessionFields,
-    reason: StringEnum(['refresh_rejected', 'provider_unavailable'] as const, {
-      description: '`refresh_rejected`: the session ended; `provider_unavailable`: retried later.',
+    reason: StringEnum(['refresh_rejected', 'provider_unavailable', 'provider_busy'] as const, {
+      description:
+        '`refresh_rejected`: the session ended; `provider_unavailable`: retried later; `provider_busy`: every turn of the calls to providers was taken; the provider was not called; retried later.',
     }),
     detail: str("The provider's error; never a token."),
   }),

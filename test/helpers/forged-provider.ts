@@ -17,7 +17,9 @@ export type Forgery =
   | 'email_verified_string'
   | 'email_verified_zero'
   | 'token_endpoint_reset'
-  | 'token_endpoint_503';
+  | 'token_endpoint_503'
+  /** Codes it issued are answered; any other code is held unanswered (a provider slow under a flood). */
+  | 'unknown_codes_hang';
 
 /** A hostile OpenID Provider for relying-party tests: it follows the protocol but forges ID tokens. */
 export interface ForgedProvider {
@@ -25,6 +27,8 @@ export interface ForgedProvider {
   forgery: Forgery;
   /** Requests per path (e.g. /jwks). */
   readonly hits: Map<string, number>;
+  /** Token requests open now, and the most open at once. */
+  readonly tokenRequests: { open: number; peak: number };
   close(): Promise<void>;
 }
 
@@ -44,6 +48,7 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
     issuer,
     forgery: 'valid',
     hits,
+    tokenRequests: { open: 0, peak: 0 },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
@@ -119,6 +124,10 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
     } else if (url.pathname === '/token' && state.forgery === 'token_endpoint_503') {
       json(503, { error: 'temporarily_unavailable' });
     } else if (url.pathname === '/token' && req.method === 'POST') {
+      const counted = state.tokenRequests;
+      counted.open++;
+      counted.peak = Math.max(counted.peak, counted.open);
+      res.on('close', () => counted.open--);
       let body = '';
       req.on('data', (c: Buffer) => {
         body += c.toString();
@@ -126,6 +135,7 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
       req.on('end', () => {
         const form = new URLSearchParams(body);
         const grant = codes.get(form.get('code') ?? '');
+        if (!grant && state.forgery === 'unknown_codes_hang') return;
         codes.delete(form.get('code') ?? '');
         const verifier = form.get('code_verifier') ?? '';
         const challenge = createHash('sha256').update(verifier).digest('base64url');

@@ -268,6 +268,27 @@ describe('reverse proxy', () => {
     expect(line).toMatchObject({ status: 403, upgrade: true });
   });
 
+  it('answers a handshake a policy denies with the 403 it logs, whatever the handshake accepts', async () => {
+    const upstream = await startUpstream();
+    const gate = await startSidecar(
+      testConfig(
+        { upstream: { url: upstream.url }, policies: [{ name: 'nobody' }] },
+        { nobody: { decision: 'deny', include: [{ everyone: true }] } },
+      ),
+    );
+    cleanups.push(
+      () => upstream.close(),
+      () => gate.close(),
+    );
+    // Accept: text/html asks for the access-denied page; a handshake gets no page.
+    const ws = new WebSocket(`ws://127.0.0.1:${gate.port}/socket`, { headers: { accept: 'text/html' } });
+    const [, response] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];
+    expect(response.statusCode).toBe(403);
+    const [line] = await gate.waitForRecords(1);
+    expect(line).toMatchObject({ status: 403, upgrade: true, error: 'access_denied' });
+    expect(upstream.seen).toHaveLength(0);
+  });
+
   it('swaps config atomically: the next request uses the new upstream and the cloudflare profile', async () => {
     const { gate } = await setup();
     const other = await startUpstream((_req, res) => res.end('other'));

@@ -3,6 +3,7 @@ import type { RequestScope } from '../request-scope.ts';
 import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
 import { refreshTokenGrant, userClaims } from './oidc-client.ts';
+import { ProviderBusyError, withProviderTurn } from './provider-calls.ts';
 import { identityFromClaims, type Session } from './session.ts';
 
 /** After a refresh fails for a transient reason (provider down), the next try waits this long. */
@@ -43,8 +44,18 @@ async function refresh(
     if (!provider || !session.refreshToken)
       throw Object.assign(new Error('provider no longer configured'), { error: 'invalid_grant' });
     const config = await provider.configuration();
-    const tokens = await refreshTokenGrant(config, session.refreshToken);
-    const claims = await userClaims(config, tokens, session);
+    const refreshToken = session.refreshToken;
+    // Shared by every request of the session that waits on it, so no one client's connection
+    // decides whether it waits for its turn.
+    const { tokens, claims } = await withProviderTurn(
+      auth.providerCalls,
+      { key: `user:${session.sub}`, anonymous: false },
+      null,
+      async () => {
+        const tokens = await refreshTokenGrant(config, refreshToken);
+        return { tokens, claims: await userClaims(config, tokens, session) };
+      },
+    );
     const identity = claims
       ? identityFromClaims(claims, provider.settings.groupsClaim, provider.settings.allowUnverifiedEmail)
       : undefined;
@@ -76,7 +87,11 @@ async function refresh(
       sub: session.sub,
       email: session.email,
       sessionId: session.sid,
-      reason: permanent ? 'refresh_rejected' : 'provider_unavailable',
+      reason: permanent
+        ? 'refresh_rejected'
+        : error instanceof ProviderBusyError
+          ? 'provider_busy'
+          : 'provider_unavailable',
       detail: `${e.error ?? e.name}: ${String(e.message).slice(0, 200)}`,
     });
     if (permanent) {

@@ -31,6 +31,17 @@ export class LocalResponse {
 
 const NO_STORE = ['cache-control', 'no-store'];
 
+/** The same response with more headers ([name, value, ...]). */
+export function withHeaders(response: LocalResponse, headers: readonly string[]): LocalResponse {
+  return new LocalResponse(
+    response.status,
+    [...response.headers, ...headers],
+    response.body,
+    response.outcome,
+    response.code,
+  );
+}
+
 /** A 302 to an absolute URL, with cookies; never cached. */
 export function redirectTo(
   location: string,

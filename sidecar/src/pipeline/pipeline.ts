@@ -20,7 +20,7 @@ import { authenticate } from './stages/authenticate.ts';
 import { authorize } from './stages/authorize.ts';
 import { checkRequest } from './stages/check-request.ts';
 import { forwardingHeaders } from './stages/forwarding-headers.ts';
-import { gatewayRoutes } from './stages/gateway-routes.ts';
+import { GATEWAY_ROUTE_NOT_UPGRADABLE, gatewayRoutes } from './stages/gateway-routes.ts';
 import { proxy } from './stages/proxy.ts';
 import { proxyUpgrade, type UpgradeRegistry } from './stages/proxy-upgrade.ts';
 import { resolveClient } from './stages/resolve-client.ts';
@@ -47,12 +47,6 @@ export const STAGES: readonly Stage[] = [
   forwardingHeaders, // hop-by-hop, identity headers and consumed credentials out; X-Forwarded-* in
   stampIdentity, //     identity headers and the signed identity JWT
 ];
-
-const GATEWAY_ROUTE_NOT_UPGRADABLE = new HttpError(
-  'upgrade_not_supported',
-  400,
-  'This address does not accept WebSocket upgrades.',
-);
 
 /** What the pipeline needs from the process around it. */
 export interface PipelineContext {
@@ -171,10 +165,12 @@ export async function handleUpgrade(
     let stop = runStages(scope);
     if (stop instanceof Promise) stop = await stop;
     if (stop) {
-      recordStop(scope, stop);
+      // The stages answer a handshake with errors; a page is no answer to one.
+      const sent = stop instanceof LocalResponse ? GATEWAY_ROUTE_NOT_UPGRADABLE : stop;
+      recordStop(scope, sent);
       sendRawError(
         socket as Socket,
-        stop instanceof LocalResponse ? GATEWAY_ROUTE_NOT_UPGRADABLE : stop,
+        sent,
         scope.requestId,
         state.config.requestId.header,
         req.headers.accept,

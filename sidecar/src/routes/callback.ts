@@ -13,10 +13,15 @@ import {
   loginFailure,
 } from '../auth/login-flow.ts';
 import { authorizationCodeGrant, userClaims } from '../auth/oidc-client.ts';
+import {
+  PROVIDER_BUSY_RETRY_AFTER_SECONDS,
+  ProviderBusyError,
+  withProviderTurn,
+} from '../auth/provider-calls.ts';
 import { isProviderUnreachable } from '../auth/provider-errors.ts';
 import { identityFromClaims, newSessionId, type Session } from '../auth/session.ts';
-import { type LocalResponse, redirectTo } from '../http/local-response.ts';
-import type { RequestScope } from '../request-scope.ts';
+import { type LocalResponse, redirectTo, withHeaders } from '../http/local-response.ts';
+import { claimantOf, type RequestScope } from '../request-scope.ts';
 
 /** States already redeemed in this process, until their login would have expired anyway. */
 const REDEEMED_LIMIT = 100_000;
@@ -108,14 +113,33 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   try {
     const config = await provider.configuration();
     const currentUrl = new URL(`${auth.settings.externalOrigin}${CALLBACK_PATH}?${scope.query}`);
-    tokens = await authorizationCodeGrant(config, currentUrl, {
-      pkceCodeVerifier: tx.v,
-      expectedState: state,
-      expectedNonce: tx.n,
-      idTokenExpected: true,
-    });
-    claims = await userClaims(config, tokens);
+    // One turn of the sidecar's provider calls for the exchange and its userinfo; a client that
+    // leaves while it waits for one costs the provider nothing.
+    ({ tokens, claims } = await withProviderTurn(
+      auth.providerCalls,
+      claimantOf(scope),
+      scope.socket,
+      async () => {
+        const tokens = await authorizationCodeGrant(config, currentUrl, {
+          pkceCodeVerifier: tx.v,
+          expectedState: state,
+          expectedNonce: tx.n,
+          idTokenExpected: true,
+        });
+        return { tokens, claims: await userClaims(config, tokens) };
+      },
+    ));
   } catch (error) {
+    if (error instanceof ProviderBusyError) {
+      const busy = fail(
+        503,
+        'provider_busy',
+        'Too many sign-ins are in progress. Try again in a few seconds.',
+        { ...providerField, detail: error.why },
+        clear,
+      );
+      return withHeaders(busy, ['retry-after', String(PROVIDER_BUSY_RETRY_AFTER_SECONDS)]);
+    }
     const e = error as Error & { code?: string; error?: string };
     const detail = capField(`${e.code ?? e.name}${e.error ? ` ${e.error}` : ''}: ${e.message}`, 300);
     if (isProviderUnreachable(error))

@@ -53,7 +53,10 @@ export function authorize(
     return LOGIN_REQUIRED;
   }
   if (scope.identity === null && engine.acceptsMachines) return CREDENTIALS_REQUIRED;
-  return scope.req.headers.accept?.includes('text/html') ? accessDenied(scope) : ACCESS_DENIED;
+  // A page for people; a WebSocket handshake gets the plain 403 whatever it accepts.
+  return scope.kind === 'http' && scope.req.headers.accept?.includes('text/html')
+    ? accessDenied(scope)
+    : ACCESS_DENIED;
 }
 
 /** The 403 page for a person: the application, who is signed in, and the ways on. */

@@ -1,3 +1,4 @@
+import { HttpError } from '../../../../contract/errors.ts';
 import type { AuthRuntime } from '../../auth/auth-runtime.ts';
 import { safeReturnPath } from '../../auth/return-path.ts';
 import { notFoundPage, signedOutPage, signOutPage } from '../../http/gateway-pages.ts';
@@ -7,6 +8,13 @@ import { BACKCHANNEL_LOGOUT_PATH, backchannelLogoutRoute } from '../../routes/ba
 import { callbackRoute } from '../../routes/callback.ts';
 import { loginRoute } from '../../routes/login.ts';
 import { logoutRoute, SIGNED_OUT_PATH, takeSignOutReturn } from '../../routes/logout.ts';
+
+/** The answer to a WebSocket handshake under the reserved prefix. */
+export const GATEWAY_ROUTE_NOT_UPGRADABLE = new HttpError(
+  'upgrade_not_supported',
+  400,
+  'This address does not accept WebSocket upgrades.',
+);
 
 /** The reserved prefix: paths under it are answered by Gatehouse and never reach the application. */
 export const GATEWAY_PREFIX = '/.gatehouse/';
@@ -33,8 +41,13 @@ function signedOutRoute(scope: RequestScope, auth: AuthRuntime): LocalResponse {
  * JWKS) before policies
  * run: they are how a user gets an identity in the first place. Everything else hands on.
  */
-export function gatewayRoutes(scope: RequestScope): LocalResponse | Promise<LocalResponse> | undefined {
+export function gatewayRoutes(
+  scope: RequestScope,
+): LocalResponse | Promise<LocalResponse> | HttpError | undefined {
   if (!scope.path.startsWith(GATEWAY_PREFIX)) return undefined;
+  // None of them is a WebSocket: a handshake is refused before a route runs (a callback would
+  // otherwise call the provider for an answer that is never sent).
+  if (scope.kind === 'upgrade') return GATEWAY_ROUTE_NOT_UPGRADABLE;
   const auth = scope.state.auth;
   const method = scope.req.method;
   const read = method === 'GET' || method === 'HEAD';

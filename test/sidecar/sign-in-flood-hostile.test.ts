@@ -1,0 +1,192 @@
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/control-plane.ts';
+import { type ForgedProvider, startForgedProvider } from '../helpers/forged-provider.ts';
+import { dial, eventually, type RawClient, sleep, statusesOf, watchSocket } from '../helpers/hostile.ts';
+import type { JsonLine } from '../helpers/json-lines.ts';
+import { startLoggingProcess } from '../helpers/logging-process.ts';
+import {
+  applicationYaml,
+  policyYaml,
+  SIDECAR_ENV,
+  type SidecarProcess,
+  sidecarArgv,
+  writeConfigDir,
+} from '../helpers/sidecar-process.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+
+/**
+ * Anyone can start a sign-in and bring its callback: each callback makes the sidecar call the
+ * identity provider's token endpoint with the application's client credentials. The built
+ * sidecar as shipped, against a provider that holds every unknown code unanswered (a provider
+ * slow under a flood, the worst case: each call holds its connection for the provider timeout).
+ * Before the bound, 2,000 callbacks from one address were 2,000 connections open at the
+ * provider at once, and as many descriptors in the sidecar.
+ */
+let provider: ForgedProvider;
+let upstream: TestUpstream;
+let sidecar: Omit<SidecarProcess, 'adminPort'>;
+let port: number;
+const host = () => `127.0.0.1:${port}`;
+const sockets: Socket[] = [];
+
+beforeAll(async () => {
+  provider = await startForgedProvider('gatehouse');
+  provider.forgery = 'unknown_codes_hang';
+  upstream = await startUpstream();
+  port = await freePort();
+  const dir = writeConfigDir(
+    `${applicationYaml({
+      hosts: [host()],
+      upstream: { url: upstream.url },
+      policies: [{ name: 'engineers' }],
+      authentication: {
+        externalUrl: `http://${host()}`,
+        identityProviders: [{ name: 'corp', issuer: provider.issuer, clientId: 'gatehouse' }],
+      },
+    })}---\n${policyYaml('engineers', { decision: 'allow', include: [{ groups: ['engineering'] }] })}`,
+  );
+  const proc = await startLoggingProcess({
+    name: 'sidecar',
+    argv: sidecarArgv(dir, host()),
+    startedType: 'sidecar_started',
+    env: SIDECAR_ENV as Record<string, string>,
+  });
+  sidecar = { ...proc, port };
+});
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await sidecar?.stop();
+  await provider?.close();
+  await upstream?.close();
+});
+
+/** One HTTP/1.1 request on a new connection from `from` (`Connection: close` unless `extra` says otherwise). */
+async function send(
+  path: string,
+  from: string,
+  cookie = '',
+  extra = 'Connection: close\r\n',
+): Promise<RawClient> {
+  const socket = await dial(port, from);
+  if (!socket) throw new Error(`cannot connect from ${from}`);
+  sockets.push(socket);
+  const client = watchSocket(socket);
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: ${host()}\r\n${cookie ? `Cookie: ${cookie}\r\n` : ''}${extra}\r\n`,
+  );
+  return client;
+}
+
+const headerOf = (text: string, name: string): string | undefined =>
+  new RegExp(`^${name}: ([^\\r]*)`, 'im').exec(text)?.[1];
+
+/** A started sign-in: its state, its login cookie and the provider URL it redirects to. */
+async function startSignIn(from: string): Promise<{ state: string; cookie: string; location: URL }> {
+  const login = await send('/.gatehouse/login?rd=/', from);
+  const text = await login.waitFor(/\r\n\r\n/);
+  const location = new URL(headerOf(text, 'location') ?? '');
+  const cookie = (headerOf(text, 'set-cookie') ?? '').split(';')[0] as string;
+  return { state: location.searchParams.get('state') ?? '', cookie, location };
+}
+
+/** Starts `count` sign-ins from `from` and sends each one's callback with a code the provider never issued. */
+async function floodCallbacks(count: number, from: string): Promise<RawClient[]> {
+  const started = await Promise.all(Array.from({ length: count }, () => startSignIn(from)));
+  return Promise.all(
+    started.map((s) => send(`/.gatehouse/callback?state=${s.state}&code=forged-${s.state}`, from, s.cookie)),
+  );
+}
+
+const statusOf = (c: RawClient): number | undefined => statusesOf(c.received())[0];
+const loginFailures = (reason: string, detail?: string) =>
+  sidecar.lines.filter(
+    (l: JsonLine) =>
+      l.type === 'login_failed' && l.reason === reason && (detail === undefined || l.detail === detail),
+  ).length;
+
+describe('a flood of sign-in callbacks', () => {
+  it('one address: 8 calls at the provider, 32 in line, the rest 503 at once; a user elsewhere signs in', async () => {
+    const flood = await floodCallbacks(300, '127.0.0.1');
+    await eventually(
+      'the calls beyond the line refused',
+      () => flood.filter((c) => statusOf(c) === 503).length >= 260,
+    );
+    expect(provider.tokenRequests.open).toBe(8);
+    const refused = flood.filter((c) => statusOf(c) === 503);
+    expect(refused.length).toBe(260);
+    const first = refused[0]?.received() ?? '';
+    expect(headerOf(first, 'retry-after')).toBe('5');
+    expect(first).toMatch(/Too many sign-ins are in progress/);
+    expect(loginFailures('provider_busy', 'queue_full')).toBe(260);
+
+    // A person at another address signs in through the whole flow while the flood holds its 8.
+    const began = performance.now();
+    const signIn = await startSignIn('127.0.0.2');
+    const authorize = await fetch(signIn.location, { redirect: 'manual' });
+    const back = new URL(authorize.headers.get('location') ?? '');
+    const callback = await send(`${back.pathname}${back.search}`, '127.0.0.2', signIn.cookie);
+    const answer = await callback.waitFor(/\r\n\r\n/, 3_000);
+    expect(statusesOf(answer)[0]).toBe(302);
+    expect(answer).toMatch(/^set-cookie: _gatehouse=/im); // the session
+    expect(performance.now() - began).toBeLessThan(2_000);
+    expect(provider.tokenRequests.peak).toBe(9);
+
+    // Half of those in line reset their connections: they leave the line, and as many new
+    // callbacks from the flooding address are taken into it instead of refused.
+    const queued = flood.filter((c) => statusOf(c) === undefined && !c.isClosed()).slice(8);
+    for (const c of queued.slice(0, 16)) c.socket.resetAndDestroy();
+    await eventually(
+      'the reset ones counted as gone',
+      () => loginFailures('provider_busy', 'client_gone') === 16,
+    );
+    const more = await floodCallbacks(20, '127.0.0.1');
+    await sleep(500);
+    expect(more.filter((c) => statusOf(c) === 503).length).toBe(4);
+
+    // The ones in line give up at 5 s; the 8 at the provider end with its 10 s timeout.
+    await eventually('every callback answered', () => [...flood, ...more].every((c) => c.isClosed()), 15_000);
+    const tally = (cs: RawClient[]) => cs.map(statusOf).filter((s) => s !== undefined);
+    const statuses = tally([...flood, ...more]);
+    expect(statuses.filter((s) => s === 502)).toHaveLength(8);
+    expect(statuses.filter((s) => s === 503)).toHaveLength(300 + 20 - 8 - 16);
+    expect(loginFailures('provider_busy', 'queue_timeout')).toBe(32);
+    expect(provider.hits.get('/token')).toBe(9);
+    await eventually('no call left open at the provider', () => provider.tokenRequests.open === 0);
+  }, 40_000);
+
+  it('forty addresses: no more than 24 calls at the provider at once (the rest stay for signed-in users)', async () => {
+    provider.tokenRequests.peak = 0;
+    const floods = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => floodCallbacks(6, `127.0.1.${i + 1}`)),
+    );
+    const all = floods.flat();
+    await eventually(
+      'the line filled and the rest refused',
+      () => all.filter((c) => statusOf(c) === 503).length >= 240 - 24 - 128,
+    );
+    expect(provider.tokenRequests.open).toBe(24);
+    await sleep(300);
+    expect(provider.tokenRequests.peak).toBe(24);
+    for (const c of all) c.socket.resetAndDestroy();
+    await eventually('no call left open at the provider', () => provider.tokenRequests.open === 0, 15_000);
+  }, 30_000);
+
+  it('a WebSocket handshake to the callback never calls the provider', async () => {
+    const before = provider.hits.get('/token') ?? 0;
+    const lines = sidecar.lines.length;
+    const s = await startSignIn('127.0.0.3');
+    const client = await send(
+      `/.gatehouse/callback?state=${s.state}&code=forged`,
+      '127.0.0.3',
+      s.cookie,
+      'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n',
+    );
+    expect(statusesOf(await client.waitFor(/\r\n\r\n/))[0]).toBe(400);
+    const line = await sidecar.waitForLine(
+      (l) => sidecar.lines.indexOf(l) >= lines && l.type === 'request' && l.status === 400,
+    );
+    expect(line.error).toBe('upgrade_not_supported');
+    expect(provider.hits.get('/token') ?? 0).toBe(before);
+  });
+});
