@@ -136,6 +136,9 @@ describe('a flood of sign-in callbacks', () => {
     // callbacks from the flooding address are taken into it instead of refused.
     const queued = flood.filter((c) => statusOf(c) === undefined && !c.isClosed()).slice(8);
     for (const c of queued.slice(0, 16)) c.socket.resetAndDestroy();
+    // One in line half-closes (FIN after its request): it still waits, and gets its answer.
+    const halfClosed = queued[16] as RawClient;
+    halfClosed.socket.end();
     await eventually(
       'the reset ones counted as gone',
       () => loginFailures('provider_busy', 'client_gone') === 16,
@@ -151,6 +154,7 @@ describe('a flood of sign-in callbacks', () => {
     expect(statuses.filter((s) => s === 502)).toHaveLength(8);
     expect(statuses.filter((s) => s === 503)).toHaveLength(300 + 20 - 8 - 16);
     expect(loginFailures('provider_busy', 'queue_timeout')).toBe(32);
+    expect(statusOf(halfClosed)).toBe(503);
     expect(provider.hits.get('/token')).toBe(9);
     await eventually('no call left open at the provider', () => provider.tokenRequests.open === 0);
   }, 40_000);
