@@ -148,6 +148,11 @@ export class RequestScope {
 export function claimantOf(scope: RequestScope): Claimant {
   const identity = scope.identity;
   return identity === null
-    ? { key: `ip:${scope.clientIp}`, anonymous: true }
+    ? anonymousClaimant(scope)
     : { key: `${identity.kind}:${identity.sub}`, anonymous: false };
+}
+
+/** The request as an anonymous caller, by client IP, whoever it is signed in as. */
+export function anonymousClaimant(scope: RequestScope): Claimant {
+  return { key: `ip:${scope.clientIp}`, anonymous: true };
 }

@@ -21,7 +21,7 @@ import {
 import { isProviderUnreachable } from '../auth/provider-errors.ts';
 import { identityFromClaims, newSessionId, type Session } from '../auth/session.ts';
 import { type LocalResponse, redirectTo, withHeaders } from '../http/local-response.ts';
-import { claimantOf, type RequestScope } from '../request-scope.ts';
+import { anonymousClaimant, type RequestScope } from '../request-scope.ts';
 
 /** States already redeemed in this process, until their login would have expired anyway. */
 const REDEEMED_LIMIT = 100_000;
@@ -114,10 +114,11 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     const config = await provider.configuration();
     const currentUrl = new URL(`${auth.settings.externalOrigin}${CALLBACK_PATH}?${scope.query}`);
     // One turn of the sidecar's provider calls for the exchange and its userinfo; a client that
-    // leaves while it waits for one costs the provider nothing.
+    // leaves while it waits for one costs the provider nothing. A sign-in counts as anonymous
+    // even from a browser with a session, so sign-ins never take the turns kept for refreshes.
     ({ tokens, claims } = await withProviderTurn(
       auth.providerCalls,
-      claimantOf(scope),
+      anonymousClaimant(scope),
       scope.socket,
       async () => {
         const tokens = await authorizationCodeGrant(config, currentUrl, {
