@@ -2,42 +2,25 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testConfig } from '../helpers/fixtures.ts';
-import { type ForgedProvider, startForgedProvider } from '../helpers/forged-provider.ts';
-import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+import type { ForgedProvider } from '../helpers/forged-provider.ts';
+import { type ForgedSignIn, startForgedSignIn } from '../helpers/forged-sign-in.ts';
+import type { InProcessSidecar } from '../helpers/in-process.ts';
 
 // The back-channel logout route is open to anyone who can reach the sidecar. Logout tokens that
 // name the real provider but are signed by another key, each with a key id never seen, ask the
 // sidecar to fetch the provider's keys again: a stranger must not turn that into a flood of
 // fetches at the provider, nor into anything but a refusal each.
 
+let stack: ForgedSignIn;
 let provider: ForgedProvider;
-let upstream: TestUpstream;
 let gate: InProcessSidecar;
 
 beforeAll(async () => {
-  provider = await startForgedProvider('gatehouse');
-  upstream = await startUpstream();
-  gate = await startSidecar(undefined);
-  gate.sidecar.install(
-    testConfig(
-      {
-        upstream: { url: upstream.url },
-        policies: [{ name: 'engineers' }],
-        authentication: {
-          externalUrl: gate.url,
-          identityProviders: [{ name: 'corp', issuer: provider.issuer, clientId: 'gatehouse' }],
-        },
-      },
-      { engineers: { decision: 'allow', include: [{ groups: ['engineering'] }] } },
-    ),
-  );
+  stack = await startForgedSignIn();
+  ({ provider, gate } = stack);
 });
 afterAll(async () => {
-  await gate?.close();
-  await provider?.close();
-  await upstream?.close();
+  await stack?.close();
 });
 
 const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;

@@ -1,47 +1,31 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSealer } from '../../sidecar/src/auth/sealed.ts';
-import { TEST_KEYS, testConfig } from '../helpers/fixtures.ts';
-import { type ForgedProvider, startForgedProvider } from '../helpers/forged-provider.ts';
+import { TEST_KEYS } from '../helpers/fixtures.ts';
+import type { ForgedProvider } from '../helpers/forged-provider.ts';
+import { type ForgedSignIn, startForgedSignIn } from '../helpers/forged-sign-in.ts';
 import { eventually, openRaw, sleep } from '../helpers/hostile.ts';
-import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
+import type { InProcessSidecar } from '../helpers/in-process.ts';
 import { testSession } from '../helpers/test-session.ts';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 // A sign-in is a call to the provider made for someone not yet identified by it. A browser that
 // also carries a session (any employee's) must not make its callbacks count as that user's, or
 // thirty sessions from one address would take every turn, the ones kept for refreshes too.
 
+let stack: ForgedSignIn;
 let provider: ForgedProvider;
-let upstream: TestUpstream;
 let gate: InProcessSidecar;
 const sockets: Socket[] = [];
 const sealer = createSealer(TEST_KEYS('ES256').cookie);
 
 beforeAll(async () => {
-  provider = await startForgedProvider('gatehouse');
+  stack = await startForgedSignIn();
+  ({ provider, gate } = stack);
   provider.forgery = 'unknown_codes_hang';
-  upstream = await startUpstream();
-  gate = await startSidecar(undefined);
-  gate.sidecar.install(
-    testConfig(
-      {
-        upstream: { url: upstream.url },
-        policies: [{ name: 'engineers' }],
-        authentication: {
-          externalUrl: gate.url,
-          identityProviders: [{ name: 'corp', issuer: provider.issuer, clientId: 'gatehouse' }],
-        },
-      },
-      { engineers: { decision: 'allow', include: [{ groups: ['engineering'] }] } },
-    ),
-  );
 });
 afterAll(async () => {
   for (const s of sockets) s.destroy();
-  await gate?.close();
-  await provider?.close();
-  await upstream?.close();
+  await stack?.close();
 });
 
 async function exchange(head: string): Promise<string> {
