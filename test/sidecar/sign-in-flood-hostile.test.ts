@@ -112,6 +112,8 @@ describe('a flood of sign-in callbacks', () => {
       'the calls beyond the line refused',
       () => flood.filter((c) => statusOf(c) === 503).length >= 260,
     );
+    await eventually('the turns taken at the provider', () => provider.tokenRequests.open >= 8);
+    await sleep(200);
     expect(provider.tokenRequests.open).toBe(8);
     const refused = flood.filter((c) => statusOf(c) === 503);
     expect(refused.length).toBe(260);
@@ -173,8 +175,9 @@ describe('a flood of sign-in callbacks', () => {
       'the line filled and the rest refused',
       () => all.filter((c) => statusOf(c) === 503).length >= 240 - 24 - 128,
     );
-    expect(provider.tokenRequests.open).toBe(24);
+    await eventually('the turns taken at the provider', () => provider.tokenRequests.open >= 24);
     await sleep(300);
+    expect(provider.tokenRequests.open).toBe(24);
     expect(provider.tokenRequests.peak).toBe(24);
     for (const c of all) c.socket.resetAndDestroy();
     await eventually('no call left open at the provider', () => provider.tokenRequests.open === 0, 15_000);
