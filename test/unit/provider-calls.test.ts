@@ -1,9 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { Claimant } from '../../lib/admission.ts';
+import { type Claimant, createAdmission } from '../../lib/admission.ts';
 import {
-  createProviderCalls,
   PROVIDER_CALL_LIMITS,
   ProviderBusyError,
   withProviderTurn,
@@ -45,7 +44,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 
 describe('calls to identity providers', () => {
   it('the shipped limits: 32 at once, 24 of them for sign-ins, 8 per client address, 5 s in line', () => {
-    const gate = createProviderCalls();
+    const gate = createAdmission(PROVIDER_CALL_LIMITS);
     try {
       const held = heldCalls();
       const results: Promise<string>[] = [];
@@ -63,7 +62,7 @@ describe('calls to identity providers', () => {
   });
 
   it('refused callers are never called and say why', async () => {
-    const gate = createProviderCalls({ ...PROVIDER_CALL_LIMITS, capacity: 1, maxQueue: 1, clientShare: 1 });
+    const gate = createAdmission({ ...PROVIDER_CALL_LIMITS, capacity: 1, maxQueue: 1, clientShare: 1 });
     const held = heldCalls();
     const first = why(withProviderTurn(gate, user('a'), null, held.call));
     const queued = why(withProviderTurn(gate, user('b'), null, held.call));
@@ -81,7 +80,7 @@ describe('calls to identity providers', () => {
   });
 
   it('a client whose connection closes while it waits leaves the line, uncalled', async () => {
-    const gate = createProviderCalls({ ...PROVIDER_CALL_LIMITS, capacity: 1, clientShare: 1 });
+    const gate = createAdmission({ ...PROVIDER_CALL_LIMITS, capacity: 1, clientShare: 1 });
     const held = heldCalls();
     const first = why(withProviderTurn(gate, anon('a'), null, held.call));
     const socket = connection();
@@ -100,7 +99,7 @@ describe('calls to identity providers', () => {
   });
 
   it('a call that is running finishes although its client left, then gives its turn back', async () => {
-    const gate = createProviderCalls({ ...PROVIDER_CALL_LIMITS, capacity: 1, clientShare: 1 });
+    const gate = createAdmission({ ...PROVIDER_CALL_LIMITS, capacity: 1, clientShare: 1 });
     const held = heldCalls();
     const socket = connection();
     const running = why(withProviderTurn(gate, anon('a'), socket, held.call));
@@ -114,7 +113,7 @@ describe('calls to identity providers', () => {
   });
 
   it('a call that fails gives its turn back and passes its error on', async () => {
-    const gate = createProviderCalls({ ...PROVIDER_CALL_LIMITS, capacity: 1, clientShare: 1 });
+    const gate = createAdmission({ ...PROVIDER_CALL_LIMITS, capacity: 1, clientShare: 1 });
     const failing = withProviderTurn(gate, user('a'), null, async () => {
       throw new Error('provider said no');
     });

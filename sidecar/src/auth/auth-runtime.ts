@@ -1,11 +1,11 @@
 import type { LRUCache } from 'lru-cache';
 import type { ApplicationKeys, RenderedAuth } from '../../../contract/config/auth-config.ts';
 import { importSigningKeys } from '../../../contract/keys.ts';
-import type { Admission } from '../../../lib/admission.ts';
+import { type Admission, createAdmission } from '../../../lib/admission.ts';
 import { type AssertionSigner, createAssertionSigner } from './assertion.ts';
 import { createSeenTokenIds } from './logout-token.ts';
 import { type ProviderClient, providerClient } from './oidc-client.ts';
-import { createProviderCalls } from './provider-calls.ts';
+import { PROVIDER_CALL_LIMITS } from './provider-calls.ts';
 import { createSealer, type Sealer } from './sealed.ts';
 import { createServiceAccountVerifier, type ServiceAccountVerifier } from './service-accounts.ts';
 import { createServiceTokenVerifier, type ServiceTokenVerifier } from './service-tokens.ts';
@@ -67,7 +67,7 @@ export function compileAuthRuntime(
     settings,
     externalHost: settings.externalOrigin === null ? null : new URL(settings.externalOrigin).host,
     providers: new Map(settings.providers.map((p) => [p.name, providerClient(p)])),
-    providerCalls: previous?.providerCalls ?? createProviderCalls(),
+    providerCalls: previous?.providerCalls ?? createAdmission(PROVIDER_CALL_LIMITS),
     sealer,
     sessions,
     serviceTokens:

@@ -1,11 +1,5 @@
 import type { Socket } from 'node:net';
-import {
-  type Admission,
-  type AdmissionSettings,
-  type Claimant,
-  createAdmission,
-  type Refusal,
-} from '../../../lib/admission.ts';
+import type { Admission, AdmissionSettings, Claimant, Refusal } from '../../../lib/admission.ts';
 
 /**
  * The calls a sidecar makes to identity providers on a client's behalf (the code exchange of a
@@ -39,11 +33,6 @@ export class ProviderBusyError extends Error {
     this.name = 'ProviderBusyError';
     this.why = why;
   }
-}
-
-/** The gate of one sidecar's provider calls. */
-export function createProviderCalls(settings: AdmissionSettings = PROVIDER_CALL_LIMITS): Admission {
-  return createAdmission(settings);
 }
 
 /**
