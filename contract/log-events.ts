@@ -59,6 +59,8 @@ export const LOGIN_FAILURES = [
   'provider_error',
   'provider_unavailable',
   'provider_busy',
+  'client_gone',
+  'shutting_down',
   'token_rejected',
   'subject_invalid',
 ] as const;
@@ -119,10 +121,12 @@ export const AUTH_EVENTS = {
   login_failed: event('A sign-in failed; no session.', {
     reason: StringEnum(LOGIN_FAILURES, {
       description:
-        '`state_missing`, `state_unknown` (no sign-in started in this browser), `state_reused`, `state_mismatch`, `login_expired` (over 10 minutes), `provider_unknown`, `provider_error` (the provider returned `error=`), `provider_unavailable` (connection refused or reset, a timeout, a 5xx answer; at sign-in start or at the code exchange), `provider_busy` (every turn of the calls to providers was taken and the sign-in got none within 5 s, or the line was full; the provider was not called), `token_rejected` (the code exchange or ID token checks failed), `subject_invalid`.',
+        '`state_missing`, `state_unknown` (no sign-in started in this browser), `state_reused`, `state_mismatch`, `login_expired` (over 10 minutes), `provider_unknown`, `provider_error` (the provider returned `error=`), `provider_unavailable` (connection refused or reset, a timeout, a 5xx answer; at sign-in start or at the code exchange), `provider_busy` (every turn of the calls to providers was taken and the sign-in got none within 5 s, or the line was full; the provider was not called; `detail`: `queue_timeout` or `queue_full`), `client_gone` (the browser closed its connection before the sign-in finished; `detail`: `waiting`, in line for a turn, the provider was not called, or `at_provider`, the call was aborted), `shutting_down` (the shutdown grace of the sidecar ended first; `detail` as for `client_gone`), `token_rejected` (the code exchange or ID token checks failed), `subject_invalid`.',
     }),
     provider: opt(str('The identity provider, when known.')),
-    detail: opt(str('Provider error code or verification error; never a token.')),
+    detail: opt(
+      str('Provider error code, verification error, or where the call to the provider was; never a token.'),
+    ),
   }),
   logout: event('A user signed out here; the session ends in every replica.', SessionFields),
   logout_refused: event('A sign-out POST that did not come from this site; nothing ended.', {
@@ -146,10 +150,13 @@ export const AUTH_EVENTS = {
   session_refreshed: event("The provider refreshed a session's tokens.", SessionFields),
   session_refresh_failed: event('A refresh failed.', {
     ...SessionFields,
-    reason: StringEnum(['refresh_rejected', 'provider_unavailable', 'provider_busy'] as const, {
-      description:
-        '`refresh_rejected`: the session ended; `provider_unavailable`: retried later; `provider_busy`: every turn of the calls to providers was taken; the provider was not called; retried later.',
-    }),
+    reason: StringEnum(
+      ['refresh_rejected', 'provider_unavailable', 'provider_busy', 'shutting_down'] as const,
+      {
+        description:
+          '`refresh_rejected`: the session ended; `provider_unavailable`: retried later; `provider_busy`: every turn of the calls to providers was taken; the provider was not called; retried later; `shutting_down`: the shutdown grace of the sidecar ended before the provider answered, and the call was aborted; the session is kept.',
+      },
+    ),
     detail: str("The provider's error; never a token."),
   }),
   session_expired: event('A session passed its idle timeout or absolute lifetime; it ended.', {

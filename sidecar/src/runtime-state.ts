@@ -2,6 +2,7 @@ import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { type AddressSet, createAddressSet } from '../../lib/net/cidr.ts';
 import { compileHostMatcher, type HostMatcher } from '../../lib/net/host.ts';
 import { type AuthRuntime, compileAuthRuntime } from './auth/auth-runtime.ts';
+import type { ProviderCalls } from './auth/provider-calls.ts';
 import { compileRevocations, type RevocationIndex } from './auth/revocations.ts';
 import type { SessionEnds } from './auth/session-ends.ts';
 import { compileIdentityHeaderTest, type HeaderTest } from './http/identity-headers.ts';
@@ -39,6 +40,14 @@ export interface RuntimeState {
   readonly sessionEnds: SessionEnds | null;
 }
 
+/** What lives as long as the sidecar, whatever config it serves. */
+export interface SidecarLifetime {
+  /** Where a route that ends sessions sends them (the process's); absent in tests without one. */
+  readonly sessionEnds?: SessionEnds | null;
+  /** The sidecar's calls to identity providers; absent, the previous state's are kept (or made). */
+  readonly providerCalls?: ProviderCalls;
+}
+
 /**
  * Compiles a config into runtime state, reusing the previous upstream pool when its settings did
  * not change and the previous policy engine when the policies are the same objects.
@@ -47,14 +56,14 @@ export function compileRuntimeState(
   config: SidecarConfig,
   fairness: UpstreamFairness,
   previous?: RuntimeState,
-  sessionEnds: SessionEnds | null = null,
+  lifetime: SidecarLifetime = {},
 ): RuntimeState {
   const upstream =
     previous && sameUpstreamSettings(previous.config.upstream, config.upstream)
       ? previous.upstream
       : createUpstream(config.upstream, fairness);
   const { name, namespace } = config.application;
-  const auth = compileAuthRuntime(config.auth, config.keys, previous?.auth);
+  const auth = compileAuthRuntime(config.auth, config.keys, previous?.auth, lifetime.providerCalls);
   return Object.freeze({
     config,
     appLabel: namespace ? `${namespace}/${name}` : name,
@@ -73,6 +82,6 @@ export function compileRuntimeState(
     redactedQueryParameters: new Set(config.logging.redactQueryParameters),
     loggedRequestHeaders: new Set(config.logging.requestHeaders),
     revocations: compileRevocations(config.revocations),
-    sessionEnds,
+    sessionEnds: lifetime.sessionEnds ?? null,
   });
 }

@@ -11,6 +11,7 @@ import {
 } from '../../lib/admission.ts';
 import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
+import { createProviderCalls } from './auth/provider-calls.ts';
 import type { SessionEnds } from './auth/session-ends.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
 import { createClientConnections, type RequestReadLimits } from './net/client-connections.ts';
@@ -135,6 +136,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   let started = 0;
   let drained: (() => void) | undefined;
   const upgrades = createUpgradeRegistry(limits);
+  const providerCalls = createProviderCalls();
 
   const track = (work: Promise<void>): void => {
     inFlight++;
@@ -234,7 +236,10 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     server,
     install(config) {
       const previous = state;
-      const next = compileRuntimeState(config, limits, previous, options.sessionEnds ?? null);
+      const next = compileRuntimeState(config, limits, previous, {
+        sessionEnds: options.sessionEnds ?? null,
+        providerCalls,
+      });
       state = next;
       if (previous && previous.upstream !== next.upstream) previous.upstream.retire();
       const closedBy = new Map<string, number>();
@@ -292,7 +297,10 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         upstreamQueued: state?.upstream.admission.waiting ?? 0,
       };
       // The grace is over: close whatever is left, at every phase (queued, mid-body, upgrading,
-      // tunnels), so each request writes its line as its socket closes.
+      // tunnels, waiting on an identity provider), so each request writes its line as its socket
+      // closes. The calls to providers end first: the requests waiting on them may still answer.
+      providerCalls.abortAll();
+      await new Promise((resolve) => setImmediate(resolve));
       upgrades.closeAll();
       server.closeAllConnections();
       connections.destroyAll();

@@ -19,7 +19,9 @@ export type Forgery =
   | 'token_endpoint_reset'
   | 'token_endpoint_503'
   /** Codes it issued are answered; any other code is held unanswered (a provider slow under a flood). */
-  | 'unknown_codes_hang';
+  | 'unknown_codes_hang'
+  /** Codes are answered with a refresh token that is due in a second; every refresh is held unanswered. */
+  | 'refresh_hangs';
 
 /** A hostile OpenID Provider for relying-party tests: it follows the protocol but forges ID tokens. */
 export interface ForgedProvider {
@@ -134,6 +136,7 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
       });
       req.on('end', () => {
         const form = new URLSearchParams(body);
+        if (form.get('grant_type') === 'refresh_token' && state.forgery === 'refresh_hangs') return;
         const grant = codes.get(form.get('code') ?? '');
         if (!grant && state.forgery === 'unknown_codes_hang') return;
         codes.delete(form.get('code') ?? '');
@@ -147,7 +150,8 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
           json(200, {
             access_token: randomBytes(16).toString('hex'),
             token_type: 'Bearer',
-            expires_in: 3600,
+            expires_in: state.forgery === 'refresh_hangs' ? 1 : 3600,
+            ...(state.forgery === 'refresh_hangs' ? { refresh_token: randomBytes(16).toString('hex') } : {}),
             id_token,
           }),
         );

@@ -1,11 +1,10 @@
 import type { LRUCache } from 'lru-cache';
 import type { ApplicationKeys, RenderedAuth } from '../../../contract/config/auth-config.ts';
 import { importSigningKeys } from '../../../contract/keys.ts';
-import { type Admission, createAdmission } from '../../../lib/admission.ts';
 import { type AssertionSigner, createAssertionSigner } from './assertion.ts';
 import { createSeenTokenIds } from './logout-token.ts';
 import { type ProviderClient, providerClient } from './oidc-client.ts';
-import { PROVIDER_CALL_LIMITS } from './provider-calls.ts';
+import { createProviderCalls, type ProviderCalls } from './provider-calls.ts';
 import { createSealer, type Sealer } from './sealed.ts';
 import { createServiceAccountVerifier, type ServiceAccountVerifier } from './service-accounts.ts';
 import { createServiceTokenVerifier, type ServiceTokenVerifier } from './service-tokens.ts';
@@ -17,8 +16,8 @@ export interface AuthRuntime {
   /** Host (and port) of externalUrl, where sign-in runs; null without identity providers. */
   readonly externalHost: string | null;
   readonly providers: ReadonlyMap<string, ProviderClient>;
-  /** The gate of calls to identity providers (code exchanges, refreshes); kept across reloads. */
-  readonly providerCalls: Admission;
+  /** The calls to identity providers (code exchanges, refreshes): the sidecar's, kept across reloads. */
+  readonly providerCalls: ProviderCalls;
   readonly sealer: Sealer;
   readonly sessions: SessionJar;
   readonly serviceTokens: ServiceTokenVerifier | null;
@@ -47,6 +46,7 @@ export function compileAuthRuntime(
   settings: RenderedAuth,
   keys: ApplicationKeys | null,
   previous?: AuthRuntime | null,
+  providerCalls?: ProviderCalls,
 ): AuthRuntime | null {
   if (keys === null) return null;
   const signing = importSigningKeys(keys.signing);
@@ -67,7 +67,7 @@ export function compileAuthRuntime(
     settings,
     externalHost: settings.externalOrigin === null ? null : new URL(settings.externalOrigin).host,
     providers: new Map(settings.providers.map((p) => [p.name, providerClient(p)])),
-    providerCalls: previous?.providerCalls ?? createAdmission(PROVIDER_CALL_LIMITS),
+    providerCalls: providerCalls ?? previous?.providerCalls ?? createProviderCalls(),
     sealer,
     sessions,
     serviceTokens:

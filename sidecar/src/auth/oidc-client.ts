@@ -2,6 +2,7 @@ import { createRemoteJWKSet } from 'jose';
 import type * as oidc from 'openid-client';
 import type { RenderedProvider } from '../../../contract/config/auth-config.ts';
 import { isLoopbackHost } from '../../../lib/net/client-ip.ts';
+import { providerCallSignal } from './provider-calls.ts';
 
 /** Seconds allowed for each call to a provider (discovery, token, refresh). */
 export const PROVIDER_TIMEOUT_SECONDS = 10;
@@ -41,10 +42,24 @@ async function discover(settings: RenderedProvider): Promise<oidc.Configuration>
   const execute = insecure
     ? [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks]
     : [oidc.enableNonRepudiationChecks];
-  return oidc.discovery(issuer, settings.clientId, undefined, auth, {
+  const config = await oidc.discovery(issuer, settings.clientId, undefined, auth, {
     timeout: PROVIDER_TIMEOUT_SECONDS,
     execute,
   });
+  config[oidc.customFetch] = fetchForCall;
+  return config;
+}
+
+/**
+ * The fetch of every call made with a discovered configuration (token, userinfo, JWKS): besides
+ * the provider timeout, it ends when the provider call it runs in is cancelled (its client left,
+ * or the shutdown grace ended), so the provider's connection and the call's turn are freed at once.
+ */
+function fetchForCall(url: string, init: oidc.CustomFetchOptions): Promise<Response> {
+  const cancelled = providerCallSignal();
+  if (cancelled === undefined) return fetch(url, init as RequestInit);
+  const signal = init.signal ? AbortSignal.any([init.signal, cancelled]) : cancelled;
+  return fetch(url, { ...(init as RequestInit), signal });
 }
 
 /** The client for a provider; discovery is lazy, cached by settings, and retried after failures. */

@@ -3,7 +3,7 @@ import type { RequestScope } from '../request-scope.ts';
 import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
 import { refreshTokenGrant, userClaims } from './oidc-client.ts';
-import { ProviderBusyError, withProviderTurn } from './provider-calls.ts';
+import { ProviderBusyError, ProviderCallCancelled, withProviderTurn } from './provider-calls.ts';
 import { identityFromClaims, type Session } from './session.ts';
 
 /** After a refresh fails for a transient reason (provider down), the next try waits this long. */
@@ -30,6 +30,12 @@ function isPermanent(error: unknown): boolean {
     e.error === 'unauthorized_client' ||
     e.code === 'OAUTH_JWT_CLAIM_COMPARISON_FAILED'
   );
+}
+
+function transientReason(error: unknown): 'provider_busy' | 'shutting_down' | 'provider_unavailable' {
+  if (error instanceof ProviderBusyError) return 'provider_busy';
+  if (error instanceof ProviderCallCancelled) return 'shutting_down';
+  return 'provider_unavailable';
 }
 
 async function refresh(
@@ -87,11 +93,7 @@ async function refresh(
       sub: session.sub,
       email: session.email,
       sessionId: session.sid,
-      reason: permanent
-        ? 'refresh_rejected'
-        : error instanceof ProviderBusyError
-          ? 'provider_busy'
-          : 'provider_unavailable',
+      reason: permanent ? 'refresh_rejected' : transientReason(error),
       detail: `${e.error ?? e.name}: ${String(e.message).slice(0, 200)}`,
     });
     if (permanent) {

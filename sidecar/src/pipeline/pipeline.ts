@@ -143,6 +143,13 @@ function recordStop(scope: RequestScope, stop: Stop): void {
 
 function stopRequest(scope: RequestScope, stop: Stop, res: ServerResponse, ctx: PipelineContext): void {
   recordStop(scope, stop);
+  if (res.destroyed || scope.socket.destroyed) {
+    // The client left before the answer was ready (a stage waited, on a provider say): nothing
+    // is sent, and the line says so; `error` keeps what the answer would have been.
+    scope.status = 499;
+    scope.outcome = 'client_abort';
+    return;
+  }
   // Requests refused for their shape close the connection: the parser state is not to be trusted.
   const close = stop.status === 400 || ctx.draining();
   const idHeader = scope.state.config.requestId.header;

@@ -16,6 +16,7 @@ import { authorizationCodeGrant, userClaims } from '../auth/oidc-client.ts';
 import {
   PROVIDER_BUSY_RETRY_AFTER_SECONDS,
   ProviderBusyError,
+  ProviderCallCancelled,
   withProviderTurn,
 } from '../auth/provider-calls.ts';
 import { isProviderUnreachable } from '../auth/provider-errors.ts';
@@ -114,8 +115,9 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     const config = await provider.configuration();
     const currentUrl = new URL(`${auth.settings.externalOrigin}${CALLBACK_PATH}?${scope.query}`);
     // One turn of the sidecar's provider calls for the exchange and its userinfo; a client that
-    // leaves while it waits for one costs the provider nothing. A sign-in counts as anonymous
-    // even from a browser with a session, so sign-ins never take the turns kept for refreshes.
+    // leaves while it waits for one costs the provider nothing, and one that leaves while the
+    // provider answers ends the call. A sign-in counts as anonymous even from a browser with a
+    // session, so sign-ins never take the turns kept for refreshes.
     ({ tokens, claims } = await withProviderTurn(
       auth.providerCalls,
       anonymousClaimant(scope),
@@ -140,6 +142,17 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
         clear,
       );
       return withHeaders(busy, ['retry-after', String(PROVIDER_BUSY_RETRY_AFTER_SECONDS)]);
+    }
+    if (error instanceof ProviderCallCancelled) {
+      // Its client is gone (the line records 499) or the sidecar is about to close its connection.
+      const ended = fail(
+        503,
+        error.why,
+        'The sign-in was interrupted. Try again in a few seconds.',
+        { ...providerField, detail: error.stage },
+        clear,
+      );
+      return withHeaders(ended, ['retry-after', String(PROVIDER_BUSY_RETRY_AFTER_SECONDS)]);
     }
     const e = error as Error & { code?: string; error?: string };
     const detail = capField(`${e.code ?? e.name}${e.error ? ` ${e.error}` : ''}: ${e.message}`, 300);

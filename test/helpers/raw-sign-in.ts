@@ -1,0 +1,105 @@
+import type { Socket } from 'node:net';
+import { freePort } from './control-plane.ts';
+import { dial, type RawClient, statusesOf, watchSocket } from './hostile.ts';
+import { type LoggingProcess, startLoggingProcess } from './logging-process.ts';
+import { applicationYaml, policyYaml, SIDECAR_ENV, sidecarArgv, writeConfigDir } from './sidecar-process.ts';
+
+/** Sign-ins driven over raw sockets against a sidecar on loopback, from any 127.x address. */
+export interface RawSignIn {
+  /** One HTTP/1.1 GET on a new connection from `from` (`Connection: close` unless `extra` says otherwise). */
+  send(path: string, from: string, cookie?: string, extra?: string): Promise<RawClient>;
+  /** Starts a sign-in: its state, its login cookie and the provider URL it redirects to. */
+  start(from: string): Promise<{ state: string; cookie: string; location: URL }>;
+  /** A whole sign-in through the provider; resolves with the session cookies (`name=value; ...`). */
+  complete(from: string): Promise<string>;
+  /** Destroys every socket it opened. */
+  close(): void;
+}
+
+export const headerOf = (text: string, name: string): string | undefined =>
+  new RegExp(`^${name}: ([^\\r]*)`, 'im').exec(text)?.[1];
+
+export function rawSignIn(port: number, host: string): RawSignIn {
+  const sockets: Socket[] = [];
+  const send: RawSignIn['send'] = async (path, from, cookie = '', extra = 'Connection: close\r\n') => {
+    const socket = await dial(port, from);
+    if (!socket) throw new Error(`cannot connect from ${from}`);
+    sockets.push(socket);
+    const client = watchSocket(socket);
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${cookie ? `Cookie: ${cookie}\r\n` : ''}${extra}\r\n`,
+    );
+    return client;
+  };
+  const start: RawSignIn['start'] = async (from) => {
+    const login = await send('/.gatehouse/login?rd=/', from);
+    const text = await login.waitFor(/\r\n\r\n/);
+    const location = new URL(headerOf(text, 'location') ?? '');
+    const cookie = (headerOf(text, 'set-cookie') ?? '').split(';')[0] as string;
+    return { state: location.searchParams.get('state') ?? '', cookie, location };
+  };
+  return {
+    send,
+    start,
+    async complete(from) {
+      const signIn = await start(from);
+      const authorize = await fetch(signIn.location, { redirect: 'manual' });
+      const back = new URL(authorize.headers.get('location') ?? '');
+      const callback = await send(`${back.pathname}${back.search}`, from, signIn.cookie);
+      const answer = await callback.waitFor(/\r\n\r\n/, 3_000);
+      if (statusesOf(answer)[0] !== 302) throw new Error(`the sign-in did not finish: ${answer}`);
+      const cookies = [...answer.matchAll(/^set-cookie: ([^;\r]*)/gim)].map((m) => m[1] as string);
+      return cookies.filter((c) => !c.endsWith('=')).join('; ');
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+/** The built sidecar, as shipped, for one application that signs in with `issuer` (client id `gatehouse`). */
+export interface SignInSidecar {
+  readonly process: LoggingProcess;
+  readonly port: number;
+  readonly host: string;
+  readonly signIns: RawSignIn;
+  stop(): Promise<number | null>;
+}
+
+/** Starts it on a free loopback port, policy: members of `engineering`; `flags` go to `gatehouse sidecar`. */
+export async function startSignInSidecar(
+  issuer: string,
+  upstreamUrl: string,
+  flags: readonly string[] = [],
+): Promise<SignInSidecar> {
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const dir = writeConfigDir(
+    `${applicationYaml({
+      hosts: [host],
+      upstream: { url: upstreamUrl },
+      policies: [{ name: 'engineers' }],
+      authentication: {
+        externalUrl: `http://${host}`,
+        identityProviders: [{ name: 'corp', issuer, clientId: 'gatehouse' }],
+      },
+    })}---\n${policyYaml('engineers', { decision: 'allow', include: [{ groups: ['engineering'] }] })}`,
+  );
+  const proc = await startLoggingProcess({
+    name: 'sidecar',
+    argv: sidecarArgv(dir, host, flags),
+    startedType: 'sidecar_started',
+    env: SIDECAR_ENV as Record<string, string>,
+  });
+  const signIns = rawSignIn(port, host);
+  return {
+    process: proc,
+    port,
+    host,
+    signIns,
+    stop() {
+      signIns.close();
+      return proc.stop();
+    },
+  };
+}
