@@ -14,6 +14,7 @@ export type GatehouseErrorCode =
   | 'body_too_slow'
   | 'request_deadline'
   | 'connect_not_supported'
+  | 'pipelining_limit'
   | 'bad_request'
   | 'upgrade_not_supported'
   | 'upstream_unavailable'

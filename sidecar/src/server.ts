@@ -14,7 +14,11 @@ import type { LogSink } from '../../lib/log/log-sink.ts';
 import { createProviderCalls } from './auth/provider-calls.ts';
 import type { SessionEnds } from './auth/session-ends.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
-import { createClientConnections, type RequestReadLimits } from './net/client-connections.ts';
+import {
+  createClientConnections,
+  MAX_PIPELINED_REQUESTS,
+  type RequestReadLimits,
+} from './net/client-connections.ts';
 import {
   handleProtocolError,
   handleRequest,
@@ -121,6 +125,12 @@ const CONNECT_REFUSED = new HttpError(
   'CONNECT is not supported: this is a gateway for one application, not a forward proxy.',
 );
 
+const PIPELINING_LIMIT = new HttpError(
+  'pipelining_limit',
+  400,
+  `More than ${MAX_PIPELINED_REQUESTS} requests pipelined on one connection.`,
+);
+
 /** The part of the shutdown grace kept for closing what is left and writing its lines. */
 function closingReserveMs(graceMs: number): number {
   return Math.min(1_000, Math.floor(graceMs / 5));
@@ -184,8 +194,21 @@ export function createSidecar(options: SidecarOptions): Sidecar {
 
   server.on('request', (req, res) => {
     const current = state as RuntimeState;
-    if (sink.congested) {
-      connections.of(req.socket)?.announce();
+    const connection = connections.of(req.socket);
+    // Pipelined requests run one after another, in order; too many at once close the connection.
+    const turn = connection?.takeTurn() ?? null;
+    if (turn === 'over') {
+      // The one over the limit closes the connection and gets its line; what the parser had
+      // already read behind it is dropped unhandled, and counted.
+      if (req.socket.destroyed) metrics.requestDiscarded();
+      else {
+        req.socket.destroy();
+        handleProtocolError(ctx, current, req.socket, PIPELINING_LIMIT, undefined, req);
+      }
+    } else if (turn !== null) {
+      track(turn.then(() => sink.whenUncongested()).then(() => handleRequest(ctx, current, req, res)));
+    } else if (sink.congested) {
+      connection?.announce();
       track(sink.whenUncongested().then(() => handleRequest(ctx, current, req, res)));
     } else track(handleRequest(ctx, current, req, res));
   });

@@ -25,6 +25,8 @@ export interface SidecarMetrics {
   connectionDropped(): void;
   /** An idle connection closed to make room for a new one at --max-connections. */
   connectionEvicted(): void;
+  /** A request read on a connection already closed for pipelining too many (no log line). */
+  requestDiscarded(): void;
   /** Reads the sidecar's held resources at scrape time. */
   watchCapacity(source: CapacitySource): void;
   /** An auth event (sign-in, its failure by reason, refresh, sign-out, session end, credential failure). */
@@ -152,6 +154,11 @@ export function createSidecarMetrics(): SidecarMetrics {
     help: 'Idle client connections (no request in progress) closed to make room for a new one at the connection cap (--max-connections).',
     registers: [registry],
   });
+  const discarded = new Counter({
+    name: 'gatehouse_client_requests_discarded_total',
+    help: 'Requests read behind the one that closed its connection for pipelining too many (never handled, no log line).',
+    registers: [registry],
+  });
   let capacity: CapacitySource | undefined;
   const held = (name: string, help: string, read: (c: CapacitySource) => number): void => {
     new Gauge({
@@ -265,6 +272,9 @@ export function createSidecarMetrics(): SidecarMetrics {
     },
     connectionEvicted() {
       evicted.inc();
+    },
+    requestDiscarded() {
+      discarded.inc();
     },
     watchCapacity(source) {
       capacity = source;

@@ -32,7 +32,22 @@ export interface ClientConnection {
   announce(): void;
   /** Resolves once every request ahead on this connection has finished its response. */
   whenIdle(): Promise<void>;
+  /**
+   * Takes a place in line for a request that arrived while others on this connection are still
+   * in progress (pipelining): resolves when every one ahead has finished, or when the connection
+   * closes. Null when it may start now; `over` when the connection already holds
+   * MAX_PIPELINED_REQUESTS requests unanswered, and for every request after that one.
+   */
+  takeTurn(): Promise<void> | null | 'over';
 }
+
+/**
+ * Most requests one connection may have parsed and unanswered. Pipelined requests run one after
+ * another (as in nginx), so the ones behind a slow response wait unstarted; the parser reads
+ * ahead as fast as the client sends, so without a bound one connection piles up requests in
+ * memory for as long as the response ahead takes. Browsers do not pipeline.
+ */
+export const MAX_PIPELINED_REQUESTS = 32;
 
 /** What a request in progress exposes to the owner of its connection. */
 export interface ConnectionRequest {
@@ -97,6 +112,10 @@ interface Tracked extends ClientConnection, IdleLink {
   current: ConnectionRequest | null;
   readonly requests: ConnectionRequest[];
   idleWaiters: (() => void)[];
+  /** Pipelined requests waiting for the ones ahead, in order. */
+  turns: (() => void)[];
+  /** Set once a request went over MAX_PIPELINED_REQUESTS: every later one is over too. */
+  overPipelined: boolean;
 }
 
 /**
@@ -167,6 +186,8 @@ export function createClientConnections(
       current: null,
       requests: [],
       idleWaiters: [],
+      turns: [],
+      overPipelined: false,
       bytesReadMark: 0,
       bytesWrittenMark: 0,
       readingMs: 0,
@@ -186,7 +207,10 @@ export function createClientConnections(
           connection.inFlight--;
           connection.current = connection.requests[0] ?? null;
           connection.readingMs = 0;
-          if (connection.inFlight === 0) {
+          if (connection.inFlight > 0) return;
+          const next = connection.turns.shift();
+          if (next) next();
+          else {
             wakeIdle(connection);
             becameIdle(connection);
           }
@@ -197,8 +221,22 @@ export function createClientConnections(
         idle.remove(connection);
       },
       whenIdle() {
-        if (connection.inFlight === 0 || socket.destroyed) return Promise.resolve();
+        if ((connection.inFlight === 0 && connection.turns.length === 0) || socket.destroyed)
+          return Promise.resolve();
         return new Promise((resolve) => connection.idleWaiters.push(resolve));
+      },
+      takeTurn() {
+        if (connection.overPipelined) return 'over';
+        if (socket.destroyed) return null; // it starts, finds its client gone, and says so
+        // Announced requests (begun later) include the ones in line.
+        const ahead = connection.inFlight + connection.announced;
+        if (ahead === 0) return null;
+        if (ahead >= MAX_PIPELINED_REQUESTS) {
+          connection.overPipelined = true;
+          return 'over';
+        }
+        connection.announce();
+        return new Promise<void>((resolve) => connection.turns.push(resolve));
       },
     };
     open.set(socket, connection);
@@ -207,6 +245,10 @@ export function createClientConnections(
     socket.once('close', () => {
       open.delete(socket);
       idle.remove(connection);
+      // The requests still in line start and find their client gone, so each writes its line.
+      const waiting = connection.turns;
+      connection.turns = [];
+      for (const start of waiting) start();
       wakeIdle(connection);
     });
   });
