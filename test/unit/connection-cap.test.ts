@@ -57,4 +57,73 @@ describe('the connection cap and a request waiting for the log to drain', () => 
       await new Promise((r) => server.close(r));
     }
   });
+
+  it('the requests ahead of a pipelined upgrade include those in line or waiting to begin, not only those begun', async () => {
+    const arrived: {
+      req: IncomingMessage;
+      res: ServerResponse;
+      turn: Promise<void> | null | 'over';
+      finish?: () => void;
+    }[] = [];
+    const server = createServer();
+    const connections = createClientConnections(
+      server,
+      { bodyTimeoutMs: 0, bodyMinRate: 500, requestTimeoutMs: 0 },
+      { maxConnections: 8, onDropped: () => undefined, onEvicted: () => undefined },
+    );
+    const begin = (socket: IncomingMessage['socket']) =>
+      connections.of(socket)?.begin({
+        startedAtMs: performance.now(),
+        reading: () => 'done',
+        timeout: () => undefined,
+        broken: () => undefined,
+        peerEnded: () => undefined,
+      });
+    // As the sidecar does: a request that may start begins at once; one in line waits.
+    server.on('request', (req, res) => {
+      const turn = connections.of(req.socket)?.takeTurn() ?? null;
+      arrived.push({ req, res, turn, ...(turn === null ? { finish: begin(req.socket) } : {}) });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const client = await openRaw(port, '127.8.9.5');
+      client.socket.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n');
+      await client.until(() => arrived.length === 2, 2_000);
+      const [first, second] = arrived;
+      if (!first || !second) throw new Error('two requests expected');
+      expect(first.turn).toBeNull();
+      expect(second.turn).toBeInstanceOf(Promise);
+      const finishFirst = first.finish;
+      let secondsTurn = false;
+      void (second.turn as Promise<void>).then(() => {
+        secondsTurn = true;
+      });
+      const connection = connections.of(first.req.socket);
+      first.res.end('ok');
+      finishFirst?.();
+      await sleep(20);
+      // The second's turn came; it has not begun yet (as while the log is congested). An upgrade
+      // pipelined behind it asks now whether the requests ahead are done: they are not.
+      expect(secondsTurn).toBe(true);
+      let idle = false;
+      void connection?.whenIdle().then(() => {
+        idle = true;
+      });
+      await sleep(20);
+      expect(idle).toBe(false);
+      const finishSecond = begin(second.req.socket);
+      await sleep(20);
+      expect(idle).toBe(false);
+      second.res.end('ok');
+      finishSecond?.();
+      await sleep(20);
+      expect(idle).toBe(true);
+      client.socket.destroy();
+    } finally {
+      connections.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
 });

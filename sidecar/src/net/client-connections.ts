@@ -210,7 +210,7 @@ export function createClientConnections(
           if (connection.inFlight > 0) return;
           const next = connection.turns.shift();
           if (next) next();
-          else {
+          else if (connection.announced === 0) {
             wakeIdle(connection);
             becameIdle(connection);
           }
@@ -221,7 +221,8 @@ export function createClientConnections(
         idle.remove(connection);
       },
       whenIdle() {
-        if ((connection.inFlight === 0 && connection.turns.length === 0) || socket.destroyed)
+        // Announced requests (in line, or waiting for the log) count: they begin later.
+        if ((connection.inFlight === 0 && connection.announced === 0) || socket.destroyed)
           return Promise.resolve();
         return new Promise((resolve) => connection.idleWaiters.push(resolve));
       },
