@@ -221,7 +221,8 @@ export function createOperator(options: OperatorOptions) {
         deliveryListen.host,
         CROWD_BACKLOG,
       );
-      const { port: adminPort } = await listenOn(admin, adminListen.port, adminListen.host);
+      // Probes and scrapes come over the pod network, where a crowd can fill a short listen queue.
+      const { port: adminPort } = await listenOn(admin, adminListen.port, adminListen.host, CROWD_BACKLOG);
       election = startLeaderElection(client, {
         namespace: options.namespace,
         name: LEASE_NAME,

@@ -79,6 +79,46 @@ describe('a burst of new clients while the sidecar is not accepting', () => {
   }, 60_000);
 });
 
+describe('a crowd at the admin port while the sidecar is not accepting', () => {
+  it('a kubelet probe that comes after it still gets its handshake, and its answer once the sidecar runs', async () => {
+    // The admin port is on the pod network: anyone there can crowd it. A probe whose handshake
+    // the kernel dropped waits a second for its own retry, as long as a probe's default timeout.
+    expect(somaxconn, 'net.core.somaxconn on this machine').toBeGreaterThan(BURST);
+    expect(proc.child.kill('SIGSTOP')).toBe(true);
+    const crowd: Socket[] = [];
+    let counted = false;
+    let probe: Socket | null = null;
+    try {
+      for (let i = 0; i < BURST; i++)
+        void dial(proc.adminPort, `127.6.${Math.floor(i / 250)}.${1 + (i % 250)}`).then((s) => {
+          if (s && counted) s.destroy();
+          else if (s) crowd.push(s);
+        });
+      const until = performance.now() + WAIT_MS;
+      while (crowd.length < BURST && performance.now() < until) await sleep(20);
+      const probing = dial(proc.adminPort, '127.6.99.1');
+      probe = await Promise.race([probing, sleep(500).then(() => null)]);
+      void probing.then((s) => {
+        if (s && s !== probe) s.destroy();
+      });
+    } finally {
+      counted = true;
+      proc.child.kill('SIGCONT');
+    }
+    try {
+      expect(BURST - crowd.length, 'crowd handshakes the kernel dropped').toBe(0);
+      expect(probe, "the probe's handshake").not.toBeNull();
+      const client = watchSocket(probe as Socket);
+      probe?.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+      expect(await client.until(() => /HTTP\/1\.1 200/.test(client.received()), 5_000)).toBe(true);
+      expect(proc.child.exitCode).toBeNull();
+    } finally {
+      probe?.destroy();
+      for (const s of crowd) s.destroy();
+    }
+  }, 60_000);
+});
+
 describe('clients that leave or stall while waiting in the listen queue', () => {
   it('a reset, a FIN, half a head and silence while queued cost nothing; the polite ones are answered', async () => {
     expect(proc.child.kill('SIGSTOP')).toBe(true);

@@ -14,7 +14,7 @@ import {
   memoryReducingCollection,
   startIdleCollection,
 } from '../../../lib/idle-collection.ts';
-import { kernelBacklogCap, listenOn } from '../../../lib/listen.ts';
+import { CROWD_BACKLOG, kernelBacklogCap, listenOn } from '../../../lib/listen.ts';
 import { createFdSink, type LogSink } from '../../../lib/log/log-sink.ts';
 import { connectionsWithinOpenFiles, openFileLimit, RESERVED_FILES } from '../../../lib/open-files.ts';
 import { processKeys } from '../auth/process-keys.ts';
@@ -125,9 +125,10 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
         listener,
       );
 
-  // The admin server answers before the first config: live, but not ready.
+  // The admin server answers before the first config: live, but not ready. It is on the pod
+  // network, where a crowd can fill a short listen queue and the kubelet's probes with it.
   const admin = createAdminServer(metrics, { ready: sidecar.ready });
-  const adminAddress = await listenOn(admin, flags.adminListen.port, flags.adminListen.host);
+  const adminAddress = await listenOn(admin, flags.adminListen.port, flags.adminListen.host, CROWD_BACKLOG);
 
   let config: Awaited<ReturnType<typeof source.start>>;
   try {
