@@ -70,6 +70,24 @@ describe('pipelined requests', () => {
     expect(upstream.seen.length).toBe(seen + 1);
   });
 
+  it('an upload in line whose body trickles waits unstarted; a reset mid-body ends both with their lines', async () => {
+    const seen = upstream.seen.length;
+    const client = await openRaw(sidecar.port, '127.9.0.6');
+    client.socket.write(
+      `${GET('/hang')}POST /upload-in-line HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n0123456789`,
+    );
+    for (let i = 0; i < 8; i++) {
+      await sleep(100);
+      client.socket.write('0123456789');
+    }
+    expect(upstream.seen.slice(seen).map((r) => r.url)).toEqual(['/hang']);
+    expect(client.isClosed()).toBe(false);
+    client.socket.resetAndDestroy();
+    await eventually('a line for the upload', () => requestLines('/upload-in-line').length === 1);
+    expect(requestLines('/upload-in-line')[0]).toMatchObject({ status: 499, outcome: 'client_abort' });
+    expect(upstream.seen.length).toBe(seen + 1);
+  });
+
   it('more than 32 unanswered on one connection close it: the one over gets its line, what was read behind it is counted', async () => {
     const seen = upstream.seen.length;
     const before = await metric('gatehouse_client_requests_discarded_total');
