@@ -137,6 +137,32 @@ describe('pipelined requests', () => {
   }, 30_000);
 });
 
+describe('a pipelined head that trickles', () => {
+  it('behind a slow answer: the answer goes out, then the 408 for the head, each with its line', async () => {
+    const own = await startSidecarProcess(
+      writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
+      ['--client-header-timeout', '1s'],
+    );
+    try {
+      const client = await openRaw(own.port, '127.9.0.8');
+      client.socket.write(`${GET('/slow')}GET /trickled HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
+      const drip = setInterval(() => client.socket.write('X-Slow: 1\r\n'), 200);
+      try {
+        await client.closed;
+      } finally {
+        clearInterval(drip);
+      }
+      expect(statusesOf(client.received())).toEqual([200, 408]);
+      // The head never ended, so its line knows no target: a 408 from the client's address.
+      const timedOut = await own.waitForLine((l) => l.type === 'request' && l.status === 408);
+      expect([timedOut.outcome, timedOut.clientIp]).toEqual(['client_timeout', '127.9.0.8']);
+      expect(own.lines.filter((l) => l.type === 'request').map((l) => l.status)).toEqual([200, 408]);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe('pipelined requests at shutdown', () => {
   it('the ones in line when the grace ends each get their line, and the sidecar exits within it', async () => {
     const own = await startSidecarProcess(
