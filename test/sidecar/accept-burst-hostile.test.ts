@@ -30,6 +30,28 @@ const WAIT_MS = 2_000;
 let upstream: TestUpstream;
 let proc: SidecarProcess;
 
+/**
+ * Starts BURST handshakes to `port` from `127.<net>.x.y` and waits up to WAIT_MS for them; a
+ * handshake that completes after `stop()` is closed at once, so the count stays what was seen.
+ */
+async function burstOfHandshakes(port: number, net: number): Promise<{ sockets: Socket[]; stop(): void }> {
+  const sockets: Socket[] = [];
+  let counted = false;
+  for (let i = 0; i < BURST; i++)
+    void dial(port, `127.${net}.${Math.floor(i / 250)}.${1 + (i % 250)}`).then((s) => {
+      if (s && counted) s.destroy();
+      else if (s) sockets.push(s);
+    });
+  const until = performance.now() + WAIT_MS;
+  while (sockets.length < BURST && performance.now() < until) await sleep(20);
+  return {
+    sockets,
+    stop() {
+      counted = true;
+    },
+  };
+}
+
 beforeAll(async () => {
   upstream = await startUpstream();
   proc = await startSidecarProcess(
@@ -47,21 +69,14 @@ describe('a burst of new clients while the sidecar is not accepting', () => {
     // The check is about the sidecar's backlog; a node whose somaxconn is smaller caps it below the burst.
     expect(somaxconn, 'net.core.somaxconn on this machine').toBeGreaterThan(BURST);
     expect(proc.child.kill('SIGSTOP')).toBe(true);
-    const sockets: Socket[] = [];
-    let counted = false; // a handshake that completes after the count is closed at once
+    let burst: Awaited<ReturnType<typeof burstOfHandshakes>> | undefined;
     try {
-      for (let i = 0; i < BURST; i++)
-        void dial(proc.port, `127.5.${Math.floor(i / 250)}.${1 + (i % 250)}`).then((s) => {
-          if (s && counted) s.destroy();
-          else if (s) sockets.push(s);
-        });
-      const until = performance.now() + WAIT_MS;
-      while (sockets.length < BURST && performance.now() < until) await sleep(20);
+      burst = await burstOfHandshakes(proc.port, 5);
     } finally {
-      counted = true;
+      burst?.stop();
       proc.child.kill('SIGCONT');
     }
-    const connected = [...sockets];
+    const connected = [...burst.sockets];
     try {
       expect(BURST - connected.length, 'clients whose handshake the kernel dropped').toBe(0);
       const clients: RawClient[] = connected.map(watchSocket);
@@ -85,26 +100,20 @@ describe('a crowd at the admin port while the sidecar is not accepting', () => {
     // the kernel dropped waits a second for its own retry, as long as a probe's default timeout.
     expect(somaxconn, 'net.core.somaxconn on this machine').toBeGreaterThan(BURST);
     expect(proc.child.kill('SIGSTOP')).toBe(true);
-    const crowd: Socket[] = [];
-    let counted = false;
+    let burst: Awaited<ReturnType<typeof burstOfHandshakes>> | undefined;
     let probe: Socket | null = null;
     try {
-      for (let i = 0; i < BURST; i++)
-        void dial(proc.adminPort, `127.6.${Math.floor(i / 250)}.${1 + (i % 250)}`).then((s) => {
-          if (s && counted) s.destroy();
-          else if (s) crowd.push(s);
-        });
-      const until = performance.now() + WAIT_MS;
-      while (crowd.length < BURST && performance.now() < until) await sleep(20);
+      burst = await burstOfHandshakes(proc.adminPort, 6);
       const probing = dial(proc.adminPort, '127.6.99.1');
       probe = await Promise.race([probing, sleep(500).then(() => null)]);
       void probing.then((s) => {
         if (s && s !== probe) s.destroy();
       });
     } finally {
-      counted = true;
+      burst?.stop();
       proc.child.kill('SIGCONT');
     }
+    const crowd = [...burst.sockets];
     try {
       expect(BURST - crowd.length, 'crowd handshakes the kernel dropped').toBe(0);
       expect(probe, "the probe's handshake").not.toBeNull();
