@@ -205,12 +205,19 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         req.socket.destroy();
         handleProtocolError(ctx, current, req.socket, PIPELINING_LIMIT, undefined, req);
       }
-    } else if (turn !== null) {
-      track(turn.then(() => sink.whenUncongested()).then(() => handleRequest(ctx, current, req, res)));
-    } else if (sink.congested) {
-      connection?.announce();
-      track(sink.whenUncongested().then(() => handleRequest(ctx, current, req, res)));
-    } else track(handleRequest(ctx, current, req, res));
+      return;
+    }
+    if (turn === null && !sink.congested) {
+      track(handleRequest(ctx, current, req, res, connection ?? null));
+      return;
+    }
+    if (turn === null) connection?.announce(); // it begins once the log has drained
+    const ahead = turn ?? Promise.resolve();
+    track(
+      ahead
+        .then(() => sink.whenUncongested())
+        .then(() => handleRequest(ctx, current, req, res, connection ?? null)),
+    );
   });
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.setTimeout(0); // an open WebSocket may be quiet for long; the app's pings keep it honest

@@ -9,7 +9,7 @@ import { LocalResponse } from '../http/local-response.ts';
 import { newRequestId } from '../http/random-ids.ts';
 import { responseGone } from '../http/response-gone.ts';
 import type { SidecarMetrics } from '../metrics/metrics.ts';
-import type { ClientConnections } from '../net/client-connections.ts';
+import type { ClientConnection, ClientConnections } from '../net/client-connections.ts';
 import { RequestScope } from '../request-scope.ts';
 import type { RuntimeState } from '../runtime-state.ts';
 import { registerWithConnection } from './connection-request.ts';
@@ -92,8 +92,9 @@ export async function handleRequest(
   state: RuntimeState,
   req: IncomingMessage,
   res: ServerResponse,
+  connection: ClientConnection | null = ctx.connections.of(req.socket) ?? null,
 ) {
-  const scope = scopeOf('http', ctx, state, req, req.socket);
+  const scope = new RequestScope('http', state, req, ctx.sink, connection, ctx.metrics);
   ctx.metrics.requestStarted(state.appLabel);
   const finished = registerWithConnection(scope, res);
   try {
@@ -101,6 +102,12 @@ export async function handleRequest(
     if (stop instanceof Promise) stop = await stop;
     if (scope.interrupted) {
       await responseGone(res, scope.socket);
+    } else if (res.destroyed || scope.socket.destroyed) {
+      // The client left before an answer started (a stage, or the requests ahead, kept it
+      // waiting): nothing is sent, nothing goes upstream; `error` keeps what a stop would have said.
+      if (stop) recordStop(scope, stop);
+      scope.status = 499;
+      scope.outcome = 'client_abort';
     } else if (stop) {
       stopRequest(scope, stop, res, ctx);
       await responseGone(res, scope.socket);
@@ -143,13 +150,6 @@ function recordStop(scope: RequestScope, stop: Stop): void {
 
 function stopRequest(scope: RequestScope, stop: Stop, res: ServerResponse, ctx: PipelineContext): void {
   recordStop(scope, stop);
-  if (res.destroyed || scope.socket.destroyed) {
-    // The client left before the answer was ready (a stage waited, on a provider say): nothing
-    // is sent, and the line says so; `error` keeps what the answer would have been.
-    scope.status = 499;
-    scope.outcome = 'client_abort';
-    return;
-  }
   // Requests refused for their shape close the connection: the parser state is not to be trusted.
   const close = stop.status === 400 || ctx.draining();
   const idHeader = scope.state.config.requestId.header;

@@ -53,6 +53,29 @@ function providerErrorCode(value: string | null): string {
 }
 
 /**
+ * A call to the provider that did not happen or did not finish for a reason of the moment: no turn
+ * (the provider never heard of it), its client gone (the line records 499), or the sidecar about
+ * to close the connection. The browser is asked to try again in a few seconds.
+ */
+function signInToRetry(
+  error: unknown,
+): { reason: LoginFailure; message: string; detail: string } | undefined {
+  if (error instanceof ProviderBusyError)
+    return {
+      reason: 'provider_busy',
+      message: 'Too many sign-ins are in progress. Try again in a few seconds.',
+      detail: error.why,
+    };
+  if (error instanceof ProviderCallCancelled)
+    return {
+      reason: error.why,
+      message: 'The sign-in was interrupted. Try again in a few seconds.',
+      detail: error.stage,
+    };
+  return undefined;
+}
+
+/**
  * The OIDC redirect URI. Ends the sign-in started by the login cookie named by `state`: the state
  * must be known, unused and fresh; the code is redeemed with the PKCE verifier; the ID token is
  * checked (signature against the provider JWKS, iss, aud, exp, nonce) by openid-client. Any
@@ -133,26 +156,10 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
       },
     ));
   } catch (error) {
-    if (error instanceof ProviderBusyError) {
-      const busy = fail(
-        503,
-        'provider_busy',
-        'Too many sign-ins are in progress. Try again in a few seconds.',
-        { ...providerField, detail: error.why },
-        clear,
-      );
-      return withHeaders(busy, ['retry-after', String(PROVIDER_BUSY_RETRY_AFTER_SECONDS)]);
-    }
-    if (error instanceof ProviderCallCancelled) {
-      // Its client is gone (the line records 499) or the sidecar is about to close its connection.
-      const ended = fail(
-        503,
-        error.why,
-        'The sign-in was interrupted. Try again in a few seconds.',
-        { ...providerField, detail: error.stage },
-        clear,
-      );
-      return withHeaders(ended, ['retry-after', String(PROVIDER_BUSY_RETRY_AFTER_SECONDS)]);
+    const retry = signInToRetry(error);
+    if (retry) {
+      const page = fail(503, retry.reason, retry.message, { ...providerField, detail: retry.detail }, clear);
+      return withHeaders(page, ['retry-after', String(PROVIDER_BUSY_RETRY_AFTER_SECONDS)]);
     }
     const e = error as Error & { code?: string; error?: string };
     const detail = capField(`${e.code ?? e.name}${e.error ? ` ${e.error}` : ''}: ${e.message}`, 300);

@@ -58,11 +58,6 @@ export function upstreamBusy(why: Refusal): HttpError {
 export function proxy(scope: RequestScope, res: ServerResponse, draining: () => boolean): Promise<void> {
   const { req, state } = scope;
   const idHeader = state.config.requestId.header;
-  if (res.destroyed) {
-    scope.outcome = 'client_abort';
-    scope.status = 499;
-    return Promise.resolve();
-  }
   return new Promise((resolve) => {
     let controller: Dispatcher.DispatchController | undefined;
     let upstreamDone = false;
