@@ -64,6 +64,11 @@ export function createOperatorMetrics(sources: MetricSources) {
     help: 'Connections to the delivery port closed on accept because their address held its share.',
     registers: [registry],
   });
+  const deliveryBodyBytes = new Gauge({
+    name: 'gatehouse_operator_delivery_body_bytes',
+    help: 'Bytes of request bodies (webhook reviews, session ends) the delivery port holds in memory now.',
+    registers: [registry],
+  });
   const streamsEnded = new Counter({
     name: 'gatehouse_operator_streams_ended_total',
     help: 'Open config streams the operator ended because their sidecar may no longer read them, by reason (pod_gone, token_expired, token_invalid, ...).',
@@ -114,6 +119,7 @@ export function createOperatorMetrics(sources: MetricSources) {
     configPushes,
     streamRefusals,
     deliveryConnectionsRefused,
+    deliveryBodyBytes,
     streamsEnded,
     watchRestarts,
     leader,

@@ -9,7 +9,9 @@ import {
   streamLine,
 } from '../../../contract/config-stream.ts';
 import { SESSION_ENDS_PATH } from '../../../contract/session-ends.ts';
+import { BodyBudget, type BodyHold } from '../../../lib/body-budget.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
+import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { limitConnectionsPerPeer } from '../../../lib/net/peer-connections.ts';
 import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
@@ -29,14 +31,36 @@ const MAX_VERIFYING = 256;
 export const DELIVERY_CONNECTIONS_PER_PEER = 256;
 export const DELIVERY_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const DELIVERY_HEADERS_TIMEOUT_MS = 10_000;
+/**
+ * A whole request (head and body) is due within this time: the API server's longest webhook
+ * timeout. Node's default, 5 minutes, let a trickled body hold its memory that long.
+ */
+export const DELIVERY_REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * Request bodies (AdmissionReviews of up to 8 MiB, session ends) held in memory at once, per
+ * client address and in all. Before this bound, 40 connections from one address, each sending
+ * an AdmissionReview of 8 MiB less a byte, held 320 MiB of a 512 MiB operator until the request
+ * timeout; past it, a body is answered 503 with Retry-After and its connection closed.
+ */
+export const DELIVERY_BODY_BYTES_PER_PEER = 24 * 1024 * 1024;
+export const DELIVERY_BODY_BYTES = 96 * 1024 * 1024;
+/**
+ * A config stream whose sidecar has left unread more than the largest line sent on it plus this
+ * much is more than a whole config behind: it is cut (`slow_reader`), and the sidecar, once it
+ * reads again, reconnects and gets the current config. Before, a stream that was not read (a
+ * stopped sidecar, a zero window) kept every config and heartbeat in the operator's memory.
+ */
+export const STREAM_SLACK_BYTES = 1024 * 1024;
+/** A stream the operator ended is cut this long after, if its sidecar has not read to the end. */
+export const STREAM_END_GRACE_MS = 10_000;
 const HEARTBEAT_LINE = streamLine({ type: 'heartbeat' });
 const JWKS_PATH = /^\/v1\/jwks\/([a-z0-9][-a-z0-9]*)\/([a-z0-9][-a-z0-9.]*)$/;
 
 export interface DeliveryServerOptions {
   /** The serving certificate; when absent, set it later with setTls (handshakes fail until then). */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
-  /** POST /v1/inject, the sidecar injection webhook, when injection is enabled. */
-  readonly admission?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** POST /v1/inject, the sidecar injection webhook, when injection is enabled; its body takes from `hold`. */
+  readonly admission?: (req: IncomingMessage, res: ServerResponse, hold: BodyHold) => Promise<void>;
   readonly hub: ConfigHub;
   readonly verify: SidecarVerifier;
   readonly metrics: OperatorMetrics;
@@ -63,17 +87,33 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
 } {
   const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
   const reviewBoundMs = options.reviewBoundMs ?? REVIEW_BOUND_MS;
-  /** Open streams, with the pod each serves (namespace/name and uid). */
-  const streams = new Map<ServerResponse, { readonly pod: string; readonly podUid: string }>();
+  /** Open streams: the pod each serves (namespace/name and uid), and how to stop writing to it. */
+  const streams = new Map<
+    ServerResponse,
+    { readonly pod: string; readonly podUid: string; readonly stop: () => void }
+  >();
 
   let verifying = 0;
   const budget = new SessionEndBudget();
+  const bodies = new BodyBudget(DELIVERY_BODY_BYTES_PER_PEER, DELIVERY_BODY_BYTES, (held) =>
+    options.metrics.deliveryBodyBytes.set(held),
+  );
+  const holdFor = (req: IncomingMessage): BodyHold =>
+    bodies.holdFor(normaliseIp(req.socket.remoteAddress ?? ''));
 
-  /** Ends a stream its sidecar may no longer read; counted by reason. */
-  const endStream = (res: ServerResponse, reason: string): void => {
-    if (!streams.has(res)) return;
-    options.metrics.streamsEnded.inc({ reason });
+  /**
+   * Ends a stream (counted by reason, when its sidecar may no longer read it): nothing more is
+   * written to it (a heartbeat or a config written after its end was an unhandled error that
+   * ended the operator, and a stream whose sidecar does not read stays open after its end), and
+   * its socket is cut if its sidecar has not read to the end within STREAM_END_GRACE_MS.
+   */
+  const endStream = (res: ServerResponse, reason: string | undefined): void => {
+    const open = streams.get(res);
+    if (!open) return;
+    if (reason) options.metrics.streamsEnded.inc({ reason });
+    open.stop();
     res.end();
+    setTimeout(() => res.destroy(), STREAM_END_GRACE_MS).unref();
   };
 
   const stream = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
@@ -107,6 +147,9 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     } finally {
       verifying--;
     }
+    // A sidecar that left while its token was reviewed gets no stream: its close has been and
+    // gone, so nothing would ever stop one.
+    if (req.socket.destroyed) return;
     // connection: close — when the stream ends, so does its socket: a sidecar never reconnects
     // over a kept-alive socket to a replica that is shutting down.
     res.writeHead(200, {
@@ -116,12 +159,10 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
       'x-gatehouse-application': `${identity.namespace}/${identity.application}`,
     });
     res.flushHeaders();
-    streams.set(res, { pod: `${identity.namespace}/${identity.pod}`, podUid: identity.podUid });
-    options.metrics.connectedSidecars.inc();
-    const unsubscribe = options.hub.subscribe(`${identity.namespace}/${identity.application}`, (line) => {
-      res.write(line);
-    });
-    const heartbeat = setInterval(() => res.write(HEARTBEAT_LINE), heartbeatMs);
+    res.on('error', () => res.destroy());
+    const key = `${identity.namespace}/${identity.application}`;
+    let unsubscribe = (): void => undefined;
+    const heartbeat = setInterval(() => send(HEARTBEAT_LINE), heartbeatMs);
     // The stream is only as good as its token: it ends when the token expires (the sidecar
     // reconnects with the one the kubelet has refreshed), and is reviewed again after the review
     // bound. A deleted Pod ends it at once (podChanged).
@@ -142,7 +183,8 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
         },
       );
     }, reviewBoundMs);
-    const close = (): void => {
+    /** Nothing more is written to the stream: at its end, or when its connection closes. */
+    const stop = (): void => {
       if (!streams.delete(res)) return;
       clearInterval(heartbeat);
       clearInterval(review);
@@ -150,8 +192,24 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
       unsubscribe();
       options.metrics.connectedSidecars.dec();
     };
-    res.on('close', close);
-    req.on('close', close);
+    streams.set(res, { pod: `${identity.namespace}/${identity.pod}`, podUid: identity.podUid, stop });
+    options.metrics.connectedSidecars.inc();
+    let largestLine = 0;
+    const send = (line: string): void => {
+      if (res.writableEnded || res.destroyed) return;
+      largestLine = Math.max(largestLine, line.length);
+      res.write(line);
+      if (res.writableLength > largestLine + STREAM_SLACK_BYTES) {
+        options.metrics.streamsEnded.inc({ reason: 'slow_reader' });
+        stop();
+        res.destroy();
+      }
+    };
+    // The hub sends the current lines at once; a stream cut while they were written is let go.
+    unsubscribe = options.hub.subscribe(key, send);
+    if (!streams.has(res)) unsubscribe();
+    res.on('close', stop);
+    req.on('close', stop);
   };
 
   const server = createServer(
@@ -160,27 +218,37 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
       minVersion: 'TLSv1.2',
       handshakeTimeout: DELIVERY_HANDSHAKE_TIMEOUT_MS,
       headersTimeout: DELIVERY_HEADERS_TIMEOUT_MS,
+      requestTimeout: DELIVERY_REQUEST_TIMEOUT_MS,
       connectionsCheckingInterval: 1_000,
     },
     (req, res) => {
       const url = new URL(req.url ?? '/', 'https://operator.invalid');
       if (req.method === 'POST' && url.pathname === INJECT_PATH && options.admission) {
-        options.admission(req, res).catch((error: unknown) => {
-          if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: (error as Error).message });
-          else res.destroy();
-        });
+        const hold = holdFor(req);
+        options
+          .admission(req, res, hold)
+          .catch((error: unknown) => {
+            if (!res.headersSent)
+              sendJson(res, 500, { error: 'internal', message: (error as Error).message });
+            else res.destroy();
+          })
+          .finally(() => hold.release());
         return;
       }
       if (req.method === 'POST' && url.pathname === SESSION_ENDS_PATH && options.recordSessionEnd) {
+        const hold = holdFor(req);
         sessionEndsRoute(req, res, {
           verify: options.verify,
           record: options.recordSessionEnd,
           budget,
-        }).catch((error: unknown) => {
-          if (!res.headersSent)
-            sendJson(res, 503, { error: 'unavailable', message: (error as Error).message });
-          else res.destroy();
-        });
+          hold,
+        })
+          .catch((error: unknown) => {
+            if (!res.headersSent)
+              sendJson(res, 503, { error: 'unavailable', message: (error as Error).message });
+            else res.destroy();
+          })
+          .finally(() => hold.release());
         return;
       }
       if (req.method === 'GET' && url.pathname === CONFIG_STREAM_PATH) {
@@ -224,7 +292,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     server,
     /** Ends every stream, so sidecars reconnect (to another replica during a rollout). */
     endStreams() {
-      for (const res of streams.keys()) res.end();
+      for (const res of [...streams.keys()]) endStream(res, undefined);
     },
     /** A sidecar Pod changed in the operator's cache: a deleted or replaced Pod's streams end now. */
     podChanged(key: string, pod: KubeObject | undefined) {

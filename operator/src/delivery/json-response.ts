@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BodyHold } from '../../../lib/body-budget.ts';
 import { readRequestBody } from '../../../lib/request-body.ts';
 
 /** Answers with a JSON body, never cached (config, keys, refusals and admission answers alike). */
@@ -7,8 +8,27 @@ export function sendJson(res: ServerResponse, status: number, body: object): voi
   res.end(JSON.stringify(body));
 }
 
-/** Reads a request body up to maxBytes; undefined when it is larger or its connection is gone. */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
-  const body = await readRequestBody(req, maxBytes);
-  return body.kind === 'complete' ? body.text : undefined;
+/**
+ * Reads a request body of at most maxBytes, taken from `hold`. When it cannot be read whole,
+ * answers for it and resolves undefined: 413 when it is larger, 503 with Retry-After when the
+ * port's budget for bodies is spent, nothing when the connection is gone. What is still to come
+ * of a refused body is read and dropped (within the request timeout), not kept; closing at once
+ * would reset a connection whose client is still sending, and could lose the answer.
+ */
+export async function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  maxBytes: number,
+  hold: BodyHold,
+): Promise<string | undefined> {
+  const body = await readRequestBody(req, maxBytes, hold);
+  if (body.kind === 'complete') return body.text;
+  if (body.kind === 'gone') return undefined;
+  if (body.kind === 'too_large') {
+    sendJson(res, 413, { error: 'too_large', message: `at most ${maxBytes} bytes` });
+  } else {
+    res.setHeader('retry-after', '1');
+    sendJson(res, 503, { error: 'busy', message: 'too many request bodies in progress; retry shortly' });
+  }
+  return undefined;
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { schemaErrors } from '../../../contract/api/validate.ts';
 import { type SessionEnd, SessionEndSchema, sessionEndProblem } from '../../../contract/session-ends.ts';
+import type { BodyHold } from '../../../lib/body-budget.ts';
 import { readBody, sendJson } from './json-response.ts';
 import { type SidecarIdentity, type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
 
@@ -57,6 +58,8 @@ export async function sessionEndsRoute(
     readonly verify: SidecarVerifier;
     readonly record: RecordSessionEnd;
     readonly budget: SessionEndBudget;
+    /** What the request's body may take of the port's budget for bodies. */
+    readonly hold: BodyHold;
   },
 ): Promise<void> {
   const receivedAtMs = performance.now();
@@ -68,9 +71,8 @@ export async function sessionEndsRoute(
     if (!(error instanceof StreamRefusal)) throw error;
     return sendJson(res, error.status, { error: error.reason, message: error.message });
   }
-  const body = await readBody(req, MAX_BODY_BYTES);
-  if (body === undefined)
-    return sendJson(res, 413, { error: 'too_large', message: `at most ${MAX_BODY_BYTES} bytes` });
+  const body = await readBody(req, res, MAX_BODY_BYTES, options.hold);
+  if (body === undefined) return;
   let end: unknown;
   try {
     end = JSON.parse(body);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { APPLICATION_KEY } from '../../../contract/injection.ts';
+import type { BodyHold } from '../../../lib/body-budget.ts';
 import { readBody, sendJson } from '../delivery/json-response.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { type InjectionContext, injectPod } from './inject-pod.ts';
@@ -92,9 +93,9 @@ export function admit(request: AdmissionRequest, options: AdmissionWebhookOption
  * why, rather than started without the gateway in front of it.
  */
 export function createAdmissionWebhook(options: AdmissionWebhookOptions) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const body = await readBody(req, MAX_BODY_BYTES);
-    if (body === undefined) return sendJson(res, 413, { error: 'too_large' });
+  return async (req: IncomingMessage, res: ServerResponse, hold: BodyHold): Promise<void> => {
+    const body = await readBody(req, res, MAX_BODY_BYTES, hold);
+    if (body === undefined) return;
     let review: { apiVersion?: string; kind?: string; request?: AdmissionRequest };
     try {
       review = JSON.parse(body) as typeof review;

@@ -24,8 +24,9 @@ export async function backchannelLogoutRoute(scope: RequestScope, auth: AuthRunt
   };
   const body = await readRequestBody(scope.req, MAX_BODY_BYTES);
   if (body.kind === 'too_large') return refuse('too_large');
-  // The connection is gone (or was cut for a slow body): nobody to answer.
-  if (body.kind === 'gone') return jsonResponse(400, '{"error":"invalid_request"}', 0);
+  // The connection is gone (or was cut for a slow body): nobody to answer. (No budget is given
+  // here, so a body is never refused for one.)
+  if (body.kind !== 'complete') return jsonResponse(400, '{"error":"invalid_request"}', 0);
   const token = new URLSearchParams(body.text).get('logout_token');
   if (!token) return refuse('missing_token');
   const verdict = await verifyLogoutToken(token, auth.providers, auth.logoutTokenIds);

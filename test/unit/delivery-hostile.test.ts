@@ -1,0 +1,254 @@
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
+import { ConfigHub } from '../../operator/src/delivery/config-hub.ts';
+import {
+  createDeliveryServer,
+  DELIVERY_BODY_BYTES_PER_PEER,
+  DELIVERY_REQUEST_TIMEOUT_MS,
+  STREAM_END_GRACE_MS,
+  STREAM_SLACK_BYTES,
+} from '../../operator/src/delivery/delivery-server.ts';
+import { createAdmissionWebhook } from '../../operator/src/injection/admission-webhook.ts';
+import { createOperatorMetrics } from '../../operator/src/operator-metrics.ts';
+import { dial, eventually, sleep } from '../helpers/hostile.ts';
+import { selfSignedCertificate } from '../helpers/tls.ts';
+
+// The operator's delivery port is on the pod network, open to every pod (the chart's
+// NetworkPolicy lets the webhook and the streams in from anywhere). What a client there can make
+// the operator hold: webhook bodies in memory, and config streams it never reads.
+
+const APP = 'team/wiki';
+const metrics = createOperatorMetrics({ queueDepth: () => 0, applicationsByReady: () => ({}) });
+const hub = new ConfigHub();
+const delivery = createDeliveryServer({
+  tls: selfSignedCertificate(),
+  hub,
+  metrics,
+  verify: async (token) => {
+    // A token named `slow` takes a while to review, as a busy API server does.
+    if (token === 'slow') await sleep(500);
+    return {
+      namespace: 'team',
+      application: 'wiki',
+      pod: `wiki-${token}`,
+      podUid: `uid-${token}`,
+      expiresAt: undefined,
+    };
+  },
+  // Heartbeats every 200 ms, so a stream's end meets them.
+  heartbeatMs: 200,
+  admission: createAdmissionWebhook({ context: () => undefined, metrics, log: () => undefined }),
+});
+let port = 0;
+const open: TLSSocket[] = [];
+
+/** Connections the delivery server holds now. */
+function serverConnections(): Promise<number> {
+  return new Promise((resolve, reject) =>
+    delivery.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+  );
+}
+
+/** The delivery port's gauge of body bytes held now. */
+async function bodyBytesHeld(): Promise<number> {
+  const text = await metrics.registry.getSingleMetricAsString('gatehouse_operator_delivery_body_bytes');
+  return Number(/^gatehouse_operator_delivery_body_bytes (\d+)$/m.exec(text)?.[1]);
+}
+
+beforeAll(async () => {
+  await new Promise<void>((r) => delivery.server.listen(0, '127.0.0.1', r));
+  port = (delivery.server.address() as { port: number }).port;
+});
+afterAll(async () => {
+  for (const socket of open) socket.destroy();
+  delivery.server.closeAllConnections();
+  await new Promise((r) => delivery.server.close(r));
+});
+
+/** A TLS client from `from`, its handshake done, that keeps what it receives. */
+async function client(
+  from: string,
+): Promise<{ socket: TLSSocket; received(): string; closed: Promise<void> }> {
+  const tcp = await dial(port, from);
+  if (!tcp) throw new Error(`no connection from ${from}`);
+  const socket = await new Promise<TLSSocket>((resolve, reject) => {
+    const s = tlsConnect({ socket: tcp, rejectUnauthorized: false }, () => resolve(s));
+    s.once('error', reject);
+  });
+  socket.on('error', () => undefined);
+  open.push(socket);
+  let text = '';
+  socket.on('data', (c: Buffer) => {
+    text += c.toString('latin1');
+  });
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  return { socket, received: () => text, closed };
+}
+
+const EIGHT_MIB = 8 * 1024 * 1024;
+const MIB = Buffer.alloc(1024 * 1024, 0x20);
+
+/** Sends the head of an 8 MiB AdmissionReview and all of its body but the last byte. */
+async function almostWholeReview(socket: TLSSocket): Promise<void> {
+  socket.write(
+    `POST /v1/inject HTTP/1.1\r\nHost: operator\r\nContent-Type: application/json\r\nContent-Length: ${EIGHT_MIB}\r\n\r\n`,
+  );
+  for (let i = 0; i < 8; i++) {
+    const chunk = i < 7 ? MIB : MIB.subarray(1);
+    await new Promise<void>((resolve) => socket.write(chunk, () => resolve()));
+  }
+}
+
+describe('webhook bodies against one address with many connections', () => {
+  it(`one address holds at most ${DELIVERY_BODY_BYTES_PER_PEER / 2 ** 20} MiB of bodies; the rest get 503; another address is served`, async () => {
+    const hostile = await Promise.all(Array.from({ length: 6 }, () => client('127.14.0.1')));
+    await Promise.all(hostile.map((c) => almostWholeReview(c.socket).catch(() => undefined)));
+    await eventually(
+      'three of six answered 503',
+      () => hostile.filter((c) => /^HTTP\/1\.1 503/.test(c.received())).length === 3,
+      10_000,
+    );
+    const refused = hostile.filter((h) => /^HTTP\/1\.1 503/.test(h.received()));
+    for (const c of refused) expect(c.received()).toMatch(/retry-after: 1/i);
+    // The six would hold 48 MiB; the server holds the address's share.
+    expect(await bodyBytesHeld()).toBe(3 * EIGHT_MIB);
+
+    const other = await client('127.14.0.2');
+    const review = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' });
+    other.socket.write(
+      `POST /v1/inject HTTP/1.1\r\nHost: operator\r\nContent-Length: ${review.length}\r\nConnection: close\r\n\r\n${review}`,
+    );
+    await other.closed;
+    expect(other.received()).toMatch(/^HTTP\/1\.1 400/);
+
+    // Their bodies finished, the three held are handled (400, not a review) and give their share back.
+    for (const c of hostile) if (!refused.includes(c)) c.socket.write(' ');
+    await eventually(
+      'the three held answered',
+      () => hostile.filter((c) => /^HTTP\/1\.1 400/.test(c.received())).length === 3,
+      10_000,
+    );
+    const again = await client('127.14.0.1');
+    again.socket.write(
+      `POST /v1/inject HTTP/1.1\r\nHost: operator\r\nContent-Length: ${review.length}\r\nConnection: close\r\n\r\n${review}`,
+    );
+    await again.closed;
+    expect(again.received()).toMatch(/^HTTP\/1\.1 400/);
+    expect(await bodyBytesHeld()).toBe(0);
+    for (const c of hostile) c.socket.destroy();
+  });
+
+  it('a body larger than the webhook takes is answered 413 before a byte of it is read', async () => {
+    const c = await client('127.14.1.1');
+    c.socket.write(`POST /v1/inject HTTP/1.1\r\nHost: operator\r\nContent-Length: ${2 * EIGHT_MIB}\r\n\r\n`);
+    await eventually('413', () => /^HTTP\/1\.1 413/.test(c.received()), 5_000);
+    c.socket.destroy();
+  });
+
+  it('bodies sent in chunks take their bytes as they come: past the share, 503', async () => {
+    const chunked = await Promise.all(Array.from({ length: 4 }, () => client('127.14.1.2')));
+    const sevenMib = 7 * 1024 * 1024;
+    for (const c of chunked) {
+      c.socket.write('POST /v1/inject HTTP/1.1\r\nHost: operator\r\nTransfer-Encoding: chunked\r\n\r\n');
+      c.socket.write(`${sevenMib.toString(16)}\r\n${'x'.repeat(sevenMib)}\r\n`);
+    }
+    await eventually('a 503', () => chunked.some((c) => /^HTTP\/1\.1 503/.test(c.received())), 10_000);
+    expect(await bodyBytesHeld()).toBeLessThanOrEqual(DELIVERY_BODY_BYTES_PER_PEER);
+    for (const c of chunked) c.socket.destroy();
+    await expect.poll(bodyBytesHeld, { timeout: 5_000 }).toBe(0);
+  });
+
+  it(`a trickled body is cut when the request has taken ${DELIVERY_REQUEST_TIMEOUT_MS / 1000} s`, async () => {
+    const c = await client('127.14.2.1');
+    const started = performance.now();
+    c.socket.write('POST /v1/inject HTTP/1.1\r\nHost: operator\r\nContent-Length: 1000\r\n\r\n');
+    const trickle = setInterval(() => c.socket.write('x'), 500);
+    try {
+      await c.closed;
+    } finally {
+      clearInterval(trickle);
+    }
+    const took = performance.now() - started;
+    expect(took).toBeGreaterThan(DELIVERY_REQUEST_TIMEOUT_MS - 1_000);
+    expect(took).toBeLessThan(DELIVERY_REQUEST_TIMEOUT_MS + 5_000);
+    expect(c.received()).toMatch(/^HTTP\/1\.1 408/);
+  }, 60_000);
+});
+
+describe('config streams that are not read', () => {
+  /** A config whose stream line is about `bytes` long. */
+  const bigConfig = (generation: number, bytes: number): SidecarConfig =>
+    ({ generation, revocations: [], padding: 'x'.repeat(bytes) }) as unknown as SidecarConfig;
+
+  it('a stream more than a whole config behind is cut (slow_reader); one that reads gets every config', async () => {
+    hub.publish(APP, bigConfig(1, 2 * 1024 * 1024), '{}');
+    const stalled = await client('127.14.3.1');
+    const reader = await client('127.14.3.2');
+    for (const [c, token] of [
+      [stalled, 'stalled'],
+      [reader, 'reader'],
+    ] as const)
+      c.socket.write(`GET /v1/config HTTP/1.1\r\nHost: operator\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+    await eventually('both streams open', () => hub.connected === 2, 5_000);
+    stalled.socket.pause();
+    // Each change is a whole config; the stalled stream falls behind by more than one.
+    for (let generation = 2; generation <= 5; generation++) {
+      hub.publish(APP, bigConfig(generation, 2 * 1024 * 1024), '{}');
+      await sleep(100);
+    }
+    await eventually('the stalled stream cut', () => hub.connected === 1, 5_000);
+    expect(await metrics.registry.getSingleMetricAsString('gatehouse_operator_streams_ended_total')).toMatch(
+      /reason="slow_reader"} 1$/m,
+    );
+    await eventually(
+      'the reader has all five',
+      () => (reader.received().match(/"generation":/g) ?? []).length === 5,
+      10_000,
+    );
+    expect(reader.socket.destroyed).toBe(false);
+    expect(STREAM_SLACK_BYTES).toBeLessThan(2 * 1024 * 1024);
+    reader.socket.destroy();
+  });
+  it(`a stream the operator ends while its sidecar does not read: nothing more is written to it (it ended the operator), and it is cut ${STREAM_END_GRACE_MS / 1000} s later`, async () => {
+    const stalled = await client('127.14.4.1');
+    stalled.socket.write('GET /v1/config HTTP/1.1\r\nHost: operator\r\nAuthorization: Bearer gone\r\n\r\n');
+    await eventually('the stream open', () => stalled.received().includes('"generation":'), 5_000);
+    stalled.socket.pause();
+    // More than the kernel's buffers take stays unsent in the operator (one config: under the
+    // slow reader's bound).
+    hub.publish(APP, bigConfig(6, 12 * 1024 * 1024), '{}');
+    await sleep(200);
+    const connectionsBefore = await serverConnections();
+    const started = performance.now();
+    delivery.podChanged('team/wiki-gone', undefined);
+    expect(hub.connected).toBe(0);
+    // Heartbeats come every 200 ms and a config changes: written after the end, each was an
+    // unhandled error (this process would fail the run).
+    await sleep(500);
+    hub.publish(APP, bigConfig(7, 1024), '{}');
+    // The client reads nothing, so it never sees the end: the operator's side is what counts.
+    while (
+      (await serverConnections()) >= connectionsBefore &&
+      performance.now() - started < STREAM_END_GRACE_MS + 5_000
+    )
+      await sleep(100);
+    const took = performance.now() - started;
+    expect(await serverConnections()).toBe(connectionsBefore - 1);
+    expect(took).toBeGreaterThan(STREAM_END_GRACE_MS - 1_000);
+    expect(took).toBeLessThan(STREAM_END_GRACE_MS + 3_000);
+    stalled.socket.destroy();
+  }, 30_000);
+
+  it('a sidecar that leaves while its token is reviewed leaves nothing subscribed', async () => {
+    const leaving = await client('127.14.5.1');
+    leaving.socket.write('GET /v1/config HTTP/1.1\r\nHost: operator\r\nAuthorization: Bearer slow\r\n\r\n');
+    await sleep(100);
+    leaving.socket.destroy();
+    await sleep(800);
+    expect(hub.connected).toBe(0);
+    expect(await metrics.registry.getSingleMetricAsString('gatehouse_operator_connected_sidecars')).toMatch(
+      /^gatehouse_operator_connected_sidecars 0$/m,
+    );
+  });
+});
