@@ -29,8 +29,8 @@ export interface ForgedProvider {
   forgery: Forgery;
   /** Requests per path (e.g. /jwks). */
   readonly hits: Map<string, number>;
-  /** Token requests open now, and the most open at once. */
-  readonly tokenRequests: { open: number; peak: number };
+  /** Token requests open now, the most open at once, and the codes of those held unanswered. */
+  readonly tokenRequests: { open: number; peak: number; readonly heldCodes: Set<string> };
   close(): Promise<void>;
 }
 
@@ -50,7 +50,7 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
     issuer,
     forgery: 'valid',
     hits,
-    tokenRequests: { open: 0, peak: 0 },
+    tokenRequests: { open: 0, peak: 0, heldCodes: new Set() },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
@@ -138,7 +138,12 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
         const form = new URLSearchParams(body);
         if (form.get('grant_type') === 'refresh_token' && state.forgery === 'refresh_hangs') return;
         const grant = codes.get(form.get('code') ?? '');
-        if (!grant && state.forgery === 'unknown_codes_hang') return;
+        if (!grant && state.forgery === 'unknown_codes_hang') {
+          const code = form.get('code') ?? '';
+          counted.heldCodes.add(code);
+          res.on('close', () => counted.heldCodes.delete(code));
+          return;
+        }
         codes.delete(form.get('code') ?? '');
         const verifier = form.get('code_verifier') ?? '';
         const challenge = createHash('sha256').update(verifier).digest('base64url');
