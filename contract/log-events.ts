@@ -46,6 +46,7 @@ export const LOGOUT_TOKEN_REFUSALS = [
   'missing_jti',
   'replayed_jti',
   'provider_unavailable',
+  'busy',
 ] as const;
 
 /** Why a sign-in failed. */
@@ -144,7 +145,10 @@ export const AUTH_EVENTS = {
     },
   ),
   backchannel_logout_refused: event('A logout token was refused; nothing ended.', {
-    reason: StringEnum(LOGOUT_TOKEN_REFUSALS, { description: 'Why.' }),
+    reason: StringEnum(LOGOUT_TOKEN_REFUSALS, {
+      description:
+        'Why. `busy`: the client address had 16 back-channel logouts in progress (or the sidecar 1,024); answered 503 with Retry-After before its body was read.',
+    }),
     provider: opt(str('The identity provider, when known.')),
   }),
   session_refreshed: event("The provider refreshed a session's tokens.", SessionFields),

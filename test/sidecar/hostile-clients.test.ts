@@ -514,6 +514,43 @@ describe('the connection cap', () => {
     }
   });
 
+  it('a connection whose answer is out while the body it declared has not come is closed to make room', async () => {
+    const upstream = await startHostileUpstream();
+    const gate = await startSidecar(
+      testConfig(
+        { upstream: { url: upstream.url }, policies: [{ name: 'open' }, { name: 'no-admin' }] },
+        {
+          open: { decision: 'bypass', include: [{ paths: ['/served'] }] },
+          'no-admin': { decision: 'deny', include: [{ paths: ['/admin/**'] }] },
+        },
+      ),
+      { maxConnections: 16 },
+    );
+    try {
+      // Each declares a body, sends none, and is answered 403 at once. The rest of the body would
+      // be read and dropped; before, each connection stayed busy for the body timeout (20 s),
+      // and 16 of them kept every new client out.
+      const declared: Awaited<ReturnType<typeof openRaw>>[] = [];
+      for (let i = 0; i < 16; i++) {
+        const c = await openRaw(gate.port, '127.8.5.1');
+        c.socket.write('POST /admin/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n');
+        declared.push(c);
+      }
+      await eventually('all answered 403', () => declared.every((c) => statusesOf(c.received())[0] === 403));
+      const client = await openRaw(gate.port, '127.8.5.2');
+      client.socket.write(GET('/served'));
+      await client.waitFor(/ok$/);
+      expect(declared.filter((c) => c.isClosed())).toHaveLength(1);
+      const metrics = await gate.metrics.registry.metrics();
+      expect(metrics).toMatch(/gatehouse_client_connections_evicted_total 1/);
+      expect(metrics).toMatch(/gatehouse_client_connections_dropped_total 0/);
+      for (const c of [...declared, client]) c.socket.destroy();
+    } finally {
+      await gate.close();
+      await upstream.close();
+    }
+  });
+
   it('refuses a new connection on accept only when every connection is in a request or a tunnel, and counts it', async () => {
     const upstream = await startHostileUpstream();
     const gate = await startSidecar(testConfig({ upstream: { url: upstream.url } }), { maxConnections: 16 });

@@ -1,6 +1,7 @@
 import type { LRUCache } from 'lru-cache';
 import type { ApplicationKeys, RenderedAuth } from '../../../contract/config/auth-config.ts';
 import { importSigningKeys } from '../../../contract/keys.ts';
+import { ConcurrentShare } from '../../../lib/concurrent-share.ts';
 import { type AssertionSigner, createAssertionSigner } from './assertion.ts';
 import { createSeenTokenIds } from './logout-token.ts';
 import { type ProviderClient, providerClient } from './oidc-client.ts';
@@ -9,6 +10,17 @@ import { createSealer, type Sealer } from './sealed.ts';
 import { createServiceAccountVerifier, type ServiceAccountVerifier } from './service-accounts.ts';
 import { createServiceTokenVerifier, type ServiceTokenVerifier } from './service-tokens.ts';
 import { createSessionJar, type SessionJar } from './session-jar.ts';
+
+/**
+ * Back-channel logouts one client address (an identity provider) may have in progress at once,
+ * and the sidecar in all. Each reads a body of up to 16 KiB at the body's minimum rate (20 s
+ * before the first byte is due): without a bound, one address that sent heads and trickled their
+ * bodies held every connection the sidecar may open, and new clients were closed on accept. The
+ * total is high: a logout refused is lost unless its provider retries, so strangers at other
+ * addresses should need many of them to reach it.
+ */
+export const BACKCHANNEL_LOGOUTS_PER_ADDRESS = 16;
+export const BACKCHANNEL_LOGOUTS_IN_ALL = 1_024;
 
 /** Everything authentication needs at request time, compiled once per config. */
 export interface AuthRuntime {
@@ -25,6 +37,8 @@ export interface AuthRuntime {
   readonly assertions: AssertionSigner;
   /** Back-channel logout token ids seen (replays refused); kept across reloads. */
   readonly logoutTokenIds: LRUCache<string, true>;
+  /** Back-channel logouts in progress, by client address; kept across reloads. */
+  readonly backchannelLogouts: ConcurrentShare;
   /** The JWKS document (public signing keys, current first), serialised once. */
   readonly jwks: string;
   /**
@@ -75,6 +89,9 @@ export function compileAuthRuntime(
     serviceAccounts,
     assertions: createAssertionSigner(settings.assertion, signing),
     logoutTokenIds: previous?.logoutTokenIds ?? createSeenTokenIds(),
+    backchannelLogouts:
+      previous?.backchannelLogouts ??
+      new ConcurrentShare(BACKCHANNEL_LOGOUTS_PER_ADDRESS, BACKCHANNEL_LOGOUTS_IN_ALL),
     jwks: JSON.stringify({ keys: signing.map((k) => k.publicJwk) }),
     withheldHeaders: [
       ...h.email,

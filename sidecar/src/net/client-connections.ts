@@ -26,6 +26,13 @@ export interface ClientConnection {
   /** Registers a request; the returned function marks it finished (idempotent). */
   begin(request: ConnectionRequest): () => void;
   /**
+   * The request's answer is out, and only the rest of its body is still arriving (read and
+   * dropped, still held to the body's rate): the connection may be closed to make room, as an
+   * idle one may. Otherwise a client that declared bodies it never sent held each connection
+   * busy for the body timeout after its answer.
+   */
+  answered(): void;
+  /**
    * A request arrived that the pipeline begins later (it waits for the log to drain): the
    * connection is not idle meanwhile, so the connection cap does not close it.
    */
@@ -215,6 +222,9 @@ export function createClientConnections(
             becameIdle(connection);
           }
         };
+      },
+      answered() {
+        if (connection.inFlight === 1 && connection.announced === 0) becameIdle(connection);
       },
       announce() {
         connection.announced++;

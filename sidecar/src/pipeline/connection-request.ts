@@ -71,12 +71,14 @@ export function registerWithConnection(scope: RequestScope, res: ServerResponse)
     },
   });
   // The connection's record of this request lasts until its body is fully in (or the socket
-  // closes), so a body still trickling in after the answer is still held to the rate limits.
+  // closes), so a body still trickling in after the answer is still held to the rate limits;
+  // meanwhile the connection counts as idle for the connection cap.
   return () => {
     if (req.complete || req.destroyed) finish();
     else {
       req.once('end', finish);
       req.once('close', finish);
+      connection.answered();
     }
   };
 }

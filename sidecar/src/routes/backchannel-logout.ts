@@ -3,7 +3,8 @@ import { readRequestBody } from '../../../lib/request-body.ts';
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { verifyLogoutToken } from '../auth/logout-token.ts';
-import { jsonResponse, type LocalResponse } from '../http/local-response.ts';
+import { PROVIDER_BUSY_RETRY_AFTER_SECONDS } from '../auth/provider-calls.ts';
+import { jsonResponse, type LocalResponse, withHeaders } from '../http/local-response.ts';
 import type { RequestScope } from '../request-scope.ts';
 
 /** The back-channel logout URI to register at the identity provider (on the external origin). */
@@ -22,6 +23,29 @@ export async function backchannelLogoutRoute(scope: RequestScope, auth: AuthRunt
     authEvent(scope, 'backchannel_logout_refused', { reason, ...(provider ? { provider } : {}) });
     return jsonResponse(400, JSON.stringify({ error: 'invalid_request', error_description: reason }), 0);
   };
+  // Its share first: a logout beyond it is answered before its body is read, so its connection
+  // holds nothing (the provider retries; Back-Channel Logout 1.0 §2.8).
+  const leave = auth.backchannelLogouts.enter(scope.clientIp);
+  if (leave === null) {
+    authEvent(scope, 'backchannel_logout_refused', { reason: 'busy' });
+    return withHeaders(jsonResponse(503, JSON.stringify({ error: 'temporarily_unavailable' }), 0), [
+      'retry-after',
+      String(PROVIDER_BUSY_RETRY_AFTER_SECONDS),
+    ]);
+  }
+  try {
+    return await endSessions(scope, auth, refuse);
+  } finally {
+    leave();
+  }
+}
+
+/** Reads and verifies the logout token, and ends the sessions it names. */
+async function endSessions(
+  scope: RequestScope,
+  auth: AuthRuntime,
+  refuse: (reason: LogoutTokenRefusalCode, provider?: string) => LocalResponse,
+): Promise<LocalResponse> {
   const body = await readRequestBody(scope.req, MAX_BODY_BYTES);
   if (body.kind === 'too_large') return refuse('too_large');
   // The connection is gone (or was cut for a slow body): nobody to answer. (No budget is given

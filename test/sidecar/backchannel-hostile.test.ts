@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BACKCHANNEL_LOGOUTS_IN_ALL,
+  BACKCHANNEL_LOGOUTS_PER_ADDRESS,
+} from '../../sidecar/src/auth/auth-runtime.ts';
+import { type ForgedProvider, startForgedProvider } from '../helpers/forged-provider.ts';
+import { dial, eventually, type RawClient, sleep, statusesOf, watchSocket } from '../helpers/hostile.ts';
+import type { JsonLine } from '../helpers/json-lines.ts';
+import { type SignInSidecar, startSignInSidecar } from '../helpers/raw-sign-in.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+
+// The back-channel logout route is open to anyone who can reach the sidecar, and it reads its
+// body itself (up to 16 KiB, at the body's minimum rate: 20 s before the first byte is due).
+// Before a share per address, one address that sent the heads of 100 logouts and no bodies held
+// all 100 connections of a sidecar started with --max-connections 100, and a new client from
+// elsewhere was closed on accept. The built sidecar as shipped, with a lower cap to keep it small.
+
+let provider: ForgedProvider;
+let upstream: TestUpstream;
+let gateway: SignInSidecar;
+const opened: RawClient[] = [];
+
+beforeAll(async () => {
+  provider = await startForgedProvider('gatehouse');
+  upstream = await startUpstream();
+  gateway = await startSignInSidecar(provider.issuer, upstream.url, ['--max-connections', '100']);
+});
+afterAll(async () => {
+  for (const c of opened) c.socket.destroy();
+  await gateway?.stop();
+  await provider?.close();
+  await upstream?.close();
+});
+
+async function logoutHead(from: string, extra = ''): Promise<RawClient> {
+  const socket = await dial(gateway.port, from);
+  if (!socket) throw new Error(`no connection from ${from}`);
+  const client = watchSocket(socket);
+  opened.push(client);
+  socket.write(
+    `POST /.gatehouse/backchannel-logout HTTP/1.1\r\nHost: ${gateway.host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 16000\r\n${extra}\r\n`,
+  );
+  return client;
+}
+
+const statusOf = (c: RawClient): number | undefined => statusesOf(c.received())[0];
+const busyRefusals = () =>
+  gateway.process.lines.filter(
+    (l: JsonLine) => l.type === 'backchannel_logout_refused' && l.reason === 'busy',
+  ).length;
+
+describe('back-channel logouts that never send their body', () => {
+  it(`one address holds ${BACKCHANNEL_LOGOUTS_PER_ADDRESS} at once; the rest are answered 503 unread, and a new client is served`, async () => {
+    expect(BACKCHANNEL_LOGOUTS_IN_ALL).toBeGreaterThan(100);
+    const flood: RawClient[] = [];
+    for (let i = 0; i < 100; i++) flood.push(await logoutHead('127.0.0.1'));
+    await eventually(
+      'all but the share answered',
+      () => flood.filter((c) => statusOf(c) === 503).length === 84,
+    );
+    expect(flood.filter((c) => statusOf(c) === undefined)).toHaveLength(BACKCHANNEL_LOGOUTS_PER_ADDRESS);
+    const refused = flood.find((c) => statusOf(c) === 503)?.received() ?? '';
+    expect(refused).toMatch(/^retry-after: 5\r$/im);
+    expect(refused).toMatch(/temporarily_unavailable/);
+    await eventually('an event for each', () => busyRefusals() === 84);
+
+    // The cap is reached; the connections answered are idle, so a new client gets one.
+    const other = watchSocket(
+      (await dial(gateway.port, '127.0.0.2')) as NonNullable<Awaited<ReturnType<typeof dial>>>,
+    );
+    opened.push(other);
+    other.socket.write(
+      `GET /.gatehouse/login?rd=/ HTTP/1.1\r\nHost: ${gateway.host}\r\nConnection: close\r\n\r\n`,
+    );
+    await other.waitFor(/^HTTP\/1\.1 302/, 5_000);
+
+    // Another address has its own share: its logout is read (and refused for its empty token).
+    const elsewhere = await logoutHead('127.0.0.3', 'Connection: close\r\n');
+    elsewhere.socket.write('x'.repeat(16_000));
+    await elsewhere.waitFor(/^HTTP\/1\.1 400/, 5_000);
+    expect(elsewhere.received()).toMatch(/missing_token/);
+
+    // Reset the 16 held: their share comes back.
+    for (const c of flood.filter((h) => statusOf(h) === undefined)) c.socket.resetAndDestroy();
+    await sleep(300);
+    const again = await logoutHead('127.0.0.1', 'Connection: close\r\n');
+    again.socket.write('x'.repeat(16_000));
+    await again.waitFor(/^HTTP\/1\.1 400/, 5_000);
+    for (const c of flood) c.socket.destroy();
+  });
+});
