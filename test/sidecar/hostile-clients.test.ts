@@ -8,6 +8,7 @@ import {
   eventually,
   type HostileUpstream,
   openRaw,
+  type RawClient,
   sleep,
   startHostileUpstream,
   statusesOf,
@@ -545,6 +546,49 @@ describe('the connection cap', () => {
       expect(metrics).toMatch(/gatehouse_client_connections_evicted_total 1/);
       expect(metrics).toMatch(/gatehouse_client_connections_dropped_total 0/);
       for (const c of [...declared, client]) c.socket.destroy();
+    } finally {
+      await gate.close();
+      await upstream.close();
+    }
+  });
+
+  it('after its answer, the rest of a declared body: a reset, a FIN, silence and a trickle below the body rate each end the connection, one line each', async () => {
+    const upstream = await startHostileUpstream();
+    const gate = await startSidecar(
+      testConfig(
+        { upstream: { url: upstream.url }, policies: [{ name: 'no-admin' }] },
+        { 'no-admin': { decision: 'deny', include: [{ paths: ['/admin/**'] }] } },
+      ),
+      { maxConnections: 16, bodyTimeoutMs: 1_000 },
+    );
+    try {
+      const declared: Awaited<ReturnType<typeof openRaw>>[] = [];
+      for (let i = 0; i < 4; i++) {
+        const c = await openRaw(gate.port, `127.8.6.${1 + i}`);
+        c.socket.write(`POST /admin/${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n`);
+        declared.push(c);
+      }
+      await eventually('all answered 403', () => declared.every((c) => statusesOf(c.received())[0] === 403));
+      const [reset, fin, silent, trickle] = declared as [RawClient, RawClient, RawClient, RawClient];
+      reset.socket.resetAndDestroy();
+      fin.socket.end();
+      const drip = setInterval(() => trickle.socket.write('x'), 100);
+      const open = async () =>
+        Number(
+          /^gatehouse_client_connections (\d+)$/m.exec(
+            await gate.metrics.registry.getSingleMetricAsString('gatehouse_client_connections'),
+          )?.[1],
+        );
+      try {
+        // The body clock (1 s here, plus 1 s per 500 bytes) ends the silent and the trickled one.
+        await expect.poll(open, { timeout: 5_000, interval: 100 }).toBe(0);
+      } finally {
+        clearInterval(drip);
+      }
+      await Promise.all([fin.closed, silent.closed, trickle.closed]);
+      const lines = gate.records().filter((r) => String(r.uri).startsWith('/admin/'));
+      expect(lines.map((r) => r.uri).sort()).toEqual(['/admin/0', '/admin/1', '/admin/2', '/admin/3']);
+      expect(new Set(lines.map((r) => r.status))).toEqual(new Set([403]));
     } finally {
       await gate.close();
       await upstream.close();
