@@ -139,6 +139,28 @@ describe('webhook bodies against one address with many connections', () => {
     for (const c of hostile) c.socket.destroy();
   });
 
+  it.each([
+    [
+      '[{},{},…] (179 MiB of heap when parsed)',
+      `[${'{},'.repeat(2_000_000)}{}]`,
+      /more than 100000 arrays and objects/,
+    ],
+    [
+      '[[[[…]]]] (221 MiB of heap when parsed)',
+      `${'['.repeat(3_000_000)}${']'.repeat(3_000_000)}`,
+      /nested deeper than 100/,
+    ],
+  ])('a review of %s is refused before it is parsed', async (_name, review, message) => {
+    const c = await client('127.14.1.3');
+    c.socket.write(
+      `POST /v1/inject HTTP/1.1\r\nHost: operator\r\nContent-Length: ${review.length}\r\nConnection: close\r\n\r\n`,
+    );
+    c.socket.write(review);
+    await c.closed;
+    expect(c.received()).toMatch(/^HTTP\/1\.1 400/);
+    expect(c.received()).toMatch(message);
+  });
+
   it('a body larger than the webhook takes is answered 413 before a byte of it is read', async () => {
     const c = await client('127.14.1.1');
     c.socket.write(`POST /v1/inject HTTP/1.1\r\nHost: operator\r\nContent-Length: ${2 * EIGHT_MIB}\r\n\r\n`);

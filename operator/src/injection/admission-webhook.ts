@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { APPLICATION_KEY } from '../../../contract/injection.ts';
 import type { BodyHold } from '../../../lib/body-budget.ts';
+import { type JsonShapeLimits, jsonShapeProblem } from '../../../lib/json-shape.ts';
 import { readBody, sendJson } from '../delivery/json-response.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { type InjectionContext, injectPod } from './inject-pod.ts';
@@ -9,6 +10,12 @@ import { type PodLike, podPatch } from './pod-shape.ts';
 export const INJECT_PATH = '/v1/inject';
 /** The API server sends at most ~3 MiB objects; anything larger is not an AdmissionReview. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/**
+ * What a review may build when parsed. A Pod's spec nests about 15 deep and holds a few thousand
+ * arrays and objects at most (its managed fields included); a body of 8 MiB could otherwise build
+ * hundreds of MiB (see jsonShapeProblem), from any pod that can reach the port.
+ */
+const REVIEW_SHAPE: JsonShapeLimits = { maxDepth: 100, maxContainers: 100_000 };
 
 interface AdmissionRequest {
   uid: string;
@@ -97,6 +104,8 @@ export function createAdmissionWebhook(options: AdmissionWebhookOptions) {
     const body = await readBody(req, res, MAX_BODY_BYTES, hold);
     if (body === undefined) return;
     let review: { apiVersion?: string; kind?: string; request?: AdmissionRequest };
+    const shape = jsonShapeProblem(body, REVIEW_SHAPE);
+    if (shape) return sendJson(res, 400, { error: 'invalid', message: `the body is ${shape}` });
     try {
       review = JSON.parse(body) as typeof review;
     } catch {
