@@ -24,7 +24,8 @@ export async function backchannelLogoutRoute(scope: RequestScope, auth: AuthRunt
     return jsonResponse(400, JSON.stringify({ error: 'invalid_request', error_description: reason }), 0);
   };
   // Its share first: a logout beyond it is answered before its body is read, so its connection
-  // holds nothing (the provider retries; Back-Channel Logout 1.0 §2.8).
+  // holds nothing. A provider may send it again; one that does not loses it (the sessions end at
+  // their expiry, or by `gatehouse revoke`).
   const leave = auth.backchannelLogouts.enter(scope.clientIp);
   if (leave === null) {
     authEvent(scope, 'backchannel_logout_refused', { reason: 'busy' });
