@@ -39,9 +39,9 @@ export const DELIVERY_REQUEST_TIMEOUT_MS = 30_000;
 /**
  * Request bodies (AdmissionReviews of up to 8 MiB, session ends) held in memory at once, per
  * client address and in all. Before this bound, 40 connections from one address, each sending
- * an AdmissionReview of 8 MiB less a byte, held 320 MiB of a 512 MiB operator until the request
- * timeout; past it, a body is answered 503 with Retry-After, and what still comes of it is read
- * and dropped.
+ * an AdmissionReview of 8 MiB less a byte, held 320 MiB until the request timeout, and sixty got
+ * the server killed in a 512 MiB memory cgroup; past it, a body is answered 503 with Retry-After,
+ * and what still comes of it is read and dropped.
  */
 export const DELIVERY_BODY_BYTES_PER_PEER = 24 * 1024 * 1024;
 export const DELIVERY_BODY_BYTES = 96 * 1024 * 1024;
