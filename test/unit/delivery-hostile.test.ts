@@ -8,6 +8,7 @@ import {
   DELIVERY_REQUEST_TIMEOUT_MS,
   STREAM_END_GRACE_MS,
   STREAM_SLACK_BYTES,
+  VERIFYING_PER_PEER,
 } from '../../operator/src/delivery/delivery-server.ts';
 import { createAdmissionWebhook } from '../../operator/src/injection/admission-webhook.ts';
 import { createOperatorMetrics } from '../../operator/src/operator-metrics.ts';
@@ -196,6 +197,33 @@ describe('webhook bodies against one address with many connections', () => {
     expect(took).toBeLessThan(DELIVERY_REQUEST_TIMEOUT_MS + 5_000);
     expect(c.received()).toMatch(/^HTTP\/1\.1 408/);
   }, 60_000);
+});
+
+describe('token reviews', () => {
+  it(`one address holds ${VERIFYING_PER_PEER} places for reviews; the rest are answered 503 busy at once, and a sidecar elsewhere connects`, async () => {
+    const flood = await Promise.all(Array.from({ length: 40 }, () => client('127.14.6.1')));
+    for (const c of flood)
+      c.socket.write('GET /v1/config HTTP/1.1\r\nHost: operator\r\nAuthorization: Bearer slow\r\n\r\n');
+    await eventually(
+      'the rest refused',
+      () => flood.filter((c) => /^HTTP\/1\.1 503/.test(c.received())).length === 40 - VERIFYING_PER_PEER,
+      2_000,
+    );
+    const refused = flood.find((c) => /^HTTP\/1\.1 503/.test(c.received()))?.received() ?? '';
+    expect(refused).toMatch(/retry-after: 1/i);
+    expect(refused).toMatch(/"error":"busy"/);
+    const sidecar = await client('127.14.6.2');
+    sidecar.socket.write(
+      'GET /v1/config HTTP/1.1\r\nHost: operator\r\nAuthorization: Bearer elsewhere\r\n\r\n',
+    );
+    await eventually(
+      'the sidecar elsewhere streams',
+      () => /^HTTP\/1\.1 200/.test(sidecar.received()),
+      2_000,
+    );
+    for (const c of [...flood, sidecar]) c.socket.destroy();
+    await eventually('all streams gone', () => hub.connected === 0, 5_000);
+  });
 });
 
 describe('config streams that are not read', () => {

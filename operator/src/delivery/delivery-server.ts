@@ -10,6 +10,7 @@ import {
 } from '../../../contract/config-stream.ts';
 import { SESSION_ENDS_PATH } from '../../../contract/session-ends.ts';
 import { BodyBudget, type BodyHold } from '../../../lib/body-budget.ts';
+import { ConcurrentShare } from '../../../lib/concurrent-share.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { limitConnectionsPerPeer } from '../../../lib/net/peer-connections.ts';
@@ -18,10 +19,20 @@ import type { OperatorMetrics } from '../operator-metrics.ts';
 import type { ConfigHub } from './config-hub.ts';
 import { sendJson } from './json-response.ts';
 import { type RecordSessionEnd, SessionEndBudget, sessionEndsRoute } from './session-ends-route.ts';
-import { REVIEW_BOUND_MS, type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
+import {
+  REVIEW_BOUND_MS,
+  type SidecarIdentity,
+  type SidecarVerifier,
+  StreamRefusal,
+} from './sidecar-identity.ts';
 
-/** Stream requests being verified at once (TokenReview, Pod check); more are answered 503 busy. */
+/**
+ * Requests being verified at once (TokenReview, Pod check), in all and from one client address;
+ * more are answered 503 busy. A sidecar sends one at a time; without a share per address, one
+ * client with made-up tokens held all 256 and every sidecar reconnecting met 503.
+ */
 const MAX_VERIFYING = 256;
+export const VERIFYING_PER_PEER = 16;
 /**
  * The port is on the pod network, where any pod can reach it. A sidecar holds one stream and now
  * and then a second connection; the API server calls the injection webhook over a few. Before
@@ -56,6 +67,7 @@ export const STREAM_SLACK_BYTES = 1024 * 1024;
 export const STREAM_END_GRACE_MS = 10_000;
 const HEARTBEAT_LINE = streamLine({ type: 'heartbeat' });
 const JWKS_PATH = /^\/v1\/jwks\/([a-z0-9][-a-z0-9]*)\/([a-z0-9][-a-z0-9.]*)$/;
+const peerOf = (req: IncomingMessage): string => normaliseIp(req.socket.remoteAddress ?? '');
 
 export interface DeliveryServerOptions {
   /** The serving certificate; when absent, set it later with setTls (handshakes fail until then). */
@@ -94,13 +106,23 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     { readonly pod: string; readonly podUid: string; readonly stop: () => void }
   >();
 
-  let verifying = 0;
+  const verifying = new ConcurrentShare(VERIFYING_PER_PEER, MAX_VERIFYING);
+  /** Verifies a token within the port's places for reviews; refuses with 503 busy past them. */
+  const verifyWithin = async (req: IncomingMessage, token: string | undefined): Promise<SidecarIdentity> => {
+    const leave = verifying.enter(peerOf(req));
+    if (leave === null)
+      throw new StreamRefusal('busy', 503, 'too many sidecars connecting at once; retry shortly');
+    try {
+      return await options.verify(token);
+    } finally {
+      leave();
+    }
+  };
   const budget = new SessionEndBudget();
   const bodies = new BodyBudget(DELIVERY_BODY_BYTES_PER_PEER, DELIVERY_BODY_BYTES, (held) =>
     options.metrics.deliveryBodyBytes.set(held),
   );
-  const holdFor = (req: IncomingMessage): BodyHold =>
-    bodies.holdFor(normaliseIp(req.socket.remoteAddress ?? ''));
+  const holdFor = (req: IncomingMessage): BodyHold => bodies.holdFor(peerOf(req));
 
   /**
    * Ends a stream (counted by reason, when its sidecar may no longer read it): nothing more is
@@ -121,17 +143,10 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     const header = req.headers.authorization ?? '';
     const token = /^Bearer (\S+)$/i.exec(header)?.[1];
     let identity: Awaited<ReturnType<SidecarVerifier>>;
-    if (verifying >= MAX_VERIFYING) {
-      // A reconnection storm (every sidecar after an outage): answer at once and let the
-      // sidecar's jittered retry spread the load, instead of queueing TokenReviews without bound.
-      options.metrics.streamRefusals.inc({ reason: 'busy' });
-      res.setHeader('retry-after', '1');
-      sendJson(res, 503, { error: 'busy', message: 'too many sidecars connecting at once; retry shortly' });
-      return;
-    }
-    verifying++;
     try {
-      identity = await options.verify(token);
+      // A reconnection storm (every sidecar after an outage) is answered 503 busy at once past the
+      // places for reviews, and the sidecar's jittered retry spreads the load.
+      identity = await verifyWithin(req, token);
       const asked = url.searchParams.get(STREAM_APPLICATION_PARAM);
       if (asked !== null && asked !== identity.application) {
         throw new StreamRefusal(
@@ -143,10 +158,9 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     } catch (error) {
       if (!(error instanceof StreamRefusal)) throw error;
       options.metrics.streamRefusals.inc({ reason: error.reason });
+      if (error.reason === 'busy') res.setHeader('retry-after', '1');
       sendJson(res, error.status, { error: error.reason, message: error.message });
       return;
-    } finally {
-      verifying--;
     }
     // A sidecar that left while its token was reviewed gets no stream: its close has been and
     // gone, so nothing would ever stop one.
@@ -239,7 +253,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
       if (req.method === 'POST' && url.pathname === SESSION_ENDS_PATH && options.recordSessionEnd) {
         const hold = holdFor(req);
         sessionEndsRoute(req, res, {
-          verify: options.verify,
+          verify: (token) => verifyWithin(req, token),
           record: options.recordSessionEnd,
           budget,
           hold,

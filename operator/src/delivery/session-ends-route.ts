@@ -69,6 +69,7 @@ export async function sessionEndsRoute(
     identity = await options.verify(token);
   } catch (error) {
     if (!(error instanceof StreamRefusal)) throw error;
+    if (error.reason === 'busy') res.setHeader('retry-after', '1');
     return sendJson(res, error.status, { error: error.reason, message: error.message });
   }
   const body = await readBody(req, res, MAX_BODY_BYTES, options.hold);

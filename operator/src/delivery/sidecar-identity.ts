@@ -25,7 +25,9 @@ export type RefusalReason =
   | 'pod_mismatch'
   | 'no_application_label'
   | 'application_mismatch'
-  | 'review_failed';
+  | 'review_failed'
+  /** Every place for reviews was taken, in all or by the client's address. */
+  | 'busy';
 
 export class StreamRefusal extends Error {
   readonly reason: RefusalReason;
@@ -73,6 +75,28 @@ export function tokenExpiry(token: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Why a bearer token cannot be a projected ServiceAccount token for the stream, read without
+ * verifying it; undefined when it may be one (the TokenReview decides). Every review is a call to
+ * the API server: a client sending random strings made one each, and held the operator's places
+ * for reviews meanwhile.
+ */
+export function tokenShapeProblem(token: string, nowMs: number): string | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return 'not a JWT';
+  let claims: { aud?: unknown; exp?: unknown };
+  try {
+    claims = JSON.parse(Buffer.from(parts[1] ?? '', 'base64url').toString('utf8')) as typeof claims;
+  } catch {
+    return 'not a JWT';
+  }
+  if (typeof claims !== 'object' || claims === null) return 'not a JWT';
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!audiences.includes(STREAM_AUDIENCE)) return `not for audience ${STREAM_AUDIENCE}`;
+  if (typeof claims.exp !== 'number' || claims.exp * 1000 <= nowMs) return 'expired or without exp';
+  return undefined;
 }
 
 interface TokenReviewStatus {
@@ -143,6 +167,8 @@ export function createSidecarVerifier(client: KubeClient, pods: PodLookup, revie
     const now = Date.now();
     let reviewed = cache.get(digest);
     if (!reviewed || reviewed.until <= now) {
+      const shape = tokenShapeProblem(token, now);
+      if (shape) throw new StreamRefusal('token_invalid', 401, `token refused: ${shape}`);
       reviewed = await review(token, now);
       cache.set(digest, reviewed);
     }
