@@ -420,6 +420,49 @@ describe('paths of the request and the upgrade that hold resources', () => {
   });
 });
 
+/**
+ * Opens `count` connections, each declaring a body of 100 kB it does not send, to a path denied
+ * as `/admin/**`; resolves once each has its 403 (the body still to come).
+ */
+async function answeredBeforeTheirBodies(
+  port: number,
+  count: number,
+  from: (i: number) => string,
+): Promise<RawClient[]> {
+  const declared: RawClient[] = [];
+  for (let i = 0; i < count; i++) {
+    const c = await openRaw(port, from(i));
+    c.socket.write(`POST /admin/${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n`);
+    declared.push(c);
+  }
+  await eventually('all answered 403', () => declared.every((c) => statusesOf(c.received())[0] === 403));
+  return declared;
+}
+
+/** Runs `test` against an in-process sidecar that bypasses `/served` and denies `/admin/**`. */
+async function withDenyingSidecar(
+  limits: Parameters<typeof startSidecar>[1],
+  test: (gate: InProcessSidecar) => Promise<void>,
+): Promise<void> {
+  const upstream = await startHostileUpstream();
+  const gate = await startSidecar(
+    testConfig(
+      { upstream: { url: upstream.url }, policies: [{ name: 'open' }, { name: 'no-admin' }] },
+      {
+        open: { decision: 'bypass', include: [{ paths: ['/served'] }] },
+        'no-admin': { decision: 'deny', include: [{ paths: ['/admin/**'] }] },
+      },
+    ),
+    limits,
+  );
+  try {
+    await test(gate);
+  } finally {
+    await gate.close();
+    await upstream.close();
+  }
+}
+
 describe('the connection cap', () => {
   it('at --max-connections a new connection closes the one idle longest; silent connections cannot keep clients out', async () => {
     const upstream = await startHostileUpstream();
@@ -516,28 +559,11 @@ describe('the connection cap', () => {
   });
 
   it('a connection whose answer is out while the body it declared has not come is closed to make room', async () => {
-    const upstream = await startHostileUpstream();
-    const gate = await startSidecar(
-      testConfig(
-        { upstream: { url: upstream.url }, policies: [{ name: 'open' }, { name: 'no-admin' }] },
-        {
-          open: { decision: 'bypass', include: [{ paths: ['/served'] }] },
-          'no-admin': { decision: 'deny', include: [{ paths: ['/admin/**'] }] },
-        },
-      ),
-      { maxConnections: 16 },
-    );
-    try {
+    await withDenyingSidecar({ maxConnections: 16 }, async (gate) => {
       // Each declares a body, sends none, and is answered 403 at once. The rest of the body would
       // be read and dropped; before, each connection stayed busy for the body timeout (20 s),
       // and 16 of them kept every new client out.
-      const declared: Awaited<ReturnType<typeof openRaw>>[] = [];
-      for (let i = 0; i < 16; i++) {
-        const c = await openRaw(gate.port, '127.8.5.1');
-        c.socket.write('POST /admin/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n');
-        declared.push(c);
-      }
-      await eventually('all answered 403', () => declared.every((c) => statusesOf(c.received())[0] === 403));
+      const declared = await answeredBeforeTheirBodies(gate.port, 16, () => '127.8.5.1');
       const client = await openRaw(gate.port, '127.8.5.2');
       client.socket.write(GET('/served'));
       await client.waitFor(/ok$/);
@@ -546,29 +572,12 @@ describe('the connection cap', () => {
       expect(metrics).toMatch(/gatehouse_client_connections_evicted_total 1/);
       expect(metrics).toMatch(/gatehouse_client_connections_dropped_total 0/);
       for (const c of [...declared, client]) c.socket.destroy();
-    } finally {
-      await gate.close();
-      await upstream.close();
-    }
+    });
   });
 
   it('after its answer, the rest of a declared body: a reset, a FIN, silence and a trickle below the body rate each end the connection, one line each', async () => {
-    const upstream = await startHostileUpstream();
-    const gate = await startSidecar(
-      testConfig(
-        { upstream: { url: upstream.url }, policies: [{ name: 'no-admin' }] },
-        { 'no-admin': { decision: 'deny', include: [{ paths: ['/admin/**'] }] } },
-      ),
-      { maxConnections: 16, bodyTimeoutMs: 1_000 },
-    );
-    try {
-      const declared: Awaited<ReturnType<typeof openRaw>>[] = [];
-      for (let i = 0; i < 4; i++) {
-        const c = await openRaw(gate.port, `127.8.6.${1 + i}`);
-        c.socket.write(`POST /admin/${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n`);
-        declared.push(c);
-      }
-      await eventually('all answered 403', () => declared.every((c) => statusesOf(c.received())[0] === 403));
+    await withDenyingSidecar({ maxConnections: 16, bodyTimeoutMs: 1_000 }, async (gate) => {
+      const declared = await answeredBeforeTheirBodies(gate.port, 4, (i) => `127.8.6.${1 + i}`);
       const [reset, fin, silent, trickle] = declared as [RawClient, RawClient, RawClient, RawClient];
       reset.socket.resetAndDestroy();
       fin.socket.end();
@@ -589,10 +598,7 @@ describe('the connection cap', () => {
       const lines = gate.records().filter((r) => String(r.uri).startsWith('/admin/'));
       expect(lines.map((r) => r.uri).sort()).toEqual(['/admin/0', '/admin/1', '/admin/2', '/admin/3']);
       expect(new Set(lines.map((r) => r.status))).toEqual(new Set([403]));
-    } finally {
-      await gate.close();
-      await upstream.close();
-    }
+    });
   });
 
   it('refuses a new connection on accept only when every connection is in a request or a tunnel, and counts it', async () => {
