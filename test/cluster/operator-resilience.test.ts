@@ -100,4 +100,11 @@ describe('a crowd of sidecars reconnecting', () => {
     // waiting 1, 3 or 7 s to try again (test/sidecar/accept-burst-hostile.test.ts for the sidecar).
     expect(await handshakesWhileBlocked(env.ports.deliveryPort, 1_500, 2_000)).toBe(1_500);
   });
+
+  it('and as many to the admin port, so a crowd there does not make the kernel drop a probe', async () => {
+    // The probes' port listened with 511: a crowd that came while the operator was busy filled
+    // the queue, and a kubelet probe's handshake behind it was dropped (retried after 1 s, a
+    // probe's default timeout).
+    expect(await handshakesWhileBlocked(env.ports.adminPort, 1_500, 2_000)).toBe(1_500);
+  });
 });
