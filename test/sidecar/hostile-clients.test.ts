@@ -636,7 +636,7 @@ describe('4: shutdown ends within the grace whatever clients hold', () => {
   let proc: SidecarProcess;
   afterAll(async () => upstream?.close());
 
-  it('slow uploads, queued requests, a response nobody reads, a tunnel and a handshake in progress: exit within --shutdown-grace, every request logged', async () => {
+  it('slow uploads, queued requests, a response nobody reads, a tunnel, a handshake in progress and an answer whose declared body never came: exit within --shutdown-grace, every request logged', async () => {
     upstream = await startHostileUpstream({ upgradeDelayMs: 0 });
     proc = await startSidecarProcess(
       writeConfigDir(
@@ -659,6 +659,13 @@ describe('4: shutdown ends within the grace whatever clients hold', () => {
     const tunnel = await openRaw(proc.port);
     tunnel.socket.write(upgradeRequest('/ws'));
     clients.push(tunnel);
+    // Answered (404) at once; the rest of its body is still to come when the shutdown begins.
+    const answered = await openRaw(proc.port);
+    answered.socket.write(
+      'POST /.gatehouse/nope HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nabc',
+    );
+    clients.push(answered);
+    await answered.waitFor(/^HTTP\/1\.1 404/);
     await sleep(300);
     const started = performance.now();
     const code = await proc.stop();
@@ -666,8 +673,9 @@ describe('4: shutdown ends within the grace whatever clients hold', () => {
     expect(code).toBe(0);
     expect(tookMs).toBeLessThan(2_000 + 700);
     const uris = proc.lines.filter((l) => l.type === 'request').map((l) => l.uri);
-    for (const uri of ['/upload-0', '/upload-1', '/queued-0', '/queued-1', '/queued-2'])
+    for (const uri of ['/upload-0', '/upload-1', '/queued-0', '/queued-1', '/queued-2', '/.gatehouse/nope'])
       expect(uris.filter((u) => u === uri)).toHaveLength(1);
+    await answered.closed;
     expect(proc.lines.some((l) => l.type === 'sidecar_stopped')).toBe(true);
     for (const c of clients) c.socket.destroy();
   });

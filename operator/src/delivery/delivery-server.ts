@@ -68,6 +68,17 @@ export const STREAM_END_GRACE_MS = 10_000;
 const HEARTBEAT_LINE = streamLine({ type: 'heartbeat' });
 const JWKS_PATH = /^\/v1\/jwks\/([a-z0-9][-a-z0-9]*)\/([a-z0-9][-a-z0-9.]*)$/;
 const peerOf = (req: IncomingMessage): string => normaliseIp(req.socket.remoteAddress ?? '');
+const INTERNAL = { status: 500, error: 'internal' } as const;
+const UNAVAILABLE = { status: 503, error: 'unavailable' } as const;
+
+/** A route that throws is answered with `failure`, or cut if its answer had begun. */
+function settle(res: ServerResponse, route: Promise<void>, failure: { status: number; error: string }): void {
+  route.catch((error: unknown) => {
+    if (!res.headersSent)
+      sendJson(res, failure.status, { error: failure.error, message: (error as Error).message });
+    else res.destroy();
+  });
+}
 
 export interface DeliveryServerOptions {
   /** The serving certificate; when absent, set it later with setTls (handshakes fail until then). */
@@ -122,7 +133,11 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
   const bodies = new BodyBudget(DELIVERY_BODY_BYTES_PER_PEER, DELIVERY_BODY_BYTES, (held) =>
     options.metrics.deliveryBodyBytes.set(held),
   );
-  const holdFor = (req: IncomingMessage): BodyHold => bodies.holdFor(peerOf(req));
+  /** Runs a route whose body takes from the port's budget, and gives its share back at the end. */
+  const withBodyHold = (req: IncomingMessage, route: (hold: BodyHold) => Promise<void>): Promise<void> => {
+    const hold = bodies.holdFor(peerOf(req));
+    return route(hold).finally(() => hold.release());
+  };
 
   /**
    * Ends a stream (counted by reason, when its sidecar may no longer read it): nothing more is
@@ -238,39 +253,28 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     },
     (req, res) => {
       const url = new URL(req.url ?? '/', 'https://operator.invalid');
-      if (req.method === 'POST' && url.pathname === INJECT_PATH && options.admission) {
-        const hold = holdFor(req);
-        options
-          .admission(req, res, hold)
-          .catch((error: unknown) => {
-            if (!res.headersSent)
-              sendJson(res, 500, { error: 'internal', message: (error as Error).message });
-            else res.destroy();
-          })
-          .finally(() => hold.release());
+      const { admission, recordSessionEnd } = options;
+      if (req.method === 'POST' && url.pathname === INJECT_PATH && admission) {
+        settle(
+          res,
+          withBodyHold(req, (hold) => admission(req, res, hold)),
+          INTERNAL,
+        );
         return;
       }
-      if (req.method === 'POST' && url.pathname === SESSION_ENDS_PATH && options.recordSessionEnd) {
-        const hold = holdFor(req);
-        sessionEndsRoute(req, res, {
-          verify: (token) => verifyWithin(req, token),
-          record: options.recordSessionEnd,
-          budget,
-          hold,
-        })
-          .catch((error: unknown) => {
-            if (!res.headersSent)
-              sendJson(res, 503, { error: 'unavailable', message: (error as Error).message });
-            else res.destroy();
-          })
-          .finally(() => hold.release());
+      if (req.method === 'POST' && url.pathname === SESSION_ENDS_PATH && recordSessionEnd) {
+        const route = (hold: BodyHold) =>
+          sessionEndsRoute(req, res, {
+            verify: (token) => verifyWithin(req, token),
+            record: recordSessionEnd,
+            budget,
+            hold,
+          });
+        settle(res, withBodyHold(req, route), UNAVAILABLE);
         return;
       }
       if (req.method === 'GET' && url.pathname === CONFIG_STREAM_PATH) {
-        stream(req, res, url).catch((error: unknown) => {
-          if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: (error as Error).message });
-          else res.destroy();
-        });
+        settle(res, stream(req, res, url), INTERNAL);
         return;
       }
       const jwks = req.method === 'GET' ? JWKS_PATH.exec(url.pathname) : null;

@@ -65,16 +65,22 @@ interface Review {
   readonly until: number;
 }
 
-/** The `exp` of a JWT in ms, read without verifying (the TokenReview did); undefined when absent. */
-export function tokenExpiry(token: string): number | undefined {
+/** The claims of a JWT (three parts, a JSON object in the second), read without verifying it. */
+function unverifiedClaims(token: string): { aud?: unknown; exp?: unknown } | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
   try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
-      exp?: unknown;
-    };
-    return typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
+    const claims: unknown = JSON.parse(Buffer.from(parts[1] ?? '', 'base64url').toString('utf8'));
+    return typeof claims === 'object' && claims !== null ? claims : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The `exp` of a JWT in ms, read without verifying (the TokenReview did); undefined when absent. */
+export function tokenExpiry(token: string): number | undefined {
+  const exp = unverifiedClaims(token)?.exp;
+  return typeof exp === 'number' ? exp * 1000 : undefined;
 }
 
 /**
@@ -84,15 +90,8 @@ export function tokenExpiry(token: string): number | undefined {
  * for reviews meanwhile.
  */
 export function tokenShapeProblem(token: string, nowMs: number): string | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3) return 'not a JWT';
-  let claims: { aud?: unknown; exp?: unknown };
-  try {
-    claims = JSON.parse(Buffer.from(parts[1] ?? '', 'base64url').toString('utf8')) as typeof claims;
-  } catch {
-    return 'not a JWT';
-  }
-  if (typeof claims !== 'object' || claims === null) return 'not a JWT';
+  const claims = unverifiedClaims(token);
+  if (claims === undefined) return 'not a JWT';
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!audiences.includes(STREAM_AUDIENCE)) return `not for audience ${STREAM_AUDIENCE}`;
   if (typeof claims.exp !== 'number' || claims.exp * 1000 <= nowMs) return 'expired or without exp';
