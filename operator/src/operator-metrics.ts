@@ -101,6 +101,17 @@ export function createOperatorMetrics(sources: MetricSources) {
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  const reviewsWaiting = new Gauge({
+    name: 'gatehouse_operator_webhook_reviews_waiting',
+    help: 'Webhook reviews read and waiting for their turn on the thread (one runs at a time, shared by client address).',
+    registers: [registry],
+  });
+  const reviewRefusals = new Counter({
+    name: 'gatehouse_operator_webhook_refusals_total',
+    help: 'Webhook requests answered without a decision, by reason (busy, late, invalid).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const servingCertificateExpiry = new Gauge({
     name: 'gatehouse_operator_serving_certificate_expiry_timestamp_seconds',
     help: 'When the serving certificate this replica presents expires (Unix seconds).',
@@ -109,6 +120,8 @@ export function createOperatorMetrics(sources: MetricSources) {
   return {
     registry,
     injections,
+    reviewsWaiting,
+    reviewRefusals,
     servingCertificateExpiry,
     reconciles,
     reconcileErrors,

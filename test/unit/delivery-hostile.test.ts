@@ -10,7 +10,7 @@ import {
   STREAM_SLACK_BYTES,
   VERIFYING_PER_PEER,
 } from '../../operator/src/delivery/delivery-server.ts';
-import { createAdmissionWebhook } from '../../operator/src/injection/admission-webhook.ts';
+import { createAdmissionWebhook, reviewWaitMs } from '../../operator/src/injection/admission-webhook.ts';
 import { createOperatorMetrics } from '../../operator/src/operator-metrics.ts';
 import { dial, eventually, sleep } from '../helpers/hostile.ts';
 import { selfSignedCertificate } from '../helpers/tls.ts';
@@ -151,6 +151,11 @@ describe('webhook bodies against one address with many connections', () => {
       `${'['.repeat(3_000_000)}${']'.repeat(3_000_000)}`,
       /nested deeper than 100/,
     ],
+    [
+      '100,001 members (the time to parse grows with them)',
+      `[${'1,'.repeat(100_000)}1]`,
+      /more than 100000 array elements and object members/,
+    ],
   ])('a review of %s is refused before it is parsed', async (_name, review, message) => {
     const c = await client('127.14.1.3');
     c.socket.write(
@@ -197,6 +202,118 @@ describe('webhook bodies against one address with many connections', () => {
     expect(took).toBeLessThan(DELIVERY_REQUEST_TIMEOUT_MS + 5_000);
     expect(c.received()).toMatch(/^HTTP\/1\.1 408/);
   }, 60_000);
+});
+
+describe('reviews take turns on the thread', () => {
+  /**
+   * A review of 99,000 members in small objects whose keys all differ: the costliest shape the
+   * webhook parses (V8 builds a hidden class for each new key), about 0.9 MiB and 80 ms here.
+   */
+  const costly = (() => {
+    const objects: string[] = [];
+    for (let i = 0; i < 4_400; i++)
+      objects.push(`{"u${i}":1,"v${i}":2,"w${i}":3,"x${i}":4,"y${i}":5,"z${i}":6,"a${i}":7,"b${i}":8}`);
+    return `{"kind":"AdmissionReview","request":{"uid":"flood","kind":{"kind":"Pod"},"operation":"CREATE","object":{"a":[${objects.join(',')}]}}}`;
+  })();
+  const small = JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid: 'api-server', kind: { kind: 'ConfigMap' }, operation: 'CREATE' },
+  });
+  const post = (body: string): string =>
+    `POST /v1/inject?timeout=10s HTTP/1.1\r\nHost: operator\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  /** When (performance.now()) data first arrives on `socket` after which `done` holds. */
+  const arrival = (socket: TLSSocket, done: () => boolean): Promise<number> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (!done()) return;
+        socket.off('data', check);
+        resolve(performance.now());
+      };
+      // After the client's own listener has kept the data.
+      socket.on('data', check);
+    });
+  /** Complete answers received (the webhook's answers are chunked). */
+  const answers = (text: string): number => text.split('\r\n0\r\n\r\n').length - 1;
+
+  it('a flood of costly reviews from one address: revocations still reach a stream, and a review from elsewhere is answered, within 500 ms', async () => {
+    hub.publish(APP, { generation: 100, revocations: [] } as unknown as SidecarConfig, '{}');
+    const stream = await client('127.14.7.9');
+    stream.socket.write('GET /v1/config HTTP/1.1\r\nHost: operator\r\nAuthorization: Bearer turns\r\n\r\n');
+    await eventually('the stream open', () => stream.received().includes('"generation":'), 5_000);
+
+    // 16 connections (14 MiB of bodies, within the address's share), each sending its next
+    // review as soon as the last is answered. Parsed as they came, bodies that arrived in one
+    // turn of the event loop held the thread for all of theirs: over a second.
+    let flooding = true;
+    const flood = await Promise.all(Array.from({ length: 24 }, () => client('127.14.7.1')));
+    const loops = flood.map(async (c) => {
+      for (let sent = 1; flooding; sent++) {
+        c.socket.write(post(costly));
+        while (flooding && answers(c.received()) < sent && !c.socket.destroyed) await sleep(5);
+      }
+    });
+    await sleep(300);
+
+    // A revocation published at a moment the test chose: how long until the stream has it,
+    // counted from that moment (the timer itself waits for the thread, as a watch event does).
+    const revocationWaits: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const due = performance.now() + 100;
+      const name = `turns-${i}`;
+      const streamed = arrival(stream.socket, () => stream.received().includes(`"${name}"`));
+      setTimeout(() => {
+        hub.publishRevocations(APP, [
+          {
+            name,
+            user: `${name}@example.com`,
+            subject: null,
+            provider: null,
+            expires: '2030-01-01T00:00:00Z',
+          },
+        ] as never);
+      }, 100);
+      revocationWaits.push((await streamed) - due);
+    }
+    const reviewWaits: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const apiServer = await client('127.14.7.2');
+      const answered = arrival(apiServer.socket, () => answers(apiServer.received()) === 1);
+      const sent = performance.now();
+      apiServer.socket.write(post(small));
+      reviewWaits.push((await answered) - sent);
+      expect(apiServer.received()).toMatch(/^HTTP\/1\.1 200/);
+      apiServer.socket.destroy();
+    }
+    flooding = false;
+    await Promise.all(loops);
+    const floodAnswers = flood.reduce((sum, c) => sum + answers(c.received()), 0);
+    for (const c of [...flood, stream]) c.socket.destroy();
+
+    // The flood was served too, one review at a time.
+    expect(floodAnswers).toBeGreaterThan(16);
+    expect(Math.max(...revocationWaits)).toBeLessThan(250);
+    expect(Math.max(...reviewWaits)).toBeLessThan(250);
+    await eventually('all streams gone', () => hub.connected === 0, 5_000);
+    expect(
+      await metrics.registry.getSingleMetricAsString('gatehouse_operator_webhook_reviews_waiting'),
+    ).toMatch(/^gatehouse_operator_webhook_reviews_waiting 0$/m);
+  }, 60_000);
+
+  it.each([
+    ['/v1/inject?timeout=10s', 10_000],
+    ['/v1/inject?timeout=30s', 30_000],
+    ['/v1/inject?timeout=2m', 30_000],
+    ['/v1/inject?timeout=45s', 30_000],
+    ['/v1/inject?timeout=500ms', 1_000],
+    ['/v1/inject?dryRun=All&timeout=5s', 5_000],
+    ['/v1/inject?timeout=2.5s', 2_500],
+    ['/v1/inject', 10_000],
+    ['/v1/inject?timeout=soon', 10_000],
+    ['/v1/inject?timeout=10sx', 10_000],
+  ])('a review of %s waits for its turn at most %i ms (the API server waits no longer)', (url, ms) => {
+    expect(reviewWaitMs(url)).toBe(ms);
+  });
 });
 
 describe('token reviews', () => {
