@@ -93,6 +93,10 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
   const revocationViews = new Map<string, RevocationView>();
   const secretListeners: ((key: string) => void)[] = [];
   const podListeners: ((key: string, pod: KubeObject | undefined) => void)[] = [];
+  const revocationListeners: ((
+    before: RevocationView | undefined,
+    after: RevocationView | undefined,
+  ) => void)[] = [];
 
   const requeueAll = (prefix: string, cache: Informer): void => {
     for (const object of cache.values()) enqueue(`${prefix}:${objectKey(object)}`);
@@ -120,7 +124,9 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     if (view) revocationViews.set(name, view);
     else revocationViews.delete(name);
     enqueue(`revocation:${name}`);
-    if (!sameRevocation(before, view)) requeueAll('app', applications);
+    if (sameRevocation(before, view)) return;
+    for (const listener of revocationListeners) listener(before, view);
+    requeueAll('app', applications);
   });
   const policies = informer(ACCESS_POLICIES, (key) => {
     enqueue(`policy:${key}`);
@@ -162,6 +168,12 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     /** Calls the listener with every sidecar Pod that changes (undefined: deleted). */
     onPodChange(listener: (key: string, pod: KubeObject | undefined) => void): void {
       podListeners.push(listener);
+    },
+    /** Calls the listener with every AccessRevocation whose reading changes (before and after; undefined: none). */
+    onRevocationChange(
+      listener: (before: RevocationView | undefined, after: RevocationView | undefined) => void,
+    ): void {
+      revocationListeners.push(listener);
     },
     /** Calls the listener with the key of every Secret that changes. */
     onSecretChange(listener: (key: string) => void): void {

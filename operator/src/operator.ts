@@ -6,6 +6,7 @@ import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { type LeaderElection, startLeaderElection } from './controller/leader-election.ts';
+import { createRevocationFanOut } from './controller/publish-revocations.ts';
 import {
   type ApplicationReconcilerContext,
   reconcileApplication,
@@ -118,6 +119,9 @@ export function createOperator(options: OperatorOptions) {
       else readiness.set(key, ready);
     },
   };
+  // A changed revocation reaches the streams of the applications it covers at once; their
+  // renders (queued by the caches) follow.
+  caches.onRevocationChange(createRevocationFanOut(applicationContext, caches.sessionLifetimes));
   const revocationContext: RevocationReconcilerContext = {
     client,
     revocations: caches.revocations,

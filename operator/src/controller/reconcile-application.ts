@@ -2,14 +2,9 @@ import type { AssertionAlgorithm } from '../../../contract/api/authentication.ts
 import { ACCESS_APPLICATIONS, ACCESS_POLICIES } from '../../../contract/api/resource-types.ts';
 import type { GatehouseStatus } from '../../../contract/api/status.ts';
 import { renderSidecarConfig } from '../../../contract/config/render.ts';
-import { assertionAlgorithm, DEFAULT_SESSION_ABSOLUTE_MS } from '../../../contract/config/render-auth.ts';
+import { assertionAlgorithm } from '../../../contract/config/render-auth.ts';
 import { keysSecretName } from '../../../contract/keys.ts';
-import {
-  configSessionLifetimeMs,
-  type RevocationView,
-  revocationsFor,
-  sessionLifetimeMs,
-} from '../../../contract/revocations.ts';
+import { type RevocationView, revocationsFor, sessionLifetimeMs } from '../../../contract/revocations.ts';
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
 import { KubeApiError } from '../../../lib/kube/kube-errors.ts';
 import { type KubeObject, splitKey } from '../../../lib/kube/kube-object.ts';
@@ -20,6 +15,7 @@ import { gatherInputs, type ObjectLookup, validApplication } from './application
 import { type DesiredReady, desiredStatus, readyCondition, sameStatus } from './conditions.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { newKeysSecret, rotatedKeysSecret } from './keys-secret.ts';
+import { publishRevocations } from './publish-revocations.ts';
 
 /** What reconciling an application needs; the clock is injected so tests control rotation. */
 export interface ApplicationReconcilerContext {
@@ -59,7 +55,7 @@ export async function reconcileApplication(
   const { namespace } = splitKey(key);
   const { application, errors: schemaProblems } = validApplication(object);
   if (!application) {
-    publishRevocationsOnly(ctx, key);
+    publishRevocations(ctx, key);
     return finish(ctx, key, object, undefined, {
       status: 'False',
       reason: 'InvalidSpec',
@@ -72,7 +68,7 @@ export async function reconcileApplication(
   let keysOverride: KubeObject | undefined;
   if (!keysSecret) {
     if (!ctx.isLeader()) {
-      publishRevocationsOnly(ctx, key, sessionLifetimeMs(application));
+      publishRevocations(ctx, key, sessionLifetimeMs(application));
       return finish(ctx, key, object, undefined, {
         status: 'Unknown',
         reason: 'KeysPending',
@@ -109,7 +105,7 @@ export async function reconcileApplication(
     revocations: revocationsFor(key, sessionLifetimeMs(application), ctx.revocations(), ctx.now()),
   });
   if (result.ok && ctx.hub.publish(key, result.config, inputs.jwks)) ctx.metrics.configPushes.inc();
-  if (!result.ok) publishRevocationsOnly(ctx, key, sessionLifetimeMs(application));
+  if (!result.ok) publishRevocations(ctx, key, sessionLifetimeMs(application));
 
   let ready: DesiredReady;
   if (inputs.missingPolicies.length > 0) {
@@ -152,18 +148,6 @@ export async function reconcileApplication(
     };
   }
   return finish(ctx, key, object, result.ok ? result.config.generation : undefined, ready);
-}
-
-/**
- * The application cannot be rendered anew: its sidecars keep their last good config, but its
- * revocations go out on their own at once. The session lifetime that decides which revocations
- * still matter is the spec's when it can be read, else the served config's, else the default.
- */
-function publishRevocationsOnly(ctx: ApplicationReconcilerContext, key: string, lifetimeMs?: number): void {
-  const served = ctx.hub.get(key)?.config;
-  const lifetime = lifetimeMs ?? (served ? configSessionLifetimeMs(served) : DEFAULT_SESSION_ABSOLUTE_MS);
-  if (ctx.hub.publishRevocations(key, revocationsFor(key, lifetime, ctx.revocations(), ctx.now())))
-    ctx.metrics.configPushes.inc();
 }
 
 async function createKeys(
