@@ -6,6 +6,7 @@ import {
 import { APPLICATION_KEY } from '../../contract/injection.ts';
 import { keysSecretName } from '../../contract/keys.ts';
 import {
+  covers,
   type RevocationView,
   readRevocation,
   sameRevocation,
@@ -126,7 +127,13 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     enqueue(`revocation:${name}`);
     if (sameRevocation(before, view)) return;
     for (const listener of revocationListeners) listener(before, view);
-    requeueAll('app', applications);
+    // Rendered again: the applications it covered and covers. Every application was, for every
+    // revocation: one user's sign-out (a revocation of one session of one application) re-rendered
+    // the whole cluster, and ten sign-outs a second kept the operator's thread busy for good.
+    for (const object of applications.values()) {
+      const app = objectKey(object);
+      if ((before && covers(before, app)) || (view && covers(view, app))) enqueue(`app:${app}`);
+    }
   });
   const policies = informer(ACCESS_POLICIES, (key) => {
     enqueue(`policy:${key}`);
