@@ -13,6 +13,9 @@ export const SIDECAR_CONFIG_FORMAT = 1;
 
 const Ms = (description: string) => Type.Integer({ minimum: 0, maximum: 86_400_000, description });
 
+/** Most revocations one config carries; a sidecar refuses a config (or revocations message) with more. */
+export const MAX_REVOCATIONS = 10_000;
+
 /** One AccessRevocation, as a sidecar enforces it. */
 export const RevocationSchema = Type.Object(
   {
@@ -114,7 +117,7 @@ export const SidecarConfigSchema = Type.Object(
       { additionalProperties: false, description: 'Log settings.' },
     ),
     revocations: Type.Array(RevocationSchema, {
-      maxItems: 10_000,
+      maxItems: MAX_REVOCATIONS,
       description:
         'Ended sessions: a session of `user` (or `subject`) signed in at or before `before` is refused.',
     }),

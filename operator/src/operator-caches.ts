@@ -92,6 +92,19 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
   /** Session lifetime of every valid application: what revocations cover and when they expire. */
   const sessionLifetimes = new Map<string, number>();
   const revocationViews = new Map<string, RevocationView>();
+  /** AccessRevocations that name applications, by application; and those for every application. */
+  const revocationsNaming = new Map<string, number>();
+  let revocationsEverywhere = 0;
+  const countRevocation = (view: RevocationView | undefined, by: number): void => {
+    if (!view) return;
+    if (view.applications === null) revocationsEverywhere += by;
+    else
+      for (const application of view.applications) {
+        const count = (revocationsNaming.get(application) ?? 0) + by;
+        if (count > 0) revocationsNaming.set(application, count);
+        else revocationsNaming.delete(application);
+      }
+  };
   const secretListeners: ((key: string) => void)[] = [];
   const podListeners: ((key: string, pod: KubeObject | undefined) => void)[] = [];
   const revocationListeners: ((
@@ -124,6 +137,8 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     const before = revocationViews.get(name);
     if (view) revocationViews.set(name, view);
     else revocationViews.delete(name);
+    countRevocation(before, -1);
+    countRevocation(view, 1);
     enqueue(`revocation:${name}`);
     if (sameRevocation(before, view)) return;
     for (const listener of revocationListeners) listener(before, view);
@@ -164,6 +179,9 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     revocations,
     pods,
     revocationViews,
+    /** AccessRevocations in force that cover the application with this namespace/name key. */
+    revocationsCovering: (application: string): number =>
+      revocationsEverywhere + (revocationsNaming.get(application) ?? 0),
     sessionLifetimes,
     synced: Promise.all([
       applications.synced,

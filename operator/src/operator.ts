@@ -164,24 +164,27 @@ export function createOperator(options: OperatorOptions) {
     ...(injection ? { admission: injection.admission } : {}),
     hub,
     verify: createSidecarVerifier(client, caches.pods),
-    recordSessionEnd: async (identity, end, receivedAtMs) => {
-      const application = `${identity.namespace}/${identity.application}`;
-      const creating = performance.now();
-      const created = await client.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
-        metadata: { generateName: 'session-end-' } as unknown as KubeObject['metadata'],
-        spec: sessionEndRevocationSpec(end, application),
-      });
-      metrics.writes.inc({ what: 'session_end' });
-      logOperatorEvent('session_end_recorded', {
-        app: application,
-        pod: identity.pod,
-        revocation: created.metadata.name,
-        reason: end.reason,
-        // Where the time went: verifying the sidecar and reading the request, then the write.
-        verifyMs: Math.round(creating - receivedAtMs),
-        createMs: Math.round(performance.now() - creating),
-      });
-      return created.metadata.name;
+    sessionEnds: {
+      covering: caches.revocationsCovering,
+      record: async (identity, end, receivedAtMs) => {
+        const application = `${identity.namespace}/${identity.application}`;
+        const creating = performance.now();
+        const created = await client.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
+          metadata: { generateName: 'session-end-' } as unknown as KubeObject['metadata'],
+          spec: sessionEndRevocationSpec(end, application),
+        });
+        metrics.writes.inc({ what: 'session_end' });
+        logOperatorEvent('session_end_recorded', {
+          app: application,
+          pod: identity.pod,
+          revocation: created.metadata.name,
+          reason: end.reason,
+          // Where the time went: verifying the sidecar and reading the request, then the write.
+          verifyMs: Math.round(creating - receivedAtMs),
+          createMs: Math.round(performance.now() - creating),
+        });
+        return created.metadata.name;
+      },
     },
     metrics,
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),

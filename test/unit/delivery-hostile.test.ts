@@ -1,6 +1,6 @@
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
+import { MAX_REVOCATIONS, type SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { ConfigHub } from '../../operator/src/delivery/config-hub.ts';
 import {
   createDeliveryServer,
@@ -10,6 +10,7 @@ import {
   STREAM_SLACK_BYTES,
   VERIFYING_PER_PEER,
 } from '../../operator/src/delivery/delivery-server.ts';
+import { SESSION_ENDS_UNTIL } from '../../operator/src/delivery/session-ends-route.ts';
 import { createAdmissionWebhook, reviewWaitMs } from '../../operator/src/injection/admission-webhook.ts';
 import { createOperatorMetrics } from '../../operator/src/operator-metrics.ts';
 import { dial, eventually, sleep } from '../helpers/hostile.ts';
@@ -40,7 +41,14 @@ const delivery = createDeliveryServer({
   // Heartbeats every 200 ms, so a stream's end meets them.
   heartbeatMs: 200,
   admission: createAdmissionWebhook({ context: () => undefined, metrics, log: () => undefined }),
+  sessionEnds: {
+    covering: () => revocationsCovering,
+    record: async () => `session-end-${++sessionEndsRecorded}`,
+  },
 });
+/** What the session-ends route is told covers the application now, and what it recorded. */
+let revocationsCovering = 0;
+let sessionEndsRecorded = 0;
 let port = 0;
 const open: TLSSocket[] = [];
 
@@ -313,6 +321,35 @@ describe('reviews take turns on the thread', () => {
     ['/v1/inject?timeout=10sx', 10_000],
   ])('a review of %s waits for its turn at most %i ms (the API server waits no longer)', (url, ms) => {
     expect(reviewWaitMs(url)).toBe(ms);
+  });
+});
+
+describe('session ends of an application that many revocations cover', () => {
+  const end = JSON.stringify({
+    session: 'abcdefghijklmnopqrstuvwx',
+    before: 1_790_000_000,
+    reason: 'sign_out',
+  });
+  const post = async (): Promise<string> => {
+    const c = await client('127.14.8.1');
+    c.socket.write(
+      `POST /v1/session-ends HTTP/1.1\r\nHost: operator\r\nAuthorization: Bearer ends\r\nContent-Type: application/json\r\nContent-Length: ${end.length}\r\nConnection: close\r\n\r\n${end}`,
+    );
+    await c.closed;
+    return c.received();
+  };
+
+  it(`are refused (409, not recorded) once ${SESSION_ENDS_UNTIL} cover it: a sidecar takes 10,000, and places stay for other revocations`, async () => {
+    revocationsCovering = SESSION_ENDS_UNTIL - 1;
+    expect(await post()).toMatch(/^HTTP\/1\.1 201/);
+    expect(sessionEndsRecorded).toBe(1);
+    revocationsCovering = SESSION_ENDS_UNTIL;
+    const refused = await post();
+    expect(refused).toMatch(/^HTTP\/1\.1 409/);
+    expect(refused).toMatch(/"error":"session_ends_full"/);
+    expect(sessionEndsRecorded).toBe(1);
+    expect(SESSION_ENDS_UNTIL).toBeLessThan(MAX_REVOCATIONS);
+    revocationsCovering = 0;
   });
 });
 

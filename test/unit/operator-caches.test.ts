@@ -33,7 +33,7 @@ function setUp() {
   caches.onRevocationChange((before, after) => told.push([label(before), label(after)]));
   const change = (plural: string, key: string, object: KubeObject | undefined): void =>
     (changes.get(plural) as (key: string, object: KubeObject | undefined) => void)(key, object);
-  for (const key of ['corp/wiki', 'corp/crm', 'shop/front']) {
+  for (const key of KEYS) {
     const [namespace, name] = key.split('/') as [string, string];
     change('accessapplications', key, {
       metadata: { name, namespace },
@@ -55,11 +55,13 @@ function setUp() {
           } as unknown as KubeObject)
         : undefined,
     );
-  return { queued, told, revocation };
+  return { queued, told, revocation, caches };
 }
 
 const label = (view: RevocationView | undefined): string | undefined =>
   view && `${view.name}:${view.applications ? [...view.applications].join(',') : '*'}`;
+
+const KEYS = ['corp/wiki', 'corp/crm', 'shop/front'];
 
 describe('the operator caches, when an AccessRevocation changes', () => {
   it('one of a single session re-renders its application only, and is told to the fan-out', () => {
@@ -100,5 +102,21 @@ describe('the operator caches, when an AccessRevocation changes', () => {
     revocation('same', { user: 'ada@example.com', applications: ['corp/wiki'] });
     expect(queued).toEqual(['revocation:same']);
     expect(told).toEqual([]);
+  });
+
+  it('counts the revocations in force that cover each application', () => {
+    const { caches, revocation } = setUp();
+    const session = (i: number) => ({
+      session: `session-${String(i).padStart(12, '0')}`,
+      applications: ['corp/crm'],
+    });
+    for (let i = 0; i < 3; i++) revocation(`end-${i}`, session(i));
+    revocation('two', { user: 'ada@example.com', applications: ['corp/crm', 'shop/front'] });
+    revocation('everywhere', { user: 'bob@example.com' });
+    expect(KEYS.map((key) => caches.revocationsCovering(key))).toEqual([1, 5, 2]);
+    revocation('end-0', undefined);
+    revocation('two', { user: 'ada@example.com', applications: ['corp/wiki'] });
+    revocation('everywhere', undefined);
+    expect(KEYS.map((key) => caches.revocationsCovering(key))).toEqual([1, 2, 0]);
   });
 });

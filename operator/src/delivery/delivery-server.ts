@@ -89,8 +89,14 @@ export interface DeliveryServerOptions {
   readonly verify: SidecarVerifier;
   readonly metrics: OperatorMetrics;
   readonly heartbeatMs?: number;
-  /** POST /v1/session-ends: writes the AccessRevocation of a session a sidecar ended. */
-  readonly recordSessionEnd?: RecordSessionEnd;
+  /**
+   * POST /v1/session-ends: `record` writes the AccessRevocation of a session a sidecar ended;
+   * `covering` counts the AccessRevocations that cover an application now.
+   */
+  readonly sessionEnds?: {
+    readonly record: RecordSessionEnd;
+    readonly covering: (application: string) => number;
+  };
   /** How often an open stream's token is reviewed again (default REVIEW_BOUND_MS). */
   readonly reviewBoundMs?: number;
 }
@@ -253,7 +259,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     },
     (req, res) => {
       const url = new URL(req.url ?? '/', 'https://operator.invalid');
-      const { admission, recordSessionEnd } = options;
+      const { admission, sessionEnds } = options;
       if (req.method === 'POST' && url.pathname === INJECT_PATH && admission) {
         settle(
           res,
@@ -262,11 +268,12 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
         );
         return;
       }
-      if (req.method === 'POST' && url.pathname === SESSION_ENDS_PATH && recordSessionEnd) {
+      if (req.method === 'POST' && url.pathname === SESSION_ENDS_PATH && sessionEnds) {
         const route = (hold: BodyHold) =>
           sessionEndsRoute(req, res, {
             verify: (token) => verifyWithin(req, token),
-            record: recordSessionEnd,
+            record: sessionEnds.record,
+            covering: sessionEnds.covering,
             budget,
             hold,
           });

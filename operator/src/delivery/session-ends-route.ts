@@ -1,11 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { schemaErrors } from '../../../contract/api/validate.ts';
+import { MAX_REVOCATIONS } from '../../../contract/config/sidecar-config.ts';
 import { type SessionEnd, SessionEndSchema, sessionEndProblem } from '../../../contract/session-ends.ts';
 import type { BodyHold } from '../../../lib/body-budget.ts';
 import { readBody, sendJson } from './json-response.ts';
 import { type SidecarIdentity, type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
 
 const MAX_BODY_BYTES = 4096;
+/**
+ * AccessRevocations covering an application past which its session ends are no longer recorded.
+ * Each lives until no session it names can be alive (12 h by default), and a sidecar refuses a
+ * config of more than 10,000 revocations (it keeps the one it runs): without this bound the
+ * sign-outs of a busy application, or whoever holds one of its pods' tokens at ten a second for
+ * 17 minutes, pushed it past that, and from then on no revocation reached its sidecars,
+ * `gatehouse revoke` included. Past it, an end is refused (409, not retried): it holds in the
+ * sidecar that had it, and 2,000 places stay for revocations an operator makes.
+ */
+export const SESSION_ENDS_UNTIL = MAX_REVOCATIONS - 2_000;
 /** Session ends one application may record: a burst of this many… */
 const BURST = 600;
 /** …refilled at this many a second (36,000 an hour, far above real sign-outs). */
@@ -58,6 +69,8 @@ export async function sessionEndsRoute(
     readonly verify: SidecarVerifier;
     readonly record: RecordSessionEnd;
     readonly budget: SessionEndBudget;
+    /** AccessRevocations that cover the application now. */
+    readonly covering: (application: string) => number;
     /** What the request's body may take of the port's budget for bodies. */
     readonly hold: BodyHold;
   },
@@ -86,7 +99,13 @@ export async function sessionEndsRoute(
       ? problems.map((p) => `${p.path}: ${p.message}`).join('; ')
       : sessionEndProblem(end as SessionEnd);
   if (problem) return sendJson(res, 400, { error: 'invalid', message: problem });
-  if (!options.budget.take(`${identity.namespace}/${identity.application}`)) {
+  const application = `${identity.namespace}/${identity.application}`;
+  if (options.covering(application) >= SESSION_ENDS_UNTIL)
+    return sendJson(res, 409, {
+      error: 'session_ends_full',
+      message: `${SESSION_ENDS_UNTIL} or more revocations cover ${application} (a sidecar takes ${MAX_REVOCATIONS}): this end holds in the sidecar that sent it`,
+    });
+  if (!options.budget.take(application)) {
     res.setHeader('retry-after', '1');
     return sendJson(res, 429, {
       error: 'too_many_session_ends',
