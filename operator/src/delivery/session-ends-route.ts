@@ -12,7 +12,7 @@ const MAX_BODY_BYTES = 4096;
  * Each lives until no session it names can be alive (12 h by default), and a sidecar refuses a
  * config of more than 10,000 revocations (it keeps the one it runs): without this bound the
  * sign-outs of a busy application, or whoever holds one of its pods' tokens at ten a second for
- * 17 minutes, pushed it past that, and from then on no revocation reached its sidecars,
+ * 16 minutes, pushed it past that, and from then on no revocation reached its sidecars,
  * `gatehouse revoke` included. Past it, an end is refused (409, not retried): it holds in the
  * sidecar that had it, and 2,000 places stay for revocations an operator makes.
  */
