@@ -11,29 +11,41 @@ export interface LineOptions {
  * The lines of a newline-delimited stream (a watch, a config stream), decoded as UTF-8 only once
  * whole: a character split across chunks stays intact. Lines are yielded without their newline;
  * empty and whitespace-only lines are skipped, and bytes after the last newline (a line cut off
- * when the stream ended) are dropped. Each byte is searched once, whatever the chunking.
+ * when the stream ended) are dropped. Each byte is searched once and copied at most once, whatever
+ * the chunking: the chunks of a line still open are kept as they came and joined when its newline
+ * arrives. (Joining them at every chunk copied a line over and over: a config line of 1.3 MB cost
+ * a sidecar 27 ms of copying, where reading it takes under 1.)
  */
 export async function* ndjsonLines(
   chunks: AsyncIterable<Buffer | string>,
   options: LineOptions,
 ): AsyncGenerator<string> {
-  let carry: Buffer = Buffer.alloc(0);
+  /** The chunks of the line still open (after the last newline), and their length. */
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   for await (const raw of chunks) {
     options.onChunk?.();
     const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
-    const buffer = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
     let start = 0;
-    // The carry was searched already: look for the next newline in the new bytes only.
-    let newline = buffer.indexOf(NEWLINE, carry.length);
+    let newline = chunk.indexOf(NEWLINE);
     while (newline !== -1) {
-      if (newline - start > options.maxLineBytes) throw lineTooLong(options.maxLineBytes);
-      const line = buffer.toString('utf8', start, newline);
+      if (pendingBytes + newline - start > options.maxLineBytes) throw lineTooLong(options.maxLineBytes);
+      let line: string;
+      if (pendingBytes > 0) {
+        pending.push(chunk.subarray(start, newline));
+        line = Buffer.concat(pending, pendingBytes + newline - start).toString('utf8');
+        pending = [];
+        pendingBytes = 0;
+      } else line = chunk.toString('utf8', start, newline);
       if (line.trim()) yield line;
       start = newline + 1;
-      newline = buffer.indexOf(NEWLINE, start);
+      newline = chunk.indexOf(NEWLINE, start);
     }
-    carry = buffer.subarray(start);
-    if (carry.length > options.maxLineBytes) throw lineTooLong(options.maxLineBytes);
+    if (start < chunk.length) {
+      pending.push(start === 0 ? chunk : chunk.subarray(start));
+      pendingBytes += chunk.length - start;
+      if (pendingBytes > options.maxLineBytes) throw lineTooLong(options.maxLineBytes);
+    }
   }
 }
 

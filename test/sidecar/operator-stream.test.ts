@@ -85,3 +85,36 @@ describe('operator config stream', () => {
     }
   });
 });
+
+describe('a config line with the generation in force', () => {
+  it('changes nothing and is not checked again (the operator sends one after every revocation it sent on its own)', async () => {
+    const same = { ...testConfig(), generation: 'cccccccccccccccc' };
+    // Were it checked, this copy would be refused: its content is not what its generation says.
+    const sameButInvalid = { ...same, trustedProxies: ['not-a-cidr'] };
+    const next = { ...testConfig(), generation: 'dddddddddddddddd' };
+    const own = createServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write(line(same));
+      setTimeout(() => res.write(Buffer.concat([line(sameButInvalid), line(next)])), 100);
+    });
+    await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
+    const configs: SidecarConfig[] = [];
+    const rejected: unknown[] = [];
+    const source = createOperatorConfigSource(
+      { url: `https://127.0.0.1:${(own.address() as AddressInfo).port}`, ca: tls.cert, tokenFile },
+      { onConfig: (c) => configs.push(c), onRejected: (e) => rejected.push(e) },
+    );
+    try {
+      expect((await source.start()).generation).toBe('cccccccccccccccc');
+      const started = Date.now();
+      while (configs.length === 0 && Date.now() - started < 5_000)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(configs.map((c) => c.generation)).toEqual(['dddddddddddddddd']);
+      expect(rejected).toEqual([]);
+    } finally {
+      source.close();
+      own.closeAllConnections();
+      await new Promise((r) => own.close(r));
+    }
+  });
+});

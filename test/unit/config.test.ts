@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderSidecarConfig } from '../../contract/config/render.ts';
-import { parseSidecarConfig } from '../../contract/config/sidecar-config.ts';
+import { MAX_REVOCATIONS, parseSidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { ConfigError } from '../../contract/errors.ts';
 import { configFromSnapshot } from '../../sidecar/src/config/load-application.ts';
 import { testApplication, testConfig, testRevocation } from '../helpers/fixtures.ts';
@@ -215,6 +215,46 @@ describe('renderSidecarConfig', () => {
     expect(() => parseSidecarConfig({ ...config, policies: [badPolicy] })).toThrow(
       /policies\[0\]\.require\[0\]\.ipRanges\[0\]: is not an IP address/,
     );
+  });
+
+  it('keeps the revocations of the config in force that a new one carries unchanged, and checks the rest', () => {
+    const config = testConfig();
+    const [a, b, c] = [testRevocation('a'), testRevocation('b'), testRevocation('c')];
+    const current = parseSidecarConfig(JSON.parse(JSON.stringify({ ...config, revocations: [a, b] })));
+    // What the operator sends after a sign-out: every revocation again (new objects), one more.
+    const next = parseSidecarConfig(
+      JSON.parse(JSON.stringify({ ...config, revocations: [a, c, b] })),
+      current,
+    );
+    expect(next.revocations).toEqual([a, c, b]);
+    expect(next.revocations[0]).toBe(current.revocations[0]);
+    expect(next.revocations[2]).toBe(current.revocations[1]);
+    expect(next.revocations[1]).not.toBe(current.revocations[0]);
+    expect(Object.isFrozen(next.revocations)).toBe(true);
+    expect(Object.isFrozen(next.revocations[1])).toBe(true);
+    // A revocation of the same name with anything changed is taken as received, and checked.
+    const changed = parseSidecarConfig({ ...config, revocations: [{ ...a, reason: 'other' }, b] }, current);
+    expect(changed.revocations[0]).not.toBe(current.revocations[0]);
+    expect(changed.revocations[0]?.reason).toBe('other');
+    expect(changed.revocations[1]).toBe(current.revocations[1]);
+    for (const bad of [
+      { ...a, before: -1 },
+      { ...a, extra: true },
+      { ...a, session: { nested: 'x' } },
+      { name: 'a' },
+    ])
+      expect(() => parseSidecarConfig({ ...config, revocations: [bad, b] }, current)).toThrow(
+        /revocations\[0\]/,
+      );
+    // The bound counts every revocation, kept or not.
+    const many = Array.from({ length: MAX_REVOCATIONS }, (_, i) => testRevocation(`r${i}`));
+    const full = parseSidecarConfig(JSON.parse(JSON.stringify({ ...config, revocations: many })), current);
+    expect(() =>
+      parseSidecarConfig(
+        JSON.parse(JSON.stringify({ ...config, revocations: [...many, testRevocation('one-more')] })),
+        full,
+      ),
+    ).toThrow(`revocations: must not have more than ${MAX_REVOCATIONS} items`);
   });
 
   it('keeps the policies of the config in force when a new one carries the same (a revocation)', () => {

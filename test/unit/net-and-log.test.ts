@@ -128,4 +128,14 @@ describe('ndjsonLines', () => {
   ])('refuses %s longer than the limit', async (_name, chunks) => {
     await expect(collect(chunks, 16)).rejects.toThrow('a line exceeds 16 bytes');
   });
+
+  it('reads a long line in small chunks in time linear in its length (each byte copied once)', async () => {
+    // 16 MiB in 4 KiB chunks: joining the line so far at every chunk copied 32 GiB.
+    const piece = Buffer.alloc(4096, 0x61);
+    const chunks = Array.from({ length: 4096 }, () => piece);
+    const started = performance.now();
+    const lines = await collect([...chunks, Buffer.from('\n')], 32 * 1024 * 1024);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(lines.map((line) => line.length)).toEqual([16 * 1024 * 1024]);
+  });
 });

@@ -67,6 +67,11 @@ export function createOperatorConfigSource(
     if (message.type === 'other') return; // heartbeats and future message types
     // Revocations alone apply to the config in force; with none yet, there is nothing to apply them to.
     if (message.type === 'revocations' && current === undefined) return;
+    // The generation is the hash of the config's content: a config whose generation is the one in
+    // force changes nothing, and is not checked again. The operator sends one after every
+    // revocation it has already sent on its own (the render that follows), and checking it cost
+    // as much as applying the revocation.
+    if (message.type === 'config' && sameGeneration(message.config, current)) return;
     let config: SidecarConfig;
     try {
       if (message.type === 'config') config = parseSidecarConfig(message.config, current);
@@ -148,4 +153,10 @@ export function createOperatorConfigSource(
       void dispatcher.close();
     },
   };
+}
+
+/** True when a received config names the generation of the config in force. */
+function sameGeneration(received: unknown, current: SidecarConfig | undefined): boolean {
+  if (current === undefined || typeof received !== 'object' || received === null) return false;
+  return (received as { generation?: unknown }).generation === current.generation;
 }

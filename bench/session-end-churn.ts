@@ -1,0 +1,144 @@
+// What sign-outs cost every sidecar of an application: each recorded session end is an
+// AccessRevocation the operator sends at once (a `revocations` line), then renders into the
+// application's config and sends again (a `config` line with the same content). The built sidecar
+// (dist/, as the image runs it) streams its config from a stand-in operator that holds N
+// revocations, then gets `--ends` such pairs of lines, one every `--every` ms; the figure is the
+// sidecar's CPU (all threads, /proc) per session end above its idle CPU over as long.
+//
+//   node bench/session-end-churn.ts [--revocations 100,1000,8000] [--ends 40] [--every 100] [--against DIST]
+
+import { writeFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { withRevocations } from '../contract/config/render.ts';
+import type { Revocation, SidecarConfig } from '../contract/config/sidecar-config.ts';
+import { streamLine } from '../contract/config-stream.ts';
+import { configFromSnapshot } from '../sidecar/src/config/load-application.ts';
+import { readSnapshot } from '../sidecar/src/config/load-documents.ts';
+import { selfSignedCertificate } from '../test/helpers/tls.ts';
+import { children, cpuNanos, freePort, waitFor200 } from './process-measures.ts';
+import { BUILT_DIST, spawnBuiltSidecar } from './sidecar-process.ts';
+import { writeSignedInApp } from './signed-in-app.ts';
+
+const { values } = parseArgs({
+  options: {
+    revocations: { type: 'string', default: '100,1000,8000' },
+    ends: { type: 'string', default: '40' },
+    every: { type: 'string', default: '100' },
+    against: { type: 'string' },
+  },
+});
+const COUNTS = values.revocations.split(',').map(Number);
+const ENDS = Number(values.ends);
+const EVERY_MS = Number(values.every);
+if (
+  COUNTS.some((n) => !Number.isInteger(n) || n < 0 || n + ENDS > 10_000) ||
+  !(ENDS > 0) ||
+  !(EVERY_MS > 0)
+) {
+  console.error(
+    'bench: --revocations: whole numbers, each with --ends at most 10000; --ends and --every above 0',
+  );
+  process.exit(2);
+}
+
+const sessionEnd = (i: number): Revocation => ({
+  name: `session-end-${i.toString(36).padStart(6, '0')}`,
+  user: null,
+  subject: null,
+  provider: null,
+  session: `s${i.toString(16).padStart(31, '0')}`,
+  before: 1_790_000_000 + i,
+  reason: 'sign_out',
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A stand-in operator stream the benchmark writes lines to. */
+async function controlledStream(dir: string, first: SidecarConfig) {
+  const tls = selfSignedCertificate();
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, 'pod-token');
+  const streams: ServerResponse[] = [];
+  const server = createHttpsServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write(streamLine({ type: 'config', config: first }));
+    streams.push(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    flags: [
+      '--operator-url',
+      `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      '--operator-ca',
+      tls.certFile,
+      '--token-file',
+      tokenFile,
+    ],
+    send: (line: string) => {
+      for (const res of streams) res.write(line);
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** Sidecar CPU (µs) per session end for an application already holding `count` revocations. */
+async function perEnd(dist: string, count: number): Promise<{ perEndUs: number; idleUs: number }> {
+  const { dir } = await writeSignedInApp('http://127.0.0.1:9', 'http://127.0.0.1:8', 'churn');
+  const base = configFromSnapshot(readSnapshot(dir));
+  let config = withRevocations(
+    base,
+    Array.from({ length: count }, (_, i) => sessionEnd(i)),
+  );
+  const stream = await controlledStream(dir, config);
+  const port = await freePort();
+  const adminPort = await freePort();
+  const sidecar = spawnBuiltSidecar('', port, { dist, configFlags: stream.flags, adminPort });
+  children.add(sidecar);
+  try {
+    await waitFor200(`http://127.0.0.1:${adminPort}/readyz`);
+    await sleep(1_000);
+    const pid = sidecar.pid as number;
+    const span = ENDS * EVERY_MS + 1_000;
+    const idleStart = cpuNanos(pid);
+    await sleep(span);
+    const idle = cpuNanos(pid) - idleStart;
+    const start = cpuNanos(pid);
+    for (let k = 0; k < ENDS; k++) {
+      const revocations = [...config.revocations, sessionEnd(count + k)];
+      stream.send(streamLine({ type: 'revocations', revocations }));
+      config = withRevocations(config, revocations);
+      stream.send(streamLine({ type: 'config', config }));
+      await sleep(EVERY_MS);
+    }
+    await sleep(1_000);
+    const busy = cpuNanos(pid) - start;
+    return { perEndUs: (busy - idle) / ENDS / 1_000, idleUs: idle / 1_000 };
+  } finally {
+    sidecar.kill('SIGKILL');
+    children.delete(sidecar);
+    await stream.close();
+  }
+}
+
+const builds: [string, string][] = [['this build', BUILT_DIST]];
+if (values.against) builds.push(['against', values.against]);
+console.log(
+  `node ${process.version}; ${ENDS} session ends, one every ${EVERY_MS} ms, each a revocations line and a config line\n`,
+);
+console.log(
+  `| revocations in force | ${builds.map(([name]) => `${name}: sidecar CPU per end, ms`).join(' | ')} |`,
+);
+console.log(`|---:|${builds.map(() => '---:').join('|')}|`);
+for (const count of COUNTS) {
+  const cells: string[] = [];
+  for (const [, dist] of builds) cells.push(((await perEnd(dist, count)).perEndUs / 1_000).toFixed(2));
+  console.log(`| ${count} | ${cells.join(' | ')} |`);
+}
+process.exit(0);
