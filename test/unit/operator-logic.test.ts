@@ -13,7 +13,7 @@ import {
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { desiredStatus, sameStatus } from '../../operator/src/controller/conditions.ts';
 import { type KeyTimes, planSigningKeys } from '../../operator/src/controller/signing-key-rotation.ts';
-import { WorkQueue } from '../../operator/src/controller/work-queue.ts';
+import { turnOf, WorkQueue } from '../../operator/src/controller/work-queue.ts';
 import { compileRevocations } from '../../sidecar/src/auth/revocations.ts';
 
 const HOUR = 3_600_000;
@@ -187,6 +187,47 @@ describe('work queue', () => {
     expect(runs.filter((k) => k === 'b')).toHaveLength(2);
     expect(queue.depth).toBe(0);
     expect(maxRunning).toBeLessThanOrEqual(2);
+  });
+
+  it('namespaces take turns: a change in one is not held behind hundreds queued by another', async () => {
+    const runs: string[] = [];
+    const queue = new WorkQueue({ concurrency: 1 });
+    queue.start({
+      process: async (key) => {
+        runs.push(key);
+        await new Promise((r) => setImmediate(r));
+      },
+    });
+    for (let i = 0; i < 300; i++) queue.add(`app:busy/app-${i}`);
+    queue.add('policy:quiet/engineers');
+    queue.add('app:quiet/wiki');
+    queue.add('revocation:alice-x7k2p');
+    await queue.drained();
+    expect(runs).toHaveLength(303);
+    // app-0 was running when the others came; then each namespace (and the cluster) in turn.
+    expect(runs.slice(0, 6)).toEqual([
+      'app:busy/app-0',
+      'app:busy/app-1',
+      'policy:quiet/engineers',
+      'revocation:alice-x7k2p',
+      'app:busy/app-2',
+      'app:quiet/wiki',
+    ]);
+    // Within a namespace, in the order they came.
+    expect(runs.filter((k) => k.startsWith('app:busy/'))).toEqual(
+      Array.from({ length: 300 }, (_, i) => `app:busy/app-${i}`),
+    );
+  });
+
+  it.each([
+    ['app:corp/wiki', 'corp'],
+    ['policy:corp/engineers', 'corp'],
+    ['revocation:alice-x7k2p', ''],
+    ['tls:gatehouse-system/gatehouse-serving', 'gatehouse-system'],
+    ['webhook:', ''],
+    ['deploy:shop/front', 'shop'],
+  ])('the turn of %s is %j', (key, turn) => {
+    expect(turnOf(key)).toBe(turn);
   });
 });
 

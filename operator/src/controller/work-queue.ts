@@ -16,13 +16,29 @@ export interface WorkQueueHandler {
 const MAX_DELAY_MS = 24 * 3600_000;
 
 /**
+ * Whose turn a key waits for: its namespace (`<prefix>:<namespace>/<name>`), or the cluster for
+ * keys of cluster-scoped objects and of the operator's own work.
+ */
+export function turnOf(key: string): string {
+  const colon = key.indexOf(':');
+  const slash = key.indexOf('/', colon + 1);
+  return slash > colon + 1 ? key.slice(colon + 1, slash) : '';
+}
+
+/**
  * A per-key work queue, like client-go's: a key added many times before it runs is processed once;
  * a key added while it runs is processed again afterwards; failures are retried with per-key
- * jittered backoff; one key is never processed twice at once.
+ * jittered backoff; one key is never processed twice at once. Namespaces take turns: the next key
+ * is the oldest of the namespace whose turn it is, so a namespace with hundreds of keys queued
+ * (a team changing its applications, or one with many) does not hold back another's change
+ * behind all of them, as one line in arrival order did.
  */
 export class WorkQueue {
   readonly #options: WorkQueueOptions;
-  readonly #queue: string[] = [];
+  /** Keys waiting, by namespace, each in arrival order; namespaces with keys waiting, in turn. */
+  readonly #waiting = new Map<string, string[]>();
+  readonly #turns: string[] = [];
+  #waitingCount = 0;
   readonly #queued = new Set<string>();
   readonly #running = new Set<string>();
   readonly #dirtyWhileRunning = new Set<string>();
@@ -46,7 +62,7 @@ export class WorkQueue {
 
   /** Keys waiting, running or scheduled for retry. */
   get depth(): number {
-    return this.#queue.length + this.#running.size + this.#timers.size;
+    return this.#waitingCount + this.#running.size + this.#timers.size;
   }
 
   add(key: string): void {
@@ -62,7 +78,14 @@ export class WorkQueue {
       this.#timers.delete(key);
     }
     this.#queued.add(key);
-    this.#queue.push(key);
+    const turn = turnOf(key);
+    const waiting = this.#waiting.get(turn);
+    if (waiting) waiting.push(key);
+    else {
+      this.#waiting.set(turn, [key]);
+      this.#turns.push(turn);
+    }
+    this.#waitingCount++;
     this.#pump();
   }
 
@@ -83,14 +106,25 @@ export class WorkQueue {
 
   #pump(): void {
     if (!this.#handler) return;
-    while (this.#active < this.#options.concurrency && this.#queue.length > 0) {
-      const key = this.#queue.shift() as string;
+    while (this.#active < this.#options.concurrency && this.#waitingCount > 0) {
+      const key = this.#next();
       this.#queued.delete(key);
       this.#running.add(key);
       this.#active++;
       void this.#run(key);
     }
     if (this.depth === 0) for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  /** The oldest key of the namespace whose turn it is; that namespace goes to the back of the line. */
+  #next(): string {
+    const turn = this.#turns.shift() as string;
+    const waiting = this.#waiting.get(turn) as string[];
+    const key = waiting.shift() as string;
+    if (waiting.length > 0) this.#turns.push(turn);
+    else this.#waiting.delete(turn);
+    this.#waitingCount--;
+    return key;
   }
 
   async #run(key: string): Promise<void> {
@@ -130,7 +164,9 @@ export class WorkQueue {
   /** Accepts no new keys and drops pending retries and delayed keys; running keys finish. */
   stop(): void {
     this.#stopped = true;
-    this.#queue.length = 0;
+    this.#waiting.clear();
+    this.#turns.length = 0;
+    this.#waitingCount = 0;
     this.#queued.clear();
     for (const t of [...this.#timers.values(), ...this.#delayed.values()]) clearTimeout(t);
     this.#timers.clear();
