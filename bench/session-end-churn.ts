@@ -1,11 +1,13 @@
 // What sign-outs cost every sidecar of an application: each recorded session end is an
 // AccessRevocation the operator sends at once (a `revocations` line), then renders into the
-// application's config and sends again (a `config` line with the same content). The built sidecar
-// (dist/, as the image runs it) streams its config from a stand-in operator that holds N
-// revocations, then gets `--ends` such pairs of lines, one every `--every` ms; the figure is the
-// sidecar's CPU (all threads, /proc) per session end above its idle CPU over as long.
+// application's config. The built sidecar (dist/, as the image runs it) streams its config from a
+// stand-in operator holding N revocations, then gets `--ends` session ends, one every `--every`
+// ms; the figure is the sidecar's CPU (all threads, /proc) per session end above its idle CPU over
+// as long. `--stream hub` (the default) sends what the operator's ConfigHub sends for the two
+// publishes; `--stream both` sends both lines whatever the hub would (the operator before
+// 2026-12-04, which sent the render again).
 //
-//   node bench/session-end-churn.ts [--revocations 100,1000,8000] [--ends 40] [--every 100] [--against DIST]
+//   node bench/session-end-churn.ts [--revocations 100,1000,8000] [--ends 40] [--every 100] [--stream hub|both] [--against DIST]
 
 import { writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
@@ -14,8 +16,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { withRevocations } from '../contract/config/render.ts';
-import type { Revocation, SidecarConfig } from '../contract/config/sidecar-config.ts';
+import type { Revocation } from '../contract/config/sidecar-config.ts';
 import { streamLine } from '../contract/config-stream.ts';
+import { ConfigHub } from '../operator/src/delivery/config-hub.ts';
 import { configFromSnapshot } from '../sidecar/src/config/load-application.ts';
 import { readSnapshot } from '../sidecar/src/config/load-documents.ts';
 import { selfSignedCertificate } from '../test/helpers/tls.ts';
@@ -28,12 +31,18 @@ const { values } = parseArgs({
     revocations: { type: 'string', default: '100,1000,8000' },
     ends: { type: 'string', default: '40' },
     every: { type: 'string', default: '100' },
+    stream: { type: 'string', default: 'hub' },
     against: { type: 'string' },
   },
 });
 const COUNTS = values.revocations.split(',').map(Number);
 const ENDS = Number(values.ends);
 const EVERY_MS = Number(values.every);
+const STREAM = values.stream;
+if (STREAM !== 'hub' && STREAM !== 'both') {
+  console.error(`bench: --stream: ${STREAM}; give hub or both`);
+  process.exit(2);
+}
 if (
   COUNTS.some((n) => !Number.isInteger(n) || n < 0 || n + ENDS > 10_000) ||
   !(ENDS > 0) ||
@@ -57,16 +66,19 @@ const sessionEnd = (i: number): Revocation => ({
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A stand-in operator stream the benchmark writes lines to. */
-async function controlledStream(dir: string, first: SidecarConfig) {
+const KEY = 'bench/churn';
+
+/** A stand-in operator stream: what a ConfigHub sends for the application (or whatever the benchmark writes). */
+async function controlledStream(dir: string, hub: ConfigHub) {
   const tls = selfSignedCertificate();
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, 'pod-token');
   const streams: ServerResponse[] = [];
   const server = createHttpsServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-    res.write(streamLine({ type: 'config', config: first }));
     streams.push(res);
+    if (STREAM === 'hub') hub.subscribe(KEY, (line) => res.write(line));
+    else res.write((hub.get(KEY) as { line: string }).line);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
@@ -96,7 +108,9 @@ async function perEnd(dist: string, count: number): Promise<{ perEndUs: number; 
     base,
     Array.from({ length: count }, (_, i) => sessionEnd(i)),
   );
-  const stream = await controlledStream(dir, config);
+  const hub = new ConfigHub();
+  hub.publish(KEY, config, '{"keys":[]}');
+  const stream = await controlledStream(dir, hub);
   const port = await freePort();
   const adminPort = await freePort();
   const sidecar = spawnBuiltSidecar('', port, { dist, configFlags: stream.flags, adminPort });
@@ -112,9 +126,14 @@ async function perEnd(dist: string, count: number): Promise<{ perEndUs: number; 
     const start = cpuNanos(pid);
     for (let k = 0; k < ENDS; k++) {
       const revocations = [...config.revocations, sessionEnd(count + k)];
-      stream.send(streamLine({ type: 'revocations', revocations }));
       config = withRevocations(config, revocations);
-      stream.send(streamLine({ type: 'config', config }));
+      // The hub's streams get what it sends; with --stream both, the two lines regardless.
+      hub.publishRevocations(KEY, revocations);
+      hub.publish(KEY, config, '{"keys":[]}');
+      if (STREAM === 'both') {
+        stream.send(streamLine({ type: 'revocations', revocations }));
+        stream.send(streamLine({ type: 'config', config }));
+      }
       await sleep(EVERY_MS);
     }
     await sleep(1_000);
@@ -130,7 +149,7 @@ async function perEnd(dist: string, count: number): Promise<{ perEndUs: number; 
 const builds: [string, string][] = [['this build', BUILT_DIST]];
 if (values.against) builds.push(['against', values.against]);
 console.log(
-  `node ${process.version}; ${ENDS} session ends, one every ${EVERY_MS} ms, each a revocations line and a config line\n`,
+  `node ${process.version}; ${ENDS} session ends, one every ${EVERY_MS} ms; stream: ${STREAM === 'hub' ? 'what the ConfigHub sends' : 'a revocations line and a config line each'}\n`,
 );
 console.log(
   `| revocations in force | ${builds.map(([name]) => `${name}: sidecar CPU per end, ms`).join(' | ')} |`,

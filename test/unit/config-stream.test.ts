@@ -82,6 +82,34 @@ describe('config hub: revocations of an application that cannot be rendered', ()
     expect(subscribed(hub).map((l) => readStreamLine(l)?.type)).toEqual(['revocations']);
   });
 
+  it('the render that carries them is not sent again: the sidecars already run it', () => {
+    const hub = new ConfigHub();
+    const open = subscribed(hub);
+    hub.publish(KEY, rendered(), '{"keys":[]}');
+    hub.publishRevocations(KEY, [revocation('r1')]);
+    expect(hub.publish(KEY, rendered([revocation('r1')]), '{"keys":[]}')).toBe(false);
+    expect(open.map((l) => readStreamLine(l)?.type)).toEqual(['config', 'revocations']);
+    expect([...(hub.servedRevocations(KEY) ?? [])]).toEqual(['r1']);
+    // A stream that opens now gets the config that carries them, on its own.
+    const late = subscribed(hub);
+    expect(late).toHaveLength(1);
+    expect(late[0]).toContain('"r1"');
+    // A render that changes more than the revocations is sent.
+    hub.publishRevocations(KEY, [revocation('r1'), revocation('r2')]);
+    const other = renderSidecarConfig({
+      application: testApplication({ policies: [], hosts: ['other.test'] }),
+      revocations: [revocation('r1'), revocation('r2')],
+    });
+    if (!other.ok) throw new Error(JSON.stringify(other.errors));
+    expect(hub.publish(KEY, other.config, '{"keys":[]}')).toBe(true);
+    expect(open.map((l) => readStreamLine(l)?.type)).toEqual([
+      'config',
+      'revocations',
+      'revocations',
+      'config',
+    ]);
+  });
+
   it('a new config replaces them, and is sent even when its generation is the last one', () => {
     const hub = new ConfigHub();
     const open = subscribed(hub);

@@ -1,4 +1,5 @@
 import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
+import { withRevocations } from '../../../contract/config/render.ts';
 import type { Revocation, SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { streamLine } from '../../../contract/config-stream.ts';
 import { importSigningKeys } from '../../../contract/keys.ts';
@@ -20,6 +21,7 @@ export interface PublishedConfig {
 interface PublishedRevocations {
   readonly line: string;
   readonly names: ReadonlySet<string>;
+  readonly revocations: readonly Revocation[];
 }
 
 type Subscriber = (line: string) => void;
@@ -66,10 +68,19 @@ export class ConfigHub {
       jwks,
     };
     entry.config = published;
-    const overridden = entry.revocations !== undefined;
+    const overridden = entry.revocations;
     entry.revocations = undefined;
     // Only the published keys changed: sidecars need nothing new.
     if (previous?.generation === config.generation && !overridden) return false;
+    // The render that follows revocations sent on their own: sidecars already run this config
+    // (theirs with those revocations applied has its generation). Sending it again doubled what
+    // every sign-out sent every sidecar (1.3 MB more each, with 8,000 revocations in force).
+    if (
+      overridden &&
+      previous &&
+      withRevocations(previous.config, overridden.revocations).generation === config.generation
+    )
+      return false;
     this.#send(key, published.line);
     return true;
   }
@@ -85,7 +96,7 @@ export class ConfigHub {
     if (entry.revocations?.line === line) return false;
     if (!entry.revocations && entry.config && sameRevocations(entry.config.config.revocations, revocations))
       return false;
-    entry.revocations = { line, names };
+    entry.revocations = { line, names, revocations };
     this.#send(key, line);
     return true;
   }
