@@ -9,6 +9,7 @@ import { renderDuration } from './render-duration.ts';
 import { normaliseSelector, policyErrors, type RenderedPolicy } from './rendered-policy.ts';
 import {
   deepFreeze,
+  MAX_REVOCATIONS,
   type Revocation,
   SIDECAR_CONFIG_FORMAT,
   type SidecarConfig,
@@ -211,6 +212,13 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
     revocations: sortedRevocations(input.revocations ?? []),
   };
   errors.push(...semanticErrors(body, at));
+  // A sidecar refuses a config of more (and keeps the one it runs): rendering it anyway would
+  // report revocations as served that no sidecar enforces.
+  if (body.revocations.length > MAX_REVOCATIONS)
+    errors.push({
+      path: 'revocations',
+      message: `${body.revocations.length} AccessRevocations cover this application; a sidecar takes at most ${MAX_REVOCATIONS}`,
+    });
   if (errors.length > 0) return { ok: false, errors };
   const config: SidecarConfig = { ...body, generation: contentHash(body) };
   return { ok: true, config: deepFreeze(config) };

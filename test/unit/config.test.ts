@@ -217,6 +217,21 @@ describe('renderSidecarConfig', () => {
     );
   });
 
+  it(`does not render more revocations than a sidecar takes (${MAX_REVOCATIONS})`, () => {
+    const revocations = Array.from({ length: MAX_REVOCATIONS + 1 }, (_, i) => testRevocation(`r${i}`));
+    const application = testApplication({ policies: [] });
+    expect(renderSidecarConfig({ application, revocations: revocations.slice(1) }).ok).toBe(true);
+    const over = renderSidecarConfig({ application, revocations });
+    expect(over.ok).toBe(false);
+    if (!over.ok)
+      expect(over.errors).toEqual([
+        {
+          path: 'revocations',
+          message: `${MAX_REVOCATIONS + 1} AccessRevocations cover this application; a sidecar takes at most ${MAX_REVOCATIONS}`,
+        },
+      ]);
+  });
+
   it('keeps the revocations of the config in force that a new one carries unchanged, and checks the rest', () => {
     const config = testConfig();
     const [a, b, c] = [testRevocation('a'), testRevocation('b'), testRevocation('c')];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderSidecarConfig } from '../../contract/config/render.ts';
+import { MAX_REVOCATIONS } from '../../contract/config/sidecar-config.ts';
 import type { RevocationView } from '../../contract/revocations.ts';
 import { createRevocationFanOut } from '../../operator/src/controller/publish-revocations.ts';
 import { ConfigHub } from '../../operator/src/delivery/config-hub.ts';
@@ -107,5 +108,16 @@ describe('revocations fan out to the streams of the applications they cover, wit
     change(undefined, { ...view('old', null), before: NOW.getTime() / 1000 - 2 * 3600 });
     await nextTurn();
     for (const key of KEYS) expect(sent(key)).toEqual([]);
+  });
+
+  it(`more than a sidecar takes (${MAX_REVOCATIONS}) are not sent at all: the new ones stay pending`, async () => {
+    const { change, sent, hub } = setUp();
+    for (let i = 0; i < MAX_REVOCATIONS; i++) change(undefined, view(`r${i}`, ['corp/wiki']));
+    await nextTurn();
+    expect(sent('corp/wiki').map((names) => names.length)).toEqual([MAX_REVOCATIONS]);
+    change(undefined, view('one-too-many', ['corp/wiki']));
+    await nextTurn();
+    expect(sent('corp/wiki')).toHaveLength(1);
+    expect(hub.servedRevocations('corp/wiki')?.has('one-too-many')).toBe(false);
   });
 });

@@ -1,4 +1,5 @@
 import { DEFAULT_SESSION_ABSOLUTE_MS } from '../../../contract/config/render-auth.ts';
+import { MAX_REVOCATIONS } from '../../../contract/config/sidecar-config.ts';
 import {
   configSessionLifetimeMs,
   covers,
@@ -26,8 +27,12 @@ export interface RevocationPublishing {
 export function publishRevocations(ctx: RevocationPublishing, key: string, lifetimeMs?: number): void {
   const served = ctx.hub.get(key)?.config;
   const lifetime = lifetimeMs ?? (served ? configSessionLifetimeMs(served) : DEFAULT_SESSION_ABSOLUTE_MS);
-  if (ctx.hub.publishRevocations(key, revocationsFor(key, lifetime, ctx.revocations(), ctx.now())))
-    ctx.metrics.configPushes.inc();
+  const revocations = revocationsFor(key, lifetime, ctx.revocations(), ctx.now());
+  // More than a sidecar takes: it would refuse them all and keep what it runs. Nothing is sent, so
+  // the new ones stay pending (their status says so) instead of being reported as enforced; the
+  // application's Ready condition says why (its render fails the same way).
+  if (revocations.length > MAX_REVOCATIONS) return;
+  if (ctx.hub.publishRevocations(key, revocations)) ctx.metrics.configPushes.inc();
 }
 
 /**

@@ -127,10 +127,11 @@ export async function reconcileApplication(
       message: `${inputs.missingSecrets.join('; ')} not found${result.ok ? '' : '; sidecars keep their last good config; revocations still reach them'}`,
     };
   } else if (!result.ok) {
+    const tooMany = result.errors.some((e) => e.path === 'revocations');
     ready = {
       status: 'False',
       reason: 'InvalidConfig',
-      message: `${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}; sidecars keep their last good config; revocations still reach them`,
+      message: `${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}; sidecars keep their last good config; ${tooMany ? 'new revocations reach them once fewer cover it (delete the ones no longer needed)' : 'revocations still reach them'}`,
     };
   } else if (inputs.unknownProviders.length > 0) {
     const known = (application.spec.authentication?.identityProviders ?? []).map((p) => p.name);
