@@ -190,12 +190,23 @@ export function parseSidecarConfig(value: unknown, current?: SidecarConfig): Sid
           ...(revocations ? { revocations: revocations.fresh } : {}),
         }
       : value;
-  const errors = schemaErrors(
+  const checkErrors = schemaErrors(
     SidecarConfigSchema,
     checked,
     '',
     1 + (!samePolicies && Array.isArray(policies) ? policies.length : 0),
   );
+  // The fresh revocations were checked as a list of their own: their errors name their place in
+  // the list received.
+  const errors = revocations
+    ? checkErrors.map((error) => ({
+        ...error,
+        path: error.path.replace(
+          /^revocations\[(\d+)\]/,
+          (_, at: string) => `revocations[${revocations.receivedIndex(Number(at))}]`,
+        ),
+      }))
+    : checkErrors;
   if (revocations && revocations.all.length > MAX_REVOCATIONS)
     errors.push({ path: 'revocations', message: `must not have more than ${MAX_REVOCATIONS} items` });
   if (errors.length === 0) {
@@ -222,18 +233,22 @@ function keptRevocations(received: readonly unknown[], current: SidecarConfig) {
   const inForce = new Map(current.revocations.map((r) => [r.name, r]));
   const kept: (Revocation | undefined)[] = [];
   const fresh: unknown[] = [];
-  for (const item of received) {
+  /** Where each fresh one is in the received list. */
+  const freshAt: number[] = [];
+  received.forEach((item, at) => {
     const name = (item as { name?: unknown } | null)?.name;
     const known = typeof name === 'string' ? inForce.get(name) : undefined;
     if (known && sameFlatRecord(item, known)) kept.push(known);
     else {
       kept.push(undefined);
       fresh.push(item);
+      freshAt.push(at);
     }
-  }
+  });
   return {
     all: received,
     fresh,
+    receivedIndex: (freshIndex: number): number => freshAt[freshIndex] ?? freshIndex,
     /** The received list again, with the checked copies of the fresh ones in their places. */
     merge(copies: readonly Revocation[]): Revocation[] {
       let next = 0;

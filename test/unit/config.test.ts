@@ -258,8 +258,8 @@ describe('renderSidecarConfig', () => {
       { ...a, session: { nested: 'x' } },
       { name: 'a' },
     ])
-      expect(() => parseSidecarConfig({ ...config, revocations: [bad, b] }, current)).toThrow(
-        /revocations\[0\]/,
+      expect(() => parseSidecarConfig({ ...config, revocations: [b, bad] }, current)).toThrow(
+        /revocations\[1\]/,
       );
     // The bound counts every revocation, kept or not.
     const many = Array.from({ length: MAX_REVOCATIONS }, (_, i) => testRevocation(`r${i}`));

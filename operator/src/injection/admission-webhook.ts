@@ -184,6 +184,7 @@ export function createAdmissionWebhook(options: AdmissionWebhookOptions) {
           resolve();
         },
         failed(error) {
+          settle();
           reject(error);
         },
         refused(why) {

@@ -68,9 +68,9 @@ export function createOperatorConfigSource(
     // Revocations alone apply to the config in force; with none yet, there is nothing to apply them to.
     if (message.type === 'revocations' && current === undefined) return;
     // The generation is the hash of the config's content: a config whose generation is the one in
-    // force changes nothing, and is not checked again. The operator sends one after every
-    // revocation it has already sent on its own (the render that follows), and checking it cost
-    // as much as applying the revocation.
+    // force changes nothing, and is not checked again (the first line after a reconnect, and the
+    // render an operator before 2026-12-04 sent after every revocation it had already sent on
+    // its own: checking it cost as much as applying the revocation).
     if (message.type === 'config' && sameGeneration(message.config, current)) return;
     let config: SidecarConfig;
     try {
