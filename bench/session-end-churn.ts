@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { withRevocations } from '../contract/config/render.ts';
 import type { Revocation } from '../contract/config/sidecar-config.ts';
-import { streamLine } from '../contract/config-stream.ts';
+import { ACCEPTS_REVOCATION_CHANGES, STREAM_ACCEPTS_HEADER, streamLine } from '../contract/config-stream.ts';
 import { ConfigHub } from '../operator/src/delivery/config-hub.ts';
 import { configFromSnapshot } from '../sidecar/src/config/load-application.ts';
 import { readSnapshot } from '../sidecar/src/config/load-documents.ts';
@@ -74,10 +74,24 @@ async function controlledStream(dir: string, hub: ConfigHub) {
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, 'pod-token');
   const streams: ServerResponse[] = [];
+  /** Bytes written to the sidecar's stream so far. */
+  let written = 0;
   const server = createHttpsServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     streams.push(res);
-    if (STREAM === 'hub') hub.subscribe(KEY, (line) => res.write(line));
+    // As the operator subscribes a stream: with what the sidecar says it reads.
+    const readsChanges = String(_req.headers[STREAM_ACCEPTS_HEADER] ?? '').includes(
+      ACCEPTS_REVOCATION_CHANGES,
+    );
+    if (STREAM === 'hub')
+      hub.subscribe(
+        KEY,
+        (line) => {
+          written += Buffer.byteLength(line);
+          res.write(line);
+        },
+        { revocationChanges: readsChanges },
+      );
     else res.write((hub.get(KEY) as { line: string }).line);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -91,8 +105,12 @@ async function controlledStream(dir: string, hub: ConfigHub) {
       tokenFile,
     ],
     send: (line: string) => {
-      for (const res of streams) res.write(line);
+      for (const res of streams) {
+        written += Buffer.byteLength(line);
+        res.write(line);
+      }
     },
+    written: () => written,
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -100,8 +118,8 @@ async function controlledStream(dir: string, hub: ConfigHub) {
   };
 }
 
-/** Sidecar CPU (µs) per session end for an application already holding `count` revocations. */
-async function perEnd(dist: string, count: number): Promise<{ perEndUs: number; idleUs: number }> {
+/** Sidecar CPU (µs) and stream bytes per session end for an application already holding `count` revocations. */
+async function perEnd(dist: string, count: number): Promise<{ perEndUs: number; bytesPerEnd: number }> {
   const { dir } = await writeSignedInApp('http://127.0.0.1:9', 'http://127.0.0.1:8', 'churn');
   const base = configFromSnapshot(readSnapshot(dir));
   let config = withRevocations(
@@ -124,6 +142,7 @@ async function perEnd(dist: string, count: number): Promise<{ perEndUs: number; 
     await sleep(span);
     const idle = cpuNanos(pid) - idleStart;
     const start = cpuNanos(pid);
+    const writtenBefore = stream.written();
     for (let k = 0; k < ENDS; k++) {
       const revocations = [...config.revocations, sessionEnd(count + k)];
       config = withRevocations(config, revocations);
@@ -138,7 +157,7 @@ async function perEnd(dist: string, count: number): Promise<{ perEndUs: number; 
     }
     await sleep(1_000);
     const busy = cpuNanos(pid) - start;
-    return { perEndUs: (busy - idle) / ENDS / 1_000, idleUs: idle / 1_000 };
+    return { perEndUs: (busy - idle) / ENDS / 1_000, bytesPerEnd: (stream.written() - writtenBefore) / ENDS };
   } finally {
     sidecar.kill('SIGKILL');
     children.delete(sidecar);
@@ -152,12 +171,15 @@ console.log(
   `node ${process.version}; ${ENDS} session ends, one every ${EVERY_MS} ms; stream: ${STREAM === 'hub' ? 'what the ConfigHub sends' : 'a revocations line and a config line each'}\n`,
 );
 console.log(
-  `| revocations in force | ${builds.map(([name]) => `${name}: sidecar CPU per end, ms`).join(' | ')} |`,
+  `| revocations in force | ${builds.map(([name]) => `${name}: sidecar CPU per end, ms | stream bytes per end`).join(' | ')} |`,
 );
-console.log(`|---:|${builds.map(() => '---:').join('|')}|`);
+console.log(`|---:|${builds.map(() => '---:|---:').join('|')}|`);
 for (const count of COUNTS) {
   const cells: string[] = [];
-  for (const [, dist] of builds) cells.push(((await perEnd(dist, count)).perEndUs / 1_000).toFixed(2));
+  for (const [, dist] of builds) {
+    const { perEndUs, bytesPerEnd } = await perEnd(dist, count);
+    cells.push((perEndUs / 1_000).toFixed(2), Math.round(bytesPerEnd).toLocaleString('en'));
+  }
   console.log(`| ${count} | ${cells.join(' | ')} |`);
 }
 process.exit(0);

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Revocation, SidecarConfig } from './config/sidecar-config.ts';
 
 /**
@@ -26,6 +27,13 @@ export const STALL_TIMEOUT_MS = 3 * HEARTBEAT_MS;
 export const RECONNECT_BACKOFF = { baseMs: 100, maxMs: 2_000 } as const;
 /** The media type of the stream. */
 export const STREAM_MEDIA_TYPE = 'application/x-ndjson';
+/**
+ * The request header in which a sidecar names the messages it reads beyond `config`,
+ * `revocations` and `heartbeat`; the operator sends those only to sidecars that name them.
+ */
+export const STREAM_ACCEPTS_HEADER = 'x-gatehouse-stream-accepts';
+/** In STREAM_ACCEPTS_HEADER: the sidecar applies `revocations-changed` messages. */
+export const ACCEPTS_REVOCATION_CHANGES = 'revocations-changed';
 
 /**
  * One message on the stream. Unknown types are ignored by readers, so new ones can be added.
@@ -33,11 +41,21 @@ export const STREAM_MEDIA_TYPE = 'application/x-ndjson';
  * - `revocations`: the application's current revocations, sent when it cannot be rendered anew
  *   (a Secret missing, the spec invalid): the sidecar applies them to the config it runs, until
  *   the next `config` message, which carries them again.
+ * - `revocations-changed`: the same, as a change to the revocations the sidecar was sent last
+ *   (in the last `config` or `revocations` message, and the changes since): those `removed` (by
+ *   name) go, those `added` come (replacing any of the same name). Sent only to a sidecar that
+ *   names it in STREAM_ACCEPTS_HEADER, instead of `revocations`: a sign-out adds one revocation to
+ *   a list that may hold thousands, and every sidecar of the application is sent the change.
  * - `heartbeat`: nothing changed; the stream is alive.
  */
 export type StreamMessage =
   | { readonly type: 'config'; readonly config: SidecarConfig }
   | { readonly type: 'revocations'; readonly revocations: readonly Revocation[] }
+  | {
+      readonly type: 'revocations-changed';
+      readonly added: readonly Revocation[];
+      readonly removed: readonly string[];
+    }
   | { readonly type: 'heartbeat' };
 
 /** The wire form of one message: one JSON line. */
@@ -49,6 +67,7 @@ export function streamLine(message: StreamMessage): string {
 export type ReceivedLine =
   | { readonly type: 'config'; readonly config: unknown }
   | { readonly type: 'revocations'; readonly revocations: unknown }
+  | { readonly type: 'revocations-changed'; readonly added: unknown; readonly removed: unknown }
   | { readonly type: 'other' }
   | null;
 
@@ -61,8 +80,49 @@ export function readStreamLine(line: string): ReceivedLine {
     return null;
   }
   if (typeof message !== 'object' || message === null) return { type: 'other' };
-  const fields = message as { type?: unknown; config?: unknown; revocations?: unknown };
+  const fields = message as {
+    type?: unknown;
+    config?: unknown;
+    revocations?: unknown;
+    added?: unknown;
+    removed?: unknown;
+  };
   if (fields.type === 'config') return { type: 'config', config: fields.config };
   if (fields.type === 'revocations') return { type: 'revocations', revocations: fields.revocations };
+  if (fields.type === 'revocations-changed')
+    return { type: 'revocations-changed', added: fields.added, removed: fields.removed };
   return { type: 'other' };
+}
+
+/** What changed from one list of revocations to the next: the names gone, and those new or changed. */
+export function revocationChanges(
+  from: readonly Revocation[],
+  to: readonly Revocation[],
+): { added: Revocation[]; removed: string[] } {
+  const before = new Map(from.map((r) => [r.name, r]));
+  const after = new Set(to.map((r) => r.name));
+  return {
+    added: to.filter((r) => {
+      const was = before.get(r.name);
+      return was === undefined || !isDeepStrictEqual(was, r);
+    }),
+    removed: from.filter((r) => !after.has(r.name)).map((r) => r.name),
+  };
+}
+
+/**
+ * The revocations a `revocations-changed` message leaves: those in force less the removed names,
+ * with the added ones (each replacing any of its name). Undefined when the message is malformed
+ * (its parts not lists, a removed name not a string); the added ones are checked with the config.
+ */
+export function withRevocationChanges(
+  inForce: readonly Revocation[],
+  added: unknown,
+  removed: unknown,
+): unknown[] | undefined {
+  if (!Array.isArray(added) || !Array.isArray(removed) || removed.some((n) => typeof n !== 'string'))
+    return undefined;
+  const gone = new Set<unknown>(removed);
+  for (const item of added) gone.add((item as { name?: unknown } | null)?.name);
+  return [...inForce.filter((r) => !gone.has(r.name)), ...added];
 }

@@ -6,7 +6,11 @@ import {
   ACCESS_POLICIES,
   ACCESS_REVOCATIONS,
 } from '../../contract/api/resource-types.ts';
-import { readStreamLine } from '../../contract/config-stream.ts';
+import {
+  ACCEPTS_REVOCATION_CHANGES,
+  readStreamLine,
+  STREAM_ACCEPTS_HEADER,
+} from '../../contract/config-stream.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { SECRETS } from '../../lib/kube/resource-types.ts';
 import { eventually, type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
@@ -27,8 +31,9 @@ const policyNames = Array.from({ length: POLICIES }, (_, i) => `policy-${i}`);
 let env: OperatorCluster;
 let operatorCa: Agent;
 const abort = new AbortController();
-/** Every line the victim's sidecar stream has received. */
+/** Every line the victim's sidecar streams have received: one reading whole lists, one changes. */
 const received: Record<string, unknown>[] = [];
+const changes: Record<string, unknown>[] = [];
 
 const application = (namespace: string, name: string): KubeObject => ({
   metadata: { name, namespace },
@@ -41,13 +46,22 @@ const application = (namespace: string, name: string): KubeObject => ({
   }),
 });
 
-/** Opens the config stream a sidecar of victim/wiki reads, and keeps every line. */
-async function openVictimStream(): Promise<void> {
-  const tokens = await env.applicationPods(VICTIM, 'wiki', 'wiki', ['wiki-1']);
+/**
+ * Opens the config stream a sidecar of victim/wiki reads, as a sidecar of before 2026-12-04 did
+ * (whole revocation lists) or as one now does (it reads revocations-changed), and keeps every line.
+ */
+async function openVictimStream(
+  token: string,
+  into: Record<string, unknown>[],
+  readsChanges: boolean,
+): Promise<void> {
   const response = await request(`https://127.0.0.1:${env.ports.deliveryPort}/v1/config`, {
     dispatcher: operatorCa,
     signal: abort.signal,
-    headers: { authorization: `Bearer ${readFileSync(tokens['wiki-1'] as string, 'utf8').trim()}` },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(readsChanges ? { [STREAM_ACCEPTS_HEADER]: ACCEPTS_REVOCATION_CHANGES } : {}),
+    },
   });
   expect(response.statusCode).toBe(200);
   void (async () => {
@@ -57,7 +71,7 @@ async function openVictimStream(): Promise<void> {
         text += chunk.toString();
         for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n')) {
           const message = readStreamLine(text.slice(0, end));
-          if (message) received.push(message as unknown as Record<string, unknown>);
+          if (message) into.push(message as unknown as Record<string, unknown>);
           text = text.slice(end + 1);
         }
       }
@@ -96,8 +110,15 @@ beforeAll(async () => {
     60_000,
     'every application served',
   );
-  await openVictimStream();
-  await eventually(async () => received.some((line) => line.type === 'config'), 10_000, 'the first config');
+  const tokens = await env.applicationPods(VICTIM, 'wiki', 'wiki', ['wiki-1']);
+  const token = readFileSync(tokens['wiki-1'] as string, 'utf8').trim();
+  await openVictimStream(token, received, false);
+  await openVictimStream(token, changes, true);
+  await eventually(
+    async () => [received, changes].every((lines) => lines.some((line) => line.type === 'config')),
+    10_000,
+    'the first configs',
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -133,6 +154,14 @@ describe(`a revocation among ${APPLICATIONS + 1} applications of ${POLICIES} pol
       );
       await eventually(async () => env.operator.queueDepth === 0, 60_000, 'the renders done');
       sentTimes.push(received.filter(carries).length);
+      // The stream that reads changes got this one alone, not the list of those before it.
+      await eventually(async () => changes.some(carries), 10_000, `${name} streamed as a change`);
+      const change = changes.find(carries);
+      expect(change).toEqual({
+        type: 'revocations-changed',
+        added: [expect.objectContaining({ name })],
+        removed: [],
+      });
     }
     expect(sentTimes).toEqual(Array(ROUNDS).fill(1));
     expect(Math.max(...waits)).toBeLessThan(500);

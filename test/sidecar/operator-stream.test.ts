@@ -4,7 +4,13 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withRevocations } from '../../contract/config/render.ts';
 import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
+import {
+  ACCEPTS_REVOCATION_CHANGES,
+  STREAM_ACCEPTS_HEADER,
+  streamLine,
+} from '../../contract/config-stream.ts';
 import { createOperatorConfigSource } from '../../sidecar/src/config/operator-source.ts';
 import { testConfig } from '../helpers/fixtures.ts';
 import { selfSignedCertificate } from '../helpers/tls.ts';
@@ -111,6 +117,46 @@ describe('a config line with the generation in force', () => {
         await new Promise((r) => setTimeout(r, 20));
       expect(configs.map((c) => c.generation)).toEqual(['dddddddddddddddd']);
       expect(rejected).toEqual([]);
+    } finally {
+      source.close();
+      own.closeAllConnections();
+      await new Promise((r) => own.close(r));
+    }
+  });
+});
+
+describe('revocations-changed messages', () => {
+  it('the sidecar asks for them, applies each to the revocations in force, and rejects a malformed one', async () => {
+    const a = { name: 'a', user: 'ann@example.com', subject: null, provider: null, before: 1, reason: null };
+    const b = { name: 'b', user: 'bob@example.com', subject: null, provider: null, before: 2, reason: null };
+    const start = withRevocations({ ...testConfig(), revocations: [] }, [a]);
+    let accepts: string | string[] | undefined;
+    const own = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+      accepts = req.headers[STREAM_ACCEPTS_HEADER];
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write(line(start));
+      setTimeout(() => {
+        res.write(streamLine({ type: 'revocations-changed', added: [b], removed: ['a'] }));
+        res.write('{"type":"revocations-changed","added":[],"removed":[42]}\n');
+      }, 100);
+    });
+    await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
+    const configs: SidecarConfig[] = [];
+    const rejected: unknown[] = [];
+    const source = createOperatorConfigSource(
+      { url: `https://127.0.0.1:${(own.address() as AddressInfo).port}`, ca: tls.cert, tokenFile },
+      { onConfig: (c) => configs.push(c), onRejected: (e) => rejected.push(e) },
+    );
+    try {
+      await source.start();
+      expect(accepts).toBe(ACCEPTS_REVOCATION_CHANGES);
+      const started = Date.now();
+      while (rejected.length === 0 && Date.now() - started < 5_000)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(configs.map((c) => c.revocations.map((r) => r.name))).toEqual([['b']]);
+      // The same config as a render with those revocations would be: same generation.
+      expect(configs[0]?.generation).toBe(withRevocations(start, [b]).generation);
+      expect(String(rejected[0])).toMatch(/malformed/);
     } finally {
       source.close();
       own.closeAllConnections();

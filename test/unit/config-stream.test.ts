@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { renderSidecarConfig, withRevocations } from '../../contract/config/render.ts';
 import type { Revocation, SidecarConfig } from '../../contract/config/sidecar-config.ts';
-import { readStreamLine, streamLine } from '../../contract/config-stream.ts';
+import {
+  readStreamLine,
+  revocationChanges,
+  streamLine,
+  withRevocationChanges,
+} from '../../contract/config-stream.ts';
 import { ConfigHub } from '../../operator/src/delivery/config-hub.ts';
 import { testApplication, testRevocation } from '../helpers/fixtures.ts';
 
@@ -120,5 +125,85 @@ describe('config hub: revocations of an application that cannot be rendered', ()
     expect(open.map((l) => readStreamLine(l)?.type)).toEqual(['config', 'revocations', 'config']);
     expect([...(hub.servedRevocations(KEY) ?? [])]).toEqual([]);
     expect(subscribed(hub)).toHaveLength(1);
+  });
+});
+
+describe('revocations-changed: what a sign-out sends a sidecar that reads it', () => {
+  const KEY = 'corp/wiki';
+  const [a, b] = [revocation('a'), revocation('b')];
+
+  it('the operator sends the change to those that read it, the whole list to the others', () => {
+    const hub = new ConfigHub();
+    const whole: string[] = [];
+    const changes: string[] = [];
+    hub.publish(KEY, rendered([a]), '{"keys":[]}');
+    hub.subscribe(KEY, (line) => whole.push(line));
+    hub.subscribe(KEY, (line) => changes.push(line), { revocationChanges: true });
+    hub.publishRevocations(KEY, [a, b]);
+    hub.publishRevocations(KEY, [b]);
+    const changed = { ...b, reason: 'updated' };
+    hub.publishRevocations(KEY, [changed]);
+    expect(whole.slice(1).map((l) => JSON.parse(l))).toEqual([
+      { type: 'revocations', revocations: [a, b] },
+      { type: 'revocations', revocations: [b] },
+      { type: 'revocations', revocations: [changed] },
+    ]);
+    expect(changes.slice(1).map((l) => JSON.parse(l))).toEqual([
+      { type: 'revocations-changed', added: [b], removed: [] },
+      { type: 'revocations-changed', added: [], removed: ['a'] },
+      { type: 'revocations-changed', added: [changed], removed: [] },
+    ]);
+    // Applied in turn to the config the sidecar started with, each gives the whole list.
+    let inForce = rendered([a]).revocations;
+    for (const line of changes.slice(1)) {
+      const message = JSON.parse(line) as { added: unknown; removed: unknown };
+      inForce = withRevocationChanges(inForce, message.added, message.removed) as typeof inForce;
+    }
+    expect(inForce).toEqual([changed]);
+  });
+
+  it('a stream opened after revocations went on their own gets the whole list first, then changes to it', () => {
+    const hub = new ConfigHub();
+    hub.publish(KEY, rendered(), '{"keys":[]}');
+    hub.publishRevocations(KEY, [a]);
+    const lines: string[] = [];
+    hub.subscribe(KEY, (line) => lines.push(line), { revocationChanges: true });
+    hub.publishRevocations(KEY, [a, b]);
+    expect(lines.map((l) => JSON.parse(l).type)).toEqual(['config', 'revocations', 'revocations-changed']);
+    expect(JSON.parse(lines[2] as string)).toEqual({ type: 'revocations-changed', added: [b], removed: [] });
+  });
+
+  it('an application with no config yet is sent whole lists, whatever the subscriber reads', () => {
+    const hub = new ConfigHub();
+    const lines: string[] = [];
+    hub.subscribe(KEY, (line) => lines.push(line), { revocationChanges: true });
+    hub.publishRevocations(KEY, [a]);
+    expect(lines.map((l) => JSON.parse(l).type)).toEqual(['revocations']);
+  });
+
+  it.each([
+    ['added and removed', [a, b], [revocation('c')], ['a'], ['b', 'c']],
+    ['an added one replaces its name', [a, b], [{ ...a, reason: 'x' }], [], ['b', 'a']],
+    ['nothing', [a], [], [], ['a']],
+    ['a removed name not in force', [a], [], ['zzz'], ['a']],
+  ])('withRevocationChanges: %s', (_name, inForce, added, removed, names) => {
+    const after = withRevocationChanges(inForce, added, removed) as { name: string }[];
+    expect(after.map((r) => r.name)).toEqual(names);
+  });
+
+  it.each([
+    ['added not a list', { a: 1 }, []],
+    ['removed not a list', [], 'a'],
+    ['a removed name not a string', [], [1]],
+  ])('withRevocationChanges refuses a malformed message: %s', (_name, added, removed) => {
+    expect(withRevocationChanges([a], added, removed)).toBeUndefined();
+  });
+
+  it('revocationChanges: new and changed are added, gone are removed, the same are neither', () => {
+    expect(revocationChanges([a, b], [{ ...b, reason: 'x' }, revocation('c')])).toEqual({
+      added: [{ ...b, reason: 'x' }, revocation('c')],
+      removed: ['a'],
+    });
+    expect(revocationChanges([a], [a])).toEqual({ added: [], removed: [] });
   });
 });

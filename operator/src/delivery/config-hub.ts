@@ -1,7 +1,7 @@
 import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
 import { withRevocations } from '../../../contract/config/render.ts';
 import type { Revocation, SidecarConfig } from '../../../contract/config/sidecar-config.ts';
-import { streamLine } from '../../../contract/config-stream.ts';
+import { revocationChanges, streamLine } from '../../../contract/config-stream.ts';
 import { importSigningKeys } from '../../../contract/keys.ts';
 
 /** What a sidecar receives: its application's rendered config, serialised once for every subscriber. */
@@ -26,6 +26,12 @@ interface PublishedRevocations {
 
 type Subscriber = (line: string) => void;
 
+/** What a subscriber reads beyond config, revocations and heartbeats. */
+export interface SubscriberReads {
+  /** `revocations-changed` messages instead of whole `revocations` ones. */
+  readonly revocationChanges?: boolean;
+}
+
 interface Application {
   config?: PublishedConfig;
   /** Newer than the config's revocations, when set. */
@@ -39,7 +45,8 @@ interface Application {
  */
 export class ConfigHub {
   readonly #applications = new Map<string, Application>();
-  readonly #subscribers = new Map<string, Set<Subscriber>>();
+  /** Each application's subscribers, and whether each reads `revocations-changed` messages. */
+  readonly #subscribers = new Map<string, Map<Subscriber, boolean>>();
   #connected = 0;
 
   #entry(key: string): Application {
@@ -52,7 +59,7 @@ export class ConfigHub {
   }
 
   #send(key: string, line: string): void {
-    for (const subscriber of this.#subscribers.get(key) ?? []) subscriber(line);
+    for (const subscriber of this.#subscribers.get(key)?.keys() ?? []) subscriber(line);
   }
 
   /** Stores a rendered config and the JWKS of its keys; returns true when the config differs from the one served so far. */
@@ -86,18 +93,31 @@ export class ConfigHub {
   }
 
   /**
-   * Publishes an application's current revocations on their own (it cannot be rendered now);
-   * returns true when sidecars were sent something new.
+   * Publishes an application's current revocations on their own (at once, before its render; or
+   * because it cannot be rendered now): a `revocations-changed` message to subscribers that read
+   * it (and have a config), a whole `revocations` one to the others. Returns true when sidecars
+   * were sent something new.
    */
   publishRevocations(key: string, revocations: readonly Revocation[]): boolean {
     const entry = this.#entry(key);
     const names = new Set(revocations.map((r) => r.name));
-    const line = streamLine({ type: 'revocations', revocations: [...revocations].sort(byName) });
+    const sorted = [...revocations].sort(byName);
+    const line = streamLine({ type: 'revocations', revocations: sorted });
     if (entry.revocations?.line === line) return false;
     if (!entry.revocations && entry.config && sameRevocations(entry.config.config.revocations, revocations))
       return false;
-    entry.revocations = { line, names, revocations };
-    this.#send(key, line);
+    // What every subscriber was sent last: the config's revocations, or those sent on their own since.
+    const sent = entry.revocations?.revocations ?? entry.config?.config.revocations ?? [];
+    entry.revocations = { line, names, revocations: sorted };
+    let changesLine: string | undefined;
+    for (const [subscriber, readsChanges] of this.#subscribers.get(key) ?? []) {
+      if (!readsChanges || !entry.config) {
+        subscriber(line);
+        continue;
+      }
+      changesLine ??= streamLine({ type: 'revocations-changed', ...revocationChanges(sent, sorted) });
+      subscriber(changesLine);
+    }
     return true;
   }
 
@@ -123,20 +143,22 @@ export class ConfigHub {
   }
 
   /** Calls back with the current lines (config, then revocations if newer) and every later one; returns the unsubscribe function. */
-  subscribe(key: string, subscriber: Subscriber): () => void {
-    let set = this.#subscribers.get(key);
-    if (!set) {
-      set = new Set();
-      this.#subscribers.set(key, set);
+  subscribe(key: string, subscriber: Subscriber, reads: SubscriberReads = {}): () => void {
+    let subscribers = this.#subscribers.get(key);
+    if (!subscribers) {
+      subscribers = new Map();
+      this.#subscribers.set(key, subscribers);
     }
-    set.add(subscriber);
+    const set = subscribers;
+    set.set(subscriber, reads.revocationChanges === true);
     this.#connected++;
     const current = this.#applications.get(key);
     if (current?.config) subscriber(current.config.line);
     if (current?.revocations) subscriber(current.revocations.line);
     return () => {
       if (set.delete(subscriber)) this.#connected--;
-      if (set.size === 0) this.#subscribers.delete(key);
+      // Only this set: a later subscriber may have started a new one for the key.
+      if (set.size === 0 && this.#subscribers.get(key) === set) this.#subscribers.delete(key);
     };
   }
 

@@ -2,8 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import {
+  ACCEPTS_REVOCATION_CHANGES,
   CONFIG_STREAM_PATH,
   HEARTBEAT_MS,
+  STREAM_ACCEPTS_HEADER,
   STREAM_APPLICATION_PARAM,
   STREAM_MEDIA_TYPE,
   streamLine,
@@ -242,7 +244,10 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
       }
     };
     // The hub sends the current lines at once; a stream cut while they were written is let go.
-    unsubscribe = options.hub.subscribe(key, send);
+    const accepts = String(req.headers[STREAM_ACCEPTS_HEADER] ?? '').split(',');
+    unsubscribe = options.hub.subscribe(key, send, {
+      revocationChanges: accepts.some((name) => name.trim() === ACCEPTS_REVOCATION_CHANGES),
+    });
     if (!streams.has(res)) unsubscribe();
     res.on('close', stop);
     req.on('close', stop);

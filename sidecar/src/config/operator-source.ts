@@ -3,12 +3,15 @@ import type { Readable } from 'node:stream';
 import { withRevocations } from '../../../contract/config/render.ts';
 import { parseSidecarConfig, type SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import {
+  ACCEPTS_REVOCATION_CHANGES,
   CONFIG_STREAM_PATH,
   RECONNECT_BACKOFF,
   readStreamLine,
   STALL_TIMEOUT_MS,
+  STREAM_ACCEPTS_HEADER,
   STREAM_APPLICATION_PARAM,
   STREAM_MEDIA_TYPE,
+  withRevocationChanges,
 } from '../../../contract/config-stream.ts';
 import { ConfigError } from '../../../contract/errors.ts';
 import { jitteredBackoff, sleep } from '../../../lib/backoff.ts';
@@ -66,7 +69,7 @@ export function createOperatorConfigSource(
     }
     if (message.type === 'other') return; // heartbeats and future message types
     // Revocations alone apply to the config in force; with none yet, there is nothing to apply them to.
-    if (message.type === 'revocations' && current === undefined) return;
+    if (message.type !== 'config' && current === undefined) return;
     // The generation is the hash of the config's content: a config whose generation is the one in
     // force changes nothing, and is not checked again (the first line after a reconnect, and the
     // render an operator before 2026-12-04 sent after every revocation it had already sent on
@@ -76,7 +79,15 @@ export function createOperatorConfigSource(
     try {
       if (message.type === 'config') config = parseSidecarConfig(message.config, current);
       else {
-        const checked = parseSidecarConfig({ ...current, revocations: message.revocations }, current);
+        const revocations =
+          message.type === 'revocations'
+            ? message.revocations
+            : withRevocationChanges(current?.revocations ?? [], message.added, message.removed);
+        if (revocations === undefined)
+          throw new ConfigError('config_invalid', [
+            { path: '(operator stream)', message: 'a revocations-changed message is malformed' },
+          ]);
+        const checked = parseSidecarConfig({ ...current, revocations }, current);
         config = withRevocations(checked, checked.revocations);
       }
     } catch (error) {
@@ -102,7 +113,11 @@ export function createOperatorConfigSource(
       const token = readFileSync(options.tokenFile, 'utf8').trim();
       const response = await requestOn(dispatcher, url, {
         signal: abort.signal,
-        headers: { authorization: `Bearer ${token}`, accept: STREAM_MEDIA_TYPE },
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: STREAM_MEDIA_TYPE,
+          [STREAM_ACCEPTS_HEADER]: ACCEPTS_REVOCATION_CHANGES,
+        },
         headersTimeout: 0,
         bodyTimeout: 0,
       });
