@@ -206,4 +206,16 @@ describe('revocations-changed: what a sign-out sends a sidecar that reads it', (
     });
     expect(revocationChanges([a], [a])).toEqual({ added: [], removed: [] });
   });
+
+  it('unsubscribing again after the last stream left does not drop a stream opened since', () => {
+    const hub = new ConfigHub();
+    const leave = hub.subscribe(KEY, () => undefined);
+    leave();
+    const lines: string[] = [];
+    hub.subscribe(KEY, (line) => lines.push(line));
+    leave();
+    hub.publish(KEY, rendered([a]), '{"keys":[]}');
+    expect(lines).toHaveLength(1);
+    expect(hub.connected).toBe(1);
+  });
 });
