@@ -43,9 +43,11 @@ export const ACCEPTS_REVOCATION_CHANGES = 'revocations-changed';
  *   the next `config` message, which carries them again.
  * - `revocations-changed`: the same, as a change to the revocations the sidecar was sent last
  *   (in the last `config` or `revocations` message, and the changes since): those `removed` (by
- *   name) go, those `added` come (replacing any of the same name). Sent only to a sidecar that
- *   names it in STREAM_ACCEPTS_HEADER, instead of `revocations`: a sign-out adds one revocation to
- *   a list that may hold thousands, and every sidecar of the application is sent the change.
+ *   name) go, those `added` come (replacing any of the same name); `generation` is the config's
+ *   after the change. Sent only to a sidecar that names it in STREAM_ACCEPTS_HEADER, instead of
+ *   `revocations`: a sign-out adds one revocation to a list that may hold thousands, and every
+ *   sidecar of the application is sent the change. A sidecar whose config then has another
+ *   generation (it refused something it was sent) keeps it and reconnects for whole lists.
  * - `heartbeat`: nothing changed; the stream is alive.
  */
 export type StreamMessage =
@@ -55,6 +57,7 @@ export type StreamMessage =
       readonly type: 'revocations-changed';
       readonly added: readonly Revocation[];
       readonly removed: readonly string[];
+      readonly generation: string;
     }
   | { readonly type: 'heartbeat' };
 
@@ -67,7 +70,12 @@ export function streamLine(message: StreamMessage): string {
 export type ReceivedLine =
   | { readonly type: 'config'; readonly config: unknown }
   | { readonly type: 'revocations'; readonly revocations: unknown }
-  | { readonly type: 'revocations-changed'; readonly added: unknown; readonly removed: unknown }
+  | {
+      readonly type: 'revocations-changed';
+      readonly added: unknown;
+      readonly removed: unknown;
+      readonly generation: unknown;
+    }
   | { readonly type: 'other' }
   | null;
 
@@ -86,11 +94,17 @@ export function readStreamLine(line: string): ReceivedLine {
     revocations?: unknown;
     added?: unknown;
     removed?: unknown;
+    generation?: unknown;
   };
   if (fields.type === 'config') return { type: 'config', config: fields.config };
   if (fields.type === 'revocations') return { type: 'revocations', revocations: fields.revocations };
   if (fields.type === 'revocations-changed')
-    return { type: 'revocations-changed', added: fields.added, removed: fields.removed };
+    return {
+      type: 'revocations-changed',
+      added: fields.added,
+      removed: fields.removed,
+      generation: fields.generation,
+    };
   return { type: 'other' };
 }
 

@@ -161,6 +161,7 @@ describe(`a revocation among ${APPLICATIONS + 1} applications of ${POLICIES} pol
         type: 'revocations-changed',
         added: [expect.objectContaining({ name })],
         removed: [],
+        generation: expect.any(String),
       });
     }
     expect(sentTimes).toEqual(Array(ROUNDS).fill(1));

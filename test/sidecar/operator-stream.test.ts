@@ -126,41 +126,99 @@ describe('a config line with the generation in force', () => {
 });
 
 describe('revocations-changed messages', () => {
-  it('the sidecar asks for them, applies each to the revocations in force, and rejects a malformed one', async () => {
-    const a = { name: 'a', user: 'ann@example.com', subject: null, provider: null, before: 1, reason: null };
-    const b = { name: 'b', user: 'bob@example.com', subject: null, provider: null, before: 2, reason: null };
-    const start = withRevocations({ ...testConfig(), revocations: [] }, [a]);
-    let accepts: string | string[] | undefined;
+  const a = { name: 'a', user: 'ann@example.com', subject: null, provider: null, before: 1, reason: null };
+  const b = { name: 'b', user: 'bob@example.com', subject: null, provider: null, before: 2, reason: null };
+  const c = { name: 'c', user: 'cid@example.com', subject: null, provider: null, before: 3, reason: null };
+  const start = withRevocations({ ...testConfig(), revocations: [] }, [a]);
+
+  /** A stand-in operator that sends each connection the lines of its turn; the sidecar's configs and refusals. */
+  async function streamOf(turns: string[][]) {
+    const accepts: (string | string[] | undefined)[] = [];
     const own = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
-      accepts = req.headers[STREAM_ACCEPTS_HEADER];
+      accepts.push(req.headers[STREAM_ACCEPTS_HEADER]);
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      res.write(line(start));
-      setTimeout(() => {
-        res.write(streamLine({ type: 'revocations-changed', added: [b], removed: ['a'] }));
-        res.write('{"type":"revocations-changed","added":[],"removed":[42]}\n');
-      }, 100);
+      const lines = turns[accepts.length - 1] ?? [];
+      res.write(lines[0] ?? '');
+      setTimeout(() => res.write(lines.slice(1).join('')), 100);
     });
     await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
     const configs: SidecarConfig[] = [];
     const rejected: unknown[] = [];
     const source = createOperatorConfigSource(
-      { url: `https://127.0.0.1:${(own.address() as AddressInfo).port}`, ca: tls.cert, tokenFile },
-      { onConfig: (c) => configs.push(c), onRejected: (e) => rejected.push(e) },
+      {
+        url: `https://127.0.0.1:${(own.address() as AddressInfo).port}`,
+        ca: tls.cert,
+        tokenFile,
+        backoff: { baseMs: 10, maxMs: 20 },
+      },
+      { onConfig: (config) => configs.push(config), onRejected: (error) => rejected.push(error) },
     );
-    try {
-      await source.start();
-      expect(accepts).toBe(ACCEPTS_REVOCATION_CHANGES);
+    const until = async (done: () => boolean): Promise<void> => {
       const started = Date.now();
-      while (rejected.length === 0 && Date.now() - started < 5_000)
-        await new Promise((r) => setTimeout(r, 20));
-      expect(configs.map((c) => c.revocations.map((r) => r.name))).toEqual([['b']]);
-      // The same config as a render with those revocations would be: same generation.
-      expect(configs[0]?.generation).toBe(withRevocations(start, [b]).generation);
-      expect(String(rejected[0])).toMatch(/malformed/);
-    } finally {
+      while (!done() && Date.now() - started < 5_000) await new Promise((r) => setTimeout(r, 20));
+    };
+    const close = async (): Promise<void> => {
       source.close();
       own.closeAllConnections();
       await new Promise((r) => own.close(r));
+    };
+    return { source, accepts, configs, rejected, until, close };
+  }
+  const names = (config: SidecarConfig | undefined) => config?.revocations.map((r) => r.name);
+  const changed = (added: unknown[], removed: string[], generation: string) =>
+    `${JSON.stringify({ type: 'revocations-changed', added, removed, generation })}\n`;
+
+  it('the sidecar asks for them and applies each to the revocations in force, the config the operator says', async () => {
+    const after = withRevocations(start, [b]);
+    const s = await streamOf([[line(start).toString(), changed([b], ['a'], after.generation)]]);
+    try {
+      await s.source.start();
+      expect(s.accepts).toEqual([ACCEPTS_REVOCATION_CHANGES]);
+      await s.until(() => s.configs.length > 0);
+      expect(names(s.configs[0])).toEqual(['b']);
+      expect(s.configs[0]?.generation).toBe(after.generation);
+      expect(s.accepts).toHaveLength(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a malformed one is refused, and the sidecar reconnects for whole lists', async () => {
+    const whole = withRevocations(start, [b, c]);
+    const s = await streamOf([
+      [line(start).toString(), changed([], [42 as unknown as string], 'x')],
+      [line(whole).toString()],
+    ]);
+    try {
+      await s.source.start();
+      await s.until(() => s.configs.length > 0);
+      expect(String(s.rejected[0])).toMatch(/malformed/);
+      expect(s.accepts).toHaveLength(2);
+      expect(names(s.configs.at(-1))).toEqual(['b', 'c']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('one that leads elsewhere than the operator says (a line refused before) is kept, and the sidecar reconnects', async () => {
+    // The operator believes the sidecar has [a, c] (the sidecar refused that line); it adds b.
+    const believed = withRevocations(start, [a, b, c]);
+    const s = await streamOf([
+      [line(start).toString(), changed([b], [], believed.generation)],
+      [line(believed).toString()],
+    ]);
+    try {
+      await s.source.start();
+      await s.until(() => s.configs.length > 1);
+      // b is enforced at once, then the whole list comes with the new stream.
+      expect(s.configs.map(names)).toEqual([
+        ['a', 'b'],
+        ['a', 'b', 'c'],
+      ]);
+      expect(s.accepts).toHaveLength(2);
+      expect(s.rejected).toEqual([]);
+    } finally {
+      await s.close();
     }
   });
 });

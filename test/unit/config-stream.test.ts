@@ -148,10 +148,27 @@ describe('revocations-changed: what a sign-out sends a sidecar that reads it', (
       { type: 'revocations', revocations: [b] },
       { type: 'revocations', revocations: [changed] },
     ]);
+    // Each names the generation the sidecar's config has once applied: the render's with that list.
+    const config = rendered([a]);
     expect(changes.slice(1).map((l) => JSON.parse(l))).toEqual([
-      { type: 'revocations-changed', added: [b], removed: [] },
-      { type: 'revocations-changed', added: [], removed: ['a'] },
-      { type: 'revocations-changed', added: [changed], removed: [] },
+      {
+        type: 'revocations-changed',
+        added: [b],
+        removed: [],
+        generation: withRevocations(config, [a, b]).generation,
+      },
+      {
+        type: 'revocations-changed',
+        added: [],
+        removed: ['a'],
+        generation: withRevocations(config, [b]).generation,
+      },
+      {
+        type: 'revocations-changed',
+        added: [changed],
+        removed: [],
+        generation: withRevocations(config, [changed]).generation,
+      },
     ]);
     // Applied in turn to the config the sidecar started with, each gives the whole list.
     let inForce = rendered([a]).revocations;
@@ -170,7 +187,12 @@ describe('revocations-changed: what a sign-out sends a sidecar that reads it', (
     hub.subscribe(KEY, (line) => lines.push(line), { revocationChanges: true });
     hub.publishRevocations(KEY, [a, b]);
     expect(lines.map((l) => JSON.parse(l).type)).toEqual(['config', 'revocations', 'revocations-changed']);
-    expect(JSON.parse(lines[2] as string)).toEqual({ type: 'revocations-changed', added: [b], removed: [] });
+    expect(JSON.parse(lines[2] as string)).toEqual({
+      type: 'revocations-changed',
+      added: [b],
+      removed: [],
+      generation: withRevocations(rendered(), [a, b]).generation,
+    });
   });
 
   it('an application with no config yet is sent whole lists, whatever the subscriber reads', () => {

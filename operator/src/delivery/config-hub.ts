@@ -115,7 +115,11 @@ export class ConfigHub {
         subscriber(line);
         continue;
       }
-      changesLine ??= streamLine({ type: 'revocations-changed', ...revocationChanges(sent, sorted) });
+      changesLine ??= streamLine({
+        type: 'revocations-changed',
+        ...revocationChanges(sent, sorted),
+        generation: withRevocations(entry.config.config, sorted).generation,
+      });
       subscriber(changesLine);
     }
     return true;

@@ -59,13 +59,14 @@ export function createOperatorConfigSource(
     first = resolve;
   });
 
-  const accept = (line: string): void => {
+  /** Applies one line; `resync` when this sidecar must reconnect to be in step with the operator again. */
+  const accept = (line: string): 'resync' | undefined => {
     const message = readStreamLine(line);
     if (message === null) {
       listener.onRejected(
         new ConfigError('config_invalid', [{ path: '(operator stream)', message: 'a line is not JSON' }]),
       );
-      return;
+      return 'resync';
     }
     if (message.type === 'other') return; // heartbeats and future message types
     // Revocations alone apply to the config in force; with none yet, there is nothing to apply them to.
@@ -75,6 +76,7 @@ export function createOperatorConfigSource(
     // render an operator before 2026-12-04 sent after every revocation it had already sent on
     // its own: checking it cost as much as applying the revocation).
     if (message.type === 'config' && sameGeneration(message.config, current)) return;
+    const change = message.type === 'revocations-changed';
     let config: SidecarConfig;
     try {
       if (message.type === 'config') config = parseSidecarConfig(message.config, current);
@@ -92,13 +94,21 @@ export function createOperatorConfigSource(
       }
     } catch (error) {
       if (error instanceof ConfigError) listener.onRejected(error);
-      return;
+      // A change that could not be applied leaves this sidecar's revocations apart from what the
+      // operator thinks it sent: only whole lists (a new stream) bring them back together.
+      return change ? 'resync' : undefined;
     }
-    if (current?.generation === config.generation) return;
-    const isFirst = current === undefined;
-    current = config;
-    if (isFirst) first(config);
-    else listener.onConfig(config);
+    // A change applied to revocations other than those the operator sent (this sidecar refused a
+    // line before) gives another config than the operator's: keep it (it only adds and removes
+    // revocations) and reconnect for whole lists.
+    const drifted = message.type === 'revocations-changed' && config.generation !== message.generation;
+    if (current?.generation !== config.generation) {
+      const isFirst = current === undefined;
+      current = config;
+      if (isFirst) first(config);
+      else listener.onConfig(config);
+    }
+    return drifted ? 'resync' : undefined;
   };
 
   const connectOnce = async (): Promise<void> => {
@@ -130,7 +140,8 @@ export function createOperatorConfigSource(
         maxLineBytes: MAX_LINE_BYTES,
         onChunk: stall.arm,
       }))
-        accept(line);
+        if (accept(line) === 'resync')
+          throw new Error('the revocations drifted from the operator’s (a line was refused): reconnecting');
       throw new Error('the operator ended the stream');
     } catch (error) {
       if (stall.stalled) throw new StreamStalled(`no data for ${stallTimeoutMs} ms`);
