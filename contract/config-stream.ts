@@ -1,5 +1,4 @@
-import { isDeepStrictEqual } from 'node:util';
-import type { Revocation, SidecarConfig } from './config/sidecar-config.ts';
+import { type Revocation, type SidecarConfig, sameFlatRecord } from './config/sidecar-config.ts';
 
 /**
  * The config stream between the operator and its sidecars: a long-lived HTTPS GET answered with
@@ -118,7 +117,7 @@ export function revocationChanges(
   return {
     added: to.filter((r) => {
       const was = before.get(r.name);
-      return was === undefined || !isDeepStrictEqual(was, r);
+      return was === undefined || !sameFlatRecord(r, was);
     }),
     removed: from.filter((r) => !after.has(r.name)).map((r) => r.name),
   };

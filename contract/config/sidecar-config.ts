@@ -258,7 +258,7 @@ function keptRevocations(received: readonly unknown[], current: SidecarConfig) {
 }
 
 /** True when `value` is an object with exactly the fields of `record`, each the same primitive. */
-function sameFlatRecord(value: unknown, record: object): boolean {
+export function sameFlatRecord(value: unknown, record: object): boolean {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const fields = Object.keys(value);
   if (fields.length !== Object.keys(record).length) return false;

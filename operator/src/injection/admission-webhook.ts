@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { APPLICATION_KEY } from '../../../contract/injection.ts';
 import type { BodyHold } from '../../../lib/body-budget.ts';
+import { parseDurationMs } from '../../../lib/duration.ts';
 import { FairTurns } from '../../../lib/fair-turns.ts';
 import { type JsonShapeLimits, jsonShapeProblem } from '../../../lib/json-shape.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
@@ -31,12 +32,12 @@ export const MAX_WAITING_REVIEWS = 4_096;
 export const DEFAULT_REVIEW_WAIT_MS = 10_000;
 const MAX_REVIEW_WAIT_MS = 30_000;
 
-/** The API server's wait for this call, from its `?timeout=10s` query parameter, within 1 to 30 s. */
+/** The API server's wait for this call, from its `?timeout=10s` query parameter (a Go duration), within 1 to 30 s. */
 export function reviewWaitMs(url: string | undefined): number {
-  const timeout = /[?&]timeout=(\d+(?:\.\d+)?)(ms|s|m)(?:&|$)/.exec(url ?? '');
-  if (!timeout) return DEFAULT_REVIEW_WAIT_MS;
-  const unit = timeout[2] === 'ms' ? 1 : timeout[2] === 's' ? 1_000 : 60_000;
-  return Math.min(MAX_REVIEW_WAIT_MS, Math.max(1_000, Number(timeout[1]) * unit));
+  const timeout = new URL(url ?? '/', 'https://operator.invalid').searchParams.get('timeout');
+  const ms = timeout === null ? undefined : parseDurationMs(timeout);
+  if (ms === undefined) return DEFAULT_REVIEW_WAIT_MS;
+  return Math.min(MAX_REVIEW_WAIT_MS, Math.max(1_000, ms));
 }
 
 interface AdmissionRequest {
