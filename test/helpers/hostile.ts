@@ -149,9 +149,13 @@ export async function startHostileUpstream(options: HostileUpstreamOptions = {})
 }
 
 /** Polls until the condition holds, or throws after timeoutMs. */
-export async function eventually(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+export async function eventually(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }

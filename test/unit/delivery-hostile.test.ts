@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_REVOCATIONS, type SidecarConfig } from '../../contract/config/sidecar-config.ts';
@@ -78,7 +79,7 @@ afterAll(async () => {
 /** A TLS client from `from`, its handshake done, that keeps what it receives. */
 async function client(
   from: string,
-): Promise<{ socket: TLSSocket; received(): string; closed: Promise<void> }> {
+): Promise<{ socket: TLSSocket; tcp: Socket; received(): string; closed: Promise<void> }> {
   const tcp = await dial(port, from);
   if (!tcp) throw new Error(`no connection from ${from}`);
   const socket = await new Promise<TLSSocket>((resolve, reject) => {
@@ -92,7 +93,7 @@ async function client(
     text += c.toString('latin1');
   });
   const closed = new Promise<void>((r) => socket.once('close', () => r()));
-  return { socket, received: () => text, closed };
+  return { socket, tcp, received: () => text, closed };
 }
 
 const EIGHT_MIB = 8 * 1024 * 1024;
@@ -307,6 +308,46 @@ describe('reviews take turns on the thread', () => {
       await metrics.registry.getSingleMetricAsString('gatehouse_operator_webhook_reviews_waiting'),
     ).toMatch(/^gatehouse_operator_webhook_reviews_waiting 0$/m);
   }, 60_000);
+
+  /** The number of reviews waiting for their turn now (the webhook's gauge). */
+  const waiting = async (): Promise<number> =>
+    Number(
+      /^gatehouse_operator_webhook_reviews_waiting (\d+)$/m.exec(
+        await metrics.registry.getSingleMetricAsString('gatehouse_operator_webhook_reviews_waiting'),
+      )?.[1],
+    );
+
+  it.each([
+    ['reset (RST)', (c: { tcp: Socket }) => c.tcp.resetAndDestroy()],
+    ['closed (FIN)', (c: { socket: TLSSocket }) => c.socket.end()],
+  ])(
+    'reviews whose clients %s while they wait for their turn leave the line at once; the webhook serves on',
+    async (_how, leave) => {
+      // 24 costly reviews from one address at once: a line of about two seconds of parsing.
+      const flood = await Promise.all(Array.from({ length: 24 }, () => client('127.14.7.3')));
+      for (const c of flood) c.socket.write(post(costly));
+      await eventually('a line of reviews', async () => (await waiting()) >= 16, 10_000);
+
+      // Every client leaves. A review that stayed in line would be parsed for nobody, 80 ms each,
+      // and hold the thread for the rest of the line: the gauge would fall by one every 80 ms.
+      const left = performance.now();
+      for (const c of flood) leave(c);
+      await eventually('the line empty', async () => (await waiting()) === 0, 5_000);
+      const emptied = performance.now() - left;
+      expect(emptied).toBeLessThan(300);
+      const answered = flood.reduce((sum, c) => sum + answers(c.received()), 0);
+      expect(answered).toBeLessThan(8);
+
+      // Served on: a review from elsewhere is answered.
+      const apiServer = await client('127.14.7.4');
+      const done = arrival(apiServer.socket, () => answers(apiServer.received()) === 1);
+      apiServer.socket.write(post(small));
+      await done;
+      expect(apiServer.received()).toMatch(/^HTTP\/1\.1 200/);
+      for (const c of [...flood, apiServer]) c.socket.destroy();
+    },
+    30_000,
+  );
 
   it.each([
     ['/v1/inject?timeout=10s', 10_000],
