@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { startUpstream, type TestUpstream } from './upstream.ts';
@@ -162,3 +163,18 @@ export async function eventually(
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * What the kernel holds unsent on the IPv4 loopback connection from `localPort` to `remotePort`
+ * (its send queue, from /proc/net/tcp), in bytes; undefined when there is no such connection.
+ * A closed connection whose peer reads nothing stays listed (FIN-WAIT-1) with what it held.
+ */
+export function kernelSendQueue(localPort: number, remotePort: number): number | undefined {
+  const hex = (port: number): string => port.toString(16).toUpperCase().padStart(4, '0');
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const [, local, remote, , queues] = line.trim().split(/\s+/);
+    if (local?.endsWith(`:${hex(localPort)}`) && remote?.endsWith(`:${hex(remotePort)}`))
+      return Number.parseInt(queues?.split(':')[0] ?? '0', 16);
+  }
+  return undefined;
+}

@@ -9,12 +9,13 @@ import {
   DELIVERY_REQUEST_TIMEOUT_MS,
   STREAM_END_GRACE_MS,
   STREAM_SLACK_BYTES,
+  STREAMS_PER_POD,
   VERIFYING_PER_PEER,
 } from '../../operator/src/delivery/delivery-server.ts';
 import { SESSION_ENDS_UNTIL } from '../../operator/src/delivery/session-ends-route.ts';
 import { createAdmissionWebhook, reviewWaitMs } from '../../operator/src/injection/admission-webhook.ts';
 import { createOperatorMetrics } from '../../operator/src/operator-metrics.ts';
-import { dial, eventually, sleep } from '../helpers/hostile.ts';
+import { dial, eventually, kernelSendQueue, sleep } from '../helpers/hostile.ts';
 import { selfSignedCertificate } from '../helpers/tls.ts';
 
 // The operator's delivery port is on the pod network, open to every pod (the chart's
@@ -58,6 +59,12 @@ function serverConnections(): Promise<number> {
   return new Promise((resolve, reject) =>
     delivery.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
   );
+}
+
+/** Streams the operator ended for `reason` so far. */
+async function streamsEnded(reason: string): Promise<number> {
+  const text = await metrics.registry.getSingleMetricAsString('gatehouse_operator_streams_ended_total');
+  return Number(new RegExp(`reason="${reason}"} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
 }
 
 /** The delivery port's gauge of body bytes held now. */
@@ -484,6 +491,49 @@ describe('config streams that are not read', () => {
     expect(took).toBeLessThan(STREAM_END_GRACE_MS + 3_000);
     stalled.socket.destroy();
   }, 30_000);
+
+  it(`one Pod holds ${STREAMS_PER_POD} streams: a further one cuts its oldest with a reset, and what the kernel held for it goes`, async () => {
+    // A config larger than the kernel's buffers take, for streams that read nothing.
+    hub.publish(APP, bigConfig(30, 12 * 1024 * 1024), '{}');
+    const replacedBefore = await streamsEnded('replaced');
+    const connectedBefore = hub.connected;
+    const other = await client('127.14.6.9');
+    other.socket.write(
+      'GET /v1/config HTTP/1.1\r\nHost: operator\r\nAuthorization: Bearer other-pod\r\n\r\n',
+    );
+    other.socket.pause();
+    const same: Awaited<ReturnType<typeof client>>[] = [];
+    for (let i = 0; i < 5; i++) {
+      const c = await client('127.14.6.1');
+      c.socket.write('GET /v1/config HTTP/1.1\r\nHost: operator\r\nAuthorization: Bearer one-pod\r\n\r\n');
+      c.socket.pause();
+      same.push(c);
+      // Each stream's config fills the kernel's buffers before the next one comes.
+      await eventually(
+        'the config sent as far as it goes',
+        () => (kernelSendQueue(port, c.tcp.localPort ?? 0) ?? 0) > 0,
+        5_000,
+      );
+    }
+    await eventually(
+      'the pod down to its streams',
+      () => hub.connected === connectedBefore + 1 + STREAMS_PER_POD,
+      5_000,
+    );
+    expect(await streamsEnded('replaced')).toBe(replacedBefore + 5 - STREAMS_PER_POD);
+    // The oldest three are gone from the kernel too (reset): closed, each kept about a megabyte
+    // queued for a peer that reads nothing, for minutes.
+    for (const c of same.slice(0, 5 - STREAMS_PER_POD))
+      await eventually(
+        'the cut connection gone',
+        () => kernelSendQueue(port, c.tcp.localPort ?? 0) === undefined,
+        2_000,
+      );
+    for (const c of [...same.slice(5 - STREAMS_PER_POD), other])
+      expect(kernelSendQueue(port, c.tcp.localPort ?? 0)).toBeGreaterThan(0);
+    for (const c of [...same, other]) c.socket.destroy();
+    await eventually('all streams gone', () => hub.connected === connectedBefore, 5_000);
+  });
 
   it('a sidecar that leaves while its token is reviewed leaves nothing subscribed', async () => {
     const leaving = await client('127.14.5.1');

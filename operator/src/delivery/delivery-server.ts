@@ -16,6 +16,7 @@ import { ConcurrentShare } from '../../../lib/concurrent-share.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { limitConnectionsPerPeer } from '../../../lib/net/peer-connections.ts';
+import { tlsConnectionReset } from '../../../lib/net/tls-reset.ts';
 import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import type { ConfigHub } from './config-hub.ts';
@@ -65,6 +66,15 @@ export const DELIVERY_BODY_BYTES = 96 * 1024 * 1024;
  * stopped sidecar, a zero window) kept every config and heartbeat in the operator's memory.
  */
 export const STREAM_SLACK_BYTES = 1024 * 1024;
+/**
+ * Config streams one Pod may hold at once: its sidecar's, and the one that stream replaces (a
+ * sidecar that reconnects closes its old connection first, but the operator may learn of that
+ * close later than of the new stream, or never, across a broken network). A further stream cuts
+ * the Pod's oldest at once. Before, one Pod's token held as many streams as its address had
+ * connections (256), each keeping a whole config unread in the operator: 250 of a 3.7 MB config
+ * held 442 MiB of the operator's memory, and as much again in kernel buffers.
+ */
+export const STREAMS_PER_POD = 2;
 /** A stream the operator ended is cut this long after, if its sidecar has not read to the end. */
 export const STREAM_END_GRACE_MS = 10_000;
 const HEARTBEAT_LINE = streamLine({ type: 'heartbeat' });
@@ -122,8 +132,10 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
   /** Open streams: the pod each serves (namespace/name and uid), and how to stop writing to it. */
   const streams = new Map<
     ServerResponse,
-    { readonly pod: string; readonly podUid: string; readonly stop: () => void }
+    { readonly pod: string; readonly podUid: string; readonly socket: TLSSocket; readonly stop: () => void }
   >();
+  /** Each Pod's open streams (by Pod uid), oldest first. */
+  const podStreams = new Map<string, ServerResponse[]>();
 
   const verifying = new ConcurrentShare(VERIFYING_PER_PEER, MAX_VERIFYING);
   /** Verifies a token within the port's places for reviews; refuses with 503 busy past them. */
@@ -159,7 +171,17 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     if (reason) options.metrics.streamsEnded.inc({ reason });
     open.stop();
     res.end();
-    setTimeout(() => res.destroy(), STREAM_END_GRACE_MS).unref();
+    setTimeout(() => {
+      if (!open.socket.destroyed) resetConnection(open.socket);
+    }, STREAM_END_GRACE_MS).unref();
+  };
+  /** Cuts a stream at once (counted by reason): what was written to it and not sent is dropped. */
+  const cutStream = (res: ServerResponse, reason: string): void => {
+    const open = streams.get(res);
+    if (!open) return;
+    options.metrics.streamsEnded.inc({ reason });
+    open.stop();
+    resetConnection(open.socket);
   };
 
   const stream = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
@@ -229,19 +251,29 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
       clearTimeout(expiry);
       unsubscribe();
       options.metrics.connectedSidecars.dec();
+      const ofPod = podStreams.get(identity.podUid) ?? [];
+      const at = ofPod.indexOf(res);
+      if (at >= 0) ofPod.splice(at, 1);
+      if (ofPod.length === 0) podStreams.delete(identity.podUid);
     };
-    streams.set(res, { pod: `${identity.namespace}/${identity.pod}`, podUid: identity.podUid, stop });
+    streams.set(res, {
+      pod: `${identity.namespace}/${identity.pod}`,
+      podUid: identity.podUid,
+      socket: req.socket as TLSSocket,
+      stop,
+    });
     options.metrics.connectedSidecars.inc();
+    const ofPod = podStreams.get(identity.podUid) ?? [];
+    podStreams.set(identity.podUid, ofPod);
+    ofPod.push(res);
+    const oldest = ofPod.length > STREAMS_PER_POD ? ofPod[0] : undefined;
+    if (oldest) cutStream(oldest, 'replaced');
     let largestLine = 0;
     const send = (line: string): void => {
       if (res.writableEnded || res.destroyed) return;
       largestLine = Math.max(largestLine, line.length);
       res.write(line);
-      if (res.writableLength > largestLine + STREAM_SLACK_BYTES) {
-        options.metrics.streamsEnded.inc({ reason: 'slow_reader' });
-        stop();
-        res.destroy();
-      }
+      if (res.writableLength > largestLine + STREAM_SLACK_BYTES) cutStream(res, 'slow_reader');
     };
     // The hub sends the current lines at once; a stream cut while they were written is let go.
     const accepts = String(req.headers[STREAM_ACCEPTS_HEADER] ?? '').split(',');
@@ -307,6 +339,9 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
       sendJson(res, 404, { error: 'not_found', message: 'no such endpoint' });
     },
   );
+  // A stream cut because its sidecar does not read is reset: closed, its connection would keep
+  // what was written to it in the kernel's send queue for minutes.
+  const resetConnection = tlsConnectionReset(server);
   limitConnectionsPerPeer(server, DELIVERY_CONNECTIONS_PER_PEER, () =>
     options.metrics.deliveryConnectionsRefused.inc(),
   );
