@@ -10,6 +10,8 @@ export interface RawClient {
   received(): string;
   /** True once the connection has closed. */
   isClosed(): boolean;
+  /** True when the peer reset the connection (RST) rather than closed it. */
+  reset(): boolean;
   /** Resolves when the peer closed (or the socket errored). */
   readonly closed: Promise<void>;
   /** Resolves once the received text matches, or rejects after timeoutMs. */
@@ -24,8 +26,11 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function watchSocket(socket: Socket): RawClient {
   const chunks: Buffer[] = [];
   let isClosed = false;
+  let wasReset = false;
   socket.on('data', (c: Buffer) => chunks.push(c));
-  socket.on('error', () => undefined);
+  socket.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'ECONNRESET') wasReset = true;
+  });
   const closed = new Promise<void>((r) =>
     socket.once('close', () => {
       isClosed = true;
@@ -42,6 +47,7 @@ export function watchSocket(socket: Socket): RawClient {
     socket,
     received,
     isClosed: () => isClosed,
+    reset: () => wasReset,
     closed,
     until,
     async waitFor(pattern, timeoutMs = 5_000) {

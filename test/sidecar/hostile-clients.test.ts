@@ -7,6 +7,7 @@ import { testConfig } from '../helpers/fixtures.ts';
 import {
   eventually,
   type HostileUpstream,
+  kernelSendQueue,
   openRaw,
   type RawClient,
   sleep,
@@ -21,6 +22,7 @@ import {
   startSidecarProcess,
   writeConfigDir,
 } from '../helpers/sidecar-process.ts';
+import { startUpstream } from '../helpers/upstream.ts';
 
 /** Numbers refer to the findings of the hostile-client review (docs/sidecar.md, "Hostile clients"). */
 
@@ -322,6 +324,54 @@ describe('paths of the request and the upgrade that hold resources', () => {
       },
     };
   }
+
+  it('a download nobody reads is reset at the client idle timeout: the kernel keeps nothing for it; an idle keep-alive connection is closed', async () => {
+    // 64 MiB answers, more than the kernel's buffers on both ends take.
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    const upstream = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-length': String(1024 * chunk.length) });
+      let left = 1024;
+      const pump = (): void => {
+        while (left > 0) {
+          left--;
+          if (!res.write(chunk)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+    });
+    const gate = await startSidecar(testConfig({ upstream: { url: upstream.url } }), {
+      idleTimeoutMs: 1_000,
+      keepAliveTimeoutMs: 1_000,
+    });
+    try {
+      const stalled = await openRaw(gate.port, '127.0.2.30');
+      stalled.socket.write(GET('/download'));
+      stalled.socket.pause();
+      const polite = await openRaw(gate.port, '127.0.2.31');
+      polite.socket.write(GET('/download'));
+      const port = stalled.socket.localPort ?? 0;
+      await eventually('the answer queued in the kernel', () => (kernelSendQueue(gate.port, port) ?? 0) > 0);
+      // Cut a second after its client took its last byte; closed, the connection would stay
+      // (FIN-WAIT-1) with megabytes queued for minutes.
+      await eventually('the connection gone', () => kernelSendQueue(gate.port, port) === undefined, 5_000);
+      const lineOf = (peerIp: string) => linesFor(gate, '/download').find((l) => l.peerIp === peerIp);
+      await eventually('its line', () => lineOf('127.0.2.30') !== undefined);
+      expect(lineOf('127.0.2.30')).toMatchObject({ outcome: 'client_timeout' });
+      // The client that read got all of it, then its idle connection was closed, not reset.
+      await polite.closed;
+      expect(polite.received().length).toBeGreaterThan(64 * 1024 * 1024);
+      expect(polite.reset()).toBe(false);
+      expect(lineOf('127.0.2.31')).toMatchObject({ status: 200, outcome: 'served' });
+      stalled.socket.destroy();
+    } finally {
+      await gate.close();
+      await upstream.close();
+    }
+  });
 
   it('tunnel caps: per caller and overall, 503 tunnel_limit logged, a closed tunnel frees its place', async () => {
     const { gate, close } = await gateWith({ maxClientTunnels: 2, maxTunnels: 3 });

@@ -6,11 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withRevocations } from '../../contract/config/render.ts';
 import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
-import {
-  ACCEPTS_REVOCATION_CHANGES,
-  STREAM_ACCEPTS_HEADER,
-  streamLine,
-} from '../../contract/config-stream.ts';
+import { ACCEPTS_REVOCATION_CHANGES, STREAM_ACCEPTS_HEADER } from '../../contract/config-stream.ts';
 import { createOperatorConfigSource } from '../../sidecar/src/config/operator-source.ts';
 import { testConfig } from '../helpers/fixtures.ts';
 import { selfSignedCertificate } from '../helpers/tls.ts';
