@@ -26,7 +26,8 @@ export function resetConnection(socket: Socket): void {
 }
 
 /**
- * Cuts a TLS server's connections with a reset. Node.js resets only a plain TCP socket (`resetAndDestroy` throws on a TLSSocket:
+ * Cuts a TLS server's connections with a reset (a TLS socket already closed is left alone).
+ * Node.js resets only a plain TCP socket (`resetAndDestroy` throws on a TLSSocket:
  * nodejs/node#49484), so the TCP socket under each TLS connection is kept from the server's
  * `connection` event, found again by the peer's address and port.
  */
@@ -43,6 +44,7 @@ export function tlsConnectionReset(server: Server): (socket: TLSSocket) => void 
     });
   });
   return (socket) => {
+    if (socket.destroyed) return;
     const key = keyOf(socket);
     const tcp = key === undefined ? undefined : raw.get(key);
     if (tcp) resetConnection(tcp);

@@ -171,9 +171,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     if (reason) options.metrics.streamsEnded.inc({ reason });
     open.stop();
     res.end();
-    setTimeout(() => {
-      if (!open.socket.destroyed) resetConnection(open.socket);
-    }, STREAM_END_GRACE_MS).unref();
+    setTimeout(() => cutConnection(open.socket), STREAM_END_GRACE_MS).unref();
   };
   /** Cuts a stream at once (counted by reason): what was written to it and not sent is dropped. */
   const cutStream = (res: ServerResponse, reason: string): void => {
@@ -181,7 +179,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     if (!open) return;
     options.metrics.streamsEnded.inc({ reason });
     open.stop();
-    resetConnection(open.socket);
+    cutConnection(open.socket);
   };
 
   const stream = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
@@ -341,7 +339,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
   );
   // A stream cut because its sidecar does not read is reset: closed, its connection would keep
   // what was written to it in the kernel's send queue for minutes.
-  const resetConnection = tlsConnectionReset(server);
+  const cutConnection = tlsConnectionReset(server);
   limitConnectionsPerPeer(server, DELIVERY_CONNECTIONS_PER_PEER, () =>
     options.metrics.deliveryConnectionsRefused.inc(),
   );
