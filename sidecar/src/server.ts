@@ -146,7 +146,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   let inFlight = 0;
   let started = 0;
   let drained: (() => void) | undefined;
-  const upgrades = createUpgradeRegistry(limits);
+  const upgrades = createUpgradeRegistry(limits, limits.idleTimeoutMs);
   const providerCalls = createProviderCalls();
 
   const track = (work: Promise<void>): void => {

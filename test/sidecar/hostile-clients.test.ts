@@ -1,4 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SIDECAR_NODE_OPTIONS } from '../../contract/sidecar-node-options.ts';
@@ -370,6 +372,70 @@ describe('paths of the request and the upgrade that hold resources', () => {
     } finally {
       await gate.close();
       await upstream.close();
+    }
+  });
+
+  it('a tunnel whose client takes nothing while the application sends is cut (reset) at the client idle timeout; a quiet one and a reading one stay', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    const app = createServer((_req, res) => res.end('ok'));
+    const appSockets = new Set<Socket>();
+    app.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+      appSockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+      if (req.url !== '/ws-feed') return; // a quiet WebSocket
+      const pump = (): void => {
+        while (!socket.destroyed) {
+          if (!socket.write(chunk)) {
+            socket.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const appUrl = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
+    const gate = await startSidecar(testConfig({ upstream: { url: appUrl } }), { idleTimeoutMs: 1_000 });
+    try {
+      const stalled = await openRaw(gate.port, '127.0.2.40');
+      stalled.socket.write(upgradeRequest('/ws-feed'));
+      stalled.socket.pause();
+      const quiet = await openRaw(gate.port, '127.0.2.41');
+      quiet.socket.write(upgradeRequest('/ws-quiet'));
+      await quiet.waitFor(/HTTP\/1\.1 101/);
+      const reader = await openRaw(gate.port, '127.0.2.42');
+      let read = 0;
+      reader.socket.removeAllListeners('data'); // counts what it reads instead of keeping it
+      reader.socket.on('data', (c: Buffer) => {
+        read += c.length;
+      });
+      reader.socket.write(upgradeRequest('/ws-feed'));
+      const port = stalled.socket.localPort ?? 0;
+      await eventually('the feed queued in the kernel', () => (kernelSendQueue(gate.port, port) ?? 0) > 0);
+      // Cut a second after its client took its last byte, with what the kernel held for it; it
+      // stayed open for as long as the application sent, holding megabytes on both sockets.
+      await eventually(
+        'the stalled tunnel gone',
+        () => kernelSendQueue(gate.port, port) === undefined,
+        5_000,
+      );
+      const line = await (async () => {
+        await eventually('its line', () => linesFor(gate, '/ws-feed').length >= 1);
+        return linesFor(gate, '/ws-feed')[0];
+      })();
+      expect(line).toMatchObject({ status: 101, outcome: 'upgraded', error: 'client_timeout' });
+      // A quiet tunnel has no idle timeout; one whose client reads goes on.
+      const before = read;
+      await sleep(2_000);
+      expect(quiet.isClosed()).toBe(false);
+      expect(reader.isClosed()).toBe(false);
+      expect(read).toBeGreaterThan(before);
+      for (const c of [stalled, quiet, reader]) c.socket.destroy();
+    } finally {
+      await gate.close();
+      for (const socket of appSockets) socket.destroy();
+      await new Promise((resolve) => app.close(resolve));
     }
   });
 

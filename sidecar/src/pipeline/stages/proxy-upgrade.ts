@@ -1,8 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { HttpError } from '../../../../contract/errors.ts';
 import type { AdmissionTicket } from '../../../../lib/admission.ts';
+import { resetConnection } from '../../../../lib/net/connection-reset.ts';
 import { sendRawError } from '../../http/error-response.ts';
 import { admits, type Decision } from '../../policy/decision.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
@@ -27,6 +29,11 @@ export const DEFAULT_TUNNEL_LIMITS: TunnelLimits = Object.freeze({ maxTunnels: 4
 
 /** Open upgraded connections, so shutdown and policy changes can find and close them. */
 export interface UpgradeRegistry {
+  /**
+   * How long a tunnel's client may take nothing of what the application sends before the tunnel
+   * is cut (the client idle timeout).
+   */
+  readonly clientStallMs: number;
   /** Reserves a tunnel for a caller; false when a cap is reached. Undo with `delete`. */
   reserve(scope: RequestScope, key: string): boolean;
   add(scope: RequestScope, close: () => void): void;
@@ -41,11 +48,15 @@ export interface UpgradeRegistry {
 }
 
 /** A registry of open WebSocket tunnels, with caps overall and per caller. */
-export function createUpgradeRegistry(limits: TunnelLimits = DEFAULT_TUNNEL_LIMITS): UpgradeRegistry {
+export function createUpgradeRegistry(
+  limits: TunnelLimits = DEFAULT_TUNNEL_LIMITS,
+  clientStallMs = 60_000,
+): UpgradeRegistry {
   const open = new Map<RequestScope, () => void>();
   const reserved = new Map<RequestScope, string>();
   const perKey = new Map<string, number>();
   return {
+    clientStallMs,
     reserve(scope, key) {
       if (reserved.size >= limits.maxTunnels || (perKey.get(key) ?? 0) >= limits.maxClientTunnels)
         return false;
@@ -191,6 +202,11 @@ export function proxyUpgrade(
         });
         upstream.pipe(client);
         client.pipe(upstream);
+        cutWhenClientStalls(upstream, client, registry.clientStallMs, () => {
+          scope.errorCode = 'client_timeout';
+          resetConnection(client as Socket);
+          upstream.destroy();
+        });
       },
       onResponseStart(c, statusCode) {
         // The upstream answered without upgrading (e.g. 403, 404): relay as an error page.
@@ -238,3 +254,24 @@ const TUNNEL_LIMIT = new HttpError(
   undefined,
   { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) },
 );
+
+/**
+ * Calls `cut` once the application's side of a tunnel has waited `ms` for its client to take
+ * what was sent (the pipe paused it, and no `drain` came since). A WebSocket may be quiet for
+ * as long as it likes; one whose client reads nothing while the application sends held what the
+ * kernel buffers on both of the sidecar's sockets (megabytes each) for as long as it stayed open.
+ */
+function cutWhenClientStalls(upstream: Duplex, client: Duplex, ms: number, cut: () => void): void {
+  let timer: NodeJS.Timeout | undefined;
+  const clear = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  upstream.on('pause', () => {
+    if (timer !== undefined || !client.writableNeedDrain) return;
+    timer = setTimeout(cut, ms);
+    timer.unref();
+  });
+  client.on('drain', clear);
+  client.once('close', clear);
+}
