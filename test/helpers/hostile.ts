@@ -184,3 +184,26 @@ export function kernelSendQueue(localPort: number, remotePort: number): number |
   }
   return undefined;
 }
+
+/**
+ * Writes `chunks` copies of `chunk` (without end, for ever) as fast as `stream` takes them,
+ * waiting for `drain` when it is full; then ends it when a count was given.
+ */
+export function feed(
+  stream: NodeJS.WritableStream & { readonly destroyed: boolean },
+  chunk: Buffer,
+  chunks = Infinity,
+): void {
+  let left = chunks;
+  const pump = (): void => {
+    while (left > 0 && !stream.destroyed) {
+      left--;
+      if (!stream.write(chunk)) {
+        stream.once('drain', pump);
+        return;
+      }
+    }
+    if (left === 0) stream.end();
+  };
+  pump();
+}

@@ -8,6 +8,7 @@ import { newServiceToken } from '../../sidecar/src/auth/service-tokens.ts';
 import { testConfig } from '../helpers/fixtures.ts';
 import {
   eventually,
+  feed,
   type HostileUpstream,
   kernelSendQueue,
   openRaw,
@@ -332,18 +333,7 @@ describe('paths of the request and the upgrade that hold resources', () => {
     const chunk = Buffer.alloc(64 * 1024, 7);
     const upstream = await startUpstream((_req, res) => {
       res.writeHead(200, { 'content-length': String(1024 * chunk.length) });
-      let left = 1024;
-      const pump = (): void => {
-        while (left > 0) {
-          left--;
-          if (!res.write(chunk)) {
-            res.once('drain', pump);
-            return;
-          }
-        }
-        res.end();
-      };
-      pump();
+      feed(res, chunk, 1024);
     });
     const gate = await startSidecar(testConfig({ upstream: { url: upstream.url } }), {
       idleTimeoutMs: 1_000,
@@ -383,16 +373,7 @@ describe('paths of the request and the upgrade that hold resources', () => {
       appSockets.add(socket);
       socket.on('error', () => undefined);
       socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
-      if (req.url !== '/ws-feed') return; // a quiet WebSocket
-      const pump = (): void => {
-        while (!socket.destroyed) {
-          if (!socket.write(chunk)) {
-            socket.once('drain', pump);
-            return;
-          }
-        }
-      };
-      pump();
+      if (req.url === '/ws-feed') feed(socket, chunk); // else a quiet WebSocket
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     const appUrl = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
