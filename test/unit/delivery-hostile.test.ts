@@ -8,6 +8,7 @@ import {
   DELIVERY_BODY_BYTES_PER_PEER,
   DELIVERY_REQUEST_TIMEOUT_MS,
   STREAM_END_GRACE_MS,
+  STREAM_OPEN_RATE,
   STREAM_SLACK_BYTES,
   STREAMS_PER_POD,
   VERIFYING_PER_PEER,
@@ -425,6 +426,41 @@ describe('token reviews', () => {
     );
     for (const c of [...flood, sidecar]) c.socket.destroy();
     await eventually('all streams gone', () => hub.connected === 0, 5_000);
+  });
+});
+
+describe('streams one Pod opens', () => {
+  it(`a burst of ${STREAM_OPEN_RATE.burst}, then ${STREAM_OPEN_RATE.perSecond} a second: past it 429 too_many_streams with Retry-After; another Pod is served`, async () => {
+    hub.publish(APP, { generation: 200, revocations: [] } as unknown as SidecarConfig, '{}');
+    /** Opens a stream for `token` and leaves at its first answer; the answer's head. */
+    const open = async (token: string): Promise<string> => {
+      const c = await client('127.14.8.1');
+      c.socket.write(`GET /v1/config HTTP/1.1\r\nHost: operator\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+      await eventually('an answer', () => c.received().includes('\r\n\r\n'), 5_000);
+      c.socket.destroy();
+      return c.received();
+    };
+    const started = performance.now();
+    let served = 0;
+    let refused = '';
+    while (served < STREAM_OPEN_RATE.burst + 10) {
+      const head = await open('opener');
+      if (!head.startsWith('HTTP/1.1 200')) {
+        refused = head;
+        break;
+      }
+      served++;
+    }
+    // Each second of the run refilled one.
+    const seconds = (performance.now() - started) / 1000;
+    expect(served).toBeGreaterThanOrEqual(STREAM_OPEN_RATE.burst);
+    expect(served).toBeLessThanOrEqual(
+      STREAM_OPEN_RATE.burst + Math.ceil(seconds * STREAM_OPEN_RATE.perSecond),
+    );
+    expect(refused).toMatch(/^HTTP\/1\.1 429 /);
+    expect(refused).toMatch(/^retry-after: 1\r$/im);
+    expect(refused).toContain('"too_many_streams"');
+    expect(await open('another-opener')).toMatch(/^HTTP\/1\.1 200 /);
   });
 });
 

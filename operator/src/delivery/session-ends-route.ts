@@ -3,6 +3,7 @@ import { schemaErrors } from '../../../contract/api/validate.ts';
 import { MAX_REVOCATIONS } from '../../../contract/config/sidecar-config.ts';
 import { type SessionEnd, SessionEndSchema, sessionEndProblem } from '../../../contract/session-ends.ts';
 import type { BodyHold } from '../../../lib/body-budget.ts';
+import type { TokenBucketRate, TokenBuckets } from '../../../lib/token-buckets.ts';
 import { readBody, sendJson } from './json-response.ts';
 import { type SidecarIdentity, type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
 
@@ -17,35 +18,13 @@ const MAX_BODY_BYTES = 4096;
  * sidecar that had it, and 2,000 places stay for revocations an operator makes.
  */
 export const SESSION_ENDS_UNTIL = MAX_REVOCATIONS - 2_000;
-/** Session ends one application may record: a burst of this many… */
-const BURST = 600;
-/** …refilled at this many a second (36,000 an hour, far above real sign-outs). */
-const PER_SECOND = 10;
-
 /**
- * A token bucket per application: a sidecar (or whoever holds its pod's token) cannot fill the
+ * Session ends one application may record: a burst of 600, refilled at 10 a second (36,000 an
+ * hour, far above real sign-outs). A sidecar (or whoever holds its pod's token) cannot fill the
  * API server with AccessRevocations. Past it, 429 with Retry-After; the sidecar retries, and the
  * end holds in that sidecar meanwhile.
  */
-export class SessionEndBudget {
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
-  readonly #now: () => number;
-  constructor(now: () => number = () => performance.now()) {
-    this.#now = now;
-  }
-
-  /** True when the application may record one more end now. */
-  take(application: string): boolean {
-    const now = this.#now();
-    const bucket = this.#buckets.get(application) ?? { tokens: BURST, at: now };
-    bucket.tokens = Math.min(BURST, bucket.tokens + ((now - bucket.at) / 1000) * PER_SECOND);
-    bucket.at = now;
-    this.#buckets.set(application, bucket);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
-  }
-}
+export const SESSION_END_RATE: TokenBucketRate = { burst: 600, perSecond: 10 };
 
 /**
  * Records a session end for one application (writes the AccessRevocation); resolves with its name.
@@ -68,7 +47,8 @@ export async function sessionEndsRoute(
   options: {
     readonly verify: SidecarVerifier;
     readonly record: RecordSessionEnd;
-    readonly budget: SessionEndBudget;
+    /** Session ends recorded per application (SESSION_END_RATE). */
+    readonly budget: TokenBuckets;
     /** AccessRevocations that cover the application now. */
     readonly covering: (application: string) => number;
     /** What the request's body may take of the port's budget for bodies. */
@@ -82,7 +62,7 @@ export async function sessionEndsRoute(
     identity = await options.verify(token);
   } catch (error) {
     if (!(error instanceof StreamRefusal)) throw error;
-    if (error.reason === 'busy') res.setHeader('retry-after', '1');
+    if (error.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(error.retryAfterSeconds));
     return sendJson(res, error.status, { error: error.reason, message: error.message });
   }
   const body = await readBody(req, res, MAX_BODY_BYTES, options.hold);
@@ -105,11 +85,12 @@ export async function sessionEndsRoute(
       error: 'session_ends_full',
       message: `${SESSION_ENDS_UNTIL} or more revocations cover ${application} (a sidecar takes ${MAX_REVOCATIONS}): this end holds in the sidecar that sent it`,
     });
-  if (!options.budget.take(application)) {
-    res.setHeader('retry-after', '1');
+  const retryAfter = options.budget.take(application);
+  if (retryAfter > 0) {
+    res.setHeader('retry-after', String(retryAfter));
     return sendJson(res, 429, {
       error: 'too_many_session_ends',
-      message: `at most ${PER_SECOND} a second per application`,
+      message: `at most ${SESSION_END_RATE.perSecond} a second per application`,
     });
   }
   const name = await options.record(identity, end as SessionEnd, receivedAtMs);

@@ -27,15 +27,20 @@ export type RefusalReason =
   | 'application_mismatch'
   | 'review_failed'
   /** Every place for reviews was taken, in all or by the client's address. */
-  | 'busy';
+  | 'busy'
+  /** The Pod opened more streams than STREAM_OPEN_RATE allows. */
+  | 'too_many_streams';
 
 export class StreamRefusal extends Error {
   readonly reason: RefusalReason;
   readonly status: number;
-  constructor(reason: RefusalReason, status: number, message: string) {
+  /** When to try again (the Retry-After header), for refusals that pass. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(reason: RefusalReason, status: number, message: string, retryAfterSeconds?: number) {
     super(message);
     this.reason = reason;
     this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
