@@ -72,16 +72,17 @@ export const STREAM_SLACK_BYTES = 1024 * 1024;
  * sidecar that reconnects closes its old connection first, but the operator may learn of that
  * close later than of the new stream, or never, across a broken network). A further stream cuts
  * the Pod's oldest at once. Before, one Pod's token held as many streams as its address had
- * connections (256), each keeping a whole config unread in the operator: 250 of a 3.7 MB config
- * held 442 MiB of the operator's memory, and as much again in kernel buffers.
+ * connections (256), each keeping a whole config unread in the operator: 250 of a 1.27 MB config
+ * (8,000 session ends) took it from 60 to 390 MiB, and held 222 MiB more in kernel send queues
+ * (bench/operator-streams-hostile.ts).
  */
 export const STREAMS_PER_POD = 2;
 /**
  * Config streams one Pod may open: a burst of 20, refilled at one a second. A sidecar opens one
  * at start, at each token refresh (hourly) and when its stream breaks; each costs the operator a
- * TLS handshake, a token check and a whole config written. Before, one Pod's token opened 3,562
- * streams in 8 s over 16 connections (a config of 3.7 MB) and kept the operator's thread busy
- * (8.0 s of CPU in those 8 s). Past it, 429 `too_many_streams` with Retry-After.
+ * TLS handshake, a token check and a whole config written. Before, one Pod's token opened 3,427
+ * streams in 8 s over 16 connections (a config of 1.27 MB) and kept the operator's thread busy
+ * (7.9 s of CPU in those 8 s; 5.8 s with this bound, the TLS handshakes). Past it, 429 `too_many_streams` with Retry-After.
  */
 export const STREAM_OPEN_RATE: TokenBucketRate = { burst: 20, perSecond: 1 };
 /** A stream the operator ended is cut this long after, if its sidecar has not read to the end. */
