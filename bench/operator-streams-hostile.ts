@@ -16,6 +16,7 @@ import { connect as tcpConnect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { parseArgs } from 'node:util';
+import { sessionEndRevocation } from './session-end-revocation.ts';
 
 const { values } = parseArgs({
   options: {
@@ -45,15 +46,7 @@ async function serve(root: string): Promise<void> {
   const { createOperatorMetrics } = await import(join(root, 'operator/src/operator-metrics.ts'));
   const { selfSignedCertificate } = await import(join(root, 'test/helpers/tls.ts'));
   const hub = new ConfigHub();
-  const revocations = Array.from({ length: REVOCATIONS }, (_, i) => ({
-    name: `session-end-${i.toString(36).padStart(6, '0')}`,
-    user: null,
-    subject: null,
-    provider: null,
-    session: `s${i.toString(16).padStart(31, '0')}`,
-    before: 1_790_000_000 + i,
-    reason: 'sign_out',
-  }));
+  const revocations = Array.from({ length: REVOCATIONS }, (_, i) => sessionEndRevocation(i));
   hub.publish('bench/app', { generation: '0123456789abcdef', revocations }, '{}');
   const delivery = createDeliveryServer({
     tls: selfSignedCertificate(),

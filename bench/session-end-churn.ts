@@ -16,13 +16,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { withRevocations } from '../contract/config/render.ts';
-import type { Revocation } from '../contract/config/sidecar-config.ts';
 import { ACCEPTS_REVOCATION_CHANGES, STREAM_ACCEPTS_HEADER, streamLine } from '../contract/config-stream.ts';
 import { ConfigHub } from '../operator/src/delivery/config-hub.ts';
 import { configFromSnapshot } from '../sidecar/src/config/load-application.ts';
 import { readSnapshot } from '../sidecar/src/config/load-documents.ts';
 import { selfSignedCertificate } from '../test/helpers/tls.ts';
 import { children, cpuNanos, freePort, waitFor200 } from './process-measures.ts';
+import { sessionEndRevocation } from './session-end-revocation.ts';
 import { BUILT_DIST, spawnBuiltSidecar } from './sidecar-process.ts';
 import { writeSignedInApp } from './signed-in-app.ts';
 
@@ -54,15 +54,7 @@ if (
   process.exit(2);
 }
 
-const sessionEnd = (i: number): Revocation => ({
-  name: `session-end-${i.toString(36).padStart(6, '0')}`,
-  user: null,
-  subject: null,
-  provider: null,
-  session: `s${i.toString(16).padStart(31, '0')}`,
-  before: 1_790_000_000 + i,
-  reason: 'sign_out',
-});
+const sessionEnd = sessionEndRevocation;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

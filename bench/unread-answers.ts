@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../lib/duration.ts';
+import { feed } from '../test/helpers/hostile.ts';
 import { children, freePort, stopChild, waitFor200 } from './process-measures.ts';
 import { BUILT_DIST, spawnBuiltSidecar } from './sidecar-process.ts';
 
@@ -44,28 +45,12 @@ if (
 const CHUNK = Buffer.alloc(64 * 1024, 7);
 const DOWNLOAD_CHUNKS = 1024; // 64 MiB
 
-/** Writes CHUNK `count` times (for ever when Infinity) as fast as `out` takes it, then ends it. */
-function feed(out: NodeJS.WritableStream & { readonly destroyed: boolean }, count: number): void {
-  let left = count;
-  const pump = (): void => {
-    while (left > 0 && !out.destroyed) {
-      left--;
-      if (!out.write(CHUNK)) {
-        out.once('drain', pump);
-        return;
-      }
-    }
-    if (left === 0) out.end();
-  };
-  pump();
-}
-
 async function startApplication(): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     if (req.url === '/download') {
       res.writeHead(200, { 'content-length': String(DOWNLOAD_CHUNKS * CHUNK.length) });
-      feed(res, DOWNLOAD_CHUNKS);
+      feed(res, CHUNK, DOWNLOAD_CHUNKS);
     } else res.end('ok');
   });
   server.on('connection', (socket: Socket) => {
@@ -75,7 +60,7 @@ async function startApplication(): Promise<{ server: Server; port: number; socke
   server.on('upgrade', (_req, socket: Socket) => {
     socket.on('error', () => undefined);
     socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
-    feed(socket, Number.POSITIVE_INFINITY);
+    feed(socket, CHUNK);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: (server.address() as { port: number }).port, sockets };
