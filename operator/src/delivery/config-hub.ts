@@ -148,12 +148,8 @@ export class ConfigHub {
 
   /** Calls back with the current lines (config, then revocations if newer) and every later one; returns the unsubscribe function. */
   subscribe(key: string, subscriber: Subscriber, reads: SubscriberReads = {}): () => void {
-    let subscribers = this.#subscribers.get(key);
-    if (!subscribers) {
-      subscribers = new Map();
-      this.#subscribers.set(key, subscribers);
-    }
-    const set = subscribers;
+    const set = this.#subscribers.get(key) ?? new Map<Subscriber, boolean>();
+    this.#subscribers.set(key, set);
     set.set(subscriber, reads.revocationChanges === true);
     this.#connected++;
     const current = this.#applications.get(key);

@@ -21,7 +21,7 @@ import { type TokenBucketRate, TokenBuckets } from '../../../lib/token-buckets.t
 import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import type { ConfigHub } from './config-hub.ts';
-import { sendJson } from './json-response.ts';
+import { sendJson, sendRefusal } from './json-response.ts';
 import { type RecordSessionEnd, SESSION_END_RATE, sessionEndsRoute } from './session-ends-route.ts';
 import {
   REVIEW_BOUND_MS,
@@ -220,9 +220,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     } catch (error) {
       if (!(error instanceof StreamRefusal)) throw error;
       options.metrics.streamRefusals.inc({ reason: error.reason });
-      if (error.retryAfterSeconds !== undefined)
-        res.setHeader('retry-after', String(error.retryAfterSeconds));
-      sendJson(res, error.status, { error: error.reason, message: error.message });
+      sendRefusal(res, error);
       return;
     }
     // A sidecar that left while its token was reviewed gets no stream: its close has been and

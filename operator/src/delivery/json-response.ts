@@ -1,11 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BodyHold } from '../../../lib/body-budget.ts';
 import { readRequestBody } from '../../../lib/request-body.ts';
+import type { StreamRefusal } from './sidecar-identity.ts';
 
 /** Answers with a JSON body, never cached (config, keys, refusals and admission answers alike). */
 export function sendJson(res: ServerResponse, status: number, body: object): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
+}
+
+/** Answers a refused sidecar: the refusal's status and code, with Retry-After when it has one. */
+export function sendRefusal(res: ServerResponse, refusal: StreamRefusal): void {
+  if (refusal.retryAfterSeconds !== undefined)
+    res.setHeader('retry-after', String(refusal.retryAfterSeconds));
+  sendJson(res, refusal.status, { error: refusal.reason, message: refusal.message });
 }
 
 /**

@@ -4,7 +4,7 @@ import { MAX_REVOCATIONS } from '../../../contract/config/sidecar-config.ts';
 import { type SessionEnd, SessionEndSchema, sessionEndProblem } from '../../../contract/session-ends.ts';
 import type { BodyHold } from '../../../lib/body-budget.ts';
 import type { TokenBucketRate, TokenBuckets } from '../../../lib/token-buckets.ts';
-import { readBody, sendJson } from './json-response.ts';
+import { readBody, sendJson, sendRefusal } from './json-response.ts';
 import { type SidecarIdentity, type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
 
 const MAX_BODY_BYTES = 4096;
@@ -62,8 +62,7 @@ export async function sessionEndsRoute(
     identity = await options.verify(token);
   } catch (error) {
     if (!(error instanceof StreamRefusal)) throw error;
-    if (error.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(error.retryAfterSeconds));
-    return sendJson(res, error.status, { error: error.reason, message: error.message });
+    return sendRefusal(res, error);
   }
   const body = await readBody(req, res, MAX_BODY_BYTES, options.hold);
   if (body === undefined) return;

@@ -101,7 +101,7 @@ export function createOperatorConfigSource(
     // A change applied to revocations other than those the operator sent (this sidecar refused a
     // line before) gives another config than the operator's: keep it (it only adds and removes
     // revocations) and reconnect for whole lists.
-    const drifted = message.type === 'revocations-changed' && config.generation !== message.generation;
+    const drifted = change && config.generation !== message.generation;
     if (current?.generation !== config.generation) {
       const isFirst = current === undefined;
       current = config;
