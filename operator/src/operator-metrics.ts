@@ -61,7 +61,8 @@ export function createOperatorMetrics(sources: MetricSources) {
   });
   const deliveryConnectionsRefused = new Counter({
     name: 'gatehouse_operator_delivery_connections_refused_total',
-    help: 'Connections to the delivery port closed on accept because their address held its share.',
+    help: 'Connections to the delivery port reset on accept: their address held its share, or opened connections faster than its rate.',
+    labelNames: ['reason'] as const,
     registers: [registry],
   });
   const deliveryBodyBytes = new Gauge({

@@ -254,8 +254,7 @@ export function createOperator(options: OperatorOptions) {
       injection?.stop();
       await election?.release();
       delivery.endStreams();
-      delivery.server.close();
-      delivery.server.closeAllConnections();
+      delivery.close();
       admin.close();
       await options.connection.dispatcher.close().catch(() => undefined);
     },

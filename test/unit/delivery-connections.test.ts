@@ -6,6 +6,7 @@ import {
   DELIVERY_CONNECTIONS_PER_PEER,
   DELIVERY_HANDSHAKE_TIMEOUT_MS,
   DELIVERY_HEADERS_TIMEOUT_MS,
+  DELIVERY_OPENS_PER_PEER,
 } from '../../operator/src/delivery/delivery-server.ts';
 import { createOperatorMetrics } from '../../operator/src/operator-metrics.ts';
 import { dial, eventually, type RawClient, watchSocket } from '../helpers/hostile.ts';
@@ -30,8 +31,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const c of clients) c.socket.destroy();
-  delivery.server.closeAllConnections();
-  await new Promise((r) => delivery.server.close(r));
+  await new Promise((r) => {
+    delivery.server.once('close', r);
+    delivery.close();
+  });
 });
 
 async function silent(count: number, from: string): Promise<RawClient[]> {
@@ -46,6 +49,28 @@ async function silent(count: number, from: string): Promise<RawClient[]> {
       }
   }
   return opened;
+}
+
+/** Connects from `from` and tries a TLS handshake: whether it completed or the connection was cut. */
+async function handshake(from: string): Promise<'handshake' | 'cut'> {
+  const tcp = await dial(port, from);
+  if (!tcp) return 'cut';
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ socket: tcp, rejectUnauthorized: false }, () => {
+      socket.destroy();
+      resolve('handshake');
+    });
+    socket.once('error', () => resolve('cut'));
+    socket.once('close', () => resolve('cut'));
+  });
+}
+
+function refused(text: string, reason: string): number {
+  const line = new RegExp(
+    `^gatehouse_operator_delivery_connections_refused_total\\{reason="${reason}"\\} (\\d+)$`,
+    'm',
+  );
+  return Number(line.exec(text)?.[1] ?? 0);
 }
 
 /** A TLS client from `from` that completed its handshake. */
@@ -67,7 +92,7 @@ describe('the delivery port against clients that say nothing', () => {
       5_000,
     );
     const text = await metrics.registry.metrics();
-    expect(text).toMatch(/^gatehouse_operator_delivery_connections_refused_total 44$/m);
+    expect(text).toMatch(/^gatehouse_operator_delivery_connections_refused_total\{reason="share"\} 44$/m);
     const other = await tlsClient('127.13.0.2');
     const answer = new Promise<string>((resolve) => {
       let got = '';
@@ -81,6 +106,34 @@ describe('the delivery port against clients that say nothing', () => {
     other.destroy();
     for (const c of opened) c.socket.destroy();
   });
+
+  it(`one address opening connections in a loop gets ${DELIVERY_OPENS_PER_PEER.burst} handshakes, then ${DELIVERY_OPENS_PER_PEER.perSecond} a second; the rest are reset on accept, others are served`, async () => {
+    const { burst, perSecond } = DELIVERY_OPENS_PER_PEER;
+    const attempts = burst + 400;
+    const outcomes: Array<'handshake' | 'cut'> = [];
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < attempts) {
+          next++;
+          outcomes.push(await handshake('127.13.2.1'));
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const handshakes = outcomes.filter((o) => o === 'handshake').length;
+    const cut = attempts - handshakes;
+    expect(handshakes).toBeGreaterThanOrEqual(burst);
+    expect(handshakes).toBeLessThanOrEqual(burst + Math.ceil(perSecond * seconds) + 1);
+    expect(cut).toBeGreaterThan(0);
+    expect(refused(await metrics.registry.metrics(), 'rate')).toBe(cut);
+    // Another address is served meanwhile, and this one gets handshakes again as its rate refills.
+    expect(await handshake('127.13.2.2')).toBe('handshake');
+    await new Promise((r) => setTimeout(r, 1_000));
+    const again = await Promise.all(Array.from({ length: 8 }, () => handshake('127.13.2.1')));
+    expect(again.filter((o) => o === 'handshake').length).toBe(8);
+  }, 30_000);
 
   it('a connection without a TLS handshake, or without a request after it, is closed after 10 s', async () => {
     const [noHello] = await silent(1, '127.13.1.1');

@@ -80,8 +80,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const socket of open) socket.destroy();
-  delivery.server.closeAllConnections();
-  await new Promise((r) => delivery.server.close(r));
+  await new Promise((r) => {
+    delivery.server.once('close', r);
+    delivery.close();
+  });
 });
 
 /** A TLS client from `from`, its handshake done, that keeps what it receives. */

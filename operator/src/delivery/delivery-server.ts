@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, type Server } from 'node:https';
+import { createServer } from 'node:https';
+import type { Server as NetServer } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import {
   ACCEPTS_REVOCATION_CHANGES,
@@ -15,8 +16,9 @@ import { BodyBudget, type BodyHold } from '../../../lib/body-budget.ts';
 import { ConcurrentShare } from '../../../lib/concurrent-share.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
+import { gateConnections } from '../../../lib/net/connection-gate.ts';
 import { tlsConnectionReset } from '../../../lib/net/connection-reset.ts';
-import { limitConnectionsPerPeer } from '../../../lib/net/peer-connections.ts';
+import { limitConnectionRatePerPeer, limitConnectionsPerPeer } from '../../../lib/net/peer-connections.ts';
 import { type TokenBucketRate, TokenBuckets } from '../../../lib/token-buckets.ts';
 import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
@@ -44,6 +46,15 @@ export const VERIFYING_PER_PEER = 16;
  * handshake timeout (2 minutes): 3,000 from one address all held.
  */
 export const DELIVERY_CONNECTIONS_PER_PEER = 256;
+/**
+ * New connections one address may open: twice its share at once, then 64 a second; past that a
+ * connection is reset as it is accepted, before its TLS handshake. A handshake costs the operator
+ * about 0.9 ms of CPU and a client replaying a captured ClientHello a quarter of that: before
+ * this rate one client made the operator spend 3.4 to 3.7 times its own CPU, now 0.8 times
+ * (bench/delivery-port-hostile.ts). The API server opens a new webhook connection only when its
+ * pool has no idle one, and a sidecar one per reconnect, far under the rate.
+ */
+export const DELIVERY_OPENS_PER_PEER: TokenBucketRate = { burst: 512, perSecond: 64 };
 export const DELIVERY_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const DELIVERY_HEADERS_TIMEOUT_MS = 10_000;
 /**
@@ -74,7 +85,7 @@ export const STREAM_SLACK_BYTES = 1024 * 1024;
  * the Pod's oldest at once. Before, one Pod's token held as many streams as its address had
  * connections (256), each keeping a whole config unread in the operator: 250 of a 1.27 MB config
  * (8,000 session ends) took it from 60 to 390 MiB, and held 222 MiB more in kernel send queues
- * (bench/operator-streams-hostile.ts).
+ * (bench/delivery-port-hostile.ts).
  */
 export const STREAMS_PER_POD = 2;
 /**
@@ -132,7 +143,10 @@ export interface DeliveryServerOptions {
  * sidecar injection webhook.
  */
 export function createDeliveryServer(options: DeliveryServerOptions): {
-  server: Server;
+  /** What listens: a TCP front that admits connections to the TLS server (listen and address here). */
+  server: NetServer;
+  /** Stops listening and cuts every connection. */
+  close(): void;
   endStreams(): void;
   podChanged(key: string, pod: KubeObject | undefined): void;
   setTls(cert: string | Buffer, key: string | Buffer): void;
@@ -301,7 +315,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     req.on('close', stop);
   };
 
-  const server = createServer(
+  const tlsServer = createServer(
     {
       ...options.tls,
       minVersion: 'TLSv1.2',
@@ -357,21 +371,32 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
   );
   // A stream cut because its sidecar does not read is reset: closed, its connection would keep
   // what was written to it in the kernel's send queue for minutes.
-  const cutConnection = tlsConnectionReset(server);
-  limitConnectionsPerPeer(server, DELIVERY_CONNECTIONS_PER_PEER, () =>
-    options.metrics.deliveryConnectionsRefused.inc(),
-  );
+  const cutConnection = tlsConnectionReset(tlsServer);
+  // Connections are admitted in front of the TLS server, where refusing one costs a quarter of
+  // what it costs once the TLS server has taken it.
+  const gate = gateConnections(tlsServer, (front) => {
+    limitConnectionRatePerPeer(front, DELIVERY_OPENS_PER_PEER, () =>
+      options.metrics.deliveryConnectionsRefused.inc({ reason: 'rate' }),
+    );
+    limitConnectionsPerPeer(front, DELIVERY_CONNECTIONS_PER_PEER, () =>
+      options.metrics.deliveryConnectionsRefused.inc({ reason: 'share' }),
+    );
+  });
   // Node's header timeout starts with the first byte of a request: a client that completes its
   // TLS handshake and then says nothing would be held until it left. Its first byte is due
   // within the same time as a whole head.
-  server.on('secureConnection', (socket: TLSSocket) => {
+  tlsServer.on('secureConnection', (socket: TLSSocket) => {
     const silent = setTimeout(() => socket.destroy(), DELIVERY_HEADERS_TIMEOUT_MS);
     silent.unref();
     socket.once('data', () => clearTimeout(silent));
     socket.once('close', () => clearTimeout(silent));
   });
   return {
-    server,
+    server: gate.front,
+    close() {
+      gate.close();
+      tlsServer.close();
+    },
     /** Ends every stream, so sidecars reconnect (to another replica during a rollout). */
     endStreams() {
       for (const res of [...streams.keys()]) endStream(res, undefined);
@@ -383,7 +408,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     },
     /** Presents a new certificate to new connections; open ones keep theirs. */
     setTls(cert, key) {
-      server.setSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+      tlsServer.setSecureContext({ cert, key, minVersion: 'TLSv1.2' });
     },
   };
 }

@@ -1,18 +1,22 @@
-// What one Pod's token can make the operator hold and spend through config streams. The
+// What one client of the operator's delivery port can make the operator hold and spend. The
 // operator's delivery server (this checkout's, or `--against` another checkout's sources) runs in
 // a child process with one application whose config carries `--revocations` session ends (8,000:
-// 1.27 MB, the most sign-outs may record). From one loopback address, with one Pod's token:
-//   held:  `--streams` streams opened and never read; the child's anonymous memory and the send
-//          queues of its connections (/proc/net/tcp), 3 s after the last one;
-//   loops: 16 clients opening a stream, leaving 20 ms later, again, for 8 s; the child's CPU
-//          (/proc) and how long a revocation published every 200 ms takes to reach another
-//          sidecar's stream (which reads `revocations-changed`) meanwhile.
+// 1.27 MB, the most sign-outs may record). From one loopback address:
+//   held:   `--streams` config streams with one Pod's token, opened and never read; the child's
+//           anonymous memory and the send queues of its connections (/proc/net/tcp), 3 s after
+//           the last one;
+//   loops:  16 clients opening a stream with one Pod's token, leaving 20 ms later, again, for 8 s;
+//   hellos: 2 and 16 clients replaying one TLS ClientHello on new connections, each reset once
+//           the operator answers it (its key share and signature made), for 8 s: no token, and
+//           next to no CPU for the client.
+// In loops and hellos: the child's CPU and the clients' own (/proc), and how long a revocation
+// published every 200 ms takes to reach another sidecar's stream meanwhile.
 //
-//   node bench/operator-streams-hostile.ts [--revocations 8000] [--streams 250] [--against CHECKOUT]
+//   node bench/delivery-port-hostile.ts [--revocations 8000] [--streams 250] [--against CHECKOUT]
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect, createServer as tcpServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { parseArgs } from 'node:util';
@@ -167,9 +171,11 @@ async function held(root: string): Promise<string> {
   return line;
 }
 
-async function loops(root: string): Promise<string> {
-  const { child, port } = await startChild(root, true);
-  const pid = child.pid as number;
+/**
+ * Another sidecar's stream, which reads `revocations-changed`: how long each revocation the child
+ * publishes takes to reach it, from `start()` on; `summary()` says the median and the longest.
+ */
+async function revocationReader(port: number): Promise<{ start(): void; summary(): string; stop(): void }> {
   const reader = await openStream(port, '127.52.0.2', 'reader');
   const delays: number[] = [];
   let tail = '';
@@ -178,9 +184,31 @@ async function loops(root: string): Promise<string> {
     for (const m of tail.matchAll(/"t-(\d+)"/g)) delays.push(Date.now() - Number(m[1]));
     tail = tail.slice(-40);
   });
+  return {
+    start: () => {
+      delays.length = 0;
+    },
+    summary: () => {
+      delays.sort((a, b) => a - b);
+      return `a revocation reached another sidecar in ${delays[Math.floor(delays.length / 2)] ?? '-'} ms (median), ${delays.at(-1) ?? '-'} ms at most`;
+    },
+    stop: () => reader?.destroy(),
+  };
+}
+
+function ownCpuMs(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+}
+
+async function loops(root: string): Promise<string> {
+  const { child, port } = await startChild(root, true);
+  const pid = child.pid as number;
+  const reader = await revocationReader(port);
   await sleep(2_000);
-  delays.length = 0;
+  reader.start();
   const cpuBefore = cpuMs(pid);
+  const ownBefore = process.cpuUsage();
   let running = true;
   let opened = 0;
   let answered200 = 0;
@@ -200,10 +228,65 @@ async function loops(root: string): Promise<string> {
   running = false;
   await Promise.all(clients);
   const cpu = cpuMs(pid) - cpuBefore;
-  delays.sort((a, b) => a - b);
-  reader?.destroy();
+  const own = ownCpuMs(ownBefore);
+  reader.stop();
   child.kill();
-  return `16 loops, 8 s: ${opened} streams asked, ${answered200} served; operator CPU ${(cpu / 1000).toFixed(1)} s; a revocation reached another sidecar in ${delays[Math.floor(delays.length / 2)] ?? '-'} ms (median), ${delays.at(-1) ?? '-'} ms at most`;
+  return `16 stream loops, 8 s: ${opened} streams asked, ${answered200} served; operator CPU ${(cpu / 1000).toFixed(1)} s, the loops' ${(own / 1000).toFixed(1)} s; ${reader.summary()}`;
+}
+
+/** The first flight of a TLS handshake as Node's client sends it (its ClientHello), captured once. */
+function clientHello(): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const capture = tcpServer((socket) =>
+      socket.once('data', (hello: Buffer) => {
+        resolve(hello);
+        socket.destroy();
+        capture.close();
+      }),
+    );
+    capture.listen(0, '127.0.0.1', () => {
+      const { port } = capture.address() as { port: number };
+      tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false }).on('error', () => undefined);
+    });
+  });
+}
+
+async function hellos(root: string, clients: number): Promise<string> {
+  const hello = await clientHello();
+  const { child, port } = await startChild(root, true);
+  const pid = child.pid as number;
+  const reader = await revocationReader(port);
+  await sleep(2_000);
+  reader.start();
+  const cpuBefore = cpuMs(pid);
+  const ownBefore = process.cpuUsage();
+  let answered = 0;
+  let cut = 0;
+  const end = performance.now() + 8_000;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < end)
+        await new Promise<void>((done) => {
+          const socket = tcpConnect({ port, host: '127.0.0.1', localAddress: '127.52.0.3' });
+          socket.once('connect', () => socket.write(hello));
+          socket.once('data', () => {
+            answered++;
+            socket.resetAndDestroy();
+            done();
+          });
+          socket.once('error', () => {
+            cut++;
+            done();
+          });
+          socket.once('close', () => done());
+        });
+    }),
+  );
+  const cpu = cpuMs(pid) - cpuBefore;
+  const own = ownCpuMs(ownBefore);
+  reader.stop();
+  child.kill();
+  return `${clients} ClientHello loops, 8 s: ${answered} answered, ${cut} cut on accept; operator CPU ${(cpu / 1000).toFixed(1)} s, the loops' ${(own / 1000).toFixed(1)} s; ${reader.summary()}`;
 }
 
 async function measure(): Promise<void> {
@@ -214,6 +297,7 @@ async function measure(): Promise<void> {
   for (const { name, root } of roots) {
     console.log(`${name}: ${await held(root)}`);
     console.log(`${name}: ${await loops(root)}`);
+    for (const clients of [2, 16]) console.log(`${name}: ${await hellos(root, clients)}`);
   }
   process.exit(0);
 }
