@@ -420,6 +420,49 @@ describe('paths of the request and the upgrade that hold resources', () => {
     }
   });
 
+  it('a tunnel whose stalled client resets (RST) while its stall is timed ends at once, with its application side; not as a timeout', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    const app = createServer((_req, res) => res.end('ok'));
+    const appSockets = new Set<Socket>();
+    app.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+      appSockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+      feed(socket, chunk);
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const appUrl = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
+    const idleTimeoutMs = 4_000;
+    const gate = await startSidecar(testConfig({ upstream: { url: appUrl } }), { idleTimeoutMs });
+    try {
+      const stalled = await openRaw(gate.port, '127.0.2.43');
+      stalled.socket.write(upgradeRequest('/ws-reset'));
+      stalled.socket.pause();
+      const port = stalled.socket.localPort ?? 0;
+      await eventually('the feed queued in the kernel', () => (kernelSendQueue(gate.port, port) ?? 0) > 0);
+      // The kernel's buffers and the sidecar's fill within a few hundred milliseconds; from then
+      // the application is held back and the stall is timed.
+      await eventually('the application held back', () => [...appSockets].some((s) => s.writableNeedDrain));
+      await sleep(300);
+      const appSide = [...appSockets][0];
+      stalled.socket.resetAndDestroy();
+      // Long before the stall's timeout would have cut it.
+      await eventually('the application side closed', () => appSide?.closed === true, idleTimeoutMs / 2);
+      await eventually('the sidecar side gone', () => kernelSendQueue(gate.port, port) === undefined, 2_000);
+      await eventually('its line', () => linesFor(gate, '/ws-reset').length >= 1);
+      const line = linesFor(gate, '/ws-reset')[0];
+      expect(line).toMatchObject({ status: 101, outcome: 'upgraded' });
+      expect(line?.error).not.toBe('client_timeout');
+      // The stall's timer went with the tunnel: nothing is cut or logged when it would have fired.
+      await sleep(idleTimeoutMs);
+      expect(linesFor(gate, '/ws-reset')).toHaveLength(1);
+    } finally {
+      await gate.close();
+      for (const socket of appSockets) socket.destroy();
+      await new Promise((resolve) => app.close(resolve));
+    }
+  });
+
   it('tunnel caps: per caller and overall, 503 tunnel_limit logged, a closed tunnel frees its place', async () => {
     const { gate, close } = await gateWith({ maxClientTunnels: 2, maxTunnels: 3 });
     try {
