@@ -332,14 +332,15 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         connectionsCut: connections.size,
         upstreamQueued: state?.upstream.admission.waiting ?? 0,
       };
-      // The grace is over: close whatever is left, at every phase (queued, mid-body, upgrading,
+      // The grace is over: cut whatever is left, at every phase (queued, mid-body, upgrading,
       // tunnels, waiting on an identity provider), so each request writes its line as its socket
       // closes. The calls to providers end first: the requests waiting on them may still answer.
+      // Busy client connections are reset, so the kernel drops what it still held for them.
       providerCalls.abortAll();
       await new Promise((resolve) => setImmediate(resolve));
+      connections.cutAll();
       upgrades.closeAll();
       server.closeAllConnections();
-      connections.destroyAll();
       if (state) await state.upstream.destroy();
       await waitDrained(left() / 2);
       connections.close();

@@ -821,6 +821,52 @@ describe('4: shutdown ends within the grace whatever clients hold', () => {
   });
 });
 
+describe('4: what a shutdown cuts leaves nothing in the kernel', () => {
+  it('a download nobody reads when the grace runs out is reset, and nothing of it stays queued after the sidecar exits; connections without a request in progress are closed', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    const app = createServer((req, res) => {
+      if (req.url !== '/big') return res.end('ok');
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      feed(res, chunk, 1024); // 64 MiB
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
+    const proc = await startSidecarProcess(
+      writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url } })),
+      ['--shutdown-grace', '1s'],
+    );
+    try {
+      const unread = await openRaw(proc.port, '127.0.4.1');
+      unread.socket.write(GET('/big'));
+      unread.socket.pause();
+      const idle = await openRaw(proc.port, '127.0.4.2');
+      idle.socket.write(GET('/small'));
+      await idle.waitFor(/\r\n\r\nok$/);
+      const silent = await openRaw(proc.port, '127.0.4.3'); // open when the grace runs out
+      const port = unread.socket.localPort ?? 0;
+      await eventually(
+        'the download queued in the kernel',
+        () => (kernelSendQueue(proc.port, port) ?? 0) > 1_000_000,
+      );
+      expect(await proc.stop()).toBe(0);
+      // Closed, the connection stayed behind the process with its megabytes queued (FIN-WAIT-1).
+      expect(kernelSendQueue(proc.port, port)).toBeUndefined();
+      unread.socket.removeAllListeners('data'); // reads what reached it, then learns of the reset
+      unread.socket.resume();
+      await unread.closed;
+      expect(unread.reset()).toBe(true);
+      for (const quiet of [idle, silent]) {
+        await quiet.closed;
+        expect(quiet.reset()).toBe(false);
+      }
+      expect(proc.lines.filter((l) => l.type === 'request' && l.uri === '/big')).toHaveLength(1);
+    } finally {
+      await proc.stop();
+      await new Promise((resolve) => app.close(resolve));
+    }
+  });
+});
+
 describe('11: the sidecar says whether the Node options its memory bound depends on are in effect', () => {
   it('as the image and the injected container start it (NODE_OPTIONS), and without', async () => {
     const dir = writeConfigDir(
