@@ -825,7 +825,10 @@ describe('4: what a shutdown cuts leaves nothing in the kernel', () => {
   it('a download nobody reads when the grace runs out is reset, and nothing of it stays queued after the sidecar exits; connections without a request in progress are closed', async () => {
     const chunk = Buffer.alloc(64 * 1024, 7);
     const app = createServer((req, res) => {
-      if (req.url !== '/big') return res.end('ok');
+      if (req.url !== '/big') {
+        res.end('ok');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       feed(res, chunk, 1024); // 64 MiB
     });
