@@ -271,18 +271,38 @@ export const SIDECAR_EVENTS = {
     { path: str('The file.'), error: str('What is wrong with it.') },
   ),
   session_end_reported: event(
-    'A sign-out or back-channel logout was handed to the operator (or written to `--revocations-dir`), which carries it to every other sidecar of the application.',
+    'A sign-out or back-channel logout was handed to the operator (or written to `--revocations-dir`), which carries it to every other sidecar of the application; after a `session_end_delayed`, once a later round got through.',
     {
       app: AppOrNull,
       ...RevocationTarget,
-      attempts: int('Tries it took (1 when the first got through).'),
-      errors: Type.Array(Type.String(), { description: 'What each failed try met, in order.' }),
+      attempts: int('Tries it took in all (1 when the first got through).'),
+      errors: Type.Array(Type.String(), {
+        description:
+          'What each failed try met, in order (the first 10 and the last 10 when there were more than 20).',
+      }),
       durationMs: int('From the end here to the operator’s answer (or the file written).'),
     },
   ),
+  session_end_delayed: event(
+    'A sign-out or back-channel logout could not be handed to the operator (or written to `--revocations-dir`) in its first round of tries; it holds in this sidecar only until a later round gets through (`session_end_reported`). Rounds follow after waits of up to 2 s, doubling to up to 30 s, until `retryUntil`, or until the sidecar stops (`session_end_unreported`).',
+    {
+      app: AppOrNull,
+      ...RevocationTarget,
+      error: str('The last error.'),
+      retryUntil: str('When every session the end covers has expired (RFC 3339): no round after it.'),
+    },
+  ),
   session_end_unreported: event(
-    'A sign-out or back-channel logout could not be handed to the operator (or written to `--revocations-dir`) after retries for about ten seconds; it holds in this sidecar only.',
-    { app: AppOrNull, ...RevocationTarget, error: str('The last error.') },
+    'A sign-out or back-channel logout will not be tried again: it held in this sidecar only.',
+    {
+      app: AppOrNull,
+      ...RevocationTarget,
+      reason: StringEnum(['refused', 'sessions_expired', 'too_many_delayed', 'shutting_down'] as const, {
+        description:
+          '`refused`: the operator refused it (a 4xx other than 429; another try would not get through); `sessions_expired`: every session it covers expired before a round got through, so nothing is left to end; `too_many_delayed`: 1,000 ends were waiting for a round already; `shutting_down`: the sidecar stopped while it waited.',
+      }),
+      error: str('The last error.'),
+    },
   ),
   websocket_closed: event(
     "A new config closed an open tunnel; the tunnel's request line follows with `error` set to the reason.",

@@ -23,6 +23,7 @@ import {
   TEST_OPERATOR_TIMINGS,
   waitForCrds,
 } from '../helpers/operator-cluster.ts';
+import { signOut } from '../helpers/session-ends.ts';
 import { GATEHOUSE_BIN, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
@@ -346,6 +347,41 @@ describe('recovery is prompt', () => {
     expect(reasons.filter((r) => /HTTP\/1\.1 protocol|Invalid EOF/.test(r))).toEqual([]);
     expect(sidecars.every((s) => s.lines.some((l) => l.type === 'config_stream_connected'))).toBe(true);
   }, 60_000);
+});
+
+describe('a session ended while no operator can be reached', () => {
+  it('a sign-out on one sidecar while the operator is out of reach for 15 s: every sidecar refuses the session within 8 s of its return', async () => {
+    const cookie = await signIn();
+    for (let i = 0; i < sidecars.length; i++)
+      expect(await forwarded(i, cookie, `/out-of-reach-before-${i}`)).toBe(true);
+    const a = sidecars[0] as SidecarProcess;
+    const linesBefore = a.lines.length;
+    proxy.setDown(true);
+    const down = performance.now();
+    expect(await signOut(origin(0), cookie)).toBe(200);
+    expect(await forwarded(0, cookie, '/out-of-reach-a')).toBe(false);
+    // Its first round of tries fails; the end holds on A only, and the other sidecars cannot know.
+    await a.waitForLine((l) => l.type === 'session_end_delayed', 15_000);
+    await new Promise((r) => setTimeout(r, Math.max(0, 15_000 - (performance.now() - down))));
+    expect(await forwarded(1, cookie, '/out-of-reach-b')).toBe(true);
+    proxy.setDown(false);
+    const back = performance.now();
+    let probe = 0;
+    const ms = await untilEverySidecar(
+      back,
+      async (i) => !(await forwarded(i, cookie, `/out-of-reach-after-${i}-${probe++}`)),
+      20_000,
+      'the sign-out after the operator is back',
+    );
+    console.warn(
+      `operator out of reach 15 s: a sign-out on A refused on every sidecar ${ms.toFixed(0)} ms after its return`,
+    );
+    expect(ms).toBeLessThanOrEqual(8_000);
+    const reported = a.lines.slice(linesBefore).find((l) => l.type === 'session_end_reported');
+    expect(reported).toMatchObject({ session: expect.any(String) });
+    expect(Number(reported?.attempts)).toBeGreaterThan(6);
+    expect(a.lines.slice(linesBefore).some((l) => l.type === 'session_end_unreported')).toBe(false);
+  }, 90_000);
 });
 
 /** A GET of the config stream with a token; resolves with the status (the body is not read). */

@@ -1,8 +1,10 @@
 import type { SessionEnd } from '../../../contract/session-ends.ts';
+import { jitteredBackoff } from '../../../lib/backoff.ts';
 import { LocalRevocations } from './local-revocations.ts';
 
 /** Carries a session end to the other sidecars of the application (the operator, a shared directory). */
 export interface SessionEndReporter {
+  /** Resolves once the end got through; rejects (with a ReportFailed when it can say more) when it did not. */
   report(end: SessionEnd, application: string): Promise<ReportOutcome>;
 }
 
@@ -11,6 +13,39 @@ export interface ReportOutcome {
   readonly attempts: number;
   readonly errors: readonly string[];
 }
+
+/** A report that did not get through: its tries, what each met, and whether trying again may help. */
+export class ReportFailed extends Error {
+  override readonly name = 'ReportFailed';
+  readonly attempts: number;
+  readonly errors: readonly string[];
+  /** The receiver refused the end (a 4xx other than 429): another try will not get it through. */
+  readonly refused: boolean;
+  constructor(message: string, attempts: number, errors: readonly string[], refused: boolean) {
+    super(message);
+    this.attempts = attempts;
+    this.errors = errors;
+    this.refused = refused;
+  }
+}
+
+/** Why a session end stopped being retried without getting through. */
+export type SessionEndGivenUp = 'refused' | 'sessions_expired' | 'too_many_delayed' | 'shutting_down';
+
+/**
+ * Waits between the rounds of a report that failed its first round (a reporter's own tries,
+ * about ten seconds): up to 2 s, doubling to up to 30 s (full jitter), for as long as a session
+ * the end covers may be alive. Before, an end whose first round failed (the operator unreachable
+ * for longer, the API server down) held in its own sidecar only, and every other sidecar of the
+ * application kept accepting the session.
+ */
+export const SESSION_END_RETRY = { baseMs: 2_000, maxMs: 30_000 } as const;
+
+/** Ends waiting for another round at most; past it a further failed end is given up. */
+export const MAX_DELAYED_SESSION_ENDS = 1_000;
+
+/** Failed tries a report that got through lists at most (the earliest and the latest). */
+const MAX_LISTED_ERRORS = 20;
 
 /** What the sidecar process does when one of its routes ends sessions. */
 export interface SessionEnds {
@@ -21,36 +56,156 @@ export interface SessionEnds {
   end(end: SessionEnd, application: string, lifetimeMs: number): void;
 }
 
+export interface SessionEndEvents {
+  /** Told once a report got through, with how long it took (ms) and its tries in all. */
+  readonly onReported?: (end: SessionEnd, outcome: ReportOutcome, ms: number) => void;
+  /** The first round failed: the end holds here only until a later round gets through. */
+  readonly onDelayed: (end: SessionEnd, error: string, retryUntilMs: number) => void;
+  /** The end will not be tried again; it held here only. */
+  readonly onGivenUp: (end: SessionEnd, reason: SessionEndGivenUp, error: string) => void;
+}
+
+interface Delivery {
+  readonly end: SessionEnd;
+  readonly application: string;
+  /** When every session the end covers has expired (epoch ms): no need to carry it after. */
+  readonly until: number;
+  readonly started: number;
+  attempts: number;
+  errors: string[];
+  rounds: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+function failureOf(error: unknown): ReportFailed {
+  if (error instanceof ReportFailed) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new ReportFailed(message, 1, [message], false);
+}
+
+/** The first and the last failed tries, at most MAX_LISTED_ERRORS of them. */
+function listed(errors: readonly string[]): string[] {
+  if (errors.length <= MAX_LISTED_ERRORS) return [...errors];
+  const half = MAX_LISTED_ERRORS / 2;
+  return [...errors.slice(0, half), ...errors.slice(-half)];
+}
+
 /**
  * The process's session ends: the local part re-installs the config with the end merged in
- * (`reinstall`, given once the sidecar exists); the reporter, when there is one, carries it on.
- * A report that fails is logged by `onReportFailed`; the end still holds here.
+ * (`reinstall`, given once the sidecar exists); the reporter, when there is one, carries it on,
+ * in rounds until it gets through, is refused, or covers no session that may still be alive.
  */
-export function createSessionEnds(options: {
-  readonly reporter?: SessionEndReporter;
-  readonly onReportFailed: (end: SessionEnd, error: unknown) => void;
-  /** Told once a report got through, with how long it took (ms) and what it retried. */
-  readonly onReported?: (end: SessionEnd, outcome: ReportOutcome, ms: number) => void;
-}) {
-  const local = new LocalRevocations();
+export function createSessionEnds(
+  options: SessionEndEvents & {
+    readonly reporter?: SessionEndReporter;
+    readonly retry?: { readonly baseMs: number; readonly maxMs: number };
+    readonly now?: () => number;
+    /** The jitter's source (0 to 1). */
+    readonly random?: () => number;
+  },
+) {
+  const { reporter } = options;
+  const retry = options.retry ?? SESSION_END_RETRY;
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const local = new LocalRevocations(now);
+  const delayed = new Set<Delivery>();
+  let stopped = false;
   let reinstall: () => void = () => undefined;
+
+  const giveUp = (delivery: Delivery, reason: SessionEndGivenUp, error: string): void => {
+    delayed.delete(delivery);
+    options.onGivenUp(delivery.end, reason, error);
+  };
+
+  const round = (r: SessionEndReporter, delivery: Delivery): void => {
+    delivery.timer = undefined;
+    r.report(delivery.end, delivery.application).then(
+      (outcome) => {
+        delayed.delete(delivery);
+        options.onReported?.(
+          delivery.end,
+          {
+            attempts: delivery.attempts + outcome.attempts,
+            errors: listed([...delivery.errors, ...outcome.errors]),
+          },
+          performance.now() - delivery.started,
+        );
+      },
+      (error: unknown) => {
+        const failed = failureOf(error);
+        delivery.attempts += failed.attempts;
+        delivery.errors = listed([...delivery.errors, ...failed.errors]);
+        if (failed.refused) return giveUp(delivery, 'refused', failed.message);
+        if (stopped) return giveUp(delivery, 'shutting_down', failed.message);
+        const left = delivery.until - now();
+        if (left <= 0) return giveUp(delivery, 'sessions_expired', failed.message);
+        if (delivery.rounds === 0) {
+          if (delayed.size >= MAX_DELAYED_SESSION_ENDS)
+            return giveUp(delivery, 'too_many_delayed', failed.message);
+          delayed.add(delivery);
+          options.onDelayed(delivery.end, failed.message, delivery.until);
+        }
+        delivery.rounds++;
+        // The last round comes when the sessions expire at the latest; one after that is not needed.
+        const wait = Math.min(jitteredBackoff(delivery.rounds - 1, retry, random), left);
+        delivery.timer = setTimeout(() => round(r, delivery), wait);
+        delivery.timer.unref();
+      },
+    );
+  };
+
   const ends: SessionEnds = {
     end(end, application, lifetimeMs) {
       local.add(end, lifetimeMs);
       reinstall();
-      const started = performance.now();
-      options.reporter?.report(end, application).then(
-        (outcome) => options.onReported?.(end, outcome, performance.now() - started),
-        (error: unknown) => options.onReportFailed(end, error),
-      );
+      if (!reporter) return;
+      round(reporter, {
+        end,
+        application,
+        until: end.before * 1000 + lifetimeMs,
+        started: performance.now(),
+        attempts: 0,
+        errors: [],
+        rounds: 0,
+        timer: undefined,
+      });
     },
   };
   return {
     ends,
     local,
+    /** Ends waiting for their next round. */
+    get delayed(): number {
+      return delayed.size;
+    },
     /** Called by the process once it can install configs: re-installs the source's config with the local ends. */
     onReinstall(callback: () => void): void {
       reinstall = callback;
+    },
+    /**
+     * The receiver is back (the config stream connected again): ends waiting for a round run one
+     * now instead of at the end of their wait (up to 30 s).
+     */
+    retryNow(): void {
+      if (!reporter || stopped) return;
+      for (const delivery of delayed)
+        if (delivery.timer !== undefined) {
+          clearTimeout(delivery.timer);
+          round(reporter, delivery);
+        }
+    },
+    /**
+     * The process stops: ends waiting for a round are given up now (`shutting_down`), and so is
+     * one whose round in progress fails.
+     */
+    stop(): void {
+      stopped = true;
+      for (const delivery of [...delayed])
+        if (delivery.timer !== undefined) {
+          clearTimeout(delivery.timer);
+          giveUp(delivery, 'shutting_down', delivery.errors.at(-1) ?? 'stopped');
+        }
     },
   };
 }

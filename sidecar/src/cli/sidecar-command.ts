@@ -45,11 +45,14 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   });
   const sessionEnds = createSessionEnds({
     ...(await sessionEndReporter(flags, () => sidecar.current())),
-    onReportFailed: (end, error) =>
-      logEvent(sink, 'session_end_unreported', {
+    onDelayed: (end, error, retryUntilMs) =>
+      logEvent(sink, 'session_end_delayed', {
         ...endTarget(end),
-        error: error instanceof Error ? error.message : String(error),
+        error,
+        retryUntil: new Date(retryUntilMs).toISOString(),
       }),
+    onGivenUp: (end, reason, error) =>
+      logEvent(sink, 'session_end_unreported', { ...endTarget(end), reason, error }),
     onReported: (end, outcome, ms) =>
       logEvent(sink, 'session_end_reported', {
         ...endTarget(end),
@@ -104,6 +107,8 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
           ...(flags.application ? { application: flags.application } : {}),
           onConnection: (event) => {
             metrics.configStreamConnected(event.connected);
+            // The operator is back: session ends it could not take get their next round now.
+            if (event.connected) sessionEnds.retryNow();
             logEvent(sink, event.connected ? 'config_stream_connected' : 'config_stream_disconnected', {
               app: sidecar.current()?.application.name ?? flags.application ?? null,
               ...(event.connected ? {} : { reason: event.reason, retryInMs: event.retryInMs }),
@@ -185,6 +190,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       admin.closeAllConnections();
       admin.close();
       const cut = await sidecar.shutdown(flags.graceMs);
+      sessionEnds.stop();
       logEvent(sink, 'sidecar_stopped', { signal, ...cut });
       await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 200).unref())]);
       resolve(0);

@@ -6,7 +6,7 @@ import {
 } from '../../../contract/session-ends.ts';
 import { jitteredBackoff, sleep } from '../../../lib/backoff.ts';
 import { Agent, requestOn } from '../../../lib/http/undici-core.ts';
-import type { ReportOutcome, SessionEndReporter } from '../auth/session-ends.ts';
+import { ReportFailed, type ReportOutcome, type SessionEndReporter } from '../auth/session-ends.ts';
 
 const ATTEMPTS = 6;
 const BACKOFF = { baseMs: 100, maxMs: 2_000 } as const;
@@ -14,7 +14,8 @@ const BACKOFF = { baseMs: 100, maxMs: 2_000 } as const;
 /**
  * In a cluster: the sidecar posts the end to the operator with its pod token (as for the config
  * stream); the operator writes an AccessRevocation for the application, which reaches every
- * sidecar of it like any revocation. A failed post is retried for about ten seconds.
+ * sidecar of it like any revocation. One round tries a post six times, at most 3 s of waits
+ * apart in all; the session ends run further rounds while the end matters.
  */
 export function operatorReporter(options: {
   readonly url: string;
@@ -25,6 +26,7 @@ export function operatorReporter(options: {
   return {
     async report(end): Promise<ReportOutcome> {
       let last: unknown;
+      let refused = false;
       const errors: string[] = [];
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         try {
@@ -41,14 +43,16 @@ export function operatorReporter(options: {
           const text = (await response.body.text()).slice(0, 300);
           if (response.statusCode === 201) return { attempts: attempt + 1, errors };
           last = new Error(`operator answered ${response.statusCode}: ${text}`);
-          if (response.statusCode < 500 && response.statusCode !== 429) break; // refused: retrying will not help
+          refused = response.statusCode < 500 && response.statusCode !== 429;
         } catch (error) {
           last = error;
         }
         errors.push(last instanceof Error ? last.message : String(last));
-        await sleep(jitteredBackoff(attempt, BACKOFF));
+        if (refused) break; // retrying will not help
+        if (attempt < ATTEMPTS - 1) await sleep(jitteredBackoff(attempt, BACKOFF));
       }
-      throw last;
+      const message = last instanceof Error ? last.message : String(last);
+      throw new ReportFailed(message, errors.length, errors, refused);
     },
   };
 }

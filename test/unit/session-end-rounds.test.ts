@@ -1,0 +1,191 @@
+import { describe, expect, it } from 'vitest';
+import type { SessionEnd } from '../../contract/session-ends.ts';
+import {
+  createSessionEnds,
+  MAX_DELAYED_SESSION_ENDS,
+  ReportFailed,
+  type ReportOutcome,
+  type SessionEndGivenUp,
+  type SessionEndReporter,
+} from '../../sidecar/src/auth/session-ends.ts';
+
+// A session end whose report fails goes on being carried, in rounds, while a session it covers
+// may still be alive: a reporter stand-in that fails as told, and waits of a few milliseconds.
+
+const RETRY = { baseMs: 10, maxMs: 40 } as const;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function endNow(session: string): SessionEnd {
+  return { session, before: Math.floor(Date.now() / 1000), reason: 'sign_out' } as SessionEnd;
+}
+
+/** A reporter whose round `n` (from 0) does what `plan(n)` says: 'ok', 'fail' or 'refuse'. */
+function plannedReporter(plan: (round: number) => 'ok' | 'fail' | 'refuse'): SessionEndReporter & {
+  rounds: number;
+} {
+  const reporter = {
+    rounds: 0,
+    async report(): Promise<ReportOutcome> {
+      const n = reporter.rounds++;
+      const what = plan(n);
+      if (what === 'ok') return { attempts: 1, errors: [] };
+      throw new ReportFailed(
+        what === 'refuse' ? 'operator answered 409' : 'connect ECONNREFUSED',
+        6,
+        Array.from({ length: 6 }, (_, i) => `round ${n} try ${i}`),
+        what === 'refuse',
+      );
+    },
+  };
+  return reporter;
+}
+
+function recorder() {
+  const seen = {
+    reported: [] as { outcome: ReportOutcome; ms: number }[],
+    delayed: [] as { error: string; until: number }[],
+    givenUp: [] as { reason: SessionEndGivenUp; error: string }[],
+  };
+  return {
+    seen,
+    events: {
+      onReported: (_end: SessionEnd, outcome: ReportOutcome, ms: number) =>
+        seen.reported.push({ outcome, ms }),
+      onDelayed: (_end: SessionEnd, error: string, until: number) => seen.delayed.push({ error, until }),
+      onGivenUp: (_end: SessionEnd, reason: SessionEndGivenUp, error: string) =>
+        seen.givenUp.push({ reason, error }),
+    },
+  };
+}
+
+async function until(condition: () => boolean, ms = 5_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > end) throw new Error('not in time');
+    await sleep(2);
+  }
+}
+
+describe('session ends whose report fails', () => {
+  it('are carried in later rounds until one gets through: delayed once, then reported with every try', async () => {
+    const reporter = plannedReporter((n) => (n < 3 ? 'fail' : 'ok'));
+    const { seen, events } = recorder();
+    const ends = createSessionEnds({ reporter, retry: RETRY, ...events });
+    const end = endNow('s-1');
+    ends.ends.end(end, 'ns/app', 3_600_000);
+    await until(() => seen.reported.length === 1);
+    expect(reporter.rounds).toBe(4);
+    expect(seen.delayed).toEqual([{ error: 'connect ECONNREFUSED', until: end.before * 1000 + 3_600_000 }]);
+    expect(seen.givenUp).toEqual([]);
+    const { outcome } = seen.reported[0] as { outcome: ReportOutcome };
+    expect(outcome.attempts).toBe(3 * 6 + 1);
+    // 18 failed tries: all listed (20 at most: the first 10 and the last 10).
+    expect(outcome.errors).toHaveLength(18);
+    expect(ends.delayed).toBe(0);
+  });
+
+  it('list the first 10 and the last 10 failed tries when a report took more', async () => {
+    const reporter = plannedReporter((n) => (n < 5 ? 'fail' : 'ok'));
+    const { seen, events } = recorder();
+    createSessionEnds({ reporter, retry: RETRY, ...events }).ends.end(endNow('s-2'), 'ns/app', 3_600_000);
+    await until(() => seen.reported.length === 1);
+    const errors = seen.reported[0]?.outcome.errors ?? [];
+    expect(errors).toHaveLength(20);
+    expect(errors[0]).toBe('round 0 try 0');
+    expect(errors.at(-1)).toBe('round 4 try 5');
+  });
+
+  it('are given up when the operator refuses one (no further round)', async () => {
+    const reporter = plannedReporter((n) => (n === 0 ? 'fail' : 'refuse'));
+    const { seen, events } = recorder();
+    const ends = createSessionEnds({ reporter, retry: RETRY, ...events });
+    ends.ends.end(endNow('s-3'), 'ns/app', 3_600_000);
+    await until(() => seen.givenUp.length === 1);
+    await sleep(100);
+    expect(reporter.rounds).toBe(2);
+    expect(seen.givenUp).toEqual([{ reason: 'refused', error: 'operator answered 409' }]);
+    expect(seen.delayed).toHaveLength(1);
+    expect(ends.delayed).toBe(0);
+  });
+
+  it('stop being tried once every session they cover has expired', async () => {
+    const reporter = plannedReporter(() => 'fail');
+    const { seen, events } = recorder();
+    let clock = Date.now();
+    const ends = createSessionEnds({ reporter, retry: RETRY, now: () => clock, ...events });
+    const end = endNow('s-4');
+    ends.ends.end(end, 'ns/app', 60_000);
+    await until(() => reporter.rounds >= 2);
+    clock = end.before * 1000 + 60_000;
+    await until(() => seen.givenUp.length === 1);
+    await sleep(100);
+    const rounds = reporter.rounds;
+    await sleep(100);
+    expect(reporter.rounds).toBe(rounds);
+    expect(seen.givenUp[0]?.reason).toBe('sessions_expired');
+    expect(seen.reported).toEqual([]);
+  });
+
+  it('waiting for a round run one at once when the receiver is back (retryNow)', async () => {
+    let up = false;
+    const reporter = plannedReporter(() => (up ? 'ok' : 'fail'));
+    const { seen, events } = recorder();
+    const ends = createSessionEnds({
+      reporter,
+      retry: { baseMs: 60_000, maxMs: 60_000 },
+      random: () => 1,
+      ...events,
+    });
+    ends.ends.end(endNow('s-back'), 'ns/app', 3_600_000);
+    await until(() => seen.delayed.length === 1);
+    up = true;
+    ends.retryNow();
+    await until(() => seen.reported.length === 1, 1_000);
+    expect(reporter.rounds).toBe(2);
+    expect(ends.delayed).toBe(0);
+  });
+
+  it('waiting for a round are given up when the process stops, and tried no more', async () => {
+    const reporter = plannedReporter(() => 'fail');
+    const { seen, events } = recorder();
+    const ends = createSessionEnds({
+      reporter,
+      retry: { baseMs: 60_000, maxMs: 60_000 },
+      random: () => 1,
+      ...events,
+    });
+    ends.ends.end(endNow('s-5'), 'ns/app', 3_600_000);
+    await until(() => seen.delayed.length === 1);
+    expect(ends.delayed).toBe(1);
+    ends.stop();
+    expect(seen.givenUp).toEqual([{ reason: 'shutting_down', error: 'round 0 try 5' }]);
+    expect(ends.delayed).toBe(0);
+    expect(reporter.rounds).toBe(1);
+  });
+
+  it(`wait at most ${MAX_DELAYED_SESSION_ENDS} at once; a further failed one is given up`, async () => {
+    const reporter = plannedReporter(() => 'fail');
+    const { seen, events } = recorder();
+    const ends = createSessionEnds({
+      reporter,
+      retry: { baseMs: 60_000, maxMs: 60_000 },
+      random: () => 1,
+      ...events,
+    });
+    for (let i = 0; i <= MAX_DELAYED_SESSION_ENDS; i++)
+      ends.ends.end(endNow(`s-many-${i}`), 'ns/app', 3_600_000);
+    await until(() => seen.delayed.length + seen.givenUp.length === MAX_DELAYED_SESSION_ENDS + 1);
+    expect(ends.delayed).toBe(MAX_DELAYED_SESSION_ENDS);
+    expect(seen.givenUp.map((g) => g.reason)).toEqual(['too_many_delayed']);
+    ends.stop();
+  });
+
+  it('hold here at once, whatever their report does', () => {
+    const reporter = plannedReporter(() => 'fail');
+    const { events } = recorder();
+    const ends = createSessionEnds({ reporter, retry: RETRY, ...events });
+    ends.ends.end(endNow('s-6'), 'ns/app', 3_600_000);
+    expect(ends.local.size).toBe(1);
+    ends.stop();
+  });
+});
