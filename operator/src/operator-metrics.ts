@@ -61,7 +61,7 @@ export function createOperatorMetrics(sources: MetricSources) {
   });
   const deliveryConnectionsRefused = new Counter({
     name: 'gatehouse_operator_delivery_connections_refused_total',
-    help: 'Connections to the delivery port reset on accept: their address held its share, or opened connections faster than its rate.',
+    help: 'Connections to the delivery port cut on accept, by reason: their address held its share (share), or opened connections faster than its rate (rate).',
     labelNames: ['reason'] as const,
     registers: [registry],
   });

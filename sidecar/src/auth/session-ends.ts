@@ -33,8 +33,8 @@ export class ReportFailed extends Error {
 export type SessionEndGivenUp = 'refused' | 'sessions_expired' | 'too_many_delayed' | 'shutting_down';
 
 /**
- * Waits between the rounds of a report that failed its first round (a reporter's own tries,
- * about ten seconds): up to 2 s, doubling to up to 30 s (full jitter), for as long as a session
+ * Waits between the rounds of a report that failed its first round (a reporter's own tries, a
+ * few seconds): up to 2 s, doubling to up to 30 s (full jitter), for as long as a session
  * the end covers may be alive. Before, an end whose first round failed (the operator unreachable
  * for longer, the API server down) held in its own sidecar only, and every other sidecar of the
  * application kept accepting the session.
