@@ -201,7 +201,17 @@ function ownCpuMs(since: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1000;
 }
 
-async function loops(root: string): Promise<string> {
+/**
+ * Runs `clients` loops of `attempt` against a child that publishes a revocation every 200 ms, for
+ * 8 s; says what `attempt` counted, the child's CPU and this process's (the loops'), and how long
+ * the revocations took to reach another sidecar meanwhile.
+ */
+async function underLoops(
+  root: string,
+  clients: number,
+  attempt: (port: number) => Promise<void>,
+  counted: () => string,
+): Promise<string> {
   const { child, port } = await startChild(root, true);
   const pid = child.pid as number;
   const reader = await revocationReader(port);
@@ -209,29 +219,37 @@ async function loops(root: string): Promise<string> {
   reader.start();
   const cpuBefore = cpuMs(pid);
   const ownBefore = process.cpuUsage();
-  let running = true;
+  const end = performance.now() + 8_000;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < end) await attempt(port);
+    }),
+  );
+  const cpu = cpuMs(pid) - cpuBefore;
+  const own = ownCpuMs(ownBefore);
+  reader.stop();
+  child.kill();
+  return `${counted()}; operator CPU ${(cpu / 1000).toFixed(1)} s, the loops' ${(own / 1000).toFixed(1)} s; ${reader.summary()}`;
+}
+
+function loops(root: string): Promise<string> {
   let opened = 0;
   let answered200 = 0;
-  const clients = Array.from({ length: 16 }, async () => {
-    while (running) {
+  return underLoops(
+    root,
+    16,
+    async (port) => {
       const socket = await openStream(port, '127.52.0.1', 'one-pod');
-      if (!socket) continue;
+      if (!socket) return;
       opened++;
       socket.once('data', (c: Buffer) => {
         if (c.toString('latin1').startsWith('HTTP/1.1 200')) answered200++;
       });
       await sleep(20);
       socket.destroy();
-    }
-  });
-  await sleep(8_000);
-  running = false;
-  await Promise.all(clients);
-  const cpu = cpuMs(pid) - cpuBefore;
-  const own = ownCpuMs(ownBefore);
-  reader.stop();
-  child.kill();
-  return `16 stream loops, 8 s: ${opened} streams asked, ${answered200} served; operator CPU ${(cpu / 1000).toFixed(1)} s, the loops' ${(own / 1000).toFixed(1)} s; ${reader.summary()}`;
+    },
+    () => `16 stream loops, 8 s: ${opened} streams asked, ${answered200} served`,
+  );
 }
 
 /** The first flight of a TLS handshake as Node's client sends it (its ClientHello), captured once. */
@@ -253,40 +271,28 @@ function clientHello(): Promise<Buffer> {
 
 async function hellos(root: string, clients: number): Promise<string> {
   const hello = await clientHello();
-  const { child, port } = await startChild(root, true);
-  const pid = child.pid as number;
-  const reader = await revocationReader(port);
-  await sleep(2_000);
-  reader.start();
-  const cpuBefore = cpuMs(pid);
-  const ownBefore = process.cpuUsage();
   let answered = 0;
   let cut = 0;
-  const end = performance.now() + 8_000;
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (performance.now() < end)
-        await new Promise<void>((done) => {
-          const socket = tcpConnect({ port, host: '127.0.0.1', localAddress: '127.52.0.3' });
-          socket.once('connect', () => socket.write(hello));
-          socket.once('data', () => {
-            answered++;
-            socket.resetAndDestroy();
-            done();
-          });
-          socket.once('error', () => {
-            cut++;
-            done();
-          });
-          socket.once('close', () => done());
+  return underLoops(
+    root,
+    clients,
+    (port) =>
+      new Promise<void>((done) => {
+        const socket = tcpConnect({ port, host: '127.0.0.1', localAddress: '127.52.0.3' });
+        socket.once('connect', () => socket.write(hello));
+        socket.once('data', () => {
+          answered++;
+          socket.resetAndDestroy();
+          done();
         });
-    }),
+        socket.once('error', () => {
+          cut++;
+          done();
+        });
+        socket.once('close', () => done());
+      }),
+    () => `${clients} ClientHello loops, 8 s: ${answered} answered, ${cut} cut on accept`,
   );
-  const cpu = cpuMs(pid) - cpuBefore;
-  const own = ownCpuMs(ownBefore);
-  reader.stop();
-  child.kill();
-  return `${clients} ClientHello loops, 8 s: ${answered} answered, ${cut} cut on accept; operator CPU ${(cpu / 1000).toFixed(1)} s, the loops' ${(own / 1000).toFixed(1)} s; ${reader.summary()}`;
 }
 
 async function measure(): Promise<void> {

@@ -35,6 +35,31 @@ function linesFor(s: InProcessSidecar, uri: string) {
   return s.records().filter((r) => r.uri === uri);
 }
 
+/**
+ * An application whose WebSockets send 64 KiB chunks as fast as they are taken (a path starting
+ * /ws-quiet: a WebSocket that sends nothing); its upgraded sockets, and how to close it.
+ */
+async function webSocketApp(): Promise<{ url: string; sockets: Set<Socket>; close(): Promise<void> }> {
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  const app = createServer((_req, res) => res.end('ok'));
+  const sockets = new Set<Socket>();
+  app.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    if (!req.url?.startsWith('/ws-quiet')) feed(socket, chunk);
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(app.address() as { port: number }).port}`,
+    sockets,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => app.close(resolve));
+    },
+  };
+}
+
 describe('1: a reset at any point of an upgrade never ends the process', () => {
   for (const upgradeDelayMs of [0, 150]) {
     it(`RST before the upstream's 101 (${upgradeDelayMs ? 'slow' : 'fast'} handshake), and after a pipelined request`, async () => {
@@ -366,17 +391,7 @@ describe('paths of the request and the upgrade that hold resources', () => {
   });
 
   it('a tunnel whose client takes nothing while the application sends is cut (reset) at the client idle timeout; a quiet one and a reading one stay', async () => {
-    const chunk = Buffer.alloc(64 * 1024, 7);
-    const app = createServer((_req, res) => res.end('ok'));
-    const appSockets = new Set<Socket>();
-    app.on('upgrade', (req: IncomingMessage, socket: Socket) => {
-      appSockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
-      if (req.url === '/ws-feed') feed(socket, chunk); // else a quiet WebSocket
-    });
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    const appUrl = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
+    const { url: appUrl, close: closeApp } = await webSocketApp();
     const gate = await startSidecar(testConfig({ upstream: { url: appUrl } }), { idleTimeoutMs: 1_000 });
     try {
       const stalled = await openRaw(gate.port, '127.0.2.40');
@@ -415,23 +430,12 @@ describe('paths of the request and the upgrade that hold resources', () => {
       for (const c of [stalled, quiet, reader]) c.socket.destroy();
     } finally {
       await gate.close();
-      for (const socket of appSockets) socket.destroy();
-      await new Promise((resolve) => app.close(resolve));
+      await closeApp();
     }
   });
 
   it('a tunnel whose stalled client resets (RST) while its stall is timed ends at once, with its application side; not as a timeout', async () => {
-    const chunk = Buffer.alloc(64 * 1024, 7);
-    const app = createServer((_req, res) => res.end('ok'));
-    const appSockets = new Set<Socket>();
-    app.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
-      appSockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
-      feed(socket, chunk);
-    });
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    const appUrl = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
+    const { url: appUrl, sockets: appSockets, close: closeApp } = await webSocketApp();
     const idleTimeoutMs = 4_000;
     const gate = await startSidecar(testConfig({ upstream: { url: appUrl } }), { idleTimeoutMs });
     try {
@@ -458,8 +462,7 @@ describe('paths of the request and the upgrade that hold resources', () => {
       expect(linesFor(gate, '/ws-reset')).toHaveLength(1);
     } finally {
       await gate.close();
-      for (const socket of appSockets) socket.destroy();
-      await new Promise((resolve) => app.close(resolve));
+      await closeApp();
     }
   });
 

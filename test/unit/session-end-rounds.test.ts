@@ -58,6 +58,20 @@ function recorder() {
   };
 }
 
+/** Rounds a minute apart, so that none comes by itself within a test. */
+const SLOW = { baseMs: 60_000, maxMs: 60_000 } as const;
+
+/** Session ends over a planned reporter, with what they tell recorded. */
+function sessionEndsOver(
+  plan: (round: number) => 'ok' | 'fail' | 'refuse',
+  options: { readonly retry?: { baseMs: number; maxMs: number }; readonly now?: () => number } = {},
+) {
+  const reporter = plannedReporter(plan);
+  const { seen, events } = recorder();
+  const ends = createSessionEnds({ reporter, retry: RETRY, random: () => 1, ...options, ...events });
+  return { reporter, seen, ends };
+}
+
 async function until(condition: () => boolean, ms = 5_000): Promise<void> {
   const end = performance.now() + ms;
   while (!condition()) {
@@ -68,9 +82,7 @@ async function until(condition: () => boolean, ms = 5_000): Promise<void> {
 
 describe('session ends whose report fails', () => {
   it('are carried in later rounds until one gets through: delayed once, then reported with every try', async () => {
-    const reporter = plannedReporter((n) => (n < 3 ? 'fail' : 'ok'));
-    const { seen, events } = recorder();
-    const ends = createSessionEnds({ reporter, retry: RETRY, ...events });
+    const { reporter, seen, ends } = sessionEndsOver((n) => (n < 3 ? 'fail' : 'ok'));
     const end = endNow('s-1');
     ends.ends.end(end, 'ns/app', 3_600_000);
     await until(() => seen.reported.length === 1);
@@ -85,9 +97,8 @@ describe('session ends whose report fails', () => {
   });
 
   it('list the first 10 and the last 10 failed tries when a report took more', async () => {
-    const reporter = plannedReporter((n) => (n < 5 ? 'fail' : 'ok'));
-    const { seen, events } = recorder();
-    createSessionEnds({ reporter, retry: RETRY, ...events }).ends.end(endNow('s-2'), 'ns/app', 3_600_000);
+    const { seen, ends } = sessionEndsOver((n) => (n < 5 ? 'fail' : 'ok'));
+    ends.ends.end(endNow('s-2'), 'ns/app', 3_600_000);
     await until(() => seen.reported.length === 1);
     const errors = seen.reported[0]?.outcome.errors ?? [];
     expect(errors).toHaveLength(20);
@@ -96,9 +107,7 @@ describe('session ends whose report fails', () => {
   });
 
   it('are given up when the operator refuses one (no further round)', async () => {
-    const reporter = plannedReporter((n) => (n === 0 ? 'fail' : 'refuse'));
-    const { seen, events } = recorder();
-    const ends = createSessionEnds({ reporter, retry: RETRY, ...events });
+    const { reporter, seen, ends } = sessionEndsOver((n) => (n === 0 ? 'fail' : 'refuse'));
     ends.ends.end(endNow('s-3'), 'ns/app', 3_600_000);
     await until(() => seen.givenUp.length === 1);
     await sleep(100);
@@ -109,10 +118,8 @@ describe('session ends whose report fails', () => {
   });
 
   it('stop being tried once every session they cover has expired', async () => {
-    const reporter = plannedReporter(() => 'fail');
-    const { seen, events } = recorder();
     let clock = Date.now();
-    const ends = createSessionEnds({ reporter, retry: RETRY, now: () => clock, ...events });
+    const { reporter, seen, ends } = sessionEndsOver(() => 'fail', { now: () => clock });
     const end = endNow('s-4');
     ends.ends.end(end, 'ns/app', 60_000);
     await until(() => reporter.rounds >= 2);
@@ -128,14 +135,7 @@ describe('session ends whose report fails', () => {
 
   it('waiting for a round run one at once when the receiver is back (retryNow)', async () => {
     let up = false;
-    const reporter = plannedReporter(() => (up ? 'ok' : 'fail'));
-    const { seen, events } = recorder();
-    const ends = createSessionEnds({
-      reporter,
-      retry: { baseMs: 60_000, maxMs: 60_000 },
-      random: () => 1,
-      ...events,
-    });
+    const { reporter, seen, ends } = sessionEndsOver(() => (up ? 'ok' : 'fail'), { retry: SLOW });
     ends.ends.end(endNow('s-back'), 'ns/app', 3_600_000);
     await until(() => seen.delayed.length === 1);
     up = true;
@@ -146,14 +146,7 @@ describe('session ends whose report fails', () => {
   });
 
   it('waiting for a round are given up when the process stops, and tried no more', async () => {
-    const reporter = plannedReporter(() => 'fail');
-    const { seen, events } = recorder();
-    const ends = createSessionEnds({
-      reporter,
-      retry: { baseMs: 60_000, maxMs: 60_000 },
-      random: () => 1,
-      ...events,
-    });
+    const { reporter, seen, ends } = sessionEndsOver(() => 'fail', { retry: SLOW });
     ends.ends.end(endNow('s-5'), 'ns/app', 3_600_000);
     await until(() => seen.delayed.length === 1);
     expect(ends.delayed).toBe(1);
@@ -164,14 +157,7 @@ describe('session ends whose report fails', () => {
   });
 
   it(`wait at most ${MAX_DELAYED_SESSION_ENDS} at once; a further failed one is given up`, async () => {
-    const reporter = plannedReporter(() => 'fail');
-    const { seen, events } = recorder();
-    const ends = createSessionEnds({
-      reporter,
-      retry: { baseMs: 60_000, maxMs: 60_000 },
-      random: () => 1,
-      ...events,
-    });
+    const { seen, ends } = sessionEndsOver(() => 'fail', { retry: SLOW });
     for (let i = 0; i <= MAX_DELAYED_SESSION_ENDS; i++)
       ends.ends.end(endNow(`s-many-${i}`), 'ns/app', 3_600_000);
     await until(() => seen.delayed.length + seen.givenUp.length === MAX_DELAYED_SESSION_ENDS + 1);
@@ -181,9 +167,7 @@ describe('session ends whose report fails', () => {
   });
 
   it('hold here at once, whatever their report does', () => {
-    const reporter = plannedReporter(() => 'fail');
-    const { events } = recorder();
-    const ends = createSessionEnds({ reporter, retry: RETRY, ...events });
+    const { ends } = sessionEndsOver(() => 'fail');
     ends.ends.end(endNow('s-6'), 'ns/app', 3_600_000);
     expect(ends.local.size).toBe(1);
     ends.stop();
