@@ -19,6 +19,14 @@ export const SERVICE_TOKEN_FAILURES = [
 ] as const;
 
 /** Why a Kubernetes ServiceAccount token was refused. */
+/** Why a session end stopped being carried to the other sidecars without getting through. */
+export const SESSION_END_GIVEN_UP = [
+  'refused',
+  'sessions_expired',
+  'too_many_delayed',
+  'shutting_down',
+] as const;
+
 export const SERVICE_ACCOUNT_FAILURES = [
   'token_malformed',
   'token_expired',
@@ -297,7 +305,7 @@ export const SIDECAR_EVENTS = {
     {
       app: AppOrNull,
       ...RevocationTarget,
-      reason: StringEnum(['refused', 'sessions_expired', 'too_many_delayed', 'shutting_down'] as const, {
+      reason: StringEnum(SESSION_END_GIVEN_UP, {
         description:
           '`refused`: the operator refused it (a 4xx other than 429; another try would not get through); `sessions_expired`: every session it covers expired before a round got through, so nothing is left to end; `too_many_delayed`: 1,000 ends were waiting for a round already; `shutting_down`: the sidecar stopped while it waited.',
       }),

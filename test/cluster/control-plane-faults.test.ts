@@ -349,6 +349,12 @@ describe('recovery is prompt', () => {
   }, 60_000);
 });
 
+/** A sidecar's Prometheus text from its admin port. */
+async function metricsOf(sidecar: SidecarProcess): Promise<string> {
+  const response = await request(`http://127.0.0.1:${sidecar.adminPort}/metrics`);
+  return response.body.text();
+}
+
 describe('a session ended while no operator can be reached', () => {
   it('a sign-out on one sidecar while the operator is out of reach for 15 s: every sidecar refuses the session within 8 s of its return', async () => {
     const cookie = await signIn();
@@ -362,6 +368,7 @@ describe('a session ended while no operator can be reached', () => {
     expect(await forwarded(0, cookie, '/out-of-reach-a')).toBe(false);
     // Its first round of tries fails; the end holds on A only, and the other sidecars cannot know.
     await a.waitForLine((l) => l.type === 'session_end_delayed', 15_000);
+    expect(await metricsOf(a)).toMatch(/^gatehouse_session_ends_delayed 1$/m);
     await new Promise((r) => setTimeout(r, Math.max(0, 15_000 - (performance.now() - down))));
     expect(await forwarded(1, cookie, '/out-of-reach-b')).toBe(true);
     proxy.setDown(false);
@@ -383,6 +390,9 @@ describe('a session ended while no operator can be reached', () => {
     expect(reported).toMatchObject({ session: expect.any(String) });
     expect(Number(reported?.attempts)).toBeGreaterThan(6);
     expect(a.lines.slice(linesBefore).some((l) => l.type === 'session_end_unreported')).toBe(false);
+    const after = await metricsOf(a);
+    expect(after).toMatch(/^gatehouse_session_ends_delayed 0$/m);
+    expect(after).toMatch(/^gatehouse_session_ends_unreported_total\{reason="refused"\} 0$/m);
   }, 90_000);
 });
 

@@ -1,3 +1,4 @@
+import type { SESSION_END_GIVEN_UP } from '../../../contract/log-events.ts';
 import type { SessionEnd } from '../../../contract/session-ends.ts';
 import { jitteredBackoff } from '../../../lib/backoff.ts';
 import { LocalRevocations } from './local-revocations.ts';
@@ -30,7 +31,7 @@ export class ReportFailed extends Error {
 }
 
 /** Why a session end stopped being retried without getting through. */
-export type SessionEndGivenUp = 'refused' | 'sessions_expired' | 'too_many_delayed' | 'shutting_down';
+export type SessionEndGivenUp = (typeof SESSION_END_GIVEN_UP)[number];
 
 /**
  * Waits between the rounds of a report that failed its first round (a reporter's own tries, a

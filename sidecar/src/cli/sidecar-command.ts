@@ -43,16 +43,19 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     app: sidecar.current()?.application.name ?? null,
     ...revocationTarget({ user: null, subject: end.subject ?? null, provider: end.provider ?? null, ...end }),
   });
+  const reporting = await sessionEndReporter(flags, () => sidecar.current());
   const sessionEnds = createSessionEnds({
-    ...(await sessionEndReporter(flags, () => sidecar.current())),
+    ...reporting,
     onDelayed: (end, error, retryUntilMs) =>
       logEvent(sink, 'session_end_delayed', {
         ...endTarget(end),
         error,
         retryUntil: new Date(retryUntilMs).toISOString(),
       }),
-    onGivenUp: (end, reason, error) =>
-      logEvent(sink, 'session_end_unreported', { ...endTarget(end), reason, error }),
+    onGivenUp: (end, reason, error) => {
+      metrics.sessionEndUnreported(reason);
+      logEvent(sink, 'session_end_unreported', { ...endTarget(end), reason, error });
+    },
     onReported: (end, outcome, ms) =>
       logEvent(sink, 'session_end_reported', {
         ...endTarget(end),
@@ -61,6 +64,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
         durationMs: Math.round(ms),
       }),
   });
+  if (reporting.reporter) metrics.watchSessionEnds(() => sessionEnds.delayed);
   const fileLimit = openFileLimit();
   const maxConnections = connectionsWithinOpenFiles(flags.limits.maxConnections, fileLimit);
   const sidecar = createSidecar({

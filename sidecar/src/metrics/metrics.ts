@@ -1,3 +1,4 @@
+import { SESSION_END_GIVEN_UP } from '../../../contract/log-events.ts';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from '../../../lib/metrics/prom-core.ts';
 import { type BatchedHistogram, createBatchedHistogram, type HistogramSeries } from './batched-histogram.ts';
 
@@ -37,6 +38,10 @@ export interface SidecarMetrics {
   configStreamConnected(connected: boolean): void;
   /** A memory-reducing collection ran while the sidecar was quiet, taking this many seconds. */
   idleCollected(seconds: number): void;
+  /** Session ends this sidecar carries to the others (a reporter exists): how many wait for a round. */
+  watchSessionEnds(delayed: () => number): void;
+  /** A session end will not be tried again: it held in this sidecar only. */
+  sessionEndUnreported(reason: string): void;
 }
 
 /** What clients hold right now, read when metrics are scraped. */
@@ -211,6 +216,12 @@ export function createSidecarMetrics(): SidecarMetrics {
     registers: [registry],
   });
   // Registered at the first stream event, so a standalone sidecar does not report a broken stream.
+  const sessionEndsUnreported = new Counter({
+    name: 'gatehouse_session_ends_unreported_total',
+    help: 'Sign-outs and back-channel logouts that will not be tried again, by reason (refused, sessions_expired, too_many_delayed, shutting_down): each held in this sidecar only.',
+    labelNames: ['reason'],
+    registers: [],
+  });
   let streamConnected: Gauge<string> | undefined;
 
   const durations = new Map<string, HistogramSeries>();
@@ -296,6 +307,22 @@ export function createSidecarMetrics(): SidecarMetrics {
     idleCollected(seconds) {
       idleCollections.inc();
       idleCollectionSeconds.inc(seconds);
+    },
+    watchSessionEnds(delayed) {
+      new Gauge({
+        name: 'gatehouse_session_ends_delayed',
+        help: 'Sign-outs and back-channel logouts whose first round of reports failed, waiting for another: they hold in this sidecar only until one gets through.',
+        registers: [registry],
+        collect() {
+          this.set(delayed());
+        },
+      });
+      registry.registerMetric(sessionEndsUnreported);
+      // Present from the start, so that an alert on its increase sees the first one.
+      for (const reason of SESSION_END_GIVEN_UP) sessionEndsUnreported.labels(reason).inc(0);
+    },
+    sessionEndUnreported(reason) {
+      sessionEndsUnreported.labels(reason).inc();
     },
   };
 }
