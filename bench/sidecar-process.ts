@@ -88,6 +88,9 @@ export function spawnBuiltSidecar(
     `127.0.0.1:${port}`,
     '--admin-listen',
     `127.0.0.1:${options.adminPort ?? 0}`,
+    // Benchmarks stop sidecars by the dozen and time none of their stops.
+    '--shutdown-delay',
+    '0s',
   ];
   const node = options.node ?? process.execPath;
   const [command, argv] = options.pin

@@ -223,10 +223,18 @@ export const SIDECAR_EVENTS = {
       hint: str('How to raise it.'),
     },
   ),
-  sidecar_stopping: event('A signal asked the sidecar to stop; it drains.', {
-    signal: str('`SIGTERM` or `SIGINT`.'),
-    graceMs: int('How long it drains before cutting.'),
-  }),
+  sidecar_stopping: event(
+    'A signal asked the sidecar to stop: it answers /readyz 503 at once, goes on accepting connections for `delayMs`, then drains.',
+    {
+      signal: str('`SIGTERM` or `SIGINT`.'),
+      graceMs: int(
+        'How long from the signal to the exit at most: the delay, then the drain, then what is left is cut.',
+      ),
+      delayMs: int(
+        'How long it goes on accepting new connections first (`--shutdown-delay`), for clients that learn late that the pod is going.',
+      ),
+    },
+  ),
   sidecar_stopped: event(
     'The sidecar stopped; what the drain had to cut when its time ran out (all 0 after a clean drain).',
     {

@@ -40,6 +40,9 @@ const sidecar = spawn(
     '127.0.0.1:4180',
     '--admin-listen',
     '127.0.0.1:9180',
+    // No proxy routes to the demo that could learn late of its end: it stops at once.
+    '--shutdown-delay',
+    '0s',
   ],
   { stdio: 'inherit', env: { ...process.env, ...SIDECAR_NODE_ENV } },
 );

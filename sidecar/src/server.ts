@@ -95,16 +95,17 @@ export interface Sidecar {
   install(config: SidecarConfig): void;
   /** The config in use, if any. */
   current(): SidecarConfig | undefined;
-  /** True with a config installed and not draining. */
+  /** True with a config installed and not shutting down. */
   ready(): boolean;
   /** Requests and WebSocket upgrades started since the sidecar was created (the idle collection's sign of work). */
   requestsStarted(): number;
   listen(port: number, host: string): Promise<AddressInfo>;
   /**
-   * Stops accepting, drains in-flight requests, then closes what is left and flushes logs, all
-   * within graceMs. Resolves with what was still open when the draining time ran out.
+   * Stops being ready; goes on accepting and serving for delayMs; then stops accepting, drains
+   * in-flight requests, closes what is left and flushes logs, all within graceMs. Resolves with
+   * what was still open when the draining time ran out.
    */
-  shutdown(graceMs: number): Promise<ShutdownReport>;
+  shutdown(graceMs: number, delayMs?: number): Promise<ShutdownReport>;
 }
 
 function isWebSocketUpgrade(req: IncomingMessage): boolean {
@@ -142,6 +143,9 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   const limits: ClientLimits = { ...DEFAULT_CLIENT_LIMITS, ...options.limits };
   const { sink, metrics } = options;
   let state: RuntimeState | undefined;
+  /** Set by a shutdown: not ready, still serving (the shutdown's delay). */
+  let stopping = false;
+  /** Set once the delay is over: no new connections, answers close theirs. */
   let draining = false;
   let inFlight = 0;
   let started = 0;
@@ -177,7 +181,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     onEvicted: () => metrics.connectionEvicted(),
   });
   const ctx: PipelineContext = { sink, metrics, upgrades, connections, draining: () => draining };
-  const isReady = (): boolean => state !== undefined && !draining && !state.upstream.admission.stalled();
+  const isReady = (): boolean => state !== undefined && !stopping && !state.upstream.admission.stalled();
   metrics.watchCapacity({
     clientConnections: () => connections.size,
     upstreamSlotsInUse: () => state?.upstream.admission.inUse ?? 0,
@@ -309,9 +313,14 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     ready: () => isReady(),
     requestsStarted: () => started,
     listen: (port, host) => listenOn(server, port, host, limits.listenBacklog),
-    async shutdown(graceMs) {
+    async shutdown(graceMs, delayMs = 0) {
       const deadline = performance.now() + graceMs;
       const left = () => Math.max(0, deadline - performance.now());
+      // Not ready at once; still accepting and serving through the delay, for the clients (a
+      // Service's proxies, an ingress) that learn of the pod's end later than the pod does.
+      stopping = true;
+      const delay = Math.min(delayMs, graceMs - closingReserveMs(graceMs));
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       draining = true;
       server.close();
       server.closeIdleConnections();
@@ -325,7 +334,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
                 resolve();
               };
             });
-      await waitDrained(Math.max(0, graceMs - closingReserveMs(graceMs)));
+      await waitDrained(Math.max(0, left() - closingReserveMs(graceMs)));
       const report: ShutdownReport = {
         requestsCut: inFlight,
         tunnelsCut: upgrades.size,

@@ -25,6 +25,12 @@ export const SIDECAR_COMMAND: readonly string[] = [GATEHOUSE_BIN];
 /** ...with the environment the image and the injected container give it (NODE_OPTIONS). */
 export const SIDECAR_ENV: NodeJS.ProcessEnv = { ...process.env, ...SIDECAR_NODE_ENV };
 
+/**
+ * Test sidecars stop accepting at SIGTERM (no delay), as hundreds of them stop in a run; a test of
+ * the delay gives its own --shutdown-delay after these (the last one given counts).
+ */
+export const TEST_SHUTDOWN_DELAY: readonly string[] = ['--shutdown-delay', '0s'];
+
 /** `node` arguments for the built sidecar serving a config directory on loopback (admin port ephemeral). */
 export function sidecarArgv(
   configDir: string,
@@ -40,6 +46,7 @@ export function sidecarArgv(
     listen,
     '--admin-listen',
     '127.0.0.1:0',
+    ...TEST_SHUTDOWN_DELAY,
     ...extra,
   ];
 }
@@ -123,6 +130,7 @@ export async function startSidecarProcess(
       '127.0.0.1:0',
       '--admin-listen',
       '127.0.0.1:0',
+      ...TEST_SHUTDOWN_DELAY,
       ...extraArgs,
     ],
     startedType: 'sidecar_started',

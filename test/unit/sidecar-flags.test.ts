@@ -72,4 +72,22 @@ describe('gatehouse sidecar flags', () => {
       }).operator,
     ).toEqual({ url: 'https://x', ca: { pem: 'PEM' }, tokenFile: 't' });
   });
+
+  it.each([
+    [[], 5_000],
+    [['--shutdown-grace', '6s'], 3_000],
+    [['--shutdown-grace', '0s'], 0],
+    [['--shutdown-delay', '0s'], 0],
+    [['--shutdown-delay', '12s'], 12_000],
+    [['--shutdown-delay', '3s', '--shutdown-grace', '6s'], 3_000],
+  ])('--shutdown-delay from %j: %d ms', (argv, delayMs) => {
+    expect(parse(...argv).delayMs).toBe(delayMs);
+  });
+
+  it('refuses a --shutdown-delay past half the grace', () => {
+    expect(() => parse('--shutdown-delay', '13s')).toThrow(UsageError);
+    expect(() => parse('--shutdown-delay', '4s', '--shutdown-grace', '6s')).toThrow(
+      /--shutdown-delay: at most half of --shutdown-grace/,
+    );
+  });
 });

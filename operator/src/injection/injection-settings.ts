@@ -7,7 +7,7 @@ import { ConfigError } from '../../../contract/errors.ts';
 
 /**
  * The sidecar flags a platform team may set on injected sidecars: its client limits, its shutdown
- * grace and when a quiet sidecar gives memory back; nothing else.
+ * grace and delay, and when a quiet sidecar gives memory back; nothing else.
  */
 export const SIDECAR_LIMIT_FLAGS: readonly string[] = [
   'max-header-size',
@@ -26,6 +26,7 @@ export const SIDECAR_LIMIT_FLAGS: readonly string[] = [
   'max-tunnels',
   'max-client-tunnels',
   'shutdown-grace',
+  'shutdown-delay',
   'idle-collection-after',
 ];
 

@@ -188,12 +188,16 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
         process.exit(130); // second signal: stop now
       }
       stopping = true;
-      logEvent(sink, 'sidecar_stopping', { signal, graceMs: flags.graceMs });
+      // The delay is for an orchestrator's SIGTERM; an interrupt at a terminal stops at once.
+      const delayMs = signal === 'SIGTERM' ? flags.delayMs : 0;
+      logEvent(sink, 'sidecar_stopping', { signal, graceMs: flags.graceMs, delayMs });
       idle.stop();
+      // The config source stays open through the delay and the drain, so requests still served get
+      // the revocations that arrive meanwhile; the admin port answers /readyz 503 meanwhile.
+      const cut = await sidecar.shutdown(flags.graceMs, delayMs);
       source.close();
       admin.closeAllConnections();
       admin.close();
-      const cut = await sidecar.shutdown(flags.graceMs);
       sessionEnds.stop();
       logEvent(sink, 'sidecar_stopped', { signal, ...cut });
       await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 200).unref())]);

@@ -32,6 +32,11 @@ Options:
   --admin-listen <[host:]port>  /metrics, /healthz, /readyz (default 0.0.0.0:9180)
   --shutdown-grace <duration>   time from SIGTERM to exit: in-flight requests drain, then what is
                                 left is closed and logged (default 25s)
+  --shutdown-delay <duration>   the first part of the grace: from SIGTERM, /readyz answers 503 but
+                                new connections are still accepted and served, for proxies that
+                                learn late that the pod is going (default 5s or half the grace
+                                when that is shorter; at most half the grace; 0s stops accepting
+                                at once, as SIGINT does)
   --poll-interval <d>           config re-check interval besides file watching (default 1s)
   --revocations-dir <dir>       with --config: a directory the replicas share; its AccessRevocation
                                 files are read with the config, and sign-outs and back-channel
@@ -74,6 +79,8 @@ export interface SidecarFlags {
   readonly listen: { host: string; port: number };
   readonly adminListen: { host: string; port: number };
   readonly graceMs: number;
+  /** From SIGTERM, how long new connections are still accepted (the first part of graceMs). */
+  readonly delayMs: number;
   readonly pollIntervalMs: number;
   readonly revocationsDir: string | undefined;
   readonly idleCollectionAfterMs: number;
@@ -101,6 +108,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       listen: { type: 'string', default: '0.0.0.0:4180' },
       'admin-listen': { type: 'string', default: '0.0.0.0:9180' },
       'shutdown-grace': { type: 'string', default: '25s' },
+      'shutdown-delay': { type: 'string' },
       'idle-collection-after': { type: 'string', default: `${DEFAULT_IDLE_COLLECTION_AFTER_MS / 1000}s` },
       'poll-interval': { type: 'string', default: '1s' },
       'revocations-dir': { type: 'string' },
@@ -158,6 +166,10 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
     listen: parseListen(values.listen, '--listen'),
     adminListen: parseListen(values['admin-listen'], '--admin-listen'),
     graceMs: duration('shutdown-grace'),
+    delayMs: shutdownDelay(
+      values['shutdown-delay'] === undefined ? undefined : duration('shutdown-delay'),
+      duration('shutdown-grace'),
+    ),
     pollIntervalMs: duration('poll-interval'),
     idleCollectionAfterMs: idleCollectionAfter(duration('idle-collection-after')),
     revocationsDir: values['revocations-dir'],
@@ -179,6 +191,17 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       maxClientTunnels: integer('max-client-tunnels', 1, 1_000_000),
     }),
   };
+}
+
+/** The delay when --shutdown-delay is not given (or half the grace, when that is shorter). */
+export const DEFAULT_SHUTDOWN_DELAY_MS = 5_000;
+
+/** --shutdown-delay: part of the grace, with at least as long after it to drain requests. */
+function shutdownDelay(delayMs: number | undefined, graceMs: number): number {
+  if (delayMs === undefined) return Math.min(DEFAULT_SHUTDOWN_DELAY_MS, Math.floor(graceMs / 2));
+  if (delayMs > graceMs / 2)
+    throw new UsageError('--shutdown-delay: at most half of --shutdown-grace (the rest drains requests)');
+  return delayMs;
 }
 
 /**

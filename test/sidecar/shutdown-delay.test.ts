@@ -1,0 +1,89 @@
+import { connect } from 'node:net';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applicationYaml, startSidecarProcess, writeConfigDir } from '../helpers/sidecar-process.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+
+// A pod's end reaches its Service's proxies and an ingress later than its containers' SIGTERM.
+// A sidecar that stopped accepting at SIGTERM refused the connections they still sent it
+// meanwhile; now it answers /readyz 503 at once and goes on accepting for --shutdown-delay.
+
+let upstream: TestUpstream;
+beforeAll(async () => {
+  upstream = await startUpstream((_req, res) => res.end('app page'));
+});
+afterAll(async () => upstream?.close());
+
+/** A new connection's GET: the status, or the connection's error code. */
+async function freshGet(port: number, path: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)));
+    socket.on('connect', () =>
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`),
+    );
+  });
+}
+
+const config = () =>
+  writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('--shutdown-delay', () => {
+  it('after SIGTERM: /readyz 503 at once, new connections served through the delay, refused after it; exit within the grace', async () => {
+    const proc = await startSidecarProcess(config(), ['--shutdown-delay', '2s', '--shutdown-grace', '6s']);
+    expect(await freshGet(proc.port, '/before')).toBe(200);
+    const signalled = performance.now();
+    const exited = proc.stop(); // SIGTERM
+    await sleep(100);
+    const ready = await request(`http://127.0.0.1:${proc.adminPort}/readyz`);
+    await ready.body.dump();
+    expect(ready.statusCode).toBe(503);
+    const during = [];
+    for (const at of [300, 1_000, 1_700]) {
+      await sleep(Math.max(0, at - (performance.now() - signalled)));
+      during.push(await freshGet(proc.port, `/during-${at}`));
+    }
+    expect(during).toEqual([200, 200, 200]);
+    await sleep(Math.max(0, 2_500 - (performance.now() - signalled)));
+    expect(await freshGet(proc.port, '/after')).toBe('ECONNREFUSED');
+    expect(await exited).toBe(0);
+    expect(performance.now() - signalled).toBeLessThan(6_000 + 1_000);
+    expect(proc.lines.find((l) => l.type === 'sidecar_stopping')).toMatchObject({
+      signal: 'SIGTERM',
+      graceMs: 6_000,
+      delayMs: 2_000,
+    });
+    const served = proc.lines.filter((l) => l.type === 'request').map((l) => [l.uri, l.status]);
+    expect(served).toEqual([
+      ['/before', 200],
+      ['/during-300', 200],
+      ['/during-1000', 200],
+      ['/during-1700', 200],
+    ]);
+  });
+
+  it('an interrupt (SIGINT) stops accepting at once', async () => {
+    const proc = await startSidecarProcess(config(), ['--shutdown-delay', '2s', '--shutdown-grace', '6s']);
+    const signalled = performance.now();
+    proc.child.kill('SIGINT');
+    await proc.waitForLine((l) => l.type === 'sidecar_stopped', 5_000);
+    expect(performance.now() - signalled).toBeLessThan(1_500);
+    expect(proc.lines.find((l) => l.type === 'sidecar_stopping')).toMatchObject({
+      signal: 'SIGINT',
+      delayMs: 0,
+    });
+    await proc.stop();
+  });
+
+  it('is at most half the grace', async () => {
+    await expect(
+      startSidecarProcess(config(), ['--shutdown-delay', '4s', '--shutdown-grace', '6s']),
+    ).rejects.toThrow(/--shutdown-delay: at most half of --shutdown-grace/);
+  });
+});
