@@ -1,6 +1,7 @@
 import Type, { type Static, type TObject, type TProperties } from 'typebox';
 import { StringEnum } from './api/schema-helpers.ts';
 import { Decision, Nullable } from './log-line.ts';
+import { SESSION_END_GIVEN_UP } from './session-end-outcomes.ts';
 
 /**
  * Every event line the sidecar writes beside its request lines, in both log profiles (events are
@@ -19,14 +20,6 @@ export const SERVICE_TOKEN_FAILURES = [
 ] as const;
 
 /** Why a Kubernetes ServiceAccount token was refused. */
-/** Why a session end stopped being carried to the other sidecars without getting through. */
-export const SESSION_END_GIVEN_UP = [
-  'refused',
-  'sessions_expired',
-  'too_many_delayed',
-  'shutting_down',
-] as const;
-
 export const SERVICE_ACCOUNT_FAILURES = [
   'token_malformed',
   'token_expired',

@@ -779,49 +779,63 @@ describe('4: shutdown ends within the grace whatever clients hold', () => {
   let proc: SidecarProcess;
   afterAll(async () => upstream?.close());
 
-  it('slow uploads, queued requests, a response nobody reads, a tunnel, a handshake in progress and an answer whose declared body never came: exit within --shutdown-grace, every request logged', async () => {
-    upstream = await startHostileUpstream({ upgradeDelayMs: 0 });
-    proc = await startSidecarProcess(
-      writeConfigDir(
-        applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url, maxConnections: 2 } }),
-      ),
-      ['--shutdown-grace', '2s'], // the body-rate and queue timeouts (20 s, 10 s) are longer than the test
-    );
-    const clients = [];
-    for (let i = 0; i < 2; i++) {
-      const c = await openRaw(proc.port);
-      c.socket.write(`POST /upload-${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nabc`);
-      clients.push(c);
-    }
-    await sleep(200);
-    for (let i = 0; i < 3; i++) {
-      const c = await openRaw(proc.port);
-      c.socket.write(GET(`/queued-${i}`));
-      clients.push(c);
-    }
-    const tunnel = await openRaw(proc.port);
-    tunnel.socket.write(upgradeRequest('/ws'));
-    clients.push(tunnel);
-    // Answered (404) at once; the rest of its body is still to come when the shutdown begins.
-    const answered = await openRaw(proc.port);
-    answered.socket.write(
-      'POST /.gatehouse/nope HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nabc',
-    );
-    clients.push(answered);
-    await answered.waitFor(/^HTTP\/1\.1 404/);
-    await sleep(300);
-    const started = performance.now();
-    const code = await proc.stop();
-    const tookMs = performance.now() - started;
-    expect(code).toBe(0);
-    expect(tookMs).toBeLessThan(2_000 + 700);
-    const uris = proc.lines.filter((l) => l.type === 'request').map((l) => l.uri);
-    for (const uri of ['/upload-0', '/upload-1', '/queued-0', '/queued-1', '/queued-2', '/.gatehouse/nope'])
-      expect(uris.filter((u) => u === uri)).toHaveLength(1);
-    await answered.closed;
-    expect(proc.lines.some((l) => l.type === 'sidecar_stopped')).toBe(true);
-    for (const c of clients) c.socket.destroy();
-  });
+  it.each([['0s'], ['1s']])(
+    'slow uploads, queued requests, a response nobody reads, a tunnel, a handshake in progress and an answer whose declared body never came: exit within --shutdown-grace (--shutdown-delay %s), every request logged',
+    async (delay) => {
+      upstream ??= await startHostileUpstream({ upgradeDelayMs: 0 });
+      proc = await startSidecarProcess(
+        writeConfigDir(
+          applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url, maxConnections: 2 } }),
+        ),
+        // the body-rate and queue timeouts (20 s, 10 s) are longer than the test
+        ['--shutdown-grace', '2s', '--shutdown-delay', delay],
+      );
+      const clients = [];
+      for (let i = 0; i < 2; i++) {
+        const c = await openRaw(proc.port);
+        c.socket.write(`POST /upload-${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nabc`);
+        clients.push(c);
+      }
+      await sleep(200);
+      for (let i = 0; i < 3; i++) {
+        const c = await openRaw(proc.port);
+        c.socket.write(GET(`/queued-${i}`));
+        clients.push(c);
+      }
+      const tunnel = await openRaw(proc.port);
+      tunnel.socket.write(upgradeRequest('/ws'));
+      clients.push(tunnel);
+      // Answered (404) at once; the rest of its body is still to come when the shutdown begins.
+      const answered = await openRaw(proc.port);
+      answered.socket.write(
+        'POST /.gatehouse/nope HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nabc',
+      );
+      clients.push(answered);
+      await answered.waitFor(/^HTTP\/1\.1 404/);
+      await sleep(300);
+      const started = performance.now();
+      const stopping = proc.stop();
+      if (delay !== '0s') {
+        // Clients that come during the delay and hold on: one silent, one whose head never ends.
+        await sleep(200);
+        for (const head of ['', 'GET /late HTTP/1.1\r\nHost: 12']) {
+          const late = await openRaw(proc.port);
+          if (head) late.socket.write(head);
+          clients.push(late);
+        }
+      }
+      const code = await stopping;
+      const tookMs = performance.now() - started;
+      expect(code).toBe(0);
+      expect(tookMs).toBeLessThan(2_000 + 700);
+      const uris = proc.lines.filter((l) => l.type === 'request').map((l) => l.uri);
+      for (const uri of ['/upload-0', '/upload-1', '/queued-0', '/queued-1', '/queued-2', '/.gatehouse/nope'])
+        expect(uris.filter((u) => u === uri)).toHaveLength(1);
+      await answered.closed;
+      expect(proc.lines.some((l) => l.type === 'sidecar_stopped')).toBe(true);
+      for (const c of clients) c.socket.destroy();
+    },
+  );
 });
 
 describe('4: what a shutdown cuts leaves nothing in the kernel', () => {

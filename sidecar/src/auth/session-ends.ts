@@ -1,4 +1,4 @@
-import type { SESSION_END_GIVEN_UP } from '../../../contract/log-events.ts';
+import type { SESSION_END_GIVEN_UP } from '../../../contract/session-end-outcomes.ts';
 import type { SessionEnd } from '../../../contract/session-ends.ts';
 import { jitteredBackoff } from '../../../lib/backoff.ts';
 import { LocalRevocations } from './local-revocations.ts';

@@ -1,4 +1,4 @@
-import { SESSION_END_GIVEN_UP } from '../../../contract/log-events.ts';
+import { SESSION_END_GIVEN_UP } from '../../../contract/session-end-outcomes.ts';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from '../../../lib/metrics/prom-core.ts';
 import { type BatchedHistogram, createBatchedHistogram, type HistogramSeries } from './batched-histogram.ts';
 
