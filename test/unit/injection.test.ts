@@ -168,6 +168,15 @@ describe('injectPod', () => {
     expect(sidecarOf(regular)?.restartPolicy).toBeUndefined();
   });
 
+  it('a native sidecar stops accepting at SIGTERM (the application has exited by then); a regular one keeps the default delay; the chart args win', () => {
+    const delayOf = (p: PodLike) =>
+      ((sidecarOf(p)?.args ?? []) as string[]).filter((a) => a.startsWith('--shutdown-delay'));
+    expect(delayOf(injected(pod()).pod)).toEqual(['--shutdown-delay=0s']);
+    expect(delayOf(injected(pod(), { ...context, nativeSidecar: false }).pod)).toEqual([]);
+    const given = { ...settings, args: ['--shutdown-delay=3s'] };
+    expect(delayOf(injected(pod(), { ...context, settings: given }).pod)).toEqual(['--shutdown-delay=3s']);
+  });
+
   it('keeps existing init containers after the native sidecar', () => {
     const p = injected(
       pod((x) => {

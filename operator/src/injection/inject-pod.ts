@@ -120,6 +120,18 @@ function portNumber(text: string | undefined, fallback: number): number {
   return n;
 }
 
+/**
+ * A native sidecar gets SIGTERM only once the application's containers have exited, so a delay
+ * would accept connections with no application behind them: answered 502 where a refused
+ * connection is one an ingress tries elsewhere. It stops accepting at once, unless the chart's
+ * args say otherwise. A regular container gets SIGTERM with the application and keeps the
+ * sidecar's default delay.
+ */
+function shutdownDelayArgs(context: InjectionContext): string[] {
+  const given = context.settings.args.some((arg) => arg.startsWith('--shutdown-delay='));
+  return context.nativeSidecar && !given ? ['--shutdown-delay=0s'] : [];
+}
+
 function sidecarContainer(
   context: InjectionContext,
   application: string,
@@ -145,6 +157,7 @@ function sidecarContainer(
       `0.0.0.0:${settings.adminPort}`,
       '--upstream',
       `http://127.0.0.1:${taken.number}`,
+      ...shutdownDelayArgs(context),
       ...settings.args,
     ],
     env: [
