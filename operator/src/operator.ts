@@ -202,7 +202,9 @@ export function createOperator(options: OperatorOptions) {
       policies: caches.policies.size,
     });
   });
-  const admin = createAdminServer(metrics, { ready: () => ready });
+  /** Set when a shutdown begins: /readyz answers 503 from then on. */
+  let stopping = false;
+  const admin = createAdminServer(metrics, { ready: () => ready && !stopping });
 
   // 6. Lifecycle.
   return {
@@ -246,8 +248,15 @@ export function createOperator(options: OperatorOptions) {
       });
       return { deliveryPort, adminPort };
     },
-    /** Graceful shutdown: stop taking work, let running reconciles finish, hand over the Lease, end streams. */
-    async stop(graceMs = 10_000): Promise<void> {
+    /**
+     * Graceful shutdown: not ready at once; the delivery port (webhook reviews, config streams,
+     * session ends) and the controllers go on for `delayMs`, for the API server and the sidecars
+     * that learn of the Pod's end later than it does; then stop taking work, let running
+     * reconciles finish, hand over the Lease, end streams.
+     */
+    async stop(graceMs = 10_000, delayMs = 0): Promise<void> {
+      stopping = true;
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       queue.stop();
       await Promise.race([queue.drained(), new Promise((r) => setTimeout(r, graceMs).unref())]);
       caches.stop();

@@ -14,7 +14,8 @@ export async function startOperatorProcess(
 ): Promise<OperatorProcess> {
   const proc = await startLoggingProcess({
     name: 'operator',
-    argv: [GATEHOUSE_BIN, 'operator', ...args],
+    // Stops at SIGTERM without the production delay, unless the test gives its own.
+    argv: [GATEHOUSE_BIN, 'operator', '--shutdown-delay=0s', ...args],
     startedType: 'operator_started',
     env,
   });

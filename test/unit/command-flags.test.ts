@@ -27,8 +27,9 @@ describe('gatehouse operator flags', () => {
       'defaults',
       [],
       { podNamespace: 'gh' },
-      { namespace: 'gh', identity: 'host-1', concurrency: 4, graceMs: 10_000 },
+      { namespace: 'gh', identity: 'host-1', concurrency: 4, graceMs: 10_000, delayMs: 5_000 },
     ],
+    ['no shutdown delay', ['--shutdown-delay', '0s'], {}, { delayMs: 0 }],
     [
       'flags win over the pod',
       ['--namespace', 'x', '--identity', 'op-2'],
@@ -73,6 +74,7 @@ describe('gatehouse operator flags', () => {
     [['--concurrency', '0'], '--concurrency'],
     [['--resync', 'soon'], '--resync'],
     [['--listen', 'nope:x'], '--listen'],
+    [['--shutdown-delay', '16s'], '--shutdown-delay: at most 15s'],
     [['--unknown'], "Unknown option '--unknown'"],
   ])('%j is refused', (argv, message) => {
     expect(refusal(() => parseOperatorFlags(argv, ENV))).toContain(message);

@@ -41,6 +41,9 @@ Options:
   --signing-key-overlap <d>      publish-before and keep-after window (default 24h)
   --resync <d>                   full relist period (default 10m)
   --shutdown-grace <d>           time for running reconciles on SIGTERM (default 10s)
+  --shutdown-delay <d>           before that, from SIGTERM: /readyz answers 503 but webhook reviews,
+                                 config streams and session ends are still served, for an API server
+                                 and sidecars that learn late that the pod is going (default 5s)
 `;
 
 /** The operator's TLS as flags give it: certificate files to read, or the self-managed certificate. */
@@ -61,6 +64,8 @@ export interface OperatorFlags {
   readonly rotation: { readonly rotationMs: number; readonly overlapMs: number };
   readonly resyncMs: number;
   readonly graceMs: number;
+  /** From SIGTERM, how long the operator goes on serving before it stops (before graceMs). */
+  readonly delayMs: number;
 }
 
 /** Where the operator runs: what fills in flags that were not given. */
@@ -92,6 +97,7 @@ const OPTIONS = {
   'signing-key-overlap': { type: 'string', default: '24h' },
   resync: { type: 'string', default: '10m' },
   'shutdown-grace': { type: 'string', default: '10s' },
+  'shutdown-delay': { type: 'string', default: '5s' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true }>>['values'];
@@ -155,7 +161,17 @@ export function parseOperatorFlags(argv: readonly string[], environment: Operato
     rotation: { rotationMs, overlapMs },
     resyncMs: parseDurationFlag(values.resync, '--resync'),
     graceMs: parseDurationFlag(values['shutdown-grace'], '--shutdown-grace'),
+    delayMs: shutdownDelay(parseDurationFlag(values['shutdown-delay'], '--shutdown-delay')),
   };
+}
+
+/**
+ * --shutdown-delay: at most 15 s, so that it and the grace stay within the chart's 30 s
+ * terminationGracePeriodSeconds with the default grace.
+ */
+function shutdownDelay(ms: number): number {
+  if (ms > 15_000) throw new UsageError('--shutdown-delay: at most 15s');
+  return ms;
 }
 
 const NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -209,8 +225,10 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
     const stop = (signal: string): void => {
       if (stopping) process.exit(130);
       stopping = true;
-      logOperatorEvent('operator_stopping', { signal });
-      operator.stop(flags.graceMs).then(
+      // The delay is for an orchestrator's SIGTERM; an interrupt at a terminal stops at once.
+      const delayMs = signal === 'SIGTERM' ? flags.delayMs : 0;
+      logOperatorEvent('operator_stopping', { signal, delayMs, graceMs: flags.graceMs });
+      operator.stop(flags.graceMs, delayMs).then(
         () => {
           logOperatorEvent('operator_stopped', { signal });
           resolve(0);
