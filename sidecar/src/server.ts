@@ -11,7 +11,6 @@ import {
 } from '../../lib/admission.ts';
 import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
-import { resetConnection } from '../../lib/net/connection-reset.ts';
 import { createProviderCalls } from './auth/provider-calls.ts';
 import type { SessionEnds } from './auth/session-ends.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
@@ -191,15 +190,12 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     activeSessions: () => state?.auth?.sessions.activeCount(Math.floor(Date.now() / 1000)) ?? 0,
   });
 
-  // A request whose connection made no progress either way for the idle time is cut with a reset:
-  // its client took nothing of the answer in that time, and a closed connection would keep what
-  // the kernel still held for it (a download's megabytes) for minutes after. An idle keep-alive
-  // connection is closed: the last answer may still be on its way to a slow client.
+  // A connection that made no progress either way for the idle time is cut: reset with a request
+  // in progress (its client took nothing of the answer in that time), closed when idle.
   server.setTimeout(limits.idleTimeoutMs, (socket: Socket) => {
     const connection = connections.of(socket);
     if (connection) connection.timedOut = true;
-    if (connection?.current) resetConnection(socket);
-    else socket.destroy();
+    connections.cut(socket);
   });
 
   server.on('request', (req, res) => {

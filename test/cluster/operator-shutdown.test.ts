@@ -1,6 +1,7 @@
 import { connect as tlsConnect } from 'node:tls';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statusOnNewConnection } from '../helpers/hostile.ts';
 import { type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
 
 // A Pod's end reaches the API server's view of its Service (and the sidecars' proxies) later than
@@ -16,20 +17,12 @@ afterAll(async () => env?.stop());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A new TLS connection's request to the delivery port: the status, or the connection's error code. */
-function freshRequest(port: number): Promise<number | string> {
-  return new Promise((resolve) => {
-    const socket = tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false });
-    let text = '';
-    socket.on('data', (c: Buffer) => {
-      text += c.toString('latin1');
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
-    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)));
-    socket.on('secureConnect', () =>
-      socket.write('GET /v1/jwks/quiet/none HTTP/1.1\r\nHost: operator\r\nConnection: close\r\n\r\n'),
-    );
-  });
-}
+const freshRequest = (port: number): Promise<number | string> =>
+  statusOnNewConnection(
+    () => tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false }),
+    'GET /v1/jwks/quiet/none HTTP/1.1\r\nHost: operator\r\nConnection: close\r\n\r\n',
+    'secureConnect',
+  );
 
 describe('the operator stopping', () => {
   it('with a delay: /readyz 503 at once, the delivery port answers new connections through the delay, then stops', async () => {

@@ -75,6 +75,28 @@ export async function openRaw(port: number, localAddress = '127.0.0.1'): Promise
   return watchSocket(socket);
 }
 
+/**
+ * Sends `request` on a new connection (`open` makes it; `ready` is the event after which it may
+ * write: `connect`, or `secureConnect` for TLS) and resolves with the answer's status, or with the
+ * connection's error code (ECONNREFUSED when nothing accepts it).
+ */
+export function statusOnNewConnection(
+  open: () => Socket,
+  request: string,
+  ready: 'connect' | 'secureConnect' = 'connect',
+): Promise<number | string> {
+  return new Promise((resolve) => {
+    const socket = open();
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)));
+    socket.on(ready, () => socket.write(request));
+  });
+}
+
 /** The status codes of every response in a raw HTTP/1.1 byte stream, in order. */
 export function statusesOf(text: string): number[] {
   return [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));

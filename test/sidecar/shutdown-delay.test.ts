@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statusOnNewConnection } from '../helpers/hostile.ts';
 import { applicationYaml, startSidecarProcess, writeConfigDir } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -15,20 +16,11 @@ beforeAll(async () => {
 afterAll(async () => upstream?.close());
 
 /** A new connection's GET: the status, or the connection's error code. */
-async function freshGet(port: number, path: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    let text = '';
-    socket.on('data', (c: Buffer) => {
-      text += c.toString('latin1');
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
-    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)));
-    socket.on('connect', () =>
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`),
-    );
-  });
-}
+const freshGet = (port: number, path: string): Promise<number | string> =>
+  statusOnNewConnection(
+    () => connect({ port, host: '127.0.0.1' }),
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+  );
 
 const config = () =>
   writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));

@@ -104,12 +104,13 @@ export interface ClientConnections {
   of(socket: Socket): ClientConnection | undefined;
   readonly size: number;
   /**
-   * Cuts every client socket still open, upgraded ones included (the end of a shutdown's grace).
-   * One with a request in progress or a tunnel is reset (RST): closed, it kept what was queued
-   * for it in the kernel after the process had exited (3.7 MB of a download nobody read) for as
-   * long as the kernel probed its closed window. An idle one is closed: its last answer may still
-   * be on its way to a slow client.
+   * Cuts one client connection. With a request in progress or a tunnel it is reset (RST): closed,
+   * it kept what was queued for it in the kernel (the megabytes of a download nobody read) while
+   * the kernel probed its closed window for minutes, after the process had exited too. Without
+   * one it is closed: its last answer may still be on its way to a slow client.
    */
+  cut(socket: Socket): void;
+  /** Cuts every client socket still open, upgraded ones included (the end of a shutdown's grace). */
   cutAll(): void;
   /** Stops the periodic read-rate check. */
   close(): void;
@@ -298,15 +299,20 @@ export function createClientConnections(
   }, CHECK_INTERVAL_MS);
   check.unref();
 
+  const cut = (socket: Socket): void => {
+    const connection = open.get(socket);
+    if (connection?.current || connection?.upgraded) resetConnection(socket);
+    else socket.destroy();
+  };
+
   return {
     of: (socket) => open.get(socket),
     get size() {
       return open.size;
     },
+    cut,
     cutAll() {
-      for (const [socket, connection] of [...open])
-        if (connection.current || connection.upgraded) resetConnection(socket);
-        else socket.destroy();
+      for (const socket of [...open.keys()]) cut(socket);
     },
     close() {
       clearInterval(check);
