@@ -17,6 +17,7 @@ export type GatehouseErrorCode =
   | 'pipelining_limit'
   | 'bad_request'
   | 'upgrade_not_supported'
+  | 'expectation_failed'
   | 'upstream_unavailable'
   | 'upstream_timeout'
   | 'upstream_busy'

@@ -14,9 +14,15 @@ export type BodyRead =
  * its connection is gone: the socket's close is watched, because a request whose connection the
  * server closed (after answering it early, say 408) never ends or closes as a stream, and a
  * reader waiting on it would be held for ever. With a hold, each chunk is taken from a budget
- * before it is kept; the caller releases the hold when it has handled the request.
+ * before it is kept; the caller releases the hold when it has handled the request. `invite` runs
+ * once the body is to be read, before its first byte is taken (it sends a 100 Continue owed).
  */
-export function readRequestBody(req: IncomingMessage, maxBytes: number, hold?: BodyHold): Promise<BodyRead> {
+export function readRequestBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  hold?: BodyHold,
+  invite?: () => void,
+): Promise<BodyRead> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -48,6 +54,7 @@ export function readRequestBody(req: IncomingMessage, maxBytes: number, hold?: B
       if (!hold.take(declared)) return resolve({ kind: 'over_budget' });
       taken = true;
     }
+    invite?.(); // a body judged acceptable by its declared size is asked for (Expect: 100-continue)
     req.on('data', onData);
     req.once('end', onEnd);
     req.once('error', onGone);

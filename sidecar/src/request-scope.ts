@@ -27,6 +27,12 @@ export interface EndedSession {
   readonly idp: string;
 }
 
+/**
+ * What the request's Expect header asks (RFC 9110 §10.1.1), as Node's server read it: nothing, a
+ * 100 (Continue) before the client sends its body, or an expectation no one here can meet.
+ */
+export type Expectation = 'none' | 'continue' | 'unsupported';
+
 /** How a request ended; exactly one per log line. */
 export type Outcome =
   | 'served'
@@ -115,6 +121,10 @@ export class RequestScope {
   waitingForUpstream = false;
   /** True once the connection's owner ended the request early (timeout, broken body). */
   interrupted = false;
+  /** What the Expect header asked; the request checks refuse an unsupported one (417). */
+  expectation: Expectation = 'none';
+  /** Sends the 100 (Continue) the client still waits for before its body; null once sent or when none is owed. */
+  private continueOwed: (() => void) | null = null;
 
   /** Where auth events of this request are written (the same stream as the request line). */
   readonly sink: LogSink;
@@ -138,6 +148,25 @@ export class RequestScope {
     this.startMono = performance.now();
     this.socket = req.socket;
     this.peerIp = connection?.peerIp ?? req.socket.remoteAddress ?? '';
+  }
+
+  /** Records that the client waits for a 100 (Continue) before it sends its body; `send` sends it. */
+  owesContinue(send: () => void): void {
+    this.expectation = 'continue';
+    this.continueOwed = send;
+  }
+
+  /**
+   * Invites the body: sends the 100 (Continue) owed, once. Called only where the body is about to
+   * be read (the request is dispatched upstream, or a gateway route reads it), so a request the
+   * gateway refuses never asks for its body; its answer then closes the connection (Node's rule
+   * for a final status sent before the 100).
+   */
+  inviteBody(): void {
+    const send = this.continueOwed;
+    if (send === null) return;
+    this.continueOwed = null;
+    send();
   }
 }
 

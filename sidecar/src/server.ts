@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { HttpError } from '../../contract/errors.ts';
@@ -30,6 +30,7 @@ import {
   DEFAULT_TUNNEL_LIMITS,
   type TunnelLimits,
 } from './pipeline/stages/proxy-upgrade.ts';
+import type { Expectation } from './request-scope.ts';
 import { compileRuntimeState, type RuntimeState } from './runtime-state.ts';
 import type { UpstreamFairness } from './upstream/upstream.ts';
 
@@ -198,7 +199,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     connections.cut(socket);
   });
 
-  server.on('request', (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse, expectation: Expectation = 'none'): void => {
     const current = state as RuntimeState;
     const connection = connections.of(req.socket);
     // Pipelined requests run one after another, in order; too many at once close the connection.
@@ -214,7 +215,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       return;
     }
     if (turn === null && !sink.congested) {
-      track(handleRequest(ctx, current, req, res, connection ?? null));
+      track(handleRequest(ctx, current, req, res, connection ?? null, expectation));
       return;
     }
     if (turn === null) connection?.announce(); // it begins once the log has drained
@@ -222,9 +223,17 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     track(
       ahead
         .then(() => sink.whenUncongested())
-        .then(() => handleRequest(ctx, current, req, res, connection ?? null)),
+        .then(() => handleRequest(ctx, current, req, res, connection ?? null, expectation)),
     );
-  });
+  };
+  server.on('request', onRequest);
+  // Expect: 100-continue. Without this listener Node sends the 100 as the request arrives, so the
+  // gateway asked for bodies it then refused; the pipeline sends it where the body is read.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, 'continue'));
+  // Any other expectation: without this listener Node answered 417 itself, a request with no line.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
+    onRequest(req, res, 'unsupported'),
+  );
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.setTimeout(0); // an open WebSocket may be quiet for long; the app's pings keep it honest
     const current = state as RuntimeState;

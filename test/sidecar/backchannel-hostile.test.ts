@@ -89,3 +89,25 @@ describe('back-channel logouts that never send their body', () => {
     for (const c of flood) c.socket.destroy();
   });
 });
+
+describe('back-channel logouts that ask for 100-continue', () => {
+  it('get the 100 once their body is to be read; one declared too large is answered without it, and its connection closes', async () => {
+    const read = await logoutHead('127.0.0.4', 'Expect: 100-continue\r\n');
+    await read.waitFor(/^HTTP\/1\.1 100 Continue\r\n\r\n/, 5_000);
+    read.socket.write('x'.repeat(16_000));
+    await read.waitFor(/^HTTP\/1\.1 400/m, 5_000);
+    expect(read.received()).toMatch(/missing_token/);
+
+    const socket = await dial(gateway.port, '127.0.0.4');
+    if (!socket) throw new Error('no connection');
+    const large = watchSocket(socket);
+    opened.push(large);
+    socket.write(
+      `POST /.gatehouse/backchannel-logout HTTP/1.1\r\nHost: ${gateway.host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n`,
+    );
+    await large.waitFor(/^HTTP\/1\.1 400/, 5_000);
+    expect(large.received()).not.toMatch(/100 Continue/);
+    expect(large.received()).toMatch(/too_large/);
+    expect(await large.until(() => large.isClosed(), 2_000)).toBe(true);
+  });
+});

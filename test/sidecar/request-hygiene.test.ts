@@ -53,6 +53,8 @@ describe('malformed requests never reach the upstream', () => {
       400,
       'bad_request',
     ],
+    // Node answered any expectation but 100-continue itself (417), with no request id and no line.
+    ['unsupported expectation', req('/', 'Host: localhost\r\nExpect: 200-ok\r\n'), 417, 'expectation_failed'],
     ['invalid header name', 'GET / HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n', 400, 'bad_request'],
   ];
 

@@ -10,7 +10,7 @@ import { newRequestId } from '../http/random-ids.ts';
 import { responseGone } from '../http/response-gone.ts';
 import type { SidecarMetrics } from '../metrics/metrics.ts';
 import type { ClientConnection, ClientConnections } from '../net/client-connections.ts';
-import { RequestScope } from '../request-scope.ts';
+import { type Expectation, RequestScope } from '../request-scope.ts';
 import type { RuntimeState } from '../runtime-state.ts';
 import { registerWithConnection } from './connection-request.ts';
 import { logRequest } from './log-request.ts';
@@ -86,15 +86,21 @@ function internalError(error: unknown): HttpError {
   );
 }
 
-/** Handles one plain HTTP request end to end. Resolves after its log line is written. */
+/**
+ * Handles one plain HTTP request end to end. Resolves after its log line is written.
+ * `expectation` is what its Expect header asked, as Node's server read it.
+ */
 export async function handleRequest(
   ctx: PipelineContext,
   state: RuntimeState,
   req: IncomingMessage,
   res: ServerResponse,
   connection: ClientConnection | null = ctx.connections.of(req.socket) ?? null,
+  expectation: Expectation = 'none',
 ) {
   const scope = new RequestScope('http', state, req, ctx.sink, connection, ctx.metrics);
+  if (expectation === 'continue') scope.owesContinue(() => sendContinue(res));
+  else scope.expectation = expectation;
   ctx.metrics.requestStarted(state.appLabel);
   const finished = registerWithConnection(scope, res);
   try {
@@ -122,6 +128,11 @@ export async function handleRequest(
     logRequest(scope, ctx.sink, ctx.metrics);
     finished();
   }
+}
+
+/** The interim 100 (Continue), unless the answer has begun or the client is gone. */
+function sendContinue(res: ServerResponse): void {
+  if (!res.headersSent && !res.destroyed) res.writeContinue();
 }
 
 /** A request's scope, tied to its connection's record and the process's log and metrics. */

@@ -47,7 +47,7 @@ async function endSessions(
   auth: AuthRuntime,
   refuse: (reason: LogoutTokenRefusalCode, provider?: string) => LocalResponse,
 ): Promise<LocalResponse> {
-  const body = await readRequestBody(scope.req, MAX_BODY_BYTES);
+  const body = await readRequestBody(scope.req, MAX_BODY_BYTES, undefined, () => scope.inviteBody());
   if (body.kind === 'too_large') return refuse('too_large');
   // The connection is gone (or was cut for a slow body): nobody to answer. (No budget is given
   // here, so a body is never refused for one.)

@@ -3,9 +3,16 @@ import { canonicalizeTarget } from '../../../../contract/policy/canonical-path.t
 import { normaliseHost } from '../../../../lib/net/host.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
+const EXPECTATION_FAILED = new HttpError(
+  'expectation_failed',
+  417,
+  'The expectation in the Expect header is not supported; only 100-continue is.',
+);
+
 /**
  * Request hygiene before anything else looks at the request: exactly one valid Host that belongs
- * to the application, and an origin-form target reduced to its canonical path.
+ * to the application, an origin-form target reduced to its canonical path, and no Expect other
+ * than 100-continue (RFC 9110 §10.1.1 lets a server refuse any other with 417).
  */
 export function checkRequest(scope: RequestScope): HttpError | undefined {
   const raw = scope.req.rawHeaders;
@@ -36,5 +43,6 @@ export function checkRequest(scope: RequestScope): HttpError | undefined {
   if (!scope.state.hosts(normalised)) {
     return new HttpError('unknown_host', 421, 'This host is not served here.', `host ${normalised}`);
   }
+  if (scope.expectation === 'unsupported') return EXPECTATION_FAILED;
   return undefined;
 }

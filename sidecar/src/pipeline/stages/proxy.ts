@@ -142,6 +142,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
         return;
       }
       scope.upstreamStartMono = performance.now();
+      if (scope.hasBody) scope.inviteBody(); // the client asked to be told before sending it
       try {
         state.upstream.pool.dispatch(
           {
