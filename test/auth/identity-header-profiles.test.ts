@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEMO_USERS } from '../../examples/demo/dev-provider.ts';
 import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
 import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
 
@@ -79,5 +80,37 @@ describe('identity header profiles', () => {
         audience: 'other-app',
       }),
     ).rejects.toThrow();
+  });
+});
+
+describe('identity values outside ASCII', () => {
+  // Before, a user whose email or any group held a character above U+00FF (a Japanese group
+  // name, an internationalised email) got 502 on every request: the HTTP client refused the
+  // header. Values now go as UTF-8 bytes, as oauth2-proxy sends them; the JWT carries the same.
+  it('reach the application as UTF-8 bytes in every profile header, and as JSON in the JWT', async () => {
+    const yuki = {
+      email: 'yuki@例え.jp',
+      name: '山田 由紀',
+      groups: ['engineering', '開発チーム', 'Équipe'],
+    };
+    const stack = await startSignInStack({
+      users: { ...DEMO_USERS, yuki },
+      authentication: { identityHeaders: { profile: 'oauth2-proxy' } },
+    });
+    stacks.push(stack);
+    const pages = await signInWithDevProvider(new HttpBrowser(), `${stack.origin}/whoami`, 'yuki');
+    expect(pages.at(-1)?.status).toBe(200);
+    const headers = (JSON.parse(pages.at(-1)?.body ?? '{}') as { headers: Record<string, string> }).headers;
+    // Node's parser reads header bytes as Latin-1: back to bytes, then read as UTF-8.
+    const utf8 = (name: string) => Buffer.from(headers[name] ?? '', 'latin1').toString('utf8');
+    for (const name of ['x-forwarded-email', 'x-auth-request-email']) expect(utf8(name)).toBe(yuki.email);
+    for (const name of ['x-forwarded-groups', 'x-auth-request-groups'])
+      expect(utf8(name)).toBe('engineering,開発チーム,Équipe');
+    expect(utf8('x-forwarded-user')).toBe('yuki');
+    const certs = createRemoteJWKSet(new URL(`${stack.origin}/.gatehouse/jwks.json`));
+    const { payload } = await jwtVerify(headers['x-gatehouse-jwt-assertion'] as string, certs, {
+      issuer: stack.origin,
+    });
+    expect(payload).toMatchObject({ email: yuki.email, groups: yuki.groups });
   });
 });

@@ -19,7 +19,10 @@ const UNAVAILABLE_CODES = new Set([
   'UND_ERR_DESTROYED',
 ]);
 
-/** Maps an undici/socket error to the answer the client gets: 504 for timeouts, 502 otherwise. */
+/**
+ * Maps an undici/socket error to the answer the client gets: 504 for timeouts, 500 for a request
+ * the HTTP client refused to send, 502 otherwise.
+ */
 export function upstreamHttpError(error: unknown): HttpError {
   const code = (error as { code?: string }).code ?? '';
   const detail = `${code} ${(error as Error).message ?? ''}`.trim();
@@ -38,6 +41,11 @@ export function upstreamHttpError(error: unknown): HttpError {
       'The application is not reachable right now. Try again shortly.',
       detail,
     );
+  }
+  // The HTTP client refused the request the gateway built (a header it cannot write): the
+  // gateway's fault, never to be reported as the application's.
+  if (code === 'UND_ERR_INVALID_ARG') {
+    return new HttpError('upstream_error', 500, 'Internal error in the gateway.', detail);
   }
   return new HttpError('upstream_error', 502, 'The application sent an invalid response.', detail);
 }

@@ -1,18 +1,23 @@
+import { utf8Field } from '../../http/utf8-field.ts';
 import type { PolicyIdentity } from '../../policy/input.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
-/** A header-safe preferred_username claim of a user (printable Latin-1, at most 256 characters); null when none. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * The preferred_username claim of a user when a header may carry it: a string of at most 256
+ * characters without controls (C0, DEL, C1), which could split the header or hide in it; null when none.
+ */
 export function preferredUsername(identity: PolicyIdentity): string | null {
   const value = identity.claims.preferred_username;
   if (typeof value !== 'string' || value === '' || value.length > 256) return null;
-  // What a header value may carry: printable Latin-1, no controls (C0, DEL, C1); anything else
-  // would be refused by the HTTP client or split the header.
-  return /^[\u0020-\u007e\u00a0-\u00ff]+$/.test(value) ? value : null;
+  return CONTROLS.test(value) ? null : value;
 }
 
 /**
  * Stamps the verified identity on the upstream request, after every incoming copy was stripped:
- * user, email and groups headers, and the signed identity JWT. The JWT is signed once per caller
+ * user, email and groups headers (UTF-8), and the signed identity JWT. The JWT is signed once per caller
  * and reused while more than half of its lifetime is left, so most requests pay no signature.
  */
 export function stampIdentity(scope: RequestScope): undefined | Promise<undefined> {
@@ -21,15 +26,23 @@ export function stampIdentity(scope: RequestScope): undefined | Promise<undefine
   if (auth === null || identity === null) return undefined;
   const names = auth.settings.identityHeaders;
   const out = scope.upstreamHeaders;
-  for (const name of names.user) out.push(name, identity.sub);
-  if (identity.email !== null) for (const name of names.email) out.push(name, identity.email);
+  // Values go as UTF-8 bytes: the identity JWT carries the same claims as JSON.
+  const user = utf8Field(identity.sub);
+  for (const name of names.user) out.push(name, user);
+  if (identity.email !== null) {
+    const email = utf8Field(identity.email);
+    for (const name of names.email) out.push(name, email);
+  }
   if (identity.groups.length > 0) {
-    const groups = identity.groups.join(',');
+    const groups = utf8Field(identity.groups.join(','));
     for (const name of names.groups) out.push(name, groups);
   }
   if (names.preferredUsername.length > 0) {
     const preferred = preferredUsername(identity);
-    if (preferred !== null) for (const name of names.preferredUsername) out.push(name, preferred);
+    if (preferred !== null) {
+      const value = utf8Field(preferred);
+      for (const name of names.preferredUsername) out.push(name, value);
+    }
   }
   const now = Date.now();
   const cached = auth.assertions.cached(scope.assertionKey, now);

@@ -1,0 +1,14 @@
+/** Printable ASCII: text a header carries byte for byte. */
+const ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * The header text that puts `value` on the wire as UTF-8, as oauth2-proxy and Pomerium send
+ * identity values. The HTTP client writes header text one byte per character (Latin-1) and
+ * refuses characters above U+00FF, so a value outside ASCII is given as the Latin-1 text of its
+ * UTF-8 bytes: a group named `開発` or an email `yuki@例え.jp` reaches the application as its
+ * UTF-8 bytes instead of failing the request. The value must hold no control characters (the
+ * identity is cleaned of them at sign-in).
+ */
+export function utf8Field(value: string): string {
+  return ASCII.test(value) ? value : Buffer.from(value, 'utf8').toString('latin1');
+}
