@@ -1,8 +1,10 @@
 import { once } from 'node:events';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { testConfig } from '../helpers/fixtures.ts';
+import { openRaw } from '../helpers/hostile.ts';
 import { startSidecar } from '../helpers/in-process.ts';
 import { rawRequest, statusOf } from '../helpers/raw-http.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
@@ -317,5 +319,77 @@ describe('reverse proxy', () => {
     expect(typeof line?.EdgeStartTimestamp).toBe('string');
     expect(typeof line?.EdgeEndTimestamp).toBe('string');
     expect(line?.EdgeResponseBytes).toBeGreaterThan(0);
+  });
+});
+
+describe("the application's header bytes", () => {
+  // Many applications send a file name in UTF-8 straight in Content-Disposition. Node.js refused
+  // it when Content-Length came first (it re-reads the value as a Buffer), and the client got
+  // 502; a 101's headers were written as UTF-8, doubling every byte above 0x7F.
+  const fileName = Buffer.from('attachment; filename="報告書-é.pdf"', 'utf8');
+  const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]); // "café" in ISO-8859-1
+
+  async function rawUpstream(): Promise<string> {
+    const server = createTcpServer((socket: Socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', (head: Buffer) => {
+        const text = head.toString('latin1');
+        const headers = (lines: string[], extra: Buffer[]) =>
+          Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1'), ...extra]);
+        if (/^upgrade: websocket/im.test(text)) {
+          socket.write(
+            headers(
+              ['HTTP/1.1 101 Switching Protocols', 'connection: Upgrade', 'upgrade: websocket'],
+              [Buffer.from('x-name: '), fileName, Buffer.from('\r\n\r\n')],
+            ),
+          );
+          return;
+        }
+        socket.end(
+          headers(
+            ['HTTP/1.1 200 OK', 'content-length: 2', 'connection: close'],
+            [
+              Buffer.from('content-disposition: '),
+              fileName,
+              Buffer.from('\r\nx-legacy: '),
+              latin1,
+              Buffer.from('\r\n\r\nok'),
+            ],
+          ),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(() => resolve())));
+    return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  }
+
+  it('reach the client unchanged: a UTF-8 file name after Content-Length, a Latin-1 value, and the headers of a 101', async () => {
+    const gate = await startSidecar(testConfig({ upstream: { url: await rawUpstream() } }));
+    cleanups.push(() => gate.close());
+
+    const download = await openRaw(gate.port);
+    download.socket.write('GET /report HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    await download.closed;
+    const got = Buffer.from(download.received(), 'latin1');
+    expect(statusOf(download.received())).toBe(200);
+    expect(
+      got.includes(Buffer.concat([Buffer.from('content-disposition: '), fileName, Buffer.from('\r\n')])),
+    ).toBe(true);
+    expect(got.includes(Buffer.concat([Buffer.from('x-legacy: '), latin1, Buffer.from('\r\n')]))).toBe(true);
+    expect(download.received()).toMatch(/^content-length: 2\r$/im);
+    expect(download.received().endsWith('\r\n\r\nok')).toBe(true);
+
+    const tunnel = await openRaw(gate.port);
+    tunnel.socket.write(
+      'GET /socket HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    await tunnel.waitFor(/\r\n\r\n/);
+    const head = Buffer.from(tunnel.received(), 'latin1');
+    expect(statusOf(tunnel.received())).toBe(101);
+    expect(head.includes(Buffer.concat([Buffer.from('x-name: '), fileName, Buffer.from('\r\n')]))).toBe(true);
+    tunnel.socket.destroy();
+    const lines = await gate.waitForRecords(2);
+    expect(lines.map((l) => l.status).sort()).toEqual([101, 200]);
   });
 });

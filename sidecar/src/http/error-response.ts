@@ -55,7 +55,12 @@ export function sendError(
   };
   if (close) headers.connection = 'close';
   if (cookies.length > 0) headers['set-cookie'] = cookies;
-  res.writeHead(error.status, headers as Record<string, string | number | string[]>);
+  // The reason phrase is given: one left by a writeHead that failed would stay (`502 OK`).
+  res.writeHead(
+    error.status,
+    STATUS_CODES[error.status] ?? 'Error',
+    headers as Record<string, string | number | string[]>,
+  );
   res.end(body);
 }
 

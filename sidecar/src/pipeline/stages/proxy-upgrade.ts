@@ -183,7 +183,9 @@ export function proxyUpgrade(
         const lines = ['HTTP/1.1 101 Switching Protocols', 'connection: Upgrade', 'upgrade: websocket'];
         const out = responseHeaders(headers as IncomingHttpHeaders, idHeader, scope.requestId);
         for (let i = 0; i < out.length; i += 2) lines.push(`${out[i]}: ${out[i + 1]}`);
-        client.write(`${lines.join('\r\n')}\r\n\r\n`);
+        // One byte per character, as the values were read: the default (UTF-8) would double every
+        // byte above 0x7F of the application's headers.
+        client.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
         if (head.length > 0) upstream.write(head);
         const close = (): void => {
           client.destroy();

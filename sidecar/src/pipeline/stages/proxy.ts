@@ -8,7 +8,16 @@ import { onResponseGone } from '../../http/response-gone.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
 import { upstreamHttpError } from '../../upstream/upstream-errors.ts';
 
-/** Response headers for the client: upstream's, minus hop-by-hop and Connection-named ones, plus the request id. */
+/**
+ * Response headers for the client: upstream's, minus hop-by-hop and Connection-named ones, plus the
+ * request id. Values are the upstream's bytes, one character per byte (as undici reads them, and
+ * as Node.js writes them back).
+ *
+ * Content-Length goes last: once Node.js has seen it among the headers of a response, it re-reads
+ * a Content-Disposition after it as a Buffer and refuses one with any byte above 0x7F (a file
+ * name in UTF-8, as many applications send it), so the answer was a 502
+ * (https://github.com/nodejs/node/issues/58240).
+ */
 export function responseHeaders(
   headers: IncomingHttpHeaders,
   requestIdHeader: string,
@@ -21,11 +30,14 @@ export function responseHeaders(
   const out: string[] = [];
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || named?.has(name) || name === requestIdHeader) continue;
+    if (name === 'content-length') continue;
     const value = headers[name];
     if (value === undefined) continue;
     if (Array.isArray(value)) for (const v of value) out.push(name, v);
     else out.push(name, value);
   }
+  const length = headers['content-length'];
+  if (length !== undefined && !named?.has('content-length')) out.push('content-length', length);
   out.push(requestIdHeader, requestId);
   return out;
 }
