@@ -1,5 +1,10 @@
 import { canonicalizeTarget } from './canonical-path.ts';
 
+const NEEDS_ENCODING = /[\u0020\u00a0-\uffff]/;
+const NEEDS_ENCODING_RUNS = /[\u0020\u00a0-\uffff]+/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 /**
  * Why a path glob is unusable, or undefined when it is fine. A glob must itself be a canonical
  * path (no `//`, no dot segments, no `?`), and `**` may only be a whole segment.
@@ -10,6 +15,14 @@ export function pathGlobProblem(pattern: string): string | undefined {
   if (pattern.includes('\\')) return 'must not contain a backslash';
   for (const segment of pattern.split('/')) {
     if (segment.includes('**') && segment !== '**') return '** must be a whole path segment';
+  }
+  // Requests send a space or a character outside ASCII percent-encoded (as UTF-8), and are
+  // matched that way: say how to write it instead of refusing it as an invalid path.
+  if (NEEDS_ENCODING.test(pattern) && !CONTROL.test(pattern)) {
+    const encoded = pattern.replace(NEEDS_ENCODING_RUNS, (run) =>
+      [...Buffer.from(run, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase()}`).join(''),
+    );
+    return `has a space or characters outside ASCII, which requests send percent-encoded: write ${JSON.stringify(encoded)}`;
   }
   const probe = pattern.replaceAll('*', 'x');
   const canonical = canonicalizeTarget(probe);

@@ -56,6 +56,21 @@ describe('policy validation', () => {
       ],
     ],
     [
+      'path globs with a space or characters outside ASCII: the percent-encoded form requests use',
+      {
+        decision: 'deny',
+        include: [{ paths: ['/café/**', '/報告/*.pdf', '/my docs/**', '/a\u0085b'] }],
+        require: [],
+        exclude: [],
+      },
+      [
+        'p.yaml#1 spec.include[0].paths[0]: has a space or characters outside ASCII, which requests send percent-encoded: write "/caf%C3%A9/**"',
+        'p.yaml#1 spec.include[0].paths[1]: has a space or characters outside ASCII, which requests send percent-encoded: write "/%E5%A0%B1%E5%91%8A/*.pdf"',
+        'p.yaml#1 spec.include[0].paths[2]: has a space or characters outside ASCII, which requests send percent-encoded: write "/my%20docs/**"',
+        'p.yaml#1 spec.include[0].paths[3]: is not a valid path (control or non-ASCII character in path)',
+      ],
+    ],
+    [
       'claim with both equals and contains',
       {
         decision: 'allow',
