@@ -5,19 +5,41 @@ import { DURATION_PATTERN } from '../../lib/duration.ts';
 import type { FieldError } from '../errors.ts';
 import { precompiledCheck } from './precompiled-checks.ts';
 
+const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$';
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const HOST = '^(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$';
+
+/**
+ * A host as clients send it: lower case, and a name outside ASCII in its ASCII form (punycode,
+ * as WHATWG URL parsing gives it), keeping a leading `*.` and a trailing port.
+ */
+function hostAsSent(value: string): string | undefined {
+  const parts = /^(\*\.)?([^:]+)(:[0-9]{1,5})?$/.exec(value);
+  if (parts === null) return undefined;
+  try {
+    return `${parts[1] ?? ''}${new URL(`http://${parts[2]}`).hostname}${parts[3] ?? ''}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** For a pattern, the form a refused value was most likely meant as (checked against the pattern before it is offered). */
+const PATTERN_FIXES: ReadonlyMap<string, (value: string) => string | undefined> = new Map([
+  [DNS_SUBDOMAIN, (value: string) => value.toLowerCase()],
+  [DNS_LABEL, (value: string) => value.toLowerCase()],
+  [HOST, hostAsSent],
+]);
+
 /** What the patterns of the schemas mean, in the words of an error message. */
 const PATTERN_HINTS: ReadonlyMap<string, string> = new Map([
   [DURATION_PATTERN, 'a duration such as 500ms, 30s, 5m or 1h30m'],
   [
-    '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+    DNS_SUBDOMAIN,
     'a DNS subdomain name: lower-case letters, digits, - and ., starting and ending with a letter or digit',
   ],
+  [DNS_LABEL, 'a DNS label: lower-case letters, digits and -, starting and ending with a letter or digit'],
   [
-    '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
-    'a DNS label: lower-case letters, digits and -, starting and ending with a letter or digit',
-  ],
-  [
-    '^(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$',
+    HOST,
     'a lower-case host name, optionally *. in front and :port after, e.g. wiki.example.com or *.example.com:8443',
   ],
   ['^https?://', 'an http:// or https:// URL'],
@@ -135,8 +157,11 @@ function describe(error: SchemaErrorLike, value: unknown, schema: SchemaNode): s
     case 'const':
       return `must be ${JSON.stringify(p.allowedValue)} (got ${JSON.stringify(value)})`;
     case 'pattern': {
-      const hint = PATTERN_HINTS.get(String(p.pattern));
-      return `must be ${hint ?? `a string matching ${String(p.pattern)}`} (got ${JSON.stringify(value)})`;
+      const pattern = String(p.pattern);
+      const hint = PATTERN_HINTS.get(pattern);
+      const fix = typeof value === 'string' ? PATTERN_FIXES.get(pattern)?.(value) : undefined;
+      const offered = fix !== undefined && fix !== value && new RegExp(pattern).test(fix);
+      return `must be ${hint ?? `a string matching ${pattern}`} (got ${JSON.stringify(value)}${offered ? `; write ${JSON.stringify(fix)}` : ''})`;
     }
     case 'maxProperties':
     case 'minProperties': {

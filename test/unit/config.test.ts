@@ -72,6 +72,17 @@ describe('loading AccessApplication YAML', () => {
       ],
     ],
     [
+      'a host in upper case or outside ASCII, a name in upper case: the form to write',
+      `apiVersion: gatehouse.dev/v1alpha1\nkind: AccessApplication\nmetadata: {name: Wiki}\nspec:\n  hosts: [bücher.example, 'Wiki.Example.COM:8443', '*.Ünï.example', 'a b']\n  upstream: {url: 'http://a:1'}\n`,
+      [
+        'app.yaml#1 metadata.name: must be a DNS subdomain name: lower-case letters, digits, - and ., starting and ending with a letter or digit (got "Wiki"; write "wiki")',
+        'app.yaml#1 spec.hosts[0]: must be a lower-case host name, optionally *. in front and :port after, e.g. wiki.example.com or *.example.com:8443 (got "bücher.example"; write "xn--bcher-kva.example")',
+        'app.yaml#1 spec.hosts[1]: must be a lower-case host name, optionally *. in front and :port after, e.g. wiki.example.com or *.example.com:8443 (got "Wiki.Example.COM:8443"; write "wiki.example.com:8443")',
+        'app.yaml#1 spec.hosts[2]: must be a lower-case host name, optionally *. in front and :port after, e.g. wiki.example.com or *.example.com:8443 (got "*.Ünï.example"; write "*.xn--n-nga1b.example")',
+        'app.yaml#1 spec.hosts[3]: must be a lower-case host name, optionally *. in front and :port after, e.g. wiki.example.com or *.example.com:8443 (got "a b")',
+      ],
+    ],
+    [
       'semantic errors after the schema passes',
       `${HEADER}spec:\n  hosts: [a.test]\n  upstream: {url: 'http://u:p@a.test:1/path'}\n  trustedProxies: ['10.0.0.0/33', '::1', 'nope']\n  logging: {requestHeaders: [Cookie, referer]}\n`,
       [
