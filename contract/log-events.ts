@@ -65,6 +65,7 @@ export const LOGIN_FAILURES = [
   'shutting_down',
   'token_rejected',
   'subject_invalid',
+  'session_too_large',
 ] as const;
 
 export type LoginFailure = (typeof LOGIN_FAILURES)[number];
@@ -123,7 +124,7 @@ export const AUTH_EVENTS = {
   login_failed: event('A sign-in failed; no session.', {
     reason: StringEnum(LOGIN_FAILURES, {
       description:
-        '`state_missing`, `state_unknown` (no sign-in started in this browser), `state_reused`, `state_mismatch`, `login_expired` (over 10 minutes), `provider_unknown`, `provider_error` (the provider returned `error=`), `provider_unavailable` (connection refused or reset, a timeout, a 5xx answer; at sign-in start or at the code exchange), `provider_busy` (every turn of the calls to providers was taken and the sign-in got none within 5 s, or the line was full; the provider was not called; `detail`: `queue_timeout` or `queue_full`), `client_gone` (the browser closed its connection before the sign-in finished; `detail`: `waiting`, in line for a turn, the provider was not called, or `at_provider`, the call was aborted), `shutting_down` (the shutdown grace of the sidecar ended first; `detail` as for `client_gone`), `token_rejected` (the code exchange or ID token checks failed), `subject_invalid`.',
+        '`state_missing`, `state_unknown` (no sign-in started in this browser), `state_reused`, `state_mismatch`, `login_expired` (over 10 minutes), `provider_unknown`, `provider_error` (the provider returned `error=`), `provider_unavailable` (connection refused or reset, a timeout, a 5xx answer; at sign-in start or at the code exchange), `provider_busy` (every turn of the calls to providers was taken and the sign-in got none within 5 s, or the line was full; the provider was not called; `detail`: `queue_timeout` or `queue_full`), `client_gone` (the browser closed its connection before the sign-in finished; `detail`: `waiting`, in line for a turn, the provider was not called, or `at_provider`, the call was aborted), `shutting_down` (the shutdown grace of the sidecar ended first; `detail` as for `client_gone`), `token_rejected` (the code exchange or ID token checks failed), `subject_invalid`, `session_too_large` (the session, even without its ID token, would take more cookies than fit in the request head, 3 of 3,800 bytes with the default `--max-header-size`: too many groups or claims; `detail`: the sealed size and the group count).',
     }),
     provider: opt(str('The identity provider, when known.')),
     detail: opt(

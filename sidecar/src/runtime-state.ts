@@ -46,6 +46,8 @@ export interface SidecarLifetime {
   readonly sessionEnds?: SessionEnds | null;
   /** The sidecar's calls to identity providers; absent, the previous state's are kept (or made). */
   readonly providerCalls?: ProviderCalls;
+  /** The largest request head the sidecar reads (`--max-header-size`): a session's cookies must fit in it. */
+  readonly maxHeaderBytes?: number;
 }
 
 /**
@@ -63,7 +65,13 @@ export function compileRuntimeState(
       ? previous.upstream
       : createUpstream(config.upstream, fairness);
   const { name, namespace } = config.application;
-  const auth = compileAuthRuntime(config.auth, config.keys, previous?.auth, lifetime.providerCalls);
+  const auth = compileAuthRuntime(
+    config.auth,
+    config.keys,
+    previous?.auth,
+    lifetime.providerCalls,
+    lifetime.maxHeaderBytes,
+  );
   return Object.freeze({
     config,
     appLabel: namespace ? `${namespace}/${name}` : name,

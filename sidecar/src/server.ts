@@ -282,6 +282,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     install(config) {
       const previous = state;
       const next = compileRuntimeState(config, limits, previous, {
+        maxHeaderBytes: limits.maxHeaderBytes,
         sessionEnds: options.sessionEnds ?? null,
         providerCalls,
       });

@@ -27,6 +27,8 @@ export type Forgery =
 export interface ForgedProvider {
   readonly issuer: string;
   forgery: Forgery;
+  /** Claims of the ID tokens it issues from now on, over its defaults (sub, email, groups). */
+  claims: Record<string, unknown>;
   /** Requests per path (e.g. /jwks). */
   readonly hits: Map<string, number>;
   /** Token requests open now, the most open at once, and the codes of those held unanswered. */
@@ -49,6 +51,7 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
   const state: ForgedProvider = {
     issuer,
     forgery: 'valid',
+    claims: {},
     hits,
     tokenRequests: { open: 0, peak: 0, heldCodes: new Set() },
     close: () =>
@@ -66,6 +69,7 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
       email: 'mallory@example.com',
       email_verified: f === 'email_verified_string' ? 'false' : f === 'email_verified_zero' ? 0 : true,
       groups: ['engineering'],
+      ...state.claims,
       ...(f === 'missing_nonce' ? {} : { nonce: f === 'wrong_nonce' ? 'another-nonce' : nonce }),
     };
     const base = {

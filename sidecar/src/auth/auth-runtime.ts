@@ -9,7 +9,7 @@ import { createProviderCalls, type ProviderCalls } from './provider-calls.ts';
 import { createSealer, type Sealer } from './sealed.ts';
 import { createServiceAccountVerifier, type ServiceAccountVerifier } from './service-accounts.ts';
 import { createServiceTokenVerifier, type ServiceTokenVerifier } from './service-tokens.ts';
-import { createSessionJar, type SessionJar } from './session-jar.ts';
+import { createSessionJar, type SessionJar, signInChunksFor } from './session-jar.ts';
 
 /**
  * Back-channel logouts one client address (an identity provider) may have in progress at once,
@@ -61,6 +61,7 @@ export function compileAuthRuntime(
   keys: ApplicationKeys | null,
   previous?: AuthRuntime | null,
   providerCalls?: ProviderCalls,
+  maxHeaderBytes?: number,
 ): AuthRuntime | null {
   if (keys === null) return null;
   const signing = importSigningKeys(keys.signing);
@@ -70,7 +71,9 @@ export function compileAuthRuntime(
   };
   const sameSessions = previous?.builtFrom.sessions === builtFrom.sessions ? previous : undefined;
   const sealer = sameSessions?.sealer ?? createSealer(keys.cookie);
-  const sessions = sameSessions?.sessions ?? createSessionJar(settings.session, sealer);
+  const sessions =
+    sameSessions?.sessions ??
+    createSessionJar(settings.session, sealer, undefined, signInChunksFor(maxHeaderBytes));
   const sameVerifier =
     previous?.builtFrom.serviceAccounts === builtFrom.serviceAccounts ? previous : undefined;
   let serviceAccounts = sameVerifier?.serviceAccounts ?? null;

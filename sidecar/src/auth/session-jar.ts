@@ -7,7 +7,32 @@ import { asSession, type Session } from './session.ts';
 
 /** Largest cookie value written; browsers keep at least 4096 bytes per cookie, name and attributes included. */
 export const COOKIE_CHUNK_SIZE = 3_800;
+/** Chunks of a session read and written at most. */
 const MAX_CHUNKS = 5;
+/** What a request head needs besides the session cookies: request line, other headers, the application's own cookies. */
+const HEAD_RESERVE_BYTES = 4_096;
+
+/**
+ * Chunks a new session may take: what fits in the request head the sidecar reads
+ * (`--max-header-size`) beside the rest of a request, 3 (11,400 bytes) with the default 16 KiB.
+ * The browser sends every chunk back in the Cookie header of every request: a session larger than
+ * that got each later request refused (431), sign-out included, until the user cleared the
+ * cookies by hand.
+ */
+export function signInChunksFor(maxHeaderBytes = 16 * 1024): number {
+  const fit = Math.floor((maxHeaderBytes - HEAD_RESERVE_BYTES) / COOKIE_CHUNK_SIZE);
+  return Math.max(1, Math.min(MAX_CHUNKS, fit));
+}
+
+/** A session that cannot be stored in the cookies it may take, even without its ID token. */
+export class SessionTooLarge extends Error {
+  readonly bytes: number;
+  constructor(bytes: number, chunks: number) {
+    super(`session too large (${bytes} bytes sealed; at most ${chunks * COOKIE_CHUNK_SIZE})`);
+    this.name = 'SessionTooLarge';
+    this.bytes = bytes;
+  }
+}
 const CACHE_LIMIT = 10_000;
 /** Signed-out sessions remembered at most (about 100 bytes each). */
 const ENDED_LIMIT = 1_000_000;
@@ -31,8 +56,15 @@ export interface SessionJar {
    * open() has just cached every session it could unseal.
    */
   endedSession(sealed: string): Session | undefined;
-  /** Set-Cookie values storing the session (splitting it when large) and deleting stale chunks. */
-  store(session: Session, present: readonly string[]): Promise<string[]>;
+  /** Chunks a session stored at sign-in may take (signInChunksFor the sidecar's request head limit). */
+  readonly signInChunks: number;
+  /**
+   * Set-Cookie values storing the session (splitting it when large) and deleting stale chunks. A
+   * session over `signInChunks` is stored without its ID token (kept only as the hint of a
+   * sign-out at the provider); over `maxChunks` (a sign-in gives `signInChunks`) it throws
+   * SessionTooLarge.
+   */
+  store(session: Session, present: readonly string[], maxChunks?: number): Promise<string[]>;
   /** Set-Cookie values deleting the given session cookies. */
   clear(present: readonly string[]): string[];
   /** Refuses this session id from now on in this process (logout), until it would have expired anyway. */
@@ -54,6 +86,7 @@ export function createSessionJar(
   settings: RenderedAuth['session'],
   sealer: Sealer,
   endedLimit = ENDED_LIMIT,
+  signInChunks = signInChunksFor(),
 ): SessionJar {
   const name = cookieName(settings.cookieName, settings.secure);
   const chunkName = (i: number) => (i === 0 ? name : `${name}_${i}`);
@@ -71,6 +104,7 @@ export function createSessionJar(
 
   return {
     name,
+    signInChunks,
     cookies(header) {
       const found = readCookies(header, name);
       for (const key of found.keys())
@@ -108,9 +142,16 @@ export function createSessionJar(
       const hit = cache.get(sealed);
       return hit && isEnded(hit) ? hit : undefined;
     },
-    async store(session, present) {
-      seen.set(session.sid, Math.max(seen.get(session.sid) ?? 0, session.seen));
-      const sealed = await sealer.seal('session', session);
+    async store(full, present, maxChunks = MAX_CHUNKS) {
+      seen.set(full.sid, Math.max(seen.get(full.sid) ?? 0, full.seen));
+      const budget = Math.min(maxChunks, signInChunks) * COOKIE_CHUNK_SIZE;
+      let session = full;
+      let sealed = await sealer.seal('session', session);
+      if (sealed.length > budget && session.idToken !== null) {
+        session = { ...session, idToken: null };
+        sealed = await sealer.seal('session', session);
+      }
+      if (sealed.length > maxChunks * COOKIE_CHUNK_SIZE) throw new SessionTooLarge(sealed.length, maxChunks);
       remember(sealed, session);
       const maxAge = session.exp - Math.floor(Date.now() / 1000);
       const parts: string[] = [];
@@ -118,7 +159,6 @@ export function createSessionJar(
       else
         for (let i = 0; i < sealed.length; i += COOKIE_CHUNK_SIZE)
           parts.push(sealed.slice(i, i + COOKIE_CHUNK_SIZE));
-      if (parts.length > MAX_CHUNKS) throw new Error(`session too large (${sealed.length} bytes)`);
       const out = parts.map((part, i) =>
         serializeCookie(chunkName(i), i === 0 && parts.length > 1 ? `${parts.length}*${part}` : part, {
           secure,

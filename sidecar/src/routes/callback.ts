@@ -21,6 +21,7 @@ import {
 } from '../auth/provider-calls.ts';
 import { isProviderUnreachable } from '../auth/provider-errors.ts';
 import { identityFromClaims, newSessionId, type Session } from '../auth/session.ts';
+import { SessionTooLarge } from '../auth/session-jar.ts';
 import { type LocalResponse, redirectTo, withHeaders } from '../http/local-response.ts';
 import { anonymousClaimant, type RequestScope } from '../request-scope.ts';
 
@@ -198,7 +199,19 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     idToken: tokens.id_token ?? null,
   };
   const present = auth.sessions.cookies(scope.req.headers.cookie).names;
-  const sessionCookies = await auth.sessions.store(session, present);
+  let sessionCookies: string[];
+  try {
+    sessionCookies = await auth.sessions.store(session, present, auth.sessions.signInChunks);
+  } catch (error) {
+    if (!(error instanceof SessionTooLarge)) throw error;
+    return fail(
+      500,
+      'session_too_large',
+      `Your account carries more than a sign-in can hold (${session.groups.length} groups). Ask the administrators of this application to send fewer groups or claims to it.`,
+      { ...providerField, detail: `${error.bytes} bytes sealed, ${session.groups.length} groups` },
+      clear,
+    );
+  }
   authEvent(scope, 'login_succeeded', {
     provider: tx.p,
     sub: session.sub,
