@@ -192,6 +192,21 @@ export const IdentityHeaderSettings = Type.Object(
     user: Opt(HeaderName("Header carrying the subject (instead of the profile's).")),
     groups: Opt(HeaderName("Header carrying the groups, comma-separated (instead of the profile's).")),
     assertion: Opt(HeaderName("Header carrying the signed identity JWT (instead of the profile's).")),
+    groupsFilter: Opt(
+      Type.Array(
+        Type.String({
+          minLength: 1,
+          maxLength: 256,
+          description: 'A group name, or a pattern where * stands for any run of characters (team-*).',
+        }),
+        {
+          minItems: 1,
+          maxItems: 64,
+          description:
+            "Only the groups that match one of these reach the application, in the groups header and the identity JWT; policies still see every group. Default: every group. For users in hundreds of groups, whose headers would pass the application's limit on a request head (Node.js 16 KiB, Tomcat 8 KiB).",
+        },
+      ),
+    ),
   },
   {
     additionalProperties: false,

@@ -78,6 +78,13 @@ export const RenderedAuthSchema = Type.Object(
         groups: Type.Array(LowerHeader('Groups header.'), { maxItems: 4 }),
         preferredUsername: Type.Array(LowerHeader('Preferred username header.'), { maxItems: 4 }),
         assertion: LowerHeader('Identity JWT header.'),
+        groupsFilter: Type.Optional(
+          Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
+            minItems: 1,
+            maxItems: 64,
+            description: 'Names or * patterns of the groups sent to the application; absent: every group.',
+          }),
+        ),
       },
       {
         additionalProperties: false,

@@ -169,8 +169,16 @@ function identityHeaders(
     groups: settings.groups ? [settings.groups.toLowerCase()] : profile.groups,
     preferredUsername: profile.preferredUsername,
     assertion: (settings.assertion ?? profile.assertion).toLowerCase(),
+    ...(settings.groupsFilter ? { groupsFilter: [...new Set(settings.groupsFilter)] } : {}),
   };
   const all = [...names.email, ...names.user, ...names.groups, ...names.preferredUsername, names.assertion];
+  for (const [i, pattern] of (settings.groupsFilter ?? []).entries()) {
+    if (pattern.includes(','))
+      errors.push({
+        path: at(`spec.authentication.identityHeaders.groupsFilter[${i}]`),
+        message: 'must not contain a comma (groups with one never reach the application)',
+      });
+  }
   const twice = all.find((name, i) => all.indexOf(name) !== i);
   if (twice !== undefined) {
     errors.push({

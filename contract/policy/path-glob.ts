@@ -32,6 +32,15 @@ export function pathGlobProblem(pattern: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A test of a whole text against a pattern where each `*` stands for any run of characters (a
+ * lone `*`: any non-empty text), in one pass without backtracking, as a path segment is tested.
+ */
+export function compileWildcard(pattern: string): (text: string) => boolean {
+  const test = segmentTest(pattern);
+  return (text) => test(text, 0, text.length);
+}
+
 /** A test of the path segment `path[start, end)` against one glob segment (never `**`). */
 type SegmentTest = (path: string, start: number, end: number) => boolean;
 

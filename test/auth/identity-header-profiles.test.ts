@@ -83,6 +83,26 @@ describe('identity header profiles', () => {
   });
 });
 
+describe('identityHeaders.groupsFilter', () => {
+  it('sends the application only the groups it names, in every groups header and the JWT; policies still see every group', async () => {
+    const stack = await startSignInStack({
+      authentication: { identityHeaders: { profile: 'oauth2-proxy', groupsFilter: ['admin*'] } },
+    });
+    stacks.push(stack);
+    // The policy allows engineering, a group the application is not sent.
+    const pages = await signInWithDevProvider(new HttpBrowser(), `${stack.origin}/whoami`, 'alice');
+    expect(pages.at(-1)?.status).toBe(200);
+    const headers = (JSON.parse(pages.at(-1)?.body ?? '{}') as { headers: Record<string, string> }).headers;
+    expect(headers['x-forwarded-groups']).toBe('admins');
+    expect(headers['x-auth-request-groups']).toBe('admins');
+    const certs = createRemoteJWKSet(new URL(`${stack.origin}/.gatehouse/jwks.json`));
+    const { payload } = await jwtVerify(headers['x-gatehouse-jwt-assertion'] as string, certs, {
+      issuer: stack.origin,
+    });
+    expect(payload.groups).toEqual(['admins']);
+  });
+});
+
 describe('identity values outside ASCII', () => {
   // Before, a user whose email or any group held a character above U+00FF (a Japanese group
   // name, an internationalised email) got 502 on every request: the HTTP client refused the

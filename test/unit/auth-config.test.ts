@@ -167,6 +167,25 @@ describe('rendering spec.authentication', () => {
     expect(result.config.auth.assertion).toMatchObject(assertion);
   });
 
+  it('renders a groups filter only when one is given, each pattern once; refuses a pattern with a comma', () => {
+    const base = {
+      serviceTokens: { tokens: [] },
+      serviceAccounts: { issuer: 'x', jwksUrl: 'https://k/jwks', audiences: ['a'] },
+    };
+    const none = render(base);
+    if (!none.ok) throw new Error(JSON.stringify(none.errors));
+    expect('groupsFilter' in none.config.auth.identityHeaders).toBe(false);
+    const some = render({ ...base, identityHeaders: { groupsFilter: ['team-*', 'admins', 'team-*'] } });
+    if (!some.ok) throw new Error(JSON.stringify(some.errors));
+    expect(some.config.auth.identityHeaders.groupsFilter).toEqual(['team-*', 'admins']);
+    const comma = render({ ...base, identityHeaders: { groupsFilter: ['a,b'] } });
+    expect(comma.ok ? [] : comma.errors.map((e) => `${e.path}: ${e.message}`)).toEqual([
+      expect.stringMatching(
+        /spec\.authentication\.identityHeaders\.groupsFilter\[0\]: must not contain a comma/,
+      ),
+    ]);
+  });
+
   it('refuses one header name for two things, naming it', () => {
     const result = render({
       serviceTokens: { tokens: [] },

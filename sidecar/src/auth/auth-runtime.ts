@@ -3,6 +3,7 @@ import type { ApplicationKeys, RenderedAuth } from '../../../contract/config/aut
 import { importSigningKeys } from '../../../contract/keys.ts';
 import { ConcurrentShare } from '../../../lib/concurrent-share.ts';
 import { type AssertionSigner, createAssertionSigner } from './assertion.ts';
+import { compileGroupsFilter, type GroupsFilter } from './groups-filter.ts';
 import { createSeenTokenIds } from './logout-token.ts';
 import { type ProviderClient, providerClient } from './oidc-client.ts';
 import { createProviderCalls, type ProviderCalls } from './provider-calls.ts';
@@ -32,6 +33,8 @@ export interface AuthRuntime {
   readonly providerCalls: ProviderCalls;
   readonly sealer: Sealer;
   readonly sessions: SessionJar;
+  /** The groups of a caller that reach the application (identityHeaders.groupsFilter). */
+  readonly forwardedGroups: GroupsFilter;
   readonly serviceTokens: ServiceTokenVerifier | null;
   readonly serviceAccounts: ServiceAccountVerifier | null;
   readonly assertions: AssertionSigner;
@@ -87,6 +90,7 @@ export function compileAuthRuntime(
     providerCalls: providerCalls ?? previous?.providerCalls ?? createProviderCalls(),
     sealer,
     sessions,
+    forwardedGroups: compileGroupsFilter(h.groupsFilter),
     serviceTokens:
       settings.serviceTokens.tokens.length > 0 ? createServiceTokenVerifier(settings.serviceTokens) : null,
     serviceAccounts,

@@ -33,8 +33,9 @@ export function stampIdentity(scope: RequestScope): undefined | Promise<undefine
     const email = utf8Field(identity.email);
     for (const name of names.email) out.push(name, email);
   }
-  if (identity.groups.length > 0) {
-    const groups = utf8Field(identity.groups.join(','));
+  const forwarded = auth.forwardedGroups(identity.groups);
+  if (forwarded.length > 0) {
+    const groups = utf8Field(forwarded.join(','));
     for (const name of names.groups) out.push(name, groups);
   }
   if (names.preferredUsername.length > 0) {
@@ -50,7 +51,8 @@ export function stampIdentity(scope: RequestScope): undefined | Promise<undefine
     out.push(names.assertion, cached);
     return undefined;
   }
-  return auth.assertions.sign(scope.assertionKey, identity, scope.sessionId, now).then((jwt) => {
+  const sent = forwarded === identity.groups ? identity : { ...identity, groups: forwarded };
+  return auth.assertions.sign(scope.assertionKey, sent, scope.sessionId, now).then((jwt) => {
     out.push(names.assertion, jwt);
     return undefined;
   });
