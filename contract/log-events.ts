@@ -160,7 +160,7 @@ export const AUTH_EVENTS = {
       ['refresh_rejected', 'provider_unavailable', 'provider_busy', 'shutting_down'] as const,
       {
         description:
-          '`refresh_rejected`: the session ended; `provider_unavailable`: retried later; `provider_busy`: every turn of the calls to providers was taken; the provider was not called; retried later; `shutting_down`: the shutdown grace of the sidecar ended before the provider answered, and the call was aborted; the session is kept.',
+          '`refresh_rejected`: the session ended (the provider refused the refresh, or the refreshed session no longer fits the cookies a browser sends back: `detail` says `session too large`); `provider_unavailable`: retried later; `provider_busy`: every turn of the calls to providers was taken; the provider was not called; retried later; `shutting_down`: the shutdown grace of the sidecar ended before the provider answered, and the call was aborted; the session is kept.',
       },
     ),
     detail: str("The provider's error; never a token."),

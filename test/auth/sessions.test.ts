@@ -5,6 +5,12 @@ import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MANY_GROUPS = Array.from({ length: 120 }, (_, i) => `engineering-team-number-${i}`);
+/** A user whose groups the test changes at the provider while a session is open. */
+const dave: { email: string; name: string; groups: string[] } = {
+  email: 'dave@example.com',
+  name: 'Dave',
+  groups: ['engineering'],
+};
 
 describe('session lifetimes, refresh and large sessions', () => {
   let stack: SignInStack;
@@ -14,6 +20,7 @@ describe('session lifetimes, refresh and large sessions', () => {
       users: {
         ...DEMO_USERS,
         carol: { email: 'carol@example.com', name: 'Carol', groups: ['engineering', ...MANY_GROUPS] },
+        dave,
       },
       authentication: { session: { idleTimeout: '4s', absoluteLifetime: '6s' } },
     });
@@ -44,6 +51,28 @@ describe('session lifetimes, refresh and large sessions', () => {
     expect((await late.fetch(`${stack.origin}/late`)).status).toBe(200);
     expect(tokenHits() - before).toBe(1);
     expect(stack.sidecar.events('session_refresh_failed')).toHaveLength(0);
+  });
+
+  it('ends a session whose refresh no longer fits the cookies a browser sends back; the sign-in that follows says why', async () => {
+    const browser = new HttpBrowser();
+    await signInWithDevProvider(browser, `${stack.origin}/start`, 'dave');
+    dave.groups = [
+      'engineering',
+      ...Array.from({ length: 250 }, (_, i) => `/corp/platform/team-${i}/members-of-it`),
+    ];
+    await sleep(2_200);
+    const page = await browser.fetch(`${stack.origin}/after-refresh`);
+    expect(page.status).toBe(302);
+    expect(stack.sidecar.events('session_refresh_failed').at(-1)).toMatchObject({
+      sub: 'dave',
+      reason: 'refresh_rejected',
+      detail: expect.stringMatching(/session too large/),
+    });
+    // The provider still has dave signed in: straight back to the callback.
+    const again = await browser.follow(`${stack.origin}/start`);
+    expect(again.at(-1)?.status).toBe(500);
+    expect(again.at(-1)?.body).toMatch(/more than a sign-in can hold \(251 groups\)/);
+    expect(stack.sidecar.events('login_failed').at(-1)).toMatchObject({ reason: 'session_too_large' });
   });
 
   it('ends a session left idle longer than the idle timeout', async () => {

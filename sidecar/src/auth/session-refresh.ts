@@ -5,6 +5,7 @@ import type { AuthRuntime } from './auth-runtime.ts';
 import { refreshTokenGrant, userClaims } from './oidc-client.ts';
 import { ProviderBusyError, ProviderCallCancelled, withProviderTurn } from './provider-calls.ts';
 import { identityFromClaims, type Session } from './session.ts';
+import { SessionTooLarge } from './session-jar.ts';
 
 /** After a refresh fails for a transient reason (provider down), the next try waits this long. */
 export const REFRESH_RETRY_SECONDS = 60;
@@ -84,9 +85,11 @@ async function refresh(
       email: next.email,
       sessionId: session.sid,
     });
-    return { session: next, cookies: await auth.sessions.store(next, present) };
+    // As at sign-in: the refreshed session (new groups or claims) must fit the cookies a browser sends back.
+    return { session: next, cookies: await auth.sessions.store(next, present, auth.sessions.signInChunks) };
   } catch (error) {
-    const permanent = isPermanent(error);
+    // Too large now: the session ends, and the sign-in that follows says why.
+    const permanent = isPermanent(error) || error instanceof SessionTooLarge;
     const e = error as Error & { error?: string };
     authEvent(scope, 'session_refresh_failed', {
       provider: session.idp,
