@@ -120,4 +120,61 @@ describe('Expect: 100-continue', () => {
     await slow.waitFor(/slow$/);
     expect(upstream.seen.slice(seen).map((s) => s.url)).toEqual([]);
   });
+
+  it('a client that half-closes (FIN) while it waits for the 100 never reaches the upstream; one that trickles its body after it is cut by the body rate', async () => {
+    const slow = await openRaw(gate.port);
+    clients.push(slow);
+    slow.socket.write('GET /public/slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await slow.until(() => releaseSlow !== undefined, 2_000);
+    const seen = upstream.seen.length;
+    const before = gate.records().length;
+    const quitter = await expectingContinue('/public/quitter', 10);
+    await sleep(300);
+    quitter.socket.end();
+    const line = (await gate.waitForRecords(before + 1)).at(-1);
+    expect(line).toMatchObject({ uri: '/public/quitter', status: 499, outcome: 'client_abort' });
+    releaseSlow?.();
+    releaseSlow = undefined;
+    await slow.waitFor(/slow$/);
+    expect(upstream.seen.slice(seen).map((s) => s.url)).toEqual([]);
+
+    const trickler = await expectingContinue('/public/trickle', 10);
+    await trickler.waitFor(CONTINUE);
+    const drip = setInterval(() => trickler.socket.writable && trickler.socket.write('x'), 600);
+    try {
+      await trickler.waitFor(/^HTTP\/1\.1 408/m, 5_000);
+    } finally {
+      clearInterval(drip);
+    }
+    expect(trickler.received()).toMatch(/body_too_slow/);
+  });
+
+  it('one waiting for its 100 when the shutdown grace ends is cut with its line, and never reaches the upstream', async () => {
+    let hold: (() => void) | undefined;
+    const app = await startUpstream((_req, res) => {
+      hold = () => res.end('late');
+    });
+    const stopping = await startSidecar(testConfig({ upstream: { url: app.url, maxConnections: 2 } }, {}), {
+      bodyTimeoutMs: 1_000,
+    });
+    const slow = await openRaw(stopping.port);
+    clients.push(slow);
+    slow.socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await slow.until(() => hold !== undefined, 2_000);
+    const waiting = await openRaw(stopping.port);
+    clients.push(waiting);
+    waiting.socket.write(head('/upload', 10));
+    await sleep(200);
+    const started = performance.now();
+    await stopping.sidecar.shutdown(1_000);
+    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(await waiting.until(() => waiting.isClosed(), 1_000)).toBe(true);
+    expect(waiting.received()).not.toMatch(/100 Continue/);
+    expect(app.seen.map((r) => r.url)).toEqual(['/slow']);
+    const line = stopping.records().find((l) => l.uri === '/upload');
+    // Its wait ends with the grace: refused as busy, or gone with its connection, whichever comes first.
+    expect([499, 503]).toContain(line?.status);
+    hold?.();
+    await app.close();
+  });
 });
