@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { HttpError } from '../../../../contract/errors.ts';
 import type { AdmissionTicket, Refusal } from '../../../../lib/admission.ts';
@@ -48,6 +49,28 @@ function isStreaming(headers: IncomingHttpHeaders): boolean {
     headers['content-length'] === undefined ||
     (typeof type === 'string' && type.startsWith('text/event-stream'))
   );
+}
+
+/**
+ * The request body as undici gets it: a stream of its own, since undici destroys the stream it
+ * sent once the exchange ends, and a request destroyed before its body was all in stopped its
+ * connection's parser (the client stalled mid-upload until the keep-alive timeout). When undici is
+ * done with it early (the application answered before reading it all, or failed), the rest is read
+ * and dropped, held to the body's rate by the connection's clock, and the connection serves the
+ * next request. A client that leaves mid-body ends it, and with it the upstream request.
+ */
+function upstreamBody(req: IncomingMessage): PassThrough {
+  const body = new PassThrough();
+  req.pipe(body);
+  req.once('close', () => {
+    if (!req.complete) body.destroy(new Error('client closed the connection'));
+  });
+  body.once('close', () => {
+    if (req.complete || req.destroyed) return;
+    req.unpipe(body);
+    req.resume();
+  });
+  return body;
 }
 
 /** Seconds a client is told to wait after a 503 for a busy upstream. */
@@ -161,7 +184,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
             path: scope.query ? `${scope.path}?${scope.query}` : scope.path,
             method: req.method ?? 'GET',
             headers: scope.upstreamHeaders,
-            body: scope.hasBody ? req : null,
+            body: scope.hasBody ? upstreamBody(req) : null,
           },
           handler,
         );
