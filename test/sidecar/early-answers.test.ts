@@ -84,6 +84,31 @@ describe('an upload the application answers before reading it, or fails while re
     },
   );
 
+  it.each([
+    ['goes silent', (_c: RawClient) => undefined],
+    ['half-closes (FIN)', (c: RawClient) => c.socket.end()],
+    ['resets (RST)', (c: RawClient) => c.socket.resetAndDestroy()],
+  ])(
+    'a client that %s while the rest is read and dropped loses only its connection, within the body timeout; one line',
+    async (_, leave) => {
+      const before = gate.records().length;
+      const client = await openRaw(gate.port);
+      clients.push(client);
+      client.socket.write('POST /ignored HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n');
+      client.socket.write(Buffer.alloc(40_000, 0x61));
+      await client.waitFor(/^HTTP\/1\.1 200/, 5_000);
+      leave(client);
+      expect(await client.until(() => client.isClosed(), 4_000)).toBe(true);
+      const lines = gate.records().slice(before);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ uri: '/ignored', status: 200 });
+      const next = await openRaw(gate.port);
+      clients.push(next);
+      next.socket.write('GET /next HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+      await next.waitFor(/HTTP\/1\.1 200[\s\S]*no$/, 5_000);
+    },
+  );
+
   it('a client that trickles the rest after the early answer is cut by the body rate', async () => {
     const client = await openRaw(gate.port);
     clients.push(client);
