@@ -24,6 +24,10 @@ export function signInChunksFor(maxHeaderBytes = 16 * 1024): number {
   return Math.max(1, Math.min(MAX_CHUNKS, fit));
 }
 
+const CACHE_LIMIT = 10_000;
+/** Signed-out sessions remembered at most (about 100 bytes each). */
+const ENDED_LIMIT = 1_000_000;
+
 /** A session that cannot be stored in the cookies it may take, even without its ID token. */
 export class SessionTooLarge extends Error {
   readonly bytes: number;
@@ -33,9 +37,6 @@ export class SessionTooLarge extends Error {
     this.bytes = bytes;
   }
 }
-const CACHE_LIMIT = 10_000;
-/** Signed-out sessions remembered at most (about 100 bytes each). */
-const ENDED_LIMIT = 1_000_000;
 
 /** The session cookies of one request: the joined sealed value and the names present (to clear them). */
 export interface PresentCookies {
