@@ -315,12 +315,13 @@ export const SIDECAR_EVENTS = {
     },
   ),
   websocket_closed: event(
-    "A new config closed an open tunnel; the tunnel's request line follows with `error` set to the reason.",
+    "An open tunnel was closed: a new config revoked its session or its policies deny it now, or its session reached its absolute end; the tunnel's request line follows with `error` set to the reason.",
     {
       app: App,
       requestId: str('The upgrade request.'),
-      reason: StringEnum(['policy_changed', 'session_revoked'] as const, {
-        description: '`policy_changed` or `session_revoked`.',
+      reason: StringEnum(['policy_changed', 'session_revoked', 'session_expired'] as const, {
+        description:
+          '`policy_changed`, `session_revoked`, or `session_expired` (the session that opened it reached its absolute lifetime).',
       }),
       decision: opt(
         Type.Object(Decision.properties, {
@@ -329,8 +330,10 @@ export const SIDECAR_EVENTS = {
         }),
       ),
       revocation: opt(str('The AccessRevocation (`session_revoked`).')),
-      sessionId: opt(Nullable(Type.String(), 'The revoked session (`session_revoked`).')),
-      configGeneration: str('The new config.'),
+      sessionId: opt(
+        Nullable(Type.String(), 'The revoked or expired session (`session_revoked`, `session_expired`).'),
+      ),
+      configGeneration: str('The new config; with `session_expired`, the config in force.'),
     },
   ),
 };

@@ -59,6 +59,7 @@ function signedIn(scope: RequestScope, session: Session): undefined {
   scope.identity = sessionIdentity(session);
   scope.sessionId = session.sid;
   scope.sessionIssuedAt = session.iat;
+  scope.sessionExpiresAt = session.exp;
   scope.providerSessionId = session.psid ?? null;
   scope.authMethod = 'oidc';
   scope.assertionKey = `${session.sid}/${session.refreshAt ?? 0}`;

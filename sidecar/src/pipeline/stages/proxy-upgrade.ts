@@ -3,7 +3,9 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { HttpError } from '../../../../contract/errors.ts';
+import { logEvent } from '../../../../contract/event-writer.ts';
 import type { AdmissionTicket } from '../../../../lib/admission.ts';
+import { callAt } from '../../../../lib/call-at.ts';
 import { resetConnection } from '../../../../lib/net/connection-reset.ts';
 import { sendRawError } from '../../http/error-response.ts';
 import { admits, type Decision } from '../../policy/decision.ts';
@@ -192,6 +194,7 @@ export function proxyUpgrade(
           upstream.destroy();
         };
         registry.add(scope, close);
+        const cancelSessionEnd = endWithSession(scope, close);
         upstream.on('error', close);
         client.on('error', close);
         upstream.once('close', () => {
@@ -199,6 +202,7 @@ export function proxyUpgrade(
           setTimeout(() => client.destroy(), 1000).unref();
         });
         client.once('close', () => {
+          cancelSessionEnd();
           upstream.destroy();
           finish();
         });
@@ -246,6 +250,28 @@ export function proxyUpgrade(
       }
     };
     ticket = state.upstream.admission.request(claimant, dispatch, (why) => refuse(upstreamBusy(why)));
+  });
+}
+
+/**
+ * Ends a tunnel a session opened when the session reaches its absolute end. A request is checked
+ * against the session's times when it arrives, but a WebSocket makes no further request: a tab
+ * kept its terminal or live dashboard open for days past the session. Writes `websocket_closed`
+ * (`session_expired`); the tunnel's line says `error: session_expired`. Returns the cancel.
+ */
+function endWithSession(scope: RequestScope, close: () => void): () => void {
+  const expiresAt = scope.sessionExpiresAt;
+  if (expiresAt === null) return () => undefined;
+  return callAt(expiresAt * 1000, () => {
+    scope.errorCode = 'session_expired';
+    logEvent(scope.sink, 'websocket_closed', {
+      app: scope.state.appLabel,
+      requestId: scope.requestId,
+      reason: 'session_expired',
+      sessionId: scope.sessionId,
+      configGeneration: scope.state.config.generation,
+    });
+    close();
   });
 }
 
