@@ -29,7 +29,7 @@ export type GatehouseErrorCode =
   | 'authentication_required'
   | 'policy_changed'
   | 'session_revoked'
-  | 'session_expired'
+  | 'credential_expired'
   | 'invalid_credentials'
   | 'login_failed'
   | 'provider_unavailable'

@@ -315,13 +315,13 @@ export const SIDECAR_EVENTS = {
     },
   ),
   websocket_closed: event(
-    "An open tunnel was closed: a new config revoked its session or its policies deny it now, or its session reached its absolute end; the tunnel's request line follows with `error` set to the reason.",
+    "An open tunnel was closed: a new config revoked its session or its policies deny it now, or the credential that opened it ended; the tunnel's request line follows with `error` set to the reason.",
     {
       app: App,
       requestId: str('The upgrade request.'),
-      reason: StringEnum(['policy_changed', 'session_revoked', 'session_expired'] as const, {
+      reason: StringEnum(['policy_changed', 'session_revoked', 'credential_expired'] as const, {
         description:
-          '`policy_changed`, `session_revoked`, or `session_expired` (the session that opened it reached its absolute lifetime).',
+          '`policy_changed`, `session_revoked`, or `credential_expired` (the session that opened it reached its absolute lifetime, or the ServiceAccount token or service token its expiry).',
       }),
       decision: opt(
         Type.Object(Decision.properties, {
@@ -331,9 +331,12 @@ export const SIDECAR_EVENTS = {
       ),
       revocation: opt(str('The AccessRevocation (`session_revoked`).')),
       sessionId: opt(
-        Nullable(Type.String(), 'The revoked or expired session (`session_revoked`, `session_expired`).'),
+        Nullable(
+          Type.String(),
+          'The revoked or expired session (`session_revoked`, `credential_expired` of a session).',
+        ),
       ),
-      configGeneration: str('The new config; with `session_expired`, the config in force.'),
+      configGeneration: str('The new config; with `credential_expired`, the config in force.'),
     },
   ),
 };

@@ -91,8 +91,11 @@ export class RequestScope {
   sessionId: string | null = null;
   /** Sign-in time (epoch seconds) of the session, to end it when a revocation arrives mid-tunnel. */
   sessionIssuedAt: number | null = null;
-  /** The session's absolute end (epoch seconds), to end a tunnel it opened then. */
-  sessionExpiresAt: number | null = null;
+  /**
+   * When the credential of the request stops being valid (epoch ms): a session's absolute end, a
+   * ServiceAccount token's or a service token's expiry; null when it has none. A tunnel it opened ends then.
+   */
+  credentialEndsAt: number | null = null;
   /**
    * A session cookie presented but refused because its session had ended (signed out, revoked,
    * expired): the request goes on anonymous, and its log line ties it to that session.

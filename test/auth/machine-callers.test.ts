@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +8,7 @@ import { join } from 'node:path';
 import { decodeJwt, SignJWT } from 'jose';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import { newServiceToken } from '../../sidecar/src/auth/service-tokens.ts';
 import { comparableHeaderName } from '../../sidecar/src/http/identity-headers.ts';
 import { testConfig } from '../helpers/fixtures.ts';
@@ -217,5 +219,70 @@ describe('identity header spoofing by an authenticated caller', () => {
     expect(names.filter((n) => n === 'x-gatehouse-jwt-assertion')).toHaveLength(1);
     expect(seen?.headers['x-gatehouse-user']).toBe('service-token:ci-bot');
     expect(seen?.headers['x-gatehouse-jwt-assertion']).not.toBe('forged');
+  });
+});
+
+describe('a WebSocket a service token opened', () => {
+  it("is closed at the token's expiry", async () => {
+    const short = newServiceToken();
+    const endsAt = Date.now() + 2_000;
+    const wsUpstream = await startUpstream();
+    const wss = new WebSocketServer({ server: wsUpstream.server });
+    const shortGate = await startSidecar(
+      testConfig(
+        {
+          upstream: { url: wsUpstream.url },
+          policies: [{ name: 'machines' }],
+          authentication: {
+            serviceTokens: {
+              tokens: [
+                { id: 'short', secretHash: short.secretHash, expiresAt: new Date(endsAt).toISOString() },
+              ],
+            },
+          },
+        },
+        { machines: { decision: 'service-auth', include: [{ serviceTokens: ['short'] }] } },
+      ),
+    );
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${shortGate.port}/stream`, {
+        headers: { 'cf-access-client-id': 'short', 'cf-access-client-secret': short.secret },
+      });
+      await once(ws, 'open');
+      await once(ws, 'close');
+      expect(Date.now()).toBeGreaterThanOrEqual(endsAt);
+      expect(Date.now()).toBeLessThan(endsAt + 1_000);
+      expect(shortGate.events('websocket_closed').at(-1)).toMatchObject({ reason: 'credential_expired' });
+    } finally {
+      wss.close();
+      await shortGate.close();
+      await wsUpstream.close();
+    }
+  });
+});
+
+describe('a WebSocket a ServiceAccount token opened', () => {
+  it("is closed at the token's expiry, with its event and line", async () => {
+    const wss = new WebSocketServer({ server: upstream.server });
+    wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${String(m)}`)));
+    try {
+      const expiresAt = Math.floor(Date.now() / 1000) + 2;
+      const token = await saToken({ exp: expiresAt });
+      const ws = new WebSocket(`ws://127.0.0.1:${gate.port}/stream`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      await once(ws, 'open');
+      ws.send('ping');
+      expect(String(((await once(ws, 'message')) as [Buffer])[0])).toBe('echo:ping');
+      await once(ws, 'close');
+      expect(Date.now()).toBeGreaterThanOrEqual(expiresAt * 1000);
+      expect(Date.now()).toBeLessThan(expiresAt * 1000 + 1_000);
+      expect(gate.events('websocket_closed').at(-1)).toMatchObject({ reason: 'credential_expired' });
+      await expect
+        .poll(() => gate.records().find((l) => l.uri === '/stream'))
+        .toMatchObject({ status: 101, authMethod: 'service-account', error: 'credential_expired' });
+    } finally {
+      wss.close();
+    }
   });
 });

@@ -35,9 +35,9 @@ describe('a WebSocket a session opened', () => {
     // The session began before the socket opened; it ends 3 s after the sign-in.
     expect(Date.now() - opened).toBeLessThan(3_500);
     const closed = stack.sidecar.events('websocket_closed').at(-1);
-    expect(closed).toMatchObject({ reason: 'session_expired', sessionId: expect.any(String) });
+    expect(closed).toMatchObject({ reason: 'credential_expired', sessionId: expect.any(String) });
     await expect
       .poll(() => stack.sidecar.records().find((l) => l.uri === '/live'))
-      .toMatchObject({ status: 101, outcome: 'upgraded', error: 'session_expired' });
+      .toMatchObject({ status: 101, outcome: 'upgraded', error: 'credential_expired' });
   });
 });

@@ -219,6 +219,11 @@ describe('service token verifier', () => {
     const result = verify(id, secret, now);
     expect(result.ok ? 'ok' : result.reason).toBe(expected);
   });
+
+  it('tells when an accepted token ends (a tunnel it opens ends then)', () => {
+    expect(verify('old', 'right', 999)).toMatchObject({ ok: true, expiresAt: 1_000 });
+    expect(verify('live', 'right', 5_000)).toMatchObject({ ok: true, expiresAt: null });
+  });
 });
 
 describe('withoutGatehouseCookies', () => {

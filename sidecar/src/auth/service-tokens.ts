@@ -6,7 +6,8 @@ import type { SERVICE_TOKEN_FAILURES } from '../../../contract/log-events.ts';
 export type ServiceTokenFailure = (typeof SERVICE_TOKEN_FAILURES)[number];
 
 export type ServiceTokenResult =
-  | { readonly ok: true; readonly tokenId: string }
+  /** `expiresAt`: when the token stops being accepted (epoch ms); null when never. */
+  | { readonly ok: true; readonly tokenId: string; readonly expiresAt: number | null }
   | { readonly ok: false; readonly reason: ServiceTokenFailure; readonly tokenId: string | null };
 
 /** Checks a client id and secret pair against the configured tokens. */
@@ -54,6 +55,6 @@ export function createServiceTokenVerifier(settings: RenderedAuth['serviceTokens
     if (!matches) return { ok: false, reason: 'token_secret_mismatch', tokenId: id };
     if (token.expiresAt !== null && token.expiresAt <= now)
       return { ok: false, reason: 'token_expired', tokenId: id };
-    return { ok: true, tokenId: id };
+    return { ok: true, tokenId: id, expiresAt: token.expiresAt };
   };
 }

@@ -32,6 +32,7 @@ function serviceToken(scope: RequestScope, auth: AuthRuntime): HttpError | undef
   }
   const identity = serviceTokenIdentity(result.tokenId);
   scope.identity = identity;
+  scope.credentialEndsAt = result.expiresAt;
   scope.authMethod = 'service-token';
   scope.assertionKey = identity.sub;
   return undefined;
@@ -50,6 +51,7 @@ async function serviceAccount(
     return INVALID_CREDENTIALS;
   }
   scope.identity = result.identity;
+  scope.credentialEndsAt = result.expiresAt;
   scope.authMethod = 'service-account';
   scope.assertionKey = `sa:${result.identity.sub}`;
   return undefined;
@@ -59,7 +61,7 @@ function signedIn(scope: RequestScope, session: Session): undefined {
   scope.identity = sessionIdentity(session);
   scope.sessionId = session.sid;
   scope.sessionIssuedAt = session.iat;
-  scope.sessionExpiresAt = session.exp;
+  scope.credentialEndsAt = session.exp * 1000;
   scope.providerSessionId = session.psid ?? null;
   scope.authMethod = 'oidc';
   scope.assertionKey = `${session.sid}/${session.refreshAt ?? 0}`;

@@ -194,7 +194,7 @@ export function proxyUpgrade(
           upstream.destroy();
         };
         registry.add(scope, close);
-        const cancelSessionEnd = endWithSession(scope, close);
+        const cancelCredentialEnd = endWithCredential(scope, close);
         upstream.on('error', close);
         client.on('error', close);
         upstream.once('close', () => {
@@ -202,7 +202,7 @@ export function proxyUpgrade(
           setTimeout(() => client.destroy(), 1000).unref();
         });
         client.once('close', () => {
-          cancelSessionEnd();
+          cancelCredentialEnd();
           upstream.destroy();
           finish();
         });
@@ -254,21 +254,22 @@ export function proxyUpgrade(
 }
 
 /**
- * Ends a tunnel a session opened when the session reaches its absolute end. A request is checked
- * against the session's times when it arrives, but a WebSocket makes no further request: a tab
- * kept its terminal or live dashboard open for days past the session. Writes `websocket_closed`
- * (`session_expired`); the tunnel's line says `error: session_expired`. Returns the cancel.
+ * Ends a tunnel when the credential that opened it ends: a session's absolute lifetime, a
+ * ServiceAccount token's or a service token's expiry. A request is checked against its
+ * credential when it comes, but a WebSocket makes no further request: a tab kept its terminal or
+ * live dashboard open for days past its session. Writes `websocket_closed` (`credential_expired`);
+ * the tunnel's line says `error: credential_expired`. Returns the cancel.
  */
-function endWithSession(scope: RequestScope, close: () => void): () => void {
-  const expiresAt = scope.sessionExpiresAt;
-  if (expiresAt === null) return () => undefined;
-  return callAt(expiresAt * 1000, () => {
-    scope.errorCode = 'session_expired';
+function endWithCredential(scope: RequestScope, close: () => void): () => void {
+  const endsAt = scope.credentialEndsAt;
+  if (endsAt === null) return () => undefined;
+  return callAt(endsAt, () => {
+    scope.errorCode = 'credential_expired';
     logEvent(scope.sink, 'websocket_closed', {
       app: scope.state.appLabel,
       requestId: scope.requestId,
-      reason: 'session_expired',
-      sessionId: scope.sessionId,
+      reason: 'credential_expired',
+      ...(scope.sessionId !== null ? { sessionId: scope.sessionId } : {}),
       configGeneration: scope.state.config.generation,
     });
     close();
