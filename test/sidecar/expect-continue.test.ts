@@ -98,45 +98,11 @@ describe('Expect: 100-continue', () => {
     await client.waitFor(/ok \/public\/next$/);
   });
 
-  it('a client that goes silent after its 100 is cut by the body timeout (408); one that resets while it waits for the 100 never reaches the upstream', async () => {
+  it('a client that goes silent after its 100, or trickles its body, is cut by the body clock (408)', async () => {
     const silent = await expectingContinue('/public/silent', 10);
     await silent.waitFor(CONTINUE);
     await silent.waitFor(/^HTTP\/1\.1 408/m, 5_000);
     expect(silent.received()).toMatch(/body_too_slow/);
-
-    const slow = await openRaw(gate.port);
-    clients.push(slow);
-    slow.socket.write('GET /public/slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
-    await slow.until(() => releaseSlow !== undefined, 2_000);
-    const seen = upstream.seen.length;
-    const before = gate.records().length;
-    const leaver = await expectingContinue('/public/leaver', 10);
-    await sleep(300);
-    leaver.socket.resetAndDestroy();
-    const line = (await gate.waitForRecords(before + 1)).at(-1);
-    expect(line).toMatchObject({ uri: '/public/leaver', status: 499, outcome: 'client_abort' });
-    releaseSlow?.();
-    releaseSlow = undefined;
-    await slow.waitFor(/slow$/);
-    expect(upstream.seen.slice(seen).map((s) => s.url)).toEqual([]);
-  });
-
-  it('a client that half-closes (FIN) while it waits for the 100 never reaches the upstream; one that trickles its body after it is cut by the body rate', async () => {
-    const slow = await openRaw(gate.port);
-    clients.push(slow);
-    slow.socket.write('GET /public/slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
-    await slow.until(() => releaseSlow !== undefined, 2_000);
-    const seen = upstream.seen.length;
-    const before = gate.records().length;
-    const quitter = await expectingContinue('/public/quitter', 10);
-    await sleep(300);
-    quitter.socket.end();
-    const line = (await gate.waitForRecords(before + 1)).at(-1);
-    expect(line).toMatchObject({ uri: '/public/quitter', status: 499, outcome: 'client_abort' });
-    releaseSlow?.();
-    releaseSlow = undefined;
-    await slow.waitFor(/slow$/);
-    expect(upstream.seen.slice(seen).map((s) => s.url)).toEqual([]);
 
     const trickler = await expectingContinue('/public/trickle', 10);
     await trickler.waitFor(CONTINUE);
@@ -148,6 +114,30 @@ describe('Expect: 100-continue', () => {
     }
     expect(trickler.received()).toMatch(/body_too_slow/);
   });
+
+  it.each([
+    ['resets (RST)', (c: RawClient) => c.socket.resetAndDestroy()],
+    ['half-closes (FIN)', (c: RawClient) => c.socket.end()],
+  ])(
+    'a client that %s while it waits in line for its 100 never reaches the upstream, and gets its line',
+    async (_, leave) => {
+      const slow = await openRaw(gate.port);
+      clients.push(slow);
+      slow.socket.write('GET /public/slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      await slow.until(() => releaseSlow !== undefined, 2_000);
+      const seen = upstream.seen.length;
+      const before = gate.records().length;
+      const leaver = await expectingContinue('/public/leaver', 10);
+      await sleep(300);
+      leave(leaver);
+      const line = (await gate.waitForRecords(before + 1)).at(-1);
+      expect(line).toMatchObject({ uri: '/public/leaver', status: 499, outcome: 'client_abort' });
+      releaseSlow?.();
+      releaseSlow = undefined;
+      await slow.waitFor(/slow$/);
+      expect(upstream.seen.slice(seen).map((s) => s.url)).toEqual([]);
+    },
+  );
 
   it('one waiting for its 100 when the shutdown grace ends is cut with its line, and never reaches the upstream', async () => {
     let hold: (() => void) | undefined;
