@@ -36,18 +36,30 @@ afterAll(async () => {
 
 const MIB = 1024 * 1024;
 
-/** Sends a head and a body of `bytes` as fast as the connection takes it; resolves when it is all written. */
-async function upload(path: string, bytes: number): Promise<{ client: RawClient; sent: Promise<number> }> {
+/**
+ * Sends a head and a body of `bytes` as fast as the connection takes it, with a Content-Length
+ * or in chunks; resolves when it is all written.
+ */
+async function upload(
+  path: string,
+  bytes: number,
+  framing: 'length' | 'chunked' = 'length',
+): Promise<{ client: RawClient; sent: Promise<number> }> {
   const client = await openRaw(gate.port);
   clients.push(client);
-  client.socket.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${bytes}\r\n\r\n`);
-  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  const declared = framing === 'length' ? `Content-Length: ${bytes}` : 'Transfer-Encoding: chunked';
+  client.socket.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\n${declared}\r\n\r\n`);
+  const raw = Buffer.alloc(64 * 1024, 0x61);
+  const framed = (data: Buffer) =>
+    framing === 'length'
+      ? data
+      : Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
   const sent = (async () => {
     let written = 0;
     while (written < bytes && !client.socket.destroyed) {
-      const piece = chunk.subarray(0, Math.min(chunk.length, bytes - written));
+      const piece = raw.subarray(0, Math.min(raw.length, bytes - written));
       written += piece.length;
-      if (!client.socket.write(piece)) {
+      if (!client.socket.write(framed(piece))) {
         await new Promise<void>((resolve) => {
           const done = () => {
             client.socket.off('drain', done).off('close', done);
@@ -57,6 +69,7 @@ async function upload(path: string, bytes: number): Promise<{ client: RawClient;
         });
       }
     }
+    if (framing === 'chunked' && !client.socket.destroyed) client.socket.write('0\r\n\r\n');
     return written;
   })();
   return { client, sent };
@@ -64,14 +77,15 @@ async function upload(path: string, bytes: number): Promise<{ client: RawClient;
 
 describe('an upload the application answers before reading it, or fails while reading', () => {
   it.each([
-    ['a 200 that ignores the body', '/ignored', 200],
-    ['a 413', '/too-large', 413],
-    ['a reset mid-body (502)', '/reset', 502],
-  ])(
+    ['a 200 that ignores the body', '/ignored', 200, 'length'],
+    ['a 200 that ignores a chunked body', '/ignored', 200, 'chunked'],
+    ['a 413', '/too-large', 413, 'length'],
+    ['a reset mid-body (502)', '/reset', 502, 'length'],
+  ] as const)(
     '%s: the client sends the rest at once, and its connection serves the next request',
-    async (_, path, status) => {
+    async (_, path, status, framing) => {
       const started = performance.now();
-      const { client, sent } = await upload(path, 20 * MIB);
+      const { client, sent } = await upload(path, 20 * MIB, framing);
       await client.waitFor(/^HTTP\/1\.1 \d{3}/, 5_000);
       expect(statusesOf(client.received())[0]).toBe(status);
       const written = await Promise.race([sent, new Promise<number>((r) => setTimeout(() => r(-1), 5_000))]);
