@@ -107,7 +107,7 @@ export function mutate(text: string, rng: Prng): string {
     case 7:
       return text.replace(
         /\r\n/,
-        `\r\n${rng.pick(['Host: other.test', 'Content-Length: -1', 'Content-Length: 99999999999', 'Transfer-Encoding: gzip, chunked', 'Expect: 100-continue', 'Connection: close'])}\r\n`,
+        `\r\n${rng.pick(['Host: other.test', 'Content-Length: -1', 'Content-Length: 99999999999', 'Transfer-Encoding: gzip, chunked', 'Expect: 100-continue', 'Expect: 200-ok', 'Connection: close'])}\r\n`,
       );
     case 8:
       return text.replace(
