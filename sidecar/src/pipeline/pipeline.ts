@@ -1,7 +1,7 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { HttpError } from '../../../contract/errors.ts';
+import type { HttpError } from '../../../contract/errors.ts';
 import type { LogSink } from '../../../lib/log/log-sink.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { sendError, sendLocal, sendRawError } from '../http/error-response.ts';
@@ -12,6 +12,7 @@ import type { SidecarMetrics } from '../metrics/metrics.ts';
 import type { ClientConnection, ClientConnections } from '../net/client-connections.ts';
 import { type Expectation, RequestScope } from '../request-scope.ts';
 import type { RuntimeState } from '../runtime-state.ts';
+import { gatewayFault } from '../upstream/upstream-errors.ts';
 import { registerWithConnection } from './connection-request.ts';
 import { logRequest } from './log-request.ts';
 import { assignRequestId } from './stages/assign-request-id.ts';
@@ -77,15 +78,6 @@ function runStages(scope: RequestScope): Stop | undefined | Promise<Stop | undef
   return undefined;
 }
 
-function internalError(error: unknown): HttpError {
-  return new HttpError(
-    'upstream_error',
-    500,
-    'Internal error in the gateway.',
-    String((error as Error)?.stack ?? error),
-  );
-}
-
 /**
  * Handles one plain HTTP request end to end. Resolves after its log line is written.
  * `expectation` is what its Expect header asked, as Node's server read it.
@@ -121,7 +113,7 @@ export async function handleRequest(
       await proxy(scope, res, ctx.draining);
     }
   } catch (error) {
-    if (!res.headersSent && !res.destroyed) stopRequest(scope, internalError(error), res, ctx);
+    if (!res.headersSent && !res.destroyed) stopRequest(scope, gatewayFault(stackOf(error)), res, ctx);
     else res.destroy();
     await responseGone(res, scope.socket);
   } finally {
@@ -133,6 +125,11 @@ export async function handleRequest(
 /** The interim 100 (Continue), unless the answer has begun or the client is gone. */
 function sendContinue(res: ServerResponse): void {
   if (!res.headersSent && !res.destroyed) res.writeContinue();
+}
+
+/** What the log keeps of an error the gateway threw. */
+function stackOf(error: unknown): string {
+  return String((error as Error)?.stack ?? error);
 }
 
 /** A request's scope, tied to its connection's record and the process's log and metrics. */
@@ -200,7 +197,7 @@ export async function handleUpgrade(
     socket.destroy();
     scope.status = 500;
     scope.outcome = 'upstream_error';
-    scope.errorCode = internalError(error).code;
+    scope.errorCode = gatewayFault(stackOf(error)).code;
   } finally {
     logRequest(scope, ctx.sink, ctx.metrics);
   }

@@ -19,6 +19,11 @@ const UNAVAILABLE_CODES = new Set([
   'UND_ERR_DESTROYED',
 ]);
 
+/** A failure of the gateway itself: 500; `detail` (a stack, an error's code) stays in the log. */
+export function gatewayFault(detail: string): HttpError {
+  return new HttpError('upstream_error', 500, 'Internal error in the gateway.', detail);
+}
+
 /**
  * Maps an undici/socket error to the answer the client gets: 504 for timeouts, 500 for a request
  * the HTTP client refused to send, 502 otherwise.
@@ -44,8 +49,6 @@ export function upstreamHttpError(error: unknown): HttpError {
   }
   // The HTTP client refused the request the gateway built (a header it cannot write): the
   // gateway's fault, never to be reported as the application's.
-  if (code === 'UND_ERR_INVALID_ARG') {
-    return new HttpError('upstream_error', 500, 'Internal error in the gateway.', detail);
-  }
+  if (code === 'UND_ERR_INVALID_ARG') return gatewayFault(detail);
   return new HttpError('upstream_error', 502, 'The application sent an invalid response.', detail);
 }
