@@ -1,3 +1,4 @@
+import type { AccessApplication } from '../../contract/api/access-application.ts';
 import { testConfig } from './fixtures.ts';
 import { type ForgedProvider, startForgedProvider } from './forged-provider.ts';
 import { type InProcessSidecar, startSidecar } from './in-process.ts';
@@ -11,8 +12,10 @@ export interface ForgedSignIn {
   close(): Promise<void>;
 }
 
-/** Starts the forged provider, an upstream and a sidecar that lets the `engineering` group in. */
-export async function startForgedSignIn(): Promise<ForgedSignIn> {
+/** Starts the forged provider, an upstream and a sidecar that lets the `engineering` group in; `authentication` adds to its settings. */
+export async function startForgedSignIn(
+  authentication: Partial<NonNullable<AccessApplication['spec']['authentication']>> = {},
+): Promise<ForgedSignIn> {
   const provider = await startForgedProvider('gatehouse');
   const upstream = await startUpstream();
   const gate = await startSidecar(undefined);
@@ -24,6 +27,7 @@ export async function startForgedSignIn(): Promise<ForgedSignIn> {
         authentication: {
           externalUrl: gate.url,
           identityProviders: [{ name: 'corp', issuer: provider.issuer, clientId: 'gatehouse' }],
+          ...authentication,
         },
       },
       { engineers: { decision: 'allow', include: [{ groups: ['engineering'] }] } },

@@ -15,13 +15,33 @@ interface BrowserRequest {
   readonly body?: string;
 }
 
+/** True when a cookie set for `cookiePath` is sent with a request for `requestPath` (RFC 6265 5.1.4). */
+function pathMatches(cookiePath: string, requestPath: string): boolean {
+  if (cookiePath === requestPath) return true;
+  if (!requestPath.startsWith(cookiePath)) return false;
+  return cookiePath.endsWith('/') || requestPath[cookiePath.length] === '/';
+}
+
 /**
  * A minimal browser for HTTP-level sign-in tests: a cookie jar per host (ports shared, as in
- * browsers), manual redirects, and form posts. Not a real browser (see the Chromium e2e test).
+ * browsers) that sends a cookie only under its Path, manual redirects, and form posts. A cookie
+ * is known by its name (a second Path for the same name replaces the first; deleting needs the
+ * Path it was set with). Not a real browser
+ * (see the Chromium e2e test).
  */
 export class HttpBrowser {
   readonly jar = new Map<string, Map<string, string>>();
+  private readonly paths = new Map<string, string>();
   accept = 'text/html,application/xhtml+xml';
+
+  /** The Cookie header a browser sends with a request for url. */
+  cookieHeader(url: string): string {
+    const { hostname, pathname } = new URL(url);
+    return [...this.cookies(url)]
+      .filter(([name]) => pathMatches(this.paths.get(`${hostname} ${name}`) ?? '/', pathname))
+      .map(([n, v]) => `${n}=${v}`)
+      .join('; ');
+  }
 
   cookies(url: string): Map<string, string> {
     const host = new URL(url).hostname;
@@ -42,14 +62,18 @@ export class HttpBrowser {
       const name = pair.slice(0, eq).trim();
       const value = pair.slice(eq + 1).trim();
       const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === '';
-      if (expired) cookies.delete(name);
-      else cookies.set(name, value);
+      const path = attrs.map((a) => /^\s*path=(\S*)\s*$/i.exec(a)?.[1]).find((p) => p !== undefined);
+      const key = `${new URL(url).hostname} ${name}`;
+      if (!expired) {
+        cookies.set(name, value);
+        this.paths.set(key, path || '/');
+      } else if ((this.paths.get(key) ?? '/') === (path || '/')) cookies.delete(name);
     }
   }
 
   /** One request, no redirect following; cookies sent and stored. */
   async fetch(url: string, init: BrowserRequest = {}): Promise<Page> {
-    const cookies = [...this.cookies(url)].map(([n, v]) => `${n}=${v}`).join('; ');
+    const cookies = this.cookieHeader(url);
     const res = await request(url, {
       method: (init.method ?? 'GET') as 'GET',
       headers: { accept: this.accept, ...(cookies ? { cookie: cookies } : {}), ...init.headers },

@@ -10,7 +10,12 @@ import { createProviderCalls, type ProviderCalls } from './provider-calls.ts';
 import { createSealer, type Sealer } from './sealed.ts';
 import { createServiceAccountVerifier, type ServiceAccountVerifier } from './service-accounts.ts';
 import { createServiceTokenVerifier, type ServiceTokenVerifier } from './service-tokens.ts';
-import { createSessionJar, type SessionJar, signInChunksFor } from './session-jar.ts';
+import {
+  createSessionJar,
+  DEFAULT_MAX_HEADER_BYTES,
+  type SessionJar,
+  signInChunksFor,
+} from './session-jar.ts';
 
 /**
  * Back-channel logouts one client address (an identity provider) may have in progress at once,
@@ -49,6 +54,8 @@ export interface AuthRuntime {
    * stamps (custom names included) and the service token headers Gatehouse consumes.
    */
   readonly withheldHeaders: readonly string[];
+  /** The request head limit of the sidecar (`--max-header-size`), which bounds what cookies may take. */
+  readonly maxHeaderBytes: number;
   /** What the session jar and the ServiceAccount verifier were built from, to reuse them across reloads. */
   readonly builtFrom: { readonly sessions: string; readonly serviceAccounts: string };
 }
@@ -64,7 +71,7 @@ export function compileAuthRuntime(
   keys: ApplicationKeys | null,
   previous?: AuthRuntime | null,
   providerCalls?: ProviderCalls,
-  maxHeaderBytes?: number,
+  maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES,
 ): AuthRuntime | null {
   if (keys === null) return null;
   const signing = importSigningKeys(keys.signing);
@@ -109,6 +116,7 @@ export function compileAuthRuntime(
       settings.serviceTokens.clientIdHeader,
       settings.serviceTokens.clientSecretHeader,
     ],
+    maxHeaderBytes,
     builtFrom,
   };
 }

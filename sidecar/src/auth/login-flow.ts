@@ -6,11 +6,17 @@ import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
 import { serializeCookie } from './cookies.ts';
 import { authorizationUrl, newLoginSecrets, type ProviderClient } from './oidc-client.ts';
+import { cookieBytes, loginCookieBudgetFor, pendingSignIns, signInsToEnd } from './pending-sign-ins.ts';
 
 /** How long a started sign-in stays valid (from redirect to provider until the callback). */
 export const LOGIN_TTL_SECONDS = 600;
 export const CALLBACK_PATH = '/.gatehouse/callback';
 export const LOGIN_PATH = '/.gatehouse/login';
+/**
+ * Where login cookies are sent: the sign-in routes, so that a new sign-in sees those in progress
+ * (and ends the oldest past the budget) and the callback finds its own; never the application.
+ */
+export const LOGIN_COOKIE_PATH = '/.gatehouse/';
 
 /** A sign-in in progress, sealed in its own cookie (one per state, so several tabs can sign in at once). */
 export interface LoginTransaction {
@@ -26,16 +32,21 @@ export interface LoginTransaction {
   readonly t: number;
 }
 
-/** Name of the login cookie of one sign-in, derived from its state. */
-export function loginCookieName(auth: AuthRuntime, state: string): string {
-  return `${auth.settings.session.cookieName}_tx_${state.slice(0, 16)}`;
+/** What the names of login cookies start with. */
+export function loginCookiePrefix(auth: AuthRuntime): string {
+  return `${auth.settings.session.cookieName}_tx_`;
 }
 
-/** Set-Cookie for a login cookie (scoped to the callback path). */
-export function loginCookie(auth: AuthRuntime, state: string, value: string, maxAge: number): string {
-  return serializeCookie(loginCookieName(auth, state), value, {
+/** Name of the login cookie of one sign-in, derived from its state. */
+export function loginCookieName(auth: AuthRuntime, state: string): string {
+  return loginCookiePrefix(auth) + state.slice(0, 16);
+}
+
+/** Set-Cookie for a login cookie (scoped to the sign-in routes); an empty value with 0 ends it. */
+export function loginCookie(auth: AuthRuntime, name: string, value: string, maxAge: number): string {
+  return serializeCookie(name, value, {
     secure: auth.settings.session.secure,
-    path: CALLBACK_PATH,
+    path: LOGIN_COOKIE_PATH,
     maxAge,
   });
 }
@@ -96,26 +107,34 @@ export async function startLogin(
     t: Math.floor(Date.now() / 1000),
   };
   const sealed = await auth.sealer.seal('login', tx);
+  const name = loginCookieName(auth, secrets.state);
+  const pending = await pendingSignIns(
+    scope.req.headers.cookie,
+    loginCookiePrefix(auth),
+    auth.sealer,
+    LOGIN_TTL_SECONDS,
+    tx.t,
+  );
+  const ended = signInsToEnd(pending, cookieBytes(name, sealed), loginCookieBudgetFor(auth.maxHeaderBytes));
   return redirectTo(
     url.href,
-    [loginCookie(auth, secrets.state, sealed, LOGIN_TTL_SECONDS)],
+    [
+      ...ended.map((old) => loginCookie(auth, old, '', 0)),
+      loginCookie(auth, name, sealed, LOGIN_TTL_SECONDS),
+    ],
     'login_redirect',
   );
 }
 
-/** Sends a page navigation that needs a sign-in to the provider (one) or the chooser (several). */
-export function loginRedirect(
-  scope: RequestScope,
-  auth: AuthRuntime,
-): LocalResponse | Promise<LocalResponse> {
+/** Sends a page navigation that needs a sign-in to the login route (the provider, or the chooser of several). */
+export function loginRedirect(scope: RequestScope, auth: AuthRuntime): LocalResponse {
   const origin = auth.settings.externalOrigin as string;
   const returnPath = scope.query ? `${scope.path}?${scope.query}` : scope.path;
   if (auth.externalHost !== scope.host) {
     // Sign-in runs on the external origin only; its cookies are host-only.
     return redirectTo(origin + returnPath, [], 'login_redirect');
   }
-  if (auth.providers.size === 1) {
-    return startLogin(scope, auth, auth.providers.values().next().value as ProviderClient, returnPath);
-  }
+  // Through the login route, with one provider too: the login cookies of sign-ins in progress
+  // are sent there, never to the application's paths.
   return redirectTo(`${origin}${LOGIN_PATH}?rd=${encodeURIComponent(returnPath)}`, [], 'login_redirect');
 }

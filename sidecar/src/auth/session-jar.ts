@@ -10,7 +10,9 @@ export const COOKIE_CHUNK_SIZE = 3_800;
 /** Chunks of a session read and written at most. */
 const MAX_CHUNKS = 5;
 /** What a request head needs besides the session cookies: request line, other headers, the application's own cookies. */
-const HEAD_RESERVE_BYTES = 4_096;
+export const HEAD_RESERVE_BYTES = 4_096;
+/** The sidecar's request head limit unless `--max-header-size` says otherwise. */
+export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 
 /**
  * Chunks a new session may take: what fits in the request head the sidecar reads
@@ -19,7 +21,7 @@ const HEAD_RESERVE_BYTES = 4_096;
  * that got each later request refused (431), sign-out included, until the user cleared the
  * cookies by hand.
  */
-export function signInChunksFor(maxHeaderBytes = 16 * 1024): number {
+export function signInChunksFor(maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES): number {
   const fit = Math.floor((maxHeaderBytes - HEAD_RESERVE_BYTES) / COOKIE_CHUNK_SIZE);
   return Math.max(1, Math.min(MAX_CHUNKS, fit));
 }

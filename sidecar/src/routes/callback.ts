@@ -10,9 +10,11 @@ import {
   type LoginTransaction,
   loginCookie,
   loginCookieName,
+  loginCookiePrefix,
   loginFailure,
 } from '../auth/login-flow.ts';
 import { authorizationCodeGrant, userClaims } from '../auth/oidc-client.ts';
+import { loginCookieRoom, pendingSignIns, setCookieBytes, signInsToEnd } from '../auth/pending-sign-ins.ts';
 import {
   PROVIDER_BUSY_RETRY_AFTER_SECONDS,
   ProviderBusyError,
@@ -85,7 +87,7 @@ function signInToRetry(
 export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Promise<LocalResponse> {
   const params = new URLSearchParams(scope.query);
   const state = params.get('state');
-  const cookies = readCookies(scope.req.headers.cookie, `${auth.settings.session.cookieName}_tx_`);
+  const cookies = readCookies(scope.req.headers.cookie, loginCookiePrefix(auth));
   const now = Math.floor(Date.now() / 1000);
   const fail = (
     status: number,
@@ -97,15 +99,16 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   // Where "Try again" leads: the page the sign-in was for, once the transaction names it.
   let returnPath = '/';
   if (!state) return fail(400, 'state_missing', 'The sign-in response is incomplete.');
-  const sealed = cookies.get(loginCookieName(auth, state));
+  const name = loginCookieName(auth, state);
+  const sealed = cookies.get(name);
   if (sealed === undefined) {
     return fail(
       400,
       redeemed.has(state) ? 'state_reused' : 'state_unknown',
-      'This sign-in was not started in this browser, or it is already finished.',
+      'This sign-in was not started in this browser, was replaced by newer sign-ins in it, or is already finished.',
     );
   }
-  const clear = [loginCookie(auth, state, '', 0)];
+  const clear = [loginCookie(auth, name, '', 0)];
   const tx = asTransaction(await auth.sealer.open('login', sealed));
   if (tx && tx.s === state) returnPath = tx.r;
   if (!tx || tx.s !== state)
@@ -212,6 +215,19 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
       clear,
     );
   }
+  // The session now comes with every request beside the login cookies of other tabs still signing
+  // in: the oldest of those end where both would pass the head limit.
+  const others = (
+    await pendingSignIns(
+      scope.req.headers.cookie,
+      loginCookiePrefix(auth),
+      auth.sealer,
+      LOGIN_TTL_SECONDS,
+      now,
+    )
+  ).filter((p) => p.name !== name);
+  const room = loginCookieRoom(auth.maxHeaderBytes, setCookieBytes(sessionCookies));
+  for (const other of signInsToEnd(others, 0, room)) clear.push(loginCookie(auth, other, '', 0));
   authEvent(scope, 'login_succeeded', {
     provider: tx.p,
     sub: session.sub,

@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  loginCookieBudgetFor,
+  loginCookieRoom,
+  type PendingSignIn,
+  setCookieBytes,
+  signInsToEnd,
+} from '../../sidecar/src/auth/pending-sign-ins.ts';
+import { createSealer } from '../../sidecar/src/auth/sealed.ts';
+import { TEST_KEYS } from '../helpers/fixtures.ts';
+import { type ForgedSignIn, startForgedSignIn } from '../helpers/forged-sign-in.ts';
+import { HttpBrowser, type Page } from '../helpers/http-browser.ts';
+
+// Every sign-in in progress holds a login cookie with its return path, and every one of them comes
+// back with each callback. A browser that started a dozen sign-ins at once (tabs restored after a
+// night, each stopped at the provider's login form) sent more than the sidecar's 16 KiB head limit:
+// every callback, and every new sign-in after it, was refused 431 until the cookies expired ten
+// minutes later. New sign-ins now go through the login route, where those cookies are sent, and
+// end the oldest past a budget; a callback that sets a session ends those the session leaves no
+// room for.
+
+const pending = (name: string, bytes: number, startedAt?: number): PendingSignIn => ({
+  name,
+  bytes,
+  startedAt,
+});
+
+describe('which sign-ins in progress end for a new one', () => {
+  it.each([
+    ['none in progress', [], 500, 8_192, []],
+    ['all fit beside the new one', [pending('a', 1_000, 10), pending('b', 1_000, 11)], 500, 8_192, []],
+    [
+      'the oldest end first',
+      [pending('a', 3_000, 10), pending('b', 3_000, 12), pending('c', 3_000, 11)],
+      1_000,
+      8_192,
+      ['a'],
+    ],
+    [
+      'within a second, the earlier in the header ends first',
+      [pending('a', 3_000, 10), pending('b', 3_000, 10), pending('c', 3_000, 10)],
+      1_000,
+      8_192,
+      ['a'],
+    ],
+    [
+      'every one older than the first that does not fit, however small',
+      [pending('small', 100, 10), pending('big', 7_000, 11), pending('new', 1_000, 12)],
+      1_000,
+      8_192,
+      ['big', 'small'],
+    ],
+    [
+      'those that do not open or have expired always',
+      [pending('bad', 50), pending('a', 100, 10)],
+      100,
+      8_192,
+      ['bad'],
+    ],
+    ['all, when the new one takes the whole budget', [pending('a', 100, 10)], 8_192, 8_192, ['a']],
+  ] as const)('%s', (_, inProgress, newBytes, budget, ended) => {
+    expect(signInsToEnd(inProgress, newBytes, budget)).toEqual(ended);
+  });
+
+  it('leaves them half the head limit, and what a new session leaves of the head beside 4 KiB', () => {
+    expect([8_192, 16_384, 65_536].map(loginCookieBudgetFor)).toEqual([4_096, 8_192, 32_768]);
+    expect(loginCookieRoom(16_384, 0)).toBe(8_192);
+    expect(loginCookieRoom(16_384, 3_000)).toBe(8_192);
+    expect(loginCookieRoom(16_384, 11_424)).toBe(864);
+    expect(loginCookieRoom(8_192, 5_000)).toBe(0);
+  });
+
+  it('counts the cookies a response sets, not those it deletes', () => {
+    expect(
+      setCookieBytes([
+        '_gatehouse=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600',
+        '_gatehouse_1=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+        '_gatehouse_tx_x=; Path=/.gatehouse/; HttpOnly; SameSite=Lax; Max-Age=0',
+        'bare=12',
+      ]),
+    ).toBe('_gatehouse=abc'.length + 2 + 'bare=12'.length + 2);
+  });
+});
+
+describe('sign-ins started in many tabs of one browser', () => {
+  let s: ForgedSignIn;
+  beforeAll(async () => {
+    // The application is sent one group: a user in 200 groups gets a session of three cookies
+    // (10.9 KB) and requests an application reading 16 KiB of head can take.
+    s = await startForgedSignIn({ identityHeaders: { groupsFilter: ['engineering'] } });
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+  afterEach(() => {
+    s.provider.claims = {};
+  });
+
+  const callbackUrl = () => `${s.gate.url}/.gatehouse/callback`;
+  const tabPath = (i: number, length: number) => `/dashboards/${i}?q=${'x'.repeat(length)}`;
+
+  /** Opens a tab at path and follows it to the provider's door; returns the provider's URL. */
+  async function park(browser: HttpBrowser, path: string): Promise<string> {
+    const pages = await browser.follow(`${s.gate.url}${path}`, {}, (u) => u.startsWith(s.provider.issuer));
+    const location = pages.at(-1)?.headers.location;
+    if (typeof location !== 'string' || !location.startsWith(s.provider.issuer))
+      throw new Error(`tab ${path.slice(0, 20)} did not reach the provider: ${pages.map((p) => p.status)}`);
+    return location;
+  }
+
+  /** The user signs in at the provider in one parked tab: every page after it. */
+  const finish = (browser: HttpBrowser, atProvider: string): Promise<Page[]> => browser.follow(atProvider);
+
+  it('a dozen restored tabs: the callback never carries more than 8 KiB of login cookies, the newest sign in, the oldest are told why', async () => {
+    const browser = new HttpBrowser();
+    const tabs: { path: string; atProvider: string }[] = [];
+    for (let i = 0; i < 12; i++) {
+      const path = tabPath(i, 800);
+      tabs.push({ path, atProvider: await park(browser, path) });
+      expect(browser.cookieHeader(callbackUrl()).length).toBeLessThanOrEqual(8_192);
+    }
+    // Login cookies are sent to the sign-in routes only, never with the application's requests.
+    expect(browser.cookieHeader(`${s.gate.url}/dashboards/0`)).toBe('');
+    const before = s.gate.events('login_failed').length;
+    const outcomes: string[] = [];
+    for (const tab of [...tabs].reverse()) {
+      const pages = await finish(browser, tab.atProvider);
+      const last = pages.at(-1) as Page;
+      outcomes.push(
+        last.status === 200 && last.url === `${s.gate.url}${tab.path}` ? 'own page' : String(last.status),
+      );
+      if (last.status === 400) expect(last.body).toContain('replaced by newer sign-ins');
+    }
+    // Newest first: five 1,494-byte login cookies fit in 8 KiB beside the sixth being started.
+    expect(outcomes).toEqual([...Array(5).fill('own page'), ...Array(7).fill('400')]);
+    const failed = s.gate.events('login_failed').slice(before);
+    expect(failed.map((e) => e.reason)).toEqual(Array(7).fill('state_unknown'));
+    // Each of those tabs is signed in by a reload.
+    expect((await browser.fetch(`${s.gate.url}${tabs[0]?.path}`)).status).toBe(200);
+  });
+
+  it('a large session set by one tab ends the sign-ins of the others it leaves no room for', async () => {
+    s.provider.claims = { groups: ['engineering', ...Array.from({ length: 199 }, () => randomUUID())] };
+    const browser = new HttpBrowser();
+    const tabs: { path: string; atProvider: string }[] = [];
+    for (let i = 0; i < 5; i++) {
+      const path = tabPath(i, 800);
+      tabs.push({ path, atProvider: await park(browser, path) });
+    }
+    const newest = await finish(browser, tabs[4]?.atProvider as string);
+    expect(newest.at(-1)?.status).toBe(200);
+    const session = [...browser.cookies(s.gate.url).keys()].filter((n) => !n.includes('_tx_'));
+    expect(session.length).toBe(3);
+    // The session takes three cookies (10.9 KB): none of the other four login cookies (1.5 KB each)
+    // fits beside it; all four and the session would pass the head limit at the next callback.
+    expect(browser.cookieHeader(callbackUrl()).length).toBeLessThanOrEqual(16_384 - 4_096);
+    const outcomes: string[] = [];
+    for (const tab of tabs.slice(0, 4).reverse()) {
+      const last = (await finish(browser, tab.atProvider)).at(-1) as Page;
+      outcomes.push(
+        last.status === 200 && last.url === `${s.gate.url}${tab.path}` ? 'own page' : String(last.status),
+      );
+      expect((await browser.fetch(`${s.gate.url}${tab.path}`)).status).toBe(200);
+    }
+    expect(outcomes).toEqual(['400', '400', '400', '400']);
+  });
+
+  it('login cookies that do not open, are foreign or have expired end at the next sign-in', async () => {
+    const sealer = createSealer(TEST_KEYS('ES256').cookie);
+    const now = Math.floor(Date.now() / 1000);
+    const tx = (state: string, t: number) =>
+      sealer.seal('login', { s: state, n: 'n', v: 'v', p: 'corp', r: '/', t });
+    const fresh = 'F'.repeat(43);
+    const cookies = {
+      _gatehouse_tx_AAAAAAAAAAAAAAAA: 'not-sealed',
+      _gatehouse_tx_BBBBBBBBBBBBBBBB: await tx('B'.repeat(43), now - 601),
+      _gatehouse_tx_CCCCCCCCCCCCCCCC: await tx('D'.repeat(43), now),
+      [`_gatehouse_tx_${fresh.slice(0, 16)}`]: await tx(fresh, now),
+    };
+    const browser = new HttpBrowser();
+    const jar = browser.cookies(s.gate.url);
+    for (const [name, value] of Object.entries(cookies)) jar.set(name, value);
+    const start = await browser.fetch(`${s.gate.url}/.gatehouse/login?rd=/`);
+    expect(start.status).toBe(302);
+    const setCookies = [start.headers['set-cookie'] ?? []].flat();
+    const ended = setCookies.filter((c) => c.includes('Max-Age=0')).map((c) => c.split('=')[0]);
+    expect(ended.sort()).toEqual([
+      '_gatehouse_tx_AAAAAAAAAAAAAAAA',
+      '_gatehouse_tx_BBBBBBBBBBBBBBBB',
+      '_gatehouse_tx_CCCCCCCCCCCCCCCC',
+    ]);
+    for (const line of setCookies) expect(line).toContain('; Path=/.gatehouse/;');
+    expect(jar.has(`_gatehouse_tx_${fresh.slice(0, 16)}`)).toBe(true);
+  });
+
+  it('a client that sends hundreds of login cookies gets at most 64 of them ended, at once', async () => {
+    const browser = new HttpBrowser();
+    const jar = browser.cookies(s.gate.url);
+    for (let i = 0; i < 400; i++) jar.set(`_gatehouse_tx_${String(i).padStart(16, '0')}`, 'x');
+    expect(browser.cookieHeader(callbackUrl()).length).toBeGreaterThan(12_000);
+    const started = Date.now();
+    const start = await browser.fetch(`${s.gate.url}/.gatehouse/login?rd=/`);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(start.status).toBe(302);
+    const setCookies = [start.headers['set-cookie'] ?? []].flat();
+    expect(setCookies.filter((c) => c.includes('Max-Age=0')).length).toBe(64);
+    expect(setCookies.length).toBe(65);
+  });
+});
