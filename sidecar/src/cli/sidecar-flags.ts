@@ -49,8 +49,10 @@ Options:
 Client limits (hostile and broken clients):
   --max-header-size <bytes>     largest request head accepted, else 431 (default 16384)
   --client-header-timeout <d>   time for a client to send the request head, else 408 (default 10s)
-  --client-idle-timeout <d>     longest client silence during a request, and longest a WebSocket's
-                                client may take nothing the application sends (default 60s)
+  --client-idle-timeout <d>     longest client silence during a request (not while the application
+                                makes its answer and the client has taken all of it so far), and
+                                longest a WebSocket's client may take nothing the application sends
+                                (default 60s)
   --keep-alive-timeout <d>      idle keep-alive connection lifetime (default 65s)
   --max-connections <n>         client connections open at once; at the cap a new one closes the
                                 connection idle longest, or is closed when all are busy (default 12000)

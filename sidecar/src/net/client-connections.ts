@@ -15,6 +15,11 @@ export interface ClientConnection {
   timedOut: boolean;
   /** Set once the HTTP parser reported an error; it reports each connection once. */
   protocolError: boolean;
+  /**
+   * Set while the application makes the answer to this connection's request: from dispatch until
+   * the application's response has ended or failed, or the client has gone.
+   */
+  upstreamAnswering: boolean;
   /** Requests on this connection whose responses are not finished yet (pipelining). */
   readonly inFlight: number;
   /** The oldest request in progress, told about what happens to its connection. */
@@ -197,6 +202,7 @@ export function createClientConnections(
       inIdleOrder: false,
       timedOut: false,
       protocolError: false,
+      upstreamAnswering: false,
       inFlight: 0,
       current: null,
       requests: [],

@@ -98,7 +98,12 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
     let upstreamDone = false;
     let clientGone = false;
     let ticket: AdmissionTicket | undefined;
-    const release = (): void => ticket?.release();
+    const connection = scope.connection;
+    /** The application's part is over: its slot goes back, and silence is the client's again. */
+    const release = (): void => {
+      if (connection) connection.upstreamAnswering = false;
+      ticket?.release();
+    };
 
     const fail = (error: unknown): void => {
       if (clientGone || scope.interrupted) return; // the close handler or the interruption recorded it
@@ -177,6 +182,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
         return;
       }
       scope.upstreamStartMono = performance.now();
+      if (connection) connection.upstreamAnswering = true;
       if (scope.hasBody) scope.inviteBody(); // the client asked to be told before sending it
       try {
         state.upstream.pool.dispatch(
