@@ -113,7 +113,10 @@ export const NativeRequestLine = Type.Object(
         'Client address: the peer, or, when the peer is a trusted proxy, the first untrusted hop walking `X-Forwarded-For` right to left.',
     }),
     peerIp: Type.String({ description: 'TCP peer address.' }),
-    userAgent: Nullable(Type.String(), 'User-Agent header.'),
+    userAgent: Nullable(
+      Type.String(),
+      'User-Agent header: the text its bytes encode as UTF-8, or their Latin-1 reading when they are not UTF-8.',
+    ),
     identity: Nullable(Identity, 'The authenticated caller; null when anonymous. Never claims or tokens.'),
     sessionId: Nullable(
       Type.String(),
@@ -134,7 +137,10 @@ export const NativeRequestLine = Type.Object(
     ),
     upgrade: Type.Boolean({ description: 'True for WebSocket upgrades.' }),
     configGeneration: Type.String({ description: 'Hash of the configuration that served the request.' }),
-    requestHeaders: Nullable(Headers, 'Headers listed in `spec.logging.requestHeaders`.'),
+    requestHeaders: Nullable(
+      Headers,
+      'Headers listed in `spec.logging.requestHeaders`; values read as `userAgent` is.',
+    ),
   },
   { additionalProperties: false, description: 'The request line, native profile.' },
 );

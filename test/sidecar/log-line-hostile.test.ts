@@ -67,6 +67,34 @@ describe('the request line against hostile header bytes', () => {
     expect(line.status).toBe(200);
   });
 
+  it('UTF-8 in the User-Agent and logged headers is logged as the text it encodes, its line separators and C1 controls escaped', async () => {
+    // `Café ☕`, then U+2028 and U+0085 (NEL) as UTF-8: once read as UTF-8 they are the very
+    // characters a log viewer acts on, so they must come out escaped.
+    const agent = Buffer.from('Café ☕ \u2028 \u0085 開発', 'utf8');
+    const team = Buffer.from('équipe "a"', 'utf8');
+    const head = Buffer.concat([
+      Buffer.from('GET /utf8 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: '),
+      agent,
+      Buffer.from('\r\nX-Team: '),
+      team,
+      Buffer.from('\r\nConnection: close\r\n\r\n'),
+    ]);
+    const before = gate.records().length;
+    const client = await openRaw(gate.port);
+    client.socket.write(head);
+    await client.closed;
+    await expect.poll(() => gate.records().length, { timeout: 2000 }).toBe(before + 1);
+    const raw = gate.lines.at(-1) as string;
+    expect(raw).toContain('\\u2028');
+    expect(raw).toContain('\\u0085');
+    const line = checkedLines().at(-1) as Record<string, unknown>;
+    expect(line.userAgent).toBe('Café ☕ \u2028 \u0085 開発');
+    expect(line.requestHeaders).toEqual({ 'x-team': 'équipe "a"' });
+    // What the application was sent is the bytes the client sent.
+    const seen = upstream.seen.find((r) => r.url === '/utf8');
+    expect(Buffer.from(seen?.headers['user-agent'] as string, 'latin1').equals(agent)).toBe(true);
+  });
+
   it('a head cut off after a hostile User-Agent (RST) and one trickled in bytes: a line each, still serving', async () => {
     const before = gate.records().length;
     const cut = await openRaw(gate.port);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { utf8Field } from '../../sidecar/src/http/utf8-field.ts';
+import { headerText, utf8Field } from '../../sidecar/src/http/utf8-field.ts';
 import { preferredUsername } from '../../sidecar/src/pipeline/stages/stamp-identity.ts';
 import type { PolicyIdentity } from '../../sidecar/src/policy/input.ts';
 
@@ -53,5 +53,21 @@ describe('utf8Field', () => {
     // One byte per character on the wire, and those bytes are the UTF-8 of the value.
     expect([...field].every((c) => c.charCodeAt(0) <= 0xff)).toBe(true);
     expect(Buffer.from(field, 'latin1').toString('utf8')).toBe(value);
+  });
+});
+
+describe('headerText', () => {
+  const wire = (bytes: number[] | string) =>
+    (typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes)).toString('latin1');
+  it.each([
+    ['ASCII, as it is', wire('Mozilla/5.0'), 'Mozilla/5.0'],
+    ['UTF-8 bytes, as the text they encode', wire('Café ☕ 開発'), 'Café ☕ 開発'],
+    ['Latin-1 bytes that are not UTF-8, as Latin-1', wire([0x43, 0x61, 0x66, 0xe9]), 'Café'],
+    ['a UTF-8 sequence cut short, as Latin-1', wire([0x61, 0xe2, 0x82]), 'a\u00e2\u0082'],
+    ['an overlong encoding, as Latin-1', wire([0xc0, 0xaf]), '\u00c0\u00af'],
+    ['a tab among UTF-8, as the text', wire('a\té'), 'a\té'],
+    ['the UTF-8 of what utf8Field sends, back', utf8Field('yuki@例え.jp'), 'yuki@例え.jp'],
+  ])('%s', (_, value, text) => {
+    expect(headerText(value)).toBe(text);
   });
 });

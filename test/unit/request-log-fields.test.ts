@@ -15,12 +15,33 @@ const NAMES = [
   'Host',
 ];
 
+/** Header values as Node.js gives them, one character per byte. */
+const latin1 = (bytes: Buffer) => bytes.toString('latin1');
+const VALUES = [
+  'v1',
+  'curl/8.5.0',
+  latin1(Buffer.from('Café ☕ 開発', 'utf8')), // UTF-8 bytes
+  latin1(Buffer.from([0x43, 0x61, 0x66, 0xe9])), // `Café` in Latin-1: not UTF-8
+  latin1(Buffer.from([0xe2, 0x82])), // a UTF-8 sequence cut short
+  'tab\there',
+];
+
+/** What a client meant by header bytes: their UTF-8 reading when it round-trips, else Latin-1. */
+function meant(value: string): string {
+  const bytes = Buffer.from(value, 'latin1');
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? text : value;
+}
+
 /** The fields a request line takes from a scope, from a made-up request. */
 function scopeOf(next: () => number, logged: Set<string>, startedAt: number, httpVersion: string) {
   const rawHeaders: string[] = [];
   const n = Math.floor(next() * 8);
   for (let i = 0; i < n; i++)
-    rawHeaders.push(NAMES[Math.floor(next() * NAMES.length)] as string, `v${Math.floor(next() * 1000)}`);
+    rawHeaders.push(
+      NAMES[Math.floor(next() * NAMES.length)] as string,
+      VALUES[Math.floor(next() * VALUES.length)] as string,
+    );
   return {
     req: { rawHeaders, method: 'GET', url: '/x', httpVersion },
     state: {
@@ -61,7 +82,7 @@ function expected(scope: RequestScope, endedAt: number) {
   const raw = scope.req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
-    const value = raw[i + 1] as string;
+    const value = meant(raw[i + 1] as string);
     if (name === 'user-agent' && userAgent === null) userAgent = value;
     if (scope.state.loggedRequestHeaders.has(name))
       logged[name] = logged[name] === undefined ? value : `${logged[name]}, ${value}`;

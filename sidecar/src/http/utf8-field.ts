@@ -12,3 +12,20 @@ const ASCII = /^[\x20-\x7e]*$/;
 export function utf8Field(value: string): string {
   return ASCII.test(value) ? value : Buffer.from(value, 'utf8').toString('latin1');
 }
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * What a client meant by a header value as Node.js reads it (one character per byte): the UTF-8
+ * reading of its bytes when they are valid UTF-8, as browsers and most clients send text outside
+ * ASCII, else the Latin-1 reading (RFC 9110's obs-text). For logs: a User-Agent `Café` sent as
+ * UTF-8 was logged `CafÃ©`, which no search for it finds.
+ */
+export function headerText(value: string): string {
+  if (ASCII.test(value)) return value;
+  try {
+    return strictUtf8.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    return value;
+  }
+}

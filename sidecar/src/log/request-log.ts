@@ -1,6 +1,7 @@
 import type { CloudflareRequestLine, NativeRequestLine } from '../../../contract/log-line.ts';
 import { capField, redactQuery } from '../../../lib/log/sanitize.ts';
 import { newTraceparent } from '../http/trace-context.ts';
+import { headerText } from '../http/utf8-field.ts';
 import type { RequestScope } from '../request-scope.ts';
 
 const MAX_METHOD = 32;
@@ -60,11 +61,11 @@ function headerValues(scope: RequestScope): HeaderValues {
     if (rawName.length !== USER_AGENT.length && wanted.size === 0) continue;
     const name = rawName.toLowerCase();
     if (name === USER_AGENT && userAgent === null)
-      userAgent = capField(raw[i + 1] as string, MAX_HEADER_VALUE);
+      userAgent = capField(headerText(raw[i + 1] as string), MAX_HEADER_VALUE);
     if (wanted.size > 0 && wanted.has(name)) {
       logged ??= {};
       const prev = logged[name];
-      const value = capField(raw[i + 1] as string, MAX_HEADER_VALUE);
+      const value = capField(headerText(raw[i + 1] as string), MAX_HEADER_VALUE);
       logged[name] = prev === undefined ? value : `${prev}, ${value}`;
     }
   }
