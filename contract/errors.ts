@@ -23,6 +23,7 @@ export type GatehouseErrorCode =
   | 'upstream_busy'
   | 'tunnel_limit'
   | 'upstream_error'
+  | 'upstream_headers_too_large'
   | 'shutting_down'
   | 'not_ready'
   | 'access_denied'

@@ -97,7 +97,7 @@ export const NativeRequestLine = Type.Object(
     outcome: Outcome,
     error: Nullable(
       Type.String(),
-      'Stable error code when something failed (`upstream_unavailable`, `upstream_busy`, `tunnel_limit`, `body_too_slow`, `request_deadline`, `connect_not_supported`, `pipelining_limit`, `bad_request`, `ambiguous_path`, `headers_too_large`, …).',
+      'Stable error code when something failed (`upstream_unavailable`, `upstream_busy`, `tunnel_limit`, `body_too_slow`, `request_deadline`, `connect_not_supported`, `pipelining_limit`, `bad_request`, `ambiguous_path`, `headers_too_large`, `upstream_headers_too_large` (the response head of the application is over `spec.upstream.maxResponseHeaderBytes`), …).',
     ),
     bytesIn: Type.Integer({ minimum: 0, description: 'Bytes received from the client, headers included.' }),
     bytesOut: Type.Integer({ minimum: 0, description: 'Bytes sent to the client, headers included.' }),

@@ -42,6 +42,14 @@ export const Upstream = Type.Object(
         description: 'Most keep-alive connections the sidecar keeps open to the upstream. Default 128.',
       }),
     ),
+    maxResponseHeaderBytes: Opt(
+      Type.Integer({
+        minimum: 1024,
+        maximum: 1_048_576,
+        description:
+          'Largest response head (status line and headers) the sidecar reads from the upstream; a larger one is answered 502 upstream_headers_too_large. Default 16384 (16 KiB), as HAProxy; raise it for an application that sets many or large cookies.',
+      }),
+    ),
   },
   { additionalProperties: false, description: 'Where requests are forwarded once they are allowed.' },
 );

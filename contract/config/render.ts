@@ -20,6 +20,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_RESPONSE_HEADERS_TIMEOUT_MS = 30_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_CONNECTIONS = 128;
+/** Largest upstream response head read unless spec.upstream.maxResponseHeaderBytes says otherwise. */
+export const DEFAULT_MAX_RESPONSE_HEADER_BYTES = 16 * 1024;
 export const DEFAULT_REQUEST_ID_HEADER = 'x-request-id';
 
 /** Query parameters whose values never reach a log line, whatever the application adds. */
@@ -195,6 +197,9 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
         errors,
       ),
       maxConnections: spec.upstream.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      ...(spec.upstream.maxResponseHeaderBytes === undefined
+        ? {}
+        : { maxResponseHeaderBytes: spec.upstream.maxResponseHeaderBytes }),
     },
     trustedProxies: [...(spec.trustedProxies ?? [])],
     policies: renderPolicies(input, at, errors),

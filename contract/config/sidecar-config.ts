@@ -79,6 +79,14 @@ export const SidecarConfigSchema = Type.Object(
         responseHeadersTimeoutMs: Ms('Response headers timeout.'),
         idleTimeoutMs: Ms('Idle time allowed between response body chunks (0 = none).'),
         maxConnections: Type.Integer({ minimum: 1, maximum: 4096, description: 'Connection pool size.' }),
+        maxResponseHeaderBytes: Type.Optional(
+          Type.Integer({
+            minimum: 1024,
+            maximum: 1_048_576,
+            description:
+              'Largest upstream response head read; absent: 16384. Rendered only when set, so sidecars of earlier versions still take configs that do not use it.',
+          }),
+        ),
       },
       { additionalProperties: false, description: 'Upstream settings.' },
     ),

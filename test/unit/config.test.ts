@@ -43,6 +43,26 @@ describe('loading AccessApplication YAML', () => {
     });
     expect(config.generation).toMatch(/^[0-9a-f]{16}$/);
     expect(Object.isFrozen(config.upstream)).toBe(true);
+    // Rendered only when set: a sidecar of an earlier version refuses a config with a field it does not know.
+    expect('maxResponseHeaderBytes' in config.upstream).toBe(false);
+  });
+
+  it('renders upstream.maxResponseHeaderBytes when set, and refuses one outside 1 KiB to 1 MiB', () => {
+    const render = (value: number) =>
+      configFromSnapshot({
+        files: new Map([
+          [
+            '/x/app.yaml',
+            `${HEADER}spec:\n  hosts: [app.example.com]\n  upstream: {url: 'http://127.0.0.1:8080', maxResponseHeaderBytes: ${value}}\n`,
+          ],
+        ]),
+      });
+    expect(render(65_536).upstream.maxResponseHeaderBytes).toBe(65_536);
+    expect(
+      errorsOf({
+        'app.yaml': `${HEADER}spec:\n  hosts: [a.test]\n  upstream: {url: 'http://a:1', maxResponseHeaderBytes: 512}\n`,
+      }),
+    ).toEqual(['app.yaml#1 spec.upstream.maxResponseHeaderBytes: must be >= 1024']);
   });
 
   const cases: [string, string, string[]][] = [

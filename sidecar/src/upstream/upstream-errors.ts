@@ -50,5 +50,14 @@ export function upstreamHttpError(error: unknown): HttpError {
   // The HTTP client refused the request the gateway built (a header it cannot write): the
   // gateway's fault, never to be reported as the application's.
   if (code === 'UND_ERR_INVALID_ARG') return gatewayFault(detail);
+  // The application's response head is larger than the sidecar reads (a page that sets many or
+  // large cookies): a code of its own, so the log says what to raise, not just that it failed.
+  if (code === 'UND_ERR_HEADERS_OVERFLOW')
+    return new HttpError(
+      'upstream_headers_too_large',
+      502,
+      'The application sent response headers larger than the gateway reads.',
+      detail,
+    );
   return new HttpError('upstream_error', 502, 'The application sent an invalid response.', detail);
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_RESPONSE_HEADER_BYTES } from '../../../contract/config/render.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { type Admission, type AdmissionSettings, createAdmission } from '../../../lib/admission.ts';
 import { Pool } from '../../../lib/http/undici-core.ts';
@@ -32,6 +33,7 @@ export function createUpstream(settings: UpstreamSettings, fairness: UpstreamFai
     bodyTimeout: settings.idleTimeoutMs,
     keepAliveTimeout: UPSTREAM_KEEP_ALIVE_MS,
     keepAliveMaxTimeout: UPSTREAM_KEEP_ALIVE_MS,
+    maxHeaderSize: settings.maxResponseHeaderBytes ?? DEFAULT_MAX_RESPONSE_HEADER_BYTES,
   });
   const admission = createAdmission({ ...fairness, capacity: settings.maxConnections });
   return {
@@ -55,6 +57,7 @@ export function sameUpstreamSettings(a: UpstreamSettings, b: UpstreamSettings): 
     a.connectTimeoutMs === b.connectTimeoutMs &&
     a.responseHeadersTimeoutMs === b.responseHeadersTimeoutMs &&
     a.idleTimeoutMs === b.idleTimeoutMs &&
-    a.maxConnections === b.maxConnections
+    a.maxConnections === b.maxConnections &&
+    a.maxResponseHeaderBytes === b.maxResponseHeaderBytes
   );
 }
