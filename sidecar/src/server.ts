@@ -193,13 +193,18 @@ export function createSidecar(options: SidecarOptions): Sidecar {
 
   // A connection that made no progress either way for the idle time is cut: reset with a request
   // in progress (its client took nothing of the answer in that time), closed when idle.
-  // Not while the application makes its answer and the client has taken every byte of it sent so
-  // far: a long poll, or a stream between two events, is quiet on the application's side, and its
-  // timeouts (responseHeaders, idle) bound it. Before, every such answer was cut at this limit,
+  // Not while the application makes its answer, the client has taken every byte of it sent so
+  // far, and no body is still due from the client: a long poll, or a stream between two events,
+  // is quiet on the application's side, and its timeouts (responseHeaders, idle) bound it. Before, every such answer was cut at this limit,
   // whatever the application's timeouts allowed.
   server.setTimeout(limits.idleTimeoutMs, (socket: Socket) => {
     const connection = connections.of(socket);
-    if (connection?.upstreamAnswering && socket.writableLength === 0) return;
+    if (
+      connection?.upstreamAnswering &&
+      socket.writableLength === 0 &&
+      connection.current?.reading() !== 'reading'
+    )
+      return;
     if (connection) connection.timedOut = true;
     connections.cut(socket);
   });

@@ -139,6 +139,36 @@ describe('an application quiet for longer than the client idle limit', () => {
   });
 });
 
+describe('a client quiet while the application answers', () => {
+  it.each([
+    ['goes silent mid-body', false],
+    ['trickles its body', true],
+  ])(
+    '%s: still cut (silence by the idle limit with the body clock off, a trickle by the body clock)',
+    async (_, trickle) => {
+      // The body clock off (--client-body-timeout 0s): only the idle limit ends a silent body.
+      const app = await startUpstream((req) => req.resume()); // reads the body, answers nothing
+      const strict = await startSidecar(testConfig({ upstream: { url: app.url } }), {
+        idleTimeoutMs: IDLE_MS,
+        bodyTimeoutMs: trickle ? 1_000 : 0,
+      });
+      const client = await openRaw(strict.port);
+      clients.push(client);
+      client.socket.write(
+        'POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n0123456789',
+      );
+      const drip = trickle ? setInterval(() => client.socket.write('x'), 300) : undefined;
+      const cut = await client.until(() => client.isClosed(), IDLE_MS * 4);
+      clearInterval(drip);
+      expect(cut).toBe(true);
+      const line = strict.records().find((l) => l.uri === '/upload');
+      expect(line).toMatchObject({ outcome: 'client_timeout' });
+      await strict.close();
+      await app.close();
+    },
+  );
+});
+
 describe('at shutdown', () => {
   it('an answer still awaited when the grace ends is cut with its line', async () => {
     const app = await startUpstream(() => undefined); // never answers
