@@ -13,6 +13,7 @@ import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
 import { createProviderCalls } from './auth/provider-calls.ts';
 import type { SessionEnds } from './auth/session-ends.ts';
+import { DEFAULT_MAX_HEADER_BYTES } from './auth/session-jar.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
 import {
   createClientConnections,
@@ -56,7 +57,7 @@ export interface ClientLimits extends RequestReadLimits, UpstreamFairness, Tunne
 }
 
 export const DEFAULT_CLIENT_LIMITS: ClientLimits = Object.freeze({
-  maxHeaderBytes: 16 * 1024,
+  maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES,
   headersTimeoutMs: 10_000,
   idleTimeoutMs: 60_000,
   keepAliveTimeoutMs: 65_000,

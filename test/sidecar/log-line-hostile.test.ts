@@ -40,23 +40,33 @@ function checkedLines(): Record<string, unknown>[] {
   });
 }
 
+/** A request head carrying these bytes as its User-Agent and X-Team, then `rest` (ending the head). */
+function headWith(target: string, agent: Buffer, team: Buffer, rest: string): Buffer {
+  return Buffer.concat([
+    Buffer.from(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: `),
+    agent,
+    Buffer.from('\r\nX-Team: '),
+    team,
+    Buffer.from(`\r\n${rest}Connection: close\r\n\r\n`),
+  ]);
+}
+
+/** Sends a head on a connection of its own and waits until the connection closed and its line is written. */
+async function sendOnce(head: Buffer): Promise<void> {
+  const before = gate.records().length;
+  const client = await openRaw(gate.port);
+  client.socket.write(head);
+  await client.closed;
+  await expect.poll(() => gate.records().length, { timeout: 2000 }).toBe(before + 1);
+}
+
 describe('the request line against hostile header bytes', () => {
   it('latin1 controls, quotes and backslashes in the User-Agent and logged headers come out escaped and intact', async () => {
     // C1 bytes (0x80 to 0x9f: obs-text, which HTTP allows; DEL is refused by the parser), a quote, a backslash, a tab and latin1 letters; Node's parser lets all of them through.
     const agent = Buffer.from([0x41, 0x22, 0x5c, 0x80, 0x85, 0x9b, 0x5b, 0x33, 0x31, 0x6d, 0x09, 0xe9, 0xff]);
     const team = Buffer.from('a","b":"c\\"', 'latin1');
-    const head = Buffer.concat([
-      Buffer.from('GET /x?q=%22%5C HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: '),
-      agent,
-      Buffer.from('\r\nX-Team: '),
-      team,
-      Buffer.from('\r\nX-TEAM: second\r\nReferer: \\u2028\r\nConnection: close\r\n\r\n'),
-    ]);
-    const before = gate.records().length;
-    const client = await openRaw(gate.port);
-    client.socket.write(head);
-    await client.closed;
-    await expect.poll(() => gate.records().length, { timeout: 2000 }).toBe(before + 1);
+    const head = headWith('/x?q=%22%5C', agent, team, 'X-TEAM: second\r\nReferer: \\u2028\r\n');
+    await sendOnce(head);
     const line = checkedLines().at(-1) as Record<string, unknown>;
     expect(line.userAgent).toBe(agent.toString('latin1'));
     expect(line.requestHeaders).toEqual({
@@ -72,18 +82,8 @@ describe('the request line against hostile header bytes', () => {
     // characters a log viewer acts on, so they must come out escaped.
     const agent = Buffer.from('Café ☕ \u2028 \u0085 開発', 'utf8');
     const team = Buffer.from('équipe "a"', 'utf8');
-    const head = Buffer.concat([
-      Buffer.from('GET /utf8 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: '),
-      agent,
-      Buffer.from('\r\nX-Team: '),
-      team,
-      Buffer.from('\r\nConnection: close\r\n\r\n'),
-    ]);
-    const before = gate.records().length;
-    const client = await openRaw(gate.port);
-    client.socket.write(head);
-    await client.closed;
-    await expect.poll(() => gate.records().length, { timeout: 2000 }).toBe(before + 1);
+    const head = headWith('/utf8', agent, team, '');
+    await sendOnce(head);
     const raw = gate.lines.at(-1) as string;
     expect(raw).toContain('\\u2028');
     expect(raw).toContain('\\u0085');

@@ -6,7 +6,13 @@ import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
 import { serializeCookie } from './cookies.ts';
 import { authorizationUrl, newLoginSecrets, type ProviderClient } from './oidc-client.ts';
-import { cookieBytes, loginCookieBudgetFor, pendingSignIns, signInsToEnd } from './pending-sign-ins.ts';
+import {
+  cookieBytes,
+  loginCookieBudgetFor,
+  type PendingSignIn,
+  pendingSignIns,
+  signInsToEnd,
+} from './pending-sign-ins.ts';
 
 /** How long a started sign-in stays valid (from redirect to provider until the callback). */
 export const LOGIN_TTL_SECONDS = 600;
@@ -49,6 +55,23 @@ export function loginCookie(auth: AuthRuntime, name: string, value: string, maxA
     path: LOGIN_COOKIE_PATH,
     maxAge,
   });
+}
+
+/** The sign-ins in progress whose login cookies came with the request (but `except`). */
+export function signInsInProgress(
+  scope: RequestScope,
+  auth: AuthRuntime,
+  now: number,
+  except?: string,
+): Promise<PendingSignIn[]> {
+  return pendingSignIns(
+    scope.req.headers.cookie,
+    loginCookiePrefix(auth),
+    auth.sealer,
+    LOGIN_TTL_SECONDS,
+    now,
+    except,
+  );
 }
 
 /** A failed sign-in: the auth event, and a clear page with the given status and message. */
@@ -108,13 +131,7 @@ export async function startLogin(
   };
   const sealed = await auth.sealer.seal('login', tx);
   const name = loginCookieName(auth, secrets.state);
-  const pending = await pendingSignIns(
-    scope.req.headers.cookie,
-    loginCookiePrefix(auth),
-    auth.sealer,
-    LOGIN_TTL_SECONDS,
-    tx.t,
-  );
+  const pending = await signInsInProgress(scope, auth, tx.t);
   const ended = signInsToEnd(pending, cookieBytes(name, sealed), loginCookieBudgetFor(auth.maxHeaderBytes));
   return redirectTo(
     url.href,

@@ -26,10 +26,11 @@ export function cookieBytes(name: string, value: string): number {
  * reads (`--max-header-size`), 8 KiB with the default 16 KiB. The other half holds the request
  * line (the login route's carries a return path of up to 2,048 characters, escaped), the other
  * headers and the application's cookies; a session set meanwhile by a sign-in in another tab
- * makes the callback end more of them (loginCookieRoom). Every pending login cookie comes back with each callback: with no bound, a browser
- * that started a dozen sign-ins at once (tabs restored after a night, each at the provider's
- * login form) sent more than the head limit, and every callback and every new sign-in was
- * refused (431) until the cookies expired ten minutes later.
+ * makes the callback end more of them (loginCookieRoom). Every pending login cookie comes back
+ * with each callback: with no bound, a browser that started a dozen sign-ins at once (tabs
+ * restored after a night, each at the provider's login form) sent more than the head limit, and
+ * every callback and every new sign-in was refused (431) until the cookies expired ten minutes
+ * later.
  */
 export function loginCookieBudgetFor(maxHeaderBytes: number): number {
   return Math.floor(maxHeaderBytes / 2);
@@ -59,8 +60,8 @@ export function setCookieBytes(lines: readonly string[]): number {
 }
 
 /**
- * The login cookies of sign-ins in progress that came with a request, opened to learn when each
- * started. At most 64 are looked at; the rest are left to expire.
+ * The login cookies of sign-ins in progress that came with a request (but `except`, one already
+ * read), opened to learn when each started. At most 64 are looked at; the rest are left to expire.
  */
 export async function pendingSignIns(
   header: string | readonly string[] | undefined,
@@ -68,9 +69,10 @@ export async function pendingSignIns(
   sealer: Sealer,
   ttlSeconds: number,
   now: number,
+  except?: string,
 ): Promise<PendingSignIn[]> {
   const found = [...readCookies(header, prefix)]
-    .filter(([name]) => STATE_PREFIX.test(name.slice(prefix.length)))
+    .filter(([name]) => name !== except && STATE_PREFIX.test(name.slice(prefix.length)))
     .slice(0, MAX_LOOKED_AT);
   return Promise.all(
     found.map(async ([name, value]) => {

@@ -12,9 +12,10 @@ import {
   loginCookieName,
   loginCookiePrefix,
   loginFailure,
+  signInsInProgress,
 } from '../auth/login-flow.ts';
 import { authorizationCodeGrant, userClaims } from '../auth/oidc-client.ts';
-import { loginCookieRoom, pendingSignIns, setCookieBytes, signInsToEnd } from '../auth/pending-sign-ins.ts';
+import { loginCookieRoom, setCookieBytes, signInsToEnd } from '../auth/pending-sign-ins.ts';
 import {
   PROVIDER_BUSY_RETRY_AFTER_SECONDS,
   ProviderBusyError,
@@ -217,15 +218,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   }
   // The session now comes with every request beside the login cookies of other tabs still signing
   // in: the oldest of those end where both would pass the head limit.
-  const others = (
-    await pendingSignIns(
-      scope.req.headers.cookie,
-      loginCookiePrefix(auth),
-      auth.sealer,
-      LOGIN_TTL_SECONDS,
-      now,
-    )
-  ).filter((p) => p.name !== name);
+  const others = await signInsInProgress(scope, auth, now, name);
   const room = loginCookieRoom(auth.maxHeaderBytes, setCookieBytes(sessionCookies));
   for (const other of signInsToEnd(others, 0, room)) clear.push(loginCookie(auth, other, '', 0));
   authEvent(scope, 'login_succeeded', {
