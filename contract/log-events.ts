@@ -294,7 +294,7 @@ export const SIDECAR_EVENTS = {
     },
   ),
   session_end_delayed: event(
-    'A sign-out or back-channel logout could not be handed to the operator (or written to `--revocations-dir`) in its first round of tries; it holds in this sidecar only until a later round gets through (`session_end_reported`). Rounds follow after waits of up to 2 s, doubling to up to 30 s, until `retryUntil`, or until the sidecar stops (`session_end_unreported`).',
+    'A sign-out or back-channel logout could not be handed to the operator (or written to `--revocations-dir`) in its first round of tries; it holds in this sidecar only until a later round gets through (`session_end_reported`). Rounds follow after waits of up to 2 s, doubling to up to 30 s, until `retryUntil`; when the sidecar stops, one at once and then one within a second of each failure until its grace is up (`session_end_unreported`).',
     {
       app: AppOrNull,
       ...RevocationTarget,
@@ -309,7 +309,7 @@ export const SIDECAR_EVENTS = {
       ...RevocationTarget,
       reason: StringEnum(SESSION_END_GIVEN_UP, {
         description:
-          '`refused`: the operator refused it (a 4xx other than 429; another try would not get through); `sessions_expired`: every session it covers expired before a round got through, so nothing is left to end; `too_many_delayed`: 1,000 ends were waiting for a round already; `shutting_down`: the sidecar stopped while it waited.',
+          '`refused`: the operator refused it (a 4xx other than 429; another try would not get through); `sessions_expired`: every session it covers expired before a round got through, so nothing is left to end; `too_many_delayed`: 1,000 ends were waiting for a round already; `shutting_down`: the sidecar stopped, and its grace ran out before a round got through (a round in progress included).',
       }),
       error: str('The last error.'),
     },

@@ -150,7 +150,7 @@ describe('session ends whose report fails', () => {
     ends.ends.end(endNow('s-5'), 'ns/app', 3_600_000);
     await until(() => seen.delayed.length === 1);
     expect(ends.delayed).toBe(1);
-    ends.stop();
+    await ends.stop();
     expect(seen.givenUp).toEqual([{ reason: 'shutting_down', error: 'round 0 try 5' }]);
     expect(ends.delayed).toBe(0);
     expect(reporter.rounds).toBe(1);
@@ -163,13 +163,107 @@ describe('session ends whose report fails', () => {
     await until(() => seen.delayed.length + seen.givenUp.length === MAX_DELAYED_SESSION_ENDS + 1);
     expect(ends.delayed).toBe(MAX_DELAYED_SESSION_ENDS);
     expect(seen.givenUp.map((g) => g.reason)).toEqual(['too_many_delayed']);
-    ends.stop();
+    await ends.stop();
   });
 
   it('hold here at once, whatever their report does', () => {
     const { ends } = sessionEndsOver(() => 'fail');
     ends.ends.end(endNow('s-6'), 'ns/app', 3_600_000);
     expect(ends.local.size).toBe(1);
-    ends.stop();
+    void ends.stop();
+  });
+});
+
+/** A reporter whose rounds each wait until the test answers them: `ok` or `fail`. */
+function heldReporter(): SessionEndReporter & {
+  readonly rounds: ((what: 'ok' | 'fail') => void)[];
+} {
+  const rounds: ((what: 'ok' | 'fail') => void)[] = [];
+  return {
+    rounds,
+    report(): Promise<ReportOutcome> {
+      return new Promise((resolve, reject) =>
+        rounds.push((what) =>
+          what === 'ok'
+            ? resolve({ attempts: 1, errors: [] })
+            : reject(new ReportFailed('operator answered 503', 1, ['operator answered 503'], false)),
+        ),
+      );
+    },
+  };
+}
+
+describe('session ends still carried when the process stops', () => {
+  it('a round in progress is waited for, and its end reported', async () => {
+    const reporter = heldReporter();
+    const { seen, events } = recorder();
+    const ends = createSessionEnds({ reporter, retry: SLOW, ...events });
+    ends.ends.end(endNow('s-stop-1'), 'ns/app', 3_600_000);
+    expect(reporter.rounds).toHaveLength(1);
+    let settled = false;
+    const stopped = ends.stop(5_000).then(() => {
+      settled = true;
+    });
+    await sleep(50);
+    expect(settled).toBe(false);
+    reporter.rounds[0]?.('ok');
+    await stopped;
+    expect(seen.reported).toHaveLength(1);
+    expect(seen.givenUp).toEqual([]);
+  });
+
+  it('one waiting for its next round gets one at once, and another within a second of each failure, until one gets through', async () => {
+    const reporter = heldReporter();
+    const { seen, events } = recorder();
+    const ends = createSessionEnds({ reporter, retry: SLOW, random: () => 1, ...events });
+    ends.ends.end(endNow('s-stop-2'), 'ns/app', 3_600_000);
+    reporter.rounds[0]?.('fail');
+    await until(() => seen.delayed.length === 1);
+    // The next round would come a minute later (SLOW): the stop runs it now.
+    const started = performance.now();
+    const stopped = ends.stop(5_000);
+    await until(() => reporter.rounds.length === 2, 200);
+    reporter.rounds[1]?.('fail');
+    await until(() => reporter.rounds.length === 3, 1_500);
+    expect(performance.now() - started).toBeGreaterThan(900);
+    reporter.rounds[2]?.('ok');
+    await stopped;
+    expect(seen.reported).toHaveLength(1);
+    expect(seen.reported[0]?.outcome.attempts).toBe(3);
+    expect(seen.givenUp).toEqual([]);
+    expect(ends.delayed).toBe(0);
+  });
+
+  it('given up (shutting_down) when the time of the stop is up, its round in progress included; a late answer tells nothing', async () => {
+    const reporter = heldReporter();
+    const { seen, events } = recorder();
+    const ends = createSessionEnds({ reporter, retry: SLOW, ...events });
+    ends.ends.end(endNow('s-stop-3'), 'ns/app', 3_600_000);
+    ends.ends.end(endNow('s-stop-4'), 'ns/app', 3_600_000);
+    reporter.rounds[0]?.('fail');
+    await until(() => seen.delayed.length === 1);
+    const started = performance.now();
+    await ends.stop(300);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(seen.givenUp).toEqual([
+      { reason: 'shutting_down', error: 'operator answered 503' },
+      { reason: 'shutting_down', error: 'the sidecar stopped during its round' },
+    ]);
+    for (const answer of reporter.rounds) answer('ok');
+    await sleep(20);
+    expect(seen.reported).toEqual([]);
+    expect(seen.givenUp).toHaveLength(2);
+  });
+
+  it('a stop with no time left gives up at once every end still carried', async () => {
+    const reporter = heldReporter();
+    const { seen, events } = recorder();
+    const ends = createSessionEnds({ reporter, retry: SLOW, ...events });
+    ends.ends.end(endNow('s-stop-5'), 'ns/app', 3_600_000);
+    await ends.stop(-50);
+    expect(seen.givenUp.map((g) => g.reason)).toEqual(['shutting_down']);
+    reporter.rounds[0]?.('ok');
+    await sleep(20);
+    expect(seen.reported).toEqual([]);
   });
 });

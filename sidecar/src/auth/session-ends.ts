@@ -45,6 +45,9 @@ export const SESSION_END_RETRY = { baseMs: 2_000, maxMs: 30_000 } as const;
 /** Ends waiting for another round at most; past it a further failed end is given up. */
 export const MAX_DELAYED_SESSION_ENDS = 1_000;
 
+/** While the process stops, the longest wait between the rounds of an end that has not got through. */
+const STOPPING_ROUND_GAP_MS = 1_000;
+
 /** Failed tries a report that got through lists at most (the earliest and the latest). */
 const MAX_LISTED_ERRORS = 20;
 
@@ -76,6 +79,8 @@ interface Delivery {
   errors: string[];
   rounds: number;
   timer: NodeJS.Timeout | undefined;
+  /** Reported or given up: a round still answering after that tells nothing. */
+  settled: boolean;
 }
 
 function failureOf(error: unknown): ReportFailed {
@@ -110,12 +115,27 @@ export function createSessionEnds(
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const local = new LocalRevocations(now);
+  /** Every end being carried: in a round, or waiting for the next one. */
+  const carried = new Set<Delivery>();
+  /** Those of `carried` whose first round failed. */
   const delayed = new Set<Delivery>();
+  /** Set once the process stops: rounds go on until `stopBy` (epoch ms), none after. */
   let stopped = false;
+  let stopBy = 0;
+  /** Told once nothing is carried any more (the stop waits for it). */
+  let whenSettled: (() => void) | undefined;
   let reinstall: () => void = () => undefined;
 
-  const giveUp = (delivery: Delivery, reason: SessionEndGivenUp, error: string): void => {
+  const settle = (delivery: Delivery): void => {
+    delivery.settled = true;
+    if (delivery.timer !== undefined) clearTimeout(delivery.timer);
+    delivery.timer = undefined;
+    carried.delete(delivery);
     delayed.delete(delivery);
+    if (carried.size === 0) whenSettled?.();
+  };
+  const giveUp = (delivery: Delivery, reason: SessionEndGivenUp, error: string): void => {
+    settle(delivery);
     options.onGivenUp(delivery.end, reason, error);
   };
 
@@ -123,7 +143,8 @@ export function createSessionEnds(
     delivery.timer = undefined;
     r.report(delivery.end, delivery.application).then(
       (outcome) => {
-        delayed.delete(delivery);
+        if (delivery.settled) return;
+        settle(delivery);
         options.onReported?.(
           delivery.end,
           {
@@ -134,13 +155,15 @@ export function createSessionEnds(
         );
       },
       (error: unknown) => {
+        if (delivery.settled) return;
         const failed = failureOf(error);
         delivery.attempts += failed.attempts;
         delivery.errors = listed([...delivery.errors, ...failed.errors]);
         if (failed.refused) return giveUp(delivery, 'refused', failed.message);
-        if (stopped) return giveUp(delivery, 'shutting_down', failed.message);
         const left = delivery.until - now();
         if (left <= 0) return giveUp(delivery, 'sessions_expired', failed.message);
+        const leftToStop = stopBy - now();
+        if (stopped && leftToStop <= 0) return giveUp(delivery, 'shutting_down', failed.message);
         if (delivery.rounds === 0) {
           if (delayed.size >= MAX_DELAYED_SESSION_ENDS)
             return giveUp(delivery, 'too_many_delayed', failed.message);
@@ -149,19 +172,31 @@ export function createSessionEnds(
         }
         delivery.rounds++;
         // The last round comes when the sessions expire at the latest; one after that is not needed.
-        const wait = Math.min(jitteredBackoff(delivery.rounds - 1, retry, random), left);
+        // While the process stops, rounds come at least once a second until its time is up.
+        const backoff = jitteredBackoff(delivery.rounds - 1, retry, random);
+        const wait = Math.min(stopped ? Math.min(backoff, STOPPING_ROUND_GAP_MS) : backoff, left);
         delivery.timer = setTimeout(() => round(r, delivery), wait);
         delivery.timer.unref();
       },
     );
   };
 
+  /** Ends waiting for their next round run it now. */
+  function runWaitingNow(): void {
+    if (!reporter) return;
+    for (const delivery of delayed)
+      if (delivery.timer !== undefined) {
+        clearTimeout(delivery.timer);
+        round(reporter, delivery);
+      }
+  }
+
   const ends: SessionEnds = {
     end(end, application, lifetimeMs) {
       local.add(end, lifetimeMs);
       reinstall();
       if (!reporter) return;
-      round(reporter, {
+      const delivery: Delivery = {
         end,
         application,
         until: end.before * 1000 + lifetimeMs,
@@ -170,7 +205,10 @@ export function createSessionEnds(
         errors: [],
         rounds: 0,
         timer: undefined,
-      });
+        settled: false,
+      };
+      carried.add(delivery);
+      round(reporter, delivery);
     },
   };
   return {
@@ -188,25 +226,34 @@ export function createSessionEnds(
      * The receiver is back (the config stream connected again): ends waiting for a round run one
      * now instead of at the end of their wait (up to 30 s).
      */
-    retryNow(): void {
-      if (!reporter || stopped) return;
-      for (const delivery of delayed)
-        if (delivery.timer !== undefined) {
-          clearTimeout(delivery.timer);
-          round(reporter, delivery);
-        }
-    },
+    retryNow: runWaitingNow,
     /**
-     * The process stops: ends waiting for a round are given up now (`shutting_down`), and so is
-     * one whose round in progress fails.
+     * The process stops, and gives the ends it still carries up to `withinMs` to get through:
+     * those waiting for a round get one now, and a failed round is followed by another within a
+     * second while time is left. Resolves once every end got through or was given up; at the
+     * end of that time, each still carried is given up (`shutting_down`), its round in progress
+     * included. Before, an end whose round was in progress at the stop was neither reported nor
+     * given up (the process exited first), and one waiting for a round was given up without
+     * another try although the stop had seconds to spare.
      */
-    stop(): void {
+    stop(withinMs = 0): Promise<void> {
       stopped = true;
-      for (const delivery of [...delayed])
-        if (delivery.timer !== undefined) {
-          clearTimeout(delivery.timer);
-          giveUp(delivery, 'shutting_down', delivery.errors.at(-1) ?? 'stopped');
-        }
+      stopBy = now() + withinMs;
+      const giveUpAll = (): void => {
+        for (const delivery of [...carried])
+          giveUp(delivery, 'shutting_down', delivery.errors.at(-1) ?? 'the sidecar stopped during its round');
+      };
+      if (withinMs <= 0) giveUpAll();
+      if (carried.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const deadline = setTimeout(giveUpAll, withinMs);
+        whenSettled = () => {
+          clearTimeout(deadline);
+          whenSettled = undefined;
+          resolve();
+        };
+        runWaitingNow();
+      });
     },
   };
 }

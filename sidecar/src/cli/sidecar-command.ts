@@ -30,6 +30,9 @@ export function runSidecarCommand(argv: string[]): Promise<number> {
   return runSidecar(parseSidecarFlags(argv));
 }
 
+/** The end of a stop: the time the last log lines get to reach stdout. */
+const LOG_FLUSH_MS = 200;
+
 /** Runs the sidecar with checked flags until SIGTERM or SIGINT. */
 export async function runSidecar(flags: SidecarFlags): Promise<number> {
   const withUpstream = upstreamOverride(flags.upstream);
@@ -188,19 +191,24 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
         process.exit(130); // second signal: stop now
       }
       stopping = true;
+      const stopAt = performance.now();
       // The delay is for an orchestrator's SIGTERM; an interrupt at a terminal stops at once.
       const delayMs = signal === 'SIGTERM' ? flags.delayMs : 0;
       logEvent(sink, 'sidecar_stopping', { signal, graceMs: flags.graceMs, delayMs });
       idle.stop();
+      // Session ends that wait for a round get one now, while the pod is still being drained.
+      sessionEnds.retryNow();
       // The config source stays open through the delay and the drain, so requests still served get
       // the revocations that arrive meanwhile; the admin port answers /readyz 503 meanwhile.
       const cut = await sidecar.shutdown(flags.graceMs, delayMs);
+      // What is left of the grace goes to the session ends not through yet: the other sidecars of
+      // the application learn of them only from this one.
+      await sessionEnds.stop(flags.graceMs - (performance.now() - stopAt) - LOG_FLUSH_MS);
       source.close();
       admin.closeAllConnections();
       admin.close();
-      sessionEnds.stop();
       logEvent(sink, 'sidecar_stopped', { signal, ...cut });
-      await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 200).unref())]);
+      await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, LOG_FLUSH_MS).unref())]);
       resolve(0);
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,0 +1,149 @@
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { streamLine } from '../../contract/config-stream.ts';
+import { SESSION_ENDS_PATH } from '../../contract/session-ends.ts';
+import { createSealer } from '../../sidecar/src/auth/sealed.ts';
+import { TEST_KEYS, testConfig } from '../helpers/fixtures.ts';
+import { signOut } from '../helpers/session-ends.ts';
+import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+import { testSession } from '../helpers/test-session.ts';
+import { selfSignedCertificate } from '../helpers/tls.ts';
+
+// A sidecar that stops (a rolling update, a scale-down) while a sign-out it took is not through
+// to the operator yet: the rest of its grace goes to that end, and an end that still does not
+// get through is logged as such. Before, one waiting for its next round was given up at once,
+// and one whose round was in progress was neither reported nor given up: the process exited.
+
+type Answer = 'refuse' | 'unavailable' | 'hold' | 'accept';
+
+const tls = selfSignedCertificate();
+const tokenFile = join(tls.certFile, '..', 'stop-token');
+const config = testConfig(
+  {
+    upstream: { url: 'http://127.0.0.1:9' },
+    authentication: {
+      externalUrl: 'http://127.0.0.1',
+      // Never contacted: the sessions of this test are sealed here, as a sign-in would.
+      identityProviders: [{ name: 'corp', issuer: 'http://127.0.0.1:9/', clientId: 'test' }],
+    },
+  },
+  {},
+);
+const sealer = createSealer(TEST_KEYS('ES256').cookie);
+
+/** What the stand-in operator answers a session end with, and what it was sent. */
+let answer: Answer = 'accept';
+let posted = 0;
+let operator: Server;
+let operatorUrl: string;
+let sidecar: SidecarProcess | undefined;
+
+beforeAll(async () => {
+  writeFileSync(tokenFile, 'pod-token');
+  operator = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    if (req.method === 'POST' && req.url === SESSION_ENDS_PATH) {
+      posted++;
+      req.resume();
+      if (answer === 'hold') return; // answers nothing, holds the connection
+      res.writeHead(answer === 'accept' ? 201 : answer === 'refuse' ? 409 : 503).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write(streamLine({ type: 'config', config }));
+  });
+  await new Promise<void>((r) => operator.listen(0, '127.0.0.1', r));
+  operatorUrl = `https://127.0.0.1:${(operator.address() as AddressInfo).port}`;
+});
+
+afterEach(async () => {
+  await sidecar?.stop();
+  sidecar = undefined;
+});
+
+afterAll(async () => {
+  operator.closeAllConnections();
+  await new Promise((r) => operator.close(r));
+});
+
+/** A cluster sidecar whose operator is the stand-in, with the given grace. */
+async function startStreamedSidecar(grace: string): Promise<SidecarProcess> {
+  const started = await startSidecarProcess(
+    { sourceArgs: ['--operator-url', operatorUrl, '--operator-ca', tls.certFile, '--token-file', tokenFile] },
+    ['--shutdown-grace', grace],
+  );
+  await started.waitForLine((l) => l.type === 'config_loaded', 10_000);
+  return started;
+}
+
+/** Signs a fresh session out through the sidecar; resolves once its end is on its way. */
+async function signOutFresh(process: SidecarProcess, sid: string): Promise<void> {
+  const cookie = `_gatehouse=${await sealer.seal('session', testSession(sid))}`;
+  const status = await signOut(`http://127.0.0.1:${process.port}`, cookie);
+  expect(status).toBeLessThan(400);
+}
+
+const endEvents = (process: SidecarProcess) =>
+  process.lines.filter((l) => String(l.type).startsWith('session_end_'));
+
+describe('a sign-out not through to the operator when the sidecar stops', () => {
+  it('waiting for its next round: it gets rounds during the stop, and is reported once the operator takes it', async () => {
+    answer = 'unavailable';
+    sidecar = await startStreamedSidecar('20s');
+    const proc = sidecar;
+    await signOutFresh(proc, 'stop-delayed');
+    await proc.waitForLine((l) => l.type === 'session_end_delayed', 10_000);
+    const before = posted;
+    const stopped = proc.stop();
+    await new Promise((r) => setTimeout(r, 1_500));
+    // Still unavailable for the first 1.5 s of the stop: rounds went on (a round tries six times).
+    expect(posted).toBeGreaterThan(before);
+    expect(proc.child.exitCode).toBeNull();
+    answer = 'accept';
+    const started = performance.now();
+    expect(await stopped).toBe(0);
+    sidecar = undefined;
+    // The next round comes within a second of the last failed one; its first try gets through.
+    expect(performance.now() - started).toBeLessThan(6_000);
+    const events = endEvents(proc).map((l) => l.type);
+    expect(events).toEqual(['session_end_delayed', 'session_end_reported']);
+    const stoppedAt = proc.lines.findIndex((l) => l.type === 'sidecar_stopped');
+    const reportedAt = proc.lines.findIndex((l) => l.type === 'session_end_reported');
+    expect(reportedAt).toBeGreaterThan(-1);
+    expect(reportedAt).toBeLessThan(stoppedAt);
+  });
+
+  it('its round held by the operator past the grace: logged unreported (shutting_down), and the sidecar exits within its grace', async () => {
+    answer = 'hold';
+    sidecar = await startStreamedSidecar('3s');
+    const proc = sidecar;
+    const before = posted;
+    await signOutFresh(proc, 'stop-held');
+    while (posted === before) await new Promise((r) => setTimeout(r, 10));
+    const started = performance.now();
+    expect(await proc.stop()).toBe(0);
+    sidecar = undefined;
+    const took = performance.now() - started;
+    expect(took).toBeGreaterThan(2_500);
+    expect(took).toBeLessThan(4_500);
+    const unreported = endEvents(proc);
+    expect(unreported).toHaveLength(1);
+    expect(unreported[0]).toMatchObject({ type: 'session_end_unreported', reason: 'shutting_down' });
+    expect(proc.lines.at(-1)?.type).toBe('sidecar_stopped');
+  });
+
+  it('refused by the operator: given up at once, and the stop does not wait for it', async () => {
+    answer = 'refuse';
+    sidecar = await startStreamedSidecar('20s');
+    const proc = sidecar;
+    await signOutFresh(proc, 'stop-refused');
+    await proc.waitForLine((l) => l.type === 'session_end_unreported', 10_000);
+    const started = performance.now();
+    expect(await proc.stop()).toBe(0);
+    sidecar = undefined;
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(endEvents(proc).map((l) => [l.type, l.reason])).toEqual([['session_end_unreported', 'refused']]);
+  });
+});
