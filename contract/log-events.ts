@@ -229,6 +229,17 @@ export const SIDECAR_EVENTS = {
       ),
     },
   ),
+  sidecar_failed: event(
+    'An error that no part of the sidecar handled ends it: a defect (report it with this line). It stops accepting connections, writes the log lines it holds (for at most 1 s, so that every request it answered has its line), then exits 70 and its container restarts.',
+    {
+      origin: StringEnum(['uncaught_exception', 'unhandled_rejection'] as const, {
+        description:
+          '`uncaught_exception`: thrown where nothing caught it; `unhandled_rejection`: a promise rejected with no handler.',
+      }),
+      error: str('Its name and message, at most 1,000 characters.'),
+      stack: Type.Array(Type.String(), { description: 'Where it was thrown: at most 10 frames.' }),
+    },
+  ),
   sidecar_stopped: event(
     'The sidecar stopped; what the drain had to cut when its time ran out (all 0 after a clean drain).',
     {

@@ -23,6 +23,7 @@ import type { ConfigListener } from '../config/config-source.ts';
 import { directoryReporter, operatorReporter } from '../config/session-end-reporters.ts';
 import { createSidecarMetrics, type SidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar, type Sidecar } from '../server.ts';
+import { exitOnDefect } from './exit-on-defect.ts';
 import { IDLE_COLLECTION_GAP, parseSidecarFlags, type SidecarFlags } from './sidecar-flags.ts';
 
 /** `gatehouse sidecar`: resolves with the process exit code once stopped by a signal. */
@@ -76,6 +77,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     limits: { ...flags.limits, maxConnections },
     sessionEnds: sessionEnds.ends,
   });
+  exitOnDefect(sink, sidecar.server);
   // The source's config, with the session ends this sidecar made that the source does not carry yet.
   let fromSource: SidecarConfig | undefined;
   const idle = idleCollection(flags, sidecar, metrics);

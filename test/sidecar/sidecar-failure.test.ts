@@ -1,0 +1,100 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFECT_EXIT_CODE } from '../../sidecar/src/cli/exit-on-defect.ts';
+import { assertLogLinesMatchSchema } from '../helpers/log-line-check.ts';
+import {
+  applicationYaml,
+  GATEHOUSE_BIN,
+  type SidecarProcess,
+  startSidecarProcess,
+  writeConfigDir,
+} from '../helpers/sidecar-process.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+
+// A defect anywhere in the process (an error nothing handles) ends the sidecar, as Node.js would.
+// What the sidecar owes on the way out: the lines of the requests it answered (they gather for up
+// to 5 ms before each write and were lost with the process), and the reason on the log stream
+// (it went to stderr as text only). The defect is planted by a module loaded before the sidecar
+// (`--import`), which throws or rejects, outside every handler, on a signal.
+
+const PLANTED = join(mkdtempSync(join(tmpdir(), 'gatehouse-defect-')), 'planted-defect.mjs');
+writeFileSync(
+  PLANTED,
+  [
+    "process.on('SIGUSR2', () => setImmediate(() => { throw new Error('planted defect'); }));",
+    "process.on('SIGWINCH', () => { Promise.reject(new TypeError('planted rejection')); });",
+    '',
+  ].join('\n'),
+);
+
+let upstream: TestUpstream;
+let configDir: string;
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  configDir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
+});
+afterAll(async () => {
+  await upstream?.close();
+});
+
+const startWithDefect = (): Promise<SidecarProcess> =>
+  startSidecarProcess(configDir, [], {}, ['--import', PLANTED, GATEHOUSE_BIN]);
+
+/** Requests one after another on one keep-alive connection; resolves with their paths once all are answered. */
+async function answered(sidecar: SidecarProcess, count: number, tag: string): Promise<string[]> {
+  const agent = new Agent({ connections: 1 });
+  const paths: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const path = `/${tag}-${i}`;
+    const response = await request(`http://127.0.0.1:${sidecar.port}${path}`, { dispatcher: agent });
+    await response.body.dump();
+    expect(response.statusCode).toBe(200);
+    paths.push(path);
+  }
+  void agent.close();
+  return paths;
+}
+
+const exited = (sidecar: SidecarProcess) =>
+  new Promise<number | null>((resolve) => {
+    if (sidecar.child.exitCode !== null) resolve(sidecar.child.exitCode);
+    else sidecar.child.once('exit', (code) => resolve(code));
+  });
+
+describe('a defect that nothing handles', () => {
+  it('a throw: every answered request keeps its line, the reason is logged, and the exit is 70', async () => {
+    const sidecar = await startWithDefect();
+    const exit = exited(sidecar);
+    const paths = await answered(sidecar, 40, 'thrown');
+    // At once after the last answer, inside the log's 5 ms batch.
+    sidecar.child.kill('SIGUSR2');
+    expect(await exit).toBe(DEFECT_EXIT_CODE);
+    await sidecar.stop(); // stdout fully read
+    const logged = new Set(sidecar.lines.map((l) => l.uri));
+    expect(paths.filter((p) => !logged.has(p))).toEqual([]);
+    const failed = sidecar.lines.filter((l) => l.type === 'sidecar_failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ origin: 'uncaught_exception', error: 'Error: planted defect' });
+    expect((failed[0]?.stack as string[]).join('\n')).toMatch(/planted-defect\.mjs/);
+    expect(sidecar.stderr()).toMatch(/planted defect/);
+    assertLogLinesMatchSchema(sidecar.lines);
+  });
+
+  it('a rejection nobody handles: the same, with its origin', async () => {
+    const sidecar = await startWithDefect();
+    const exit = exited(sidecar);
+    const paths = await answered(sidecar, 40, 'rejected');
+    sidecar.child.kill('SIGWINCH');
+    expect(await exit).toBe(DEFECT_EXIT_CODE);
+    await sidecar.stop();
+    const logged = new Set(sidecar.lines.map((l) => l.uri));
+    expect(paths.filter((p) => !logged.has(p))).toEqual([]);
+    expect(sidecar.lines.filter((l) => l.type === 'sidecar_failed')).toMatchObject([
+      { origin: 'unhandled_rejection', error: 'TypeError: planted rejection' },
+    ]);
+  });
+});
