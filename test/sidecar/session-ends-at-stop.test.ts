@@ -17,7 +17,7 @@ import { selfSignedCertificate } from '../helpers/tls.ts';
 // get through is logged as such. Before, one waiting for its next round was given up at once,
 // and one whose round was in progress was neither reported nor given up: the process exited.
 
-type Answer = 'refuse' | 'unavailable' | 'hold' | 'accept';
+type Answer = 'refuse' | 'unavailable' | 'drop' | 'hold' | 'accept';
 
 const tls = selfSignedCertificate();
 const tokenFile = join(tls.certFile, '..', 'stop-token');
@@ -48,6 +48,10 @@ beforeAll(async () => {
       posted++;
       req.resume();
       if (answer === 'hold') return; // answers nothing, holds the connection
+      if (answer === 'drop') {
+        req.socket.destroy(); // mid-request, no answer
+        return;
+      }
       res.writeHead(answer === 'accept' ? 201 : answer === 'refuse' ? 409 : 503).end();
       return;
     }
@@ -89,31 +93,37 @@ const endEvents = (process: SidecarProcess) =>
   process.lines.filter((l) => String(l.type).startsWith('session_end_'));
 
 describe('a sign-out not through to the operator when the sidecar stops', () => {
-  it('waiting for its next round: it gets rounds during the stop, and is reported once the operator takes it', async () => {
-    answer = 'unavailable';
-    sidecar = await startStreamedSidecar('20s');
-    const proc = sidecar;
-    await signOutFresh(proc, 'stop-delayed');
-    await proc.waitForLine((l) => l.type === 'session_end_delayed', 10_000);
-    const before = posted;
-    const stopped = proc.stop();
-    await new Promise((r) => setTimeout(r, 1_500));
-    // Still unavailable for the first 1.5 s of the stop: rounds went on (a round tries six times).
-    expect(posted).toBeGreaterThan(before);
-    expect(proc.child.exitCode).toBeNull();
-    answer = 'accept';
-    const started = performance.now();
-    expect(await stopped).toBe(0);
-    sidecar = undefined;
-    // The next round comes within a second of the last failed one; its first try gets through.
-    expect(performance.now() - started).toBeLessThan(6_000);
-    const events = endEvents(proc).map((l) => l.type);
-    expect(events).toEqual(['session_end_delayed', 'session_end_reported']);
-    const stoppedAt = proc.lines.findIndex((l) => l.type === 'sidecar_stopped');
-    const reportedAt = proc.lines.findIndex((l) => l.type === 'session_end_reported');
-    expect(reportedAt).toBeGreaterThan(-1);
-    expect(reportedAt).toBeLessThan(stoppedAt);
-  });
+  it.each([
+    ['answers 503', 'unavailable'],
+    ['drops every connection', 'drop'],
+  ] as const)(
+    'waiting for its next round while the operator %s: rounds go on during the stop, and it is reported once the operator takes it',
+    async (_what, failing) => {
+      answer = failing;
+      sidecar = await startStreamedSidecar('20s');
+      const proc = sidecar;
+      await signOutFresh(proc, 'stop-delayed');
+      await proc.waitForLine((l) => l.type === 'session_end_delayed', 10_000);
+      const before = posted;
+      const stopped = proc.stop();
+      await new Promise((r) => setTimeout(r, 1_500));
+      // Still unavailable for the first 1.5 s of the stop: rounds went on (a round tries six times).
+      expect(posted).toBeGreaterThan(before);
+      expect(proc.child.exitCode).toBeNull();
+      answer = 'accept';
+      const started = performance.now();
+      expect(await stopped).toBe(0);
+      sidecar = undefined;
+      // The next round comes within a second of the last failed one; its first try gets through.
+      expect(performance.now() - started).toBeLessThan(6_000);
+      const events = endEvents(proc).map((l) => l.type);
+      expect(events).toEqual(['session_end_delayed', 'session_end_reported']);
+      const stoppedAt = proc.lines.findIndex((l) => l.type === 'sidecar_stopped');
+      const reportedAt = proc.lines.findIndex((l) => l.type === 'session_end_reported');
+      expect(reportedAt).toBeGreaterThan(-1);
+      expect(reportedAt).toBeLessThan(stoppedAt);
+    },
+  );
 
   it('its round held by the operator past the grace: logged unreported (shutting_down), and the sidecar exits within its grace', async () => {
     answer = 'hold';
