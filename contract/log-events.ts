@@ -230,7 +230,7 @@ export const SIDECAR_EVENTS = {
     },
   ),
   sidecar_failed: event(
-    'An error that no part of the sidecar handled ends it: a defect (report it with this line). It stops accepting connections, writes the log lines it holds (for at most 1 s, so that every request it answered has its line), then exits 70 and its container restarts.',
+    'An error that no part of the sidecar handled ends it: a defect (report it with this line). It stops accepting connections, gives up the session ends not through yet (each with its `session_end_unreported` line), writes the log lines it holds (for at most 1 s, so that every request it answered has its line), then exits 70 and its container restarts.',
     {
       origin: StringEnum(['uncaught_exception', 'unhandled_rejection'] as const, {
         description:

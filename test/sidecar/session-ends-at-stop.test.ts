@@ -6,7 +6,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { streamLine } from '../../contract/config-stream.ts';
 import { SESSION_ENDS_PATH } from '../../contract/session-ends.ts';
 import { createSealer } from '../../sidecar/src/auth/sealed.ts';
+import { DEFECT_EXIT_CODE } from '../../sidecar/src/cli/exit-on-defect.ts';
 import { TEST_KEYS, testConfig } from '../helpers/fixtures.ts';
+import { sidecarWithPlantedDefect } from '../helpers/planted-defect.ts';
 import { signOut } from '../helpers/session-ends.ts';
 import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { testSession } from '../helpers/test-session.ts';
@@ -72,11 +74,13 @@ afterAll(async () => {
   await new Promise((r) => operator.close(r));
 });
 
-/** A cluster sidecar whose operator is the stand-in, with the given grace. */
-async function startStreamedSidecar(grace: string): Promise<SidecarProcess> {
+/** A cluster sidecar whose operator is the stand-in, with the given grace (and node arguments). */
+async function startStreamedSidecar(grace: string, command?: string[]): Promise<SidecarProcess> {
   const started = await startSidecarProcess(
     { sourceArgs: ['--operator-url', operatorUrl, '--operator-ca', tls.certFile, '--token-file', tokenFile] },
     ['--shutdown-grace', grace],
+    {},
+    command,
   );
   await started.waitForLine((l) => l.type === 'config_loaded', 10_000);
   return started;
@@ -155,5 +159,24 @@ describe('a sign-out not through to the operator when the sidecar stops', () => 
     sidecar = undefined;
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(endEvents(proc).map((l) => [l.type, l.reason])).toEqual([['session_end_unreported', 'refused']]);
+  });
+
+  it('a defect ends the sidecar during its round: the end is logged unreported before the exit', async () => {
+    answer = 'hold';
+    sidecar = await startStreamedSidecar('20s', sidecarWithPlantedDefect());
+    const proc = sidecar;
+    const before = posted;
+    await signOutFresh(proc, 'defect-held');
+    while (posted === before) await new Promise((r) => setTimeout(r, 10));
+    const exit = new Promise((r) => proc.child.once('exit', r));
+    proc.child.kill('SIGUSR2');
+    expect(await exit).toBe(DEFECT_EXIT_CODE);
+    await proc.stop();
+    sidecar = undefined;
+    expect(endEvents(proc).map((l) => [l.type, l.reason])).toEqual([
+      ['session_end_unreported', 'shutting_down'],
+    ]);
+    expect(proc.lines.at(-1)?.type).toBe('session_end_unreported');
+    expect(proc.lines.filter((l) => l.type === 'sidecar_failed')).toHaveLength(1);
   });
 });

@@ -1,13 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFECT_EXIT_CODE } from '../../sidecar/src/cli/exit-on-defect.ts';
 import { assertLogLinesMatchSchema } from '../helpers/log-line-check.ts';
+import { PLANTED_REJECTION, PLANTED_THROW, sidecarWithPlantedDefect } from '../helpers/planted-defect.ts';
 import {
   applicationYaml,
-  GATEHOUSE_BIN,
   type SidecarProcess,
   startSidecarProcess,
   writeConfigDir,
@@ -19,16 +16,6 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 // to 5 ms before each write and were lost with the process), and the reason on the log stream
 // (it went to stderr as text only). The defect is planted by a module loaded before the sidecar
 // (`--import`), which throws or rejects, outside every handler, on a signal.
-
-const PLANTED = join(mkdtempSync(join(tmpdir(), 'gatehouse-defect-')), 'planted-defect.mjs');
-writeFileSync(
-  PLANTED,
-  [
-    "process.on('SIGUSR2', () => setImmediate(() => { throw new Error('planted defect'); }));",
-    "process.on('SIGWINCH', () => { Promise.reject(new TypeError('planted rejection')); });",
-    '',
-  ].join('\n'),
-);
 
 let upstream: TestUpstream;
 let configDir: string;
@@ -42,7 +29,7 @@ afterAll(async () => {
 });
 
 const startWithDefect = (): Promise<SidecarProcess> =>
-  startSidecarProcess(configDir, [], {}, ['--import', PLANTED, GATEHOUSE_BIN]);
+  startSidecarProcess(configDir, [], {}, sidecarWithPlantedDefect());
 
 /** Requests one after another on one keep-alive connection; resolves with their paths once all are answered. */
 async function answered(sidecar: SidecarProcess, count: number, tag: string): Promise<string[]> {
@@ -78,9 +65,9 @@ describe('a defect that nothing handles', () => {
     expect(paths.filter((p) => !logged.has(p))).toEqual([]);
     const failed = sidecar.lines.filter((l) => l.type === 'sidecar_failed');
     expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({ origin: 'uncaught_exception', error: 'Error: planted defect' });
-    expect((failed[0]?.stack as string[]).join('\n')).toMatch(/planted-defect\.mjs/);
-    expect(sidecar.stderr()).toMatch(/planted defect/);
+    expect(failed[0]).toMatchObject({ origin: 'uncaught_exception', error: `Error: ${PLANTED_THROW}` });
+    expect(String((failed[0]?.stack as string[] | undefined)?.join('\n'))).toMatch(/planted-defect\.mjs/);
+    expect(sidecar.stderr()).toContain(PLANTED_THROW);
     assertLogLinesMatchSchema(sidecar.lines);
   });
 
@@ -94,7 +81,7 @@ describe('a defect that nothing handles', () => {
     const logged = new Set(sidecar.lines.map((l) => l.uri));
     expect(paths.filter((p) => !logged.has(p))).toEqual([]);
     expect(sidecar.lines.filter((l) => l.type === 'sidecar_failed')).toMatchObject([
-      { origin: 'unhandled_rejection', error: 'TypeError: planted rejection' },
+      { origin: 'unhandled_rejection', error: `TypeError: ${PLANTED_REJECTION}` },
     ]);
   });
 });

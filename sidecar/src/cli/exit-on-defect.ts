@@ -19,7 +19,12 @@ const MAX_FRAMES = 10;
  * to 5 ms before each write, and without this the lines of requests already answered were lost
  * with the process, together with the reason, which went to stderr as text only.
  */
-export function exitOnDefect(sink: LogSink, server: Server): void {
+export function exitOnDefect(
+  sink: LogSink,
+  server: Server,
+  /** Told before the log is written out: what it still holds that the exit ends (each logs its line). */
+  lastWords: () => void = () => undefined,
+): void {
   let failing = false;
   const fail = (origin: 'uncaught_exception' | 'unhandled_rejection', thrown: unknown): void => {
     // A second error while the first is handled: the first is the one reported.
@@ -38,6 +43,7 @@ export function exitOnDefect(sink: LogSink, server: Server): void {
           .map((line) => line.trim()),
       });
       server.close();
+      lastWords();
     } catch {
       // the exit below still comes
     }

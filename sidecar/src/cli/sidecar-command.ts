@@ -77,7 +77,8 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     limits: { ...flags.limits, maxConnections },
     sessionEnds: sessionEnds.ends,
   });
-  exitOnDefect(sink, sidecar.server);
+  // Session ends not through yet are given up, each with its line: the exit ends their rounds.
+  exitOnDefect(sink, sidecar.server, () => void sessionEnds.stop());
   // The source's config, with the session ends this sidecar made that the source does not carry yet.
   let fromSource: SidecarConfig | undefined;
   const idle = idleCollection(flags, sidecar, metrics);

@@ -1,0 +1,26 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GATEHOUSE_BIN } from './sidecar-process.ts';
+
+/** What the planted defect throws on SIGUSR2, and rejects with on SIGWINCH. */
+export const PLANTED_THROW = 'planted defect';
+export const PLANTED_REJECTION = 'planted rejection';
+
+/**
+ * The node arguments of the built sidecar with a defect planted by a module loaded before it
+ * (`--import`): on SIGUSR2 it throws outside every handler, on SIGWINCH it rejects a promise
+ * nobody handles. For startSidecarProcess's `command`.
+ */
+export function sidecarWithPlantedDefect(): string[] {
+  const planted = join(mkdtempSync(join(tmpdir(), 'gatehouse-defect-')), 'planted-defect.mjs');
+  writeFileSync(
+    planted,
+    [
+      `process.on('SIGUSR2', () => setImmediate(() => { throw new Error('${PLANTED_THROW}'); }));`,
+      `process.on('SIGWINCH', () => { Promise.reject(new TypeError('${PLANTED_REJECTION}')); });`,
+      '',
+    ].join('\n'),
+  );
+  return ['--import', planted, GATEHOUSE_BIN];
+}
