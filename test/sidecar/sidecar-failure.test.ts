@@ -52,17 +52,27 @@ const exited = (sidecar: SidecarProcess) =>
     else sidecar.child.once('exit', (code) => resolve(code));
   });
 
+/**
+ * A sidecar with the defect planted answers 40 requests, then the defect goes off at once after
+ * the last answer (inside the log's 5 ms batch); resolves once the process has exited and its
+ * stdout is read, with its exit code and the answered requests that have no line.
+ */
+async function defectAfterAnswers(signal: NodeJS.Signals, tag: string) {
+  const sidecar = await startWithDefect();
+  const exit = exited(sidecar);
+  const paths = await answered(sidecar, 40, tag);
+  sidecar.child.kill(signal);
+  const code = await exit;
+  await sidecar.stop(); // stdout fully read
+  const logged = new Set(sidecar.lines.map((l) => l.uri));
+  return { sidecar, code, unlogged: paths.filter((p) => !logged.has(p)) };
+}
+
 describe('a defect that nothing handles', () => {
   it('a throw: every answered request keeps its line, the reason is logged, and the exit is 70', async () => {
-    const sidecar = await startWithDefect();
-    const exit = exited(sidecar);
-    const paths = await answered(sidecar, 40, 'thrown');
-    // At once after the last answer, inside the log's 5 ms batch.
-    sidecar.child.kill('SIGUSR2');
-    expect(await exit).toBe(DEFECT_EXIT_CODE);
-    await sidecar.stop(); // stdout fully read
-    const logged = new Set(sidecar.lines.map((l) => l.uri));
-    expect(paths.filter((p) => !logged.has(p))).toEqual([]);
+    const { sidecar, code, unlogged } = await defectAfterAnswers('SIGUSR2', 'thrown');
+    expect(code).toBe(DEFECT_EXIT_CODE);
+    expect(unlogged).toEqual([]);
     const failed = sidecar.lines.filter((l) => l.type === 'sidecar_failed');
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ origin: 'uncaught_exception', error: `Error: ${PLANTED_THROW}` });
@@ -72,14 +82,9 @@ describe('a defect that nothing handles', () => {
   });
 
   it('a rejection nobody handles: the same, with its origin', async () => {
-    const sidecar = await startWithDefect();
-    const exit = exited(sidecar);
-    const paths = await answered(sidecar, 40, 'rejected');
-    sidecar.child.kill('SIGWINCH');
-    expect(await exit).toBe(DEFECT_EXIT_CODE);
-    await sidecar.stop();
-    const logged = new Set(sidecar.lines.map((l) => l.uri));
-    expect(paths.filter((p) => !logged.has(p))).toEqual([]);
+    const { sidecar, code, unlogged } = await defectAfterAnswers('SIGWINCH', 'rejected');
+    expect(code).toBe(DEFECT_EXIT_CODE);
+    expect(unlogged).toEqual([]);
     expect(sidecar.lines.filter((l) => l.type === 'sidecar_failed')).toMatchObject([
       { origin: 'unhandled_rejection', error: `TypeError: ${PLANTED_REJECTION}` },
     ]);

@@ -193,12 +193,18 @@ function heldReporter(): SessionEndReporter & {
   };
 }
 
+/** Session ends over a held reporter (rounds a minute apart, full jitter), one end begun per session id. */
+function heldEnds(...sessions: string[]) {
+  const reporter = heldReporter();
+  const { seen, events } = recorder();
+  const ends = createSessionEnds({ reporter, retry: SLOW, random: () => 1, ...events });
+  for (const session of sessions) ends.ends.end(endNow(session), 'ns/app', 3_600_000);
+  return { reporter, seen, ends };
+}
+
 describe('session ends still carried when the process stops', () => {
   it('a round in progress is waited for, and its end reported', async () => {
-    const reporter = heldReporter();
-    const { seen, events } = recorder();
-    const ends = createSessionEnds({ reporter, retry: SLOW, ...events });
-    ends.ends.end(endNow('s-stop-1'), 'ns/app', 3_600_000);
+    const { reporter, seen, ends } = heldEnds('s-stop-1');
     expect(reporter.rounds).toHaveLength(1);
     let settled = false;
     const stopped = ends.stop(5_000).then(() => {
@@ -213,10 +219,7 @@ describe('session ends still carried when the process stops', () => {
   });
 
   it('one waiting for its next round gets one at once, and another within a second of each failure, until one gets through', async () => {
-    const reporter = heldReporter();
-    const { seen, events } = recorder();
-    const ends = createSessionEnds({ reporter, retry: SLOW, random: () => 1, ...events });
-    ends.ends.end(endNow('s-stop-2'), 'ns/app', 3_600_000);
+    const { reporter, seen, ends } = heldEnds('s-stop-2');
     reporter.rounds[0]?.('fail');
     await until(() => seen.delayed.length === 1);
     // The next round would come a minute later (SLOW): the stop runs it now.
@@ -235,11 +238,7 @@ describe('session ends still carried when the process stops', () => {
   });
 
   it('given up (shutting_down) when the time of the stop is up, its round in progress included; a late answer tells nothing', async () => {
-    const reporter = heldReporter();
-    const { seen, events } = recorder();
-    const ends = createSessionEnds({ reporter, retry: SLOW, ...events });
-    ends.ends.end(endNow('s-stop-3'), 'ns/app', 3_600_000);
-    ends.ends.end(endNow('s-stop-4'), 'ns/app', 3_600_000);
+    const { reporter, seen, ends } = heldEnds('s-stop-3', 's-stop-4');
     reporter.rounds[0]?.('fail');
     await until(() => seen.delayed.length === 1);
     const started = performance.now();
@@ -256,10 +255,7 @@ describe('session ends still carried when the process stops', () => {
   });
 
   it('a stop with no time left gives up at once every end still carried', async () => {
-    const reporter = heldReporter();
-    const { seen, events } = recorder();
-    const ends = createSessionEnds({ reporter, retry: SLOW, ...events });
-    ends.ends.end(endNow('s-stop-5'), 'ns/app', 3_600_000);
+    const { reporter, seen, ends } = heldEnds('s-stop-5');
     await ends.stop(-50);
     expect(seen.givenUp.map((g) => g.reason)).toEqual(['shutting_down']);
     reporter.rounds[0]?.('ok');
