@@ -31,7 +31,9 @@ Options:
   --listen <[host:]port>        traffic listener (default 0.0.0.0:4180)
   --admin-listen <[host:]port>  /metrics, /healthz, /readyz (default 0.0.0.0:9180)
   --shutdown-grace <duration>   time from SIGTERM to exit: in-flight requests drain, then what is
-                                left is closed and logged (default 25s)
+                                left is closed and logged; sign-outs not through to the operator
+                                yet get what remains (default 25s; keep it under the pod's
+                                terminationGracePeriodSeconds)
   --shutdown-delay <duration>   the first part of the grace: from SIGTERM, /readyz answers 503 but
                                 new connections are still accepted and served, for proxies that
                                 learn late that the pod is going (default 5s or half the grace
