@@ -1,9 +1,9 @@
-import type { RequestRecord } from './audit-record.ts';
+import type { AuthRecord, RequestRecord } from './audit-record.ts';
 import type { AnomalySettings, Session } from './sessions.ts';
 
 /** Something in a session a person should look at. */
 export interface Anomaly {
-  readonly kind: 'ip_change' | 'user_agent_change' | 'denial_burst' | 'used_after_end';
+  readonly kind: 'ip_change' | 'user_agent_change' | 'denial_burst' | 'used_after_end' | 'end_not_carried';
   /** When it happened (epoch ms) and the request it happened at. */
   readonly time: number;
   readonly requestId: string;
@@ -107,4 +107,18 @@ export function usedAfterEnd(requests: readonly RequestRecord[], end: Session['e
       requestId: r.requestId,
       detail: `${r.method} ${r.uri} served on ${r.host} ${((r.start - end.time) / 1000).toFixed(3)} s after the session ended (${end.kind}${end.detail ? `: ${end.detail}` : ''})`,
     }));
+}
+
+/**
+ * Sign-outs and back-channel logouts of the session that held in one sidecar only
+ * (`session_end_unreported`): the other replicas of the application were never told, so they may
+ * accept the session until it expires. The analyst's way out is `gatehouse revoke`.
+ */
+export function endsNotCarried(unreported: readonly AuthRecord[]): Anomaly[] {
+  return unreported.map((u) => ({
+    kind: 'end_not_carried' as const,
+    time: u.time,
+    requestId: u.requestId ?? '',
+    detail: `the ${u.session != null ? 'sign-out' : 'back-channel logout'} held in one sidecar only (${u.reason ?? 'unknown'}${u.error ? `: ${u.error}` : ''}); other replicas may accept the session until it expires: end it everywhere with gatehouse revoke`,
+  }));
 }

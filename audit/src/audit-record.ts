@@ -68,7 +68,8 @@ export interface EndedSessionRef {
 /** The sidecar's auth events that begin, continue or end a session, and revocations. */
 export type AuthEventType =
   | Exclude<SidecarAuthEventType, 'service_token_failed' | 'token_failed'>
-  | 'revocation_applied';
+  | 'revocation_applied'
+  | 'session_end_unreported';
 
 export interface AuthRecord {
   readonly kind: 'auth';
@@ -92,6 +93,8 @@ export interface AuthRecord {
   readonly session?: string | null;
   /** login_succeeded: the provider's session id; revocation_applied of a back-channel logout: the one it ends. */
   readonly providerSession?: string | null;
+  /** session_end_unreported: the last error of its rounds. */
+  readonly error?: string | null;
 }
 
 export type AuditRecord = RequestRecord | AuthRecord;
@@ -105,6 +108,7 @@ const AUTH_TYPES: ReadonlySet<string> = new Set<AuthEventType>([
   'session_expired',
   'session_revoked',
   'revocation_applied',
+  'session_end_unreported',
 ]);
 
 type Json = Record<string, unknown>;
@@ -214,8 +218,9 @@ type AuthEventLine = {
   readonly [K in
     | 'time'
     | keyof typeof AUTH_EVENT_CONTEXT
-    | KeysOf<FieldsOfEach<Exclude<AuthEventType, 'revocation_applied'>>>
-    | KeysOf<SidecarEventFields<'revocation_applied'>>]?: unknown;
+    | KeysOf<FieldsOfEach<Exclude<AuthEventType, 'revocation_applied' | 'session_end_unreported'>>>
+    | KeysOf<SidecarEventFields<'revocation_applied'>>
+    | KeysOf<SidecarEventFields<'session_end_unreported'>>]?: unknown;
 };
 
 function authEvent(o: AuthEventLine, type: AuthEventType): AuthRecord | undefined {
@@ -239,6 +244,7 @@ function authEvent(o: AuthEventLine, type: AuthEventType): AuthRecord | undefine
     revokedBefore: Number.isNaN(revokedBefore) ? null : revokedBefore,
     session: str(o.session),
     providerSession: str(o.providerSession),
+    ...(type === 'session_end_unreported' ? { error: str(o.error) } : {}),
   };
 }
 

@@ -50,8 +50,10 @@ export function queryNeedles(query: AuditQuery): Buffer[] | Needles {
   // Email addresses compare without regard to case: the provider may spell them Grace.Hopper@…
   const email = (s: string) => caseInsensitiveNeedles([json(s)]);
   if (query.kind === 'sessions') {
-    if (query.user) return email(query.user);
-    if (query.sub) return [Buffer.from(JSON.stringify(query.sub))];
+    // An end that held in one sidecar names the session, not its user: its lines are read too.
+    const unreported = JSON.stringify('session_end_unreported');
+    if (query.user) return caseInsensitiveNeedles([json(query.user), unreported]);
+    if (query.sub) return [Buffer.from(JSON.stringify(query.sub)), Buffer.from(unreported)];
     return [];
   }
   if (query.kind === 'ip') return [Buffer.from(JSON.stringify(query.ip))];
@@ -103,8 +105,11 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
 
   const inQueryRange = (s: Session): boolean => s.last >= query.range.since && s.first <= query.range.until;
   const addForSessions = (record: AuditRecord, user?: string, sub?: string): void => {
-    if (user !== undefined && !sameEmail(recordEmail(record), user)) return;
-    if (sub !== undefined && recordSubject(record) !== sub) return;
+    // An end that held in one sidecar names a session (or a provider session) more often than a
+    // user: it joins only the sessions it names, so it is kept whatever the filter.
+    const kept = record.kind === 'auth' && record.type === 'session_end_unreported';
+    if (!kept && user !== undefined && !sameEmail(recordEmail(record), user)) return;
+    if (!kept && sub !== undefined && recordSubject(record) !== sub) return;
     builder.add(record);
   };
 

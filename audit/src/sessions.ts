@@ -1,4 +1,4 @@
-import { type Anomaly, findAnomalies, usedAfterEnd } from './anomalies.ts';
+import { type Anomaly, endsNotCarried, findAnomalies, usedAfterEnd } from './anomalies.ts';
 import type { AuditRecord, AuthRecord, RequestRecord } from './audit-record.ts';
 
 export type { Anomaly } from './anomalies.ts';
@@ -76,6 +76,8 @@ export class SessionBuilder {
   readonly #sessions = new Map<string, Builder>();
   readonly #settings: AnomalySettings;
   readonly #revocations: AuthRecord[] = [];
+  /** session_end_unreported events: ends that held in one sidecar only. */
+  readonly #unreported: AuthRecord[] = [];
 
   constructor(settings: AnomalySettings = DEFAULT_ANOMALY_SETTINGS) {
     this.#settings = settings;
@@ -105,21 +107,10 @@ export class SessionBuilder {
 
   /** A revocation_applied event ends this session when it covers its user (email, or subject and provider) and sign-in time. */
   #revokedBy(b: Builder): Session['end'] {
-    const email = b.email?.toLowerCase();
     const signedIn = b.login?.time ?? b.requests[0]?.start;
     let found: Session['end'] = null;
     for (const r of this.#revocations) {
-      if (r.app !== b.app || r.revokedBefore === null) continue;
-      const sameProvider = r.provider === null || r.provider === b.provider;
-      const sameUser =
-        r.session != null
-          ? r.session === b.sessionId
-          : r.providerSession != null
-            ? r.providerSession === b.providerSession && sameProvider
-            : r.email !== null
-              ? email !== undefined && r.email.toLowerCase() === email
-              : r.sub !== null && r.sub === b.sub && sameProvider;
-      if (!sameUser) continue;
+      if (r.revokedBefore === null || !names(r, b)) continue;
       if (r.session != null) {
         // One session named: its sign-in time does not matter.
         if (!found || r.time < found.time) found = { kind: 'revoked', time: r.time, detail: r.revocation };
@@ -131,9 +122,19 @@ export class SessionBuilder {
     return found;
   }
 
+  /** The ends of this session that held in one sidecar only: those naming it, made once it had begun. */
+  #notCarried(b: Builder): AuthRecord[] {
+    const signedIn = b.login?.time ?? b.requests[0]?.start ?? b.firstSeen;
+    return this.#unreported.filter((u) => names(u, b) && (u.session != null || signedIn <= u.time));
+  }
+
   add(record: AuditRecord): void {
     if (record.kind === 'auth' && record.type === 'revocation_applied') {
       this.#revocations.push(record);
+      return;
+    }
+    if (record.kind === 'auth' && record.type === 'session_end_unreported') {
+      this.#unreported.push(record);
       return;
     }
     if (record.kind === 'request') {
@@ -189,11 +190,12 @@ export class SessionBuilder {
         out.push(this.#finish(b));
       }
     const keepAfter = watermark - 2 * gapMs;
-    if (this.#revocations.length > 0 && (this.#revocations[0] as AuthRecord).time < keepAfter) {
-      const kept = this.#revocations.filter((r) => r.time >= keepAfter);
-      this.#revocations.length = 0;
-      this.#revocations.push(...kept);
-    }
+    for (const list of [this.#revocations, this.#unreported])
+      if (list.length > 0 && (list[0] as AuthRecord).time < keepAfter) {
+        const kept = list.filter((r) => r.time >= keepAfter);
+        list.length = 0;
+        list.push(...kept);
+      }
     return out;
   }
 
@@ -246,9 +248,11 @@ export class SessionBuilder {
       ips,
       userAgents,
       requests,
-      anomalies: [...findAnomalies(requests, this.#settings), ...usedAfterEnd(requests, end)].sort(
-        (x, y) => x.time - y.time,
-      ),
+      anomalies: [
+        ...findAnomalies(requests, this.#settings),
+        ...usedAfterEnd(requests, end),
+        ...endsNotCarried(this.#notCarried(b)),
+      ].sort((x, y) => x.time - y.time),
     };
   }
 }
@@ -256,3 +260,16 @@ export class SessionBuilder {
 /** Sessions by first activity, then id. */
 export const byFirst = (a: Session, b: Session): number =>
   a.first - b.first || (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0);
+
+/**
+ * Whether an event that names sessions (a revocation, an end not carried) names this one: the
+ * session itself, its provider session, or its user (email, or subject at the provider).
+ */
+function names(r: AuthRecord, b: Builder): boolean {
+  if (r.app !== b.app) return false;
+  const sameProvider = r.provider === null || r.provider === b.provider;
+  if (r.session != null) return r.session === b.sessionId;
+  if (r.providerSession != null) return r.providerSession === b.providerSession && sameProvider;
+  if (r.email !== null) return b.email !== null && r.email.toLowerCase() === b.email.toLowerCase();
+  return r.sub !== null && r.sub === b.sub && sameProvider;
+}

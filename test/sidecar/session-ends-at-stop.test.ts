@@ -10,7 +10,7 @@ import { DEFECT_EXIT_CODE } from '../../sidecar/src/cli/exit-on-defect.ts';
 import { TEST_KEYS, testConfig } from '../helpers/fixtures.ts';
 import { sidecarWithPlantedDefect } from '../helpers/planted-defect.ts';
 import { signOut } from '../helpers/session-ends.ts';
-import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+import { runGatehouse, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { testSession } from '../helpers/test-session.ts';
 import { selfSignedCertificate } from '../helpers/tls.ts';
 
@@ -146,6 +146,26 @@ describe('a sign-out not through to the operator when the sidecar stops', () => 
     expect(unreported).toHaveLength(1);
     expect(unreported[0]).toMatchObject({ type: 'session_end_unreported', reason: 'shutting_down' });
     expect(proc.lines.at(-1)?.type).toBe('sidecar_stopped');
+    // The analyst's view of those lines: the session, its sign-out, and that it held here only.
+    const logFile = join(tls.certFile, '..', 'stop-held.log');
+    writeFileSync(logFile, proc.lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    const audit = await runGatehouse([
+      'audit',
+      'sessions',
+      '--sub',
+      'sub-stop-held',
+      '--format',
+      'json',
+      logFile,
+    ]);
+    expect(audit.code).toBe(0);
+    const [session] = JSON.parse(audit.stdout) as {
+      end: { kind: string };
+      anomalies: { kind: string; detail: string }[];
+    }[];
+    expect(session?.end.kind).toBe('logout');
+    expect(session?.anomalies.map((a) => a.kind)).toEqual(['end_not_carried']);
+    expect(session?.anomalies[0]?.detail).toContain('the sign-out held in one sidecar only (shutting_down');
   });
 
   it('refused by the operator: given up at once, and the stop does not wait for it', async () => {

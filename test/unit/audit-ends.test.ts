@@ -95,6 +95,64 @@ describe('used after end', () => {
   });
 });
 
+describe('ends that held in one sidecar only (session_end_unreported)', () => {
+  const unreported = (time: number, over: Partial<AuthRecord>) =>
+    event('session_end_unreported', time, {
+      reason: 'shutting_down',
+      error: 'operator answered 503',
+      ...over,
+    });
+  const login = event('login_succeeded', 500, {
+    sessionId: 'S1',
+    provider: 'corp',
+    sub: 'ada',
+    email: 'ada@example.com',
+    providerSession: 'P9',
+  });
+
+  it.each([
+    ['a sign-out of the session', { session: 'S1' }, 'the sign-out held in one sidecar only'],
+    [
+      'a back-channel logout of its provider session',
+      { providerSession: 'P9', provider: 'corp' },
+      'the back-channel logout held in one sidecar only',
+    ],
+    [
+      'a back-channel logout of its subject',
+      { sub: 'ada', provider: 'corp' },
+      'the back-channel logout held in one sidecar only',
+    ],
+  ] as const)('%s: flagged where it was given up, with the way out', (_what, target, says) => {
+    const s = session([
+      login,
+      request(1000),
+      event('logout', 2000, { sessionId: 'S1' }),
+      unreported(2500, target),
+      request(3000, { host: 'wiki-b' }),
+    ]);
+    expect(s?.anomalies.map((a) => [a.kind, a.time])).toEqual([
+      ['end_not_carried', 2500],
+      ['used_after_end', 3000],
+    ]);
+    const detail = s?.anomalies[0]?.detail ?? '';
+    expect(detail).toContain(says);
+    expect(detail).toContain('(shutting_down: operator answered 503)');
+    expect(detail).toContain('gatehouse revoke');
+  });
+
+  it('not for another session, another provider, another application, or a session begun after it', () => {
+    const s = session([
+      login,
+      request(1000),
+      unreported(900, { session: 'S2' }),
+      unreported(900, { providerSession: 'P9', provider: 'other' }),
+      unreported(900, { sub: 'ada', provider: 'corp', app: 'corp/other' }),
+      unreported(400, { sub: 'ada', provider: 'corp' }),
+    ]);
+    expect(s?.anomalies).toEqual([]);
+  });
+});
+
 describe('condensed moves', () => {
   it('a thief and the victim sharing a session: one move to the new IP, the flips counted, not twenty anomalies', () => {
     const requests = Array.from({ length: 21 }, (_, i) =>

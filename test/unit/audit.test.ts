@@ -287,8 +287,15 @@ describe('queries and arguments', () => {
     const second = next(first + 1);
     expect(line.toString('latin1', second, second + 9)).toBe('GRACE.HOP');
     expect(next(second + 1)).toBe(-1); // the dot is literal
+    // Ends that held in one sidecar name a session, not a user: their lines are read for any user.
+    const ends = Buffer.from('{"a":1}\n{"type":"session_end_unreported","session":"S1"}\n');
+    expect((email as Needles).search(ends, ends.length)(0)).toBe(16);
     const exact = (q: Parameters<typeof queryNeedles>[0]) => (queryNeedles(q) as Buffer[]).map(String);
     expect(exact({ kind: 'ip', ip: '10.0.0.1', range: { since: 0, until: 1 } })).toEqual(['"10.0.0.1"']);
+    expect(exact({ kind: 'sessions', sub: 'ada', range: { since: 0, until: 1 } })).toEqual([
+      '"ada"',
+      '"session_end_unreported"',
+    ]);
     const range = { since: 0, until: 1 };
     expect(exact({ kind: 'requests', path: '/admin/*', range })).toEqual(['/admin/']);
     expect(queryNeedles({ kind: 'requests', path: '*', range })).toEqual([]);
