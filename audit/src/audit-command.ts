@@ -7,6 +7,7 @@ import { parseDurationMs } from '../../lib/duration.ts';
 import { loadConnection } from '../../lib/kube/connection.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
+import { exitWhenReaderGone } from '../../lib/reader-gone.ts';
 import { answerQuery } from './answer-query.ts';
 import { InputDiagnostics } from './input-diagnostics.ts';
 import { clusterSources, fileSource, type LogSource } from './log-sources.ts';
@@ -247,6 +248,7 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
     const started = performance.now();
     // Sessions are written as they are over (bounded memory); the HTML page needs them all first.
     const out = output ? createWriteStream(output) : process.stdout;
+    if (!output) exitWhenReaderGone(out);
     const streaming =
       query.kind === 'sessions' && format !== 'html' ? createSessionWriter(out, format) : undefined;
     const progress = process.stderr.isTTY ? showProgress(files) : undefined;

@@ -1,10 +1,12 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { READER_GONE_STATUS } from '../../lib/reader-gone.ts';
 import { requestLine } from '../helpers/log-lines.ts';
-import { runGatehouse } from '../helpers/sidecar-process.ts';
+import { GATEHOUSE_BIN, runGatehouse, SIDECAR_ENV } from '../helpers/sidecar-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-cli-'));
 
@@ -103,5 +105,40 @@ describe('gatehouse audit (command line)', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(message);
     expect(stderr).toContain('Usage: gatehouse audit');
+  });
+});
+
+describe('gatehouse audit piped into a reader that stops early', () => {
+  it(`ends quietly with ${READER_GONE_STATUS} when the reader goes (| head), not with a stack trace`, async () => {
+    // 3,000 sessions: far more output than a pipe holds.
+    const many = Array.from({ length: 3_000 }, (_, i) =>
+      requestLine({
+        requestId: `many-${i}`,
+        uri: `/page/${i}`,
+        start: `2026-11-20T11:00:00.${String(i % 1000).padStart(3, '0')}Z`,
+        end: `2026-11-20T11:00:00.${String(i % 1000).padStart(3, '0')}Z`,
+        clientIp: '192.0.2.7',
+        userAgent: 'Firefox',
+        identity: { kind: 'user', sub: `u${i}`, email: `u${i}@example.com`, idp: 'corp' },
+        sessionId: `many-session-${i}`,
+        decision: { action: 'allow', policy: 'corp/staff', rule: 'include', reason: 'x' },
+      }),
+    );
+    const file = join(dir, 'many.log');
+    writeFileSync(file, `${many.join('\n')}\n`);
+    const child = spawn(process.execPath, [GATEHOUSE_BIN, 'audit', 'sessions', '--format', 'jsonl', file], {
+      env: SIDECAR_ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    // Read the first chunk, then go, as head does.
+    await new Promise<void>((r) => child.stdout.once('data', () => r()));
+    child.stdout.destroy();
+    expect(await exited).toBe(READER_GONE_STATUS);
+    expect(stderr).toBe('');
   });
 });
