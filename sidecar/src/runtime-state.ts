@@ -1,3 +1,4 @@
+import { applicationLabel } from '../../contract/application-label.ts';
 import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { type AddressSet, createAddressSet } from '../../lib/net/cidr.ts';
 import { compileHostMatcher, type HostMatcher } from '../../lib/net/host.ts';
@@ -74,7 +75,7 @@ export function compileRuntimeState(
   );
   return Object.freeze({
     config,
-    appLabel: namespace ? `${namespace}/${name}` : name,
+    appLabel: applicationLabel(config.application),
     appKey: `${namespace || 'default'}/${name}`,
     upstream,
     trustedProxies: createAddressSet(config.trustedProxies),

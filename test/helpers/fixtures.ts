@@ -45,18 +45,21 @@ export function testApplication(spec: Partial<Spec> = {}, name = 'test-app'): Ac
 
 /**
  * Renders the default application (with overrides) and fails the test on any render error. The
- * `open` policy is always available; `policies` adds more by name.
+ * `open` policy is always available; `policies` adds more by name. With a namespace, the
+ * application is rendered as the operator renders one of a cluster.
  */
 export function testConfig(
   spec: Partial<Spec> = {},
   policies: Record<string, PolicySpec> = {},
   secrets: Record<string, Record<string, string>> = {},
+  namespace?: string,
 ): SidecarConfig {
   const available = new Map<string, Located<AccessPolicy>>();
   for (const [name, policy] of Object.entries({ open: OPEN_POLICY, ...policies })) {
     available.set(name, { value: testPolicy(name, policy) });
   }
-  const application = testApplication(spec);
+  const plain = testApplication(spec);
+  const application = namespace ? { ...plain, metadata: { ...plain.metadata, namespace } } : plain;
   const algorithm = assertionAlgorithm(application.spec.authentication);
   const result = renderSidecarConfig({
     application,

@@ -33,6 +33,8 @@ const config = testConfig(
     },
   },
   {},
+  {},
+  'shop', // as a cluster's operator renders it: its lines name it shop/test-app
 );
 const sealer = createSealer(TEST_KEYS('ES256').cookie);
 
@@ -163,6 +165,7 @@ describe('a sign-out not through to the operator when the sidecar stops', () => 
       end: { kind: string };
       anomalies: { kind: string; detail: string }[];
     }[];
+    expect(unreported[0]?.app).toBe('shop/test-app');
     expect(session?.end.kind).toBe('logout');
     expect(session?.anomalies.map((a) => a.kind)).toEqual(['end_not_carried']);
     expect(session?.anomalies[0]?.detail).toContain('the sign-out held in one sidecar only (shutting_down');

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
+import { applicationLabel } from '../../../contract/application-label.ts';
 import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, configErrorReport, locatedPath } from '../../../contract/errors.ts';
@@ -31,6 +32,10 @@ export function runSidecarCommand(argv: string[]): Promise<number> {
   return runSidecar(parseSidecarFlags(argv));
 }
 
+/** The `app` of the sidecar's own events: as its request lines name the application, or null before a config. */
+const appOf = (config: SidecarConfig | undefined): string | null =>
+  config ? applicationLabel(config.application) : null;
+
 /** The end of a stop: the time the last log lines get to reach stdout. */
 const LOG_FLUSH_MS = 200;
 
@@ -44,7 +49,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   const metrics = createSidecarMetrics();
   const operator = flags.operator;
   const endTarget = (end: SessionEnd) => ({
-    app: sidecar.current()?.application.name ?? null,
+    app: appOf(sidecar.current()),
     ...revocationTarget({ user: null, subject: end.subject ?? null, provider: end.provider ?? null, ...end }),
   });
   const reporting = await sessionEndReporter(flags, () => sidecar.current());
@@ -101,7 +106,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     onRejected(error) {
       metrics.configReloaded(false);
       logEvent(sink, 'config_rejected', {
-        app: sidecar.current()?.application.name ?? null,
+        app: appOf(sidecar.current()),
         keptGeneration: sidecar.current()?.generation ?? null,
         errors: error.errors.map((e) => `${locatedPath(e)}: ${e.message}`),
       });
@@ -120,7 +125,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
             // The operator is back: session ends it could not take get their next round now.
             if (event.connected) sessionEnds.retryNow();
             logEvent(sink, event.connected ? 'config_stream_connected' : 'config_stream_disconnected', {
-              app: sidecar.current()?.application.name ?? flags.application ?? null,
+              app: appOf(sidecar.current()) ?? flags.application ?? null,
               ...(event.connected ? {} : { reason: event.reason, retryInMs: event.retryInMs }),
             });
           },
@@ -161,7 +166,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   const address = await sidecar.listen(flags.listen.port, flags.listen.host);
   const nodeOptionsApplied = sidecarNodeOptionsApplied();
   logEvent(sink, 'sidecar_started', {
-    app: config.application.name,
+    app: applicationLabel(config.application),
     listen: `${address.address}:${address.port}`,
     adminListen: `${flags.adminListen.host}:${adminAddress.port}`,
     pid: process.pid,
@@ -264,7 +269,7 @@ async function sessionEndReporter(
 function logConfigLoaded(sink: LogSink, config: SidecarConfig, source: 'file' | 'operator'): void {
   const audit = config.policies.filter((p) => p.mode === 'audit').length;
   logEvent(sink, 'config_loaded', {
-    app: config.application.name,
+    app: applicationLabel(config.application),
     generation: config.generation,
     source,
     policies: config.policies.length - audit,
