@@ -91,7 +91,7 @@ afterAll(async () => {
 describe('config delivery to a sidecar process', () => {
   it('streams the pod its own application config; the sidecar is ready and enforces it', async () => {
     const loaded = await sidecar.waitForLine((l) => l.type === 'config_loaded');
-    expect(loaded).toMatchObject({ app: 'storefront', source: 'operator', policies: 1 });
+    expect(loaded).toMatchObject({ app: 'shop/storefront', source: 'operator', policies: 1 });
     expect((await fetch(`http://127.0.0.1:${sidecar.adminPort}/readyz`)).status).toBe(200);
     expect(await statusOf('/v0/home')).toBe(200);
     expect(await statusOf('/v1/home')).not.toBe(200);
