@@ -3,6 +3,7 @@ import { compileHostMatcher } from '../../lib/net/host.ts';
 import type { AccessApplication } from '../api/access-application.ts';
 import type { AssertionAlgorithm, Authentication, IdentityHeaderProfile } from '../api/authentication.ts';
 import { schemaErrors } from '../api/validate.ts';
+import { applicationLabel } from '../application-label.ts';
 import type { FieldError } from '../errors.ts';
 import { keysSecretName } from '../keys.ts';
 import {
@@ -197,8 +198,7 @@ export function renderAuth(
   errors: FieldError[],
 ): RenderedAuth {
   const auth = application.spec.authentication ?? {};
-  const { name, namespace } = application.metadata;
-  const label = namespace ? `${namespace}/${name}` : name;
+  const label = applicationLabel(application.metadata);
   const origin = externalOrigin(auth, application.spec.hosts, at, errors);
   const absoluteMs = renderDuration(
     auth.session?.absoluteLifetime,

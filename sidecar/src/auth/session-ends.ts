@@ -119,9 +119,8 @@ export function createSessionEnds(
   const carried = new Set<Delivery>();
   /** Those of `carried` whose first round failed. */
   const delayed = new Set<Delivery>();
-  /** Set once the process stops: rounds go on until `stopBy` (epoch ms), none after. */
-  let stopped = false;
-  let stopBy = 0;
+  /** Once the process stops, when its time for rounds is up (epoch ms); none after. */
+  let stopBy = Number.POSITIVE_INFINITY;
   /** Told once nothing is carried any more (the stop waits for it). */
   let whenSettled: (() => void) | undefined;
   let reinstall: () => void = () => undefined;
@@ -162,8 +161,7 @@ export function createSessionEnds(
         if (failed.refused) return giveUp(delivery, 'refused', failed.message);
         const left = delivery.until - now();
         if (left <= 0) return giveUp(delivery, 'sessions_expired', failed.message);
-        const leftToStop = stopBy - now();
-        if (stopped && leftToStop <= 0) return giveUp(delivery, 'shutting_down', failed.message);
+        if (now() >= stopBy) return giveUp(delivery, 'shutting_down', failed.message);
         if (delivery.rounds === 0) {
           if (delayed.size >= MAX_DELAYED_SESSION_ENDS)
             return giveUp(delivery, 'too_many_delayed', failed.message);
@@ -174,7 +172,8 @@ export function createSessionEnds(
         // The last round comes when the sessions expire at the latest; one after that is not needed.
         // While the process stops, rounds come at least once a second until its time is up.
         const backoff = jitteredBackoff(delivery.rounds - 1, retry, random);
-        const wait = Math.min(stopped ? Math.min(backoff, STOPPING_ROUND_GAP_MS) : backoff, left);
+        const stopping = stopBy !== Number.POSITIVE_INFINITY;
+        const wait = Math.min(stopping ? Math.min(backoff, STOPPING_ROUND_GAP_MS) : backoff, left);
         delivery.timer = setTimeout(() => round(r, delivery), wait);
         delivery.timer.unref();
       },
@@ -237,8 +236,7 @@ export function createSessionEnds(
      * another try although the stop had seconds to spare.
      */
     stop(withinMs = 0): Promise<void> {
-      stopped = true;
-      stopBy = now() + withinMs;
+      stopBy = now() + Math.max(0, withinMs);
       const giveUpAll = (): void => {
         for (const delivery of [...carried])
           giveUp(delivery, 'shutting_down', delivery.errors.at(-1) ?? 'the sidecar stopped during its round');

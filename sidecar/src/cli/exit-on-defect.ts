@@ -23,7 +23,7 @@ export function exitOnDefect(
   sink: LogSink,
   server: Server,
   /** Told before the log is written out: what it still holds that the exit ends (each logs its line). */
-  lastWords: () => void = () => undefined,
+  lastWords: () => void,
 ): void {
   let failing = false;
   const fail = (origin: 'uncaught_exception' | 'unhandled_rejection', thrown: unknown): void => {
