@@ -44,16 +44,24 @@ export type AuditAnswer =
   | { readonly kind: 'ip'; readonly query: AuditQuery; readonly users: readonly UserAtAddress[] }
   | { readonly kind: 'requests'; readonly query: AuditQuery; readonly requests: readonly RequestRecord[] };
 
+/**
+ * Events that end the sessions they name (one session, a provider session, a user or a subject):
+ * a sign-out elsewhere or a back-channel logout names no user, so for a user or subject these
+ * lines are read whatever they name, and the sessions they join are the user's own.
+ */
+const ENDS_BY_NAME = ['revocation_applied', 'session_end_unreported'] as const;
+const isEndByName = (record: AuditRecord): boolean =>
+  record.kind === 'auth' && (ENDS_BY_NAME as readonly string[]).includes(record.type);
+
 /** Byte strings every line the query needs contains; lines without any are never decoded. */
 export function queryNeedles(query: AuditQuery): Buffer[] | Needles {
   const json = (s: string) => JSON.stringify(s).slice(1, -1);
   // Email addresses compare without regard to case: the provider may spell them Grace.Hopper@…
   const email = (s: string) => caseInsensitiveNeedles([json(s)]);
   if (query.kind === 'sessions') {
-    // An end that held in one sidecar names the session, not its user: its lines are read too.
-    const unreported = JSON.stringify('session_end_unreported');
-    if (query.user) return caseInsensitiveNeedles([json(query.user), unreported]);
-    if (query.sub) return [Buffer.from(JSON.stringify(query.sub)), Buffer.from(unreported)];
+    const ends = ENDS_BY_NAME.map((type) => JSON.stringify(type));
+    if (query.user) return caseInsensitiveNeedles([json(query.user), ...ends]);
+    if (query.sub) return [JSON.stringify(query.sub), ...ends].map((needle) => Buffer.from(needle));
     return [];
   }
   if (query.kind === 'ip') return [Buffer.from(JSON.stringify(query.ip))];
@@ -105,9 +113,8 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
 
   const inQueryRange = (s: Session): boolean => s.last >= query.range.since && s.first <= query.range.until;
   const addForSessions = (record: AuditRecord, user?: string, sub?: string): void => {
-    // An end that held in one sidecar names a session (or a provider session) more often than a
-    // user: it joins only the sessions it names, so it is kept whatever the filter.
-    const kept = record.kind === 'auth' && record.type === 'session_end_unreported';
+    // Ends by name join only the sessions they name, so they are kept whatever the filter.
+    const kept = isEndByName(record);
     if (!kept && user !== undefined && !sameEmail(recordEmail(record), user)) return;
     if (!kept && sub !== undefined && recordSubject(record) !== sub) return;
     builder.add(record);

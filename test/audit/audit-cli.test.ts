@@ -108,6 +108,85 @@ describe('gatehouse audit (command line)', () => {
   });
 });
 
+describe('gatehouse audit: ends that name a session, not its user', () => {
+  const ada = { kind: 'user', sub: 'ada-sub', email: 'ada@example.com', idp: 'corp' };
+  const at = (second: number) => `2026-11-20T12:00:0${second}.000Z`;
+  const adaRequest = (second: number, host: string) =>
+    requestLine({
+      requestId: `ada-${second}`,
+      host,
+      uri: `/doc/${second}`,
+      start: at(second),
+      end: at(second),
+      identity: ada,
+      sessionId: 'S1',
+    });
+  const revocation = (target: Record<string, string>) =>
+    JSON.stringify({
+      type: 'revocation_applied',
+      time: at(2),
+      app: 'corp/wiki',
+      revocation: 'end-1',
+      ...target,
+      revokedBefore: at(2),
+      reason: null,
+      websocketsClosed: 0,
+    });
+  const signedIn = JSON.stringify({
+    type: 'login_succeeded',
+    time: at(0),
+    app: 'corp/wiki',
+    requestId: 'login-1',
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    clientIp: '192.0.2.10',
+    userAgent: 'Firefox',
+    provider: 'corp',
+    sub: 'ada-sub',
+    email: 'ada@example.com',
+    sessionId: 'S1',
+    providerSession: 'P9',
+  });
+
+  it.each([
+    ['a sign-out on another replica', { session: 'S1' }],
+    ['a back-channel logout', { providerSession: 'P9', provider: 'corp' }],
+    ['a revocation of the subject', { subject: 'ada-sub', provider: 'corp' }],
+  ])('after %s, a request served later is flagged for every way of asking', async (_what, target) => {
+    const log = [
+      signedIn,
+      adaRequest(1, 'wiki-a'),
+      revocation(target),
+      // Another user's end by name joins nothing of Ada's.
+      revocation({ session: 'S2', revocation: 'end-2' }),
+      adaRequest(3, 'wiki-b'),
+    ].join('\n');
+    const file = join(dir, `ends-by-name-${Object.keys(target).join('-')}.log`);
+    writeFileSync(file, `${log}\n`);
+    for (const filter of [[], ['--user', 'ADA@example.com'], ['--sub', 'ada-sub']]) {
+      const { code, stdout, stderr } = await runGatehouse([
+        'audit',
+        'sessions',
+        ...filter,
+        '--format',
+        'json',
+        file,
+      ]);
+      expect({ filter, code, stderr }).toEqual({ filter, code: 0, stderr: '' });
+      const [session, ...others] = JSON.parse(stdout) as {
+        sessionId: string;
+        end: { kind: string; detail: string } | null;
+        anomalies: { kind: string }[];
+      }[];
+      expect(others).toEqual([]);
+      expect({ filter, end: session?.end, anomalies: session?.anomalies.map((a) => a.kind) }).toEqual({
+        filter,
+        end: expect.objectContaining({ kind: 'revoked', detail: 'end-1' }),
+        anomalies: ['used_after_end'],
+      });
+    }
+  });
+});
+
 describe('gatehouse audit piped into a reader that stops early', () => {
   it(`ends quietly with ${READER_GONE_STATUS} when the reader goes (| head), not with a stack trace`, async () => {
     // 3,000 sessions: far more output than a pipe holds.

@@ -294,6 +294,7 @@ describe('queries and arguments', () => {
     expect(exact({ kind: 'ip', ip: '10.0.0.1', range: { since: 0, until: 1 } })).toEqual(['"10.0.0.1"']);
     expect(exact({ kind: 'sessions', sub: 'ada', range: { since: 0, until: 1 } })).toEqual([
       '"ada"',
+      '"revocation_applied"',
       '"session_end_unreported"',
     ]);
     const range = { since: 0, until: 1 };
