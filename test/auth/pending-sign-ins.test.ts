@@ -11,6 +11,7 @@ import { createSealer } from '../../sidecar/src/auth/sealed.ts';
 import { TEST_KEYS } from '../helpers/fixtures.ts';
 import { type ForgedSignIn, startForgedSignIn } from '../helpers/forged-sign-in.ts';
 import { HttpBrowser, type Page } from '../helpers/http-browser.ts';
+import { rawRequestInPieces, statusOf } from '../helpers/raw-http.ts';
 
 // Every sign-in in progress holds a login cookie with its return path, and every one of them comes
 // back with each callback. A browser that started a dozen sign-ins at once (tabs restored after a
@@ -171,12 +172,12 @@ describe('sign-ins started in many tabs of one browser', () => {
     const now = Math.floor(Date.now() / 1000);
     const tx = (state: string, t: number) =>
       sealer.seal('login', { s: state, n: 'n', v: 'v', p: 'corp', r: '/', t });
-    const fresh = 'F'.repeat(43);
     const cookies = {
-      _gatehouse_tx_AAAAAAAAAAAAAAAA: 'not-sealed',
-      _gatehouse_tx_BBBBBBBBBBBBBBBB: await tx('B'.repeat(43), now - 601),
-      _gatehouse_tx_CCCCCCCCCCCCCCCC: await tx('D'.repeat(43), now),
-      [`_gatehouse_tx_${fresh.slice(0, 16)}`]: await tx(fresh, now),
+      _gatehouse_tx_a: 'not-sealed',
+      _gatehouse_tx_b: await tx(`b${'B'.repeat(43)}`, now - 601),
+      // Sealed here, but its state names another slot.
+      _gatehouse_tx_c: await tx(`d${'D'.repeat(43)}`, now),
+      _gatehouse_tx_f: await tx(`f${'F'.repeat(43)}`, now),
     };
     const browser = new HttpBrowser();
     const jar = browser.cookies(s.gate.url);
@@ -184,27 +185,132 @@ describe('sign-ins started in many tabs of one browser', () => {
     const start = await browser.fetch(`${s.gate.url}/.gatehouse/login?rd=/`);
     expect(start.status).toBe(302);
     const setCookies = [start.headers['set-cookie'] ?? []].flat();
-    const ended = setCookies.filter((c) => c.includes('Max-Age=0')).map((c) => c.split('=')[0]);
-    expect(ended.sort()).toEqual([
-      '_gatehouse_tx_AAAAAAAAAAAAAAAA',
-      '_gatehouse_tx_BBBBBBBBBBBBBBBB',
-      '_gatehouse_tx_CCCCCCCCCCCCCCCC',
-    ]);
+    const touched = setCookies.map((c) => c.split('=')[0]);
+    // Each one that is no sign-in in progress ends, or the new sign-in takes its slot.
+    expect(touched).toEqual(
+      expect.arrayContaining(['_gatehouse_tx_a', '_gatehouse_tx_b', '_gatehouse_tx_c']),
+    );
+    expect(touched).not.toContain('_gatehouse_tx_f');
+    expect(setCookies.filter((c) => !c.includes('Max-Age=0'))).toHaveLength(1);
     for (const line of setCookies) expect(line).toContain('; Path=/.gatehouse/;');
-    expect(jar.has(`_gatehouse_tx_${fresh.slice(0, 16)}`)).toBe(true);
+    expect(jar.get('_gatehouse_tx_f')).toBe(cookies._gatehouse_tx_f);
   });
 
-  it('a client that sends hundreds of login cookies gets at most 64 of them ended, at once', async () => {
+  it('every slot held: a new sign-in takes the oldest one; a callback whose slot holds a newer sign-in is told so and leaves it be', async () => {
+    const sealer = createSealer(TEST_KEYS('ES256').cookie);
+    const now = Math.floor(Date.now() / 1000);
+    const browser = new HttpBrowser();
+    const jar = browser.cookies(s.gate.url);
+    // Slot 7 is the oldest; slot 3 the newest.
+    const startedAt = (slot: string) => (slot === '7' ? now - 300 : slot === '3' ? now : now - 60);
+    for (const slot of '0123456789abcdef')
+      jar.set(
+        `_gatehouse_tx_${slot}`,
+        await sealer.seal('login', {
+          s: `${slot}${'S'.repeat(43)}`,
+          n: 'n',
+          v: 'v',
+          p: 'corp',
+          r: '/',
+          t: startedAt(slot),
+        }),
+      );
+    const start = await browser.fetch(`${s.gate.url}/.gatehouse/login?rd=/`);
+    expect(start.status).toBe(302);
+    const setCookies = [start.headers['set-cookie'] ?? []].flat();
+    expect(setCookies.map((c) => c.split('=')[0])).toEqual(['_gatehouse_tx_7']);
+    expect(new URL(start.headers.location as string).searchParams.get('state')?.charAt(0)).toBe('7');
+    // The provider sends back a sign-in whose slot 3 now holds another tab's newer one.
+    const before = s.gate.events('login_failed').length;
+    const late = await browser.fetch(`${callbackUrl()}?code=c&state=3${'T'.repeat(43)}`);
+    expect(late.status).toBe(400);
+    expect(late.body).toContain('replaced by newer sign-ins');
+    expect(late.headers['set-cookie']).toBeUndefined();
+    expect(
+      s.gate
+        .events('login_failed')
+        .slice(before)
+        .map((e) => e.reason),
+    ).toEqual(['state_unknown']);
+  });
+
+  it('tabs that start their sign-ins at the same moment: the head they pass ends them all, and the browser signs in again at once', async () => {
+    const browser = new HttpBrowser();
+    const refusals: Page[] = [];
+    /** Follows a navigation; a refusal for the head's size is kept, and is the last page. */
+    const open = async (path: string): Promise<Page> => {
+      const pages = await browser.follow(`${s.gate.url}${path}`, {}, (u) => u.startsWith(s.provider.issuer));
+      const last = pages.at(-1) as Page;
+      if (last.status === 431) refusals.push(last);
+      return last;
+    };
+    // Restored at once, each tab's start carries only the cookies set before it: none sees the
+    // others, so no budget holds, and together they pass the 16 KiB head.
+    const parked = await Promise.all(Array.from({ length: 16 }, (_, i) => open(tabPath(i, 2_000))));
+    const signedIn = async (path: string): Promise<Page> => {
+      const last = await open(path);
+      const atProvider = last.headers.location;
+      if (typeof atProvider !== 'string' || !atProvider.startsWith(s.provider.issuer)) return last;
+      return (await finish(browser, atProvider)).at(-1) as Page;
+    };
+    // The user opens the application again: signed in, after at most one more refusal.
+    const before = refusals.length;
+    let page = await signedIn('/after-restore');
+    if (page.status === 431) page = await signedIn('/after-restore');
+    expect({ status: page.status, url: page.url }).toEqual({
+      status: 200,
+      url: `${s.gate.url}/after-restore`,
+    });
+    expect(refusals.length - before).toBeLessThanOrEqual(1);
+    // The head was passed (during the starts, or at the next sign-in), and each refusal ended
+    // every login cookie by name, with a page that says so.
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(parked.filter((p) => p.status !== 431 && p.status !== 302)).toEqual([]);
+    for (const refused of refusals) {
+      expect(refused.headers['content-type']).toContain('text/html');
+      expect(refused.body).toContain('more sign-ins in progress than fit in one request');
+      const ended = [refused.headers['set-cookie'] ?? []].flat();
+      expect(ended.map((c) => c.split('=')[0]).sort()).toEqual(
+        [...'0123456789abcdef'].map((slot) => `_gatehouse_tx_${slot}`),
+      );
+      for (const line of ended)
+        expect(line).toMatch(/^_gatehouse_tx_[0-9a-f]=; Path=\/\.gatehouse\/;.*; Max-Age=0$/);
+    }
+  });
+
+  it.each([
+    ['a sign-in route, in one piece', '/.gatehouse/callback?state=x', 1, true],
+    ['a sign-in route, trickled (the refused part starts mid-header)', '/.gatehouse/login?rd=/', 40, true],
+    ["the application's path", '/dashboards/1', 1, false],
+  ])('a head too large on %s: login cookies ended: %s', async (_where, target, pieces, ends) => {
+    const port = Number(new URL(s.gate.url).port);
+    const head = Buffer.from(
+      `GET ${target} HTTP/1.1\r\nHost: ${new URL(s.gate.url).host}\r\nAccept: text/html\r\n` +
+        `Cookie: ${Array.from({ length: 12 }, (_, i) => `_gatehouse_tx_${i.toString(16)}=${'v'.repeat(1_500)}`).join('; ')}\r\n\r\n`,
+    );
+    const response = await rawRequestInPieces(port, head, pieces);
+    expect(statusOf(response)).toBe(431);
+    const ended = response
+      .split('\r\n')
+      .filter((line) =>
+        /^set-cookie: _gatehouse_tx_[0-9a-f]=; Path=\/\.gatehouse\/;.*; Max-Age=0$/i.test(line),
+      );
+    expect(ended.length).toBe(ends ? 16 : 0);
+  });
+
+  it('a client that sends hundreds of login cookies: only the 16 slots are read, and those that do not open end at once', async () => {
     const browser = new HttpBrowser();
     const jar = browser.cookies(s.gate.url);
     for (let i = 0; i < 400; i++) jar.set(`_gatehouse_tx_${String(i).padStart(16, '0')}`, 'x');
+    for (const slot of '0123456789abcdef') jar.set(`_gatehouse_tx_${slot}`, 'x');
     expect(browser.cookieHeader(callbackUrl()).length).toBeGreaterThan(12_000);
     const started = Date.now();
     const start = await browser.fetch(`${s.gate.url}/.gatehouse/login?rd=/`);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(start.status).toBe(302);
     const setCookies = [start.headers['set-cookie'] ?? []].flat();
-    expect(setCookies.filter((c) => c.includes('Max-Age=0')).length).toBe(64);
-    expect(setCookies.length).toBe(65);
+    // Fifteen ended; the new sign-in takes the sixteenth slot.
+    expect(setCookies.filter((c) => c.includes('Max-Age=0')).length).toBe(15);
+    expect(setCookies.length).toBe(16);
   });
 });

@@ -8,10 +8,14 @@ import { serializeCookie } from './cookies.ts';
 import { authorizationUrl, newLoginSecrets, type ProviderClient } from './oidc-client.ts';
 import {
   cookieBytes,
+  freeLoginSlot,
   loginCookieBudgetFor,
+  loginCookieOfState,
+  loginCookieSlots,
   type PendingSignIn,
   pendingSignIns,
   signInsToEnd,
+  stateInSlot,
 } from './pending-sign-ins.ts';
 
 /** How long a started sign-in stays valid (from redirect to provider until the callback). */
@@ -24,7 +28,7 @@ export const LOGIN_PATH = '/.gatehouse/login';
  */
 export const LOGIN_COOKIE_PATH = '/.gatehouse/';
 
-/** A sign-in in progress, sealed in its own cookie (one per state, so several tabs can sign in at once). */
+/** A sign-in in progress, sealed in its own cookie (one per slot, so several tabs can sign in at once). */
 export interface LoginTransaction {
   /** state, nonce, PKCE verifier */
   readonly s: string;
@@ -43,9 +47,14 @@ export function loginCookiePrefix(auth: AuthRuntime): string {
   return `${auth.settings.session.cookieName}_tx_`;
 }
 
-/** Name of the login cookie of one sign-in, derived from its state. */
-export function loginCookieName(auth: AuthRuntime, state: string): string {
-  return loginCookiePrefix(auth) + state.slice(0, 16);
+/** Name of the login cookie of one sign-in, the slot its state names; undefined when it names none. */
+export function loginCookieName(auth: AuthRuntime, state: string): string | undefined {
+  return loginCookieOfState(loginCookiePrefix(auth), state);
+}
+
+/** Set-Cookie lines that end every sign-in in progress in a browser, whatever came with the request. */
+export function endEverySignIn(auth: AuthRuntime): string[] {
+  return loginCookieSlots(loginCookiePrefix(auth)).map((name) => loginCookie(auth, name, '', 0));
 }
 
 /** Set-Cookie for a login cookie (scoped to the sign-in routes); an empty value with 0 ends it. */
@@ -55,6 +64,27 @@ export function loginCookie(auth: AuthRuntime, name: string, value: string, maxA
     path: LOGIN_COOKIE_PATH,
     maxAge,
   });
+}
+
+/**
+ * The answer's cookies and message when a request head was too large for the sidecar to read: on
+ * the sign-in routes (or where the refused head does not say its path), every sign-in in progress
+ * in the browser ends. Tabs that started their sign-ins at the same moment did not see each
+ * other's login cookies, so together they can pass the head limit; without this every sign-in
+ * route of that browser was refused 431 until they expired ten minutes later. Null elsewhere, or
+ * when the application signs nobody in.
+ */
+export function signInsEndedByOverflow(
+  auth: AuthRuntime | null,
+  target: string,
+): { readonly cookies: string[]; readonly message: string } | null {
+  if (auth?.externalHost == null) return null;
+  if (target.startsWith('/') && !target.startsWith(LOGIN_COOKIE_PATH)) return null;
+  return {
+    cookies: endEverySignIn(auth),
+    message:
+      'This browser had more sign-ins in progress than fit in one request, so they were ended. Open the application again to sign in.',
+  };
 }
 
 /** The sign-ins in progress whose login cookies came with the request (but `except`). */
@@ -118,7 +148,11 @@ export async function startLogin(
       returnPath,
     );
   }
-  const secrets = await newLoginSecrets();
+  const t = Math.floor(Date.now() / 1000);
+  const pending = await signInsInProgress(scope, auth, t);
+  const name = freeLoginSlot(pending, loginCookiePrefix(auth));
+  const drawn = await newLoginSecrets();
+  const secrets = { ...drawn, state: stateInSlot(name, drawn.state) };
   const origin = auth.settings.externalOrigin as string;
   const url = await authorizationUrl(config, provider.settings, origin + CALLBACK_PATH, secrets);
   const tx: LoginTransaction = {
@@ -127,12 +161,12 @@ export async function startLogin(
     v: secrets.verifier,
     p: provider.settings.name,
     r: returnPath,
-    t: Math.floor(Date.now() / 1000),
+    t,
   };
   const sealed = await auth.sealer.seal('login', tx);
-  const name = loginCookieName(auth, secrets.state);
-  const pending = await signInsInProgress(scope, auth, tx.t);
-  const ended = signInsToEnd(pending, cookieBytes(name, sealed), loginCookieBudgetFor(auth.maxHeaderBytes));
+  // The sign-in whose slot this one takes ends by being replaced, not by a second Set-Cookie.
+  const others = pending.filter((p) => p.name !== name);
+  const ended = signInsToEnd(others, cookieBytes(name, sealed), loginCookieBudgetFor(auth.maxHeaderBytes));
   return redirectTo(
     url.href,
     [

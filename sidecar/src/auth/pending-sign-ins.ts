@@ -1,11 +1,54 @@
+import { randomInt } from 'node:crypto';
 import { readCookies } from './cookies.ts';
 import type { Sealer } from './sealed.ts';
 import { HEAD_RESERVE_BYTES } from './session-jar.ts';
 
-/** The part of a login cookie's name after `<cookieName>_tx_`: the first 16 characters of its state. */
-const STATE_PREFIX = /^[A-Za-z0-9_-]{16}$/;
-/** Login cookies looked at in one request at most; a browser under the budget holds far fewer. */
-const MAX_LOOKED_AT = 64;
+/**
+ * The slots of login cookies: a login cookie is named `<cookieName>_tx_<slot>`, one of 16 names
+ * known in advance, and the first character of its sign-in's state is its slot. Sign-ins started
+ * in several tabs at the same moment do not see each other's cookies, so no budget can keep their
+ * sum under the head limit; with names known in advance, a response to a head too large ends
+ * every one of them by name (loginCookieSlots), and the browser can sign in again at once instead
+ * of being refused until the cookies expire.
+ */
+const SLOTS = '0123456789abcdef';
+export const LOGIN_SLOTS = SLOTS.length;
+
+/** The names of every login cookie slot. */
+export function loginCookieSlots(prefix: string): string[] {
+  return [...SLOTS].map((slot) => prefix + slot);
+}
+
+/** The name of the login cookie of a sign-in's state; undefined when the state names no slot. */
+export function loginCookieOfState(prefix: string, state: string): string | undefined {
+  const slot = state.charAt(0);
+  return slot !== '' && SLOTS.includes(slot) ? prefix + slot : undefined;
+}
+
+/** A new sign-in's state in a slot: the slot's character, then the state drawn for it. */
+export function stateInSlot(slotName: string, state: string): string {
+  return slotName.slice(-1) + state;
+}
+
+/**
+ * The slot for a new sign-in: one no live sign-in of this browser holds, drawn at random (tabs
+ * that start at the same moment then rarely take the same one); when all are held, the oldest's.
+ */
+export function freeLoginSlot(pending: readonly PendingSignIn[], prefix: string): string {
+  const held = new Set(pending.filter((p) => p.startedAt !== undefined).map((p) => p.name));
+  const free = loginCookieSlots(prefix).filter((name) => !held.has(name));
+  if (free.length > 0) return free[randomInt(free.length)] as string;
+  return (oldestFirst(pending)[0] as PendingSignIn).name;
+}
+
+/** Live sign-ins, oldest first; within a second, the earlier in the header. */
+function oldestFirst(pending: readonly PendingSignIn[]): PendingSignIn[] {
+  return pending
+    .map((p, at) => ({ p, at }))
+    .filter(({ p }) => p.startedAt !== undefined)
+    .sort((a, b) => (a.p.startedAt as number) - (b.p.startedAt as number) || a.at - b.at)
+    .map(({ p }) => p);
+}
 
 /** A sign-in in progress as the browser sent its cookie back. */
 export interface PendingSignIn {
@@ -61,7 +104,7 @@ export function setCookieBytes(lines: readonly string[]): number {
 
 /**
  * The login cookies of sign-ins in progress that came with a request (but `except`, one already
- * read), opened to learn when each started. At most 64 are looked at; the rest are left to expire.
+ * read), opened to learn when each started: at most one per slot.
  */
 export async function pendingSignIns(
   header: string | readonly string[] | undefined,
@@ -71,15 +114,14 @@ export async function pendingSignIns(
   now: number,
   except?: string,
 ): Promise<PendingSignIn[]> {
-  const found = [...readCookies(header, prefix)]
-    .filter(([name]) => name !== except && STATE_PREFIX.test(name.slice(prefix.length)))
-    .slice(0, MAX_LOOKED_AT);
+  const slots = new Set(loginCookieSlots(prefix));
+  const found = [...readCookies(header, prefix)].filter(([name]) => name !== except && slots.has(name));
   return Promise.all(
     found.map(async ([name, value]) => {
       const opened = await sealer.open('login', value);
       const t = opened?.t;
       const s = opened?.s;
-      const own = typeof s === 'string' && name === prefix + s.slice(0, 16);
+      const own = typeof s === 'string' && name === loginCookieOfState(prefix, s);
       const fresh = typeof t === 'number' && now - t <= ttlSeconds && t <= now + 60;
       return { name, bytes: cookieBytes(name, value), startedAt: own && fresh ? t : undefined };
     }),
@@ -95,10 +137,7 @@ export async function pendingSignIns(
 export function signInsToEnd(pending: readonly PendingSignIn[], newBytes: number, budget: number): string[] {
   // Newest first; within a second, the later in the header: browsers send the cookies of one
   // path oldest first (RFC 6265, 5.4).
-  const live = pending
-    .map((p, at) => ({ ...p, at }))
-    .filter((p) => p.startedAt !== undefined)
-    .sort((a, b) => (b.startedAt as number) - (a.startedAt as number) || b.at - a.at);
+  const live = oldestFirst(pending).reverse();
   const end = pending.filter((p) => p.startedAt === undefined).map((p) => p.name);
   let used = newBytes;
   let full = false;

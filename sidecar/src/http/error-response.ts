@@ -71,6 +71,7 @@ export function sendRawError(
   requestId: string,
   requestIdHeader: string,
   accept?: string,
+  cookies: readonly string[] = [],
 ): number {
   const { type, body } = errorBody(error, requestId, accept);
   const head =
@@ -80,6 +81,7 @@ export function sendRawError(
     Object.entries(error.headers)
       .map(([name, value]) => `${name}: ${value}\r\n`)
       .join('') +
+    cookies.map((cookie) => `set-cookie: ${cookie}\r\n`).join('') +
     'connection: close\r\n\r\n';
   const text = head + body;
   if (socket.writable) socket.end(text);

@@ -100,20 +100,21 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   // Where "Try again" leads: the page the sign-in was for, once the transaction names it.
   let returnPath = '/';
   if (!state) return fail(400, 'state_missing', 'The sign-in response is incomplete.');
-  const name = loginCookieName(auth, state);
-  const sealed = cookies.get(name);
-  if (sealed === undefined) {
-    return fail(
+  const notHere = () =>
+    fail(
       400,
       redeemed.has(state) ? 'state_reused' : 'state_unknown',
       'This sign-in was not started in this browser, was replaced by newer sign-ins in it, or is already finished.',
     );
-  }
+  const name = loginCookieName(auth, state);
+  const sealed = name === undefined ? undefined : cookies.get(name);
+  if (name === undefined || sealed === undefined) return notHere();
   const clear = [loginCookie(auth, name, '', 0)];
   const tx = asTransaction(await auth.sealer.open('login', sealed));
-  if (tx && tx.s === state) returnPath = tx.r;
-  if (!tx || tx.s !== state)
-    return fail(400, 'state_mismatch', 'The sign-in response does not match this browser.', {}, clear);
+  if (!tx) return fail(400, 'state_mismatch', 'The sign-in response does not match this browser.', {}, clear);
+  // Its slot holds a newer sign-in, started in another tab: that one goes on.
+  if (tx.s !== state) return notHere();
+  returnPath = tx.r;
   if (now - tx.t > LOGIN_TTL_SECONDS)
     return fail(400, 'login_expired', 'The sign-in took too long. Please try again.', {}, clear);
   if (!markRedeemed(state)) return fail(400, 'state_reused', 'This sign-in is already finished.', {}, clear);
