@@ -104,6 +104,42 @@ describe('gateway pages in headless Chromium', () => {
     await page.close();
   });
 
+  it('login cookies past the head: one page says so and ends them all, and the next try signs in', async () => {
+    const context = await browser.newContext();
+    try {
+      // What tabs restored at the same moment leave (none saw the others' cookies): twelve sign-ins
+      // in progress of 1.5 KB each, over the 16 KiB the sidecar reads of a request head.
+      await context.addCookies(
+        Array.from({ length: 12 }, (_, i) => ({
+          name: `_gatehouse_tx_${i.toString(16)}`,
+          value: 'v'.repeat(1_500),
+          url: `${stack.origin}/.gatehouse/`,
+        })),
+      );
+      const loginCookies = async () =>
+        (await context.cookies(`${stack.origin}/.gatehouse/callback`)).filter((c) => c.name.includes('_tx_'));
+      expect(await loginCookies()).toHaveLength(12);
+      const wanted = `${stack.origin}/dashboards/7?view=week`;
+      const page = await context.newPage();
+      await page.goto(wanted);
+      expect(await page.title()).toBe('431 Request Header Fields Too Large');
+      expect(await page.textContent('body')).toContain(
+        'This browser had more sign-ins in progress than fit in one request, so they were ended. Open the application again to sign in.',
+      );
+      await page.screenshot({ path: resolve(ARTIFACTS, 'sign-ins-ended-page.png') });
+      expect(await loginCookies()).toEqual([]);
+      await page.goto(wanted);
+      await signInAt(page, 'alice');
+      expect(page.url()).toBe(wanted);
+      const seen = JSON.parse((await page.textContent('body')) ?? '{}') as {
+        headers: Record<string, string>;
+      };
+      expect(seen.headers['x-gatehouse-email']).toBe('alice@example.com');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('machines still get JSON: a 403 without text/html in Accept', async () => {
     const page = await browser.newPage();
     await page.goto(`${stack.origin}/reports`);
