@@ -3,6 +3,7 @@ import {
   BACKCHANNEL_LOGOUTS_IN_ALL,
   BACKCHANNEL_LOGOUTS_PER_ADDRESS,
 } from '../../sidecar/src/auth/auth-runtime.ts';
+import { BODY_WITH_HEAD_MS } from '../../sidecar/src/routes/backchannel-logout.ts';
 import { type ForgedProvider, startForgedProvider } from '../helpers/forged-provider.ts';
 import { dial, eventually, type RawClient, sleep, statusesOf, watchSocket } from '../helpers/hostile.ts';
 import type { JsonLine } from '../helpers/json-lines.ts';
@@ -13,7 +14,9 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 // body itself (up to 16 KiB, at the body's minimum rate: 20 s before the first byte is due).
 // Before a share per address, one address that sent the heads of 100 logouts and no bodies held
 // all 100 connections of a sidecar started with --max-connections 100, and a new client from
-// elsewhere was closed on accept. The built sidecar as shipped, with a lower cap to keep it small.
+// elsewhere was closed on accept. A logout whose body comes with its head (as a provider sends
+// it) takes no share: before, clients of the provider's own address that held the shares got its
+// logouts refused. The built sidecar as shipped, with a lower cap to keep it small.
 
 let provider: ForgedProvider;
 let upstream: TestUpstream;
@@ -87,6 +90,47 @@ describe('back-channel logouts that never send their body', () => {
     again.socket.write('x'.repeat(16_000));
     await again.waitFor(/^HTTP\/1\.1 400/, 5_000);
     for (const c of flood) c.socket.destroy();
+  });
+});
+
+describe('back-channel logouts whose body comes with the head', () => {
+  it(`are read while the shares of their own address are held; one whose body is ${BODY_WITH_HEAD_MS} ms late is refused`, async () => {
+    // Heads without bodies from the provider's address (one address for every client behind an
+    // ingress whose forwarded address is not trusted) hold its share.
+    const start = busyRefusals();
+    const held: RawClient[] = [];
+    for (let i = 0; i < BACKCHANNEL_LOGOUTS_PER_ADDRESS + 4; i++) held.push(await logoutHead('127.0.0.6'));
+    await eventually(
+      'the share held, the rest refused and logged',
+      () => held.filter((c) => statusOf(c) === 503).length === 4 && busyRefusals() - start === 4,
+    );
+    const refusedBefore = busyRefusals();
+    // The provider's logout: head and body in one write, then one whose body follows 100 ms later.
+    const body = `logout_token=${'x'.repeat(200)}.${'y'.repeat(200)}.${'z'.repeat(100)}`;
+    const head = `POST /.gatehouse/backchannel-logout HTTP/1.1\r\nHost: ${gateway.host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+    for (const gapMs of [0, 100]) {
+      const socket = await dial(gateway.port, '127.0.0.6');
+      if (!socket) throw new Error('no connection');
+      const provider = watchSocket(socket);
+      opened.push(provider);
+      if (gapMs === 0) socket.write(head + body);
+      else {
+        socket.write(head);
+        await sleep(gapMs);
+        socket.write(body);
+      }
+      await provider.waitFor(/^HTTP\/1\.1 \d{3}/, 5_000);
+      // Read and verified (a token this provider never signed), not refused for want of a share.
+      expect({ gapMs, status: statusOf(provider) }).toEqual({ gapMs, status: 400 });
+      expect(provider.received()).toMatch(/"error_description":"malformed"/);
+    }
+    expect(busyRefusals()).toBe(refusedBefore);
+    // A body later than that waits for a share like any slow one: none is free.
+    const sent = performance.now();
+    const late = await logoutHead('127.0.0.6', 'Connection: close\r\n');
+    await late.waitFor(/^HTTP\/1\.1 503/, 5_000);
+    expect(performance.now() - sent).toBeGreaterThanOrEqual(BODY_WITH_HEAD_MS - 10);
+    for (const c of [...held, late]) c.socket.destroy();
   });
 });
 
