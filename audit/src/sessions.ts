@@ -112,6 +112,9 @@ export class SessionBuilder {
     for (const r of this.#revocations) {
       if (r.revokedBefore === null || !names(r, b)) continue;
       if (r.session != null) {
+        // A sign-out here is carried to the other replicas by a revocation of its session, which
+        // this sidecar logs too, often a millisecond before its logout line: the sign-out is the end.
+        if (b.end?.kind === 'logout') continue;
         // One session named: its sign-in time does not matter.
         if (!found || r.time < found.time) found = { kind: 'revoked', time: r.time, detail: r.revocation };
         continue;

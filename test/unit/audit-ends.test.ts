@@ -30,6 +30,48 @@ function session(records: (RequestRecord | AuthRecord)[]) {
   return b.sessions().find((s) => s.sessionId === 'S1');
 }
 
+describe('how a session ended', () => {
+  it.each([
+    [
+      'a sign-out here, with the revocation that carries it logged a millisecond before',
+      [
+        event('revocation_applied', 1999, {
+          session: 'S1',
+          revocation: 'session-end-1',
+          revokedBefore: 1000,
+        }),
+        event('logout', 2000, { sessionId: 'S1' }),
+      ],
+      'logout',
+    ],
+    [
+      'a sign-out elsewhere (its logout line not among those read)',
+      [
+        event('revocation_applied', 1999, {
+          session: 'S1',
+          revocation: 'session-end-1',
+          revokedBefore: 1000,
+        }),
+      ],
+      'revoked',
+    ],
+    [
+      'a revocation of the user before a sign-out',
+      [
+        event('revocation_applied', 1500, {
+          email: 'ada@example.com',
+          revocation: 'stolen',
+          revokedBefore: 1400,
+        }),
+        event('logout', 2000, { sessionId: 'S1' }),
+      ],
+      'revoked',
+    ],
+  ] as const)('%s', (_what, ends, kind) => {
+    expect(session([request(1000), ...ends])?.end?.kind).toBe(kind);
+  });
+});
+
 describe('used after end', () => {
   it.each([
     ['a sign-out here', [event('logout', 2000, { sessionId: 'S1' })], 'logout'],
