@@ -1,5 +1,6 @@
-import Type, { type Static, type TObject, type TProperties } from 'typebox';
+import Type, { type TObject } from 'typebox';
 import { StringEnum } from './api/schema-helpers.ts';
+import { event, type Fields, int, lineSchema, opt, str } from './event-schema.ts';
 import { Decision, Nullable } from './log-line.ts';
 import { SESSION_END_GIVEN_UP } from './session-end-outcomes.ts';
 
@@ -71,10 +72,6 @@ export const LOGIN_FAILURES = [
 export type LoginFailure = (typeof LOGIN_FAILURES)[number];
 export type LogoutTokenRefusalCode = (typeof LOGOUT_TOKEN_REFUSALS)[number];
 
-const str = (description: string) => Type.String({ description });
-const int = (description: string) => Type.Integer({ minimum: 0, description });
-const opt = Type.Optional;
-
 const Provider = str('The identity provider (its name in the application).');
 const Subject = str('The subject (`sub`) at that provider.');
 const Email = Nullable(Type.String(), 'Verified email; null when the provider gave none.');
@@ -85,7 +82,17 @@ const App = str('`namespace/name` of the AccessApplication (`name` in standalone
 const AppOrNull = Nullable(Type.String(), 'The application; null before the first config.');
 
 /** Who a revocation or an unreported session end is for: exactly one of these shapes. */
-const RevocationTarget = {
+/** An error that nothing handled, as a process reports it before it exits (sidecar and operator). */
+export const DefectFields = {
+  origin: StringEnum(['uncaught_exception', 'unhandled_rejection'] as const, {
+    description:
+      '`uncaught_exception`: thrown where nothing caught it; `unhandled_rejection`: a promise rejected with no handler.',
+  }),
+  error: str('Its name and message, at most 1,000 characters.'),
+  stack: Type.Array(Type.String(), { description: 'Where it was thrown: at most 10 frames.' }),
+};
+
+export const RevocationTarget = {
   user: opt(str('Every session of this email.')),
   session: opt(str('One session (a sign-out elsewhere).')),
   providerSession: opt(str("The identity provider's session id (`sid`): a back-channel logout.")),
@@ -103,16 +110,6 @@ export const AUTH_EVENT_CONTEXT = {
   clientIp: str('Client address, as in the request line.'),
   userAgent: Nullable(Type.String(), 'User-Agent header.'),
 };
-
-interface EventSpec<P extends TProperties> {
-  readonly description: string;
-  readonly fields: P;
-}
-
-const event = <P extends TProperties>(description: string, fields: P): EventSpec<P> => ({
-  description,
-  fields,
-});
 
 /** Auth events: sign-in, sign-out, refresh, session ends and credential failures. */
 export const AUTH_EVENTS = {
@@ -231,14 +228,7 @@ export const SIDECAR_EVENTS = {
   ),
   sidecar_failed: event(
     'An error that no part of the sidecar handled ends it: a defect (report it with this line). It stops accepting connections, gives up the session ends not through yet (each with its `session_end_unreported` line), writes the log lines it holds (for at most 1 s, so that every request it answered has its line), then exits 70 and its container restarts.',
-    {
-      origin: StringEnum(['uncaught_exception', 'unhandled_rejection'] as const, {
-        description:
-          '`uncaught_exception`: thrown where nothing caught it; `unhandled_rejection`: a promise rejected with no handler.',
-      }),
-      error: str('Its name and message, at most 1,000 characters.'),
-      stack: Type.Array(Type.String(), { description: 'Where it was thrown: at most 10 frames.' }),
-    },
+    DefectFields,
   ),
   sidecar_stopped: event(
     'The sidecar stopped; what the drain had to cut when its time ran out (all 0 after a clean drain).',
@@ -356,24 +346,12 @@ export type AuthEventType = keyof typeof AUTH_EVENTS;
 export type SidecarEventType = keyof typeof SIDECAR_EVENTS;
 export type EventType = AuthEventType | SidecarEventType;
 
-type Fields<P extends TProperties> = Static<TObject<P>>;
-
 /** The fields an auth event's caller gives (the request context is added by the writer). */
 export type AuthEventFields<T extends AuthEventType> = Fields<(typeof AUTH_EVENTS)[T]['fields']>;
 /** The fields of a sidecar event. */
 export type SidecarEventFields<T extends SidecarEventType> = Fields<(typeof SIDECAR_EVENTS)[T]['fields']>;
 /** The request context every auth event line carries (the writer adds it). */
 export type AuthEventContext = Fields<typeof AUTH_EVENT_CONTEXT>;
-
-const lineSchema = (type: string, fields: TProperties, description: string) =>
-  Type.Object(
-    {
-      type: Type.Literal(type, { description: 'Line kind.' }),
-      time: Type.String({ description: 'When the line was written, RFC 3339 with milliseconds.' }),
-      ...fields,
-    },
-    { additionalProperties: false, description },
-  );
 
 /** The whole line of each event, `type` and `time` included: what the tests check lines against. */
 export const EVENT_LINES: Readonly<Record<EventType, TObject>> = Object.fromEntries([

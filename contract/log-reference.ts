@@ -1,9 +1,11 @@
 import type { TProperties, TSchema } from 'typebox';
 import { AUTH_EVENT_CONTEXT, AUTH_EVENTS, SIDECAR_EVENTS } from './log-events.ts';
+import { OPERATOR_EVENTS } from './operator-events.ts';
 
 /**
- * The log reference's tables (docs/logs.md), rendered from the line schemas: the request line in
- * each profile, the sidecar's events and the auth events.
+ * The log reference's tables, rendered from the line schemas: the request line in each profile,
+ * the sidecar's events and the auth events (docs/logs.md), the operator's events
+ * (docs/operator.md).
  */
 
 interface Described {
@@ -74,4 +76,9 @@ export function sidecarEventTable(): string {
 export function authEventTable(): string {
   const context = Object.keys(AUTH_EVENT_CONTEXT).map(code).join(', ');
   return `Every auth event carries \`type\`, \`time\` and the request that caused it (${context}), then:\n\n${eventTable(AUTH_EVENTS)}`;
+}
+
+/** The operator's events. */
+export function operatorEventTable(): string {
+  return eventTable(OPERATOR_EVENTS);
 }

@@ -7,7 +7,12 @@ import { AccessRevocation } from '../../contract/api/access-revocation.ts';
 import { referenceTable } from '../../contract/api/reference-doc.ts';
 import { customResourceDefinitions } from '../../contract/crds/custom-resource-definitions.ts';
 import { CloudflareRequestLine, NativeRequestLine } from '../../contract/log-line.ts';
-import { authEventTable, lineTable, sidecarEventTable } from '../../contract/log-reference.ts';
+import {
+  authEventTable,
+  lineTable,
+  operatorEventTable,
+  sidecarEventTable,
+} from '../../contract/log-reference.ts';
 import { operatorRbac } from '../../operator/src/rbac.ts';
 
 const CRD_HEADER =
@@ -67,6 +72,7 @@ export function generatedDocs(): [string, string][] {
         'auth-events': authEventTable(),
       }),
     ],
+    ['docs/operator.md', withRegions(read('docs/operator.md'), { 'operator-events': operatorEventTable() })],
     [
       'docs/reference/access-application.md',
       `# AccessApplication reference (gatehouse.dev/v1alpha1)\n\n<!-- Generated from contract/api/access-application.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\n${referenceTable(AccessApplication)}`,

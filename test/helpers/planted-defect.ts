@@ -13,6 +13,11 @@ export const PLANTED_REJECTION = 'planted rejection';
  * nobody handles. For startSidecarProcess's `command`.
  */
 export function sidecarWithPlantedDefect(): string[] {
+  return [...plantedDefect(), GATEHOUSE_BIN];
+}
+
+/** The Node.js arguments that plant the defect (`--import` of a module that does it). */
+export function plantedDefect(): string[] {
   const planted = join(mkdtempSync(join(tmpdir(), 'gatehouse-defect-')), 'planted-defect.mjs');
   writeFileSync(
     planted,
@@ -22,5 +27,5 @@ export function sidecarWithPlantedDefect(): string[] {
       '',
     ].join('\n'),
   );
-  return ['--import', planted, GATEHOUSE_BIN];
+  return ['--import', planted];
 }

@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFECT_EXIT_CODE } from '../../sidecar/src/cli/exit-on-defect.ts';
+import { DEFECT_EXIT_CODE } from '../../lib/defects.ts';
 import { assertLogLinesMatchSchema } from '../helpers/log-line-check.ts';
 import { PLANTED_REJECTION, PLANTED_THROW, sidecarWithPlantedDefect } from '../helpers/planted-defect.ts';
 import {

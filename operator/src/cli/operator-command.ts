@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDurationFlag, parseIntegerFlag, parseListen, UsageError } from '../../../lib/args.ts';
+import { DEFECT_EXIT_CODE, onDefect } from '../../../lib/defects.ts';
 import { loadConnection } from '../../../lib/kube/connection.ts';
 import { loadInjectionSettings } from '../injection/injection-settings.ts';
 import { createOperator, type OperatorOptions } from '../operator.ts';
@@ -215,6 +216,12 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
       (existsSync(NAMESPACE_FILE) ? readFileSync(NAMESPACE_FILE, 'utf8').trim() : undefined),
     ...(process.env.POD_NAME ? { podName: process.env.POD_NAME } : {}),
     hostname: hostname(),
+  });
+  // A defect ends the operator at once (its lines are written as they come, so none is held),
+  // but its reason goes on the log stream first, not only to stderr.
+  onDefect((report) => {
+    logOperatorEvent('operator_failed', report);
+    process.exit(DEFECT_EXIT_CODE);
   });
   const operator = createOperator(operatorOptions(flags));
   const ports = await operator.start();

@@ -11,6 +11,7 @@ import {
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
 import { type KubeObject, kubeTime } from '../../../lib/kube/kube-object.ts';
 import type { ConfigHub } from '../delivery/config-hub.ts';
+import type { OperatorLog } from '../operator-log.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { desiredStatus, sameStatus } from './conditions.ts';
 
@@ -27,7 +28,7 @@ export interface RevocationReconcilerContext {
   readonly now: () => Date;
   /** Reconcile this revocation again after ms (its expiry, or a moment later while sidecars catch up). */
   readonly later: (name: string, ms: number) => void;
-  readonly log: (type: string, fields: Record<string, unknown>) => void;
+  readonly log: OperatorLog;
 }
 
 /**

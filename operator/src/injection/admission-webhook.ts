@@ -6,6 +6,7 @@ import { FairTurns } from '../../../lib/fair-turns.ts';
 import { type JsonShapeLimits, jsonShapeProblem } from '../../../lib/json-shape.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { readBody, sendJson } from '../delivery/json-response.ts';
+import type { OperatorLog } from '../operator-log.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { type InjectionContext, injectPod } from './inject-pod.ts';
 import { type PodLike, podPatch } from './pod-shape.ts';
@@ -62,7 +63,7 @@ export interface AdmissionWebhookOptions {
   /** The injection context now; undefined while the operator has no CA bundle to give sidecars. */
   readonly context: () => InjectionContext | undefined;
   readonly metrics: OperatorMetrics;
-  readonly log: (type: string, fields: Record<string, unknown>) => void;
+  readonly log: OperatorLog;
 }
 
 /** The decision for one AdmissionReview request about a Pod. */

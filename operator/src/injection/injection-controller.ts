@@ -8,6 +8,7 @@ import {
 } from '../../../lib/kube/resource-types.ts';
 import type { EventRecorder } from '../controller/event-recorder.ts';
 import type { Informer, InformerOptions } from '../controller/informer.ts';
+import type { OperatorLog } from '../operator-log.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { createAdmissionWebhook } from './admission-webhook.ts';
 import { INJECTION_FIELD_MANAGER, optInApplyBody, planDeploymentOptIn } from './deployment-opt-in.ts';
@@ -31,7 +32,7 @@ export interface InjectionControllerOptions {
   readonly isLeader: () => boolean;
   readonly metrics: OperatorMetrics;
   readonly events: EventRecorder;
-  readonly log: (type: string, fields: Record<string, unknown>) => void;
+  readonly log: OperatorLog;
   readonly settings: InjectionSettings;
   /** The MutatingWebhookConfiguration whose caBundle the operator keeps; none when TLS is not self-managed. */
   readonly webhookConfiguration?: string;
@@ -84,7 +85,7 @@ export function createInjectionController(options: InjectionControllerOptions) {
   async function reconcileWebhook(): Promise<string> {
     const configuration: KubeObject | undefined = name ? webhooks?.get(`/${name}`) : undefined;
     const bundle = options.caBundle();
-    if (!configuration || !bundle || !options.isLeader()) return 'skipped';
+    if (!name || !configuration || !bundle || !options.isLeader()) return 'skipped';
     const body = caBundleApply(configuration, bundle);
     if (!body) return 'unchanged';
     await options.client.apply(MUTATING_WEBHOOK_CONFIGURATIONS, body);

@@ -4,6 +4,7 @@ import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { SECRETS } from '../../../lib/kube/resource-types.ts';
 import { secretData, secretStrings } from '../../../lib/kube/secret-data.ts';
 import type { Informer } from '../controller/informer.ts';
+import type { OperatorLog } from '../operator-log.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import {
   planServingTls,
@@ -30,7 +31,7 @@ export interface ServingTlsManagerOptions {
   readonly metrics: OperatorMetrics;
   readonly isLeader: () => boolean;
   readonly now: () => Date;
-  readonly log: (type: string, fields: Record<string, unknown>) => void;
+  readonly log: OperatorLog;
   /**
    * Queues a check of the Secret on the operator's work queue after ms (0: now). The queue runs
    * ensure() once at a time, coalesces requests, and retries a failure with backoff.
@@ -86,7 +87,7 @@ export function createServingTlsManager(options: ServingTlsManagerOptions) {
       options.metrics.writes.inc({ what: 'tls_secret' });
       options.log('tls_secret_written', {
         secret: key,
-        changes: plan.changes,
+        changes: [...plan.changes],
         notAfter: new X509Certificate(plan.data[TLS_SECRET_KEYS.cert] ?? '').validTo,
       });
     }
