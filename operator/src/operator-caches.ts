@@ -18,7 +18,7 @@ import { PODS, type ResourceType, SECRETS } from '../../lib/kube/resource-types.
 import { validApplication } from './controller/application-inputs.ts';
 import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
 import { ReferenceIndex } from './controller/reference-index.ts';
-import { errorMessage, logOperatorEvent } from './operator-log.ts';
+import { errorMessage, type OperatorLog } from './operator-log.ts';
 import type { OperatorMetrics } from './operator-metrics.ts';
 import type { OperatorOptions } from './operator-options.ts';
 
@@ -36,6 +36,7 @@ export function informerFactory(
   client: KubeClient,
   watch: OperatorOptions['watch'],
   metrics: OperatorMetrics,
+  log: OperatorLog,
 ): InformerFactory {
   return (resource, onChange, extra = {}) =>
     startInformer(client, {
@@ -46,7 +47,7 @@ export function informerFactory(
       onRestart: (reason, error) => {
         metrics.watchRestarts.inc({ resource: resource.plural, reason });
         if (reason !== 'resync')
-          logOperatorEvent('watch_restarted', {
+          log('watch_restarted', {
             resource: resource.plural,
             reason,
             error: error ? errorMessage(error) : undefined,

@@ -1,6 +1,7 @@
 import type { KubeConnection } from '../../lib/kube/connection.ts';
 import type { InformerOptions } from './controller/informer.ts';
 import type { InjectionSettings } from './injection/injection-settings.ts';
+import type { OperatorLog } from './operator-log.ts';
 import type { ServingTlsSettings } from './tls/serving-tls-plan.ts';
 
 export const DEFAULT_CONCURRENCY = 4;
@@ -44,4 +45,6 @@ export interface OperatorOptions {
   readonly rotation?: { rotationMs?: number; overlapMs?: number };
   readonly heartbeatMs?: number;
   readonly now?: () => Date;
+  /** Where its events go (default: a JSON line each on stdout). */
+  readonly log?: OperatorLog;
 }

@@ -35,6 +35,7 @@ export type { OperatorOptions } from './operator-options.ts';
  */
 export function createOperator(options: OperatorOptions) {
   // 1. State: what everything else writes to or reads from.
+  const log = options.log ?? logOperatorEvent;
   const client = new KubeClient(options.connection);
   const now = options.now ?? (() => new Date());
   const queue = new WorkQueue({ concurrency: options.concurrency ?? DEFAULT_CONCURRENCY });
@@ -49,14 +50,14 @@ export function createOperator(options: OperatorOptions) {
   });
   const hub = new ConfigHub();
   const events = new EventRecorder(client, (error) =>
-    logOperatorEvent('event_write_failed', { error: errorMessage(error) }),
+    log('event_write_failed', { error: errorMessage(error) }),
   );
   let election: LeaderElection | undefined;
   const isLeader = (): boolean => election?.isLeader() ?? false;
   const enqueue = (key: string): void => queue.add(key);
 
   // 2. Caches: every change queues the keys it affects.
-  const informer = informerFactory(client, options.watch, metrics);
+  const informer = informerFactory(client, options.watch, metrics, log);
   const caches = createOperatorCaches(informer, enqueue);
 
   // 3. The serving certificate and sidecar injection, both fed by the caches.
@@ -72,7 +73,7 @@ export function createOperator(options: OperatorOptions) {
         metrics,
         isLeader,
         now,
-        log: logOperatorEvent,
+        log,
         requeue: (ms) => queue.addAfter(`tls:${options.namespace}/${managedTls.secretName}`, ms),
       })
     : undefined;
@@ -86,7 +87,7 @@ export function createOperator(options: OperatorOptions) {
         isLeader,
         metrics,
         events,
-        log: logOperatorEvent,
+        log,
         settings: options.injection.settings,
         ...(servingTls && options.injection.webhookConfiguration
           ? { webhookConfiguration: options.injection.webhookConfiguration }
@@ -131,7 +132,7 @@ export function createOperator(options: OperatorOptions) {
     metrics,
     isLeader,
     now,
-    log: logOperatorEvent,
+    log,
     later: (name, ms) => queue.addAfter(`revocation:${name}`, ms),
   };
   const reconcilers: Record<KeyPrefix, (target: string) => Promise<string>> = {
@@ -154,7 +155,7 @@ export function createOperator(options: OperatorOptions) {
     },
     onError: (key, error) => {
       metrics.reconcileErrors.inc({ kind: kindOf(key) });
-      logOperatorEvent('reconcile_failed', { key, error: errorMessage(error) });
+      log('reconcile_failed', { key, error: errorMessage(error) });
     },
   });
 
@@ -174,7 +175,7 @@ export function createOperator(options: OperatorOptions) {
           spec: sessionEndRevocationSpec(end, application),
         });
         metrics.writes.inc({ what: 'session_end' });
-        logOperatorEvent('session_end_recorded', {
+        log('session_end_recorded', {
           app: application,
           pod: identity.pod,
           revocation: created.metadata.name,
@@ -197,7 +198,7 @@ export function createOperator(options: OperatorOptions) {
   let ready = false;
   void Promise.all([synced, servingTls?.loaded]).then(() => {
     ready = true;
-    logOperatorEvent('caches_synced', {
+    log('caches_synced', {
       applications: caches.applications.size,
       policies: caches.policies.size,
     });
@@ -220,7 +221,7 @@ export function createOperator(options: OperatorOptions) {
     async start(): Promise<{ deliveryPort: number; adminPort: number }> {
       if (injection) {
         const native = await injection.detectNativeSidecar();
-        logOperatorEvent('injection_enabled', { nativeSidecar: native });
+        log('injection_enabled', { nativeSidecar: native });
       }
       const { deliveryListen, adminListen } = options;
       // Every sidecar of the cluster reconnects at once when an operator replica starts.
@@ -239,7 +240,7 @@ export function createOperator(options: OperatorOptions) {
         ...options.lease,
         onChange: (leader) => {
           metrics.leader.set(leader ? 1 : 0);
-          logOperatorEvent(leader ? 'leader_elected' : 'leader_lost', { identity: options.identity });
+          log(leader ? 'leader_elected' : 'leader_lost', { identity: options.identity });
           if (!leader) return;
           caches.requeueEverything();
           injection?.resyncAll();

@@ -9,8 +9,10 @@ import { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { PODS, type ResourceType, SERVICE_ACCOUNTS } from '../../lib/kube/resource-types.ts';
 import { createOperator, type Operator, type OperatorOptions } from '../../operator/src/operator.ts';
+import { logOperatorEvent, type OperatorLog } from '../../operator/src/operator-log.ts';
 import { operatorRbac } from '../../operator/src/rbac.ts';
 import { type ControlPlane, startControlPlane } from './control-plane.ts';
+import { operatorLineProblems } from './log-line-check.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 import { selfSignedCertificate } from './tls.ts';
 
@@ -116,6 +118,23 @@ export interface OperatorCluster {
  * A real API server with Gatehouse installed and an operator running in this process as the
  * RBAC-limited operator user; optionally through a TCP proxy the test can break.
  */
+/**
+ * The operator's events written as the operator writes them, and each checked against its schema
+ * (contract/operator-events.ts); what is wrong is kept for the stop to report.
+ */
+function checkedOperatorLog(): { readonly log: OperatorLog; readonly problems: string[] } {
+  const problems: string[] = [];
+  const log: OperatorLog = (type, fields) => {
+    logOperatorEvent(type, fields);
+    // As on stdout: fields left undefined are not in the line.
+    const line = JSON.parse(JSON.stringify({ time: new Date().toISOString(), type, ...fields })) as unknown;
+    const found = operatorLineProblems(line);
+    if (found.length > 0 && problems.length < 5)
+      problems.push(`${found.join('; ')} in ${JSON.stringify(line)}`);
+  };
+  return { log, problems };
+}
+
 export async function startOperatorCluster(
   options: { namespaces?: string[]; throughProxy?: boolean; operator?: Partial<OperatorOptions> } = {},
 ): Promise<OperatorCluster> {
@@ -131,8 +150,10 @@ export async function startOperatorCluster(
     ca: readFileSync(cluster.caFile),
     token: cluster.operatorUser.token,
   });
+  const { log, problems } = checkedOperatorLog();
   const operator = createOperator({
     connection,
+    log,
     namespace: OPERATOR_NAMESPACE,
     identity: 'operator-0',
     tls: { cert: tls.cert, key: tls.key },
@@ -185,6 +206,7 @@ export async function startOperatorCluster(
     async startReplacement(identity) {
       const replacement = createOperator({
         connection: cluster.connection(cluster.operatorUser),
+        log,
         namespace: OPERATOR_NAMESPACE,
         identity,
         tls: { cert: tls.cert, key: tls.key },
@@ -199,6 +221,8 @@ export async function startOperatorCluster(
       await operator.stop(2_000);
       await proxy?.close();
       await cluster.stop();
+      if (problems.length > 0)
+        throw new Error(`operator log lines that do not match their schema:\n${problems.join('\n')}`);
     },
   };
 }
