@@ -126,11 +126,30 @@ describe('back-channel logouts whose body comes with the head', () => {
     }
     expect(busyRefusals()).toBe(refusedBefore);
     // A body later than that waits for a share like any slow one: none is free.
+    // Clients of that address that reset within the wait take no share, and leave none taken.
+    for (let i = 0; i < 20; i++) {
+      const reset = await logoutHead('127.0.0.6');
+      setTimeout(() => reset.socket.resetAndDestroy(), 50);
+    }
+    await sleep(BODY_WITH_HEAD_MS + 100);
+    expect(held.filter((c) => statusOf(c) === undefined)).toHaveLength(BACKCHANNEL_LOGOUTS_PER_ADDRESS);
     const sent = performance.now();
     const late = await logoutHead('127.0.0.6', 'Connection: close\r\n');
     await late.waitFor(/^HTTP\/1\.1 503/, 5_000);
     expect(performance.now() - sent).toBeGreaterThanOrEqual(BODY_WITH_HEAD_MS - 10);
-    for (const c of [...held, late]) c.socket.destroy();
+    // Every share comes back when its client resets: as many slow ones are held again, not more.
+    for (const c of held) c.socket.resetAndDestroy();
+    late.socket.destroy();
+    await sleep(300);
+    const again: RawClient[] = [];
+    for (let i = 0; i <= BACKCHANNEL_LOGOUTS_PER_ADDRESS; i++) again.push(await logoutHead('127.0.0.6'));
+    await eventually(
+      'one beyond the share refused',
+      () => again.filter((c) => statusOf(c) === 503).length === 1,
+    );
+    await sleep(BODY_WITH_HEAD_MS);
+    expect(again.filter((c) => statusOf(c) === undefined)).toHaveLength(BACKCHANNEL_LOGOUTS_PER_ADDRESS);
+    for (const c of again) c.socket.destroy();
   });
 });
 
