@@ -81,7 +81,6 @@ const SessionId = str(
 const App = str('`namespace/name` of the AccessApplication (`name` in standalone mode).');
 const AppOrNull = Nullable(Type.String(), 'The application; null before the first config.');
 
-/** Who a revocation or an unreported session end is for: exactly one of these shapes. */
 /** An error that nothing handled, as a process reports it before it exits (sidecar and operator). */
 export const DefectFields = {
   origin: StringEnum(['uncaught_exception', 'unhandled_rejection'] as const, {
@@ -92,6 +91,7 @@ export const DefectFields = {
   stack: Type.Array(Type.String(), { description: 'Where it was thrown: at most 10 frames.' }),
 };
 
+/** Who a revocation or an unreported session end is for: exactly one of these shapes. */
 export const RevocationTarget = {
   user: opt(str('Every session of this email.')),
   session: opt(str('One session (a sign-out elsewhere).')),

@@ -1,3 +1,4 @@
+import type { TObject, TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import { EVENT_LINES } from '../../contract/log-events.ts';
 import { CloudflareRequestLine, NativeRequestLine } from '../../contract/log-line.ts';
@@ -7,48 +8,50 @@ import { OPERATOR_EVENT_LINES } from '../../contract/operator-events.ts';
 // (contract/log-line.ts, contract/log-events.ts, contract/operator-events.ts): a field the schema
 // does not list, a missing one or a wrong type fails the test that produced it.
 
-const native = Compile(NativeRequestLine);
-const cloudflare = Compile(CloudflareRequestLine);
-const events = new Map<string, Validator>();
+const validators = new Map<TSchema, Validator>();
 
-function validatorOf(line: Record<string, unknown>): Validator | string {
-  if (line.type === 'request') return native;
-  if (line.GatehouseType === 'request') return cloudflare;
-  const type = line.type;
-  if (typeof type !== 'string' || !Object.hasOwn(EVENT_LINES, type))
-    return `no schema for type ${String(type)}`;
-  let validator = events.get(type);
+/** A schema's compiled validator, compiled once. */
+function validatorOf(schema: TSchema): Validator {
+  let validator = validators.get(schema);
   if (!validator) {
-    validator = Compile(EVENT_LINES[type as keyof typeof EVENT_LINES]);
-    events.set(type, validator);
+    validator = Compile(schema);
+    validators.set(schema, validator);
   }
   return validator;
 }
 
-/** What is wrong with one sidecar log line, by its schema; empty when it matches. */
-export function logLineProblems(line: unknown): string[] {
+/** The schema of an event line by its type, or why there is none. */
+function eventSchema(lines: Readonly<Record<string, TObject>>, type: unknown): TSchema | string {
+  return typeof type === 'string' && Object.hasOwn(lines, type)
+    ? (lines[type] as TObject)
+    : `no schema for type ${String(type)}`;
+}
+
+/** What is wrong with one line by the schema `schemaOf` gives it; empty when it matches. */
+function problemsAgainst(
+  line: unknown,
+  schemaOf: (line: Record<string, unknown>) => TSchema | string,
+): string[] {
   if (!line || typeof line !== 'object' || Array.isArray(line)) return ['not a JSON object'];
-  const validator = validatorOf(line as Record<string, unknown>);
-  if (typeof validator === 'string') return [validator];
+  const schema = schemaOf(line as Record<string, unknown>);
+  if (typeof schema === 'string') return [schema];
+  const validator = validatorOf(schema);
   if (validator.Check(line)) return [];
   return validator.Errors(line).map((e) => `${e.instancePath || '/'}: ${e.message}`);
 }
 
-const operatorEvents = new Map<string, Validator>();
+/** What is wrong with one sidecar log line, by its schema; empty when it matches. */
+export function logLineProblems(line: unknown): string[] {
+  return problemsAgainst(line, (l) => {
+    if (l.type === 'request') return NativeRequestLine;
+    if (l.GatehouseType === 'request') return CloudflareRequestLine;
+    return eventSchema(EVENT_LINES, l.type);
+  });
+}
 
 /** What is wrong with one operator log line, by its schema; empty when it matches. */
 export function operatorLineProblems(line: unknown): string[] {
-  if (!line || typeof line !== 'object' || Array.isArray(line)) return ['not a JSON object'];
-  const type = (line as Record<string, unknown>).type;
-  if (typeof type !== 'string' || !Object.hasOwn(OPERATOR_EVENT_LINES, type))
-    return [`no schema for type ${String(type)}`];
-  let validator = operatorEvents.get(type);
-  if (!validator) {
-    validator = Compile(OPERATOR_EVENT_LINES[type as keyof typeof OPERATOR_EVENT_LINES]);
-    operatorEvents.set(type, validator);
-  }
-  if (validator.Check(line)) return [];
-  return validator.Errors(line).map((e) => `${e.instancePath || '/'}: ${e.message}`);
+  return problemsAgainst(line, (l) => eventSchema(OPERATOR_EVENT_LINES, l.type));
 }
 
 /** Throws when any line does not match its schema, naming the first few and what is wrong. */

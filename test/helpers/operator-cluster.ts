@@ -115,10 +115,6 @@ export interface OperatorCluster {
 }
 
 /**
- * A real API server with Gatehouse installed and an operator running in this process as the
- * RBAC-limited operator user; optionally through a TCP proxy the test can break.
- */
-/**
  * The operator's events written as the operator writes them, and each checked against its schema
  * (contract/operator-events.ts); what is wrong is kept for the stop to report.
  */
@@ -135,6 +131,10 @@ function checkedOperatorLog(): { readonly log: OperatorLog; readonly problems: s
   return { log, problems };
 }
 
+/**
+ * A real API server with Gatehouse installed and an operator running in this process as the
+ * RBAC-limited operator user; optionally through a TCP proxy the test can break.
+ */
 export async function startOperatorCluster(
   options: { namespaces?: string[]; throughProxy?: boolean; operator?: Partial<OperatorOptions> } = {},
 ): Promise<OperatorCluster> {

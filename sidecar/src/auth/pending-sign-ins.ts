@@ -12,7 +12,6 @@ import { HEAD_RESERVE_BYTES } from './session-jar.ts';
  * of being refused until the cookies expire.
  */
 const SLOTS = '0123456789abcdef';
-export const LOGIN_SLOTS = SLOTS.length;
 
 /** The names of every login cookie slot. */
 export function loginCookieSlots(prefix: string): string[] {
