@@ -161,6 +161,8 @@ export async function answerQuery(
       runner.add(record);
       if (++fed % SWEEP_EVERY !== 0) return;
       runner.forgetBefore(watermark, DEDUP_WINDOW_MS);
+      // As long as the builder keeps revocations for the sessions still open.
+      runner.forgetEndsBefore(watermark - 2 * gapMs);
       if (!closeEarly) return;
       pending.push(...runner.closeIdle(watermark, gapMs));
       // A session open for long would hold every later one back: past a bound, order gives way to memory.

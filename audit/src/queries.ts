@@ -1,10 +1,12 @@
 import {
   type AuditRecord,
+  type AuthRecord,
   type RequestRecord,
   recordEmail,
   recordSubject,
   recordTime,
 } from './audit-record.ts';
+import { EndsByName } from './ends-by-name.ts';
 import { caseInsensitiveNeedles, type Needles } from './line-scanner.ts';
 import { type AnomalySettings, byStart, type Session, SessionBuilder } from './sessions.ts';
 
@@ -112,12 +114,21 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
       : `a\u0000${record.type}\u0000${record.time}\u0000${record.app}\u0000${record.requestId ?? ''}\u0000${record.sessionId ?? ''}\u0000${record.revocation ?? ''}`;
 
   const inQueryRange = (s: Session): boolean => s.last >= query.range.since && s.first <= query.range.until;
+  const ends = query.kind === 'sessions' && (query.user || query.sub) ? new EndsByName() : undefined;
   const addForSessions = (record: AuditRecord, user?: string, sub?: string): void => {
-    // Ends by name join only the sessions they name, so they are kept whatever the filter.
-    const kept = isEndByName(record);
-    if (!kept && user !== undefined && !sameEmail(recordEmail(record), user)) return;
-    if (!kept && sub !== undefined && recordSubject(record) !== sub) return;
+    if (!ends) {
+      builder.add(record);
+      return;
+    }
+    // Ends by name join the sessions they name: those of the user are kept, the rest wait.
+    if (isEndByName(record)) {
+      if (ends.offer(record as AuthRecord)) builder.add(record);
+      return;
+    }
+    if (user !== undefined && !sameEmail(recordEmail(record), user)) return;
+    if (sub !== undefined && recordSubject(record) !== sub) return;
     builder.add(record);
+    for (const end of ends.known(record)) builder.add(end);
   };
 
   return {
@@ -182,6 +193,10 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
         if (time >= watermark - windowMs) break;
         seen.delete(identity);
       }
+    },
+    /** Forgets the ends by name still waiting for a session of the user that were made before `time`. */
+    forgetEndsBefore(time: number): void {
+      ends?.forgetBefore(time);
     },
     /** Sessions silent for longer than gapMs before the watermark, finished (sessions queries). */
     closeIdle(watermark: number, gapMs: number): Session[] {
