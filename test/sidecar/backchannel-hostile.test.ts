@@ -153,6 +153,31 @@ describe('back-channel logouts whose body comes with the head', () => {
   });
 });
 
+describe('back-channel logouts that half-close mid-body', () => {
+  it('give their shares back: as many slow ones are held again, not more', async () => {
+    const from = '127.0.0.9';
+    const halfSent: RawClient[] = [];
+    for (let i = 0; i < BACKCHANNEL_LOGOUTS_PER_ADDRESS; i++) {
+      const client = await logoutHead(from);
+      client.socket.write('logout_token=');
+      halfSent.push(client);
+    }
+    // Past the wait each holds a share; then each sends FIN with its body unfinished.
+    await sleep(BODY_WITH_HEAD_MS + 100);
+    for (const c of halfSent) c.socket.end();
+    await eventually('the half-closed ones closed', () => halfSent.every((c) => c.isClosed()));
+    const again: RawClient[] = [];
+    for (let i = 0; i <= BACKCHANNEL_LOGOUTS_PER_ADDRESS; i++) again.push(await logoutHead(from));
+    await eventually(
+      'one beyond the share refused',
+      () => again.filter((c) => statusOf(c) === 503).length === 1,
+    );
+    await sleep(BODY_WITH_HEAD_MS);
+    expect(again.filter((c) => statusOf(c) === undefined)).toHaveLength(BACKCHANNEL_LOGOUTS_PER_ADDRESS);
+    for (const c of again) c.socket.destroy();
+  });
+});
+
 describe('back-channel logouts that ask for 100-continue', () => {
   it('get the 100 once their body is to be read; one declared too large is answered without it, and its connection closes', async () => {
     const read = await logoutHead('127.0.0.4', 'Expect: 100-continue\r\n');
