@@ -122,7 +122,8 @@ describe('gateway pages in headless Chromium', () => {
       const wanted = `${stack.origin}/dashboards/7?view=week`;
       const page = await context.newPage();
       await page.goto(wanted);
-      expect(await page.title()).toBe('431 Request Header Fields Too Large');
+      expect(await page.title()).toBe('Sign-in failed');
+      expect(await page.getByRole('link', { name: 'Try again' }).getAttribute('href')).toBe('/');
       expect(await page.textContent('body')).toContain(
         'This browser had more sign-ins in progress than fit in one request, so they were ended. Open the application again to sign in.',
       );

@@ -67,23 +67,27 @@ export function loginCookie(auth: AuthRuntime, name: string, value: string, maxA
 }
 
 /**
- * The answer's cookies and message when a request head was too large for the sidecar to read: on
+ * The answer's cookies and page when a request head was too large for the sidecar to read: on
  * the sign-in routes (or where the refused head does not say its path), every sign-in in progress
- * in the browser ends. Tabs that started their sign-ins at the same moment did not see each
- * other's login cookies, so together they can pass the head limit; without this every sign-in
- * route of that browser was refused 431 until they expired ten minutes later. Null elsewhere, or
- * when the application signs nobody in.
+ * in the browser ends, and the "Sign-in failed" page says so and leads back to the application.
+ * Tabs that started their sign-ins at the same moment did not see each other's login cookies, so
+ * together they can pass the head limit; without this every sign-in route of that browser was
+ * refused 431 until they expired ten minutes later. Null elsewhere, or when the application
+ * signs nobody in.
  */
 export function signInsEndedByOverflow(
   auth: AuthRuntime | null,
   target: string,
-): { readonly cookies: string[]; readonly message: string } | null {
+): { readonly cookies: string[]; page(requestId: string): string } | null {
   if (auth?.externalHost == null) return null;
   if (target.startsWith('/') && !target.startsWith(LOGIN_COOKIE_PATH)) return null;
   return {
     cookies: endEverySignIn(auth),
-    message:
-      'This browser had more sign-ins in progress than fit in one request, so they were ended. Open the application again to sign in.',
+    page: (requestId) =>
+      loginFailedPage(
+        'This browser had more sign-ins in progress than fit in one request, so they were ended. Open the application again to sign in.',
+        requestId,
+      ),
   };
 }
 

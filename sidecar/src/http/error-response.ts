@@ -71,19 +71,44 @@ export function sendRawError(
   requestId: string,
   requestIdHeader: string,
   accept?: string,
-  cookies: readonly string[] = [],
 ): number {
   const { type, body } = errorBody(error, requestId, accept);
-  const head =
-    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
-    `content-type: ${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n` +
-    `${requestIdHeader}: ${requestId}\r\n` +
-    Object.entries(error.headers)
-      .map(([name, value]) => `${name}: ${value}\r\n`)
-      .join('') +
-    cookies.map((cookie) => `set-cookie: ${cookie}\r\n`).join('') +
-    'connection: close\r\n\r\n';
-  const text = head + body;
+  return sendRaw(socket, error.status, type, body, [
+    requestIdHeader,
+    requestId,
+    ...Object.entries(error.headers).flat(),
+  ]);
+}
+
+/** Writes a page of the gateway straight onto a raw socket (parse errors of browsers) and closes it. */
+export function sendRawPage(
+  socket: Socket,
+  status: number,
+  html: string,
+  requestId: string,
+  requestIdHeader: string,
+  cookies: readonly string[],
+): number {
+  return sendRaw(socket, status, 'text/html; charset=utf-8', html, [
+    requestIdHeader,
+    requestId,
+    ...cookies.flatMap((cookie) => ['set-cookie', cookie]),
+  ]);
+}
+
+/** One response, never cached, its connection closed after it; `headers` are name, value pairs. */
+function sendRaw(
+  socket: Socket,
+  status: number,
+  type: string,
+  body: string,
+  headers: readonly string[],
+): number {
+  let head =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+    `content-type: ${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  const text = `${head}connection: close\r\n\r\n${body}`;
   if (socket.writable) socket.end(text);
   else socket.destroy();
   return Buffer.byteLength(text);

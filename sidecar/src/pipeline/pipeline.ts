@@ -1,11 +1,11 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { HttpError } from '../../../contract/errors.ts';
+import type { HttpError } from '../../../contract/errors.ts';
 import type { LogSink } from '../../../lib/log/log-sink.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { signInsEndedByOverflow } from '../auth/login-flow.ts';
-import { sendError, sendLocal, sendRawError } from '../http/error-response.ts';
+import { sendError, sendLocal, sendRawError, sendRawPage } from '../http/error-response.ts';
 import { LocalResponse } from '../http/local-response.ts';
 import { newRequestId } from '../http/random-ids.ts';
 import { responseGone } from '../http/response-gone.ts';
@@ -225,12 +225,12 @@ export function handleProtocolError(
   scope.errorCode = error.code;
   scope.outcome = error.code === 'client_timeout' ? 'client_timeout' : 'rejected';
   scope.clientIp = normaliseIp(scope.peerIp);
+  const idHeader = state.config.requestId.header;
   const ended = error.code === 'headers_too_large' ? signInsEndedByOverflow(state.auth, req.url ?? '') : null;
-  if (ended) {
-    // A browser on the sign-in routes: a page, and every login cookie ended by name.
-    const answer = new HttpError(error.code, error.status, `${error.publicMessage} ${ended.message}`);
-    sendRawError(socket, answer, scope.requestId, state.config.requestId.header, 'text/html', ended.cookies);
-  } else sendRawError(socket, error, scope.requestId, state.config.requestId.header);
+  // A browser on the sign-in routes: its page, and every login cookie ended by name.
+  if (ended)
+    sendRawPage(socket, error.status, ended.page(scope.requestId), scope.requestId, idHeader, ended.cookies);
+  else sendRawError(socket, error, scope.requestId, idHeader);
   if (socket.destroyed) logRequest(scope, ctx.sink, ctx.metrics);
   else socket.once('close', () => logRequest(scope, ctx.sink, ctx.metrics));
 }
