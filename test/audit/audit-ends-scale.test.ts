@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GATEHOUSE_BIN, SIDECAR_ENV } from '../helpers/sidecar-process.ts';
+import { runGatehouse } from '../helpers/sidecar-process.ts';
 
 // One user's sessions over a busy cluster's logs: every sign-out of everyone is logged by every
 // replica (revocation_applied, naming a session, not a user), and all those lines are read for a
@@ -54,30 +53,11 @@ describe("one user's sessions in logs full of everyone's sign-outs", () => {
   it(`${SIGN_OUTS * REPLICAS} revocation lines: the user's end is found with ${HEAP_MIB} MiB of heap`, async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-audit-ends-')), 'cluster.log');
     await writeLog(file);
-    const child = spawn(
-      process.execPath,
-      [
-        `--max-old-space-size=${HEAP_MIB}`,
-        GATEHOUSE_BIN,
-        'audit',
-        'sessions',
-        '--user',
-        'ada@example.com',
-        '--format',
-        'json',
-        file,
-      ],
-      { env: SIDECAR_ENV, stdio: ['ignore', 'pipe', 'pipe'] },
+    const { code, stdout, stderr } = await runGatehouse(
+      ['audit', 'sessions', '--user', 'ada@example.com', '--format', 'json', file],
+      undefined,
+      [`--max-old-space-size=${HEAP_MIB}`],
     );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect({ code, stderr: stderr.slice(0, 300) }).toEqual({ code: 0, stderr: '' });
     const sessions = JSON.parse(stdout) as {
       sessionId: string;

@@ -80,9 +80,11 @@ export function writeConfigDir(yaml: string): string {
 export function runGatehouse(
   args: string[],
   stdin?: string,
+  /** Node.js options before the script (e.g. a heap limit). */
+  nodeArgs: readonly string[] = [],
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [...SIDECAR_COMMAND, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, ...SIDECAR_COMMAND, ...args], {
       env: SIDECAR_ENV,
       stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });

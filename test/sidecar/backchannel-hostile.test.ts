@@ -47,6 +47,19 @@ async function logoutHead(from: string, extra = ''): Promise<RawClient> {
 }
 
 const statusOf = (c: RawClient): number | undefined => statusesOf(c.received())[0];
+
+/** Slow logouts from an address, one more than its share: exactly the share is held, the one beyond refused. */
+async function expectWholeShare(from: string): Promise<void> {
+  const slow: RawClient[] = [];
+  for (let i = 0; i <= BACKCHANNEL_LOGOUTS_PER_ADDRESS; i++) slow.push(await logoutHead(from));
+  await eventually(
+    'one beyond the share refused',
+    () => slow.filter((c) => statusOf(c) === 503).length === 1,
+  );
+  await sleep(BODY_WITH_HEAD_MS);
+  expect(slow.filter((c) => statusOf(c) === undefined)).toHaveLength(BACKCHANNEL_LOGOUTS_PER_ADDRESS);
+  for (const c of slow) c.socket.destroy();
+}
 const busyRefusals = () =>
   gateway.process.lines.filter(
     (l: JsonLine) => l.type === 'backchannel_logout_refused' && l.reason === 'busy',
@@ -141,15 +154,7 @@ describe('back-channel logouts whose body comes with the head', () => {
     for (const c of held) c.socket.resetAndDestroy();
     late.socket.destroy();
     await sleep(300);
-    const again: RawClient[] = [];
-    for (let i = 0; i <= BACKCHANNEL_LOGOUTS_PER_ADDRESS; i++) again.push(await logoutHead('127.0.0.6'));
-    await eventually(
-      'one beyond the share refused',
-      () => again.filter((c) => statusOf(c) === 503).length === 1,
-    );
-    await sleep(BODY_WITH_HEAD_MS);
-    expect(again.filter((c) => statusOf(c) === undefined)).toHaveLength(BACKCHANNEL_LOGOUTS_PER_ADDRESS);
-    for (const c of again) c.socket.destroy();
+    await expectWholeShare('127.0.0.6');
   });
 });
 
@@ -166,15 +171,7 @@ describe('back-channel logouts that half-close mid-body', () => {
     await sleep(BODY_WITH_HEAD_MS + 100);
     for (const c of halfSent) c.socket.end();
     await eventually('the half-closed ones closed', () => halfSent.every((c) => c.isClosed()));
-    const again: RawClient[] = [];
-    for (let i = 0; i <= BACKCHANNEL_LOGOUTS_PER_ADDRESS; i++) again.push(await logoutHead(from));
-    await eventually(
-      'one beyond the share refused',
-      () => again.filter((c) => statusOf(c) === 503).length === 1,
-    );
-    await sleep(BODY_WITH_HEAD_MS);
-    expect(again.filter((c) => statusOf(c) === undefined)).toHaveLength(BACKCHANNEL_LOGOUTS_PER_ADDRESS);
-    for (const c of again) c.socket.destroy();
+    await expectWholeShare(from);
   });
 });
 

@@ -1,26 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { AuthRecord, RequestRecord } from '../../audit/src/audit-record.ts';
 import { EndsByName } from '../../audit/src/ends-by-name.ts';
-import { authRecord } from '../helpers/audit-records.ts';
+import { authRecord, requestRecord } from '../helpers/audit-records.ts';
 
-const request = (start: number, over: Partial<RequestRecord> = {}): RequestRecord => ({
-  kind: 'request',
-  start,
-  end: start + 5,
-  requestId: `r${start}`,
-  app: 'corp/wiki',
-  host: 'wiki-a',
-  method: 'GET',
-  uri: '/',
-  status: 200,
-  outcome: 'served',
-  clientIp: '192.0.2.1',
-  userAgent: 'ua',
-  identity: { kind: 'user', sub: 'ada', email: 'Ada@Example.com', idp: 'corp' },
-  sessionId: 'S1',
-  decision: null,
-  ...over,
-});
+const request = (start: number): RequestRecord =>
+  requestRecord(start, { identity: { kind: 'user', sub: 'ada', email: 'Ada@Example.com', idp: 'corp' } });
 const end = (time: number, target: Record<string, unknown>, revocation = `rev-${time}`): AuthRecord =>
   authRecord('revocation_applied', time, { revocation, revokedBefore: time, ...target });
 

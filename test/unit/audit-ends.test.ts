@@ -1,26 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { AuthRecord, RequestRecord } from '../../audit/src/audit-record.ts';
 import { SessionBuilder } from '../../audit/src/sessions.ts';
-import { authRecord } from '../helpers/audit-records.ts';
+import { authRecord, requestRecord } from '../helpers/audit-records.ts';
 
-const request = (start: number, over: Partial<RequestRecord> = {}): RequestRecord => ({
-  kind: 'request',
-  start,
-  end: start + 5,
-  requestId: `r${start}`,
-  app: 'corp/wiki',
-  host: 'wiki-a',
-  method: 'GET',
-  uri: `/p${start}`,
-  status: 200,
-  outcome: 'served',
-  clientIp: '192.0.2.1',
-  userAgent: 'ua',
-  identity: { kind: 'user', sub: 'ada', email: 'ada@example.com', idp: 'corp' },
-  sessionId: 'S1',
-  decision: null,
-  ...over,
-});
+const request = requestRecord;
 
 const event = authRecord;
 
