@@ -87,8 +87,12 @@ export const DefectFields = {
     description:
       '`uncaught_exception`: thrown where nothing caught it; `unhandled_rejection`: a promise rejected with no handler.',
   }),
-  error: str('Its name and message, at most 1,000 characters.'),
-  stack: Type.Array(Type.String(), { description: 'Where it was thrown: at most 10 frames.' }),
+  error: str(
+    'Its name and message, at most 1,000 characters; anything shaped like a credential (a JWT, a `Bearer` or `Basic` value, a run of 40 or more token characters) is replaced.',
+  ),
+  stack: Type.Array(Type.String(), {
+    description: 'Where it was thrown: at most 10 frames, scrubbed the same way.',
+  }),
 };
 
 /** Who a revocation or an unreported session end is for: exactly one of these shapes. */

@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 /**
  * Errors that nothing handled (a throw outside every handler, a promise rejected with no catch):
  * the process must end, as Node.js would end it, since nothing tells what state the rest is in.
@@ -19,29 +21,48 @@ export interface DefectReport {
   readonly stack: string[];
 }
 
+/** Tokens as they travel: a JWT, a bearer credential, a long opaque run (a sealed cookie, a secret). */
+const SECRET_SHAPES: readonly [RegExp, string][] = [
+  [/eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, '[token]'],
+  [/\b(bearer|basic)\s+[^\s"',;]+/gi, '$1 [credential]'],
+  [/[A-Za-z0-9_+=-]{40,}/g, '[opaque]'],
+];
+
+/**
+ * The text with everything shaped like a credential replaced. An error nothing handled may quote
+ * a value it choked on, and its line goes to the log stream, which must never carry a secret.
+ */
+export function withoutSecrets(text: string): string {
+  let out = text;
+  for (const [shape, replacement] of SECRET_SHAPES) out = out.replace(shape, replacement);
+  return out;
+}
+
 function reportOf(origin: DefectOrigin, thrown: unknown): DefectReport {
   const error = thrown instanceof Error ? thrown : new Error(String(thrown));
   return {
     origin,
-    error: `${error.name}: ${error.message}`.slice(0, MAX_MESSAGE),
+    error: withoutSecrets(`${error.name}: ${error.message}`.slice(0, MAX_MESSAGE)),
     stack: (error.stack ?? '')
       .split('\n')
       .filter((line) => line.trimStart().startsWith('at '))
       .slice(0, MAX_FRAMES)
-      .map((line) => line.trim()),
+      .map((line) => withoutSecrets(line.trim())),
   };
 }
 
 /**
  * Calls `failed` for the first error nothing handled (a second one while it runs is not
- * reported); the error also goes to stderr as Node.js would print it. `failed` ends the process.
+ * reported), with credentials in its message and frames replaced (withoutSecrets); the error
+ * also goes to stderr as Node.js would print it, scrubbed the same way. `failed` ends the process.
  */
 export function onDefect(failed: (report: DefectReport) => void): void {
   let failing = false;
   const fail = (origin: DefectOrigin, thrown: unknown): void => {
     if (failing) return;
     failing = true;
-    console.error(thrown);
+    // As Node.js would print it, but without credentials: stderr reaches the same log store.
+    process.stderr.write(`${withoutSecrets(inspect(thrown))}\n`);
     failed(reportOf(origin, thrown));
   };
   process.on('uncaughtException', (error) => fail('uncaught_exception', error));

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFECT_EXIT_CODE } from '../../lib/defects.ts';
 import { startOperatorProcess } from '../helpers/operator-process.ts';
-import { PLANTED_REJECTION, PLANTED_THROW, plantedDefect } from '../helpers/planted-defect.ts';
+import {
+  PLANTED_CREDENTIAL,
+  PLANTED_REJECTION,
+  PLANTED_REJECTION_LOGGED,
+  PLANTED_THROW,
+  plantedDefect,
+} from '../helpers/planted-defect.ts';
 
 // An error nothing in the operator handles ends it, as Node.js would end it; before, the reason
 // went to stderr as text only, beside a log stream of JSON lines that alerting reads. The built
@@ -26,11 +32,12 @@ writeFileSync(
 
 describe('an operator defect', () => {
   it.each([
-    ['SIGUSR2', 'uncaught_exception', `Error: ${PLANTED_THROW}`],
-    ['SIGWINCH', 'unhandled_rejection', `TypeError: ${PLANTED_REJECTION}`],
+    ['SIGUSR2', 'uncaught_exception', `Error: ${PLANTED_THROW}`, PLANTED_THROW],
+    // The rejection quotes a credential: neither the log line nor stderr carries it.
+    ['SIGWINCH', 'unhandled_rejection', PLANTED_REJECTION_LOGGED, `${PLANTED_REJECTION} Bearer [credential]`],
   ] as const)(
     `(%s: %s) is a line on the log stream, then exit ${DEFECT_EXIT_CODE}`,
-    async (signal, origin, error) => {
+    async (signal, origin, error, printed) => {
       const operator = await startOperatorProcess(
         [
           `--kubeconfig=${join(dir, 'kubeconfig')}`,
@@ -52,7 +59,9 @@ describe('an operator defect', () => {
       expect(failed).toEqual([expect.objectContaining({ origin, error })]);
       const stack = (failed[0]?.stack ?? []) as string[];
       expect(stack[0]).toContain('planted-defect.mjs');
-      expect(operator.stderr()).toContain(error.split(': ')[1]);
+      expect(operator.stderr()).toContain(printed);
+      expect(JSON.stringify(operator.lines)).not.toContain(PLANTED_CREDENTIAL);
+      expect(operator.stderr()).not.toContain(PLANTED_CREDENTIAL);
     },
   );
 });

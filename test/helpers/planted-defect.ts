@@ -6,6 +6,10 @@ import { GATEHOUSE_BIN } from './sidecar-process.ts';
 /** What the planted defect throws on SIGUSR2, and rejects with on SIGWINCH. */
 export const PLANTED_THROW = 'planted defect';
 export const PLANTED_REJECTION = 'planted rejection';
+/** What the rejection quotes besides: a credential, which the log line must not carry. */
+export const PLANTED_CREDENTIAL = 'Bearer planted-credential-value';
+/** How the log line carries the rejection: its credential replaced. */
+export const PLANTED_REJECTION_LOGGED = `TypeError: ${PLANTED_REJECTION} Bearer [credential]`;
 
 /**
  * The node arguments of the built sidecar with a defect planted by a module loaded before it
@@ -23,7 +27,7 @@ export function plantedDefect(): string[] {
     planted,
     [
       `process.on('SIGUSR2', () => setImmediate(() => { throw new Error('${PLANTED_THROW}'); }));`,
-      `process.on('SIGWINCH', () => { Promise.reject(new TypeError('${PLANTED_REJECTION}')); });`,
+      `process.on('SIGWINCH', () => { Promise.reject(new TypeError('${PLANTED_REJECTION} ${PLANTED_CREDENTIAL}')); });`,
       '',
     ].join('\n'),
   );

@@ -2,7 +2,11 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFECT_EXIT_CODE } from '../../lib/defects.ts';
 import { assertLogLinesMatchSchema } from '../helpers/log-line-check.ts';
-import { PLANTED_REJECTION, PLANTED_THROW, sidecarWithPlantedDefect } from '../helpers/planted-defect.ts';
+import {
+  PLANTED_REJECTION_LOGGED,
+  PLANTED_THROW,
+  sidecarWithPlantedDefect,
+} from '../helpers/planted-defect.ts';
 import {
   applicationYaml,
   type SidecarProcess,
@@ -86,7 +90,7 @@ describe('a defect that nothing handles', () => {
     expect(code).toBe(DEFECT_EXIT_CODE);
     expect(unlogged).toEqual([]);
     expect(sidecar.lines.filter((l) => l.type === 'sidecar_failed')).toMatchObject([
-      { origin: 'unhandled_rejection', error: `TypeError: ${PLANTED_REJECTION}` },
+      { origin: 'unhandled_rejection', error: PLANTED_REJECTION_LOGGED },
     ]);
   });
 });
