@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   loginCookieBudgetFor,
@@ -10,6 +11,7 @@ import {
 import { createSealer } from '../../sidecar/src/auth/sealed.ts';
 import { TEST_KEYS } from '../helpers/fixtures.ts';
 import { type ForgedSignIn, startForgedSignIn } from '../helpers/forged-sign-in.ts';
+import { eventually } from '../helpers/hostile.ts';
 import { HttpBrowser, type Page } from '../helpers/http-browser.ts';
 import { rawRequestInPieces, statusOf } from '../helpers/raw-http.ts';
 
@@ -296,6 +298,41 @@ describe('sign-ins started in many tabs of one browser', () => {
         /^set-cookie: _gatehouse_tx_[0-9a-f]=; Path=\/\.gatehouse\/;.*; Max-Age=0$/i.test(line),
       );
     expect(ended.length).toBe(ends ? 16 : 0);
+  });
+
+  it('a head too large on a sign-in route from a client that half-closes (FIN) gets its page; one that resets (RST) at once leaves one line and a sidecar that serves', async () => {
+    const port = Number(new URL(s.gate.url).port);
+    const head = (tag: string) =>
+      `GET /.gatehouse/callback?state=${tag} HTTP/1.1\r\nHost: ${new URL(s.gate.url).host}\r\n` +
+      `Cookie: ${Array.from({ length: 12 }, (_, i) => `_gatehouse_tx_${i.toString(16)}=${'v'.repeat(1_500)}`).join('; ')}\r\n\r\n`;
+    const lines = () =>
+      s.gate.records().filter((r) => String(r.uri).startsWith('/.gatehouse/callback?state=hostile'));
+    // FIN right after the head: the answer still comes, with every login cookie ended.
+    const halfClosed = await new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => socket.end(head('hostile-fin')));
+      const chunks: Buffer[] = [];
+      socket.on('data', (c) => chunks.push(c));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    });
+    expect(statusOf(halfClosed)).toBe(431);
+    expect(halfClosed.match(/^set-cookie: _gatehouse_tx_[0-9a-f]=;/gim)).toHaveLength(16);
+    // RST right after the head: nothing to answer; the line is written, and the next client is served.
+    await new Promise<void>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(head('hostile-rst'), () => {
+          socket.resetAndDestroy();
+          resolve();
+        });
+      });
+      socket.on('error', () => undefined);
+    });
+    await eventually('both lines written', () => lines().length === 2);
+    expect(lines().map((r) => [r.status, r.error])).toEqual([
+      [431, 'headers_too_large'],
+      [431, 'headers_too_large'],
+    ]);
+    expect((await new HttpBrowser().fetch(`${s.gate.url}/.gatehouse/login?rd=/`)).status).toBe(302);
   });
 
   it('a client that sends hundreds of login cookies: only the 16 slots are read, and those that do not open end at once', async () => {
