@@ -76,6 +76,11 @@ export function writeConfigDir(yaml: string): string {
   return dir;
 }
 
+/** A config directory with one open application on 127.0.0.1 in front of `upstreamUrl`. */
+export function loopbackAppDir(upstreamUrl: string): string {
+  return writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstreamUrl } }));
+}
+
 /** Runs `gatehouse <args>` to completion (with `stdin` as its input, if given) and returns its exit code and output. */
 export function runGatehouse(
   args: string[],

@@ -2,12 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dial, type RawClient, sleep, watchSocket } from '../helpers/hostile.ts';
-import {
-  applicationYaml,
-  type SidecarProcess,
-  startSidecarProcess,
-  writeConfigDir,
-} from '../helpers/sidecar-process.ts';
+import { loopbackAppDir, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 // A burst of new clients while the sidecar's event loop is not accepting (a long collection, a
@@ -54,9 +49,7 @@ async function burstOfHandshakes(port: number, net: number): Promise<{ sockets: 
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  proc = await startSidecarProcess(
-    writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
-  );
+  proc = await startSidecarProcess(loopbackAppDir(upstream.url));
 });
 afterAll(async () => {
   if (proc?.child.signalCode === null) proc.child.kill('SIGCONT');
@@ -171,10 +164,10 @@ describe('clients that leave or stall while waiting in the listen queue', () => 
 describe('a listen backlog the kernel caps', () => {
   it('is said once at start, with both numbers and how to raise the cap; the default under the cap says nothing', async () => {
     const asked = somaxconn + 1;
-    const capped = await startSidecarProcess(
-      writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
-      ['--listen-backlog', String(asked)],
-    );
+    const capped = await startSidecarProcess(loopbackAppDir(upstream.url), [
+      '--listen-backlog',
+      String(asked),
+    ]);
     try {
       const line = await capped.waitForLine((l) => l.type === 'listen_backlog_capped');
       expect(line).toMatchObject({ requested: asked, effective: somaxconn });

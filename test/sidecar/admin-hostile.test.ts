@@ -4,12 +4,7 @@ import type { Socket } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dial, eventually, type RawClient, sleep, statusesOf, watchSocket } from '../helpers/hostile.ts';
-import {
-  applicationYaml,
-  type SidecarProcess,
-  startSidecarProcess,
-  writeConfigDir,
-} from '../helpers/sidecar-process.ts';
+import { loopbackAppDir, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 /**
@@ -22,9 +17,7 @@ const sockets: Socket[] = [];
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  sidecar = await startSidecarProcess(
-    writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
-  );
+  sidecar = await startSidecarProcess(loopbackAppDir(upstream.url));
 });
 afterAll(async () => {
   for (const s of sockets) s.destroy();

@@ -2,12 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SIDECAR_NODE_ENV, SIDECAR_NODE_OPTIONS } from '../../contract/sidecar-node-options.ts';
-import {
-  applicationYaml,
-  REPO_ROOT,
-  startSidecarProcess,
-  writeConfigDir,
-} from '../helpers/sidecar-process.ts';
+import { loopbackAppDir, REPO_ROOT, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 /**
@@ -50,11 +45,9 @@ describe("Node.js's code cache of its own modules", () => {
 
   it('the built sidecar starts, serves and collects at rest with every cache accepted', async () => {
     const upstream = await startUpstream();
-    const proc = await startSidecarProcess(
-      writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
-      ['--idle-collection-after', '1s'],
-      { NODE_DEBUG_NATIVE: 'CODE_CACHE' },
-    );
+    const proc = await startSidecarProcess(loopbackAppDir(upstream.url), ['--idle-collection-after', '1s'], {
+      NODE_DEBUG_NATIVE: 'CODE_CACHE',
+    });
     try {
       const res = await fetch(`http://127.0.0.1:${proc.port}/`);
       expect(res.status).toBe(200);

@@ -4,6 +4,7 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   applicationYaml,
+  loopbackAppDir,
   runGatehouse,
   type SidecarProcess,
   startSidecarProcess,
@@ -115,7 +116,7 @@ describe('gatehouse sidecar --config', () => {
       () => a.close(),
       () => b.close(),
     );
-    const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: a.url } }));
+    const dir = loopbackAppDir(a.url);
     const proc: SidecarProcess = await startSidecarProcess(dir);
     cleanups.push(() => proc.stop());
     const get = async () => {

@@ -16,11 +16,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIDECAR_NODE_OPTIONS } from '../../contract/sidecar-node-options.ts';
 import {
-  applicationYaml,
   copyShippedApp,
+  loopbackAppDir,
   REPO_ROOT,
   startSidecarProcess,
-  writeConfigDir,
 } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -128,7 +127,7 @@ describe("the image's compile cache", () => {
     // That directory, the entry, every chunk, and the warm-up itself (the cache is on when it starts, as in the image).
     expect(before.length).toBe(chunks.length + 3);
 
-    const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
+    const dir = loopbackAppDir(upstream.url);
     const sidecar = await startSidecarProcess(
       { sourceArgs: ['--config', dir] },
       [],
@@ -196,7 +195,7 @@ describe("the image's compile cache", () => {
     // A path under a regular file: no process, not even root, can create it.
     const blocker = join(mkdtempSync(join(tmpdir(), 'gatehouse-cache-')), 'file');
     writeFileSync(blocker, '');
-    const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
+    const dir = loopbackAppDir(upstream.url);
     const sidecar = await startSidecarProcess(
       { sourceArgs: ['--config', dir] },
       [],
@@ -216,7 +215,7 @@ describe("the image's compile cache", () => {
     const cache = join(mkdtempSync(join(tmpdir(), 'gatehouse-cache-')), 'other-options');
     const warmed = warm(cache, '--jitless');
     expect(warmed.status).toBe(0);
-    const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
+    const dir = loopbackAppDir(upstream.url);
     const sidecar = await startSidecarProcess(
       { sourceArgs: ['--config', dir] },
       [],

@@ -21,6 +21,7 @@ import {
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
 import {
   applicationYaml,
+  loopbackAppDir,
   type SidecarProcess,
   startSidecarProcess,
   writeConfigDir,
@@ -64,9 +65,7 @@ describe('1: a reset at any point of an upgrade never ends the process', () => {
   for (const upgradeDelayMs of [0, 150]) {
     it(`RST before the upstream's 101 (${upgradeDelayMs ? 'slow' : 'fast'} handshake), and after a pipelined request`, async () => {
       const upstream = await startHostileUpstream({ upgradeDelayMs });
-      const proc = await startSidecarProcess(
-        writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
-      );
+      const proc = await startSidecarProcess(loopbackAppDir(upstream.url));
       try {
         for (let i = 0; i < 25; i++) {
           const client = await openRaw(proc.port);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../lib/backoff.ts';
-import { applicationYaml, startSidecarProcess, writeConfigDir } from '../helpers/sidecar-process.ts';
+import { loopbackAppDir, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 /**
@@ -28,7 +28,7 @@ function voluntarySwitches(pid: number): number {
 
 describe('a sidecar at rest', () => {
   it('wakes its request thread at most a few times a second, and still reports event loop lag', async () => {
-    const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
+    const dir = loopbackAppDir(upstream.url);
     // The default file re-check (every second), as a sidecar started from a config file runs.
     const sidecar = await startSidecarProcess({ sourceArgs: ['--config', dir] });
     try {

@@ -4,10 +4,9 @@ import { sleep } from '../../lib/backoff.ts';
 import { eventually } from '../helpers/operator-cluster.ts';
 import {
   anonymousRssBytes,
-  applicationYaml,
+  loopbackAppDir,
   type SidecarProcess,
   startSidecarProcess,
-  writeConfigDir,
 } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -54,10 +53,7 @@ describe('a quiet sidecar gives memory back', () => {
   let proc: SidecarProcess;
   beforeAll(async () => {
     upstream = await startUpstream((_req, res) => res.end('ok'));
-    proc = await startSidecarProcess(
-      writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
-      ['--idle-collection-after', '1s'],
-    );
+    proc = await startSidecarProcess(loopbackAppDir(upstream.url), ['--idle-collection-after', '1s']);
   });
   afterAll(async () => {
     await proc.stop();

@@ -4,12 +4,11 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   anonymousRssBytes,
-  applicationYaml,
+  loopbackAppDir,
   peakRssBytes,
   type SidecarProcess,
   sampleAnonymousRss,
   startSidecarProcess,
-  writeConfigDir,
 } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -68,9 +67,7 @@ describe('large bodies stream through without buffering', () => {
         gibibyteStream().pipe(res);
       }
     });
-    proc = await startSidecarProcess(
-      writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
-    );
+    proc = await startSidecarProcess(loopbackAppDir(upstream.url));
   });
   afterAll(async () => {
     await proc.stop();

@@ -2,12 +2,7 @@ import { readdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dial, type RawClient, sleep, watchSocket } from '../helpers/hostile.ts';
-import {
-  applicationYaml,
-  type SidecarProcess,
-  startSidecarProcess,
-  writeConfigDir,
-} from '../helpers/sidecar-process.ts';
+import { loopbackAppDir, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 /**
@@ -21,13 +16,11 @@ const sockets: Socket[] = [];
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  sidecar = await startSidecarProcess(
-    writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
-    [],
-    {},
-    undefined,
-    ['prlimit', `--nofile=${LIMIT}:${LIMIT}`, '--'],
-  );
+  sidecar = await startSidecarProcess(loopbackAppDir(upstream.url), [], {}, undefined, [
+    'prlimit',
+    `--nofile=${LIMIT}:${LIMIT}`,
+    '--',
+  ]);
 });
 afterAll(async () => {
   for (const s of sockets) s.destroy();

@@ -10,10 +10,9 @@ import {
 } from '../helpers/hostile.ts';
 import {
   anonymousRssBytes,
-  applicationYaml,
+  loopbackAppDir,
   type SidecarProcess,
   startSidecarProcess,
-  writeConfigDir,
 } from '../helpers/sidecar-process.ts';
 
 /**
@@ -30,9 +29,7 @@ let sidecar: SidecarProcess;
 
 beforeAll(async () => {
   upstream = await startHostileUpstream();
-  sidecar = await startSidecarProcess(
-    writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
-  );
+  sidecar = await startSidecarProcess(loopbackAppDir(upstream.url));
 });
 afterAll(async () => {
   await sidecar?.stop();
@@ -139,10 +136,7 @@ describe('pipelined requests', () => {
 
 describe('a pipelined head that trickles', () => {
   it('behind a slow answer: the answer goes out, then the 408 for the head, each with its line', async () => {
-    const own = await startSidecarProcess(
-      writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
-      ['--client-header-timeout', '1s'],
-    );
+    const own = await startSidecarProcess(loopbackAppDir(upstream.url), ['--client-header-timeout', '1s']);
     try {
       const client = await openRaw(own.port, '127.9.0.8');
       client.socket.write(`${GET('/slow')}GET /trickled HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
@@ -165,10 +159,7 @@ describe('a pipelined head that trickles', () => {
 
 describe('pipelined requests at shutdown', () => {
   it('the ones in line when the grace ends each get their line, and the sidecar exits within it', async () => {
-    const own = await startSidecarProcess(
-      writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } })),
-      ['--shutdown-grace', '1s'],
-    );
+    const own = await startSidecarProcess(loopbackAppDir(upstream.url), ['--shutdown-grace', '1s']);
     const client = await openRaw(own.port, '127.9.0.5');
     client.socket.write(GET('/hang') + GET('/queued-1') + GET('/queued-2') + GET('/queued-3'));
     await sleep(200);

@@ -10,6 +10,7 @@ import { testConfig } from '../helpers/fixtures.ts';
 import {
   applicationYaml,
   copyShippedApp,
+  loopbackAppDir,
   SIDECAR_ENV,
   startSidecarProcess,
   writeConfigDir,
@@ -194,7 +195,7 @@ describe('the shipped bundle', () => {
   });
 
   it('a sidecar from dist/ alone proxies, and loads neither the other commands nor what it does not use', async () => {
-    const dir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
+    const dir = loopbackAppDir(upstream.url);
     const list = join(shipped, 'sidecar-loads.txt');
     const sidecar = await startRecordedSidecar(['--config', dir], list);
     try {

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusOnNewConnection } from '../helpers/hostile.ts';
-import { applicationYaml, startSidecarProcess, writeConfigDir } from '../helpers/sidecar-process.ts';
+import { loopbackAppDir, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 // A pod's end reaches its Service's proxies and an ingress later than its containers' SIGTERM.
@@ -22,8 +22,7 @@ const freshGet = (port: number, path: string): Promise<number | string> =>
     `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
   );
 
-const config = () =>
-  writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
+const config = () => loopbackAppDir(upstream.url);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('--shutdown-delay', () => {

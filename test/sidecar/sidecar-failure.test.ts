@@ -7,12 +7,7 @@ import {
   PLANTED_THROW,
   sidecarWithPlantedDefect,
 } from '../helpers/planted-defect.ts';
-import {
-  applicationYaml,
-  type SidecarProcess,
-  startSidecarProcess,
-  writeConfigDir,
-} from '../helpers/sidecar-process.ts';
+import { loopbackAppDir, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 // A defect anywhere in the process (an error nothing handles) ends the sidecar, as Node.js would.
@@ -26,7 +21,7 @@ let configDir: string;
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  configDir = writeConfigDir(applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: upstream.url } }));
+  configDir = loopbackAppDir(upstream.url);
 });
 afterAll(async () => {
   await upstream?.close();
