@@ -29,3 +29,10 @@ declare module 'prom-client/lib/defaultMetrics.js' {
   const implementation: typeof collectDefaultMetrics;
   export default implementation;
 }
+// One default metric each: (registry, config) registers it.
+declare module 'prom-client/lib/metrics/*.js' {
+  import type { Registry } from 'prom-client';
+
+  const register: (registry: Registry, config: { prefix?: string }) => void;
+  export default register;
+}

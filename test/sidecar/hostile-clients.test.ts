@@ -513,6 +513,35 @@ describe('paths of the request and the upgrade that hold resources', () => {
     }
   });
 
+  it('the slow-body check runs only while a connection is open, and starts again with the next: a trickled upload after a quiet second is still cut (408 body_too_slow)', async () => {
+    const { gate, close } = await gateWith({ bodyTimeoutMs: 1_000, bodyMinRate: 500 });
+    try {
+      // One connection comes and resets; a second passes with none open, so the check stops.
+      const first = await openRaw(gate.port);
+      first.socket.write(GET('/before'));
+      await first.waitFor(/HTTP\/1\.1 200/, 3_000);
+      first.socket.resetAndDestroy();
+      await sleep(1_500);
+      const c = await openRaw(gate.port);
+      c.socket.write('POST /upload-trickle HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n');
+      const drip = setInterval(() => c.socket.writable && c.socket.write('x'), 200);
+      try {
+        await c.waitFor(/HTTP\/1\.1 408/, 5_000);
+      } finally {
+        clearInterval(drip);
+      }
+      await eventually('its line', () => linesFor(gate, '/upload-trickle').length === 1);
+      expect(linesFor(gate, '/upload-trickle')[0]).toMatchObject({
+        status: 408,
+        outcome: 'client_timeout',
+        error: 'body_too_slow',
+      });
+      c.socket.destroy();
+    } finally {
+      await close();
+    }
+  });
+
   it('a malformed request pipelined behind a pending one gets its own 400 line, after the response ahead', async () => {
     const { gate, close } = await gateWith({});
     try {

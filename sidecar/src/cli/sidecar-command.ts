@@ -46,7 +46,10 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     onBroken: (error) =>
       console.error(`gatehouse: stdout is closed (${error.code}); log lines cannot be delivered`),
   });
-  const metrics = createSidecarMetrics();
+  // At rest (no request started for --idle-collection-after) the event loop's delay is not sampled.
+  const metrics = createSidecarMetrics(
+    flags.idleCollectionAfterMs > 0 ? { eventLoopQuietMs: flags.idleCollectionAfterMs } : {},
+  );
   const operator = flags.operator;
   const endTarget = (end: SessionEnd) => ({
     app: appOf(sidecar.current()),
@@ -89,6 +92,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   const idle = idleCollection(flags, sidecar, metrics);
   const install = (config: SidecarConfig): void => {
     fromSource = config;
+    metrics.workStarted(); // a large config's compile is a stall the delay gauges show
     sidecar.install(sessionEnds.local.merge(config));
     idle.dirty();
   };

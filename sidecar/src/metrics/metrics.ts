@@ -1,5 +1,7 @@
 import { SESSION_END_GIVEN_UP } from '../../../contract/session-end-outcomes.ts';
-import { Counter, collectDefaultMetrics, Gauge, Registry } from '../../../lib/metrics/prom-core.ts';
+import { eventLoopDelayGauges } from '../../../lib/metrics/event-loop-delay.ts';
+import { registerProcessMetrics } from '../../../lib/metrics/process-metrics.ts';
+import { Counter, Gauge, Registry } from '../../../lib/metrics/prom-core.ts';
 import { type BatchedHistogram, createBatchedHistogram, type HistogramSeries } from './batched-histogram.ts';
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -10,7 +12,10 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
  */
 export interface SidecarMetrics {
   readonly registry: Registry;
+  /** A request starts (it counts in flight, and the event loop's delay is sampled). */
   requestStarted(app: string): void;
+  /** Work other than a request starts (a config to apply): the event loop's delay is sampled. */
+  workStarted(): void;
   requestFinished(
     app: string,
     decision: string,
@@ -67,21 +72,34 @@ interface FinishedCell {
 
 /**
  * How often the event loop's delay is sampled for the gatehouse_process_nodejs_eventloop_lag_*
- * gauges (prom-client's monitorEventLoopDelay timer). prom-client's default of 10 ms woke a
- * sidecar at rest 100 times a second: 12 to 15 ms of CPU a second, over 1% of a core in every pod
- * doing nothing (docs/benchmarks.md). Every 100 ms: 10 wakeups, 2 to 3 ms a second with the rest of
- * the sidecar's timers; a scrape every 15 s still summarises 150 samples, and a stall of
- * 100 ms or more always shows (as at least its length less 100 ms).
+ * gauges while the sidecar has work (lib/metrics/event-loop-delay.ts). prom-client's default of
+ * 10 ms, always on, woke a sidecar at rest 100 times a second: 12 to 15 ms of CPU a second, over 1%
+ * of a core in every pod doing nothing (docs/benchmarks.md). Every 100 ms: a scrape every 15 s
+ * still summarises 150 samples, and a stall of 100 ms or more always shows (as at least its length
+ * less 100 ms).
  */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 
+/**
+ * How long the event loop's delay is still sampled after the last request or config started
+ * (between one and two of this), when --idle-collection-after does not say: the same quiet time.
+ */
+export const DEFAULT_EVENT_LOOP_QUIET_MS = 10_000;
+
+export interface SidecarMetricsOptions {
+  /** Quiet time after which the event loop's delay is no longer sampled. */
+  readonly eventLoopQuietMs?: number;
+}
+
 /** Creates the registry and instruments (plus Node.js process metrics). */
-export function createSidecarMetrics(): SidecarMetrics {
+export function createSidecarMetrics(options: SidecarMetricsOptions = {}): SidecarMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({
-    register: registry,
+  registerProcessMetrics(registry, 'gatehouse_process_');
+  const loopDelay = eventLoopDelayGauges({
+    registry,
     prefix: 'gatehouse_process_',
-    eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS,
+    resolutionMs: EVENT_LOOP_SAMPLE_MS,
+    quietMs: options.eventLoopQuietMs ?? DEFAULT_EVENT_LOOP_QUIET_MS,
   });
   new Counter({
     name: 'gatehouse_requests_total',
@@ -257,6 +275,7 @@ export function createSidecarMetrics(): SidecarMetrics {
   return {
     registry,
     requestStarted(app) {
+      loopDelay.busy();
       inFlightByApp.set(app, (inFlightByApp.get(app) ?? 0) + 1);
     },
     requestFinished(app, decision, status, durationS, upstreamS) {
@@ -266,6 +285,9 @@ export function createSidecarMetrics(): SidecarMetrics {
       seriesOf(duration, durations, app).observe(durationS);
       if (upstreamS !== null) seriesOf(upstream, upstreams, app).observe(upstreamS);
       inFlightByApp.set(app, (inFlightByApp.get(app) ?? 0) - 1);
+    },
+    workStarted() {
+      loopDelay.busy();
     },
     configReloaded(ok) {
       reloads.labels(ok ? 'applied' : 'rejected').inc();

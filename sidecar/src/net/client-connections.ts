@@ -142,7 +142,8 @@ interface Tracked extends ClientConnection, IdleLink {
  * Takes ownership of every socket the server accepts: an error listener for the socket's whole
  * life (Node drops its own when a socket is handed over for an upgrade, so a reset during the
  * handshake would otherwise end the process), tracking for shutdown, the connection cap, and a
- * once-a-second check of requests whose bodies arrive too slowly or whose total time ran out.
+ * once-a-second check (while a connection is open) of requests whose bodies arrive too slowly or
+ * whose total time ran out.
  *
  * At the cap a new connection closes the connection idle longest (no request in progress: it
  * never sent one, or its answers are out and it is kept alive), as nginx reuses its idle
@@ -266,6 +267,7 @@ export function createClientConnections(
     };
     open.set(socket, connection);
     idle.append(connection);
+    checkWhileOpen();
     socket.on('end', () => connection.current?.peerEnded());
     socket.once('close', () => {
       open.delete(socket);
@@ -285,7 +287,15 @@ export function createClientConnections(
     idle.remove(connection);
   });
 
-  const check = setInterval(() => {
+  // The check runs only while a connection is open: a sidecar at rest is not woken for it.
+  let check: NodeJS.Timeout | null = null;
+  let closed = false;
+  const checkReads = (): void => {
+    if (open.size === 0) {
+      if (check !== null) clearInterval(check);
+      check = null;
+      return;
+    }
     const now = performance.now();
     for (const connection of open.values()) {
       const request = connection.current;
@@ -302,8 +312,12 @@ export function createClientConnections(
       const allowed = limits.bodyTimeoutMs + (received / limits.bodyMinRate) * 1000;
       if (connection.readingMs > allowed) request.timeout('body_too_slow');
     }
-  }, CHECK_INTERVAL_MS);
-  check.unref();
+  };
+  const checkWhileOpen = (): void => {
+    if (check !== null || closed) return;
+    check = setInterval(checkReads, CHECK_INTERVAL_MS);
+    check.unref();
+  };
 
   const cut = (socket: Socket): void => {
     const connection = open.get(socket);
@@ -321,7 +335,9 @@ export function createClientConnections(
       for (const socket of [...open.keys()]) cut(socket);
     },
     close() {
-      clearInterval(check);
+      closed = true;
+      if (check !== null) clearInterval(check);
+      check = null;
     },
   };
 }
