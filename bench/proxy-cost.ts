@@ -7,7 +7,8 @@
 // while the load, the upstream and the identity provider run on core 1. Both authenticating
 // proxies are signed in for real, through the same OpenID Provider (oidc-provider). Per proxy and
 // run: spawn to first 200, idle RSS and anonymous memory (what another pod on the node does not
-// share) 1 s and 16 s after the first answer, CPU at rest (its timers, over 5 s), CPU
+// share) 1 s and 16 s after the first answer, CPU at rest (its timers, over 5 s; again 21 s after
+// the load, once every quiet-time job is done), CPU
 // microseconds per request at saturation (anonymous and signed in; from /proc/<pid>/stat, which
 // holds under noise), added latency at a constant 1,000 requests/s signed in (vegeta, against the
 // upstream alone), and 200 keep-alive clients at saturation (wrk: p99, slowest, peak RSS; and bench/closed-loop.ts: 200 keep-alive
@@ -204,6 +205,7 @@ interface Figures {
   restedMiB: number;
   restedAnonMiB: number;
   restCpuMsPerS: number;
+  quietCpuMsPerS: number;
   cpuAnonymous: number;
   cpuSignedIn: number | null;
   addedP50: number | null;
@@ -418,6 +420,8 @@ async function cpuAtRest(pid: number): Promise<number> {
   return (cpuNanos(pid) - before) / 1e6 / REST_SECONDS;
 }
 const REST_SECONDS = 5;
+/** Seconds after the 200 connections at which CPU at rest is read again, for REST_SECONDS. */
+const QUIET_SECONDS = 21;
 
 async function measure(proxy: Proxy): Promise<Figures> {
   const { child, pid, origin: at, stop } = await proxy.start();
@@ -451,6 +455,10 @@ async function measure(proxy: Proxy): Promise<Figures> {
   await new Promise((r) => setTimeout(r, RESTED_SECONDS * 1000));
   const restedAfterMiB = statusMiB(measured, 'VmRSS');
   const restedAnonAfterMiB = statusMiB(measured, 'RssAnon');
+  // At rest for good: past the idle collection and Gatehouse's event loop sampling, which end
+  // 10 to 20 s after the last request.
+  await new Promise((r) => setTimeout(r, (QUIET_SECONDS - RESTED_SECONDS) * 1000));
+  const quietCpuMsPerS = await cpuAtRest(measured);
   await stopChild(child);
   await stop?.();
   return {
@@ -460,6 +468,7 @@ async function measure(proxy: Proxy): Promise<Figures> {
     restedMiB,
     restedAnonMiB,
     restCpuMsPerS,
+    quietCpuMsPerS,
     cpuAnonymous,
     cpuSignedIn,
     addedP50: rate.p50 - direct.p50,
@@ -527,6 +536,13 @@ console.log(
   row(`idle anonymous memory ${RESTED_SECONDS} s after the first answer, MiB`, (f) => f.restedAnonMiB, 0),
 );
 console.log(row('CPU at rest, ms per second', (f) => f.restCpuMsPerS, 2));
+console.log(
+  row(
+    `CPU at rest ${QUIET_SECONDS} to ${QUIET_SECONDS + REST_SECONDS} s after the 200 connections, ms per second`,
+    (f) => f.quietCpuMsPerS,
+    2,
+  ),
+);
 console.log(row('CPU µs per request, 200 connections, saturation', (f) => f.cpuAt200));
 console.log(row('200 connections at saturation: p99 ms', (f) => f.p99At200, 0));
 console.log(row('200 connections at saturation: slowest ms', (f) => f.maxAt200, 0));
