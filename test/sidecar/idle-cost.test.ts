@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../lib/backoff.ts';
+import { eventually } from '../helpers/hostile.ts';
 import { loopbackAppDir, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -75,6 +77,16 @@ describe('a sidecar at rest', () => {
       expect(atRest.get('max')).toBe(0);
       expect(atRest.get('p99')).toBe(0);
       expect(atRest.get('lag')).toBeUndefined(); // the plain gauge has no suffix
+
+      // A config to apply is work too: a large one's compile is a stall the gauges must show.
+      const loaded = sidecar.lines.filter((l) => l.type === 'config_loaded').length;
+      appendFileSync(join(dir, 'app.yaml'), '\n# changed\n');
+      await eventually(
+        'the config applied',
+        () => sidecar.lines.filter((l) => l.type === 'config_loaded').length > loaded,
+      );
+      await sleep(300);
+      expect((await loopDelay(sidecar.adminPort)).get('max')).toBeGreaterThan(0);
     } finally {
       await sidecar.stop();
     }

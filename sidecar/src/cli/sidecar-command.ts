@@ -97,7 +97,9 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     idle.dirty();
   };
   sessionEnds.onReinstall(() => {
-    if (fromSource) sidecar.install(sessionEnds.local.merge(fromSource));
+    if (!fromSource) return;
+    metrics.workStarted();
+    sidecar.install(sessionEnds.local.merge(fromSource));
   });
   const sourceName = operator ? 'operator' : 'file';
   const listener: ConfigListener = {
