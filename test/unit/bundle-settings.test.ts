@@ -39,12 +39,15 @@ async function runBundled(name: string, source: string): Promise<string> {
 }
 
 describe('the shipped bundle settings', () => {
-  it("prom-client's default metrics do not evaluate the OpenTelemetry API; exemplars load it on first use", async () => {
+  it("the sidecar's process metrics do not evaluate the OpenTelemetry API; exemplars load it on first use", async () => {
     const stdout = await runBundled(
       'otel',
       `import { collectDefaultMetrics, Registry } from '${join(ROOT, 'lib/metrics/prom-core.ts')}';
+import { registerProcessMetrics } from '${join(ROOT, 'lib/metrics/process-metrics.ts')}';
+import { eventLoopDelayGauges } from '${join(ROOT, 'lib/metrics/event-loop-delay.ts')}';
 const plain = new Registry();
-collectDefaultMetrics({ register: plain, prefix: 'plain_' });
+registerProcessMetrics(plain, 'plain_');
+eventLoopDelayGauges({ registry: plain, prefix: 'plain_', resolutionMs: 100, quietMs: 1000 }).busy();
 const text = await plain.metrics();
 console.log(JSON.stringify({ cpu: /plain_process_cpu_seconds_total \\d/.test(text), evaluated: globalThis.otelEvaluated === true }));
 const withExemplars = new Registry();
