@@ -42,7 +42,6 @@ const SUMMARIES = [
 export function eventLoopDelayGauges(options: EventLoopDelayOptions): EventLoopDelay {
   const { registry, prefix, resolutionMs, quietMs } = options;
   const histogram = monitorEventLoopDelay({ resolution: resolutionMs });
-  let summaries: (readonly [Gauge, (h: Histogram) => number])[] = [];
   // Registered first: a scrape reads metrics in the order they were registered, and this one's
   // collect sets the others.
   new Gauge({
@@ -65,7 +64,7 @@ export function eventLoopDelayGauges(options: EventLoopDelayOptions): EventLoopD
     },
   });
 
-  summaries = SUMMARIES.map(
+  const summaries = SUMMARIES.map(
     ([name, help, read]) =>
       [
         new Gauge({ name: `${prefix}nodejs_eventloop_lag_${name}_seconds`, help, registers: [registry] }),

@@ -490,24 +490,39 @@ describe('paths of the request and the upgrade that hold resources', () => {
     }
   });
 
+  /** An upload whose body comes `piece` every `everyMs`: answered 408 and logged with `error`. */
+  async function uploadCutWith408(
+    gate: InProcessSidecar,
+    path: string,
+    length: number,
+    piece: Buffer | string,
+    everyMs: number,
+    error: string,
+  ): Promise<void> {
+    const c = await openRaw(gate.port);
+    c.socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${length}\r\n\r\n`);
+    const drip = setInterval(() => c.socket.writable && c.socket.write(piece), everyMs);
+    try {
+      await c.waitFor(/HTTP\/1\.1 408/, 5_000);
+    } finally {
+      clearInterval(drip);
+    }
+    await eventually('its line', () => linesFor(gate, path).length === 1);
+    expect(linesFor(gate, path)[0]).toMatchObject({ status: 408, outcome: 'client_timeout', error });
+    c.socket.destroy();
+  }
+
   it('the request deadline ends an upload that is fast enough for the body rate but never ends: 408 request_deadline', async () => {
     const { gate, close } = await gateWith({ requestTimeoutMs: 1_500, bodyTimeoutMs: 0 });
     try {
-      const c = await openRaw(gate.port);
-      c.socket.write('POST /upload-forever HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000000\r\n\r\n');
-      const drip = setInterval(() => c.socket.writable && c.socket.write(Buffer.alloc(1_000, 1)), 100);
-      try {
-        await c.waitFor(/HTTP\/1\.1 408/, 5_000);
-      } finally {
-        clearInterval(drip);
-      }
-      await eventually('its line', () => linesFor(gate, '/upload-forever').length === 1);
-      expect(linesFor(gate, '/upload-forever')[0]).toMatchObject({
-        status: 408,
-        outcome: 'client_timeout',
-        error: 'request_deadline',
-      });
-      c.socket.destroy();
+      await uploadCutWith408(
+        gate,
+        '/upload-forever',
+        10_000_000,
+        Buffer.alloc(1_000, 1),
+        100,
+        'request_deadline',
+      );
     } finally {
       await close();
     }
@@ -522,21 +537,7 @@ describe('paths of the request and the upgrade that hold resources', () => {
       await first.waitFor(/HTTP\/1\.1 200/, 3_000);
       first.socket.resetAndDestroy();
       await sleep(1_500);
-      const c = await openRaw(gate.port);
-      c.socket.write('POST /upload-trickle HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n');
-      const drip = setInterval(() => c.socket.writable && c.socket.write('x'), 200);
-      try {
-        await c.waitFor(/HTTP\/1\.1 408/, 5_000);
-      } finally {
-        clearInterval(drip);
-      }
-      await eventually('its line', () => linesFor(gate, '/upload-trickle').length === 1);
-      expect(linesFor(gate, '/upload-trickle')[0]).toMatchObject({
-        status: 408,
-        outcome: 'client_timeout',
-        error: 'body_too_slow',
-      });
-      c.socket.destroy();
+      await uploadCutWith408(gate, '/upload-trickle', 100_000, 'x', 200, 'body_too_slow');
     } finally {
       await close();
     }
