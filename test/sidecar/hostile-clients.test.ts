@@ -528,10 +528,11 @@ describe('paths of the request and the upgrade that hold resources', () => {
     }
   });
 
-  it('the slow-body check runs only while a connection is open, and starts again with the next: a trickled upload after a quiet second is still cut (408 body_too_slow)', async () => {
+  it('the slow-body check runs only while a request is being read, and starts again with the next: a trickled upload after a quiet second is still cut (408 body_too_slow)', async () => {
     const { gate, close } = await gateWith({ bodyTimeoutMs: 1_000, bodyMinRate: 500 });
     try {
-      // One connection comes and resets; a second passes with none open, so the check stops.
+      // One request comes and its client resets; a second passes with none being read, so the
+      // check stops.
       const first = await openRaw(gate.port);
       first.socket.write(GET('/before'));
       await first.waitFor(/HTTP\/1\.1 200/, 3_000);

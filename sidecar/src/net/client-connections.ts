@@ -142,8 +142,8 @@ interface Tracked extends ClientConnection, IdleLink {
  * Takes ownership of every socket the server accepts: an error listener for the socket's whole
  * life (Node drops its own when a socket is handed over for an upgrade, so a reset during the
  * handshake would otherwise end the process), tracking for shutdown, the connection cap, and a
- * once-a-second check (while a connection is open) of requests whose bodies arrive too slowly or
- * whose total time ran out.
+ * once-a-second check (while a request is being read) of requests whose bodies arrive too slowly
+ * or whose total time ran out.
  *
  * At the cap a new connection closes the connection idle longest (no request in progress: it
  * never sent one, or its answers are out and it is kept alive), as nginx reuses its idle
@@ -220,6 +220,7 @@ export function createClientConnections(
         connection.requests.push(request);
         connection.inFlight++;
         connection.current = connection.requests[0] ?? null;
+        checkWhileReading();
         let done = false;
         return () => {
           if (done) return;
@@ -228,6 +229,7 @@ export function createClientConnections(
           if (i >= 0) connection.requests.splice(i, 1);
           connection.inFlight--;
           connection.current = connection.requests[0] ?? null;
+          if (connection.current !== null) checkWhileReading();
           connection.readingMs = 0;
           if (connection.inFlight > 0) return;
           const next = connection.turns.shift();
@@ -267,7 +269,6 @@ export function createClientConnections(
     };
     open.set(socket, connection);
     idle.append(connection);
-    checkWhileOpen();
     socket.on('end', () => connection.current?.peerEnded());
     socket.once('close', () => {
       open.delete(socket);
@@ -287,21 +288,19 @@ export function createClientConnections(
     idle.remove(connection);
   });
 
-  // The check runs only while a connection is open: a sidecar at rest is not woken for it.
+  // The check runs only while a request is being read: a sidecar at rest is not woken for it,
+  // nor one whose idle keep-alive connections an ingress holds open.
   let check: NodeJS.Timeout | null = null;
   let closed = false;
   const checkReads = (): void => {
-    if (open.size === 0) {
-      if (check !== null) clearInterval(check);
-      check = null;
-      return;
-    }
     const now = performance.now();
+    let beingRead = 0;
     for (const connection of open.values()) {
       const request = connection.current;
       if (request === null) continue;
       const reading = request.reading();
       if (reading === 'done') continue;
+      beingRead++;
       if (limits.requestTimeoutMs > 0 && now - request.startedAtMs > limits.requestTimeoutMs) {
         request.timeout('request_deadline');
         continue;
@@ -312,8 +311,12 @@ export function createClientConnections(
       const allowed = limits.bodyTimeoutMs + (received / limits.bodyMinRate) * 1000;
       if (connection.readingMs > allowed) request.timeout('body_too_slow');
     }
+    if (beingRead === 0 && check !== null) {
+      clearInterval(check);
+      check = null;
+    }
   };
-  const checkWhileOpen = (): void => {
+  const checkWhileReading = (): void => {
     if (check !== null || closed) return;
     check = setInterval(checkReads, CHECK_INTERVAL_MS);
     check.unref();
