@@ -92,7 +92,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   const idle = idleCollection(flags, sidecar, metrics);
   const install = (config: SidecarConfig): void => {
     fromSource = config;
-    metrics.workStarted(); // a large config's compile is a stall the delay gauges show
+    metrics.workStarted(); // and so is its compile
     sidecar.install(sessionEnds.local.merge(config));
     idle.dirty();
   };
@@ -103,6 +103,9 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   });
   const sourceName = operator ? 'operator' : 'file';
   const listener: ConfigListener = {
+    onWork() {
+      metrics.workStarted(); // a large config's parse and check are a stall the delay gauges show
+    },
     onConfig(received) {
       const config = withUpstream(received);
       install(config);

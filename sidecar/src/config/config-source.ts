@@ -13,4 +13,9 @@ export interface ConfigSource {
 export interface ConfigListener {
   onConfig(config: SidecarConfig): void;
   onRejected(error: ConfigError): void;
+  /**
+   * A change arrived and is about to be parsed and checked (before onConfig or onRejected): work
+   * that can hold the event loop for a large config. Not told for heartbeats or unchanged files.
+   */
+  onWork?(): void;
 }

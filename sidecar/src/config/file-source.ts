@@ -56,6 +56,7 @@ export function createFileConfigSource(
     }
     if (sameSnapshot(last, snapshot)) return;
     last = snapshot;
+    listener.onWork?.();
     try {
       listener.onConfig(load(snapshot));
     } catch (error) {

@@ -41,6 +41,12 @@ export interface OperatorSourceOptions {
 class StreamStalled extends Error {}
 
 /**
+ * Lines up to this long (a heartbeat is 20 characters) are parsed in microseconds; a longer one
+ * (a config, a revocation) is work the listener is told of before it is parsed.
+ */
+const SHORT_LINE_CHARS = 256;
+
+/**
  * Cluster mode: the config comes from the operator over a long-lived HTTPS stream, one NDJSON
  * line per change. start() resolves with the first valid config (the sidecar is not ready before);
  * afterwards the source reconnects with jittered backoff forever, and a config that fails
@@ -61,6 +67,7 @@ export function createOperatorConfigSource(
 
   /** Applies one line; `resync` when this sidecar must reconnect to be in step with the operator again. */
   const accept = (line: string): 'resync' | undefined => {
+    if (line.length > SHORT_LINE_CHARS) listener.onWork?.();
     const message = readStreamLine(line);
     if (message === null) {
       listener.onRejected(
