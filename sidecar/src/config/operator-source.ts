@@ -42,7 +42,8 @@ class StreamStalled extends Error {}
 
 /**
  * Lines up to this long (a heartbeat is 20 characters) are parsed in microseconds; a longer one
- * (a config, a revocation) is work the listener is told of before it is parsed.
+ * (a config, a list of revocations) is work the listener is told of before it is parsed; a
+ * short revocation change counts as work when it is installed (cli/sidecar-command.ts).
  */
 const SHORT_LINE_CHARS = 256;
 
