@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
+import { streamLine } from '../../contract/config-stream.ts';
 import { processKeys } from '../../sidecar/src/auth/process-keys.ts';
 import type { ConfigListener } from '../../sidecar/src/config/config-source.ts';
 import { createFileConfigSource } from '../../sidecar/src/config/file-source.ts';
@@ -32,7 +33,7 @@ function recording(): { listener: ConfigListener; told: string[] } {
 }
 
 const configLine = (generation: string): string =>
-  `${JSON.stringify({ type: 'config', config: { ...testConfig(), generation } satisfies SidecarConfig })}\n`;
+  streamLine({ type: 'config', config: { ...testConfig(), generation } satisfies SidecarConfig });
 
 describe('config sources tell of work before a change is read', () => {
   it('the operator stream: for each config line, not for heartbeats', async () => {
@@ -56,7 +57,7 @@ describe('config sources tell of work before a change is read', () => {
       expect(told).toEqual(['work']); // the first config is start()'s answer
       const stream = streams[0];
       if (!stream) throw new Error('no stream');
-      for (let i = 0; i < 3; i++) stream.write('{"type":"heartbeat"}\n');
+      for (let i = 0; i < 3; i++) stream.write(streamLine({ type: 'heartbeat' }));
       await sleep(200);
       expect(told).toEqual(['work']);
       stream.write(configLine('bbbbbbbbbbbbbbbb'));

@@ -544,6 +544,29 @@ describe('paths of the request and the upgrade that hold resources', () => {
     }
   });
 
+  it('after a quiet second, an upload queued for the only upstream connection (held, not read) is admitted and its trickled body cut (408 body_too_slow)', async () => {
+    const { gate, upstream, close } = await gateWith(
+      { bodyTimeoutMs: 1_000, bodyMinRate: 500, queueTimeoutMs: 5_000, anonymousShare: 1, clientShare: 1 },
+      1,
+    );
+    try {
+      const first = await openRaw(gate.port);
+      first.socket.write(GET('/before'));
+      await first.waitFor(/HTTP\/1\.1 200/, 3_000);
+      await sleep(1_500); // nothing being read: the check stops
+      first.socket.write(GET('/slow')); // holds the one upstream connection for 300 ms
+      await sleep(20);
+      const queued = uploadCutWith408(gate, '/upload-queued', 100_000, 'x', 200, 'body_too_slow');
+      await sleep(150);
+      expect(upstream.seen.map((r) => r.url)).not.toContain('/upload-queued'); // still in line
+      await first.waitFor(/slow ok/, 3_000);
+      await queued;
+      first.socket.destroy();
+    } finally {
+      await close();
+    }
+  });
+
   it('a malformed request pipelined behind a pending one gets its own 400 line, after the response ahead', async () => {
     const { gate, close } = await gateWith({});
     try {

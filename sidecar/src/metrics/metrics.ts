@@ -2,6 +2,7 @@ import { SESSION_END_GIVEN_UP } from '../../../contract/session-end-outcomes.ts'
 import { eventLoopDelayGauges } from '../../../lib/metrics/event-loop-delay.ts';
 import { registerProcessMetrics } from '../../../lib/metrics/process-metrics.ts';
 import { Counter, Gauge, Registry } from '../../../lib/metrics/prom-core.ts';
+import { DEFAULT_IDLE_COLLECTION_AFTER_MS } from '../cli/sidecar-flags.ts';
 import { type BatchedHistogram, createBatchedHistogram, type HistogramSeries } from './batched-histogram.ts';
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -80,14 +81,11 @@ interface FinishedCell {
  */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 
-/**
- * How long the event loop's delay is still sampled after the last request or config started
- * (between one and two of this), when --idle-collection-after does not say: the same quiet time.
- */
-export const DEFAULT_EVENT_LOOP_QUIET_MS = 10_000;
-
 export interface SidecarMetricsOptions {
-  /** Quiet time after which the event loop's delay is no longer sampled. */
+  /**
+   * Quiet time after which the event loop's delay is no longer sampled (between one and two of
+   * it after the last request or config started); by default --idle-collection-after's default.
+   */
   readonly eventLoopQuietMs?: number;
 }
 
@@ -99,7 +97,7 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     registry,
     prefix: 'gatehouse_process_',
     resolutionMs: EVENT_LOOP_SAMPLE_MS,
-    quietMs: options.eventLoopQuietMs ?? DEFAULT_EVENT_LOOP_QUIET_MS,
+    quietMs: options.eventLoopQuietMs ?? DEFAULT_IDLE_COLLECTION_AFTER_MS,
   });
   new Counter({
     name: 'gatehouse_requests_total',
