@@ -5,7 +5,8 @@ import { type AuditRecord, parseAuditLine } from './audit-record.ts';
 import { readRun, writeSortedRuns } from './external-sort.ts';
 import { classifyLine, InputDiagnostics } from './input-diagnostics.ts';
 import type { LogSource } from './log-sources.ts';
-import { lineTime, mergeRecords, recordBatches } from './merged-records.ts';
+import { mergeManyRecords } from './many-streams.ts';
+import { lineTime, recordBatches } from './merged-records.ts';
 import { type AuditAnswer, type AuditQuery, createQueryRunner, queryNeedles } from './queries.ts';
 import { type AnomalySettings, byFirst, DEFAULT_ANOMALY_SETTINGS, type Session } from './sessions.ts';
 import { inTimeOrder } from './time-order.ts';
@@ -64,8 +65,13 @@ export interface AnswerOptions {
   readonly sessionGapMs?: number;
   /** Where to count what is read, for a caller that shows progress while it runs. */
   readonly diagnostics?: InputDiagnostics;
-  /** Where input out of time order is sorted (default: the system's temporary directory). */
+  /**
+   * Where input out of time order is sorted, and more sources than may be open at once are merged
+   * (default: the system's temporary directory).
+   */
   readonly tempDir?: string;
+  /** Sources open at once, at most (default MAX_OPEN_STREAMS). */
+  readonly maxOpenStreams?: number;
 }
 
 /** True when a source must be sorted before its sessions can close as they go. */
@@ -75,34 +81,49 @@ async function needsSort(source: LogSource): Promise<boolean> {
   return !(await inTimeOrder(await source.open(), ORDER_TOLERANCE_MS));
 }
 
+/** The records of a source, which is opened (and its first lines sampled) when first read. */
+async function* sourceRecords(
+  source: LogSource,
+  needles: ReturnType<typeof queryNeedles>,
+  diagnostics: InputDiagnostics,
+): AsyncGenerator<AuditRecord[]> {
+  const { first, all } = await peek(await source.open());
+  if (sample(first, diagnostics)) diagnostics.markGatehouseSeen();
+  yield* recordBatches(source, all, needles, diagnostics);
+}
+
 /**
- * The record streams of every source, each in the order its lines were written: a source not in
- * that order (when `sort` asks for exact order) is read once to see, then sorted on temporary
- * files into runs, each a stream. close() removes the temporary files.
+ * The record streams of every source, each in the order its lines were written and opened only
+ * when first read: a source not in that order (when `sort` asks for exact order) is read once to
+ * see, then sorted on temporary files into runs, each a stream. tempDir() makes the directory of
+ * temporary files on first use; close() removes it.
  */
 async function openRecordStreams(
   sources: readonly LogSource[],
   needles: ReturnType<typeof queryNeedles>,
   diagnostics: InputDiagnostics,
   options: { readonly sort: boolean; readonly tempDir?: string },
-): Promise<{ streams: AsyncIterable<AuditRecord[]>[]; close(): Promise<void> }> {
+): Promise<{
+  streams: AsyncIterable<AuditRecord[]>[];
+  tempDir(): Promise<string>;
+  close(): Promise<void>;
+}> {
   const streams: AsyncIterable<AuditRecord[]>[] = [];
-  let sortDir: string | undefined;
+  let made: Promise<string> | undefined;
+  const tempDir = (): Promise<string> =>
+    (made ??= mkdtemp(join(options.tempDir ?? tmpdir(), 'gatehouse-audit-')));
   const close = async (): Promise<void> => {
-    if (sortDir) await rm(sortDir, { recursive: true, force: true });
+    const dir = await made?.catch(() => undefined);
+    if (dir) await rm(dir, { recursive: true, force: true });
   };
   try {
     for (const source of sources) {
-      const sort = options.sort && (await needsSort(source));
-      const { first, all } = await peek(await source.open());
-      if (sample(first, diagnostics)) diagnostics.markGatehouseSeen();
-      const batches = recordBatches(source, all, needles, diagnostics);
-      if (!sort) {
+      const batches = sourceRecords(source, needles, diagnostics);
+      if (!(options.sort && (await needsSort(source)))) {
         streams.push(batches);
         continue;
       }
-      sortDir ??= await mkdtemp(join(options.tempDir ?? tmpdir(), 'gatehouse-audit-'));
-      const runs = await writeSortedRuns(batches, sortDir, `run${streams.length}`);
+      const runs = await writeSortedRuns(batches, await tempDir(), `run${streams.length}`);
       diagnostics.sorted.push({ source: source.name, runs: runs.length, checked: source.order === 'check' });
       streams.push(...runs.map(readRun));
     }
@@ -110,7 +131,7 @@ async function openRecordStreams(
     await close();
     throw error;
   }
-  return { streams, close };
+  return { streams, tempDir, close };
 }
 
 /**
@@ -136,12 +157,15 @@ export async function answerQuery(
     ...(options.tempDir ? { tempDir: options.tempDir } : {}),
   });
   try {
-    return await mergeAnswer(input.streams);
+    return await mergeAnswer(input.streams, input.tempDir);
   } finally {
     await input.close();
   }
 
-  async function mergeAnswer(streams: readonly AsyncIterable<AuditRecord[]>[]) {
+  async function mergeAnswer(
+    streams: readonly AsyncIterable<AuditRecord[]>[],
+    runDir: () => Promise<string>,
+  ) {
     // Closed sessions wait here until no open session began before them, so output stays in order
     // (up to MAX_PENDING of them).
     const pending: Session[] = [];
@@ -154,7 +178,7 @@ export async function answerQuery(
     };
     let watermark = Number.NEGATIVE_INFINITY;
     let fed = 0;
-    await mergeRecords(streams, (record: AuditRecord) => {
+    const onRecord = (record: AuditRecord): void => {
       const time = lineTime(record);
       if (time < watermark - gapMs) diagnostics.late++;
       else if (time > watermark) watermark = time;
@@ -168,6 +192,10 @@ export async function answerQuery(
       // A session open for long would hold every later one back: past a bound, order gives way to memory.
       if (pending.length > 0)
         flush(pending.length > MAX_PENDING ? Number.POSITIVE_INFINITY : runner.earliestOpen());
+    };
+    await mergeManyRecords(streams, onRecord, {
+      runDir,
+      ...(options.maxOpenStreams ? { maxOpen: options.maxOpenStreams } : {}),
     });
     diagnostics.duplicates = runner.duplicates;
     if (diagnostics.recognised > 0) diagnostics.markGatehouseSeen();

@@ -10,7 +10,8 @@ import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
 import { exitWhenReaderGone } from '../../lib/reader-gone.ts';
 import { answerQuery } from './answer-query.ts';
 import { InputDiagnostics } from './input-diagnostics.ts';
-import { clusterSources, fileSource, type LogSource } from './log-sources.ts';
+import { clusterSources, fileReadChunkBytes, fileSource, type LogSource } from './log-sources.ts';
+import { MAX_OPEN_STREAMS } from './many-streams.ts';
 import type { AuditAnswer, AuditQuery, TimeRange } from './queries.ts';
 import { renderHtml } from './render-html.ts';
 import { renderJsonLines } from './render-jsonl.ts';
@@ -242,7 +243,9 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
         `gatehouse audit: ${sources.length} sidecar logs${namespace ? ` in ${namespace}` : ''}\n`,
       );
   } else {
-    sources = (files.length > 0 ? files : ['-']).map(fileSource);
+    const paths = files.length > 0 ? files : ['-'];
+    const chunkBytes = fileReadChunkBytes(Math.min(paths.length, MAX_OPEN_STREAMS));
+    sources = paths.map((path) => fileSource(path, chunkBytes));
   }
   try {
     const started = performance.now();

@@ -6,16 +6,71 @@ import { createLineScanner } from './line-scanner.ts';
 import { lineTime } from './merged-records.ts';
 
 /**
- * An external sort of audit records by the time their lines were written, for input that is not
- * in that order: records are taken a run at a time, each run sorted in memory and written to a
- * temporary file; the caller then merges the runs as it merges sources. Memory holds one run
- * while sorting, then one read chunk per run.
+ * Runs on temporary files: record streams in the time order their lines were written, one JSON
+ * record per line. An external sort of input that is not in that order writes them (each run
+ * sorted in memory; the caller then merges the runs as it merges sources), and so does a merge
+ * of more streams than may be open at once (merged-records.ts). Memory holds one run while
+ * sorting, then one read chunk per run.
  */
 
 /** Records per sorted run: about 100 MiB of parsed records. */
 export const RUN_RECORDS = 200_000;
 const RUN_READ_BYTES = 256 * 1024;
 const WRITE_BATCH = 2_000;
+
+/**
+ * Writes records, in the order given, to one run file with back-pressure: `add` takes a record at
+ * once; `pause` is a promise to wait for while the file's buffer is full, else undefined.
+ */
+export class RunWriter {
+  readonly path: string;
+  readonly #out;
+  readonly #failed: Promise<never>;
+  #batch: string[] = [];
+  #drain: Promise<unknown> | undefined;
+
+  constructor(path: string) {
+    this.path = path;
+    this.#out = createWriteStream(path);
+    this.#failed = once(this.#out, 'error').then(([error]) => {
+      throw error;
+    });
+    // Its rejection is awaited only while waiting on the file; until then it must not go unhandled.
+    this.#failed.catch(() => undefined);
+  }
+
+  add(record: AuditRecord): void {
+    this.#batch.push(JSON.stringify(record));
+    if (this.#batch.length >= WRITE_BATCH) this.#flush();
+  }
+
+  pause(): Promise<unknown> | undefined {
+    const drain = this.#drain;
+    this.#drain = undefined;
+    return drain === undefined ? undefined : Promise.race([drain, this.#failed]);
+  }
+
+  /** Writes what is left and closes the file; resolves with its path. */
+  async finish(): Promise<string> {
+    this.#flush();
+    await this.pause();
+    this.#out.end();
+    await Promise.race([once(this.#out, 'finish'), this.#failed]);
+    return this.path;
+  }
+
+  /** Closes the file unfinished (the merge feeding it failed). */
+  abandon(): void {
+    this.#out.destroy();
+  }
+
+  #flush(): void {
+    if (this.#batch.length === 0) return;
+    const text = `${this.#batch.join('\n')}\n`;
+    this.#batch = [];
+    if (!this.#out.write(text)) this.#drain ??= once(this.#out, 'drain');
+  }
+}
 
 /** Writes sorted runs of the records into dir; resolves with their paths, in order. */
 export async function writeSortedRuns(
@@ -30,21 +85,13 @@ export async function writeSortedRuns(
     if (run.length === 0) return;
     // Array#sort is stable: records of the same millisecond keep the order they were read in.
     run.sort((a, b) => lineTime(a) - lineTime(b));
-    const path = join(dir, `${name}-${paths.length}.jsonl`);
-    const out = createWriteStream(path);
-    const failed = once(out, 'error').then(([error]) => {
-      throw error;
-    });
-    for (let i = 0; i < run.length; i += WRITE_BATCH) {
-      const text = `${run
-        .slice(i, i + WRITE_BATCH)
-        .map((r) => JSON.stringify(r))
-        .join('\n')}\n`;
-      if (!out.write(text)) await Promise.race([once(out, 'drain'), failed]);
+    const writer = new RunWriter(join(dir, `${name}-${paths.length}.jsonl`));
+    for (const record of run) {
+      writer.add(record);
+      const full = writer.pause();
+      if (full) await full;
     }
-    out.end();
-    await Promise.race([once(out, 'finish'), failed]);
-    paths.push(path);
+    paths.push(await writer.finish());
     run = [];
   };
   for await (const batch of batches) {
@@ -55,7 +102,7 @@ export async function writeSortedRuns(
   return paths;
 }
 
-/** The records of one sorted run, a read chunk at a time. */
+/** The records of one run file, a read chunk at a time. */
 export async function* readRun(path: string): AsyncGenerator<AuditRecord[]> {
   let batch: AuditRecord[] = [];
   const scanner = createLineScanner((line) => batch.push(JSON.parse(line) as AuditRecord));

@@ -111,11 +111,14 @@ class HeadHeap {
  * each stream (one sidecar's log, or a sorted run of an input that was not in order) is in that
  * order already, so a heap of one head per stream gives one ordered stream, read a chunk at a
  * time. Memory holds one chunk's records per stream, not the input. onRecord runs synchronously;
- * the merge waits only to read the next chunk of a stream.
+ * the merge waits only to read the next chunk of a stream, and for `pause` when it gives a
+ * promise (a writer whose buffer is full). Every stream is open at once: many-streams.ts bounds
+ * how many.
  */
 export async function mergeRecords(
   streams: readonly AsyncIterable<AuditRecord[]>[],
   onRecord: (record: AuditRecord) => void,
+  pause?: () => Promise<unknown> | undefined,
 ): Promise<void> {
   const heap = new HeadHeap();
   const refill = async (head: Head): Promise<void> => {
@@ -140,6 +143,8 @@ export async function mergeRecords(
       i++;
     } while (i < batch.length && lineTime(batch[i] as AuditRecord) <= limit);
     head.index = i;
+    const full = pause?.();
+    if (full) await full;
     await refill(head);
   }
 }
