@@ -10,7 +10,7 @@ import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
 import { exitWhenReaderGone } from '../../lib/reader-gone.ts';
 import { answerQuery } from './answer-query.ts';
 import { InputDiagnostics } from './input-diagnostics.ts';
-import { clusterSources, fileReadChunkBytes, fileSource, type LogSource } from './log-sources.ts';
+import { clusterSources, fileSources, type LogSource } from './log-sources.ts';
 import { MAX_OPEN_STREAMS } from './many-streams.ts';
 import type { AuditAnswer, AuditQuery, TimeRange } from './queries.ts';
 import { renderHtml } from './render-html.ts';
@@ -243,9 +243,7 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
         `gatehouse audit: ${sources.length} sidecar logs${namespace ? ` in ${namespace}` : ''}\n`,
       );
   } else {
-    const paths = files.length > 0 ? files : ['-'];
-    const chunkBytes = fileReadChunkBytes(Math.min(paths.length, MAX_OPEN_STREAMS));
-    sources = paths.map((path) => fileSource(path, chunkBytes));
+    sources = fileSources(files.length > 0 ? files : ['-'], MAX_OPEN_STREAMS);
   }
   try {
     const started = performance.now();

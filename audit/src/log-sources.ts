@@ -44,7 +44,20 @@ export function fileReadChunkBytes(openAtOnce: number): number {
 }
 
 /** A file of JSON lines; `.gz` files are decompressed; `-` is standard input. */
-export function fileSource(path: string, chunkBytes = MAX_READ_CHUNK_BYTES): LogSource {
+export function fileSource(path: string): LogSource {
+  return sizedFileSource(path, MAX_READ_CHUNK_BYTES);
+}
+
+/**
+ * Files read together (see fileSource), each with a read chunk sized to how many of them are read
+ * at once (`openAtOnce`, at most all of them).
+ */
+export function fileSources(paths: readonly string[], openAtOnce = paths.length): LogSource[] {
+  const chunkBytes = fileReadChunkBytes(Math.min(paths.length, openAtOnce));
+  return paths.map((path) => sizedFileSource(path, chunkBytes));
+}
+
+function sizedFileSource(path: string, chunkBytes: number): LogSource {
   return {
     name: path === '-' ? '(stdin)' : path,
     order: path === '-' ? 'unknown' : 'check',

@@ -131,20 +131,26 @@ export async function mergeRecords(
     head.time = lineTime(head.batch[head.index] as AuditRecord);
     heap.push(head);
   };
-  for (const stream of streams)
-    await refill({ iterator: stream[Symbol.asyncIterator](), batch: [], index: 0, time: 0 });
-  for (let head = heap.pop(); head; head = heap.pop()) {
-    // Take this stream's records while it stays the earliest, without going through the heap.
-    const limit = heap.peek()?.time ?? Number.POSITIVE_INFINITY;
-    const batch = head.batch;
-    let i = head.index;
-    do {
-      onRecord(batch[i] as AuditRecord);
-      i++;
-    } while (i < batch.length && lineTime(batch[i] as AuditRecord) <= limit);
-    head.index = i;
-    const full = pause?.();
-    if (full) await full;
-    await refill(head);
+  const iterators = streams.map((stream) => stream[Symbol.asyncIterator]());
+  try {
+    for (const iterator of iterators) await refill({ iterator, batch: [], index: 0, time: 0 });
+    for (let head = heap.pop(); head; head = heap.pop()) {
+      // Take this stream's records while it stays the earliest, without going through the heap.
+      const limit = heap.peek()?.time ?? Number.POSITIVE_INFINITY;
+      const batch = head.batch;
+      let i = head.index;
+      do {
+        onRecord(batch[i] as AuditRecord);
+        i++;
+      } while (i < batch.length && lineTime(batch[i] as AuditRecord) <= limit);
+      head.index = i;
+      const full = pause?.();
+      if (full) await full;
+      await refill(head);
+    }
+  } catch (error) {
+    // One stream failed: the others close their sources (files, log requests) before the error goes on.
+    await Promise.all(iterators.map((iterator) => iterator.return?.().catch(() => undefined)));
+    throw error;
   }
 }

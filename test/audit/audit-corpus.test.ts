@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answerQuery } from '../../audit/src/answer-query.ts';
 import { parseAuditLine, type RequestRecord } from '../../audit/src/audit-record.ts';
-import { fileSource } from '../../audit/src/log-sources.ts';
+import { fileSources } from '../../audit/src/log-sources.ts';
 import { ALL_TIME } from '../../audit/src/queries.ts';
 import type { Session } from '../../audit/src/sessions.ts';
 import { type Corpus, generateCorpus, type TruthSession } from '../helpers/audit-corpus.ts';
@@ -67,7 +67,7 @@ describe('gatehouse audit on a 1M-line corpus with known ground truth', () => {
   it('rebuilds every session exactly: requests in order, login, IPs, user agents, end, changes', async () => {
     const { answer, lines } = await answerQuery(
       { kind: 'sessions', range: ALL_TIME },
-      corpus.files.map(fileSource),
+      fileSources(corpus.files),
     );
     expect(lines).toBe(corpus.lines);
     if (answer.kind !== 'sessions') throw new Error('expected sessions');
@@ -129,14 +129,14 @@ describe('gatehouse audit on a 1M-line corpus with known ground truth', () => {
         if (record.app === app && record.uri.startsWith('/admin/')) naive.push(record);
       }
     }
-    const byIp = await answerQuery({ kind: 'ip', ip, range: ALL_TIME }, corpus.files.map(fileSource));
+    const byIp = await answerQuery({ kind: 'ip', ip, range: ALL_TIME }, fileSources(corpus.files));
     if (byIp.answer.kind !== 'ip') throw new Error('expected users');
     expect(byIp.answer.users.map((u) => u.user).sort()).toEqual([...usersAtIp].sort());
     expect(byIp.answer.users.map((u) => u.user)).toContain(t.email);
 
     const toPath = await answerQuery(
       { kind: 'requests', path: '/admin/*', app, range: ALL_TIME },
-      corpus.files.map(fileSource),
+      fileSources(corpus.files),
     );
     if (toPath.answer.kind !== 'requests') throw new Error('expected requests');
     expect(toPath.answer.requests.map((r) => r.requestId).sort()).toEqual(

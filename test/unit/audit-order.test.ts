@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../audit/src/audit-record.ts';
 import { readRun, writeSortedRuns } from '../../audit/src/external-sort.ts';
+import { fileReadChunkBytes } from '../../audit/src/log-sources.ts';
+import { MAX_OPEN_STREAMS, mergeManyRecords } from '../../audit/src/many-streams.ts';
 import { lineTime, mergeRecords } from '../../audit/src/merged-records.ts';
 import { inTimeOrder } from '../../audit/src/time-order.ts';
 import { authRecord } from '../helpers/audit-records.ts';
@@ -70,5 +72,83 @@ describe('external sort', () => {
       out.filter((r) => lineTime(r) === Date.parse(at(2))).map((r) => (r as { requestId: string }).requestId),
     ).toEqual(['id5', 'id6']);
     expect(out[0]).toEqual(input[10]);
+  });
+});
+
+describe('merging more streams than may be open at once', () => {
+  const record = (ms: number, id: string): AuditRecord =>
+    authRecord('logout', Date.parse(at(0)) + ms, { app: 'wiki', requestId: id });
+
+  /** Streams of records interleaved in time, counting how many are open (read, not yet ended) at once. */
+  function countedStreams(count: number, perStream: number, failAt?: number) {
+    const open = { now: 0, most: 0 };
+    const streams = Array.from({ length: count }, (_, s) =>
+      (async function* () {
+        open.now++;
+        open.most = Math.max(open.most, open.now);
+        try {
+          for (let n = 0; n < perStream; n++) {
+            if (s === failAt && n === 1) throw new Error(`stream ${s} cannot be read`);
+            yield [record(n * count + s, `s${s}-r${n}`)];
+          }
+        } finally {
+          open.now--;
+        }
+      })(),
+    );
+    return { open, streams };
+  }
+
+  it.each([
+    [200, 8],
+    [9, 8],
+    [65, 64],
+    [3, 2],
+  ])('%i streams with %i open at most: every record in time order', async (count, maxOpen) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-merge-test-'));
+    const { open, streams } = countedStreams(count, 5);
+    const out: AuditRecord[] = [];
+    await mergeManyRecords(streams, (r) => out.push(r), { maxOpen, runDir: async () => dir });
+    expect(open.most).toBeLessThanOrEqual(maxOpen);
+    expect(out).toHaveLength(count * 5);
+    expect(out.map(lineTime)).toEqual(Array.from({ length: count * 5 }, (_, i) => Date.parse(at(0)) + i));
+  });
+
+  it('within the bound: one merge, no temporary file', async () => {
+    let made = 0;
+    const { open, streams } = countedStreams(8, 3);
+    const out: AuditRecord[] = [];
+    await mergeManyRecords(streams, (r) => out.push(r), {
+      maxOpen: 8,
+      runDir: async () => {
+        made++;
+        return tmpdir();
+      },
+    });
+    expect(made).toBe(0);
+    expect(open.most).toBe(8);
+    expect(out).toHaveLength(24);
+  });
+
+  it('a stream that cannot be read fails the merge, also in a merge onto a temporary file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-merge-test-'));
+    const { open, streams } = countedStreams(20, 3, 2);
+    await expect(
+      mergeManyRecords(streams, () => undefined, { maxOpen: 4, runDir: async () => dir }),
+    ).rejects.toThrow('stream 2 cannot be read');
+    expect(open.now).toBe(0);
+  });
+});
+
+describe('fileReadChunkBytes', () => {
+  it.each([
+    [1, 1024 * 1024],
+    [16, 1024 * 1024],
+    [24, Math.floor((16 * 1024 * 1024) / 24)],
+    [MAX_OPEN_STREAMS, 256 * 1024],
+    [1000, 64 * 1024],
+    [0, 1024 * 1024],
+  ])('%i files read at once: %i bytes each', (files, bytes) => {
+    expect(fileReadChunkBytes(files)).toBe(bytes);
   });
 });
