@@ -81,15 +81,33 @@ async function needsSort(source: LogSource): Promise<boolean> {
   return !(await inTimeOrder(await source.open(), ORDER_TOLERANCE_MS));
 }
 
-/** The records of a source, which is opened (and its first lines sampled) when first read. */
+/**
+ * The records of a source, which is opened (and its first lines sampled) when first read. An
+ * optional source that cannot be opened, or fails while read, ends here, noted in diagnostics.
+ */
 async function* sourceRecords(
   source: LogSource,
   needles: ReturnType<typeof queryNeedles>,
   diagnostics: InputDiagnostics,
 ): AsyncGenerator<AuditRecord[]> {
-  const { first, all } = await peek(await source.open());
-  if (sample(first, diagnostics)) diagnostics.markGatehouseSeen();
-  yield* recordBatches(source, all, needles, diagnostics);
+  let opened: Awaited<ReturnType<typeof peek>>;
+  try {
+    opened = await peek(await source.open());
+  } catch (error) {
+    if (!source.optional) throw error;
+    diagnostics.unread.push({ source: source.name, reason: (error as Error).message });
+    return;
+  }
+  if (sample(opened.first, diagnostics)) diagnostics.markGatehouseSeen();
+  try {
+    yield* recordBatches(source, opened.all, needles, diagnostics);
+  } catch (error) {
+    if (!source.optional) throw error;
+    diagnostics.endedEarly.push(source.name);
+    diagnostics.warnings.push(
+      `${source.name}: the log ends early (${(error as Error).message}); the lines before the cut were read`,
+    );
+  }
 }
 
 /**

@@ -129,6 +129,8 @@ export interface AuditFlags {
 }
 
 const FORMATS = ['table', 'json', 'jsonl', 'html'] as const;
+/** The exit status of an answer from only some of the sidecar logs (the others are named on stderr). */
+export const PARTIAL_ANSWER = 4;
 
 function renderAnswer(answer: AuditAnswer, format: (typeof FORMATS)[number]): string[] {
   if (format === 'json') return renderJson(answer);
@@ -258,8 +260,19 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
       ...(progress ? { diagnostics: progress.diagnostics } : {}),
     }).finally(() => progress?.stop());
     const seconds = (performance.now() - started) / 1000;
+    if (diagnostics.unread.length > 0 && diagnostics.unread.length === sources.length) {
+      // Not an answer: "0 sessions" from logs nobody could read must not read as "nothing happened".
+      for (const { source, reason } of diagnostics.unread)
+        process.stderr.write(`gatehouse audit: ${source}: not read: ${reason}\n`);
+      process.stderr.write(
+        `gatehouse audit: no sidecar log could be read (${sources.length} of ${sources.length})\n`,
+      );
+      return 1;
+    }
     for (const warning of diagnostics.warnings)
       process.stderr.write(`gatehouse audit: warning: ${warning}\n`);
+    for (const { source, reason } of diagnostics.unread)
+      process.stderr.write(`gatehouse audit: warning: ${source}: not read: ${reason}\n`);
     for (const { source, runs, checked } of diagnostics.sorted) {
       const why = checked
         ? "is not in time order (several sidecars' logs in one file?)"
@@ -287,7 +300,12 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
       process.stderr.write(
         `gatehouse audit: ${lines} lines (${(bytes / 1048576).toFixed(1)} MiB) in ${seconds.toFixed(3)} s: ${Math.round(lines / Math.max(seconds, 1e-9))} lines/s; ${diagnostics.summary()}\n`,
       );
-    return 0;
+    const { unread, endedEarly } = diagnostics;
+    if (unread.length === 0 && endedEarly.length === 0) return 0;
+    process.stderr.write(
+      `gatehouse audit: the answer is partial: ${unread.length} of ${sources.length} sidecar logs could not be read, ${endedEarly.length} ended early (exit status ${PARTIAL_ANSWER})\n`,
+    );
+    return PARTIAL_ANSWER;
   } finally {
     await close();
   }

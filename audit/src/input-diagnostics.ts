@@ -61,6 +61,10 @@ export class InputDiagnostics {
   /** Field names of the first foreign JSON line seen, to say what it was. */
   foreignFields: string[] | null = null;
   readonly warnings: string[] = [];
+  /** Optional sources that could not be read (a pod's log), and why. */
+  readonly unread: { source: string; reason: string }[] = [];
+  /** Optional sources that failed while read: the lines before the failure were read. */
+  readonly endedEarly: string[] = [];
   #gatehouseSeen = false;
 
   /** Some line of the input (read in full, or in a source's sample) was a Gatehouse line. */

@@ -22,6 +22,13 @@ export type SourceOrder = 'written' | 'check' | 'unknown';
 export interface LogSource {
   readonly name: string;
   readonly order: SourceOrder;
+  /**
+   * A source the answer can go without, said so (a pod's log: the pod may be gone, or its node
+   * unreachable, by the time it is read among hundreds): one that cannot be read, or fails while
+   * read, is named in a warning and makes the answer partial, where a file given that cannot be
+   * read fails the audit.
+   */
+  readonly optional?: boolean;
   /** A new stream from the start (a source in `check` order is opened twice). */
   open(): Promise<AsyncIterable<Buffer | string>>;
 }
@@ -101,6 +108,7 @@ export async function clusterSources(
     const source = (previous: boolean): LogSource => ({
       name: `pod ${namespace}/${name}${previous ? ' (previous instance)' : ''}`,
       order: 'written',
+      optional: true,
       open: () =>
         client.podLog(namespace, name, {
           container: SIDECAR_CONTAINER,

@@ -22,6 +22,8 @@ import { selfSignedCertificate } from '../helpers/tls.ts';
 const NS = 'corp';
 const auditorKubeconfig = join(mkdtempSync(join(tmpdir(), 'gatehouse-auditor-')), 'kubeconfig');
 const served = new Map<string, string>();
+/** Served as a log: the stand-in kubelet answers 500. */
+const FAILING = '!500';
 const asked: string[] = [];
 let cluster: ControlPlane;
 let kubelet: Server;
@@ -40,6 +42,20 @@ const line = (sessionId: string, uri: string, second: number, app = 'corp/wiki')
   });
 };
 
+let admin: KubeClient;
+/** A pod of an application (with a Gatehouse sidecar or not) on the stand-in kubelet's node. */
+const pod = (name: string, withSidecar: boolean, namespace = NS, app = 'wiki') =>
+  admin.create(PODS, namespace, {
+    metadata: { name, namespace, labels: { 'gatehouse.dev/application': app } },
+    spec: {
+      nodeName: 'node-1',
+      ...(withSidecar
+        ? { initContainers: [{ name: 'gatehouse', image: 'gatehouse:1', restartPolicy: 'Always' }] }
+        : {}),
+      containers: [{ name: 'app', image: 'wiki:1' }],
+    },
+  });
+
 beforeAll(async () => {
   const tls = selfSignedCertificate();
   kubelet = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
@@ -48,6 +64,7 @@ beforeAll(async () => {
     const previous = /[?&]previous=true/.test(req.url ?? '') ? ' previous' : '';
     const body = match ? served.get(`${match[1]}/${match[2]}/${match[3]}${previous}`) : undefined;
     if (body === undefined) res.writeHead(404).end('no such container log');
+    else if (body === FAILING) res.writeHead(500).end('kubelet failure');
     else res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
   });
   await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
@@ -71,18 +88,10 @@ beforeAll(async () => {
       },
     })}`,
   ]);
-  const admin = new KubeClient(cluster.connection(), { fieldManager: 'test-user' });
-  const pod = (name: string, withSidecar: boolean) =>
-    admin.create(PODS, NS, {
-      metadata: { name, namespace: NS, labels: { 'gatehouse.dev/application': 'wiki' } },
-      spec: {
-        nodeName: 'node-1',
-        ...(withSidecar
-          ? { initContainers: [{ name: 'gatehouse', image: 'gatehouse:1', restartPolicy: 'Always' }] }
-          : {}),
-        containers: [{ name: 'app', image: 'wiki:1' }],
-      },
-    });
+  admin = new KubeClient(cluster.connection(), { fieldManager: 'test-user' });
+  await pod('wiki-a', true);
+  await pod('wiki-b', true);
+  await pod('wiki-legacy', false);
   // The analyst runs as a user bound to the chart's gatehouse-auditor role, and nothing else.
   const roles = await helm(['template', 'gatehouse', CHART, '--show-only', 'templates/analyst-roles.yaml']);
   await cluster.kubectl(['apply', '-f', '-'], roles);
@@ -106,9 +115,6 @@ beforeAll(async () => {
       'current-context': 'test',
     }),
   );
-  await pod('wiki-a', true);
-  await pod('wiki-b', true);
-  await pod('wiki-legacy', false);
   served.set(`${NS}/wiki-a/gatehouse`, `${line('s1', '/one', 1)}\n${line('s1', '/three', 3)}\n`);
   served.set(`${NS}/wiki-b/gatehouse`, `${line('s1', '/two', 2)}\nnot json\n${line('s2', '/other', 4)}\n`);
   // wiki-b's sidecar restarted once: its earlier lines are the previous instance's log.
@@ -209,5 +215,49 @@ describe('gatehouse audit --cluster', () => {
     const refused = await runGatehouse(['audit', 'sessions', '--cluster', '--kubeconfig', '/nonexistent']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^gatehouse audit: .*nonexistent/);
+  });
+
+  it('answers from the logs it can read, names those it cannot and says so in its status', async () => {
+    // Pods come and go while an audit reads hundreds of logs: one is gone by the time its log is
+    // asked for (the kubelet has none), one's kubelet fails. (A log that fails while read is
+    // test/unit/audit-partial.test.ts: the API server ends a log its kubelet cut as if whole.)
+    const OPS = 'ops';
+    await cluster.kubectl(['create', 'namespace', OPS]);
+    const grafana = (uri: string, second: number) => line('g1', uri, second, 'ops/grafana');
+    await pod('grafana-a', true, OPS, 'grafana');
+    await pod('grafana-gone', true, OPS, 'grafana');
+    await pod('grafana-failing', true, OPS, 'grafana');
+    served.set(`${OPS}/grafana-a/gatehouse`, `${grafana('/a1', 1)}\n${grafana('/a3', 3)}\n`);
+    served.set(`${OPS}/grafana-failing/gatehouse`, FAILING);
+    const sessions = (namespace: string) =>
+      runGatehouse([
+        'audit',
+        'sessions',
+        '--cluster',
+        '--kubeconfig',
+        cluster.kubeconfig,
+        '-n',
+        namespace,
+        '--format',
+        'json',
+      ]);
+
+    const partial = await sessions(OPS);
+    expect(partial.code).toBe(4);
+    const answer = JSON.parse(partial.stdout) as { sessionId: string; requests: { uri: string }[] }[];
+    expect(answer.map((s) => [s.sessionId, s.requests.map((r) => r.uri)])).toEqual([['g1', ['/a1', '/a3']]]);
+    const warnings = partial.stderr.trim().split('\n');
+    expect(warnings).toEqual([
+      expect.stringMatching(/^gatehouse audit: warning: pod ops\/grafana-failing: not read: .*500/),
+      expect.stringMatching(/^gatehouse audit: warning: pod ops\/grafana-gone: not read: .*404/),
+      'gatehouse audit: the answer is partial: 2 of 3 sidecar logs could not be read, 0 ended early (exit status 4)',
+    ]);
+
+    // Nothing readable at all is not an answer.
+    served.delete(`${OPS}/grafana-a/gatehouse`);
+    const none = await sessions(OPS);
+    expect(none.code).toBe(1);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toMatch(/gatehouse audit: no sidecar log could be read \(3 of 3\)$/m);
   });
 });
