@@ -78,12 +78,28 @@ export interface AnswerOptions {
 async function needsSort(source: LogSource): Promise<boolean> {
   if (source.order === 'written') return false;
   if (source.order === 'unknown') return true;
-  return !(await inTimeOrder(await source.open(), ORDER_TOLERANCE_MS));
+  try {
+    return !(await inTimeOrder(await source.open(), ORDER_TOLERANCE_MS));
+  } catch (error) {
+    throw new SourceReadError(source.name, error);
+  }
+}
+
+/** A source that cannot be read, named (an error of a read says nothing of the file it read). */
+export class SourceReadError extends Error {
+  readonly source: string;
+  constructor(source: string, cause: unknown) {
+    const message = (cause as Error).message ?? String(cause);
+    super(message.includes(source) ? message : `${source}: ${message}`, { cause });
+    this.name = 'SourceReadError';
+    this.source = source;
+  }
 }
 
 /**
  * The records of a source, which is opened (and its first lines sampled) when first read. An
- * optional source that cannot be opened, or fails while read, ends here, noted in diagnostics.
+ * optional source that cannot be opened, or fails while read, ends here, noted in diagnostics;
+ * any other fails as a SourceReadError.
  */
 async function* sourceRecords(
   source: LogSource,
@@ -94,7 +110,7 @@ async function* sourceRecords(
   try {
     opened = await peek(await source.open());
   } catch (error) {
-    if (!source.optional) throw error;
+    if (!source.optional) throw new SourceReadError(source.name, error);
     diagnostics.unread.push({ source: source.name, reason: (error as Error).message });
     return;
   }
@@ -102,7 +118,7 @@ async function* sourceRecords(
   try {
     yield* recordBatches(source, opened.all, needles, diagnostics);
   } catch (error) {
-    if (!source.optional) throw error;
+    if (!source.optional) throw new SourceReadError(source.name, error);
     diagnostics.endedEarly.push(source.name);
     diagnostics.warnings.push(
       `${source.name}: the log ends early (${(error as Error).message}); the lines before the cut were read`,

@@ -8,9 +8,9 @@ import { loadConnection } from '../../lib/kube/connection.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
 import { exitWhenReaderGone } from '../../lib/reader-gone.ts';
-import { answerQuery } from './answer-query.ts';
+import { answerQuery, SourceReadError } from './answer-query.ts';
 import { InputDiagnostics } from './input-diagnostics.ts';
-import { clusterSources, fileSources, type LogSource } from './log-sources.ts';
+import { clusterSources, expandPaths, fileSources, type LogSource } from './log-sources.ts';
 import { MAX_OPEN_STREAMS } from './many-streams.ts';
 import type { AuditAnswer, AuditQuery, TimeRange } from './queries.ts';
 import { renderHtml } from './render-html.ts';
@@ -35,8 +35,9 @@ Questions:
                               every request to a path (a trailing * matches a prefix) or an
                               application
 
-Input: files of JSON lines (.gz decompressed), - for standard input (the default), or
---cluster for the log of every injected sidecar, read through the API server.
+Input: files of JSON lines (.gz decompressed), directories (every file under them), - for
+standard input (the default), or --cluster for the log of every injected sidecar, read through
+the API server.
 
 Options:
   --since <time>            from this time: RFC 3339, or a duration back from now (24h, 7d)
@@ -227,7 +228,8 @@ export function parseAuditFlags(argv: readonly string[], now = Date.now()): Audi
 
 /** `gatehouse audit`. */
 export async function runAuditCommand(argv: string[]): Promise<number> {
-  const { query, files, anomalies, format, output, cluster, stats } = parseAuditFlags(argv);
+  const { query, files: given, anomalies, format, output, cluster, stats } = parseAuditFlags(argv);
+  const files = await expandPaths(given);
   let sources: LogSource[];
   let close: () => Promise<void> = async () => undefined;
   if (cluster) {
@@ -255,10 +257,18 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
     const streaming =
       query.kind === 'sessions' && format !== 'html' ? createSessionWriter(out, format) : undefined;
     const progress = process.stderr.isTTY ? showProgress(files) : undefined;
-    const { answer, lines, bytes, diagnostics } = await answerQuery(query, sources, anomalies, {
-      ...(streaming ? { onSession: streaming.write } : {}),
-      ...(progress ? { diagnostics: progress.diagnostics } : {}),
-    }).finally(() => progress?.stop());
+    let asked: Awaited<ReturnType<typeof answerQuery>>;
+    try {
+      asked = await answerQuery(query, sources, anomalies, {
+        ...(streaming ? { onSession: streaming.write } : {}),
+        ...(progress ? { diagnostics: progress.diagnostics } : {}),
+      }).finally(() => progress?.stop());
+    } catch (error) {
+      if (!(error instanceof SourceReadError)) throw error;
+      process.stderr.write(`gatehouse audit: ${error.message}\n`);
+      return 1;
+    }
+    const { answer, lines, bytes, diagnostics } = asked;
     const seconds = (performance.now() - started) / 1000;
     if (diagnostics.unread.length > 0 && diagnostics.unread.length === sources.length) {
       // Not an answer: "0 sessions" from logs nobody could read must not read as "nothing happened".

@@ -1,4 +1,6 @@
 import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
@@ -7,6 +9,7 @@ import {
   type PodContainers,
   SIDECAR_CONTAINER,
 } from '../../contract/injection.ts';
+import { UsageError } from '../../lib/args.ts';
 import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { PODS } from '../../lib/kube/resource-types.ts';
@@ -48,6 +51,30 @@ const READ_BUDGET_BYTES = 16 * 1024 * 1024;
 export function fileReadChunkBytes(openAtOnce: number): number {
   const share = Math.floor(READ_BUDGET_BYTES / Math.max(1, openAtOnce));
   return Math.min(MAX_READ_CHUNK_BYTES, Math.max(MIN_READ_CHUNK_BYTES, share));
+}
+
+/**
+ * The files the arguments name: a directory stands for every file under it (a directory of
+ * rotated logs, a file per pod and hour), in path order; anything else is left as given, to fail
+ * when opened if it cannot be. A directory without files is a usage error.
+ */
+export async function expandPaths(paths: readonly string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const path of paths) {
+    const isDirectory = path !== '-' && (await stat(path).catch(() => undefined))?.isDirectory();
+    if (!isDirectory) {
+      files.push(path);
+      continue;
+    }
+    const entries = await readdir(path, { recursive: true, withFileTypes: true });
+    const inside = entries
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name))
+      .sort();
+    if (inside.length === 0) throw new UsageError(`${path} is a directory without files`);
+    files.push(...inside);
+  }
+  return files;
 }
 
 /** A file of JSON lines; `.gz` files are decompressed; `-` is standard input. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -240,5 +240,40 @@ describe('gatehouse audit reads what analysts give it', () => {
     const all = await sessionsOf([GRACE]);
     expect(all.sessions).toHaveLength(1);
     expect(all.stderr).not.toMatch(/sorted/);
+  });
+
+  it('a directory stands for every file under it; one without files is refused', async () => {
+    // Rotated logs: a file per pod and hour, in directories by day.
+    const logs = join(dir, 'rotated');
+    mkdirSync(join(logs, '2026-11-21'), { recursive: true });
+    mkdirSync(join(logs, '2026-11-22'), { recursive: true });
+    writeFileSync(join(logs, '2026-11-21', 'wiki-a-07.log'), jsonl([requestLine(1), requestLine(3)]));
+    writeFileSync(join(logs, '2026-11-21', 'wiki-b-07.log.gz'), gzipSync(jsonl([requestLine(2)])));
+    writeFileSync(join(logs, '2026-11-22', 'wiki-a-07.log'), jsonl([requestLine(86_400)]));
+    const fromDirectory = await sessionsOf([logs]);
+    expect(fromDirectory.stderr).toBe('');
+    expect(fromDirectory.code).toBe(0);
+    expect(fromDirectory.sessions.flatMap((s) => s.requests.map((r) => r.uri))).toEqual([
+      '/page-1',
+      '/page-2',
+      '/page-3',
+      '/page-86400',
+    ]);
+    const empty = join(dir, 'empty');
+    mkdirSync(join(empty, 'nothing-here'), { recursive: true });
+    const refused = await sessionsOf([empty]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`gatehouse audit: ${empty} is a directory without files`);
+  });
+
+  it.each([
+    ['every session (its time order checked first)', []],
+    ["one user's sessions", ['--user', 'grace.hopper@corp.example']],
+  ])('a file whose read fails is named, without a stack trace: %s', async (_, filter) => {
+    // Reading the start of a process's own memory fails with EIO once the file is open.
+    const failing = await sessionsOf([...filter, GRACE, '/proc/self/mem']);
+    expect(failing.code).toBe(1);
+    expect(failing.stdout).toBe('');
+    expect(failing.stderr).toBe('gatehouse audit: /proc/self/mem: EIO: i/o error, read\n');
   });
 });
