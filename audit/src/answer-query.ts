@@ -61,6 +61,11 @@ export interface AnswerOptions {
    * bounded by the sessions open at one moment, whatever the size of the input.
    */
   readonly onSession?: (session: Session) => void;
+  /**
+   * A promise while whoever takes the sessions is behind (its output buffer is full): reading
+   * waits for it, so the answer does not pile up in memory ahead of a slow reader.
+   */
+  readonly pause?: () => Promise<unknown> | undefined;
   /** Log-time silence after which a session is over (default 12 h, the default absolute lifetime). */
   readonly sessionGapMs?: number;
   /** Where to count what is read, for a caller that shows progress while it runs. */
@@ -229,6 +234,7 @@ export async function answerQuery(
     };
     await mergeManyRecords(streams, onRecord, {
       runDir,
+      ...(options.pause ? { pause: options.pause } : {}),
       ...(options.maxOpenStreams ? { maxOpen: options.maxOpenStreams } : {}),
     });
     diagnostics.duplicates = runner.duplicates;

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { createWriteStream, existsSync, statSync, type WriteStream } from 'node:fs';
+import { existsSync, statSync, type WriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../lib/args.ts';
@@ -252,15 +253,22 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
   try {
     const started = performance.now();
     // Sessions are written as they are over (bounded memory); the HTML page needs them all first.
-    const out = output ? createWriteStream(output) : process.stdout;
+    // The output file is opened before any input is read: a path that cannot be written fails at once.
+    const out = output ? (await open(output, 'w')).createWriteStream() : process.stdout;
     if (!output) exitWhenReaderGone(out);
+    else
+      out.on('error', (error: Error) => {
+        // A write that fails (a full disk) leaves an answer cut short: it is not one.
+        process.stderr.write(`gatehouse audit: cannot write ${output}: ${error.message}\n`);
+        process.exit(1);
+      });
     const streaming =
       query.kind === 'sessions' && format !== 'html' ? createSessionWriter(out, format) : undefined;
     const progress = process.stderr.isTTY ? showProgress(files) : undefined;
     let asked: Awaited<ReturnType<typeof answerQuery>>;
     try {
       asked = await answerQuery(query, sources, anomalies, {
-        ...(streaming ? { onSession: streaming.write } : {}),
+        ...(streaming ? { onSession: streaming.write, pause: streaming.pause } : {}),
         ...(progress ? { diagnostics: progress.diagnostics } : {}),
       }).finally(() => progress?.stop());
     } catch (error) {

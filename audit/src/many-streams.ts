@@ -16,6 +16,8 @@ export interface ManyStreamsOptions {
   readonly maxOpen?: number;
   /** Where merged runs are written (made on first use; the caller removes it). */
   readonly runDir: () => Promise<string>;
+  /** A promise to wait for before the final merge reads on (a reader of the answer that is behind), else undefined. */
+  readonly pause?: () => Promise<unknown> | undefined;
 }
 
 /**
@@ -49,5 +51,5 @@ export async function mergeManyRecords(
     }
     waiting.push(readRun(await writer.finish()));
   }
-  await mergeRecords(waiting, onRecord);
+  await mergeRecords(waiting, onRecord, options.pause);
 }

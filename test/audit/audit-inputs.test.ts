@@ -266,6 +266,18 @@ describe('gatehouse audit reads what analysts give it', () => {
     expect(refused.stderr).toContain(`gatehouse audit: ${empty} is a directory without files`);
   });
 
+  it('an output file that cannot be opened or written fails in one line, not a stack trace', async () => {
+    const missing = join(dir, 'no-such-dir', 'answer.json');
+    const unopened = await sessionsOf(['-o', missing, GRACE]);
+    expect(unopened.code).toBe(1);
+    expect(unopened.stderr).toBe(`gatehouse audit: ENOENT: no such file or directory, open '${missing}'\n`);
+    const unwritten = await sessionsOf(['-o', '/dev/full', GRACE]);
+    expect(unwritten.code).toBe(1);
+    expect(unwritten.stderr).toBe(
+      'gatehouse audit: cannot write /dev/full: ENOSPC: no space left on device, write\n',
+    );
+  });
+
   it.each([
     ['every session (its time order checked first)', []],
     ["one user's sessions", ['--user', 'grace.hopper@corp.example']],

@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { sleep } from '../helpers/hostile.ts';
+import { requestLine } from '../helpers/log-lines.ts';
+import { SIDECAR_COMMAND, SIDECAR_ENV } from '../helpers/sidecar-process.ts';
+
+// Every session of a month of logs, piped into a reader slower than the audit (a pager that reads
+// only what it shows, gzip, a network copy). The answer was written as fast as sessions closed and
+// queued in memory ahead of the reader, so memory grew with the answer (several GiB for a busy
+// cluster's month). Now the audit reads on only as fast as its answer is taken.
+
+const DAYS = 40;
+const USERS = 20;
+const REQUESTS = 60;
+const T0 = Date.parse('2026-10-01T08:00:00.000Z');
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-slow-reader-'));
+const input = join(dir, 'month.log');
+const lines: string[] = [];
+for (let day = 0; day < DAYS; day++)
+  for (let r = 0; r < REQUESTS; r++)
+    for (let u = 0; u < USERS; u++) {
+      const at = new Date(T0 + day * 86_400_000 + r * 30_000 + u).toISOString();
+      lines.push(
+        requestLine({
+          start: at,
+          end: at,
+          requestId: `d${day}-u${u}-r${r}`,
+          seq: r,
+          uri: `/day-${day}/page-${r}`,
+          identity: { kind: 'user', sub: `u${u}`, email: `user${u}@example.com`, idp: 'corp' },
+          sessionId: `S-${day}-${u}`,
+        }),
+      );
+    }
+writeFileSync(input, `${lines.join('\n')}\n`);
+
+/** Bytes the process has read so far (its input, and its own code). */
+const bytesRead = (pid: number): number =>
+  Number(/^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? Number.NaN);
+
+describe('gatehouse audit piped into a slow reader', () => {
+  it('reads its input only as fast as its answer is taken, and the answer is whole', async () => {
+    const child = spawn(
+      process.execPath,
+      [...SIDECAR_COMMAND, 'audit', 'sessions', '--format', 'jsonl', input],
+      {
+        env: SIDECAR_ENV,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const pid = child.pid as number;
+    // The reader takes nothing for two seconds: the pipe fills, the audit must wait.
+    child.stdout.pause();
+    await sleep(2_000);
+    const size = statSync(input).size;
+    expect(child.exitCode).toBeNull();
+    // The input is read once to check its time order, then again for the answer: of that second
+    // read, less than half.
+    expect(bytesRead(pid)).toBeLessThan(size * 1.5);
+
+    // Then it reads: the whole answer comes, one line per request.
+    let received = 0;
+    let tail = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      const text = tail + chunk.toString('utf8');
+      const cut = text.lastIndexOf('\n');
+      received += text.slice(0, cut + 1).split('\n').length - 1;
+      tail = text.slice(cut + 1);
+    });
+    child.stdout.resume();
+    const [code] = (await once(child, 'close')) as [number];
+    expect(code).toBe(0);
+    expect(received).toBe(DAYS * USERS * REQUESTS);
+    expect(tail).toBe('');
+  }, 60_000);
+});
