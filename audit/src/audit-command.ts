@@ -10,6 +10,7 @@ import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
 import { exitWhenReaderGone } from '../../lib/reader-gone.ts';
 import { answerQuery, SourceReadError } from './answer-query.ts';
+import { RunFileError } from './external-sort.ts';
 import { InputDiagnostics } from './input-diagnostics.ts';
 import { clusterSources, expandPaths, fileSources, type LogSource } from './log-sources.ts';
 import { MAX_OPEN_STREAMS } from './many-streams.ts';
@@ -272,7 +273,7 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
         ...(progress ? { diagnostics: progress.diagnostics } : {}),
       }).finally(() => progress?.stop());
     } catch (error) {
-      if (!(error instanceof SourceReadError)) throw error;
+      if (!(error instanceof SourceReadError || error instanceof RunFileError)) throw error;
       process.stderr.write(`gatehouse audit: ${error.message}\n`);
       return 1;
     }

@@ -18,6 +18,17 @@ export const RUN_RECORDS = 200_000;
 const RUN_READ_BYTES = 256 * 1024;
 const WRITE_BATCH = 2_000;
 
+/** A temporary run file that could not be written (a full disk): the audit cannot go on. */
+export class RunFileError extends Error {
+  constructor(path: string, cause: unknown) {
+    super(
+      `cannot write the temporary file ${path}: ${(cause as Error).message} (TMPDIR needs about as much room as the input)`,
+      { cause },
+    );
+    this.name = 'RunFileError';
+  }
+}
+
 /**
  * Writes records, in the order given, to one run file with back-pressure: `add` takes a record at
  * once; `pause` is a promise to wait for while the file's buffer is full, else undefined.
@@ -33,7 +44,7 @@ export class RunWriter {
     this.path = path;
     this.#out = createWriteStream(path);
     this.#failed = once(this.#out, 'error').then(([error]) => {
-      throw error;
+      throw new RunFileError(path, error);
     });
     // Its rejection is awaited only while waiting on the file; until then it must not go unhandled.
     this.#failed.catch(() => undefined);
@@ -47,7 +58,7 @@ export class RunWriter {
   pause(): Promise<unknown> | undefined {
     const drain = this.#drain;
     this.#drain = undefined;
-    return drain === undefined ? undefined : Promise.race([drain, this.#failed]);
+    return drain === undefined ? undefined : Promise.race([drain, this.#failed]).catch(this.#named);
   }
 
   /** Writes what is left and closes the file; resolves with its path. */
@@ -55,9 +66,14 @@ export class RunWriter {
     this.#flush();
     await this.pause();
     this.#out.end();
-    await Promise.race([once(this.#out, 'finish'), this.#failed]);
+    await Promise.race([once(this.#out, 'finish'), this.#failed]).catch(this.#named);
     return this.path;
   }
+
+  // events.once rejects with the stream's own error too: whichever comes first, it names the file.
+  readonly #named = (error: unknown): never => {
+    throw error instanceof RunFileError ? error : new RunFileError(this.path, error);
+  };
 
   /** Closes the file unfinished (the merge feeding it failed). */
   abandon(): void {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../audit/src/audit-record.ts';
-import { readRun, writeSortedRuns } from '../../audit/src/external-sort.ts';
+import { RunFileError, RunWriter, readRun, writeSortedRuns } from '../../audit/src/external-sort.ts';
 import { fileReadChunkBytes } from '../../audit/src/log-sources.ts';
 import { MAX_OPEN_STREAMS, mergeManyRecords } from '../../audit/src/many-streams.ts';
 import { lineTime, mergeRecords } from '../../audit/src/merged-records.ts';
@@ -72,6 +72,22 @@ describe('external sort', () => {
       out.filter((r) => lineTime(r) === Date.parse(at(2))).map((r) => (r as { requestId: string }).requestId),
     ).toEqual(['id5', 'id6']);
     expect(out[0]).toEqual(input[10]);
+  });
+});
+
+describe('a run file that cannot be written', () => {
+  it('fails naming the file and what it needs, whether the write or its end fails first', async () => {
+    const writer = new RunWriter('/dev/full');
+    for (let i = 0; i < 5_000; i++)
+      writer.add(authRecord('logout', Date.parse(at(0)) + i, { app: 'wiki', requestId: `r${i}` }));
+    const failure = await writer.finish().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(RunFileError);
+    expect((failure as Error).message).toBe(
+      'cannot write the temporary file /dev/full: ENOSPC: no space left on device, write (TMPDIR needs about as much room as the input)',
+    );
   });
 });
 
