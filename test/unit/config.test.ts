@@ -3,6 +3,7 @@ import { renderSidecarConfig } from '../../contract/config/render.ts';
 import { MAX_REVOCATIONS, parseSidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { ConfigError } from '../../contract/errors.ts';
 import { configFromSnapshot } from '../../sidecar/src/config/load-application.ts';
+import { MAX_SYNTAX_ERRORS_PER_FILE } from '../../sidecar/src/config/load-documents.ts';
 import { testApplication, testConfig, testRevocation } from '../helpers/fixtures.ts';
 
 function errorsOf(files: Record<string, string>, application?: string): string[] {
@@ -131,6 +132,27 @@ describe('loading AccessApplication YAML', () => {
   it.each(cases)('%s: every error is reported with its path', (_name, text, expected) => {
     const errors = errorsOf({ '/x/app.yaml': text });
     for (const e of expected) expect(errors.some((line) => line.startsWith(e))).toBe(true);
+  });
+
+  it('a file that is not YAML at all: its first syntax errors, short, and how many more', () => {
+    // Random bytes, as a binary or an archive left in the config directory reads.
+    let seed = 7;
+    const bytes = Buffer.alloc(20_000, 0).map(() => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed >> 16;
+    });
+    const errors = errorsOf({
+      '/x/blob.yaml': Buffer.from(bytes).toString('latin1'),
+      '/x/app.yaml': 'a: [1, 2\n',
+    });
+    const blob = errors.filter((e) => e.startsWith('blob.yaml'));
+    expect(blob).toHaveLength(MAX_SYNTAX_ERRORS_PER_FILE + 1);
+    expect(blob.at(-1)).toMatch(
+      /^blob\.yaml: \d+ more YAML syntax errors \(\d+ in all: is it a YAML file\?\)$/,
+    );
+    for (const e of blob) expect(e.length).toBeLessThan(260);
+    // The other file's error is still told.
+    expect(errors.some((e) => e.startsWith('app.yaml:2:1'))).toBe(true);
   });
 
   it('ignores other Kubernetes objects in the same files', () => {

@@ -148,22 +148,41 @@ export function parseSnapshot(snapshot: ConfigSnapshot): {
       continue;
     }
     let index = 0;
+    let syntaxErrors = 0;
     const composer = new Composer({ uniqueKeys: true });
     for (const doc of composer.compose(new Parser().parse(text))) {
       index += 1;
       if (doc.errors.length > 0) {
         const pretty = again().docs[index - 1]?.errors ?? doc.errors;
         for (const e of pretty) {
+          if (++syntaxErrors > MAX_SYNTAX_ERRORS_PER_FILE) continue;
           const line = e.linePos?.[0];
           errors.push({
             path: line ? `${name}:${line.line}:${line.col}` : `${name}#${index}`,
-            message: e.message.split('\n')[0] ?? e.message,
+            message: shortened(e.message.split('\n')[0] ?? e.message),
           });
         }
         continue;
       }
       add(doc.toJS({ maxAliasCount: 100 }), index);
     }
+    if (syntaxErrors > MAX_SYNTAX_ERRORS_PER_FILE)
+      errors.push({
+        path: name,
+        message: `${syntaxErrors - MAX_SYNTAX_ERRORS_PER_FILE} more YAML syntax errors (${syntaxErrors} in all: is it a YAML file?)`,
+      });
   }
   return { documents, errors };
+}
+
+/**
+ * YAML syntax errors told per file, at most: a file that is not YAML at all (a binary, an archive
+ * left in the directory) has hundreds, which buried every other message.
+ */
+export const MAX_SYNTAX_ERRORS_PER_FILE = 5;
+/** Characters of a syntax error's message, at most: it quotes the token, which may be a whole binary line. */
+const MAX_SYNTAX_MESSAGE = 200;
+
+function shortened(message: string): string {
+  return message.length <= MAX_SYNTAX_MESSAGE ? message : `${message.slice(0, MAX_SYNTAX_MESSAGE)}…`;
 }
