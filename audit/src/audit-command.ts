@@ -1,6 +1,4 @@
-import { once } from 'node:events';
-import { existsSync, statSync, type WriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../lib/args.ts';
@@ -8,7 +6,7 @@ import { parseDurationMs } from '../../lib/duration.ts';
 import { loadConnection } from '../../lib/kube/connection.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
-import { exitWhenReaderGone } from '../../lib/reader-gone.ts';
+import { type AnswerOutput, OutputWriteError, openAnswerOutput, writePieces } from './answer-output.ts';
 import { answerQuery, SourceReadError } from './answer-query.ts';
 import { RunFileError } from './external-sort.ts';
 import { InputDiagnostics } from './input-diagnostics.ts';
@@ -103,20 +101,6 @@ function showProgress(files: readonly string[]) {
       if (performance.now() - started >= 2_000) process.stderr.write('\n');
     },
   };
-}
-
-/** Writes the answer piece by piece, with back-pressure; ends the stream when it is a file. */
-async function writePieces(
-  pieces: readonly string[],
-  out: NodeJS.WritableStream,
-  isFile: boolean,
-): Promise<void> {
-  const failed = new Promise<never>((_, reject) => out.once('error', reject));
-  const write = async (): Promise<void> => {
-    for (const piece of pieces) if (!out.write(piece)) await once(out, 'drain');
-    if (isFile) await new Promise<void>((resolve) => (out as WriteStream).end(resolve));
-  };
-  await Promise.race([write(), failed]);
 }
 
 /** What `gatehouse audit` is asked and where it reads from; checked flags. */
@@ -228,6 +212,20 @@ export function parseAuditFlags(argv: readonly string[], now = Date.now()): Audi
   };
 }
 
+/**
+ * The failure to tell in one line, if it is one the audit knows: an input that cannot be read, a
+ * temporary file or the answer that cannot be written. A failed write of the answer comes first:
+ * whatever waited on the output failed because of it.
+ */
+function knownFailure(error: unknown, out: AnswerOutput): Error | undefined {
+  const cause = out.failure() ?? error;
+  return cause instanceof SourceReadError ||
+    cause instanceof RunFileError ||
+    cause instanceof OutputWriteError
+    ? cause
+    : undefined;
+}
+
 /** `gatehouse audit`. */
 export async function runAuditCommand(argv: string[]): Promise<number> {
   const { query, files: given, anomalies, format, output, cluster, stats } = parseAuditFlags(argv);
@@ -254,27 +252,21 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
   try {
     const started = performance.now();
     // Sessions are written as they are over (bounded memory); the HTML page needs them all first.
-    // The output file is opened before any input is read: a path that cannot be written fails at once.
-    const out = output ? (await open(output, 'w')).createWriteStream() : process.stdout;
-    if (!output) exitWhenReaderGone(out);
-    else
-      out.on('error', (error: Error) => {
-        // A write that fails (a full disk) leaves an answer cut short: it is not one.
-        process.stderr.write(`gatehouse audit: cannot write ${output}: ${error.message}\n`);
-        process.exit(1);
-      });
+    const out = await openAnswerOutput(output);
     const streaming =
-      query.kind === 'sessions' && format !== 'html' ? createSessionWriter(out, format) : undefined;
+      query.kind === 'sessions' && format !== 'html' ? createSessionWriter(out.stream, format) : undefined;
     const progress = process.stderr.isTTY ? showProgress(files) : undefined;
     let asked: Awaited<ReturnType<typeof answerQuery>>;
     try {
       asked = await answerQuery(query, sources, anomalies, {
-        ...(streaming ? { onSession: streaming.write, pause: streaming.pause } : {}),
+        // Once a write of the answer failed, the reading stops there.
+        ...(streaming ? { onSession: streaming.write, pause: () => out.guardedPause(streaming.pause) } : {}),
         ...(progress ? { diagnostics: progress.diagnostics } : {}),
       }).finally(() => progress?.stop());
     } catch (error) {
-      if (!(error instanceof SourceReadError || error instanceof RunFileError)) throw error;
-      process.stderr.write(`gatehouse audit: ${error.message}\n`);
+      const failure = knownFailure(error, out);
+      if (!failure) throw error;
+      process.stderr.write(`gatehouse audit: ${failure.message}\n`);
       return 1;
     }
     const { answer, lines, bytes, diagnostics } = asked;
@@ -311,10 +303,17 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
       );
       return 3;
     }
-    if (streaming) {
-      await streaming.end();
-      if (output) await new Promise<void>((resolve) => (out as WriteStream).end(resolve));
-    } else await writePieces(renderAnswer(answer, format), out, Boolean(output));
+    try {
+      if (streaming) await out.guard(streaming.end());
+      else await writePieces(renderAnswer(answer, format), out);
+      await out.close();
+    } catch (error) {
+      // A write that fails (a full disk) leaves an answer cut short: it is not one.
+      const failure = knownFailure(error, out);
+      if (!failure) throw error;
+      process.stderr.write(`gatehouse audit: ${failure.message}\n`);
+      return 1;
+    }
     if (stats)
       process.stderr.write(
         `gatehouse audit: ${lines} lines (${(bytes / 1048576).toFixed(1)} MiB) in ${seconds.toFixed(3)} s: ${Math.round(lines / Math.max(seconds, 1e-9))} lines/s; ${diagnostics.summary()}\n`,

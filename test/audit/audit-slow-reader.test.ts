@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -37,6 +37,13 @@ for (let day = 0; day < DAYS; day++)
       );
     }
 writeFileSync(input, `${lines.join('\n')}\n`);
+// The same days, last first: not in time order, so it is sorted on temporary files.
+const perDay = USERS * REQUESTS;
+const backwards = join(dir, 'month-backwards.log');
+writeFileSync(
+  backwards,
+  `${Array.from({ length: DAYS }, (_, d) => lines.slice((DAYS - 1 - d) * perDay, (DAYS - d) * perDay).join('\n')).join('\n')}\n`,
+);
 
 /** Bytes the process has read so far (its input, and its own code). */
 const bytesRead = (pid: number): number =>
@@ -77,4 +84,27 @@ describe('gatehouse audit piped into a slow reader', () => {
     expect(received).toBe(DAYS * USERS * REQUESTS);
     expect(tail).toBe('');
   }, 60_000);
+
+  it.each(['jsonl', 'table', 'json', 'html'])(
+    'an answer file that fails to be written (a full disk), %s: one line, status 1, no temporary file left',
+    async (format) => {
+      const temporary = mkdtempSync(join(tmpdir(), 'gatehouse-audit-tmpdir-'));
+      const child = spawn(
+        process.execPath,
+        [...SIDECAR_COMMAND, 'audit', 'sessions', '--format', format, '-o', '/dev/full', backwards],
+        { env: { ...SIDECAR_ENV, TMPDIR: temporary }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      const [code] = (await once(child, 'close')) as [number];
+      expect(stderr).toBe(
+        'gatehouse audit: cannot write /dev/full: ENOSPC: no space left on device, write\n',
+      );
+      expect(code).toBe(1);
+      expect(readdirSync(temporary)).toEqual([]);
+    },
+    60_000,
+  );
 });
