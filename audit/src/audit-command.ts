@@ -52,6 +52,10 @@ Options:
   --kubeconfig <file>       kubeconfig for --cluster
   --context <name>          kubeconfig context
   --stats                   print lines read and speed to standard error
+
+Exit status: 0 answered; 1 an input or the answer could not be read or written (nothing is
+answered); 2 a usage error; 3 no Gatehouse lines in the input; 4 a partial answer (sidecar logs
+named on standard error could not be read); 141 the reader of the answer went away.
 `;
 
 /** A time argument: RFC 3339, or a duration back from now. */
