@@ -204,8 +204,14 @@ export function renderHtml(answer: AuditAnswer): string[] {
     const anomalies = sessions.reduce((n, s) => n + s.anomalies.length, 0);
     const apps = new Set(sessions.map((s) => s.app));
     const ips = new Set(sessions.flatMap((s) => s.ips));
-    const from = Math.min(...sessions.map((s) => s.first));
-    const to = Math.max(...sessions.map((s) => Math.max(s.last, s.end?.time ?? 0)), from + 1000);
+    // Loops, not Math.min(...): a spread of many sessions overflowed the call stack.
+    let from = Number.POSITIVE_INFINITY;
+    let last = Number.NEGATIVE_INFINITY;
+    for (const s of sessions) {
+      from = Math.min(from, s.first);
+      last = Math.max(last, s.last, s.end?.time ?? 0);
+    }
+    const to = Math.max(last, from + 1000);
     const overview =
       sessions.length === 0
         ? '<section class="card">No sessions found.</section>'

@@ -17,9 +17,11 @@ const safe = (text: string | null | undefined): string =>
   (text ?? '-').replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 function table(headers: string[], rows: string[][], maxWidths: number[] = []): string {
-  const widths = headers.map((h, i) =>
-    Math.min(maxWidths[i] ?? 200, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))),
-  );
+  // A loop, not Math.max(...): a spread of a large answer's rows overflowed the call stack.
+  const widths = headers.map((h) => h.length);
+  for (const row of rows)
+    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
+  for (const [i, width] of widths.entries()) widths[i] = Math.min(maxWidths[i] ?? 200, width);
   const cut = (text: string, w: number) => (text.length > w ? `${text.slice(0, w - 1)}…` : text.padEnd(w));
   const line = (cells: string[]) =>
     cells

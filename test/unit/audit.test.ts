@@ -8,6 +8,7 @@ import { pathMatches, queryNeedles } from '../../audit/src/queries.ts';
 import { renderTable } from '../../audit/src/render-text.ts';
 import { SessionBuilder } from '../../audit/src/sessions.ts';
 import { UsageError } from '../../lib/args.ts';
+import { requestRecord } from '../helpers/audit-records.ts';
 
 const native = {
   type: 'request',
@@ -230,6 +231,21 @@ describe('sessions', () => {
         sessions: b.sessions(),
       }).join(''),
     ).toContain('ended      revoked at');
+  });
+});
+
+describe('large answers', () => {
+  it('a table of 300,000 requests: columns sized without a spread of every row (it overflowed the stack)', () => {
+    const requests = Array.from({ length: 300_000 }, (_, i) => requestRecord(i));
+    const text = renderTable({
+      kind: 'requests',
+      query: { kind: 'requests', range: { since: -Infinity, until: Infinity }, path: '/*' },
+      requests,
+    }).join('');
+    const lines = text.trimEnd().split('\n');
+    expect(lines).toHaveLength(300_001);
+    expect(lines[0]).toMatch(/^TIME +APP +USER +METHOD +URI +STATUS +DECISION +CLIENT IP$/);
+    expect(lines.at(-1)).toContain('/p299999');
   });
 });
 
