@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AuditRecord, parseAuditLine } from './audit-record.ts';
+import { type AuditRecord, parseAuditLine, type RequestRecord } from './audit-record.ts';
 import { readRun, writeSortedRuns } from './external-sort.ts';
 import { classifyLine, InputDiagnostics } from './input-diagnostics.ts';
 import type { LogSource } from './log-sources.ts';
@@ -61,6 +61,12 @@ export interface AnswerOptions {
    * bounded by the sessions open at one moment, whatever the size of the input.
    */
   readonly onSession?: (session: Session) => void;
+  /**
+   * Requests queries: called with each request in the order of their start, once log time is past
+   * its start by the session gap (a request's line is written at its end); the answer then holds
+   * none. Memory holds the requests of that gap, whatever the size of the input.
+   */
+  readonly onRequest?: (request: RequestRecord) => void;
   /**
    * A promise while whoever takes the sessions is behind (its output buffer is full): reading
    * waits for it, so the answer does not pile up in memory ahead of a slow reader.
@@ -191,8 +197,10 @@ export async function answerQuery(
   // One user's sessions are few: they are kept to the end, so input out of time order (files of
   // several sidecars concatenated) cannot split them. Every session of everyone is what must stream.
   const closeEarly = streaming !== undefined && query.kind === 'sessions' && !query.user && !query.sub;
+  // Requests given out as they come need their input in time order too.
+  const requestsOut = query.kind === 'requests' ? options.onRequest : undefined;
   const input = await openRecordStreams(sources, queryNeedles(query), diagnostics, {
-    sort: closeEarly,
+    sort: closeEarly || requestsOut !== undefined,
     ...(options.tempDir ? { tempDir: options.tempDir } : {}),
   });
   try {
@@ -226,6 +234,8 @@ export async function answerQuery(
       runner.forgetBefore(watermark, DEDUP_WINDOW_MS);
       // As long as the builder keeps revocations for the sessions still open.
       runner.forgetEndsBefore(watermark - 2 * gapMs);
+      if (requestsOut)
+        for (const request of runner.releaseRequestsBefore(watermark - gapMs)) requestsOut(request);
       if (!closeEarly) return;
       pending.push(...runner.closeIdle(watermark, gapMs));
       // A session open for long would hold every later one back: past a bound, order gives way to memory.
@@ -239,11 +249,20 @@ export async function answerQuery(
     });
     diagnostics.duplicates = runner.duplicates;
     if (diagnostics.recognised > 0) diagnostics.markGatehouseSeen();
-    if (diagnostics.late > 0 && closeEarly)
+    if (diagnostics.late > 0 && (closeEarly || requestsOut))
       diagnostics.warnings.push(
-        `${diagnostics.late} lines were more than ${Math.round(gapMs / 3_600_000)} h older than lines read before them: the input is not in time order (a file of several sidecars concatenated, or sorted by another field), and their sessions may be split`,
+        `${diagnostics.late} lines were more than ${Math.round(gapMs / 3_600_000)} h older than lines read before them: the input is not in time order (a file of several sidecars concatenated, or sorted by another field), and ${closeEarly ? 'their sessions may be split' : 'their requests may be out of order'}`,
       );
     const answer = runner.answer();
+    if (requestsOut && answer.kind === 'requests') {
+      for (const request of answer.requests) requestsOut(request);
+      return {
+        answer: { ...answer, requests: [] },
+        lines: diagnostics.lines,
+        bytes: diagnostics.bytes,
+        diagnostics,
+      };
+    }
     if (streaming && answer.kind === 'sessions') {
       pending.push(...answer.sessions);
       flush(Number.POSITIVE_INFINITY);

@@ -8,6 +8,7 @@ import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
 import { type AnswerOutput, OutputWriteError, openAnswerOutput, writePieces } from './answer-output.ts';
 import { answerQuery, SourceReadError } from './answer-query.ts';
+import { createRequestWriter, createSessionWriter } from './answer-writer.ts';
 import { RunFileError } from './external-sort.ts';
 import { InputDiagnostics } from './input-diagnostics.ts';
 import { clusterSources, expandPaths, fileSources, type LogSource } from './log-sources.ts';
@@ -16,7 +17,6 @@ import type { AuditAnswer, AuditQuery, TimeRange } from './queries.ts';
 import { renderHtml } from './render-html.ts';
 import { renderJsonLines } from './render-jsonl.ts';
 import { renderJson, renderTable } from './render-text.ts';
-import { createSessionWriter } from './session-writer.ts';
 import type { AnomalySettings } from './sessions.ts';
 
 export const AUDIT_USAGE = `Usage: gatehouse audit <question> [options] [file ...]
@@ -255,16 +255,22 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
   }
   try {
     const started = performance.now();
-    // Sessions are written as they are over (bounded memory); the HTML page needs them all first.
+    // Sessions are written as they are over, requests as they come (bounded memory); the HTML page
+    // needs them all first.
     const out = await openAnswerOutput(output);
-    const streaming =
-      query.kind === 'sessions' && format !== 'html' ? createSessionWriter(out.stream, format) : undefined;
+    const sessionWriter =
+      format !== 'html' && query.kind === 'sessions' ? createSessionWriter(out.stream, format) : undefined;
+    const requestWriter =
+      format !== 'html' && query.kind === 'requests' ? createRequestWriter(out.stream, format) : undefined;
+    const writer = sessionWriter ?? requestWriter;
     const progress = process.stderr.isTTY ? showProgress(files) : undefined;
     let asked: Awaited<ReturnType<typeof answerQuery>>;
     try {
       asked = await answerQuery(query, sources, anomalies, {
         // Once a write of the answer failed, the reading stops there.
-        ...(streaming ? { onSession: streaming.write, pause: () => out.guardedPause(streaming.pause) } : {}),
+        ...(sessionWriter ? { onSession: sessionWriter.write } : {}),
+        ...(requestWriter ? { onRequest: requestWriter.write } : {}),
+        ...(writer ? { pause: () => out.guardedPause(writer.pause) } : {}),
         ...(progress ? { diagnostics: progress.diagnostics } : {}),
       }).finally(() => progress?.stop());
     } catch (error) {
@@ -308,7 +314,7 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
       return 3;
     }
     try {
-      if (streaming) await out.guard(streaming.end());
+      if (writer) await out.guard(writer.end());
       else await writePieces(renderAnswer(answer, format), out);
       await out.close();
     } catch (error) {

@@ -103,7 +103,9 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
       sessions: Set<string>;
     }
   >();
+  /** The requests of a requests query, in start order; those before `released` were given out. */
   const requests: RequestRecord[] = [];
+  let released = 0;
   // The same file given twice, or logs collected twice, must not count twice.
   // Identity → line time, in reading order (time order for merged input), so old ones go first.
   const seen = new Map<string, number>();
@@ -179,7 +181,12 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
           if (query.app !== undefined && record.app !== query.app) return;
           if (query.path !== undefined && !pathMatches(query.path, record.uri)) return;
           if (query.user !== undefined && !sameEmail(record.identity?.email ?? null, query.user)) return;
-          requests.push(record);
+          // Kept in start order as they come (nearly in that order already: lines are written at
+          // a request's end), so the earliest can be given out while reading goes on.
+          let at = requests.length;
+          while (at > released && byStart(requests[at - 1] as RequestRecord, record) > 0) at--;
+          if (at === requests.length) requests.push(record);
+          else requests.splice(at, 0, record);
           return;
         }
       }
@@ -201,6 +208,22 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
     /** Sessions silent for longer than gapMs before the watermark, finished (sessions queries). */
     closeIdle(watermark: number, gapMs: number): Session[] {
       return builder.closeIdle(watermark, gapMs).filter(inQueryRange);
+    },
+    /**
+     * The requests (of a requests query) that started before `time`, in start order, given out
+     * once: the answer then holds only those after.
+     */
+    releaseRequestsBefore(time: number): RequestRecord[] {
+      let end = released;
+      while (end < requests.length && (requests[end] as RequestRecord).start < time) end++;
+      const out = requests.slice(released, end);
+      released = end;
+      // Drop what was given out once it is most of the array.
+      if (released > 4096 && released * 2 > requests.length) {
+        requests.splice(0, released);
+        released = 0;
+      }
+      return out;
     },
     /** The earliest activity of a session still open. */
     earliestOpen: () => builder.earliestOpen(),
@@ -230,7 +253,7 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
       return {
         kind: 'requests',
         query,
-        requests: requests.sort(byStart),
+        requests: requests.slice(released),
       };
     },
   };

@@ -5,7 +5,7 @@ import type { Session } from './sessions.ts';
 const iso = (t: number): string => new Date(t).toISOString();
 
 /** One request as one flat JSON object: every field an analyst filters or sums on. */
-function requestLine(r: RequestRecord, session: Session | null, flags: readonly string[]): string {
+export function requestLine(r: RequestRecord, session: Session | null, flags: readonly string[]): string {
   return `${JSON.stringify({
     time: iso(r.start),
     end: iso(r.end),

@@ -16,19 +16,37 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 const safe = (text: string | null | undefined): string =>
   (text ?? '-').replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
-function table(headers: string[], rows: string[][], maxWidths: number[] = []): string {
+/** Column widths: each the widest of its header and cells, at most its maximum (200 without one). */
+function tableWidths(
+  headers: readonly string[],
+  rows: readonly string[][],
+  maxWidths: readonly number[],
+): number[] {
   // A loop, not Math.max(...): a spread of a large answer's rows overflowed the call stack.
   const widths = headers.map((h) => h.length);
   for (const row of rows)
     for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
-  for (const [i, width] of widths.entries()) widths[i] = Math.min(maxWidths[i] ?? 200, width);
-  const cut = (text: string, w: number) => (text.length > w ? `${text.slice(0, w - 1)}…` : text.padEnd(w));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => cut(c, widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
+  return widths.map((width, i) => Math.min(maxWidths[i] ?? 200, width));
+}
+
+/**
+ * One line of a table: cells padded to the widths, and cut (…) past `cutAt` (the widths unless
+ * given: a longer cell then keeps its place at the cost of the columns after it lining up).
+ */
+function tableLine(cells: readonly string[], widths: readonly number[], cutAt = widths): string {
+  const cut = (text: string, i: number) => {
+    const limit = cutAt[i] ?? 0;
+    return text.length > limit ? `${text.slice(0, limit - 1)}…` : text.padEnd(widths[i] ?? 0);
+  };
+  return cells
+    .map((c, i) => cut(c, i))
+    .join('  ')
+    .trimEnd();
+}
+
+function table(headers: string[], rows: string[][], maxWidths: number[] = []): string {
+  const widths = tableWidths(headers, rows, maxWidths);
+  return [tableLine(headers, widths), ...rows.map((row) => tableLine(row, widths))].join('\n');
 }
 
 function decisionText(r: RequestRecord): string {
@@ -82,21 +100,54 @@ function usersText(users: readonly UserAtAddress[]): string {
   );
 }
 
+const REQUEST_HEADERS = ['TIME', 'APP', 'USER', 'METHOD', 'URI', 'STATUS', 'DECISION', 'CLIENT IP'];
+const REQUEST_WIDTHS = [24, 32, 32, 7, 60, 6, 28, 39];
+
+const requestCells = (r: RequestRecord): string[] => [
+  iso(r.start),
+  r.app,
+  safe(r.identity?.email ?? r.identity?.sub ?? '(anonymous)'),
+  r.method,
+  safe(r.uri),
+  String(r.status),
+  decisionText(r),
+  safe(r.clientIp),
+];
+
 function requestsText(requests: readonly RequestRecord[]): string {
-  return table(
-    ['TIME', 'APP', 'USER', 'METHOD', 'URI', 'STATUS', 'DECISION', 'CLIENT IP'],
-    requests.map((r) => [
-      iso(r.start),
-      r.app,
-      safe(r.identity?.email ?? r.identity?.sub ?? '(anonymous)'),
-      r.method,
-      safe(r.uri),
-      String(r.status),
-      decisionText(r),
-      safe(r.clientIp),
-    ]),
-    [24, 32, 32, 7, 60, 6, 28, 39],
-  );
+  return table(REQUEST_HEADERS, requests.map(requestCells), REQUEST_WIDTHS);
+}
+
+/**
+ * The requests table written as requests come: the columns are sized from the first `sample`
+ * rows (all of them for a smaller answer, which then reads as requestsText gives it). A later
+ * cell longer than its column is cut only where requestsText would cut it (a client address is
+ * never cut short): its row then does not line up.
+ */
+export function requestTableWriter(write: (text: string) => void, sample = 1_000) {
+  let widths: number[] | undefined;
+  const held: string[][] = [];
+  const start = (): number[] => {
+    const sized = tableWidths(REQUEST_HEADERS, held, REQUEST_WIDTHS);
+    write(`${tableLine(REQUEST_HEADERS, sized)}\n`);
+    for (const row of held.splice(0)) write(`${tableLine(row, sized)}\n`);
+    return sized;
+  };
+  let rows = 0;
+  return {
+    row(r: RequestRecord): void {
+      rows++;
+      if (widths) write(`${tableLine(requestCells(r), widths, REQUEST_WIDTHS)}\n`);
+      else {
+        held.push(requestCells(r));
+        if (held.length >= sample) widths = start();
+      }
+    },
+    end(): void {
+      if (rows === 0) write('No requests found.\n');
+      else if (!widths) widths = start();
+    },
+  };
 }
 
 /** The answer as a readable terminal report, in pieces (an answer can be larger than one string may be). */
@@ -114,7 +165,12 @@ export function renderTable(answer: AuditAnswer): string[] {
   return [answer.requests.length === 0 ? 'No requests found.\n' : `${requestsText(answer.requests)}\n`];
 }
 
-const requestJson = (r: RequestRecord) => ({ ...r, kind: undefined, start: iso(r.start), end: iso(r.end) });
+export const requestJson = (r: RequestRecord) => ({
+  ...r,
+  kind: undefined,
+  start: iso(r.start),
+  end: iso(r.end),
+});
 
 /** A JSON array, one element per piece. */
 function jsonArray<T>(items: readonly T[], map: (item: T) => unknown): string[] {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../helpers/hostile.ts';
 import { requestLine } from '../helpers/log-lines.ts';
-import { SIDECAR_COMMAND, SIDECAR_ENV } from '../helpers/sidecar-process.ts';
+import { runGatehouse, SIDECAR_COMMAND, SIDECAR_ENV } from '../helpers/sidecar-process.ts';
 
 // Every session of a month of logs, piped into a reader slower than the audit (a pager that reads
 // only what it shows, gzip, a network copy). The answer was written as fast as sessions closed and
@@ -83,6 +83,26 @@ describe('gatehouse audit piped into a slow reader', () => {
     expect(code).toBe(0);
     expect(received).toBe(DAYS * USERS * REQUESTS);
     expect(tail).toBe('');
+  }, 60_000);
+
+  it('every request (audit requests) comes as it is read, within a heap that cannot hold them all, in start order', async () => {
+    // 48,000 requests: the answer held whole ran out of a 48 MiB heap.
+    const args = ['audit', 'requests', '--path', '/*', '--format', 'jsonl'];
+    const { code, stdout, stderr } = await runGatehouse([...args, input], undefined, [
+      '--max-old-space-size=48',
+    ]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const starts = stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { time: string }).time);
+    expect(starts).toHaveLength(DAYS * USERS * REQUESTS);
+    expect(starts).toEqual([...starts].sort());
+    // The days last first: sorted on temporary files, the same answer.
+    const fromBackwards = await runGatehouse([...args, backwards], undefined, ['--max-old-space-size=48']);
+    expect(fromBackwards.code).toBe(0);
+    expect(fromBackwards.stdout).toBe(stdout);
   }, 60_000);
 
   it.each(['jsonl', 'table', 'json', 'html'])(

@@ -5,7 +5,7 @@ import { parseBurst, parseTimeArgument } from '../../audit/src/audit-command.ts'
 import { parseAuditLine, type RequestRecord } from '../../audit/src/audit-record.ts';
 import { type Needles, scanLines } from '../../audit/src/line-scanner.ts';
 import { pathMatches, queryNeedles } from '../../audit/src/queries.ts';
-import { renderTable } from '../../audit/src/render-text.ts';
+import { renderTable, requestTableWriter } from '../../audit/src/render-text.ts';
 import { SessionBuilder } from '../../audit/src/sessions.ts';
 import { UsageError } from '../../lib/args.ts';
 import { requestRecord } from '../helpers/audit-records.ts';
@@ -246,6 +246,36 @@ describe('large answers', () => {
     expect(lines).toHaveLength(300_001);
     expect(lines[0]).toMatch(/^TIME +APP +USER +METHOD +URI +STATUS +DECISION +CLIENT IP$/);
     expect(lines.at(-1)).toContain('/p299999');
+  });
+});
+
+describe('the requests table written as requests come', () => {
+  const query = { kind: 'requests' as const, range: { since: -Infinity, until: Infinity }, path: '/*' };
+  const written = (requests: RequestRecord[], sample?: number): string => {
+    let text = '';
+    const table = requestTableWriter((piece) => {
+      text += piece;
+    }, sample);
+    for (const r of requests) table.row(r);
+    table.end();
+    return text;
+  };
+
+  it('reads as the whole table does when the answer is within the sample, or empty', () => {
+    const requests = Array.from({ length: 50 }, (_, i) => requestRecord(i, { uri: `/p${'x'.repeat(i)}` }));
+    expect(written(requests)).toBe(renderTable({ kind: 'requests', query, requests }).join(''));
+    expect(written([])).toBe(renderTable({ kind: 'requests', query, requests: [] }).join(''));
+  });
+
+  it('past the sample: columns keep their widths, a longer address is never cut, a URI past 60 is', () => {
+    const requests = [
+      requestRecord(1, { clientIp: '10.0.0.1', uri: '/a' }),
+      requestRecord(2, { clientIp: '2001:db8:aaaa:bbbb:cccc:dddd:eeee:1', uri: `/${'u'.repeat(80)}` }),
+    ];
+    const [header, first, second] = written(requests, 1).trimEnd().split('\n');
+    expect(header?.indexOf('CLIENT IP')).toBe(first?.indexOf('10.0.0.1'));
+    expect(second).toContain('2001:db8:aaaa:bbbb:cccc:dddd:eeee:1');
+    expect(second).toContain(`/${'u'.repeat(58)}…`);
   });
 });
 

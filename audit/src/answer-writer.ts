@@ -1,0 +1,88 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import type { RequestRecord } from './audit-record.ts';
+import { requestLine, sessionJsonLines } from './render-jsonl.ts';
+import { requestJson, requestTableWriter, sessionJson, sessionText } from './render-text.ts';
+import type { Session } from './sessions.ts';
+
+/**
+ * Writes to the stream as the answer comes, queued on it: `pause()` gives a promise while the
+ * stream's buffer is full (the reading waits for it, so a slow reader such as a pager holds the
+ * audit back instead of the answer piling up in memory), and `drained()` waits until it is out.
+ */
+function queuedWriter(out: Writable) {
+  // While the stream's buffer is full: settles at its next 'drain' (listened for from the write
+  // that filled it, so a drain before anyone waits is not missed).
+  let full: Promise<unknown> | undefined;
+  return {
+    write(text: string): void {
+      if (out.write(text) || full) return;
+      full = once(out, 'drain').finally(() => {
+        full = undefined;
+      });
+      // A failed write rejects it; whoever waits on the output is told (answer-output.ts).
+      full.catch(() => undefined);
+    },
+    pause: (): Promise<unknown> | undefined => full,
+    async drained(): Promise<void> {
+      if (full) await full;
+    },
+  };
+}
+
+/**
+ * Writes sessions as they are over, so an answer over any number of lines is never held whole:
+ * the table (its count as the last line), a JSON array, or JSON lines.
+ */
+export function createSessionWriter(out: Writable, format: 'table' | 'json' | 'jsonl') {
+  const { write, pause, drained } = queuedWriter(out);
+  let sessions = 0;
+  let anomalies = 0;
+  return {
+    pause,
+    write(session: Session): void {
+      sessions++;
+      anomalies += session.anomalies.length;
+      if (format === 'table') write(`${sessions === 1 ? '' : '\n'}${sessionText(session)}`);
+      else if (format === 'json')
+        write(`${sessions === 1 ? '[\n' : ',\n'}${JSON.stringify(sessionJson(session))}`);
+      else for (const line of sessionJsonLines(session)) write(line);
+    },
+    async end(): Promise<void> {
+      if (format === 'table')
+        write(
+          sessions === 0
+            ? 'No sessions found.\n'
+            : `\n${sessions} session${sessions === 1 ? '' : 's'}, ${anomalies} anomal${anomalies === 1 ? 'y' : 'ies'}\n`,
+        );
+      else if (format === 'json') write(sessions === 0 ? '[]\n' : '\n]\n');
+      await drained();
+    },
+  };
+}
+
+/**
+ * Writes the requests of a `requests` answer as they come, in the order of their start, so an
+ * answer over any number of lines is never held whole: the table (columns sized from its first
+ * rows), a JSON array, or JSON lines.
+ */
+export function createRequestWriter(out: Writable, format: 'table' | 'json' | 'jsonl') {
+  const { write, pause, drained } = queuedWriter(out);
+  const table = requestTableWriter(write);
+  let requests = 0;
+  return {
+    pause,
+    write(request: RequestRecord): void {
+      requests++;
+      if (format === 'table') table.row(request);
+      else if (format === 'json')
+        write(`${requests === 1 ? '[\n' : ',\n'}${JSON.stringify(requestJson(request))}`);
+      else write(requestLine(request, null, []));
+    },
+    async end(): Promise<void> {
+      if (format === 'table') table.end();
+      else if (format === 'json') write(requests === 0 ? '[]\n' : '\n]\n');
+      await drained();
+    },
+  };
+}
