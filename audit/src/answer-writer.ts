@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { RequestRecord } from './audit-record.ts';
+import type { AuditAnswer } from './queries.ts';
 import { requestLine, sessionJsonLines } from './render-jsonl.ts';
 import { requestJson, requestTableWriter, sessionJson, sessionText } from './render-text.ts';
 import type { Session } from './sessions.ts';
@@ -83,6 +84,57 @@ export function createRequestWriter(out: Writable, format: 'table' | 'json' | 'j
       if (format === 'table') table.end();
       else if (format === 'json') write(requests === 0 ? '[]\n' : '\n]\n');
       await drained();
+    },
+  };
+}
+
+/**
+ * Requests one HTML page shows, at most (about 60 MB of page): a browser does not open a page of
+ * every request of a busy month (the 1M-line corpus made 678 MB), and the page needs its whole
+ * answer in memory first.
+ */
+export const MAX_PAGE_REQUESTS = 100_000;
+
+/** An answer too large for one HTML page: the question is to be narrowed, or asked in another format. */
+export class AnswerTooLargeError extends Error {
+  constructor(requests: number, limit = MAX_PAGE_REQUESTS) {
+    super(
+      `the answer holds more than ${limit.toLocaleString('en')} requests (${requests.toLocaleString('en')} so far), too many for one page: narrow it (--user, --since/--until, --app, --path) or use --format jsonl`,
+    );
+    this.name = 'AnswerTooLargeError';
+  }
+}
+
+/**
+ * Collects the sessions or requests of an HTML page as they come, counting requests: `pause`
+ * rejects with AnswerTooLargeError once they pass MAX_PAGE_REQUESTS, so the reading stops there
+ * instead of holding an answer no page can show.
+ */
+export function createPageCollector(limit = MAX_PAGE_REQUESTS) {
+  const sessions: Session[] = [];
+  const requests: RequestRecord[] = [];
+  let counted = 0;
+  const tooLarge = (): AnswerTooLargeError | undefined =>
+    counted > limit ? new AnswerTooLargeError(counted, limit) : undefined;
+  return {
+    onSession(session: Session): void {
+      sessions.push(session);
+      counted += session.requests.length;
+    },
+    onRequest(request: RequestRecord): void {
+      requests.push(request);
+      counted++;
+    },
+    tooLarge,
+    pause(): Promise<never> | undefined {
+      const error = tooLarge();
+      return error ? Promise.reject(error) : undefined;
+    },
+    /** The answer with what was collected. */
+    answer(answer: AuditAnswer): AuditAnswer {
+      if (answer.kind === 'sessions') return { ...answer, sessions: [...sessions, ...answer.sessions] };
+      if (answer.kind === 'requests') return { ...answer, requests: [...requests, ...answer.requests] };
+      return answer;
     },
   };
 }

@@ -8,7 +8,12 @@ import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
 import { type AnswerOutput, OutputWriteError, openAnswerOutput, writePieces } from './answer-output.ts';
 import { answerQuery, SourceReadError } from './answer-query.ts';
-import { createRequestWriter, createSessionWriter } from './answer-writer.ts';
+import {
+  AnswerTooLargeError,
+  createPageCollector,
+  createRequestWriter,
+  createSessionWriter,
+} from './answer-writer.ts';
 import { RunFileError } from './external-sort.ts';
 import { InputDiagnostics } from './input-diagnostics.ts';
 import { clusterSources, expandPaths, fileSources, type LogSource } from './log-sources.ts';
@@ -54,7 +59,8 @@ Options:
   --stats                   print lines read and speed to standard error
 
 Exit status: 0 answered; 1 an input or the answer could not be read or written (nothing is
-answered); 2 a usage error; 3 no Gatehouse lines in the input; 4 a partial answer (sidecar logs
+answered); 2 a usage error (also an HTML page of more than 100,000 requests); 3 no Gatehouse
+lines in the input; 4 a partial answer (sidecar logs
 named on standard error could not be read); 141 the reader of the answer went away.
 `;
 
@@ -263,6 +269,8 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
     const requestWriter =
       format !== 'html' && query.kind === 'requests' ? createRequestWriter(out.stream, format) : undefined;
     const writer = sessionWriter ?? requestWriter;
+    // The HTML page needs its whole answer first: collected as it comes, up to what a page can show.
+    const page = format === 'html' && query.kind !== 'ip' ? createPageCollector() : undefined;
     const progress = process.stderr.isTTY ? showProgress(files) : undefined;
     let asked: Awaited<ReturnType<typeof answerQuery>>;
     try {
@@ -271,15 +279,26 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
         ...(sessionWriter ? { onSession: sessionWriter.write } : {}),
         ...(requestWriter ? { onRequest: requestWriter.write } : {}),
         ...(writer ? { pause: () => out.guardedPause(writer.pause) } : {}),
+        ...(page ? { onSession: page.onSession, onRequest: page.onRequest, pause: page.pause } : {}),
         ...(progress ? { diagnostics: progress.diagnostics } : {}),
       }).finally(() => progress?.stop());
     } catch (error) {
+      if (error instanceof AnswerTooLargeError) {
+        process.stderr.write(`gatehouse audit: ${error.message}\n`);
+        return 2;
+      }
       const failure = knownFailure(error, out);
       if (!failure) throw error;
       process.stderr.write(`gatehouse audit: ${failure.message}\n`);
       return 1;
     }
-    const { answer, lines, bytes, diagnostics } = asked;
+    const tooLarge = page?.tooLarge();
+    if (tooLarge) {
+      process.stderr.write(`gatehouse audit: ${tooLarge.message}\n`);
+      return 2;
+    }
+    const { lines, bytes, diagnostics } = asked;
+    const answer = page ? page.answer(asked.answer) : asked.answer;
     const seconds = (performance.now() - started) / 1000;
     if (diagnostics.unread.length > 0 && diagnostics.unread.length === sources.length) {
       // Not an answer: "0 sessions" from logs nobody could read must not read as "nothing happened".
