@@ -13,6 +13,7 @@ import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { generateCorpus } from '../test/helpers/audit-corpus.ts';
+import { timedCommand } from './process-measures.ts';
 import { BUILT_DIST } from './sidecar-process.ts';
 
 const { values } = parseArgs({
@@ -61,16 +62,10 @@ async function split(
 
 /** One command under /usr/bin/time: wall seconds, peak RSS in MiB, and how it ended. */
 function measured(args: string[]): string {
-  const result = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, ...args], {
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  const [seconds, kib] = (result.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+  const { seconds, rssMiB, status, stderr } = timedCommand(process.execPath, args);
   const failed =
-    result.status === 0
-      ? ''
-      : ` (exit ${result.status}: ${/EMFILE|heap out of memory/.exec(result.stderr)?.[0] ?? 'failed'})`;
-  return `${seconds?.toFixed(1)} s, ${((kib ?? 0) / 1024).toFixed(0)} MiB${failed}`;
+    status === 0 ? '' : ` (exit ${status}: ${/EMFILE|heap out of memory/.exec(stderr)?.[0] ?? 'failed'})`;
+  return `${seconds.toFixed(1)} s, ${rssMiB.toFixed(0)} MiB${failed}`;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-files-'));
@@ -79,6 +74,7 @@ try {
   const user = corpus.users[Math.floor(corpus.users.length / 2)] as string;
   const limit = spawnSync('/bin/sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim();
   const rows: string[] = [];
+  const oneUser = ['audit', 'sessions', '--user', user, '--format', 'json', '-o', '/dev/null'];
   for (const parts of [1, ...values.splits.split(',').map(Number)]) {
     const files =
       parts === 1
@@ -88,18 +84,7 @@ try {
     for (const dist of builds) {
       const bin = join(dist, 'bin/gatehouse.js');
       const all = measured([bin, 'audit', 'sessions', '--format', 'jsonl', '-o', '/dev/null', ...files]);
-      const one = measured([
-        bin,
-        'audit',
-        'sessions',
-        '--user',
-        user,
-        '--format',
-        'json',
-        '-o',
-        '/dev/null',
-        ...files,
-      ]);
+      const one = measured([bin, ...oneUser, ...files]);
       rows.push(
         `| ${files.length.toLocaleString('en')} | ${dist === BUILT_DIST ? 'this build' : dist} | ${all} | ${one} |`,
       );

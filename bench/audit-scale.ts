@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { generateCorpus } from '../test/helpers/audit-corpus.ts';
 import { GATEHOUSE_BIN } from '../test/helpers/sidecar-process.ts';
+import { timedCommand } from './process-measures.ts';
 
 const { values } = parseArgs({
   options: {
@@ -52,15 +53,11 @@ async function writeScaled(files: readonly string[], dir: string, weeks: number)
   return out;
 }
 
-/** Runs a command under /usr/bin/time: wall seconds and peak RSS in MiB. */
+/** Runs a command under /usr/bin/time: wall seconds and peak RSS in MiB; a failure stops the benchmark. */
 function measured(command: string, args: string[]): { seconds: number; rssMiB: number; stdout: string } {
-  const result = spawnSync('/usr/bin/time', ['-f', '%e %M', command, ...args], {
-    encoding: 'utf8',
-    maxBuffer: 1024 * 1024 * 1024,
-  });
+  const result = timedCommand(command, args);
   if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr.slice(-2000)}`);
-  const [seconds, kib] = (result.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
-  return { seconds: seconds ?? Number.NaN, rssMiB: (kib ?? Number.NaN) / 1024, stdout: result.stdout };
+  return result;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-scale-'));

@@ -1,6 +1,6 @@
 // What the process benchmarks share: ports, waiting for a first 200, CPU ticks and memory of a
 // process from /proc, and killing what they started when they exit.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -302,4 +302,23 @@ export function wrkCpuUsPerRequest(
   const before = cpuTicks(pid);
   const requests = wrkRequests(wrkOnLoadCore(url, options));
   return ((cpuTicks(pid) - before) / HZ / requests) * 1e6;
+}
+
+/** A command run to its end under /usr/bin/time: wall seconds, peak RSS in MiB, its status and output. */
+export function timedCommand(
+  command: string,
+  args: readonly string[],
+): { seconds: number; rssMiB: number; status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync('/usr/bin/time', ['-f', '%e %M', command, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1024 * 1024 * 1024,
+  });
+  const [seconds, kib] = (result.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+  return {
+    seconds: seconds ?? Number.NaN,
+    rssMiB: (kib ?? Number.NaN) / 1024,
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+  };
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requestLine } from '../helpers/log-lines.ts';
-import { SIDECAR_COMMAND, SIDECAR_ENV } from '../helpers/sidecar-process.ts';
+import { type CommandOutput, outputOf, SIDECAR_COMMAND, SIDECAR_ENV } from '../helpers/sidecar-process.ts';
 
 // An analyst's directory of logs often holds a file per pod and rotation: thousands of files.
 // The audit opened every one at once, and failed with EMFILE where a process may open 1,024 files
@@ -44,26 +44,14 @@ const everything = join(dir, 'everything.log');
 writeFileSync(everything, `${files.flatMap((_, pod) => podLines(pod)).join('\n')}\n`);
 
 /** `gatehouse audit` in a process that may open at most `openFiles` files. */
-function audit(
-  args: string[],
-  openFiles: number,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const command = [process.execPath, ...SIDECAR_COMMAND, 'audit', ...args];
-    const child = spawn('/bin/sh', ['-c', `ulimit -n ${openFiles} && exec "$@"`, 'sh', ...command], {
+function audit(args: string[], openFiles: number): Promise<CommandOutput> {
+  const command = [process.execPath, ...SIDECAR_COMMAND, 'audit', ...args];
+  return outputOf(
+    spawn('/bin/sh', ['-c', `ulimit -n ${openFiles} && exec "$@"`, 'sh', ...command], {
       env: SIDECAR_ENV,
       stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+    }),
+  );
 }
 
 describe('gatehouse audit over more files than a process may open', () => {

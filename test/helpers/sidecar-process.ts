@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -82,18 +82,16 @@ export function loopbackAppDir(upstreamUrl: string): string {
 }
 
 /** Runs `gatehouse <args>` to completion (with `stdin` as its input, if given) and returns its exit code and output. */
-export function runGatehouse(
-  args: string[],
-  stdin?: string,
-  /** Node.js options before the script (e.g. a heap limit). */
-  nodeArgs: readonly string[] = [],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** What a finished command wrote and how it ended. */
+export interface CommandOutput {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Everything a child process writes to stdout and stderr, once it has ended. */
+export function outputOf(child: ChildProcess): Promise<CommandOutput> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [...nodeArgs, ...SIDECAR_COMMAND, ...args], {
-      env: SIDECAR_ENV,
-      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    if (stdin !== undefined) child.stdin?.end(stdin);
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (c) => {
@@ -104,6 +102,20 @@ export function runGatehouse(
     });
     child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
   });
+}
+
+export function runGatehouse(
+  args: string[],
+  stdin?: string,
+  /** Node.js options before the script (e.g. a heap limit). */
+  nodeArgs: readonly string[] = [],
+): Promise<CommandOutput> {
+  const child = spawn(process.execPath, [...nodeArgs, ...SIDECAR_COMMAND, ...args], {
+    env: SIDECAR_ENV,
+    stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  if (stdin !== undefined) child.stdin?.end(stdin);
+  return outputOf(child);
 }
 
 /** A sidecar child process whose stdout lines the test reads as they arrive. */

@@ -11,6 +11,7 @@ import {
   applicationYaml,
   copyShippedApp,
   loopbackAppDir,
+  outputOf,
   SIDECAR_ENV,
   startSidecarProcess,
   writeConfigDir,
@@ -128,26 +129,13 @@ async function run(
   list: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { spawn } = await import('node:child_process');
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', recorder, join(shipped, 'dist/bin/gatehouse.js'), ...args],
-      {
-        cwd: shipped,
-        env: { ...SIDECAR_ENV, GATEHOUSE_TEST_LOADED: list },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return outputOf(
+    spawn(process.execPath, ['--import', recorder, join(shipped, 'dist/bin/gatehouse.js'), ...args], {
+      cwd: shipped,
+      env: { ...SIDECAR_ENV, GATEHOUSE_TEST_LOADED: list },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
 }
 
 describe('the shipped bundle', () => {
