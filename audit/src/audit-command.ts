@@ -309,22 +309,7 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
       );
       return 1;
     }
-    for (const warning of diagnostics.warnings)
-      process.stderr.write(`gatehouse audit: warning: ${warning}\n`);
-    for (const { source, reason } of diagnostics.unread)
-      process.stderr.write(`gatehouse audit: warning: ${source}: not read: ${reason}\n`);
-    for (const { source, runs, checked } of diagnostics.sorted) {
-      const why = checked
-        ? "is not in time order (several sidecars' logs in one file?)"
-        : 'cannot be read twice to check its time order';
-      process.stderr.write(
-        `gatehouse audit: ${source} ${why}: sorted on temporary files in ${runs} run${runs === 1 ? '' : 's'}\n`,
-      );
-    }
-    if (diagnostics.duplicates > 0)
-      process.stderr.write(
-        `gatehouse audit: ${diagnostics.duplicates} duplicate lines dropped (a request id or event read before: the same file given twice?)\n`,
-      );
+    for (const note of diagnostics.notes()) process.stderr.write(`gatehouse audit: ${note}\n`);
     if (diagnostics.nothingRecognisable()) {
       // "0 sessions" from a wrong input must not read as "the user did nothing".
       process.stderr.write(

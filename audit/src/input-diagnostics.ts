@@ -111,6 +111,26 @@ export class InputDiagnostics {
     return `${HINTS[kind] ?? 'the input holds no Gatehouse lines'}${fields}`;
   }
 
+  /**
+   * What the analyst is told before the answer, a line each: warnings, sources not read, input
+   * sorted first, duplicates dropped.
+   */
+  notes(): string[] {
+    const notes = this.warnings.map((warning) => `warning: ${warning}`);
+    for (const { source, reason } of this.unread) notes.push(`warning: ${source}: not read: ${reason}`);
+    for (const { source, runs, checked } of this.sorted) {
+      const why = checked
+        ? "is not in time order (several sidecars' logs in one file?)"
+        : 'cannot be read twice to check its time order';
+      notes.push(`${source} ${why}: sorted on temporary files in ${runs} run${runs === 1 ? '' : 's'}`);
+    }
+    if (this.duplicates > 0)
+      notes.push(
+        `${this.duplicates} duplicate lines dropped (a request id or event read before: the same file given twice?)`,
+      );
+    return notes;
+  }
+
   /** One line for stderr: what was read and what was skipped. */
   summary(): string {
     const skipped = [...this.skipped].map(([kind, n]) => `${n} ${kind.replaceAll('_', ' ')}`).join(', ');

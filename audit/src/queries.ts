@@ -90,6 +90,9 @@ export function pathMatches(filter: string, uri: string): boolean {
 }
 
 /** Consumes records and answers one query. */
+/** Places a request is moved back to keep start order as it comes; farther, the rest is sorted when asked for. */
+const MAX_PLACE_STEPS = 64;
+
 export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings) {
   const builder = new SessionBuilder(anomalies);
   const users = new Map<
@@ -106,6 +109,19 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
   /** The requests of a requests query, in start order; those before `released` were given out. */
   const requests: RequestRecord[] = [];
   let released = 0;
+  /** Whether `requests` after `released` is in start order (else it is sorted when asked for). */
+  let inOrder = true;
+  const sortRequests = (): void => {
+    if (inOrder) return;
+    const rest = requests.slice(released).sort(byStart);
+    requests.length = released;
+    for (const request of rest) requests.push(request);
+    inOrder = true;
+  };
+  const requestsLeft = (): RequestRecord[] => {
+    sortRequests();
+    return requests.slice(released);
+  };
   // The same file given twice, or logs collected twice, must not count twice.
   // Identity → line time, in reading order (time order for merged input), so old ones go first.
   const seen = new Map<string, number>();
@@ -182,10 +198,13 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
           if (query.path !== undefined && !pathMatches(query.path, record.uri)) return;
           if (query.user !== undefined && !sameEmail(record.identity?.email ?? null, query.user)) return;
           // Kept in start order as they come (nearly in that order already: lines are written at
-          // a request's end), so the earliest can be given out while reading goes on.
+          // a request's end), so the earliest can be given out while reading goes on. One far
+          // out of place (input not in time order) leaves the rest to be sorted when asked for.
           let at = requests.length;
-          while (at > released && byStart(requests[at - 1] as RequestRecord, record) > 0) at--;
-          if (at === requests.length) requests.push(record);
+          const nearest = Math.max(released, at - MAX_PLACE_STEPS);
+          while (inOrder && at > nearest && byStart(requests[at - 1] as RequestRecord, record) > 0) at--;
+          if (at === nearest && at > released) inOrder = false;
+          if (!inOrder || at === requests.length) requests.push(record);
           else requests.splice(at, 0, record);
           return;
         }
@@ -214,6 +233,7 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
      * once: the answer then holds only those after.
      */
     releaseRequestsBefore(time: number): RequestRecord[] {
+      sortRequests();
       let end = released;
       while (end < requests.length && (requests[end] as RequestRecord).start < time) end++;
       const out = requests.slice(released, end);
@@ -253,7 +273,7 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
       return {
         kind: 'requests',
         query,
-        requests: requests.slice(released),
+        requests: requestsLeft(),
       };
     },
   };

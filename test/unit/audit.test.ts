@@ -4,7 +4,7 @@ import { findAnomalies } from '../../audit/src/anomalies.ts';
 import { parseBurst, parseTimeArgument } from '../../audit/src/audit-command.ts';
 import { parseAuditLine, type RequestRecord } from '../../audit/src/audit-record.ts';
 import { type Needles, scanLines } from '../../audit/src/line-scanner.ts';
-import { pathMatches, queryNeedles } from '../../audit/src/queries.ts';
+import { createQueryRunner, pathMatches, queryNeedles } from '../../audit/src/queries.ts';
 import { renderTable, requestTableWriter } from '../../audit/src/render-text.ts';
 import { SessionBuilder } from '../../audit/src/sessions.ts';
 import { UsageError } from '../../lib/args.ts';
@@ -246,6 +246,28 @@ describe('large answers', () => {
     expect(lines).toHaveLength(300_001);
     expect(lines[0]).toMatch(/^TIME +APP +USER +METHOD +URI +STATUS +DECISION +CLIENT IP$/);
     expect(lines.at(-1)).toContain('/p299999');
+  });
+});
+
+describe('a requests question given out as requests come', () => {
+  const query = { kind: 'requests' as const, range: { since: -Infinity, until: Infinity }, path: '/*' };
+  const starts = (requests: readonly RequestRecord[]) => requests.map((r) => r.start);
+
+  it.each([
+    ['nearly in order (lines at each request end)', (i: number) => i * 10 + (i % 3) * 15],
+    ['backwards (not in time order: sorted when asked for)', (i: number) => 100_000 - i],
+    ['shuffled', (i: number) => (i * 7919) % 5003],
+  ])('%s: given out and answered in start order, each once', (_, startOf) => {
+    const runner = createQueryRunner(query);
+    for (let i = 0; i < 5003; i++) runner.add(requestRecord(startOf(i), { requestId: `r${i}` }));
+    const middle = [...starts(runner.releaseRequestsBefore(5_000))];
+    const answer = runner.answer();
+    const rest = answer.kind === 'requests' ? starts(answer.requests) : [];
+    const all = [...middle, ...rest];
+    expect(all).toHaveLength(5003);
+    expect(all).toEqual([...all].sort((a, b) => a - b));
+    expect(middle.every((t) => t < 5_000)).toBe(true);
+    expect(rest.every((t) => t >= 5_000)).toBe(true);
   });
 });
 
