@@ -60,8 +60,8 @@ Options:
 
 Exit status: 0 answered; 1 an input or the answer could not be read or written (nothing is
 answered); 2 a usage error (also an HTML page of more than 100,000 requests); 3 no Gatehouse
-lines in the input; 4 a partial answer (sidecar logs
-named on standard error could not be read); 141 the reader of the answer went away.
+lines in the input; 4 a partial answer (logs named on standard error could not be read or ended
+early: a sidecar's log, a .gz file cut short); 141 the reader of the answer went away.
 `;
 
 /** A time argument: RFC 3339, or a duration back from now. */
@@ -335,7 +335,7 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
     const { unread, endedEarly } = diagnostics;
     if (unread.length === 0 && endedEarly.length === 0) return 0;
     process.stderr.write(
-      `gatehouse audit: the answer is partial: ${unread.length} of ${sources.length} sidecar logs could not be read, ${endedEarly.length} ended early (exit status ${PARTIAL_ANSWER})\n`,
+      `gatehouse audit: the answer is partial: ${unread.length} of ${sources.length} logs could not be read, ${endedEarly.length} ended early (exit status ${PARTIAL_ANSWER})\n`,
     );
     return PARTIAL_ANSWER;
   } finally {

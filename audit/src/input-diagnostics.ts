@@ -63,7 +63,7 @@ export class InputDiagnostics {
   readonly warnings: string[] = [];
   /** Optional sources that could not be read (a pod's log), and why. */
   readonly unread: { source: string; reason: string }[] = [];
-  /** Optional sources that failed while read: the lines before the failure were read. */
+  /** Sources that ended early (a gzip file cut short, a pod log failing while read): the lines before were read. */
   readonly endedEarly: string[] = [];
   #gatehouseSeen = false;
 

@@ -47,6 +47,7 @@ export async function* recordBatches(
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
     if (!TRUNCATED.has(code)) throw error;
+    diagnostics.endedEarly.push(source.name);
     diagnostics.warnings.push(
       `${source.name}: the file ends early (${(error as Error).message}); the lines before the cut were read`,
     );

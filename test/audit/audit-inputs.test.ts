@@ -139,12 +139,17 @@ describe('gatehouse audit reads what analysts give it', () => {
     }
   });
 
-  it('gives the answer so far and a warning for a gzip file cut short', async () => {
+  it('gives the answer so far, a warning and the partial status for a gzip file cut short', async () => {
     const many = jsonl(Array.from({ length: 2_000 }, (_, i) => requestLine(i + 1)));
     const whole = gzipSync(Buffer.from(many));
     const path = file('cut.log.gz', whole.subarray(0, Math.floor(whole.length * 0.6)));
-    const { code, sessions, stderr } = await sessionsOf([path]);
-    expect(code).toBe(0);
+    const { code, stdout, stderr } = await runGatehouse(['audit', 'sessions', '--format', 'json', path]);
+    // A partial answer, as from a pod log that fails while read.
+    expect(code).toBe(4);
+    expect(stderr).toMatch(
+      /the answer is partial: 0 of 1 logs could not be read, 1 ended early \(exit status 4\)\n$/,
+    );
+    const sessions = JSON.parse(stdout) as { requests: unknown[] }[];
     const read = sessions[0]?.requests.length ?? 0;
     expect(read).toBeGreaterThan(100);
     expect(read).toBeLessThan(2_000);

@@ -250,7 +250,7 @@ describe('gatehouse audit --cluster', () => {
     expect(warnings).toEqual([
       expect.stringMatching(/^gatehouse audit: warning: pod ops\/grafana-failing: not read: .*500/),
       expect.stringMatching(/^gatehouse audit: warning: pod ops\/grafana-gone: not read: .*404/),
-      'gatehouse audit: the answer is partial: 2 of 3 sidecar logs could not be read, 0 ended early (exit status 4)',
+      'gatehouse audit: the answer is partial: 2 of 3 logs could not be read, 0 ended early (exit status 4)',
     ]);
 
     // Nothing readable at all is not an answer.
