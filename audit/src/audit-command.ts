@@ -302,7 +302,7 @@ export async function runAuditCommand(argv: string[]): Promise<number> {
     const seconds = (performance.now() - started) / 1000;
     if (diagnostics.unread.length > 0 && diagnostics.unread.length === sources.length) {
       // Not an answer: "0 sessions" from logs nobody could read must not read as "nothing happened".
-      for (const { source, reason } of diagnostics.unread)
+      for (const { source, reason } of diagnostics.unreadByName())
         process.stderr.write(`gatehouse audit: ${source}: not read: ${reason}\n`);
       process.stderr.write(
         `gatehouse audit: no sidecar log could be read (${sources.length} of ${sources.length})\n`,

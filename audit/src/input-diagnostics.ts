@@ -111,13 +111,19 @@ export class InputDiagnostics {
     return `${HINTS[kind] ?? 'the input holds no Gatehouse lines'}${fields}`;
   }
 
+  /** The sources not read, by name (they fail in whatever order their servers answer). */
+  unreadByName(): { source: string; reason: string }[] {
+    return [...this.unread].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+  }
+
   /**
    * What the analyst is told before the answer, a line each: warnings, sources not read, input
    * sorted first, duplicates dropped.
    */
   notes(): string[] {
     const notes = this.warnings.map((warning) => `warning: ${warning}`);
-    for (const { source, reason } of this.unread) notes.push(`warning: ${source}: not read: ${reason}`);
+    for (const { source, reason } of this.unreadByName())
+      notes.push(`warning: ${source}: not read: ${reason}`);
     for (const { source, runs, checked } of this.sorted) {
       const why = checked
         ? "is not in time order (several sidecars' logs in one file?)"

@@ -122,19 +122,28 @@ export async function mergeRecords(
   pause?: () => Promise<unknown> | undefined,
 ): Promise<void> {
   const heap = new HeadHeap();
-  const refill = async (head: Head): Promise<void> => {
+  /** Reads on until the head has a record; false once its stream is done. */
+  const fill = async (head: Head): Promise<boolean> => {
     while (head.index >= head.batch.length) {
       const next = await head.iterator.next();
-      if (next.done) return;
+      if (next.done) return false;
       head.batch = next.value;
       head.index = 0;
     }
     head.time = lineTime(head.batch[head.index] as AuditRecord);
-    heap.push(head);
+    return true;
+  };
+  const refill = async (head: Head): Promise<void> => {
+    if (await fill(head)) heap.push(head);
   };
   const iterators = streams.map((stream) => stream[Symbol.asyncIterator]());
   try {
-    for (const iterator of iterators) await refill({ iterator, batch: [], index: 0, time: 0 });
+    // Every stream's first records are asked for at once: a pod log through the API server comes
+    // once the kubelet has sent it, and one after another they took the sum of those waits.
+    // They go into the heap in stream order, so records of the same time keep one order.
+    const heads: Head[] = iterators.map((iterator) => ({ iterator, batch: [], index: 0, time: 0 }));
+    const filled = await Promise.all(heads.map(fill));
+    for (const [i, head] of heads.entries()) if (filled[i]) heap.push(head);
     for (let head = heap.pop(); head; head = heap.pop()) {
       // Take this stream's records while it stays the earliest, without going through the heap.
       const limit = heap.peek()?.time ?? Number.POSITIVE_INFINITY;

@@ -22,6 +22,9 @@ import { selfSignedCertificate } from '../helpers/tls.ts';
 const NS = 'corp';
 const auditorKubeconfig = join(mkdtempSync(join(tmpdir(), 'gatehouse-auditor-')), 'kubeconfig');
 const served = new Map<string, string>();
+/** A namespace of many pods whose logs the stand-in kubelet holds open a moment, counting them. */
+const FLEET = 'fleet';
+const logsOpen = { now: 0, most: 0 };
 /** Served as a log: the stand-in kubelet answers 500. */
 const FAILING = '!500';
 const asked: string[] = [];
@@ -65,7 +68,16 @@ beforeAll(async () => {
     const body = match ? served.get(`${match[1]}/${match[2]}/${match[3]}${previous}`) : undefined;
     if (body === undefined) res.writeHead(404).end('no such container log');
     else if (body === FAILING) res.writeHead(500).end('kubelet failure');
-    else res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
+    else if (match?.[1] === FLEET) {
+      // A log that takes a moment to end, so that logs asked for together are open together.
+      logsOpen.now++;
+      logsOpen.most = Math.max(logsOpen.most, logsOpen.now);
+      res.writeHead(200, { 'content-type': 'text/plain' }).write(body);
+      setTimeout(() => {
+        logsOpen.now--;
+        res.end();
+      }, 150);
+    } else res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
   });
   await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
   cluster = await startControlPlane();
@@ -215,6 +227,51 @@ describe('gatehouse audit --cluster', () => {
     const refused = await runGatehouse(['audit', 'sessions', '--cluster', '--kubeconfig', '/nonexistent']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^gatehouse audit: .*nonexistent/);
+  });
+
+  it('a namespace of 100 sidecars: at most 64 logs asked for at once, every request in order', async () => {
+    const PODS_IN_FLEET = 100;
+    await cluster.kubectl(['create', 'namespace', FLEET]);
+    for (let i = 0; i < PODS_IN_FLEET; i++) {
+      const name = `app-${String(i).padStart(3, '0')}`;
+      await pod(name, true, FLEET, 'app');
+      // Every pod's requests interleave in time with every other's: no order of reading gets by
+      // with fewer logs open at once.
+      const lines = [0, 1].map((round) => {
+        const at = new Date(Date.UTC(2026, 10, 20, 9, round, i % 60, i)).toISOString();
+        return requestLine({
+          requestId: `${name}-${round}`,
+          app: 'fleet/app',
+          uri: `/${name}/${round}`,
+          start: at,
+          end: at,
+          identity: { kind: 'user', sub: 'alice-sub', email: 'alice@example.com', idp: 'corp' },
+          sessionId: 's-fleet',
+          authMethod: 'oidc',
+        });
+      });
+      served.set(`${FLEET}/${name}/gatehouse`, `${lines.join('\n')}\n`);
+    }
+    logsOpen.most = 0;
+    const { code, stdout, stderr } = await runGatehouse([
+      'audit',
+      'sessions',
+      '--cluster',
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '-n',
+      FLEET,
+      '--format',
+      'json',
+    ]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const [session] = JSON.parse(stdout) as { requests: { uri: string; start: string }[] }[];
+    expect(session?.requests).toHaveLength(2 * PODS_IN_FLEET);
+    const starts = session?.requests.map((r) => r.start) ?? [];
+    expect(starts).toEqual([...starts].sort());
+    expect(logsOpen.most).toBeGreaterThan(1);
+    expect(logsOpen.most).toBeLessThanOrEqual(64);
   });
 
   it('answers from the logs it can read, names those it cannot and says so in its status', async () => {
