@@ -175,6 +175,20 @@ const aliceSessions = (kubeconfig: string) =>
     'json',
   ]);
 
+/** Every session of one namespace, as JSON, read from the cluster as its administrator. */
+const namespaceSessions = (namespace: string) =>
+  runGatehouse([
+    'audit',
+    'sessions',
+    '--cluster',
+    '--kubeconfig',
+    cluster.kubeconfig,
+    '-n',
+    namespace,
+    '--format',
+    'json',
+  ]);
+
 describe('gatehouse audit --cluster', () => {
   it("reads every injected sidecar's log through the API server and rebuilds sessions across pods", async () => {
     const { code, stdout, stderr } = await aliceSessions(auditorKubeconfig);
@@ -253,17 +267,7 @@ describe('gatehouse audit --cluster', () => {
       served.set(`${FLEET}/${name}/gatehouse`, `${lines.join('\n')}\n`);
     }
     logsOpen.most = 0;
-    const { code, stdout, stderr } = await runGatehouse([
-      'audit',
-      'sessions',
-      '--cluster',
-      '--kubeconfig',
-      cluster.kubeconfig,
-      '-n',
-      FLEET,
-      '--format',
-      'json',
-    ]);
+    const { code, stdout, stderr } = await namespaceSessions(FLEET);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const [session] = JSON.parse(stdout) as { requests: { uri: string; start: string }[] }[];
@@ -286,20 +290,8 @@ describe('gatehouse audit --cluster', () => {
     await pod('grafana-failing', true, OPS, 'grafana');
     served.set(`${OPS}/grafana-a/gatehouse`, `${grafana('/a1', 1)}\n${grafana('/a3', 3)}\n`);
     served.set(`${OPS}/grafana-failing/gatehouse`, FAILING);
-    const sessions = (namespace: string) =>
-      runGatehouse([
-        'audit',
-        'sessions',
-        '--cluster',
-        '--kubeconfig',
-        cluster.kubeconfig,
-        '-n',
-        namespace,
-        '--format',
-        'json',
-      ]);
 
-    const partial = await sessions(OPS);
+    const partial = await namespaceSessions(OPS);
     expect(partial.code).toBe(4);
     const answer = JSON.parse(partial.stdout) as { sessionId: string; requests: { uri: string }[] }[];
     expect(answer.map((s) => [s.sessionId, s.requests.map((r) => r.uri)])).toEqual([['g1', ['/a1', '/a3']]]);
@@ -312,7 +304,7 @@ describe('gatehouse audit --cluster', () => {
 
     // Nothing readable at all is not an answer.
     served.delete(`${OPS}/grafana-a/gatehouse`);
-    const none = await sessions(OPS);
+    const none = await namespaceSessions(OPS);
     expect(none.code).toBe(1);
     expect(none.stdout).toBe('');
     expect(none.stderr).toMatch(/gatehouse audit: no sidecar log could be read \(3 of 3\)$/m);
