@@ -89,7 +89,7 @@ export function createRequestWriter(out: Writable, format: 'table' | 'json' | 'j
 }
 
 /**
- * Requests one HTML page shows, at most (about 60 MB of page): a browser does not open a page of
+ * Requests one HTML page shows, at most (about 70 MB of page): a browser does not open a page of
  * every request of a busy month (the 1M-line corpus made 678 MB), and the page needs its whole
  * answer in memory first.
  */
