@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../helpers/hostile.ts';
 import { requestLine } from '../helpers/log-lines.ts';
-import { runGatehouse, SIDECAR_COMMAND, SIDECAR_ENV } from '../helpers/sidecar-process.ts';
+import { outputOf, runGatehouse, SIDECAR_COMMAND, SIDECAR_ENV } from '../helpers/sidecar-process.ts';
 
 // Every session of a month of logs, piped into a reader slower than the audit (a pager that reads
 // only what it shows, gzip, a network copy). The answer was written as fast as sessions closed and
@@ -109,16 +109,13 @@ describe('gatehouse audit piped into a slow reader', () => {
     'an answer file that fails to be written (a full disk), %s: said in one line, status 1, no temporary file left',
     async (format) => {
       const temporary = mkdtempSync(join(tmpdir(), 'gatehouse-audit-tmpdir-'));
-      const child = spawn(
-        process.execPath,
-        [...SIDECAR_COMMAND, 'audit', 'sessions', '--format', format, '-o', '/dev/full', backwards],
-        { env: { ...SIDECAR_ENV, TMPDIR: temporary }, stdio: ['ignore', 'pipe', 'pipe'] },
+      const { code, stderr } = await outputOf(
+        spawn(
+          process.execPath,
+          [...SIDECAR_COMMAND, 'audit', 'sessions', '--format', format, '-o', '/dev/full', backwards],
+          { env: { ...SIDECAR_ENV, TMPDIR: temporary }, stdio: ['ignore', 'pipe', 'pipe'] },
+        ),
       );
-      let stderr = '';
-      child.stderr.on('data', (chunk) => {
-        stderr += chunk;
-      });
-      const [code] = (await once(child, 'close')) as [number];
       // The last line (an HTML page is written once its input is read and its notes given).
       expect(stderr.split('\n').slice(-2)).toEqual([
         'gatehouse audit: cannot write /dev/full: ENOSPC: no space left on device, write',
