@@ -17,6 +17,7 @@ import {
   signInsToEnd,
   stateInSlot,
 } from './pending-sign-ins.ts';
+import { SignInReturns } from './sign-in-returns.ts';
 
 /** How long a started sign-in stays valid (from redirect to provider until the callback). */
 export const LOGIN_TTL_SECONDS = 600;
@@ -27,6 +28,9 @@ export const LOGIN_PATH = '/.gatehouse/login';
  * (and ends the oldest past the budget) and the callback finds its own; never the application.
  */
 export const LOGIN_COOKIE_PATH = '/.gatehouse/';
+
+/** Where the sign-ins this process started lead, for callbacks whose login cookie is gone. */
+export const signInReturns = new SignInReturns(LOGIN_TTL_SECONDS);
 
 /** A sign-in in progress, sealed in its own cookie (one per slot, so several tabs can sign in at once). */
 export interface LoginTransaction {
@@ -157,6 +161,7 @@ export async function startLogin(
   const name = freeLoginSlot(pending, loginCookiePrefix(auth));
   const drawn = await newLoginSecrets();
   const secrets = { ...drawn, state: stateInSlot(name, drawn.state) };
+  signInReturns.remember(secrets.state, returnPath);
   const origin = auth.settings.externalOrigin as string;
   const url = await authorizationUrl(config, provider.settings, origin + CALLBACK_PATH, secrets);
   const tx: LoginTransaction = {

@@ -12,6 +12,7 @@ import {
   loginCookieName,
   loginCookiePrefix,
   loginFailure,
+  signInReturns,
   signInsInProgress,
 } from '../auth/login-flow.ts';
 import { authorizationCodeGrant, userClaims } from '../auth/oidc-client.ts';
@@ -97,12 +98,23 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     fields: Omit<AuthEventFields<'login_failed'>, 'reason'> = {},
     clear: string[] = [],
   ) => loginFailure(scope, status, reason, message, fields, clear, returnPath);
-  // Where "Try again" leads: the page the sign-in was for, once the transaction names it.
+  // Where "Try again" leads: the page the sign-in was for, as this process remembers it until
+  // its login cookie names it.
   let returnPath = '/';
   if (!state) return fail(400, 'state_missing', 'The sign-in response is incomplete.');
+  returnPath = signInReturns.returnPath(state);
+  /**
+   * A sign-in that cannot finish before the provider is asked: a failure page, or, when the
+   * browser has signed in meanwhile (another tab's sign-in, as when many tabs restored at once
+   * replace each other's), straight on to the page this one was for. Either way it is logged.
+   */
+  const unfinished = (reason: LoginFailure, message: string, clear: string[] = []) => {
+    if (scope.identity?.kind !== 'user') return fail(400, reason, message, {}, clear);
+    authEvent(scope, 'login_failed', { reason });
+    return redirectTo((auth.settings.externalOrigin as string) + returnPath, clear, 'gateway');
+  };
   const notHere = () =>
-    fail(
-      400,
+    unfinished(
       redeemed.has(state) ? 'state_reused' : 'state_unknown',
       'This sign-in was not started in this browser, was replaced by newer sign-ins in it, or is already finished.',
     );
@@ -111,13 +123,13 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   if (name === undefined || sealed === undefined) return notHere();
   const clear = [loginCookie(auth, name, '', 0)];
   const tx = asTransaction(await auth.sealer.open('login', sealed));
-  if (!tx) return fail(400, 'state_mismatch', 'The sign-in response does not match this browser.', {}, clear);
+  if (!tx) return unfinished('state_mismatch', 'The sign-in response does not match this browser.', clear);
   // Its slot holds a newer sign-in, started in another tab: that one goes on.
   if (tx.s !== state) return notHere();
   returnPath = tx.r;
   if (now - tx.t > LOGIN_TTL_SECONDS)
-    return fail(400, 'login_expired', 'The sign-in took too long. Please try again.', {}, clear);
-  if (!markRedeemed(state)) return fail(400, 'state_reused', 'This sign-in is already finished.', {}, clear);
+    return unfinished('login_expired', 'The sign-in took too long. Please try again.', clear);
+  if (!markRedeemed(state)) return unfinished('state_reused', 'This sign-in is already finished.', clear);
   const provider = auth.providers.get(tx.p);
   if (!provider)
     return fail(
