@@ -1,3 +1,4 @@
+import { isoTime } from '../../lib/iso-time.ts';
 import type { RequestRecord } from './audit-record.ts';
 import type { AuditAnswer, AuditQuery } from './queries.ts';
 import type { Session } from './sessions.ts';
@@ -16,7 +17,7 @@ const esc = (text: string | number | null | undefined): string =>
     .replaceAll('"', '&quot;')
     .replaceAll("'", '&#39;');
 
-const iso = (t: number): string => new Date(t).toISOString();
+const iso = isoTime;
 const clock = (t: number): string => iso(t).slice(11, 19);
 const span = (ms: number): string => {
   const s = Math.round(ms / 1000);

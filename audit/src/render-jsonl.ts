@@ -1,8 +1,9 @@
+import { isoTime } from '../../lib/iso-time.ts';
 import type { RequestRecord } from './audit-record.ts';
 import type { AuditAnswer } from './queries.ts';
 import type { Session } from './sessions.ts';
 
-const iso = (t: number): string => new Date(t).toISOString();
+const iso = isoTime;
 
 /** One request as one flat JSON object: every field an analyst filters or sums on. */
 export function requestLine(r: RequestRecord, session: Session | null, flags: readonly string[]): string {

@@ -1,8 +1,9 @@
+import { isoTime } from '../../lib/iso-time.ts';
 import type { RequestRecord } from './audit-record.ts';
 import type { AuditAnswer, UserAtAddress } from './queries.ts';
 import type { Session } from './sessions.ts';
 
-const iso = (t: number): string => new Date(t).toISOString();
+const iso = isoTime;
 const span = (ms: number): string => {
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cloudflareRequestRecord, isoTime, nativeRequestRecord } from '../../sidecar/src/log/request-log.ts';
+import { isoTime } from '../../lib/iso-time.ts';
+import { cloudflareRequestRecord, nativeRequestRecord } from '../../sidecar/src/log/request-log.ts';
 import type { RequestScope } from '../../sidecar/src/request-scope.ts';
 import { seededRandom as random } from '../helpers/seeded-random.ts';
 
