@@ -5,6 +5,7 @@ import type {
   SidecarEventFields,
 } from '../../contract/log-events.ts';
 import type { CloudflareRequestLine, NativeRequestLine } from '../../contract/log-line.ts';
+import { parseIsoTime } from '../../lib/iso-time.ts';
 
 /**
  * Gatehouse log lines as the audit reads them: one normalised record per line, whichever field
@@ -122,7 +123,7 @@ type LineFields<T> = { readonly [K in keyof T]?: unknown };
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const time = (v: unknown): number => (typeof v === 'string' ? Date.parse(v) : Number.NaN);
+const time = (v: unknown): number => (typeof v === 'string' ? parseIsoTime(v) : Number.NaN);
 
 function identity(v: unknown): Identity | null {
   if (!v || typeof v !== 'object') return null;

@@ -1,3 +1,5 @@
+import { parseIsoTime } from '../../lib/iso-time.ts';
+
 /**
  * Whether a stream of log lines is in the order its lines were written: each sidecar writes in
  * time order, but a file of several sidecars concatenated, or an export sorted by another field,
@@ -60,9 +62,9 @@ export async function inTimeOrder(
       if (time > latest) {
         if (ISO_TIME.test(time)) {
           latest = time;
-          latestMs = Date.parse(time);
+          latestMs = parseIsoTime(time);
         }
-      } else if (time < latest && ISO_TIME.test(time) && Date.parse(time) < latestMs - toleranceMs)
+      } else if (time < latest && ISO_TIME.test(time) && parseIsoTime(time) < latestMs - toleranceMs)
         return false;
       // One time per line: go on from the next line.
       const end = buffer.indexOf(NEWLINE, start);
