@@ -141,6 +141,56 @@ describe('gateway pages in headless Chromium', () => {
     }
   });
 
+  /**
+   * Signs in at the provider's form of one of many open tabs: the form is sent with Enter, as
+   * Chromium hit-tests a click only when it next paints, which with many tabs open took seconds.
+   */
+  async function signInAtTab(page: Page, login: string): Promise<void> {
+    await page.bringToFront();
+    await page.fill('input[name="login"]', login);
+    await page.fill('input[name="password"]', 'any');
+    await Promise.all([
+      page.waitForURL((url) => url.href.startsWith(stack.origin)),
+      page.press('input[name="password"]', 'Enter'),
+    ]);
+  }
+
+  it('eighteen tabs restored at once: a tab whose sign-in a newer one replaced comes back to its own page once the browser has signed in', async () => {
+    const context = await browser.newContext();
+    try {
+      // Each tab stops at the provider's form; past 16 sign-ins in progress the newest take the
+      // oldest ones' login cookies (a browser restoring a day's tabs after a night): the first two are replaced.
+      const tabs: { page: Page; wanted: string }[] = [];
+      for (let i = 0; i < 18; i++) {
+        const page = await context.newPage();
+        const wanted = `${stack.origin}/projects/${i}/board?filter=mine`;
+        await page.goto(wanted, { waitUntil: 'domcontentloaded' });
+        await page.waitForSelector('input[name="login"]');
+        tabs.push({ page, wanted });
+      }
+      const oldest = tabs[0] as { page: Page; wanted: string };
+      const newest = tabs[17] as { page: Page; wanted: string };
+      await signInAtTab(newest.page, 'alice');
+      expect(newest.page.url()).toBe(newest.wanted);
+      // The oldest tab's sign-in was replaced; the user signs in there too, as the form asks.
+      const failed = stack.sidecar.events('login_failed').length;
+      await signInAtTab(oldest.page, 'alice');
+      expect(oldest.page.url()).toBe(oldest.wanted);
+      const seen = JSON.parse((await oldest.page.textContent('body')) ?? '{}') as {
+        headers: Record<string, string>;
+      };
+      expect(seen.headers['x-gatehouse-email']).toBe('alice@example.com');
+      expect(
+        stack.sidecar
+          .events('login_failed')
+          .slice(failed)
+          .map((e) => e.reason),
+      ).toEqual(['state_unknown']);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('machines still get JSON: a 403 without text/html in Accept', async () => {
     const page = await browser.newPage();
     await page.goto(`${stack.origin}/reports`);
