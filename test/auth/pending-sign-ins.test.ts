@@ -115,14 +115,39 @@ describe('sign-ins started in many tabs of one browser', () => {
   /** The user signs in at the provider in one parked tab: every page after it. */
   const finish = (browser: HttpBrowser, atProvider: string): Promise<Page[]> => browser.follow(atProvider);
 
+  interface ParkedTab {
+    readonly path: string;
+    readonly atProvider: string;
+  }
+
+  /** Opens `count` tabs one after another, each at a path of about `length` characters, parked at the provider. */
+  async function parkTabs(
+    browser: HttpBrowser,
+    count: number,
+    length: number,
+    each?: () => void,
+  ): Promise<ParkedTab[]> {
+    const tabs: ParkedTab[] = [];
+    for (let i = 0; i < count; i++) {
+      const path = tabPath(i, length);
+      tabs.push({ path, atProvider: await park(browser, path) });
+      each?.();
+    }
+    return tabs;
+  }
+
+  /** The reasons of the sign-in failures logged since `before` of them. */
+  const failuresSince = (before: number): unknown[] =>
+    s.gate
+      .events('login_failed')
+      .slice(before)
+      .map((e) => e.reason);
+
   it('a dozen restored tabs: the callback never carries more than 8 KiB of login cookies, the newest sign in, the oldest go on to their own pages signed in', async () => {
     const browser = new HttpBrowser();
-    const tabs: { path: string; atProvider: string }[] = [];
-    for (let i = 0; i < 12; i++) {
-      const path = tabPath(i, 800);
-      tabs.push({ path, atProvider: await park(browser, path) });
-      expect(browser.cookieHeader(callbackUrl()).length).toBeLessThanOrEqual(8_192);
-    }
+    const tabs = await parkTabs(browser, 12, 800, () =>
+      expect(browser.cookieHeader(callbackUrl()).length).toBeLessThanOrEqual(8_192),
+    );
     // Login cookies are sent to the sign-in routes only, never with the application's requests.
     expect(browser.cookieHeader(`${s.gate.url}/dashboards/0`)).toBe('');
     const before = s.gate.events('login_failed').length;
@@ -144,18 +169,13 @@ describe('sign-ins started in many tabs of one browser', () => {
       ...Array(7).fill('own page, went on'),
     ]);
     // Each of the seven ended sign-ins is still logged as one that did not finish.
-    const failed = s.gate.events('login_failed').slice(before);
-    expect(failed.map((e) => e.reason)).toEqual(Array(7).fill('state_unknown'));
+    expect(failuresSince(before)).toEqual(Array(7).fill('state_unknown'));
   });
 
   it('a tab whose sign-in was ended, in a browser not signed in yet: the page says why and "Try again" leads to its own page', async () => {
     const browser = new HttpBrowser();
-    const tabs: { path: string; atProvider: string }[] = [];
-    for (let i = 0; i < 8; i++) {
-      const path = tabPath(i, 800);
-      tabs.push({ path, atProvider: await park(browser, path) });
-    }
-    const oldest = tabs[0] as { path: string; atProvider: string };
+    const tabs = await parkTabs(browser, 8, 800);
+    const oldest = tabs[0] as ParkedTab;
     const last = (await finish(browser, oldest.atProvider)).at(-1) as Page;
     expect(last.status).toBe(400);
     expect(last.body).toContain('replaced by newer sign-ins');
@@ -178,12 +198,7 @@ describe('sign-ins started in many tabs of one browser', () => {
     expect(again.status).toBe(302);
     expect(again.headers.location).toBe(`${s.gate.url}${path}`);
     expect([again.headers['set-cookie'] ?? []].flat().filter((c) => /^_gatehouse=/.test(c))).toEqual([]);
-    expect(
-      s.gate
-        .events('login_failed')
-        .slice(before)
-        .map((e) => e.reason),
-    ).toEqual(['state_reused']);
+    expect(failuresSince(before)).toEqual(['state_reused']);
     // A browser that is not signed in gets the page, whose "Try again" leads to the same page.
     const stranger = await new HttpBrowser().fetch(callback.url);
     expect(stranger.status).toBe(400);
@@ -193,11 +208,7 @@ describe('sign-ins started in many tabs of one browser', () => {
   it('a large session set by one tab ends the sign-ins of the others it leaves no room for', async () => {
     s.provider.claims = { groups: ['engineering', ...Array.from({ length: 199 }, () => randomUUID())] };
     const browser = new HttpBrowser();
-    const tabs: { path: string; atProvider: string }[] = [];
-    for (let i = 0; i < 5; i++) {
-      const path = tabPath(i, 800);
-      tabs.push({ path, atProvider: await park(browser, path) });
-    }
+    const tabs = await parkTabs(browser, 5, 800);
     const newest = await finish(browser, tabs[4]?.atProvider as string);
     expect(newest.at(-1)?.status).toBe(200);
     const session = [...browser.cookies(s.gate.url).keys()].filter((n) => !n.includes('_tx_'));
@@ -275,12 +286,7 @@ describe('sign-ins started in many tabs of one browser', () => {
     expect(late.status).toBe(400);
     expect(late.body).toContain('replaced by newer sign-ins');
     expect(late.headers['set-cookie']).toBeUndefined();
-    expect(
-      s.gate
-        .events('login_failed')
-        .slice(before)
-        .map((e) => e.reason),
-    ).toEqual(['state_unknown']);
+    expect(failuresSince(before)).toEqual(['state_unknown']);
   });
 
   it('tabs that start their sign-ins at the same moment: the head they pass ends them all, and the browser signs in again at once', async () => {
