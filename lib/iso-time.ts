@@ -48,11 +48,12 @@ export function parseIsoTime(text: string): number {
   const hours = twoDigits(text, 11);
   const minutes = twoDigits(text, 14);
   const seconds = twoDigits(text, 17);
-  const hundreds = twoDigits(text, 20);
-  const last = text.charCodeAt(22) - 48;
+  // Milliseconds: their first two digits, then the last.
+  const millisHead = twoDigits(text, 20);
+  const millisLast = text.charCodeAt(22) - 48;
   if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59 || seconds < 0 || seconds > 59)
     return Date.parse(text);
-  if (hundreds < 0 || last < 0 || last > 9) return Date.parse(text);
+  if (millisHead < 0 || millisLast < 0 || millisLast > 9) return Date.parse(text);
   // The day as digits too, or Date.parse reads it with its other, looser parser.
   if (
     text.charCodeAt(4) !== 45 || // -
@@ -68,5 +69,7 @@ export function parseIsoTime(text: string): number {
     dayCache.text = day;
     dayCache.start = Date.parse(`${day}T00:00:00.000Z`);
   }
-  return dayCache.start + hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + hundreds * 10 + last;
+  return (
+    dayCache.start + hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millisHead * 10 + millisLast
+  );
 }
