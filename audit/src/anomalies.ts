@@ -111,14 +111,23 @@ export function usedAfterEnd(requests: readonly RequestRecord[], end: Session['e
 
 /**
  * Sign-outs and back-channel logouts of the session that held in one sidecar only
- * (`session_end_unreported`): the other replicas of the application were never told, so they may
- * accept the session until it expires. The analyst's way out is `gatehouse revoke`.
+ * (`session_end_unreported`), or that the logs read do not show got through after a first round
+ * that failed (`session_end_delayed` with no later line of it): the other replicas of the
+ * application were never told, so they may accept the session until it expires. The analyst's way
+ * out is `gatehouse revoke`.
  */
-export function endsNotCarried(unreported: readonly AuthRecord[]): Anomaly[] {
-  return unreported.map((u) => ({
-    kind: 'end_not_carried' as const,
-    time: u.time,
-    requestId: u.requestId ?? '',
-    detail: `the ${u.session != null ? 'sign-out' : 'back-channel logout'} held in one sidecar only (${u.reason ?? 'unknown'}${u.error ? `: ${u.error}` : ''}); other replicas may accept the session until it expires: end it everywhere with gatehouse revoke`,
-  }));
+export function endsNotCarried(ends: readonly AuthRecord[]): Anomaly[] {
+  return ends.map((u) => {
+    const what = u.session != null ? 'sign-out' : 'back-channel logout';
+    const why =
+      u.type === 'session_end_delayed'
+        ? `held in one sidecar only as far as these logs show: its first round did not get through${u.error ? ` (${u.error})` : ''} and no later line says it did (the sidecar may have been killed first)`
+        : `held in one sidecar only (${u.reason ?? 'unknown'}${u.error ? `: ${u.error}` : ''})`;
+    return {
+      kind: 'end_not_carried' as const,
+      time: u.time,
+      requestId: u.requestId ?? '',
+      detail: `the ${what} ${why}; other replicas may accept the session until it expires: end it everywhere with gatehouse revoke`,
+    };
+  });
 }

@@ -70,6 +70,8 @@ export interface EndedSessionRef {
 export type AuthEventType =
   | Exclude<SidecarAuthEventType, 'service_token_failed' | 'token_failed'>
   | 'revocation_applied'
+  | 'session_end_delayed'
+  | 'session_end_reported'
   | 'session_end_unreported';
 
 export interface AuthRecord {
@@ -94,7 +96,7 @@ export interface AuthRecord {
   readonly session?: string | null;
   /** login_succeeded: the provider's session id; revocation_applied of a back-channel logout: the one it ends. */
   readonly providerSession?: string | null;
-  /** session_end_unreported: the last error of its rounds. */
+  /** session_end_unreported, session_end_delayed: the last error of its rounds. */
   readonly error?: string | null;
 }
 
@@ -109,6 +111,8 @@ const AUTH_TYPES: ReadonlySet<string> = new Set<AuthEventType>([
   'session_expired',
   'session_revoked',
   'revocation_applied',
+  'session_end_delayed',
+  'session_end_reported',
   'session_end_unreported',
 ]);
 
@@ -209,6 +213,12 @@ function cloudflareRequest(o: LineFields<CloudflareRequestLine>): RequestRecord 
 }
 
 type KeysOf<U> = U extends unknown ? keyof U : never;
+/** The sidecar events of the audit that are not auth events: revocations and session ends on their way. */
+type SidecarEndEventType =
+  | 'revocation_applied'
+  | 'session_end_delayed'
+  | 'session_end_reported'
+  | 'session_end_unreported';
 type FieldsOfEach<T extends SidecarAuthEventType> = T extends unknown ? AuthEventFields<T> : never;
 
 /**
@@ -219,8 +229,10 @@ type AuthEventLine = {
   readonly [K in
     | 'time'
     | keyof typeof AUTH_EVENT_CONTEXT
-    | KeysOf<FieldsOfEach<Exclude<AuthEventType, 'revocation_applied' | 'session_end_unreported'>>>
+    | KeysOf<FieldsOfEach<Exclude<AuthEventType, SidecarEndEventType>>>
     | KeysOf<SidecarEventFields<'revocation_applied'>>
+    | KeysOf<SidecarEventFields<'session_end_delayed'>>
+    | KeysOf<SidecarEventFields<'session_end_reported'>>
     | KeysOf<SidecarEventFields<'session_end_unreported'>>]?: unknown;
 };
 
@@ -245,7 +257,7 @@ function authEvent(o: AuthEventLine, type: AuthEventType): AuthRecord | undefine
     revokedBefore: Number.isNaN(revokedBefore) ? null : revokedBefore,
     session: str(o.session),
     providerSession: str(o.providerSession),
-    ...(type === 'session_end_unreported' ? { error: str(o.error) } : {}),
+    ...(type === 'session_end_unreported' || type === 'session_end_delayed' ? { error: str(o.error) } : {}),
   };
 }
 

@@ -51,7 +51,12 @@ export type AuditAnswer =
  * a sign-out elsewhere or a back-channel logout names no user, so for a user or subject these
  * lines are read whatever they name, and the sessions they join are the user's own.
  */
-const ENDS_BY_NAME = ['revocation_applied', 'session_end_unreported'] as const;
+const ENDS_BY_NAME = [
+  'revocation_applied',
+  'session_end_unreported',
+  'session_end_delayed',
+  'session_end_reported',
+] as const;
 const isEndByName = (record: AuditRecord): boolean =>
   record.kind === 'auth' && (ENDS_BY_NAME as readonly string[]).includes(record.type);
 
@@ -129,7 +134,7 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
   const identityOf = (record: AuditRecord): string =>
     record.kind === 'request'
       ? `r\u0000${record.app}\u0000${record.requestId}`
-      : `a\u0000${record.type}\u0000${record.time}\u0000${record.app}\u0000${record.requestId ?? ''}\u0000${record.sessionId ?? ''}\u0000${record.revocation ?? ''}`;
+      : `a\u0000${record.type}\u0000${record.time}\u0000${record.app}\u0000${record.requestId ?? ''}\u0000${record.sessionId ?? ''}\u0000${record.revocation ?? ''}\u0000${record.session ?? ''}\u0000${record.providerSession ?? ''}`;
 
   const inQueryRange = (s: Session): boolean => s.last >= query.range.since && s.first <= query.range.until;
   const ends = query.kind === 'sessions' && (query.user || query.sub) ? new EndsByName() : undefined;

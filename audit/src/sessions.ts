@@ -78,6 +78,10 @@ export class SessionBuilder {
   readonly #revocations: AuthRecord[] = [];
   /** session_end_unreported events: ends that held in one sidecar only. */
   readonly #unreported: AuthRecord[] = [];
+  /** session_end_delayed events: ends whose first round did not get through to the operator. */
+  readonly #delayed: AuthRecord[] = [];
+  /** session_end_reported events: ends that got through, at once or after a delay. */
+  readonly #reported: AuthRecord[] = [];
 
   constructor(settings: AnomalySettings = DEFAULT_ANOMALY_SETTINGS) {
     this.#settings = settings;
@@ -125,10 +129,19 @@ export class SessionBuilder {
     return found;
   }
 
-  /** The ends of this session that held in one sidecar only: those naming it, made once it had begun. */
+  /**
+   * The ends of this session that held in one sidecar only, as far as the logs read show: those
+   * naming it, made once it had begun, that the sidecar gave up (session_end_unreported), and
+   * those whose first round failed (session_end_delayed) with no later line of that sidecar
+   * saying how they went: a sidecar killed (SIGKILL, out of memory) while the operator could not
+   * be reached writes no such line.
+   */
   #notCarried(b: Builder): AuthRecord[] {
     const signedIn = b.login?.time ?? b.requests[0]?.start ?? b.firstSeen;
-    return this.#unreported.filter((u) => names(u, b) && (u.session != null || signedIn <= u.time));
+    const concerns = (u: AuthRecord): boolean => names(u, b) && (u.session != null || signedIn <= u.time);
+    const settled = (d: AuthRecord): boolean =>
+      [this.#reported, this.#unreported].some((list) => list.some((r) => r.time >= d.time && sameEnd(r, d)));
+    return [...this.#unreported.filter(concerns), ...this.#delayed.filter((d) => concerns(d) && !settled(d))];
   }
 
   add(record: AuditRecord): void {
@@ -138,6 +151,14 @@ export class SessionBuilder {
     }
     if (record.kind === 'auth' && record.type === 'session_end_unreported') {
       this.#unreported.push(record);
+      return;
+    }
+    if (record.kind === 'auth' && record.type === 'session_end_delayed') {
+      this.#delayed.push(record);
+      return;
+    }
+    if (record.kind === 'auth' && record.type === 'session_end_reported') {
+      this.#reported.push(record);
       return;
     }
     if (record.kind === 'request') {
@@ -193,7 +214,7 @@ export class SessionBuilder {
         out.push(this.#finish(b));
       }
     const keepAfter = watermark - 2 * gapMs;
-    for (const list of [this.#revocations, this.#unreported])
+    for (const list of [this.#revocations, this.#unreported, this.#delayed, this.#reported])
       if (list.length > 0 && (list[0] as AuthRecord).time < keepAfter) {
         const kept = list.filter((r) => r.time >= keepAfter);
         list.length = 0;
@@ -263,6 +284,15 @@ export class SessionBuilder {
 /** Sessions by first activity, then id. */
 export const byFirst = (a: Session, b: Session): number =>
   a.first - b.first || (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0);
+
+/** Whether two lines of session ends are about the same end: the same application and target. */
+function sameEnd(a: AuthRecord, b: AuthRecord): boolean {
+  if (a.app !== b.app) return false;
+  if (a.session != null || b.session != null) return a.session === b.session;
+  if (a.providerSession != null || b.providerSession != null)
+    return a.providerSession === b.providerSession && a.provider === b.provider;
+  return a.email === b.email && a.sub === b.sub && a.provider === b.provider;
+}
 
 /**
  * Whether an event that names sessions (a revocation, an end not carried) names this one: the

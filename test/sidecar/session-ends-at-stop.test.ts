@@ -98,6 +98,20 @@ async function signOutFresh(process: SidecarProcess, sid: string): Promise<void>
 const endEvents = (process: SidecarProcess) =>
   process.lines.filter((l) => String(l.type).startsWith('session_end_'));
 
+interface AuditedSession {
+  readonly end: { readonly kind: string };
+  readonly anomalies: readonly { readonly kind: string; readonly detail: string }[];
+}
+
+/** The analyst's view of a sidecar's lines: `gatehouse audit sessions --sub` for the session signed out as `sid`. */
+async function auditOf(process: SidecarProcess, sid: string): Promise<AuditedSession[]> {
+  const logFile = join(tls.certFile, '..', `${sid}.log`);
+  writeFileSync(logFile, process.lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+  const audit = await runGatehouse(['audit', 'sessions', '--sub', `sub-${sid}`, '--format', 'json', logFile]);
+  expect(audit.code).toBe(0);
+  return JSON.parse(audit.stdout) as AuditedSession[];
+}
+
 describe('a sign-out not through to the operator when the sidecar stops', () => {
   it.each([
     ['answers 503', 'unavailable'],
@@ -128,8 +142,33 @@ describe('a sign-out not through to the operator when the sidecar stops', () => 
       const reportedAt = proc.lines.findIndex((l) => l.type === 'session_end_reported');
       expect(reportedAt).toBeGreaterThan(-1);
       expect(reportedAt).toBeLessThan(stoppedAt);
+      // The analyst sees a sign-out that got through: nothing to flag.
+      const [session] = await auditOf(proc, 'stop-delayed');
+      expect(session?.end.kind).toBe('logout');
+      expect(session?.anomalies).toEqual([]);
     },
   );
+
+  it('killed (SIGKILL, out of memory) while its end waits for the next round: no line says how it went, and the audit flags it', async () => {
+    answer = 'unavailable';
+    sidecar = await startStreamedSidecar('20s');
+    const proc = sidecar;
+    await signOutFresh(proc, 'killed-delayed');
+    await proc.waitForLine((l) => l.type === 'session_end_delayed', 10_000);
+    const exit = new Promise((r) => proc.child.once('exit', (_code, signal) => r(signal)));
+    proc.child.kill('SIGKILL');
+    expect(await exit).toBe('SIGKILL');
+    await proc.stop();
+    sidecar = undefined;
+    answer = 'accept';
+    expect(endEvents(proc).map((l) => l.type)).toEqual(['session_end_delayed']);
+    const [session] = await auditOf(proc, 'killed-delayed');
+    expect(session?.end.kind).toBe('logout');
+    expect(session?.anomalies.map((a) => a.kind)).toEqual(['end_not_carried']);
+    expect(session?.anomalies[0]?.detail).toContain(
+      'the sign-out held in one sidecar only as far as these logs show: its first round did not get through',
+    );
+  });
 
   it('its round held by the operator past the grace: logged unreported (shutting_down), and the sidecar exits within its grace', async () => {
     answer = 'hold';
@@ -149,22 +188,7 @@ describe('a sign-out not through to the operator when the sidecar stops', () => 
     expect(unreported[0]).toMatchObject({ type: 'session_end_unreported', reason: 'shutting_down' });
     expect(proc.lines.at(-1)?.type).toBe('sidecar_stopped');
     // The analyst's view of those lines: the session, its sign-out, and that it held here only.
-    const logFile = join(tls.certFile, '..', 'stop-held.log');
-    writeFileSync(logFile, proc.lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-    const audit = await runGatehouse([
-      'audit',
-      'sessions',
-      '--sub',
-      'sub-stop-held',
-      '--format',
-      'json',
-      logFile,
-    ]);
-    expect(audit.code).toBe(0);
-    const [session] = JSON.parse(audit.stdout) as {
-      end: { kind: string };
-      anomalies: { kind: string; detail: string }[];
-    }[];
+    const [session] = await auditOf(proc, 'stop-held');
     expect(unreported[0]?.app).toBe('shop/test-app');
     expect(session?.end.kind).toBe('logout');
     expect(session?.anomalies.map((a) => a.kind)).toEqual(['end_not_carried']);

@@ -178,6 +178,77 @@ describe('ends that held in one sidecar only (session_end_unreported)', () => {
   });
 });
 
+describe('ends whose first round failed (session_end_delayed): carried only when a later line says so', () => {
+  const login = event('login_succeeded', 500, {
+    sessionId: 'S1',
+    provider: 'corp',
+    sub: 'ada',
+    email: 'ada@example.com',
+    providerSession: 'P9',
+  });
+  const delayed = (time: number, over: Partial<AuthRecord> = { session: 'S1' }) =>
+    event('session_end_delayed', time, { error: 'operator answered 503', ...over });
+  const reported = (time: number, over: Partial<AuthRecord> = { session: 'S1' }) =>
+    event('session_end_reported', time, over);
+  const unreported = (time: number, over: Partial<AuthRecord> = { session: 'S1' }) =>
+    event('session_end_unreported', time, { reason: 'shutting_down', ...over });
+  const signedOut = [login, request(1000), event('logout', 2000, { sessionId: 'S1' })];
+  const flags = (records: (RequestRecord | AuthRecord)[]) =>
+    session(records)?.anomalies.map((a) => [a.kind, a.time]);
+
+  it.each([
+    [
+      'no later line (the sidecar killed before a round got through)',
+      [delayed(2100)],
+      [['end_not_carried', 2100]],
+    ],
+    ['reported by a later round', [delayed(2100), reported(9000)], []],
+    [
+      'given up later: flagged once, where it was given up',
+      [delayed(2100), unreported(9000)],
+      [['end_not_carried', 9000]],
+    ],
+    [
+      'a report of another session does not carry it',
+      [delayed(2100), reported(9000, { session: 'S2' })],
+      [['end_not_carried', 2100]],
+    ],
+    [
+      'a report of another application does not carry it',
+      [delayed(2100), reported(9000, { session: 'S1', app: 'corp/other' })],
+      [['end_not_carried', 2100]],
+    ],
+    [
+      'a report from before it does not carry it',
+      [reported(1500), delayed(2100)],
+      [['end_not_carried', 2100]],
+    ],
+    [
+      'a back-channel logout of its provider session, reported later',
+      [
+        delayed(2100, { providerSession: 'P9', provider: 'corp' }),
+        reported(5000, { providerSession: 'P9', provider: 'corp' }),
+      ],
+      [],
+    ],
+    [
+      'a back-channel logout of its provider session, never reported',
+      [delayed(2100, { providerSession: 'P9', provider: 'corp' })],
+      [['end_not_carried', 2100]],
+    ],
+    ['of another session: nothing', [delayed(2100, { session: 'S2' })], []],
+  ] as const)('%s', (_what, lines, expected) => {
+    expect(flags([...signedOut, ...lines])).toEqual(expected);
+  });
+
+  it('says what the logs show, and the way out', () => {
+    const detail = session([...signedOut, delayed(2100)])?.anomalies[0]?.detail ?? '';
+    expect(detail).toBe(
+      'the sign-out held in one sidecar only as far as these logs show: its first round did not get through (operator answered 503) and no later line says it did (the sidecar may have been killed first); other replicas may accept the session until it expires: end it everywhere with gatehouse revoke',
+    );
+  });
+});
+
 describe('condensed moves', () => {
   it('a thief and the victim sharing a session: one move to the new IP, the flips counted, not twenty anomalies', () => {
     const requests = Array.from({ length: 21 }, (_, i) =>

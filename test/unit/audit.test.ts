@@ -364,6 +364,8 @@ describe('queries and arguments', () => {
       '"ada"',
       '"revocation_applied"',
       '"session_end_unreported"',
+      '"session_end_delayed"',
+      '"session_end_reported"',
     ]);
     const range = { since: 0, until: 1 };
     expect(exact({ kind: 'requests', path: '/admin/*', range })).toEqual(['/admin/']);
