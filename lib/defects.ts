@@ -28,42 +28,60 @@ const SECRET_SHAPES: readonly [RegExp, string][] = [
   [/[A-Za-z0-9_+=-]{40,}/g, '[opaque]'],
 ];
 
+/** Known secrets shorter than this are not looked for: they would match ordinary text. */
+const MIN_KNOWN_SECRET = 8;
+
 /**
- * The text with everything shaped like a credential replaced. An error nothing handled may quote
- * a value it choked on, and its line goes to the log stream, which must never carry a secret.
+ * The text with every secret the process knows (`known`: a client secret of the config in force,
+ * whatever its shape) and everything shaped like a credential replaced. An error nothing handled
+ * may quote a value it choked on, and its line goes to the log stream, which must never carry a
+ * secret. Shapes alone miss secrets of other shapes: a client secret of 32 characters
+ * (Keycloak), of 35 (Google), or with `~` and `.` in it (Microsoft Entra).
  */
-export function withoutSecrets(text: string): string {
+export function withoutSecrets(text: string, known: Iterable<string> = []): string {
   let out = text;
+  for (const secret of known) if (secret.length >= MIN_KNOWN_SECRET) out = out.replaceAll(secret, '[secret]');
   for (const [shape, replacement] of SECRET_SHAPES) out = out.replace(shape, replacement);
   return out;
 }
 
-function reportOf(origin: DefectOrigin, thrown: unknown): DefectReport {
+function reportOf(origin: DefectOrigin, thrown: unknown, known: readonly string[]): DefectReport {
   const error = thrown instanceof Error ? thrown : new Error(String(thrown));
   return {
     origin,
-    error: withoutSecrets(`${error.name}: ${error.message}`.slice(0, MAX_MESSAGE)),
+    // Scrubbed whole, then cut: a secret cut in two would no longer be found.
+    error: withoutSecrets(`${error.name}: ${error.message}`, known).slice(0, MAX_MESSAGE),
     stack: (error.stack ?? '')
       .split('\n')
       .filter((line) => line.trimStart().startsWith('at '))
       .slice(0, MAX_FRAMES)
-      .map((line) => withoutSecrets(line.trim())),
+      .map((line) => withoutSecrets(line.trim(), known)),
   };
 }
 
 /**
  * Calls `failed` for the first error nothing handled (a second one while it runs is not
- * reported), with credentials in its message and frames replaced (withoutSecrets); the error
- * also goes to stderr as Node.js would print it, scrubbed the same way. `failed` ends the process.
+ * reported), with credentials in its message and frames replaced (withoutSecrets, with the
+ * secrets `knownSecrets` gives at that moment); the error also goes to stderr as Node.js would
+ * print it, scrubbed the same way. `failed` ends the process.
  */
-export function onDefect(failed: (report: DefectReport) => void): void {
+export function onDefect(
+  failed: (report: DefectReport) => void,
+  knownSecrets: () => readonly string[] = () => [],
+): void {
   let failing = false;
   const fail = (origin: DefectOrigin, thrown: unknown): void => {
     if (failing) return;
     failing = true;
+    let known: readonly string[] = [];
+    try {
+      known = knownSecrets();
+    } catch {
+      // the shapes still apply
+    }
     // As Node.js would print it, but without credentials: stderr reaches the same log store.
-    process.stderr.write(`${withoutSecrets(inspect(thrown))}\n`);
-    failed(reportOf(origin, thrown));
+    process.stderr.write(`${withoutSecrets(inspect(thrown), known)}\n`);
+    failed(reportOf(origin, thrown, known));
   };
   process.on('uncaughtException', (error) => fail('uncaught_exception', error));
   process.on('unhandledRejection', (reason) => fail('unhandled_rejection', reason));

@@ -281,6 +281,25 @@ export function sameFlatRecord(value: unknown, record: object): boolean {
 
 const REDACTED = '[REDACTED]';
 
+/** The private members of a JSON Web Key (RFC 7518 §6.2.2, §6.3.2, §6.4.1): what signs. */
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const;
+
+/**
+ * Every secret value of a config (client secrets, cookie keys, the private members of signing
+ * keys): what the log must never carry, looked for by value where an error might quote one.
+ */
+export function configSecrets(config: SidecarConfig): string[] {
+  const secrets: string[] = [];
+  for (const p of config.auth.providers) if (p.clientSecret) secrets.push(p.clientSecret);
+  for (const key of config.keys?.cookie ?? []) secrets.push(key.secret);
+  for (const jwk of config.keys?.signing ?? [])
+    for (const member of PRIVATE_JWK_MEMBERS) {
+      const value = (jwk as Record<string, unknown>)[member];
+      if (typeof value === 'string') secrets.push(value);
+    }
+  return secrets;
+}
+
 /** The config with client secrets and keys replaced, for printing: secrets never leave the process. */
 export function redactedConfig(config: SidecarConfig): object {
   return {

@@ -16,17 +16,21 @@ export const PLANTED_REJECTION_LOGGED = `TypeError: ${PLANTED_REJECTION} Bearer 
  * (`--import`): on SIGUSR2 it throws outside every handler, on SIGWINCH it rejects a promise
  * nobody handles. For startSidecarProcess's `command`.
  */
-export function sidecarWithPlantedDefect(): string[] {
-  return [...plantedDefect(), GATEHOUSE_BIN];
+export function sidecarWithPlantedDefect(quoted = ''): string[] {
+  return [...plantedDefect(quoted), GATEHOUSE_BIN];
 }
 
-/** The Node.js arguments that plant the defect (`--import` of a module that does it). */
-export function plantedDefect(): string[] {
+/**
+ * The Node.js arguments that plant the defect (`--import` of a module that does it). `quoted` is
+ * text the thrown error's message ends with (a secret of the config, say).
+ */
+export function plantedDefect(quoted = ''): string[] {
   const planted = join(mkdtempSync(join(tmpdir(), 'gatehouse-defect-')), 'planted-defect.mjs');
+  const thrown = JSON.stringify(quoted === '' ? PLANTED_THROW : `${PLANTED_THROW} ${quoted}`);
   writeFileSync(
     planted,
     [
-      `process.on('SIGUSR2', () => setImmediate(() => { throw new Error('${PLANTED_THROW}'); }));`,
+      `process.on('SIGUSR2', () => setImmediate(() => { throw new Error(${thrown}); }));`,
       `process.on('SIGWINCH', () => { Promise.reject(new TypeError('${PLANTED_REJECTION} ${PLANTED_CREDENTIAL}')); });`,
       '',
     ].join('\n'),

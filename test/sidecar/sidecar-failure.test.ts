@@ -7,7 +7,13 @@ import {
   PLANTED_THROW,
   sidecarWithPlantedDefect,
 } from '../helpers/planted-defect.ts';
-import { loopbackAppDir, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+import {
+  applicationYaml,
+  loopbackAppDir,
+  type SidecarProcess,
+  startSidecarProcess,
+  writeConfigDir,
+} from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 // A defect anywhere in the process (an error nothing handles) ends the sidecar, as Node.js would.
@@ -87,5 +93,43 @@ describe('a defect that nothing handles', () => {
     expect(sidecar.lines.filter((l) => l.type === 'sidecar_failed')).toMatchObject([
       { origin: 'unhandled_rejection', error: PLANTED_REJECTION_LOGGED },
     ]);
+  });
+
+  it('an error that quotes a secret of the config: the secret is in neither the line nor stderr, whatever its shape', async () => {
+    // A client secret as Keycloak makes them (32 letters and digits): shorter than the shapes
+    // looked for, so only its value finds it.
+    const clientSecret = 'kC7pQ2xZ9mW4tR8vB1nL6yH3sD5fG0jA';
+    const dir = writeConfigDir(
+      `${applicationYaml({
+        hosts: ['127.0.0.1'],
+        upstream: { url: upstream.url },
+        authentication: {
+          externalUrl: 'http://127.0.0.1:4180',
+          identityProviders: [
+            {
+              name: 'corp',
+              issuer: 'http://127.0.0.1:9/',
+              clientId: 'gatehouse',
+              clientSecretRef: { name: 'idp', key: 'client-secret' },
+            },
+          ],
+        },
+      })}---\napiVersion: v1\nkind: Secret\nmetadata: {name: idp}\nstringData:\n  client-secret: ${clientSecret}\n`,
+    );
+    const sidecar = await startSidecarProcess(
+      dir,
+      [],
+      {},
+      sidecarWithPlantedDefect(`client_secret=${clientSecret}`),
+    );
+    const exit = exited(sidecar);
+    sidecar.child.kill('SIGUSR2');
+    expect(await exit).toBe(DEFECT_EXIT_CODE);
+    await sidecar.stop();
+    const failed = sidecar.lines.filter((l) => l.type === 'sidecar_failed');
+    expect(failed).toMatchObject([{ error: `Error: ${PLANTED_THROW} client_secret=[secret]` }]);
+    expect(JSON.stringify(sidecar.lines)).not.toContain(clientSecret);
+    expect(sidecar.stderr()).toContain(`${PLANTED_THROW} client_secret=[secret]`);
+    expect(sidecar.stderr()).not.toContain(clientSecret);
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { configSecrets, type SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { withoutSecrets } from '../../lib/defects.ts';
+import { TEST_KEYS, testConfig } from '../helpers/fixtures.ts';
 
 // What a defect's log line may quote of the error: never a credential it choked on.
 
@@ -40,5 +42,64 @@ describe('a defect line without secrets', () => {
     ],
   ])('%s', (_what, text, expected) => {
     expect(withoutSecrets(text)).toBe(expected);
+  });
+});
+
+describe('the secrets the process knows, whatever their shape', () => {
+  // Client secrets as providers make them: shorter than the opaque shape, or with `~` and `.`.
+  const keycloak = 'kC7pQ2xZ9mW4tR8vB1nL6yH3sD5fG0jA';
+  const google = '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';
+  const entra = 'Xq48Q~abcDEF.ghiJKL-mnoPQR_stuVWX~yz012';
+
+  it.each([
+    [
+      'Keycloak',
+      `Error: token request with client_secret=${keycloak} failed`,
+      'Error: token request with client_secret=[secret] failed',
+    ],
+    ['Google', `Error: body ${google}`, 'Error: body [secret]'],
+    ['Microsoft Entra', `Error: {"client_secret":"${entra}"}`, 'Error: {"client_secret":"[secret]"}'],
+    ['twice in one message', `${keycloak}:${keycloak}`, '[secret]:[secret]'],
+  ])('%s', (_what, text, expected) => {
+    // Each slips past the shapes alone.
+    expect(withoutSecrets(text)).not.toBe(expected);
+    expect(withoutSecrets(text, [keycloak, google, entra])).toBe(expected);
+  });
+
+  it('a known value shorter than 8 characters is not looked for: it would match ordinary words', () => {
+    expect(withoutSecrets('Error: invalid state', ['state', ''])).toBe('Error: invalid state');
+  });
+});
+
+describe('the secrets of a config', () => {
+  it('are its client secrets, its cookie keys and the private members of its signing keys', () => {
+    const keys = TEST_KEYS('ES256');
+    const config = testConfig({
+      upstream: { url: 'http://127.0.0.1:9' },
+      authentication: {
+        externalUrl: 'http://127.0.0.1',
+        identityProviders: [{ name: 'corp', issuer: 'http://127.0.0.1:9/', clientId: 'test' }],
+      },
+    });
+    const withSecret: SidecarConfig = {
+      ...config,
+      auth: {
+        ...config.auth,
+        providers: config.auth.providers.map((p) => ({
+          ...p,
+          clientSecret: 'kC7pQ2xZ9mW4tR8vB1nL6yH3sD5fG0jA',
+        })),
+      },
+      keys,
+    };
+    const secrets = configSecrets(withSecret);
+    expect(secrets).toContain('kC7pQ2xZ9mW4tR8vB1nL6yH3sD5fG0jA');
+    for (const key of keys.cookie) expect(secrets).toContain(key.secret);
+    for (const jwk of keys.signing) expect(secrets).toContain(jwk.d);
+    // Public members are no secret.
+    for (const jwk of keys.signing) expect(secrets).not.toContain((jwk as Record<string, string>).x);
+    expect(configSecrets({ ...testConfig({ upstream: { url: 'http://127.0.0.1:9' } }), keys: null })).toEqual(
+      [],
+    );
   });
 });

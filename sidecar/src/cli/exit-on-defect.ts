@@ -18,6 +18,8 @@ export function exitOnDefect(
   server: Server,
   /** Told before the log is written out: what it still holds that the exit ends (each logs its line). */
   lastWords: () => void,
+  /** The secrets of the config in force, replaced wherever the error quotes them. */
+  knownSecrets: () => readonly string[] = () => [],
 ): void {
   onDefect((report) => {
     try {
@@ -30,5 +32,5 @@ export function exitOnDefect(
     const exit = () => process.exit(DEFECT_EXIT_CODE);
     setTimeout(exit, FINAL_FLUSH_MS);
     sink.flush().then(exit, exit);
-  });
+  }, knownSecrets);
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { applicationLabel } from '../../../contract/application-label.ts';
 import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
-import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import { configSecrets, type SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, configErrorReport, locatedPath } from '../../../contract/errors.ts';
 import { logEvent } from '../../../contract/event-writer.ts';
 import { revocationTarget } from '../../../contract/revocations.ts';
@@ -85,10 +85,15 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     limits: { ...flags.limits, maxConnections },
     sessionEnds: sessionEnds.ends,
   });
-  // Session ends not through yet are given up, each with its line: the exit ends their rounds.
-  exitOnDefect(sink, sidecar.server, () => void sessionEnds.stop());
   // The source's config, with the session ends this sidecar made that the source does not carry yet.
   let fromSource: SidecarConfig | undefined;
+  // Session ends not through yet are given up, each with its line: the exit ends their rounds.
+  exitOnDefect(
+    sink,
+    sidecar.server,
+    () => void sessionEnds.stop(),
+    () => (fromSource ? configSecrets(fromSource) : []),
+  );
   const idle = idleCollection(flags, sidecar, metrics);
   const install = (config: SidecarConfig): void => {
     fromSource = config;
