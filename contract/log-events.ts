@@ -88,7 +88,7 @@ export const DefectFields = {
       '`uncaught_exception`: thrown where nothing caught it; `unhandled_rejection`: a promise rejected with no handler.',
   }),
   error: str(
-    'Its name and message, at most 1,000 characters; anything shaped like a credential (a JWT, a `Bearer` or `Basic` value, a run of 40 or more token characters) is replaced, and in the sidecar every secret of the config in force by its value (`[secret]`: client secrets of any shape, cookie and signing keys).',
+    'Its name and message, at most 1,000 characters; anything shaped like a credential (a JWT, a `Bearer` or `Basic` value, a run of 40 or more token characters) is replaced, and so is every secret of the configs in force, by its value (`[secret]`: client secrets of any shape, cookie and signing keys).',
   ),
   stack: Type.Array(Type.String(), {
     description: 'Where it was thrown: at most 10 frames, scrubbed the same way.',

@@ -8,7 +8,7 @@ import {
   withRevocationChanges,
 } from '../../contract/config-stream.ts';
 import { ConfigHub } from '../../operator/src/delivery/config-hub.ts';
-import { testApplication, testRevocation } from '../helpers/fixtures.ts';
+import { TEST_KEYS, testApplication, testRevocation } from '../helpers/fixtures.ts';
 
 const revocation = (name: string, user?: string): Revocation => testRevocation(name, user);
 
@@ -239,5 +239,40 @@ describe('revocations-changed: what a sign-out sends a sidecar that reads it', (
     hub.publish(KEY, rendered([a]), '{"keys":[]}');
     expect(lines).toHaveLength(1);
     expect(hub.connected).toBe(1);
+  });
+});
+
+describe('config hub: the secrets an operator defect must not log', () => {
+  it('are those of every config published, and go with the application', () => {
+    const hub = new ConfigHub();
+    const keys = TEST_KEYS('ES256');
+    const base = rendered();
+    const withSecrets: SidecarConfig = {
+      ...base,
+      auth: {
+        ...base.auth,
+        providers: [
+          {
+            name: 'corp',
+            displayName: 'corp',
+            issuer: 'http://127.0.0.1:9/',
+            clientId: 'gatehouse',
+            clientSecret: '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',
+            scopes: ['openid'],
+            groupsClaim: 'groups',
+            allowUnverifiedEmail: false,
+          },
+        ],
+      },
+      keys,
+    };
+    hub.publish('corp/wiki', withSecrets, '{"keys":[]}');
+    hub.publish('corp/other', base, '{"keys":[]}');
+    const secrets = hub.secrets();
+    expect(secrets).toContain('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');
+    for (const key of keys.cookie) expect(secrets).toContain(key.secret);
+    for (const jwk of keys.signing) expect(secrets).toContain(jwk.d);
+    hub.remove('corp/wiki');
+    expect(hub.secrets()).not.toContain('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');
   });
 });

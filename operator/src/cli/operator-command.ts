@@ -5,7 +5,7 @@ import { parseDurationFlag, parseIntegerFlag, parseListen, UsageError } from '..
 import { DEFECT_EXIT_CODE, onDefect } from '../../../lib/defects.ts';
 import { loadConnection } from '../../../lib/kube/connection.ts';
 import { loadInjectionSettings } from '../injection/injection-settings.ts';
-import { createOperator, type OperatorOptions } from '../operator.ts';
+import { createOperator, type Operator, type OperatorOptions } from '../operator.ts';
 import { errorMessage, logOperatorEvent } from '../operator-log.ts';
 import { WEBHOOK_CONFIGURATION_NAME } from '../rbac.ts';
 import { type ServingTlsSettings, validateServingTlsSettings } from '../tls/serving-tls-plan.ts';
@@ -218,12 +218,17 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
     hostname: hostname(),
   });
   // A defect ends the operator at once (its lines are written as they come, so none is held),
-  // but its reason goes on the log stream first, not only to stderr.
-  onDefect((report) => {
-    logOperatorEvent('operator_failed', report);
-    process.exit(DEFECT_EXIT_CODE);
-  });
-  const operator = createOperator(operatorOptions(flags));
+  // but its reason goes on the log stream first, not only to stderr, without the secrets of the
+  // configs it renders (client secrets of any shape, keys).
+  let operator: Operator | undefined;
+  onDefect(
+    (report) => {
+      logOperatorEvent('operator_failed', report);
+      process.exit(DEFECT_EXIT_CODE);
+    },
+    () => operator?.hub.secrets() ?? [],
+  );
+  operator = createOperator(operatorOptions(flags));
   const ports = await operator.start();
   logOperatorEvent('operator_started', { namespace: flags.namespace, ...ports, pid: process.pid });
 

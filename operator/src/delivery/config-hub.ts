@@ -1,6 +1,10 @@
 import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
 import { withRevocations } from '../../../contract/config/render.ts';
-import type { Revocation, SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import {
+  configSecrets,
+  type Revocation,
+  type SidecarConfig,
+} from '../../../contract/config/sidecar-config.ts';
 import { revocationChanges, streamLine } from '../../../contract/config-stream.ts';
 import { importSigningKeys } from '../../../contract/keys.ts';
 
@@ -139,6 +143,14 @@ export class ConfigHub {
     const entry = this.#applications.get(key);
     if (entry?.revocations) return entry.revocations.names;
     return entry?.config ? new Set(entry.config.config.revocations.map((r) => r.name)) : undefined;
+  }
+
+  /** Every secret of the configs published (client secrets, cookie and signing keys): what a log line must not carry. */
+  secrets(): string[] {
+    const secrets: string[] = [];
+    for (const entry of this.#applications.values())
+      if (entry.config) for (const secret of configSecrets(entry.config.config)) secrets.push(secret);
+    return secrets;
   }
 
   /** Applications with something published. */
