@@ -144,21 +144,18 @@ export class SessionBuilder {
     return [...this.#unreported.filter(concerns), ...this.#delayed.filter((d) => concerns(d) && !settled(d))];
   }
 
+  /** Where the lines about ends by name are kept, by type, until a session they may end is finished. */
+  readonly #endLines: Partial<Record<AuthRecord['type'], AuthRecord[]>> = {
+    revocation_applied: this.#revocations,
+    session_end_unreported: this.#unreported,
+    session_end_delayed: this.#delayed,
+    session_end_reported: this.#reported,
+  };
+
   add(record: AuditRecord): void {
-    if (record.kind === 'auth' && record.type === 'revocation_applied') {
-      this.#revocations.push(record);
-      return;
-    }
-    if (record.kind === 'auth' && record.type === 'session_end_unreported') {
-      this.#unreported.push(record);
-      return;
-    }
-    if (record.kind === 'auth' && record.type === 'session_end_delayed') {
-      this.#delayed.push(record);
-      return;
-    }
-    if (record.kind === 'auth' && record.type === 'session_end_reported') {
-      this.#reported.push(record);
+    const endLines = record.kind === 'auth' ? this.#endLines[record.type] : undefined;
+    if (endLines) {
+      endLines.push(record as AuthRecord);
       return;
     }
     if (record.kind === 'request') {
@@ -214,7 +211,7 @@ export class SessionBuilder {
         out.push(this.#finish(b));
       }
     const keepAfter = watermark - 2 * gapMs;
-    for (const list of [this.#revocations, this.#unreported, this.#delayed, this.#reported])
+    for (const list of Object.values(this.#endLines))
       if (list.length > 0 && (list[0] as AuthRecord).time < keepAfter) {
         const kept = list.filter((r) => r.time >= keepAfter);
         list.length = 0;

@@ -7,6 +7,15 @@ const request = requestRecord;
 
 const event = authRecord;
 
+/** Ada's sign-in to session S1 at 500, through provider session P9 of corp. */
+const login = event('login_succeeded', 500, {
+  sessionId: 'S1',
+  provider: 'corp',
+  sub: 'ada',
+  email: 'ada@example.com',
+  providerSession: 'P9',
+});
+
 function session(records: (RequestRecord | AuthRecord)[]) {
   const b = new SessionBuilder();
   for (const r of records) b.add(r);
@@ -127,13 +136,6 @@ describe('ends that held in one sidecar only (session_end_unreported)', () => {
       error: 'operator answered 503',
       ...over,
     });
-  const login = event('login_succeeded', 500, {
-    sessionId: 'S1',
-    provider: 'corp',
-    sub: 'ada',
-    email: 'ada@example.com',
-    providerSession: 'P9',
-  });
 
   it.each([
     ['a sign-out of the session', { session: 'S1' }, 'the sign-out held in one sidecar only'],
@@ -179,13 +181,6 @@ describe('ends that held in one sidecar only (session_end_unreported)', () => {
 });
 
 describe('ends whose first round failed (session_end_delayed): carried only when a later line says so', () => {
-  const login = event('login_succeeded', 500, {
-    sessionId: 'S1',
-    provider: 'corp',
-    sub: 'ada',
-    email: 'ada@example.com',
-    providerSession: 'P9',
-  });
   const delayed = (time: number, over: Partial<AuthRecord> = { session: 'S1' }) =>
     event('session_end_delayed', time, { error: 'operator answered 503', ...over });
   const reported = (time: number, over: Partial<AuthRecord> = { session: 'S1' }) =>
