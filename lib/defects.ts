@@ -49,8 +49,12 @@ function reportOf(origin: DefectOrigin, thrown: unknown, known: readonly string[
   const error = thrown instanceof Error ? thrown : new Error(String(thrown));
   return {
     origin,
-    // Scrubbed whole, then cut: a secret cut in two would no longer be found.
-    error: withoutSecrets(`${error.name}: ${error.message}`, known).slice(0, MAX_MESSAGE),
+    // Scrubbed, then cut: a secret cut in two at the cut would no longer be found, and its first
+    // part would stay. Twice the kept length is scrubbed, more than any key's longest member.
+    error: withoutSecrets(`${error.name}: ${error.message}`.slice(0, 2 * MAX_MESSAGE), known).slice(
+      0,
+      MAX_MESSAGE,
+    ),
     stack: (error.stack ?? '')
       .split('\n')
       .filter((line) => line.trimStart().startsWith('at '))

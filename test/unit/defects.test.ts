@@ -103,3 +103,34 @@ describe('the secrets of a config', () => {
     );
   });
 });
+
+describe('a long message', () => {
+  it('a secret across the cut at 1,000 characters leaves no part of it', async () => {
+    const { onDefect } = await import('../../lib/defects.ts');
+    const secret = 'kC7pQ2xZ9mW4tR8vB1nL6yH3sD5fG0jA';
+    const reports: { error: string }[] = [];
+    const listeners = process.listeners('uncaughtException');
+    onDefect(
+      (report) => reports.push(report),
+      () => [secret],
+    );
+    const added = process.listeners('uncaughtException').filter((l) => !listeners.includes(l));
+    const write = process.stderr.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      // "Error: " and 980 characters put the secret across the 1,000th.
+      for (const listener of added)
+        listener(new Error(`${'word '.repeat(196)}${secret} and more`), 'uncaughtException');
+    } finally {
+      process.stderr.write = write;
+      for (const listener of added) process.off('uncaughtException', listener);
+      for (const listener of process.listeners('unhandledRejection').slice(-1))
+        process.off('unhandledRejection', listener);
+    }
+    expect(reports).toHaveLength(1);
+    const error = reports[0]?.error ?? '';
+    expect(error.length).toBe(1_000);
+    expect(error).not.toContain(secret.slice(0, 8));
+    expect(error).toContain('word [secret] and');
+  });
+});
