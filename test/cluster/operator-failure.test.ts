@@ -1,8 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { DEFECT_EXIT_CODE } from '../../lib/defects.ts';
+import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
+import { eventually, installGatehouse, OPERATOR_NAMESPACE } from '../helpers/operator-cluster.ts';
 import { startOperatorProcess } from '../helpers/operator-process.ts';
 import {
   PLANTED_CREDENTIAL,
@@ -64,4 +67,106 @@ describe('an operator defect', () => {
       expect(operator.stderr()).not.toContain(PLANTED_CREDENTIAL);
     },
   );
+});
+
+describe('an operator defect that quotes a secret of an application it renders', () => {
+  // A client secret as Keycloak makes them: 32 letters and digits, shorter than the shapes the
+  // scrub looks for, so only its value finds it.
+  const clientSecret = 'kC7pQ2xZ9mW4tR8vB1nL6yH3sD5fG0jA';
+  let cluster: ControlPlane;
+
+  beforeAll(async () => {
+    cluster = await startControlPlane();
+    await installGatehouse(cluster, ['shop']);
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('the line and stderr carry [secret], not the secret', async () => {
+    const docs = [
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'idp', namespace: 'shop' },
+        stringData: { 'client-secret': clientSecret },
+      },
+      {
+        apiVersion: 'gatehouse.dev/v1alpha1',
+        kind: 'AccessPolicy',
+        metadata: { name: 'staff', namespace: 'shop' },
+        spec: { decision: 'allow', include: [{ authenticated: true }] },
+      },
+      {
+        apiVersion: 'gatehouse.dev/v1alpha1',
+        kind: 'AccessApplication',
+        metadata: { name: 'wiki', namespace: 'shop' },
+        spec: {
+          hosts: ['wiki.example.com'],
+          upstream: { url: 'http://127.0.0.1:8080' },
+          policies: [{ name: 'staff' }],
+          authentication: {
+            externalUrl: 'https://wiki.example.com',
+            identityProviders: [
+              {
+                name: 'corp',
+                issuer: 'https://sso.example.com/realms/corp',
+                clientId: 'wiki',
+                clientSecretRef: { name: 'idp', key: 'client-secret' },
+              },
+            ],
+          },
+        },
+      },
+    ];
+    await cluster.kubectl(['apply', '--server-side', '-f', '-'], docs.map((d) => stringify(d)).join('---\n'));
+    const kubeconfig = join(dir, 'operator-kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          { name: 'test', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } },
+        ],
+        users: [{ name: 'operator', user: { token: cluster.operatorUser.token } }],
+        contexts: [{ name: 'test', context: { cluster: 'test', user: 'operator' } }],
+        'current-context': 'test',
+      }),
+    );
+    const operator = await startOperatorProcess(
+      [
+        `--kubeconfig=${kubeconfig}`,
+        '--listen=127.0.0.1:0',
+        '--admin-listen=127.0.0.1:0',
+        '--tls-hosts=127.0.0.1',
+      ],
+      { POD_NAMESPACE: OPERATOR_NAMESPACE },
+      plantedDefect(`client_secret=${clientSecret}`),
+    );
+    // Rendered and published: the application is Ready.
+    await eventually(
+      async () => {
+        const app = JSON.parse(
+          await cluster.kubectl(['get', 'accessapplication', 'wiki', '-n', 'shop', '-o', 'json']),
+        ) as { status?: { conditions?: { type: string; status: string }[] } };
+        return app.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      },
+      60_000,
+      'the application Ready',
+    );
+    const exited = new Promise<number | null>((resolve) =>
+      operator.child.on('exit', (code) => resolve(code)),
+    );
+    operator.child.kill('SIGUSR2');
+    expect(await exited).toBe(DEFECT_EXIT_CODE);
+    expect(await operator.stop()).toBe(DEFECT_EXIT_CODE);
+    const failed = operator.lines.filter((line) => line.type === 'operator_failed');
+    expect(failed).toEqual([
+      expect.objectContaining({ error: `Error: ${PLANTED_THROW} client_secret=[secret]` }),
+    ]);
+    expect(JSON.stringify(operator.lines)).not.toContain(clientSecret);
+    expect(operator.stderr()).toContain(`${PLANTED_THROW} client_secret=[secret]`);
+    expect(operator.stderr()).not.toContain(clientSecret);
+  });
 });
