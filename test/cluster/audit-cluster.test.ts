@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -114,19 +114,7 @@ beforeAll(async () => {
     '--clusterrole=gatehouse-auditor',
     `--user=${cluster.operatorUser.name}`,
   ]);
-  writeFileSync(
-    auditorKubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        { name: 'test', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } },
-      ],
-      users: [{ name: 'analyst', user: { token: cluster.operatorUser.token } }],
-      contexts: [{ name: 'test', context: { cluster: 'test', user: 'analyst', namespace: NS } }],
-      'current-context': 'test',
-    }),
-  );
+  kubeconfigWithUser(auditorKubeconfig, cluster, { token: cluster.operatorUser.token }, NS);
   served.set(`${NS}/wiki-a/gatehouse`, `${line('s1', '/one', 1)}\n${line('s1', '/three', 3)}\n`);
   served.set(`${NS}/wiki-b/gatehouse`, `${line('s1', '/two', 2)}\nnot json\n${line('s2', '/other', 4)}\n`);
   // wiki-b's sidecar restarted once: its earlier lines are the previous instance's log.

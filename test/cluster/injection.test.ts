@@ -20,6 +20,7 @@ import { secretStrings } from '../../lib/kube/secret-data.ts';
 import type { ContainerLike, PodLike } from '../../operator/src/injection/pod-shape.ts';
 import { OPERATOR_NAMESPACE_RULES, OPERATOR_RULES } from '../../operator/src/rbac.ts';
 import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
+import { kubeconfigWithUser } from '../helpers/exec-plugin.ts';
 import { helm } from '../helpers/helm.ts';
 import { eventually, waitForCrds } from '../helpers/operator-cluster.ts';
 import { type OperatorProcess, startOperatorProcess } from '../helpers/operator-process.ts';
@@ -132,28 +133,11 @@ beforeAll(async () => {
     await cluster.kubectl(['get', 'configmap', 'gatehouse-injection', '-n', SYSTEM, '-o', 'json']),
   ) as { data: Record<string, string> };
   writeFileSync(join(dir, 'injection.yaml'), configMap.data['injection.yaml'] ?? '');
-  writeFileSync(
-    join(dir, 'kubeconfig'),
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        { name: 'test', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } },
-      ],
-      users: [
-        {
-          name: 'operator',
-          user: {
-            token: cluster.admin.token,
-            as: SERVICE_ACCOUNT,
-            'as-groups': ['system:serviceaccounts', `system:serviceaccounts:${SYSTEM}`],
-          },
-        },
-      ],
-      contexts: [{ name: 'test', context: { cluster: 'test', user: 'operator' } }],
-      'current-context': 'test',
-    }),
-  );
+  kubeconfigWithUser(join(dir, 'kubeconfig'), cluster, {
+    token: cluster.admin.token,
+    as: SERVICE_ACCOUNT,
+    'as-groups': ['system:serviceaccounts', `system:serviceaccounts:${SYSTEM}`],
+  });
   operator = await startOperatorProcess(
     [
       ...chartArgs,

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { DEFECT_EXIT_CODE } from '../../lib/defects.ts';
 import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
+import { kubeconfigWithUser } from '../helpers/exec-plugin.ts';
 import { eventually, installGatehouse, OPERATOR_NAMESPACE } from '../helpers/operator-cluster.ts';
 import { startOperatorProcess } from '../helpers/operator-process.ts';
 import {
@@ -120,20 +121,9 @@ describe('an operator defect that quotes a secret of an application it renders',
       },
     ];
     await cluster.kubectl(['apply', '--server-side', '-f', '-'], docs.map((d) => stringify(d)).join('---\n'));
-    const kubeconfig = join(dir, 'operator-kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          { name: 'test', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } },
-        ],
-        users: [{ name: 'operator', user: { token: cluster.operatorUser.token } }],
-        contexts: [{ name: 'test', context: { cluster: 'test', user: 'operator' } }],
-        'current-context': 'test',
-      }),
-    );
+    const kubeconfig = kubeconfigWithUser(join(dir, 'operator-kubeconfig'), cluster, {
+      token: cluster.operatorUser.token,
+    });
     const operator = await startOperatorProcess(
       [
         `--kubeconfig=${kubeconfig}`,
