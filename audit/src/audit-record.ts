@@ -66,13 +66,24 @@ export interface EndedSessionRef {
   readonly idp: string | null;
 }
 
-/** The sidecar's auth events that begin, continue or end a session, and revocations. */
+/**
+ * Events that end the sessions they name (one session, a provider session, a user or a subject)
+ * and how such an end went on its way to the other sidecars: a sign-out elsewhere or a
+ * back-channel logout names no user, so for a user or subject these lines are read whatever they
+ * name, and the sessions they join are the user's own.
+ */
+export const ENDS_BY_NAME = [
+  'revocation_applied',
+  'session_end_unreported',
+  'session_end_delayed',
+  'session_end_reported',
+] as const;
+export type EndByNameType = (typeof ENDS_BY_NAME)[number];
+
+/** The sidecar's auth events that begin, continue or end a session, and the ends by name. */
 export type AuthEventType =
   | Exclude<SidecarAuthEventType, 'service_token_failed' | 'token_failed'>
-  | 'revocation_applied'
-  | 'session_end_delayed'
-  | 'session_end_reported'
-  | 'session_end_unreported';
+  | EndByNameType;
 
 export interface AuthRecord {
   readonly kind: 'auth';
@@ -101,6 +112,12 @@ export interface AuthRecord {
 }
 
 export type AuditRecord = RequestRecord | AuthRecord;
+
+const END_BY_NAME_TYPES: ReadonlySet<string> = new Set(ENDS_BY_NAME);
+
+/** Whether a record is one of the ends by name (ENDS_BY_NAME). */
+export const isEndByName = (record: AuditRecord): record is AuthRecord & { readonly type: EndByNameType } =>
+  record.kind === 'auth' && END_BY_NAME_TYPES.has(record.type);
 
 const AUTH_TYPES: ReadonlySet<string> = new Set<AuthEventType>([
   'login_succeeded',
@@ -213,13 +230,8 @@ function cloudflareRequest(o: LineFields<CloudflareRequestLine>): RequestRecord 
 }
 
 type KeysOf<U> = U extends unknown ? keyof U : never;
-/** The sidecar events of the audit that are not auth events: revocations and session ends on their way. */
-type SidecarEndEventType =
-  | 'revocation_applied'
-  | 'session_end_delayed'
-  | 'session_end_reported'
-  | 'session_end_unreported';
 type FieldsOfEach<T extends SidecarAuthEventType> = T extends unknown ? AuthEventFields<T> : never;
+type SidecarFieldsOfEach<T extends EndByNameType> = T extends unknown ? SidecarEventFields<T> : never;
 
 /**
  * An auth event line as read: every field of the events the audit uses (contract/log-events.ts),
@@ -229,11 +241,8 @@ type AuthEventLine = {
   readonly [K in
     | 'time'
     | keyof typeof AUTH_EVENT_CONTEXT
-    | KeysOf<FieldsOfEach<Exclude<AuthEventType, SidecarEndEventType>>>
-    | KeysOf<SidecarEventFields<'revocation_applied'>>
-    | KeysOf<SidecarEventFields<'session_end_delayed'>>
-    | KeysOf<SidecarEventFields<'session_end_reported'>>
-    | KeysOf<SidecarEventFields<'session_end_unreported'>>]?: unknown;
+    | KeysOf<FieldsOfEach<Exclude<AuthEventType, EndByNameType>>>
+    | KeysOf<SidecarFieldsOfEach<EndByNameType>>]?: unknown;
 };
 
 function authEvent(o: AuthEventLine, type: AuthEventType): AuthRecord | undefined {

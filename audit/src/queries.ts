@@ -1,6 +1,7 @@
 import {
   type AuditRecord,
-  type AuthRecord,
+  ENDS_BY_NAME,
+  isEndByName,
   type RequestRecord,
   recordEmail,
   recordSubject,
@@ -46,20 +47,6 @@ export type AuditAnswer =
   | { readonly kind: 'ip'; readonly query: AuditQuery; readonly users: readonly UserAtAddress[] }
   | { readonly kind: 'requests'; readonly query: AuditQuery; readonly requests: readonly RequestRecord[] };
 
-/**
- * Events that end the sessions they name (one session, a provider session, a user or a subject):
- * a sign-out elsewhere or a back-channel logout names no user, so for a user or subject these
- * lines are read whatever they name, and the sessions they join are the user's own.
- */
-const ENDS_BY_NAME = [
-  'revocation_applied',
-  'session_end_unreported',
-  'session_end_delayed',
-  'session_end_reported',
-] as const;
-const isEndByName = (record: AuditRecord): boolean =>
-  record.kind === 'auth' && (ENDS_BY_NAME as readonly string[]).includes(record.type);
-
 /** Byte strings every line the query needs contains; lines without any are never decoded. */
 export function queryNeedles(query: AuditQuery): Buffer[] | Needles {
   const json = (s: string) => JSON.stringify(s).slice(1, -1);
@@ -94,10 +81,10 @@ export function pathMatches(filter: string, uri: string): boolean {
   return filter.endsWith('*') ? path.startsWith(filter.slice(0, -1)) : path === filter;
 }
 
-/** Consumes records and answers one query. */
 /** Places a request is moved back to keep start order as it comes; farther, the rest is sorted when asked for. */
 const MAX_PLACE_STEPS = 64;
 
+/** Consumes records and answers one query. */
 export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings) {
   const builder = new SessionBuilder(anomalies);
   const users = new Map<
@@ -145,7 +132,7 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
     }
     // Ends by name join the sessions they name: those of the user are kept, the rest wait.
     if (isEndByName(record)) {
-      if (ends.offer(record as AuthRecord)) builder.add(record);
+      if (ends.offer(record)) builder.add(record);
       return;
     }
     if (user !== undefined && !sameEmail(recordEmail(record), user)) return;

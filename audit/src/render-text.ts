@@ -134,10 +134,8 @@ export function requestTableWriter(write: (text: string) => void, sample = 1_000
     for (const row of held.splice(0)) write(`${tableLine(row, sized)}\n`);
     return sized;
   };
-  let rows = 0;
   return {
     row(r: RequestRecord): void {
-      rows++;
       if (widths) write(`${tableLine(requestCells(r), widths, REQUEST_WIDTHS)}\n`);
       else {
         held.push(requestCells(r));
@@ -145,8 +143,9 @@ export function requestTableWriter(write: (text: string) => void, sample = 1_000
       }
     },
     end(): void {
-      if (rows === 0) write('No requests found.\n');
-      else if (!widths) widths = start();
+      if (widths) return;
+      if (held.length === 0) write('No requests found.\n');
+      else widths = start();
     },
   };
 }

@@ -1,5 +1,11 @@
 import { type Anomaly, endsNotCarried, findAnomalies, usedAfterEnd } from './anomalies.ts';
-import type { AuditRecord, AuthRecord, RequestRecord } from './audit-record.ts';
+import {
+  type AuditRecord,
+  type AuthRecord,
+  type EndByNameType,
+  isEndByName,
+  type RequestRecord,
+} from './audit-record.ts';
 
 export type { Anomaly } from './anomalies.ts';
 
@@ -145,7 +151,7 @@ export class SessionBuilder {
   }
 
   /** Where the lines about ends by name are kept, by type, until a session they may end is finished. */
-  readonly #endLines: Partial<Record<AuthRecord['type'], AuthRecord[]>> = {
+  readonly #endLines: Record<EndByNameType, AuthRecord[]> = {
     revocation_applied: this.#revocations,
     session_end_unreported: this.#unreported,
     session_end_delayed: this.#delayed,
@@ -153,9 +159,8 @@ export class SessionBuilder {
   };
 
   add(record: AuditRecord): void {
-    const endLines = record.kind === 'auth' ? this.#endLines[record.type] : undefined;
-    if (endLines) {
-      endLines.push(record as AuthRecord);
+    if (isEndByName(record)) {
+      this.#endLines[record.type].push(record);
       return;
     }
     if (record.kind === 'request') {

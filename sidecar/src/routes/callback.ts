@@ -91,6 +91,9 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   const state = params.get('state');
   const cookies = readCookies(scope.req.headers.cookie, loginCookiePrefix(auth));
   const now = Math.floor(Date.now() / 1000);
+  // Where "Try again" leads: the page the sign-in was for, as this process remembers it until
+  // its login cookie names it.
+  let returnPath = state ? signInReturns.returnPath(state) : '/';
   const fail = (
     status: number,
     reason: LoginFailure,
@@ -98,11 +101,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     fields: Omit<AuthEventFields<'login_failed'>, 'reason'> = {},
     clear: string[] = [],
   ) => loginFailure(scope, status, reason, message, fields, clear, returnPath);
-  // Where "Try again" leads: the page the sign-in was for, as this process remembers it until
-  // its login cookie names it.
-  let returnPath = '/';
   if (!state) return fail(400, 'state_missing', 'The sign-in response is incomplete.');
-  returnPath = signInReturns.returnPath(state);
   /**
    * A sign-in that cannot finish before the provider is asked: a failure page, or, when the
    * browser has signed in meanwhile (another tab's sign-in, as when many tabs restored at once
