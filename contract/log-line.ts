@@ -24,6 +24,36 @@ const OUTCOMES = [
   'gateway',
 ] as const;
 
+/**
+ * Why the application's connection or response failed, for `upstream_unavailable`,
+ * `upstream_error`, `upstream_timeout` and `upstream_headers_too_large`: one code of `error`
+ * covers several causes, and what to fix depends on which.
+ */
+export const UPSTREAM_FAILURES = [
+  'connect_refused',
+  'connect_timeout',
+  'unreachable',
+  'unresolved',
+  'reset',
+  'closed_before_response',
+  'closed_mid_response',
+  'headers_timeout',
+  'body_timeout',
+  'headers_too_large',
+  'length_mismatch',
+  'unexpected_continue',
+  'unexpected_upgrade',
+  'invalid_response',
+  'pool_closed',
+] as const;
+
+export type UpstreamFailure = (typeof UPSTREAM_FAILURES)[number];
+
+const UpstreamFailureField = Nullable(
+  StringEnum(UPSTREAM_FAILURES, { description: 'A failure of the application.' }),
+  'Why the application failed the request, when `error` is one of its failures: `connect_refused` (nothing listens on the upstream port), `connect_timeout`, `unreachable` (no route, or the connection timed out in the kernel), `unresolved` (the upstream host name has no address), `reset` (the application reset the connection), `closed_before_response` (it closed the connection before any response: a keep-alive connection it closed as the request went out, or a crash), `closed_mid_response` (it closed the connection while sending the body), `headers_timeout` (no response head within `spec.upstream.timeouts.responseHeaders`), `body_timeout` (silent mid-body for `spec.upstream.timeouts.idle`), `headers_too_large`, `length_mismatch` (a body longer or shorter than its `Content-Length`, or conflicting lengths), `unexpected_continue` (a `100 Continue` nobody asked for), `unexpected_upgrade` (a `101` to a request that asked for no upgrade), `invalid_response` (a status line or header that is not HTTP/1.1), `pool_closed` (the sidecar had closed its connections to the application before the request could use one: shutdown past its grace); null otherwise, also when the gateway itself failed.',
+);
+
 const Identity = Type.Object(
   {
     kind: Type.String({ description: '`user`, `service-token` or `service-account`.' }),
@@ -108,6 +138,7 @@ export const NativeRequestLine = Type.Object(
       Type.Number(),
       "Time from sending upstream to the upstream's response headers; null when never forwarded.",
     ),
+    upstreamFailure: UpstreamFailureField,
     clientIp: Type.String({
       description:
         'Client address: the peer, or, when the peer is a trusted proxy, the first untrusted hop walking `X-Forwarded-For` right to left.',
@@ -171,6 +202,10 @@ export const CloudflareRequestLine = Type.Object(
     GatehouseApp: Type.String({ description: '`app`.' }),
     GatehouseOutcome: Outcome,
     GatehouseError: Nullable(Type.String(), '`error`.'),
+    GatehouseUpstreamFailure: Nullable(
+      StringEnum(UPSTREAM_FAILURES, { description: 'A failure of the application.' }),
+      '`upstreamFailure`.',
+    ),
     GatehouseIdentity: Nullable(Identity, '`identity`.'),
     GatehouseSessionID: Nullable(Type.String(), '`sessionId`.'),
     GatehouseEndedSession: Nullable(EndedSession, '`endedSession`.'),

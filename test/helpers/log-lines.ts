@@ -24,6 +24,7 @@ export function requestLine(fields: Record<string, unknown> & { start: string; e
     end,
     durationMs: Date.parse(end) - Date.parse(start),
     upstreamMs: null,
+    upstreamFailure: null,
     clientIp: '192.0.2.10',
     peerIp: '10.244.0.9',
     userAgent: 'Firefox',

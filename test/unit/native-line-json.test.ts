@@ -85,6 +85,7 @@ function record(next: () => number): NativeRequestLine {
     end: text(next),
     durationMs: number(next),
     upstreamMs: maybe(next, () => number(next)),
+    upstreamFailure: maybe(next, () => text(next) as NonNullable<NativeRequestLine['upstreamFailure']>),
     clientIp: text(next),
     peerIp: text(next),
     userAgent: maybe(next, () => text(next)),

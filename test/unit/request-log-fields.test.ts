@@ -64,6 +64,7 @@ function scopeOf(next: () => number, logged: Set<string>, startedAt: number, htt
     bytesOut: 2,
     startedAt,
     upstreamMs: null,
+    upstreamFailure: null,
     clientIp: '192.0.2.1',
     peerIp: '192.0.2.1',
     identity: null,

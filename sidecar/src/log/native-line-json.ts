@@ -47,6 +47,7 @@ const KEY = {
   end: ascii(',"end":'),
   durationMs: ascii(',"durationMs":'),
   upstreamMs: ascii(',"upstreamMs":'),
+  upstreamFailure: ascii(',"upstreamFailure":'),
   clientIp: ascii(',"clientIp":'),
   peerIp: ascii(',"peerIp":'),
   userAgent: ascii(',"userAgent":'),
@@ -233,6 +234,8 @@ export function writeNativeLine(w: LineWriter, r: NativeRequestLine): void {
   millis(w, r.durationMs);
   w.bytes(KEY.upstreamMs);
   millisOrNull(w, r.upstreamMs);
+  w.bytes(KEY.upstreamFailure);
+  strOrNull(w, r.upstreamFailure);
   w.bytes(KEY.clientIp);
   str(w, r.clientIp);
   w.bytes(KEY.peerIp);

@@ -38,6 +38,8 @@ export interface SidecarMetrics {
   watchCapacity(source: CapacitySource): void;
   /** An auth event (sign-in, its failure by reason, refresh, sign-out, session end, credential failure). */
   authEvent(app: string, event: string, reason: string | null): void;
+  /** The application failed a request (its connection or response), for this reason. */
+  upstreamFailed(app: string, failure: string): void;
   /** A revocation reached this sidecar. */
   revocationApplied(app: string): void;
   /** The operator's config stream opened (true) or broke (false); cluster mode only. */
@@ -215,6 +217,12 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     labelNames: ['app', 'event', 'reason'],
     registers: [registry],
   });
+  const upstreamFailures = new Counter({
+    name: 'gatehouse_upstream_failures_total',
+    help: 'Requests the application failed, by application and why (connect_refused, reset, closed_before_response, headers_timeout, invalid_response, ...: the upstreamFailure of their log lines).',
+    labelNames: ['app', 'failure'],
+    registers: [registry],
+  });
   const revocations = new Counter({
     name: 'gatehouse_revocations_applied_total',
     help: 'Revocations (user revocations, sign-outs and back-channel logouts elsewhere) that reached this sidecar.',
@@ -312,6 +320,9 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     },
     authEvent(app, event, reason) {
       authEvents.labels(app, event, reason ?? '').inc();
+    },
+    upstreamFailed(app, failure) {
+      upstreamFailures.labels(app, failure).inc();
     },
     revocationApplied(app) {
       revocations.labels(app).inc();

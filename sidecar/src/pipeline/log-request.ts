@@ -50,6 +50,7 @@ export function logRequest(scope: RequestScope, sink: LogSink, metrics: SidecarM
       }),
     );
   }
+  if (scope.upstreamFailure !== null) metrics.upstreamFailed(scope.state.appLabel, scope.upstreamFailure);
   metrics.requestFinished(
     scope.state.appLabel,
     scope.decision?.action ?? 'none',

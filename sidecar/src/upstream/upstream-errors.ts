@@ -1,63 +1,108 @@
 import { HttpError } from '../../../contract/errors.ts';
+import type { UpstreamFailure } from '../../../contract/log-line.ts';
 
-const TIMEOUT_CODES = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'ETIMEDOUT',
-]);
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_DESTROYED',
-]);
+/** What the client is told of a failure: which of the four answers (the code of `error`). */
+type Answer = 'timeout' | 'unavailable' | 'invalid' | 'too_large';
+
+/** Why the application failed a request, and the answer it gets, by undici's or the socket's error code. */
+const BY_CODE: ReadonlyMap<string, readonly [UpstreamFailure, Answer]> = new Map([
+  ['ECONNREFUSED', ['connect_refused', 'unavailable']],
+  ['UND_ERR_CONNECT_TIMEOUT', ['connect_timeout', 'timeout']],
+  ['ETIMEDOUT', ['unreachable', 'timeout']],
+  ['EHOSTUNREACH', ['unreachable', 'unavailable']],
+  ['ENETUNREACH', ['unreachable', 'unavailable']],
+  ['ENOTFOUND', ['unresolved', 'unavailable']],
+  ['EAI_AGAIN', ['unresolved', 'unavailable']],
+  ['ECONNRESET', ['reset', 'unavailable']],
+  ['EPIPE', ['reset', 'unavailable']],
+  ['UND_ERR_HEADERS_TIMEOUT', ['headers_timeout', 'timeout']],
+  ['UND_ERR_BODY_TIMEOUT', ['body_timeout', 'timeout']],
+  ['UND_ERR_HEADERS_OVERFLOW', ['headers_too_large', 'too_large']],
+  ['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', ['length_mismatch', 'invalid']],
+  ['UND_ERR_CLOSED', ['pool_closed', 'unavailable']],
+  ['UND_ERR_DESTROYED', ['pool_closed', 'unavailable']],
+] as const);
+
+/**
+ * undici's SocketError for a response it will not read: `bad response` is a `100 Continue` the
+ * request did not ask for (the sidecar never forwards `Expect`), `bad upgrade` a `101` to a
+ * request that asked for no upgrade. Any other SocketError is the connection closing.
+ */
+const SOCKET_REFUSALS: ReadonlyMap<string, UpstreamFailure> = new Map([
+  ['bad response', 'unexpected_continue'],
+  ['bad upgrade', 'unexpected_upgrade'],
+] as const);
+
+/** A forward that failed: what the client is told, and why the application failed it (for the log). */
+export interface UpstreamFault {
+  readonly answer: HttpError;
+  /** Null when the failure is not the application's (the gateway's own fault, an unknown error). */
+  readonly failure: UpstreamFailure | null;
+}
 
 /** A failure of the gateway itself: 500; `detail` (a stack, an error's code) stays in the log. */
 export function gatewayFault(detail: string): HttpError {
   return new HttpError('upstream_error', 500, 'Internal error in the gateway.', detail);
 }
 
+function answerOf(kind: Answer, detail: string): HttpError {
+  switch (kind) {
+    case 'timeout':
+      return new HttpError(
+        'upstream_timeout',
+        504,
+        'The application did not answer in time. Try again shortly.',
+        detail,
+      );
+    case 'unavailable':
+      return new HttpError(
+        'upstream_unavailable',
+        502,
+        'The application is not reachable right now. Try again shortly.',
+        detail,
+      );
+    // The application's response head is larger than the sidecar reads (a page that sets many or
+    // large cookies): a code of its own, so the log says what to raise, not just that it failed.
+    case 'too_large':
+      return new HttpError(
+        'upstream_headers_too_large',
+        502,
+        'The application sent response headers larger than the gateway reads.',
+        detail,
+      );
+    case 'invalid':
+      return new HttpError('upstream_error', 502, 'The application sent an invalid response.', detail);
+  }
+}
+
+function classify(
+  code: string,
+  error: unknown,
+  responseStarted: boolean,
+): readonly [UpstreamFailure, Answer] | null {
+  const known = BY_CODE.get(code);
+  if (known) return known;
+  if (code === 'UND_ERR_SOCKET') {
+    const refusal = SOCKET_REFUSALS.get((error as Error).message);
+    if (refusal) return [refusal, 'invalid'];
+    return [responseStarted ? 'closed_mid_response' : 'closed_before_response', 'unavailable'];
+  }
+  if ((error as Error).name === 'HTTPParserError') return ['invalid_response', 'invalid'];
+  return null;
+}
+
 /**
- * Maps an undici/socket error to the answer the client gets: 504 for timeouts, 500 for a request
- * the HTTP client refused to send, 502 otherwise.
+ * Maps an undici/socket error to the answer the client gets (504 for timeouts, 500 for a request
+ * the HTTP client refused to send, 502 otherwise) and to why the application failed it.
+ * `responseStarted`: the application's response head had come (a close is then mid-response).
  */
-export function upstreamHttpError(error: unknown): HttpError {
+export function upstreamFault(error: unknown, responseStarted = false): UpstreamFault {
   const code = (error as { code?: string }).code ?? '';
   const detail = `${code} ${(error as Error).message ?? ''}`.trim();
-  if (TIMEOUT_CODES.has(code)) {
-    return new HttpError(
-      'upstream_timeout',
-      504,
-      'The application did not answer in time. Try again shortly.',
-      detail,
-    );
-  }
-  if (UNAVAILABLE_CODES.has(code)) {
-    return new HttpError(
-      'upstream_unavailable',
-      502,
-      'The application is not reachable right now. Try again shortly.',
-      detail,
-    );
-  }
   // The HTTP client refused the request the gateway built (a header it cannot write): the
   // gateway's fault, never to be reported as the application's.
-  if (code === 'UND_ERR_INVALID_ARG') return gatewayFault(detail);
-  // The application's response head is larger than the sidecar reads (a page that sets many or
-  // large cookies): a code of its own, so the log says what to raise, not just that it failed.
-  if (code === 'UND_ERR_HEADERS_OVERFLOW')
-    return new HttpError(
-      'upstream_headers_too_large',
-      502,
-      'The application sent response headers larger than the gateway reads.',
-      detail,
-    );
-  return new HttpError('upstream_error', 502, 'The application sent an invalid response.', detail);
+  if (code === 'UND_ERR_INVALID_ARG') return { answer: gatewayFault(detail), failure: null };
+  const known = classify(code, error, responseStarted);
+  if (known) return { answer: answerOf(known[1], detail), failure: known[0] };
+  return { answer: answerOf('invalid', detail), failure: null };
 }

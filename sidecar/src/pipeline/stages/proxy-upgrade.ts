@@ -11,7 +11,7 @@ import { sendRawError } from '../../http/error-response.ts';
 import { admits, type Decision } from '../../policy/decision.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
 import type { RuntimeState } from '../../runtime-state.ts';
-import { upstreamHttpError } from '../../upstream/upstream-errors.ts';
+import { type UpstreamFault, upstreamFault } from '../../upstream/upstream-errors.ts';
 import { BUSY_RETRY_AFTER_SECONDS, outcomeOf, responseHeaders, upstreamBusy } from './proxy.ts';
 
 /** Why an open tunnel was closed by a new config. */
@@ -144,6 +144,12 @@ export function proxyUpgrade(
       sendRawError(client as never, error, scope.requestId, idHeader, req.headers.accept);
       finish();
     };
+    /** The application failed the upgrade: its answer, and why, for the line. */
+    const refuseFault = (fault: UpstreamFault): void => {
+      if (settled) return;
+      scope.upstreamFailure = fault.failure;
+      refuse(fault.answer);
+    };
     if (client.destroyed) {
       scope.status = 499;
       scope.outcome = 'client_abort';
@@ -228,7 +234,7 @@ export function proxyUpgrade(
       onResponseEnd() {},
       onResponseError(_c, error) {
         if (error instanceof HttpError) refuse(error);
-        else refuse(upstreamHttpError(error));
+        else refuseFault(upstreamFault(error));
       },
     };
 
@@ -246,7 +252,7 @@ export function proxyUpgrade(
           handler,
         );
       } catch (error) {
-        refuse(upstreamHttpError(error));
+        refuseFault(upstreamFault(error));
       }
     };
     ticket = state.upstream.admission.request(claimant, dispatch, (why) => refuse(upstreamBusy(why)));

@@ -7,7 +7,7 @@ import { sendError } from '../../http/error-response.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import { onResponseGone } from '../../http/response-gone.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
-import { upstreamHttpError } from '../../upstream/upstream-errors.ts';
+import { upstreamFault } from '../../upstream/upstream-errors.ts';
 
 /**
  * Response headers for the client: upstream's, minus hop-by-hop and Connection-named ones, plus the
@@ -107,7 +107,13 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
 
     const fail = (error: unknown): void => {
       if (clientGone || scope.interrupted) return; // the close handler or the interruption recorded it
-      const httpError = error instanceof HttpError ? error : upstreamHttpError(error);
+      let httpError: HttpError;
+      if (error instanceof HttpError) httpError = error;
+      else {
+        const fault = upstreamFault(error, scope.upstreamMs !== null);
+        httpError = fault.answer;
+        scope.upstreamFailure = fault.failure;
+      }
       scope.errorCode = httpError.code;
       scope.outcome = outcomeOf(httpError);
       if (!res.headersSent && !res.destroyed) {
