@@ -49,10 +49,31 @@ export const UPSTREAM_FAILURES = [
 
 export type UpstreamFailure = (typeof UPSTREAM_FAILURES)[number];
 
-const UpstreamFailureField = Nullable(
-  StringEnum(UPSTREAM_FAILURES, { description: 'A failure of the application.' }),
-  'Why the application failed the request, when `error` is one of its failures: `connect_refused` (nothing listens on the upstream port), `connect_timeout`, `unreachable` (no route, or the connection timed out in the kernel), `unresolved` (the upstream host name has no address), `reset` (the application reset the connection), `closed_before_response` (it closed the connection before any response: a keep-alive connection it closed as the request went out, or a crash), `closed_mid_response` (it closed the connection while sending the body), `headers_timeout` (no response head within `spec.upstream.timeouts.responseHeaders`), `body_timeout` (silent mid-body for `spec.upstream.timeouts.idle`), `headers_too_large`, `length_mismatch` (a body longer or shorter than its `Content-Length`, or conflicting lengths), `unexpected_continue` (a `100 Continue` nobody asked for), `unexpected_upgrade` (a `101` to a request that asked for no upgrade), `invalid_response` (a status line or header that is not HTTP/1.1), `pool_closed` (the sidecar had closed its connections to the application before the request could use one: shutdown past its grace); null otherwise, also when the gateway itself failed.',
-);
+/**
+ * What the HTTP parser refused in a request (`bad_request`): a smuggling attempt (two lengths,
+ * a bare line ending) reads differently from a scanner's junk or a TLS client at the plain port.
+ */
+export const REQUEST_FAULTS = [
+  'tls_to_plain_port',
+  'invalid_request_line',
+  'invalid_line_ending',
+  'invalid_header',
+  'conflicting_length',
+  'invalid_length',
+  'invalid_transfer_encoding',
+  'invalid_chunk',
+  'malformed',
+] as const;
+
+export type RequestFault = (typeof REQUEST_FAULTS)[number];
+
+export type ErrorCause = UpstreamFailure | RequestFault;
+
+const ErrorCauseField = (description: string) =>
+  Nullable(
+    StringEnum([...UPSTREAM_FAILURES, ...REQUEST_FAULTS], { description: 'Why `error` happened.' }),
+    description,
+  );
 
 const Identity = Type.Object(
   {
@@ -129,6 +150,9 @@ export const NativeRequestLine = Type.Object(
       Type.String(),
       'Stable error code when something failed (`upstream_unavailable`, `upstream_busy`, `tunnel_limit`, `body_too_slow`, `request_deadline`, `connect_not_supported`, `pipelining_limit`, `bad_request`, `ambiguous_path`, `headers_too_large`, `upstream_headers_too_large` (the response head of the application is over `spec.upstream.maxResponseHeaderBytes`), …).',
     ),
+    errorCause: ErrorCauseField(
+      'Why `error` happened, where one code has several causes. For the failures of the application (`upstream_unavailable`, `upstream_error`, `upstream_timeout`, `upstream_headers_too_large`): `connect_refused` (nothing listens on the upstream port), `connect_timeout`, `unreachable` (no route, or the connection timed out in the kernel), `unresolved` (the upstream host name has no address), `reset` (the application reset the connection), `closed_before_response` (it closed the connection before any response: a keep-alive connection it closed as the request went out, or a crash), `closed_mid_response` (it closed the connection while sending the body), `headers_timeout` (no response head within `spec.upstream.timeouts.responseHeaders`), `body_timeout` (silent mid-body for `spec.upstream.timeouts.idle`), `headers_too_large`, `length_mismatch` (a body longer or shorter than its `Content-Length`, or conflicting lengths), `unexpected_continue` (a `100 Continue` nobody asked for), `unexpected_upgrade` (a `101` to a request that asked for no upgrade), `invalid_response` (a status line or header that is not HTTP/1.1), `pool_closed` (the sidecar had closed its connections to the application before the request could use one: shutdown past its grace). For a malformed request (`bad_request`), what the HTTP parser refused: `tls_to_plain_port` (a TLS handshake: the client, or the ingress in front, speaks HTTPS to this plain-HTTP port), `invalid_request_line` (method, target or version), `invalid_line_ending` (a bare CR or LF), `invalid_header` (a name or value that is not HTTP, folded lines included), `conflicting_length` (`Content-Length` twice, or with `Transfer-Encoding`: a request smuggling attempt), `invalid_length`, `invalid_transfer_encoding`, `invalid_chunk` (a chunk of the body), `malformed` (anything else). Null otherwise, also when the gateway itself failed.',
+    ),
     bytesIn: Type.Integer({ minimum: 0, description: 'Bytes received from the client, headers included.' }),
     bytesOut: Type.Integer({ minimum: 0, description: 'Bytes sent to the client, headers included.' }),
     start: Type.String({ description: 'Request start, RFC 3339 with milliseconds.' }),
@@ -138,7 +162,6 @@ export const NativeRequestLine = Type.Object(
       Type.Number(),
       "Time from sending upstream to the upstream's response headers; null when never forwarded.",
     ),
-    upstreamFailure: UpstreamFailureField,
     clientIp: Type.String({
       description:
         'Client address: the peer, or, when the peer is a trusted proxy, the first untrusted hop walking `X-Forwarded-For` right to left.',
@@ -202,10 +225,7 @@ export const CloudflareRequestLine = Type.Object(
     GatehouseApp: Type.String({ description: '`app`.' }),
     GatehouseOutcome: Outcome,
     GatehouseError: Nullable(Type.String(), '`error`.'),
-    GatehouseUpstreamFailure: Nullable(
-      StringEnum(UPSTREAM_FAILURES, { description: 'A failure of the application.' }),
-      '`upstreamFailure`.',
-    ),
+    GatehouseErrorCause: ErrorCauseField('`errorCause`.'),
     GatehouseIdentity: Nullable(Identity, '`identity`.'),
     GatehouseSessionID: Nullable(Type.String(), '`sessionId`.'),
     GatehouseEndedSession: Nullable(EndedSession, '`endedSession`.'),

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { UpstreamFailure } from '../../contract/log-line.ts';
+import type { ErrorCause } from '../../contract/log-line.ts';
 import type { Claimant } from '../../lib/admission.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
@@ -120,8 +120,8 @@ export class RequestScope {
   /** When the request was sent upstream, on the monotonic clock (milliseconds). */
   upstreamStartMono = 0;
   upstreamMs: number | null = null;
-  /** Why the application failed the request, when it did. */
-  upstreamFailure: UpstreamFailure | null = null;
+  /** Why `errorCode` happened, where one code has several causes (the application's failures, a malformed request). */
+  errorCause: ErrorCause | null = null;
   bytesIn = 0;
   bytesOut = 0;
   logged = false;

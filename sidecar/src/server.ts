@@ -14,6 +14,7 @@ import type { LogSink } from '../../lib/log/log-sink.ts';
 import { createProviderCalls } from './auth/provider-calls.ts';
 import type { SessionEnds } from './auth/session-ends.ts';
 import { DEFAULT_MAX_HEADER_BYTES } from './auth/session-jar.ts';
+import { requestFaultOf } from './http/request-faults.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
 import {
   createClientConnections,
@@ -259,34 +260,41 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     }
     handleProtocolError(ctx, state, socket, CONNECT_REFUSED, undefined, req);
   });
-  server.on('clientError', (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
-    const code = error.code ?? '';
-    const connection = connections.of(socket);
-    if (connection?.protocolError) return; // the parser reports once per connection
-    if (connection) connection.protocolError = true;
-    // An error inside the body of the request in progress belongs to that request's one line.
-    const current = connection?.current;
-    if (current && current.reading() !== 'done') {
-      current.broken(code);
-      return;
-    }
-    if (!state || GONE.has(code) || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    // A connection closed by the header timeout before it sent a byte of a request is not a request.
-    if (code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === (connection?.bytesReadMark ?? 0)) {
-      metrics.idleConnectionClosed();
-      socket.destroy();
-      return;
-    }
-    const [status, errorCode, message] = PARSER_STATUS[code] ?? [400, 'bad_request', 'Malformed request.'];
-    const refused = new HttpError(errorCode, status, message, code);
-    const installed = state;
-    // Answers go out in order: after the responses to the requests ahead on this connection.
-    const ahead = connection?.whenIdle() ?? Promise.resolve();
-    void ahead.then(() => handleProtocolError(ctx, installed, socket, refused, error.rawPacket));
-  });
+  server.on(
+    'clientError',
+    (error: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string }, socket: Socket) => {
+      const code = error.code ?? '';
+      const connection = connections.of(socket);
+      if (connection?.protocolError) return; // the parser reports once per connection
+      if (connection) connection.protocolError = true;
+      // An error inside the body of the request in progress belongs to that request's one line.
+      const current = connection?.current;
+      if (current && current.reading() !== 'done') {
+        current.broken(code, requestFaultOf(code, error.reason ?? ''));
+        return;
+      }
+      if (!state || GONE.has(code) || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      // A connection closed by the header timeout before it sent a byte of a request is not a request.
+      if (code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === (connection?.bytesReadMark ?? 0)) {
+        metrics.idleConnectionClosed();
+        socket.destroy();
+        return;
+      }
+      const [status, errorCode, message] = PARSER_STATUS[code] ?? [400, 'bad_request', 'Malformed request.'];
+      const refused = new HttpError(errorCode, status, message, code);
+      const cause =
+        errorCode === 'bad_request' ? requestFaultOf(code, error.reason ?? '', error.rawPacket) : null;
+      const installed = state;
+      // Answers go out in order: after the responses to the requests ahead on this connection.
+      const ahead = connection?.whenIdle() ?? Promise.resolve();
+      void ahead.then(() =>
+        handleProtocolError(ctx, installed, socket, refused, error.rawPacket, undefined, cause),
+      );
+    },
+  );
 
   return {
     server,

@@ -18,7 +18,7 @@ import {
 // crash and a `100 Continue` nobody asked for all read the same (the last one as "not
 // reachable"), so the platform team could not tell what to fix. The shipped sidecar in front of
 // an application that fails in each of these ways at the socket: each line says why
-// (`upstreamFailure`), the metric counts it, the client gets the right answer, and the next
+// (`errorCause`), the metric counts it, the client gets the right answer, and the next
 // request is served.
 
 let upstream: BrokenUpstream;
@@ -68,7 +68,7 @@ describe('an application that fails at the socket', () => {
     expect(await lineOf(path)).toMatchObject({
       status,
       error: code,
-      upstreamFailure: failure,
+      errorCause: failure,
       outcome: status === 504 ? 'upstream_timeout' : 'upstream_error',
     });
     expect(await get('/ok')).toMatchObject({ status: 200, body: 'ok' });
@@ -81,7 +81,7 @@ describe('an application that fails at the socket', () => {
       ['/stall', 'body_timeout'],
     ] as const) {
       expect(await get(path)).toMatchObject({ status: 200, body: null });
-      expect(await lineOf(path)).toMatchObject({ status: 200, upstreamFailure: failure });
+      expect(await lineOf(path)).toMatchObject({ status: 200, errorCause: failure });
     }
     expect(await get('/ok')).toMatchObject({ status: 200, body: 'ok' });
   });
@@ -93,14 +93,14 @@ describe('an application that fails at the socket', () => {
     client.socket.destroy();
     expect(await sidecar.waitForLine((l) => l.uri === '/closed' && l.upgrade === true)).toMatchObject({
       error: 'upstream_unavailable',
-      upstreamFailure: 'closed_before_response',
+      errorCause: 'closed_before_response',
     });
   });
 
-  it('served requests and refusals by the gateway itself have no upstreamFailure', async () => {
+  it('served requests and refusals by the gateway itself have no errorCause', async () => {
     const served = sidecar.lines.filter((l) => l.type === 'request' && l.uri === '/ok');
     expect(served.length).toBeGreaterThan(0);
-    for (const line of served) expect(line.upstreamFailure).toBeNull();
+    for (const line of served) expect(line.errorCause).toBeNull();
   });
 
   it('gatehouse_upstream_failures_total counts each failure by its reason', async () => {
@@ -130,7 +130,7 @@ describe('an application that fails at the socket', () => {
     expect(await get('/after-close')).toMatchObject({ status: 502, code: 'upstream_unavailable' });
     expect(await sidecar.waitForLine((l) => l.ClientRequestURI === '/after-close')).toMatchObject({
       GatehouseError: 'upstream_unavailable',
-      GatehouseUpstreamFailure: 'connect_refused',
+      GatehouseErrorCause: 'connect_refused',
     });
   });
 });

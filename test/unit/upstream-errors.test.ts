@@ -4,7 +4,7 @@ import { upstreamFault } from '../../sidecar/src/upstream/upstream-errors.ts';
 import { type BrokenUpstream, startBrokenUpstream } from '../helpers/broken-upstream.ts';
 
 // What a client is told when forwarding fails, and why the application failed it (the line's
-// upstreamFailure), by what undici or the socket reported. A request undici refuses to send is
+// errorCause), by what undici or the socket reported. A request undici refuses to send is
 // the gateway's own fault: it must not read as the application's.
 
 const coded = (code: string) => Object.assign(new Error(`${code} somewhere`), { code });

@@ -41,13 +41,13 @@ const KEY = {
   status: ascii(',"status":'),
   outcome: ascii(',"outcome":'),
   error: ascii(',"error":'),
+  errorCause: ascii(',"errorCause":'),
   bytesIn: ascii(',"bytesIn":'),
   bytesOut: ascii(',"bytesOut":'),
   start: ascii(',"start":'),
   end: ascii(',"end":'),
   durationMs: ascii(',"durationMs":'),
   upstreamMs: ascii(',"upstreamMs":'),
-  upstreamFailure: ascii(',"upstreamFailure":'),
   clientIp: ascii(',"clientIp":'),
   peerIp: ascii(',"peerIp":'),
   userAgent: ascii(',"userAgent":'),
@@ -222,6 +222,8 @@ export function writeNativeLine(w: LineWriter, r: NativeRequestLine): void {
   str(w, r.outcome);
   w.bytes(KEY.error);
   strOrNull(w, r.error);
+  w.bytes(KEY.errorCause);
+  strOrNull(w, r.errorCause);
   w.bytes(KEY.bytesIn);
   num(w, r.bytesIn);
   w.bytes(KEY.bytesOut);
@@ -234,8 +236,6 @@ export function writeNativeLine(w: LineWriter, r: NativeRequestLine): void {
   millis(w, r.durationMs);
   w.bytes(KEY.upstreamMs);
   millisOrNull(w, r.upstreamMs);
-  w.bytes(KEY.upstreamFailure);
-  strOrNull(w, r.upstreamFailure);
   w.bytes(KEY.clientIp);
   str(w, r.clientIp);
   w.bytes(KEY.peerIp);

@@ -217,9 +217,9 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     labelNames: ['app', 'event', 'reason'],
     registers: [registry],
   });
-  const upstreamFailures = new Counter({
+  const errorCauses = new Counter({
     name: 'gatehouse_upstream_failures_total',
-    help: 'Requests the application failed, by application and why (connect_refused, reset, closed_before_response, headers_timeout, invalid_response, ...: the upstreamFailure of their log lines).',
+    help: 'Requests the application failed, by application and why (connect_refused, reset, closed_before_response, headers_timeout, invalid_response, ...: the errorCause of their log lines).',
     labelNames: ['app', 'failure'],
     registers: [registry],
   });
@@ -322,7 +322,7 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
       authEvents.labels(app, event, reason ?? '').inc();
     },
     upstreamFailed(app, failure) {
-      upstreamFailures.labels(app, failure).inc();
+      errorCauses.labels(app, failure).inc();
     },
     revocationApplied(app) {
       revocations.labels(app).inc();

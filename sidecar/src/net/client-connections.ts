@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { RequestFault } from '../../../contract/log-line.ts';
 import { resetConnection } from '../../../lib/net/connection-reset.ts';
 import { type IdleLink, IdleOrder } from '../../../lib/net/idle-order.ts';
 
@@ -75,7 +76,7 @@ export interface ConnectionRequest {
   /** Ends the request early with a timeout: answers it if it can, else closes the connection. */
   timeout(reason: 'body_too_slow' | 'request_deadline'): void;
   /** The connection broke mid-request (a parse error in its body, or the client's FIN mid-body). */
-  broken(code: string): void;
+  broken(code: string, cause: RequestFault): void;
   /**
    * The client sent FIN. Before the response starts this is a half-close (RFC 9112 §9.6) and the
    * request goes on; once the response is streaming it means the client has gone.

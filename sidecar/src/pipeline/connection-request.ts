@@ -64,10 +64,12 @@ export function registerWithConnection(scope: RequestScope, res: ServerResponse)
     peerEnded() {
       if (res.headersSent && !res.writableFinished) interrupt(scope, res, null, 'client_abort');
     },
-    broken(code) {
+    broken(code, cause) {
       if (CLIENT_CLOSED_CODES.has(code)) interrupt(scope, res, null, 'client_abort');
-      else
+      else {
+        if (!scope.interrupted && !scope.logged) scope.errorCause = cause;
         interrupt(scope, res, new HttpError('bad_request', 400, 'Malformed request body.', code), 'rejected');
+      }
     },
   });
   // The connection's record of this request lasts until its body is fully in (or the socket

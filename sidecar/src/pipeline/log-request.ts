@@ -50,7 +50,7 @@ export function logRequest(scope: RequestScope, sink: LogSink, metrics: SidecarM
       }),
     );
   }
-  if (scope.upstreamFailure !== null) metrics.upstreamFailed(scope.state.appLabel, scope.upstreamFailure);
+  if (scope.errorCause !== null) metrics.upstreamFailed(scope.state.appLabel, scope.errorCause);
   metrics.requestFinished(
     scope.state.appLabel,
     scope.decision?.action ?? 'none',

@@ -2,6 +2,7 @@ import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpError } from '../../../contract/errors.ts';
+import type { RequestFault } from '../../../contract/log-line.ts';
 import type { LogSink } from '../../../lib/log/log-sink.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { signInsEndedByOverflow } from '../auth/login-flow.ts';
@@ -216,6 +217,8 @@ export function handleProtocolError(
   error: HttpError,
   rawPacket?: Buffer,
   parsed?: IncomingMessage,
+  /** What the parser refused, for a malformed request. */
+  cause: RequestFault | null = null,
 ) {
   const req = parsed ?? requestFromPacket(socket, rawPacket);
   const scope = scopeOf('http', ctx, state, req, socket);
@@ -223,6 +226,7 @@ export function handleProtocolError(
   scope.requestId = newRequestId();
   scope.status = error.status;
   scope.errorCode = error.code;
+  scope.errorCause = cause;
   scope.outcome = error.code === 'client_timeout' ? 'client_timeout' : 'rejected';
   scope.clientIp = normaliseIp(scope.peerIp);
   const idHeader = state.config.requestId.header;

@@ -147,7 +147,7 @@ export function proxyUpgrade(
     /** The application failed the upgrade: its answer, and why, for the line. */
     const refuseFault = (fault: UpstreamFault): void => {
       if (settled) return;
-      scope.upstreamFailure = fault.failure;
+      scope.errorCause = fault.failure;
       refuse(fault.answer);
     };
     if (client.destroyed) {

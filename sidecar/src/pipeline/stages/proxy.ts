@@ -112,7 +112,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
       else {
         const fault = upstreamFault(error, scope.upstreamMs !== null);
         httpError = fault.answer;
-        scope.upstreamFailure = fault.failure;
+        scope.errorCause = fault.failure;
       }
       scope.errorCode = httpError.code;
       scope.outcome = outcomeOf(httpError);

@@ -1,0 +1,115 @@
+import { connect as tlsConnect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HostileUpstream, openRaw, startHostileUpstream } from '../helpers/hostile.ts';
+import type { JsonLine } from '../helpers/json-lines.ts';
+import { loopbackAppDir, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+
+// A request the parser refused was one line with `error: bad_request` whatever it was: a
+// request smuggling attempt (two lengths, a bare line ending) read the same as a scanner's junk,
+// and an ingress speaking HTTPS to the sidecar's plain port (the most common mistake of a first
+// install) the same as both. The built sidecar, raw sockets: each line says what was refused
+// (`errorCause`), and no refused head reaches the application.
+
+let upstream: HostileUpstream;
+let sidecar: SidecarProcess;
+
+beforeAll(async () => {
+  upstream = await startHostileUpstream();
+  sidecar = await startSidecarProcess(loopbackAppDir(upstream.url));
+});
+afterAll(async () => {
+  await sidecar.stop();
+  await upstream.close();
+});
+
+const head = 'Host: 127.0.0.1\r\n';
+
+/** Sends the bytes on a new connection and returns the line of the request they made. */
+async function lineFor(payload: string, marker: string): Promise<JsonLine> {
+  const before = sidecar.lines.length;
+  const client = await openRaw(sidecar.port);
+  client.socket.write(payload, 'latin1');
+  await client.waitFor(/^HTTP\/1\.1 400 /);
+  client.socket.destroy();
+  return sidecar.waitForLine(
+    (l, i = sidecar.lines.indexOf(l)) =>
+      i >= before && l.type === 'request' && String(l.uri).includes(marker),
+  );
+}
+
+describe('what the parser refused, in the line', () => {
+  it.each([
+    [
+      'Content-Length with Transfer-Encoding',
+      'conflicting_length',
+      `POST /clte HTTP/1.1\r\n${head}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      '/clte',
+    ],
+    [
+      'two Content-Lengths',
+      'conflicting_length',
+      `POST /twocl HTTP/1.1\r\n${head}Content-Length: 4\r\nContent-Length: 5\r\n\r\nabcd`,
+      '/twocl',
+    ],
+    ['a bare LF', 'invalid_line_ending', `GET /lf HTTP/1.1\r\n${head}X: b\n\r\n`, '/lf'],
+    ['a folded header', 'invalid_header', `GET /fold HTTP/1.1\r\n${head}X: a\r\n b\r\n\r\n`, '/fold'],
+    [
+      'Transfer-Encoding gzip alone',
+      'invalid_transfer_encoding',
+      `POST /gzip HTTP/1.1\r\n${head}Transfer-Encoding: gzip\r\n\r\nab`,
+      '/gzip',
+    ],
+    [
+      'a method of other characters',
+      'invalid_request_line',
+      `G@T /method HTTP/1.1\r\n${head}\r\n`,
+      '/method',
+    ],
+  ])('%s: bad_request, errorCause %s', async (_, cause, payload, marker) => {
+    expect(await lineFor(payload, marker)).toMatchObject({
+      status: 400,
+      error: 'bad_request',
+      errorCause: cause,
+    });
+  });
+
+  it('a malformed chunk in a body being read: its request line says invalid_chunk', async () => {
+    const client = await openRaw(sidecar.port);
+    // The head is sound, so the request goes on to the application (which reads the whole body
+    // before it answers) while the body streams; then a chunk size of letters.
+    client.socket.write(
+      `POST /upload-chunked HTTP/1.1\r\n${head}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    client.socket.write('zz\r\n');
+    await client.closed;
+    expect(await sidecar.waitForLine((l) => l.uri === '/upload-chunked')).toMatchObject({
+      status: 400,
+      error: 'bad_request',
+      errorCause: 'invalid_chunk',
+    });
+  });
+
+  it('a TLS client at the plain port (an ingress set to speak HTTPS to the pod): tls_to_plain_port', async () => {
+    const before = sidecar.lines.length;
+    const tls = tlsConnect({
+      port: sidecar.port,
+      host: '127.0.0.1',
+      servername: 'app.example.com',
+      rejectUnauthorized: false,
+    });
+    const failed = await new Promise<Error>((resolve) => tls.once('error', resolve));
+    expect(failed.message).toMatch(
+      /wrong version number|packet length too long|ECONNRESET|socket disconnected/i,
+    );
+    tls.destroy();
+    const line = await sidecar.waitForLine(
+      (l) => sidecar.lines.indexOf(l) >= before && l.type === 'request' && l.error === 'bad_request',
+    );
+    expect(line).toMatchObject({ status: 400, errorCause: 'tls_to_plain_port' });
+  });
+
+  it('no refused head reached the application', () => {
+    expect(upstream.seen.map((r) => r.url)).toEqual(['/upload-chunked']);
+  });
+});
