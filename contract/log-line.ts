@@ -69,6 +69,13 @@ export type RequestFault = (typeof REQUEST_FAULTS)[number];
 
 export type ErrorCause = UpstreamFailure | RequestFault;
 
+const REQUEST_FAULT_SET: ReadonlySet<string> = new Set(REQUEST_FAULTS);
+
+/** Whether a cause is the parser's (a malformed request) rather than the application's. */
+export function isRequestFault(cause: ErrorCause): cause is RequestFault {
+  return REQUEST_FAULT_SET.has(cause);
+}
+
 const ErrorCauseField = (description: string) =>
   Nullable(
     StringEnum([...UPSTREAM_FAILURES, ...REQUEST_FAULTS], { description: 'Why `error` happened.' }),

@@ -109,6 +109,21 @@ describe('what the parser refused, in the line', () => {
     expect(line).toMatchObject({ status: 400, errorCause: 'tls_to_plain_port' });
   });
 
+  it('gatehouse_malformed_requests_total counts them by what was refused', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${sidecar.adminPort}/metrics`)).text();
+    const count = (cause: string) =>
+      Number(
+        new RegExp(
+          `^gatehouse_malformed_requests_total\\{app="proc-app",cause="${cause}"\\} (\\d+)$`,
+          'm',
+        ).exec(text)?.[1] ?? 0,
+      );
+    expect(count('conflicting_length')).toBe(2);
+    expect(count('tls_to_plain_port')).toBe(1);
+    expect(count('invalid_chunk')).toBe(1);
+    expect(text).not.toMatch(/^gatehouse_upstream_failures_total\{/m);
+  });
+
   it('no refused head reached the application', () => {
     expect(upstream.seen.map((r) => r.url)).toEqual(['/upload-chunked']);
   });

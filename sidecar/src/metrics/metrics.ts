@@ -1,3 +1,4 @@
+import { type ErrorCause, isRequestFault } from '../../../contract/log-line.ts';
 import { SESSION_END_GIVEN_UP } from '../../../contract/session-end-outcomes.ts';
 import { eventLoopDelayGauges } from '../../../lib/metrics/event-loop-delay.ts';
 import { registerProcessMetrics } from '../../../lib/metrics/process-metrics.ts';
@@ -38,8 +39,8 @@ export interface SidecarMetrics {
   watchCapacity(source: CapacitySource): void;
   /** An auth event (sign-in, its failure by reason, refresh, sign-out, session end, credential failure). */
   authEvent(app: string, event: string, reason: string | null): void;
-  /** The application failed a request (its connection or response), for this reason. */
-  upstreamFailed(app: string, failure: string): void;
+  /** Why a request errored, where its code has several causes (the line's errorCause). */
+  errorCaused(app: string, cause: ErrorCause): void;
   /** A revocation reached this sidecar. */
   revocationApplied(app: string): void;
   /** The operator's config stream opened (true) or broke (false); cluster mode only. */
@@ -217,10 +218,16 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     labelNames: ['app', 'event', 'reason'],
     registers: [registry],
   });
-  const errorCauses = new Counter({
+  const upstreamFailures = new Counter({
     name: 'gatehouse_upstream_failures_total',
     help: 'Requests the application failed, by application and why (connect_refused, reset, closed_before_response, headers_timeout, invalid_response, ...: the errorCause of their log lines).',
     labelNames: ['app', 'failure'],
+    registers: [registry],
+  });
+  const malformedRequests = new Counter({
+    name: 'gatehouse_malformed_requests_total',
+    help: 'Requests the HTTP parser refused (400 bad_request), by application and what it refused (conflicting_length, invalid_line_ending, invalid_header, tls_to_plain_port, ...: the errorCause of their log lines).',
+    labelNames: ['app', 'cause'],
     registers: [registry],
   });
   const revocations = new Counter({
@@ -321,8 +328,9 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     authEvent(app, event, reason) {
       authEvents.labels(app, event, reason ?? '').inc();
     },
-    upstreamFailed(app, failure) {
-      errorCauses.labels(app, failure).inc();
+    errorCaused(app, cause) {
+      if (isRequestFault(cause)) malformedRequests.labels(app, cause).inc();
+      else upstreamFailures.labels(app, cause).inc();
     },
     revocationApplied(app) {
       revocations.labels(app).inc();

@@ -50,7 +50,7 @@ export function logRequest(scope: RequestScope, sink: LogSink, metrics: SidecarM
       }),
     );
   }
-  if (scope.errorCause !== null) metrics.upstreamFailed(scope.state.appLabel, scope.errorCause);
+  if (scope.errorCause !== null) metrics.errorCaused(scope.state.appLabel, scope.errorCause);
   metrics.requestFinished(
     scope.state.appLabel,
     scope.decision?.action ?? 'none',
