@@ -67,7 +67,32 @@ export const REQUEST_FAULTS = [
 
 export type RequestFault = (typeof REQUEST_FAULTS)[number];
 
-export type ErrorCause = UpstreamFailure | RequestFault;
+/**
+ * Why a request found no room (`upstream_busy`, `tunnel_limit`): the whole queue or the tunnels
+ * were full, or only the caller's share of them, or no upstream connection came in time.
+ */
+export const OVERLOADS = [
+  'queue_full',
+  'caller_queue_full',
+  'queue_timeout',
+  'tunnels_full',
+  'caller_tunnels_full',
+] as const;
+
+export type Overload = (typeof OVERLOADS)[number];
+
+export type ErrorCause = UpstreamFailure | RequestFault | Overload;
+
+const KIND_OF_CAUSE: ReadonlyMap<string, 'upstream' | 'request' | 'overload'> = new Map([
+  ...UPSTREAM_FAILURES.map((c) => [c, 'upstream'] as const),
+  ...REQUEST_FAULTS.map((c) => [c, 'request'] as const),
+  ...OVERLOADS.map((c) => [c, 'overload'] as const),
+]);
+
+/** Whose a cause is: the application's failure, the parser's refusal, or the gateway's lack of room. */
+export function kindOfCause(cause: ErrorCause): 'upstream' | 'request' | 'overload' {
+  return KIND_OF_CAUSE.get(cause) as 'upstream' | 'request' | 'overload';
+}
 
 const REQUEST_FAULT_SET: ReadonlySet<string> = new Set(REQUEST_FAULTS);
 
@@ -78,7 +103,9 @@ export function isRequestFault(cause: ErrorCause): cause is RequestFault {
 
 const ErrorCauseField = (description: string) =>
   Nullable(
-    StringEnum([...UPSTREAM_FAILURES, ...REQUEST_FAULTS], { description: 'Why `error` happened.' }),
+    StringEnum([...UPSTREAM_FAILURES, ...REQUEST_FAULTS, ...OVERLOADS], {
+      description: 'Why `error` happened.',
+    }),
     description,
   );
 
@@ -158,7 +185,7 @@ export const NativeRequestLine = Type.Object(
       'Stable error code when something failed (`upstream_unavailable`, `upstream_busy`, `tunnel_limit`, `body_too_slow`, `request_deadline`, `connect_not_supported`, `pipelining_limit`, `bad_request`, `ambiguous_path`, `headers_too_large`, `upstream_headers_too_large` (the response head of the application is over `spec.upstream.maxResponseHeaderBytes`), …).',
     ),
     errorCause: ErrorCauseField(
-      'Why `error` happened, where one code has several causes. For the failures of the application (`upstream_unavailable`, `upstream_error`, `upstream_timeout`, `upstream_headers_too_large`): `connect_refused` (nothing listens on the upstream port), `connect_timeout`, `unreachable` (no route, or the connection timed out in the kernel), `unresolved` (the upstream host name has no address), `reset` (the application reset the connection), `closed_before_response` (it closed the connection before any response: a keep-alive connection it closed as the request went out, or a crash), `closed_mid_response` (it closed the connection while sending the body), `headers_timeout` (no response head within `spec.upstream.timeouts.responseHeaders`), `body_timeout` (silent mid-body for `spec.upstream.timeouts.idle`), `headers_too_large`, `length_mismatch` (a body longer or shorter than its `Content-Length`, or conflicting lengths), `unexpected_continue` (a `100 Continue` nobody asked for), `unexpected_upgrade` (a `101` to a request that asked for no upgrade), `invalid_response` (a status line or header that is not HTTP/1.1), `pool_closed` (the sidecar had closed its connections to the application before the request could use one: shutdown past its grace). For a malformed request (`bad_request`), what the HTTP parser refused: `tls_to_plain_port` (a TLS handshake: the client, or the ingress in front, speaks HTTPS to this plain-HTTP port), `invalid_request_line` (method, target or version), `invalid_line_ending` (a bare CR or LF), `invalid_header` (a name or value that is not HTTP, folded lines included), `conflicting_length` (`Content-Length` twice, or with `Transfer-Encoding`: a request smuggling attempt), `invalid_length`, `invalid_transfer_encoding`, `invalid_chunk` (a chunk of the body), `malformed` (anything else). Null otherwise, also when the gateway itself failed.',
+      'Why `error` happened, where one code has several causes. For the failures of the application (`upstream_unavailable`, `upstream_error`, `upstream_timeout`, `upstream_headers_too_large`): `connect_refused` (nothing listens on the upstream port), `connect_timeout`, `unreachable` (no route, or the connection timed out in the kernel), `unresolved` (the upstream host name has no address), `reset` (the application reset the connection), `closed_before_response` (it closed the connection before any response: a keep-alive connection it closed as the request went out, or a crash), `closed_mid_response` (it closed the connection while sending the body), `headers_timeout` (no response head within `spec.upstream.timeouts.responseHeaders`), `body_timeout` (silent mid-body for `spec.upstream.timeouts.idle`), `headers_too_large`, `length_mismatch` (a body longer or shorter than its `Content-Length`, or conflicting lengths), `unexpected_continue` (a `100 Continue` nobody asked for), `unexpected_upgrade` (a `101` to a request that asked for no upgrade), `invalid_response` (a status line or header that is not HTTP/1.1), `pool_closed` (the sidecar had closed its connections to the application before the request could use one: shutdown past its grace). For a malformed request (`bad_request`), what the HTTP parser refused: `tls_to_plain_port` (a TLS handshake: the client, or the ingress in front, speaks HTTPS to this plain-HTTP port), `invalid_request_line` (method, target or version), `invalid_line_ending` (a bare CR or LF), `invalid_header` (a name or value that is not HTTP, folded lines included), `conflicting_length` (`Content-Length` twice, or with `Transfer-Encoding`: a request smuggling attempt), `invalid_length`, `invalid_transfer_encoding`, `invalid_chunk` (a chunk of the body), `malformed` (anything else). When there was no room (`upstream_busy`, `tunnel_limit`): `queue_full` (`--upstream-queue-size` requests were waiting), `caller_queue_full` (the waiting requests of the same caller held its share of that queue, `--client-share`), `queue_timeout` (no upstream connection within `--upstream-queue-timeout`), `tunnels_full` (`--max-tunnels`), `caller_tunnels_full` (`--max-client-tunnels`). Null otherwise, also when the gateway itself failed.',
     ),
     bytesIn: Type.Integer({ minimum: 0, description: 'Bytes received from the client, headers included.' }),
     bytesOut: Type.Integer({ minimum: 0, description: 'Bytes sent to the client, headers included.' }),

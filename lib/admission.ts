@@ -13,8 +13,11 @@ export interface Claimant {
   readonly anonymous: boolean;
 }
 
-/** Why a request was not admitted. */
-export type Refusal = 'queue_full' | 'queue_timeout';
+/**
+ * Why a request was not admitted: the queue held its most (`queue_full`), the caller's share of
+ * it was taken by its own waiting requests (`caller_queue_full`), or no slot came in time.
+ */
+export type Refusal = 'queue_full' | 'caller_queue_full' | 'queue_timeout';
 
 export interface AdmissionSettings {
   /** Slots: the pool's connection count. */
@@ -174,7 +177,7 @@ export function createAdmission(settings: AdmissionSettings): Admission {
       }
       let q = callers.get(claimant.key);
       if (waitingCount >= settings.maxQueue || (q?.waiting ?? 0) >= clientQueueLimit) {
-        refused('queue_full');
+        refused(waitingCount >= settings.maxQueue ? 'queue_full' : 'caller_queue_full');
         return { release: () => undefined };
       }
       const waiter: Waiter = {

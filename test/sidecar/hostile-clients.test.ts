@@ -218,6 +218,7 @@ describe('in-process data path under hostile clients', () => {
     expect(linesFor(gate, '/hang?queued')[0]).toMatchObject({
       outcome: 'overloaded',
       error: 'upstream_busy',
+      errorCause: 'queue_timeout',
     });
   });
 
@@ -484,6 +485,11 @@ describe('paths of the request and the upgrade that hold resources', () => {
       const refused = linesFor(gate, '/ws').filter((l) => l.status === 503);
       expect(refused).toHaveLength(2);
       for (const l of refused) expect(l).toMatchObject({ outcome: 'overloaded', error: 'tunnel_limit' });
+      // The third of one caller met its own cap; the other caller's first, the overall one.
+      expect(refused.map((l) => [l.clientIp, l.errorCause])).toEqual([
+        ['127.0.2.1', 'caller_tunnels_full'],
+        ['127.0.2.3', 'tunnels_full'],
+      ]);
       for (const c of [a2, a3, b1, c1, c2]) c.socket.destroy();
     } finally {
       await close();
@@ -607,6 +613,7 @@ describe('paths of the request and the upgrade that hold resources', () => {
         status: 503,
         outcome: 'overloaded',
         error: 'upstream_busy',
+        errorCause: 'queue_timeout',
       });
       await sleep(200);
       expect(upstream.seen.map((r) => r.url)).toEqual(['/hang']); // neither upgrade was dispatched

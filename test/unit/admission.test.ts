@@ -47,7 +47,7 @@ describe('upstream admission', () => {
     const g = gate({ clientShare: 0.25, maxQueue: 8 }); // 1 slot and 2 queued places per caller
     const log: string[] = [];
     for (let i = 0; i < 4; i++) ask(g, user('bot'), log, `bot${i}`);
-    expect(log).toEqual(['bot0:admitted', 'bot3:queue_full']);
+    expect(log).toEqual(['bot0:admitted', 'bot3:caller_queue_full']);
     ask(g, user('alice'), log, 'alice');
     expect(log.at(-1)).toBe('alice:admitted');
   });
@@ -137,14 +137,14 @@ function specification(settings: {
       if (fits(who)) {
         holding.set(name, who);
         log.push(`${name}:admitted`);
-      } else if (
-        queue.length >= settings.maxQueue ||
+      } else if (queue.length >= settings.maxQueue) log.push(`${name}:queue_full`);
+      else if (
         count(
           queue.map((w) => w.who),
           (c) => c.key === who.key,
         ) >= clientQueueLimit
       )
-        log.push(`${name}:queue_full`);
+        log.push(`${name}:caller_queue_full`);
       else queue.push({ name, who, at });
     },
     release(name: string) {

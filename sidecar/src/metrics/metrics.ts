@@ -1,4 +1,4 @@
-import { type ErrorCause, isRequestFault } from '../../../contract/log-line.ts';
+import { type ErrorCause, kindOfCause } from '../../../contract/log-line.ts';
 import { SESSION_END_GIVEN_UP } from '../../../contract/session-end-outcomes.ts';
 import { eventLoopDelayGauges } from '../../../lib/metrics/event-loop-delay.ts';
 import { registerProcessMetrics } from '../../../lib/metrics/process-metrics.ts';
@@ -329,8 +329,9 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
       authEvents.labels(app, event, reason ?? '').inc();
     },
     errorCaused(app, cause) {
-      if (isRequestFault(cause)) malformedRequests.labels(app, cause).inc();
-      else upstreamFailures.labels(app, cause).inc();
+      const kind = kindOfCause(cause);
+      if (kind === 'request') malformedRequests.labels(app, cause).inc();
+      else if (kind === 'upstream') upstreamFailures.labels(app, cause).inc();
     },
     revocationApplied(app) {
       revocations.labels(app).inc();

@@ -36,8 +36,8 @@ export interface UpgradeRegistry {
    * is cut (the client idle timeout).
    */
   readonly clientStallMs: number;
-  /** Reserves a tunnel for a caller; false when a cap is reached. Undo with `delete`. */
-  reserve(scope: RequestScope, key: string): boolean;
+  /** Reserves a tunnel for a caller (null), or says which cap is reached. Undo with `delete`. */
+  reserve(scope: RequestScope, key: string): 'tunnels_full' | 'caller_tunnels_full' | null;
   add(scope: RequestScope, close: () => void): void;
   delete(scope: RequestScope): void;
   readonly size: number;
@@ -60,11 +60,11 @@ export function createUpgradeRegistry(
   return {
     clientStallMs,
     reserve(scope, key) {
-      if (reserved.size >= limits.maxTunnels || (perKey.get(key) ?? 0) >= limits.maxClientTunnels)
-        return false;
+      if (reserved.size >= limits.maxTunnels) return 'tunnels_full';
+      if ((perKey.get(key) ?? 0) >= limits.maxClientTunnels) return 'caller_tunnels_full';
       reserved.set(scope, key);
       perKey.set(key, (perKey.get(key) ?? 0) + 1);
-      return true;
+      return null;
     },
     add: (scope, close) => void open.set(scope, close),
     delete(scope) {
@@ -168,7 +168,9 @@ export function proxyUpgrade(
       }
     });
     const claimant = claimantOf(scope);
-    if (!registry.reserve(scope, claimant.key)) {
+    const full = registry.reserve(scope, claimant.key);
+    if (full !== null) {
+      scope.errorCause = full;
       refuse(TUNNEL_LIMIT);
       return;
     }
@@ -255,7 +257,10 @@ export function proxyUpgrade(
         refuseFault(upstreamFault(error));
       }
     };
-    ticket = state.upstream.admission.request(claimant, dispatch, (why) => refuse(upstreamBusy(why)));
+    ticket = state.upstream.admission.request(claimant, dispatch, (why) => {
+      if (!settled) scope.errorCause = why;
+      refuse(upstreamBusy(why));
+    });
   });
 }
 

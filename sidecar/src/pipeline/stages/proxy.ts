@@ -211,6 +211,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
     ticket = state.upstream.admission.request(claimantOf(scope), dispatch, (why) => {
       scope.waitingForUpstream = false;
       upstreamDone = true;
+      if (!clientGone && !scope.interrupted) scope.errorCause = why;
       fail(upstreamBusy(why));
     });
   });
