@@ -1,5 +1,6 @@
 import Type, { type Static, type TSchema } from 'typebox';
 import { StringEnum } from './api/schema-helpers.ts';
+import { OVERLOADS, REQUEST_FAULTS, UPSTREAM_FAILURES } from './error-causes.ts';
 
 /**
  * The request line, the core output of every sidecar, in both field profiles: the sidecar's
@@ -23,83 +24,6 @@ const OUTCOMES = [
   'login_redirect',
   'gateway',
 ] as const;
-
-/**
- * Why the application's connection or response failed, for `upstream_unavailable`,
- * `upstream_error`, `upstream_timeout` and `upstream_headers_too_large`: one code of `error`
- * covers several causes, and what to fix depends on which.
- */
-export const UPSTREAM_FAILURES = [
-  'connect_refused',
-  'connect_timeout',
-  'unreachable',
-  'unresolved',
-  'reset',
-  'closed_before_response',
-  'closed_mid_response',
-  'headers_timeout',
-  'body_timeout',
-  'headers_too_large',
-  'length_mismatch',
-  'unexpected_continue',
-  'unexpected_upgrade',
-  'invalid_response',
-  'pool_closed',
-] as const;
-
-export type UpstreamFailure = (typeof UPSTREAM_FAILURES)[number];
-
-/**
- * What the HTTP parser refused in a request (`bad_request`): a smuggling attempt (two lengths,
- * a bare line ending) reads differently from a scanner's junk or a TLS client at the plain port.
- */
-export const REQUEST_FAULTS = [
-  'tls_to_plain_port',
-  'invalid_request_line',
-  'invalid_line_ending',
-  'invalid_header',
-  'conflicting_length',
-  'invalid_length',
-  'invalid_transfer_encoding',
-  'invalid_chunk',
-  'malformed',
-] as const;
-
-export type RequestFault = (typeof REQUEST_FAULTS)[number];
-
-/**
- * Why a request found no room (`upstream_busy`, `tunnel_limit`): the whole queue or the tunnels
- * were full, or only the caller's share of them, or no upstream connection came in time.
- */
-export const OVERLOADS = [
-  'queue_full',
-  'caller_queue_full',
-  'queue_timeout',
-  'tunnels_full',
-  'caller_tunnels_full',
-] as const;
-
-export type Overload = (typeof OVERLOADS)[number];
-
-export type ErrorCause = UpstreamFailure | RequestFault | Overload;
-
-const KIND_OF_CAUSE: ReadonlyMap<string, 'upstream' | 'request' | 'overload'> = new Map([
-  ...UPSTREAM_FAILURES.map((c) => [c, 'upstream'] as const),
-  ...REQUEST_FAULTS.map((c) => [c, 'request'] as const),
-  ...OVERLOADS.map((c) => [c, 'overload'] as const),
-]);
-
-/** Whose a cause is: the application's failure, the parser's refusal, or the gateway's lack of room. */
-export function kindOfCause(cause: ErrorCause): 'upstream' | 'request' | 'overload' {
-  return KIND_OF_CAUSE.get(cause) as 'upstream' | 'request' | 'overload';
-}
-
-const REQUEST_FAULT_SET: ReadonlySet<string> = new Set(REQUEST_FAULTS);
-
-/** Whether a cause is the parser's (a malformed request) rather than the application's. */
-export function isRequestFault(cause: ErrorCause): cause is RequestFault {
-  return REQUEST_FAULT_SET.has(cause);
-}
 
 const ErrorCauseField = (description: string) =>
   Nullable(

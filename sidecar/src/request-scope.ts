@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ErrorCause } from '../../contract/log-line.ts';
+import type { ErrorCause } from '../../contract/error-causes.ts';
 import type { Claimant } from '../../lib/admission.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SIDECAR_NODE_OPTIONS } from '../../contract/sidecar-node-options.ts';
@@ -17,6 +17,7 @@ import {
   startHostileUpstream,
   statusesOf,
   upgradeRequest,
+  watchSocket,
 } from '../helpers/hostile.ts';
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
 import {
@@ -466,6 +467,42 @@ describe('paths of the request and the upgrade that hold resources', () => {
     }
   });
 
+  it('a refusal sent on a raw socket (a denied handshake, CONNECT, a malformed head) is closed 2 s later if its client never closes; its line is written then', async () => {
+    await withDenyingSidecar({}, async (gate) => {
+      // The server lets clients half-close, so an ended socket stayed open until its client
+      // closed too: one that never did held the connection (and, for the two raw answers after
+      // Node hands the socket over, kept its line unwritten) for good.
+      const refusals = [
+        upgradeRequest('/admin/ws?held'),
+        'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+        'G@T /malformed HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+      ];
+      const started = performance.now();
+      const clients = [];
+      for (const [i, payload] of refusals.entries()) {
+        const c = await openNeverClosing(gate.port, `127.8.7.${i + 1}`);
+        c.socket.write(payload);
+        clients.push(c);
+      }
+      for (const c of clients) await c.waitFor(/^HTTP\/1\.1 (403|405|400) /);
+      // The clients keep their side open; the sidecar closes its own.
+      const open = async () =>
+        Number(/^gatehouse_client_connections (\d+)$/m.exec(await gate.metrics.registry.metrics())?.[1]);
+      expect(await open()).toBe(3);
+      await eventually('the sidecar closed the three', async () => (await open()) === 0, 4_000);
+      expect(performance.now() - started).toBeGreaterThan(1_500);
+      for (const c of clients) c.socket.destroy();
+      await eventually('the three lines', () => gate.records().length === 3);
+      expect(gate.records().map((l) => [l.status, l.error])).toEqual(
+        expect.arrayContaining([
+          [403, 'access_denied'],
+          [405, 'connect_not_supported'],
+          [400, 'bad_request'],
+        ]),
+      );
+    });
+  });
+
   it('tunnel caps: per caller and overall, 503 tunnel_limit logged, a closed tunnel frees its place', async () => {
     const { gate, close } = await gateWith({ maxClientTunnels: 2, maxTunnels: 3 });
     try {
@@ -643,6 +680,16 @@ async function answeredBeforeTheirBodies(
 }
 
 /** Runs `test` against an in-process sidecar that bypasses `/served` and denies `/admin/**`. */
+/** A raw client that reads what it is sent but never closes its side, even after the server's FIN. */
+async function openNeverClosing(port: number, from: string): Promise<RawClient> {
+  const socket = connect({ port, host: '127.0.0.1', localAddress: from, allowHalfOpen: true });
+  await new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return watchSocket(socket);
+}
+
 async function withDenyingSidecar(
   limits: Parameters<typeof startSidecar>[1],
   test: (gate: InProcessSidecar) => Promise<void>,
@@ -759,6 +806,28 @@ describe('the connection cap', () => {
       await gate.close();
       await upstream.close();
     }
+  });
+
+  it('a refused WebSocket handshake is no tunnel: clients that never close them cannot fill the cap', async () => {
+    await withDenyingSidecar({ maxConnections: 16 }, async (gate) => {
+      // Each asks to upgrade a denied path, reads its 403 and never closes. Before, each refused
+      // handshake counted as a tunnel until its client closed, and 16 of them closed every new
+      // connection on accept, for as long as the client kept them.
+      const refused = [];
+      for (let i = 0; i < 16; i++) {
+        const c = await openNeverClosing(gate.port, '127.8.6.1');
+        c.socket.write(upgradeRequest('/admin/ws'));
+        await c.waitFor(/^HTTP\/1\.1 403 /);
+        refused.push(c);
+      }
+      const client = await openRaw(gate.port, '127.8.6.2');
+      client.socket.write(GET('/served'));
+      await client.waitFor(/ok$/);
+      const metrics = await gate.metrics.registry.metrics();
+      expect(metrics).toMatch(/gatehouse_client_connections_evicted_total 1/);
+      expect(metrics).toMatch(/gatehouse_client_connections_dropped_total 0/);
+      for (const c of [...refused, client]) c.socket.destroy();
+    });
   });
 
   it('a connection whose answer is out while the body it declared has not come is closed to make room', async () => {

@@ -1,4 +1,4 @@
-import type { RequestFault } from '../../../contract/log-line.ts';
+import type { RequestFault } from '../../../contract/error-causes.ts';
 
 /** What the HTTP parser refused, by llhttp's error code (the reason text tells a few apart). */
 const BY_CODE: ReadonlyMap<string, RequestFault> = new Map([

@@ -1,4 +1,4 @@
-import { type ErrorCause, kindOfCause } from '../../../contract/log-line.ts';
+import { type ErrorCause, kindOfCause } from '../../../contract/error-causes.ts';
 import { SESSION_END_GIVEN_UP } from '../../../contract/session-end-outcomes.ts';
 import { eventLoopDelayGauges } from '../../../lib/metrics/event-loop-delay.ts';
 import { registerProcessMetrics } from '../../../lib/metrics/process-metrics.ts';

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { RequestFault } from '../../../contract/log-line.ts';
+import type { RequestFault } from '../../../contract/error-causes.ts';
 import { resetConnection } from '../../../lib/net/connection-reset.ts';
 import { type IdleLink, IdleOrder } from '../../../lib/net/idle-order.ts';
 
@@ -44,6 +44,13 @@ export interface ClientConnection {
    * connection is not idle meanwhile, so the connection cap does not close it.
    */
   announce(): void;
+  /**
+   * The upgrade asked on this connection was refused and its answer sent: there is no tunnel,
+   * only a close waiting for the client to read, so the connection cap may close it to make
+   * room. Before, a refused handshake counted as a tunnel until its client closed, and clients
+   * that never did filled the cap: every new connection was then closed on accept.
+   */
+  upgradeRefused(): void;
   /** Resolves once every request ahead on this connection has finished its response. */
   whenIdle(): Promise<void>;
   /**
@@ -247,6 +254,10 @@ export function createClientConnections(
       announce() {
         connection.announced++;
         idle.remove(connection);
+      },
+      upgradeRefused() {
+        connection.upgraded = false;
+        becameIdle(connection);
       },
       whenIdle() {
         // Announced requests (in line, or waiting for the log) count: they begin later.

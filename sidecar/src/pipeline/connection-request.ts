@@ -1,11 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { HttpError } from '../../../contract/errors.ts';
-import { sendError } from '../http/error-response.ts';
+import { destroyAfterLinger, sendError } from '../http/error-response.ts';
 import { newRequestId } from '../http/random-ids.ts';
 import type { RequestScope } from '../request-scope.ts';
-
-/** Time a refused connection gets to read its answer before the socket is destroyed. */
-const LINGER_MS = 2_000;
 
 const TIMEOUTS: Record<'body_too_slow' | 'request_deadline', HttpError> = {
   body_too_slow: new HttpError('body_too_slow', 408, 'The request body arrived too slowly.'),
@@ -40,7 +37,7 @@ function interrupt(
     sendError(res, error, scope.requestId, idHeader, scope.req.headers.accept, true);
     res.once('finish', () => {
       socket.end();
-      setTimeout(() => socket.destroy(), LINGER_MS).unref();
+      destroyAfterLinger(socket);
     });
   } else {
     res.destroy();

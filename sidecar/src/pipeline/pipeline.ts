@@ -1,8 +1,8 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { RequestFault } from '../../../contract/error-causes.ts';
 import type { HttpError } from '../../../contract/errors.ts';
-import type { RequestFault } from '../../../contract/log-line.ts';
 import type { LogSink } from '../../../lib/log/log-sink.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { signInsEndedByOverflow } from '../auth/login-flow.ts';
@@ -192,6 +192,7 @@ export async function handleUpgrade(
         state.config.requestId.header,
         req.headers.accept,
       );
+      scope.connection?.upgradeRefused();
     } else {
       await proxyUpgrade(scope, socket, head, ctx.upgrades);
     }

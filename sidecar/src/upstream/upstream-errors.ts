@@ -1,5 +1,5 @@
+import type { UpstreamFailure } from '../../../contract/error-causes.ts';
 import { HttpError } from '../../../contract/errors.ts';
-import type { UpstreamFailure } from '../../../contract/log-line.ts';
 
 /** What the client is told of a failure: which of the four answers (the code of `error`). */
 type Answer = 'timeout' | 'unavailable' | 'invalid' | 'too_large';

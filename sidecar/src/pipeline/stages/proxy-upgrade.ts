@@ -142,6 +142,7 @@ export function proxyUpgrade(
       scope.errorCode = error.code;
       scope.outcome = outcomeOf(error);
       sendRawError(client as never, error, scope.requestId, idHeader, req.headers.accept);
+      scope.connection?.upgradeRefused();
       finish();
     };
     /** The application failed the upgrade: its answer, and why, for the line. */
