@@ -44,6 +44,8 @@ export interface RequestRecord {
   readonly outcome: string | null;
   /** The stable error code of a request that failed; bytes each way; its duration; how the caller authenticated. */
   readonly error?: string | null;
+  /** Why the error happened, where its code has several causes (the line's errorCause). */
+  readonly errorCause?: string | null;
   readonly bytesIn?: number | null;
   readonly bytesOut?: number | null;
   readonly durationMs?: number | null;
@@ -184,6 +186,7 @@ function nativeRequest(o: LineFields<NativeRequestLine>): RequestRecord | undefi
     status: typeof o.status === 'number' ? o.status : 0,
     outcome: str(o.outcome),
     error: str(o.error),
+    errorCause: str(o.errorCause),
     bytesIn: num(o.bytesIn),
     bytesOut: num(o.bytesOut),
     durationMs: num(o.durationMs) ?? (Number.isNaN(end) ? null : end - start),
@@ -216,6 +219,7 @@ function cloudflareRequest(o: LineFields<CloudflareRequestLine>): RequestRecord 
     status: typeof o.EdgeResponseStatus === 'number' ? o.EdgeResponseStatus : 0,
     outcome: str(o.GatehouseOutcome),
     error: str(o.GatehouseError),
+    errorCause: str(o.GatehouseErrorCause),
     bytesIn: num(o.ClientRequestBytes),
     bytesOut: num(o.EdgeResponseBytes),
     durationMs: Number.isNaN(end - start) ? null : end - start,

@@ -21,6 +21,7 @@ export function requestLine(r: RequestRecord, session: Session | null, flags: re
     status: r.status,
     outcome: r.outcome,
     error: r.error ?? null,
+    errorCause: r.errorCause ?? null,
     bytesIn: r.bytesIn ?? null,
     bytesOut: r.bytesOut ?? null,
     durationMs: r.durationMs ?? null,

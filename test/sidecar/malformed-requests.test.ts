@@ -1,8 +1,16 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HostileUpstream, openRaw, startHostileUpstream } from '../helpers/hostile.ts';
 import type { JsonLine } from '../helpers/json-lines.ts';
-import { loopbackAppDir, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+import {
+  loopbackAppDir,
+  runGatehouse,
+  type SidecarProcess,
+  startSidecarProcess,
+} from '../helpers/sidecar-process.ts';
 
 // A request the parser refused was one line with `error: bad_request` whatever it was: a
 // request smuggling attempt (two lengths, a bare line ending) read the same as a scanner's junk,
@@ -122,6 +130,30 @@ describe('what the parser refused, in the line', () => {
     expect(count('tls_to_plain_port')).toBe(1);
     expect(count('invalid_chunk')).toBe(1);
     expect(text).not.toMatch(/^gatehouse_upstream_failures_total\{/m);
+  });
+
+  it('gatehouse audit carries errorCause with each request', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-audit-')), 'sidecar.log');
+    writeFileSync(file, sidecar.lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    const { code, stdout } = await runGatehouse([
+      'audit',
+      'requests',
+      '--path',
+      '/*',
+      '--format',
+      'jsonl',
+      file,
+    ]);
+    expect(code).toBe(0);
+    const requests = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { uri: string; error: string | null; errorCause: string | null });
+    expect(requests.find((r) => r.uri === '/clte')).toMatchObject({
+      error: 'bad_request',
+      errorCause: 'conflicting_length',
+    });
+    expect(requests.find((r) => r.uri === '/upload-chunked')).toMatchObject({ errorCause: 'invalid_chunk' });
   });
 
   it('no refused head reached the application', () => {
