@@ -25,6 +25,7 @@ const write =
     });
   };
 
+const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
 const HEAD_CUT = 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst part';
 
 /** The failures by path, each what a real application or a crash of one does. */
@@ -45,7 +46,10 @@ export const BROKEN_ANSWERS: Readonly<Record<string, Act>> = {
   '/bad-header': write('HTTP/1.1 200 OK\r\nX-A: a\u0000b\r\nContent-Length: 2\r\n\r\nok'),
 };
 
-export async function startBrokenUpstream(): Promise<BrokenUpstream> {
+/** `more`: further paths and the raw bytes each is answered with (the connection stays open). */
+export async function startBrokenUpstream(
+  more: Readonly<Record<string, string>> = {},
+): Promise<BrokenUpstream> {
   const requested: string[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
@@ -59,7 +63,8 @@ export async function startBrokenUpstream(): Promise<BrokenUpstream> {
         const path = (pending.split(' ', 2)[1] ?? '/').split('?')[0] ?? '/';
         pending = pending.slice(end + 4);
         requested.push(path);
-        (BROKEN_ANSWERS[path] ?? write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'))(socket);
+        const raw = more[path];
+        (raw === undefined ? (BROKEN_ANSWERS[path] ?? write(OK)) : write(raw))(socket);
       }
     });
   });

@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { HttpError } from '../../../../contract/errors.ts';
 import type { AdmissionTicket, Refusal } from '../../../../lib/admission.ts';
+import { relayEarlyHints } from '../../http/early-hints.ts';
 import { sendError } from '../../http/error-response.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import { onResponseGone } from '../../http/response-gone.ts';
@@ -98,6 +99,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
     let upstreamDone = false;
     let clientGone = false;
     let ticket: AdmissionTicket | undefined;
+    let earlyHints = 0;
     const connection = scope.connection;
     /** The application's part is over: its slot goes back, and silence is the client's again. */
     const release = (): void => {
@@ -144,7 +146,11 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
         if (clientGone) c.abort(new Error('client closed the connection'));
       },
       onResponseStart(c, statusCode, headers) {
-        if (statusCode < 200) return;
+        if (statusCode < 200) {
+          if (statusCode === 103 && relayEarlyHints(res, headers as IncomingHttpHeaders, earlyHints))
+            earlyHints++;
+          return;
+        }
         if (res.destroyed || res.headersSent) {
           c.abort(new Error('client response already ended'));
           return;

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_EARLY_HINTS } from '../../sidecar/src/http/early-hints.ts';
+import { type BrokenUpstream, startBrokenUpstream } from '../helpers/broken-upstream.ts';
+import { openRaw } from '../helpers/hostile.ts';
+import { loopbackAppDir, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+
+// An application's `103 Early Hints` (the stylesheets and scripts a browser may fetch while the
+// page is made: Rails' send_early_hints, for one) were dropped by the sidecar, as undici read them
+// and the proxy stage ignored every 1xx. The built sidecar now relays their Link headers to
+// HTTP/1.1 clients, at most four per request, and never more than that however many the
+// application sends.
+
+const LINKS = '</style.css>; rel=preload; as=style';
+const SCRIPT = '</app.js>; rel=preload; as=script';
+const hint = (headers: string) => `HTTP/1.1 103 Early Hints\r\n${headers}\r\n`;
+const FINAL = 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\npage';
+
+let upstream: BrokenUpstream;
+let sidecar: SidecarProcess;
+
+beforeAll(async () => {
+  upstream = await startBrokenUpstream({
+    '/hinted': `${hint(`Link: ${LINKS}\r\nLink: ${SCRIPT}\r\n`)}${FINAL}`,
+    '/many-hints': `${hint(`Link: ${LINKS}\r\n`).repeat(200)}${FINAL}`,
+    '/hint-without-link': `${hint('X-Other: 1\r\n')}${FINAL}`,
+    '/hint-bad-link': `${hint('Link: not a link\r\n')}${FINAL}`,
+  });
+  sidecar = await startSidecarProcess(loopbackAppDir(upstream.url));
+});
+afterAll(async () => {
+  await sidecar.stop();
+  await upstream.close();
+});
+
+/** Everything a raw client receives for one request, up to and with the final response's body. */
+async function exchange(path: string, version = '1.1'): Promise<string> {
+  const client = await openRaw(sidecar.port);
+  client.socket.write(`GET ${path} HTTP/${version}\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+  await client.closed;
+  return client.received();
+}
+
+const hintsIn = (text: string) => text.match(/^HTTP\/1\.1 103 Early Hints\r\n/gm) ?? [];
+
+describe('103 Early Hints from the application', () => {
+  it('reach an HTTP/1.1 client before the response, with every Link', async () => {
+    const text = await exchange('/hinted');
+    expect(text).toMatch(
+      /^HTTP\/1\.1 103 Early Hints\r\nLink: <\/style\.css>; rel=preload; as=style, <\/app\.js>; rel=preload; as=script\r\n\r\nHTTP\/1\.1 200 OK\r\n/,
+    );
+    expect(text.endsWith('page')).toBe(true);
+    expect(await sidecar.waitForLine((l) => l.uri === '/hinted')).toMatchObject({
+      status: 200,
+      outcome: 'served',
+    });
+  });
+
+  it(`at most ${MAX_EARLY_HINTS} of an application that sends 200, then the response`, async () => {
+    const text = await exchange('/many-hints');
+    expect(hintsIn(text)).toHaveLength(MAX_EARLY_HINTS);
+    expect(text).toMatch(/HTTP\/1\.1 200 OK\r\n[\s\S]*page$/);
+  });
+
+  it('none to an HTTP/1.0 client, none without a Link, none whose Link Node.js refuses', async () => {
+    for (const [path, version] of [
+      ['/hinted', '1.0'],
+      ['/hint-without-link', '1.1'],
+      ['/hint-bad-link', '1.1'],
+    ] as const) {
+      const text = await exchange(path, version);
+      expect(hintsIn(text), path).toEqual([]);
+      expect(text, path).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*page$/);
+    }
+  });
+});
