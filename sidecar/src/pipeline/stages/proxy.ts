@@ -24,6 +24,7 @@ export function responseHeaders(
   headers: IncomingHttpHeaders,
   requestIdHeader: string,
   requestId: string,
+  status = 200,
 ): string[] {
   const connection = headers.connection;
   const named = connection
@@ -38,7 +39,9 @@ export function responseHeaders(
     if (Array.isArray(value)) for (const v of value) out.push(name, v);
     else out.push(name, value);
   }
-  const length = headers['content-length'];
+  // A 204 has no body, and no Content-Length either (RFC 9110 §8.6): a client that believed one
+  // would wait for bytes that never come, or read the next response as this one's body.
+  const length = status === 204 ? undefined : headers['content-length'];
   if (length !== undefined && !named?.has('content-length')) out.push('content-length', length);
   out.push(requestIdHeader, requestId);
   return out;
@@ -157,7 +160,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
         }
         scope.upstreamMs = performance.now() - scope.upstreamStartMono;
         scope.status = statusCode;
-        const out = responseHeaders(headers as IncomingHttpHeaders, idHeader, scope.requestId);
+        const out = responseHeaders(headers as IncomingHttpHeaders, idHeader, scope.requestId, statusCode);
         if (scope.setCookies) for (const cookie of scope.setCookies) out.push('set-cookie', cookie);
         if (draining()) out.push('connection', 'close');
         try {

@@ -4,11 +4,12 @@ import { type BrokenUpstream, startBrokenUpstream } from '../helpers/broken-upst
 import { openRaw } from '../helpers/hostile.ts';
 import { loopbackAppDir, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 
-// An application's `103 Early Hints` (the stylesheets and scripts a browser may fetch while the
-// page is made: Rails' send_early_hints, for one) were dropped by the sidecar, as undici read them
-// and the proxy stage ignored every 1xx. The built sidecar now relays their Link headers to
-// HTTP/1.1 clients, at most four per request, and never more than that however many the
-// application sends.
+// How the sidecar frames what the application answers, against the built sidecar and a raw
+// application. Its `103 Early Hints` (the stylesheets and scripts a browser may fetch while the
+// page is made: Rails' send_early_hints, for one) were dropped, as undici read them and the proxy
+// stage ignored every 1xx: their Link headers now reach HTTP/1.1 clients, at most four per
+// request however many the application sends. A `204` kept the Content-Length the application
+// gave it, which a 204 must not have.
 
 const LINKS = '</style.css>; rel=preload; as=style';
 const SCRIPT = '</app.js>; rel=preload; as=script';
@@ -24,6 +25,8 @@ beforeAll(async () => {
     '/many-hints': `${hint(`Link: ${LINKS}\r\n`).repeat(200)}${FINAL}`,
     '/hint-without-link': `${hint('X-Other: 1\r\n')}${FINAL}`,
     '/hint-bad-link': `${hint('Link: not a link\r\n')}${FINAL}`,
+    '/no-content': 'HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX-Kept: 1\r\n\r\n',
+    '/not-modified': 'HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\nETag: "v1"\r\n\r\n',
   });
   sidecar = await startSidecarProcess(loopbackAppDir(upstream.url));
 });
@@ -71,5 +74,17 @@ describe('103 Early Hints from the application', () => {
       expect(hintsIn(text), path).toEqual([]);
       expect(text, path).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*page$/);
     }
+  });
+});
+
+describe('responses without a body', () => {
+  it('a 204 loses the Content-Length it must not have; a 304 keeps the length of what it stands for', async () => {
+    const noContent = await exchange('/no-content');
+    expect(noContent).toMatch(/^HTTP\/1\.1 204 No Content\r\n/);
+    expect(noContent).toMatch(/\r\nx-kept: 1\r\n/i);
+    expect(noContent).not.toMatch(/content-length/i);
+    const notModified = await exchange('/not-modified');
+    expect(notModified).toMatch(/^HTTP\/1\.1 304 Not Modified\r\n/);
+    expect(notModified).toMatch(/\r\ncontent-length: 1234\r\n/i);
   });
 });
