@@ -120,6 +120,9 @@ const PARSER_STATUS: Record<string, [number, HttpError['code'], string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'client_timeout', 'The request was not received in time.'],
 };
 
+/** What Node.js's parser reports: its code, its reason (llhttp's fixed text) and the bytes it could not parse. */
+type ParserError = NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string };
+
 /** Socket errors that mean the client went away; nothing can be answered. */
 const GONE: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
@@ -260,41 +263,38 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     }
     handleProtocolError(ctx, state, socket, CONNECT_REFUSED, undefined, req);
   });
-  server.on(
-    'clientError',
-    (error: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string }, socket: Socket) => {
-      const code = error.code ?? '';
-      const connection = connections.of(socket);
-      if (connection?.protocolError) return; // the parser reports once per connection
-      if (connection) connection.protocolError = true;
-      // An error inside the body of the request in progress belongs to that request's one line.
-      const current = connection?.current;
-      if (current && current.reading() !== 'done') {
-        current.broken(code, requestFaultOf(code, error.reason ?? ''));
-        return;
-      }
-      if (!state || GONE.has(code) || !socket.writable) {
-        socket.destroy();
-        return;
-      }
-      // A connection closed by the header timeout before it sent a byte of a request is not a request.
-      if (code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === (connection?.bytesReadMark ?? 0)) {
-        metrics.idleConnectionClosed();
-        socket.destroy();
-        return;
-      }
-      const [status, errorCode, message] = PARSER_STATUS[code] ?? [400, 'bad_request', 'Malformed request.'];
-      const refused = new HttpError(errorCode, status, message, code);
-      const cause =
-        errorCode === 'bad_request' ? requestFaultOf(code, error.reason ?? '', error.rawPacket) : null;
-      const installed = state;
-      // Answers go out in order: after the responses to the requests ahead on this connection.
-      const ahead = connection?.whenIdle() ?? Promise.resolve();
-      void ahead.then(() =>
-        handleProtocolError(ctx, installed, socket, refused, error.rawPacket, undefined, cause),
-      );
-    },
-  );
+  server.on('clientError', (error: ParserError, socket: Socket) => {
+    const code = error.code ?? '';
+    const connection = connections.of(socket);
+    if (connection?.protocolError) return; // the parser reports once per connection
+    if (connection) connection.protocolError = true;
+    // An error inside the body of the request in progress belongs to that request's one line.
+    const current = connection?.current;
+    if (current && current.reading() !== 'done') {
+      current.broken(code, requestFaultOf(code, error.reason ?? ''));
+      return;
+    }
+    if (!state || GONE.has(code) || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // A connection closed by the header timeout before it sent a byte of a request is not a request.
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === (connection?.bytesReadMark ?? 0)) {
+      metrics.idleConnectionClosed();
+      socket.destroy();
+      return;
+    }
+    const [status, errorCode, message] = PARSER_STATUS[code] ?? [400, 'bad_request', 'Malformed request.'];
+    const refused = new HttpError(errorCode, status, message, code);
+    const cause =
+      errorCode === 'bad_request' ? requestFaultOf(code, error.reason ?? '', error.rawPacket) : null;
+    const installed = state;
+    // Answers go out in order: after the responses to the requests ahead on this connection.
+    const ahead = connection?.whenIdle() ?? Promise.resolve();
+    void ahead.then(() =>
+      handleProtocolError(ctx, installed, socket, refused, error.rawPacket, undefined, cause),
+    );
+  });
 
   return {
     server,

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { RequestFault } from '../../../contract/error-causes.ts';
 import { HttpError } from '../../../contract/errors.ts';
 import { destroyAfterLinger, sendError } from '../http/error-response.ts';
 import { newRequestId } from '../http/random-ids.ts';
@@ -19,6 +20,7 @@ function interrupt(
   res: ServerResponse,
   error: HttpError | null,
   outcome: RequestScope['outcome'],
+  cause: RequestFault | null = null,
 ): void {
   const socket = scope.socket;
   if (scope.logged) {
@@ -29,7 +31,10 @@ function interrupt(
   scope.interrupted = true;
   // A status already sent stays what the log says; the outcome tells how the request ended.
   if (!res.headersSent || scope.status === 0) scope.status = error?.status ?? 499;
-  if (error) scope.errorCode = error.code;
+  if (error) {
+    scope.errorCode = error.code;
+    scope.errorCause = cause;
+  }
   scope.outcome = outcome;
   if (!scope.requestId) scope.requestId = newRequestId();
   if (error && !res.headersSent && !res.destroyed && socket.writable) {
@@ -63,10 +68,14 @@ export function registerWithConnection(scope: RequestScope, res: ServerResponse)
     },
     broken(code, cause) {
       if (CLIENT_CLOSED_CODES.has(code)) interrupt(scope, res, null, 'client_abort');
-      else {
-        if (!scope.interrupted && !scope.logged) scope.errorCause = cause;
-        interrupt(scope, res, new HttpError('bad_request', 400, 'Malformed request body.', code), 'rejected');
-      }
+      else
+        interrupt(
+          scope,
+          res,
+          new HttpError('bad_request', 400, 'Malformed request body.', code),
+          'rejected',
+          cause,
+        );
     },
   });
   // The connection's record of this request lasts until its body is fully in (or the socket

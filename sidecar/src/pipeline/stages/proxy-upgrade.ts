@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { ErrorCause } from '../../../../contract/error-causes.ts';
 import { HttpError } from '../../../../contract/errors.ts';
 import { logEvent } from '../../../../contract/event-writer.ts';
 import type { AdmissionTicket } from '../../../../lib/admission.ts';
@@ -11,7 +12,7 @@ import { sendRawError } from '../../http/error-response.ts';
 import { admits, type Decision } from '../../policy/decision.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
 import type { RuntimeState } from '../../runtime-state.ts';
-import { type UpstreamFault, upstreamFault } from '../../upstream/upstream-errors.ts';
+import { upstreamFault } from '../../upstream/upstream-errors.ts';
 import { BUSY_RETRY_AFTER_SECONDS, outcomeOf, responseHeaders, upstreamBusy } from './proxy.ts';
 
 /** Why an open tunnel was closed by a new config. */
@@ -136,20 +137,20 @@ export function proxyUpgrade(
       registry.delete(scope);
       resolve();
     };
-    const refuse = (error: HttpError): void => {
+    const refuse = (error: HttpError, cause: ErrorCause | null = null): void => {
       if (settled) return;
       scope.status = error.status;
       scope.errorCode = error.code;
+      scope.errorCause = cause;
       scope.outcome = outcomeOf(error);
       sendRawError(client as never, error, scope.requestId, idHeader, req.headers.accept);
       scope.connection?.upgradeRefused();
       finish();
     };
-    /** The application failed the upgrade: its answer, and why, for the line. */
-    const refuseFault = (fault: UpstreamFault): void => {
-      if (settled) return;
-      scope.errorCause = fault.failure;
-      refuse(fault.answer);
+    /** The application failed the handshake: the answer for undici's error, and why, for the line. */
+    const refuseFault = (error: unknown): void => {
+      const fault = upstreamFault(error);
+      refuse(fault.answer, fault.failure);
     };
     if (client.destroyed) {
       scope.status = 499;
@@ -171,8 +172,7 @@ export function proxyUpgrade(
     const claimant = claimantOf(scope);
     const full = registry.reserve(scope, claimant.key);
     if (full !== null) {
-      scope.errorCause = full;
-      refuse(TUNNEL_LIMIT);
+      refuse(TUNNEL_LIMIT, full);
       return;
     }
 
@@ -237,7 +237,7 @@ export function proxyUpgrade(
       onResponseEnd() {},
       onResponseError(_c, error) {
         if (error instanceof HttpError) refuse(error);
-        else refuseFault(upstreamFault(error));
+        else refuseFault(error);
       },
     };
 
@@ -255,13 +255,10 @@ export function proxyUpgrade(
           handler,
         );
       } catch (error) {
-        refuseFault(upstreamFault(error));
+        refuseFault(error);
       }
     };
-    ticket = state.upstream.admission.request(claimant, dispatch, (why) => {
-      if (!settled) scope.errorCause = why;
-      refuse(upstreamBusy(why));
-    });
+    ticket = state.upstream.admission.request(claimant, dispatch, (why) => refuse(upstreamBusy(why), why));
   });
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { ErrorCause } from '../../../../contract/error-causes.ts';
 import { HttpError } from '../../../../contract/errors.ts';
 import type { AdmissionTicket, Refusal } from '../../../../lib/admission.ts';
 import { relayEarlyHints } from '../../http/early-hints.ts';
@@ -110,11 +111,14 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
       ticket?.release();
     };
 
-    const fail = (error: unknown): void => {
+    /** Ends the request with an error: the gateway's own (with its cause), or undici's, classified. */
+    const fail = (error: unknown, cause: ErrorCause | null = null): void => {
       if (clientGone || scope.interrupted) return; // the close handler or the interruption recorded it
       let httpError: HttpError;
-      if (error instanceof HttpError) httpError = error;
-      else {
+      if (error instanceof HttpError) {
+        httpError = error;
+        scope.errorCause = cause;
+      } else {
         const fault = upstreamFault(error, scope.upstreamMs !== null);
         httpError = fault.answer;
         scope.errorCause = fault.failure;
@@ -220,8 +224,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
     ticket = state.upstream.admission.request(claimantOf(scope), dispatch, (why) => {
       scope.waitingForUpstream = false;
       upstreamDone = true;
-      if (!clientGone && !scope.interrupted) scope.errorCause = why;
-      fail(upstreamBusy(why));
+      fail(upstreamBusy(why), why);
     });
   });
 }
