@@ -2,15 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type HostileUpstream, openRaw, startHostileUpstream } from '../helpers/hostile.ts';
+import { describe, expect, it } from 'vitest';
+import { builtSidecarForFile } from '../helpers/built-sidecar.ts';
+import { openRaw } from '../helpers/hostile.ts';
 import type { JsonLine } from '../helpers/json-lines.ts';
-import {
-  loopbackAppDir,
-  runGatehouse,
-  type SidecarProcess,
-  startSidecarProcess,
-} from '../helpers/sidecar-process.ts';
+import { runGatehouse } from '../helpers/sidecar-process.ts';
 
 // A request the parser refused was one line with `error: bad_request` whatever it was: a
 // request smuggling attempt (two lengths, a bare line ending) read the same as a scanner's junk,
@@ -18,29 +14,19 @@ import {
 // install) the same as both. The built sidecar, raw sockets: each line says what was refused
 // (`errorCause`), and no refused head reaches the application.
 
-let upstream: HostileUpstream;
-let sidecar: SidecarProcess;
-
-beforeAll(async () => {
-  upstream = await startHostileUpstream();
-  sidecar = await startSidecarProcess(loopbackAppDir(upstream.url));
-});
-afterAll(async () => {
-  await sidecar.stop();
-  await upstream.close();
-});
+const built = builtSidecarForFile();
 
 const head = 'Host: 127.0.0.1\r\n';
 
 /** Sends the bytes on a new connection and returns the line of the request they made. */
 async function lineFor(payload: string, marker: string): Promise<JsonLine> {
-  const before = sidecar.lines.length;
-  const client = await openRaw(sidecar.port);
+  const before = built.sidecar.lines.length;
+  const client = await openRaw(built.sidecar.port);
   client.socket.write(payload, 'latin1');
   await client.waitFor(/^HTTP\/1\.1 400 /);
   client.socket.destroy();
-  return sidecar.waitForLine(
-    (l, i = sidecar.lines.indexOf(l)) =>
+  return built.sidecar.waitForLine(
+    (l, i = built.sidecar.lines.indexOf(l)) =>
       i >= before && l.type === 'request' && String(l.uri).includes(marker),
   );
 }
@@ -82,7 +68,7 @@ describe('what the parser refused, in the line', () => {
   });
 
   it('a malformed chunk in a body being read: its request line says invalid_chunk', async () => {
-    const client = await openRaw(sidecar.port);
+    const client = await openRaw(built.sidecar.port);
     // The head is sound, so the request goes on to the application (which reads the whole body
     // before it answers) while the body streams; then a chunk size of letters.
     client.socket.write(
@@ -91,7 +77,7 @@ describe('what the parser refused, in the line', () => {
     await new Promise((r) => setTimeout(r, 100));
     client.socket.write('zz\r\n');
     await client.closed;
-    expect(await sidecar.waitForLine((l) => l.uri === '/upload-chunked')).toMatchObject({
+    expect(await built.sidecar.waitForLine((l) => l.uri === '/upload-chunked')).toMatchObject({
       status: 400,
       error: 'bad_request',
       errorCause: 'invalid_chunk',
@@ -99,9 +85,9 @@ describe('what the parser refused, in the line', () => {
   });
 
   it('a TLS client at the plain port (an ingress set to speak HTTPS to the pod): tls_to_plain_port', async () => {
-    const before = sidecar.lines.length;
+    const before = built.sidecar.lines.length;
     const tls = tlsConnect({
-      port: sidecar.port,
+      port: built.sidecar.port,
       host: '127.0.0.1',
       servername: 'app.example.com',
       rejectUnauthorized: false,
@@ -111,14 +97,14 @@ describe('what the parser refused, in the line', () => {
       /wrong version number|packet length too long|ECONNRESET|socket disconnected/i,
     );
     tls.destroy();
-    const line = await sidecar.waitForLine(
-      (l) => sidecar.lines.indexOf(l) >= before && l.type === 'request' && l.error === 'bad_request',
+    const line = await built.sidecar.waitForLine(
+      (l) => built.sidecar.lines.indexOf(l) >= before && l.type === 'request' && l.error === 'bad_request',
     );
     expect(line).toMatchObject({ status: 400, errorCause: 'tls_to_plain_port' });
   });
 
   it('gatehouse_malformed_requests_total counts them by what was refused', async () => {
-    const text = await (await fetch(`http://127.0.0.1:${sidecar.adminPort}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${built.sidecar.adminPort}/metrics`)).text();
     const count = (cause: string) =>
       Number(
         new RegExp(
@@ -133,8 +119,8 @@ describe('what the parser refused, in the line', () => {
   });
 
   it('gatehouse audit carries errorCause with each request', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-audit-')), 'sidecar.log');
-    writeFileSync(file, sidecar.lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-audit-')), 'built.sidecar.log');
+    writeFileSync(file, built.sidecar.lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
     const { code, stdout } = await runGatehouse([
       'audit',
       'requests',
@@ -157,6 +143,6 @@ describe('what the parser refused, in the line', () => {
   });
 
   it('no refused head reached the application', () => {
-    expect(upstream.seen.map((r) => r.url)).toEqual(['/upload-chunked']);
+    expect(built.upstream.seen.map((r) => r.url)).toEqual(['/upload-chunked']);
   });
 });
