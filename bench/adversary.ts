@@ -5,6 +5,7 @@
  *
  *   npm run build && node bench/adversary.ts [--cases 1000000] [--seed 1] [--concurrency 128]
  */
+import './bench-tmpdir.ts';
 import { parseArgs } from 'node:util';
 import { runAdversary } from '../test/harness/adversary.ts';
 

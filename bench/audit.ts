@@ -6,6 +6,7 @@
 //
 // The corpus is the one the ground-truth test uses (test/helpers/audit-corpus.ts): 8
 // applications on 24 sidecars, both field profiles, concatenated into one file here.
+import './bench-tmpdir.ts';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -7,6 +7,7 @@
 // each line without the config in force, as sidecars did before they kept unchanged policies.
 //
 //   node bench/config-reload.ts [--policies 998] [--changes 200] [--keep on,off]
+import './bench-tmpdir.ts';
 import { parseArgs } from 'node:util';
 import type { Revocation, SidecarConfig } from '../contract/config/sidecar-config.ts';
 import { parseSidecarConfig } from '../contract/config/sidecar-config.ts';

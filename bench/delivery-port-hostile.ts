@@ -14,6 +14,7 @@
 //
 //   node bench/delivery-port-hostile.ts [--revocations 8000] [--streams 250] [--against CHECKOUT]
 
+import './bench-tmpdir.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect, createServer as tcpServer } from 'node:net';

@@ -9,6 +9,7 @@
  *
  *   npm run build && node bench/hostile-load.ts [--seconds 60] [--clients 1000]
  */
+import './bench-tmpdir.ts';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';

@@ -4,6 +4,7 @@
 // RSS, and the time a restarted operator takes to serve all of them again.
 //
 //   npm run build && node bench/operator-scale.ts [--apps 2000] [--concurrency 4]
+import './bench-tmpdir.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -7,6 +7,7 @@
  *
  *   npm run build && node bench/pipelining-flood.ts [--connections 100] [--requests 20000] [--addresses 1] [--dist <dir>]
  */
+import './bench-tmpdir.ts';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';

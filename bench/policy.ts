@@ -6,6 +6,7 @@
 //
 // Each evaluation is timed on its own with process.hrtime.bigint() (whose own cost, about
 // 40-80 ns here, is included in the numbers).
+import './bench-tmpdir.ts';
 import { parseArgs } from 'node:util';
 import type { Selector } from '../contract/api/access-policy.ts';
 import { normaliseSelector, policyErrors, type RenderedPolicy } from '../contract/config/rendered-policy.ts';

@@ -1,39 +1,21 @@
 // What the process benchmarks share: ports, waiting for a first 200, CPU ticks and memory of a
 // process from /proc, and killing what they started when they exit.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_INJECTION } from '../operator/src/injection/injection-settings.ts';
+import './bench-tmpdir.ts';
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime. */
 export const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 
 /** Processes to kill when the benchmark exits, however it exits. */
 export const children = new Set<ChildProcess>();
-/**
- * The benchmark's temporary directory: TMPDIR for it and every process it starts (config
- * directories, compile caches, logs, the audit's temporary files), removed when it exits. Each
- * run of a benchmark left its directories in the system's temporary directory.
- */
-export const BENCH_TMPDIR = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
-process.env.TMPDIR = BENCH_TMPDIR;
-process.on('exit', () => {
+// Before the temporary directory is removed (bench-tmpdir.ts): nothing of theirs writes to it.
+process.prependListener('exit', () => {
   for (const c of children) c.kill('SIGKILL');
-  rmSync(BENCH_TMPDIR, { recursive: true, force: true });
 });
-// Stopped from the terminal or by a supervisor: the same cleanup (the default action skips it).
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 export async function freePort(): Promise<number> {
   const server = createServer();

@@ -7,6 +7,7 @@
  *
  *   npm run build && node bench/soak.ts [--minutes 30] [--rate 500]
  */
+import './bench-tmpdir.ts';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';

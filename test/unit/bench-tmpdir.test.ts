@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const MEASURES = resolve(import.meta.dirname, '../../bench/process-measures.ts');
@@ -53,5 +53,26 @@ describe("a benchmark's temporary files", () => {
       expect(await run.ended).toBe(130);
       expect(existsSync(dir), signal).toBe(false);
     }
+  });
+});
+
+/** Programs other benchmarks start (a proxy, an application, a load generator): their TMPDIR is their parent's. */
+const STARTED_BY_BENCHMARKS = new Set(['bare-node-proxy.ts', 'closed-loop.ts', 'upstream-server.ts']);
+
+describe('every benchmark program', () => {
+  it('keeps its temporary files in a directory of its own (imports bench-tmpdir.ts, itself or through process-measures.ts)', () => {
+    const dir = resolve(import.meta.dirname, '../../bench');
+    const programs = readdirSync(dir).filter((name) => {
+      if (!name.endsWith('.ts') || STARTED_BY_BENCHMARKS.has(name)) return false;
+      return !/^export /m.test(readFileSync(join(dir, name), 'utf8')); // a module of the others
+    });
+    expect(programs.length).toBeGreaterThan(20);
+    const without = programs.filter(
+      (name) =>
+        !/^import '\.\/bench-tmpdir\.ts';$|from '\.\/process-measures\.ts';$/m.test(
+          readFileSync(join(dir, name), 'utf8'),
+        ),
+    );
+    expect(without).toEqual([]);
   });
 });
