@@ -59,18 +59,26 @@ export function watchSocket(socket: Socket): RawClient {
   };
 }
 
-/** Opens a connection to a loopback port from a given 127.x source address; null when it fails. */
-export function dial(port: number, from = '127.0.0.1'): Promise<Socket | null> {
+/**
+ * Opens a connection to a loopback port from a given 127.x source address; null when it fails.
+ * `neverClose`: the client keeps its side open after the server's FIN (it may half-close), as a
+ * client that never closes does; by default it closes as the server ends.
+ */
+export function dial(port: number, from = '127.0.0.1', neverClose = false): Promise<Socket | null> {
   return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1', localAddress: from });
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from, allowHalfOpen: neverClose });
     socket.on('error', () => resolve(null));
     socket.once('connect', () => resolve(socket));
   });
 }
 
-/** Opens a raw TCP connection to a loopback port (optionally from another 127.x source address). */
-export async function openRaw(port: number, localAddress = '127.0.0.1'): Promise<RawClient> {
-  const socket = await dial(port, localAddress);
+/** Opens a raw TCP connection to a loopback port (optionally from another 127.x source address; see dial for `neverClose`). */
+export async function openRaw(
+  port: number,
+  localAddress = '127.0.0.1',
+  neverClose = false,
+): Promise<RawClient> {
+  const socket = await dial(port, localAddress, neverClose);
   if (!socket) throw new Error(`cannot connect to ${port} from ${localAddress}`);
   return watchSocket(socket);
 }

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SIDECAR_NODE_OPTIONS } from '../../contract/sidecar-node-options.ts';
@@ -17,7 +17,6 @@ import {
   startHostileUpstream,
   statusesOf,
   upgradeRequest,
-  watchSocket,
 } from '../helpers/hostile.ts';
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
 import {
@@ -480,7 +479,7 @@ describe('paths of the request and the upgrade that hold resources', () => {
       const started = performance.now();
       const clients = [];
       for (const [i, payload] of refusals.entries()) {
-        const c = await openNeverClosing(gate.port, `127.8.7.${i + 1}`);
+        const c = await openRaw(gate.port, `127.8.7.${i + 1}`, true);
         c.socket.write(payload);
         clients.push(c);
       }
@@ -680,16 +679,6 @@ async function answeredBeforeTheirBodies(
 }
 
 /** Runs `test` against an in-process sidecar that bypasses `/served` and denies `/admin/**`. */
-/** A raw client that reads what it is sent but never closes its side, even after the server's FIN. */
-async function openNeverClosing(port: number, from: string): Promise<RawClient> {
-  const socket = connect({ port, host: '127.0.0.1', localAddress: from, allowHalfOpen: true });
-  await new Promise((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  return watchSocket(socket);
-}
-
 async function withDenyingSidecar(
   limits: Parameters<typeof startSidecar>[1],
   test: (gate: InProcessSidecar) => Promise<void>,
@@ -815,7 +804,7 @@ describe('the connection cap', () => {
       // connection on accept, for as long as the client kept them.
       const refused = [];
       for (let i = 0; i < 16; i++) {
-        const c = await openNeverClosing(gate.port, '127.8.6.1');
+        const c = await openRaw(gate.port, '127.8.6.1', true);
         c.socket.write(upgradeRequest('/admin/ws'));
         await c.waitFor(/^HTTP\/1\.1 403 /);
         refused.push(c);
