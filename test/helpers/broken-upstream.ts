@@ -46,9 +46,26 @@ export const BROKEN_ANSWERS: Readonly<Record<string, Act>> = {
   '/bad-header': write('HTTP/1.1 200 OK\r\nX-A: a\u0000b\r\nContent-Length: 2\r\n\r\nok'),
 };
 
-/** `more`: further paths and the raw bytes each is answered with (the connection stays open). */
+/** Time between the pieces of an answer given in pieces. */
+export const PIECE_INTERVAL_MS = 300;
+
+/** Writes the pieces one after another, PIECE_INTERVAL_MS apart (while the socket is open). */
+const inPieces =
+  (pieces: readonly string[]): Act =>
+  (socket) => {
+    pieces.forEach((piece, i) =>
+      setTimeout(() => {
+        if (socket.writable) socket.write(piece, 'latin1');
+      }, i * PIECE_INTERVAL_MS),
+    );
+  };
+
+/**
+ * `more`: further paths and the raw bytes each is answered with (the connection stays open);
+ * an answer given as pieces has them written PIECE_INTERVAL_MS apart.
+ */
 export async function startBrokenUpstream(
-  more: Readonly<Record<string, string>> = {},
+  more: Readonly<Record<string, string | readonly string[]>> = {},
 ): Promise<BrokenUpstream> {
   const requested: string[] = [];
   const sockets = new Set<Socket>();
@@ -64,7 +81,13 @@ export async function startBrokenUpstream(
         pending = pending.slice(end + 4);
         requested.push(path);
         const raw = more[path];
-        (raw === undefined ? (BROKEN_ANSWERS[path] ?? write(OK)) : write(raw))(socket);
+        const act =
+          raw === undefined
+            ? (BROKEN_ANSWERS[path] ?? write(OK))
+            : typeof raw === 'string'
+              ? write(raw)
+              : inPieces(raw);
+        act(socket);
       }
     });
   });

@@ -485,10 +485,12 @@ describe('paths of the request and the upgrade that hold resources', () => {
       }
       for (const c of clients) await c.waitFor(/^HTTP\/1\.1 (403|405|400) /);
       // The clients keep their side open; the sidecar closes its own.
-      const open = async () =>
-        Number(/^gatehouse_client_connections (\d+)$/m.exec(await gate.metrics.registry.metrics())?.[1]);
-      expect(await open()).toBe(3);
-      await eventually('the sidecar closed the three', async () => (await open()) === 0, 4_000);
+      expect(await connectionsOpen(gate)).toBe(3);
+      await eventually(
+        'the sidecar closed the three',
+        async () => (await connectionsOpen(gate)) === 0,
+        4_000,
+      );
       expect(performance.now() - started).toBeGreaterThan(1_500);
       for (const c of clients) c.socket.destroy();
       await eventually('the three lines', () => gate.records().length === 3);
@@ -499,6 +501,40 @@ describe('paths of the request and the upgrade that hold resources', () => {
           [400, 'bad_request'],
         ]),
       );
+    });
+  });
+
+  it('after a raw refusal, a client that trickles bytes is closed 2 s later all the same; one that resets is let go at once, with its one line', async () => {
+    await withDenyingSidecar({}, async (gate) => {
+      const trickler = await openRaw(gate.port, '127.8.8.1', true);
+      trickler.socket.write(upgradeRequest('/admin/ws?trickle'));
+      await trickler.waitFor(/^HTTP\/1\.1 403 /);
+      const started = performance.now();
+      const drip = setInterval(() => trickler.socket.writable && trickler.socket.write('x'), 100);
+      try {
+        const resetter = await openRaw(gate.port, '127.8.8.2', true);
+        resetter.socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+        await resetter.waitFor(/^HTTP\/1\.1 405 /);
+        resetter.socket.resetAndDestroy();
+        await eventually('the reset one let go', async () => (await connectionsOpen(gate)) === 1, 1_000);
+        await eventually(
+          'its line',
+          () => gate.records().some((l) => l.error === 'connect_not_supported'),
+          1_000,
+        );
+        expect(performance.now() - started).toBeLessThan(1_500);
+        await eventually('the trickling one closed', async () => (await connectionsOpen(gate)) === 0, 4_000);
+        expect(performance.now() - started).toBeGreaterThan(1_500);
+      } finally {
+        clearInterval(drip);
+        trickler.socket.destroy();
+      }
+      expect(
+        gate
+          .records()
+          .map((l) => l.error)
+          .sort(),
+      ).toEqual(['access_denied', 'connect_not_supported']);
     });
   });
 
@@ -679,6 +715,11 @@ async function answeredBeforeTheirBodies(
 }
 
 /** Runs `test` against an in-process sidecar that bypasses `/served` and denies `/admin/**`. */
+/** Client connections the in-process sidecar holds now (its gauge). */
+async function connectionsOpen(gate: InProcessSidecar): Promise<number> {
+  return Number(/^gatehouse_client_connections (\d+)$/m.exec(await gate.metrics.registry.metrics())?.[1]);
+}
+
 async function withDenyingSidecar(
   limits: Parameters<typeof startSidecar>[1],
   test: (gate: InProcessSidecar) => Promise<void>,
@@ -954,6 +995,34 @@ describe('4: shutdown ends within the grace whatever clients hold', () => {
       for (const c of clients) c.socket.destroy();
     },
   );
+});
+
+describe('4: a shutdown and the refusals whose clients never close', () => {
+  it('does not wait for them: each has its one line, and the sidecar exits well within its grace', async () => {
+    const upstream = await startHostileUpstream();
+    const proc = await startSidecarProcess(loopbackAppDir(upstream.url), ['--shutdown-grace', '5s']);
+    const clients = [];
+    try {
+      for (const payload of [
+        upgradeRequest('/.gatehouse/held'),
+        'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+        'G@T /held HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+      ]) {
+        const c = await openRaw(proc.port, '127.0.5.1', true);
+        c.socket.write(payload);
+        await c.waitFor(/^HTTP\/1\.1 (400|405) /);
+        clients.push(c);
+      }
+      const started = performance.now();
+      expect(await proc.stop()).toBe(0);
+      expect(performance.now() - started).toBeLessThan(2_500);
+      const refused = proc.lines.filter((l) => l.type === 'request').map((l) => l.error);
+      expect(refused.sort()).toEqual(['bad_request', 'connect_not_supported', 'upgrade_not_supported']);
+    } finally {
+      for (const c of clients) c.socket.destroy();
+      await upstream.close();
+    }
+  });
 });
 
 describe('4: what a shutdown cuts leaves nothing in the kernel', () => {

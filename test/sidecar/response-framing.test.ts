@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_EARLY_HINTS } from '../../sidecar/src/http/early-hints.ts';
-import { type BrokenUpstream, startBrokenUpstream } from '../helpers/broken-upstream.ts';
-import { openRaw } from '../helpers/hostile.ts';
+import { type BrokenUpstream, PIECE_INTERVAL_MS, startBrokenUpstream } from '../helpers/broken-upstream.ts';
+import { openRaw, sleep } from '../helpers/hostile.ts';
 import { loopbackAppDir, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 
 // How the sidecar frames what the application answers, against the built sidecar and a raw
@@ -25,6 +25,7 @@ beforeAll(async () => {
     '/many-hints': `${hint(`Link: ${LINKS}\r\n`).repeat(200)}${FINAL}`,
     '/hint-without-link': `${hint('X-Other: 1\r\n')}${FINAL}`,
     '/hint-bad-link': `${hint('Link: not a link\r\n')}${FINAL}`,
+    '/hint-then-wait': [hint(`Link: ${LINKS}\r\n`), FINAL],
     '/no-content': 'HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX-Kept: 1\r\n\r\n',
     '/not-modified': 'HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\nETag: "v1"\r\n\r\n',
   });
@@ -74,6 +75,45 @@ describe('103 Early Hints from the application', () => {
       expect(hintsIn(text), path).toEqual([]);
       expect(text, path).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*page$/);
     }
+  });
+});
+
+describe('a client after its early hint', () => {
+  it('that resets: the request ends 499 with its one line, the next is served', async () => {
+    const client = await openRaw(sidecar.port);
+    client.socket.write('GET /hint-then-wait?reset HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await client.waitFor(/^HTTP\/1\.1 103 Early Hints\r\n/);
+    client.socket.resetAndDestroy();
+    expect(await sidecar.waitForLine((l) => l.uri === '/hint-then-wait?reset')).toMatchObject({
+      status: 499,
+      outcome: 'client_abort',
+    });
+    await sleep(PIECE_INTERVAL_MS + 200); // past the moment the application would have answered
+    expect(sidecar.lines.filter((l) => l.uri === '/hint-then-wait?reset')).toHaveLength(1);
+    expect(await exchange('/hinted')).toMatch(/page$/);
+  });
+
+  it('that half-closes (FIN after its request): still gets the response after the hint', async () => {
+    const client = await openRaw(sidecar.port);
+    client.socket.end('GET /hint-then-wait?fin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await client.closed;
+    expect(client.received()).toMatch(
+      /^HTTP\/1\.1 103 Early Hints\r\n[\s\S]*\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*page$/,
+    );
+  });
+
+  it('that reads nothing: the hint and the response wait in the kernel, and the client gets both once it reads', async () => {
+    const client = await openRaw(sidecar.port);
+    client.socket.pause();
+    client.socket.write(
+      'GET /hint-then-wait?silent HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+    );
+    expect(await sidecar.waitForLine((l) => l.uri === '/hint-then-wait?silent')).toMatchObject({
+      status: 200,
+    });
+    client.socket.resume();
+    await client.closed;
+    expect(client.received()).toMatch(/^HTTP\/1\.1 103 Early Hints\r\n[\s\S]*page$/);
   });
 });
 
