@@ -53,11 +53,10 @@ export const PIECE_INTERVAL_MS = 300;
 const inPieces =
   (pieces: readonly string[]): Act =>
   (socket) => {
-    pieces.forEach((piece, i) =>
+    for (const [i, piece] of pieces.entries())
       setTimeout(() => {
         if (socket.writable) socket.write(piece, 'latin1');
-      }, i * PIECE_INTERVAL_MS),
-    );
+      }, i * PIECE_INTERVAL_MS);
   };
 
 /**
