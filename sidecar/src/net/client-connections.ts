@@ -44,13 +44,6 @@ export interface ClientConnection {
    * connection is not idle meanwhile, so the connection cap does not close it.
    */
   announce(): void;
-  /**
-   * The upgrade asked on this connection was refused and its answer sent: there is no tunnel,
-   * only a close waiting for the client to read, so the connection cap may close it to make
-   * room. Before, a refused handshake counted as a tunnel until its client closed, and clients
-   * that never did filled the cap: every new connection was then closed on accept.
-   */
-  upgradeRefused(): void;
   /** Resolves once every request ahead on this connection has finished its response. */
   whenIdle(): Promise<void>;
   /**
@@ -255,10 +248,6 @@ export function createClientConnections(
         connection.announced++;
         idle.remove(connection);
       },
-      upgradeRefused() {
-        connection.upgraded = false;
-        becameIdle(connection);
-      },
       whenIdle() {
         // Announced requests (in line, or waiting for the log) count: they begin later.
         if ((connection.inFlight === 0 && connection.announced === 0) || socket.destroyed)
@@ -298,6 +287,15 @@ export function createClientConnections(
     if (connection === undefined) return;
     connection.upgraded = true;
     idle.remove(connection);
+    // Once the sidecar has ended its side (the answer to a refused handshake, a tunnel whose
+    // application left), there is no tunnel, only a close waiting for the client: the cap may
+    // close it to make room. Before, a refused handshake counted as a tunnel until its client
+    // closed, and clients that never did filled the cap: every new connection was then closed
+    // on accept.
+    socket.once('finish', () => {
+      connection.upgraded = false;
+      becameIdle(connection);
+    });
   });
 
   // The check runs only while a request is being read: a sidecar at rest is not woken for it,

@@ -192,7 +192,6 @@ export async function handleUpgrade(
         state.config.requestId.header,
         req.headers.accept,
       );
-      scope.connection?.upgradeRefused();
     } else {
       await proxyUpgrade(scope, socket, head, ctx.upgrades);
     }

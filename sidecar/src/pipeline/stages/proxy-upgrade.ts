@@ -144,7 +144,6 @@ export function proxyUpgrade(
       scope.errorCause = cause;
       scope.outcome = outcomeOf(error);
       sendRawError(client as never, error, scope.requestId, idHeader, req.headers.accept);
-      scope.connection?.upgradeRefused();
       finish();
     };
     /** The application failed the handshake: the answer for undici's error, and why, for the line. */
