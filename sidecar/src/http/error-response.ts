@@ -96,21 +96,6 @@ export function sendRawPage(
   ]);
 }
 
-/**
- * Time a refused connection gets to read its answer before its socket is destroyed. Ending the
- * socket is not enough: the server lets clients half-close (RFC 9112 §9.6), so an ended socket
- * stays open until its client closes too, and one that never did held the connection for good.
- */
-export const REFUSAL_LINGER_MS = 2_000;
-
-/** Destroys the socket REFUSAL_LINGER_MS from now unless it has closed by then. */
-export function destroyAfterLinger(socket: Socket): void {
-  if (socket.destroyed) return;
-  const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
-}
-
 /** One response, never cached, its connection closed after it; `headers` are name, value pairs. */
 function sendRaw(
   socket: Socket,
@@ -124,10 +109,9 @@ function sendRaw(
     `content-type: ${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   const text = `${head}connection: close\r\n\r\n${body}`;
-  if (socket.writable) {
-    socket.end(text);
-    destroyAfterLinger(socket);
-  } else socket.destroy();
+  // Ended, the connection is closed a moment later whatever its client does (client-connections.ts).
+  if (socket.writable) socket.end(text);
+  else socket.destroy();
   return Buffer.byteLength(text);
 }
 

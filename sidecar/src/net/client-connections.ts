@@ -124,6 +124,14 @@ export interface ClientConnections {
 
 const CHECK_INTERVAL_MS = 1_000;
 
+/**
+ * Time a connection whose sending side the sidecar has ended keeps, for its client to read the
+ * last answer and close; then it is destroyed. The server lets clients half-close (RFC 9112
+ * §9.6), so an ended socket stays open until its client closes too, and one that never did
+ * held the connection for good (a refused handshake, `CONNECT`, a malformed head).
+ */
+export const CLOSING_LINGER_MS = 2_000;
+
 interface Tracked extends ClientConnection, IdleLink {
   /** Requests announced and not begun yet. */
   announced: number;
@@ -271,6 +279,18 @@ export function createClientConnections(
     open.set(socket, connection);
     idle.append(connection);
     socket.on('end', () => connection.current?.peerEnded());
+    // The sidecar has ended its side (an answer that closes the connection, a refused handshake,
+    // a tunnel whose application left): no tunnel any more, only a close waiting for the client,
+    // which the cap may close to make room and which ends CLOSING_LINGER_MS later whatever the
+    // client does. Before, a refused handshake counted as a tunnel until its client closed, and
+    // clients that never did filled the cap: every new connection was then closed on accept.
+    socket.once('finish', () => {
+      connection.upgraded = false;
+      becameIdle(connection);
+      const linger = setTimeout(() => socket.destroy(), CLOSING_LINGER_MS);
+      linger.unref();
+      socket.once('close', () => clearTimeout(linger));
+    });
     socket.once('close', () => {
       open.delete(socket);
       idle.remove(connection);
@@ -287,15 +307,6 @@ export function createClientConnections(
     if (connection === undefined) return;
     connection.upgraded = true;
     idle.remove(connection);
-    // Once the sidecar has ended its side (the answer to a refused handshake, a tunnel whose
-    // application left), there is no tunnel, only a close waiting for the client: the cap may
-    // close it to make room. Before, a refused handshake counted as a tunnel until its client
-    // closed, and clients that never did filled the cap: every new connection was then closed
-    // on accept.
-    socket.once('finish', () => {
-      connection.upgraded = false;
-      becameIdle(connection);
-    });
   });
 
   // The check runs only while a request is being read: a sidecar at rest is not woken for it,

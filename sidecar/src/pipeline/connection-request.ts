@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { RequestFault } from '../../../contract/error-causes.ts';
 import { HttpError } from '../../../contract/errors.ts';
-import { destroyAfterLinger, sendError } from '../http/error-response.ts';
+import { sendError } from '../http/error-response.ts';
 import { newRequestId } from '../http/random-ids.ts';
 import type { RequestScope } from '../request-scope.ts';
 
@@ -40,10 +40,7 @@ function interrupt(
   if (error && !res.headersSent && !res.destroyed && socket.writable) {
     const idHeader = scope.state.config.requestId.header;
     sendError(res, error, scope.requestId, idHeader, scope.req.headers.accept, true);
-    res.once('finish', () => {
-      socket.end();
-      destroyAfterLinger(socket);
-    });
+    res.once('finish', () => socket.end()); // closed a moment later whatever the client does
   } else {
     res.destroy();
     socket.destroy();
