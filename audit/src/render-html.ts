@@ -1,6 +1,7 @@
 import { isoTime } from '../../lib/iso-time.ts';
 import type { RequestRecord } from './audit-record.ts';
 import type { AuditAnswer, AuditQuery } from './queries.ts';
+import { errorText } from './render-text.ts';
 import type { Session } from './sessions.ts';
 
 /**
@@ -117,7 +118,7 @@ function timeline(rows: readonly Lane[], from: number, to: number): string {
     const marks = row.requests.map(
       (r) =>
         `<rect class="${tone(r)}" x="${x(r.start) - 1.5}" y="${y + 3}" width="3" height="14" rx="1"><title>${esc(
-          `${clock(r.start)} ${r.method} ${r.uri} → ${r.status} ${r.decision?.action ?? r.outcome ?? ''} (${r.clientIp ?? '?'})`,
+          `${clock(r.start)} ${r.method} ${r.uri} → ${r.status} ${r.decision?.action ?? r.outcome ?? ''}${r.error ? ` ${errorText(r)}` : ''} (${r.clientIp ?? '?'})`,
         )}</title></rect>`,
     );
     const flags = row.anomalies.map(
@@ -153,7 +154,7 @@ function requestRows(
   flagged: ReadonlySet<string>,
   withUser = false,
 ): string {
-  return `<table><thead><tr><th>Time</th>${withUser ? '<th>User</th><th>Application</th>' : ''}<th>Method</th><th>URI</th><th>Status</th><th>Decision</th><th>Client IP</th><th>User agent</th></tr></thead><tbody>${requests
+  return `<table><thead><tr><th>Time</th>${withUser ? '<th>User</th><th>Application</th>' : ''}<th>Method</th><th>URI</th><th>Status</th><th>Decision</th><th>Error</th><th>Client IP</th><th>User agent</th></tr></thead><tbody>${requests
     .map(
       (r) =>
         `<tr${flagged.has(r.requestId) ? ' class="flag"' : ''}><td class="time" title="${esc(iso(r.start))}">${esc(withUser ? iso(r.start).slice(0, 23).replace('T', ' ') : iso(r.start).slice(11, 23))}</td>${
@@ -162,7 +163,7 @@ function requestRows(
             : ''
         }<td>${esc(r.method)}</td><td class="uri">${esc(r.uri)}</td><td>${esc(r.status)}</td><td><span class="pill ${tone(r)}">${esc(
           r.decision?.action ?? r.outcome ?? '-',
-        )}</span> ${esc(r.decision?.policy ?? '')}</td><td>${esc(r.clientIp)}</td><td class="ua" title="${esc(r.userAgent)}">${esc(r.userAgent)}</td></tr>`,
+        )}</span> ${esc(r.decision?.policy ?? '')}</td><td>${r.error ? esc(errorText(r)) : ''}</td><td>${esc(r.clientIp)}</td><td class="ua" title="${esc(r.userAgent)}">${esc(r.userAgent)}</td></tr>`,
     )
     .join('')}</tbody></table>`;
 }

@@ -50,6 +50,12 @@ function table(headers: string[], rows: string[][], maxWidths: number[] = []): s
   return [tableLine(headers, widths), ...rows.map((row) => tableLine(row, widths))].join('\n');
 }
 
+/** A failed request's stable error code, with its cause where the code has several (`-` when none). */
+export function errorText(r: Pick<RequestRecord, 'error' | 'errorCause'>): string {
+  if (!r.error) return '-';
+  return r.errorCause ? `${r.error} (${r.errorCause})` : r.error;
+}
+
 function decisionText(r: RequestRecord): string {
   if (!r.decision) return r.outcome ?? '-';
   return `${r.decision.action ?? '?'}${r.decision.policy ? ` ${r.decision.policy}` : ''}`;
@@ -74,13 +80,14 @@ export function sessionText(s: Session): string {
     safe(r.uri),
     String(r.status),
     decisionText(r),
+    safe(errorText(r)),
     safe(r.clientIp),
     safe(r.userAgent),
   ]);
   return `${head.join('\n')}\n\n${table(
-    ['', 'TIME (UTC)', 'METHOD', 'URI', 'STATUS', 'DECISION', 'CLIENT IP', 'USER AGENT'],
+    ['', 'TIME (UTC)', 'METHOD', 'URI', 'STATUS', 'DECISION', 'ERROR', 'CLIENT IP', 'USER AGENT'],
     rows,
-    [1, 23, 7, 60, 6, 28, 39, 40],
+    [1, 23, 7, 60, 6, 28, 44, 39, 40],
   )
     .split('\n')
     .map((l) => `  ${l}`)
@@ -101,8 +108,8 @@ function usersText(users: readonly UserAtAddress[]): string {
   );
 }
 
-const REQUEST_HEADERS = ['TIME', 'APP', 'USER', 'METHOD', 'URI', 'STATUS', 'DECISION', 'CLIENT IP'];
-const REQUEST_WIDTHS = [24, 32, 32, 7, 60, 6, 28, 39];
+const REQUEST_HEADERS = ['TIME', 'APP', 'USER', 'METHOD', 'URI', 'STATUS', 'DECISION', 'ERROR', 'CLIENT IP'];
+const REQUEST_WIDTHS = [24, 32, 32, 7, 60, 6, 28, 44, 39];
 
 const requestCells = (r: RequestRecord): string[] => [
   iso(r.start),
@@ -112,6 +119,7 @@ const requestCells = (r: RequestRecord): string[] => [
   safe(r.uri),
   String(r.status),
   decisionText(r),
+  safe(errorText(r)),
   safe(r.clientIp),
 ];
 

@@ -140,6 +140,18 @@ describe('what the parser refused, in the line', () => {
       errorCause: 'conflicting_length',
     });
     expect(requests.find((r) => r.uri === '/upload-chunked')).toMatchObject({ errorCause: 'invalid_chunk' });
+
+    // The table and the HTML report say it too, in a column of their own.
+    const table = await runGatehouse(['audit', 'requests', '--path', '/*', file]);
+    expect(table.code).toBe(0);
+    const [head, ...rows] = table.stdout.trimEnd().split('\n');
+    expect(head).toMatch(/ STATUS +DECISION +ERROR +CLIENT IP$/);
+    const clte = rows.find((row) => row.includes(' /clte '));
+    expect(clte).toMatch(/ 400 +\S+ +bad_request \(conflicting_length\) +127\.0\.0\.1$/);
+    const html = await runGatehouse(['audit', 'requests', '--path', '/*', '--format', 'html', file]);
+    expect(html.code).toBe(0);
+    expect(html.stdout).toContain('<th>Decision</th><th>Error</th>');
+    expect(html.stdout).toContain('<td>bad_request (invalid_chunk)</td>');
   });
 
   it('no refused head reached the application', () => {

@@ -232,6 +232,30 @@ describe('sessions', () => {
       }).join(''),
     ).toContain('ended      revoked at');
   });
+
+  it('a session table says why a request failed, in a column of its own', () => {
+    const b = new SessionBuilder();
+    b.add(request(1));
+    b.add(
+      request(2, {
+        status: 502,
+        outcome: 'upstream_error',
+        error: 'upstream_unavailable',
+        errorCause: 'connect_refused',
+      }),
+    );
+    b.add(request(3, { status: 503, error: 'upstream_busy', errorCause: null }));
+    const text = renderTable({
+      kind: 'sessions',
+      query: { kind: 'sessions', range: { since: -Infinity, until: Infinity } },
+      sessions: b.sessions(),
+    }).join('');
+    const rows = text.split('\n').filter((line) => line.includes(' GET '));
+    expect(text).toMatch(/ STATUS +DECISION +ERROR +CLIENT IP +USER AGENT\n/);
+    expect(rows[0]).toMatch(/ 200 +allow p +- +192\.0\.2\.1 /);
+    expect(rows[1]).toMatch(/ 502 +allow p +upstream_unavailable \(connect_refused\) +192\.0\.2\.1 /);
+    expect(rows[2]).toMatch(/ 503 +allow p +upstream_busy +192\.0\.2\.1 /);
+  });
 });
 
 describe('large answers', () => {
@@ -244,7 +268,7 @@ describe('large answers', () => {
     }).join('');
     const lines = text.trimEnd().split('\n');
     expect(lines).toHaveLength(300_001);
-    expect(lines[0]).toMatch(/^TIME +APP +USER +METHOD +URI +STATUS +DECISION +CLIENT IP$/);
+    expect(lines[0]).toMatch(/^TIME +APP +USER +METHOD +URI +STATUS +DECISION +ERROR +CLIENT IP$/);
     expect(lines.at(-1)).toContain('/p299999');
   });
 });
