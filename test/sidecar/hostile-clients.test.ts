@@ -220,6 +220,9 @@ describe('in-process data path under hostile clients', () => {
       error: 'upstream_busy',
       errorCause: 'queue_timeout',
     });
+    // Counted as logged (the second /hang waited for its caller's one slot and timed out too).
+    expect(await overloadRefusals(gate)).toEqual(overloadsLogged(gate));
+    expect(overloadsLogged(gate).queue_timeout).toBeGreaterThanOrEqual(1);
   });
 
   it('5 and 10: a body cut by FIN is one client_abort line with its true byte count', async () => {
@@ -562,6 +565,7 @@ describe('paths of the request and the upgrade that hold resources', () => {
         ['127.0.2.1', 'caller_tunnels_full'],
         ['127.0.2.3', 'tunnels_full'],
       ]);
+      expect(await overloadRefusals(gate)).toEqual({ caller_tunnels_full: 1, tunnels_full: 1 });
       for (const c of [a2, a3, b1, c1, c2]) c.socket.destroy();
     } finally {
       await close();
@@ -714,12 +718,32 @@ async function answeredBeforeTheirBodies(
   return declared;
 }
 
-/** Runs `test` against an in-process sidecar that bypasses `/served` and denies `/admin/**`. */
 /** Client connections the in-process sidecar holds now (its gauge). */
 async function connectionsOpen(gate: InProcessSidecar): Promise<number> {
   return Number(/^gatehouse_client_connections (\d+)$/m.exec(await gate.metrics.registry.metrics())?.[1]);
 }
 
+/** gatehouse_overload_refusals_total by cause, those counted only. */
+async function overloadRefusals(gate: InProcessSidecar): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  const text = await gate.metrics.registry.metrics();
+  for (const [, cause, count] of text.matchAll(
+    /^gatehouse_overload_refusals_total\{app="[^"]*",cause="(\w+)"\} (\d+)$/gm,
+  ))
+    counts[cause as string] = Number(count);
+  return counts;
+}
+
+/** The lines' overload causes (`errorCause` of 503 upstream_busy and tunnel_limit), counted. */
+function overloadsLogged(gate: InProcessSidecar): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of gate.records())
+    if (line.outcome === 'overloaded' && typeof line.errorCause === 'string')
+      counts[line.errorCause] = (counts[line.errorCause] ?? 0) + 1;
+  return counts;
+}
+
+/** Runs `test` against an in-process sidecar that bypasses `/served` and denies `/admin/**`. */
 async function withDenyingSidecar(
   limits: Parameters<typeof startSidecar>[1],
   test: (gate: InProcessSidecar) => Promise<void>,

@@ -230,6 +230,12 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     labelNames: ['app', 'cause'],
     registers: [registry],
   });
+  const overloadRefusals = new Counter({
+    name: 'gatehouse_overload_refusals_total',
+    help: 'Requests refused for want of room (503 upstream_busy, tunnel_limit), by application and why (queue_full, caller_queue_full, queue_timeout, tunnels_full, caller_tunnels_full: the errorCause of their log lines).',
+    labelNames: ['app', 'cause'],
+    registers: [registry],
+  });
   const revocations = new Counter({
     name: 'gatehouse_revocations_applied_total',
     help: 'Revocations (user revocations, sign-outs and back-channel logouts elsewhere) that reached this sidecar.',
@@ -332,6 +338,7 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
       const kind = kindOfCause(cause);
       if (kind === 'request') malformedRequests.labels(app, cause).inc();
       else if (kind === 'upstream') upstreamFailures.labels(app, cause).inc();
+      else overloadRefusals.labels(app, cause).inc();
     },
     revocationApplied(app) {
       revocations.labels(app).inc();
