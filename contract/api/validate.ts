@@ -84,14 +84,15 @@ export function closestName(unknown: string, known: readonly string[]): string |
 }
 
 interface SchemaNode {
+  pattern?: string;
   properties?: Record<string, SchemaNode>;
   items?: SchemaNode;
   anyOf?: SchemaNode[];
   additionalProperties?: SchemaNode | boolean;
 }
 
-/** The field names the schema allows at a JSON pointer (the object an unknown field was found in). */
-function fieldsAt(schema: SchemaNode, pointer: string): string[] {
+/** The schema nodes that may describe the value at a JSON pointer (each branch of an anyOf on the way). */
+function nodesAt(schema: SchemaNode, pointer: string): SchemaNode[] {
   let nodes: SchemaNode[] = [schema];
   for (const raw of pointer.split('/').slice(1)) {
     const part = raw.replaceAll('~1', '/').replaceAll('~0', '~');
@@ -103,9 +104,30 @@ function fieldsAt(schema: SchemaNode, pointer: string): string[] {
     }
     nodes = next;
   }
-  return [
-    ...new Set(nodes.flatMap((n) => [n, ...(n.anyOf ?? [])]).flatMap((n) => Object.keys(n.properties ?? {}))),
-  ];
+  return nodes.flatMap((n) => [n, ...(n.anyOf ?? [])]);
+}
+
+/** The field names the schema allows at a JSON pointer (the object an unknown field was found in). */
+function fieldsAt(schema: SchemaNode, pointer: string): string[] {
+  return [...new Set(nodesAt(schema, pointer).flatMap((n) => Object.keys(n.properties ?? {})))];
+}
+
+/**
+ * What a value of the wrong type was meant to be, where the schema says it in words: a duration
+ * written as a bare number (`connect: 2`) is told to be a duration with its unit, not a "string".
+ */
+function wrongTypeText(schema: SchemaNode, pointer: string, value: unknown, type: string): string {
+  const got = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  if (type === 'string' && (typeof value === 'number' || typeof value === 'boolean')) {
+    const hint = nodesAt(schema, pointer)
+      .map((n) => (n.pattern === undefined ? undefined : PATTERN_HINTS.get(n.pattern)))
+      .find((h) => h !== undefined);
+    if (hint !== undefined) {
+      const unit = hint.startsWith('a duration') ? ', with its unit' : '';
+      return `must be ${hint}${unit} (got the ${got} ${JSON.stringify(value)})`;
+    }
+  }
+  return `must be ${type} (got ${got})`;
 }
 
 /** Turns a JSON pointer (`/spec/hosts/2`) into the path users write (`spec.hosts[2]`). */
@@ -172,7 +194,7 @@ function describe(error: SchemaErrorLike, value: unknown, schema: SchemaNode): s
       return `${exactly} (got ${fields.length === 0 ? 'none' : fields.join(', ')})`;
     }
     case 'type':
-      return `must be ${String(p.type)} (got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`;
+      return wrongTypeText(schema, error.instancePath, value, String(p.type));
     default:
       return error.message;
   }

@@ -84,6 +84,17 @@ describe('loading AccessApplication YAML', () => {
       ],
     ],
     [
+      'a number or a yes/no where a duration, a host or a name goes: what it must be, not only a string',
+      `apiVersion: gatehouse.dev/v1alpha1\nkind: AccessApplication\nmetadata: {name: 1234}\nspec:\n  hosts: [8080]\n  upstream: {url: 'http://a:1', timeouts: {connect: 5, idle: false}}\n  logging: {requestHeaders: [true]}\n`,
+      [
+        'app.yaml#1 metadata.name: must be a DNS subdomain name: lower-case letters, digits, - and ., starting and ending with a letter or digit (got the number 1234)',
+        'app.yaml#1 spec.hosts[0]: must be a lower-case host name, optionally *. in front and :port after, e.g. wiki.example.com or *.example.com:8443 (got the number 8080)',
+        'app.yaml#1 spec.upstream.timeouts.connect: must be a duration such as 500ms, 30s, 5m or 1h30m, with its unit (got the number 5)',
+        'app.yaml#1 spec.upstream.timeouts.idle: must be a duration such as 500ms, 30s, 5m or 1h30m, with its unit (got the boolean false)',
+        "app.yaml#1 spec.logging.requestHeaders[0]: must be an HTTP header name: letters, digits and !#$%&'*+.^_`|~- (got the boolean true)",
+      ],
+    ],
+    [
       'a misspelt field, in another case or with a typo',
       `${HEADER}spec:\n  hosts: [a.example.com]\n  upstream: {url: 'http://a:1', timeout: {connect: 5s}}\n  Policies: []\n  upstrem: x\n`,
       [
