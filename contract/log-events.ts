@@ -319,6 +319,21 @@ export const SIDECAR_EVENTS = {
       error: str('The last error.'),
     },
   ),
+  session_ends_restored: event(
+    'At start, the sign-outs and back-channel logouts an earlier run of this container kept in `--session-ends-file` and that may still cover a live session: each is enforced again, and those not through to the operator (or `--revocations-dir`) yet are sent again (`session_end_reported`, or `session_end_delayed`).',
+    {
+      path: str('The file.'),
+      enforced: int('Ends enforced again.'),
+      reported: int('Of those, the ends sent again: not through when the earlier run stopped.'),
+      skippedLines: int(
+        'Lines that were not an end (a line cut short when the process was killed while writing it); 0 normally.',
+      ),
+    },
+  ),
+  session_ends_file_failed: event(
+    'A sign-out or back-channel logout could not be written to `--session-ends-file` (a full or read-only disk): it holds in this run, and is carried on as usual, but a restart of the container would forget it.',
+    { path: str('The file.'), error: str('The error.') },
+  ),
   websocket_closed: event(
     "An open tunnel was closed: a new config revoked its session or its policies deny it now, or the credential that opened it ended; the tunnel's request line follows with `error` set to the reason.",
     {

@@ -104,7 +104,7 @@ describe('injectPod', () => {
     expect(c.startupProbe?.httpGet?.port).toBe('metrics');
   });
 
-  it('mounts the projected token (audience gatehouse) only into the sidecar', () => {
+  it('mounts the projected token (audience gatehouse) and its state (an emptyDir) only into the sidecar', () => {
     expect(out.spec?.volumes).toEqual([
       {
         name: 'gatehouse-token',
@@ -114,11 +114,29 @@ describe('injectPod', () => {
           ],
         },
       },
+      { name: 'gatehouse-state', emptyDir: { sizeLimit: '32Mi' } },
     ]);
     expect(sidecar.volumeMounts).toEqual([
       { name: 'gatehouse-token', mountPath: '/var/run/secrets/gatehouse', readOnly: true },
+      { name: 'gatehouse-state', mountPath: '/var/run/gatehouse' },
     ]);
     expect(app(out).volumeMounts).toBeUndefined();
+    // Its session ends outlive a restart of the container, in the pod's emptyDir.
+    const args = (sidecar.args ?? []) as string[];
+    expect(args[args.indexOf('--session-ends-file') + 1]).toBe('/var/run/gatehouse/session-ends.jsonl');
+  });
+
+  it('refuses a pod that has a volume named as one of the sidecar', () => {
+    for (const name of ['gatehouse-token', 'gatehouse-state']) {
+      const result = injectPod(
+        pod((p) => {
+          if (p.spec) p.spec.volumes = [{ name, emptyDir: {} }];
+        }),
+        context,
+      );
+      expect(result).toMatchObject({ kind: 'refused', code: 'name_conflict' });
+      expect(result.kind === 'refused' && result.message).toContain(name);
+    }
   });
 
   it('runs the sidecar restricted, with resources, probes and the CA bundle', () => {

@@ -16,6 +16,14 @@ import { type ContainerLike, type PodLike, rewriteNamedPort } from './pod-shape.
 
 export const TOKEN_VOLUME = 'gatehouse-token';
 export const TOKEN_DIR = '/var/run/secrets/gatehouse';
+/**
+ * The sidecar's own state, an emptyDir: it lives as long as the pod, so a restart of the sidecar
+ * container finds what the run before kept there (its session ends).
+ */
+export const STATE_VOLUME = 'gatehouse-state';
+export const STATE_DIR = '/var/run/gatehouse';
+/** The emptyDir's bound: the session ends file stays under 8 MiB (10,000 ends and spare lines). */
+const STATE_SIZE_LIMIT = '32Mi';
 const UNNAMED_PORT_NAME = 'gatehouse';
 
 /** Why the webhook refused a pod; the message says what to change. */
@@ -157,6 +165,8 @@ function sidecarContainer(
       `0.0.0.0:${settings.adminPort}`,
       '--upstream',
       `http://127.0.0.1:${taken.number}`,
+      '--session-ends-file',
+      `${STATE_DIR}/session-ends.jsonl`,
       ...shutdownDelayArgs(context),
       ...settings.args,
     ],
@@ -191,7 +201,10 @@ function sidecarContainer(
       capabilities: { drop: ['ALL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     },
-    volumeMounts: [{ name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true }],
+    volumeMounts: [
+      { name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true },
+      { name: STATE_VOLUME, mountPath: STATE_DIR },
+    ],
     ...(context.nativeSidecar ? { restartPolicy: 'Always' } : {}),
   };
 }
@@ -236,8 +249,9 @@ export function injectPod(pod: PodLike, context: InjectionContext): InjectionRes
           `the sidecar needs port ${port}, which a container already uses; set ${LISTEN_PORT_ANNOTATION} or the injection ports`,
         );
     }
-    if ((pod.spec?.volumes ?? []).some((v) => v.name === TOKEN_VOLUME))
-      throw new Refused('name_conflict', `the pod already has a volume named ${TOKEN_VOLUME}`);
+    for (const name of [TOKEN_VOLUME, STATE_VOLUME])
+      if ((pod.spec?.volumes ?? []).some((v) => v.name === name))
+        throw new Refused('name_conflict', `the pod already has a volume named ${name}`);
 
     const warnings: string[] = [];
     const newName = taken.name === undefined ? undefined : renamedPortName(taken.name);
@@ -300,7 +314,11 @@ export function injectPod(pod: PodLike, context: InjectionContext): InjectionRes
         ...(context.nativeSidecar || initContainers.length > 0
           ? { initContainers: context.nativeSidecar ? [sidecar, ...initContainers] : initContainers }
           : {}),
-        volumes: [...(pod.spec?.volumes ?? []), volume],
+        volumes: [
+          ...(pod.spec?.volumes ?? []),
+          volume,
+          { name: STATE_VOLUME, emptyDir: { sizeLimit: STATE_SIZE_LIMIT } },
+        ],
       },
     };
     return { kind: 'injected', pod: injected, warnings };

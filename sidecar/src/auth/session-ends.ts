@@ -2,6 +2,7 @@ import type { SESSION_END_GIVEN_UP } from '../../../contract/session-end-outcome
 import type { SessionEnd } from '../../../contract/session-ends.ts';
 import { jitteredBackoff } from '../../../lib/backoff.ts';
 import { LocalRevocations } from './local-revocations.ts';
+import type { KeptEnd, SessionEndsFile } from './session-ends-file.ts';
 
 /** Carries a session end to the other sidecars of the application (the operator, a shared directory). */
 export interface SessionEndReporter {
@@ -104,13 +105,15 @@ function listed(errors: readonly string[]): string[] {
 export function createSessionEnds(
   options: SessionEndEvents & {
     readonly reporter?: SessionEndReporter;
+    /** Where ends are kept across a restart (`--session-ends-file`), when anywhere. */
+    readonly file?: Pick<SessionEndsFile, 'add' | 'settle'>;
     readonly retry?: { readonly baseMs: number; readonly maxMs: number };
     readonly now?: () => number;
     /** The jitter's source (0 to 1). */
     readonly random?: () => number;
   },
 ) {
-  const { reporter } = options;
+  const { reporter, file } = options;
   const retry = options.retry ?? SESSION_END_RETRY;
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
@@ -135,6 +138,9 @@ export function createSessionEnds(
   };
   const giveUp = (delivery: Delivery, reason: SessionEndGivenUp, error: string): void => {
     settle(delivery);
+    // Refused, another try will not help; expired, nothing is left to end. Any other reason
+    // (a stop, too many waiting) leaves it to be reported again by the next start.
+    if (reason === 'refused' || reason === 'sessions_expired') file?.settle(delivery.end);
     options.onGivenUp(delivery.end, reason, error);
   };
 
@@ -144,6 +150,7 @@ export function createSessionEnds(
       (outcome) => {
         if (delivery.settled) return;
         settle(delivery);
+        file?.settle(delivery.end);
         options.onReported?.(
           delivery.end,
           {
@@ -190,29 +197,45 @@ export function createSessionEnds(
       }
   }
 
+  /** Carries an end to the other sidecars, in rounds. */
+  function carry(r: SessionEndReporter, end: SessionEnd, application: string, lifetimeMs: number): void {
+    const delivery: Delivery = {
+      end,
+      application,
+      until: end.before * 1000 + lifetimeMs,
+      started: performance.now(),
+      attempts: 0,
+      errors: [],
+      rounds: 0,
+      timer: undefined,
+      settled: false,
+    };
+    carried.add(delivery);
+    round(r, delivery);
+  }
+
   const ends: SessionEnds = {
     end(end, application, lifetimeMs) {
+      file?.add(end, application, lifetimeMs);
       local.add(end, lifetimeMs);
       reinstall();
-      if (!reporter) return;
-      const delivery: Delivery = {
-        end,
-        application,
-        until: end.before * 1000 + lifetimeMs,
-        started: performance.now(),
-        attempts: 0,
-        errors: [],
-        rounds: 0,
-        timer: undefined,
-        settled: false,
-      };
-      carried.add(delivery);
-      round(reporter, delivery);
+      if (reporter) carry(reporter, end, application, lifetimeMs);
     },
   };
   return {
     ends,
     local,
+    /**
+     * The ends an earlier run kept (`--session-ends-file`): each is enforced here again, and
+     * those not handed on yet are carried again. Called before the first config is installed.
+     */
+    restore(kept: readonly KeptEnd[]): void {
+      for (const { end, application, lifetimeMs, settled } of kept) {
+        local.add(end, lifetimeMs);
+        if (!settled && reporter) carry(reporter, end, application, lifetimeMs);
+      }
+      reinstall();
+    },
     /** Ends waiting for their next round. */
     get delayed(): number {
       return delayed.size;

@@ -20,6 +20,7 @@ import { createFdSink, type LogSink } from '../../../lib/log/log-sink.ts';
 import { connectionsWithinOpenFiles, openFileLimit, RESERVED_FILES } from '../../../lib/open-files.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { createSessionEnds, type SessionEndReporter } from '../auth/session-ends.ts';
+import { openSessionEndsFile, type SessionEndsFile } from '../auth/session-ends-file.ts';
 import type { ConfigListener } from '../config/config-source.ts';
 import { directoryReporter, operatorReporter } from '../config/session-end-reporters.ts';
 import { createSidecarMetrics, type SidecarMetrics } from '../metrics/metrics.ts';
@@ -56,8 +57,10 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     ...revocationTarget({ user: null, subject: end.subject ?? null, provider: end.provider ?? null, ...end }),
   });
   const reporting = await sessionEndReporter(flags, () => sidecar.current());
+  const file = flags.sessionEndsFile ? openEndsFile(flags.sessionEndsFile, sink) : undefined;
   const sessionEnds = createSessionEnds({
     ...reporting,
+    ...(file ? { file } : {}),
     onDelayed: (end, error, retryUntilMs) =>
       logEvent(sink, 'session_end_delayed', {
         ...endTarget(end),
@@ -77,6 +80,17 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       }),
   });
   if (reporting.reporter) metrics.watchSessionEnds(() => sessionEnds.delayed);
+  if (file) {
+    const { ends, skippedLines } = file.kept;
+    if (ends.length > 0 || skippedLines > 0)
+      logEvent(sink, 'session_ends_restored', {
+        path: flags.sessionEndsFile as string,
+        enforced: ends.length,
+        reported: reporting.reporter ? ends.filter((kept) => !kept.settled).length : 0,
+        skippedLines,
+      });
+    sessionEnds.restore(ends);
+  }
   const fileLimit = openFileLimit();
   const maxConnections = connectionsWithinOpenFiles(flags.limits.maxConnections, fileLimit);
   const sidecar = createSidecar({
@@ -277,6 +291,22 @@ async function sessionEndReporter(
       reporter: directoryReporter(flags.revocationsDir, () => current()?.auth.session.absoluteMs ?? 0),
     };
   return {};
+}
+
+/**
+ * Opens `--session-ends-file`; a path the sidecar cannot read or write stops it at start (exit
+ * 1, the path and the error on stderr): a sidecar that would forget its sign-outs at its next
+ * restart does not serve.
+ */
+function openEndsFile(path: string, sink: LogSink): SessionEndsFile {
+  try {
+    return openSessionEndsFile(path, {
+      onError: (error) => logEvent(sink, 'session_ends_file_failed', { path, error: error.message }),
+    });
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`--session-ends-file: ${(error as Error).message}`), { code, path });
+  }
 }
 
 /** The config_loaded event: which config now serves, and how many policies it enforces or audits. */

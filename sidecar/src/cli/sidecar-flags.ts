@@ -43,6 +43,10 @@ Options:
   --revocations-dir <dir>       with --config: a directory the replicas share; its AccessRevocation
                                 files are read with the config, and sign-outs and back-channel
                                 logouts are written there, so they end the session in every replica
+  --session-ends-file <file>    keeps this sidecar's sign-outs and back-channel logouts across a
+                                restart of its container: enforced again at start, and those not
+                                through to the operator (or --revocations-dir) yet sent again
+                                (injected sidecars: an emptyDir of the pod)
   --idle-collection-after <d>   quiet time (no request started) after which the sidecar gives memory
                                 back with one memory-reducing garbage collection, at most once
                                 every six such times and only when the heap grew by ${IDLE_COLLECTION_MIN_GROWTH_BYTES / 1024 / 1024} MiB since the
@@ -87,6 +91,7 @@ export interface SidecarFlags {
   readonly delayMs: number;
   readonly pollIntervalMs: number;
   readonly revocationsDir: string | undefined;
+  readonly sessionEndsFile: string | undefined;
   readonly idleCollectionAfterMs: number;
   readonly limits: ClientLimits;
 }
@@ -116,6 +121,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       'idle-collection-after': { type: 'string', default: `${DEFAULT_IDLE_COLLECTION_AFTER_MS / 1000}s` },
       'poll-interval': { type: 'string', default: '1s' },
       'revocations-dir': { type: 'string' },
+      'session-ends-file': { type: 'string' },
       'max-header-size': { type: 'string', default: String(D.maxHeaderBytes) },
       'client-header-timeout': { type: 'string', default: '10s' },
       'client-idle-timeout': { type: 'string', default: '60s' },
@@ -177,6 +183,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
     pollIntervalMs: duration('poll-interval'),
     idleCollectionAfterMs: idleCollectionAfter(duration('idle-collection-after')),
     revocationsDir: values['revocations-dir'],
+    sessionEndsFile: values['session-ends-file'],
     limits: Object.freeze({
       maxHeaderBytes: integer('max-header-size', 1024, 1024 * 1024),
       headersTimeoutMs: duration('client-header-timeout'),
