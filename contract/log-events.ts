@@ -322,6 +322,7 @@ export const SIDECAR_EVENTS = {
   session_ends_restored: event(
     'At start, the sign-outs and back-channel logouts an earlier run of this container kept in `--session-ends-file` and that may still cover a live session: each is enforced again, and those not through to the operator (or `--revocations-dir`) yet are sent again (`session_end_reported`, or `session_end_delayed`).',
     {
+      app: App,
       path: str('The file.'),
       enforced: int('Ends enforced again.'),
       reported: int('Of those, the ends sent again: not through when the earlier run stopped.'),

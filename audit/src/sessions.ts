@@ -140,14 +140,21 @@ export class SessionBuilder {
    * naming it, made once it had begun, that the sidecar gave up (session_end_unreported), and
    * those whose first round failed (session_end_delayed) with no later line of that sidecar
    * saying how they went: a sidecar killed (SIGKILL, out of memory) while the operator could not
-   * be reached writes no such line.
+   * be reached writes no such line. An end given up or delayed that a later line reports (a
+   * sidecar restarted with its session ends file sends it again) got through.
    */
   #notCarried(b: Builder): AuthRecord[] {
     const signedIn = b.login?.time ?? b.requests[0]?.start ?? b.firstSeen;
     const concerns = (u: AuthRecord): boolean => names(u, b) && (u.session != null || signedIn <= u.time);
     const settled = (d: AuthRecord): boolean =>
       [this.#reported, this.#unreported].some((list) => list.some((r) => r.time >= d.time && sameEnd(r, d)));
-    return [...this.#unreported.filter(concerns), ...this.#delayed.filter((d) => concerns(d) && !settled(d))];
+    // A sidecar restarted with --session-ends-file sends again what it gave up at its stop.
+    const reportedLater = (u: AuthRecord): boolean =>
+      this.#reported.some((r) => r.time >= u.time && sameEnd(r, u));
+    return [
+      ...this.#unreported.filter((u) => concerns(u) && !reportedLater(u)),
+      ...this.#delayed.filter((d) => concerns(d) && !settled(d)),
+    ];
   }
 
   /** Where the lines about ends by name are kept, by type, until a session they may end is finished. */

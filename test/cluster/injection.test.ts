@@ -279,7 +279,8 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
     const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
     const [command, ...args] = container.args;
     expect(command).toBe('sidecar');
-    // What only a real pod has: the Service DNS name, the token path, the app on 127.0.0.1:8080.
+    // What only a real pod has: the Service DNS name, the token path, the state volume, the app
+    // on 127.0.0.1:8080.
     sidecar = await startSidecarProcess(
       { sourceArgs: args },
       [
@@ -287,6 +288,8 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
         `https://127.0.0.1:${operator.deliveryPort}`,
         '--token-file',
         join(dir, 'token'),
+        '--session-ends-file',
+        join(dir, 'session-ends.jsonl'),
         '--upstream',
         `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
       ],

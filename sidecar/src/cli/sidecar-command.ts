@@ -80,17 +80,6 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       }),
   });
   if (reporting.reporter) metrics.watchSessionEnds(() => sessionEnds.delayed);
-  if (file) {
-    const { ends, skippedLines } = file.kept;
-    if (ends.length > 0 || skippedLines > 0)
-      logEvent(sink, 'session_ends_restored', {
-        path: flags.sessionEndsFile as string,
-        enforced: ends.length,
-        reported: reporting.reporter ? ends.filter((kept) => !kept.settled).length : 0,
-        skippedLines,
-      });
-    sessionEnds.restore(ends);
-  }
   const fileLimit = openFileLimit();
   const maxConnections = connectionsWithinOpenFiles(flags.limits.maxConnections, fileLimit);
   const sidecar = createSidecar({
@@ -191,6 +180,20 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   }
   install(config);
   logConfigLoaded(sink, config, sourceName);
+  // The ends an earlier run kept hold before the first request; those not through yet are sent
+  // again now that their lines can name the application.
+  if (file) {
+    const { ends, skippedLines } = file.kept;
+    if (ends.length > 0 || skippedLines > 0)
+      logEvent(sink, 'session_ends_restored', {
+        app: applicationLabel(config.application),
+        path: flags.sessionEndsFile as string,
+        enforced: ends.length,
+        reported: reporting.reporter ? ends.filter((kept) => !kept.settled).length : 0,
+        skippedLines,
+      });
+    sessionEnds.restore(ends);
+  }
   const address = await sidecar.listen(flags.listen.port, flags.listen.host);
   const nodeOptionsApplied = sidecarNodeOptionsApplied();
   logEvent(sink, 'sidecar_started', {
@@ -305,7 +308,9 @@ function openEndsFile(path: string, sink: LogSink): SessionEndsFile {
     });
   } catch (error) {
     const { code } = error as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`--session-ends-file: ${(error as Error).message}`), { code, path });
+    const message = (error as Error).message;
+    const named = message.includes(path) ? message : `${message} (${path})`;
+    throw Object.assign(new Error(`--session-ends-file: ${named}`), { code, path });
   }
 }
 

@@ -1,0 +1,245 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { streamLine } from '../../contract/config-stream.ts';
+import { SESSION_ENDS_PATH } from '../../contract/session-ends.ts';
+import { createSealer } from '../../sidecar/src/auth/sealed.ts';
+import { TEST_KEYS, testConfig } from '../helpers/fixtures.ts';
+import { signOut } from '../helpers/session-ends.ts';
+import { runGatehouse, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+import { testSession } from '../helpers/test-session.ts';
+import { selfSignedCertificate } from '../helpers/tls.ts';
+
+// A sidecar container restarts (killed for memory, a failed liveness probe, a defect) while a
+// sign-out it took is not through to the operator yet, or after it was: with
+// --session-ends-file (injected sidecars keep it in an emptyDir of the pod), the restarted
+// sidecar refuses the session at once and sends the end again when it was not through. Before,
+// the restarted sidecar accepted the signed-out session's cookie, and the end was lost.
+
+type Answer = 'unavailable' | 'hold' | 'accept';
+
+const tls = selfSignedCertificate();
+const tokenFile = join(tls.certFile, '..', 'restart-token');
+const config = testConfig(
+  {
+    upstream: { url: 'http://127.0.0.1:9' },
+    authentication: {
+      externalUrl: 'http://127.0.0.1',
+      // Never contacted: the sessions of this test are sealed here, as a sign-in would.
+      identityProviders: [{ name: 'corp', issuer: 'http://127.0.0.1:9/', clientId: 'test' }],
+    },
+  },
+  {},
+  {},
+  'shop',
+);
+const sealer = createSealer(TEST_KEYS('ES256').cookie);
+
+/** What the stand-in operator answers a session end with, and the ends it took. */
+let answer: Answer = 'accept';
+let posted = 0;
+const taken: unknown[] = [];
+let operator: Server;
+let operatorUrl: string;
+const running = new Set<SidecarProcess>();
+
+beforeAll(async () => {
+  writeFileSync(tokenFile, 'pod-token');
+  operator = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    if (req.method === 'POST' && req.url === SESSION_ENDS_PATH) {
+      posted++;
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      if (answer === 'hold') return; // answers nothing, holds the connection
+      req.on('end', () => {
+        if (answer === 'accept') taken.push(JSON.parse(body));
+        res.writeHead(answer === 'accept' ? 201 : 503).end();
+      });
+      return;
+    }
+    // The config stream: it never carries the sign-outs, so only the sidecar's own file can.
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write(streamLine({ type: 'config', config }));
+  });
+  await new Promise<void>((r) => operator.listen(0, '127.0.0.1', r));
+  operatorUrl = `https://127.0.0.1:${(operator.address() as AddressInfo).port}`;
+});
+
+afterEach(async () => {
+  for (const proc of running) await proc.stop();
+  running.clear();
+});
+
+afterAll(async () => {
+  operator.closeAllConnections();
+  await new Promise((r) => operator.close(r));
+});
+
+const SOURCE = ['--operator-url', '', '--operator-ca', tls.certFile, '--token-file', tokenFile];
+
+/** A cluster sidecar of the stand-in operator keeping its ends in `file` (none: without the flag). */
+async function start(file: string | undefined, grace = '20s'): Promise<SidecarProcess> {
+  const sourceArgs = [...SOURCE];
+  sourceArgs[1] = operatorUrl;
+  const proc = await startSidecarProcess({ sourceArgs }, [
+    '--shutdown-grace',
+    grace,
+    ...(file ? ['--session-ends-file', file] : []),
+  ]);
+  running.add(proc);
+  await proc.waitForLine((l) => l.type === 'config_loaded', 10_000);
+  return proc;
+}
+
+/** Kills the sidecar as the kernel's OOM killer would: no stop, no line after. */
+async function kill(proc: SidecarProcess): Promise<void> {
+  const exit = new Promise((r) => proc.child.once('exit', (_code, signal) => r(signal)));
+  proc.child.kill('SIGKILL');
+  expect(await exit).toBe('SIGKILL');
+  running.delete(proc);
+  await proc.stop();
+}
+
+const cookieOf = async (sid: string) => `_gatehouse=${await sealer.seal('session', testSession(sid))}`;
+
+/** The sidecar's answer to the session's cookie: its line says whether the session was taken. */
+async function presented(proc: SidecarProcess, cookie: string, path: string) {
+  const response = await request(`http://127.0.0.1:${proc.port}${path}`, { headers: { cookie } });
+  await response.body.dump();
+  const line = await proc.waitForLine((l) => l.uri === path, 5_000);
+  const revoked = proc.lines.find((l) => l.type === 'session_revoked' && l.requestId === line.requestId);
+  return { sessionId: line.sessionId, revoked: revoked !== undefined };
+}
+
+/** The anomalies `gatehouse audit sessions` flags for the session `sid` in these sidecars' lines. */
+async function anomaliesOf(runs: readonly SidecarProcess[], sid: string): Promise<string[]> {
+  const log = join(mkdtempSync(join(tmpdir(), 'gatehouse-restart-')), 'sidecar.log');
+  writeFileSync(log, runs.flatMap((run) => run.lines.map((l) => `${JSON.stringify(l)}\n`)).join(''));
+  const audit = await runGatehouse(['audit', 'sessions', '--sub', `sub-${sid}`, '--format', 'json', log]);
+  expect(audit.code).toBe(0);
+  const [session] = JSON.parse(audit.stdout) as { end: { kind: string }; anomalies: { kind: string }[] }[];
+  expect(session?.end.kind).toBe('logout');
+  return session?.anomalies.map((a) => a.kind) ?? [];
+}
+
+const newFile = () => join(mkdtempSync(join(tmpdir(), 'gatehouse-restart-')), 'session-ends.jsonl');
+
+describe('a sidecar restarted after a sign-out (--session-ends-file)', () => {
+  it('killed while its end waits for the operator: the restarted sidecar refuses the session at once and sends the end again', async () => {
+    const file = newFile();
+    answer = 'unavailable';
+    const first = await start(file);
+    const sid = 'restart-killed-waiting';
+    const cookie = await cookieOf(sid);
+    expect(await signOut(`http://127.0.0.1:${first.port}`, cookie)).toBeLessThan(400);
+    await first.waitForLine((l) => l.type === 'session_end_delayed', 10_000);
+    await kill(first);
+
+    const before = taken.length;
+    answer = 'accept';
+    const second = await start(file);
+    expect(second.lines.find((l) => l.type === 'session_ends_restored')).toMatchObject({
+      path: file,
+      enforced: 1,
+      reported: 1,
+      skippedLines: 0,
+    });
+    expect(await presented(second, cookie, '/after-restart')).toEqual({ sessionId: null, revoked: true });
+    await second.waitForLine((l) => l.type === 'session_end_reported', 10_000);
+    expect(taken.slice(before)).toMatchObject([{ session: sid, reason: 'signed out' }]);
+    // The analyst reads both runs' lines: a sign-out that got through in the end, nothing flagged.
+    expect(await anomaliesOf([first, second], sid)).toEqual([]);
+    expect(await anomaliesOf([first], sid)).toEqual(['end_not_carried']);
+  });
+
+  it('killed after its end got through: enforced again, not sent again', async () => {
+    const file = newFile();
+    answer = 'accept';
+    const first = await start(file);
+    const cookie = await cookieOf('restart-killed-reported');
+    expect(await signOut(`http://127.0.0.1:${first.port}`, cookie)).toBeLessThan(400);
+    await first.waitForLine((l) => l.type === 'session_end_reported', 10_000);
+    await kill(first);
+
+    const before = posted;
+    const second = await start(file);
+    expect(second.lines.find((l) => l.type === 'session_ends_restored')).toMatchObject({
+      enforced: 1,
+      reported: 0,
+    });
+    expect(await presented(second, cookie, '/after-restart')).toEqual({ sessionId: null, revoked: true });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(posted).toBe(before);
+    // Another session of the same user is not touched: only the one signed out ends.
+    expect(await presented(second, await cookieOf('restart-other-session'), '/other')).toEqual({
+      sessionId: 'restart-other-session',
+      revoked: false,
+    });
+  });
+
+  it('stopped while the operator held its round past the grace (shutting_down): the next start sends it again', async () => {
+    const file = newFile();
+    answer = 'hold';
+    const first = await start(file, '2s');
+    const before = posted;
+    const cookie = await cookieOf('restart-stopped-held');
+    expect(await signOut(`http://127.0.0.1:${first.port}`, cookie)).toBeLessThan(400);
+    while (posted === before) await new Promise((r) => setTimeout(r, 10));
+    running.delete(first);
+    expect(await first.stop()).toBe(0);
+    expect(first.lines.find((l) => l.type === 'session_end_unreported')).toMatchObject({
+      reason: 'shutting_down',
+    });
+    operator.closeAllConnections(); // the held rounds
+
+    answer = 'accept';
+    const second = await start(file);
+    expect(second.lines.find((l) => l.type === 'session_ends_restored')).toMatchObject({ reported: 1 });
+    await second.waitForLine((l) => l.type === 'session_end_reported', 10_000);
+    expect(await presented(second, cookie, '/after-stop')).toEqual({ sessionId: null, revoked: true });
+    expect(await anomaliesOf([first, second], 'restart-stopped-held')).toEqual([]);
+    expect(await anomaliesOf([first], 'restart-stopped-held')).toEqual(['end_not_carried']);
+  });
+
+  it('a line cut short by the kill is skipped, and the ends before it hold', async () => {
+    const file = newFile();
+    answer = 'accept';
+    const first = await start(file);
+    const cookie = await cookieOf('restart-before-cut');
+    expect(await signOut(`http://127.0.0.1:${first.port}`, cookie)).toBeLessThan(400);
+    await first.waitForLine((l) => l.type === 'session_end_reported', 10_000);
+    await kill(first);
+    const whole = readFileSync(file, 'utf8');
+    writeFileSync(file, `${whole}{"end":{"session":"restart-cut-short-0000","be`);
+
+    const second = await start(file);
+    expect(second.lines.find((l) => l.type === 'session_ends_restored')).toMatchObject({
+      enforced: 1,
+      skippedLines: 1,
+    });
+    expect(await presented(second, cookie, '/after-cut')).toEqual({ sessionId: null, revoked: true });
+  });
+
+  it('a path the sidecar cannot use stops it at start, saying which and why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-restart-'));
+    const { code, stderr } = await runGatehouse([
+      'sidecar',
+      ...SOURCE.map((arg, i) => (i === 1 ? operatorUrl : arg)),
+      '--listen',
+      '127.0.0.1:0',
+      '--admin-listen',
+      '127.0.0.1:0',
+      '--session-ends-file',
+      dir,
+    ]);
+    expect(code).toBe(1);
+    expect(stderr).toContain('gatehouse sidecar: --session-ends-file: EISDIR');
+    expect(stderr).toContain(dir);
+  });
+});
