@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -104,6 +104,27 @@ describe('the session ends file', () => {
     expect(kept[0]?.end.session).toBe(signOut(20_000).session);
     expect(kept.at(-1)).toMatchObject({ end: signOut(29_999), settled: false });
     expect(kept.at(-2)).toMatchObject({ end: signOut(29_998), settled: true });
+  });
+
+  it('with the longest ends the sidecar makes, the file and its new copy stay within the 32 MiB emptyDir of injected pods', () => {
+    const path = fresh();
+    const file = openSessionEndsFile(path, { now, onError: noErrors });
+    const app = `${'n'.repeat(63)}/${'a'.repeat(189)}`;
+    let most = 0;
+    for (let i = 0; i < 24_000; i++) {
+      const end: SessionEnd = {
+        providerSession: `${String(i).padStart(8, '0')}${'p'.repeat(247)}`,
+        provider: 'x'.repeat(63),
+        before: NOW / 1000,
+        reason: 'back-channel logout',
+      };
+      file.add(end, app, HOUR);
+      file.settle(end);
+      if (i % 500 === 0) most = Math.max(most, statSync(path).size);
+    }
+    // The file and, while it is written anew, its new copy: both within the volume's limit.
+    expect(most).toBeLessThan(10 * 1024 * 1024);
+    expect(2 * most).toBeLessThan(32 * 1024 * 1024);
   });
 
   it('a path it cannot use fails the open; a later failure to write the file anew is told and the end appended all the same', () => {

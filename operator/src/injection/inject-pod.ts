@@ -22,7 +22,7 @@ export const TOKEN_DIR = '/var/run/secrets/gatehouse';
  */
 export const STATE_VOLUME = 'gatehouse-state';
 export const STATE_DIR = '/var/run/gatehouse';
-/** The emptyDir's bound: the session ends file stays under 8 MiB (10,000 ends and spare lines). */
+/** The emptyDir's bound: the session ends file stays under 8 MiB, and as much again while it is written anew. */
 const STATE_SIZE_LIMIT = '32Mi';
 const UNNAMED_PORT_NAME = 'gatehouse';
 
