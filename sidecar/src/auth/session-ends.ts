@@ -227,7 +227,8 @@ export function createSessionEnds(
     local,
     /**
      * The ends an earlier run kept (`--session-ends-file`): each is enforced here again, and
-     * those not handed on yet are carried again. Called before the first config is installed.
+     * those not handed on yet are carried again. Called once the first config is installed
+     * (so that their lines name the application), before the first request.
      */
     restore(kept: readonly KeptEnd[]): void {
       for (const { end, application, lifetimeMs, settled } of kept) {
