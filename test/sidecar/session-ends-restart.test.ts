@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { streamLine } from '../../contract/config-stream.ts';
+import { generateApplicationKeys, keysSecretName, keysToSecretData } from '../../contract/keys.ts';
 import { SESSION_ENDS_PATH } from '../../contract/session-ends.ts';
 import { createSealer } from '../../sidecar/src/auth/sealed.ts';
 import { TEST_KEYS, testConfig } from '../helpers/fixtures.ts';
@@ -13,6 +15,7 @@ import { signOut } from '../helpers/session-ends.ts';
 import { runGatehouse, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import { testSession } from '../helpers/test-session.ts';
 import { selfSignedCertificate } from '../helpers/tls.ts';
+import { ENGINEERS_POLICY, IDP_SECRET, wikiSpec } from '../helpers/wiki-app.ts';
 
 // A sidecar container restarts (killed for memory, a failed liveness probe, a defect) while a
 // sign-out it took is not through to the operator yet, or after it was: with
@@ -224,6 +227,59 @@ describe('a sidecar restarted after a sign-out (--session-ends-file)', () => {
       skippedLines: 1,
     });
     expect(await presented(second, cookie, '/after-cut')).toEqual({ sessionId: null, revoked: true });
+  });
+
+  it('standalone (--config) without a revocations directory: the sign-out outlives a restart of the process', async () => {
+    const keys = generateApplicationKeys('ES256');
+    const configDir = mkdtempSync(join(tmpdir(), 'gatehouse-restart-'));
+    const documents = [
+      {
+        apiVersion: 'gatehouse.dev/v1alpha1',
+        kind: 'AccessApplication',
+        metadata: { name: 'wiki' },
+        spec: wikiSpec({
+          hosts: ['127.0.0.1'],
+          upstreamUrl: 'http://127.0.0.1:9',
+          externalUrl: 'http://127.0.0.1',
+          issuer: 'http://127.0.0.1:9/', // never contacted: the session is sealed here
+        }),
+      },
+      {
+        apiVersion: 'gatehouse.dev/v1alpha1',
+        kind: 'AccessPolicy',
+        metadata: { name: 'engineers' },
+        spec: ENGINEERS_POLICY,
+      },
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'idp' }, stringData: IDP_SECRET },
+      // Its keys in the config: a cookie sealed before a restart is read after it.
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: keysSecretName('wiki') },
+        stringData: keysToSecretData(keys),
+      },
+    ];
+    writeFileSync(join(configDir, 'wiki.yaml'), documents.map((d) => stringify(d)).join('---\n'));
+    const session = { ...testSession('restart-standalone-01', 3600, ['engineering']), idp: 'dev' };
+    const cookie = `_gatehouse=${await createSealer(keys.cookie).seal('session', session)}`;
+    const file = newFile();
+    const startStandalone = async () => {
+      const proc = await startSidecarProcess(configDir, ['--session-ends-file', file]);
+      running.add(proc);
+      return proc;
+    };
+    const first = await startStandalone();
+    expect(await presented(first, cookie, '/before')).toEqual({ sessionId: session.sid, revoked: false });
+    expect(await signOut(`http://127.0.0.1:${first.port}`, cookie)).toBeLessThan(400);
+    await kill(first);
+
+    const second = await startStandalone();
+    expect(second.lines.find((l) => l.type === 'session_ends_restored')).toMatchObject({
+      app: 'wiki',
+      enforced: 1,
+      reported: 0, // no revocations directory: nothing to send it to
+    });
+    expect(await presented(second, cookie, '/after-restart')).toEqual({ sessionId: null, revoked: true });
   });
 
   it('a path the sidecar cannot use stops it at start, saying which and why', async () => {
