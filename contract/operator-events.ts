@@ -115,8 +115,12 @@ export const OPERATOR_EVENTS = {
     {
       app: str('`namespace/name` of the AccessApplication.'),
       pod: str('The Pod of the sidecar that handed it over.'),
-      revocation: str('The AccessRevocation written.'),
+      revocation: str('The AccessRevocation written (named after the end and the application).'),
       reason: str('Its reason, as the sidecar gave it.'),
+      already: Type.Boolean({
+        description:
+          'true when that AccessRevocation was there already: the sidecar sent the end again (its answer was lost, or its next start sent what it had not seen through); nothing more was written.',
+      }),
       verifyMs: int('Milliseconds verifying the sidecar and reading its request.'),
       createMs: int('Milliseconds writing the AccessRevocation.'),
     },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import Type, { type Static } from 'typebox';
 
 /**
@@ -46,4 +47,20 @@ export function sessionEndRevocationSpec(end: SessionEnd, application: string): 
     revokedBefore: new Date(end.before * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
     reason: end.reason,
   };
+}
+
+/**
+ * The name of the AccessRevocation that carries a session end for one application: the same end
+ * of the same application always gets the same name, so a sidecar that sends it again (its
+ * answer lost, or sent again by its next start) finds it recorded instead of adding another.
+ */
+export function sessionEndRevocationName(end: SessionEnd, application: string): string {
+  const named =
+    end.session !== undefined
+      ? `s\u0000${end.session}`
+      : end.providerSession !== undefined
+        ? `p\u0000${end.provider ?? ''}\u0000${end.providerSession}`
+        : `u\u0000${end.provider ?? ''}\u0000${end.subject ?? ''}\u0000${end.before}`;
+  const digest = createHash('sha256').update(`${application}\u0000${named}`).digest('hex');
+  return `session-end-${digest.slice(0, 20)}`;
 }

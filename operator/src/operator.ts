@@ -1,5 +1,3 @@
-import { ACCESS_REVOCATIONS } from '../../contract/api/resource-types.ts';
-import { sessionEndRevocationSpec } from '../../contract/session-ends.ts';
 import { createAdminServer } from '../../lib/admin-server.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
@@ -17,6 +15,7 @@ import { DEFAULT_OVERLAP_MS, DEFAULT_ROTATION_MS } from './controller/signing-ke
 import { WorkQueue } from './controller/work-queue.ts';
 import { ConfigHub } from './delivery/config-hub.ts';
 import { createDeliveryServer } from './delivery/delivery-server.ts';
+import { sessionEndRecorder } from './delivery/record-session-end.ts';
 import { createSidecarVerifier } from './delivery/sidecar-identity.ts';
 import { createInjectionController } from './injection/injection-controller.ts';
 import { createOperatorCaches, informerFactory } from './operator-caches.ts';
@@ -167,25 +166,11 @@ export function createOperator(options: OperatorOptions) {
     verify: createSidecarVerifier(client, caches.pods),
     sessionEnds: {
       covering: caches.revocationsCovering,
-      record: async (identity, end, receivedAtMs) => {
-        const application = `${identity.namespace}/${identity.application}`;
-        const creating = performance.now();
-        const created = await client.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
-          metadata: { generateName: 'session-end-' } as unknown as KubeObject['metadata'],
-          spec: sessionEndRevocationSpec(end, application),
-        });
-        metrics.writes.inc({ what: 'session_end' });
-        log('session_end_recorded', {
-          app: application,
-          pod: identity.pod,
-          revocation: created.metadata.name,
-          reason: end.reason,
-          // Where the time went: verifying the sidecar and reading the request, then the write.
-          verifyMs: Math.round(creating - receivedAtMs),
-          createMs: Math.round(performance.now() - creating),
-        });
-        return created.metadata.name;
-      },
+      record: sessionEndRecorder({
+        client,
+        log,
+        written: () => metrics.writes.inc({ what: 'session_end' }),
+      }),
     },
     metrics,
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
