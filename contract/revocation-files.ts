@@ -20,14 +20,16 @@ function expiresAt(text: string): number | undefined {
 /**
  * Writes an AccessRevocation as a YAML file into a directory every replica reads (atomically:
  * a temporary file, then a rename), and deletes the files there whose noted expiry has passed.
+ * Named `<prefix>-<random>`, or `name` when given: the same name written again replaces the
+ * file (a session end sent again).
  */
 export function writeRevocationFile(
   directory: string,
   spec: Record<string, unknown>,
   expires: Date,
-  prefix = 'revocation',
+  naming: { readonly prefix: string } | { readonly name: string } = { prefix: 'revocation' },
 ): string {
-  const name = `${prefix}-${randomBytes(5).toString('hex')}`;
+  const name = 'name' in naming ? naming.name : `${naming.prefix}-${randomBytes(5).toString('hex')}`;
   const document = { apiVersion: API_VERSION, kind: 'AccessRevocation', metadata: { name }, spec };
   const text = `# Written by Gatehouse; deleted after it expires.\n# expires ${expires.toISOString()}\n${stringify(document)}`;
   const temporary = join(directory, `.${name}.tmp`);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -131,6 +131,48 @@ async function anomaliesOf(runs: readonly SidecarProcess[], sid: string): Promis
   return session?.anomalies.map((a) => a.kind) ?? [];
 }
 
+/** A standalone application `wiki` whose keys are in its config, and a signed-in engineer's cookie sealed with them. */
+async function standaloneApp(sid: string): Promise<{ configDir: string; cookie: string; sid: string }> {
+  const keys = generateApplicationKeys('ES256');
+  const configDir = mkdtempSync(join(tmpdir(), 'gatehouse-restart-'));
+  const documents = [
+    {
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'AccessApplication',
+      metadata: { name: 'wiki' },
+      spec: wikiSpec({
+        hosts: ['127.0.0.1'],
+        upstreamUrl: 'http://127.0.0.1:9',
+        externalUrl: 'http://127.0.0.1',
+        issuer: 'http://127.0.0.1:9/', // never contacted: the session is sealed here
+      }),
+    },
+    {
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'AccessPolicy',
+      metadata: { name: 'engineers' },
+      spec: ENGINEERS_POLICY,
+    },
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'idp' }, stringData: IDP_SECRET },
+    // Its keys in the config: a cookie sealed before a restart is read after it.
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: keysSecretName('wiki') },
+      stringData: keysToSecretData(keys),
+    },
+  ];
+  writeFileSync(join(configDir, 'wiki.yaml'), documents.map((d) => stringify(d)).join('---\n'));
+  const session = { ...testSession(sid, 3600, ['engineering']), idp: 'dev' };
+  return { configDir, cookie: `_gatehouse=${await createSealer(keys.cookie).seal('session', session)}`, sid };
+}
+
+async function startStandalone(configDir: string, flags: string[]): Promise<SidecarProcess> {
+  const proc = await startSidecarProcess(configDir, flags);
+  running.add(proc);
+  return proc;
+}
+
 const newFile = () => join(mkdtempSync(join(tmpdir(), 'gatehouse-restart-')), 'session-ends.jsonl');
 
 describe('a sidecar restarted after a sign-out (--session-ends-file)', () => {
@@ -230,55 +272,41 @@ describe('a sidecar restarted after a sign-out (--session-ends-file)', () => {
   });
 
   it('standalone (--config) without a revocations directory: the sign-out outlives a restart of the process', async () => {
-    const keys = generateApplicationKeys('ES256');
-    const configDir = mkdtempSync(join(tmpdir(), 'gatehouse-restart-'));
-    const documents = [
-      {
-        apiVersion: 'gatehouse.dev/v1alpha1',
-        kind: 'AccessApplication',
-        metadata: { name: 'wiki' },
-        spec: wikiSpec({
-          hosts: ['127.0.0.1'],
-          upstreamUrl: 'http://127.0.0.1:9',
-          externalUrl: 'http://127.0.0.1',
-          issuer: 'http://127.0.0.1:9/', // never contacted: the session is sealed here
-        }),
-      },
-      {
-        apiVersion: 'gatehouse.dev/v1alpha1',
-        kind: 'AccessPolicy',
-        metadata: { name: 'engineers' },
-        spec: ENGINEERS_POLICY,
-      },
-      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'idp' }, stringData: IDP_SECRET },
-      // Its keys in the config: a cookie sealed before a restart is read after it.
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: keysSecretName('wiki') },
-        stringData: keysToSecretData(keys),
-      },
-    ];
-    writeFileSync(join(configDir, 'wiki.yaml'), documents.map((d) => stringify(d)).join('---\n'));
-    const session = { ...testSession('restart-standalone-01', 3600, ['engineering']), idp: 'dev' };
-    const cookie = `_gatehouse=${await createSealer(keys.cookie).seal('session', session)}`;
+    const { configDir, cookie, sid } = await standaloneApp('restart-standalone-01');
     const file = newFile();
-    const startStandalone = async () => {
-      const proc = await startSidecarProcess(configDir, ['--session-ends-file', file]);
-      running.add(proc);
-      return proc;
-    };
-    const first = await startStandalone();
-    expect(await presented(first, cookie, '/before')).toEqual({ sessionId: session.sid, revoked: false });
+    const first = await startStandalone(configDir, ['--session-ends-file', file]);
+    expect(await presented(first, cookie, '/before')).toEqual({ sessionId: sid, revoked: false });
     expect(await signOut(`http://127.0.0.1:${first.port}`, cookie)).toBeLessThan(400);
     await kill(first);
 
-    const second = await startStandalone();
+    const second = await startStandalone(configDir, ['--session-ends-file', file]);
     expect(second.lines.find((l) => l.type === 'session_ends_restored')).toMatchObject({
       app: 'wiki',
       enforced: 1,
       reported: 0, // no revocations directory: nothing to send it to
     });
+    expect(await presented(second, cookie, '/after-restart')).toEqual({ sessionId: null, revoked: true });
+  });
+
+  it('standalone with a revocations directory: an end written there and sent again (killed before its settled line) replaces its file, not a second one', async () => {
+    const { configDir, cookie } = await standaloneApp('restart-standalone-02');
+    const file = newFile();
+    const revocations = mkdtempSync(join(tmpdir(), 'gatehouse-restart-'));
+    const flags = ['--session-ends-file', file, '--revocations-dir', revocations];
+    const first = await startStandalone(configDir, flags);
+    expect(await signOut(`http://127.0.0.1:${first.port}`, cookie)).toBeLessThan(400);
+    await first.waitForLine((l) => l.type === 'session_end_reported', 5_000);
+    await kill(first);
+    const written = readdirSync(revocations).filter((f) => f.startsWith('session-end-'));
+    expect(written).toHaveLength(1);
+    // As if killed between the write and its settled line: the end is sent again at start.
+    const lines = readFileSync(file, 'utf8').split('\n');
+    writeFileSync(file, lines.filter((l) => !l.includes('"settled"')).join('\n'));
+
+    const second = await startStandalone(configDir, flags);
+    expect(second.lines.find((l) => l.type === 'session_ends_restored')).toMatchObject({ reported: 1 });
+    await second.waitForLine((l) => l.type === 'session_end_reported', 5_000);
+    expect(readdirSync(revocations).filter((f) => f.startsWith('session-end-'))).toEqual(written);
     expect(await presented(second, cookie, '/after-restart')).toEqual({ sessionId: null, revoked: true });
   });
 

@@ -304,12 +304,9 @@ function revokeInDirectory(flags: RevokeFlags, directory: NonNullable<RevokeFlag
     revokedBefore,
     ...(flags.reason ? { reason: flags.reason } : {}),
   };
-  const name = writeRevocationFile(
-    directory.path,
-    spec,
-    expires,
-    revocationNamePrefix(flags.who).slice(0, -1),
-  );
+  const name = writeRevocationFile(directory.path, spec, expires, {
+    prefix: revocationNamePrefix(flags.who).slice(0, -1),
+  });
   if (flags.format === 'name') writeResult(flags, `accessrevocation.gatehouse.dev/${name}\n`);
   else if (flags.format === 'json')
     writeResult(

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import {
   SESSION_ENDS_PATH,
   type SessionEnd,
+  sessionEndRevocationName,
   sessionEndRevocationSpec,
 } from '../../../contract/session-ends.ts';
 import { jitteredBackoff, sleep } from '../../../lib/backoff.ts';
@@ -68,7 +69,9 @@ export function directoryReporter(directory: string, lifetimeMs: () => number): 
       // The YAML writer loads with the first end, so a cluster sidecar, which never writes one, never loads it.
       const { writeRevocationFile } = await import('../../../contract/revocation-files.ts');
       const expires = new Date(end.before * 1000 + lifetimeMs());
-      writeRevocationFile(directory, sessionEndRevocationSpec(end, application), expires, 'session-end');
+      writeRevocationFile(directory, sessionEndRevocationSpec(end, application), expires, {
+        name: sessionEndRevocationName(end, application),
+      });
       return { attempts: 1, errors: [] };
     },
   };
