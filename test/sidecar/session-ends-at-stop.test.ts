@@ -1,69 +1,30 @@
-import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { streamLine } from '../../contract/config-stream.ts';
-import { SESSION_ENDS_PATH } from '../../contract/session-ends.ts';
 import { DEFECT_EXIT_CODE } from '../../lib/defects.ts';
 import { createSealer } from '../../sidecar/src/auth/sealed.ts';
-import { TEST_KEYS, testConfig } from '../helpers/fixtures.ts';
 import { sidecarWithPlantedDefect } from '../helpers/planted-defect.ts';
 import { signOut } from '../helpers/session-ends.ts';
 import { runGatehouse, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+import {
+  STAND_IN_COOKIE_KEYS,
+  type StandInOperator,
+  startStandInOperator,
+} from '../helpers/stand-in-operator.ts';
 import { testSession } from '../helpers/test-session.ts';
-import { selfSignedCertificate } from '../helpers/tls.ts';
 
 // A sidecar that stops (a rolling update, a scale-down) while a sign-out it took is not through
 // to the operator yet: the rest of its grace goes to that end, and an end that still does not
 // get through is logged as such. Before, one waiting for its next round was given up at once,
 // and one whose round was in progress was neither reported nor given up: the process exited.
 
-type Answer = 'refuse' | 'unavailable' | 'drop' | 'hold' | 'accept';
-
-const tls = selfSignedCertificate();
-const tokenFile = join(tls.certFile, '..', 'stop-token');
-const config = testConfig(
-  {
-    upstream: { url: 'http://127.0.0.1:9' },
-    authentication: {
-      externalUrl: 'http://127.0.0.1',
-      // Never contacted: the sessions of this test are sealed here, as a sign-in would.
-      identityProviders: [{ name: 'corp', issuer: 'http://127.0.0.1:9/', clientId: 'test' }],
-    },
-  },
-  {},
-  {},
-  'shop', // as a cluster's operator renders it: its lines name it shop/test-app
-);
-const sealer = createSealer(TEST_KEYS('ES256').cookie);
-
-/** What the stand-in operator answers a session end with, and what it was sent. */
-let answer: Answer = 'accept';
-let posted = 0;
-let operator: Server;
-let operatorUrl: string;
+const sealer = createSealer(STAND_IN_COOKIE_KEYS);
+let operator: StandInOperator;
 let sidecar: SidecarProcess | undefined;
 
 beforeAll(async () => {
-  writeFileSync(tokenFile, 'pod-token');
-  operator = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
-    if (req.method === 'POST' && req.url === SESSION_ENDS_PATH) {
-      posted++;
-      req.resume();
-      if (answer === 'hold') return; // answers nothing, holds the connection
-      if (answer === 'drop') {
-        req.socket.destroy(); // mid-request, no answer
-        return;
-      }
-      res.writeHead(answer === 'accept' ? 201 : answer === 'refuse' ? 409 : 503).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-    res.write(streamLine({ type: 'config', config }));
-  });
-  await new Promise<void>((r) => operator.listen(0, '127.0.0.1', r));
-  operatorUrl = `https://127.0.0.1:${(operator.address() as AddressInfo).port}`;
+  operator = await startStandInOperator();
 });
 
 afterEach(async () => {
@@ -72,14 +33,13 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  operator.closeAllConnections();
-  await new Promise((r) => operator.close(r));
+  await operator.close();
 });
 
 /** A cluster sidecar whose operator is the stand-in, with the given grace (and node arguments). */
 async function startStreamedSidecar(grace: string, command?: string[]): Promise<SidecarProcess> {
   const started = await startSidecarProcess(
-    { sourceArgs: ['--operator-url', operatorUrl, '--operator-ca', tls.certFile, '--token-file', tokenFile] },
+    { sourceArgs: operator.sourceArgs },
     ['--shutdown-grace', grace],
     {},
     command,
@@ -105,7 +65,7 @@ interface AuditedSession {
 
 /** The analyst's view of a sidecar's lines: `gatehouse audit sessions --sub` for the session signed out as `sid`. */
 async function auditOf(process: SidecarProcess, sid: string): Promise<AuditedSession[]> {
-  const logFile = join(tls.certFile, '..', `${sid}.log`);
+  const logFile = join(mkdtempSync(join(tmpdir(), 'gatehouse-stop-')), `${sid}.log`);
   writeFileSync(logFile, process.lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
   const audit = await runGatehouse(['audit', 'sessions', '--sub', `sub-${sid}`, '--format', 'json', logFile]);
   expect(audit.code).toBe(0);
@@ -119,18 +79,18 @@ describe('a sign-out not through to the operator when the sidecar stops', () => 
   ] as const)(
     'waiting for its next round while the operator %s: rounds go on during the stop, and it is reported once the operator takes it',
     async (_what, failing) => {
-      answer = failing;
+      operator.answer = failing;
       sidecar = await startStreamedSidecar('20s');
       const proc = sidecar;
       await signOutFresh(proc, 'stop-delayed');
       await proc.waitForLine((l) => l.type === 'session_end_delayed', 10_000);
-      const before = posted;
+      const before = operator.posted();
       const stopped = proc.stop();
       await new Promise((r) => setTimeout(r, 1_500));
       // Still unavailable for the first 1.5 s of the stop: rounds went on (a round tries six times).
-      expect(posted).toBeGreaterThan(before);
+      expect(operator.posted()).toBeGreaterThan(before);
       expect(proc.child.exitCode).toBeNull();
-      answer = 'accept';
+      operator.answer = 'accept';
       const started = performance.now();
       expect(await stopped).toBe(0);
       sidecar = undefined;
@@ -150,7 +110,7 @@ describe('a sign-out not through to the operator when the sidecar stops', () => 
   );
 
   it('killed (SIGKILL, out of memory) while its end waits for the next round: no line says how it went, and the audit flags it', async () => {
-    answer = 'unavailable';
+    operator.answer = 'unavailable';
     sidecar = await startStreamedSidecar('20s');
     const proc = sidecar;
     await signOutFresh(proc, 'killed-delayed');
@@ -160,7 +120,7 @@ describe('a sign-out not through to the operator when the sidecar stops', () => 
     expect(await exit).toBe('SIGKILL');
     await proc.stop();
     sidecar = undefined;
-    answer = 'accept';
+    operator.answer = 'accept';
     expect(endEvents(proc).map((l) => l.type)).toEqual(['session_end_delayed']);
     const [session] = await auditOf(proc, 'killed-delayed');
     expect(session?.end.kind).toBe('logout');
@@ -171,12 +131,12 @@ describe('a sign-out not through to the operator when the sidecar stops', () => 
   });
 
   it('its round held by the operator past the grace: logged unreported (shutting_down), and the sidecar exits within its grace', async () => {
-    answer = 'hold';
+    operator.answer = 'hold';
     sidecar = await startStreamedSidecar('3s');
     const proc = sidecar;
-    const before = posted;
+    const before = operator.posted();
     await signOutFresh(proc, 'stop-held');
-    while (posted === before) await new Promise((r) => setTimeout(r, 10));
+    while (operator.posted() === before) await new Promise((r) => setTimeout(r, 10));
     const started = performance.now();
     expect(await proc.stop()).toBe(0);
     sidecar = undefined;
@@ -196,7 +156,7 @@ describe('a sign-out not through to the operator when the sidecar stops', () => 
   });
 
   it('refused by the operator: given up at once, and the stop does not wait for it', async () => {
-    answer = 'refuse';
+    operator.answer = 'refuse';
     sidecar = await startStreamedSidecar('20s');
     const proc = sidecar;
     await signOutFresh(proc, 'stop-refused');
@@ -209,12 +169,12 @@ describe('a sign-out not through to the operator when the sidecar stops', () => 
   });
 
   it('a defect ends the sidecar during its round: the end is logged unreported before the exit', async () => {
-    answer = 'hold';
+    operator.answer = 'hold';
     sidecar = await startStreamedSidecar('20s', sidecarWithPlantedDefect());
     const proc = sidecar;
-    const before = posted;
+    const before = operator.posted();
     await signOutFresh(proc, 'defect-held');
-    while (posted === before) await new Promise((r) => setTimeout(r, 10));
+    while (operator.posted() === before) await new Promise((r) => setTimeout(r, 10));
     const exit = new Promise((r) => proc.child.once('exit', r));
     proc.child.kill('SIGUSR2');
     expect(await exit).toBe(DEFECT_EXIT_CODE);

@@ -1,77 +1,34 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { streamLine } from '../../contract/config-stream.ts';
 import { generateApplicationKeys, keysSecretName, keysToSecretData } from '../../contract/keys.ts';
-import { SESSION_ENDS_PATH } from '../../contract/session-ends.ts';
 import { createSealer } from '../../sidecar/src/auth/sealed.ts';
-import { TEST_KEYS, testConfig } from '../helpers/fixtures.ts';
 import { signOut } from '../helpers/session-ends.ts';
 import { runGatehouse, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+import {
+  STAND_IN_COOKIE_KEYS,
+  type StandInOperator,
+  startStandInOperator,
+} from '../helpers/stand-in-operator.ts';
 import { testSession } from '../helpers/test-session.ts';
-import { selfSignedCertificate } from '../helpers/tls.ts';
 import { ENGINEERS_POLICY, IDP_SECRET, wikiSpec } from '../helpers/wiki-app.ts';
 
 // A sidecar container restarts (killed for memory, a failed liveness probe, a defect) while a
 // sign-out it took is not through to the operator yet, or after it was: with
 // --session-ends-file (injected sidecars keep it in an emptyDir of the pod), the restarted
 // sidecar refuses the session at once and sends the end again when it was not through. Before,
-// the restarted sidecar accepted the signed-out session's cookie, and the end was lost.
+// the restarted sidecar accepted the signed-out session's cookie, and the end was lost. The
+// stand-in operator's config stream never carries a revocation: only the sidecar itself can.
 
-type Answer = 'unavailable' | 'hold' | 'accept';
-
-const tls = selfSignedCertificate();
-const tokenFile = join(tls.certFile, '..', 'restart-token');
-const config = testConfig(
-  {
-    upstream: { url: 'http://127.0.0.1:9' },
-    authentication: {
-      externalUrl: 'http://127.0.0.1',
-      // Never contacted: the sessions of this test are sealed here, as a sign-in would.
-      identityProviders: [{ name: 'corp', issuer: 'http://127.0.0.1:9/', clientId: 'test' }],
-    },
-  },
-  {},
-  {},
-  'shop',
-);
-const sealer = createSealer(TEST_KEYS('ES256').cookie);
-
-/** What the stand-in operator answers a session end with, and the ends it took. */
-let answer: Answer = 'accept';
-let posted = 0;
-const taken: unknown[] = [];
-let operator: Server;
-let operatorUrl: string;
+const sealer = createSealer(STAND_IN_COOKIE_KEYS);
+let operator: StandInOperator;
 const running = new Set<SidecarProcess>();
 
 beforeAll(async () => {
-  writeFileSync(tokenFile, 'pod-token');
-  operator = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
-    if (req.method === 'POST' && req.url === SESSION_ENDS_PATH) {
-      posted++;
-      let body = '';
-      req.on('data', (c) => {
-        body += c;
-      });
-      if (answer === 'hold') return; // answers nothing, holds the connection
-      req.on('end', () => {
-        if (answer === 'accept') taken.push(JSON.parse(body));
-        res.writeHead(answer === 'accept' ? 201 : 503).end();
-      });
-      return;
-    }
-    // The config stream: it never carries the sign-outs, so only the sidecar's own file can.
-    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-    res.write(streamLine({ type: 'config', config }));
-  });
-  await new Promise<void>((r) => operator.listen(0, '127.0.0.1', r));
-  operatorUrl = `https://127.0.0.1:${(operator.address() as AddressInfo).port}`;
+  operator = await startStandInOperator();
 });
 
 afterEach(async () => {
@@ -80,17 +37,12 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  operator.closeAllConnections();
-  await new Promise((r) => operator.close(r));
+  await operator.close();
 });
-
-const SOURCE = ['--operator-url', '', '--operator-ca', tls.certFile, '--token-file', tokenFile];
 
 /** A cluster sidecar of the stand-in operator keeping its ends in `file` (none: without the flag). */
 async function start(file: string | undefined, grace = '20s'): Promise<SidecarProcess> {
-  const sourceArgs = [...SOURCE];
-  sourceArgs[1] = operatorUrl;
-  const proc = await startSidecarProcess({ sourceArgs }, [
+  const proc = await startSidecarProcess({ sourceArgs: operator.sourceArgs }, [
     '--shutdown-grace',
     grace,
     ...(file ? ['--session-ends-file', file] : []),
@@ -111,7 +63,7 @@ async function kill(proc: SidecarProcess): Promise<void> {
 
 const cookieOf = async (sid: string) => `_gatehouse=${await sealer.seal('session', testSession(sid))}`;
 
-/** The sidecar's answer to the session's cookie: its line says whether the session was taken. */
+/** The sidecar's answer to the session's cookie: its line says whether the session was operator.taken. */
 async function presented(proc: SidecarProcess, cookie: string, path: string) {
   const response = await request(`http://127.0.0.1:${proc.port}${path}`, { headers: { cookie } });
   await response.body.dump();
@@ -178,7 +130,7 @@ const newFile = () => join(mkdtempSync(join(tmpdir(), 'gatehouse-restart-')), 's
 describe('a sidecar restarted after a sign-out (--session-ends-file)', () => {
   it('killed while its end waits for the operator: the restarted sidecar refuses the session at once and sends the end again', async () => {
     const file = newFile();
-    answer = 'unavailable';
+    operator.answer = 'unavailable';
     const first = await start(file);
     const sid = 'restart-killed-waiting';
     const cookie = await cookieOf(sid);
@@ -186,8 +138,8 @@ describe('a sidecar restarted after a sign-out (--session-ends-file)', () => {
     await first.waitForLine((l) => l.type === 'session_end_delayed', 10_000);
     await kill(first);
 
-    const before = taken.length;
-    answer = 'accept';
+    const before = operator.taken.length;
+    operator.answer = 'accept';
     const second = await start(file);
     expect(second.lines.find((l) => l.type === 'session_ends_restored')).toMatchObject({
       path: file,
@@ -197,7 +149,7 @@ describe('a sidecar restarted after a sign-out (--session-ends-file)', () => {
     });
     expect(await presented(second, cookie, '/after-restart')).toEqual({ sessionId: null, revoked: true });
     await second.waitForLine((l) => l.type === 'session_end_reported', 10_000);
-    expect(taken.slice(before)).toMatchObject([{ session: sid, reason: 'signed out' }]);
+    expect(operator.taken.slice(before)).toMatchObject([{ session: sid, reason: 'signed out' }]);
     // The analyst reads both runs' lines: a sign-out that got through in the end, nothing flagged.
     expect(await anomaliesOf([first, second], sid)).toEqual([]);
     expect(await anomaliesOf([first], sid)).toEqual(['end_not_carried']);
@@ -205,14 +157,14 @@ describe('a sidecar restarted after a sign-out (--session-ends-file)', () => {
 
   it('killed after its end got through: enforced again, not sent again', async () => {
     const file = newFile();
-    answer = 'accept';
+    operator.answer = 'accept';
     const first = await start(file);
     const cookie = await cookieOf('restart-killed-reported');
     expect(await signOut(`http://127.0.0.1:${first.port}`, cookie)).toBeLessThan(400);
     await first.waitForLine((l) => l.type === 'session_end_reported', 10_000);
     await kill(first);
 
-    const before = posted;
+    const before = operator.posted();
     const second = await start(file);
     expect(second.lines.find((l) => l.type === 'session_ends_restored')).toMatchObject({
       enforced: 1,
@@ -220,7 +172,7 @@ describe('a sidecar restarted after a sign-out (--session-ends-file)', () => {
     });
     expect(await presented(second, cookie, '/after-restart')).toEqual({ sessionId: null, revoked: true });
     await new Promise((r) => setTimeout(r, 500));
-    expect(posted).toBe(before);
+    expect(operator.posted()).toBe(before);
     // Another session of the same user is not touched: only the one signed out ends.
     expect(await presented(second, await cookieOf('restart-other-session'), '/other')).toEqual({
       sessionId: 'restart-other-session',
@@ -230,20 +182,20 @@ describe('a sidecar restarted after a sign-out (--session-ends-file)', () => {
 
   it('stopped while the operator held its round past the grace (shutting_down): the next start sends it again', async () => {
     const file = newFile();
-    answer = 'hold';
+    operator.answer = 'hold';
     const first = await start(file, '2s');
-    const before = posted;
+    const before = operator.posted();
     const cookie = await cookieOf('restart-stopped-held');
     expect(await signOut(`http://127.0.0.1:${first.port}`, cookie)).toBeLessThan(400);
-    while (posted === before) await new Promise((r) => setTimeout(r, 10));
+    while (operator.posted() === before) await new Promise((r) => setTimeout(r, 10));
     running.delete(first);
     expect(await first.stop()).toBe(0);
     expect(first.lines.find((l) => l.type === 'session_end_unreported')).toMatchObject({
       reason: 'shutting_down',
     });
-    operator.closeAllConnections(); // the held rounds
+    operator.dropConnections(); // the held rounds
 
-    answer = 'accept';
+    operator.answer = 'accept';
     const second = await start(file);
     expect(second.lines.find((l) => l.type === 'session_ends_restored')).toMatchObject({ reported: 1 });
     await second.waitForLine((l) => l.type === 'session_end_reported', 10_000);
@@ -254,7 +206,7 @@ describe('a sidecar restarted after a sign-out (--session-ends-file)', () => {
 
   it('a line cut short by the kill is skipped, and the ends before it hold', async () => {
     const file = newFile();
-    answer = 'accept';
+    operator.answer = 'accept';
     const first = await start(file);
     const cookie = await cookieOf('restart-before-cut');
     expect(await signOut(`http://127.0.0.1:${first.port}`, cookie)).toBeLessThan(400);
@@ -314,7 +266,7 @@ describe('a sidecar restarted after a sign-out (--session-ends-file)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-restart-'));
     const { code, stderr } = await runGatehouse([
       'sidecar',
-      ...SOURCE.map((arg, i) => (i === 1 ? operatorUrl : arg)),
+      ...operator.sourceArgs,
       '--listen',
       '127.0.0.1:0',
       '--admin-listen',
