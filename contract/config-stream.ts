@@ -48,6 +48,11 @@ export const ACCEPTS_REVOCATION_CHANGES = 'revocations-changed';
  *   sidecar of the application is sent the change. A sidecar whose config then has another
  *   generation (it refused something it was sent) keeps it and reconnects for whole lists.
  * - `heartbeat`: nothing changed; the stream is alive.
+ * - `waiting`: the operator has no config for the application to send: why (`reason`:
+ *   `ApplicationNotFound`, or the reason of the AccessApplication's Ready condition, e.g.
+ *   `ProviderSecretMissing`, `InvalidSpec`, `KeysPending`) and what to do (`message`). Sent when
+ *   the stream opens without a config and whenever the reason changes; also when the application
+ *   is deleted (the sidecar keeps serving the config it has). Older sidecars ignore it.
  */
 export type StreamMessage =
   | { readonly type: 'config'; readonly config: SidecarConfig }
@@ -58,7 +63,11 @@ export type StreamMessage =
       readonly removed: readonly string[];
       readonly generation: string;
     }
-  | { readonly type: 'heartbeat' };
+  | { readonly type: 'heartbeat' }
+  | { readonly type: 'waiting'; readonly reason: string; readonly message: string };
+
+/** Reason of a `waiting` message for an application the operator does not know. */
+export const APPLICATION_NOT_FOUND = 'ApplicationNotFound';
 
 /** The wire form of one message: one JSON line. */
 export function streamLine(message: StreamMessage): string {
@@ -75,8 +84,12 @@ export type ReceivedLine =
       readonly removed: unknown;
       readonly generation: unknown;
     }
+  | { readonly type: 'waiting'; readonly reason: string; readonly message: string }
   | { readonly type: 'other' }
   | null;
+
+/** Longest reason and message of a `waiting` message a reader keeps (longer ones are cut). */
+const WAITING_TEXT_MAX = 1_000;
 
 /** Reads one line of the stream; null when it is not JSON. The config itself is not validated here. */
 export function readStreamLine(line: string): ReceivedLine {
@@ -94,7 +107,15 @@ export function readStreamLine(line: string): ReceivedLine {
     added?: unknown;
     removed?: unknown;
     generation?: unknown;
+    reason?: unknown;
+    message?: unknown;
   };
+  if (fields.type === 'waiting' && typeof fields.reason === 'string' && typeof fields.message === 'string')
+    return {
+      type: 'waiting',
+      reason: fields.reason.slice(0, WAITING_TEXT_MAX),
+      message: fields.message.slice(0, WAITING_TEXT_MAX),
+    };
   if (fields.type === 'config') return { type: 'config', config: fields.config };
   if (fields.type === 'revocations') return { type: 'revocations', revocations: fields.revocations };
   if (fields.type === 'revocations-changed')

@@ -259,6 +259,17 @@ export const SIDECAR_EVENTS = {
     keptGeneration: Nullable(Type.String(), 'The generation still serving.'),
     errors: Type.Array(Type.String(), { description: 'Each `path: message`.' }),
   }),
+  config_waiting: event(
+    'The operator has no config for this sidecar to serve (cluster mode): why, and what to do. Logged when the stream opens without one and whenever the reason changes. Before its first config the sidecar is not ready; after it (the AccessApplication was deleted) it keeps serving the config it has.',
+    {
+      app: AppOrNull,
+      reason: str(
+        '`ApplicationNotFound` (no AccessApplication of that name in the namespace of the pod), or the reason of the AccessApplication Ready condition: `InvalidSpec`, `ProviderSecretMissing`, `KeysPending`, `InvalidConfig`, ...',
+      ),
+      message: str('What the operator says of it: what is missing and where.'),
+      serving: Type.Boolean({ description: 'true when the sidecar serves a config it had before.' }),
+    },
+  ),
   config_stream_connected: event("The operator's config stream is open (cluster mode).", {
     app: AppOrNull,
   }),

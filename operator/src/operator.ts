@@ -94,6 +94,13 @@ export function createOperator(options: OperatorOptions) {
         caBundle: () => servingTls?.current()?.caBundle ?? staticTls?.caBundle,
       })
     : undefined;
+  let cachesSynced = false;
+  caches.synced.then(
+    () => {
+      cachesSynced = true;
+    },
+    () => undefined, // the operator's start reports a failed sync
+  );
   const synced = Promise.all([caches.synced, injection?.synced]).then(() => {
     servingTls?.refresh();
   });
@@ -163,6 +170,7 @@ export function createOperator(options: OperatorOptions) {
     ...(staticTls ? { tls: { cert: staticTls.cert, key: staticTls.key } } : {}),
     ...(injection ? { admission: injection.admission } : {}),
     hub,
+    applicationMissing: (key) => cachesSynced && caches.applications.get(key) === undefined,
     verify: createSidecarVerifier(client, caches.pods),
     sessionEnds: {
       covering: caches.revocationsCovering,

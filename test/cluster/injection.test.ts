@@ -23,9 +23,15 @@ import { OPERATOR_NAMESPACE_RULES, OPERATOR_RULES } from '../../operator/src/rba
 import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
 import { kubeconfigWithUser } from '../helpers/exec-plugin.ts';
 import { helm } from '../helpers/helm.ts';
+import { startLoggingProcess } from '../helpers/logging-process.ts';
 import { eventually, waitForCrds } from '../helpers/operator-cluster.ts';
 import { type OperatorProcess, startOperatorProcess } from '../helpers/operator-process.ts';
-import { runGatehouse, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
+import {
+  GATEHOUSE_BIN,
+  runGatehouse,
+  type SidecarProcess,
+  startSidecarProcess,
+} from '../helpers/sidecar-process.ts';
 
 /**
  * The README's cluster quickstart, run as written against a real API server: CRDs, helm install,
@@ -354,6 +360,104 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
       );
     } finally {
       await dispatcher.close();
+    }
+  });
+
+  it('a pod whose AccessApplication does not exist yet: its sidecar says why it waits, and serves once the application and its Secret exist', async () => {
+    // A platform team's first week: the pod is labelled for an application not applied yet, then
+    // applied with a client Secret that is still missing.
+    const pod = await admin.create<PodLike>(PODS, NS, {
+      metadata: {
+        name: 'catalog-0',
+        namespace: NS,
+        labels: { app: 'catalog', 'gatehouse.dev/inject': 'true', 'gatehouse.dev/application': 'catalog' },
+      },
+      spec: {
+        serviceAccountName: 'storefront',
+        containers: [
+          {
+            name: 'web',
+            image: 'registry.example/catalog:1',
+            ports: [{ name: 'http', containerPort: 8080 }],
+          },
+        ],
+      },
+    });
+    const container = sidecarOf(pod) as ContainerLike & {
+      args: string[];
+      env: { name: string; value: string }[];
+    };
+    writeFileSync(join(dir, 'catalog-token'), await cluster.podToken(NS, 'storefront', 'catalog-0'));
+    const [, ...args] = container.args;
+    // Not ready before its first config: started up to its first line about the wait.
+    const waiting = await startLoggingProcess({
+      name: 'sidecar',
+      argv: [
+        GATEHOUSE_BIN,
+        'sidecar',
+        ...args,
+        '--operator-url',
+        `https://127.0.0.1:${operator.deliveryPort}`,
+        '--token-file',
+        join(dir, 'catalog-token'),
+        '--session-ends-file',
+        join(dir, 'catalog-ends.jsonl'),
+        '--upstream',
+        `http://127.0.0.1:${(upstream.address() as { port: number }).port}`,
+        '--listen',
+        '127.0.0.1:0',
+        '--admin-listen',
+        '127.0.0.1:0',
+      ],
+      startedType: 'config_waiting',
+      env: Object.fromEntries(container.env.map((e) => [e.name, e.value])),
+    });
+    try {
+      const notFound = waiting.started;
+      expect(notFound).toMatchObject({ app: 'catalog', reason: 'ApplicationNotFound', serving: false });
+      expect(notFound.message).toContain('no AccessApplication catalog in namespace shop');
+      await admin.create(ACCESS_APPLICATIONS, NS, {
+        metadata: { name: 'catalog', namespace: NS },
+        spec: {
+          hosts: ['catalog.example.com'],
+          upstream: { url: 'http://catalog.shop.svc:8080' },
+          policies: [{ name: 'status-page' }],
+          authentication: {
+            externalUrl: 'https://catalog.example.com',
+            identityProviders: [
+              {
+                name: 'corp',
+                issuer: 'https://login.example.com/',
+                clientId: 'catalog',
+                clientSecretRef: { name: 'catalog-oidc', key: 'client-secret' },
+              },
+            ],
+          },
+        },
+      });
+      const missing = await waiting.waitForLine(
+        (l) => l.type === 'config_waiting' && l.reason === 'ProviderSecretMissing',
+        10_000,
+      );
+      expect(missing.message).toContain('catalog-oidc');
+      expect(waiting.lines.some((l) => l.type === 'config_loaded')).toBe(false);
+      await admin.create(SECRETS, NS, {
+        metadata: { name: 'catalog-oidc', namespace: NS },
+        stringData: { 'client-secret': 'not-a-real-secret' },
+      });
+      const started = await waiting.waitForLine((l) => l.type === 'sidecar_started', 10_000);
+      const status = await request(`http://${String(started.listen)}/status`, {
+        headers: { host: 'catalog.example.com' },
+      });
+      expect(status.statusCode).toBe(200);
+      await status.body.dump();
+      // Each reason was said once, in the order it came.
+      expect(waiting.lines.filter((l) => l.type === 'config_waiting').map((l) => l.reason)).toEqual([
+        'ApplicationNotFound',
+        'ProviderSecretMissing',
+      ]);
+    } finally {
+      await waiting.stop();
     }
   });
 

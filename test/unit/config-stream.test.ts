@@ -276,3 +276,59 @@ describe('config hub: the secrets an operator defect must not log', () => {
     expect(hub.secrets()).not.toContain('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');
   });
 });
+
+describe('config hub: why an application has no config (waiting)', () => {
+  const KEY = 'corp/wiki';
+  const types = (lines: string[]) => lines.map((l) => readStreamLine(l));
+
+  it('tells open streams and new ones why, once per reason, until the first config', () => {
+    const hub = new ConfigHub();
+    const open: string[] = [];
+    hub.subscribe(KEY, (line) => open.push(line));
+    expect(hub.knows(KEY)).toBe(false);
+    hub.wait(KEY, 'ProviderSecretMissing', 'Secret corp/idp not found');
+    hub.wait(KEY, 'ProviderSecretMissing', 'Secret corp/idp not found'); // a reconcile again: nothing new
+    expect(hub.knows(KEY)).toBe(true);
+    const late: string[] = [];
+    hub.subscribe(KEY, (line) => late.push(line));
+    for (const lines of [open, late])
+      expect(types(lines)).toEqual([
+        { type: 'waiting', reason: 'ProviderSecretMissing', message: 'Secret corp/idp not found' },
+      ]);
+    hub.publish(KEY, rendered(), '{"keys":[]}');
+    // Once there is a config, a reason for not being ready is not sent: the sidecars serve it.
+    hub.wait(KEY, 'PolicyNotFound', 'AccessPolicy x not found');
+    expect(types(open).map((m) => m?.type)).toEqual(['waiting', 'config']);
+    const after: string[] = [];
+    hub.subscribe(KEY, (line) => after.push(line));
+    expect(types(after).map((m) => m?.type)).toEqual(['config']);
+  });
+
+  it('a deleted application: its streams are told it is gone, and nothing of it is kept', () => {
+    const hub = new ConfigHub();
+    const open: string[] = [];
+    hub.subscribe(KEY, (line) => open.push(line));
+    hub.publish(KEY, rendered(), '{"keys":[]}');
+    hub.remove(KEY);
+    hub.remove(KEY); // reconciled again: told once
+    expect(types(open)).toMatchObject([
+      { type: 'config' },
+      {
+        type: 'waiting',
+        reason: 'ApplicationNotFound',
+        message: expect.stringContaining('no AccessApplication wiki in namespace corp'),
+      },
+    ]);
+    expect(hub.knows(KEY)).toBe(false);
+    expect(hub.get(KEY)).toBeUndefined();
+  });
+
+  it('a reader cuts a waiting message to 1,000 characters, and ignores one without its fields', () => {
+    expect(
+      readStreamLine(JSON.stringify({ type: 'waiting', reason: 'R'.repeat(5_000), message: 'm' })),
+    ).toMatchObject({
+      reason: 'R'.repeat(1_000),
+    });
+    expect(readStreamLine(JSON.stringify({ type: 'waiting', reason: 1 }))).toEqual({ type: 'other' });
+  });
+});

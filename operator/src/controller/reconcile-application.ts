@@ -184,6 +184,8 @@ async function finish(
   ready: DesiredReady,
 ): Promise<'ready' | 'not_ready'> {
   ctx.onReady?.(key, ready.status);
+  // Sidecars without a config yet learn why they wait (a published config makes it moot).
+  if (ready.status !== 'True') ctx.hub.wait(key, ready.reason, ready.message);
   const current = object.status as GatehouseStatus | undefined;
   const next = desiredStatus(
     current,

@@ -5,7 +5,7 @@ import {
   type Revocation,
   type SidecarConfig,
 } from '../../../contract/config/sidecar-config.ts';
-import { revocationChanges, streamLine } from '../../../contract/config-stream.ts';
+import { APPLICATION_NOT_FOUND, revocationChanges, streamLine } from '../../../contract/config-stream.ts';
 import { importSigningKeys } from '../../../contract/keys.ts';
 
 /** What a sidecar receives: its application's rendered config, serialised once for every subscriber. */
@@ -40,6 +40,8 @@ interface Application {
   config?: PublishedConfig;
   /** Newer than the config's revocations, when set. */
   revocations?: PublishedRevocations;
+  /** Why there is no config to send (a `waiting` line), until the first one. */
+  waiting?: string;
 }
 
 /**
@@ -79,6 +81,7 @@ export class ConfigHub {
       jwks,
     };
     entry.config = published;
+    entry.waiting = undefined;
     const overridden = entry.revocations;
     entry.revocations = undefined;
     // Only the published keys changed: sidecars need nothing new.
@@ -130,8 +133,32 @@ export class ConfigHub {
   }
 
   /** Forgets an application (deleted); open streams keep their last config until they close. */
+  /**
+   * Forgets a deleted application. Its sidecars keep the config they run; they are told the
+   * application is gone (`waiting`, ApplicationNotFound).
+   */
   remove(key: string): void {
-    this.#applications.delete(key);
+    if (this.#applications.delete(key)) this.#send(key, notFoundLine(key));
+  }
+
+  /** Whether the application has a config or a reason for having none: a new stream is sent one of them. */
+  knows(key: string): boolean {
+    const entry = this.#applications.get(key);
+    return entry?.config !== undefined || entry?.waiting !== undefined;
+  }
+
+  /**
+   * Why the application has no config to serve (the reason and message of its Ready condition):
+   * its sidecars are told when it changes, and those that connect before its first config. A
+   * published config makes it moot.
+   */
+  wait(key: string, reason: string, message: string): void {
+    const entry = this.#entry(key);
+    if (entry.config) return;
+    const line = streamLine({ type: 'waiting', reason, message });
+    if (entry.waiting === line) return;
+    entry.waiting = line;
+    this.#send(key, line);
   }
 
   get(key: string): PublishedConfig | undefined {
@@ -166,6 +193,7 @@ export class ConfigHub {
     this.#connected++;
     const current = this.#applications.get(key);
     if (current?.config) subscriber(current.config.line);
+    else if (current?.waiting) subscriber(current.waiting);
     if (current?.revocations) subscriber(current.revocations.line);
     return () => {
       if (set.delete(subscriber)) this.#connected--;
@@ -185,6 +213,26 @@ export class ConfigHub {
     for (const entry of this.#applications.values()) if (entry.config) n++;
     return n;
   }
+}
+
+function splitApplicationKey(key: string): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+/** The `waiting` line for a sidecar whose application the operator does not have. */
+export function notFoundLine(key: string): string {
+  const { namespace, name } = splitApplicationKey(key);
+  return streamLine({
+    type: 'waiting',
+    reason: APPLICATION_NOT_FOUND,
+    message: notFoundMessage(namespace, name),
+  });
+}
+
+/** What a sidecar of an application the operator does not know is told. */
+function notFoundMessage(namespace: string, name: string): string {
+  return `no AccessApplication ${name} in namespace ${namespace}: create it (kubectl apply), or correct the pod's gatehouse.dev/application label; the sidecar becomes ready with its first config`;
 }
 
 const byName = (a: Revocation, b: Revocation): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

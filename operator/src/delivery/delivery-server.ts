@@ -22,7 +22,7 @@ import { limitConnectionRatePerPeer, limitConnectionsPerPeer } from '../../../li
 import { type TokenBucketRate, TokenBuckets } from '../../../lib/token-buckets.ts';
 import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
-import type { ConfigHub } from './config-hub.ts';
+import { type ConfigHub, notFoundLine } from './config-hub.ts';
 import { sendJson, sendRefusal } from './json-response.ts';
 import { type RecordSessionEnd, SESSION_END_RATE, sessionEndsRoute } from './session-ends-route.ts';
 import {
@@ -119,6 +119,11 @@ export interface DeliveryServerOptions {
   /** POST /v1/inject, the sidecar injection webhook, when injection is enabled; its body takes from `hold`. */
   readonly admission?: (req: IncomingMessage, res: ServerResponse, hold: BodyHold) => Promise<void>;
   readonly hub: ConfigHub;
+  /**
+   * True when the operator knows for sure that no AccessApplication of that key exists (its
+   * caches synced): a stream for it is told so at once instead of waiting in silence.
+   */
+  readonly applicationMissing?: (key: string) => boolean;
   readonly verify: SidecarVerifier;
   readonly metrics: OperatorMetrics;
   readonly heartbeatMs?: number;
@@ -310,6 +315,8 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     unsubscribe = options.hub.subscribe(key, send, {
       revocationChanges: accepts.some((name) => name.trim() === ACCEPTS_REVOCATION_CHANGES),
     });
+    // No config and no reason yet: one for an application the operator does not have at all.
+    if (!options.hub.knows(key) && options.applicationMissing?.(key)) send(notFoundLine(key));
     if (!streams.has(res)) unsubscribe();
     res.on('close', stop);
     req.on('close', stop);

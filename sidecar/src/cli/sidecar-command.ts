@@ -90,6 +90,8 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   });
   // The source's config, with the session ends this sidecar made that the source does not carry yet.
   let fromSource: SidecarConfig | undefined;
+  /** The last `waiting` message logged (reason and message). */
+  let lastWaiting = '';
   // Session ends not through yet are given up, each with its line: the exit ends their rounds.
   exitOnDefect(
     sink,
@@ -100,6 +102,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   const idle = idleCollection(flags, sidecar, metrics);
   const install = (config: SidecarConfig): void => {
     fromSource = config;
+    lastWaiting = ''; // a reason given again after this config is news
     metrics.workStarted(); // and so is its compile
     sidecar.install(sessionEnds.local.merge(config));
     idle.dirty();
@@ -137,6 +140,18 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
           ca: 'file' in operator.ca ? readFileSync(operator.ca.file) : operator.ca.pem,
           tokenFile: operator.tokenFile,
           ...(flags.application ? { application: flags.application } : {}),
+          onWaiting: (waiting) => {
+            // Once per reason and message: a reconnect is told the same again.
+            const said = `${waiting.reason}\u0000${waiting.message}`;
+            if (said === lastWaiting) return;
+            lastWaiting = said;
+            logEvent(sink, 'config_waiting', {
+              app: appOf(sidecar.current()) ?? flags.application ?? null,
+              reason: waiting.reason,
+              message: waiting.message,
+              serving: sidecar.current() !== undefined,
+            });
+          },
           onConnection: (event) => {
             metrics.configStreamConnected(event.connected);
             // The operator is back: session ends it could not take get their next round now.

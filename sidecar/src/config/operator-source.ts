@@ -36,6 +36,8 @@ export interface OperatorSourceOptions {
   readonly backoff?: { baseMs: number; maxMs: number };
   /** Connection changes, for the log: connected, or disconnected with the reason. */
   readonly onConnection?: (event: { connected: boolean; reason?: string; retryInMs?: number }) => void;
+  /** The operator has no config for this application: why, and what to do (a `waiting` message). */
+  readonly onWaiting?: (waiting: { reason: string; message: string }) => void;
 }
 
 class StreamStalled extends Error {}
@@ -77,6 +79,10 @@ export function createOperatorConfigSource(
       return 'resync';
     }
     if (message.type === 'other') return; // heartbeats and future message types
+    if (message.type === 'waiting') {
+      options.onWaiting?.({ reason: message.reason, message: message.message });
+      return;
+    }
     // Revocations alone apply to the config in force; with none yet, there is nothing to apply them to.
     if (message.type !== 'config' && current === undefined) return;
     // The generation is the hash of the config's content: a config whose generation is the one in
