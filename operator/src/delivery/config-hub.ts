@@ -132,7 +132,6 @@ export class ConfigHub {
     return true;
   }
 
-  /** Forgets an application (deleted); open streams keep their last config until they close. */
   /**
    * Forgets a deleted application. Its sidecars keep the config they run; they are told the
    * application is gone (`waiting`, ApplicationNotFound).
