@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { type SessionEnd, sessionEndProblem } from '../../../contract/session-ends.ts';
 import { revocationOf } from './local-revocations.ts';
 
@@ -50,12 +50,20 @@ const isInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as numb
 const isText = (v: unknown, max: number): v is string =>
   typeof v === 'string' && v.length > 0 && v.length <= max;
 
+const END_FIELDS: ReadonlySet<string> = new Set([
+  'session',
+  'providerSession',
+  'subject',
+  'provider',
+  'before',
+  'reason',
+]);
+
 /** The end a parsed line holds, checked field by field (the file is the process's own, yet it may be cut short or edited). */
 function endOf(value: unknown): SessionEnd | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const o = value as Record<string, unknown>;
-  const known = new Set(['session', 'providerSession', 'subject', 'provider', 'before', 'reason']);
-  if (Object.keys(o).some((key) => !known.has(key))) return undefined;
+  if (Object.keys(o).some((key) => !END_FIELDS.has(key))) return undefined;
   if (!isInt(o.before) || !isText(o.reason, 512)) return undefined;
   const optional = (key: string, max: number) => o[key] === undefined || isText(o[key], max);
   if (!optional('session', 64) || !optional('providerSession', 255) || !optional('subject', 255))
@@ -135,17 +143,11 @@ export function openSessionEndsFile(
     const written = [...live.values()].flatMap((end) =>
       end.settled ? [endLine(end), settledLine(revocationOf(end.end).name)] : [endLine(end)],
     );
-    const body = written.join('');
     const next = `${path}.new`;
-    const out = openSync(next, 'w', 0o600);
-    try {
-      writeSync(out, body);
-    } finally {
-      closeSync(out);
-    }
+    writeFileSync(next, written.join(''), { mode: 0o600 });
     renameSync(next, path);
     if (fd !== -1) closeSync(fd);
-    fd = -1;
+    fd = -1; // until the open below succeeds: a write meanwhile fails and is told
     fd = openSync(path, 'a', 0o600);
     lines = written.length;
     rewriteAt = lines + SPARE_LINES;
