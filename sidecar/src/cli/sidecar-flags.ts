@@ -45,8 +45,9 @@ Options:
                                 logouts are written there, so they end the session in every replica
   --session-ends-file <file>    keeps this sidecar's sign-outs and back-channel logouts across a
                                 restart of its container: enforced again at start, and those not
-                                through to the operator (or --revocations-dir) yet sent again
-                                (injected sidecars: an emptyDir of the pod)
+                                through to the operator (or --revocations-dir) yet sent again;
+                                one file per sidecar, never shared (replicas share
+                                --revocations-dir) (injected sidecars: an emptyDir of the pod)
   --idle-collection-after <d>   quiet time (no request started) after which the sidecar gives memory
                                 back with one memory-reducing garbage collection, at most once
                                 every six such times and only when the heap grew by ${IDLE_COLLECTION_MIN_GROWTH_BYTES / 1024 / 1024} MiB since the
