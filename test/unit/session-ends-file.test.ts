@@ -74,12 +74,17 @@ describe('the session ends file', () => {
         JSON.stringify({ end: { ...signOut(3), subject: 'two-keys' }, application: 'a', lifetimeMs: HOUR }),
         JSON.stringify({ end: { ...signOut(4), extra: 1 }, application: 'a', lifetimeMs: HOUR }),
         JSON.stringify({ end: signOut(5), application: 'a', lifetimeMs: -1 }),
+        JSON.stringify({
+          end: { ...signOut(7), session: 'session with spaces 0' },
+          application: 'a',
+          lifetimeMs: HOUR,
+        }),
         '[]',
         '{"end":{"session":"session-0000000002","before":1',
       ].join('\n'),
     );
     const again = openSessionEndsFile(path, { now, onError: noErrors });
-    expect(again.kept.skippedLines).toBe(6);
+    expect(again.kept.skippedLines).toBe(7);
     expect(again.kept.ends.map((k) => k.end.session)).toEqual([signOut(1).session]);
     // The file is written anew with what counts: the cut line is gone, an end appended after it is whole.
     again.add(signOut(6), 'shop/wiki', HOUR);

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import { type SessionEnd, sessionEndProblem } from '../../../contract/session-ends.ts';
+import { type SessionEnd, SessionEndSchema, sessionEndProblem } from '../../../contract/session-ends.ts';
 import { revocationOf } from './local-revocations.ts';
 
 /**
@@ -47,29 +47,39 @@ export interface SessionEndsFile {
 }
 
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-const isText = (v: unknown, max: number): v is string =>
-  typeof v === 'string' && v.length > 0 && v.length <= max;
 
-const END_FIELDS: ReadonlySet<string> = new Set([
-  'session',
-  'providerSession',
-  'subject',
-  'provider',
-  'before',
-  'reason',
-]);
+interface FieldRule {
+  readonly type?: string;
+  readonly minLength?: number;
+  readonly maxLength?: number;
+  readonly pattern?: string;
+  readonly minimum?: number;
+}
+/** The session end's fields as its schema has them (read, not compiled: the sidecar loads no validator). */
+const END_FIELDS = SessionEndSchema.properties as unknown as Readonly<Record<string, FieldRule>>;
+const END_PATTERNS = new Map(
+  Object.entries(END_FIELDS).flatMap(([key, rule]) =>
+    rule.pattern ? [[key, new RegExp(rule.pattern)]] : [],
+  ),
+);
 
-/** The end a parsed line holds, checked field by field (the file is the process's own, yet it may be cut short or edited). */
+function fieldFits(key: string, value: unknown, rule: FieldRule): boolean {
+  if (rule.type === 'integer') return Number.isSafeInteger(value) && (value as number) >= (rule.minimum ?? 0);
+  if (typeof value !== 'string') return false;
+  if (value.length < (rule.minLength ?? 0) || value.length > (rule.maxLength ?? Number.POSITIVE_INFINITY))
+    return false;
+  return END_PATTERNS.get(key)?.test(value) ?? true;
+}
+
+/** The end a parsed line holds, checked against the end's schema (the file is the process's own, yet it may be cut short or edited). */
 function endOf(value: unknown): SessionEnd | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const o = value as Record<string, unknown>;
-  if (Object.keys(o).some((key) => !END_FIELDS.has(key))) return undefined;
-  if (!isInt(o.before) || !isText(o.reason, 512)) return undefined;
-  const optional = (key: string, max: number) => o[key] === undefined || isText(o[key], max);
-  if (!optional('session', 64) || !optional('providerSession', 255) || !optional('subject', 255))
-    return undefined;
-  if (!optional('provider', 63)) return undefined;
-  if (typeof o.session === 'string' && !/^[A-Za-z0-9_-]{16,64}$/.test(o.session)) return undefined;
+  for (const [key, field] of Object.entries(o)) {
+    const rule = END_FIELDS[key];
+    if (rule === undefined || !fieldFits(key, field, rule)) return undefined;
+  }
+  if (o.before === undefined || o.reason === undefined) return undefined;
   const end = o as unknown as SessionEnd;
   return sessionEndProblem(end) === undefined ? end : undefined;
 }
@@ -87,8 +97,10 @@ function lineOf(text: string): Line | undefined {
   const o = value as Record<string, unknown>;
   if (typeof o.settled === 'string') return { kind: 'settled', name: o.settled };
   const end = endOf(o.end);
-  if (end === undefined || !isText(o.application, 253) || !isInt(o.lifetimeMs)) return undefined;
-  return { kind: 'end', kept: { end, application: o.application, lifetimeMs: o.lifetimeMs } };
+  const application = o.application;
+  if (end === undefined || typeof application !== 'string' || application.length === 0) return undefined;
+  if (application.length > 253 || !isInt(o.lifetimeMs)) return undefined;
+  return { kind: 'end', kept: { end, application, lifetimeMs: o.lifetimeMs } };
 }
 
 const endLine = (kept: Omit<KeptEnd, 'settled'>): string =>
