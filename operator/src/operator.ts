@@ -1,3 +1,4 @@
+import { sessionEndRevocationName } from '../../contract/session-ends.ts';
 import { createAdminServer } from '../../lib/admin-server.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
@@ -179,6 +180,8 @@ export function createOperator(options: OperatorOptions) {
         log,
         written: () => metrics.writes.inc({ what: 'session_end' }),
       }),
+      recorded: (application, end) =>
+        caches.revocations.get(`/${sessionEndRevocationName(end, application)}`) !== undefined,
     },
     metrics,
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),

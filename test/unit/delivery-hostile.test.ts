@@ -47,11 +47,13 @@ const delivery = createDeliveryServer({
   sessionEnds: {
     covering: () => revocationsCovering,
     record: async () => `session-end-${++sessionEndsRecorded}`,
+    recorded: () => endRecordedAlready,
   },
 });
 /** What the session-ends route is told covers the application now, and what it recorded. */
 let revocationsCovering = 0;
 let sessionEndsRecorded = 0;
+let endRecordedAlready = false;
 let port = 0;
 const open: TLSSocket[] = [];
 
@@ -401,6 +403,17 @@ describe('session ends of an application that many revocations cover', () => {
     expect(sessionEndsRecorded).toBe(1);
     expect(SESSION_ENDS_UNTIL).toBeLessThan(MAX_REVOCATIONS);
     revocationsCovering = 0;
+  });
+
+  it('one sent again (its AccessRevocation there already) is answered as recorded even past the bound: the sidecar does not log it refused', async () => {
+    revocationsCovering = SESSION_ENDS_UNTIL;
+    endRecordedAlready = true;
+    try {
+      expect(await post()).toMatch(/^HTTP\/1\.1 201/);
+    } finally {
+      endRecordedAlready = false;
+      revocationsCovering = 0;
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import {
 } from '../../../contract/config/sidecar-config.ts';
 import { APPLICATION_NOT_FOUND, revocationChanges, streamLine } from '../../../contract/config-stream.ts';
 import { importSigningKeys } from '../../../contract/keys.ts';
+import { splitKey } from '../../../lib/kube/kube-object.ts';
 
 /** What a sidecar receives: its application's rendered config, serialised once for every subscriber. */
 export interface PublishedConfig {
@@ -214,14 +215,9 @@ export class ConfigHub {
   }
 }
 
-function splitApplicationKey(key: string): { namespace: string; name: string } {
-  const slash = key.indexOf('/');
-  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}
-
 /** The `waiting` line for a sidecar whose application the operator does not have. */
 export function notFoundLine(key: string): string {
-  const { namespace, name } = splitApplicationKey(key);
+  const { namespace, name } = splitKey(key);
   return streamLine({
     type: 'waiting',
     reason: APPLICATION_NOT_FOUND,

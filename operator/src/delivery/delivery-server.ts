@@ -11,7 +11,7 @@ import {
   STREAM_MEDIA_TYPE,
   streamLine,
 } from '../../../contract/config-stream.ts';
-import { SESSION_ENDS_PATH } from '../../../contract/session-ends.ts';
+import { SESSION_ENDS_PATH, type SessionEnd } from '../../../contract/session-ends.ts';
 import { BodyBudget, type BodyHold } from '../../../lib/body-budget.ts';
 import { ConcurrentShare } from '../../../lib/concurrent-share.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
@@ -134,6 +134,8 @@ export interface DeliveryServerOptions {
   readonly sessionEnds?: {
     readonly record: RecordSessionEnd;
     readonly covering: (application: string) => number;
+    /** Whether the AccessRevocation of this end of this application exists already (sent again). */
+    readonly recorded?: (application: string, end: SessionEnd) => boolean;
   };
   /** How often an open stream's token is reviewed again (default REVIEW_BOUND_MS). */
   readonly reviewBoundMs?: number;
@@ -348,6 +350,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
             verify: (token) => verifyWithin(req, token),
             record: sessionEnds.record,
             covering: sessionEnds.covering,
+            ...(sessionEnds.recorded ? { recorded: sessionEnds.recorded } : {}),
             budget,
             hold,
           });

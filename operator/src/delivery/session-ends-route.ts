@@ -51,6 +51,12 @@ export async function sessionEndsRoute(
     readonly budget: TokenBuckets;
     /** AccessRevocations that cover the application now. */
     readonly covering: (application: string) => number;
+    /**
+     * Whether this end's AccessRevocation exists already: sent again (its answer lost, or by the
+     * sidecar's next start), it is answered as recorded, past the bound and the rate, which are
+     * for new AccessRevocations.
+     */
+    readonly recorded?: (application: string, end: SessionEnd) => boolean;
     /** What the request's body may take of the port's budget for bodies. */
     readonly hold: BodyHold;
   },
@@ -79,12 +85,13 @@ export async function sessionEndsRoute(
       : sessionEndProblem(end as SessionEnd);
   if (problem) return sendJson(res, 400, { error: 'invalid', message: problem });
   const application = `${identity.namespace}/${identity.application}`;
-  if (options.covering(application) >= SESSION_ENDS_UNTIL)
+  const again = options.recorded?.(application, end as SessionEnd) === true;
+  if (!again && options.covering(application) >= SESSION_ENDS_UNTIL)
     return sendJson(res, 409, {
       error: 'session_ends_full',
       message: `${SESSION_ENDS_UNTIL} or more revocations cover ${application} (a sidecar takes ${MAX_REVOCATIONS}): this end holds in the sidecar that sent it`,
     });
-  const retryAfter = options.budget.take(application);
+  const retryAfter = again ? 0 : options.budget.take(application);
   if (retryAfter > 0) {
     res.setHeader('retry-after', String(retryAfter));
     return sendJson(res, 429, {
