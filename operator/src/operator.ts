@@ -180,8 +180,10 @@ export function createOperator(options: OperatorOptions) {
         log,
         written: () => metrics.writes.inc({ what: 'session_end' }),
       }),
-      recorded: (application, end) =>
-        caches.revocations.get(`/${sessionEndRevocationName(end, application)}`) !== undefined,
+      recorded: (application, end) => {
+        const name = sessionEndRevocationName(end, application);
+        return caches.revocations.get(`/${name}`) ? name : undefined;
+      },
     },
     metrics,
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),

@@ -47,7 +47,7 @@ const delivery = createDeliveryServer({
   sessionEnds: {
     covering: () => revocationsCovering,
     record: async () => `session-end-${++sessionEndsRecorded}`,
-    recorded: () => endRecordedAlready,
+    recorded: () => (endRecordedAlready ? 'session-end-there' : undefined),
   },
 });
 /** What the session-ends route is told covers the application now, and what it recorded. */
@@ -405,11 +405,15 @@ describe('session ends of an application that many revocations cover', () => {
     revocationsCovering = 0;
   });
 
-  it('one sent again (its AccessRevocation there already) is answered as recorded even past the bound: the sidecar does not log it refused', async () => {
+  it('one sent again (its AccessRevocation there already) is answered with it at once, with no write, even past the bound: the sidecar does not log it refused', async () => {
     revocationsCovering = SESSION_ENDS_UNTIL;
     endRecordedAlready = true;
+    const before = sessionEndsRecorded;
     try {
-      expect(await post()).toMatch(/^HTTP\/1\.1 201/);
+      const answer = await post();
+      expect(answer).toMatch(/^HTTP\/1\.1 201/);
+      expect(answer).toContain('{"revocation":"session-end-there"}');
+      expect(sessionEndsRecorded).toBe(before);
     } finally {
       endRecordedAlready = false;
       revocationsCovering = 0;

@@ -134,8 +134,8 @@ export interface DeliveryServerOptions {
   readonly sessionEnds?: {
     readonly record: RecordSessionEnd;
     readonly covering: (application: string) => number;
-    /** Whether the AccessRevocation of this end of this application exists already (sent again). */
-    readonly recorded?: (application: string, end: SessionEnd) => boolean;
+    /** The name of this end's AccessRevocation when it exists already (an end sent again). */
+    readonly recorded?: (application: string, end: SessionEnd) => string | undefined;
   };
   /** How often an open stream's token is reviewed again (default REVIEW_BOUND_MS). */
   readonly reviewBoundMs?: number;

@@ -52,11 +52,11 @@ export async function sessionEndsRoute(
     /** AccessRevocations that cover the application now. */
     readonly covering: (application: string) => number;
     /**
-     * Whether this end's AccessRevocation exists already: sent again (its answer lost, or by the
-     * sidecar's next start), it is answered as recorded, past the bound and the rate, which are
-     * for new AccessRevocations.
+     * The name of this end's AccessRevocation when it exists already (the operator's cache): sent
+     * again (its answer lost, or by the sidecar's next start), it is answered with it at once,
+     * with no write and past the bound and the rate, which are for new AccessRevocations.
      */
-    readonly recorded?: (application: string, end: SessionEnd) => boolean;
+    readonly recorded?: (application: string, end: SessionEnd) => string | undefined;
     /** What the request's body may take of the port's budget for bodies. */
     readonly hold: BodyHold;
   },
@@ -85,13 +85,14 @@ export async function sessionEndsRoute(
       : sessionEndProblem(end as SessionEnd);
   if (problem) return sendJson(res, 400, { error: 'invalid', message: problem });
   const application = `${identity.namespace}/${identity.application}`;
-  const again = options.recorded?.(application, end as SessionEnd) === true;
-  if (!again && options.covering(application) >= SESSION_ENDS_UNTIL)
+  const recorded = options.recorded?.(application, end as SessionEnd);
+  if (recorded !== undefined) return sendJson(res, 201, { revocation: recorded });
+  if (options.covering(application) >= SESSION_ENDS_UNTIL)
     return sendJson(res, 409, {
       error: 'session_ends_full',
       message: `${SESSION_ENDS_UNTIL} or more revocations cover ${application} (a sidecar takes ${MAX_REVOCATIONS}): this end holds in the sidecar that sent it`,
     });
-  const retryAfter = again ? 0 : options.budget.take(application);
+  const retryAfter = options.budget.take(application);
   if (retryAfter > 0) {
     res.setHeader('retry-after', String(retryAfter));
     return sendJson(res, 429, {
