@@ -1,7 +1,6 @@
 import { sessionEndRevocationName } from '../../contract/session-ends.ts';
 import { createAdminServer } from '../../lib/admin-server.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
-import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { type LeaderElection, startLeaderElection } from './controller/leader-election.ts';

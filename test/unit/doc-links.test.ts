@@ -20,7 +20,7 @@ function markdownFiles(dir: string): string[] {
 const withoutCode = (text: string): string => text.replace(/```[\s\S]*?```/g, '');
 
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
-export function headingAnchor(heading: string): string {
+function headingAnchor(heading: string): string {
   return heading
     .replace(/`/g, '')
     .trim()
@@ -38,7 +38,7 @@ function anchorsOf(file: string): Set<string> {
 }
 
 /** The links of a Markdown text that break: a missing file, or a section its file does not have. */
-export function brokenLinks(file: string, text: string): string[] {
+function brokenLinks(file: string, text: string): string[] {
   const broken: string[] = [];
   for (const match of withoutCode(text).matchAll(/\]\(([^)\s]+)\)/g)) {
     const target = match[1] ?? '';
