@@ -236,6 +236,12 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     labelNames: ['app', 'cause'],
     registers: [registry],
   });
+  /** Each kind of cause counted by its own metric: the application's, the parser's, the gateway's. */
+  const countedCauses = {
+    upstream: upstreamFailures,
+    request: malformedRequests,
+    overload: overloadRefusals,
+  };
   const revocations = new Counter({
     name: 'gatehouse_revocations_applied_total',
     help: 'Revocations (user revocations, sign-outs and back-channel logouts elsewhere) that reached this sidecar.',
@@ -335,10 +341,7 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
       authEvents.labels(app, event, reason ?? '').inc();
     },
     errorCaused(app, cause) {
-      const kind = kindOfCause(cause);
-      if (kind === 'request') malformedRequests.labels(app, cause).inc();
-      else if (kind === 'upstream') upstreamFailures.labels(app, cause).inc();
-      else overloadRefusals.labels(app, cause).inc();
+      countedCauses[kindOfCause(cause)].labels(app, cause).inc();
     },
     revocationApplied(app) {
       revocations.labels(app).inc();
