@@ -2,8 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AuditRecord, parseAuditLine, type RequestRecord } from './audit-record.ts';
+import { createCriJoiner } from './cri-framing.ts';
 import { readRun, writeSortedRuns } from './external-sort.ts';
 import { classifyLine, InputDiagnostics } from './input-diagnostics.ts';
+import { MAX_LINE_BYTES } from './line-scanner.ts';
 import type { LogSource } from './log-sources.ts';
 import { mergeManyRecords } from './many-streams.ts';
 import { lineTime, recordBatches } from './merged-records.ts';
@@ -45,10 +47,17 @@ async function peek(
 /** Looks at the first lines of a source: true when one is a line the audit reads; else notes what they are. */
 function sample(first: Buffer | undefined, diagnostics: InputDiagnostics): boolean {
   if (!first) return false;
-  const lines = first
-    .toString('utf8', 0, Math.min(first.length, 1024 * 1024))
-    .split('\n', SAMPLE_LINES)
-    .filter((line) => line.trim() !== '');
+  const lines: string[] = [];
+  const joiner = createCriJoiner(
+    (line) => lines.push(line),
+    MAX_LINE_BYTES,
+    () => undefined,
+  );
+  for (const line of first
+    .toString('utf8', 0, Math.min(first.length, MAX_LINE_BYTES))
+    .split('\n', SAMPLE_LINES))
+    if (line.trim() !== '') joiner.line(line);
+  joiner.end();
   if (lines.some((line) => parseAuditLine(line) !== undefined)) return true;
   for (const line of lines) diagnostics.sampled(classifyLine(line), line);
   return false;

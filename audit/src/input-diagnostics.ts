@@ -13,7 +13,8 @@ export type LineKind =
   | 'json_array' // a JSON array (an export of many records as one document)
   | 'elasticsearch_response' // a whole search response ({"hits":{"hits":[...]}})
   | 'other_json' // JSON of another program
-  | 'not_json'; // text: another program's log, a stack trace
+  | 'not_json' // text: another program's log, a stack trace
+  | 'too_long'; // a line longer than any Gatehouse line (line-scanner.ts MAX_LINE_BYTES)
 
 const GATEHOUSE_EVENT = /^[a-z]+(_[a-z]+)*$/;
 
@@ -44,6 +45,7 @@ const HINTS: Partial<Record<LineKind, string>> = {
   other_json: 'the lines are JSON of another program, not Gatehouse request lines or auth events',
   not_json: "the lines are not JSON: is this the sidecar container's log (kubectl logs <pod> -c gatehouse)?",
   gatehouse_other: 'only Gatehouse status lines, no request lines or auth events',
+  too_long: 'the lines are longer than 1 MiB, which no Gatehouse line is',
 };
 
 export class InputDiagnostics {
@@ -75,6 +77,11 @@ export class InputDiagnostics {
   skip(kind: LineKind, line: string): void {
     this.skipped.set(kind, (this.skipped.get(kind) ?? 0) + 1);
     this.#noteFields(kind, line);
+  }
+
+  /** Lines skipped unread (too long to be a Gatehouse line). */
+  skipUnread(kind: LineKind, count: number): void {
+    if (count > 0) this.skipped.set(kind, (this.skipped.get(kind) ?? 0) + count);
   }
 
   sampled(kind: LineKind, line: string): void {

@@ -28,11 +28,14 @@ export async function* recordBatches(
   }, needles);
   let lines = 0;
   let bytes = 0;
+  let tooLong = 0;
   const count = (): void => {
     diagnostics.lines += scanner.stats.lines - lines;
     diagnostics.bytes += scanner.stats.bytes - bytes;
+    diagnostics.skipUnread('too_long', scanner.stats.tooLong - tooLong);
     lines = scanner.stats.lines;
     bytes = scanner.stats.bytes;
+    tooLong = scanner.stats.tooLong;
   };
   try {
     for await (const chunk of chunks) {

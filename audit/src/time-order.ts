@@ -1,4 +1,5 @@
 import { parseIsoTime } from '../../lib/iso-time.ts';
+import { matchFinder } from './line-scanner.ts';
 
 /**
  * Whether a stream of log lines is in the order its lines were written: each sidecar writes in
@@ -18,28 +19,6 @@ const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 /** Errors of a gzip stream that ends early: the order of the lines before the cut still counts. */
 const TRUNCATED = new Set(['Z_BUF_ERROR', 'Z_DATA_ERROR', 'ERR_STREAM_PREMATURE_CLOSE']);
 
-/** Finds the next time field at or after an offset, one indexOf per needle and match (linear in the chunk). */
-function timeFinder(buffer: Buffer, tail: number): (from: number) => { at: number; length: number } {
-  const next = NEEDLES.map(() => -2);
-  return (from) => {
-    let best = -1;
-    let length = 0;
-    NEEDLES.forEach((needle, i) => {
-      let at = next[i] as number;
-      if (at !== -1 && at < from) {
-        at = buffer.indexOf(needle, from);
-        if (at >= tail) at = -1;
-        next[i] = at;
-      }
-      if (at !== -1 && (best === -1 || at < best)) {
-        best = at;
-        length = needle.length;
-      }
-    });
-    return { at: best, length };
-  };
-}
-
 /**
  * True when no line's time is more than toleranceMs before a time read earlier in the stream.
  * Reads the stream to its end, or to the first step back. Lines without a time are ignored.
@@ -52,12 +31,13 @@ export async function inTimeOrder(
   let latestMs = Number.NEGATIVE_INFINITY;
   let carry: Buffer = Buffer.alloc(0);
   const scan = (buffer: Buffer, tail: number): boolean => {
-    const find = timeFinder(buffer, tail);
+    // One indexOf per needle and match: linear in the chunk.
+    const find = matchFinder(buffer, tail, NEEDLES);
     let from = 0;
     while (from < tail) {
-      const { at, length } = find(from);
+      const at = find.next(from);
       if (at === -1) break;
-      const start = at + length;
+      const start = at + (NEEDLES[find.needle] as Buffer).length;
       const time = buffer.toString('latin1', start, start + TIME_LENGTH);
       if (time > latest) {
         if (ISO_TIME.test(time)) {
