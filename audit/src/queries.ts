@@ -47,23 +47,34 @@ export type AuditAnswer =
   | { readonly kind: 'ip'; readonly query: AuditQuery; readonly users: readonly UserAtAddress[] }
   | { readonly kind: 'requests'; readonly query: AuditQuery; readonly requests: readonly RequestRecord[] };
 
+/**
+ * Each needle as a line holds it, and as a line carried inside a JSON string holds it (a Splunk
+ * export's `_raw`), where the quotes and backslashes of the line are escaped.
+ */
+function inBothForms(needles: readonly string[]): string[] {
+  return [...new Set(needles.flatMap((needle) => [needle, JSON.stringify(needle).slice(1, -1)]))];
+}
+
+const exact = (needles: readonly string[]): Buffer[] =>
+  inBothForms(needles).map((needle) => Buffer.from(needle));
+
 /** Byte strings every line the query needs contains; lines without any are never decoded. */
 export function queryNeedles(query: AuditQuery): Buffer[] | Needles {
   const json = (s: string) => JSON.stringify(s).slice(1, -1);
   // Email addresses compare without regard to case: the provider may spell them Grace.Hopper@…
-  const email = (s: string) => caseInsensitiveNeedles([json(s)]);
+  const email = (s: string) => caseInsensitiveNeedles(inBothForms([json(s)]));
   if (query.kind === 'sessions') {
     const ends = ENDS_BY_NAME.map((type) => JSON.stringify(type));
-    if (query.user) return caseInsensitiveNeedles([json(query.user), ...ends]);
-    if (query.sub) return [JSON.stringify(query.sub), ...ends].map((needle) => Buffer.from(needle));
+    if (query.user) return caseInsensitiveNeedles(inBothForms([json(query.user), ...ends]));
+    if (query.sub) return exact([JSON.stringify(query.sub), ...ends]);
     return [];
   }
-  if (query.kind === 'ip') return [Buffer.from(JSON.stringify(query.ip))];
+  if (query.kind === 'ip') return exact([JSON.stringify(query.ip)]);
   if (query.user) return email(query.user);
-  if (query.app) return [Buffer.from(JSON.stringify(query.app))];
+  if (query.app) return exact([JSON.stringify(query.app)]);
   if (query.path) {
     const literal = query.path.endsWith('*') ? query.path.slice(0, -1) : query.path;
-    return literal ? [Buffer.from(json(literal))] : [];
+    return literal ? exact([json(literal)]) : [];
   }
   return [];
 }

@@ -162,14 +162,24 @@ describe('gatehouse audit: ends that name a session, not its user', () => {
     ].join('\n');
     const file = join(dir, `ends-by-name-${Object.keys(target).join('-')}.log`);
     writeFileSync(file, `${log}\n`);
-    for (const filter of [[], ['--user', 'ADA@example.com'], ['--sub', 'ada-sub']]) {
+    // The same lines exported from Splunk: each inside a JSON string, its quotes escaped.
+    const exported = join(dir, `ends-by-name-${Object.keys(target).join('-')}.splunk.json`);
+    const lines = log.split('\n');
+    writeFileSync(
+      exported,
+      `${lines.map((line) => JSON.stringify({ result: { _raw: line } })).join('\n')}\n`,
+    );
+    for (const [filter, input] of [[], ['--user', 'ADA@example.com'], ['--sub', 'ada-sub']].flatMap((f) => [
+      [f, file] as const,
+      [f, exported] as const,
+    ])) {
       const { code, stdout, stderr } = await runGatehouse([
         'audit',
         'sessions',
         ...filter,
         '--format',
         'json',
-        file,
+        input,
       ]);
       expect({ filter, code, stderr }).toEqual({ filter, code: 0, stderr: '' });
       const [session, ...others] = JSON.parse(stdout) as {

@@ -97,11 +97,22 @@ describe('gatehouse audit reads what analysts give it', () => {
     ],
     ['Splunk raw events (_raw)', (r: unknown) => ({ _raw: JSON.stringify(r), _time: '2026-11-21' })],
     ['Elasticsearch hits as NDJSON (_source)', (r: unknown) => ({ _index: 'logs', _id: 'x', _source: r })],
-  ])('reads %s', async (_what, wrap) => {
+  ])('reads %s, whatever the question', async (_what, wrap) => {
     const path = file(`export-${Math.random()}.log`, jsonl([1, 2, 3].map((n) => wrap(requestLine(n)))));
     const { code, sessions } = await sessionsOf(['--user', 'grace.hopper@corp.example', path]);
     expect(code).toBe(0);
     expect(sessions[0]?.requests).toHaveLength(3);
+    // The questions whose search looks for a quoted value (in _raw the quotes are escaped).
+    const bySub = await sessionsOf(['--sub', 'grace', path]);
+    expect(bySub.sessions[0]?.requests).toHaveLength(3);
+    const answers = async (args: string[]) => {
+      const run = await runGatehouse(['audit', ...args, '--format', 'json', path]);
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      return JSON.parse(run.stdout) as { requests?: number; uri?: string }[];
+    };
+    expect(await answers(['ip', '192.0.2.7'])).toEqual([expect.objectContaining({ requests: 3 })]);
+    expect(await answers(['requests', '--app', 'corp/wiki'])).toHaveLength(3);
+    expect((await answers(['requests', '--path', '/page-2'])).map((r) => r.uri)).toEqual(['/page-2']);
   });
 
   it('reads container runtime (CRI) log lines', async () => {
