@@ -278,20 +278,30 @@ function authEvent(o: AuthEventLine, type: AuthEventType): AuthRecord | undefine
 export function toAuditRecord(value: unknown): AuditRecord | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const o = value as Json;
-  // Exports of the usual log stores: Elasticsearch hits keep the line in _source, Splunk in _raw
-  // (a JSON export wraps each event in "result").
-  if (typeof o._source === 'object' && o._source !== null) return toAuditRecord(o._source);
-  const raw = typeof o._raw === 'string' ? o._raw : (o.result as Json | undefined)?._raw;
-  if (typeof raw === 'string') {
-    try {
-      return toAuditRecord(JSON.parse(raw));
-    } catch {
-      return undefined;
-    }
-  }
   if (o.type === 'request') return nativeRequest(o);
   if (o.GatehouseType === 'request') return cloudflareRequest(o);
   if (typeof o.type === 'string' && AUTH_TYPES.has(o.type)) return authEvent(o, o.type as AuthEventType);
+  return unwrapped(o);
+}
+
+/**
+ * Fields in which log shippers and stores keep the line as text: Splunk (`_raw`; a JSON export
+ * wraps each event in `result`), Fluent Bit, Fluentd and Docker's json-file (`log`), Vector
+ * (`message`), Loki's JSON (`line`), an OpenTelemetry export (`body`).
+ */
+const LINE_FIELDS = ['_raw', 'log', 'message', 'line', 'body'] as const;
+
+/** The record of a Gatehouse line inside another program's record (an export of a log store). */
+function unwrapped(o: Json): AuditRecord | undefined {
+  // Elasticsearch hits keep the line's fields in _source.
+  if (typeof o._source === 'object' && o._source !== null) return toAuditRecord(o._source);
+  const result = o.result as Json | undefined;
+  if (typeof result === 'object' && result !== null && typeof result._raw === 'string')
+    return parseAuditLine(result._raw);
+  for (const field of LINE_FIELDS) {
+    const text = o[field];
+    if (typeof text === 'string') return parseAuditLine(text);
+  }
   return undefined;
 }
 

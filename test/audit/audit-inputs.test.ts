@@ -97,6 +97,23 @@ describe('gatehouse audit reads what analysts give it', () => {
     ],
     ['Splunk raw events (_raw)', (r: unknown) => ({ _raw: JSON.stringify(r), _time: '2026-11-21' })],
     ['Elasticsearch hits as NDJSON (_source)', (r: unknown) => ({ _index: 'logs', _id: 'x', _source: r })],
+    [
+      "Fluent Bit's records, or Docker's json-file (log)",
+      (r: unknown) => ({ log: `${JSON.stringify(r)}\n`, stream: 'stdout', time: '2026-11-21T07:00:01.5Z' }),
+    ],
+    [
+      'Fluent Bit records of the runtime log file it did not parse (log, CRI framing)',
+      (r: unknown) => ({ log: `2026-11-21T07:00:01.123456789Z stdout F ${JSON.stringify(r)}` }),
+    ],
+    [
+      'Vector events (message)',
+      (r: unknown) => ({ message: JSON.stringify(r), kubernetes: { pod_name: 'p' } }),
+    ],
+    [
+      "Loki's JSON lines (line)",
+      (r: unknown) => ({ labels: { app: 'wiki' }, line: JSON.stringify(r), timestamp: 't' }),
+    ],
+    ['an OpenTelemetry export (body)', (r: unknown) => ({ body: JSON.stringify(r), severity_text: 'INFO' })],
   ])('reads %s, whatever the question', async (_what, wrap) => {
     const path = file(`export-${Math.random()}.log`, jsonl([1, 2, 3].map((n) => wrap(requestLine(n)))));
     const { code, sessions } = await sessionsOf(['--user', 'grace.hopper@corp.example', path]);
