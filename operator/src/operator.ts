@@ -15,6 +15,7 @@ import { DEFAULT_OVERLAP_MS, DEFAULT_ROTATION_MS } from './controller/signing-ke
 import { WorkQueue } from './controller/work-queue.ts';
 import { ConfigHub } from './delivery/config-hub.ts';
 import { createDeliveryServer } from './delivery/delivery-server.ts';
+import { podWaitingEvents } from './delivery/pod-waiting-events.ts';
 import { sessionEndRecorder } from './delivery/record-session-end.ts';
 import { createSidecarVerifier } from './delivery/sidecar-identity.ts';
 import { createInjectionController } from './injection/injection-controller.ts';
@@ -184,6 +185,7 @@ export function createOperator(options: OperatorOptions) {
         return caches.revocations.get(`/${name}`) ? name : undefined;
       },
     },
+    podEvents: podWaitingEvents(events),
     metrics,
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
   });

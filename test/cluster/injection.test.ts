@@ -13,6 +13,7 @@ import { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import {
   DEPLOYMENTS,
+  EVENTS,
   MUTATING_WEBHOOK_CONFIGURATIONS,
   PODS,
   SECRETS,
@@ -456,6 +457,44 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
         'ApplicationNotFound',
         'ProviderSecretMissing',
       ]);
+      // And on the Pod, where `kubectl describe pod` shows it: each reason, then the config.
+      const podEvents = async () =>
+        (
+          await admin.list(EVENTS, {
+            namespace: NS,
+            fieldSelector: `involvedObject.uid=${pod.metadata?.uid}`,
+          })
+        ).items.map((e) => {
+          const event = e as KubeObject & { type?: string; reason?: string; message?: string };
+          return { type: event.type, reason: event.reason, message: event.message };
+        });
+      const told = await eventually(
+        async () => {
+          const events = await podEvents();
+          return events.some((e) => e.reason === 'SidecarConfigured') ? events : undefined;
+        },
+        5_000,
+        'the Events on the pod',
+      );
+      // (listed in the order of their generated names, not of their times)
+      expect(told).toHaveLength(3);
+      expect(told).toEqual(
+        expect.arrayContaining([
+          {
+            type: 'Warning',
+            reason: 'ApplicationNotFound',
+            message: expect.stringContaining(
+              'The gatehouse sidecar has no config yet: no AccessApplication catalog',
+            ),
+          },
+          {
+            type: 'Warning',
+            reason: 'ProviderSecretMissing',
+            message: expect.stringContaining('catalog-oidc'),
+          },
+          { type: 'Normal', reason: 'SidecarConfigured', message: 'The gatehouse sidecar has its config.' },
+        ]),
+      );
     } finally {
       await waiting.stop();
     }

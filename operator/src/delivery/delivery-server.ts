@@ -6,6 +6,7 @@ import {
   ACCEPTS_REVOCATION_CHANGES,
   CONFIG_STREAM_PATH,
   HEARTBEAT_MS,
+  readStreamLine,
   STREAM_ACCEPTS_HEADER,
   STREAM_APPLICATION_PARAM,
   STREAM_MEDIA_TYPE,
@@ -24,6 +25,7 @@ import { INJECT_PATH } from '../injection/admission-webhook.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { type ConfigHub, notFoundLine } from './config-hub.ts';
 import { sendJson, sendRefusal } from './json-response.ts';
+import type { PodWaitingEvents } from './pod-waiting-events.ts';
 import { type RecordSessionEnd, SESSION_END_RATE, sessionEndsRoute } from './session-ends-route.ts';
 import {
   REVIEW_BOUND_MS,
@@ -99,6 +101,9 @@ export const STREAM_OPEN_RATE: TokenBucketRate = { burst: 20, perSecond: 1 };
 /** A stream the operator ended is cut this long after, if its sidecar has not read to the end. */
 export const STREAM_END_GRACE_MS = 10_000;
 const HEARTBEAT_LINE = streamLine({ type: 'heartbeat' });
+/** How the lines that tell a pod's sidecar it waits, or give it its config, begin (streamLine writes `type` first). */
+const WAITING_LINE_START = '{"type":"waiting"';
+const CONFIG_LINE_START = '{"type":"config"';
 const JWKS_PATH = /^\/v1\/jwks\/([a-z0-9][-a-z0-9]*)\/([a-z0-9][-a-z0-9.]*)$/;
 const peerOf = (req: IncomingMessage): string => normaliseIp(req.socket.remoteAddress ?? '');
 const INTERNAL = { status: 500, error: 'internal' } as const;
@@ -137,6 +142,8 @@ export interface DeliveryServerOptions {
     /** The name of this end's AccessRevocation when it exists already (an end sent again). */
     readonly recorded?: (application: string, end: SessionEnd) => string | undefined;
   };
+  /** Events on the Pods whose sidecars are told they wait, and then get their config. */
+  readonly podEvents?: PodWaitingEvents;
   /** How often an open stream's token is reviewed again (default REVIEW_BOUND_MS). */
   readonly reviewBoundMs?: number;
 }
@@ -306,11 +313,16 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     const oldest = ofPod.length > STREAMS_PER_POD ? ofPod[0] : undefined;
     if (oldest) cutStream(oldest, 'replaced');
     let largestLine = 0;
+    const pod = { namespace: identity.namespace, name: identity.pod, uid: identity.podUid };
     const send = (line: string): void => {
       if (res.writableEnded || res.destroyed) return;
       largestLine = Math.max(largestLine, line.length);
       res.write(line);
       if (res.writableLength > largestLine + STREAM_SLACK_BYTES) cutStream(res, 'slow_reader');
+      else if (line.startsWith(WAITING_LINE_START)) {
+        const waiting = readStreamLine(line);
+        if (waiting?.type === 'waiting') options.podEvents?.waiting(pod, waiting.reason, waiting.message);
+      } else if (line.startsWith(CONFIG_LINE_START)) options.podEvents?.configured(pod);
     };
     // The hub sends the current lines at once; a stream cut while they were written is let go.
     const accepts = String(req.headers[STREAM_ACCEPTS_HEADER] ?? '').split(',');
