@@ -1,9 +1,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ErrorCause } from '../../../../contract/error-causes.ts';
 import { HttpError } from '../../../../contract/errors.ts';
 import type { AdmissionTicket, Refusal } from '../../../../lib/admission.ts';
+import { CoalescedBody } from '../../http/coalesced-body.ts';
 import { relayEarlyHints } from '../../http/early-hints.ts';
 import { sendError } from '../../http/error-response.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
@@ -62,10 +62,11 @@ function isStreaming(headers: IncomingHttpHeaders): boolean {
  * connection's parser (the client stalled mid-upload until the keep-alive timeout). When undici is
  * done with it early (the application answered before reading it all, or failed), the rest is read
  * and dropped, held to the body's rate by the connection's clock, and the connection serves the
- * next request. A client that leaves mid-body ends it, and with it the upstream request.
+ * next request. A client that leaves mid-body ends it, and with it the upstream request. Small
+ * chunks go on joined (coalesced-body.ts).
  */
-function upstreamBody(req: IncomingMessage): PassThrough {
-  const body = new PassThrough();
+function upstreamBody(req: IncomingMessage): CoalescedBody {
+  const body = new CoalescedBody();
   req.pipe(body);
   req.once('close', () => {
     if (!req.complete) body.destroy(new Error('client closed the connection'));
