@@ -54,7 +54,7 @@ describe('log shipping configurations', () => {
 
   it('Vector selects labelled pods, keeps the gatehouse container, parses JSON and ships it', () => {
     const vector = parse(readFileSync(resolve(DOCS, 'vector.yaml'), 'utf8')) as {
-      sources: Record<string, { type: string; extra_label_selector: string }>;
+      sources: Record<string, { type: string; extra_label_selector: string; auto_partial_merge?: boolean }>;
       transforms: Record<string, { type: string; inputs: string[]; source: string; drop_on_abort: boolean }>;
       sinks: Record<string, { inputs: string[] }>;
     };
@@ -63,6 +63,8 @@ describe('log shipping configurations', () => {
       type: 'kubernetes_logs',
       extra_label_selector: 'gatehouse.dev/application',
     });
+    // The parts a runtime wrote of a line are joined (Vector's default): never turned off.
+    expect(source?.auto_partial_merge ?? true).toBe(true);
     const remap = vector.transforms.gatehouse_lines;
     expect(remap?.inputs).toEqual(['gatehouse_sidecars']);
     expect(remap?.drop_on_abort).toBe(true);
