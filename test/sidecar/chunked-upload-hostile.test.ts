@@ -65,9 +65,10 @@ describe('a chunked body faster than the application reads', () => {
     const client = await openRaw(gate.port);
     client.socket.on('error', () => undefined);
     client.socket.write(head('/held'));
-    // 16 KiB every millisecond, each alone in its read: shorter than a batch, so each goes on at
-    // the end of its turn (a batch of 64 KiB went on at once, where back-pressure always held).
-    const chunk = Buffer.from(`4000\r\n${'y'.repeat(0x4000)}\r\n`);
+    // 16 KiB every millisecond, each alone in its read, as 8 small chunks: joined into a batch
+    // shorter than 64 KiB, which goes on at the end of its turn (a full batch, or a large chunk,
+    // goes on at once, where back-pressure always held).
+    const chunk = Buffer.from(`800\r\n${'y'.repeat(0x800)}\r\n`.repeat(8));
     const pump = setInterval(() => {
       if (client.socket.writableLength === 0) client.socket.write(chunk);
     }, 1);

@@ -1,7 +1,11 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { COALESCE_MAX_BYTES, CoalescedBody } from '../../sidecar/src/http/coalesced-body.ts';
+import {
+  COALESCE_BELOW_BYTES,
+  COALESCE_MAX_BYTES,
+  CoalescedBody,
+} from '../../sidecar/src/http/coalesced-body.ts';
 import { seededRandom } from '../helpers/seeded-random.ts';
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -32,10 +36,19 @@ describe('CoalescedBody', () => {
   it('hands a batch on as soon as it reaches its bound', () => {
     const body = new CoalescedBody();
     const out = collect(body);
-    body.write(Buffer.alloc(COALESCE_MAX_BYTES - 1));
+    for (let i = 0; i < COALESCE_MAX_BYTES / 1024 - 1; i++) body.write(Buffer.alloc(1024));
     expect(out).toHaveLength(0);
-    body.write(Buffer.alloc(1));
+    body.write(Buffer.alloc(1024));
     expect(out.map((piece) => piece.length)).toEqual([COALESCE_MAX_BYTES]);
+  });
+
+  it('hands a large chunk on as it is, after the small ones held before it', () => {
+    const body = new CoalescedBody();
+    const out = collect(body);
+    body.write(Buffer.from('ab'));
+    body.write(Buffer.alloc(COALESCE_BELOW_BYTES, 'c'));
+    expect(out.map((piece) => piece.length)).toEqual([2, COALESCE_BELOW_BYTES]);
+    expect(out[0]?.toString()).toBe('ab');
   });
 
   it('holds the writer back while nobody reads: write() says so within a bounded amount', async () => {
