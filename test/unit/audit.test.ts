@@ -382,17 +382,24 @@ describe('queries and arguments', () => {
     // Ends that held in one sidecar name a session, not a user: their lines are read for any user.
     const ends = Buffer.from('{"a":1}\n{"type":"session_end_unreported","session":"S1"}\n');
     expect((email as Needles).search(ends, ends.length)(0)).toBe(16);
+    // Quoted values also as a line inside a JSON string holds them (a Splunk export's _raw).
     const exact = (q: Parameters<typeof queryNeedles>[0]) => (queryNeedles(q) as Buffer[]).map(String);
-    expect(exact({ kind: 'ip', ip: '10.0.0.1', range: { since: 0, until: 1 } })).toEqual(['"10.0.0.1"']);
-    expect(exact({ kind: 'sessions', sub: 'ada', range: { since: 0, until: 1 } })).toEqual([
-      '"ada"',
-      '"revocation_applied"',
-      '"session_end_unreported"',
-      '"session_end_delayed"',
-      '"session_end_reported"',
+    expect(exact({ kind: 'ip', ip: '10.0.0.1', range: { since: 0, until: 1 } })).toEqual([
+      '"10.0.0.1"',
+      '\\"10.0.0.1\\"',
     ]);
+    expect(exact({ kind: 'sessions', sub: 'ada', range: { since: 0, until: 1 } })).toEqual(
+      [
+        '"ada"',
+        '"revocation_applied"',
+        '"session_end_unreported"',
+        '"session_end_delayed"',
+        '"session_end_reported"',
+      ].flatMap((needle) => [needle, JSON.stringify(needle).slice(1, -1)]),
+    );
     const range = { since: 0, until: 1 };
     expect(exact({ kind: 'requests', path: '/admin/*', range })).toEqual(['/admin/']);
+    expect(exact({ kind: 'requests', path: '/a"b', range })).toEqual(['/a\\"b', '/a\\\\\\"b']);
     expect(queryNeedles({ kind: 'requests', path: '*', range })).toEqual([]);
   });
 
