@@ -87,7 +87,8 @@ export interface CriJoiner {
 /**
  * Joins the parts of runtime records into the lines the container wrote, per stream, as the
  * kubelet does; a joined line goes on as one record (the first part's time, tag `F`), marked
- * joined. Lines that are not runtime records pass through. A line longer than maxChars goes to onTooLong instead.
+ * joined. Lines that are not runtime records pass through. A line longer than maxChars goes to
+ * onTooLong instead.
  */
 export function createCriJoiner(
   onLine: (line: string, joined: boolean) => void,

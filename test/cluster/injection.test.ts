@@ -495,6 +495,25 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
           { type: 'Normal', reason: 'SidecarConfigured', message: 'The gatehouse sidecar has its config.' },
         ]),
       );
+      // The application deleted: the sidecar keeps its last config, and the pod says so.
+      await admin.delete(ACCESS_APPLICATIONS, NS, 'catalog');
+      const gone = await waiting.waitForLine(
+        (l) => l.type === 'config_waiting' && l.reason === 'ApplicationNotFound' && l.serving === true,
+        10_000,
+      );
+      expect(gone.message).toContain('no AccessApplication catalog');
+      const deleted = await eventually(
+        async () => (await podEvents()).find((e) => e.message?.includes('keeps serving')),
+        5_000,
+        'the Event of the deleted application',
+      );
+      expect(deleted).toEqual({
+        type: 'Warning',
+        reason: 'ApplicationNotFound',
+        message: expect.stringContaining(
+          'The gatehouse sidecar keeps serving its last config: no AccessApplication catalog',
+        ),
+      });
     } finally {
       await waiting.stop();
     }

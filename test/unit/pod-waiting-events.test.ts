@@ -49,6 +49,14 @@ describe('podWaitingEvents', () => {
     ]);
   });
 
+  it('says so when the sidecar keeps serving the config it had (its application was deleted)', () => {
+    const events = recorder();
+    podWaitingEvents(events).waiting(pod(1), 'ApplicationNotFound', 'no AccessApplication web', true);
+    expect(events.recorded[0]?.message).toBe(
+      'The gatehouse sidecar keeps serving its last config: no AccessApplication web',
+    );
+  });
+
   it('writes no more Events than its rate across pods, and tells a pod dropped then once there is room', () => {
     const events = recorder();
     let now = 0;

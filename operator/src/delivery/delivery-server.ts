@@ -314,6 +314,8 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
     if (oldest) cutStream(oldest, 'replaced');
     let largestLine = 0;
     const pod = { namespace: identity.namespace, name: identity.pod, uid: identity.podUid };
+    /** A config went out on this stream: a later `waiting` (its application deleted) finds it serving. */
+    let configSent = false;
     const send = (line: string): void => {
       if (res.writableEnded || res.destroyed) return;
       largestLine = Math.max(largestLine, line.length);
@@ -321,8 +323,12 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
       if (res.writableLength > largestLine + STREAM_SLACK_BYTES) cutStream(res, 'slow_reader');
       else if (line.startsWith(WAITING_LINE_START)) {
         const waiting = readStreamLine(line);
-        if (waiting?.type === 'waiting') options.podEvents?.waiting(pod, waiting.reason, waiting.message);
-      } else if (line.startsWith(CONFIG_LINE_START)) options.podEvents?.configured(pod);
+        if (waiting?.type === 'waiting')
+          options.podEvents?.waiting(pod, waiting.reason, waiting.message, configSent);
+      } else if (line.startsWith(CONFIG_LINE_START)) {
+        configSent = true;
+        options.podEvents?.configured(pod);
+      }
     };
     // The hub sends the current lines at once; a stream cut while they were written is let go.
     const accepts = String(req.headers[STREAM_ACCEPTS_HEADER] ?? '').split(',');

@@ -11,8 +11,8 @@ export interface StreamPod {
 
 /** Tells the pods whose sidecars wait for a config why, where `kubectl describe pod` shows it. */
 export interface PodWaitingEvents {
-  /** A `waiting` line went to the pod's sidecar. */
-  waiting(pod: StreamPod, reason: string, message: string): void;
+  /** A `waiting` line went to the pod's sidecar; `serving` when it had a config before (it keeps it). */
+  waiting(pod: StreamPod, reason: string, message: string, serving?: boolean): void;
   /** A config went to the pod's sidecar: said once, to a pod that was told it waits. */
   configured(pod: StreamPod): void;
 }
@@ -61,10 +61,12 @@ export function podWaitingEvents(
     return true;
   };
   return {
-    waiting(pod, reason, message) {
+    waiting(pod, reason, message, serving = false) {
       if (told.get(pod.uid) === reason) return;
-      if (record(pod, 'Warning', reason, `The gatehouse sidecar has no config yet: ${message}`))
-        told.set(pod.uid, reason);
+      const state = serving
+        ? 'The gatehouse sidecar keeps serving its last config'
+        : 'The gatehouse sidecar has no config yet';
+      if (record(pod, 'Warning', reason, `${state}: ${message}`)) told.set(pod.uid, reason);
     },
     configured(pod) {
       if (!told.has(pod.uid)) return;
