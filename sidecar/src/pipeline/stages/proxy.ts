@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { ErrorCause } from '../../../../contract/error-causes.ts';
 import { HttpError } from '../../../../contract/errors.ts';
 import type { AdmissionTicket, Refusal } from '../../../../lib/admission.ts';
-import { CoalescedBody } from '../../http/coalesced-body.ts';
+import { CoalescedBody, CoalescedWrites } from '../../http/coalesced-body.ts';
 import { relayEarlyHints } from '../../http/early-hints.ts';
 import { sendError } from '../../http/error-response.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
@@ -105,6 +105,8 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
     let clientGone = false;
     let ticket: AdmissionTicket | undefined;
     let earlyHints = 0;
+    /** The response body to the client, small chunks joined (set with the response head). */
+    let bodyOut: CoalescedWrites | undefined;
     const connection = scope.connection;
     /** The application's part is over: its slot goes back, and silence is the client's again. */
     const release = (): void => {
@@ -175,17 +177,19 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
           return;
         }
         if (isStreaming(headers as IncomingHttpHeaders)) res.flushHeaders();
+        bodyOut = new CoalescedWrites(res, () => c.pause());
       },
       onResponseData(c, chunk) {
         if (res.destroyed || res.writableEnded) {
           c.abort(new Error('client response already ended'));
           return;
         }
-        if (!res.write(chunk)) c.pause();
+        bodyOut?.write(chunk);
       },
       onResponseEnd() {
         upstreamDone = true;
         release();
+        bodyOut?.flush();
         if (!res.destroyed && !res.writableEnded) res.end();
       },
       onResponseError(_c, error) {
