@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { ErrorCause } from '../../../../contract/error-causes.ts';
 import { HttpError } from '../../../../contract/errors.ts';
 import type { AdmissionTicket, Refusal } from '../../../../lib/admission.ts';
-import { CoalescedBody, CoalescedWrites } from '../../http/coalesced-body.ts';
+import { COALESCE_BELOW_BYTES, CoalescedBody, CoalescedWrites } from '../../http/coalesced-body.ts';
 import { relayEarlyHints } from '../../http/early-hints.ts';
 import { sendError } from '../../http/error-response.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
@@ -105,8 +105,14 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
     let clientGone = false;
     let ticket: AdmissionTicket | undefined;
     let earlyHints = 0;
-    /** The response body to the client, small chunks joined (set with the response head). */
+    /**
+     * The response body to the client, its small chunks joined: made at the first small chunk
+     * that does not end the body (a small answer in one chunk goes out as it came, for nothing).
+     */
     let bodyOut: CoalescedWrites | undefined;
+    /** Body bytes the application declared (-1: not said), and those it sent so far. */
+    let declared = -1;
+    let relayed = 0;
     const connection = scope.connection;
     /** The application's part is over: its slot goes back, and silence is the client's again. */
     const release = (): void => {
@@ -177,14 +183,21 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
           return;
         }
         if (isStreaming(headers as IncomingHttpHeaders)) res.flushHeaders();
-        bodyOut = new CoalescedWrites(res, () => c.pause());
+        const length = (headers as IncomingHttpHeaders)['content-length'];
+        declared = length === undefined ? -1 : Number(length);
       },
       onResponseData(c, chunk) {
         if (res.destroyed || res.writableEnded) {
           c.abort(new Error('client response already ended'));
           return;
         }
-        bodyOut?.write(chunk);
+        relayed += chunk.length;
+        if (bodyOut === undefined && (chunk.length >= COALESCE_BELOW_BYTES || relayed === declared)) {
+          if (!res.write(chunk)) c.pause();
+          return;
+        }
+        bodyOut ??= new CoalescedWrites(res, () => c.pause());
+        bodyOut.write(chunk);
       },
       onResponseEnd() {
         upstreamDone = true;
