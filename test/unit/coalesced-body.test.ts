@@ -42,6 +42,16 @@ describe('CoalescedBody', () => {
     expect(out.map((piece) => piece.length)).toEqual([COALESCE_MAX_BYTES]);
   });
 
+  it('hands the last bytes of a body of declared length on at once', () => {
+    const body = new CoalescedBody(5_000 + 3);
+    const out = collect(body);
+    body.write(Buffer.alloc(5_000)); // large: as it is
+    body.write(Buffer.from('ab'));
+    expect(out.map((piece) => piece.length)).toEqual([5_000]);
+    body.write(Buffer.from('c')); // the last byte: no wait for the end of the turn
+    expect(out.map((piece) => piece.toString()).at(-1)).toBe('abc');
+  });
+
   it('hands a large chunk on as it is, after the small ones held before it', () => {
     const body = new CoalescedBody();
     const out = collect(body);

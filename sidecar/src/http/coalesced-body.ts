@@ -26,10 +26,19 @@ export class CoalescedBody extends Transform {
   #waiting: TransformCallback | undefined;
   /** The reader asked for more since the last push. */
   #readAsked = false;
+  /** The body's declared length (-1: chunked), and the bytes taken so far. */
+  readonly #declared: number;
+  #taken = 0;
+
+  constructor(declaredLength = -1) {
+    super();
+    this.#declared = declaredLength;
+  }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (chunk.length >= COALESCE_BELOW_BYTES) {
       // Large enough to go on as it is (joining it would only copy it): after what is held.
+      this.#taken += chunk.length;
       this.#release();
       this.#readAsked = false;
       callback(null, chunk);
@@ -37,7 +46,9 @@ export class CoalescedBody extends Transform {
     }
     this.#held.push(chunk);
     this.#bytes += chunk.length;
-    if (this.#bytes >= COALESCE_MAX_BYTES) this.#release();
+    this.#taken += chunk.length;
+    // The last bytes of a body of declared length go on at once (a small form, for nothing).
+    if (this.#bytes >= COALESCE_MAX_BYTES || this.#taken === this.#declared) this.#release();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       // Not a microtask nor nextTick: Node.js runs both after each chunk its parser hands on.

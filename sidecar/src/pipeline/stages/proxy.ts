@@ -66,7 +66,8 @@ function isStreaming(headers: IncomingHttpHeaders): boolean {
  * chunks go on joined (coalesced-body.ts).
  */
 function upstreamBody(req: IncomingMessage): CoalescedBody {
-  const body = new CoalescedBody();
+  const length = req.headers['content-length'];
+  const body = new CoalescedBody(length === undefined ? -1 : Number(length));
   req.pipe(body);
   req.once('close', () => {
     if (!req.complete) body.destroy(new Error('client closed the connection'));
