@@ -1,9 +1,16 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 
 /** Bytes held at most before they go on, however the chunks came. */
 export const COALESCE_MAX_BYTES = 64 * 1024;
 /** Chunks from this size on go on as they are: their per-chunk cost is small beside their bytes. */
 export const COALESCE_BELOW_BYTES = 4 * 1024;
+
+/** The body length a head declares (`Content-Length`), or -1 when it declares none. */
+export function declaredLength(headers: IncomingHttpHeaders): number {
+  const length = headers['content-length'];
+  return length === undefined ? -1 : Number(length);
+}
 
 /**
  * A request body on its way to the application, its small chunks joined per turn of the event

@@ -3,7 +3,12 @@ import type { Dispatcher } from 'undici';
 import type { ErrorCause } from '../../../../contract/error-causes.ts';
 import { HttpError } from '../../../../contract/errors.ts';
 import type { AdmissionTicket, Refusal } from '../../../../lib/admission.ts';
-import { COALESCE_BELOW_BYTES, CoalescedBody, CoalescedWrites } from '../../http/coalesced-body.ts';
+import {
+  COALESCE_BELOW_BYTES,
+  CoalescedBody,
+  CoalescedWrites,
+  declaredLength,
+} from '../../http/coalesced-body.ts';
 import { relayEarlyHints } from '../../http/early-hints.ts';
 import { sendError } from '../../http/error-response.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
@@ -66,8 +71,7 @@ function isStreaming(headers: IncomingHttpHeaders): boolean {
  * chunks go on joined (coalesced-body.ts).
  */
 function upstreamBody(req: IncomingMessage): CoalescedBody {
-  const length = req.headers['content-length'];
-  const body = new CoalescedBody(length === undefined ? -1 : Number(length));
+  const body = new CoalescedBody(declaredLength(req.headers));
   req.pipe(body);
   req.once('close', () => {
     if (!req.complete) body.destroy(new Error('client closed the connection'));
@@ -184,8 +188,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
           return;
         }
         if (isStreaming(headers as IncomingHttpHeaders)) res.flushHeaders();
-        const length = (headers as IncomingHttpHeaders)['content-length'];
-        declared = length === undefined ? -1 : Number(length);
+        declared = declaredLength(headers as IncomingHttpHeaders);
       },
       onResponseData(c, chunk) {
         if (res.destroyed || res.writableEnded) {
