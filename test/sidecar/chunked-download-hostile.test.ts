@@ -108,6 +108,21 @@ describe('an answer in 1-byte chunks', () => {
     client.socket.destroy();
   });
 
+  it('a client that half-closes (FIN) after its request still gets the whole answer, small chunks and all', async () => {
+    const client = await openRaw(gate.port);
+    client.socket.write('GET /fin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    client.socket.end();
+    await client.waitFor(/: open/);
+    const stream = streams.get('/fin') as ServerResponse;
+    for (let n = 0; n < 1_000; n++) stream.write('y');
+    stream.end();
+    await client.closed;
+    const sizes = chunkSizes(client.received());
+    expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(': open\n\n'.length + 1_000);
+    await eventually('its line', () => linesFor('/fin').length === 1, 2_000);
+    expect(linesFor('/fin')[0]).toMatchObject({ status: 200, outcome: 'served' });
+  });
+
   it('a client that resets mid-answer ends the exchange: one client_abort line', async () => {
     const client = await openRaw(gate.port);
     client.socket.write('GET /reset HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
