@@ -69,6 +69,15 @@ function chunkSizes(raw: string): number[] {
 
 const linesFor = (uri: string) => gate.records().filter((r) => r.uri === uri);
 
+/** Asks for an event stream (half-closing first when asked) and waits for its opening. */
+async function openStream(path: string, halfClose = false) {
+  const client = await openRaw(gate.port);
+  client.socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  if (halfClose) client.socket.end();
+  await client.waitFor(/: open/);
+  return { client, stream: streams.get(path) as ServerResponse };
+}
+
 describe('an answer in 1-byte chunks', () => {
   it('reaches the client whole, in a few chunks instead of one per byte', async () => {
     const client = await openRaw(gate.port);
@@ -83,10 +92,7 @@ describe('an answer in 1-byte chunks', () => {
   });
 
   it('streamed, each event reaches the client before the next is sent', async () => {
-    const client = await openRaw(gate.port);
-    client.socket.write('GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
-    await client.waitFor(/: open/);
-    const stream = streams.get('/events') as ServerResponse;
+    const { client, stream } = await openStream('/events');
     for (let n = 1; n <= 5; n++) {
       stream.write(`data: ${n}\n\n`);
       await client.waitFor(new RegExp(`data: ${n}\\n\\n`), 500);
@@ -109,11 +115,7 @@ describe('an answer in 1-byte chunks', () => {
   });
 
   it('a client that half-closes (FIN) after its request still gets the whole answer, small chunks and all', async () => {
-    const client = await openRaw(gate.port);
-    client.socket.write('GET /fin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
-    client.socket.end();
-    await client.waitFor(/: open/);
-    const stream = streams.get('/fin') as ServerResponse;
+    const { client, stream } = await openStream('/fin', true);
     for (let n = 0; n < 1_000; n++) stream.write('y');
     stream.end();
     await client.closed;
@@ -124,10 +126,7 @@ describe('an answer in 1-byte chunks', () => {
   });
 
   it('a client that resets mid-answer ends the exchange: one client_abort line', async () => {
-    const client = await openRaw(gate.port);
-    client.socket.write('GET /reset HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
-    await client.waitFor(/: open/);
-    const stream = streams.get('/reset') as ServerResponse;
+    const { client, stream } = await openStream('/reset');
     for (let n = 0; n < 100; n++) stream.write('x');
     client.socket.resetAndDestroy();
     await eventually('its line', () => linesFor('/reset').length === 1, 2_000);

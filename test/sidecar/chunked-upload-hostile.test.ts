@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../helpers/fixtures.ts';
 import { eventually, openRaw, sleep } from '../helpers/hostile.ts';
@@ -21,6 +21,7 @@ interface SeenBody {
 
 const seen = new Map<string, SeenBody>();
 const heldRequests: IncomingMessage[] = [];
+let slot: ServerResponse | undefined;
 let upstream: TestUpstream;
 let gate: InProcessSidecar;
 
@@ -29,6 +30,16 @@ beforeAll(async () => {
     if (req.url === '/held') {
       req.pause(); // reads nothing for now
       heldRequests.push(req);
+      return;
+    }
+    if (req.url === '/slot') {
+      slot = res; // holds the only upstream connection of the second sidecar until ended
+      return;
+    }
+    if (req.url === '/dribble') {
+      res.writeHead(200);
+      const timer = setInterval(() => res.write('z'), 10);
+      res.on('close', () => clearInterval(timer));
       return;
     }
     const body: SeenBody = { chunks: 0, bytes: 0, complete: false, aborted: false };
@@ -138,5 +149,58 @@ describe('a chunked body in 1-byte chunks', () => {
     await eventually('its line', () => linesFor('/silent').length === 1, 2_000);
     expect(linesFor('/silent')[0]).toMatchObject({ status: 408, error: 'body_too_slow' });
     client.socket.destroy();
+  });
+});
+
+describe('small chunks while queued for the upstream, and at shutdown', () => {
+  let single: InProcessSidecar;
+  beforeAll(async () => {
+    single = await startSidecar(testConfig({ upstream: { url: upstream.url, maxConnections: 1 } }), {
+      queueTimeoutMs: 5_000,
+    });
+  });
+  afterAll(async () => {
+    slot?.destroy();
+    await single?.close();
+  });
+  const linesOf = (uri: string) => single.records().filter((r) => r.uri === uri);
+
+  it('a body sent whole while its request waits for the only connection arrives whole and joined; one reset while waiting never reaches the application', async () => {
+    const holder = await openRaw(single.port);
+    holder.socket.write('GET /slot HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await eventually('the only connection held', () => slot !== undefined, 2_000);
+    const queued = await openRaw(single.port);
+    queued.socket.write(`${head('/queued')}${tinyChunks(5_000)}0\r\n\r\n`);
+    const leaver = await openRaw(single.port);
+    leaver.socket.write(`${head('/queued-rst')}${tinyChunks(100)}`);
+    await sleep(200);
+    expect(seen.has('/queued')).toBe(false);
+    leaver.socket.resetAndDestroy();
+    await eventually('the leaver line', () => linesOf('/queued-rst').length === 1, 2_000);
+    expect(linesOf('/queued-rst')[0]).toMatchObject({ status: 499, outcome: 'client_abort' });
+    slot?.end('done');
+    await queued.waitFor(/got 5000/, 3_000);
+    expect(seen.get('/queued')).toMatchObject({ bytes: 5_000, complete: true });
+    expect(seen.get('/queued')?.chunks).toBeLessThan(50);
+    expect(seen.has('/queued-rst')).toBe(false);
+    holder.socket.destroy();
+    queued.socket.destroy();
+  });
+
+  it('a shutdown mid-answer, with an upload queued behind it, ends within its grace, one line each', async () => {
+    const reader = await openRaw(single.port);
+    reader.socket.write('GET /dribble HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await reader.waitFor(/z\r\n1\r\nz/, 2_000);
+    // The only connection is the answer's: this upload waits, its small chunks sent.
+    const uploader = await openRaw(single.port);
+    uploader.socket.write(`${head('/stopped-upload')}${tinyChunks(100)}`);
+    await sleep(100);
+    const started = performance.now();
+    await single.sidecar.shutdown(1_000);
+    expect(performance.now() - started).toBeLessThan(2_500);
+    await Promise.all([uploader.closed, reader.closed]);
+    expect(linesOf('/stopped-upload')).toHaveLength(1);
+    expect(linesOf('/dribble')).toHaveLength(1);
+    expect(seen.has('/stopped-upload')).toBe(false);
   });
 });
