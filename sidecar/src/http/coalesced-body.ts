@@ -12,6 +12,27 @@ export function declaredLength(headers: IncomingHttpHeaders): number {
   return length === undefined ? -1 : Number(length);
 }
 
+/** Small chunks held to go on as one. */
+class HeldChunks {
+  #chunks: Buffer[] = [];
+  bytes = 0;
+
+  add(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.bytes += chunk.length;
+  }
+
+  /** What is held, as one buffer (undefined when nothing is), and holds nothing after. */
+  take(): Buffer | undefined {
+    if (this.bytes === 0) return undefined;
+    const chunks = this.#chunks;
+    const out = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.bytes);
+    this.#chunks = [];
+    this.bytes = 0;
+    return out;
+  }
+}
+
 /**
  * A request body on its way to the application, its small chunks joined per turn of the event
  * loop. Node.js hands on each chunk of a chunked body as it parses it, and undici writes each one
@@ -26,8 +47,7 @@ export function declaredLength(headers: IncomingHttpHeaders): number {
  * taken only once the application reads.
  */
 export class CoalescedBody extends Transform {
-  #held: Buffer[] = [];
-  #bytes = 0;
+  readonly #held = new HeldChunks();
   #scheduled = false;
   /** The writer's callback, held while the application is behind. */
   #waiting: TransformCallback | undefined;
@@ -51,11 +71,10 @@ export class CoalescedBody extends Transform {
       callback(null, chunk);
       return;
     }
-    this.#held.push(chunk);
-    this.#bytes += chunk.length;
+    this.#held.add(chunk);
     this.#taken += chunk.length;
     // The last bytes of a body of declared length go on at once (a small form, for nothing).
-    if (this.#bytes >= COALESCE_MAX_BYTES || this.#taken === this.#declared) this.#release();
+    if (this.#held.bytes >= COALESCE_MAX_BYTES || this.#taken === this.#declared) this.#release();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       // Not a microtask nor nextTick: Node.js runs both after each chunk its parser hands on.
@@ -70,7 +89,7 @@ export class CoalescedBody extends Transform {
     // the reader has not asked since the last push: it asks again once it wants more.
     if (
       !this.#readAsked &&
-      this.readableLength + this.#bytes >= this.readableHighWaterMark + COALESCE_MAX_BYTES
+      this.readableLength + this.#held.bytes >= this.readableHighWaterMark + COALESCE_MAX_BYTES
     )
       this.#waiting = callback;
     else callback();
@@ -93,11 +112,9 @@ export class CoalescedBody extends Transform {
   }
 
   #release(): void {
-    if (this.#bytes === 0 || this.destroyed) return;
-    const held = this.#held;
-    const out = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held, this.#bytes);
-    this.#held = [];
-    this.#bytes = 0;
+    if (this.destroyed) return;
+    const out = this.#held.take();
+    if (out === undefined) return;
     this.#readAsked = false;
     this.push(out);
   }
@@ -105,17 +122,16 @@ export class CoalescedBody extends Transform {
 
 /**
  * A response body on its way to the client, its small chunks joined per read of the application's
- * socket, as CoalescedBody joins a request's per turn: Node.js frames and writes each chunk of a response on its own,
- * so an application answering in 1-byte chunks cost the sidecar 300 ms of CPU per 200,000 of them
- * (60 ms joined). Chunks from COALESCE_BELOW_BYTES on go out as they come, after what is held.
+ * socket, as CoalescedBody joins a request's per turn: Node.js frames and writes each chunk of a
+ * response on its own, so an application answering in 1-byte chunks cost the sidecar 300 ms of
+ * CPU per 200,000 of them (60 ms joined). Chunks from COALESCE_BELOW_BYTES on go out as they come, after what is held.
  * `behind` is called when the client's side is full (the caller pauses the application); what is
  * held stays under COALESCE_MAX_BYTES meanwhile.
  */
 export class CoalescedWrites {
   readonly #out: Writable;
   readonly #behind: () => void;
-  #held: Buffer[] = [];
-  #bytes = 0;
+  readonly #held = new HeldChunks();
   #scheduled = false;
 
   constructor(out: Writable, behind: () => void) {
@@ -129,9 +145,8 @@ export class CoalescedWrites {
       this.#send(chunk);
       return;
     }
-    this.#held.push(chunk);
-    this.#bytes += chunk.length;
-    if (this.#bytes >= COALESCE_MAX_BYTES) this.flush();
+    this.#held.add(chunk);
+    if (this.#held.bytes >= COALESCE_MAX_BYTES) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       // A microtask: undici parses a read of the application's socket in JavaScript and hands
@@ -146,12 +161,8 @@ export class CoalescedWrites {
 
   /** Writes what is held now (before the end of the response). */
   flush(): void {
-    if (this.#bytes === 0) return;
-    const held = this.#held;
-    const out = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held, this.#bytes);
-    this.#held = [];
-    this.#bytes = 0;
-    this.#send(out);
+    const out = this.#held.take();
+    if (out !== undefined) this.#send(out);
   }
 
   #send(chunk: Buffer): void {
