@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
   APPLICATION_KEY,
@@ -13,6 +13,7 @@ import { UsageError } from '../../lib/args.ts';
 import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { PODS } from '../../lib/kube/resource-types.ts';
+import { rotationSeries } from './rotated-logs.ts';
 
 /**
  * Whether a source's lines are in the order they were written: `written` (one sidecar's own
@@ -77,6 +78,28 @@ export async function expandPaths(paths: readonly string[]): Promise<string[]> {
   return files;
 }
 
+/** Errors of a gzip stream that ends early: the lines before the cut are still good. */
+export const TRUNCATED_CODES: ReadonlySet<string> = new Set([
+  'Z_BUF_ERROR',
+  'Z_DATA_ERROR',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'GATEHOUSE_FILES_CUT',
+]);
+
+/**
+ * Thrown at the end of a rotation series read whole when some of its files ended early (a `.gz`
+ * cut short): the lines before each cut and every later file were read.
+ */
+export class FilesCutError extends Error {
+  readonly code = 'GATEHOUSE_FILES_CUT';
+  readonly cuts: readonly { readonly file: string; readonly reason: string }[];
+  constructor(cuts: readonly { readonly file: string; readonly reason: string }[]) {
+    super(cuts.map((cut) => `${cut.file}: ${cut.reason}`).join('; '));
+    this.name = 'FilesCutError';
+    this.cuts = cuts;
+  }
+}
+
 /** A file of JSON lines; `.gz` files are decompressed; `-` is standard input. */
 export function fileSource(path: string): LogSource {
   return sizedFileSource(path, MAX_READ_CHUNK_BYTES);
@@ -84,11 +107,29 @@ export function fileSource(path: string): LogSource {
 
 /**
  * Files read together (see fileSource), each with a read chunk sized to how many of them are read
- * at once (`openAtOnce`, at most all of them).
+ * at once (`openAtOnce`, at most all of them). The files of one kubelet rotation series
+ * (`0.log.<time>.gz`, ..., `0.log`) are one source, read oldest first (rotated-logs.ts).
  */
 export function fileSources(paths: readonly string[], openAtOnce = paths.length): LogSource[] {
-  const chunkBytes = fileReadChunkBytes(Math.min(paths.length, openAtOnce));
-  return paths.map((path) => sizedFileSource(path, chunkBytes));
+  const groups = rotationSeries(paths);
+  const chunkBytes = fileReadChunkBytes(Math.min(groups.length, openAtOnce));
+  return groups.map((group) =>
+    group.length === 1 ? sizedFileSource(group[0] as string, chunkBytes) : seriesSource(group, chunkBytes),
+  );
+}
+
+/**
+ * A file's bytes, decompressed when it is a `.gz`. The two streams are joined by pipeline, so
+ * that the file's own errors (not found, unreadable) reach the reader of the decompressed bytes:
+ * piped, they were thrown as an unhandled error and the audit ended with a stack trace.
+ */
+function openFile(path: string, chunkBytes: number): Readable {
+  const raw: Readable = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: chunkBytes });
+  if (!path.endsWith('.gz')) return raw;
+  const gunzip = createGunzip({ chunkSize: chunkBytes });
+  // Errors reach the reader through gunzip; an early stop of the reader closes the file.
+  pipeline(raw, gunzip, () => undefined);
+  return gunzip;
 }
 
 function sizedFileSource(path: string, chunkBytes: number): LogSource {
@@ -96,11 +137,45 @@ function sizedFileSource(path: string, chunkBytes: number): LogSource {
     name: path === '-' ? '(stdin)' : path,
     order: path === '-' ? 'unknown' : 'check',
     async open() {
-      const raw: Readable =
-        path === '-' ? process.stdin : createReadStream(path, { highWaterMark: chunkBytes });
-      return path.endsWith('.gz') ? raw.pipe(createGunzip({ chunkSize: chunkBytes })) : raw;
+      return openFile(path, chunkBytes);
     },
   };
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/** A rotation series read as one stream, one file open at a time. */
+function seriesSource(files: readonly string[], chunkBytes: number): LogSource {
+  const last = files[files.length - 1] as string;
+  return {
+    name: `${last} (with ${files.length - 1} rotated before it)`,
+    order: 'check',
+    async open() {
+      return readSeries(files, chunkBytes);
+    },
+  };
+}
+
+async function* readSeries(files: readonly string[], chunkBytes: number): AsyncGenerator<Buffer | string> {
+  const cuts: { file: string; reason: string }[] = [];
+  for (const file of files) {
+    const stream = openFile(file, chunkBytes);
+    let endsLine = true;
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        if (chunk.length === 0) continue;
+        endsLine = chunk[chunk.length - 1] === NEWLINE[0];
+        yield chunk;
+      }
+    } catch (error) {
+      if (!TRUNCATED_CODES.has((error as { code?: string }).code ?? '')) throw error;
+      cuts.push({ file, reason: (error as Error).message });
+      endsLine = false;
+    }
+    // A file cut mid-line: its last line ends there, not in the next file's first.
+    if (!endsLine) yield NEWLINE;
+  }
+  if (cuts.length > 0) throw new FilesCutError(cuts);
 }
 
 /** How often the pod's sidecar container restarted, from its status. */

@@ -1,10 +1,7 @@
 import { type AuditRecord, parseAuditLine } from './audit-record.ts';
 import { classifyLine, type InputDiagnostics } from './input-diagnostics.ts';
 import { createLineScanner, type Needles } from './line-scanner.ts';
-import type { LogSource } from './log-sources.ts';
-
-/** Errors of a gzip stream that ends early: the lines before the cut are still good. */
-const TRUNCATED = new Set(['Z_BUF_ERROR', 'Z_DATA_ERROR', 'ERR_STREAM_PREMATURE_CLOSE']);
+import { FilesCutError, type LogSource, TRUNCATED_CODES } from './log-sources.ts';
 
 /** When a line was written: a request line at the request's end, an event at its time. Sidecars write in this order. */
 export function lineTime(record: AuditRecord): number {
@@ -49,11 +46,22 @@ export async function* recordBatches(
     scanner.end();
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
-    if (!TRUNCATED.has(code)) throw error;
-    diagnostics.endedEarly.push(source.name);
-    diagnostics.warnings.push(
-      `${source.name}: the file ends early (${(error as Error).message}); the lines before the cut were read`,
-    );
+    if (!TRUNCATED_CODES.has(code)) throw error;
+    if (error instanceof FilesCutError) {
+      // Files of a rotation series cut short: every file was read, each to its cut.
+      scanner.end();
+      for (const cut of error.cuts) {
+        diagnostics.endedEarly.push(cut.file);
+        diagnostics.warnings.push(
+          `${cut.file}: the file ends early (${cut.reason}); the lines before the cut and the files rotated after it were read`,
+        );
+      }
+    } else {
+      diagnostics.endedEarly.push(source.name);
+      diagnostics.warnings.push(
+        `${source.name}: the file ends early (${(error as Error).message}); the lines before the cut were read`,
+      );
+    }
   } finally {
     count();
   }

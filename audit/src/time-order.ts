@@ -1,5 +1,6 @@
 import { parseIsoTime } from '../../lib/iso-time.ts';
 import { matchFinder } from './line-scanner.ts';
+import { TRUNCATED_CODES } from './log-sources.ts';
 
 /**
  * Whether a stream of log lines is in the order its lines were written: each sidecar writes in
@@ -16,8 +17,6 @@ const NEWLINE = 0x0a;
 /** `2026-11-20T10:00:00.000Z`: the sidecar's times (Date#toISOString). */
 const TIME_LENGTH = 24;
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-/** Errors of a gzip stream that ends early: the order of the lines before the cut still counts. */
-const TRUNCATED = new Set(['Z_BUF_ERROR', 'Z_DATA_ERROR', 'ERR_STREAM_PREMATURE_CLOSE']);
 
 /**
  * True when no line's time is more than toleranceMs before a time read earlier in the stream.
@@ -63,7 +62,8 @@ export async function inTimeOrder(
       if (carry.length > 1024 * 1024) carry = Buffer.alloc(0); // an endless line: not a Gatehouse line
     }
   } catch (error) {
-    if (!TRUNCATED.has((error as { code?: string }).code ?? '')) throw error;
+    // A file that ends early (a gzip cut short): the order of the lines before the cut still counts.
+    if (!TRUNCATED_CODES.has((error as { code?: string }).code ?? '')) throw error;
   }
   return scan(carry, carry.length);
 }
