@@ -21,7 +21,7 @@ import {
 import { secretStrings } from '../../lib/kube/secret-data.ts';
 import type { ContainerLike, PodLike } from '../../operator/src/injection/pod-shape.ts';
 import { OPERATOR_NAMESPACE_RULES, OPERATOR_RULES } from '../../operator/src/rbac.ts';
-import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
+import { type ControlPlane, freePort, startControlPlane } from '../helpers/control-plane.ts';
 import { kubeconfigWithUser } from '../helpers/exec-plugin.ts';
 import { helm } from '../helpers/helm.ts';
 import { startLoggingProcess } from '../helpers/logging-process.ts';
@@ -104,6 +104,16 @@ async function metric(name: string): Promise<number> {
   const text = await res.body.text();
   const line = text.split('\n').find((l) => l.startsWith(name));
   return line ? Number(line.split(' ').pop()) : 0;
+}
+
+/** The `gatehouse_config_waiting` series a sidecar's admin port shows (their labels), one per line. */
+async function waitingSeries(adminPort: number): Promise<string[]> {
+  const res = await request(`http://127.0.0.1:${adminPort}/metrics`);
+  const text = await res.body.text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('gatehouse_config_waiting{'))
+    .map((l) => l.replace('gatehouse_config_waiting', ''));
 }
 
 async function servedFingerprint(): Promise<string> {
@@ -391,6 +401,7 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
     writeFileSync(join(dir, 'catalog-token'), await cluster.podToken(NS, 'storefront', 'catalog-0'));
     const [, ...args] = container.args;
     // Not ready before its first config: started up to its first line about the wait.
+    const adminPort = await freePort();
     const waiting = await startLoggingProcess({
       name: 'sidecar',
       argv: [
@@ -408,7 +419,7 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
         '--listen',
         '127.0.0.1:0',
         '--admin-listen',
-        '127.0.0.1:0',
+        `127.0.0.1:${adminPort}`,
       ],
       startedType: 'config_waiting',
       env: Object.fromEntries(container.env.map((e) => [e.name, e.value])),
@@ -417,6 +428,8 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
       const notFound = waiting.started;
       expect(notFound).toMatchObject({ app: 'catalog', reason: 'ApplicationNotFound', serving: false });
       expect(notFound.message).toContain('no AccessApplication catalog in namespace shop');
+      // And in its metrics, for the alert that names the reason.
+      expect(await waitingSeries(adminPort)).toEqual(['{reason="ApplicationNotFound",serving="false"} 1']);
       await admin.create(ACCESS_APPLICATIONS, NS, {
         metadata: { name: 'catalog', namespace: NS },
         spec: {
@@ -441,6 +454,7 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
         10_000,
       );
       expect(missing.message).toContain('catalog-oidc');
+      expect(await waitingSeries(adminPort)).toEqual(['{reason="ProviderSecretMissing",serving="false"} 1']);
       expect(waiting.lines.some((l) => l.type === 'config_loaded')).toBe(false);
       await admin.create(SECRETS, NS, {
         metadata: { name: 'catalog-oidc', namespace: NS },
@@ -452,6 +466,7 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
       });
       expect(status.statusCode).toBe(200);
       await status.body.dump();
+      expect(await waitingSeries(adminPort)).toEqual([]);
       // Each reason was said once, in the order it came.
       expect(waiting.lines.filter((l) => l.type === 'config_waiting').map((l) => l.reason)).toEqual([
         'ApplicationNotFound',
@@ -502,6 +517,7 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
         10_000,
       );
       expect(gone.message).toContain('no AccessApplication catalog');
+      expect(await waitingSeries(adminPort)).toEqual(['{reason="ApplicationNotFound",serving="true"} 1']);
       const deleted = await eventually(
         async () => (await podEvents()).find((e) => e.message?.includes('keeps serving')),
         5_000,

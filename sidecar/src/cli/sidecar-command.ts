@@ -103,6 +103,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   const install = (config: SidecarConfig): void => {
     fromSource = config;
     lastWaiting = ''; // a reason given again after this config is news
+    metrics.configWaiting(undefined);
     metrics.workStarted(); // and so is its compile
     sidecar.install(sessionEnds.local.merge(config));
     idle.dirty();
@@ -141,6 +142,8 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
           tokenFile: operator.tokenFile,
           ...(flags.application ? { application: flags.application } : {}),
           onWaiting: (waiting) => {
+            const serving = sidecar.current() !== undefined;
+            metrics.configWaiting({ reason: waiting.reason, serving });
             // Once per reason and message: a reconnect is told the same again.
             const said = `${waiting.reason}\u0000${waiting.message}`;
             if (said === lastWaiting) return;
@@ -149,7 +152,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
               app: appOf(sidecar.current()) ?? flags.application ?? null,
               reason: waiting.reason,
               message: waiting.message,
-              serving: sidecar.current() !== undefined,
+              serving,
             });
           },
           onConnection: (event) => {

@@ -45,6 +45,12 @@ export interface SidecarMetrics {
   revocationApplied(app: string): void;
   /** The operator's config stream opened (true) or broke (false); cluster mode only. */
   configStreamConnected(connected: boolean): void;
+  /**
+   * The operator said why it has no config for this sidecar (`waiting`: its reason, and whether
+   * the sidecar serves a config it had before), or undefined once a config is installed; cluster
+   * mode only.
+   */
+  configWaiting(waiting: { readonly reason: string; readonly serving: boolean } | undefined): void;
   /** A memory-reducing collection ran while the sidecar was quiet, taking this many seconds. */
   idleCollected(seconds: number): void;
   /** Session ends this sidecar carries to the others (a reporter exists): how many wait for a round. */
@@ -266,6 +272,7 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     registers: [],
   });
   let streamConnected: Gauge<string> | undefined;
+  let waitingFor: Gauge<'reason' | 'serving'> | undefined;
 
   const durations = new Map<string, HistogramSeries>();
   const upstreams = new Map<string, HistogramSeries>();
@@ -353,6 +360,17 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
         registers: [registry],
       });
       streamConnected.set(connected ? 1 : 0);
+    },
+    configWaiting(waiting) {
+      if (!waiting && !waitingFor) return;
+      waitingFor ??= new Gauge({
+        name: 'gatehouse_config_waiting',
+        help: "1 while the operator has no config for this sidecar's application, labelled with the reason it gives (ApplicationNotFound, ProviderSecretMissing, InvalidSpec, ...) and whether the sidecar serves a config it had before (cluster mode only).",
+        labelNames: ['reason', 'serving'] as const,
+        registers: [registry],
+      });
+      waitingFor.reset();
+      if (waiting) waitingFor.labels(waiting.reason, String(waiting.serving)).set(1);
     },
     idleCollected(seconds) {
       idleCollections.inc();
