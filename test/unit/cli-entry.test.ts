@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runGatehouse } from '../helpers/sidecar-process.ts';
 
@@ -37,5 +39,34 @@ describe('gatehouse', () => {
     const { code, stderr } = await runGatehouse(['revok']);
     expect(code).toBe(2);
     expect(stderr).toMatch(/^gatehouse: unknown command "revok"/);
+  });
+});
+
+describe('gatehouse revoke --revocations-dir that cannot take the revocation', () => {
+  const revoke = (dir: string) =>
+    runGatehouse(['revoke', '--user', 'alice@example.com', '--app', 'wiki', '--revocations-dir', dir]);
+
+  it('a directory that does not exist: named, nothing revoked, exit 1', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'gatehouse-revoke-')), 'revocations');
+    const { code, stdout, stderr } = await revoke(dir);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(
+      `gatehouse revoke: --revocations-dir ${dir} does not exist: give the directory the standalone sidecars read (their --revocations-dir); nothing was revoked\n`,
+    );
+  });
+
+  it('a file, or a path through one: not a directory, nothing written', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'gatehouse-revoke-'));
+    const file = join(base, 'revocations');
+    writeFileSync(file, '');
+    for (const path of [file, join(file, 'inside')]) {
+      const { code, stderr } = await revoke(path);
+      expect(code).toBe(1);
+      expect(stderr).toBe(
+        `gatehouse revoke: --revocations-dir ${path} is not a directory; nothing was revoked\n`,
+      );
+    }
+    expect(readdirSync(base)).toEqual(['revocations']);
   });
 });
