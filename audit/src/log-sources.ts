@@ -14,6 +14,7 @@ import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { PODS } from '../../lib/kube/resource-types.ts';
 import { rotationSeries } from './rotated-logs.ts';
+import { utf8Chunks } from './text-encoding.ts';
 
 /**
  * Whether a source's lines are in the order they were written: `written` (one sidecar's own
@@ -119,17 +120,21 @@ export function fileSources(paths: readonly string[], openAtOnce = paths.length)
 }
 
 /**
- * A file's bytes, decompressed when it is a `.gz`. The two streams are joined by pipeline, so
- * that the file's own errors (not found, unreadable) reach the reader of the decompressed bytes:
- * piped, they were thrown as an unhandled error and the audit ended with a stack trace.
+ * A file's bytes, decompressed when it is a `.gz`, as UTF-8 (text-encoding.ts). The two streams
+ * of a `.gz` are joined by pipeline, so that the file's own errors (not found, unreadable) reach
+ * the reader of the decompressed bytes: piped, they were thrown as an unhandled error and the
+ * audit ended with a stack trace. The file is opened when its first chunk is asked for.
  */
-function openFile(path: string, chunkBytes: number): Readable {
+async function* openFile(path: string, chunkBytes: number): AsyncGenerator<Buffer | string> {
   const raw: Readable = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: chunkBytes });
-  if (!path.endsWith('.gz')) return raw;
+  if (!path.endsWith('.gz')) {
+    yield* utf8Chunks(raw);
+    return;
+  }
   const gunzip = createGunzip({ chunkSize: chunkBytes });
   // Errors reach the reader through gunzip; an early stop of the reader closes the file.
   pipeline(raw, gunzip, () => undefined);
-  return gunzip;
+  yield* utf8Chunks(gunzip);
 }
 
 function sizedFileSource(path: string, chunkBytes: number): LogSource {
@@ -162,9 +167,9 @@ async function* readSeries(files: readonly string[], chunkBytes: number): AsyncG
     const stream = openFile(file, chunkBytes);
     let endsLine = true;
     try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
+      for await (const chunk of stream) {
         if (chunk.length === 0) continue;
-        endsLine = chunk[chunk.length - 1] === NEWLINE[0];
+        endsLine = typeof chunk === 'string' ? chunk.endsWith('\n') : chunk[chunk.length - 1] === NEWLINE[0];
         yield chunk;
       }
     } catch (error) {

@@ -132,6 +132,32 @@ describe('gatehouse audit reads what analysts give it', () => {
     expect((await answers(['requests', '--path', '/page-2'])).map((r) => r.uri)).toEqual(['/page-2']);
   });
 
+  it.each([
+    [
+      'a UTF-8 byte order mark (an editor, Set-Content -Encoding UTF8)',
+      (t: string) => Buffer.from(`\ufeff${t}`),
+    ],
+    [
+      'UTF-16LE with its mark (Windows PowerShell 5.1: kubectl logs ... > file)',
+      (t: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(t, 'utf16le')]),
+    ],
+    [
+      'UTF-16BE with its mark',
+      (t: string) => Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(t, 'utf16le').swap16()]),
+    ],
+    ['Windows line ends (CRLF)', (t: string) => Buffer.from(t.replaceAll('\n', '\r\n'))],
+  ])('reads a file saved on Windows: %s, every line', async (_what, encode) => {
+    const text = jsonl([requestLine(1, { uri: '/caf\u00e9-\u{1f600}' }), requestLine(2), requestLine(3)]);
+    const saved = file(`windows-${Math.random()}.log`, encode(text));
+    const zipped = file(`windows-${Math.random()}.log.gz`, gzipSync(encode(text)));
+    for (const path of [saved, zipped]) {
+      const { code, stderr, sessions } = await sessionsOf(['--user', EMAIL, path]);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      expect(sessions[0]?.requests.map((r) => r.uri)).toEqual(['/caf\u00e9-\u{1f600}', '/page-2', '/page-3']);
+    }
+  });
+
   it('reads container runtime (CRI) log lines', async () => {
     const text = [1, 2]
       .map((n) => `2026-11-21T07:00:0${n}.000000000Z stdout F ${JSON.stringify(requestLine(n))}`)
