@@ -305,6 +305,8 @@ function unwrapped(o: Json): AuditRecord | undefined {
   return undefined;
 }
 
+const LEADING_NULS = /^\0+/;
+
 /** A container runtime (CRI) log line prefix: `<RFC 3339 time> stdout F `, as in /var/log/containers. */
 const CRI_PREFIX = /^\d{4}-\d\d-\d\dT\S+ (?:stdout|stderr) F /;
 
@@ -314,6 +316,9 @@ const CRI_PREFIX = /^\d{4}-\d\d-\d\dT\S+ (?:stdout|stderr) F /;
  */
 export function parseAuditLine(line: string): AuditRecord | undefined {
   let text = line;
+  // NUL bytes before a line: the hole a file truncated under its writer leaves (logrotate's
+  // copytruncate, while the sidecar's output goes on at its offset); the line after it is whole.
+  if (text.charCodeAt(0) === 0) text = text.replace(LEADING_NULS, '');
   if (text.charCodeAt(0) !== 0x7b /* { */) {
     const prefix = CRI_PREFIX.exec(text);
     if (!prefix) return undefined;

@@ -158,6 +158,19 @@ describe('gatehouse audit reads what analysts give it', () => {
     }
   });
 
+  it('reads the line after the hole a file truncated under its writer begins with (copytruncate)', async () => {
+    // The sidecar's stdout redirected to a file (>) that logrotate copied and truncated: the next
+    // write lands at the old offset, and the file begins with that many NUL bytes.
+    const text = Buffer.concat([
+      Buffer.alloc(64 * 1024 + 17),
+      Buffer.from(jsonl([requestLine(1), requestLine(2)])),
+    ]);
+    const { code, stderr, sessions } = await sessionsOf(['--user', EMAIL, file('copytruncate.log', text)]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(sessions[0]?.requests.map((r) => r.uri)).toEqual(['/page-1', '/page-2']);
+  });
+
   it('reads container runtime (CRI) log lines', async () => {
     const text = [1, 2]
       .map((n) => `2026-11-21T07:00:0${n}.000000000Z stdout F ${JSON.stringify(requestLine(n))}`)
