@@ -6,6 +6,7 @@ import { parseDurationMs } from '../../lib/duration.ts';
 import { loadConnection } from '../../lib/kube/connection.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
+import { inputAtOutput } from '../../lib/output-path.ts';
 import { type AnswerOutput, OutputWriteError, openAnswerOutput, writePieces } from './answer-output.ts';
 import { answerQuery, SourceReadError } from './answer-query.ts';
 import {
@@ -240,6 +241,11 @@ function knownFailure(error: unknown, out: AnswerOutput): Error | undefined {
 export async function runAuditCommand(argv: string[]): Promise<number> {
   const { query, files: given, anomalies, format, output, cluster, stats } = parseAuditFlags(argv);
   const files = await expandPaths(given);
+  const overwritten = output === undefined ? undefined : inputAtOutput(output, files);
+  if (overwritten !== undefined)
+    throw new UsageError(
+      `-o ${output} is the input ${overwritten}: the answer would overwrite the logs it is read from; write it elsewhere`,
+    );
   let sources: LogSource[];
   let close: () => Promise<void> = async () => undefined;
   if (cluster) {

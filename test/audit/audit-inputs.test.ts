@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -336,6 +336,29 @@ describe('gatehouse audit reads what analysts give it', () => {
     const refused = await sessionsOf([empty]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(`gatehouse audit: ${empty} is a directory without files`);
+  });
+
+  it('-o naming one of the inputs (its path, a link to it, a file of a directory given) is refused; the logs stay whole', async () => {
+    const logs = join(dir, 'evidence');
+    mkdirSync(logs, { recursive: true });
+    const text = jsonl([requestLine(1), requestLine(2)]);
+    const log = join(logs, 'wiki.log');
+    writeFileSync(log, text);
+    symlinkSync(log, join(dir, 'wiki-link.log'));
+    for (const [output, inputs] of [
+      [log, [log]],
+      [join(dir, 'wiki-link.log'), [log]],
+      [log, [join(dir, 'wiki-link.log')]],
+      [log, [GRACE, logs]],
+    ] as const) {
+      const { code, stdout, stderr } = await runGatehouse(['audit', 'sessions', '-o', output, ...inputs]);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(
+        /^gatehouse audit: -o \S+ is the input \S+wiki(-link)?\.log: the answer would overwrite the logs it is read from; write it elsewhere\n/,
+      );
+      expect(readFileSync(log, 'utf8')).toBe(text);
+    }
   });
 
   it('an output file that cannot be opened or written fails in one line, not a stack trace', async () => {

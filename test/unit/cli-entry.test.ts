@@ -70,3 +70,32 @@ describe('gatehouse revoke --revocations-dir that cannot take the revocation', (
     expect(readdirSync(base)).toEqual(['revocations']);
   });
 });
+
+describe('gatehouse validate -o where the config is', () => {
+  const example = readFileSync(new URL('../../examples/standalone/app.yaml', import.meta.url), 'utf8');
+
+  it('refuses to write the rendered config over the file it checks, or into its directory; the YAML stays', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-validate-'));
+    const yaml = join(dir, 'app.yaml');
+    writeFileSync(yaml, example);
+    for (const [args, message] of [
+      [[yaml, '-o', yaml], `-o ${yaml} is the config file ${yaml}: the rendered config would replace it`],
+      [[dir, '-o', yaml], `-o ${yaml} is the config file ${yaml}: the rendered config would replace it`],
+      [
+        [dir, '-o', join(dir, 'rendered.json')],
+        `-o ${join(dir, 'rendered.json')} is in the config directory ${dir}: the sidecar would read the rendered config as config`,
+      ],
+    ] as const) {
+      const { code, stderr } = await runGatehouse(['validate', ...args]);
+      expect(code).toBe(2);
+      expect(stderr).toContain(`gatehouse validate: ${message}; write it elsewhere\n`);
+    }
+    expect(readFileSync(yaml, 'utf8')).toBe(example);
+    expect(readdirSync(dir)).toEqual(['app.yaml']);
+    // Next to the file, or in another directory, it is written.
+    const rendered = join(dir, 'rendered.json');
+    const { code } = await runGatehouse(['validate', yaml, '-o', rendered]);
+    expect(code).toBe(0);
+    expect(JSON.parse(readFileSync(rendered, 'utf8'))).toMatchObject({ format: 1 });
+  });
+});

@@ -1,12 +1,14 @@
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { redactedConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, configErrorReport } from '../../../contract/errors.ts';
 import { UsageError } from '../../../lib/args.ts';
+import { inputAtOutput } from '../../../lib/output-path.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { configFromSnapshot } from '../config/load-application.ts';
-import { readSnapshot } from '../config/load-documents.ts';
+import { isConfigFileName, readSnapshot } from '../config/load-documents.ts';
 
 export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir> [--application <name>]
 
@@ -52,11 +54,31 @@ export function parseValidateFlags(argv: readonly string[]): ValidateFlags {
   };
 }
 
+/** Whether a file written at `output` would be read as config from the directory `path`. */
+function readsAsConfig(output: string, path: string): boolean {
+  const directory = statSync(path, { throwIfNoEntry: false });
+  return (
+    directory?.isDirectory() === true &&
+    resolve(dirname(output)) === resolve(path) &&
+    isConfigFileName(basename(output))
+  );
+}
+
 /** `gatehouse validate`: exit 0 when the config is valid, 1 with every error otherwise. */
 export function runValidateCommand(argv: string[]): number {
   const { path, application, format, output } = parseValidateFlags(argv);
   try {
-    const config = configFromSnapshot(readSnapshot(path), {
+    const snapshot = readSnapshot(path);
+    const overwritten = output === undefined ? undefined : inputAtOutput(output, snapshot.files.keys());
+    if (overwritten !== undefined)
+      throw new UsageError(
+        `-o ${output} is the config file ${overwritten}: the rendered config would replace it; write it elsewhere`,
+      );
+    if (output !== undefined && readsAsConfig(output, path))
+      throw new UsageError(
+        `-o ${output} is in the config directory ${path}: the sidecar would read the rendered config as config; write it elsewhere`,
+      );
+    const config = configFromSnapshot(snapshot, {
       fallbackKeys: processKeys(),
       ...(application ? { application } : {}),
     });

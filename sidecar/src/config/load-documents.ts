@@ -65,12 +65,17 @@ export interface ConfigSnapshot {
 
 const CONFIG_EXTENSIONS = /\.(ya?ml|json)$/i;
 
+/** Whether a directory's file of this name is read as config: YAML or JSON, not a dotfile. */
+export function isConfigFileName(name: string): boolean {
+  return !name.startsWith('.') && CONFIG_EXTENSIONS.test(name);
+}
+
 /** Lists the config files behind a path: the file itself, or the YAML/JSON files of a directory (sorted, no dotfiles). */
 export function listConfigFiles(path: string): string[] {
   const stat = statSync(path);
   if (!stat.isDirectory()) return [path];
   return readdirSync(path)
-    .filter((name) => !name.startsWith('.') && CONFIG_EXTENSIONS.test(name))
+    .filter(isConfigFileName)
     .sort()
     .map((name) => join(path, name))
     .filter((file) => statSync(file).isFile());
