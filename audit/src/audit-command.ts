@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
+import { canonicalizeTarget } from '../../contract/policy/canonical-path.ts';
 import { UsageError } from '../../lib/args.ts';
 import { parseDurationMs } from '../../lib/duration.ts';
 import { loadConnection } from '../../lib/kube/connection.ts';
@@ -76,6 +77,34 @@ export function parseTimeArgument(text: string, flag: string, now = Date.now()):
       `${flag} must be an RFC 3339 time or a duration such as 24h (got ${JSON.stringify(text)})`,
     );
   return at;
+}
+
+/**
+ * --path as the sidecar logs paths: the canonical form it matches and forwards (percent-escapes
+ * of unreserved characters decoded, others upper-cased, `//` merged, dot segments resolved), and
+ * characters outside ASCII as their UTF-8 escapes, as a browser sends them. `/%61dmin/*`,
+ * `/admin//x` and `/café` would otherwise have matched nothing: the log holds `/admin/...`,
+ * `/admin/x` and `/caf%C3%A9`. A trailing `*` keeps matching a prefix.
+ */
+export function pathFilter(text: string): string {
+  const prefix = text.endsWith('*');
+  const path = prefix ? text.slice(0, -1) : text;
+  if (!path.startsWith('/'))
+    throw new UsageError(`--path must begin with / as logged paths do (got ${JSON.stringify(text)})`);
+  if (path.includes('?'))
+    throw new UsageError('--path is a path without its query string (the query is not compared)');
+  let escaped: string;
+  try {
+    escaped = path.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
+  } catch {
+    throw new UsageError(`--path ${JSON.stringify(text)} is not valid text`);
+  }
+  const canonical = canonicalizeTarget(escaped);
+  if ('error' in canonical)
+    throw new UsageError(
+      `--path ${JSON.stringify(text)}: ${canonical.detail}; the sidecar refuses such a request, so none reached an application`,
+    );
+  return prefix ? `${canonical.path}*` : canonical.path;
 }
 
 /** --burst 5/60s */
@@ -192,7 +221,7 @@ export function parseAuditFlags(argv: readonly string[], now = Date.now()): Audi
     query = {
       kind: 'requests',
       range,
-      ...(values.path ? { path: values.path } : {}),
+      ...(values.path ? { path: pathFilter(values.path) } : {}),
       ...(values.app ? { app: values.app } : {}),
       ...(values.user ? { user: values.user } : {}),
     };

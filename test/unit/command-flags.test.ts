@@ -177,8 +177,26 @@ describe('gatehouse audit flags', () => {
     ],
     [['sessions', '--burst', '1/60s'], '--burst must be'],
     [['sessions', '--cluster', 'a.log'], 'give files or --cluster, not both'],
+    [['requests', '--path', 'admin/*'], '--path must begin with / as logged paths do'],
+    [['requests', '--path', '/search?q=x'], '--path is a path without its query string'],
+    [['requests', '--path', '/a/..%2fadmin'], 'encoded delimiter'],
+    [['requests', '--path', '/../etc/passwd'], 'the sidecar refuses such a request'],
   ])('%j is refused', (argv, message) => {
     expect(refusal(() => parseAuditFlags(argv, NOW))).toContain(message);
+  });
+
+  it.each([
+    ['/admin/*', '/admin/*'],
+    ['/%61dmin/*', '/admin/*'],
+    ['/admin//x', '/admin/x'],
+    ['/public/../admin/x', '/admin/x'],
+    ['/a/./b', '/a/b'],
+    ['/caf\u00e9', '/caf%C3%A9'],
+    ['/caf%c3%a9*', '/caf%C3%A9*'],
+    ['/a b', '/a%20b'],
+    ['/*', '/*'],
+  ])('--path %j is searched as the sidecar logs it: %j', (given, logged) => {
+    expect(parseAuditFlags(['requests', '--path', given], NOW)).toMatchObject({ query: { path: logged } });
   });
 });
 
