@@ -7,6 +7,7 @@ import { parseDurationMs } from '../../lib/duration.ts';
 import { loadConnection } from '../../lib/kube/connection.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
+import { normaliseIp } from '../../lib/net/client-ip.ts';
 import { inputAtOutput } from '../../lib/output-path.ts';
 import { type AnswerOutput, OutputWriteError, openAnswerOutput, writePieces } from './answer-output.ts';
 import { answerQuery, SourceReadError } from './answer-query.ts';
@@ -105,6 +106,15 @@ export function pathFilter(text: string): string {
       `--path ${JSON.stringify(text)}: ${canonical.detail}; the sidecar refuses such a request, so none reached an application`,
     );
   return prefix ? `${canonical.path}*` : canonical.path;
+}
+
+/**
+ * An address as the sidecar logs it: IPv4-mapped IPv6 as IPv4, IPv6 in its short lower-case form
+ * (what the kernel reports). `2001:DB8:0:0::1` or `::ffff:10.0.0.1` matched nothing.
+ */
+export function loggedAddress(ip: string): string {
+  const address = normaliseIp(ip.toLowerCase());
+  return isIP(address) === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
 }
 
 /** --burst 5/60s */
@@ -211,7 +221,7 @@ export function parseAuditFlags(argv: readonly string[], now = Date.now()): Audi
   } else if (question === 'ip') {
     const [ip, ...others] = rest;
     if (!ip || isIP(ip) === 0) throw new UsageError('audit ip needs an IPv4 or IPv6 address');
-    query = { kind: 'ip', ip, range };
+    query = { kind: 'ip', ip: loggedAddress(ip), range };
     files = others;
   } else if (question === 'requests') {
     if (!values.path && !values.app && !values.user)

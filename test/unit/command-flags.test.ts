@@ -186,6 +186,17 @@ describe('gatehouse audit flags', () => {
   });
 
   it.each([
+    ['10.0.0.1', '10.0.0.1'],
+    ['::ffff:10.0.0.1', '10.0.0.1'],
+    ['::FFFF:10.0.0.1', '10.0.0.1'],
+    ['2001:DB8:0:0:0:0:0:1', '2001:db8::1'],
+    ['2001:db8::1', '2001:db8::1'],
+    ['::1', '::1'],
+  ])('ip %j is searched as the sidecar logs it: %j', (given, logged) => {
+    expect(parseAuditFlags(['ip', given], NOW)).toMatchObject({ query: { ip: logged } });
+  });
+
+  it.each([
     ['/admin/*', '/admin/*'],
     ['/%61dmin/*', '/admin/*'],
     ['/admin//x', '/admin/x'],
