@@ -25,6 +25,10 @@ export const UPSTREAM_FAILURES = [
   'unexpected_upgrade',
   'invalid_response',
   'pool_closed',
+  'tls_untrusted',
+  'tls_expired',
+  'tls_name_mismatch',
+  'tls_handshake',
 ] as const;
 
 export type UpstreamFailure = (typeof UPSTREAM_FAILURES)[number];

@@ -1,7 +1,7 @@
 import Type, { type Static } from 'typebox';
-import { Authentication } from './authentication.ts';
+import { Authentication, SecretKeyReference } from './authentication.ts';
 import { GatehouseObject } from './gatehouse-object.ts';
-import { Duration, HeaderName, IpOrCidr, Opt, StringEnum } from './schema-helpers.ts';
+import { cel, Duration, HeaderName, IpOrCidr, Opt, StringEnum } from './schema-helpers.ts';
 
 export const LOG_PROFILES = ['native', 'cloudflare'] as const;
 
@@ -25,6 +25,32 @@ export const UpstreamTimeouts = Type.Object(
   },
 );
 
+export const UpstreamTls = Type.Object(
+  {
+    caSecretRef: Opt(
+      Type.Object(SecretKeyReference.properties, {
+        additionalProperties: false,
+        description:
+          'A Secret key holding the PEM certificates the upstream certificate must chain to, trusted instead of the public certificate authorities: an internal CA, or the application certificate itself when it is self-signed.',
+      }),
+    ),
+    serverName: Opt(
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+        description:
+          'The DNS name the upstream certificate must carry, also sent as TLS SNI. Default: the host of url. Injected sidecars connect to the application on 127.0.0.1 and check this name, so url (or this) must be a name the certificate carries.',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'How the sidecar checks an https upstream. The certificate is always verified; there is no way to turn that off.',
+  },
+);
+
 export const Upstream = Type.Object(
   {
     url: Type.String({
@@ -35,6 +61,7 @@ export const Upstream = Type.Object(
         'Origin of the protected application as seen from the sidecar, e.g. http://127.0.0.1:8080. Scheme, host and port only.',
     }),
     timeouts: Opt(UpstreamTimeouts),
+    tls: Opt(UpstreamTls),
     maxConnections: Opt(
       Type.Integer({
         minimum: 1,
@@ -51,7 +78,13 @@ export const Upstream = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false, description: 'Where requests are forwarded once they are allowed.' },
+  {
+    additionalProperties: false,
+    description: 'Where requests are forwarded once they are allowed.',
+    'x-kubernetes-validations': [
+      cel("!has(self.tls) || self.url.startsWith('https://')", 'tls is for an https url', '.tls'),
+    ],
+  },
 );
 
 export const RequestIdSettings = Type.Object(

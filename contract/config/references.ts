@@ -1,7 +1,8 @@
 import type { FieldError } from '../errors.ts';
 
 /**
- * What an application refers to by name (its policies, the Secrets of its identity providers),
+ * What an application refers to by name (its policies, the Secrets of its identity providers and
+ * of its upstream's CA),
  * and the errors when a name is not there. Rendering checks them on a valid application; the
  * loose check below reads an application that failed its schema, so that one pass reports every
  * problem.
@@ -43,16 +44,22 @@ export function looseReferenceErrors(
     if (typeof name === 'string' && !known.policy(name))
       errors.push({ path: at(`spec.policies[${i}].name`), message: missingPolicy(name, known.namespace) });
   });
-  list(record(spec?.authentication)?.identityProviders).forEach((provider, i) => {
-    const ref = record(record(provider)?.clientSecretRef);
+  const secretReference = (reference: unknown, field: string): void => {
+    const ref = record(reference);
     const name = ref?.name;
     const key = ref?.key;
     if (typeof name !== 'string') return;
-    const field = `spec.authentication.identityProviders[${i}].clientSecretRef`;
     const secret = known.secret(name);
     if (!secret) errors.push({ path: at(`${field}.name`), message: missingSecret(name) });
     else if (typeof key === 'string' && !secret[key])
       errors.push({ path: at(`${field}.key`), message: missingSecretKey(name, key) });
+  };
+  list(record(spec?.authentication)?.identityProviders).forEach((provider, i) => {
+    secretReference(
+      record(provider)?.clientSecretRef,
+      `spec.authentication.identityProviders[${i}].clientSecretRef`,
+    );
   });
+  secretReference(record(record(spec?.upstream)?.tls)?.caSecretRef, 'spec.upstream.tls.caSecretRef');
   return errors;
 }

@@ -6,6 +6,7 @@ import type { FieldError } from '../errors.ts';
 import { missingPolicy } from './references.ts';
 import { renderAuth, renderKeys, type SecretsByName } from './render-auth.ts';
 import { renderDuration } from './render-duration.ts';
+import { renderUpstreamTls } from './render-upstream-tls.ts';
 import { normaliseSelector, policyErrors, type RenderedPolicy } from './rendered-policy.ts';
 import {
   deepFreeze,
@@ -168,6 +169,7 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
   const timeouts = spec.upstream.timeouts ?? {};
   const extraRedacted = (spec.logging?.redactQueryParameters ?? []).map((p) => p.toLowerCase());
   const auth = renderAuth(application, input.secrets ?? new Map(), at, errors);
+  const upstreamTls = renderUpstreamTls(spec.upstream, input.secrets ?? new Map(), at, errors);
 
   const body: Omit<SidecarConfig, 'generation'> = {
     format: SIDECAR_CONFIG_FORMAT,
@@ -200,6 +202,7 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
       ...(spec.upstream.maxResponseHeaderBytes === undefined
         ? {}
         : { maxResponseHeaderBytes: spec.upstream.maxResponseHeaderBytes }),
+      ...(upstreamTls ? { tls: upstreamTls } : {}),
     },
     trustedProxies: [...(spec.trustedProxies ?? [])],
     policies: renderPolicies(input, at, errors),

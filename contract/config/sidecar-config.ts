@@ -87,6 +87,25 @@ export const SidecarConfigSchema = Type.Object(
               'Largest upstream response head read; absent: 16384. Rendered only when set, so sidecars of earlier versions still take configs that do not use it.',
           }),
         ),
+        tls: Type.Optional(
+          Type.Object(
+            {
+              ca: Type.Union([Type.String({ maxLength: 262_144 }), Type.Null()], {
+                description: 'PEM certificates trusted instead of the public CAs; null: the public CAs.',
+              }),
+              serverName: Type.String({
+                minLength: 1,
+                maxLength: 253,
+                description: 'The name the certificate must carry (and SNI).',
+              }),
+            },
+            {
+              additionalProperties: false,
+              description:
+                'How an https upstream is checked; rendered only for https, so sidecars of earlier versions still take configs of http upstreams.',
+            },
+          ),
+        ),
       },
       { additionalProperties: false, description: 'Upstream settings.' },
     ),

@@ -73,12 +73,15 @@ function applicationRefs(key: string, object: KubeObject | undefined): string[] 
   const spec = object.spec as {
     policies?: { name: string }[];
     authentication?: { identityProviders?: { clientSecretRef?: { name: string } }[] };
+    upstream?: { tls?: { caSecretRef?: { name: string } } };
   };
+  const caSecret = spec.upstream?.tls?.caSecretRef?.name;
   return [
     ...(spec.policies ?? []).map((p) => `policy:${namespace}/${p.name}`),
     ...(spec.authentication?.identityProviders ?? []).flatMap((p) =>
       p.clientSecretRef ? [`secret:${namespace}/${p.clientSecretRef.name}`] : [],
     ),
+    ...(caSecret ? [`secret:${namespace}/${caSecret}`] : []),
     `secret:${namespace}/${keysSecretName(object.metadata.name)}`,
   ];
 }

@@ -139,6 +139,16 @@ describe('CRDs on a real API server', () => {
       'externalUrl is required when identityProviders are set',
     ],
     [
+      'tls settings for an http upstream',
+      application('a4', { upstream: { url: 'http://127.0.0.1:8080', tls: { serverName: 'app.internal' } } }),
+      'tls is for an https url',
+    ],
+    [
+      'an upstream TLS name that is not a DNS name',
+      application('a5', { upstream: { url: 'https://app.internal', tls: { serverName: 'App_Internal' } } }),
+      'spec.upstream.tls.serverName',
+    ],
+    [
       'an unknown field',
       policy('p9', { decision: 'allow', include: [{ everyone: true }], exlude: [] }),
       '.spec.exlude: field not declared in schema',

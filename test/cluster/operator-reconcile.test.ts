@@ -4,6 +4,7 @@ import { keysFromSecretData } from '../../contract/keys.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { EVENTS, LEASES, SECRETS } from '../../lib/kube/resource-types.ts';
 import { secretStrings } from '../../lib/kube/secret-data.ts';
+import { createCertificateAuthority } from '../../operator/src/tls/certificates.ts';
 import {
   eventually,
   OPERATOR_NAMESPACE,
@@ -149,6 +150,41 @@ describe('operator against a real API server', () => {
       stringData: { 'client-secret': 's3cret-value' },
     });
     await readyWithin(2_000, ACCESS_APPLICATIONS, 'wiki', 'True', 'Ready');
+  });
+
+  it('reports a missing upstream CA Secret, then serves the CA and the name to check once it appears, and again when it changes', async () => {
+    await env.admin.apply(ACCESS_POLICIES, policy('staff'));
+    await env.admin.apply(
+      ACCESS_APPLICATIONS,
+      application('argocd', {
+        policies: [{ name: 'staff' }],
+        upstream: {
+          url: 'https://argocd-server.argocd.svc',
+          tls: { caSecretRef: { name: 'argocd-ca', key: 'ca.crt' } },
+        },
+      }),
+    );
+    const missing = await readyWithin(2_000, ACCESS_APPLICATIONS, 'argocd', 'False', 'UpstreamSecretMissing');
+    expect(missing.condition.message).toContain('Secret "argocd-ca" key "ca.crt" (the upstream\'s CA)');
+    const first = createCertificateAuthority('argocd CA', new Date(), 86_400_000).cert;
+    await env.admin.create(SECRETS, NS, {
+      metadata: { name: 'argocd-ca', namespace: NS },
+      stringData: { 'ca.crt': first },
+    });
+    await readyWithin(2_000, ACCESS_APPLICATIONS, 'argocd', 'True', 'Ready');
+    expect(env.operator.hub.get(`${NS}/argocd`)?.config.upstream.tls).toEqual({
+      ca: first,
+      serverName: 'argocd-server.argocd.svc',
+    });
+    // A new CA in the Secret reaches the sidecars' config: the Secret is watched for this application.
+    const second = createCertificateAuthority('argocd CA 2', new Date(), 86_400_000).cert;
+    const secret = (await env.admin.get(SECRETS, NS, 'argocd-ca')) as KubeObject;
+    await env.admin.replace(SECRETS, { ...secret, data: undefined, stringData: { 'ca.crt': second } });
+    await eventually(
+      async () => env.operator.hub.get(`${NS}/argocd`)?.config.upstream.tls?.ca === second,
+      2_000,
+      'the new CA served',
+    );
   });
 
   it('reports a policy the compiler refuses, on the policy and on its application', async () => {

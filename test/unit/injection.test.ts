@@ -84,7 +84,10 @@ describe('injectPod', () => {
       'app-http:8080',
       'metrics:9100',
     ]);
-    expect(sidecar.args).toContain('http://127.0.0.1:8080');
+    // The app's port, with the scheme of spec.upstream.url (an https app is checked for its own name).
+    const args = sidecar.args as string[];
+    expect(args[args.indexOf('--upstream-address') + 1]).toBe('127.0.0.1:8080');
+    expect(args).not.toContain('--upstream');
     expect((sidecar.args as string[]).slice(0, 7)).toEqual([
       'sidecar',
       '--operator-url',

@@ -84,6 +84,24 @@ describe('gatehouse sidecar flags', () => {
     expect(parse(...argv).delayMs).toBe(delayMs);
   });
 
+  it.each([['127.0.0.1:8080'], ['127.0.0.1:80'], ['[::1]:8443'], ['app.internal:443']])(
+    '--upstream-address %s is taken',
+    (address) => {
+      expect(parse('--upstream-address', address).upstreamAddress).toBe(address);
+    },
+  );
+
+  it.each([
+    [['--upstream-address', '127.0.0.1'], 'must be host:port'],
+    [['--upstream-address', 'http://127.0.0.1:8080'], 'must be host:port'],
+    [['--upstream-address', '127.0.0.1:0'], 'must be host:port'],
+    [['--upstream-address', '127.0.0.1:65536'], 'must be host:port'],
+    [['--upstream-address', '[::g]:80'], 'must be host:port'],
+    [['--upstream-address', '127.0.0.1:8080', '--upstream', 'http://127.0.0.1:8080'], 'not both'],
+  ])('%j is refused', (argv, message) => {
+    expect(() => parse(...argv)).toThrow(message);
+  });
+
   it('refuses a --shutdown-delay past half the grace', () => {
     expect(() => parse('--shutdown-delay', '13s')).toThrow(UsageError);
     expect(() => parse('--shutdown-delay', '4s', '--shutdown-grace', '6s')).toThrow(

@@ -49,6 +49,8 @@ export interface ApplicationInputs {
   readonly invalidPolicies: string[];
   /** Provider client secrets that are absent: "Secret \"x\" key \"y\" (identity provider corp)". */
   readonly missingSecrets: string[];
+  /** The upstream CA's Secret key, when absent: "Secret \"x\" key \"y\" (the upstream's CA)". */
+  readonly missingUpstreamSecrets: string[];
   /** Identity providers a policy names that the application does not have: "AccessPolicy \"p\" names \"x\"". */
   readonly unknownProviders: string[];
 }
@@ -126,6 +128,17 @@ export function gatherInputs(
       );
     }
   }
+  const missingUpstreamSecrets: string[] = [];
+  const caRef = application.spec.upstream.tls?.caSecretRef;
+  if (caRef) {
+    const secret = secrets.get(`${namespace}/${caRef.name}`);
+    const data = secret ? secretStrings(secret) : undefined;
+    if (data) secretMap.set(caRef.name, { ...secretMap.get(caRef.name), ...data });
+    if (!data || data[caRef.key] === undefined)
+      missingUpstreamSecrets.push(
+        `Secret ${JSON.stringify(caRef.name)} key ${JSON.stringify(caRef.key)} (the upstream's CA)`,
+      );
+  }
   const unknownProviders = unknownIdentityProviders(application, policyMap);
   const keysSecret = secrets.get(`${namespace}/${keysSecretName(application.metadata.name)}`);
   const { keys, jwks } = keysSecret ? readKeys(keysSecret) : NO_KEYS;
@@ -138,6 +151,7 @@ export function gatherInputs(
     missingPolicies,
     invalidPolicies,
     missingSecrets,
+    missingUpstreamSecrets,
     unknownProviders,
   };
 }

@@ -126,6 +126,12 @@ export async function reconcileApplication(
       reason: 'ProviderSecretMissing',
       message: `${inputs.missingSecrets.join('; ')} not found${result.ok ? '' : '; sidecars keep their last good config; revocations still reach them'}`,
     };
+  } else if (inputs.missingUpstreamSecrets.length > 0) {
+    ready = {
+      status: 'False',
+      reason: 'UpstreamSecretMissing',
+      message: `${inputs.missingUpstreamSecrets.join('; ')} not found${result.ok ? '' : '; sidecars keep their last good config; revocations still reach them'}`,
+    };
   } else if (!result.ok) {
     const tooMany = result.errors.some((e) => e.path === 'revocations');
     ready = {

@@ -42,7 +42,7 @@ const LOG_FLUSH_MS = 200;
 
 /** Runs the sidecar with checked flags until SIGTERM or SIGINT. */
 export async function runSidecar(flags: SidecarFlags): Promise<number> {
-  const withUpstream = upstreamOverride(flags.upstream);
+  const withUpstream = upstreamOverride(flags.upstream, flags.upstreamAddress);
   const sink = createFdSink({
     onBroken: (error) =>
       console.error(`gatehouse: stdout is closed (${error.code}); log lines cannot be delivered`),
@@ -274,11 +274,20 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
 }
 
 /** --upstream: a function that points a config at that origin, or the identity when the flag is absent. */
-function upstreamOverride(flag: string | undefined): (config: SidecarConfig) => SidecarConfig {
+function upstreamOverride(
+  flag: string | undefined,
+  address: string | undefined,
+): (config: SidecarConfig) => SidecarConfig {
+  const withOrigin = (config: SidecarConfig, origin: string): SidecarConfig =>
+    Object.freeze({ ...config, upstream: Object.freeze({ ...config.upstream, origin }) });
+  // The address alone: the config's scheme, and (in the config's tls) the name its certificate is checked for.
+  if (address !== undefined)
+    return (config) =>
+      withOrigin(config, `${new URL(config.upstream.origin).protocol}//${address.toLowerCase()}`);
   if (flag === undefined) return (config) => config;
   const { origin, problems } = parseUpstreamOrigin(flag);
   if (problems.length > 0) throw new UsageError(`--upstream ${problems.join('; ')}`);
-  return (config) => Object.freeze({ ...config, upstream: Object.freeze({ ...config.upstream, origin }) });
+  return (config) => withOrigin(config, origin);
 }
 
 /** The memory-reducing collection once the sidecar is quiet (lib/idle-collection.ts). */

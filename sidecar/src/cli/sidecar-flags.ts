@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
 import { OPERATOR_CA_ENV } from '../../../contract/config-stream.ts';
@@ -26,8 +27,10 @@ Options:
   --token-file <file>           projected ServiceAccount token with audience gatehouse
   --application <name>          which application to serve (files: when they define several;
                                 operator: refused unless this pod serves it)
-  --upstream <url>              origin to forward to, overriding spec.upstream.url (injected sidecars:
-                                the app's port on 127.0.0.1)
+  --upstream <url>              origin to forward to, overriding spec.upstream.url
+  --upstream-address <host:port>  address to forward to, keeping the scheme of spec.upstream.url
+                                and the name an https upstream's certificate is checked for
+                                (injected sidecars: the app's port on 127.0.0.1)
   --listen <[host:]port>        traffic listener (default 0.0.0.0:4180)
   --admin-listen <[host:]port>  /metrics, /healthz, /readyz (default 0.0.0.0:9180)
   --shutdown-grace <duration>   time from SIGTERM to exit: in-flight requests drain, then what is
@@ -85,6 +88,8 @@ export interface SidecarFlags {
     | undefined;
   readonly application: string | undefined;
   readonly upstream: string | undefined;
+  /** host:port to connect to, keeping the config's scheme and TLS name (injected sidecars). */
+  readonly upstreamAddress: string | undefined;
   readonly listen: { host: string; port: number };
   readonly adminListen: { host: string; port: number };
   readonly graceMs: number;
@@ -115,6 +120,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       'token-file': { type: 'string' },
       application: { type: 'string' },
       upstream: { type: 'string' },
+      'upstream-address': { type: 'string' },
       listen: { type: 'string', default: '0.0.0.0:4180' },
       'admin-listen': { type: 'string', default: '0.0.0.0:9180' },
       'shutdown-grace': { type: 'string', default: '25s' },
@@ -159,6 +165,13 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
     const { problems } = parseUpstreamOrigin(values.upstream);
     if (problems.length > 0) throw new UsageError(`--upstream ${problems.join('; ')}`);
   }
+  const upstreamAddress = values['upstream-address'];
+  if (upstreamAddress !== undefined) {
+    if (values.upstream !== undefined)
+      throw new UsageError('give --upstream or --upstream-address, not both');
+    const problem = upstreamAddressProblem(upstreamAddress);
+    if (problem) throw new UsageError(`--upstream-address ${problem}`);
+  }
   const duration = (name: keyof typeof values) => parseDurationFlag(values[name] as string, `--${name}`);
   const integer = (name: keyof typeof values, min: number, max: number) =>
     parseIntegerFlag(values[name] as string, `--${name}`, min, max);
@@ -174,6 +187,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       : undefined,
     application: values.application,
     upstream: values.upstream,
+    upstreamAddress,
     listen: parseListen(values.listen, '--listen'),
     adminListen: parseListen(values['admin-listen'], '--admin-listen'),
     graceMs: duration('shutdown-grace'),
@@ -224,4 +238,14 @@ function idleCollectionAfter(ms: number): number {
   if (ms !== 0 && (ms < 1_000 || ms > 3_600_000))
     throw new UsageError('--idle-collection-after: 0s (never), or from 1s to 1h');
   return ms;
+}
+
+/** Why a --upstream-address is not a host and port (`127.0.0.1:8080`, `[::1]:8443`, `app:80`), or undefined. */
+export function upstreamAddressProblem(address: string): string | undefined {
+  const match = /^(\[([0-9a-fA-F:.]+)\]|[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?):([0-9]{1,5})$/.exec(address);
+  const port = Number(match?.[4]);
+  const ipv6 = match?.[2];
+  if (!match || port < 1 || port > 65_535 || (ipv6 !== undefined && isIP(ipv6) !== 6))
+    return `must be host:port, e.g. 127.0.0.1:8080 or [::1]:8443 (got ${JSON.stringify(address)})`;
+  return undefined;
 }

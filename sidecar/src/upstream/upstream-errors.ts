@@ -23,6 +23,34 @@ const BY_CODE: ReadonlyMap<string, readonly [UpstreamFailure, Answer]> = new Map
   ['UND_ERR_DESTROYED', ['pool_closed', 'unavailable']],
 ] as const);
 
+/** Node's (OpenSSL's) codes for a certificate that does not chain to a trusted CA. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'CERT_CHAIN_TOO_LONG',
+]);
+
+/** An https upstream's TLS failures, by what to fix: its CA, its renewal, the name checked, or the protocol. */
+function tlsFailure(code: string): UpstreamFailure | undefined {
+  if (UNTRUSTED_CERTIFICATE.has(code)) return 'tls_untrusted';
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return 'tls_expired';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') return 'tls_name_mismatch';
+  if (code.startsWith('ERR_SSL_') || code === 'EPROTO' || code.startsWith('ERR_TLS_')) return 'tls_handshake';
+  return undefined;
+}
+
 /**
  * undici's SocketError for a response it will not read: `bad response` is a `100 Continue` the
  * request did not ask for (the sidecar never forwards `Expect`), `bad upgrade` a `101` to a
@@ -88,6 +116,8 @@ function classify(
     return [responseStarted ? 'closed_mid_response' : 'closed_before_response', 'unavailable'];
   }
   if ((error as Error).name === 'HTTPParserError') return ['invalid_response', 'invalid'];
+  const tls = tlsFailure(code);
+  if (tls) return [tls, 'unavailable'];
   return null;
 }
 

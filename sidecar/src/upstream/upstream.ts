@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import type { PeerCertificate } from 'node:tls';
 import { DEFAULT_MAX_RESPONSE_HEADER_BYTES } from '../../../contract/config/render.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { type Admission, type AdmissionSettings, createAdmission } from '../../../lib/admission.ts';
@@ -34,6 +36,7 @@ export function createUpstream(settings: UpstreamSettings, fairness: UpstreamFai
     keepAliveTimeout: UPSTREAM_KEEP_ALIVE_MS,
     keepAliveMaxTimeout: UPSTREAM_KEEP_ALIVE_MS,
     maxHeaderSize: settings.maxResponseHeaderBytes ?? DEFAULT_MAX_RESPONSE_HEADER_BYTES,
+    ...(settings.origin.startsWith('https:') && settings.tls ? { connect: tlsChecks(settings.tls) } : {}),
   });
   const admission = createAdmission({ ...fairness, capacity: settings.maxConnections });
   return {
@@ -50,6 +53,24 @@ export function createUpstream(settings: UpstreamSettings, fairness: UpstreamFai
   };
 }
 
+/**
+ * How an https upstream's certificate is checked: against the config's CA (else Node's public
+ * ones) and for the config's name, whatever address the pool connects to (an injected sidecar
+ * connects to 127.0.0.1, where the application's certificate names the application). The name
+ * goes as SNI too, unless it is an address (RFC 6066 allows names only).
+ */
+function tlsChecks(tls: NonNullable<UpstreamSettings['tls']>) {
+  const name = tls.serverName;
+  // Loaded only for an https upstream: a sidecar of an http one does not pay for the module.
+  const { checkServerIdentity } = process.getBuiltinModule('node:tls');
+  return {
+    ...(tls.ca === null ? {} : { ca: tls.ca }),
+    ...(isIP(name) === 0 ? { servername: name } : {}),
+    rejectUnauthorized: true,
+    checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(name, cert),
+  };
+}
+
 /** True when two configs would build identical pools, so the pool (and its warm connections) can be kept. */
 export function sameUpstreamSettings(a: UpstreamSettings, b: UpstreamSettings): boolean {
   return (
@@ -58,6 +79,8 @@ export function sameUpstreamSettings(a: UpstreamSettings, b: UpstreamSettings): 
     a.responseHeadersTimeoutMs === b.responseHeadersTimeoutMs &&
     a.idleTimeoutMs === b.idleTimeoutMs &&
     a.maxConnections === b.maxConnections &&
-    a.maxResponseHeaderBytes === b.maxResponseHeaderBytes
+    a.maxResponseHeaderBytes === b.maxResponseHeaderBytes &&
+    a.tls?.ca === b.tls?.ca &&
+    a.tls?.serverName === b.tls?.serverName
   );
 }

@@ -1,0 +1,197 @@
+import { writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createCertificateAuthority,
+  createServingCertificate,
+  type KeyPair,
+} from '../../operator/src/tls/certificates.ts';
+import { eventually, openRaw, upgradeRequest } from '../helpers/hostile.ts';
+import {
+  applicationYaml,
+  type SidecarProcess,
+  startSidecarProcess,
+  writeConfigDir,
+} from '../helpers/sidecar-process.ts';
+
+// An application that serves only HTTPS (Argo CD's server, the Kubernetes Dashboard, Vault's UI)
+// with a certificate of its own CA could not be put behind the sidecar: every request was 502
+// "The application sent an invalid response" with no errorCause, and nothing trusted its CA.
+// The shipped sidecar in front of real TLS servers: each failure says what to fix, a CA from a
+// Secret and the application's own name (checked on 127.0.0.1, as an injected sidecar connects)
+// make it work, WebSocket upgrades included, and a handshake that never comes is bounded.
+
+const DAY = 86_400_000;
+const ca = createCertificateAuthority('wiki internal CA', new Date(), DAY);
+const servers: (HttpsServer | TcpServer)[] = [];
+const sidecars: SidecarProcess[] = [];
+const held: Socket[] = [];
+
+/** An HTTPS application with this certificate: answers `over tls <path>`, and 101 to a WebSocket handshake. */
+async function httpsApplication(certificate: KeyPair): Promise<number> {
+  const server = createHttpsServer({ cert: certificate.cert, key: certificate.key }, (req, res) => {
+    res.end(`over tls ${req.url}`);
+  });
+  server.on('upgrade', (_req, socket: Socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.on('data', (data) => socket.write(data)); // echo
+    socket.on('error', () => undefined);
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as { port: number }).port;
+}
+
+const CA_SECRET = `---
+apiVersion: v1
+kind: Secret
+metadata: {name: wiki-ca}
+stringData: ${JSON.stringify({ 'ca.crt': ca.cert })}
+`;
+
+/** A sidecar for https://<host>:<port> (connecting to 127.0.0.1:<port>), with these tls settings. */
+async function sidecarFor(
+  port: number,
+  options: { host?: string; tls?: Record<string, unknown>; connect?: string } = {},
+): Promise<{ sidecar: SidecarProcess; configDir: string }> {
+  const host = options.host ?? 'wiki.internal';
+  const yaml = (tls?: Record<string, unknown>) =>
+    applicationYaml({
+      hosts: ['127.0.0.1'],
+      upstream: {
+        url: `https://${host}:${port}`,
+        timeouts: { connect: options.connect ?? '2s' },
+        ...(tls ? { tls } : {}),
+      },
+    }) + (tls?.caSecretRef ? CA_SECRET : '');
+  const configDir = writeConfigDir(yaml(options.tls));
+  const sidecar = await startSidecarProcess(configDir, ['--upstream-address', `127.0.0.1:${port}`]);
+  sidecars.push(sidecar);
+  return { sidecar, configDir };
+}
+
+const WITH_CA = { caSecretRef: { name: 'wiki-ca', key: 'ca.crt' } };
+
+async function get(sidecar: SidecarProcess, path: string) {
+  const res = await request(`http://127.0.0.1:${sidecar.port}${path}`);
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+const lineOf = (sidecar: SidecarProcess, path: string) =>
+  sidecar.waitForLine((l) => l.type === 'request' && l.uri === path, 5_000);
+
+let good: number;
+let expired: number;
+let otherName: number;
+let silent: number;
+
+beforeAll(async () => {
+  const now = new Date();
+  good = await httpsApplication(createServingCertificate(ca, ['wiki.internal'], now, DAY));
+  expired = await httpsApplication(
+    createServingCertificate(ca, ['wiki.internal'], new Date(now.getTime() - 3 * DAY), DAY),
+  );
+  otherName = await httpsApplication(createServingCertificate(ca, ['other.internal'], now, DAY));
+  // Takes the connection and never says a word: no TLS handshake ever comes.
+  const mute = createTcpServer((socket) => {
+    held.push(socket);
+    socket.on('error', () => undefined);
+  });
+  servers.push(mute);
+  await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+  silent = (mute.address() as { port: number }).port;
+});
+
+afterAll(async () => {
+  await Promise.all(sidecars.map((s) => s.stop()));
+  for (const socket of held) socket.destroy();
+  for (const server of servers) server.close();
+});
+
+describe('an https application', () => {
+  it('with a certificate of its own CA: 502 tls_untrusted, counted; trusted once the CA is given, without a restart', async () => {
+    const { sidecar, configDir } = await sidecarFor(good);
+    expect(await get(sidecar, '/first')).toMatchObject({ status: 502 });
+    expect(await lineOf(sidecar, '/first')).toMatchObject({
+      status: 502,
+      error: 'upstream_unavailable',
+      errorCause: 'tls_untrusted',
+    });
+    const metrics = await (await request(`http://127.0.0.1:${sidecar.adminPort}/metrics`)).body.text();
+    expect(metrics).toContain('gatehouse_upstream_failures_total{app="proc-app",failure="tls_untrusted"} 1');
+    // The CA in a Secret: the reload builds a new pool that trusts it.
+    writeFileSync(
+      join(configDir, 'app.yaml'),
+      applicationYaml({
+        hosts: ['127.0.0.1'],
+        upstream: { url: `https://wiki.internal:${good}`, tls: WITH_CA },
+      }) + CA_SECRET,
+    );
+    await sidecar.waitForLine((l) => l.type === 'config_loaded' && l !== sidecar.lines[0], 5_000);
+    await eventually('the CA trusted', async () => (await get(sidecar, '/again')).status === 200, 5_000);
+    expect(await get(sidecar, '/trusted')).toEqual({ status: 200, body: 'over tls /trusted' });
+  });
+
+  it('checked for its own name on 127.0.0.1, as an injected sidecar connects; a WebSocket upgrade too', async () => {
+    const { sidecar } = await sidecarFor(good, { tls: WITH_CA });
+    expect(await get(sidecar, '/named')).toEqual({ status: 200, body: 'over tls /named' });
+    const client = await openRaw(sidecar.port);
+    client.socket.write(upgradeRequest('/ws'));
+    await eventually('the 101', () => client.received().includes('101 Switching Protocols'), 5_000);
+    client.socket.write('ping');
+    await eventually('the echo', () => client.received().endsWith('ping'), 5_000);
+    client.socket.destroy();
+  });
+
+  it('a url that is an address, with serverName: checked for the name', async () => {
+    const { sidecar } = await sidecarFor(good, {
+      host: '127.0.0.1',
+      tls: { ...WITH_CA, serverName: 'wiki.internal' },
+    });
+    expect(await get(sidecar, '/by-address')).toEqual({ status: 200, body: 'over tls /by-address' });
+  });
+
+  it.each([
+    ['a certificate for another name', 'tls_name_mismatch', () => otherName],
+    ['an expired certificate', 'tls_expired', () => expired],
+  ])('%s: 502 %s, never served', async (_case, cause, port) => {
+    const { sidecar } = await sidecarFor(port(), { tls: WITH_CA });
+    const path = `/${cause}`;
+    expect((await get(sidecar, path)).status).toBe(502);
+    expect(await lineOf(sidecar, path)).toMatchObject({ error: 'upstream_unavailable', errorCause: cause });
+  });
+
+  it('an https url in front of a plain-HTTP port: tls_handshake', async () => {
+    const plain = createTcpServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
+    });
+    servers.push(plain);
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const { sidecar } = await sidecarFor((plain.address() as { port: number }).port, { tls: WITH_CA });
+    expect((await get(sidecar, '/plain')).status).toBe(502);
+    expect(await lineOf(sidecar, '/plain')).toMatchObject({ errorCause: 'tls_handshake' });
+  });
+});
+
+describe('a TLS handshake that never comes', () => {
+  it('is bounded by the connect timeout (504 connect_timeout); a client that resets while it waits leaves one client_abort line', async () => {
+    const { sidecar } = await sidecarFor(silent, { tls: WITH_CA, connect: '600ms' });
+    const started = performance.now();
+    expect((await get(sidecar, '/mute')).status).toBe(504);
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect(await lineOf(sidecar, '/mute')).toMatchObject({ errorCause: 'connect_timeout' });
+    // RST while the handshake is awaited.
+    const client = await openRaw(sidecar.port);
+    client.socket.write('GET /left HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await eventually('the handshake under way', () => held.length >= 2, 5_000);
+    client.socket.resetAndDestroy();
+    const left = await lineOf(sidecar, '/left');
+    expect(left).toMatchObject({ outcome: 'client_abort' });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(sidecar.lines.filter((l) => l.type === 'request' && l.uri === '/left')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../contract/errors.ts';
+import { createCertificateAuthority } from '../../operator/src/tls/certificates.ts';
+import { configFromSnapshot } from '../../sidecar/src/config/load-application.ts';
+
+// spec.upstream.tls, as the sidecar loads it from files (the operator renders it the same way):
+// what an https upstream's certificate is checked against, and every way it can be wrong.
+
+const CA = createCertificateAuthority('wiki internal CA', new Date(), 86_400_000).cert;
+
+function load(upstream: string, secret?: Record<string, string>) {
+  const files: Record<string, string> = {
+    '/x/app.yaml': `apiVersion: gatehouse.dev/v1alpha1
+kind: AccessApplication
+metadata: {name: app}
+spec:
+  hosts: [app.example.com]
+  upstream: ${upstream}
+`,
+  };
+  if (secret)
+    files['/x/secret.yaml'] =
+      `apiVersion: v1\nkind: Secret\nmetadata: {name: wiki-ca}\nstringData: ${JSON.stringify(secret)}\n`;
+  try {
+    return { config: configFromSnapshot({ files: new Map(Object.entries(files)) }), errors: [] };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { config: undefined, errors: error.errors.map((e) => `${e.path}: ${e.message}`) };
+  }
+}
+
+describe('spec.upstream.tls', () => {
+  it.each([
+    ['http: nothing to check', "{url: 'http://wiki.internal:8080'}", undefined, undefined],
+    [
+      'https without tls: the public CAs, for the host of url',
+      "{url: 'https://wiki.internal:8443'}",
+      undefined,
+      { ca: null, serverName: 'wiki.internal' },
+    ],
+    [
+      'another name to check',
+      "{url: 'https://127.0.0.1:8443', tls: {serverName: wiki.internal}}",
+      undefined,
+      { ca: null, serverName: 'wiki.internal' },
+    ],
+    ['an IPv6 host', "{url: 'https://[::1]:8443'}", undefined, { ca: null, serverName: '::1' }],
+    [
+      'a CA from a Secret',
+      "{url: 'https://wiki.internal', tls: {caSecretRef: {name: wiki-ca, key: ca.crt}}}",
+      { 'ca.crt': CA },
+      { ca: CA, serverName: 'wiki.internal' },
+    ],
+  ])('%s', (_case, upstream, secret, tls) => {
+    const { config, errors } = load(upstream, secret);
+    expect(errors).toEqual([]);
+    expect(config?.upstream.tls).toEqual(tls);
+  });
+
+  it.each([
+    [
+      'tls on an http url',
+      "{url: 'http://wiki.internal', tls: {serverName: wiki.internal}}",
+      undefined,
+      'app.yaml#1 spec.upstream.tls: tls is for an https url',
+    ],
+    [
+      'no such Secret',
+      "{url: 'https://wiki.internal', tls: {caSecretRef: {name: wiki-ca, key: ca.crt}}}",
+      undefined,
+      'spec.upstream.tls.caSecretRef.name: no Secret named wiki-ca',
+    ],
+    [
+      'no such key',
+      "{url: 'https://wiki.internal', tls: {caSecretRef: {name: wiki-ca, key: ca.crt}}}",
+      { 'tls.crt': CA },
+      'spec.upstream.tls.caSecretRef.key: Secret wiki-ca has no key ca.crt',
+    ],
+    [
+      'a key without a certificate',
+      "{url: 'https://wiki.internal', tls: {caSecretRef: {name: wiki-ca, key: ca.crt}}}",
+      { 'ca.crt': 'not a certificate' },
+      'Secret wiki-ca key ca.crt holds no PEM certificate',
+    ],
+    [
+      'a certificate that does not parse',
+      "{url: 'https://wiki.internal', tls: {caSecretRef: {name: wiki-ca, key: ca.crt}}}",
+      { 'ca.crt': `${CA}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n` },
+      'certificate 2 of 2 does not parse',
+    ],
+    [
+      'a server name that is not a DNS name',
+      "{url: 'https://wiki.internal', tls: {serverName: 'Wiki_Internal'}}",
+      undefined,
+      'spec.upstream.tls.serverName',
+    ],
+  ])('refused: %s', (_case, upstream, secret, message) => {
+    const { config, errors } = load(upstream, secret);
+    expect(config).toBeUndefined();
+    expect(errors.join('\n')).toContain(message);
+  });
+});
