@@ -273,7 +273,10 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   });
 }
 
-/** --upstream: a function that points a config at that origin, or the identity when the flag is absent. */
+/**
+ * --upstream (a whole origin) or --upstream-address (host and port, the config's scheme kept): a
+ * function that points a config there, or the identity when neither is given.
+ */
 function upstreamOverride(
   flag: string | undefined,
   address: string | undefined,
