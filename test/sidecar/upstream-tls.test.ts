@@ -194,4 +194,37 @@ describe('a TLS handshake that never comes', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(sidecar.lines.filter((l) => l.type === 'request' && l.uri === '/left')).toHaveLength(1);
   });
+
+  it('a client that half-closes (FIN) after its request still gets its answer when the timeout ends the wait', async () => {
+    const { sidecar } = await sidecarFor(silent, { tls: WITH_CA, connect: '600ms' });
+    const client = await openRaw(sidecar.port);
+    client.socket.end('GET /half HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await client.waitFor(/^HTTP\/1\.1 504 /, 5_000);
+    expect(await lineOf(sidecar, '/half')).toMatchObject({ status: 504, errorCause: 'connect_timeout' });
+  });
+
+  it('a shutdown does not wait for a handshake that never comes: one line, exit within the grace', async () => {
+    const port = silent;
+    const configDir = writeConfigDir(
+      applicationYaml({
+        hosts: ['127.0.0.1'],
+        upstream: { url: `https://wiki.internal:${port}`, timeouts: { connect: '30s' }, tls: WITH_CA },
+      }) + CA_SECRET,
+    );
+    const sidecar = await startSidecarProcess(configDir, [
+      '--upstream-address',
+      `127.0.0.1:${port}`,
+      '--shutdown-grace',
+      '1s',
+    ]);
+    const client = await openRaw(sidecar.port);
+    client.socket.write('GET /at-stop HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    const before = held.length;
+    await eventually('the handshake under way', () => held.length > before, 5_000);
+    const started = performance.now();
+    expect(await sidecar.stop()).toBe(0);
+    expect(performance.now() - started).toBeLessThan(2_500);
+    expect(sidecar.lines.filter((l) => l.type === 'request' && l.uri === '/at-stop')).toHaveLength(1);
+    client.socket.destroy();
+  });
 });
