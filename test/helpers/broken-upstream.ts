@@ -44,6 +44,13 @@ export const BROKEN_ANSWERS: Readonly<Record<string, Act>> = {
   '/upgrade': write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
   '/bad-status': write('HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok'),
   '/bad-header': write('HTTP/1.1 200 OK\r\nX-A: a\u0000b\r\nContent-Length: 2\r\n\r\nok'),
+  // Informational responses and never a final one: a 103 Early Hints every 200 ms.
+  '/hints-forever': (socket) => {
+    const hint = setInterval(() => {
+      if (socket.writable) socket.write('HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload\r\n\r\n');
+    }, 200);
+    socket.on('close', () => clearInterval(hint));
+  },
 };
 
 /** Time between the pieces of an answer given in pieces. */

@@ -121,6 +121,36 @@ describe('an application that fails at the socket', () => {
     expect(count('unexpected_continue')).toBe(1);
   });
 
+  it('informational responses (103) without end: 504 headers_timeout once timeouts.responseHeaders has passed, the hints relayed meanwhile (at most 4)', async () => {
+    // undici waits for a head afresh after each 1xx: the request and its pool slot were held for ever.
+    const client = await openRaw(sidecar.port);
+    const started = performance.now();
+    client.socket.write('GET /hints-forever HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await client.waitFor(/HTTP\/1\.1 504 /, 5_000);
+    const ms = performance.now() - started;
+    expect(ms).toBeGreaterThan(900);
+    expect(ms).toBeLessThan(2_500);
+    expect(client.received().match(/HTTP\/1\.1 103 /g)?.length).toBe(4);
+    client.socket.destroy();
+    expect(await lineOf('/hints-forever')).toMatchObject({
+      status: 504,
+      error: 'upstream_timeout',
+      errorCause: 'headers_timeout',
+    });
+    expect(await get('/ok')).toMatchObject({ status: 200, body: 'ok' });
+  });
+
+  it('informational responses without end and a client that resets meanwhile: one client_abort line, nothing when the deadline would have come', async () => {
+    const client = await openRaw(sidecar.port);
+    client.socket.write('GET /hints-forever?reset HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await client.waitFor(/HTTP\/1\.1 103 /, 5_000);
+    client.socket.resetAndDestroy();
+    expect(await lineOf('/hints-forever?reset')).toMatchObject({ outcome: 'client_abort' });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(sidecar.lines.filter((l) => l.uri === '/hints-forever?reset')).toHaveLength(1);
+    expect(await get('/ok')).toMatchObject({ status: 200, body: 'ok' });
+  });
+
   it('in the Cloudflare profile, and for a port nobody listens on: connect_refused', async () => {
     const loaded = () => sidecar.lines.filter((l) => l.type === 'config_loaded').length;
     const before = loaded();

@@ -61,6 +61,17 @@ const SOCKET_REFUSALS: ReadonlyMap<string, UpstreamFailure> = new Map([
   ['bad upgrade', 'unexpected_upgrade'],
 ] as const);
 
+/**
+ * The final response head did not come within the response headers timeout, though informational
+ * responses (1xx) did: classified as undici's own headers timeout (504 `headers_timeout`).
+ */
+export function informationalTimeout(): Error {
+  return Object.assign(
+    new Error('informational responses (1xx) but no final response head within the response headers timeout'),
+    { code: 'UND_ERR_HEADERS_TIMEOUT' },
+  );
+}
+
 /** A forward that failed: what the client is told, and why the application failed it (for the log). */
 export interface UpstreamFault {
   readonly answer: HttpError;

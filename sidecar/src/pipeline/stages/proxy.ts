@@ -14,7 +14,7 @@ import { sendError } from '../../http/error-response.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import { onResponseGone } from '../../http/response-gone.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
-import { upstreamFault } from '../../upstream/upstream-errors.ts';
+import { informationalTimeout, upstreamFault } from '../../upstream/upstream-errors.ts';
 
 /**
  * Response headers for the client: upstream's, minus hop-by-hop and Connection-named ones, plus the
@@ -111,6 +111,17 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
     let ticket: AdmissionTicket | undefined;
     let earlyHints = 0;
     /**
+     * The deadline of the final response head once an informational one (1xx) came: undici waits
+     * for a head afresh after each, so an application sending a 103 every second held the request
+     * and its pool slot for ever. Armed only then, so a plain request pays for no timer.
+     */
+    let headDeadline: NodeJS.Timeout | undefined;
+    const clearHeadDeadline = (): void => {
+      if (headDeadline === undefined) return;
+      clearTimeout(headDeadline);
+      headDeadline = undefined;
+    };
+    /**
      * The response body to the client, its small chunks joined: made at the first small chunk
      * that does not end the body (a small answer in one chunk goes out as it came, for nothing).
      */
@@ -154,6 +165,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
         scope.outcome = scope.connection?.timedOut ? 'client_timeout' : 'client_abort';
         if (scope.status === 0) scope.status = 499;
       }
+      clearHeadDeadline();
       if (!upstreamDone && controller && !controller.aborted)
         controller.abort(new Error('client closed the connection'));
       release();
@@ -168,10 +180,16 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
       },
       onResponseStart(c, statusCode, headers) {
         if (statusCode < 200) {
+          const timeoutMs = state.upstream.settings.responseHeadersTimeoutMs;
+          if (headDeadline === undefined && timeoutMs > 0) {
+            const leftMs = scope.upstreamStartMono + timeoutMs - performance.now();
+            headDeadline = setTimeout(() => c.abort(informationalTimeout()), Math.max(0, leftMs));
+          }
           if (statusCode === 103 && relayEarlyHints(res, headers as IncomingHttpHeaders, earlyHints))
             earlyHints++;
           return;
         }
+        clearHeadDeadline();
         if (res.destroyed || res.headersSent) {
           c.abort(new Error('client response already ended'));
           return;
@@ -210,6 +228,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
         if (!res.destroyed && !res.writableEnded) res.end();
       },
       onResponseError(_c, error) {
+        clearHeadDeadline();
         upstreamDone = true;
         release();
         fail(error);
