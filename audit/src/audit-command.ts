@@ -9,6 +9,7 @@ import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
 import { normaliseIp } from '../../lib/net/client-ip.ts';
 import { inputAtOutput } from '../../lib/output-path.ts';
+import { parseRfc3339, RFC3339_HINT } from '../../lib/rfc3339.ts';
 import { type AnswerOutput, OutputWriteError, openAnswerOutput, writePieces } from './answer-output.ts';
 import { answerQuery, SourceReadError } from './answer-query.ts';
 import {
@@ -48,7 +49,8 @@ standard input (the default), or --cluster for the log of every injected sidecar
 the API server.
 
 Options:
-  --since <time>            from this time: RFC 3339, or a duration back from now (24h, 7d)
+  --since <time>            from this time: RFC 3339 with its offset (2026-11-21T07:00:00Z), a
+                            date (its start in UTC), or a duration back from now (24h, 7d)
   --until <time>            up to this time
   --format <f>              table (default), json, jsonl (one request per line with every field,
                             for a SIEM or a spreadsheet) or html (a self-contained timeline page)
@@ -72,10 +74,12 @@ export function parseTimeArgument(text: string, flag: string, now = Date.now()):
   const days = /^([0-9]+)d$/.exec(text);
   const back = days ? Number(days[1]) * 86_400_000 : parseDurationMs(text);
   if (back !== undefined) return now - back;
-  const at = Date.parse(text);
-  if (Number.isNaN(at) || !/^\d{4}-\d\d-\d\d/.test(text))
+  // A date alone is that day's start in UTC, as the sidecars' times are.
+  const day = /^\d{4}-\d\d-\d\d$/.test(text) ? parseRfc3339(`${text}T00:00:00Z`) : undefined;
+  const at = day ?? parseRfc3339(text);
+  if (at === undefined)
     throw new UsageError(
-      `${flag} must be an RFC 3339 time or a duration such as 24h (got ${JSON.stringify(text)})`,
+      `${flag} must be ${RFC3339_HINT}, a date (its start in UTC) or a duration such as 24h (got ${JSON.stringify(text)})`,
     );
   return at;
 }

@@ -120,6 +120,7 @@ describe('gatehouse revoke flags', () => {
     [['--user', 'a@b.c', '--provider', 'p'], '--provider goes with --sub'],
     [['--user', 'a@b.c', '--reason', 'x'.repeat(513)], '--reason is at most 512 characters'],
     [['--user', 'a@b.c', '--before', 'yesterday'], '--before must be an RFC 3339 time'],
+    [['--user', 'a@b.c', '--before', '2026-11-21T07:00:00'], 'would be read in this machine'],
     [['--user', 'a@b.c', '--wait', 'long'], '--wait'],
   ])('%j is refused', (argv, message) => {
     expect(refusal(() => parseRevokeFlags(argv))).toContain(message);
@@ -147,6 +148,16 @@ describe('gatehouse audit flags', () => {
       'a duration back from now',
       ['sessions', '--since', '24h'],
       { query: { range: { since: NOW - 86_400_000 } } },
+    ],
+    [
+      'a date: its start in UTC, wherever the command runs',
+      ['sessions', '--since', '2026-11-21'],
+      { query: { range: { since: Date.UTC(2026, 10, 21) } } },
+    ],
+    [
+      'a time with its offset',
+      ['sessions', '--until', '2026-11-21T09:00:00.5+02:00'],
+      { query: { range: { until: Date.UTC(2026, 10, 21, 7, 0, 0, 500) } } },
     ],
     [
       'the cluster, one namespace',
@@ -177,6 +188,9 @@ describe('gatehouse audit flags', () => {
     ],
     [['sessions', '--burst', '1/60s'], '--burst must be'],
     [['sessions', '--cluster', 'a.log'], 'give files or --cluster, not both'],
+    [['sessions', '--since', '2026-12-01T10:00:00'], 'with its offset'],
+    [['sessions', '--since', '2026-12-01 10:00'], 'with its offset'],
+    [['sessions', '--until', '2026-02-30'], 'must be an RFC 3339 time'],
     [['requests', '--path', 'admin/*'], '--path must begin with / as logged paths do'],
     [['requests', '--path', '/search?q=x'], '--path is a path without its query string'],
     [['requests', '--path', '/a/..%2fadmin'], 'encoded delimiter'],
@@ -239,6 +253,10 @@ describe('gatehouse validate and service-token flags', () => {
       ['create', 'ci.bot_2', '--expires-at', '2027-01-01T00:00:00Z'],
       { id: 'ci.bot_2', expiresAt: '2027-01-01T00:00:00Z' },
     ],
+    [
+      ['create', 'ci', '--expires-at', '2027-01-01T09:00:00+09:00'],
+      { id: 'ci', expiresAt: '2027-01-01T00:00:00Z' },
+    ],
   ])('service-token %j', (argv, expected) => {
     expect(parseServiceTokenFlags(argv)).toEqual(expected);
   });
@@ -247,7 +265,9 @@ describe('gatehouse validate and service-token flags', () => {
     [['list'], 'expected: create <id>'],
     [['create'], 'expected: create <id>'],
     [['create', 'bad id'], 'must match'],
-    [['create', 'ok', '--expires-at', 'soon'], 'is not an RFC 3339 time'],
+    [['create', 'ok', '--expires-at', 'soon'], 'give an RFC 3339 time with its offset'],
+    [['create', 'ok', '--expires-at', '2027-01-01T00:00:00'], 'would be read in this machine'],
+    [['create', 'ok', '--expires-at', '2027-02-31T00:00:00Z'], 'give an RFC 3339 time'],
   ])('service-token %j is refused', (argv, message) => {
     expect(refusal(() => parseServiceTokenFlags(argv))).toContain(message);
   });

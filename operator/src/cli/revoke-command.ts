@@ -8,6 +8,7 @@ import { sleep } from '../../../lib/backoff.ts';
 import { defaultNamespace, loadConnection } from '../../../lib/kube/connection.ts';
 import { KubeClient } from '../../../lib/kube/kube-client.ts';
 import { isObjectKey, type KubeObject } from '../../../lib/kube/kube-object.ts';
+import { parseRfc3339, RFC3339_HINT } from '../../../lib/rfc3339.ts';
 import { readyCondition } from '../controller/conditions.ts';
 
 export const REVOKE_USAGE = `Usage: gatehouse revoke --user <email> [--app <name>]... [options]
@@ -133,9 +134,8 @@ export function parseRevokeFlags(argv: readonly string[]): RevokeFlags {
     throw new UsageError('--reason is at most 512 characters');
   let before: string | undefined;
   if (values.before !== undefined) {
-    const at = Date.parse(values.before);
-    if (Number.isNaN(at) || !/^\d{4}-\d\d-\d\dT/.test(values.before))
-      throw new UsageError('--before must be an RFC 3339 time, e.g. 2026-11-21T07:00:00Z');
+    const at = parseRfc3339(values.before);
+    if (at === undefined) throw new UsageError(`--before must be ${RFC3339_HINT}`);
     before = new Date(at).toISOString();
   }
   return {

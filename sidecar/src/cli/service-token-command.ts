@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../../lib/args.ts';
+import { parseRfc3339, RFC3339_HINT } from '../../../lib/rfc3339.ts';
 import { newServiceToken } from '../auth/service-tokens.ts';
 
 export const SERVICE_TOKEN_USAGE = `Usage: gatehouse service-token create <id> [--expires-at <RFC 3339 time>]
@@ -28,10 +29,12 @@ export function parseServiceTokenFlags(argv: readonly string[]): ServiceTokenFla
   if (verb !== 'create' || id === undefined || positionals.length !== 2)
     throw new UsageError('expected: create <id>');
   if (!ID.test(id)) throw new UsageError(`token id ${JSON.stringify(id)} must match ${ID.source}`);
-  const expiresAt = values['expires-at'];
-  if (expiresAt !== undefined && !Number.isFinite(Date.parse(expiresAt))) {
-    throw new UsageError(`--expires-at ${JSON.stringify(expiresAt)} is not an RFC 3339 time`);
-  }
+  const given = values['expires-at'];
+  const at = given === undefined ? undefined : parseRfc3339(given);
+  if (given !== undefined && at === undefined)
+    throw new UsageError(`--expires-at ${JSON.stringify(given)}: give ${RFC3339_HINT}`);
+  // In UTC, as the schema's date-time and every log line have times.
+  const expiresAt = at === undefined ? undefined : new Date(at).toISOString().replace('.000Z', 'Z');
   return { id, ...(expiresAt !== undefined ? { expiresAt } : {}) };
 }
 
