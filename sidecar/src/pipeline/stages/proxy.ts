@@ -116,11 +116,6 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
      * and its pool slot for ever. Armed only then, so a plain request pays for no timer.
      */
     let headDeadline: NodeJS.Timeout | undefined;
-    const clearHeadDeadline = (): void => {
-      if (headDeadline === undefined) return;
-      clearTimeout(headDeadline);
-      headDeadline = undefined;
-    };
     /**
      * The response body to the client, its small chunks joined: made at the first small chunk
      * that does not end the body (a small answer in one chunk goes out as it came, for nothing).
@@ -165,7 +160,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
         scope.outcome = scope.connection?.timedOut ? 'client_timeout' : 'client_abort';
         if (scope.status === 0) scope.status = 499;
       }
-      clearHeadDeadline();
+      if (headDeadline !== undefined) clearTimeout(headDeadline);
       if (!upstreamDone && controller && !controller.aborted)
         controller.abort(new Error('client closed the connection'));
       release();
@@ -189,7 +184,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
             earlyHints++;
           return;
         }
-        clearHeadDeadline();
+        if (headDeadline !== undefined) clearTimeout(headDeadline);
         if (res.destroyed || res.headersSent) {
           c.abort(new Error('client response already ended'));
           return;
@@ -228,7 +223,7 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
         if (!res.destroyed && !res.writableEnded) res.end();
       },
       onResponseError(_c, error) {
-        clearHeadDeadline();
+        if (headDeadline !== undefined) clearTimeout(headDeadline);
         upstreamDone = true;
         release();
         fail(error);
