@@ -2,10 +2,9 @@ import type { FieldError } from '../errors.ts';
 
 /**
  * What an application refers to by name (its policies, the Secrets of its identity providers and
- * of its upstream's CA),
- * and the errors when a name is not there. Rendering checks them on a valid application; the
- * loose check below reads an application that failed its schema, so that one pass reports every
- * problem.
+ * of its upstream's CA), and the errors when a name is not there. Rendering checks them on a valid
+ * application; the loose check below reads an application that failed its schema, so that one
+ * pass reports every problem.
  */
 
 export function missingPolicy(name: string, namespace: string | undefined): string {
