@@ -13,18 +13,24 @@ export interface RenderedUpstreamTls {
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-/** The PEM certificates of a bundle, each parsed; a message when there is none or one does not parse. */
-function certificateProblem(pem: string): string | undefined {
+/**
+ * The PEM certificates of a bundle, each parsed, and nothing else of it: a key stored beside them
+ * (a `tls.pem` of key and chain) must not travel to every sidecar in its config, nor be printed by
+ * `gatehouse validate`. A message when there is no certificate or one does not parse.
+ */
+function certificatesOf(pem: string): { certificates: string } | { problem: string } {
   const blocks = pem.match(PEM_CERTIFICATE) ?? [];
-  if (blocks.length === 0) return 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)';
+  if (blocks.length === 0) return { problem: 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)' };
   for (const [i, block] of blocks.entries()) {
     try {
       new X509Certificate(block);
     } catch (error) {
-      return `certificate ${i + 1} of ${blocks.length} does not parse (${(error as Error).message})`;
+      return {
+        problem: `certificate ${i + 1} of ${blocks.length} does not parse (${(error as Error).message})`,
+      };
     }
   }
-  return undefined;
+  return { certificates: `${blocks.join('\n')}\n` };
 }
 
 /**
@@ -60,10 +66,13 @@ export function renderUpstreamTls(
     else if (pem === undefined)
       errors.push({ path: at(`${field}.key`), message: missingSecretKey(ref.name, ref.key) });
     else {
-      const problem = certificateProblem(pem);
-      if (problem)
-        errors.push({ path: at(`${field}.key`), message: `Secret ${ref.name} key ${ref.key} ${problem}` });
-      else ca = pem;
+      const read = certificatesOf(pem);
+      if ('problem' in read)
+        errors.push({
+          path: at(`${field}.key`),
+          message: `Secret ${ref.name} key ${ref.key} ${read.problem}`,
+        });
+      else ca = read.certificates;
     }
   }
   return { ca, serverName: isIP(serverName) === 6 ? serverName.toLowerCase() : serverName };

@@ -6,7 +6,9 @@ import { configFromSnapshot } from '../../sidecar/src/config/load-application.ts
 // spec.upstream.tls, as the sidecar loads it from files (the operator renders it the same way):
 // what an https upstream's certificate is checked against, and every way it can be wrong.
 
-const CA = createCertificateAuthority('wiki internal CA', new Date(), 86_400_000).cert;
+const authority = createCertificateAuthority('wiki internal CA', new Date(), 86_400_000);
+const CA = authority.cert;
+const CA_KEY = authority.key;
 
 function load(upstream: string, secret?: Record<string, string>) {
   const files: Record<string, string> = {
@@ -55,6 +57,16 @@ describe('spec.upstream.tls', () => {
     const { config, errors } = load(upstream, secret);
     expect(errors).toEqual([]);
     expect(config?.upstream.tls).toEqual(tls);
+  });
+
+  it('takes only the certificates of a key that holds a private key beside them: no key in any config', () => {
+    const { config, errors } = load(
+      "{url: 'https://wiki.internal', tls: {caSecretRef: {name: wiki-ca, key: tls.pem}}}",
+      { 'tls.pem': `${CA_KEY}${CA}` },
+    );
+    expect(errors).toEqual([]);
+    expect(config?.upstream.tls?.ca).toBe(CA);
+    expect(JSON.stringify(config)).not.toContain('PRIVATE KEY');
   });
 
   it.each([
