@@ -121,9 +121,18 @@ describe('gatehouse revoke flags', () => {
     [['--user', 'a@b.c', '--reason', 'x'.repeat(513)], '--reason is at most 512 characters'],
     [['--user', 'a@b.c', '--before', 'yesterday'], '--before must be an RFC 3339 time'],
     [['--user', 'a@b.c', '--before', '2026-11-21T07:00:00'], 'would be read in this machine'],
+    [['--user', 'a@b.c', '--before', '2062-11-21T07:00:00Z'], 'is in the future'],
     [['--user', 'a@b.c', '--wait', 'long'], '--wait'],
   ])('%j is refused', (argv, message) => {
     expect(refusal(() => parseRevokeFlags(argv))).toContain(message);
+  });
+
+  it('takes a --before up to 5 minutes ahead of this clock (clocks drift), not later', () => {
+    const ahead = (minutes: number) => new Date(NOW + minutes * 60_000).toISOString();
+    expect(parseRevokeFlags(['--user', 'a@b.c', '--before', ahead(4)], NOW).before).toBe(ahead(4));
+    expect(refusal(() => parseRevokeFlags(['--user', 'a@b.c', '--before', ahead(6)], NOW))).toContain(
+      'is in the future',
+    );
   });
 });
 

@@ -93,7 +93,7 @@ export interface RevokeFlags {
 const FORMATS = ['text', 'json', 'name'] as const;
 
 /** The flags of `gatehouse revoke`, checked; no side effects. Throws UsageError. */
-export function parseRevokeFlags(argv: readonly string[]): RevokeFlags {
+export function parseRevokeFlags(argv: readonly string[], now = Date.now()): RevokeFlags {
   const { values } = parseArgs({
     args: [...argv],
     options: {
@@ -136,6 +136,12 @@ export function parseRevokeFlags(argv: readonly string[]): RevokeFlags {
   if (values.before !== undefined) {
     const at = parseRfc3339(values.before);
     if (at === undefined) throw new UsageError(`--before must be ${RFC3339_HINT}`);
+    // A cut-off ahead would end every session signed in until then, later sign-ins included (a
+    // mistyped year locks the user out for decades): a revocation ends what is open.
+    if (at > now + FUTURE_TOLERANCE_MS)
+      throw new UsageError(
+        `--before ${values.before} is in the future: a revocation ends sessions already signed in (give a time up to now, or leave it out for now); to keep a user out, take them out of the policies or disable them at the identity provider`,
+      );
     before = new Date(at).toISOString();
   }
   return {
@@ -165,6 +171,9 @@ export function parseRevokeFlags(argv: readonly string[]): RevokeFlags {
     ...(values.output !== undefined ? { output: values.output } : {}),
   };
 }
+
+/** How far ahead of this machine's clock a --before may be (clocks drift). */
+const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
 /** `gatehouse revoke`: creates an AccessRevocation and waits until it is enforced. */
 export async function runRevokeCommand(argv: string[]): Promise<number> {
