@@ -253,6 +253,22 @@ export const SIDECAR_EVENTS = {
     identityProviders: Type.Array(Type.String(), { description: 'Identity provider names.' }),
     serviceTokens: int('How many service tokens are accepted.'),
     serviceAccounts: Type.Boolean({ description: 'Whether ServiceAccount tokens are accepted.' }),
+    upstream: str('The origin requests are forwarded to, as `--upstream` or `--upstream-address` left it.'),
+    upstreamTls: Nullable(
+      Type.Object(
+        {
+          serverName: str(
+            'The name the certificate must carry (`spec.upstream.tls.serverName`, else the host of `url`).',
+          ),
+          ca: StringEnum(['public', 'secret'] as const, {
+            description:
+              '`public`: the certificate authorities Node.js ships; `secret`: only the certificates of `spec.upstream.tls.caSecretRef`.',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+      'How an https upstream is checked; null for http.',
+    ),
   }),
   config_rejected: event('A configuration was refused; the last good one keeps serving.', {
     app: AppOrNull,

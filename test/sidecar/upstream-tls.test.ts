@@ -114,6 +114,9 @@ afterAll(async () => {
 describe('an https application', () => {
   it('with a certificate of its own CA: 502 tls_untrusted, counted; trusted once the CA is given, without a restart', async () => {
     const { sidecar, configDir } = await sidecarFor(good);
+    expect(sidecar.lines.find((l) => l.type === 'config_loaded')).toMatchObject({
+      upstreamTls: { serverName: 'wiki.internal', ca: 'public' },
+    });
     expect(await get(sidecar, '/first')).toMatchObject({ status: 502 });
     expect(await lineOf(sidecar, '/first')).toMatchObject({
       status: 502,
@@ -137,6 +140,11 @@ describe('an https application', () => {
 
   it('checked for its own name on 127.0.0.1, as an injected sidecar connects; a WebSocket upgrade too', async () => {
     const { sidecar } = await sidecarFor(good, { tls: WITH_CA });
+    // Its config_loaded line says where it forwards and how the certificate is checked.
+    expect(sidecar.lines.find((l) => l.type === 'config_loaded')).toMatchObject({
+      upstream: `https://127.0.0.1:${good}`,
+      upstreamTls: { serverName: 'wiki.internal', ca: 'secret' },
+    });
     expect(await get(sidecar, '/named')).toEqual({ status: 200, body: 'over tls /named' });
     const client = await openRaw(sidecar.port);
     client.socket.write(upgradeRequest('/ws'));

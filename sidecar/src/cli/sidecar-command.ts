@@ -345,6 +345,16 @@ function openEndsFile(path: string, sink: LogSink): SessionEndsFile {
 }
 
 /** The config_loaded event: which config now serves, and how many policies it enforces or audits. */
+/** How the upstream's certificate is checked, for config_loaded: null for http. */
+function upstreamTlsOf(
+  upstream: SidecarConfig['upstream'],
+): { serverName: string; ca: 'public' | 'secret' } | null {
+  if (!upstream.origin.startsWith('https:')) return null;
+  // An https origin given by --upstream to a config of an http url: Node.js's defaults.
+  const serverName = upstream.tls?.serverName ?? new URL(upstream.origin).hostname.replace(/^\[|\]$/g, '');
+  return { serverName, ca: upstream.tls?.ca ? 'secret' : 'public' };
+}
+
 function logConfigLoaded(sink: LogSink, config: SidecarConfig, source: 'file' | 'operator'): void {
   const audit = config.policies.filter((p) => p.mode === 'audit').length;
   logEvent(sink, 'config_loaded', {
@@ -356,5 +366,7 @@ function logConfigLoaded(sink: LogSink, config: SidecarConfig, source: 'file' | 
     identityProviders: config.auth.providers.map((p) => p.name),
     serviceTokens: config.auth.serviceTokens.tokens.length,
     serviceAccounts: config.auth.serviceAccounts !== null,
+    upstream: config.upstream.origin,
+    upstreamTls: upstreamTlsOf(config.upstream),
   });
 }
