@@ -151,6 +151,35 @@ describe('an application that fails at the socket', () => {
     expect(await get('/ok')).toMatchObject({ status: 200, body: 'ok' });
   });
 
+  it('informational responses without end and a client that half-closes (FIN) after its request: its 504 still comes', async () => {
+    const client = await openRaw(sidecar.port);
+    client.socket.end('GET /hints-forever?fin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await client.waitFor(/HTTP\/1\.1 504 /, 5_000);
+    expect(await lineOf('/hints-forever?fin')).toMatchObject({ status: 504, errorCause: 'headers_timeout' });
+  });
+
+  it('informational responses without end at a shutdown: the sidecar exits within its grace, one line', async () => {
+    const stopping = await startSidecarProcess(
+      writeConfigDir(
+        applicationYaml({
+          hosts: ['127.0.0.1'],
+          upstream: { url: upstream.url, timeouts: { responseHeaders: '30s' } },
+        }),
+      ),
+      ['--shutdown-grace', '1s'],
+    );
+    const client = await openRaw(stopping.port);
+    client.socket.write('GET /hints-forever?stop HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await client.waitFor(/HTTP\/1\.1 103 /, 5_000);
+    const started = performance.now();
+    expect(await stopping.stop()).toBe(0);
+    expect(performance.now() - started).toBeLessThan(2_500);
+    expect(
+      stopping.lines.filter((l) => l.type === 'request' && l.uri === '/hints-forever?stop'),
+    ).toHaveLength(1);
+    client.socket.destroy();
+  });
+
   it('in the Cloudflare profile, and for a port nobody listens on: connect_refused', async () => {
     const loaded = () => sidecar.lines.filter((l) => l.type === 'config_loaded').length;
     const before = loaded();
