@@ -8,6 +8,7 @@
  */
 import type { Agent as AgentClass, Dispatcher, Pool as PoolClass } from 'undici';
 import requestApi from 'undici/lib/api/index.js';
+import buildConnectorImplementation from 'undici/lib/core/connect.js';
 import AgentImplementation from 'undici/lib/dispatcher/agent.js';
 import DispatcherImplementation from 'undici/lib/dispatcher/dispatcher.js';
 import PoolImplementation from 'undici/lib/dispatcher/pool.js';
@@ -19,6 +20,8 @@ export const Agent: typeof AgentClass = AgentImplementation;
 export type Agent = AgentClass;
 export const Pool: typeof PoolClass = PoolImplementation;
 export type Pool = PoolClass;
+/** undici's connector (what a Pool opens its connections with), to wrap one. */
+export const buildConnector = buildConnectorImplementation;
 
 /** undici's top-level `request(url, options)`, on a given dispatcher. */
 export function requestOn(

@@ -191,6 +191,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     clientConnections: () => connections.size,
     upstreamSlotsInUse: () => state?.upstream.admission.inUse ?? 0,
     upstreamQueued: () => state?.upstream.admission.waiting ?? 0,
+    upstreamCertificate: () => state?.upstream.certificate(),
     tunnels: () => upgrades.size,
     ready: () => isReady(),
     activeSessions: () => state?.auth?.sessions.activeCount(Math.floor(Date.now() / 1000)) ?? 0,

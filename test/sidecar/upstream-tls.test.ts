@@ -1,4 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { createSecureServer as createSecureHttp2Server, type Http2SecureServer } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
@@ -26,7 +28,7 @@ import {
 
 const DAY = 86_400_000;
 const ca = createCertificateAuthority('wiki internal CA', new Date(), DAY);
-const servers: (HttpsServer | TcpServer)[] = [];
+const servers: (HttpsServer | TcpServer | Http2SecureServer)[] = [];
 const sidecars: SidecarProcess[] = [];
 const held: Socket[] = [];
 
@@ -84,13 +86,15 @@ const lineOf = (sidecar: SidecarProcess, path: string) =>
   sidecar.waitForLine((l) => l.type === 'request' && l.uri === path, 5_000);
 
 let good: number;
+let goodCertificate: KeyPair;
 let expired: number;
 let otherName: number;
 let silent: number;
 
 beforeAll(async () => {
   const now = new Date();
-  good = await httpsApplication(createServingCertificate(ca, ['wiki.internal'], now, DAY));
+  goodCertificate = createServingCertificate(ca, ['wiki.internal'], now, DAY);
+  good = await httpsApplication(goodCertificate);
   expired = await httpsApplication(
     createServingCertificate(ca, ['wiki.internal'], new Date(now.getTime() - 3 * DAY), DAY),
   );
@@ -146,6 +150,12 @@ describe('an https application', () => {
       upstreamTls: { serverName: 'wiki.internal', ca: 'secret' },
     });
     expect(await get(sidecar, '/named')).toEqual({ status: 200, body: 'over tls /named' });
+    // When the application's certificate expires, for the alert a week ahead.
+    const metrics = await (await request(`http://127.0.0.1:${sidecar.adminPort}/metrics`)).body.text();
+    const notAfter = Math.floor(Date.parse(new X509Certificate(goodCertificate.cert).validTo) / 1000);
+    expect(metrics).toContain(
+      `gatehouse_upstream_certificate_expiry_timestamp_seconds{server_name="wiki.internal"} ${notAfter}`,
+    );
     const client = await openRaw(sidecar.port);
     client.socket.write(upgradeRequest('/ws'));
     await eventually('the 101', () => client.received().includes('101 Switching Protocols'), 5_000);
@@ -170,6 +180,18 @@ describe('an https application', () => {
     const path = `/${cause}`;
     expect((await get(sidecar, path)).status).toBe(502);
     expect(await lineOf(sidecar, path)).toMatchObject({ error: 'upstream_unavailable', errorCause: cause });
+  });
+
+  it('that offers HTTP/2 is spoken to in HTTP/1.1, as the proxy relays it', async () => {
+    const offersH2 = createSecureHttp2Server(
+      { cert: goodCertificate.cert, key: goodCertificate.key, allowHTTP1: true },
+      (req, res) => res.end(`over HTTP/${req.httpVersion}`),
+    );
+    servers.push(offersH2);
+    await new Promise<void>((resolve) => offersH2.listen(0, '127.0.0.1', resolve));
+    const { sidecar } = await sidecarFor((offersH2.address() as { port: number }).port, { tls: WITH_CA });
+    expect(await get(sidecar, '/version')).toEqual({ status: 200, body: 'over HTTP/1.1' });
+    expect(await get(sidecar, '/again')).toEqual({ status: 200, body: 'over HTTP/1.1' });
   });
 
   it('an https url in front of a plain-HTTP port: tls_handshake', async () => {

@@ -25,6 +25,7 @@ import type { ConfigListener } from '../config/config-source.ts';
 import { directoryReporter, operatorReporter } from '../config/session-end-reporters.ts';
 import { createSidecarMetrics, type SidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar, type Sidecar } from '../server.ts';
+import { tlsName } from '../upstream/upstream.ts';
 import { exitOnDefect } from './exit-on-defect.ts';
 import { IDLE_COLLECTION_GAP, parseSidecarFlags, type SidecarFlags } from './sidecar-flags.ts';
 
@@ -351,8 +352,7 @@ function upstreamTlsOf(
 ): { serverName: string; ca: 'public' | 'secret' } | null {
   if (!upstream.origin.startsWith('https:')) return null;
   // An https origin given by --upstream to a config of an http url: Node.js's defaults.
-  const serverName = upstream.tls?.serverName ?? new URL(upstream.origin).hostname.replace(/^\[|\]$/g, '');
-  return { serverName, ca: upstream.tls?.ca ? 'secret' : 'public' };
+  return { serverName: tlsName(upstream), ca: upstream.tls?.ca ? 'secret' : 'public' };
 }
 
 function logConfigLoaded(sink: LogSink, config: SidecarConfig, source: 'file' | 'operator'): void {

@@ -67,6 +67,8 @@ export interface CapacitySource {
   tunnels(): number;
   /** Whether the sidecar is ready (what /readyz answers). */
   ready(): boolean;
+  /** An https upstream's certificate as its latest connection presented it; undefined for http. */
+  upstreamCertificate(): { readonly serverName: string; readonly notAfter: number } | undefined;
   /** Sessions held open now by the application's session cache. */
   activeSessions(): number;
 }
@@ -210,6 +212,17 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     c.upstreamQueued(),
   );
   held('gatehouse_websocket_tunnels', 'WebSocket tunnels open or opening.', (c) => c.tunnels());
+  new Gauge({
+    name: 'gatehouse_upstream_certificate_expiry_timestamp_seconds',
+    help: "When an https upstream's certificate expires (Unix seconds), as its latest connection presented it, by the name checked; no series for an http upstream.",
+    labelNames: ['server_name'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const certificate = capacity?.upstreamCertificate();
+      if (certificate) this.labels(certificate.serverName).set(certificate.notAfter);
+    },
+  });
   held('gatehouse_ready', '1 when the sidecar is ready to serve (what /readyz answers), else 0.', (c) =>
     c.ready() ? 1 : 0,
   );

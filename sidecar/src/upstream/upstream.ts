@@ -1,9 +1,9 @@
 import { isIP } from 'node:net';
-import type { PeerCertificate } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { DEFAULT_MAX_RESPONSE_HEADER_BYTES } from '../../../contract/config/render.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { type Admission, type AdmissionSettings, createAdmission } from '../../../lib/admission.ts';
-import { Pool } from '../../../lib/http/undici-core.ts';
+import { buildConnector, Pool } from '../../../lib/http/undici-core.ts';
 
 type UpstreamSettings = SidecarConfig['upstream'];
 
@@ -19,6 +19,11 @@ export interface Upstream {
   readonly pool: Pool;
   /** Who may use a pool connection next; every request passes it before dispatch. */
   readonly admission: Admission;
+  /**
+   * An https upstream's certificate as its latest connection presented it: the name checked and
+   * when it expires (epoch seconds); undefined for http, or before the first connection.
+   */
+  certificate(): { readonly serverName: string; readonly notAfter: number } | undefined;
   /** Closes the pool once requests already dispatched have finished. */
   retire(): void;
   /** Ends every upstream request now (shutdown after the grace). */
@@ -27,6 +32,7 @@ export interface Upstream {
 
 /** Opens a pool for the upstream origin with Gatehouse's timeouts (tighter than Node.js defaults). */
 export function createUpstream(settings: UpstreamSettings, fairness: UpstreamFairness): Upstream {
+  let certificateNotAfter: number | undefined;
   const pool = new Pool(settings.origin, {
     connections: settings.maxConnections,
     pipelining: 1,
@@ -36,13 +42,22 @@ export function createUpstream(settings: UpstreamSettings, fairness: UpstreamFai
     keepAliveTimeout: UPSTREAM_KEEP_ALIVE_MS,
     keepAliveMaxTimeout: UPSTREAM_KEEP_ALIVE_MS,
     maxHeaderSize: settings.maxResponseHeaderBytes ?? DEFAULT_MAX_RESPONSE_HEADER_BYTES,
-    ...(settings.origin.startsWith('https:') && settings.tls ? { connect: tlsChecks(settings.tls) } : {}),
+    // HTTP/1.1 to the application whatever its TLS offers: undici spoke HTTP/2 to an https one that
+    // offered it (WebSocket upgrades cannot go over it, and the proxy relays HTTP/1.1 semantics).
+    allowH2: false,
+    ...(settings.origin.startsWith('https:')
+      ? { connect: observedTlsConnector(settings, (notAfter) => (certificateNotAfter = notAfter)) }
+      : {}),
   });
   const admission = createAdmission({ ...fairness, capacity: settings.maxConnections });
   return {
     settings,
     pool,
     admission,
+    certificate: () =>
+      certificateNotAfter === undefined
+        ? undefined
+        : { serverName: tlsName(settings), notAfter: certificateNotAfter },
     retire() {
       pool.close().catch(() => undefined);
     },
@@ -51,6 +66,34 @@ export function createUpstream(settings: UpstreamSettings, fairness: UpstreamFai
       await pool.destroy().catch(() => undefined);
     },
   };
+}
+
+/** The name an https upstream's certificate is checked for: the config's, else the origin's host. */
+export function tlsName(settings: UpstreamSettings): string {
+  return settings.tls?.serverName ?? new URL(settings.origin).hostname.replace(/^\[|\]$/g, '');
+}
+
+/**
+ * The connector of an https upstream's pool: undici's own (with the pool's connect timeout, and
+ * HTTP/1.1 only in ALPN), with the checks of the config's tls, that tells `seen` when each new
+ * connection's certificate expires (for the expiry metric and its alert).
+ */
+function observedTlsConnector(settings: UpstreamSettings, seen: (notAfter: number) => void) {
+  const connect = buildConnector({
+    ...(settings.tls ? tlsChecks(settings.tls) : {}),
+    allowH2: false,
+    timeout: settings.connectTimeoutMs,
+  });
+  const observed: typeof connect = (options, callback) =>
+    connect(options, (...result) => {
+      const [error, socket] = result;
+      if (error === null && 'getPeerCertificate' in socket) {
+        const notAfter = Date.parse((socket as TLSSocket).getPeerCertificate().valid_to ?? '');
+        if (Number.isFinite(notAfter)) seen(Math.floor(notAfter / 1000));
+      }
+      callback(...result);
+    });
+  return observed;
 }
 
 /**
