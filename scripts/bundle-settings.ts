@@ -62,11 +62,12 @@ function standIn(name: string, specifier: string, importer: RegExp, contents: ()
 
 /**
  * undici's HTTP/2 client reads ten constants of `node:http2` when it is evaluated, and every
- * undici Client evaluates it: node:http2 (and node:tls under it) was loaded by every sidecar,
- * whose upstream is usually plain HTTP/1.1. undici speaks HTTP/2 only when an HTTPS server
- * offers it (ALPN). Here undici's client gets those constants, read from node:http2 when the
- * build runs, and loads node:http2 itself with its first HTTP/2 session
- * (test/sidecar/shipped-bundle.test.ts proxies to an HTTP/2 upstream from dist/).
+ * undici Client evaluates it: node:http2 (and node:tls under it) was loaded by every sidecar. The
+ * sidecar's upstream pools speak HTTP/1.1 only (`allowH2: false`), and the other undici clients
+ * (provider calls, the operator's) would speak HTTP/2 only to an HTTPS server that offers it
+ * (ALPN). Here undici's client gets those constants, read from node:http2 when the build runs,
+ * and loads node:http2 itself with a first HTTP/2 session, if one ever comes
+ * (test/sidecar/shipped-bundle.test.ts checks that an HTTPS upstream does not load it).
  */
 const http2OnFirstSession = standIn(
   'http2-on-first-session',

@@ -255,15 +255,18 @@ describe('the shipped bundle', () => {
     expect(through.asked.has('node:tls')).toBe(true);
   });
 
-  it('a sidecar from dist/ alone proxies to an upstream that speaks only HTTP/2 (node:http2 loads then)', async () => {
+  it('a sidecar from dist/ alone speaks HTTP/1.1 to an HTTPS upstream: one that speaks only HTTP/2 is refused at the handshake (502), and node:http2 never loads', async () => {
+    // The proxy relays HTTP/1.1 (WebSocket upgrades cannot go over HTTP/2): undici offered h2 and
+    // spoke it to any upstream that took it; test/sidecar/upstream-tls.test.ts has one that offers both.
     const tls = selfSignedCertificate();
     const h2 = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: false }, (req, res) => {
       res.end(`h2 ${req.method} ${req.url} ${req.httpVersion}`);
     });
     const through = await getThroughTlsUpstream(h2, tls.certFile, 'h2-sidecar-loads.txt', '/two');
-    expect(through.status).toBe(200);
-    expect(through.text).toBe('h2 GET /two 2.0');
-    expect(through.asked.has('node:http2')).toBe(true);
+    expect(through.status).toBe(502);
+    expect(JSON.parse(through.text)).toMatchObject({ error: 'upstream_unavailable' });
+    expect(through.asked.has('node:tls')).toBe(true);
+    expect(through.asked.has('node:http2')).toBe(false);
   });
 
   it('a cluster sidecar from dist/ alone proxies with its config from the operator, and loads no YAML parser', async () => {
