@@ -182,16 +182,28 @@ describe('an https application', () => {
     expect(await lineOf(sidecar, path)).toMatchObject({ error: 'upstream_unavailable', errorCause: cause });
   });
 
-  it('that offers HTTP/2 is spoken to in HTTP/1.1, as the proxy relays it', async () => {
+  it('that offers HTTP/2 is spoken to in HTTP/1.1, as the proxy relays it: a WebSocket upgrade too', async () => {
     const offersH2 = createSecureHttp2Server(
       { cert: goodCertificate.cert, key: goodCertificate.key, allowHTTP1: true },
       (req, res) => res.end(`over HTTP/${req.httpVersion}`),
     );
+    offersH2.on('upgrade', (_req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.on('data', (data) => socket.write(data)); // echo
+      socket.on('error', () => undefined);
+    });
     servers.push(offersH2);
     await new Promise<void>((resolve) => offersH2.listen(0, '127.0.0.1', resolve));
     const { sidecar } = await sidecarFor((offersH2.address() as { port: number }).port, { tls: WITH_CA });
     expect(await get(sidecar, '/version')).toEqual({ status: 200, body: 'over HTTP/1.1' });
     expect(await get(sidecar, '/again')).toEqual({ status: 200, body: 'over HTTP/1.1' });
+    // Over HTTP/2 this upgrade was answered 502.
+    const client = await openRaw(sidecar.port);
+    client.socket.write(upgradeRequest('/ws'));
+    await eventually('the 101', () => client.received().includes('101 Switching Protocols'), 5_000);
+    client.socket.write('ping');
+    await eventually('the echo', () => client.received().endsWith('ping'), 5_000);
+    client.socket.destroy();
   });
 
   it('an https url in front of a plain-HTTP port: tls_handshake', async () => {
