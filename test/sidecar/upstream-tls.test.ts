@@ -82,6 +82,16 @@ async function get(sidecar: SidecarProcess, path: string) {
   return { status: res.statusCode, body: await res.body.text() };
 }
 
+/** A WebSocket handshake through the sidecar gets its 101, and a frame's bytes come back (the application echoes). */
+async function echoThroughUpgrade(sidecar: SidecarProcess): Promise<void> {
+  const client = await openRaw(sidecar.port);
+  client.socket.write(upgradeRequest('/ws'));
+  await eventually('the 101', () => client.received().includes('101 Switching Protocols'), 5_000);
+  client.socket.write('ping');
+  await eventually('the echo', () => client.received().endsWith('ping'), 5_000);
+  client.socket.destroy();
+}
+
 const lineOf = (sidecar: SidecarProcess, path: string) =>
   sidecar.waitForLine((l) => l.type === 'request' && l.uri === path, 5_000);
 
@@ -156,12 +166,7 @@ describe('an https application', () => {
     expect(metrics).toContain(
       `gatehouse_upstream_certificate_expiry_timestamp_seconds{server_name="wiki.internal"} ${notAfter}`,
     );
-    const client = await openRaw(sidecar.port);
-    client.socket.write(upgradeRequest('/ws'));
-    await eventually('the 101', () => client.received().includes('101 Switching Protocols'), 5_000);
-    client.socket.write('ping');
-    await eventually('the echo', () => client.received().endsWith('ping'), 5_000);
-    client.socket.destroy();
+    await echoThroughUpgrade(sidecar);
   });
 
   it('a url that is an address, with serverName: checked for the name', async () => {
@@ -198,12 +203,7 @@ describe('an https application', () => {
     expect(await get(sidecar, '/version')).toEqual({ status: 200, body: 'over HTTP/1.1' });
     expect(await get(sidecar, '/again')).toEqual({ status: 200, body: 'over HTTP/1.1' });
     // Over HTTP/2 this upgrade was answered 502.
-    const client = await openRaw(sidecar.port);
-    client.socket.write(upgradeRequest('/ws'));
-    await eventually('the 101', () => client.received().includes('101 Switching Protocols'), 5_000);
-    client.socket.write('ping');
-    await eventually('the echo', () => client.received().endsWith('ping'), 5_000);
-    client.socket.destroy();
+    await echoThroughUpgrade(sidecar);
   });
 
   it('an https url in front of a plain-HTTP port: tls_handshake', async () => {
