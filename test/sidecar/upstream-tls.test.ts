@@ -57,7 +57,7 @@ stringData: ${JSON.stringify({ 'ca.crt': ca.cert })}
 /** A sidecar for https://<host>:<port> (connecting to 127.0.0.1:<port>), with these tls settings. */
 async function sidecarFor(
   port: number,
-  options: { host?: string; tls?: Record<string, unknown>; connect?: string } = {},
+  options: { host?: string; tls?: Record<string, unknown>; connect?: string; maxConnections?: number } = {},
 ): Promise<{ sidecar: SidecarProcess; configDir: string }> {
   const host = options.host ?? 'wiki.internal';
   const yaml = (tls?: Record<string, unknown>) =>
@@ -66,6 +66,7 @@ async function sidecarFor(
       upstream: {
         url: `https://${host}:${port}`,
         timeouts: { connect: options.connect ?? '2s' },
+        ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
         ...(tls ? { tls } : {}),
       },
     }) + (tls?.caSecretRef ? CA_SECRET : '');
@@ -219,6 +220,39 @@ describe('an https application', () => {
   });
 });
 
+describe('an upload to an https application', () => {
+  it('a client that resets mid-body: the application request is aborted, one client_abort line', async () => {
+    let ended = 0;
+    let aborted = 0;
+    let received = 0;
+    const app = createHttpsServer({ cert: goodCertificate.cert, key: goodCertificate.key }, (req, res) => {
+      req.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+      });
+      req.on('end', () => {
+        ended++;
+        res.end('took it');
+      });
+      req.on('close', () => {
+        if (!req.complete) aborted++;
+      });
+    });
+    servers.push(app);
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const { sidecar } = await sidecarFor((app.address() as { port: number }).port, { tls: WITH_CA });
+    const client = await openRaw(sidecar.port);
+    client.socket.write(
+      'POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n' + 'x'.repeat(30_000),
+    );
+    await eventually('the body under way at the application', () => received > 0, 5_000);
+    client.socket.resetAndDestroy();
+    expect(await lineOf(sidecar, '/upload')).toMatchObject({ outcome: 'client_abort' });
+    await eventually('the application request aborted', () => aborted === 1, 5_000);
+    expect(ended).toBe(0);
+    expect(sidecar.lines.filter((l) => l.type === 'request' && l.uri === '/upload')).toHaveLength(1);
+  });
+});
+
 describe('a TLS handshake that never comes', () => {
   it('is bounded by the connect timeout (504 connect_timeout); a client that resets while it waits leaves one client_abort line', async () => {
     const { sidecar } = await sidecarFor(silent, { tls: WITH_CA, connect: '600ms' });
@@ -235,6 +269,24 @@ describe('a TLS handshake that never comes', () => {
     expect(left).toMatchObject({ outcome: 'client_abort' });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(sidecar.lines.filter((l) => l.type === 'request' && l.uri === '/left')).toHaveLength(1);
+  });
+
+  it('a request queued behind the only connection, whose handshake never comes: a reset drops it before dispatch, one line', async () => {
+    const { sidecar } = await sidecarFor(silent, { tls: WITH_CA, connect: '2s', maxConnections: 1 });
+    const first = await openRaw(sidecar.port);
+    first.socket.write('GET /holds HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    const before = held.length;
+    await eventually('the handshake under way', () => held.length > before, 5_000);
+    const queued = await openRaw(sidecar.port);
+    queued.socket.write('GET /queued HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    queued.socket.resetAndDestroy();
+    expect(await lineOf(sidecar, '/queued')).toMatchObject({ outcome: 'client_abort' });
+    // The first still gets its 504; the queued one never opened a connection of its own.
+    await first.waitFor(/HTTP\/1\.1 504 /, 5_000);
+    first.socket.destroy();
+    expect(held.length).toBe(before + 1);
+    expect(sidecar.lines.filter((l) => l.type === 'request' && l.uri === '/queued')).toHaveLength(1);
   });
 
   it('a client that half-closes (FIN) after its request still gets its answer when the timeout ends the wait', async () => {
