@@ -287,14 +287,34 @@ export function toAuditRecord(value: unknown): AuditRecord | undefined {
 /**
  * Fields in which log shippers and stores keep the line as text: Splunk (`_raw`; a JSON export
  * wraps each event in `result`), Fluent Bit, Fluentd and Docker's json-file (`log`), Vector
- * (`message`), Loki's JSON (`line`), an OpenTelemetry export (`body`).
+ * (`message`), Loki's JSON (`line`), an OpenTelemetry export (`body`), Cloud Logging's entry of a
+ * line its agent did not read as JSON (`textPayload`), Azure Monitor's ContainerLog table
+ * (`LogEntry`) and ContainerLogV2 table (`LogMessage`, when it holds the text).
  */
-const LINE_FIELDS = ['_raw', 'log', 'message', 'line', 'body'] as const;
+const LINE_FIELDS = [
+  '_raw',
+  'log',
+  'message',
+  'line',
+  'body',
+  'textPayload',
+  'LogEntry',
+  'LogMessage',
+] as const;
+
+/**
+ * Fields in which log stores keep the line's fields as an object: Elasticsearch hits (`_source`),
+ * Cloud Logging entries (`jsonPayload`), Azure Monitor's ContainerLogV2 table (`LogMessage`, an
+ * object for a JSON line, else its text).
+ */
+const OBJECT_FIELDS = ['_source', 'jsonPayload', 'LogMessage'] as const;
 
 /** The record of a Gatehouse line inside another program's record (an export of a log store). */
 function unwrapped(o: Json): AuditRecord | undefined {
-  // Elasticsearch hits keep the line's fields in _source.
-  if (typeof o._source === 'object' && o._source !== null) return toAuditRecord(o._source);
+  for (const field of OBJECT_FIELDS) {
+    const fields = o[field];
+    if (typeof fields === 'object' && fields !== null) return toAuditRecord(withEntryTime(fields as Json, o));
+  }
   const result = o.result as Json | undefined;
   if (typeof result === 'object' && result !== null && typeof result._raw === 'string')
     return parseAuditLine(result._raw);
@@ -305,14 +325,28 @@ function unwrapped(o: Json): AuditRecord | undefined {
   return undefined;
 }
 
+/**
+ * The line's fields with its `time` again where the store kept it on the entry only: Cloud
+ * Logging reads a JSON line's `time` as its entry's `timestamp`, and every event needs its time.
+ */
+function withEntryTime(fields: Json, entry: Json): Json {
+  if (fields.time !== undefined || typeof entry.timestamp !== 'string' || typeof fields.type !== 'string')
+    return fields;
+  return { ...fields, time: entry.timestamp };
+}
+
 const LEADING_NULS = /^\0+/;
 
-/** A container runtime (CRI) log line prefix: `<RFC 3339 time> stdout F `, as in /var/log/containers. */
-const CRI_PREFIX = /^\d{4}-\d\d-\d\dT\S+ (?:stdout|stderr) F /;
+/**
+ * What may stand before the JSON of a line: a container runtime (CRI) log file's
+ * `<RFC 3339 time> stdout F ` (/var/log/containers), or a time alone (`<RFC 3339 time> `: a
+ * CloudWatch Logs export to S3 writes each event so).
+ */
+const LINE_PREFIX = /^\d{4}-\d\d-\d\dT\S+ (?:(?:stdout|stderr) F )?/;
 
 /**
- * The record of one raw line: a Gatehouse JSON line, bare or in a CRI log file line; undefined
- * when it is not JSON or not a Gatehouse line the audit uses.
+ * The record of one raw line: a Gatehouse JSON line, bare or after a time (a CRI log file's line,
+ * a CloudWatch export's); undefined when it is not JSON or not a Gatehouse line the audit uses.
  */
 export function parseAuditLine(line: string): AuditRecord | undefined {
   let text = line;
@@ -320,7 +354,7 @@ export function parseAuditLine(line: string): AuditRecord | undefined {
   // copytruncate, while the sidecar's output goes on at its offset); the line after it is whole.
   if (text.charCodeAt(0) === 0) text = text.replace(LEADING_NULS, '');
   if (text.charCodeAt(0) !== 0x7b /* { */) {
-    const prefix = CRI_PREFIX.exec(text);
+    const prefix = LINE_PREFIX.exec(text);
     if (!prefix) return undefined;
     text = text.slice(prefix[0].length);
   }

@@ -7,12 +7,16 @@ import { TRUNCATED_CODES } from './log-sources.ts';
  * time order, but a file of several sidecars concatenated, or an export sorted by another field,
  * is not. A byte scan (no JSON parsing) reads each line's time where the sidecar puts it: `time`
  * (native request lines and every event), `EdgeEndTimestamp` (Cloudflare profile), also inside a
- * JSON string (a Splunk `_raw`).
+ * JSON string (a Splunk `_raw`); and in Cloud Logging entries, whose line's `time` may be kept on
+ * the entry only, the entry's `timestamp`. The first of them in a line counts.
  */
 
 const NEEDLES = ['"time":"', '"EdgeEndTimestamp":"', '\\"time\\":\\"', '\\"EdgeEndTimestamp\\":\\"'].map(
   (n) => Buffer.from(n),
 );
+/** Cloud Logging entries: looked for only in a stream that has them (a pass over each chunk less). */
+const CLOUD_LOGGING_ENTRY = Buffer.from('"jsonPayload":{');
+const ENTRY_NEEDLES = [...NEEDLES, Buffer.from('"timestamp":"')];
 const NEWLINE = 0x0a;
 /** `2026-11-20T10:00:00.000Z`: the sidecar's times (Date#toISOString). */
 const TIME_LENGTH = 24;
@@ -29,14 +33,19 @@ export async function inTimeOrder(
   let latest = '';
   let latestMs = Number.NEGATIVE_INFINITY;
   let carry: Buffer = Buffer.alloc(0);
+  let needles: Buffer[] | undefined;
   const scan = (buffer: Buffer, tail: number): boolean => {
+    if (needles === undefined) {
+      if (tail === 0) return true; // decided on a whole line
+      needles = buffer.includes(CLOUD_LOGGING_ENTRY) ? ENTRY_NEEDLES : NEEDLES;
+    }
     // One indexOf per needle and match: linear in the chunk.
-    const find = matchFinder(buffer, tail, NEEDLES);
+    const find = matchFinder(buffer, tail, needles);
     let from = 0;
     while (from < tail) {
       const at = find.next(from);
       if (at === -1) break;
-      const start = at + (NEEDLES[find.needle] as Buffer).length;
+      const start = at + (needles[find.needle] as Buffer).length;
       const time = buffer.toString('latin1', start, start + TIME_LENGTH);
       if (time > latest) {
         if (ISO_TIME.test(time)) {

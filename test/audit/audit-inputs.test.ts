@@ -45,6 +45,40 @@ function file(name: string, text: string | Buffer): string {
 }
 
 const jsonl = (records: unknown[]): string => `${records.map((r) => JSON.stringify(r)).join('\n')}\n`;
+/** Lines as written: a string as it is, anything else as JSON. */
+const lines = (records: unknown[]): string =>
+  `${records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n')}\n`;
+
+/** A Cloud Logging entry (a log sink's file, `gcloud logging read --format=json` through jq -c): the line's `time` is the entry's `timestamp`. */
+function cloudLoggingEntry(r: unknown): Record<string, unknown> {
+  const { time, ...payload } = r as Record<string, unknown>;
+  return {
+    insertId: `id-${String(payload.requestId ?? payload.type)}`,
+    jsonPayload: payload,
+    resource: { type: 'k8s_container', labels: { container_name: 'gatehouse', namespace_name: 'corp' } },
+    timestamp: time,
+    severity: 'DEFAULT',
+    logName: 'projects/corp/logs/stdout',
+    receiveTimestamp: '2026-11-23T00:00:00.123456789Z',
+  };
+}
+
+/** A row of Azure Monitor's ContainerLogV2 table as a data export writes it: a JSON line is kept as an object. */
+const azureRow = (r: unknown) => ({
+  TimeGenerated: (r as { time?: string }).time,
+  Computer: 'aks-nodepool1-0',
+  ContainerName: 'gatehouse',
+  PodNamespace: 'corp',
+  LogMessage: r,
+  LogSource: 'stdout',
+});
+
+/** A line of a CloudWatch Logs export to S3: the event's time, a space, the event (a Fluent Bit record). */
+const cloudWatchExportLine = (r: unknown): string => {
+  const time = (r as { time?: string }).time;
+  return `${time} ${JSON.stringify({ log: `${JSON.stringify(r)}\n`, stream: 'stdout', kubernetes: { pod_name: 'wiki-1' } })}`;
+};
+
 const GRACE = file('grace.log', jsonl([requestLine(1), requestLine(2), requestLine(3)]));
 
 async function sessionsOf(args: string[], stdin?: string) {
@@ -114,8 +148,27 @@ describe('gatehouse audit reads what analysts give it', () => {
       (r: unknown) => ({ labels: { app: 'wiki' }, line: JSON.stringify(r), timestamp: 't' }),
     ],
     ['an OpenTelemetry export (body)', (r: unknown) => ({ body: JSON.stringify(r), severity_text: 'INFO' })],
+    ['Cloud Logging entries, the line\u2019s time on the entry (jsonPayload)', cloudLoggingEntry],
+    [
+      'Cloud Logging entries of a line not read as JSON (textPayload)',
+      (r: unknown) => ({ insertId: 'i', textPayload: JSON.stringify(r), timestamp: '2026-11-21T07:00:01Z' }),
+    ],
+    ['Azure Monitor ContainerLogV2 rows (LogMessage)', azureRow],
+    [
+      'Azure Monitor ContainerLogV2 rows of a line kept as text (LogMessage)',
+      (r: unknown) => ({ TimeGenerated: '2026-11-21T07:00:01Z', LogMessage: JSON.stringify(r) }),
+    ],
+    [
+      'Azure Monitor ContainerLog rows (LogEntry)',
+      (r: unknown) => ({
+        TimeGenerated: '2026-11-21T07:00:01Z',
+        LogEntry: JSON.stringify(r),
+        LogEntrySource: 'stdout',
+      }),
+    ],
+    ['a CloudWatch Logs export to S3 (a time before each event)', cloudWatchExportLine],
   ])('reads %s, whatever the question', async (_what, wrap) => {
-    const path = file(`export-${Math.random()}.log`, jsonl([1, 2, 3].map((n) => wrap(requestLine(n)))));
+    const path = file(`export-${Math.random()}.log`, lines([1, 2, 3].map((n) => wrap(requestLine(n)))));
     const { code, sessions } = await sessionsOf(['--user', 'grace.hopper@corp.example', path]);
     expect(code).toBe(0);
     expect(sessions[0]?.requests).toHaveLength(3);
@@ -130,6 +183,56 @@ describe('gatehouse audit reads what analysts give it', () => {
     expect(await answers(['ip', '192.0.2.7'])).toEqual([expect.objectContaining({ requests: 3 })]);
     expect(await answers(['requests', '--app', 'corp/wiki'])).toHaveLength(3);
     expect((await answers(['requests', '--path', '/page-2'])).map((r) => r.uri)).toEqual(['/page-2']);
+  });
+
+  it.each<[string, (r: unknown) => unknown]>([
+    ['Cloud Logging entries, newest first as gcloud logging read gives them', cloudLoggingEntry],
+    ['a CloudWatch Logs export to S3, whose files are in no order', cloudWatchExportLine],
+  ])('reads %s: the session whole, its sign-in timed, over more than a day', async (_what, wrap) => {
+    // An hour between requests for 30 hours: read in the order given, a session silent for 12
+    // hours of log time would be closed and its later requests split off.
+    const signIn = {
+      type: 'login_succeeded',
+      time: new Date(T0).toISOString(),
+      app: 'corp/wiki',
+      requestId: 'login-1',
+      clientIp: '192.0.2.7',
+      userAgent: 'Firefox',
+      provider: 'corp',
+      sub: 'grace',
+      email: EMAIL,
+      sessionId: 'S-grace',
+    };
+    const hourly = Array.from({ length: 30 }, (_, i) => requestLine(i * 3600 + 1, { uri: `/hour-${i}` }));
+    const path = file(
+      `newest-first-${Math.random()}.log`,
+      lines([signIn, ...hourly].map((r) => wrap(r)).reverse()),
+    );
+    for (const args of [[path], ['--user', EMAIL, path]]) {
+      const { code, stderr, sessions } = await sessionsOf(args);
+      expect(code).toBe(0);
+      expect(sessions).toHaveLength(1);
+      const [session] = sessions as { login: { time: string } | null; requests: { uri: string }[] }[];
+      expect(session?.login?.time).toBe('2026-11-21T07:00:00.000Z');
+      expect(session?.requests.map((r) => r.uri)).toEqual(hourly.map((_, i) => `/hour-${i}`));
+      if (args.length === 1) expect(stderr).toMatch(/not in time order.*sorted/);
+      else expect(stderr).toBe('');
+    }
+    const requests = await runGatehouse([
+      'audit',
+      'requests',
+      '--app',
+      'corp/wiki',
+      '--format',
+      'jsonl',
+      path,
+    ]);
+    expect(requests.code).toBe(0);
+    const uris = requests.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { uri: string }).uri);
+    expect(uris).toEqual(hourly.map((_, i) => `/hour-${i}`));
   });
 
   it.each([

@@ -18,6 +18,9 @@ const native = (second: number) => `{"type":"request","time":"${at(second)}","re
 const cloudflare = (second: number) =>
   `{"ClientIP":"192.0.2.1","EdgeEndTimestamp":"${at(second)}","GatehouseType":"request"}`;
 const splunk = (second: number) => JSON.stringify({ result: { _raw: native(second) } });
+/** A Cloud Logging entry of a native line whose `time` is kept on the entry only. */
+const cloudLogging = (second: number) =>
+  JSON.stringify({ insertId: `i${second}`, jsonPayload: { type: 'request' }, timestamp: at(second) });
 
 async function* chunks(text: string, size = 7): AsyncGenerator<Buffer> {
   const bytes = Buffer.from(text);
@@ -37,6 +40,21 @@ describe('inTimeOrder', () => {
       'a time that is not the sidecar format is ignored',
       [native(5), '{"time":"yesterday"}', native(6)],
       true,
+    ],
+    ['Cloud Logging entries newest first (their timestamp)', [cloudLogging(9), cloudLogging(3)], false],
+    ['Cloud Logging entries in order', [cloudLogging(3), cloudLogging(9)], true],
+    [
+      'the line\u2019s own time first, before a log store\u2019s timestamp',
+      [
+        JSON.stringify({ jsonPayload: JSON.parse(native(9)), timestamp: at(1) }),
+        JSON.stringify({ jsonPayload: JSON.parse(native(10)), timestamp: at(2) }),
+      ],
+      true,
+    ],
+    [
+      'CloudWatch export lines (a time, then the event)',
+      [`${at(9)} ${JSON.stringify({ log: native(9) })}`, `${at(1)} ${JSON.stringify({ log: native(1) })}`],
+      false,
     ],
     [
       'CRI-framed lines',
