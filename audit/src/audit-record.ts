@@ -338,15 +338,22 @@ function withEntryTime(fields: Json, entry: Json): Json {
 const LEADING_NULS = /^\0+/;
 
 /**
- * What may stand before the JSON of a line: a container runtime (CRI) log file's
- * `<RFC 3339 time> stdout F ` (/var/log/containers), or a time alone (`<RFC 3339 time> `: a
- * CloudWatch Logs export to S3 writes each event so).
+ * What may stand before the JSON of a line, in this order, each optional: `kubectl logs --prefix`'s
+ * `[pod/<pod>/<container>] `, then a time: a container runtime (CRI) log file's
+ * `<RFC 3339 time> stdout F ` (/var/log/containers), or a time alone (`<RFC 3339 time> `:
+ * `kubectl logs --timestamps`, and a CloudWatch Logs export to S3, write each line so).
  */
-const LINE_PREFIX = /^\d{4}-\d\d-\d\dT\S+ (?:(?:stdout|stderr) F )?/;
+const LINE_PREFIX = /^(?:\[pod\/[^\]\s]+\] )?(?:\d{4}-\d\d-\d\dT\S+ (?:(?:stdout|stderr) F )?)?/;
+
+/** A line without what may stand before its JSON (LINE_PREFIX); the line itself when nothing does. */
+export function withoutLinePrefix(line: string): string {
+  const prefix = LINE_PREFIX.exec(line);
+  return prefix === null || prefix[0].length === 0 ? line : line.slice(prefix[0].length);
+}
 
 /**
- * The record of one raw line: a Gatehouse JSON line, bare or after a time (a CRI log file's line,
- * a CloudWatch export's); undefined when it is not JSON or not a Gatehouse line the audit uses.
+ * The record of one raw line: a Gatehouse JSON line, bare or after a prefix (LINE_PREFIX);
+ * undefined when it is not JSON or not a Gatehouse line the audit uses.
  */
 export function parseAuditLine(line: string): AuditRecord | undefined {
   let text = line;
@@ -354,9 +361,8 @@ export function parseAuditLine(line: string): AuditRecord | undefined {
   // copytruncate, while the sidecar's output goes on at its offset); the line after it is whole.
   if (text.charCodeAt(0) === 0) text = text.replace(LEADING_NULS, '');
   if (text.charCodeAt(0) !== 0x7b /* { */) {
-    const prefix = LINE_PREFIX.exec(text);
-    if (!prefix) return undefined;
-    text = text.slice(prefix[0].length);
+    text = withoutLinePrefix(text);
+    if (text.charCodeAt(0) !== 0x7b) return undefined;
   }
   if (text.length < 2) return undefined;
   try {

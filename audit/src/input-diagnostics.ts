@@ -1,3 +1,5 @@
+import { withoutLinePrefix } from './audit-record.ts';
+
 /**
  * What the audit made of its input: lines read, recognised, and skipped by kind, and, when
  * nothing was recognisable, what the input looked like instead, so that "0 sessions" from a
@@ -20,7 +22,7 @@ const GATEHOUSE_EVENT = /^[a-z]+(_[a-z]+)*$/;
 
 /** Classifies a line that the audit could not read as a record (cheap: only such lines). */
 export function classifyLine(line: string): LineKind {
-  const start = line.trimStart();
+  const start = withoutLinePrefix(line.trimStart());
   if (start.startsWith('[')) return 'json_array';
   if (!start.startsWith('{')) return 'not_json';
   let value: unknown;
@@ -132,8 +134,9 @@ export class InputDiagnostics {
     for (const { source, reason } of this.unreadByName())
       notes.push(`warning: ${source}: not read: ${reason}`);
     for (const { source, runs, checked } of this.sorted) {
+      if (runs === 0) continue; // nothing in it to sort: what it held is in the summary
       const why = checked
-        ? "is not in time order (several sidecars' logs in one file?)"
+        ? "is not in time order (several sidecars' logs in one file, or a log store's export?)"
         : 'cannot be read twice to check its time order';
       notes.push(`${source} ${why}: sorted on temporary files in ${runs} run${runs === 1 ? '' : 's'}`);
     }

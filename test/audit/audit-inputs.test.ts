@@ -167,6 +167,15 @@ describe('gatehouse audit reads what analysts give it', () => {
       }),
     ],
     ['a CloudWatch Logs export to S3 (a time before each event)', cloudWatchExportLine],
+    ['kubectl logs --timestamps', (r: unknown) => `2026-11-21T07:00:01.123456789Z ${JSON.stringify(r)}`],
+    [
+      'kubectl logs --prefix (every replica at once)',
+      (r: unknown) => `[pod/wiki-7c9d-x2/gatehouse] ${JSON.stringify(r)}`,
+    ],
+    [
+      'kubectl logs --prefix --timestamps',
+      (r: unknown) => `[pod/wiki-7c9d-x2/gatehouse] 2026-11-21T07:00:01.123456789Z ${JSON.stringify(r)}`,
+    ],
   ])('reads %s, whatever the question', async (_what, wrap) => {
     const path = file(`export-${Math.random()}.log`, lines([1, 2, 3].map((n) => wrap(requestLine(n)))));
     const { code, sessions } = await sessionsOf(['--user', 'grace.hopper@corp.example', path]);
@@ -297,7 +306,20 @@ describe('gatehouse audit reads what analysts give it', () => {
       ]),
       /JSON of another program.*\(fields: level, msg, ts\)/,
     ],
+    [
+      "another program's JSON, its times out of order",
+      jsonl([
+        { time: '2026-11-21T07:00:09.000Z', level: 'info', msg: 'b' },
+        { time: '2026-11-21T07:00:01.000Z', level: 'info', msg: 'a' },
+      ]),
+      /JSON of another program.*\(fields: time, level, msg\)/,
+    ],
     ['plain text', 'Nov 21 07:00:00 host sshd[1]: Accepted publickey for grace\n', /not JSON/],
+    [
+      'the application container\u2019s lines, prefixed by kubectl (not a JSON array)',
+      '[pod/wiki-1/app] GET / 200\n[pod/wiki-1/app] {"level":"info","msg":"up"}\n',
+      /the lines are not JSON/,
+    ],
   ])('refuses %s with a hint and a non-zero exit, never a silent "0 sessions"', async (_what, text, hint) => {
     const path = file(`foreign-${Math.random()}.log`, text);
     for (const args of [[path], ['--user', 'grace.hopper@corp.example', path]]) {
@@ -306,6 +328,8 @@ describe('gatehouse audit reads what analysts give it', () => {
       expect(stdout).toBe('');
       expect(stderr).toMatch(/^gatehouse audit: no Gatehouse lines in the input/);
       expect(stderr).toMatch(hint);
+      // Nothing to sort is not reported as sorted.
+      expect(stderr).not.toMatch(/sorted on temporary files/);
     }
   });
 
