@@ -31,14 +31,19 @@ export interface SignInStackOptions {
   readonly users?: Readonly<Record<string, DevUser>>;
   readonly authentication?: Partial<NonNullable<AccessApplication['spec']['authentication']>>;
   readonly policies?: Record<string, AccessPolicy['spec']>;
+  /** The application; by default one that answers every request with its URL and headers as JSON. */
+  readonly application?: Parameters<typeof startUpstream>[0];
 }
 
 /** Starts upstream, sidecar and provider(s); the provider's client is registered for this sidecar's port. */
 export async function startSignInStack(options: SignInStackOptions = {}): Promise<SignInStack> {
-  const upstream = await startUpstream((req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ url: req.url, headers: req.headers }));
-  });
+  const upstream = await startUpstream(
+    options.application ??
+      ((req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ url: req.url, headers: req.headers }));
+      }),
+  );
   const sidecar = await startSidecar(undefined);
   const origin = `http://127.0.0.1:${sidecar.port}`;
   const providers: DevProvider[] = [];

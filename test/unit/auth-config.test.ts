@@ -3,7 +3,7 @@ import type { AccessApplication } from '../../contract/api/access-application.ts
 import { renderSidecarConfig } from '../../contract/config/render.ts';
 import { redactedConfig } from '../../contract/config/sidecar-config.ts';
 import { generateApplicationKeys } from '../../contract/keys.ts';
-import { withoutGatehouseCookies } from '../../sidecar/src/auth/cookies.ts';
+import { withoutGatehouseCookies, withoutGatehouseSetCookies } from '../../sidecar/src/auth/cookies.ts';
 import { createServiceTokenVerifier, hashSecret } from '../../sidecar/src/auth/service-tokens.ts';
 import { testApplication } from '../helpers/fixtures.ts';
 
@@ -279,5 +279,38 @@ describe('withoutGatehouseCookies', () => {
       const header = pieces.join(next(2) === 0 ? '; ' : '=');
       expect(withoutGatehouseCookies(header, base)).toBe(reference(header, base));
     }
+  });
+});
+
+describe('withoutGatehouseSetCookies (the application\u2019s Set-Cookie lines)', () => {
+  it.each<[string, boolean]>([
+    ['theme=dark; Path=/', true],
+    ['_gatehouse=x; Path=/; HttpOnly', false],
+    ['_GATEHOUSE=x', false],
+    ['__Host-_gatehouse=x; Path=/; Secure', false],
+    ['__SECURE-_gatehouse=x; Secure', false],
+    ['_gatehouse.1=x', false],
+    ['_gatehouse_tx_7=x; Path=/.gatehouse/', false],
+    ['=_gatehouse=x; Path=/', false], // no name: the browser sends `_gatehouse=x`
+    ['  =  _gatehouse=x', false],
+    ['_gatehouse', false], // no `=`: the browser sends `_gatehouse` alone
+    ['  _gatehouse  =x', false],
+    ['other=_gatehouse', true],
+    ['other=1; Path=/_gatehouse', true],
+    ['gatehouse=1', true],
+    ['_gatehous=1', true],
+    ['=other=1', true],
+    ['', true],
+  ])('%j kept: %s', (line, kept) => {
+    const result = withoutGatehouseSetCookies(['a=1', line, 'b=2'], '_gatehouse');
+    expect(result.kept).toEqual(kept ? ['a=1', line, 'b=2'] : ['a=1', 'b=2']);
+    expect(result.dropped).toBe(kept ? 0 : 1);
+  });
+
+  it('compares the base as given, its regular-expression characters literally', () => {
+    expect(withoutGatehouseSetCookies(['GH.s+1=x', 'GHxs+1=y', 'gh.S+1_tx_1=z'], 'GH.s+1')).toEqual({
+      kept: ['GHxs+1=y'],
+      dropped: 2,
+    });
   });
 });

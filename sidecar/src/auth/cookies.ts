@@ -57,6 +57,20 @@ function mentionedIn(header: string, base: string): boolean {
 }
 
 /**
+ * True when a cookie name is one of Gatehouse's: it starts with the base name (`lowerBase`, lower
+ * case), with or without `__Host-` or `__Secure-`, compared case-insensitively.
+ */
+function isGatehouseCookieName(name: string, lowerBase: string): boolean {
+  const lower = name.toLowerCase();
+  const bare = lower.startsWith('__host-')
+    ? lower.slice(7)
+    : lower.startsWith('__secure-')
+      ? lower.slice(9)
+      : lower;
+  return bare.startsWith(lowerBase);
+}
+
+/**
  * The Cookie header without Gatehouse's cookies (names starting with the base name, with or
  * without `__Host-`, compared case-insensitively); null when nothing is left.
  */
@@ -66,15 +80,41 @@ export function withoutGatehouseCookies(header: string, base: string): string | 
   const kept: string[] = [];
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase();
-    const bare = name.startsWith('__host-')
-      ? name.slice(7)
-      : name.startsWith('__secure-')
-        ? name.slice(9)
-        : name;
-    if (bare.startsWith(lowerBase)) continue;
+    if (isGatehouseCookieName((eq === -1 ? part : part.slice(0, eq)).trim(), lowerBase)) continue;
     const trimmed = part.trim();
     if (trimmed !== '') kept.push(trimmed);
   }
   return kept.length === 0 ? null : kept.join('; ');
+}
+
+/**
+ * The name a browser sends a Set-Cookie's cookie back under: the text before its first `=`; for
+ * a cookie without a name (`=a=b`, or no `=` at all), the browser sends its value alone, so the
+ * name is read from the value the same way.
+ */
+function sentName(setCookie: string): string {
+  const semicolon = setCookie.indexOf(';');
+  let pair = (semicolon === -1 ? setCookie : setCookie.slice(0, semicolon)).trim();
+  if (pair.charCodeAt(0) === 0x3d /* = */) pair = pair.slice(1);
+  const eq = pair.indexOf('=');
+  return (eq === -1 ? pair : pair.slice(0, eq)).trim();
+}
+
+/**
+ * The application's Set-Cookie values without those that would set one of Gatehouse's cookies
+ * (its session, a sign-in in progress): the session belongs to the gateway, and an application
+ * that reflects a cookie from its request would otherwise let anyone put their own session into
+ * another user's browser. Returns the values kept and how many were dropped.
+ */
+export function withoutGatehouseSetCookies(
+  values: readonly string[],
+  base: string,
+): { kept: string[]; dropped: number } {
+  const kept: string[] = [];
+  let dropped = 0;
+  for (const value of values) {
+    if (mentionedIn(value, base) && isGatehouseCookieName(sentName(value), base.toLowerCase())) dropped++;
+    else kept.push(value);
+  }
+  return { kept, dropped };
 }

@@ -43,6 +43,8 @@ export interface SidecarMetrics {
   errorCaused(app: string, cause: ErrorCause): void;
   /** A revocation reached this sidecar. */
   revocationApplied(app: string): void;
+  /** Set-Cookie lines of the application's responses dropped for naming a Gatehouse cookie. */
+  upstreamCookiesDropped(app: string, count: number): void;
   /** The operator's config stream opened (true) or broke (false); cluster mode only. */
   configStreamConnected(connected: boolean): void;
   /**
@@ -261,6 +263,12 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     request: malformedRequests,
     overload: overloadRefusals,
   };
+  const upstreamCookiesDropped = new Counter({
+    name: 'gatehouse_upstream_cookies_dropped_total',
+    help: "Set-Cookie lines of the application's responses dropped because they named one of Gatehouse's cookies (its session, a sign-in in progress), by application.",
+    labelNames: ['app'],
+    registers: [registry],
+  });
   const revocations = new Counter({
     name: 'gatehouse_revocations_applied_total',
     help: 'Revocations (user revocations, sign-outs and back-channel logouts elsewhere) that reached this sidecar.',
@@ -365,6 +373,9 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     },
     revocationApplied(app) {
       revocations.labels(app).inc();
+    },
+    upstreamCookiesDropped(app, count) {
+      upstreamCookiesDropped.labels(app).inc(count);
     },
     configStreamConnected(connected) {
       streamConnected ??= new Gauge({

@@ -191,7 +191,7 @@ export function proxyUpgrade(
         scope.status = statusCode;
         scope.outcome = 'upgraded';
         const lines = ['HTTP/1.1 101 Switching Protocols', 'connection: Upgrade', 'upgrade: websocket'];
-        const out = responseHeaders(headers as IncomingHttpHeaders, idHeader, scope.requestId);
+        const out = responseHeaders(headers as IncomingHttpHeaders, idHeader, scope.requestId, 101, scope);
         for (let i = 0; i < out.length; i += 2) lines.push(`${out[i]}: ${out[i + 1]}`);
         // One byte per character, as the values were read: the default (UTF-8) would double every
         // byte above 0x7F of the application's headers.

@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { ErrorCause } from '../../../../contract/error-causes.ts';
 import { HttpError } from '../../../../contract/errors.ts';
 import type { AdmissionTicket, Refusal } from '../../../../lib/admission.ts';
+import { withoutGatehouseSetCookies } from '../../auth/cookies.ts';
 import {
   COALESCE_BELOW_BYTES,
   CoalescedBody,
@@ -17,9 +18,10 @@ import { claimantOf, type RequestScope } from '../../request-scope.ts';
 import { informationalTimeout, upstreamFault } from '../../upstream/upstream-errors.ts';
 
 /**
- * Response headers for the client: upstream's, minus hop-by-hop and Connection-named ones, plus the
- * request id. Values are the upstream's bytes, one character per byte (as undici reads them, and
- * as Node.js writes them back).
+ * Response headers for the client: upstream's, minus hop-by-hop and Connection-named ones, and
+ * minus any Set-Cookie naming one of Gatehouse's cookies when the application signs users in
+ * (counted for `scope`'s application), plus the request id. Values are the upstream's bytes, one
+ * character per byte (as undici reads them, and as Node.js writes them back).
  *
  * Content-Length goes last: once Node.js has seen it among the headers of a response, it re-reads
  * a Content-Disposition after it as a Buffer and refuses one with any byte above 0x7F (a file
@@ -30,7 +32,8 @@ export function responseHeaders(
   headers: IncomingHttpHeaders,
   requestIdHeader: string,
   requestId: string,
-  status = 200,
+  status: number,
+  scope: RequestScope,
 ): string[] {
   const connection = headers.connection;
   const named = connection
@@ -42,7 +45,8 @@ export function responseHeaders(
     if (name === 'content-length') continue;
     const value = headers[name];
     if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    if (name === 'set-cookie') pushSetCookies(out, value as string[], scope);
+    else if (Array.isArray(value)) for (const v of value) out.push(name, v);
     else out.push(name, value);
   }
   // A 204 has no body, and no Content-Length either (RFC 9110 §8.6): a client that believed one
@@ -51,6 +55,21 @@ export function responseHeaders(
   if (length !== undefined && !named?.has('content-length')) out.push('content-length', length);
   out.push(requestIdHeader, requestId);
   return out;
+}
+
+/**
+ * The application's Set-Cookie lines, without those that would set one of Gatehouse's cookies
+ * (see withoutGatehouseSetCookies); only an application with sign-in has any.
+ */
+function pushSetCookies(out: string[], values: readonly string[], scope: RequestScope): void {
+  const base = scope.state.auth?.settings.session.cookieName;
+  if (base === undefined || base === '') {
+    for (const v of values) out.push('set-cookie', v);
+    return;
+  }
+  const { kept, dropped } = withoutGatehouseSetCookies(values, base);
+  for (const v of kept) out.push('set-cookie', v);
+  if (dropped > 0) scope.metrics?.upstreamCookiesDropped(scope.state.appLabel, dropped);
 }
 
 function isStreaming(headers: IncomingHttpHeaders): boolean {
@@ -191,7 +210,13 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
         }
         scope.upstreamMs = performance.now() - scope.upstreamStartMono;
         scope.status = statusCode;
-        const out = responseHeaders(headers as IncomingHttpHeaders, idHeader, scope.requestId, statusCode);
+        const out = responseHeaders(
+          headers as IncomingHttpHeaders,
+          idHeader,
+          scope.requestId,
+          statusCode,
+          scope,
+        );
         if (scope.setCookies) for (const cookie of scope.setCookies) out.push('set-cookie', cookie);
         if (draining()) out.push('connection', 'close');
         try {
