@@ -57,6 +57,7 @@ export const LOGIN_FAILURES = [
   'state_unknown',
   'state_reused',
   'state_mismatch',
+  'browser_mismatch',
   'login_expired',
   'provider_unknown',
   'provider_error',
@@ -125,7 +126,7 @@ export const AUTH_EVENTS = {
   login_failed: event('A sign-in failed; no session.', {
     reason: StringEnum(LOGIN_FAILURES, {
       description:
-        '`state_missing`, `state_unknown` (no sign-in started in this browser, or newer sign-ins in it ended this one: the login cookies of a browser take at most half of `--max-header-size`), `state_reused`, `state_mismatch`, `login_expired` (over 10 minutes), `provider_unknown`, `provider_error` (the provider returned `error=`), `provider_unavailable` (connection refused or reset, a timeout, a 5xx answer; at sign-in start or at the code exchange), `provider_busy` (every turn of the calls to providers was taken and the sign-in got none within 5 s, or the line was full; the provider was not called; `detail`: `queue_timeout`, `queue_full`, or `caller_queue_full` when the calls of this client held its share of the line), `client_gone` (the browser closed its connection before the sign-in finished; `detail`: `waiting`, in line for a turn, the provider was not called, or `at_provider`, the call was aborted), `shutting_down` (the shutdown grace of the sidecar ended first; `detail` as for `client_gone`), `token_rejected` (the code exchange or ID token checks failed), `subject_invalid`, `session_too_large` (the session, even without its ID token, would take more cookies than fit in the request head, 3 of 3,800 bytes with the default `--max-header-size`: too many groups or claims; `detail`: the sealed size and the group count).',
+        '`state_missing`, `state_unknown` (no sign-in started in this browser, or newer sign-ins in it ended this one: the login cookies of a browser take at most half of `--max-header-size`), `state_reused`, `state_mismatch`, `browser_mismatch` (https only: the sign-in was started in another browser, whose login cookie was put into this one, as a sibling host can: a login CSRF attempt; no session), `login_expired` (over 10 minutes), `provider_unknown`, `provider_error` (the provider returned `error=`), `provider_unavailable` (connection refused or reset, a timeout, a 5xx answer; at sign-in start or at the code exchange), `provider_busy` (every turn of the calls to providers was taken and the sign-in got none within 5 s, or the line was full; the provider was not called; `detail`: `queue_timeout`, `queue_full`, or `caller_queue_full` when the calls of this client held its share of the line), `client_gone` (the browser closed its connection before the sign-in finished; `detail`: `waiting`, in line for a turn, the provider was not called, or `at_provider`, the call was aborted), `shutting_down` (the shutdown grace of the sidecar ended first; `detail` as for `client_gone`), `token_rejected` (the code exchange or ID token checks failed), `subject_invalid`, `session_too_large` (the session, even without its ID token, would take more cookies than fit in the request head, 3 of 3,800 bytes with the default `--max-header-size`: too many groups or claims; `detail`: the sealed size and the group count).',
     }),
     provider: opt(str('The identity provider, when known.')),
     detail: opt(

@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 
 /** One response as a browser-like client saw it. */
 export interface Page {
@@ -33,6 +33,13 @@ export class HttpBrowser {
   readonly jar = new Map<string, Map<string, string>>();
   private readonly paths = new Map<string, string>();
   accept = 'text/html,application/xhtml+xml';
+
+  private readonly dispatcher: Dispatcher | undefined;
+
+  /** `dispatcher`: how requests reach their origin (one that trusts a test ingress's certificate). */
+  constructor(dispatcher?: Dispatcher) {
+    this.dispatcher = dispatcher;
+  }
 
   /** The Cookie header a browser sends with a request for url. */
   cookieHeader(url: string): string {
@@ -78,6 +85,7 @@ export class HttpBrowser {
       method: (init.method ?? 'GET') as 'GET',
       headers: { accept: this.accept, ...(cookies ? { cookie: cookies } : {}), ...init.headers },
       ...(init.body !== undefined ? { body: init.body } : {}),
+      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
     });
     const body = await res.body.text();
     this.store(url, res.headers['set-cookie']);

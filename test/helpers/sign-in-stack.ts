@@ -1,9 +1,13 @@
+import { connect } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { Agent, type Dispatcher } from 'undici';
 import type { AccessApplication } from '../../contract/api/access-application.ts';
 import type { AccessPolicy } from '../../contract/api/access-policy.ts';
 import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { type DevProvider, type DevUser, startDevProvider } from '../../examples/demo/dev-provider.ts';
 import { testConfig } from './fixtures.ts';
 import { type InProcessSidecar, startSidecar } from './in-process.ts';
+import { selfSignedCertificate } from './tls.ts';
 import { startUpstream, type TestUpstream } from './upstream.ts';
 
 export const CLIENT_ID = 'gatehouse';
@@ -22,6 +26,8 @@ export interface SignInStack {
   readonly providers: readonly DevProvider[];
   readonly origin: string;
   readonly config: SidecarConfig;
+  /** What a browser reaches the origin with: a client that trusts the ingress's certificate (https), else undici's default. */
+  readonly dispatcher: Dispatcher | undefined;
   close(): Promise<void>;
 }
 
@@ -31,6 +37,11 @@ export interface SignInStackOptions {
   readonly users?: Readonly<Record<string, DevUser>>;
   readonly authentication?: Partial<NonNullable<AccessApplication['spec']['authentication']>>;
   readonly policies?: Record<string, AccessPolicy['spec']>;
+  /**
+   * Users reach the sidecar over https, through an ingress stand-in that ends TLS and passes the
+   * bytes on (the external URL is https, so the session cookies are Secure and `__Host-`).
+   */
+  readonly https?: boolean;
   /** The application; by default one that answers every request with its URL and headers as JSON. */
   readonly application?: Parameters<typeof startUpstream>[0];
 }
@@ -45,7 +56,8 @@ export async function startSignInStack(options: SignInStackOptions = {}): Promis
       }),
   );
   const sidecar = await startSidecar(undefined);
-  const origin = `http://127.0.0.1:${sidecar.port}`;
+  const ingress = options.https ? await startTlsIngress(sidecar.port) : undefined;
+  const origin = ingress ? `https://127.0.0.1:${ingress.port}` : `http://127.0.0.1:${sidecar.port}`;
   const providers: DevProvider[] = [];
   for (let i = 0; i < (options.providers ?? 1); i++) {
     providers.push(
@@ -93,10 +105,43 @@ export async function startSignInStack(options: SignInStackOptions = {}): Promis
     providers,
     origin,
     config,
+    dispatcher: ingress?.dispatcher,
     async close() {
+      await ingress?.close();
       await sidecar.close();
       await upstream.close();
       for (const p of providers) await p.close();
+    },
+  };
+}
+
+/** An ingress stand-in on loopback: ends TLS (a self-signed certificate for 127.0.0.1) and passes the bytes to `port`. */
+async function startTlsIngress(
+  port: number,
+): Promise<{ port: number; dispatcher: Agent; close(): Promise<void> }> {
+  const { cert, key } = selfSignedCertificate();
+  const open = new Set<{ destroy(): void }>();
+  const server: TlsServer = createTlsServer({ cert, key }, (client) => {
+    const upstream = connect(port, '127.0.0.1');
+    open.add(client);
+    client.once('close', () => open.delete(client));
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const dispatcher = new Agent({ connect: { ca: cert } });
+  return {
+    port: (server.address() as { port: number }).port,
+    dispatcher,
+    async close() {
+      await dispatcher.destroy();
+      for (const socket of open) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

@@ -11,6 +11,14 @@ export function cookieName(base: string, secure: boolean, path = '/'): string {
   return secure && path === '/' ? `__Host-${base}` : base;
 }
 
+/**
+ * The name of a browser's sign-in binding: `__Host-<base>_b`, which only this host can set, so a
+ * sign-in can be tied to the browser that started it (https only: the prefix needs Secure).
+ */
+export function bindingCookieName(base: string): string {
+  return `__Host-${base}_b`;
+}
+
 /** A Set-Cookie value. Values are base64url/JWE text chosen by Gatehouse, so they need no quoting. */
 export function serializeCookie(name: string, value: string, options: CookieOptions): string {
   let out = `${name}=${value}; Path=${options.path ?? '/'}; HttpOnly; SameSite=Lax`;

@@ -4,6 +4,7 @@ import { htmlResponse, type LocalResponse, redirectTo } from '../http/local-resp
 import type { RequestScope } from '../request-scope.ts';
 import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
+import { bindingForSignIn } from './browser-binding.ts';
 import { serializeCookie } from './cookies.ts';
 import { authorizationUrl, newLoginSecrets, type ProviderClient } from './oidc-client.ts';
 import {
@@ -44,6 +45,8 @@ export interface LoginTransaction {
   readonly r: string;
   /** started at, epoch seconds */
   readonly t: number;
+  /** the browser's sign-in binding (https only; see browser-binding.ts) */
+  readonly b?: string;
 }
 
 /** What the names of login cookies start with. */
@@ -157,6 +160,7 @@ export async function startLogin(
     );
   }
   const t = Math.floor(Date.now() / 1000);
+  const binding = bindingForSignIn(auth, scope.req.headers.cookie);
   const pending = await signInsInProgress(scope, auth, t);
   const name = freeLoginSlot(pending, loginCookiePrefix(auth));
   const drawn = await newLoginSecrets();
@@ -171,6 +175,7 @@ export async function startLogin(
     p: provider.settings.name,
     r: returnPath,
     t,
+    ...(binding ? { b: binding.value } : {}),
   };
   const sealed = await auth.sealer.seal('login', tx);
   // The sign-in whose slot this one takes ends by being replaced, not by a second Set-Cookie.
@@ -181,6 +186,7 @@ export async function startLogin(
     [
       ...ended.map((old) => loginCookie(auth, old, '', 0)),
       loginCookie(auth, name, sealed, LOGIN_TTL_SECONDS),
+      ...(binding?.setCookie ? [binding.setCookie] : []),
     ],
     'login_redirect',
   );

@@ -3,6 +3,7 @@ import { boundedCache } from '../../../lib/bounded-cache.ts';
 import { capField } from '../../../lib/log/sanitize.ts';
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
+import { browserBinding } from '../auth/browser-binding.ts';
 import { readCookies } from '../auth/cookies.ts';
 import {
   CALLBACK_PATH,
@@ -47,7 +48,8 @@ function asTransaction(value: Record<string, unknown> | undefined): LoginTransac
     typeof v.v === 'string' &&
     typeof v.p === 'string' &&
     typeof v.r === 'string' &&
-    typeof v.t === 'number'
+    typeof v.t === 'number' &&
+    (v.b === undefined || typeof v.b === 'string')
     ? (v as LoginTransaction)
     : undefined;
 }
@@ -125,6 +127,17 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   if (!tx) return unfinished('state_mismatch', 'The sign-in response does not match this browser.', clear);
   // Its slot holds a newer sign-in, started in another tab: that one goes on.
   if (tx.s !== state) return notHere();
+  // Started in another browser (its login cookie put into this one by a sibling host): never
+  // finished here, nor its return path followed.
+  if (
+    auth.settings.session.secure &&
+    (tx.b === undefined || tx.b !== browserBinding(auth, scope.req.headers.cookie))
+  )
+    return unfinished(
+      'browser_mismatch',
+      'This sign-in was not started in this browser, or a newer one in it replaced it. Open the application again to sign in.',
+      clear,
+    );
   returnPath = tx.r;
   if (now - tx.t > LOGIN_TTL_SECONDS)
     return unfinished('login_expired', 'The sign-in took too long. Please try again.', clear);
