@@ -42,6 +42,8 @@ export interface SignInStackOptions {
    * bytes on (the external URL is https, so the session cookies are Secure and `__Host-`).
    */
   readonly https?: boolean;
+  /** The host name users reach it at (a browser maps it to 127.0.0.1); by default 127.0.0.1. */
+  readonly host?: string;
   /** The application; by default one that answers every request with its URL and headers as JSON. */
   readonly application?: Parameters<typeof startUpstream>[0];
 }
@@ -57,7 +59,8 @@ export async function startSignInStack(options: SignInStackOptions = {}): Promis
   );
   const sidecar = await startSidecar(undefined);
   const ingress = options.https ? await startTlsIngress(sidecar.port) : undefined;
-  const origin = ingress ? `https://127.0.0.1:${ingress.port}` : `http://127.0.0.1:${sidecar.port}`;
+  const host = options.host ?? '127.0.0.1';
+  const origin = ingress ? `https://${host}:${ingress.port}` : `http://${host}:${sidecar.port}`;
   const providers: DevProvider[] = [];
   for (let i = 0; i < (options.providers ?? 1); i++) {
     providers.push(
@@ -80,6 +83,7 @@ export async function startSignInStack(options: SignInStackOptions = {}): Promis
   const policies = options.policies ?? SIGN_IN_POLICIES;
   const config = testConfig(
     {
+      ...(options.host ? { hosts: ['localhost', '127.0.0.1', options.host] } : {}),
       upstream: { url: upstream.url },
       policies: Object.keys(policies).map((name) => ({ name })),
       authentication: {
