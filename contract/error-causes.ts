@@ -65,15 +65,39 @@ export const OVERLOADS = [
 
 export type Overload = (typeof OVERLOADS)[number];
 
-export type ErrorCause = UpstreamFailure | RequestFault | Overload;
+/** Why a sign-in failed (`login_failed`): the reason of its `login_failed` event, on the callback's line too. */
+export const LOGIN_FAILURES = [
+  'state_missing',
+  'state_unknown',
+  'state_reused',
+  'state_mismatch',
+  'browser_mismatch',
+  'login_expired',
+  'provider_unknown',
+  'provider_error',
+  'provider_unavailable',
+  'provider_busy',
+  'client_gone',
+  'shutting_down',
+  'token_rejected',
+  'subject_invalid',
+  'session_too_large',
+] as const;
 
-const KIND_OF_CAUSE: ReadonlyMap<string, 'upstream' | 'request' | 'overload'> = new Map([
+export type LoginFailure = (typeof LOGIN_FAILURES)[number];
+
+export type ErrorCause = UpstreamFailure | RequestFault | Overload | LoginFailure;
+
+export type CauseKind = 'upstream' | 'request' | 'overload' | 'login';
+
+const KIND_OF_CAUSE: ReadonlyMap<string, CauseKind> = new Map([
   ...UPSTREAM_FAILURES.map((c) => [c, 'upstream'] as const),
   ...REQUEST_FAULTS.map((c) => [c, 'request'] as const),
   ...OVERLOADS.map((c) => [c, 'overload'] as const),
+  ...LOGIN_FAILURES.map((c) => [c, 'login'] as const),
 ]);
 
-/** Whose a cause is: the application's failure, the parser's refusal, or the gateway's lack of room. */
-export function kindOfCause(cause: ErrorCause): 'upstream' | 'request' | 'overload' {
-  return KIND_OF_CAUSE.get(cause) as 'upstream' | 'request' | 'overload';
+/** Whose a cause is: the application's failure, the parser's refusal, the gateway's lack of room, or a sign-in's. */
+export function kindOfCause(cause: ErrorCause): CauseKind {
+  return KIND_OF_CAUSE.get(cause) as CauseKind;
 }

@@ -1,5 +1,6 @@
 import Type, { type TObject } from 'typebox';
 import { StringEnum } from './api/schema-helpers.ts';
+import { LOGIN_FAILURES } from './error-causes.ts';
 import { event, type Fields, int, lineSchema, opt, str } from './event-schema.ts';
 import { Decision, Nullable } from './log-line.ts';
 import { SESSION_END_GIVEN_UP } from './session-end-outcomes.ts';
@@ -51,26 +52,7 @@ export const LOGOUT_TOKEN_REFUSALS = [
   'busy',
 ] as const;
 
-/** Why a sign-in failed. */
-export const LOGIN_FAILURES = [
-  'state_missing',
-  'state_unknown',
-  'state_reused',
-  'state_mismatch',
-  'browser_mismatch',
-  'login_expired',
-  'provider_unknown',
-  'provider_error',
-  'provider_unavailable',
-  'provider_busy',
-  'client_gone',
-  'shutting_down',
-  'token_rejected',
-  'subject_invalid',
-  'session_too_large',
-] as const;
-
-export type LoginFailure = (typeof LOGIN_FAILURES)[number];
+export { LOGIN_FAILURES, type LoginFailure } from './error-causes.ts';
 export type LogoutTokenRefusalCode = (typeof LOGOUT_TOKEN_REFUSALS)[number];
 
 const Provider = str('The identity provider (its name in the application).');

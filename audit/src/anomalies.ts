@@ -3,7 +3,13 @@ import type { AnomalySettings, Session } from './sessions.ts';
 
 /** Something in a session a person should look at. */
 export interface Anomaly {
-  readonly kind: 'ip_change' | 'user_agent_change' | 'denial_burst' | 'used_after_end' | 'end_not_carried';
+  readonly kind:
+    | 'ip_change'
+    | 'user_agent_change'
+    | 'denial_burst'
+    | 'used_after_end'
+    | 'end_not_carried'
+    | 'foreign_sign_in';
   /** When it happened (epoch ms) and the request it happened at. */
   readonly time: number;
   readonly requestId: string;
@@ -60,7 +66,10 @@ class Moves {
   }
 }
 
-/** Flags moves to a new IP or user agent (flips between known ones counted), and bursts of denials. */
+/**
+ * Flags moves to a new IP or user agent (flips between known ones counted), bursts of denials,
+ * and sign-ins of another browser refused in this session's.
+ */
 export function findAnomalies(requests: readonly RequestRecord[], settings: AnomalySettings): Anomaly[] {
   const out: Anomaly[] = [];
   let previous: RequestRecord | undefined;
@@ -72,6 +81,14 @@ export function findAnomalies(requests: readonly RequestRecord[], settings: Anom
     ips.note(out, r, previous ? previous.clientIp : undefined, r.clientIp);
     agents.note(out, r, previous ? previous.userAgent : undefined, r.userAgent);
     previous = r;
+    if (r.error === 'login_failed' && r.errorCause === 'browser_mismatch')
+      out.push({
+        kind: 'foreign_sign_in',
+        time: r.start,
+        requestId: r.requestId,
+        detail:
+          'a sign-in started in another browser was refused here: its login cookie was put into this browser (login CSRF)',
+      });
     if (!isDenied(r)) continue;
     denials.push(r);
     while (denials.length > 0 && r.start - (denials[0] as RequestRecord).start > settings.burstWindowMs)

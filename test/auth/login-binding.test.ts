@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpBrowser, type Page, submitForm } from '../helpers/http-browser.ts';
+import { runGatehouse } from '../helpers/sidecar-process.ts';
 import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
 
 // A sign-in is bound to the browser that started it. Its login cookie (`_gatehouse_tx_<slot>`,
@@ -73,10 +74,30 @@ describe('a sign-in bound to the browser that started it (https)', () => {
     if (signedIn) expect(whoAmI(me)).toBe('alice@example.com');
     else expect(me.status).toBe(401);
     expect(landed.map((p) => p.status)).not.toContain(500);
-    expect(stack.sidecar.events('login_failed').at(-1)).toMatchObject({ reason: 'browser_mismatch' });
+    const failed = stack.sidecar.events('login_failed').at(-1);
+    expect(failed).toMatchObject({ reason: 'browser_mismatch' });
+    // The callback's request line says so too, in the session of a victim signed in (for the audit).
+    await expect
+      .poll(() => stack.sidecar.records().find((r) => r.requestId === failed?.requestId))
+      .toMatchObject({
+        error: 'login_failed',
+        errorCause: 'browser_mismatch',
+        status: signedIn ? 302 : 400,
+        sessionId: signedIn ? expect.any(String) : null,
+      });
     expect(stack.sidecar.events('login_succeeded').filter((e) => e.email === 'bob@example.com')).toHaveLength(
       0,
     );
+    if (!signedIn) return;
+    // The analyst sees it in the victim's session.
+    const audit = await runGatehouse(
+      ['audit', 'sessions', '--user', 'alice@example.com', '--format', 'json'],
+      `${stack.sidecar.lines.join('\n')}\n`,
+    );
+    expect(audit.code).toBe(0);
+    const sessions = JSON.parse(audit.stdout) as { anomalies: { kind: string; requestId: string }[] }[];
+    const flagged = sessions.flatMap((v) => v.anomalies.filter((a) => a.kind === 'foreign_sign_in'));
+    expect(flagged.map((a) => a.requestId)).toEqual([failed?.requestId]);
   });
 
   it.each([

@@ -175,6 +175,29 @@ describe('anomalies', () => {
     ['five denials within a minute', [1, 2, 3, 4, 5].map((n) => request(n * 10, deny)), ['denial_burst']],
     ['five denials spread over longer', [1, 2, 3, 4, 5].map((n) => request(n * 20, deny)), []],
     ['one flag for a long burst', [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => request(n, deny)), ['denial_burst']],
+    [
+      'a sign-in of another browser refused in the session (login CSRF)',
+      [
+        request(1),
+        request(2, {
+          uri: '/.gatehouse/callback?code=[REDACTED]&state=x',
+          status: 302,
+          outcome: 'gateway',
+          error: 'login_failed',
+          errorCause: 'browser_mismatch',
+          decision: null,
+        }),
+      ],
+      ['foreign_sign_in'],
+    ],
+    [
+      'another failed sign-in is no anomaly',
+      [
+        request(1),
+        request(2, { status: 400, outcome: 'denied', error: 'login_failed', errorCause: 'login_expired' }),
+      ],
+      [],
+    ],
   ])('%s', (_what, requests, kinds) => {
     expect(findAnomalies(requests, { burstCount: 5, burstWindowMs: 60_000 }).map((a) => a.kind)).toEqual(
       kinds,

@@ -126,6 +126,7 @@ export function loginFailure(
   returnPath = '/',
 ): LocalResponse {
   authEvent(scope, 'login_failed', { reason, ...fields });
+  scope.errorCause = reason;
   return htmlResponse(
     status,
     loginFailedPage(message, scope.requestId, returnPath),

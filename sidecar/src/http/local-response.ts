@@ -42,18 +42,20 @@ export function withHeaders(response: LocalResponse, headers: readonly string[])
   );
 }
 
-/** A 302 to an absolute URL, with cookies; never cached. */
+/** A 302 to an absolute URL, with cookies; never cached. `code`: what failed on the way, for the line. */
 export function redirectTo(
   location: string,
   cookies: readonly string[],
   outcome: LocalOutcome,
   status: 302 | 303 = 302,
+  code: GatehouseErrorCode | null = null,
 ): LocalResponse {
   return new LocalResponse(
     status,
     ['location', location, ...NO_STORE, ...cookies.flatMap((c) => ['set-cookie', c])],
     '',
     outcome,
+    code,
   );
 }
 

@@ -369,7 +369,9 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
       authEvents.labels(app, event, reason ?? '').inc();
     },
     errorCaused(app, cause) {
-      countedCauses[kindOfCause(cause)].labels(app, cause).inc();
+      const kind = kindOfCause(cause);
+      // A sign-in's is counted with its event (gatehouse_auth_events_total).
+      if (kind !== 'login') countedCauses[kind].labels(app, cause).inc();
     },
     revocationApplied(app) {
       revocations.labels(app).inc();

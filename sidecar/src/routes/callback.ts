@@ -112,7 +112,14 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   const unfinished = (reason: LoginFailure, message: string, clear: string[] = []) => {
     if (scope.identity?.kind !== 'user') return fail(400, reason, message, {}, clear);
     authEvent(scope, 'login_failed', { reason });
-    return redirectTo((auth.settings.externalOrigin as string) + returnPath, clear, 'gateway');
+    scope.errorCause = reason;
+    return redirectTo(
+      (auth.settings.externalOrigin as string) + returnPath,
+      clear,
+      'gateway',
+      302,
+      'login_failed',
+    );
   };
   const notHere = () =>
     unfinished(
