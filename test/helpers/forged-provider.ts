@@ -21,7 +21,13 @@ export type Forgery =
   /** Codes it issued are answered; any other code is held unanswered (a provider slow under a flood). */
   | 'unknown_codes_hang'
   /** Codes are answered with a refresh token that is due in a second; every refresh is held unanswered. */
-  | 'refresh_hangs';
+  | 'refresh_hangs'
+  /** Answers without end, as fast as they are read: the discovery document, the keys, the token. */
+  | 'discovery_endless'
+  | 'jwks_endless'
+  | 'token_endless'
+  /** A token answer that declares 2 GiB and sends a few bytes. */
+  | 'token_declared_huge';
 
 /** A hostile OpenID Provider for relying-party tests: it follows the protocol but forges ID tokens. */
 export interface ForgedProvider {
@@ -33,6 +39,8 @@ export interface ForgedProvider {
   readonly hits: Map<string, number>;
   /** Token requests open now, the most open at once, and the codes of those held unanswered. */
   readonly tokenRequests: { open: number; peak: number; readonly heldCodes: Set<string> };
+  /** Answers without end open now, and the bytes they wrote in all. */
+  readonly endless: { open: number; bytes: number };
   close(): Promise<void>;
 }
 
@@ -54,6 +62,7 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
     claims: {},
     hits,
     tokenRequests: { open: 0, peak: 0, heldCodes: new Set() },
+    endless: { open: 0, bytes: 0 },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
@@ -94,9 +103,39 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
     return new SignJWT(base).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(privateKey);
   };
 
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  /** A JSON answer that never ends: 64 KiB chunks as fast as the reader takes them, until it leaves. */
+  const endlessAnswer = (res: import('node:http').ServerResponse): void => {
+    state.endless.open++;
+    res.on('close', () => state.endless.open--);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"a":"');
+    const pump = (): void => {
+      while (!res.destroyed) {
+        state.endless.bytes += chunk.length;
+        if (!res.write(chunk)) return;
+      }
+    };
+    res.on('drain', pump);
+    pump();
+  };
+
   server.on('request', (req, res) => {
     const url = new URL(req.url ?? '/', issuer);
     hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
+    const endless =
+      (url.pathname === '/.well-known/openid-configuration' && state.forgery === 'discovery_endless') ||
+      (url.pathname === '/jwks' && state.forgery === 'jwks_endless') ||
+      (url.pathname === '/token' && state.forgery === 'token_endless');
+    if (endless) {
+      endlessAnswer(res);
+      return;
+    }
+    if (url.pathname === '/token' && state.forgery === 'token_declared_huge') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(2 ** 31) });
+      res.write('{"access_token":"');
+      return;
+    }
     const json = (status: number, body: object) => {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify(body));

@@ -18,6 +18,7 @@ import {
   signInsToEnd,
   stateInSlot,
 } from './pending-sign-ins.ts';
+import { providerErrorDetail } from './provider-errors.ts';
 import { SignInReturns } from './sign-in-returns.ts';
 
 /** How long a started sign-in stays valid (from redirect to provider until the callback). */
@@ -154,7 +155,7 @@ export async function startLogin(
       'The identity provider cannot be reached. Try again later.',
       {
         provider: provider.settings.name,
-        detail: String((error as Error).message).slice(0, 300),
+        detail: providerErrorDetail(error),
       },
       [],
       returnPath,

@@ -1,11 +1,17 @@
-import { createRemoteJWKSet } from 'jose';
+import { createRemoteJWKSet, customFetch } from 'jose';
 import type * as oidc from 'openid-client';
 import type { RenderedProvider } from '../../../contract/config/auth-config.ts';
+import { boundedResponse } from '../../../lib/http/bounded-response.ts';
 import { isLoopbackHost } from '../../../lib/net/client-ip.ts';
 import { providerCallSignal } from './provider-calls.ts';
 
 /** Seconds allowed for each call to a provider (discovery, token, refresh). */
 export const PROVIDER_TIMEOUT_SECONDS = 10;
+/**
+ * The most an answer of a provider may hold (discovery, keys, token, userinfo): a few kilobytes
+ * as a rule, tens with many groups; past it the call fails as the provider's (provider_unavailable).
+ */
+export const PROVIDER_ANSWER_MAX_BYTES = 1024 * 1024;
 /** After a failed discovery, the next attempt waits at least this long (no hammering a down provider). */
 export const DISCOVERY_RETRY_MS = 5_000;
 
@@ -45,21 +51,28 @@ async function discover(settings: RenderedProvider): Promise<oidc.Configuration>
   const config = await oidc.discovery(issuer, settings.clientId, undefined, auth, {
     timeout: PROVIDER_TIMEOUT_SECONDS,
     execute,
+    [oidc.customFetch]: fetchForCall,
   });
   config[oidc.customFetch] = fetchForCall;
   return config;
 }
 
 /**
- * The fetch of every call made with a discovered configuration (token, userinfo, JWKS): besides
- * the provider timeout, it ends when the provider call it runs in is cancelled (its client left,
- * or the shutdown grace ended), so the provider's connection and the call's turn are freed at once.
+ * The fetch of every call to a provider (discovery, token, userinfo, keys): besides the provider
+ * timeout, it ends when the provider call it runs in is cancelled (its client left, or the
+ * shutdown grace ended), so the provider's connection and the call's turn are freed at once; and
+ * its answer is cut at PROVIDER_ANSWER_MAX_BYTES.
  */
-function fetchForCall(url: string, init: oidc.CustomFetchOptions): Promise<Response> {
+async function fetchForCall(url: string, init: oidc.CustomFetchOptions | RequestInit): Promise<Response> {
   const cancelled = providerCallSignal();
-  if (cancelled === undefined) return fetch(url, init as RequestInit);
-  const signal = init.signal ? AbortSignal.any([init.signal, cancelled]) : cancelled;
-  return fetch(url, { ...(init as RequestInit), signal });
+  const signal =
+    cancelled === undefined
+      ? init.signal
+      : init.signal
+        ? AbortSignal.any([init.signal, cancelled])
+        : cancelled;
+  const response = await fetch(url, { ...(init as RequestInit), ...(signal ? { signal } : {}) });
+  return boundedResponse(response, url, PROVIDER_ANSWER_MAX_BYTES);
 }
 
 /** The client for a provider; discovery is lazy, cached by settings, and retried after failures. */
@@ -94,7 +107,10 @@ export async function providerKeys(provider: ProviderClient): Promise<ReturnType
   if (!uri) throw new Error('the provider publishes no jwks_uri');
   let keys = remoteKeys.get(uri);
   if (!keys) {
-    keys = createRemoteJWKSet(new URL(uri), { timeoutDuration: PROVIDER_TIMEOUT_SECONDS * 1000 });
+    keys = createRemoteJWKSet(new URL(uri), {
+      timeoutDuration: PROVIDER_TIMEOUT_SECONDS * 1000,
+      [customFetch]: fetchForCall,
+    });
     remoteKeys.set(uri, keys);
   }
   return keys;

@@ -1,3 +1,5 @@
+import { capField } from '../../../lib/log/sanitize.ts';
+
 /** Network and timeout error codes that mean the provider could not be reached, not that it said no. */
 const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
   'OAUTH_TIMEOUT',
@@ -15,6 +17,8 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
+  // An answer over PROVIDER_ANSWER_MAX_BYTES: the provider answered, but nothing a provider says.
+  'response_too_large',
 ]);
 
 const MAX_CAUSES = 5;
@@ -41,4 +45,25 @@ export function isProviderUnreachable(error: unknown): boolean {
     current = e.cause;
   }
   return false;
+}
+
+/**
+ * What to log of a provider call's failure: its code, the provider's error and the message; of
+ * the answer cut for its size when that is the cause (openid-client only says "parsing error
+ * occured" of it). At most 300 characters.
+ */
+export function providerErrorDetail(error: unknown): string {
+  let current: unknown = error;
+  let shown = error as { code?: unknown; name?: unknown; error?: unknown; message?: unknown };
+  for (let depth = 0; depth < MAX_CAUSES && current !== null && typeof current === 'object'; depth++) {
+    const e = current as { code?: unknown; cause?: unknown };
+    if (e.code === 'response_too_large') {
+      shown = current as typeof shown;
+      break;
+    }
+    current = e.cause;
+  }
+  const code = typeof shown?.code === 'string' ? shown.code : String(shown?.name ?? 'Error');
+  const said = typeof shown?.error === 'string' ? ` ${shown.error}` : '';
+  return capField(`${code}${said}: ${String(shown?.message ?? error)}`, 300);
 }

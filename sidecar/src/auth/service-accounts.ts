@@ -3,6 +3,7 @@ import { createRemoteJWKSet, customFetch, errors, jwtVerify } from 'jose';
 import type { RenderedAuth } from '../../../contract/config/auth-config.ts';
 import type { SERVICE_ACCOUNT_FAILURES } from '../../../contract/log-events.ts';
 import { boundedCache } from '../../../lib/bounded-cache.ts';
+import { boundedResponse } from '../../../lib/http/bounded-response.ts';
 import { Agent } from '../../../lib/http/undici-core.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
 import { serviceAccountIdentity } from './machine-identity.ts';
@@ -37,6 +38,9 @@ function failure(error: unknown): ServiceAccountResult {
   return { ok: false, reason: 'token_malformed', detail };
 }
 
+/** The most the issuer's key set may hold (a few kilobytes as a rule): a longer answer is cut and refused. */
+const JWKS_MAX_BYTES = 1024 * 1024;
+
 /**
  * Compiles the verifier: signature against the issuer's JWKS (fetched with the configured CA and
  * bearer token, cached, refetched at most every 30 s on an unknown key), then issuer, audience,
@@ -58,12 +62,13 @@ export function createServiceAccountVerifier(
       if (settings.bearerTokenFile) {
         headers.authorization = `Bearer ${readFileSync(settings.bearerTokenFile, 'utf8').trim()}`;
       }
-      return fetch(url, {
+      const response = (await fetch(url, {
         method: 'GET',
         headers,
         ...(init.signal ? { signal: init.signal } : {}),
         ...(dispatcher ? { dispatcher } : {}),
-      }) as unknown as Promise<Response>;
+      })) as unknown as Response;
+      return boundedResponse(response, url, JWKS_MAX_BYTES);
     },
   });
   const verified = boundedCache<string, { identity: PolicyIdentity; expiresAt: number }>(CACHE_LIMIT);

@@ -24,7 +24,7 @@ import {
   ProviderCallCancelled,
   withProviderTurn,
 } from '../auth/provider-calls.ts';
-import { isProviderUnreachable } from '../auth/provider-errors.ts';
+import { isProviderUnreachable, providerErrorDetail } from '../auth/provider-errors.ts';
 import { identityFromClaims, newSessionId, type Session } from '../auth/session.ts';
 import { SessionTooLarge } from '../auth/session-jar.ts';
 import { type LocalResponse, redirectTo, withHeaders } from '../http/local-response.ts';
@@ -198,8 +198,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
       const page = fail(503, retry.reason, retry.message, { ...providerField, detail: retry.detail }, clear);
       return withHeaders(page, ['retry-after', String(PROVIDER_BUSY_RETRY_AFTER_SECONDS)]);
     }
-    const e = error as Error & { code?: string; error?: string };
-    const detail = capField(`${e.code ?? e.name}${e.error ? ` ${e.error}` : ''}: ${e.message}`, 300);
+    const detail = providerErrorDetail(error);
     if (isProviderUnreachable(error))
       return fail(
         502,
