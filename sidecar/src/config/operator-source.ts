@@ -15,6 +15,7 @@ import {
 } from '../../../contract/config-stream.ts';
 import { ConfigError } from '../../../contract/errors.ts';
 import { jitteredBackoff, sleep } from '../../../lib/backoff.ts';
+import { errorBodyStart } from '../../../lib/http/error-body.ts';
 import { Agent, requestOn } from '../../../lib/http/undici-core.ts';
 import { ndjsonLines } from '../../../lib/ndjson-lines.ts';
 import { stallTimer } from '../../../lib/stall-timer.ts';
@@ -146,7 +147,7 @@ export function createOperatorConfigSource(
         bodyTimeout: 0,
       });
       if (response.statusCode !== 200) {
-        const body = (await response.body.text()).slice(0, 300);
+        const body = await errorBodyStart(response.body as Readable);
         throw new Error(`operator answered ${response.statusCode}: ${body}`);
       }
       options.onConnection?.({ connected: true });

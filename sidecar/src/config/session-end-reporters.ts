@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import {
   SESSION_ENDS_PATH,
   type SessionEnd,
@@ -6,6 +7,7 @@ import {
   sessionEndRevocationSpec,
 } from '../../../contract/session-ends.ts';
 import { jitteredBackoff, sleep } from '../../../lib/backoff.ts';
+import { errorBodyStart } from '../../../lib/http/error-body.ts';
 import { Agent, requestOn } from '../../../lib/http/undici-core.ts';
 import { ReportFailed, type ReportOutcome, type SessionEndReporter } from '../auth/session-ends.ts';
 
@@ -41,8 +43,11 @@ export function operatorReporter(options: {
             headersTimeout: 5_000,
             bodyTimeout: 5_000,
           });
-          const text = (await response.body.text()).slice(0, 300);
-          if (response.statusCode === 201) return { attempts: attempt + 1, errors };
+          if (response.statusCode === 201) {
+            await response.body.dump();
+            return { attempts: attempt + 1, errors };
+          }
+          const text = await errorBodyStart(response.body as Readable);
           last = new Error(`operator answered ${response.statusCode}: ${text}`);
           refused = response.statusCode < 500 && response.statusCode !== 429;
         } catch (error) {
