@@ -51,9 +51,9 @@ async function discover(settings: RenderedProvider): Promise<oidc.Configuration>
   const config = await oidc.discovery(issuer, settings.clientId, undefined, auth, {
     timeout: PROVIDER_TIMEOUT_SECONDS,
     execute,
+    // Discovery's fetch, and the configuration's for every later call.
     [oidc.customFetch]: fetchForCall,
   });
-  config[oidc.customFetch] = fetchForCall;
   return config;
 }
 
