@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSealer } from '../../sidecar/src/auth/sealed.ts';
 import { TEST_KEYS, testConfig } from '../helpers/fixtures.ts';
-import { type ForgedProvider, type Forgery, startForgedProvider } from '../helpers/forged-provider.ts';
+import {
+  type ForgedProvider,
+  type Forgery,
+  forgedProviderConfig,
+  startForgedProvider,
+} from '../helpers/forged-provider.ts';
 import { HttpBrowser, type Page, submitForm } from '../helpers/http-browser.ts';
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
 import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
@@ -23,21 +28,7 @@ describe('ID token checks against a forging provider: each forgery yields no ses
     sidecar = await startSidecar(undefined);
     origin = `http://127.0.0.1:${sidecar.port}`;
     forged = await startForgedProvider('gatehouse');
-    sidecar.sidecar.install(
-      testConfig(
-        {
-          upstream: { url: upstream.url },
-          policies: [{ name: 'users' }],
-          authentication: {
-            externalUrl: origin,
-            identityProviders: [
-              { name: 'forged', issuer: forged.issuer, clientId: 'gatehouse', scopes: ['openid', 'email'] },
-            ],
-          },
-        },
-        { users: { decision: 'allow', include: [{ authenticated: true }] } },
-      ),
-    );
+    sidecar.sidecar.install(forgedProviderConfig(origin, upstream.url, forged.issuer, ['openid', 'email']));
   });
   afterAll(async () => {
     await sidecar.close();

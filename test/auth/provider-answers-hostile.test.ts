@@ -1,7 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/control-plane.ts';
-import { testConfig } from '../helpers/fixtures.ts';
-import { type ForgedProvider, type Forgery, startForgedProvider } from '../helpers/forged-provider.ts';
+import {
+  type ForgedProvider,
+  type Forgery,
+  forgedProviderConfig,
+  startForgedProvider,
+} from '../helpers/forged-provider.ts';
 import { eventually } from '../helpers/hostile.ts';
 import { HttpBrowser, type Page } from '../helpers/http-browser.ts';
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
@@ -44,19 +48,7 @@ describe('a provider whose answers never end', () => {
   async function provider(forgery: Forgery): Promise<ForgedProvider> {
     forged = await startForgedProvider('gatehouse');
     forged.forgery = forgery;
-    sidecar.sidecar.install(
-      testConfig(
-        {
-          upstream: { url: upstream.url },
-          policies: [{ name: 'users' }],
-          authentication: {
-            externalUrl: origin,
-            identityProviders: [{ name: 'forged', issuer: forged.issuer, clientId: 'gatehouse' }],
-          },
-        },
-        { users: { decision: 'allow', include: [{ authenticated: true }] } },
-      ),
-    );
+    sidecar.sidecar.install(forgedProviderConfig(origin, upstream.url, forged.issuer));
     return forged;
   }
 

@@ -2,6 +2,8 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
+import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
+import { testConfig } from './fixtures.ts';
 
 /** How the forged provider bends the ID token it returns. */
 export type Forgery =
@@ -209,4 +211,27 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
     }
   });
   return state;
+}
+
+/**
+ * The config of a sidecar at `origin` in front of `upstreamUrl` whose one provider, `forged`, is
+ * the forged one; every signed-in user is let in. `scopes`: what the sign-in asks for.
+ */
+export function forgedProviderConfig(
+  origin: string,
+  upstreamUrl: string,
+  issuer: string,
+  scopes?: string[],
+): SidecarConfig {
+  return testConfig(
+    {
+      upstream: { url: upstreamUrl },
+      policies: [{ name: 'users' }],
+      authentication: {
+        externalUrl: origin,
+        identityProviders: [{ name: 'forged', issuer, clientId: 'gatehouse', ...(scopes ? { scopes } : {}) }],
+      },
+    },
+    { users: { decision: 'allow', include: [{ authenticated: true }] } },
+  );
 }
