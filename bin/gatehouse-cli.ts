@@ -1,5 +1,6 @@
 import { ConfigError, configErrorReport } from '../contract/errors.ts';
 import { UsageError } from '../lib/args.ts';
+import { exitWhenWritten } from '../lib/exit-when-written.ts';
 import { KubeApiError, KubeconfigError } from '../lib/kube/kube-errors.ts';
 
 const USAGE = `Usage: gatehouse <command> [options]
@@ -108,8 +109,10 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
-    if (code !== 0 || process.argv[2] === 'sidecar' || process.argv[2] === 'operator')
+    // The sidecar and the operator write their lines themselves and have flushed them by now.
+    if (process.argv[2] === 'sidecar' || process.argv[2] === 'operator')
       setImmediate(() => process.exit(code));
+    else if (code !== 0) void exitWhenWritten(code);
   },
   (error: unknown) => {
     console.error(error);

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { constants, gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../helpers/hostile.ts';
 import { requestLine } from '../helpers/log-lines.ts';
@@ -127,4 +128,45 @@ describe('gatehouse audit piped into a slow reader', () => {
     },
     60_000,
   );
+});
+
+describe('an answer with a non-zero status, to a slow reader', () => {
+  it('is written whole before the process exits (4: a partial answer, a compressed file cut short)', async () => {
+    // The answer's last writes were still queued for the pipe when the process exited with its
+    // status: a reader slower than the audit lost up to the last 16 KiB of the answer.
+    const part = join(dir, 'part.log');
+    writeFileSync(part, `${lines.slice(0, 400).join('\n')}\n`);
+    const zipped = gzipSync(Buffer.from(`${lines.slice(400, 800).join('\n')}\n`));
+    const cut = join(dir, 'cut.log.gz');
+    writeFileSync(cut, zipped.subarray(0, zipped.length >> 1));
+    const child = spawn(
+      process.execPath,
+      [...SIDECAR_COMMAND, 'audit', 'requests', '--app', 'corp/wiki', '--format', 'jsonl', part, cut],
+      { env: SIDECAR_ENV, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    // A reader that takes a chunk, then pauses: a pager, or a loaded machine.
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      child.stdout.pause();
+      setTimeout(() => child.stdout.resume(), 150);
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const [code] = (await once(child, 'close')) as [number];
+    expect(code).toBe(4);
+    expect(stderr).toMatch(/the answer is partial.*\(exit status 4\)\n$/);
+    const answer = Buffer.concat(chunks).toString().trimEnd().split('\n');
+    // Every request of the whole file, and those of the lines whole before the cut.
+    const beforeCut = gunzipSync(zipped.subarray(0, zipped.length >> 1), {
+      finishFlush: constants.Z_SYNC_FLUSH,
+    })
+      .toString()
+      .split('\n')
+      .slice(0, -1);
+    const uri = (line: string) => (JSON.parse(line) as { uri: string }).uri;
+    expect(answer.map(uri).sort()).toEqual([...lines.slice(0, 400), ...beforeCut].map(uri).sort());
+  }, 60_000);
 });
