@@ -345,7 +345,6 @@ function openEndsFile(path: string, sink: LogSink): SessionEndsFile {
   }
 }
 
-/** The config_loaded event: which config now serves, and how many policies it enforces or audits. */
 /** How the upstream's certificate is checked, for config_loaded: null for http. */
 function upstreamTlsOf(
   upstream: SidecarConfig['upstream'],
@@ -355,6 +354,7 @@ function upstreamTlsOf(
   return { serverName: tlsName(upstream), ca: upstream.tls?.ca ? 'secret' : 'public' };
 }
 
+/** The config_loaded event: which config now serves, and how many policies it enforces or audits. */
 function logConfigLoaded(sink: LogSink, config: SidecarConfig, source: 'file' | 'operator'): void {
   const audit = config.policies.filter((p) => p.mode === 'audit').length;
   logEvent(sink, 'config_loaded', {
