@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
+import { eventually, openRaw } from '../helpers/hostile.ts';
 import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
 import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
 
@@ -12,6 +13,8 @@ import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts'
 const whoAmI = (body: string) =>
   (JSON.parse(body) as { headers: Record<string, string> }).headers['x-gatehouse-email'];
 
+let streamsClosed = 0;
+
 describe('Set-Cookie from the application', () => {
   let stack: SignInStack;
   let wss: WebSocketServer;
@@ -19,6 +22,21 @@ describe('Set-Cookie from the application', () => {
     stack = await startSignInStack({
       application: (req, res) => {
         const url = new URL(req.url ?? '/', 'http://app');
+        if (url.pathname === '/stream') {
+          // A download that goes on until its client leaves, with cookies of both kinds.
+          res.writeHead(200, {
+            'content-type': 'application/octet-stream',
+            'set-cookie': ['_gatehouse=forged; Path=/', 'theme=dark'],
+          });
+          const chunk = Buffer.alloc(64 * 1024, 0x61);
+          const pump = (): void => {
+            while (!res.destroyed && res.write(chunk));
+          };
+          res.on('drain', pump);
+          res.on('close', () => streamsClosed++);
+          pump();
+          return;
+        }
         // Every `set` parameter comes back as a Set-Cookie line, as the application was asked.
         const cookies = url.searchParams.getAll('set');
         res.writeHead(200, {
@@ -108,4 +126,36 @@ describe('Set-Cookie from the application', () => {
     ws.close();
     expect(await dropped()).toBe(before + 1);
   });
+
+  it.each([
+    ['resets (RST) mid-body', 'rst'],
+    ['half-closes (FIN) after its request, then leaves mid-body', 'fin'],
+  ])(
+    'a client that %s: the head came without the forged cookie, one line, the download ended',
+    async (_what, how) => {
+      const alice = new HttpBrowser();
+      await signInWithDevProvider(alice, `${stack.origin}/start`, 'alice');
+      const before = (await dropped()) ?? 0;
+      const closedBefore = streamsClosed;
+      const linesBefore = stack.sidecar.records().length;
+      const client = await openRaw(stack.sidecar.port);
+      client.socket.write(
+        `GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/octet-stream\r\nCookie: ${alice.cookieHeader(`${stack.origin}/stream`)}\r\n\r\n`,
+      );
+      if (how === 'fin') client.socket.end();
+      const head = (await client.waitFor(/\r\n\r\n/)).split('\r\n\r\n')[0] as string;
+      expect(head).toMatch(/^HTTP\/1\.1 200 /);
+      expect(head).toMatch(/\r\nset-cookie: theme=dark/i);
+      expect(head).not.toMatch(/_gatehouse=forged/);
+      await client.until(() => client.received().length > 256 * 1024, 5_000);
+      if (how === 'rst') client.socket.resetAndDestroy();
+      else client.socket.destroy();
+      await eventually('the download ended at the application', () => streamsClosed > closedBefore, 5_000);
+      const lines = await stack.sidecar.waitForRecords(linesBefore + 1);
+      expect(lines.slice(linesBefore)).toEqual([
+        expect.objectContaining({ uri: '/stream', status: 200, outcome: 'client_abort' }),
+      ]);
+      expect(await dropped()).toBe(before + 1);
+    },
+  );
 });

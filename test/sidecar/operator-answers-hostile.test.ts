@@ -119,4 +119,48 @@ describe('an operator that refuses with a body without end', () => {
     await eventually('every refusal let go', () => operator.open() === 0, 3_000);
     expect(operator.written()).toBeLessThan(64 * MIB);
   });
+
+  it.each([
+    ['whose body never comes (silence)', 'silent'],
+    ['whose body trickles a byte every 100 ms', 'trickle'],
+  ])(
+    'a refusal %s: the stream reconnects after 2 s of it, not after the stall timeout',
+    async (_what, how) => {
+      const operator = await standIn((n, _req, res) => {
+        if (n === 1) {
+          res.writeHead(503, { 'content-type': 'text/plain' });
+          res.write('busy');
+          if (how === 'trickle') {
+            const timer = setInterval(() => res.write('.'), 100);
+            res.on('close', () => clearInterval(timer));
+          }
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.write(`${JSON.stringify({ type: 'config', config: testConfig() })}\n`);
+      });
+      closers.push(operator.close);
+      const events: { connected: boolean; reason?: string }[] = [];
+      const source = createOperatorConfigSource(
+        {
+          url: operator.url,
+          ca: tls.cert,
+          tokenFile,
+          stallTimeoutMs: 60_000,
+          backoff: { baseMs: 10, maxMs: 20 },
+          onConnection: (e) => events.push(e),
+        },
+        { onConfig: () => undefined, onRejected: () => undefined },
+      );
+      closers.push(async () => source.close());
+      const started = performance.now();
+      const first = await source.start();
+      expect(first.generation).toBe(testConfig().generation);
+      const tookMs = performance.now() - started;
+      expect(tookMs).toBeGreaterThanOrEqual(1_900);
+      expect(tookMs).toBeLessThan(5_000);
+      expect(events[0]).toMatchObject({ connected: false, reason: expect.stringMatching(/503: busy/) });
+      await eventually('the refusal let go', () => operator.open() <= 1, 3_000);
+    },
+  );
 });
