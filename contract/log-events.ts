@@ -87,6 +87,31 @@ export const RevocationTarget = {
   provider: opt(Nullable(Type.String(), 'The identity provider of `subject` or `providerSession`.')),
 };
 
+/** The fields of `websocket_closed` and `response_closed`: what ended an exchange still open. */
+function liveClosureFields(requestId: string, whose: string) {
+  return {
+    app: App,
+    requestId: str(requestId),
+    reason: StringEnum(['policy_changed', 'session_revoked', 'credential_expired'] as const, {
+      description: `\`policy_changed\`, \`session_revoked\`, or \`credential_expired\` (the session ${whose} reached its absolute lifetime, or the ServiceAccount token or service token its expiry).`,
+    }),
+    decision: opt(
+      Type.Object(Decision.properties, {
+        additionalProperties: false,
+        description: 'The new decision (`policy_changed`).',
+      }),
+    ),
+    revocation: opt(str('The AccessRevocation (`session_revoked`).')),
+    sessionId: opt(
+      Nullable(
+        Type.String(),
+        'The revoked or expired session (`session_revoked`, `credential_expired` of a session).',
+      ),
+    ),
+    configGeneration: str('The new config; with `credential_expired`, the config in force.'),
+  };
+}
+
 const SessionFields = { provider: Provider, sub: Subject, email: Email, sessionId: SessionId };
 
 /** Fields every auth event carries: the request that caused it. */
@@ -289,6 +314,9 @@ export const SIDECAR_EVENTS = {
       revokedBefore: str('Sessions that began before this (RFC 3339) end.'),
       reason: Nullable(Type.String(), 'Its reason.'),
       websocketsClosed: int('Open tunnels of those sessions it closed.'),
+      responsesClosed: int(
+        'Requests of those sessions in progress it ended (streams of events, long polls, downloads).',
+      ),
     },
   ),
   revocation_skipped: event(
@@ -347,28 +375,11 @@ export const SIDECAR_EVENTS = {
   ),
   websocket_closed: event(
     "An open tunnel was closed: a new config revoked its session or its policies deny it now, or the credential that opened it ended; the tunnel's request line follows with `error` set to the reason.",
-    {
-      app: App,
-      requestId: str('The upgrade request.'),
-      reason: StringEnum(['policy_changed', 'session_revoked', 'credential_expired'] as const, {
-        description:
-          '`policy_changed`, `session_revoked`, or `credential_expired` (the session that opened it reached its absolute lifetime, or the ServiceAccount token or service token its expiry).',
-      }),
-      decision: opt(
-        Type.Object(Decision.properties, {
-          additionalProperties: false,
-          description: 'The new decision (`policy_changed`).',
-        }),
-      ),
-      revocation: opt(str('The AccessRevocation (`session_revoked`).')),
-      sessionId: opt(
-        Nullable(
-          Type.String(),
-          'The revoked or expired session (`session_revoked`, `credential_expired` of a session).',
-        ),
-      ),
-      configGeneration: str('The new config; with `credential_expired`, the config in force.'),
-    },
+    liveClosureFields('The upgrade request.', 'that opened it'),
+  ),
+  response_closed: event(
+    'A request in progress (a stream of events, a long poll, a long download) was ended: a new config revoked its session or its policies deny it now, or its credential ended. Answered `401` (`403` for `policy_changed`) when the application had not answered yet, else its connection was cut mid-body; its request line follows with `outcome: denied` and `error` set to the reason.',
+    liveClosureFields('The request.', 'of the request'),
   ),
 };
 

@@ -1,5 +1,5 @@
 /** The longest delay a Node.js timer takes (about 24.8 days); a longer one fires at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Calls `fn` once the wall clock reaches `epochMs` (at once when it has), waiting in steps of at

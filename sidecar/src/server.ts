@@ -21,6 +21,8 @@ import {
   MAX_PIPELINED_REQUESTS,
   type RequestReadLimits,
 } from './net/client-connections.ts';
+import type { LiveClosure } from './pipeline/live-closure.ts';
+import { createOpenResponses } from './pipeline/open-responses.ts';
 import {
   handleProtocolError,
   handleRequest,
@@ -32,7 +34,7 @@ import {
   DEFAULT_TUNNEL_LIMITS,
   type TunnelLimits,
 } from './pipeline/stages/proxy-upgrade.ts';
-import type { Expectation } from './request-scope.ts';
+import type { Expectation, RequestScope } from './request-scope.ts';
 import { compileRuntimeState, type RuntimeState } from './runtime-state.ts';
 import type { UpstreamFairness } from './upstream/upstream.ts';
 
@@ -156,6 +158,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   let started = 0;
   let drained: (() => void) | undefined;
   const upgrades = createUpgradeRegistry(limits, limits.idleTimeoutMs);
+  const responses = createOpenResponses();
   const providerCalls = createProviderCalls();
 
   const track = (work: Promise<void>): void => {
@@ -185,7 +188,14 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     onDropped: () => metrics.connectionDropped(),
     onEvicted: () => metrics.connectionEvicted(),
   });
-  const ctx: PipelineContext = { sink, metrics, upgrades, connections, draining: () => draining };
+  const ctx: PipelineContext = {
+    sink,
+    metrics,
+    upgrades,
+    responses,
+    connections,
+    draining: () => draining,
+  };
   const isReady = (): boolean => state !== undefined && !stopping && !state.upstream.admission.stalled();
   metrics.watchCapacity({
     clientConnections: () => connections.size,
@@ -308,19 +318,24 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       });
       state = next;
       if (previous && previous.upstream !== next.upstream) previous.upstream.retire();
-      const closedBy = new Map<string, number>();
+      const websocketsClosed = new Map<string, number>();
+      const responsesClosed = new Map<string, number>();
       if (previous) {
-        upgrades.recheck(next, (scope, why) => {
-          if (why.reason === 'session_revoked')
-            closedBy.set(why.revocation, (closedBy.get(why.revocation) ?? 0) + 1);
-          logEvent(sink, 'websocket_closed', {
-            app: next.appLabel,
-            requestId: scope.requestId,
-            ...why,
-            ...(why.reason === 'session_revoked' ? { sessionId: scope.sessionId } : {}),
-            configGeneration: config.generation,
-          });
-        });
+        const closedBy =
+          (event: 'websocket_closed' | 'response_closed', counts: Map<string, number>) =>
+          (scope: RequestScope, why: LiveClosure): void => {
+            if (why.reason === 'session_revoked')
+              counts.set(why.revocation, (counts.get(why.revocation) ?? 0) + 1);
+            logEvent(sink, event, {
+              app: next.appLabel,
+              requestId: scope.requestId,
+              ...why,
+              ...(why.reason === 'session_revoked' ? { sessionId: scope.sessionId } : {}),
+              configGeneration: config.generation,
+            });
+          };
+        upgrades.recheck(next, closedBy('websocket_closed', websocketsClosed));
+        responses.recheck(next, closedBy('response_closed', responsesClosed));
       }
       for (const revocation of next.revocations.added(previous?.revocations)) {
         metrics.revocationApplied(next.appLabel);
@@ -330,7 +345,8 @@ export function createSidecar(options: SidecarOptions): Sidecar {
           ...revocationTarget(revocation),
           revokedBefore: new Date(revocation.before * 1000).toISOString(),
           reason: revocation.reason,
-          websocketsClosed: closedBy.get(revocation.name) ?? 0,
+          websocketsClosed: websocketsClosed.get(revocation.name) ?? 0,
+          responsesClosed: responsesClosed.get(revocation.name) ?? 0,
         });
       }
       metrics.configInstalled(state.appLabel, config.generation);

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
-import { WebSocketServer } from 'ws';
 import {
   ACCESS_APPLICATIONS,
   ACCESS_POLICIES,
@@ -17,17 +16,18 @@ import { SECRETS } from '../../lib/kube/resource-types.ts';
 import type { Operator } from '../../operator/src/operator.ts';
 import { controlPlaneAssets, freePort } from '../helpers/control-plane.ts';
 import { kubeconfigWithUser, writeExecPlugin } from '../helpers/exec-plugin.ts';
+import { within } from '../helpers/hostile.ts';
 import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
 import { eventually, type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
-import { openSocket as openSocketAt } from '../helpers/session-ends.ts';
+import { openEventStream, openSocket as openSocketAt } from '../helpers/session-ends.ts';
 import {
   GATEHOUSE_BIN,
   runGatehouse,
   type SidecarProcess,
   startSidecarProcess,
 } from '../helpers/sidecar-process.ts';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
-import { wikiSpec } from '../helpers/wiki-app.ts';
+import type { TestUpstream } from '../helpers/upstream.ts';
+import { startEchoUpstream, wikiSpec } from '../helpers/wiki-app.ts';
 
 const NS = 'corp';
 const ALICE = 'alice@example.com';
@@ -89,12 +89,7 @@ beforeAll(async () => {
   operator = env.operator;
   port = await freePort();
   origin = `http://127.0.0.1:${port}`;
-  upstream = await startUpstream((req, res) => {
-    upstreamPaths.push(req.url ?? '');
-    res.end('wiki page');
-  });
-  const wss = new WebSocketServer({ server: upstream.server });
-  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${String(m)}`)));
+  upstream = await startEchoUpstream(upstreamPaths);
   provider = await startDevProvider({
     clients: [
       {
@@ -146,6 +141,7 @@ afterAll(async () => {
 
 describe('revocation', () => {
   const socketClosedMs: number[] = [];
+  const streamCutMs: number[] = [];
   const cookieRefusedMs: number[] = [];
   const createMs: number[] = [];
   let lastRevokedCookie = '';
@@ -157,6 +153,7 @@ describe('revocation', () => {
       expect(await withCookie(cookie, `/page-${round}`)).toEqual({ status: 200, forwarded: true });
       const socket = await openSocket(cookie);
       const closed = new Promise<number>((r) => socket.once('close', () => r(performance.now())));
+      const stream = await openEventStream(origin, cookie, `/events-${round}`);
 
       const t0 = performance.now();
       const created = await env.admin.create<KubeObject>(
@@ -176,6 +173,9 @@ describe('revocation', () => {
         } else await new Promise((r) => setTimeout(r, 5));
       }
       socketClosedMs.push(Math.max(0, (await closed) - stored));
+      const cut = await within(stream.ended, 5_000, `round ${round}: the stream of events cut`);
+      expect(cut.how).toBe('error');
+      streamCutMs.push(Math.max(0, cut.at - stored));
       cookieRefusedMs.push(Math.max(0, refusedAt - stored));
       lastRevokedCookie = cookie;
 
@@ -191,18 +191,20 @@ describe('revocation', () => {
     const p50 = percentile(cookieRefusedMs, 50);
     const p99 = percentile(cookieRefusedMs, 99);
     const socketP99 = percentile(socketClosedMs, 99);
+    const streamP99 = percentile(streamCutMs, 99);
     console.warn(
-      `revocation → cookie refused: p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms; → WebSocket closed: p50 ${percentile(socketClosedMs, 50).toFixed(0)} ms, p99 ${socketP99.toFixed(0)} ms (${ROUNDS} rounds); the create call before it: p50 ${percentile(createMs, 50).toFixed(0)} ms, max ${Math.max(...createMs).toFixed(0)} ms; rounds: ${cookieRefusedMs.map((m) => m.toFixed(0)).join(' ')}`,
+      `revocation → cookie refused: p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms; → WebSocket closed: p50 ${percentile(socketClosedMs, 50).toFixed(0)} ms, p99 ${socketP99.toFixed(0)} ms; → stream of events cut: p50 ${percentile(streamCutMs, 50).toFixed(0)} ms, p99 ${streamP99.toFixed(0)} ms (${ROUNDS} rounds); the create call before it: p50 ${percentile(createMs, 50).toFixed(0)} ms, max ${Math.max(...createMs).toFixed(0)} ms; rounds: ${cookieRefusedMs.map((m) => m.toFixed(0)).join(' ')}`,
     );
     expect(p99).toBeLessThanOrEqual(1_000);
     expect(socketP99).toBeLessThanOrEqual(1_000);
+    expect(streamP99).toBeLessThanOrEqual(1_000);
   }, 120_000);
 
-  it('logs the revocation, each refused session and each closed WebSocket as auth events', async () => {
+  it('logs the revocation, each refused session, each closed WebSocket and each stream it cut as auth events', async () => {
     const count = (type: string) => sidecar.lines.filter((l) => l.type === type).length;
     await eventually(
       async () =>
-        ['revocation_applied', 'session_revoked', 'websocket_closed'].every((t) => count(t) >= ROUNDS),
+        ['revocation_applied', 'websocket_closed', 'response_closed'].every((t) => count(t) >= ROUNDS),
       5_000,
       `${ROUNDS} lines of each revocation event`,
     );
@@ -214,9 +216,19 @@ describe('revocation', () => {
       reason: 'round 0',
       websocketsClosed: 1,
     });
+    // Each round's stream of events, and the request of the round's check that was on its way
+    // to the application when the revocation came, if one was.
+    for (const line of applied) expect(line.responsesClosed).toBeGreaterThanOrEqual(1);
+    // Each round's revoked cookie came back once: refused at the door (session_revoked), or, on
+    // a request already on its way to the application, sent to sign in from there.
     const revoked = sidecar.lines.filter((l) => l.type === 'session_revoked');
-    expect(revoked.length).toBe(ROUNDS);
-    expect(revoked[0]).toMatchObject({ email: ALICE, provider: 'dev', app: `${NS}/wiki` });
+    const cutOnTheWay = sidecar.lines.filter(
+      (l) => l.type === 'request' && /^\/after-/.test(String(l.uri)) && l.error === 'session_revoked',
+    );
+    expect(revoked.length + cutOnTheWay.length).toBe(ROUNDS);
+    for (const line of cutOnTheWay) expect(line).toMatchObject({ status: 302, outcome: 'login_redirect' });
+    if (revoked.length > 0)
+      expect(revoked[0]).toMatchObject({ email: ALICE, provider: 'dev', app: `${NS}/wiki` });
     const closed = sidecar.lines.filter(
       (l) => l.type === 'websocket_closed' && l.reason === 'session_revoked',
     );

@@ -200,6 +200,15 @@ export async function eventually(
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What `promise` resolves with, or an error naming `what` when it has not within `ms`. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /**
  * What the kernel holds unsent on the IPv4 loopback connection from `localPort` to `remotePort`
  * (its send queue, from /proc/net/tcp), in bytes; undefined when there is no such connection.

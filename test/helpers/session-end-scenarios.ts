@@ -1,9 +1,12 @@
 import { expect } from 'vitest';
+import { within } from './hostile.ts';
 import {
   type BackchannelProvider,
   endAtProvider,
   forwarded,
   logoutToken,
+  openEventStream,
+  openLongPoll,
   openSocket,
   percentile,
   postLogoutToken,
@@ -45,14 +48,17 @@ function report(what: string, ms: number[]): void {
 }
 
 /**
- * Rounds of: sign in on A, check the cookie works on every replica, open a WebSocket through B,
- * sign out through A; the cookie is refused on every replica and the WebSocket closes.
+ * Rounds of: sign in on A, check the cookie works on every replica, open a WebSocket and a long
+ * poll through B and a stream of events through C, sign out through A; the cookie is refused on
+ * every replica, the WebSocket closes, the long poll is answered 401 and the stream is cut.
  */
 export async function signOutRounds(r: Replicas, rounds: number, label: string): Promise<void> {
-  const [a, b] = r.origins as [string, string];
+  const [a, b, c] = r.origins as [string, string, string];
   const tag = slug(label);
   const refusedMs: number[] = [];
   const closedMs: number[] = [];
+  const streamMs: number[] = [];
+  const pollMs: number[] = [];
   const counted = new Set<unknown>();
   for (let round = 0; round < rounds; round++) {
     const { cookie } = await signIn(a);
@@ -60,10 +66,18 @@ export async function signOutRounds(r: Replicas, rounds: number, label: string):
       expect(await forwarded(origin, cookie, `/${tag}-${round}-before-${i}`, r.upstreamPaths)).toBe(true);
     const socket = await openSocket(b, cookie);
     const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
+    const stream = await openEventStream(c, cookie, `/events-${tag}-${round}`);
+    const poll = await openLongPoll(b, cookie, `/poll-${tag}-${round}`, r.upstreamPaths);
     const started = performance.now();
     expect(await signOut(a, cookie)).toBe(200);
     refusedMs.push(await refusedEverywhere(r, cookie, started, `${tag}-${round}-after`));
     closedMs.push((await closed) - started);
+    const streamEnd = await within(stream.ended, 5_000, `${tag} round ${round}: the stream of events cut`);
+    expect(streamEnd.how).toBe('error'); // cut mid-body, not a clean end the client would take as complete
+    streamMs.push(streamEnd.at - started);
+    const answer = await within(poll.answered, 5_000, `${tag} round ${round}: the long poll answered`);
+    expect(answer.status).toBe(401);
+    pollMs.push(answer.at - started);
     const reported = await r.sidecars[0]?.waitForLine(
       (l) => l.type === 'session_end_reported' && !counted.has(l),
       5_000,
@@ -83,8 +97,17 @@ export async function signOutRounds(r: Replicas, rounds: number, label: string):
     expect(line).toMatchObject({ attempts: expect.any(Number), durationMs: expect.any(Number) });
   report(`${label}: sign-out on A → cookie refused on every replica`, refusedMs);
   report(`${label}: sign-out on A → WebSocket through B closed`, closedMs);
+  report(`${label}: sign-out on A → stream of events through C cut`, streamMs);
+  report(`${label}: sign-out on A → long poll through B answered 401`, pollMs);
   expect(percentile(refusedMs, 99)).toBeLessThanOrEqual(1_000);
   expect(percentile(closedMs, 99)).toBeLessThanOrEqual(1_000);
+  expect(percentile(streamMs, 99)).toBeLessThanOrEqual(1_000);
+  expect(percentile(pollMs, 99)).toBeLessThanOrEqual(1_000);
+  // Each replica that ended one said so, with the request it ended.
+  const cut = (i: number) =>
+    r.sidecars[i]?.lines.filter((l) => l.type === 'response_closed' && l.reason === 'session_revoked') ?? [];
+  expect(cut(2).length).toBeGreaterThanOrEqual(rounds);
+  expect(cut(1).length).toBeGreaterThanOrEqual(rounds);
 }
 
 /**

@@ -146,6 +146,61 @@ export async function postLogoutToken(
   return { status: response.statusCode, body: await response.body.text() };
 }
 
+/** A stream of events through a sidecar, open and flowing. */
+export interface OpenEventStream {
+  /** When its body ended or broke (performance.now()), and how. */
+  readonly ended: Promise<{ readonly at: number; readonly how: 'end' | 'error' }>;
+  close(): void;
+}
+
+/** Opens `/events…` through the sidecar at `origin` with this cookie; resolves once an event has come. */
+export async function openEventStream(
+  origin: string,
+  cookie: string,
+  path: string,
+): Promise<OpenEventStream> {
+  const response = await request(`${origin}${path}`, {
+    headers: { cookie, accept: 'text/event-stream' },
+  });
+  if (response.statusCode !== 200) throw new Error(`event stream refused: ${response.statusCode}`);
+  const body = response.body;
+  const ended = new Promise<{ at: number; how: 'end' | 'error' }>((resolve) => {
+    body.once('end', () => resolve({ at: performance.now(), how: 'end' }));
+    body.once('error', () => resolve({ at: performance.now(), how: 'error' }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    body.once('data', () => resolve());
+    void ended.then(() => reject(new Error('event stream ended before its first event')));
+  });
+  body.resume();
+  return { ended, close: () => body.destroy() };
+}
+
+/**
+ * Sends `/poll…` through the sidecar at `origin` with this cookie; resolves once the application
+ * holds it (it never answers), with the answer the client will get.
+ */
+export async function openLongPoll(
+  origin: string,
+  cookie: string,
+  path: string,
+  upstreamPaths: readonly string[],
+): Promise<{ readonly answered: Promise<{ readonly at: number; readonly status: number }> }> {
+  const answered = request(`${origin}${path}`, { headers: { cookie, accept: 'application/json' } }).then(
+    async (response) => {
+      const at = performance.now();
+      await response.body.dump();
+      return { at, status: response.statusCode };
+    },
+  );
+  const since = performance.now();
+  while (!upstreamPaths.includes(path)) {
+    if (performance.now() - since > 5_000) throw new Error(`${path} never reached the application`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return { answered };
+}
+
 export const percentile = (values: number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;

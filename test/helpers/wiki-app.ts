@@ -4,10 +4,23 @@ import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import { SECRETS } from '../../lib/kube/resource-types.ts';
 import { startUpstream, type TestUpstream } from './upstream.ts';
 
-/** The application the session tests protect: an upstream that records paths and echoes WebSocket messages. */
+/**
+ * The application the session tests protect: an upstream that records paths and echoes WebSocket
+ * messages. Under `/events` it streams an event every 100 ms for as long as the request lasts;
+ * under `/poll` it never answers (a long poll).
+ */
 export async function startEchoUpstream(paths: string[]): Promise<TestUpstream> {
   const upstream = await startUpstream((req, res) => {
-    paths.push(req.url ?? '');
+    const path = req.url ?? '';
+    paths.push(path);
+    if (path.startsWith('/events')) {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+      let n = 0;
+      const tick = setInterval(() => res.write(`data: ${n++}\n\n`), 100);
+      res.once('close', () => clearInterval(tick));
+      return;
+    }
+    if (path.startsWith('/poll')) return;
     res.end('wiki page');
   });
   const wss = new WebSocketServer({ server: upstream.server });

@@ -17,6 +17,7 @@ import type { RuntimeState } from '../runtime-state.ts';
 import { gatewayFault } from '../upstream/upstream-errors.ts';
 import { registerWithConnection } from './connection-request.ts';
 import { logRequest } from './log-request.ts';
+import type { OpenResponses } from './open-responses.ts';
 import { assignRequestId } from './stages/assign-request-id.ts';
 import { assignTraceContext } from './stages/assign-trace-context.ts';
 import { authenticate } from './stages/authenticate.ts';
@@ -56,6 +57,7 @@ export interface PipelineContext {
   readonly sink: LogSink;
   readonly metrics: SidecarMetrics;
   readonly upgrades: UpgradeRegistry;
+  readonly responses: OpenResponses;
   readonly connections: ClientConnections;
   draining(): boolean;
 }
@@ -112,7 +114,7 @@ export async function handleRequest(
       stopRequest(scope, stop, res, ctx);
       await responseGone(res, scope.socket);
     } else {
-      await proxy(scope, res, ctx.draining);
+      await proxy(scope, res, ctx.draining, ctx.responses);
     }
   } catch (error) {
     if (!res.headersSent && !res.destroyed) stopRequest(scope, gatewayFault(stackOf(error)), res, ctx);

@@ -3,10 +3,11 @@ import { loginRedirect } from '../../auth/login-flow.ts';
 import { isPageNavigation } from '../../auth/navigation.ts';
 import { accessDeniedPage } from '../../http/gateway-pages.ts';
 import { htmlResponse, type LocalResponse } from '../../http/local-response.ts';
+import type { Decision } from '../../policy/decision.ts';
 import type { PolicyInput } from '../../policy/input.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
-const CHALLENGE = { 'www-authenticate': 'Bearer realm="gatehouse"' };
+export const CHALLENGE = { 'www-authenticate': 'Bearer realm="gatehouse"' };
 
 const LOGIN_REQUIRED = new HttpError(
   'authentication_required',
@@ -46,17 +47,29 @@ export function authorize(
   scope.decision = decision;
   scope.auditDecision = audit;
   if (decision.action !== 'deny') return undefined;
-  if (decision.reason === 'login_required') {
-    const auth = scope.state.auth;
-    if (auth !== null && auth.providers.size > 0 && isPageNavigation(scope.req))
-      return loginRedirect(scope, auth);
-    return LOGIN_REQUIRED;
-  }
-  if (scope.identity === null && engine.acceptsMachines) return CREDENTIALS_REQUIRED;
+  return refusalOf(scope, decision);
+}
+
+/**
+ * The answer to a request its policies deny (`decision`): a sign-in when one could change that
+ * (see signInOrChallenge), else 401 for a machine caller's missing credentials, else 403 (a page
+ * for people).
+ */
+export function refusalOf(scope: RequestScope, decision: Decision): HttpError | LocalResponse {
+  if (decision.reason === 'login_required') return signInOrChallenge(scope, LOGIN_REQUIRED);
+  if (scope.identity === null && scope.state.policy.acceptsMachines) return CREDENTIALS_REQUIRED;
   // A page for people; a WebSocket handshake gets the plain 403 whatever it accepts.
   return scope.kind === 'http' && scope.req.headers.accept?.includes('text/html')
     ? accessDenied(scope)
     : ACCESS_DENIED;
+}
+
+/** Sign-in needed: a page navigation is sent to sign in, any other request gets `challenge` (a 401). */
+export function signInOrChallenge(scope: RequestScope, challenge: HttpError): HttpError | LocalResponse {
+  const auth = scope.state.auth;
+  if (auth !== null && auth.providers.size > 0 && isPageNavigation(scope.req))
+    return loginRedirect(scope, auth);
+  return challenge;
 }
 
 /** The 403 page for a person: the application, who is signed in, and the ways on. */

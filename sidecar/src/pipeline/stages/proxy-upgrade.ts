@@ -9,16 +9,11 @@ import type { AdmissionTicket } from '../../../../lib/admission.ts';
 import { callAt } from '../../../../lib/call-at.ts';
 import { resetConnection } from '../../../../lib/net/connection-reset.ts';
 import { sendRawError } from '../../http/error-response.ts';
-import { admits, type Decision } from '../../policy/decision.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
 import type { RuntimeState } from '../../runtime-state.ts';
 import { upstreamFault } from '../../upstream/upstream-errors.ts';
+import { closureUnder, type LiveClosure } from '../live-closure.ts';
 import { BUSY_RETRY_AFTER_SECONDS, outcomeOf, responseHeaders, upstreamBusy } from './proxy.ts';
-
-/** Why an open tunnel was closed by a new config. */
-export type TunnelClosure =
-  | { readonly reason: 'policy_changed'; readonly decision: Decision }
-  | { readonly reason: 'session_revoked'; readonly revocation: string };
 
 /** Caps on open tunnels: a WebSocket holds two sockets for as long as it lives. */
 export interface TunnelLimits {
@@ -47,7 +42,7 @@ export interface UpgradeRegistry {
    * Re-evaluates every open tunnel against a new config: closes those whose session a revocation
    * ended, and those the policies would now deny, calling `closed` for each first.
    */
-  recheck(state: RuntimeState, closed: (scope: RequestScope, why: TunnelClosure) => void): void;
+  recheck(state: RuntimeState, closed: (scope: RequestScope, why: LiveClosure) => void): void;
 }
 
 /** A registry of open WebSocket tunnels, with caps overall and per caller. */
@@ -85,29 +80,10 @@ export function createUpgradeRegistry(
     },
     recheck(state, closed) {
       for (const [scope, close] of [...open]) {
-        const identity = scope.identity;
-        const revocation =
-          scope.sessionIssuedAt === null || identity === null
-            ? undefined
-            : state.revocations.find({
-                sid: scope.sessionId ?? '',
-                email: identity.email,
-                sub: identity.sub,
-                idp: identity.idp ?? '',
-                iat: scope.sessionIssuedAt,
-                ...(scope.providerSessionId !== null ? { psid: scope.providerSessionId } : {}),
-              });
-        if (revocation) {
-          scope.errorCode = 'session_revoked';
-          closed(scope, { reason: 'session_revoked', revocation: revocation.name });
-          close();
-          continue;
-        }
-        if (scope.policyInput === null) continue;
-        const { decision } = state.policy.evaluate(scope.policyInput);
-        if (admits(decision)) continue;
-        scope.errorCode = 'policy_changed';
-        closed(scope, { reason: 'policy_changed', decision });
+        const why = closureUnder(state, scope);
+        if (why === null) continue;
+        scope.errorCode = why.reason;
+        closed(scope, why);
         close();
       }
     },

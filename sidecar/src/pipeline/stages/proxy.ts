@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { ErrorCause } from '../../../../contract/error-causes.ts';
 import { HttpError } from '../../../../contract/errors.ts';
 import type { AdmissionTicket, Refusal } from '../../../../lib/admission.ts';
+import { resetConnection } from '../../../../lib/net/connection-reset.ts';
 import { withoutGatehouseSetCookies } from '../../auth/cookies.ts';
 import {
   COALESCE_BELOW_BYTES,
@@ -11,11 +12,14 @@ import {
   declaredLength,
 } from '../../http/coalesced-body.ts';
 import { relayEarlyHints } from '../../http/early-hints.ts';
-import { sendError } from '../../http/error-response.ts';
+import { sendError, sendLocal } from '../../http/error-response.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
+import { LocalResponse } from '../../http/local-response.ts';
 import { onResponseGone } from '../../http/response-gone.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
 import { informationalTimeout, upstreamFault } from '../../upstream/upstream-errors.ts';
+import type { OpenResponses } from '../open-responses.ts';
+import { CHALLENGE, refusalOf, signInOrChallenge } from './authorize.ts';
 
 /**
  * Response headers for the client: upstream's, minus hop-by-hop and Connection-named ones, and
@@ -103,6 +107,24 @@ function upstreamBody(req: IncomingMessage): CoalescedBody {
   return body;
 }
 
+/** The answer to a request whose session ended before the application answered it (a long poll). */
+const SESSION_ENDED: Record<'session_revoked' | 'credential_expired', HttpError> = {
+  session_revoked: new HttpError(
+    'session_revoked',
+    401,
+    'Your session has ended. Sign in again.',
+    undefined,
+    CHALLENGE,
+  ),
+  credential_expired: new HttpError(
+    'credential_expired',
+    401,
+    'Your session has ended. Sign in again.',
+    undefined,
+    CHALLENGE,
+  ),
+};
+
 /** Seconds a client is told to wait after a 503 for a busy upstream. */
 export const BUSY_RETRY_AFTER_SECONDS = 5;
 
@@ -120,10 +142,19 @@ export function upstreamBusy(why: Refusal): HttpError {
  * written aborts its upstream request instead of pausing it. Resolves when the client response
  * is finished or closed.
  */
-export function proxy(scope: RequestScope, res: ServerResponse, draining: () => boolean): Promise<void> {
+export function proxy(
+  scope: RequestScope,
+  res: ServerResponse,
+  draining: () => boolean,
+  responses: OpenResponses,
+): Promise<void> {
   const { req, state } = scope;
   const idHeader = state.config.requestId.header;
-  return new Promise((resolve) => {
+  return new Promise((done) => {
+    const resolve = (): void => {
+      responses.delete(scope);
+      done();
+    };
     let controller: Dispatcher.DispatchController | undefined;
     let upstreamDone = false;
     let clientGone = false;
@@ -171,6 +202,33 @@ export function proxy(scope: RequestScope, res: ServerResponse, draining: () => 
         res.destroy();
       }
     };
+
+    responses.add(scope, (why) => {
+      if (clientGone || scope.interrupted || res.writableFinished) return false;
+      scope.errorCode = why.reason;
+      scope.errorCause = null;
+      if (!res.headersSent && !res.destroyed) {
+        // Answered as the request would be now: a navigation goes to sign in, an API call gets
+        // 401, a caller the policies deny 403.
+        const answer =
+          why.reason === 'policy_changed'
+            ? refusalOf(scope, why.decision)
+            : signInOrChallenge(scope, SESSION_ENDED[why.reason]);
+        scope.status = answer.status;
+        if (answer instanceof LocalResponse) {
+          scope.outcome = answer.outcome;
+          sendLocal(res, answer, scope.requestId, idHeader, draining());
+        } else {
+          scope.outcome = 'denied';
+          sendError(res, answer, scope.requestId, idHeader, req.headers.accept, draining());
+        }
+      } else {
+        scope.outcome = 'denied';
+        // Reset, not closed: what the kernel still holds for the client is dropped with it.
+        resetConnection(scope.socket);
+      }
+      return true;
+    });
 
     onResponseGone(res, scope.socket, () => {
       clientGone = true;

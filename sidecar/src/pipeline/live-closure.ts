@@ -1,0 +1,31 @@
+import { admits, type Decision } from '../policy/decision.ts';
+import type { RequestScope } from '../request-scope.ts';
+import type { RuntimeState } from '../runtime-state.ts';
+
+/** Why a new config ends an exchange still open (a tunnel, or a response in progress). */
+export type LiveClosure =
+  | { readonly reason: 'policy_changed'; readonly decision: Decision }
+  | { readonly reason: 'session_revoked'; readonly revocation: string };
+
+/**
+ * What a new config says of an exchange admitted under an earlier one: a revocation that ends
+ * its session, or its policies' new decision when they no longer admit it; null while it stands.
+ */
+export function closureUnder(state: RuntimeState, scope: RequestScope): LiveClosure | null {
+  const identity = scope.identity;
+  const revocation =
+    scope.sessionIssuedAt === null || identity === null
+      ? undefined
+      : state.revocations.find({
+          sid: scope.sessionId ?? '',
+          email: identity.email,
+          sub: identity.sub,
+          idp: identity.idp ?? '',
+          iat: scope.sessionIssuedAt,
+          ...(scope.providerSessionId !== null ? { psid: scope.providerSessionId } : {}),
+        });
+  if (revocation) return { reason: 'session_revoked', revocation: revocation.name };
+  if (scope.policyInput === null) return null;
+  const { decision } = state.policy.evaluate(scope.policyInput);
+  return admits(decision) ? null : { reason: 'policy_changed', decision };
+}
