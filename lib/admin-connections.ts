@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { type IdleLink, IdleOrder } from './net/idle-order.ts';
+import { LinkedOrder, type OrderLink } from './linked-order.ts';
 import { limitConnectionsPerPeer } from './net/peer-connections.ts';
 
 /** Bounds on the connections of an admin port (/metrics, /healthz, /readyz). */
@@ -28,7 +28,7 @@ export const DEFAULT_ADMIN_CONNECTION_LIMITS: AdminConnectionLimits = Object.fre
   total: 256,
 });
 
-interface Held extends IdleLink {
+interface Held extends OrderLink {
   readonly socket: Socket;
   /** Requests on this connection whose responses have not finished. */
   busy: number;
@@ -50,7 +50,7 @@ export function guardAdminConnections(
 ): void {
   limitConnectionsPerPeer(server, limits.perPeer, () => onClosed('peer_limit'));
   const open = new Map<Socket, Held>();
-  const idle = new IdleOrder<Held>();
+  const idle = new LinkedOrder<Held>();
 
   const release = (held: Held): void => {
     open.delete(held.socket);
@@ -71,7 +71,7 @@ export function guardAdminConnections(
       release(longest);
       longest.socket.destroy();
     }
-    const held: Held = { socket, busy: 0, idlePrev: null, idleNext: null, inIdleOrder: false };
+    const held: Held = { socket, busy: 0, orderPrev: null, orderNext: null, inOrder: false };
     open.set(socket, held);
     idle.append(held);
     socket.once('close', () => release(held));

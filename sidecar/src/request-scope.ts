@@ -1,7 +1,8 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ErrorCause } from '../../contract/error-causes.ts';
 import type { Claimant } from '../../lib/admission.ts';
+import type { OrderLink } from '../../lib/linked-order.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
 import type { ClientConnection } from './net/client-connections.ts';
@@ -52,7 +53,7 @@ export type Outcome =
  * The one typed per-request scope: created by the first stage, filled by later ones, read by the
  * log stage. Nothing is stored on `req` itself.
  */
-export class RequestScope {
+export class RequestScope implements OrderLink {
   readonly kind: 'http' | 'upgrade';
   readonly state: RuntimeState;
   readonly req: IncomingMessage;
@@ -131,6 +132,12 @@ export class RequestScope {
   interrupted = false;
   /** What the Expect header asked; the request checks refuse an unsupported one (417). */
   expectation: Expectation = 'none';
+  /** The response of a request forwarded to the application, while it is in progress. */
+  response: ServerResponse | null = null;
+  /** Links of the requests in progress (lib/linked-order.ts). */
+  orderPrev: OrderLink | null = null;
+  orderNext: OrderLink | null = null;
+  inOrder = false;
   /** Sends the 100 (Continue) the client still waits for before its body; null once sent or when none is owed. */
   private continueOwed: (() => void) | null = null;
 

@@ -29,6 +29,7 @@ import {
   handleUpgrade,
   type PipelineContext,
 } from './pipeline/pipeline.ts';
+import { endForwarded } from './pipeline/stages/proxy.ts';
 import {
   createUpgradeRegistry,
   DEFAULT_TUNNEL_LIMITS,
@@ -158,7 +159,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   let started = 0;
   let drained: (() => void) | undefined;
   const upgrades = createUpgradeRegistry(limits, limits.idleTimeoutMs);
-  const responses = createOpenResponses();
+  const responses = createOpenResponses((scope, why) => endForwarded(scope, why, draining));
   const providerCalls = createProviderCalls();
 
   const track = (work: Promise<void>): void => {

@@ -3,36 +3,43 @@ import { createMemorySink } from '../../lib/log/log-sink.ts';
 import { createOpenResponses, type ResponseEnd } from '../../sidecar/src/pipeline/open-responses.ts';
 import type { RequestScope } from '../../sidecar/src/request-scope.ts';
 
-// The credentials' ends of the responses in progress share one timer: armed for the earliest,
-// re-armed for the next, gone once no response is open (an idle sidecar is not woken for it).
+// The credentials' ends of the responses in progress share one timer, armed for the earliest
+// and re-armed for the next; a response over before its time logs nothing.
 
 const sink = createMemorySink();
-const scope = (requestId: string, credentialEndsAt: number | null): RequestScope =>
+let ended: string[] = [];
+/** What the proxy does to a request in progress (here: notes it, unless it was over). */
+const end = (scope: RequestScope, why: ResponseEnd): boolean => {
+  if ((scope as unknown as { over: boolean }).over) return false;
+  ended.push(`${scope.requestId}:${why.reason}`);
+  return true;
+};
+const scope = (requestId: string, credentialEndsAt: number | null, over = false): RequestScope =>
   ({
+    over,
     requestId,
     credentialEndsAt,
     sessionId: `s-${requestId}`,
     sink,
     state: { appLabel: 'wiki', config: { generation: '0000000000000001' } },
+    orderPrev: null,
+    orderNext: null,
+    inOrder: false,
   }) as unknown as RequestScope;
 
 beforeEach(() => {
   vi.useFakeTimers({ now: 1_000_000 });
   sink.lines.length = 0;
+  ended = [];
 });
 afterEach(() => vi.useRealTimers());
 
 describe('the responses in progress', () => {
   it('end at their credentials\u2019 ends, earliest first, each with its response_closed line', () => {
-    const responses = createOpenResponses();
-    const ended: string[] = [];
-    const end = (id: string) => (why: ResponseEnd) => {
-      ended.push(`${id}:${why.reason}`);
-      return true;
-    };
-    responses.add(scope('late', 1_000_300), end('late'));
-    responses.add(scope('early', 1_000_100), end('early'));
-    responses.add(scope('anonymous', null), end('anonymous'));
+    const responses = createOpenResponses(end);
+    responses.add(scope('late', 1_000_300));
+    responses.add(scope('early', 1_000_100));
+    responses.add(scope('anonymous', null));
     expect(vi.getTimerCount()).toBe(1);
     vi.advanceTimersByTime(99);
     expect(ended).toEqual([]);
@@ -41,7 +48,7 @@ describe('the responses in progress', () => {
     vi.advanceTimersByTime(200);
     expect(ended).toEqual(['early:credential_expired', 'late:credential_expired']);
     expect(responses.size).toBe(1);
-    expect(vi.getTimerCount()).toBe(0);
+    expect(vi.getTimerCount()).toBe(0); // only one without a credential's end is left
     expect(sink.lines.map((l) => JSON.parse(l))).toEqual([
       expect.objectContaining({
         type: 'response_closed',
@@ -53,29 +60,45 @@ describe('the responses in progress', () => {
     ]);
   });
 
-  it('hold no timer once the last one is gone, and log nothing for a response already over', () => {
-    const responses = createOpenResponses();
-    const a = scope('a', 1_000_100);
-    responses.add(a, () => false);
-    responses.add(scope('b', 1_000_050), () => false);
-    vi.advanceTimersByTime(100);
-    expect(sink.lines).toEqual([]); // both were over when their time came
-    responses.add(a, () => true);
-    responses.delete(a);
+  it('log nothing for a response over before its time, nor for one gone from the registry', () => {
+    const responses = createOpenResponses(end);
+    responses.add(scope('over', 1_000_050, true));
+    const gone = scope('gone', 1_000_100);
+    responses.add(gone);
+    responses.delete(gone);
+    expect(responses.size).toBe(1);
+    vi.advanceTimersByTime(200);
+    expect(ended).toEqual([]);
+    expect(sink.lines).toEqual([]);
     expect(responses.size).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
   });
 
   it('take a credential that ends weeks ahead without ending it now', () => {
-    const responses = createOpenResponses();
-    const ended: string[] = [];
-    responses.add(scope('long', 1_000_000 + 40 * 86_400_000), () => {
-      ended.push('long');
-      return true;
-    });
+    const responses = createOpenResponses(end);
+    responses.add(scope('long', 1_000_000 + 40 * 86_400_000));
     vi.advanceTimersByTime(30 * 86_400_000);
     expect(ended).toEqual([]);
     vi.advanceTimersByTime(10 * 86_400_000);
-    expect(ended).toEqual(['long']);
+    expect(ended).toEqual(['long:credential_expired']);
+  });
+
+  it('end at a recheck those a new config ends, and only those', () => {
+    const responses = createOpenResponses(end);
+    const kept = scope('kept', null);
+    const revoked = scope('revoked', null);
+    responses.add(kept);
+    responses.add(revoked);
+    const closed: string[] = [];
+    const state = {
+      revocations: { find: (s: { sid: string }) => (s.sid === 's-revoked' ? { name: 'r1' } : undefined) },
+      policy: { evaluate: () => ({ decision: { action: 'allow' } }) },
+    };
+    for (const s of [kept, revoked])
+      Object.assign(s, { sessionIssuedAt: 1, identity: { email: 'a@example.com', sub: 'a', idp: 'dev' } });
+    responses.recheck(state as never, (s, why) => closed.push(`${s.requestId}:${why.reason}`));
+    expect(closed).toEqual(['revoked:session_revoked']);
+    expect(ended).toEqual(['revoked:session_revoked']);
+    expect(responses.size).toBe(1);
   });
 });

@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RequestFault } from '../../../contract/error-causes.ts';
+import { LinkedOrder, type OrderLink } from '../../../lib/linked-order.ts';
 import { resetConnection } from '../../../lib/net/connection-reset.ts';
-import { type IdleLink, IdleOrder } from '../../../lib/net/idle-order.ts';
 
 /**
  * One client connection as the sidecar holds it, from accept to close. The request pipeline
@@ -132,7 +132,7 @@ const CHECK_INTERVAL_MS = 1_000;
  */
 export const CLOSING_LINGER_MS = 2_000;
 
-interface Tracked extends ClientConnection, IdleLink {
+interface Tracked extends ClientConnection, OrderLink {
   /** Requests announced and not begun yet. */
   announced: number;
   /** Handed over for an upgrade: a tunnel, never idle. */
@@ -168,7 +168,7 @@ export function createClientConnections(
 ): ClientConnections {
   const open = new Map<Socket, Tracked>();
   // Connections with no request in progress and no tunnel, in the order they became idle.
-  const idle = new IdleOrder<Tracked>();
+  const idle = new LinkedOrder<Tracked>();
 
   /** Moves a connection with nothing in progress to the end of the idle order. */
   const becameIdle = (connection: Tracked): void => {
@@ -207,9 +207,9 @@ export function createClientConnections(
       peerIp,
       announced: 0,
       upgraded: false,
-      idlePrev: null,
-      idleNext: null,
-      inIdleOrder: false,
+      orderPrev: null,
+      orderNext: null,
+      inOrder: false,
       timedOut: false,
       protocolError: false,
       upstreamAnswering: false,

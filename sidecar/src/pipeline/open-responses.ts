@@ -1,5 +1,6 @@
 import { logEvent } from '../../../contract/event-writer.ts';
 import { MAX_TIMER_MS } from '../../../lib/call-at.ts';
+import { LinkedOrder } from '../../../lib/linked-order.ts';
 import type { RequestScope } from '../request-scope.ts';
 import type { RuntimeState } from '../runtime-state.ts';
 import { closureUnder, type LiveClosure } from './live-closure.ts';
@@ -15,12 +16,8 @@ export type ResponseEnd = LiveClosure | { readonly reason: 'credential_expired' 
  * revoked, or past its absolute lifetime) went on for as long as the application kept it open.
  */
 export interface OpenResponses {
-  /**
-   * Registers a request on its way to the application. `end` stops it (answered when nothing
-   * was sent yet, else its connection cut), or says false when it was over already. Undo with
-   * `delete`.
-   */
-  add(scope: RequestScope, end: (why: ResponseEnd) => boolean): void;
+  /** Registers a request on its way to the application (its `response` set). Undo with `delete`. */
+  add(scope: RequestScope): void;
   delete(scope: RequestScope): void;
   readonly size: number;
   /** Ends those a new config ends (see closureUnder), calling `closed` for each it ended. */
@@ -28,19 +25,24 @@ export interface OpenResponses {
 }
 
 /**
- * The registry of responses in progress. Their credentials' ends share one timer, armed for the
- * earliest of them while any is open: a request pays for a map entry, not for a timer.
+ * The registry of responses in progress: linked through the scopes themselves, so that a
+ * request allocates nothing for it, and ended by one function given the scope (its `response`)
+ * rather than by a closure per request. Their credentials'
+ * ends share one timer, armed for the earliest of them; it is not disarmed when the last one
+ * goes, since arming it again for every request that finds the registry empty would cost more
+ * than a timer that fires for nothing once.
  */
-export function createOpenResponses(): OpenResponses {
-  const open = new Map<RequestScope, (why: ResponseEnd) => boolean>();
+export function createOpenResponses(
+  /**
+   * Stops a request in progress (answered when nothing was sent yet, else its connection cut),
+   * or says false when it was over already.
+   */
+  end: (scope: RequestScope, why: ResponseEnd) => boolean,
+): OpenResponses {
+  const open = new LinkedOrder<RequestScope>();
   let timer: NodeJS.Timeout | undefined;
   let armedAt = Number.POSITIVE_INFINITY;
 
-  const disarm = (): void => {
-    clearTimeout(timer);
-    timer = undefined;
-    armedAt = Number.POSITIVE_INFINITY;
-  };
   const arm = (at: number): void => {
     clearTimeout(timer);
     armedAt = at;
@@ -49,18 +51,19 @@ export function createOpenResponses(): OpenResponses {
   };
   /** Ends the responses whose credential has ended, and arms the timer for the next one. */
   const expire = (): void => {
-    disarm();
+    timer = undefined;
+    armedAt = Number.POSITIVE_INFINITY;
     const now = Date.now();
     let next = Number.POSITIVE_INFINITY;
-    for (const [scope, end] of [...open]) {
+    open.forEach((scope) => {
       const endsAt = scope.credentialEndsAt;
-      if (endsAt === null) continue;
+      if (endsAt === null) return;
       if (endsAt > now) {
         next = Math.min(next, endsAt);
-        continue;
+        return;
       }
-      open.delete(scope);
-      if (!end({ reason: 'credential_expired' })) continue;
+      open.remove(scope);
+      if (!end(scope, { reason: 'credential_expired' })) return;
       logEvent(scope.sink, 'response_closed', {
         app: scope.state.appLabel,
         requestId: scope.requestId,
@@ -68,30 +71,27 @@ export function createOpenResponses(): OpenResponses {
         ...(scope.sessionId !== null ? { sessionId: scope.sessionId } : {}),
         configGeneration: scope.state.config.generation,
       });
-    }
+    });
     if (next !== Number.POSITIVE_INFINITY) arm(next);
   };
 
   return {
-    add(scope, end) {
-      open.set(scope, end);
+    add(scope) {
+      open.append(scope);
       const endsAt = scope.credentialEndsAt;
       if (endsAt !== null && endsAt < armedAt) arm(endsAt);
     },
-    delete(scope) {
-      open.delete(scope);
-      if (open.size === 0 && timer !== undefined) disarm();
-    },
+    delete: (scope) => open.remove(scope),
     get size() {
       return open.size;
     },
     recheck(state, closed) {
-      for (const [scope, end] of [...open]) {
+      open.forEach((scope) => {
         const why = closureUnder(state, scope);
-        if (why === null) continue;
-        open.delete(scope);
-        if (end(why)) closed(scope, why);
-      }
+        if (why === null) return;
+        open.remove(scope);
+        if (end(scope, why)) closed(scope, why);
+      });
     },
   };
 }

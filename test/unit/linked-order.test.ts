@@ -1,32 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import { type IdleLink, IdleOrder } from '../../lib/net/idle-order.ts';
+import { LinkedOrder, type OrderLink } from '../../lib/linked-order.ts';
 
-interface Node extends IdleLink {
+interface Node extends OrderLink {
   readonly name: string;
 }
-const node = (name: string): Node => ({ name, idlePrev: null, idleNext: null, inIdleOrder: false });
+const node = (name: string): Node => ({ name, orderPrev: null, orderNext: null, inOrder: false });
 
 /** The names from first to last, walked both ways to check the links agree. */
-function names(order: IdleOrder<Node>): string[] {
+function names(order: LinkedOrder<Node>): string[] {
   const forward: string[] = [];
   let last: Node | null = null;
-  for (let n = order.first(); n !== null; n = n.idleNext as Node | null) {
+  for (let n = order.first(); n !== null; n = n.orderNext as Node | null) {
     forward.push(n.name);
     last = n;
   }
   const backward: string[] = [];
-  for (let n: Node | null = last; n !== null; n = n.idlePrev as Node | null) backward.push(n.name);
+  for (let n: Node | null = last; n !== null; n = n.orderPrev as Node | null) backward.push(n.name);
   expect(backward.reverse()).toEqual(forward);
   expect(order.size).toBe(forward.length);
   return forward;
 }
 
-function appendAll(order: IdleOrder<Node>, nodes: Record<string, Node>, keys: string[]): void {
+function appendAll(order: LinkedOrder<Node>, nodes: Record<string, Node>, keys: string[]): void {
   for (const key of keys) order.append(nodes[key] as Node);
 }
 
-describe('the idle order', () => {
-  const cases: [string, (o: IdleOrder<Node>, n: Record<string, Node>) => void, string[]][] = [
+describe('the linked order', () => {
+  const cases: [string, (o: LinkedOrder<Node>, n: Record<string, Node>) => void, string[]][] = [
     ['empty', () => undefined, []],
     ['appended in turn', (o, n) => appendAll(o, n, ['a', 'b', 'c']), ['a', 'b', 'c']],
     ['appended again moves last', (o, n) => appendAll(o, n, ['a', 'b', 'c', 'a']), ['b', 'c', 'a']],
@@ -78,7 +78,7 @@ describe('the idle order', () => {
   ];
   for (const [what, steps, expected] of cases)
     it(what, () => {
-      const order = new IdleOrder<Node>();
+      const order = new LinkedOrder<Node>();
       const nodes = Object.fromEntries(['a', 'b', 'c', 'd'].map((k) => [k, node(k)]));
       steps(order, nodes);
       expect(names(order)).toEqual(expected);
@@ -92,7 +92,7 @@ describe('the idle order', () => {
       return seed / 2 ** 31;
     };
     const nodes = Array.from({ length: 12 }, (_, i) => node(String(i)));
-    const order = new IdleOrder<Node>();
+    const order = new LinkedOrder<Node>();
     let reference: string[] = [];
     for (let step = 0; step < 20_000; step++) {
       const n = nodes[Math.floor(random() * nodes.length)] as Node;
@@ -104,5 +104,21 @@ describe('the idle order', () => {
       if (step % 97 === 0) expect(names(order)).toEqual(reference);
     }
     expect(names(order)).toEqual(reference);
+  });
+
+  it('visits every node in order, also while the visit removes the node it is given', () => {
+    const order = new LinkedOrder<Node>();
+    const nodes = Object.fromEntries(['a', 'b', 'c', 'd'].map((k) => [k, node(k)]));
+    appendAll(order, nodes, ['a', 'b', 'c']);
+    const seen: string[] = [];
+    order.forEach((n) => {
+      seen.push(n.name);
+      if (n.name !== 'b') order.remove(n);
+      if (n.name === 'c') order.append(nodes.d as Node);
+    });
+    // One appended during the walk, after the node being visited when it was the last, is not visited.
+    expect(seen).toEqual(['a', 'b', 'c']);
+    expect(names(order)).toEqual(['b', 'd']);
+    expect(order.size).toBe(2);
   });
 });
