@@ -1,84 +1,30 @@
 import { connect } from 'node:net';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
-import { eventually, feed, kernelSendQueue, sleep, watchSocket, within } from '../helpers/hostile.ts';
-import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
-import { cookieHeader, openEventStream } from '../helpers/session-ends.ts';
+import { eventually, kernelSendQueue, sleep, watchSocket, within } from '../helpers/hostile.ts';
+import {
+  configInstaller,
+  inProgressApplication,
+  lineOf,
+  longPoll,
+  revokingSession,
+  signedIn,
+  upstreamDone,
+} from '../helpers/requests-in-progress.ts';
+import { openEventStream } from '../helpers/session-ends.ts';
 import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
-import type { Handler } from '../helpers/upstream.ts';
 
 // A request is judged when it arrives, but a stream of events, a long poll or a long download
 // makes no further request: before, the event stream of a session signed out, revoked or past its
 // absolute lifetime went on for as long as the application kept it open (8 s and counting after a
 // sign-out, in the probe), as did one its policies no longer allowed.
 
-/** Paths whose request the application saw end (the sidecar aborted it, or it was answered). */
-const closedUpstream = new Set<string>();
-
-/** Paths with `events` stream an event every 100 ms; `flood` streams as fast as it is read; `poll` never answers. */
-const application: Handler = (req, res) => {
-  const path = req.url ?? '';
-  res.once('close', () => closedUpstream.add(path));
-  if (path.includes('flood')) {
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    feed(res, Buffer.alloc(64 * 1024, 'x'));
-    return;
-  }
-  if (path.includes('events')) {
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    let n = 0;
-    const tick = setInterval(() => res.write(`data: ${n++}\n\n`), 100);
-    res.once('close', () => clearInterval(tick));
-    return;
-  }
-  if (path.includes('poll')) return;
-  res.writeHead(200, { 'content-type': 'text/plain' });
-  res.end('page');
-};
-
-async function signedIn(stack: SignInStack, login = 'alice'): Promise<{ cookie: string; sessionId: string }> {
-  const browser = new HttpBrowser();
-  await signInWithDevProvider(browser, `${stack.origin}/start-${login}`, login);
-  const line = () => stack.sidecar.records().findLast((l) => l.uri === `/start-${login}` && l.status === 200);
-  await eventually('the sign-in\u2019s last request line', () => line() !== undefined);
-  return { cookie: cookieHeader(browser, stack.origin), sessionId: String(line()?.sessionId) };
-}
-
-/** Sends a request the application holds; resolves once it is there, with the answer to come. */
-async function longPoll(
-  stack: SignInStack,
-  cookie: string,
-  path: string,
-  accept = 'application/json',
-): Promise<{ answered: Promise<{ status: number; body: string; location: unknown; at: number }> }> {
-  const answered = request(`${stack.origin}${path}`, { headers: { cookie, accept } }).then(async (r) => ({
-    status: r.statusCode,
-    body: await r.body.text(),
-    location: r.headers.location,
-    at: performance.now(),
-  }));
-  await eventually(`${path} held by the application`, () => stack.upstream.seen.some((s) => s.url === path));
-  return { answered };
-}
-
-async function lineOf(stack: SignInStack, uri: string): Promise<Record<string, unknown> | undefined> {
-  const line = () => stack.sidecar.records().find((l) => l.uri === uri);
-  await eventually(`the request line of ${uri}`, () => line() !== undefined);
-  return line();
-}
-
-const upstreamDone = (...paths: string[]) =>
-  eventually(
-    `the application\u2019s side of ${paths.join(', ')} ended`,
-    () => paths.every((p) => closedUpstream.has(p)),
-    3_000,
-  );
-
 describe('a session that reaches its absolute lifetime', () => {
   let stack: SignInStack;
   beforeAll(async () => {
-    stack = await startSignInStack({ application, authentication: { session: { absoluteLifetime: '3s' } } });
+    stack = await startSignInStack({
+      application: inProgressApplication,
+      authentication: { session: { absoluteLifetime: '3s' } },
+    });
   });
   afterAll(async () => stack?.close());
 
@@ -116,15 +62,9 @@ describe('a session that reaches its absolute lifetime', () => {
 
 describe('a new config', () => {
   let stack: SignInStack;
-  let generation = 0;
-  const install = (change: (config: SidecarConfig) => SidecarConfig): void => {
-    generation++;
-    stack.sidecar.sidecar.install(
-      change({ ...stack.config, generation: generation.toString(16).padStart(16, '0') }),
-    );
-  };
+  const install = configInstaller(() => stack);
   beforeAll(async () => {
-    stack = await startSignInStack({ application });
+    stack = await startSignInStack({ application: inProgressApplication });
   });
   afterAll(async () => stack?.close());
 
@@ -241,20 +181,7 @@ describe('a new config', () => {
       'the send queue to the client full',
       () => (kernelSendQueue(stack.sidecar.port, local) ?? 0) > 100_000,
     );
-    install((config) => ({
-      ...config,
-      revocations: [
-        {
-          name: 'stalled',
-          user: null,
-          subject: null,
-          provider: null,
-          session: sessionId,
-          before: Math.ceil(Date.now() / 1000),
-          reason: null,
-        },
-      ],
-    }));
+    install(revokingSession('stalled', sessionId));
     // A close would have left the queue to drain into the client for as long as it liked.
     await eventually(
       'the send queue to the client gone',

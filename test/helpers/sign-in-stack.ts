@@ -46,6 +46,8 @@ export interface SignInStackOptions {
   readonly host?: string;
   /** The application; by default one that answers every request with its URL and headers as JSON. */
   readonly application?: Parameters<typeof startUpstream>[0];
+  /** Keep-alive connections to the application (`spec.upstream.maxConnections`); 128 by default. */
+  readonly upstreamConnections?: number;
 }
 
 /** Starts upstream, sidecar and provider(s); the provider's client is registered for this sidecar's port. */
@@ -84,7 +86,10 @@ export async function startSignInStack(options: SignInStackOptions = {}): Promis
   const config = testConfig(
     {
       ...(options.host ? { hosts: ['localhost', '127.0.0.1', options.host] } : {}),
-      upstream: { url: upstream.url },
+      upstream: {
+        url: upstream.url,
+        ...(options.upstreamConnections ? { maxConnections: options.upstreamConnections } : {}),
+      },
       policies: Object.keys(policies).map((name) => ({ name })),
       authentication: {
         externalUrl: origin,
