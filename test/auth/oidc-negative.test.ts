@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSealer } from '../../sidecar/src/auth/sealed.ts';
-import { TEST_KEYS, testConfig } from '../helpers/fixtures.ts';
+import { TEST_KEYS } from '../helpers/fixtures.ts';
 import {
   type ForgedProvider,
   type Forgery,

@@ -1,6 +1,5 @@
 import type { AuthEventFields, LoginFailure } from '../../../contract/log-events.ts';
 import { boundedCache } from '../../../lib/bounded-cache.ts';
-import { capField } from '../../../lib/log/sanitize.ts';
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { browserBinding } from '../auth/browser-binding.ts';
