@@ -83,22 +83,42 @@ describe('the responses in progress', () => {
     expect(ended).toEqual(['long:credential_expired']);
   });
 
-  it('end at a recheck those a new config ends, and only those', () => {
+  it('end at a recheck those a new config ends, and only those; the policies asked again only when they changed', () => {
     const responses = createOpenResponses(end);
     const kept = scope('kept', null);
     const revoked = scope('revoked', null);
     responses.add(kept);
     responses.add(revoked);
     const closed: string[] = [];
+    let evaluated = 0;
+    const policy = {
+      evaluate: () => {
+        evaluated++;
+        return { decision: { action: 'deny', reason: 'no_policy_matched' } };
+      },
+    };
     const state = {
       revocations: { find: (s: { sid: string }) => (s.sid === 's-revoked' ? { name: 'r1' } : undefined) },
-      policy: { evaluate: () => ({ decision: { action: 'allow' } }) },
+      policy,
     };
+    // Both were admitted by the engine the new config keeps (it changed only its revocations).
     for (const s of [kept, revoked])
-      Object.assign(s, { sessionIssuedAt: 1, identity: { email: 'a@example.com', sub: 'a', idp: 'dev' } });
+      Object.assign(s, {
+        sessionIssuedAt: 1,
+        identity: { email: 'a@example.com', sub: 'a', idp: 'dev' },
+        policyInput: { path: '/' },
+        state: { ...s.state, policy },
+      });
     responses.recheck(state as never, (s, why) => closed.push(`${s.requestId}:${why.reason}`));
     expect(closed).toEqual(['revoked:session_revoked']);
     expect(ended).toEqual(['revoked:session_revoked']);
     expect(responses.size).toBe(1);
+    expect(evaluated).toBe(0);
+    // A new engine is asked, and its deny ends the other.
+    const newer = { ...state, policy: { ...policy } };
+    responses.recheck(newer as never, (s, why) => closed.push(`${s.requestId}:${why.reason}`));
+    expect(closed).toEqual(['revoked:session_revoked', 'kept:policy_changed']);
+    expect(evaluated).toBe(1);
+    expect(responses.size).toBe(0);
   });
 });

@@ -10,6 +10,9 @@ export type LiveClosure =
 /**
  * What a new config says of an exchange admitted under an earlier one: a revocation that ends
  * its session, or its policies' new decision when they no longer admit it; null while it stands.
+ * The policies are not asked again when the config kept the engine that admitted it (a sign-out
+ * or a revocation changes only the revocations): its decision stands, and each sign-out does not
+ * evaluate every request in progress again.
  */
 export function closureUnder(state: RuntimeState, scope: RequestScope): LiveClosure | null {
   const identity = scope.identity;
@@ -25,7 +28,7 @@ export function closureUnder(state: RuntimeState, scope: RequestScope): LiveClos
           ...(scope.providerSessionId !== null ? { psid: scope.providerSessionId } : {}),
         });
   if (revocation) return { reason: 'session_revoked', revocation: revocation.name };
-  if (scope.policyInput === null) return null;
+  if (scope.policyInput === null || state.policy === scope.state.policy) return null;
   const { decision } = state.policy.evaluate(scope.policyInput);
   return admits(decision) ? null : { reason: 'policy_changed', decision };
 }
