@@ -26,7 +26,7 @@ export interface Session {
     readonly userAgent: string | null;
   } | null;
   readonly end: { readonly kind: SessionEnd; readonly time: number; readonly detail: string | null } | null;
-  /** First and last activity (login or request). */
+  /** First and last activity (the sign-in, a request's start, a response's end). */
   readonly first: number;
   readonly last: number;
   /** Client IPs and user agents, in the order first seen. */
@@ -268,6 +268,11 @@ export class SessionBuilder {
       ...requests.flatMap((r, i) => (i === 0 || i === requests.length - 1 ? [r.start] : [])),
     ];
     if (times.length === 0 && end) times.push(end.time);
+    // A request is activity until its response ended: a stream of events or a download that
+    // began early and ran for hours (until a revocation cut it) was shown as over at its start.
+    let lastEnd = Number.NEGATIVE_INFINITY;
+    for (const r of requests) if (r.end > lastEnd) lastEnd = r.end;
+    if (lastEnd !== Number.NEGATIVE_INFINITY) times.push(lastEnd);
     return {
       app: b.app,
       sessionId: b.sessionId,

@@ -256,6 +256,22 @@ describe('sessions', () => {
     ).toContain('ended      revoked at');
   });
 
+  it('counts a request as activity until its response ended: a stream cut by a revocation hours after it began', () => {
+    const b = new SessionBuilder();
+    b.add(
+      request(1, { end: 4 * 3_600_000, outcome: 'denied', error: 'session_revoked', uri: '/api/stream' }),
+    );
+    b.add(request(2));
+    const [session] = b.sessions();
+    expect(session).toMatchObject({ first: 1000, last: 4 * 3_600_000 });
+    const text = renderTable({
+      kind: 'sessions',
+      query: { kind: 'sessions', range: { since: -Infinity, until: Infinity } },
+      sessions: b.sessions(),
+    }).join('');
+    expect(text).toContain('→ 1970-01-01T04:00:00.000Z (3h59m), 2 requests');
+  });
+
   it('a session table says why a request failed, in a column of its own', () => {
     const b = new SessionBuilder();
     b.add(request(1));
