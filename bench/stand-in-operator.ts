@@ -5,8 +5,8 @@ import { writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { readSnapshot } from '../sidecar/src/config/config-files.ts';
 import { configFromSnapshot } from '../sidecar/src/config/load-application.ts';
-import { readSnapshot } from '../sidecar/src/config/load-documents.ts';
 import { selfSignedCertificate } from '../test/helpers/tls.ts';
 
 export interface StandInOperator {

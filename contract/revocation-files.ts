@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { API_VERSION } from './api/schema-helpers.ts';
@@ -39,13 +49,26 @@ export function writeRevocationFile(
   return name;
 }
 
-/** Deletes the revocation files of a directory whose noted expiry has passed; others are left alone. */
+/** How often one process looks through a directory for expired files (each write may ask). */
+export const PRUNE_EVERY_MS = 60_000;
+const lastPruned = new Map<string, number>();
+
+/**
+ * Deletes the revocation files of a directory whose noted expiry has passed; others are left
+ * alone. At most once a minute per directory in a process: it looks at every file, and each
+ * sign-out of a replica asked for it (with 8,000 files, 60 ms of a stalled event loop each).
+ * Only the head of each regular file is read, where the expiry is noted: a file copied in by
+ * mistake is not read whole, and a named pipe is not waited on (before, the next sign-out of
+ * every replica blocked on it for ever).
+ */
 export function pruneRevocationFiles(directory: string, now = Date.now()): number {
+  if (now - (lastPruned.get(directory) ?? Number.NEGATIVE_INFINITY) < PRUNE_EVERY_MS) return 0;
+  lastPruned.set(directory, now);
   let pruned = 0;
   for (const file of readdirSync(directory)) {
     if (!file.endsWith('.yaml')) continue;
     try {
-      const at = expiresAt(readFileSync(join(directory, file), 'utf8'));
+      const at = expiresAt(headOf(join(directory, file)));
       if (at !== undefined && at <= now) {
         unlinkSync(join(directory, file));
         pruned++;
@@ -55,4 +78,19 @@ export function pruneRevocationFiles(directory: string, now = Date.now()): numbe
     }
   }
   return pruned;
+}
+
+/** Where a revocation file notes its expiry: its first lines. */
+const HEAD_BYTES = 512;
+
+/** The first bytes of a regular file ('' for anything else); opened without waiting on a pipe. */
+function headOf(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) return '';
+    const buffer = Buffer.alloc(HEAD_BYTES);
+    return buffer.toString('utf8', 0, readSync(fd, buffer, 0, HEAD_BYTES, 0));
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -7,8 +7,8 @@ import { ConfigError, configErrorReport } from '../../../contract/errors.ts';
 import { UsageError } from '../../../lib/args.ts';
 import { inputAtOutput } from '../../../lib/output-path.ts';
 import { processKeys } from '../auth/process-keys.ts';
+import { isConfigFileName, readSnapshot } from '../config/config-files.ts';
 import { configFromSnapshot } from '../config/load-application.ts';
-import { isConfigFileName, readSnapshot } from '../config/load-documents.ts';
 
 export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir> [--application <name>]
 

@@ -1,12 +1,18 @@
 import { type FSWatcher, watch } from 'node:fs';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError } from '../../../contract/errors.ts';
+import { type ConfigSnapshot, readSnapshot } from './config-files.ts';
 import type { ConfigListener, ConfigSource } from './config-source.ts';
 import { configFromSnapshot, type SelectApplication } from './load-application.ts';
-import { type ConfigSnapshot, readSnapshot } from './load-documents.ts';
 
 export const DEFAULT_POLL_INTERVAL_MS = 1_000;
 const DEBOUNCE_MS = 50;
+/**
+ * Every this many polls, every file of the revocations directory is looked at, for a file
+ * changed in place (which leaves the directory as it was) that no watcher reported; other polls
+ * look at the directory itself, and at its files only when it changed.
+ */
+export const SWEEP_EVERY_POLLS = 30;
 
 export interface FileConfigSourceOptions extends SelectApplication {
   /** A YAML/JSON file or a directory of them (e.g. a mounted ConfigMap). */
@@ -41,11 +47,12 @@ export function createFileConfigSource(
 
   const load = (snapshot: ConfigSnapshot): SidecarConfig => configFromSnapshot(snapshot, options);
 
-  const check = (): void => {
+  let polls = 0;
+  const check = (sweep: boolean): void => {
     if (closed) return;
     let snapshot: ConfigSnapshot;
     try {
-      snapshot = readSnapshot(options.path, extra);
+      snapshot = readSnapshot(options.path, extra, { previous: last, sweep });
     } catch (error) {
       // Files mid-replacement can be briefly missing; report only once per distinct failure.
       if (last !== undefined && error instanceof ConfigError) {
@@ -67,7 +74,7 @@ export function createFileConfigSource(
 
   const schedule = (): void => {
     if (debounce) clearTimeout(debounce);
-    debounce = setTimeout(check, DEBOUNCE_MS);
+    debounce = setTimeout(() => check(true), DEBOUNCE_MS);
   };
 
   return {
@@ -84,7 +91,7 @@ export function createFileConfigSource(
           // watching is an optimisation; polling below is authoritative
         }
       }
-      poll = setInterval(check, pollIntervalMs);
+      poll = setInterval(() => check(++polls % SWEEP_EVERY_POLLS === 0), pollIntervalMs);
       poll.unref();
       return config;
     },

@@ -18,7 +18,8 @@ import {
   sessionLifetimeMs,
 } from '../../../contract/revocations.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
-import { type ConfigSnapshot, parseSnapshot, type SourceDocument } from './load-documents.ts';
+import type { ConfigSnapshot } from './config-files.ts';
+import { parseSnapshot, type SourceDocument } from './load-documents.ts';
 
 const KNOWN_KINDS = new Set(['AccessApplication', 'AccessPolicy', 'AccessRevocation']);
 
@@ -84,6 +85,10 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
   const revocations: RevocationView[] = [];
   const invalidApplications: { location: string; value: unknown }[] = [];
   const invalidPolicies = new Set<string>();
+  // Files of the revocations directory too large to read: each is skipped as an invalid one is.
+  for (const problem of snapshot.skipped ?? [])
+    if (select.onInvalidRevocation) select.onInvalidRevocation(problem);
+    else errors.push(problem);
   for (const doc of documents) {
     const v = doc.value as { apiVersion?: unknown; kind?: unknown };
     if (typeof v !== 'object' || Array.isArray(v)) {

@@ -1,5 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import {
   Composer,
   type Document,
@@ -12,6 +11,7 @@ import {
   parseAllDocuments,
 } from 'yaml';
 import { ConfigError, type FieldError } from '../../../contract/errors.ts';
+import type { ConfigSnapshot } from './config-files.ts';
 import { fastYamlDocuments } from './yaml-fast-path.ts';
 
 /** One YAML document with the location users need to find it again. */
@@ -56,52 +56,6 @@ function positionIn(
     }
   }
   return undefined;
-}
-
-/** Raw bytes of every config file, keyed by path; compared to decide whether anything changed. */
-export interface ConfigSnapshot {
-  readonly files: ReadonlyMap<string, string>;
-}
-
-const CONFIG_EXTENSIONS = /\.(ya?ml|json)$/i;
-
-/** Whether a directory's file of this name is read as config: YAML or JSON, not a dotfile. */
-export function isConfigFileName(name: string): boolean {
-  return !name.startsWith('.') && CONFIG_EXTENSIONS.test(name);
-}
-
-/** Lists the config files behind a path: the file itself, or the YAML/JSON files of a directory (sorted, no dotfiles). */
-export function listConfigFiles(path: string): string[] {
-  const stat = statSync(path);
-  if (!stat.isDirectory()) return [path];
-  return readdirSync(path)
-    .filter(isConfigFileName)
-    .sort()
-    .map((name) => join(path, name))
-    .filter((file) => statSync(file).isFile());
-}
-
-/**
- * Reads the current bytes of every config file, then of every file of the extra directories
- * (which may be empty, e.g. a shared revocations directory); throws ConfigError(config_unreadable)
- * when it cannot.
- */
-export function readSnapshot(path: string, extraDirectories: readonly string[] = []): ConfigSnapshot {
-  const files = new Map<string, string>();
-  for (const [source, required] of [
-    [path, true] as const,
-    ...extraDirectories.map((d) => [d, false] as const),
-  ]) {
-    const before = files.size;
-    try {
-      for (const file of listConfigFiles(source)) files.set(file, readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw new ConfigError('config_unreadable', [{ path: source, message: (error as Error).message }]);
-    }
-    if (required && files.size === before)
-      throw new ConfigError('config_unreadable', [{ path, message: 'no .yaml, .yml or .json files found' }]);
-  }
-  return { files };
 }
 
 /** A file's documents parsed again, with line positions, for messages: only when one is needed. */
