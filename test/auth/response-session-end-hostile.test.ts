@@ -75,6 +75,21 @@ describe('a request in progress when its session ends', () => {
     expect(stack.upstream.seen.some((s) => s.url === '/queued/page')).toBe(false);
   }, 30_000);
 
+  it('queued behind a request of the same session, both ended at once: the one queued is not sent on when the other frees its place', async () => {
+    const { cookie, sessionId } = await signedIn(stack);
+    // The session holds its share of the connections (one of two); its next request waits.
+    const held = await longPoll(stack, cookie, '/share/poll');
+    const waiting = request(`${stack.origin}/share-queued/page`, {
+      headers: { cookie, accept: 'application/json' },
+    }).then((r) => r.statusCode);
+    await sleep(200);
+    install(revokingSession('share', sessionId));
+    expect((await within(held.answered, 1_000, 'the held poll answered')).status).toBe(401);
+    expect(await within(waiting, 1_000, 'the queued request answered')).toBe(401);
+    await sleep(300);
+    expect(stack.upstream.seen.some((s) => s.url === '/share-queued/page')).toBe(false);
+  }, 20_000);
+
   it('from a client that half-closed after its request: the 401 still reaches it', async () => {
     const { cookie, sessionId } = await signedIn(stack);
     const client = await rawRequest(

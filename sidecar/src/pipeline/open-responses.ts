@@ -27,10 +27,9 @@ export interface OpenResponses {
 /**
  * The registry of responses in progress: linked through the scopes themselves, so that a
  * request allocates nothing for it, and ended by one function given the scope (its `response`)
- * rather than by a closure per request. Their credentials'
- * ends share one timer, armed for the earliest of them; it is not disarmed when the last one
- * goes, since arming it again for every request that finds the registry empty would cost more
- * than a timer that fires for nothing once.
+ * rather than by a closure per request. Their credentials' ends share one timer, armed for the
+ * earliest of them; it is not disarmed when the last one goes, since arming it again for every
+ * request that finds the registry empty would cost more than a timer that fires for nothing once.
  */
 export function createOpenResponses(
   /**

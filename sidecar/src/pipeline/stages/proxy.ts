@@ -153,7 +153,7 @@ const SESSION_ENDED: Record<'session_revoked' | 'credential_expired', HttpError>
   credential_expired: new HttpError(
     'credential_expired',
     401,
-    'Your session has ended. Sign in again.',
+    'Your session or token has expired. Sign in again.',
     undefined,
     CHALLENGE,
   ),
@@ -329,7 +329,8 @@ export function proxy(
 
     const dispatch = (): void => {
       scope.waitingForUpstream = false;
-      if (clientGone || scope.interrupted) {
+      // Answered already while it waited (its session ended: endForwarded): never sent on.
+      if (clientGone || scope.interrupted || res.writableEnded) {
         release();
         return;
       }
