@@ -219,13 +219,15 @@ describe('revocation', () => {
     // Each round's stream of events, and the request of the round's check that was on its way
     // to the application when the revocation came, if one was.
     for (const line of applied) expect(line.responsesClosed).toBeGreaterThanOrEqual(1);
-    // Each round's revoked cookie came back once: refused at the door (session_revoked), or, on
-    // a request already on its way to the application, sent to sign in from there.
+    // Each round's revoked cookie came back: refused at the door (session_revoked), or, on a
+    // request already on its way to the application, sent to sign in from there (after which
+    // the round may have tried once more, and been refused at the door).
     const revoked = sidecar.lines.filter((l) => l.type === 'session_revoked');
     const cutOnTheWay = sidecar.lines.filter(
       (l) => l.type === 'request' && /^\/after-/.test(String(l.uri)) && l.error === 'session_revoked',
     );
-    expect(revoked.length + cutOnTheWay.length).toBe(ROUNDS);
+    expect(revoked.length).toBeLessThanOrEqual(ROUNDS);
+    expect(revoked.length + cutOnTheWay.length).toBeGreaterThanOrEqual(ROUNDS);
     for (const line of cutOnTheWay) expect(line).toMatchObject({ status: 302, outcome: 'login_redirect' });
     if (revoked.length > 0)
       expect(revoked[0]).toMatchObject({ email: ALICE, provider: 'dev', app: `${NS}/wiki` });
