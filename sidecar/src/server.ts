@@ -158,7 +158,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   let inFlight = 0;
   let started = 0;
   let drained: (() => void) | undefined;
-  const upgrades = createUpgradeRegistry(limits, limits.idleTimeoutMs);
+  const upgrades = createUpgradeRegistry(limits, limits.idleTimeoutMs, () => state);
   const responses = createOpenResponses((scope, why) => endForwarded(scope, why, draining));
   const providerCalls = createProviderCalls();
 

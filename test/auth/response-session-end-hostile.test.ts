@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, sleep, watchSocket, within } from '../helpers/hostile.ts';
@@ -164,6 +164,52 @@ describe('a request in progress of a client that reset its connection', () => {
     const applied = wide.sidecar.events('revocation_applied').find((e) => e.revocation === 'after-reset');
     expect(applied).toMatchObject({ responsesClosed: 1 });
     await upstreamDone('/reset/events', '/live/events');
+  }, 20_000);
+});
+
+describe('a WebSocket handshake the application is answering when its session ends', () => {
+  let slow: SignInStack;
+  const installSlow = configInstaller(() => slow);
+  const upgrades: Socket[] = [];
+  beforeAll(async () => {
+    slow = await startSignInStack({ application: inProgressApplication });
+    // The application takes half a second to answer a handshake.
+    slow.upstream.server.on('upgrade', (_req, socket: Socket) => {
+      upgrades.push(socket);
+      socket.on('error', () => undefined);
+      socket.resume(); // reads on, so the sidecar's close is seen
+      setTimeout(() => {
+        if (!socket.destroyed)
+          socket.write(
+            'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n',
+          );
+      }, 500);
+    });
+  });
+  afterAll(async () => {
+    for (const socket of upgrades) socket.destroy();
+    await slow?.close();
+  });
+
+  it('is refused 401 when the answer comes: no tunnel opens for the ended session', async () => {
+    const { cookie, sessionId } = await signedIn(slow);
+    const client = await rawRequest(
+      slow.sidecar.port,
+      `GET /handshake/live HTTP/1.1\r\nhost: 127.0.0.1\r\ncookie: ${cookie}\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    );
+    await eventually('the handshake at the application', () => upgrades.length === 1);
+    installSlow(revokingSession('mid-handshake', sessionId));
+    const text = await client.waitFor(/^HTTP\/1\.1 \d+/, 2_000);
+    expect(text).toMatch(/^HTTP\/1\.1 401/);
+    expect(text).not.toContain('101');
+    await within(client.closed, 2_000, 'the client connection closed');
+    // The sidecar closed its connection to the application (which sees its end).
+    await eventually('the application\u2019s side ended', () => upgrades[0]?.readableEnded === true, 2_000);
+    expect(await lineOf(slow, '/handshake/live')).toMatchObject({
+      status: 401,
+      outcome: 'denied',
+      error: 'session_revoked',
+    });
   }, 20_000);
 });
 

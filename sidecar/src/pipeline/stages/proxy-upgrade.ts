@@ -32,6 +32,11 @@ export interface UpgradeRegistry {
    * is cut (the client idle timeout).
    */
   readonly clientStallMs: number;
+  /**
+   * What the config in force now says of a handshake admitted under an earlier one (see
+   * closureUnder): null while it stands.
+   */
+  closureNow(scope: RequestScope): LiveClosure | null;
   /** Reserves a tunnel for a caller (null), or says which cap is reached. Undo with `delete`. */
   reserve(scope: RequestScope, key: string): 'tunnels_full' | 'caller_tunnels_full' | null;
   add(scope: RequestScope, close: () => void): void;
@@ -49,12 +54,18 @@ export interface UpgradeRegistry {
 export function createUpgradeRegistry(
   limits: TunnelLimits = DEFAULT_TUNNEL_LIMITS,
   clientStallMs = 60_000,
+  /** The runtime state in force (the last config installed). */
+  current: () => RuntimeState | undefined = () => undefined,
 ): UpgradeRegistry {
   const open = new Map<RequestScope, () => void>();
   const reserved = new Map<RequestScope, string>();
   const perKey = new Map<string, number>();
   return {
     clientStallMs,
+    closureNow(scope) {
+      const now = current();
+      return now === undefined || now === scope.state ? null : closureUnder(now, scope);
+    },
     reserve(scope, key) {
       if (reserved.size >= limits.maxTunnels) return 'tunnels_full';
       if ((perKey.get(key) ?? 0) >= limits.maxClientTunnels) return 'caller_tunnels_full';
@@ -164,6 +175,16 @@ export function proxyUpgrade(
           finish();
           return;
         }
+        // A config installed while the application answered the handshake may have ended its
+        // session or denied its caller: the recheck of open tunnels did not see this one yet, and
+        // it would have stayed open, for as long as its client liked.
+        const ended = registry.closureNow(scope);
+        if (ended !== null) {
+          upstream.destroy();
+          refuse(ended.reason === 'policy_changed' ? HANDSHAKE_DENIED : HANDSHAKE_SESSION_ENDED);
+          scope.outcome = 'denied';
+          return;
+        }
         scope.status = statusCode;
         scope.outcome = 'upgraded';
         const lines = ['HTTP/1.1 101 Switching Protocols', 'connection: Upgrade', 'upgrade: websocket'];
@@ -259,6 +280,14 @@ function endWithCredential(scope: RequestScope, close: () => void): () => void {
     close();
   });
 }
+
+/** The answers to a handshake whose session ended, or whose caller the policies denied, while the application answered it. */
+const HANDSHAKE_SESSION_ENDED = new HttpError(
+  'session_revoked',
+  401,
+  'Your session has ended. Sign in again.',
+);
+const HANDSHAKE_DENIED = new HttpError('policy_changed', 403, 'You no longer have access to this page.');
 
 const TUNNEL_LIMIT = new HttpError(
   'tunnel_limit',
