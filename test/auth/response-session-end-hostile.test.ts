@@ -6,6 +6,7 @@ import {
   closedUpstream,
   configInstaller,
   inProgressApplication,
+  inProgressStack,
   lineOf,
   longPoll,
   revokingSession,
@@ -137,44 +138,43 @@ describe('a request in progress when its session ends', () => {
 });
 
 describe('a request in progress of a client that reset its connection', () => {
-  let wide: SignInStack;
-  const installWide = configInstaller(() => wide);
-  beforeAll(async () => {
-    wide = await startSignInStack({ application: inProgressApplication });
-  });
-  afterAll(async () => wide?.close());
+  const wide = inProgressStack();
 
   it('from a client that reset its connection just before: nothing ended twice, the other stream of the session counted', async () => {
-    const { cookie, sessionId } = await signedIn(wide);
+    const { cookie, sessionId } = await signedIn(wide());
     const gone = await rawRequest(
-      wide.sidecar.port,
+      wide().sidecar.port,
       `GET /reset/events HTTP/1.1\r\nhost: 127.0.0.1\r\ncookie: ${cookie}\r\naccept: text/event-stream\r\n\r\n`,
     );
     await gone.waitFor(/data: 0/, 2_000);
-    const live = await openEventStream(wide.origin, cookie, '/live/events');
+    const live = await openEventStream(wide().origin, cookie, '/live/events');
     gone.socket.resetAndDestroy(); // RST
-    expect(await lineOf(wide, '/reset/events')).toMatchObject({ outcome: 'client_abort', error: null });
-    installWide(revokingSession('after-reset', sessionId));
+    expect(await lineOf(wide(), '/reset/events')).toMatchObject({ outcome: 'client_abort', error: null });
+    wide.install(revokingSession('after-reset', sessionId));
     expect((await within(live.ended, 1_000, 'the live stream cut')).how).toBe('error');
-    expect(wide.sidecar.records().filter((l) => l.uri === '/reset/events')).toHaveLength(1);
-    expect(await lineOf(wide, '/live/events')).toMatchObject({
+    expect(
+      wide()
+        .sidecar.records()
+        .filter((l) => l.uri === '/reset/events'),
+    ).toHaveLength(1);
+    expect(await lineOf(wide(), '/live/events')).toMatchObject({
       outcome: 'denied',
       error: 'session_revoked',
     });
-    const applied = wide.sidecar.events('revocation_applied').find((e) => e.revocation === 'after-reset');
+    const applied = wide()
+      .sidecar.events('revocation_applied')
+      .find((e) => e.revocation === 'after-reset');
     expect(applied).toMatchObject({ responsesClosed: 1 });
     await upstreamDone('/reset/events', '/live/events');
   }, 20_000);
 });
 
 describe('a WebSocket handshake the application is answering when its session ends', () => {
-  let slow: SignInStack;
-  const installSlow = configInstaller(() => slow);
+  const slow = inProgressStack();
   const upgrades: Socket[] = [];
-  beforeAll(async () => {
-    slow = await startSignInStack({ application: inProgressApplication });
+  beforeAll(() => {
     // The application takes half a second to answer a handshake.
-    slow.upstream.server.on('upgrade', (_req, socket: Socket) => {
+    slow().upstream.server.on('upgrade', (_req, socket: Socket) => {
       upgrades.push(socket);
       socket.on('error', () => undefined);
       socket.resume(); // reads on, so the sidecar's close is seen
@@ -186,26 +186,25 @@ describe('a WebSocket handshake the application is answering when its session en
       }, 500);
     });
   });
-  afterAll(async () => {
+  afterAll(() => {
     for (const socket of upgrades) socket.destroy();
-    await slow?.close();
   });
 
   it('is refused 401 when the answer comes: no tunnel opens for the ended session', async () => {
-    const { cookie, sessionId } = await signedIn(slow);
+    const { cookie, sessionId } = await signedIn(slow());
     const client = await rawRequest(
-      slow.sidecar.port,
+      slow().sidecar.port,
       `GET /handshake/live HTTP/1.1\r\nhost: 127.0.0.1\r\ncookie: ${cookie}\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
     );
     await eventually('the handshake at the application', () => upgrades.length === 1);
-    installSlow(revokingSession('mid-handshake', sessionId));
+    slow.install(revokingSession('mid-handshake', sessionId));
     const text = await client.waitFor(/^HTTP\/1\.1 \d+/, 2_000);
     expect(text).toMatch(/^HTTP\/1\.1 401/);
     expect(text).not.toContain('101');
     await within(client.closed, 2_000, 'the client connection closed');
     // The sidecar closed its connection to the application (which sees its end).
     await eventually('the application\u2019s side ended', () => upgrades[0]?.readableEnded === true, 2_000);
-    expect(await lineOf(slow, '/handshake/live')).toMatchObject({
+    expect(await lineOf(slow(), '/handshake/live')).toMatchObject({
       status: 401,
       outcome: 'denied',
       error: 'session_revoked',

@@ -2,8 +2,8 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, kernelSendQueue, sleep, watchSocket, within } from '../helpers/hostile.ts';
 import {
-  configInstaller,
   inProgressApplication,
+  inProgressStack,
   lineOf,
   longPoll,
   revokingSession,
@@ -61,21 +61,17 @@ describe('a session that reaches its absolute lifetime', () => {
 });
 
 describe('a new config', () => {
-  let stack: SignInStack;
-  const install = configInstaller(() => stack);
-  beforeAll(async () => {
-    stack = await startSignInStack({ application: inProgressApplication });
-  });
-  afterAll(async () => stack?.close());
+  const stack = inProgressStack();
+  const install = stack.install;
 
   it('that revokes a session ends its stream and long poll at once, counts them, and leaves another session of the same user alone', async () => {
-    const victim = await signedIn(stack);
-    const other = await signedIn(stack);
-    const stolen = await openEventStream(stack.origin, victim.cookie, '/revoked/events');
-    const stolenPoll = await longPoll(stack, victim.cookie, '/revoked/poll');
+    const victim = await signedIn(stack());
+    const other = await signedIn(stack());
+    const stolen = await openEventStream(stack().origin, victim.cookie, '/revoked/events');
+    const stolenPoll = await longPoll(stack(), victim.cookie, '/revoked/poll');
     // A page the application is slow to make: the browser is sent to sign in, as it would be now.
-    const stolenPage = await longPoll(stack, victim.cookie, '/revoked/poll-page', 'text/html');
-    const kept = await openEventStream(stack.origin, other.cookie, '/kept/events');
+    const stolenPage = await longPoll(stack(), victim.cookie, '/revoked/poll-page', 'text/html');
+    const kept = await openEventStream(stack().origin, other.cookie, '/kept/events');
     const revokedAt = performance.now();
     install((config) => ({
       ...config,
@@ -102,9 +98,9 @@ describe('a new config', () => {
     expect(answer.body).toContain('Your session has ended');
     expect(await within(stolenPage.answered, 2_000, 'the page answered')).toMatchObject({
       status: 302,
-      location: `${stack.origin}/.gatehouse/login?rd=%2Frevoked%2Fpoll-page`,
+      location: `${stack().origin}/.gatehouse/login?rd=%2Frevoked%2Fpoll-page`,
     });
-    expect(stack.sidecar.events('revocation_applied').at(-1)).toMatchObject({
+    expect(stack().sidecar.events('revocation_applied').at(-1)).toMatchObject({
       revocation: 'stolen-laptop',
       websocketsClosed: 0,
       responsesClosed: 3,
@@ -114,13 +110,13 @@ describe('a new config', () => {
       revocation: 'stolen-laptop',
       sessionId: victim.sessionId,
     });
-    expect(stack.sidecar.events('response_closed')).toEqual([closed, closed, closed]);
-    expect(await lineOf(stack, '/revoked/poll-page')).toMatchObject({
+    expect(stack().sidecar.events('response_closed')).toEqual([closed, closed, closed]);
+    expect(await lineOf(stack(), '/revoked/poll-page')).toMatchObject({
       status: 302,
       outcome: 'login_redirect',
       error: 'session_revoked',
     });
-    expect(await lineOf(stack, '/revoked/events')).toMatchObject({
+    expect(await lineOf(stack(), '/revoked/events')).toMatchObject({
       outcome: 'denied',
       error: 'session_revoked',
     });
@@ -131,11 +127,11 @@ describe('a new config', () => {
   }, 20_000);
 
   it('whose policies deny a caller now cuts its stream and answers its waiting request 403; what they still allow goes on', async () => {
-    const { cookie } = await signedIn(stack);
-    const denied = await openEventStream(stack.origin, cookie, '/reports/events');
-    const deniedPoll = await longPoll(stack, cookie, '/reports/poll');
-    const deniedPage = await longPoll(stack, cookie, '/reports/poll-page', 'text/html');
-    const allowed = await openEventStream(stack.origin, cookie, '/wiki/events');
+    const { cookie } = await signedIn(stack());
+    const denied = await openEventStream(stack().origin, cookie, '/reports/events');
+    const deniedPoll = await longPoll(stack(), cookie, '/reports/poll');
+    const deniedPage = await longPoll(stack(), cookie, '/reports/poll-page', 'text/html');
+    const allowed = await openEventStream(stack().origin, cookie, '/wiki/events');
     install((config) => ({
       ...config,
       policies: config.policies.map((p) =>
@@ -157,8 +153,8 @@ describe('a new config', () => {
       reason: 'policy_changed',
       decision: expect.objectContaining({ action: 'deny' }),
     });
-    expect(stack.sidecar.events('response_closed').slice(-3)).toEqual([closed, closed, closed]);
-    expect(await lineOf(stack, '/reports/poll')).toMatchObject({
+    expect(stack().sidecar.events('response_closed').slice(-3)).toEqual([closed, closed, closed]);
+    expect(await lineOf(stack(), '/reports/poll')).toMatchObject({
       status: 403,
       outcome: 'denied',
       error: 'policy_changed',
@@ -170,8 +166,8 @@ describe('a new config', () => {
   }, 20_000);
 
   it('resets the connection of a client that reads nothing of its stream: what the kernel held for it is dropped', async () => {
-    const { cookie, sessionId } = await signedIn(stack);
-    const socket = connect(stack.sidecar.port, '127.0.0.1');
+    const { cookie, sessionId } = await signedIn(stack());
+    const socket = connect(stack().sidecar.port, '127.0.0.1');
     const client = watchSocket(socket);
     await new Promise((resolve) => socket.once('connect', resolve));
     socket.pause(); // reads nothing: the sidecar's send queue to it fills
@@ -179,19 +175,19 @@ describe('a new config', () => {
     const local = socket.localPort as number;
     await eventually(
       'the send queue to the client full',
-      () => (kernelSendQueue(stack.sidecar.port, local) ?? 0) > 100_000,
+      () => (kernelSendQueue(stack().sidecar.port, local) ?? 0) > 100_000,
     );
     install(revokingSession('stalled', sessionId));
     // A close would have left the queue to drain into the client for as long as it liked.
     await eventually(
       'the send queue to the client gone',
-      () => kernelSendQueue(stack.sidecar.port, local) === undefined,
+      () => kernelSendQueue(stack().sidecar.port, local) === undefined,
       2_000,
     );
     socket.resume();
     await client.closed;
     expect(client.reset()).toBe(true);
-    expect(await lineOf(stack, '/stalled/flood')).toMatchObject({
+    expect(await lineOf(stack(), '/stalled/flood')).toMatchObject({
       outcome: 'denied',
       error: 'session_revoked',
     });

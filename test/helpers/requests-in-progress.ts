@@ -1,9 +1,10 @@
 import { request } from 'undici';
+import { afterAll, beforeAll } from 'vitest';
 import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { eventually, feed } from './hostile.ts';
 import { HttpBrowser, signInWithDevProvider } from './http-browser.ts';
 import { cookieHeader } from './session-ends.ts';
-import type { SignInStack } from './sign-in-stack.ts';
+import { type SignInStack, type SignInStackOptions, startSignInStack } from './sign-in-stack.ts';
 import type { Handler } from './upstream.ts';
 
 /** Requests in progress when their session ends: the application and the steps of those tests. */
@@ -115,3 +116,22 @@ export const revokingSession =
       },
     ],
   });
+
+/**
+ * For one describe block: a sign-in stack serving inProgressApplication, started before its
+ * tests and closed after them. Called, it is the stack; `install` changes its config.
+ */
+export function inProgressStack(
+  options: SignInStackOptions = {},
+): (() => SignInStack) & { install: (change: (config: SidecarConfig) => SidecarConfig) => void } {
+  let stack: SignInStack | undefined;
+  beforeAll(async () => {
+    stack = await startSignInStack({ application: inProgressApplication, ...options });
+  });
+  afterAll(async () => stack?.close());
+  const current = (): SignInStack => {
+    if (stack === undefined) throw new Error('the stack starts before the tests of its block');
+    return stack;
+  };
+  return Object.assign(current, { install: configInstaller(current) });
+}
