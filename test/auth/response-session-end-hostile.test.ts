@@ -17,9 +17,9 @@ import { openEventStream } from '../helpers/session-ends.ts';
 import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
 
 // Hostile and broken clients at every phase of a request in progress when its session ends:
-// queued for the one connection to the application, half-closed, mid-upload, already reset, and
-// the sidecar's shutdown with a stream open. Each request is answered or cut once, written once,
-// and nothing of it is left holding a slot.
+// queued for the application's connections, half-closed, mid-upload, already reset, in the middle
+// of a WebSocket handshake, and the sidecar's shutdown with a stream open. Each request is
+// answered or cut once, written once, and nothing of it is left holding a slot.
 
 let stack: SignInStack;
 const install = configInstaller(() => stack);
