@@ -48,11 +48,37 @@ export function controlPlaneAssets(): string {
 
 /** A free loopback TCP port. */
 export async function freePort(): Promise<number> {
+  // Below the kernel's ephemeral range (32768-60999 here): a port from that range, free when
+  // picked, was taken as the source port of some test's outgoing connection before the process
+  // meant for it listened (EADDRINUSE, CI run AQ). Outgoing connections never get these.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = PICKED_PORTS_FROM + Math.floor(Math.random() * (PICKED_PORTS_TO - PICKED_PORTS_FROM));
+    if (await canListen(port)) return port;
+  }
+  return listenedPort(0);
+}
+
+const PICKED_PORTS_FROM = 20_000;
+const PICKED_PORTS_TO = 32_768;
+
+async function canListen(port: number): Promise<boolean> {
+  try {
+    return (await listenedPort(port)) === port;
+  } catch {
+    return false;
+  }
+}
+
+/** Listens on 127.0.0.1:`port` (0: any), closes, and says which port it had. */
+async function listenedPort(port: number): Promise<number> {
   const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const { port: had } = server.address() as { port: number };
   await new Promise((r) => server.close(r));
-  return port;
+  return had;
 }
 
 /** The fields of an audit.k8s.io/v1 Event that tests read. */
