@@ -32,17 +32,6 @@ export function isConfigFileName(name: string): boolean {
   return !name.startsWith('.') && CONFIG_EXTENSIONS.test(name);
 }
 
-/** Lists the config files behind a path: the file itself, or the YAML/JSON files of a directory (sorted, no dotfiles). */
-export function listConfigFiles(path: string): string[] {
-  const stat = statSync(path);
-  if (!stat.isDirectory()) return [path];
-  return readdirSync(path)
-    .filter(isConfigFileName)
-    .sort()
-    .map((name) => join(path, name))
-    .filter((file) => statSync(file).isFile());
-}
-
 /** What changes when a file or a directory does: its inode, size and times. */
 function stampOf(stat: Stats): string {
   return `${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;

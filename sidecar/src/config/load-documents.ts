@@ -10,7 +10,7 @@ import {
   Parser,
   parseAllDocuments,
 } from 'yaml';
-import { ConfigError, type FieldError } from '../../../contract/errors.ts';
+import type { FieldError } from '../../../contract/errors.ts';
 import type { ConfigSnapshot } from './config-files.ts';
 import { fastYamlDocuments } from './yaml-fast-path.ts';
 

@@ -1,3 +1,4 @@
+import { logEvent } from '../../../contract/event-writer.ts';
 import { admits, type Decision } from '../policy/decision.ts';
 import type { RequestScope } from '../request-scope.ts';
 import type { RuntimeState } from '../runtime-state.ts';
@@ -31,4 +32,19 @@ export function closureUnder(state: RuntimeState, scope: RequestScope): LiveClos
   if (scope.policyInput === null || state.policy === scope.state.policy) return null;
   const { decision } = state.policy.evaluate(scope.policyInput);
   return admits(decision) ? null : { reason: 'policy_changed', decision };
+}
+
+/**
+ * Writes that an exchange was closed because the credential that opened it ended (a session's
+ * absolute lifetime, a token's expiry): `websocket_closed` for a tunnel, `response_closed` for a
+ * request in progress.
+ */
+export function logCredentialEnded(scope: RequestScope, event: 'websocket_closed' | 'response_closed'): void {
+  logEvent(scope.sink, event, {
+    app: scope.state.appLabel,
+    requestId: scope.requestId,
+    reason: 'credential_expired',
+    ...(scope.sessionId !== null ? { sessionId: scope.sessionId } : {}),
+    configGeneration: scope.state.config.generation,
+  });
 }

@@ -1,9 +1,8 @@
-import { logEvent } from '../../../contract/event-writer.ts';
 import { MAX_TIMER_MS } from '../../../lib/call-at.ts';
 import { LinkedOrder } from '../../../lib/linked-order.ts';
 import type { RequestScope } from '../request-scope.ts';
 import type { RuntimeState } from '../runtime-state.ts';
-import { closureUnder, type LiveClosure } from './live-closure.ts';
+import { closureUnder, type LiveClosure, logCredentialEnded } from './live-closure.ts';
 
 /** Why a response in progress was ended: a new config's verdict, or the end of its credential. */
 export type ResponseEnd = LiveClosure | { readonly reason: 'credential_expired' };
@@ -62,14 +61,7 @@ export function createOpenResponses(
         return;
       }
       open.remove(scope);
-      if (!end(scope, { reason: 'credential_expired' })) return;
-      logEvent(scope.sink, 'response_closed', {
-        app: scope.state.appLabel,
-        requestId: scope.requestId,
-        reason: 'credential_expired',
-        ...(scope.sessionId !== null ? { sessionId: scope.sessionId } : {}),
-        configGeneration: scope.state.config.generation,
-      });
+      if (end(scope, { reason: 'credential_expired' })) logCredentialEnded(scope, 'response_closed');
     });
     if (next !== Number.POSITIVE_INFINITY) arm(next);
   };

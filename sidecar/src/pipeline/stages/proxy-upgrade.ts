@@ -4,7 +4,6 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ErrorCause } from '../../../../contract/error-causes.ts';
 import { HttpError } from '../../../../contract/errors.ts';
-import { logEvent } from '../../../../contract/event-writer.ts';
 import type { AdmissionTicket } from '../../../../lib/admission.ts';
 import { callAt } from '../../../../lib/call-at.ts';
 import { resetConnection } from '../../../../lib/net/connection-reset.ts';
@@ -12,8 +11,14 @@ import { sendRawError } from '../../http/error-response.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
 import type { RuntimeState } from '../../runtime-state.ts';
 import { upstreamFault } from '../../upstream/upstream-errors.ts';
-import { closureUnder, type LiveClosure } from '../live-closure.ts';
-import { BUSY_RETRY_AFTER_SECONDS, outcomeOf, responseHeaders, upstreamBusy } from './proxy.ts';
+import { closureUnder, type LiveClosure, logCredentialEnded } from '../live-closure.ts';
+import {
+  BUSY_RETRY_AFTER_SECONDS,
+  outcomeOf,
+  responseHeaders,
+  SESSION_ENDED,
+  upstreamBusy,
+} from './proxy.ts';
 
 /** Caps on open tunnels: a WebSocket holds two sockets for as long as it lives. */
 export interface TunnelLimits {
@@ -181,7 +186,7 @@ export function proxyUpgrade(
         const ended = registry.closureNow(scope);
         if (ended !== null) {
           upstream.destroy();
-          refuse(ended.reason === 'policy_changed' ? HANDSHAKE_DENIED : HANDSHAKE_SESSION_ENDED);
+          refuse(ended.reason === 'policy_changed' ? HANDSHAKE_DENIED : SESSION_ENDED.session_revoked);
           scope.outcome = 'denied';
           return;
         }
@@ -270,23 +275,12 @@ function endWithCredential(scope: RequestScope, close: () => void): () => void {
   if (endsAt === null) return () => undefined;
   return callAt(endsAt, () => {
     scope.errorCode = 'credential_expired';
-    logEvent(scope.sink, 'websocket_closed', {
-      app: scope.state.appLabel,
-      requestId: scope.requestId,
-      reason: 'credential_expired',
-      ...(scope.sessionId !== null ? { sessionId: scope.sessionId } : {}),
-      configGeneration: scope.state.config.generation,
-    });
+    logCredentialEnded(scope, 'websocket_closed');
     close();
   });
 }
 
-/** The answers to a handshake whose session ended, or whose caller the policies denied, while the application answered it. */
-const HANDSHAKE_SESSION_ENDED = new HttpError(
-  'session_revoked',
-  401,
-  'Your session has ended. Sign in again.',
-);
+/** The answer to a handshake whose caller the policies denied while the application answered it. */
 const HANDSHAKE_DENIED = new HttpError('policy_changed', 403, 'You no longer have access to this page.');
 
 const TUNNEL_LIMIT = new HttpError(

@@ -141,8 +141,11 @@ export function endForwarded(scope: RequestScope, why: ResponseEnd, closing: boo
   return true;
 }
 
-/** The answer to a request whose session ended before the application answered it (a long poll). */
-const SESSION_ENDED: Record<'session_revoked' | 'credential_expired', HttpError> = {
+/**
+ * The answer to a request whose session ended before the application answered it (a long poll,
+ * a WebSocket handshake).
+ */
+export const SESSION_ENDED: Record<'session_revoked' | 'credential_expired', HttpError> = {
   session_revoked: new HttpError(
     'session_revoked',
     401,
