@@ -40,7 +40,13 @@ export interface ForgedProvider {
   /** Requests per path (e.g. /jwks). */
   readonly hits: Map<string, number>;
   /** Token requests open now, the most open at once, and the codes of those held unanswered. */
-  readonly tokenRequests: { open: number; peak: number; readonly heldCodes: Set<string> };
+  readonly tokenRequests: {
+    open: number;
+    peak: number;
+    readonly heldCodes: Set<string>;
+    /** Answers the refreshes held (forgery `refresh_hangs`), still open, with fresh tokens; says how many. */
+    releaseRefreshes(): number;
+  };
   /** Answers without end open now, and the bytes they wrote in all. */
   readonly endless: { open: number; bytes: number };
   close(): Promise<void>;
@@ -55,6 +61,8 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
   const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' };
   const codes = new Map<string, { nonce: string; challenge: string }>();
   const hits = new Map<string, number>();
+  /** What answers each refresh held unanswered, until its client leaves. */
+  const heldRefreshes = new Set<() => void>();
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -63,7 +71,17 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
     forgery: 'valid',
     claims: {},
     hits,
-    tokenRequests: { open: 0, peak: 0, heldCodes: new Set() },
+    tokenRequests: {
+      open: 0,
+      peak: 0,
+      heldCodes: new Set(),
+      releaseRefreshes() {
+        const answers = [...heldRefreshes];
+        heldRefreshes.clear();
+        for (const answer of answers) answer();
+        return answers.length;
+      },
+    },
     endless: { open: 0, bytes: 0 },
     close: () =>
       new Promise((resolve) => {
@@ -181,7 +199,18 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
       });
       req.on('end', () => {
         const form = new URLSearchParams(body);
-        if (form.get('grant_type') === 'refresh_token' && state.forgery === 'refresh_hangs') return;
+        if (form.get('grant_type') === 'refresh_token' && state.forgery === 'refresh_hangs') {
+          const answer = (): void =>
+            json(200, {
+              access_token: randomBytes(16).toString('hex'),
+              token_type: 'Bearer',
+              expires_in: 3600,
+              refresh_token: randomBytes(16).toString('hex'),
+            });
+          heldRefreshes.add(answer);
+          res.on('close', () => heldRefreshes.delete(answer));
+          return;
+        }
         const grant = codes.get(form.get('code') ?? '');
         if (!grant && state.forgery === 'unknown_codes_hang') {
           const code = form.get('code') ?? '';

@@ -66,11 +66,15 @@ export interface SignInSidecar {
   stop(): Promise<number | null>;
 }
 
-/** Starts it on a free loopback port, policy: members of `engineering`; `flags` go to `gatehouse sidecar`. */
+/**
+ * Starts it on a free loopback port, policy: members of `engineering`; `flags` go to `gatehouse
+ * sidecar`; `session`: the application's session settings (e.g. `{ idleTimeout: '8s' }`).
+ */
 export async function startSignInSidecar(
   issuer: string,
   upstreamUrl: string,
   flags: readonly string[] = [],
+  session: Record<string, string> = {},
 ): Promise<SignInSidecar> {
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -82,6 +86,7 @@ export async function startSignInSidecar(
       authentication: {
         externalUrl: `http://${host}`,
         identityProviders: [{ name: 'corp', issuer, clientId: 'gatehouse' }],
+        ...(Object.keys(session).length > 0 ? { session } : {}),
       },
     })}---\n${policyYaml('engineers', { decision: 'allow', include: [{ groups: ['engineering'] }] })}`,
   );
