@@ -159,7 +159,10 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   let started = 0;
   let drained: (() => void) | undefined;
   const upgrades = createUpgradeRegistry(limits, limits.idleTimeoutMs, () => state);
-  const responses = createOpenResponses((scope, why) => endForwarded(scope, why, draining));
+  const responses = createOpenResponses(
+    (scope, why) => endForwarded(scope, why, draining),
+    () => state,
+  );
   const providerCalls = createProviderCalls();
 
   const track = (work: Promise<void>): void => {

@@ -35,6 +35,17 @@ export function closureUnder(state: RuntimeState, scope: RequestScope): LiveClos
 }
 
 /**
+ * What the config in force now (`now`) says of an exchange admitted under an earlier one: null
+ * while it was admitted under this one, or while it stands. A request whose stages waited (a
+ * session refreshed at the provider, a token checked against keys fetched) may have been admitted
+ * under a config that a revocation or a policy change replaced meanwhile: the recheck at that
+ * install did not see it yet.
+ */
+export function closureSince(now: RuntimeState | undefined, scope: RequestScope): LiveClosure | null {
+  return now === undefined || now === scope.state ? null : closureUnder(now, scope);
+}
+
+/**
  * Writes that an exchange was closed because the credential that opened it ended (a session's
  * absolute lifetime, a token's expiry): `websocket_closed` for a tunnel, `response_closed` for a
  * request in progress.

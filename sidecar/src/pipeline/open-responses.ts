@@ -2,10 +2,12 @@ import { MAX_TIMER_MS } from '../../../lib/call-at.ts';
 import { LinkedOrder } from '../../../lib/linked-order.ts';
 import type { RequestScope } from '../request-scope.ts';
 import type { RuntimeState } from '../runtime-state.ts';
-import { closureUnder, type LiveClosure, logCredentialEnded } from './live-closure.ts';
+import { closureSince, closureUnder, type LiveClosure, logCredentialEnded } from './live-closure.ts';
 
 /** Why a response in progress was ended: a new config's verdict, or the end of its credential. */
 export type ResponseEnd = LiveClosure | { readonly reason: 'credential_expired' };
+
+const CREDENTIAL_EXPIRED: ResponseEnd = Object.freeze({ reason: 'credential_expired' });
 
 /**
  * Proxied requests in progress, from the moment they wait for the application until their
@@ -19,6 +21,11 @@ export interface OpenResponses {
   add(scope: RequestScope): void;
   delete(scope: RequestScope): void;
   readonly size: number;
+  /**
+   * Why a request about to go to the application must not (see closureSince), or its credential
+   * ended while its stages waited; null when it may go.
+   */
+  endedBeforeSent(scope: RequestScope): ResponseEnd | null;
   /** Ends those a new config ends (see closureUnder), calling `closed` for each it ended. */
   recheck(state: RuntimeState, closed: (scope: RequestScope, why: LiveClosure) => void): void;
 }
@@ -36,6 +43,8 @@ export function createOpenResponses(
    * or says false when it was over already.
    */
   end: (scope: RequestScope, why: ResponseEnd) => boolean,
+  /** The runtime state in force (the last config installed). */
+  current: () => RuntimeState | undefined = () => undefined,
 ): OpenResponses {
   const open = new LinkedOrder<RequestScope>();
   let timer: NodeJS.Timeout | undefined;
@@ -61,7 +70,7 @@ export function createOpenResponses(
         return;
       }
       open.remove(scope);
-      if (end(scope, { reason: 'credential_expired' })) logCredentialEnded(scope, 'response_closed');
+      if (end(scope, CREDENTIAL_EXPIRED)) logCredentialEnded(scope, 'response_closed');
     });
     if (next !== Number.POSITIVE_INFINITY) arm(next);
   };
@@ -75,6 +84,11 @@ export function createOpenResponses(
     delete: (scope) => open.remove(scope),
     get size() {
       return open.size;
+    },
+    endedBeforeSent(scope) {
+      const endsAt = scope.credentialEndsAt;
+      if (endsAt !== null && endsAt <= Date.now()) return CREDENTIAL_EXPIRED;
+      return closureSince(current(), scope);
     },
     recheck(state, closed) {
       open.forEach((scope) => {

@@ -11,7 +11,7 @@ import { sendRawError } from '../../http/error-response.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
 import type { RuntimeState } from '../../runtime-state.ts';
 import { upstreamFault } from '../../upstream/upstream-errors.ts';
-import { closureUnder, type LiveClosure, logCredentialEnded } from '../live-closure.ts';
+import { closureSince, closureUnder, type LiveClosure, logCredentialEnded } from '../live-closure.ts';
 import {
   BUSY_RETRY_AFTER_SECONDS,
   outcomeOf,
@@ -67,10 +67,7 @@ export function createUpgradeRegistry(
   const perKey = new Map<string, number>();
   return {
     clientStallMs,
-    closureNow(scope) {
-      const now = current();
-      return now === undefined || now === scope.state ? null : closureUnder(now, scope);
-    },
+    closureNow: (scope) => closureSince(current(), scope),
     reserve(scope, key) {
       if (reserved.size >= limits.maxTunnels) return 'tunnels_full';
       if ((perKey.get(key) ?? 0) >= limits.maxClientTunnels) return 'caller_tunnels_full';
