@@ -2,7 +2,7 @@ import Type, { type TObject } from 'typebox';
 import { StringEnum } from './api/schema-helpers.ts';
 import { LOGIN_FAILURES } from './error-causes.ts';
 import { event, type Fields, int, lineSchema, opt, str } from './event-schema.ts';
-import { Decision, Nullable } from './log-line.ts';
+import { Decision, LoggedIdentity, NativeRequestLine, Nullable } from './log-line.ts';
 import { SESSION_END_GIVEN_UP } from './session-end-outcomes.ts';
 
 /**
@@ -54,6 +54,9 @@ export const LOGOUT_TOKEN_REFUSALS = [
 
 export { LOGIN_FAILURES, type LoginFailure } from './error-causes.ts';
 export type LogoutTokenRefusalCode = (typeof LOGOUT_TOKEN_REFUSALS)[number];
+
+/** The request line's fields, for events that describe a request. */
+const RequestFields = NativeRequestLine.properties;
 
 const Provider = str('The identity provider (its name in the application).');
 const Subject = str('The subject (`sub`) at that provider.');
@@ -376,6 +379,31 @@ export const SIDECAR_EVENTS = {
   websocket_closed: event(
     "An open tunnel was closed: a new config revoked its session or its policies deny it now, or the credential that opened it ended; the tunnel's request line follows with `error` set to the reason.",
     liveClosureFields('The upgrade request.', 'that opened it'),
+  ),
+  request_in_progress: event(
+    'A request still in progress (a stream of events, a long poll, a long download or upload, a WebSocket tunnel), written every `--in-progress-interval` (60 s by default) for as long as it lasts: its request line is written only at its end, so without these a request open for hours is in no log until then, and in none at all when the sidecar is killed before it ends. The fields are those of its request line so far; `gatehouse audit` shows the request as in progress until its request line comes.',
+    {
+      app: App,
+      requestId: RequestFields.requestId,
+      traceId: RequestFields.traceId,
+      seq: RequestFields.seq,
+      host: RequestFields.host,
+      method: RequestFields.method,
+      uri: RequestFields.uri,
+      status: Type.Integer({
+        description:
+          'Status sent to the client so far: `101` for a tunnel; 0 while the application has not answered.',
+      }),
+      start: RequestFields.start,
+      elapsedMs: int('Milliseconds since its start.'),
+      bytesIn: int('Bytes received from the client so far, headers included.'),
+      bytesOut: int('Bytes sent to the client so far, headers included.'),
+      clientIp: RequestFields.clientIp,
+      identity: Nullable(LoggedIdentity, 'The authenticated caller; null when anonymous.'),
+      sessionId: RequestFields.sessionId,
+      authMethod: RequestFields.authMethod,
+      upgrade: RequestFields.upgrade,
+    },
   ),
   response_closed: event(
     'A request in progress (a stream of events, a long poll, a long download) was ended: a new config revoked its session or its policies deny it now, or its credential ended. Answered `401` (`403` for `policy_changed`) when the application had not answered yet, else its connection was cut mid-body; its request line follows with `outcome: denied` and `error` set to the reason.',

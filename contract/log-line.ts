@@ -33,7 +33,8 @@ const ErrorCauseField = (description: string) =>
     description,
   );
 
-const Identity = Type.Object(
+/** The caller's identity on a log line: an allowlist, never claims or tokens. */
+export const LoggedIdentity = Type.Object(
   {
     kind: Type.String({ description: '`user`, `service-token` or `service-account`.' }),
     sub: Type.String({ description: 'Subject.' }),
@@ -129,7 +130,10 @@ export const NativeRequestLine = Type.Object(
       Type.String(),
       'User-Agent header: the text its bytes encode as UTF-8, or their Latin-1 reading when they are not UTF-8.',
     ),
-    identity: Nullable(Identity, 'The authenticated caller; null when anonymous. Never claims or tokens.'),
+    identity: Nullable(
+      LoggedIdentity,
+      'The authenticated caller; null when anonymous. Never claims or tokens.',
+    ),
     sessionId: Nullable(
       Type.String(),
       'Session id of a signed-in user (never the cookie); the same id is in `login_succeeded`, `logout` and the JWT `sid`.',
@@ -184,7 +188,7 @@ export const CloudflareRequestLine = Type.Object(
     GatehouseOutcome: Outcome,
     GatehouseError: Nullable(Type.String(), '`error`.'),
     GatehouseErrorCause: ErrorCauseField('`errorCause`.'),
-    GatehouseIdentity: Nullable(Identity, '`identity`.'),
+    GatehouseIdentity: Nullable(LoggedIdentity, '`identity`.'),
     GatehouseSessionID: Nullable(Type.String(), '`sessionId`.'),
     GatehouseEndedSession: Nullable(EndedSession, '`endedSession`.'),
     GatehouseAuthMethod: Nullable(Type.String(), '`authMethod`.'),

@@ -57,6 +57,12 @@ export interface RequestRecord {
   /** A session cookie presented but refused because its session had ended: the request is tied to it. */
   readonly endedSession?: EndedSessionRef | null;
   readonly decision: Decision | null;
+  /**
+   * Read from a `request_in_progress` line, not a request line: the request as it stood then
+   * (`end` is that line's time, `outcome` is `in_progress`). Its request line, when the logs have
+   * it, replaces it.
+   */
+  readonly inProgress?: true;
 }
 
 /** The ended session a refused request presented. */
@@ -233,7 +239,45 @@ function cloudflareRequest(o: LineFields<CloudflareRequestLine>): RequestRecord 
   };
 }
 
+/** A `request_in_progress` line: the request so far, until its request line replaces it. */
+function requestInProgress(
+  o: { readonly [K in keyof InProgressFields | 'time']?: unknown },
+): RequestRecord | undefined {
+  const start = time(o.start);
+  const at = time(o.time);
+  if (Number.isNaN(start) || Number.isNaN(at) || typeof o.requestId !== 'string' || typeof o.app !== 'string')
+    return undefined;
+  return {
+    kind: 'request',
+    start,
+    end: at,
+    requestId: o.requestId,
+    ...(typeof o.seq === 'number' ? { seq: o.seq } : {}),
+    ...(typeof o.traceId === 'string' ? { traceId: o.traceId } : {}),
+    app: o.app,
+    host: str(o.host) ?? '',
+    method: str(o.method) ?? '',
+    uri: str(o.uri) ?? '',
+    status: typeof o.status === 'number' ? o.status : 0,
+    outcome: 'in_progress',
+    error: null,
+    errorCause: null,
+    bytesIn: num(o.bytesIn),
+    bytesOut: num(o.bytesOut),
+    durationMs: num(o.elapsedMs) ?? at - start,
+    authMethod: str(o.authMethod),
+    clientIp: str(o.clientIp),
+    userAgent: null,
+    identity: identity(o.identity),
+    sessionId: str(o.sessionId),
+    endedSession: null,
+    decision: null,
+    inProgress: true,
+  };
+}
+
 type KeysOf<U> = U extends unknown ? keyof U : never;
+type InProgressFields = SidecarEventFields<'request_in_progress'>;
 type FieldsOfEach<T extends SidecarAuthEventType> = T extends unknown ? AuthEventFields<T> : never;
 type SidecarFieldsOfEach<T extends EndByNameType> = T extends unknown ? SidecarEventFields<T> : never;
 
@@ -280,6 +324,7 @@ export function toAuditRecord(value: unknown): AuditRecord | undefined {
   const o = value as Json;
   if (o.type === 'request') return nativeRequest(o);
   if (o.GatehouseType === 'request') return cloudflareRequest(o);
+  if (o.type === 'request_in_progress') return requestInProgress(o);
   if (typeof o.type === 'string' && AUTH_TYPES.has(o.type)) return authEvent(o, o.type as AuthEventType);
   return unwrapped(o);
 }

@@ -112,6 +112,10 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
   /** The requests of a requests query, in start order; those before `released` were given out. */
   const requests: RequestRecord[] = [];
   let released = 0;
+  /** Requests in progress (their latest `request_in_progress` record), by application and id. */
+  const inProgress = new Map<string, RequestRecord>();
+  /** Requests whose request line came after one of their in-progress records: later ones are stale. */
+  const ended = new Set<string>();
   /** Whether `requests` after `released` is in start order (else it is sorted when asked for). */
   let inOrder = true;
   const sortRequests = (): void => {
@@ -131,7 +135,7 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
   let duplicates = 0;
   const identityOf = (record: AuditRecord): string =>
     record.kind === 'request'
-      ? `r\u0000${record.app}\u0000${record.requestId}`
+      ? `${record.inProgress ? `p\u0000${record.end}` : 'r'}\u0000${record.app}\u0000${record.requestId}`
       : `a\u0000${record.type}\u0000${record.time}\u0000${record.app}\u0000${record.requestId ?? ''}\u0000${record.sessionId ?? ''}\u0000${record.revocation ?? ''}\u0000${record.session ?? ''}\u0000${record.providerSession ?? ''}`;
 
   const inQueryRange = (s: Session): boolean => s.last >= query.range.since && s.first <= query.range.until;
@@ -169,6 +173,7 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
           addForSessions(record, query.user, query.sub);
           return;
         case 'ip': {
+          if (record.kind === 'request' && record.inProgress) return; // its request line counts it
           if (record.clientIp !== query.ip || !inRange(recordTime(record), query.range)) return;
           if (record.kind === 'auth' && record.type !== 'login_succeeded') return;
           const email = recordEmail(record);
@@ -200,6 +205,15 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
           if (query.app !== undefined && record.app !== query.app) return;
           if (query.path !== undefined && !pathMatches(query.path, record.uri)) return;
           if (query.user !== undefined && !sameEmail(record.identity?.email ?? null, query.user)) return;
+          // A request in progress waits for its request line, which replaces it; those that never
+          // get one (still going on when the logs end, or their sidecar killed) come last.
+          const key = `${record.app}\u0000${record.requestId}`;
+          if (record.inProgress) {
+            const seen = inProgress.get(key);
+            if (!ended.has(key) && (!seen || record.end > seen.end)) inProgress.set(key, record);
+            return;
+          }
+          if (inProgress.delete(key)) ended.add(key);
           // Kept in start order as they come (nearly in that order already: lines are written at
           // a request's end), so the earliest can be given out while reading goes on. One far
           // out of place (input not in time order) leaves the rest to be sorted when asked for.
@@ -273,6 +287,14 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
             }))
             .sort((a, b) => a.first - b.first),
         };
+      if (inProgress.size > 0) {
+        // Input out of time order may bring a request line before its in-progress records.
+        const left = new Set(requestsLeft().map((r) => `${r.app}\u0000${r.requestId}`));
+        for (const key of left) inProgress.delete(key);
+        requests.push(...inProgress.values());
+        inProgress.clear();
+        inOrder = false;
+      }
       return {
         kind: 'requests',
         query,

@@ -252,7 +252,7 @@ export class SessionBuilder {
   }
 
   #finish(b: Builder): Session {
-    const requests = b.requests.sort(byStart);
+    const requests = withoutSuperseded(b.requests).sort(byStart);
     const ips: string[] = [];
     const userAgents: string[] = [];
     const note = (ip: string | null, ua: string | null) => {
@@ -293,6 +293,24 @@ export class SessionBuilder {
       ].sort((x, y) => x.time - y.time),
     };
   }
+}
+
+/**
+ * The requests with each one's `request_in_progress` records replaced: by its request line when
+ * the logs have it, else by the latest of them (the request as it last stood: still going on
+ * when the logs end, or when its sidecar was killed).
+ */
+export function withoutSuperseded(requests: readonly RequestRecord[]): RequestRecord[] {
+  if (!requests.some((r) => r.inProgress)) return [...requests];
+  const key = (r: RequestRecord) => `${r.app}\u0000${r.requestId}`;
+  const ended = new Set(requests.filter((r) => !r.inProgress).map(key));
+  const latest = new Map<string, RequestRecord>();
+  for (const r of requests) {
+    if (!r.inProgress || ended.has(key(r))) continue;
+    const seen = latest.get(key(r));
+    if (!seen || r.end > seen.end) latest.set(key(r), r);
+  }
+  return [...requests.filter((r) => !r.inProgress), ...latest.values()];
 }
 
 /** Sessions by first activity, then id. */

@@ -15,6 +15,7 @@ import { createProviderCalls } from './auth/provider-calls.ts';
 import type { SessionEnds } from './auth/session-ends.ts';
 import { DEFAULT_MAX_HEADER_BYTES } from './auth/session-jar.ts';
 import { requestFaultOf } from './http/request-faults.ts';
+import { logRequestsInProgress } from './log/in-progress-line.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
 import {
   createClientConnections,
@@ -83,7 +84,15 @@ export interface SidecarOptions {
   readonly limits?: Partial<ClientLimits>;
   /** Where sign-outs and back-channel logouts go beyond this request. */
   readonly sessionEnds?: SessionEnds;
+  /**
+   * How often a request still in progress (a stream, a tunnel) that has lasted that long gets a
+   * `request_in_progress` line; 0: never. Default DEFAULT_IN_PROGRESS_INTERVAL_MS.
+   */
+  readonly inProgressIntervalMs?: number;
 }
+
+/** How often a long request gets a `request_in_progress` line, unless told otherwise. */
+export const DEFAULT_IN_PROGRESS_INTERVAL_MS = 60_000;
 
 /** What a shutdown had to cut when its draining time ran out (all zero after a clean drain). */
 export interface ShutdownReport {
@@ -164,6 +173,12 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     () => state,
   );
   const providerCalls = createProviderCalls();
+  const inProgressMs = options.inProgressIntervalMs ?? DEFAULT_IN_PROGRESS_INTERVAL_MS;
+  // One sweep an interval over what is open: a request pays nothing for it.
+  const inProgressLines =
+    inProgressMs > 0
+      ? setInterval(() => logRequestsInProgress([responses, upgrades], inProgressMs), inProgressMs).unref()
+      : undefined;
 
   const track = (work: Promise<void>): void => {
     inFlight++;
@@ -399,6 +414,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       if (state) await state.upstream.destroy();
       await waitDrained(left() / 2);
       connections.close();
+      clearInterval(inProgressLines);
       await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, left()).unref())]);
       return report;
     },

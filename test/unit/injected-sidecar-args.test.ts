@@ -65,7 +65,7 @@ describe('sidecar args of injected sidecars', () => {
       'client-body-min-rate': '500',
     };
     for (const flag of SIDECAR_LIMIT_FLAGS) {
-      const value = values[flag] ?? (/timeout|grace|delay|after/.test(flag) ? '5s' : '2048');
+      const value = values[flag] ?? (/timeout|grace|delay|after|interval/.test(flag) ? '5s' : '2048');
       expect(() => parseSidecarFlags(['--config', 'x', `--${flag}=${value}`]), flag).not.toThrow();
     }
   });

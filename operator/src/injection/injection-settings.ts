@@ -7,7 +7,8 @@ import { ConfigError } from '../../../contract/errors.ts';
 
 /**
  * The sidecar flags a platform team may set on injected sidecars: its client limits, its shutdown
- * grace and delay, and when a quiet sidecar gives memory back; nothing else.
+ * grace and delay, when a quiet sidecar gives memory back, and how often a long request is logged
+ * while in progress; nothing else.
  */
 export const SIDECAR_LIMIT_FLAGS: readonly string[] = [
   'max-header-size',
@@ -28,6 +29,7 @@ export const SIDECAR_LIMIT_FLAGS: readonly string[] = [
   'shutdown-grace',
   'shutdown-delay',
   'idle-collection-after',
+  'in-progress-interval',
 ];
 
 const Port = (description: string) => Type.Integer({ minimum: 1, maximum: 65535, description });

@@ -88,6 +88,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     metrics,
     limits: { ...flags.limits, maxConnections },
     sessionEnds: sessionEnds.ends,
+    inProgressIntervalMs: flags.inProgressIntervalMs,
   });
   // The source's config, with the session ends this sidecar made that the source does not carry yet.
   let fromSource: SidecarConfig | undefined;

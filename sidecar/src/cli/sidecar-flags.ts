@@ -51,6 +51,11 @@ Options:
                                 through to the operator (or --revocations-dir) yet sent again;
                                 one file per sidecar, never shared (replicas share
                                 --revocations-dir) (injected sidecars: an emptyDir of the pod)
+  --in-progress-interval <d>    a request still in progress (a stream, a long download, a WebSocket)
+                                gets a request_in_progress line once it has lasted this long, and
+                                one every this long after, so it is in the logs (and the audit)
+                                before its request line, written at its end (default 60s; 0s:
+                                never; at most 1h)
   --idle-collection-after <d>   quiet time (no request started) after which the sidecar gives memory
                                 back with one memory-reducing garbage collection, at most once
                                 every six such times and only when the heap grew by ${IDLE_COLLECTION_MIN_GROWTH_BYTES / 1024 / 1024} MiB since the
@@ -99,6 +104,8 @@ export interface SidecarFlags {
   readonly revocationsDir: string | undefined;
   readonly sessionEndsFile: string | undefined;
   readonly idleCollectionAfterMs: number;
+  /** --in-progress-interval (0: never). */
+  readonly inProgressIntervalMs: number;
   readonly limits: ClientLimits;
 }
 
@@ -127,6 +134,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       'shutdown-delay': { type: 'string' },
       'idle-collection-after': { type: 'string', default: `${DEFAULT_IDLE_COLLECTION_AFTER_MS / 1000}s` },
       'poll-interval': { type: 'string', default: '1s' },
+      'in-progress-interval': { type: 'string', default: '60s' },
       'revocations-dir': { type: 'string' },
       'session-ends-file': { type: 'string' },
       'max-header-size': { type: 'string', default: String(D.maxHeaderBytes) },
@@ -197,6 +205,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
     ),
     pollIntervalMs: duration('poll-interval'),
     idleCollectionAfterMs: idleCollectionAfter(duration('idle-collection-after')),
+    inProgressIntervalMs: inProgressInterval(duration('in-progress-interval')),
     revocationsDir: values['revocations-dir'],
     sessionEndsFile: values['session-ends-file'],
     limits: Object.freeze({
@@ -237,6 +246,13 @@ function shutdownDelay(delayMs: number | undefined, graceMs: number): number {
 function idleCollectionAfter(ms: number): number {
   if (ms !== 0 && (ms < 1_000 || ms > 3_600_000))
     throw new UsageError('--idle-collection-after: 0s (never), or from 1s to 1h');
+  return ms;
+}
+
+/** --in-progress-interval: 0 (never), or from a second to an hour. */
+function inProgressInterval(ms: number): number {
+  if (ms !== 0 && (ms < 1_000 || ms > 3_600_000))
+    throw new UsageError('--in-progress-interval: 0s (never), or from 1s to 1h');
   return ms;
 }
 

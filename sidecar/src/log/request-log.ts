@@ -17,7 +17,7 @@ function protocolOf(httpVersion: string): string {
 }
 
 /** The URI as logged: canonical path plus the query with secret parameters redacted, capped. */
-function loggedUri(scope: RequestScope): string {
+export function loggedUri(scope: RequestScope): string {
   if (scope.path === '') return capField(scope.req.url ?? '');
   const query = redactQuery(scope.query, scope.state.redactedQueryParameters);
   return capField(query ? `${scope.path}?${query}` : scope.path);
@@ -53,7 +53,7 @@ function headerValues(scope: RequestScope): HeaderValues {
 }
 
 /** The identity fields a log line carries (an allowlist: never claims or tokens). */
-function loggedIdentity(scope: RequestScope): NativeRequestLine['identity'] {
+export function loggedIdentity(scope: RequestScope): NativeRequestLine['identity'] {
   const identity = scope.identity;
   if (identity === null) return null;
   return {
@@ -65,7 +65,7 @@ function loggedIdentity(scope: RequestScope): NativeRequestLine['identity'] {
 }
 
 /** The request's trace id; one is made for a request refused before it had one (it was sent nowhere). */
-function loggedTraceId(scope: RequestScope): string {
+export function loggedTraceId(scope: RequestScope): string {
   if (scope.traceId === '') scope.traceId = newTraceparent().traceId;
   return scope.traceId;
 }

@@ -26,6 +26,8 @@ export interface OpenResponses {
    * ended while its stages waited; null when it may go.
    */
   endedBeforeSent(scope: RequestScope): ResponseEnd | null;
+  /** Calls `visit` for each request in progress, in the order they went to the application. */
+  forEachOpen(visit: (scope: RequestScope) => void): void;
   /** Ends those a new config ends (see closureUnder), calling `closed` for each it ended. */
   recheck(state: RuntimeState, closed: (scope: RequestScope, why: LiveClosure) => void): void;
 }
@@ -85,6 +87,7 @@ export function createOpenResponses(
     get size() {
       return open.size;
     },
+    forEachOpen: (visit) => open.forEach(visit),
     endedBeforeSent(scope) {
       const endsAt = scope.credentialEndsAt;
       if (endsAt !== null && endsAt <= Date.now()) return CREDENTIAL_EXPIRED;

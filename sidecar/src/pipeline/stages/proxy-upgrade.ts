@@ -47,6 +47,8 @@ export interface UpgradeRegistry {
   add(scope: RequestScope, close: () => void): void;
   delete(scope: RequestScope): void;
   readonly size: number;
+  /** Calls `visit` for each open tunnel, in the order they opened. */
+  forEachOpen(visit: (scope: RequestScope) => void): void;
   closeAll(): void;
   /**
    * Re-evaluates every open tunnel against a new config: closes those whose session a revocation
@@ -87,6 +89,9 @@ export function createUpgradeRegistry(
     },
     get size() {
       return reserved.size;
+    },
+    forEachOpen(visit) {
+      for (const scope of [...open.keys()]) visit(scope);
     },
     closeAll() {
       for (const close of [...open.values()]) close();

@@ -1,0 +1,53 @@
+import { logEvent } from '../../../contract/event-writer.ts';
+import { isoTime } from '../../../lib/iso-time.ts';
+import { capField } from '../../../lib/log/sanitize.ts';
+import type { RequestScope } from '../request-scope.ts';
+import { loggedIdentity, loggedTraceId, loggedUri } from './request-log.ts';
+
+/**
+ * Writes a `request_in_progress` line for a request still going on at `nowMono`
+ * (performance.now()): its request line so far. The byte counts are those since the previous
+ * request on its connection, as its request line will count them; nothing of the request changes.
+ */
+export function logInProgress(scope: RequestScope, nowMono: number): void {
+  const socket = scope.socket;
+  const connection = scope.connection;
+  logEvent(scope.sink, 'request_in_progress', {
+    app: scope.state.appLabel,
+    requestId: scope.requestId,
+    traceId: loggedTraceId(scope),
+    seq: scope.seq,
+    host: capField(scope.host, 256),
+    method: capField(scope.req.method ?? '', 32),
+    uri: loggedUri(scope),
+    status: scope.status,
+    start: isoTime(scope.startedAt),
+    elapsedMs: Math.max(0, Math.round(nowMono - scope.startMono)),
+    bytesIn: Math.max(0, socket.bytesRead - (connection?.bytesReadMark ?? 0)),
+    bytesOut: Math.max(0, socket.bytesWritten - (connection?.bytesWrittenMark ?? 0)),
+    clientIp: scope.clientIp,
+    identity: loggedIdentity(scope),
+    sessionId: scope.sessionId,
+    authMethod: scope.authMethod,
+    upgrade: scope.kind === 'upgrade',
+  });
+}
+
+/**
+ * Writes the in-progress line of every request of `each` that has gone on for `intervalMs` or
+ * more (the registries of requests in progress and of tunnels call `visit` for each they hold).
+ */
+export function logRequestsInProgress(
+  registries: readonly { forEachOpen(visit: (scope: RequestScope) => void): void }[],
+  intervalMs: number,
+): number {
+  const now = performance.now();
+  let written = 0;
+  for (const registry of registries)
+    registry.forEachOpen((scope) => {
+      if (now - scope.startMono < intervalMs || scope.logged) return;
+      logInProgress(scope, now);
+      written++;
+    });
+  return written;
+}
