@@ -13,6 +13,7 @@ describe('gatehouse sidecar flags', () => {
       graceMs: 25_000,
       pollIntervalMs: 1_000,
       idleCollectionAfterMs: 10_000,
+      inProgressIntervalMs: 60_000,
       listen: { host: '0.0.0.0', port: 4180 },
     });
   });
@@ -24,6 +25,14 @@ describe('gatehouse sidecar flags', () => {
     ['--idle-collection-after=1h', 3_600_000],
   ] as const)('%s', (flag, ms) => {
     expect(parse(flag).idleCollectionAfterMs).toBe(ms);
+  });
+
+  it.each([
+    ['--in-progress-interval=0s', 0],
+    ['--in-progress-interval=1s', 1_000],
+    ['--in-progress-interval=5m', 300_000],
+  ] as const)('%s', (flag, ms) => {
+    expect(parse(flag).inProgressIntervalMs).toBe(ms);
   });
 
   it.each([
@@ -55,6 +64,8 @@ describe('gatehouse sidecar flags', () => {
     [['--idle-collection-after=500ms'], /--idle-collection-after: 0s \(never\), or from 1s to 1h/],
     [['--idle-collection-after=2h'], /--idle-collection-after: 0s \(never\), or from 1s to 1h/],
     [['--idle-collection-after=later'], /--idle-collection-after: expected a duration/],
+    [['--in-progress-interval=100ms'], /--in-progress-interval: 0s \(never\), or from 1s to 1h/],
+    [['--in-progress-interval=2h'], /--in-progress-interval: 0s \(never\), or from 1s to 1h/],
   ] as const)('refuses %j', (argv, message) => {
     expect(() => parse(...argv)).toThrow(UsageError);
     expect(() => parse(...argv)).toThrow(message);

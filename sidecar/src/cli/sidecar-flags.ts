@@ -204,8 +204,8 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       duration('shutdown-grace'),
     ),
     pollIntervalMs: duration('poll-interval'),
-    idleCollectionAfterMs: idleCollectionAfter(duration('idle-collection-after')),
-    inProgressIntervalMs: inProgressInterval(duration('in-progress-interval')),
+    idleCollectionAfterMs: neverOrWithinHour('idle-collection-after', duration('idle-collection-after')),
+    inProgressIntervalMs: neverOrWithinHour('in-progress-interval', duration('in-progress-interval')),
     revocationsDir: values['revocations-dir'],
     sessionEndsFile: values['session-ends-file'],
     limits: Object.freeze({
@@ -240,19 +240,13 @@ function shutdownDelay(delayMs: number | undefined, graceMs: number): number {
 }
 
 /**
- * --idle-collection-after: 0 (never), or from a second (a quiet sidecar is not woken often to
- * check) to an hour (a check timer stays within what setInterval takes).
+ * A period that is 0 (never), or from a second (a quiet sidecar is not woken often for it) to an
+ * hour (a timer stays within what setInterval takes): --idle-collection-after,
+ * --in-progress-interval.
  */
-function idleCollectionAfter(ms: number): number {
+function neverOrWithinHour(flag: string, ms: number): number {
   if (ms !== 0 && (ms < 1_000 || ms > 3_600_000))
-    throw new UsageError('--idle-collection-after: 0s (never), or from 1s to 1h');
-  return ms;
-}
-
-/** --in-progress-interval: 0 (never), or from a second to an hour. */
-function inProgressInterval(ms: number): number {
-  if (ms !== 0 && (ms < 1_000 || ms > 3_600_000))
-    throw new UsageError('--in-progress-interval: 0s (never), or from 1s to 1h');
+    throw new UsageError(`--${flag}: 0s (never), or from 1s to 1h`);
   return ms;
 }
 

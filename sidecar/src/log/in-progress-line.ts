@@ -33,21 +33,33 @@ export function logInProgress(scope: RequestScope, nowMono: number): void {
   });
 }
 
+/** In-progress lines written in one turn of the event loop at most: the rest wait for the next turn. */
+export const IN_PROGRESS_LINES_PER_TURN = 256;
+
 /**
- * Writes the in-progress line of every request of `each` that has gone on for `intervalMs` or
- * more (the registries of requests in progress and of tunnels call `visit` for each they hold).
+ * Writes the in-progress line of every request the registries hold that has gone on for
+ * `intervalMs` or more: those due are picked at once, their lines written
+ * IN_PROGRESS_LINES_PER_TURN a turn, so thousands of open tunnels do not hold the event loop
+ * (and every other request) for the time of all their lines. One that ended meanwhile is skipped.
  */
 export function logRequestsInProgress(
   registries: readonly { forEachOpen(visit: (scope: RequestScope) => void): void }[],
   intervalMs: number,
-): number {
+): void {
   const now = performance.now();
-  let written = 0;
+  const due: RequestScope[] = [];
   for (const registry of registries)
     registry.forEachOpen((scope) => {
-      if (now - scope.startMono < intervalMs || scope.logged) return;
-      logInProgress(scope, now);
-      written++;
+      if (now - scope.startMono >= intervalMs) due.push(scope);
     });
-  return written;
+  const writeFrom = (from: number): void => {
+    const to = Math.min(due.length, from + IN_PROGRESS_LINES_PER_TURN);
+    const at = performance.now();
+    for (let i = from; i < to; i++) {
+      const scope = due[i] as RequestScope;
+      if (!scope.logged) logInProgress(scope, at);
+    }
+    if (to < due.length) setImmediate(writeFrom, to);
+  };
+  if (due.length > 0) writeFrom(0);
 }
