@@ -6,9 +6,10 @@ import {
   forgedProviderConfig,
   startForgedProvider,
 } from '../helpers/forged-provider.ts';
-import { eventually } from '../helpers/hostile.ts';
+import { eventually, sleep, statusesOf } from '../helpers/hostile.ts';
 import { HttpBrowser, type Page } from '../helpers/http-browser.ts';
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
+import { startSignInSidecar } from '../helpers/raw-sign-in.ts';
 import {
   applicationYaml,
   peakRssBytes,
@@ -80,6 +81,31 @@ describe('a provider whose answers never end', () => {
       expect(bent.endless.bytes).toBeLessThan(32 * MIB);
     },
   );
+});
+
+describe('a refresh whose answer is over the bound', () => {
+  it('the session goes on (the provider\u2019s fault, tried again later), and the line says the answer was cut', async () => {
+    const upstream = await startUpstream();
+    const forged = await startForgedProvider('gatehouse');
+    forged.forgery = 'refresh_hangs'; // a refresh token, due in a second
+    const gateway = await startSignInSidecar(forged.issuer, upstream.url);
+    try {
+      const cookie = await gateway.signIns.complete('127.0.0.14');
+      await sleep(2_100);
+      forged.forgery = 'token_declared_huge';
+      const page = await gateway.signIns.send('/wiki', '127.0.0.14', cookie);
+      expect(statusesOf(await page.waitFor(/\r\n\r\n/))[0]).toBe(200);
+      const failed = await gateway.process.waitForLine((l) => l.type === 'session_refresh_failed');
+      expect(failed).toMatchObject({ reason: 'provider_unavailable' });
+      expect(String(failed.detail)).toMatch(
+        /^response_too_large: the answer of http:\/\/127\.0\.0\.1:\d+ is over 1048576 bytes/,
+      );
+    } finally {
+      await gateway.stop();
+      await forged.close();
+      await upstream.close();
+    }
+  });
 });
 
 describe('as shipped: one anonymous request while the provider\u2019s discovery never ends', () => {

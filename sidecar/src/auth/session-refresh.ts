@@ -4,6 +4,7 @@ import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
 import { refreshTokenGrant, userClaims } from './oidc-client.ts';
 import { ProviderBusyError, ProviderCallCancelled, withProviderTurn } from './provider-calls.ts';
+import { providerErrorDetail } from './provider-errors.ts';
 import { identityFromClaims, type Session } from './session.ts';
 import { SessionTooLarge } from './session-jar.ts';
 
@@ -90,14 +91,13 @@ async function refresh(
   } catch (error) {
     // Too large now: the session ends, and the sign-in that follows says why.
     const permanent = isPermanent(error) || error instanceof SessionTooLarge;
-    const e = error as Error & { error?: string };
     authEvent(scope, 'session_refresh_failed', {
       provider: session.idp,
       sub: session.sub,
       email: session.email,
       sessionId: session.sid,
       reason: permanent ? 'refresh_rejected' : transientReason(error),
-      detail: `${e.error ?? e.name}: ${String(e.message).slice(0, 200)}`,
+      detail: providerErrorDetail(error),
     });
     if (permanent) {
       auth.sessions.end(session);
