@@ -124,13 +124,16 @@ export function sendLocal(
   close: boolean,
   cookies: readonly string[] = [],
 ): void {
+  // The request's cookies (an ended session's deletion) before the answer's own: a browser applies
+  // Set-Cookie lines in order, so a sign-in's new session must come after the deletion of the
+  // session cookie it still sent, or the browser is left signed out.
   const headers = [
+    ...cookies.flatMap((c) => ['set-cookie', c]),
     ...local.headers,
     'content-length',
     String(Buffer.byteLength(local.body)),
     requestIdHeader,
     requestId,
-    ...cookies.flatMap((c) => ['set-cookie', c]),
   ];
   if (close) headers.push('connection', 'close');
   res.writeHead(local.status, headers);

@@ -8,7 +8,9 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 // must not wait for the provider to refresh the session, nor renew its cookie. A sign-out waited
 // for the refresh the provider held (10 s, the provider timeout), and its answer, after deleting
 // the session cookie, set it again (the refreshed or renewed session): the browser kept a cookie
-// of the session it had signed out of. The built sidecar, as shipped.
+// of the session it had signed out of. And a sign-in finished by a browser still sending a session
+// cookie the sidecar could not read got its new session cookie first and that cookie's deletion
+// after it: the browser was left signed out. The built sidecar, as shipped.
 
 let upstream: TestUpstream;
 let provider: ForgedProvider;
@@ -106,5 +108,29 @@ describe('the gateway\u2019s routes with a session due for a refresh', () => {
     expect(
       sessionValues([...text.matchAll(/^set-cookie: ([^\r]*)/gim)].map((m) => m[1] as string)),
     ).toHaveLength(1);
+  });
+});
+
+describe('a sign-in finished by a browser still sending a session cookie the sidecar cannot read', () => {
+  it('the new session cookie comes after the deletion of the old one, so the browser keeps it', async () => {
+    provider.forgery = 'valid';
+    try {
+      const from = '127.0.0.15';
+      const signIn = await gateway.signIns.start(from);
+      const authorize = await fetch(signIn.location, { redirect: 'manual' });
+      const back = new URL(authorize.headers.get('location') ?? '');
+      // A cookie sealed under a key since removed, or garbled: deleted by the answer.
+      const out = await send(
+        from,
+        `GET ${back.pathname}${back.search} HTTP/1.1\r\nCookie: ${signIn.cookie}; _gatehouse=stale-or-garbled\r\n`,
+      );
+      expect(out.status).toBe(302);
+      const session = out.setCookies.filter((c) => c.startsWith('_gatehouse='));
+      // Set-Cookie lines are applied in order: the last one for the name is what the browser keeps.
+      expect(session.length).toBeGreaterThanOrEqual(2);
+      expect(sessionValues([session.at(-1) as string])).toHaveLength(1);
+    } finally {
+      provider.forgery = 'refresh_hangs';
+    }
   });
 });
