@@ -41,7 +41,7 @@ export function classifyLine(line: string): LineKind {
 
 const HINTS: Partial<Record<LineKind, string>> = {
   json_array:
-    'the input is a JSON array; give the audit one JSON object per line (jq -c ".[]" file > file.jsonl)',
+    'the input holds JSON arrays whose elements are not objects (a JSON array of objects is read); give the audit one JSON object per line',
   elasticsearch_response:
     'the input is an Elasticsearch search response; export the hits as NDJSON (one _source per line), or pipe it through jq -c ".hits.hits[]._source"',
   other_json: 'the lines are JSON of another program, not Gatehouse request lines or auth events',

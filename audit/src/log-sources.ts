@@ -13,6 +13,7 @@ import { UsageError } from '../../lib/args.ts';
 import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { PODS } from '../../lib/kube/resource-types.ts';
+import { jsonArraysAsLines } from './json-array-lines.ts';
 import { rotationSeries } from './rotated-logs.ts';
 import { utf8Chunks } from './text-encoding.ts';
 
@@ -128,13 +129,13 @@ export function fileSources(paths: readonly string[], openAtOnce = paths.length)
 async function* openFile(path: string, chunkBytes: number): AsyncGenerator<Buffer | string> {
   const raw: Readable = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: chunkBytes });
   if (!path.endsWith('.gz')) {
-    yield* utf8Chunks(raw);
+    yield* jsonArraysAsLines(utf8Chunks(raw));
     return;
   }
   const gunzip = createGunzip({ chunkSize: chunkBytes });
   // Errors reach the reader through gunzip; an early stop of the reader closes the file.
   pipeline(raw, gunzip, () => undefined);
-  yield* utf8Chunks(gunzip);
+  yield* jsonArraysAsLines(utf8Chunks(gunzip));
 }
 
 function sizedFileSource(path: string, chunkBytes: number): LogSource {

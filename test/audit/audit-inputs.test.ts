@@ -283,6 +283,21 @@ describe('gatehouse audit reads what analysts give it', () => {
     expect(sessions[0]?.requests.map((r) => r.uri)).toEqual(['/page-1', '/page-2']);
   });
 
+  it.each([
+    ['pretty-printed', (records: unknown[]) => JSON.stringify(records, null, 2)],
+    ['compact, gzipped', (records: unknown[]) => gzipSync(JSON.stringify(records))],
+    ['of the lines as text', (records: unknown[]) => JSON.stringify(records.map((r) => JSON.stringify(r)))],
+  ])('reads a JSON array export (%s) as it reads the same lines one per line', async (how, make) => {
+    const records = [requestLine(1), requestLine(2), requestLine(3)];
+    const name = `array-${how.replaceAll(/\W/g, '-')}.json${how.includes('gzip') ? '.gz' : ''}`;
+    const array = await sessionsOf(['--user', EMAIL, file(name, make(records))]);
+    const plain = await sessionsOf(['--user', EMAIL, GRACE]);
+    expect(array.stderr).toBe('');
+    expect(array.code).toBe(0);
+    expect(array.sessions).toEqual(plain.sessions);
+    expect(array.sessions[0]?.requests).toHaveLength(3);
+  });
+
   it('reads container runtime (CRI) log lines', async () => {
     const text = [1, 2]
       .map((n) => `2026-11-21T07:00:0${n}.000000000Z stdout F ${JSON.stringify(requestLine(n))}`)
@@ -292,7 +307,11 @@ describe('gatehouse audit reads what analysts give it', () => {
   });
 
   it.each([
-    ['a JSON array', JSON.stringify([requestLine(1), requestLine(2)], null, 2), /JSON array/],
+    [
+      'a JSON array of another program\u2019s records',
+      JSON.stringify([{ level: 'info', msg: 'up', ts: 1 }], null, 2),
+      /JSON of another program.*\(fields: level, msg, ts\)/,
+    ],
     [
       'an Elasticsearch search response',
       JSON.stringify({ took: 3, hits: { total: 2, hits: [{ _source: requestLine(1) }] } }),

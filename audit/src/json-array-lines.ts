@@ -1,0 +1,179 @@
+import { MAX_LINE_BYTES } from './line-scanner.ts';
+
+/**
+ * A log exported as one JSON array (a log store's export, `jq -s`, a SIEM's download) read as
+ * JSON lines: each element of the top-level array becomes one line, as it comes, so an array of
+ * millions of lines is never held whole. An element that is a string (an export of the lines as
+ * text) is its text. Anything else passes through untouched.
+ */
+export async function* jsonArraysAsLines(
+  chunks: AsyncIterable<Buffer | string>,
+): AsyncGenerator<Buffer | string> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  const rest = async function* (): AsyncGenerator<Buffer | string> {
+    for (;;) {
+      const more = await iterator.next();
+      if (more.done) return;
+      yield more.value;
+    }
+  };
+  // Read up to its first two bytes that are not white space: `[` then `{`, `"` or `]` is an array
+  // (a text log may begin with `[`: `[pod/web-1/app] GET /`).
+  const head: Buffer[] = [];
+  let significant = '';
+  while (significant.length < 2) {
+    const next = await iterator.next();
+    if (next.done) break;
+    const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    head.push(chunk);
+    for (let i = 0; i < chunk.length && significant.length < 2; i++)
+      if (!isSpace(chunk[i] as number)) significant += String.fromCharCode(chunk[i] as number);
+    if (significant.length === 1 && significant !== '[') break;
+  }
+  if (!/^\[[{"\]]$/.test(significant)) {
+    yield* head;
+    yield* rest();
+    return;
+  }
+  const splitter = new ArraySplitter();
+  for (const part of head) {
+    const lines = splitter.push(part);
+    if (lines.length > 0) yield lines;
+  }
+  for await (const more of rest()) {
+    const lines = splitter.push(typeof more === 'string' ? Buffer.from(more) : more);
+    if (lines.length > 0) yield lines;
+  }
+  const last = splitter.end();
+  if (last.length > 0) yield last;
+}
+
+const OPEN_ARRAY = 0x5b; // [
+const CLOSE_ARRAY = 0x5d; // ]
+const OPEN_OBJECT = 0x7b; // {
+const CLOSE_OBJECT = 0x7d; // }
+const QUOTE = 0x22; // "
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const NEWLINE = Buffer.from('\n');
+
+const isSpace = (byte: number): boolean => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+
+/**
+ * Cuts the text of a JSON array into its top-level elements, one line each, across chunks:
+ * depth and string state carry from one chunk to the next. An element longer than a line may be
+ * is kept to MAX_LINE_BYTES + 1 bytes (the line reader then skips it as too long).
+ */
+class ArraySplitter {
+  /** 0 before the opening `[`, 1 between elements, more inside one; -1 after the closing `]`. */
+  #depth = 0;
+  #inString = false;
+  #escaped = false;
+  /** An element has begun and not ended (it may go on in the next chunk). */
+  #inElement = false;
+  /** The pieces of the element being read, and their length. */
+  #element: Buffer[] = [];
+  #length = 0;
+
+  /** The lines of the elements this chunk ends, joined (empty when it ends none). */
+  push(chunk: Buffer): Buffer {
+    const out: Buffer[] = [];
+    // Where the current element's part of this chunk begins (-1: none yet).
+    let from = this.#inElement ? 0 : -1;
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i] as number;
+      if (this.#depth <= 0) {
+        if (this.#depth === 0 && byte === OPEN_ARRAY) this.#depth = 1;
+        continue;
+      }
+      if (this.#inString) {
+        // Most of a line's bytes are in strings: jump to the quote that ends this one.
+        i = this.#stringEnd(chunk, i);
+        continue;
+      }
+      if (this.#depth === 1) {
+        if (byte === COMMA || byte === CLOSE_ARRAY) {
+          if (from !== -1) this.#keep(chunk.subarray(from, i));
+          from = -1;
+          this.#finish(out);
+          if (byte === CLOSE_ARRAY) this.#depth = -1;
+          continue;
+        }
+        if (isSpace(byte)) {
+          if (from !== -1) {
+            this.#keep(chunk.subarray(from, i));
+            from = -1;
+          }
+          continue;
+        }
+        if (from === -1) from = i;
+        this.#inElement = true;
+      }
+      if (byte === QUOTE) this.#inString = true;
+      else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) this.#depth++;
+      else if (byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) this.#depth--;
+    }
+    if (from !== -1) this.#keep(chunk.subarray(from));
+    return Buffer.concat(out);
+  }
+
+  /**
+   * Where the string being read ends in `chunk` from `at` on (its closing quote), or the chunk's
+   * last byte when it goes on in the next chunk (whether that chunk begins escaped is kept).
+   */
+  #stringEnd(chunk: Buffer, at: number): number {
+    let from = at;
+    if (this.#escaped) {
+      this.#escaped = false;
+      from++;
+    }
+    for (;;) {
+      const quote = chunk.indexOf(QUOTE, from);
+      const end = quote === -1 ? chunk.length : quote;
+      let backslashes = 0;
+      while (end - backslashes - 1 >= from && chunk[end - backslashes - 1] === BACKSLASH) backslashes++;
+      if (quote === -1) {
+        this.#escaped = backslashes % 2 === 1;
+        return chunk.length - 1;
+      }
+      if (backslashes % 2 === 0) {
+        this.#inString = false;
+        return quote;
+      }
+      from = quote + 1;
+    }
+  }
+
+  /** What is left at the end of the input: an element the array never closed. */
+  end(): Buffer {
+    const out: Buffer[] = [];
+    this.#finish(out);
+    return Buffer.concat(out);
+  }
+
+  #keep(part: Buffer): void {
+    if (part.length === 0 || this.#length > MAX_LINE_BYTES) return;
+    const room = MAX_LINE_BYTES + 1 - this.#length;
+    const kept = part.length > room ? part.subarray(0, room) : part;
+    this.#element.push(Buffer.from(kept));
+    this.#length += kept.length;
+  }
+
+  #finish(out: Buffer[]): void {
+    this.#inElement = false;
+    if (this.#length === 0) return;
+    let line = Buffer.concat(this.#element);
+    this.#element = [];
+    this.#length = 0;
+    // A pretty-printed element spans lines: its line breaks are white space between tokens (JSON
+    // strings hold none), so they become spaces and the element one line.
+    for (let i = 0; i < line.length; i++) if (line[i] === 0x0a || line[i] === 0x0d) line[i] = 0x20;
+    if (line[0] === QUOTE && line.length <= MAX_LINE_BYTES) {
+      try {
+        const text = JSON.parse(line.toString('utf8')) as unknown;
+        if (typeof text === 'string') line = Buffer.from(text.replaceAll('\n', ' '));
+      } catch {}
+    }
+    out.push(line, NEWLINE);
+  }
+}
