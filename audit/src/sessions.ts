@@ -300,8 +300,8 @@ export class SessionBuilder {
  * the logs have it, else by the latest of them (the request as it last stood: still going on
  * when the logs end, or when its sidecar was killed).
  */
-export function withoutSuperseded(requests: readonly RequestRecord[]): RequestRecord[] {
-  if (!requests.some((r) => r.inProgress)) return [...requests];
+export function withoutSuperseded(requests: RequestRecord[]): RequestRecord[] {
+  if (!requests.some((r) => r.inProgress)) return requests;
   const key = (r: RequestRecord) => `${r.app}\u0000${r.requestId}`;
   const ended = new Set(requests.filter((r) => !r.inProgress).map(key));
   const latest = new Map<string, RequestRecord>();
