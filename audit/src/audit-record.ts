@@ -239,41 +239,16 @@ function cloudflareRequest(o: LineFields<CloudflareRequestLine>): RequestRecord 
   };
 }
 
-/** A `request_in_progress` line: the request so far, until its request line replaces it. */
+/**
+ * A `request_in_progress` line: the request so far, until its request line replaces it. Its
+ * fields are its request line's so far, so it is read as one ending at the line's time.
+ */
 function requestInProgress(
   o: { readonly [K in keyof InProgressFields | 'time']?: unknown },
 ): RequestRecord | undefined {
-  const start = time(o.start);
-  const at = time(o.time);
-  if (Number.isNaN(start) || Number.isNaN(at) || typeof o.requestId !== 'string' || typeof o.app !== 'string')
-    return undefined;
-  return {
-    kind: 'request',
-    start,
-    end: at,
-    requestId: o.requestId,
-    ...(typeof o.seq === 'number' ? { seq: o.seq } : {}),
-    ...(typeof o.traceId === 'string' ? { traceId: o.traceId } : {}),
-    app: o.app,
-    host: str(o.host) ?? '',
-    method: str(o.method) ?? '',
-    uri: str(o.uri) ?? '',
-    status: typeof o.status === 'number' ? o.status : 0,
-    outcome: 'in_progress',
-    error: null,
-    errorCause: null,
-    bytesIn: num(o.bytesIn),
-    bytesOut: num(o.bytesOut),
-    durationMs: num(o.elapsedMs) ?? at - start,
-    authMethod: str(o.authMethod),
-    clientIp: str(o.clientIp),
-    userAgent: null,
-    identity: identity(o.identity),
-    sessionId: str(o.sessionId),
-    endedSession: null,
-    decision: null,
-    inProgress: true,
-  };
+  if (Number.isNaN(time(o.time))) return undefined;
+  const read = nativeRequest({ ...o, end: o.time, durationMs: o.elapsedMs, outcome: 'in_progress' });
+  return read && { ...read, inProgress: true };
 }
 
 type KeysOf<U> = U extends unknown ? keyof U : never;

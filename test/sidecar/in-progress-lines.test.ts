@@ -7,6 +7,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { eventually, sleep } from '../helpers/hostile.ts';
 import type { JsonLine } from '../helpers/json-lines.ts';
 import { assertLogLinesMatchSchema } from '../helpers/log-line-check.ts';
+import { requestLine } from '../helpers/log-lines.ts';
 import { inProgressApplication } from '../helpers/requests-in-progress.ts';
 import {
   loopbackAppDir,
@@ -119,6 +120,16 @@ describe('requests in progress are logged while they last', () => {
   }, 20_000);
 });
 
+/** The rows of `gatehouse audit requests --path /export/*` over a log file, as JSON lines. */
+async function auditedRequests(log: string): Promise<Record<string, unknown>[]> {
+  const run = await runGatehouse(['audit', 'requests', '--path', '/export/*', '--format', 'jsonl', log]);
+  expect(run.code, run.stderr).toBe(0);
+  return run.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 describe('a sidecar killed with a download in progress', () => {
   it('the audit still shows the request, as in progress, and once it has its line, only that', async () => {
     const sidecar = await startSidecarProcess(loopbackAppDir(upstream.url), ['--in-progress-interval', '1s']);
@@ -139,12 +150,7 @@ describe('a sidecar killed with a download in progress', () => {
     const log = join(dir, 'sidecar.log');
     writeFileSync(log, `${sidecar.lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
 
-    const killed = await runGatehouse(['audit', 'requests', '--path', '/export/*', '--format', 'jsonl', log]);
-    expect(killed.code, killed.stderr).toBe(0);
-    const rows = killed.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const rows = await auditedRequests(log);
     expect(rows).toHaveLength(1);
     const last = inProgressOf(sidecar, '/export/events').at(-1) as JsonLine;
     expect(rows[0]).toMatchObject({
@@ -155,61 +161,16 @@ describe('a sidecar killed with a download in progress', () => {
     });
 
     // With its request line after its in-progress lines (a sidecar that lived on), that line alone.
-    const ended = {
-      ...last,
-      type: 'request',
-      time: new Date(Date.parse(String(last.time)) + 5_000).toISOString(),
-    };
-    const requestLine = requestLineFrom(ended);
-    writeFileSync(
-      log,
-      `${sidecar.lines.map((l) => JSON.stringify(l)).join('\n')}\n${JSON.stringify(requestLine)}\n`,
-    );
-    const lived = await runGatehouse(['audit', 'requests', '--path', '/export/*', '--format', 'jsonl', log]);
-    expect(lived.code, lived.stderr).toBe(0);
-    const after = lived.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const line = requestLine({
+      requestId: last.requestId,
+      app: last.app,
+      uri: last.uri,
+      start: String(last.start),
+      end: new Date(Date.parse(String(last.time)) + 5_000).toISOString(),
+    });
+    writeFileSync(log, `${sidecar.lines.map((l) => JSON.stringify(l)).join('\n')}\n${line}\n`);
+    const after = await auditedRequests(log);
     expect(after).toHaveLength(1);
     expect(after[0]).toMatchObject({ outcome: 'served', requestId: last.requestId });
   }, 20_000);
 });
-
-/** A request line for the request an in-progress line describes, ended at `line.time`. */
-function requestLineFrom(line: Record<string, unknown>): Record<string, unknown> {
-  return {
-    type: 'request',
-    time: line.time,
-    requestId: line.requestId,
-    traceId: line.traceId,
-    seq: line.seq,
-    app: line.app,
-    host: line.host,
-    method: line.method,
-    uri: line.uri,
-    protocol: 'HTTP/1.1',
-    status: 200,
-    outcome: 'served',
-    error: null,
-    errorCause: null,
-    bytesIn: line.bytesIn,
-    bytesOut: Number(line.bytesOut) + 100,
-    start: line.start,
-    end: line.time,
-    durationMs: Date.parse(String(line.time)) - Date.parse(String(line.start)),
-    upstreamMs: 1,
-    clientIp: line.clientIp,
-    peerIp: line.clientIp,
-    userAgent: null,
-    identity: null,
-    sessionId: null,
-    endedSession: null,
-    authMethod: null,
-    decision: null,
-    auditDecision: null,
-    upgrade: false,
-    configGeneration: 'x',
-    requestHeaders: null,
-  };
-}
