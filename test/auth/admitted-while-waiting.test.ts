@@ -19,7 +19,9 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 // session refreshed at the provider, a token checked against keys still being fetched), a sign-out,
 // a revocation or a policy change can be installed meanwhile, and the recheck of requests in
 // progress at that install does not see it yet: it must be judged again before it goes to the
-// application, not let through under the config it arrived under.
+// application, not let through under the config it arrived under. Hostile and broken clients at
+// that moment: reset (RST), half-closed (FIN), trickling an upload, reading nothing; the sidecar's
+// shutdown with a refresh held is in provider-call-abort-hostile.test.ts.
 
 let upstream: TestUpstream;
 beforeAll(async () => {
@@ -106,6 +108,116 @@ describe('a session signed out while its request waits for a refresh at the prov
     expect(lines.at(-1)).toMatchObject({ status: 499, outcome: 'client_abort' });
     expect(seenAt('/private/reset')).toBe(0);
   }, 20_000);
+});
+
+describe('hostile clients whose request waits for a refresh when their session ends', () => {
+  let provider: ForgedProvider;
+  let gateway: SignInSidecar;
+  beforeAll(async () => {
+    provider = await startForgedProvider('gatehouse');
+    provider.forgery = 'refresh_hangs';
+    gateway = await startSignInSidecar(provider.issuer, upstream.url);
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await provider?.close();
+  });
+
+  /**
+   * Signs in from `from`, lets the provider tokens fall due, sends `head` (and `body`) with the
+   * session cookie on a new connection, waits for its refresh at the provider, signs the session
+   * out, then lets the provider answer the refresh.
+   */
+  async function waitingThroughSignOut(from: string, head: (cookie: string) => string, body = '') {
+    const cookie = await gateway.signIns.complete(from);
+    await sleep(2_100);
+    const socket = await dial(gateway.port, from, true);
+    if (!socket) throw new Error('cannot connect');
+    const client = watchSocket(socket);
+    socket.write(head(cookie) + body);
+    await eventually('the refresh held at the provider', () => provider.tokenRequests.open === 1);
+    return {
+      client,
+      async signOutAndRelease(beforeRelease: () => void = () => undefined) {
+        const out = await dial(gateway.port, from);
+        if (!out) throw new Error('cannot connect');
+        const signingOut = watchSocket(out);
+        out.write(
+          `POST /.gatehouse/logout HTTP/1.1\r\nHost: ${gateway.host}\r\nOrigin: http://${gateway.host}\r\n` +
+            `Cookie: ${cookie}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+        );
+        expect(statusesOf(await signingOut.waitFor(/\r\n\r\n/))[0]).toBe(303);
+        beforeRelease();
+        expect(provider.tokenRequests.releaseRefreshes()).toBe(1);
+      },
+    };
+  }
+
+  const linesOf = (uri: string) => gateway.process.lines.filter((l) => l.type === 'request' && l.uri === uri);
+
+  it('half-closed (FIN) after its request: answered 401 once, the connection closed, never sent on', async () => {
+    const w = await waitingThroughSignOut(
+      '127.0.0.16',
+      (cookie) => `GET /private/fin HTTP/1.1\r\nHost: ${gateway.host}\r\nCookie: ${cookie}\r\n\r\n`,
+    );
+    w.client.socket.end(); // FIN: nothing more to send, still reading
+    await w.signOutAndRelease();
+    const text = await w.client.waitFor(/\r\n\r\n/);
+    expect(statusesOf(text)).toEqual([401]);
+    await w.client.until(() => w.client.isClosed(), 3_000);
+    expect(w.client.isClosed()).toBe(true);
+    await eventually('its line', () => linesOf('/private/fin').length === 1);
+    expect(linesOf('/private/fin')[0]).toMatchObject({ status: 401, error: 'session_revoked' });
+    expect(seenAt('/private/fin')).toBe(0);
+  });
+
+  it('an upload trickled while its refresh is held: 401 once, the body never forwarded, one line', async () => {
+    const w = await waitingThroughSignOut(
+      '127.0.0.17',
+      (cookie) =>
+        `POST /private/upload HTTP/1.1\r\nHost: ${gateway.host}\r\nCookie: ${cookie}\r\n` +
+        'Content-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n',
+      'x'.repeat(1_000),
+    );
+    const trickle = setInterval(() => {
+      if (!w.client.socket.destroyed) w.client.socket.write('y'.repeat(100));
+    }, 50);
+    try {
+      await w.signOutAndRelease();
+      const text = await w.client.waitFor(/\r\n\r\n/);
+      expect(statusesOf(text)).toEqual([401]);
+      await eventually('its line', () => linesOf('/private/upload').length === 1);
+      await sleep(300);
+      expect(linesOf('/private/upload')).toHaveLength(1);
+      expect(linesOf('/private/upload')[0]).toMatchObject({
+        status: 401,
+        outcome: 'denied',
+        upstreamMs: null,
+      });
+      expect(seenAt('/private/upload')).toBe(0);
+    } finally {
+      clearInterval(trickle);
+      w.client.socket.destroy();
+    }
+  });
+
+  it('a client that reads nothing of its answer: the answer is small, the connection does not stay', async () => {
+    const w = await waitingThroughSignOut(
+      '127.0.0.18',
+      (cookie) =>
+        `GET /private/silent HTTP/1.1\r\nHost: ${gateway.host}\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+    );
+    w.client.socket.pause(); // reads nothing
+    await w.signOutAndRelease();
+    await eventually('its line', () => linesOf('/private/silent').length === 1);
+    expect(linesOf('/private/silent')[0]).toMatchObject({ status: 401, error: 'session_revoked' });
+    expect(seenAt('/private/silent')).toBe(0);
+    w.client.socket.resume();
+    expect(statusesOf(await w.client.waitFor(/\r\n\r\n/))).toEqual([401]);
+    // The sidecar ended its side (this client keeps its own open).
+    await w.client.until(() => w.client.socket.readableEnded, 3_000);
+    expect(w.client.socket.readableEnded).toBe(true);
+  });
 });
 
 describe('a policy changed while a token is checked against keys still being fetched', () => {
