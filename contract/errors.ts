@@ -31,6 +31,7 @@ export type GatehouseErrorCode =
   | 'policy_changed'
   | 'session_revoked'
   | 'credential_expired'
+  | 'credential_revoked'
   | 'invalid_credentials'
   | 'login_failed'
   | 'provider_unavailable'

@@ -95,9 +95,12 @@ function liveClosureFields(requestId: string, whose: string) {
   return {
     app: App,
     requestId: str(requestId),
-    reason: StringEnum(['policy_changed', 'session_revoked', 'credential_expired'] as const, {
-      description: `\`policy_changed\`, \`session_revoked\`, or \`credential_expired\` (the session ${whose} reached its absolute lifetime, or the ServiceAccount token or service token its expiry).`,
-    }),
+    reason: StringEnum(
+      ['policy_changed', 'session_revoked', 'credential_expired', 'credential_revoked'] as const,
+      {
+        description: `\`policy_changed\`, \`session_revoked\`, \`credential_expired\` (the session ${whose} reached its absolute lifetime, or the ServiceAccount token or service token its expiry), or \`credential_revoked\` (a new config no longer accepts it: the cookie key its session was sealed under removed, or its service token removed or its secret replaced).`,
+      },
+    ),
     decision: opt(
       Type.Object(Decision.properties, {
         additionalProperties: false,

@@ -37,10 +37,17 @@ export interface AuthRuntime {
   /** The calls to identity providers (code exchanges, refreshes): the sidecar's, kept across reloads. */
   readonly providerCalls: ProviderCalls;
   readonly sealer: Sealer;
+  /** The ids of the cookie keys that open sessions (a session sealed under another is no longer one). */
+  readonly cookieKids: ReadonlySet<string>;
   readonly sessions: SessionJar;
   /** The groups of a caller that reach the application (identityHeaders.groupsFilter). */
   readonly forwardedGroups: GroupsFilter;
   readonly serviceTokens: ServiceTokenVerifier | null;
+  /**
+   * The service tokens accepted, by id: the same map as the previous runtime's while the tokens
+   * are unchanged, so a reload that changes none (a sign-out) looks at no open exchange's token.
+   */
+  readonly serviceTokenById: ReadonlyMap<string, RenderedAuth['serviceTokens']['tokens'][number]>;
   readonly serviceAccounts: ServiceAccountVerifier | null;
   readonly assertions: AssertionSigner;
   /** Back-channel logout token ids seen (replays refused); kept across reloads. */
@@ -57,7 +64,11 @@ export interface AuthRuntime {
   /** The request head limit of the sidecar (`--max-header-size`), which bounds what cookies may take. */
   readonly maxHeaderBytes: number;
   /** What the session jar and the ServiceAccount verifier were built from, to reuse them across reloads. */
-  readonly builtFrom: { readonly sessions: string; readonly serviceAccounts: string };
+  readonly builtFrom: {
+    readonly sessions: string;
+    readonly serviceAccounts: string;
+    readonly serviceTokens: string;
+  };
 }
 
 /**
@@ -78,6 +89,7 @@ export function compileAuthRuntime(
   const builtFrom = {
     sessions: JSON.stringify([settings.session, keys.cookie]),
     serviceAccounts: JSON.stringify(settings.serviceAccounts),
+    serviceTokens: JSON.stringify(settings.serviceTokens.tokens),
   };
   const sameSessions = previous?.builtFrom.sessions === builtFrom.sessions ? previous : undefined;
   const sealer = sameSessions?.sealer ?? createSealer(keys.cookie);
@@ -96,10 +108,15 @@ export function compileAuthRuntime(
     providers: new Map(settings.providers.map((p) => [p.name, providerClient(p)])),
     providerCalls: providerCalls ?? previous?.providerCalls ?? createProviderCalls(),
     sealer,
+    cookieKids: sameSessions?.cookieKids ?? new Set(keys.cookie.map((k) => k.kid)),
     sessions,
     forwardedGroups: compileGroupsFilter(h.groupsFilter),
     serviceTokens:
       settings.serviceTokens.tokens.length > 0 ? createServiceTokenVerifier(settings.serviceTokens) : null,
+    serviceTokenById:
+      previous?.builtFrom.serviceTokens === builtFrom.serviceTokens
+        ? previous.serviceTokenById
+        : new Map(settings.serviceTokens.tokens.map((t) => [t.id, t])),
     serviceAccounts,
     assertions: createAssertionSigner(settings.assertion, signing),
     logoutTokenIds: previous?.logoutTokenIds ?? createSeenTokenIds(),

@@ -2,15 +2,20 @@ import { logEvent } from '../../../contract/event-writer.ts';
 import { admits, type Decision } from '../policy/decision.ts';
 import type { RequestScope } from '../request-scope.ts';
 import type { RuntimeState } from '../runtime-state.ts';
+import { credentialWithdrawn } from './credential-withdrawn.ts';
 
 /** Why a new config ends an exchange still open (a tunnel, or a response in progress). */
 export type LiveClosure =
   | { readonly reason: 'policy_changed'; readonly decision: Decision }
-  | { readonly reason: 'session_revoked'; readonly revocation: string };
+  | { readonly reason: 'session_revoked'; readonly revocation: string }
+  | { readonly reason: 'credential_revoked' };
+
+const CREDENTIAL_REVOKED: LiveClosure = Object.freeze({ reason: 'credential_revoked' });
 
 /**
  * What a new config says of an exchange admitted under an earlier one: a revocation that ends
- * its session, or its policies' new decision when they no longer admit it; null while it stands.
+ * its session, the credential that opened it no longer accepted (credentialWithdrawn), or its
+ * policies' new decision when they no longer admit it; null while it stands.
  * The policies are not asked again when the config kept the engine that admitted it (a sign-out
  * or a revocation changes only the revocations): its decision stands, and each sign-out does not
  * evaluate every request in progress again.
@@ -29,6 +34,7 @@ export function closureUnder(state: RuntimeState, scope: RequestScope): LiveClos
           ...(scope.providerSessionId !== null ? { psid: scope.providerSessionId } : {}),
         });
   if (revocation) return { reason: 'session_revoked', revocation: revocation.name };
+  if (credentialWithdrawn(state, scope)) return CREDENTIAL_REVOKED;
   if (scope.policyInput === null || state.policy === scope.state.policy) return null;
   const { decision } = state.policy.evaluate(scope.policyInput);
   return admits(decision) ? null : { reason: 'policy_changed', decision };

@@ -188,7 +188,7 @@ export function proxyUpgrade(
         const ended = registry.closureNow(scope);
         if (ended !== null) {
           upstream.destroy();
-          refuse(ended.reason === 'policy_changed' ? HANDSHAKE_DENIED : SESSION_ENDED.session_revoked);
+          refuse(ended.reason === 'policy_changed' ? HANDSHAKE_DENIED : SESSION_ENDED[ended.reason]);
           scope.outcome = 'denied';
           return;
         }

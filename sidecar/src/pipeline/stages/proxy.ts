@@ -145,7 +145,10 @@ export function endForwarded(scope: RequestScope, why: ResponseEnd, closing: boo
  * The answer to a request whose session ended before the application answered it (a long poll,
  * a WebSocket handshake).
  */
-export const SESSION_ENDED: Record<'session_revoked' | 'credential_expired', HttpError> = {
+export const SESSION_ENDED: Record<
+  'session_revoked' | 'credential_expired' | 'credential_revoked',
+  HttpError
+> = {
   session_revoked: new HttpError(
     'session_revoked',
     401,
@@ -157,6 +160,13 @@ export const SESSION_ENDED: Record<'session_revoked' | 'credential_expired', Htt
     'credential_expired',
     401,
     'Your session or token has expired. Sign in again.',
+    undefined,
+    CHALLENGE,
+  ),
+  credential_revoked: new HttpError(
+    'credential_revoked',
+    401,
+    'Your session or token is no longer accepted. Sign in again.',
     undefined,
     CHALLENGE,
   ),

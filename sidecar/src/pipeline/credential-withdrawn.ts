@@ -1,0 +1,41 @@
+import type { RequestScope } from '../request-scope.ts';
+import type { RuntimeState } from '../runtime-state.ts';
+
+/**
+ * Whether the config `state` no longer accepts the credential that admitted an exchange still
+ * open (a WebSocket, a request in progress) under an earlier one: the cookie key its session was
+ * sealed under was removed (the way to end every session of an application at once), or the
+ * service token it used was removed, or its secret replaced. Such a credential is refused at
+ * once by every new request; before, what it had opened stayed open.
+ */
+export function credentialWithdrawn(state: RuntimeState, scope: RequestScope): boolean {
+  const before = scope.state.auth;
+  const now = state.auth;
+  if (before === null || before === now) return false;
+  if (scope.authMethod === 'oidc') {
+    if (now === null) return true;
+    if (now.cookieKids === before.cookieKids) return false;
+    const kid = sealedKid(before.sessions.cookies(scope.req.headers.cookie).sealed);
+    return kid === undefined || !now.cookieKids.has(kid);
+  }
+  if (scope.authMethod === 'service-token') {
+    if (now?.serviceTokenById === before.serviceTokenById) return false;
+    const id = scope.identity?.sub.slice('service-token:'.length) ?? '';
+    const was = before.serviceTokenById.get(id);
+    const is = now?.serviceTokenById.get(id);
+    return !was || !is || is.sha256 !== was.sha256 || (is.expiresAt !== null && is.expiresAt <= Date.now());
+  }
+  return false;
+}
+
+/** The `kid` of a sealed session cookie's protected header (it was opened, so it is well formed). */
+function sealedKid(sealed: string | undefined): string | undefined {
+  const header = sealed?.slice(0, sealed.indexOf('.'));
+  if (!header) return undefined;
+  try {
+    const kid = (JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { kid?: unknown }).kid;
+    return typeof kid === 'string' ? kid : undefined;
+  } catch {
+    return undefined;
+  }
+}
