@@ -120,6 +120,36 @@ describe('requests in progress are logged while they last', () => {
   }, 20_000);
 });
 
+describe('a stream open at the sidecar\u2019s shutdown', () => {
+  it('lines while it lasts, then its one request line, none after, and the sidecar exits within its grace', async () => {
+    const sidecar = await startSidecarProcess(loopbackAppDir(upstream.url), [
+      '--in-progress-interval',
+      '1s',
+      '--shutdown-grace',
+      '3s',
+    ]);
+    const stream = await openStream(sidecar.port, '/closing/events');
+    try {
+      await eventually(
+        'its in-progress line',
+        () => inProgressOf(sidecar, '/closing/events').length >= 1,
+        4_000,
+      );
+      const began = performance.now();
+      expect(await sidecar.stop()).toBe(0);
+      expect(performance.now() - began).toBeLessThan(3_800);
+    } finally {
+      await stream.stop();
+    }
+    const lines = sidecar.lines;
+    const ended = lines.findIndex((l) => l.type === 'request' && l.uri === '/closing/events');
+    expect(ended).toBeGreaterThan(-1);
+    expect(lines.slice(ended + 1).some((l) => l.type === 'request_in_progress')).toBe(false);
+    expect(requestLinesOf(sidecar, '/closing/events')).toHaveLength(1);
+    expect(lines.at(-1)?.type).toBe('sidecar_stopped');
+  }, 20_000);
+});
+
 /** The rows of `gatehouse audit requests --path /export/*` over a log file, as JSON lines. */
 async function auditedRequests(log: string): Promise<Record<string, unknown>[]> {
   const run = await runGatehouse(['audit', 'requests', '--path', '/export/*', '--format', 'jsonl', log]);
