@@ -98,7 +98,7 @@ function liveClosureFields(requestId: string, whose: string) {
     reason: StringEnum(
       ['policy_changed', 'session_revoked', 'credential_expired', 'credential_revoked'] as const,
       {
-        description: `\`policy_changed\`, \`session_revoked\`, \`credential_expired\` (the session ${whose} reached its absolute lifetime, or the ServiceAccount token or service token its expiry), or \`credential_revoked\` (a new config no longer accepts it: the cookie key its session was sealed under removed, or its service token removed or its secret replaced).`,
+        description: `\`policy_changed\`, \`session_revoked\`, \`credential_expired\` (the session ${whose} reached its absolute lifetime, or the ServiceAccount token or service token its expiry), or \`credential_revoked\` (a new config no longer accepts it: the cookie key its session was sealed under removed, its service token removed or its secret replaced, or its ServiceAccount token's issuer or audience no longer taken).`,
       },
     ),
     decision: opt(

@@ -1,4 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -161,5 +167,83 @@ describe('a service token removed, or its secret replaced', () => {
     expect(kept.ws.readyState).toBe(WebSocket.OPEN);
     kept.ws.close();
     await kept.closed;
+  });
+});
+
+describe('the ServiceAccount settings changed', () => {
+  const ISSUER = 'https://kubernetes.default.svc.cluster.local';
+  const signer = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  let upstream: TestUpstream;
+  let sockets: WebSocketServer;
+  let jwks: Server;
+  let gate: InProcessSidecar;
+  let config: (audiences: string[]) => SidecarConfig;
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    sockets = new WebSocketServer({ server: upstream.server });
+    jwks = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ keys: [{ ...signer.publicKey.export({ format: 'jwk' }), kid: 'k', alg: 'RS256' }] }),
+      );
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sa-'));
+    writeFileSync(join(dir, 'token'), 'sidecar-own-token\n');
+    const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/keys`;
+    config = (audiences) =>
+      testConfig(
+        {
+          upstream: { url: upstream.url },
+          policies: [{ name: 'machines' }],
+          authentication: {
+            serviceAccounts: { issuer: ISSUER, jwksUrl, audiences, bearerTokenFile: join(dir, 'token') },
+          },
+        },
+        {
+          machines: {
+            decision: 'service-auth',
+            include: [{ serviceAccounts: [{ namespace: 'jobs', name: 'reporter' }] }],
+          },
+        },
+      );
+    gate = await startSidecar(config(['gatehouse:reports']));
+  });
+  afterAll(async () => {
+    await gate?.close();
+    sockets?.close();
+    jwks?.close();
+    await upstream?.close();
+  });
+
+  it('a tunnel whose token\u2019s audience is no longer taken is closed; one still taken stays', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', kid: 'k' })
+      .setIssuer(ISSUER)
+      .setAudience('gatehouse:reports')
+      .setSubject('system:serviceaccount:jobs:reporter')
+      .setIssuedAt(now - 10)
+      .setExpirationTime(now + 600)
+      .sign(signer.privateKey);
+    const ws = new WebSocket(`ws://127.0.0.1:${gate.port}/live`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    // Another audience added: the token's is still taken.
+    gate.sidecar.install(config(['gatehouse:reports', 'gatehouse:billing']));
+    await sleep(300);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    // Its audience dropped.
+    gate.sidecar.install(config(['gatehouse:billing']));
+    await within(closed, 2_000, 'the tunnel closed');
+    expect(gate.events('websocket_closed')).toEqual([
+      expect.objectContaining({ reason: 'credential_revoked' }),
+    ]);
   });
 });

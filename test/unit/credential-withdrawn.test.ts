@@ -36,6 +36,17 @@ const session = scopeOf(admitted, 'oidc', {
 });
 const machine = scopeOf(admitted, 'service-token', { identity: { sub: 'service-token:ci-bot' } });
 
+/** A bearer JWT's header as the request sent it (its signature is not looked at again). */
+const bearer = (claims: object) =>
+  `Bearer e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.signature`;
+const accepts = { issuer: 'https://kubernetes.default.svc', audiences: ['gatehouse:reports'] };
+const verifier = {};
+const accountState = (serviceAccounts: object | null, settings: object | null): RuntimeState =>
+  ({ auth: { serviceAccounts, settings: { serviceAccounts: settings } } }) as unknown as RuntimeState;
+const account = scopeOf(accountState(verifier, accepts), 'service-account', {
+  req: { headers: { authorization: bearer({ iss: accepts.issuer, aud: ['gatehouse:reports'] }) } },
+});
+
 describe('credentialWithdrawn', () => {
   it.each<[string, RequestScope, RuntimeState, boolean]>([
     ['the same auth runtime', session, admitted, false],
@@ -69,12 +80,26 @@ describe('credentialWithdrawn', () => {
       stateWith(kids, new Map([['ci-bot', token('ci-bot', 'a'.repeat(64), Date.now() + 60_000)]])),
       false,
     ],
+    ['ServiceAccount: the same verifier', account, accountState(verifier, accepts), false],
     [
-      'a ServiceAccount token: not looked at',
-      scopeOf(admitted, 'service-account'),
-      stateWith(new Set(), new Map()),
+      'ServiceAccount: its audience still taken',
+      account,
+      accountState({}, { ...accepts, audiences: ['x', 'gatehouse:reports'] }),
       false,
     ],
+    [
+      'ServiceAccount: its audience dropped',
+      account,
+      accountState({}, { ...accepts, audiences: ['x'] }),
+      true,
+    ],
+    [
+      'ServiceAccount: another issuer',
+      account,
+      accountState({}, { ...accepts, issuer: 'https://other' }),
+      true,
+    ],
+    ['ServiceAccount: no longer accepted', account, accountState(null, null), true],
     ['anonymous', scopeOf(admitted, null as unknown as string), stateWith(new Set(), new Map()), false],
   ])('%s', (_, scope, now, withdrawn) => {
     expect(credentialWithdrawn(now, scope)).toBe(withdrawn);
