@@ -16,8 +16,9 @@ export function credentialWithdrawn(state: RuntimeState, scope: RequestScope): b
   if (scope.authMethod === 'oidc') {
     if (now === null) return true;
     if (now.cookieKids === before.cookieKids) return false;
-    const kid = sealedKid(before.sessions.cookies(scope.req.headers.cookie).sealed);
-    return kid === undefined || !now.cookieKids.has(kid);
+    // Its session opened, so the cookie's protected header (the JWE's first part) names its key.
+    const kid = segment(before.sessions.cookies(scope.req.headers.cookie).sealed, 0)?.kid;
+    return typeof kid !== 'string' || !now.cookieKids.has(kid);
   }
   if (scope.authMethod === 'service-token') {
     if (now?.serviceTokenById === before.serviceTokenById) return false;
@@ -31,34 +32,20 @@ export function credentialWithdrawn(state: RuntimeState, scope: RequestScope): b
     const accepted = now?.settings.serviceAccounts ?? null;
     if (accepted === null) return true;
     // Verified when it arrived: only whether the new settings take its issuer and an audience of it.
-    const claims = bearerClaims(scope.req.headers.authorization);
+    const claims = segment(scope.req.headers.authorization, 1);
     const audiences = Array.isArray(claims?.aud) ? claims.aud : [claims?.aud];
     return claims?.iss !== accepted.issuer || !audiences.some((a) => accepted.audiences.includes(String(a)));
   }
   return false;
 }
 
-/** The claims of a bearer JWT (verified when its request arrived), or undefined. */
-function bearerClaims(authorization: string | undefined): { iss?: unknown; aud?: unknown } | undefined {
-  const payload = authorization?.split('.')[1];
-  if (payload === undefined) return undefined;
+/** The JSON object a base64url segment of a JWT or JWE holds (the part before, after, or between dots). */
+function segment(text: string | undefined, index: number): Record<string, unknown> | undefined {
+  const part = text?.split('.')[index];
+  if (!part) return undefined;
   try {
-    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-    return claims !== null && typeof claims === 'object'
-      ? (claims as { iss?: unknown; aud?: unknown })
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The `kid` of a sealed session cookie's protected header (it was opened, so it is well formed). */
-function sealedKid(sealed: string | undefined): string | undefined {
-  const header = sealed?.slice(0, sealed.indexOf('.'));
-  if (!header) return undefined;
-  try {
-    const kid = (JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { kid?: unknown }).kid;
-    return typeof kid === 'string' ? kid : undefined;
+    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
