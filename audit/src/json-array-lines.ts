@@ -61,7 +61,7 @@ const isSpace = (byte: number): boolean => byte === 0x20 || byte === 0x0a || byt
 
 /**
  * Cuts the text of a JSON array into its top-level elements, one line each, across chunks:
- * depth and string state carry from one chunk to the next. An element longer than a line may be
+ * depth and string state carry from one chunk to the next. An element longer than any line
  * is kept to MAX_LINE_BYTES + 1 bytes (the line reader then skips it as too long).
  */
 class ArraySplitter {
@@ -155,7 +155,8 @@ class ArraySplitter {
     if (part.length === 0 || this.#length > MAX_LINE_BYTES) return;
     const room = MAX_LINE_BYTES + 1 - this.#length;
     const kept = part.length > room ? part.subarray(0, room) : part;
-    this.#element.push(Buffer.from(kept));
+    // A view of the chunk: #finish joins the pieces into a copy of their own.
+    this.#element.push(kept);
     this.#length += kept.length;
   }
 

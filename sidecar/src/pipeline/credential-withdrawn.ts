@@ -1,3 +1,4 @@
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { RequestScope } from '../request-scope.ts';
 import type { RuntimeState } from '../runtime-state.ts';
 
@@ -16,9 +17,11 @@ export function credentialWithdrawn(state: RuntimeState, scope: RequestScope): b
   if (scope.authMethod === 'oidc') {
     if (now === null) return true;
     if (now.cookieKids === before.cookieKids) return false;
-    // Its session opened, so the cookie's protected header (the JWE's first part) names its key.
-    const kid = segment(before.sessions.cookies(scope.req.headers.cookie).sealed, 0)?.kid;
-    return typeof kid !== 'string' || !now.cookieKids.has(kid);
+    // Its session opened, so the cookie's protected header names its key.
+    const kid = readOrUndefined(
+      () => decodeProtectedHeader(before.sessions.cookies(scope.req.headers.cookie).sealed ?? '').kid,
+    );
+    return kid === undefined || !now.cookieKids.has(kid);
   }
   if (scope.authMethod === 'service-token') {
     if (now?.serviceTokenById === before.serviceTokenById) return false;
@@ -32,20 +35,20 @@ export function credentialWithdrawn(state: RuntimeState, scope: RequestScope): b
     const accepted = now?.settings.serviceAccounts ?? null;
     if (accepted === null) return true;
     // Verified when it arrived: only whether the new settings take its issuer and an audience of it.
-    const claims = segment(scope.req.headers.authorization, 1);
+    const claims = readOrUndefined(() => decodeJwt(scope.req.headers.authorization?.slice(7).trim() ?? ''));
     const audiences = Array.isArray(claims?.aud) ? claims.aud : [claims?.aud];
-    return claims?.iss !== accepted.issuer || !audiences.some((a) => accepted.audiences.includes(String(a)));
+    return (
+      claims?.iss !== accepted.issuer ||
+      !audiences.some((a) => a !== undefined && accepted.audiences.includes(a))
+    );
   }
   return false;
 }
 
-/** The JSON object a base64url segment of a JWT or JWE holds (the part before, after, or between dots). */
-function segment(text: string | undefined, index: number): Record<string, unknown> | undefined {
-  const part = text?.split('.')[index];
-  if (!part) return undefined;
+/** What `read` gives, or undefined when it throws (jose's decoders, on what is not a token). */
+function readOrUndefined<T>(read: () => T): T | undefined {
   try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+    return read();
   } catch {
     return undefined;
   }
