@@ -1,4 +1,5 @@
 import type { AuthRecord, RequestRecord } from './audit-record.ts';
+import { revokeCommand } from './revoke-hint.ts';
 import type { AnomalySettings, Session } from './sessions.ts';
 
 /** Something in a session a person should look at. */
@@ -131,7 +132,7 @@ export function usedAfterEnd(requests: readonly RequestRecord[], end: Session['e
  * (`session_end_unreported`), or that the logs read do not show got through after a first round
  * that failed (`session_end_delayed` with no later line of it): the other replicas of the
  * application were never told, so they may accept the session until it expires. The analyst's way
- * out is `gatehouse revoke`.
+ * out is `gatehouse revoke`: the detail gives the command that ends that session.
  */
 export function endsNotCarried(ends: readonly AuthRecord[]): Anomaly[] {
   return ends.map((u) => {
@@ -144,7 +145,7 @@ export function endsNotCarried(ends: readonly AuthRecord[]): Anomaly[] {
       kind: 'end_not_carried' as const,
       time: u.time,
       requestId: u.requestId ?? '',
-      detail: `the ${what} ${why}; other replicas may accept the session until it expires: end it everywhere with gatehouse revoke`,
+      detail: `the ${what} ${why}; other replicas may accept the session until it expires: end it everywhere with ${revokeCommand(u)}`,
     };
   });
 }

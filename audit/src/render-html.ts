@@ -2,6 +2,7 @@ import { isoTime } from '../../lib/iso-time.ts';
 import type { RequestRecord } from './audit-record.ts';
 import type { AuditAnswer, AuditQuery } from './queries.ts';
 import { errorText } from './render-text.ts';
+import { sessionRevokeCommand } from './revoke-hint.ts';
 import type { Session } from './sessions.ts';
 
 /**
@@ -168,6 +169,12 @@ function requestRows(
     .join('')}</tbody></table>`;
 }
 
+/** The command that ends a flagged session everywhere, to copy; nothing for the others. */
+function endCommand(s: Session): string {
+  const command = sessionRevokeCommand(s);
+  return command === undefined ? '' : `<div class="meta">To end it: <code>${esc(command)}</code></div>\n`;
+}
+
 function sessionCard(s: Session): string {
   const flagged = new Set(s.anomalies.map((a) => a.requestId));
   const end = s.end
@@ -179,7 +186,7 @@ function sessionCard(s: Session): string {
     .map((ua) => `<span class="chip" title="${esc(ua)}">${esc(ua)}</span>`)
     .join('')}</div>
 ${s.anomalies.map((a) => `<div class="anomaly">▲ <b>${esc(a.kind.replaceAll('_', ' '))}</b> at ${esc(iso(a.time))}: ${esc(a.detail)}</div>`).join('')}
-${timeline(
+${endCommand(s)}${timeline(
   [lane(s, `${s.requests.length} requests`)],
   s.first,
   Math.max(s.last, s.end?.time ?? 0, s.first + 1000),

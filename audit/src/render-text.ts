@@ -1,6 +1,7 @@
 import { isoTime } from '../../lib/iso-time.ts';
 import type { RequestRecord } from './audit-record.ts';
 import type { AuditAnswer, UserAtAddress } from './queries.ts';
+import { sessionRevokeCommand } from './revoke-hint.ts';
 import type { Session } from './sessions.ts';
 
 const iso = isoTime;
@@ -72,6 +73,8 @@ export function sessionText(s: Session): string {
   ];
   for (const a of s.anomalies)
     head.push(`  ! ${a.kind.replaceAll('_', ' ')} at ${iso(a.time)}: ${safe(a.detail)}`);
+  const command = sessionRevokeCommand(s);
+  if (command !== undefined) head.push(`  to end it  ${safe(command)}`);
   const flagged = new Set(s.anomalies.map((a) => a.requestId));
   const rows = s.requests.map((r) => [
     flagged.has(r.requestId) ? '!' : '',

@@ -36,7 +36,7 @@ export const AccessRevocationSpec = Type.Object(
         maxLength: 64,
         pattern: '^[A-Za-z0-9_-]+$',
         description:
-          'One Gatehouse session id (the `session` field of the log lines): that session ends. Written by the operator when a user signs out, so the sign-out reaches every replica.',
+          'One Gatehouse session id (`sessionId` in the log lines, the Session of `gatehouse audit sessions`): that session ends, whenever it signed in. Written by the operator when a user signs out, so the sign-out reaches every replica; `gatehouse revoke --session` writes one too.',
       }),
     ),
     providerSession: Opt(

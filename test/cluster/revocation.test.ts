@@ -286,6 +286,37 @@ describe('revocation', () => {
     expect(applied.user).toBeUndefined();
   });
 
+  it('gatehouse revoke --session ends that one session, WebSocket included; her other sessions go on', async () => {
+    // The revocation by subject just before covers sign-ins within its second: sign in after it.
+    await new Promise((r) => setTimeout(r, 1_100));
+    const stolen = cookieHeader(await signIn());
+    const laptop = cookieHeader(await signIn());
+    const sessionOf = async (cookie: string, path: string) => {
+      expect(await withCookie(cookie, path)).toEqual({ status: 200, forwarded: true });
+      const line = await sidecar.waitForLine((l) => l.type === 'request' && l.uri === path);
+      return String(line.sessionId);
+    };
+    const sid = await sessionOf(stolen, '/whose-stolen');
+    const socket = await openSocket(stolen);
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    const kubeconfig = ['--kubeconfig', env.cluster.kubeconfig];
+
+    const one = await runGatehouse(['revoke', '--session', sid, '--app', `${NS}/wiki`, ...kubeconfig]);
+    expect(one.stderr).toBe('');
+    expect(one.code).toBe(0);
+    expect(one.stdout).toMatch(/^accessrevocation\.gatehouse\.dev\/session-[a-z0-9-]+ created\n/);
+    expect(one.stdout).toContain(`Session ${sid} is ended in 1 application: ${NS}/wiki.\n`);
+    await within(closed, 2_000, 'the stolen session\u2019s WebSocket closed');
+    expect(await withCookie(stolen, '/stolen-after')).toEqual({ status: 302, forwarded: false });
+    expect(await withCookie(laptop, '/laptop-after')).toEqual({ status: 200, forwarded: true });
+    const applied = await sidecar.waitForLine((l) => l.type === 'revocation_applied' && l.session === sid);
+    expect(applied).toMatchObject({ app: `${NS}/wiki`, websocketsClosed: 1 });
+
+    const refused = await runGatehouse(['revoke', '--session', sid, '--before', '2026-01-01T00:00:00Z']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--before does not go with --session');
+  });
+
   it('survives an operator restart: a sidecar started afterwards refuses the revoked cookie', async () => {
     await operator.stop(1_000);
     operator = await env.startReplacement('operator-restarted');
@@ -393,7 +424,7 @@ describe('revocation', () => {
     expect(bySubject.stdout).toContain(`Sessions of subject bob (provider dev) signed in at or before`);
     const both = await run(['gatehouse', 'revoke', '--user', 'bob@example.com', '--sub', 'bob']);
     expect(both.code).toBe(2);
-    expect(both.stderr).toContain('give --user <email> or --sub <subject>');
+    expect(both.stderr).toContain('give one of --user <email>, --sub <subject>, --session <id>');
     const misspelt = await run(['gatehouse', 'revoke', '--user', 'bob@example.com', '--app', `${NS}/wikki`]);
     expect(misspelt.code).toBe(1);
     expect(misspelt.stderr).toBe(`gatehouse revoke: no AccessApplication ${NS}/wikki; nothing was revoked\n`);

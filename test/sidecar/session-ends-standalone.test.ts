@@ -316,6 +316,99 @@ describe('the audit sees every end', () => {
 });
 
 describe('revocations without a cluster', () => {
+  it('an analyst ends one session from the audit: it prints the command, which ends that session in every replica and leaves her other one', async () => {
+    const victim = await signIn(origins[0] as string);
+    const laptop = await signIn(origins[1] as string);
+    // The thief uses the victim's cookie from another browser, on another replica.
+    const stolen = await request(`${origins[2]}/stolen`, {
+      headers: { cookie: victim.cookie, accept: 'text/html', 'user-agent': 'thief/1.0' },
+    });
+    await stolen.body.dump();
+    expect(stolen.statusCode).toBe(200);
+    const line = await sidecars[2]?.waitForLine((l) => l.type === 'request' && l.uri === '/stolen');
+    const sid = String(line?.sessionId);
+    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-audit-thief-')), 'all.log');
+    writeFileSync(file, sidecars.flatMap((s) => s.lines.map((l) => JSON.stringify(l))).join('\n'));
+    const audited = await runGatehouse(['audit', 'sessions', '--user', 'alice@example.com', file]);
+    expect(audited.code).toBe(0);
+    const block = audited.stdout.split(/^Session /m).find((b) => b.startsWith(`${sid} `)) ?? '';
+    expect(block).toContain('! user agent change');
+    const command = /^ {2}to end it {2}(.+)$/m.exec(block)?.[1] ?? '';
+    expect(command).toBe(`gatehouse revoke --session ${sid} --app wiki`);
+
+    const written = await runGatehouse([
+      ...command.split(' ').slice(1),
+      '--reason',
+      'INC-9',
+      '--revocations-dir',
+      revocationsDir,
+    ]);
+    expect(written.stderr).toBe('');
+    expect(written.code).toBe(0);
+    expect(written.stdout).toContain(`Session ${sid} ends in default/wiki reading ${revocationsDir}`);
+    await eventually(
+      async () => {
+        for (const [i, origin] of origins.entries())
+          if (await forwarded(origin, victim.cookie, `/thief-${i}-${Date.now()}`, upstreamPaths))
+            return false;
+        return true;
+      },
+      5_000,
+      'the stolen session refused in every replica',
+    );
+    for (const [i, origin] of origins.entries())
+      expect(await forwarded(origin, laptop.cookie, `/laptop-${i}`, upstreamPaths)).toBe(true);
+    const applied = await sidecars[1]?.waitForLine(
+      (l) => l.type === 'revocation_applied' && l.session === sid,
+    );
+    expect(applied).toMatchObject({ reason: 'INC-9' });
+    expect(applied?.user).toBeUndefined();
+  });
+
+  it('gatehouse revoke --provider-session ends the sessions signed in through that session of the provider, in every replica', async () => {
+    const first = await signIn(origins[0] as string);
+    const second = await signIn(origins[1] as string);
+    const sessionOf = async (cookie: string, path: string) => {
+      expect(await forwarded(origins[0] as string, cookie, path, upstreamPaths)).toBe(true);
+      return (await sidecars[0]?.waitForLine((l) => l.type === 'request' && l.uri === path))?.sessionId;
+    };
+    const firstSid = await sessionOf(first.cookie, '/whose-first');
+    const secondSid = await sessionOf(second.cookie, '/whose-second');
+    const providerSessionOf = (sid: unknown) =>
+      sidecars.flatMap((s) => s.lines).find((l) => l.type === 'login_succeeded' && l.sessionId === sid)
+        ?.providerSession;
+    const psid = providerSessionOf(firstSid);
+    expect(typeof psid).toBe('string');
+    expect(providerSessionOf(secondSid)).not.toBe(psid);
+    const written = await runGatehouse([
+      'revoke',
+      '--provider-session',
+      String(psid),
+      '--provider',
+      'dev',
+      '--app',
+      'wiki',
+      '--revocations-dir',
+      revocationsDir,
+    ]);
+    expect(written.stderr).toBe('');
+    expect(written.code).toBe(0);
+    expect(written.stdout).toContain(
+      `Sessions signed in through provider session ${psid} (provider dev) at or before `,
+    );
+    await eventually(
+      async () => {
+        for (const [i, origin] of origins.entries())
+          if (await forwarded(origin, first.cookie, `/first-${i}-${Date.now()}`, upstreamPaths)) return false;
+        return true;
+      },
+      5_000,
+      'refused in every replica',
+    );
+    for (const [i, origin] of origins.entries())
+      expect(await forwarded(origin, second.cookie, `/second-${i}`, upstreamPaths)).toBe(true);
+  });
+
   it('gatehouse revoke --revocations-dir ends a user in every replica', async () => {
     const { cookie } = await signIn(origins[0] as string);
     const before = new Date(Date.now() + 1_000).toISOString();

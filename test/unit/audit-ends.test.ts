@@ -236,6 +236,26 @@ describe('ends whose first round failed (session_end_delayed): carried only when
     expect(flags([...signedOut, ...lines])).toEqual(expected);
   });
 
+  it('names the command that ends the session everywhere, to paste', () => {
+    const id = 'Qx7_k2-9aZbC3dEfGh1';
+    const records = [
+      { ...login, sessionId: id },
+      request(1000, { sessionId: id }),
+      event('logout', 2000, { sessionId: id }),
+      delayed(2100, { session: id }),
+    ];
+    const b = new SessionBuilder();
+    for (const r of records) b.add(r);
+    const detail = b.sessions()[0]?.anomalies[0]?.detail ?? '';
+    expect(detail).toMatch(
+      /: end it everywhere with gatehouse revoke --session Qx7_k2-9aZbC3dEfGh1 --app corp\/wiki$/,
+    );
+    const byProvider = session([...signedOut, delayed(2100, { providerSession: 'P9', provider: 'corp' })]);
+    expect(byProvider?.anomalies[0]?.detail).toMatch(
+      / with gatehouse revoke --provider-session P9 --provider corp --app corp\/wiki$/,
+    );
+  });
+
   it('says what the logs show, and the way out', () => {
     const detail = session([...signedOut, delayed(2100)])?.anomalies[0]?.detail ?? '';
     expect(detail).toBe(

@@ -104,20 +104,49 @@ describe('gatehouse revoke flags', () => {
       { before: '2026-11-21T07:00:00.000Z' },
     ],
     ['no wait', ['--user', 'a@b.c', '--wait', '0s'], { waitMs: 0 }],
+    [
+      'one session by its id',
+      ['--session', 'Qx7_k2-9aZbC3dEfGh1', '--app', 'corp/wiki'],
+      { target: { session: 'Qx7_k2-9aZbC3dEfGh1' }, who: 'session Qx7_k2-9aZbC3dEfGh1' },
+    ],
+    [
+      "the sessions of one of the provider's sessions",
+      ['--provider-session', "7c9e'1 f", '--provider', 'okta', '--before', '2026-11-21T07:00:00Z'],
+      {
+        target: { providerSession: "7c9e'1 f", provider: 'okta' },
+        who: "provider session 7c9e'1 f (provider okta)",
+        before: '2026-11-21T07:00:00.000Z',
+      },
+    ],
   ] as const)('%s', (_name, argv, expected) => {
     expect(parseRevokeFlags(argv)).toMatchObject(expected);
   });
 
   it.each([
-    [[], 'give --user <email> or --sub <subject>'],
+    [[], 'give one of --user <email>, --sub <subject>, --session <id> and --provider-session <sid>'],
     [
       ['--user', 'a@b.c', '-o', 'name'],
       '-o/--output is the file to write; for the format give --format name',
     ],
     [['--user', 'a@b.c', '--format', 'yaml'], '--format must be text, json or name'],
-    [['--user', 'a@b.c', '--sub', 's'], 'give --user <email> or --sub <subject>'],
+    [['--user', 'a@b.c', '--sub', 's'], 'give one of --user <email>, --sub <subject>'],
+    [['--session', 'Qx7_k2-9aZbC3dEfGh1', '--user', 'a@b.c'], 'give one of --user <email>'],
+    [['--session', 'Qx7_k2-9aZbC3dEfGh1', '--provider-session', 'p'], 'give one of --user <email>'],
+    [['--session', 'short'], '--session must be a session id: 16 to 64 letters'],
+    [['--session', 'Qx7_k2-9aZbC3dEf Gh1'], '--session must be a session id'],
+    [
+      ['--session', 'Qx7_k2-9aZbC3dEfGh1', '--provider', 'p'],
+      '--provider goes with --sub or --provider-session',
+    ],
+    [
+      ['--session', 'Qx7_k2-9aZbC3dEfGh1', '--before', '2026-11-21T07:00:00Z'],
+      '--before does not go with --session',
+    ],
+    [['--provider-session', 'p1'], '--provider-session needs --provider <name>'],
+    [['--provider-session', '', '--provider', 'okta'], '--provider-session must be 1 to 255 characters'],
+    [['--provider-session', 'p1', '--provider', 'x'.repeat(64)], '--provider must be 1 to 63 characters'],
     [['--user', 'not-an-email'], '--user must be an email address'],
-    [['--user', 'a@b.c', '--provider', 'p'], '--provider goes with --sub'],
+    [['--user', 'a@b.c', '--provider', 'p'], '--provider goes with --sub or --provider-session'],
     [['--user', 'a@b.c', '--reason', 'x'.repeat(513)], '--reason is at most 512 characters'],
     [['--user', 'a@b.c', '--before', 'yesterday'], '--before must be an RFC 3339 time'],
     [['--user', 'a@b.c', '--before', '2026-11-21T07:00:00'], 'would be read in this machine'],

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { AccessRevocationStatus } from '../../../contract/api/access-revocation.ts';
 import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../../../contract/api/resource-types.ts';
 import { writeRevocationFile } from '../../../contract/revocation-files.ts';
+import { SESSION_ID } from '../../../contract/session-ends.ts';
 import { parseDurationFlag, UsageError } from '../../../lib/args.ts';
 import { sleep } from '../../../lib/backoff.ts';
 import { defaultNamespace, loadConnection } from '../../../lib/kube/connection.ts';
@@ -13,10 +14,12 @@ import { readyCondition } from '../controller/conditions.ts';
 
 export const REVOKE_USAGE = `Usage: gatehouse revoke --user <email> [--app <name>]... [options]
        gatehouse revoke --sub <subject> [--provider <name>] [--app <name>]... [options]
+       gatehouse revoke --session <id> [--app <name>]... [options]
+       gatehouse revoke --provider-session <sid> --provider <name> [--app <name>]... [options]
        kubectl gatehouse revoke ...
 
-Ends the user's sessions in every sidecar of the given applications (every application
-without --app) within a second. Open WebSockets and requests in progress of those sessions (a
+Ends the user's sessions (or the one session named) in every sidecar of the given applications
+(every application without --app) within a second. Open WebSockets and requests in progress of those sessions (a
 stream of events, a long poll, a download) are ended; the user may sign in again afterwards if
 policy allows. It creates an AccessRevocation, which the operator delivers
 to the sidecars and deletes once no session it covers can still be alive.
@@ -24,11 +27,17 @@ to the sidecars and deletes once no session it covers can still be alive.
 Options:
   --user <email>          whose sessions end
   --sub <subject>         or: the subject (OIDC sub) whose sessions end, for users without an email
-  --provider <name>       with --sub: only sessions from this identity provider
+  --session <id>          or: one session, by its id (sessionId in the log lines, the Session of
+                          gatehouse audit sessions): the user's other sessions go on
+  --provider-session <sid>  or: every session signed in through this session of the identity
+                          provider (the sid of its ID token and back-channel logout token)
+  --provider <name>       with --sub: only sessions from this identity provider; with
+                          --provider-session: the identity provider it belongs to (required)
   --app <name>            an AccessApplication, as namespace/name or a name in --namespace; repeatable
   -n, --namespace <ns>    namespace of --app names without one (default: the kubeconfig context's)
   --reason <text>         why (kept on the object and logged by every sidecar)
-  --before <time>         end sessions signed in at or before this RFC 3339 time (default: now)
+  --before <time>         end sessions signed in at or before this RFC 3339 time (default: now;
+                          not with --session, which names one session whenever it signed in)
   --wait <duration>       wait until every covered application's config carries it (default 10s; 0s: do not wait)
   --kubeconfig <file>     kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
   --context <name>        kubeconfig context
@@ -72,9 +81,16 @@ export function applicationKeys(apps: readonly string[], namespace: string): str
   ].sort();
 }
 
+/** Which sessions end: the AccessRevocation's fields that name them. */
+export type RevokeTarget =
+  | { readonly user: string }
+  | { readonly subject: string; readonly provider?: string }
+  | { readonly session: string }
+  | { readonly providerSession: string; readonly provider: string };
+
 /** Whose sessions end, and how to report it; checked flags of `gatehouse revoke`. */
 export interface RevokeFlags {
-  readonly target: { readonly user: string } | { readonly subject: string; readonly provider?: string };
+  readonly target: RevokeTarget;
   /** Who, as the messages name it. */
   readonly who: string;
   readonly apps: readonly string[];
@@ -100,6 +116,8 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
     options: {
       user: { type: 'string' },
       sub: { type: 'string' },
+      session: { type: 'string' },
+      'provider-session': { type: 'string' },
       provider: { type: 'string' },
       app: { type: 'string', multiple: true, default: [] },
       namespace: { type: 'string', short: 'n' },
@@ -116,16 +134,7 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
     strict: true,
     allowPositionals: false,
   });
-  const user = values.user?.trim();
-  const subject = values.sub;
-  if ((user === undefined) === (subject === undefined))
-    throw new UsageError('give --user <email> or --sub <subject>');
-  if (user !== undefined && (!EMAIL.test(user) || user.length > 320))
-    throw new UsageError('--user must be an email address');
-  if (subject !== undefined && (subject.length === 0 || subject.length > 255))
-    throw new UsageError('--sub must be 1 to 255 characters');
-  if (values.provider !== undefined && subject === undefined)
-    throw new UsageError('--provider goes with --sub');
+  const target = revokeTarget(values);
   const format = FORMATS.find((f) => f === values.format);
   if (!format) throw new UsageError('--format must be text, json or name');
   // -o once named the format here; it is the output file in every command now.
@@ -137,6 +146,10 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
   if (values.before !== undefined) {
     const at = parseRfc3339(values.before);
     if (at === undefined) throw new UsageError(`--before must be ${RFC3339_HINT}`);
+    if ('session' in target)
+      throw new UsageError(
+        '--before does not go with --session: a session id names one session, which ends whenever it signed in',
+      );
     // A cut-off ahead would end every session signed in until then, later sign-ins included (a
     // mistyped year locks the user out for decades): a revocation ends what is open.
     if (at > now + FUTURE_TOLERANCE_MS)
@@ -146,11 +159,8 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
     before = new Date(at).toISOString();
   }
   return {
-    target:
-      user !== undefined
-        ? { user }
-        : { subject: subject as string, ...(values.provider ? { provider: values.provider } : {}) },
-    who: user ?? `subject ${subject}${values.provider ? ` (provider ${values.provider})` : ''}`,
+    target,
+    who: targetName(target),
     apps: values.app,
     ...(values.namespace ? { namespace: values.namespace } : {}),
     ...(values.reason ? { reason: values.reason } : {}),
@@ -171,6 +181,69 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
     format,
     ...(values.output !== undefined ? { output: values.output } : {}),
   };
+}
+
+const TARGET_FLAGS =
+  'give one of --user <email>, --sub <subject>, --session <id> and --provider-session <sid>';
+
+/** Which sessions the flags name; exactly one of --user, --sub, --session and --provider-session. */
+function revokeTarget(values: {
+  readonly user?: string | undefined;
+  readonly sub?: string | undefined;
+  readonly session?: string | undefined;
+  readonly 'provider-session'?: string | undefined;
+  readonly provider?: string | undefined;
+}): RevokeTarget {
+  const user = values.user?.trim();
+  const { sub: subject, session, provider } = values;
+  const providerSession = values['provider-session'];
+  const given = [user, subject, session, providerSession].filter((v) => v !== undefined);
+  if (given.length !== 1) throw new UsageError(TARGET_FLAGS);
+  if (provider !== undefined && subject === undefined && providerSession === undefined)
+    throw new UsageError('--provider goes with --sub or --provider-session');
+  if (provider !== undefined && (provider.length === 0 || provider.length > 63))
+    throw new UsageError('--provider must be 1 to 63 characters (an identity provider of the application)');
+  if (user !== undefined) {
+    if (!EMAIL.test(user) || user.length > 320) throw new UsageError('--user must be an email address');
+    return { user };
+  }
+  if (subject !== undefined) {
+    if (subject.length === 0 || subject.length > 255)
+      throw new UsageError('--sub must be 1 to 255 characters');
+    return { subject, ...(provider ? { provider } : {}) };
+  }
+  if (session !== undefined) {
+    if (!SESSION_ID.test(session))
+      throw new UsageError(
+        '--session must be a session id: 16 to 64 letters, digits, - and _ (sessionId in the log lines)',
+      );
+    return { session };
+  }
+  const sid = providerSession as string;
+  if (sid.length === 0 || sid.length > 255)
+    throw new UsageError('--provider-session must be 1 to 255 characters');
+  if (provider === undefined)
+    throw new UsageError(
+      '--provider-session needs --provider <name>: a provider session id is unique only within its identity provider',
+    );
+  return { providerSession: sid, provider };
+}
+
+/** The sessions a target names, as the messages say it. */
+function targetName(target: RevokeTarget): string {
+  if ('user' in target) return target.user;
+  if ('subject' in target)
+    return `subject ${target.subject}${target.provider ? ` (provider ${target.provider})` : ''}`;
+  if ('session' in target) return `session ${target.session}`;
+  return `provider session ${target.providerSession} (provider ${target.provider})`;
+}
+
+/** What the AccessRevocation's generated name begins with: who it names. */
+function targetNamePrefix(target: RevokeTarget): string {
+  if ('user' in target) return revocationNamePrefix(target.user);
+  if ('subject' in target) return revocationNamePrefix(target.subject);
+  if ('session' in target) return revocationNamePrefix(`session ${target.session}`);
+  return revocationNamePrefix(`${target.provider} session ${target.providerSession}`);
 }
 
 /** How far ahead of this machine's clock a --before may be (clocks drift). */
@@ -201,7 +274,7 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
       return 1;
     }
     let object = await client.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
-      metadata: { generateName: revocationNamePrefix('user' in target ? target.user : target.subject) },
+      metadata: { generateName: targetNamePrefix(target) },
       spec: {
         ...target,
         ...(applications.length > 0 ? { applications } : {}),
@@ -254,7 +327,7 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
         : waitMs > 0
           ? 'unconfirmed'
           : 'created';
-    writeResult(flags, resultText(flags.format, object, who, outcome));
+    writeResult(flags, resultText(flags.format, object, flags.target, who, outcome));
     if (outcome === 'unconfirmed') {
       const ready = readyCondition(object.status as AccessRevocationStatus | undefined);
       process.stderr.write(
@@ -275,6 +348,7 @@ type Outcome = 'enforced' | 'expired' | 'unconfirmed' | 'created';
 function resultText(
   format: RevokeFlags['format'],
   object: KubeObject,
+  target: RevokeTarget,
   user: string,
   outcome: Outcome,
 ): string {
@@ -286,14 +360,32 @@ function resultText(
   const apps = status?.applications ?? [];
   let text = `accessrevocation.gatehouse.dev/${name} created\n`;
   if (outcome === 'enforced' && status) {
+    const where = `${apps.length} application${apps.length === 1 ? '' : 's'}${apps.length > 0 ? `: ${apps.join(', ')}` : ''}`;
     text +=
-      `Sessions of ${user} signed in at or before ${status.revokedBefore} are ended in ${apps.length} application${apps.length === 1 ? '' : 's'}${apps.length > 0 ? `: ${apps.join(', ')}` : ''}.\n` +
+      `${endedSentence(target, user, status.revokedBefore)} ${where}.\n` +
       `The revocation expires at ${status.expiresAt}, when no session it covers can still be alive.\n`;
   } else if (outcome === 'expired') {
     text +=
       'It was deleted at once: no session it covers can still be alive (its cut-off is older than every covered session lifetime, or no covered application signs anyone in).\n';
   }
   return text;
+}
+
+/**
+ * The start of the sentence that says which sessions end, up to where: "… are ended in" once the
+ * operator confirmed it, "… end in" for a file the sidecars have yet to read.
+ */
+function endedSentence(
+  target: RevokeTarget,
+  who: string,
+  revokedBefore: string | undefined,
+  confirmed = true,
+): string {
+  if ('session' in target) return `Session ${target.session} ${confirmed ? 'is ended' : 'ends'} in`;
+  const verb = confirmed ? 'are ended in' : 'end in';
+  if ('providerSession' in target)
+    return `Sessions signed in through ${who} at or before ${revokedBefore} ${verb}`;
+  return `Sessions of ${who} signed in at or before ${revokedBefore} ${verb}`;
 }
 
 /** Writes the result to --output, or standard output. */
@@ -366,7 +458,7 @@ function revokeInDirectory(flags: RevokeFlags, directory: NonNullable<RevokeFlag
   else
     writeResult(
       flags,
-      `${directory.path}/${name}.yaml written\nSessions of ${flags.who} signed in at or before ${revokedBefore} end in ${applications.length > 0 ? applications.join(', ') : 'every application'} reading ${directory.path}, within their poll interval.\n`,
+      `${directory.path}/${name}.yaml written\n${endedSentence(flags.target, flags.who, revokedBefore, false)} ${applications.length > 0 ? applications.join(', ') : 'every application'} reading ${directory.path}, within their poll interval.\n`,
     );
   return 0;
 }
