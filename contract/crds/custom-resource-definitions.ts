@@ -150,6 +150,29 @@ export function customResourceDefinitions() {
       structuralSchema(AccessRevocation),
       [
         { name: 'User', type: 'string', jsonPath: '.spec.user', description: 'Whose sessions end.' },
+        // What the others name, for -o wide: a sign-out's names its session, a back-channel
+        // logout's the provider session, a revocation of a user without an email the subject.
+        {
+          name: 'Subject',
+          type: 'string',
+          jsonPath: '.spec.subject',
+          description: 'Whose sessions end, by subject (OIDC sub).',
+          priority: 1,
+        },
+        {
+          name: 'Session',
+          type: 'string',
+          jsonPath: '.spec.session',
+          description: 'The one session that ends (a sign-out, gatehouse revoke --session).',
+          priority: 1,
+        },
+        {
+          name: 'Provider Session',
+          type: 'string',
+          jsonPath: '.spec.providerSession',
+          description: 'The identity provider session whose sessions end (a back-channel logout).',
+          priority: 1,
+        },
         {
           name: 'Applications',
           type: 'string',

@@ -312,6 +312,12 @@ describe('revocation', () => {
     const applied = await sidecar.waitForLine((l) => l.type === 'revocation_applied' && l.session === sid);
     expect(applied).toMatchObject({ app: `${NS}/wiki`, websocketsClosed: 1 });
 
+    // kubectl get grev -o wide says what each names (a sign-out's has no user); empty columns are blank.
+    const wide = await env.cluster.kubectl(['get', 'accessrevocations', '-o', 'wide']);
+    expect(wide).toMatch(/NAME\s+USER\s+SUBJECT\s+SESSION\s+PROVIDER SESSION\s+APPLICATIONS\s+READY/);
+    expect(wide.split('\n').find((l) => l.includes(sid))).toMatch(
+      new RegExp(`^session-\\S+\\s+${sid}\\s+\\["${NS}/wiki"\\]\\s+True\\s`),
+    );
     const refused = await runGatehouse(['revoke', '--session', sid, '--before', '2026-01-01T00:00:00Z']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('--before does not go with --session');
