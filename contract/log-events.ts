@@ -384,7 +384,7 @@ export const SIDECAR_EVENTS = {
     liveClosureFields('The upgrade request.', 'that opened it'),
   ),
   request_in_progress: event(
-    'A request still in progress (a stream of events, a long poll, a long download or upload, a WebSocket tunnel), written every `--in-progress-interval` (60 s by default) for as long as it lasts: its request line is written only at its end, so without these a request open for hours is in no log until then, and in none at all when the sidecar is killed before it ends. The fields are those of its request line so far; `gatehouse audit` shows the request as in progress until its request line comes.',
+    'A request still in progress (a stream of events, a long poll, a long download or upload, a WebSocket tunnel), written every `--in-progress-interval` (60 s by default) for as long as it lasts: its request line is written only at its end, so without these a request open for hours is in no log until then, and in none at all when the sidecar is killed before it ends. The fields are those of its request line so far; `gatehouse audit` shows the request as in progress until its request line comes. None are written while the log is congested (stdout not read: they would only wait in memory); the first sweep after it drains writes them.',
     {
       app: App,
       requestId: RequestFields.requestId,

@@ -177,7 +177,10 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   // One sweep an interval over what is open: a request pays nothing for it.
   const inProgressLines =
     inProgressMs > 0
-      ? setInterval(() => logRequestsInProgress([responses, upgrades], inProgressMs), inProgressMs).unref()
+      ? setInterval(
+          () => logRequestsInProgress([responses, upgrades], inProgressMs, sink),
+          inProgressMs,
+        ).unref()
       : undefined;
 
   const track = (work: Promise<void>): void => {

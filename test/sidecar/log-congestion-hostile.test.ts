@@ -106,3 +106,91 @@ describe('requests held while the log is congested', () => {
     for (const c of [held, silent, after]) c.socket.destroy();
   });
 });
+
+describe('requests in progress while the log is congested', () => {
+  const STREAMS = 20;
+  const INTERVAL_MS = 20;
+  let streams: TestUpstream;
+  let open: Sidecar;
+  let openSink: LogSink;
+  let openLog: string;
+  let held = false;
+  const heldHere: (() => void)[] = [];
+  const release = () => {
+    held = false;
+    for (const write of heldHere.splice(0)) write();
+  };
+
+  beforeAll(async () => {
+    // Every request is a stream the application never ends: one chunk, then nothing.
+    streams = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: hello\n\n');
+    });
+    openLog = join(mkdtempSync(join(tmpdir(), 'gatehouse-log-in-progress-')), 'out.log');
+    const fd = openSync(openLog, 'w');
+    openSink = createFdSink({
+      fd,
+      highWaterBytes: 4096,
+      batchMs: 0,
+      writeFn: (target, buffer, offset, length, _position, callback) => {
+        const write = () => callback(null, writeSync(target, buffer, offset, length));
+        if (held) heldHere.push(write);
+        else process.nextTick(write);
+      },
+    });
+    open = createSidecar({
+      sink: openSink,
+      metrics: createSidecarMetrics(),
+      inProgressIntervalMs: INTERVAL_MS,
+    });
+    open.install(testConfig({ upstream: { url: streams.url } }));
+  });
+  afterAll(async () => {
+    release();
+    await open?.shutdown(500);
+    await streams?.close();
+  });
+
+  const inProgressLines = () =>
+    readFileSync(openLog, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"type":"request_in_progress"'))
+      .map((l) => JSON.parse(l) as { time: string; requestId: string });
+
+  it(`${STREAMS} streams open while the reader stalls for a second: their in-progress lines do not pile up in memory, and come again once it reads`, async () => {
+    const openPort = (await open.listen(0, '127.0.0.1')).port;
+    const clients = [];
+    for (let i = 0; i < STREAMS; i++) {
+      const client = await openRaw(openPort);
+      client.socket.write(GET(`/stream/${i}`));
+      await client.waitFor(/data: hello/);
+      clients.push(client);
+    }
+    await eventually(
+      'in-progress lines while the log reads',
+      () => inProgressLines().length >= STREAMS,
+      2_000,
+    );
+
+    held = true;
+    const stalledAt = Date.now();
+    await eventually('the log congested', () => openSink.congested, 2_000);
+    await sleep(1_000); // 50 intervals
+    const releasedAt = Date.now();
+    release();
+    await eventually('the log drained', () => !openSink.congested, 2_000);
+    const during = inProgressLines().filter((l) => {
+      const at = Date.parse(l.time);
+      return at >= stalledAt && at < releasedAt;
+    });
+    // What was queued when the reader stalled, up to the high-water mark: a few sweeps, not fifty.
+    expect(during.length).toBeLessThanOrEqual(3 * STREAMS);
+    await eventually(
+      'in-progress lines again after the log drained',
+      () => inProgressLines().filter((l) => Date.parse(l.time) >= releasedAt).length >= STREAMS,
+      2_000,
+    );
+    for (const c of clients) c.socket.destroy();
+  });
+});

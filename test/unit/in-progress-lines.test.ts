@@ -36,12 +36,17 @@ const registry = (scopes: RequestScope[]) => ({
   forEachOpen: (visit: (s: RequestScope) => void) => scopes.forEach(visit),
 });
 const turn = () => new Promise((resolve) => setImmediate(resolve));
+const flowing = { congested: false };
 
 describe('in-progress lines', () => {
   it('one per request that has lasted the interval, with its fields so far and no secret', () => {
     sink.lines.length = 0;
     const now = performance.now();
-    logRequestsInProgress([registry([openRequest(0, now - 120_000), openRequest(1, now - 10)])], 60_000);
+    logRequestsInProgress(
+      [registry([openRequest(0, now - 120_000), openRequest(1, now - 10)])],
+      60_000,
+      flowing,
+    );
     expect(sink.lines).toHaveLength(1);
     const line = JSON.parse(sink.lines[0] as string);
     expect(logLineProblems(line)).toEqual([]);
@@ -63,7 +68,7 @@ describe('in-progress lines', () => {
     sink.lines.length = 0;
     const now = performance.now();
     const tunnels = Array.from({ length: 600 }, (_, i) => openRequest(i, now - 120_000));
-    logRequestsInProgress([registry(tunnels.slice(0, 300)), registry(tunnels.slice(300))], 60_000);
+    logRequestsInProgress([registry(tunnels.slice(0, 300)), registry(tunnels.slice(300))], 60_000, flowing);
     expect(sink.lines).toHaveLength(IN_PROGRESS_LINES_PER_TURN);
     (tunnels[599] as { logged: boolean }).logged = true; // ended (its request line written)
     await turn();
@@ -71,5 +76,22 @@ describe('in-progress lines', () => {
     await turn();
     expect(sink.lines).toHaveLength(599);
     expect(sink.lines.some((l) => l.includes('"requestId":"r599"'))).toBe(false);
+  });
+
+  it('none while the log is congested, and a sweep stops where it becomes so: its lines would only wait in memory', async () => {
+    sink.lines.length = 0;
+    const now = performance.now();
+    const tunnels = Array.from({ length: 600 }, (_, i) => openRequest(i, now - 120_000));
+    const log = { congested: true };
+    logRequestsInProgress([registry(tunnels)], 60_000, log);
+    await turn();
+    expect(sink.lines).toHaveLength(0);
+    log.congested = false;
+    logRequestsInProgress([registry(tunnels)], 60_000, log);
+    expect(sink.lines).toHaveLength(IN_PROGRESS_LINES_PER_TURN);
+    log.congested = true; // the reader stalls between two turns of the sweep
+    await turn();
+    await turn();
+    expect(sink.lines).toHaveLength(IN_PROGRESS_LINES_PER_TURN);
   });
 });

@@ -41,11 +41,17 @@ export const IN_PROGRESS_LINES_PER_TURN = 256;
  * `intervalMs` or more: those due are picked at once, their lines written
  * IN_PROGRESS_LINES_PER_TURN a turn, so thousands of open tunnels do not hold the event loop
  * (and every other request) for the time of all their lines. One that ended meanwhile is skipped.
+ * Nothing is written while the log is congested (its reader stalled), and a sweep stops where it
+ * becomes so: the log never drops a line, so each sweep's lines would wait in memory, thousands
+ * of open tunnels' a sweep for as long as the reader stalls. A request skipped gets its line at
+ * the first sweep after the log drains, with its figures then, and its request line at its end.
  */
 export function logRequestsInProgress(
   registries: readonly { forEachOpen(visit: (scope: RequestScope) => void): void }[],
   intervalMs: number,
+  log: { readonly congested: boolean },
 ): void {
+  if (log.congested) return;
   const now = performance.now();
   const due: RequestScope[] = [];
   for (const registry of registries)
@@ -56,6 +62,7 @@ export function logRequestsInProgress(
     const to = Math.min(due.length, from + IN_PROGRESS_LINES_PER_TURN);
     const at = performance.now();
     for (let i = from; i < to; i++) {
+      if (log.congested) return;
       const scope = due[i] as RequestScope;
       if (!scope.logged) logInProgress(scope, at);
     }
