@@ -316,6 +316,18 @@ describe('the audit sees every end', () => {
 });
 
 describe('revocations without a cluster', () => {
+  /** Resolves once every replica refuses the cookie (sends it to sign in, not to the application). */
+  const refusedEverywhere = (cookie: string, label: string) =>
+    eventually(
+      async () => {
+        for (const [i, origin] of origins.entries())
+          if (await forwarded(origin, cookie, `/${label}-${i}-${Date.now()}`, upstreamPaths)) return false;
+        return true;
+      },
+      5_000,
+      `${label}: refused in every replica`,
+    );
+
   it('an analyst ends one session from the audit: it prints the command, which ends that session in every replica and leaves her other one', async () => {
     const victim = await signIn(origins[0] as string);
     const laptop = await signIn(origins[1] as string);
@@ -346,16 +358,7 @@ describe('revocations without a cluster', () => {
     expect(written.stderr).toBe('');
     expect(written.code).toBe(0);
     expect(written.stdout).toContain(`Session ${sid} ends in default/wiki reading ${revocationsDir}`);
-    await eventually(
-      async () => {
-        for (const [i, origin] of origins.entries())
-          if (await forwarded(origin, victim.cookie, `/thief-${i}-${Date.now()}`, upstreamPaths))
-            return false;
-        return true;
-      },
-      5_000,
-      'the stolen session refused in every replica',
-    );
+    await refusedEverywhere(victim.cookie, 'thief');
     for (const [i, origin] of origins.entries())
       expect(await forwarded(origin, laptop.cookie, `/laptop-${i}`, upstreamPaths)).toBe(true);
     const applied = await sidecars[1]?.waitForLine(
@@ -396,15 +399,7 @@ describe('revocations without a cluster', () => {
     expect(written.stdout).toContain(
       `Sessions signed in through provider session ${psid} (provider dev) at or before `,
     );
-    await eventually(
-      async () => {
-        for (const [i, origin] of origins.entries())
-          if (await forwarded(origin, first.cookie, `/first-${i}-${Date.now()}`, upstreamPaths)) return false;
-        return true;
-      },
-      5_000,
-      'refused in every replica',
-    );
+    await refusedEverywhere(first.cookie, 'first');
     for (const [i, origin] of origins.entries())
       expect(await forwarded(origin, second.cookie, `/second-${i}`, upstreamPaths)).toBe(true);
   });
@@ -428,15 +423,7 @@ describe('revocations without a cluster', () => {
     expect(written.stderr).toBe('');
     expect(written.code).toBe(0);
     expect(written.stdout).toContain('default/wiki');
-    await eventually(
-      async () => {
-        for (const [i, origin] of origins.entries())
-          if (await forwarded(origin, cookie, `/revoked-${i}-${Date.now()}`, upstreamPaths)) return false;
-        return true;
-      },
-      5_000,
-      'revoked in every replica',
-    );
+    await refusedEverywhere(cookie, 'revoked');
     const applied = await sidecars[2]?.waitForLine(
       (l) => l.type === 'revocation_applied' && l.user === 'alice@example.com',
     );
