@@ -19,9 +19,9 @@ export const REVOKE_USAGE = `Usage: gatehouse revoke --user <email> [--app <name
        kubectl gatehouse revoke ...
 
 Ends the user's sessions (or the one session named) in every sidecar of the given applications
-(every application without --app) within a second. Open WebSockets and requests in progress of those sessions (a
-stream of events, a long poll, a download) are ended; the user may sign in again afterwards if
-policy allows. It creates an AccessRevocation, which the operator delivers
+(every application without --app) within a second. Open WebSockets and requests in progress of
+those sessions (a stream of events, a long poll, a download) are ended; the user may sign in
+again afterwards if policy allows. It creates an AccessRevocation, which the operator delivers
 to the sidecars and deletes once no session it covers can still be alive.
 
 Options:
