@@ -9,8 +9,9 @@ Commands:
   sidecar    run the proxy for one application (--config <file|dir>, or --operator-url in a cluster)
   operator   run the control plane: watch CRDs, keep keys and status, stream config to sidecars
   validate   check AccessApplication YAML and print the rendered sidecar config
+  explain    decide one request with an application's policies, and say why (nothing is sent)
   audit      rebuild sessions, users of an IP, or requests to a path from the logs (files or --cluster)
-  revoke     end a user's sessions in every sidecar of some or all applications (also: kubectl gatehouse revoke)
+  revoke     end a user's sessions, or one session, in every sidecar of some or all applications (also: kubectl gatehouse revoke)
   service-token create <id>   a new service token: the secret once, and its hash for the YAML
   version    print the version (also --version, -v)
 
@@ -40,6 +41,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   validate: async () => {
     const { VALIDATE_USAGE, runValidateCommand } = await import('../sidecar/src/cli/validate-command.ts');
     return { usage: VALIDATE_USAGE, run: runValidateCommand };
+  },
+  explain: async () => {
+    const { EXPLAIN_USAGE, runExplainCommand } = await import('../sidecar/src/cli/explain-command.ts');
+    return { usage: EXPLAIN_USAGE, run: runExplainCommand };
   },
   revoke: async () => {
     const { REVOKE_USAGE, runRevokeCommand } = await import('../operator/src/cli/revoke-command.ts');

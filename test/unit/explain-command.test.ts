@@ -1,0 +1,269 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { runGatehouse } from '../helpers/sidecar-process.ts';
+
+// `gatehouse explain` as a platform engineer runs it on the YAML they are about to apply: the
+// decision, why, what the client gets, and every selector, with exit 0 when the request goes
+// on and 1 when it is refused.
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-explain-'));
+const doc = (kind: string, name: string, spec: unknown, apiVersion = 'gatehouse.dev/v1alpha1') => ({
+  apiVersion,
+  kind,
+  metadata: { name, namespace: 'monitoring' },
+  ...(kind === 'Secret' ? { stringData: spec } : { spec }),
+});
+const FILE = join(dir, 'grafana.yaml');
+writeFileSync(
+  FILE,
+  [
+    doc('AccessApplication', 'grafana', {
+      hosts: ['grafana.example.com'],
+      upstream: { url: 'http://127.0.0.1:3000' },
+      policies: [
+        { name: 'health' },
+        { name: 'deploys' },
+        { name: 'contractors' },
+        { name: 'sre' },
+        { name: 'finance-trial' },
+      ],
+      authentication: {
+        externalUrl: 'https://grafana.example.com',
+        identityProviders: [
+          {
+            name: 'corp',
+            issuer: 'https://idp.example.com',
+            clientId: 'grafana',
+            clientSecretRef: { name: 'idp', key: 'secret' },
+          },
+        ],
+        serviceTokens: {
+          tokens: [
+            { id: 'ci', secretHash: `sha256:${'a'.repeat(64)}` },
+            { id: 'old', secretHash: `sha256:${'b'.repeat(64)}`, expiresAt: '2020-01-01T00:00:00Z' },
+          ],
+        },
+      },
+    }),
+    doc('Secret', 'idp', { secret: 's3cret-value' }, 'v1'),
+    doc('AccessPolicy', 'health', { decision: 'bypass', include: [{ paths: ['/api/health'] }] }),
+    doc('AccessPolicy', 'deploys', {
+      decision: 'service-auth',
+      include: [{ serviceTokens: ['ci'] }],
+      require: [{ methods: ['POST'] }],
+    }),
+    doc('AccessPolicy', 'contractors', { decision: 'deny', include: [{ groups: ['contractors'] }] }),
+    doc('AccessPolicy', 'sre', {
+      decision: 'allow',
+      include: [{ groups: ['sre', 'platform'] }, { emails: ['cto@example.com'] }],
+      require: [{ emailDomains: ['example.com'] }],
+      exclude: [{ ipRanges: ['203.0.113.0/24'] }],
+    }),
+    doc('AccessPolicy', 'finance-trial', {
+      decision: 'allow',
+      mode: 'audit',
+      include: [{ claim: { name: 'dept', equals: 'finance' } }],
+    }),
+  ]
+    .map((d) => stringify(d))
+    .join('---\n'),
+);
+
+const explain = (...args: string[]) => runGatehouse(['explain', FILE, ...args]);
+
+describe('gatehouse explain', () => {
+  it('a user in an allowed group: exit 0, the policy and selector that allow, every selector, no secret', async () => {
+    const out = await explain(
+      '--path',
+      '/d/home',
+      '--ip',
+      '198.51.100.7',
+      '--email',
+      'Ann@Example.com',
+      '--groups',
+      'sre,dev',
+    );
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    const lines = out.stdout.split('\n');
+    expect(lines.slice(0, 3)).toEqual([
+      'GET /d/home from 198.51.100.7, by Ann@Example.com (groups sre, dev; via corp)',
+      'Decision  allow, by policy monitoring/sre at include[0].groups (group_listed)',
+      'The request goes to the application, with the user\u2019s identity.',
+    ]);
+    expect(out.stdout).toMatch(/monitoring\/sre +allow +match +\u2190 decides\n/);
+    expect(out.stdout).toMatch(/require\[0\]\.emailDomains +pass +email_domain_listed/);
+    expect(out.stdout).toMatch(/exclude\[0\]\.ipRanges +fail +ip_not_in_range/);
+    expect(out.stdout).toMatch(/monitoring\/deploys +service-auth +no match +never applies to a user/);
+    expect(out.stdout).not.toContain('s3cret');
+  });
+
+  it('the same user from an excluded range: refused 403, exit 1, and why', async () => {
+    const out = await explain(
+      '--path',
+      '/d/home',
+      '--ip',
+      '203.0.113.9',
+      '--email',
+      'ann@example.com',
+      '--groups',
+      'sre',
+    );
+    expect(out.code).toBe(1);
+    expect(out.stdout).toContain('Decision  deny, by default (no_policy_matched)');
+    expect(out.stdout).toContain('The request gets 403 access_denied.');
+    expect(out.stdout).toMatch(/exclude\[0\]\.ipRanges +pass +ip_in_range/);
+  });
+
+  it('without credentials: sign-in needed, a redirect for a page navigation; the bypass path goes on', async () => {
+    const api = await explain('--path', '/d/home', '--ip', '198.51.100.7');
+    expect(api.code).toBe(1);
+    expect(api.stdout).toContain('Decision  deny, by policy monitoring/contractors (login_required)');
+    expect(api.stdout).toContain('gets 401 authentication_required');
+    expect(api.stdout).toMatch(/include\[0\]\.groups +unknown +identity_unknown/);
+    const page = await explain('--path', '/d/home', '--ip', '198.51.100.7', '--navigation');
+    expect(page.stdout).toContain('is sent to sign in (302 to the identity provider)');
+    const health = await explain('--path', '/api/health', '--ip', '198.51.100.7');
+    expect(health.code).toBe(0);
+    expect(health.stdout).toContain(
+      'Decision  bypass, by policy monitoring/health at include[0].paths (path_matched)',
+    );
+  });
+
+  it('reads the path as the sidecar does, and refuses what the sidecar refuses before any policy', async () => {
+    const dotted = await explain('--path', '/api/x/../health', '--ip', '198.51.100.7');
+    expect(dotted.stdout).toContain('GET /api/x/../health (read as /api/health)');
+    expect(dotted.code).toBe(0);
+    const encoded = await explain('--path', '/api/..%2fhealth', '--ip', '198.51.100.7');
+    expect(encoded.code).toBe(1);
+    expect(encoded.stdout).toContain('The sidecar refuses the request target: 400 ambiguous_path');
+  });
+
+  it('a service token: service-auth for its method only; an unknown or expired token never reaches the policies', async () => {
+    const post = await explain(
+      '--path',
+      '/api/dashboards',
+      '--method',
+      'post',
+      '--ip',
+      '10.0.0.1',
+      '--service-token',
+      'ci',
+    );
+    expect(post.code).toBe(0);
+    expect(post.stdout).toContain('POST /api/dashboards from 10.0.0.1, by service token ci');
+    expect(post.stdout).toContain('with the service\u2019s identity');
+    const get = await explain('--path', '/api/dashboards', '--ip', '10.0.0.1', '--service-token', 'ci');
+    expect(get.code).toBe(1);
+    expect(get.stdout).toContain('gets 403 access_denied');
+    const unknown = await explain('--path', '/x', '--ip', '10.0.0.1', '--service-token', 'nope');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(
+      'gatehouse explain: the application has no service token nope (it has ci, old): the sidecar refuses the credential before any policy\n',
+    );
+    const expired = await explain('--path', '/x', '--ip', '10.0.0.1', '--service-token', 'old');
+    expect(expired.stderr).toContain('service token old expired at 2020-01-01T00:00:00.000Z');
+  });
+
+  it('says what the audit policies would decide, and JSON for scripts', async () => {
+    const out = await explain(
+      '--path',
+      '/d/x',
+      '--ip',
+      '10.0.0.1',
+      '--email',
+      'fay@example.com',
+      '--claim',
+      'dept=finance',
+      '--format',
+      'json',
+    );
+    expect(out.code).toBe(1);
+    const answer = JSON.parse(out.stdout);
+    expect(answer).toMatchObject({
+      request: { method: 'GET', target: '/d/x', clientIp: '10.0.0.1' },
+      path: '/d/x',
+      caller: { kind: 'user', email: 'fay@example.com', idp: 'corp', claims: { dept: 'finance' } },
+      decision: { action: 'deny', policy: null, reason: 'no_policy_matched' },
+      audit: {
+        action: 'allow',
+        policy: 'monitoring/finance-trial',
+        rule: 'include[0].claim',
+        reason: 'claim_matched',
+      },
+      answer: { forwarded: false, status: 403, error: 'access_denied' },
+    });
+    expect(answer.policies.map((p: { name: string }) => p.name)).toEqual([
+      'monitoring/health',
+      'monitoring/contractors',
+      'monitoring/sre',
+      'monitoring/finance-trial',
+      'monitoring/deploys',
+    ]);
+    const text = await explain(
+      '--path',
+      '/d/x',
+      '--ip',
+      '10.0.0.1',
+      '--email',
+      'fay@example.com',
+      '--claim',
+      'dept=finance',
+    );
+    expect(text.stdout).toContain(
+      'With the audit policies enforced: allow, by policy monitoring/finance-trial at include[0].claim (claim_matched).',
+    );
+    expect(text.stdout).toMatch(
+      /monitoring\/finance-trial +allow +match +audit, \u2190 would decide \(audit\)/,
+    );
+  });
+
+  it.each([
+    [
+      ['--path', '/x'],
+      2,
+      'give --ip <address>: a policy of the application tests the client address (ipRanges)',
+    ],
+    [
+      ['--path', '/x', '--ip', '10.0.0.1', '--email', 'a@example.com', '--idp', 'okta'],
+      2,
+      "--idp okta is not one of the application's identity providers (corp)",
+    ],
+    [
+      ['--path', '/x', '--ip', '10.0.0.1', '--service-account', 'jobs/ci'],
+      2,
+      'the application does not take ServiceAccount tokens',
+    ],
+    [
+      ['--path', '/x', '--ip', '10.0.0.1', '--email', 'a@example.com', '--service-token', 'ci'],
+      2,
+      'give one caller',
+    ],
+    [['--path', '/x', '--ip', '10.0.0.999'], 2, '--ip 10.0.0.999 is not an IPv4 or IPv6 address'],
+    [['--ip', '10.0.0.1'], 2, 'give --path <path>'],
+    [
+      ['--path', '/x', '--ip', '10.0.0.1', '--email', 'a@example.com', '--claim', 'dept'],
+      2,
+      '--claim dept: give name=value',
+    ],
+  ])('%j is refused with exit %i', async (args, code, message) => {
+    const out = await explain(...args);
+    expect(out.code).toBe(code);
+    expect(out.stderr).toContain(message);
+    expect(out.stdout).toBe('');
+  });
+
+  it('an invalid config: its errors as validate prints them, exit 3', async () => {
+    const broken = join(dir, 'broken.yaml');
+    writeFileSync(
+      broken,
+      'apiVersion: gatehouse.dev/v1alpha1\nkind: AccessApplication\nmetadata: { name: x }\nspec: { hosts: [x.example.com] }\n',
+    );
+    const out = await runGatehouse(['explain', broken, '--path', '/']);
+    expect(out.code).toBe(3);
+    expect(out.stderr).toContain('spec.upstream: is required');
+  });
+});
