@@ -72,20 +72,13 @@ writeFileSync(
     .join('---\n'),
 );
 
-const explain = (...args: string[]) => runGatehouse(['explain', FILE, ...args]);
+/** Runs `gatehouse explain FILE` with these arguments (one string, split at spaces, or several). */
+const explain = (...args: string[]) =>
+  runGatehouse(['explain', FILE, ...(args.length === 1 ? (args[0] as string).split(' ') : args)]);
 
 describe('gatehouse explain', () => {
   it('a user in an allowed group: exit 0, the policy and selector that allow, every selector, no secret', async () => {
-    const out = await explain(
-      '--path',
-      '/d/home',
-      '--ip',
-      '198.51.100.7',
-      '--email',
-      'Ann@Example.com',
-      '--groups',
-      'sre,dev',
-    );
+    const out = await explain('--path /d/home --ip 198.51.100.7 --email Ann@Example.com --groups sre,dev');
     expect(out.stderr).toBe('');
     expect(out.code).toBe(0);
     const lines = out.stdout.split('\n');
@@ -102,16 +95,7 @@ describe('gatehouse explain', () => {
   });
 
   it('the same user from an excluded range: refused 403, exit 1, and why', async () => {
-    const out = await explain(
-      '--path',
-      '/d/home',
-      '--ip',
-      '203.0.113.9',
-      '--email',
-      'ann@example.com',
-      '--groups',
-      'sre',
-    );
+    const out = await explain('--path /d/home --ip 203.0.113.9 --email ann@example.com --groups sre');
     expect(out.code).toBe(1);
     expect(out.stdout).toContain('Decision  deny, by default (no_policy_matched)');
     expect(out.stdout).toContain('The request gets 403 access_denied.');
@@ -143,16 +127,7 @@ describe('gatehouse explain', () => {
   });
 
   it('a service token: service-auth for its method only; an unknown or expired token never reaches the policies', async () => {
-    const post = await explain(
-      '--path',
-      '/api/dashboards',
-      '--method',
-      'post',
-      '--ip',
-      '10.0.0.1',
-      '--service-token',
-      'ci',
-    );
+    const post = await explain('--path /api/dashboards --method post --ip 10.0.0.1 --service-token ci');
     expect(post.code).toBe(0);
     expect(post.stdout).toContain('POST /api/dashboards from 10.0.0.1, by service token ci');
     expect(post.stdout).toContain('with the service\u2019s identity');
@@ -170,16 +145,7 @@ describe('gatehouse explain', () => {
 
   it('says what the audit policies would decide, and JSON for scripts', async () => {
     const out = await explain(
-      '--path',
-      '/d/x',
-      '--ip',
-      '10.0.0.1',
-      '--email',
-      'fay@example.com',
-      '--claim',
-      'dept=finance',
-      '--format',
-      'json',
+      '--path /d/x --ip 10.0.0.1 --email fay@example.com --claim dept=finance --format json',
     );
     expect(out.code).toBe(1);
     const answer = JSON.parse(out.stdout);
@@ -203,16 +169,7 @@ describe('gatehouse explain', () => {
       'monitoring/finance-trial',
       'monitoring/deploys',
     ]);
-    const text = await explain(
-      '--path',
-      '/d/x',
-      '--ip',
-      '10.0.0.1',
-      '--email',
-      'fay@example.com',
-      '--claim',
-      'dept=finance',
-    );
+    const text = await explain('--path /d/x --ip 10.0.0.1 --email fay@example.com --claim dept=finance');
     expect(text.stdout).toContain(
       'With the audit policies enforced: allow, by policy monitoring/finance-trial at include[0].claim (claim_matched).',
     );

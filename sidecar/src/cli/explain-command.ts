@@ -250,27 +250,11 @@ function answerOf(
   navigation: boolean,
   acceptsMachines: boolean,
 ): Answer {
-  if (decision.action === 'allow')
-    return {
-      forwarded: true,
-      status: null,
-      error: null,
-      says: 'goes to the application, with the user\u2019s identity',
-    };
-  if (decision.action === 'bypass')
-    return {
-      forwarded: true,
-      status: null,
-      error: null,
-      says: 'goes to the application (bypass: no identity needed)',
-    };
+  const forwarded = (says: string): Answer => ({ forwarded: true, status: null, error: null, says });
+  if (decision.action === 'allow') return forwarded('goes to the application, with the user\u2019s identity');
+  if (decision.action === 'bypass') return forwarded('goes to the application (bypass: no identity needed)');
   if (decision.action === 'service-auth')
-    return {
-      forwarded: true,
-      status: null,
-      error: null,
-      says: 'goes to the application, with the service\u2019s identity',
-    };
+    return forwarded('goes to the application, with the service\u2019s identity');
   const providers = config.auth?.providers.length ?? 0;
   if (decision.reason === 'login_required') {
     if (providers > 0 && navigation)
