@@ -123,7 +123,18 @@ describe('gatehouse explain', () => {
     expect(dotted.code).toBe(0);
     const encoded = await explain('--path', '/api/..%2fhealth', '--ip', '198.51.100.7');
     expect(encoded.code).toBe(1);
-    expect(encoded.stdout).toContain('The sidecar refuses the request target: 400 ambiguous_path');
+    expect(encoded.stdout).toContain(
+      'The sidecar refuses the request before any policy: 400 ambiguous_path (encoded delimiter',
+    );
+    const host = await explain(
+      '--path /d/home --ip 10.0.0.1 --host Grafana.example.com:443 --email ann@example.com --groups sre',
+    );
+    expect(host.code).toBe(0);
+    const other = await explain('--path /d/home --ip 10.0.0.1 --host grafana.internal');
+    expect(other.code).toBe(1);
+    expect(other.stdout).toContain(
+      '421 unknown_host (the application serves grafana.example.com, not grafana.internal)',
+    );
   });
 
   it('a service token: service-auth for its method only; an unknown or expired token never reaches the policies', async () => {

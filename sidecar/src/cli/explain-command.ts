@@ -6,6 +6,7 @@ import { ConfigError, configErrorReport } from '../../../contract/errors.ts';
 import { canonicalizeTarget } from '../../../contract/policy/canonical-path.ts';
 import { UsageError } from '../../../lib/args.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
+import { compileHostMatcher, normaliseHost } from '../../../lib/net/host.ts';
 import { serviceAccountIdentity, serviceTokenIdentity } from '../auth/machine-identity.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { readSnapshot } from '../config/config-files.ts';
@@ -26,6 +27,8 @@ Request:
   --path <path>              the request target, with its query (e.g. /admin/users?id=7); it is
                              read as the sidecar reads it (dot segments, encoded slashes, ...)
   --method <method>          default GET
+  --host <host>              the Host header (default: not checked); one the application does not
+                             serve is refused 421 before any policy
   --ip <address>             the client address the policies see (needed when a policy tests
                              ipRanges)
   --navigation               a browser's page navigation: a refusal that a sign-in could change
@@ -70,6 +73,7 @@ export interface ExplainFlags {
   readonly application?: string;
   readonly method: string;
   readonly target: string;
+  readonly host?: string;
   readonly ip?: string;
   readonly navigation: boolean;
   readonly caller: Caller;
@@ -87,6 +91,7 @@ export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
     options: {
       path: { type: 'string' },
       method: { type: 'string', default: 'GET' },
+      host: { type: 'string' },
       ip: { type: 'string' },
       navigation: { type: 'boolean', default: false },
       email: { type: 'string' },
@@ -116,6 +121,7 @@ export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
     ...(values.application ? { application: values.application } : {}),
     method: values.method.toUpperCase(),
     target: values.path,
+    ...(values.host !== undefined ? { host: values.host } : {}),
     ...(values.ip !== undefined ? { ip: normaliseIp(values.ip) } : {}),
     navigation: values.navigation,
     caller: callerOf(values),
@@ -311,21 +317,17 @@ export function runExplainCommand(argv: string[]): number {
     return 2;
   }
   const canonical = canonicalizeTarget(flags.target);
-  const request = { method: flags.method, target: flags.target, clientIp: flags.ip ?? null };
-  if ('error' in canonical) {
-    const result = {
-      request,
-      path: null,
-      refused: { status: 400, error: canonical.error, detail: canonical.detail },
-    };
-    write(
-      flags,
-      flags.format === 'json'
-        ? `${JSON.stringify(result, null, 2)}\n`
-        : `${flags.method} ${flags.target}\nThe sidecar refuses the request target: 400 ${canonical.error} (${canonical.detail}); no policy is looked at.\n`,
-    );
-    return 1;
-  }
+  const request = {
+    method: flags.method,
+    target: flags.target,
+    host: flags.host ?? null,
+    clientIp: flags.ip ?? null,
+  };
+  // In the sidecar's order: the Host, then the target (check-request).
+  const hostRefused = hostRefusal(flags.host, config);
+  if (hostRefused !== null) return refused(flags, request, hostRefused);
+  if ('error' in canonical)
+    return refused(flags, request, { status: 400, error: canonical.error, detail: canonical.detail });
   const input: PolicyInput = {
     identity,
     // An address no range of the policies can hold when they test none.
@@ -344,6 +346,38 @@ export function runExplainCommand(argv: string[]): number {
     );
   else write(flags, explanationText(flags, canonical.path, identity, decision, audit, answer, policies));
   return answer.forwarded ? 0 : 1;
+}
+
+/** Writes a request the sidecar refuses before any policy is looked at; exit status 1. */
+function refused(
+  flags: ExplainFlags,
+  request: unknown,
+  refusal: { readonly status: number; readonly error: string; readonly detail: string },
+): number {
+  write(
+    flags,
+    flags.format === 'json'
+      ? `${JSON.stringify({ request, path: null, refused: refusal }, null, 2)}\n`
+      : `${flags.method} ${flags.target}\nThe sidecar refuses the request before any policy: ${refusal.status} ${refusal.error} (${refusal.detail}).\n`,
+  );
+  return 1;
+}
+
+/** Why the sidecar refuses this Host before any policy (check-request), or null when it serves it. */
+function hostRefusal(
+  host: string | undefined,
+  config: SidecarConfig,
+): { status: number; error: string; detail: string } | null {
+  if (host === undefined) return null;
+  const normalised = normaliseHost(host);
+  if (normalised === undefined)
+    return { status: 400, error: 'bad_host', detail: `${host} is not a host name` };
+  if (compileHostMatcher(config.hosts)(normalised)) return null;
+  return {
+    status: 421,
+    error: 'unknown_host',
+    detail: `the application serves ${config.hosts.join(', ')}, not ${normalised}`,
+  };
 }
 
 function callerJson(identity: PolicyIdentity | null): unknown {
