@@ -342,7 +342,7 @@ export function runExplainCommand(argv: string[]): number {
   if (flags.format === 'json')
     write(
       flags,
-      `${JSON.stringify({ request, path: canonical.path, caller: callerJson(identity), decision, audit, answer, policies }, null, 2)}\n`,
+      `${JSON.stringify({ request, path: canonical.path, caller: identity, decision, audit, answer, policies }, null, 2)}\n`,
     );
   else write(flags, explanationText(flags, canonical.path, identity, decision, audit, answer, policies));
   return answer.forwarded ? 0 : 1;
@@ -378,10 +378,6 @@ function hostRefusal(
     error: 'unknown_host',
     detail: `the application serves ${config.hosts.join(', ')}, not ${normalised}`,
   };
-}
-
-function callerJson(identity: PolicyIdentity | null): unknown {
-  return identity === null ? null : identity;
 }
 
 function write(flags: ExplainFlags, text: string): void {
