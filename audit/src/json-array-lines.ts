@@ -112,6 +112,10 @@ class ArraySplitter {
       if (byte === QUOTE) this.#inString = true;
       else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) this.#depth++;
       else if (byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) this.#depth--;
+      // A pretty-printed element spans lines: its line breaks are white space between tokens
+      // (JSON strings hold none), so they become spaces, here in the chunk, and the element one
+      // line, with no pass of its own.
+      else if (byte === 0x0a || byte === 0x0d) chunk[i] = 0x20;
     }
     if (from !== -1) this.#keep(chunk.subarray(from));
     return Buffer.concat(out);
@@ -155,7 +159,8 @@ class ArraySplitter {
     if (part.length === 0 || this.#length > MAX_LINE_BYTES) return;
     const room = MAX_LINE_BYTES + 1 - this.#length;
     const kept = part.length > room ? part.subarray(0, room) : part;
-    // A view of the chunk: #finish joins the pieces into a copy of their own.
+    // A view of the chunk: the lines of a chunk are joined into a copy of their own (push), and
+    // an element over several chunks into one first (#finish).
     this.#element.push(kept);
     this.#length += kept.length;
   }
@@ -163,12 +168,10 @@ class ArraySplitter {
   #finish(out: Buffer[]): void {
     this.#inElement = false;
     if (this.#length === 0) return;
-    let line = Buffer.concat(this.#element);
+    // Within one chunk, the view itself: push's join copies it once with the other lines.
+    let line = this.#element.length === 1 ? (this.#element[0] as Buffer) : Buffer.concat(this.#element);
     this.#element = [];
     this.#length = 0;
-    // A pretty-printed element spans lines: its line breaks are white space between tokens (JSON
-    // strings hold none), so they become spaces and the element one line.
-    for (let i = 0; i < line.length; i++) if (line[i] === 0x0a || line[i] === 0x0d) line[i] = 0x20;
     if (line[0] === QUOTE && line.length <= MAX_LINE_BYTES) {
       try {
         const text = JSON.parse(line.toString('utf8')) as unknown;
