@@ -23,9 +23,6 @@ export const SessionEndSchema = Type.Object(
 
 export type SessionEnd = Static<typeof SessionEndSchema>;
 
-/** A Gatehouse session id as an AccessRevocation's `session` takes it (the `session` of the log lines). */
-export const SESSION_ID = /^[A-Za-z0-9_-]{16,64}$/;
-
 /** Where a sidecar reports a session end to the operator (POST, JSON, bearer stream token). */
 export const SESSION_ENDS_PATH = '/v1/session-ends';
 

@@ -1,4 +1,4 @@
-import { SESSION_ID } from '../../contract/session-ends.ts';
+import { SESSION_ID } from '../../contract/session-id.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
 import type { Session } from './sessions.ts';
 

@@ -182,6 +182,23 @@ describe('the shipped bundle', () => {
     expect(JSON.parse(result.stdout).application.name).toBe('proc-app');
   });
 
+  it('the audit from dist/ alone loads no schema library: with typebox loaded, a 465 MB sessions --user took a tenth longer', async () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'gatehouse-audit-loads-')), 'a.log');
+    writeFileSync(log, `${JSON.stringify({ type: 'request', time: '2026-11-21T07:00:00.000Z' })}\n`);
+    const list = join(shipped, 'audit-loads.txt');
+    const result = await run(['audit', 'sessions', '--user', 'ada@example.com', log], list);
+    expect(result.stderr).toContain('no Gatehouse lines'); // it ran, and read the file
+    const files = loaded(list);
+    expect(holds(files, 'audit/src/audit-command.ts')).toBe(true);
+    for (const source of [
+      'node_modules/typebox/',
+      'contract/session-ends.ts',
+      'operator/src/',
+      'sidecar/src/',
+    ])
+      expect(holds(files, source), source).toBe(false);
+  });
+
   it('a sidecar from dist/ alone proxies, and loads neither the other commands nor what it does not use', async () => {
     const dir = loopbackAppDir(upstream.url);
     const list = join(shipped, 'sidecar-loads.txt');

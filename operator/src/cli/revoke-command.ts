@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { AccessRevocationStatus } from '../../../contract/api/access-revocation.ts';
 import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../../../contract/api/resource-types.ts';
 import { writeRevocationFile } from '../../../contract/revocation-files.ts';
-import { SESSION_ID } from '../../../contract/session-ends.ts';
+import { SESSION_ID } from '../../../contract/session-id.ts';
 import { parseDurationFlag, UsageError } from '../../../lib/args.ts';
 import { sleep } from '../../../lib/backoff.ts';
 import { defaultNamespace, loadConnection } from '../../../lib/kube/connection.ts';
