@@ -4,7 +4,9 @@ import { MAX_LINE_BYTES } from './line-scanner.ts';
  * A log exported as one JSON array (a log store's export, `jq -s`, a SIEM's download) read as
  * JSON lines: each element of the top-level array becomes one line, as it comes, so an array of
  * millions of lines is never held whole. An element that is a string (an export of the lines as
- * text) is its text. Anything else passes through untouched.
+ * text) is its text. So is an Elasticsearch or OpenSearch search response (`{"hits":{"hits":[`,
+ * one or several in a row, as a scroll writes them): each hit one line, whose `_source` the
+ * audit reads. Anything else passes through untouched.
  */
 export async function* jsonArraysAsLines(
   chunks: AsyncIterable<Buffer | string>,
@@ -30,6 +32,10 @@ export async function* jsonArraysAsLines(
       if (!isSpace(chunk[i] as number)) significant += String.fromCharCode(chunk[i] as number);
     if (significant.length === 1 && significant !== '[') break;
   }
+  if (significant[0] === '{') {
+    yield* searchResponses(head, rest());
+    return;
+  }
   if (!/^\[[{"\]]$/.test(significant)) {
     yield* head;
     yield* rest();
@@ -45,6 +51,49 @@ export async function* jsonArraysAsLines(
     if (lines.length > 0) yield lines;
   }
   const last = splitter.end();
+  if (last.length > 0) yield last;
+}
+
+/** How far into a JSON object input its hits array must begin for it to be read as a search response. */
+export const SEARCH_RESPONSE_HEAD_BYTES = 64 * 1024;
+
+/**
+ * Input that begins with `{`: the hits of search responses when the first `hits.hits` array
+ * begins within SEARCH_RESPONSE_HEAD_BYTES, else (JSON lines, another program's JSON) the input
+ * untouched.
+ */
+async function* searchResponses(
+  head: Buffer[],
+  rest: AsyncGenerator<Buffer | string>,
+): AsyncGenerator<Buffer | string> {
+  const responses = new SearchResponseSplitter();
+  const held: Buffer[] = [...head];
+  let heldBytes = 0;
+  let out: Buffer[] = [];
+  for (const chunk of head) {
+    out.push(responses.push(chunk));
+    heldBytes += chunk.length;
+  }
+  while (!responses.found && heldBytes < SEARCH_RESPONSE_HEAD_BYTES) {
+    const next = await rest.next();
+    if (next.done) break;
+    const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    held.push(chunk);
+    heldBytes += chunk.length;
+    out.push(responses.push(chunk));
+  }
+  if (!responses.found) {
+    yield* held;
+    yield* rest;
+    return;
+  }
+  for (const lines of out) if (lines.length > 0) yield lines;
+  out = [];
+  for await (const more of rest) {
+    const lines = responses.push(typeof more === 'string' ? Buffer.from(more) : more);
+    if (lines.length > 0) yield lines;
+  }
+  const last = responses.end();
   if (last.length > 0) yield last;
 }
 
@@ -67,6 +116,8 @@ const isSpace = (byte: number): boolean => byte === 0x20 || byte === 0x0a || byt
 class ArraySplitter {
   /** 0 before the opening `[`, 1 between elements, more inside one; -1 after the closing `]`. */
   #depth = 0;
+  /** Where in the last chunk pushed the array's closing `]` was (-1: not in it). */
+  closedAt = -1;
   #inString = false;
   #escaped = false;
   /** An element has begun and not ended (it may go on in the next chunk). */
@@ -78,6 +129,7 @@ class ArraySplitter {
   /** The lines of the elements this chunk ends, joined (empty when it ends none). */
   push(chunk: Buffer): Buffer {
     const out: Buffer[] = [];
+    this.closedAt = -1;
     // Where the current element's part of this chunk begins (-1: none yet).
     let from = this.#inElement ? 0 : -1;
     for (let i = 0; i < chunk.length; i++) {
@@ -96,7 +148,10 @@ class ArraySplitter {
           if (from !== -1) this.#keep(chunk.subarray(from, i));
           from = -1;
           this.#finish(out);
-          if (byte === CLOSE_ARRAY) this.#depth = -1;
+          if (byte === CLOSE_ARRAY) {
+            this.#depth = -1;
+            this.closedAt = i;
+          }
           continue;
         }
         if (isSpace(byte)) {
@@ -179,5 +234,97 @@ class ArraySplitter {
       } catch {}
     }
     out.push(line, NEWLINE);
+  }
+}
+
+const HITS = Buffer.from('hits');
+
+/**
+ * Cuts search responses (`{"took":…,"hits":{"total":…,"hits":[hit, hit, …]}}`, one or several
+ * in a row) into their hits, one line each, across chunks: a small JSON reader follows the
+ * objects and the key each value belongs to at the first two levels, and hands the `hits` array
+ * inside the top-level `hits` object to an ArraySplitter until it closes.
+ */
+class SearchResponseSplitter {
+  /** A `hits.hits` array has begun (in any response read). */
+  found = false;
+  #depth = 0;
+  #inString = false;
+  #escaped = false;
+  /** The bytes of the string being read, while it may still be `hits` (null: it is not). */
+  #string: number[] | null = null;
+  /** The last string read was `hits`, and the key of the value that comes next when a `:` follows. */
+  #lastWasHits = false;
+  #keyIsHits = false;
+  /** Whether the value at depth 1 being read is the `hits` object. */
+  #inHits = false;
+  #array: ArraySplitter | null = null;
+
+  push(chunk: Buffer): Buffer {
+    const out: Buffer[] = [];
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.#array !== null) {
+        const part = i === 0 ? chunk : chunk.subarray(i);
+        const lines = this.#array.push(part);
+        if (lines.length > 0) out.push(lines);
+        if (this.#array.closedAt === -1) return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
+        i += this.#array.closedAt + 1;
+        this.#array = null;
+        continue;
+      }
+      const byte = chunk[i] as number;
+      i++;
+      if (this.#inString) {
+        if (this.#escaped) this.#escaped = false;
+        else if (byte === BACKSLASH) {
+          this.#escaped = true;
+          this.#string = null;
+        } else if (byte === QUOTE) {
+          this.#inString = false;
+          const s = this.#string;
+          this.#lastWasHits = s !== null && s.length === 4 && HITS.equals(Buffer.from(s));
+          this.#string = null;
+        } else if (this.#string !== null) {
+          if (this.#string.length < 4) this.#string.push(byte);
+          else this.#string = null;
+        }
+        continue;
+      }
+      if (byte === QUOTE) {
+        this.#inString = true;
+        this.#string = [];
+        continue;
+      }
+      if (byte === 0x3a /* : */) {
+        this.#keyIsHits = this.#lastWasHits;
+        this.#lastWasHits = false;
+        continue;
+      }
+      if (isSpace(byte)) continue;
+      this.#lastWasHits = false;
+      if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
+        // The top-level `hits` object, and the `hits` array in it.
+        if (this.#depth === 1 && byte === OPEN_OBJECT) this.#inHits = this.#keyIsHits;
+        if (this.#depth === 2 && this.#inHits && byte === OPEN_ARRAY && this.#keyIsHits) {
+          this.found = true;
+          this.#array = new ArraySplitter();
+          this.#keyIsHits = false;
+          i--; // the splitter begins at the `[`
+          continue;
+        }
+        this.#depth++;
+      } else if (byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) {
+        this.#depth = Math.max(0, this.#depth - 1);
+        if (this.#depth <= 1) this.#inHits = false; // the top-level hits object (or the response) closed
+      }
+      this.#keyIsHits = false;
+    }
+    return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
+  }
+
+  /** What is left at the end of the input: the hit an array cut short held. */
+  end(): Buffer {
+    return this.#array?.end() ?? Buffer.alloc(0);
   }
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jsonArraysAsLines } from '../../audit/src/json-array-lines.ts';
+import { jsonArraysAsLines, SEARCH_RESPONSE_HEAD_BYTES } from '../../audit/src/json-array-lines.ts';
 import { MAX_LINE_BYTES } from '../../audit/src/line-scanner.ts';
 
 /** The text as chunks cut at the given places. */
@@ -99,5 +99,49 @@ describe('a JSON array read as JSON lines', () => {
     expect(await collect(chunked(text, [10]))).toBe(
       '{"type":"request","n":1}\n{"type":"request","n":2}\n{"type":"req\n',
     );
+  });
+});
+
+describe('search responses read as JSON lines', () => {
+  /** A response with keys before and after its hits, some named hits, as Elasticsearch and OpenSearch write it. */
+  const response = (hits: unknown[], id: number) => ({
+    _scroll_id: `scroll "hits" ${id}`,
+    took: id,
+    note: 'hits',
+    _shards: { total: 1, hits: ['{"x":1}'] },
+    hits: {
+      total: { value: hits.length, relation: 'eq' },
+      hits: hits.map((h, i) => ({ _id: `${id}-${i}`, _source: h })),
+      max_score: null,
+    },
+    aggregations: { hits: { hits: [{ _source: 'not a hit' }] } },
+  });
+
+  it('each hit one line, in order, over one or several responses, whatever the chunks and the layout', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(record, { maxLength: 4 }), { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        async (pages, pretty, cuts) => {
+          const responses = pages.map((hits, id) => response(hits, id));
+          const text = Buffer.from(
+            ` ${responses.map((r) => JSON.stringify(r, null, pretty ? 2 : undefined)).join('\n')}\n`,
+          );
+          const lines = (await collect(chunked(text, cuts))).split('\n').filter((l) => l !== '');
+          expect(lines.map((l) => JSON.parse(l))).toEqual(responses.flatMap((r) => r.hits.hits));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('JSON lines, or an object without hits in its first 64 KiB, pass through untouched', async () => {
+    const lines = `${JSON.stringify({ type: 'request', uri: '/a', hits: 3 })}\n${JSON.stringify({ type: 'request', hits: { hits: 'x' } })}\n`;
+    expect(await collect(chunked(Buffer.from(lines), [7, 40]))).toBe(lines);
+    // The reader looks for the hits in the chunks that make up the first 64 KiB, no further.
+    const late = `{"padding":"${'p'.repeat(2 * SEARCH_RESPONSE_HEAD_BYTES)}","hits":{"hits":[{"a":1}]}}\n`;
+    const read = await collect(chunked(Buffer.from(late), [1000, 40_000, 70_000]));
+    expect(read === late).toBe(true);
   });
 });
