@@ -43,7 +43,7 @@ const HINTS: Partial<Record<LineKind, string>> = {
   json_array:
     'the input holds JSON arrays whose elements are not objects (a JSON array of objects is read); give the audit one JSON object per line',
   elasticsearch_response:
-    'the input is an Elasticsearch search response; export the hits as NDJSON (one _source per line), or pipe it through jq -c ".hits.hits[]._source"',
+    'the input is a search response whose hits begin past its first 64 KiB (a response is read when they begin within it); pipe it through jq -c ".hits.hits[]._source"',
   other_json: 'the lines are JSON of another program, not Gatehouse request lines or auth events',
   not_json: "the lines are not JSON: is this the sidecar container's log (kubectl logs <pod> -c gatehouse)?",
   gatehouse_other: 'only Gatehouse status lines, no request lines or auth events',

@@ -372,6 +372,11 @@ describe('gatehouse audit reads what analysts give it', () => {
       ]),
       /JSON of another program.*\(fields: time, level, msg\)/,
     ],
+    [
+      'a search response whose hits begin past its first 64 KiB',
+      JSON.stringify({ _scroll_id: 'x'.repeat(70_000), hits: { hits: [{ _source: requestLine(1) }] } }),
+      /hits begin past its first 64 KiB.*jq -c "\.hits\.hits\[\]\._source"/,
+    ],
     ['plain text', 'Nov 21 07:00:00 host sshd[1]: Accepted publickey for grace\n', /not JSON/],
     [
       'the application container\u2019s lines, prefixed by kubectl (not a JSON array)',
