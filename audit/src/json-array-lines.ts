@@ -68,18 +68,13 @@ async function* searchResponses(
 ): AsyncGenerator<Buffer | string> {
   const responses = new SearchResponseSplitter();
   const held: Buffer[] = [...head];
-  let heldBytes = 0;
   let out: Buffer[] = [];
-  for (const chunk of head) {
-    out.push(responses.push(chunk));
-    heldBytes += chunk.length;
-  }
-  while (!responses.found && heldBytes < SEARCH_RESPONSE_HEAD_BYTES) {
+  for (const chunk of head) out.push(responses.push(chunk));
+  while (!responses.found && !responses.gaveUp) {
     const next = await rest.next();
     if (next.done) break;
     const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
     held.push(chunk);
-    heldBytes += chunk.length;
     out.push(responses.push(chunk));
   }
   if (!responses.found) {
@@ -248,6 +243,9 @@ const HITS = Buffer.from('hits');
 class SearchResponseSplitter {
   /** A `hits.hits` array has begun (in any response read). */
   found = false;
+  /** None began within SEARCH_RESPONSE_HEAD_BYTES: the input is not read as search responses. */
+  gaveUp = false;
+  #looked = 0;
   #depth = 0;
   #inString = false;
   #escaped = false;
@@ -272,6 +270,10 @@ class SearchResponseSplitter {
         i += this.#array.closedAt + 1;
         this.#array = null;
         continue;
+      }
+      if (!this.found && ++this.#looked > SEARCH_RESPONSE_HEAD_BYTES) {
+        this.gaveUp = true;
+        break;
       }
       const byte = chunk[i] as number;
       i++;
