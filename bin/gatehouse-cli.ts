@@ -43,7 +43,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
     return { usage: VALIDATE_USAGE, run: runValidateCommand };
   },
   explain: async () => {
-    const { EXPLAIN_USAGE, runExplainCommand } = await import('../sidecar/src/cli/explain-command.ts');
+    const [{ runExplainCommand }, { EXPLAIN_USAGE }] = await Promise.all([
+      import('../sidecar/src/cli/explain-command.ts'),
+      import('../sidecar/src/cli/explain-flags.ts'),
+    ]);
     return { usage: EXPLAIN_USAGE, run: runExplainCommand };
   },
   revoke: async () => {

@@ -1,11 +1,7 @@
 import { writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, configErrorReport } from '../../../contract/errors.ts';
 import { canonicalizeTarget } from '../../../contract/policy/canonical-path.ts';
-import { UsageError } from '../../../lib/args.ts';
-import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { compileHostMatcher, normaliseHost } from '../../../lib/net/host.ts';
 import { serviceAccountIdentity, serviceTokenIdentity } from '../auth/machine-identity.ts';
 import { processKeys } from '../auth/process-keys.ts';
@@ -14,179 +10,9 @@ import { configFromSnapshot } from '../config/load-application.ts';
 import type { Decision } from '../policy/decision.ts';
 import { compilePolicyEngine } from '../policy/engine.ts';
 import type { PolicyIdentity, PolicyInput } from '../policy/input.ts';
-import { type PolicyTrace, tracePolicies } from '../policy/policy-trace.ts';
-
-export const EXPLAIN_USAGE = `Usage: gatehouse explain <file|dir> --path <path> [caller] [options]
-
-Decides one request the way the sidecar does, with the application's policies as the files hold
-them (the YAML you apply with kubectl, or a standalone sidecar's config), and says why: the
-decision, the policy and selector that made it, what the client gets, and how every selector of
-every policy came out, in the order the sidecar looks at them. Nothing is sent anywhere.
-
-Request:
-  --path <path>              the request target, with its query (e.g. /admin/users?id=7); it is
-                             read as the sidecar reads it (dot segments, encoded slashes, ...)
-  --method <method>          default GET
-  --host <host>              the Host header (default: not checked); one the application does not
-                             serve is refused 421 before any policy
-  --ip <address>             the client address the policies see (needed when a policy tests
-                             ipRanges)
-  --navigation               a browser's page navigation: a refusal that a sign-in could change
-                             is a redirect to sign in instead of 401
-
-Caller (none of these: a request without credentials):
-  --email <address>          a signed-in user with this (verified) email
-  --sub <subject>            the user's subject (default: the email)
-  --groups <a,b,...>         the user's groups; repeatable
-  --idp <name>               the identity provider the user signed in with (default: the
-                             application's only one)
-  --claim <name>=<value>     a claim of the user's ID token (the value read as JSON when it is
-                             JSON, else as text); repeatable
-  --service-token <id>       a caller with this service token of the application
-  --service-account <namespace/name>  a Kubernetes ServiceAccount
-
-Options:
-  --application <name>       the AccessApplication when the files hold several
-  --format <format>          text (default) or json
-  -o, --output <file>        write the answer to a file instead of standard output
-
-Exit status: 0 the request goes to the application; 1 it is refused; 2 a usage error; 3 the
-config is invalid (its errors are printed as gatehouse validate prints them).
-`;
-
-type Caller =
-  | { readonly kind: 'anonymous' }
-  | {
-      readonly kind: 'user';
-      readonly email: string | null;
-      readonly sub: string;
-      readonly groups: readonly string[];
-      readonly idp: string | null;
-      readonly claims: Readonly<Record<string, unknown>>;
-    }
-  | { readonly kind: 'service-token'; readonly id: string }
-  | { readonly kind: 'service-account'; readonly namespace: string; readonly name: string };
-
-/** The flags of `gatehouse explain`, checked against nothing but themselves. */
-export interface ExplainFlags {
-  readonly path: string;
-  readonly application?: string;
-  readonly method: string;
-  readonly target: string;
-  readonly host?: string;
-  readonly ip?: string;
-  readonly navigation: boolean;
-  readonly caller: Caller;
-  readonly format: 'text' | 'json';
-  readonly output?: string;
-}
-
-const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
-const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** The flags of `gatehouse explain`, checked; no side effects. Throws UsageError. */
-export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      path: { type: 'string' },
-      method: { type: 'string', default: 'GET' },
-      host: { type: 'string' },
-      ip: { type: 'string' },
-      navigation: { type: 'boolean', default: false },
-      email: { type: 'string' },
-      sub: { type: 'string' },
-      groups: { type: 'string', multiple: true, default: [] },
-      idp: { type: 'string' },
-      claim: { type: 'string', multiple: true, default: [] },
-      'service-token': { type: 'string' },
-      'service-account': { type: 'string' },
-      application: { type: 'string' },
-      format: { type: 'string', default: 'text' },
-      output: { type: 'string', short: 'o' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  const [path] = positionals;
-  if (!path || positionals.length > 1) throw new UsageError('give one file or directory');
-  if (values.path === undefined) throw new UsageError('give --path <path>, the request target');
-  if (!METHOD.test(values.method)) throw new UsageError('--method must be an HTTP method, e.g. GET');
-  if (values.ip !== undefined && isIP(values.ip) === 0)
-    throw new UsageError(`--ip ${values.ip} is not an IPv4 or IPv6 address`);
-  if (values.format !== 'text' && values.format !== 'json')
-    throw new UsageError('--format must be text or json');
-  return {
-    path,
-    ...(values.application ? { application: values.application } : {}),
-    method: values.method.toUpperCase(),
-    target: values.path,
-    ...(values.host !== undefined ? { host: values.host } : {}),
-    ...(values.ip !== undefined ? { ip: normaliseIp(values.ip) } : {}),
-    navigation: values.navigation,
-    caller: callerOf(values),
-    format: values.format,
-    ...(values.output !== undefined ? { output: values.output } : {}),
-  };
-}
-
-function callerOf(values: {
-  readonly email?: string | undefined;
-  readonly sub?: string | undefined;
-  readonly groups: readonly string[];
-  readonly idp?: string | undefined;
-  readonly claim: readonly string[];
-  readonly 'service-token'?: string | undefined;
-  readonly 'service-account'?: string | undefined;
-}): Caller {
-  const user =
-    values.email !== undefined ||
-    values.sub !== undefined ||
-    values.groups.length > 0 ||
-    values.idp !== undefined ||
-    values.claim.length > 0;
-  const token = values['service-token'];
-  const account = values['service-account'];
-  if ([user, token !== undefined, account !== undefined].filter(Boolean).length > 1)
-    throw new UsageError(
-      'give one caller: a user (--email, --sub, ...), --service-token or --service-account',
-    );
-  if (token !== undefined) {
-    if (token.length === 0 || token.length > 128)
-      throw new UsageError('--service-token must be 1 to 128 characters');
-    return { kind: 'service-token', id: token };
-  }
-  if (account !== undefined) {
-    const [namespace = '', name = '', more] = account.split('/');
-    if (more !== undefined || !OBJECT_NAME.test(namespace) || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name))
-      throw new UsageError('--service-account must be namespace/name');
-    return { kind: 'service-account', namespace, name };
-  }
-  if (!user) return { kind: 'anonymous' };
-  const email = values.email?.trim();
-  if (email !== undefined && !/^[^@\s]+@[^@\s]+$/.test(email))
-    throw new UsageError('--email must be an email address');
-  const sub = values.sub ?? email;
-  if (sub === undefined) throw new UsageError('a user needs --email or --sub');
-  const groups = values.groups
-    .flatMap((g) => g.split(','))
-    .map((g) => g.trim())
-    .filter((g) => g !== '');
-  const claims: Record<string, unknown> = {};
-  for (const pair of values.claim) {
-    const at = pair.indexOf('=');
-    if (at <= 0) throw new UsageError(`--claim ${pair}: give name=value`);
-    const text = pair.slice(at + 1);
-    let value: unknown = text;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      // Not JSON: the text itself.
-    }
-    claims[pair.slice(0, at)] = value;
-  }
-  return { kind: 'user', email: email ?? null, sub, groups, idp: values.idp ?? null, claims };
-}
+import { tracePolicies } from '../policy/policy-trace.ts';
+import { type Caller, type ExplainFlags, parseExplainFlags } from './explain-flags.ts';
+import { type Answer, explanationText } from './explain-text.ts';
 
 /** The request as given can never reach this application's policies: why, for the person asking. */
 class NeverDecided extends Error {}
@@ -239,14 +65,6 @@ function identityOf(caller: Caller, config: SidecarConfig, now: number): PolicyI
       };
     }
   }
-}
-
-/** What the client gets for a decision, as the sidecar's authorize stage answers. */
-interface Answer {
-  readonly forwarded: boolean;
-  readonly status: number | null;
-  readonly error: string | null;
-  readonly says: string;
 }
 
 function answerOf(
@@ -383,67 +201,4 @@ function hostRefusal(
 function write(flags: ExplainFlags, text: string): void {
   if (flags.output !== undefined) writeFileSync(flags.output, text);
   else process.stdout.write(text);
-}
-
-function callerText(identity: PolicyIdentity | null): string {
-  if (identity === null) return 'a caller without credentials';
-  if (identity.kind === 'service-token') return `service token ${identity.serviceTokenId}`;
-  if (identity.kind === 'service-account')
-    return `ServiceAccount ${identity.serviceAccount?.namespace}/${identity.serviceAccount?.name}`;
-  const facts = [
-    identity.groups.length > 0 ? `groups ${identity.groups.join(', ')}` : 'no groups',
-    `via ${identity.idp}`,
-    ...Object.keys(identity.claims).map((name) => `claim ${name}`),
-  ];
-  return `${identity.email ?? `subject ${identity.sub}`} (${facts.join('; ')})`;
-}
-
-function decisionText(decision: Decision): string {
-  if (decision.policy === null) return `${decision.action}, by default (${decision.reason})`;
-  return `${decision.action}, by policy ${decision.policy}${decision.rule ? ` at ${decision.rule}` : ''} (${decision.reason})`;
-}
-
-function explanationText(
-  flags: ExplainFlags,
-  path: string,
-  identity: PolicyIdentity | null,
-  decision: Decision,
-  audit: Decision | null,
-  answer: Answer,
-  policies: readonly PolicyTrace[],
-): string {
-  const lines = [
-    `${flags.method} ${flags.target}${path !== flags.target.split('?')[0] ? ` (read as ${path})` : ''} from ${flags.ip ?? 'any address'}, by ${callerText(identity)}`,
-    `Decision  ${decisionText(decision)}`,
-    `The request ${answer.says}.`,
-  ];
-  if (audit !== null && (audit.action !== decision.action || audit.policy !== decision.policy))
-    lines.push(`With the audit policies enforced: ${decisionText(audit)}.`);
-  lines.push('', 'Policies, in the order the sidecar looks at them:');
-  const width = Math.max(...policies.map((p) => p.name.length), 6);
-  for (const p of policies) {
-    const marks = [
-      p.mode === 'audit' ? 'audit' : '',
-      !p.applies
-        ? `never applies to ${identity === null ? 'a caller without credentials' : identity.kind === 'user' ? 'a user' : 'a machine caller'}`
-        : '',
-      p.name === decision.policy ? '\u2190 decides' : '',
-      audit !== null && p.name === audit.policy && p.name !== decision.policy
-        ? '\u2190 would decide (audit)'
-        : '',
-    ].filter(Boolean);
-    lines.push(
-      `  ${p.name.padEnd(width)}  ${p.decision.padEnd(12)}  ${matchText(p.match).padEnd(9)}  ${marks.join(', ')}`.trimEnd(),
-    );
-    for (const s of p.selectors)
-      lines.push(
-        `      ${`${s.rule}[${s.index}].${s.kind}`.padEnd(width + 12)}  ${s.outcome.padEnd(7)}  ${s.reason}`,
-      );
-  }
-  if (policies.length === 0) lines.push('  (none: every request is refused)');
-  return `${lines.join('\n')}\n`;
-}
-
-function matchText(match: PolicyTrace['match']): string {
-  return match === 'pass' ? 'match' : match === 'fail' ? 'no match' : 'unknown';
 }
