@@ -1,6 +1,5 @@
 import { SESSION_ID } from '../../contract/session-id.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
-import type { Session } from './sessions.ts';
 
 /** What names the session to end: its id, or the identity provider's session it was signed in through. */
 export interface SessionToEnd {
@@ -35,7 +34,12 @@ export function revokeCommand(end: SessionToEnd): string {
  * The command that ends a session an analyst should look at (one with a flag) and that no
  * revocation or expiry has ended everywhere already; undefined for the others.
  */
-export function sessionRevokeCommand(s: Session): string | undefined {
+export function sessionRevokeCommand(s: {
+  readonly app: string;
+  readonly sessionId: string;
+  readonly anomalies: readonly unknown[];
+  readonly end: { readonly kind: string } | null;
+}): string | undefined {
   if (s.anomalies.length === 0 || s.end?.kind === 'revoked' || s.end?.kind === 'expired') return undefined;
   return revokeCommand({ app: s.app, session: s.sessionId });
 }
