@@ -1,3 +1,4 @@
+/** `gatehouse explain`: one request decided by the sidecar's policy engine under the config of the files, and why. */
 import { writeFileSync } from 'node:fs';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, configErrorReport } from '../../../contract/errors.ts';
