@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -154,6 +154,29 @@ describe('gatehouse explain', () => {
     expect(expired.stderr).toContain('service token old expired at 2020-01-01T00:00:00.000Z');
   });
 
+  it('a claim selector sees what a session keeps of the ID token: the email as a claim too', async () => {
+    const policies = join(dir, 'claims.yaml');
+    const yaml = readFileSync(FILE, 'utf8');
+    writeFileSync(
+      policies,
+      yaml.replace(
+        'include:\n    - claim:\n        name: dept\n        equals: finance',
+        'include:\n    - claim:\n        name: email\n        equals: fay@example.com',
+      ),
+    );
+    const out = await runGatehouse([
+      'explain',
+      policies,
+      ...'--path /d/x --ip 10.0.0.1 --email fay@example.com'.split(' '),
+    ]);
+    expect(out.stdout).toContain(
+      'With the audit policies enforced: allow, by policy monitoring/finance-trial at include[0].claim (claim_matched).',
+    );
+    expect(out.stdout.split('\n')[0]).toBe(
+      'GET /d/x from 10.0.0.1, by fay@example.com (no groups; via corp)',
+    );
+  });
+
   it('says what the audit policies would decide, and JSON for scripts', async () => {
     const out = await explain(
       '--path /d/x --ip 10.0.0.1 --email fay@example.com --claim dept=finance --format json',
@@ -212,6 +235,16 @@ describe('gatehouse explain', () => {
     ],
     [['--path', '/x', '--ip', '10.0.0.999'], 2, '--ip 10.0.0.999 is not an IPv4 or IPv6 address'],
     [['--ip', '10.0.0.1'], 2, 'give --path <path>'],
+    [
+      ['--path', '/x', '--ip', '10.0.0.1', '--email', 'a@example.com', '--claim', 'groups=["sre"]'],
+      2,
+      '--claim groups: a session keeps no such claim (the groups claim of the provider: give --groups)',
+    ],
+    [
+      ['--path', '/x', '--ip', '10.0.0.1', '--email', 'a@example.com', '--claim', 'amr=["mfa"]'],
+      2,
+      '--claim amr: a session keeps no such claim (it describes the token, not the user)',
+    ],
     [
       ['--path', '/x', '--ip', '10.0.0.1', '--email', 'a@example.com', '--claim', 'dept'],
       2,

@@ -31,7 +31,7 @@ export interface Session {
 }
 
 /** ID token claims that describe the token rather than the user; not kept for claim selectors. */
-const TOKEN_CLAIMS = new Set([
+export const TOKEN_CLAIMS: ReadonlySet<string> = new Set([
   'iss',
   'aud',
   'exp',

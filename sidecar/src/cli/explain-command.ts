@@ -6,6 +6,7 @@ import { canonicalizeTarget } from '../../../contract/policy/canonical-path.ts';
 import { compileHostMatcher, normaliseHost } from '../../../lib/net/host.ts';
 import { serviceAccountIdentity, serviceTokenIdentity } from '../auth/machine-identity.ts';
 import { processKeys } from '../auth/process-keys.ts';
+import { TOKEN_CLAIMS } from '../auth/session.ts';
 import { readSnapshot } from '../config/config-files.ts';
 import { configFromSnapshot } from '../config/load-application.ts';
 import type { Decision } from '../policy/decision.ts';
@@ -54,13 +55,26 @@ function identityOf(caller: Caller, config: SidecarConfig, now: number): PolicyI
         throw new NeverDecided(
           `--idp ${idp} is not one of the application's identity providers (${providers.join(', ')})`,
         );
+      const groupsClaim = auth?.providers.find((p) => p.name === idp)?.groupsClaim ?? 'groups';
+      const dropped = Object.keys(caller.claims).find(
+        (name) => TOKEN_CLAIMS.has(name) || name === groupsClaim,
+      );
+      if (dropped !== undefined)
+        throw new NeverDecided(
+          `--claim ${dropped}: a session keeps no such claim (${dropped === groupsClaim ? 'the groups claim of the provider: give --groups' : 'it describes the token, not the user'}), so no claim selector sees it`,
+        );
       return {
         kind: 'user',
         sub: caller.sub,
         email: caller.email,
         groups: caller.groups,
         idp,
-        claims: caller.claims,
+        // What a session keeps of the ID token: its claims but the token's own and the groups.
+        claims: {
+          sub: caller.sub,
+          ...(caller.email !== null ? { email: caller.email, email_verified: true } : {}),
+          ...caller.claims,
+        },
         serviceTokenId: null,
         serviceAccount: null,
       };

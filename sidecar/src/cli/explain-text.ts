@@ -12,6 +12,8 @@ export interface Answer {
   readonly says: string;
 }
 
+const IMPLICIT_CLAIMS: ReadonlySet<string> = new Set(['sub', 'email', 'email_verified']);
+
 function callerText(identity: PolicyIdentity | null): string {
   if (identity === null) return 'a caller without credentials';
   if (identity.kind === 'service-token') return `service token ${identity.serviceTokenId}`;
@@ -20,7 +22,10 @@ function callerText(identity: PolicyIdentity | null): string {
   const facts = [
     identity.groups.length > 0 ? `groups ${identity.groups.join(', ')}` : 'no groups',
     `via ${identity.idp}`,
-    ...Object.keys(identity.claims).map((name) => `claim ${name}`),
+    // The claims given; those every session has (sub, email) go without saying.
+    ...Object.keys(identity.claims)
+      .filter((name) => !IMPLICIT_CLAIMS.has(name))
+      .map((name) => `claim ${name}`),
   ];
   return `${identity.email ?? `subject ${identity.sub}`} (${facts.join('; ')})`;
 }
