@@ -72,6 +72,10 @@ export class EndsByName {
     for (const [value, held] of this.#waiting) {
       if ((Array.isArray(held) ? (held[0] as AuthRecord) : held).time >= time) break;
       this.#waiting.delete(value);
+      if (!Array.isArray(held)) continue;
+      // Those made since wait on, behind the others (the sweep meets them again and stops).
+      const young = held.filter((h) => h.time >= time);
+      if (young.length > 0) this.#waiting.set(value, young.length === 1 ? (young[0] as AuthRecord) : young);
     }
   }
 

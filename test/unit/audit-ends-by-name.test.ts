@@ -38,6 +38,23 @@ describe('ends by name for one user', () => {
     expect(ends.offer(end(4000, { session: 'S1' }))).toBe(true);
   });
 
+  it('ends waiting for the same value in other applications, or naming it as another kind, stay waiting', () => {
+    const ends = new EndsByName();
+    // "S1" as a session of the wiki and of the crm, and as a subject of the wiki.
+    expect(ends.offer(end(2000, { session: 'S1' }, 'wiki-s1'))).toBe(false);
+    expect(ends.offer(end(2001, { session: 'S1', app: 'corp/crm' }, 'crm-s1'))).toBe(false);
+    expect(ends.offer(end(2002, { sub: 'S1' }, 'wiki-sub'))).toBe(false);
+    // The same revocation of the crm from a second replica counts once; the wiki's is another.
+    expect(ends.offer(end(2003, { session: 'S1', app: 'corp/crm' }, 'crm-s1'))).toBe(false);
+    expect(ends.waiting).toBe(3);
+    // Ada's request of session S1 in the wiki: the wiki's end of that session joins, no other.
+    expect(ends.known(request(3000)).map((e) => e.revocation)).toEqual(['wiki-s1']);
+    expect(ends.waiting).toBe(2);
+    // An end that waited is forgotten with its day, whichever value it shared.
+    ends.forgetBefore(2002);
+    expect(ends.waiting).toBe(1);
+  });
+
   it('ends naming what no record of the user names are forgotten once old, so memory stays bounded', () => {
     const ends = new EndsByName();
     ends.known(request(0));
