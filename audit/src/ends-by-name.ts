@@ -16,7 +16,7 @@ export class EndsByName {
    * Ends naming something not known yet, by the value they name (a session id, ...: the string
    * the end holds already), in reading order: an end alone, or those naming one value. Busy
    * clusters' logs hold hundreds of thousands of sign-outs a day, each waiting a day: a key
-   * joined from three strings and an array per end took about 750 bytes of heap an end.
+   * joined from three strings and an array per end took about 620 bytes of heap an end.
    */
   readonly #waiting = new Map<string, Waiting>();
   /** One copy of the strings ends repeat (event types, applications, reasons, providers). */
@@ -39,7 +39,8 @@ export class EndsByName {
       all.some((h) => sameTarget(h, end) && h.revocation === end.revocation)
     )
       return false;
-    this.#waiting.set(target.value, [...all, this.#compact(end)]);
+    if (Array.isArray(held)) held.push(this.#compact(end));
+    else this.#waiting.set(target.value, [held, this.#compact(end)]);
     return false;
   }
 
