@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { serviceTokenIdentity } from '../../sidecar/src/auth/machine-identity.ts';
 import { credentialWithdrawn } from '../../sidecar/src/pipeline/credential-withdrawn.ts';
 import type { RequestScope } from '../../sidecar/src/request-scope.ts';
 import type { RuntimeState } from '../../sidecar/src/runtime-state.ts';
@@ -34,7 +35,8 @@ const admitted = stateWith(kids, tokens);
 const session = scopeOf(admitted, 'oidc', {
   req: { headers: { cookie: `_gatehouse=${sealedUnder('k1')}` } },
 });
-const machine = scopeOf(admitted, 'service-token', { identity: { sub: 'service-token:ci-bot' } });
+// As authentication makes it for a service token.
+const machine = scopeOf(admitted, 'service-token', { identity: serviceTokenIdentity('ci-bot') });
 
 /** A bearer JWT's header as the request sent it (its signature is not looked at again). */
 const bearer = (claims: object) =>

@@ -25,7 +25,7 @@ export function credentialWithdrawn(state: RuntimeState, scope: RequestScope): b
   }
   if (scope.authMethod === 'service-token') {
     if (now?.serviceTokenById === before.serviceTokenById) return false;
-    const id = scope.identity?.sub.slice('service-token:'.length) ?? '';
+    const id = scope.identity?.serviceTokenId ?? '';
     const was = before.serviceTokenById.get(id);
     const is = now?.serviceTokenById.get(id);
     return !was || !is || is.sha256 !== was.sha256 || (is.expiresAt !== null && is.expiresAt <= Date.now());
