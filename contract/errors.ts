@@ -65,7 +65,7 @@ export class HttpError extends Error {
 
 /** One problem in a configuration, located by file, document and field path. */
 export interface FieldError {
-  /** Where: `app.yaml#2 spec.upstream.url` style location, without the message. */
+  /** Where: `app.yaml#2 spec.upstream.url` style location (`list.yaml#1.items[3] spec` in a List), without the message. */
   readonly path: string;
   readonly message: string;
   /** Line and column (1-based) in the file, when the error is about a field of a YAML document. */
@@ -76,7 +76,7 @@ export interface FieldError {
 export function locatedPath(error: FieldError): string {
   if (!error.position) return error.path;
   const { line, column } = error.position;
-  return error.path.replace(/^(\S+)#\d+/, `$1:${line}:${column}`);
+  return error.path.replace(/^(\S+)#\d+(?:\.items\[\d+\])?/, `$1:${line}:${column}`);
 }
 
 /** Orders errors as a person reads the files: by file, then line and column; those without a position last. */

@@ -11,8 +11,11 @@ export function missingPolicy(name: string, namespace: string | undefined): stri
   return `no AccessPolicy named ${JSON.stringify(name)}${namespace ? ` in namespace ${namespace}` : ''}`;
 }
 
+/** How the message of a missing Secret begins. */
+export const MISSING_SECRET = 'no Secret named ';
+
 export function missingSecret(name: string): string {
-  return `no Secret named ${name}`;
+  return `${MISSING_SECRET}${name}`;
 }
 
 export function missingSecretKey(name: string, key: string): string {

@@ -92,6 +92,7 @@ describe('gatehouse sidecar --config', () => {
         '  app.yaml:17:27 spec.authentication.identityProviders[0].clientSecretRef.name: no Secret named sso',
         '  app.yaml:23:1 spec.decision: is required',
         '  app.yaml:24:3 spec.decison: unknown field; did you mean decision?',
+        'A Secret that the cluster holds and these files do not (sealed, or made by another operator): give --secrets-in-cluster',
         '',
       ].join('\n'),
     );

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { renderSidecarConfig } from '../../contract/config/render.ts';
 import { MAX_REVOCATIONS, parseSidecarConfig } from '../../contract/config/sidecar-config.ts';
-import { ConfigError } from '../../contract/errors.ts';
+import { ConfigError, locatedPath } from '../../contract/errors.ts';
+import { generateApplicationKeys } from '../../contract/keys.ts';
 import { configFromSnapshot } from '../../sidecar/src/config/load-application.ts';
 import { MAX_SYNTAX_ERRORS_PER_FILE } from '../../sidecar/src/config/load-documents.ts';
 import { testApplication, testConfig, testRevocation } from '../helpers/fixtures.ts';
@@ -171,6 +172,97 @@ describe('loading AccessApplication YAML', () => {
       '/x/a.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n---\n${HEADER}spec: {hosts: [a.test], upstream: {url: 'http://127.0.0.1:1'}}\n`,
     };
     expect(errorsOf(files)).toEqual([]);
+  });
+
+  it('reads what kubectl get -o yaml writes: a List, its objects as documents of their own', () => {
+    const items = [
+      `- apiVersion: gatehouse.dev/v1alpha1
+  kind: AccessApplication
+  metadata: {name: app, namespace: team, uid: 0b1c, resourceVersion: "12", generation: 3}
+  spec:
+    hosts: [a.test]
+    upstream: {url: 'http://127.0.0.1:1'}
+    policies: [{name: p}]
+    authentication:
+      externalUrl: https://a.test
+      identityProviders: [{name: corp, issuer: 'https://idp.test', clientId: a, clientSecretRef: {name: idp, key: secret}}]
+  status: {conditions: [{type: Ready, status: "True", reason: Rendered, message: ok, lastTransitionTime: "2026-12-06T09:00:00Z"}]}`,
+      `- apiVersion: gatehouse.dev/v1alpha1
+  kind: AccessPolicy
+  metadata: {name: p, namespace: team, resourceVersion: "13"}
+  spec: {decision: allow, include: [{emails: [ann@example.com]}]}`,
+      `- apiVersion: gatehouse.dev/v1alpha1
+  kind: AccessRevocation
+  metadata: {name: r, namespace: team, creationTimestamp: "2026-12-06T10:00:00Z"}
+  spec: {user: bob@example.com, applications: [team/app]}`,
+      `- apiVersion: v1
+  kind: Secret
+  metadata: {name: idp, namespace: team}
+  data: {secret: czNjcmV0}`,
+    ];
+    const list = `apiVersion: v1\nkind: List\nmetadata: {resourceVersion: ""}\nitems:\n${items.join('\n')}\n`;
+    const documents = items.map((item) => item.slice(2).replaceAll('\n  ', '\n')).join('\n---\n');
+    const keys = generateApplicationKeys('ES256');
+    const select = { now: () => new Date('2026-12-06T11:00:00Z'), fallbackKeys: () => keys };
+    const fromList = configFromSnapshot({ files: new Map([['/x/live.yaml', list]]) }, select);
+    const fromDocuments = configFromSnapshot({ files: new Map([['/x/live.yaml', documents]]) }, select);
+    // A revocation the cluster made has its creation time for cut-off, as in the cluster.
+    expect(fromList.revocations).toEqual([expect.objectContaining({ name: 'r', user: 'bob@example.com' })]);
+    expect(fromList.revocations[0]?.before).toBe(Date.parse('2026-12-06T10:00:00Z') / 1000);
+    expect(fromList.policies.map((p) => p.name)).toEqual(['team/p']);
+    expect(fromList).toEqual(fromDocuments);
+    // The API's own list kind (a GET of the collection) is read the same way.
+    const typed = list.replace(
+      'apiVersion: v1\nkind: List',
+      'apiVersion: gatehouse.dev/v1alpha1\nkind: AccessApplicationList',
+    );
+    expect(configFromSnapshot({ files: new Map([['/x/live.yaml', typed]]) }, select)).toEqual(fromDocuments);
+  });
+
+  it('an error in a List item is told at its line, column and field; a broken List is told', () => {
+    const list = `apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: d}
+- apiVersion: gatehouse.dev/v1alpha1
+  kind: AccessApplication
+  metadata: {name: app}
+  spec:
+    hosts: []
+    upstream: {url: 'http://127.0.0.1:1'}
+- apiVersion: v1
+  kind: List
+  items: []
+- 7
+`;
+    const failed = (() => {
+      try {
+        configFromSnapshot({ files: new Map([['/x/live.yaml', list]]) });
+      } catch (error) {
+        if (error instanceof ConfigError) return error.errors.map(locatedPath);
+      }
+      return [];
+    })();
+    expect(failed).toEqual(
+      expect.arrayContaining(['live.yaml:11:5 spec.hosts', 'live.yaml:13:3 items[2]', 'live.yaml:16:3']),
+    );
+    expect(failed).toHaveLength(3);
+    expect(errorsOf({ '/x/live.yaml': list })).toContain(
+      'live.yaml#1 items[2]: is a List inside a List, which is not read',
+    );
+    const revocation = (metadata: string) =>
+      `apiVersion: gatehouse.dev/v1alpha1\nkind: AccessRevocation\nmetadata: {name: r${metadata}}\nspec: {user: bob@example.com}\n`;
+    expect(errorsOf({ '/x/r.yaml': revocation(', creationTimestamp: yesterday') })).toEqual([
+      'r.yaml#1 metadata.creationTimestamp: must be a time such as 2026-12-06T10:00:00Z (got "yesterday")',
+    ]);
+    expect(errorsOf({ '/x/r.yaml': revocation('') })[0]).toMatch(
+      /^r\.yaml#1 spec: revokedBefore is required in a file/,
+    );
+    expect(errorsOf({ '/x/broken.yaml': 'apiVersion: v1\nkind: List\nitems: 3\n' })).toEqual([
+      'broken.yaml#1 items: must be a list of Kubernetes objects',
+    ]);
   });
 
   it('requires --application when several applications are defined, and honours it', () => {

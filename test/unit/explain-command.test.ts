@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { runGatehouse } from '../helpers/sidecar-process.ts';
 
 // `gatehouse explain` as a platform engineer runs it on the YAML they are about to apply: the
@@ -255,6 +255,38 @@ describe('gatehouse explain', () => {
     expect(out.code).toBe(code);
     expect(out.stderr).toContain(message);
     expect(out.stdout).toBe('');
+  });
+
+  it('what kubectl get -o yaml writes of the live objects, without their Secrets: the same answer', async () => {
+    const live = join(dir, 'live.yaml');
+    const objects = readFileSync(FILE, 'utf8')
+      .split('---\n')
+      .map((text) => parse(text) as { kind: string; metadata: Record<string, unknown> })
+      .filter((object) => object.kind !== 'Secret')
+      .map((object) => ({
+        ...object,
+        metadata: {
+          ...object.metadata,
+          uid: 'a1b2',
+          resourceVersion: '42',
+          creationTimestamp: '2026-12-01T10:00:00Z',
+        },
+      }));
+    writeFileSync(
+      live,
+      stringify({ apiVersion: 'v1', kind: 'List', items: objects, metadata: { resourceVersion: '' } }),
+    );
+    const args = '--path /d/home --ip 198.51.100.7 --email ann@example.com --groups sre'.split(' ');
+    const [fromFiles, fromLive] = await Promise.all([
+      explain(...args),
+      runGatehouse(['explain', live, ...args]),
+    ]);
+    expect(fromFiles.code).toBe(0);
+    expect(fromLive.code).toBe(0);
+    expect(fromLive.stdout).toBe(fromFiles.stdout);
+    expect(fromLive.stderr).toBe(
+      'gatehouse explain: taken to be in the cluster, not in these files: Secret idp\n',
+    );
   });
 
   it('an invalid config: its errors as validate prints them, exit 3', async () => {

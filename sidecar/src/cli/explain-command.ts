@@ -9,6 +9,7 @@ import { processKeys } from '../auth/process-keys.ts';
 import { TOKEN_CLAIMS } from '../auth/session.ts';
 import { readSnapshot } from '../config/config-files.ts';
 import { configFromSnapshot } from '../config/load-application.ts';
+import { tellSecretsElsewhere } from '../config/secrets-elsewhere.ts';
 import type { Decision } from '../policy/decision.ts';
 import { compilePolicyEngine } from '../policy/engine.ts';
 import type { PolicyIdentity, PolicyInput } from '../policy/input.ts';
@@ -128,6 +129,8 @@ export function runExplainCommand(argv: string[]): number {
     config = configFromSnapshot(readSnapshot(flags.path), {
       fallbackKeys: processKeys(),
       ...(flags.application ? { application: flags.application } : {}),
+      // No decision depends on a Secret: those kept out of the files are taken to be in the cluster.
+      onSecretsElsewhere: tellSecretsElsewhere('gatehouse explain'),
     });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

@@ -2,6 +2,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { MISSING_SECRET } from '../../../contract/config/references.ts';
 import { redactedConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, configErrorReport } from '../../../contract/errors.ts';
 import { UsageError } from '../../../lib/args.ts';
@@ -9,8 +10,9 @@ import { inputAtOutput } from '../../../lib/output-path.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { isConfigFileName, readSnapshot } from '../config/config-files.ts';
 import { configFromSnapshot } from '../config/load-application.ts';
+import { tellSecretsElsewhere } from '../config/secrets-elsewhere.ts';
 
-export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir> [--application <name>]
+export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir> [--application <name>] [--secrets-in-cluster]
 
 Checks Gatehouse YAML the way the sidecar loads it and prints every error at once, each with
 its file, line and column and field path. Prints the rendered sidecar config when valid, with
@@ -20,6 +22,9 @@ Options:
   --application <name>  the AccessApplication to check when the files hold several
   --format <format>     json (default) or yaml, for the rendered config
   -o, --output <file>   write the rendered config to a file instead of standard output
+  --secrets-in-cluster  take the Secrets these files do not hold (client secrets, an upstream
+                        CA) to be in the cluster, as when they are sealed or made by another
+                        operator: their names are told, the rendered config shows none of them
 `;
 
 /** What `gatehouse validate` checks: one file or directory, optionally one application in it. */
@@ -28,6 +33,8 @@ export interface ValidateFlags {
   readonly application?: string;
   readonly format: 'json' | 'yaml';
   readonly output?: string;
+  /** Secrets the files do not hold are taken to be in the cluster. */
+  readonly secretsInCluster: boolean;
 }
 
 /** The flags of `gatehouse validate`, checked; no side effects. Throws UsageError. */
@@ -38,6 +45,7 @@ export function parseValidateFlags(argv: readonly string[]): ValidateFlags {
       application: { type: 'string' },
       format: { type: 'string', default: 'json' },
       output: { type: 'string', short: 'o' },
+      'secrets-in-cluster': { type: 'boolean', default: false },
     },
     strict: true,
     allowPositionals: true,
@@ -49,6 +57,7 @@ export function parseValidateFlags(argv: readonly string[]): ValidateFlags {
   return {
     path,
     format: values.format,
+    secretsInCluster: values['secrets-in-cluster'],
     ...(values.application ? { application: values.application } : {}),
     ...(values.output ? { output: values.output } : {}),
   };
@@ -66,7 +75,7 @@ function readsAsConfig(output: string, path: string): boolean {
 
 /** `gatehouse validate`: exit 0 when the config is valid, 1 with every error otherwise. */
 export function runValidateCommand(argv: string[]): number {
-  const { path, application, format, output } = parseValidateFlags(argv);
+  const { path, application, format, output, secretsInCluster } = parseValidateFlags(argv);
   try {
     const snapshot = readSnapshot(path);
     const overwritten = output === undefined ? undefined : inputAtOutput(output, snapshot.files.keys());
@@ -81,6 +90,7 @@ export function runValidateCommand(argv: string[]): number {
     const config = configFromSnapshot(snapshot, {
       fallbackKeys: processKeys(),
       ...(application ? { application } : {}),
+      ...(secretsInCluster && { onSecretsElsewhere: tellSecretsElsewhere('gatehouse validate') }),
     });
     const redacted = redactedConfig(config);
     const text =
@@ -91,6 +101,10 @@ export function runValidateCommand(argv: string[]): number {
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(configErrorReport(error.errors));
+      if (!secretsInCluster && error.errors.some((e) => e.message.startsWith(MISSING_SECRET)))
+        process.stderr.write(
+          'A Secret that the cluster holds and these files do not (sealed, or made by another operator): give --secrets-in-cluster\n',
+        );
       return 1;
     }
     throw error;

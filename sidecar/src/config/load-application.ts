@@ -20,6 +20,7 @@ import {
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import type { ConfigSnapshot } from './config-files.ts';
 import { parseSnapshot, type SourceDocument } from './load-documents.ts';
+import { standInForSecretsElsewhere } from './secrets-elsewhere.ts';
 
 const KNOWN_KINDS = new Set(['AccessApplication', 'AccessPolicy', 'AccessRevocation']);
 
@@ -36,6 +37,12 @@ export interface SelectApplication {
    * (gatehouse validate), it is an error like any other.
    */
   readonly onInvalidRevocation?: (problem: FieldError) => void;
+  /**
+   * Given (gatehouse validate --secrets-in-cluster, gatehouse explain), the Secrets the files do
+   * not hold are taken to be in the cluster: stood in for (secrets-elsewhere.ts), and their names
+   * told here once the application is chosen. Absent (the sidecar), each is an error.
+   */
+  readonly onSecretsElsewhere?: (names: readonly string[]) => void;
 }
 
 /**
@@ -46,7 +53,20 @@ export function standaloneApplicationKey(application: AccessApplication): string
   return `${application.metadata.namespace || 'default'}/${application.metadata.name}`;
 }
 
-/** Reads an AccessRevocation document; in files its cut-off must be written (there is no creation time). */
+/** A time as the API server writes one (RFC 3339). */
+function isTimestamp(value: unknown): boolean {
+  return (
+    typeof value === 'string' &&
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i.test(value) &&
+    !Number.isNaN(Date.parse(value))
+  );
+}
+
+/**
+ * Reads an AccessRevocation document. Its cut-off is `revokedBefore`, else the creation time the
+ * cluster gave it (an object exported with `kubectl get -o yaml`); a file written by hand has no
+ * creation time, so one of the two must be there.
+ */
 function addRevocation(
   revocations: RevocationView[],
   location: string,
@@ -59,14 +79,22 @@ function addRevocation(
     return;
   }
   const spec = doc.spec as { revokedBefore?: string };
-  const view = spec.revokedBefore === undefined ? undefined : readRevocation(doc);
+  const created = (doc.metadata as { creationTimestamp?: unknown } | undefined)?.creationTimestamp;
+  if (spec.revokedBefore === undefined && created !== undefined && !isTimestamp(created)) {
+    errors.push({
+      path: `${location} metadata.creationTimestamp`,
+      message: `must be a time such as 2026-12-06T10:00:00Z (got ${JSON.stringify(created)})`,
+    });
+    return;
+  }
+  const cutOff = spec.revokedBefore !== undefined || created !== undefined;
+  const view = cutOff ? readRevocation(doc) : undefined;
   if (!view) {
     errors.push({
       path: `${location} spec`,
-      message:
-        spec.revokedBefore === undefined
-          ? 'revokedBefore is required in a file (gatehouse revoke --revocations-dir writes it)'
-          : 'set exactly one of user, subject, session and providerSession (provider goes with subject or providerSession)',
+      message: !cutOff
+        ? 'revokedBefore is required in a file (gatehouse revoke --revocations-dir writes it), or metadata.creationTimestamp as the cluster gives it'
+        : 'set exactly one of user, subject, session and providerSession (provider goes with subject or providerSession)',
     });
     return;
   }
@@ -147,11 +175,15 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
     const metadata = (app.value as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
     if (select.application !== undefined && metadata?.name !== select.application) continue;
     const namespace = typeof metadata?.namespace === 'string' ? metadata.namespace : '';
+    const own = secretsOf(secrets, namespace);
+    const known = select.onSecretsElsewhere
+      ? standInForSecretsElsewhere(app.value as AccessApplication, own).secrets
+      : own;
     errors.push(
       ...looseReferenceErrors(app.value, (field) => joinPath(app.location, field), {
         namespace: namespace || undefined,
         policy: (name) => policies.has(`${namespace}/${name}`) || invalidPolicies.has(`${namespace}/${name}`),
-        secret: (name) => secrets.get(`${namespace}/${name}`),
+        secret: (name) => known.get(name),
       }),
     );
   }
@@ -162,13 +194,13 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
     for (const [key, policy] of policies) {
       if (key.startsWith(`${namespace}/`)) own.set(policy.value.metadata.name, policy);
     }
-    const ownSecrets = new Map<string, Record<string, string>>();
-    for (const [key, data] of secrets) {
-      if (key.startsWith(`${namespace}/`)) ownSecrets.set(key.slice(namespace.length + 1), data);
-    }
-    const keys = applicationKeys(chosen.value, ownSecrets, select, errors);
+    const inFiles = secretsOf(secrets, namespace);
+    const keys = applicationKeys(chosen.value, inFiles, select, errors);
+    const stoodIn = select.onSecretsElsewhere ? standInForSecretsElsewhere(chosen.value, inFiles) : undefined;
+    if (stoodIn && stoodIn.names.length > 0) select.onSecretsElsewhere?.(stoodIn.names);
+    const ownSecrets = stoodIn?.secrets ?? inFiles;
     const result = renderSidecarConfig({
-      application: chosen.value,
+      application: stoodIn?.application ?? chosen.value,
       location: chosen.location,
       policies: own,
       secrets: ownSecrets,
@@ -191,11 +223,23 @@ export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectAppli
   throw new ConfigError('config_invalid', withPositions(errors, documents));
 }
 
+/** The Secrets of the files in one namespace, by name. */
+function secretsOf(
+  secrets: ReadonlyMap<string, Record<string, string>>,
+  namespace: string,
+): Map<string, Record<string, string>> {
+  const own = new Map<string, Record<string, string>>();
+  for (const [key, data] of secrets) {
+    if (key.startsWith(`${namespace}/`)) own.set(key.slice(namespace.length + 1), data);
+  }
+  return own;
+}
+
 /** Each error about a field of a document, with the line and column of that field (or its nearest parent). */
 function withPositions(errors: readonly FieldError[], documents: readonly SourceDocument[]): FieldError[] {
   const byLocation = new Map(documents.map((d) => [d.location, d]));
   return errors.map((error) => {
-    const match = /^(\S+#\d+)(?: (\S+))?/.exec(error.path);
+    const match = /^(\S+)(?: (\S+))?/.exec(error.path);
     const doc = match ? byLocation.get(match[1] as string) : undefined;
     const position = doc?.position(match?.[2] ?? '');
     return position ? { ...error, position } : error;

@@ -10,6 +10,7 @@ import {
   Parser,
   parseAllDocuments,
 } from 'yaml';
+import { API_GROUP } from '../../../contract/api/schema-helpers.ts';
 import type { FieldError } from '../../../contract/errors.ts';
 import type { ConfigSnapshot } from './config-files.ts';
 import { fastYamlDocuments } from './yaml-fast-path.ts';
@@ -89,17 +90,40 @@ export function parseSnapshot(snapshot: ConfigSnapshot): {
   for (const [file, text] of snapshot.files) {
     const name = basename(file);
     const again = reparsed(text);
+    const positionAt = (index: number, path: string) => {
+      const { docs, lines } = again();
+      const parsed = docs[index - 1];
+      return parsed ? positionIn(parsed, lines, path) : undefined;
+    };
+    const push = (value: unknown, index: number, item?: number): void => {
+      const within = item === undefined ? '' : `items[${item}]`;
+      documents.push({
+        location: `${name}#${index}${within && `.${within}`}`,
+        value,
+        position: (fieldPath) =>
+          positionAt(index, within && fieldPath ? `${within}.${fieldPath}` : within || fieldPath),
+      });
+    };
+    const listError = (index: number, path: string, message: string): void => {
+      const position = positionAt(index, path);
+      errors.push({ path: `${name}#${index} ${path}`, message, ...(position && { position }) });
+    };
     const add = (value: unknown, index: number): void => {
       if (value === null || value === undefined) return; // empty document, e.g. a trailing ---
-      documents.push({
-        location: `${name}#${index}`,
-        value,
-        position: (fieldPath) => {
-          const { docs, lines } = again();
-          const parsed = docs[index - 1];
-          return parsed ? positionIn(parsed, lines, fieldPath) : undefined;
-        },
-      });
+      const list = listItems(value);
+      if (list === undefined) {
+        push(value, index);
+        return;
+      }
+      if (!Array.isArray(list)) {
+        listError(index, 'items', 'must be a list of Kubernetes objects');
+        return;
+      }
+      for (const [item, element] of list.entries()) {
+        if (listItems(element) !== undefined)
+          listError(index, `items[${item}]`, 'is a List inside a List, which is not read');
+        else if (element !== null && element !== undefined) push(element, index, item);
+      }
     };
     const fast = fastYamlDocuments(text);
     if (fast) {
@@ -132,6 +156,21 @@ export function parseSnapshot(snapshot: ConfigSnapshot): {
       });
   }
   return { documents, errors };
+}
+
+/**
+ * The items of a Kubernetes list (what `kubectl get … -o yaml` writes for several objects:
+ * `apiVersion: v1`, `kind: List`; the API's own `AccessPolicyList` and the like), read as if each
+ * were a document of its own; undefined for any other value. Not an array when the list is broken.
+ */
+function listItems(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { apiVersion, kind, items } = value as { apiVersion?: unknown; kind?: unknown; items?: unknown };
+  if (typeof kind !== 'string' || typeof apiVersion !== 'string') return undefined;
+  const isList =
+    (apiVersion === 'v1' && kind === 'List') ||
+    (apiVersion.startsWith(`${API_GROUP}/`) && kind.endsWith('List') && kind.length > 4);
+  return isList ? items : undefined;
 }
 
 /**

@@ -1,0 +1,113 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { parseValidateFlags } from '../../sidecar/src/cli/validate-command.ts';
+import { runGatehouse } from '../helpers/sidecar-process.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-validate-secrets-'));
+
+/** An application whose client secret and upstream CA live in Secrets; `held` are the Secrets the file holds. */
+function applicationFile(name: string, held: Record<string, Record<string, string>>): string {
+  const file = join(dir, name);
+  const application = {
+    apiVersion: 'gatehouse.dev/v1alpha1',
+    kind: 'AccessApplication',
+    metadata: { name: 'wiki', namespace: 'corp' },
+    spec: {
+      hosts: ['wiki.example.com'],
+      upstream: {
+        url: 'https://wiki.corp.svc:8443',
+        tls: { caSecretRef: { name: 'wiki-ca', key: 'ca.crt' } },
+      },
+      authentication: {
+        externalUrl: 'https://wiki.example.com',
+        identityProviders: [
+          {
+            name: 'corp',
+            issuer: 'https://idp.example.com',
+            clientId: 'wiki',
+            clientSecretRef: { name: 'wiki-oidc', key: 'secret' },
+          },
+        ],
+      },
+    },
+  };
+  const secrets = Object.entries(held).map(([secret, stringData]) => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: secret, namespace: 'corp' },
+    stringData,
+  }));
+  writeFileSync(file, [application, ...secrets].map((d) => stringify(d)).join('---\n'));
+  return file;
+}
+
+describe('gatehouse validate --secrets-in-cluster', () => {
+  it('parses the flag; off by default', () => {
+    expect(parseValidateFlags(['app.yaml']).secretsInCluster).toBe(false);
+    expect(parseValidateFlags(['app.yaml', '--secrets-in-cluster']).secretsInCluster).toBe(true);
+  });
+
+  it('without it, a Secret the files do not hold is an error, with the flag as a hint', async () => {
+    const out = await runGatehouse(['validate', applicationFile('none.yaml', {})]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('clientSecretRef.name: no Secret named wiki-oidc');
+    expect(out.stderr).toContain('caSecretRef.name: no Secret named wiki-ca');
+    expect(out.stderr).toContain('give --secrets-in-cluster');
+  });
+
+  it('with it, they are taken to be in the cluster: named, redacted, no CA in the config', async () => {
+    const out = await runGatehouse(['validate', applicationFile('none.yaml', {}), '--secrets-in-cluster']);
+    expect(out.stderr).toBe(
+      'gatehouse validate: taken to be in the cluster, not in these files: Secret wiki-oidc, Secret wiki-ca\n',
+    );
+    expect(out.code).toBe(0);
+    const config = JSON.parse(out.stdout);
+    expect(config.auth.providers[0].clientSecret).toBe('[REDACTED]');
+    expect(config.upstream.tls).toEqual({ ca: null, serverName: 'wiki.corp.svc' });
+  });
+
+  it('a Secret the files do hold is read as it is: a key missing from it is still an error', async () => {
+    const out = await runGatehouse([
+      'validate',
+      applicationFile('held.yaml', { 'wiki-oidc': { other: 'x' } }),
+      '--secrets-in-cluster',
+    ]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('clientSecretRef.key: Secret wiki-oidc has no key secret');
+    expect(out.stderr).toContain('not in these files: Secret wiki-ca\n');
+    expect(out.stderr).not.toContain('give --secrets-in-cluster');
+  });
+
+  it('an application that fails its schema: its references to Secrets elsewhere are not errors', async () => {
+    const file = join(dir, 'invalid.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'gatehouse.dev/v1alpha1',
+        kind: 'AccessApplication',
+        metadata: { name: 'wiki' },
+        spec: {
+          hosts: [],
+          upstream: { url: 'http://127.0.0.1:1' },
+          authentication: {
+            identityProviders: [
+              {
+                name: 'corp',
+                issuer: 'https://idp.example.com',
+                clientId: 'w',
+                clientSecretRef: { name: 's', key: 'k' },
+              },
+            ],
+          },
+        },
+      }),
+    );
+    const out = await runGatehouse(['validate', file, '--secrets-in-cluster']);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('spec.hosts');
+    expect(out.stderr).not.toContain('no Secret named');
+  });
+});
