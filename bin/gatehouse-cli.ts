@@ -2,6 +2,7 @@ import { ConfigError, configErrorReport } from '../contract/errors.ts';
 import { UsageError } from '../lib/args.ts';
 import { exitWhenWritten } from '../lib/exit-when-written.ts';
 import { KubeApiError, KubeconfigError } from '../lib/kube/kube-errors.ts';
+import { ListenError } from '../lib/listen.ts';
 
 const USAGE = `Usage: gatehouse <command> [options]
 
@@ -100,6 +101,10 @@ async function main(argv: string[]): Promise<number> {
     }
     if (/^E[A-Z]+$/.test(code) && typeof (error as { path?: unknown }).path === 'string') {
       process.stderr.write(`gatehouse ${name}: ${(error as Error).message}\n`);
+      return 1;
+    }
+    if (error instanceof ListenError) {
+      process.stderr.write(`gatehouse ${name}: ${error.message}\n`);
       return 1;
     }
     if (error instanceof KubeconfigError) {

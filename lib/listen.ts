@@ -9,16 +9,51 @@ import type { AddressInfo, Server } from 'node:net';
  */
 export const CROWD_BACKLOG = 4096;
 
+/** Why an address could not be bound, as a person starting the process can act on it. */
+const WHY_NOT: Readonly<Record<string, string>> = {
+  EADDRINUSE:
+    'the address is in use: another process listens there (in a pod, another container of the pod, such as the application on the same port)',
+  EACCES: 'permission denied: a port below 1024 needs root or the NET_BIND_SERVICE capability',
+  EADDRNOTAVAIL: 'no network interface here has that address',
+};
+
+/** A server could not listen where it was told to; the process cannot start. Code `listen_failed`. */
+export class ListenError extends Error {
+  readonly code = 'listen_failed';
+  /** `host:port` as given. */
+  readonly address: string;
+  /** The system's code (`EADDRINUSE`). */
+  readonly reason: string;
+  /** `flag` names the option that gave the address (`--admin-listen`), when known. */
+  constructor(address: string, flag: string | undefined, reason: string, detail: string) {
+    super(`cannot listen on ${address}${flag ? ` (${flag})` : ''}: ${WHY_NOT[reason] ?? detail}`);
+    this.name = 'ListenError';
+    this.address = address;
+    this.reason = reason;
+  }
+}
+
 /**
- * Starts a server listening; resolves with its address, rejects when the port cannot be bound.
- * `backlog` is how many accepted-by-the-kernel connections may wait for the process to take them
- * (Linux caps it at net.core.somaxconn); Node.js's default is 511.
+ * Starts a server listening; resolves with its address, rejects with a ListenError when the
+ * address cannot be bound. `backlog` is how many accepted-by-the-kernel connections may wait for
+ * the process to take them (Linux caps it at net.core.somaxconn); Node.js's default is 511.
+ * `flag` names the option that gave the address, for the message.
  */
-export function listenOn(server: Server, port: number, host: string, backlog?: number): Promise<AddressInfo> {
+export function listenOn(
+  server: Server,
+  port: number,
+  host: string,
+  backlog?: number,
+  flag?: string,
+): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: NodeJS.ErrnoException) => {
+      const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+      reject(new ListenError(address, flag, error.code ?? '', error.message));
+    };
+    server.once('error', failed);
     server.listen({ port, host, ...(backlog === undefined ? {} : { backlog }) }, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve(server.address() as AddressInfo);
     });
   });

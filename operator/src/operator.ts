@@ -229,9 +229,16 @@ export function createOperator(options: OperatorOptions) {
         deliveryListen.port,
         deliveryListen.host,
         CROWD_BACKLOG,
+        '--listen',
       );
       // Probes and scrapes come over the pod network, where a crowd can fill a short listen queue.
-      const { port: adminPort } = await listenOn(admin, adminListen.port, adminListen.host, CROWD_BACKLOG);
+      const { port: adminPort } = await listenOn(
+        admin,
+        adminListen.port,
+        adminListen.host,
+        CROWD_BACKLOG,
+        '--admin-listen',
+      );
       election = startLeaderElection(client, {
         namespace: options.namespace,
         name: LEASE_NAME,

@@ -376,7 +376,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     current: () => state?.config,
     ready: () => isReady(),
     requestsStarted: () => started,
-    listen: (port, host) => listenOn(server, port, host, limits.listenBacklog),
+    listen: (port, host) => listenOn(server, port, host, limits.listenBacklog, '--listen'),
     async shutdown(graceMs, delayMs = 0) {
       const deadline = performance.now() + graceMs;
       const left = () => Math.max(0, deadline - performance.now());

@@ -4,7 +4,7 @@ import { DEFECT_EXIT_CODE, onDefect } from '../../../lib/defects.ts';
 import type { LogSink } from '../../../lib/log/log-sink.ts';
 
 /** How long the log lines held get to reach stdout before the exit. */
-const FINAL_FLUSH_MS = 1_000;
+export const FINAL_FLUSH_MS = 1_000;
 
 /**
  * An error that nothing handled ends the sidecar (lib/defects.ts). But first it says so on the

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { applicationLabel } from '../../../contract/application-label.ts';
 import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
@@ -26,7 +27,7 @@ import { directoryReporter, operatorReporter } from '../config/session-end-repor
 import { createSidecarMetrics, type SidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar, type Sidecar } from '../server.ts';
 import { tlsName } from '../upstream/upstream.ts';
-import { exitOnDefect } from './exit-on-defect.ts';
+import { exitOnDefect, FINAL_FLUSH_MS } from './exit-on-defect.ts';
 import { IDLE_COLLECTION_GAP, parseSidecarFlags, type SidecarFlags } from './sidecar-flags.ts';
 
 /** `gatehouse sidecar`: resolves with the process exit code once stopped by a signal. */
@@ -185,7 +186,13 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   // The admin server answers before the first config: live, but not ready. It is on the pod
   // network, where a crowd can fill a short listen queue and the kubelet's probes with it.
   const admin = createAdminServer(metrics, { ready: sidecar.ready });
-  const adminAddress = await listenOn(admin, flags.adminListen.port, flags.adminListen.host, CROWD_BACKLOG);
+  const adminAddress = await listenOn(
+    admin,
+    flags.adminListen.port,
+    flags.adminListen.host,
+    CROWD_BACKLOG,
+    '--admin-listen',
+  );
 
   let config: Awaited<ReturnType<typeof source.start>>;
   try {
@@ -214,7 +221,14 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       });
     sessionEnds.restore(ends);
   }
-  const address = await sidecar.listen(flags.listen.port, flags.listen.host);
+  let address: AddressInfo;
+  try {
+    address = await sidecar.listen(flags.listen.port, flags.listen.host);
+  } catch (error) {
+    // The process ends: the lines written so far (the config loaded, the session ends restored) go first.
+    await Promise.race([sink.flush(), new Promise((resolve) => setTimeout(resolve, FINAL_FLUSH_MS).unref())]);
+    throw error;
+  }
   const nodeOptionsApplied = sidecarNodeOptionsApplied();
   logEvent(sink, 'sidecar_started', {
     app: applicationLabel(config.application),
