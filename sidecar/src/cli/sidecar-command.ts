@@ -4,6 +4,7 @@ import { getHeapStatistics } from 'node:v8';
 import { applicationLabel } from '../../../contract/application-label.ts';
 import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
 import { configSecrets, type SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import { OPERATOR_CA_ENV } from '../../../contract/config-stream.ts';
 import { ConfigError, configErrorReport, locatedPath } from '../../../contract/errors.ts';
 import { logEvent } from '../../../contract/event-writer.ts';
 import { revocationTarget } from '../../../contract/revocations.ts';
@@ -19,6 +20,7 @@ import {
 import { CROWD_BACKLOG, kernelBacklogCap, listenOn } from '../../../lib/listen.ts';
 import { createFdSink, type LogSink } from '../../../lib/log/log-sink.ts';
 import { connectionsWithinOpenFiles, openFileLimit, RESERVED_FILES } from '../../../lib/open-files.ts';
+import { certificatesOf } from '../../../lib/pem-certificates.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { createSessionEnds, type SessionEndReporter } from '../auth/session-ends.ts';
 import { openSessionEndsFile, type SessionEndsFile } from '../auth/session-ends-file.ts';
@@ -141,7 +143,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     ? (await import('../config/operator-source.ts')).createOperatorConfigSource(
         {
           url: operator.url,
-          ca: 'file' in operator.ca ? readFileSync(operator.ca.file) : operator.ca.pem,
+          ca: operatorCa(operator.ca),
           tokenFile: operator.tokenFile,
           ...(flags.application ? { application: flags.application } : {}),
           onWaiting: (waiting) => {
@@ -322,6 +324,18 @@ function idleCollection(flags: SidecarFlags, sidecar: Sidecar, metrics: SidecarM
 }
 
 /** Where this sidecar's session ends go beyond itself: the operator, the shared directory, or nowhere. */
+/**
+ * The certificates the operator's serving certificate is checked against, from `--operator-ca` or
+ * `$GATEHOUSE_OPERATOR_CA`; a file or value without one stops the start with what is wrong, where
+ * before every connection failed as untrusted, or one bad certificate was passed over.
+ */
+function operatorCa(ca: NonNullable<SidecarFlags['operator']>['ca']): string {
+  const from = 'file' in ca ? `--operator-ca ${ca.file}` : `$${OPERATOR_CA_ENV}`;
+  const read = certificatesOf('file' in ca ? readFileSync(ca.file, 'utf8') : ca.pem);
+  if ('problem' in read) throw new UsageError(`${from} ${read.problem}`);
+  return read.certificates;
+}
+
 async function sessionEndReporter(
   flags: SidecarFlags,
   current: () => SidecarConfig | undefined,
@@ -331,7 +345,7 @@ async function sessionEndReporter(
     return {
       reporter: operatorReporter({
         url: operator.url,
-        ca: 'file' in operator.ca ? readFileSync(operator.ca.file) : operator.ca.pem,
+        ca: operatorCa(operator.ca),
         tokenFile: operator.tokenFile,
       }),
     };

@@ -95,6 +95,35 @@ current-context: x
     );
   });
 
+  it('an --operator-ca without a certificate, or with one that does not parse, stops the start and says which', async () => {
+    const token = join(dir, 'token');
+    writeFileSync(token, 'a.b.c');
+    const cases: [string, string][] = [
+      ['no certificate', 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)'],
+      ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', 'certificate 1 of 1 does not parse'],
+    ];
+    for (const [text, problem] of cases) {
+      const ca = join(dir, 'ca.crt');
+      writeFileSync(ca, text);
+      const out = await runGatehouse([
+        'sidecar',
+        '--operator-url',
+        'https://127.0.0.1:1',
+        '--operator-ca',
+        ca,
+        '--token-file',
+        token,
+        '--listen',
+        '127.0.0.1:0',
+        '--admin-listen',
+        '127.0.0.1:0',
+      ]);
+      expect(out.code).toBe(2);
+      expect(out.stderr.split('\n')[0]).toContain(`gatehouse sidecar: --operator-ca ${ca} ${problem}`);
+      expect(out.stdout).toBe('');
+    }
+  });
+
   it('a code without its own words keeps the system message', () => {
     const error = new ListenError('0.0.0.0:80', undefined, 'EMFILE', 'listen EMFILE: too many open files');
     expect(error.message).toBe('cannot listen on 0.0.0.0:80: listen EMFILE: too many open files');
