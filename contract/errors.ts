@@ -18,6 +18,7 @@ export type GatehouseErrorCode =
   | 'bad_request'
   | 'upgrade_not_supported'
   | 'expectation_failed'
+  | 'transfer_coding_not_supported'
   | 'upstream_unavailable'
   | 'upstream_timeout'
   | 'upstream_busy'

@@ -40,8 +40,10 @@ function splitPort(host: string): [string, string | undefined] {
 
 const HOST_PATTERN = /^(?:[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
 
-/** Lower-cases and checks a Host header value; undefined when it is not a host[:port]. */
+/** Lower-cases and checks a Host header value; undefined when it is not a host[:port] (a port up to 65535). */
 export function normaliseHost(value: string): string | undefined {
   const host = value.toLowerCase();
-  return HOST_PATTERN.test(host) ? host : undefined;
+  if (!HOST_PATTERN.test(host)) return undefined;
+  const colon = host.lastIndexOf(':');
+  return colon === -1 || host.endsWith(']') || Number(host.slice(colon + 1)) <= 65_535 ? host : undefined;
 }

@@ -56,6 +56,20 @@ describe('malformed requests never reach the upstream', () => {
     // Node answered any expectation but 100-continue itself (417), with no request id and no line.
     ['unsupported expectation', req('/', 'Host: localhost\r\nExpect: 200-ok\r\n'), 417, 'expectation_failed'],
     ['invalid header name', 'GET / HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n', 400, 'bad_request'],
+    ['Host with a port past 65535', req('/', 'Host: localhost:99999\r\n'), 400, 'bad_host'],
+    // The parser takes off the chunking only: the application would read gzip bytes as the body.
+    [
+      'a transfer coding besides chunked',
+      'POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+      501,
+      'transfer_coding_not_supported',
+    ],
+    [
+      'a transfer coding in a header of its own',
+      'POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      501,
+      'transfer_coding_not_supported',
+    ],
   ];
 
   it.each(cases)('%s → %i', async (_name, payload, status, code) => {

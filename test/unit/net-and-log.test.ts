@@ -57,6 +57,11 @@ describe('host matching', () => {
     ['[::1]:4180', '[::1]:4180'],
     ['a b', undefined],
     ['a.test:99999999', undefined],
+    ['a.test:65536', undefined],
+    ['a.test:99999', undefined],
+    ['a.test:65535', 'a.test:65535'],
+    ['[::1]:70000', undefined],
+    ['[::1]', '[::1]'],
     ['evil.com@good.com', undefined],
     ['', undefined],
   ])('normaliseHost(%j) = %j', (input, expected) => expect(normaliseHost(input)).toBe(expected));

@@ -10,20 +10,37 @@ const EXPECTATION_FAILED = new HttpError(
 );
 
 /**
+ * A body in a transfer coding besides chunked (`gzip, chunked`): the parser takes off the
+ * chunking only, and the application would get the still-coded bytes as the body itself, with
+ * nothing to say so (Transfer-Encoding does not travel past a hop). RFC 9112 §6.1: 501.
+ */
+const CODING_NOT_SUPPORTED = new HttpError(
+  'transfer_coding_not_supported',
+  501,
+  'A request body in a transfer coding other than chunked is not supported.',
+);
+
+/** `Transfer-Encoding`, as its length tells it apart before it is compared. */
+const TRANSFER_ENCODING = 'transfer-encoding';
+
+/**
  * Request hygiene before anything else looks at the request: exactly one valid Host that belongs
- * to the application, an origin-form target reduced to its canonical path, and no Expect other
- * than 100-continue (RFC 9110 §10.1.1 lets a server refuse any other with 417).
+ * to the application, an origin-form target reduced to its canonical path, no transfer coding
+ * but chunked, and no Expect other than 100-continue (RFC 9110 §10.1.1 lets a server refuse any
+ * other with 417).
  */
 export function checkRequest(scope: RequestScope): HttpError | undefined {
   const raw = scope.req.rawHeaders;
   let host: string | undefined;
   let hostCount = 0;
+  let coded = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     if (name.length === 4 && name.toLowerCase() === 'host') {
       hostCount++;
       host = raw[i + 1] as string;
-    }
+    } else if (name.length === TRANSFER_ENCODING.length && name.toLowerCase() === TRANSFER_ENCODING)
+      coded ||= (raw[i + 1] as string).trim().toLowerCase() !== 'chunked';
   }
   const target = scope.req.url ?? '';
   if (target === '*' || !target.startsWith('/')) {
@@ -43,6 +60,7 @@ export function checkRequest(scope: RequestScope): HttpError | undefined {
   if (!scope.state.hosts(normalised)) {
     return new HttpError('unknown_host', 421, 'This host is not served here.', `host ${normalised}`);
   }
+  if (coded) return CODING_NOT_SUPPORTED;
   if (scope.expectation === 'unsupported') return EXPECTATION_FAILED;
   return undefined;
 }
