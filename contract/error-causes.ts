@@ -23,6 +23,7 @@ export const UPSTREAM_FAILURES = [
   'length_mismatch',
   'unexpected_continue',
   'unexpected_upgrade',
+  'unsupported_transfer_coding',
   'invalid_response',
   'pool_closed',
   'tls_untrusted',

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 /**
  * An application that fails in every way an HTTP/1.1 server can, at the socket: each request's
@@ -26,6 +27,7 @@ const write =
   };
 
 const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+const GZIPPED_OK = gzipSync('ok');
 const HEAD_CUT = 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst part';
 
 /** The failures by path, each what a real application or a crash of one does. */
@@ -44,6 +46,10 @@ export const BROKEN_ANSWERS: Readonly<Record<string, Act>> = {
   '/upgrade': write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
   '/bad-status': write('HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok'),
   '/bad-header': write('HTTP/1.1 200 OK\r\nX-A: a\u0000b\r\nContent-Length: 2\r\n\r\nok'),
+  // A transfer coding besides chunked: taken off, the chunking leaves gzip bytes as the body.
+  '/gzip-coded': write(
+    `HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${GZIPPED_OK.length.toString(16)}\r\n${GZIPPED_OK.toString('latin1')}\r\n0\r\n\r\n`,
+  ),
   // Informational responses and never a final one: a 103 Early Hints every 200 ms.
   '/hints-forever': (socket) => {
     const hint = setInterval(() => {

@@ -63,6 +63,7 @@ describe('an application that fails at the socket', () => {
     ['/upgrade', 502, 'upstream_error', 'unexpected_upgrade'],
     ['/bad-status', 502, 'upstream_error', 'invalid_response'],
     ['/bad-header', 502, 'upstream_error', 'invalid_response'],
+    ['/gzip-coded', 502, 'upstream_error', 'unsupported_transfer_coding'],
   ])('%s: %i %s, the line says %s, and the next request is served', async (path, status, code, failure) => {
     expect(await get(path)).toMatchObject({ status, code });
     expect(await lineOf(path)).toMatchObject({

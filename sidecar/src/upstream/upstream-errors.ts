@@ -4,6 +4,9 @@ import { HttpError } from '../../../contract/errors.ts';
 /** What the client is told of a failure: which of the four answers (the code of `error`). */
 type Answer = 'timeout' | 'unavailable' | 'invalid' | 'too_large';
 
+/** The code of unsupportedTransferCoding's error. */
+const TRANSFER_CODING = 'GATEHOUSE_UPSTREAM_TRANSFER_CODING';
+
 /** Why the application failed a request, and the answer it gets, by undici's or the socket's error code. */
 const BY_CODE: ReadonlyMap<string, readonly [UpstreamFailure, Answer]> = new Map([
   ['ECONNREFUSED', ['connect_refused', 'unavailable']],
@@ -21,6 +24,7 @@ const BY_CODE: ReadonlyMap<string, readonly [UpstreamFailure, Answer]> = new Map
   ['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', ['length_mismatch', 'invalid']],
   ['UND_ERR_CLOSED', ['pool_closed', 'unavailable']],
   ['UND_ERR_DESTROYED', ['pool_closed', 'unavailable']],
+  [TRANSFER_CODING, ['unsupported_transfer_coding', 'invalid']],
 ] as const);
 
 /** Node's (OpenSSL's) codes for a certificate that does not chain to a trusted CA. */
@@ -70,6 +74,17 @@ export function informationalTimeout(): Error {
     new Error('informational responses (1xx) but no final response head within the response headers timeout'),
     { code: 'UND_ERR_HEADERS_TIMEOUT' },
   );
+}
+
+/**
+ * The application's response came in a transfer coding besides chunked (`gzip, chunked`): the
+ * HTTP client takes off the chunking only, and the client would get the still-coded bytes as the
+ * body. Answered 502 `unsupported_transfer_coding`, as nginx does.
+ */
+export function unsupportedTransferCoding(value: string): Error {
+  return Object.assign(new Error(`response in transfer coding ${JSON.stringify(value.slice(0, 64))}`), {
+    code: TRANSFER_CODING,
+  });
 }
 
 /** A forward that failed: what the client is told, and why the application failed it (for the log). */

@@ -17,7 +17,11 @@ import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import { LocalResponse } from '../../http/local-response.ts';
 import { onResponseGone, responseGone } from '../../http/response-gone.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
-import { informationalTimeout, upstreamFault } from '../../upstream/upstream-errors.ts';
+import {
+  informationalTimeout,
+  unsupportedTransferCoding,
+  upstreamFault,
+} from '../../upstream/upstream-errors.ts';
 import type { OpenResponses, ResponseEnd } from '../open-responses.ts';
 import { CHALLENGE, refusalOf, signInOrChallenge } from './authorize.ts';
 
@@ -298,6 +302,11 @@ export function proxy(
         if (headDeadline !== undefined) clearTimeout(headDeadline);
         if (res.destroyed || res.headersSent) {
           c.abort(new Error('client response already ended'));
+          return;
+        }
+        const coding = headers['transfer-encoding'] as string | string[] | undefined;
+        if (coding !== undefined && String(coding).trim().toLowerCase() !== 'chunked') {
+          c.abort(unsupportedTransferCoding(String(coding)));
           return;
         }
         scope.upstreamMs = performance.now() - scope.upstreamStartMono;
