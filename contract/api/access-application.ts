@@ -77,6 +77,12 @@ export const Upstream = Type.Object(
           'Largest response head (status line and headers) the sidecar reads from the upstream; a larger one is answered 502 upstream_headers_too_large. Default 16384 (16 KiB), as HAProxy; raise it for an application that sets many or large cookies.',
       }),
     ),
+    caseInsensitivePaths: Opt(
+      Type.Boolean({
+        description:
+          'The application finds its pages without regard to the case of the path (IIS and ASP.NET, some Spring and Windows file servers: /ADMIN is /admin). The paths selectors of its policies then compare ASCII letters without regard to case, so a deny on /admin/** covers /ADMIN/users too; the path forwarded is unchanged. Default false: paths compare as sent.',
+      }),
+    ),
   },
   {
     additionalProperties: false,

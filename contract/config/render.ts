@@ -202,6 +202,7 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
       ...(spec.upstream.maxResponseHeaderBytes === undefined
         ? {}
         : { maxResponseHeaderBytes: spec.upstream.maxResponseHeaderBytes }),
+      ...(spec.upstream.caseInsensitivePaths ? { caseInsensitivePaths: true as const } : {}),
       ...(upstreamTls ? { tls: upstreamTls } : {}),
     },
     trustedProxies: [...(spec.trustedProxies ?? [])],

@@ -87,6 +87,12 @@ export const SidecarConfigSchema = Type.Object(
               'Largest upstream response head read; absent: 16384. Rendered only when set, so sidecars of earlier versions still take configs that do not use it.',
           }),
         ),
+        caseInsensitivePaths: Type.Optional(
+          Type.Literal(true, {
+            description:
+              'Paths selectors compare ASCII letters without regard to case; absent: as sent. Rendered only when set, so sidecars of earlier versions still take configs that do not use it.',
+          }),
+        ),
         tls: Type.Optional(
           Type.Object(
             {

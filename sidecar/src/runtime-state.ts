@@ -83,9 +83,13 @@ export function compileRuntimeState(
     // A config that carries its predecessor's policies (a revocation, see parseSidecarConfig)
     // keeps their compiled form.
     policy:
-      previous && previous.config.policies === config.policies
+      previous &&
+      previous.config.policies === config.policies &&
+      previous.config.upstream.caseInsensitivePaths === config.upstream.caseInsensitivePaths
         ? previous.policy
-        : compilePolicyEngine(config.policies),
+        : compilePolicyEngine(config.policies, {
+            caseInsensitive: config.upstream.caseInsensitivePaths === true,
+          }),
     auth,
     withheldHeader: compileIdentityHeaderTest(auth?.withheldHeaders),
     redactedQueryParameters: new Set(config.logging.redactQueryParameters),

@@ -182,6 +182,46 @@ describe('path-bypass corpus (sent raw)', () => {
   });
 });
 
+describe('an application that finds its pages without regard to case (spec.upstream.caseInsensitivePaths)', () => {
+  let foldingGate: InProcessSidecar;
+  beforeAll(async () => {
+    foldingGate = await startSidecar(
+      testConfig(
+        {
+          upstream: { url: upstream.url, caseInsensitivePaths: true },
+          policies: [{ name: 'block-admin' }, { name: 'public' }],
+        },
+        { public: PUBLIC, 'block-admin': BLOCK_ADMIN },
+      ),
+    );
+  });
+  afterAll(() => foldingGate.close());
+
+  it('never lets a request reach /admin in any case at the upstream, however the path is spelled', async () => {
+    const denied: string[] = [];
+    for (const target of [...BYPASS_CORPUS, '/ADMIN/users', '/aDmIn', '/public/../AdMiN/x', '/%41dmin']) {
+      const before = upstream.seen.length;
+      const status = statusOf(await rawRequest(foldingGate.port, get(target)));
+      for (const { url } of upstream.seen.slice(before))
+        expect(reachesAdmin(url.toLowerCase()), `${target} reached the upstream as ${url}`).toBe(false);
+      if (status === 403) denied.push(target);
+    }
+    for (const target of ['/ADMIN', '/Admin/users', '/aDmIn', '/%41dmin']) expect(denied).toContain(target);
+  });
+
+  it('forwards the path as sent, and logs the deciding rule', async () => {
+    const before = upstream.seen.length;
+    expect(statusOf(await rawRequest(foldingGate.port, get('/Public/Report.PDF')))).toBe(200);
+    expect(upstream.seen.slice(before).map((r) => r.url)).toEqual(['/Public/Report.PDF']);
+    await rawRequest(foldingGate.port, get('/ADMIN/Users'));
+    expect(foldingGate.records().at(-1)).toMatchObject({
+      status: 403,
+      uri: '/ADMIN/Users',
+      decision: { action: 'deny', policy: 'block-admin', rule: 'include[0].paths', reason: 'path_matched' },
+    });
+  });
+});
+
 describe('client IP spoofing', () => {
   let spoofGate: InProcessSidecar;
   beforeAll(async () => {

@@ -47,6 +47,17 @@ describe('loading AccessApplication YAML', () => {
     expect(Object.isFrozen(config.upstream)).toBe(true);
     // Rendered only when set: a sidecar of an earlier version refuses a config with a field it does not know.
     expect('maxResponseHeaderBytes' in config.upstream).toBe(false);
+    expect('caseInsensitivePaths' in config.upstream).toBe(false);
+    const folding = configFromSnapshot({
+      files: new Map([
+        [
+          '/x/app.yaml',
+          `${HEADER}spec:\n  hosts: [app.example.com]\n  upstream: {url: 'http://127.0.0.1:8080', caseInsensitivePaths: true}\n`,
+        ],
+      ]),
+    });
+    expect(folding.upstream.caseInsensitivePaths).toBe(true);
+    expect(parseSidecarConfig(JSON.parse(JSON.stringify(folding))).upstream.caseInsensitivePaths).toBe(true);
   });
 
   it('renders upstream.maxResponseHeaderBytes when set, and refuses one outside 1 KiB to 1 MiB', () => {

@@ -289,6 +289,46 @@ describe('gatehouse explain', () => {
     );
   });
 
+  it('an application whose paths compare without regard to case: said, and decided so', async () => {
+    const folding = join(dir, 'folding.yaml');
+    writeFileSync(
+      folding,
+      [
+        doc('AccessApplication', 'files', {
+          hosts: ['files.example.com'],
+          upstream: { url: 'http://127.0.0.1:3000', caseInsensitivePaths: true },
+          policies: [{ name: 'no-admin' }, { name: 'office' }],
+        }),
+        doc('AccessPolicy', 'no-admin', { decision: 'deny', include: [{ paths: ['/admin/**'] }] }),
+        doc('AccessPolicy', 'office', { decision: 'bypass', include: [{ ipRanges: ['10.0.0.0/8'] }] }),
+      ]
+        .map((d) => stringify(d))
+        .join('---\n'),
+    );
+    const out = await runGatehouse(['explain', folding, '--path', '/ADMIN/Users', '--ip', '192.0.2.7']);
+    expect(out.code).toBe(1);
+    expect(out.stdout.split('\n').slice(0, 4)).toEqual([
+      'GET /ADMIN/Users from 192.0.2.7, by a caller without credentials',
+      'Decision  deny, by policy monitoring/no-admin at include[0].paths (path_matched)',
+      'The request gets 403 access_denied.',
+      'Paths are compared without regard to case (spec.upstream.caseInsensitivePaths).',
+    ]);
+    const json = await runGatehouse([
+      'explain',
+      folding,
+      '--path',
+      '/ADMIN',
+      '--ip',
+      '192.0.2.7',
+      '--format',
+      'json',
+    ]);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      caseInsensitivePaths: true,
+      decision: { policy: 'monitoring/no-admin' },
+    });
+  });
+
   it('an invalid config: its errors as validate prints them, exit 3', async () => {
     const broken = join(dir, 'broken.yaml');
     writeFileSync(

@@ -200,6 +200,43 @@ describe('decisions and precedence', () => {
   });
 });
 
+describe('an application whose paths compare without regard to case (spec.upstream.caseInsensitivePaths)', () => {
+  const policies = [
+    policy('health', { decision: 'bypass', include: [{ paths: ['/Health'] }] }),
+    policy('no-admin', { decision: 'deny', include: [{ paths: ['/admin/**'] }] }),
+    policy('menu', { decision: 'bypass', include: [{ paths: ['/caf%C3%A9/**'] }] }),
+    policy('eng', { decision: 'allow', include: [{ groups: ['eng'] }] }),
+  ];
+  const folding = compilePolicyEngine(policies, { caseInsensitive: true });
+  const asSent = compilePolicyEngine(policies);
+  it.each([
+    ['/ADMIN/users', 'no-admin', 'eng'],
+    ['/Admin', 'no-admin', 'eng'],
+    ['/admin/users', 'no-admin', 'no-admin'],
+    ['/health', 'health', 'eng'],
+    ['/HEALTH', 'health', 'eng'],
+    ['/Health', 'health', 'health'],
+    ['/CAF%C3%A9/x', 'menu', 'eng'],
+    ['/other', 'eng', 'eng'],
+  ])('%s: decided by %s, and as sent by %s', (path, folded, sent) => {
+    expect(folding.evaluate(request({ identity: ann, path })).decision.policy).toBe(folded);
+    expect(asSent.evaluate(request({ identity: ann, path })).decision.policy).toBe(sent);
+  });
+  it('the audit decision folds the same', () => {
+    const engine = compilePolicyEngine(
+      [
+        policy('new-block', { decision: 'deny', mode: 'audit', include: [{ paths: ['/export/**'] }] }),
+        ...policies,
+      ],
+      { caseInsensitive: true },
+    );
+    expect(engine.evaluate(request({ identity: ann, path: '/EXPORT/all' })).audit).toMatchObject({
+      action: 'deny',
+      policy: 'new-block',
+    });
+  });
+});
+
 describe('audit mode', () => {
   const engine = compilePolicyEngine([
     policy('new-block', { decision: 'deny', mode: 'audit', include: [{ ipRanges: ['203.0.113.0/24'] }] }),

@@ -33,6 +33,7 @@ const SELECTORS = (
     { serviceAccounts: [{ namespace: 'jobs', name: 'ci-*' }] },
     { paths: ['/admin/**'] },
     { paths: ['/api/*', '/health'] },
+    { paths: ['/Reports/**'] },
     { methods: ['POST', 'DELETE'] },
   ] as Selector[]
 ).map(normaliseSelector);
@@ -80,7 +81,16 @@ const identity = fc.oneof(
 const input = fc.record({
   identity,
   clientIp: fc.constantFrom('10.1.2.3', '192.0.2.9', '2001:db8::1', '203.0.113.5'),
-  path: fc.constantFrom('/', '/admin/users', '/api/x', '/health', '/admin'),
+  path: fc.constantFrom(
+    '/',
+    '/admin/users',
+    '/api/x',
+    '/health',
+    '/admin',
+    '/ADMIN/users',
+    '/API/x',
+    '/reports/q1',
+  ),
   method: fc.constantFrom('GET', 'POST', 'DELETE'),
 }) as fc.Arbitrary<PolicyInput>;
 
@@ -102,14 +112,42 @@ function decidedBy(trace: readonly PolicyTrace[], enforced: boolean): string | n
 describe('the trace of gatehouse explain against the engine', () => {
   it('names the policy the engine decides by, enforced and with audit policies, for any policies and request', () => {
     fc.assert(
-      fc.property(policies, input, (ps, request) => {
-        const { decision, audit } = compilePolicyEngine(ps).evaluate(request);
-        const trace = tracePolicies(ps, request);
+      fc.property(policies, input, fc.boolean(), (ps, request, caseInsensitive) => {
+        const { decision, audit } = compilePolicyEngine(ps, { caseInsensitive }).evaluate(request);
+        const trace = tracePolicies(ps, request, { caseInsensitive });
         expect(decidedBy(trace, true)).toBe(decision.policy);
         if (audit !== null) expect(decidedBy(trace, false)).toBe(audit.policy);
         expect(trace.map((t) => t.name).sort()).toEqual(ps.map((p) => p.name).sort());
       }),
       { numRuns: 2_000, seed: 20261206 },
+    );
+  });
+
+  it('with case-insensitive paths, a path decides as the same path in any case, and as lower-case globs decide it', () => {
+    const cased = (path: string, flips: readonly boolean[]) =>
+      [...path].map((c, i) => (flips[i % flips.length] ? c.toUpperCase() : c.toLowerCase())).join('');
+    fc.assert(
+      fc.property(
+        policies,
+        input,
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 7 }),
+        (ps, request, flips) => {
+          const folding = compilePolicyEngine(ps, { caseInsensitive: true });
+          const other = { ...request, path: cased(request.path, flips) };
+          expect(folding.evaluate(other)).toEqual(folding.evaluate(request));
+          // The same as an application that sends lower-case paths only, with lower-case globs.
+          const lower = { ...request, path: request.path.toLowerCase() };
+          const foldedGlobs = compilePolicyEngine(
+            ps.map((p) => {
+              const fold = (list: typeof p.include) =>
+                list.map((x) => (x.paths !== undefined ? { paths: x.paths.map((g) => g.toLowerCase()) } : x));
+              return { ...p, include: fold(p.include), require: fold(p.require), exclude: fold(p.exclude) };
+            }),
+          );
+          expect(folding.evaluate(request)).toEqual(foldedGlobs.evaluate(lower));
+        },
+      ),
+      { numRuns: 1_000, seed: 20261207 },
     );
   });
 

@@ -30,4 +30,25 @@ describe('compiling runtime state from a config', () => {
     expect(compileRuntimeState(other, DEFAULT_CLIENT_LIMITS, copied).policy).not.toBe(copied.policy);
     await first.upstream.pool.close();
   });
+
+  it('compiles the policies again when only caseInsensitivePaths changes, and keeps the pool', async () => {
+    const config = testConfig(
+      { policies: [{ name: 'no-admin' }, { name: 'all' }] },
+      {
+        'no-admin': { decision: 'deny', include: [{ paths: ['/admin/**'] }] },
+        all: { decision: 'allow', include: [{ everyone: true }] },
+      },
+    );
+    const asSent = compileRuntimeState(config, DEFAULT_CLIENT_LIMITS);
+    const folding = compileRuntimeState(
+      { ...config, upstream: { ...config.upstream, caseInsensitivePaths: true } },
+      DEFAULT_CLIENT_LIMITS,
+      asSent,
+    );
+    expect(folding.upstream).toBe(asSent.upstream);
+    const admin = { identity: null, clientIp: '203.0.113.7', path: '/ADMIN', method: 'GET' };
+    expect(asSent.policy.evaluate(admin).decision.policy).toBe('all');
+    expect(folding.policy.evaluate(admin).decision.policy).toBe('no-admin');
+    await asSent.upstream.pool.close();
+  });
 });

@@ -171,16 +171,21 @@ export function runExplainCommand(argv: string[]): number {
     path: canonical.path,
     method: flags.method,
   };
-  const engine = compilePolicyEngine(config.policies);
+  const pathCase = { caseInsensitive: config.upstream.caseInsensitivePaths === true };
+  const engine = compilePolicyEngine(config.policies, pathCase);
   const { decision, audit } = engine.evaluate(input);
   const answer = answerOf(decision, input, config, flags.navigation, engine.acceptsMachines);
-  const policies = tracePolicies(config.policies, input);
+  const policies = tracePolicies(config.policies, input, pathCase);
   if (flags.format === 'json')
     write(
       flags,
-      `${JSON.stringify({ request, path: canonical.path, caller: identity, decision, audit, answer, policies }, null, 2)}\n`,
+      `${JSON.stringify({ request, path: canonical.path, caseInsensitivePaths: pathCase.caseInsensitive, caller: identity, decision, audit, answer, policies }, null, 2)}\n`,
     );
-  else write(flags, explanationText(flags, canonical.path, identity, decision, audit, answer, policies));
+  else
+    write(
+      flags,
+      explanationText(flags, canonical.path, identity, decision, audit, answer, policies, pathCase),
+    );
   return answer.forwarded ? 0 : 1;
 }
 

@@ -1,6 +1,7 @@
 /** The text `gatehouse explain` writes for a person (its JSON is the same facts as they are). */
 import type { Decision } from '../policy/decision.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
+import type { PathCase } from '../policy/path-case.ts';
 import type { PolicyTrace } from '../policy/policy-trace.ts';
 import type { ExplainFlags } from './explain-flags.ts';
 
@@ -44,12 +45,15 @@ export function explanationText(
   audit: Decision | null,
   answer: Answer,
   policies: readonly PolicyTrace[],
+  pathCase: PathCase,
 ): string {
   const lines = [
     `${flags.method} ${flags.target}${path !== flags.target.split('?')[0] ? ` (read as ${path})` : ''} from ${flags.ip ?? 'any address'}, by ${callerText(identity)}`,
     `Decision  ${decisionText(decision)}`,
     `The request ${answer.says}.`,
   ];
+  if (pathCase.caseInsensitive)
+    lines.push('Paths are compared without regard to case (spec.upstream.caseInsensitivePaths).');
   if (audit !== null && (audit.action !== decision.action || audit.policy !== decision.policy))
     lines.push(`With the audit policies enforced: ${decisionText(audit)}.`);
   lines.push('', 'Policies, in the order the sidecar looks at them:');

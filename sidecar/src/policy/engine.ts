@@ -1,6 +1,7 @@
 import type { RenderedPolicy } from '../../../contract/config/rendered-policy.ts';
 import type { Decision } from './decision.ts';
 import type { PolicyInput } from './input.ts';
+import { foldedInput, type PathCase, withPathsFolded } from './path-case.ts';
 import {
   bitsOf,
   type CompiledPolicy,
@@ -43,11 +44,22 @@ export interface PolicyEngine {
  * finds the selectors it passes with a map lookup per key and only looks at the policies one of
  * whose include selectors can pass.
  */
-export function compilePolicyEngine(policies: readonly RenderedPolicy[]): PolicyEngine {
+export function compilePolicyEngine(
+  policies: readonly RenderedPolicy[],
+  pathCase: PathCase = { caseInsensitive: false },
+): PolicyEngine {
   const compiler = new Compiler();
-  const compiled = policies.map((p, i) => compiler.policy(p, i));
+  const seen = pathCase.caseInsensitive ? withPathsFolded(policies) : policies;
+  const compiled = seen.map((p, i) => compiler.policy(p, i));
   compiler.finish();
-  return new Evaluator(compiler, compiled);
+  const engine = new Evaluator(compiler, compiled);
+  if (!pathCase.caseInsensitive) return engine;
+  // The request's path folded as the globs are; only applications that ask pay for the copy.
+  return {
+    evaluate: (input) => engine.evaluate(foldedInput(input)),
+    offersLogin: engine.offersLogin,
+    acceptsMachines: engine.acceptsMachines,
+  };
 }
 
 class Evaluator implements PolicyEngine {

@@ -2,6 +2,7 @@ import type { SelectorKind } from '../../../contract/api/access-policy.ts';
 import { type RenderedPolicy, selectorKind } from '../../../contract/config/rendered-policy.ts';
 import { SELECTOR_RULES } from '../../../contract/policy/selector-rules.ts';
 import type { PolicyInput } from './input.ts';
+import { foldedInput, type PathCase, withPathsFolded } from './path-case.ts';
 import type { SelectorReason } from './reasons.ts';
 import type { Matcher } from './selector.ts';
 import { SELECTORS } from './selectors/registry.ts';
@@ -38,9 +39,15 @@ const RULES = ['include', 'require', 'exclude'] as const;
  * (`gatehouse explain`): the engine decides, with its indexes and memos, and this walks the
  * selectors one by one; the tests hold the two to the same answer.
  */
-export function tracePolicies(policies: readonly RenderedPolicy[], input: PolicyInput): PolicyTrace[] {
+export function tracePolicies(
+  policies: readonly RenderedPolicy[],
+  request: PolicyInput,
+  pathCase: PathCase = { caseInsensitive: false },
+): PolicyTrace[] {
+  const input = pathCase.caseInsensitive ? foldedInput(request) : request;
+  const seen = pathCase.caseInsensitive ? withPathsFolded(policies) : policies;
   const caller = input.identity === null ? 'anonymous' : input.identity.kind === 'user' ? 'user' : 'machine';
-  const traces = policies.map((policy) => tracePolicy(policy, input, appliesTo(policy.decision, caller)));
+  const traces = seen.map((policy) => tracePolicy(policy, input, appliesTo(policy.decision, caller)));
   const rank = (t: PolicyTrace): number => {
     if (!t.applies) return 2;
     const early = t.decision === 'bypass' || t.decision === 'service-auth';
