@@ -287,6 +287,10 @@ describe('gatehouse explain', () => {
     expect(fromLive.stderr).toBe(
       'gatehouse explain: taken to be in the cluster, not in these files: Secret idp\n',
     );
+    // Piped, as kubectl get … -o yaml | gatehouse explain - …
+    const piped = await runGatehouse(['explain', '-', ...args], readFileSync(live, 'utf8'));
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toBe(fromFiles.stdout);
   });
 
   it('an application whose paths compare without regard to case: said, and decided so', async () => {

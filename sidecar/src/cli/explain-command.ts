@@ -7,7 +7,7 @@ import { compileHostMatcher, normaliseHost } from '../../../lib/net/host.ts';
 import { serviceAccountIdentity, serviceTokenIdentity } from '../auth/machine-identity.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { TOKEN_CLAIMS } from '../auth/session.ts';
-import { readSnapshot } from '../config/config-files.ts';
+import { readSnapshotOf } from '../config/config-files.ts';
 import { configFromSnapshot } from '../config/load-application.ts';
 import { tellSecretsElsewhere } from '../config/secrets-elsewhere.ts';
 import type { Decision } from '../policy/decision.ts';
@@ -122,11 +122,11 @@ function answerOf(
 }
 
 /** `gatehouse explain`: 0 when the request would go to the application, 1 when it is refused, 3 for an invalid config. */
-export function runExplainCommand(argv: string[]): number {
+export async function runExplainCommand(argv: string[]): Promise<number> {
   const flags = parseExplainFlags(argv);
   let config: SidecarConfig;
   try {
-    config = configFromSnapshot(readSnapshot(flags.path), {
+    config = configFromSnapshot(await readSnapshotOf(flags.path), {
       fallbackKeys: processKeys(),
       ...(flags.application ? { application: flags.application } : {}),
       // No decision depends on a Secret: those kept out of the files are taken to be in the cluster.

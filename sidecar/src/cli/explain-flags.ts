@@ -3,10 +3,11 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../../../lib/args.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
 
-export const EXPLAIN_USAGE = `Usage: gatehouse explain <file|dir> --path <path> [caller] [options]
+export const EXPLAIN_USAGE = `Usage: gatehouse explain <file|dir|-> --path <path> [caller] [options]
 
 Decides one request the way the sidecar does, with the application's policies as the files hold
-them (the YAML you apply with kubectl, or a standalone sidecar's config), and says why: the
+them (the YAML you apply with kubectl, a standalone sidecar's config, or - for standard input:
+kubectl get accessapplications,accesspolicies -n <ns> -o yaml | gatehouse explain - ...), and says why: the
 decision, the policy and selector that made it, what the client gets, and how every selector of
 every policy came out, in the order the sidecar looks at them. Nothing is sent anywhere.
 

@@ -8,14 +8,14 @@ import { ConfigError, configErrorReport } from '../../../contract/errors.ts';
 import { UsageError } from '../../../lib/args.ts';
 import { inputAtOutput } from '../../../lib/output-path.ts';
 import { processKeys } from '../auth/process-keys.ts';
-import { isConfigFileName, readSnapshot } from '../config/config-files.ts';
+import { isConfigFileName, readSnapshotOf } from '../config/config-files.ts';
 import { configFromSnapshot } from '../config/load-application.ts';
 import { tellSecretsElsewhere } from '../config/secrets-elsewhere.ts';
 
-export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir> [--application <name>] [--secrets-in-cluster]
+export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir|-> [--application <name>] [--secrets-in-cluster]
 
 Checks Gatehouse YAML the way the sidecar loads it and prints every error at once, each with
-its file, line and column and field path. Prints the rendered sidecar config when valid, with
+its file, line and column and field path. - reads standard input (kubectl get … -o yaml |). Prints the rendered sidecar config when valid, with
 client secrets and keys redacted.
 
 Options:
@@ -74,10 +74,10 @@ function readsAsConfig(output: string, path: string): boolean {
 }
 
 /** `gatehouse validate`: exit 0 when the config is valid, 1 with every error otherwise. */
-export function runValidateCommand(argv: string[]): number {
+export async function runValidateCommand(argv: string[]): Promise<number> {
   const { path, application, format, output, secretsInCluster } = parseValidateFlags(argv);
   try {
-    const snapshot = readSnapshot(path);
+    const snapshot = await readSnapshotOf(path);
     const overwritten = output === undefined ? undefined : inputAtOutput(output, snapshot.files.keys());
     if (overwritten !== undefined)
       throw new UsageError(

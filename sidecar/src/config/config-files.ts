@@ -125,3 +125,38 @@ function readFileAt(
     return `${stat.size} bytes: larger than the ${MAX_CONFIG_FILE_BYTES / 1024 / 1024} MiB a config file may hold`;
   return { stamp, text: readFileSync(file, 'utf8') };
 }
+
+/** The name documents read from standard input are told by (`stdin#2 spec.hosts`). */
+export const STANDARD_INPUT = 'stdin';
+
+/**
+ * Config from standard input (`-`: what `kubectl get … -o yaml` pipes), read to its end; more
+ * than MAX_CONFIG_FILE_BYTES makes it unreadable, as for a file.
+ */
+export async function readStandardInput(
+  input: NodeJS.ReadableStream = process.stdin,
+): Promise<ConfigSnapshot> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += bytes.length;
+    if (size > MAX_CONFIG_FILE_BYTES)
+      throw new ConfigError('config_unreadable', [
+        {
+          path: STANDARD_INPUT,
+          message: `more than the ${MAX_CONFIG_FILE_BYTES / 1024 / 1024} MiB a config file may hold`,
+        },
+      ]);
+    chunks.push(bytes);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '')
+    throw new ConfigError('config_unreadable', [{ path: STANDARD_INPUT, message: 'nothing was read' }]);
+  return { files: new Map([[STANDARD_INPUT, text]]) };
+}
+
+/** The snapshot of a command's `<file|dir>` argument: `-` is standard input. */
+export function readSnapshotOf(path: string): ConfigSnapshot | Promise<ConfigSnapshot> {
+  return path === '-' ? readStandardInput() : readSnapshot(path);
+}

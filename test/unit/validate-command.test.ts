@@ -111,3 +111,35 @@ describe('gatehouse validate --secrets-in-cluster', () => {
     expect(out.stderr).not.toContain('no Secret named');
   });
 });
+
+describe('gatehouse validate - (standard input)', () => {
+  it('reads what kubectl pipes, a List included, each error at its line in stdin', async () => {
+    const list = stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        {
+          apiVersion: 'gatehouse.dev/v1alpha1',
+          kind: 'AccessApplication',
+          metadata: { name: 'wiki', namespace: 'corp', resourceVersion: '7' },
+          spec: { hosts: ['wiki.example.com'], upstream: { url: 'http://127.0.0.1:8080' } },
+        },
+      ],
+    });
+    const good = await runGatehouse(['validate', '-', '--format', 'yaml'], list);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toContain('origin: http://127.0.0.1:8080');
+    const bad = await runGatehouse(['validate', '-'], list.replace('- wiki.example.com', '- "wiki example"'));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^ {2}stdin:\d+:\d+ spec\.hosts\[0\]: /m);
+  });
+
+  it('nothing piped is an error that says so; more than a config file may hold too', async () => {
+    const empty = await runGatehouse(['validate', '-'], '');
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain('stdin: nothing was read');
+    const huge = await runGatehouse(['validate', '-'], `# ${'x'.repeat(17 * 1024 * 1024)}\n`);
+    expect(huge.code).toBe(1);
+    expect(huge.stderr).toContain('stdin: more than the 16 MiB a config file may hold');
+  });
+});
