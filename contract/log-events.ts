@@ -278,6 +278,16 @@ export const SIDECAR_EVENTS = {
             description:
               '`public`: the certificate authorities Node.js ships; `secret`: only the certificates of `spec.upstream.tls.caSecretRef`.',
           }),
+          clientCertificate: Nullable(
+            Type.Object(
+              {
+                subject: str('Its subject (`CN=wiki-gatehouse`, one attribute per line joined by `, `).'),
+                notAfter: str('When it expires (RFC 3339): the Secret must be renewed before.'),
+              },
+              { additionalProperties: false },
+            ),
+            'The client certificate presented to an upstream that asks for one (`spec.upstream.tls.clientCertificateSecretRef`); null without.',
+          ),
         },
         { additionalProperties: false },
       ),

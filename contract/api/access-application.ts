@@ -43,6 +43,23 @@ export const UpstreamTls = Type.Object(
           'The DNS name the upstream certificate must carry, also sent as TLS SNI. Default: the host of url. Injected sidecars connect to the application on 127.0.0.1 and check this name, so url (or this) must be a name the certificate carries.',
       }),
     ),
+    clientCertificateSecretRef: Opt(
+      Type.Object(
+        {
+          name: Type.String({
+            minLength: 1,
+            maxLength: 253,
+            pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+            description: 'Name of the Secret in the namespace of the application.',
+          }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "A Secret with tls.crt and tls.key (type kubernetes.io/tls, as cert-manager writes it): the certificate (its chain after it) and key the sidecar presents to an upstream that asks for a client certificate (mutual TLS). The key must be the first certificate's; a renewed Secret reaches the sidecars as any change does.",
+        },
+      ),
+    ),
   },
   {
     additionalProperties: false,

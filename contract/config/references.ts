@@ -62,6 +62,8 @@ export function looseReferenceErrors(
       `spec.authentication.identityProviders[${i}].clientSecretRef`,
     );
   });
-  secretReference(record(record(spec?.upstream)?.tls)?.caSecretRef, 'spec.upstream.tls.caSecretRef');
+  const tls = record(record(spec?.upstream)?.tls);
+  secretReference(tls?.caSecretRef, 'spec.upstream.tls.caSecretRef');
+  secretReference(tls?.clientCertificateSecretRef, 'spec.upstream.tls.clientCertificateSecretRef');
   return errors;
 }

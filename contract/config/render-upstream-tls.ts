@@ -1,3 +1,4 @@
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { certificatesOf } from '../../lib/pem-certificates.ts';
 import type { AccessApplicationSpec } from '../api/access-application.ts';
@@ -5,10 +6,65 @@ import type { FieldError } from '../errors.ts';
 import { missingSecret, missingSecretKey } from './references.ts';
 import type { SecretsByName } from './render-auth.ts';
 
-/** How the sidecar checks an https upstream: the certificates it trusts (null: the public CAs) and the name. */
+/**
+ * How the sidecar checks an https upstream: the certificates it trusts (null: the public CAs) and
+ * the name; and what it presents when the upstream asks for a client certificate.
+ */
 export interface RenderedUpstreamTls {
   readonly ca: string | null;
   readonly serverName: string;
+  readonly clientCertificate?: { readonly certificates: string; readonly key: string };
+}
+
+/** The keys of a kubernetes.io/tls Secret. */
+export const TLS_CERTIFICATE_KEY = 'tls.crt';
+export const TLS_PRIVATE_KEY_KEY = 'tls.key';
+
+/**
+ * A client certificate from a kubernetes.io/tls Secret: its certificates (each parsed) and its
+ * key, which must parse and be the first certificate's; the key in PKCS #8 PEM whatever form it
+ * came in, so the rendered config (and its generation) does not change with the form.
+ */
+function clientCertificateOf(
+  name: string,
+  secrets: SecretsByName,
+  field: string,
+  errors: FieldError[],
+): RenderedUpstreamTls['clientCertificate'] {
+  const secret = secrets.get(name);
+  if (!secret) {
+    errors.push({ path: field, message: missingSecret(name) });
+    return undefined;
+  }
+  const missing = [TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY].filter((key) => secret[key] === undefined);
+  if (missing.length > 0) {
+    errors.push({ path: field, message: missing.map((key) => missingSecretKey(name, key)).join('; ') });
+    return undefined;
+  }
+  const read = certificatesOf(secret[TLS_CERTIFICATE_KEY] as string);
+  if ('problem' in read) {
+    errors.push({ path: field, message: `Secret ${name} key ${TLS_CERTIFICATE_KEY} ${read.problem}` });
+    return undefined;
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(secret[TLS_PRIVATE_KEY_KEY] as string);
+  } catch {
+    errors.push({
+      path: field,
+      message: `Secret ${name} key ${TLS_PRIVATE_KEY_KEY} holds no private key that parses (PEM)`,
+    });
+    return undefined;
+  }
+  const first = new X509Certificate(read.certificates);
+  if (!first.checkPrivateKey(key)) {
+    errors.push({
+      path: field,
+      message: `Secret ${name}: the key of ${TLS_PRIVATE_KEY_KEY} is not the key of the first certificate of ${TLS_CERTIFICATE_KEY}`,
+    });
+    return undefined;
+  }
+  return { certificates: read.certificates, key: key.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
 /**
@@ -53,5 +109,18 @@ export function renderUpstreamTls(
       else ca = read.certificates;
     }
   }
-  return { ca, serverName: isIP(serverName) === 6 ? serverName.toLowerCase() : serverName };
+  const clientRef = spec.tls?.clientCertificateSecretRef;
+  const clientCertificate =
+    clientRef &&
+    clientCertificateOf(
+      clientRef.name,
+      secrets,
+      at('spec.upstream.tls.clientCertificateSecretRef.name'),
+      errors,
+    );
+  return {
+    ca,
+    serverName: isIP(serverName) === 6 ? serverName.toLowerCase() : serverName,
+    ...(clientCertificate && { clientCertificate }),
+  };
 }

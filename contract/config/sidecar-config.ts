@@ -104,6 +104,27 @@ export const SidecarConfigSchema = Type.Object(
                 maxLength: 253,
                 description: 'The name the certificate must carry (and SNI).',
               }),
+              clientCertificate: Type.Optional(
+                Type.Object(
+                  {
+                    certificates: Type.String({
+                      minLength: 1,
+                      maxLength: 262_144,
+                      description: 'PEM: the client certificate, then its chain.',
+                    }),
+                    key: Type.String({
+                      minLength: 1,
+                      maxLength: 65_536,
+                      description: 'PEM (PKCS #8): the private key of the first certificate.',
+                    }),
+                  },
+                  {
+                    additionalProperties: false,
+                    description:
+                      'Presented to an upstream that asks for a client certificate; rendered only when set, so sidecars of earlier versions still take configs without it.',
+                  },
+                ),
+              ),
             },
             {
               additionalProperties: false,
@@ -317,6 +338,8 @@ export function configSecrets(config: SidecarConfig): string[] {
   const secrets: string[] = [];
   for (const p of config.auth.providers) if (p.clientSecret) secrets.push(p.clientSecret);
   for (const key of config.keys?.cookie ?? []) secrets.push(key.secret);
+  const clientKey = config.upstream.tls?.clientCertificate?.key;
+  if (clientKey !== undefined) secrets.push(clientKey);
   for (const jwk of config.keys?.signing ?? [])
     for (const member of PRIVATE_JWK_MEMBERS) {
       const value = (jwk as Record<string, unknown>)[member];
@@ -327,8 +350,15 @@ export function configSecrets(config: SidecarConfig): string[] {
 
 /** The config with client secrets and keys replaced, for printing: secrets never leave the process. */
 export function redactedConfig(config: SidecarConfig): object {
+  const tls = config.upstream.tls;
   return {
     ...config,
+    ...(tls?.clientCertificate && {
+      upstream: {
+        ...config.upstream,
+        tls: { ...tls, clientCertificate: { ...tls.clientCertificate, key: REDACTED } },
+      },
+    }),
     auth: {
       ...config.auth,
       providers: config.auth.providers.map((p) => ({

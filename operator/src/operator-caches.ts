@@ -73,15 +73,17 @@ function applicationRefs(key: string, object: KubeObject | undefined): string[] 
   const spec = object.spec as {
     policies?: { name: string }[];
     authentication?: { identityProviders?: { clientSecretRef?: { name: string } }[] };
-    upstream?: { tls?: { caSecretRef?: { name: string } } };
+    upstream?: { tls?: { caSecretRef?: { name: string }; clientCertificateSecretRef?: { name: string } } };
   };
   const caSecret = spec.upstream?.tls?.caSecretRef?.name;
+  const clientSecret = spec.upstream?.tls?.clientCertificateSecretRef?.name;
   return [
     ...(spec.policies ?? []).map((p) => `policy:${namespace}/${p.name}`),
     ...(spec.authentication?.identityProviders ?? []).flatMap((p) =>
       p.clientSecretRef ? [`secret:${namespace}/${p.clientSecretRef.name}`] : [],
     ),
     ...(caSecret ? [`secret:${namespace}/${caSecret}`] : []),
+    ...(clientSecret ? [`secret:${namespace}/${clientSecret}`] : []),
     `secret:${namespace}/${keysSecretName(object.metadata.name)}`,
   ];
 }

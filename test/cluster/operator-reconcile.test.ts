@@ -11,6 +11,7 @@ import {
   type OperatorCluster,
   startOperatorCluster,
 } from '../helpers/operator-cluster.ts';
+import { clientCertificate } from '../helpers/tls.ts';
 
 const NS = 'team-a';
 let env: OperatorCluster;
@@ -184,6 +185,57 @@ describe('operator against a real API server', () => {
       async () => env.operator.hub.get(`${NS}/argocd`)?.config.upstream.tls?.ca === second,
       2_000,
       'the new CA served',
+    );
+  });
+
+  it('a client certificate for the upstream (mutual TLS): missing, then a key of another certificate, then served and renewed', async () => {
+    await env.admin.apply(
+      ACCESS_APPLICATIONS,
+      application('vault', {
+        policies: [{ name: 'staff' }],
+        upstream: {
+          url: 'https://vault.vault.svc:8200',
+          tls: { clientCertificateSecretRef: { name: 'vault-client' } },
+        },
+      }),
+    );
+    const missing = await readyWithin(2_000, ACCESS_APPLICATIONS, 'vault', 'False', 'UpstreamSecretMissing');
+    expect(missing.condition.message).toContain(
+      'Secret "vault-client" (the client certificate for the upstream)',
+    );
+    const [first, other] = [clientCertificate('vault-gatehouse'), clientCertificate('someone-else')];
+    await env.admin.create(SECRETS, NS, {
+      metadata: { name: 'vault-client', namespace: NS },
+      type: 'kubernetes.io/tls',
+      stringData: { 'tls.crt': first.cert, 'tls.key': other.key },
+    });
+    const refused = await readyWithin(2_000, ACCESS_APPLICATIONS, 'vault', 'False', 'InvalidConfig');
+    expect(refused.condition.message).toContain('is not the key of the first certificate');
+    expect(refused.condition.message).not.toContain('PRIVATE KEY');
+    const secret = (await env.admin.get(SECRETS, NS, 'vault-client')) as KubeObject;
+    await env.admin.replace(SECRETS, {
+      ...secret,
+      data: undefined,
+      stringData: { 'tls.crt': first.cert, 'tls.key': first.key },
+    });
+    await readyWithin(2_000, ACCESS_APPLICATIONS, 'vault', 'True', 'Ready');
+    expect(env.operator.hub.get(`${NS}/vault`)?.config.upstream.tls?.clientCertificate?.certificates).toBe(
+      first.cert,
+    );
+    // Renewed (as cert-manager does): the Secret is watched for this application.
+    const renewed = clientCertificate('vault-gatehouse');
+    const current = (await env.admin.get(SECRETS, NS, 'vault-client')) as KubeObject;
+    await env.admin.replace(SECRETS, {
+      ...current,
+      data: undefined,
+      stringData: { 'tls.crt': renewed.chain, 'tls.key': renewed.key },
+    });
+    await eventually(
+      async () =>
+        env.operator.hub.get(`${NS}/vault`)?.config.upstream.tls?.clientCertificate?.certificates ===
+        renewed.chain,
+      2_000,
+      'the renewed certificate served',
     );
   });
 

@@ -114,6 +114,8 @@ export function runGatehouse(
     env: SIDECAR_ENV,
     stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  // A command may stop reading before the end (more than it takes): the rest is not its to read.
+  child.stdin?.on('error', () => undefined);
   if (stdin !== undefined) child.stdin?.end(stdin);
   return outputOf(child);
 }

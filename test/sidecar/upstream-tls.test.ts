@@ -4,6 +4,7 @@ import { createSecureServer as createSecureHttp2Server, type Http2SecureServer }
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,6 +19,7 @@ import {
   startSidecarProcess,
   writeConfigDir,
 } from '../helpers/sidecar-process.ts';
+import { clientCertificate } from '../helpers/tls.ts';
 
 // An application that serves only HTTPS (Argo CD's server, the Kubernetes Dashboard, Vault's UI)
 // with a certificate of its own CA could not be put behind the sidecar: every request was 502
@@ -217,6 +219,87 @@ describe('an https application', () => {
     const { sidecar } = await sidecarFor((plain.address() as { port: number }).port, { tls: WITH_CA });
     expect((await get(sidecar, '/plain')).status).toBe(502);
     expect(await lineOf(sidecar, '/plain')).toMatchObject({ errorCause: 'tls_handshake' });
+  });
+});
+
+describe('an https application that asks for a client certificate (mutual TLS)', () => {
+  const client = clientCertificate('gatehouse-wiki');
+  let mutual: number;
+  beforeAll(async () => {
+    const server = createHttpsServer(
+      {
+        cert: goodCertificate.cert,
+        key: goodCertificate.key,
+        ca: client.ca,
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (req, res) => res.end(`client ${(req.socket as TLSSocket).getPeerCertificate().subject.CN}`),
+    );
+    server.on('upgrade', (req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.write(`client ${(req.socket as TLSSocket).getPeerCertificate().subject.CN}|`);
+      socket.on('data', (data) => socket.write(data)); // echo
+      socket.on('error', () => undefined);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    mutual = (server.address() as { port: number }).port;
+  });
+
+  const CLIENT_SECRET = `---
+apiVersion: v1
+kind: Secret
+type: kubernetes.io/tls
+metadata: {name: wiki-client}
+stringData: ${JSON.stringify({ 'tls.crt': client.chain, 'tls.key': client.key })}
+`;
+
+  it('without one: 502, never served (over TLS 1.3 the application closes after the handshake)', async () => {
+    const { sidecar } = await sidecarFor(mutual, { tls: WITH_CA });
+    expect((await get(sidecar, '/anonymous')).status).toBe(502);
+    expect(await lineOf(sidecar, '/anonymous')).toMatchObject({
+      error: 'upstream_unavailable',
+      errorCause: 'closed_before_response',
+    });
+  });
+
+  it('with one from a Secret: presented, for requests and WebSocket upgrades; its subject and expiry in config_loaded', async () => {
+    const configDir = writeConfigDir(
+      applicationYaml({
+        hosts: ['127.0.0.1'],
+        upstream: {
+          url: `https://wiki.internal:${mutual}`,
+          tls: { ...WITH_CA, clientCertificateSecretRef: { name: 'wiki-client' } },
+        },
+      }) +
+        CA_SECRET +
+        CLIENT_SECRET,
+    );
+    const sidecar = await startSidecarProcess(configDir, ['--upstream-address', `127.0.0.1:${mutual}`]);
+    sidecars.push(sidecar);
+    expect(sidecar.lines.find((l) => l.type === 'config_loaded')).toMatchObject({
+      upstreamTls: {
+        serverName: 'wiki.internal',
+        ca: 'secret',
+        clientCertificate: {
+          subject: 'CN=gatehouse-wiki',
+          notAfter: new Date(new X509Certificate(client.cert).validToDate).toISOString(),
+        },
+      },
+    });
+    expect(JSON.stringify(sidecar.lines)).not.toContain('PRIVATE KEY');
+    expect(await get(sidecar, '/mine')).toEqual({ status: 200, body: 'client gatehouse-wiki' });
+    const tunnel = await openRaw(sidecar.port);
+    tunnel.socket.write(upgradeRequest('/ws'));
+    await eventually(
+      'the 101 and who the application saw',
+      () => tunnel.received().includes('client gatehouse-wiki|'),
+      5_000,
+    );
+    tunnel.socket.write('ping');
+    await eventually('the echo', () => tunnel.received().endsWith('ping'), 5_000);
+    tunnel.socket.destroy();
   });
 });
 

@@ -1,7 +1,10 @@
+import { createPrivateKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { configSecrets, redactedConfig, type SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { ConfigError } from '../../contract/errors.ts';
 import { createCertificateAuthority } from '../../operator/src/tls/certificates.ts';
 import { configFromSnapshot } from '../../sidecar/src/config/load-application.ts';
+import { clientCertificate } from '../helpers/tls.ts';
 
 // spec.upstream.tls, as the sidecar loads it from files (the operator renders it the same way):
 // what an https upstream's certificate is checked against, and every way it can be wrong.
@@ -10,7 +13,7 @@ const authority = createCertificateAuthority('wiki internal CA', new Date(), 86_
 const CA = authority.cert;
 const CA_KEY = authority.key;
 
-function load(upstream: string, secret?: Record<string, string>) {
+function load(upstream: string, secret?: Record<string, string>, secretName = 'wiki-ca') {
   const files: Record<string, string> = {
     '/x/app.yaml': `apiVersion: gatehouse.dev/v1alpha1
 kind: AccessApplication
@@ -22,7 +25,7 @@ spec:
   };
   if (secret)
     files['/x/secret.yaml'] =
-      `apiVersion: v1\nkind: Secret\nmetadata: {name: wiki-ca}\nstringData: ${JSON.stringify(secret)}\n`;
+      `apiVersion: v1\nkind: Secret\nmetadata: {name: ${secretName}}\nstringData: ${JSON.stringify(secret)}\n`;
   try {
     return { config: configFromSnapshot({ files: new Map(Object.entries(files)) }), errors: [] };
   } catch (error) {
@@ -110,5 +113,62 @@ describe('spec.upstream.tls', () => {
     const { config, errors } = load(upstream, secret);
     expect(config).toBeUndefined();
     expect(errors.join('\n')).toContain(message);
+  });
+});
+
+describe('spec.upstream.tls.clientCertificateSecretRef (mutual TLS)', () => {
+  const client = clientCertificate('gatehouse-wiki');
+  const other = clientCertificate('someone-else');
+  const URL = "{url: 'https://wiki.internal', tls: {clientCertificateSecretRef: {name: wiki-client}}}";
+  const loadClient = (secret?: Record<string, string>) => load(URL, secret, 'wiki-client');
+
+  it('takes the certificate with its chain, and the key in PKCS #8 whatever form it came in', () => {
+    const { config, errors } = loadClient({ 'tls.crt': client.chain, 'tls.key': client.key });
+    expect(errors).toEqual([]);
+    const presented = config?.upstream.tls?.clientCertificate;
+    expect(presented?.certificates).toBe(client.chain);
+    expect(client.key).toContain('BEGIN EC PRIVATE KEY');
+    expect(presented?.key).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    expect(createPrivateKey(presented?.key as string).equals(createPrivateKey(client.key))).toBe(true);
+    // The key is a secret: redacted when printed, and replaced wherever an error quotes it.
+    const printed = JSON.stringify(redactedConfig(config as SidecarConfig));
+    expect(printed).not.toContain('PRIVATE KEY');
+    expect(printed).toContain('"key":"[REDACTED]"');
+    expect(configSecrets(config as SidecarConfig)).toContain(presented?.key);
+  });
+
+  it.each([
+    ['no such Secret', undefined, 'clientCertificateSecretRef.name: no Secret named wiki-client'],
+    ['no key', { 'tls.crt': client.cert }, 'Secret wiki-client has no key tls.key'],
+    [
+      'neither',
+      { 'ca.crt': client.ca },
+      'Secret wiki-client has no key tls.crt; Secret wiki-client has no key tls.key',
+    ],
+    [
+      'no certificate',
+      { 'tls.crt': 'none', 'tls.key': client.key },
+      'Secret wiki-client key tls.crt holds no PEM certificate',
+    ],
+    [
+      'a key that does not parse',
+      { 'tls.crt': client.cert, 'tls.key': 'junk' },
+      'Secret wiki-client key tls.key holds no private key that parses',
+    ],
+    [
+      'the key of another certificate',
+      { 'tls.crt': client.cert, 'tls.key': other.key },
+      'the key of tls.key is not the key of the first certificate of tls.crt',
+    ],
+    [
+      'the chain first, then the certificate',
+      { 'tls.crt': `${client.ca}${client.cert}`, 'tls.key': client.key },
+      'the key of tls.key is not the key of the first certificate of tls.crt',
+    ],
+  ])('refused: %s', (_case, secret, message) => {
+    const { config, errors } = loadClient(secret);
+    expect(config).toBeUndefined();
+    expect(errors.join('\n')).toContain(message);
+    expect(errors.join('\n')).not.toContain('PRIVATE KEY');
   });
 });

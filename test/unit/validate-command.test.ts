@@ -19,7 +19,10 @@ function applicationFile(name: string, held: Record<string, Record<string, strin
       hosts: ['wiki.example.com'],
       upstream: {
         url: 'https://wiki.corp.svc:8443',
-        tls: { caSecretRef: { name: 'wiki-ca', key: 'ca.crt' } },
+        tls: {
+          caSecretRef: { name: 'wiki-ca', key: 'ca.crt' },
+          clientCertificateSecretRef: { name: 'wiki-client' },
+        },
       },
       authentication: {
         externalUrl: 'https://wiki.example.com',
@@ -55,13 +58,14 @@ describe('gatehouse validate --secrets-in-cluster', () => {
     expect(out.code).toBe(1);
     expect(out.stderr).toContain('clientSecretRef.name: no Secret named wiki-oidc');
     expect(out.stderr).toContain('caSecretRef.name: no Secret named wiki-ca');
+    expect(out.stderr).toContain('clientCertificateSecretRef.name: no Secret named wiki-client');
     expect(out.stderr).toContain('give --secrets-in-cluster');
   });
 
   it('with it, they are taken to be in the cluster: named, redacted, no CA in the config', async () => {
     const out = await runGatehouse(['validate', applicationFile('none.yaml', {}), '--secrets-in-cluster']);
     expect(out.stderr).toBe(
-      'gatehouse validate: taken to be in the cluster, not in these files: Secret wiki-oidc, Secret wiki-ca\n',
+      'gatehouse validate: taken to be in the cluster, not in these files: Secret wiki-oidc, Secret wiki-ca, Secret wiki-client\n',
     );
     expect(out.code).toBe(0);
     const config = JSON.parse(out.stdout);
@@ -77,7 +81,7 @@ describe('gatehouse validate --secrets-in-cluster', () => {
     ]);
     expect(out.code).toBe(1);
     expect(out.stderr).toContain('clientSecretRef.key: Secret wiki-oidc has no key secret');
-    expect(out.stderr).toContain('not in these files: Secret wiki-ca\n');
+    expect(out.stderr).toContain('not in these files: Secret wiki-ca, Secret wiki-client\n');
     expect(out.stderr).not.toContain('give --secrets-in-cluster');
   });
 

@@ -4,6 +4,7 @@ import { API_VERSION } from '../../../contract/api/schema-helpers.ts';
 import { schemaErrors } from '../../../contract/api/validate.ts';
 import { type Located, renderPolicy } from '../../../contract/config/render.ts';
 import type { SecretsByName } from '../../../contract/config/render-auth.ts';
+import { TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY } from '../../../contract/config/render-upstream-tls.ts';
 import type { FieldError } from '../../../contract/errors.ts';
 import { keysFromSecretData, keysSecretName } from '../../../contract/keys.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
@@ -137,6 +138,18 @@ export function gatherInputs(
     if (!data || data[caRef.key] === undefined)
       missingUpstreamSecrets.push(
         `Secret ${JSON.stringify(caRef.name)} key ${JSON.stringify(caRef.key)} (the upstream's CA)`,
+      );
+  }
+  const clientRef = application.spec.upstream.tls?.clientCertificateSecretRef;
+  if (clientRef) {
+    const secret = secrets.get(`${namespace}/${clientRef.name}`);
+    const data = secret ? secretStrings(secret) : undefined;
+    if (data) secretMap.set(clientRef.name, { ...secretMap.get(clientRef.name), ...data });
+    const absent = [TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY].filter((key) => data?.[key] === undefined);
+    const keys = data ? ` key ${absent.map((k) => JSON.stringify(k)).join(' and ')}` : '';
+    if (absent.length > 0)
+      missingUpstreamSecrets.push(
+        `Secret ${JSON.stringify(clientRef.name)}${keys} (the client certificate for the upstream)`,
       );
   }
   const unknownProviders = unknownIdentityProviders(application, policyMap);

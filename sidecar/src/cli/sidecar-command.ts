@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
@@ -375,12 +376,25 @@ function openEndsFile(path: string, sink: LogSink): SessionEndsFile {
 }
 
 /** How the upstream's certificate is checked, for config_loaded: null for http. */
-function upstreamTlsOf(
-  upstream: SidecarConfig['upstream'],
-): { serverName: string; ca: 'public' | 'secret' } | null {
+function upstreamTlsOf(upstream: SidecarConfig['upstream']): {
+  serverName: string;
+  ca: 'public' | 'secret';
+  clientCertificate: { subject: string; notAfter: string } | null;
+} | null {
   if (!upstream.origin.startsWith('https:')) return null;
   // An https origin given by --upstream to a config of an http url: Node.js's defaults.
-  return { serverName: tlsName(upstream), ca: upstream.tls?.ca ? 'secret' : 'public' };
+  const client = upstream.tls?.clientCertificate;
+  const certificate = client ? new X509Certificate(client.certificates) : undefined;
+  return {
+    serverName: tlsName(upstream),
+    ca: upstream.tls?.ca ? 'secret' : 'public',
+    clientCertificate: certificate
+      ? {
+          subject: certificate.subject.split('\n').join(', '),
+          notAfter: new Date(certificate.validToDate).toISOString(),
+        }
+      : null,
+  };
 }
 
 /** The config_loaded event: which config now serves, and how many policies it enforces or audits. */

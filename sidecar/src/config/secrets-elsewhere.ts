@@ -1,4 +1,5 @@
 import type { AccessApplication } from '../../../contract/api/access-application.ts';
+import { TLS_CERTIFICATE_KEY } from '../../../contract/config/render-upstream-tls.ts';
 
 /**
  * What the rendered config holds for a client secret kept in a Secret the files do not hold
@@ -11,9 +12,9 @@ type SecretsByName = ReadonlyMap<string, Readonly<Record<string, string>>>;
 
 /** An application's references to Secrets the files do not hold, with stand-ins for them. */
 export interface SecretsStoodIn {
-  /** The application to render: an upstream CA kept elsewhere is left out (the config shows none). */
+  /** The application to render: an upstream CA or client certificate kept elsewhere is left out (the config shows none). */
   readonly application: AccessApplication;
-  /** The files' Secrets, and a stand-in for each client secret kept elsewhere. */
+  /** The files' Secrets, and a stand-in for each Secret kept elsewhere. */
   readonly secrets: SecretsByName;
   /** The names of the Secrets stood in for, in the order the application names them. */
   readonly names: readonly string[];
@@ -50,10 +51,17 @@ export function standInForSecretsElsewhere(
   }
   const upstream = record(spec?.upstream);
   const tls = record(upstream?.tls);
+  // An upstream CA or client certificate kept elsewhere is left out of the render (the config
+  // shows none), and stood in for where the references are only checked.
   const ca = tls && elsewhere(tls.caSecretRef);
-  if (tls && ca) {
-    standIns.set(ca.name, { ...standIns.get(ca.name), [ca.key]: SECRET_ELSEWHERE });
-    const { caSecretRef: _left, ...kept } = tls;
+  if (ca) standIns.set(ca.name, { ...standIns.get(ca.name), [ca.key]: SECRET_ELSEWHERE });
+  const client = tls && elsewhere({ ...record(tls.clientCertificateSecretRef), key: TLS_CERTIFICATE_KEY });
+  if (client)
+    standIns.set(client.name, { ...standIns.get(client.name), [TLS_CERTIFICATE_KEY]: SECRET_ELSEWHERE });
+  if (tls && (ca || client)) {
+    const kept = { ...tls };
+    if (ca) delete kept.caSecretRef;
+    if (client) delete kept.clientCertificateSecretRef;
     return {
       application: {
         ...application,

@@ -100,7 +100,8 @@ function observedTlsConnector(settings: UpstreamSettings, seen: (notAfter: numbe
  * How an https upstream's certificate is checked: against the config's CA (else Node's public
  * ones) and for the config's name, whatever address the pool connects to (an injected sidecar
  * connects to 127.0.0.1, where the application's certificate names the application). The name
- * goes as SNI too, unless it is an address (RFC 6066 allows names only).
+ * goes as SNI too, unless it is an address (RFC 6066 allows names only). With a client
+ * certificate, it is presented when the upstream asks for one (mutual TLS).
  */
 function tlsChecks(tls: NonNullable<UpstreamSettings['tls']>) {
   const name = tls.serverName;
@@ -108,6 +109,9 @@ function tlsChecks(tls: NonNullable<UpstreamSettings['tls']>) {
   const { checkServerIdentity } = process.getBuiltinModule('node:tls');
   return {
     ...(tls.ca === null ? {} : { ca: tls.ca }),
+    ...(tls.clientCertificate
+      ? { cert: tls.clientCertificate.certificates, key: tls.clientCertificate.key }
+      : {}),
     ...(isIP(name) === 0 ? { servername: name } : {}),
     rejectUnauthorized: true,
     checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(name, cert),
@@ -124,6 +128,8 @@ export function sameUpstreamSettings(a: UpstreamSettings, b: UpstreamSettings): 
     a.maxConnections === b.maxConnections &&
     a.maxResponseHeaderBytes === b.maxResponseHeaderBytes &&
     a.tls?.ca === b.tls?.ca &&
-    a.tls?.serverName === b.tls?.serverName
+    a.tls?.serverName === b.tls?.serverName &&
+    a.tls?.clientCertificate?.certificates === b.tls?.clientCertificate?.certificates &&
+    a.tls?.clientCertificate?.key === b.tls?.clientCertificate?.key
   );
 }
