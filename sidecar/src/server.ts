@@ -224,6 +224,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     upstreamSlotsInUse: () => state?.upstream.admission.inUse ?? 0,
     upstreamQueued: () => state?.upstream.admission.waiting ?? 0,
     upstreamCertificate: () => state?.upstream.certificate(),
+    upstreamClientCertificate: () => state?.upstream.clientCertificate(),
     tunnels: () => upgrades.size,
     ready: () => isReady(),
     activeSessions: () => state?.auth?.sessions.activeCount(Math.floor(Date.now() / 1000)) ?? 0,

@@ -290,6 +290,12 @@ stringData: ${JSON.stringify({ 'tls.crt': client.chain, 'tls.key': client.key })
     });
     expect(JSON.stringify(sidecar.lines)).not.toContain('PRIVATE KEY');
     expect(await get(sidecar, '/mine')).toEqual({ status: 200, body: 'client gatehouse-wiki' });
+    // When it expires, for the alert a week ahead.
+    const metrics = await (await request(`http://127.0.0.1:${sidecar.adminPort}/metrics`)).body.text();
+    const notAfter = Math.floor(new X509Certificate(client.cert).validToDate.getTime() / 1000);
+    expect(metrics).toContain(
+      `gatehouse_upstream_client_certificate_expiry_timestamp_seconds{server_name="wiki.internal"} ${notAfter}`,
+    );
     const tunnel = await openRaw(sidecar.port);
     tunnel.socket.write(upgradeRequest('/ws'));
     await eventually(

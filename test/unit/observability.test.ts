@@ -43,7 +43,7 @@ async function exported(): Promise<Set<string>> {
 describe('alerts (charts/gatehouse/files/alerts.yaml)', () => {
   it('pass promtool check rules', async () => {
     const { code, output } = await promtool(['check', 'rules', ALERTS]);
-    expect(output).toContain('SUCCESS: 11 rules found');
+    expect(output).toContain('SUCCESS: 12 rules found');
     expect(code).toBe(0);
   });
 

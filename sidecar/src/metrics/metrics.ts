@@ -71,6 +71,8 @@ export interface CapacitySource {
   ready(): boolean;
   /** An https upstream's certificate as its latest connection presented it; undefined for http. */
   upstreamCertificate(): { readonly serverName: string; readonly notAfter: number } | undefined;
+  /** The client certificate presented to the upstream (mutual TLS); undefined without. */
+  upstreamClientCertificate(): { readonly serverName: string; readonly notAfter: number } | undefined;
   /** Sessions held open now by the application's session cache. */
   activeSessions(): number;
 }
@@ -222,6 +224,17 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     collect() {
       this.reset();
       const certificate = capacity?.upstreamCertificate();
+      if (certificate) this.labels(certificate.serverName).set(certificate.notAfter);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_upstream_client_certificate_expiry_timestamp_seconds',
+    help: 'When the client certificate the sidecar presents to an https upstream expires (Unix seconds; spec.upstream.tls.clientCertificateSecretRef), by the name the upstream is checked for; no series without one.',
+    labelNames: ['server_name'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const certificate = capacity?.upstreamClientCertificate();
       if (certificate) this.labels(certificate.serverName).set(certificate.notAfter);
     },
   });

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { DEFAULT_MAX_RESPONSE_HEADER_BYTES } from '../../../contract/config/render.ts';
@@ -24,6 +25,11 @@ export interface Upstream {
    * when it expires (epoch seconds); undefined for http, or before the first connection.
    */
   certificate(): { readonly serverName: string; readonly notAfter: number } | undefined;
+  /**
+   * The client certificate presented to an upstream that asks for one (mutual TLS): the name the
+   * upstream is checked for and when the certificate expires (epoch seconds); undefined without.
+   */
+  clientCertificate(): { readonly serverName: string; readonly notAfter: number } | undefined;
   /** Closes the pool once requests already dispatched have finished. */
   retire(): void;
   /** Ends every upstream request now (shutdown after the grace). */
@@ -50,6 +56,11 @@ export function createUpstream(settings: UpstreamSettings, fairness: UpstreamFai
       : {}),
   });
   const admission = createAdmission({ ...fairness, capacity: settings.maxConnections });
+  const presented = settings.tls?.clientCertificate;
+  const client = presented && {
+    serverName: tlsName(settings),
+    notAfter: Math.floor(new X509Certificate(presented.certificates).validToDate.getTime() / 1000),
+  };
   return {
     settings,
     pool,
@@ -58,6 +69,7 @@ export function createUpstream(settings: UpstreamSettings, fairness: UpstreamFai
       certificateNotAfter === undefined
         ? undefined
         : { serverName: tlsName(settings), notAfter: certificateNotAfter },
+    clientCertificate: () => client,
     retire() {
       pool.close().catch(() => undefined);
     },
