@@ -265,12 +265,16 @@ describe('gatehouse audit flags', () => {
 
 describe('gatehouse validate and service-token flags', () => {
   it.each([
-    [['dir'], { path: 'dir', format: 'json' }],
-    [['app.yaml', '--application', 'wiki'], { path: 'app.yaml', application: 'wiki', format: 'json' }],
+    [['dir'], { path: 'dir', format: 'json', secretsInCluster: false }],
+    [
+      ['app.yaml', '--application', 'wiki'],
+      { path: 'app.yaml', application: 'wiki', format: 'json', secretsInCluster: false },
+    ],
     [
       ['app.yaml', '--format', 'yaml', '-o', 'out.yaml'],
-      { path: 'app.yaml', format: 'yaml', output: 'out.yaml' },
+      { path: 'app.yaml', format: 'yaml', output: 'out.yaml', secretsInCluster: false },
     ],
+    [['-', '--secrets-in-cluster'], { path: '-', format: 'json', secretsInCluster: true }],
   ])('validate %j', (argv, expected) => {
     expect(parseValidateFlags(argv)).toEqual(expected);
   });
