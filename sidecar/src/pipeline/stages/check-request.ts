@@ -12,7 +12,9 @@ const EXPECTATION_FAILED = new HttpError(
 /**
  * A body in a transfer coding besides chunked (`gzip, chunked`): the parser takes off the
  * chunking only, and the application would get the still-coded bytes as the body itself, with
- * nothing to say so (Transfer-Encoding does not travel past a hop). RFC 9112 §6.1: 501.
+ * nothing to say so (Transfer-Encoding does not travel past a hop). RFC 9112 §6.1: 501. A list
+ * that does not end in chunked has no framing at all: the parser refuses it (400,
+ * `invalid_transfer_encoding`).
  */
 const CODING_NOT_SUPPORTED = new HttpError(
   'transfer_coding_not_supported',
@@ -33,14 +35,14 @@ export function checkRequest(scope: RequestScope): HttpError | undefined {
   const raw = scope.req.rawHeaders;
   let host: string | undefined;
   let hostCount = 0;
-  let coded = false;
+  let codings: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     if (name.length === 4 && name.toLowerCase() === 'host') {
       hostCount++;
       host = raw[i + 1] as string;
     } else if (name.length === TRANSFER_ENCODING.length && name.toLowerCase() === TRANSFER_ENCODING)
-      coded ||= (raw[i + 1] as string).trim().toLowerCase() !== 'chunked';
+      codings = codings === undefined ? (raw[i + 1] as string) : `${codings},${raw[i + 1]}`;
   }
   const target = scope.req.url ?? '';
   if (target === '*' || !target.startsWith('/')) {
@@ -60,7 +62,17 @@ export function checkRequest(scope: RequestScope): HttpError | undefined {
   if (!scope.state.hosts(normalised)) {
     return new HttpError('unknown_host', 421, 'This host is not served here.', `host ${normalised}`);
   }
-  if (coded) return CODING_NOT_SUPPORTED;
+  if (codings !== undefined && codedBeforeChunked(codings)) return CODING_NOT_SUPPORTED;
   if (scope.expectation === 'unsupported') return EXPECTATION_FAILED;
   return undefined;
+}
+
+/** A list of transfer codings that ends in chunked and has another before it. */
+function codedBeforeChunked(codings: string): boolean {
+  const list = codings
+    .toLowerCase()
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+  return list.length > 1 && list[list.length - 1] === 'chunked';
 }
