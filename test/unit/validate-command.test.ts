@@ -147,3 +147,61 @@ describe('gatehouse validate - (standard input)', () => {
     expect(huge.stderr).toContain('stdin: more than the 16 MiB a config file may hold');
   });
 });
+
+describe('gatehouse validate of files with several applications', () => {
+  const apps = (wikiPolicy: string) =>
+    [
+      {
+        apiVersion: 'gatehouse.dev/v1alpha1',
+        kind: 'AccessApplication',
+        metadata: { name: 'wiki', namespace: 'corp' },
+        spec: {
+          hosts: ['wiki.example.com'],
+          upstream: { url: 'http://127.0.0.1:1' },
+          policies: [{ name: wikiPolicy }],
+        },
+      },
+      {
+        apiVersion: 'gatehouse.dev/v1alpha1',
+        kind: 'AccessApplication',
+        metadata: { name: 'grafana', namespace: 'monitoring' },
+        spec: {
+          hosts: ['grafana.example.com'],
+          upstream: { url: 'http://127.0.0.1:2' },
+          policies: [{ name: 'sre' }],
+        },
+      },
+      {
+        apiVersion: 'gatehouse.dev/v1alpha1',
+        kind: 'AccessPolicy',
+        metadata: { name: 'sre', namespace: 'monitoring' },
+        spec: { decision: 'allow', include: [{ groups: ['sre'] }] },
+      },
+    ]
+      .map((d) => stringify(d))
+      .join('---\n');
+
+  it('checks every one in one pass: the errors of each, not "choose one"', async () => {
+    const file = join(dir, 'several-bad.yaml');
+    writeFileSync(file, apps('staff'));
+    const out = await runGatehouse(['validate', file]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('spec.policies[0].name: no AccessPolicy named "staff" in namespace corp');
+    expect(out.stderr).not.toContain('choose one');
+    // One of them alone, as before.
+    const grafana = await runGatehouse(['validate', file, '--application', 'grafana']);
+    expect(grafana.code).toBe(0);
+    expect(JSON.parse(grafana.stdout).application).toEqual({ name: 'grafana', namespace: 'monitoring' });
+  });
+
+  it('valid: each rendered config under its namespace/name', async () => {
+    const file = join(dir, 'several.yaml');
+    writeFileSync(file, apps('sre').replace('namespace: corp', 'namespace: monitoring'));
+    const out = await runGatehouse(['validate', file]);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    const configs = JSON.parse(out.stdout) as Record<string, { application: { name: string } }>;
+    expect(Object.keys(configs)).toEqual(['monitoring/grafana', 'monitoring/wiki']);
+    expect(configs['monitoring/wiki']?.application.name).toBe('wiki');
+  });
+});

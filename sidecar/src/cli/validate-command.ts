@@ -3,23 +3,25 @@ import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { MISSING_SECRET } from '../../../contract/config/references.ts';
-import { redactedConfig } from '../../../contract/config/sidecar-config.ts';
+import { redactedConfig, type SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, configErrorReport } from '../../../contract/errors.ts';
 import { UsageError } from '../../../lib/args.ts';
 import { inputAtOutput } from '../../../lib/output-path.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { isConfigFileName, readSnapshotOf } from '../config/config-files.ts';
-import { configFromSnapshot } from '../config/load-application.ts';
+import { configFromSnapshot, everyConfigFromSnapshot } from '../config/load-application.ts';
 import { tellSecretsElsewhere } from '../config/secrets-elsewhere.ts';
 
 export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir|-> [--application <name>] [--secrets-in-cluster]
 
 Checks Gatehouse YAML the way the sidecar loads it and prints every error at once, each with
-its file, line and column and field path. - reads standard input (kubectl get … -o yaml |). Prints the rendered sidecar config when valid, with
-client secrets and keys redacted.
+its file, line and column and field path: every application of the files in one pass. Prints
+the rendered sidecar config when valid (of several applications, each under its
+namespace/name), with client secrets and keys redacted. - reads standard input
+(kubectl get … -o yaml | gatehouse validate -).
 
 Options:
-  --application <name>  the AccessApplication to check when the files hold several
+  --application <name>  only this AccessApplication of the files
   --format <format>     json (default) or yaml, for the rendered config
   -o, --output <file>   write the rendered config to a file instead of standard output
   --secrets-in-cluster  take the Secrets these files do not hold (client secrets, an upstream
@@ -63,6 +65,17 @@ export function parseValidateFlags(argv: readonly string[]): ValidateFlags {
   };
 }
 
+/**
+ * The rendered configs of the files: the one config when they hold one application, else each
+ * under its `namespace/name`, in that order (a repository of many is checked in one pass).
+ */
+function everyRedacted(configs: ReadonlyMap<string, SidecarConfig>): object {
+  if (configs.size === 1) return redactedConfig([...configs.values()][0] as SidecarConfig);
+  return Object.fromEntries(
+    [...configs].sort(([a], [b]) => a.localeCompare(b)).map(([key, c]) => [key, redactedConfig(c)]),
+  );
+}
+
 /** Whether a file written at `output` would be read as config from the directory `path`. */
 function readsAsConfig(output: string, path: string): boolean {
   const directory = statSync(path, { throwIfNoEntry: false });
@@ -76,6 +89,11 @@ function readsAsConfig(output: string, path: string): boolean {
 /** `gatehouse validate`: exit 0 when the config is valid, 1 with every error otherwise. */
 export async function runValidateCommand(argv: string[]): Promise<number> {
   const { path, application, format, output, secretsInCluster } = parseValidateFlags(argv);
+  const elsewhere: string[] = [];
+  const tellElsewhere = (): void => {
+    const names = [...new Set(elsewhere)];
+    if (names.length > 0) tellSecretsElsewhere('gatehouse validate')(names);
+  };
   try {
     const snapshot = await readSnapshotOf(path);
     const overwritten = output === undefined ? undefined : inputAtOutput(output, snapshot.files.keys());
@@ -87,19 +105,23 @@ export async function runValidateCommand(argv: string[]): Promise<number> {
       throw new UsageError(
         `-o ${output} is in the config directory ${path}: the sidecar would read the rendered config as config; write it elsewhere`,
       );
-    const config = configFromSnapshot(snapshot, {
+    const select = {
       fallbackKeys: processKeys(),
-      ...(application ? { application } : {}),
-      ...(secretsInCluster && { onSecretsElsewhere: tellSecretsElsewhere('gatehouse validate') }),
-    });
-    const redacted = redactedConfig(config);
+      ...(secretsInCluster && { onSecretsElsewhere: (names: readonly string[]) => elsewhere.push(...names) }),
+    };
+    // One application (or the one asked for) as its config; several, each under its namespace/name.
+    const rendered = application
+      ? redactedConfig(configFromSnapshot(snapshot, { ...select, application }))
+      : everyRedacted(everyConfigFromSnapshot(snapshot, select));
+    tellElsewhere();
     const text =
-      format === 'yaml' ? stringify(redacted, { lineWidth: 0 }) : `${JSON.stringify(redacted, null, 2)}\n`;
+      format === 'yaml' ? stringify(rendered, { lineWidth: 0 }) : `${JSON.stringify(rendered, null, 2)}\n`;
     if (output) writeFileSync(output, text);
     else process.stdout.write(text);
     return 0;
   } catch (error) {
     if (error instanceof ConfigError) {
+      tellElsewhere();
       process.stderr.write(configErrorReport(error.errors));
       if (!secretsInCluster && error.errors.some((e) => e.message.startsWith(MISSING_SECRET)))
         process.stderr.write(

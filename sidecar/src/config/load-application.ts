@@ -1,28 +1,17 @@
-import { AccessApplication } from '../../../contract/api/access-application.ts';
-import { AccessPolicy } from '../../../contract/api/access-policy.ts';
-import { AccessRevocation } from '../../../contract/api/access-revocation.ts';
+import type { AccessApplication } from '../../../contract/api/access-application.ts';
+import type { AccessPolicy } from '../../../contract/api/access-policy.ts';
 import type { AssertionAlgorithm } from '../../../contract/api/authentication.ts';
-import { API_GROUP } from '../../../contract/api/schema-helpers.ts';
-import { joinPath, schemaErrors } from '../../../contract/api/validate.ts';
 import type { ApplicationKeys } from '../../../contract/config/auth-config.ts';
-import { looseReferenceErrors } from '../../../contract/config/references.ts';
 import { type Located, renderSidecarConfig } from '../../../contract/config/render.ts';
 import { assertionAlgorithm } from '../../../contract/config/render-auth.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, type FieldError } from '../../../contract/errors.ts';
 import { keysFromSecretData, keysSecretName } from '../../../contract/keys.ts';
-import {
-  type RevocationView,
-  readRevocation,
-  revocationsFor,
-  sessionLifetimeMs,
-} from '../../../contract/revocations.ts';
-import type { KubeObject } from '../../../lib/kube/kube-object.ts';
+import { revocationsFor, sessionLifetimeMs } from '../../../contract/revocations.ts';
+import { type ConfigDocuments, readConfigDocuments, secretsOf } from './config-documents.ts';
 import type { ConfigSnapshot } from './config-files.ts';
-import { parseSnapshot, type SourceDocument } from './load-documents.ts';
+import type { SourceDocument } from './load-documents.ts';
 import { standInForSecretsElsewhere } from './secrets-elsewhere.ts';
-
-const KNOWN_KINDS = new Set(['AccessApplication', 'AccessPolicy', 'AccessRevocation']);
 
 /** Which application of the files to serve; required only when the files define several. */
 export interface SelectApplication {
@@ -53,186 +42,76 @@ export function standaloneApplicationKey(application: AccessApplication): string
   return `${application.metadata.namespace || 'default'}/${application.metadata.name}`;
 }
 
-/** A time as the API server writes one (RFC 3339). */
-function isTimestamp(value: unknown): boolean {
-  return (
-    typeof value === 'string' &&
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i.test(value) &&
-    !Number.isNaN(Date.parse(value))
-  );
-}
-
-/**
- * Reads an AccessRevocation document. Its cut-off is `revokedBefore`, else the creation time the
- * cluster gave it (an object exported with `kubectl get -o yaml`); a file written by hand has no
- * creation time, so one of the two must be there.
- */
-function addRevocation(
-  revocations: RevocationView[],
-  location: string,
-  doc: KubeObject,
-  errors: FieldError[],
-): void {
-  const found = schemaErrors(AccessRevocation, doc, location);
-  if (found.length > 0) {
-    errors.push(...found);
-    return;
-  }
-  const spec = doc.spec as { revokedBefore?: string };
-  const created = (doc.metadata as { creationTimestamp?: unknown } | undefined)?.creationTimestamp;
-  if (spec.revokedBefore === undefined && created !== undefined && !isTimestamp(created)) {
-    errors.push({
-      path: `${location} metadata.creationTimestamp`,
-      message: `must be a time such as 2026-12-06T10:00:00Z (got ${JSON.stringify(created)})`,
-    });
-    return;
-  }
-  const cutOff = spec.revokedBefore !== undefined || created !== undefined;
-  const view = cutOff ? readRevocation(doc) : undefined;
-  if (!view) {
-    errors.push({
-      path: `${location} spec`,
-      message: !cutOff
-        ? 'revokedBefore is required in a file (gatehouse revoke --revocations-dir writes it), or metadata.creationTimestamp as the cluster gives it'
-        : 'set exactly one of user, subject, session and providerSession (provider goes with subject or providerSession)',
-    });
-    return;
-  }
-  revocations.push(view);
-}
-
 /**
  * Turns config files into one SidecarConfig: parse, validate every Gatehouse object against the
  * schema, pick the application, render. Throws ConfigError listing every problem with its path.
  */
 export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectApplication = {}): SidecarConfig {
-  const { documents, errors } = parseSnapshot(snapshot);
-  const applications: { location: string; value: AccessApplication }[] = [];
-  const policies = new Map<string, Located<AccessPolicy>>();
-  const secrets = new Map<string, Record<string, string>>();
-  const revocations: RevocationView[] = [];
-  const invalidApplications: { location: string; value: unknown }[] = [];
-  const invalidPolicies = new Set<string>();
-  // Files of the revocations directory too large to read: each is skipped as an invalid one is.
-  for (const problem of snapshot.skipped ?? [])
-    if (select.onInvalidRevocation) select.onInvalidRevocation(problem);
-    else errors.push(problem);
-  for (const doc of documents) {
-    const v = doc.value as { apiVersion?: unknown; kind?: unknown };
-    if (typeof v !== 'object' || Array.isArray(v)) {
-      errors.push({
-        path: doc.location,
-        message: 'must be a Kubernetes object (a mapping with apiVersion and kind)',
-      });
-      continue;
-    }
-    if (v.apiVersion === 'v1' && v.kind === 'Secret') {
-      addSecret(secrets, doc.location, v as Record<string, unknown>, errors);
-      continue;
-    }
-    const group = typeof v.apiVersion === 'string' ? v.apiVersion.split('/')[0] : undefined;
-    if (group !== API_GROUP) continue; // other Kubernetes objects may share the files
-    if (typeof v.kind !== 'string' || !KNOWN_KINDS.has(v.kind)) {
-      errors.push({
-        path: `${doc.location} kind`,
-        message: `must be one of: ${[...KNOWN_KINDS].join(', ')} (got ${JSON.stringify(v.kind)})`,
-      });
-      continue;
-    }
-    if (v.kind === 'AccessRevocation') {
-      const problems: FieldError[] = [];
-      addRevocation(revocations, doc.location, v as KubeObject, problems);
-      if (select.onInvalidRevocation) for (const p of problems) select.onInvalidRevocation(p);
-      else errors.push(...problems);
-      continue;
-    }
-    if (v.kind === 'AccessPolicy') {
-      const found = schemaErrors(AccessPolicy, v, doc.location);
-      if (found.length > 0) {
-        errors.push(...found);
-        const meta = (v as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
-        if (typeof meta?.name === 'string')
-          invalidPolicies.add(`${typeof meta.namespace === 'string' ? meta.namespace : ''}/${meta.name}`);
-      } else addPolicy(policies, { location: doc.location, value: v as AccessPolicy }, errors);
-      continue;
-    }
-    // An application with a thousand policy references weighs like a thousand small documents.
-    const references = (v as { spec?: { policies?: unknown } }).spec?.policies;
-    const found = schemaErrors(
-      AccessApplication,
-      v,
-      doc.location,
-      1 + (Array.isArray(references) ? references.length : 0),
-    );
-    if (found.length > 0) {
-      errors.push(...found);
-      invalidApplications.push({ location: doc.location, value: v });
-    } else applications.push({ location: doc.location, value: v as AccessApplication });
-  }
-  // An application that failed its schema is not rendered; its references are still checked, so
-  // that one pass reports every problem.
-  for (const app of invalidApplications) {
-    const metadata = (app.value as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
-    if (select.application !== undefined && metadata?.name !== select.application) continue;
-    const namespace = typeof metadata?.namespace === 'string' ? metadata.namespace : '';
-    const own = secretsOf(secrets, namespace);
-    const known = select.onSecretsElsewhere
-      ? standInForSecretsElsewhere(app.value as AccessApplication, own).secrets
-      : own;
-    errors.push(
-      ...looseReferenceErrors(app.value, (field) => joinPath(app.location, field), {
-        namespace: namespace || undefined,
-        policy: (name) => policies.has(`${namespace}/${name}`) || invalidPolicies.has(`${namespace}/${name}`),
-        secret: (name) => known.get(name),
-      }),
-    );
-  }
-  const chosen = chooseApplication(applications, select, errors);
-  if (chosen) {
-    const namespace = chosen.value.metadata.namespace ?? '';
-    const own = new Map<string, Located<AccessPolicy>>();
-    for (const [key, policy] of policies) {
-      if (key.startsWith(`${namespace}/`)) own.set(policy.value.metadata.name, policy);
-    }
-    const inFiles = secretsOf(secrets, namespace);
-    const keys = applicationKeys(chosen.value, inFiles, select, errors);
-    const stoodIn = select.onSecretsElsewhere ? standInForSecretsElsewhere(chosen.value, inFiles) : undefined;
-    if (stoodIn && stoodIn.names.length > 0) select.onSecretsElsewhere?.(stoodIn.names);
-    const ownSecrets = stoodIn?.secrets ?? inFiles;
-    const result = renderSidecarConfig({
-      application: stoodIn?.application ?? chosen.value,
-      location: chosen.location,
-      policies: own,
-      secrets: ownSecrets,
-      invalidPolicies: new Set(
-        [...invalidPolicies]
-          .filter((key) => key.startsWith(`${namespace}/`))
-          .map((key) => key.slice(namespace.length + 1)),
-      ),
-      keys,
-      revocations: revocationsFor(
-        standaloneApplicationKey(chosen.value),
-        sessionLifetimeMs(chosen.value),
-        revocations,
-        select.now?.() ?? new Date(),
-      ),
-    });
-    if (!result.ok) errors.push(...result.errors);
-    else if (errors.length === 0) return result.config;
-  }
-  throw new ConfigError('config_invalid', withPositions(errors, documents));
+  const read = readConfigDocuments(snapshot, select);
+  const chosen = chooseApplication(read.applications, select, read.errors);
+  const config = chosen ? renderApplication(read, chosen, select) : undefined;
+  if (config && read.errors.length === 0) return config;
+  throw new ConfigError('config_invalid', withPositions(read.errors, read.documents));
 }
 
-/** The Secrets of the files in one namespace, by name. */
-function secretsOf(
-  secrets: ReadonlyMap<string, Record<string, string>>,
-  namespace: string,
-): Map<string, Record<string, string>> {
-  const own = new Map<string, Record<string, string>>();
-  for (const [key, data] of secrets) {
-    if (key.startsWith(`${namespace}/`)) own.set(key.slice(namespace.length + 1), data);
+/**
+ * Every application of the files rendered (`gatehouse validate` of a repository that holds many),
+ * by `namespace/name`; throws ConfigError with every problem of every one of them.
+ */
+export function everyConfigFromSnapshot(
+  snapshot: ConfigSnapshot,
+  select: Omit<SelectApplication, 'application'> = {},
+): Map<string, SidecarConfig> {
+  const read = readConfigDocuments(snapshot, select);
+  if (read.applications.length === 0 && read.errors.length === 0)
+    read.errors.push({ path: '(config)', message: 'no AccessApplication found' });
+  const configs = new Map<string, SidecarConfig>();
+  for (const application of read.applications) {
+    const config = renderApplication(read, application, select);
+    if (config) configs.set(standaloneApplicationKey(application.value), config);
   }
-  return own;
+  if (read.errors.length === 0) return configs;
+  throw new ConfigError('config_invalid', withPositions(read.errors, read.documents));
+}
+
+/** Renders one application of the files with its namespace's policies and Secrets; its problems go to read.errors. */
+function renderApplication(
+  read: ConfigDocuments,
+  chosen: { readonly location: string; readonly value: AccessApplication },
+  select: SelectApplication,
+): SidecarConfig | undefined {
+  const { errors, policies, invalidPolicies, secrets, revocations } = read;
+  const namespace = chosen.value.metadata.namespace ?? '';
+  const own = new Map<string, Located<AccessPolicy>>();
+  for (const [key, policy] of policies) {
+    if (key.startsWith(`${namespace}/`)) own.set(policy.value.metadata.name, policy);
+  }
+  const inFiles = secretsOf(secrets, namespace);
+  const keys = applicationKeys(chosen.value, inFiles, select, errors);
+  const stoodIn = select.onSecretsElsewhere ? standInForSecretsElsewhere(chosen.value, inFiles) : undefined;
+  if (stoodIn && stoodIn.names.length > 0) select.onSecretsElsewhere?.(stoodIn.names);
+  const ownSecrets = stoodIn?.secrets ?? inFiles;
+  const result = renderSidecarConfig({
+    application: stoodIn?.application ?? chosen.value,
+    location: chosen.location,
+    policies: own,
+    secrets: ownSecrets,
+    invalidPolicies: new Set(
+      [...invalidPolicies]
+        .filter((key) => key.startsWith(`${namespace}/`))
+        .map((key) => key.slice(namespace.length + 1)),
+    ),
+    keys,
+    revocations: revocationsFor(
+      standaloneApplicationKey(chosen.value),
+      sessionLifetimeMs(chosen.value),
+      revocations,
+      select.now?.() ?? new Date(),
+    ),
+  });
+  if (result.ok) return result.config;
+  errors.push(...result.errors);
+  return undefined;
 }
 
 /** Each error about a field of a document, with the line and column of that field (or its nearest parent). */
@@ -247,7 +126,7 @@ function withPositions(errors: readonly FieldError[], documents: readonly Source
 }
 
 function chooseApplication<T extends { location: string; value: AccessApplication }>(
-  applications: T[],
+  applications: readonly T[],
   select: SelectApplication,
   errors: FieldError[],
 ): T | undefined {
@@ -270,71 +149,6 @@ function chooseApplication<T extends { location: string; value: AccessApplicatio
     });
   }
   return undefined;
-}
-
-function addPolicy(
-  policies: Map<string, Located<AccessPolicy>>,
-  policy: Located<AccessPolicy>,
-  errors: FieldError[],
-): void {
-  const { name, namespace = '' } = policy.value.metadata;
-  const key = `${namespace}/${name}`;
-  const previous = policies.get(key);
-  if (previous) {
-    errors.push({
-      path: `${policy.location} metadata.name`,
-      message: `AccessPolicy ${JSON.stringify(name)} is already defined at ${previous.location}`,
-    });
-    return;
-  }
-  policies.set(key, policy);
-}
-
-/** Reads a Kubernetes Secret document (data base64, stringData plain) into string values by name. */
-function addSecret(
-  secrets: Map<string, Record<string, string>>,
-  location: string,
-  doc: { metadata?: unknown; data?: unknown; stringData?: unknown },
-  errors: FieldError[],
-): void {
-  const meta = (doc.metadata ?? {}) as { name?: unknown; namespace?: unknown };
-  if (typeof meta.name !== 'string' || meta.name === '') {
-    errors.push({ path: `${location} metadata.name`, message: 'is required' });
-    return;
-  }
-  const values: Record<string, string> = {};
-  for (const [field, encoded] of [
-    ['data', true],
-    ['stringData', false],
-  ] as const) {
-    const entries = doc[field];
-    if (entries === undefined || entries === null) continue;
-    if (typeof entries !== 'object' || Array.isArray(entries)) {
-      errors.push({ path: `${location} ${field}`, message: 'must be a mapping of strings' });
-      continue;
-    }
-    for (const [key, value] of Object.entries(entries)) {
-      if (typeof value !== 'string') {
-        errors.push({ path: `${location} ${field}.${key}`, message: 'must be a string' });
-        continue;
-      }
-      if (encoded && !/^[A-Za-z0-9+/]*={0,2}$/.test(value.replace(/\s/g, ''))) {
-        errors.push({ path: `${location} ${field}.${key}`, message: 'is not base64' });
-        continue;
-      }
-      values[key] = encoded ? Buffer.from(value, 'base64').toString('utf8') : value;
-    }
-  }
-  const namespace = typeof meta.namespace === 'string' ? meta.namespace : '';
-  const key = `${namespace}/${meta.name}`;
-  if (secrets.has(key)) {
-    errors.push({
-      path: `${location} metadata.name`,
-      message: `Secret ${JSON.stringify(meta.name)} is defined twice`,
-    });
-    return;
-  }
-  secrets.set(key, values);
 }
 
 /** The application's keys from its keys Secret, else the fallback; undefined when there are none. */
