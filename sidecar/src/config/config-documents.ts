@@ -9,9 +9,9 @@ import type { FieldError } from '../../../contract/errors.ts';
 import { type RevocationView, readRevocation } from '../../../contract/revocations.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import type { ConfigSnapshot } from './config-files.ts';
-import type { SelectApplication } from './load-application.ts';
 import { parseSnapshot, type SourceDocument } from './load-documents.ts';
 import { standInForSecretsElsewhere } from './secrets-elsewhere.ts';
+import type { SelectApplication } from './select-application.ts';
 
 const KNOWN_KINDS = new Set(['AccessApplication', 'AccessPolicy', 'AccessRevocation']);
 

@@ -3,7 +3,8 @@ import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError } from '../../../contract/errors.ts';
 import { type ConfigSnapshot, readSnapshot } from './config-files.ts';
 import type { ConfigListener, ConfigSource } from './config-source.ts';
-import { configFromSnapshot, type SelectApplication } from './load-application.ts';
+import { configFromSnapshot } from './load-application.ts';
+import type { SelectApplication } from './select-application.ts';
 
 export const DEFAULT_POLL_INTERVAL_MS = 1_000;
 const DEBOUNCE_MS = 50;
