@@ -284,6 +284,21 @@ items:
     expect(errorsOf(two, 'other')).toEqual([]);
     expect(errorsOf(two, 'missing')[0]).toContain('no AccessApplication named "missing"');
   });
+
+  it('the same name in two namespaces: never one of them picked silently; namespace/name chooses', () => {
+    const app = (namespace: string, port: number) =>
+      `apiVersion: gatehouse.dev/v1alpha1\nkind: AccessApplication\nmetadata: {name: wiki, namespace: ${namespace}}\nspec: {hosts: [${namespace}.test], upstream: {url: 'http://127.0.0.1:${port}'}}\n`;
+    const files = { '/x/a.yaml': `${app('production', 1)}---\n${app('staging', 2)}` };
+    expect(errorsOf(files, 'wiki')).toEqual([
+      '(config): several AccessApplications named "wiki" (production/wiki, staging/wiki); give namespace/name',
+    ]);
+    const staging = configFromSnapshot(
+      { files: new Map(Object.entries(files)) },
+      { application: 'staging/wiki' },
+    );
+    expect(staging.upstream.origin).toBe('http://127.0.0.1:2');
+    expect(errorsOf(files, 'qa/wiki')).toEqual(['(config): no AccessApplication named "qa/wiki"']);
+  });
 });
 
 describe('loading AccessPolicy YAML', () => {

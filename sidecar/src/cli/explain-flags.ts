@@ -34,7 +34,8 @@ Caller (none of these: a request without credentials):
   --service-account <namespace/name>  a Kubernetes ServiceAccount
 
 Options:
-  --application <name>       the AccessApplication when the files hold several
+  --application <name>       the AccessApplication when the files hold several (namespace/name
+                             when a name is in two namespaces)
   --format <format>          text (default) or json
   -o, --output <file>        write the answer to a file instead of standard output
 

@@ -25,8 +25,9 @@ Options:
   --operator-ca <file>          CA bundle of the operator's serving certificate
                                 (default: the PEM in $GATEHOUSE_OPERATOR_CA, set by the injection webhook)
   --token-file <file>           projected ServiceAccount token with audience gatehouse
-  --application <name>          which application to serve (files: when they define several;
-                                operator: refused unless this pod serves it)
+  --application <name>          which application to serve (files: when they define several,
+                                namespace/name when a name is in two namespaces; operator:
+                                refused unless this pod serves it)
   --upstream <url>              origin to forward to, overriding spec.upstream.url
   --upstream-address <host:port>  address to forward to, keeping the scheme of spec.upstream.url
                                 and the name an https upstream's certificate is checked for

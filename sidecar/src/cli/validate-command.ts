@@ -21,7 +21,8 @@ namespace/name), with client secrets and keys redacted. - reads standard input
 (kubectl get … -o yaml | gatehouse validate -).
 
 Options:
-  --application <name>  only this AccessApplication of the files
+  --application <name>  only this AccessApplication of the files (namespace/name when a name
+                        is in two namespaces)
   --format <format>     json (default) or yaml, for the rendered config
   -o, --output <file>   write the rendered config to a file instead of standard output
   --secrets-in-cluster  take the Secrets these files do not hold (client secrets, an upstream

@@ -11,7 +11,7 @@ import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import type { ConfigSnapshot } from './config-files.ts';
 import { parseSnapshot, type SourceDocument } from './load-documents.ts';
 import { standInForSecretsElsewhere } from './secrets-elsewhere.ts';
-import type { SelectApplication } from './select-application.ts';
+import { isApplicationWanted, type SelectApplication } from './select-application.ts';
 
 const KNOWN_KINDS = new Set(['AccessApplication', 'AccessPolicy', 'AccessRevocation']);
 
@@ -105,7 +105,7 @@ export function readConfigDocuments(snapshot: ConfigSnapshot, select: SelectAppl
   // that one pass reports every problem.
   for (const app of invalidApplications) {
     const metadata = (app.value as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
-    if (select.application !== undefined && metadata?.name !== select.application) continue;
+    if (select.application !== undefined && !isApplicationWanted(select.application, metadata)) continue;
     const namespace = typeof metadata?.namespace === 'string' ? metadata.namespace : '';
     const own = secretsOf(secrets, namespace);
     const known = select.onSecretsElsewhere

@@ -10,7 +10,7 @@ import { type ConfigDocuments, readConfigDocuments, secretsOf } from './config-d
 import type { ConfigSnapshot } from './config-files.ts';
 import type { SourceDocument } from './load-documents.ts';
 import { standInForSecretsElsewhere } from './secrets-elsewhere.ts';
-import type { SelectApplication } from './select-application.ts';
+import { isApplicationWanted, type SelectApplication } from './select-application.ts';
 
 /**
  * The `namespace/name` an AccessRevocation's `applications` names a standalone application by:
@@ -109,13 +109,19 @@ function chooseApplication<T extends { location: string; value: AccessApplicatio
   errors: FieldError[],
 ): T | undefined {
   if (select.application !== undefined) {
-    const match = applications.find((a) => a.value.metadata.name === select.application);
-    if (!match)
-      errors.push({
-        path: '(config)',
-        message: `no AccessApplication named ${JSON.stringify(select.application)}`,
-      });
-    return match;
+    // `namespace/name`, or a name: the same name in two namespaces (staging and production in
+    // one repository) must not pick one of them silently.
+    const wanted = select.application;
+    const matches = applications.filter((a) => isApplicationWanted(wanted, a.value.metadata));
+    if (matches.length === 1) return matches[0];
+    errors.push({
+      path: '(config)',
+      message:
+        matches.length === 0
+          ? `no AccessApplication named ${JSON.stringify(wanted)}`
+          : `several AccessApplications named ${JSON.stringify(wanted)} (${matches.map((a) => `${a.value.metadata.namespace ?? ''}/${a.value.metadata.name}`).join(', ')}); give namespace/name`,
+    });
+    return undefined;
   }
   if (applications.length === 1) return applications[0];
   if (applications.length === 0 && errors.length === 0) {

@@ -22,3 +22,14 @@ export interface SelectApplication {
    */
   readonly onSecretsElsewhere?: (names: readonly string[]) => void;
 }
+
+/** Whether `--application` (`namespace/name`, or a name in any namespace) names this application. */
+export function isApplicationWanted(
+  wanted: string,
+  metadata: { name?: unknown; namespace?: unknown } | undefined,
+): boolean {
+  const namespace = typeof metadata?.namespace === 'string' ? metadata.namespace : '';
+  return wanted.includes('/')
+    ? `${namespace}/${String(metadata?.name)}` === wanted
+    : metadata?.name === wanted;
+}
