@@ -927,6 +927,35 @@ describe('the connection cap', () => {
     });
   });
 
+  it('a coded body answered 501 before it came: a reset, a FIN, silence and a trickle of chunks each end the connection, one line each', async () => {
+    await withDenyingSidecar({ maxConnections: 16, bodyTimeoutMs: 1_000 }, async (gate) => {
+      const coded: RawClient[] = [];
+      for (let i = 0; i < 4; i++) {
+        const c = await openRaw(gate.port, `127.8.7.${1 + i}`);
+        c.socket.write(
+          `POST /served/${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n`,
+        );
+        coded.push(c);
+      }
+      await eventually('all answered 501', () => coded.every((c) => statusesOf(c.received())[0] === 501));
+      const [reset, fin, silent, trickle] = coded as [RawClient, RawClient, RawClient, RawClient];
+      reset.socket.resetAndDestroy();
+      fin.socket.end();
+      const drip = setInterval(() => trickle.socket.write('1\r\nx\r\n'), 100);
+      try {
+        await expect.poll(() => connectionsOpen(gate), { timeout: 5_000, interval: 100 }).toBe(0);
+      } finally {
+        clearInterval(drip);
+      }
+      await Promise.all([fin.closed, silent.closed, trickle.closed]);
+      const lines = gate.records().filter((r) => String(r.uri).startsWith('/served/'));
+      expect(lines.map((r) => r.uri).sort()).toEqual(['/served/0', '/served/1', '/served/2', '/served/3']);
+      expect(new Set(lines.map((r) => `${r.status} ${r.error}`))).toEqual(
+        new Set(['501 transfer_coding_not_supported']),
+      );
+    });
+  });
+
   it('refuses a new connection on accept only when every connection is in a request or a tunnel, and counts it', async () => {
     const upstream = await startHostileUpstream();
     const gate = await startSidecar(testConfig({ upstream: { url: upstream.url } }), { maxConnections: 16 });
