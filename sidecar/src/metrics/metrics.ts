@@ -61,6 +61,9 @@ export interface SidecarMetrics {
   sessionEndUnreported(reason: string): void;
 }
 
+/** When a certificate expires (epoch seconds), and the name the upstream is checked for. */
+type Expiry = { readonly serverName: string; readonly notAfter: number };
+
 /** What clients hold right now, read when metrics are scraped. */
 export interface CapacitySource {
   clientConnections(): number;
@@ -70,9 +73,9 @@ export interface CapacitySource {
   /** Whether the sidecar is ready (what /readyz answers). */
   ready(): boolean;
   /** An https upstream's certificate as its latest connection presented it; undefined for http. */
-  upstreamCertificate(): { readonly serverName: string; readonly notAfter: number } | undefined;
+  upstreamCertificate(): Expiry | undefined;
   /** The client certificate presented to the upstream (mutual TLS); undefined without. */
-  upstreamClientCertificate(): { readonly serverName: string; readonly notAfter: number } | undefined;
+  upstreamClientCertificate(): Expiry | undefined;
   /** Sessions held open now by the application's session cache. */
   activeSessions(): number;
 }
@@ -216,28 +219,30 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     c.upstreamQueued(),
   );
   held('gatehouse_websocket_tunnels', 'WebSocket tunnels open or opening.', (c) => c.tunnels());
-  new Gauge({
-    name: 'gatehouse_upstream_certificate_expiry_timestamp_seconds',
-    help: "When an https upstream's certificate expires (Unix seconds), as its latest connection presented it, by the name checked; no series for an http upstream.",
-    labelNames: ['server_name'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      const certificate = capacity?.upstreamCertificate();
-      if (certificate) this.labels(certificate.serverName).set(certificate.notAfter);
-    },
-  });
-  new Gauge({
-    name: 'gatehouse_upstream_client_certificate_expiry_timestamp_seconds',
-    help: 'When the client certificate the sidecar presents to an https upstream expires (Unix seconds; spec.upstream.tls.clientCertificateSecretRef), by the name the upstream is checked for; no series without one.',
-    labelNames: ['server_name'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      const certificate = capacity?.upstreamClientCertificate();
-      if (certificate) this.labels(certificate.serverName).set(certificate.notAfter);
-    },
-  });
+  /** When a certificate of the upstream's TLS expires, by the name the upstream is checked for. */
+  const expiry = (name: string, help: string, read: (c: CapacitySource) => Expiry | undefined): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['server_name'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const certificate = capacity ? read(capacity) : undefined;
+        if (certificate) this.labels(certificate.serverName).set(certificate.notAfter);
+      },
+    });
+  };
+  expiry(
+    'gatehouse_upstream_certificate_expiry_timestamp_seconds',
+    "When an https upstream's certificate expires (Unix seconds), as its latest connection presented it, by the name checked; no series for an http upstream.",
+    (c) => c.upstreamCertificate(),
+  );
+  expiry(
+    'gatehouse_upstream_client_certificate_expiry_timestamp_seconds',
+    'When the client certificate the sidecar presents to an https upstream expires (Unix seconds; spec.upstream.tls.clientCertificateSecretRef), by the name the upstream is checked for; no series without one.',
+    (c) => c.upstreamClientCertificate(),
+  );
   held('gatehouse_ready', '1 when the sidecar is ready to serve (what /readyz answers), else 0.', (c) =>
     c.ready() ? 1 : 0,
   );
