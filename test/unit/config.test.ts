@@ -285,6 +285,13 @@ items:
     expect(errorsOf(two, 'missing')[0]).toContain('no AccessApplication named "missing"');
   });
 
+  it('an application defined twice in one namespace is an error at the second', () => {
+    const app = `${HEADER}spec: {hosts: [a.test], upstream: {url: 'http://127.0.0.1:1'}}\n`;
+    expect(errorsOf({ '/x/a.yaml': `${app}---\n${app}` })).toEqual([
+      'a.yaml#2 metadata.name: AccessApplication "app" is already defined at a.yaml#1',
+    ]);
+  });
+
   it('the same name in two namespaces: never one of them picked silently; namespace/name chooses', () => {
     const app = (namespace: string, port: number) =>
       `apiVersion: gatehouse.dev/v1alpha1\nkind: AccessApplication\nmetadata: {name: wiki, namespace: ${namespace}}\nspec: {hosts: [${namespace}.test], upstream: {url: 'http://127.0.0.1:${port}'}}\n`;

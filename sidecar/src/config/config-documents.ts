@@ -99,7 +99,18 @@ export function readConfigDocuments(snapshot: ConfigSnapshot, select: SelectAppl
     if (found.length > 0) {
       errors.push(...found);
       invalidApplications.push({ location: doc.location, value: v });
-    } else applications.push({ location: doc.location, value: v as AccessApplication });
+      continue;
+    }
+    const { name, namespace = '' } = (v as AccessApplication).metadata;
+    const previous = applications.find(
+      (a) => a.value.metadata.name === name && (a.value.metadata.namespace ?? '') === namespace,
+    );
+    if (previous)
+      errors.push({
+        path: `${doc.location} metadata.name`,
+        message: `AccessApplication ${JSON.stringify(name)} is already defined at ${previous.location}`,
+      });
+    else applications.push({ location: doc.location, value: v as AccessApplication });
   }
   // An application that failed its schema is not rendered; its references are still checked, so
   // that one pass reports every problem.
