@@ -541,6 +541,45 @@ describe('paths of the request and the upgrade that hold resources', () => {
     });
   });
 
+  it('a WebSocket handshake with a coded body: 501 on the raw socket, never reaches the application; silence and a trickle closed 2 s later, a reset let go at once', async () => {
+    await withDenyingSidecar({}, async (gate) => {
+      const coded = (path: string) =>
+        upgradeRequest(path).replace('\r\n\r\n', '\r\nTransfer-Encoding: gzip, chunked\r\n\r\n');
+      const [silent, trickler, resetter] = await Promise.all(
+        ['/served?silent', '/served?trickle', '/served?reset'].map(async (path, i) => {
+          const c = await openRaw(gate.port, `127.8.9.${i + 1}`, true);
+          c.socket.write(coded(path));
+          await c.waitFor(/^HTTP\/1\.1 501 /);
+          return c;
+        }),
+      );
+      const started = performance.now();
+      const drip = setInterval(() => trickler?.socket.writable && trickler.socket.write('1\r\nx\r\n'), 100);
+      try {
+        resetter?.socket.resetAndDestroy();
+        await eventually('the reset one let go', async () => (await connectionsOpen(gate)) === 2, 1_000);
+        expect(performance.now() - started).toBeLessThan(1_500);
+        await eventually(
+          'the silent and trickling ones closed',
+          async () => (await connectionsOpen(gate)) === 0,
+          4_000,
+        );
+        expect(performance.now() - started).toBeGreaterThan(1_500);
+      } finally {
+        clearInterval(drip);
+        silent?.socket.destroy();
+        trickler?.socket.destroy();
+      }
+      await eventually('the three lines', () => gate.records().length === 3);
+      // A path the policies let through: the refusal comes before them, and nothing went upstream.
+      expect(gate.records().map((l) => [l.status, l.error, l.upgrade, l.upstreamMs])).toEqual([
+        [501, 'transfer_coding_not_supported', true, null],
+        [501, 'transfer_coding_not_supported', true, null],
+        [501, 'transfer_coding_not_supported', true, null],
+      ]);
+    });
+  });
+
   it('tunnel caps: per caller and overall, 503 tunnel_limit logged, a closed tunnel frees its place', async () => {
     const { gate, close } = await gateWith({ maxClientTunnels: 2, maxTunnels: 3 });
     try {
