@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { certificatesOf } from '../../lib/pem-certificates.ts';
 import type { AccessApplicationSpec } from '../api/access-application.ts';
 import type { FieldError } from '../errors.ts';
-import { missingSecret, missingSecretKey } from './references.ts';
+import { missingSecret, missingSecretKey, TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY } from './references.ts';
 import type { SecretsByName } from './render-auth.ts';
 
 /**
@@ -15,10 +15,6 @@ export interface RenderedUpstreamTls {
   readonly serverName: string;
   readonly clientCertificate?: { readonly certificates: string; readonly key: string };
 }
-
-/** The keys of a kubernetes.io/tls Secret. */
-export const TLS_CERTIFICATE_KEY = 'tls.crt';
-export const TLS_PRIVATE_KEY_KEY = 'tls.key';
 
 /**
  * A client certificate from a kubernetes.io/tls Secret: its certificates (each parsed) and its

@@ -3,6 +3,7 @@ import {
   ACCESS_POLICIES,
   ACCESS_REVOCATIONS,
 } from '../../contract/api/resource-types.ts';
+import { secretReferences } from '../../contract/config/references.ts';
 import { APPLICATION_KEY } from '../../contract/injection.ts';
 import { keysSecretName } from '../../contract/keys.ts';
 import {
@@ -70,20 +71,10 @@ function podIdentity(pod: KubeObject): KubeObject {
 function applicationRefs(key: string, object: KubeObject | undefined): string[] {
   if (!object) return [];
   const { namespace } = splitKey(key);
-  const spec = object.spec as {
-    policies?: { name: string }[];
-    authentication?: { identityProviders?: { clientSecretRef?: { name: string } }[] };
-    upstream?: { tls?: { caSecretRef?: { name: string }; clientCertificateSecretRef?: { name: string } } };
-  };
-  const caSecret = spec.upstream?.tls?.caSecretRef?.name;
-  const clientSecret = spec.upstream?.tls?.clientCertificateSecretRef?.name;
+  const policies = (object.spec as { policies?: { name: string }[] }).policies ?? [];
   return [
-    ...(spec.policies ?? []).map((p) => `policy:${namespace}/${p.name}`),
-    ...(spec.authentication?.identityProviders ?? []).flatMap((p) =>
-      p.clientSecretRef ? [`secret:${namespace}/${p.clientSecretRef.name}`] : [],
-    ),
-    ...(caSecret ? [`secret:${namespace}/${caSecret}`] : []),
-    ...(clientSecret ? [`secret:${namespace}/${clientSecret}`] : []),
+    ...policies.map((p) => `policy:${namespace}/${p.name}`),
+    ...secretReferences(object).map((ref) => `secret:${namespace}/${ref.name}`),
     `secret:${namespace}/${keysSecretName(object.metadata.name)}`,
   ];
 }

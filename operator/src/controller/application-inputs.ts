@@ -2,9 +2,9 @@ import { AccessApplication } from '../../../contract/api/access-application.ts';
 import { AccessPolicy } from '../../../contract/api/access-policy.ts';
 import { API_VERSION } from '../../../contract/api/schema-helpers.ts';
 import { schemaErrors } from '../../../contract/api/validate.ts';
+import { type SecretReference, secretReferences } from '../../../contract/config/references.ts';
 import { type Located, renderPolicy } from '../../../contract/config/render.ts';
 import type { SecretsByName } from '../../../contract/config/render-auth.ts';
-import { TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY } from '../../../contract/config/render-upstream-tls.ts';
 import type { FieldError } from '../../../contract/errors.ts';
 import { keysFromSecretData, keysSecretName } from '../../../contract/keys.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
@@ -117,40 +117,23 @@ export function gatherInputs(
   }
   const secretMap = new Map<string, Readonly<Record<string, string>>>();
   const missingSecrets: string[] = [];
-  for (const provider of application.spec.authentication?.identityProviders ?? []) {
-    const ref = provider.clientSecretRef;
-    if (!ref) continue;
+  const missingUpstreamSecrets: string[] = [];
+  for (const ref of secretReferences(application)) {
     const secret = secrets.get(`${namespace}/${ref.name}`);
     const data = secret ? secretStrings(secret) : undefined;
-    if (data) secretMap.set(ref.name, data);
-    if (!data || data[ref.key] === undefined) {
-      missingSecrets.push(
-        `Secret ${JSON.stringify(ref.name)} key ${JSON.stringify(ref.key)} (identity provider ${provider.name})`,
-      );
-    }
-  }
-  const missingUpstreamSecrets: string[] = [];
-  const caRef = application.spec.upstream.tls?.caSecretRef;
-  if (caRef) {
-    const secret = secrets.get(`${namespace}/${caRef.name}`);
-    const data = secret ? secretStrings(secret) : undefined;
-    if (data) secretMap.set(caRef.name, { ...secretMap.get(caRef.name), ...data });
-    if (!data || data[caRef.key] === undefined)
-      missingUpstreamSecrets.push(
-        `Secret ${JSON.stringify(caRef.name)} key ${JSON.stringify(caRef.key)} (the upstream's CA)`,
-      );
-  }
-  const clientRef = application.spec.upstream.tls?.clientCertificateSecretRef;
-  if (clientRef) {
-    const secret = secrets.get(`${namespace}/${clientRef.name}`);
-    const data = secret ? secretStrings(secret) : undefined;
-    if (data) secretMap.set(clientRef.name, { ...secretMap.get(clientRef.name), ...data });
-    const absent = [TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY].filter((key) => data?.[key] === undefined);
-    const keys = data ? ` key ${absent.map((k) => JSON.stringify(k)).join(' and ')}` : '';
-    if (absent.length > 0)
-      missingUpstreamSecrets.push(
-        `Secret ${JSON.stringify(clientRef.name)}${keys} (the client certificate for the upstream)`,
-      );
+    if (data) secretMap.set(ref.name, { ...secretMap.get(ref.name), ...data });
+    const absent = ref.keys.filter((key) => data?.[key] === undefined);
+    if (data && absent.length === 0) continue;
+    // A named key is told whether or not the Secret exists; fixed keys only when it does.
+    const keys =
+      ref.key !== undefined
+        ? ` key ${JSON.stringify(ref.key)}`
+        : data
+          ? ` key ${absent.map((k) => JSON.stringify(k)).join(' and ')}`
+          : '';
+    const missing = `Secret ${JSON.stringify(ref.name)}${keys} (${purposeOf(ref.use)})`;
+    if (ref.use.kind === 'client-secret') missingSecrets.push(missing);
+    else missingUpstreamSecrets.push(missing);
   }
   const unknownProviders = unknownIdentityProviders(application, policyMap);
   const keysSecret = secrets.get(`${namespace}/${keysSecretName(application.metadata.name)}`);
@@ -167,6 +150,12 @@ export function gatherInputs(
     missingUpstreamSecrets,
     unknownProviders,
   };
+}
+
+/** What a Secret is for, in a status message. */
+function purposeOf(use: SecretReference['use']): string {
+  if (use.kind === 'client-secret') return `identity provider ${use.provider}`;
+  return use.kind === 'upstream-ca' ? "the upstream's CA" : 'the client certificate for the upstream';
 }
 
 /**

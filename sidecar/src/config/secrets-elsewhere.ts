@@ -1,5 +1,5 @@
 import type { AccessApplication } from '../../../contract/api/access-application.ts';
-import { TLS_CERTIFICATE_KEY } from '../../../contract/config/render-upstream-tls.ts';
+import { secretReferences } from '../../../contract/config/references.ts';
 
 /**
  * What the rendered config holds for a client secret kept in a Secret the files do not hold
@@ -20,9 +20,6 @@ export interface SecretsStoodIn {
   readonly names: readonly string[];
 }
 
-const record = (v: unknown): Record<string, unknown> | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-
 /**
  * Stands in for every Secret the application names that the files do not hold: platform teams
  * keep client secrets and CAs out of the YAML they check (sealed, or made by an external
@@ -34,44 +31,29 @@ export function standInForSecretsElsewhere(
   application: AccessApplication,
   secrets: SecretsByName,
 ): SecretsStoodIn {
-  const spec = record(application.spec);
   const names: string[] = [];
   const standIns = new Map(secrets);
-  const elsewhere = (reference: unknown): { name: string; key: string } | undefined => {
-    const { name, key } = record(reference) ?? {};
-    if (typeof name !== 'string' || typeof key !== 'string' || secrets.has(name)) return undefined;
-    if (!names.includes(name)) names.push(name);
-    return { name, key };
-  };
-  const providers = record(spec?.authentication)?.identityProviders;
-  for (const provider of Array.isArray(providers) ? providers : []) {
-    const reference = elsewhere(record(provider)?.clientSecretRef);
-    if (reference)
-      standIns.set(reference.name, { ...standIns.get(reference.name), [reference.key]: SECRET_ELSEWHERE });
-  }
-  const upstream = record(spec?.upstream);
-  const tls = record(upstream?.tls);
   // An upstream CA or client certificate kept elsewhere is left out of the render (the config
   // shows none), and stood in for where the references are only checked.
-  const ca = tls && elsewhere(tls.caSecretRef);
-  if (ca) standIns.set(ca.name, { ...standIns.get(ca.name), [ca.key]: SECRET_ELSEWHERE });
-  const client = tls && elsewhere({ ...record(tls.clientCertificateSecretRef), key: TLS_CERTIFICATE_KEY });
-  if (client)
-    standIns.set(client.name, { ...standIns.get(client.name), [TLS_CERTIFICATE_KEY]: SECRET_ELSEWHERE });
-  if (tls && (ca || client)) {
-    const kept = { ...tls };
-    if (ca) delete kept.caSecretRef;
-    if (client) delete kept.clientCertificateSecretRef;
-    return {
-      application: {
-        ...application,
-        spec: { ...application.spec, upstream: { ...application.spec.upstream, tls: kept } },
-      },
-      secrets: standIns,
-      names,
-    };
+  const leftOut: string[] = [];
+  for (const ref of secretReferences(application)) {
+    if (secrets.has(ref.name) || ref.keys.length === 0) continue;
+    if (!names.includes(ref.name)) names.push(ref.name);
+    const stoodIn = Object.fromEntries(ref.keys.map((key) => [key, SECRET_ELSEWHERE]));
+    standIns.set(ref.name, { ...standIns.get(ref.name), ...stoodIn });
+    if (ref.use.kind !== 'client-secret') leftOut.push(ref.field.slice('spec.upstream.tls.'.length));
   }
-  return { application, secrets: standIns, names };
+  const tls = application.spec?.upstream?.tls;
+  if (tls === undefined || leftOut.length === 0) return { application, secrets: standIns, names };
+  const kept = Object.fromEntries(Object.entries(tls).filter(([field]) => !leftOut.includes(field)));
+  return {
+    application: {
+      ...application,
+      spec: { ...application.spec, upstream: { ...application.spec.upstream, tls: kept } },
+    },
+    secrets: standIns,
+    names,
+  };
 }
 
 /** Tells on standard error which Secrets were taken to be in the cluster (the output stays the config). */
