@@ -8,6 +8,7 @@ import type { Located } from '../../../contract/config/render.ts';
 import type { FieldError } from '../../../contract/errors.ts';
 import { type RevocationView, readRevocation } from '../../../contract/revocations.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
+import { parseRfc3339 } from '../../../lib/rfc3339.ts';
 import type { ConfigSnapshot } from './config-files.ts';
 import { parseSnapshot, type SourceDocument } from './load-documents.ts';
 import { standInForSecretsElsewhere } from './secrets-elsewhere.ts';
@@ -145,15 +146,6 @@ export function secretsOf(
   return own;
 }
 
-/** A time as the API server writes one (RFC 3339). */
-function isTimestamp(value: unknown): boolean {
-  return (
-    typeof value === 'string' &&
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i.test(value) &&
-    !Number.isNaN(Date.parse(value))
-  );
-}
-
 /**
  * Reads an AccessRevocation document. Its cut-off is `revokedBefore`, else the creation time the
  * cluster gave it (an object exported with `kubectl get -o yaml`); a file written by hand has no
@@ -172,7 +164,11 @@ function addRevocation(
   }
   const spec = doc.spec as { revokedBefore?: string };
   const created = (doc.metadata as { creationTimestamp?: unknown } | undefined)?.creationTimestamp;
-  if (spec.revokedBefore === undefined && created !== undefined && !isTimestamp(created)) {
+  if (
+    spec.revokedBefore === undefined &&
+    created !== undefined &&
+    (typeof created !== 'string' || parseRfc3339(created) === undefined)
+  ) {
     errors.push({
       path: `${location} metadata.creationTimestamp`,
       message: `must be a time such as 2026-12-06T10:00:00Z (got ${JSON.stringify(created)})`,
