@@ -57,11 +57,13 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     flags.idleCollectionAfterMs > 0 ? { eventLoopQuietMs: flags.idleCollectionAfterMs } : {},
   );
   const operator = flags.operator;
+  // Read and checked once: the config stream and the session-end reports both trust it.
+  const operatorTrust = operator ? operatorCa(operator.ca) : '';
   const endTarget = (end: SessionEnd) => ({
     app: appOf(sidecar.current()),
     ...revocationTarget({ user: null, subject: end.subject ?? null, provider: end.provider ?? null, ...end }),
   });
-  const reporting = await sessionEndReporter(flags, () => sidecar.current());
+  const reporting = await sessionEndReporter(flags, operatorTrust, () => sidecar.current());
   const file = flags.sessionEndsFile ? openEndsFile(flags.sessionEndsFile, sink) : undefined;
   const sessionEnds = createSessionEnds({
     ...reporting,
@@ -144,7 +146,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     ? (await import('../config/operator-source.ts')).createOperatorConfigSource(
         {
           url: operator.url,
-          ca: operatorCa(operator.ca),
+          ca: operatorTrust,
           tokenFile: operator.tokenFile,
           ...(flags.application ? { application: flags.application } : {}),
           onWaiting: (waiting) => {
@@ -339,6 +341,8 @@ function operatorCa(ca: NonNullable<SidecarFlags['operator']>['ca']): string {
 
 async function sessionEndReporter(
   flags: SidecarFlags,
+  /** The operator's CA certificates (cluster mode). */
+  operatorTrust: string,
   current: () => SidecarConfig | undefined,
 ): Promise<{ reporter?: SessionEndReporter }> {
   const operator = flags.operator;
@@ -346,7 +350,7 @@ async function sessionEndReporter(
     return {
       reporter: operatorReporter({
         url: operator.url,
-        ca: operatorCa(operator.ca),
+        ca: operatorTrust,
         tokenFile: operator.tokenFile,
       }),
     };
