@@ -35,3 +35,24 @@ export function hasSidecarContainer(pod: PodContainers): boolean {
     (c) => c.name === SIDECAR_CONTAINER,
   );
 }
+
+/** What the pod's status says of one container (the fields Gatehouse reads). */
+export interface ContainerStatus {
+  readonly name: string;
+  readonly ready?: boolean;
+  readonly restartCount?: number;
+  readonly state?: { readonly running?: unknown; readonly waiting?: { readonly reason?: string } };
+}
+
+/** The status of the pod's Gatehouse sidecar container, as a native sidecar or a regular container. */
+export function sidecarContainerStatus(pod: object): ContainerStatus | undefined {
+  const status = (pod as { readonly status?: unknown }).status as
+    | {
+        readonly initContainerStatuses?: readonly ContainerStatus[];
+        readonly containerStatuses?: readonly ContainerStatus[];
+      }
+    | undefined;
+  return [...(status?.initContainerStatuses ?? []), ...(status?.containerStatuses ?? [])].find(
+    (c) => c.name === SIDECAR_CONTAINER,
+  );
+}

@@ -8,6 +8,7 @@ import {
   hasSidecarContainer,
   type PodContainers,
   SIDECAR_CONTAINER,
+  sidecarContainerStatus,
 } from '../../contract/injection.ts';
 import { UsageError } from '../../lib/args.ts';
 import type { KubeClient } from '../../lib/kube/kube-client.ts';
@@ -186,14 +187,7 @@ async function* readSeries(files: readonly string[], chunkBytes: number): AsyncG
 
 /** How often the pod's sidecar container restarted, from its status. */
 function restarts(pod: KubeObject): number {
-  const status = pod.status as
-    | {
-        initContainerStatuses?: { name: string; restartCount?: number }[];
-        containerStatuses?: { name: string; restartCount?: number }[];
-      }
-    | undefined;
-  const all = [...(status?.initContainerStatuses ?? []), ...(status?.containerStatuses ?? [])];
-  return all.find((c) => c.name === SIDECAR_CONTAINER)?.restartCount ?? 0;
+  return sidecarContainerStatus(pod)?.restartCount ?? 0;
 }
 
 /**

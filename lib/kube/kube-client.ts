@@ -58,6 +58,7 @@ export class KubeClient {
       contentType?: string;
       accept?: string;
       timeoutMs?: number;
+      signal?: AbortSignal;
     } = {},
   ): Promise<Dispatcher.ResponseData> {
     let response: Dispatcher.ResponseData;
@@ -73,6 +74,7 @@ export class KubeClient {
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
         headersTimeout: options.timeoutMs ?? REQUEST_TIMEOUT_MS,
         bodyTimeout: options.timeoutMs ?? REQUEST_TIMEOUT_MS,
+        ...(options.signal ? { signal: options.signal } : {}),
       });
     } catch (error) {
       throw new KubeApiError('unavailable', 0, `${what}: ${(error as Error).message}`);
@@ -215,7 +217,15 @@ export class KubeClient {
   async podLog(
     namespace: string,
     pod: string,
-    options: { container: string; sinceTime?: string; previous?: boolean },
+    options: {
+      container: string;
+      sinceTime?: string;
+      previous?: boolean;
+      /** Each line after the kubelet's RFC 3339 time of it and a space. */
+      timestamps?: boolean;
+      /** Aborts the request, and the stream once it flows. */
+      signal?: AbortSignal;
+    },
   ): Promise<Readable> {
     const response = await this.#send(
       'GET',
@@ -226,8 +236,10 @@ export class KubeClient {
           container: options.container,
           sinceTime: options.sinceTime,
           previous: options.previous ? 'true' : undefined,
+          timestamps: options.timestamps ? 'true' : undefined,
         },
         accept: '*/*',
+        ...(options.signal ? { signal: options.signal } : {}),
       },
     );
     return response.body as Readable;

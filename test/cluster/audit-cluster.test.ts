@@ -1,6 +1,4 @@
 import { mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +9,7 @@ import { kubeconfigWithUser, writeExecPlugin } from '../helpers/exec-plugin.ts';
 import { CHART, helm } from '../helpers/helm.ts';
 import { requestLine } from '../helpers/log-lines.ts';
 import { runGatehouse } from '../helpers/sidecar-process.ts';
-import { selfSignedCertificate } from '../helpers/tls.ts';
+import { type StandInKubelet, setSidecarStatus, startStandInKubelet } from '../helpers/stand-in-kubelet.ts';
 
 /**
  * `gatehouse audit --cluster` reads every sidecar's log through the API server (pods/log). The
@@ -27,9 +25,8 @@ const FLEET = 'fleet';
 const logsOpen = { now: 0, most: 0 };
 /** Served as a log: the stand-in kubelet answers 500. */
 const FAILING = '!500';
-const asked: string[] = [];
 let cluster: ControlPlane;
-let kubelet: Server;
+let kubelet: StandInKubelet;
 
 const line = (sessionId: string, uri: string, second: number, app = 'corp/wiki') => {
   const at = `2026-11-20T09:00:${String(second).padStart(2, '0')}`;
@@ -60,15 +57,14 @@ const pod = (name: string, withSidecar: boolean, namespace = NS, app = 'wiki') =
   });
 
 beforeAll(async () => {
-  const tls = selfSignedCertificate();
-  kubelet = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
-    asked.push(req.url ?? '');
-    const match = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/?]+)/.exec(req.url ?? '');
-    const previous = /[?&]previous=true/.test(req.url ?? '') ? ' previous' : '';
-    const body = match ? served.get(`${match[1]}/${match[2]}/${match[3]}${previous}`) : undefined;
+  cluster = await startControlPlane();
+  await cluster.kubectl(['create', 'namespace', NS]);
+  kubelet = await startStandInKubelet(cluster, ({ namespace, pod, container, query }, res) => {
+    const previous = query.get('previous') === 'true' ? ' previous' : '';
+    const body = served.get(`${namespace}/${pod}/${container}${previous}`);
     if (body === undefined) res.writeHead(404).end('no such container log');
     else if (body === FAILING) res.writeHead(500).end('kubelet failure');
-    else if (match?.[1] === FLEET) {
+    else if (namespace === FLEET) {
       // A log that takes a moment to end, so that logs asked for together are open together.
       logsOpen.now++;
       logsOpen.most = Math.max(logsOpen.most, logsOpen.now);
@@ -79,27 +75,6 @@ beforeAll(async () => {
       }, 150);
     } else res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
   });
-  await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
-  cluster = await startControlPlane();
-  const port = (kubelet.address() as AddressInfo).port;
-  await cluster.kubectl(['create', 'namespace', NS]);
-  await cluster.kubectl(
-    ['apply', '-f', '-'],
-    JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1' } }),
-  );
-  await cluster.kubectl([
-    'patch',
-    'node',
-    'node-1',
-    '--subresource=status',
-    '--type=merge',
-    `-p=${JSON.stringify({
-      status: {
-        addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
-        daemonEndpoints: { kubeletEndpoint: { Port: port } },
-      },
-    })}`,
-  ]);
   admin = new KubeClient(cluster.connection(), { fieldManager: 'test-user' });
   await pod('wiki-a', true);
   await pod('wiki-b', true);
@@ -119,29 +94,7 @@ beforeAll(async () => {
   served.set(`${NS}/wiki-b/gatehouse`, `${line('s1', '/two', 2)}\nnot json\n${line('s2', '/other', 4)}\n`);
   // wiki-b's sidecar restarted once: its earlier lines are the previous instance's log.
   served.set(`${NS}/wiki-b/gatehouse previous`, `${line('s1', '/zero', 0)}\n`);
-  await cluster.kubectl([
-    'patch',
-    'pod',
-    'wiki-b',
-    '-n',
-    NS,
-    '--subresource=status',
-    '--type=merge',
-    `-p=${JSON.stringify({
-      status: {
-        initContainerStatuses: [
-          {
-            name: 'gatehouse',
-            ready: true,
-            restartCount: 1,
-            image: 'gatehouse:1',
-            imageID: '',
-            state: { running: {} },
-          },
-        ],
-      },
-    })}`,
-  ]);
+  await setSidecarStatus(cluster, NS, 'wiki-b', { running: true, restartCount: 1 });
 }, 60_000);
 
 afterAll(async () => {
@@ -188,7 +141,7 @@ describe('gatehouse audit --cluster', () => {
       ['s2', ['/other']],
     ]);
     // Only the sidecar containers of labelled pods were read, and the restarted one's previous instance.
-    const read = asked
+    const read = kubelet.asked
       .map((u) => `${u.split('?')[0]}${u.includes('previous=true') ? ' (previous)' : ''}`)
       .sort();
     expect(read).toEqual([
@@ -214,7 +167,7 @@ describe('gatehouse audit --cluster', () => {
   });
 
   it('passes --since on as sinceTime, and says clearly when the API refuses', async () => {
-    asked.length = 0;
+    kubelet.asked.length = 0;
     await runGatehouse([
       'audit',
       'ip',
@@ -225,7 +178,7 @@ describe('gatehouse audit --cluster', () => {
       '--since',
       '2026-11-20T08:00:00Z',
     ]);
-    expect(asked.every((u) => u.includes('sinceTime=2026-11-20T08%3A00%3A00Z'))).toBe(true);
+    expect(kubelet.asked.every((u) => u.includes('sinceTime=2026-11-20T08%3A00%3A00Z'))).toBe(true);
     const refused = await runGatehouse(['audit', 'sessions', '--cluster', '--kubeconfig', '/nonexistent']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^gatehouse audit: .*nonexistent/);

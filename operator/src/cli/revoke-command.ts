@@ -11,6 +11,12 @@ import { KubeClient } from '../../../lib/kube/kube-client.ts';
 import { isObjectKey, type KubeObject } from '../../../lib/kube/kube-object.ts';
 import { parseRfc3339, RFC3339_HINT } from '../../../lib/rfc3339.ts';
 import { readyCondition } from '../controller/conditions.ts';
+import {
+  confirmSidecars,
+  runningSidecars,
+  type SidecarsConfirmation,
+  SidecarsUncheckedError,
+} from './revocation-sidecars.ts';
 
 export const REVOKE_USAGE = `Usage: gatehouse revoke --user <email> [--app <name>]... [options]
        gatehouse revoke --sub <subject> [--provider <name>] [--app <name>]... [options]
@@ -38,7 +44,11 @@ Options:
   --reason <text>         why (kept on the object and logged by every sidecar)
   --before <time>         end sessions signed in at or before this RFC 3339 time (default: now;
                           not with --session, which names one session whenever it signed in)
-  --wait <duration>       wait until every covered application's config carries it (default 10s; 0s: do not wait)
+  --wait <duration>       wait until it is confirmed (default 10s; 0s: do not wait)
+  --confirm <what>        what confirms it: sidecars (default: every running sidecar of the covered
+                          applications wrote that it applied it, read from their logs; needs list
+                          on pods and get on pods/log, as the chart's gatehouse-revoker role has)
+                          or config (the operator's config for every covered application carries it)
   --kubeconfig <file>     kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
   --context <name>        kubeconfig context
   --revocations-dir <dir> without a cluster: write the revocation into the directory standalone
@@ -99,6 +109,8 @@ export interface RevokeFlags {
   /** RFC 3339, normalised to UTC. */
   readonly before?: string;
   readonly waitMs: number;
+  /** What confirms the revocation: each running sidecar's log, or the operator's config. */
+  readonly confirm: 'sidecars' | 'config';
   readonly connection: { readonly kubeconfig?: string; readonly context?: string };
   readonly format: 'text' | 'json' | 'name';
   /** Where the result goes; standard output when absent. */
@@ -108,6 +120,7 @@ export interface RevokeFlags {
 }
 
 const FORMATS = ['text', 'json', 'name'] as const;
+const CONFIRMATIONS = ['sidecars', 'config'] as const;
 
 /** The flags of `gatehouse revoke`, checked; no side effects. Throws UsageError. */
 export function parseRevokeFlags(argv: readonly string[], now = Date.now()): RevokeFlags {
@@ -124,6 +137,7 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
       reason: { type: 'string' },
       before: { type: 'string' },
       wait: { type: 'string', default: '10s' },
+      confirm: { type: 'string', default: 'sidecars' },
       kubeconfig: { type: 'string' },
       'revocations-dir': { type: 'string' },
       'max-session-lifetime': { type: 'string', default: '12h' },
@@ -137,6 +151,8 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
   const target = revokeTarget(values);
   const format = FORMATS.find((f) => f === values.format);
   if (!format) throw new UsageError('--format must be text, json or name');
+  const confirm = CONFIRMATIONS.find((c) => c === values.confirm);
+  if (!confirm) throw new UsageError('--confirm must be sidecars or config');
   // -o once named the format here; it is the output file in every command now.
   if (values.output !== undefined && (FORMATS as readonly string[]).includes(values.output))
     throw new UsageError(`-o/--output is the file to write; for the format give --format ${values.output}`);
@@ -166,6 +182,7 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
     ...(values.reason ? { reason: values.reason } : {}),
     ...(before ? { before } : {}),
     waitMs: parseDurationFlag(values.wait, '--wait'),
+    confirm,
     ...(values['revocations-dir']
       ? {
           directory: {
@@ -287,12 +304,14 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
     const deadline = started + waitMs;
     let enforced = false;
     let gone = false;
+    let sidecars: SidecarsReport | undefined;
+    let waitingFor = `the operator to deliver ${name} to every covered application`;
     // On a terminal, say what it waits for once the wait is long enough to wonder.
     const progress = process.stderr.isTTY
       ? setInterval(() => {
           const waited = ((Date.now() - started) / 1000).toFixed(0);
           process.stderr.write(
-            `\rgatehouse revoke: waiting for the operator to deliver ${name} to every covered sidecar (${waited} s of ${waitMs / 1000} s)`,
+            `\r\x1b[Kgatehouse revoke: waiting for ${waitingFor} (${waited} s of ${waitMs / 1000} s)`,
           );
         }, 1000)
       : undefined;
@@ -314,6 +333,10 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
         }
         object = latest;
       }
+      if (enforced && !gone && flags.confirm === 'sidecars') {
+        waitingFor = `every running sidecar of the covered applications to apply ${name}`;
+        sidecars = await checkSidecars(client, object, Math.max(deadline, Date.now() + SIDECARS_MIN_MS));
+      }
     } finally {
       if (progress) {
         clearInterval(progress);
@@ -327,7 +350,15 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
         : waitMs > 0
           ? 'unconfirmed'
           : 'created';
-    writeResult(flags, resultText(flags.format, object, flags.target, who, outcome));
+    writeResult(flags, resultText(flags.format, object, flags.target, who, outcome, sidecars));
+    if (sidecars && !sidecars.checked)
+      process.stderr.write(
+        `gatehouse revoke: the sidecars were not checked: ${sidecars.reason}. The config of every covered application carries it; to confirm each sidecar, bind the chart's gatehouse-revoker role (it lists pods and reads their logs), or give --confirm config.\n`,
+      );
+    if (sidecars?.checked && sidecars.pending.length > 0) {
+      process.stderr.write(pendingSidecarsText(sidecars, waitMs));
+      return 1;
+    }
     if (outcome === 'unconfirmed') {
       const ready = readyCondition(object.status as AccessRevocationStatus | undefined);
       process.stderr.write(
@@ -344,6 +375,66 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
 /** What became of the revocation while the command waited. */
 type Outcome = 'enforced' | 'expired' | 'unconfirmed' | 'created';
 
+/** The running sidecars' confirmation, or why there is none. */
+type SidecarsReport =
+  | ({ readonly checked: true; readonly running: number } & SidecarsConfirmation)
+  | { readonly checked: false; readonly reason: string };
+
+/** The time the sidecars get at least, however long the operator took within --wait. */
+const SIDECARS_MIN_MS = 1_000;
+
+/** Reads the logs of the covered applications' running sidecars for the revocation's `revocation_applied`. */
+async function checkSidecars(
+  client: KubeClient,
+  object: KubeObject,
+  deadline: number,
+): Promise<SidecarsReport> {
+  const status = object.status as AccessRevocationStatus | undefined;
+  const createdAt = Date.parse(String(object.metadata.creationTimestamp));
+  try {
+    const running = await runningSidecars(client, status?.applications ?? []);
+    const found = await confirmSidecars(client, { name: object.metadata.name, createdAt }, running, deadline);
+    return { checked: true, running: running.length, ...found };
+  } catch (error) {
+    if (error instanceof SidecarsUncheckedError) return { checked: false, reason: error.message };
+    return { checked: false, reason: `the pods could not be read (${(error as Error).message})` };
+  }
+}
+
+/** Up to `most` names, then how many more. */
+function someOf(names: readonly string[], most = 5): string {
+  const shown = names.slice(0, most).join(', ');
+  return names.length > most ? `${shown} and ${names.length - most} more` : shown;
+}
+
+/** The sentence for the sidecars that applied it (text format). */
+function sidecarsSentence(report: SidecarsReport): string {
+  if (!report.checked) return '';
+  if (report.running === 0)
+    return 'No sidecar of the covered applications is running now; one that starts gets it with its first config.\n';
+  const applied = report.applied.length;
+  const pods = (n: number) => `${n} running sidecar${n === 1 ? '' : 's'}`;
+  const deleted = report.gone.length > 0 ? ` (${report.gone.length} deleted meanwhile)` : '';
+  if (report.pending.length === 0)
+    return `Applied by every running sidecar: ${pods(applied)}${deleted} (${someOf(report.applied.map((s) => s.pod))}).\n`;
+  return `Applied by ${applied} of ${pods(report.running)}${deleted}.\n`;
+}
+
+/** Standard error's account of the sidecars that did not apply it, and what to do about each. */
+function pendingSidecarsText(report: SidecarsReport & { checked: true }, waitMs: number): string {
+  const n = report.pending.length;
+  const lines = report.pending.map((s) => {
+    const [namespace, pod] = s.pod.split('/');
+    const state = s.error
+      ? `its log could not be read: ${s.error}`
+      : s.ready
+        ? 'ready, without it: its config stream is likely down (its config_stream_disconnected lines, GatehouseConfigStale)'
+        : 'not ready: it has no config yet, and applies it with its first';
+    return `  ${s.pod} (${s.application}): ${state}\n    to end its sessions now: kubectl delete pod -n ${namespace} ${pod}\n`;
+  });
+  return `gatehouse revoke: ${n} of ${report.running} running sidecar${report.running === 1 ? '' : 's'} did not write that ${n === 1 ? 'it' : 'they'} applied it within ${Math.max(waitMs, SIDECARS_MIN_MS) / 1000}s; the sessions it covers go on there until ${n === 1 ? 'it applies' : 'they apply'} it (the AccessRevocation stays):\n${lines.join('')}`;
+}
+
 /** The result as the format asks: the object's name, JSON, or sentences for a person. */
 function resultText(
   format: RevokeFlags['format'],
@@ -351,11 +442,12 @@ function resultText(
   target: RevokeTarget,
   user: string,
   outcome: Outcome,
+  sidecars?: SidecarsReport,
 ): string {
   const name = object.metadata.name;
   if (format === 'name') return `accessrevocation.gatehouse.dev/${name}\n`;
   if (format === 'json')
-    return `${JSON.stringify({ name, user, outcome, spec: object.spec, status: object.status ?? null })}\n`;
+    return `${JSON.stringify({ name, user, outcome, spec: object.spec, status: object.status ?? null, ...(sidecars ? { sidecars } : {}) })}\n`;
   const status = object.status as AccessRevocationStatus | undefined;
   const apps = status?.applications ?? [];
   let text = `accessrevocation.gatehouse.dev/${name} created\n`;
@@ -363,7 +455,8 @@ function resultText(
     const where = `${apps.length} application${apps.length === 1 ? '' : 's'}${apps.length > 0 ? `: ${apps.join(', ')}` : ''}`;
     text +=
       `${endedSentence(target, user, status.revokedBefore)} ${where}.\n` +
-      `The revocation expires at ${status.expiresAt}, when no session it covers can still be alive.\n`;
+      `The revocation expires at ${status.expiresAt}, when no session it covers can still be alive.\n` +
+      (sidecars ? sidecarsSentence(sidecars) : '');
   } else if (outcome === 'expired') {
     text +=
       'It was deleted at once: no session it covers can still be alive (its cut-off is older than every covered session lifetime, or no covered application signs anyone in).\n';
