@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,11 @@ let upstream: TestUpstream;
 let kubelet: StandInKubelet;
 let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
 const sidecars = new Map<string, SidecarProcess>();
+/** Pods whose log the stand-in kubelet holds without an answer; answers held, ended at the end. */
+const slowLogs = new Set<string>();
+const held: ServerResponse[] = [];
+/** Pods deleted when their log is asked for (the kubelet then has none). */
+const deletedWhenAsked = new Set<string>();
 /** The analyst bound to the chart's gatehouse-revoker role; one bound to a role without pods. */
 let revoker: string;
 let withoutPods: string;
@@ -58,6 +64,16 @@ beforeAll(async () => {
   env = await startOperatorCluster({ namespaces: [NS] });
   // Each sidecar's standard output is its container log, with the kubelet's time of each line.
   kubelet = await startStandInKubelet(env.cluster, ({ namespace, pod, container, query }, res) => {
+    if (slowLogs.has(pod)) {
+      held.push(res);
+      return;
+    }
+    if (deletedWhenAsked.has(pod)) {
+      void env.cluster
+        .kubectl(['delete', 'pod', pod, '-n', NS, '--grace-period=0', '--force'])
+        .then(() => res.writeHead(404).end('no such container'));
+      return;
+    }
     const sidecar = namespace === NS && container === 'gatehouse' ? sidecars.get(pod) : undefined;
     if (!sidecar) {
       res.writeHead(404).end('no such container log');
@@ -161,6 +177,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  for (const res of held) res.destroy();
   for (const sidecar of sidecars.values()) await sidecar.stop();
   await proxy?.close();
   kubelet?.close();
@@ -245,5 +262,32 @@ describe('gatehouse revoke confirms each running sidecar', () => {
     const bad = await revoke(revoker, 'carol@example.com', '--confirm', 'pods');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--confirm must be sidecars or config');
+  }, 30_000);
+
+  it('tells a log not read in time, and a container the kubelet has no log of, from a sidecar without it; a pod deleted meanwhile is not waited for', async () => {
+    for (const pod of ['wiki-slow', 'wiki-nolog', 'wiki-deleted']) {
+      await wikiPod(pod);
+      await setSidecarStatus(env.cluster, NS, pod, { running: true });
+    }
+    slowLogs.add('wiki-slow');
+    deletedWhenAsked.add('wiki-deleted');
+    const started = Date.now();
+    const result = await revoke(revoker, 'dave@example.com', '--wait', '2s');
+    expect(Date.now() - started).toBeLessThan(7_000);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('Applied by 2 of 4 running sidecars (1 deleted meanwhile).\n');
+    expect(result.stderr).toContain(
+      `  ${NS}/wiki-slow (${NS}/wiki): its log was not read before --wait ran out (give a longer --wait)\n`,
+    );
+    expect(result.stderr).toMatch(
+      new RegExp(`  ${NS}/wiki-nolog \\(${NS}/wiki\\): its log could not be read: .*\\n`),
+    );
+    expect(result.stderr).not.toContain('wiki-deleted');
+    expect(result.stderr).toMatch(
+      /^gatehouse revoke: 2 of 4 running sidecars did not write that they applied it within 2s/,
+    );
+    slowLogs.delete('wiki-slow');
+    for (const pod of ['wiki-slow', 'wiki-nolog'])
+      await env.cluster.kubectl(['delete', 'pod', pod, '-n', NS, '--grace-period=0', '--force']);
   }, 30_000);
 });

@@ -34,8 +34,11 @@ export interface RunningSidecar {
 export interface SidecarsConfirmation {
   /** Wrote that it applied the revocation. */
   readonly applied: readonly RunningSidecar[];
-  /** Running, with no such line by the deadline; `error` when its log could not be read last time. */
-  readonly pending: readonly (RunningSidecar & { readonly error?: string })[];
+  /**
+   * Running, with no such line by the deadline; `error` when its log could not be read the last
+   * time, `unread` when its log was never read to its end before the deadline.
+   */
+  readonly pending: readonly (RunningSidecar & { readonly error?: string; readonly unread?: true })[];
   /** Deleted while the check ran: it serves no one any more. */
   readonly gone: readonly RunningSidecar[];
 }
@@ -54,8 +57,8 @@ export class SidecarsUncheckedError extends Error {
  * cannot match; reading from a little earlier only costs bytes.
  */
 const CLOCK_SKEW_MS = 30_000;
-/** Logs read at once. */
-const CONCURRENCY = 8;
+/** Logs read at once (as `gatehouse audit --cluster` reads at most 64). */
+const CONCURRENCY = 32;
 /** Pause between rounds over the sidecars still pending. */
 const ROUND_MS = 250;
 /** A longer line is not a sidecar's (its lines are a few kB). */
@@ -101,6 +104,8 @@ export async function confirmSidecars(
   const gone: RunningSidecar[] = [];
   const from = new Map<RunningSidecar, string>();
   const errors = new Map<RunningSidecar, string>();
+  /** Sidecars whose log was read to its end at least once. */
+  const read = new Set<RunningSidecar>();
   const start = wholeSecond(revocation.createdAt - CLOCK_SKEW_MS);
   let pending = [...sidecars];
   while (pending.length > 0) {
@@ -109,6 +114,7 @@ export async function confirmSidecars(
       if (found.until !== undefined) from.set(sidecar, wholeSecond(found.until));
       if (found.error) errors.set(sidecar, found.error);
       else errors.delete(sidecar);
+      if (found.whole) read.add(sidecar);
       return found.outcome;
     });
     const left: RunningSidecar[] = [];
@@ -127,15 +133,20 @@ export async function confirmSidecars(
     applied,
     pending: pending.map((sidecar) => {
       const error = errors.get(sidecar);
-      return error === undefined ? sidecar : { ...sidecar, error };
+      if (error !== undefined) return { ...sidecar, error };
+      return read.has(sidecar) ? sidecar : { ...sidecar, unread: true as const };
     }),
     gone,
   };
 }
 
-/** What one read of a sidecar's log found, and the kubelet's time of the last line read (epoch ms). */
+/**
+ * What one read of a sidecar's log found, the kubelet's time of the last line read (epoch ms),
+ * and whether the log was read to its end (not cut by the deadline or an error).
+ */
 interface LogRead {
   readonly outcome: 'applied' | 'gone' | 'pending';
+  readonly whole?: true;
   readonly until?: number;
   readonly error?: string;
 }
@@ -167,15 +178,21 @@ async function readLog(
         const at = space > 0 ? parseRfc3339(line.slice(0, space)) : undefined;
         if (at !== undefined) until = at;
         if (line.includes(revocation) && appliedIn(line.slice(space + 1), revocation))
-          return { outcome: 'applied' };
+          return { outcome: 'applied', whole: true };
       }
     } finally {
       log.destroy();
     }
-    return { outcome: 'pending', ...(until !== undefined ? { until } : {}) };
+    return { outcome: 'pending', whole: true, ...(until !== undefined ? { until } : {}) };
   } catch (error) {
     if (error instanceof SidecarsUncheckedError) throw error;
-    if (error instanceof KubeApiError && error.code === 'not_found') return { outcome: 'gone' };
+    // No log: the pod is gone, or the kubelet has no such container log (said as the error).
+    if (
+      error instanceof KubeApiError &&
+      error.code === 'not_found' &&
+      !(await podExists(client, namespace, pod))
+    )
+      return { outcome: 'gone' };
     return {
       outcome: 'pending',
       ...(until !== undefined ? { until } : {}),
@@ -183,6 +200,16 @@ async function readLog(
     };
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Whether the pod still exists (true when that cannot be told); by list, which the caller may. */
+async function podExists(client: KubeClient, namespace: string, pod: string): Promise<boolean> {
+  try {
+    const { items } = await client.list(PODS, { namespace, fieldSelector: `metadata.name=${pod}` });
+    return items.length > 0;
+  } catch {
+    return true;
   }
 }
 

@@ -417,14 +417,17 @@ function sidecarsSentence(report: SidecarsReport): string {
   const deleted = report.gone.length > 0 ? ` (${report.gone.length} deleted meanwhile)` : '';
   if (report.pending.length === 0)
     return `Applied by every running sidecar: ${pods(applied)}${deleted} (${someOf(report.applied.map((s) => s.pod))}).\n`;
-  return `Applied by ${applied} of ${pods(report.running)}${deleted}.\n`;
+  return `Applied by ${applied} of ${pods(report.running - report.gone.length)}${deleted}.\n`;
 }
 
 /** Standard error's account of the sidecars that did not apply it, and what to do about each. */
 function pendingSidecarsText(report: SidecarsReport & { checked: true }, waitMs: number): string {
   const n = report.pending.length;
+  const running = report.running - report.gone.length;
   const lines = report.pending.map((s) => {
     const [namespace, pod] = s.pod.split('/');
+    if (s.unread)
+      return `  ${s.pod} (${s.application}): its log was not read before --wait ran out (give a longer --wait)\n`;
     const state = s.error
       ? `its log could not be read: ${s.error}`
       : s.ready
@@ -432,7 +435,7 @@ function pendingSidecarsText(report: SidecarsReport & { checked: true }, waitMs:
         : 'not ready: it has no config yet, and applies it with its first';
     return `  ${s.pod} (${s.application}): ${state}\n    to end its sessions now: kubectl delete pod -n ${namespace} ${pod}\n`;
   });
-  return `gatehouse revoke: ${n} of ${report.running} running sidecar${report.running === 1 ? '' : 's'} did not write that ${n === 1 ? 'it' : 'they'} applied it within ${Math.max(waitMs, SIDECARS_MIN_MS) / 1000}s; the sessions it covers go on there until ${n === 1 ? 'it applies' : 'they apply'} it (the AccessRevocation stays):\n${lines.join('')}`;
+  return `gatehouse revoke: ${n} of ${running} running sidecar${running === 1 ? '' : 's'} did not write that ${n === 1 ? 'it' : 'they'} applied it within ${Math.max(waitMs, SIDECARS_MIN_MS) / 1000}s; the sessions it covers go on there until ${n === 1 ? 'it applies' : 'they apply'} it (the AccessRevocation stays):\n${lines.join('')}`;
 }
 
 /** The result as the format asks: the object's name, JSON, or sentences for a person. */
