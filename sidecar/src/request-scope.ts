@@ -143,6 +143,8 @@ export class RequestScope implements OrderLink {
 
   /** Where auth events of this request are written (the same stream as the request line). */
   readonly sink: LogSink;
+  /** Whether the sidecar is ready now (as its admin port's /readyz says): the readiness route's answer. */
+  readonly ready: () => boolean;
 
   constructor(
     kind: 'http' | 'upgrade',
@@ -151,8 +153,10 @@ export class RequestScope implements OrderLink {
     sink: LogSink,
     connection: ClientConnection | null = null,
     metrics: SidecarMetrics | null = null,
+    ready: () => boolean = alwaysReady,
   ) {
     this.metrics = metrics;
+    this.ready = ready;
     this.kind = kind;
     this.connection = connection;
     this.sink = sink;
@@ -200,3 +204,6 @@ export function claimantOf(scope: RequestScope): Claimant {
 export function anonymousClaimant(scope: RequestScope): Claimant {
   return { key: `ip:${scope.clientIp}`, anonymous: true };
 }
+
+/** A scope made outside a server (tests, tools): ready. */
+const alwaysReady = (): boolean => true;

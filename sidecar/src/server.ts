@@ -217,6 +217,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     responses,
     connections,
     draining: () => draining,
+    ready: () => isReady(),
   };
   const isReady = (): boolean => state !== undefined && !stopping && !state.upstream.admission.stalled();
   metrics.watchCapacity({

@@ -995,6 +995,33 @@ describe('the connection cap', () => {
     });
   });
 
+  it('a readiness check with a body answered 200 before it came, whatever its Host: a reset, a FIN, silence and a trickle each end the connection, one line each', async () => {
+    await withDenyingSidecar({ maxConnections: 16, bodyTimeoutMs: 1_000 }, async (gate) => {
+      const checks: RawClient[] = [];
+      for (let i = 0; i < 4; i++) {
+        const c = await openRaw(gate.port, `127.8.6.${1 + i}`);
+        c.socket.write(
+          `GET /.gatehouse/ready HTTP/1.1\r\nHost: 10.9.9.${i}\r\nContent-Length: 100000\r\n\r\n`,
+        );
+        checks.push(c);
+      }
+      await eventually('all answered 200', () => checks.every((c) => statusesOf(c.received())[0] === 200));
+      const [reset, fin, silent, trickle] = checks as [RawClient, RawClient, RawClient, RawClient];
+      reset.socket.resetAndDestroy();
+      fin.socket.end();
+      const drip = setInterval(() => trickle.socket.writable && trickle.socket.write('x'), 100);
+      try {
+        await expect.poll(() => connectionsOpen(gate), { timeout: 5_000, interval: 100 }).toBe(0);
+      } finally {
+        clearInterval(drip);
+      }
+      await Promise.all([fin.closed, silent.closed, trickle.closed]);
+      const lines = gate.records().filter((r) => r.uri === '/.gatehouse/ready');
+      expect(lines.map((r) => r.host).sort()).toEqual(['10.9.9.0', '10.9.9.1', '10.9.9.2', '10.9.9.3']);
+      expect(new Set(lines.map((r) => r.status))).toEqual(new Set([200]));
+    });
+  });
+
   it('refuses a new connection on accept only when every connection is in a request or a tunnel, and counts it', async () => {
     const upstream = await startHostileUpstream();
     const gate = await startSidecar(testConfig({ upstream: { url: upstream.url } }), { maxConnections: 16 });

@@ -27,6 +27,7 @@ import { forwardingHeaders } from './stages/forwarding-headers.ts';
 import { GATEWAY_ROUTE_NOT_UPGRADABLE, gatewayRoutes } from './stages/gateway-routes.ts';
 import { proxy } from './stages/proxy.ts';
 import { proxyUpgrade, type UpgradeRegistry } from './stages/proxy-upgrade.ts';
+import { readinessRoute } from './stages/readiness-route.ts';
 import { resolveClient } from './stages/resolve-client.ts';
 import { stampIdentity } from './stages/stamp-identity.ts';
 
@@ -44,6 +45,7 @@ export const STAGES: readonly Stage[] = [
   resolveClient, //     peer trust and the real client IP
   assignRequestId, //   trusted inbound id or a fresh one
   assignTraceContext, // trusted inbound traceparent or a new trace
+  readinessRoute, //    /.gatehouse/ready for load balancers, whatever the Host
   checkRequest, //      one valid Host of this app, canonical origin-form path
   authenticate, //      service token | ServiceAccount token | session cookie | anonymous
   gatewayRoutes, //     /.gatehouse/: sign-in, callback, logout, JWKS
@@ -60,6 +62,8 @@ export interface PipelineContext {
   readonly responses: OpenResponses;
   readonly connections: ClientConnections;
   draining(): boolean;
+  /** Whether the sidecar is ready (its admin port's /readyz). */
+  ready(): boolean;
 }
 
 async function continueStages(pending: Promise<Stop | undefined>, from: number, scope: RequestScope) {
@@ -94,7 +98,7 @@ export async function handleRequest(
   connection: ClientConnection | null = ctx.connections.of(req.socket) ?? null,
   expectation: Expectation = 'none',
 ) {
-  const scope = new RequestScope('http', state, req, ctx.sink, connection, ctx.metrics);
+  const scope = new RequestScope('http', state, req, ctx.sink, connection, ctx.metrics, ctx.ready);
   if (expectation === 'continue') scope.owesContinue(() => sendContinue(res));
   else scope.expectation = expectation;
   ctx.metrics.requestStarted(state.appLabel);
@@ -144,7 +148,15 @@ function scopeOf(
   req: IncomingMessage,
   socket: Socket,
 ): RequestScope {
-  return new RequestScope(kind, state, req, ctx.sink, ctx.connections.of(socket) ?? null, ctx.metrics);
+  return new RequestScope(
+    kind,
+    state,
+    req,
+    ctx.sink,
+    ctx.connections.of(socket) ?? null,
+    ctx.metrics,
+    ctx.ready,
+  );
 }
 
 /** Records on the scope that a stage stopped the request. */

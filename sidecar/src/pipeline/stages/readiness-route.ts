@@ -1,0 +1,29 @@
+import { LocalResponse } from '../../http/local-response.ts';
+import type { RequestScope } from '../../request-scope.ts';
+
+/**
+ * The readiness route on the traffic port, for the health checks of load balancers that send
+ * traffic straight to the pods (a GKE Ingress, an AWS ALB in IP mode, Azure Application Gateway):
+ * they check the port they send to, with a Host of their own (the pod's address), and take
+ * anything but 200 for a dead backend; the application's own pages answer them with a sign-in
+ * redirect or a denial. Answered for GET and HEAD before the Host is checked and before anyone is
+ * authenticated, with what the admin port's /readyz says: 503 once the sidecar is stopping (the
+ * shutdown delay), so load balancers stop sending before it stops accepting. Logged as every
+ * request is; nothing of it reaches the application.
+ */
+export const READINESS_PATH = '/.gatehouse/ready';
+
+const PLAIN_TEXT = ['content-type', 'text/plain; charset=utf-8', 'cache-control', 'no-store'];
+const READY = new LocalResponse(200, PLAIN_TEXT, 'ok\n', 'gateway');
+const NOT_READY = new LocalResponse(503, PLAIN_TEXT, 'not ready\n', 'rejected', 'not_ready');
+
+export function readinessRoute(scope: RequestScope): LocalResponse | undefined {
+  const url = scope.req.url;
+  // Most requests leave at the first test: their path does not begin with "/.".
+  if (url === undefined || url.charCodeAt(1) !== 0x2e /* . */ || scope.kind !== 'http') return undefined;
+  if (url !== READINESS_PATH && !url.startsWith(`${READINESS_PATH}?`)) return undefined;
+  const method = scope.req.method;
+  if (method !== 'GET' && method !== 'HEAD') return undefined;
+  scope.host = scope.req.headers.host ?? ''; // logged as sent: the check's Host is not the application's
+  return scope.ready() ? READY : NOT_READY;
+}
