@@ -36,6 +36,7 @@ import {
   DEFAULT_TUNNEL_LIMITS,
   type TunnelLimits,
 } from './pipeline/stages/proxy-upgrade.ts';
+import { isReadinessCheck } from './pipeline/stages/readiness-route.ts';
 import type { Expectation, RequestScope } from './request-scope.ts';
 import { compileRuntimeState, type RuntimeState } from './runtime-state.ts';
 import type { UpstreamFairness } from './upstream/upstream.ts';
@@ -183,9 +184,10 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         ).unref()
       : undefined;
 
-  const track = (work: Promise<void>): void => {
+  /** Work in flight, for the drain; `quiet` work (a load balancer's readiness check) is not a sign of work for the idle collection. */
+  const track = (work: Promise<void>, quiet = false): void => {
     inFlight++;
-    started++;
+    if (!quiet) started++;
     work.finally(() => {
       inFlight--;
       if (inFlight === 0) drained?.();
@@ -264,8 +266,10 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       }
       return;
     }
+    // A load balancer checking every few seconds must not keep the sidecar from being quiet.
+    const quiet = isReadinessCheck(req);
     if (turn === null && !sink.congested) {
-      track(handleRequest(ctx, current, req, res, connection ?? null, expectation));
+      track(handleRequest(ctx, current, req, res, connection ?? null, expectation), quiet);
       return;
     }
     if (turn === null) connection?.announce(); // it begins once the log has drained
@@ -274,6 +278,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       ahead
         .then(() => sink.whenUncongested())
         .then(() => handleRequest(ctx, current, req, res, connection ?? null, expectation)),
+      quiet,
     );
   };
   server.on('request', onRequest);

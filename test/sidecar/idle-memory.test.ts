@@ -81,12 +81,24 @@ describe('a quiet sidecar gives memory back', () => {
     expect(await collections(proc.adminPort)).toBe(1);
 
     // Quiet: a collection between one and one and a half quiet times later, and no earlier than
-    // six quiet times after the previous one.
-    await eventually(
-      async () => (await collections(proc.adminPort)) === 2,
-      15_000,
-      'the collection after the load',
-    );
+    // six quiet times after the previous one; a load balancer's readiness checks meanwhile (GKE
+    // checks every few seconds from several probers) do not count as work.
+    const checks = setInterval(() => {
+      void fetch(`http://127.0.0.1:${proc.port}/.gatehouse/ready`).then((r) => r.arrayBuffer());
+    }, 300);
+    try {
+      await eventually(
+        async () => (await collections(proc.adminPort)) === 2,
+        15_000,
+        'the collection after the load',
+      );
+    } finally {
+      clearInterval(checks);
+    }
+    expect(
+      proc.lines.filter((l) => l.type === 'request' && l.uri === '/.gatehouse/ready' && l.status === 200)
+        .length,
+    ).toBeGreaterThan(3);
     const atRest = anonymousRssBytes(pid);
     console.warn(
       `anonymous memory after 200 connections ${(afterLoad / MIB).toFixed(1)} MiB, after the collection ${(atRest / MIB).toFixed(1)} MiB`,

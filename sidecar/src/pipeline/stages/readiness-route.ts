@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { LocalResponse } from '../../http/local-response.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
@@ -17,13 +18,17 @@ const PLAIN_TEXT = ['content-type', 'text/plain; charset=utf-8', 'cache-control'
 const READY = new LocalResponse(200, PLAIN_TEXT, 'ok\n', 'gateway');
 const NOT_READY = new LocalResponse(503, PLAIN_TEXT, 'not ready\n', 'rejected', 'not_ready');
 
-export function readinessRoute(scope: RequestScope): LocalResponse | undefined {
-  const url = scope.req.url;
+/** Whether a request (not an upgrade) is a readiness check: GET or HEAD of READINESS_PATH. */
+export function isReadinessCheck(req: IncomingMessage): boolean {
+  const url = req.url;
   // Most requests leave at the first test: their path does not begin with "/.".
-  if (url === undefined || url.charCodeAt(1) !== 0x2e /* . */ || scope.kind !== 'http') return undefined;
-  if (url !== READINESS_PATH && !url.startsWith(`${READINESS_PATH}?`)) return undefined;
-  const method = scope.req.method;
-  if (method !== 'GET' && method !== 'HEAD') return undefined;
+  if (url === undefined || url.charCodeAt(1) !== 0x2e /* . */) return false;
+  if (url !== READINESS_PATH && !url.startsWith(`${READINESS_PATH}?`)) return false;
+  return req.method === 'GET' || req.method === 'HEAD';
+}
+
+export function readinessRoute(scope: RequestScope): LocalResponse | undefined {
+  if (scope.kind !== 'http' || !isReadinessCheck(scope.req)) return undefined;
   scope.host = scope.req.headers.host ?? ''; // logged as sent: the check's Host is not the application's
   return scope.ready() ? READY : NOT_READY;
 }
