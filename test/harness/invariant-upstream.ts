@@ -30,6 +30,8 @@ export function checkForwarded(req: IncomingMessage, upgrade: boolean): string[]
     problems.push(`non-canonical path ${JSON.stringify(url.slice(0, 80))}`);
   const names = req.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
   const legit = path.startsWith(LEGIT_PREFIX);
+  // The sidecar's own routes (sign-in, readiness) are answered by it, never forwarded.
+  if (path.startsWith('/.gatehouse/')) problems.push(`gateway route ${path} forwarded`);
   let hosts = 0;
   let lengths = 0;
   for (const name of names) {

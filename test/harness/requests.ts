@@ -21,6 +21,8 @@ const PATHS = [
   '/fuzz/%2F',
   '/fuzz?x=1&token=secret',
   '/fuzz/\u00e9',
+  '/.gatehouse/ready',
+  '/.gatehouse/ready?lb=1',
 ];
 const SPOOFS = [
   'X-Forwarded-Email: mallory@evil.test',
@@ -55,7 +57,10 @@ export function baseRequest(rng: Prng): string {
     case 6:
       return `POST /upload HTTP/1.1\r\n${HOST}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!`;
     case 7:
-      return `POST /upload HTTP/1.1\r\n${HOST}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n${HOST}\r\n`;
+      return rng.chance(0.5)
+        ? `POST /upload HTTP/1.1\r\n${HOST}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n${HOST}\r\n`
+        : // A readiness check, answered before its body: the body is not a request.
+          `GET /.gatehouse/ready HTTP/1.1\r\nHost: 10.0.0.9\r\nContent-Length: 40\r\n\r\nGET /admin HTTP/1.1\r\n${HOST}\r\n`;
     default:
       return `${rng.pick(['HEAD', 'OPTIONS', 'DELETE', 'PUT', 'PATCH'])} ${path} HTTP/1.1\r\n${HOST}${spoof}\r\n`;
   }
