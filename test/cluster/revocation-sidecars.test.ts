@@ -3,7 +3,11 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCESS_APPLICATIONS, ACCESS_POLICIES } from '../../contract/api/resource-types.ts';
+import {
+  ACCESS_APPLICATIONS,
+  ACCESS_POLICIES,
+  ACCESS_REVOCATIONS,
+} from '../../contract/api/resource-types.ts';
 import { type DevProvider, startDevProvider } from '../../examples/demo/dev-provider.ts';
 import { PODS, SECRETS, SERVICE_ACCOUNTS } from '../../lib/kube/resource-types.ts';
 import { kubeconfigWithUser } from '../helpers/exec-plugin.ts';
@@ -227,7 +231,7 @@ describe('gatehouse revoke confirms each running sidecar', () => {
     expect(refused.stdout).toContain(`are ended in 1 application: ${NS}/wiki.`);
     expect(refused.stdout).toContain('Applied by 1 of 2 running sidecars.\n');
     expect(refused.stderr).toMatch(
-      /^gatehouse revoke: 1 of 2 running sidecars did not write that it applied it within 3s; the sessions it covers go on there until it applies it \(the AccessRevocation stays\):\n {2}corp\/wiki-2 \(corp\/wiki\): ready, without it: its config stream is likely down/,
+      /^gatehouse revoke: 1 of 2 running sidecars did not write that it applied it within 3s; the sessions it covers go on there until it applies it \(the AccessRevocation stays; confirm again with gatehouse revoke --check \S+\):\n {2}corp\/wiki-2 \(corp\/wiki\): ready, without it: its config stream is likely down/,
     );
     expect(refused.stderr).toContain('to end its sessions now: kubectl delete pod -n corp wiki-2\n');
     const name = /accessrevocation\.gatehouse\.dev\/(\S+) created/.exec(refused.stdout)?.[1];
@@ -240,9 +244,40 @@ describe('gatehouse revoke confirms each running sidecar', () => {
     expect(since.length).toBeGreaterThan(3);
     expect(Date.parse(since.at(-1) as string)).toBeGreaterThan(Date.parse(since[0] as string));
 
-    // Back on its stream, it applies it with the config it gets, and says so.
+    expect(refused.stderr).toContain(`confirm again with gatehouse revoke --check ${name}`);
+    const stillCut = await runGatehouse([
+      'revoke',
+      '--check',
+      name as string,
+      '--kubeconfig',
+      revoker,
+      '--wait',
+      '1s',
+    ]);
+    expect(stillCut.code).toBe(1);
+    expect(stillCut.stdout).toMatch(new RegExp(`^accessrevocation\\.gatehouse\\.dev/${name}\n`));
+    expect(stillCut.stdout).toContain('Applied by 1 of 2 running sidecars.\n');
+
+    // Back on its stream, it applies it with the config it gets, and says so; confirmed again,
+    // by name, nothing made anew.
     proxy.setDown(false);
     await cut.waitForLine((l) => l.type === 'revocation_applied' && l.revocation === name, 15_000);
+    const revocations = (await env.admin.list(ACCESS_REVOCATIONS)).items.length;
+    const again = await runGatehouse(['revoke', '--check', name as string, '--kubeconfig', revoker]);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(
+      `accessrevocation.gatehouse.dev/${name}\n` +
+        `Sessions of bob@example.com signed in at or before ${refused.stdout.match(/at or before (\S+) are/)?.[1]} are ended in 1 application: ${NS}/wiki.\n` +
+        `The revocation expires at ${refused.stdout.match(/expires at (\S+),/)?.[1]}, when no session it covers can still be alive.\n` +
+        `Applied by every running sidecar: 2 running sidecars (${NS}/wiki-1, ${NS}/wiki-2).\n`,
+    );
+    expect((await env.admin.list(ACCESS_REVOCATIONS)).items.length).toBe(revocations);
+    const missing = await runGatehouse(['revoke', '--check', 'nobody-x1y2z', '--kubeconfig', revoker]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(
+      'gatehouse revoke: no AccessRevocation nobody-x1y2z: it expired and was deleted (no session it covers can still be alive), was lifted (kubectl delete), or never was\n',
+    );
   }, 40_000);
 
   it('without the right to read pods, says the sidecars were not checked and confirms by the config', async () => {

@@ -104,6 +104,13 @@ describe('gatehouse revoke flags', () => {
       { before: '2026-11-21T07:00:00.000Z' },
     ],
     ['no wait', ['--user', 'a@b.c', '--wait', '0s'], { waitMs: 0 }],
+    ['confirmed by each sidecar by default', ['--user', 'a@b.c'], { confirm: 'sidecars' }],
+    ['confirmed by the config', ['--user', 'a@b.c', '--confirm', 'config'], { confirm: 'config' }],
+    [
+      'a revocation made before, confirmed again',
+      ['--check', 'alice-example-com-7qz4k', '--wait', '30s', '--format', 'json'],
+      { check: 'alice-example-com-7qz4k', waitMs: 30_000, format: 'json', confirm: 'sidecars' },
+    ],
     [
       'one session by its id',
       ['--session', 'Qx7_k2-9aZbC3dEfGh1', '--app', 'corp/wiki'],
@@ -129,6 +136,12 @@ describe('gatehouse revoke flags', () => {
       '-o/--output is the file to write; for the format give --format name',
     ],
     [['--user', 'a@b.c', '--format', 'yaml'], '--format must be text, json or name'],
+    [
+      ['--check', 'alice-example-com-7qz4k', '--user', 'a@b.c', '--app', 'wiki'],
+      '--check confirms an AccessRevocation that exists; it does not go with --user, --app',
+    ],
+    [['--check', 'corp/alice'], '--check "corp/alice" is not the name of an AccessRevocation'],
+    [['--check', 'Alice_1'], '--check "Alice_1" is not the name of an AccessRevocation'],
     [['--user', 'a@b.c', '--sub', 's'], 'give one of --user <email>, --sub <subject>'],
     [['--session', 'Qx7_k2-9aZbC3dEfGh1', '--user', 'a@b.c'], 'give one of --user <email>'],
     [['--session', 'Qx7_k2-9aZbC3dEfGh1', '--provider-session', 'p'], 'give one of --user <email>'],
@@ -158,7 +171,9 @@ describe('gatehouse revoke flags', () => {
 
   it('takes a --before up to 5 minutes ahead of this clock (clocks drift), not later', () => {
     const ahead = (minutes: number) => new Date(NOW + minutes * 60_000).toISOString();
-    expect(parseRevokeFlags(['--user', 'a@b.c', '--before', ahead(4)], NOW).before).toBe(ahead(4));
+    expect(parseRevokeFlags(['--user', 'a@b.c', '--before', ahead(4)], NOW)).toMatchObject({
+      before: ahead(4),
+    });
     expect(refusal(() => parseRevokeFlags(['--user', 'a@b.c', '--before', ahead(6)], NOW))).toContain(
       'is in the future',
     );

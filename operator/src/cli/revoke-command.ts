@@ -22,6 +22,7 @@ export const REVOKE_USAGE = `Usage: gatehouse revoke --user <email> [--app <name
        gatehouse revoke --sub <subject> [--provider <name>] [--app <name>]... [options]
        gatehouse revoke --session <id> [--app <name>]... [options]
        gatehouse revoke --provider-session <sid> --provider <name> [--app <name>]... [options]
+       gatehouse revoke --check <name> [options]
        kubectl gatehouse revoke ...
 
 Ends the user's sessions (or the one session named) in every sidecar of the given applications
@@ -45,6 +46,8 @@ Options:
   --before <time>         end sessions signed in at or before this RFC 3339 time (default: now;
                           not with --session, which names one session whenever it signed in)
   --wait <duration>       wait until it is confirmed (default 10s; 0s: do not wait)
+  --check <name>          confirm an AccessRevocation made before again (e.g. once a sidecar that
+                          had not applied it is back on its config stream); creates nothing
   --confirm <what>        what confirms it: sidecars (default: every running sidecar of the covered
                           applications wrote that it applied it, read from their logs; needs list
                           on pods and get on pods/log, as the chart's gatehouse-revoker role has)
@@ -98,8 +101,25 @@ export type RevokeTarget =
   | { readonly session: string }
   | { readonly providerSession: string; readonly provider: string };
 
+/** How `gatehouse revoke` waits, confirms and reports, whether it creates a revocation or checks one. */
+interface RevokeReportFlags {
+  readonly waitMs: number;
+  /** What confirms the revocation: each running sidecar's log, or the operator's config. */
+  readonly confirm: 'sidecars' | 'config';
+  readonly connection: { readonly kubeconfig?: string; readonly context?: string };
+  readonly format: 'text' | 'json' | 'name';
+  /** Where the result goes; standard output when absent. */
+  readonly output?: string;
+}
+
+/** `gatehouse revoke --check <name>`: an AccessRevocation made before, confirmed again. */
+export interface RevokeCheckFlags extends RevokeReportFlags {
+  readonly check: string;
+}
+
 /** Whose sessions end, and how to report it; checked flags of `gatehouse revoke`. */
-export interface RevokeFlags {
+export interface RevokeFlags extends RevokeReportFlags {
+  readonly check?: undefined;
   readonly target: RevokeTarget;
   /** Who, as the messages name it. */
   readonly who: string;
@@ -108,13 +128,6 @@ export interface RevokeFlags {
   readonly reason?: string;
   /** RFC 3339, normalised to UTC. */
   readonly before?: string;
-  readonly waitMs: number;
-  /** What confirms the revocation: each running sidecar's log, or the operator's config. */
-  readonly confirm: 'sidecars' | 'config';
-  readonly connection: { readonly kubeconfig?: string; readonly context?: string };
-  readonly format: 'text' | 'json' | 'name';
-  /** Where the result goes; standard output when absent. */
-  readonly output?: string;
   /** Standalone: the shared revocations directory to write into, and the longest session lifetime. */
   readonly directory?: { readonly path: string; readonly maxSessionLifetimeMs: number };
 }
@@ -123,7 +136,7 @@ const FORMATS = ['text', 'json', 'name'] as const;
 const CONFIRMATIONS = ['sidecars', 'config'] as const;
 
 /** The flags of `gatehouse revoke`, checked; no side effects. Throws UsageError. */
-export function parseRevokeFlags(argv: readonly string[], now = Date.now()): RevokeFlags {
+export function parseRevokeFlags(argv: readonly string[], now = Date.now()): RevokeFlags | RevokeCheckFlags {
   const { values } = parseArgs({
     args: [...argv],
     options: {
@@ -138,6 +151,7 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
       before: { type: 'string' },
       wait: { type: 'string', default: '10s' },
       confirm: { type: 'string', default: 'sidecars' },
+      check: { type: 'string' },
       kubeconfig: { type: 'string' },
       'revocations-dir': { type: 'string' },
       'max-session-lifetime': { type: 'string', default: '12h' },
@@ -148,7 +162,6 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
     strict: true,
     allowPositionals: false,
   });
-  const target = revokeTarget(values);
   const format = FORMATS.find((f) => f === values.format);
   if (!format) throw new UsageError('--format must be text, json or name');
   const confirm = CONFIRMATIONS.find((c) => c === values.confirm);
@@ -156,6 +169,30 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
   // -o once named the format here; it is the output file in every command now.
   if (values.output !== undefined && (FORMATS as readonly string[]).includes(values.output))
     throw new UsageError(`-o/--output is the file to write; for the format give --format ${values.output}`);
+  const report = {
+    waitMs: parseDurationFlag(values.wait, '--wait'),
+    confirm,
+    connection: {
+      ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+      ...(values.context ? { context: values.context } : {}),
+    },
+    format,
+    ...(values.output !== undefined ? { output: values.output } : {}),
+  };
+  if (values.check !== undefined) {
+    const making = CREATE_ONLY_FLAGS.filter((flag) => {
+      const value = values[flag];
+      return Array.isArray(value) ? value.length > 0 : value !== undefined;
+    });
+    if (making.length > 0)
+      throw new UsageError(
+        `--check confirms an AccessRevocation that exists; it does not go with --${making.join(', --')}`,
+      );
+    if (!isObjectKey(`x/${values.check}`) || values.check.includes('/'))
+      throw new UsageError(`--check ${JSON.stringify(values.check)} is not the name of an AccessRevocation`);
+    return { ...report, check: values.check };
+  }
+  const target = revokeTarget(values);
   if (values.reason !== undefined && values.reason.length > 512)
     throw new UsageError('--reason is at most 512 characters');
   let before: string | undefined;
@@ -181,8 +218,7 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
     ...(values.namespace ? { namespace: values.namespace } : {}),
     ...(values.reason ? { reason: values.reason } : {}),
     ...(before ? { before } : {}),
-    waitMs: parseDurationFlag(values.wait, '--wait'),
-    confirm,
+    ...report,
     ...(values['revocations-dir']
       ? {
           directory: {
@@ -191,14 +227,22 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
           },
         }
       : {}),
-    connection: {
-      ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
-      ...(values.context ? { context: values.context } : {}),
-    },
-    format,
-    ...(values.output !== undefined ? { output: values.output } : {}),
   };
 }
+
+/** The flags that make a revocation: not with --check. */
+const CREATE_ONLY_FLAGS = [
+  'user',
+  'sub',
+  'session',
+  'provider-session',
+  'provider',
+  'app',
+  'namespace',
+  'reason',
+  'before',
+  'revocations-dir',
+] as const;
 
 const TARGET_FLAGS =
   'give one of --user <email>, --sub <subject>, --session <id> and --provider-session <sid>';
@@ -266,110 +310,160 @@ function targetNamePrefix(target: RevokeTarget): string {
 /** How far ahead of this machine's clock a --before may be (clocks drift). */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
-/** `gatehouse revoke`: creates an AccessRevocation and waits until it is enforced. */
+/** `gatehouse revoke`: creates an AccessRevocation (or finds one, --check) and waits until it is confirmed. */
 export async function runRevokeCommand(argv: string[]): Promise<number> {
   const flags = parseRevokeFlags(argv);
-  if (flags.directory) return revokeInDirectory(flags, flags.directory);
-  const { who, waitMs, before, target } = flags;
-  const connectionOptions = flags.connection;
-  const namespace = flags.namespace ?? defaultNamespace(connectionOptions);
-  const applications = applicationKeys(flags.apps, namespace);
-
-  const connection = loadConnection(connectionOptions);
+  if (flags.check === undefined && flags.directory) return revokeInDirectory(flags, flags.directory);
+  const connection = loadConnection(flags.connection);
   const client = new KubeClient(connection, { fieldManager: 'gatehouse-revoke' });
   try {
-    // A misspelt application would make a revocation that ends nothing: refuse it instead.
-    const missing: string[] = [];
-    for (const key of applications) {
-      const [ns = '', app = ''] = key.split('/');
-      if (!(await client.get(ACCESS_APPLICATIONS, ns, app))) missing.push(key);
+    if (flags.check === undefined) {
+      const object = await createRevocation(client, flags);
+      return object === undefined ? 1 : await confirmAndReport(client, object, flags, flags.target, true);
     }
-    if (missing.length > 0) {
+    const object = await client.get(ACCESS_REVOCATIONS, undefined, flags.check);
+    const target = object === undefined ? undefined : targetOfSpec(object.spec);
+    if (object === undefined || target === undefined) {
       process.stderr.write(
-        `gatehouse revoke: no AccessApplication ${missing.join(', ')}; nothing was revoked\n`,
+        object === undefined
+          ? `gatehouse revoke: no AccessRevocation ${flags.check}: it expired and was deleted (no session it covers can still be alive), was lifted (kubectl delete), or never was\n`
+          : `gatehouse revoke: AccessRevocation ${flags.check} names no user, subject, session or provider session\n`,
       );
       return 1;
     }
-    let object = await client.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
-      metadata: { generateName: targetNamePrefix(target) },
-      spec: {
-        ...target,
-        ...(applications.length > 0 ? { applications } : {}),
-        ...(before ? { revokedBefore: before } : {}),
-        ...(flags.reason ? { reason: flags.reason } : {}),
-      },
-    });
-    const name = object.metadata.name;
-    const started = Date.now();
-    const deadline = started + waitMs;
-    let enforced = false;
-    let gone = false;
-    let sidecars: SidecarsReport | undefined;
-    let waitingFor = `the operator to deliver ${name} to every covered application`;
-    // On a terminal, say what it waits for once the wait is long enough to wonder.
-    const progress = process.stderr.isTTY
-      ? setInterval(() => {
-          const waited = ((Date.now() - started) / 1000).toFixed(0);
-          process.stderr.write(
-            `\r\x1b[Kgatehouse revoke: waiting for ${waitingFor} (${waited} s of ${waitMs / 1000} s)`,
-          );
-        }, 1000)
-      : undefined;
-    try {
-      while (waitMs > 0) {
-        const status = object.status as AccessRevocationStatus | undefined;
-        const ready = readyCondition(status);
-        if (status?.observedGeneration === object.metadata.generation && ready?.status === 'True') {
-          enforced = true;
-          break;
-        }
-        if (Date.now() >= deadline) break;
-        await sleep(POLL_MS);
-        const latest = await client.get(ACCESS_REVOCATIONS, undefined, name);
-        if (!latest) {
-          enforced = true; // already expired and deleted: nothing it covers can be alive
-          gone = true;
-          break;
-        }
-        object = latest;
-      }
-      if (enforced && !gone && flags.confirm === 'sidecars') {
-        waitingFor = `every running sidecar of the covered applications to apply ${name}`;
-        sidecars = await checkSidecars(client, object, Math.max(deadline, Date.now() + SIDECARS_MIN_MS));
-      }
-    } finally {
-      if (progress) {
-        clearInterval(progress);
-        process.stderr.write('\r\x1b[K');
-      }
-    }
-    const outcome: Outcome = gone
-      ? 'expired'
-      : enforced
-        ? 'enforced'
-        : waitMs > 0
-          ? 'unconfirmed'
-          : 'created';
-    writeResult(flags, resultText(flags.format, object, flags.target, who, outcome, sidecars));
-    if (sidecars && !sidecars.checked)
-      process.stderr.write(
-        `gatehouse revoke: the sidecars were not checked: ${sidecars.reason}. The config of every covered application carries it; to confirm each sidecar, bind the chart's gatehouse-revoker role (it lists pods and reads their logs), or give --confirm config.\n`,
-      );
-    if (sidecars?.checked && sidecars.pending.length > 0) {
-      process.stderr.write(pendingSidecarsText(sidecars, waitMs));
-      return 1;
-    }
-    if (outcome === 'unconfirmed') {
-      const ready = readyCondition(object.status as AccessRevocationStatus | undefined);
-      process.stderr.write(
-        `gatehouse revoke: not confirmed within ${waitMs / 1000}s (${ready ? ready.message : 'the operator has not reported yet; is it running?'}). The AccessRevocation exists and applies as soon as the operator delivers it.\n`,
-      );
-      return 1;
-    }
-    return 0;
+    return await confirmAndReport(client, object, flags, target, false);
   } finally {
     await connection.dispatcher.close().catch(() => undefined);
   }
+}
+
+/** Creates the AccessRevocation the flags describe; undefined (said on stderr) when an --app does not exist. */
+async function createRevocation(client: KubeClient, flags: RevokeFlags): Promise<KubeObject | undefined> {
+  const namespace = flags.namespace ?? defaultNamespace(flags.connection);
+  const applications = applicationKeys(flags.apps, namespace);
+  // A misspelt application would make a revocation that ends nothing: refuse it instead.
+  const missing: string[] = [];
+  for (const key of applications) {
+    const [ns = '', app = ''] = key.split('/');
+    if (!(await client.get(ACCESS_APPLICATIONS, ns, app))) missing.push(key);
+  }
+  if (missing.length > 0) {
+    process.stderr.write(
+      `gatehouse revoke: no AccessApplication ${missing.join(', ')}; nothing was revoked\n`,
+    );
+    return undefined;
+  }
+  return client.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
+    metadata: { generateName: targetNamePrefix(flags.target) },
+    spec: {
+      ...flags.target,
+      ...(applications.length > 0 ? { applications } : {}),
+      ...(flags.before ? { revokedBefore: flags.before } : {}),
+      ...(flags.reason ? { reason: flags.reason } : {}),
+    },
+  });
+}
+
+/** Whose sessions an AccessRevocation's spec ends; undefined when it names none. */
+function targetOfSpec(spec: unknown): RevokeTarget | undefined {
+  const s = (spec ?? {}) as Record<string, unknown>;
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const [user, subject, session, providerSession, provider] = [
+    text(s.user),
+    text(s.subject),
+    text(s.session),
+    text(s.providerSession),
+    text(s.provider),
+  ];
+  if (user) return { user };
+  if (subject) return { subject, ...(provider ? { provider } : {}) };
+  if (session) return { session };
+  if (providerSession && provider) return { providerSession, provider };
+  return undefined;
+}
+
+/**
+ * Waits (up to --wait) until the operator reports the revocation enforced, then, with --confirm
+ * sidecars, until every running sidecar of the covered applications says it applied it; writes
+ * the result and says on stderr what is not confirmed. The exit status.
+ */
+async function confirmAndReport(
+  client: KubeClient,
+  created: KubeObject,
+  flags: RevokeReportFlags,
+  target: RevokeTarget,
+  isNew: boolean,
+): Promise<number> {
+  const { waitMs } = flags;
+  let object = created;
+  const name = object.metadata.name;
+  const started = Date.now();
+  const deadline = started + waitMs;
+  let enforced = false;
+  let gone = false;
+  let sidecars: SidecarsReport | undefined;
+  let waitingFor = `the operator to deliver ${name} to every covered application`;
+  // On a terminal, say what it waits for once the wait is long enough to wonder.
+  const progress = process.stderr.isTTY
+    ? setInterval(() => {
+        const waited = ((Date.now() - started) / 1000).toFixed(0);
+        process.stderr.write(
+          `\r\x1b[Kgatehouse revoke: waiting for ${waitingFor} (${waited} s of ${waitMs / 1000} s)`,
+        );
+      }, 1000)
+    : undefined;
+  try {
+    for (;;) {
+      const status = object.status as AccessRevocationStatus | undefined;
+      const ready = readyCondition(status);
+      if (status?.observedGeneration === object.metadata.generation && ready?.status === 'True') {
+        enforced = true;
+        break;
+      }
+      if (Date.now() >= deadline) break;
+      await sleep(POLL_MS);
+      const latest = await client.get(ACCESS_REVOCATIONS, undefined, name);
+      if (!latest) {
+        enforced = true; // already expired and deleted: nothing it covers can be alive
+        gone = true;
+        break;
+      }
+      object = latest;
+    }
+    if (enforced && !gone && flags.confirm === 'sidecars' && waitMs > 0) {
+      waitingFor = `every running sidecar of the covered applications to apply ${name}`;
+      sidecars = await checkSidecars(client, object, Math.max(deadline, Date.now() + SIDECARS_MIN_MS));
+    }
+  } finally {
+    if (progress) {
+      clearInterval(progress);
+      process.stderr.write('\r\x1b[K');
+    }
+  }
+  const outcome: Outcome = gone
+    ? 'expired'
+    : enforced
+      ? 'enforced'
+      : isNew && waitMs === 0
+        ? 'created'
+        : 'unconfirmed';
+  writeResult(flags, resultText(flags.format, object, target, targetName(target), outcome, isNew, sidecars));
+  if (sidecars && !sidecars.checked)
+    process.stderr.write(
+      `gatehouse revoke: the sidecars were not checked: ${sidecars.reason}. The config of every covered application carries it; to confirm each sidecar, bind the chart's gatehouse-revoker role (it lists pods and reads their logs), or give --confirm config.\n`,
+    );
+  if (sidecars?.checked && sidecars.pending.length > 0) {
+    process.stderr.write(pendingSidecarsText(sidecars, waitMs, name));
+    return 1;
+  }
+  if (outcome === 'unconfirmed') {
+    const ready = readyCondition(object.status as AccessRevocationStatus | undefined);
+    process.stderr.write(
+      `gatehouse revoke: not confirmed within ${waitMs / 1000}s (${ready ? ready.message : 'the operator has not reported yet; is it running?'}). The AccessRevocation exists and applies as soon as the operator delivers it.\n`,
+    );
+    return 1;
+  }
+  return 0;
 }
 
 /** What became of the revocation while the command waited. */
@@ -421,7 +515,11 @@ function sidecarsSentence(report: SidecarsReport): string {
 }
 
 /** Standard error's account of the sidecars that did not apply it, and what to do about each. */
-function pendingSidecarsText(report: SidecarsReport & { checked: true }, waitMs: number): string {
+function pendingSidecarsText(
+  report: SidecarsReport & { checked: true },
+  waitMs: number,
+  name: string,
+): string {
   const n = report.pending.length;
   const running = report.running - report.gone.length;
   const lines = report.pending.map((s) => {
@@ -435,7 +533,7 @@ function pendingSidecarsText(report: SidecarsReport & { checked: true }, waitMs:
         : 'not ready: it has no config yet, and applies it with its first';
     return `  ${s.pod} (${s.application}): ${state}\n    to end its sessions now: kubectl delete pod -n ${namespace} ${pod}\n`;
   });
-  return `gatehouse revoke: ${n} of ${running} running sidecar${running === 1 ? '' : 's'} did not write that ${n === 1 ? 'it' : 'they'} applied it within ${Math.max(waitMs, SIDECARS_MIN_MS) / 1000}s; the sessions it covers go on there until ${n === 1 ? 'it applies' : 'they apply'} it (the AccessRevocation stays):\n${lines.join('')}`;
+  return `gatehouse revoke: ${n} of ${running} running sidecar${running === 1 ? '' : 's'} did not write that ${n === 1 ? 'it' : 'they'} applied it within ${Math.max(waitMs, SIDECARS_MIN_MS) / 1000}s; the sessions it covers go on there until ${n === 1 ? 'it applies' : 'they apply'} it (the AccessRevocation stays; confirm again with gatehouse revoke --check ${name}):\n${lines.join('')}`;
 }
 
 /** The result as the format asks: the object's name, JSON, or sentences for a person. */
@@ -445,6 +543,7 @@ function resultText(
   target: RevokeTarget,
   user: string,
   outcome: Outcome,
+  isNew: boolean,
   sidecars?: SidecarsReport,
 ): string {
   const name = object.metadata.name;
@@ -453,7 +552,7 @@ function resultText(
     return `${JSON.stringify({ name, user, outcome, spec: object.spec, status: object.status ?? null, ...(sidecars ? { sidecars } : {}) })}\n`;
   const status = object.status as AccessRevocationStatus | undefined;
   const apps = status?.applications ?? [];
-  let text = `accessrevocation.gatehouse.dev/${name} created\n`;
+  let text = `accessrevocation.gatehouse.dev/${name}${isNew ? ' created' : ''}\n`;
   if (outcome === 'enforced' && status) {
     const where = `${apps.length} application${apps.length === 1 ? '' : 's'}${apps.length > 0 ? `: ${apps.join(', ')}` : ''}`;
     text +=
@@ -485,7 +584,7 @@ function endedSentence(
 }
 
 /** Writes the result to --output, or standard output. */
-function writeResult(flags: RevokeFlags, text: string): void {
+function writeResult(flags: RevokeReportFlags, text: string): void {
   if (flags.output !== undefined) writeFileSync(flags.output, text);
   else process.stdout.write(text);
 }
