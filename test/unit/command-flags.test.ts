@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAuditFlags } from '../../audit/src/audit-command.ts';
 import { UsageError } from '../../lib/args.ts';
 import { parseOperatorFlags } from '../../operator/src/cli/operator-command.ts';
-import { parseRevokeFlags } from '../../operator/src/cli/revoke-command.ts';
+import { parseRevokeFlags } from '../../operator/src/cli/revoke-flags.ts';
 import { parseServiceTokenFlags } from '../../sidecar/src/cli/service-token-command.ts';
 import { parseValidateFlags } from '../../sidecar/src/cli/validate-command.ts';
 

@@ -1,3 +1,10 @@
+/**
+ * Whether each running sidecar of the covered applications applied a revocation, read where the
+ * sidecar says so: its `revocation_applied` line, written once it runs a config that carries the
+ * revocation (the revocations message or a config; a sidecar started later, with its first
+ * config). The operator's status says the config carries it; a sidecar whose config stream is
+ * down does not have it until it reconnects, and only its log tells.
+ */
 import {
   APPLICATION_KEY,
   hasSidecarContainer,
@@ -11,14 +18,6 @@ import { KubeApiError } from '../../../lib/kube/kube-errors.ts';
 import { PODS } from '../../../lib/kube/resource-types.ts';
 import { ndjsonLines } from '../../../lib/ndjson-lines.ts';
 import { parseRfc3339 } from '../../../lib/rfc3339.ts';
-
-/**
- * Whether each running sidecar of the covered applications applied a revocation, read where the
- * sidecar says so: its `revocation_applied` line, written once it runs a config that carries the
- * revocation (the revocations message or a config; a sidecar started later, with its first
- * config). The operator's status says the config carries it; a sidecar whose config stream is
- * down does not have it until it reconnects, and only its log tells.
- */
 
 /** A running Gatehouse sidecar of a covered application. */
 export interface RunningSidecar {
