@@ -53,7 +53,7 @@ export function StatusBase(conditionsDescription: string) {
 export const GatehouseStatus = Type.Object(
   {
     ...StatusBase(
-      'Current state; the Ready condition says whether sidecars get this object in their config.',
+      'Current state; the Ready condition says whether sidecars get this object in their config; on an AccessApplication, the Protected condition whether every pod of it runs the sidecar (False names the pods reachable without it).',
     ),
     configHash: Opt(
       Type.String({

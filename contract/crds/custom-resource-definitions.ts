@@ -118,6 +118,13 @@ export function customResourceDefinitions() {
     accessApplication: customResourceDefinition(APPLICATION_NAMES, structuralSchema(AccessApplication), [
       READY_COLUMN,
       {
+        name: 'Protected',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Protected")].status',
+        description:
+          'Whether every pod of the application runs the sidecar (False: some are reachable without it).',
+      },
+      {
         name: 'Hosts',
         type: 'string',
         jsonPath: '.spec.hosts',

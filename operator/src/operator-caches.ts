@@ -60,11 +60,26 @@ export function informerFactory(
 /** What the operator reads of a sidecar's Pod: its name, uid, labels and ServiceAccount. */
 function podIdentity(pod: KubeObject): KubeObject {
   const { name, namespace, uid, labels, resourceVersion } = pod.metadata;
-  const spec = pod.spec as { serviceAccountName?: string } | undefined;
+  const spec = pod.spec as PodSpecNames | undefined;
+  const names = (containers: readonly { readonly name: string }[] | undefined) =>
+    (containers ?? []).map((c) => ({ name: c.name }));
   return {
     metadata: { name, namespace, uid, labels, resourceVersion },
-    spec: { serviceAccountName: spec?.serviceAccountName },
+    // The container names and the phase: whether the pod runs the sidecar (pods-without-sidecar.ts).
+    spec: {
+      serviceAccountName: spec?.serviceAccountName,
+      initContainers: names(spec?.initContainers),
+      containers: names(spec?.containers),
+    },
+    status: { phase: (pod.status as { phase?: string } | undefined)?.phase },
   } as KubeObject;
+}
+
+/** The fields of a pod's spec the operator's pod cache keeps. */
+interface PodSpecNames {
+  readonly serviceAccountName?: string;
+  readonly initContainers?: readonly { readonly name: string }[];
+  readonly containers?: readonly { readonly name: string }[];
 }
 
 /** The keys (policy:, secret:) an application's reconcile reads, so a change to them requeues it. */

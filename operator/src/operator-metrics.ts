@@ -5,6 +5,8 @@ export interface MetricSources {
   queueDepth(): number;
   /** Applications by Ready status (True, False, Unknown). */
   applicationsByReady(): Record<string, number>;
+  /** Pods running without the sidecar, by application (namespace/name); those with none absent. */
+  podsWithoutSidecar(): ReadonlyMap<string, number>;
 }
 
 /** The operator's Prometheus metrics, on their own registry. */
@@ -94,6 +96,19 @@ export function createOperatorMetrics(sources: MetricSources) {
     registers: [registry],
     collect() {
       for (const [ready, count] of Object.entries(sources.applicationsByReady())) this.set({ ready }, count);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_operator_pods_without_sidecar',
+    help: 'Pods labelled with an application that run without the Gatehouse sidecar: their Service port reaches the application unprotected.',
+    labelNames: ['namespace', 'application'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, count] of sources.podsWithoutSidecar()) {
+        const slash = key.indexOf('/');
+        this.set({ namespace: key.slice(0, slash), application: key.slice(slash + 1) }, count);
+      }
     },
   });
   const injections = new Counter({

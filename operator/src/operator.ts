@@ -4,6 +4,12 @@ import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { type LeaderElection, startLeaderElection } from './controller/leader-election.ts';
+import {
+  PodsWithoutSidecar,
+  PROTECTION_FIELD_MANAGER,
+  type ProtectionContext,
+  reconcileProtection,
+} from './controller/pods-without-sidecar.ts';
 import { createRevocationFanOut } from './controller/publish-revocations.ts';
 import {
   type ApplicationReconcilerContext,
@@ -40,7 +46,9 @@ export function createOperator(options: OperatorOptions) {
   const now = options.now ?? (() => new Date());
   const queue = new WorkQueue({ concurrency: options.concurrency ?? DEFAULT_CONCURRENCY });
   const readiness = new Map<string, string>();
+  const podsWithoutSidecar = new PodsWithoutSidecar();
   const metrics = createOperatorMetrics({
+    podsWithoutSidecar: () => podsWithoutSidecar.counts(),
     queueDepth: () => queue.depth,
     applicationsByReady: () => {
       const counts: Record<string, number> = { True: 0, False: 0, Unknown: 0 };
@@ -59,6 +67,9 @@ export function createOperator(options: OperatorOptions) {
   // 2. Caches: every change queues the keys it affects.
   const informer = informerFactory(client, options.watch, metrics, log);
   const caches = createOperatorCaches(informer, enqueue);
+  caches.onPodChange((key, pod) => {
+    for (const application of podsWithoutSidecar.podChanged(key, pod)) enqueue(`protection:${application}`);
+  });
 
   // 3. The serving certificate and sidecar injection, both fed by the caches.
   const staticTls = 'managed' in options.tls ? undefined : options.tls;
@@ -142,8 +153,22 @@ export function createOperator(options: OperatorOptions) {
     log,
     later: (name, ms) => queue.addAfter(`revocation:${name}`, ms),
   };
+  const protectionContext: ProtectionContext = {
+    client: new KubeClient(options.connection, { fieldManager: PROTECTION_FIELD_MANAGER }),
+    applications: caches.applications,
+    pods: podsWithoutSidecar,
+    events,
+    isLeader,
+    now,
+    written: () => metrics.writes.inc({ what: 'status' }),
+  };
   const reconcilers: Record<KeyPrefix, (target: string) => Promise<string>> = {
-    app: (target) => reconcileApplication(applicationContext, target),
+    app: async (target) => {
+      const result = await reconcileApplication(applicationContext, target);
+      enqueue(`protection:${target}`); // a new application, or a new leader, says where it stands
+      return result;
+    },
+    protection: (target) => reconcileProtection(protectionContext, target),
     policy: (target) => reconcilePolicy(applicationContext, caches.policies.get(target)),
     revocation: (target) => reconcileRevocation(revocationContext, target),
     deploy: async (target) => (injection ? injection.reconcileDeployment(target) : 'skipped'),

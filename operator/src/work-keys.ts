@@ -6,6 +6,8 @@ export const KINDS = {
   deploy: 'Deployment',
   webhook: 'MutatingWebhookConfiguration',
   tls: 'Secret',
+  /** An application's pods without the sidecar (its Protected condition). */
+  protection: 'Pod',
 } as const;
 
 export type KeyPrefix = keyof typeof KINDS;

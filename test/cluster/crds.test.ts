@@ -68,7 +68,7 @@ describe('CRDs on a real API server', () => {
       }),
     );
     const apps = await cluster.kubectl(['get', 'accessapplications']);
-    expect(apps.split('\n')[0]).toMatch(/^NAME\s+READY\s+HOSTS\s+AGE/);
+    expect(apps.split('\n')[0]).toMatch(/^NAME\s+READY\s+PROTECTED\s+HOSTS\s+AGE/);
     expect(apps).toContain('grafana');
     expect(apps).toContain('["app.example.com"]');
     const policies = await cluster.kubectl(['get', 'gpol', '-o', 'wide']);

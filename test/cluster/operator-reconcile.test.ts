@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_APPLICATIONS, ACCESS_POLICIES } from '../../contract/api/resource-types.ts';
+import type { Condition } from '../../contract/api/status.ts';
 import { keysFromSecretData } from '../../contract/keys.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
-import { EVENTS, LEASES, SECRETS } from '../../lib/kube/resource-types.ts';
+import { EVENTS, LEASES, PODS, SECRETS } from '../../lib/kube/resource-types.ts';
 import { secretStrings } from '../../lib/kube/secret-data.ts';
 import { createCertificateAuthority } from '../../operator/src/tls/certificates.ts';
 import {
@@ -276,6 +277,92 @@ describe('operator against a real API server', () => {
       'reconciled',
     );
     expect(await writes()).toBe(writesBefore);
+  });
+
+  it('names the pods of an application that run without the sidecar (condition Protected), with an Event and a metric; the Ready condition stays', async () => {
+    await env.admin.apply(ACCESS_APPLICATIONS, application('shop', { policies: [{ name: 'staff' }] }));
+    await readyWithin(2_000, ACCESS_APPLICATIONS, 'shop', 'True', 'Ready');
+    const conditions = async () =>
+      ((await env.admin.get(ACCESS_APPLICATIONS, NS, 'shop'))?.status as { conditions?: Condition[] })
+        ?.conditions ?? [];
+    const protectedNow = async () => (await conditions()).find((c) => c.type === 'Protected');
+    await eventually(async () => (await protectedNow())?.status === 'True', 3_000, 'Protected=True');
+    const pod = (name: string, sidecar: boolean) =>
+      env.admin.create(PODS, NS, {
+        metadata: { name, namespace: NS, labels: { 'gatehouse.dev/application': 'shop' } },
+        spec: {
+          ...(sidecar
+            ? { initContainers: [{ name: 'gatehouse', image: 'gatehouse:1', restartPolicy: 'Always' }] }
+            : {}),
+          containers: [{ name: 'app', image: 'shop:1' }],
+        },
+      });
+    await pod('shop-injected', true);
+    await pod('shop-plain', false);
+    // A pod that ran to its end serves nothing: not counted.
+    await pod('shop-job', false);
+    await env.cluster.kubectl([
+      'patch',
+      'pod',
+      'shop-job',
+      '-n',
+      NS,
+      '--subresource=status',
+      '--type=merge',
+      `-p=${JSON.stringify({ status: { phase: 'Succeeded' } })}`,
+    ]);
+    const unprotected = await eventually(
+      async () => {
+        const c = await protectedNow();
+        return c?.status === 'False' && !c.message.includes('shop-job') ? c : undefined;
+      },
+      3_000,
+      'Protected=False',
+    );
+    expect(unprotected.reason).toBe('PodsWithoutSidecar');
+    expect(unprotected.message).toMatch(
+      new RegExp(
+        `^1 pod of the application runs without the Gatehouse sidecar, so its Service port reaches the application with no sign-in, policy or log line: ${NS}/shop-plain\\. `,
+      ),
+    );
+    const metrics = async () => (await fetch(`http://127.0.0.1:${env.ports.adminPort}/metrics`)).text();
+    expect(await metrics()).toContain(
+      `gatehouse_operator_pods_without_sidecar{namespace="${NS}",application="shop"} 1`,
+    );
+    const events = async (reason: string) =>
+      (await env.admin.list(EVENTS, { namespace: NS })).items.filter(
+        (e) =>
+          (e as unknown as { reason?: string }).reason === reason &&
+          (e as unknown as { involvedObject?: { name?: string } }).involvedObject?.name === 'shop',
+      );
+    // A Warning each time the list changes (here: shop-job counted while it was Pending, then not).
+    await eventually(async () => (await events('PodsWithoutSidecar')).length > 0, 3_000, 'its Event');
+
+    // The Ready condition's writer and this one leave each other's condition as it is.
+    await env.admin.apply(
+      ACCESS_APPLICATIONS,
+      application('shop', {
+        policies: [{ name: 'staff' }],
+        hosts: ['shop.example.com', 'store.example.com'],
+      }),
+    );
+    await eventually(
+      async () =>
+        (await conditions()).find((c) => c.type === 'Ready')?.message === 'serving 2 host(s) with 1 policy',
+      3_000,
+      'Ready rewritten',
+    );
+    expect((await protectedNow())?.status).toBe('False');
+
+    await env.cluster.kubectl(['delete', 'pod', 'shop-plain', '-n', NS, '--grace-period=0', '--force']);
+    await eventually(async () => (await protectedNow())?.status === 'True', 3_000, 'Protected=True again');
+    expect((await conditions()).find((c) => c.type === 'Ready')?.status).toBe('True');
+    expect(await metrics()).not.toContain('gatehouse_operator_pods_without_sidecar{');
+    await eventually(
+      async () => (await events('SidecarsInjected')).length === 1,
+      3_000,
+      'the Event of its end',
+    );
   });
 
   it('holds the Lease and exposes metrics', async () => {

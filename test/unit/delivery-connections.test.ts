@@ -13,7 +13,11 @@ import { dial, eventually, type RawClient, watchSocket } from '../helpers/hostil
 import { selfSignedCertificate } from '../helpers/tls.ts';
 
 /** The operator's delivery port (config streams, session ends, JWKS, the injection webhook) on loopback. */
-const metrics = createOperatorMetrics({ queueDepth: () => 0, applicationsByReady: () => ({}) });
+const metrics = createOperatorMetrics({
+  queueDepth: () => 0,
+  applicationsByReady: () => ({}),
+  podsWithoutSidecar: () => new Map(),
+});
 const delivery = createDeliveryServer({
   tls: selfSignedCertificate(),
   hub: new ConfigHub(),

@@ -24,7 +24,11 @@ import { selfSignedCertificate } from '../helpers/tls.ts';
 // the operator hold: webhook bodies in memory, and config streams it never reads.
 
 const APP = 'team/wiki';
-const metrics = createOperatorMetrics({ queueDepth: () => 0, applicationsByReady: () => ({}) });
+const metrics = createOperatorMetrics({
+  queueDepth: () => 0,
+  applicationsByReady: () => ({}),
+  podsWithoutSidecar: () => new Map(),
+});
 const hub = new ConfigHub();
 const delivery = createDeliveryServer({
   tls: selfSignedCertificate(),

@@ -355,7 +355,11 @@ describe('podPatch', () => {
 });
 
 describe('admission', () => {
-  const metrics = createOperatorMetrics({ queueDepth: () => 0, applicationsByReady: () => ({}) });
+  const metrics = createOperatorMetrics({
+    queueDepth: () => 0,
+    applicationsByReady: () => ({}),
+    podsWithoutSidecar: () => new Map(),
+  });
   const options = { context: () => context, metrics, log: () => undefined };
   const review = (object: PodLike, extra: object = {}) => ({
     uid: 'u1',

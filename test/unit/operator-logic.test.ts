@@ -12,6 +12,10 @@ import {
 } from '../../contract/revocations.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { desiredStatus, sameStatus } from '../../operator/src/controller/conditions.ts';
+import {
+  PodsWithoutSidecar,
+  protectedCondition,
+} from '../../operator/src/controller/pods-without-sidecar.ts';
 import { type KeyTimes, planSigningKeys } from '../../operator/src/controller/signing-key-rotation.ts';
 import { turnOf, WorkQueue } from '../../operator/src/controller/work-queue.ts';
 import { compileRevocations } from '../../sidecar/src/auth/revocations.ts';
@@ -126,6 +130,24 @@ describe('status conditions', () => {
       later,
     );
     expect(flipped.conditions?.[0]?.lastTransitionTime).toBe('2026-01-02T00:00:00Z');
+  });
+
+  it('carries the Ready condition only: another writer\u2019s condition (Protected) is left to it, not written back as this cache saw it', () => {
+    const theirs = {
+      type: 'Protected',
+      status: 'False' as const,
+      reason: 'PodsWithoutSidecar',
+      message: 'stale',
+      lastTransitionTime: '2026-01-01T00:00:00Z',
+    };
+    const first = desiredStatus(undefined, 1, { status: 'True', reason: 'Ready', message: 'ok' }, now);
+    const next = desiredStatus(
+      { ...first, conditions: [...(first.conditions ?? []), theirs] },
+      2,
+      { status: 'True', reason: 'Ready', message: 'ok' },
+      later,
+    );
+    expect(next.conditions?.map((c) => c.type)).toEqual(['Ready']);
   });
 
   it.each([
@@ -384,5 +406,64 @@ describe('revocations', () => {
     expect(index.find(session('S4', 'google', 400, 'P1'))).toBeUndefined(); // another provider's P1
     expect(index.find(session('S5', 'corp', 600, 'P1'))).toBeUndefined(); // signed in after the logout
     expect(index.find(session('S6', 'corp', 400))).toBeUndefined(); // no provider session known
+  });
+});
+
+describe('pods without the sidecar', () => {
+  const pod = (
+    name: string,
+    options: { app?: string; sidecar?: boolean; phase?: string; namespace?: string } = {},
+  ): KubeObject =>
+    ({
+      metadata: {
+        name,
+        namespace: options.namespace ?? 'corp',
+        labels: options.app === undefined ? {} : { 'gatehouse.dev/application': options.app },
+      },
+      spec: {
+        initContainers: options.sidecar ? [{ name: 'gatehouse' }] : [],
+        containers: [{ name: 'app' }],
+      },
+      status: { phase: options.phase ?? 'Running' },
+    }) as KubeObject;
+
+  it('counts the labelled pods that run without the sidecar, as they change, and says which applications changed', () => {
+    const pods = new PodsWithoutSidecar();
+    expect(pods.podChanged('corp/a', pod('a', { app: 'wiki', sidecar: true }))).toEqual([]);
+    expect(pods.podChanged('corp/b', pod('b', { app: 'wiki' }))).toEqual(['corp/wiki']);
+    expect(pods.podChanged('corp/b', pod('b', { app: 'wiki' }))).toEqual([]);
+    expect(pods.podChanged('corp/c', pod('c', { app: 'wiki', phase: 'Pending' }))).toEqual(['corp/wiki']);
+    expect(pods.podChanged('corp/d', pod('d', { app: 'wiki', phase: 'Succeeded' }))).toEqual([]);
+    expect(pods.podChanged('corp/e', pod('e'))).toEqual([]); // no application label
+    expect(pods.of('corp/wiki')).toEqual(['corp/b', 'corp/c']);
+    // Relabelled to another application: both change.
+    expect(pods.podChanged('corp/c', pod('c', { app: 'shop' }))).toEqual(['corp/wiki', 'corp/shop']);
+    // Done, then deleted.
+    expect(pods.podChanged('corp/c', pod('c', { app: 'shop', phase: 'Failed' }))).toEqual(['corp/shop']);
+    expect(pods.podChanged('corp/b', undefined)).toEqual(['corp/wiki']);
+    expect(pods.of('corp/wiki')).toEqual([]);
+    expect([...pods.counts()]).toEqual([]);
+    pods.podChanged('other/x', pod('x', { app: 'wiki', namespace: 'other' }));
+    expect([...pods.counts()]).toEqual([['other/wiki', 1]]);
+  });
+
+  it.each([
+    [[], 'True', 'SidecarsInjected', /^no pod of the application runs without the Gatehouse sidecar$/],
+    [
+      ['corp/b'],
+      'False',
+      'PodsWithoutSidecar',
+      /^1 pod of the application runs without the Gatehouse sidecar, so its Service port reaches the application with no sign-in, policy or log line: corp\/b\. The webhook did not inject it .*; delete it to have it made again with the sidecar\.$/,
+    ],
+    [
+      Array.from({ length: 12 }, (_, i) => `corp/p${String(i).padStart(2, '0')}`),
+      'False',
+      'PodsWithoutSidecar',
+      /^12 pods of the application run without the Gatehouse sidecar, so their Service port .*: corp\/p00, .*, corp\/p09 and 2 more\. .*delete them to have them made again/,
+    ],
+  ] as const)('the Protected condition of %j', (pods, status, reason, message) => {
+    const condition = protectedCondition(pods);
+    expect(condition).toMatchObject({ type: 'Protected', status, reason });
+    expect(condition.message).toMatch(message);
   });
 });

@@ -36,7 +36,11 @@ function setUp() {
     lines.set(key, seen);
   }
   const inForce = new Map<string, RevocationView>();
-  const metrics = createOperatorMetrics({ queueDepth: () => 0, applicationsByReady: () => ({}) });
+  const metrics = createOperatorMetrics({
+    queueDepth: () => 0,
+    applicationsByReady: () => ({}),
+    podsWithoutSidecar: () => new Map(),
+  });
   const changed = createRevocationFanOut(
     { hub, metrics, revocations: () => inForce.values(), now: () => NOW },
     new Map(KEYS.map((key) => [key, HOUR])),

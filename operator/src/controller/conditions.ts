@@ -19,7 +19,9 @@ const MAX_MESSAGE = 4_000;
 
 /**
  * The status to write: the Ready condition keeps its lastTransitionTime unless its status changes,
- * as metav1.Condition requires; other condition types written by others are kept.
+ * as metav1.Condition requires. Only the Ready condition: the status is applied server-side, so
+ * the other condition types stay with whoever wrote them (the Protected condition has a field
+ * manager of its own); carrying them here would write them back as this cache last saw them.
  */
 export function desiredStatus<Extra extends object>(
   current: StatusCore | undefined,
@@ -42,7 +44,7 @@ export function desiredStatus<Extra extends object>(
   };
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
-    conditions: [condition, ...(current?.conditions ?? []).filter((c) => c.type !== 'Ready')],
+    conditions: [condition],
     ...extra,
   };
 }

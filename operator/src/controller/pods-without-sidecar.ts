@@ -1,0 +1,148 @@
+/**
+ * Pods of an application that run without the Gatehouse sidecar. Such a pod's Service port is
+ * the application's own (nothing took it over), so a request reaches the application with no
+ * sign-in, no policy and no log line. It happens when the webhook did not inject the pod: its
+ * failurePolicy Ignore while no operator answered, a namespace the webhook excludes, a pod created
+ * with the labels but outside the webhook's selector. The operator says so on the application
+ * (condition Protected), in an Event, and in a metric the chart alerts on.
+ */
+
+import { ACCESS_APPLICATIONS } from '../../../contract/api/resource-types.ts';
+import type { Condition } from '../../../contract/api/status.ts';
+import { APPLICATION_KEY, hasSidecarContainer, type PodContainers } from '../../../contract/injection.ts';
+import type { KubeClient } from '../../../lib/kube/kube-client.ts';
+import { type KubeObject, kubeTime } from '../../../lib/kube/kube-object.ts';
+import type { ObjectLookup } from './application-inputs.ts';
+import type { EventRecorder } from './event-recorder.ts';
+
+/** The condition type on AccessApplication status. */
+export const PROTECTED_CONDITION = 'Protected';
+/** The field manager that owns the Protected condition (the Ready condition is gatehouse-operator's). */
+export const PROTECTION_FIELD_MANAGER = 'gatehouse-operator-protection';
+
+/** Phases in which a pod serves nothing any more. */
+const OVER: ReadonlySet<string | undefined> = new Set(['Succeeded', 'Failed']);
+
+/** The pods without the sidecar of every application, kept from the pod cache's changes. */
+export class PodsWithoutSidecar {
+  /** Application key (namespace/name) → its pods without the sidecar (namespace/name). */
+  readonly #byApplication = new Map<string, Set<string>>();
+  /** Pod key → the application it counted for. */
+  readonly #applicationOf = new Map<string, string>();
+
+  /** A pod of the cache changed (undefined: deleted). Returns the applications whose list changed. */
+  podChanged(key: string, pod: KubeObject | undefined): string[] {
+    const namespace = key.slice(0, key.indexOf('/'));
+    const name = pod?.metadata.labels?.[APPLICATION_KEY];
+    const counts =
+      pod !== undefined &&
+      name !== undefined &&
+      !hasSidecarContainer(pod as PodContainers) &&
+      !OVER.has((pod.status as { phase?: string } | undefined)?.phase);
+    const before = this.#applicationOf.get(key);
+    const after = counts ? `${namespace}/${name}` : undefined;
+    if (before === after) return [];
+    if (before !== undefined) {
+      const pods = this.#byApplication.get(before);
+      pods?.delete(key);
+      if (pods?.size === 0) this.#byApplication.delete(before);
+      this.#applicationOf.delete(key);
+    }
+    if (after !== undefined) {
+      const pods = this.#byApplication.get(after) ?? new Set<string>();
+      this.#byApplication.set(after, pods);
+      pods.add(key);
+      this.#applicationOf.set(key, after);
+    }
+    return [before, after].filter((app) => app !== undefined);
+  }
+
+  /** The application's pods without the sidecar, sorted. */
+  of(application: string): string[] {
+    return [...(this.#byApplication.get(application) ?? [])].sort();
+  }
+
+  /** How many pods without the sidecar each application has (applications with none are absent). */
+  counts(): Map<string, number> {
+    return new Map([...this.#byApplication].map(([app, pods]) => [app, pods.size]));
+  }
+}
+
+/** The Protected condition an application should carry, without its transition time. */
+export function protectedCondition(pods: readonly string[]): Omit<Condition, 'lastTransitionTime'> {
+  if (pods.length === 0)
+    return {
+      type: PROTECTED_CONDITION,
+      status: 'True',
+      reason: 'SidecarsInjected',
+      message: 'no pod of the application runs without the Gatehouse sidecar',
+    };
+  const shown = pods.slice(0, 10).join(', ');
+  const more = pods.length > 10 ? ` and ${pods.length - 10} more` : '';
+  return {
+    type: PROTECTED_CONDITION,
+    status: 'False',
+    reason: 'PodsWithoutSidecar',
+    message: `${pods.length} pod${pods.length === 1 ? '' : 's'} of the application run${pods.length === 1 ? 's' : ''} without the Gatehouse sidecar, so ${pods.length === 1 ? 'its' : 'their'} Service port reaches the application with no sign-in, policy or log line: ${shown}${more}. The webhook did not inject ${pods.length === 1 ? 'it' : 'them'} (failurePolicy Ignore while no operator answered, a namespace the webhook excludes, or labels set outside a Deployment's opt-in); delete ${pods.length === 1 ? 'it' : 'them'} to have ${pods.length === 1 ? 'it' : 'them'} made again with the sidecar.`,
+  };
+}
+
+/** What writing the Protected condition needs. */
+export interface ProtectionContext {
+  /** A client whose field manager owns the Protected condition only (the Ready condition is another's). */
+  readonly client: KubeClient;
+  readonly applications: ObjectLookup;
+  readonly pods: PodsWithoutSidecar;
+  readonly events: EventRecorder;
+  readonly isLeader: () => boolean;
+  readonly now: () => Date;
+  readonly written: () => void;
+}
+
+/**
+ * Writes the application's Protected condition when it changes (the leader only), with an Event
+ * when it flips. Server-side apply under a field manager of its own, so the Ready condition's
+ * writer and this one never overwrite each other's condition.
+ */
+export async function reconcileProtection(
+  ctx: ProtectionContext,
+  key: string,
+): Promise<'ready' | 'not_ready' | 'skipped'> {
+  const object = ctx.applications.get(key);
+  if (!object || object.metadata.deletionTimestamp || !ctx.isLeader()) return 'skipped';
+  const desired = protectedCondition(ctx.pods.of(key));
+  const conditions = (object.status as { conditions?: Condition[] } | undefined)?.conditions ?? [];
+  const current = conditions.find((c) => c.type === PROTECTED_CONDITION);
+  const result = desired.status === 'True' ? 'ready' : 'not_ready';
+  if (
+    current &&
+    current.status === desired.status &&
+    current.reason === desired.reason &&
+    current.message === desired.message
+  )
+    return result;
+  const condition: Condition = {
+    ...desired,
+    lastTransitionTime:
+      current && current.status === desired.status ? current.lastTransitionTime : kubeTime(ctx.now()),
+  };
+  await ctx.client.apply(
+    ACCESS_APPLICATIONS,
+    {
+      metadata: { name: object.metadata.name, namespace: object.metadata.namespace ?? '' },
+      status: { conditions: [condition] },
+    },
+    'status',
+  );
+  ctx.written();
+  // The first word on an application with every pod injected is no news: no Event for it.
+  if (current || desired.status === 'False')
+    ctx.events.record(
+      object,
+      desired.status === 'True' ? 'Normal' : 'Warning',
+      desired.reason,
+      desired.message,
+      ctx.now(),
+    );
+  return result;
+}
