@@ -56,3 +56,15 @@ export function sidecarContainerStatus(pod: object): ContainerStatus | undefined
     (c) => c.name === SIDECAR_CONTAINER,
   );
 }
+
+/** Phases in which a pod serves nothing any more. */
+const DONE_PHASES: ReadonlySet<string | undefined> = new Set(['Succeeded', 'Failed']);
+
+/**
+ * Whether a pod (labelled with an application) serves without the sidecar: no `gatehouse`
+ * container and not done running. Its Service port is then the application's own, reached with
+ * no sign-in, policy or log line.
+ */
+export function runsWithoutSidecar(pod: PodContainers & { readonly status?: unknown }): boolean {
+  return !hasSidecarContainer(pod) && !DONE_PHASES.has((pod.status as { phase?: string } | undefined)?.phase);
+}

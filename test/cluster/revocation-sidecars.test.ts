@@ -325,4 +325,27 @@ describe('gatehouse revoke confirms each running sidecar', () => {
     for (const pod of ['wiki-slow', 'wiki-nolog'])
       await env.cluster.kubectl(['delete', 'pod', pod, '-n', NS, '--grace-period=0', '--force']);
   }, 30_000);
+
+  it('warns of a pod of the application that runs without the sidecar (anyone reaches the application through it), and exits 1', async () => {
+    await env.admin.create(PODS, NS, {
+      metadata: { name: 'wiki-bare', namespace: NS, labels: { 'gatehouse.dev/application': 'wiki' } },
+      spec: { nodeName: 'node-1', containers: [{ name: 'app', image: 'wiki:1' }] },
+    });
+    try {
+      const result = await revoke(revoker, 'erin@example.com');
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain(
+        `Applied by every running sidecar: 2 running sidecars (${NS}/wiki-1, ${NS}/wiki-2).\n`,
+      );
+      expect(result.stderr).toBe(
+        `gatehouse revoke: 1 pod of the covered applications runs without the Gatehouse sidecar, so anyone reaches the application through it with no sign-in at all, and no revocation ends anything there: ${NS}/wiki-bare. Delete it to have it made again with the sidecar (the application's Protected condition; docs/troubleshooting.md).\n`,
+      );
+      const json = JSON.parse((await revoke(revoker, 'erin@example.com', '--format', 'json')).stdout) as {
+        sidecars: { withoutSidecar: string[] };
+      };
+      expect(json.sidecars.withoutSidecar).toEqual([`${NS}/wiki-bare`]);
+    } finally {
+      await env.cluster.kubectl(['delete', 'pod', 'wiki-bare', '-n', NS, '--grace-period=0', '--force']);
+    }
+  }, 30_000);
 });

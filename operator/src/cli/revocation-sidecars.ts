@@ -9,6 +9,7 @@ import {
   APPLICATION_KEY,
   hasSidecarContainer,
   type PodContainers,
+  runsWithoutSidecar,
   SIDECAR_CONTAINER,
   sidecarContainerStatus,
 } from '../../../contract/injection.ts';
@@ -63,14 +64,22 @@ const ROUND_MS = 250;
 /** A longer line is not a sidecar's (its lines are a few kB). */
 const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
-/** Every sidecar container running now in a pod of one of the applications (namespace/name keys). */
-export async function runningSidecars(
-  client: KubeClient,
-  applications: readonly string[],
-): Promise<RunningSidecar[]> {
+/** The pods of the covered applications: their running sidecars, and the pods that run without one. */
+export interface CoveredPods {
+  readonly sidecars: readonly RunningSidecar[];
+  /**
+   * Pods (namespace/name) that serve without the sidecar: reached with no sign-in at all, so no
+   * revocation ends anything there (the operator's Protected condition names them too).
+   */
+  readonly withoutSidecar: readonly string[];
+}
+
+/** Every sidecar container running now in a pod of one of the applications (namespace/name keys), and the pods without one. */
+export async function coveredPods(client: KubeClient, applications: readonly string[]): Promise<CoveredPods> {
   const wanted = new Set(applications);
   const namespaces = [...new Set(applications.map((key) => key.slice(0, key.indexOf('/'))))].sort();
   const found: RunningSidecar[] = [];
+  const withoutSidecar: string[] = [];
   for (const namespace of namespaces) {
     const pods = await unlessRefused(
       client.list(PODS, { namespace, labelSelector: APPLICATION_KEY }),
@@ -78,13 +87,18 @@ export async function runningSidecars(
     );
     for (const pod of pods.items) {
       const application = `${namespace}/${pod.metadata.labels?.[APPLICATION_KEY] ?? ''}`;
-      if (!wanted.has(application) || !hasSidecarContainer(pod as PodContainers)) continue;
+      if (!wanted.has(application)) continue;
+      if (runsWithoutSidecar(pod as PodContainers)) withoutSidecar.push(`${namespace}/${pod.metadata.name}`);
+      if (!hasSidecarContainer(pod as PodContainers)) continue;
       const status = sidecarContainerStatus(pod);
       if (!status?.state?.running) continue;
       found.push({ pod: `${namespace}/${pod.metadata.name}`, application, ready: status.ready === true });
     }
   }
-  return found.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+  return {
+    sidecars: found.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0)),
+    withoutSidecar: withoutSidecar.sort(),
+  };
 }
 
 /**

@@ -5,7 +5,7 @@ import { defaultNamespace, loadConnection } from '../../../lib/kube/connection.t
 import { KubeClient } from '../../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { readyCondition } from '../controller/conditions.ts';
-import { confirmSidecars, runningSidecars, SidecarsUncheckedError } from './revocation-sidecars.ts';
+import { confirmSidecars, coveredPods, SidecarsUncheckedError } from './revocation-sidecars.ts';
 import { revokeInDirectory } from './revoke-directory.ts';
 import {
   applicationKeys,
@@ -22,6 +22,7 @@ import {
   pendingSidecarsText,
   resultText,
   type SidecarsReport,
+  withoutSidecarText,
   writeResult,
 } from './revoke-report.ts';
 
@@ -156,10 +157,11 @@ async function confirmAndReport(
     process.stderr.write(
       `gatehouse revoke: the sidecars were not checked: ${sidecars.reason}. The config of every covered application carries it; to confirm each sidecar, bind the chart's gatehouse-revoker role (it lists pods and reads their logs), or give --confirm config.\n`,
     );
-  if (sidecars?.checked && sidecars.pending.length > 0) {
+  if (sidecars?.checked && sidecars.withoutSidecar.length > 0)
+    process.stderr.write(withoutSidecarText(sidecars.withoutSidecar));
+  if (sidecars?.checked && sidecars.pending.length > 0)
     process.stderr.write(pendingSidecarsText(sidecars, Math.max(waitMs, SIDECARS_MIN_MS), name));
-    return 1;
-  }
+  if (sidecars?.checked && (sidecars.pending.length > 0 || sidecars.withoutSidecar.length > 0)) return 1;
   if (outcome === 'unconfirmed') {
     const ready = readyCondition(object.status as AccessRevocationStatus | undefined);
     process.stderr.write(
@@ -179,9 +181,14 @@ async function checkSidecars(
   const status = object.status as AccessRevocationStatus | undefined;
   const createdAt = Date.parse(String(object.metadata.creationTimestamp));
   try {
-    const running = await runningSidecars(client, status?.applications ?? []);
-    const found = await confirmSidecars(client, { name: object.metadata.name, createdAt }, running, deadline);
-    return { checked: true, running: running.length, ...found };
+    const pods = await coveredPods(client, status?.applications ?? []);
+    const found = await confirmSidecars(
+      client,
+      { name: object.metadata.name, createdAt },
+      pods.sidecars,
+      deadline,
+    );
+    return { checked: true, running: pods.sidecars.length, withoutSidecar: pods.withoutSidecar, ...found };
   } catch (error) {
     if (error instanceof SidecarsUncheckedError) return { checked: false, reason: error.message };
     return { checked: false, reason: `the pods could not be read (${(error as Error).message})` };

@@ -10,7 +10,12 @@ export type Outcome = 'enforced' | 'expired' | 'unconfirmed' | 'created';
 
 /** The running sidecars' confirmation, or why there is none. */
 export type SidecarsReport =
-  | ({ readonly checked: true; readonly running: number } & SidecarsConfirmation)
+  | ({
+      readonly checked: true;
+      readonly running: number;
+      /** Pods of the covered applications that serve without the sidecar (CoveredPods). */
+      readonly withoutSidecar: readonly string[];
+    } & SidecarsConfirmation)
   | { readonly checked: false; readonly reason: string };
 
 /** Up to `most` names, then how many more. */
@@ -53,6 +58,12 @@ export function pendingSidecarsText(
     return `  ${s.pod} (${s.application}): ${state}\n    to end its sessions now: kubectl delete pod -n ${namespace} ${pod}\n`;
   });
   return `gatehouse revoke: ${n} of ${running} running sidecar${running === 1 ? '' : 's'} did not write that ${n === 1 ? 'it' : 'they'} applied it within ${withinMs / 1000}s; the sessions it covers go on there until ${n === 1 ? 'it applies' : 'they apply'} it (the AccessRevocation stays; confirm again with gatehouse revoke --check ${name}):\n${lines.join('')}`;
+}
+
+/** Standard error's warning of the pods that serve the covered applications without the sidecar. */
+export function withoutSidecarText(pods: readonly string[]): string {
+  const one = pods.length === 1;
+  return `gatehouse revoke: ${pods.length} pod${one ? '' : 's'} of the covered applications run${one ? 's' : ''} without the Gatehouse sidecar, so anyone reaches the application through ${one ? 'it' : 'them'} with no sign-in at all, and no revocation ends anything there: ${someOf(pods, 10)}. Delete ${one ? 'it' : 'them'} to have ${one ? 'it' : 'them'} made again with the sidecar (the application's Protected condition; docs/troubleshooting.md).\n`;
 }
 
 /** The result as the format asks: the object's name, JSON, or sentences for a person. */

@@ -9,7 +9,7 @@
 
 import { ACCESS_APPLICATIONS } from '../../../contract/api/resource-types.ts';
 import type { Condition } from '../../../contract/api/status.ts';
-import { APPLICATION_KEY, hasSidecarContainer, type PodContainers } from '../../../contract/injection.ts';
+import { APPLICATION_KEY, type PodContainers, runsWithoutSidecar } from '../../../contract/injection.ts';
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
 import { type KubeObject, kubeTime } from '../../../lib/kube/kube-object.ts';
 import type { ObjectLookup } from './application-inputs.ts';
@@ -19,9 +19,6 @@ import type { EventRecorder } from './event-recorder.ts';
 export const PROTECTED_CONDITION = 'Protected';
 /** The field manager that owns the Protected condition (the Ready condition is gatehouse-operator's). */
 export const PROTECTION_FIELD_MANAGER = 'gatehouse-operator-protection';
-
-/** Phases in which a pod serves nothing any more. */
-const OVER: ReadonlySet<string | undefined> = new Set(['Succeeded', 'Failed']);
 
 /** The pods without the sidecar of every application, kept from the pod cache's changes. */
 export class PodsWithoutSidecar {
@@ -34,11 +31,7 @@ export class PodsWithoutSidecar {
   podChanged(key: string, pod: KubeObject | undefined): string[] {
     const namespace = key.slice(0, key.indexOf('/'));
     const name = pod?.metadata.labels?.[APPLICATION_KEY];
-    const counts =
-      pod !== undefined &&
-      name !== undefined &&
-      !hasSidecarContainer(pod as PodContainers) &&
-      !OVER.has((pod.status as { phase?: string } | undefined)?.phase);
+    const counts = pod !== undefined && name !== undefined && runsWithoutSidecar(pod as PodContainers);
     const before = this.#applicationOf.get(key);
     const after = counts ? `${namespace}/${name}` : undefined;
     if (before === after) return [];
