@@ -57,7 +57,7 @@ export function informerFactory(
     });
 }
 
-/** What the operator reads of a sidecar's Pod: its name, uid, labels and ServiceAccount. */
+/** What the operator reads of a Pod labelled with an application: its name, uid, labels, ServiceAccount, container names and phase. */
 function podIdentity(pod: KubeObject): KubeObject {
   const { name, namespace, uid, labels, resourceVersion } = pod.metadata;
   const spec = pod.spec as PodSpecNames | undefined;

@@ -3,13 +3,9 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ACCESS_APPLICATIONS,
-  ACCESS_POLICIES,
-  ACCESS_REVOCATIONS,
-} from '../../contract/api/resource-types.ts';
+import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../../contract/api/resource-types.ts';
 import { type DevProvider, startDevProvider } from '../../examples/demo/dev-provider.ts';
-import { PODS, SECRETS, SERVICE_ACCOUNTS } from '../../lib/kube/resource-types.ts';
+import { PODS, SERVICE_ACCOUNTS } from '../../lib/kube/resource-types.ts';
 import { kubeconfigWithUser } from '../helpers/exec-plugin.ts';
 import { CHART, helm } from '../helpers/helm.ts';
 import { eventually, type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
@@ -17,7 +13,7 @@ import { runGatehouse, type SidecarProcess, startSidecarProcess } from '../helpe
 import { type StandInKubelet, setSidecarStatus, startStandInKubelet } from '../helpers/stand-in-kubelet.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import type { TestUpstream } from '../helpers/upstream.ts';
-import { startEchoUpstream, wikiSpec } from '../helpers/wiki-app.ts';
+import { applyWikiPrerequisites, startEchoUpstream, wikiSpec } from '../helpers/wiki-app.ts';
 
 /**
  * `gatehouse revoke` confirms a revocation where it takes effect: every running sidecar of the
@@ -102,14 +98,7 @@ beforeAll(async () => {
       },
     ],
   });
-  await env.admin.create(SECRETS, NS, {
-    metadata: { name: 'idp', namespace: NS },
-    stringData: { 'client-secret': 'wiki-secret' },
-  });
-  await env.admin.apply(ACCESS_POLICIES, {
-    metadata: { name: 'engineers', namespace: NS },
-    spec: { decision: 'allow', include: [{ groups: ['engineering'] }] },
-  });
+  await applyWikiPrerequisites(env.admin, NS);
   await env.admin.apply(ACCESS_APPLICATIONS, {
     metadata: { name: 'wiki', namespace: NS },
     spec: wikiSpec({

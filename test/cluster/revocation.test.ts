@@ -5,14 +5,9 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
-import {
-  ACCESS_APPLICATIONS,
-  ACCESS_POLICIES,
-  ACCESS_REVOCATIONS,
-} from '../../contract/api/resource-types.ts';
+import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../../contract/api/resource-types.ts';
 import { type DevProvider, startDevProvider } from '../../examples/demo/dev-provider.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
-import { SECRETS } from '../../lib/kube/resource-types.ts';
 import type { Operator } from '../../operator/src/operator.ts';
 import { controlPlaneAssets, freePort } from '../helpers/control-plane.ts';
 import { kubeconfigWithUser, writeExecPlugin } from '../helpers/exec-plugin.ts';
@@ -27,7 +22,7 @@ import {
   startSidecarProcess,
 } from '../helpers/sidecar-process.ts';
 import type { TestUpstream } from '../helpers/upstream.ts';
-import { startEchoUpstream, wikiSpec } from '../helpers/wiki-app.ts';
+import { applyWikiPrerequisites, startEchoUpstream, wikiSpec } from '../helpers/wiki-app.ts';
 
 const NS = 'corp';
 const ALICE = 'alice@example.com';
@@ -101,14 +96,7 @@ beforeAll(async () => {
       },
     ],
   });
-  await env.admin.create(SECRETS, NS, {
-    metadata: { name: 'idp', namespace: NS },
-    stringData: { 'client-secret': 'wiki-secret' },
-  });
-  await env.admin.apply(ACCESS_POLICIES, {
-    metadata: { name: 'engineers', namespace: NS },
-    spec: { decision: 'allow', include: [{ groups: ['engineering'] }] },
-  });
+  await applyWikiPrerequisites(env.admin, NS);
   const app = (name: string, lifetime: string, hosts: string[]) =>
     env.admin.apply(ACCESS_APPLICATIONS, {
       metadata: { name, namespace: NS },

@@ -186,6 +186,8 @@ export async function startOperatorCluster(
           metadata: { name: pod, namespace, labels: { [APPLICATION_KEY]: application } },
           spec: {
             serviceAccountName: serviceAccount,
+            // As the webhook injects it: the sidecars themselves run as processes of the test.
+            initContainers: [{ name: 'gatehouse', image: 'gatehouse:1', restartPolicy: 'Always' }],
             containers: [{ name: 'app', image: `${application}:1` }],
           },
         });

@@ -57,7 +57,9 @@ describe('the readiness route on the traffic port', () => {
     expect(check.endsWith('\r\n\r\nok\n')).toBe(true);
     // The same with no Host at all (HTTP/1.0), a query, HEAD, and the application's own Host.
     expect(statusOf(await ask('GET /.gatehouse/ready HTTP/1.0'))).toBe(200);
-    expect(statusOf(await ask('GET /.gatehouse/ready?from=elb HTTP/1.1\r\nHost: 10.4.7.12'))).toBe(200);
+    expect(statusOf(await ask('GET /.gatehouse/ready?access_token=s3cret HTTP/1.1\r\nHost: 10.4.7.12'))).toBe(
+      200,
+    );
     const head = await ask('HEAD /.gatehouse/ready HTTP/1.1\r\nHost: wiki.example.com\r\nConnection: close');
     expect(statusOf(head)).toBe(200);
     expect(head.endsWith('\r\n\r\n')).toBe(true);
@@ -69,6 +71,9 @@ describe('the readiness route on the traffic port', () => {
       sidecar.lines.filter((l) => l.type === 'request' && String(l.uri).startsWith('/.gatehouse/ready'));
     await eventually('four request lines', () => checks().length === 4, 2_000);
     const lines = checks();
+    // Its query is redacted in the line, as any other request's.
+    expect(lines.map((l) => l.uri)).toContain('/.gatehouse/ready?access_token=[REDACTED]');
+    expect(JSON.stringify(lines)).not.toContain('s3cret');
     expect(lines[0]).toMatchObject({
       status: 200,
       host: '10.4.7.12:4180',

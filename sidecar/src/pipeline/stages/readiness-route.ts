@@ -27,8 +27,13 @@ export function isReadinessCheck(req: IncomingMessage): boolean {
   return req.method === 'GET' || req.method === 'HEAD';
 }
 
+/** The answer to a readiness check; undefined for every other request. */
 export function readinessRoute(scope: RequestScope): LocalResponse | undefined {
   if (scope.kind !== 'http' || !isReadinessCheck(scope.req)) return undefined;
   scope.host = scope.req.headers.host ?? ''; // logged as sent: the check's Host is not the application's
+  // Its query is logged as any other, redacted (a raw target in the line would carry a token).
+  const url = scope.req.url as string;
+  scope.path = READINESS_PATH;
+  scope.query = url.length > READINESS_PATH.length ? url.slice(READINESS_PATH.length + 1) : '';
   return scope.ready() ? READY : NOT_READY;
 }
