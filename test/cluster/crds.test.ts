@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type ControlPlane, startControlPlane } from '../helpers/control-plane.ts';
@@ -74,6 +75,24 @@ describe('CRDs on a real API server', () => {
     const policies = await cluster.kubectl(['get', 'gpol', '-o', 'wide']);
     expect(policies.split('\n')[0]).toMatch(/^NAME\s+DECISION\s+MODE\s+READY\s+REASON\s+AGE/);
     expect(await cluster.kubectl(['get', 'gatehouse'])).toContain('accessapplication.gatehouse.dev/grafana');
+  });
+
+  it('takes the NetworkPolicy docs/injection.md gives for closing the app\u2019s own port (port ranges with endPort)', async () => {
+    const docs = readFileSync(new URL('../../docs/injection.md', import.meta.url), 'utf8');
+    const block = /```yaml\n((?:(?!```)[\s\S])*kind: NetworkPolicy(?:(?!```)[\s\S])*)```/.exec(docs)?.[1];
+    expect(block).toBeDefined();
+    const manifest = (block as string)
+      .split('\n')
+      .map((line) => line.replace(/^ {4}/, ''))
+      .join('\n')
+      .replace('namespace: corp', 'namespace: default');
+    const applied = await cluster.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], manifest);
+    const ports = (JSON.parse(applied) as { spec: { ingress: { ports: unknown[] }[] } }).spec.ingress[0]
+      ?.ports;
+    expect(ports).toEqual([
+      { protocol: 'TCP', port: 1, endPort: 8079 },
+      { protocol: 'TCP', port: 8081, endPort: 65535 },
+    ]);
   });
 
   it('explains every field', async () => {
