@@ -12,8 +12,7 @@ import type { Condition } from '../../../contract/api/status.ts';
 import { APPLICATION_KEY, type PodContainers, runsWithoutSidecar } from '../../../contract/injection.ts';
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
 import { type KubeObject, kubeTime } from '../../../lib/kube/kube-object.ts';
-import type { ObjectLookup } from './application-inputs.ts';
-import type { EventRecorder } from './event-recorder.ts';
+import type { ApplicationReconcilerContext } from './reconcile-application.ts';
 
 /** The condition type on AccessApplication status. */
 export const PROTECTED_CONDITION = 'Protected';
@@ -72,23 +71,28 @@ export function protectedCondition(pods: readonly string[]): Omit<Condition, 'la
     };
   const shown = pods.slice(0, 10).join(', ');
   const more = pods.length > 10 ? ` and ${pods.length - 10} more` : '';
+  const one = pods.length === 1;
+  const [them, their] = one ? ['it', 'its'] : ['them', 'their'];
   return {
     type: PROTECTED_CONDITION,
     status: 'False',
     reason: 'PodsWithoutSidecar',
-    message: `${pods.length} pod${pods.length === 1 ? '' : 's'} of the application run${pods.length === 1 ? 's' : ''} without the Gatehouse sidecar, so ${pods.length === 1 ? 'its' : 'their'} Service port reaches the application with no sign-in, policy or log line: ${shown}${more}. The webhook did not inject ${pods.length === 1 ? 'it' : 'them'} (failurePolicy Ignore while no operator answered, a namespace the webhook excludes, or labels set outside a Deployment's opt-in); delete ${pods.length === 1 ? 'it' : 'them'} to have ${pods.length === 1 ? 'it' : 'them'} made again with the sidecar.`,
+    message:
+      `${pods.length} pod${one ? '' : 's'} of the application run${one ? 's' : ''} without the Gatehouse sidecar, ` +
+      `so ${their} Service port reaches the application with no sign-in, policy or log line: ${shown}${more}. ` +
+      `The webhook did not inject ${them} (failurePolicy Ignore while no operator answered, a namespace the ` +
+      `webhook excludes, or labels set outside a Deployment's opt-in); delete ${them} to have ${them} made again ` +
+      'with the sidecar.',
   };
 }
 
-/** What writing the Protected condition needs. */
-export interface ProtectionContext {
+/** What writing the Protected condition needs: the application reconciler's, but a client of its own. */
+export interface ProtectionContext
+  extends Pick<ApplicationReconcilerContext, 'applications' | 'events' | 'isLeader' | 'now'> {
   /** A client whose field manager owns the Protected condition only (the Ready condition is another's). */
   readonly client: KubeClient;
-  readonly applications: ObjectLookup;
   readonly pods: PodsWithoutSidecar;
-  readonly events: EventRecorder;
-  readonly isLeader: () => boolean;
-  readonly now: () => Date;
+  /** Counts a status write. */
   readonly written: () => void;
 }
 
