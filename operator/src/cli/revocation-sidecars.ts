@@ -80,12 +80,16 @@ export async function coveredPods(client: KubeClient, applications: readonly str
   const namespaces = [...new Set(applications.map((key) => key.slice(0, key.indexOf('/'))))].sort();
   const found: RunningSidecar[] = [];
   const withoutSidecar: string[] = [];
-  for (const namespace of namespaces) {
-    const pods = await unlessRefused(
+  // A revocation of every application covers many namespaces: listed a few at once, so that the
+  // time --wait gives is left for the logs.
+  const listed = await inTurns(namespaces, CONCURRENCY / 4, (namespace) =>
+    unlessRefused(
       client.list(PODS, { namespace, labelSelector: APPLICATION_KEY }),
       `list pods in ${namespace}`,
-    );
-    for (const pod of pods.items) {
+    ),
+  );
+  for (const [i, namespace] of namespaces.entries()) {
+    for (const pod of listed[i]?.items ?? []) {
       const application = `${namespace}/${pod.metadata.labels?.[APPLICATION_KEY] ?? ''}`;
       if (!wanted.has(application)) continue;
       if (runsWithoutSidecar(pod as PodContainers)) withoutSidecar.push(`${namespace}/${pod.metadata.name}`);
