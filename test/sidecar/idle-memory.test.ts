@@ -85,7 +85,7 @@ describe('a quiet sidecar gives memory back', () => {
     // checks every few seconds from several probers) do not count as work.
     const checks = setInterval(() => {
       void fetch(`http://127.0.0.1:${proc.port}/.gatehouse/ready`).then((r) => r.arrayBuffer());
-    }, 300);
+    }, 200);
     try {
       await eventually(
         async () => (await collections(proc.adminPort)) === 2,
@@ -98,7 +98,7 @@ describe('a quiet sidecar gives memory back', () => {
     expect(
       proc.lines.filter((l) => l.type === 'request' && l.uri === '/.gatehouse/ready' && l.status === 200)
         .length,
-    ).toBeGreaterThan(3);
+    ).toBeGreaterThanOrEqual(2); // checks came within the quiet time (it is 1 s to 1.5 s)
     const atRest = anonymousRssBytes(pid);
     console.warn(
       `anonymous memory after 200 connections ${(afterLoad / MIB).toFixed(1)} MiB, after the collection ${(atRest / MIB).toFixed(1)} MiB`,
