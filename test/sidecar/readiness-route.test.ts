@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, upgradeRequest } from '../helpers/hostile.ts';
+import { eventually, openRaw, upgradeRequest } from '../helpers/hostile.ts';
 import { rawRequest, statusOf } from '../helpers/raw-http.ts';
 import {
   applicationYaml,
@@ -98,7 +98,18 @@ describe('the readiness route on the traffic port', () => {
     expect(reached).toEqual([]);
   });
 
-  it('answers 503 from SIGTERM on, through the shutdown delay, while the pages are still served', async () => {
+  it('answers 503 from SIGTERM on, through the shutdown delay, while the pages are still served; checks whose bodies stay silent or trickle hold no part of the shutdown', async () => {
+    // Two checks answered before the signal whose declared bodies never come whole.
+    const [silent, trickling] = await Promise.all(
+      ['127.8.5.1', '127.8.5.2'].map(async (from) => {
+        const c = await openRaw(sidecar.port, from, true);
+        c.socket.write('GET /.gatehouse/ready HTTP/1.1\r\nHost: 10.4.7.12\r\nContent-Length: 100000\r\n\r\n');
+        await c.waitFor(/^HTTP\/1\.1 200 /);
+        return c;
+      }),
+    );
+    const drip = setInterval(() => trickling?.socket.writable && trickling.socket.write('x'), 100);
+    const signalled = performance.now();
     const exited = sidecar.stop();
     let status = 0;
     for (let i = 0; i < 40 && status !== 503; i++) {
@@ -109,7 +120,14 @@ describe('the readiness route on the traffic port', () => {
     const check = await ask('GET /.gatehouse/ready HTTP/1.1\r\nHost: 10.4.7.12\r\nConnection: close');
     expect(check.endsWith('\r\n\r\nnot ready\n')).toBe(true);
     expect(statusOf(await ask('GET / HTTP/1.1\r\nHost: wiki.example.com'))).toBe(401);
-    expect(await exited).toBe(0);
+    try {
+      expect(await exited).toBe(0);
+    } finally {
+      clearInterval(drip);
+    }
+    // Out once the delay (3 s) is over: the drain does not wait for their bodies (the grace is 8 s).
+    expect(performance.now() - signalled).toBeLessThan(3_000 + 2_000);
+    await Promise.all([silent?.closed, trickling?.closed]);
     expect(
       sidecar.lines.find((l) => l.type === 'request' && l.status === 503 && l.uri === '/.gatehouse/ready'),
     ).toMatchObject({ error: 'not_ready' });

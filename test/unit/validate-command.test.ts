@@ -149,28 +149,21 @@ describe('gatehouse validate - (standard input)', () => {
 });
 
 describe('gatehouse validate of files with several applications', () => {
+  /** An application `name` at `name`.example.com, in front of 127.0.0.1:`port`, with one policy. */
+  const application = (name: string, namespace: string, port: number, policy: string) => ({
+    apiVersion: 'gatehouse.dev/v1alpha1',
+    kind: 'AccessApplication',
+    metadata: { name, namespace },
+    spec: {
+      hosts: [`${name}.example.com`],
+      upstream: { url: `http://127.0.0.1:${port}` },
+      policies: [{ name: policy }],
+    },
+  });
   const apps = (wikiPolicy: string) =>
     [
-      {
-        apiVersion: 'gatehouse.dev/v1alpha1',
-        kind: 'AccessApplication',
-        metadata: { name: 'wiki', namespace: 'corp' },
-        spec: {
-          hosts: ['wiki.example.com'],
-          upstream: { url: 'http://127.0.0.1:1' },
-          policies: [{ name: wikiPolicy }],
-        },
-      },
-      {
-        apiVersion: 'gatehouse.dev/v1alpha1',
-        kind: 'AccessApplication',
-        metadata: { name: 'grafana', namespace: 'monitoring' },
-        spec: {
-          hosts: ['grafana.example.com'],
-          upstream: { url: 'http://127.0.0.1:2' },
-          policies: [{ name: 'sre' }],
-        },
-      },
+      application('wiki', 'corp', 1, wikiPolicy),
+      application('grafana', 'monitoring', 2, 'sre'),
       {
         apiVersion: 'gatehouse.dev/v1alpha1',
         kind: 'AccessPolicy',

@@ -94,13 +94,14 @@ async function createRevocation(client: KubeClient, flags: RevokeFlags): Promise
  */
 async function confirmAndReport(
   client: KubeClient,
-  created: KubeObject,
+  revocation: KubeObject,
   flags: RevokeReportFlags,
   target: RevokeTarget,
+  /** Created by this run (else found again by --check). */
   isNew: boolean,
 ): Promise<number> {
   const { waitMs } = flags;
-  let object = created;
+  let object = revocation;
   const name = object.metadata.name;
   const started = Date.now();
   const deadline = started + waitMs;
