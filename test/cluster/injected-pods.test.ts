@@ -177,3 +177,35 @@ describe('injected pods on a real API server, in a namespace enforcing the restr
     }
   }
 });
+
+describe('a pod whose taken port has a hostPort, on a real API server', () => {
+  const HOST_NS = 'host-ports';
+
+  it('is stored with the node\u2019s port on the sidecar and none left on the app', async () => {
+    await cluster.kubectl(['create', 'namespace', HOST_NS]);
+    const pod = labelled(() => ({
+      metadata: { generateName: 'edge-', labels: {} },
+      spec: {
+        containers: [
+          appContainer('edge', [
+            { name: 'http', containerPort: 8080, protocol: 'TCP', hostPort: 8080 },
+            { name: 'metrics', containerPort: 9100, protocol: 'TCP', hostPort: 9100 },
+          ]),
+        ],
+      },
+    }));
+    if (pod.metadata) pod.metadata.namespace = HOST_NS;
+    const stored = (await client.create(PODS, HOST_NS, inject(pod, true))) as PodLike;
+    const sidecar = stored.spec?.initContainers?.find((c) => c.name === 'gatehouse');
+    expect(sidecar?.ports?.[0]).toEqual({
+      name: 'http',
+      containerPort: 4180,
+      protocol: 'TCP',
+      hostPort: 8080,
+    });
+    expect(stored.spec?.containers?.[0]?.ports).toEqual([
+      { name: 'app-http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 9100, protocol: 'TCP', hostPort: 9100 },
+    ]);
+  });
+});

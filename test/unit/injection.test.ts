@@ -236,6 +236,44 @@ describe('injectPod', () => {
     if (sidecarPortName === 'gatehouse') expect(result.warnings[0]).toMatch(/no name.*by number/);
   });
 
+  it('moves a hostPort of the taken port to the sidecar: the node\u2019s port reaches the sidecar, not the app past it', () => {
+    const result = injected(
+      pod((x) => {
+        const http = x.spec?.containers?.[0]?.ports?.[0];
+        if (http) Object.assign(http, { hostPort: 80, hostIP: '10.0.0.7' });
+        x.spec?.containers?.[0]?.ports?.push({ name: 'debug', containerPort: 6060, hostPort: 6060 });
+      }),
+    );
+    expect(sidecarOf(result.pod)?.ports?.[0]).toEqual({
+      name: 'http',
+      containerPort: 4180,
+      protocol: 'TCP',
+      hostPort: 80,
+      hostIP: '10.0.0.7',
+    });
+    expect(app(result.pod).ports).toEqual([
+      { name: 'app-http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 9100, protocol: 'TCP' },
+      { name: 'debug', containerPort: 6060, hostPort: 6060 },
+    ]);
+    expect(result.warnings).toEqual([
+      'gatehouse: hostPort 80 of port http now reaches the sidecar (4180) instead of the app.',
+    ]);
+    const unnamed = injected(
+      pod((x) => {
+        const c = x.spec?.containers?.[0];
+        if (c) c.ports = [{ containerPort: 3000, hostPort: 8000 }];
+      }),
+    );
+    expect(app(unnamed.pod).ports).toEqual([{ containerPort: 3000 }]);
+    expect(sidecarOf(unnamed.pod)?.ports?.[0]).toEqual({
+      name: 'gatehouse',
+      containerPort: 4180,
+      protocol: 'TCP',
+      hostPort: 8000,
+    });
+  });
+
   it('uses the listen-port annotation', () => {
     const p = injected(
       pod((x) => {
@@ -301,6 +339,13 @@ describe('injectPod', () => {
       'the renamed port name taken',
       (p) => p.spec?.containers?.[0]?.ports?.push({ name: 'app-http', containerPort: 7000 }),
       'name_conflict',
+    ],
+    [
+      'hostNetwork (the app\u2019s port would be open on the node past the sidecar)',
+      (p) => {
+        if (p.spec) p.spec.hostNetwork = true;
+      },
+      'host_network',
     ],
     [
       'a volume named gatehouse-token',

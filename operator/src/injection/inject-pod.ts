@@ -12,7 +12,7 @@ import {
 import { SIDECAR_NODE_ENV } from '../../../contract/sidecar-node-options.ts';
 import { isObjectName } from '../../../lib/kube/kube-object.ts';
 import type { InjectionSettings } from './injection-settings.ts';
-import { type ContainerLike, type PodLike, rewriteNamedPort } from './pod-shape.ts';
+import { type ContainerLike, type ContainerPortLike, type PodLike, rewriteNamedPort } from './pod-shape.ts';
 
 export const TOKEN_VOLUME = 'gatehouse-token';
 export const TOKEN_DIR = '/var/run/secrets/gatehouse';
@@ -34,7 +34,8 @@ export type InjectionRefusal =
   | 'port_ambiguous'
   | 'port_not_tcp'
   | 'port_conflict'
-  | 'name_conflict';
+  | 'name_conflict'
+  | 'host_network';
 
 export type InjectionResult =
   | { readonly kind: 'skipped'; readonly reason: 'not_requested' | 'already_injected' }
@@ -55,6 +56,8 @@ interface TakenPort {
   readonly name: string | undefined;
   readonly number: number;
   readonly protocol: string;
+  /** The node's port (and address) that forwards to it; the sidecar's port takes them over. */
+  readonly host: { readonly hostPort: number; readonly hostIP?: string } | undefined;
 }
 
 class Refused extends Error {
@@ -74,6 +77,7 @@ function takenPort(pod: PodLike): TakenPort {
       name: p.name,
       number: p.containerPort,
       protocol: p.protocol ?? 'TCP',
+      host: nodePort(p),
     })),
   );
   const wanted = pod.metadata?.annotations?.[PORT_ANNOTATION];
@@ -110,6 +114,20 @@ function takenPort(pod: PodLike): TakenPort {
       `port ${found.name ?? found.number} is not TCP; the sidecar serves HTTP over TCP`,
     );
   return found;
+}
+
+/** A container port's hostPort and hostIP, if it has a hostPort. */
+function nodePort(port: ContainerPortLike): TakenPort['host'] {
+  if (typeof port.hostPort !== 'number') return undefined;
+  return typeof port.hostIP === 'string'
+    ? { hostPort: port.hostPort, hostIP: port.hostIP }
+    : { hostPort: port.hostPort };
+}
+
+/** The app's taken port: renamed when it had a name, without the node's port it gives the sidecar. */
+function appPort(port: ContainerPortLike, newName: string | undefined): ContainerPortLike {
+  const { hostPort: _hostPort, hostIP: _hostIP, ...rest } = port;
+  return newName === undefined ? rest : { ...rest, name: newName };
 }
 
 /** app-<name>, cut to the 15 characters a port name may have. */
@@ -175,7 +193,7 @@ function sidecarContainer(
       ...Object.entries(SIDECAR_NODE_ENV).map(([name, value]) => ({ name, value })),
     ],
     ports: [
-      { name: taken.name ?? UNNAMED_PORT_NAME, containerPort: listenPort, protocol: 'TCP' },
+      { name: taken.name ?? UNNAMED_PORT_NAME, containerPort: listenPort, protocol: 'TCP', ...taken.host },
       { name: SIDECAR_ADMIN_PORT_NAME, containerPort: settings.adminPort, protocol: 'TCP' },
     ],
     readinessProbe: {
@@ -239,6 +257,11 @@ export function injectPod(pod: PodLike, context: InjectionContext): InjectionRes
         `${APPLICATION_KEY}: not an object name (got ${JSON.stringify(application)})`,
       );
 
+    if (pod.spec?.hostNetwork === true)
+      throw new Refused(
+        'host_network',
+        'a hostNetwork pod shares the node\u2019s addresses, so the app\u2019s port would be open on every address of the node, past the sidecar; run the pod without hostNetwork (a hostPort of the taken port goes to the sidecar)',
+      );
     const taken = takenPort(pod);
     const listenPort = portNumber(annotations[LISTEN_PORT_ANNOTATION], context.settings.listenPort);
     const used = new Set(containers.flatMap((c) => (c.ports ?? []).map((p) => p.containerPort)));
@@ -268,6 +291,10 @@ export function injectPod(pod: PodLike, context: InjectionContext): InjectionRes
         'name_conflict',
         `a container port is already named ${SIDECAR_ADMIN_PORT_NAME} or ${UNNAMED_PORT_NAME}`,
       );
+    if (taken.host !== undefined)
+      warnings.push(
+        `gatehouse: hostPort ${taken.host.hostPort} of port ${taken.name ?? taken.number} now reaches the sidecar (${listenPort}) instead of the app.`,
+      );
     if (taken.name === undefined)
       warnings.push(
         `gatehouse: port ${taken.number} has no name; a Service that targets it by number reaches the app without the sidecar. Target port ${UNNAMED_PORT_NAME} (${listenPort}) instead.`,
@@ -276,10 +303,10 @@ export function injectPod(pod: PodLike, context: InjectionContext): InjectionRes
     const appContainers = containers.map((c, i) => {
       let next = c;
       if (taken.name !== undefined) next = rewriteNamedPort(next, taken.name, taken.number);
-      if (i === taken.container && newName !== undefined)
+      if (i === taken.container)
         next = {
           ...next,
-          ports: (next.ports ?? []).map((p, j) => (j === taken.index ? { ...p, name: newName } : p)),
+          ports: (next.ports ?? []).map((p, j) => (j === taken.index ? appPort(p, newName) : p)),
         };
       return next;
     });
