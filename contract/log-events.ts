@@ -206,8 +206,8 @@ export const AUTH_EVENTS = {
 export const SIDECAR_EVENTS = {
   sidecar_started: event('The sidecar serves.', {
     app: App,
-    listen: str('Proxy address, `host:port`.'),
-    adminListen: str('Admin address (health, metrics), `host:port`.'),
+    listen: str('Proxy address as bound, `host:port` (`[::]:4180` on every IPv6 and IPv4 address).'),
+    adminListen: str('Admin address (health, metrics) as bound, `host:port`.'),
     pid: int('Process id.'),
     nodeOptions: Nullable(Type.String(), 'The Node.js options it runs with; null when they are missing.'),
   }),

@@ -1,17 +1,23 @@
 import { parseDurationMs } from './duration.ts';
 
+/** The host of a listener on every address of the host, IPv6 and IPv4. */
+export const EVERY_ADDRESS = '';
+
 /** A command-line mistake: printed with the usage, exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** Parses `host:port`, `[::1]:port` or a bare port (all interfaces). */
+/**
+ * Parses `host:port`, `[::1]:port`, or `:port` and a bare port: every address, host `''` (IPv6 and
+ * IPv4 where the host has IPv6, IPv4 alone where it has none; see `listenOn`).
+ */
 export function parseListen(text: string, flag: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]*)):([0-9]{1,5})$/.exec(text) ?? /^()()([0-9]{1,5})$/.exec(text);
   const port = Number(m?.[3]);
   if (!m || port > 65535)
     throw new UsageError(`${flag}: expected host:port or port (got ${JSON.stringify(text)})`);
-  return { host: m[1] || m[2] || '0.0.0.0', port };
+  return { host: m[1] || m[2] || EVERY_ADDRESS, port };
 }
 
 /** Parses a duration flag such as `25s`. */

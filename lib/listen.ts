@@ -33,9 +33,16 @@ export class ListenError extends Error {
   }
 }
 
+/** `host:port` as a person writes it: `[::1]:80` for IPv6, `:80` for every address (host `''`). */
+export function listenAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /**
  * Starts a server listening; resolves with its address, rejects with a ListenError when the
- * address cannot be bound. `backlog` is how many accepted-by-the-kernel connections may wait for
+ * address cannot be bound. Host `''` is every address: Node.js binds `::` with IPv4 mapped into
+ * it (a pod of an IPv6 or dual-stack cluster is reached on its IPv6 address, by Services, the
+ * ingress and the kubelet's probes alike), and `0.0.0.0` where the host has no IPv6. `backlog` is how many accepted-by-the-kernel connections may wait for
  * the process to take them (Linux caps it at net.core.somaxconn); Node.js's default is 511.
  * `flag` names the option that gave the address, for the message.
  */
@@ -48,11 +55,11 @@ export function listenOn(
 ): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException) => {
-      const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-      reject(new ListenError(address, flag, error.code ?? '', error.message));
+      reject(new ListenError(listenAddress(host, port), flag, error.code ?? '', error.message));
     };
     server.once('error', failed);
-    server.listen({ port, host, ...(backlog === undefined ? {} : { backlog }) }, () => {
+    const where = host === '' ? { port } : { port, host };
+    server.listen({ ...where, ...(backlog === undefined ? {} : { backlog }) }, () => {
       server.off('error', failed);
       resolve(server.address() as AddressInfo);
     });

@@ -116,15 +116,12 @@ async function waitingSeries(adminPort: number): Promise<string[]> {
     .map((l) => l.replace('gatehouse_config_waiting', ''));
 }
 
-async function servedFingerprint(): Promise<string> {
+async function servedFingerprint(host = '127.0.0.1'): Promise<string> {
   return new Promise((resolvePeer, reject) => {
-    const socket = connect(
-      { host: '127.0.0.1', port: operator.deliveryPort, rejectUnauthorized: false },
-      () => {
-        resolvePeer(socket.getPeerX509Certificate()?.fingerprint256 ?? '');
-        socket.end();
-      },
-    );
+    const socket = connect({ host, port: operator.deliveryPort, rejectUnauthorized: false }, () => {
+      resolvePeer(socket.getPeerX509Certificate()?.fingerprint256 ?? '');
+      socket.end();
+    });
     socket.on('error', reject);
   });
 }
@@ -142,11 +139,13 @@ beforeAll(async () => {
   await run(QUICKSTART.install);
 
   // The operator as the chart runs it: its Deployment's args and injection ConfigMap, its
-  // ServiceAccount (impersonated), and listeners moved to loopback.
+  // ServiceAccount (impersonated), and its listeners on ephemeral ports.
   const deployment = JSON.parse(
     await cluster.kubectl(['get', 'deployment', 'gatehouse-operator', '-n', SYSTEM, '-o', 'json']),
   ) as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
-  const [, ...chartArgs] = deployment.spec.template.spec.containers[0]?.args ?? [];
+  const [, ...chartArgs] = (deployment.spec.template.spec.containers[0]?.args ?? []).map((arg) =>
+    /^--(admin-)?listen=/.test(arg) ? arg.replace(/[0-9]+$/, '0') : arg,
+  );
   const configMap = JSON.parse(
     await cluster.kubectl(['get', 'configmap', 'gatehouse-injection', '-n', SYSTEM, '-o', 'json']),
   ) as { data: Record<string, string> };
@@ -161,8 +160,6 @@ beforeAll(async () => {
       ...chartArgs,
       `--kubeconfig=${join(dir, 'kubeconfig')}`,
       `--injection-config=${join(dir, 'injection.yaml')}`,
-      '--listen=127.0.0.1:0',
-      '--admin-listen=127.0.0.1:0',
       '--tls-hosts=127.0.0.1',
       // Short lifetimes, so the test sees the certificate renewed.
       '--tls-cert-validity=40s',
@@ -216,6 +213,12 @@ describe('cluster quickstart: helm install, CRDs, annotate a Deployment', () => 
     const served = new X509Certificate((await secretData())['tls.crt'] ?? '');
     expect(served.checkIssued(new X509Certificate(bundle))).toBe(true);
     expect(served.subjectAltName).toContain(`DNS:gatehouse-operator.${SYSTEM}.svc`);
+    // The chart's listeners take every address: in an IPv6 cluster the API server and the
+    // sidecars reach the operator, and the kubelet its probes, on the pod's IPv6 address.
+    expect(await servedFingerprint('::1')).toBe(served.fingerprint256);
+    const probe = await request(`http://[::1]:${operator.adminPort}/healthz`);
+    expect(probe.statusCode).toBe(200);
+    await probe.body.dump();
   });
 
   it('annotating the Deployment labels its pod template', async () => {

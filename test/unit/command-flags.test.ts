@@ -46,7 +46,19 @@ describe('gatehouse operator flags', () => {
       'listen addresses',
       ['--listen', '127.0.0.1:1', '--admin-listen', '2'],
       {},
-      { deliveryListen: { host: '127.0.0.1', port: 1 }, adminListen: { host: '0.0.0.0', port: 2 } },
+      { deliveryListen: { host: '127.0.0.1', port: 1 }, adminListen: { host: '', port: 2 } },
+    ],
+    [
+      'listen addresses by default: every IPv6 and IPv4 address',
+      [],
+      {},
+      { deliveryListen: { host: '', port: 8443 }, adminListen: { host: '', port: 9090 } },
+    ],
+    [
+      'listen addresses: IPv4 only, IPv6 only',
+      ['--listen', '0.0.0.0:1', '--admin-listen', '[::]:2'],
+      {},
+      { deliveryListen: { host: '0.0.0.0', port: 1 }, adminListen: { host: '::', port: 2 } },
     ],
   ] as const)('%s', (_name, argv, env, expected) => {
     expect(parseOperatorFlags(argv, { ...ENV, ...env })).toMatchObject(expected);

@@ -281,7 +281,7 @@ describe('injectPod', () => {
       }),
     ).pod;
     expect(sidecarOf(p)?.ports?.[0]).toEqual({ name: 'http', containerPort: 8181, protocol: 'TCP' });
-    expect(sidecarOf(p)?.args).toContain('0.0.0.0:8181');
+    expect(sidecarOf(p)?.args).toContain(':8181');
   });
 
   it.each<[string, (p: PodLike) => void, string]>([

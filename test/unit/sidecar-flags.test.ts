@@ -14,8 +14,11 @@ describe('gatehouse sidecar flags', () => {
       pollIntervalMs: 1_000,
       idleCollectionAfterMs: 10_000,
       inProgressIntervalMs: 60_000,
-      listen: { host: '0.0.0.0', port: 4180 },
+      listen: { host: '', port: 4180 },
+      adminListen: { host: '', port: 9180 },
     });
+    expect(parse('--listen=:80').listen).toEqual({ host: '', port: 80 });
+    expect(parse('--listen=0.0.0.0:80').listen).toEqual({ host: '0.0.0.0', port: 80 });
   });
 
   it.each([

@@ -35,8 +35,8 @@ Options:
   --injection-config <file>      injection settings (YAML): enables the webhook and Deployment opt-in
   --webhook-configuration <name> MutatingWebhookConfiguration whose caBundle the operator keeps
                                  (default gatehouse-sidecar-injector; self-managed TLS only)
-  --listen <[host:]port>         config endpoint for sidecars (default 0.0.0.0:8443)
-  --admin-listen <[host:]port>   /metrics, /healthz, /readyz (default 0.0.0.0:9090)
+  --listen <[host]:port>         config endpoint for sidecars (default :8443: every IPv6 and IPv4 address)
+  --admin-listen <[host]:port>   /metrics, /healthz, /readyz (default :9090)
   --concurrency <n>              reconciles at once (default 4)
   --signing-key-rotation <d>     how long a signing key signs (default 720h)
   --signing-key-overlap <d>      publish-before and keep-after window (default 24h)
@@ -91,8 +91,8 @@ const OPTIONS = {
   'tls-ca-file': { type: 'string' },
   'injection-config': { type: 'string' },
   'webhook-configuration': { type: 'string', default: WEBHOOK_CONFIGURATION_NAME },
-  listen: { type: 'string', default: '0.0.0.0:8443' },
-  'admin-listen': { type: 'string', default: '0.0.0.0:9090' },
+  listen: { type: 'string', default: ':8443' },
+  'admin-listen': { type: 'string', default: ':9090' },
   concurrency: { type: 'string', default: '4' },
   'signing-key-rotation': { type: 'string', default: '720h' },
   'signing-key-overlap': { type: 'string', default: '24h' },

@@ -18,7 +18,7 @@ import {
   memoryReducingCollection,
   startIdleCollection,
 } from '../../../lib/idle-collection.ts';
-import { CROWD_BACKLOG, kernelBacklogCap, listenOn } from '../../../lib/listen.ts';
+import { CROWD_BACKLOG, kernelBacklogCap, listenAddress, listenOn } from '../../../lib/listen.ts';
 import { createFdSink, type LogSink } from '../../../lib/log/log-sink.ts';
 import { connectionsWithinOpenFiles, openFileLimit, RESERVED_FILES } from '../../../lib/open-files.ts';
 import { certificatesOf } from '../../../lib/pem-certificates.ts';
@@ -237,8 +237,8 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   const nodeOptionsApplied = sidecarNodeOptionsApplied();
   logEvent(sink, 'sidecar_started', {
     app: applicationLabel(config.application),
-    listen: `${address.address}:${address.port}`,
-    adminListen: `${flags.adminListen.host}:${adminAddress.port}`,
+    listen: listenAddress(address.address, address.port),
+    adminListen: listenAddress(adminAddress.address, adminAddress.port),
     pid: process.pid,
     nodeOptions: nodeOptionsApplied ? SIDECAR_NODE_OPTIONS : null,
   });

@@ -32,8 +32,8 @@ Options:
   --upstream-address <host:port>  address to forward to, keeping the scheme of spec.upstream.url
                                 and the name an https upstream's certificate is checked for
                                 (injected sidecars: the app's port on 127.0.0.1)
-  --listen <[host:]port>        traffic listener (default 0.0.0.0:4180)
-  --admin-listen <[host:]port>  /metrics, /healthz, /readyz (default 0.0.0.0:9180)
+  --listen <[host]:port>        traffic listener (default :4180: every IPv6 and IPv4 address)
+  --admin-listen <[host]:port>  /metrics, /healthz, /readyz (default :9180)
   --shutdown-grace <duration>   time from SIGTERM to exit: in-flight requests drain, then what is
                                 left is closed and logged; sign-outs not through to the operator
                                 yet get what remains (default 25s; keep it under the pod's
@@ -129,8 +129,8 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       application: { type: 'string' },
       upstream: { type: 'string' },
       'upstream-address': { type: 'string' },
-      listen: { type: 'string', default: '0.0.0.0:4180' },
-      'admin-listen': { type: 'string', default: '0.0.0.0:9180' },
+      listen: { type: 'string', default: ':4180' },
+      'admin-listen': { type: 'string', default: ':9180' },
       'shutdown-grace': { type: 'string', default: '25s' },
       'shutdown-delay': { type: 'string' },
       'idle-collection-after': { type: 'string', default: `${DEFAULT_IDLE_COLLECTION_AFTER_MS / 1000}s` },

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RequestFault } from '../../../contract/error-causes.ts';
 import { LinkedOrder, type OrderLink } from '../../../lib/linked-order.ts';
+import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { resetConnection } from '../../../lib/net/connection-reset.ts';
 
 /**
@@ -192,11 +193,14 @@ export function createClientConnections(
     socket.on('error', () => undefined);
     // Reading the address now also caches it for the socket's life. A peer that has already
     // reset has none: nothing it sent may be served, since no policy could judge its address.
-    const peerIp = socket.remoteAddress;
-    if (peerIp === undefined) {
+    const remote = socket.remoteAddress;
+    if (remote === undefined) {
       socket.destroy();
       return;
     }
+    // On a listener on every address an IPv4 client arrives as ::ffff:a.b.c.d: it is logged,
+    // judged and given its share as a.b.c.d, as on an IPv4 listener.
+    const peerIp = normaliseIp(remote);
     if (open.size >= cap.maxConnections && !makeRoom()) {
       cap.onDropped();
       socket.destroy();
