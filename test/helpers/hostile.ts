@@ -60,13 +60,15 @@ export function watchSocket(socket: Socket): RawClient {
 }
 
 /**
- * Opens a connection to a loopback port from a given 127.x source address; null when it fails.
+ * Opens a connection to a loopback port from a given 127.x source address (or from `::1`, over
+ * IPv6); null when it fails.
  * `neverClose`: the client keeps its side open after the server's FIN (it may half-close), as a
  * client that never closes does; by default it closes as the server ends.
  */
 export function dial(port: number, from = '127.0.0.1', neverClose = false): Promise<Socket | null> {
   return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1', localAddress: from, allowHalfOpen: neverClose });
+    const host = from.includes(':') ? '::1' : '127.0.0.1';
+    const socket = connect({ port, host, localAddress: from, allowHalfOpen: neverClose });
     socket.on('error', () => resolve(null));
     socket.once('connect', () => resolve(socket));
   });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type InjectionContext, injectPod } from '../../operator/src/injection/inject-pod.ts';
 import { parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
 import type { ContainerLike } from '../../operator/src/injection/pod-shape.ts';
+import { openRaw, sleep } from '../helpers/hostile.ts';
 import {
   applicationYaml,
   policyYaml,
@@ -60,14 +61,22 @@ let upstream: TestUpstream;
 let sidecar: SidecarProcess;
 
 beforeAll(async () => {
-  upstream = await startUpstream();
+  // Answers once it has the whole request body, as most applications answer a POST.
+  upstream = await startUpstream((req, res) => {
+    req.resume();
+    req.on('end', () => res.end(`app saw ${req.url}`));
+  });
   const dir = writeConfigDir(
     `${applicationYaml({ hosts: ['wiki.test'], upstream: { url: upstream.url }, policies: [{ name: 'loopback' }] }, 'wiki')}---\n${policyYaml(
       'loopback',
       { decision: 'bypass', include: [{ ipRanges: ['127.0.0.0/8', '::1/128'] }] },
     )}`,
   );
-  sidecar = await startSidecarProcess(dir, injectedListenArgs());
+  sidecar = await startSidecarProcess(dir, [
+    ...injectedListenArgs(),
+    '--client-header-timeout=1s',
+    '--client-body-timeout=1s',
+  ]);
 });
 
 afterAll(async () => {
@@ -99,5 +108,43 @@ describe('the sidecar as injected, on a host with IPv6', () => {
         ['/four', '127.0.0.1'],
       ]),
     );
+  });
+});
+
+describe('hostile clients of the listener on every address', () => {
+  const head = (path: string, extra = '') => `POST ${path} HTTP/1.1\r\nHost: wiki.test\r\n${extra}`;
+  const lineOf = (uri: string) => sidecar.waitForLine((l) => l.type === 'request' && l.uri === uri, 5_000);
+
+  it('a head trickled over IPv6 and one over IPv4 each get 408 at the header timeout, each line with its own address', async () => {
+    const six = await openRaw(sidecar.port, '::1');
+    const four = await openRaw(sidecar.port, '127.0.0.1');
+    six.socket.write(head('/trickle-six'));
+    four.socket.write(head('/trickle-four'));
+    for (let i = 0; i < 8 && !(six.isClosed() && four.isClosed()); i++) {
+      await sleep(200);
+      if (!six.isClosed()) six.socket.write('X');
+      if (!four.isClosed()) four.socket.write('X');
+    }
+    await Promise.all([six.waitFor(/^HTTP\/1\.1 408/, 3_000), four.waitFor(/^HTTP\/1\.1 408/, 3_000)]);
+    await Promise.all([six.closed, four.closed]);
+    for (const peerIp of ['127.0.0.1', '::1'])
+      expect(
+        await sidecar.waitForLine((l) => l.type === 'request' && l.status === 408 && l.peerIp === peerIp),
+      ).toMatchObject({ outcome: 'client_timeout', clientIp: peerIp });
+  });
+
+  it('a body cut by RST (IPv4) and one cut by FIN (IPv6): one line each, with its own address; nothing left open', async () => {
+    const four = await openRaw(sidecar.port, '127.0.0.1');
+    const six = await openRaw(sidecar.port, '::1');
+    four.socket.write(`${head('/rst-four', 'Content-Length: 100\r\n\r\n')}half`);
+    six.socket.write(`${head('/fin-six', 'Content-Length: 100\r\n\r\n')}half`);
+    await sleep(100);
+    four.socket.resetAndDestroy();
+    six.socket.end();
+    const [rst, fin] = await Promise.all([lineOf('/rst-four'), lineOf('/fin-six')]);
+    expect(rst).toMatchObject({ peerIp: '127.0.0.1', clientIp: '127.0.0.1', outcome: 'client_abort' });
+    expect(fin).toMatchObject({ peerIp: '::1', clientIp: '::1' });
+    await six.closed;
+    expect(sidecar.lines.filter((l) => l.uri === '/rst-four' || l.uri === '/fin-six')).toHaveLength(2);
   });
 });
