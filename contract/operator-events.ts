@@ -2,6 +2,7 @@ import Type, { type TObject } from 'typebox';
 import { StringEnum } from './api/schema-helpers.ts';
 import { event, type Fields, int, lineSchema, opt, str } from './event-schema.ts';
 import { DefectFields, RevocationTarget } from './log-events.ts';
+import { Nullable } from './log-line.ts';
 
 /**
  * Every line the operator writes on stdout: `type` and `time`, then the fields of its schema
@@ -20,6 +21,33 @@ export const OPERATOR_EVENTS = {
     adminPort: int('The admin port: `/metrics`, `/healthz`, `/readyz`.'),
     pid: int('Its process id.'),
   }),
+  crd_mismatch: event(
+    'An installed CRD is not the one of this operator\u2019s version (checked at start and every minute by every replica): the API server drops the fields its schema lacks from every object written, so a field of this version set in an AccessApplication or AccessPolicy is lost.',
+    {
+      crd: str('The CRD (`accessapplications.gatehouse.dev`).'),
+      state: StringEnum(['other_version', 'missing', 'unreadable'], {
+        description:
+          '`other_version`: its schema digest is another version\u2019s (or it has none: CRDs from before the digest, or edited by hand); `missing`: not installed; `unreadable`: the operator may not read it.',
+      }),
+      installed: Nullable(
+        Type.String(),
+        'The installed CRD\u2019s `gatehouse.dev/schema-digest`; null when it has none.',
+      ),
+      expected: str('The digest of this version\u2019s CRD.'),
+      error: opt(str('The API server\u2019s answer, for `unreadable`.')),
+      hint: str('What to do.'),
+    },
+  ),
+  crd_matched: event('An installed CRD that was not this version\u2019s is now.', {
+    crd: str('The CRD.'),
+    digest: str('Its schema digest.'),
+  }),
+  crd_check_failed: event(
+    'The CRDs could not be read (the API server did not answer); the next check is in a minute.',
+    {
+      error: ErrorText,
+    },
+  ),
   caches_synced: event('The first lists of the watched resources are in: reconciles begin.', {
     applications: int('AccessApplications seen.'),
     policies: int('AccessPolicies seen.'),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { AccessApplication } from '../api/access-application.ts';
 import { AccessPolicy } from '../api/access-policy.ts';
 import { AccessRevocation } from '../api/access-revocation.ts';
@@ -6,6 +7,18 @@ import { type StructuralSchema, structuralSchema } from './structural-schema.ts'
 
 export const CRD_VERSION = 'v1alpha1';
 export const CATEGORY = 'gatehouse';
+
+/**
+ * The annotation each CRD carries: a digest of its spec (schema, names, columns) as this version
+ * generates it. The operator compares it with its own: `helm upgrade` does not touch CRDs, and an
+ * API server with an older schema drops the fields it does not know from every object written.
+ */
+export const SCHEMA_DIGEST_ANNOTATION = 'gatehouse.dev/schema-digest';
+
+/** `sha256:<hex>` of a CRD spec as generated (its key order is the code's, so stable). */
+export function schemaDigest(spec: unknown): string {
+  return `sha256:${createHash('sha256').update(JSON.stringify(spec)).digest('hex')}`;
+}
 
 interface PrinterColumn {
   name: string;
@@ -87,28 +100,30 @@ function customResourceDefinition(
   columns: PrinterColumn[],
   scope: 'Namespaced' | 'Cluster' = 'Namespaced',
 ) {
+  const spec = {
+    group: API_GROUP,
+    scope,
+    names: { ...names, listKind: `${names.kind}List`, categories: [CATEGORY] },
+    versions: [
+      {
+        name: CRD_VERSION,
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        additionalPrinterColumns: columns,
+        schema: { openAPIV3Schema: objectSchema(schema) },
+      },
+    ],
+  };
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
     metadata: {
       name: `${names.plural}.${API_GROUP}`,
       labels: { 'app.kubernetes.io/name': 'gatehouse', 'app.kubernetes.io/component': 'crd' },
+      annotations: { [SCHEMA_DIGEST_ANNOTATION]: schemaDigest(spec) },
     },
-    spec: {
-      group: API_GROUP,
-      scope,
-      names: { ...names, listKind: `${names.kind}List`, categories: [CATEGORY] },
-      versions: [
-        {
-          name: CRD_VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: columns,
-          schema: { openAPIV3Schema: objectSchema(schema) },
-        },
-      ],
-    },
+    spec,
   };
 }
 

@@ -43,6 +43,14 @@ export const MUTATING_WEBHOOK_CONFIGURATIONS = resourceType(
   false,
 );
 
+export const CUSTOM_RESOURCE_DEFINITIONS = resourceType(
+  'apiextensions.k8s.io',
+  'v1',
+  'CustomResourceDefinition',
+  'customresourcedefinitions',
+  false,
+);
+
 /** The apiVersion field of objects of this type. */
 export function apiVersionOf(resource: ResourceType): string {
   return resource.group ? `${resource.group}/${resource.version}` : resource.version;

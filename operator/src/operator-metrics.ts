@@ -111,6 +111,12 @@ export function createOperatorMetrics(sources: MetricSources) {
       }
     },
   });
+  const crdMatched = new Gauge({
+    name: 'gatehouse_operator_crd_matched',
+    help: 'Whether the installed CRD is the one of this operator version (1), or another version, missing or unreadable (0); checked every minute.',
+    labelNames: ['crd'] as const,
+    registers: [registry],
+  });
   const injections = new Counter({
     name: 'gatehouse_operator_injections_total',
     help: 'Pods seen by the injection webhook, by result (injected, skipped, refused).',
@@ -153,6 +159,7 @@ export function createOperatorMetrics(sources: MetricSources) {
     watchRestarts,
     leader,
     applications,
+    crdMatched,
   };
 }
 

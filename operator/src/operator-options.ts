@@ -44,6 +44,8 @@ export interface OperatorOptions {
   readonly lease?: { durationMs?: number; renewMs?: number; retryMs?: number };
   readonly rotation?: { rotationMs?: number; overlapMs?: number };
   readonly heartbeatMs?: number;
+  /** How often the installed CRDs are compared with this version's (default CRD_CHECK_INTERVAL_MS). */
+  readonly crdCheckIntervalMs?: number;
   readonly now?: () => Date;
   /** Where its events go (default: a JSON line each on stdout). */
   readonly log?: OperatorLog;

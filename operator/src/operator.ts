@@ -3,6 +3,7 @@ import { createAdminServer } from '../../lib/admin-server.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
+import { startCrdCheck } from './controller/installed-crds.ts';
 import { type LeaderElection, startLeaderElection } from './controller/leader-election.ts';
 import {
   PodsWithoutSidecar,
@@ -61,6 +62,7 @@ export function createOperator(options: OperatorOptions) {
     log('event_write_failed', { error: errorMessage(error) }),
   );
   let election: LeaderElection | undefined;
+  let crdCheck: ReturnType<typeof startCrdCheck> | undefined;
   const isLeader = (): boolean => election?.isLeader() ?? false;
   const enqueue = (key: string): void => queue.add(key);
 
@@ -243,6 +245,14 @@ export function createOperator(options: OperatorOptions) {
     },
     readiness: (key: string) => readiness.get(key),
     async start(): Promise<{ deliveryPort: number; adminPort: number }> {
+      // Before anything waits on the caches: a CRD that is missing keeps them from syncing.
+      crdCheck = startCrdCheck({
+        client,
+        log,
+        onFinding: (finding) =>
+          metrics.crdMatched.set({ crd: finding.crd }, finding.state === 'matched' ? 1 : 0),
+        ...(options.crdCheckIntervalMs === undefined ? {} : { intervalMs: options.crdCheckIntervalMs }),
+      });
       if (injection) {
         const native = await injection.detectNativeSidecar();
         log('injection_enabled', { nativeSidecar: native });
@@ -293,6 +303,7 @@ export function createOperator(options: OperatorOptions) {
       await Promise.race([queue.drained(), new Promise((r) => setTimeout(r, graceMs).unref())]);
       caches.stop();
       injection?.stop();
+      crdCheck?.stop();
       await election?.release();
       delivery.endStreams();
       delivery.close();

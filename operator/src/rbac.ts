@@ -7,12 +7,18 @@ export interface PolicyRule {
 }
 
 export const OPERATOR_ROLE_NAME = 'gatehouse-operator';
+/** The CRDs of Gatehouse, by name. */
+export const GATEHOUSE_CRD_NAMES = [
+  'accessapplications.gatehouse.dev',
+  'accesspolicies.gatehouse.dev',
+  'accessrevocations.gatehouse.dev',
+] as const;
 export const WEBHOOK_CONFIGURATION_NAME = 'gatehouse-sidecar-injector';
 
 /**
  * Everything the operator does across namespaces, and nothing more: watch its CRDs and write their
  * status, delete AccessRevocations once expired, keep keys Secrets, read a Pod when its sidecar connects, review tokens, record Events,
- * label opted-in Deployments, and keep its own webhook's caBundle. The Helm chart's ClusterRole is
+ * label opted-in Deployments, keep its own webhook's caBundle, and read its CRDs. The Helm chart's ClusterRole is
  * tested to be exactly this, and an audited e2e run to use every verb of it.
  */
 export const OPERATOR_RULES: readonly PolicyRule[] = [
@@ -36,6 +42,13 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },
   { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
   { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list', 'watch', 'patch'] },
+  // Read by name, to compare the installed CRDs with this version's: never listed, never written.
+  {
+    apiGroups: ['apiextensions.k8s.io'],
+    resources: ['customresourcedefinitions'],
+    verbs: ['get'],
+    resourceNames: [...GATEHOUSE_CRD_NAMES],
+  },
   {
     apiGroups: ['admissionregistration.k8s.io'],
     resources: ['mutatingwebhookconfigurations'],
