@@ -4,6 +4,7 @@ import type { ErrorCause } from '../../contract/error-causes.ts';
 import type { Claimant } from '../../lib/admission.ts';
 import type { OrderLink } from '../../lib/linked-order.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
+import { clientNetwork } from '../../lib/net/client-ip.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
 import type { ClientConnection } from './net/client-connections.ts';
 import type { Decision } from './policy/decision.ts';
@@ -200,9 +201,12 @@ export function claimantOf(scope: RequestScope): Claimant {
     : { key: `${identity.kind}:${identity.sub}`, anonymous: false };
 }
 
-/** The request as an anonymous caller, by client IP, whoever it is signed in as. */
+/**
+ * The request as an anonymous caller, by client IP (an IPv6 client by its /64), whoever it is
+ * signed in as.
+ */
 export function anonymousClaimant(scope: RequestScope): Claimant {
-  return { key: `ip:${scope.clientIp}`, anonymous: true };
+  return { key: `ip:${clientNetwork(scope.clientIp)}`, anonymous: true };
 }
 
 /** A scope made outside a server (tests, tools): ready. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { capField, redactQuery, TRUNCATION_MARK, toJsonLine } from '../../lib/log/sanitize.ts';
 import { ndjsonLines } from '../../lib/ndjson-lines.ts';
 import { createAddressSet, parseCidr } from '../../lib/net/cidr.ts';
-import { resolveClientIp } from '../../lib/net/client-ip.ts';
+import { clientNetwork, resolveClientIp } from '../../lib/net/client-ip.ts';
 import { compileHostMatcher, normaliseHost } from '../../lib/net/host.ts';
 
 describe('parseCidr', () => {
@@ -37,6 +37,24 @@ describe('resolveClientIp', () => {
   it('matches v4-mapped addresses against IPv4 ranges', () => {
     expect(trusted.has('::ffff:10.2.3.4')).toBe(true);
     expect(trusted.has('::ffff:11.2.3.4')).toBe(false);
+  });
+});
+
+describe('clientNetwork: what a client counts as for a fair share', () => {
+  it.each([
+    ['203.0.113.9', '203.0.113.9'],
+    ['2001:db8:1:2::1', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:db8:1:2::/64'],
+    ['2001:DB8:0001:0002:0:0:0:9', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['64:ff9b::192.0.2.1', '64:ff9b:0:0::/64'],
+    ['2001:db8:1:2:3:4:192.0.2.1', '2001:db8:1:2::/64'],
+    ['', ''],
+    ['not:an:address', 'not:an:address'],
+  ])('%s counts as %s', (ip, network) => {
+    expect(clientNetwork(ip)).toBe(network);
   });
 });
 

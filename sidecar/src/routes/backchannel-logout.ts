@@ -1,4 +1,5 @@
 import type { LogoutTokenRefusalCode } from '../../../contract/log-events.ts';
+import { clientNetwork } from '../../../lib/net/client-ip.ts';
 import { type BodyRead, readRequestBody } from '../../../lib/request-body.ts';
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
@@ -38,7 +39,7 @@ export async function backchannelLogoutRoute(scope: RequestScope, auth: AuthRunt
     // A slow body holds a share while it comes: one beyond it is answered unread, so its
     // connection holds nothing. A provider may send it again; one that does not loses it (the
     // sessions end at their expiry, or by `gatehouse revoke`).
-    const leave = auth.backchannelLogouts.enter(scope.clientIp);
+    const leave = auth.backchannelLogouts.enter(clientNetwork(scope.clientIp));
     if (leave === null) {
       authEvent(scope, 'backchannel_logout_refused', { reason: 'busy' });
       return withHeaders(jsonResponse(503, JSON.stringify({ error: 'temporarily_unavailable' }), 0), [
