@@ -32,8 +32,26 @@ export function clientNetwork(ip: string): string {
 }
 
 /**
+ * The address of one X-Forwarded-For hop without the port some proxies write after it (Azure
+ * Application Gateway: `203.0.113.7:51234`, `[2001:db8::7]:443`); anything else as it is, for
+ * the caller to refuse if it is not an address.
+ */
+export function forwardedAddress(hop: string): string {
+  if (hop.startsWith('[')) {
+    const close = hop.indexOf(']');
+    if (close < 0) return hop;
+    const after = hop.slice(close + 1);
+    return after === '' || /^:[0-9]{1,5}$/.test(after) ? hop.slice(1, close) : hop;
+  }
+  const colon = hop.indexOf(':');
+  if (colon > 0 && colon === hop.lastIndexOf(':') && /^:[0-9]{1,5}$/.test(hop.slice(colon)))
+    return hop.slice(0, colon);
+  return hop;
+}
+
+/**
  * The client's address: the peer itself, unless the peer is a trusted proxy, in which case
- * X-Forwarded-For is walked right to left past trusted proxies only. Spoofed entries to the left
+ * X-Forwarded-For is walked right to left past trusted proxies only (a hop's port, if written, dropped). Spoofed entries to the left
  * of the first untrusted hop are never believed.
  */
 export function resolveClientIp(
@@ -47,7 +65,7 @@ export function resolveClientIp(
   const hops = forwardedFor.join(',').split(',');
   let client = peer;
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = normaliseIp((hops[i] as string).trim());
+    const hop = normaliseIp(forwardedAddress((hops[i] as string).trim()));
     if (isIP(hop) === 0) break;
     client = hop;
     if (!trusted.has(hop)) break;

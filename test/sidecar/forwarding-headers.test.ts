@@ -73,6 +73,20 @@ describe('rewrite, forwarding and underscore headers', () => {
     for (const h of [...REWRITES, ...UNDERSCORES]) expect(got).not.toContain(nameOf(h));
   });
 
+  it('behind Azure Application Gateway (each hop as address:port): the client is the address before its port', async () => {
+    const before = upstream.seen.length;
+    const text =
+      'GET /public/agw HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 198.51.100.4:50000, 203.0.113.7:51234\r\nConnection: close\r\n\r\n';
+    expect(statusOf(await rawRequest(trusted.port, text))).toBe(200);
+    expect(upstream.seen[before]?.headers['x-real-ip']).toBe('203.0.113.7');
+    // The chain reaches the application as the proxy wrote it, with this hop after it.
+    expect(upstream.seen[before]?.headers['x-forwarded-for']).toBe(
+      '198.51.100.4:50000, 203.0.113.7:51234, 127.0.0.1',
+    );
+    const line = trusted.records().find((r) => r.uri === '/public/agw');
+    expect(line).toMatchObject({ clientIp: '203.0.113.7', peerIp: '127.0.0.1' });
+  });
+
   it.each([
     ['x-original-url', 'always_drop'],
     ['x-http-method-override', 'always_drop'],

@@ -31,6 +31,15 @@ describe('resolveClientIp', () => {
     ['garbage stops the walk', '10.0.0.5', true, ['1.2.3.4, junk'], '10.0.0.5'],
     ['v4-mapped peer is normalised', '::ffff:203.0.113.9', false, [], '203.0.113.9'],
     ['trusted peer without XFF', '127.0.0.1', true, [], '127.0.0.1'],
+    // Azure Application Gateway writes each hop as address:port.
+    ['a hop with a port', '10.0.0.5', true, ['1.2.3.4:51234'], '1.2.3.4'],
+    ['ports on every hop', '10.0.0.5', true, ['6.6.6.6:1, 1.2.3.4:2, 10.0.0.7:3'], '1.2.3.4'],
+    ['a bracketed IPv6 hop with a port', '10.0.0.5', true, ['[2001:db8::7]:443'], '2001:db8::7'],
+    ['a bracketed IPv6 hop', '10.0.0.5', true, ['[2001:db8::7]'], '2001:db8::7'],
+    ['a bare IPv6 hop', '10.0.0.5', true, ['2001:db8::7'], '2001:db8::7'],
+    ['a port that is not one stops the walk', '10.0.0.5', true, ['1.2.3.4:http'], '10.0.0.5'],
+    ['a bracket left open stops the walk', '10.0.0.5', true, ['[2001:db8::7'], '10.0.0.5'],
+    ['something after the bracket stops the walk', '10.0.0.5', true, ['[2001:db8::7]x'], '10.0.0.5'],
   ])('%s', (_name, peer, peerTrusted, xff, expected) => {
     expect(resolveClientIp(peer as string, peerTrusted as boolean, xff as string[], trusted)).toBe(expected);
   });
