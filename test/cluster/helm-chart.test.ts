@@ -53,6 +53,8 @@ const EVERYTHING = [
   'webhook.excludeNamespaces={kube-system,monitoring}',
   '--set',
   'image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+  '--set-json',
+  'sidecar.imagePullSecrets=[{"name":"corp-registry"}]',
   '--set',
   'operator.podDisruptionBudget.minAvailable=50%',
   '--set',
@@ -230,6 +232,7 @@ describe('charts/gatehouse', () => {
         'ghcr.io/gatehouse-dev/gatehouse@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
       operatorUrl: `https://gatehouse-operator.${NAMESPACE}.svc`,
       listenPort: 4180,
+      imagePullSecrets: ['corp-registry'],
     });
     // The chart's default sidecar resources are the operator's own defaults (a request that
     // covers the sidecar at rest).

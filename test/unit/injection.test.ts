@@ -274,6 +274,36 @@ describe('injectPod', () => {
     });
   });
 
+  it('adds the sidecar\u2019s pull secrets to the pod, each name once; none when there are none', () => {
+    expect(out.spec?.imagePullSecrets).toBeUndefined();
+    const withSecrets: InjectionContext = {
+      ...context,
+      settings: parseInjectionSettings(
+        {
+          image: 'registry.corp.example/gatehouse:0.1.0',
+          operatorUrl: 'https://gatehouse-operator.gatehouse-system.svc',
+          imagePullSecrets: [{ name: 'corp-registry' }, { name: 'mirror' }, { name: 'corp-registry' }],
+        },
+        'test',
+      ),
+    };
+    const p = injected(
+      pod((x) => {
+        if (x.spec) x.spec.imagePullSecrets = [{ name: 'app-registry' }, { name: 'mirror' }];
+      }),
+      withSecrets,
+    ).pod;
+    expect(p.spec?.imagePullSecrets).toEqual([
+      { name: 'app-registry' },
+      { name: 'mirror' },
+      { name: 'corp-registry' },
+    ]);
+    expect(injected(pod(), withSecrets).pod.spec?.imagePullSecrets).toEqual([
+      { name: 'corp-registry' },
+      { name: 'mirror' },
+    ]);
+  });
+
   it('uses the listen-port annotation', () => {
     const p = injected(
       pod((x) => {
@@ -534,6 +564,11 @@ describe('injection settings', () => {
       /memory/,
     ],
     ['no image', { operatorUrl: 'https://op' }, /image/],
+    [
+      'a pull secret that is not a name',
+      { image: 'x', operatorUrl: 'https://op', imagePullSecrets: [{ name: 'Reg Cred' }] },
+      /imagePullSecrets/,
+    ],
   ])('refuses %s', (_what, value, message) => {
     try {
       parseInjectionSettings(value, 'injection.yaml');

@@ -130,6 +130,14 @@ function appPort(port: ContainerPortLike, newName: string | undefined): Containe
   return newName === undefined ? rest : { ...rest, name: newName };
 }
 
+/** The pod's pull secrets with the sidecar's added (each name once); nothing when there are none to add. */
+function pullSecrets(pod: PodLike, names: readonly string[]): { imagePullSecrets?: { name?: string }[] } {
+  if (names.length === 0) return {};
+  const own = (pod.spec?.imagePullSecrets as { name?: string }[] | undefined) ?? [];
+  const present = new Set(own.map((s) => s.name));
+  return { imagePullSecrets: [...own, ...names.filter((n) => !present.has(n)).map((name) => ({ name }))] };
+}
+
 /** app-<name>, cut to the 15 characters a port name may have. */
 function renamedPortName(name: string): string {
   return `app-${name}`.slice(0, 15).replace(/-+$/, '');
@@ -337,6 +345,7 @@ export function injectPod(pod: PodLike, context: InjectionContext): InjectionRes
         // A projected ServiceAccount token needs a ServiceAccount; the ServiceAccount admission
         // plugin sets "default" before webhooks run, but clusters without it leave it empty.
         serviceAccountName: (pod.spec?.serviceAccountName as string | undefined) || 'default',
+        ...pullSecrets(pod, context.settings.imagePullSecrets),
         containers: context.nativeSidecar ? appContainers : [...appContainers, sidecar],
         ...(context.nativeSidecar || initContainers.length > 0
           ? { initContainers: context.nativeSidecar ? [sidecar, ...initContainers] : initContainers }

@@ -70,6 +70,25 @@ export const InjectionSettingsSchema = Type.Object(
       }),
     ),
     runAsUser: Type.Optional(Type.Integer({ minimum: 1, description: 'UID of the sidecar. Default 65532.' })),
+    imagePullSecrets: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({
+              pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+              maxLength: 253,
+              description: 'A Secret of type kubernetes.io/dockerconfigjson in the pod\u2019s namespace.',
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        {
+          maxItems: 8,
+          description:
+            'Pull secrets added to every injected pod, for a sidecar image in a registry that needs them (a pod that already names one keeps it once).',
+        },
+      ),
+    ),
     args: Type.Optional(
       Type.Array(
         Type.String({
@@ -108,6 +127,8 @@ export interface InjectionSettings {
   readonly nativeSidecar: 'auto' | 'always' | 'never';
   readonly tokenExpirationSeconds: number;
   readonly runAsUser: number;
+  /** Names of the pull secrets added to every injected pod. */
+  readonly imagePullSecrets: readonly string[];
   /** Client-limit flags appended to every injected sidecar's command line. */
   readonly args: readonly string[];
   readonly resources: {
@@ -143,6 +164,7 @@ export function parseInjectionSettings(value: unknown, source: string): Injectio
     nativeSidecar: input.nativeSidecar ?? 'auto',
     tokenExpirationSeconds: input.tokenExpirationSeconds ?? DEFAULT_INJECTION.tokenExpirationSeconds,
     runAsUser: input.runAsUser ?? DEFAULT_INJECTION.runAsUser,
+    imagePullSecrets: Object.freeze([...new Set((input.imagePullSecrets ?? []).map((s) => s.name))]),
     args: Object.freeze([...(input.args ?? [])]),
     resources: {
       requests: input.resources?.requests ?? DEFAULT_INJECTION.resources.requests,
