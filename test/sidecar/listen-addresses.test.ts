@@ -38,7 +38,8 @@ function injectedListenArgs(): string[] {
     context,
   );
   if (result.kind !== 'injected') throw new Error(`not injected: ${JSON.stringify(result)}`);
-  const args = (result.pod.spec?.initContainers?.[0] as ContainerLike).args as string[];
+  const sidecar = result.pod.spec?.initContainers?.[0] as ContainerLike | undefined;
+  const args = (sidecar?.args ?? []) as string[];
   return ['--listen', '--admin-listen'].flatMap((flag) => {
     const value = args[args.indexOf(flag) + 1] as string;
     expect(value, flag).toMatch(/:\d+$/);
