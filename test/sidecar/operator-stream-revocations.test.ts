@@ -21,6 +21,7 @@ const tokenFile = join(tls.certFile, '..', 'revocations-token');
 let server: Server;
 let url: string;
 let stream: ServerResponse | undefined;
+let streamsOpened = 0;
 
 const revocation = (name: string): Revocation => testRevocation(name, 'ada@example.com', 'stolen laptop');
 
@@ -29,6 +30,7 @@ beforeAll(async () => {
   server = createServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     stream = res;
+    streamsOpened++;
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -91,6 +93,62 @@ describe('revocations on the operator config stream', () => {
       await eventually(async () => changes.length === 3, 5_000, 'changed policies applied');
       expect(changes[2]?.policies).toEqual(changed.policies);
       expect(changes[2]?.policies).not.toBe(config.policies);
+    } finally {
+      source.close();
+    }
+  });
+
+  it('a config of a later version (a field this sidecar does not know) is refused, and still ends the sessions it revokes', async () => {
+    const changes: SidecarConfig[] = [];
+    const rejected: ConfigError[] = [];
+    const source = createOperatorConfigSource(
+      { url, ca: tls.cert, tokenFile },
+      { onConfig: (c) => changes.push(c), onRejected: (e) => rejected.push(e) },
+    );
+    try {
+      stream = undefined;
+      const first = source.start();
+      await eventually(async () => stream !== undefined, 5_000, 'stream open');
+      const opened = streamsOpened;
+      const send = (line: string) => stream?.write(line);
+      const base = testConfig();
+      send(streamLine({ type: 'config', config: base }));
+      const config = await first;
+
+      // The operator, upgraded, renders the application with a setting of its version: this
+      // sidecar cannot take the config, but the revocation in it ends the thief's session here.
+      const { generation: _, ...body } = base;
+      const later = withRevocations(
+        { ...body, upstream: { ...base.upstream, settingOfALaterVersion: true } } as unknown as SidecarConfig,
+        [revocation('stolen')],
+      );
+      send(streamLine({ type: 'config', config: later }));
+      await eventually(async () => changes.length === 1, 5_000, 'the revocation applied');
+      expect(rejected).toHaveLength(1);
+      expect(rejected[0]?.errors.map((e) => e.path).join()).toContain('settingOfALaterVersion');
+      expect(changes[0]?.revocations.map((r) => r.name)).toEqual(['stolen']);
+      expect(changes[0]?.policies).toBe(config.policies);
+      expect(changes[0]?.upstream).toEqual(base.upstream);
+
+      // A change to the operator's revocations applies in step with it: no reconnection.
+      send(
+        streamLine({
+          type: 'revocations-changed',
+          added: [revocation('sign-out')],
+          removed: [],
+          generation: withRevocations(later, [revocation('stolen'), revocation('sign-out')]).generation,
+        }),
+      );
+      await eventually(async () => changes.length === 2, 5_000, 'the change applied');
+      expect(changes[1]?.revocations.map((r) => r.name)).toEqual(['sign-out', 'stolen']);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(streamsOpened).toBe(opened);
+
+      // A config it can take again ends the later version's: it is the operator's once more.
+      send(streamLine({ type: 'config', config: withRevocations(base, [revocation('stolen')]) }));
+      await eventually(async () => changes.length === 3, 5_000, 'the config applied');
+      expect(changes[2]?.revocations.map((r) => r.name)).toEqual(['stolen']);
+      expect(rejected).toHaveLength(1);
     } finally {
       source.close();
     }

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { withRevocations } from '../../../contract/config/render.ts';
-import { parseSidecarConfig, type SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import {
+  parseSidecarConfig,
+  type Revocation,
+  type SidecarConfig,
+} from '../../../contract/config/sidecar-config.ts';
 import {
   ACCEPTS_REVOCATION_CHANGES,
   CONFIG_STREAM_PATH,
@@ -64,6 +68,12 @@ export function createOperatorConfigSource(
   const stallTimeoutMs = options.stallTimeoutMs ?? STALL_TIMEOUT_MS;
   const dispatcher = new Agent({ connect: { ca: options.ca }, keepAliveTimeout: 1_000 });
   let current: SidecarConfig | undefined;
+  /**
+   * The operator's config as it was sent, while the one in force is not it: a config of a later
+   * version, refused, whose revocations alone were applied. Changes to its revocations keep it in
+   * step, so a change's generation (the operator's) can be checked against it.
+   */
+  let refusedLater: { readonly body: Record<string, unknown>; revocations: readonly unknown[] } | undefined;
   let first: (config: SidecarConfig) => void = () => undefined;
   const firstConfig = new Promise<SidecarConfig>((resolve) => {
     first = resolve;
@@ -93,9 +103,12 @@ export function createOperatorConfigSource(
     if (message.type === 'config' && sameGeneration(message.config, current)) return;
     const change = message.type === 'revocations-changed';
     let config: SidecarConfig;
+    let operatorGeneration: string | undefined;
     try {
-      if (message.type === 'config') config = parseSidecarConfig(message.config, current);
-      else {
+      if (message.type === 'config') {
+        config = parseSidecarConfig(message.config, current);
+        refusedLater = undefined;
+      } else {
         const revocations =
           message.type === 'revocations'
             ? message.revocations
@@ -106,17 +119,20 @@ export function createOperatorConfigSource(
           ]);
         const checked = parseSidecarConfig({ ...current, revocations }, current);
         config = withRevocations(checked, checked.revocations);
+        operatorGeneration = followRefusedLater(message);
       }
     } catch (error) {
       if (error instanceof ConfigError) listener.onRejected(error);
+      const salvaged = message.type === 'config' ? revocationsOfRefused(message.config) : undefined;
       // A change that could not be applied leaves this sidecar's revocations apart from what the
       // operator thinks it sent: only whole lists (a new stream) bring them back together.
-      return change ? 'resync' : undefined;
+      if (salvaged === undefined) return change ? 'resync' : undefined;
+      config = salvaged;
     }
     // A change applied to revocations other than those the operator sent (this sidecar refused a
     // line before) gives another config than the operator's: keep it (it only adds and removes
     // revocations) and reconnect for whole lists.
-    const drifted = change && config.generation !== message.generation;
+    const drifted = change && (operatorGeneration ?? config.generation) !== message.generation;
     if (current?.generation !== config.generation) {
       const isFirst = current === undefined;
       current = config;
@@ -124,6 +140,43 @@ export function createOperatorConfigSource(
       else listener.onConfig(config);
     }
     return drifted ? 'resync' : undefined;
+  };
+
+  /**
+   * A config this sidecar refuses (written by a later version: a field it does not know) still
+   * ends sessions: its revocations, when they are well formed, apply to the config in force,
+   * which they can only restrict. Undefined when there is no config in force or they are not.
+   */
+  const revocationsOfRefused = (received: unknown): SidecarConfig | undefined => {
+    if (current === undefined || typeof received !== 'object' || received === null) return undefined;
+    const { generation: _, ...body } = received as Record<string, unknown>;
+    try {
+      const checked = parseSidecarConfig({ ...current, revocations: body.revocations }, current);
+      refusedLater = { body, revocations: body.revocations as unknown[] };
+      return withRevocations(checked, checked.revocations);
+    } catch {
+      return undefined;
+    }
+  };
+
+  /**
+   * The generation the operator's config has after a revocations message, while the config in
+   * force is not the operator's (a refused later one); undefined otherwise.
+   */
+  const followRefusedLater = (
+    message:
+      | { readonly type: 'revocations'; readonly revocations: unknown }
+      | { readonly type: 'revocations-changed'; readonly added: unknown; readonly removed: unknown },
+  ): string | undefined => {
+    if (refusedLater === undefined) return undefined;
+    const revocations =
+      message.type === 'revocations'
+        ? (message.revocations as unknown[])
+        : (withRevocationChanges(refusedLater.revocations as Revocation[], message.added, message.removed) ??
+          []);
+    refusedLater.revocations = revocations;
+    return withRevocations(refusedLater.body as unknown as SidecarConfig, revocations as Revocation[])
+      .generation;
   };
 
   const connectOnce = async (): Promise<void> => {
