@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forwardingRule } from '../../sidecar/src/http/forwarding-header-rules.ts';
 import { testConfig } from '../helpers/fixtures.ts';
+import { openRaw } from '../helpers/hostile.ts';
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
 import { rawRequest, statusOf } from '../helpers/raw-http.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
@@ -85,6 +86,32 @@ describe('rewrite, forwarding and underscore headers', () => {
     );
     const line = trusted.records().find((r) => r.uri === '/public/agw');
     expect(line).toMatchObject({ clientIp: '203.0.113.7', peerIp: '127.0.0.1' });
+  });
+
+  it('inside an Istio mesh (every connection from 127.0.0.6, the gateway\u2019s X-Forwarded-For): the client as the docs configure it', async () => {
+    const mesh = await startSidecar(
+      testConfig({ upstream: { url: upstream.url }, trustedProxies: ['127.0.0.6/32'] }),
+    );
+    try {
+      const from = await openRaw(mesh.port, '127.0.0.6');
+      from.socket.write(
+        'GET /public/mesh HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 203.0.113.8\r\nConnection: close\r\n\r\n',
+      );
+      await from.waitFor(/^HTTP\/1\.1 200/);
+      expect(mesh.records().find((r) => r.uri === '/public/mesh')).toMatchObject({
+        clientIp: '203.0.113.8',
+        peerIp: '127.0.0.6',
+      });
+      // Another address of the pod's loopback is no proxy of the mesh: its header is not believed.
+      const other = await openRaw(mesh.port, '127.0.0.7');
+      other.socket.write(
+        'GET /public/other HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 203.0.113.8\r\nConnection: close\r\n\r\n',
+      );
+      await other.waitFor(/^HTTP\/1\.1 200/);
+      expect(mesh.records().find((r) => r.uri === '/public/other')).toMatchObject({ clientIp: '127.0.0.7' });
+    } finally {
+      await mesh.close();
+    }
   });
 
   it.each([
