@@ -239,6 +239,41 @@ describe('charts/gatehouse', () => {
     expect(settings.resources).toEqual(DEFAULT_INJECTION.resources);
   });
 
+  it.each([
+    ['by default', [] as string[], 65532],
+    [
+      'on OpenShift (it serves security.openshift.io/v1): the platform chooses',
+      ['--api-versions', 'security.openshift.io/v1'],
+      null,
+    ],
+    ['set to null', ['--set', 'runAsUser=null'], null],
+    ['set to a number', ['--set', 'runAsUser=1000700000'], 1000700000],
+  ] as const)(
+    'runs the operator and the sidecars as UID 65532 or as told: %s',
+    async (_what, values, uid) => {
+      const docs = await render([...values]);
+      const operator = find(docs, 'Deployment') as Manifest & {
+        spec: { template: { spec: { containers: { securityContext: Record<string, unknown> }[] } } };
+      };
+      const context = operator.spec.template.spec.containers[0]?.securityContext ?? {};
+      expect(context.runAsNonRoot).toBe(true);
+      expect(context.runAsUser).toBe(uid ?? undefined);
+      expect(context.runAsGroup).toBe(uid ?? undefined);
+      const configMap = docs.find(
+        (d) => d.kind === 'ConfigMap' && d.metadata.name === 'gatehouse-injection',
+      ) as (Manifest & { data: Record<string, string> }) | undefined;
+      const settings = parseInjectionSettings(
+        parse(configMap?.data['injection.yaml'] ?? ''),
+        'injection.yaml',
+      );
+      expect(settings.runAsUser).toBe(uid);
+    },
+  );
+
+  it('refuses a UID that is not one', async () => {
+    await expect(render(['--set', 'runAsUser=0'])).rejects.toThrow(/runAsUser/);
+  });
+
   it('registers the webhook on Pod CREATE by label, without a caBundle, excluding its own namespace and kube-system', async () => {
     const config = find(await render(), 'MutatingWebhookConfiguration') as Manifest & {
       webhooks: Record<string, unknown>[];

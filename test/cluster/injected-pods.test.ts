@@ -178,6 +178,29 @@ describe('injected pods on a real API server, in a namespace enforcing the restr
   }
 });
 
+describe('a sidecar that names no UID (the platform chooses, as OpenShift does)', () => {
+  it('is stored in the namespace enforcing the restricted standard: runAsNonRoot is enough', async () => {
+    const platform = parseInjectionSettings(
+      {
+        image: 'ghcr.io/gatehouse/gatehouse:0.1.0',
+        operatorUrl: 'https://gatehouse-operator.gatehouse-system.svc',
+        runAsUser: null,
+      },
+      'test',
+    );
+    const result = injectPod(labelled(SHAPES['an only, unnamed port'] as () => PodLike), {
+      settings: platform,
+      caBundle: CA,
+      nativeSidecar: true,
+    });
+    if (result.kind !== 'injected') throw new Error(JSON.stringify(result));
+    const stored = (await client.create(PODS, NS, result.pod)) as PodLike;
+    const sidecar = stored.spec?.initContainers?.find((c) => c.name === 'gatehouse');
+    expect(sidecar?.securityContext).toMatchObject({ runAsNonRoot: true });
+    expect(sidecar?.securityContext).not.toHaveProperty('runAsUser');
+  });
+});
+
 describe('a pod whose taken port has a hostPort, on a real API server', () => {
   const HOST_NS = 'host-ports';
 

@@ -165,6 +165,24 @@ describe('injectPod', () => {
     ]);
   });
 
+  it('names no UID when the settings leave it to the platform (OpenShift assigns one and refuses any other)', () => {
+    const platform: InjectionContext = {
+      ...context,
+      settings: parseInjectionSettings(
+        {
+          image: 'ghcr.io/gatehouse/gatehouse:0.1.0',
+          operatorUrl: 'https://gatehouse-operator.gatehouse-system.svc',
+          runAsUser: null,
+        },
+        'test',
+      ),
+    };
+    const chosen = sidecarOf(injected(pod(), platform).pod)?.securityContext as Record<string, unknown>;
+    expect(chosen).not.toHaveProperty('runAsUser');
+    expect(chosen).not.toHaveProperty('runAsGroup');
+    expect(chosen).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true });
+  });
+
   it('names the default ServiceAccount when the pod names none (the projected token needs one), and keeps a named one', () => {
     expect(out.spec?.serviceAccountName).toBe('default');
     const named = injected(
@@ -564,6 +582,7 @@ describe('injection settings', () => {
       /memory/,
     ],
     ['no image', { operatorUrl: 'https://op' }, /image/],
+    ['UID 0', { image: 'x', operatorUrl: 'https://op', runAsUser: 0 }, /runAsUser/],
     [
       'a pull secret that is not a name',
       { image: 'x', operatorUrl: 'https://op', imagePullSecrets: [{ name: 'Reg Cred' }] },

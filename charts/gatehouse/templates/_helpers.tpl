@@ -27,11 +27,24 @@ app.kubernetes.io/component: operator
 https://gatehouse-operator.{{ .Release.Namespace }}.svc
 {{- end }}
 
+{{/* The UID Gatehouse containers run as; empty: the platform's choice (see runAsUser in values.yaml). */}}
+{{- define "gatehouse.runAsUser" -}}
+{{- $uid := .Values.runAsUser -}}
+{{- if kindIs "invalid" $uid -}}
+{{- else if eq (toString $uid) "auto" -}}
+{{- if not (.Capabilities.APIVersions.Has "security.openshift.io/v1") -}}65532{{- end -}}
+{{- else -}}
+{{ int64 $uid }}
+{{- end -}}
+{{- end }}
+
 {{/* The restricted security context of Gatehouse containers. */}}
 {{- define "gatehouse.containerSecurityContext" -}}
 runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
+{{- with include "gatehouse.runAsUser" . }}
+runAsUser: {{ . }}
+runAsGroup: {{ . }}
+{{- end }}
 readOnlyRootFilesystem: true
 allowPrivilegeEscalation: false
 capabilities:

@@ -220,8 +220,9 @@ function sidecarContainer(
     },
     securityContext: {
       runAsNonRoot: true,
-      runAsUser: settings.runAsUser,
-      runAsGroup: settings.runAsUser,
+      ...(settings.runAsUser === null
+        ? {}
+        : { runAsUser: settings.runAsUser, runAsGroup: settings.runAsUser }),
       readOnlyRootFilesystem: true,
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },

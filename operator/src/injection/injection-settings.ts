@@ -69,7 +69,12 @@ export const InjectionSettingsSchema = Type.Object(
         description: 'Lifetime of the projected token (the kubelet renews it). Default 3600.',
       }),
     ),
-    runAsUser: Type.Optional(Type.Integer({ minimum: 1, description: 'UID of the sidecar. Default 65532.' })),
+    runAsUser: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+        description:
+          'UID and GID of the sidecar. Default 65532; null: none is named, the platform chooses (OpenShift assigns one from the namespace\u2019s range and refuses any other).',
+      }),
+    ),
     imagePullSecrets: Type.Optional(
       Type.Array(
         Type.Object(
@@ -126,7 +131,8 @@ export interface InjectionSettings {
   readonly adminPort: number;
   readonly nativeSidecar: 'auto' | 'always' | 'never';
   readonly tokenExpirationSeconds: number;
-  readonly runAsUser: number;
+  /** Null: the pod names none, and the platform chooses. */
+  readonly runAsUser: number | null;
   /** Names of the pull secrets added to every injected pod. */
   readonly imagePullSecrets: readonly string[];
   /** Client-limit flags appended to every injected sidecar's command line. */
@@ -163,7 +169,7 @@ export function parseInjectionSettings(value: unknown, source: string): Injectio
     adminPort: input.adminPort ?? DEFAULT_INJECTION.adminPort,
     nativeSidecar: input.nativeSidecar ?? 'auto',
     tokenExpirationSeconds: input.tokenExpirationSeconds ?? DEFAULT_INJECTION.tokenExpirationSeconds,
-    runAsUser: input.runAsUser ?? DEFAULT_INJECTION.runAsUser,
+    runAsUser: input.runAsUser === undefined ? DEFAULT_INJECTION.runAsUser : input.runAsUser,
     imagePullSecrets: Object.freeze([...new Set((input.imagePullSecrets ?? []).map((s) => s.name))]),
     args: Object.freeze([...(input.args ?? [])]),
     resources: {
