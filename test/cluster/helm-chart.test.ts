@@ -270,6 +270,25 @@ describe('charts/gatehouse', () => {
     },
   );
 
+  it('moves the operator\u2019s webhook port (GKE private clusters admit 10250 from the control plane), the Service still on 443', async () => {
+    const docs = await render(['--set', 'operator.listenPort=10250']);
+    const operator = find(docs, 'Deployment') as Manifest & {
+      spec: {
+        template: {
+          spec: { containers: { args: string[]; ports: { name: string; containerPort: number }[] }[] };
+        };
+      };
+    };
+    const container = operator.spec.template.spec.containers[0];
+    expect(container?.args).toContain('--listen=:10250');
+    expect(container?.ports).toContainEqual(expect.objectContaining({ name: 'https', containerPort: 10250 }));
+    const service = find(docs, 'Service') as Manifest & {
+      spec: { ports: { port: number; targetPort: string }[] };
+    };
+    expect(service.spec.ports).toContainEqual(expect.objectContaining({ port: 443, targetPort: 'https' }));
+    await expect(render(['--set', 'operator.listenPort=443'])).rejects.toThrow(/listenPort/);
+  });
+
   it('refuses a UID that is not one', async () => {
     await expect(render(['--set', 'runAsUser=0'])).rejects.toThrow(/runAsUser/);
   });
