@@ -183,6 +183,19 @@ describe('injectPod', () => {
     expect(chosen).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true });
   });
 
+  it('lists the sidecar\u2019s state volume as safe to evict for the Cluster Autoscaler, after any the pod lists', () => {
+    const key = 'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes';
+    expect(out.metadata?.annotations?.[key]).toBe('gatehouse-state');
+    const listed = (value: string) =>
+      injected(
+        pod((x) => {
+          if (x.metadata) x.metadata.annotations = { [key]: value };
+        }),
+      ).pod.metadata?.annotations?.[key];
+    expect(listed('cache, scratch')).toBe('cache,scratch,gatehouse-state');
+    expect(listed('gatehouse-state,cache')).toBe('gatehouse-state,cache');
+  });
+
   it('names the default ServiceAccount when the pod names none (the projected token needs one), and keeps a named one', () => {
     expect(out.spec?.serviceAccountName).toBe('default');
     const named = injected(

@@ -138,6 +138,22 @@ function pullSecrets(pod: PodLike, names: readonly string[]): { imagePullSecrets
   return { imagePullSecrets: [...own, ...names.filter((n) => !present.has(n)).map((name) => ({ name }))] };
 }
 
+/**
+ * The Cluster Autoscaler does not drain a node whose pods have local volumes (an emptyDir, such as
+ * the sidecar's state) unless each is listed here: without it, every injected pod would keep its
+ * node from being scaled down. The state lives only as long as the pod, so it may go with it.
+ */
+const SAFE_TO_EVICT_LOCAL_VOLUMES = 'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes';
+
+/** A comma-separated list with `name` in it (added at the end when missing). */
+function withListed(list: string | undefined, name: string): string {
+  const names = (list ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  return names.includes(name) ? (list as string) : [...names, name].join(',');
+}
+
 /** app-<name>, cut to the 15 characters a port name may have. */
 function renamedPortName(name: string): string {
   return `app-${name}`.slice(0, 15).replace(/-+$/, '');
@@ -339,7 +355,11 @@ export function injectPod(pod: PodLike, context: InjectionContext): InjectionRes
       metadata: {
         ...pod.metadata,
         labels: { ...labels, [APPLICATION_KEY]: application },
-        annotations: { ...annotations, [INJECTED_ANNOTATION]: 'true' },
+        annotations: {
+          ...annotations,
+          [INJECTED_ANNOTATION]: 'true',
+          [SAFE_TO_EVICT_LOCAL_VOLUMES]: withListed(annotations[SAFE_TO_EVICT_LOCAL_VOLUMES], STATE_VOLUME),
+        },
       },
       spec: {
         ...pod.spec,
