@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
+import { EVERY_ADDRESS } from './args.ts';
 
 /**
  * The listen backlog of a server a crowd connects to at once (clients of a sidecar, every sidecar
@@ -40,11 +41,12 @@ export function listenAddress(host: string, port: number): string {
 
 /**
  * Starts a server listening; resolves with its address, rejects with a ListenError when the
- * address cannot be bound. Host `''` is every address: Node.js binds `::` with IPv4 mapped into
+ * address cannot be bound. Host EVERY_ADDRESS (`''`): Node.js binds `::` with IPv4 mapped into
  * it (a pod of an IPv6 or dual-stack cluster is reached on its IPv6 address, by Services, the
- * ingress and the kubelet's probes alike), and `0.0.0.0` where the host has no IPv6. `backlog` is how many accepted-by-the-kernel connections may wait for
- * the process to take them (Linux caps it at net.core.somaxconn); Node.js's default is 511.
- * `flag` names the option that gave the address, for the message.
+ * ingress and the kubelet's probes alike), and `0.0.0.0` where the host has no IPv6. `backlog`
+ * is how many accepted-by-the-kernel connections may wait for the process to take them (Linux
+ * caps it at net.core.somaxconn); Node.js's default is 511. `flag` names the option that gave
+ * the address, for the message.
  */
 export function listenOn(
   server: Server,
@@ -58,7 +60,7 @@ export function listenOn(
       reject(new ListenError(listenAddress(host, port), flag, error.code ?? '', error.message));
     };
     server.once('error', failed);
-    const where = host === '' ? { port } : { port, host };
+    const where = host === EVERY_ADDRESS ? { port } : { port, host };
     server.listen({ ...where, ...(backlog === undefined ? {} : { backlog }) }, () => {
       server.off('error', failed);
       resolve(server.address() as AddressInfo);

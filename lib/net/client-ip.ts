@@ -51,8 +51,8 @@ export function forwardedAddress(hop: string): string {
 
 /**
  * The client's address: the peer itself, unless the peer is a trusted proxy, in which case
- * X-Forwarded-For is walked right to left past trusted proxies only (a hop's port, if written, dropped). Spoofed entries to the left
- * of the first untrusted hop are never believed.
+ * X-Forwarded-For is walked right to left past trusted proxies only (a hop's port, if written,
+ * dropped). Spoofed entries to the left of the first untrusted hop are never believed.
  */
 export function resolveClientIp(
   peerIp: string,

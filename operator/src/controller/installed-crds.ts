@@ -82,7 +82,7 @@ export interface CrdCheckOptions {
  * Checks the installed CRDs now and every `intervalMs`: a CRD that is not this version's is
  * logged (`crd_mismatch`) when it becomes so, and `crd_matched` when it is again.
  */
-export function startCrdCheck(options: CrdCheckOptions): { readonly first: Promise<void>; stop(): void } {
+export function startCrdCheck(options: CrdCheckOptions): { stop(): void } {
   const expected = expectedCrds();
   const logged = new Map<string, CrdState>();
   let timer: NodeJS.Timeout | undefined;
@@ -118,9 +118,8 @@ export function startCrdCheck(options: CrdCheckOptions): { readonly first: Promi
     timer = setTimeout(() => void check().then(schedule), options.intervalMs ?? CRD_CHECK_INTERVAL_MS);
     timer.unref();
   };
-  const first = check().then(schedule);
+  void check().then(schedule);
   return {
-    first,
     stop() {
       stopped = true;
       clearTimeout(timer);

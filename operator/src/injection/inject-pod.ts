@@ -25,6 +25,12 @@ export const STATE_DIR = '/var/run/gatehouse';
 /** The emptyDir's bound: the session ends file stays under 8 MiB, and as much again while it is written anew. */
 const STATE_SIZE_LIMIT = '32Mi';
 const UNNAMED_PORT_NAME = 'gatehouse';
+/**
+ * The Cluster Autoscaler does not drain a node whose pods have local volumes (an emptyDir, such as
+ * the sidecar's state) unless each is listed here: without it, every injected pod would keep its
+ * node from being scaled down. The state lives only as long as the pod, so it may go with it.
+ */
+const SAFE_TO_EVICT_LOCAL_VOLUMES = 'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes';
 
 /** Why the webhook refused a pod; the message says what to change. */
 export type InjectionRefusal =
@@ -137,13 +143,6 @@ function pullSecrets(pod: PodLike, names: readonly string[]): { imagePullSecrets
   const present = new Set(own.map((s) => s.name));
   return { imagePullSecrets: [...own, ...names.filter((n) => !present.has(n)).map((name) => ({ name }))] };
 }
-
-/**
- * The Cluster Autoscaler does not drain a node whose pods have local volumes (an emptyDir, such as
- * the sidecar's state) unless each is listed here: without it, every injected pod would keep its
- * node from being scaled down. The state lives only as long as the pod, so it may go with it.
- */
-const SAFE_TO_EVICT_LOCAL_VOLUMES = 'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes';
 
 /** A comma-separated list with `name` in it (added at the end when missing). */
 function withListed(list: string | undefined, name: string): string {
