@@ -95,6 +95,21 @@ describe('CRDs on a real API server', () => {
     ]);
   });
 
+  it('takes the egress NetworkPolicy docs/troubleshooting.md gives for the sidecar', async () => {
+    const docs = readFileSync(new URL('../../docs/troubleshooting.md', import.meta.url), 'utf8');
+    const block = /```yaml\n((?:(?!```)[\s\S])*kind: NetworkPolicy(?:(?!```)[\s\S])*)```/.exec(docs)?.[1];
+    expect(block).toBeDefined();
+    const applied = await cluster.kubectl(
+      ['apply', '--dry-run=server', '-o', 'json', '-f', '-'],
+      (block as string).replace('namespace: corp', 'namespace: default'),
+    );
+    const spec = (JSON.parse(applied) as { spec: { podSelector: unknown; egress: { ports: unknown[] }[] } })
+      .spec;
+    expect(spec.podSelector).toEqual({ matchLabels: { 'gatehouse.dev/inject': 'true' } });
+    expect(spec.egress[0]?.ports).toEqual([{ protocol: 'TCP', port: 8443 }]);
+    expect(spec.egress).toHaveLength(3);
+  });
+
   it('explains every field', async () => {
     const spec = await explain('accessapplication.spec');
     expect(spec).toContain('Desired state of an application protected by Gatehouse.');
