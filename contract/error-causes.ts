@@ -36,10 +36,12 @@ export type UpstreamFailure = (typeof UPSTREAM_FAILURES)[number];
 
 /**
  * What the HTTP parser refused in a request (`bad_request`): a smuggling attempt (two lengths,
- * a bare line ending) reads differently from a scanner's junk or a TLS client at the plain port.
+ * a bare line ending) reads differently from a scanner's junk, a TLS client at the plain port, or
+ * an HTTP/2 client at this HTTP/1.1 one.
  */
 export const REQUEST_FAULTS = [
   'tls_to_plain_port',
+  'h2_to_http1_port',
   'invalid_request_line',
   'invalid_line_ending',
   'invalid_header',

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { builtSidecarForFile } from '../helpers/built-sidecar.ts';
 import { openRaw } from '../helpers/hostile.ts';
 import type { JsonLine } from '../helpers/json-lines.ts';
+import { rawRequest, statusOf } from '../helpers/raw-http.ts';
 import { runGatehouse } from '../helpers/sidecar-process.ts';
 
 // A request the parser refused was one line with `error: bad_request` whatever it was: a
@@ -101,6 +102,21 @@ describe('what the parser refused, in the line', () => {
       (l) => built.sidecar.lines.indexOf(l) >= before && l.type === 'request' && l.error === 'bad_request',
     );
     expect(line).toMatchObject({ status: 400, errorCause: 'tls_to_plain_port' });
+  });
+
+  it('an HTTP/2 client at this HTTP/1.1 port (a mesh or load balancer set to HTTP/2 or gRPC): h2_to_http1_port', async () => {
+    const before = built.sidecar.lines.length;
+    // The client connection preface, then an empty SETTINGS frame.
+    const preface = Buffer.concat([
+      Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'),
+      Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+    ]);
+    const answer = await rawRequest(built.sidecar.port, preface);
+    expect(statusOf(answer)).toBe(400);
+    const line = await built.sidecar.waitForLine(
+      (l) => built.sidecar.lines.indexOf(l) >= before && l.type === 'request' && l.error === 'bad_request',
+    );
+    expect(line).toMatchObject({ status: 400, errorCause: 'h2_to_http1_port' });
   });
 
   it('gatehouse_malformed_requests_total counts them by what was refused', async () => {

@@ -28,6 +28,9 @@ function isTlsHandshake(bytes: Buffer | undefined): boolean {
  */
 export function requestFaultOf(code: string, reason: string, unparsed?: Buffer): RequestFault {
   if (isTlsHandshake(unparsed)) return 'tls_to_plain_port';
+  // llhttp stops at the HTTP/2 client connection preface (`PRI * HTTP/2.0`), which only a client
+  // that speaks HTTP/2 with prior knowledge sends.
+  if (code === 'HPE_PAUSED_H2_UPGRADE') return 'h2_to_http1_port';
   // A bare CR or LF is reported under the code of the place it was found in ("Expected CRLF
   // after version", "Missing expected LF after header value"): the reason says which it was.
   if (/\bCRLF\b|\bCR\b|\bLF\b/.test(reason)) return 'invalid_line_ending';
