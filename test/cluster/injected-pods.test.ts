@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { PODS } from '../../lib/kube/resource-types.ts';
@@ -176,6 +177,36 @@ describe('injected pods on a real API server, in a namespace enforcing the restr
       });
     }
   }
+});
+
+describe('the command docs/operator.md gives to list the sidecar images of injected pods', () => {
+  it('names each stored pod\u2019s sidecar image, native or regular', async () => {
+    const docs = readFileSync(new URL('../../docs/operator.md', import.meta.url), 'utf8');
+    const command = /^kubectl get pods -A -l gatehouse\.dev\/inject=true -o (custom-columns=.*)$/m.exec(
+      docs,
+    )?.[1];
+    expect(command).toBeDefined();
+    const columns = (command as string).replace(/^custom-columns='/, 'custom-columns=').replace(/'$/, '');
+    const table = await cluster.kubectl([
+      'get',
+      'pods',
+      '-n',
+      NS,
+      '-l',
+      'gatehouse.dev/inject=true',
+      '-o',
+      columns,
+    ]);
+    const rows = table
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(/\s+/));
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    for (const [, , native, regular] of rows) {
+      expect([native, regular].filter((image) => image !== '<none>')).toEqual([settings.image]);
+    }
+  });
 });
 
 describe('a sidecar that names no UID (the platform chooses, as OpenShift does)', () => {
