@@ -68,3 +68,35 @@ const DONE_PHASES: ReadonlySet<string | undefined> = new Set(['Succeeded', 'Fail
 export function runsWithoutSidecar(pod: PodContainers & { readonly status?: unknown }): boolean {
   return !hasSidecarContainer(pod) && !DONE_PHASES.has((pod.status as { phase?: string } | undefined)?.phase);
 }
+
+/** A container as the injection leaves it: its ports, and for the sidecar its arguments. */
+export interface InjectedContainer {
+  readonly name: string;
+  readonly args?: readonly string[];
+  readonly ports?: readonly { readonly name?: string; readonly containerPort: number }[];
+}
+
+/**
+ * The application's own port in a pod the sidecar stands in front of: its number (the sidecar's
+ * `--upstream-address 127.0.0.1:<port>`) and the names the pod's other containers give it. A
+ * Service whose target is either reaches the application past the sidecar. Undefined for a pod
+ * without the sidecar.
+ */
+export function portBehindSidecar(pod: {
+  readonly spec?: {
+    readonly containers?: readonly InjectedContainer[];
+    readonly initContainers?: readonly InjectedContainer[];
+  };
+}): { readonly number: number; readonly names: readonly string[] } | undefined {
+  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  const args = all.find((c) => c.name === SIDECAR_CONTAINER)?.args ?? [];
+  const address = args[args.indexOf('--upstream-address') + 1];
+  const port = Number(/^(?:127\.0\.0\.1|\[::1\]|localhost):([0-9]{1,5})$/.exec(address ?? '')?.[1]);
+  if (args.indexOf('--upstream-address') < 0 || !Number.isInteger(port) || port < 1) return undefined;
+  const names = all
+    .filter((c) => c.name !== SIDECAR_CONTAINER)
+    .flatMap((c) =>
+      (c.ports ?? []).filter((p) => p.containerPort === port && p.name).map((p) => p.name as string),
+    );
+  return { number: port, names };
+}

@@ -24,6 +24,7 @@ export const resourceType = (
 
 export const SECRETS = resourceType('', 'v1', 'Secret', 'secrets');
 export const PODS = resourceType('', 'v1', 'Pod', 'pods');
+export const SERVICES = resourceType('', 'v1', 'Service', 'services');
 export const EVENTS = resourceType('', 'v1', 'Event', 'events');
 export const SERVICE_ACCOUNTS = resourceType('', 'v1', 'ServiceAccount', 'serviceaccounts');
 export const LEASES = resourceType('coordination.k8s.io', 'v1', 'Lease', 'leases');

@@ -4,7 +4,7 @@ import {
   ACCESS_REVOCATIONS,
 } from '../../contract/api/resource-types.ts';
 import { secretReferences } from '../../contract/config/references.ts';
-import { APPLICATION_KEY } from '../../contract/injection.ts';
+import { APPLICATION_KEY, type InjectedContainer, SIDECAR_CONTAINER } from '../../contract/injection.ts';
 import { keysSecretName } from '../../contract/keys.ts';
 import {
   covers,
@@ -15,7 +15,7 @@ import {
 } from '../../contract/revocations.ts';
 import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import { type KubeObject, objectKey, splitKey } from '../../lib/kube/kube-object.ts';
-import { PODS, type ResourceType, SECRETS } from '../../lib/kube/resource-types.ts';
+import { PODS, type ResourceType, SECRETS, SERVICES } from '../../lib/kube/resource-types.ts';
 import { validApplication } from './controller/application-inputs.ts';
 import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
 import { ReferenceIndex } from './controller/reference-index.ts';
@@ -57,15 +57,23 @@ export function informerFactory(
     });
 }
 
-/** What the operator reads of a Pod labelled with an application: its name, uid, labels, ServiceAccount, container names and phase. */
+/**
+ * What the operator reads of a Pod labelled with an application: its name, uid, labels,
+ * ServiceAccount, container names, ports and the sidecar's arguments, and phase.
+ */
 function podIdentity(pod: KubeObject): KubeObject {
   const { name, namespace, uid, labels, resourceVersion } = pod.metadata;
   const spec = pod.spec as PodSpecNames | undefined;
-  const names = (containers: readonly { readonly name: string }[] | undefined) =>
-    (containers ?? []).map((c) => ({ name: c.name }));
+  // The names say whether the pod runs the sidecar (pods-without-sidecar.ts); the ports and the
+  // sidecar's arguments, which port it stands in front of (services-past-sidecar.ts).
+  const names = (containers: readonly InjectedContainer[] | undefined) =>
+    (containers ?? []).map((c) => ({
+      name: c.name,
+      ...(c.ports ? { ports: c.ports.map((p) => ({ name: p.name, containerPort: p.containerPort })) } : {}),
+      ...(c.name === SIDECAR_CONTAINER && c.args ? { args: c.args } : {}),
+    }));
   return {
     metadata: { name, namespace, uid, labels, resourceVersion },
-    // The container names and the phase: whether the pod runs the sidecar (pods-without-sidecar.ts).
     spec: {
       serviceAccountName: spec?.serviceAccountName,
       initContainers: names(spec?.initContainers),
@@ -78,8 +86,26 @@ function podIdentity(pod: KubeObject): KubeObject {
 /** The fields of a pod's spec the operator's pod cache keeps. */
 interface PodSpecNames {
   readonly serviceAccountName?: string;
-  readonly initContainers?: readonly { readonly name: string }[];
-  readonly containers?: readonly { readonly name: string }[];
+  readonly initContainers?: readonly InjectedContainer[];
+  readonly containers?: readonly InjectedContainer[];
+}
+
+/** What the operator reads of a Service: its selector and its ports' targets. */
+function serviceTargets(service: KubeObject): KubeObject {
+  const { name, namespace, resourceVersion } = service.metadata;
+  const spec = service.spec as
+    | {
+        selector?: Record<string, string>;
+        ports?: { name?: string; port: number; targetPort?: number | string }[];
+      }
+    | undefined;
+  return {
+    metadata: { name, namespace, resourceVersion },
+    spec: {
+      selector: spec?.selector,
+      ports: (spec?.ports ?? []).map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort })),
+    },
+  } as KubeObject;
 }
 
 /** The keys (policy:, secret:) an application's reconcile reads, so a change to them requeues it. */
@@ -184,12 +210,24 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     { labelSelector: APPLICATION_KEY, transform: podIdentity },
   );
 
+  // Services: one that targets an application's own port, past the sidecar (services-past-sidecar.ts).
+  const services = informer(
+    SERVICES,
+    (key) => {
+      const namespace = key.slice(0, key.indexOf('/'));
+      for (const object of applications.values())
+        if (object.metadata.namespace === namespace) enqueue(`protection:${objectKey(object)}`);
+    },
+    { transform: serviceTargets },
+  );
+
   return {
     applications,
     policies,
     secrets,
     revocations,
     pods,
+    services,
     revocationViews,
     /** AccessRevocations in force that cover the application with this namespace/name key. */
     revocationsCovering: (application: string): number =>
@@ -201,6 +239,7 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
       secrets.synced,
       revocations.synced,
       pods.synced,
+      services.synced,
     ]),
     /** Calls the listener with every sidecar Pod that changes (undefined: deleted). */
     onPodChange(listener: (key: string, pod: KubeObject | undefined) => void): void {
@@ -223,7 +262,7 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
       requeueRevocations();
     },
     stop(): void {
-      for (const cache of [applications, policies, secrets, revocations, pods]) cache.stop();
+      for (const cache of [applications, policies, secrets, revocations, pods, services]) cache.stop();
     },
   };
 }

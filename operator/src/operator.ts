@@ -1,6 +1,8 @@
+import { APPLICATION_KEY } from '../../contract/injection.ts';
 import { sessionEndRevocationName } from '../../contract/session-ends.ts';
 import { createAdminServer } from '../../lib/admin-server.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
+import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { startCrdCheck } from './controller/installed-crds.ts';
@@ -18,6 +20,7 @@ import {
 } from './controller/reconcile-application.ts';
 import { reconcilePolicy } from './controller/reconcile-policy.ts';
 import { type RevocationReconcilerContext, reconcileRevocation } from './controller/reconcile-revocation.ts';
+import { servicesPastSidecar } from './controller/services-past-sidecar.ts';
 import { DEFAULT_OVERLAP_MS, DEFAULT_ROTATION_MS } from './controller/signing-key-rotation.ts';
 import { WorkQueue } from './controller/work-queue.ts';
 import { ConfigHub } from './delivery/config-hub.ts';
@@ -71,6 +74,9 @@ export function createOperator(options: OperatorOptions) {
   const caches = createOperatorCaches(informer, enqueue);
   caches.onPodChange((key, pod) => {
     for (const application of podsWithoutSidecar.podChanged(key, pod)) enqueue(`protection:${application}`);
+    // A pod of the application that runs the sidecar: a Service may target its own port.
+    const application = pod?.metadata.labels?.[APPLICATION_KEY];
+    if (application !== undefined) enqueue(`protection:${key.slice(0, key.indexOf('/'))}/${application}`);
   });
 
   // 3. The serving certificate and sidecar injection, both fed by the caches.
@@ -159,6 +165,16 @@ export function createOperator(options: OperatorOptions) {
     client: new KubeClient(options.connection, { fieldManager: PROTECTION_FIELD_MANAGER }),
     applications: caches.applications,
     pods: podsWithoutSidecar,
+    servicesPast: (key) => {
+      const slash = key.indexOf('/');
+      const namespace = key.slice(0, slash);
+      const inNamespace = (object: KubeObject) => object.metadata.namespace === namespace;
+      return servicesPastSidecar(
+        key.slice(slash + 1),
+        [...caches.pods.values()].filter(inNamespace),
+        [...caches.services.values()].filter(inNamespace),
+      );
+    },
     events,
     isLeader,
     now,

@@ -39,6 +39,8 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
   },
   { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
   { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+  // Which Services target an application's own port, past its sidecar.
+  { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },
   { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
   { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list', 'watch', 'patch'] },

@@ -3,8 +3,10 @@ import { ACCESS_APPLICATIONS, ACCESS_POLICIES } from '../../contract/api/resourc
 import type { Condition } from '../../contract/api/status.ts';
 import { keysFromSecretData } from '../../contract/keys.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
-import { EVENTS, LEASES, PODS, SECRETS } from '../../lib/kube/resource-types.ts';
+import { EVENTS, LEASES, PODS, SECRETS, SERVICES } from '../../lib/kube/resource-types.ts';
 import { secretStrings } from '../../lib/kube/secret-data.ts';
+import { injectPod } from '../../operator/src/injection/inject-pod.ts';
+import { parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
 import { createCertificateAuthority } from '../../operator/src/tls/certificates.ts';
 import {
   eventually,
@@ -15,6 +17,13 @@ import {
 import { clientCertificate } from '../helpers/tls.ts';
 
 const NS = 'team-a';
+const INJECTION = parseInjectionSettings(
+  {
+    image: 'ghcr.io/gatehouse/gatehouse:0.1.0',
+    operatorUrl: 'https://gatehouse-operator.gatehouse-system.svc',
+  },
+  'test',
+);
 let env: OperatorCluster;
 
 const policy = (
@@ -363,6 +372,55 @@ describe('operator against a real API server', () => {
       3_000,
       'the Event of its end',
     );
+  });
+
+  it('names the Service ports that target an injected application\u2019s own port, past its sidecar (condition Protected)', async () => {
+    await env.admin.apply(ACCESS_APPLICATIONS, application('catalog', { policies: [{ name: 'staff' }] }));
+    await readyWithin(2_000, ACCESS_APPLICATIONS, 'catalog', 'True', 'Ready');
+    const protectedNow = async () =>
+      (
+        ((await env.admin.get(ACCESS_APPLICATIONS, NS, 'catalog'))?.status as { conditions?: Condition[] })
+          ?.conditions ?? []
+      ).find((c) => c.type === 'Protected');
+    // A pod as the webhook injects it: the app's http (8080) renamed app-http, the sidecar on http.
+    const injected = injectPod(
+      {
+        metadata: {
+          name: 'catalog-1',
+          namespace: NS,
+          labels: { app: 'catalog', 'gatehouse.dev/inject': 'true', 'gatehouse.dev/application': 'catalog' },
+        },
+        spec: {
+          containers: [{ name: 'app', image: 'catalog:1', ports: [{ name: 'http', containerPort: 8080 }] }],
+        },
+      },
+      { settings: INJECTION, caBundle: 'PEM', nativeSidecar: true },
+    );
+    if (injected.kind !== 'injected') throw new Error(JSON.stringify(injected));
+    await env.admin.create(PODS, NS, injected.pod);
+    const service = (name: string, ports: object[]) =>
+      env.admin.apply(SERVICES, {
+        metadata: { name, namespace: NS },
+        spec: { selector: { app: 'catalog' }, ports },
+      });
+    await service('catalog', [{ name: 'web', port: 80, targetPort: 'http' }]);
+    await service('catalog-direct', [{ name: 'web', port: 80, targetPort: 8080 }]);
+    await service('catalog-renamed', [{ name: 'plain', port: 8080 }, { name: 'other', port: 9000, targetPort: 'app-http' }]);
+    const past = await eventually(
+      async () => {
+        const c = await protectedNow();
+        return c?.status === 'False' && c.message.includes('catalog-renamed:9000') ? c : undefined;
+      },
+      3_000,
+      'Protected=False',
+    );
+    expect(past.reason).toBe('ServicePastSidecar');
+    expect(past.message).toMatch(
+      /^Service ports catalog-direct:80, catalog-renamed:8080, catalog-renamed:9000 target the application\u2019s own port, past the sidecar/,
+    );
+    await service('catalog-direct', [{ name: 'web', port: 80, targetPort: 'http' }]);
+    await env.cluster.kubectl(['delete', 'service', 'catalog-renamed', '-n', NS]);
+    await eventually(async () => (await protectedNow())?.status === 'True', 3_000, 'Protected=True again');
   });
 
   it('holds the Lease and exposes metrics', async () => {

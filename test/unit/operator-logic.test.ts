@@ -16,6 +16,7 @@ import {
   PodsWithoutSidecar,
   protectedCondition,
 } from '../../operator/src/controller/pods-without-sidecar.ts';
+import { servicesPastSidecar } from '../../operator/src/controller/services-past-sidecar.ts';
 import { type KeyTimes, planSigningKeys } from '../../operator/src/controller/signing-key-rotation.ts';
 import { turnOf, WorkQueue } from '../../operator/src/controller/work-queue.ts';
 import { compileRevocations } from '../../sidecar/src/auth/revocations.ts';
@@ -465,5 +466,88 @@ describe('pods without the sidecar', () => {
     const condition = protectedCondition(pods);
     expect(condition).toMatchObject({ type: 'Protected', status, reason });
     expect(condition.message).toMatch(message);
+  });
+});
+
+describe('Service ports past the sidecar', () => {
+  const injected = (
+    name: string,
+    labels: Record<string, string>,
+    upstream = '127.0.0.1:8080',
+  ): KubeObject => ({
+    metadata: { name, namespace: 'corp', labels: { 'gatehouse.dev/application': 'wiki', ...labels } },
+    spec: {
+      initContainers: [{ name: 'gatehouse', args: ['sidecar', '--upstream-address', upstream] }],
+      containers: [
+        {
+          name: 'wiki',
+          ports: [
+            { name: 'app-http', containerPort: 8080 },
+            { name: 'metrics', containerPort: 9100 },
+          ],
+        },
+      ],
+    },
+  });
+  const service = (
+    name: string,
+    selector: Record<string, string> | undefined,
+    ports: object[],
+  ): KubeObject => ({
+    metadata: { name, namespace: 'corp' },
+    spec: { ...(selector ? { selector } : {}), ports },
+  });
+  const pods = [injected('wiki-1', { app: 'wiki' })];
+
+  it.each([
+    ['the sidecar\u2019s name', service('s', { app: 'wiki' }, [{ port: 80, targetPort: 'http' }]), []],
+    ['the app\u2019s number', service('s', { app: 'wiki' }, [{ port: 80, targetPort: 8080 }]), ['s:80']],
+    [
+      'no targetPort, the port the app\u2019s number',
+      service('s', { app: 'wiki' }, [{ port: 8080 }]),
+      ['s:8080'],
+    ],
+    [
+      'the app\u2019s renamed port',
+      service('s', { app: 'wiki' }, [{ port: 80, targetPort: 'app-http' }]),
+      ['s:80'],
+    ],
+    ['another port of the app', service('s', { app: 'wiki' }, [{ port: 9100, targetPort: 'metrics' }]), []],
+    ['a selector that picks other pods', service('s', { app: 'blog' }, [{ port: 80, targetPort: 8080 }]), []],
+    ['no selector (endpoints by hand)', service('s', undefined, [{ port: 80, targetPort: 8080 }]), []],
+  ] as const)('a Service that targets %s', (_what, svc, expected) => {
+    expect(servicesPastSidecar('wiki', pods, [svc])).toEqual(expected);
+  });
+
+  it('reads the port from the sidecar\u2019s --upstream-address; a pod without the sidecar or of another application adds none', () => {
+    const svc = service('s', { app: 'wiki' }, [{ port: 80, targetPort: 3000 }]);
+    expect(servicesPastSidecar('wiki', [injected('w', { app: 'wiki' }, '127.0.0.1:3000')], [svc])).toEqual([
+      's:80',
+    ]);
+    const plain: KubeObject = {
+      metadata: {
+        name: 'p',
+        namespace: 'corp',
+        labels: { 'gatehouse.dev/application': 'wiki', app: 'wiki' },
+      },
+      spec: { containers: [{ name: 'wiki', ports: [{ name: 'http', containerPort: 3000 }] }] },
+    };
+    expect(servicesPastSidecar('wiki', [plain], [svc])).toEqual([]);
+    expect(servicesPastSidecar('blog', [injected('w', { app: 'wiki' }, '127.0.0.1:3000')], [svc])).toEqual(
+      [],
+    );
+  });
+
+  it('the Protected condition names them, with the pods without the sidecar when there are both', () => {
+    expect(protectedCondition([], ['wiki:80'])).toMatchObject({
+      status: 'False',
+      reason: 'ServicePastSidecar',
+      message: expect.stringMatching(
+        /^Service port wiki:80 targets the application\u2019s own port, past the sidecar/,
+      ),
+    });
+    const both = protectedCondition(['corp/p'], ['wiki:80', 'wiki:81']);
+    expect(both.reason).toBe('PodsWithoutSidecar');
+    expect(both.message).toMatch(/corp\/p\. .* Service ports wiki:80, wiki:81 target the application/);
   });
 });

@@ -60,17 +60,36 @@ export class PodsWithoutSidecar {
   }
 }
 
-/** The Protected condition an application should carry, without its transition time. */
-export function protectedCondition(pods: readonly string[]): Omit<Condition, 'lastTransitionTime'> {
-  if (pods.length === 0)
+/** Names listed in a message: the first ten, and how many more. */
+function listed(names: readonly string[]): string {
+  const more = names.length > 10 ? ` and ${names.length - 10} more` : '';
+  return `${names.slice(0, 10).join(', ')}${more}`;
+}
+
+/**
+ * The Protected condition an application should carry, without its transition time: False for
+ * pods that run without the sidecar, and for Service ports that reach the application past it.
+ */
+export function protectedCondition(
+  pods: readonly string[],
+  services: readonly string[] = [],
+): Omit<Condition, 'lastTransitionTime'> {
+  const past =
+    services.length === 0
+      ? ''
+      : `Service port${services.length === 1 ? '' : 's'} ${listed(services)} target${services.length === 1 ? 's' : ''} ` +
+        'the application\u2019s own port, past the sidecar, so requests through them get no sign-in, policy or log ' +
+        'line: target the port the sidecar took over by its name (targetPort: http), never the application\u2019s ' +
+        'number or its app- name.';
+  if (pods.length === 0 && services.length === 0)
     return {
       type: PROTECTED_CONDITION,
       status: 'True',
       reason: 'SidecarsInjected',
       message: 'no pod of the application runs without the Gatehouse sidecar',
     };
-  const shown = pods.slice(0, 10).join(', ');
-  const more = pods.length > 10 ? ` and ${pods.length - 10} more` : '';
+  if (pods.length === 0)
+    return { type: PROTECTED_CONDITION, status: 'False', reason: 'ServicePastSidecar', message: past };
   const one = pods.length === 1;
   const [them, their] = one ? ['it', 'its'] : ['them', 'their'];
   return {
@@ -79,10 +98,10 @@ export function protectedCondition(pods: readonly string[]): Omit<Condition, 'la
     reason: 'PodsWithoutSidecar',
     message:
       `${pods.length} pod${one ? '' : 's'} of the application run${one ? 's' : ''} without the Gatehouse sidecar, ` +
-      `so ${their} Service port reaches the application with no sign-in, policy or log line: ${shown}${more}. ` +
+      `so ${their} Service port reaches the application with no sign-in, policy or log line: ${listed(pods)}. ` +
       `The webhook did not inject ${them} (failurePolicy Ignore while no operator answered, a namespace the ` +
       `webhook excludes, or labels set outside a Deployment's opt-in); delete ${them} to have ${them} made again ` +
-      'with the sidecar.',
+      `with the sidecar.${past ? ` ${past}` : ''}`,
   };
 }
 
@@ -92,6 +111,8 @@ export interface ProtectionContext
   /** A client whose field manager owns the Protected condition only (the Ready condition is another's). */
   readonly client: KubeClient;
   readonly pods: PodsWithoutSidecar;
+  /** The application's Service ports that reach it past its sidecar. */
+  readonly servicesPast: (application: string) => string[];
   /** Counts a status write. */
   readonly written: () => void;
 }
@@ -107,7 +128,7 @@ export async function reconcileProtection(
 ): Promise<'ready' | 'not_ready' | 'skipped'> {
   const object = ctx.applications.get(key);
   if (!object || object.metadata.deletionTimestamp || !ctx.isLeader()) return 'skipped';
-  const desired = protectedCondition(ctx.pods.of(key));
+  const desired = protectedCondition(ctx.pods.of(key), ctx.servicesPast(key));
   const conditions = (object.status as { conditions?: Condition[] } | undefined)?.conditions ?? [];
   const current = conditions.find((c) => c.type === PROTECTED_CONDITION);
   const result = desired.status === 'True' ? 'ready' : 'not_ready';
