@@ -405,7 +405,10 @@ describe('operator against a real API server', () => {
       });
     await service('catalog', [{ name: 'web', port: 80, targetPort: 'http' }]);
     await service('catalog-direct', [{ name: 'web', port: 80, targetPort: 8080 }]);
-    await service('catalog-renamed', [{ name: 'plain', port: 8080 }, { name: 'other', port: 9000, targetPort: 'app-http' }]);
+    await service('catalog-renamed', [
+      { name: 'plain', port: 8080 },
+      { name: 'other', port: 9000, targetPort: 'app-http' },
+    ]);
     const past = await eventually(
       async () => {
         const c = await protectedNow();
