@@ -7,6 +7,8 @@ export interface MetricSources {
   applicationsByReady(): Record<string, number>;
   /** Pods running without the sidecar, by application (namespace/name); those with none absent. */
   podsWithoutSidecar(): ReadonlyMap<string, number>;
+  /** Service ports that reach an application past its sidecar, by application (namespace/name). */
+  servicesPastSidecar(): ReadonlyMap<string, number>;
 }
 
 /** The operator's Prometheus metrics, on their own registry. */
@@ -106,6 +108,19 @@ export function createOperatorMetrics(sources: MetricSources) {
     collect() {
       this.reset();
       for (const [key, count] of sources.podsWithoutSidecar()) {
+        const slash = key.indexOf('/');
+        this.set({ namespace: key.slice(0, slash), application: key.slice(slash + 1) }, count);
+      }
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_operator_services_past_sidecar',
+    help: 'Service ports that select an injected pod of the application and target its own port, past the sidecar (the leader counts them).',
+    labelNames: ['namespace', 'application'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, count] of sources.servicesPastSidecar()) {
         const slash = key.indexOf('/');
         this.set({ namespace: key.slice(0, slash), application: key.slice(slash + 1) }, count);
       }

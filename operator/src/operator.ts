@@ -51,8 +51,11 @@ export function createOperator(options: OperatorOptions) {
   const queue = new WorkQueue({ concurrency: options.concurrency ?? DEFAULT_CONCURRENCY });
   const readiness = new Map<string, string>();
   const podsWithoutSidecar = new PodsWithoutSidecar();
+  /** Service ports past the sidecar, by application (namespace/name), as the leader last saw them. */
+  const servicesPastCounts = new Map<string, number>();
   const metrics = createOperatorMetrics({
     podsWithoutSidecar: () => podsWithoutSidecar.counts(),
+    servicesPastSidecar: () => servicesPastCounts,
     queueDepth: () => queue.depth,
     applicationsByReady: () => {
       const counts: Record<string, number> = { True: 0, False: 0, Unknown: 0 };
@@ -169,11 +172,14 @@ export function createOperator(options: OperatorOptions) {
       const slash = key.indexOf('/');
       const namespace = key.slice(0, slash);
       const inNamespace = (object: KubeObject) => object.metadata.namespace === namespace;
-      return servicesPastSidecar(
+      const ports = servicesPastSidecar(
         key.slice(slash + 1),
         [...caches.pods.values()].filter(inNamespace),
         [...caches.services.values()].filter(inNamespace),
       );
+      if (ports.length > 0) servicesPastCounts.set(key, ports.length);
+      else servicesPastCounts.delete(key);
+      return ports;
     },
     events,
     isLeader,
@@ -186,7 +192,12 @@ export function createOperator(options: OperatorOptions) {
       enqueue(`protection:${target}`); // a new application, or a new leader, says where it stands
       return result;
     },
-    protection: (target) => reconcileProtection(protectionContext, target),
+    protection: async (target) => {
+      const result = await reconcileProtection(protectionContext, target);
+      // Counted by the leader, for the applications there are.
+      if (result === 'skipped') servicesPastCounts.delete(target);
+      return result;
+    },
     policy: (target) => reconcilePolicy(applicationContext, caches.policies.get(target)),
     revocation: (target) => reconcileRevocation(revocationContext, target),
     deploy: async (target) => (injection ? injection.reconcileDeployment(target) : 'skipped'),
@@ -298,7 +309,10 @@ export function createOperator(options: OperatorOptions) {
         onChange: (leader) => {
           metrics.leader.set(leader ? 1 : 0);
           log(leader ? 'leader_elected' : 'leader_lost', { identity: options.identity });
-          if (!leader) return;
+          if (!leader) {
+            servicesPastCounts.clear();
+            return;
+          }
           caches.requeueEverything();
           injection?.resyncAll();
           servingTls?.refresh();

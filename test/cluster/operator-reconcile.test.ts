@@ -421,9 +421,14 @@ describe('operator against a real API server', () => {
     expect(past.message).toMatch(
       /^Service ports catalog-direct:80, catalog-renamed:8080, catalog-renamed:9000 target the application\u2019s own port, past the sidecar/,
     );
+    const metrics = async () => (await fetch(`http://127.0.0.1:${env.ports.adminPort}/metrics`)).text();
+    expect(await metrics()).toContain(
+      `gatehouse_operator_services_past_sidecar{namespace="${NS}",application="catalog"} 3`,
+    );
     await service('catalog-direct', [{ name: 'web', port: 80, targetPort: 'http' }]);
     await env.cluster.kubectl(['delete', 'service', 'catalog-renamed', '-n', NS]);
     await eventually(async () => (await protectedNow())?.status === 'True', 3_000, 'Protected=True again');
+    expect(await metrics()).not.toContain('gatehouse_operator_services_past_sidecar{');
   });
 
   it('holds the Lease and exposes metrics', async () => {

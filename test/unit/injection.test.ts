@@ -465,6 +465,7 @@ describe('admission', () => {
     queueDepth: () => 0,
     applicationsByReady: () => ({}),
     podsWithoutSidecar: () => new Map(),
+    servicesPastSidecar: () => new Map(),
   });
   const options = { context: () => context, metrics, log: () => undefined };
   const review = (object: PodLike, extra: object = {}) => ({

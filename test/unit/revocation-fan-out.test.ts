@@ -40,6 +40,7 @@ function setUp() {
     queueDepth: () => 0,
     applicationsByReady: () => ({}),
     podsWithoutSidecar: () => new Map(),
+    servicesPastSidecar: () => new Map(),
   });
   const changed = createRevocationFanOut(
     { hub, metrics, revocations: () => inForce.values(), now: () => NOW },
