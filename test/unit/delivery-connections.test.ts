@@ -17,7 +17,7 @@ const metrics = createOperatorMetrics({
   queueDepth: () => 0,
   applicationsByReady: () => ({}),
   podsWithoutSidecar: () => new Map(),
-    servicesPastSidecar: () => new Map(),
+  servicesPastSidecar: () => new Map(),
 });
 const delivery = createDeliveryServer({
   tls: selfSignedCertificate(),

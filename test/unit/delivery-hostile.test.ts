@@ -28,7 +28,7 @@ const metrics = createOperatorMetrics({
   queueDepth: () => 0,
   applicationsByReady: () => ({}),
   podsWithoutSidecar: () => new Map(),
-    servicesPastSidecar: () => new Map(),
+  servicesPastSidecar: () => new Map(),
 });
 const hub = new ConfigHub();
 const delivery = createDeliveryServer({
