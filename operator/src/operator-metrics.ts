@@ -11,6 +11,28 @@ export interface MetricSources {
   servicesPastSidecar(): ReadonlyMap<string, number>;
 }
 
+/** A gauge by application, read at each scrape from counts keyed `namespace/name` (none: no series). */
+function applicationGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  counts: () => ReadonlyMap<string, number>,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ['namespace', 'application'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, count] of counts()) {
+        const slash = key.indexOf('/');
+        this.set({ namespace: key.slice(0, slash), application: key.slice(slash + 1) }, count);
+      }
+    },
+  });
+}
+
 /** The operator's Prometheus metrics, on their own registry. */
 export function createOperatorMetrics(sources: MetricSources) {
   const registry = new Registry();
@@ -100,32 +122,18 @@ export function createOperatorMetrics(sources: MetricSources) {
       for (const [ready, count] of Object.entries(sources.applicationsByReady())) this.set({ ready }, count);
     },
   });
-  new Gauge({
-    name: 'gatehouse_operator_pods_without_sidecar',
-    help: 'Pods labelled with an application that run without the Gatehouse sidecar: their Service port reaches the application unprotected.',
-    labelNames: ['namespace', 'application'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [key, count] of sources.podsWithoutSidecar()) {
-        const slash = key.indexOf('/');
-        this.set({ namespace: key.slice(0, slash), application: key.slice(slash + 1) }, count);
-      }
-    },
-  });
-  new Gauge({
-    name: 'gatehouse_operator_services_past_sidecar',
-    help: 'Service ports that select an injected pod of the application and target its own port, past the sidecar (the leader counts them).',
-    labelNames: ['namespace', 'application'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [key, count] of sources.servicesPastSidecar()) {
-        const slash = key.indexOf('/');
-        this.set({ namespace: key.slice(0, slash), application: key.slice(slash + 1) }, count);
-      }
-    },
-  });
+  applicationGauge(
+    registry,
+    'gatehouse_operator_pods_without_sidecar',
+    'Pods labelled with an application that run without the Gatehouse sidecar: their Service port reaches the application unprotected.',
+    sources.podsWithoutSidecar,
+  );
+  applicationGauge(
+    registry,
+    'gatehouse_operator_services_past_sidecar',
+    'Service ports that select an injected pod of the application and target its own port, past the sidecar (the leader counts them).',
+    sources.servicesPastSidecar,
+  );
   const crdMatched = new Gauge({
     name: 'gatehouse_operator_crd_matched',
     help: 'Whether the installed CRD is the one of this operator version (1), or another version, missing or unreadable (0); checked every minute.',

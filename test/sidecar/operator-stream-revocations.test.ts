@@ -41,14 +41,20 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
+/** A config source on the test's stream, with what it applied and what it refused. */
+function startSource() {
+  const changes: SidecarConfig[] = [];
+  const rejected: ConfigError[] = [];
+  const source = createOperatorConfigSource(
+    { url, ca: tls.cert, tokenFile },
+    { onConfig: (c) => changes.push(c), onRejected: (e) => rejected.push(e) },
+  );
+  return { changes, rejected, source };
+}
+
 describe('revocations on the operator config stream', () => {
   it('are applied to the running config, ignored before there is one, and refused when malformed', async () => {
-    const changes: SidecarConfig[] = [];
-    const rejected: ConfigError[] = [];
-    const source = createOperatorConfigSource(
-      { url, ca: tls.cert, tokenFile },
-      { onConfig: (c) => changes.push(c), onRejected: (e) => rejected.push(e) },
-    );
+    const { changes, rejected, source } = startSource();
     try {
       const first = source.start();
       await eventually(async () => stream !== undefined, 5_000, 'stream open');
@@ -99,12 +105,7 @@ describe('revocations on the operator config stream', () => {
   });
 
   it('a config of a later version (a field this sidecar does not know) is refused, and still ends the sessions it revokes', async () => {
-    const changes: SidecarConfig[] = [];
-    const rejected: ConfigError[] = [];
-    const source = createOperatorConfigSource(
-      { url, ca: tls.cert, tokenFile },
-      { onConfig: (c) => changes.push(c), onRejected: (e) => rejected.push(e) },
-    );
+    const { changes, rejected, source } = startSource();
     try {
       stream = undefined;
       const first = source.start();
