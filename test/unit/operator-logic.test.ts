@@ -449,7 +449,12 @@ describe('pods without the sidecar', () => {
   });
 
   it.each([
-    [[], 'True', 'SidecarsInjected', /^no pod of the application runs without the Gatehouse sidecar$/],
+    [
+      [],
+      'True',
+      'SidecarsInjected',
+      /^no pod of the application runs without the Gatehouse sidecar, and no Service reaches it past one$/,
+    ],
     [
       ['corp/b'],
       'False',

@@ -86,7 +86,8 @@ export function protectedCondition(
       type: PROTECTED_CONDITION,
       status: 'True',
       reason: 'SidecarsInjected',
-      message: 'no pod of the application runs without the Gatehouse sidecar',
+      message:
+        'no pod of the application runs without the Gatehouse sidecar, and no Service reaches it past one',
     };
   if (pods.length === 0)
     return { type: PROTECTED_CONDITION, status: 'False', reason: 'ServicePastSidecar', message: past };
