@@ -43,7 +43,7 @@ export const OPERATOR_EVENTS = {
     digest: str('Its schema digest.'),
   }),
   crd_check_failed: event(
-    'The CRDs could not be read (the API server did not answer); the next check is in a minute.',
+    'The CRDs could not be read (the API server did not answer); checked again every minute, and said again only after a check that worked.',
     {
       error: ErrorText,
     },

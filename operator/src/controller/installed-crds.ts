@@ -87,14 +87,18 @@ export function startCrdCheck(options: CrdCheckOptions): { stop(): void } {
   const logged = new Map<string, CrdState>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  /** Whether the last check failed: an API server down for an hour is one line, not sixty. */
+  let failing = false;
   const check = async (): Promise<void> => {
     let findings: CrdFinding[];
     try {
       findings = await inspectCrds(options.client, expected);
     } catch (error) {
-      options.log('crd_check_failed', { error: errorMessage(error) });
+      if (!failing) options.log('crd_check_failed', { error: errorMessage(error) });
+      failing = true;
       return;
     }
+    failing = false;
     for (const finding of findings) {
       options.onFinding(finding);
       const before = logged.get(finding.crd) ?? 'matched';
