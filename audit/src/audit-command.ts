@@ -7,6 +7,7 @@ import { parseDurationMs } from '../../lib/duration.ts';
 import { loadConnection } from '../../lib/kube/connection.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
+import { parseCidr } from '../../lib/net/cidr.ts';
 import { normaliseIp } from '../../lib/net/client-ip.ts';
 import { inputAtOutput } from '../../lib/output-path.ts';
 import { parseRfc3339, RFC3339_HINT } from '../../lib/rfc3339.ts';
@@ -39,7 +40,7 @@ Questions:
                               request in order with status and decision, anomalies
   sessions --sub <subject>    the same, by subject (for users without an email)
   sessions                    every session
-  ip <address>                every user seen from an address
+  ip <address|range>          every user seen from an address, or a range (2001:db8:1:2::/64)
   requests [--path <path>] [--app <namespace/name>] [--user <email>]
                               every request to a path (a trailing * matches a prefix) or an
                               application
@@ -119,6 +120,17 @@ export function pathFilter(text: string): string {
 export function loggedAddress(ip: string): string {
   const address = normaliseIp(ip.toLowerCase());
   return isIP(address) === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
+}
+
+/** `audit ip`'s argument: an address as the sidecar logs it, or a range as written (lower case). */
+function addressOrRange(text: string | undefined): string {
+  if (text?.includes('/')) {
+    const cidr = parseCidr(text.toLowerCase());
+    if (!cidr) throw new UsageError(`audit ip: not an address range (got ${JSON.stringify(text)})`);
+    return `${cidr.address}/${cidr.prefix}`;
+  }
+  if (!text || isIP(text) === 0) throw new UsageError('audit ip needs an IPv4 or IPv6 address, or a range');
+  return loggedAddress(text);
 }
 
 /** --burst 5/60s */
@@ -224,8 +236,7 @@ export function parseAuditFlags(argv: readonly string[], now = Date.now()): Audi
     };
   } else if (question === 'ip') {
     const [ip, ...others] = rest;
-    if (!ip || isIP(ip) === 0) throw new UsageError('audit ip needs an IPv4 or IPv6 address');
-    query = { kind: 'ip', ip: loggedAddress(ip), range };
+    query = { kind: 'ip', ip: addressOrRange(ip), range };
     files = others;
   } else if (question === 'requests') {
     if (!values.path && !values.app && !values.user)

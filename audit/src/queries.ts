@@ -1,3 +1,4 @@
+import { createAddressSet } from '../../lib/net/cidr.ts';
 import {
   type AuditRecord,
   ENDS_BY_NAME,
@@ -22,6 +23,7 @@ export const ALL_TIME: TimeRange = { since: Number.NEGATIVE_INFINITY, until: Num
 /** What the investigator asks. */
 export type AuditQuery =
   | { readonly kind: 'sessions'; readonly user?: string; readonly sub?: string; readonly range: TimeRange }
+  /** `ip`: an address as the sidecar logs it, or a range (`2001:db8:1:2::/64`, `10.0.0.0/8`). */
   | { readonly kind: 'ip'; readonly ip: string; readonly range: TimeRange }
   | {
       readonly kind: 'requests';
@@ -69,7 +71,8 @@ export function queryNeedles(query: AuditQuery): Buffer[] | Needles {
     if (query.sub) return exact([JSON.stringify(query.sub), ...ends]);
     return [];
   }
-  if (query.kind === 'ip') return exact([JSON.stringify(query.ip)]);
+  // A range has no one spelling to look for: every line is read.
+  if (query.kind === 'ip') return query.ip.includes('/') ? [] : exact([JSON.stringify(query.ip)]);
   if (query.user) return email(query.user);
   if (query.app) return exact([JSON.stringify(query.app)]);
   if (query.path) {
@@ -97,6 +100,10 @@ const MAX_PLACE_STEPS = 64;
 
 /** Consumes records and answers one query. */
 export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings) {
+  // One address, compared as logged; or a range (an IPv6 host may send from any address of its /64).
+  const within = query.kind === 'ip' && query.ip.includes('/') ? createAddressSet([query.ip]) : undefined;
+  const fromAddress = (clientIp: string | null): boolean =>
+    query.kind === 'ip' && (within ? clientIp !== null && within.has(clientIp) : clientIp === query.ip);
   const builder = new SessionBuilder(anomalies);
   const users = new Map<
     string,
@@ -174,7 +181,7 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
           return;
         case 'ip': {
           if (record.kind === 'request' && record.inProgress) return; // its request line counts it
-          if (record.clientIp !== query.ip || !inRange(recordTime(record), query.range)) return;
+          if (!fromAddress(record.clientIp) || !inRange(recordTime(record), query.range)) return;
           if (record.kind === 'auth' && record.type !== 'login_succeeded') return;
           const email = recordEmail(record);
           const sub = recordSubject(record);

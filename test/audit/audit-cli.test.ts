@@ -91,10 +91,32 @@ describe('gatehouse audit (command line)', () => {
     ]);
   });
 
+  it('answers who was seen from a range: an IPv6 host that sends from many addresses of its /64, an IPv4 subnet', async () => {
+    const mixed = [
+      request(1, '2001:db8:1:2::17', 'mallory@example.com', '/a'),
+      request(2, '2001:db8:1:2:a:b:c:d', null, '/b'),
+      request(3, '2001:db8:1:3::17', 'carol@example.com', '/c'),
+      request(4, '198.51.100.20', 'dave@example.com', '/d'),
+      request(5, '198.51.101.20', 'erin@example.com', '/e'),
+    ].join('\n');
+    const usersFrom = async (range: string) => {
+      const run = await runGatehouse(['audit', 'ip', range, '--format', 'json'], mixed);
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      return (JSON.parse(run.stdout) as { user: string; requests: number }[]).map(
+        (u) => `${u.user} ${u.requests}`,
+      );
+    };
+    expect(await usersFrom('2001:DB8:1:2::/64')).toEqual(['mallory@example.com 1', '(anonymous) 1']);
+    expect(await usersFrom('198.51.100.0/24')).toEqual(['dave@example.com 1']);
+    // An address is still compared as logged, exactly.
+    expect(await usersFrom('2001:db8:1:2:0:0:0:17')).toEqual(['mallory@example.com 1']);
+  });
+
   it.each([
     [['audit'], /which question: sessions, ip or requests/],
+    [['audit', 'ip', '2001:db8::/129'], /audit ip: not an address range \(got "2001:db8::\/129"\)/],
     [['audit', 'whatever'], /unknown question "whatever"/],
-    [['audit', 'ip', 'not-an-ip'], /needs an IPv4 or IPv6 address/],
+    [['audit', 'ip', 'not-an-ip'], /needs an IPv4 or IPv6 address, or a range/],
     [['audit', 'requests'], /needs --path, --app or --user/],
     [['audit', 'sessions', '--since', 'last tuesday'], /--since must be an RFC 3339 time/],
     [['audit', 'sessions', '--format', 'pdf'], /--format must be table, json, jsonl or html/],
