@@ -1,3 +1,4 @@
+import { clientNetwork } from '../../lib/net/client-ip.ts';
 import type { AuthRecord, RequestRecord } from './audit-record.ts';
 import { revokeCommand } from './revoke-hint.ts';
 import type { AnomalySettings, Session } from './sessions.ts';
@@ -29,22 +30,30 @@ class Moves {
   #last: { index: number; flips: number } | null = null;
   readonly kind: 'ip_change' | 'user_agent_change';
   readonly show: (v: string | null) => string;
-  constructor(kind: 'ip_change' | 'user_agent_change', show: (v: string | null) => string) {
+  /** What counts as the same value (an IPv6 address: its /64). */
+  readonly same: (v: string | null) => string | null;
+  constructor(
+    kind: 'ip_change' | 'user_agent_change',
+    show: (v: string | null) => string,
+    same: (v: string | null) => string | null = (v) => v,
+  ) {
     this.kind = kind;
     this.show = show;
+    this.same = same;
   }
 
   note(out: Anomaly[], r: RequestRecord, previous: string | null | undefined, value: string | null): void {
+    const key = this.same(value);
     if (previous === undefined) {
-      this.#seen.add(value);
+      this.#seen.add(key);
       return;
     }
-    if (value === previous) return;
-    if (this.#seen.has(value)) {
+    if (key === this.same(previous)) return;
+    if (this.#seen.has(key)) {
       if (this.#last) this.#last.flips++;
       return;
     }
-    this.#seen.add(value);
+    this.#seen.add(key);
     this.#finish(out);
     this.#last = { index: out.length, flips: 0 };
     out.push({
@@ -76,7 +85,12 @@ export function findAnomalies(requests: readonly RequestRecord[], settings: Anom
   let previous: RequestRecord | undefined;
   const denials: RequestRecord[] = [];
   let burstUntil = -1;
-  const ips = new Moves('ip_change', (v) => v ?? '?');
+  // An IPv6 host has a /64 and moves within it (privacy addresses rotate): the same place.
+  const ips = new Moves(
+    'ip_change',
+    (v) => v ?? '?',
+    (v) => (v === null ? null : clientNetwork(v)),
+  );
   const agents = new Moves('user_agent_change', (v) => v ?? '(none)');
   for (const r of requests) {
     ips.note(out, r, previous ? previous.clientIp : undefined, r.clientIp);

@@ -171,6 +171,16 @@ describe('anomalies', () => {
   it.each<[string, RequestRecord[], string[]]>([
     ['nothing in a steady session', [request(1), request(2), request(3)], []],
     ['an IP change', [request(1), request(2, { clientIp: '203.0.113.9' })], ['ip_change']],
+    [
+      'a new address in the same IPv6 /64 (a privacy address the host rotated) is no move',
+      [request(1, { clientIp: '2001:db8:1:2::5' }), request(2, { clientIp: '2001:db8:1:2:a8f3:1:2:3' })],
+      [],
+    ],
+    [
+      'a move to another /64 is one',
+      [request(1, { clientIp: '2001:db8:1:2::5' }), request(2, { clientIp: '2001:db8:1:3::5' })],
+      ['ip_change'],
+    ],
     ['a user-agent change', [request(1), request(2, { userAgent: 'curl/8' })], ['user_agent_change']],
     ['five denials within a minute', [1, 2, 3, 4, 5].map((n) => request(n * 10, deny)), ['denial_burst']],
     ['five denials spread over longer', [1, 2, 3, 4, 5].map((n) => request(n * 20, deny)), []],
