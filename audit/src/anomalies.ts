@@ -1,4 +1,4 @@
-import { clientNetwork } from '../../lib/net/client-ip.ts';
+import { clientNetwork } from '../../lib/net/address-bits.ts';
 import type { AuthRecord, RequestRecord } from './audit-record.ts';
 import { revokeCommand } from './revoke-hint.ts';
 import type { AnomalySettings, Session } from './sessions.ts';

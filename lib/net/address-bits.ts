@@ -47,3 +47,20 @@ export function addressBits(text: string): AddressBits | undefined {
   if (version === 6 && !ip.includes('%')) return { family: 6, bits: ipv6Bits(ip.toLowerCase()) };
   return undefined;
 }
+
+/**
+ * What a client counts as for a fair share (of the upstream pool, of the calls to identity
+ * providers, of tunnels): its IPv4 address, or the /64 its IPv6 address is in
+ * (`2001:db8:1:2::/64`). An IPv6 host is given a /64 of its own (a home network, a phone, a cloud
+ * machine) and may send from any address in it, so counted by address it would be as many
+ * clients as it likes. Anything else is returned as it is.
+ */
+export function clientNetwork(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const address = addressBits(ip.split('%')[0] as string);
+  if (address?.family !== 6) return ip;
+  const groups = [0, 1, 2, 3].map((i) =>
+    Number.parseInt(address.bits.slice(i * 16, i * 16 + 16), 2).toString(16),
+  );
+  return `${groups.join(':')}::/64`;
+}

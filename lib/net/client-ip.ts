@@ -7,31 +7,6 @@ export function normaliseIp(ip: string): string {
 }
 
 /**
- * What a client counts as for a fair share (of the upstream pool, of the calls to identity
- * providers, of tunnels): its IPv4 address, or the /64 its IPv6 address is in
- * (`2001:db8:1:2::/64`). An IPv6 host is given a /64 of its own (a home network, a phone, a cloud
- * machine) and may send from any address in it, so counted by address it would be as many
- * clients as it likes. Anything else is returned as it is.
- */
-export function clientNetwork(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  const bare = ip.split('%')[0] as string;
-  const [head = '', rest] = bare.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = rest === undefined || rest === '' ? [] : rest.split(':');
-  // An IPv4 address at the end (`64:ff9b::192.0.2.1`) stands for two groups.
-  const width = left.length + right.length + (right.at(-1)?.includes('.') ? 1 : 0);
-  const groups =
-    rest === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - width)).fill('0'), ...right];
-  const prefix: string[] = [];
-  for (const group of groups.slice(0, 4)) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return ip;
-    prefix.push(Number.parseInt(group, 16).toString(16));
-  }
-  return prefix.length === 4 ? `${prefix.join(':')}::/64` : ip;
-}
-
-/**
  * The address of one X-Forwarded-For hop without the port some proxies write after it (Azure
  * Application Gateway: `203.0.113.7:51234`, `[2001:db8::7]:443`); anything else as it is, for
  * the caller to refuse if it is not an address.

@@ -90,6 +90,22 @@ interface PodSpecNames {
   readonly containers?: readonly InjectedContainer[];
 }
 
+/** Cached objects by namespace, kept from an informer's changes (undefined: deleted). */
+function namespaceIndex() {
+  const byNamespace = new Map<string, Map<string, KubeObject>>();
+  return {
+    changed(key: string, object: KubeObject | undefined): void {
+      const namespace = key.slice(0, key.indexOf('/'));
+      const objects = byNamespace.get(namespace) ?? new Map<string, KubeObject>();
+      if (object) objects.set(key, object);
+      else objects.delete(key);
+      if (objects.size === 0) byNamespace.delete(namespace);
+      else byNamespace.set(namespace, objects);
+    },
+    in: (namespace: string): Iterable<KubeObject> => byNamespace.get(namespace)?.values() ?? [],
+  };
+}
+
 /** What the operator reads of a Service: its selector and its ports' targets. */
 function serviceTargets(service: KubeObject): KubeObject {
   const { name, namespace, resourceVersion } = service.metadata;
@@ -202,18 +218,22 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
   );
 
   // The Pods sidecars run in (labelled with their application): who may read a config stream.
+  const podsByNamespace = namespaceIndex();
   const pods = informer(
     PODS,
     (key, pod) => {
+      podsByNamespace.changed(key, pod);
       for (const listener of podListeners) listener(key, pod);
     },
     { labelSelector: APPLICATION_KEY, transform: podIdentity },
   );
 
   // Services: one that targets an application's own port, past the sidecar (services-past-sidecar.ts).
+  const servicesByNamespace = namespaceIndex();
   const services = informer(
     SERVICES,
-    (key) => {
+    (key, service) => {
+      servicesByNamespace.changed(key, service);
       const namespace = key.slice(0, key.indexOf('/'));
       for (const object of applications.values())
         if (object.metadata.namespace === namespace) enqueue(`protection:${objectKey(object)}`);
@@ -228,6 +248,9 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     revocations,
     pods,
     services,
+    /** The cached pods (labelled with an application) and Services of one namespace. */
+    podsIn: (namespace: string): Iterable<KubeObject> => podsByNamespace.in(namespace),
+    servicesIn: (namespace: string): Iterable<KubeObject> => servicesByNamespace.in(namespace),
     revocationViews,
     /** AccessRevocations in force that cover the application with this namespace/name key. */
     revocationsCovering: (application: string): number =>

@@ -2,7 +2,6 @@ import { APPLICATION_KEY } from '../../contract/injection.ts';
 import { sessionEndRevocationName } from '../../contract/session-ends.ts';
 import { createAdminServer } from '../../lib/admin-server.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
-import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { startCrdCheck } from './controller/installed-crds.ts';
@@ -171,11 +170,10 @@ export function createOperator(options: OperatorOptions) {
     servicesPast: (key) => {
       const slash = key.indexOf('/');
       const namespace = key.slice(0, slash);
-      const inNamespace = (object: KubeObject) => object.metadata.namespace === namespace;
       const ports = servicesPastSidecar(
         key.slice(slash + 1),
-        [...caches.pods.values()].filter(inNamespace),
-        [...caches.services.values()].filter(inNamespace),
+        caches.podsIn(namespace),
+        caches.servicesIn(namespace),
       );
       if (ports.length > 0) servicesPastCounts.set(key, ports.length);
       else servicesPastCounts.delete(key);

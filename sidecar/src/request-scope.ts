@@ -4,7 +4,7 @@ import type { ErrorCause } from '../../contract/error-causes.ts';
 import type { Claimant } from '../../lib/admission.ts';
 import type { OrderLink } from '../../lib/linked-order.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
-import { clientNetwork } from '../../lib/net/client-ip.ts';
+import { clientNetwork } from '../../lib/net/address-bits.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
 import type { ClientConnection } from './net/client-connections.ts';
 import type { Decision } from './policy/decision.ts';

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { capField, redactQuery, TRUNCATION_MARK, toJsonLine } from '../../lib/log/sanitize.ts';
 import { ndjsonLines } from '../../lib/ndjson-lines.ts';
+import { clientNetwork } from '../../lib/net/address-bits.ts';
 import { createAddressSet, parseCidr } from '../../lib/net/cidr.ts';
-import { clientNetwork, resolveClientIp } from '../../lib/net/client-ip.ts';
+import { resolveClientIp } from '../../lib/net/client-ip.ts';
 import { compileHostMatcher, normaliseHost } from '../../lib/net/host.ts';
 
 describe('parseCidr', () => {

@@ -50,8 +50,8 @@ export function servicesPastSidecar(
     );
     if (port) targets.push({ labels, ...port });
   }
-  const found = new Set<ServicePort>();
   if (targets.length === 0) return [];
+  const found = new Set<ServicePort>();
   for (const service of services) {
     const spec = (service.spec ?? {}) as ServiceShape;
     for (const target of targets) {

@@ -160,8 +160,9 @@ export function createOperatorConfigSource(
   };
 
   /**
-   * The generation the operator's config has after a revocations message, while the config in
-   * force is not the operator's (a refused later one); undefined otherwise.
+   * Keeps the refused later config's revocations in step with a revocations message; for a
+   * change, the generation the operator's config has after it (undefined while the config in
+   * force is the operator's, or for a whole list, which carries none).
    */
   const followRefusedLater = (
     message:
@@ -175,6 +176,7 @@ export function createOperatorConfigSource(
         : (withRevocationChanges(refusedLater.revocations as Revocation[], message.added, message.removed) ??
           []);
     refusedLater.revocations = revocations;
+    if (message.type === 'revocations') return undefined;
     return withRevocations(refusedLater.body as unknown as SidecarConfig, revocations as Revocation[])
       .generation;
   };

@@ -1,5 +1,5 @@
 import type { LogoutTokenRefusalCode } from '../../../contract/log-events.ts';
-import { clientNetwork } from '../../../lib/net/client-ip.ts';
+import { clientNetwork } from '../../../lib/net/address-bits.ts';
 import { type BodyRead, readRequestBody } from '../../../lib/request-body.ts';
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
