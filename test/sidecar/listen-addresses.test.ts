@@ -1,9 +1,10 @@
 import { request } from 'node:http';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type InjectionContext, injectPod } from '../../operator/src/injection/inject-pod.ts';
 import { parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
 import type { ContainerLike } from '../../operator/src/injection/pod-shape.ts';
-import { openRaw, sleep } from '../helpers/hostile.ts';
+import { openRaw, sleep, upgradeRequest } from '../helpers/hostile.ts';
 import {
   applicationYaml,
   policyYaml,
@@ -66,6 +67,15 @@ beforeAll(async () => {
   upstream = await startUpstream((req, res) => {
     req.resume();
     req.on('end', () => res.end(`app saw ${req.url}`));
+  });
+  // WebSocket handshakes answered after 300 ms, then an echo.
+  upstream.server.on('upgrade', (_req, socket: Socket) => {
+    socket.on('error', () => undefined);
+    setTimeout(() => {
+      if (socket.destroyed) return;
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.pipe(socket);
+    }, 300);
   });
   const dir = writeConfigDir(
     `${applicationYaml({ hosts: ['wiki.test'], upstream: { url: upstream.url }, policies: [{ name: 'loopback' }] }, 'wiki')}---\n${policyYaml(
@@ -147,5 +157,53 @@ describe('hostile clients of the listener on every address', () => {
     expect(fin).toMatchObject({ peerIp: '::1', clientIp: '::1' });
     await six.closed;
     expect(sidecar.lines.filter((l) => l.uri === '/rst-four' || l.uri === '/fin-six')).toHaveLength(2);
+  });
+});
+
+describe('hostile clients of the listener on every address, mid-upgrade and at shutdown', () => {
+  it('over IPv6: a handshake reset before the application\u2019s 101, and a tunnel reset mid-stream, one line each; the sidecar serves on', async () => {
+    const early = await openRaw(sidecar.port, '::1');
+    early.socket.write(upgradeRequest('/ws-early', 'wiki.test'));
+    await sleep(100);
+    early.socket.resetAndDestroy();
+    const tunnel = await openRaw(sidecar.port, '::1');
+    tunnel.socket.write(upgradeRequest('/ws-open', 'wiki.test'));
+    await tunnel.waitFor(/^HTTP\/1\.1 101/, 3_000);
+    tunnel.socket.write('ping');
+    await tunnel.waitFor(/ping$/, 3_000);
+    tunnel.socket.resetAndDestroy();
+    const [aborted, upgraded] = await Promise.all([
+      sidecar.waitForLine((l) => l.type === 'request' && l.uri === '/ws-early', 5_000),
+      sidecar.waitForLine((l) => l.type === 'request' && l.uri === '/ws-open', 5_000),
+    ]);
+    expect(aborted).toMatchObject({ peerIp: '::1', status: 499, outcome: 'client_abort' });
+    expect(upgraded).toMatchObject({ peerIp: '::1', status: 101 });
+    expect(sidecar.lines.filter((l) => l.uri === '/ws-early' || l.uri === '/ws-open')).toHaveLength(2);
+    expect(await get('::1', sidecar.port, '/after-tunnels')).toBe(200);
+  });
+
+  it('at shutdown: an idle keep-alive client, a silent head and a trickled body over IPv6 are closed, and the sidecar exits within its grace', async () => {
+    const dir = writeConfigDir(
+      applicationYaml({ hosts: ['wiki.test'], upstream: { url: upstream.url } }, 'wiki'),
+    );
+    const stopping = await startSidecarProcess(dir, [...injectedListenArgs(), '--shutdown-grace=3s']);
+    const idle = await openRaw(stopping.port, '::1');
+    idle.socket.write('GET /kept HTTP/1.1\r\nHost: wiki.test\r\n\r\n');
+    await idle.waitFor(/app saw \/kept/, 3_000);
+    const silent = await openRaw(stopping.port, '::1');
+    silent.socket.write('GET /sil');
+    const trickle = await openRaw(stopping.port, '::1');
+    trickle.socket.write('POST /trickle HTTP/1.1\r\nHost: wiki.test\r\nContent-Length: 1000\r\n\r\n');
+    const drip = setInterval(() => trickle.socket.writable && trickle.socket.write('x'), 100);
+    await sleep(200);
+    const started = performance.now();
+    try {
+      expect(await stopping.stop()).toBe(0);
+    } finally {
+      clearInterval(drip);
+    }
+    expect(performance.now() - started).toBeLessThan(4_500);
+    await Promise.all([idle.closed, silent.closed, trickle.closed]);
+    expect(stopping.lines.filter((l) => l.type === 'request' && l.uri === '/trickle')).toHaveLength(1);
   });
 });

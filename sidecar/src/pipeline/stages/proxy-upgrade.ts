@@ -158,8 +158,11 @@ export function proxyUpgrade(
         scope.outcome = 'client_abort';
       }
       if (scope.outcome !== 'upgraded') {
-        if (controller && !controller.aborted) controller.abort(new Error('client closed the connection'));
+        // Settled first: undici reports the abort at once, as the application's failure (a 502
+        // logged for a client that left).
+        const handshake = controller;
         finish();
+        if (handshake && !handshake.aborted) handshake.abort(new Error('client closed the connection'));
       }
     });
     const claimant = claimantOf(scope);
