@@ -1,13 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { type JsonLine, readJsonLines } from './json-lines.ts';
 
+/** How much of a process's stderr is kept (its tail): enough for Node's debug output of a start. */
+const STDERR_KEPT = 200_000;
+
 /** A Gatehouse child process (sidecar or operator) whose JSON log lines the test reads as they arrive. */
 export interface LoggingProcess {
   readonly child: ChildProcess;
   readonly lines: JsonLine[];
   /** The line that said it had started. */
   readonly started: JsonLine;
-  /** The last 20 kB of its standard error. */
+  /** The last STDERR_KEPT characters of its standard error. */
   readonly stderr: () => string;
   /** Waits for a line matching the predicate (searching lines already seen too). */
   waitForLine(match: (line: JsonLine) => boolean, timeoutMs?: number): Promise<JsonLine>;
@@ -32,7 +35,7 @@ export async function startLoggingProcess(options: {
   });
   let errors = '';
   child.stderr?.on('data', (chunk: Buffer) => {
-    errors = (errors + chunk.toString()).slice(-20_000);
+    errors = (errors + chunk.toString()).slice(-STDERR_KEPT);
   });
   const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   const { lines, waitForLine } = readJsonLines(

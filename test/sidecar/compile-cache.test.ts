@@ -75,11 +75,18 @@ function cacheUse(stderr: string): { accepted: Set<string>; other: string[] } {
   return { accepted, other };
 }
 
-/** The dist/ modules a sidecar process loaded (its compiled modules are the ones Node would cache). */
+/**
+ * The dist/ modules a sidecar process loaded (its compiled modules are the ones Node would cache),
+ * from whole debug lines only: the capture of stderr keeps its tail, so its first line may be cut.
+ */
 function distModules(stderr: string): Set<string> {
-  return new Set(
-    [...stderr.matchAll(/for ESM file:\/\/\S+\/dist\/(\S+?)(?:\.\.\.|\s)/g)].map((m) => m[1] as string),
-  );
+  const modules = new Set<string>();
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('[compile cache]')) continue;
+    const found = /for ESM file:\/\/\S+\/dist\/(\S+?)(?:\.\.\.|\s)/.exec(line);
+    if (found?.[1]) modules.add(found[1]);
+  }
+  return modules;
 }
 
 describe("the image's compile cache", () => {
