@@ -37,7 +37,8 @@ export type UpstreamFailure = (typeof UPSTREAM_FAILURES)[number];
 /**
  * What the HTTP parser refused in a request (`bad_request`): a smuggling attempt (two lengths,
  * a bare line ending) reads differently from a scanner's junk, a TLS client at the plain port, or
- * an HTTP/2 client at this HTTP/1.1 one.
+ * an HTTP/2 client at this HTTP/1.1 one. The last two are the PROXY protocol's: a connection from
+ * a load balancer of spec.proxyProtocol that began without its header, or with a broken one.
  */
 export const REQUEST_FAULTS = [
   'tls_to_plain_port',
@@ -50,6 +51,8 @@ export const REQUEST_FAULTS = [
   'invalid_transfer_encoding',
   'invalid_chunk',
   'malformed',
+  'proxy_header_missing',
+  'proxy_header_invalid',
 ] as const;
 
 export type RequestFault = (typeof REQUEST_FAULTS)[number];

@@ -190,6 +190,23 @@ export const AccessApplicationSpec = Type.Object(
           'Peers (load balancers, ingress controllers) whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and request id are believed. Default: none.',
       }),
     ),
+    proxyProtocol: Opt(
+      Type.Object(
+        {
+          from: Type.Array(IpOrCidr(), {
+            minItems: 1,
+            maxItems: 256,
+            description:
+              'Load balancers that begin each connection with a PROXY protocol header (version 1 or 2), such as an AWS Network Load Balancer with proxy protocol v2 on its target group: the header names the client, which then stands for the connection\u2019s peer everywhere (ipRanges, trustedProxies, fair shares, the log). A connection from these addresses without a header is refused (400 `proxy_header_missing`); a header from any other address is never read.',
+          }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'PROXY protocol from layer-4 load balancers that do not keep the client\u2019s address. Default: none.',
+        },
+      ),
+    ),
     policies: Opt(
       Type.Array(PolicyReference, {
         maxItems: 1000,

@@ -206,6 +206,7 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
       ...(upstreamTls ? { tls: upstreamTls } : {}),
     },
     trustedProxies: [...(spec.trustedProxies ?? [])],
+    ...(spec.proxyProtocol ? { proxyProtocol: { from: [...spec.proxyProtocol.from] } } : {}),
     policies: renderPolicies(input, at, errors),
     auth,
     keys: renderKeys(application, auth, input.keys, at, errors),

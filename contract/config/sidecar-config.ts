@@ -139,6 +139,21 @@ export const SidecarConfigSchema = Type.Object(
     trustedProxies: Type.Array(Type.String({ description: 'CIDR.' }), {
       description: 'Trusted proxy ranges.',
     }),
+    proxyProtocol: Type.Optional(
+      Type.Object(
+        {
+          from: Type.Array(Type.String({ description: 'CIDR.' }), {
+            minItems: 1,
+            description: 'Peers whose connections begin with a PROXY protocol header.',
+          }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'PROXY protocol; rendered only when set, so sidecars of earlier versions still take configs without it.',
+        },
+      ),
+    ),
     requestId: Type.Object(
       {
         header: Type.String({
@@ -201,6 +216,8 @@ export function semanticErrors(
   at: (field: string) => string,
 ): FieldError[] {
   const errors = listItemErrors(config.trustedProxies, at('spec.trustedProxies'), cidrProblem);
+  if (config.proxyProtocol)
+    errors.push(...listItemErrors(config.proxyProtocol.from, at('spec.proxyProtocol.from'), cidrProblem));
   config.logging.requestHeaders.forEach((name, i) => {
     if (SECRET_HEADERS.has(name)) {
       errors.push({

@@ -27,6 +27,8 @@ export interface RuntimeState {
   readonly appKey: string;
   readonly upstream: Upstream;
   readonly trustedProxies: AddressSet;
+  /** Peers whose connections begin with a PROXY header (spec.proxyProtocol.from); null when none. */
+  readonly proxyProtocolFrom: AddressSet | null;
   readonly hosts: HostMatcher;
   readonly policy: PolicyEngine;
   /** Sessions, service tokens, ServiceAccounts and identity signing; null when the app authenticates nobody. */
@@ -79,6 +81,7 @@ export function compileRuntimeState(
     appKey: `${namespace || 'default'}/${name}`,
     upstream,
     trustedProxies: createAddressSet(config.trustedProxies),
+    proxyProtocolFrom: config.proxyProtocol ? createAddressSet(config.proxyProtocol.from) : null,
     hosts: compileHostMatcher(config.hosts),
     // A config that carries its predecessor's policies (a revocation, see parseSidecarConfig)
     // keeps their compiled form.

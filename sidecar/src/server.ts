@@ -139,6 +139,12 @@ type ParserError = NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string
 /** Socket errors that mean the client went away; nothing can be answered. */
 const GONE: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
+const PROXY_HEADER_TIMEOUT = new HttpError(
+  'client_timeout',
+  408,
+  'The request was not received in time.',
+  'PROXY protocol header not whole in time',
+);
 const CONNECT_REFUSED = new HttpError(
   'connect_not_supported',
   405,
@@ -207,11 +213,45 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   });
   // RFC 9112 §9.6: a client may half-close after its request and still read the response.
   (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-  const connections = createClientConnections(server, limits, {
-    maxConnections: limits.maxConnections,
-    onDropped: () => metrics.connectionDropped(),
-    onEvicted: () => metrics.connectionEvicted(),
-  });
+  const connections = createClientConnections(
+    server,
+    limits,
+    {
+      maxConnections: limits.maxConnections,
+      onDropped: () => metrics.connectionDropped(),
+      onEvicted: () => metrics.connectionEvicted(),
+    },
+    {
+      expectedFrom: (peerIp) => state?.proxyProtocolFrom?.has(peerIp) === true,
+      timeoutMs: limits.headersTimeoutMs,
+      refused(socket, _connection, outcome) {
+        // As the header timeout: a connection that sent nothing in time is no request.
+        if (!state || !socket.writable || (outcome.kind === 'timeout' && outcome.received === 0)) {
+          if (outcome.kind === 'timeout') metrics.idleConnectionClosed();
+          socket.destroy();
+          return;
+        }
+        const refused =
+          outcome.kind === 'timeout'
+            ? PROXY_HEADER_TIMEOUT
+            : new HttpError(
+                'bad_request',
+                400,
+                'Malformed request.',
+                `PROXY protocol header: ${outcome.reason}`,
+              );
+        handleProtocolError(
+          ctx,
+          state,
+          socket,
+          refused,
+          undefined,
+          undefined,
+          outcome.kind === 'invalid' ? 'proxy_header_invalid' : null,
+        );
+      },
+    },
+  );
   const ctx: PipelineContext = {
     sink,
     metrics,

@@ -4,6 +4,8 @@ import type { RequestFault } from '../../../contract/error-causes.ts';
 import { LinkedOrder, type OrderLink } from '../../../lib/linked-order.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { resetConnection } from '../../../lib/net/connection-reset.ts';
+import type { ProxyHeaderProblem } from '../../../lib/net/proxy-protocol.ts';
+import { readProxyHeader } from './proxy-header-intake.ts';
 
 /**
  * One client connection as the sidecar holds it, from accept to close. The request pipeline
@@ -11,8 +13,13 @@ import { resetConnection } from '../../../lib/net/connection-reset.ts';
  */
 export interface ClientConnection {
   readonly socket: Socket;
-  /** Peer address as accepted (before any trusted-proxy resolution). */
+  /**
+   * Peer address as accepted (before any trusted-proxy resolution); behind a load balancer that
+   * sends the PROXY protocol, the client its header named.
+   */
   readonly peerIp: string;
+  /** The connection came from a peer that must send a PROXY header (spec.proxyProtocol) and sent none. */
+  readonly proxyHeaderMissing: boolean;
   /** Set when the connection's idle timer fired; its request ends as client_timeout. */
   timedOut: boolean;
   /** Set once the HTTP parser reported an error; it reports each connection once. */
@@ -105,6 +112,24 @@ export interface ConnectionCap {
   onEvicted(): void;
 }
 
+/** Where PROXY protocol headers are read, and what becomes of a connection whose header fails. */
+export interface ProxyHeaders {
+  /** Whether connections from this peer begin with a PROXY header (the installed config's ranges). */
+  expectedFrom(peerIp: string): boolean;
+  /** Time from accept for the header to be whole (ms). */
+  readonly timeoutMs: number;
+  /**
+   * The header broke the protocol, or did not come whole in time after `received` bytes of it:
+   * nothing after it can be read as HTTP. The socket is the callee's to answer and close.
+   */
+  refused(socket: Socket, connection: ClientConnection, outcome: ProxyHeaderRefusal): void;
+}
+
+/** How a PROXY header failed. */
+export type ProxyHeaderRefusal =
+  | { readonly kind: 'invalid'; readonly reason: ProxyHeaderProblem }
+  | { readonly kind: 'timeout'; readonly received: number };
+
 /** The owner of every client socket's lifetime: accept, error path, timeouts, shutdown. */
 export interface ClientConnections {
   /** The connection for a socket the server accepted. */
@@ -134,6 +159,9 @@ const CHECK_INTERVAL_MS = 1_000;
 export const CLOSING_LINGER_MS = 2_000;
 
 interface Tracked extends ClientConnection, OrderLink {
+  /** Set once, from the PROXY header, before the HTTP server sees the connection. */
+  peerIp: string;
+  proxyHeaderMissing: boolean;
   /** Requests announced and not begun yet. */
   announced: number;
   /** Handed over for an upgrade: a tunnel, never idle. */
@@ -166,7 +194,12 @@ export function createClientConnections(
   server: Server,
   limits: RequestReadLimits,
   cap: ConnectionCap,
+  proxyHeaders: ProxyHeaders | null = null,
 ): ClientConnections {
+  // Node's own connection listener, which starts HTTP on a socket, runs when the connection's
+  // owner says: after the PROXY header, when there is one (Node's documented way to give a server
+  // a socket it did not set up itself, without a second listener in front of it).
+  const startHttp = takeHttpConnectionListener(server);
   const open = new Map<Socket, Tracked>();
   // Connections with no request in progress and no tunnel, in the order they became idle.
   const idle = new LinkedOrder<Tracked>();
@@ -209,6 +242,7 @@ export function createClientConnections(
     const connection: Tracked = {
       socket,
       peerIp,
+      proxyHeaderMissing: false,
       announced: 0,
       upgraded: false,
       orderPrev: null,
@@ -282,6 +316,40 @@ export function createClientConnections(
     };
     open.set(socket, connection);
     idle.append(connection);
+    if (proxyHeaders?.expectedFrom(peerIp)) {
+      // Until its header is whole the connection is idle (the cap may close it to make room) and
+      // only its close is watched; nothing of it reaches the HTTP server.
+      const gone = (): void => {
+        open.delete(socket);
+        idle.remove(connection);
+      };
+      socket.once('close', gone);
+      readProxyHeader(socket, proxyHeaders.timeoutMs, (outcome) => {
+        socket.removeListener('close', gone);
+        if (outcome.kind === 'gone' || socket.destroyed) {
+          gone();
+          socket.destroy();
+          return;
+        }
+        if (outcome.kind === 'proxied') connection.peerIp = normaliseIp(outcome.source);
+        else if (outcome.kind === 'missing') connection.proxyHeaderMissing = true;
+        if (outcome.kind === 'invalid' || outcome.kind === 'timeout') {
+          watchLifecycle(connection);
+          proxyHeaders.refused(socket, connection, outcome);
+          return;
+        }
+        startHttp(socket);
+        watchLifecycle(connection);
+      });
+      return;
+    }
+    startHttp(socket);
+    watchLifecycle(connection);
+  });
+
+  /** What a connection's close, FIN and end of sending mean for its requests and for the cap. */
+  const watchLifecycle = (connection: Tracked): void => {
+    const socket = connection.socket;
     socket.on('end', () => connection.current?.peerEnded());
     // The sidecar has ended its side (an answer that closes the connection, a refused handshake,
     // a tunnel whose application left): no tunnel any more, only a close waiting for the client,
@@ -304,7 +372,7 @@ export function createClientConnections(
       for (const start of waiting) start();
       wakeIdle(connection);
     });
-  });
+  };
 
   server.on('upgrade', (_req, socket: Socket) => {
     const connection = open.get(socket);
@@ -368,6 +436,22 @@ export function createClientConnections(
       check = null;
     },
   };
+}
+
+/**
+ * Removes the HTTP server's own 'connection' listener (the one that sets up HTTP on a socket) and
+ * returns it, to be run for each socket when its owner is ready. Node's HTTP server registers
+ * exactly one, as it is constructed; anything else is a defect of this process.
+ */
+function takeHttpConnectionListener(server: Server): (socket: Socket) => void {
+  const listeners = server.rawListeners('connection');
+  const [listener] = listeners;
+  if (listeners.length !== 1 || typeof listener !== 'function')
+    throw new Error(
+      `the HTTP server has ${listeners.length} connection listeners; it must have its own alone`,
+    );
+  server.removeListener('connection', listener as (socket: Socket) => void);
+  return (socket) => (listener as (this: Server, socket: Socket) => void).call(server, socket);
 }
 
 function wakeIdle(connection: Tracked): void {

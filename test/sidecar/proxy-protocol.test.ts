@@ -1,0 +1,365 @@
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testConfig } from '../helpers/fixtures.ts';
+import {
+  eventually,
+  openRaw,
+  type RawClient,
+  sleep,
+  statusesOf,
+  upgradeRequest,
+} from '../helpers/hostile.ts';
+import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+
+/**
+ * A layer-4 load balancer that sends the PROXY protocol (an AWS Network Load Balancer in IP mode,
+ * which otherwise hands every connection over from its own address) stands at 127.0.0.2; other
+ * clients connect from 127.0.0.1. Every connection is a raw socket.
+ */
+const BALANCER = '127.0.0.2';
+const SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+const HEADERS_TIMEOUT_MS = 600;
+
+/** A version 2 PROXY header for a TCP/IPv4 client, with an extension as AWS sends (its endpoint id). */
+function v2(client: string): Buffer {
+  const extension = Buffer.concat([
+    Buffer.from([0xea, 0x00, 0x17, 0x01]),
+    Buffer.from('vpce-08d2bf15fac5001c9'),
+  ]);
+  const head = Buffer.from([...SIGNATURE, 0x21, 0x11, 0, 0]);
+  head.writeUInt16BE(12 + extension.length, 14);
+  const block = Buffer.from([...client.split('.').map(Number), 10, 0, 0, 5, 0xc3, 0x50, 0x10, 0x5c]);
+  return Buffer.concat([head, block, extension]);
+}
+const v1 = (client: string): string => `PROXY TCP4 ${client} 10.0.0.5 50000 4180\r\n`;
+const get = (path: string, close = true): string =>
+  `GET ${path} HTTP/1.1\r\nHost: localhost\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+
+let upstream: TestUpstream;
+let sidecar: InProcessSidecar;
+const clients: RawClient[] = [];
+const tunnels = new Set<Socket>(); // the application's ends, which its server no longer tracks
+
+async function open(from = BALANCER): Promise<RawClient> {
+  const client = await openRaw(sidecar.port, from);
+  clients.push(client);
+  return client;
+}
+
+/** The request line of the sidecar's log for a path, once written. */
+async function lineOf(path: string): Promise<Record<string, unknown>> {
+  let found: Record<string, unknown> | undefined;
+  await eventually(`the line of ${path}`, () => {
+    found = sidecar.records().find((r) => r.uri === path);
+    return found !== undefined;
+  });
+  return found as Record<string, unknown>;
+}
+
+beforeAll(async () => {
+  upstream = await startUpstream((req, res) => {
+    if (req.method === 'POST') {
+      let bytes = 0;
+      req.on('data', (c: Buffer) => {
+        bytes += c.length;
+      });
+      req.on('end', () => res.end(`got ${bytes}`));
+      return;
+    }
+    res.end(`ok ${req.url} for ${req.headers['x-forwarded-for']}`);
+  });
+  upstream.server.on('upgrade', (_req, socket: Socket) => {
+    tunnels.add(socket);
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.on('data', (c: Buffer) => socket.write(c)); // an echo
+    socket.on('end', () => socket.end()); // as WebSocket servers do when their client leaves
+    socket.on('error', () => undefined);
+  });
+  sidecar = await startSidecar(
+    testConfig(
+      {
+        upstream: { url: upstream.url },
+        proxyProtocol: { from: [`${BALANCER}/32`] },
+        policies: [{ name: 'not-from-the-office' }],
+      },
+      {
+        'not-from-the-office': {
+          decision: 'bypass',
+          include: [{ everyone: true }],
+          exclude: [{ ipRanges: ['198.51.100.0/24'] }],
+        },
+      },
+    ),
+    { headersTimeoutMs: HEADERS_TIMEOUT_MS, maxConnections: 64 },
+  );
+});
+
+afterAll(async () => {
+  for (const c of clients) c.socket.destroy();
+  for (const t of tunnels) t.destroy();
+  await sidecar.close();
+  await upstream.close();
+});
+
+describe('the PROXY protocol from a load balancer of spec.proxyProtocol', () => {
+  it('version 1 and 2: the header names the client for the application, the policies and the log', async () => {
+    const one = await open();
+    one.socket.write(v1('203.0.113.7') + get('/public/v1'));
+    await one.waitFor(/ok \/public\/v1 for 203\.0\.113\.7$/);
+    const two = await open();
+    two.socket.write(Buffer.concat([v2('203.0.113.8'), Buffer.from(get('/public/v2'))]));
+    await two.waitFor(/ok \/public\/v2 for 203\.0\.113\.8$/);
+    expect(await lineOf('/public/v1')).toMatchObject({
+      clientIp: '203.0.113.7',
+      peerIp: '203.0.113.7',
+      status: 200,
+    });
+    expect(await lineOf('/public/v2')).toMatchObject({
+      clientIp: '203.0.113.8',
+      peerIp: '203.0.113.8',
+      status: 200,
+    });
+    // An ipRanges policy judges the client the header named, not the balancer.
+    const office = await open();
+    office.socket.write(v1('198.51.100.9') + get('/public/office'));
+    await office.waitFor(/^HTTP\/1\.1 403 /);
+  });
+
+  it('the header alone first, then requests on the same connection, kept alive and pipelined', async () => {
+    const c = await open();
+    c.socket.write(v2('203.0.113.9'));
+    await sleep(100);
+    c.socket.write(get('/public/alive-1', false) + get('/public/alive-2', false));
+    await c.waitFor(/ok \/public\/alive-2 for 203\.0\.113\.9/);
+    c.socket.write(get('/public/alive-3'));
+    await c.waitFor(/ok \/public\/alive-3 for 203\.0\.113\.9/);
+    expect(statusesOf(c.received())).toEqual([200, 200, 200]);
+  });
+
+  it('a header trickled a byte at a time within the header time, then a request and a FIN at once', async () => {
+    const c = await open();
+    const header = v2('203.0.113.10');
+    for (const byte of header) {
+      c.socket.write(Buffer.from([byte]));
+      await sleep(HEADERS_TIMEOUT_MS / header.length / 2);
+    }
+    c.socket.end(get('/public/trickled', false)); // half-close after the request (RFC 9112 §9.6)
+    await c.waitFor(/ok \/public\/trickled for 203\.0\.113\.10/);
+  });
+
+  it('a header, a request and its FIN in one segment: answered', async () => {
+    const c = await open();
+    c.socket.end(Buffer.concat([v2('203.0.113.11'), Buffer.from(get('/public/one-segment', false))]));
+    await c.waitFor(/ok \/public\/one-segment for 203\.0\.113\.11/);
+  });
+
+  it('a 4 MiB body after the header reaches the application whole', async () => {
+    const c = await open();
+    const body = Buffer.alloc(4 * 1024 * 1024, 0x61);
+    c.socket.write(
+      Buffer.concat([
+        Buffer.from(v1('203.0.113.12')),
+        Buffer.from(
+          `POST /public/upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+        ),
+      ]),
+    );
+    c.socket.write(body);
+    await c.waitFor(new RegExp(`got ${body.length}$`), 10_000);
+  });
+
+  it('a WebSocket after the header: the tunnel carries both ways, the line names the client', async () => {
+    const c = await open();
+    c.socket.write(
+      Buffer.concat([v2('203.0.113.13'), Buffer.from(upgradeRequest('/public/ws', 'localhost'))]),
+    );
+    await c.waitFor(/^HTTP\/1\.1 101 /);
+    c.socket.write('ping-through-the-tunnel');
+    await c.waitFor(/ping-through-the-tunnel$/);
+    c.socket.destroy();
+    expect(await lineOf('/public/ws')).toMatchObject({ clientIp: '203.0.113.13', status: 101 });
+  });
+
+  it('LOCAL (the balancer\u2019s own health check) and UNKNOWN: the balancer stands as the peer', async () => {
+    const local = await open();
+    local.socket.write(
+      Buffer.concat([Buffer.from([...SIGNATURE, 0x20, 0x00, 0, 0]), Buffer.from(get('/public/local'))]),
+    );
+    await local.waitFor(/ok \/public\/local for 127\.0\.0\.2$/);
+    const unknown = await open();
+    unknown.socket.write(`PROXY UNKNOWN\r\n${get('/public/unknown')}`);
+    await unknown.waitFor(/ok \/public\/unknown for 127\.0\.0\.2$/);
+  });
+
+  it('no header from the balancer: 400 proxy_header_missing and the connection closed; its readiness check answered', async () => {
+    const c = await open();
+    c.socket.write(get('/public/no-header', false));
+    await c.waitFor(/^HTTP\/1\.1 400 /);
+    await c.closed;
+    expect(upstream.seen.some((s) => s.url === '/public/no-header')).toBe(false);
+    expect(await lineOf('/public/no-header')).toMatchObject({
+      status: 400,
+      error: 'bad_request',
+      errorCause: 'proxy_header_missing',
+      peerIp: BALANCER,
+    });
+    const check = await open();
+    check.socket.write('GET /.gatehouse/ready HTTP/1.1\r\nHost: 10.0.0.5\r\nConnection: close\r\n\r\n');
+    await check.waitFor(/^HTTP\/1\.1 200 [\s\S]*ok\n$/);
+  });
+
+  it('a broken header: 400 proxy_header_invalid, closed, nothing after it read as HTTP', async () => {
+    const c = await open();
+    c.socket.write(`PROXY TCP4 203.0.113.14 10.0.0.5 50000\r\n${get('/public/after-broken')}`);
+    await c.waitFor(/^HTTP\/1\.1 400 /);
+    await c.closed;
+    const bad = await open();
+    bad.socket.write(Buffer.from([...SIGNATURE, 0x21, 0x12, 0, 12, ...Array(12).fill(1)])); // a datagram's
+    await bad.waitFor(/^HTTP\/1\.1 400 /);
+    await bad.closed;
+    expect(upstream.seen.some((s) => s.url === '/public/after-broken')).toBe(false);
+    await eventually(
+      'two lines',
+      () => sidecar.records().filter((r) => r.errorCause === 'proxy_header_invalid').length === 2,
+    );
+    for (const line of sidecar.records().filter((r) => r.errorCause === 'proxy_header_invalid'))
+      expect(line).toMatchObject({ status: 400, error: 'bad_request', peerIp: BALANCER, clientIp: BALANCER });
+  });
+
+  it('from any other peer a PROXY header is never believed: it is no HTTP request', async () => {
+    const c = await open('127.0.0.1');
+    c.socket.write(v1('203.0.113.66') + get('/public/spoofed'));
+    await c.waitFor(/^HTTP\/1\.1 400 /);
+    expect(upstream.seen.some((s) => s.url === '/public/spoofed')).toBe(false);
+    const plain = await open('127.0.0.1');
+    plain.socket.write(get('/public/direct'));
+    await plain.waitFor(/ok \/public\/direct for 127\.0\.0\.1$/);
+  });
+});
+
+describe('hostile clients of the PROXY header', () => {
+  it('silence: closed at the header time with no line; part of a header: 408 and its line', async () => {
+    const before = sidecar.records().length;
+    const silent = await open();
+    const partial = await open();
+    partial.socket.write(v2('203.0.113.20').subarray(0, 20));
+    const started = performance.now();
+    await Promise.all([silent.closed, partial.closed]);
+    expect(performance.now() - started).toBeLessThan(HEADERS_TIMEOUT_MS + 1_000);
+    expect(partial.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(silent.received()).toBe('');
+    await eventually('the 408 line', () => sidecar.records().length === before + 1);
+    expect(sidecar.records().at(-1)).toMatchObject({
+      status: 408,
+      error: 'client_timeout',
+      peerIp: BALANCER,
+    });
+  });
+
+  it('a trickle slower than the header time is closed at the header time, not per byte', async () => {
+    const c = await open();
+    const header = v2('203.0.113.21');
+    const started = performance.now();
+    let sent = 0;
+    while (!c.isClosed() && sent < header.length) {
+      c.socket.write(header.subarray(sent, sent + 1));
+      sent++;
+      await sleep(100);
+    }
+    await c.closed;
+    expect(sent).toBeLessThan(header.length);
+    expect(performance.now() - started).toBeLessThan(HEADERS_TIMEOUT_MS + 1_000);
+  });
+
+  it('RST and FIN mid-header end that connection alone, with no line; the sidecar serves on', async () => {
+    const before = sidecar.records().length;
+    const reset = await open();
+    reset.socket.write(v2('203.0.113.22').subarray(0, 18));
+    await sleep(50);
+    reset.socket.resetAndDestroy();
+    const fin = await open();
+    fin.socket.end(v1('203.0.113.23').slice(0, 12));
+    await fin.closed;
+    await sleep(HEADERS_TIMEOUT_MS + 200);
+    expect(sidecar.records().length).toBe(before);
+    const after = await open();
+    after.socket.write(v1('203.0.113.24') + get('/public/after-hostile'));
+    await after.waitFor(/ok \/public\/after-hostile for 203\.0\.113\.24$/);
+  });
+
+  it('connections waiting for their headers do not lock others out: the cap closes them to make room', async () => {
+    const waiting: RawClient[] = [];
+    for (let i = 0; i < 64; i++) {
+      const c = await open();
+      c.socket.write(v2('203.0.113.25').subarray(0, 10));
+      waiting.push(c);
+    }
+    const late = await open();
+    late.socket.write(v1('203.0.113.26') + get('/public/made-room'));
+    await late.waitFor(/ok \/public\/made-room for 203\.0\.113\.26$/);
+    expect(waiting.filter((c) => c.isClosed()).length).toBeGreaterThan(0);
+    for (const c of waiting) c.socket.destroy();
+  });
+
+  it('a header that declares 64 KiB of extensions costs what it sends, and the request after it is served', async () => {
+    const extensions = Buffer.alloc(65_535 - 12, 0);
+    const head = Buffer.from([
+      ...SIGNATURE,
+      0x21,
+      0x11,
+      0xff,
+      0xff,
+      203,
+      0,
+      113,
+      27,
+      10,
+      0,
+      0,
+      5,
+      0,
+      80,
+      0,
+      80,
+    ]);
+    const c = await open();
+    c.socket.write(Buffer.concat([head, extensions, Buffer.from(get('/public/long-header'))]));
+    await c.waitFor(/ok \/public\/long-header for 203\.0\.113\.27$/);
+  });
+});
+
+describe('the PROXY protocol and the sidecar\u2019s life', () => {
+  it('a config that adds or removes the balancer applies to the next connection', async () => {
+    const own = await startSidecar(testConfig({ upstream: { url: upstream.url } }), {
+      headersTimeoutMs: HEADERS_TIMEOUT_MS,
+    });
+    try {
+      const first = await openRaw(own.port, BALANCER);
+      first.socket.write(v1('203.0.113.30') + get('/public/before'));
+      await first.waitFor(/^HTTP\/1\.1 400 /); // not a load balancer of this config: no HTTP request
+      own.sidecar.install(
+        testConfig({ upstream: { url: upstream.url }, proxyProtocol: { from: [BALANCER] } }),
+      );
+      const second = await openRaw(own.port, BALANCER);
+      second.socket.write(v1('203.0.113.31') + get('/public/after'));
+      await second.waitFor(/ok \/public\/after for 203\.0\.113\.31$/);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('at shutdown, connections still waiting for their header are closed and the sidecar stops in time', async () => {
+    const own = await startSidecar(
+      testConfig({ upstream: { url: upstream.url }, proxyProtocol: { from: [BALANCER] } }),
+      { headersTimeoutMs: 60_000 },
+    );
+    const waiting = await openRaw(own.port, BALANCER);
+    waiting.socket.write(v2('203.0.113.32').subarray(0, 14));
+    await sleep(50);
+    const started = performance.now();
+    await own.close();
+    await waiting.closed;
+    expect(performance.now() - started).toBeLessThan(2_500);
+  });
+});
