@@ -132,6 +132,16 @@ describe('CRDs on a real API server', () => {
       'must be an IP address or a CIDR range',
     ],
     [
+      'a bad CIDR in proxyProtocol.from',
+      application('a2', { proxyProtocol: { from: ['10.0.0.0/8', 'lb.example.com'] } }),
+      'must be an IP address or a CIDR range',
+    ],
+    [
+      'proxyProtocol without a load balancer',
+      application('a3', { proxyProtocol: { from: [] } }),
+      'should have at least 1 items',
+    ],
+    [
       'an unknown decision',
       policy('p2', { decision: 'permit', include: [{ everyone: true }] }),
       'Unsupported value: "permit"',

@@ -128,12 +128,13 @@ describe('loading AccessApplication YAML', () => {
     ],
     [
       'semantic errors after the schema passes',
-      `${HEADER}spec:\n  hosts: [a.test]\n  upstream: {url: 'http://u:p@a.test:1/path'}\n  trustedProxies: ['10.0.0.0/33', '::1', 'nope']\n  logging: {requestHeaders: [Cookie, referer]}\n`,
+      `${HEADER}spec:\n  hosts: [a.test]\n  upstream: {url: 'http://u:p@a.test:1/path'}\n  trustedProxies: ['10.0.0.0/33', '::1', 'nope']\n  proxyProtocol: {from: ['10.0.0.0/8x']}\n  logging: {requestHeaders: [Cookie, referer]}\n`,
       [
         'app.yaml#1 spec.upstream.url: must not contain credentials',
         'app.yaml#1 spec.upstream.url: must be an origin only (scheme, host, port), without path or query',
         'app.yaml#1 spec.trustedProxies[0]: is not an IP address or CIDR range (got "10.0.0.0/33")',
         'app.yaml#1 spec.trustedProxies[2]: is not an IP address or CIDR range (got "nope")',
+        'app.yaml#1 spec.proxyProtocol.from[0]: is not an IP address or CIDR range (got "10.0.0.0/8x")',
         'app.yaml#1 spec.logging.requestHeaders[0]: cookie carries credentials and is never logged',
       ],
     ],
@@ -400,6 +401,15 @@ describe('renderSidecarConfig', () => {
     expect(parsed.policies[0]?.include[0]).toEqual({ emails: ['ann@example.com'] });
     expect(Object.isFrozen(parsed.logging.redactQueryParameters)).toBe(true);
     expect(() => parseSidecarConfig({ ...config, trustedProxies: ['x'] })).toThrow(/trustedProxies\[0\]/);
+    expect(() => parseSidecarConfig({ ...config, proxyProtocol: { from: ['10.0.0.0/8', 'x'] } })).toThrow(
+      /proxyProtocol\.from\[1\]: is not an IP address/,
+    );
+    expect(() => parseSidecarConfig({ ...config, proxyProtocol: { from: [] } })).toThrow(/proxyProtocol/);
+    expect(parseSidecarConfig({ ...config, proxyProtocol: { from: ['10.0.0.0/20'] } }).proxyProtocol).toEqual(
+      {
+        from: ['10.0.0.0/20'],
+      },
+    );
     const badPolicy = { ...config.policies[0], require: [{ ipRanges: ['10.0.0.0/99'] }] };
     expect(() => parseSidecarConfig({ ...config, policies: [badPolicy] })).toThrow(
       /policies\[0\]\.require\[0\]\.ipRanges\[0\]: is not an IP address/,
