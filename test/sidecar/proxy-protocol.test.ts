@@ -204,6 +204,9 @@ describe('the PROXY protocol from a load balancer of spec.proxyProtocol', () => 
       errorCause: 'proxy_header_missing',
       peerIp: BALANCER,
     });
+    expect(await sidecar.metrics.registry.metrics()).toMatch(
+      /gatehouse_malformed_requests_total\{app="test-app",cause="proxy_header_missing"\} 1\n/,
+    );
     const check = await open();
     check.socket.write('GET /.gatehouse/ready HTTP/1.1\r\nHost: 10.0.0.5\r\nConnection: close\r\n\r\n');
     await check.waitFor(/^HTTP\/1\.1 200 [\s\S]*ok\n$/);
