@@ -13,7 +13,7 @@ import {
 import { LEGIT_PREFIX, startInvariantUpstream } from './invariant-upstream.ts';
 import { createPrng } from './prng.ts';
 import { exchange } from './raw-exchange.ts';
-import { fuzzCase } from './requests.ts';
+import { fuzzCase, PROXY_BALANCERS } from './requests.ts';
 import { runScenario, type ScenarioName, type ScenarioResult, type ScenarioSizes } from './scenarios.ts';
 
 export interface AdversaryOptions extends ScenarioSizes {
@@ -51,6 +51,8 @@ export interface AdversaryReport {
     missingForClients: number;
   };
   readonly upstreamRequests: number;
+  /** Of those, the ones whose client a load balancer's PROXY header named. */
+  readonly upstreamProxied: number;
   readonly shutdownMs: number;
   /** The sidecar_stopped line: what the shutdown had to cut at the end of its draining time. */
   readonly stopped: Record<string, unknown>;
@@ -78,6 +80,7 @@ export async function runAdversary(options: AdversaryOptions): Promise<Adversary
         hosts: ['127.0.0.1'],
         upstream: { url: upstream.url },
         policies: [{ name: 'open' }],
+        proxyProtocol: { from: [PROXY_BALANCERS] },
         authentication: { serviceTokens: { tokens: [{ id: 'legit', secretHash: token.secretHash }] } },
       },
       'adversary',
@@ -230,6 +233,7 @@ export async function runAdversary(options: AdversaryOptions): Promise<Adversary
       missingForClients: clientIds.filter((id) => !lineCounts.has(id)).length,
     },
     upstreamRequests: upstream.received.count,
+    upstreamProxied: upstream.received.proxied,
     shutdownMs,
     stopped,
   };

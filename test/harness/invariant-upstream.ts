@@ -1,19 +1,24 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, isIP, type Socket } from 'node:net';
 import { canonicalizeTarget } from '../../contract/policy/canonical-path.ts';
 import { ALWAYS_DROPPED } from '../../sidecar/src/http/forwarding-header-rules.ts';
 import { comparableHeaderName, IDENTITY_HEADERS } from '../../sidecar/src/http/identity-headers.ts';
+import { SPOOFED_CLIENTS } from './requests.ts';
 
 /** Paths only the harness's legitimate, identified traffic uses; identity headers may arrive only there. */
 export const LEGIT_PREFIX = '/legit/';
 const IDENTITY = new Set(IDENTITY_HEADERS);
+
 const HOP_BY_HOP_FROM_CLIENTS = new Set(['proxy-connection', 'keep-alive', 'te', 'trailer']);
 
 /** An upstream that serves the harness's routes and checks every request the sidecar forwards. */
 export interface InvariantUpstream {
   readonly url: string;
-  /** Requests received, and the request ids they carried. */
-  readonly received: { count: number; readonly ids: Set<string> };
+  /**
+   * Requests received, and the request ids they carried; `proxied`: those whose client a load
+   * balancer's PROXY header named (an X-Forwarded-For other than a loopback peer).
+   */
+  readonly received: { count: number; proxied: number; readonly ids: Set<string> };
   /** Each broken invariant, described once per occurrence (capped). */
   readonly violations: string[];
   readonly tunnels: Set<Socket>;
@@ -54,7 +59,11 @@ export function checkForwarded(req: IncomingMessage, upgrade: boolean): string[]
   if (lengths > 1 || (lengths === 1 && req.headers['transfer-encoding'] !== undefined))
     problems.push('ambiguous body length');
   const xff = req.headers['x-forwarded-for'];
-  if (typeof xff !== 'string' || !/^127\.\d+\.\d+\.\d+$/.test(xff))
+  // The peer, or the client a load balancer's PROXY header named; never one another peer claimed.
+  if (
+    typeof xff !== 'string' ||
+    !(/^127\.\d+\.\d+\.\d+$/.test(xff) || (isIP(xff) !== 0 && !xff.startsWith(SPOOFED_CLIENTS)))
+  )
     problems.push(`x-forwarded-for ${JSON.stringify(xff)}`);
   if (typeof req.headers['x-request-id'] !== 'string') problems.push('no request id');
   return problems;
@@ -66,11 +75,13 @@ export function checkForwarded(req: IncomingMessage, upgrade: boolean): string[]
  */
 export async function startInvariantUpstream(): Promise<InvariantUpstream> {
   const violations: string[] = [];
-  const received = { count: 0, ids: new Set<string>() };
+  const received = { count: 0, proxied: 0, ids: new Set<string>() };
   const tunnels = new Set<Socket>();
   const sockets = new Set<Socket>();
   const note = (req: IncomingMessage, upgrade: boolean) => {
     received.count++;
+    const xff = req.headers['x-forwarded-for'];
+    if (typeof xff === 'string' && !xff.startsWith('127.')) received.proxied++;
     const id = req.headers['x-request-id'];
     if (typeof id === 'string') received.ids.add(id);
     for (const p of checkForwarded(req, upgrade)) if (violations.length < 200) violations.push(p);

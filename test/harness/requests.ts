@@ -137,12 +137,74 @@ export interface Delivery {
   readonly from: string;
 }
 
-/** A mutated request (0 to 3 mutations of a base) with a random delivery. */
+/**
+ * The load balancers that send the PROXY protocol (spec.proxyProtocol.from of the fuzzed sidecar),
+ * and the clients other peers claim in PROXY headers of their own, never to be believed. The
+ * balancers name clients of 203.0.113.0/24 and 2001:db8::/64, a bit of which is at times flipped:
+ * still a client a trusted balancer named.
+ */
+export const PROXY_BALANCERS = '127.0.9.0/24';
+export const SPOOFED_CLIENTS = '198.51.100.';
+const SPOOFED_CLIENT = `${SPOOFED_CLIENTS}66`;
+const V2_SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+
+/** A PROXY header (version 1 or 2, LOCAL or UNKNOWN at times) naming `client`, sometimes broken. */
+export function proxyHeader(rng: Prng, client: string): Buffer {
+  const six = client.includes(':');
+  let header: Buffer;
+  if (rng.chance(0.4)) {
+    const line = rng.chance(0.1)
+      ? 'PROXY UNKNOWN\r\n'
+      : `PROXY TCP${six ? 6 : 4} ${client} ${six ? 'fd00::5' : '10.0.0.5'} ${rng.int(65_536)} 4180\r\n`;
+    header = Buffer.from(line, 'latin1');
+  } else {
+    const local = rng.chance(0.1);
+    const address = six
+      ? [...ipv6Bytes(client), ...ipv6Bytes('fd00::5')]
+      : [...client.split('.').map(Number), 10, 0, 0, 5];
+    const extensions = Buffer.alloc(rng.pick([0, 0, 23, 300, 4_000]), 0xaa);
+    const head = Buffer.from([...V2_SIGNATURE, local ? 0x20 : 0x21, six ? 0x21 : 0x11, 0, 0]);
+    head.writeUInt16BE(address.length + 4 + extensions.length, 14);
+    header = Buffer.concat([head, Buffer.from([...address, 0xc3, 0x50, 0x10, 0x5c]), extensions]);
+  }
+  if (rng.chance(0.15)) {
+    // Broken: a bit flipped, or cut short.
+    const at = rng.int(header.length);
+    if (rng.chance(0.5)) header[at] = ((header[at] as number) ^ (1 << rng.int(8))) & 0xff;
+    else header = header.subarray(0, at);
+  }
+  return header;
+}
+
+function ipv6Bytes(text: string): number[] {
+  const [head = '', tail = ''] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return groups.flatMap((g) => {
+    const n = Number.parseInt(g, 16);
+    return [n >> 8, n & 0xff];
+  });
+}
+
+/**
+ * A mutated request (0 to 3 mutations of a base) with a random delivery. One case in eight comes
+ * from a load balancer of PROXY_BALANCERS, nearly always behind a PROXY header; one in twenty of
+ * the others claims a client in a PROXY header of its own.
+ */
 export function fuzzCase(rng: Prng): Delivery {
   let text = baseRequest(rng);
   const mutations = rng.pick([0, 1, 1, 2, 3]);
   for (let i = 0; i < mutations; i++) text = mutate(text, rng);
-  const bytes = Buffer.from(text, 'latin1');
+  const balancer = rng.chance(0.125);
+  const client = rng.chance(0.5)
+    ? `203.0.113.${1 + rng.int(250)}`
+    : `2001:db8::${(1 + rng.int(4000)).toString(16)}`;
+  const prefix =
+    (balancer && rng.chance(0.9)) || (!balancer && rng.chance(0.05))
+      ? proxyHeader(rng, balancer ? client : SPOOFED_CLIENT)
+      : Buffer.alloc(0);
+  const bytes = Buffer.concat([prefix, Buffer.from(text, 'latin1')]);
   const splits = rng.chance(0.3)
     ? Array.from({ length: 1 + rng.int(3) }, () => rng.int(bytes.length)).sort((a, b) => a - b)
     : [];
@@ -153,6 +215,6 @@ export function fuzzCase(rng: Prng): Delivery {
     gapMs: rng.int(20),
     ending: roll < 0.7 ? 'read' : roll < 0.85 ? 'fin' : 'rst',
     rstAfterMs: rng.int(60),
-    from: `127.0.${rng.int(4)}.${1 + rng.int(250)}`,
+    from: balancer ? `127.0.9.${1 + rng.int(250)}` : `127.0.${rng.int(4)}.${1 + rng.int(250)}`,
   };
 }
