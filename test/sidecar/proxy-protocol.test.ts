@@ -10,6 +10,12 @@ import {
   upgradeRequest,
 } from '../helpers/hostile.ts';
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
+import {
+  applicationYaml,
+  policyYaml,
+  startSidecarProcess,
+  writeConfigDir,
+} from '../helpers/sidecar-process.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 /**
@@ -364,5 +370,49 @@ describe('the PROXY protocol and the sidecar\u2019s life', () => {
     await own.close();
     await waiting.closed;
     expect(performance.now() - started).toBeLessThan(2_500);
+  });
+});
+
+describe('the shipped sidecar behind a balancer on IPv6', () => {
+  it('reads its config file\u2019s spec.proxyProtocol, matches an IPv6 balancer on the listener on every address, and judges the IPv6 client a header names', async () => {
+    const dir = writeConfigDir(
+      `${applicationYaml(
+        {
+          hosts: ['localhost'],
+          upstream: { url: upstream.url },
+          proxyProtocol: { from: ['::1/128'] },
+          policies: [{ name: 'documentation-clients' }],
+        },
+        'wiki',
+      )}---\n${policyYaml('documentation-clients', {
+        decision: 'bypass',
+        include: [{ ipRanges: ['2001:db8::/32'] }],
+      })}`,
+    );
+    const shipped = await startSidecarProcess(dir, ['--listen', ':0', '--client-header-timeout=1s']);
+    try {
+      const allowed = await openRaw(shipped.port, '::1');
+      allowed.socket.write(`PROXY TCP6 2001:db8::7 ::1 50000 4180\r\n${get('/public/six')}`);
+      await allowed.waitFor(/ok \/public\/six for 2001:db8::7$/);
+      const denied = await openRaw(shipped.port, '::1');
+      denied.socket.write(Buffer.concat([v2('203.0.113.40'), Buffer.from(get('/public/four'))]));
+      await denied.waitFor(/^HTTP\/1\.1 403 /);
+      // Over IPv4 on the same listener the peer is not the balancer: a header is no request.
+      const other = await openRaw(shipped.port, '127.0.0.1');
+      other.socket.write(`PROXY TCP6 2001:db8::8 ::1 50000 4180\r\n${get('/public/spoof')}`);
+      await other.waitFor(/^HTTP\/1\.1 400 /);
+      const silent = await openRaw(shipped.port, '::1');
+      await silent.closed; // the header time (1 s), nothing sent: closed without an answer
+      expect(silent.received()).toBe('');
+    } finally {
+      await shipped.stop();
+    }
+    expect(
+      shipped.lines.filter((l) => l.type === 'request').map((l) => [l.uri, l.status, l.clientIp]),
+    ).toEqual([
+      ['/public/six', 200, '2001:db8::7'],
+      ['/public/four', 403, '203.0.113.40'],
+      [expect.any(String), 400, '127.0.0.1'],
+    ]);
   });
 });
