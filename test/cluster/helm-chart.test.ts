@@ -61,6 +61,10 @@ const EVERYTHING = [
   'operator.priorityClassName=system-cluster-critical',
   '--set-json',
   'imagePullSecrets=[{"name":"registry"}]',
+  '--set',
+  'operator.hostNetwork=true',
+  '--set',
+  'operator.metricsPort=9443',
 ];
 
 /** Minimal Prometheus Operator CRDs, so the optional monitoring objects can be dry-run too. */
@@ -287,6 +291,69 @@ describe('charts/gatehouse', () => {
     };
     expect(service.spec.ports).toContainEqual(expect.objectContaining({ port: 443, targetPort: 'https' }));
     await expect(render(['--set', 'operator.listenPort=443'])).rejects.toThrow(/listenPort/);
+  });
+
+  it('runs the operator on the node\u2019s network when told (EKS with an overlay CNI): ports of its own, one replica per node, one replaced at a time', async () => {
+    type Operator = Manifest & {
+      spec: {
+        strategy: { rollingUpdate: Record<string, number> };
+        template: {
+          spec: {
+            hostNetwork?: boolean;
+            dnsPolicy?: string;
+            affinity: { podAntiAffinity: Record<string, unknown> };
+            containers: { args: string[]; ports: { name: string; containerPort: number }[] }[];
+          };
+        };
+      };
+    };
+    const plain = find(await render(), 'Deployment') as Operator;
+    expect(plain.spec.template.spec.hostNetwork).toBeUndefined();
+    expect(plain.spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+    expect(Object.keys(plain.spec.template.spec.affinity.podAntiAffinity)).toEqual([
+      'preferredDuringSchedulingIgnoredDuringExecution',
+    ]);
+    const onNode = find(
+      await render([
+        '--set',
+        'operator.hostNetwork=true',
+        '--set',
+        'operator.listenPort=9443',
+        '--set',
+        'operator.metricsPort=9444',
+      ]),
+      'Deployment',
+    ) as Operator;
+    const pod = onNode.spec.template.spec;
+    expect(pod.hostNetwork).toBe(true);
+    expect(pod.dnsPolicy).toBe('ClusterFirstWithHostNet');
+    expect(pod.affinity.podAntiAffinity).toEqual({
+      requiredDuringSchedulingIgnoredDuringExecution: [
+        {
+          topologyKey: 'kubernetes.io/hostname',
+          labelSelector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/name': 'gatehouse' }) },
+        },
+      ],
+    });
+    expect(onNode.spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 1, maxSurge: 0 });
+    const container = pod.containers[0];
+    expect(container?.args).toEqual(expect.arrayContaining(['--listen=:9443', '--admin-listen=:9444']));
+    expect(container?.ports).toEqual([
+      expect.objectContaining({ name: 'https', containerPort: 9443 }),
+      expect.objectContaining({ name: 'metrics', containerPort: 9444 }),
+    ]);
+    // The node's own ports, and one port for both, are refused with the value's name.
+    for (const [value, port] of [
+      ['listenPort', 10250],
+      ['metricsPort', 10256],
+      ['metricsPort', 10249],
+    ] as const)
+      await expect(
+        render(['--set', 'operator.hostNetwork=true', '--set', `operator.${value}=${port}`]),
+      ).rejects.toThrow(new RegExp(`operator\\.${value} ${port} is a port of the node`));
+    await expect(render(['--set', 'operator.metricsPort=8443'])).rejects.toThrow(
+      /operator\.listenPort and operator\.metricsPort are both 8443/,
+    );
   });
 
   it('refuses a UID that is not one', async () => {
