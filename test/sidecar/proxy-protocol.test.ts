@@ -8,6 +8,7 @@ import {
   sleep,
   statusesOf,
   upgradeRequest,
+  within,
 } from '../helpers/hostile.ts';
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
 import {
@@ -264,6 +265,24 @@ describe('hostile clients of the PROXY header', () => {
       error: 'client_timeout',
       peerIp: BALANCER,
     });
+  });
+
+  it('a header and then silence (AWS sends it on the handshake\u2019s ACK, before the client\u2019s first byte): closed at the header time, no line', async () => {
+    const before = sidecar.records().length;
+    const c = await open();
+    c.socket.write(v2('203.0.113.28'));
+    await within(c.closed, HEADERS_TIMEOUT_MS * 2 + 1_000, 'the close');
+    expect(c.received()).toBe('');
+    await sleep(100);
+    expect(sidecar.records().length).toBe(before);
+  });
+
+  it('the header\u2019s bytes belong to no request: the first request\u2019s bytesIn is its own', async () => {
+    const c = await open();
+    const request = get('/public/bytes-in');
+    c.socket.write(Buffer.concat([v2('203.0.113.29'), Buffer.from(request)]));
+    await c.waitFor(/ok \/public\/bytes-in/);
+    expect(await lineOf('/public/bytes-in')).toMatchObject({ bytesIn: request.length });
   });
 
   it('a trickle slower than the header time is closed at the header time, not per byte', async () => {

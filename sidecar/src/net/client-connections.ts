@@ -333,6 +333,9 @@ export function createClientConnections(
         }
         if (outcome.kind === 'proxied') connection.peerIp = normaliseIp(outcome.source);
         else if (outcome.kind === 'missing') connection.proxyHeaderMissing = true;
+        // The header's bytes belong to no request (its bytesIn, the header timeout's "sent nothing").
+        if (outcome.kind !== 'invalid' && outcome.kind !== 'timeout')
+          connection.bytesReadMark = socket.bytesRead - outcome.rest.length;
         if (outcome.kind === 'invalid' || outcome.kind === 'timeout') {
           watchLifecycle(connection);
           proxyHeaders.refused(socket, connection, outcome);
