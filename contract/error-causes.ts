@@ -30,6 +30,7 @@ export const UPSTREAM_FAILURES = [
   'tls_expired',
   'tls_name_mismatch',
   'tls_handshake',
+  'tls_client_certificate',
 ] as const;
 
 export type UpstreamFailure = (typeof UPSTREAM_FAILURES)[number];

@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createSecureServer as createSecureHttp2Server, type Http2SecureServer } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { request } from 'undici';
@@ -255,14 +257,83 @@ metadata: {name: wiki-client}
 stringData: ${JSON.stringify({ 'tls.crt': client.chain, 'tls.key': client.key })}
 `;
 
-  it('without one: 502, never served (over TLS 1.3 the application closes after the handshake)', async () => {
+  it('without one: 502 tls_client_certificate, never served (over TLS 1.3 the application refuses after the handshake)', async () => {
     const { sidecar } = await sidecarFor(mutual, { tls: WITH_CA });
     expect((await get(sidecar, '/anonymous')).status).toBe(502);
     expect(await lineOf(sidecar, '/anonymous')).toMatchObject({
       error: 'upstream_unavailable',
-      errorCause: 'closed_before_response',
+      errorCause: 'tls_client_certificate',
     });
+    // The connections it refused do not stand for later failures of others.
+    expect((await get(sidecar, '/anonymous-again')).status).toBe(502);
+    expect(await lineOf(sidecar, '/anonymous-again')).toMatchObject({ errorCause: 'tls_client_certificate' });
   });
+
+  it.each(['-tls1_3', '-tls1_2'] as const)(
+    'with one it does not take (another CA), from OpenSSL\u2019s server over %s: 502 tls_client_certificate',
+    async (version) => {
+      // OpenSSL's own server (as nginx, Go and most TLS stacks do) answers a certificate it does
+      // not trust with an alert (unknown CA); Node.js's server just closes the connection.
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-strict-'));
+      writeFileSync(join(dir, 'cert.pem'), goodCertificate.cert);
+      writeFileSync(join(dir, 'key.pem'), goodCertificate.key);
+      writeFileSync(join(dir, 'client-ca.pem'), client.ca);
+      const free = createTcpServer();
+      await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+      const port = (free.address() as { port: number }).port;
+      await new Promise((resolve) => free.close(resolve));
+      const strict = spawn(
+        'openssl',
+        [
+          's_server',
+          '-accept',
+          `127.0.0.1:${port}`,
+          '-cert',
+          'cert.pem',
+          '-key',
+          'key.pem',
+          '-CAfile',
+          'client-ca.pem',
+          '-Verify',
+          '1',
+          '-verify_return_error',
+          '-www',
+          version,
+        ],
+        { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] },
+      );
+      try {
+        await new Promise<void>((resolve, reject) => {
+          strict.stdout.on('data', (c: Buffer) => c.toString().includes('ACCEPT') && resolve());
+          strict.once('exit', (code) => reject(new Error(`openssl s_server exited ${code}`)));
+        });
+        const stranger = clientCertificate('stranger');
+        const configDir = writeConfigDir(
+          applicationYaml({
+            hosts: ['127.0.0.1'],
+            upstream: {
+              url: `https://wiki.internal:${port}`,
+              tls: { ...WITH_CA, clientCertificateSecretRef: { name: 'wiki-client' } },
+            },
+          }) +
+            CA_SECRET +
+            CLIENT_SECRET.replace(
+              JSON.stringify({ 'tls.crt': client.chain, 'tls.key': client.key }),
+              JSON.stringify({ 'tls.crt': stranger.chain, 'tls.key': stranger.key }),
+            ),
+        );
+        const sidecar = await startSidecarProcess(configDir, ['--upstream-address', `127.0.0.1:${port}`]);
+        sidecars.push(sidecar);
+        expect((await get(sidecar, '/stranger')).status).toBe(502);
+        expect(await lineOf(sidecar, '/stranger')).toMatchObject({
+          error: 'upstream_unavailable',
+          errorCause: 'tls_client_certificate',
+        });
+      } finally {
+        strict.kill();
+      }
+    },
+  );
 
   it('with one from a Secret: presented, for requests and WebSocket upgrades; its subject and expiry in config_loaded', async () => {
     const configDir = writeConfigDir(

@@ -1,5 +1,6 @@
 import type { UpstreamFailure } from '../../../contract/error-causes.ts';
 import { HttpError } from '../../../contract/errors.ts';
+import { closedForClientCertificate, isClientCertificateRefusal } from './tls-alerts.ts';
 
 /** What the client is told of a failure: which of the four answers (the code of `error`). */
 type Answer = 'timeout' | 'unavailable' | 'invalid' | 'too_large';
@@ -49,6 +50,7 @@ const UNTRUSTED_CERTIFICATE = new Set([
 /** An https upstream's TLS failures, by what to fix: its CA, its renewal, the name checked, or the protocol. */
 function tlsFailure(code: string): UpstreamFailure | undefined {
   if (UNTRUSTED_CERTIFICATE.has(code)) return 'tls_untrusted';
+  if (isClientCertificateRefusal(code)) return 'tls_client_certificate';
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return 'tls_expired';
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') return 'tls_name_mismatch';
   if (code.startsWith('ERR_SSL_') || code === 'EPROTO' || code.startsWith('ERR_TLS_')) return 'tls_handshake';
@@ -139,6 +141,8 @@ function classify(
   if (code === 'UND_ERR_SOCKET') {
     const refusal = SOCKET_REFUSALS.get((error as Error).message);
     if (refusal) return [refusal, 'invalid'];
+    if (!responseStarted && closedForClientCertificate(error))
+      return ['tls_client_certificate', 'unavailable'];
     return [responseStarted ? 'closed_mid_response' : 'closed_before_response', 'unavailable'];
   }
   if ((error as Error).name === 'HTTPParserError') return ['invalid_response', 'invalid'];

@@ -5,6 +5,7 @@ import { DEFAULT_MAX_RESPONSE_HEADER_BYTES } from '../../../contract/config/rend
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { type Admission, type AdmissionSettings, createAdmission } from '../../../lib/admission.ts';
 import { buildConnector, Pool } from '../../../lib/http/undici-core.ts';
+import { watchClientCertificateRefusal } from './tls-alerts.ts';
 
 type UpstreamSettings = SidecarConfig['upstream'];
 
@@ -88,7 +89,8 @@ export function tlsName(settings: UpstreamSettings): string {
 /**
  * The connector of an https upstream's pool: undici's own (with the pool's connect timeout, and
  * HTTP/1.1 only in ALPN), with the checks of the config's tls, that tells `seen` when each new
- * connection's certificate expires (for the expiry metric and its alert).
+ * connection's certificate expires (for the expiry metric and its alert), and watches it for a
+ * refusal of the client certificate after the handshake (TLS 1.3).
  */
 function observedTlsConnector(settings: UpstreamSettings, seen: (notAfter: number) => void) {
   const connect = buildConnector({
@@ -102,6 +104,7 @@ function observedTlsConnector(settings: UpstreamSettings, seen: (notAfter: numbe
       if (error === null && 'getPeerCertificate' in socket) {
         const notAfter = Date.parse((socket as TLSSocket).getPeerCertificate().valid_to ?? '');
         if (Number.isFinite(notAfter)) seen(Math.floor(notAfter / 1000));
+        watchClientCertificateRefusal(socket as TLSSocket);
       }
       callback(...result);
     });
