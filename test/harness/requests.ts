@@ -1,3 +1,4 @@
+import { proxyV2For } from '../helpers/proxy-headers.ts';
 import type { Prng } from './prng.ts';
 
 /**
@@ -146,7 +147,6 @@ export interface Delivery {
 export const PROXY_BALANCERS = '127.0.9.0/24';
 export const SPOOFED_CLIENTS = '198.51.100.';
 const SPOOFED_CLIENT = `${SPOOFED_CLIENTS}66`;
-const V2_SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
 
 /** A PROXY header (version 1 or 2, LOCAL or UNKNOWN at times) naming `client`, sometimes broken. */
 export function proxyHeader(rng: Prng, client: string): Buffer {
@@ -158,14 +158,7 @@ export function proxyHeader(rng: Prng, client: string): Buffer {
       : `PROXY TCP${six ? 6 : 4} ${client} ${six ? 'fd00::5' : '10.0.0.5'} ${rng.int(65_536)} 4180\r\n`;
     header = Buffer.from(line, 'latin1');
   } else {
-    const local = rng.chance(0.1);
-    const address = six
-      ? [...ipv6Bytes(client), ...ipv6Bytes('fd00::5')]
-      : [...client.split('.').map(Number), 10, 0, 0, 5];
-    const extensions = Buffer.alloc(rng.pick([0, 0, 23, 300, 4_000]), 0xaa);
-    const head = Buffer.from([...V2_SIGNATURE, local ? 0x20 : 0x21, six ? 0x21 : 0x11, 0, 0]);
-    head.writeUInt16BE(address.length + 4 + extensions.length, 14);
-    header = Buffer.concat([head, Buffer.from([...address, 0xc3, 0x50, 0x10, 0x5c]), extensions]);
+    header = proxyV2For(client, rng.pick([0, 0, 23, 300, 4_000]), rng.chance(0.1));
   }
   if (rng.chance(0.15)) {
     // Broken: a bit flipped, or cut short.
@@ -174,17 +167,6 @@ export function proxyHeader(rng: Prng, client: string): Buffer {
     else header = header.subarray(0, at);
   }
   return header;
-}
-
-function ipv6Bytes(text: string): number[] {
-  const [head = '', tail = ''] = text.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return groups.flatMap((g) => {
-    const n = Number.parseInt(g, 16);
-    return [n >> 8, n & 0xff];
-  });
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   within,
 } from '../helpers/hostile.ts';
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
+import { PROXY_V2_SIGNATURE, proxyV2For } from '../helpers/proxy-headers.ts';
 import {
   applicationYaml,
   policyYaml,
@@ -25,20 +26,15 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
  * clients connect from 127.0.0.1. Every connection is a raw socket.
  */
 const BALANCER = '127.0.0.2';
-const SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+const SIGNATURE = PROXY_V2_SIGNATURE;
 const HEADERS_TIMEOUT_MS = 600;
 
-/** A version 2 PROXY header for a TCP/IPv4 client, with an extension as AWS sends (its endpoint id). */
-function v2(client: string): Buffer {
-  const extension = Buffer.concat([
-    Buffer.from([0xea, 0x00, 0x17, 0x01]),
-    Buffer.from('vpce-08d2bf15fac5001c9'),
-  ]);
-  const head = Buffer.from([...SIGNATURE, 0x21, 0x11, 0, 0]);
-  head.writeUInt16BE(12 + extension.length, 14);
-  const block = Buffer.from([...client.split('.').map(Number), 10, 0, 0, 5, 0xc3, 0x50, 0x10, 0x5c]);
-  return Buffer.concat([head, block, extension]);
-}
+/** A version 2 PROXY header for a TCP client, with an extension as AWS sends (its endpoint id). */
+const AWS_ENDPOINT = Buffer.concat([
+  Buffer.from([0xea, 0x00, 0x17, 0x01]),
+  Buffer.from('vpce-08d2bf15fac5001c9'),
+]);
+const v2 = (client: string): Buffer => proxyV2For(client, AWS_ENDPOINT);
 const v1 = (client: string): string => `PROXY TCP4 ${client} 10.0.0.5 50000 4180\r\n`;
 const get = (path: string, close = true): string =>
   `GET ${path} HTTP/1.1\r\nHost: localhost\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;

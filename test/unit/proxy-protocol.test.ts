@@ -1,43 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { type ProxyHeader, ProxyHeaderReader } from '../../lib/net/proxy-protocol.ts';
+import { PROXY_V2_SIGNATURE, proxyV2, tcpBlock } from '../helpers/proxy-headers.ts';
 
-const SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+const SIGNATURE = PROXY_V2_SIGNATURE;
 const REQUEST = 'GET / HTTP/1.1\r\nHost: app\r\n\r\n';
-
-/** A version 2 header: command (0 LOCAL, 1 PROXY), family and transport byte, address block, extensions. */
-function v2(
-  command: number,
-  familyTransport: number,
-  block: number[],
-  extensions = 0,
-  length?: number,
-): Buffer {
-  const body = Buffer.concat([Buffer.from(block), Buffer.alloc(extensions, 0xaa)]);
-  const head = Buffer.from([...SIGNATURE, 0x20 | command, familyTransport, 0, 0]);
-  head.writeUInt16BE(length ?? body.length, 14);
-  return Buffer.concat([head, body]);
-}
-
-const INET_BLOCK = [203, 0, 113, 7, 10, 0, 0, 5, 0xc3, 0x50, 0x10, 0x5c]; // 203.0.113.7:50000 → 10.0.0.5:4188
-const inet6Block = (source: string): number[] => [
-  ...ipv6Bytes(source),
-  ...ipv6Bytes('fd00::5'),
-  0xc3,
-  0x50,
-  0x10,
-  0x5c,
-];
-
-function ipv6Bytes(text: string): number[] {
-  const [head = '', tail = ''] = text.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return groups.flatMap((g) => {
-    const n = Number.parseInt(g, 16);
-    return [n >> 8, n & 0xff];
-  });
-}
+const v2 = proxyV2;
+const INET_BLOCK = tcpBlock('203.0.113.7');
+const inet6Block = tcpBlock;
 
 /** Feeds the input whole, or in chunks of `size` bytes; the first outcome and what was pushed after it. */
 function read(input: Buffer | string, size = 0): { outcome: ProxyHeader | null; pushesAfter: number } {
