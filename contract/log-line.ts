@@ -67,7 +67,7 @@ const EndedSession = Type.Object(
 
 const Outcome = StringEnum(OUTCOMES, {
   description:
-    'How the request ended: `served`, `denied` (also a request in progress that its session\u2019s end or a policy change ended: `error` says which, `status` what had been sent), `rejected` (malformed, unknown host), `upstream_error`, `upstream_timeout`, `client_abort` (499: the client reset, or closed while its response streamed), `client_timeout` (408: head, body rate or request deadline; or the idle timeout), `overloaded` (503: no upstream connection in time, or the tunnel caps), `upgraded`, `login_redirect` (sent to sign in), `gateway` (answered under `/.gatehouse/`).',
+    'How the request ended: `served`, `denied` (also a request in progress that its session\u2019s end or a policy change ended: `error` says which, `status` what had been sent), `rejected` (malformed, unknown host), `upstream_error`, `upstream_timeout`, `client_abort` (499: the client reset, or closed while its response streamed), `client_timeout` (408: head, body rate or request deadline; or the idle timeout), `overloaded` (503: no upstream connection in time, or the tunnel caps), `upgraded`, `login_redirect` (sent to sign in), `gateway` (answered under `/.gatehouse/`, or `<base>/.gatehouse/` for an application under a path of a shared host).',
 });
 
 const Headers = Type.Record(Type.String(), Type.String());

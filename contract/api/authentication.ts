@@ -239,9 +239,9 @@ export const Authentication = Type.Object(
       Type.String({
         minLength: 8,
         maxLength: 2048,
-        pattern: '^https?://[^/?#]+/?$',
+        pattern: '^https?://[^/?#]+(/[^?#]*)?$',
         description:
-          'Origin users reach the application at, e.g. https://grafana.example.com. Required with identityProviders: sign-in runs on this origin, the redirect URI is <externalUrl>/.gatehouse/callback, and cookies are Secure when it is https.',
+          'Where users reach the application: its origin, e.g. https://grafana.example.com, or a path of a shared host, e.g. https://tools.example.com/grafana. Required with identityProviders: sign-in runs on this origin, the redirect URI is <externalUrl>/.gatehouse/callback, the session cookie is sent with the path\u2019s requests only, and cookies are Secure when it is https.',
       }),
     ),
     identityProviders: Opt(

@@ -27,6 +27,14 @@ export const RenderedAuthSchema = Type.Object(
     externalOrigin: Type.Union([Type.String({ pattern: '^https?://[^/?#]+$' }), Type.Null()], {
       description: 'Origin sign-in runs on; null without identity providers.',
     }),
+    basePath: Type.Optional(
+      Type.String({
+        pattern: "^(/[A-Za-z0-9._~!$&'()*+,=:@-]+)+$",
+        maxLength: 1024,
+        description:
+          'The path of externalUrl (`/grafana`): the gateway\u2019s routes and cookies are under it. Rendered only when there is one, so sidecars of earlier versions still take configs without it.',
+      }),
+    ),
     providers: Type.Array(RenderedProviderSchema, { maxItems: 16, description: 'Identity providers.' }),
     session: Type.Object(
       {

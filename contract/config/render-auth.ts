@@ -67,24 +67,46 @@ type At = (field: string) => string;
 const SESSION_RANGE: DurationRange = { minMs: 1, maxMs: 30 * 86_400_000, label: '1ms and 720h' };
 const ASSERTION_RANGE: DurationRange = { minMs: 1000, maxMs: 3_600_000, label: '1s and 1h' };
 
-function externalOrigin(auth: Authentication, hosts: readonly string[], at: At, errors: FieldError[]) {
+/**
+ * One segment of a base path: what a path segment may hold but percent-encoding and `;` (which
+ * would end the session cookie's Path attribute), and not `.` or `..`.
+ */
+const BASE_SEGMENT = /^[A-Za-z0-9._~!$&'()*+,=:@-]+$/;
+
+/**
+ * The origin of externalUrl, and its path (`/grafana`, without a trailing slash; `` at the root):
+ * an application served under a path of a shared host has the gateway's routes and cookies there.
+ */
+function externalUrlParts(
+  auth: Authentication,
+  hosts: readonly string[],
+  at: At,
+  errors: FieldError[],
+): { readonly origin: string; readonly basePath: string } | null {
+  const field = at('spec.authentication.externalUrl');
   if (auth.externalUrl === undefined) {
-    if ((auth.identityProviders ?? []).length > 0) {
-      errors.push({
-        path: at('spec.authentication.externalUrl'),
-        message: 'is required with identityProviders',
-      });
-    }
+    if ((auth.identityProviders ?? []).length > 0)
+      errors.push({ path: field, message: 'is required with identityProviders' });
     return null;
   }
   const url = new URL(auth.externalUrl);
-  if (!compileHostMatcher(hosts)(url.host)) {
+  if (!compileHostMatcher(hosts)(url.host))
+    errors.push({ path: field, message: `host ${url.host} is not one of spec.hosts` });
+  // The path as written (the schema's pattern has it after the host), before URL normalises it.
+  const path = /^https?:\/\/[^/?#]+(\/[^?#]*)?$/.exec(auth.externalUrl)?.[1] ?? '';
+  const basePath = path.endsWith('/') ? path.slice(0, -1) : path;
+  const segments = basePath.split('/').slice(1);
+  if (
+    basePath !== '' &&
+    (segments.some((s) => !BASE_SEGMENT.test(s) || s === '.' || s === '..' || s === '.gatehouse') ||
+      url.pathname.replace(/\/$/, '') !== basePath)
+  ) {
     errors.push({
-      path: at('spec.authentication.externalUrl'),
-      message: `host ${url.host} is not one of spec.hosts`,
+      path: field,
+      message: `path ${JSON.stringify(path)} must be plain segments (letters, digits and -._~!$&'()*+,=:@; no percent-encoding or ;, no . or .. or .gatehouse), e.g. https://tools.example.com/grafana`,
     });
   }
-  return url.origin;
+  return { origin: url.origin, basePath };
 }
 
 function providers(auth: Authentication, secrets: SecretsByName, at: At, errors: FieldError[]) {
@@ -199,7 +221,9 @@ export function renderAuth(
 ): RenderedAuth {
   const auth = application.spec.authentication ?? {};
   const label = applicationLabel(application.metadata);
-  const origin = externalOrigin(auth, application.spec.hosts, at, errors);
+  const external = externalUrlParts(auth, application.spec.hosts, at, errors);
+  const origin = external?.origin ?? null;
+  const basePath = external?.basePath ?? '';
   const absoluteMs = renderDuration(
     auth.session?.absoluteLifetime,
     DEFAULT_SESSION_ABSOLUTE_MS,
@@ -227,6 +251,7 @@ export function renderAuth(
   const sa = auth.serviceAccounts;
   return {
     externalOrigin: origin,
+    ...(basePath === '' ? {} : { basePath }),
     providers: providers(auth, secrets, at, errors),
     session: {
       cookieName: auth.session?.cookieName ?? DEFAULT_SESSION_COOKIE,
@@ -246,7 +271,7 @@ export function renderAuth(
       : null,
     identityHeaders: identityHeaders(auth, at, errors),
     assertion: {
-      issuer: origin ?? `gatehouse:${label}`,
+      issuer: origin === null ? `gatehouse:${label}` : origin + basePath,
       audience: auth.assertion?.audience ?? `gatehouse:${label}`,
       algorithm: assertionAlgorithm(auth),
       claims: auth.identityHeaders?.profile === 'cloudflare' ? 'cloudflare' : 'gatehouse',

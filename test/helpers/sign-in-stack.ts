@@ -48,6 +48,8 @@ export interface SignInStackOptions {
   readonly application?: Parameters<typeof startUpstream>[0];
   /** Keep-alive connections to the application (`spec.upstream.maxConnections`); 128 by default. */
   readonly upstreamConnections?: number;
+  /** The path of externalUrl (`/wiki`): the application as served under a path of a shared host. */
+  readonly basePath?: string;
 }
 
 /** Starts upstream, sidecar and provider(s); the provider's client is registered for this sidecar's port. */
@@ -63,6 +65,7 @@ export async function startSignInStack(options: SignInStackOptions = {}): Promis
   const ingress = options.https ? await startTlsIngress(sidecar.port) : undefined;
   const host = options.host ?? '127.0.0.1';
   const origin = ingress ? `https://${host}:${ingress.port}` : `http://${host}:${sidecar.port}`;
+  const externalUrl = origin + (options.basePath ?? '');
   const providers: DevProvider[] = [];
   for (let i = 0; i < (options.providers ?? 1); i++) {
     providers.push(
@@ -71,8 +74,8 @@ export async function startSignInStack(options: SignInStackOptions = {}): Promis
           {
             client_id: CLIENT_ID,
             client_secret: CLIENT_SECRET,
-            redirect_uris: [`${origin}/.gatehouse/callback`],
-            post_logout_redirect_uris: [`${origin}/.gatehouse/signed-out`],
+            redirect_uris: [`${externalUrl}/.gatehouse/callback`],
+            post_logout_redirect_uris: [`${externalUrl}/.gatehouse/signed-out`],
             grant_types: ['authorization_code', 'refresh_token'],
             response_types: ['code'],
           },
@@ -92,7 +95,7 @@ export async function startSignInStack(options: SignInStackOptions = {}): Promis
       },
       policies: Object.keys(policies).map((name) => ({ name })),
       authentication: {
-        externalUrl: origin,
+        externalUrl,
         identityProviders: providers.map((p, i) => ({
           name: i === 0 ? 'dev' : `dev${i + 1}`,
           displayName: i === 0 ? 'Development SSO' : `Development SSO ${i + 1}`,

@@ -99,6 +99,41 @@ describe('rendering spec.authentication', () => {
     expect(errorsOf(result).join('\n')).toContain(expected);
   });
 
+  it.each([
+    ['https://app.test', undefined, 'https://app.test'],
+    ['https://app.test/', undefined, 'https://app.test'],
+    ['https://app.test/grafana', '/grafana', 'https://app.test/grafana'],
+    ['https://app.test/grafana/', '/grafana', 'https://app.test/grafana'],
+    ['https://app.test:8443/tools/grafana', '/tools/grafana', 'https://app.test:8443/tools/grafana'],
+    [
+      "https://app.test/a-b_c.d~e!$&'()*+,=:@",
+      "/a-b_c.d~e!$&'()*+,=:@",
+      "https://app.test/a-b_c.d~e!$&'()*+,=:@",
+    ],
+  ])('externalUrl %s: base path %s, JWT issuer %s', (externalUrl, basePath, issuer) => {
+    const result = render({ externalUrl, identityProviders: [provider] });
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    expect(result.config.auth.basePath).toBe(basePath);
+    expect(result.config.auth.externalOrigin).toBe(new URL(externalUrl).origin);
+    expect(result.config.auth.assertion.issuer).toBe(issuer);
+  });
+
+  it.each([
+    'https://app.test/a/../b',
+    'https://app.test/a/./b',
+    'https://app.test/a//b',
+    'https://app.test/caf%C3%A9',
+    'https://app.test/a;b',
+    'https://app.test/a b',
+    'https://app.test/wiki/.gatehouse',
+    'https://app.test/caf\u00e9',
+  ])('refuses externalUrl %s with the path and what a path may hold', (externalUrl) => {
+    const errors = errorsOf(render({ externalUrl, identityProviders: [provider] })).join('\n');
+    expect(errors).toMatch(
+      /spec\.authentication\.externalUrl: (path .* must be plain segments|must match pattern)/,
+    );
+  });
+
   it('renders defaults: Secure cookies on https, Cloudflare header names, gatehouse headers, ES256 2m JWT', () => {
     const result = render({ externalUrl: 'https://app.test', identityProviders: [provider] });
     if (!result.ok) throw new Error(JSON.stringify(result.errors));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AuthRuntime } from '../../sidecar/src/auth/auth-runtime.ts';
+import { gatewayPaths, ROOT_PATHS } from '../../sidecar/src/auth/gateway-paths.ts';
 import { signInsEndedByOverflow } from '../../sidecar/src/auth/login-flow.ts';
 import {
   freeLoginSlot,
@@ -12,7 +13,10 @@ const PREFIX = '_g_tx_';
 const signInAuth = {
   externalHost: 'wiki.example.com',
   settings: { session: { cookieName: '_g', secure: true } },
+  paths: ROOT_PATHS,
 };
+/** The same application served under /wiki of a shared host. */
+const underWiki = { ...signInAuth, paths: gatewayPaths('/wiki') };
 
 describe('which refused heads end the sign-ins in progress', () => {
   it.each([
@@ -23,11 +27,20 @@ describe('which refused heads end the sign-ins in progress', () => {
     ["the application's path", signInAuth, '/reports/2026', 0],
     ['an application that signs nobody in', { ...signInAuth, externalHost: null }, '/.gatehouse/callback', 0],
     ['no authentication at all', null, '/.gatehouse/callback', 0],
+    ['under a base path: its callback', underWiki, '/wiki/.gatehouse/callback?state=0abc', 16],
+    [
+      'under a base path: the root\u2019s routes, where its login cookies are not sent',
+      underWiki,
+      '/.gatehouse/login',
+      0,
+    ],
+    ['under a base path: its application', underWiki, '/wiki/reports', 0],
   ])('%s', (_what, auth, target, ended) => {
     const answer = signInsEndedByOverflow(auth as unknown as AuthRuntime | null, target);
     expect(answer?.cookies.length ?? 0).toBe(ended);
+    const path = auth === null ? '' : auth.paths.prefix.replace(/[/.]/g, '\\$&');
     for (const cookie of answer?.cookies ?? [])
-      expect(cookie).toMatch(/^_g_tx_[0-9a-f]=; Path=\/\.gatehouse\/;.*Secure.*Max-Age=0$/);
+      expect(cookie).toMatch(new RegExp(`^_g_tx_[0-9a-f]=; Path=${path};.*Secure.*Max-Age=0$`));
   });
 });
 

@@ -3,6 +3,7 @@ import type { ApplicationKeys, RenderedAuth } from '../../../contract/config/aut
 import { importSigningKeys } from '../../../contract/keys.ts';
 import { ConcurrentShare } from '../../../lib/concurrent-share.ts';
 import { type AssertionSigner, createAssertionSigner } from './assertion.ts';
+import { type GatewayPaths, gatewayPaths } from './gateway-paths.ts';
 import { compileGroupsFilter, type GroupsFilter } from './groups-filter.ts';
 import { createSeenTokenIds } from './logout-token.ts';
 import { type ProviderClient, providerClient } from './oidc-client.ts';
@@ -33,6 +34,8 @@ export interface AuthRuntime {
   readonly settings: RenderedAuth;
   /** Host (and port) of externalUrl, where sign-in runs; null without identity providers. */
   readonly externalHost: string | null;
+  /** The gateway's routes and cookie paths, under externalUrl's path. */
+  readonly paths: GatewayPaths;
   readonly providers: ReadonlyMap<string, ProviderClient>;
   /** The calls to identity providers (code exchanges, refreshes): the sidecar's, kept across reloads. */
   readonly providerCalls: ProviderCalls;
@@ -87,15 +90,22 @@ export function compileAuthRuntime(
   if (keys === null) return null;
   const signing = importSigningKeys(keys.signing);
   const builtFrom = {
-    sessions: JSON.stringify([settings.session, keys.cookie]),
+    sessions: JSON.stringify([settings.session, keys.cookie, settings.basePath ?? '']),
     serviceAccounts: JSON.stringify(settings.serviceAccounts),
     serviceTokens: JSON.stringify(settings.serviceTokens.tokens),
   };
   const sameSessions = previous?.builtFrom.sessions === builtFrom.sessions ? previous : undefined;
   const sealer = sameSessions?.sealer ?? createSealer(keys.cookie);
+  const paths = gatewayPaths(settings.basePath ?? '');
   const sessions =
     sameSessions?.sessions ??
-    createSessionJar(settings.session, sealer, undefined, signInChunksFor(maxHeaderBytes));
+    createSessionJar(
+      settings.session,
+      sealer,
+      undefined,
+      signInChunksFor(maxHeaderBytes),
+      paths.sessionCookie,
+    );
   const sameVerifier =
     previous?.builtFrom.serviceAccounts === builtFrom.serviceAccounts ? previous : undefined;
   let serviceAccounts = sameVerifier?.serviceAccounts ?? null;
@@ -105,6 +115,7 @@ export function compileAuthRuntime(
   return {
     settings,
     externalHost: settings.externalOrigin === null ? null : new URL(settings.externalOrigin).host,
+    paths,
     providers: new Map(settings.providers.map((p) => [p.name, providerClient(p)])),
     providerCalls: providerCalls ?? previous?.providerCalls ?? createProviderCalls(),
     sealer,

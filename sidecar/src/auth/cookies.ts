@@ -6,9 +6,13 @@ export interface CookieOptions {
   readonly maxAge?: number;
 }
 
-/** Cookie names as sent: `__Host-` prefixed when Secure, which browsers bind to this host and path `/`. */
+/**
+ * Cookie names as sent: when Secure, `__Host-` prefixed for path `/` (browsers bind it to this
+ * host), else `__Secure-` (that prefix allows a Path; browsers refuse it without Secure).
+ */
 export function cookieName(base: string, secure: boolean, path = '/'): string {
-  return secure && path === '/' ? `__Host-${base}` : base;
+  if (!secure) return base;
+  return path === '/' ? `__Host-${base}` : `__Secure-${base}`;
 }
 
 /**

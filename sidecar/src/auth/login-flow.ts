@@ -23,13 +23,6 @@ import { SignInReturns } from './sign-in-returns.ts';
 
 /** How long a started sign-in stays valid (from redirect to provider until the callback). */
 export const LOGIN_TTL_SECONDS = 600;
-export const CALLBACK_PATH = '/.gatehouse/callback';
-export const LOGIN_PATH = '/.gatehouse/login';
-/**
- * Where login cookies are sent: the sign-in routes, so that a new sign-in sees those in progress
- * (and ends the oldest past the budget) and the callback finds its own; never the application.
- */
-export const LOGIN_COOKIE_PATH = '/.gatehouse/';
 
 /** Where the sign-ins this process started lead, for callbacks whose login cookie is gone. */
 export const signInReturns = new SignInReturns(LOGIN_TTL_SECONDS);
@@ -65,11 +58,15 @@ export function endEverySignIn(auth: AuthRuntime): string[] {
   return loginCookieSlots(loginCookiePrefix(auth)).map((name) => loginCookie(auth, name, '', 0));
 }
 
-/** Set-Cookie for a login cookie (scoped to the sign-in routes); an empty value with 0 ends it. */
+/**
+ * Set-Cookie for a login cookie; an empty value with 0 ends it. Login cookies are sent to the
+ * gateway's routes (`<base>/.gatehouse/`) only, so that a new sign-in sees those in progress (and
+ * ends the oldest past the budget) and the callback finds its own; never to the application.
+ */
 export function loginCookie(auth: AuthRuntime, name: string, value: string, maxAge: number): string {
   return serializeCookie(name, value, {
     secure: auth.settings.session.secure,
-    path: LOGIN_COOKIE_PATH,
+    path: auth.paths.prefix,
     maxAge,
   });
 }
@@ -88,13 +85,14 @@ export function signInsEndedByOverflow(
   target: string,
 ): { readonly cookies: string[]; page(requestId: string): string } | null {
   if (auth?.externalHost == null) return null;
-  if (target.startsWith('/') && !target.startsWith(LOGIN_COOKIE_PATH)) return null;
+  if (target.startsWith('/') && !target.startsWith(auth.paths.prefix)) return null;
   return {
     cookies: endEverySignIn(auth),
     page: (requestId) =>
       loginFailedPage(
         'This browser had more sign-ins in progress than fit in one request, so they were ended. Open the application again to sign in.',
         requestId,
+        auth.paths.home,
       ),
   };
 }
@@ -124,7 +122,7 @@ export function loginFailure(
   message: string,
   fields: Omit<AuthEventFields<'login_failed'>, 'reason'>,
   cookies: readonly string[] = [],
-  returnPath = '/',
+  returnPath = scope.state.auth?.paths.home ?? '/',
 ): LocalResponse {
   authEvent(scope, 'login_failed', { reason, ...fields });
   scope.errorCause = reason;
@@ -169,7 +167,7 @@ export async function startLogin(
   const secrets = { ...drawn, state: stateInSlot(name, drawn.state) };
   signInReturns.remember(secrets.state, returnPath);
   const origin = auth.settings.externalOrigin as string;
-  const url = await authorizationUrl(config, provider.settings, origin + CALLBACK_PATH, secrets);
+  const url = await authorizationUrl(config, provider.settings, origin + auth.paths.callback, secrets);
   const tx: LoginTransaction = {
     s: secrets.state,
     n: secrets.nonce,
@@ -204,5 +202,9 @@ export function loginRedirect(scope: RequestScope, auth: AuthRuntime): LocalResp
   }
   // Through the login route, with one provider too: the login cookies of sign-ins in progress
   // are sent there, never to the application's paths.
-  return redirectTo(`${origin}${LOGIN_PATH}?rd=${encodeURIComponent(returnPath)}`, [], 'login_redirect');
+  return redirectTo(
+    `${origin}${auth.paths.login}?rd=${encodeURIComponent(returnPath)}`,
+    [],
+    'login_redirect',
+  );
 }

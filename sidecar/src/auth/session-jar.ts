@@ -84,14 +84,18 @@ export interface SessionJar {
   activeCount(now: number): number;
 }
 
-/** Creates the session jar for an application's session settings and cookie keys. */
+/**
+ * Creates the session jar for an application's session settings and cookie keys; its cookies
+ * have `path` (the application's base path on a shared host).
+ */
 export function createSessionJar(
   settings: RenderedAuth['session'],
   sealer: Sealer,
   endedLimit = ENDED_LIMIT,
   signInChunks = signInChunksFor(),
+  path = '/',
 ): SessionJar {
-  const name = cookieName(settings.cookieName, settings.secure);
+  const name = cookieName(settings.cookieName, settings.secure, path);
   const chunkName = (i: number) => (i === 0 ? name : `${name}_${i}`);
   const cache = boundedCache<string, Session>(CACHE_LIMIT);
   // Signed-out sessions, each kept until it would have expired anyway. Bounded for memory; a
@@ -165,16 +169,17 @@ export function createSessionJar(
       const out = parts.map((part, i) =>
         serializeCookie(chunkName(i), i === 0 && parts.length > 1 ? `${parts.length}*${part}` : part, {
           secure,
+          path,
           maxAge,
         }),
       );
       const written = new Set(parts.map((_, i) => chunkName(i)));
       for (const stale of present)
-        if (!written.has(stale)) out.push(serializeCookie(stale, '', { secure, maxAge: 0 }));
+        if (!written.has(stale)) out.push(serializeCookie(stale, '', { secure, path, maxAge: 0 }));
       return out;
     },
     clear(present) {
-      return present.map((n) => serializeCookie(n, '', { secure, maxAge: 0 }));
+      return present.map((n) => serializeCookie(n, '', { secure, path, maxAge: 0 }));
     },
     end(session) {
       const ttl = session.exp * 1000 - Date.now();

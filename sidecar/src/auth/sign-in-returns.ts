@@ -29,8 +29,8 @@ export class SignInReturns {
     if (returnPath !== '/') this.#byState.set(state, returnPath);
   }
 
-  /** Where the sign-in of this state leads, or `/` when this process does not know it. */
-  returnPath(state: string): string {
-    return this.#byState.get(state) ?? '/';
+  /** Where the sign-in of this state leads, or `home` when this process does not know it. */
+  returnPath(state: string, home = '/'): string {
+    return this.#byState.get(state) ?? home;
   }
 }

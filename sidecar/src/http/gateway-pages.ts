@@ -1,3 +1,4 @@
+import type { GatewayPaths } from '../auth/gateway-paths.ts';
 import { escapeHtml, gatewayPage } from './page.ts';
 
 /** What the chooser shows of an identity provider. */
@@ -10,10 +11,11 @@ export function chooserPage(
   providers: Iterable<ChooserEntry>,
   returnPath: string,
   requestId: string,
+  paths: GatewayPaths,
 ): string {
   const items = [...providers]
     .map((p) => {
-      const href = `/.gatehouse/login?idp=${encodeURIComponent(p.settings.name)}&rd=${encodeURIComponent(returnPath)}`;
+      const href = `${paths.login}?idp=${encodeURIComponent(p.settings.name)}&rd=${encodeURIComponent(returnPath)}`;
       return `<li><a href="${escapeHtml(href)}">${escapeHtml(p.settings.displayName)}</a></li>`;
     })
     .join('');
@@ -47,14 +49,15 @@ export function accessDeniedPage(options: {
   readonly signedInAs: SignedInAs | null;
   readonly returnPath: string;
   readonly requestId: string;
+  readonly paths: GatewayPaths;
 }): string {
-  const { application, host, signedInAs, returnPath, requestId } = options;
+  const { application, host, signedInAs, returnPath, requestId, paths } = options;
   const who = signedInAs
     ? `<p>You are signed in as <strong>${escapeHtml(signedInAs.name)}</strong>${signedInAs.provider ? ` (${escapeHtml(signedInAs.provider)})` : ''}.</p>`
     : '<p>You are not signed in.</p>';
   const ways =
     signedInAs?.provider != null
-      ? `<p><a href="${escapeHtml(`/.gatehouse/logout?rd=${encodeURIComponent(returnPath)}`)}">Sign in as someone else</a> &middot; <a href="/.gatehouse/logout">Sign out</a></p>`
+      ? `<p><a href="${escapeHtml(`${paths.logout}?rd=${encodeURIComponent(returnPath)}`)}">Sign in as someone else</a> &middot; <a href="${escapeHtml(paths.logout)}">Sign out</a></p>`
       : '';
   return gatewayPage(
     'Access denied',
@@ -67,13 +70,15 @@ export function accessDeniedPage(options: {
  * GET /.gatehouse/logout: asks before signing out. Only the form's POST (same origin) ends the
  * session, so a link or an image on another site cannot sign a user out.
  */
-export function signOutPage(requestId: string, returnPath: string | null = null): string {
-  const action = returnPath
-    ? `/.gatehouse/logout?rd=${encodeURIComponent(returnPath)}`
-    : '/.gatehouse/logout';
+export function signOutPage(
+  requestId: string,
+  paths: GatewayPaths,
+  returnPath: string | null = null,
+): string {
+  const action = returnPath ? `${paths.logout}?rd=${encodeURIComponent(returnPath)}` : paths.logout;
   return gatewayPage(
     'Sign out',
-    `<p>Sign out of this application?</p><form method="post" action="${escapeHtml(action)}"><button type="submit" autofocus>Sign out</button></form><p><a href="${escapeHtml(returnPath ?? '/')}">Stay signed in</a></p>`,
+    `<p>Sign out of this application?</p><form method="post" action="${escapeHtml(action)}"><button type="submit" autofocus>Sign out</button></form><p><a href="${escapeHtml(returnPath ?? paths.home)}">Stay signed in</a></p>`,
     requestId,
   );
 }
@@ -90,10 +95,10 @@ export function leavingPage(location: string, requestId: string): string {
 }
 
 /** A sign-out POST that did not come from a page of this site. */
-export function crossSiteSignOutPage(requestId: string): string {
+export function crossSiteSignOutPage(requestId: string, paths: GatewayPaths): string {
   return gatewayPage(
     'Sign-out refused',
-    '<p>This sign-out request did not come from this site, so you are still signed in.</p><p><a href="/.gatehouse/logout">Sign out</a></p>',
+    `<p>This sign-out request did not come from this site, so you are still signed in.</p><p><a href="${escapeHtml(paths.logout)}">Sign out</a></p>`,
     requestId,
   );
 }

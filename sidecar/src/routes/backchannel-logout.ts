@@ -9,7 +9,6 @@ import { jsonResponse, type LocalResponse, withHeaders } from '../http/local-res
 import type { RequestScope } from '../request-scope.ts';
 
 /** The back-channel logout URI to register at the identity provider (on the external origin). */
-export const BACKCHANNEL_LOGOUT_PATH = '/.gatehouse/backchannel-logout';
 const MAX_BODY_BYTES = 16 * 1024;
 /**
  * How long a body has to follow its head to be read without a share: a provider writes both at

@@ -5,7 +5,6 @@ import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { browserBinding } from '../auth/browser-binding.ts';
 import { readCookies } from '../auth/cookies.ts';
 import {
-  CALLBACK_PATH,
   LOGIN_TTL_SECONDS,
   type LoginTransaction,
   loginCookie,
@@ -94,7 +93,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   const now = Math.floor(Date.now() / 1000);
   // Where "Try again" leads: the page the sign-in was for, as this process remembers it until
   // its login cookie names it.
-  let returnPath = state ? signInReturns.returnPath(state) : '/';
+  let returnPath = state ? signInReturns.returnPath(state, auth.paths.home) : auth.paths.home;
   const fail = (
     status: number,
     reason: LoginFailure,
@@ -172,7 +171,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   let claims: Record<string, unknown> | undefined;
   try {
     const config = await provider.configuration();
-    const currentUrl = new URL(`${auth.settings.externalOrigin}${CALLBACK_PATH}?${scope.query}`);
+    const currentUrl = new URL(`${auth.settings.externalOrigin}${auth.paths.callback}?${scope.query}`);
     // One turn of the sidecar's provider calls for the exchange and its userinfo; a client that
     // leaves while it waits for one costs the provider nothing, and one that leaves while the
     // provider answers ends the call. A sign-in counts as anonymous even from a browser with a

@@ -13,10 +13,10 @@ import type { RequestScope } from '../request-scope.ts';
 export async function loginRoute(scope: RequestScope, auth: AuthRuntime): Promise<LocalResponse> {
   const origin = auth.settings.externalOrigin as string;
   const params = new URLSearchParams(scope.query);
-  const returnPath = safeReturnPath(params.get('rd'), origin);
+  const returnPath = safeReturnPath(params.get('rd'), origin, auth.paths);
   if (auth.externalHost !== scope.host) {
     return redirectTo(
-      `${origin}/.gatehouse/login?rd=${encodeURIComponent(returnPath)}`,
+      `${origin}${auth.paths.login}?rd=${encodeURIComponent(returnPath)}`,
       [],
       'login_redirect',
     );
@@ -28,7 +28,7 @@ export async function loginRoute(scope: RequestScope, auth: AuthRuntime): Promis
     if (!provider) {
       return htmlResponse(
         400,
-        loginFailedPage('There is no such sign-in method.', scope.requestId),
+        loginFailedPage('There is no such sign-in method.', scope.requestId, auth.paths.home),
         [],
         'rejected',
         'login_failed',
@@ -46,7 +46,7 @@ export async function loginRoute(scope: RequestScope, auth: AuthRuntime): Promis
   }
   return htmlResponse(
     200,
-    chooserPage(auth.providers.values(), returnPath, scope.requestId),
+    chooserPage(auth.providers.values(), returnPath, scope.requestId, auth.paths),
     scope.setCookies ?? [],
     'gateway',
   );

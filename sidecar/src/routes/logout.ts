@@ -8,7 +8,6 @@ import { htmlResponse, type LocalResponse, redirectTo } from '../http/local-resp
 import { fromSameOrigin } from '../http/same-origin.ts';
 import type { RequestScope } from '../request-scope.ts';
 
-export const SIGNED_OUT_PATH = '/.gatehouse/signed-out';
 /** How long the page to come back to after a sign-out is kept (through the provider's own sign-out). */
 const RETURN_COOKIE_SECONDS = 600;
 
@@ -24,16 +23,20 @@ export function takeSignOutReturn(
 ): { returnPath: string; clear: string[] } {
   const name = returnCookieName(auth);
   const value = readCookies(scope.req.headers.cookie, name).get(name);
-  if (value === undefined) return { returnPath: '/', clear: [] };
+  if (value === undefined) return { returnPath: auth.paths.home, clear: [] };
   const origin = auth.settings.externalOrigin ?? `http://${scope.host}`;
-  let decoded = '/';
+  let decoded = auth.paths.home;
   try {
     decoded = decodeURIComponent(value);
   } catch {}
   return {
-    returnPath: safeReturnPath(decoded, origin),
+    returnPath: safeReturnPath(decoded, origin, auth.paths),
     clear: [
-      serializeCookie(name, '', { path: SIGNED_OUT_PATH, secure: auth.settings.session.secure, maxAge: 0 }),
+      serializeCookie(name, '', {
+        path: auth.paths.signedOut,
+        secure: auth.settings.session.secure,
+        maxAge: 0,
+      }),
     ],
   };
 }
@@ -52,7 +55,13 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
       origin: scope.req.headers.origin ?? null,
       fetchSite: scope.req.headers['sec-fetch-site'] ?? null,
     });
-    return htmlResponse(403, crossSiteSignOutPage(scope.requestId), [], 'rejected', 'cross_site_request');
+    return htmlResponse(
+      403,
+      crossSiteSignOutPage(scope.requestId, auth.paths),
+      [],
+      'rejected',
+      'cross_site_request',
+    );
   }
   const present = auth.sessions.cookies(scope.req.headers.cookie);
   const session = present.sealed === undefined ? undefined : await auth.sessions.open(present.sealed);
@@ -63,14 +72,18 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
     ...(rd === null
       ? []
       : [
-          serializeCookie(returnCookieName(auth), encodeURIComponent(safeReturnPath(rd, origin)), {
-            path: SIGNED_OUT_PATH,
-            secure: auth.settings.session.secure,
-            maxAge: RETURN_COOKIE_SECONDS,
-          }),
+          serializeCookie(
+            returnCookieName(auth),
+            encodeURIComponent(safeReturnPath(rd, origin, auth.paths)),
+            {
+              path: auth.paths.signedOut,
+              secure: auth.settings.session.secure,
+              maxAge: RETURN_COOKIE_SECONDS,
+            },
+          ),
         ]),
   ];
-  let location = origin + SIGNED_OUT_PATH;
+  let location = origin + auth.paths.signedOut;
   if (session) {
     auth.sessions.end(session);
     scope.state.sessionEnds?.end(
@@ -90,7 +103,7 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
       if (config?.serverMetadata().end_session_endpoint) {
         location = (
           await buildEndSessionUrl(config, {
-            post_logout_redirect_uri: origin + SIGNED_OUT_PATH,
+            post_logout_redirect_uri: origin + auth.paths.signedOut,
             client_id: provider?.settings.clientId ?? '',
             ...(session.idToken ? { id_token_hint: session.idToken } : {}),
           })

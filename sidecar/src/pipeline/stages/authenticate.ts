@@ -6,7 +6,7 @@ import { type Session, sessionIdentity } from '../../auth/session.ts';
 import type { PresentCookies } from '../../auth/session-jar.ts';
 import { refreshSession } from '../../auth/session-refresh.ts';
 import type { EndedSession, RequestScope } from '../../request-scope.ts';
-import { GATEWAY_PREFIX } from './gateway-routes.ts';
+import { isGatewayPath } from './gateway-routes.ts';
 
 const INVALID_CREDENTIALS = new HttpError(
   'invalid_credentials',
@@ -127,7 +127,7 @@ function useSession(
   // in: it neither refreshes the session nor renews its cookie. A sign-out waited for the
   // provider's refresh (10 s when the provider held it), and its answer set the session cookie
   // again after deleting it, the browser keeping a cookie of the session it signed out of.
-  if (scope.path.startsWith(GATEWAY_PREFIX)) return signedIn(scope, session);
+  if (isGatewayPath(scope)) return signedIn(scope, session);
   if (session.refreshAt !== null && session.refreshAt <= now && session.refreshToken) {
     return refreshSession(scope, auth, session, present.names).then((refreshed) => {
       scope.setCookies = [...refreshed.cookies];

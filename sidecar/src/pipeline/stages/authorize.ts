@@ -1,4 +1,5 @@
 import { HttpError } from '../../../../contract/errors.ts';
+import { ROOT_PATHS } from '../../auth/gateway-paths.ts';
 import { loginRedirect } from '../../auth/login-flow.ts';
 import { isPageNavigation } from '../../auth/navigation.ts';
 import { accessDeniedPage } from '../../http/gateway-pages.ts';
@@ -84,6 +85,7 @@ function accessDenied(scope: RequestScope): LocalResponse {
       : null,
     returnPath: scope.query ? `${scope.path}?${scope.query}` : scope.path,
     requestId: scope.requestId,
+    paths: scope.state.auth?.paths ?? ROOT_PATHS,
   });
   return htmlResponse(403, page, [], 'denied', 'access_denied');
 }

@@ -1,13 +1,14 @@
 import { HttpError } from '../../../../contract/errors.ts';
 import type { AuthRuntime } from '../../auth/auth-runtime.ts';
+import { ROOT_GATEWAY_PREFIX } from '../../auth/gateway-paths.ts';
 import { safeReturnPath } from '../../auth/return-path.ts';
 import { notFoundPage, signedOutPage, signOutPage } from '../../http/gateway-pages.ts';
 import { htmlResponse, jsonResponse, type LocalResponse, redirectTo } from '../../http/local-response.ts';
 import type { RequestScope } from '../../request-scope.ts';
-import { BACKCHANNEL_LOGOUT_PATH, backchannelLogoutRoute } from '../../routes/backchannel-logout.ts';
+import { backchannelLogoutRoute } from '../../routes/backchannel-logout.ts';
 import { callbackRoute } from '../../routes/callback.ts';
 import { loginRoute } from '../../routes/login.ts';
-import { logoutRoute, SIGNED_OUT_PATH, takeSignOutReturn } from '../../routes/logout.ts';
+import { logoutRoute, takeSignOutReturn } from '../../routes/logout.ts';
 
 /** The answer to a WebSocket handshake under the reserved prefix. */
 export const GATEWAY_ROUTE_NOT_UPGRADABLE = new HttpError(
@@ -16,13 +17,24 @@ export const GATEWAY_ROUTE_NOT_UPGRADABLE = new HttpError(
   'This address does not accept WebSocket upgrades.',
 );
 
-/** The reserved prefix: paths under it are answered by Gatehouse and never reach the application. */
-export const GATEWAY_PREFIX = '/.gatehouse/';
+/**
+ * Whether a path is under a reserved prefix: the application's (`<base>/.gatehouse/`, where its
+ * routes are) or the root's (`/.gatehouse/`). Paths under either are answered by Gatehouse and
+ * never reach the application.
+ */
+export function isGatewayPath(scope: RequestScope): boolean {
+  const path = scope.path;
+  if (path.startsWith(ROOT_GATEWAY_PREFIX)) return true;
+  const prefix = scope.state.auth?.paths.prefix;
+  return prefix !== undefined && path.startsWith(prefix);
+}
 
 /** The `rd` query parameter as a safe same-origin return path; null when absent. */
 function requestedReturn(scope: RequestScope, auth: AuthRuntime): string | null {
   const rd = new URLSearchParams(scope.query).get('rd');
-  return rd === null ? null : safeReturnPath(rd, auth.settings.externalOrigin ?? `http://${scope.host}`);
+  return rd === null
+    ? null
+    : safeReturnPath(rd, auth.settings.externalOrigin ?? `http://${scope.host}`, auth.paths);
 }
 
 /**
@@ -44,7 +56,7 @@ function signedOutRoute(scope: RequestScope, auth: AuthRuntime): LocalResponse {
 export function gatewayRoutes(
   scope: RequestScope,
 ): LocalResponse | Promise<LocalResponse> | HttpError | undefined {
-  if (!scope.path.startsWith(GATEWAY_PREFIX)) return undefined;
+  if (!isGatewayPath(scope)) return undefined;
   // None of them is a WebSocket: a handshake is refused before a route runs (a callback would
   // otherwise call the provider for an answer that is never sent).
   if (scope.kind === 'upgrade') return GATEWAY_ROUTE_NOT_UPGRADABLE;
@@ -52,26 +64,32 @@ export function gatewayRoutes(
   const method = scope.req.method;
   const read = method === 'GET' || method === 'HEAD';
   if (auth) {
+    const paths = auth.paths;
     switch (scope.path) {
-      case '/.gatehouse/jwks.json':
+      case paths.jwks:
         if (read) return jsonResponse(200, auth.jwks, 300);
         break;
-      case '/.gatehouse/login':
+      case paths.login:
         if (read && auth.settings.externalOrigin !== null) return loginRoute(scope, auth);
         break;
-      case '/.gatehouse/callback':
+      case paths.callback:
         if (read && auth.settings.externalOrigin !== null) return callbackRoute(scope, auth);
         break;
-      case '/.gatehouse/logout':
+      case paths.logout:
         // A GET only asks: a link or an image on another site must not sign anyone out.
         if (read)
-          return htmlResponse(200, signOutPage(scope.requestId, requestedReturn(scope, auth)), [], 'gateway');
+          return htmlResponse(
+            200,
+            signOutPage(scope.requestId, paths, requestedReturn(scope, auth)),
+            [],
+            'gateway',
+          );
         if (method === 'POST') return logoutRoute(scope, auth);
         break;
-      case BACKCHANNEL_LOGOUT_PATH:
+      case paths.backchannelLogout:
         if (method === 'POST') return backchannelLogoutRoute(scope, auth);
         break;
-      case SIGNED_OUT_PATH:
+      case paths.signedOut:
         if (read) return signedOutRoute(scope, auth);
         break;
     }

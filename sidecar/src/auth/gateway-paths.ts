@@ -1,0 +1,52 @@
+/**
+ * Where the gateway's own routes and cookies live. An application reached at the root of its
+ * host has them under `/.gatehouse/`; one served under a path of a shared host
+ * (`externalUrl: https://tools.example.com/grafana`) has them under that path
+ * (`/grafana/.gatehouse/`), where the host's router sends that application's requests, and its
+ * session cookie is sent only with that path's requests.
+ */
+export interface GatewayPaths {
+  /** The path externalUrl names (`/grafana`), or `` at the root. */
+  readonly base: string;
+  /** The reserved prefix (`<base>/.gatehouse/`): answered by the gateway, never the application. */
+  readonly prefix: string;
+  readonly login: string;
+  readonly callback: string;
+  readonly logout: string;
+  readonly signedOut: string;
+  readonly backchannelLogout: string;
+  readonly jwks: string;
+  /** Where a return path that is not the application's leads: `<base>/`. */
+  readonly home: string;
+  /** The session cookie's Path: the base path, or `/`. */
+  readonly sessionCookie: string;
+  /** Whether a path is the application's: the base path or under it (every path at the root). */
+  holds(path: string): boolean;
+}
+
+/** The reserved prefix at the root, answered (404 at least) whatever the base path. */
+export const ROOT_GATEWAY_PREFIX = '/.gatehouse/';
+
+/** The paths of a base path (`` or `/a/b`, no trailing slash). */
+export function gatewayPaths(base: string): GatewayPaths {
+  const prefix = `${base}${ROOT_GATEWAY_PREFIX}`;
+  return {
+    base,
+    prefix,
+    login: `${prefix}login`,
+    callback: `${prefix}callback`,
+    logout: `${prefix}logout`,
+    signedOut: `${prefix}signed-out`,
+    backchannelLogout: `${prefix}backchannel-logout`,
+    jwks: `${prefix}jwks.json`,
+    home: `${base}/`,
+    sessionCookie: base === '' ? '/' : base,
+    holds: (path) =>
+      base === '' ||
+      path === base ||
+      (path.startsWith(base) && path.charCodeAt(base.length) === 0x2f) /* / */,
+  };
+}
+
+/** The paths of an application at the root of its host. */
+export const ROOT_PATHS: GatewayPaths = gatewayPaths('');
