@@ -184,6 +184,15 @@ export const AUTH_EVENTS = {
     reason: StringEnum(['idle_timeout', 'absolute_lifetime'] as const, { description: 'Which limit.' }),
     ...SessionFields,
   }),
+  session_refused: event(
+    'A session cookie of this application came with a request from a browser it was not signed in with (under a base path, where its cookie cannot have the __Host- prefix): planted from another host of the parent domain, or copied. It was not used, and deleted.',
+    {
+      ...SessionFields,
+      reason: StringEnum(['other_browser'] as const, {
+        description: 'The browser binding sealed in the session is not the browser\u2019s.',
+      }),
+    },
+  ),
   session_revoked: event(
     "A revoked session's cookie was presented and refused (once per session and sidecar).",
     {

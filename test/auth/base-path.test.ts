@@ -115,3 +115,59 @@ describe('an application under a path of a shared host (externalUrl with a path)
     expect(signedOut.body).toContain('href="/wiki/again"');
   });
 });
+
+describe('under a base path over https: a session is taken only from the browser it was signed in with', () => {
+  let secure: SignInStack;
+  let base: string;
+  beforeAll(async () => {
+    secure = await startSignInStack({
+      https: true,
+      basePath: '/wiki',
+      policies: { staff: { decision: 'allow', include: [{ emailDomains: ['example.com'] }] } },
+    });
+    base = `${secure.origin}/wiki`;
+  });
+  afterAll(() => secure.close());
+
+  async function signedIn(login: string): Promise<HttpBrowser> {
+    const browser = new HttpBrowser(secure.dispatcher);
+    const pages = await signInWithDevProvider(browser, `${base}/start`, login);
+    expect(pages.at(-1)?.status).toBe(200);
+    return browser;
+  }
+
+  it('its session cookie is __Secure- with the path (the __Host- prefix needs Path=/); the binding stays __Host-', async () => {
+    const alice = await signedIn('alice');
+    const names = [...alice.cookies(secure.origin).keys()];
+    expect(names).toContain('__Secure-_gatehouse');
+    expect(names).toContain('__Host-_gatehouse_b');
+    expect(echoed((await alice.fetch(`${base}/me`)).body).headers['x-gatehouse-email']).toBe(
+      'alice@example.com',
+    );
+  });
+
+  it('a session planted in another browser (a sibling host can set __Secure- cookies for the parent domain) is refused and deleted', async () => {
+    const mallory = await signedIn('bob');
+    const session = [...mallory.cookies(secure.origin)].filter(([name]) =>
+      name.startsWith('__Secure-_gatehouse'),
+    );
+    expect(session.length).toBeGreaterThan(0);
+    // The victim, signed in before or never: either way the planted session is not the victim's browser's.
+    for (const victim of [await signedIn('alice'), new HttpBrowser(secure.dispatcher)]) {
+      for (const [name, value] of session) victim.cookies(secure.origin).set(name, value);
+      const answer = await victim.fetch(`${base}/secret`);
+      expect(answer.status).toBe(302); // anonymous: sent to sign in, never served as bob
+      expect([answer.headers['set-cookie']].flat().join('\n')).toMatch(
+        /__Secure-_gatehouse=; Path=\/wiki;.*Max-Age=0/,
+      );
+      expect(secure.sidecar.events('session_refused').at(-1)).toMatchObject({
+        reason: 'other_browser',
+        sub: 'bob',
+      });
+    }
+    // The browser that signed in keeps its session.
+    expect(echoed((await mallory.fetch(`${base}/me`)).body).headers['x-gatehouse-email']).toBe(
+      'bob@example.com',
+    );
+  });
+});

@@ -28,6 +28,12 @@ export interface Session {
   readonly refreshToken: string | null;
   /** The ID token, kept as the id_token_hint for the provider's logout. */
   readonly idToken: string | null;
+  /**
+   * The browser binding the session was signed in with (https sign-ins; see browser-binding.ts):
+   * under a base path its cookie is `__Secure-`, which another host of the parent domain can set,
+   * so it is taken only from the browser that holds this binding.
+   */
+  readonly b?: string;
 }
 
 /** ID token claims that describe the token rather than the user; not kept for claim selectors. */

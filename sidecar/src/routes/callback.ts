@@ -230,6 +230,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     refreshAt: tokens.refresh_token && tokens.expires_in ? now + tokens.expires_in : null,
     refreshToken: tokens.refresh_token ?? null,
     idToken: tokens.id_token ?? null,
+    ...(tx.b ? { b: tx.b } : {}),
   };
   const present = auth.sessions.cookies(scope.req.headers.cookie).names;
   let sessionCookies: string[];

@@ -1,6 +1,7 @@
 import { HttpError } from '../../../../contract/errors.ts';
 import { authEvent } from '../../auth/auth-events.ts';
 import type { AuthRuntime } from '../../auth/auth-runtime.ts';
+import { browserBinding } from '../../auth/browser-binding.ts';
 import { serviceTokenIdentity } from '../../auth/machine-identity.ts';
 import { type Session, sessionIdentity } from '../../auth/session.ts';
 import type { PresentCookies } from '../../auth/session-jar.ts';
@@ -83,6 +84,21 @@ function endSession(
   return undefined;
 }
 
+/**
+ * Whether a session came from the browser it was signed in with. At the root of an https host its
+ * cookie is `__Host-`, which only this host can set; under a base path it is `__Secure-`, which a
+ * page of any sibling host can set for the parent domain (an attacker's own session, planted to
+ * sign the victim in as the attacker), so there the session must carry the browser's binding.
+ */
+function fromItsBrowser(
+  auth: AuthRuntime,
+  session: Session,
+  cookies: string | string[] | undefined,
+): boolean {
+  if (auth.paths.base === '' || !auth.settings.session.secure) return true;
+  return session.b !== undefined && session.b === browserBinding(auth, cookies);
+}
+
 /** The session fields of an auth event. */
 function sessionFields(session: Session) {
   return { provider: session.idp, sub: session.sub, email: session.email, sessionId: session.sid };
@@ -103,6 +119,11 @@ function useSession(
     // Signed out (or ended) here before: a replay of its cookie, refused and tied to it in the log.
     const ended = present.sealed === undefined ? undefined : auth.sessions.endedSession(present.sealed);
     if (ended) scope.endedSession = endedSession(ended, 'signed_out');
+    return undefined;
+  }
+  if (!fromItsBrowser(auth, session, scope.req.headers.cookie)) {
+    authEvent(scope, 'session_refused', { reason: 'other_browser', ...sessionFields(session) });
+    scope.setCookies = auth.sessions.clear(present.names);
     return undefined;
   }
   const now = Math.floor(Date.now() / 1000);
