@@ -317,38 +317,47 @@ export function createClientConnections(
     open.set(socket, connection);
     idle.append(connection);
     if (proxyHeaders?.expectedFrom(peerIp)) {
-      // Until its header is whole the connection is idle (the cap may close it to make room) and
-      // only its close is watched; nothing of it reaches the HTTP server.
-      const gone = (): void => {
-        open.delete(socket);
-        idle.remove(connection);
-      };
-      socket.once('close', gone);
-      readProxyHeader(socket, proxyHeaders.timeoutMs, (outcome) => {
-        socket.removeListener('close', gone);
-        if (outcome.kind === 'gone' || socket.destroyed) {
-          gone();
-          socket.destroy();
-          return;
-        }
-        if (outcome.kind === 'proxied') connection.peerIp = normaliseIp(outcome.source);
-        else if (outcome.kind === 'missing') connection.proxyHeaderMissing = true;
-        // The header's bytes belong to no request (its bytesIn, the header timeout's "sent nothing").
-        if (outcome.kind !== 'invalid' && outcome.kind !== 'timeout')
-          connection.bytesReadMark = socket.bytesRead - outcome.rest.length;
-        if (outcome.kind === 'invalid' || outcome.kind === 'timeout') {
-          watchLifecycle(connection);
-          proxyHeaders.refused(socket, connection, outcome);
-          return;
-        }
-        startHttp(socket);
-        watchLifecycle(connection);
-      });
+      startAfterProxyHeader(connection, proxyHeaders);
       return;
     }
     startHttp(socket);
     watchLifecycle(connection);
   });
+
+  /**
+   * Reads a connection's PROXY header before the HTTP server sees a byte of it. Until the header
+   * is whole the connection is idle (the cap may close it to make room) and only its close is
+   * watched. Then HTTP starts on what follows, from the client the header named; or, for a broken
+   * header or one not whole in time, the connection is the refusal's to answer and close.
+   */
+  const startAfterProxyHeader = (connection: Tracked, headers: ProxyHeaders): void => {
+    const socket = connection.socket;
+    const gone = (): void => {
+      open.delete(socket);
+      idle.remove(connection);
+    };
+    socket.once('close', gone);
+    readProxyHeader(socket, headers.timeoutMs, (outcome) => {
+      socket.removeListener('close', gone);
+      if (outcome.kind === 'gone' || socket.destroyed) {
+        gone();
+        socket.destroy();
+        return;
+      }
+      if (outcome.kind === 'invalid' || outcome.kind === 'timeout') {
+        watchLifecycle(connection);
+        headers.refused(socket, connection, outcome);
+        return;
+      }
+      if (outcome.kind === 'proxied') connection.peerIp = normaliseIp(outcome.source);
+      else if (outcome.kind === 'missing') connection.proxyHeaderMissing = true;
+      // The header's bytes belong to no request (its bytesIn, the header timeout's "sent nothing").
+      connection.bytesReadMark = socket.bytesRead - outcome.rest.length;
+      // As for every connection: the HTTP server's listeners first, then the owner's.
+      startHttp(socket);
+      watchLifecycle(connection);
+    });
+  };
 
   /** What a connection's close, FIN and end of sending mean for its requests and for the cap. */
   const watchLifecycle = (connection: Tracked): void => {
