@@ -1,3 +1,5 @@
+import { type GatewayPaths, ROOT_PATHS } from './gateway-paths.ts';
+
 /** Longest return path kept across a sign-in. */
 export const MAX_RETURN_PATH = 2048;
 
@@ -5,14 +7,13 @@ export const MAX_RETURN_PATH = 2048;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these characters are what is refused
 const UNSAFE = /[\u0000-\u0020\u007f-\uffff\\]/;
 
-import { type GatewayPaths, ROOT_PATHS } from './gateway-paths.ts';
-
 /**
  * The same-origin path (and query) of the application to send a user to after sign-in or
  * sign-out, or its home (`/`, or `<base>/` under a base path) when the candidate is anything
- * else: another application's path on a shared host is anything else too. Only an origin-form path is accepted: one leading `/`, no `//` or
- * `/\` start, no scheme, no controls, whitespace, backslashes or non-ASCII in any position. The
- * result is always used after the external origin (an absolute Location), never on its own.
+ * else: another application's path on a shared host is anything else too. Only an origin-form
+ * path is accepted: one leading `/`, no `//` or `/\` start, no scheme, no controls, whitespace,
+ * backslashes or non-ASCII in any position. The result is always used after the external origin
+ * (an absolute Location), never on its own.
  */
 export function safeReturnPath(
   candidate: string | null | undefined,
