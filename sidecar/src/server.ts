@@ -224,7 +224,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     {
       expectedFrom: (peerIp) => state?.proxyProtocolFrom?.has(peerIp) === true,
       timeoutMs: limits.headersTimeoutMs,
-      refused(socket, _connection, outcome) {
+      refused(socket, outcome) {
         // As the header timeout: a connection that sent nothing in time is no request.
         if (!state || !socket.writable || (outcome.kind === 'timeout' && outcome.received === 0)) {
           if (outcome.kind === 'timeout') metrics.idleConnectionClosed();

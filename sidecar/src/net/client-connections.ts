@@ -122,7 +122,7 @@ export interface ProxyHeaders {
    * The header broke the protocol, or did not come whole in time after `received` bytes of it:
    * nothing after it can be read as HTTP. The socket is the callee's to answer and close.
    */
-  refused(socket: Socket, connection: ClientConnection, outcome: ProxyHeaderRefusal): void;
+  refused(socket: Socket, outcome: ProxyHeaderRefusal): void;
 }
 
 /** How a PROXY header failed. */
@@ -346,7 +346,7 @@ export function createClientConnections(
       }
       if (outcome.kind === 'invalid' || outcome.kind === 'timeout') {
         watchLifecycle(connection);
-        headers.refused(socket, connection, outcome);
+        headers.refused(socket, outcome);
         return;
       }
       if (outcome.kind === 'proxied') connection.peerIp = normaliseIp(outcome.source);
