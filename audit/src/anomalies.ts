@@ -11,7 +11,8 @@ export interface Anomaly {
     | 'denial_burst'
     | 'used_after_end'
     | 'end_not_carried'
-    | 'foreign_sign_in';
+    | 'foreign_sign_in'
+    | 'foreign_browser';
   /** When it happened (epoch ms) and the request it happened at. */
   readonly time: number;
   readonly requestId: string;
@@ -139,6 +140,21 @@ export function usedAfterEnd(requests: readonly RequestRecord[], end: Session['e
       requestId: r.requestId,
       detail: `${r.method} ${r.uri} served on ${r.host} ${((r.start - end.time) / 1000).toFixed(3)} s after the session ended (${end.kind}${end.detail ? `: ${end.detail}` : ''})`,
     }));
+}
+
+/**
+ * Requests that brought the session's cookie from a browser it was not signed in with (its
+ * `session_refused` lines, `other_browser`): the cookie was copied out of the user's browser, or
+ * planted into someone else's to sign them in as this user. The sidecar refused each; where and
+ * with what they came is the lead.
+ */
+export function refusedElsewhere(refusals: readonly AuthRecord[]): Anomaly[] {
+  return refusals.map((r) => ({
+    kind: 'foreign_browser' as const,
+    time: r.time,
+    requestId: r.requestId ?? '',
+    detail: `its cookie came from a browser it was not signed in with (${r.clientIp ?? '?'}, ${r.userAgent ?? '(no user agent)'}) and was refused: copied out of the user's browser, or planted into another one`,
+  }));
 }
 
 /**

@@ -135,6 +135,7 @@ const AUTH_TYPES: ReadonlySet<string> = new Set<AuthEventType>([
   'session_refresh_failed',
   'session_expired',
   'session_revoked',
+  'session_refused',
   'revocation_applied',
   'session_end_delayed',
   'session_end_reported',

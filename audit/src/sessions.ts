@@ -1,4 +1,4 @@
-import { type Anomaly, endsNotCarried, findAnomalies, usedAfterEnd } from './anomalies.ts';
+import { type Anomaly, endsNotCarried, findAnomalies, refusedElsewhere, usedAfterEnd } from './anomalies.ts';
 import {
   type AuditRecord,
   type AuthRecord,
@@ -66,6 +66,8 @@ interface Builder {
   lastSeen: number;
   /** Its earliest activity so far (a request's start, an event's time). */
   firstSeen: number;
+  /** Its cookie refused in a browser it was not signed in with (session_refused). */
+  refused: AuthRecord[];
 }
 
 /** By start; within a millisecond by the sidecar's sequence number (exact within a sidecar), then by request id. */
@@ -109,6 +111,7 @@ export class SessionBuilder {
         requests: [],
         lastSeen: Number.NEGATIVE_INFINITY,
         firstSeen: Number.POSITIVE_INFINITY,
+        refused: [],
       };
       this.#sessions.set(key, b);
     }
@@ -193,6 +196,10 @@ export class SessionBuilder {
     if (record.type === 'login_succeeded') {
       b.login = { time: record.time, clientIp: record.clientIp, userAgent: record.userAgent };
       b.providerSession ??= record.providerSession ?? null;
+      return;
+    }
+    if (record.type === 'session_refused') {
+      b.refused.push(record);
       return;
     }
     const end =
@@ -290,6 +297,7 @@ export class SessionBuilder {
         ...findAnomalies(requests, this.#settings),
         ...usedAfterEnd(requests, end),
         ...endsNotCarried(this.#notCarried(b)),
+        ...refusedElsewhere(b.refused),
       ].sort((x, y) => x.time - y.time),
     };
   }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { findAnomalies } from '../../audit/src/anomalies.ts';
 import { parseBurst, parseTimeArgument } from '../../audit/src/audit-command.ts';
-import { parseAuditLine, type RequestRecord } from '../../audit/src/audit-record.ts';
+import { parseAuditLine, type RequestRecord, toAuditRecord } from '../../audit/src/audit-record.ts';
 import { type Needles, scanLines } from '../../audit/src/line-scanner.ts';
 import { createQueryRunner, pathMatches, queryNeedles } from '../../audit/src/queries.ts';
 import { renderTable, requestTableWriter } from '../../audit/src/render-text.ts';
@@ -264,6 +264,55 @@ describe('sessions', () => {
         sessions: b.sessions(),
       }).join(''),
     ).toContain('ended      revoked at');
+  });
+
+  it('flags a session whose cookie a browser it was not signed in with brought (session_refused), with where it came from', () => {
+    const b = new SessionBuilder();
+    b.add(request(1));
+    b.add(request(2));
+    b.add({
+      kind: 'auth',
+      type: 'session_refused',
+      time: 5000,
+      app: 'corp/wiki',
+      requestId: 'r-planted',
+      sessionId: 'sid',
+      email: 'alice@example.com',
+      sub: 's',
+      provider: 'corp',
+      clientIp: '198.51.100.23',
+      userAgent: 'Chrome/131',
+      reason: 'other_browser',
+      revocation: null,
+      revokedBefore: null,
+    });
+    const [session] = b.sessions();
+    expect(session?.anomalies).toEqual([
+      {
+        kind: 'foreign_browser',
+        time: 5000,
+        requestId: 'r-planted',
+        detail:
+          "its cookie came from a browser it was not signed in with (198.51.100.23, Chrome/131) and was refused: copied out of the user's browser, or planted into another one",
+      },
+    ]);
+    // The refused request is no request of the session: the session's own stand as they were.
+    expect(session?.requests.map((r) => r.requestId)).toEqual(['r001', 'r002']);
+    // The sidecar's line is read as that record.
+    const line = {
+      type: 'session_refused',
+      time: new Date(5000).toISOString(),
+      app: 'corp/wiki',
+      requestId: 'r-planted',
+      clientIp: '198.51.100.23',
+      userAgent: 'Chrome/131',
+      reason: 'other_browser',
+      provider: 'corp',
+      sub: 's',
+      email: 'alice@example.com',
+      sessionId: 'sid',
+    };
+    expect(toAuditRecord(line)).toMatchObject({ kind: 'auth', type: 'session_refused', sessionId: 'sid' });
   });
 
   it('counts a request as activity until its response ended: a stream cut by a revocation hours after it began', () => {
