@@ -1,0 +1,133 @@
+// What the PROXY protocol costs the sidecar per connection: the built sidecar as shipped (its
+// NODE_OPTIONS, pinned to core 0 in the injected container's memory limit) with
+// spec.proxyProtocol.from naming 127.0.0.2, and clients on this process's core that open a new
+// connection per request (as clients behind a layer-4 load balancer do: each of theirs is one of
+// the balancer's), send one GET and read the answer to the close. Rounds alternate: from
+// 127.0.0.1 with no header, and from 127.0.0.2 behind a version 2 header with the extension AWS
+// sends. The sidecar's CPU (from /proc) per connection, medians of the rounds.
+//
+//   npm run build && taskset -c 1 node bench/proxy-protocol-cost.ts [--connections 3000] [--rounds 6] [--concurrency 16]
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import {
+  children,
+  cpuTicks,
+  freePort,
+  HZ,
+  injectedMemoryGroup,
+  startUpstreamOnLoadCore,
+  stopChild,
+  waitFor200,
+} from './process-measures.ts';
+import { spawnBuiltSidecar } from './sidecar-process.ts';
+
+const { values } = parseArgs({
+  options: {
+    connections: { type: 'string', default: '3000' },
+    rounds: { type: 'string', default: '6' },
+    concurrency: { type: 'string', default: '16' },
+  },
+});
+const CONNECTIONS = Number(values.connections);
+const ROUNDS = Number(values.rounds);
+const CONCURRENCY = Number(values.concurrency);
+
+const SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+/** A version 2 header for 203.0.113.7:50000 → 10.0.0.5:4180, with AWS's endpoint id extension. */
+function awsHeader(): Buffer {
+  const extension = Buffer.concat([
+    Buffer.from([0xea, 0x00, 0x17, 0x01]),
+    Buffer.from('vpce-08d2bf15fac5001c9'),
+  ]);
+  const head = Buffer.from([...SIGNATURE, 0x21, 0x11, 0, 0]);
+  head.writeUInt16BE(12 + extension.length, 14);
+  return Buffer.concat([head, Buffer.from([203, 0, 113, 7, 10, 0, 0, 5, 0xc3, 0x50, 0x10, 0x44]), extension]);
+}
+const REQUEST = Buffer.from('GET /bench HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+
+/** One connection: connect from `from`, send, read to the close; resolves with whether it got a 200. */
+function oneConnection(port: number, from: string, bytes: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from });
+    let head = '';
+    socket.on('connect', () => socket.write(bytes));
+    socket.on('data', (c: Buffer) => {
+      if (head.length < 12) head += c.toString('latin1', 0, 12);
+    });
+    socket.on('error', () => resolve(false));
+    socket.on('close', () => resolve(head.startsWith('HTTP/1.1 200')));
+  });
+}
+
+async function round(port: number, from: string, bytes: Buffer): Promise<number> {
+  let next = 0;
+  let failed = 0;
+  const worker = async () => {
+    while (next < CONNECTIONS) {
+      next++;
+      if (!(await oneConnection(port, from, bytes))) failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return failed;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-proxy-protocol-bench-'));
+try {
+  const upstream = await startUpstreamOnLoadCore();
+  const application = {
+    apiVersion: 'gatehouse.dev/v1alpha1',
+    kind: 'AccessApplication',
+    metadata: { name: 'bench' },
+    spec: {
+      hosts: ['127.0.0.1'],
+      upstream: { url: upstream.url },
+      proxyProtocol: { from: ['127.0.0.2/32'] },
+      policies: [{ name: 'everyone' }],
+    },
+  };
+  const policy = {
+    apiVersion: 'gatehouse.dev/v1alpha1',
+    kind: 'AccessPolicy',
+    metadata: { name: 'everyone' },
+    spec: { decision: 'bypass', include: [{ everyone: true }] },
+  };
+  writeFileSync(join(dir, 'app.yaml'), `${stringify(application)}---\n${stringify(policy)}`);
+  const port = await freePort();
+  const sidecar = spawnBuiltSidecar(dir, port, { pin: { core: 0, memory: injectedMemoryGroup() } });
+  children.add(sidecar);
+  await waitFor200(`http://127.0.0.1:${port}/bench`);
+  const pid = sidecar.pid as number;
+  const modes = [
+    { name: 'no header (127.0.0.1)', from: '127.0.0.1', bytes: REQUEST },
+    { name: 'PROXY v2 header (127.0.0.2)', from: '127.0.0.2', bytes: Buffer.concat([awsHeader(), REQUEST]) },
+  ];
+  for (const mode of modes) await round(port, mode.from, mode.bytes); // warm-up
+  const perConnection = new Map<string, number[]>(modes.map((m) => [m.name, []]));
+  let failures = 0;
+  for (let r = 0; r < ROUNDS; r++)
+    for (const mode of r % 2 === 0 ? modes : [...modes].reverse()) {
+      const before = cpuTicks(pid);
+      failures += await round(port, mode.from, mode.bytes);
+      const us = ((cpuTicks(pid) - before) / HZ) * 1e6;
+      perConnection.get(mode.name)?.push(us / CONNECTIONS);
+    }
+  await stopChild(sidecar);
+  process.stdout.write(
+    `\nnode ${process.version}; ${ROUNDS} rounds of ${CONNECTIONS} connections, ${CONCURRENCY} at once; one GET per connection\n\n`,
+  );
+  process.stdout.write('| sidecar CPU per connection (median) | µs |\n|---|---:|\n');
+  for (const [name, values] of perConnection)
+    process.stdout.write(`| ${name} | ${median(values).toFixed(1)} |\n`);
+  process.stdout.write(`\nfailed connections: ${failures}\n`);
+} finally {
+  for (const child of children) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);
