@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { proxyV2For } from '../test/helpers/proxy-headers.ts';
 import {
   children,
   cpuTicks,
@@ -36,17 +37,12 @@ const CONNECTIONS = Number(values.connections);
 const ROUNDS = Number(values.rounds);
 const CONCURRENCY = Number(values.concurrency);
 
-const SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
-/** A version 2 header for 203.0.113.7:50000 → 10.0.0.5:4180, with AWS's endpoint id extension. */
-function awsHeader(): Buffer {
-  const extension = Buffer.concat([
-    Buffer.from([0xea, 0x00, 0x17, 0x01]),
-    Buffer.from('vpce-08d2bf15fac5001c9'),
-  ]);
-  const head = Buffer.from([...SIGNATURE, 0x21, 0x11, 0, 0]);
-  head.writeUInt16BE(12 + extension.length, 14);
-  return Buffer.concat([head, Buffer.from([203, 0, 113, 7, 10, 0, 0, 5, 0xc3, 0x50, 0x10, 0x44]), extension]);
-}
+/** A version 2 header for 203.0.113.7, with the extension AWS sends (its endpoint id). */
+const AWS_ENDPOINT = Buffer.concat([
+  Buffer.from([0xea, 0x00, 0x17, 0x01]),
+  Buffer.from('vpce-08d2bf15fac5001c9'),
+]);
+const awsHeader = (): Buffer => proxyV2For('203.0.113.7', AWS_ENDPOINT);
 const REQUEST = Buffer.from('GET /bench HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
 
 /** One connection: connect from `from`, send, read to the close; resolves with whether it got a 200. */
