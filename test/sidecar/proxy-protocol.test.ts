@@ -70,10 +70,18 @@ beforeAll(async () => {
       req.on('end', () => res.end(`got ${bytes}`));
       return;
     }
+    if (req.url === '/public/slow') {
+      const answer = setTimeout(() => res.end('slow'), 1_500);
+      res.on('close', () => clearTimeout(answer));
+      return;
+    }
     res.end(`ok ${req.url} for ${req.headers['x-forwarded-for']}`);
   });
-  upstream.server.on('upgrade', (_req, socket: Socket) => {
+  upstream.server.on('upgrade', async (req, socket: Socket) => {
     tunnels.add(socket);
+    socket.on('error', () => undefined);
+    if (req.url === '/public/ws-slow') await sleep(800); // the handshake's answer takes a while
+    if (socket.destroyed) return;
     socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
     socket.on('data', (c: Buffer) => socket.write(c)); // an echo
     socket.on('end', () => socket.end()); // as WebSocket servers do when their client leaves
@@ -324,6 +332,30 @@ describe('hostile clients of the PROXY header', () => {
     await late.waitFor(/ok \/public\/made-room for 203\.0\.113\.26$/);
     expect(waiting.filter((c) => c.isClosed()).length).toBeGreaterThan(0);
     for (const c of waiting) c.socket.destroy();
+  });
+
+  it('after the header, resets while the application answers, mid-body and mid-handshake: one 499 line each, with the client the header named', async () => {
+    const waiting = await open();
+    waiting.socket.write(Buffer.concat([v2('203.0.113.41'), Buffer.from(get('/public/slow'))]));
+    const body = await open();
+    body.socket.write(
+      `${v1('203.0.113.42')}POST /public/half-body HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(30_000)}`,
+    );
+    const handshake = await open();
+    handshake.socket.write(
+      Buffer.concat([v2('203.0.113.43'), Buffer.from(upgradeRequest('/public/ws-slow', 'localhost'))]),
+    );
+    await sleep(300);
+    for (const c of [waiting, body, handshake]) c.socket.resetAndDestroy();
+    for (const [uri, client] of [
+      ['/public/slow', '203.0.113.41'],
+      ['/public/half-body', '203.0.113.42'],
+      ['/public/ws-slow', '203.0.113.43'],
+    ] as const)
+      expect(await lineOf(uri)).toMatchObject({ status: 499, outcome: 'client_abort', clientIp: client });
+    const after = await open();
+    after.socket.write(v1('203.0.113.44') + get('/public/after-resets'));
+    await after.waitFor(/ok \/public\/after-resets for 203\.0\.113\.44$/);
   });
 
   it('a header that declares 64 KiB of extensions costs what it sends, and the request after it is served', async () => {
