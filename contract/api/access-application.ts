@@ -197,8 +197,14 @@ export const AccessApplicationSpec = Type.Object(
             minItems: 1,
             maxItems: 256,
             description:
-              'Load balancers that begin each connection with a PROXY protocol header (version 1 or 2), such as an AWS Network Load Balancer with proxy protocol v2 on its target group: the header names the client, which then stands for the connection\u2019s peer everywhere (ipRanges, trustedProxies, fair shares, the log). A connection from these addresses without a header is refused (400 `proxy_header_missing`); a header from any other address is never read.',
+              'Load balancers that begin each connection with a PROXY protocol header (version 1 or 2), such as an AWS Network Load Balancer with proxy protocol v2 on its target group: the header names the client, which then stands for the connection\u2019s peer everywhere (ipRanges, trustedProxies, fair shares, the log). A connection from these addresses without a header is refused (400 `proxy_header_missing`) unless `optional`; a header from any other address is never read.',
           }),
+          optional: Opt(
+            Type.Boolean({
+              description:
+                'Serve a connection from these addresses that sends no header as its own peer\u2019s, instead of refusing it: for ranges that hold other clients too (pods of the same subnets calling the application directly). Any client in the ranges may then name any client it likes in a header. Default false.',
+            }),
+          ),
         },
         {
           additionalProperties: false,

@@ -206,7 +206,14 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
       ...(upstreamTls ? { tls: upstreamTls } : {}),
     },
     trustedProxies: [...(spec.trustedProxies ?? [])],
-    ...(spec.proxyProtocol ? { proxyProtocol: { from: [...spec.proxyProtocol.from] } } : {}),
+    ...(spec.proxyProtocol
+      ? {
+          proxyProtocol: {
+            from: [...spec.proxyProtocol.from],
+            ...(spec.proxyProtocol.optional ? { optional: true as const } : {}),
+          },
+        }
+      : {}),
     policies: renderPolicies(input, at, errors),
     auth,
     keys: renderKeys(application, auth, input.keys, at, errors),

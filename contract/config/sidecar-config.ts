@@ -146,6 +146,11 @@ export const SidecarConfigSchema = Type.Object(
             minItems: 1,
             description: 'Peers whose connections begin with a PROXY protocol header.',
           }),
+          optional: Type.Optional(
+            Type.Literal(true, {
+              description: 'A connection from them without a header is served as theirs.',
+            }),
+          ),
         },
         {
           additionalProperties: false,

@@ -223,6 +223,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     },
     {
       expectedFrom: (peerIp) => state?.proxyProtocolFrom?.has(peerIp) === true,
+      required: () => state?.config.proxyProtocol?.optional !== true,
       timeoutMs: limits.headersTimeoutMs,
       refused(socket, outcome) {
         // As the header timeout: a connection that sent nothing in time is no request.

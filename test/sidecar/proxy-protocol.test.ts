@@ -405,6 +405,26 @@ describe('the PROXY protocol and the sidecar\u2019s life', () => {
     }
   });
 
+  it('optional: from ranges that hold other clients too, a connection without a header is served as its own peer\u2019s; one with a header still names its client', async () => {
+    const own = await startSidecar(
+      testConfig({ upstream: { url: upstream.url }, proxyProtocol: { from: [BALANCER], optional: true } }),
+      { headersTimeoutMs: HEADERS_TIMEOUT_MS },
+    );
+    try {
+      const direct = await openRaw(own.port, BALANCER);
+      direct.socket.write(get('/public/direct-in-range'));
+      await direct.waitFor(/ok \/public\/direct-in-range for 127\.0\.0\.2$/);
+      const proxied = await openRaw(own.port, BALANCER);
+      proxied.socket.write(v1('203.0.113.50') + get('/public/proxied-in-range'));
+      await proxied.waitFor(/ok \/public\/proxied-in-range for 203\.0\.113\.50$/);
+      const broken = await openRaw(own.port, BALANCER);
+      broken.socket.write('PROXY TCP4 203.0.113.51\r\n');
+      await broken.waitFor(/^HTTP\/1\.1 400 /); // a broken header is still refused
+    } finally {
+      await own.close();
+    }
+  });
+
   it('at shutdown, connections still waiting for their header are closed and the sidecar stops in time', async () => {
     const own = await startSidecar(
       testConfig({ upstream: { url: upstream.url }, proxyProtocol: { from: [BALANCER] } }),

@@ -116,6 +116,8 @@ export interface ConnectionCap {
 export interface ProxyHeaders {
   /** Whether connections from this peer begin with a PROXY header (the installed config's ranges). */
   expectedFrom(peerIp: string): boolean;
+  /** Whether one of them that sends no header is refused (else it is served as its peer's). */
+  required(): boolean;
   /** Time from accept for the header to be whole (ms). */
   readonly timeoutMs: number;
   /**
@@ -350,7 +352,7 @@ export function createClientConnections(
         return;
       }
       if (outcome.kind === 'proxied') connection.peerIp = normaliseIp(outcome.source);
-      else if (outcome.kind === 'missing') connection.proxyHeaderMissing = true;
+      else if (outcome.kind === 'missing') connection.proxyHeaderMissing = headers.required();
       // The header's bytes belong to no request (its bytesIn, the header timeout's "sent nothing").
       connection.bytesReadMark = socket.bytesRead - outcome.rest.length;
       // As for every connection: the HTTP server's listeners first, then the owner's.
