@@ -49,13 +49,13 @@ const V2_UNIX = 216;
 export class ProxyHeaderReader {
   /** Bytes kept so far: the fixed part of a header (at most 107 + its chunk's remainder). */
   private kept: Buffer = Buffer.alloc(0);
-  /** Version 2: the header's whole length, once known; bytes past the address block are skipped. */
-  private v2Length = -1;
-  private skipped = 0;
-  private v2Outcome: ProxyHeader | null = null;
+  /** Version 2, once its address block is read: the client it names (null: LOCAL or UNSPEC). */
+  private v2Source: string | null | undefined;
+  /** Version 2: bytes of the header still to skip (its extensions) before what follows it. */
+  private v2Left = 0;
 
   push(chunk: Buffer): ProxyHeader | null {
-    if (this.v2Outcome !== null) return this.skip(chunk);
+    if (this.v2Source !== undefined) return this.skip(chunk);
     this.kept = this.kept.length === 0 ? chunk : Buffer.concat([this.kept, chunk]);
     const data = this.kept;
     const first = data[0];
@@ -108,35 +108,28 @@ export class ProxyHeaderReader {
       return { kind: 'invalid', reason: 'v2_family' }; // a datagram's addresses, on a stream
     if (command === 1 && family === 3) return { kind: 'invalid', reason: 'v2_family' }; // a UNIX socket names no client
     // Only the address block is read; the extensions after it are skipped as they arrive.
-    const needed = V2_FIXED + Math.min(length, block);
+    const needed = V2_FIXED + block;
     if (data.length < needed) return null;
-    const address = data.subarray(V2_FIXED, V2_FIXED + block);
-    const source =
+    const address = data.subarray(V2_FIXED, needed);
+    this.v2Source =
       command === 0 || family === 0
         ? null
         : family === 1
           ? address.subarray(0, 4).join('.')
           : ipv6Text(address.subarray(0, 16));
-    this.v2Length = V2_FIXED + length;
-    const afterBlock = data.subarray(needed);
+    this.v2Left = length - block;
     this.kept = Buffer.alloc(0);
-    this.v2Outcome =
-      source === null
-        ? { kind: 'local', rest: Buffer.alloc(0) }
-        : { kind: 'proxied', source, rest: Buffer.alloc(0) };
-    this.skipped = needed;
-    return this.skip(afterBlock);
+    return this.skip(data.subarray(needed));
   }
 
   /** Skips the rest of a version 2 header; the outcome, with what follows it, once it is past. */
   private skip(chunk: Buffer): ProxyHeader | null {
-    const left = this.v2Length - this.skipped;
-    if (chunk.length < left) {
-      this.skipped += chunk.length;
+    if (chunk.length < this.v2Left) {
+      this.v2Left -= chunk.length;
       return null;
     }
-    const outcome = this.v2Outcome as ProxyHeader;
-    return { ...outcome, rest: chunk.subarray(left) } as ProxyHeader;
+    const rest = chunk.subarray(this.v2Left);
+    return this.v2Source == null ? { kind: 'local', rest } : { kind: 'proxied', source: this.v2Source, rest };
   }
 }
 
