@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { ROOT_GATEWAY_PREFIX } from '../../auth/gateway-paths.ts';
 import { LocalResponse } from '../../http/local-response.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
@@ -12,7 +13,7 @@ import type { RequestScope } from '../../request-scope.ts';
  * shutdown delay), so load balancers stop sending before it stops accepting. Logged as every
  * request is; nothing of it reaches the application.
  */
-export const READINESS_PATH = '/.gatehouse/ready';
+export const READINESS_PATH = `${ROOT_GATEWAY_PREFIX}ready`;
 
 const PLAIN_TEXT = ['content-type', 'text/plain; charset=utf-8', 'cache-control', 'no-store'];
 const READY = new LocalResponse(200, PLAIN_TEXT, 'ok\n', 'gateway');
