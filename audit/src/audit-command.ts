@@ -1,8 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
 import { canonicalizeTarget } from '../../contract/policy/canonical-path.ts';
 import { UsageError } from '../../lib/args.ts';
+import { parseCommandLine } from '../../lib/command-line.ts';
 import { parseDurationMs } from '../../lib/duration.ts';
 import { loadConnection } from '../../lib/kube/connection.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
@@ -194,7 +194,7 @@ function renderAnswer(answer: AuditAnswer, format: (typeof FORMATS)[number]): st
 
 /** The question and flags of `gatehouse audit`, checked; no side effects. Throws UsageError. */
 export function parseAuditFlags(argv: readonly string[], now = Date.now()): AuditFlags {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: [...argv],
     options: {
       user: { type: 'string' },

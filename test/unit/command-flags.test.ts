@@ -137,6 +137,18 @@ describe('gatehouse revoke flags', () => {
         before: '2026-11-21T07:00:00.000Z',
       },
     ],
+    [
+      'a session id that begins with a dash (one in 64 do), as the audit prints it',
+      ['--session', '-x7_k2-9aZbC3dEfGh1', '--app', 'corp/wiki'],
+      { target: { session: '-x7_k2-9aZbC3dEfGh1' }, apps: ['corp/wiki'] },
+    ],
+    [
+      'a provider session id and a subject that begin with a dash',
+      ['--provider-session', '-Kp2', '--provider', 'corp'],
+      { target: { providerSession: '-Kp2', provider: 'corp' } },
+    ],
+    ['a subject that begins with a dash', ['--sub', '-s1'], { target: { subject: '-s1' } }],
+    ['a reason that begins with a dash', ['--user', 'a@b.c', '--reason', '- laptop'], { reason: '- laptop' }],
   ] as const)('%s', (_name, argv, expected) => {
     expect(parseRevokeFlags(argv)).toMatchObject(expected);
   });
@@ -177,6 +189,11 @@ describe('gatehouse revoke flags', () => {
     [['--user', 'a@b.c', '--before', '2026-11-21T07:00:00'], 'would be read in this machine'],
     [['--user', 'a@b.c', '--before', '2062-11-21T07:00:00Z'], 'is in the future'],
     [['--user', 'a@b.c', '--wait', 'long'], '--wait'],
+    [['--session', '--app', 'wiki'], "Option '--session' argument is ambiguous"],
+    [
+      ['--provider-session', '-n', 'team', '--provider', 'p'],
+      "Option '--provider-session' argument is ambiguous",
+    ],
   ])('%j is refused', (argv, message) => {
     expect(refusal(() => parseRevokeFlags(argv))).toContain(message);
   });

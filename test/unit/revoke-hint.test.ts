@@ -6,6 +6,7 @@ import { renderHtml } from '../../audit/src/render-html.ts';
 import { renderTable } from '../../audit/src/render-text.ts';
 import { revokeCommand, sessionRevokeCommand } from '../../audit/src/revoke-hint.ts';
 import { type Session, SessionBuilder } from '../../audit/src/sessions.ts';
+import { parseRevokeFlags } from '../../operator/src/cli/revoke-flags.ts';
 import { authRecord, requestRecord } from '../helpers/audit-records.ts';
 
 const ID = 'Qx7_k2-9aZbC3dEfGh1';
@@ -47,6 +48,29 @@ describe('the gatehouse revoke command the audit prints for one session', () => 
     const words = command.replace(/^gatehouse revoke /, '');
     const echoed = execFileSync('sh', ['-c', `printf '%s\\n' ${words}`], { encoding: 'utf8' });
     expect(echoed.split('\n').slice(0, 4)).toEqual(['--provider-session', value, '--provider', 'okta']);
+  });
+});
+
+describe('the printed command as gatehouse revoke reads it', () => {
+  // Session ids are 16 random bytes in base64url: one in 64 begins with a dash, and so may a
+  // provider's session id; the pasted command must end that session, not fail on "ambiguous".
+  it.each([
+    ['a session id', { app: 'corp/wiki', session: ID }, { session: ID }],
+    ['a session id that begins with a dash', { app: 'corp/wiki', session: `-${ID}` }, { session: `-${ID}` }],
+    [
+      'a provider session that begins with a dash',
+      { app: 'corp/wiki', providerSession: '-c2a1', provider: 'okta' },
+      { providerSession: '-c2a1', provider: 'okta' },
+    ],
+    [
+      'a provider session in quotes that begins with a dash',
+      { app: 'corp/wiki', providerSession: "-a b'c", provider: 'okta' },
+      { providerSession: "-a b'c", provider: 'okta' },
+    ],
+  ])('%s', (_what, end, target) => {
+    const words = revokeCommand(end).replace(/^gatehouse revoke /, '');
+    const argv = execFileSync('sh', ['-c', `printf '%s\\0' ${words}`], { encoding: 'utf8' }).split('\0');
+    expect(parseRevokeFlags(argv.slice(0, -1))).toMatchObject({ target, apps: ['corp/wiki'] });
   });
 });
 

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import { parseDurationFlag, parseIntegerFlag, parseListen, UsageError } from '../../../lib/args.ts';
+import { parseCommandLine } from '../../../lib/command-line.ts';
 import { DEFECT_EXIT_CODE, onDefect } from '../../../lib/defects.ts';
 import { loadConnection } from '../../../lib/kube/connection.ts';
 import { loadInjectionSettings } from '../injection/injection-settings.ts';
@@ -136,7 +137,12 @@ function tlsFlags(values: Values, namespace: string): TlsFlags {
 
 /** The flags of `gatehouse operator`, checked; no side effects. Throws UsageError. */
 export function parseOperatorFlags(argv: readonly string[], environment: OperatorEnvironment): OperatorFlags {
-  const { values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
+  const { values } = parseCommandLine({
+    args: [...argv],
+    options: OPTIONS,
+    strict: true,
+    allowPositionals: false,
+  });
   const rotationMs = parseDurationFlag(values['signing-key-rotation'], '--signing-key-rotation');
   const overlapMs = parseDurationFlag(values['signing-key-overlap'], '--signing-key-overlap');
   if (overlapMs * 2 > rotationMs)

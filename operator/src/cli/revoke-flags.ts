@@ -1,7 +1,7 @@
 /** The flags of `gatehouse revoke`, checked into what to revoke (or which revocation to confirm again) and how to report it. */
-import { parseArgs } from 'node:util';
 import { SESSION_ID } from '../../../contract/session-id.ts';
 import { parseDurationFlag, UsageError } from '../../../lib/args.ts';
+import { parseCommandLine } from '../../../lib/command-line.ts';
 import { isObjectKey } from '../../../lib/kube/kube-object.ts';
 import { parseRfc3339, RFC3339_HINT } from '../../../lib/rfc3339.ts';
 
@@ -123,7 +123,7 @@ const CONFIRMATIONS = ['sidecars', 'config'] as const;
 
 /** The flags of `gatehouse revoke`, checked; no side effects. Throws UsageError. */
 export function parseRevokeFlags(argv: readonly string[], now = Date.now()): RevokeFlags | RevokeCheckFlags {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine({
     args: [...argv],
     options: {
       user: { type: 'string' },

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
 import { UsageError } from '../../../lib/args.ts';
+import { parseCommandLine } from '../../../lib/command-line.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
 
 export const EXPLAIN_USAGE = `Usage: gatehouse explain <file|dir|-> --path <path> [caller] [options]
@@ -75,7 +75,7 @@ const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** The flags of `gatehouse explain`, checked; no side effects. Throws UsageError. */
 export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: [...argv],
     options: {
       path: { type: 'string' },

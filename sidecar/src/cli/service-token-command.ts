@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
 import { UsageError } from '../../../lib/args.ts';
+import { parseCommandLine } from '../../../lib/command-line.ts';
 import { parseRfc3339, RFC3339_HINT } from '../../../lib/rfc3339.ts';
 import { newServiceToken } from '../auth/service-tokens.ts';
 
@@ -19,7 +19,7 @@ export interface ServiceTokenFlags {
 
 /** The flags of `gatehouse service-token`, checked; no side effects. Throws UsageError. */
 export function parseServiceTokenFlags(argv: readonly string[]): ServiceTokenFlags {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: [...argv],
     options: { 'expires-at': { type: 'string' } },
     strict: true,

@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
 import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
 import { OPERATOR_CA_ENV } from '../../../contract/config-stream.ts';
 import {
@@ -9,6 +8,7 @@ import {
   parseListen,
   UsageError,
 } from '../../../lib/args.ts';
+import { parseCommandLine } from '../../../lib/command-line.ts';
 import { IDLE_COLLECTION_MIN_GROWTH_BYTES } from '../../../lib/idle-collection.ts';
 import { type ClientLimits, DEFAULT_CLIENT_LIMITS } from '../server.ts';
 
@@ -119,7 +119,7 @@ export const IDLE_COLLECTION_GAP = 6;
 
 /** Parses and checks the flags (pure: reads only argv and the given environment). */
 export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): SidecarFlags {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine({
     args: argv,
     options: {
       config: { type: 'string' },

@@ -1,11 +1,11 @@
 import { statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { MISSING_SECRET } from '../../../contract/config/references.ts';
 import { redactedConfig, type SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, configErrorReport } from '../../../contract/errors.ts';
 import { UsageError } from '../../../lib/args.ts';
+import { parseCommandLine } from '../../../lib/command-line.ts';
 import { inputAtOutput } from '../../../lib/output-path.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { isConfigFileName, readSnapshotOf } from '../config/config-files.ts';
@@ -42,7 +42,7 @@ export interface ValidateFlags {
 
 /** The flags of `gatehouse validate`, checked; no side effects. Throws UsageError. */
 export function parseValidateFlags(argv: readonly string[]): ValidateFlags {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: [...argv],
     options: {
       application: { type: 'string' },
