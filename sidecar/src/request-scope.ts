@@ -6,7 +6,7 @@ import type { OrderLink } from '../../lib/linked-order.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
 import { clientNetwork } from '../../lib/net/address-bits.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
-import type { ClientConnection } from './net/client-connections.ts';
+import type { ClientConnection } from './net/client-connection.ts';
 import type { Decision } from './policy/decision.ts';
 import type { PolicyIdentity, PolicyInput } from './policy/input.ts';
 import type { RuntimeState } from './runtime-state.ts';

@@ -17,11 +17,9 @@ import { DEFAULT_MAX_HEADER_BYTES } from './auth/session-jar.ts';
 import { requestFaultOf } from './http/request-faults.ts';
 import { logRequestsInProgress } from './log/in-progress-line.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
-import {
-  createClientConnections,
-  MAX_PIPELINED_REQUESTS,
-  type RequestReadLimits,
-} from './net/client-connections.ts';
+import { MAX_PIPELINED_REQUESTS } from './net/client-connection.ts';
+import { createClientConnections } from './net/client-connections.ts';
+import type { RequestReadLimits } from './net/read-rate-check.ts';
 import type { LiveClosure } from './pipeline/live-closure.ts';
 import { createOpenResponses } from './pipeline/open-responses.ts';
 import {
