@@ -398,6 +398,10 @@ export const SIDECAR_EVENTS = {
     'A sign-out or back-channel logout could not be written to `--session-ends-file` (a full or read-only disk): it holds in this run, and is carried on as usual, but a restart of the container would forget it.',
     { path: str('The file.'), error: str('The error.') },
   ),
+  replica_report_failed: event(
+    "A standalone sidecar could not write its report into the revocations directory's `.replicas` folder (a directory mounted read-only, a full disk, permissions): `gatehouse revoke --revocations-dir` cannot confirm its revocations from this replica (it names the replica among those not confirmed once its last report is stale, or not at all when it never wrote one). Revocations still apply here. Logged once until a report is written again.",
+    { path: str('The folder.'), error: str('The error.') },
+  ),
   websocket_closed: event(
     "An open tunnel was closed: a new config revoked its session or its policies deny it now, or the credential that opened it ended; the tunnel's request line follows with `error` set to the reason.",
     liveClosureFields('The upgrade request.', 'that opened it'),

@@ -50,6 +50,12 @@ export function sessionEndRevocationSpec(end: SessionEnd, application: string): 
 }
 
 /**
+ * The names of the revocations that carry sign-outs and back-channel logouts (a sidecar's own,
+ * 16 hex digits; the operator's, 20): never a name `gatehouse revoke` makes (10 after its prefix).
+ */
+export const SESSION_END_NAME = /^session-end-(?:[0-9a-f]{16}|[0-9a-f]{20})$/;
+
+/**
  * The name of the AccessRevocation that carries a session end for one application: the same end
  * of the same application always gets the same name, so a sidecar that sends it again (its
  * answer lost, or sent again by its next start) finds it recorded instead of adding another.

@@ -6,7 +6,7 @@ import { KubeClient } from '../../../lib/kube/kube-client.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { readyCondition } from '../controller/conditions.ts';
 import { confirmSidecars, coveredPods, SidecarsUncheckedError } from './revocation-sidecars.ts';
-import { revokeInDirectory } from './revoke-directory.ts';
+import { checkInDirectory, revokeInDirectory } from './revoke-directory.ts';
 import {
   applicationKeys,
   parseRevokeFlags,
@@ -36,7 +36,10 @@ const SIDECARS_MIN_MS = 1_000;
 /** `gatehouse revoke`: creates an AccessRevocation (or finds one, --check) and waits until it is confirmed. */
 export async function runRevokeCommand(argv: string[]): Promise<number> {
   const flags = parseRevokeFlags(argv);
-  if (flags.check === undefined && flags.directory) return revokeInDirectory(flags, flags.directory);
+  if (flags.directory)
+    return flags.check === undefined
+      ? revokeInDirectory(flags, flags.directory)
+      : checkInDirectory(flags, flags.directory);
   const connection = loadConnection(flags.connection);
   const client = new KubeClient(connection, { fieldManager: 'gatehouse-revoke' });
   try {

@@ -38,12 +38,14 @@ Options:
   --confirm <what>        what confirms it: sidecars (default: every running sidecar of the covered
                           applications wrote that it applied it, read from their logs; needs list
                           on pods and get on pods/log, as the chart's gatehouse-revoker role has)
-                          or config (the operator's config for every covered application carries it)
+                          or config (the operator's config for every covered application carries it;
+                          with --revocations-dir: the file is written, no replica is waited for)
   --kubeconfig <file>     kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
   --context <name>        kubeconfig context
   --revocations-dir <dir> without a cluster: write the revocation into the directory standalone
                           sidecars share (their --revocations-dir); they apply it within their poll
-                          interval. --app names are namespace/name (default/<name> without a namespace)
+                          interval, and each running replica confirms it in the directory's .replicas
+                          folder. --app names are namespace/name (default/<name> without a namespace)
   --max-session-lifetime <d>  with --revocations-dir: the longest session.absoluteLifetime of the
                           applications (default 12h); the file is deleted after cut-off plus this
   --format <format>       text (default), json or name
@@ -101,6 +103,8 @@ export interface RevokeReportFlags {
 /** `gatehouse revoke --check <name>`: an AccessRevocation made before, confirmed again. */
 export interface RevokeCheckFlags extends RevokeReportFlags {
   readonly check: string;
+  /** Standalone: the shared revocations directory that holds it. */
+  readonly directory?: { readonly path: string };
 }
 
 /** Whose sessions end, and how to report it; checked flags of `gatehouse revoke`. */
@@ -176,7 +180,8 @@ export function parseRevokeFlags(argv: readonly string[], now = Date.now()): Rev
       );
     if (!isObjectKey(`x/${values.check}`) || values.check.includes('/'))
       throw new UsageError(`--check ${JSON.stringify(values.check)} is not the name of an AccessRevocation`);
-    return { ...report, check: values.check };
+    const dir = values['revocations-dir'];
+    return { ...report, check: values.check, ...(dir !== undefined ? { directory: { path: dir } } : {}) };
   }
   const target = revokeTarget(values);
   if (values.reason !== undefined && values.reason.length > 512)
@@ -227,7 +232,6 @@ const CREATE_ONLY_FLAGS = [
   'namespace',
   'reason',
   'before',
-  'revocations-dir',
 ] as const;
 
 const TARGET_FLAGS =

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { applicationLabel } from '../../../contract/application-label.ts';
 import { parseUpstreamOrigin } from '../../../contract/config/render.ts';
@@ -26,6 +27,7 @@ import { processKeys } from '../auth/process-keys.ts';
 import { createSessionEnds, type SessionEndReporter } from '../auth/session-ends.ts';
 import { openSessionEndsFile, type SessionEndsFile } from '../auth/session-ends-file.ts';
 import type { ConfigListener } from '../config/config-source.ts';
+import { createReplicaReporter } from '../config/replica-reporter.ts';
 import { directoryReporter, operatorReporter } from '../config/session-end-reporters.ts';
 import { createSidecarMetrics, type SidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar, type Sidecar } from '../server.ts';
@@ -108,18 +110,34 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     () => (fromSource ? configSecrets(fromSource) : []),
   );
   const idle = idleCollection(flags, sidecar, metrics);
+  // Standalone replicas sharing a revocations directory say there which revocations they enforce.
+  const replicaReport = flags.revocationsDir
+    ? createReplicaReporter({
+        directory: flags.revocationsDir,
+        onError: (error) =>
+          logEvent(sink, 'replica_report_failed', {
+            path: `${flags.revocationsDir}/.replicas`,
+            error: error.message,
+          }),
+      })
+    : undefined;
+  const installWithEnds = (config: SidecarConfig): void => {
+    const merged = sessionEnds.local.merge(config);
+    sidecar.install(merged);
+    replicaReport?.installed(merged);
+  };
   const install = (config: SidecarConfig): void => {
     fromSource = config;
     lastWaiting = ''; // a reason given again after this config is news
     metrics.configWaiting(undefined);
     metrics.workStarted(); // and so is its compile
-    sidecar.install(sessionEnds.local.merge(config));
+    installWithEnds(config);
     idle.dirty();
   };
   sessionEnds.onReinstall(() => {
     if (!fromSource) return;
     metrics.workStarted();
-    sidecar.install(sessionEnds.local.merge(fromSource));
+    installWithEnds(fromSource);
   });
   const sourceName = operator ? 'operator' : 'file';
   const listener: ConfigListener = {
@@ -234,6 +252,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     await Promise.race([sink.flush(), new Promise((resolve) => setTimeout(resolve, FINAL_FLUSH_MS).unref())]);
     throw error;
   }
+  replicaReport?.start(`${hostname()}:${address.port}`);
   const nodeOptionsApplied = sidecarNodeOptionsApplied();
   logEvent(sink, 'sidecar_started', {
     app: applicationLabel(config.application),
@@ -283,6 +302,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       // the application learn of them only from this one.
       await sessionEnds.stop(flags.graceMs - (performance.now() - stopAt) - LOG_FLUSH_MS);
       source.close();
+      await replicaReport?.stop();
       admin.closeAllConnections();
       admin.close();
       logEvent(sink, 'sidecar_stopped', { signal, ...cut });
