@@ -423,6 +423,8 @@ describe('revocations without a cluster', () => {
     expect(written.stderr).toBe('');
     expect(written.code).toBe(0);
     expect(written.stdout).toContain('default/wiki');
+    // The three replicas and the guarded one share the directory; the stray one does not read it.
+    expect(written.stdout).toContain('Applied by every running replica: 4 running replicas');
     await refusedEverywhere(cookie, 'revoked');
     const applied = await sidecars[2]?.waitForLine(
       (l) => l.type === 'revocation_applied' && l.user === 'alice@example.com',

@@ -124,6 +124,11 @@ describe('gatehouse revoke flags', () => {
       { check: 'alice-example-com-7qz4k', waitMs: 30_000, format: 'json', confirm: 'sidecars' },
     ],
     [
+      'a revocation file confirmed again from the replicas',
+      ['--check', 'alice-example-com-7qz4k', '--revocations-dir', '/srv/revocations'],
+      { check: 'alice-example-com-7qz4k', directory: { path: '/srv/revocations' } },
+    ],
+    [
       'one session by its id',
       ['--session', 'Qx7_k2-9aZbC3dEfGh1', '--app', 'corp/wiki'],
       { target: { session: 'Qx7_k2-9aZbC3dEfGh1' }, who: 'session Qx7_k2-9aZbC3dEfGh1' },

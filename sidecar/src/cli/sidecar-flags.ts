@@ -46,7 +46,8 @@ Options:
   --poll-interval <d>           config re-check interval besides file watching (default 1s)
   --revocations-dir <dir>       with --config: a directory the replicas share; its AccessRevocation
                                 files are read with the config, and sign-outs and back-channel
-                                logouts are written there, so they end the session in every replica
+                                logouts are written there, so they end the session in every replica;
+                                the replica reports the revocations in force in it under .replicas/
   --session-ends-file <file>    keeps this sidecar's sign-outs and back-channel logouts across a
                                 restart of its container: enforced again at start, and those not
                                 through to the operator (or --revocations-dir) yet sent again;
