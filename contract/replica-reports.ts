@@ -61,6 +61,9 @@ export async function removeReplicaReport(directory: string, app: string, replic
   });
 }
 
+/** A replica's or application's name as a report may give it. */
+const PRINTABLE_NAME = /^[\x21-\x7e]{1,320}$/;
+
 /** A report's text, checked; undefined for anything that is not one. */
 export function parseReplicaReport(text: string): ReplicaReport | undefined {
   let value: unknown;
@@ -72,9 +75,12 @@ export function parseReplicaReport(text: string): ReplicaReport | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const r = value as Record<string, unknown>;
   const names = r.revocations;
+  // The names are printed to an analyst's terminal: printable ASCII only, no escape sequences.
   if (
     typeof r.replica !== 'string' ||
+    !PRINTABLE_NAME.test(r.replica) ||
     typeof r.app !== 'string' ||
+    !PRINTABLE_NAME.test(r.app) ||
     typeof r.pid !== 'number' ||
     typeof r.reportedAt !== 'string' ||
     Number.isNaN(Date.parse(r.reportedAt)) ||

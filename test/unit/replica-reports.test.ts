@@ -47,6 +47,9 @@ describe('a replica report as read', () => {
     ['signsIn as text', JSON.stringify({ ...report(), signsIn: 'yes' }), false],
     ['names that are not text', JSON.stringify({ ...report(), revocations: [1] }), false],
     ['names not a list', JSON.stringify({ ...report(), revocations: 'a' }), false],
+    ['a replica name with a terminal escape', JSON.stringify(report({ replica: 'h:1\u001b]0;x\u0007' })), false],
+    ['an application name with a space', JSON.stringify(report({ app: 'default/wiki now' })), false],
+    ['an empty replica name', JSON.stringify(report({ replica: '' })), false],
   ])('%s', (_what, text, valid) => {
     expect(parseReplicaReport(text) !== undefined).toBe(valid);
   });
