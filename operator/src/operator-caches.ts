@@ -17,6 +17,7 @@ import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import { type KubeObject, objectKey, splitKey } from '../../lib/kube/kube-object.ts';
 import { PODS, type ResourceType, SECRETS, SERVICES } from '../../lib/kube/resource-types.ts';
 import { validApplication } from './controller/application-inputs.ts';
+import { externalUrlKey } from './controller/external-urls.ts';
 import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
 import { ReferenceIndex } from './controller/reference-index.ts';
 import { errorMessage, type OperatorLog } from './operator-log.ts';
@@ -129,10 +130,12 @@ function applicationRefs(key: string, object: KubeObject | undefined): string[] 
   if (!object) return [];
   const { namespace } = splitKey(key);
   const policies = (object.spec as { policies?: { name: string }[] }).policies ?? [];
+  const url = externalUrlKey(object);
   return [
     ...policies.map((p) => `policy:${namespace}/${p.name}`),
     ...secretReferences(object).map((ref) => `secret:${namespace}/${ref.name}`),
     `secret:${namespace}/${keysSecretName(object.metadata.name)}`,
+    ...(url !== undefined ? [`url:${url}`] : []),
   ];
 }
 
@@ -173,9 +176,19 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     for (const name of revocationViews.keys()) enqueue(`revocation:${name}`);
   };
 
+  /** The applications that sign people in at an external URL (`url:` targets), this one aside. */
+  const sharingUrl = (key: string): string[] =>
+    references
+      .targets(`app:${key}`)
+      .filter((t) => t.startsWith('url:'))
+      .flatMap((t) => references.sources(t))
+      .filter((source) => source !== `app:${key}`);
   const applications = informer(ACCESS_APPLICATIONS, (key, object) => {
+    // The applications that shared its external URL before and share it now learn who holds it first.
+    const before = sharingUrl(key);
     references.set(`app:${key}`, applicationRefs(key, object));
     enqueue(`app:${key}`);
+    for (const other of new Set([...before, ...sharingUrl(key)])) enqueue(other);
     const application =
       object && !object.metadata.deletionTimestamp ? validApplication(object).application : undefined;
     const lifetime = application ? sessionLifetimeMs(application) : undefined;
@@ -256,6 +269,8 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     revocationsCovering: (application: string): number =>
       revocationsEverywhere + (revocationsNaming.get(application) ?? 0),
     sessionLifetimes,
+    /** The other applications (namespace/name) that sign people in at this one's external URL. */
+    sameExternalUrl: (key: string): string[] => sharingUrl(key).map((source) => source.slice('app:'.length)),
     synced: Promise.all([
       applications.synced,
       policies.synced,

@@ -143,6 +143,7 @@ export function createOperator(options: OperatorOptions) {
       overlapMs: options.rotation?.overlapMs ?? DEFAULT_OVERLAP_MS,
     },
     revocations: () => caches.revocationViews.values(),
+    sameExternalUrl: caches.sameExternalUrl,
     onReady: (key, ready) => {
       if (ready === undefined) readiness.delete(key);
       else readiness.set(key, ready);

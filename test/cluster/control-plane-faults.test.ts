@@ -514,4 +514,70 @@ describe('smaller findings', () => {
     });
     await eventually(async () => (await readyReason()) === 'Ready', 10_000, 'Ready again');
   });
+
+  it('an application copied with the external URL of another: the later one is told, and recovers when it has its own', async () => {
+    const condition = (name: string) => env.ready(ACCESS_APPLICATIONS, NS, name);
+    const reasonOf = async (name: string) => (await condition(name))?.reason;
+    const copy = (name: string, externalUrl: string) =>
+      env.admin.apply(ACCESS_APPLICATIONS, {
+        metadata: { name, namespace: NS },
+        spec: {
+          ...wiki([...ports.map((p) => `127.0.0.1:${p}`), new URL(externalUrl).hostname]),
+          authentication: { ...(wiki().authentication as object), externalUrl },
+        },
+      });
+    await copy('wiki-copy', origin(0));
+    const told = await eventually(
+      async () => {
+        const c = await condition('wiki-copy');
+        return c?.reason === 'ExternalUrlInUse' ? c : undefined;
+      },
+      10_000,
+      'ExternalUrlInUse',
+    );
+    expect(told.status).toBe('False');
+    expect(told.message).toContain(
+      `externalUrl ${origin(0)} is also the externalUrl of AccessApplication ${NS}/wiki, created earlier`,
+    );
+    expect(await reasonOf('wiki')).toBe('Ready'); // the first holder goes on as it was
+    await eventually(
+      async () => {
+        const out = await env.cluster.kubectl([
+          'get',
+          'events',
+          '-n',
+          NS,
+          '--field-selector',
+          'reason=ExternalUrlInUse',
+        ]);
+        return out.includes('wiki-copy') ? out : undefined;
+      },
+      10_000,
+      'Warning event',
+    );
+    // A trailing slash is the same URL: told again for the new generation.
+    const slashed = await copy('wiki-copy', `${origin(0)}/`);
+    const again = await eventually(
+      async () => {
+        const c = await condition('wiki-copy');
+        return c?.observedGeneration === slashed.metadata.generation ? c : undefined;
+      },
+      10_000,
+      'the new generation judged',
+    );
+    expect(again.reason).toBe('ExternalUrlInUse');
+    // Its own path of the host: Ready.
+    await copy('wiki-copy', `${origin(0)}/copy`);
+    await eventually(async () => (await reasonOf('wiki-copy')) === 'Ready', 10_000, 'copy Ready');
+
+    // Two copies of one URL: the later one recovers when the first is deleted.
+    await copy('copy-a', 'https://tools.example.com/Grafana');
+    await copy('copy-b', 'https://TOOLS.example.com:443/Grafana/');
+    await eventually(async () => (await reasonOf('copy-b')) === 'ExternalUrlInUse', 10_000, 'copy-b told');
+    expect((await condition('copy-b'))?.message).toContain(`AccessApplication ${NS}/copy-a`);
+    expect(await reasonOf('copy-a')).toBe('Ready');
+    await env.admin.delete(ACCESS_APPLICATIONS, NS, 'copy-a');
+    await eventually(async () => (await reasonOf('copy-b')) === 'Ready', 10_000, 'copy-b Ready once alone');
+    for (const name of ['wiki-copy', 'copy-b']) await env.admin.delete(ACCESS_APPLICATIONS, NS, name);
+  });
 });

@@ -7,13 +7,14 @@ import { keysSecretName } from '../../../contract/keys.ts';
 import { type RevocationView, revocationsFor, sessionLifetimeMs } from '../../../contract/revocations.ts';
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
 import { KubeApiError } from '../../../lib/kube/kube-errors.ts';
-import { type KubeObject, splitKey } from '../../../lib/kube/kube-object.ts';
+import { type KubeObject, objectKey, splitKey } from '../../../lib/kube/kube-object.ts';
 import { SECRETS } from '../../../lib/kube/resource-types.ts';
 import type { ConfigHub } from '../delivery/config-hub.ts';
 import type { OperatorMetrics } from '../operator-metrics.ts';
 import { gatherInputs, type ObjectLookup, validApplication } from './application-inputs.ts';
 import { type DesiredReady, desiredStatus, readyCondition, sameStatus } from './conditions.ts';
 import type { EventRecorder } from './event-recorder.ts';
+import { earlierHolder } from './external-urls.ts';
 import { newKeysSecret, rotatedKeysSecret } from './keys-secret.ts';
 import { publishRevocations } from './publish-revocations.ts';
 
@@ -31,6 +32,8 @@ export interface ApplicationReconcilerContext {
   readonly rotation: { readonly rotationMs: number; readonly overlapMs: number };
   /** The AccessRevocations in force, read at the boundary. */
   readonly revocations: () => Iterable<RevocationView>;
+  /** The other applications (namespace/name) that sign people in at this one's external URL. */
+  readonly sameExternalUrl?: (key: string) => readonly string[];
   /** Called with the Ready status of every application after each reconcile (undefined when deleted). */
   readonly onReady?: (key: string, ready: DesiredReady['status'] | undefined) => void;
 }
@@ -107,6 +110,10 @@ export async function reconcileApplication(
   if (result.ok && ctx.hub.publish(key, result.config, inputs.jwks)) ctx.metrics.configPushes.inc();
   if (!result.ok) publishRevocations(ctx, key, sessionLifetimeMs(application));
 
+  const holder = earlierHolder(
+    object,
+    (ctx.sameExternalUrl?.(key) ?? []).flatMap((other) => ctx.applications.get(other) ?? []),
+  );
   let ready: DesiredReady;
   if (inputs.missingPolicies.length > 0) {
     ready = {
@@ -145,6 +152,12 @@ export async function reconcileApplication(
       status: 'False',
       reason: 'IdentityProviderNotFound',
       message: `${inputs.unknownProviders.join('; ')}, an identity provider this application does not have (it has: ${known.length > 0 ? known.join(', ') : 'none'}); that selector never matches`,
+    };
+  } else if (holder !== undefined) {
+    ready = {
+      status: 'False',
+      reason: 'ExternalUrlInUse',
+      message: `externalUrl ${application.spec.authentication?.externalUrl} is also the externalUrl of AccessApplication ${objectKey(holder)}, created earlier: the ingress sends the sign-in callbacks of that URL to one of them only, so the users of the other cannot finish signing in. Give this application its own host, or its own path of the host (externalUrl https://<host>/<path>, with the ingress routing that path to it)`,
     };
   } else {
     const policies = application.spec.policies?.length ?? 0;

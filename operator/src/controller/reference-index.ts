@@ -25,6 +25,11 @@ export class ReferenceIndex {
     }
   }
 
+  /** What one application refers to. */
+  targets(source: string): readonly string[] {
+    return this.#bySource.get(source) ?? [];
+  }
+
   /** The applications that refer to a target. */
   sources(target: string): readonly string[] {
     return [...(this.#byTarget.get(target) ?? [])];
