@@ -89,6 +89,8 @@ describe('a standalone replica’s report', () => {
     });
     reporter.installed(configWith([]));
     reporter.start('host-a:4180');
+    await vi.waitFor(() => expect(errors).toHaveLength(1));
+    // Written again every 20 ms, failing each time: still said once.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/EEXIST|ENOTDIR/);
