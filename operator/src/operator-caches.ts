@@ -4,6 +4,7 @@ import {
   ACCESS_REVOCATIONS,
 } from '../../contract/api/resource-types.ts';
 import { secretReferences } from '../../contract/config/references.ts';
+import { externalUrlKey } from '../../contract/external-url.ts';
 import { APPLICATION_KEY, type InjectedContainer, SIDECAR_CONTAINER } from '../../contract/injection.ts';
 import { keysSecretName } from '../../contract/keys.ts';
 import {
@@ -17,7 +18,6 @@ import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import { type KubeObject, objectKey, splitKey } from '../../lib/kube/kube-object.ts';
 import { PODS, type ResourceType, SECRETS, SERVICES } from '../../lib/kube/resource-types.ts';
 import { validApplication } from './controller/application-inputs.ts';
-import { externalUrlKey } from './controller/external-urls.ts';
 import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
 import { ReferenceIndex } from './controller/reference-index.ts';
 import { errorMessage, type OperatorLog } from './operator-log.ts';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { externalUrlKey } from '../../contract/external-url.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
-import { earlierHolder, externalUrlKey } from '../../operator/src/controller/external-urls.ts';
+import { earlierHolder } from '../../operator/src/controller/external-urls.ts';
 
 function app(
   name: string,

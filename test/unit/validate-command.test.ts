@@ -197,4 +197,51 @@ describe('gatehouse validate of files with several applications', () => {
     expect(Object.keys(configs)).toEqual(['monitoring/grafana', 'monitoring/wiki']);
     expect(configs['monitoring/wiki']?.application.name).toBe('wiki');
   });
+
+  it('two applications at one external URL: the later one is an error at its field', async () => {
+    const signingIn = (name: string, externalUrl: string) => ({
+      ...application(name, 'corp', 1, 'sre'),
+      spec: {
+        ...application(name, 'corp', 1, 'sre').spec,
+        hosts: ['tools.example.com'],
+        policies: [],
+        authentication: {
+          externalUrl,
+          identityProviders: [
+            {
+              name: 'corp',
+              issuer: 'https://idp.example.com',
+              clientId: name,
+              clientSecretRef: { name: 'oidc', key: 'secret' },
+            },
+          ],
+        },
+      },
+    });
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'oidc', namespace: 'corp' },
+      stringData: { secret: 's' },
+    };
+    const write = (second: string) => {
+      const file = join(dir, 'shared-url.yaml');
+      writeFileSync(
+        file,
+        [signingIn('grafana', 'https://tools.example.com/grafana'), signingIn('copy', second), secret]
+          .map((d) => stringify(d))
+          .join('---\n'),
+      );
+      return file;
+    };
+    const out = await runGatehouse(['validate', write('https://TOOLS.example.com:443/grafana/')]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(
+      /shared-url\.yaml:\d+:\d+ spec\.authentication\.externalUrl: is also the externalUrl of AccessApplication corp\/grafana \(shared-url\.yaml#1\)/,
+    );
+    // Its own path of the host: valid.
+    const apart = await runGatehouse(['validate', write('https://tools.example.com/wiki')]);
+    expect(apart.stderr).toBe('');
+    expect(apart.code).toBe(0);
+  });
 });

@@ -1,5 +1,4 @@
-import type { KubeObject } from '../../../lib/kube/kube-object.ts';
-import { objectKey } from '../../../lib/kube/kube-object.ts';
+import { type KubeObject, objectKey } from '../../../lib/kube/kube-object.ts';
 
 /**
  * Applications that sign people in at the same external URL: the ingress sends that URL's
@@ -7,31 +6,6 @@ import { objectKey } from '../../../lib/kube/kube-object.ts';
  * the other can never finish signing in (its login state is sealed with keys the first does not
  * have). Usually a copied manifest whose externalUrl was not changed.
  */
-
-/**
- * The external URL an application signs people in at, as compared: origin and path, no trailing
- * slash; undefined when it signs nobody in (or is being deleted).
- */
-export function externalUrlKey(object: KubeObject | undefined): string | undefined {
-  if (!object || object.metadata.deletionTimestamp) return undefined;
-  const auth = (object.spec as { authentication?: { externalUrl?: unknown; identityProviders?: unknown } })
-    .authentication;
-  const text = auth?.externalUrl;
-  // Without an identity provider nobody signs in there: no callback to lose.
-  if (
-    typeof text !== 'string' ||
-    !Array.isArray(auth?.identityProviders) ||
-    auth.identityProviders.length === 0
-  )
-    return undefined;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return undefined;
-  }
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-}
 
 /** Which of two applications came first: created earlier, then by namespace/name. */
 function earlier(a: KubeObject, b: KubeObject): boolean {

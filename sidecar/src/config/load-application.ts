@@ -1,11 +1,14 @@
 import type { AccessApplication } from '../../../contract/api/access-application.ts';
 import type { AccessPolicy } from '../../../contract/api/access-policy.ts';
+import { joinPath } from '../../../contract/api/validate.ts';
 import { type Located, renderSidecarConfig } from '../../../contract/config/render.ts';
 import { assertionAlgorithm } from '../../../contract/config/render-auth.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, type FieldError } from '../../../contract/errors.ts';
+import { externalUrlKey } from '../../../contract/external-url.ts';
 import { keysFromSecretData, keysSecretName } from '../../../contract/keys.ts';
 import { revocationsFor, sessionLifetimeMs } from '../../../contract/revocations.ts';
+import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { type ConfigDocuments, readConfigDocuments, secretsOf } from './config-documents.ts';
 import type { ConfigSnapshot } from './config-files.ts';
 import type { SourceDocument } from './load-documents.ts';
@@ -48,8 +51,30 @@ export function everyConfigFromSnapshot(
     const config = renderApplication(read, application, select);
     if (config) configs.set(standaloneApplicationKey(application.value), config);
   }
+  read.errors.push(...sharedExternalUrls(read.applications));
   if (read.errors.length === 0) return configs;
   throw new ConfigError('config_invalid', withPositions(read.errors, read.documents));
+}
+
+/**
+ * Applications of the files at the external URL of one before them (contract/external-url.ts):
+ * the sign-in callbacks of a URL reach one sidecar only.
+ */
+function sharedExternalUrls(applications: ConfigDocuments['applications']): FieldError[] {
+  const first = new Map<string, { readonly location: string; readonly key: string }>();
+  const errors: FieldError[] = [];
+  for (const { location, value } of applications) {
+    const url = externalUrlKey(value as unknown as KubeObject);
+    if (url === undefined) continue;
+    const holder = first.get(url);
+    if (holder === undefined) first.set(url, { location, key: standaloneApplicationKey(value) });
+    else
+      errors.push({
+        path: joinPath(location, 'spec.authentication.externalUrl'),
+        message: `is also the externalUrl of AccessApplication ${holder.key} (${holder.location}): the sign-in callbacks of a URL reach one of them only; give this application its own host or path (https://<host>/<path>)`,
+      });
+  }
+  return errors;
 }
 
 /** Renders one application of the files with its namespace's policies and Secrets; its problems go to read.errors. */
