@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -49,8 +50,9 @@ export async function writeReplicaReport(directory: string, report: ReplicaRepor
   const folder = join(directory, REPLICAS_FOLDER);
   await mkdir(folder, { recursive: true, mode: 0o755 });
   const file = replicaReportFile(report.app, report.replica);
-  const temporary = join(folder, `.${file}.${process.pid}.tmp`);
-  await writeFile(temporary, `${JSON.stringify(report)}\n`, { mode: 0o644 });
+  // Created afresh under a name nobody can guess (O_EXCL): never a named pipe planted in its place.
+  const temporary = join(folder, `.${file}.${randomBytes(6).toString('hex')}.tmp`);
+  await writeFile(temporary, `${JSON.stringify(report)}\n`, { mode: 0o644, flag: 'wx' });
   await rename(temporary, join(folder, file));
 }
 

@@ -42,8 +42,10 @@ export function writeRevocationFile(
   const name = 'name' in naming ? naming.name : `${naming.prefix}-${randomBytes(5).toString('hex')}`;
   const document = { apiVersion: API_VERSION, kind: 'AccessRevocation', metadata: { name }, spec };
   const text = `# Written by Gatehouse; deleted after it expires.\n# expires ${expires.toISOString()}\n${stringify(document)}`;
-  const temporary = join(directory, `.${name}.tmp`);
-  writeFileSync(temporary, text, { mode: 0o644 });
+  // A name no other writer knows, created afresh (O_EXCL): a named pipe planted at a predictable
+  // temporary path would otherwise be opened and block this write, and the sidecar, for ever.
+  const temporary = join(directory, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
+  writeFileSync(temporary, text, { mode: 0o644, flag: 'wx' });
   renameSync(temporary, join(directory, `${name}.yaml`));
   pruneRevocationFiles(directory);
   return name;

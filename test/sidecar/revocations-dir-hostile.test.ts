@@ -66,6 +66,11 @@ describe('a shared revocations directory of 8,000 files, a 300 MB file and a nam
       path: join(revocations, 'copied-log.json'),
       error: expect.stringMatching(/^314572800 bytes: larger than the 16 MiB a config file may hold/),
     });
+    // A change to the directory that changes no config (an editor's swap file, the replicas'
+    // reports folder) is read once, not at every poll from then on.
+    writeFileSync(join(revocations, '.other.yaml.swp'), '');
+    writeFileSync(join(revocations, 'NOTES.txt'), 'who wrote what');
+    await sleep(1_500);
     const pid = sidecar.child.pid as number;
     const before = cpuTicks(pid);
     await sleep(5_000);

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { generateApplicationKeys, keysSecretName, keysToSecretData } from '../../contract/keys.ts';
+import { sessionEndRevocationName } from '../../contract/session-ends.ts';
 import { freePort } from '../helpers/control-plane.ts';
 import { openRaw, sleep } from '../helpers/hostile.ts';
 import { eventually } from '../helpers/operator-cluster.ts';
@@ -162,7 +164,43 @@ describe('sign-out is a same-origin POST', () => {
     expect(await signOut(a, cookie)).toBe(200);
     expect(await forwarded(a, cookie, '/after-sign-out', upstreamPaths)).toBe(false);
   });
+
+  it('a named pipe planted where a sign-out would write its file does not stop the replica', async () => {
+    // Whoever may write the shared directory knows the name a sign-out's file gets (it comes from
+    // the session id and the application): a pipe at its temporary path blocked the sign-out's
+    // write, and with it the replica's event loop, for ever.
+    const a = origins[1] as string;
+    const { cookie } = await signIn(origins[0] as string);
+    expect(await forwarded(a, cookie, '/before-planted-pipe', upstreamPaths)).toBe(true);
+    const served = await sidecars[1]?.waitForLine(
+      (l) => l.type === 'request' && l.uri === '/before-planted-pipe',
+    );
+    const sid = String(served?.sessionId);
+    const name = sessionEndRevocationName({ session: sid, before: 0, reason: 'signed out' }, 'default/wiki');
+    execFileSync('mkfifo', [join(revocationsDir, `.${name}.tmp`)]);
+    expect(await signOut(a, cookie)).toBe(200);
+    const reported = await sidecars[1]?.waitForLine(
+      (l) => l.type === 'session_end_reported' && l.session === sid,
+    );
+    expect(reported).toMatchObject({ attempts: 1 });
+    expect(readdirSync(revocationsDir)).toContain(`${name}.yaml`);
+    // Still serving, and the session ended in the other replicas too.
+    await refusedEverywhere(cookie, 'after-planted-pipe');
+    expect((await request(`${a}/.gatehouse/ready`)).statusCode).toBe(200);
+  });
 });
+
+/** Until the cookie is refused (not forwarded) in every replica. */
+const refusedEverywhere = (cookie: string, label: string) =>
+  eventually(
+    async () => {
+      for (const [i, origin] of origins.entries())
+        if (await forwarded(origin, cookie, `/${label}-${i}-${Date.now()}`, upstreamPaths)) return false;
+      return true;
+    },
+    5_000,
+    `${label}: refused in every replica`,
+  );
 
 describe('hostile clients at the back-channel logout endpoint', () => {
   const post = (length: number) =>
@@ -317,16 +355,6 @@ describe('the audit sees every end', () => {
 
 describe('revocations without a cluster', () => {
   /** Resolves once every replica refuses the cookie (sends it to sign in, not to the application). */
-  const refusedEverywhere = (cookie: string, label: string) =>
-    eventually(
-      async () => {
-        for (const [i, origin] of origins.entries())
-          if (await forwarded(origin, cookie, `/${label}-${i}-${Date.now()}`, upstreamPaths)) return false;
-        return true;
-      },
-      5_000,
-      `${label}: refused in every replica`,
-    );
 
   it('an analyst ends one session from the audit: it prints the command, which ends that session in every replica and leaves her other one', async () => {
     const victim = await signIn(origins[0] as string);
@@ -423,8 +451,10 @@ describe('revocations without a cluster', () => {
     expect(written.stderr).toBe('');
     expect(written.code).toBe(0);
     expect(written.stdout).toContain('default/wiki');
-    // The three replicas and the guarded one share the directory; the stray one does not read it.
-    expect(written.stdout).toContain('Applied by every running replica: 4 running replicas');
+    // Confirmed by each replica sharing the directory (the guarded one has stopped by now; the
+    // stray one does not read it).
+    expect(written.stdout).toContain('Applied by every running replica: 3 running replicas');
+    for (const sidecar of sidecars) expect(written.stdout).toContain(`:${sidecar.port}`);
     await refusedEverywhere(cookie, 'revoked');
     const applied = await sidecars[2]?.waitForLine(
       (l) => l.type === 'revocation_applied' && l.user === 'alice@example.com',

@@ -47,7 +47,11 @@ describe('a replica report as read', () => {
     ['signsIn as text', JSON.stringify({ ...report(), signsIn: 'yes' }), false],
     ['names that are not text', JSON.stringify({ ...report(), revocations: [1] }), false],
     ['names not a list', JSON.stringify({ ...report(), revocations: 'a' }), false],
-    ['a replica name with a terminal escape', JSON.stringify(report({ replica: 'h:1\u001b]0;x\u0007' })), false],
+    [
+      'a replica name with a terminal escape',
+      JSON.stringify(report({ replica: 'h:1\u001b]0;x\u0007' })),
+      false,
+    ],
     ['an application name with a space', JSON.stringify(report({ app: 'default/wiki now' })), false],
     ['an empty replica name', JSON.stringify(report({ replica: '' })), false],
   ])('%s', (_what, text, valid) => {
@@ -88,6 +92,21 @@ describe('the reports in a directory', () => {
     const found = await readReplicaReports(dir);
     expect(found.map((r) => r.replica).sort()).toEqual(['host-a:4180', 'host-b:4180']);
     expect(readdirSync(folder).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('is written past a named pipe planted where a temporary file of it could be', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-replicas-'));
+    const folder = join(dir, REPLICAS_FOLDER);
+    mkdirSync(folder);
+    const file = replicaReportFile('default/wiki', 'host-a:4180');
+    for (const name of [`.${file}.tmp`, `.${file}.${process.pid}.tmp`])
+      execFileSync('mkfifo', [join(folder, name)]);
+    const written = writeReplicaReport(dir, report());
+    const late = new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('blocked on the pipe')), 2_000),
+    );
+    await Promise.race([written, late]);
+    expect((await readReplicaReports(dir)).map((r) => r.replica)).toEqual(['host-a:4180']);
   });
 
   it('has none when no replica wrote one, or a file stands where the folder would', async () => {

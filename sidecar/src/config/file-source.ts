@@ -62,8 +62,12 @@ export function createFileConfigSource(
       }
       return;
     }
-    if (sameSnapshot(last, snapshot)) return;
+    // The newest stamps are kept even when no text changed (a dot file or a note added to a
+    // directory, a file touched): else every later poll found them changed again and read the
+    // whole directory, 8,000 revocation files a second, for as long as the sidecar ran.
+    const same = sameSnapshot(last, snapshot);
     last = snapshot;
+    if (same) return;
     listener.onWork?.();
     try {
       listener.onConfig(load(snapshot));
