@@ -78,6 +78,26 @@ describe('a standalone replica’s report', () => {
     await reporter.stop();
   });
 
+  it('a stop is not held by a write that never ends (a directory whose server is gone)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-reporter-'));
+    let started = 0;
+    const reporter = createReplicaReporter({
+      directory: dir,
+      onError: (e) => expect.fail(e.message),
+      write: () => {
+        started++;
+        return new Promise<void>(() => undefined);
+      },
+    });
+    reporter.installed(configWith([]));
+    reporter.start('host-a:4180');
+    expect(started).toBe(1);
+    const at = performance.now();
+    await reporter.stop();
+    expect(performance.now() - at).toBeGreaterThanOrEqual(900);
+    expect(performance.now() - at).toBeLessThan(3_000);
+  });
+
   it('says once that it cannot write, and again after a write that worked', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-reporter-'));
     writeFileSync(join(dir, REPLICAS_FOLDER), 'a file where the folder goes');

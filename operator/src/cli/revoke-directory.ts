@@ -227,7 +227,7 @@ function replicasSentence(r: ReplicasConfirmation): string {
   const shown =
     r.applied.slice(0, 5).map(replicaName).join(', ') +
     (r.applied.length > 5 ? ` and ${r.applied.length - 5} more` : '');
-  if (r.applied.length === 0) return none ? `${none.trimStart()}\n` : '';
+  if (r.applied.length + r.pending.length === 0) return none ? `${none.trimStart()}\n` : '';
   if (r.pending.length === 0)
     return `Applied by every running replica: ${n(r.applied.length)} (${shown}).${none}\n`;
   return `Applied by ${r.applied.length} of ${n(r.applied.length + r.pending.length)}.${none}\n`;

@@ -29,7 +29,12 @@ export interface ReplicaReporterOptions {
   readonly onError: (error: Error) => void;
   readonly everyMs?: number;
   readonly now?: () => number;
+  /** How a report is written (the shared directory's writer unless a test stands in for it). */
+  readonly write?: typeof writeReplicaReport;
 }
+
+/** Longest a stop waits for the report's deletion (ms). */
+const STOP_WAIT_MS = 1_000;
 
 /** Writes between looks for reports nobody has written for a day (about once an hour). */
 const FORGET_EVERY_WRITES = 360;
@@ -55,7 +60,7 @@ export function createReplicaReporter(options: ReplicaReporterOptions): ReplicaR
 
   const writeOnce = async (): Promise<void> => {
     if (state === undefined || replica === undefined || stopped) return;
-    await writeReplicaReport(options.directory, {
+    await (options.write ?? writeReplicaReport)(options.directory, {
       replica,
       app: state.app,
       pid: process.pid,
@@ -112,9 +117,21 @@ export function createReplicaReporter(options: ReplicaReporterOptions): ReplicaR
     async stop() {
       stopped = true;
       clearInterval(timer);
-      await writing;
-      if (state === undefined || replica === undefined) return;
-      await removeReplicaReport(options.directory, state.app, replica).catch(failed);
+      const remove = async (): Promise<void> => {
+        await writing;
+        if (state === undefined || replica === undefined) return;
+        await removeReplicaReport(options.directory, state.app, replica).catch(failed);
+      };
+      // A directory that hangs (an NFS server gone) must not hold the stop: the report then goes
+      // stale, and the command says so.
+      let waited: NodeJS.Timeout | undefined;
+      await Promise.race([
+        remove(),
+        new Promise((resolve) => {
+          waited = setTimeout(resolve, STOP_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(waited);
     },
   };
 }
