@@ -27,7 +27,6 @@ import { processKeys } from '../auth/process-keys.ts';
 import { createSessionEnds, type SessionEndReporter } from '../auth/session-ends.ts';
 import { openSessionEndsFile, type SessionEndsFile } from '../auth/session-ends-file.ts';
 import type { ConfigListener } from '../config/config-source.ts';
-import { createReplicaReporter } from '../config/replica-reporter.ts';
 import { directoryReporter, operatorReporter } from '../config/session-end-reporters.ts';
 import { createSidecarMetrics, type SidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar, type Sidecar } from '../server.ts';
@@ -111,8 +110,9 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   );
   const idle = idleCollection(flags, sidecar, metrics);
   // Standalone replicas sharing a revocations directory say there which revocations they enforce.
+  // Loaded only then: a sidecar without the directory needs none of its file system calls.
   const replicaReport = flags.revocationsDir
-    ? createReplicaReporter({
+    ? (await import('../config/replica-reporter.ts')).createReplicaReporter({
         directory: flags.revocationsDir,
         onError: (error) =>
           logEvent(sink, 'replica_report_failed', {
