@@ -1,4 +1,5 @@
 import type { KubeObject } from '../lib/kube/kube-object.ts';
+import { compileHostMatcher } from '../lib/net/host.ts';
 
 /*
  * Two applications that sign people in at the same external URL cannot both work: the sign-in
@@ -9,7 +10,8 @@ import type { KubeObject } from '../lib/kube/kube-object.ts';
 
 /**
  * The external URL an application signs people in at, as compared: origin and path, no trailing
- * slash; undefined when it signs nobody in (or is being deleted).
+ * slash; undefined when it signs nobody in there (no identity provider, a URL its hosts do not
+ * take) or is being deleted.
  */
 export function externalUrlKey(object: KubeObject | undefined): string | undefined {
   if (!object || object.metadata.deletionTimestamp) return undefined;
@@ -29,5 +31,14 @@ export function externalUrlKey(object: KubeObject | undefined): string | undefin
   } catch {
     return undefined;
   }
+  // An application whose hosts do not take its own external URL signs nobody in there (its
+  // config is refused), so it holds the URL from no one.
+  const hosts = (object.spec as { hosts?: unknown }).hosts;
+  if (
+    !Array.isArray(hosts) ||
+    !hosts.every((h) => typeof h === 'string') ||
+    !compileHostMatcher(hosts)(url.host)
+  )
+    return undefined;
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }

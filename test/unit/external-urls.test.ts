@@ -6,7 +6,13 @@ import { earlierHolder } from '../../operator/src/controller/external-urls.ts';
 function app(
   name: string,
   externalUrl: string | undefined,
-  options: { created?: string; providers?: number; namespace?: string; deleting?: boolean } = {},
+  options: {
+    created?: string;
+    providers?: number;
+    namespace?: string;
+    deleting?: boolean;
+    hosts?: string[];
+  } = {},
 ): KubeObject {
   return {
     metadata: {
@@ -16,6 +22,7 @@ function app(
       ...(options.deleting ? { deletionTimestamp: '2026-12-06T00:00:00Z' } : {}),
     },
     spec: {
+      hosts: options.hosts ?? ['*.example.com', 'wiki.example.com:8443'],
       authentication: {
         ...(externalUrl !== undefined ? { externalUrl } : {}),
         identityProviders: Array.from({ length: options.providers ?? 1 }, (_, i) => ({ name: `p${i}` })),
@@ -43,6 +50,8 @@ describe('the external URL applications are compared by', () => {
     expect(externalUrlKey(app('a', undefined))).toBeUndefined();
     expect(externalUrlKey(app('a', 'https://x.example.com', { deleting: true }))).toBeUndefined();
     expect(externalUrlKey(undefined)).toBeUndefined();
+    // Its hosts do not take its own URL: its config is refused, it signs nobody in there.
+    expect(externalUrlKey(app('a', 'https://x.example.com', { hosts: ['y.example.com'] }))).toBeUndefined();
   });
 });
 
