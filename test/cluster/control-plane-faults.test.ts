@@ -463,6 +463,24 @@ describe('streams stay authorised', () => {
   }, 30_000);
 });
 
+/** The Events of a reason in the namespace, once one mentions `containing`. */
+const eventsOf = (reason: string, containing: string): Promise<string> =>
+  eventually(
+    async () => {
+      const out = await env.cluster.kubectl([
+        'get',
+        'events',
+        '-n',
+        NS,
+        '--field-selector',
+        `reason=${reason}`,
+      ]);
+      return out.includes(containing) ? out : undefined;
+    },
+    10_000,
+    `a ${reason} Event`,
+  );
+
 describe('smaller findings', () => {
   it('kubectl get grev prints when a revocation expires, not <invalid>', async () => {
     const printed = await env.cluster.kubectl(['get', 'grev']);
@@ -492,21 +510,7 @@ describe('smaller findings', () => {
     expect(condition.status).toBe('False');
     expect(condition.message).toContain('AccessPolicy "typo" names "corp-sso"');
     expect(condition.message).toContain('(it has: dev)');
-    const events = await eventually(
-      async () => {
-        const out = await env.cluster.kubectl([
-          'get',
-          'events',
-          '-n',
-          NS,
-          '--field-selector',
-          'reason=IdentityProviderNotFound',
-        ]);
-        return out.includes('corp-sso') ? out : undefined;
-      },
-      10_000,
-      'Warning event',
-    );
+    const events = await eventsOf('IdentityProviderNotFound', 'corp-sso');
     expect(events).toContain('Warning');
     await env.admin.apply(ACCESS_APPLICATIONS, {
       metadata: { name: 'wiki', namespace: NS },
@@ -540,21 +544,7 @@ describe('smaller findings', () => {
       `externalUrl ${origin(0)} is also the externalUrl of AccessApplication ${NS}/wiki, created earlier`,
     );
     expect(await reasonOf('wiki')).toBe('Ready'); // the first holder goes on as it was
-    await eventually(
-      async () => {
-        const out = await env.cluster.kubectl([
-          'get',
-          'events',
-          '-n',
-          NS,
-          '--field-selector',
-          'reason=ExternalUrlInUse',
-        ]);
-        return out.includes('wiki-copy') ? out : undefined;
-      },
-      10_000,
-      'Warning event',
-    );
+    expect(await eventsOf('ExternalUrlInUse', 'wiki-copy')).toContain('Warning');
     // A trailing slash is the same URL: told again for the new generation.
     const slashed = await copy('wiki-copy', `${origin(0)}/`);
     const again = await eventually(

@@ -42,6 +42,9 @@ function startReplica(app: string, port: number, more: string[] = []): Promise<S
   ]);
 }
 
+/** `gatehouse revoke … --revocations-dir <the shared directory>`. */
+const revoke = (...args: string[]) => runGatehouse(['revoke', ...args, '--revocations-dir', dir]);
+
 /** The names of the replicas in a JSON result's list. */
 const named = (list: { app: string; replica: string }[]) => list.map((r) => `${r.app}@${r.replica}`).sort();
 
@@ -85,15 +88,7 @@ afterAll(async () => {
 describe('gatehouse revoke --revocations-dir confirmed by each running replica', () => {
   it('waits for every running replica of the covered application, and names them', async () => {
     const started = Date.now();
-    const out = await runGatehouse([
-      'revoke',
-      '--user',
-      'ada@example.com',
-      '--app',
-      'wiki',
-      '--revocations-dir',
-      dir,
-    ]);
+    const out = await revoke('--user', 'ada@example.com', '--app', 'wiki');
     expect(out.stderr).toBe('');
     expect(out.code).toBe(0);
     expect(out.stdout).toContain('Applied by every running replica: 2 running replicas (default/wiki@');
@@ -117,15 +112,7 @@ describe('gatehouse revoke --revocations-dir confirmed by each running replica',
       signsIn: true,
       revocations: [],
     });
-    const out = await runGatehouse([
-      'revoke',
-      '--user',
-      'bob@example.com',
-      '--revocations-dir',
-      dir,
-      '--format',
-      'json',
-    ]);
+    const out = await revoke('--user', 'bob@example.com', '--format', 'json');
     expect(out.code).toBe(0);
     const result = JSON.parse(out.stdout);
     expect(named(result.replicas.applied)).toHaveLength(2);
@@ -142,17 +129,7 @@ describe('gatehouse revoke --revocations-dir confirmed by each running replica',
     await vi.waitFor(async () => expect(await readReplicaReports(dir)).toHaveLength(5)); // 4 and the stale one
     doomed.child.kill('SIGKILL');
     await doomed.stop();
-    const out = await runGatehouse([
-      'revoke',
-      '--user',
-      'eve@example.com',
-      '--app',
-      'wiki',
-      '--revocations-dir',
-      dir,
-      '--wait',
-      '1s',
-    ]);
+    const out = await revoke('--user', 'eve@example.com', '--app', 'wiki', '--wait', '1s');
     expect(out.code).toBe(1);
     expect(out.stdout).toContain('Applied by 2 of 3 running replicas.');
     const name = /--check (\S+) --revocations-dir/.exec(out.stderr)?.[1] ?? '';
@@ -162,7 +139,7 @@ describe('gatehouse revoke --revocations-dir confirmed by each running replica',
     // The same replica started again (same host and port) writes over its report, and confirms it.
     const back = await startReplica('wiki', port);
     try {
-      const again = await runGatehouse(['revoke', '--check', name, '--revocations-dir', dir]);
+      const again = await revoke('--check', name);
       expect(again.stderr).not.toContain('did not report it');
       expect(again.code).toBe(0);
       expect(again.stdout).toContain('Applied by every running replica: 3 running replicas');
@@ -174,15 +151,7 @@ describe('gatehouse revoke --revocations-dir confirmed by each running replica',
   });
 
   it('--confirm config waits for no replica', async () => {
-    const out = await runGatehouse([
-      'revoke',
-      '--user',
-      'zed@example.com',
-      '--revocations-dir',
-      dir,
-      '--confirm',
-      'config',
-    ]);
+    const out = await revoke('--user', 'zed@example.com', '--confirm', 'config');
     expect(out.code).toBe(0);
     expect(out.stderr).toBe('');
     expect(out.stdout).not.toContain('Applied by');
