@@ -83,22 +83,26 @@ export function parseReplicaReport(text: string): ReplicaReport | undefined {
     !PRINTABLE_NAME.test(r.replica) ||
     typeof r.app !== 'string' ||
     !PRINTABLE_NAME.test(r.app) ||
-    typeof r.pid !== 'number' ||
+    !Number.isInteger(r.pid) ||
+    (r.pid as number) < 1 ||
     typeof r.reportedAt !== 'string' ||
     Number.isNaN(Date.parse(r.reportedAt)) ||
-    typeof r.everyMs !== 'number' ||
-    !(r.everyMs > 0) ||
+    // A report that claims to come rarely would stand for a running replica for as long.
+    !Number.isInteger(r.everyMs) ||
+    (r.everyMs as number) < 100 ||
+    (r.everyMs as number) > 3_600_000 ||
     typeof r.signsIn !== 'boolean' ||
     !Array.isArray(names) ||
+    names.length > MAX_REPORTED_REVOCATIONS ||
     !names.every((n) => typeof n === 'string')
   )
     return undefined;
   return {
     replica: r.replica,
     app: r.app,
-    pid: r.pid,
+    pid: r.pid as number,
     reportedAt: r.reportedAt,
-    everyMs: r.everyMs,
+    everyMs: r.everyMs as number,
     signsIn: r.signsIn,
     revocations: names as string[],
   };

@@ -44,6 +44,18 @@ describe('a replica report as read', () => {
     ['a time that is none', JSON.stringify(report({ reportedAt: 'yesterday' })), false],
     ['no interval', JSON.stringify(report({ everyMs: 0 })), false],
     ['a negative interval', JSON.stringify(report({ everyMs: -5 })), false],
+    [
+      'an interval of a day (it would stand for a running replica for days)',
+      JSON.stringify(report({ everyMs: 86_400_000 })),
+      false,
+    ],
+    ['an interval that is no whole number', JSON.stringify(report({ everyMs: 10.5 })), false],
+    ['no process', JSON.stringify(report({ pid: 0 })), false],
+    [
+      'more names than a report lists',
+      JSON.stringify(report({ revocations: Array.from({ length: 2_001 }, (_, i) => `r-${i}`) })),
+      false,
+    ],
     ['signsIn as text', JSON.stringify({ ...report(), signsIn: 'yes' }), false],
     ['names that are not text', JSON.stringify({ ...report(), revocations: [1] }), false],
     ['names not a list', JSON.stringify({ ...report(), revocations: 'a' }), false],
