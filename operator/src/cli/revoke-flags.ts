@@ -34,7 +34,8 @@ Options:
                           not with --session, which names one session whenever it signed in)
   --wait <duration>       wait until it is confirmed (default 10s; 0s: do not wait)
   --check <name>          confirm an AccessRevocation made before again (e.g. once a sidecar that
-                          had not applied it is back on its config stream); creates nothing
+                          had not applied it is back on its config stream); creates nothing; with
+                          --revocations-dir, its file there, confirmed by the running replicas
   --confirm <what>        what confirms it: sidecars (default: every running sidecar of the covered
                           applications wrote that it applied it, read from their logs; needs list
                           on pods and get on pods/log, as the chart's gatehouse-revoker role has)
