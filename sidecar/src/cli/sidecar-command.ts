@@ -1,4 +1,3 @@
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
@@ -20,19 +19,18 @@ import {
   startIdleCollection,
 } from '../../../lib/idle-collection.ts';
 import { CROWD_BACKLOG, kernelBacklogCap, listenAddress, listenOn } from '../../../lib/listen.ts';
-import { createFdSink, type LogSink } from '../../../lib/log/log-sink.ts';
+import { createFdSink } from '../../../lib/log/log-sink.ts';
 import { connectionsWithinOpenFiles, openFileLimit, RESERVED_FILES } from '../../../lib/open-files.ts';
 import { certificatesOf } from '../../../lib/pem-certificates.ts';
 import { processKeys } from '../auth/process-keys.ts';
-import { createSessionEnds, type SessionEndReporter } from '../auth/session-ends.ts';
-import { openSessionEndsFile, type SessionEndsFile } from '../auth/session-ends-file.ts';
+import { createSessionEnds } from '../auth/session-ends.ts';
 import type { ConfigListener } from '../config/config-source.ts';
-import { directoryReporter, operatorReporter } from '../config/session-end-reporters.ts';
 import { createSidecarMetrics, type SidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar, type Sidecar } from '../server.ts';
-import { tlsName } from '../upstream/upstream.ts';
+import { logConfigLoaded } from './config-loaded-line.ts';
 import { exitOnDefect, FINAL_FLUSH_MS } from './exit-on-defect.ts';
 import { IDLE_COLLECTION_GAP, parseSidecarFlags, type SidecarFlags } from './sidecar-flags.ts';
+import { openEndsFile, sessionEndReporter } from './sidecar-session-ends.ts';
 
 /** `gatehouse sidecar`: resolves with the process exit code once stopped by a signal. */
 export function runSidecarCommand(argv: string[]): Promise<number> {
@@ -346,7 +344,6 @@ function idleCollection(flags: SidecarFlags, sidecar: Sidecar, metrics: SidecarM
   });
 }
 
-/** Where this sidecar's session ends go beyond itself: the operator, the shared directory, or nowhere. */
 /**
  * The certificates the operator's serving certificate is checked against, from `--operator-ca` or
  * `$GATEHOUSE_OPERATOR_CA`; a file or value without one stops the start with what is wrong, where
@@ -357,83 +354,4 @@ function operatorCa(ca: NonNullable<SidecarFlags['operator']>['ca']): string {
   const read = certificatesOf('file' in ca ? readFileSync(ca.file, 'utf8') : ca.pem);
   if ('problem' in read) throw new UsageError(`${from} ${read.problem}`);
   return read.certificates;
-}
-
-async function sessionEndReporter(
-  flags: SidecarFlags,
-  /** The operator's CA certificates (cluster mode). */
-  operatorTrust: string,
-  current: () => SidecarConfig | undefined,
-): Promise<{ reporter?: SessionEndReporter }> {
-  const operator = flags.operator;
-  if (operator)
-    return {
-      reporter: operatorReporter({
-        url: operator.url,
-        ca: operatorTrust,
-        tokenFile: operator.tokenFile,
-      }),
-    };
-  if (flags.revocationsDir)
-    return {
-      reporter: directoryReporter(flags.revocationsDir, () => current()?.auth.session.absoluteMs ?? 0),
-    };
-  return {};
-}
-
-/**
- * Opens `--session-ends-file`; a path the sidecar cannot read or write stops it at start (exit
- * 1, the path and the error on stderr): a sidecar that would forget its sign-outs at its next
- * restart does not serve.
- */
-function openEndsFile(path: string, sink: LogSink): SessionEndsFile {
-  try {
-    return openSessionEndsFile(path, {
-      onError: (error) => logEvent(sink, 'session_ends_file_failed', { path, error: error.message }),
-    });
-  } catch (error) {
-    const { code } = error as NodeJS.ErrnoException;
-    const message = (error as Error).message;
-    const named = message.includes(path) ? message : `${message} (${path})`;
-    throw Object.assign(new Error(`--session-ends-file: ${named}`), { code, path });
-  }
-}
-
-/** How the upstream's certificate is checked, for config_loaded: null for http. */
-function upstreamTlsOf(upstream: SidecarConfig['upstream']): {
-  serverName: string;
-  ca: 'public' | 'secret';
-  clientCertificate: { subject: string; notAfter: string } | null;
-} | null {
-  if (!upstream.origin.startsWith('https:')) return null;
-  // An https origin given by --upstream to a config of an http url: Node.js's defaults.
-  const client = upstream.tls?.clientCertificate;
-  const certificate = client ? new X509Certificate(client.certificates) : undefined;
-  return {
-    serverName: tlsName(upstream),
-    ca: upstream.tls?.ca ? 'secret' : 'public',
-    clientCertificate: certificate
-      ? {
-          subject: certificate.subject.split('\n').join(', '),
-          notAfter: new Date(certificate.validToDate).toISOString(),
-        }
-      : null,
-  };
-}
-
-/** The config_loaded event: which config now serves, and how many policies it enforces or audits. */
-function logConfigLoaded(sink: LogSink, config: SidecarConfig, source: 'file' | 'operator'): void {
-  const audit = config.policies.filter((p) => p.mode === 'audit').length;
-  logEvent(sink, 'config_loaded', {
-    app: applicationLabel(config.application),
-    generation: config.generation,
-    source,
-    policies: config.policies.length - audit,
-    auditPolicies: audit,
-    identityProviders: config.auth.providers.map((p) => p.name),
-    serviceTokens: config.auth.serviceTokens.tokens.length,
-    serviceAccounts: config.auth.serviceAccounts !== null,
-    upstream: config.upstream.origin,
-    upstreamTls: upstreamTlsOf(config.upstream),
-  });
 }

@@ -1,0 +1,48 @@
+import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import { logEvent } from '../../../contract/event-writer.ts';
+import type { LogSink } from '../../../lib/log/log-sink.ts';
+import type { SessionEndReporter } from '../auth/session-ends.ts';
+import { openSessionEndsFile, type SessionEndsFile } from '../auth/session-ends-file.ts';
+import { directoryReporter, operatorReporter } from '../config/session-end-reporters.ts';
+import type { SidecarFlags } from './sidecar-flags.ts';
+
+/** Where this sidecar's session ends go beyond itself: the operator, the shared directory, or nowhere. */
+export async function sessionEndReporter(
+  flags: SidecarFlags,
+  /** The operator's CA certificates (cluster mode). */
+  operatorTrust: string,
+  current: () => SidecarConfig | undefined,
+): Promise<{ reporter?: SessionEndReporter }> {
+  const operator = flags.operator;
+  if (operator)
+    return {
+      reporter: operatorReporter({
+        url: operator.url,
+        ca: operatorTrust,
+        tokenFile: operator.tokenFile,
+      }),
+    };
+  if (flags.revocationsDir)
+    return {
+      reporter: directoryReporter(flags.revocationsDir, () => current()?.auth.session.absoluteMs ?? 0),
+    };
+  return {};
+}
+
+/**
+ * Opens `--session-ends-file`; a path the sidecar cannot read or write stops it at start (exit
+ * 1, the path and the error on stderr): a sidecar that would forget its sign-outs at its next
+ * restart does not serve.
+ */
+export function openEndsFile(path: string, sink: LogSink): SessionEndsFile {
+  try {
+    return openSessionEndsFile(path, {
+      onError: (error) => logEvent(sink, 'session_ends_file_failed', { path, error: error.message }),
+    });
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    const message = (error as Error).message;
+    const named = message.includes(path) ? message : `${message} (${path})`;
+    throw Object.assign(new Error(`--session-ends-file: ${named}`), { code, path });
+  }
+}
