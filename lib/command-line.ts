@@ -2,22 +2,17 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** Whether `token` is one of the command's own options (`--name`, `--name=…`, `-n`). */
-function isOwnOption(token: string, options: Options): boolean {
-  if (token === '--') return true;
-  if (token.startsWith('--')) {
-    const name = token.slice(2).split('=', 1)[0] ?? '';
-    return Object.hasOwn(options, name);
-  }
-  return token.length === 2 && Object.values(options).some((o) => o.short === token[1]);
-}
-
 /** The option a token names when it is `--name` or `-n` alone (no value attached). */
 function bareOption(token: string, options: Options): Options[string] | undefined {
   if (token.startsWith('--'))
     return Object.hasOwn(options, token.slice(2)) ? options[token.slice(2)] : undefined;
   if (token.length === 2 && token[0] === '-') return Object.values(options).find((o) => o.short === token[1]);
   return undefined;
+}
+
+/** Whether `token` is one of the command's own options (`--name`, `--name=…`, `-n`) or `--`. */
+function isOwnOption(token: string, options: Options): boolean {
+  return token === '--' || bareOption(token.split('=', 1)[0] ?? '', options) !== undefined;
 }
 
 /**

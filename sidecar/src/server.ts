@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
+import type { RequestFault } from '../../contract/error-causes.ts';
 import { HttpError } from '../../contract/errors.ts';
 import { logEvent } from '../../contract/event-writer.ts';
 import { revocationTarget } from '../../contract/revocations.ts';
@@ -137,12 +138,6 @@ type ParserError = NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string
 /** Socket errors that mean the client went away; nothing can be answered. */
 const GONE: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
-const PROXY_HEADER_TIMEOUT = new HttpError(
-  'client_timeout',
-  408,
-  'The request was not received in time.',
-  'PROXY protocol header not whole in time',
-);
 const CONNECT_REFUSED = new HttpError(
   'connect_not_supported',
   405,
@@ -223,32 +218,21 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       expectedFrom: (peerIp) => state?.proxyProtocolFrom?.has(peerIp) === true,
       required: () => state?.config.proxyProtocol?.optional !== true,
       timeoutMs: limits.headersTimeoutMs,
-      refused(socket, outcome) {
-        // As the header timeout: a connection that sent nothing in time is no request.
-        if (!state || !socket.writable || (outcome.kind === 'timeout' && outcome.received === 0)) {
-          if (outcome.kind === 'timeout') metrics.idleConnectionClosed();
-          socket.destroy();
-          return;
-        }
-        const refused =
-          outcome.kind === 'timeout'
-            ? PROXY_HEADER_TIMEOUT
-            : new HttpError(
-                'bad_request',
-                400,
-                'Malformed request.',
-                `PROXY protocol header: ${outcome.reason}`,
-              );
-        handleProtocolError(
-          ctx,
-          state,
-          socket,
-          refused,
-          undefined,
-          undefined,
-          outcome.kind === 'invalid' ? 'proxy_header_invalid' : null,
-        );
-      },
+      // As the parser's refusals: the header timeout is the request header timeout.
+      refused: (socket, outcome) =>
+        outcome.kind === 'timeout'
+          ? refuseConnection(socket, {
+              code: 'ERR_HTTP_REQUEST_TIMEOUT',
+              sentNothing: outcome.received === 0,
+              detail: 'PROXY protocol header not whole in time',
+              cause: null,
+            })
+          : refuseConnection(socket, {
+              code: 'ERR_PROXY_HEADER',
+              sentNothing: false,
+              detail: `PROXY protocol header: ${outcome.reason}`,
+              cause: 'proxy_header_invalid',
+            }),
     },
   );
   const ctx: PipelineContext = {
@@ -353,27 +337,62 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       current.broken(code, requestFaultOf(code, error.reason ?? ''));
       return;
     }
-    if (!state || GONE.has(code) || !socket.writable) {
+    if (GONE.has(code)) {
       socket.destroy();
       return;
     }
-    // A connection closed by the header timeout before it sent a byte of a request is not a request.
-    if (code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === (connection?.bytesReadMark ?? 0)) {
+    refuseConnection(
+      socket,
+      {
+        code,
+        // A connection closed by the header timeout before it sent a byte of a request is not a request.
+        sentNothing: socket.bytesRead === (connection?.bytesReadMark ?? 0),
+        detail: code,
+        cause: PARSER_STATUS[code] ? null : requestFaultOf(code, error.reason ?? '', error.rawPacket),
+        rawPacket: error.rawPacket,
+      },
+      // Answers go out in order: after the responses to the requests ahead on this connection.
+      connection?.whenIdle(),
+    );
+  });
+
+  /**
+   * Answers and closes a connection whose next request could not be read: a parser error, the
+   * header timeout, a PROXY header that broke or did not come whole in time. One that the timeout
+   * closed before it sent a byte is no request: closed without a line.
+   */
+  function refuseConnection(
+    socket: Socket,
+    refusal: {
+      readonly code: string;
+      readonly sentNothing: boolean;
+      readonly detail: string;
+      readonly cause: RequestFault | null;
+      readonly rawPacket?: Buffer | undefined;
+    },
+    ahead?: Promise<void>,
+  ): void {
+    if (!state || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (refusal.code === 'ERR_HTTP_REQUEST_TIMEOUT' && refusal.sentNothing) {
       metrics.idleConnectionClosed();
       socket.destroy();
       return;
     }
-    const [status, errorCode, message] = PARSER_STATUS[code] ?? [400, 'bad_request', 'Malformed request.'];
-    const refused = new HttpError(errorCode, status, message, code);
-    const cause =
-      errorCode === 'bad_request' ? requestFaultOf(code, error.reason ?? '', error.rawPacket) : null;
+    const [status, errorCode, message] = PARSER_STATUS[refusal.code] ?? [
+      400,
+      'bad_request',
+      'Malformed request.',
+    ];
+    const refused = new HttpError(errorCode, status, message, refusal.detail);
     const installed = state;
-    // Answers go out in order: after the responses to the requests ahead on this connection.
-    const ahead = connection?.whenIdle() ?? Promise.resolve();
-    void ahead.then(() =>
-      handleProtocolError(ctx, installed, socket, refused, error.rawPacket, undefined, cause),
-    );
-  });
+    const answer = () =>
+      handleProtocolError(ctx, installed, socket, refused, refusal.rawPacket, undefined, refusal.cause);
+    if (ahead) void ahead.then(answer);
+    else answer();
+  }
 
   return {
     server,
