@@ -133,6 +133,7 @@ function makeRequest(): PolicyInput {
   return {
     identity: makeIdentity(),
     clientIp: ip4(),
+    privateEndpoint: null,
     path: `/${several(SEGMENTS, 1 + int(4)).join('/')}`,
     method: pick(METHODS),
   };

@@ -129,6 +129,12 @@ export const NativeRequestLine = Type.Object(
       description:
         'TCP peer address; from a load balancer of `spec.proxyProtocol`, the client its PROXY protocol header named.',
     }),
+    privateEndpoint: Type.Optional(
+      Type.String({
+        description:
+          'Only on requests that came through a private endpoint, as the PROXY protocol header of a load balancer of `spec.proxyProtocol` named it: `aws:<VPC endpoint id>` (AWS PrivateLink), `azure:<LinkID>` (Azure Private Link) or `gcp:<connection id>` (GCP Private Service Connect). It names the consumer where `peerIp`, an address in the consumer\u2019s own network, may not (two consumers may use the same ranges). Absent otherwise.',
+      }),
+    ),
     userAgent: Nullable(
       Type.String(),
       'User-Agent header: the text its bytes encode as UTF-8, or their Latin-1 reading when they are not UTF-8.',
@@ -198,6 +204,11 @@ export const CloudflareRequestLine = Type.Object(
     GatehouseDecision: Nullable(Decision, '`decision`.'),
     GatehouseAuditDecision: Nullable(Decision, '`auditDecision`.'),
     GatehouseConfigGeneration: Type.String({ description: '`configGeneration`.' }),
+    GatehousePrivateEndpoint: Type.Optional(
+      Type.String({
+        description: '`privateEndpoint`: only on requests that came through a private endpoint.',
+      }),
+    ),
   },
   { additionalProperties: false, description: 'The request line, Cloudflare profile.' },
 );

@@ -1,5 +1,5 @@
 import { clientNetwork } from '../../lib/net/address-bits.ts';
-import type { AuthRecord, RequestRecord } from './audit-record.ts';
+import { type AuthRecord, clientParts, clientText, type RequestRecord } from './audit-record.ts';
 import { revokeCommand } from './revoke-hint.ts';
 import type { AnomalySettings, Session } from './sessions.ts';
 
@@ -86,15 +86,20 @@ export function findAnomalies(requests: readonly RequestRecord[], settings: Anom
   let previous: RequestRecord | undefined;
   const denials: RequestRecord[] = [];
   let burstUntil = -1;
-  // An IPv6 host has a /64 and moves within it (privacy addresses rotate): the same place.
+  // An IPv6 host has a /64 and moves within it (privacy addresses rotate): the same place. The
+  // same address through another private endpoint is another consumer's network: a move.
   const ips = new Moves(
     'ip_change',
     (v) => v ?? '?',
-    (v) => (v === null ? null : clientNetwork(v)),
+    (v) => {
+      if (v === null) return null;
+      const { ip, endpoint } = clientParts(v);
+      return endpoint === null ? clientNetwork(ip) : `${clientNetwork(ip)} ${endpoint}`;
+    },
   );
   const agents = new Moves('user_agent_change', (v) => v ?? '(none)');
   for (const r of requests) {
-    ips.note(out, r, previous ? previous.clientIp : undefined, r.clientIp);
+    ips.note(out, r, previous ? clientText(previous) : undefined, clientText(r));
     agents.note(out, r, previous ? previous.userAgent : undefined, r.userAgent);
     previous = r;
     if (r.error === 'login_failed' && r.errorCause === 'browser_mismatch')

@@ -51,6 +51,8 @@ export interface RequestRecord {
   readonly durationMs?: number | null;
   readonly authMethod?: string | null;
   readonly clientIp: string | null;
+  /** The private endpoint the connection came through (`aws:vpce-…`), when the line names one. */
+  readonly privateEndpoint?: string | null;
   readonly userAgent: string | null;
   readonly identity: Identity | null;
   readonly sessionId: string | null;
@@ -152,6 +154,26 @@ type Json = Record<string, unknown>;
 type LineFields<T> = { readonly [K in keyof T]?: unknown };
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+const VIA = ' via ';
+
+/**
+ * The client of a request as the audit shows it: its address, and the private endpoint it came
+ * through when there was one (`10.0.0.7 via aws:vpce-0a1b`): behind private endpoints two
+ * consumers may have the same addresses, and only the endpoint tells them apart.
+ */
+export function clientText(r: Pick<RequestRecord, 'clientIp' | 'privateEndpoint'>): string | null {
+  if (r.clientIp === null) return null;
+  return r.privateEndpoint ? `${r.clientIp}${VIA}${r.privateEndpoint}` : r.clientIp;
+}
+
+/** clientText's address and endpoint apart. */
+export function clientParts(text: string): { readonly ip: string; readonly endpoint: string | null } {
+  const at = text.indexOf(VIA);
+  return at < 0
+    ? { ip: text, endpoint: null }
+    : { ip: text.slice(0, at), endpoint: text.slice(at + VIA.length) };
+}
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const time = (v: unknown): number => (typeof v === 'string' ? parseIsoTime(v) : Number.NaN);
 
@@ -199,6 +221,7 @@ function nativeRequest(o: LineFields<NativeRequestLine>): RequestRecord | undefi
     durationMs: num(o.durationMs) ?? (Number.isNaN(end) ? null : end - start),
     authMethod: str(o.authMethod),
     clientIp: str(o.clientIp),
+    privateEndpoint: str(o.privateEndpoint),
     userAgent: str(o.userAgent),
     identity: identity(o.identity),
     sessionId: str(o.sessionId),
@@ -232,6 +255,7 @@ function cloudflareRequest(o: LineFields<CloudflareRequestLine>): RequestRecord 
     durationMs: Number.isNaN(end - start) ? null : end - start,
     authMethod: str(o.GatehouseAuthMethod),
     clientIp: str(o.ClientIP),
+    privateEndpoint: str(o.GatehousePrivateEndpoint),
     userAgent: str(o.ClientRequestUserAgent) || null,
     identity: identity(o.GatehouseIdentity),
     sessionId: str(o.GatehouseSessionID),

@@ -1,5 +1,5 @@
 import { isoTime } from '../../lib/iso-time.ts';
-import type { RequestRecord } from './audit-record.ts';
+import { clientText, type RequestRecord } from './audit-record.ts';
 import type { AuditAnswer, AuditQuery } from './queries.ts';
 import { errorText } from './render-text.ts';
 import { sessionRevokeCommand } from './revoke-hint.ts';
@@ -119,7 +119,7 @@ function timeline(rows: readonly Lane[], from: number, to: number): string {
     const marks = row.requests.map(
       (r) =>
         `<rect class="${tone(r)}" x="${x(r.start) - 1.5}" y="${y + 3}" width="3" height="14" rx="1"><title>${esc(
-          `${clock(r.start)} ${r.method} ${r.uri} → ${r.status} ${r.decision?.action ?? r.outcome ?? ''}${r.error ? ` ${errorText(r)}` : ''} (${r.clientIp ?? '?'})`,
+          `${clock(r.start)} ${r.method} ${r.uri} → ${r.status} ${r.decision?.action ?? r.outcome ?? ''}${r.error ? ` ${errorText(r)}` : ''} (${clientText(r) ?? '?'})`,
         )}</title></rect>`,
     );
     const flags = row.anomalies.map(
@@ -164,7 +164,7 @@ function requestRows(
             : ''
         }<td>${esc(r.method)}</td><td class="uri">${esc(r.uri)}</td><td>${esc(r.status)}</td><td><span class="pill ${tone(r)}">${esc(
           r.decision?.action ?? r.outcome ?? '-',
-        )}</span> ${esc(r.decision?.policy ?? '')}</td><td>${r.error ? esc(errorText(r)) : ''}</td><td>${esc(r.clientIp)}</td><td class="ua" title="${esc(r.userAgent)}">${esc(r.userAgent)}</td></tr>`,
+        )}</span> ${esc(r.decision?.policy ?? '')}</td><td>${r.error ? esc(errorText(r)) : ''}</td><td>${esc(clientText(r))}</td><td class="ua" title="${esc(r.userAgent)}">${esc(r.userAgent)}</td></tr>`,
     )
     .join('')}</tbody></table>`;
 }
@@ -182,7 +182,7 @@ function sessionCard(s: Session): string {
     : '<span class="end">no end in these logs</span>';
   return `<section class="card"><h2>${esc(s.email ?? s.sub ?? '(unknown user)')} · ${esc(s.app)} · session ${esc(s.sessionId)}</h2>
 <div class="meta">Signed in ${s.login ? `<b>${esc(iso(s.login.time))}</b> from <b>${esc(s.login.clientIp)}</b>` : '<b>before these logs</b>'} via <b>${esc(s.provider)}</b> · active ${esc(span(s.last - s.first))} · <b>${s.requests.length}</b> requests · ${end}</div>
-<div class="chips">${s.ips.map((ip) => `<span class="chip">IP ${esc(ip)}</span>`).join('')}${s.userAgents
+<div class="chips">${s.ips.map((ip) => `<span class="chip">IP ${esc(ip)}</span>`).join('')}${s.privateEndpoints.map((e) => `<span class="chip">endpoint ${esc(e)}</span>`).join('')}${s.userAgents
     .map((ua) => `<span class="chip" title="${esc(ua)}">${esc(ua)}</span>`)
     .join('')}</div>
 ${s.anomalies.map((a) => `<div class="anomaly">▲ <b>${esc(a.kind.replaceAll('_', ' '))}</b> at ${esc(iso(a.time))}: ${esc(a.detail)}</div>`).join('')}

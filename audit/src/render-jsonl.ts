@@ -26,6 +26,7 @@ export function requestLine(r: RequestRecord, session: Session | null, flags: re
     bytesOut: r.bytesOut ?? null,
     durationMs: r.durationMs ?? null,
     clientIp: r.clientIp,
+    privateEndpoint: r.privateEndpoint ?? null,
     userAgent: r.userAgent,
     authMethod: r.authMethod ?? null,
     decision: r.decision?.action ?? null,

@@ -1,5 +1,5 @@
 import { isoTime } from '../../lib/iso-time.ts';
-import type { RequestRecord } from './audit-record.ts';
+import { clientText, type RequestRecord } from './audit-record.ts';
 import type { AuditAnswer, UserAtAddress } from './queries.ts';
 import { sessionRevokeCommand } from './revoke-hint.ts';
 import type { Session } from './sessions.ts';
@@ -71,6 +71,7 @@ export function sessionText(s: Session): string {
     `  IPs        ${s.ips.map(safe).join(', ') || '-'}`,
     `  agents     ${s.userAgents.map(safe).join(' | ') || '-'}`,
   ];
+  if (s.privateEndpoints.length > 0) head.push(`  endpoints  ${s.privateEndpoints.map(safe).join(', ')}`);
   for (const a of s.anomalies)
     head.push(`  ! ${a.kind.replaceAll('_', ' ')} at ${iso(a.time)}: ${safe(a.detail)}`);
   const command = sessionRevokeCommand(s);
@@ -84,7 +85,7 @@ export function sessionText(s: Session): string {
     String(r.status),
     decisionText(r),
     safe(errorText(r)),
-    safe(r.clientIp),
+    safe(clientText(r)),
     safe(r.userAgent),
   ]);
   return `${head.join('\n')}\n\n${table(
@@ -123,7 +124,7 @@ const requestCells = (r: RequestRecord): string[] => [
   String(r.status),
   decisionText(r),
   safe(errorText(r)),
-  safe(r.clientIp),
+  safe(clientText(r)),
 ];
 
 function requestsText(requests: readonly RequestRecord[]): string {

@@ -32,6 +32,8 @@ export interface Session {
   /** Client IPs and user agents, in the order first seen. */
   readonly ips: readonly string[];
   readonly userAgents: readonly string[];
+  /** The private endpoints the requests came through (`aws:vpce-…`), in the order first seen. */
+  readonly privateEndpoints: readonly string[];
   /** Every request, by start time (ties by the sidecar sequence number, then request id). */
   readonly requests: readonly RequestRecord[];
   readonly anomalies: readonly Anomaly[];
@@ -267,7 +269,12 @@ export class SessionBuilder {
       if (ua !== null && !userAgents.includes(ua)) userAgents.push(ua);
     };
     if (b.login) note(b.login.clientIp, b.login.userAgent);
-    for (const r of requests) note(r.clientIp, r.userAgent);
+    const privateEndpoints: string[] = [];
+    for (const r of requests) {
+      note(r.clientIp, r.userAgent);
+      if (r.privateEndpoint && !privateEndpoints.includes(r.privateEndpoint))
+        privateEndpoints.push(r.privateEndpoint);
+    }
     const revoked = this.#revokedBy(b);
     const end = revoked && (!b.end || revoked.time < b.end.time) ? revoked : b.end;
     const times = [
@@ -292,6 +299,7 @@ export class SessionBuilder {
       last: Math.max(...times),
       ips,
       userAgents,
+      privateEndpoints,
       requests,
       anomalies: [
         ...findAnomalies(requests, this.#settings),

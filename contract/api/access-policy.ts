@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox';
+import { PRIVATE_ENDPOINT_PATTERN } from '../../lib/net/proxy-protocol-endpoint.ts';
 import { GatehouseObject } from './gatehouse-object.ts';
 import { cel, exactlyOneOf, IpOrCidr, Opt, StringEnum } from './schema-helpers.ts';
 
@@ -109,6 +110,19 @@ const SELECTOR_FIELDS = {
       IpOrCidr(),
       1000,
       'Matches when the client IP is in one of these ranges. The client IP is the peer, or, behind trustedProxies, the first untrusted address of X-Forwarded-For read right to left.',
+    ),
+  ),
+  privateEndpoints: Opt(
+    list(
+      Type.String({
+        minLength: 5,
+        maxLength: 70,
+        pattern: PRIVATE_ENDPOINT_PATTERN,
+        description:
+          'A private endpoint: `aws:<VPC endpoint id>` (`aws:vpce-0123456789abcdef0`), `azure:<LinkID>` or `gcp:<Private Service Connect connection id>` (decimal).',
+      }),
+      1000,
+      'Matches when the connection came through one of these private endpoints (AWS PrivateLink, Azure Private Link, GCP Private Service Connect), as the PROXY protocol header of a load balancer of `spec.proxyProtocol` names it; the request line shows it as `privateEndpoint`. Never matches a connection without one.',
     ),
   ),
   serviceTokens: Opt(

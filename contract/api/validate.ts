@@ -2,6 +2,7 @@ import type { TSchema } from 'typebox';
 // The JSON Schema checker alone: a smaller module graph for every start than the full value module.
 import { Check, Compile, Errors, type Validator } from 'typebox/schema';
 import { DURATION_PATTERN } from '../../lib/duration.ts';
+import { PRIVATE_ENDPOINT_PATTERN } from '../../lib/net/proxy-protocol-endpoint.ts';
 import type { FieldError } from '../errors.ts';
 import { precompiledCheck } from './precompiled-checks.ts';
 
@@ -28,6 +29,8 @@ const PATTERN_FIXES: ReadonlyMap<string, (value: string) => string | undefined> 
   [DNS_SUBDOMAIN, (value: string) => value.toLowerCase()],
   [DNS_LABEL, (value: string) => value.toLowerCase()],
   [HOST, hostAsSent],
+  // The id as the cloud's console shows it, without the cloud's name in front.
+  [PRIVATE_ENDPOINT_PATTERN, (value: string) => (/^vpce-/i.test(value) ? `aws:${value}` : undefined)],
 ]);
 
 /** What the patterns of the schemas mean, in the words of an error message. */
@@ -51,6 +54,10 @@ const PATTERN_HINTS: ReadonlyMap<string, string> = new Map([
   ['^[^@\\s]+@[^@\\s]+$', 'an email address'],
   ['^/', 'a path starting with /'],
   ['^[A-Z]+$', 'an HTTP method in upper case, e.g. GET'],
+  [
+    PRIVATE_ENDPOINT_PATTERN,
+    'a private endpoint: aws:<VPC endpoint id> (aws:vpce-0123456789abcdef0), azure:<LinkID> or gcp:<connection id>, numbers in decimal without leading zeros',
+  ],
 ]);
 
 /** The edit distance of two short strings (insertions, deletions, substitutions). */

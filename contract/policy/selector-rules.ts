@@ -32,6 +32,20 @@ const uniqueItems =
 
 const lowerCase = (item: string): string => item.toLowerCase();
 
+/** The largest LinkID (Azure: 32 bits) and connection id (GCP: 64 bits) a header can carry. */
+const ENDPOINT_ID_MAX: Readonly<Record<string, bigint>> = {
+  azure: 0xffff_ffffn,
+  gcp: 0xffff_ffff_ffff_ffffn,
+};
+
+/** A number no PROXY header can carry would never match: refused rather than kept for ever. */
+function privateEndpointProblem(endpoint: string): string | undefined {
+  const colon = endpoint.indexOf(':');
+  const max = ENDPOINT_ID_MAX[endpoint.slice(0, colon)];
+  if (max === undefined || BigInt(endpoint.slice(colon + 1)) <= max) return undefined;
+  return `is over the largest ${endpoint.slice(0, colon) === 'azure' ? 'LinkID (4294967295)' : 'connection id (18446744073709551615)'}`;
+}
+
 /** Every selector kind's rule; the mapped type makes a missing kind a type error. */
 export const SELECTOR_RULES: { readonly [K in SelectorKind]: SelectorRule<K> } = {
   everyone: { reads: 'request', callers: 'any' },
@@ -62,6 +76,12 @@ export const SELECTOR_RULES: { readonly [K in SelectorKind]: SelectorRule<K> } =
     reads: 'request',
     callers: 'any',
     check: (value, at) => listItemErrors(value, at, cidrProblem),
+    normalise: uniqueItems(),
+  },
+  privateEndpoints: {
+    reads: 'request',
+    callers: 'any',
+    check: (value, at) => listItemErrors(value, at, privateEndpointProblem),
     normalise: uniqueItems(),
   },
   serviceTokens: { reads: 'identity', callers: 'machine', normalise: uniqueItems() },

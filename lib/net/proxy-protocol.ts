@@ -1,17 +1,28 @@
 import { isIP } from 'node:net';
+import { EndpointExtensions, type PrivateEndpoint } from './proxy-protocol-endpoint.ts';
 
 /**
  * The PROXY protocol header (HAProxy, versions 1 and 2) that a layer-4 load balancer (an AWS
  * Network Load Balancer, a GCP or Azure proxy, HAProxy in TCP mode) writes at the start of each
  * connection to say whose it is: read a chunk at a time, with nothing kept but the header's fixed
- * part, so a header that declares 64 KiB of extensions costs a few bytes to skip.
+ * part and one vendor extension's value (proxy-protocol-endpoint.ts), so a header that declares
+ * 64 KiB of extensions costs a few bytes to skip.
  * https://www.haproxy.org/download/3.0/doc/proxy-protocol.txt
  */
 
 /** What the start of a connection turned out to be. */
 export type ProxyHeader =
-  /** The header named the client: `source` is its address. */
-  | { readonly kind: 'proxied'; readonly source: string; readonly rest: Buffer }
+  /**
+   * The header named the client: `source` is its address; `endpoint` the private endpoint
+   * (AWS PrivateLink, Azure Private Link, GCP Private Service Connect) it came through, if a
+   * version 2 header's extensions named one.
+   */
+  | {
+      readonly kind: 'proxied';
+      readonly source: string;
+      readonly endpoint: PrivateEndpoint | null;
+      readonly rest: Buffer;
+    }
   /**
    * The balancer's own connection (version 2 LOCAL: its health check) or one it could not
    * describe (version 1 UNKNOWN, version 2 UNSPEC): the connection's own peer stands.
@@ -53,6 +64,8 @@ export class ProxyHeaderReader {
   private v2Source: string | null | undefined;
   /** Version 2: bytes of the header still to skip (its extensions) before what follows it. */
   private v2Left = 0;
+  /** Version 2 PROXY: its extensions, read for the private endpoint they may name. */
+  private extensions: EndpointExtensions | null = null;
 
   push(chunk: Buffer): ProxyHeader | null {
     if (this.v2Source !== undefined) return this.skip(chunk);
@@ -85,7 +98,7 @@ export class ProxyHeaderReader {
       !isPort(destinationPort)
     )
       return { kind: 'invalid', reason: 'v1_address' };
-    return { kind: 'proxied', source: source as string, rest };
+    return { kind: 'proxied', source: source as string, endpoint: null, rest };
   }
 
   private version2(data: Buffer): ProxyHeader | null {
@@ -118,18 +131,24 @@ export class ProxyHeaderReader {
           ? address.subarray(0, 4).join('.')
           : ipv6Text(address.subarray(0, 16));
     this.v2Left = length - block;
+    if (this.v2Source !== null && this.v2Left > 0) this.extensions = new EndpointExtensions();
     this.kept = Buffer.alloc(0);
     return this.skip(data.subarray(needed));
   }
 
-  /** Skips the rest of a version 2 header; the outcome, with what follows it, once it is past. */
+  /**
+   * Reads past the rest of a version 2 header (its extensions, for the endpoint they may name);
+   * the outcome, with what follows it, once it is past.
+   */
   private skip(chunk: Buffer): ProxyHeader | null {
+    this.extensions?.feed(chunk.length < this.v2Left ? chunk : chunk.subarray(0, this.v2Left));
     if (chunk.length < this.v2Left) {
       this.v2Left -= chunk.length;
       return null;
     }
     const rest = chunk.subarray(this.v2Left);
-    return this.v2Source == null ? { kind: 'local', rest } : { kind: 'proxied', source: this.v2Source, rest };
+    if (this.v2Source == null) return { kind: 'local', rest };
+    return { kind: 'proxied', source: this.v2Source, endpoint: this.extensions?.endpoint ?? null, rest };
   }
 }
 

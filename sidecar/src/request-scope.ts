@@ -68,6 +68,8 @@ export class RequestScope implements OrderLink {
   /** When the request started on the monotonic clock (performance.now(), milliseconds). */
   readonly startMono: number;
   readonly peerIp: string;
+  /** The private endpoint the connection came through (its PROXY header named it); null without one. */
+  readonly privateEndpoint: string | null;
   /** The client connection, kept here because `req.socket` is detached once the exchange ends. */
   readonly socket: Socket;
   /** The sidecar's record of that connection (timeouts, byte marks); null for synthetic requests. */
@@ -168,6 +170,7 @@ export class RequestScope implements OrderLink {
     this.startMono = performance.now();
     this.socket = req.socket;
     this.peerIp = connection?.peerIp ?? req.socket.remoteAddress ?? '';
+    this.privateEndpoint = connection?.privateEndpoint ?? null;
   }
 
   /** Records that the client waits for a 100 (Continue) before it sends its body; `send` sends it. */

@@ -20,6 +20,7 @@ const GLOBS = ['/a/**', '/a/b', '/b/*', '/**', '/', '/c/*/d'];
 const PATHS = ['/', '/a', '/a/b', '/a/b/c', '/b/x', '/b/', '/c/q/d', '/z'];
 const METHODS = ['GET', 'POST', 'DELETE'];
 const TOKENS = ['t1', 't2'];
+const ENDPOINTS = ['aws:vpce-0a1', 'aws:vpce-0b2', 'azure:7', 'gcp:18446744073709551615'];
 
 const some = <T>(pool: readonly T[]) =>
   fc.uniqueArray(fc.constantFrom(...pool), { minLength: 1, maxLength: pool.length });
@@ -37,6 +38,7 @@ export const selectorArb: fc.Arbitrary<Selector> = fc.oneof(
   ),
   some(IDPS).map((v): Selector => ({ identityProviders: v })),
   some(RANGES).map((v): Selector => ({ ipRanges: v })),
+  some(ENDPOINTS).map((v): Selector => ({ privateEndpoints: v })),
   some(TOKENS).map((v): Selector => ({ serviceTokens: v })),
   fc.constant<Selector>({ anyServiceToken: true }),
   fc.constantFrom<Selector>(
@@ -91,6 +93,7 @@ const identityArb: fc.Arbitrary<PolicyIdentity | null> = fc.oneof(
 export const inputArb: fc.Arbitrary<PolicyInput> = fc.record({
   identity: identityArb,
   clientIp: fc.constantFrom(...IPS),
+  privateEndpoint: fc.option(fc.constantFrom(...ENDPOINTS), { nil: null }),
   path: fc.constantFrom(...PATHS),
   method: fc.constantFrom(...METHODS),
 });

@@ -15,7 +15,14 @@ export function user(overrides: Partial<PolicyIdentity> = {}): PolicyIdentity {
   };
 }
 
-/** One request as policies see it; anonymous GET / from 203.0.113.7 unless overridden. */
+/** One request as policies see it; anonymous GET / from 203.0.113.7, no private endpoint, unless overridden. */
 export function request(overrides: Partial<PolicyInput> = {}): PolicyInput {
-  return { identity: null, clientIp: '203.0.113.7', path: '/', method: 'GET', ...overrides };
+  return {
+    identity: null,
+    clientIp: '203.0.113.7',
+    privateEndpoint: null,
+    path: '/',
+    method: 'GET',
+    ...overrides,
+  };
 }

@@ -48,3 +48,31 @@ export function proxyV2(
 export function proxyV2For(client: string, extensions: number | Buffer = 0, local = false): Buffer {
   return proxyV2(local ? 0 : 1, client.includes(':') ? 0x21 : 0x11, tcpBlock(client), extensions);
 }
+
+/** One version 2 extension (a TLV): its type, a 16-bit length, its value. */
+export function proxyTlv(type: number, value: readonly number[] | Buffer): Buffer {
+  const bytes = Buffer.from(value);
+  const head = Buffer.from([type, 0, 0]);
+  head.writeUInt16BE(bytes.length, 1);
+  return Buffer.concat([head, bytes]);
+}
+
+/** The extension an AWS Network Load Balancer adds for a connection through a VPC endpoint. */
+export function awsEndpointTlv(endpointId: string): Buffer {
+  return proxyTlv(0xea, Buffer.concat([Buffer.from([0x01]), Buffer.from(endpointId, 'latin1')]));
+}
+
+/** The extension Azure Private Link adds: the private endpoint's LinkID, little-endian. */
+export function azureLinkTlv(linkId: number): Buffer {
+  const value = Buffer.alloc(5);
+  value[0] = 0x01;
+  value.writeUInt32LE(linkId, 1);
+  return proxyTlv(0xee, value);
+}
+
+/** The extension GCP Private Service Connect adds: the connection id, big-endian. */
+export function gcpConnectionTlv(connectionId: bigint): Buffer {
+  const value = Buffer.alloc(8);
+  value.writeBigUInt64BE(connectionId);
+  return proxyTlv(0xe0, value);
+}

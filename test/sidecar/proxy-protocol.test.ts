@@ -11,7 +11,7 @@ import {
   within,
 } from '../helpers/hostile.ts';
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
-import { PROXY_V2_SIGNATURE, proxyV2For } from '../helpers/proxy-headers.ts';
+import { azureLinkTlv, gcpConnectionTlv, PROXY_V2_SIGNATURE, proxyV2For } from '../helpers/proxy-headers.ts';
 import {
   applicationYaml,
   policyYaml,
@@ -92,13 +92,19 @@ beforeAll(async () => {
       {
         upstream: { url: upstream.url },
         proxyProtocol: { from: [`${BALANCER}/32`] },
-        policies: [{ name: 'not-from-the-office' }],
+        policies: [{ name: 'not-from-the-office' }, { name: 'partners' }],
       },
       {
         'not-from-the-office': {
           decision: 'bypass',
           include: [{ everyone: true }],
-          exclude: [{ ipRanges: ['198.51.100.0/24'] }],
+          exclude: [{ ipRanges: ['198.51.100.0/24'] }, { paths: ['/partner/**'] }],
+        },
+        // Two consumers' endpoints of the three clouds; any other endpoint, or none, is refused.
+        partners: {
+          decision: 'bypass',
+          include: [{ privateEndpoints: ['aws:vpce-08d2bf15fac5001c9', 'gcp:18446744072646845442'] }],
+          require: [{ paths: ['/partner/**'] }],
         },
       },
     ),
@@ -129,12 +135,50 @@ describe('the PROXY protocol from a load balancer of spec.proxyProtocol', () => 
     expect(await lineOf('/public/v2')).toMatchObject({
       clientIp: '203.0.113.8',
       peerIp: '203.0.113.8',
+      privateEndpoint: 'aws:vpce-08d2bf15fac5001c9',
       status: 200,
     });
+    expect(await lineOf('/public/v1')).not.toHaveProperty('privateEndpoint');
     // An ipRanges policy judges the client the header named, not the balancer.
     const office = await open();
     office.socket.write(v1('198.51.100.9') + get('/public/office'));
     await office.waitFor(/^HTTP\/1\.1 403 /);
+  });
+
+  it('the private endpoint a version 2 header names (AWS, Azure, GCP): in the line, and judged by privateEndpoints', async () => {
+    const through = async (header: Buffer | string, path: string): Promise<Record<string, unknown>> => {
+      const client = await open();
+      client.socket.write(Buffer.concat([Buffer.from(header), Buffer.from(get(path))]));
+      await client.waitFor(/^HTTP\/1\.1 \d{3} /);
+      return lineOf(path);
+    };
+    // Consumers of two clouds' listed endpoints: admitted, and named in their lines.
+    expect(await through(v2('10.0.0.7'), '/partner/aws')).toMatchObject({
+      status: 200,
+      clientIp: '10.0.0.7',
+      privateEndpoint: 'aws:vpce-08d2bf15fac5001c9',
+      decision: { action: 'bypass', policy: 'partners', reason: 'private_endpoint_listed' },
+    });
+    expect(
+      await through(proxyV2For('10.0.0.7', gcpConnectionTlv(18446744072646845442n)), '/partner/gcp'),
+    ).toMatchObject({ status: 200, privateEndpoint: 'gcp:18446744072646845442' });
+    // The same client address through an endpoint nobody listed: refused, and the line says which.
+    const azure = await through(proxyV2For('10.0.0.7', azureLinkTlv(7)), '/partner/azure');
+    expect(azure).toMatchObject({ privateEndpoint: 'azure:7', decision: { action: 'deny' } });
+    expect(azure.status).not.toBe(200);
+    // No endpoint (version 1 has no extensions; a version 2 header without one): refused, no field.
+    for (const [header, path] of [
+      [v1('10.0.0.7'), '/partner/v1'],
+      [proxyV2For('10.0.0.7'), '/partner/v2-plain'],
+    ] as const) {
+      const line = await through(header, path);
+      expect(line.status).not.toBe(200);
+      expect(line).not.toHaveProperty('privateEndpoint');
+    }
+    // A client outside the balancer cannot name an endpoint: its header is no HTTP request.
+    const direct = await open('127.0.0.1');
+    direct.socket.write(Buffer.concat([v2('10.0.0.7'), Buffer.from(get('/partner/direct'))]));
+    await direct.waitFor(/^HTTP\/1\.1 400 /);
   });
 
   it('the header alone first, then requests on the same connection, kept alive and pipelined', async () => {

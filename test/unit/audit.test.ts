@@ -5,8 +5,8 @@ import { parseBurst, parseTimeArgument } from '../../audit/src/audit-command.ts'
 import { parseAuditLine, type RequestRecord, toAuditRecord } from '../../audit/src/audit-record.ts';
 import { type Needles, scanLines } from '../../audit/src/line-scanner.ts';
 import { createQueryRunner, pathMatches, queryNeedles } from '../../audit/src/queries.ts';
-import { renderTable, requestTableWriter } from '../../audit/src/render-text.ts';
-import { SessionBuilder } from '../../audit/src/sessions.ts';
+import { renderTable, requestTableWriter, sessionText } from '../../audit/src/render-text.ts';
+import { type Session, SessionBuilder } from '../../audit/src/sessions.ts';
 import { UsageError } from '../../lib/args.ts';
 import { requestRecord } from '../helpers/audit-records.ts';
 
@@ -57,6 +57,14 @@ describe('audit records', () => {
       sessionId: 'sid',
       status: 200,
     });
+  });
+
+  it('reads the private endpoint of both profiles into the same record', () => {
+    const a = parseAuditLine(JSON.stringify({ ...native, privateEndpoint: 'aws:vpce-0a1' }));
+    const b = parseAuditLine(JSON.stringify({ ...cloudflare, GatehousePrivateEndpoint: 'aws:vpce-0a1' }));
+    expect(a).toEqual(b);
+    expect(a).toMatchObject({ privateEndpoint: 'aws:vpce-0a1' });
+    expect(parseAuditLine(JSON.stringify(native))).toMatchObject({ privateEndpoint: null });
   });
 
   it.each([
@@ -181,6 +189,23 @@ describe('anomalies', () => {
       [request(1, { clientIp: '2001:db8:1:2::5' }), request(2, { clientIp: '2001:db8:1:3::5' })],
       ['ip_change'],
     ],
+    [
+      'the same address through another private endpoint (another consumer\u2019s network) is a move',
+      [
+        request(1, { clientIp: '10.0.0.7', privateEndpoint: 'aws:vpce-0a1' }),
+        request(2, { clientIp: '10.0.0.7', privateEndpoint: 'aws:vpce-0a1' }),
+        request(3, { clientIp: '10.0.0.7', privateEndpoint: 'aws:vpce-0b2' }),
+      ],
+      ['ip_change'],
+    ],
+    [
+      'the same endpoint and address is none',
+      [
+        request(1, { clientIp: '10.0.0.7', privateEndpoint: 'gcp:7' }),
+        request(2, { clientIp: '10.0.0.7', privateEndpoint: 'gcp:7' }),
+      ],
+      [],
+    ],
     ['a user-agent change', [request(1), request(2, { userAgent: 'curl/8' })], ['user_agent_change']],
     ['five denials within a minute', [1, 2, 3, 4, 5].map((n) => request(n * 10, deny)), ['denial_burst']],
     ['five denials spread over longer', [1, 2, 3, 4, 5].map((n) => request(n * 20, deny)), []],
@@ -216,6 +241,23 @@ describe('anomalies', () => {
 });
 
 describe('sessions', () => {
+  it('through private endpoints: the endpoints listed, each request\u2019s client named with its endpoint, a move between them flagged', () => {
+    const b = new SessionBuilder();
+    b.add(request(1, { clientIp: '10.0.0.7', privateEndpoint: 'aws:vpce-0a1' }));
+    b.add(request(2, { clientIp: '10.0.0.7', privateEndpoint: 'aws:vpce-0b2' }));
+    b.add(request(3, { clientIp: '10.0.0.7' }));
+    const [session] = b.sessions();
+    expect(session?.ips).toEqual(['10.0.0.7']);
+    expect(session?.privateEndpoints).toEqual(['aws:vpce-0a1', 'aws:vpce-0b2']);
+    expect(session?.anomalies.map((a) => a.detail)).toEqual([
+      'moved to 10.0.0.7 via aws:vpce-0b2 (from 10.0.0.7 via aws:vpce-0a1)',
+      'moved to 10.0.0.7 (from 10.0.0.7 via aws:vpce-0b2)',
+    ]);
+    const text = sessionText(session as Session);
+    expect(text).toContain('  endpoints  aws:vpce-0a1, aws:vpce-0b2\n');
+    expect(text).toMatch(/10\.0\.0\.7 via aws:vpce-0a1 /);
+  });
+
   it('orders requests by start (ties by request id), collects IPs and agents, and takes the earliest end', () => {
     const b = new SessionBuilder();
     b.add(request(5));

@@ -348,6 +348,22 @@ describe('loading AccessPolicy YAML', () => {
       ],
     ],
     [
+      'private endpoints: a bare VPC endpoint id, an unknown cloud, a number no header carries',
+      `${app('[{name: a}]')}---\n${POLICY}metadata: {name: a}\nspec: {decision: bypass, include: [{privateEndpoints: [vpce-0a1, 'oci:1', 'aws:vpce-0a1', 'azure:4294967296', 'gcp:18446744073709551616', 'gcp:01']}]}\n`,
+      [
+        'app.yaml#2 spec.include[0].privateEndpoints[0]: must be a private endpoint: aws:<VPC endpoint id> (aws:vpce-0123456789abcdef0), azure:<LinkID> or gcp:<connection id>, numbers in decimal without leading zeros (got "vpce-0a1"; write "aws:vpce-0a1")',
+        'app.yaml#2 spec.include[0].privateEndpoints[1]: must be a private endpoint: aws:<VPC endpoint id> (aws:vpce-0123456789abcdef0), azure:<LinkID> or gcp:<connection id>, numbers in decimal without leading zeros (got "oci:1")',
+        'app.yaml#2 spec.include[0].privateEndpoints[5]: must be a private endpoint: aws:<VPC endpoint id> (aws:vpce-0123456789abcdef0), azure:<LinkID> or gcp:<connection id>, numbers in decimal without leading zeros (got "gcp:01")',
+      ],
+    ],
+    [
+      'a private endpoint number no PROXY header carries (after the schema passes)',
+      `${app('[{name: a}]')}---\n${POLICY}metadata: {name: a}\nspec: {decision: bypass, include: [{privateEndpoints: ['azure:4294967296', 'gcp:18446744073709551615']}]}\n`,
+      [
+        'app.yaml#2 spec.include[0].privateEndpoints[0]: is over the largest LinkID (4294967295) (got "azure:4294967296")',
+      ],
+    ],
+    [
       'schema errors: unknown decision, two fields in one selector, empty include',
       `${POLICY}metadata: {name: a}\nspec: {decision: permit, include: []}\n---\n${POLICY}metadata: {name: b}\nspec: {decision: deny, include: [{everyone: true, methods: [GET]}, {claim: {name: x}}]}\n`,
       [

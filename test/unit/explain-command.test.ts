@@ -333,6 +333,49 @@ describe('gatehouse explain', () => {
     });
   });
 
+  it('a request through a private endpoint: --private-endpoint, as the log names it', async () => {
+    const partners = join(dir, 'partners.yaml');
+    writeFileSync(
+      partners,
+      [
+        doc('AccessApplication', 'reports', {
+          hosts: ['reports.example.com'],
+          upstream: { url: 'http://127.0.0.1:3000' },
+          policies: [{ name: 'partner-a' }],
+        }),
+        doc('AccessPolicy', 'partner-a', {
+          decision: 'bypass',
+          include: [{ privateEndpoints: ['aws:vpce-0a1b2c3d4e5f60718'] }],
+        }),
+      ]
+        .map((d) => stringify(d))
+        .join('---\n'),
+    );
+    const through = await runGatehouse([
+      'explain',
+      partners,
+      '--path',
+      '/',
+      '--private-endpoint',
+      'aws:vpce-0a1b2c3d4e5f60718',
+    ]);
+    expect(through.code).toBe(0);
+    expect(through.stdout.split('\n').slice(0, 2)).toEqual([
+      'GET / from any address through aws:vpce-0a1b2c3d4e5f60718, by a caller without credentials',
+      'Decision  bypass, by policy monitoring/partner-a at include[0].privateEndpoints (private_endpoint_listed)',
+    ]);
+    const other = await runGatehouse(['explain', partners, '--path', '/', '--private-endpoint', 'azure:7']);
+    expect(other.code).toBe(1);
+    expect(other.stdout).toMatch(/include\[0\]\.privateEndpoints +fail +private_endpoint_not_listed/);
+    const none = await runGatehouse(['explain', partners, '--path', '/']);
+    expect(none.code).toBe(1);
+    const wrong = await runGatehouse(['explain', partners, '--path', '/', '--private-endpoint', 'vpce-0a1b']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain(
+      '--private-endpoint vpce-0a1b is none: give aws:<vpce id>, azure:<LinkID> or gcp:<connection id>',
+    );
+  });
+
   it('an invalid config: its errors as validate prints them, exit 3', async () => {
     const broken = join(dir, 'broken.yaml');
     writeFileSync(

@@ -88,6 +88,8 @@ function record(next: () => number): NativeRequestLine {
     upstreamMs: maybe(next, () => number(next)),
     clientIp: text(next),
     peerIp: text(next),
+    // Only on requests through a private endpoint; left out (undefined) otherwise.
+    privateEndpoint: next() < 0.5 ? undefined : text(next),
     userAgent: maybe(next, () => text(next)),
     identity: maybe(next, () => ({
       kind: text(next),
@@ -145,7 +147,7 @@ describe('native request line JSON', () => {
 
   it('writes the fields in the order of the log schema', () => {
     const w = new LineWriter();
-    const r = record(random(5));
+    const r = { ...record(random(5)), privateEndpoint: 'aws:vpce-0abc' };
     w.line((line) => writeNativeLine(line, r));
     const line = JSON.parse(written(w).toString('utf8')) as object;
     expect(Object.keys(line)).toEqual(Object.keys(NativeRequestLine.properties));

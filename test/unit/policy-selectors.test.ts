@@ -39,6 +39,19 @@ describe('policy validation', () => {
       ],
     ],
     [
+      'private endpoint numbers no PROXY header can carry',
+      {
+        decision: 'deny',
+        include: [{ privateEndpoints: ['azure:4294967296', 'gcp:18446744073709551616', 'azure:4294967295'] }],
+        require: [],
+        exclude: [],
+      },
+      [
+        'p.yaml#1 spec.include[0].privateEndpoints[0]: is over the largest LinkID (4294967295) (got "azure:4294967296")',
+        'p.yaml#1 spec.include[0].privateEndpoints[1]: is over the largest connection id (18446744073709551615) (got "gcp:18446744073709551616")',
+      ],
+    ],
+    [
       'path globs that are not canonical',
       {
         decision: 'deny',

@@ -199,7 +199,13 @@ describe('the trace of gatehouse explain against the engine', () => {
             serviceTokenId: null,
             serviceAccount: null,
           };
-    const [trace] = tracePolicies([p], { identity, clientIp: '192.0.2.1', path: '/admin/x', method: 'GET' });
+    const [trace] = tracePolicies([p], {
+      identity,
+      clientIp: '192.0.2.1',
+      privateEndpoint: null,
+      path: '/admin/x',
+      method: 'GET',
+    });
     expect(trace?.match).toBe(match);
     expect(trace?.selectors.map(({ outcome, reason }) => ({ outcome, reason }))).toEqual(selectors);
   });
@@ -240,9 +246,13 @@ describe('the trace of gatehouse explain against the engine', () => {
       },
     ];
     const order = (identity: PolicyIdentity | null) =>
-      tracePolicies(ps, { identity, clientIp: '192.0.2.1', path: '/', method: 'GET' }).map(
-        (t) => `${t.name}${t.applies ? '' : '-'}`,
-      );
+      tracePolicies(ps, {
+        identity,
+        clientIp: '192.0.2.1',
+        privateEndpoint: null,
+        path: '/',
+        method: 'GET',
+      }).map((t) => `${t.name}${t.applies ? '' : '-'}`);
     expect(order(null)).toEqual(['b', 'a', 'd', 's-']);
     expect(order(serviceTokenIdentity('ci'))).toEqual(['s', 'b', 'd', 'a-']);
   });

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { type ProxyHeader, ProxyHeaderReader } from '../../lib/net/proxy-protocol.ts';
-import { PROXY_V2_SIGNATURE, proxyV2, tcpBlock } from '../helpers/proxy-headers.ts';
+import {
+  awsEndpointTlv,
+  azureLinkTlv,
+  gcpConnectionTlv,
+  PROXY_V2_SIGNATURE,
+  proxyTlv,
+  proxyV2,
+  tcpBlock,
+} from '../helpers/proxy-headers.ts';
 
 const SIGNATURE = PROXY_V2_SIGNATURE;
 const REQUEST = 'GET / HTTP/1.1\r\nHost: app\r\n\r\n';
@@ -31,17 +39,17 @@ describe('the PROXY protocol header', () => {
     [
       'version 1, IPv4',
       `PROXY TCP4 203.0.113.7 10.0.0.5 50000 4180\r\n${REQUEST}`,
-      { kind: 'proxied', source: '203.0.113.7', rest: REQUEST },
+      { kind: 'proxied', source: '203.0.113.7', endpoint: null, rest: REQUEST },
     ],
     [
       'version 1, IPv6',
       `PROXY TCP6 2001:db8::7 fd00::5 50000 4180\r\n${REQUEST}`,
-      { kind: 'proxied', source: '2001:db8::7', rest: REQUEST },
+      { kind: 'proxied', source: '2001:db8::7', endpoint: null, rest: REQUEST },
     ],
     [
       'version 1, nothing after it yet',
       'PROXY TCP4 203.0.113.7 10.0.0.5 1 2\r\n',
-      { kind: 'proxied', source: '203.0.113.7', rest: '' },
+      { kind: 'proxied', source: '203.0.113.7', endpoint: null, rest: '' },
     ],
     ['version 1, UNKNOWN', `PROXY UNKNOWN\r\n${REQUEST}`, { kind: 'local', rest: REQUEST }],
     [
@@ -106,27 +114,97 @@ describe('the PROXY protocol header', () => {
     [
       'version 2, PROXY, IPv4',
       Buffer.concat([v2(1, 0x11, INET_BLOCK), Buffer.from(REQUEST)]),
-      { kind: 'proxied', source: '203.0.113.7', rest: REQUEST },
+      { kind: 'proxied', source: '203.0.113.7', endpoint: null, rest: REQUEST },
     ],
     [
       'version 2, PROXY, IPv6',
       Buffer.concat([v2(1, 0x21, inet6Block('2001:db8:0:0:1:0:0:7')), Buffer.from(REQUEST)]),
-      { kind: 'proxied', source: '2001:db8::1:0:0:7', rest: REQUEST },
+      { kind: 'proxied', source: '2001:db8::1:0:0:7', endpoint: null, rest: REQUEST },
     ],
     [
       'version 2, PROXY, IPv4-mapped IPv6',
       v2(1, 0x21, inet6Block('::ffff:cb00:7107')),
-      { kind: 'proxied', source: '::ffff:203.0.113.7', rest: '' },
+      { kind: 'proxied', source: '::ffff:203.0.113.7', endpoint: null, rest: '' },
     ],
     [
       'version 2, extensions after the addresses (an AWS endpoint id)',
       Buffer.concat([v2(1, 0x11, INET_BLOCK, 40), Buffer.from(REQUEST)]),
-      { kind: 'proxied', source: '203.0.113.7', rest: REQUEST },
+      { kind: 'proxied', source: '203.0.113.7', endpoint: null, rest: REQUEST },
     ],
     [
       'version 2, the longest header',
       Buffer.concat([v2(1, 0x11, INET_BLOCK, 65_535 - 12), Buffer.from(REQUEST)]),
-      { kind: 'proxied', source: '203.0.113.7', rest: REQUEST },
+      { kind: 'proxied', source: '203.0.113.7', endpoint: null, rest: REQUEST },
+    ],
+    [
+      'version 2, an AWS VPC endpoint id',
+      Buffer.concat([
+        v2(1, 0x11, INET_BLOCK, awsEndpointTlv('vpce-08d2bf15fac5001c9')),
+        Buffer.from(REQUEST),
+      ]),
+      { kind: 'proxied', source: '203.0.113.7', endpoint: 'aws:vpce-08d2bf15fac5001c9', rest: REQUEST },
+    ],
+    [
+      'version 2, an Azure private endpoint LinkID (little-endian)',
+      Buffer.concat([v2(1, 0x21, inet6Block('2001:db8::7'), azureLinkTlv(0x12345678)), Buffer.from(REQUEST)]),
+      { kind: 'proxied', source: '2001:db8::7', endpoint: 'azure:305419896', rest: REQUEST },
+    ],
+    [
+      'version 2, a GCP Private Service Connect id (big-endian, all 64 bits)',
+      Buffer.concat([v2(1, 0x11, INET_BLOCK, gcpConnectionTlv(18446744072646845442n)), Buffer.from(REQUEST)]),
+      { kind: 'proxied', source: '203.0.113.7', endpoint: 'gcp:18446744072646845442', rest: REQUEST },
+    ],
+    [
+      'version 2, the endpoint after other extensions (ALPN, authority, padding, a CRC)',
+      v2(
+        1,
+        0x11,
+        INET_BLOCK,
+        Buffer.concat([
+          proxyTlv(0x01, Buffer.from('http/1.1')),
+          proxyTlv(0x02, Buffer.from('wiki.example.com')),
+          proxyTlv(0x04, Buffer.alloc(300)),
+          proxyTlv(0x03, [1, 2, 3, 4]),
+          awsEndpointTlv('vpce-0abc'),
+        ]),
+      ),
+      { kind: 'proxied', source: '203.0.113.7', endpoint: 'aws:vpce-0abc', rest: '' },
+    ],
+    [
+      'version 2, the first endpoint of two',
+      v2(1, 0x11, INET_BLOCK, Buffer.concat([awsEndpointTlv('vpce-first'), awsEndpointTlv('vpce-second')])),
+      { kind: 'proxied', source: '203.0.113.7', endpoint: 'aws:vpce-first', rest: '' },
+    ],
+    [
+      'version 2, malformed endpoints passed over: an AWS id with a space, another subtype, a short Azure and GCP value',
+      v2(
+        1,
+        0x11,
+        INET_BLOCK,
+        Buffer.concat([
+          awsEndpointTlv('vpce-0abc def'),
+          awsEndpointTlv(''),
+          proxyTlv(0xea, Buffer.from('\x02vpce-0abc', 'latin1')),
+          proxyTlv(0xee, [0x02, 1, 0, 0, 0]),
+          proxyTlv(0xee, [0x01, 1, 0, 0]),
+          proxyTlv(0xe0, [1, 2, 3, 4, 5, 6, 7]),
+          proxyTlv(0xea, Buffer.concat([Buffer.from([1]), Buffer.alloc(200, 0x61)])),
+        ]),
+      ),
+      { kind: 'proxied', source: '203.0.113.7', endpoint: null, rest: '' },
+    ],
+    [
+      'version 2, an endpoint cut short by the end of the header',
+      Buffer.concat([
+        v2(1, 0x11, INET_BLOCK, awsEndpointTlv('vpce-0abc').subarray(0, 8)),
+        Buffer.from(REQUEST),
+      ]),
+      { kind: 'proxied', source: '203.0.113.7', endpoint: null, rest: REQUEST },
+    ],
+    [
+      'version 2, LOCAL with an endpoint: the balancer\u2019s own connection names none',
+      v2(0, 0x11, INET_BLOCK, awsEndpointTlv('vpce-0abc')),
+      { kind: 'local', rest: '' },
     ],
     [
       'version 2, LOCAL',
@@ -200,6 +278,7 @@ describe('the PROXY protocol header', () => {
     expect(summary(reader.push(header.subarray(at)))).toEqual({
       kind: 'proxied',
       source: '203.0.113.7',
+      endpoint: null,
       rest: REQUEST,
     });
   });

@@ -46,7 +46,13 @@ describe('compiling runtime state from a config', () => {
       asSent,
     );
     expect(folding.upstream).toBe(asSent.upstream);
-    const admin = { identity: null, clientIp: '203.0.113.7', path: '/ADMIN', method: 'GET' };
+    const admin = {
+      identity: null,
+      clientIp: '203.0.113.7',
+      privateEndpoint: null,
+      path: '/ADMIN',
+      method: 'GET',
+    };
     expect(asSent.policy.evaluate(admin).decision.policy).toBe('all');
     expect(folding.policy.evaluate(admin).decision.policy).toBe('no-admin');
     await asSent.upstream.pool.close();

@@ -158,6 +158,7 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
     target: flags.target,
     host: flags.host ?? null,
     clientIp: flags.ip ?? null,
+    privateEndpoint: flags.privateEndpoint ?? null,
   };
   // In the sidecar's order: the Host, then the target (check-request).
   const hostRefused = hostRefusal(flags.host, config);
@@ -168,6 +169,7 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
     identity,
     // An address no range of the policies can hold when they test none.
     clientIp: flags.ip ?? '192.0.2.1',
+    privateEndpoint: flags.privateEndpoint ?? null,
     path: canonical.path,
     method: flags.method,
   };

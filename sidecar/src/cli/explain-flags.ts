@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { UsageError } from '../../../lib/args.ts';
 import { parseCommandLine } from '../../../lib/command-line.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
+import { PRIVATE_ENDPOINT_PATTERN } from '../../../lib/net/proxy-protocol-endpoint.ts';
 
 export const EXPLAIN_USAGE = `Usage: gatehouse explain <file|dir|-> --path <path> [caller] [options]
 
@@ -19,6 +20,9 @@ Request:
                              serve is refused 421 before any policy
   --ip <address>             the client address the policies see (needed when a policy tests
                              ipRanges)
+  --private-endpoint <id>    the private endpoint the connection came through, as the log's
+                             privateEndpoint writes it: aws:<vpce id>, azure:<LinkID> or
+                             gcp:<connection id> (default: none)
   --navigation               a browser's page navigation: a refusal that a sign-in could change
                              is a redirect to sign in instead of 401
 
@@ -64,6 +68,7 @@ export interface ExplainFlags {
   readonly target: string;
   readonly host?: string;
   readonly ip?: string;
+  readonly privateEndpoint?: string;
   readonly navigation: boolean;
   readonly caller: Caller;
   readonly format: 'text' | 'json';
@@ -82,6 +87,7 @@ export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
       method: { type: 'string', default: 'GET' },
       host: { type: 'string' },
       ip: { type: 'string' },
+      'private-endpoint': { type: 'string' },
       navigation: { type: 'boolean', default: false },
       email: { type: 'string' },
       sub: { type: 'string' },
@@ -103,6 +109,11 @@ export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
   if (!METHOD.test(values.method)) throw new UsageError('--method must be an HTTP method, e.g. GET');
   if (values.ip !== undefined && isIP(values.ip) === 0)
     throw new UsageError(`--ip ${values.ip} is not an IPv4 or IPv6 address`);
+  const privateEndpoint = values['private-endpoint'];
+  if (privateEndpoint !== undefined && !new RegExp(PRIVATE_ENDPOINT_PATTERN).test(privateEndpoint))
+    throw new UsageError(
+      `--private-endpoint ${privateEndpoint} is none: give aws:<vpce id>, azure:<LinkID> or gcp:<connection id>`,
+    );
   if (values.format !== 'text' && values.format !== 'json')
     throw new UsageError('--format must be text or json');
   return {
@@ -112,6 +123,7 @@ export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
     target: values.path,
     ...(values.host !== undefined ? { host: values.host } : {}),
     ...(values.ip !== undefined ? { ip: normaliseIp(values.ip) } : {}),
+    ...(privateEndpoint !== undefined ? { privateEndpoint } : {}),
     navigation: values.navigation,
     caller: callerOf(values),
     format: values.format,

@@ -48,7 +48,7 @@ export function explanationText(
   pathCase: PathCase,
 ): string {
   const lines = [
-    `${flags.method} ${flags.target}${path !== flags.target.split('?')[0] ? ` (read as ${path})` : ''} from ${flags.ip ?? 'any address'}, by ${callerText(identity)}`,
+    `${flags.method} ${flags.target}${path !== flags.target.split('?')[0] ? ` (read as ${path})` : ''} from ${flags.ip ?? 'any address'}${flags.privateEndpoint ? ` through ${flags.privateEndpoint}` : ''}, by ${callerText(identity)}`,
     `Decision  ${decisionText(decision)}`,
     `The request ${answer.says}.`,
   ];

@@ -50,6 +50,7 @@ const KEY = {
   upstreamMs: ascii(',"upstreamMs":'),
   clientIp: ascii(',"clientIp":'),
   peerIp: ascii(',"peerIp":'),
+  privateEndpoint: ascii(',"privateEndpoint":'),
   userAgent: ascii(',"userAgent":'),
   identity: ascii(',"identity":'),
   sessionId: ascii(',"sessionId":'),
@@ -240,6 +241,10 @@ export function writeNativeLine(w: LineWriter, r: NativeRequestLine): void {
   str(w, r.clientIp);
   w.bytes(KEY.peerIp);
   str(w, r.peerIp);
+  if (r.privateEndpoint !== undefined) {
+    w.bytes(KEY.privateEndpoint);
+    str(w, r.privateEndpoint);
+  }
   w.bytes(KEY.userAgent);
   strOrNull(w, r.userAgent);
   w.bytes(KEY.identity);

@@ -103,6 +103,8 @@ export function nativeRequestRecord(scope: RequestScope, t: RequestTimes): Nativ
     upstreamMs: scope.upstreamMs === null ? null : Math.round(scope.upstreamMs * 1000) / 1000,
     clientIp: scope.clientIp,
     peerIp: scope.peerIp,
+    // Absent (left out by the writers) unless the connection came through a private endpoint.
+    privateEndpoint: scope.privateEndpoint ?? undefined,
     userAgent,
     identity: loggedIdentity(scope),
     sessionId: scope.sessionId,
@@ -148,5 +150,6 @@ export function cloudflareRequestRecord(scope: RequestScope, t: RequestTimes): C
     GatehouseDecision: scope.decision,
     GatehouseAuditDecision: scope.auditDecision,
     GatehouseConfigGeneration: scope.state.config.generation,
+    GatehousePrivateEndpoint: scope.privateEndpoint ?? undefined,
   };
 }

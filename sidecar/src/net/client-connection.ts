@@ -13,6 +13,11 @@ export interface ClientConnection {
    * sends the PROXY protocol, the client its header named.
    */
   readonly peerIp: string;
+  /**
+   * The private endpoint (AWS PrivateLink, Azure Private Link, GCP Private Service Connect) its
+   * PROXY header named, as `aws:vpce-…`, `azure:<LinkID>` or `gcp:<id>`; null without one.
+   */
+  readonly privateEndpoint: string | null;
   /** The connection came from a peer that must send a PROXY header (spec.proxyProtocol) and sent none. */
   readonly proxyHeaderMissing: boolean;
   /** Set when the connection's idle timer fired; its request ends as client_timeout. */
@@ -91,6 +96,7 @@ export interface ConnectionRequest {
 export interface TrackedConnection extends ClientConnection, OrderLink {
   /** Set once, from the PROXY header, before the HTTP server sees the connection. */
   peerIp: string;
+  privateEndpoint: string | null;
   proxyHeaderMissing: boolean;
   /** Requests announced and not begun yet. */
   announced: number;
@@ -125,6 +131,7 @@ export function trackConnection(socket: Socket, peerIp: string, owner: Connectio
   const connection: TrackedConnection = {
     socket,
     peerIp,
+    privateEndpoint: null,
     proxyHeaderMissing: false,
     announced: 0,
     upgraded: false,

@@ -171,8 +171,10 @@ export function createClientConnections(
         headers.refused(socket, outcome);
         return;
       }
-      if (outcome.kind === 'proxied') connection.peerIp = normaliseIp(outcome.source);
-      else if (outcome.kind === 'missing') connection.proxyHeaderMissing = headers.required();
+      if (outcome.kind === 'proxied') {
+        connection.peerIp = normaliseIp(outcome.source);
+        connection.privateEndpoint = outcome.endpoint;
+      } else if (outcome.kind === 'missing') connection.proxyHeaderMissing = headers.required();
       // The header's bytes belong to no request (its bytesIn, the header timeout's "sent nothing").
       connection.bytesReadMark = socket.bytesRead - outcome.rest.length;
       // As for every connection: the HTTP server's listeners first, then the owner's.

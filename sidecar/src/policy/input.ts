@@ -21,6 +21,8 @@ export interface PolicyInput {
   readonly identity: PolicyIdentity | null;
   /** The client IP the request's log line shows: the peer, or the first untrusted X-Forwarded-For hop. */
   readonly clientIp: string;
+  /** The private endpoint the connection came through (`aws:vpce-…`); null without one. */
+  readonly privateEndpoint: string | null;
   /** The canonical path: exactly the path forwarded to the upstream. */
   readonly path: string;
   readonly method: string;

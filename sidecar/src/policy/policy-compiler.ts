@@ -53,6 +53,7 @@ const SELECTIVITY: Readonly<Record<SelectorKind, number>> = {
   groups: 2,
   emailDomains: 3,
   ipRanges: 3,
+  privateEndpoints: 2,
   claim: 4,
   identityProviders: 5,
   methods: 6,

@@ -15,6 +15,8 @@ export type SelectorReason =
   | 'idp_not_listed'
   | 'ip_in_range'
   | 'ip_not_in_range'
+  | 'private_endpoint_listed'
+  | 'private_endpoint_not_listed'
   | 'service_token_listed'
   | 'service_token_not_listed'
   | 'service_token_valid'

@@ -39,6 +39,7 @@ export function authorize(
   const input: PolicyInput = {
     identity: scope.identity,
     clientIp: scope.clientIp,
+    privateEndpoint: scope.privateEndpoint,
     path: scope.path,
     method: scope.req.method ?? '',
   };

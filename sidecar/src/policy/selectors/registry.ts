@@ -11,6 +11,7 @@ import { identityProviders } from './identity-providers.ts';
 import { ipRanges } from './ip-ranges.ts';
 import { methods } from './methods.ts';
 import { paths } from './paths.ts';
+import { privateEndpoints } from './private-endpoints.ts';
 import { serviceAccounts } from './service-accounts.ts';
 import { serviceTokens } from './service-tokens.ts';
 
@@ -24,6 +25,7 @@ export const SELECTORS: { readonly [K in SelectorKind]: SelectorDefinition<K> } 
   claim,
   identityProviders,
   ipRanges,
+  privateEndpoints,
   serviceTokens,
   anyServiceToken,
   serviceAccounts,
