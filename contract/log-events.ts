@@ -126,6 +126,9 @@ export const AUTH_EVENT_CONTEXT = {
   requestId: str('Id of the request that caused it (its request line has the same id).'),
   traceId: str('Trace id of that request, as in its request line.'),
   clientIp: str('Client address, as in the request line.'),
+  privateEndpoint: opt(
+    str('The private endpoint the connection came through, as in the request line; absent without one.'),
+  ),
   userAgent: Nullable(Type.String(), 'User-Agent header.'),
 };
 

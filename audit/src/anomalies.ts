@@ -158,7 +158,7 @@ export function refusedElsewhere(refusals: readonly AuthRecord[]): Anomaly[] {
     kind: 'foreign_browser' as const,
     time: r.time,
     requestId: r.requestId ?? '',
-    detail: `its cookie came from a browser it was not signed in with (${r.clientIp ?? '?'}, ${r.userAgent ?? '(no user agent)'}) and was refused: copied out of the user's browser, or planted into another one`,
+    detail: `its cookie came from a browser it was not signed in with (${clientText(r) ?? '?'}, ${r.userAgent ?? '(no user agent)'}) and was refused: copied out of the user's browser, or planted into another one`,
   }));
 }
 

@@ -106,6 +106,8 @@ export interface AuthRecord {
   readonly sub: string | null;
   readonly provider: string | null;
   readonly clientIp: string | null;
+  /** The private endpoint the connection came through (`aws:vpce-…`), when the line names one. */
+  readonly privateEndpoint?: string | null;
   readonly userAgent: string | null;
   /** login_failed, session_expired, session_refresh_failed: why; revocation: its reason. */
   readonly reason: string | null;
@@ -308,6 +310,7 @@ function authEvent(o: AuthEventLine, type: AuthEventType): AuthRecord | undefine
     sub: str(o.sub) ?? str(o.subject),
     provider: str(o.provider),
     clientIp: str(o.clientIp),
+    privateEndpoint: str(o.privateEndpoint),
     userAgent: str(o.userAgent),
     reason: str(o.reason),
     revocation: str(o.revocation),

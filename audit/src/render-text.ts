@@ -65,7 +65,7 @@ function decisionText(r: RequestRecord): string {
 export function sessionText(s: Session): string {
   const head = [
     `Session ${s.sessionId}  ${s.app}  ${safe(s.email ?? s.sub)}  via ${safe(s.provider)}`,
-    `  signed in  ${s.login ? `${iso(s.login.time)} from ${safe(s.login.clientIp)}` : '(no login event in the logs read)'}`,
+    `  signed in  ${s.login ? `${iso(s.login.time)} from ${safe(clientText(s.login))}` : '(no login event in the logs read)'}`,
     `  activity   ${iso(s.first)} → ${iso(s.last)} (${span(s.last - s.first)}), ${s.requests.length} request${s.requests.length === 1 ? '' : 's'}`,
     `  ended      ${s.end ? `${s.end.kind} at ${iso(s.end.time)}${s.end.detail ? ` (${safe(s.end.detail)})` : ''}` : '(not in the logs read)'}`,
     `  IPs        ${s.ips.map(safe).join(', ') || '-'}`,

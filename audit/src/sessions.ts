@@ -23,6 +23,7 @@ export interface Session {
   readonly login: {
     readonly time: number;
     readonly clientIp: string | null;
+    readonly privateEndpoint: string | null;
     readonly userAgent: string | null;
   } | null;
   readonly end: { readonly kind: SessionEnd; readonly time: number; readonly detail: string | null } | null;
@@ -196,7 +197,12 @@ export class SessionBuilder {
     b.sub ??= record.sub;
     b.provider ??= record.provider;
     if (record.type === 'login_succeeded') {
-      b.login = { time: record.time, clientIp: record.clientIp, userAgent: record.userAgent };
+      b.login = {
+        time: record.time,
+        clientIp: record.clientIp,
+        privateEndpoint: record.privateEndpoint ?? null,
+        userAgent: record.userAgent,
+      };
       b.providerSession ??= record.providerSession ?? null;
       return;
     }
@@ -270,6 +276,7 @@ export class SessionBuilder {
     };
     if (b.login) note(b.login.clientIp, b.login.userAgent);
     const privateEndpoints: string[] = [];
+    if (b.login?.privateEndpoint) privateEndpoints.push(b.login.privateEndpoint);
     for (const r of requests) {
       note(r.clientIp, r.userAgent);
       if (r.privateEndpoint && !privateEndpoints.includes(r.privateEndpoint))

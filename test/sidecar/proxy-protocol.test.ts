@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newServiceToken } from '../../sidecar/src/auth/service-tokens.ts';
 import { testConfig } from '../helpers/fixtures.ts';
 import {
   eventually,
@@ -41,6 +42,7 @@ const get = (path: string, close = true): string =>
 
 let upstream: TestUpstream;
 let sidecar: InProcessSidecar;
+const PARTNER_TOKEN = newServiceToken();
 const clients: RawClient[] = [];
 const tunnels = new Set<Socket>(); // the application's ends, which its server no longer tracks
 
@@ -92,6 +94,9 @@ beforeAll(async () => {
       {
         upstream: { url: upstream.url },
         proxyProtocol: { from: [`${BALANCER}/32`] },
+        authentication: {
+          serviceTokens: { tokens: [{ id: 'partner-bot', secretHash: PARTNER_TOKEN.secretHash }] },
+        },
         policies: [{ name: 'not-from-the-office' }, { name: 'partners' }],
       },
       {
@@ -175,6 +180,19 @@ describe('the PROXY protocol from a load balancer of spec.proxyProtocol', () => 
       expect(line.status).not.toBe(200);
       expect(line).not.toHaveProperty('privateEndpoint');
     }
+    // Auth events name the endpoint as their request line does (a wrong service token here).
+    const forged = await open();
+    forged.socket.write(
+      Buffer.concat([
+        v2('10.0.0.8'),
+        Buffer.from(
+          `GET /partner/token HTTP/1.1\r\nHost: localhost\r\nCf-Access-Client-Id: partner-bot\r\nCf-Access-Client-Secret: ${'x'.repeat(43)}\r\nConnection: close\r\n\r\n`,
+        ),
+      ]),
+    );
+    await forged.waitFor(/^HTTP\/1\.1 401 /);
+    const failed = sidecar.events('service_token_failed').find((e) => e.clientIp === '10.0.0.8');
+    expect(failed).toMatchObject({ privateEndpoint: 'aws:vpce-08d2bf15fac5001c9' });
     // A client outside the balancer cannot name an endpoint: its header is no HTTP request.
     const direct = await open('127.0.0.1');
     direct.socket.write(Buffer.concat([v2('10.0.0.7'), Buffer.from(get('/partner/direct'))]));

@@ -8,7 +8,7 @@ import { createQueryRunner, pathMatches, queryNeedles } from '../../audit/src/qu
 import { renderTable, requestTableWriter, sessionText } from '../../audit/src/render-text.ts';
 import { type Session, SessionBuilder } from '../../audit/src/sessions.ts';
 import { UsageError } from '../../lib/args.ts';
-import { requestRecord } from '../helpers/audit-records.ts';
+import { authRecord, requestRecord } from '../helpers/audit-records.ts';
 
 const native = {
   type: 'request',
@@ -243,18 +243,27 @@ describe('anomalies', () => {
 describe('sessions', () => {
   it('through private endpoints: the endpoints listed, each request\u2019s client named with its endpoint, a move between them flagged', () => {
     const b = new SessionBuilder();
+    b.add(
+      authRecord('login_succeeded', 500, {
+        sessionId: 'sid',
+        email: 'alice@example.com',
+        clientIp: '10.0.0.9',
+        privateEndpoint: 'gcp:18446744073709551615',
+      }),
+    );
     b.add(request(1, { clientIp: '10.0.0.7', privateEndpoint: 'aws:vpce-0a1' }));
     b.add(request(2, { clientIp: '10.0.0.7', privateEndpoint: 'aws:vpce-0b2' }));
     b.add(request(3, { clientIp: '10.0.0.7' }));
     const [session] = b.sessions();
-    expect(session?.ips).toEqual(['10.0.0.7']);
-    expect(session?.privateEndpoints).toEqual(['aws:vpce-0a1', 'aws:vpce-0b2']);
+    expect(session?.ips).toEqual(['10.0.0.9', '10.0.0.7']);
+    expect(session?.privateEndpoints).toEqual(['gcp:18446744073709551615', 'aws:vpce-0a1', 'aws:vpce-0b2']);
     expect(session?.anomalies.map((a) => a.detail)).toEqual([
       'moved to 10.0.0.7 via aws:vpce-0b2 (from 10.0.0.7 via aws:vpce-0a1)',
       'moved to 10.0.0.7 (from 10.0.0.7 via aws:vpce-0b2)',
     ]);
     const text = sessionText(session as Session);
-    expect(text).toContain('  endpoints  aws:vpce-0a1, aws:vpce-0b2\n');
+    expect(text).toContain('  endpoints  gcp:18446744073709551615, aws:vpce-0a1, aws:vpce-0b2\n');
+    expect(text).toContain('from 10.0.0.9 via gcp:18446744073709551615\n');
     expect(text).toMatch(/10\.0\.0\.7 via aws:vpce-0a1 /);
   });
 

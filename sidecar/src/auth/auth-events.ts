@@ -20,6 +20,7 @@ export function authEvent<T extends AuthEventType>(
     requestId: scope.requestId,
     traceId: scope.traceId,
     clientIp: scope.clientIp,
+    privateEndpoint: scope.privateEndpoint ?? undefined,
     userAgent: typeof ua === 'string' ? capField(ua, 1024) : null,
   };
   logAuthEvent(scope.sink, type, context, fields);
