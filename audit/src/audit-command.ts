@@ -9,6 +9,7 @@ import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
 import { parseCidr } from '../../lib/net/cidr.ts';
 import { normaliseIp } from '../../lib/net/client-ip.ts';
+import { PRIVATE_ENDPOINT_PATTERN } from '../../lib/net/proxy-protocol-endpoint.ts';
 import { inputAtOutput } from '../../lib/output-path.ts';
 import { parseRfc3339, RFC3339_HINT } from '../../lib/rfc3339.ts';
 import { type AnswerOutput, OutputWriteError, openAnswerOutput, writePieces } from './answer-output.ts';
@@ -41,6 +42,9 @@ Questions:
   sessions --sub <subject>    the same, by subject (for users without an email)
   sessions                    every session
   ip <address|range>          every user seen from an address, or a range (2001:db8:1:2::/64)
+  ip <private endpoint>       every user seen through a private endpoint (aws:vpce-0a1b2c...,
+                              azure:<LinkID>, gcp:<connection id>); --private-endpoint with an
+                              address or range: that address through that endpoint
   requests [--path <path>] [--app <namespace/name>] [--user <email>]
                               every request to a path (a trailing * matches a prefix) or an
                               application
@@ -123,13 +127,19 @@ export function loggedAddress(ip: string): string {
 }
 
 /** `audit ip`'s argument: an address as the sidecar logs it, or a range as written (lower case). */
+/** A private endpoint as the sidecar logs it (`aws:vpce-…`, `azure:<LinkID>`, `gcp:<id>`). */
+const isPrivateEndpoint = (text: string): boolean => new RegExp(PRIVATE_ENDPOINT_PATTERN).test(text);
+
 function addressOrRange(text: string | undefined): string {
   if (text?.includes('/')) {
     const cidr = parseCidr(text.toLowerCase());
     if (!cidr) throw new UsageError(`audit ip: not an address range (got ${JSON.stringify(text)})`);
     return `${cidr.address}/${cidr.prefix}`;
   }
-  if (!text || isIP(text) === 0) throw new UsageError('audit ip needs an IPv4 or IPv6 address, or a range');
+  if (!text || isIP(text) === 0)
+    throw new UsageError(
+      'audit ip needs an IPv4 or IPv6 address, a range or a private endpoint (aws:vpce-...)',
+    );
   return loggedAddress(text);
 }
 
@@ -212,6 +222,7 @@ export function parseAuditFlags(argv: readonly string[], now = Date.now()): Audi
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
       stats: { type: 'boolean', default: false },
+      'private-endpoint': { type: 'string' },
     },
     strict: true,
     allowPositionals: true,
@@ -235,8 +246,16 @@ export function parseAuditFlags(argv: readonly string[], now = Date.now()): Audi
       ...(values.sub ? { sub: values.sub } : {}),
     };
   } else if (question === 'ip') {
-    const [ip, ...others] = rest;
-    query = { kind: 'ip', ip: addressOrRange(ip), range };
+    const [where, ...others] = rest;
+    const throughFlag = values['private-endpoint'];
+    if (throughFlag !== undefined && !isPrivateEndpoint(throughFlag))
+      throw new UsageError(
+        `--private-endpoint ${JSON.stringify(throughFlag)} is none: aws:<vpce id>, azure:<LinkID> or gcp:<connection id>`,
+      );
+    if (where !== undefined && isPrivateEndpoint(where)) {
+      if (throughFlag !== undefined) throw new UsageError('give one private endpoint');
+      query = { kind: 'ip', ip: null, endpoint: where, range };
+    } else query = { kind: 'ip', ip: addressOrRange(where), endpoint: throughFlag ?? null, range };
     files = others;
   } else if (question === 'requests') {
     if (!values.path && !values.app && !values.user)

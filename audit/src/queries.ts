@@ -23,8 +23,16 @@ export const ALL_TIME: TimeRange = { since: Number.NEGATIVE_INFINITY, until: Num
 /** What the investigator asks. */
 export type AuditQuery =
   | { readonly kind: 'sessions'; readonly user?: string; readonly sub?: string; readonly range: TimeRange }
-  /** `ip`: an address as the sidecar logs it, or a range (`2001:db8:1:2::/64`, `10.0.0.0/8`). */
-  | { readonly kind: 'ip'; readonly ip: string; readonly range: TimeRange }
+  /**
+   * `ip`: an address as the sidecar logs it, or a range (`2001:db8:1:2::/64`, `10.0.0.0/8`); or a
+   * private endpoint (`aws:vpce-…`); or both: the address through that endpoint.
+   */
+  | {
+      readonly kind: 'ip';
+      readonly ip: string | null;
+      readonly endpoint: string | null;
+      readonly range: TimeRange;
+    }
   | {
       readonly kind: 'requests';
       readonly path?: string;
@@ -32,6 +40,12 @@ export type AuditQuery =
       readonly user?: string;
       readonly range: TimeRange;
     };
+
+/** Where an `ip` question looks: `from 10.0.0.7`, `through aws:vpce-…`, or both. */
+export function whereText(query: Extract<AuditQuery, { kind: 'ip' }>): string {
+  if (query.ip === null) return `through ${query.endpoint}`;
+  return `from ${query.ip}${query.endpoint === null ? '' : ` through ${query.endpoint}`}`;
+}
 
 /** A user seen from an address. */
 export interface UserAtAddress {
@@ -71,8 +85,11 @@ export function queryNeedles(query: AuditQuery): Buffer[] | Needles {
     if (query.sub) return exact([JSON.stringify(query.sub), ...ends]);
     return [];
   }
-  // A range has no one spelling to look for: every line is read.
-  if (query.kind === 'ip') return query.ip.includes('/') ? [] : exact([JSON.stringify(query.ip)]);
+  // A range has no one spelling to look for: every line is read (unless an endpoint narrows it).
+  if (query.kind === 'ip') {
+    if (query.endpoint !== null) return exact([JSON.stringify(query.endpoint)]);
+    return query.ip === null || query.ip.includes('/') ? [] : exact([JSON.stringify(query.ip)]);
+  }
   if (query.user) return email(query.user);
   if (query.app) return exact([JSON.stringify(query.app)]);
   if (query.path) {
@@ -100,10 +117,16 @@ const MAX_PLACE_STEPS = 64;
 
 /** Consumes records and answers one query. */
 export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings) {
-  // One address, compared as logged; or a range (an IPv6 host may send from any address of its /64).
-  const within = query.kind === 'ip' && query.ip.includes('/') ? createAddressSet([query.ip]) : undefined;
-  const fromAddress = (clientIp: string | null): boolean =>
-    query.kind === 'ip' && (within ? clientIp !== null && within.has(clientIp) : clientIp === query.ip);
+  // One address, compared as logged; or a range (an IPv6 host may send from any address of its
+  // /64); and the private endpoint, when one is asked for, exactly.
+  const ip = query.kind === 'ip' ? query.ip : null;
+  const endpoint = query.kind === 'ip' ? query.endpoint : null;
+  const within = ip?.includes('/') ? createAddressSet([ip]) : undefined;
+  const fromAddress = (record: { clientIp: string | null; privateEndpoint?: string | null }): boolean => {
+    if (endpoint !== null && record.privateEndpoint !== endpoint) return false;
+    if (ip === null) return true;
+    return within ? record.clientIp !== null && within.has(record.clientIp) : record.clientIp === ip;
+  };
   const builder = new SessionBuilder(anomalies);
   const users = new Map<
     string,
@@ -181,7 +204,7 @@ export function createQueryRunner(query: AuditQuery, anomalies?: AnomalySettings
           return;
         case 'ip': {
           if (record.kind === 'request' && record.inProgress) return; // its request line counts it
-          if (!fromAddress(record.clientIp) || !inRange(recordTime(record), query.range)) return;
+          if (!fromAddress(record) || !inRange(recordTime(record), query.range)) return;
           if (record.kind === 'auth' && record.type !== 'login_succeeded') return;
           const email = recordEmail(record);
           const sub = recordSubject(record);

@@ -1,6 +1,6 @@
 import { isoTime } from '../../lib/iso-time.ts';
 import { clientText, type RequestRecord } from './audit-record.ts';
-import type { AuditAnswer, AuditQuery } from './queries.ts';
+import { type AuditAnswer, type AuditQuery, whereText } from './queries.ts';
 import { errorText } from './render-text.ts';
 import { sessionRevokeCommand } from './revoke-hint.ts';
 import type { Session } from './sessions.ts';
@@ -200,7 +200,7 @@ function describe(query: AuditQuery): string {
       ? ` · ${Number.isFinite(query.range.since) ? iso(query.range.since) : '…'} to ${Number.isFinite(query.range.until) ? iso(query.range.until) : '…'}`
       : '';
   if (query.kind === 'sessions') return `Sessions of ${query.user ?? query.sub ?? 'every user'}${range}`;
-  if (query.kind === 'ip') return `Everyone seen from ${query.ip}${range}`;
+  if (query.kind === 'ip') return `Everyone seen ${whereText(query)}${range}`;
   return `Requests${query.path ? ` to ${query.path}` : ''}${query.app ? ` of ${query.app}` : ''}${query.user ? ` by ${query.user}` : ''}${range}`;
 }
 

@@ -1,6 +1,6 @@
 import { isoTime } from '../../lib/iso-time.ts';
 import { clientText, type RequestRecord } from './audit-record.ts';
-import type { AuditAnswer, UserAtAddress } from './queries.ts';
+import { type AuditAnswer, type UserAtAddress, whereText } from './queries.ts';
 import { sessionRevokeCommand } from './revoke-hint.ts';
 import type { Session } from './sessions.ts';
 
@@ -173,7 +173,11 @@ export function renderTable(answer: AuditAnswer): string[] {
     ];
   }
   if (answer.kind === 'ip')
-    return [answer.users.length === 0 ? 'No one seen from this address.\n' : `${usersText(answer.users)}\n`];
+    return [
+      answer.users.length === 0
+        ? `No one seen ${answer.query.kind === 'ip' ? whereText(answer.query) : 'there'}.\n`
+        : `${usersText(answer.users)}\n`,
+    ];
   return [answer.requests.length === 0 ? 'No requests found.\n' : `${requestsText(answer.requests)}\n`];
 }
 

@@ -112,11 +112,49 @@ describe('gatehouse audit (command line)', () => {
     expect(await usersFrom('2001:db8:1:2:0:0:0:17')).toEqual(['mallory@example.com 1']);
   });
 
+  it('answers who came through a private endpoint, and from an address through one', async () => {
+    const through = (n: number, ip: string, endpoint: string | null, email: string) => {
+      const line = JSON.parse(request(n, ip, email, `/p/${n}`)) as Record<string, unknown>;
+      return JSON.stringify(endpoint === null ? line : { ...line, privateEndpoint: endpoint });
+    };
+    // Two consumers whose networks use the same addresses, and a client with no endpoint.
+    const mixed = [
+      through(1, '10.0.0.7', 'aws:vpce-0a1', 'ann@partner-a.example'),
+      through(2, '10.0.0.7', 'aws:vpce-0b2', 'bo@partner-b.example'),
+      through(3, '10.0.0.8', 'aws:vpce-0a1', 'cy@partner-a.example'),
+      through(4, '10.0.0.7', null, 'dee@example.com'),
+    ].join('\n');
+    const usersOf = async (...args: string[]) => {
+      const run = await runGatehouse(['audit', 'ip', ...args, '--format', 'json'], mixed);
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      return (JSON.parse(run.stdout) as { user: string }[]).map((u) => u.user);
+    };
+    expect(await usersOf('aws:vpce-0a1')).toEqual(['ann@partner-a.example', 'cy@partner-a.example']);
+    expect(await usersOf('10.0.0.7', '--private-endpoint', 'aws:vpce-0b2')).toEqual(['bo@partner-b.example']);
+    expect(await usersOf('10.0.0.0/8', '--private-endpoint', 'aws:vpce-0a1')).toEqual([
+      'ann@partner-a.example',
+      'cy@partner-a.example',
+    ]);
+    expect(await usersOf('10.0.0.7')).toEqual([
+      'ann@partner-a.example',
+      'bo@partner-b.example',
+      'dee@example.com',
+    ]);
+    const none = await runGatehouse(['audit', 'ip', 'gcp:7'], mixed);
+    expect(none.stdout).toBe('No one seen through gcp:7.\n');
+    // The session view names each request's client with its endpoint.
+    const session = await runGatehouse(['audit', 'sessions', '--user', 'bo@partner-b.example'], mixed);
+    expect(session.stdout).toContain('  endpoints  aws:vpce-0b2\n');
+    expect(session.stdout).toContain('10.0.0.7 via aws:vpce-0b2');
+  });
+
   it.each([
     [['audit'], /which question: sessions, ip or requests/],
+    [['audit', 'ip', '10.0.0.7', '--private-endpoint', 'vpce-0a1'], /--private-endpoint "vpce-0a1" is none/],
+    [['audit', 'ip', 'aws:vpce-0a1', '--private-endpoint', 'aws:vpce-0b2'], /give one private endpoint/],
     [['audit', 'ip', '2001:db8::/129'], /audit ip: not an address range \(got "2001:db8::\/129"\)/],
     [['audit', 'whatever'], /unknown question "whatever"/],
-    [['audit', 'ip', 'not-an-ip'], /needs an IPv4 or IPv6 address, or a range/],
+    [['audit', 'ip', 'not-an-ip'], /needs an IPv4 or IPv6 address, a range or a private endpoint/],
     [['audit', 'requests'], /needs --path, --app or --user/],
     [['audit', 'sessions', '--since', 'last tuesday'], /--since must be an RFC 3339 time/],
     [['audit', 'sessions', '--format', 'pdf'], /--format must be table, json, jsonl or html/],

@@ -129,7 +129,10 @@ describe('gatehouse audit on a 1M-line corpus with known ground truth', () => {
         if (record.app === app && record.uri.startsWith('/admin/')) naive.push(record);
       }
     }
-    const byIp = await answerQuery({ kind: 'ip', ip, range: ALL_TIME }, fileSources(corpus.files));
+    const byIp = await answerQuery(
+      { kind: 'ip', ip, endpoint: null, range: ALL_TIME },
+      fileSources(corpus.files),
+    );
     if (byIp.answer.kind !== 'ip') throw new Error('expected users');
     expect(byIp.answer.users.map((u) => u.user).sort()).toEqual([...usersAtIp].sort());
     expect(byIp.answer.users.map((u) => u.user)).toContain(t.email);

@@ -120,7 +120,7 @@ describe('requests in progress in the audit', () => {
   });
 
   it('an address query counts the request once, by its request line', () => {
-    const runner = createQueryRunner({ kind: 'ip', ip: '192.0.2.1', range: everything });
+    const runner = createQueryRunner({ kind: 'ip', ip: '192.0.2.1', endpoint: null, range: everything });
     for (const r of [progress(61_000), progress(121_000), final(150_000)]) runner.add(r);
     const answer = runner.answer();
     expect(answer.kind === 'ip' ? answer.users.map((u) => u.requests) : []).toEqual([1]);

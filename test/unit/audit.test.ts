@@ -533,10 +533,14 @@ describe('queries and arguments', () => {
     expect((email as Needles).search(ends, ends.length)(0)).toBe(16);
     // Quoted values also as a line inside a JSON string holds them (a Splunk export's _raw).
     const exact = (q: Parameters<typeof queryNeedles>[0]) => (queryNeedles(q) as Buffer[]).map(String);
-    expect(exact({ kind: 'ip', ip: '10.0.0.1', range: { since: 0, until: 1 } })).toEqual([
+    expect(exact({ kind: 'ip', ip: '10.0.0.1', endpoint: null, range: { since: 0, until: 1 } })).toEqual([
       '"10.0.0.1"',
       '\\"10.0.0.1\\"',
     ]);
+    // A range has no spelling, but the endpoint that narrows it has.
+    expect(
+      exact({ kind: 'ip', ip: '10.0.0.0/8', endpoint: 'aws:vpce-0a1', range: { since: 0, until: 1 } }),
+    ).toEqual(['"aws:vpce-0a1"', '\\"aws:vpce-0a1\\"']);
     expect(exact({ kind: 'sessions', sub: 'ada', range: { since: 0, until: 1 } })).toEqual(
       [
         '"ada"',
