@@ -77,7 +77,8 @@ beforeAll(async () => {
       res.on('close', () => clearTimeout(answer));
       return;
     }
-    res.end(`ok ${req.url} for ${req.headers['x-forwarded-for']}`);
+    const endpoint = req.headers['x-gatehouse-private-endpoint'];
+    res.end(`ok ${req.url} for ${req.headers['x-forwarded-for']}${endpoint ? ` via ${endpoint}` : ''}`);
   });
   upstream.server.on('upgrade', async (req, socket: Socket) => {
     tunnels.add(socket);
@@ -131,7 +132,8 @@ describe('the PROXY protocol from a load balancer of spec.proxyProtocol', () => 
     await one.waitFor(/ok \/public\/v1 for 203\.0\.113\.7$/);
     const two = await open();
     two.socket.write(Buffer.concat([v2('203.0.113.8'), Buffer.from(get('/public/v2'))]));
-    await two.waitFor(/ok \/public\/v2 for 203\.0\.113\.8$/);
+    // The application is told the endpoint too.
+    await two.waitFor(/ok \/public\/v2 for 203\.0\.113\.8 via aws:vpce-08d2bf15fac5001c9$/);
     expect(await lineOf('/public/v1')).toMatchObject({
       clientIp: '203.0.113.7',
       peerIp: '203.0.113.7',
@@ -179,6 +181,23 @@ describe('the PROXY protocol from a load balancer of spec.proxyProtocol', () => 
       const line = await through(header, path);
       expect(line.status).not.toBe(200);
       expect(line).not.toHaveProperty('privateEndpoint');
+    }
+    // A client's own X-Gatehouse-Private-Endpoint never reaches the application, with or without
+    // an endpoint of its own.
+    for (const [header, path, told] of [
+      [v1('10.0.0.9'), '/public/spoof-none', ''],
+      [v2('10.0.0.9'), '/public/spoof-aws', ' via aws:vpce-08d2bf15fac5001c9'],
+    ] as const) {
+      const spoof = await open();
+      spoof.socket.write(
+        Buffer.concat([
+          Buffer.from(header),
+          Buffer.from(
+            `GET ${path} HTTP/1.1\r\nHost: localhost\r\nX-Gatehouse-Private-Endpoint: aws:vpce-0a1\r\nx_gatehouse_private_endpoint: gcp:1\r\nConnection: close\r\n\r\n`,
+          ),
+        ]),
+      );
+      await spoof.waitFor(new RegExp(`ok ${path} for 10\\.0\\.0\\.9${told}$`));
     }
     // Auth events name the endpoint as their request line does (a wrong service token here).
     const forged = await open();

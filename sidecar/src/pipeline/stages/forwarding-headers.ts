@@ -4,6 +4,9 @@ import { forwardingRule } from '../../http/forwarding-header-rules.ts';
 import { connectionTokens, HOP_BY_HOP } from '../../http/hop-by-hop.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
+/** The private endpoint the connection came through, for the application (`aws:vpce-…`). */
+export const PRIVATE_ENDPOINT_HEADER = 'x-gatehouse-private-endpoint';
+
 /** Headers Gatehouse always sets itself on the way upstream. */
 const REPLACED: ReadonlySet<string> = new Set([
   'host',
@@ -24,7 +27,8 @@ const REPLACED: ReadonlySet<string> = new Set([
  * with `_` removed (servers that read them as `-` would see a header nobody checked), rewrite
  * and method-override headers removed, client and connection headers kept only from trusted
  * proxies (forwarding-header-rules.ts), then
- * X-Forwarded-For/Proto/Host, X-Real-IP, the request id and the trace context set.
+ * X-Forwarded-For/Proto/Host, X-Real-IP, the request id, the trace context and, behind a
+ * private endpoint, X-Gatehouse-Private-Endpoint set.
  */
 export function forwardingHeaders(scope: RequestScope): undefined {
   const raw = scope.req.rawHeaders;
@@ -84,6 +88,9 @@ export function forwardingHeaders(scope: RequestScope): undefined {
     scope.traceparent,
   );
   if (scope.tracestate !== null) out.push('tracestate', scope.tracestate);
+  // Behind AWS PrivateLink and its peers, the consumer the connection came from (a client's own
+  // X-Gatehouse-* headers never get here: the identity prefix withheld them above).
+  if (scope.privateEndpoint !== null) out.push(PRIVATE_ENDPOINT_HEADER, scope.privateEndpoint);
   scope.upstreamHeaders = out;
   return undefined;
 }
