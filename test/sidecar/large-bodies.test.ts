@@ -100,8 +100,14 @@ describe('large bodies stream through without buffering', () => {
 
     // The memory of the transfers goes back to the system once V8 has let go of the last chunks.
     for (let i = 0; i < 300; i++) await (await request(`http://127.0.0.1:${proc.port}/small`)).body.text();
-    await new Promise((r) => setTimeout(r, 500));
-    const atRest = anonymousRssBytes(proc.child.pid as number);
+    // V8's helper thread frees and unmaps behind the collections: on a busy machine (the whole
+    // suite at once) it lagged past a fixed half second (101.5 MiB read once, 78 to 85 alone).
+    // Freed blocks that stay resident (no mapping threshold) stay so however long one waits.
+    let atRest = Number.POSITIVE_INFINITY;
+    for (let waited = 0; waited < 5_000 && atRest >= AT_REST_AFTER_LIMIT; waited += 500) {
+      await new Promise((r) => setTimeout(r, 500));
+      atRest = anonymousRssBytes(proc.child.pid as number);
+    }
     console.warn(
       `sidecar anonymous memory at rest after the transfers: ${(atRest / 1024 / 1024).toFixed(1)} MiB`,
     );

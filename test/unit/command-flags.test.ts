@@ -264,7 +264,7 @@ describe('gatehouse audit flags', () => {
   it.each([
     [[], 'which question: sessions, ip or requests?'],
     [['who'], 'unknown question "who"'],
-    [['ip', 'not-an-ip'], 'audit ip needs an IPv4 or IPv6 address, or a range'],
+    [['ip', 'not-an-ip'], 'audit ip needs an IPv4 or IPv6 address, a range or a private endpoint'],
     [['requests'], 'audit requests needs --path, --app or --user'],
     [['requests', '--app', 'a/b/c'], '--app is namespace/name'],
     [['sessions', '--user', 'a@b.c', '--sub', 's'], 'give --user or --sub, not both'],
