@@ -5,6 +5,10 @@ import { logEvent } from '../../../contract/event-writer.ts';
 import type { LogSink } from '../../../lib/log/log-sink.ts';
 import { tlsName } from '../upstream/upstream.ts';
 
+/** The `app` of the sidecar's own events: as its request lines name the application, or null before a config. */
+export const appOf = (config: SidecarConfig | undefined): string | null =>
+  config ? applicationLabel(config.application) : null;
+
 /** How the upstream's certificate is checked, for config_loaded: null for http. */
 function upstreamTlsOf(upstream: SidecarConfig['upstream']): {
   serverName: string;

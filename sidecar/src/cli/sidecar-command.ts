@@ -18,28 +18,25 @@ import {
   memoryReducingCollection,
   startIdleCollection,
 } from '../../../lib/idle-collection.ts';
-import { CROWD_BACKLOG, kernelBacklogCap, listenAddress, listenOn } from '../../../lib/listen.ts';
+import { CROWD_BACKLOG, listenAddress, listenOn } from '../../../lib/listen.ts';
 import { createFdSink } from '../../../lib/log/log-sink.ts';
-import { connectionsWithinOpenFiles, openFileLimit, RESERVED_FILES } from '../../../lib/open-files.ts';
+import { connectionsWithinOpenFiles, openFileLimit } from '../../../lib/open-files.ts';
 import { certificatesOf } from '../../../lib/pem-certificates.ts';
-import { processKeys } from '../auth/process-keys.ts';
 import { createSessionEnds } from '../auth/session-ends.ts';
 import type { ConfigListener } from '../config/config-source.ts';
 import { createSidecarMetrics, type SidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar, type Sidecar } from '../server.ts';
-import { logConfigLoaded } from './config-loaded-line.ts';
+import { appOf, logConfigLoaded } from './config-loaded-line.ts';
 import { exitOnDefect, FINAL_FLUSH_MS } from './exit-on-defect.ts';
+import { createConfigWaitNotices, openConfigSource } from './sidecar-config-source.ts';
 import { IDLE_COLLECTION_GAP, parseSidecarFlags, type SidecarFlags } from './sidecar-flags.ts';
 import { openEndsFile, sessionEndReporter } from './sidecar-session-ends.ts';
+import { logStartNotices } from './start-notices.ts';
 
 /** `gatehouse sidecar`: resolves with the process exit code once stopped by a signal. */
 export function runSidecarCommand(argv: string[]): Promise<number> {
   return runSidecar(parseSidecarFlags(argv));
 }
-
-/** The `app` of the sidecar's own events: as its request lines name the application, or null before a config. */
-const appOf = (config: SidecarConfig | undefined): string | null =>
-  config ? applicationLabel(config.application) : null;
 
 /** The end of a stop: the time the last log lines get to reach stdout. */
 const LOG_FLUSH_MS = 200;
@@ -97,8 +94,13 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   });
   // The source's config, with the session ends this sidecar made that the source does not carry yet.
   let fromSource: SidecarConfig | undefined;
-  /** The last `waiting` message logged (reason and message). */
-  let lastWaiting = '';
+  const waitNotices = createConfigWaitNotices(
+    flags,
+    sink,
+    metrics,
+    () => sidecar.current(),
+    () => sessionEnds.retryNow(),
+  );
   // Session ends not through yet are given up, each with its line: the exit ends their rounds.
   exitOnDefect(
     sink,
@@ -126,8 +128,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
   };
   const install = (config: SidecarConfig): void => {
     fromSource = config;
-    lastWaiting = ''; // a reason given again after this config is news
-    metrics.configWaiting(undefined);
+    waitNotices.installed();
     metrics.workStarted(); // and so is its compile
     installWithEnds(config);
     idle.dirty();
@@ -157,52 +158,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       });
     },
   };
-  // Each mode's config source loads only in that mode: the YAML loader is not in a cluster sidecar.
-  const source = operator
-    ? (await import('../config/operator-source.ts')).createOperatorConfigSource(
-        {
-          url: operator.url,
-          ca: operatorTrust,
-          tokenFile: operator.tokenFile,
-          ...(flags.application ? { application: flags.application } : {}),
-          onWaiting: (waiting) => {
-            const serving = sidecar.current() !== undefined;
-            metrics.configWaiting({ reason: waiting.reason, serving });
-            // Once per reason and message: a reconnect is told the same again.
-            const said = `${waiting.reason}\u0000${waiting.message}`;
-            if (said === lastWaiting) return;
-            lastWaiting = said;
-            logEvent(sink, 'config_waiting', {
-              app: appOf(sidecar.current()) ?? flags.application ?? null,
-              reason: waiting.reason,
-              message: waiting.message,
-              serving,
-            });
-          },
-          onConnection: (event) => {
-            metrics.configStreamConnected(event.connected);
-            // The operator is back: session ends it could not take get their next round now.
-            if (event.connected) sessionEnds.retryNow();
-            logEvent(sink, event.connected ? 'config_stream_connected' : 'config_stream_disconnected', {
-              app: appOf(sidecar.current()) ?? flags.application ?? null,
-              ...(event.connected ? {} : { reason: event.reason, retryInMs: event.retryInMs }),
-            });
-          },
-        },
-        listener,
-      )
-    : (await import('../config/file-source.ts')).createFileConfigSource(
-        {
-          path: flags.config as string,
-          pollIntervalMs: flags.pollIntervalMs,
-          fallbackKeys: processKeys(),
-          ...(flags.application ? { application: flags.application } : {}),
-          ...(flags.revocationsDir ? { revocationsDir: flags.revocationsDir } : {}),
-          onInvalidRevocation: (problem) =>
-            logEvent(sink, 'revocation_skipped', { path: problem.path, error: problem.message }),
-        },
-        listener,
-      );
+  const source = await openConfigSource(flags, sink, operatorTrust, waitNotices, listener);
 
   // The admin server answers before the first config: live, but not ready. It is on the pod
   // network, where a crowd can fill a short listen queue and the kubelet's probes with it.
@@ -259,25 +215,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     pid: process.pid,
     nodeOptions: nodeOptionsApplied ? SIDECAR_NODE_OPTIONS : null,
   });
-  const backlogCap = kernelBacklogCap();
-  if (backlogCap !== undefined && backlogCap < flags.limits.listenBacklog)
-    logEvent(sink, 'listen_backlog_capped', {
-      requested: flags.limits.listenBacklog,
-      effective: backlogCap,
-      hint: `set net.core.somaxconn to ${flags.limits.listenBacklog} for the pod (spec.securityContext.sysctls; the kubelet must allow it with --allowed-unsafe-sysctls), or give --listen-backlog=${backlogCap}`,
-    });
-  if (fileLimit !== undefined && maxConnections < flags.limits.maxConnections)
-    logEvent(sink, 'max_connections_capped', {
-      requested: flags.limits.maxConnections,
-      effective: maxConnections,
-      openFileLimit: fileLimit,
-      hint: `raise the container's open-file limit (RLIMIT_NOFILE, set by the container runtime) to ${flags.limits.maxConnections + RESERVED_FILES}, or give --max-connections=${maxConnections}`,
-    });
-  if (!nodeOptionsApplied)
-    logEvent(sink, 'node_options_missing', {
-      expected: SIDECAR_NODE_OPTIONS,
-      hint: `garbage collection costs more CPU per request or streaming holds more memory (V8 sizes the young generation from the memory limit), and V8 compiles can hold requests back under load; start with NODE_OPTIONS="${SIDECAR_NODE_OPTIONS}" as the image and injected sidecars do`,
-    });
+  logStartNotices(sink, flags, { fileLimit, maxConnections, nodeOptionsApplied });
 
   return new Promise((resolve) => {
     let stopping = false;
