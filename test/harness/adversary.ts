@@ -53,6 +53,8 @@ export interface AdversaryReport {
   readonly upstreamRequests: number;
   /** Of those, the ones whose client a load balancer's PROXY header named. */
   readonly upstreamProxied: number;
+  /** Of those, the ones that came through a private endpoint the PROXY header named. */
+  readonly upstreamThroughEndpoints: number;
   readonly shutdownMs: number;
   /** The sidecar_stopped line: what the shutdown had to cut at the end of its draining time. */
   readonly stopped: Record<string, unknown>;
@@ -234,6 +236,7 @@ export async function runAdversary(options: AdversaryOptions): Promise<Adversary
     },
     upstreamRequests: upstream.received.count,
     upstreamProxied: upstream.received.proxied,
+    upstreamThroughEndpoints: upstream.received.endpoints,
     shutdownMs,
     stopped,
   };

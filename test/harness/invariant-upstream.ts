@@ -1,9 +1,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo, isIP, type Socket } from 'node:net';
 import { canonicalizeTarget } from '../../contract/policy/canonical-path.ts';
+import { PRIVATE_ENDPOINT_PATTERN } from '../../lib/net/proxy-protocol-endpoint.ts';
 import { ALWAYS_DROPPED } from '../../sidecar/src/http/forwarding-header-rules.ts';
 import { comparableHeaderName, IDENTITY_HEADERS } from '../../sidecar/src/http/identity-headers.ts';
-import { SPOOFED_CLIENTS } from './requests.ts';
+import { SPOOFED_CLIENTS, SPOOFED_ENDPOINT } from './requests.ts';
+
+const PRIVATE_ENDPOINT = new RegExp(PRIVATE_ENDPOINT_PATTERN);
 
 /** Paths only the harness's legitimate, identified traffic uses; identity headers may arrive only there. */
 export const LEGIT_PREFIX = '/legit/';
@@ -18,7 +21,7 @@ export interface InvariantUpstream {
    * Requests received, and the request ids they carried; `proxied`: those whose client a load
    * balancer's PROXY header named (an X-Forwarded-For other than a loopback peer).
    */
-  readonly received: { count: number; proxied: number; readonly ids: Set<string> };
+  readonly received: { count: number; proxied: number; endpoints: number; readonly ids: Set<string> };
   /** Each broken invariant, described once per occurrence (capped). */
   readonly violations: string[];
   readonly tunnels: Set<Socket>;
@@ -35,6 +38,20 @@ export function checkForwarded(req: IncomingMessage, upgrade: boolean): string[]
     problems.push(`non-canonical path ${JSON.stringify(url.slice(0, 80))}`);
   const names = req.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
   const legit = path.startsWith(LEGIT_PREFIX);
+  const xff = req.headers['x-forwarded-for'];
+  // The private endpoint a balancer's header named, once, on a request it brought; never a client's.
+  const endpoints = names.filter((n) => n === 'x-gatehouse-private-endpoint').length;
+  const endpoint = req.headers['x-gatehouse-private-endpoint'];
+  if (
+    endpoints > 1 ||
+    (endpoint !== undefined &&
+      (typeof endpoint !== 'string' ||
+        !PRIVATE_ENDPOINT.test(endpoint) ||
+        endpoint === SPOOFED_ENDPOINT ||
+        typeof xff !== 'string' ||
+        xff.startsWith('127.')))
+  )
+    problems.push(`private endpoint ${JSON.stringify(endpoint)} x${endpoints} from ${JSON.stringify(xff)}`);
   // The sidecar's own routes (sign-in, readiness) are answered by it, never forwarded.
   if (path.startsWith('/.gatehouse/')) problems.push(`gateway route ${path} forwarded`);
   let hosts = 0;
@@ -47,6 +64,7 @@ export function checkForwarded(req: IncomingMessage, upgrade: boolean): string[]
     if (HOP_BY_HOP_FROM_CLIENTS.has(name)) problems.push(`hop-by-hop header ${name}`);
     if (
       !legit &&
+      name !== 'x-gatehouse-private-endpoint' &&
       (IDENTITY.has(comparableHeaderName(name)) ||
         name.startsWith('x-gatehouse-') ||
         name.startsWith('x-pomerium-'))
@@ -58,7 +76,6 @@ export function checkForwarded(req: IncomingMessage, upgrade: boolean): string[]
     problems.push(`host ${JSON.stringify(req.headers.host)} x${hosts}`);
   if (lengths > 1 || (lengths === 1 && req.headers['transfer-encoding'] !== undefined))
     problems.push('ambiguous body length');
-  const xff = req.headers['x-forwarded-for'];
   // The peer, or the client a load balancer's PROXY header named; never one another peer claimed.
   if (
     typeof xff !== 'string' ||
@@ -75,13 +92,14 @@ export function checkForwarded(req: IncomingMessage, upgrade: boolean): string[]
  */
 export async function startInvariantUpstream(): Promise<InvariantUpstream> {
   const violations: string[] = [];
-  const received = { count: 0, proxied: 0, ids: new Set<string>() };
+  const received = { count: 0, proxied: 0, endpoints: 0, ids: new Set<string>() };
   const tunnels = new Set<Socket>();
   const sockets = new Set<Socket>();
   const note = (req: IncomingMessage, upgrade: boolean) => {
     received.count++;
     const xff = req.headers['x-forwarded-for'];
     if (typeof xff === 'string' && !xff.startsWith('127.')) received.proxied++;
+    if (req.headers['x-gatehouse-private-endpoint'] !== undefined) received.endpoints++;
     const id = req.headers['x-request-id'];
     if (typeof id === 'string') received.ids.add(id);
     for (const p of checkForwarded(req, upgrade)) if (violations.length < 200) violations.push(p);

@@ -1,4 +1,10 @@
-import { proxyV2For } from '../helpers/proxy-headers.ts';
+import {
+  awsEndpointTlv,
+  azureLinkTlv,
+  gcpConnectionTlv,
+  proxyTlv,
+  proxyV2For,
+} from '../helpers/proxy-headers.ts';
 import type { Prng } from './prng.ts';
 
 /**
@@ -25,10 +31,17 @@ const PATHS = [
   '/.gatehouse/ready',
   '/.gatehouse/ready?lb=1',
 ];
+/**
+ * The private endpoint clients claim in a header of their own (SPOOFS), never to reach the
+ * application; the balancers' headers name others (a bit of one at times flipped: still an
+ * endpoint a trusted balancer named).
+ */
+export const SPOOFED_ENDPOINT = 'aws:vpce-0spoofed';
 const SPOOFS = [
   'X-Forwarded-Email: mallory@evil.test',
   'X_Forwarded_User: mallory',
   'X-Gatehouse-User: mallory',
+  `X-Gatehouse-Private-Endpoint: ${SPOOFED_ENDPOINT}`,
   'X-Original-URL: /admin',
   'X-Rewrite-URL: /admin',
   'X-HTTP-Method-Override: DELETE',
@@ -148,6 +161,23 @@ export const PROXY_BALANCERS = '127.0.9.0/24';
 export const SPOOFED_CLIENTS = '198.51.100.';
 const SPOOFED_CLIENT = `${SPOOFED_CLIENTS}66`;
 
+/** A version 2 header's extensions: filler, the vendors' endpoints, malformed ones, or several, in any order. */
+function extensions(rng: Prng): number | Buffer {
+  if (rng.chance(0.5)) return rng.pick([0, 0, 23, 300, 4_000]);
+  const parts = Array.from({ length: 1 + rng.int(3) }, () =>
+    rng.pick([
+      awsEndpointTlv('vpce-0fuzz'),
+      azureLinkTlv(7),
+      gcpConnectionTlv(18446744073709551615n),
+      awsEndpointTlv('vpce 0 bad'),
+      proxyTlv(0xee, [1, 2]),
+      proxyTlv(0xe0, Buffer.alloc(300)),
+      proxyTlv(0x04, Buffer.alloc(rng.int(40))),
+    ]),
+  );
+  return Buffer.concat(parts);
+}
+
 /** A PROXY header (version 1 or 2, LOCAL or UNKNOWN at times) naming `client`, sometimes broken. */
 export function proxyHeader(rng: Prng, client: string): Buffer {
   const six = client.includes(':');
@@ -158,7 +188,7 @@ export function proxyHeader(rng: Prng, client: string): Buffer {
       : `PROXY TCP${six ? 6 : 4} ${client} ${six ? 'fd00::5' : '10.0.0.5'} ${rng.int(65_536)} 4180\r\n`;
     header = Buffer.from(line, 'latin1');
   } else {
-    header = proxyV2For(client, rng.pick([0, 0, 23, 300, 4_000]), rng.chance(0.1));
+    header = proxyV2For(client, extensions(rng), rng.chance(0.1));
   }
   if (rng.chance(0.15)) {
     // Broken: a bit flipped, or cut short.
