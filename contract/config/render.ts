@@ -140,6 +140,34 @@ function renderPolicies(
   return out;
 }
 
+/**
+ * Policies of an application without spec.proxyProtocol that test privateEndpoints: no connection
+ * can name one, so such a selector never matches, and a deny it includes (or an allow it
+ * excludes from) would quietly let everyone through.
+ */
+function endpointsWithoutProxyProtocol(
+  input: RenderInput,
+  rendered: readonly RenderedPolicy[],
+  at: (f: string) => string,
+): FieldError[] {
+  const namespace = input.application.metadata.namespace;
+  const errors: FieldError[] = [];
+  (input.application.spec.policies ?? []).forEach((ref, i) => {
+    const name = namespace ? `${namespace}/${ref.name}` : ref.name;
+    const policy = rendered.find((p) => p.name === name);
+    if (!policy) return;
+    const tests = (['include', 'require', 'exclude'] as const).flatMap((part) =>
+      policy[part].flatMap((selector, j) => ('privateEndpoints' in selector ? [`${part}[${j}]`] : [])),
+    );
+    if (tests.length > 0)
+      errors.push({
+        path: at(`spec.policies[${i}].name`),
+        message: `${JSON.stringify(ref.name)} tests privateEndpoints (${tests.join(', ')}), which no connection names without spec.proxyProtocol: list the load balancers there`,
+      });
+  });
+  return errors;
+}
+
 /** One AccessPolicy in the sidecar's form, with every problem the policy compiler would refuse. */
 export function renderPolicy(
   name: string,
@@ -229,6 +257,7 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
     revocations: sortedRevocations(input.revocations ?? []),
   };
   errors.push(...semanticErrors(body, at));
+  if (!body.proxyProtocol) errors.push(...endpointsWithoutProxyProtocol(input, body.policies, at));
   // A sidecar refuses a config of more (and keeps the one it runs): rendering it anyway would
   // report revocations as served that no sidecar enforces.
   if (body.revocations.length > MAX_REVOCATIONS)

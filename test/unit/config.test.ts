@@ -314,6 +314,18 @@ describe('loading AccessPolicy YAML', () => {
   const app = (policies: string) =>
     `${HEADER}spec: {hosts: [a.test], upstream: {url: 'http://127.0.0.1:1'}, policies: ${policies}}\n`;
 
+  it('privateEndpoints in an application behind a balancer of spec.proxyProtocol: loaded', () => {
+    const config = configFromSnapshot({
+      files: new Map([
+        [
+          '/x/app.yaml',
+          `${HEADER}spec: {hosts: [a.test], upstream: {url: 'http://127.0.0.1:1'}, proxyProtocol: {from: [10.0.1.17/32]}, policies: [{name: partners}]}\n---\n${POLICY}metadata: {name: partners}\nspec: {decision: bypass, include: [{privateEndpoints: ['aws:vpce-0a1', 'gcp:7']}]}\n`,
+        ],
+      ]),
+    });
+    expect(config.policies[0]?.include).toEqual([{ privateEndpoints: ['aws:vpce-0a1', 'gcp:7'] }]);
+  });
+
   it('resolves the listed policies in order, with normalised values', () => {
     const config = configFromSnapshot({
       files: new Map([
@@ -354,6 +366,13 @@ describe('loading AccessPolicy YAML', () => {
         'app.yaml#2 spec.include[0].privateEndpoints[0]: must be a private endpoint: aws:<VPC endpoint id> (aws:vpce-0123456789abcdef0), azure:<LinkID> or gcp:<connection id>, numbers in decimal without leading zeros (got "vpce-0a1"; write "aws:vpce-0a1")',
         'app.yaml#2 spec.include[0].privateEndpoints[1]: must be a private endpoint: aws:<VPC endpoint id> (aws:vpce-0123456789abcdef0), azure:<LinkID> or gcp:<connection id>, numbers in decimal without leading zeros (got "oci:1")',
         'app.yaml#2 spec.include[0].privateEndpoints[5]: must be a private endpoint: aws:<VPC endpoint id> (aws:vpce-0123456789abcdef0), azure:<LinkID> or gcp:<connection id>, numbers in decimal without leading zeros (got "gcp:01")',
+      ],
+    ],
+    [
+      'privateEndpoints in an application without spec.proxyProtocol: never matched, a deny of one never denies',
+      `${app('[{name: open}, {name: block-partner}]')}---\n${POLICY}metadata: {name: open}\nspec: {decision: bypass, include: [{everyone: true}]}\n---\n${POLICY}metadata: {name: block-partner}\nspec: {decision: deny, include: [{paths: ['/x']}, {privateEndpoints: ['aws:vpce-0a1']}], exclude: [{privateEndpoints: ['gcp:7']}]}\n`,
+      [
+        'app.yaml#1 spec.policies[1].name: "block-partner" tests privateEndpoints (include[1], exclude[0]), which no connection names without spec.proxyProtocol: list the load balancers there',
       ],
     ],
     [

@@ -341,6 +341,7 @@ describe('gatehouse explain', () => {
         doc('AccessApplication', 'reports', {
           hosts: ['reports.example.com'],
           upstream: { url: 'http://127.0.0.1:3000' },
+          proxyProtocol: { from: ['10.0.1.17/32'] },
           policies: [{ name: 'partner-a' }],
         }),
         doc('AccessPolicy', 'partner-a', {
