@@ -11,7 +11,7 @@ Commands:
   operator   run the control plane: watch CRDs, keep keys and status, stream config to sidecars
   validate   check AccessApplication YAML and print the rendered sidecar config
   explain    decide one request with an application's policies, and say why (nothing is sent)
-  audit      rebuild sessions, users of an IP, or requests to a path from the logs (files or --cluster)
+  audit      rebuild sessions, users of an IP or a private endpoint, or requests to a path from the logs (files or --cluster)
   revoke     end a user's sessions, or one session, in every sidecar of some or all applications (also: kubectl gatehouse revoke)
   service-token create <id>   a new service token: the secret once, and its hash for the YAML
   version    print the version (also --version, -v)
