@@ -16,61 +16,61 @@ const doc = (kind: string, name: string, spec: unknown, apiVersion = 'gatehouse.
   metadata: { name, namespace: 'monitoring' },
   ...(kind === 'Secret' ? { stringData: spec } : { spec }),
 });
-const FILE = join(dir, 'grafana.yaml');
-writeFileSync(
-  FILE,
-  [
-    doc('AccessApplication', 'grafana', {
-      hosts: ['grafana.example.com'],
-      upstream: { url: 'http://127.0.0.1:3000' },
-      policies: [
-        { name: 'health' },
-        { name: 'deploys' },
-        { name: 'contractors' },
-        { name: 'sre' },
-        { name: 'finance-trial' },
-      ],
-      authentication: {
-        externalUrl: 'https://grafana.example.com',
-        identityProviders: [
-          {
-            name: 'corp',
-            issuer: 'https://idp.example.com',
-            clientId: 'grafana',
-            clientSecretRef: { name: 'idp', key: 'secret' },
-          },
-        ],
-        serviceTokens: {
-          tokens: [
-            { id: 'ci', secretHash: `sha256:${'a'.repeat(64)}` },
-            { id: 'old', secretHash: `sha256:${'b'.repeat(64)}`, expiresAt: '2020-01-01T00:00:00Z' },
-          ],
+/** Writes these documents as one YAML file of the test's folder; its path. */
+const writeDocs = (name: string, docs: readonly unknown[]): string => {
+  const path = join(dir, name);
+  writeFileSync(path, docs.map((d) => stringify(d)).join('---\n'));
+  return path;
+};
+const FILE = writeDocs('grafana.yaml', [
+  doc('AccessApplication', 'grafana', {
+    hosts: ['grafana.example.com'],
+    upstream: { url: 'http://127.0.0.1:3000' },
+    policies: [
+      { name: 'health' },
+      { name: 'deploys' },
+      { name: 'contractors' },
+      { name: 'sre' },
+      { name: 'finance-trial' },
+    ],
+    authentication: {
+      externalUrl: 'https://grafana.example.com',
+      identityProviders: [
+        {
+          name: 'corp',
+          issuer: 'https://idp.example.com',
+          clientId: 'grafana',
+          clientSecretRef: { name: 'idp', key: 'secret' },
         },
+      ],
+      serviceTokens: {
+        tokens: [
+          { id: 'ci', secretHash: `sha256:${'a'.repeat(64)}` },
+          { id: 'old', secretHash: `sha256:${'b'.repeat(64)}`, expiresAt: '2020-01-01T00:00:00Z' },
+        ],
       },
-    }),
-    doc('Secret', 'idp', { secret: 's3cret-value' }, 'v1'),
-    doc('AccessPolicy', 'health', { decision: 'bypass', include: [{ paths: ['/api/health'] }] }),
-    doc('AccessPolicy', 'deploys', {
-      decision: 'service-auth',
-      include: [{ serviceTokens: ['ci'] }],
-      require: [{ methods: ['POST'] }],
-    }),
-    doc('AccessPolicy', 'contractors', { decision: 'deny', include: [{ groups: ['contractors'] }] }),
-    doc('AccessPolicy', 'sre', {
-      decision: 'allow',
-      include: [{ groups: ['sre', 'platform'] }, { emails: ['cto@example.com'] }],
-      require: [{ emailDomains: ['example.com'] }],
-      exclude: [{ ipRanges: ['203.0.113.0/24'] }],
-    }),
-    doc('AccessPolicy', 'finance-trial', {
-      decision: 'allow',
-      mode: 'audit',
-      include: [{ claim: { name: 'dept', equals: 'finance' } }],
-    }),
-  ]
-    .map((d) => stringify(d))
-    .join('---\n'),
-);
+    },
+  }),
+  doc('Secret', 'idp', { secret: 's3cret-value' }, 'v1'),
+  doc('AccessPolicy', 'health', { decision: 'bypass', include: [{ paths: ['/api/health'] }] }),
+  doc('AccessPolicy', 'deploys', {
+    decision: 'service-auth',
+    include: [{ serviceTokens: ['ci'] }],
+    require: [{ methods: ['POST'] }],
+  }),
+  doc('AccessPolicy', 'contractors', { decision: 'deny', include: [{ groups: ['contractors'] }] }),
+  doc('AccessPolicy', 'sre', {
+    decision: 'allow',
+    include: [{ groups: ['sre', 'platform'] }, { emails: ['cto@example.com'] }],
+    require: [{ emailDomains: ['example.com'] }],
+    exclude: [{ ipRanges: ['203.0.113.0/24'] }],
+  }),
+  doc('AccessPolicy', 'finance-trial', {
+    decision: 'allow',
+    mode: 'audit',
+    include: [{ claim: { name: 'dept', equals: 'finance' } }],
+  }),
+]);
 
 /** Runs `gatehouse explain FILE` with these arguments (one string, split at spaces, or several). */
 const explain = (...args: string[]) =>
@@ -294,21 +294,15 @@ describe('gatehouse explain', () => {
   });
 
   it('an application whose paths compare without regard to case: said, and decided so', async () => {
-    const folding = join(dir, 'folding.yaml');
-    writeFileSync(
-      folding,
-      [
-        doc('AccessApplication', 'files', {
-          hosts: ['files.example.com'],
-          upstream: { url: 'http://127.0.0.1:3000', caseInsensitivePaths: true },
-          policies: [{ name: 'no-admin' }, { name: 'office' }],
-        }),
-        doc('AccessPolicy', 'no-admin', { decision: 'deny', include: [{ paths: ['/admin/**'] }] }),
-        doc('AccessPolicy', 'office', { decision: 'bypass', include: [{ ipRanges: ['10.0.0.0/8'] }] }),
-      ]
-        .map((d) => stringify(d))
-        .join('---\n'),
-    );
+    const folding = writeDocs('folding.yaml', [
+      doc('AccessApplication', 'files', {
+        hosts: ['files.example.com'],
+        upstream: { url: 'http://127.0.0.1:3000', caseInsensitivePaths: true },
+        policies: [{ name: 'no-admin' }, { name: 'office' }],
+      }),
+      doc('AccessPolicy', 'no-admin', { decision: 'deny', include: [{ paths: ['/admin/**'] }] }),
+      doc('AccessPolicy', 'office', { decision: 'bypass', include: [{ ipRanges: ['10.0.0.0/8'] }] }),
+    ]);
     const out = await runGatehouse(['explain', folding, '--path', '/ADMIN/Users', '--ip', '192.0.2.7']);
     expect(out.code).toBe(1);
     expect(out.stdout.split('\n').slice(0, 4)).toEqual([
@@ -334,24 +328,18 @@ describe('gatehouse explain', () => {
   });
 
   it('a request through a private endpoint: --private-endpoint, as the log names it', async () => {
-    const partners = join(dir, 'partners.yaml');
-    writeFileSync(
-      partners,
-      [
-        doc('AccessApplication', 'reports', {
-          hosts: ['reports.example.com'],
-          upstream: { url: 'http://127.0.0.1:3000' },
-          proxyProtocol: { from: ['10.0.1.17/32'] },
-          policies: [{ name: 'partner-a' }],
-        }),
-        doc('AccessPolicy', 'partner-a', {
-          decision: 'bypass',
-          include: [{ privateEndpoints: ['aws:vpce-0a1b2c3d4e5f60718'] }],
-        }),
-      ]
-        .map((d) => stringify(d))
-        .join('---\n'),
-    );
+    const partners = writeDocs('partners.yaml', [
+      doc('AccessApplication', 'reports', {
+        hosts: ['reports.example.com'],
+        upstream: { url: 'http://127.0.0.1:3000' },
+        proxyProtocol: { from: ['10.0.1.17/32'] },
+        policies: [{ name: 'partner-a' }],
+      }),
+      doc('AccessPolicy', 'partner-a', {
+        decision: 'bypass',
+        include: [{ privateEndpoints: ['aws:vpce-0a1b2c3d4e5f60718'] }],
+      }),
+    ]);
     const through = await runGatehouse([
       'explain',
       partners,
