@@ -3,8 +3,9 @@
 // spec.proxyProtocol.from naming 127.0.0.2, and clients on this process's core that open a new
 // connection per request (as clients behind a layer-4 load balancer do: each of theirs is one of
 // the balancer's), send one GET and read the answer to the close. Rounds alternate: from
-// 127.0.0.1 with no header, and from 127.0.0.2 behind a version 2 header with the extension AWS
-// sends. The sidecar's CPU (from /proc) per connection, medians of the rounds.
+// 127.0.0.1 with no header, and from 127.0.0.2 behind a version 2 header with no extension and
+// with the extension AWS sends behind PrivateLink (its endpoint id: read, logged and told to the
+// application). The sidecar's CPU (from /proc) per connection, medians of the rounds.
 //
 //   npm run build && taskset -c 1 node bench/proxy-protocol-cost.ts [--connections 3000] [--rounds 6] [--concurrency 16]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { proxyV2For } from '../test/helpers/proxy-headers.ts';
+import { awsEndpointTlv, proxyV2For } from '../test/helpers/proxy-headers.ts';
 import {
   children,
   cpuTicks,
@@ -37,12 +38,9 @@ const CONNECTIONS = Number(values.connections);
 const ROUNDS = Number(values.rounds);
 const CONCURRENCY = Number(values.concurrency);
 
-/** A version 2 header for 203.0.113.7, with the extension AWS sends (its endpoint id). */
-const AWS_ENDPOINT = Buffer.concat([
-  Buffer.from([0xea, 0x00, 0x17, 0x01]),
-  Buffer.from('vpce-08d2bf15fac5001c9'),
-]);
-const awsHeader = (): Buffer => proxyV2For('203.0.113.7', AWS_ENDPOINT);
+/** A version 2 header for 203.0.113.7, with the extension AWS sends (its endpoint id), or none. */
+const awsHeader = (): Buffer => proxyV2For('203.0.113.7', awsEndpointTlv('vpce-08d2bf15fac5001c9'));
+const plainHeader = (): Buffer => proxyV2For('203.0.113.7');
 const REQUEST = Buffer.from('GET /bench HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
 
 /** One connection: connect from `from`, send, read to the close; resolves with whether it got a 200. */
@@ -102,7 +100,16 @@ try {
   const pid = sidecar.pid as number;
   const modes = [
     { name: 'no header (127.0.0.1)', from: '127.0.0.1', bytes: REQUEST },
-    { name: 'PROXY v2 header (127.0.0.2)', from: '127.0.0.2', bytes: Buffer.concat([awsHeader(), REQUEST]) },
+    {
+      name: 'PROXY v2 header (127.0.0.2)',
+      from: '127.0.0.2',
+      bytes: Buffer.concat([plainHeader(), REQUEST]),
+    },
+    {
+      name: 'PROXY v2 header with an AWS endpoint id (127.0.0.2)',
+      from: '127.0.0.2',
+      bytes: Buffer.concat([awsHeader(), REQUEST]),
+    },
   ];
   for (const mode of modes) await round(port, mode.from, mode.bytes); // warm-up
   const perConnection = new Map<string, number[]>(modes.map((m) => [m.name, []]));
