@@ -126,10 +126,10 @@ export function loggedAddress(ip: string): string {
   return isIP(address) === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
 }
 
-/** `audit ip`'s argument: an address as the sidecar logs it, or a range as written (lower case). */
 /** A private endpoint as the sidecar logs it (`aws:vpce-…`, `azure:<LinkID>`, `gcp:<id>`). */
 const isPrivateEndpoint = (text: string): boolean => new RegExp(PRIVATE_ENDPOINT_PATTERN).test(text);
 
+/** `audit ip`'s argument: an address as the sidecar logs it, or a range as written (lower case). */
 function addressOrRange(text: string | undefined): string {
   if (text?.includes('/')) {
     const cidr = parseCidr(text.toLowerCase());

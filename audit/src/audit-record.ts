@@ -156,6 +156,8 @@ type Json = Record<string, unknown>;
 type LineFields<T> = { readonly [K in keyof T]?: unknown };
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const time = (v: unknown): number => (typeof v === 'string' ? parseIsoTime(v) : Number.NaN);
 
 const VIA = ' via ';
 
@@ -176,8 +178,6 @@ export function clientParts(text: string): { readonly ip: string; readonly endpo
     ? { ip: text, endpoint: null }
     : { ip: text.slice(0, at), endpoint: text.slice(at + VIA.length) };
 }
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const time = (v: unknown): number => (typeof v === 'string' ? parseIsoTime(v) : Number.NaN);
 
 function identity(v: unknown): Identity | null {
   if (!v || typeof v !== 'object') return null;
