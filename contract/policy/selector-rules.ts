@@ -42,7 +42,9 @@ const ENDPOINT_ID_MAX: Readonly<Record<string, bigint>> = {
 function privateEndpointProblem(endpoint: string): string | undefined {
   const colon = endpoint.indexOf(':');
   const max = ENDPOINT_ID_MAX[endpoint.slice(0, colon)];
-  if (max === undefined || BigInt(endpoint.slice(colon + 1)) <= max) return undefined;
+  const id = endpoint.slice(colon + 1);
+  // The schema has checked the digits; a value that did not pass it is not this check's to refuse.
+  if (max === undefined || !/^[0-9]{1,40}$/.test(id) || BigInt(id) <= max) return undefined;
   return `is over the largest ${endpoint.slice(0, colon) === 'azure' ? 'LinkID (4294967295)' : 'connection id (18446744073709551615)'}`;
 }
 
