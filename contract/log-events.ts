@@ -428,6 +428,7 @@ export const SIDECAR_EVENTS = {
       bytesIn: int('Bytes received from the client so far, headers included.'),
       bytesOut: int('Bytes sent to the client so far, headers included.'),
       clientIp: RequestFields.clientIp,
+      privateEndpoint: RequestFields.privateEndpoint,
       identity: Nullable(LoggedIdentity, 'The authenticated caller; null when anonymous.'),
       sessionId: RequestFields.sessionId,
       authMethod: RequestFields.authMethod,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseAuditLine } from '../../audit/src/audit-record.ts';
 import { createMemorySink } from '../../lib/log/log-sink.ts';
 import { IN_PROGRESS_LINES_PER_TURN, logRequestsInProgress } from '../../sidecar/src/log/in-progress-line.ts';
 import type { RequestScope } from '../../sidecar/src/request-scope.ts';
@@ -62,6 +63,20 @@ describe('in-progress lines', () => {
     });
     expect(line.elapsedMs).toBeGreaterThanOrEqual(120_000);
     expect(sink.lines[0]).not.toContain('secret');
+  });
+
+  it('a request through a private endpoint: its line names the endpoint, as its request line will, and the audit reads it', () => {
+    sink.lines.length = 0;
+    const through = { ...openRequest(2, performance.now() - 120_000), privateEndpoint: 'aws:vpce-0a1' };
+    logRequestsInProgress([registry([through as RequestScope])], 60_000, flowing);
+    const line = JSON.parse(sink.lines[0] as string);
+    expect(logLineProblems(line)).toEqual([]);
+    expect(line).toMatchObject({ clientIp: '192.0.2.1', privateEndpoint: 'aws:vpce-0a1' });
+    expect(parseAuditLine(sink.lines[0] as string)).toMatchObject({
+      inProgress: true,
+      clientIp: '192.0.2.1',
+      privateEndpoint: 'aws:vpce-0a1',
+    });
   });
 
   it('thousands at once: written a share each turn of the event loop, those that ended meanwhile skipped', async () => {

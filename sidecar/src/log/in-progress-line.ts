@@ -26,6 +26,7 @@ export function logInProgress(scope: RequestScope, nowMono: number): void {
     bytesIn: Math.max(0, socket.bytesRead - (connection?.bytesReadMark ?? 0)),
     bytesOut: Math.max(0, socket.bytesWritten - (connection?.bytesWrittenMark ?? 0)),
     clientIp: scope.clientIp,
+    privateEndpoint: scope.privateEndpoint ?? undefined,
     identity: loggedIdentity(scope),
     sessionId: scope.sessionId,
     authMethod: scope.authMethod,
