@@ -1,6 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseValidateFlags } from '../../sidecar/src/cli/validate-command.ts';
@@ -243,5 +243,92 @@ describe('gatehouse validate of files with several applications', () => {
     const apart = await runGatehouse(['validate', write('https://tools.example.com/wiki')]);
     expect(apart.stderr).toBe('');
     expect(apart.code).toBe(0);
+  });
+});
+
+describe('gatehouse validate and explain of a repository of manifests (-R)', () => {
+  /** repo/apps/<name>/app.yaml for two applications (one broken), beside what a repository holds. */
+  const repository = (): string => {
+    const root = mkdtempSync(join(tmpdir(), 'gatehouse-repo-'));
+    const apps = join(root, 'apps');
+    const write = (path: string, docs: unknown[]) => {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, docs.map((d) => stringify(d)).join('---\n'));
+    };
+    const app = (name: string, namespace: string, policies: unknown[]) => ({
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'AccessApplication',
+      metadata: { name, namespace },
+      spec: { hosts: [`${name}.example.com`], upstream: { url: 'http://127.0.0.1:3000' }, policies },
+    });
+    const open = {
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'AccessPolicy',
+      metadata: { name: 'open', namespace: 'corp' },
+      spec: { decision: 'bypass', include: [{ everyone: true }] },
+    };
+    write(join(apps, 'wiki', 'app.yaml'), [app('wiki', 'corp', [{ name: 'open' }]), open]);
+    write(join(apps, 'grafana', 'app.yaml'), [app('grafana', 'monitoring', [{ name: 'gone' }])]);
+    // What a repository holds besides: its .git, and a link back up (a loop if followed).
+    write(join(apps, '.git', 'HEAD.yaml'), []);
+    writeFileSync(join(apps, '.git', 'HEAD.yaml'), 'not: [yaml');
+    symlinkSync(root, join(apps, 'grafana', 'loop'));
+    return apps;
+  };
+
+  it('a directory whose files are all in subdirectories: told so, with the flag', async () => {
+    const out = await runGatehouse(['validate', repository()]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(
+      /apps: no \.yaml, \.yml or \.json files found in it; 2 in its subdirectories: give --recursive \(-R\) to read them/,
+    );
+  });
+
+  it('-R reads every subdirectory, names each file by its path under the directory, passes over .git and links', async () => {
+    const apps = repository();
+    const out = await runGatehouse(['validate', '-R', apps]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(
+      / {2}grafana\/app\.yaml:\d+:\d+ spec\.policies\[0\]\.name: no AccessPolicy named "gone"/,
+    );
+    expect(out.stderr).not.toContain('HEAD.yaml');
+    // The rendered config of the one asked for; explain reads the tree the same way.
+    const wiki = await runGatehouse(['validate', '--recursive', apps, '--application', 'corp/wiki']);
+    expect(wiki.code).toBe(0);
+    expect(JSON.parse(wiki.stdout).application).toEqual({ name: 'wiki', namespace: 'corp' });
+    const explained = await runGatehouse([
+      'explain',
+      '-R',
+      apps,
+      '--application',
+      'corp/wiki',
+      '--path',
+      '/',
+    ]);
+    expect(explained.code).toBe(0);
+    expect(explained.stdout).toContain('by policy corp/open');
+    // A rendered config written into the tree would be read as config next time.
+    const into = await runGatehouse([
+      'validate',
+      '-R',
+      apps,
+      '--application',
+      'corp/wiki',
+      '-o',
+      join(apps, 'wiki', 'out.yaml'),
+    ]);
+    expect(into.code).toBe(2);
+    expect(into.stderr).toContain('the sidecar would read the rendered config as config');
+  });
+
+  it('an empty tree, and a file given with -R, as without it', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'gatehouse-empty-'));
+    mkdirSync(join(empty, 'nothing'));
+    const none = await runGatehouse(['validate', '-R', empty]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('no .yaml, .yml or .json files found, in it or under it');
+    const apps = repository();
+    const one = await runGatehouse(['validate', '-R', join(apps, 'wiki', 'app.yaml')]);
+    expect(one.code).toBe(0);
   });
 });

@@ -126,7 +126,7 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
   const flags = parseExplainFlags(argv);
   let config: SidecarConfig;
   try {
-    config = configFromSnapshot(await readSnapshotOf(flags.path), {
+    config = configFromSnapshot(await readSnapshotOf(flags.path, flags.recursive), {
       fallbackKeys: processKeys(),
       ...(flags.application ? { application: flags.application } : {}),
       // No decision depends on a Secret: those kept out of the files are taken to be in the cluster.

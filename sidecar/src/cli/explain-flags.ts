@@ -38,6 +38,7 @@ Caller (none of these: a request without credentials):
   --service-account <namespace/name>  a Kubernetes ServiceAccount
 
 Options:
+  -R, --recursive            read the directory's subdirectories too (a repository of manifests)
   --application <name>       the AccessApplication when the files hold several (namespace/name
                              when a name is in two namespaces)
   --format <format>          text (default) or json
@@ -63,6 +64,8 @@ export type Caller =
 /** The flags of `gatehouse explain`, checked against nothing but themselves. */
 export interface ExplainFlags {
   readonly path: string;
+  /** The directory's subdirectories are read too. */
+  readonly recursive: boolean;
   readonly application?: string;
   readonly method: string;
   readonly target: string;
@@ -97,6 +100,7 @@ export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
       'service-token': { type: 'string' },
       'service-account': { type: 'string' },
       application: { type: 'string' },
+      recursive: { type: 'boolean', short: 'R', default: false },
       format: { type: 'string', default: 'text' },
       output: { type: 'string', short: 'o' },
     },
@@ -118,6 +122,7 @@ export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
     throw new UsageError('--format must be text or json');
   return {
     path,
+    recursive: values.recursive,
     ...(values.application ? { application: values.application } : {}),
     method: values.method.toUpperCase(),
     target: values.path,

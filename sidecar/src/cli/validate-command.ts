@@ -1,5 +1,5 @@
 import { statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { MISSING_SECRET } from '../../../contract/config/references.ts';
 import { redactedConfig, type SidecarConfig } from '../../../contract/config/sidecar-config.ts';
@@ -12,7 +12,7 @@ import { isConfigFileName, readSnapshotOf } from '../config/config-files.ts';
 import { configFromSnapshot, everyConfigFromSnapshot } from '../config/load-application.ts';
 import { tellSecretsElsewhere } from '../config/secrets-elsewhere.ts';
 
-export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir|-> [--application <name>] [--secrets-in-cluster]
+export const VALIDATE_USAGE = `Usage: gatehouse validate <file|dir|-> [-R] [--application <name>] [--secrets-in-cluster]
 
 Checks Gatehouse YAML the way the sidecar loads it and prints every error at once, each with
 its file, line and column and field path: every application of the files in one pass. Prints
@@ -21,6 +21,9 @@ namespace/name), with client secrets and keys redacted. - reads standard input
 (kubectl get … -o yaml | gatehouse validate -).
 
 Options:
+  -R, --recursive       read the directory's subdirectories too (a repository of manifests;
+                        hidden ones such as .git are passed over, links to directories not
+                        followed); files are named by their path under it
   --application <name>  only this AccessApplication of the files (namespace/name when a name
                         is in two namespaces)
   --format <format>     json (default) or yaml, for the rendered config
@@ -33,6 +36,8 @@ Options:
 /** What `gatehouse validate` checks: one file or directory, optionally one application in it. */
 export interface ValidateFlags {
   readonly path: string;
+  /** The directory's subdirectories are read too. */
+  readonly recursive: boolean;
   readonly application?: string;
   readonly format: 'json' | 'yaml';
   readonly output?: string;
@@ -48,6 +53,7 @@ export function parseValidateFlags(argv: readonly string[]): ValidateFlags {
       application: { type: 'string' },
       format: { type: 'string', default: 'json' },
       output: { type: 'string', short: 'o' },
+      recursive: { type: 'boolean', short: 'R', default: false },
       'secrets-in-cluster': { type: 'boolean', default: false },
     },
     strict: true,
@@ -59,6 +65,7 @@ export function parseValidateFlags(argv: readonly string[]): ValidateFlags {
     throw new UsageError('--format must be json or yaml');
   return {
     path,
+    recursive: values.recursive,
     format: values.format,
     secretsInCluster: values['secrets-in-cluster'],
     ...(values.application ? { application: values.application } : {}),
@@ -77,32 +84,30 @@ function everyRedacted(configs: ReadonlyMap<string, SidecarConfig>): object {
   );
 }
 
-/** Whether a file written at `output` would be read as config from the directory `path`. */
-function readsAsConfig(output: string, path: string): boolean {
+/** Whether a file written at `output` would be read as config from the directory `path` (or its tree). */
+function readsAsConfig(output: string, path: string, recursive: boolean): boolean {
   const directory = statSync(path, { throwIfNoEntry: false });
-  return (
-    directory?.isDirectory() === true &&
-    resolve(dirname(output)) === resolve(path) &&
-    isConfigFileName(basename(output))
-  );
+  const under = relative(resolve(path), resolve(dirname(output)));
+  const inside = recursive ? !under.startsWith('..') && !isAbsolute(under) : under === '';
+  return directory?.isDirectory() === true && inside && isConfigFileName(basename(output));
 }
 
 /** `gatehouse validate`: exit 0 when the config is valid, 1 with every error otherwise. */
 export async function runValidateCommand(argv: string[]): Promise<number> {
-  const { path, application, format, output, secretsInCluster } = parseValidateFlags(argv);
+  const { path, recursive, application, format, output, secretsInCluster } = parseValidateFlags(argv);
   const elsewhere: string[] = [];
   const tellElsewhere = (): void => {
     const names = [...new Set(elsewhere)];
     if (names.length > 0) tellSecretsElsewhere('gatehouse validate')(names);
   };
   try {
-    const snapshot = await readSnapshotOf(path);
+    const snapshot = await readSnapshotOf(path, recursive);
     const overwritten = output === undefined ? undefined : inputAtOutput(output, snapshot.files.keys());
     if (overwritten !== undefined)
       throw new UsageError(
         `-o ${output} is the config file ${overwritten}: the rendered config would replace it; write it elsewhere`,
       );
-    if (output !== undefined && readsAsConfig(output, path))
+    if (output !== undefined && readsAsConfig(output, path, recursive))
       throw new UsageError(
         `-o ${output} is in the config directory ${path}: the sidecar would read the rendered config as config; write it elsewhere`,
       );

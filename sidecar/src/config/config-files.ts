@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, type Stats, statSync } from 'node:fs';
+import { type Dirent, readdirSync, readFileSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, type FieldError } from '../../../contract/errors.ts';
 
@@ -16,6 +16,11 @@ export interface ConfigSnapshot {
   readonly sources?: ReadonlyMap<string, SourceRead>;
   /** Files of the extra directories left unread, and why (each is skipped; the others apply). */
   readonly skipped?: readonly FieldError[];
+  /**
+   * The directory a tree of files was read from (readTreeSnapshot): files are named by their path
+   * under it (`wiki/app.yaml`), where two of a tree may have the same name. Else by their name.
+   */
+  readonly root?: string;
 }
 
 /** A source as read: its own stamp, and each file's stamp and text. */
@@ -26,6 +31,7 @@ interface SourceRead {
 }
 
 const CONFIG_EXTENSIONS = /\.(ya?ml|json)$/i;
+const NO_FILES = 'no .yaml, .yml or .json files found';
 
 /** Whether a directory's file of this name is read as config: YAML or JSON, not a dotfile. */
 export function isConfigFileName(name: string): boolean {
@@ -76,7 +82,7 @@ export function readSnapshot(
       throw new ConfigError('config_unreadable', [{ path: source, message: (error as Error).message }]);
     }
     if (required && read.files.size === 0)
-      throw new ConfigError('config_unreadable', [{ path, message: 'no .yaml, .yml or .json files found' }]);
+      throw new ConfigError('config_unreadable', [{ path, message: NO_FILES }]);
     sources.set(source, read);
     for (const [file, { text }] of read.files) files.set(file, text);
     skipped.push(...read.skipped);
@@ -156,7 +162,90 @@ export async function readStandardInput(
   return { files: new Map([[STANDARD_INPUT, text]]) };
 }
 
-/** The snapshot of a command's `<file|dir>` argument: `-` is standard input. */
-export function readSnapshotOf(path: string): ConfigSnapshot | Promise<ConfigSnapshot> {
-  return path === '-' ? readStandardInput() : readSnapshot(path);
+/** The most config files a tree (`--recursive`) may hold: a command pointed at `/` ends. */
+export const MAX_TREE_FILES = 10_000;
+/** The deepest a tree is walked. */
+const MAX_TREE_DEPTH = 32;
+
+/**
+ * The config files under a directory and its subdirectories, in order, at most `atMost`: hidden
+ * files and directories (`.git`) are passed over, and a link to a directory is not followed (no
+ * loop, nothing outside the tree).
+ */
+function treeFiles(root: string, atMost: number): string[] {
+  const found: string[] = [];
+  const walk = (directory: string, depth: number): void => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(directory, { withFileTypes: true });
+    } catch (error) {
+      throw new ConfigError('config_unreadable', [{ path: directory, message: (error as Error).message }]);
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (found.length > atMost) return;
+      if (entry.name.startsWith('.')) continue;
+      const path = join(directory, entry.name);
+      if (entry.isDirectory()) {
+        if (depth < MAX_TREE_DEPTH) walk(path, depth + 1);
+      } else if (isConfigFileName(entry.name) && statSync(path, { throwIfNoEntry: false })?.isFile())
+        found.push(path);
+    }
+  };
+  walk(root, 0);
+  return found;
+}
+
+/**
+ * The config files of a directory and of its subdirectories, for a command's `--recursive` (a
+ * repository of manifests, one directory per application), named by their path under it.
+ */
+export function readTreeSnapshot(root: string): ConfigSnapshot {
+  if (!statSync(root).isDirectory()) return readSnapshot(root);
+  const paths = treeFiles(root, MAX_TREE_FILES);
+  if (paths.length > MAX_TREE_FILES)
+    throw new ConfigError('config_unreadable', [
+      {
+        path: root,
+        message: `more than ${MAX_TREE_FILES} .yaml, .yml or .json files under it: give the directory of the manifests`,
+      },
+    ]);
+  if (paths.length === 0)
+    throw new ConfigError('config_unreadable', [{ path: root, message: `${NO_FILES}, in it or under it` }]);
+  const files = new Map<string, string>();
+  for (const path of paths) {
+    const stat = statSync(path);
+    const read = readFileAt(path, stat, undefined);
+    if (typeof read === 'string') throw new ConfigError('config_unreadable', [{ path, message: read }]);
+    files.set(path, read.text);
+  }
+  return { files, root };
+}
+
+/**
+ * The snapshot of a command's `<file|dir>` argument: `-` is standard input; a directory's own
+ * files, or with `recursive` those of its subdirectories too. A directory whose config files are
+ * all in subdirectories is told so.
+ */
+export function readSnapshotOf(path: string, recursive = false): ConfigSnapshot | Promise<ConfigSnapshot> {
+  if (path === '-') return readStandardInput();
+  if (recursive) return readTreeSnapshot(path);
+  try {
+    return readSnapshot(path);
+  } catch (error) {
+    if (!(error instanceof ConfigError) || error.errors[0]?.message !== NO_FILES) throw error;
+    let below: number;
+    try {
+      below = treeFiles(path, MAX_TREE_FILES).length;
+    } catch {
+      throw error;
+    }
+    if (below === 0) throw error;
+    throw new ConfigError('config_unreadable', [
+      {
+        path,
+        message: `${NO_FILES} in it; ${below > MAX_TREE_FILES ? `more than ${MAX_TREE_FILES}` : below} in its subdirectories: give --recursive (-R) to read them`,
+      },
+    ]);
+  }
 }

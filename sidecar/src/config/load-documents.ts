@@ -1,4 +1,4 @@
-import { basename } from 'node:path';
+import { basename, relative } from 'node:path';
 import {
   Composer,
   type Document,
@@ -88,7 +88,8 @@ export function parseSnapshot(snapshot: ConfigSnapshot): {
   const documents: SourceDocument[] = [];
   const errors: FieldError[] = [];
   for (const [file, text] of snapshot.files) {
-    const name = basename(file);
+    // Files of a tree by their path under it: two of them may have the same name.
+    const name = snapshot.root === undefined ? basename(file) : relative(snapshot.root, file);
     const again = reparsed(text);
     const positionAt = (index: number, path: string) => {
       const { docs, lines } = again();
