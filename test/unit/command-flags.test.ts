@@ -314,16 +314,18 @@ describe('gatehouse audit flags', () => {
 
 describe('gatehouse validate and service-token flags', () => {
   it.each([
-    [['dir'], { path: 'dir', format: 'json', secretsInCluster: false }],
+    [['dir'], { path: 'dir', recursive: false, format: 'json', secretsInCluster: false }],
     [
       ['app.yaml', '--application', 'wiki'],
-      { path: 'app.yaml', application: 'wiki', format: 'json', secretsInCluster: false },
+      { path: 'app.yaml', recursive: false, application: 'wiki', format: 'json', secretsInCluster: false },
     ],
     [
       ['app.yaml', '--format', 'yaml', '-o', 'out.yaml'],
-      { path: 'app.yaml', format: 'yaml', output: 'out.yaml', secretsInCluster: false },
+      { path: 'app.yaml', recursive: false, format: 'yaml', output: 'out.yaml', secretsInCluster: false },
     ],
-    [['-', '--secrets-in-cluster'], { path: '-', format: 'json', secretsInCluster: true }],
+    [['-', '--secrets-in-cluster'], { path: '-', recursive: false, format: 'json', secretsInCluster: true }],
+    [['-R', 'repo'], { path: 'repo', recursive: true, format: 'json', secretsInCluster: false }],
+    [['repo', '--recursive'], { path: 'repo', recursive: true, format: 'json', secretsInCluster: false }],
   ])('validate %j', (argv, expected) => {
     expect(parseValidateFlags(argv)).toEqual(expected);
   });
