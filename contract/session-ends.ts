@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import Type, { type Static } from 'typebox';
+import { MAX_REVOCATIONS } from './config/sidecar-config.ts';
 
 /**
  * A session ended in one sidecar (a sign-out, an identity provider's back-channel logout) that
@@ -22,6 +23,23 @@ export const SessionEndSchema = Type.Object(
 );
 
 export type SessionEnd = Static<typeof SessionEndSchema>;
+
+/**
+ * AccessRevocations covering an application past which its session ends are no longer recorded,
+ * by the operator (409) or, standalone, in the shared revocations directory. Each lives until no
+ * session it names can be alive (12 h by default), and a sidecar refuses a config of more than
+ * MAX_REVOCATIONS (it keeps the one it runs): without this bound the sign-outs of a busy
+ * application (or whoever holds one of its pods' tokens, or a user who signs in and out in a
+ * loop) pushed it past that, and from then on no revocation reached its sidecars, `gatehouse
+ * revoke` included. Past it, an end holds in the sidecar that had it, and 2,000 places stay for
+ * the revocations an analyst makes.
+ */
+export const SESSION_ENDS_UNTIL = MAX_REVOCATIONS - 2_000;
+
+/** Why a session end was not recorded: the application is at SESSION_ENDS_UNTIL. */
+export function sessionEndsFull(application: string, holder: string): string {
+  return `${SESSION_ENDS_UNTIL} or more revocations cover ${application} (a sidecar takes ${MAX_REVOCATIONS}): this end holds in ${holder}`;
+}
 
 /** Where a sidecar reports a session end to the operator (POST, JSON, bearer stream token). */
 export const SESSION_ENDS_PATH = '/v1/session-ends';

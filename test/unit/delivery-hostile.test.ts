@@ -13,7 +13,7 @@ import {
   STREAMS_PER_POD,
   VERIFYING_PER_PEER,
 } from '../../operator/src/delivery/delivery-server.ts';
-import { SESSION_ENDS_UNTIL } from '../../operator/src/delivery/session-ends-route.ts';
+import { SESSION_ENDS_UNTIL } from '../../contract/session-ends.ts';
 import { createAdmissionWebhook, reviewWaitMs } from '../../operator/src/injection/admission-webhook.ts';
 import { createOperatorMetrics } from '../../operator/src/operator-metrics.ts';
 import { dial, eventually, kernelSendQueue, sleep } from '../helpers/hostile.ts';

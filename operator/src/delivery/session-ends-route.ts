@@ -1,23 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { schemaErrors } from '../../../contract/api/validate.ts';
-import { MAX_REVOCATIONS } from '../../../contract/config/sidecar-config.ts';
-import { type SessionEnd, SessionEndSchema, sessionEndProblem } from '../../../contract/session-ends.ts';
+import {
+  SESSION_ENDS_UNTIL,
+  type SessionEnd,
+  SessionEndSchema,
+  sessionEndProblem,
+  sessionEndsFull,
+} from '../../../contract/session-ends.ts';
 import type { BodyHold } from '../../../lib/body-budget.ts';
 import type { TokenBucketRate, TokenBuckets } from '../../../lib/token-buckets.ts';
 import { readBody, sendJson, sendRefusal } from './json-response.ts';
 import { type SidecarIdentity, type SidecarVerifier, StreamRefusal } from './sidecar-identity.ts';
 
 const MAX_BODY_BYTES = 4096;
-/**
- * AccessRevocations covering an application past which its session ends are no longer recorded.
- * Each lives until no session it names can be alive (12 h by default), and a sidecar refuses a
- * config of more than 10,000 revocations (it keeps the one it runs): without this bound the
- * sign-outs of a busy application, or whoever holds one of its pods' tokens at ten a second for
- * 16 minutes, pushed it past that, and from then on no revocation reached its sidecars,
- * `gatehouse revoke` included. Past it, an end is refused (409, not retried): it holds in the
- * sidecar that had it, and 2,000 places stay for revocations an operator makes.
- */
-export const SESSION_ENDS_UNTIL = MAX_REVOCATIONS - 2_000;
 /**
  * Session ends one application may record: a burst of 600, refilled at 10 a second (36,000 an
  * hour, far above real sign-outs). A sidecar (or whoever holds its pod's token) cannot fill the
@@ -90,7 +85,7 @@ export async function sessionEndsRoute(
   if (options.covering(application) >= SESSION_ENDS_UNTIL)
     return sendJson(res, 409, {
       error: 'session_ends_full',
-      message: `${SESSION_ENDS_UNTIL} or more revocations cover ${application} (a sidecar takes ${MAX_REVOCATIONS}): this end holds in the sidecar that sent it`,
+      message: sessionEndsFull(application, 'the sidecar that sent it'),
     });
   const retryAfter = options.budget.take(application);
   if (retryAfter > 0) {

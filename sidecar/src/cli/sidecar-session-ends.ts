@@ -24,7 +24,11 @@ export async function sessionEndReporter(
     };
   if (flags.revocationsDir)
     return {
-      reporter: directoryReporter(flags.revocationsDir, () => current()?.auth.session.absoluteMs ?? 0),
+      reporter: directoryReporter(
+        flags.revocationsDir,
+        () => current()?.auth.session.absoluteMs ?? 0,
+        () => current()?.revocations.length ?? 0,
+      ),
     };
   return {};
 }

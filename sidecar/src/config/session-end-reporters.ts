@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import {
   SESSION_ENDS_PATH,
+  SESSION_ENDS_UNTIL,
   type SessionEnd,
   sessionEndRevocationName,
   sessionEndRevocationSpec,
+  sessionEndsFull,
 } from '../../../contract/session-ends.ts';
 import { jitteredBackoff, sleep } from '../../../lib/backoff.ts';
 import { errorBodyStart } from '../../../lib/http/error-body.ts';
@@ -68,9 +70,20 @@ export function operatorReporter(options: {
  * (`--revocations-dir`); each replica reloads it within its poll interval, or at once through
  * file-change notification on a local filesystem.
  */
-export function directoryReporter(directory: string, lifetimeMs: () => number): SessionEndReporter {
+export function directoryReporter(
+  directory: string,
+  lifetimeMs: () => number,
+  /** The revocations that cover the application now (those in force in this sidecar). */
+  covering: () => number,
+): SessionEndReporter {
   return {
     async report(end: SessionEnd, application: string): Promise<ReportOutcome> {
+      // As the operator does: past the bound the end holds here only, and every replica goes on
+      // taking configs and revocations (a config of more than a sidecar takes is refused whole).
+      if (covering() >= SESSION_ENDS_UNTIL) {
+        const full = sessionEndsFull(application, 'this sidecar');
+        throw new ReportFailed(full, 1, [full], true);
+      }
       // The YAML writer loads with the first end, so a cluster sidecar, which never writes one, never loads it.
       const { writeRevocationFile } = await import('../../../contract/revocation-files.ts');
       const expires = new Date(end.before * 1000 + lifetimeMs());
