@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_REVOCATIONS, type SidecarConfig } from '../../contract/config/sidecar-config.ts';
+import { SESSION_ENDS_UNTIL } from '../../contract/session-ends.ts';
 import { ConfigHub } from '../../operator/src/delivery/config-hub.ts';
 import {
   createDeliveryServer,
@@ -13,7 +14,6 @@ import {
   STREAMS_PER_POD,
   VERIFYING_PER_PEER,
 } from '../../operator/src/delivery/delivery-server.ts';
-import { SESSION_ENDS_UNTIL } from '../../contract/session-ends.ts';
 import { createAdmissionWebhook, reviewWaitMs } from '../../operator/src/injection/admission-webhook.ts';
 import { createOperatorMetrics } from '../../operator/src/operator-metrics.ts';
 import { dial, eventually, kernelSendQueue, sleep } from '../helpers/hostile.ts';
