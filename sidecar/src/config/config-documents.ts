@@ -10,11 +10,35 @@ import { type RevocationView, readRevocation } from '../../../contract/revocatio
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { parseRfc3339 } from '../../../lib/rfc3339.ts';
 import type { ConfigSnapshot } from './config-files.ts';
-import { parseSnapshot, type SourceDocument } from './load-documents.ts';
+import { createParseCache, type ParseCache, parseSnapshot, type SourceDocument } from './load-documents.ts';
 import { standInForSecretsElsewhere } from './secrets-elsewhere.ts';
 import { isApplicationWanted, type SelectApplication } from './select-application.ts';
 
 const KNOWN_KINDS = new Set(['AccessApplication', 'AccessPolicy', 'AccessRevocation']);
+
+/**
+ * What a source that reloads its files keeps from one load to the next: each file's documents,
+ * and each AccessRevocation document's check (by its value, frozen and kept while its file is
+ * unchanged). A reload then parses and checks only what changed.
+ */
+export interface LoadCache {
+  readonly parsed: ParseCache;
+  readonly revocations: WeakMap<object, CheckedRevocation>;
+  /** The files of the extra directories skipped at the last load (path and why), reported then. */
+  skipped: ReadonlySet<string>;
+}
+
+export const createLoadCache = (): LoadCache => ({
+  parsed: createParseCache(),
+  revocations: new WeakMap(),
+  skipped: new Set(),
+});
+
+/** An AccessRevocation document checked: its view when valid, else its problems. */
+interface CheckedRevocation {
+  readonly view?: RevocationView;
+  readonly problems: readonly FieldError[];
+}
 
 /** The Gatehouse objects of config files, each checked against its schema, and every problem so far. */
 export interface ConfigDocuments {
@@ -38,18 +62,28 @@ export interface ConfigDocuments {
  * application that failed its schema are checked here, so that one pass reports every problem;
  * those of the valid ones when they are rendered.
  */
-export function readConfigDocuments(snapshot: ConfigSnapshot, select: SelectApplication): ConfigDocuments {
-  const { documents, errors } = parseSnapshot(snapshot);
+export function readConfigDocuments(
+  snapshot: ConfigSnapshot,
+  select: SelectApplication,
+  cache?: LoadCache,
+): ConfigDocuments {
+  const { documents, errors } = parseSnapshot(snapshot, cache?.parsed);
   const applications: { location: string; value: AccessApplication }[] = [];
   const policies = new Map<string, Located<AccessPolicy>>();
   const secrets = new Map<string, Record<string, string>>();
   const revocations: RevocationView[] = [];
   const invalidApplications: { location: string; value: unknown }[] = [];
   const invalidPolicies = new Set<string>();
-  // Files of the revocations directory too large to read: each is skipped as an invalid one is.
-  for (const problem of snapshot.skipped ?? [])
-    if (select.onInvalidRevocation) select.onInvalidRevocation(problem);
-    else errors.push(problem);
+  // Files of the revocations directory too large to read: each is skipped as an invalid one is,
+  // and reported when it is first skipped, not again at every reload while it stays.
+  const skipped = new Set<string>();
+  for (const problem of snapshot.skipped ?? []) {
+    const key = `${problem.path}\u0000${problem.message}`;
+    skipped.add(key);
+    if (!select.onInvalidRevocation) errors.push(problem);
+    else if (!cache?.skipped.has(key)) select.onInvalidRevocation(problem);
+  }
+  if (cache) cache.skipped = skipped;
   for (const doc of documents) {
     const v = doc.value as { apiVersion?: unknown; kind?: unknown };
     if (typeof v !== 'object' || Array.isArray(v)) {
@@ -73,10 +107,16 @@ export function readConfigDocuments(snapshot: ConfigSnapshot, select: SelectAppl
       continue;
     }
     if (v.kind === 'AccessRevocation') {
-      const problems: FieldError[] = [];
-      addRevocation(revocations, doc.location, v as KubeObject, problems);
-      if (select.onInvalidRevocation) for (const p of problems) select.onInvalidRevocation(p);
-      else errors.push(...problems);
+      // Checked when its file is read; a malformed one is reported then, not at every reload.
+      let checked = cache?.revocations.get(v);
+      const fresh = checked === undefined;
+      if (checked === undefined) {
+        checked = checkRevocation(doc.location, v as KubeObject);
+        cache?.revocations.set(v, checked);
+      }
+      if (checked.view) revocations.push(checked.view);
+      if (!select.onInvalidRevocation) errors.push(...checked.problems);
+      else if (fresh) for (const p of checked.problems) select.onInvalidRevocation(p);
       continue;
     }
     if (v.kind === 'AccessPolicy') {
@@ -151,42 +191,38 @@ export function secretsOf(
  * cluster gave it (an object exported with `kubectl get -o yaml`); a file written by hand has no
  * creation time, so one of the two must be there.
  */
-function addRevocation(
-  revocations: RevocationView[],
-  location: string,
-  doc: KubeObject,
-  errors: FieldError[],
-): void {
+function checkRevocation(location: string, doc: KubeObject): CheckedRevocation {
   const found = schemaErrors(AccessRevocation, doc, location);
-  if (found.length > 0) {
-    errors.push(...found);
-    return;
-  }
+  if (found.length > 0) return { problems: found };
   const spec = doc.spec as { revokedBefore?: string };
   const created = (doc.metadata as { creationTimestamp?: unknown } | undefined)?.creationTimestamp;
   if (
     spec.revokedBefore === undefined &&
     created !== undefined &&
     (typeof created !== 'string' || parseRfc3339(created) === undefined)
-  ) {
-    errors.push({
-      path: `${location} metadata.creationTimestamp`,
-      message: `must be a time such as 2026-12-06T10:00:00Z (got ${JSON.stringify(created)})`,
-    });
-    return;
-  }
+  )
+    return {
+      problems: [
+        {
+          path: `${location} metadata.creationTimestamp`,
+          message: `must be a time such as 2026-12-06T10:00:00Z (got ${JSON.stringify(created)})`,
+        },
+      ],
+    };
   const cutOff = spec.revokedBefore !== undefined || created !== undefined;
   const view = cutOff ? readRevocation(doc) : undefined;
-  if (!view) {
-    errors.push({
-      path: `${location} spec`,
-      message: !cutOff
-        ? 'revokedBefore is required in a file (gatehouse revoke --revocations-dir writes it), or metadata.creationTimestamp as the cluster gives it'
-        : 'set exactly one of user, subject, session and providerSession (provider goes with subject or providerSession)',
-    });
-    return;
-  }
-  revocations.push(view);
+  if (!view)
+    return {
+      problems: [
+        {
+          path: `${location} spec`,
+          message: !cutOff
+            ? 'revokedBefore is required in a file (gatehouse revoke --revocations-dir writes it), or metadata.creationTimestamp as the cluster gives it'
+            : 'set exactly one of user, subject, session and providerSession (provider goes with subject or providerSession)',
+        },
+      ],
+    };
+  return { view, problems: [] };
 }
 
 function addPolicy(

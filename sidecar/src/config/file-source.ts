@@ -1,6 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError } from '../../../contract/errors.ts';
+import { createLoadCache } from './config-documents.ts';
 import { type ConfigSnapshot, readSnapshot } from './config-files.ts';
 import type { ConfigListener, ConfigSource } from './config-source.ts';
 import { configFromSnapshot } from './load-application.ts';
@@ -46,7 +47,9 @@ export function createFileConfigSource(
   const extra = options.revocationsDir ? [options.revocationsDir] : [];
   const watchers: FSWatcher[] = [];
 
-  const load = (snapshot: ConfigSnapshot): SidecarConfig => configFromSnapshot(snapshot, options);
+  // Each reload parses and checks only the files that changed.
+  const cache = createLoadCache();
+  const load = (snapshot: ConfigSnapshot): SidecarConfig => configFromSnapshot(snapshot, options, cache);
 
   let polls = 0;
   const check = (sweep: boolean): void => {

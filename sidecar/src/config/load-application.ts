@@ -9,7 +9,7 @@ import { externalUrlKey } from '../../../contract/external-url.ts';
 import { keysFromSecretData, keysSecretName } from '../../../contract/keys.ts';
 import { revocationsFor, sessionLifetimeMs } from '../../../contract/revocations.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
-import { type ConfigDocuments, readConfigDocuments, secretsOf } from './config-documents.ts';
+import { type ConfigDocuments, type LoadCache, readConfigDocuments, secretsOf } from './config-documents.ts';
 import type { ConfigSnapshot } from './config-files.ts';
 import type { SourceDocument } from './load-documents.ts';
 import { standInForSecretsElsewhere } from './secrets-elsewhere.ts';
@@ -27,8 +27,13 @@ export function standaloneApplicationKey(application: AccessApplication): string
  * Turns config files into one SidecarConfig: parse, validate every Gatehouse object against the
  * schema, pick the application, render. Throws ConfigError listing every problem with its path.
  */
-export function configFromSnapshot(snapshot: ConfigSnapshot, select: SelectApplication = {}): SidecarConfig {
-  const read = readConfigDocuments(snapshot, select);
+export function configFromSnapshot(
+  snapshot: ConfigSnapshot,
+  select: SelectApplication = {},
+  /** What a reloading source keeps between loads (config-documents.ts). */
+  cache?: LoadCache,
+): SidecarConfig {
+  const read = readConfigDocuments(snapshot, select, cache);
   const chosen = chooseApplication(read.applications, select, read.errors);
   const config = chosen ? renderApplication(read, chosen, select) : undefined;
   if (config && read.errors.length === 0) return config;
