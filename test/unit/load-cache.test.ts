@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { FieldError } from '../../contract/errors.ts';
 import { createLoadCache, readConfigDocuments } from '../../sidecar/src/config/config-documents.ts';
 import type { ConfigSnapshot } from '../../sidecar/src/config/config-files.ts';
+import { CACHED_FILE_CHARS } from '../../sidecar/src/config/load-documents.ts';
 
 // A standalone sidecar reloads its files whenever one changes: with a shared revocations
 // directory of 8,000 files, each sign-out's new file reloaded all of them, parsing and checking
@@ -44,6 +45,17 @@ describe('the load cache of a reloading source', () => {
     expect(Object.isFrozen(first.documents[0]?.value)).toBe(true);
     // A file gone from the snapshot is gone from the cache.
     readConfigDocuments(snapshot({ '/r/a.yaml': revocation('a', 'ann@example.com') }), {}, cache);
+    expect([...cache.parsed.files.keys()]).toEqual(['/r/a.yaml']);
+  });
+
+  it('a large file (a team\u2019s 1,000 policies) is parsed again when it changes, not kept parsed', () => {
+    const cache = createLoadCache();
+    const large = `${revocation('big', 'ann@example.com')}${'#'.repeat(CACHED_FILE_CHARS)}\n`;
+    const files = { '/r/big.yaml': large, '/r/a.yaml': revocation('a', 'bo@example.com') };
+    const first = readConfigDocuments(snapshot(files), {}, cache);
+    const second = readConfigDocuments(snapshot(files), {}, cache);
+    expect(second.documents[0]?.value).not.toBe(first.documents[0]?.value);
+    expect(second.documents[1]?.value).toBe(first.documents[1]?.value);
     expect([...cache.parsed.files.keys()]).toEqual(['/r/a.yaml']);
   });
 
