@@ -1,5 +1,11 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
+import { stringify } from 'yaml';
 import { ACCESS_POLICIES } from '../../contract/api/resource-types.ts';
+import type { ApplicationKeys } from '../../contract/config/auth-config.ts';
+import { generateApplicationKeys, keysSecretName, keysToSecretData } from '../../contract/keys.ts';
 import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import { SECRETS } from '../../lib/kube/resource-types.ts';
 import { startUpstream, type TestUpstream } from './upstream.ts';
@@ -67,4 +73,39 @@ export function wikiSpec(options: {
       session: { absoluteLifetime: options.absoluteLifetime ?? '1h' },
     },
   };
+}
+
+/**
+ * A config directory for a standalone `wiki`: the application (wikiSpec), the engineers policy,
+ * the provider secret and the application's keys (one set for every replica that reads the
+ * directory: a cookie sealed by one is read by the others, and after a restart). Its path.
+ */
+export function writeStandaloneWiki(
+  spec: Parameters<typeof wikiSpec>[0],
+  keys: ApplicationKeys = generateApplicationKeys('ES256'),
+): string {
+  const configDir = mkdtempSync(join(tmpdir(), 'gatehouse-wiki-'));
+  const documents = [
+    {
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'AccessApplication',
+      metadata: { name: 'wiki' },
+      spec: wikiSpec(spec),
+    },
+    {
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'AccessPolicy',
+      metadata: { name: 'engineers' },
+      spec: ENGINEERS_POLICY,
+    },
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'idp' }, stringData: IDP_SECRET },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: keysSecretName('wiki') },
+      stringData: keysToSecretData(keys),
+    },
+  ];
+  writeFileSync(join(configDir, 'wiki.yaml'), documents.map((d) => stringify(d)).join('---\n'));
+  return configDir;
 }

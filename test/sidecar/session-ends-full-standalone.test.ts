@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { stringify } from 'yaml';
 import { MAX_REVOCATIONS } from '../../contract/config/sidecar-config.ts';
-import { generateApplicationKeys, keysSecretName, keysToSecretData } from '../../contract/keys.ts';
 import { writeRevocationFile } from '../../contract/revocation-files.ts';
 import {
   SESSION_ENDS_UNTIL,
@@ -22,7 +20,7 @@ import {
 } from '../helpers/session-ends.ts';
 import { runGatehouse, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import type { TestUpstream } from '../helpers/upstream.ts';
-import { ENGINEERS_POLICY, IDP_SECRET, startEchoUpstream, wikiSpec } from '../helpers/wiki-app.ts';
+import { startEchoUpstream, writeStandaloneWiki } from '../helpers/wiki-app.ts';
 
 // Standalone replicas record sign-outs as AccessRevocation files in the directory they share, and
 // a sidecar takes at most MAX_REVOCATIONS covering its application: a config of more is refused
@@ -47,35 +45,13 @@ beforeAll(async () => {
   origin = `http://127.0.0.1:${port}`;
   upstream = await startEchoUpstream(upstreamPaths);
   idp = await startBackchannelProvider(origin);
-  const configDir = mkdtempSync(join(tmpdir(), 'gatehouse-ends-full-'));
+  const configDir = writeStandaloneWiki({
+    hosts: [`127.0.0.1:${port}`],
+    upstreamUrl: upstream.url,
+    externalUrl: origin,
+    issuer: idp.provider.issuer,
+  });
   revocationsDir = mkdtempSync(join(tmpdir(), 'gatehouse-revocations-full-'));
-  const documents = [
-    {
-      apiVersion: 'gatehouse.dev/v1alpha1',
-      kind: 'AccessApplication',
-      metadata: { name: 'wiki' },
-      spec: wikiSpec({
-        hosts: [`127.0.0.1:${port}`],
-        upstreamUrl: upstream.url,
-        externalUrl: origin,
-        issuer: idp.provider.issuer,
-      }),
-    },
-    {
-      apiVersion: 'gatehouse.dev/v1alpha1',
-      kind: 'AccessPolicy',
-      metadata: { name: 'engineers' },
-      spec: ENGINEERS_POLICY,
-    },
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'idp' }, stringData: IDP_SECRET },
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: keysSecretName('wiki') },
-      stringData: keysToSecretData(generateApplicationKeys('ES256')),
-    },
-  ];
-  writeFileSync(join(configDir, 'wiki.yaml'), documents.map((d) => stringify(d)).join('---\n'));
   // Sign-outs of other users, recorded earlier today by the replicas.
   const before = Math.floor(Date.now() / 1000) - 60;
   const expires = new Date(Date.now() + 12 * 3_600_000);

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { generateApplicationKeys, keysSecretName, keysToSecretData } from '../../contract/keys.ts';
+import { generateApplicationKeys } from '../../contract/keys.ts';
 import { createSealer } from '../../sidecar/src/auth/sealed.ts';
 import { signOut } from '../helpers/session-ends.ts';
 import { runGatehouse, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
@@ -14,7 +13,7 @@ import {
   startStandInOperator,
 } from '../helpers/stand-in-operator.ts';
 import { testSession } from '../helpers/test-session.ts';
-import { ENGINEERS_POLICY, IDP_SECRET, wikiSpec } from '../helpers/wiki-app.ts';
+import { writeStandaloneWiki } from '../helpers/wiki-app.ts';
 
 // A sidecar container restarts (killed for memory, a failed liveness probe, a defect) while a
 // sign-out it took is not through to the operator yet, or after it was: with
@@ -86,35 +85,16 @@ async function anomaliesOf(runs: readonly SidecarProcess[], sid: string): Promis
 /** A standalone application `wiki` whose keys are in its config, and a signed-in engineer's cookie sealed with them. */
 async function standaloneApp(sid: string): Promise<{ configDir: string; cookie: string; sid: string }> {
   const keys = generateApplicationKeys('ES256');
-  const configDir = mkdtempSync(join(tmpdir(), 'gatehouse-restart-'));
-  const documents = [
+  // Its keys in the config: a cookie sealed before a restart is read after it.
+  const configDir = writeStandaloneWiki(
     {
-      apiVersion: 'gatehouse.dev/v1alpha1',
-      kind: 'AccessApplication',
-      metadata: { name: 'wiki' },
-      spec: wikiSpec({
-        hosts: ['127.0.0.1'],
-        upstreamUrl: 'http://127.0.0.1:9',
-        externalUrl: 'http://127.0.0.1',
-        issuer: 'http://127.0.0.1:9/', // never contacted: the session is sealed here
-      }),
+      hosts: ['127.0.0.1'],
+      upstreamUrl: 'http://127.0.0.1:9',
+      externalUrl: 'http://127.0.0.1',
+      issuer: 'http://127.0.0.1:9/', // never contacted: the session is sealed here
     },
-    {
-      apiVersion: 'gatehouse.dev/v1alpha1',
-      kind: 'AccessPolicy',
-      metadata: { name: 'engineers' },
-      spec: ENGINEERS_POLICY,
-    },
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'idp' }, stringData: IDP_SECRET },
-    // Its keys in the config: a cookie sealed before a restart is read after it.
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: keysSecretName('wiki') },
-      stringData: keysToSecretData(keys),
-    },
-  ];
-  writeFileSync(join(configDir, 'wiki.yaml'), documents.map((d) => stringify(d)).join('---\n'));
+    keys,
+  );
   const session = { ...testSession(sid, 3600, ['engineering']), idp: 'dev' };
   return { configDir, cookie: `_gatehouse=${await createSealer(keys.cookie).seal('session', session)}`, sid };
 }
