@@ -321,12 +321,15 @@ describe('gatehouse validate and explain of a repository of manifests (-R)', () 
     expect(into.stderr).toContain('the sidecar would read the rendered config as config');
   });
 
-  it('an empty tree, and a file given with -R, as without it', async () => {
+  it('an empty tree, a missing one, and a file given with -R, as without it', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'gatehouse-empty-'));
     mkdirSync(join(empty, 'nothing'));
     const none = await runGatehouse(['validate', '-R', empty]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('no .yaml, .yml or .json files found, in it or under it');
+    const missing = await runGatehouse(['validate', '-R', join(empty, 'gone')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^gatehouse: configuration is invalid \(1 error\):\n {2}.*gone: ENOENT/);
     const apps = repository();
     const one = await runGatehouse(['validate', '-R', join(apps, 'wiki', 'app.yaml')]);
     expect(one.code).toBe(0);

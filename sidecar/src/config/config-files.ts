@@ -201,7 +201,15 @@ function treeFiles(root: string, atMost: number): string[] {
  * repository of manifests, one directory per application), named by their path under it.
  */
 export function readTreeSnapshot(root: string): ConfigSnapshot {
-  if (!statSync(root).isDirectory()) return readSnapshot(root);
+  const unreadable = (path: string, error: unknown) =>
+    new ConfigError('config_unreadable', [{ path, message: (error as Error).message }]);
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(root).isDirectory();
+  } catch (error) {
+    throw unreadable(root, error);
+  }
+  if (!isDirectory) return readSnapshot(root);
   const paths = treeFiles(root, MAX_TREE_FILES);
   if (paths.length > MAX_TREE_FILES)
     throw new ConfigError('config_unreadable', [
@@ -214,8 +222,12 @@ export function readTreeSnapshot(root: string): ConfigSnapshot {
     throw new ConfigError('config_unreadable', [{ path: root, message: `${NO_FILES}, in it or under it` }]);
   const files = new Map<string, string>();
   for (const path of paths) {
-    const stat = statSync(path);
-    const read = readFileAt(path, stat, undefined);
+    let read: ReturnType<typeof readFileAt>;
+    try {
+      read = readFileAt(path, statSync(path), undefined);
+    } catch (error) {
+      throw unreadable(path, error);
+    }
     if (typeof read === 'string') throw new ConfigError('config_unreadable', [{ path, message: read }]);
     files.set(path, read.text);
   }
