@@ -1,5 +1,5 @@
 import { clientNetwork } from '../../lib/net/address-bits.ts';
-import { type AuthRecord, clientParts, clientText, type RequestRecord } from './audit-record.ts';
+import { type AuthRecord, clientText, type RequestRecord } from './audit-record.ts';
 import { revokeCommand } from './revoke-hint.ts';
 import type { AnomalySettings, Session } from './sessions.ts';
 
@@ -30,21 +30,23 @@ class Moves {
   readonly #seen = new Set<string | null>();
   #last: { index: number; flips: number } | null = null;
   readonly kind: 'ip_change' | 'user_agent_change';
-  readonly show: (v: string | null) => string;
+  /** The value of a request as the detail shows it. */
+  readonly show: (r: RequestRecord) => string;
   /** What counts as the same value (an IPv6 address: its /64). */
-  readonly same: (v: string | null) => string | null;
+  readonly same: (r: RequestRecord) => string | null;
   constructor(
     kind: 'ip_change' | 'user_agent_change',
-    show: (v: string | null) => string,
-    same: (v: string | null) => string | null = (v) => v,
+    show: (r: RequestRecord) => string,
+    same: (r: RequestRecord) => string | null,
   ) {
     this.kind = kind;
     this.show = show;
     this.same = same;
   }
 
-  note(out: Anomaly[], r: RequestRecord, previous: string | null | undefined, value: string | null): void {
-    const key = this.same(value);
+  /** Notes request `r`, which follows `previous` (undefined for the session's first). */
+  note(out: Anomaly[], r: RequestRecord, previous: RequestRecord | undefined): void {
+    const key = this.same(r);
     if (previous === undefined) {
       this.#seen.add(key);
       return;
@@ -61,7 +63,7 @@ class Moves {
       kind: this.kind,
       time: r.start,
       requestId: r.requestId,
-      detail: `moved to ${this.show(value)} (from ${this.show(previous)})`,
+      detail: `moved to ${this.show(r)} (from ${this.show(previous)})`,
     });
   }
 
@@ -90,17 +92,17 @@ export function findAnomalies(requests: readonly RequestRecord[], settings: Anom
   // same address through another private endpoint is another consumer's network: a move.
   const ips = new Moves(
     'ip_change',
-    (v) => v ?? '?',
-    (v) => {
-      if (v === null) return null;
-      const { ip, endpoint } = clientParts(v);
-      return endpoint === null ? clientNetwork(ip) : `${clientNetwork(ip)} ${endpoint}`;
-    },
+    (r) => clientText(r) ?? '?',
+    (r) => (r.clientIp === null ? null : `${clientNetwork(r.clientIp)} ${r.privateEndpoint ?? ''}`),
   );
-  const agents = new Moves('user_agent_change', (v) => v ?? '(none)');
+  const agents = new Moves(
+    'user_agent_change',
+    (r) => r.userAgent ?? '(none)',
+    (r) => r.userAgent,
+  );
   for (const r of requests) {
-    ips.note(out, r, previous ? clientText(previous) : undefined, clientText(r));
-    agents.note(out, r, previous ? previous.userAgent : undefined, r.userAgent);
+    ips.note(out, r, previous);
+    agents.note(out, r, previous);
     previous = r;
     if (r.error === 'login_failed' && r.errorCause === 'browser_mismatch')
       out.push({

@@ -9,7 +9,7 @@ import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { isObjectKey, isObjectName } from '../../lib/kube/kube-object.ts';
 import { parseCidr } from '../../lib/net/cidr.ts';
 import { normaliseIp } from '../../lib/net/client-ip.ts';
-import { PRIVATE_ENDPOINT_PATTERN } from '../../lib/net/proxy-protocol-endpoint.ts';
+import { isPrivateEndpoint } from '../../lib/net/proxy-protocol-endpoint.ts';
 import { inputAtOutput } from '../../lib/output-path.ts';
 import { parseRfc3339, RFC3339_HINT } from '../../lib/rfc3339.ts';
 import { type AnswerOutput, OutputWriteError, openAnswerOutput, writePieces } from './answer-output.ts';
@@ -125,9 +125,6 @@ export function loggedAddress(ip: string): string {
   const address = normaliseIp(ip.toLowerCase());
   return isIP(address) === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
 }
-
-/** A private endpoint as the sidecar logs it (`aws:vpce-…`, `azure:<LinkID>`, `gcp:<id>`). */
-const isPrivateEndpoint = (text: string): boolean => new RegExp(PRIVATE_ENDPOINT_PATTERN).test(text);
 
 /** `audit ip`'s argument: an address as the sidecar logs it, or a range as written (lower case). */
 function addressOrRange(text: string | undefined): string {

@@ -159,8 +159,6 @@ const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const time = (v: unknown): number => (typeof v === 'string' ? parseIsoTime(v) : Number.NaN);
 
-const VIA = ' via ';
-
 /**
  * The client of a request as the audit shows it: its address, and the private endpoint it came
  * through when there was one (`10.0.0.7 via aws:vpce-0a1b`): behind private endpoints two
@@ -168,15 +166,7 @@ const VIA = ' via ';
  */
 export function clientText(r: Pick<RequestRecord, 'clientIp' | 'privateEndpoint'>): string | null {
   if (r.clientIp === null) return null;
-  return r.privateEndpoint ? `${r.clientIp}${VIA}${r.privateEndpoint}` : r.clientIp;
-}
-
-/** clientText's address and endpoint apart. */
-export function clientParts(text: string): { readonly ip: string; readonly endpoint: string | null } {
-  const at = text.indexOf(VIA);
-  return at < 0
-    ? { ip: text, endpoint: null }
-    : { ip: text.slice(0, at), endpoint: text.slice(at + VIA.length) };
+  return r.privateEndpoint ? `${r.clientIp} via ${r.privateEndpoint}` : r.clientIp;
 }
 
 function identity(v: unknown): Identity | null {

@@ -32,6 +32,10 @@ export type PrivateEndpoint = string;
 /** Every name endpointOf can give (the `privateEndpoints` selector's schema refuses the rest). */
 export const PRIVATE_ENDPOINT_PATTERN =
   '^(aws:[A-Za-z0-9][-A-Za-z0-9]{0,63}|azure:(0|[1-9][0-9]{0,9})|gcp:(0|[1-9][0-9]{0,19}))$';
+const PRIVATE_ENDPOINT = new RegExp(PRIVATE_ENDPOINT_PATTERN);
+
+/** Whether text names a private endpoint as the log and the policies write it (a command's argument). */
+export const isPrivateEndpoint = (text: string): boolean => PRIVATE_ENDPOINT.test(text);
 
 /** The endpoint an extension's whole value names, or null when it names none or is malformed. */
 export function endpointOf(type: number, value: Buffer): PrivateEndpoint | null {

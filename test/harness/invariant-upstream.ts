@@ -1,12 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo, isIP, type Socket } from 'node:net';
 import { canonicalizeTarget } from '../../contract/policy/canonical-path.ts';
-import { PRIVATE_ENDPOINT_PATTERN } from '../../lib/net/proxy-protocol-endpoint.ts';
+import { isPrivateEndpoint } from '../../lib/net/proxy-protocol-endpoint.ts';
 import { ALWAYS_DROPPED } from '../../sidecar/src/http/forwarding-header-rules.ts';
 import { comparableHeaderName, IDENTITY_HEADERS } from '../../sidecar/src/http/identity-headers.ts';
 import { SPOOFED_CLIENTS, SPOOFED_ENDPOINT } from './requests.ts';
-
-const PRIVATE_ENDPOINT = new RegExp(PRIVATE_ENDPOINT_PATTERN);
 
 /** Paths only the harness's legitimate, identified traffic uses; identity headers may arrive only there. */
 export const LEGIT_PREFIX = '/legit/';
@@ -46,7 +44,7 @@ export function checkForwarded(req: IncomingMessage, upgrade: boolean): string[]
     endpoints > 1 ||
     (endpoint !== undefined &&
       (typeof endpoint !== 'string' ||
-        !PRIVATE_ENDPOINT.test(endpoint) ||
+        !isPrivateEndpoint(endpoint) ||
         endpoint === SPOOFED_ENDPOINT ||
         typeof xff !== 'string' ||
         xff.startsWith('127.')))

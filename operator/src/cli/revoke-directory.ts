@@ -15,6 +15,7 @@ import {
   type RevokeTarget,
   revocationNamePrefix,
   targetName,
+  targetOfSpec,
 } from './revoke-flags.ts';
 import { endedSentence, writeResult } from './revoke-report.ts';
 
@@ -114,21 +115,12 @@ export async function checkInDirectory(
     );
     return 1;
   }
-  if (revocation === undefined) {
+  // Whose sessions its spec ends, as the cluster's --check reads it (a valid revocation names one).
+  const target = targetOfSpec(spec);
+  if (revocation === undefined || target === undefined) {
     process.stderr.write(`gatehouse revoke: ${file} is not an AccessRevocation named ${flags.check}\n`);
     return 1;
   }
-  const target: RevokeTarget =
-    revocation.session !== undefined
-      ? { session: revocation.session }
-      : revocation.providerSession !== undefined
-        ? { providerSession: revocation.providerSession, provider: revocation.provider ?? '' }
-        : revocation.user !== null
-          ? { user: revocation.user }
-          : {
-              subject: revocation.subject ?? '',
-              ...(revocation.provider ? { provider: revocation.provider } : {}),
-            };
   return confirmAndReport(flags, directory.path, {
     written: { name: flags.check, file, spec },
     target,

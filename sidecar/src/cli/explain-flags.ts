@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { UsageError } from '../../../lib/args.ts';
 import { parseCommandLine } from '../../../lib/command-line.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
-import { PRIVATE_ENDPOINT_PATTERN } from '../../../lib/net/proxy-protocol-endpoint.ts';
+import { isPrivateEndpoint } from '../../../lib/net/proxy-protocol-endpoint.ts';
 
 export const EXPLAIN_USAGE = `Usage: gatehouse explain <file|dir|-> --path <path> [caller] [options]
 
@@ -114,7 +114,7 @@ export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
   if (values.ip !== undefined && isIP(values.ip) === 0)
     throw new UsageError(`--ip ${values.ip} is not an IPv4 or IPv6 address`);
   const privateEndpoint = values['private-endpoint'];
-  if (privateEndpoint !== undefined && !new RegExp(PRIVATE_ENDPOINT_PATTERN).test(privateEndpoint))
+  if (privateEndpoint !== undefined && !isPrivateEndpoint(privateEndpoint))
     throw new UsageError(
       `--private-endpoint ${privateEndpoint} is none: give aws:<vpce id>, azure:<LinkID> or gcp:<connection id>`,
     );

@@ -172,8 +172,8 @@ const MAX_TREE_DEPTH = 32;
  * files and directories (`.git`) are passed over, and a link to a directory is not followed (no
  * loop, nothing outside the tree).
  */
-function treeFiles(root: string, atMost: number): string[] {
-  const found: string[] = [];
+function treeFiles(root: string, atMost: number): { readonly path: string; readonly stat: Stats }[] {
+  const found: { path: string; stat: Stats }[] = [];
   const walk = (directory: string, depth: number): void => {
     let entries: Dirent[];
     try {
@@ -188,8 +188,11 @@ function treeFiles(root: string, atMost: number): string[] {
       const path = join(directory, entry.name);
       if (entry.isDirectory()) {
         if (depth < MAX_TREE_DEPTH) walk(path, depth + 1);
-      } else if (isConfigFileName(entry.name) && statSync(path, { throwIfNoEntry: false })?.isFile())
-        found.push(path);
+        continue;
+      }
+      if (!isConfigFileName(entry.name)) continue;
+      const stat = statSync(path, { throwIfNoEntry: false });
+      if (stat?.isFile()) found.push({ path, stat });
     }
   };
   walk(root, 0);
@@ -221,10 +224,10 @@ export function readTreeSnapshot(root: string): ConfigSnapshot {
   if (paths.length === 0)
     throw new ConfigError('config_unreadable', [{ path: root, message: `${NO_FILES}, in it or under it` }]);
   const files = new Map<string, string>();
-  for (const path of paths) {
+  for (const { path, stat } of paths) {
     let read: ReturnType<typeof readFileAt>;
     try {
-      read = readFileAt(path, statSync(path), undefined);
+      read = readFileAt(path, stat, undefined);
     } catch (error) {
       throw unreadable(path, error);
     }
