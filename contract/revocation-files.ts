@@ -38,9 +38,12 @@ export function writeRevocationFile(
   spec: Record<string, unknown>,
   expires: Date,
   naming: { readonly prefix: string } | { readonly name: string } = { prefix: 'revocation' },
+  /** Labels of the AccessRevocation (a session end's account). */
+  labels?: Readonly<Record<string, string>>,
 ): string {
   const name = 'name' in naming ? naming.name : `${naming.prefix}-${randomBytes(5).toString('hex')}`;
-  const document = { apiVersion: API_VERSION, kind: 'AccessRevocation', metadata: { name }, spec };
+  const metadata = labels === undefined ? { name } : { name, labels };
+  const document = { apiVersion: API_VERSION, kind: 'AccessRevocation', metadata, spec };
   const text = `# Written by Gatehouse; deleted after it expires.\n# expires ${expires.toISOString()}\n${stringify(document)}`;
   // A name no other writer knows, created afresh (O_EXCL): a named pipe planted at a predictable
   // temporary path would otherwise be opened and block this write, and the sidecar, for ever.

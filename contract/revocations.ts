@@ -5,6 +5,7 @@ import { AccessRevocation } from './api/access-revocation.ts';
 import { schemaErrors } from './api/validate.ts';
 import { DEFAULT_SESSION_ABSOLUTE_MS } from './config/render-auth.ts';
 import type { Revocation, SidecarConfig } from './config/sidecar-config.ts';
+import { SESSION_END_ACCOUNT, SESSION_END_ACCOUNT_LABEL } from './session-ends.ts';
 
 /** An AccessRevocation as the operator reasons about it. */
 export interface RevocationView {
@@ -22,14 +23,17 @@ export interface RevocationView {
   readonly reason: string | null;
   /** namespace/name keys; null covers every application. */
   readonly applications: ReadonlySet<string> | null;
+  /** A session end's account (SESSION_END_ACCOUNT_LABEL), counted towards SESSION_ENDS_PER_ACCOUNT. */
+  readonly account?: string;
 }
 
 /** Reads an AccessRevocation at the boundary; undefined when it does not match the schema. */
 export function readRevocation(object: KubeObject): RevocationView | undefined {
   if (schemaErrors(AccessRevocation, object, '').length > 0) return undefined;
   const { spec, metadata } = object as unknown as AccessRevocation & {
-    metadata: { creationTimestamp?: string };
+    metadata: { creationTimestamp?: string; labels?: Record<string, unknown> };
   };
+  const account = metadata.labels?.[SESSION_END_ACCOUNT_LABEL];
   // The API server enforces these with CEL; checked again for objects that did not pass through it.
   const keys = [spec.user, spec.subject, spec.session, spec.providerSession].filter((k) => k !== undefined);
   if (keys.length !== 1) return undefined;
@@ -48,6 +52,7 @@ export function readRevocation(object: KubeObject): RevocationView | undefined {
     before: Math.floor(at / 1000),
     reason: spec.reason ?? null,
     applications: spec.applications?.length ? new Set(spec.applications) : null,
+    ...(typeof account === 'string' && SESSION_END_ACCOUNT.test(account) ? { account } : {}),
   };
 }
 
@@ -97,7 +102,7 @@ export function revocationsFor(
 ): Revocation[] {
   const out: Revocation[] = [];
   for (const r of revocations) {
-    if (!covers(r, applicationKey) || r.before * 1000 + lifetimeMs <= now.getTime()) continue;
+    if (!inForceFor(r, applicationKey, lifetimeMs, now)) continue;
     out.push({
       name: r.name,
       user: r.user,
@@ -110,6 +115,25 @@ export function revocationsFor(
     });
   }
   return out;
+}
+
+/** Whether a revocation covers the application and a session of it may still be alive. */
+function inForceFor(r: RevocationView, applicationKey: string, lifetimeMs: number, now: Date): boolean {
+  return covers(r, applicationKey) && r.before * 1000 + lifetimeMs > now.getTime();
+}
+
+/** Of the revocations in force for an application, the session ends that name each account. */
+export function accountEndsFor(
+  applicationKey: string,
+  lifetimeMs: number,
+  revocations: Iterable<RevocationView>,
+  now: Date,
+): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of revocations)
+    if (r.account !== undefined && inForceFor(r, applicationKey, lifetimeMs, now))
+      counts.set(r.account, (counts.get(r.account) ?? 0) + 1);
+  return counts;
 }
 
 /**

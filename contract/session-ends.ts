@@ -41,6 +41,41 @@ export function sessionEndsFull(application: string, holder: string): string {
   return `${SESSION_ENDS_UNTIL} or more revocations cover ${application} (a sidecar takes ${MAX_REVOCATIONS}): this end holds in ${holder}`;
 }
 
+/**
+ * Live session ends one account may hold in one application (its sign-outs and its provider's
+ * logouts). Past it, that account's next end holds in the sidecar that had it only, and every
+ * other account's ends go on: one user who signs in and out in a loop, or a synthetic monitor
+ * that signs in and out every minute (720 ends in a 12-hour lifetime), can no longer fill the
+ * application's SESSION_ENDS_UNTIL and stop the sign-outs of everyone else. Each end lives until no
+ * session it names can be alive, so the account has its places back as they expire.
+ */
+export const SESSION_ENDS_PER_ACCOUNT = 50;
+
+/**
+ * Whose session an end is, as its report names it: the first 32 hex digits of SHA-256 over the
+ * provider and the subject (a key to count by, not a name: labels take no email address).
+ */
+export function sessionEndAccount(provider: string, subject: string): string {
+  return createHash('sha256').update(`${provider}\u0000${subject}`).digest('hex').slice(0, 32);
+}
+
+/** What sessionEndAccount gives; anything else in a report's header is refused. */
+export const SESSION_END_ACCOUNT = /^[0-9a-f]{32}$/;
+
+/**
+ * The request header in which a sidecar names the account of the end it reports (older operators
+ * ignore it, and older sidecars send none: their ends count only towards the application's bound).
+ */
+export const SESSION_END_ACCOUNT_HEADER = 'x-gatehouse-session-end-account';
+
+/** The label on a session end's AccessRevocation (and its file, standalone) naming the account. */
+export const SESSION_END_ACCOUNT_LABEL = 'gatehouse.dev/session-end-account';
+
+/** Why a session end was not recorded: its account is at SESSION_ENDS_PER_ACCOUNT. */
+export function accountSessionEndsFull(application: string, holder: string): string {
+  return `this account already has ${SESSION_ENDS_PER_ACCOUNT} session ends in force for ${application}: this end holds in ${holder}`;
+}
+
 /** Where a sidecar reports a session end to the operator (POST, JSON, bearer stream token). */
 export const SESSION_ENDS_PATH = '/v1/session-ends';
 

@@ -152,14 +152,20 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
   /** AccessRevocations that name applications, by application; and those for every application. */
   const revocationsNaming = new Map<string, number>();
   let revocationsEverywhere = 0;
+  /** Session ends that name an account (SESSION_END_ACCOUNT_LABEL), by application and account. */
+  const accountEnds = new Map<string, number>();
+  const add = (counts: Map<string, number>, key: string, by: number): void => {
+    const count = (counts.get(key) ?? 0) + by;
+    if (count > 0) counts.set(key, count);
+    else counts.delete(key);
+  };
   const countRevocation = (view: RevocationView | undefined, by: number): void => {
     if (!view) return;
     if (view.applications === null) revocationsEverywhere += by;
     else
       for (const application of view.applications) {
-        const count = (revocationsNaming.get(application) ?? 0) + by;
-        if (count > 0) revocationsNaming.set(application, count);
-        else revocationsNaming.delete(application);
+        add(revocationsNaming, application, by);
+        if (view.account !== undefined) add(accountEnds, `${application}\u0000${view.account}`, by);
       }
   };
   const secretListeners: ((key: string) => void)[] = [];
@@ -268,6 +274,9 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     /** AccessRevocations in force that cover the application with this namespace/name key. */
     revocationsCovering: (application: string): number =>
       revocationsEverywhere + (revocationsNaming.get(application) ?? 0),
+    /** Session-end AccessRevocations in force for the application that name this account. */
+    accountEndsCovering: (application: string, account: string): number =>
+      accountEnds.get(`${application}\u0000${account}`) ?? 0,
     sessionLifetimes,
     /** The other applications (namespace/name) that sign people in at this one's external URL. */
     sameExternalUrl: (key: string): string[] => sharingUrl(key).map((source) => source.slice('app:'.length)),

@@ -228,6 +228,7 @@ export function createOperator(options: OperatorOptions) {
     verify: createSidecarVerifier(client, caches.pods),
     sessionEnds: {
       covering: caches.revocationsCovering,
+      coveringAccount: caches.accountEndsCovering,
       record: sessionEndRecorder({
         client,
         log,

@@ -1,5 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ACCESS_APPLICATIONS, ACCESS_REVOCATIONS } from '../../contract/api/resource-types.ts';
+import {
+  SESSION_END_ACCOUNT_LABEL,
+  SESSION_ENDS_PER_ACCOUNT,
+  sessionEndAccount,
+} from '../../contract/session-ends.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { freePort } from '../helpers/control-plane.ts';
 import { eventually, type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
@@ -9,7 +15,13 @@ import {
   refusedLogoutTokens,
   signOutRounds,
 } from '../helpers/session-end-scenarios.ts';
-import { type BackchannelProvider, startBackchannelProvider } from '../helpers/session-ends.ts';
+import {
+  type BackchannelProvider,
+  forwarded,
+  signIn,
+  signOut,
+  startBackchannelProvider,
+} from '../helpers/session-ends.ts';
 import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
 import type { TestUpstream } from '../helpers/upstream.ts';
 import { applyWikiPrerequisites, startEchoUpstream, wikiSpec } from '../helpers/wiki-app.ts';
@@ -97,4 +109,76 @@ describe('sessions end everywhere, in a cluster', () => {
   it('refuses forged, misaddressed, replayed, stale and malformed logout tokens, each with its reason, ending nothing', async () => {
     await refusedLogoutTokens(replicas);
   }, 60_000);
+
+  it(`past ${SESSION_ENDS_PER_ACCOUNT} ends of one account in force, its next is refused (409) and holds in its replica; the account has its places back as they go`, async () => {
+    const [a, b] = replicas.origins as [string, string];
+    const alice = sessionEndAccount('dev', 'alice');
+    const labelled = async () =>
+      (await env.admin.list(ACCESS_REVOCATIONS, { labelSelector: `${SESSION_END_ACCOUNT_LABEL}=${alice}` }))
+        .items;
+    // The operator labelled the AccessRevocations of her sign-outs and provider logouts above.
+    const recorded = await labelled();
+    expect(recorded.length).toBeGreaterThanOrEqual(ROUNDS);
+    // Earlier ends of hers up to the bound; a user revocation after them says when B has them all.
+    const topUp: string[] = [];
+    for (let i = recorded.length; i < SESSION_ENDS_PER_ACCOUNT; i++) {
+      const created = await env.admin.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
+        metadata: {
+          generateName: 'earlier-end-',
+          labels: { [SESSION_END_ACCOUNT_LABEL]: alice },
+        } as unknown as KubeObject['metadata'],
+        spec: {
+          session: randomBytes(16).toString('base64url'),
+          applications: [`${NS}/wiki`],
+          revokedBefore: new Date(Date.now() - 60_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+          reason: 'signed out',
+        },
+      });
+      topUp.push(created.metadata.name);
+    }
+    const marker = async (user: string): Promise<void> => {
+      await env.admin.create(ACCESS_REVOCATIONS, undefined, {
+        metadata: { generateName: 'marker-' },
+        spec: { user, applications: [`${NS}/wiki`], reason: 'marker' },
+      });
+      await sidecars[1]?.waitForLine((l) => l.type === 'revocation_applied' && l.user === user, 10_000);
+    };
+    await marker('first-marker@example.com');
+
+    const held = await signIn(a);
+    const seen = sidecars[0]?.lines.length ?? 0;
+    expect(await signOut(a, held.cookie)).toBe(200);
+    const logout = await vi.waitFor(
+      () => {
+        const line = sidecars[0]?.lines.slice(seen).find((l) => l.type === 'logout');
+        expect(line).toBeDefined();
+        return line;
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    const unreported = await sidecars[0]?.waitForLine(
+      (l) => l.type === 'session_end_unreported' && l.session === logout?.sessionId,
+      15_000,
+    );
+    expect(unreported).toMatchObject({ reason: 'refused' });
+    expect(String(unreported?.error)).toMatch(
+      /^operator answered 409: .*"error":"account_session_ends_full"/,
+    );
+    // Ended where she signed out; the other replicas were not told.
+    expect(await forwarded(a, held.cookie, '/per-account-held-a', replicas.upstreamPaths)).toBe(false);
+    expect(await forwarded(b, held.cookie, '/per-account-held-b', replicas.upstreamPaths)).toBe(true);
+    expect((await labelled()).length).toBe(SESSION_ENDS_PER_ACCOUNT);
+
+    // One of hers goes (as the operator deletes those no session can outlive): her next end is recorded.
+    await env.admin.delete(ACCESS_REVOCATIONS, undefined, topUp[0] as string);
+    await marker('second-marker@example.com');
+    const next = await signIn(a);
+    expect(await signOut(a, next.cookie)).toBe(200);
+    await eventually(
+      async () => !(await forwarded(b, next.cookie, '/per-account-next-b', replicas.upstreamPaths)),
+      5_000,
+      'her next sign-out ended on B',
+    );
+    expect((await labelled()).length).toBe(SESSION_ENDS_PER_ACCOUNT);
+  }, 120_000);
 });

@@ -2,7 +2,12 @@ import type { Socket } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_REVOCATIONS, type SidecarConfig } from '../../contract/config/sidecar-config.ts';
-import { SESSION_ENDS_UNTIL } from '../../contract/session-ends.ts';
+import {
+  SESSION_END_ACCOUNT_HEADER,
+  SESSION_ENDS_PER_ACCOUNT,
+  SESSION_ENDS_UNTIL,
+  sessionEndAccount,
+} from '../../contract/session-ends.ts';
 import { ConfigHub } from '../../operator/src/delivery/config-hub.ts';
 import {
   createDeliveryServer,
@@ -51,7 +56,11 @@ const delivery = createDeliveryServer({
   admission: createAdmissionWebhook({ context: () => undefined, metrics, log: () => undefined }),
   sessionEnds: {
     covering: () => revocationsCovering,
-    record: async () => `session-end-${++sessionEndsRecorded}`,
+    coveringAccount: (application, account) => accountEnds.get(`${application} ${account}`) ?? 0,
+    record: async (_identity, _end, _at, account) => {
+      recordedAccounts.push(account);
+      return `session-end-${++sessionEndsRecorded}`;
+    },
     recorded: () => (endRecordedAlready ? 'session-end-there' : undefined),
   },
 });
@@ -59,6 +68,9 @@ const delivery = createDeliveryServer({
 let revocationsCovering = 0;
 let sessionEndsRecorded = 0;
 let endRecordedAlready = false;
+/** Session ends in force by `<application> <account>`, and the account each recorded end named. */
+const accountEnds = new Map<string, number>();
+const recordedAccounts: (string | undefined)[] = [];
 let port = 0;
 const open: TLSSocket[] = [];
 
@@ -388,10 +400,10 @@ describe('session ends of an application that many revocations cover', () => {
     before: 1_790_000_000,
     reason: 'sign_out',
   });
-  const post = async (): Promise<string> => {
+  const post = async (headers = ''): Promise<string> => {
     const c = await client('127.14.8.1');
     c.socket.write(
-      `POST /v1/session-ends HTTP/1.1\r\nHost: operator\r\nAuthorization: Bearer ends\r\nContent-Type: application/json\r\nContent-Length: ${end.length}\r\nConnection: close\r\n\r\n${end}`,
+      `POST /v1/session-ends HTTP/1.1\r\nHost: operator\r\nAuthorization: Bearer ends\r\nContent-Type: application/json\r\nContent-Length: ${end.length}\r\n${headers}Connection: close\r\n\r\n${end}`,
     );
     await c.closed;
     return c.received();
@@ -423,6 +435,63 @@ describe('session ends of an application that many revocations cover', () => {
       endRecordedAlready = false;
       revocationsCovering = 0;
     }
+  });
+});
+
+describe('session ends of one account', () => {
+  const end = JSON.stringify({
+    session: 'zyxwvutsrqponmlkjihgfedc',
+    before: 1_790_000_000,
+    reason: 'sign_out',
+  });
+  const mallory = sessionEndAccount('corp', 'mallory');
+  const post = async (account?: string | string[]): Promise<string> => {
+    const c = await client('127.14.8.2');
+    const named = [account ?? []]
+      .flat()
+      .map((a) => `${SESSION_END_ACCOUNT_HEADER}: ${a}\r\n`)
+      .join('');
+    c.socket.write(
+      `POST /v1/session-ends HTTP/1.1\r\nHost: operator\r\nAuthorization: Bearer ends\r\nContent-Type: application/json\r\nContent-Length: ${end.length}\r\n${named}Connection: close\r\n\r\n${end}`,
+    );
+    await c.closed;
+    return c.received();
+  };
+
+  it(`are refused (409, not recorded) once ${SESSION_ENDS_PER_ACCOUNT} in force name the account; other accounts, and ends that name none, are recorded`, async () => {
+    try {
+      accountEnds.set(`${APP} ${mallory}`, SESSION_ENDS_PER_ACCOUNT - 1);
+      const before = sessionEndsRecorded;
+      expect(await post(mallory)).toMatch(/^HTTP\/1\.1 201/);
+      expect(recordedAccounts.at(-1)).toBe(mallory);
+      accountEnds.set(`${APP} ${mallory}`, SESSION_ENDS_PER_ACCOUNT);
+      const refused = await post(mallory);
+      expect(refused).toMatch(/^HTTP\/1\.1 409/);
+      expect(refused).toMatch(/"error":"account_session_ends_full"/);
+      expect(refused).toContain(`${SESSION_ENDS_PER_ACCOUNT} session ends in force for ${APP}`);
+      expect(sessionEndsRecorded).toBe(before + 1);
+      // Someone else's sign-out, and one from a sidecar of an earlier version (no account), go through.
+      expect(await post(sessionEndAccount('corp', 'alice'))).toMatch(/^HTTP\/1\.1 201/);
+      expect(await post()).toMatch(/^HTTP\/1\.1 201/);
+      expect(recordedAccounts.slice(-2)).toEqual([sessionEndAccount('corp', 'alice'), undefined]);
+      expect(sessionEndsRecorded).toBe(before + 3);
+    } finally {
+      accountEnds.clear();
+    }
+  });
+
+  it.each([
+    ['not hex', 'mallory@example.com'],
+    ['too short', mallory.slice(1)],
+    ['upper case', mallory.toUpperCase()],
+    ['two of them', [mallory, sessionEndAccount('corp', 'alice')]],
+    ['empty', ''],
+  ])('an account header that is %s is refused (400), nothing recorded', async (_what, account) => {
+    const before = sessionEndsRecorded;
+    const answer = await post(account);
+    expect(answer).toMatch(/^HTTP\/1\.1 400/);
+    expect(answer).toContain(SESSION_END_ACCOUNT_HEADER);
+    expect(sessionEndsRecorded).toBe(before);
   });
 });
 

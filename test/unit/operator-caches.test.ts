@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RevocationView } from '../../contract/revocations.ts';
+import { SESSION_END_ACCOUNT_LABEL, sessionEndAccount } from '../../contract/session-ends.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import type { Informer } from '../../operator/src/controller/informer.ts';
 import { createOperatorCaches, type InformerFactory } from '../../operator/src/operator-caches.ts';
@@ -42,7 +43,11 @@ function setUp() {
   }
   queued.length = 0;
   /** Stores an AccessRevocation (or deletes it: spec undefined) as its watch event would. */
-  const revocation = (name: string, spec: Record<string, unknown> | undefined): void =>
+  const revocation = (
+    name: string,
+    spec: Record<string, unknown> | undefined,
+    labels?: Record<string, string>,
+  ): void =>
     change(
       'accessrevocations',
       `/${name}`,
@@ -50,7 +55,7 @@ function setUp() {
         ? ({
             apiVersion: 'gatehouse.dev/v1alpha1',
             kind: 'AccessRevocation',
-            metadata: { name, creationTimestamp: '2026-12-04T10:00:00Z' },
+            metadata: { name, creationTimestamp: '2026-12-04T10:00:00Z', ...(labels ? { labels } : {}) },
             spec,
           } as unknown as KubeObject)
         : undefined,
@@ -118,5 +123,33 @@ describe('the operator caches, when an AccessRevocation changes', () => {
     revocation('two', { user: 'ada@example.com', applications: ['corp/wiki'] });
     revocation('everywhere', undefined);
     expect(KEYS.map((key) => caches.revocationsCovering(key))).toEqual([1, 2, 0]);
+  });
+
+  it('counts the session ends in force of each account in each application, by their label', () => {
+    const { caches, revocation } = setUp();
+    const mallory = sessionEndAccount('corp', 'mallory');
+    const alice = sessionEndAccount('corp', 'alice');
+    const end = (i: number, application = 'corp/crm') => ({
+      session: `session-${String(i).padStart(12, '0')}`,
+      applications: [application],
+    });
+    const of = (account: string) => ({ [SESSION_END_ACCOUNT_LABEL]: account });
+    for (let i = 0; i < 4; i++) revocation(`m-${i}`, end(i), of(mallory));
+    revocation('m-wiki', end(10, 'corp/wiki'), of(mallory));
+    revocation('a-0', end(20), of(alice));
+    revocation('unlabelled', end(30));
+    revocation('bad-label', end(31), of('mallory@example.com'));
+    expect(caches.accountEndsCovering('corp/crm', mallory)).toBe(4);
+    expect(caches.accountEndsCovering('corp/wiki', mallory)).toBe(1);
+    expect(caches.accountEndsCovering('corp/crm', alice)).toBe(1);
+    expect(caches.revocationsCovering('corp/crm')).toBe(7);
+    // Deleted (expired), relabelled, or the label taken off: counted where it is now.
+    revocation('m-0', undefined);
+    revocation('m-1', end(1), of(alice));
+    revocation('m-2', end(2));
+    expect(caches.accountEndsCovering('corp/crm', mallory)).toBe(1);
+    expect(caches.accountEndsCovering('corp/crm', alice)).toBe(2);
+    revocation('m-3', undefined);
+    expect(caches.accountEndsCovering('corp/crm', mallory)).toBe(0);
   });
 });

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionEnd } from '../../contract/session-ends.ts';
-import { sessionEndRevocationName } from '../../contract/session-ends.ts';
+import {
+  SESSION_END_ACCOUNT_LABEL,
+  sessionEndAccount,
+  sessionEndRevocationName,
+} from '../../contract/session-ends.ts';
 import { KubeApiError } from '../../lib/kube/kube-errors.ts';
 import { sessionEndRecorder } from '../../operator/src/delivery/record-session-end.ts';
 import type { SidecarIdentity } from '../../operator/src/delivery/sidecar-identity.ts';
@@ -14,14 +18,17 @@ const signOut: SessionEnd = {
 
 /** A recorder over an API server stand-in that answers create with `answer`. */
 function recorder(answer: () => Promise<unknown>) {
-  const created: { name?: string; spec?: unknown }[] = [];
+  const created: { name?: string; spec?: unknown; labels?: Record<string, string> | undefined }[] = [];
   const lines: Record<string, unknown>[] = [];
   let written = 0;
   const record = sessionEndRecorder({
     client: {
       create: async <T>(_resource: unknown, _ns: unknown, body: object) => {
-        const { metadata, spec } = body as { metadata: { name: string }; spec: unknown };
-        created.push({ name: metadata.name, spec });
+        const { metadata, spec } = body as {
+          metadata: { name: string; labels?: Record<string, string> };
+          spec: unknown;
+        };
+        created.push({ name: metadata.name, spec, labels: metadata.labels });
         return (await answer()) as T;
       },
     },
@@ -42,6 +49,14 @@ describe('recording a session end', () => {
     expect(r.created[0]?.name).toMatch(/^session-end-[0-9a-f]{20}$/);
     expect(r.written()).toBe(1);
     expect(r.lines).toMatchObject([{ app: 'shop/wiki', pod: 'wiki-1', already: false }]);
+  });
+
+  it('labels the AccessRevocation with the account the sidecar named (the operator counts them), none when it named none', async () => {
+    const r = recorder(async () => ({}));
+    const account = sessionEndAccount('corp', 'ada');
+    await r.record(identity, signOut, performance.now(), account);
+    await r.record(identity, { ...signOut, session: 'BBBBBBBBBBBBBBBBBBBBBB' }, performance.now());
+    expect(r.created.map((c) => c.labels)).toEqual([{ [SESSION_END_ACCOUNT_LABEL]: account }, undefined]);
   });
 
   it('an end sent again finds its AccessRevocation there (409 AlreadyExists): the same answer, nothing written', async () => {

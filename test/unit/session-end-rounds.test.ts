@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SessionEnd } from '../../contract/session-ends.ts';
+import { type SessionEnd, sessionEndAccount } from '../../contract/session-ends.ts';
 import {
   createSessionEnds,
   MAX_DELAYED_SESSION_ENDS,
@@ -79,6 +79,35 @@ async function until(condition: () => boolean, ms = 5_000): Promise<void> {
     await sleep(2);
   }
 }
+
+describe('the account of a session end', () => {
+  it('reaches the reporter with the end, and again with an end an earlier run kept and had not handed on', async () => {
+    const accounts: (string | undefined)[] = [];
+    const reporter: SessionEndReporter = {
+      async report(_end, _application, account) {
+        accounts.push(account);
+        return { attempts: 1, errors: [] };
+      },
+    };
+    const { events } = recorder();
+    const ends = createSessionEnds({ reporter, ...events });
+    const ada = sessionEndAccount('corp', 'ada');
+    const hour = 3_600_000;
+    ends.ends.end(endNow('session-000000000001'), 'shop/wiki', hour, ada);
+    ends.ends.end(endNow('session-000000000002'), 'shop/wiki', hour);
+    ends.restore([
+      {
+        end: endNow('session-000000000003'),
+        application: 'shop/wiki',
+        lifetimeMs: hour,
+        account: ada,
+        settled: false,
+      },
+    ]);
+    await until(() => accounts.length === 3);
+    expect(accounts).toEqual([ada, undefined, ada]);
+  });
+});
 
 describe('session ends whose report fails', () => {
   it('are carried in later rounds until one gets through: delayed once, then reported with every try', async () => {

@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { SessionEnd } from '../../contract/session-ends.ts';
+import { type SessionEnd, sessionEndAccount } from '../../contract/session-ends.ts';
 import { MAX_KEPT_ENDS, openSessionEndsFile, SPARE_LINES } from '../../sidecar/src/auth/session-ends-file.ts';
 
 const HOUR = 3_600_000;
@@ -45,6 +45,27 @@ describe('the session ends file', () => {
       ],
       skippedLines: 0,
     });
+  });
+
+  it('keeps the account beside each end across a reopen; a line of an earlier version (none) reads as before, and a malformed one is left out', () => {
+    const path = fresh();
+    const account = sessionEndAccount('corp', 'ada');
+    const file = openSessionEndsFile(path, { now, onError: noErrors });
+    file.add(signOut(1), 'shop/wiki', HOUR, account);
+    file.add(signOut(2), 'shop/wiki', HOUR);
+    appendFileSync(
+      path,
+      `${JSON.stringify({ end: signOut(3), application: 'shop/wiki', lifetimeMs: HOUR, account: 'ADA' })}\n`,
+    );
+    // Beside the end, so a sidecar of an earlier version, which knows no account, reads the end.
+    expect(JSON.parse(readFileSync(path, 'utf8').split('\n')[0] as string).end).toEqual(signOut(1));
+    const again = openSessionEndsFile(path, { now, onError: noErrors });
+    expect(again.kept.ends.map((e) => [e.end.session, e.account])).toEqual([
+      [signOut(1).session, account],
+      [signOut(2).session, undefined],
+      [signOut(3).session, undefined],
+    ]);
+    expect(again.kept.skippedLines).toBe(0);
   });
 
   it('forgets at open the ends no session can outlive any more, and writes the file anew without them', () => {
@@ -123,7 +144,7 @@ describe('the session ends file', () => {
         before: NOW / 1000,
         reason: 'back-channel logout',
       };
-      file.add(end, app, HOUR);
+      file.add(end, app, HOUR, sessionEndAccount(end.provider as string, 's'.repeat(255)));
       file.settle(end);
       if (i % 500 === 0) most = Math.max(most, statSync(path).size);
     }

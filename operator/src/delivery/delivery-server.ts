@@ -139,6 +139,8 @@ export interface DeliveryServerOptions {
   readonly sessionEnds?: {
     readonly record: RecordSessionEnd;
     readonly covering: (application: string) => number;
+    /** Session ends in force for the application that name this account (SESSION_ENDS_PER_ACCOUNT). */
+    readonly coveringAccount?: (application: string, account: string) => number;
     /** The name of this end's AccessRevocation when it exists already (an end sent again). */
     readonly recorded?: (application: string, end: SessionEnd) => string | undefined;
   };
@@ -368,6 +370,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
             verify: (token) => verifyWithin(req, token),
             record: sessionEnds.record,
             covering: sessionEnds.covering,
+            ...(sessionEnds.coveringAccount ? { coveringAccount: sessionEnds.coveringAccount } : {}),
             ...(sessionEnds.recorded ? { recorded: sessionEnds.recorded } : {}),
             budget,
             hold,

@@ -1,5 +1,9 @@
 import { ACCESS_REVOCATIONS } from '../../../contract/api/resource-types.ts';
-import { sessionEndRevocationName, sessionEndRevocationSpec } from '../../../contract/session-ends.ts';
+import {
+  SESSION_END_ACCOUNT_LABEL,
+  sessionEndRevocationName,
+  sessionEndRevocationSpec,
+} from '../../../contract/session-ends.ts';
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
 import { KubeApiError } from '../../../lib/kube/kube-errors.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
@@ -18,14 +22,17 @@ export function sessionEndRecorder(options: {
   /** Told of each AccessRevocation written (not of an end found recorded). */
   readonly written: () => void;
 }): RecordSessionEnd {
-  return async (identity, end, receivedAtMs) => {
+  return async (identity, end, receivedAtMs, account) => {
     const application = `${identity.namespace}/${identity.application}`;
     const name = sessionEndRevocationName(end, application);
     const creating = performance.now();
     let already = false;
     try {
       await options.client.create<KubeObject>(ACCESS_REVOCATIONS, undefined, {
-        metadata: { name } as KubeObject['metadata'],
+        metadata: {
+          name,
+          ...(account !== undefined ? { labels: { [SESSION_END_ACCOUNT_LABEL]: account } } : {}),
+        } as KubeObject['metadata'],
         spec: sessionEndRevocationSpec(end, application),
       });
       options.written();

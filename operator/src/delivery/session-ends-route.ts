@@ -1,6 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { schemaErrors } from '../../../contract/api/validate.ts';
 import {
+  accountSessionEndsFull,
+  SESSION_END_ACCOUNT,
+  SESSION_END_ACCOUNT_HEADER,
+  SESSION_ENDS_PER_ACCOUNT,
   SESSION_ENDS_UNTIL,
   type SessionEnd,
   SessionEndSchema,
@@ -29,6 +33,8 @@ export type RecordSessionEnd = (
   identity: SidecarIdentity,
   end: SessionEnd,
   receivedAtMs: number,
+  /** Whose session it was (SESSION_END_ACCOUNT_HEADER), when the sidecar said. */
+  account?: string,
 ) => Promise<string>;
 
 /**
@@ -46,6 +52,8 @@ export async function sessionEndsRoute(
     readonly budget: TokenBuckets;
     /** AccessRevocations that cover the application now. */
     readonly covering: (application: string) => number;
+    /** Session ends in force for the application that name this account (SESSION_ENDS_PER_ACCOUNT). */
+    readonly coveringAccount?: (application: string, account: string) => number;
     /**
      * The name of this end's AccessRevocation when it exists already (the operator's cache): sent
      * again (its answer lost, or by the sidecar's next start), it is answered with it at once,
@@ -79,6 +87,12 @@ export async function sessionEndsRoute(
       ? problems.map((p) => `${p.path}: ${p.message}`).join('; ')
       : sessionEndProblem(end as SessionEnd);
   if (problem) return sendJson(res, 400, { error: 'invalid', message: problem });
+  const account = req.headers[SESSION_END_ACCOUNT_HEADER];
+  if (account !== undefined && !(typeof account === 'string' && SESSION_END_ACCOUNT.test(account)))
+    return sendJson(res, 400, {
+      error: 'invalid',
+      message: `${SESSION_END_ACCOUNT_HEADER}: one value of 32 lower-case hex digits`,
+    });
   const application = `${identity.namespace}/${identity.application}`;
   const recorded = options.recorded?.(application, end as SessionEnd);
   if (recorded !== undefined) return sendJson(res, 201, { revocation: recorded });
@@ -86,6 +100,14 @@ export async function sessionEndsRoute(
     return sendJson(res, 409, {
       error: 'session_ends_full',
       message: sessionEndsFull(application, 'the sidecar that sent it'),
+    });
+  if (
+    account !== undefined &&
+    (options.coveringAccount?.(application, account) ?? 0) >= SESSION_ENDS_PER_ACCOUNT
+  )
+    return sendJson(res, 409, {
+      error: 'account_session_ends_full',
+      message: accountSessionEndsFull(application, 'the sidecar that sent it'),
     });
   const retryAfter = options.budget.take(application);
   if (retryAfter > 0) {
@@ -95,6 +117,6 @@ export async function sessionEndsRoute(
       message: `at most ${SESSION_END_RATE.perSecond} a second per application`,
     });
   }
-  const name = await options.record(identity, end as SessionEnd, receivedAtMs);
+  const name = await options.record(identity, end as SessionEnd, receivedAtMs, account);
   sendJson(res, 201, { revocation: name });
 }

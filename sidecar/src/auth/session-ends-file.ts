@@ -1,5 +1,10 @@
 import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import { type SessionEnd, SessionEndSchema, sessionEndProblem } from '../../../contract/session-ends.ts';
+import {
+  SESSION_END_ACCOUNT,
+  type SessionEnd,
+  SessionEndSchema,
+  sessionEndProblem,
+} from '../../../contract/session-ends.ts';
 import { revocationOf } from './local-revocations.ts';
 
 /**
@@ -17,6 +22,8 @@ export interface KeptEnd {
   readonly application: string;
   /** The longest a session of the application lives (ms): the end matters until `before` plus this. */
   readonly lifetimeMs: number;
+  /** Whose session it was (sessionEndAccount), when known: reported with it. */
+  readonly account?: string;
   /** Handed to the operator or the shared directory (or refused there): not to be reported again. */
   readonly settled: boolean;
 }
@@ -40,7 +47,7 @@ export interface SessionEndsFile {
   /** The ends of the earlier run, read at open. */
   readonly kept: KeptEnds;
   /** Keeps an end (before it is enforced and handed on). */
-  add(end: SessionEnd, application: string, lifetimeMs: number): void;
+  add(end: SessionEnd, application: string, lifetimeMs: number, account?: string): void;
   /** Marks an end handed on (or refused): a later start enforces it but does not report it again. */
   settle(end: SessionEnd): void;
   close(): void;
@@ -100,11 +107,17 @@ function lineOf(text: string): Line | undefined {
   const application = o.application;
   if (end === undefined || typeof application !== 'string' || application.length === 0) return undefined;
   if (application.length > 253 || !isInt(o.lifetimeMs)) return undefined;
-  return { kind: 'end', kept: { end, application, lifetimeMs: o.lifetimeMs } };
+  // Beside the end, not in it: a sidecar of an earlier version reads the end and leaves this.
+  const account =
+    typeof o.account === 'string' && SESSION_END_ACCOUNT.test(o.account) ? o.account : undefined;
+  return {
+    kind: 'end',
+    kept: { end, application, lifetimeMs: o.lifetimeMs, ...(account !== undefined ? { account } : {}) },
+  };
 }
 
 const endLine = (kept: Omit<KeptEnd, 'settled'>): string =>
-  `${JSON.stringify({ end: kept.end, application: kept.application, lifetimeMs: kept.lifetimeMs })}\n`;
+  `${JSON.stringify({ end: kept.end, application: kept.application, lifetimeMs: kept.lifetimeMs, account: kept.account })}\n`;
 const settledLine = (name: string): string => `${JSON.stringify({ settled: name })}\n`;
 
 /**
@@ -187,12 +200,13 @@ export function openSessionEndsFile(
   };
   return {
     kept,
-    add(end, application, lifetimeMs) {
+    add(end, application, lifetimeMs, account) {
       const name = revocationOf(end).name;
+      const kept = { end, application, lifetimeMs, ...(account !== undefined ? { account } : {}) };
       live.delete(name);
-      live.set(name, { end, application, lifetimeMs, settled: false });
+      live.set(name, { ...kept, settled: false });
       if (live.size > MAX_KEPT_ENDS) live.delete(live.keys().next().value as string);
-      append(endLine({ end, application, lifetimeMs }));
+      append(endLine(kept));
     },
     settle(end) {
       const name = revocationOf(end).name;

@@ -6,8 +6,12 @@ import type { KeptEnd, SessionEndsFile } from './session-ends-file.ts';
 
 /** Carries a session end to the other sidecars of the application (the operator, a shared directory). */
 export interface SessionEndReporter {
-  /** Resolves once the end got through; rejects (with a ReportFailed when it can say more) when it did not. */
-  report(end: SessionEnd, application: string): Promise<ReportOutcome>;
+  /**
+   * Resolves once the end got through; rejects (with a ReportFailed when it can say more) when it
+   * did not. `account` (sessionEndAccount) is whose session it was, when known: the receiver counts
+   * each account's ends (SESSION_ENDS_PER_ACCOUNT).
+   */
+  report(end: SessionEnd, application: string, account?: string): Promise<ReportOutcome>;
 }
 
 /** How a report that got through went: its tries, and what each failed try met. */
@@ -57,8 +61,9 @@ export interface SessionEnds {
   /**
    * Ends sessions here at once (the config in force gets the end; WebSockets of those sessions
    * close) and, when the sidecar has a reporter, in every other sidecar of the application.
+   * `account` (sessionEndAccount) is whose session it was, when known.
    */
-  end(end: SessionEnd, application: string, lifetimeMs: number): void;
+  end(end: SessionEnd, application: string, lifetimeMs: number, account?: string): void;
 }
 
 export interface SessionEndEvents {
@@ -73,6 +78,7 @@ export interface SessionEndEvents {
 interface Delivery {
   readonly end: SessionEnd;
   readonly application: string;
+  readonly account: string | undefined;
   /** When every session the end covers has expired (epoch ms): no need to carry it after. */
   readonly until: number;
   readonly started: number;
@@ -146,7 +152,7 @@ export function createSessionEnds(
 
   const round = (r: SessionEndReporter, delivery: Delivery): void => {
     delivery.timer = undefined;
-    r.report(delivery.end, delivery.application).then(
+    r.report(delivery.end, delivery.application, delivery.account).then(
       (outcome) => {
         if (delivery.settled) return;
         settle(delivery);
@@ -198,10 +204,17 @@ export function createSessionEnds(
   }
 
   /** Carries an end to the other sidecars, in rounds. */
-  function carry(r: SessionEndReporter, end: SessionEnd, application: string, lifetimeMs: number): void {
+  function carry(
+    r: SessionEndReporter,
+    end: SessionEnd,
+    application: string,
+    lifetimeMs: number,
+    account: string | undefined,
+  ): void {
     const delivery: Delivery = {
       end,
       application,
+      account,
       until: end.before * 1000 + lifetimeMs,
       started: performance.now(),
       attempts: 0,
@@ -215,11 +228,11 @@ export function createSessionEnds(
   }
 
   const ends: SessionEnds = {
-    end(end, application, lifetimeMs) {
-      file?.add(end, application, lifetimeMs);
+    end(end, application, lifetimeMs, account) {
+      file?.add(end, application, lifetimeMs, account);
       local.add(end, lifetimeMs);
       reinstall();
-      if (reporter) carry(reporter, end, application, lifetimeMs);
+      if (reporter) carry(reporter, end, application, lifetimeMs, account);
     },
   };
   return {
@@ -231,9 +244,9 @@ export function createSessionEnds(
      * (so that their lines name the application), before the first request.
      */
     restore(kept: readonly KeptEnd[]): void {
-      for (const { end, application, lifetimeMs, settled } of kept) {
+      for (const { end, application, lifetimeMs, account, settled } of kept) {
         local.add(end, lifetimeMs);
-        if (!settled && reporter) carry(reporter, end, application, lifetimeMs);
+        if (!settled && reporter) carry(reporter, end, application, lifetimeMs, account);
       }
       reinstall();
     },

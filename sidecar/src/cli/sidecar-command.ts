@@ -59,10 +59,12 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     app: appOf(sidecar.current()),
     ...revocationTarget({ user: null, subject: end.subject ?? null, provider: end.provider ?? null, ...end }),
   });
-  const reporting = await sessionEndReporter(flags, operatorTrust, () => sidecar.current());
+  const { reporter, onSessionEndAccounts } = await sessionEndReporter(flags, operatorTrust, () =>
+    sidecar.current(),
+  );
   const file = flags.sessionEndsFile ? openEndsFile(flags.sessionEndsFile, sink) : undefined;
   const sessionEnds = createSessionEnds({
-    ...reporting,
+    ...(reporter ? { reporter } : {}),
     ...(file ? { file } : {}),
     onDelayed: (end, error, retryUntilMs) =>
       logEvent(sink, 'session_end_delayed', {
@@ -82,7 +84,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
         durationMs: Math.round(ms),
       }),
   });
-  if (reporting.reporter) metrics.watchSessionEnds(() => sessionEnds.delayed);
+  if (reporter) metrics.watchSessionEnds(() => sessionEnds.delayed);
   const fileLimit = openFileLimit();
   const maxConnections = connectionsWithinOpenFiles(flags.limits.maxConnections, fileLimit);
   const sidecar = createSidecar({
@@ -158,7 +160,14 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       });
     },
   };
-  const source = await openConfigSource(flags, sink, operatorTrust, waitNotices, listener);
+  const source = await openConfigSource(
+    flags,
+    sink,
+    operatorTrust,
+    waitNotices,
+    listener,
+    onSessionEndAccounts,
+  );
 
   // The admin server answers before the first config: live, but not ready. It is on the pod
   // network, where a crowd can fill a short listen queue and the kubelet's probes with it.
@@ -193,7 +202,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
         app: applicationLabel(config.application),
         path: flags.sessionEndsFile as string,
         enforced: ends.length,
-        reported: reporting.reporter ? ends.filter((kept) => !kept.settled).length : 0,
+        reported: reporter ? ends.filter((kept) => !kept.settled).length : 0,
         skippedLines,
       });
     sessionEnds.restore(ends);

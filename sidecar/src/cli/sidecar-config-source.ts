@@ -65,6 +65,8 @@ export async function openConfigSource(
   operatorTrust: string,
   notices: ConfigWaitNotices,
   listener: ConfigListener,
+  /** Files: told at each load how many session ends in force name each account. */
+  onSessionEndAccounts?: (counts: ReadonlyMap<string, number>) => void,
 ): Promise<ConfigSource> {
   const operator = flags.operator;
   if (operator)
@@ -88,6 +90,7 @@ export async function openConfigSource(
       ...(flags.revocationsDir ? { revocationsDir: flags.revocationsDir } : {}),
       onInvalidRevocation: (problem) =>
         logEvent(sink, 'revocation_skipped', { path: problem.path, error: problem.message }),
+      ...(onSessionEndAccounts ? { onSessionEndAccounts } : {}),
     },
     listener,
   );

@@ -6,13 +6,20 @@ import { openSessionEndsFile, type SessionEndsFile } from '../auth/session-ends-
 import { directoryReporter, operatorReporter } from '../config/session-end-reporters.ts';
 import type { SidecarFlags } from './sidecar-flags.ts';
 
-/** Where this sidecar's session ends go beyond itself: the operator, the shared directory, or nowhere. */
+/**
+ * Where this sidecar's session ends go beyond itself: the operator, the shared directory, or
+ * nowhere. With the directory, `onSessionEndAccounts` is for the config source: it tells, at each
+ * load, how many session ends in force name each account (SESSION_ENDS_PER_ACCOUNT).
+ */
 export async function sessionEndReporter(
   flags: SidecarFlags,
   /** The operator's CA certificates (cluster mode). */
   operatorTrust: string,
   current: () => SidecarConfig | undefined,
-): Promise<{ reporter?: SessionEndReporter }> {
+): Promise<{
+  reporter?: SessionEndReporter;
+  onSessionEndAccounts?: (counts: ReadonlyMap<string, number>) => void;
+}> {
   const operator = flags.operator;
   if (operator)
     return {
@@ -22,14 +29,20 @@ export async function sessionEndReporter(
         tokenFile: operator.tokenFile,
       }),
     };
-  if (flags.revocationsDir)
+  if (flags.revocationsDir) {
+    let accountEnds: ReadonlyMap<string, number> = new Map();
     return {
       reporter: directoryReporter(
         flags.revocationsDir,
         () => current()?.auth.session.absoluteMs ?? 0,
         () => current()?.revocations.length ?? 0,
+        (account) => accountEnds.get(account) ?? 0,
       ),
+      onSessionEndAccounts: (counts) => {
+        accountEnds = counts;
+      },
     };
+  }
   return {};
 }
 

@@ -7,7 +7,7 @@ import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, type FieldError } from '../../../contract/errors.ts';
 import { externalUrlKey } from '../../../contract/external-url.ts';
 import { keysFromSecretData, keysSecretName } from '../../../contract/keys.ts';
-import { revocationsFor, sessionLifetimeMs } from '../../../contract/revocations.ts';
+import { accountEndsFor, revocationsFor, sessionLifetimeMs } from '../../../contract/revocations.ts';
 import type { KubeObject } from '../../../lib/kube/kube-object.ts';
 import { type ConfigDocuments, type LoadCache, readConfigDocuments, secretsOf } from './config-documents.ts';
 import type { ConfigSnapshot } from './config-files.ts';
@@ -95,6 +95,9 @@ function renderApplication(
     if (key.startsWith(`${namespace}/`)) own.set(policy.value.metadata.name, policy);
   }
   const inFiles = secretsOf(secrets, namespace);
+  const applicationKey = standaloneApplicationKey(chosen.value);
+  const lifetimeMs = sessionLifetimeMs(chosen.value);
+  const now = select.now?.() ?? new Date();
   const keys = applicationKeys(chosen.value, inFiles, select, errors);
   const stoodIn = select.onSecretsElsewhere ? standInForSecretsElsewhere(chosen.value, inFiles) : undefined;
   if (stoodIn && stoodIn.names.length > 0) select.onSecretsElsewhere?.(stoodIn.names);
@@ -110,13 +113,9 @@ function renderApplication(
         .map((key) => key.slice(namespace.length + 1)),
     ),
     keys,
-    revocations: revocationsFor(
-      standaloneApplicationKey(chosen.value),
-      sessionLifetimeMs(chosen.value),
-      revocations,
-      select.now?.() ?? new Date(),
-    ),
+    revocations: revocationsFor(applicationKey, lifetimeMs, revocations, now),
   });
+  select.onSessionEndAccounts?.(accountEndsFor(applicationKey, lifetimeMs, revocations, now));
   if (result.ok) return result.config;
   errors.push(...result.errors);
   return undefined;

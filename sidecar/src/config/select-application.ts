@@ -21,6 +21,12 @@ export interface SelectApplication {
    * told here once the application is chosen. Absent (the sidecar), each is an error.
    */
   readonly onSecretsElsewhere?: (names: readonly string[]) => void;
+  /**
+   * Given (a standalone sidecar that writes its session ends into the revocations directory),
+   * told at each load how many session ends in force for the chosen application name each
+   * account (SESSION_END_ACCOUNT_LABEL): its bound per account (SESSION_ENDS_PER_ACCOUNT).
+   */
+  readonly onSessionEndAccounts?: (counts: ReadonlyMap<string, number>) => void;
 }
 
 /** Whether `--application` (`namespace/name`, or a name in any namespace) names this application. */

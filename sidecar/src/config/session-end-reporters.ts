@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import {
+  accountSessionEndsFull,
+  SESSION_END_ACCOUNT_HEADER,
+  SESSION_END_ACCOUNT_LABEL,
   SESSION_ENDS_PATH,
+  SESSION_ENDS_PER_ACCOUNT,
   SESSION_ENDS_UNTIL,
   type SessionEnd,
   sessionEndRevocationName,
@@ -29,7 +33,7 @@ export function operatorReporter(options: {
 }): SessionEndReporter {
   const dispatcher = new Agent({ connect: { ca: options.ca }, keepAliveTimeout: 10_000 });
   return {
-    async report(end): Promise<ReportOutcome> {
+    async report(end, _application, account): Promise<ReportOutcome> {
       let last: unknown;
       let refused = false;
       const errors: string[] = [];
@@ -40,6 +44,7 @@ export function operatorReporter(options: {
             headers: {
               authorization: `Bearer ${readFileSync(options.tokenFile, 'utf8').trim()}`,
               'content-type': 'application/json',
+              ...(account !== undefined ? { [SESSION_END_ACCOUNT_HEADER]: account } : {}),
             },
             body: JSON.stringify(end),
             headersTimeout: 5_000,
@@ -75,21 +80,30 @@ export function directoryReporter(
   lifetimeMs: () => number,
   /** The revocations that cover the application now (those in force in this sidecar). */
   covering: () => number,
+  /** Of those, the session ends that name this account (SESSION_END_ACCOUNT_LABEL). */
+  coveringAccount: (account: string) => number,
 ): SessionEndReporter {
   return {
-    async report(end: SessionEnd, application: string): Promise<ReportOutcome> {
+    async report(end: SessionEnd, application: string, account?: string): Promise<ReportOutcome> {
       // As the operator does: past the bound the end holds here only, and every replica goes on
       // taking configs and revocations (a config of more than a sidecar takes is refused whole).
-      if (covering() >= SESSION_ENDS_UNTIL) {
-        const full = sessionEndsFull(application, 'this sidecar');
-        throw new ReportFailed(full, 1, [full], true);
-      }
+      const full =
+        covering() >= SESSION_ENDS_UNTIL
+          ? sessionEndsFull(application, 'this sidecar')
+          : account !== undefined && coveringAccount(account) >= SESSION_ENDS_PER_ACCOUNT
+            ? accountSessionEndsFull(application, 'this sidecar')
+            : undefined;
+      if (full !== undefined) throw new ReportFailed(full, 1, [full], true);
       // The YAML writer loads with the first end, so a cluster sidecar, which never writes one, never loads it.
       const { writeRevocationFile } = await import('../../../contract/revocation-files.ts');
       const expires = new Date(end.before * 1000 + lifetimeMs());
-      writeRevocationFile(directory, sessionEndRevocationSpec(end, application), expires, {
-        name: sessionEndRevocationName(end, application),
-      });
+      writeRevocationFile(
+        directory,
+        sessionEndRevocationSpec(end, application),
+        expires,
+        { name: sessionEndRevocationName(end, application) },
+        account === undefined ? undefined : { [SESSION_END_ACCOUNT_LABEL]: account },
+      );
       return { attempts: 1, errors: [] };
     },
   };

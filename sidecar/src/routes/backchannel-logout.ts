@@ -1,4 +1,5 @@
 import type { LogoutTokenRefusalCode } from '../../../contract/log-events.ts';
+import { sessionEndAccount } from '../../../contract/session-ends.ts';
 import { clientNetwork } from '../../../lib/net/address-bits.ts';
 import { type BodyRead, readRequestBody } from '../../../lib/request-body.ts';
 import { authEvent } from '../auth/auth-events.ts';
@@ -89,6 +90,7 @@ async function endSessions(
       : { subject: verdict.sub as string, provider: verdict.provider, before: now, reason },
     scope.state.appKey,
     auth.settings.session.absoluteMs,
+    verdict.sub !== undefined ? sessionEndAccount(verdict.provider, verdict.sub) : undefined,
   );
   authEvent(scope, 'backchannel_logout', {
     provider: verdict.provider,

@@ -1,3 +1,4 @@
+import { sessionEndAccount } from '../../../contract/session-ends.ts';
 import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { readCookies, serializeCookie } from '../auth/cookies.ts';
@@ -90,6 +91,7 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
       { session: session.sid, before: session.iat, reason: 'signed out' },
       scope.state.appKey,
       auth.settings.session.absoluteMs,
+      sessionEndAccount(session.idp, session.sub),
     );
     authEvent(scope, 'logout', {
       provider: session.idp,
