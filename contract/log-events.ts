@@ -334,7 +334,7 @@ export const SIDECAR_EVENTS = {
     },
   ),
   revocation_applied: event(
-    'A revocation reached this sidecar (written once by each sidecar; see [revocation.md](revocation.md)).',
+    'A revocation reached this sidecar (written once by each sidecar, and again when it is edited under its name: its cut-off moved, another user; see [revocation.md](revocation.md)).',
     {
       app: App,
       revocation: str('The AccessRevocation.'),

@@ -369,7 +369,32 @@ describe('revocations', () => {
     const before = compileRevocations([
       { name: 'old', user: 'x@y.z', subject: null, provider: null, before: 1, reason: null },
     ]);
-    expect(index.added(before).map((r) => r.name)).toEqual(['new', 'bot', 'any']);
+    // 'old' there was another revocation under the same name (edited since): it is new too.
+    expect(index.added(before).map((r) => r.name)).toEqual(['old', 'new', 'bot', 'any']);
+  });
+
+  it('the sidecar tells as arrived the revocations new by name or edited under their name, not those it had (equal copies included)', () => {
+    const ada = {
+      name: 'ada',
+      user: 'ada@example.com',
+      subject: null,
+      provider: null,
+      before: 100,
+      reason: 'INC-1',
+    };
+    const bot = { name: 'bot', user: null, subject: 'svc-7', provider: 'corp', before: 300, reason: null };
+    const before = compileRevocations([ada, bot]);
+    const next = compileRevocations([
+      { ...ada }, // the same, as the next config's copy
+      { ...bot, before: 400 }, // edited: its cut-off moved
+      { ...bot, name: 'bot-2' },
+    ]);
+    expect(next.added(before).map((r) => [r.name, r.before])).toEqual([
+      ['bot', 400],
+      ['bot-2', 300],
+    ]);
+    expect(next.added(next)).toEqual([]);
+    expect(next.named('bot')?.before).toBe(400);
   });
 
   it('the sidecar ends one session by its id (a sign-out), and the sessions of a provider session (a back-channel logout)', () => {

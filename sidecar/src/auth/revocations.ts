@@ -1,4 +1,4 @@
-import type { Revocation } from '../../../contract/config/sidecar-config.ts';
+import { type Revocation, sameFlatRecord } from '../../../contract/config/sidecar-config.ts';
 import type { Session } from './session.ts';
 
 /** What a revocation can name of a session. */
@@ -13,7 +13,13 @@ export interface RevocationIndex {
   find(session: RevocableSession): Revocation | undefined;
   /** Whether a revocation of this name is in force. */
   has(name: string): boolean;
-  /** Revocations not in `previous` (by name): new to this sidecar, logged once when they arrive. */
+  /** The revocation of this name in force, if any. */
+  named(name: string): Revocation | undefined;
+  /**
+   * Revocations not in `previous` as they are now: new to this sidecar, or changed under their
+   * name (an AccessRevocation edited: its cut-off moved, another user), each logged once when it
+   * arrives. Before, an edited one was enforced as edited without a line saying so.
+   */
   added(previous: RevocationIndex | undefined): readonly Revocation[];
 }
 
@@ -26,13 +32,13 @@ export function compileRevocations(revocations: readonly Revocation[]): Revocati
   const bySubject = new Map<string, Revocation>();
   const bySession = new Map<string, Revocation>();
   const byProviderSession = new Map<string, Revocation>();
-  const names = new Set<string>();
+  const names = new Map<string, Revocation>();
   const keep = (map: Map<string, Revocation>, key: string, r: Revocation) => {
     const known = map.get(key);
     if (!known || r.before > known.before) map.set(key, r);
   };
   for (const r of revocations) {
-    names.add(r.name);
+    names.set(r.name, r);
     if (r.user !== null) keep(byUser, r.user.toLowerCase(), r);
     if (r.subject !== null) keep(bySubject, `${r.provider ?? ''}\u0000${r.subject}`, r);
     if (r.session !== undefined) bySession.set(r.session, r);
@@ -58,8 +64,13 @@ export function compileRevocations(revocations: readonly Revocation[]): Revocati
       );
     },
     has: (name) => names.has(name),
+    named: (name) => names.get(name),
     added(previous) {
-      return previous ? revocations.filter((r) => !previous.has(r.name)) : revocations;
+      if (!previous) return revocations;
+      return revocations.filter((r) => {
+        const was = previous.named(r.name);
+        return was === undefined || (was !== r && !sameFlatRecord(r, was));
+      });
     },
   };
 }
