@@ -97,4 +97,24 @@ describe('a shared revocations directory of 8,000 files, a 300 MB file and a nam
     );
     expect(skipped.error).toMatch(/revokedBefore is required/);
   }, 20_000);
+
+  it('reads a file changed in place (the directory as it was) at once, from the name its watcher told, not at the sweep 30 polls later', async () => {
+    const file = join(revocations, 'edited.yaml');
+    writeFileSync(`${file}.tmp`, revocationYaml('edited', 'first@example.com', 'default/other'));
+    renameSync(`${file}.tmp`, file);
+    await sleep(300);
+    // An analyst's editor writing over the same file (no file added or removed), leaving out its
+    // cut-off: its revocation_skipped line shows it was read.
+    const seen = sidecar.lines.length;
+    writeFileSync(
+      file,
+      revocationYaml('edited', 'second@example.com', 'default/wiki').replace(/ {2}revokedBefore: .*\n/, ''),
+    );
+    const skipped = await sidecar.waitForLine(
+      (l) => l.type === 'revocation_skipped' && String(l.path).startsWith('edited.yaml'),
+      3_000,
+    );
+    expect(skipped.error).toMatch(/revokedBefore is required/);
+    expect(sidecar.lines.indexOf(skipped)).toBeGreaterThanOrEqual(seen);
+  }, 20_000);
 });

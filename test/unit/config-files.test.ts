@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -45,6 +45,55 @@ describe('reading the config files again', () => {
     expect(quiet.files.get(join(revocations, 'r1.yaml'))).toBe('kind: R1\n');
     const swept = readSnapshot(config, [revocations], { previous: quiet, sweep: true });
     expect(swept.files.get(join(revocations, 'r1.yaml'))).toBe('kind: R1 changed\n');
+  });
+
+  it('with the names a watcher told, looks at those alone: others are taken as they were, the named ones read even when the directory did not change', () => {
+    const { config, revocations } = dirs();
+    writeFileSync(join(revocations, 'r3.yaml'), 'kind: R3\n');
+    const first = readSnapshot(config, [revocations]);
+    const r1 = join(revocations, 'r1.yaml');
+    const r3 = join(revocations, 'r3.yaml');
+    // r1 changed in place (no event reached this read yet) while r2 arrived and r3 went.
+    writeFileSync(r1, 'kind: R1 changed\n');
+    writeFileSync(join(revocations, '.r2.tmp'), 'kind: R2\n');
+    renameSync(join(revocations, '.r2.tmp'), join(revocations, 'r2.yaml'));
+    unlinkSync(r3);
+    const told = (...names: string[]) => new Map([[revocations, new Set(names)]]);
+    const added = readSnapshot(config, [revocations], {
+      previous: first,
+      told: told('.r2.tmp', 'r2.yaml', 'r3.yaml'),
+    });
+    expect([...added.files.values()]).toEqual(['kind: A\n', 'kind: R1\n', 'kind: R2\n']);
+    // The event for r1 comes: read, though the directory is as the last read found it.
+    const named = readSnapshot(config, [revocations], { previous: added, told: told('r1.yaml') });
+    expect(named.files.get(r1)).toBe('kind: R1 changed\n');
+    // Nothing told and nothing changed: the last read as it was.
+    expect(
+      readSnapshot(config, [revocations], { previous: named, told: told() }).sources?.get(revocations),
+    ).toBe(named.sources?.get(revocations));
+    // Replaced under the same name (a sign-out sent again): read once named.
+    writeFileSync(join(revocations, '.r1.tmp'), 'kind: R1 again\n');
+    renameSync(join(revocations, '.r1.tmp'), r1);
+    expect(readSnapshot(config, [revocations], { previous: named, told: told() }).files.get(r1)).toBe(
+      'kind: R1 changed\n',
+    );
+    expect(
+      readSnapshot(config, [revocations], { previous: named, told: told('.r1.tmp', 'r1.yaml') }).files.get(
+        r1,
+      ),
+    ).toBe('kind: R1 again\n');
+    // Added by another host on a network filesystem (the watcher hears of this host's changes
+    // only): found, as the directory changed.
+    writeFileSync(join(revocations, 'r4.yaml'), 'kind: R4\n');
+    expect(
+      readSnapshot(config, [revocations], { previous: named, told: told() }).files.get(
+        join(revocations, 'r4.yaml'),
+      ),
+    ).toBe('kind: R4\n');
+    // A sweep looks at every file whatever was told.
+    expect(
+      readSnapshot(config, [revocations], { previous: named, sweep: true, told: told() }).files.get(r1),
+    ).toBe('kind: R1 again\n');
   });
 
   it('looks at every config file at every read, sweep or not (the config directory holds few)', () => {

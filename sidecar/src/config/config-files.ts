@@ -28,6 +28,8 @@ interface SourceRead {
   readonly stamp: string;
   readonly files: ReadonlyMap<string, { readonly stamp: string; readonly text: string }>;
   readonly skipped: readonly FieldError[];
+  /** A directory's: the path of each file read, by its name (a read told names reuses them). */
+  readonly paths?: ReadonlyMap<string, string>;
 }
 
 const CONFIG_EXTENSIONS = /\.(ya?ml|json)$/i;
@@ -53,6 +55,16 @@ export interface ReadOptions {
    * it 100 ms every second when each poll read every file.
    */
   readonly sweep?: boolean;
+  /**
+   * For an extra directory whose changes a watcher reports, the names of its files it reported
+   * since the last read. Only those are looked at: when the directory itself changed (a file
+   * added, removed or renamed in it, which a file's own change leaves as it was) the files of the
+   * last read are taken as they were unless named here, and when it did not, the files named here
+   * are looked at all the same (changed in place). A directory without an entry here has every
+   * file looked at when it changed: each sign-out of a standalone replica with 8,000 revocation
+   * files stat()ed all 8,000 (70 of a reload's 115 ms).
+   */
+  readonly told?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /**
@@ -76,7 +88,8 @@ export function readSnapshot(
     let read: SourceRead;
     try {
       const before = options.previous?.sources?.get(source);
-      read = readSource(source, required, before, required || options.sweep === true);
+      const sweep = required || options.sweep === true;
+      read = readSource(source, required, before, sweep, sweep ? undefined : options.told?.get(source));
     } catch (error) {
       if (error instanceof ConfigError) throw error;
       throw new ConfigError('config_unreadable', [{ path: source, message: (error as Error).message }]);
@@ -95,6 +108,8 @@ function readSource(
   required: boolean,
   before: SourceRead | undefined,
   sweep: boolean,
+  /** The names of the directory's files a watcher reported since `before` (ReadOptions.told). */
+  told: ReadonlySet<string> | undefined,
 ): SourceRead {
   const stat = statSync(source);
   const stamp = stampOf(stat);
@@ -104,19 +119,77 @@ function readSource(
       throw new ConfigError('config_unreadable', [{ path: source, message: file }]);
     return { stamp, files: new Map([[source, file]]), skipped: [] };
   }
-  if (!sweep && before !== undefined && before.stamp === stamp) return before;
+  // Told what changed: the directory as it was (no file added or removed) needs no listing.
+  const knownPaths = before?.paths;
+  const narrowed = !sweep && before !== undefined && knownPaths !== undefined && told !== undefined;
+  if (narrowed && before.stamp === stamp) {
+    if (told.size === 0) return before;
+    const read = readToldFiles(stamp, { ...before, paths: knownPaths }, source, told);
+    if (read !== undefined) return read;
+  } else if (!sweep && before !== undefined && before.stamp === stamp) return before;
   const files = new Map<string, { stamp: string; text: string }>();
+  const paths = new Map<string, string>();
   const skipped: FieldError[] = [];
+  // Listed when it changed, also with a watcher: one on a network filesystem (a directory the
+  // replicas of several hosts share) hears of this host's changes only.
   for (const name of readdirSync(source).filter(isConfigFileName).sort()) {
-    const file = join(source, name);
+    // The path of the last read: no new string to join and hash again for each of 8,000 files.
+    const path = knownPaths?.get(name);
+    const known = narrowed && path !== undefined && !told.has(name) ? before.files.get(path) : undefined;
+    if (known !== undefined && path !== undefined) {
+      files.set(path, known);
+      paths.set(name, path);
+      continue;
+    }
+    const file = path ?? join(source, name);
     const fileStat = statSync(file);
     if (!fileStat.isFile()) continue;
     const read = readFileAt(file, fileStat, before?.files.get(file));
-    if (typeof read !== 'string') files.set(file, read);
-    else if (required) throw new ConfigError('config_unreadable', [{ path: file, message: read }]);
+    if (typeof read !== 'string') {
+      files.set(file, read);
+      paths.set(name, file);
+    } else if (required) throw new ConfigError('config_unreadable', [{ path: file, message: read }]);
     else skipped.push({ path: file, message: read });
   }
-  return { stamp, files, skipped };
+  return { stamp, files, skipped, paths };
+}
+
+/**
+ * An extra directory that did not change itself, read from the last read and the names its
+ * watcher told (ReadOptions.told): each named file looked at (changed in place, or gone), every
+ * other taken as it was, in the same order. Undefined when a named file is new to it (added
+ * within the directory's stamp): the caller lists the directory.
+ */
+function readToldFiles(
+  stamp: string,
+  before: SourceRead & { readonly paths: ReadonlyMap<string, string> },
+  source: string,
+  told: ReadonlySet<string>,
+): SourceRead | undefined {
+  /** Each told file as read now; null when it is gone, not a file, or skipped. */
+  const now = new Map<string, { stamp: string; text: string } | null>();
+  const skipped: FieldError[] = [];
+  for (const name of told) {
+    if (!isConfigFileName(name)) continue;
+    const path = before.paths.get(name);
+    const stat = statSync(path ?? join(source, name), { throwIfNoEntry: false });
+    if (path === undefined) {
+      if (stat !== undefined) return undefined;
+      continue;
+    }
+    const read = stat?.isFile() ? readFileAt(path, stat, before.files.get(path)) : undefined;
+    if (typeof read === 'string') skipped.push({ path, message: read });
+    now.set(path, read === undefined || typeof read === 'string' ? null : read);
+  }
+  const files = new Map<string, { stamp: string; text: string }>();
+  const paths = new Map<string, string>();
+  for (const [name, path] of before.paths) {
+    const file = now.has(path) ? now.get(path) : before.files.get(path);
+    if (!file) continue;
+    files.set(path, file);
+    paths.set(name, path);
+  }
+  return { stamp, files, skipped: [...before.skipped.filter((s) => !now.has(s.path)), ...skipped], paths };
 }
 
 /** A file's stamp and text (the earlier text when its stamp is the same), or why it is not read. */

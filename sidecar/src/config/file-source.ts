@@ -51,12 +51,31 @@ export function createFileConfigSource(
   const cache = createLoadCache();
   const load = (snapshot: ConfigSnapshot): SidecarConfig => configFromSnapshot(snapshot, options, cache);
 
+  /**
+   * The revocations directory's file names its watcher reported since the last read (the read
+   * looks at those alone: ReadOptions.told); undefined while no watcher reports them (none yet, or
+   * it failed), when every file is looked at whenever the directory changed.
+   */
+  let told: Set<string> | undefined;
+  /** The next read looks at every file: the first after the watchers start, or after a change they could not name. */
+  let sweepNext = true;
+
   let polls = 0;
   const check = (sweep: boolean): void => {
     if (closed) return;
+    const names = told;
+    if (told !== undefined) told = new Set();
+    const full = sweep || sweepNext;
+    sweepNext = false;
     let snapshot: ConfigSnapshot;
     try {
-      snapshot = readSnapshot(options.path, extra, { previous: last, sweep });
+      snapshot = readSnapshot(options.path, extra, {
+        previous: last,
+        sweep: full,
+        ...(names !== undefined && options.revocationsDir
+          ? { told: new Map([[options.revocationsDir, names]]) }
+          : {}),
+      });
     } catch (error) {
       // Files mid-replacement can be briefly missing; report only once per distinct failure.
       if (last !== undefined && error instanceof ConfigError) {
@@ -80,9 +99,21 @@ export function createFileConfigSource(
     }
   };
 
-  const schedule = (): void => {
+  /** Reads again shortly: a change in the config looks at every file; one in the revocations directory at those it names. */
+  let debounceSweep = false;
+  const schedule = (sweep: boolean): void => {
+    debounceSweep ||= sweep;
     if (debounce) clearTimeout(debounce);
-    debounce = setTimeout(() => check(true), DEBOUNCE_MS);
+    debounce = setTimeout(() => {
+      const all = debounceSweep;
+      debounceSweep = false;
+      check(all);
+    }, DEBOUNCE_MS);
+  };
+  const revocationsChanged = (_event: string, name: string | Buffer | null): void => {
+    if (typeof name === 'string' && name !== '' && told !== undefined) told.add(name);
+    else sweepNext = true;
+    schedule(false);
   };
 
   return {
@@ -90,15 +121,26 @@ export function createFileConfigSource(
       const snapshot = readSnapshot(options.path, extra);
       const config = load(snapshot);
       last = snapshot;
-      for (const path of [options.path, ...extra]) {
+      try {
+        const watcher = watch(options.path, { persistent: false }, () => schedule(true));
+        watcher.on('error', () => undefined); // polling keeps working
+        watchers.push(watcher);
+      } catch {
+        // watching is an optimisation; polling below is authoritative
+      }
+      if (options.revocationsDir)
         try {
-          const watcher = watch(path, { persistent: false }, schedule);
-          watcher.on('error', () => undefined); // polling keeps working
+          const watcher = watch(options.revocationsDir, { persistent: false }, revocationsChanged);
+          told = new Set();
+          watcher.on('error', () => {
+            // Polling keeps working, looking at every file of the directory when it changed.
+            told = undefined;
+            sweepNext = true;
+          });
           watchers.push(watcher);
         } catch {
           // watching is an optimisation; polling below is authoritative
         }
-      }
       poll = setInterval(() => check(++polls % SWEEP_EVERY_POLLS === 0), pollIntervalMs);
       poll.unref();
       return config;
