@@ -101,9 +101,22 @@ export function revocationsFor(
   now: Date,
 ): Revocation[] {
   const out: Revocation[] = [];
-  for (const r of revocations) {
-    if (!inForceFor(r, applicationKey, lifetimeMs, now)) continue;
-    out.push({
+  for (const r of revocations)
+    if (inForceFor(r, applicationKey, lifetimeMs, now)) out.push(revocationOfView(r));
+  return out;
+}
+
+/**
+ * Each reading's revocation, made once: a reading kept from one load to the next (the operator's
+ * cache, a standalone sidecar's unchanged files) gives the same frozen object, which the render
+ * neither freezes nor writes out again (contentHash).
+ */
+const revocationsOfViews = new WeakMap<RevocationView, Revocation>();
+
+function revocationOfView(r: RevocationView): Revocation {
+  let revocation = revocationsOfViews.get(r);
+  if (revocation === undefined) {
+    revocation = Object.freeze({
       name: r.name,
       user: r.user,
       subject: r.subject,
@@ -113,8 +126,9 @@ export function revocationsFor(
       before: r.before,
       reason: r.reason,
     });
+    revocationsOfViews.set(r, revocation);
   }
-  return out;
+  return revocation;
 }
 
 /** Whether a revocation covers the application and a session of it may still be alive. */

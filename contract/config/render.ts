@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AccessApplication } from '../api/access-application.ts';
 import type { AccessPolicy, AccessPolicySpec } from '../api/access-policy.ts';
 import { joinPath } from '../api/validate.ts';
@@ -100,7 +100,38 @@ function upstreamOrigin(url: string, at: (f: string) => string, errors: FieldErr
 
 /** Hash of rendered content; the config's generation, identical for identical input. */
 export function contentHash(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+  return createHash('sha256').update(contentJson(value)).digest('hex').slice(0, 16);
+}
+
+/**
+ * JSON.stringify(value), the same text, with a value's `revocations` written from the text of
+ * each one kept while the (frozen) revocation is: a config holds up to 10,000 of them and is
+ * hashed at every render, each sign-out's included, while one or two of them are new.
+ */
+function contentJson(value: unknown): string {
+  const revocations = (value as { revocations?: unknown } | null)?.revocations;
+  if (!Array.isArray(revocations) || revocations.length < 64) return JSON.stringify(value);
+  const parts = revocations.map(revocationJson);
+  const text = JSON.stringify({ ...(value as object), revocations: REVOCATIONS_MARK });
+  const at = text.indexOf(MARK_JSON);
+  return `${text.slice(0, at)}[${parts.join(',')}]${text.slice(at + MARK_JSON.length)}`;
+}
+
+/** Stands in for the revocations in the rest of the text: no config holds it (a NUL and a random id). */
+const REVOCATIONS_MARK = `\u0000revocations-${randomUUID()}`;
+/** The mark as the text has it (the NUL written `\u0000`). */
+const MARK_JSON = JSON.stringify(REVOCATIONS_MARK);
+const revocationTexts = new WeakMap<object, string>();
+
+function revocationJson(revocation: unknown): string {
+  if (revocation === null || typeof revocation !== 'object' || !Object.isFrozen(revocation))
+    return JSON.stringify(revocation) ?? 'null';
+  let text = revocationTexts.get(revocation);
+  if (text === undefined) {
+    text = JSON.stringify(revocation);
+    revocationTexts.set(revocation, text);
+  }
+  return text;
 }
 
 function renderPolicies(
@@ -271,7 +302,12 @@ export function renderSidecarConfig(input: RenderInput): RenderResult {
 }
 
 function sortedRevocations(revocations: readonly Revocation[]): Revocation[] {
-  return [...revocations].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const copy = [...revocations];
+  // Mostly in order already (read from files sorted by name, or the config in force): one look.
+  for (let i = 1; i < copy.length; i++)
+    if ((copy[i - 1] as Revocation).name > (copy[i] as Revocation).name)
+      return copy.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return copy;
 }
 
 /**
