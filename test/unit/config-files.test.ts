@@ -90,6 +90,19 @@ describe('reading the config files again', () => {
         join(revocations, 'r4.yaml'),
       ),
     ).toBe('kind: R4\n');
+    // The directory replaced by another holding a file of the same name (a deploy tool's swap):
+    // read whole, whatever was told (the watcher watched the one replaced).
+    const swapped = `${revocations}.new`;
+    mkdirSync(swapped);
+    writeFileSync(join(swapped, 'r1.yaml'), 'kind: R1 swapped\n');
+    renameSync(revocations, `${revocations}.old`);
+    renameSync(swapped, revocations);
+    const afterSwap = readSnapshot(config, [revocations], { previous: named, told: told() });
+    expect([...afterSwap.files.entries()].filter(([f]) => f.startsWith(revocations))).toEqual([
+      [r1, 'kind: R1 swapped\n'],
+    ]);
+    renameSync(revocations, swapped);
+    renameSync(`${revocations}.old`, revocations);
     // A sweep looks at every file whatever was told.
     expect(
       readSnapshot(config, [revocations], { previous: named, sweep: true, told: told() }).files.get(r1),

@@ -30,6 +30,8 @@ interface SourceRead {
   readonly skipped: readonly FieldError[];
   /** A directory's: the path of each file read, by its name (a read told names reuses them). */
   readonly paths?: ReadonlyMap<string, string>;
+  /** A directory's inode: another one (the directory replaced) is read whole, whatever was told. */
+  readonly inode?: number;
 }
 
 const CONFIG_EXTENSIONS = /\.(ya?ml|json)$/i;
@@ -121,7 +123,12 @@ function readSource(
   }
   // Told what changed: the directory as it was (no file added or removed) needs no listing.
   const knownPaths = before?.paths;
-  const narrowed = !sweep && before !== undefined && knownPaths !== undefined && told !== undefined;
+  const narrowed =
+    !sweep &&
+    before !== undefined &&
+    knownPaths !== undefined &&
+    told !== undefined &&
+    before.inode === stat.ino;
   if (narrowed && before.stamp === stamp) {
     if (told.size === 0) return before;
     const read = readToldFiles(stamp, { ...before, paths: knownPaths }, source, told);
@@ -151,7 +158,7 @@ function readSource(
     } else if (required) throw new ConfigError('config_unreadable', [{ path: file, message: read }]);
     else skipped.push({ path: file, message: read });
   }
-  return { stamp, files, skipped, paths };
+  return { stamp, files, skipped, paths, inode: stat.ino };
 }
 
 /**
@@ -189,7 +196,13 @@ function readToldFiles(
     files.set(path, file);
     paths.set(name, path);
   }
-  return { stamp, files, skipped: [...before.skipped.filter((s) => !now.has(s.path)), ...skipped], paths };
+  return {
+    stamp,
+    files,
+    skipped: [...before.skipped.filter((s) => !now.has(s.path)), ...skipped],
+    paths,
+    inode: before.inode,
+  };
 }
 
 /** A file's stamp and text (the earlier text when its stamp is the same), or why it is not read. */
