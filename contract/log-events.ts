@@ -380,7 +380,7 @@ export const SIDECAR_EVENTS = {
       ...RevocationTarget,
       reason: StringEnum(SESSION_END_GIVEN_UP, {
         description:
-          '`refused`: the operator refused it (a 4xx other than 429; another try would not get through); `sessions_expired`: every session it covers expired before a round got through, so nothing is left to end; `too_many_delayed`: 1,000 ends were waiting for a round already; `shutting_down`: the sidecar stopped, and its grace ran out before a round got through (a round in progress included).',
+          '`refused`: the operator refused it (a 4xx other than 429; another try would not get through), or the application has 8,000 session ends in force; `account_full`: the account whose session it was has 50 session ends in force for the application already (a user or a monitor signing in and out in a loop: its further ends hold where they were made until some expire, and everyone else\u2019s go on); `sessions_expired`: every session it covers expired before a round got through, so nothing is left to end; `too_many_delayed`: 1,000 ends were waiting for a round already; `shutting_down`: the sidecar stopped, and its grace ran out before a round got through (a round in progress included).',
       }),
       error: str('The last error.'),
     },

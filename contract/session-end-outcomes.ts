@@ -5,6 +5,7 @@
  */
 export const SESSION_END_GIVEN_UP = [
   'refused',
+  'account_full',
   'sessions_expired',
   'too_many_delayed',
   'shutting_down',

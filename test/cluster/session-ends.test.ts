@@ -160,7 +160,7 @@ describe('sessions end everywhere, in a cluster', () => {
       (l) => l.type === 'session_end_unreported' && l.session === logout?.sessionId,
       15_000,
     );
-    expect(unreported).toMatchObject({ reason: 'refused' });
+    expect(unreported).toMatchObject({ reason: 'account_full' });
     expect(String(unreported?.error)).toMatch(
       /^operator answered 409: .*"error":"account_session_ends_full"/,
     );

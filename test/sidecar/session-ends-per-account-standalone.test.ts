@@ -137,7 +137,7 @@ describe(`standalone sign-outs of one account past ${SESSION_ENDS_PER_ACCOUNT} i
       10_000,
     );
     expect(unreported).toMatchObject({
-      reason: 'refused',
+      reason: 'account_full',
       error: `this account already has ${SESSION_ENDS_PER_ACCOUNT} session ends in force for ${APPLICATION}: this end holds in this sidecar`,
     });
     expect(await forwarded(origin, second.cookie, '/home', upstreamPaths)).toBe(false);

@@ -110,6 +110,31 @@ describe('the account of a session end', () => {
 });
 
 describe('session ends whose report fails', () => {
+  it('are given up as account_full when refused as one of too many of their account, and settled in the file', async () => {
+    const settled: SessionEnd[] = [];
+    const { seen, events } = recorder();
+    const reporter: SessionEndReporter = {
+      async report() {
+        throw new ReportFailed(
+          'operator answered 409: {"error":"account_session_ends_full"}',
+          1,
+          ['409'],
+          true,
+          true,
+        );
+      },
+    };
+    const ends = createSessionEnds({
+      reporter,
+      file: { add: () => undefined, settle: (end) => settled.push(end) },
+      ...events,
+    });
+    ends.ends.end(endNow('session-000000000009'), 'shop/wiki', 3_600_000);
+    await until(() => seen.givenUp.length === 1);
+    expect(seen.givenUp[0]?.reason).toBe('account_full');
+    expect(settled.map((e) => e.session)).toEqual(['session-000000000009']);
+  });
+
   it('are carried in later rounds until one gets through: delayed once, then reported with every try', async () => {
     const { reporter, seen, ends } = sessionEndsOver((n) => (n < 3 ? 'fail' : 'ok'));
     const end = endNow('s-1');

@@ -27,11 +27,20 @@ export class ReportFailed extends Error {
   readonly errors: readonly string[];
   /** The receiver refused the end (a 4xx other than 429): another try will not get it through. */
   readonly refused: boolean;
-  constructor(message: string, attempts: number, errors: readonly string[], refused: boolean) {
+  /** Refused as one of too many in force of its account (SESSION_ENDS_PER_ACCOUNT). */
+  readonly accountFull: boolean;
+  constructor(
+    message: string,
+    attempts: number,
+    errors: readonly string[],
+    refused: boolean,
+    accountFull = false,
+  ) {
     super(message);
     this.attempts = attempts;
     this.errors = errors;
     this.refused = refused;
+    this.accountFull = accountFull;
   }
 }
 
@@ -146,7 +155,8 @@ export function createSessionEnds(
     settle(delivery);
     // Refused, another try will not help; expired, nothing is left to end. Any other reason
     // (a stop, too many waiting) leaves it to be reported again by the next start.
-    if (reason === 'refused' || reason === 'sessions_expired') file?.settle(delivery.end);
+    if (reason === 'refused' || reason === 'account_full' || reason === 'sessions_expired')
+      file?.settle(delivery.end);
     options.onGivenUp(delivery.end, reason, error);
   };
 
@@ -171,7 +181,8 @@ export function createSessionEnds(
         const failed = failureOf(error);
         delivery.attempts += failed.attempts;
         delivery.errors = listed([...delivery.errors, ...failed.errors]);
-        if (failed.refused) return giveUp(delivery, 'refused', failed.message);
+        if (failed.refused)
+          return giveUp(delivery, failed.accountFull ? 'account_full' : 'refused', failed.message);
         const left = delivery.until - now();
         if (left <= 0) return giveUp(delivery, 'sessions_expired', failed.message);
         if (now() >= stopBy) return giveUp(delivery, 'shutting_down', failed.message);

@@ -36,6 +36,7 @@ export function operatorReporter(options: {
     async report(end, _application, account): Promise<ReportOutcome> {
       let last: unknown;
       let refused = false;
+      let accountFull = false;
       const errors: string[] = [];
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         try {
@@ -57,6 +58,7 @@ export function operatorReporter(options: {
           const text = await errorBodyStart(response.body as Readable);
           last = new Error(`operator answered ${response.statusCode}: ${text}`);
           refused = response.statusCode < 500 && response.statusCode !== 429;
+          accountFull = response.statusCode === 409 && text.includes('"error":"account_session_ends_full"');
         } catch (error) {
           last = error;
         }
@@ -65,7 +67,7 @@ export function operatorReporter(options: {
         if (attempt < ATTEMPTS - 1) await sleep(jitteredBackoff(attempt, BACKOFF));
       }
       const message = last instanceof Error ? last.message : String(last);
-      throw new ReportFailed(message, errors.length, errors, refused);
+      throw new ReportFailed(message, errors.length, errors, refused, accountFull);
     },
   };
 }
@@ -87,13 +89,14 @@ export function directoryReporter(
     async report(end: SessionEnd, application: string, account?: string): Promise<ReportOutcome> {
       // As the operator does: past the bound the end holds here only, and every replica goes on
       // taking configs and revocations (a config of more than a sidecar takes is refused whole).
-      const full =
-        covering() >= SESSION_ENDS_UNTIL
-          ? sessionEndsFull(application, 'this sidecar')
-          : account !== undefined && coveringAccount(account) >= SESSION_ENDS_PER_ACCOUNT
-            ? accountSessionEndsFull(application, 'this sidecar')
-            : undefined;
-      if (full !== undefined) throw new ReportFailed(full, 1, [full], true);
+      if (covering() >= SESSION_ENDS_UNTIL) {
+        const full = sessionEndsFull(application, 'this sidecar');
+        throw new ReportFailed(full, 1, [full], true);
+      }
+      if (account !== undefined && coveringAccount(account) >= SESSION_ENDS_PER_ACCOUNT) {
+        const full = accountSessionEndsFull(application, 'this sidecar');
+        throw new ReportFailed(full, 1, [full], true, true);
+      }
       // The YAML writer loads with the first end, so a cluster sidecar, which never writes one, never loads it.
       const { writeRevocationFile } = await import('../../../contract/revocation-files.ts');
       const expires = new Date(end.before * 1000 + lifetimeMs());
