@@ -79,6 +79,12 @@ export function createOperatorMetrics(sources: MetricSources) {
     help: 'Config changes sent to sidecar streams.',
     registers: [registry],
   });
+  const sessionEnds = new Counter({
+    name: 'gatehouse_operator_session_ends_total',
+    help: 'Session ends sidecars reported (sign-outs, back-channel logouts), by outcome: recorded (an AccessRevocation written), already (recorded before: sent again), full (8,000 revocations cover the application), account_full (50 of its account in force), rate_limited, invalid.',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
   const streamRefusals = new Counter({
     name: 'gatehouse_operator_stream_refusals_total',
     help: 'Config stream requests refused, by reason.',
@@ -176,6 +182,7 @@ export function createOperatorMetrics(sources: MetricSources) {
     connectedSidecars,
     configPushes,
     streamRefusals,
+    sessionEnds,
     deliveryConnectionsRefused,
     deliveryBodyBytes,
     streamsEnded,

@@ -475,6 +475,10 @@ describe('session ends of one account', () => {
       expect(await post()).toMatch(/^HTTP\/1\.1 201/);
       expect(recordedAccounts.slice(-2)).toEqual([sessionEndAccount('corp', 'alice'), undefined]);
       expect(sessionEndsRecorded).toBe(before + 3);
+      // Counted by outcome for the platform team's dashboards.
+      const counted = await metrics.registry.getSingleMetricAsString('gatehouse_operator_session_ends_total');
+      expect(counted).toMatch(/^gatehouse_operator_session_ends_total\{outcome="account_full"\} 1$/m);
+      expect(counted).toMatch(/^gatehouse_operator_session_ends_total\{outcome="recorded"\} \d+$/m);
     } finally {
       accountEnds.clear();
     }
@@ -488,10 +492,18 @@ describe('session ends of one account', () => {
     ['empty', ''],
   ])('an account header that is %s is refused (400), nothing recorded', async (_what, account) => {
     const before = sessionEndsRecorded;
+    const invalid = async () =>
+      Number(
+        /outcome="invalid"\} (\d+)$/m.exec(
+          await metrics.registry.getSingleMetricAsString('gatehouse_operator_session_ends_total'),
+        )?.[1] ?? 0,
+      );
+    const invalidBefore = await invalid();
     const answer = await post(account);
     expect(answer).toMatch(/^HTTP\/1\.1 400/);
     expect(answer).toContain(SESSION_END_ACCOUNT_HEADER);
     expect(sessionEndsRecorded).toBe(before);
+    expect(await invalid()).toBe(invalidBefore + 1);
   });
 });
 

@@ -374,6 +374,7 @@ export function createDeliveryServer(options: DeliveryServerOptions): {
             ...(sessionEnds.recorded ? { recorded: sessionEnds.recorded } : {}),
             budget,
             hold,
+            counted: (outcome) => options.metrics.sessionEnds.inc({ outcome }),
           });
         settle(res, withBodyHold(req, route), UNAVAILABLE);
         return;

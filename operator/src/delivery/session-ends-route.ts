@@ -25,6 +25,9 @@ const MAX_BODY_BYTES = 4096;
  */
 export const SESSION_END_RATE: TokenBucketRate = { burst: 600, perSecond: 10 };
 
+/** What became of a session end a sidecar reported (gatehouse_operator_session_ends_total). */
+export type SessionEndOutcome = 'recorded' | 'already' | 'full' | 'account_full' | 'rate_limited' | 'invalid';
+
 /**
  * Records a session end for one application (writes the AccessRevocation); resolves with its name.
  * `receivedAtMs` (performance.now()) is when its request came in, for the timings it logs.
@@ -62,8 +65,11 @@ export async function sessionEndsRoute(
     readonly recorded?: (application: string, end: SessionEnd) => string | undefined;
     /** What the request's body may take of the port's budget for bodies. */
     readonly hold: BodyHold;
+    /** Told what became of each end read (not of a caller refused before its body). */
+    readonly counted?: (outcome: SessionEndOutcome) => void;
   },
 ): Promise<void> {
+  const counted = options.counted ?? (() => undefined);
   const receivedAtMs = performance.now();
   const token = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
   let identity: SidecarIdentity;
@@ -79,6 +85,7 @@ export async function sessionEndsRoute(
   try {
     end = JSON.parse(body);
   } catch {
+    counted('invalid');
     return sendJson(res, 400, { error: 'invalid', message: 'the body is not JSON' });
   }
   const problems = schemaErrors(SessionEndSchema, end, 'body');
@@ -86,31 +93,43 @@ export async function sessionEndsRoute(
     problems.length > 0
       ? problems.map((p) => `${p.path}: ${p.message}`).join('; ')
       : sessionEndProblem(end as SessionEnd);
-  if (problem) return sendJson(res, 400, { error: 'invalid', message: problem });
-  const account = req.headers[SESSION_END_ACCOUNT_HEADER];
-  if (account !== undefined && !(typeof account === 'string' && SESSION_END_ACCOUNT.test(account)))
-    return sendJson(res, 400, {
-      error: 'invalid',
-      message: `${SESSION_END_ACCOUNT_HEADER}: one value of 32 lower-case hex digits`,
-    });
+  const named = req.headers[SESSION_END_ACCOUNT_HEADER];
+  const account = typeof named === 'string' && SESSION_END_ACCOUNT.test(named) ? named : undefined;
+  const invalid =
+    problem ??
+    (named !== undefined && account === undefined
+      ? `${SESSION_END_ACCOUNT_HEADER}: one value of 32 lower-case hex digits`
+      : undefined);
+  if (invalid !== undefined) {
+    counted('invalid');
+    return sendJson(res, 400, { error: 'invalid', message: invalid });
+  }
   const application = `${identity.namespace}/${identity.application}`;
   const recorded = options.recorded?.(application, end as SessionEnd);
-  if (recorded !== undefined) return sendJson(res, 201, { revocation: recorded });
-  if (options.covering(application) >= SESSION_ENDS_UNTIL)
+  if (recorded !== undefined) {
+    counted('already');
+    return sendJson(res, 201, { revocation: recorded });
+  }
+  if (options.covering(application) >= SESSION_ENDS_UNTIL) {
+    counted('full');
     return sendJson(res, 409, {
       error: 'session_ends_full',
       message: sessionEndsFull(application, 'the sidecar that sent it'),
     });
+  }
   if (
     account !== undefined &&
     (options.coveringAccount?.(application, account) ?? 0) >= SESSION_ENDS_PER_ACCOUNT
-  )
+  ) {
+    counted('account_full');
     return sendJson(res, 409, {
       error: 'account_session_ends_full',
       message: accountSessionEndsFull(application, 'the sidecar that sent it'),
     });
+  }
   const retryAfter = options.budget.take(application);
   if (retryAfter > 0) {
+    counted('rate_limited');
     res.setHeader('retry-after', String(retryAfter));
     return sendJson(res, 429, {
       error: 'too_many_session_ends',
@@ -118,5 +137,6 @@ export async function sessionEndsRoute(
     });
   }
   const name = await options.record(identity, end as SessionEnd, receivedAtMs, account);
+  counted('recorded');
   sendJson(res, 201, { revocation: name });
 }
