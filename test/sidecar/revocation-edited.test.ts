@@ -1,62 +1,31 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/control-plane.ts';
-import {
-  type BackchannelProvider,
-  forwarded,
-  signIn,
-  startBackchannelProvider,
-} from '../helpers/session-ends.ts';
-import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
-import type { TestUpstream } from '../helpers/upstream.ts';
-import { startEchoUpstream, writeStandaloneWiki } from '../helpers/wiki-app.ts';
+import { forwarded, signIn } from '../helpers/session-ends.ts';
+import { type StandaloneWiki, startStandaloneWiki } from '../helpers/standalone-wiki.ts';
 
 // An analyst ends the sessions a user signed in since their revocation by moving its cut-off
 // (`revokedBefore`) and applying it again under the same name. The sidecar enforced the edit, but
 // told nothing: revocation_applied was written for a name it had not seen, not for a revocation
 // changed under one, so the analyst had no line saying the edit had reached each sidecar.
 
-let idp: BackchannelProvider;
-let upstream: TestUpstream;
-let sidecar: SidecarProcess;
-let origin: string;
-let revocationsDir: string;
-const upstreamPaths: string[] = [];
+let wiki: StandaloneWiki;
 
 const revocation = (revokedBefore: Date): string =>
   `apiVersion: gatehouse.dev/v1alpha1\nkind: AccessRevocation\nmetadata:\n  name: inc-7\nspec:\n  user: alice@example.com\n  applications: [default/wiki]\n  revokedBefore: ${revokedBefore.toISOString().replace(/\.\d+Z$/, 'Z')}\n  reason: INC-7\n`;
 
 beforeAll(async () => {
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  upstream = await startEchoUpstream(upstreamPaths);
-  idp = await startBackchannelProvider(origin);
-  const configDir = writeStandaloneWiki({
-    hosts: [`127.0.0.1:${port}`],
-    upstreamUrl: upstream.url,
-    externalUrl: origin,
-    issuer: idp.provider.issuer,
-  });
-  revocationsDir = mkdtempSync(join(tmpdir(), 'gatehouse-revocation-edited-'));
-  sidecar = await startSidecarProcess(configDir, [
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--revocations-dir',
-    revocationsDir,
-  ]);
+  wiki = await startStandaloneWiki('gatehouse-revocation-edited-');
 }, 120_000);
 
 afterAll(async () => {
-  await sidecar?.stop();
-  await idp?.close();
-  await upstream?.close();
+  await wiki?.stop();
 });
 
 describe('an AccessRevocation edited under its name', () => {
   it('is told again (revocation_applied with its new cut-off) and ends the sessions it now covers', async () => {
-    const file = join(revocationsDir, 'inc-7.yaml');
+    const { sidecar, origin, upstreamPaths } = wiki;
+    const file = join(wiki.revocationsDir, 'inc-7.yaml');
     writeFileSync(file, revocation(new Date(Date.now() - 600_000)));
     const first = await sidecar.waitForLine(
       (l) => l.type === 'revocation_applied' && l.revocation === 'inc-7',

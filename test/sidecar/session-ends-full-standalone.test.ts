@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MAX_REVOCATIONS } from '../../contract/config/sidecar-config.ts';
 import { writeRevocationFile } from '../../contract/revocation-files.ts';
@@ -10,17 +8,9 @@ import {
   sessionEndRevocationName,
   sessionEndRevocationSpec,
 } from '../../contract/session-ends.ts';
-import { freePort } from '../helpers/control-plane.ts';
-import {
-  type BackchannelProvider,
-  forwarded,
-  signIn,
-  signOut,
-  startBackchannelProvider,
-} from '../helpers/session-ends.ts';
-import { runGatehouse, type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
-import type { TestUpstream } from '../helpers/upstream.ts';
-import { startEchoUpstream, writeStandaloneWiki } from '../helpers/wiki-app.ts';
+import { forwarded, signIn, signOut } from '../helpers/session-ends.ts';
+import { runGatehouse, type SidecarProcess } from '../helpers/sidecar-process.ts';
+import { type StandaloneWiki, startStandaloneWiki } from '../helpers/standalone-wiki.ts';
 
 // Standalone replicas record sign-outs as AccessRevocation files in the directory they share, and
 // a sidecar takes at most MAX_REVOCATIONS covering its application: a config of more is refused
@@ -31,48 +21,31 @@ import { startEchoUpstream, writeStandaloneWiki } from '../helpers/wiki-app.ts';
 // past SESSION_ENDS_UNTIL: the end holds in that replica, and the places left are for analysts.
 
 const APPLICATION = 'default/wiki';
-let idp: BackchannelProvider;
-let upstream: TestUpstream;
+let wiki: StandaloneWiki;
 let sidecar: SidecarProcess;
 let origin: string;
 let revocationsDir: string;
-const upstreamPaths: string[] = [];
+let upstreamPaths: string[];
 /** The revocation files before the test's sign-outs: one short of what a sidecar takes. */
 const PREFILLED = MAX_REVOCATIONS - 1;
 
 beforeAll(async () => {
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  upstream = await startEchoUpstream(upstreamPaths);
-  idp = await startBackchannelProvider(origin);
-  const configDir = writeStandaloneWiki({
-    hosts: [`127.0.0.1:${port}`],
-    upstreamUrl: upstream.url,
-    externalUrl: origin,
-    issuer: idp.provider.issuer,
-  });
-  revocationsDir = mkdtempSync(join(tmpdir(), 'gatehouse-revocations-full-'));
   // Sign-outs of other users, recorded earlier today by the replicas.
-  const before = Math.floor(Date.now() / 1000) - 60;
-  const expires = new Date(Date.now() + 12 * 3_600_000);
-  for (let i = 0; i < PREFILLED; i++) {
-    const end = { session: randomBytes(16).toString('base64url'), before, reason: 'signed out' };
-    writeRevocationFile(revocationsDir, sessionEndRevocationSpec(end, APPLICATION), expires, {
-      name: sessionEndRevocationName(end, APPLICATION),
-    });
-  }
-  sidecar = await startSidecarProcess(configDir, [
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--revocations-dir',
-    revocationsDir,
-  ]);
+  wiki = await startStandaloneWiki('gatehouse-revocations-full-', (directory) => {
+    const before = Math.floor(Date.now() / 1000) - 60;
+    const expires = new Date(Date.now() + 12 * 3_600_000);
+    for (let i = 0; i < PREFILLED; i++) {
+      const end = { session: randomBytes(16).toString('base64url'), before, reason: 'signed out' };
+      writeRevocationFile(directory, sessionEndRevocationSpec(end, APPLICATION), expires, {
+        name: sessionEndRevocationName(end, APPLICATION),
+      });
+    }
+  });
+  ({ sidecar, origin, revocationsDir, upstreamPaths } = wiki);
 }, 120_000);
 
 afterAll(async () => {
-  await sidecar?.stop();
-  await idp?.close();
-  await upstream?.close();
+  await wiki?.stop();
 });
 
 const revocationFiles = () => readdirSync(revocationsDir).filter((name) => name.endsWith('.yaml')).length;

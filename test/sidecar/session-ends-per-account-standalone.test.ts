@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeRevocationFile } from '../../contract/revocation-files.ts';
@@ -11,17 +10,9 @@ import {
   sessionEndRevocationName,
   sessionEndRevocationSpec,
 } from '../../contract/session-ends.ts';
-import { freePort } from '../helpers/control-plane.ts';
-import {
-  type BackchannelProvider,
-  forwarded,
-  signIn,
-  signOut,
-  startBackchannelProvider,
-} from '../helpers/session-ends.ts';
-import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.ts';
-import type { TestUpstream } from '../helpers/upstream.ts';
-import { startEchoUpstream, writeStandaloneWiki } from '../helpers/wiki-app.ts';
+import { forwarded, signIn, signOut } from '../helpers/session-ends.ts';
+import type { SidecarProcess } from '../helpers/sidecar-process.ts';
+import { type StandaloneWiki, startStandaloneWiki } from '../helpers/standalone-wiki.ts';
 
 // One user who signs in and out in a loop (or a synthetic monitor that does every minute) used to
 // fill the application's bound of session ends, and from then on nobody's sign-out reached the
@@ -33,24 +24,23 @@ const APPLICATION = 'default/wiki';
 /** alice of the dev provider (`dev` in the wiki's spec), whose sub is her login. */
 const ALICE = sessionEndAccount('dev', 'alice');
 const BOB = sessionEndAccount('dev', 'bob');
-let idp: BackchannelProvider;
-let upstream: TestUpstream;
+let wiki: StandaloneWiki;
 let sidecar: SidecarProcess;
 let origin: string;
 let revocationsDir: string;
-const upstreamPaths: string[] = [];
+let upstreamPaths: string[];
 /** alice's earlier sign-outs, by file name. */
 const alicesFiles: string[] = [];
 
 /** Writes the file of an earlier sign-out of `account`, as a replica did; resolves with its file name. */
-function earlierSignOut(account: string): string {
+function earlierSignOut(directory: string, account: string): string {
   const end = {
     session: randomBytes(16).toString('base64url'),
     before: Math.floor(Date.now() / 1000) - 60,
     reason: 'signed out',
   };
   const name = writeRevocationFile(
-    revocationsDir,
+    directory,
     sessionEndRevocationSpec(end, APPLICATION),
     new Date(Date.now() + 12 * 3_600_000),
     { name: sessionEndRevocationName(end, APPLICATION) },
@@ -60,32 +50,16 @@ function earlierSignOut(account: string): string {
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  upstream = await startEchoUpstream(upstreamPaths);
-  idp = await startBackchannelProvider(origin);
-  const configDir = writeStandaloneWiki({
-    hosts: [`127.0.0.1:${port}`],
-    upstreamUrl: upstream.url,
-    externalUrl: origin,
-    issuer: idp.provider.issuer,
-  });
-  revocationsDir = mkdtempSync(join(tmpdir(), 'gatehouse-revocations-account-'));
   // bob is at his bound already; alice one short of it.
-  for (let i = 0; i < SESSION_ENDS_PER_ACCOUNT; i++) earlierSignOut(BOB);
-  for (let i = 0; i < SESSION_ENDS_PER_ACCOUNT - 1; i++) alicesFiles.push(earlierSignOut(ALICE));
-  sidecar = await startSidecarProcess(configDir, [
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--revocations-dir',
-    revocationsDir,
-  ]);
+  wiki = await startStandaloneWiki('gatehouse-revocations-account-', (directory) => {
+    for (let i = 0; i < SESSION_ENDS_PER_ACCOUNT; i++) earlierSignOut(directory, BOB);
+    for (let i = 0; i < SESSION_ENDS_PER_ACCOUNT - 1; i++) alicesFiles.push(earlierSignOut(directory, ALICE));
+  });
+  ({ sidecar, origin, revocationsDir, upstreamPaths } = wiki);
 }, 120_000);
 
 afterAll(async () => {
-  await sidecar?.stop();
-  await idp?.close();
-  await upstream?.close();
+  await wiki?.stop();
 });
 
 const revocationFiles = () => readdirSync(revocationsDir).filter((name) => name.endsWith('.yaml'));
