@@ -71,6 +71,9 @@ export const SESSION_END_ACCOUNT_HEADER = 'x-gatehouse-session-end-account';
 /** The label on a session end's AccessRevocation (and its file, standalone) naming the account. */
 export const SESSION_END_ACCOUNT_LABEL = 'gatehouse.dev/session-end-account';
 
+/** The operator's error code (409) for an end refused as one too many of its account. */
+export const ACCOUNT_SESSION_ENDS_FULL = 'account_session_ends_full';
+
 /** Why a session end was not recorded: its account is at SESSION_ENDS_PER_ACCOUNT. */
 export function accountSessionEndsFull(application: string, holder: string): string {
   return `this account already has ${SESSION_ENDS_PER_ACCOUNT} session ends in force for ${application}: this end holds in ${holder}`;

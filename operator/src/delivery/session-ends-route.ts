@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { schemaErrors } from '../../../contract/api/validate.ts';
 import {
+  ACCOUNT_SESSION_ENDS_FULL,
   accountSessionEndsFull,
   SESSION_END_ACCOUNT,
   SESSION_END_ACCOUNT_HEADER,
@@ -123,7 +124,7 @@ export async function sessionEndsRoute(
   ) {
     counted('account_full');
     return sendJson(res, 409, {
-      error: 'account_session_ends_full',
+      error: ACCOUNT_SESSION_ENDS_FULL,
       message: accountSessionEndsFull(application, 'the sidecar that sent it'),
     });
   }

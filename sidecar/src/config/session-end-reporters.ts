@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import {
+  ACCOUNT_SESSION_ENDS_FULL,
   accountSessionEndsFull,
   SESSION_END_ACCOUNT_HEADER,
   SESSION_END_ACCOUNT_LABEL,
@@ -58,7 +59,8 @@ export function operatorReporter(options: {
           const text = await errorBodyStart(response.body as Readable);
           last = new Error(`operator answered ${response.statusCode}: ${text}`);
           refused = response.statusCode < 500 && response.statusCode !== 429;
-          accountFull = response.statusCode === 409 && text.includes('"error":"account_session_ends_full"');
+          accountFull =
+            response.statusCode === 409 && text.includes(`"error":"${ACCOUNT_SESSION_ENDS_FULL}"`);
         } catch (error) {
           last = error;
         }
