@@ -16,10 +16,17 @@ import {
 } from '../../contract/revocations.ts';
 import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import { type KubeObject, objectKey, splitKey } from '../../lib/kube/kube-object.ts';
-import { PODS, type ResourceType, SECRETS, SERVICES } from '../../lib/kube/resource-types.ts';
+import {
+  ENDPOINT_SLICES,
+  PODS,
+  type ResourceType,
+  SECRETS,
+  SERVICES,
+} from '../../lib/kube/resource-types.ts';
 import { validApplication } from './controller/application-inputs.ts';
 import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
 import { ReferenceIndex } from './controller/reference-index.ts';
+import { SERVICE_NAME_LABEL } from './controller/services-past-sidecar.ts';
 import { errorMessage, type OperatorLog } from './operator-log.ts';
 import type { OperatorMetrics } from './operator-metrics.ts';
 import type { OperatorOptions } from './operator-options.ts';
@@ -80,7 +87,39 @@ function podIdentity(pod: KubeObject): KubeObject {
       initContainers: names(spec?.initContainers),
       containers: names(spec?.containers),
     },
-    status: { phase: (pod.status as { phase?: string } | undefined)?.phase },
+    status: {
+      phase: (pod.status as { phase?: string } | undefined)?.phase,
+      // Its addresses: endpoints written by hand reach it by them (services-past-sidecar.ts).
+      podIPs: ((pod.status as { podIPs?: { ip?: unknown }[] } | undefined)?.podIPs ?? []).flatMap((p) =>
+        typeof p.ip === 'string' ? [{ ip: p.ip }] : [],
+      ),
+    },
+  } as KubeObject;
+}
+
+/**
+ * EndpointSlices that no Service selector keeps (those of a Service without a selector, written
+ * by hand or mirrored from its Endpoints): the rest are the endpoint controller's, for Services
+ * the operator reads by their selector.
+ */
+const HAND_WRITTEN_SLICES = 'endpointslice.kubernetes.io/managed-by!=endpointslice-controller.k8s.io';
+
+/** What the operator keeps of an EndpointSlice: its Service, its ports and its addresses. */
+function sliceTargets(slice: KubeObject): KubeObject {
+  const { name, namespace, resourceVersion, labels } = slice.metadata;
+  const { ports, endpoints } = slice as unknown as {
+    ports?: { name?: string; port?: number }[];
+    endpoints?: { addresses?: string[] }[];
+  };
+  return {
+    metadata: {
+      name,
+      namespace,
+      resourceVersion,
+      labels: { [SERVICE_NAME_LABEL]: labels?.[SERVICE_NAME_LABEL] ?? '' },
+    },
+    ports: (ports ?? []).map((p) => ({ name: p.name, port: p.port })),
+    endpoints: (endpoints ?? []).map((e) => ({ addresses: [...(e.addresses ?? [])] })),
   } as KubeObject;
 }
 
@@ -260,6 +299,21 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     { transform: serviceTargets },
   );
 
+  // EndpointSlices written by hand: a Service without a selector whose endpoints are an
+  // application's pods at their own port. Not waited for at start (an older ClusterRole without
+  // them leaves only this check out).
+  const slicesByNamespace = namespaceIndex();
+  const slices = informer(
+    ENDPOINT_SLICES,
+    (key, slice) => {
+      slicesByNamespace.changed(key, slice);
+      const namespace = key.slice(0, key.indexOf('/'));
+      for (const object of applications.values())
+        if (object.metadata.namespace === namespace) enqueue(`protection:${objectKey(object)}`);
+    },
+    { labelSelector: HAND_WRITTEN_SLICES, transform: sliceTargets },
+  );
+
   return {
     applications,
     policies,
@@ -270,6 +324,8 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     /** The cached pods (labelled with an application) and Services of one namespace. */
     podsIn: (namespace: string): Iterable<KubeObject> => podsByNamespace.in(namespace),
     servicesIn: (namespace: string): Iterable<KubeObject> => servicesByNamespace.in(namespace),
+    /** The cached EndpointSlices written by hand (no Service selector keeps them) of one namespace. */
+    slicesIn: (namespace: string): Iterable<KubeObject> => slicesByNamespace.in(namespace),
     revocationViews,
     /** AccessRevocations in force that cover the application with this namespace/name key. */
     revocationsCovering: (application: string): number =>
@@ -309,7 +365,8 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
       requeueRevocations();
     },
     stop(): void {
-      for (const cache of [applications, policies, secrets, revocations, pods, services]) cache.stop();
+      for (const cache of [applications, policies, secrets, revocations, pods, services, slices])
+        cache.stop();
     },
   };
 }

@@ -175,6 +175,7 @@ export function createOperator(options: OperatorOptions) {
         key.slice(slash + 1),
         caches.podsIn(namespace),
         caches.servicesIn(namespace),
+        caches.slicesIn(namespace),
       );
       if (ports.length > 0) servicesPastCounts.set(key, ports.length);
       else servicesPastCounts.delete(key);

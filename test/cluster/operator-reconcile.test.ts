@@ -3,7 +3,7 @@ import { ACCESS_APPLICATIONS, ACCESS_POLICIES } from '../../contract/api/resourc
 import type { Condition } from '../../contract/api/status.ts';
 import { keysFromSecretData } from '../../contract/keys.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
-import { EVENTS, LEASES, PODS, SECRETS, SERVICES } from '../../lib/kube/resource-types.ts';
+import { ENDPOINT_SLICES, EVENTS, LEASES, PODS, SECRETS, SERVICES } from '../../lib/kube/resource-types.ts';
 import { secretStrings } from '../../lib/kube/secret-data.ts';
 import { injectPod } from '../../operator/src/injection/inject-pod.ts';
 import { parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
@@ -429,6 +429,45 @@ describe('operator against a real API server', () => {
     await env.cluster.kubectl(['delete', 'service', 'catalog-renamed', '-n', NS]);
     await eventually(async () => (await protectedNow())?.status === 'True', 3_000, 'Protected=True again');
     expect(await metrics()).not.toContain('gatehouse_operator_services_past_sidecar{');
+
+    // A Service without a selector, its endpoints written by hand: the pod's address at the
+    // application's own port.
+    await env.admin.apply(
+      PODS,
+      {
+        metadata: { name: 'catalog-1', namespace: NS },
+        status: { podIP: '10.1.2.3', podIPs: [{ ip: '10.1.2.3' }] },
+      },
+      'status',
+    );
+    await env.admin.apply(SERVICES, {
+      metadata: { name: 'catalog-manual', namespace: NS },
+      spec: { ports: [{ name: 'web', port: 80 }] },
+    });
+    const slice = (port: number) =>
+      env.admin.apply(ENDPOINT_SLICES, {
+        metadata: {
+          name: 'catalog-manual-1',
+          namespace: NS,
+          labels: { 'kubernetes.io/service-name': 'catalog-manual' },
+        },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: ['10.1.2.3'] }],
+        ports: [{ name: 'web', port, protocol: 'TCP' }],
+      } as unknown as KubeObject);
+    await slice(8080);
+    const manual = await eventually(
+      async () => {
+        const c = await protectedNow();
+        return c?.status === 'False' && c.message.includes('catalog-manual:80') ? c : undefined;
+      },
+      3_000,
+      'Protected=False for endpoints written by hand',
+    );
+    expect(manual.reason).toBe('ServicePastSidecar');
+    // Pointed at the sidecar's port instead: protected.
+    await slice(4180);
+    await eventually(async () => (await protectedNow())?.status === 'True', 3_000, 'Protected=True again');
   });
 
   it('holds the Lease and exposes metrics', async () => {

@@ -568,6 +568,54 @@ describe('Service ports past the sidecar', () => {
     );
   });
 
+  it('a Service without a selector whose endpoints, written by hand, are a pod of the application at its own port', () => {
+    const pod = {
+      ...injected('wiki-1', { app: 'wiki' }),
+      status: { podIPs: [{ ip: '10.0.0.7' }, { ip: 'fd00::7' }] },
+    };
+    const manual = service('manual', undefined, [
+      { name: 'web', port: 80 },
+      { name: 'metrics', port: 9100 },
+    ]);
+    const slice = (
+      serviceName: string,
+      addresses: string[],
+      ports: { name?: string; port: number }[],
+      name = `${serviceName}-x`,
+    ): KubeObject =>
+      ({
+        metadata: { name, namespace: 'corp', labels: { 'kubernetes.io/service-name': serviceName } },
+        endpoints: [{ addresses }],
+        ports,
+      }) as unknown as KubeObject;
+    const past = (slices: KubeObject[], services = [manual]) =>
+      servicesPastSidecar('wiki', [pod], services, slices);
+    // Its own port (8080) at the pod's address, IPv4 or IPv6: named by the Service's port of that name.
+    expect(past([slice('manual', ['10.0.0.7'], [{ name: 'web', port: 8080 }])])).toEqual(['manual:80']);
+    expect(past([slice('manual', ['fd00::7'], [{ name: 'web', port: 8080 }])])).toEqual(['manual:80']);
+    // The sidecar's port, another port of the pod, or another address: none.
+    expect(past([slice('manual', ['10.0.0.7'], [{ name: 'web', port: 4180 }])])).toEqual([]);
+    expect(past([slice('manual', ['10.0.0.7'], [{ name: 'metrics', port: 9100 }])])).toEqual([]);
+    expect(past([slice('manual', ['10.0.0.8'], [{ name: 'web', port: 8080 }])])).toEqual([]);
+    // A slice of a Service that has a selector (checked by its selector), or of none that exists.
+    const selected = service('selected', { app: 'blog' }, [{ name: 'web', port: 80 }]);
+    expect(
+      past([slice('selected', ['10.0.0.7'], [{ name: 'web', port: 8080 }])], [manual, selected]),
+    ).toEqual([]);
+    expect(past([slice('gone', ['10.0.0.7'], [{ name: 'web', port: 8080 }])])).toEqual([]);
+    // The operator's cache hands the Services over as a one-time iterable.
+    const once = (function* () {
+      yield manual;
+    })();
+    expect(
+      servicesPastSidecar('wiki', [pod], once, [
+        slice('manual', ['10.0.0.7'], [{ name: 'web', port: 8080 }]),
+      ]),
+    ).toEqual(['manual:80']);
+    // A slice port without a Service port of its name is named by its own number.
+    expect(past([slice('manual', ['10.0.0.7'], [{ name: 'other', port: 8080 }])])).toEqual(['manual:8080']);
+  });
+
   it('the Protected condition names them, with the pods without the sidecar when there are both', () => {
     expect(protectedCondition([], ['wiki:80'])).toMatchObject({
       status: 'False',

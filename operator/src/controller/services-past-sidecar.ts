@@ -22,6 +22,14 @@ interface ServiceShape {
 /** One Service port that reaches the application's own port: `<service>:<port>`. */
 export type ServicePort = string;
 
+/** The label naming an EndpointSlice's Service. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+interface SliceShape {
+  readonly ports?: readonly { readonly name?: string; readonly port?: number }[];
+  readonly endpoints?: readonly { readonly addresses?: readonly string[] }[];
+}
+
 /** Whether the selector (non-empty) picks a pod with these labels. */
 function selects(
   selector: Readonly<Record<string, string>> | undefined,
@@ -32,27 +40,58 @@ function selects(
 }
 
 /**
- * The ports of the namespace's Services that select a pod of the application running the sidecar
- * and target its own port, sorted. `pods` and `services` are those of the application's namespace.
+ * The ports of the namespace's Services that reach a pod of the application running the sidecar
+ * at its own port, sorted: by their selector and target port, or, for a Service without a
+ * selector, by the endpoints written for it by hand (`slices`: EndpointSlices no selector keeps,
+ * naming the pod's address and that port). `pods`, `services` and `slices` are those of the
+ * application's namespace.
  */
 export function servicesPastSidecar(
   application: string,
   pods: Iterable<KubeObject>,
   services: Iterable<KubeObject>,
+  slices: Iterable<KubeObject> = [],
 ): ServicePort[] {
   const targets: { labels: Readonly<Record<string, string>>; number: number; names: readonly string[] }[] =
     [];
+  /** The application's own port at each address of its pods that run the sidecar. */
+  const addresses = new Map<string, number>();
   for (const pod of pods) {
     const labels = pod.metadata.labels ?? {};
     if (labels[APPLICATION_KEY] !== application) continue;
     const port = portBehindSidecar(
       pod as { spec?: { containers?: InjectedContainer[]; initContainers?: InjectedContainer[] } },
     );
-    if (port) targets.push({ labels, ...port });
+    if (!port) continue;
+    targets.push({ labels, ...port });
+    for (const { ip } of (pod.status as { podIPs?: { ip: string }[] } | undefined)?.podIPs ?? [])
+      addresses.set(ip, port.number);
   }
   if (targets.length === 0) return [];
   const found = new Set<ServicePort>();
-  for (const service of services) {
+  // Read twice below: an iterable of the cache may be a one-time generator.
+  const namespaceServices = [...services];
+  const byName = new Map<string, ServiceShape>();
+  for (const service of namespaceServices)
+    byName.set(service.metadata.name, (service.spec ?? {}) as ServiceShape);
+  for (const slice of slices) {
+    const serviceName = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+    const service = serviceName ? byName.get(serviceName) : undefined;
+    if (serviceName === undefined || service === undefined || Object.keys(service.selector ?? {}).length > 0)
+      continue;
+    const { ports, endpoints } = slice as unknown as SliceShape;
+    for (const endpoint of endpoints ?? [])
+      for (const address of endpoint.addresses ?? []) {
+        const own = addresses.get(address);
+        // A slice port is the port on the endpoint; the Service's port of the same name leads to it.
+        for (const port of ports ?? [])
+          if (port.port === own) {
+            const servicePort = (service.ports ?? []).find((p) => (p.name ?? '') === (port.name ?? ''));
+            found.add(`${serviceName}:${servicePort?.port ?? port.port}`);
+          }
+      }
+  }
+  for (const service of namespaceServices) {
     const spec = (service.spec ?? {}) as ServiceShape;
     for (const target of targets) {
       if (!selects(spec.selector, target.labels)) continue;
