@@ -286,15 +286,20 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     { labelSelector: APPLICATION_KEY, transform: podIdentity },
   );
 
+  /** Queues the Protected condition of every application in the namespace of this object key. */
+  const protectionOfNamespaceOf = (key: string): void => {
+    const namespace = key.slice(0, key.indexOf('/'));
+    for (const object of applications.values())
+      if (object.metadata.namespace === namespace) enqueue(`protection:${objectKey(object)}`);
+  };
+
   // Services: one that targets an application's own port, past the sidecar (services-past-sidecar.ts).
   const servicesByNamespace = namespaceIndex();
   const services = informer(
     SERVICES,
     (key, service) => {
       servicesByNamespace.changed(key, service);
-      const namespace = key.slice(0, key.indexOf('/'));
-      for (const object of applications.values())
-        if (object.metadata.namespace === namespace) enqueue(`protection:${objectKey(object)}`);
+      protectionOfNamespaceOf(key);
     },
     { transform: serviceTargets },
   );
@@ -307,9 +312,7 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     ENDPOINT_SLICES,
     (key, slice) => {
       slicesByNamespace.changed(key, slice);
-      const namespace = key.slice(0, key.indexOf('/'));
-      for (const object of applications.values())
-        if (object.metadata.namespace === namespace) enqueue(`protection:${objectKey(object)}`);
+      protectionOfNamespaceOf(key);
     },
     { labelSelector: HAND_WRITTEN_SLICES, transform: sliceTargets },
   );
