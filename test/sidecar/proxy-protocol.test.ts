@@ -401,6 +401,31 @@ describe('hostile clients of the PROXY header', () => {
     await after.waitFor(/ok \/public\/after-hostile for 203\.0\.113\.24$/);
   });
 
+  it('RST, FIN and silence inside the private endpoint extension end that connection alone, with no line; one resumed after a pause is served with its endpoint', async () => {
+    const before = sidecar.records().length;
+    const header = v2('203.0.113.27');
+    const insideExtension = header.length - 5; // past the addresses, within the endpoint id
+    const reset = await open();
+    reset.socket.write(header.subarray(0, insideExtension));
+    await sleep(50);
+    reset.socket.resetAndDestroy();
+    const fin = await open();
+    fin.socket.end(header.subarray(0, insideExtension));
+    await fin.closed;
+    const silent = await open();
+    silent.socket.write(header.subarray(0, insideExtension));
+    const resumed = await open();
+    resumed.socket.write(header.subarray(0, insideExtension));
+    await sleep(HEADERS_TIMEOUT_MS / 4);
+    resumed.socket.write(
+      Buffer.concat([header.subarray(insideExtension), Buffer.from(get('/public/resumed'))]),
+    );
+    await resumed.waitFor(/ok \/public\/resumed for 203\.0\.113\.27 via aws:vpce-08d2bf15fac5001c9$/);
+    expect(await lineOf('/public/resumed')).toMatchObject({ privateEndpoint: 'aws:vpce-08d2bf15fac5001c9' });
+    await silent.closed;
+    expect(sidecar.records().length).toBe(before + 1);
+  });
+
   it('connections waiting for their headers do not lock others out: the cap closes them to make room', async () => {
     const waiting: RawClient[] = [];
     for (let i = 0; i < 64; i++) {
