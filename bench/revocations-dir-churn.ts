@@ -8,11 +8,10 @@
 //
 //   npm run build && taskset -c 1 node bench/revocations-dir-churn.ts [--revocations 7900] [--ends 50] [--every 100] [--rounds 2] [--against <dist>]
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
 import { writeRevocationFile } from '../contract/revocation-files.ts';
 import { sessionEndRevocationName, sessionEndRevocationSpec } from '../contract/session-ends.ts';
 import {
@@ -25,6 +24,7 @@ import {
   waitFor200,
 } from './process-measures.ts';
 import { BUILT_DIST, spawnBuiltSidecar } from './sidecar-process.ts';
+import { writeSignedInApp } from './signed-in-app.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,41 +41,6 @@ const EVERY_MS = Number(values.every);
 const ROUNDS = Number(values.rounds);
 const BUILDS = [BUILT_DIST, ...(values.against ? [values.against] : [])];
 const APPLICATION = 'default/bench';
-
-/** An application that signs people in (its provider is never called here) and lets /bench through. */
-function writeConfig(dir: string): void {
-  const documents = [
-    {
-      apiVersion: 'gatehouse.dev/v1alpha1',
-      kind: 'AccessApplication',
-      metadata: { name: 'bench' },
-      spec: {
-        hosts: ['127.0.0.1'],
-        upstream: { url: 'http://127.0.0.1:9' },
-        policies: [{ name: 'health' }],
-        authentication: {
-          externalUrl: 'http://127.0.0.1:4180',
-          identityProviders: [
-            {
-              name: 'corp',
-              issuer: 'http://127.0.0.1:9',
-              clientId: 'bench',
-              clientSecretRef: { name: 'idp', key: 'secret' },
-            },
-          ],
-        },
-      },
-    },
-    {
-      apiVersion: 'gatehouse.dev/v1alpha1',
-      kind: 'AccessPolicy',
-      metadata: { name: 'health' },
-      spec: { decision: 'bypass', include: [{ paths: ['/.gatehouse/ready'] }] },
-    },
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'idp' }, stringData: { secret: 's' } },
-  ];
-  writeFileSync(join(dir, 'app.yaml'), documents.map((d) => stringify(d)).join('---\n'));
-}
 
 /** One sign-out's revocation file, as a replica writes it. */
 function writeEnd(dir: string): void {
@@ -99,11 +64,10 @@ const countLoads = (log: string): number =>
 
 async function round(dist: string): Promise<{ msPerEnd: number; msPerReload: number; reloads: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-revocations-churn-'));
-  const config = join(dir, 'config');
+  // An application that signs people in (its provider is never called here).
+  const { dir: config } = await writeSignedInApp('http://127.0.0.1:9', 'http://127.0.0.1:4180');
   const revocations = join(dir, 'revocations');
-  mkdirSync(config);
   mkdirSync(revocations);
-  writeConfig(config);
   for (let i = 0; i < REVOCATIONS; i++) writeEnd(revocations);
   const log = join(dir, 'sidecar.log');
   const out = openSync(log, 'w');
@@ -130,6 +94,7 @@ async function round(dist: string): Promise<{ msPerEnd: number; msPerReload: num
   await stopChild(sidecar);
   closeSync(out);
   rmSync(dir, { recursive: true, force: true });
+  rmSync(config, { recursive: true, force: true });
   return { msPerEnd: ms / ENDS, msPerReload: ms / Math.max(1, reloads), reloads };
 }
 
