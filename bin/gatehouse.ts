@@ -10,4 +10,6 @@ if (major < NEEDED_MAJOR) {
   );
   process.exit(1);
 }
-await import('./gatehouse-cli.ts');
+// The sidecar is a bundle of its own (bin/sidecar-cli.ts); every other command is in gatehouse-cli.
+if (process.argv[2] === 'sidecar') await import('./sidecar-cli.ts');
+else await import('./gatehouse-cli.ts');

@@ -42,21 +42,26 @@ if (enabled.directory !== undefined && dirname(resolve(enabled.directory)) !== c
 
 const bin = import.meta.dirname;
 const entry = join(bin, 'gatehouse.js');
-// The entry and the chunks it loads when it starts run the command line: compiled by running it.
-execFileSync(process.execPath, [entry, '--version'], {
-  env: { ...process.env, NODE_COMPILE_CACHE: cacheDirectory },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
+// The entry and the chunks it loads when it starts run the command line: compiled by running it,
+// and the sidecar's command line (a bundle of its own, scripts/build.ts) by asking it for its help.
+for (const args of [['--version'], ['sidecar', '--help']])
+  execFileSync(process.execPath, [entry, ...args], {
+    env: { ...process.env, NODE_COMPILE_CACHE: cacheDirectory },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 const loadedByEntry = new Set(
-  [...readFileSync(entry, 'utf8').matchAll(/import\("\.\/chunks\/([^"]+)"\)/g)].map((m) => m[1]),
+  [...readFileSync(entry, 'utf8').matchAll(/import\("\.\/chunks\/([^"]+)"\)/g)].map((m) =>
+    join(bin, 'chunks', m[1] as string),
+  ),
 );
-// Every other chunk only defines what a command uses; importing it compiles it.
-const chunks = readdirSync(join(bin, 'chunks'))
-  .filter((name) => name.endsWith('.js') && !loadedByEntry.has(name))
+// Every other chunk, of either bundle, only defines what a command uses; importing it compiles it.
+const chunks = ['chunks', 'sidecar/chunks']
+  .flatMap((dir) => readdirSync(join(bin, dir)).map((name) => join(bin, dir, name)))
+  .filter((path) => path.endsWith('.js') && !loadedByEntry.has(path))
   .sort();
-for (const name of chunks) await import(pathToFileURL(join(bin, 'chunks', name)).href);
+for (const path of chunks) await import(pathToFileURL(path).href);
 flushCompileCache();
 process.stdout.write(
-  `warm-compile-cache: ${chunks.length + loadedByEntry.size + 1} modules compiled into ${cacheDirectory}\n`,
+  `warm-compile-cache: ${chunks.length + loadedByEntry.size + 2} modules compiled into ${cacheDirectory}\n`,
 );
 process.exit(0);
