@@ -2,9 +2,9 @@
 // dependencies, and a chunk per command that loads only when that command runs (a sidecar never
 // parses the operator, the audit or the Kubernetes client). The sidecar is a second bundle,
 // dist/bin/sidecar/sidecar-cli.js with chunks of its own, which bin/gatehouse.ts starts for
-// `gatehouse sidecar`: in the first bundle its modules would be spread over the 35 chunks they
-// share with the other commands in every combination, each one resolved and loaded at every start
-// (docs/benchmarks.md, "Start-up and idle memory"). Types are checked by `npm run typecheck`, not
+// `gatehouse sidecar`: in the first bundle its modules were spread over the chunks they share with
+// the other commands in every combination, 38 modules resolved and loaded at every start, now 13
+// (docs/benchmarks.md, "The sidecar's bundle of its own"). Types are checked by `npm run typecheck`, not
 // here: esbuild only strips them.
 //
 //   node scripts/build.ts [--metafile dist/meta.json]
@@ -19,51 +19,50 @@ const { values } = parseArgs({ options: { metafile: { type: 'string' } } });
 
 rmSync(resolve(root, 'dist'), { recursive: true, force: true });
 
-/** Where bin/gatehouse.ts imports the sidecar's command line from, in the bundle and in the source. */
-const SIDECAR_CLI = { source: './sidecar-cli.ts', bundled: './sidecar/sidecar-cli.js' } as const;
+/** Where bin/gatehouse.js imports the sidecar's command line from (bin/sidecar-cli.ts in the source). */
+const SIDECAR_CLI_BUNDLED = './sidecar/sidecar-cli.js';
 
 /** In the first bundle, bin/gatehouse.ts's import of the sidecar's command line is of the second. */
 const sidecarApart: Plugin = {
   name: 'sidecar-apart',
   setup(build) {
     build.onResolve({ filter: /^\.\/sidecar-cli\.ts$/ }, (args) =>
-      args.importer === resolve(root, 'bin/gatehouse.ts') && args.path === SIDECAR_CLI.source
-        ? { path: SIDECAR_CLI.bundled, external: true }
+      args.importer === resolve(root, 'bin/gatehouse.ts')
+        ? { path: SIDECAR_CLI_BUNDLED, external: true }
         : undefined,
     );
   },
 };
 
-const commands = await build({
+/** What both builds share: split into chunks (each dynamic import loads when first needed). */
+const SPLIT = {
   absWorkingDir: root,
+  outdir: 'dist',
+  ...SHIPPED_BUNDLE,
+  splitting: true,
+  sourcemap: 'linked',
+  metafile: true,
+  logLevel: 'warning',
+} as const;
+
+const commands = await build({
+  ...SPLIT,
   entryPoints: {
     'bin/gatehouse': 'bin/gatehouse.ts',
     // Run once by the image build (Dockerfile): Node's compile cache for every module of dist/.
     'bin/warm-compile-cache': 'bin/warm-compile-cache.ts',
   },
-  outdir: 'dist',
   chunkNames: 'bin/chunks/[name]-[hash]',
-  ...SHIPPED_BUNDLE,
   plugins: [sidecarApart, ...SHIPPED_BUNDLE.plugins],
-  splitting: true,
-  sourcemap: 'linked',
-  metafile: true,
-  logLevel: 'warning',
 });
 const sidecar = await build({
-  absWorkingDir: root,
+  ...SPLIT,
   entryPoints: { 'bin/sidecar/sidecar-cli': 'bin/sidecar-cli.ts' },
-  outdir: 'dist',
   chunkNames: 'bin/sidecar/chunks/[name]-[hash]',
-  ...SHIPPED_BUNDLE,
-  splitting: true,
-  sourcemap: 'linked',
-  metafile: true,
-  logLevel: 'warning',
 });
-if (!existsSync(resolve(root, 'dist/bin', SIDECAR_CLI.bundled)))
+if (!existsSync(resolve(root, 'dist/bin', SIDECAR_CLI_BUNDLED)))
   throw new Error(
-    `build: bin/gatehouse.js imports ${SIDECAR_CLI.bundled}, which the sidecar's build did not write`,
+    `build: bin/gatehouse.js imports ${SIDECAR_CLI_BUNDLED}, which the sidecar's build did not write`,
   );
 const inputs = [
   ...new Set([...Object.keys(commands.metafile.inputs), ...Object.keys(sidecar.metafile.inputs)]),
