@@ -275,16 +275,23 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     { fieldSelector: SECRET_FIELD_SELECTOR },
   );
 
-  // The Pods sidecars run in (labelled with their application): who may read a config stream.
-  const podsByNamespace = namespaceIndex();
-  const pods = informer(
-    PODS,
-    (key, pod) => {
-      podsByNamespace.changed(key, pod);
-      for (const listener of podListeners) listener(key, pod);
-    },
-    { labelSelector: APPLICATION_KEY, transform: podIdentity },
-  );
+  /** An informer whose objects are kept by namespace too; `then` is told of each change after that. */
+  const byNamespace = (
+    resource: ResourceType,
+    then: InformerOptions['onChange'],
+    extra: Partial<InformerOptions>,
+  ): { readonly informer: Informer; readonly in: (namespace: string) => Iterable<KubeObject> } => {
+    const index = namespaceIndex();
+    const cache = informer(
+      resource,
+      (key, object) => {
+        index.changed(key, object);
+        then(key, object);
+      },
+      extra,
+    );
+    return { informer: cache, in: index.in };
+  };
 
   /** Queues the Protected condition of every application in the namespace of this object key. */
   const protectionOfNamespaceOf = (key: string): void => {
@@ -293,29 +300,28 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
       if (object.metadata.namespace === namespace) enqueue(`protection:${objectKey(object)}`);
   };
 
-  // Services: one that targets an application's own port, past the sidecar (services-past-sidecar.ts).
-  const servicesByNamespace = namespaceIndex();
-  const services = informer(
-    SERVICES,
-    (key, service) => {
-      servicesByNamespace.changed(key, service);
-      protectionOfNamespaceOf(key);
+  // The Pods sidecars run in (labelled with their application): who may read a config stream.
+  const podsByNamespace = byNamespace(
+    PODS,
+    (key, pod) => {
+      for (const listener of podListeners) listener(key, pod);
     },
-    { transform: serviceTargets },
+    { labelSelector: APPLICATION_KEY, transform: podIdentity },
   );
+  const pods = podsByNamespace.informer;
+
+  // Services: one that targets an application's own port, past the sidecar (services-past-sidecar.ts).
+  const servicesByNamespace = byNamespace(SERVICES, protectionOfNamespaceOf, { transform: serviceTargets });
+  const services = servicesByNamespace.informer;
 
   // EndpointSlices written by hand: a Service without a selector whose endpoints are an
   // application's pods at their own port. Not waited for at start (an older ClusterRole without
   // them leaves only this check out).
-  const slicesByNamespace = namespaceIndex();
-  const slices = informer(
-    ENDPOINT_SLICES,
-    (key, slice) => {
-      slicesByNamespace.changed(key, slice);
-      protectionOfNamespaceOf(key);
-    },
-    { labelSelector: HAND_WRITTEN_SLICES, transform: sliceTargets },
-  );
+  const slicesByNamespace = byNamespace(ENDPOINT_SLICES, protectionOfNamespaceOf, {
+    labelSelector: HAND_WRITTEN_SLICES,
+    transform: sliceTargets,
+  });
+  const slices = slicesByNamespace.informer;
 
   return {
     applications,
