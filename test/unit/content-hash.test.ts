@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { contentHash } from '../../contract/config/render.ts';
 import { createPrng } from '../harness/prng.ts';
+import { randomText } from '../helpers/seeded-random.ts';
 
 const mulberry32 = (seed: number): (() => number) => {
   const prng = createPrng(seed);
@@ -18,16 +19,7 @@ const plainHash = (value: unknown): string =>
 
 const ODD = ['', '"', '\\', '\u0000', '\u2028', '\ud800', 'é', '</script>', 'revocations', '\n\t'];
 
-function text(random: () => number): string {
-  const length = Math.floor(random() * 12);
-  let out = '';
-  for (let i = 0; i < length; i++)
-    out +=
-      random() < 0.3
-        ? (ODD[Math.floor(random() * ODD.length)] as string)
-        : String.fromCharCode(32 + Math.floor(random() * 95));
-  return out;
-}
+const text = (random: () => number): string => randomText(random, ODD);
 
 function revocation(random: () => number, i: number): Record<string, unknown> {
   const r: Record<string, unknown> = {

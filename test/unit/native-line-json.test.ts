@@ -3,7 +3,7 @@ import { NativeRequestLine } from '../../contract/log-line.ts';
 import { LineWriter } from '../../lib/log/line-writer.ts';
 import { toJsonLine } from '../../lib/log/sanitize.ts';
 import { writeNativeLine } from '../../sidecar/src/log/native-line-json.ts';
-import { seededRandom as random } from '../helpers/seeded-random.ts';
+import { seededRandom as random, randomText } from '../helpers/seeded-random.ts';
 
 /** Characters that need care in JSON and in log viewers, among plain ones. */
 const NASTY = [
@@ -30,16 +30,7 @@ const NASTY = [
   '日',
 ];
 
-function text(next: () => number): string {
-  const n = Math.floor(next() * 12);
-  let s = '';
-  for (let i = 0; i < n; i++)
-    s +=
-      next() < 0.3
-        ? (NASTY[Math.floor(next() * NASTY.length)] as string)
-        : String.fromCharCode(32 + Math.floor(next() * 95));
-  return s;
-}
+const text = (next: () => number): string => randomText(next, NASTY);
 
 function number(next: () => number): number {
   const r = next();
