@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { framesInSource } from './source-frames.ts';
 
 /**
  * Errors that nothing handled (a throw outside every handler, a promise rejected with no catch):
@@ -14,7 +15,10 @@ const MAX_FRAMES = 10;
 
 export type DefectOrigin = 'uncaught_exception' | 'unhandled_rejection';
 
-/** An unhandled error as a log line carries it: its name and message (capped), and up to 10 frames. */
+/**
+ * An unhandled error as a log line carries it: its name and message (capped), and up to 10 frames,
+ * each placed in the source when the bundle's source map places it (lib/source-frames.ts).
+ */
 export interface DefectReport {
   readonly origin: DefectOrigin;
   readonly error: string;
@@ -55,11 +59,12 @@ function reportOf(origin: DefectOrigin, thrown: unknown, known: readonly string[
       0,
       MAX_MESSAGE,
     ),
-    stack: (error.stack ?? '')
-      .split('\n')
-      .filter((line) => line.trimStart().startsWith('at '))
-      .slice(0, MAX_FRAMES)
-      .map((line) => withoutSecrets(line.trim(), known)),
+    stack: framesInSource(
+      (error.stack ?? '')
+        .split('\n')
+        .filter((line) => line.trimStart().startsWith('at '))
+        .slice(0, MAX_FRAMES),
+    ).map((line) => withoutSecrets(line.trim(), known)),
   };
 }
 
