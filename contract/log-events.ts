@@ -77,7 +77,8 @@ export const DefectFields = {
     'Its name and message, at most 1,000 characters; anything shaped like a credential (a JWT, a `Bearer` or `Basic` value, a run of 40 or more token characters) is replaced, and so is every secret of the configs in force, by its value (`[secret]`: client secrets of any shape, cookie and signing keys).',
   ),
   stack: Type.Array(Type.String(), {
-    description: 'Where it was thrown: at most 10 frames, scrubbed the same way.',
+    description:
+      "Where it was thrown: at most 10 frames, each placed in Gatehouse's source (`sidecar/src/server.ts:277:5`) when the source map beside the minified bundle places it, scrubbed the same way.",
   }),
 };
 
