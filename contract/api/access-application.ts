@@ -97,7 +97,7 @@ export const Upstream = Type.Object(
     caseInsensitivePaths: Opt(
       Type.Boolean({
         description:
-          'The application finds its pages without regard to the case of the path (IIS and ASP.NET, some Spring and Windows file servers: /ADMIN is /admin). The paths selectors of its policies then compare ASCII letters without regard to case, so a deny on /admin/** covers /ADMIN/users too; the path forwarded is unchanged. Default false: paths compare as sent.',
+          'The application finds its pages without regard to the case of the path (IIS and ASP.NET, some Spring and Windows file servers: /ADMIN is /admin). The paths selectors of its policies then compare ASCII letters without regard to case, so a deny on /admin/** covers /ADMIN/users too; the path forwarded is unchanged. A path Windows reads as another is refused (400 ambiguous_path): a segment ending in a dot or a space (/admin./users), a colon (an NTFS stream), a tilde before a digit (a short name). Default false: paths compare as sent.',
       }),
     ),
   },

@@ -182,6 +182,29 @@ describe('path-bypass corpus (sent raw)', () => {
   });
 });
 
+/** Targets that Windows reads as /admin/users: trailing dots and spaces stripped, NTFS streams. */
+const WINDOWS_SPELLINGS = [
+  '/admin./users',
+  '/ADMIN../users',
+  '/admin%2e/users',
+  '/admin%20/users',
+  '/Admin.%20/users',
+  '/admin::$INDEX_ALLOCATION/users',
+  '/admin:$i30:$INDEX_ALLOCATION/users',
+];
+
+/**
+ * A path as Windows reads it: letters in any case, each segment without a stream name (what
+ * follows a colon) and without trailing dots and spaces.
+ */
+function asWindowsReadsIt(url: string): string {
+  return lenientPath(url)
+    .toLowerCase()
+    .split('/')
+    .map((segment) => segment.replace(/:.*$/, '').replace(/[. ]+$/, ''))
+    .join('/');
+}
+
 describe('an application that finds its pages without regard to case (spec.upstream.caseInsensitivePaths)', () => {
   let foldingGate: InProcessSidecar;
   beforeAll(async () => {
@@ -199,14 +222,40 @@ describe('an application that finds its pages without regard to case (spec.upstr
 
   it('never lets a request reach /admin in any case at the upstream, however the path is spelled', async () => {
     const denied: string[] = [];
-    for (const target of [...BYPASS_CORPUS, '/ADMIN/users', '/aDmIn', '/public/../AdMiN/x', '/%41dmin']) {
+    for (const target of [
+      ...BYPASS_CORPUS,
+      ...WINDOWS_SPELLINGS,
+      '/ADMIN/users',
+      '/aDmIn',
+      '/public/../AdMiN/x',
+      '/%41dmin',
+    ]) {
       const before = upstream.seen.length;
       const status = statusOf(await rawRequest(foldingGate.port, get(target)));
       for (const { url } of upstream.seen.slice(before))
-        expect(reachesAdmin(url.toLowerCase()), `${target} reached the upstream as ${url}`).toBe(false);
+        expect(reachesAdmin(asWindowsReadsIt(url)), `${target} reached the upstream as ${url}`).toBe(false);
       if (status === 403) denied.push(target);
     }
     for (const target of ['/ADMIN', '/Admin/users', '/aDmIn', '/%41dmin']) expect(denied).toContain(target);
+  });
+
+  it('refuses the spellings Windows reads as another path: 400 ambiguous_path, with its line', async () => {
+    for (const target of [...WINDOWS_SPELLINGS, '/ADMINI~1/users']) {
+      const before = upstream.seen.length;
+      const answer = await rawRequest(foldingGate.port, get(target));
+      expect(statusOf(answer), target).toBe(400);
+      expect(answer, target).toContain('"error":"ambiguous_path"');
+      expect(upstream.seen.length, target).toBe(before);
+    }
+    expect(foldingGate.records().at(-1)).toMatchObject({
+      status: 400,
+      error: 'ambiguous_path',
+      uri: '/ADMINI~1/users',
+    });
+    // An application whose paths compare as sent gets them: to it they are other paths.
+    const before = upstream.seen.length;
+    expect(statusOf(await rawRequest(gate.port, get('/public/notes./x')))).toBe(200);
+    expect(upstream.seen.slice(before).map((r) => r.url)).toEqual(['/public/notes./x']);
   });
 
   it('forwards the path as sent, and logs the deciding rule', async () => {

@@ -325,6 +325,12 @@ describe('gatehouse explain', () => {
       caseInsensitivePaths: true,
       decision: { policy: 'monitoring/no-admin' },
     });
+    // A spelling Windows reads as /admin/users is refused before any policy, as the sidecar does.
+    const stripped = await runGatehouse(['explain', folding, '--path', '/admin./users', '--ip', '10.1.2.3']);
+    expect(stripped.code).toBe(1);
+    expect(stripped.stdout).toBe(
+      'GET /admin./users\nThe sidecar refuses the request before any policy: 400 ambiguous_path (path segment ending in a dot or a space (Windows strips them)).\n',
+    );
   });
 
   it('a request through a private endpoint: --private-endpoint, as the log names it', async () => {

@@ -13,6 +13,7 @@ import { tellSecretsElsewhere } from '../config/secrets-elsewhere.ts';
 import type { Decision } from '../policy/decision.ts';
 import { compilePolicyEngine } from '../policy/engine.ts';
 import type { PolicyIdentity, PolicyInput } from '../policy/input.ts';
+import { windowsSpelling } from '../policy/path-case.ts';
 import { tracePolicies } from '../policy/policy-trace.ts';
 import { type Caller, type ExplainFlags, parseExplainFlags } from './explain-flags.ts';
 import { type Answer, explanationText } from './explain-text.ts';
@@ -165,6 +166,9 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
   if (hostRefused !== null) return refused(flags, request, hostRefused);
   if ('error' in canonical)
     return refused(flags, request, { status: 400, error: canonical.error, detail: canonical.detail });
+  const spelling = config.upstream.caseInsensitivePaths ? windowsSpelling(canonical.path) : undefined;
+  if (spelling !== undefined)
+    return refused(flags, request, { status: 400, error: 'ambiguous_path', detail: spelling });
   const input: PolicyInput = {
     identity,
     // An address no range of the policies can hold when they test none.

@@ -1,6 +1,7 @@
 import { HttpError } from '../../../../contract/errors.ts';
 import { canonicalizeTarget } from '../../../../contract/policy/canonical-path.ts';
 import { normaliseHost } from '../../../../lib/net/host.ts';
+import { windowsSpelling } from '../../policy/path-case.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
 const EXPECTATION_FAILED = new HttpError(
@@ -27,7 +28,8 @@ const TRANSFER_ENCODING = 'transfer-encoding';
 
 /**
  * Request hygiene before anything else looks at the request: exactly one valid Host that belongs
- * to the application, an origin-form target reduced to its canonical path, no transfer coding
+ * to the application, an origin-form target reduced to its canonical path (for an application
+ * whose paths compare without regard to case, none that Windows reads as another), no transfer coding
  * but chunked, and no Expect other than 100-continue (RFC 9110 §10.1.1 lets a server refuse any
  * other with 417).
  */
@@ -57,6 +59,11 @@ export function checkRequest(scope: RequestScope): HttpError | undefined {
   const canonical = canonicalizeTarget(target);
   if ('error' in canonical)
     return new HttpError(canonical.error, 400, 'Bad request: ambiguous or invalid path.', canonical.detail);
+  if (scope.state.config.upstream.caseInsensitivePaths) {
+    const spelling = windowsSpelling(canonical.path);
+    if (spelling !== undefined)
+      return new HttpError('ambiguous_path', 400, 'Bad request: ambiguous or invalid path.', spelling);
+  }
   scope.path = canonical.path;
   scope.query = canonical.query;
   if (!scope.state.hosts(normalised)) {
