@@ -4,9 +4,11 @@
 // force, read as the operator's cache and a standalone sidecar's load cache keep them (the same
 // reading of an unchanged AccessRevocation from one render to the next), then one more end per
 // render. Prints milliseconds per render (revocationsFor and renderSidecarConfig: sorting,
-// freezing and hashing the config for its generation), medians of the rounds.
+// freezing and hashing the config for its generation), medians of the rounds. `--policies`
+// gives the application that many AccessPolicies besides (each allows one group on its own
+// paths), for what a render costs as the policies grow.
 //
-//   node bench/render-with-revocations.ts [--revocations 1000,8000] [--renders 200] [--rounds 5]
+//   node bench/render-with-revocations.ts [--revocations 1000,8000] [--policies 0] [--renders 200] [--rounds 5]
 import './bench-tmpdir.ts';
 import { parseArgs } from 'node:util';
 import { renderSidecarConfig } from '../contract/config/render.ts';
@@ -17,6 +19,7 @@ import { TEST_KEYS, testApplication } from '../test/helpers/fixtures.ts';
 const { values } = parseArgs({
   options: {
     revocations: { type: 'string', default: '1000,8000' },
+    policies: { type: 'string', default: '0' },
     renders: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '5' },
   },
@@ -24,22 +27,47 @@ const { values } = parseArgs({
 const COUNTS = values.revocations.split(',').map(Number);
 const RENDERS = Number(values.renders);
 const ROUNDS = Number(values.rounds);
+const POLICIES = values.policies.split(',').map(Number);
+if (POLICIES.some((n) => !Number.isInteger(n) || n < 0)) {
+  console.error(`bench: --policies: counts of policies, e.g. 0,1000 (got ${values.policies})`);
+  process.exit(2);
+}
 
-const application = testApplication({
-  hosts: ['wiki.example.com'],
-  policies: [],
-  authentication: {
-    externalUrl: 'https://wiki.example.com',
-    identityProviders: [
+/** The application with `count` AccessPolicies (each allows one group on its own paths), as a render reads them. */
+function applicationWith(count: number) {
+  const names = Array.from({ length: count }, (_, i) => `team-${i}`);
+  const application = testApplication({
+    hosts: ['wiki.example.com'],
+    policies: names.map((name) => ({ name })),
+    authentication: {
+      externalUrl: 'https://wiki.example.com',
+      identityProviders: [
+        {
+          name: 'corp',
+          issuer: 'https://id.example.com',
+          clientId: 'wiki',
+          clientSecretRef: { name: 'idp', key: 'secret' },
+        },
+      ],
+    },
+  } as never);
+  const namespace = application.metadata.namespace;
+  const policies = new Map(
+    names.map((name) => [
+      name,
       {
-        name: 'corp',
-        issuer: 'https://id.example.com',
-        clientId: 'wiki',
-        clientSecretRef: { name: 'idp', key: 'secret' },
+        value: {
+          apiVersion: 'gatehouse.dev/v1alpha1',
+          kind: 'AccessPolicy',
+          metadata: { name, namespace },
+          spec: { decision: 'allow', include: [{ groups: [name] }], require: [{ paths: [`/${name}/**`] }] },
+        },
       },
-    ],
-  },
-} as never);
+    ]),
+  );
+  return { application, policies };
+}
+const { application } = applicationWith(0);
 const keys = TEST_KEYS(assertionAlgorithm(application.spec.authentication));
 const KEY = `${application.metadata.namespace ?? 'default'}/${application.metadata.name}`;
 const LIFETIME = sessionLifetimeMs(application);
@@ -57,11 +85,13 @@ const view = (i: number): RevocationView => ({
   applications: new Set([KEY]),
 });
 
-function round(count: number): number {
+function round(count: number, policyCount: number): number {
   const views = Array.from({ length: count }, (_, i) => view(i));
+  const { application, policies } = applicationWith(policyCount);
   const render = (): void => {
     const result = renderSidecarConfig({
       application,
+      policies: policies as never,
       secrets: new Map([['idp', { secret: 's' }]]) as never,
       keys,
       revocations: revocationsFor(KEY, LIFETIME, views, new Date()),
@@ -83,8 +113,9 @@ const median = (values: number[]): number =>
 process.stdout.write(
   `node ${process.version}; ${RENDERS} renders a round, one more sign-out each; medians of ${ROUNDS} rounds\n\n`,
 );
-process.stdout.write('| revocations in force | ms per render |\n|---:|---:|\n');
-for (const count of COUNTS) {
-  const times = Array.from({ length: ROUNDS }, () => round(count));
-  process.stdout.write(`| ${count} | ${median(times).toFixed(2)} |\n`);
-}
+process.stdout.write('| policies | revocations in force | ms per render |\n|---:|---:|---:|\n');
+for (const policyCount of POLICIES)
+  for (const count of COUNTS) {
+    const times = Array.from({ length: ROUNDS }, () => round(count, policyCount));
+    process.stdout.write(`| ${policyCount} | ${count} | ${median(times).toFixed(2)} |\n`);
+  }
