@@ -3,7 +3,11 @@ import { type AddressInfo, isIP, type Socket } from 'node:net';
 import { canonicalizeTarget } from '../../contract/policy/canonical-path.ts';
 import { isPrivateEndpoint } from '../../lib/net/proxy-protocol-endpoint.ts';
 import { ALWAYS_DROPPED } from '../../sidecar/src/http/forwarding-header-rules.ts';
-import { comparableHeaderName, IDENTITY_HEADERS } from '../../sidecar/src/http/identity-headers.ts';
+import {
+  comparableHeaderName,
+  IDENTITY_HEADER_PREFIXES,
+  IDENTITY_HEADERS,
+} from '../../sidecar/src/http/identity-headers.ts';
 import { SPOOFED_CLIENTS, SPOOFED_ENDPOINT } from './requests.ts';
 
 /** Paths only the harness's legitimate, identified traffic uses; identity headers may arrive only there. */
@@ -64,8 +68,7 @@ export function checkForwarded(req: IncomingMessage, upgrade: boolean): string[]
       !legit &&
       name !== 'x-gatehouse-private-endpoint' &&
       (IDENTITY.has(comparableHeaderName(name)) ||
-        name.startsWith('x-gatehouse-') ||
-        name.startsWith('x-pomerium-'))
+        IDENTITY_HEADER_PREFIXES.some((prefix) => comparableHeaderName(name).startsWith(prefix)))
     )
       problems.push(`identity header ${name} on ${path}`);
     if (!upgrade && name === 'upgrade') problems.push('upgrade header on a plain request');

@@ -18,6 +18,16 @@ export const IDENTITY_HEADERS: readonly string[] = [
   // Cloudflare Access
   'cf-access-jwt-assertion',
   'cf-access-authenticated-user-email',
+  // Google Cloud IAP (its user headers are prefixes below)
+  'x-goog-iap-jwt-assertion',
+  // Teleport application access
+  'teleport-jwt-assertion',
+  // Vouch Proxy (its claims are a prefix below)
+  'x-vouch-user',
+  // Authelia (with remote-user below)
+  'remote-groups',
+  'remote-email',
+  'remote-name',
   // Common application conventions (Grafana auth proxy, Apache, Jenkins, ...)
   'remote-user',
   'x-remote-user',
@@ -31,8 +41,27 @@ export const IDENTITY_HEADERS: readonly string[] = [
   'x-groups',
 ];
 
-/** Header name prefixes reserved for identity: every header starting with one is removed. */
-export const IDENTITY_HEADER_PREFIXES: readonly string[] = ['x-gatehouse-', 'x-pomerium-'];
+/**
+ * Header name prefixes reserved for identity: every header starting with one is removed. Beside
+ * Gatehouse's and Pomerium's, those of the platforms an application often comes from, which it
+ * may still believe: Google Cloud IAP (`X-Goog-Authenticated-User-Email`), an AWS Application Load
+ * Balancer (`X-Amzn-Oidc-Data`), Azure App Service authentication (`X-MS-CLIENT-PRINCIPAL-NAME`,
+ * `X-MS-TOKEN-AAD-ID-TOKEN`), authentik, Tailscale (`Tailscale-User-Login`) and Vouch Proxy.
+ */
+export const IDENTITY_HEADER_PREFIXES: readonly string[] = [
+  'x-gatehouse-',
+  'x-pomerium-',
+  'x-goog-authenticated-user-',
+  'x-amzn-oidc-',
+  'x-ms-client-principal',
+  'x-ms-token-',
+  'x-authentik-',
+  'tailscale-user-',
+  'x-vouch-idp-',
+];
+
+/** The prefixes as one test (a header name is compared once, not once per prefix). */
+const RESERVED_PREFIX = new RegExp(`^(?:${IDENTITY_HEADER_PREFIXES.join('|')})`);
 
 /**
  * The form header names are compared in: lower case, with `_` and `.` read as `-`, because
@@ -58,7 +87,6 @@ export function compileIdentityHeaderTest(extraNames: Iterable<string> = []): He
   return (name) => {
     const comparable = comparableHeaderName(name);
     if (names.has(comparable)) return true;
-    for (const prefix of IDENTITY_HEADER_PREFIXES) if (comparable.startsWith(prefix)) return true;
-    return false;
+    return RESERVED_PREFIX.test(comparable);
   };
 }
