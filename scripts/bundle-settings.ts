@@ -148,7 +148,7 @@ export const SHIPPED_BUNDLE = {
   // Without the source's layout and with shorter equivalent syntax (names kept, so stack frames still
   // name their functions; each chunk's source map places a frame in the source). V8 keeps the text
   // of every module it loaded for the functions it has yet to compile: the sidecar's were 1.9 MB of
-  // its heap, now 27% less. Idle RSS 67.6 against 68.3 MiB from a file, 73.0 against 73.4 in a
+  // its heap, now 27% less. Idle RSS 67.7 against 68.3 MiB from a file, 73.1 against 73.4 in a
   // cluster; 1 MiB less at rest (bench/sidecar-start.ts --against, docs/benchmarks.md).
   minifyWhitespace: true,
   minifySyntax: true,
