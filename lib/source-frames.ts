@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -30,9 +30,9 @@ export function framesInSource(frames: readonly string[]): string[] {
       map = null;
       try {
         const path = `${file.startsWith('file:') ? fileURLToPath(file) : file}.map`;
-        if (existsSync(path)) map = new SourceMap(JSON.parse(readFileSync(path, 'utf8')));
+        map = new SourceMap(JSON.parse(readFileSync(path, 'utf8')));
       } catch {
-        // unreadable or not a source map: the frame stays as it is
+        // none, unreadable or not a source map: the frame stays as it is
       }
       maps.set(file, map);
     }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalizeTarget } from '../../contract/policy/canonical-path.ts';
-import { windowsSpelling } from '../../sidecar/src/policy/path-case.ts';
+import { canonicalizeTarget, windowsSpelling } from '../../contract/policy/canonical-path.ts';
 
 // Paths that Windows reads as another (an application with case-insensitive paths: IIS, ASP.NET,
 // Windows file servers), found on the canonical path the policies see.

@@ -13,7 +13,6 @@ import { tellSecretsElsewhere } from '../config/secrets-elsewhere.ts';
 import type { Decision } from '../policy/decision.ts';
 import { compilePolicyEngine } from '../policy/engine.ts';
 import type { PolicyIdentity, PolicyInput } from '../policy/input.ts';
-import { windowsSpelling } from '../policy/path-case.ts';
 import { tracePolicies } from '../policy/policy-trace.ts';
 import { type Caller, type ExplainFlags, parseExplainFlags } from './explain-flags.ts';
 import { type Answer, explanationText } from './explain-text.ts';
@@ -153,7 +152,9 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
     process.stderr.write(`gatehouse explain: ${error.message}\n`);
     return 2;
   }
-  const canonical = canonicalizeTarget(flags.target);
+  const canonical = canonicalizeTarget(flags.target, {
+    windowsPaths: config.upstream.caseInsensitivePaths === true,
+  });
   const request = {
     method: flags.method,
     target: flags.target,
@@ -166,9 +167,6 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
   if (hostRefused !== null) return refused(flags, request, hostRefused);
   if ('error' in canonical)
     return refused(flags, request, { status: 400, error: canonical.error, detail: canonical.detail });
-  const spelling = config.upstream.caseInsensitivePaths ? windowsSpelling(canonical.path) : undefined;
-  if (spelling !== undefined)
-    return refused(flags, request, { status: 400, error: 'ambiguous_path', detail: spelling });
   const input: PolicyInput = {
     identity,
     // An address no range of the policies can hold when they test none.

@@ -1,7 +1,6 @@
 import { HttpError } from '../../../../contract/errors.ts';
 import { canonicalizeTarget } from '../../../../contract/policy/canonical-path.ts';
 import { normaliseHost } from '../../../../lib/net/host.ts';
-import { windowsSpelling } from '../../policy/path-case.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
 const EXPECTATION_FAILED = new HttpError(
@@ -56,14 +55,11 @@ export function checkRequest(scope: RequestScope): HttpError | undefined {
   if (normalised === undefined)
     return new HttpError('bad_host', 400, 'Bad request: missing or invalid Host header.');
   scope.host = normalised;
-  const canonical = canonicalizeTarget(target);
+  const canonical = canonicalizeTarget(target, {
+    windowsPaths: scope.state.config.upstream.caseInsensitivePaths === true,
+  });
   if ('error' in canonical)
     return new HttpError(canonical.error, 400, 'Bad request: ambiguous or invalid path.', canonical.detail);
-  if (scope.state.config.upstream.caseInsensitivePaths) {
-    const spelling = windowsSpelling(canonical.path);
-    if (spelling !== undefined)
-      return new HttpError('ambiguous_path', 400, 'Bad request: ambiguous or invalid path.', spelling);
-  }
   scope.path = canonical.path;
   scope.query = canonical.query;
   if (!scope.state.hosts(normalised)) {
