@@ -52,6 +52,10 @@ export const LOGOUT_TOKEN_REFUSALS = [
   'busy',
 ] as const;
 
+/** Why a front-channel logout ended nothing. */
+export const FRONTCHANNEL_LOGOUT_REFUSALS = ['missing_sid', 'unknown_issuer', 'unknown_session'] as const;
+export type FrontchannelLogoutRefusalCode = (typeof FRONTCHANNEL_LOGOUT_REFUSALS)[number];
+
 export { LOGIN_FAILURES, type LoginFailure } from './error-causes.ts';
 export type LogoutTokenRefusalCode = (typeof LOGOUT_TOKEN_REFUSALS)[number];
 
@@ -86,7 +90,9 @@ export const DefectFields = {
 export const RevocationTarget = {
   user: opt(str('Every session of this email.')),
   session: opt(str('One session (a sign-out elsewhere).')),
-  providerSession: opt(str("The identity provider's session id (`sid`): a back-channel logout.")),
+  providerSession: opt(
+    str("The identity provider's session id (`sid`): a back-channel or front-channel logout."),
+  ),
   subject: opt(Nullable(Type.String(), 'Every session of this subject at `provider`.')),
   provider: opt(Nullable(Type.String(), 'The identity provider of `subject` or `providerSession`.')),
 };
@@ -171,6 +177,23 @@ export const AUTH_EVENTS = {
         'Why. `busy`: the client address had 16 back-channel logouts in progress (or the sidecar 1,024); answered 503 with Retry-After before its body was read.',
     }),
     provider: opt(str('The identity provider, when known.')),
+  }),
+  frontchannel_logout: event(
+    "The identity provider's front-channel logout named a provider session this sidecar had seen; every Gatehouse session of it ends in every replica.",
+    {
+      ...SessionFields,
+      providerSession: str('The `sid` of the request (the provider session that ended).'),
+      issuerSent: Type.Boolean({
+        description: 'Whether the request named the issuer (`iss`); Microsoft Entra ID sends `sid` only.',
+      }),
+    },
+  ),
+  frontchannel_logout_refused: event('A front-channel logout ended nothing.', {
+    reason: StringEnum(FRONTCHANNEL_LOGOUT_REFUSALS, {
+      description:
+        '`missing_sid`: no `sid` (or one over 255 characters); `unknown_issuer`: the `iss` is no provider of the application; `unknown_session`: no session of that provider session is open in this sidecar (it never served one, or it has ended or expired), answered 200 like an accepted one.',
+    }),
+    provider: opt(str('The identity provider `iss` names, when it names one.')),
   }),
   session_refreshed: event("The provider refreshed a session's tokens.", SessionFields),
   session_refresh_failed: event('A refresh failed.', {
@@ -353,7 +376,7 @@ export const SIDECAR_EVENTS = {
     { path: str('The file.'), error: str('What is wrong with it.') },
   ),
   session_end_reported: event(
-    'A sign-out or back-channel logout was handed to the operator (or written to `--revocations-dir`), which carries it to every other sidecar of the application; after a `session_end_delayed`, once a later round got through.',
+    'A sign-out or a logout from the provider was handed to the operator (or written to `--revocations-dir`), which carries it to every other sidecar of the application; after a `session_end_delayed`, once a later round got through.',
     {
       app: AppOrNull,
       ...RevocationTarget,
@@ -366,7 +389,7 @@ export const SIDECAR_EVENTS = {
     },
   ),
   session_end_delayed: event(
-    'A sign-out or back-channel logout could not be handed to the operator (or written to `--revocations-dir`) in its first round of tries; it holds in this sidecar only until a later round gets through (`session_end_reported`). Rounds follow after waits of up to 2 s, doubling to up to 30 s, until `retryUntil`; when the sidecar stops, one at once and then one within a second of each failure until its grace is up (`session_end_unreported`).',
+    'A sign-out or a logout from the provider could not be handed to the operator (or written to `--revocations-dir`) in its first round of tries; it holds in this sidecar only until a later round gets through (`session_end_reported`). Rounds follow after waits of up to 2 s, doubling to up to 30 s, until `retryUntil`; when the sidecar stops, one at once and then one within a second of each failure until its grace is up (`session_end_unreported`).',
     {
       app: AppOrNull,
       ...RevocationTarget,
@@ -375,7 +398,7 @@ export const SIDECAR_EVENTS = {
     },
   ),
   session_end_unreported: event(
-    'A sign-out or back-channel logout will not be tried again: it held in this sidecar only.',
+    'A sign-out or a logout from the provider will not be tried again: it held in this sidecar only.',
     {
       app: AppOrNull,
       ...RevocationTarget,
@@ -387,7 +410,7 @@ export const SIDECAR_EVENTS = {
     },
   ),
   session_ends_restored: event(
-    'At start, the sign-outs and back-channel logouts an earlier run of this container kept in `--session-ends-file` and that may still cover a live session: each is enforced again, and those not through to the operator (or `--revocations-dir`) yet are sent again (`session_end_reported`, or `session_end_delayed`).',
+    'At start, the sign-outs and logouts from the provider an earlier run of this container kept in `--session-ends-file` and that may still cover a live session: each is enforced again, and those not through to the operator (or `--revocations-dir`) yet are sent again (`session_end_reported`, or `session_end_delayed`).',
     {
       app: App,
       path: str('The file.'),
@@ -399,7 +422,7 @@ export const SIDECAR_EVENTS = {
     },
   ),
   session_ends_file_failed: event(
-    'A sign-out or back-channel logout could not be written to `--session-ends-file` (a full or read-only disk): it holds in this run, and is carried on as usual, but a restart of the container would forget it.',
+    'A sign-out or a logout from the provider could not be written to `--session-ends-file` (a full or read-only disk): it holds in this run, and is carried on as usual, but a restart of the container would forget it.',
     { path: str('The file.'), error: str('The error.') },
   ),
   replica_report_failed: event(

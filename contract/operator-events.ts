@@ -139,7 +139,7 @@ export const OPERATOR_EVENTS = {
     },
   ),
   session_end_recorded: event(
-    'A sidecar handed over a sign-out or back-channel logout; an AccessRevocation now carries it to every sidecar of the application.',
+    'A sidecar handed over a sign-out or a logout from the provider; an AccessRevocation now carries it to every sidecar of the application.',
     {
       app: str('`namespace/name` of the AccessApplication.'),
       pod: str('The Pod of the sidecar that handed it over.'),

@@ -17,7 +17,7 @@ import { API_VERSION } from './api/schema-helpers.ts';
 /*
  * The shared revocations directory of standalone sidecars (`--revocations-dir`): one
  * AccessRevocation per YAML file, written by `gatehouse revoke --revocations-dir` and by the
- * sidecars themselves (sign-outs, back-channel logouts), read by every replica with its config.
+ * sidecars themselves (sign-outs, logouts from the provider), read by every replica with its config.
  */
 
 /** A revocation file's expiry, as its writer noted it; undefined when it carries none. */

@@ -16,7 +16,7 @@ export interface RevocationView {
   readonly provider: string | null;
   /** One Gatehouse session id (a sign-out); absent otherwise. */
   readonly session?: string;
-  /** The identity provider's session id (a back-channel logout); absent otherwise. */
+  /** The identity provider's session id (a back-channel or front-channel logout); absent otherwise. */
   readonly providerSession?: string;
   /** Cut-off, epoch seconds: sessions signed in at or before it end. */
   readonly before: number;

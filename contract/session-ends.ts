@@ -3,7 +3,7 @@ import Type, { type Static } from 'typebox';
 import { MAX_REVOCATIONS } from './config/sidecar-config.ts';
 
 /**
- * A session ended in one sidecar (a sign-out, an identity provider's back-channel logout) that
+ * A session ended in one sidecar (a sign-out, an identity provider's back-channel or front-channel logout) that
  * every other sidecar of the application must end too. In a cluster the sidecar posts it to the
  * operator (SESSION_ENDS_PATH, with its stream token), which writes an AccessRevocation for the
  * application; standalone, the sidecar writes that AccessRevocation into a shared directory.
@@ -106,7 +106,7 @@ export function sessionEndRevocationSpec(end: SessionEnd, application: string): 
 }
 
 /**
- * The names of the revocations that carry sign-outs and back-channel logouts (a sidecar's own,
+ * The names of the revocations that carry sign-outs and logouts from the provider (a sidecar's own,
  * 16 hex digits; the operator's, 20): never a name `gatehouse revoke` makes (10 after its prefix).
  */
 export const SESSION_END_NAME = /^session-end-(?:[0-9a-f]{16}|[0-9a-f]{20})$/;

@@ -134,7 +134,7 @@ export function findAnomalies(requests: readonly RequestRecord[], settings: Anom
 
 /**
  * Requests served on the session after it ended (a sign-out, a revocation, an expiry, a
- * back-channel logout), on whichever replica: the session was used by someone who still had it.
+ * logout from the provider), on whichever replica: the session was used by someone who still had it.
  * Refused replays (the sidecar knew the session had ended) are not anomalies.
  */
 export function usedAfterEnd(requests: readonly RequestRecord[], end: Session['end']): Anomaly[] {
@@ -165,7 +165,7 @@ export function refusedElsewhere(refusals: readonly AuthRecord[]): Anomaly[] {
 }
 
 /**
- * Sign-outs and back-channel logouts of the session that held in one sidecar only
+ * Sign-outs and logouts from the provider of the session that held in one sidecar only
  * (`session_end_unreported`), or that the logs read do not show got through after a first round
  * that failed (`session_end_delayed` with no later line of it): the other replicas of the
  * application were never told, so they may accept the session until it expires. The analyst's way
@@ -173,7 +173,7 @@ export function refusedElsewhere(refusals: readonly AuthRecord[]): Anomaly[] {
  */
 export function endsNotCarried(ends: readonly AuthRecord[]): Anomaly[] {
   return ends.map((u) => {
-    const what = u.session != null ? 'sign-out' : 'back-channel logout';
+    const what = u.session != null ? 'sign-out' : 'logout from the provider';
     const why =
       u.type === 'session_end_delayed'
         ? `held in one sidecar only as far as these logs show: its first round did not get through${u.error ? ` (${u.error})` : ''} and no later line says it did (the sidecar may have been killed first)`

@@ -79,7 +79,7 @@ export interface EndedSessionRef {
 /**
  * Events that end the sessions they name (one session, a provider session, a user or a subject)
  * and how such an end went on its way to the other sidecars: a sign-out elsewhere or a
- * back-channel logout names no user, so for a user or subject these lines are read whatever they
+ * logout from the provider names no user, so for a user or subject these lines are read whatever they
  * name, and the sessions they join are the user's own.
  */
 export const ENDS_BY_NAME = [
@@ -117,7 +117,7 @@ export interface AuthRecord {
   readonly revokedBefore: number | null;
   /** revocation_applied of one session (a sign-out elsewhere): its id. */
   readonly session?: string | null;
-  /** login_succeeded: the provider's session id; revocation_applied of a back-channel logout: the one it ends. */
+  /** login_succeeded: the provider's session id; revocation_applied of a logout from the provider: the one it ends. */
   readonly providerSession?: string | null;
   /** session_end_unreported, session_end_delayed: the last error of its rounds. */
   readonly error?: string | null;

@@ -44,7 +44,7 @@ export const AccessRevocationSpec = Type.Object(
         minLength: 1,
         maxLength: 255,
         description:
-          "The identity provider's session id (the `sid` of its ID token and of a back-channel logout token), with provider: every Gatehouse session signed in through that provider session ends.",
+          "The identity provider's session id (the `sid` of its ID token, of a back-channel logout token and of a front-channel logout), with provider: every Gatehouse session signed in through that provider session ends.",
       }),
     ),
     provider: Opt(

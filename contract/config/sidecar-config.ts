@@ -36,7 +36,8 @@ export const RevocationSchema = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: 255,
-        description: "The identity provider's session id (a back-channel logout), with provider.",
+        description:
+          "The identity provider's session id (a back-channel or front-channel logout), with provider.",
       }),
     ),
     before: Type.Integer({

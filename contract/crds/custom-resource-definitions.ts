@@ -192,7 +192,8 @@ export function customResourceDefinitions() {
           name: 'Provider Session',
           type: 'string',
           jsonPath: '.spec.providerSession',
-          description: 'The identity provider session whose sessions end (a back-channel logout).',
+          description:
+            'The identity provider session whose sessions end (a back-channel or front-channel logout).',
           priority: 1,
         },
         {

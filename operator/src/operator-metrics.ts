@@ -81,7 +81,7 @@ export function createOperatorMetrics(sources: MetricSources) {
   });
   const sessionEnds = new Counter({
     name: 'gatehouse_operator_session_ends_total',
-    help: 'Session ends sidecars reported (sign-outs, back-channel logouts), by outcome: recorded (an AccessRevocation written), already (recorded before: sent again), full (8,000 revocations cover the application), account_full (50 of its account in force), rate_limited, invalid.',
+    help: 'Session ends sidecars reported (sign-outs, logouts from the provider), by outcome: recorded (an AccessRevocation written), already (recorded before: sent again), full (8,000 revocations cover the application), account_full (50 of its account in force), rate_limited, invalid.',
     labelNames: ['outcome'] as const,
     registers: [registry],
   });

@@ -82,7 +82,7 @@ export interface SidecarOptions {
   readonly sink: LogSink;
   readonly metrics: SidecarMetrics;
   readonly limits?: Partial<ClientLimits>;
-  /** Where sign-outs and back-channel logouts go beyond this request. */
+  /** Where sign-outs and logouts from the provider go beyond this request. */
   readonly sessionEnds?: SessionEnds;
   /**
    * How often a request still in progress (a stream, a tunnel) that has lasted that long gets a

@@ -202,6 +202,142 @@ const refusedEverywhere = (cookie: string, label: string) =>
     `${label}: refused in every replica`,
   );
 
+describe('front-channel logout (OpenID Connect Front-Channel Logout 1.0)', () => {
+  /** The provider session (`sid`) of the sign-in a cookie came from, as replica A logged it. */
+  const providerSessionOf = async (since: number): Promise<string> => {
+    const line = await sidecars[0]?.waitForLine(
+      (l) => l.type === 'login_succeeded' && (sidecars[0]?.lines.indexOf(l) ?? -1) >= since,
+    );
+    expect(typeof line?.providerSession).toBe('string');
+    return String(line?.providerSession);
+  };
+  const frontchannel = async (origin: string, query: string, headers: Record<string, string> = {}) => {
+    const response = await request(`${origin}/.gatehouse/frontchannel-logout${query}`, { headers });
+    return { status: response.statusCode, headers: response.headers, body: await response.body.text() };
+  };
+  const filesOfEnds = () => readdirSync(revocationsDir).filter((f) => f.startsWith('session-end-')).length;
+
+  it("the provider's frame on replica B, with sid only (as Microsoft Entra ID sends it) and no cookie, ends the session in every replica; an empty page that may be framed", async () => {
+    const [a, b] = origins as [string, string];
+    const since = sidecars[0]?.lines.length ?? 0;
+    const { cookie } = await signIn(a);
+    const sid = await providerSessionOf(since);
+    expect(await forwarded(b, cookie, '/before-frontchannel', upstreamPaths)).toBe(true);
+    const started = performance.now();
+    const answer = await frontchannel(b, `?sid=${encodeURIComponent(sid)}`, {
+      'sec-fetch-site': 'cross-site',
+      'sec-fetch-dest': 'iframe',
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toBe('');
+    expect(answer.headers['cache-control']).toBe('no-cache, no-store');
+    expect(answer.headers.pragma).toBe('no-cache');
+    // The provider's page frames it: no framing refused.
+    expect(answer.headers['x-frame-options']).toBeUndefined();
+    expect(String(answer.headers['content-security-policy'])).not.toContain('frame-ancestors');
+    expect(answer.headers['set-cookie']).toBeUndefined();
+    await refusedEverywhere(cookie, 'after-frontchannel');
+    console.warn(
+      `front-channel logout on B → cookie refused on every replica: ${(performance.now() - started).toFixed(0)} ms`,
+    );
+    expect(await sidecars[1]?.waitForLine((l) => l.type === 'frontchannel_logout')).toMatchObject({
+      provider: 'dev',
+      sub: 'alice',
+      providerSession: sid,
+      issuerSent: false,
+    });
+    await sidecars[1]?.waitForLine((l) => l.type === 'session_end_reported' && l.providerSession === sid);
+  });
+
+  it('with iss and sid ends it too; the same frame again ends nothing more', async () => {
+    const [a] = origins as [string];
+    const since = sidecars[0]?.lines.length ?? 0;
+    const { cookie } = await signIn(a);
+    const sid = await providerSessionOf(since);
+    const query = `?iss=${encodeURIComponent(idp.provider.issuer)}&sid=${encodeURIComponent(sid)}`;
+    const before = filesOfEnds();
+    expect((await frontchannel(a, query)).status).toBe(200);
+    await refusedEverywhere(cookie, 'after-frontchannel-iss');
+    expect(
+      await sidecars[0]?.waitForLine((l) => l.type === 'frontchannel_logout' && l.providerSession === sid),
+    ).toMatchObject({ issuerSent: true });
+    expect(filesOfEnds()).toBe(before + 1);
+    // A provider that calls twice (or anyone replaying the frame): nothing more is written.
+    expect((await frontchannel(a, query)).status).toBe(200);
+    await sidecars[0]?.waitForLine(
+      (l) =>
+        l.type === 'frontchannel_logout_refused' && l.reason === 'unknown_session' && l.provider === 'dev',
+    );
+    expect(filesOfEnds()).toBe(before + 1);
+  });
+
+  it('a provider on the same site, whose frame brings our cookie: the cookie is deleted too', async () => {
+    const [a] = origins as [string];
+    const since = sidecars[0]?.lines.length ?? 0;
+    const { cookie } = await signIn(a);
+    const sid = await providerSessionOf(since);
+    const answer = await frontchannel(a, `?sid=${encodeURIComponent(sid)}`, { cookie });
+    expect(answer.status).toBe(200);
+    const cleared = [answer.headers['set-cookie'] ?? []].flat();
+    expect(cleared.length).toBeGreaterThan(0);
+    expect(cleared.every((c) => /Max-Age=0/i.test(c))).toBe(true);
+    await refusedEverywhere(cookie, 'after-frontchannel-same-site');
+  });
+
+  it('made-up sids, no sid, a foreign issuer, or a sid this replica never saw end nothing and write nothing', async () => {
+    const [a] = origins as [string];
+    const since = sidecars[0]?.lines.length ?? 0;
+    const { cookie } = await signIn(a);
+    const sid = await providerSessionOf(since);
+    const before = filesOfEnds();
+    // Anyone can send these: a thousand guesses must not fill the application's revocations.
+    const guesses = await Promise.all(
+      Array.from({ length: 1_000 }, (_, i) => frontchannel(a, `?sid=guess-${i}-${Math.random()}`)),
+    );
+    expect(guesses.every((g) => g.status === 200)).toBe(true);
+    const refusals: [string, number][] = [
+      ['', 400],
+      ['?sid=', 400],
+      [`?sid=${'x'.repeat(256)}`, 400],
+      [`?iss=${encodeURIComponent(idp.provider.issuer)}`, 400],
+      [`?iss=https%3A%2F%2Fattacker.example&sid=${encodeURIComponent(sid)}`, 400],
+    ];
+    const refusedFor = (reason: string) =>
+      sidecars[0]?.lines.filter((l) => l.type === 'frontchannel_logout_refused' && l.reason === reason)
+        .length ?? 0;
+    const [missing, foreign] = [refusedFor('missing_sid'), refusedFor('unknown_issuer')];
+    for (const [query, status] of refusals) expect((await frontchannel(a, query)).status, query).toBe(status);
+    await eventually(
+      async () => refusedFor('missing_sid') === missing + 4 && refusedFor('unknown_issuer') === foreign + 1,
+      5_000,
+      'each refusal logged with its reason',
+    );
+    // The guarded replica shares the revocations but never opened this session: it cannot tell
+    // the real sid from a guess, so it ends nothing (the provider's frame may land on it).
+    expect(
+      (await frontchannel(`http://127.0.0.1:${guardedPort}`, `?sid=${encodeURIComponent(sid)}`)).status,
+    ).toBe(200);
+    await guarded?.waitForLine(
+      (l) => l.type === 'frontchannel_logout_refused' && l.reason === 'unknown_session',
+    );
+    // A POST or a WebSocket handshake is not a front-channel logout.
+    const posted = await request(`${a}/.gatehouse/frontchannel-logout?sid=${encodeURIComponent(sid)}`, {
+      method: 'POST',
+    });
+    await posted.body.dump();
+    expect(posted.statusCode).toBe(404);
+    await sleep(300);
+    expect(filesOfEnds()).toBe(before);
+    for (const [i, origin] of origins.entries())
+      expect(await forwarded(origin, cookie, `/after-frontchannel-guesses-${i}`, upstreamPaths)).toBe(true);
+    expect(
+      sidecars[0]?.lines.filter(
+        (l) => l.type === 'frontchannel_logout_refused' && l.reason === 'unknown_session',
+      ).length,
+    ).toBeGreaterThanOrEqual(1_000);
+  }, 60_000);
+});
+
 describe('hostile clients at the back-channel logout endpoint', () => {
   const post = (length: number) =>
     `POST /.gatehouse/backchannel-logout HTTP/1.1\r\nHost: 127.0.0.1:${guardedPort}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\n\r\n`;

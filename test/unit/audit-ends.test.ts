@@ -79,7 +79,7 @@ describe('used after end', () => {
       'revoked',
     ],
     [
-      'a back-channel logout of its provider session',
+      'a logout from the provider of its provider session',
       [
         event('login_succeeded', 500, { sessionId: 'S1', provider: 'corp', providerSession: 'P9' }),
         event('revocation_applied', 2000, {
@@ -140,14 +140,14 @@ describe('ends that held in one sidecar only (session_end_unreported)', () => {
   it.each([
     ['a sign-out of the session', { session: 'S1' }, 'the sign-out held in one sidecar only'],
     [
-      'a back-channel logout of its provider session',
+      'a logout from the provider of its provider session',
       { providerSession: 'P9', provider: 'corp' },
-      'the back-channel logout held in one sidecar only',
+      'the logout from the provider held in one sidecar only',
     ],
     [
       'a back-channel logout of its subject',
       { sub: 'ada', provider: 'corp' },
-      'the back-channel logout held in one sidecar only',
+      'the logout from the provider held in one sidecar only',
     ],
   ] as const)('%s: flagged where it was given up, with the way out', (_what, target, says) => {
     const s = session([

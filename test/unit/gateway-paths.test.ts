@@ -22,6 +22,7 @@ describe('the gateway\u2019s paths', () => {
       logout: '/wiki/.gatehouse/logout',
       signedOut: '/wiki/.gatehouse/signed-out',
       backchannelLogout: '/wiki/.gatehouse/backchannel-logout',
+      frontchannelLogout: '/wiki/.gatehouse/frontchannel-logout',
       jwks: '/wiki/.gatehouse/jwks.json',
       home: '/wiki/',
       sessionCookie: '/wiki',

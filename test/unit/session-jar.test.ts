@@ -41,3 +41,39 @@ describe('session jar caches', () => {
     expect(await jar.open(untouched)).toMatchObject({ sid: 'quiet' }); // never tried again: forgotten
   });
 });
+
+describe('sessions by provider session (front-channel logout)', () => {
+  const withProviderSession = (sid: string, psid: string, idp = 'corp', lifetimeS = 3600): Session => ({
+    ...session(sid, lifetimeS),
+    idp,
+    psid,
+  });
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it.each([
+    ['a session it stored, once', 'P1', 'corp', 'S1'],
+    ['the same sid under another provider', 'P1', 'other', undefined],
+    ['a sid it never saw', 'P2', 'corp', undefined],
+  ] as const)('%s', async (_what, psid, provider, expected) => {
+    const jar = createSessionJar(settings, createSealer(TEST_KEYS('ES256').cookie));
+    await sealedFor(jar, withProviderSession('S1', 'P1'));
+    expect(jar.takeProviderSession(provider, psid, now())?.sid).toBe(expected);
+    expect(jar.takeProviderSession(provider, psid, now())).toBeUndefined(); // taken: a second call finds none
+  });
+
+  it('a session opened from its cookie is found, one signed out or expired is not', async () => {
+    const sealer = createSealer(TEST_KEYS('ES256').cookie);
+    const writer = createSessionJar(settings, sealer);
+    const opened = await sealedFor(writer, withProviderSession('S1', 'P1'));
+    const signedOut = withProviderSession('S2', 'P2');
+    const expired = withProviderSession('S3', 'P3', 'corp', 1);
+    const jar = createSessionJar(settings, sealer);
+    expect(await jar.open(opened)).toMatchObject({ sid: 'S1' });
+    await sealedFor(jar, signedOut);
+    jar.end(signedOut);
+    await sealedFor(jar, expired);
+    expect(jar.takeProviderSession('corp', 'P1', now())?.sid).toBe('S1');
+    expect(jar.takeProviderSession('corp', 'P2', now())).toBeUndefined();
+    expect(jar.takeProviderSession('corp', 'P3', expired.exp)).toBeUndefined();
+  });
+});

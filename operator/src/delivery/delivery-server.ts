@@ -155,7 +155,7 @@ export interface DeliveryServerOptions {
  * stream: the current config of the caller's application, then every change, with heartbeats
  * in between so both ends notice a dead connection. GET /v1/jwks/<namespace>/<name> serves an
  * application's public signing keys. POST /v1/session-ends records a session a sidecar ended
- * (sign-out, back-channel logout) for every sidecar of its application. POST /v1/inject is the
+ * (sign-out, logout from the provider) for every sidecar of its application. POST /v1/inject is the
  * sidecar injection webhook.
  */
 export function createDeliveryServer(options: DeliveryServerOptions): {

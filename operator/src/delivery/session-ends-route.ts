@@ -42,7 +42,7 @@ export type RecordSessionEnd = (
 ) => Promise<string>;
 
 /**
- * POST /v1/session-ends: a sidecar reports a session it ended (a sign-out, a back-channel logout)
+ * POST /v1/session-ends: a sidecar reports a session it ended (a sign-out, a logout from the provider)
  * so that every sidecar of its application ends it too. The caller is verified exactly as for the
  * config stream, and can only end sessions of its own application.
  */

@@ -15,6 +15,7 @@ export interface GatewayPaths {
   readonly logout: string;
   readonly signedOut: string;
   readonly backchannelLogout: string;
+  readonly frontchannelLogout: string;
   readonly jwks: string;
   /** Where a return path that is not the application's leads: `<base>/`. */
   readonly home: string;
@@ -38,6 +39,7 @@ export function gatewayPaths(base: string): GatewayPaths {
     logout: `${prefix}logout`,
     signedOut: `${prefix}signed-out`,
     backchannelLogout: `${prefix}backchannel-logout`,
+    frontchannelLogout: `${prefix}frontchannel-logout`,
     jwks: `${prefix}jwks.json`,
     home: `${base}/`,
     sessionCookie: base === '' ? '/' : base,

@@ -78,6 +78,13 @@ export interface SessionJar {
    */
   lastSeen(session: Session): number;
   /**
+   * A session of this provider session (`psid`) that this process opened or stored and that is
+   * neither expired nor ended here; taken out, so a second call for it finds none. What a
+   * front-channel logout, which only names a provider session, may end: a session this sidecar
+   * has seen.
+   */
+  takeProviderSession(provider: string, psid: string, now: number): Session | undefined;
+  /**
    * Sessions of this application this sidecar holds open now (not ended, not expired, active
    * within the idle timeout); for the session gauge, read at scrape time.
    */
@@ -104,7 +111,14 @@ export function createSessionJar(
   const secure = settings.secure;
 
   const seen = boundedCache<string, number>(CACHE_LIMIT);
-  const remember = (sealed: string, session: Session) => void cache.set(sealed, session);
+  // The sessions cached above by their provider session, for a front-channel logout.
+  const byProviderSession = boundedCache<string, Session>(CACHE_LIMIT);
+  const providerSessionKey = (provider: string, psid: string) => `${provider}\u0000${psid}`;
+  const remember = (sealed: string, session: Session) => {
+    cache.set(sealed, session);
+    if (session.psid !== undefined)
+      byProviderSession.set(providerSessionKey(session.idp, session.psid), session);
+  };
   /** Cookies being unsealed now, each once. */
   const unsealing = singleFlight<string, Session | undefined>();
   const isEnded = (session: Session) => ended.get(session.sid) === true;
@@ -184,6 +198,13 @@ export function createSessionJar(
     end(session) {
       const ttl = session.exp * 1000 - Date.now();
       if (ttl > 0) ended.set(session.sid, true, { ttl });
+    },
+    takeProviderSession(provider, psid, now) {
+      const key = providerSessionKey(provider, psid);
+      const session = byProviderSession.get(key);
+      if (session === undefined) return undefined;
+      byProviderSession.delete(key);
+      return isEnded(session) || session.exp <= now ? undefined : session;
     },
     lastSeen(session) {
       return Math.max(session.seen, seen.get(session.sid) ?? 0);

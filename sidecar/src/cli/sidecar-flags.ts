@@ -48,7 +48,7 @@ Options:
                                 files are read with the config, and sign-outs and back-channel
                                 logouts are written there, so they end the session in every replica;
                                 the replica reports the revocations in force in it under .replicas/
-  --session-ends-file <file>    keeps this sidecar's sign-outs and back-channel logouts across a
+  --session-ends-file <file>    keeps this sidecar's sign-outs and logouts from the provider across a
                                 restart of its container: enforced again at start, and those not
                                 through to the operator (or --revocations-dir) yet sent again;
                                 one file per sidecar, never shared (replicas share

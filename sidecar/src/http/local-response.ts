@@ -87,6 +87,34 @@ export function htmlResponse(
   );
 }
 
+/**
+ * The answer to a front-channel logout, which an identity provider loads in a hidden frame of its
+ * own sign-out page: an empty page that may be framed (it shows nothing and takes no input, so
+ * there is nothing to click through to), never cached (OpenID Connect Front-Channel Logout 1.0,
+ * section 2), with the Set-Cookie values given.
+ */
+export function frameableEmptyPage(status: number, cookies: readonly string[]): LocalResponse {
+  return new LocalResponse(
+    status,
+    [
+      'content-type',
+      'text/html; charset=utf-8',
+      'content-security-policy',
+      "default-src 'none'",
+      'referrer-policy',
+      'no-referrer',
+      'cache-control',
+      'no-cache, no-store',
+      'pragma',
+      'no-cache',
+      ...cookies.flatMap((c) => ['set-cookie', c]),
+    ],
+    '',
+    status < 400 ? 'gateway' : 'rejected',
+    status < 400 ? null : 'bad_request',
+  );
+}
+
 /** A JSON document of the gateway (e.g. the JWKS), cacheable for maxAge seconds. */
 export function jsonResponse(status: number, json: string, maxAge: number): LocalResponse {
   return new LocalResponse(

@@ -289,7 +289,7 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
   });
   const revocations = new Counter({
     name: 'gatehouse_revocations_applied_total',
-    help: 'Revocations (user revocations, sign-outs and back-channel logouts elsewhere) that reached this sidecar.',
+    help: 'Revocations (user revocations, sign-outs and logouts from the provider elsewhere) that reached this sidecar.',
     labelNames: ['app'],
     registers: [registry],
   });
@@ -306,7 +306,7 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
   // Registered at the first stream event, so a standalone sidecar does not report a broken stream.
   const sessionEndsUnreported = new Counter({
     name: 'gatehouse_session_ends_unreported_total',
-    help: 'Sign-outs and back-channel logouts that will not be tried again, by reason (refused, sessions_expired, too_many_delayed, shutting_down): each held in this sidecar only.',
+    help: 'Sign-outs and logouts from the provider that will not be tried again, by reason (refused, sessions_expired, too_many_delayed, shutting_down): each held in this sidecar only.',
     labelNames: ['reason'],
     registers: [],
   });
@@ -423,7 +423,7 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     watchSessionEnds(delayed) {
       new Gauge({
         name: 'gatehouse_session_ends_delayed',
-        help: 'Sign-outs and back-channel logouts whose first round of reports failed, waiting for another: they hold in this sidecar only until one gets through.',
+        help: 'Sign-outs and logouts from the provider whose first round of reports failed, waiting for another: they hold in this sidecar only until one gets through.',
         registers: [registry],
         collect() {
           this.set(delayed());

@@ -7,6 +7,7 @@ import { htmlResponse, jsonResponse, type LocalResponse, redirectTo } from '../.
 import type { RequestScope } from '../../request-scope.ts';
 import { backchannelLogoutRoute } from '../../routes/backchannel-logout.ts';
 import { callbackRoute } from '../../routes/callback.ts';
+import { frontchannelLogoutRoute } from '../../routes/frontchannel-logout.ts';
 import { loginRoute } from '../../routes/login.ts';
 import { logoutRoute, takeSignOutReturn } from '../../routes/logout.ts';
 
@@ -49,8 +50,8 @@ function signedOutRoute(scope: RequestScope, auth: AuthRuntime): LocalResponse {
 }
 
 /**
- * Answers requests under the reserved prefix (sign-in, callback, logout, back-channel logout,
- * JWKS) before policies
+ * Answers requests under the reserved prefix (sign-in, callback, logout, back-channel and
+ * front-channel logout, JWKS) before policies
  * run: they are how a user gets an identity in the first place. Everything else hands on.
  */
 export function gatewayRoutes(
@@ -88,6 +89,9 @@ export function gatewayRoutes(
         break;
       case paths.backchannelLogout:
         if (method === 'POST') return backchannelLogoutRoute(scope, auth);
+        break;
+      case paths.frontchannelLogout:
+        if (read) return frontchannelLogoutRoute(scope, auth);
         break;
       case paths.signedOut:
         if (read) return signedOutRoute(scope, auth);
