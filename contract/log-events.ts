@@ -145,6 +145,12 @@ export const AUTH_EVENTS = {
     ...SessionFields,
     providerSession: opt(str('The `sid` of the ID token, when the provider sends one.')),
     groups: int('How many groups the user has (never their names).'),
+    groupsLeftOut: opt(
+      Type.Literal(true, {
+        description:
+          "The provider left the user's groups out of the ID token and named where to fetch them instead (Microsoft Entra ID does for an account in more than 200 groups): `groups` is 0 and no group rule matches this session. See authentication.md, Microsoft Entra ID.",
+      }),
+    ),
   }),
   login_failed: event('A sign-in failed; no session.', {
     reason: StringEnum(LOGIN_FAILURES, {

@@ -8,6 +8,11 @@ export interface DevUser {
   readonly name: string;
   readonly groups: readonly string[];
   readonly emailVerified?: boolean;
+  /**
+   * The groups are left out of tokens and named as a distributed claim instead, as Microsoft
+   * Entra ID does for an account in more than 200 groups (its groups overage).
+   */
+  readonly groupsOverage?: boolean;
 }
 
 export const DEMO_USERS: Readonly<Record<string, DevUser>> = {
@@ -107,7 +112,12 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
             email_verified: user?.emailVerified ?? true,
             name: user?.name ?? sub,
             preferred_username: sub,
-            groups: [...(user?.groups ?? [])],
+            ...(user?.groupsOverage
+              ? {
+                  _claim_names: { groups: 'src1' },
+                  _claim_sources: { src1: { endpoint: `${issuer}/users/${sub}/getMemberObjects` } },
+                }
+              : { groups: [...(user?.groups ?? [])] }),
           };
         },
       };

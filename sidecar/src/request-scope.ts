@@ -108,6 +108,8 @@ export class RequestScope implements OrderLink {
   endedSession: EndedSession | null = null;
   /** The identity provider's session id of the signed-in session, when it has one. */
   providerSessionId: string | null = null;
+  /** The signed-in session's provider left its groups out (Session.groupsLeftOut). */
+  groupsLeftOut = false;
   authMethod: AuthMethod | null = null;
   /** Key under which this caller's identity JWT is cached (session, token or ServiceAccount). */
   assertionKey = '';

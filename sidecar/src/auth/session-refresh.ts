@@ -72,8 +72,10 @@ async function refresh(
         error: 'invalid_grant',
       });
     }
+    // Refreshed claims say anew whether the groups were left out.
+    const { groupsLeftOut: _leftOutBefore, ...before } = session;
     const next: Session = {
-      ...session,
+      ...(identity ? before : session),
       ...(identity ?? {}),
       seen: now,
       refreshAt: tokens.expires_in ? now + tokens.expires_in : null,

@@ -29,6 +29,12 @@ export interface Session {
   /** The ID token, kept as the id_token_hint for the provider's logout. */
   readonly idToken: string | null;
   /**
+   * The provider left the user's groups out of the ID token and named where to fetch them instead
+   * (a distributed claim; Microsoft Entra ID's groups overage, past 200 groups): group rules cannot
+   * match this session, and the access-denied page says why.
+   */
+  readonly groupsLeftOut?: true;
+  /**
    * The browser binding the session was signed in with (https sign-ins; see browser-binding.ts):
    * under a base path its cookie is `__Secure-`, which another host of the parent domain can set,
    * so it is taken only from the browser that holds this binding.
@@ -53,6 +59,10 @@ export const TOKEN_CLAIMS: ReadonlySet<string> = new Set([
   'sid',
   'acr',
   'amr',
+  // Where claims left out of the token are (OpenID Connect Core 5.6.2), and Entra's sign of it.
+  '_claim_names',
+  '_claim_sources',
+  'hasgroups',
 ]);
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
@@ -73,6 +83,21 @@ export interface ClaimedIdentity {
   readonly claims: Readonly<Record<string, unknown>>;
   /** The provider's session id (`sid`), when it sends one. */
   readonly psid?: string;
+  /** The groups claim is elsewhere (groupsLeftOutOf). */
+  readonly groupsLeftOut?: true;
+}
+
+/**
+ * Whether the provider left the groups claim out of the token and said so: the claim is absent,
+ * and `_claim_names` names it (a distributed or aggregated claim, OpenID Connect Core 5.6.2: what
+ * Microsoft Entra ID sends for an account in more than 200 groups), or Entra's `hasgroups` is true.
+ */
+export function groupsLeftOutOf(claims: Readonly<Record<string, unknown>>, groupsClaim: string): boolean {
+  if (claims[groupsClaim] !== undefined) return false;
+  const names = claims._claim_names;
+  const named =
+    names !== null && typeof names === 'object' && !Array.isArray(names) && Object.hasOwn(names, groupsClaim);
+  return named || claims.hasgroups === true;
 }
 
 /** Why claims cannot make a session. */
@@ -100,7 +125,14 @@ export function identityFromClaims(
     if (!TOKEN_CLAIMS.has(name) && name !== groupsClaim) extra[name] = value;
   }
   const psid = cleanString(claims.sid, 255);
-  return { sub, email, groups: groups.slice(0, 256), claims: extra, ...(psid ? { psid } : {}) };
+  return {
+    sub,
+    email,
+    groups: groups.slice(0, 256),
+    claims: extra,
+    ...(psid ? { psid } : {}),
+    ...(groupsLeftOutOf(claims, groupsClaim) ? { groupsLeftOut: true as const } : {}),
+  };
 }
 
 /** A new random session id (128 bits). */

@@ -50,8 +50,13 @@ export function accessDeniedPage(options: {
   readonly returnPath: string;
   readonly requestId: string;
   readonly paths: GatewayPaths;
+  /** The provider left the user's groups out of the sign-in: rules naming groups cannot match. */
+  readonly groupsLeftOut?: boolean;
 }): string {
   const { application, host, signedInAs, returnPath, requestId, paths } = options;
+  const groups = options.groupsLeftOut
+    ? '<p>Your identity provider left your groups out of your sign-in (Microsoft Entra ID does for an account in more than 200 groups), so rules that give access by group cannot match you.</p>'
+    : '';
   const who = signedInAs
     ? `<p>You are signed in as <strong>${escapeHtml(signedInAs.name)}</strong>${signedInAs.provider ? ` (${escapeHtml(signedInAs.provider)})` : ''}.</p>`
     : '<p>You are not signed in.</p>';
@@ -61,7 +66,7 @@ export function accessDeniedPage(options: {
       : '';
   return gatewayPage(
     'Access denied',
-    `<p>You do not have access to <strong>${escapeHtml(host)}</strong> (application ${escapeHtml(application)}).</p>${who}${ways}<p>If you need access, ask its owners and quote the request ID below.</p>`,
+    `<p>You do not have access to <strong>${escapeHtml(host)}</strong> (application ${escapeHtml(application)}).</p>${who}${groups}${ways}<p>If you need access, ask its owners and quote the request ID below.</p>`,
     requestId,
   );
 }

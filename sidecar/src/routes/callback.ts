@@ -258,6 +258,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     sessionId: session.sid,
     ...(session.psid ? { providerSession: session.psid } : {}),
     groups: session.groups.length,
+    ...(session.groupsLeftOut ? { groupsLeftOut: true } : {}),
   });
   return redirectTo(`${auth.settings.externalOrigin}${tx.r}`, [...clear, ...sessionCookies], 'gateway');
 }

@@ -65,6 +65,7 @@ function signedIn(scope: RequestScope, session: Session): undefined {
   scope.sessionIssuedAt = session.iat;
   scope.credentialEndsAt = session.exp * 1000;
   scope.providerSessionId = session.psid ?? null;
+  scope.groupsLeftOut = session.groupsLeftOut === true;
   scope.authMethod = 'oidc';
   scope.assertionKey = `${session.sid}/${session.refreshAt ?? 0}`;
   return undefined;

@@ -87,6 +87,7 @@ function accessDenied(scope: RequestScope): LocalResponse {
     returnPath: scope.query ? `${scope.path}?${scope.query}` : scope.path,
     requestId: scope.requestId,
     paths: scope.state.auth?.paths ?? ROOT_PATHS,
+    groupsLeftOut: scope.groupsLeftOut,
   });
   return htmlResponse(403, page, [], 'denied', 'access_denied');
 }
