@@ -148,8 +148,18 @@ export const AUTH_EVENTS = {
     groupsLeftOut: opt(
       Type.Literal(true, {
         description:
-          "The provider left the user's groups out of the ID token and named where to fetch them instead (Microsoft Entra ID does for an account in more than 200 groups): `groups` is 0 and no group rule matches this session. See authentication.md, Microsoft Entra ID.",
+          "The provider left the user's groups out of the ID token and named where to fetch them instead (Microsoft Entra ID does for an account in more than 200 groups), and they were not listed from Microsoft Graph (the provider has no `groupsOverage`, or the listing failed: `groupsListFailed`): `groups` is 0 and no group rule matches this session. See authentication.md, Groups.",
       }),
+    ),
+    groupsListed: opt(
+      int(
+        'The groups Microsoft Graph listed for the user in place of those the ID token left out (`groupsOverage`); `groups` of them were kept, those the policies name or `identityHeaders.groupsFilter` passes.',
+      ),
+    ),
+    groupsListFailed: opt(
+      str(
+        'Why listing the groups from Microsoft Graph failed (its status and error code, a timeout, a next page elsewhere); the session has no groups.',
+      ),
     ),
   }),
   login_failed: event('A sign-in failed; no session.', {
@@ -201,7 +211,14 @@ export const AUTH_EVENTS = {
     }),
     provider: opt(str('The identity provider `iss` names, when it names one.')),
   }),
-  session_refreshed: event("The provider refreshed a session's tokens.", SessionFields),
+  session_refreshed: event("The provider refreshed a session's tokens.", {
+    ...SessionFields,
+    groupsListFailed: opt(
+      str(
+        'Listing the groups the ID token left out from Microsoft Graph failed (`groupsOverage`); the session keeps the groups it had.',
+      ),
+    ),
+  }),
   session_refresh_failed: event('A refresh failed.', {
     ...SessionFields,
     reason: StringEnum(

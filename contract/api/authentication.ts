@@ -25,6 +25,34 @@ export const SecretKeyReference = Type.Object(
   { additionalProperties: false, description: 'A key of a Kubernetes Secret.' },
 );
 
+/** The Microsoft Graph property a group is named by, as the groups claim names it. */
+export const GRAPH_GROUP_FIELDS = ['id', 'displayName', 'onPremisesSamAccountName'] as const;
+
+export const GroupsOverage = Type.Object(
+  {
+    graphUrl: Opt(
+      Type.String({
+        minLength: 8,
+        maxLength: 2048,
+        pattern: '^https?://[^/?#]+$',
+        description:
+          'Origin of Microsoft Graph. Default https://graph.microsoft.com; national clouds: https://graph.microsoft.us, https://dod-graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn. Must be https, except on loopback addresses.',
+      }),
+    ),
+    groupField: Opt(
+      StringEnum(GRAPH_GROUP_FIELDS, {
+        description:
+          'What names a group, as the groups claim of the application registration does: id (the object id, the default; needs the delegated permission User.Read), displayName or onPremisesSamAccountName (these need GroupMember.Read.All: with User.Read alone Graph gives ids only).',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      "When an ID token leaves the user's groups out (Microsoft Entra ID's groups overage: an account in more than 200 groups), the sidecar lists them from Microsoft Graph (/v1.0/me/transitiveMemberOf) with the sign-in's access token, at sign-in and at each refresh, and keeps those the application's policies name or identityHeaders.groupsFilter passes. The scopes must give an access token for Graph (add User.Read).",
+  },
+);
+
 export const IdentityProvider = Type.Object(
   {
     name: Slug(
@@ -62,6 +90,7 @@ export const IdentityProvider = Type.Object(
         description: 'ID token claim holding the user groups (a list of strings). Default groups.',
       }),
     ),
+    groupsOverage: Opt(GroupsOverage),
     allowUnverifiedEmail: Opt(
       Type.Boolean({
         description:

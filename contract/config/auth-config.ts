@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { ASSERTION_ALGORITHMS } from '../api/authentication.ts';
+import { ASSERTION_ALGORITHMS, GRAPH_GROUP_FIELDS } from '../api/authentication.ts';
 import { StringEnum } from '../api/schema-helpers.ts';
 
 const Ms = (description: string) => Type.Integer({ minimum: 1, maximum: 30 * 86_400_000, description });
@@ -18,6 +18,19 @@ export const RenderedProviderSchema = Type.Object(
     scopes: Type.Array(Type.String(), { minItems: 1, description: 'Scopes, openid first.' }),
     groupsClaim: Type.String({ minLength: 1, description: 'Claim holding groups.' }),
     allowUnverifiedEmail: Type.Boolean({ description: 'Accept email_verified: false.' }),
+    groupsOverage: Type.Optional(
+      Type.Object(
+        {
+          graphUrl: Type.String({ pattern: '^https?://[^/?#]+$', description: 'Origin of Microsoft Graph.' }),
+          groupField: StringEnum(GRAPH_GROUP_FIELDS, { description: 'The property that names a group.' }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Groups left out of the ID token are listed from Microsoft Graph. Rendered only when set, so sidecars of earlier versions still take configs without it.',
+        },
+      ),
+    ),
   },
   { additionalProperties: false, description: 'One OpenID Provider.' },
 );

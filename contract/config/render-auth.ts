@@ -20,6 +20,8 @@ export const DEFAULT_SESSION_ABSOLUTE_MS = 12 * 3_600_000;
 export const DEFAULT_SESSION_IDLE_MS = 3_600_000;
 export const DEFAULT_SCOPES: readonly string[] = ['openid', 'email', 'profile'];
 export const DEFAULT_GROUPS_CLAIM = 'groups';
+/** Microsoft Graph's global origin, where groups left out of an ID token are listed. */
+export const DEFAULT_GRAPH_URL = 'https://graph.microsoft.com';
 export const DEFAULT_SERVICE_TOKEN_HEADERS = { id: 'cf-access-client-id', secret: 'cf-access-client-secret' };
 export const DEFAULT_ASSERTION_LIFETIME_MS = 120_000;
 export const DEFAULT_ASSERTION_HEADER = 'x-gatehouse-jwt-assertion';
@@ -133,6 +135,24 @@ function providers(auth: Authentication, secrets: SecretsByName, at: At, errors:
         errors.push({ path: field('clientSecretRef.key'), message: missingSecretKey(name, key) });
       else clientSecret = secret[key];
     }
+    const overage = p.groupsOverage;
+    const graphUrl = overage ? (overage.graphUrl ?? DEFAULT_GRAPH_URL) : undefined;
+    if (graphUrl !== undefined) {
+      let graph: URL | undefined;
+      try {
+        graph = new URL(graphUrl);
+      } catch {
+        errors.push({
+          path: field('groupsOverage.graphUrl'),
+          message: `is not a URL (got ${JSON.stringify(graphUrl)})`,
+        });
+      }
+      if (graph && graph.protocol !== 'https:' && !isLoopbackHost(graph.hostname))
+        errors.push({
+          path: field('groupsOverage.graphUrl'),
+          message: 'must use https (http is accepted on loopback only)',
+        });
+    }
     const scopes = ['openid', ...(p.scopes ?? DEFAULT_SCOPES).filter((s) => s !== 'openid')];
     return {
       name: p.name,
@@ -143,6 +163,9 @@ function providers(auth: Authentication, secrets: SecretsByName, at: At, errors:
       scopes: [...new Set(scopes)],
       groupsClaim: p.groupsClaim ?? DEFAULT_GROUPS_CLAIM,
       allowUnverifiedEmail: p.allowUnverifiedEmail ?? false,
+      ...(graphUrl !== undefined
+        ? { groupsOverage: { graphUrl, groupField: overage?.groupField ?? 'id' } }
+        : {}),
     };
   });
 }

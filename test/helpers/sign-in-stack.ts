@@ -1,8 +1,10 @@
 import { connect } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import type { Static } from 'typebox';
 import { Agent, type Dispatcher } from 'undici';
 import type { AccessApplication } from '../../contract/api/access-application.ts';
 import type { AccessPolicy } from '../../contract/api/access-policy.ts';
+import type { IdentityProvider } from '../../contract/api/authentication.ts';
 import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { type DevProvider, type DevUser, startDevProvider } from '../../examples/demo/dev-provider.ts';
 import { testConfig } from './fixtures.ts';
@@ -50,6 +52,8 @@ export interface SignInStackOptions {
   readonly upstreamConnections?: number;
   /** The path of externalUrl (`/wiki`): the application as served under a path of a shared host. */
   readonly basePath?: string;
+  /** Every provider's `groupsOverage` (groups left out of ID tokens listed from Microsoft Graph). */
+  readonly groupsOverage?: Static<typeof IdentityProvider>['groupsOverage'];
 }
 
 /** Starts upstream, sidecar and provider(s); the provider's client is registered for this sidecar's port. */
@@ -103,6 +107,7 @@ export async function startSignInStack(options: SignInStackOptions = {}): Promis
           clientId: CLIENT_ID,
           clientSecretRef: { name: 'idp', key: 'client-secret' },
           scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
+          ...(options.groupsOverage ? { groupsOverage: options.groupsOverage } : {}),
         })),
         ...options.authentication,
       },

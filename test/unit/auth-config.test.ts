@@ -50,6 +50,14 @@ describe('rendering spec.authentication', () => {
       'must use https',
     ],
     [
+      'plain http Microsoft Graph off loopback',
+      {
+        externalUrl: 'https://app.test',
+        identityProviders: [{ ...provider, groupsOverage: { graphUrl: 'http://graph.example.com' } }],
+      },
+      'spec.authentication.identityProviders[0].groupsOverage.graphUrl: must use https',
+    ],
+    [
       'provider listed twice',
       { externalUrl: 'https://app.test', identityProviders: [provider, provider] },
       'corp is listed twice',
@@ -347,5 +355,33 @@ describe('withoutGatehouseSetCookies (the application\u2019s Set-Cookie lines)',
       kept: ['GHxs+1=y'],
       dropped: 2,
     });
+  });
+});
+
+describe('groupsOverage as rendered', () => {
+  it.each([
+    ['absent: not rendered (sidecars of earlier versions take the config)', undefined, undefined],
+    [
+      'empty: the global Graph, groups by id',
+      {},
+      { graphUrl: 'https://graph.microsoft.com', groupField: 'id' },
+    ],
+    [
+      'a national cloud, groups by name',
+      { graphUrl: 'https://graph.microsoft.us', groupField: 'displayName' as const },
+      { graphUrl: 'https://graph.microsoft.us', groupField: 'displayName' },
+    ],
+    [
+      'loopback over http',
+      { graphUrl: 'http://127.0.0.1:9' },
+      { graphUrl: 'http://127.0.0.1:9', groupField: 'id' },
+    ],
+  ])('%s', (_what, groupsOverage, expected) => {
+    const result = render({
+      externalUrl: 'https://app.test',
+      identityProviders: [{ ...provider, ...(groupsOverage ? { groupsOverage } : {}) }],
+    });
+    if (!result.ok) throw new Error(errorsOf(result).join('; '));
+    expect(result.config.auth.providers[0]?.groupsOverage).toEqual(expected);
   });
 });

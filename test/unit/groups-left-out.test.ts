@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { groupsOfInterest } from '../../sidecar/src/auth/graph-groups.ts';
 import { groupsLeftOutOf, identityFromClaims } from '../../sidecar/src/auth/session.ts';
+import { testConfig } from '../helpers/fixtures.ts';
 
 const ENTRA_OVERAGE = {
   _claim_names: { groups: 'src1' },
@@ -40,5 +42,32 @@ describe('groups left out of an ID token', () => {
     expect(identityFromClaims({ sub: 'dave', groups: ['a'] }, 'groups', false)).not.toHaveProperty(
       'groupsLeftOut',
     );
+  });
+});
+
+describe('the groups worth keeping of many (groupsOverage)', () => {
+  it.each([
+    ['named in an include', 'eng', true],
+    ['named in a require', 'on-call', true],
+    ['named in an exclude', 'contractors', true],
+    ['passed by groupsFilter', 'team-payments', true],
+    ['none of those', 'all-staff', false],
+    ['a name that only looks like a pattern', 'team', false],
+  ])('%s: %s', (_what, group, kept) => {
+    const config = testConfig(
+      {
+        policies: [{ name: 'engineers' }],
+        authentication: { identityHeaders: { groupsFilter: ['team-*'] } },
+      },
+      {
+        engineers: {
+          decision: 'allow',
+          include: [{ groups: ['eng'] }],
+          require: [{ groups: ['on-call'] }],
+          exclude: [{ groups: ['contractors'] }],
+        },
+      },
+    );
+    expect(groupsOfInterest(config)(group)).toBe(kept);
   });
 });

@@ -63,7 +63,10 @@ async function discover(settings: RenderedProvider): Promise<oidc.Configuration>
  * shutdown grace ended), so the provider's connection and the call's turn are freed at once; and
  * its answer is cut at PROVIDER_ANSWER_MAX_BYTES.
  */
-async function fetchForCall(url: string, init: oidc.CustomFetchOptions | RequestInit): Promise<Response> {
+export async function fetchForCall(
+  url: string,
+  init: oidc.CustomFetchOptions | RequestInit,
+): Promise<Response> {
   const cancelled = providerCallSignal();
   const signal =
     cancelled === undefined

@@ -2,6 +2,7 @@ import { boundedCache } from '../../../lib/bounded-cache.ts';
 import type { RequestScope } from '../request-scope.ts';
 import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
+import { groupsOfInterest, withGraphGroups } from './graph-groups.ts';
 import { refreshTokenGrant, userClaims } from './oidc-client.ts';
 import { ProviderBusyError, ProviderCallCancelled, withProviderTurn } from './provider-calls.ts';
 import { providerErrorDetail } from './provider-errors.ts';
@@ -55,13 +56,28 @@ async function refresh(
     const refreshToken = session.refreshToken;
     // Shared by every request of the session that waits on it, so no one client's connection
     // decides whether it waits for its turn.
-    const { tokens, claims } = await withProviderTurn(
+    const { tokens, claims, listing } = await withProviderTurn(
       auth.providerCalls,
       { key: `user:${session.sub}`, anonymous: false },
       null,
       async () => {
         const tokens = await refreshTokenGrant(config, refreshToken);
-        return { tokens, claims: await userClaims(config, tokens, session) };
+        const claims = await userClaims(config, tokens, session);
+        if (claims === undefined) return { tokens, claims, listing: undefined };
+        const listed = await withGraphGroups(
+          claims,
+          provider.settings,
+          tokens.access_token,
+          groupsOfInterest(scope.state.config),
+        );
+        // A listing that fails now leaves the session the groups the last one gave it.
+        if (listed.listing?.ok === false && !session.groupsLeftOut)
+          return {
+            tokens,
+            claims: { ...claims, [provider.settings.groupsClaim]: session.groups },
+            listing: listed.listing,
+          };
+        return { tokens, ...listed };
       },
     );
     const identity = claims
@@ -87,6 +103,7 @@ async function refresh(
       sub: next.sub,
       email: next.email,
       sessionId: session.sid,
+      ...(listing && !listing.ok ? { groupsListFailed: listing.detail } : {}),
     });
     // As at sign-in: the refreshed session (new groups or claims) must fit the cookies a browser sends back.
     return { session: next, cookies: await auth.sessions.store(next, present, auth.sessions.signInChunks) };

@@ -4,6 +4,7 @@ import { authEvent } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { browserBinding } from '../auth/browser-binding.ts';
 import { readCookies } from '../auth/cookies.ts';
+import { type GraphListing, groupsOfInterest, withGraphGroups } from '../auth/graph-groups.ts';
 import {
   LOGIN_TTL_SECONDS,
   type LoginTransaction,
@@ -169,6 +170,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   }
   let tokens: Awaited<ReturnType<typeof authorizationCodeGrant>>;
   let claims: Record<string, unknown> | undefined;
+  let listing: GraphListing | undefined;
   try {
     const config = await provider.configuration();
     const currentUrl = new URL(`${auth.settings.externalOrigin}${auth.paths.callback}?${scope.query}`);
@@ -176,7 +178,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     // leaves while it waits for one costs the provider nothing, and one that leaves while the
     // provider answers ends the call. A sign-in counts as anonymous even from a browser with a
     // session, so sign-ins never take the turns kept for refreshes.
-    ({ tokens, claims } = await withProviderTurn(
+    ({ tokens, claims, listing } = await withProviderTurn(
       auth.providerCalls,
       anonymousClaimant(scope),
       scope.socket,
@@ -187,7 +189,11 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
           expectedNonce: tx.n,
           idTokenExpected: true,
         });
-        return { tokens, claims: await userClaims(config, tokens) };
+        const claims = await userClaims(config, tokens);
+        // Groups the ID token left out, listed from Microsoft Graph when the provider is set to.
+        if (claims === undefined) return { tokens, claims, listing: undefined };
+        const keep = groupsOfInterest(scope.state.config);
+        return { tokens, ...(await withGraphGroups(claims, provider.settings, tokens.access_token, keep)) };
       },
     ));
   } catch (error) {
@@ -259,6 +265,8 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     ...(session.psid ? { providerSession: session.psid } : {}),
     groups: session.groups.length,
     ...(session.groupsLeftOut ? { groupsLeftOut: true } : {}),
+    ...(listing?.ok ? { groupsListed: listing.listed } : {}),
+    ...(listing && !listing.ok ? { groupsListFailed: listing.detail } : {}),
   });
   return redirectTo(`${auth.settings.externalOrigin}${tx.r}`, [...clear, ...sessionCookies], 'gateway');
 }

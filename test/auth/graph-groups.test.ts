@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_USERS, type DevUser } from '../../examples/demo/dev-provider.ts';
+import { sleep } from '../helpers/hostile.ts';
+import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
+import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
+import { type StandInGraph, startStandInGraph } from '../helpers/stand-in-graph.ts';
+
+// Entra's groups overage, end to end: oidc-provider leaves the groups out of the ID token and
+// names them as a distributed claim; the sidecar lists them from a stand-in Microsoft Graph with
+// the sign-in's access token, which the stand-in looks up in the provider.
+const MANY = Array.from({ length: 450 }, (_, i) => `0b7c${String(i).padStart(4, '0')}-group`);
+const ENGINEERING = '6f1e2d3c-engineering';
+const users: Record<string, DevUser> = {
+  ...DEMO_USERS,
+  carol: { email: 'carol@example.com', name: 'Carol', groups: [], groupsOverage: true },
+  dan: { email: 'dan@example.com', name: 'Dan', groups: [], groupsOverage: true },
+};
+let stack: SignInStack;
+let graph: StandInGraph;
+let elsewhere: StandInGraph;
+
+beforeAll(async () => {
+  graph = await startStandInGraph(100);
+  elsewhere = await startStandInGraph(100);
+  graph.memberships.set('carol', [...MANY.slice(0, 200), ENGINEERING, ...MANY.slice(200)]);
+  graph.memberships.set('dan', MANY);
+  stack = await startSignInStack({
+    users,
+    accessTokenTtl: 2,
+    groupsOverage: { graphUrl: graph.origin },
+    policies: { engineers: { decision: 'allow', include: [{ groups: [ENGINEERING] }] } },
+  });
+  const provider = stack.providers[0]?.provider;
+  if (provider === undefined) throw new Error('no provider');
+  graph.trust(provider);
+  elsewhere.trust(provider);
+});
+afterAll(async () => {
+  await stack?.close();
+  await graph?.close();
+  await elsewhere?.close();
+});
+
+const lastSignIn = (sub: string) =>
+  stack.sidecar
+    .events('login_succeeded')
+    .filter((l) => l.sub === sub)
+    .at(-1);
+
+describe('groups left out of the ID token, listed from Microsoft Graph (groupsOverage)', () => {
+  it('lists every page with the access token and keeps the groups the policies name', async () => {
+    graph.behaviour = { kind: 'answer' };
+    const before = graph.requests.length;
+    const browser = new HttpBrowser();
+    const pages = await signInWithDevProvider(browser, `${stack.origin}/reports`, 'carol');
+    expect(pages.at(-1)?.status).toBe(200);
+    const seen = stack.upstream.seen.filter((r) => r.url === '/reports').at(-1);
+    expect(seen?.headers['x-gatehouse-groups']).toBe(ENGINEERING);
+    expect(lastSignIn('carol')).toMatchObject({ groups: 1, groupsListed: 451 });
+    expect(lastSignIn('carol')).not.toHaveProperty('groupsLeftOut');
+    // 452 memberships (a directory role among them), 100 a page: five pages, each with carol's token.
+    const asked = graph.requests.slice(before);
+    expect(asked).toHaveLength(5);
+    expect(asked.every((r) => r.account === 'carol')).toBe(true);
+    expect(asked[0]?.url).toContain('/v1.0/me/transitiveMemberOf?$select=id&$top=999');
+  });
+
+  it('a member of none of the named groups is refused; the groups were listed, not left out', async () => {
+    const browser = new HttpBrowser();
+    const pages = await signInWithDevProvider(browser, `${stack.origin}/reports`, 'dan');
+    expect(pages.at(-1)?.status).toBe(403);
+    expect(pages.at(-1)?.body).not.toContain('left your groups out');
+    expect(lastSignIn('dan')).toMatchObject({ groups: 0, groupsListed: 450 });
+  });
+
+  it.each([
+    [
+      'Graph down (503)',
+      { kind: 'status', status: 503, code: 'ServiceUnavailable' },
+      'Microsoft Graph answered 503 ServiceUnavailable',
+    ],
+    [
+      'a token Graph refuses (403)',
+      { kind: 'status', status: 403, code: 'Authorization_RequestDenied' },
+      'lacks User.Read',
+    ],
+    ['a next page on another origin', 'elsewhere', 'named a next page elsewhere; not followed'],
+    ['pages without end', { kind: 'endless' }, 'more than 49950 memberships'],
+  ] as const)(
+    '%s: the sign-in goes on without groups, says why, and is refused by group rules',
+    async (_what, behaviour, detail) => {
+      graph.behaviour =
+        behaviour === 'elsewhere' ? { kind: 'next-elsewhere', elsewhere: elsewhere.origin } : behaviour;
+      const browser = new HttpBrowser();
+      const pages = await signInWithDevProvider(browser, `${stack.origin}/reports`, 'carol');
+      expect(pages.at(-1)?.status).toBe(403);
+      expect(pages.at(-1)?.body).toContain('left your groups out');
+      const line = lastSignIn('carol');
+      expect(line).toMatchObject({ groups: 0, groupsLeftOut: true });
+      expect(String(line?.groupsListFailed)).toContain(detail);
+      // The token never went to the other origin.
+      expect(elsewhere.requests).toEqual([]);
+    },
+  );
+
+  it('a refresh lists them again; one that fails keeps the groups the session had', async () => {
+    graph.behaviour = { kind: 'answer' };
+    const browser = new HttpBrowser();
+    await signInWithDevProvider(browser, `${stack.origin}/before-refresh`, 'carol');
+    const before = graph.requests.length;
+    await sleep(2_200);
+    expect((await browser.fetch(`${stack.origin}/after-refresh`)).status).toBe(200);
+    expect(graph.requests.length - before).toBe(5);
+    // Graph fails at the next refresh: the session keeps its groups, and the event says why.
+    graph.behaviour = { kind: 'status', status: 503, code: 'ServiceUnavailable' };
+    await sleep(2_200);
+    expect((await browser.fetch(`${stack.origin}/graph-down`)).status).toBe(200);
+    const refreshed = stack.sidecar
+      .events('session_refreshed')
+      .filter((l) => l.sub === 'carol')
+      .at(-1);
+    expect(String(refreshed?.groupsListFailed)).toContain('503');
+    graph.behaviour = { kind: 'answer' };
+  });
+});
