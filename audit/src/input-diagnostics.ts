@@ -1,4 +1,5 @@
 import { withoutLinePrefix } from './audit-record.ts';
+import { SEARCH_RESPONSE_HEAD_BYTES } from './json-array-lines.ts';
 
 /**
  * What the audit made of its input: lines read, recognised, and skipped by kind, and, when
@@ -20,6 +21,9 @@ export type LineKind =
 
 const GATEHOUSE_EVENT = /^[a-z]+(_[a-z]+)*$/;
 
+/** How a search response begins: its scroll or point-in-time id, or `took`. */
+const SEARCH_RESPONSE_START = /^\{\s*"(?:_scroll_id|pit_id|took)"\s*:/;
+
 /** Classifies a line that the audit could not read as a record (cheap: only such lines). */
 export function classifyLine(line: string): LineKind {
   const start = withoutLinePrefix(line.trimStart());
@@ -29,7 +33,9 @@ export function classifyLine(line: string): LineKind {
   try {
     value = JSON.parse(start);
   } catch {
-    return start.endsWith(',') || start.endsWith('[') ? 'json_array' : 'not_json';
+    if (start.endsWith(',') || start.endsWith('[')) return 'json_array';
+    // A search response cut before its hits (read in part: a scroll id of megabytes comes first).
+    return SEARCH_RESPONSE_START.test(start) ? 'elasticsearch_response' : 'not_json';
   }
   if (typeof value !== 'object' || value === null) return 'other_json';
   const o = value as Record<string, unknown>;
@@ -42,8 +48,7 @@ export function classifyLine(line: string): LineKind {
 const HINTS: Partial<Record<LineKind, string>> = {
   json_array:
     'the input holds JSON arrays whose elements are not objects (a JSON array of objects is read); give the audit one JSON object per line',
-  elasticsearch_response:
-    'the input is a search response whose hits begin past its first 64 KiB (a response is read when they begin within it); pipe it through jq -c ".hits.hits[]._source"',
+  elasticsearch_response: `the input is a search response whose hits begin past its first ${SEARCH_RESPONSE_HEAD_BYTES / 1024 / 1024} MiB (a response is read when they begin within it); pipe it through jq -c ".hits.hits[]._source"`,
   other_json: 'the lines are JSON of another program, not Gatehouse request lines or auth events',
   not_json: "the lines are not JSON: is this the sidecar container's log (kubectl logs <pod> -c gatehouse)?",
   gatehouse_other: 'only Gatehouse status lines, no request lines or auth events',

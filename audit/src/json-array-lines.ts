@@ -54,13 +54,18 @@ export async function* jsonArraysAsLines(
   if (last.length > 0) yield last;
 }
 
-/** How far into a JSON object input its hits array must begin for it to be read as a search response. */
-export const SEARCH_RESPONSE_HEAD_BYTES = 64 * 1024;
+/**
+ * How far into a JSON object input its hits array must begin for it to be read as a search
+ * response (what comes before is held until then). A scroll's `_scroll_id` comes first and grows
+ * with the shards searched: tens of kilobytes over a few hundred.
+ */
+export const SEARCH_RESPONSE_HEAD_BYTES = 4 * 1024 * 1024;
 
 /**
- * Input that begins with `{`: the hits of search responses when the first `hits.hits` array
- * begins within SEARCH_RESPONSE_HEAD_BYTES, else (JSON lines, another program's JSON) the input
- * untouched.
+ * Input that begins with `{`: the hits of search responses when the first object has a
+ * `hits.hits` array that begins within SEARCH_RESPONSE_HEAD_BYTES, else (JSON lines, another
+ * program's JSON) the input untouched. The first object that ends without one decides it: JSON
+ * lines are passed on after their first line.
  */
 async function* searchResponses(
   head: Buffer[],
@@ -243,7 +248,7 @@ const HITS = Buffer.from('hits');
 class SearchResponseSplitter {
   /** A `hits.hits` array has begun (in any response read). */
   found = false;
-  /** None began within SEARCH_RESPONSE_HEAD_BYTES: the input is not read as search responses. */
+  /** The first object ended, or SEARCH_RESPONSE_HEAD_BYTES passed, without one: the input is not read as search responses. */
   gaveUp = false;
   #looked = 0;
   #depth = 0;
@@ -319,6 +324,11 @@ class SearchResponseSplitter {
       } else if (byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) {
         this.#depth = Math.max(0, this.#depth - 1);
         if (this.#depth <= 1) this.#inHits = false; // the top-level hits object (or the response) closed
+        // The first object ended without a hits array: not a search response (JSON lines).
+        if (this.#depth === 0 && !this.found) {
+          this.gaveUp = true;
+          break;
+        }
       }
       this.#keyIsHits = false;
     }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { SEARCH_RESPONSE_HEAD_BYTES } from '../../audit/src/json-array-lines.ts';
 import { requestLine as fullRequestLine } from '../helpers/log-lines.ts';
 import { runGatehouse } from '../helpers/sidecar-process.ts';
 
@@ -321,6 +322,11 @@ describe('gatehouse audit reads what analysts give it', () => {
         `${JSON.stringify(searchResponse(a, 's1'), null, 2)}\n${JSON.stringify(searchResponse(b, 's2'), null, 2)}\n`,
     ],
     [
+      'scroll pages over hundreds of shards: a scroll id of 300 KB before the hits',
+      (a: unknown[], b: unknown[]) =>
+        `${JSON.stringify(searchResponse(a, 'D'.repeat(300_000)))}\n${JSON.stringify(searchResponse(b, 'E'.repeat(300_000)))}\n`,
+    ],
+    [
       'two pages, one per line, gzipped',
       (a: unknown[], b: unknown[]) =>
         gzipSync(`${JSON.stringify(searchResponse(a, 's1'))}\n${JSON.stringify(searchResponse(b, 's2'))}\n`),
@@ -373,9 +379,12 @@ describe('gatehouse audit reads what analysts give it', () => {
       /JSON of another program.*\(fields: time, level, msg\)/,
     ],
     [
-      'a search response whose hits begin past its first 64 KiB',
-      JSON.stringify({ _scroll_id: 'x'.repeat(70_000), hits: { hits: [{ _source: requestLine(1) }] } }),
-      /hits begin past its first 64 KiB.*jq -c "\.hits\.hits\[\]\._source"/,
+      'a search response whose hits begin past its first 4 MiB',
+      JSON.stringify({
+        _scroll_id: 'x'.repeat(SEARCH_RESPONSE_HEAD_BYTES),
+        hits: { hits: [{ _source: requestLine(1) }] },
+      }),
+      /hits begin past its first 4 MiB.*jq -c "\.hits\.hits\[\]\._source"/,
     ],
     ['plain text', 'Nov 21 07:00:00 host sshd[1]: Accepted publickey for grace\n', /not JSON/],
     [

@@ -136,11 +136,23 @@ describe('search responses read as JSON lines', () => {
     );
   });
 
-  it('JSON lines, or an object without hits in its first 64 KiB, pass through untouched', async () => {
+  it('a response whose hits follow a scroll id of hundreds of kilobytes is read', async () => {
+    const response = { _scroll_id: 'F'.repeat(300_000), took: 1, hits: { hits: [{ a: 1 }, { b: 2 }] } };
+    for (const cuts of [[], [5, 70_000, 299_990]])
+      expect(await collect(chunked(Buffer.from(JSON.stringify(response)), cuts))).toBe('{"a":1}\n{"b":2}\n');
+  });
+
+  it('JSON lines are decided at their first line: a later line shaped as a response is passed on as it is', async () => {
+    const first = `${JSON.stringify({ type: 'request', uri: '/a' })}\n`;
+    const later = `${JSON.stringify({ hits: { hits: [{ a: 1 }] } })}\n`;
+    expect(await collect(chunked(Buffer.from(first + later), [3]))).toBe(first + later);
+  });
+
+  it('JSON lines, or an object without hits in its first SEARCH_RESPONSE_HEAD_BYTES, pass through untouched', async () => {
     const lines = `${JSON.stringify({ type: 'request', uri: '/a', hits: 3 })}\n${JSON.stringify({ type: 'request', hits: { hits: 'x' } })}\n`;
     expect(await collect(chunked(Buffer.from(lines), [7, 40]))).toBe(lines);
     const late = `{"padding":"${'p'.repeat(SEARCH_RESPONSE_HEAD_BYTES)}","hits":{"hits":[{"a":1}]}}\n`;
-    for (const cuts of [[], [1000, 40_000, 70_000]]) {
+    for (const cuts of [[], [1000, 40_000, SEARCH_RESPONSE_HEAD_BYTES + 5]]) {
       const read = await collect(chunked(Buffer.from(late), cuts));
       expect(read === late).toBe(true);
     }
