@@ -2,6 +2,12 @@ import { logAuthEvent } from '../../../contract/event-writer.ts';
 import type { AuthEventFields, AuthEventType } from '../../../contract/log-events.ts';
 import { capField } from '../../../lib/log/sanitize.ts';
 import type { RequestScope } from '../request-scope.ts';
+import type { Session } from './session.ts';
+
+/** The fields of an auth event that name a session: its provider, subject, email and id. */
+export function sessionEventFields(session: Session) {
+  return { provider: session.idp, sub: session.sub, email: session.email, sessionId: session.sid };
+}
 
 /**
  * Writes an auth event in the request stream: the event fields plus who and where (app, request

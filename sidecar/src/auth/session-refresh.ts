@@ -1,6 +1,6 @@
 import { boundedCache } from '../../../lib/bounded-cache.ts';
 import type { RequestScope } from '../request-scope.ts';
-import { authEvent } from './auth-events.ts';
+import { authEvent, sessionEventFields } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
 import { groupsOfInterest, withGraphGroups } from './graph-groups.ts';
 import { refreshTokenGrant, userClaims } from './oidc-client.ts';
@@ -99,10 +99,7 @@ async function refresh(
       idToken: tokens.id_token ?? session.idToken,
     };
     authEvent(scope, 'session_refreshed', {
-      provider: session.idp,
-      sub: next.sub,
-      email: next.email,
-      sessionId: session.sid,
+      ...sessionEventFields(next),
       ...(listing && !listing.ok ? { groupsListFailed: listing.detail } : {}),
     });
     // As at sign-in: the refreshed session (new groups or claims) must fit the cookies a browser sends back.
@@ -111,10 +108,7 @@ async function refresh(
     // Too large now: the session ends, and the sign-in that follows says why.
     const permanent = isPermanent(error) || error instanceof SessionTooLarge;
     authEvent(scope, 'session_refresh_failed', {
-      provider: session.idp,
-      sub: session.sub,
-      email: session.email,
-      sessionId: session.sid,
+      ...sessionEventFields(session),
       reason: permanent ? 'refresh_rejected' : transientReason(error),
       detail: providerErrorDetail(error),
     });

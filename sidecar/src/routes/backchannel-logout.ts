@@ -8,6 +8,7 @@ import { verifyLogoutToken } from '../auth/logout-token.ts';
 import { PROVIDER_BUSY_RETRY_AFTER_SECONDS } from '../auth/provider-calls.ts';
 import { jsonResponse, type LocalResponse, withHeaders } from '../http/local-response.ts';
 import type { RequestScope } from '../request-scope.ts';
+import { endEverywhere } from './end-everywhere.ts';
 
 /** The back-channel logout URI to register at the identity provider (on the external origin). */
 const MAX_BODY_BYTES = 16 * 1024;
@@ -84,12 +85,12 @@ async function endSessions(
   if (!verdict.ok) return refuse(verdict.reason, verdict.provider);
   const now = Math.floor(Date.now() / 1000);
   const reason = 'back-channel logout';
-  scope.state.sessionEnds?.end(
+  endEverywhere(
+    scope,
+    auth,
     verdict.sid !== undefined
       ? { providerSession: verdict.sid, provider: verdict.provider, before: now, reason }
       : { subject: verdict.sub as string, provider: verdict.provider, before: now, reason },
-    scope.state.appKey,
-    auth.settings.session.absoluteMs,
     verdict.sub !== undefined ? sessionEndAccount(verdict.provider, verdict.sub) : undefined,
   );
   authEvent(scope, 'backchannel_logout', {

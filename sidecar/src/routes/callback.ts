@@ -1,6 +1,6 @@
 import type { AuthEventFields, LoginFailure } from '../../../contract/log-events.ts';
 import { boundedCache } from '../../../lib/bounded-cache.ts';
-import { authEvent } from '../auth/auth-events.ts';
+import { authEvent, sessionEventFields } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { browserBinding } from '../auth/browser-binding.ts';
 import { readCookies } from '../auth/cookies.ts';
@@ -258,10 +258,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   const room = loginCookieRoom(auth.maxHeaderBytes, setCookieBytes(sessionCookies));
   for (const other of signInsToEnd(others, 0, room)) clear.push(loginCookie(auth, other, '', 0));
   authEvent(scope, 'login_succeeded', {
-    provider: tx.p,
-    sub: session.sub,
-    email: session.email,
-    sessionId: session.sid,
+    ...sessionEventFields(session),
     ...(session.psid ? { providerSession: session.psid } : {}),
     groups: session.groups.length,
     ...(session.groupsLeftOut ? { groupsLeftOut: true } : {}),

@@ -1,10 +1,11 @@
 import type { FrontchannelLogoutRefusalCode } from '../../../contract/log-events.ts';
 import { sessionEndAccount } from '../../../contract/session-ends.ts';
-import { authEvent } from '../auth/auth-events.ts';
+import { authEvent, sessionEventFields } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import type { Session } from '../auth/session.ts';
 import { frameableEmptyPage, type LocalResponse } from '../http/local-response.ts';
 import type { RequestScope } from '../request-scope.ts';
+import { endEverywhere } from './end-everywhere.ts';
 
 /** The longest provider session id taken, as a session end carries it. */
 const MAX_SID_LENGTH = 255;
@@ -45,17 +46,14 @@ export function frontchannelLogoutRoute(scope: RequestScope, auth: AuthRuntime):
   }
   const named = iss === null ? undefined : providers[0]?.settings.name;
   if (session === undefined) return refuse('unknown_session', 200, named);
-  scope.state.sessionEnds?.end(
+  endEverywhere(
+    scope,
+    auth,
     { providerSession: sid, provider: session.idp, before: now, reason: 'front-channel logout' },
-    scope.state.appKey,
-    auth.settings.session.absoluteMs,
     sessionEndAccount(session.idp, session.sub),
   );
   authEvent(scope, 'frontchannel_logout', {
-    provider: session.idp,
-    sub: session.sub,
-    email: session.email,
-    sessionId: session.sid,
+    ...sessionEventFields(session),
     providerSession: sid,
     issuerSent: iss !== null,
   });

@@ -1,5 +1,5 @@
 import { sessionEndAccount } from '../../../contract/session-ends.ts';
-import { authEvent } from '../auth/auth-events.ts';
+import { authEvent, sessionEventFields } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { readCookies, serializeCookie } from '../auth/cookies.ts';
 import { buildEndSessionUrl } from '../auth/oidc-client.ts';
@@ -8,6 +8,7 @@ import { crossSiteSignOutPage, leavingPage } from '../http/gateway-pages.ts';
 import { htmlResponse, type LocalResponse, redirectTo } from '../http/local-response.ts';
 import { fromSameOrigin } from '../http/same-origin.ts';
 import type { RequestScope } from '../request-scope.ts';
+import { endEverywhere } from './end-everywhere.ts';
 
 /** How long the page to come back to after a sign-out is kept (through the provider's own sign-out). */
 const RETURN_COOKIE_SECONDS = 600;
@@ -87,18 +88,13 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
   let location = origin + auth.paths.signedOut;
   if (session) {
     auth.sessions.end(session);
-    scope.state.sessionEnds?.end(
+    endEverywhere(
+      scope,
+      auth,
       { session: session.sid, before: session.iat, reason: 'signed out' },
-      scope.state.appKey,
-      auth.settings.session.absoluteMs,
       sessionEndAccount(session.idp, session.sub),
     );
-    authEvent(scope, 'logout', {
-      provider: session.idp,
-      sub: session.sub,
-      email: session.email,
-      sessionId: session.sid,
-    });
+    authEvent(scope, 'logout', sessionEventFields(session));
     const provider = auth.providers.get(session.idp);
     try {
       const config = provider ? await provider.configuration() : undefined;

@@ -1,5 +1,5 @@
 import { HttpError } from '../../../../contract/errors.ts';
-import { authEvent } from '../../auth/auth-events.ts';
+import { authEvent, sessionEventFields } from '../../auth/auth-events.ts';
 import type { AuthRuntime } from '../../auth/auth-runtime.ts';
 import { browserBinding } from '../../auth/browser-binding.ts';
 import { serviceTokenIdentity } from '../../auth/machine-identity.ts';
@@ -100,11 +100,6 @@ function fromItsBrowser(
   return session.b !== undefined && session.b === browserBinding(auth, cookies);
 }
 
-/** The session fields of an auth event. */
-function sessionFields(session: Session) {
-  return { provider: session.idp, sub: session.sub, email: session.email, sessionId: session.sid };
-}
-
 function endedSession(session: Session, reason: EndedSession['reason']): EndedSession {
   return { sessionId: session.sid, reason, sub: session.sub, email: session.email, idp: session.idp };
 }
@@ -123,7 +118,7 @@ function useSession(
     return undefined;
   }
   if (!fromItsBrowser(auth, session, scope.req.headers.cookie)) {
-    authEvent(scope, 'session_refused', { reason: 'other_browser', ...sessionFields(session) });
+    authEvent(scope, 'session_refused', { reason: 'other_browser', ...sessionEventFields(session) });
     scope.setCookies = auth.sessions.clear(present.names);
     return undefined;
   }
@@ -133,13 +128,13 @@ function useSession(
   const lastSeen = auth.sessions.lastSeen(session);
   if (session.exp <= now || now - lastSeen >= idleSeconds) {
     const reason = session.exp <= now ? 'absolute_lifetime' : 'idle_timeout';
-    authEvent(scope, 'session_expired', { reason, ...sessionFields(session) });
+    authEvent(scope, 'session_expired', { reason, ...sessionEventFields(session) });
     return endSession(scope, auth, session, present, 'expired');
   }
   const revocation = scope.state.revocations.find(session);
   if (revocation) {
     authEvent(scope, 'session_revoked', {
-      ...sessionFields(session),
+      ...sessionEventFields(session),
       revocation: revocation.name,
       reason: revocation.reason,
     });
