@@ -12,8 +12,9 @@ export interface Session {
   /** The identity provider (login method) the user signed in with. */
   readonly idp: string;
   /**
-   * The provider's session id (`sid` of the ID token), which a back-channel or front-channel logout names; absent
-   * when the provider sends none (and in cookies sealed before Gatehouse kept it).
+   * The provider's session id (`sid` of the ID token), which a back-channel or front-channel
+   * logout names; absent when the provider sends none (and in cookies sealed before Gatehouse
+   * kept it).
    */
   readonly psid?: string;
   /** ID token claims beyond the standard ones, for claim selectors. */

@@ -45,13 +45,13 @@ Options:
                                 at once, as SIGINT does)
   --poll-interval <d>           config re-check interval besides file watching (default 1s)
   --revocations-dir <dir>       with --config: a directory the replicas share; its AccessRevocation
-                                files are read with the config, and sign-outs and back-channel
-                                logouts are written there, so they end the session in every replica;
+                                files are read with the config, and sign-outs and logouts from the
+                                provider are written there, so they end the session in every replica;
                                 the replica reports the revocations in force in it under .replicas/
-  --session-ends-file <file>    keeps this sidecar's sign-outs and logouts from the provider across a
-                                restart of its container: enforced again at start, and those not
-                                through to the operator (or --revocations-dir) yet sent again;
-                                one file per sidecar, never shared (replicas share
+  --session-ends-file <file>    keeps this sidecar's sign-outs and logouts from the provider
+                                across a restart of its container: enforced again at start, and
+                                those not through to the operator (or --revocations-dir) yet sent
+                                again; one file per sidecar, never shared (replicas share
                                 --revocations-dir) (injected sidecars: an emptyDir of the pod)
   --in-progress-interval <d>    a request still in progress (a stream, a long download, a WebSocket)
                                 gets a request_in_progress line once it has lasted this long, and
