@@ -36,7 +36,11 @@ export function frontchannelLogoutRoute(scope: RequestScope, auth: AuthRuntime):
     return frameableEmptyPage(status, []);
   };
   if (sid === null || sid.length === 0 || sid.length > MAX_SID_LENGTH) return refuse('missing_sid', 400);
-  const providers = [...auth.providers.values()].filter((p) => iss === null || p.settings.issuer === iss);
+  // Issuers are rendered without a trailing slash; some providers name theirs with one.
+  const issuer = iss?.replace(/\/$/, '') ?? null;
+  const providers = [...auth.providers.values()].filter(
+    (p) => issuer === null || p.settings.issuer === issuer,
+  );
   if (providers.length === 0) return refuse('unknown_issuer', 400);
   const now = Math.floor(Date.now() / 1000);
   let session: Session | undefined;
