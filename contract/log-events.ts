@@ -52,6 +52,18 @@ export const LOGOUT_TOKEN_REFUSALS = [
   'busy',
 ] as const;
 
+/** Why listing a user's groups from Microsoft Graph failed (groupsOverage). */
+export const GROUPS_LIST_FAILURES = [
+  'no_access_token',
+  'graph_refused',
+  'graph_error',
+  'graph_unreachable',
+  'bad_answer',
+  'next_page_elsewhere',
+  'too_many_memberships',
+] as const;
+export type GroupsListFailure = (typeof GROUPS_LIST_FAILURES)[number];
+
 /** Why a front-channel logout ended nothing. */
 export const FRONTCHANNEL_LOGOUT_REFUSALS = ['missing_sid', 'unknown_issuer', 'unknown_session'] as const;
 export type FrontchannelLogoutRefusalCode = (typeof FRONTCHANNEL_LOGOUT_REFUSALS)[number];
@@ -148,7 +160,7 @@ export const AUTH_EVENTS = {
     groupsLeftOut: opt(
       Type.Literal(true, {
         description:
-          "The provider left the user's groups out of the ID token and named where to fetch them instead (Microsoft Entra ID does for an account in more than 200 groups), and they were not listed from Microsoft Graph (the provider has no `groupsOverage`, or the listing failed: `groupsListFailed`): `groups` is 0 and no group rule matches this session. See authentication.md, Groups.",
+          "The provider left the user's groups out of the ID token and named where to fetch them instead (Microsoft Entra ID does for an account in more than 200 groups), and they were not listed from Microsoft Graph (the provider has no `groupsOverage`, or the listing failed: a `groups_list_failed` event before this one says why): `groups` is 0 and no group rule matches this session. See authentication.md, Groups.",
       }),
     ),
     groupsListed: opt(
@@ -156,12 +168,20 @@ export const AUTH_EVENTS = {
         'The groups Microsoft Graph listed for the user in place of those the ID token left out (`groupsOverage`); `groups` of them were kept, those the policies name or `identityHeaders.groupsFilter` passes.',
       ),
     ),
-    groupsListFailed: opt(
-      str(
-        'Why listing the groups from Microsoft Graph failed (its status and error code, a timeout, a next page elsewhere); the session has no groups.',
-      ),
-    ),
   }),
+  groups_list_failed: event(
+    'Listing the groups an ID token left out from Microsoft Graph (`groupsOverage`) failed: at sign-in the session has none (`login_succeeded` follows with `groupsLeftOut`), at a refresh it keeps those it had.',
+    {
+      provider: Provider,
+      sub: Subject,
+      when: StringEnum(['sign_in', 'refresh'] as const, { description: 'At sign-in or at a refresh.' }),
+      reason: StringEnum(GROUPS_LIST_FAILURES, {
+        description:
+          '`no_access_token`: the token endpoint gave none; `graph_refused`: Graph answered 401 or 403 (the access token is not for Graph, or lacks User.Read: the scopes, or the admin consent); `graph_error`: another status; `graph_unreachable`: no connection, no answer within 10 s, or an answer over 1 MiB; `bad_answer`: not a membership list; `next_page_elsewhere`: a next page on another origin than `graphUrl`, not followed; `too_many_memberships`: more than 50 pages of 999.',
+      }),
+      detail: str("Graph's status and error code, or the error; never a token."),
+    },
+  ),
   login_failed: event('A sign-in failed; no session.', {
     reason: StringEnum(LOGIN_FAILURES, {
       description:
@@ -211,14 +231,7 @@ export const AUTH_EVENTS = {
     }),
     provider: opt(str('The identity provider `iss` names, when it names one.')),
   }),
-  session_refreshed: event("The provider refreshed a session's tokens.", {
-    ...SessionFields,
-    groupsListFailed: opt(
-      str(
-        'Listing the groups the ID token left out from Microsoft Graph failed (`groupsOverage`); the session keeps the groups it had.',
-      ),
-    ),
-  }),
+  session_refreshed: event("The provider refreshed a session's tokens.", SessionFields),
   session_refresh_failed: event('A refresh failed.', {
     ...SessionFields,
     reason: StringEnum(

@@ -77,27 +77,38 @@ describe('groups left out of the ID token, listed from Microsoft Graph (groupsOv
     [
       'Graph down (503)',
       { kind: 'status', status: 503, code: 'ServiceUnavailable' },
+      'graph_error',
       'Microsoft Graph answered 503 ServiceUnavailable',
     ],
     [
       'a token Graph refuses (403)',
       { kind: 'status', status: 403, code: 'Authorization_RequestDenied' },
+      'graph_refused',
       'lacks User.Read',
     ],
-    ['a next page on another origin', 'elsewhere', 'named a next page elsewhere; not followed'],
-    ['pages without end', { kind: 'endless' }, 'more than 49950 memberships'],
+    ['a next page on another origin', 'elsewhere', 'next_page_elsewhere', 'named a next page elsewhere'],
+    ['pages without end', { kind: 'endless' }, 'too_many_memberships', 'more than 49950 memberships'],
+    ['a connection reset', { kind: 'reset' }, 'graph_unreachable', 'ECONNRESET'],
+    ['an answer that is not JSON', { kind: 'not-json' }, 'bad_answer', 'no JSON'],
   ] as const)(
     '%s: the sign-in goes on without groups, says why, and is refused by group rules',
-    async (_what, behaviour, detail) => {
+    async (_what, behaviour, reason, detail) => {
       graph.behaviour =
         behaviour === 'elsewhere' ? { kind: 'next-elsewhere', elsewhere: elsewhere.origin } : behaviour;
+      const failures = stack.sidecar.events('groups_list_failed').length;
       const browser = new HttpBrowser();
       const pages = await signInWithDevProvider(browser, `${stack.origin}/reports`, 'carol');
       expect(pages.at(-1)?.status).toBe(403);
       expect(pages.at(-1)?.body).toContain('left your groups out');
-      const line = lastSignIn('carol');
-      expect(line).toMatchObject({ groups: 0, groupsLeftOut: true });
-      expect(String(line?.groupsListFailed)).toContain(detail);
+      expect(lastSignIn('carol')).toMatchObject({ groups: 0, groupsLeftOut: true });
+      const failed = stack.sidecar.events('groups_list_failed').slice(failures);
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatchObject({ provider: 'dev', sub: 'carol', when: 'sign_in', reason });
+      expect(String(failed[0]?.detail)).toContain(detail);
+      // Counted by reason, for an alert.
+      expect(await stack.sidecar.metrics.registry.metrics()).toMatch(
+        new RegExp(`gatehouse_auth_events_total\\{[^}]*event="groups_list_failed"[^}]*reason="${reason}"`),
+      );
       // The token never went to the other origin.
       expect(elsewhere.requests).toEqual([]);
     },
@@ -115,11 +126,11 @@ describe('groups left out of the ID token, listed from Microsoft Graph (groupsOv
     graph.behaviour = { kind: 'status', status: 503, code: 'ServiceUnavailable' };
     await sleep(2_200);
     expect((await browser.fetch(`${stack.origin}/graph-down`)).status).toBe(200);
-    const refreshed = stack.sidecar
-      .events('session_refreshed')
-      .filter((l) => l.sub === 'carol')
-      .at(-1);
-    expect(String(refreshed?.groupsListFailed)).toContain('503');
+    expect(stack.sidecar.events('groups_list_failed').at(-1)).toMatchObject({
+      sub: 'carol',
+      when: 'refresh',
+      reason: 'graph_error',
+    });
     graph.behaviour = { kind: 'answer' };
   });
 });

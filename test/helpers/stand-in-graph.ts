@@ -9,7 +9,11 @@ export type GraphBehaviour =
   /** Its next page named on another origin (where the token must not go). */
   | { readonly kind: 'next-elsewhere'; readonly elsewhere: string }
   /** A next page after every page, for ever. */
-  | { readonly kind: 'endless' };
+  | { readonly kind: 'endless' }
+  /** The connection reset before any answer. */
+  | { readonly kind: 'reset' }
+  /** 200 with a body that is not JSON (a proxy's page). */
+  | { readonly kind: 'not-json' };
 
 /** One request the stand-in saw. */
 export interface GraphRequest {
@@ -57,6 +61,11 @@ export async function startStandInGraph(pageSize = 100): Promise<StandInGraph> {
         error: { code: 'InvalidAuthenticationToken', message: 'Access token validation failure.' },
       });
     const behaviour = graph.behaviour;
+    if (behaviour.kind === 'reset') return req.socket.resetAndDestroy();
+    if (behaviour.kind === 'not-json') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      return res.end('<html>Sign in to the proxy</html>');
+    }
     if (behaviour.kind === 'status') return json(res, behaviour.status, { error: { code: behaviour.code } });
     const select = (url.searchParams.get('$select') ?? 'id').split(',');
     const skip = Number(url.searchParams.get('$skiptoken') ?? 0);

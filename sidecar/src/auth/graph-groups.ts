@@ -1,5 +1,6 @@
 import type { RenderedProvider } from '../../../contract/config/auth-config.ts';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
+import type { GroupsListFailure } from '../../../contract/log-events.ts';
 import { compileWildcard } from '../../../contract/policy/path-glob.ts';
 import { capField } from '../../../lib/log/sanitize.ts';
 import { fetchForCall, PROVIDER_TIMEOUT_SECONDS } from './oidc-client.ts';
@@ -22,7 +23,9 @@ export type GraphListing =
       /** Groups listed in all, kept or not. */
       readonly listed: number;
     }
-  | { readonly ok: false; readonly detail: string };
+  | { readonly ok: false; readonly reason: GroupsListFailure; readonly detail: string };
+
+const failed = (reason: GroupsListFailure, detail: string): GraphListing => ({ ok: false, reason, detail });
 
 /** What a failed answer of Graph says: its status and its error code (never a token). */
 async function answerDetail(response: Response): Promise<string> {
@@ -53,7 +56,7 @@ export async function listGraphGroups(
   accessToken: string | undefined,
   keep: (group: string) => boolean,
 ): Promise<GraphListing> {
-  if (!accessToken) return { ok: false, detail: 'the token endpoint gave no access token' };
+  if (!accessToken) return failed('no_access_token', 'the token endpoint gave no access token');
   const field = settings.groupField;
   const select = field === 'id' ? 'id' : `id,${field}`;
   let url: string | undefined =
@@ -64,16 +67,20 @@ export async function listGraphGroups(
   try {
     for (let page = 0; url !== undefined; page++) {
       if (page === MAX_GRAPH_PAGES)
-        return { ok: false, detail: `more than ${MAX_GRAPH_PAGES * PAGE_SIZE} memberships` };
+        return failed('too_many_memberships', `more than ${MAX_GRAPH_PAGES * PAGE_SIZE} memberships`);
       const response = await fetchForCall(url, {
         headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
         redirect: 'error',
         signal,
       });
-      if (response.status !== 200) return { ok: false, detail: await answerDetail(response) };
+      if (response.status !== 200)
+        return failed(
+          response.status === 401 || response.status === 403 ? 'graph_refused' : 'graph_error',
+          await answerDetail(response),
+        );
       const body = (await response.json()) as { value?: unknown; '@odata.nextLink'?: unknown };
       if (!Array.isArray(body.value))
-        return { ok: false, detail: 'Microsoft Graph answered without a value list' };
+        return failed('bad_answer', 'Microsoft Graph answered without a value list');
       for (const item of body.value as unknown[]) {
         if (item === null || typeof item !== 'object') continue;
         const member = item as Record<string, unknown>;
@@ -85,18 +92,19 @@ export async function listGraphGroups(
       const next = body['@odata.nextLink'];
       if (next === undefined || next === null) url = undefined;
       else if (typeof next === 'string' && next.startsWith(`${settings.graphUrl}/`)) url = next;
-      else return { ok: false, detail: 'Microsoft Graph named a next page elsewhere; not followed' };
+      else return failed('next_page_elsewhere', 'Microsoft Graph named a next page elsewhere; not followed');
     }
   } catch (error) {
+    if (signal.aborted) return failed('graph_unreachable', `no answer within ${PROVIDER_TIMEOUT_SECONDS} s`);
+    // A body that is not JSON is a bad answer; anything else never got one (refused, reset, too large).
+    if (error instanceof SyntaxError) return failed('bad_answer', 'Microsoft Graph answered with no JSON');
     const code = (error as { code?: unknown }).code;
-    if (signal.aborted) return { ok: false, detail: `no answer within ${PROVIDER_TIMEOUT_SECONDS} s` };
-    return {
-      ok: false,
-      detail: capField(
-        typeof code === 'string' ? code : error instanceof Error ? error.message : String(error),
-        200,
-      ),
-    };
+    const cause = (error as { cause?: { code?: unknown } }).cause?.code;
+    const name = typeof code === 'string' ? code : typeof cause === 'string' ? cause : undefined;
+    return failed(
+      'graph_unreachable',
+      capField(name ?? (error instanceof Error ? error.message : String(error)), 200),
+    );
   }
   return { ok: true, groups: [...kept], listed };
 }

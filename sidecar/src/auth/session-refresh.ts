@@ -98,10 +98,15 @@ async function refresh(
       refreshToken: tokens.refresh_token ?? session.refreshToken,
       idToken: tokens.id_token ?? session.idToken,
     };
-    authEvent(scope, 'session_refreshed', {
-      ...sessionEventFields(next),
-      ...(listing && !listing.ok ? { groupsListFailed: listing.detail } : {}),
-    });
+    if (listing && !listing.ok)
+      authEvent(scope, 'groups_list_failed', {
+        provider: session.idp,
+        sub: session.sub,
+        when: 'refresh',
+        reason: listing.reason,
+        detail: listing.detail,
+      });
+    authEvent(scope, 'session_refreshed', sessionEventFields(next));
     // As at sign-in: the refreshed session (new groups or claims) must fit the cookies a browser sends back.
     return { session: next, cookies: await auth.sessions.store(next, present, auth.sessions.signInChunks) };
   } catch (error) {

@@ -257,13 +257,20 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   const others = await signInsInProgress(scope, auth, now, name);
   const room = loginCookieRoom(auth.maxHeaderBytes, setCookieBytes(sessionCookies));
   for (const other of signInsToEnd(others, 0, room)) clear.push(loginCookie(auth, other, '', 0));
+  if (listing && !listing.ok)
+    authEvent(scope, 'groups_list_failed', {
+      provider: session.idp,
+      sub: session.sub,
+      when: 'sign_in',
+      reason: listing.reason,
+      detail: listing.detail,
+    });
   authEvent(scope, 'login_succeeded', {
     ...sessionEventFields(session),
     ...(session.psid ? { providerSession: session.psid } : {}),
     groups: session.groups.length,
     ...(session.groupsLeftOut ? { groupsLeftOut: true } : {}),
     ...(listing?.ok ? { groupsListed: listing.listed } : {}),
-    ...(listing && !listing.ok ? { groupsListFailed: listing.detail } : {}),
   });
   return redirectTo(`${auth.settings.externalOrigin}${tx.r}`, [...clear, ...sessionCookies], 'gateway');
 }
