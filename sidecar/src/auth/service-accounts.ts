@@ -5,6 +5,7 @@ import type { SERVICE_ACCOUNT_FAILURES } from '../../../contract/log-events.ts';
 import { boundedCache } from '../../../lib/bounded-cache.ts';
 import { boundedResponse } from '../../../lib/http/bounded-response.ts';
 import { Agent } from '../../../lib/http/undici-core.ts';
+import { undiciPackage } from '../../../lib/http/undici-package.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
 import { serviceAccountIdentity } from './machine-identity.ts';
 
@@ -57,7 +58,7 @@ export function createServiceAccountVerifier(
     cooldownDuration: 30_000,
     // undici's fetch (the whole package) loads with the first key fetch, not with every sidecar.
     [customFetch]: async (url: string, init: RequestInit) => {
-      const { fetch } = await import('undici');
+      const { fetch } = await undiciPackage();
       const headers: Record<string, string> = { ...Object.fromEntries(new Headers(init.headers)) };
       if (settings.bearerTokenFile) {
         headers.authorization = `Bearer ${readFileSync(settings.bearerTokenFile, 'utf8').trim()}`;
