@@ -287,6 +287,15 @@ export const SIDECAR_EVENTS = {
     'The sidecar was started without its Node.js options (V8 sizes the young generation from the memory limit, so collections cost more CPU per request or streaming holds more memory; V8 compiles can hold requests back under load).',
     { expected: str('The options it expects.'), hint: str('How to start it.') },
   ),
+  egress_proxy: event(
+    "The sidecar's calls to identity providers and Microsoft Graph (discovery, keys, token, userinfo, groups) go through the egress proxy of its environment (HTTPS_PROXY, HTTP_PROXY); the application and the operator are reached directly.",
+    {
+      proxies: Type.Array(Type.String(), {
+        description: 'The proxies named, as origins (a user or password in the URL is never logged).',
+      }),
+      noProxy: Nullable(Type.String(), 'NO_PROXY: the hosts reached directly; null when unset.'),
+    },
+  ),
   listen_backlog_capped: event(
     "The kernel caps the sidecar's listen backlog below `--listen-backlog` (the pod's net.core.somaxconn): a burst of new clients past the cap waits for its handshakes to be retried, a second or more.",
     {

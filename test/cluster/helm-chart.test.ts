@@ -55,6 +55,8 @@ const EVERYTHING = [
   'image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
   '--set-json',
   'sidecar.imagePullSecrets=[{"name":"corp-registry"}]',
+  '--set-json',
+  'sidecar.egressProxy={"httpsProxy":"http://proxy.corp:3128","noProxy":".corp.example,10.0.0.0/8"}',
   '--set',
   'operator.podDisruptionBudget.minAvailable=50%',
   '--set',
@@ -237,6 +239,7 @@ describe('charts/gatehouse', () => {
       operatorUrl: `https://gatehouse-operator.${NAMESPACE}.svc`,
       listenPort: 4180,
       imagePullSecrets: ['corp-registry'],
+      egressProxy: { httpsProxy: 'http://proxy.corp:3128', noProxy: '.corp.example,10.0.0.0/8' },
     });
     // The chart's default sidecar resources are the operator's own defaults (a request that
     // covers the sidecar at rest).
@@ -488,6 +491,11 @@ describe('charts/gatehouse', () => {
     ['a bad enum', ['--set', 'webhook.failurePolicy=Sometimes'], /must be one of 'Fail', 'Ignore'/],
     ['a bad duration', ['--set', 'operator.tls.certValidity=90days'], /operator\/tls\/certValidity/],
     ['a timeout over 30 s', ['--set', 'webhook.timeoutSeconds=45'], /webhook\/timeoutSeconds/],
+    [
+      'an egress proxy without a scheme',
+      ['--set', 'sidecar.egressProxy.httpsProxy=proxy.corp:3128'],
+      /sidecar\/egressProxy\/httpsProxy/,
+    ],
   ])('values.schema.json refuses %s', async (_what, values, message) => {
     await expect(render(values)).rejects.toThrow(message);
   });

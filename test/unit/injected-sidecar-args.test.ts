@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../contract/errors.ts';
 import { type InjectionContext, injectPod } from '../../operator/src/injection/inject-pod.ts';
 import {
+  InjectionSettingsSchema,
   parseInjectionSettings,
   SIDECAR_LIMIT_FLAGS,
 } from '../../operator/src/injection/injection-settings.ts';
@@ -77,5 +78,22 @@ describe('sidecar args of injected sidecars', () => {
     const pattern: string = schema.properties.sidecar.properties.args.items.pattern;
     const listed = /^\^--\(([^)]*)\)=/.exec(pattern)?.[1]?.split('|');
     expect(listed).toEqual([...SIDECAR_LIMIT_FLAGS]);
+  });
+
+  it("the chart's values schema takes the egress proxy the operator takes", () => {
+    const schema = JSON.parse(
+      readFileSync(resolve(import.meta.dirname, '../../charts/gatehouse/values.schema.json'), 'utf8'),
+    );
+    const chart = schema.properties.sidecar.properties.egressProxy;
+    const operator = InjectionSettingsSchema.properties.egressProxy as unknown as {
+      properties: Record<string, { maxLength: number; pattern: string }>;
+    };
+    expect(chart.additionalProperties).toBe(false);
+    for (const field of ['httpsProxy', 'httpProxy', 'noProxy'] as const)
+      expect(chart.properties[field], field).toEqual({
+        type: 'string',
+        maxLength: operator.properties[field]?.maxLength,
+        pattern: operator.properties[field]?.pattern,
+      });
   });
 });

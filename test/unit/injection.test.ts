@@ -165,6 +165,46 @@ describe('injectPod', () => {
     ]);
   });
 
+  it('gives the sidecar the egress proxy of the settings as HTTPS_PROXY, HTTP_PROXY and NO_PROXY', () => {
+    const proxied: InjectionContext = {
+      ...context,
+      settings: parseInjectionSettings(
+        {
+          image: 'ghcr.io/gatehouse/gatehouse:0.1.0',
+          operatorUrl: 'https://gatehouse-operator.gatehouse-system.svc',
+          egressProxy: { httpsProxy: 'http://proxy.corp:3128', noProxy: '.corp.example,10.0.0.0/8' },
+        },
+        'test',
+      ),
+    };
+    const envOf = (p: PodLike) => (sidecarOf(p)?.env ?? []) as { name: string; value: string }[];
+    const env = envOf(injected(pod(), proxied).pod);
+    expect(env.slice(-2)).toEqual([
+      { name: 'HTTPS_PROXY', value: 'http://proxy.corp:3128' },
+      { name: 'NO_PROXY', value: '.corp.example,10.0.0.0/8' },
+    ]);
+    expect(envOf(injected(pod()).pod).map((e) => e.name)).not.toContain('HTTPS_PROXY');
+  });
+
+  it.each([
+    ['a path', { httpsProxy: 'http://proxy.corp:3128/path' }],
+    ['no scheme', { httpsProxy: 'proxy.corp:3128' }],
+    ['another scheme', { httpProxy: 'socks5://proxy.corp:1080' }],
+    ['spaces in NO_PROXY', { noProxy: '.corp.example, 10.0.0.0/8' }],
+    ['an unknown field', { ftpProxy: 'http://p:1' }],
+  ])('refuses an egress proxy with %s', (_what, egressProxy) => {
+    expect(() =>
+      parseInjectionSettings(
+        {
+          image: 'ghcr.io/gatehouse/gatehouse:0.1.0',
+          operatorUrl: 'https://gatehouse-operator.gatehouse-system.svc',
+          egressProxy,
+        },
+        'injection.yaml',
+      ),
+    ).toThrow(/egressProxy/);
+  });
+
   it('names no UID when the settings leave it to the platform (OpenShift assigns one and refuses any other)', () => {
     const platform: InjectionContext = {
       ...context,

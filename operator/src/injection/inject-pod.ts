@@ -181,6 +181,17 @@ function shutdownDelayArgs(context: InjectionContext): string[] {
   return context.nativeSidecar && !given ? ['--shutdown-delay=0s'] : [];
 }
 
+/** The egress proxy as the environment variables the sidecar reads (egress-proxy.ts). */
+function egressProxyEnv(
+  proxy: InjectionContext['settings']['egressProxy'],
+): { name: string; value: string }[] {
+  const env: { name: string; value: string }[] = [];
+  if (proxy.httpsProxy) env.push({ name: 'HTTPS_PROXY', value: proxy.httpsProxy });
+  if (proxy.httpProxy) env.push({ name: 'HTTP_PROXY', value: proxy.httpProxy });
+  if (proxy.noProxy) env.push({ name: 'NO_PROXY', value: proxy.noProxy });
+  return env;
+}
+
 function sidecarContainer(
   context: InjectionContext,
   application: string,
@@ -214,6 +225,7 @@ function sidecarContainer(
     env: [
       { name: OPERATOR_CA_ENV, value: context.caBundle },
       ...Object.entries(SIDECAR_NODE_ENV).map(([name, value]) => ({ name, value })),
+      ...egressProxyEnv(settings.egressProxy),
     ],
     ports: [
       { name: taken.name ?? UNNAMED_PORT_NAME, containerPort: listenPort, protocol: 'TCP', ...taken.host },

@@ -32,6 +32,8 @@ export const SIDECAR_LIMIT_FLAGS: readonly string[] = [
   'in-progress-interval',
 ];
 
+const ProxyUrl = (description: string) =>
+  Type.String({ pattern: '^https?://[^\\s/?#]+/?$', maxLength: 512, description });
 const Port = (description: string) => Type.Integer({ minimum: 1, maximum: 65535, description });
 const Quantity = (description: string) =>
   Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$', maxLength: 32, description });
@@ -107,6 +109,29 @@ export const InjectionSettingsSchema = Type.Object(
         },
       ),
     ),
+    egressProxy: Type.Optional(
+      Type.Object(
+        {
+          httpsProxy: Type.Optional(
+            ProxyUrl('The proxy for https URLs (HTTPS_PROXY of the sidecar), e.g. http://proxy.corp:3128.'),
+          ),
+          httpProxy: Type.Optional(ProxyUrl('The proxy for http URLs (HTTP_PROXY of the sidecar).')),
+          noProxy: Type.Optional(
+            Type.String({
+              pattern: '^[^\\s]*$',
+              maxLength: 4096,
+              description:
+                'Hosts reached directly (NO_PROXY of the sidecar), comma-separated: names (a leading dot for a domain), addresses, CIDR ranges, host:port.',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "The corporate egress proxy the injected sidecars' calls to identity providers and Microsoft Graph go through (their application and the operator are reached directly).",
+        },
+      ),
+    ),
     resources: Type.Optional(
       Type.Object(
         {
@@ -137,6 +162,12 @@ export interface InjectionSettings {
   readonly imagePullSecrets: readonly string[];
   /** Client-limit flags appended to every injected sidecar's command line. */
   readonly args: readonly string[];
+  /** The egress proxy given to every injected sidecar as HTTPS_PROXY, HTTP_PROXY and NO_PROXY. */
+  readonly egressProxy: {
+    readonly httpsProxy?: string;
+    readonly httpProxy?: string;
+    readonly noProxy?: string;
+  };
   readonly resources: {
     readonly requests: Readonly<Record<string, string>>;
     readonly limits: Readonly<Record<string, string>>;
@@ -172,6 +203,7 @@ export function parseInjectionSettings(value: unknown, source: string): Injectio
     runAsUser: input.runAsUser === undefined ? DEFAULT_INJECTION.runAsUser : input.runAsUser,
     imagePullSecrets: Object.freeze([...new Set((input.imagePullSecrets ?? []).map((s) => s.name))]),
     args: Object.freeze([...(input.args ?? [])]),
+    egressProxy: Object.freeze({ ...(input.egressProxy ?? {}) }),
     resources: {
       requests: input.resources?.requests ?? DEFAULT_INJECTION.resources.requests,
       limits: input.resources?.limits ?? DEFAULT_INJECTION.resources.limits,

@@ -3,7 +3,15 @@ import type * as oidc from 'openid-client';
 import type { RenderedProvider } from '../../../contract/config/auth-config.ts';
 import { boundedResponse } from '../../../lib/http/bounded-response.ts';
 import { isLoopbackHost } from '../../../lib/net/client-ip.ts';
+import { type EgressProxy, egressProxyOf } from './egress-proxy.ts';
 import { providerCallSignal } from './provider-calls.ts';
+
+/** The environment's egress proxy, read once (egressProxyOf). */
+let proxy: EgressProxy | null | undefined;
+export const egressProxy = (): EgressProxy | null => {
+  proxy ??= egressProxyOf();
+  return proxy;
+};
 
 /** Seconds allowed for each call to a provider (discovery, token, refresh). */
 export const PROVIDER_TIMEOUT_SECONDS = 10;
@@ -74,7 +82,9 @@ export async function fetchForCall(
       : init.signal
         ? AbortSignal.any([init.signal, cancelled])
         : cancelled;
-  const response = await fetch(url, { ...(init as RequestInit), ...(signal ? { signal } : {}) });
+  const request = { ...(init as RequestInit), ...(signal ? { signal } : {}) };
+  const proxy = egressProxy();
+  const response = proxy ? await proxy.fetch(url, request) : await fetch(url, request);
   return boundedResponse(response, url, PROVIDER_ANSWER_MAX_BYTES);
 }
 

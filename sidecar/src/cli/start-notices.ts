@@ -3,12 +3,13 @@ import { SIDECAR_NODE_OPTIONS } from '../../../contract/sidecar-node-options.ts'
 import { kernelBacklogCap } from '../../../lib/listen.ts';
 import type { LogSink } from '../../../lib/log/log-sink.ts';
 import { RESERVED_FILES } from '../../../lib/open-files.ts';
+import { egressProxy } from '../auth/oidc-client.ts';
 import type { SidecarFlags } from './sidecar-flags.ts';
 
 /**
  * The lines a started sidecar writes when it runs with less than it was asked for: a listen queue
  * the kernel caps, connections the open-file limit caps, and the Node.js options missing (each
- * with what to do).
+ * with what to do); and the egress proxy its calls to identity providers take, when it has one.
  */
 export function logStartNotices(
   sink: LogSink,
@@ -36,6 +37,8 @@ export function logStartNotices(
       openFileLimit: fileLimit,
       hint: `raise the container's open-file limit (RLIMIT_NOFILE, set by the container runtime) to ${flags.limits.maxConnections + RESERVED_FILES}, or give --max-connections=${maxConnections}`,
     });
+  const proxy = egressProxy();
+  if (proxy !== null) logEvent(sink, 'egress_proxy', { proxies: [...proxy.proxies], noProxy: proxy.noProxy });
   if (!started.nodeOptionsApplied)
     logEvent(sink, 'node_options_missing', {
       expected: SIDECAR_NODE_OPTIONS,
