@@ -339,6 +339,37 @@ describe('front-channel logout (OpenID Connect Front-Channel Logout 1.0)', () =>
   }, 60_000);
 });
 
+describe('hostile clients at the front-channel logout endpoint', () => {
+  const get = (query: string, extra = '') =>
+    `GET /.gatehouse/frontchannel-logout${query} HTTP/1.1\r\nHost: 127.0.0.1:${guardedPort}\r\n${extra}\r\n`;
+
+  it('30 guesses pipelined on one connection, a sid of 10 KB, a request cut mid-line and a reset: answered or dropped, nothing written, the replica serves', async () => {
+    const before = readdirSync(revocationsDir).filter((f) => f.startsWith('session-end-')).length;
+    // 30 guesses in one write, pipelined (32 is the most a connection may have unanswered): each
+    // answered 200 in order, none ends or writes anything.
+    const pipelined = await openRaw(guardedPort);
+    pipelined.socket.write(Array.from({ length: 30 }, (_, i) => get(`?sid=guess-${i}`)).join(''));
+    await pipelined.until(() => (pipelined.received().match(/HTTP\/1\.1 200/g) ?? []).length >= 30, 5_000);
+    expect((pipelined.received().match(/HTTP\/1\.1 200/g) ?? []).length).toBe(30);
+    pipelined.socket.destroy();
+    // A sid far past any provider's: refused before anything is looked up.
+    const long = await openRaw(guardedPort);
+    long.socket.write(get(`?sid=${'s'.repeat(10_000)}`, 'Connection: close\r\n'));
+    await long.waitFor(/HTTP\/1\.1 400/, 5_000);
+    // Cut in the middle of the request line, then reset; and one reset after its head.
+    const cut = await openRaw(guardedPort);
+    cut.socket.write('GET /.gatehouse/frontchannel-logout?sid=gue');
+    await sleep(50);
+    cut.socket.resetAndDestroy();
+    const afterHead = await openRaw(guardedPort);
+    afterHead.socket.write(get('?sid=guess-x'));
+    afterHead.socket.resetAndDestroy();
+    await sleep(300);
+    expect(readdirSync(revocationsDir).filter((f) => f.startsWith('session-end-')).length).toBe(before);
+    expect((await request(`http://127.0.0.1:${guardedPort}/.gatehouse/ready`)).statusCode).toBe(200);
+  });
+});
+
 describe('hostile clients at the back-channel logout endpoint', () => {
   const post = (length: number) =>
     `POST /.gatehouse/backchannel-logout HTTP/1.1\r\nHost: 127.0.0.1:${guardedPort}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\n\r\n`;
