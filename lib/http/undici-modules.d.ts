@@ -1,4 +1,4 @@
-// undici's own modules, imported by path in lib/http/undici-core.ts; their types are the package's.
+// undici's own modules, imported by path in lib/http/undici-core.ts and undici-proxy.ts; their types are the package's.
 declare module 'undici/lib/dispatcher/agent.js' {
   import type { Agent } from 'undici';
 
@@ -25,5 +25,17 @@ declare module 'undici/lib/core/connect.js' {
   import type { buildConnector } from 'undici';
 
   const implementation: typeof buildConnector;
+  export default implementation;
+}
+declare module 'undici/lib/dispatcher/proxy-agent.js' {
+  import type { ProxyAgent } from 'undici';
+
+  const implementation: typeof ProxyAgent;
+  export default implementation;
+}
+declare module 'undici/lib/dispatcher/env-http-proxy-agent.js' {
+  import type { EnvHttpProxyAgent } from 'undici';
+
+  const implementation: typeof EnvHttpProxyAgent;
   export default implementation;
 }

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { Dispatcher } from 'undici';
 import { parse } from 'yaml';
 import { Agent } from '../http/undici-core.ts';
+import { EnvHttpProxyAgent, ProxyAgent } from '../http/undici-proxy.ts';
 import { type ExecCredential, execCredentials, parseExecPlugin } from './exec-credential.ts';
 import { KubeconfigError } from './kube-errors.ts';
 
@@ -13,8 +15,8 @@ const TOKEN_REREAD_MS = 60_000;
 /** How to reach the API server: its URL, a TLS-configured dispatcher and the current bearer token. */
 export interface KubeConnection {
   readonly server: string;
-  /** The current connection pool. */
-  readonly dispatcher: Agent;
+  /** The current connection pool (through a proxy when the kubeconfig or the environment names one). */
+  readonly dispatcher: Dispatcher;
   /**
    * Drops every pooled connection and starts a fresh pool: after a stalled watch, a half-open
    * TCP connection would otherwise keep swallowing requests until they time out.
@@ -44,24 +46,31 @@ export function createConnection(options: {
   impersonate?: { user: string; groups?: readonly string[] };
   /** A credential plugin's current token or client certificate (kubeconfig `exec`). */
   credentials?: () => ExecCredential;
+  /**
+   * How to reach the server: the kubeconfig's `proxy-url` (http or https), or the proxy of
+   * the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, as kubectl reads them); directly without.
+   */
+  proxy?: { readonly url: string } | 'environment';
 }): KubeConnection {
   // The client certificate the pool was made with: a plugin's new one needs a new pool.
   let agentCert: string | Buffer | undefined;
-  const newAgent = (): Agent => {
+  const newAgent = (): Dispatcher => {
     const fromPlugin = options.credentials?.();
     const cert = fromPlugin?.cert ?? options.cert;
     const key = fromPlugin?.key ?? options.key;
     agentCert = cert;
-    return new Agent({
-      connect: {
-        ...(options.ca ? { ca: options.ca } : {}),
-        ...(cert ? { cert } : {}),
-        ...(key ? { key } : {}),
-        rejectUnauthorized: options.insecureSkipTlsVerify !== true,
-      },
-      keepAliveTimeout: 30_000,
-      connections: 32,
-    });
+    const tls = {
+      ...(options.ca ? { ca: options.ca } : {}),
+      ...(cert ? { cert } : {}),
+      ...(key ? { key } : {}),
+      rejectUnauthorized: options.insecureSkipTlsVerify !== true,
+    };
+    const pool = { keepAliveTimeout: 30_000, connections: 32 };
+    const proxy = options.proxy;
+    if (proxy === undefined) return new Agent({ connect: tls, ...pool });
+    // Through a proxy the server's TLS is the tunnel's (requestTls); without one (NO_PROXY), the connection's.
+    if (proxy === 'environment') return new EnvHttpProxyAgent({ connect: tls, requestTls: tls, ...pool });
+    return new ProxyAgent({ uri: proxy.url, requestTls: tls, ...pool });
   };
   let dispatcher = newAgent();
   let cached: { value: string; at: number } | undefined;
@@ -130,6 +139,11 @@ export function defaultNamespace(options: ConnectionOptions = {}): string {
   return config.contexts?.find((c) => c.name === name)?.context.namespace ?? 'default';
 }
 
+/** Whether the environment names a proxy, as kubectl reads it (either case). */
+function environmentProxy(env: NodeJS.ProcessEnv = process.env): boolean {
+  return ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((name) => (env[name] ?? '') !== '');
+}
+
 function kubeconfigPath(options: ConnectionOptions): string {
   return (
     options.kubeconfig ??
@@ -167,6 +181,17 @@ function connectionFromKubeconfig(path: string, contextName?: string): KubeConne
     if (typeof file === 'string') return readFileSync(resolve(base, file));
     return undefined;
   };
+  const proxyUrl = cluster['proxy-url'];
+  if (
+    proxyUrl !== undefined &&
+    (typeof proxyUrl !== 'string' || !/^https?:\/\/[^/?#\s]+\/?$/i.test(proxyUrl))
+  )
+    throw new KubeconfigError(
+      'kubeconfig_invalid',
+      /^socks5h?:/i.test(String(proxyUrl))
+        ? `${path}: cluster ${context.cluster}: proxy-url ${String(proxyUrl)}: a SOCKS proxy is not supported; use an http or https proxy, or a tunnel to the API server (ssh -L) as its server`
+        : `${path}: cluster ${context.cluster}: proxy-url must be an http or https URL (got ${JSON.stringify(proxyUrl)})`,
+    );
   const ca = material(cluster['certificate-authority-data'], cluster['certificate-authority']);
   const cert = material(user['client-certificate-data'], user['client-certificate']);
   const key = material(user['client-key-data'], user['client-key']);
@@ -188,6 +213,11 @@ function connectionFromKubeconfig(path: string, contextName?: string): KubeConne
     ...(typeof user.tokenFile === 'string' ? { tokenFile: resolve(base, user.tokenFile) } : {}),
     insecureSkipTlsVerify,
     ...(credentials ? { credentials } : {}),
+    ...(typeof proxyUrl === 'string'
+      ? { proxy: { url: proxyUrl } }
+      : environmentProxy()
+        ? { proxy: 'environment' as const }
+        : {}),
     ...(typeof user.as === 'string'
       ? {
           impersonate: {

@@ -11,6 +11,7 @@ import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import type { Operator } from '../../operator/src/operator.ts';
 import { controlPlaneAssets, freePort } from '../helpers/control-plane.ts';
 import { kubeconfigWithUser, writeExecPlugin } from '../helpers/exec-plugin.ts';
+import { startForwardProxy } from '../helpers/forward-proxy.ts';
 import { within } from '../helpers/hostile.ts';
 import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
 import { eventually, type OperatorCluster, startOperatorCluster } from '../helpers/operator-cluster.ts';
@@ -437,6 +438,81 @@ describe('revocation', () => {
     const bad = await run(['gatehouse', 'revoke', '--user', 'not-an-email']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--user must be an email address');
+  });
+
+  it("reaches the API server through a proxy: the kubeconfig's proxy-url, or HTTPS_PROXY as kubectl reads it", async () => {
+    const plane = env.cluster;
+    const proxy = await startForwardProxy();
+    const apiServer = new URL(plane.server).host;
+    try {
+      const revoke = (kubeconfig: string, extraEnv: NodeJS.ProcessEnv = {}, user = 'dave@example.com') =>
+        runGatehouse(
+          ['revoke', '--user', user, '--app', 'wiki', '--kubeconfig', kubeconfig],
+          undefined,
+          [],
+          extraEnv,
+        );
+      const withProxyUrl = (url: string) => {
+        const path = join(dir, `proxied-kubeconfig-${Math.random()}`);
+        writeFileSync(
+          path,
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'Config',
+            clusters: [
+              {
+                name: 'test',
+                cluster: { server: plane.server, 'certificate-authority': plane.caFile, 'proxy-url': url },
+              },
+            ],
+            users: [{ name: 'admin', user: { token: plane.admin.token } }],
+            contexts: [{ name: 'test', context: { cluster: 'test', user: 'admin', namespace: NS } }],
+            'current-context': 'test',
+          }),
+        );
+        return path;
+      };
+      const plain = kubeconfigWithUser(
+        join(dir, 'plain-kubeconfig'),
+        plane,
+        { token: plane.admin.token },
+        NS,
+      );
+      // The kubeconfig's proxy-url: every call tunnelled through it, the server's certificate checked.
+      const viaUrl = await revoke(withProxyUrl(proxy.url));
+      expect(viaUrl.stderr).toBe('');
+      expect(viaUrl.code).toBe(0);
+      expect(proxy.seen.length).toBeGreaterThan(0);
+      expect(proxy.seen.every((target) => target === `CONNECT ${apiServer}`)).toBe(true);
+      // The environment's proxy, as kubectl takes it (an analyst's laptop behind a corporate proxy).
+      const before = proxy.seen.length;
+      const viaEnv = await revoke(plain, { HTTPS_PROXY: proxy.url }, 'erin@example.com');
+      expect(viaEnv.code).toBe(0);
+      expect(proxy.seen.length).toBeGreaterThan(before);
+      // NO_PROXY names the server: reached directly.
+      const direct = proxy.seen.length;
+      const excepted = await revoke(
+        plain,
+        { HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1' },
+        'frank@example.com',
+      );
+      expect(excepted.code).toBe(0);
+      expect(proxy.seen.length).toBe(direct);
+      // A proxy-url that is not an http proxy: one line that says what to do, no stack trace.
+      const refused = await revoke(withProxyUrl('ftp://proxy.corp:21'));
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(
+        /proxy-url must be an http or https URL \(got "ftp:\/\/proxy\.corp:21"\)\n$/,
+      );
+      const socks = await revoke(withProxyUrl('socks5://127.0.0.1:1080'));
+      expect(socks.code).toBe(1);
+      expect(socks.stderr).toMatch(
+        /a SOCKS proxy is not supported; use an http or https proxy, or a tunnel to the API server \(ssh -L\) as its server\n$/,
+      );
+      expect(socks.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('works where managed clusters put their users: a kubeconfig with an exec credential plugin', async () => {

@@ -109,9 +109,11 @@ export function runGatehouse(
   stdin?: string,
   /** Node.js options before the script (e.g. a heap limit). */
   nodeArgs: readonly string[] = [],
+  /** More environment (e.g. HTTPS_PROXY). */
+  env: NodeJS.ProcessEnv = {},
 ): Promise<CommandOutput> {
   const child = spawn(process.execPath, [...nodeArgs, ...SIDECAR_COMMAND, ...args], {
-    env: SIDECAR_ENV,
+    env: { ...SIDECAR_ENV, ...env },
     stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   // A command may stop reading before the end (more than it takes): the rest is not its to read.
