@@ -452,26 +452,16 @@ describe('revocation', () => {
           [],
           extraEnv,
         );
-      const withProxyUrl = (url: string) => {
-        const path = join(dir, `proxied-kubeconfig-${Math.random()}`);
-        writeFileSync(
-          path,
-          JSON.stringify({
-            apiVersion: 'v1',
-            kind: 'Config',
-            clusters: [
-              {
-                name: 'test',
-                cluster: { server: plane.server, 'certificate-authority': plane.caFile, 'proxy-url': url },
-              },
-            ],
-            users: [{ name: 'admin', user: { token: plane.admin.token } }],
-            contexts: [{ name: 'test', context: { cluster: 'test', user: 'admin', namespace: NS } }],
-            'current-context': 'test',
-          }),
+      const withProxyUrl = (url: string) =>
+        kubeconfigWithUser(
+          join(dir, `proxied-kubeconfig-${Math.random()}`),
+          plane,
+          { token: plane.admin.token },
+          NS,
+          {
+            'proxy-url': url,
+          },
         );
-        return path;
-      };
       const plain = kubeconfigWithUser(
         join(dir, 'plain-kubeconfig'),
         plane,

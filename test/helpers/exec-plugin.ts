@@ -64,6 +64,8 @@ export function kubeconfigWithUser(
   cluster: { server: string; caFile: string },
   user: Record<string, unknown>,
   namespace?: string,
+  /** More fields of the cluster entry (e.g. `proxy-url`). */
+  clusterFields: Record<string, unknown> = {},
 ): string {
   writeFileSync(
     path,
@@ -71,7 +73,10 @@ export function kubeconfigWithUser(
       apiVersion: 'v1',
       kind: 'Config',
       clusters: [
-        { name: 'test', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } },
+        {
+          name: 'test',
+          cluster: { server: cluster.server, 'certificate-authority': cluster.caFile, ...clusterFields },
+        },
       ],
       users: [{ name: 'sso-user', user }],
       contexts: [
