@@ -371,6 +371,7 @@ describe('hostile clients of the PROXY header', () => {
   });
 
   it('a trickle slower than the header time is closed at the header time, not per byte', async () => {
+    const before = sidecar.records().length;
     const c = await open();
     const header = v2('203.0.113.21');
     const started = performance.now();
@@ -383,6 +384,10 @@ describe('hostile clients of the PROXY header', () => {
     await c.closed;
     expect(sent).toBeLessThan(header.length);
     expect(performance.now() - started).toBeLessThan(HEADERS_TIMEOUT_MS + 1_000);
+    // Its 408 line comes a moment after the close: waited for here, so that the next test's count
+    // does not take it for one of its own.
+    await eventually('the trickle\u2019s 408 line', () => sidecar.records().length === before + 1);
+    expect(sidecar.records().at(-1)).toMatchObject({ status: 408, error: 'client_timeout' });
   });
 
   it('RST and FIN mid-header end that connection alone, with no line; the sidecar serves on', async () => {
