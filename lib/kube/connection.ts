@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { parse } from 'yaml';
+import { environmentProxy } from '../http/environment-proxy.ts';
 import { Agent } from '../http/undici-core.ts';
 import { EnvHttpProxyAgent, ProxyAgent } from '../http/undici-proxy.ts';
 import { type ExecCredential, execCredentials, parseExecPlugin } from './exec-credential.ts';
@@ -139,11 +140,6 @@ export function defaultNamespace(options: ConnectionOptions = {}): string {
   return config.contexts?.find((c) => c.name === name)?.context.namespace ?? 'default';
 }
 
-/** Whether the environment names a proxy, as kubectl reads it (either case). */
-function environmentProxy(env: NodeJS.ProcessEnv = process.env): boolean {
-  return ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((name) => (env[name] ?? '') !== '');
-}
-
 function kubeconfigPath(options: ConnectionOptions): string {
   return (
     options.kubeconfig ??
@@ -215,7 +211,7 @@ function connectionFromKubeconfig(path: string, contextName?: string): KubeConne
     ...(credentials ? { credentials } : {}),
     ...(typeof proxyUrl === 'string'
       ? { proxy: { url: proxyUrl } }
-      : environmentProxy()
+      : environmentProxy() !== null
         ? { proxy: 'environment' as const }
         : {}),
     ...(typeof user.as === 'string'

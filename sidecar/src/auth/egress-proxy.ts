@@ -1,10 +1,6 @@
 import type { Dispatcher } from 'undici';
+import { environmentProxy } from '../../../lib/http/environment-proxy.ts';
 import { undiciPackage } from '../../../lib/http/undici-package.ts';
-
-/** Where the process is told its egress proxy, as curl, Go and most tools read it. */
-const HTTPS_PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy'] as const;
-const HTTP_PROXY_VARIABLES = ['HTTP_PROXY', 'http_proxy'] as const;
-const NO_PROXY_VARIABLES = ['NO_PROXY', 'no_proxy'] as const;
 
 /** The egress proxy the sidecar's calls to identity providers and Microsoft Graph go through. */
 export interface EgressProxy {
@@ -15,9 +11,6 @@ export interface EgressProxy {
   /** A fetch through the proxy, its answer a Response of this runtime as callers expect. */
   fetch(url: string, init: RequestInit): Promise<Response>;
 }
-
-const firstSet = (env: NodeJS.ProcessEnv, names: readonly string[]): string | undefined =>
-  names.map((name) => env[name]).find((value) => value !== undefined && value !== '');
 
 /** A proxy URL as it may be logged: its origin, never its user or password. */
 function withoutCredentials(url: string): string {
@@ -39,10 +32,10 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
  * (a sidecar without a proxy never loads them: they are most of the package).
  */
 export function egressProxyOf(env: NodeJS.ProcessEnv = process.env): EgressProxy | null {
-  const https = firstSet(env, HTTPS_PROXY_VARIABLES);
-  const http = firstSet(env, HTTP_PROXY_VARIABLES);
-  if (https === undefined && http === undefined) return null;
-  const noProxy = firstSet(env, NO_PROXY_VARIABLES) ?? null;
+  const named = environmentProxy(env);
+  if (named === null) return null;
+  const { https, http } = named;
+  const noProxy = named.noProxy ?? null;
   let client: Promise<{ fetch: typeof import('undici').fetch; agent: Dispatcher }> | undefined;
   const proxied = () => {
     client ??= undiciPackage().then(({ EnvHttpProxyAgent, fetch }) => ({

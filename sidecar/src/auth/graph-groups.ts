@@ -131,17 +131,22 @@ export function groupsOfInterest(config: SidecarConfig): (group: string) => bool
 
 /**
  * The claims with the groups Graph lists in place of those the ID token left out, when the
- * provider is set to list them; unchanged otherwise. `listing` says how the listing went.
+ * provider is set to list them, keeping those of interest to the application's `config`;
+ * unchanged otherwise (none included). `listing` says how the listing went.
  */
 export async function withGraphGroups(
-  claims: Record<string, unknown>,
+  claims: Record<string, unknown> | undefined,
   settings: RenderedProvider,
   accessToken: string | undefined,
-  keep: (group: string) => boolean,
-): Promise<{ readonly claims: Record<string, unknown>; readonly listing?: GraphListing }> {
-  if (settings.groupsOverage === undefined || !groupsLeftOutOf(claims, settings.groupsClaim))
+  config: SidecarConfig,
+): Promise<{ readonly claims: Record<string, unknown> | undefined; readonly listing?: GraphListing }> {
+  if (
+    claims === undefined ||
+    settings.groupsOverage === undefined ||
+    !groupsLeftOutOf(claims, settings.groupsClaim)
+  )
     return { claims };
-  const listing = await listGraphGroups(settings.groupsOverage, accessToken, keep);
+  const listing = await listGraphGroups(settings.groupsOverage, accessToken, groupsOfInterest(config));
   return listing.ok
     ? { claims: { ...claims, [settings.groupsClaim]: listing.groups }, listing }
     : { claims, listing };

@@ -2,7 +2,7 @@ import { boundedCache } from '../../../lib/bounded-cache.ts';
 import type { RequestScope } from '../request-scope.ts';
 import { authEvent, sessionEventFields } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
-import { groupsOfInterest, withGraphGroups } from './graph-groups.ts';
+import { withGraphGroups } from './graph-groups.ts';
 import { refreshTokenGrant, userClaims } from './oidc-client.ts';
 import { ProviderBusyError, ProviderCallCancelled, withProviderTurn } from './provider-calls.ts';
 import { providerErrorDetail } from './provider-errors.ts';
@@ -63,12 +63,11 @@ async function refresh(
       async () => {
         const tokens = await refreshTokenGrant(config, refreshToken);
         const claims = await userClaims(config, tokens, session);
-        if (claims === undefined) return { tokens, claims, listing: undefined };
         const listed = await withGraphGroups(
           claims,
           provider.settings,
           tokens.access_token,
-          groupsOfInterest(scope.state.config),
+          scope.state.config,
         );
         // A listing that fails now leaves the session the groups the last one gave it.
         if (listed.listing?.ok === false && !session.groupsLeftOut)

@@ -4,7 +4,7 @@ import { authEvent, sessionEventFields } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { browserBinding } from '../auth/browser-binding.ts';
 import { readCookies } from '../auth/cookies.ts';
-import { type GraphListing, groupsOfInterest, withGraphGroups } from '../auth/graph-groups.ts';
+import { type GraphListing, withGraphGroups } from '../auth/graph-groups.ts';
 import {
   LOGIN_TTL_SECONDS,
   type LoginTransaction,
@@ -189,11 +189,15 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
           expectedNonce: tx.n,
           idTokenExpected: true,
         });
-        const claims = await userClaims(config, tokens);
         // Groups the ID token left out, listed from Microsoft Graph when the provider is set to.
-        if (claims === undefined) return { tokens, claims, listing: undefined };
-        const keep = groupsOfInterest(scope.state.config);
-        return { tokens, ...(await withGraphGroups(claims, provider.settings, tokens.access_token, keep)) };
+        const claims = await userClaims(config, tokens);
+        const listed = await withGraphGroups(
+          claims,
+          provider.settings,
+          tokens.access_token,
+          scope.state.config,
+        );
+        return { tokens, ...listed };
       },
     ));
   } catch (error) {
