@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_USERS, type DevUser } from '../../examples/demo/dev-provider.ts';
-import { sleep } from '../helpers/hostile.ts';
-import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
+import { openRaw, sleep } from '../helpers/hostile.ts';
+import { HttpBrowser, signInWithDevProvider, submitForm } from '../helpers/http-browser.ts';
+import { eventually } from '../helpers/operator-cluster.ts';
 import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
 import { type StandInGraph, startStandInGraph } from '../helpers/stand-in-graph.ts';
 
@@ -113,6 +114,41 @@ describe('groups left out of the ID token, listed from Microsoft Graph (groupsOv
       expect(elsewhere.requests).toEqual([]);
     },
   );
+
+  it('a browser that leaves while Graph is silent: the listing is let go at once, and the sign-in ends as the client gone', async () => {
+    graph.behaviour = { kind: 'silent' };
+    const browser = new HttpBrowser();
+    const form = (await browser.follow(`${stack.origin}/reports`)).at(-1);
+    if (!form) throw new Error('no login form');
+    // Up to the provider's redirect back to the callback, which the test sends itself.
+    const pages = await submitForm(browser, form, { login: 'carol', password: 'any' }, (url) =>
+      url.includes('/.gatehouse/callback'),
+    );
+    const callback = new URL(String(pages.at(-1)?.headers.location), pages.at(-1)?.url).href;
+    const asked = graph.requests.length;
+    // The browser's callback request on a raw connection, reset once the listing is at Graph.
+    const target = new URL(callback);
+    const raw = await openRaw(Number(target.port));
+    raw.socket.write(
+      `GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nAccept: text/html\r\nCookie: ${browser.cookieHeader(callback)}\r\n\r\n`,
+    );
+    await eventually(async () => graph.requests.length > asked, 5_000, 'the listing asked Graph');
+    const left = performance.now();
+    raw.socket.resetAndDestroy();
+    await eventually(async () => graph.released.length > 0, 2_000, 'Graph let go');
+    expect((graph.released.at(-1) ?? 0) - left).toBeLessThan(1_000); // not the 10 s of a silent Graph
+    const failed = await eventually(
+      async () =>
+        stack.sidecar
+          .events('login_failed')
+          .filter((l) => l.reason === 'client_gone')
+          .at(-1),
+      2_000,
+      'the sign-in ended as the client gone',
+    );
+    expect(failed).toMatchObject({ provider: 'dev', detail: 'at_provider' });
+    graph.behaviour = { kind: 'answer' };
+  });
 
   it('a refresh lists them again; one that fails keeps the groups the session had', async () => {
     graph.behaviour = { kind: 'answer' };

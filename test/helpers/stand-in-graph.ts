@@ -13,7 +13,9 @@ export type GraphBehaviour =
   /** The connection reset before any answer. */
   | { readonly kind: 'reset' }
   /** 200 with a body that is not JSON (a proxy's page). */
-  | { readonly kind: 'not-json' };
+  | { readonly kind: 'not-json' }
+  /** No answer at all: the request is held until its client lets it go. */
+  | { readonly kind: 'silent' };
 
 /** One request the stand-in saw. */
 export interface GraphRequest {
@@ -33,6 +35,8 @@ export interface StandInGraph {
   readonly requests: GraphRequest[];
   /** The groups of each account, by group id; display names are `name of <id>`. */
   readonly memberships: Map<string, readonly string[]>;
+  /** When each request held unanswered (`silent`) was let go by its client (performance.now()). */
+  readonly released: number[];
   behaviour: GraphBehaviour;
   /** The provider whose access tokens it takes (set once the provider runs). */
   trust(provider: Provider): void;
@@ -43,6 +47,7 @@ export async function startStandInGraph(pageSize = 100): Promise<StandInGraph> {
   let provider: Provider | undefined;
   const requests: GraphRequest[] = [];
   const memberships = new Map<string, readonly string[]>();
+  const released: number[] = [];
   const graph: Partial<StandInGraph> & { behaviour: GraphBehaviour } = { behaviour: { kind: 'answer' } };
   const json = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -62,6 +67,10 @@ export async function startStandInGraph(pageSize = 100): Promise<StandInGraph> {
       });
     const behaviour = graph.behaviour;
     if (behaviour.kind === 'reset') return req.socket.resetAndDestroy();
+    if (behaviour.kind === 'silent') {
+      res.on('close', () => released.push(performance.now()));
+      return;
+    }
     if (behaviour.kind === 'not-json') {
       res.writeHead(200, { 'content-type': 'text/html' });
       return res.end('<html>Sign in to the proxy</html>');
@@ -100,6 +109,7 @@ export async function startStandInGraph(pageSize = 100): Promise<StandInGraph> {
     origin,
     requests,
     memberships,
+    released,
     trust(p: Provider) {
       provider = p;
     },

@@ -4,6 +4,7 @@ import type { GroupsListFailure } from '../../../contract/log-events.ts';
 import { compileWildcard } from '../../../contract/policy/path-glob.ts';
 import { capField } from '../../../lib/log/sanitize.ts';
 import { fetchForCall, PROVIDER_TIMEOUT_SECONDS } from './oidc-client.ts';
+import { providerCallSignal } from './provider-calls.ts';
 import { groupsLeftOutOf } from './session.ts';
 
 /** Pages of memberships read at most (999 each): an account in more is refused rather than read for ever. */
@@ -95,6 +96,9 @@ export async function listGraphGroups(
       else return failed('next_page_elsewhere', 'Microsoft Graph named a next page elsewhere; not followed');
     }
   } catch (error) {
+    // The sign-in's client left, or the sidecar stops: the provider call ends as cancelled, not
+    // as a sign-in without groups.
+    if (providerCallSignal()?.aborted) throw error;
     if (signal.aborted) return failed('graph_unreachable', `no answer within ${PROVIDER_TIMEOUT_SECONDS} s`);
     // A body that is not JSON is a bad answer; anything else never got one (refused, reset, too large).
     if (error instanceof SyntaxError) return failed('bad_answer', 'Microsoft Graph answered with no JSON');
