@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { createVerifier } from 'fast-jwt';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
 import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
@@ -63,6 +64,10 @@ describe('an application under a path of a shared host (externalUrl with a path)
       .toString();
     const verify = createVerifier({ key: pem, algorithms: ['ES256'], allowedIss: wiki });
     expect(verify(jwt)).toMatchObject({ sub: 'alice', iss: wiki });
+    // The identity document too, where the session cookie (Path=/wiki) is sent.
+    const userinfo = await browser.fetch(`${wiki}/.gatehouse/userinfo`);
+    expect(userinfo.status).toBe(200);
+    expect(JSON.parse(userinfo.body)).toMatchObject({ sub: 'alice', sid: decodeJwt(jwt).sid });
   });
 
   it('keeps return paths inside the application: another path of the host, or none, leads to <base>/', async () => {
@@ -83,7 +88,12 @@ describe('an application under a path of a shared host (externalUrl with a path)
   it('answers only under its own prefix: the root\u2019s /.gatehouse/ is 404 and never reaches the application', async () => {
     const browser = new HttpBrowser();
     const before = stack.upstream.seen.length;
-    for (const path of ['/.gatehouse/login', '/.gatehouse/callback?state=x', '/.gatehouse/jwks.json']) {
+    for (const path of [
+      '/.gatehouse/login',
+      '/.gatehouse/callback?state=x',
+      '/.gatehouse/jwks.json',
+      '/.gatehouse/userinfo',
+    ]) {
       const answer = await browser.fetch(`${stack.origin}${path}`);
       expect(answer.status, path).toBe(404);
     }

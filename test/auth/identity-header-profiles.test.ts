@@ -90,10 +90,20 @@ describe('identityHeaders.groupsFilter', () => {
     });
     stacks.push(stack);
     // The policy allows engineering, a group the application is not sent.
-    const pages = await signInWithDevProvider(new HttpBrowser(), `${stack.origin}/whoami`, 'alice');
+    const browser = new HttpBrowser();
+    const pages = await signInWithDevProvider(browser, `${stack.origin}/whoami`, 'alice');
     expect(pages.at(-1)?.status).toBe(200);
     const headers = (JSON.parse(pages.at(-1)?.body ?? '{}') as { headers: Record<string, string> }).headers;
     expect(headers['x-forwarded-groups']).toBe('admins');
+    // The identity document tells the browser's scripts what the headers tell the application.
+    const userinfo = await browser.fetch(`${stack.origin}/.gatehouse/userinfo`);
+    expect(JSON.parse(userinfo.body)).toMatchObject({
+      sub: 'alice',
+      email: 'alice@example.com',
+      preferred_username: 'alice',
+      groups: ['admins'],
+      idp: 'dev',
+    });
     expect(headers['x-auth-request-groups']).toBe('admins');
     const certs = createRemoteJWKSet(new URL(`${stack.origin}/.gatehouse/jwks.json`));
     const { payload } = await jwtVerify(headers['x-gatehouse-jwt-assertion'] as string, certs, {
@@ -118,8 +128,11 @@ describe('identity values outside ASCII', () => {
       authentication: { identityHeaders: { profile: 'oauth2-proxy' } },
     });
     stacks.push(stack);
-    const pages = await signInWithDevProvider(new HttpBrowser(), `${stack.origin}/whoami`, 'yuki');
+    const browser = new HttpBrowser();
+    const pages = await signInWithDevProvider(browser, `${stack.origin}/whoami`, 'yuki');
     expect(pages.at(-1)?.status).toBe(200);
+    const userinfo = await browser.fetch(`${stack.origin}/.gatehouse/userinfo`);
+    expect(JSON.parse(userinfo.body)).toMatchObject({ email: yuki.email, groups: yuki.groups });
     const headers = (JSON.parse(pages.at(-1)?.body ?? '{}') as { headers: Record<string, string> }).headers;
     // Node's parser reads header bytes as Latin-1: back to bytes, then read as UTF-8.
     const utf8 = (name: string) => Buffer.from(headers[name] ?? '', 'latin1').toString('utf8');

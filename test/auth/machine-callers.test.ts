@@ -204,6 +204,60 @@ describe('Kubernetes ServiceAccount tokens', () => {
   });
 });
 
+describe('GET /.gatehouse/userinfo of a machine caller', () => {
+  const userinfo = async (headers: Record<string, string>) => {
+    const before = upstream.seen.length;
+    const res = await request(`${gate.url}/.gatehouse/userinfo`, { headers });
+    const body = await res.body.text();
+    expect(upstream.seen.length).toBe(before);
+    return { status: res.statusCode, document: JSON.parse(body) as Record<string, unknown> };
+  };
+
+  it('a service token: its identity, no session', async () => {
+    const out = await userinfo({ 'Cf-Access-Client-Id': 'ci-bot', 'Cf-Access-Client-Secret': ci.secret });
+    expect(out).toEqual({
+      status: 200,
+      document: {
+        sub: 'service-token:ci-bot',
+        email: null,
+        preferred_username: null,
+        groups: [],
+        idp: null,
+        kind: 'service-token',
+        sid: null,
+        signedInAt: null,
+        expiresAt: null,
+        idleExpiresAt: null,
+        groupsLeftOut: false,
+      },
+    });
+  });
+
+  it("a ServiceAccount token: its identity and the token's expiry; one of another account too (userinfo is not the application's)", async () => {
+    const exp = Math.floor(Date.now() / 1000) + 300;
+    const out = await userinfo({ authorization: `Bearer ${await saToken({ exp })}` });
+    expect(out.status).toBe(200);
+    expect(out.document).toMatchObject({
+      sub: 'system:serviceaccount:jobs:reporter',
+      kind: 'service-account',
+      sid: null,
+      expiresAt: new Date(exp * 1000).toISOString(),
+    });
+    const other = await userinfo({
+      authorization: `Bearer ${await saToken({ sub: 'system:serviceaccount:jobs:other' })}`,
+    });
+    expect(other.document).toMatchObject({ sub: 'system:serviceaccount:jobs:other' });
+  });
+
+  it('a wrong secret: 401, as for every path', async () => {
+    const res = await request(`${gate.url}/.gatehouse/userinfo`, {
+      headers: { 'Cf-Access-Client-Id': 'ci-bot', 'Cf-Access-Client-Secret': old.secret },
+    });
+    await res.body.text();
+    expect(res.statusCode).toBe(401);
+  });
+});
+
 describe('identity header spoofing by an authenticated caller', () => {
   it.each(SPOOFS)('%s: the app sees exactly one value per identity header, the real one', async (spoof) => {
     const before = upstream.seen.length;

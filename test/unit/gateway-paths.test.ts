@@ -24,6 +24,7 @@ describe('the gateway\u2019s paths', () => {
       backchannelLogout: '/wiki/.gatehouse/backchannel-logout',
       frontchannelLogout: '/wiki/.gatehouse/frontchannel-logout',
       jwks: '/wiki/.gatehouse/jwks.json',
+      userinfo: '/wiki/.gatehouse/userinfo',
       home: '/wiki/',
       sessionCookie: '/wiki',
     });

@@ -17,6 +17,8 @@ export interface GatewayPaths {
   readonly backchannelLogout: string;
   readonly frontchannelLogout: string;
   readonly jwks: string;
+  /** The caller's identity as JSON (routes/userinfo.ts). */
+  readonly userinfo: string;
   /** Where a return path that is not the application's leads: `<base>/`. */
   readonly home: string;
   /** The session cookie's Path: the base path, or `/`. */
@@ -41,6 +43,7 @@ export function gatewayPaths(base: string): GatewayPaths {
     backchannelLogout: `${prefix}backchannel-logout`,
     frontchannelLogout: `${prefix}frontchannel-logout`,
     jwks: `${prefix}jwks.json`,
+    userinfo: `${prefix}userinfo`,
     home: `${base}/`,
     sessionCookie: base === '' ? '/' : base,
     holds: (path) =>
