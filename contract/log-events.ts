@@ -192,7 +192,15 @@ export const AUTH_EVENTS = {
       str('Provider error code, verification error, or where the call to the provider was; never a token.'),
     ),
   }),
-  logout: event('A user signed out here; the session ends in every replica.', SessionFields),
+  logout: event('A user signed out here; the session ends in every replica.', {
+    ...SessionFields,
+    everywhere: opt(
+      Type.Literal(true, {
+        description:
+          "The user chose to sign out on every device: every session of this account (`sub` at `provider`) signed in until now ends in every replica of the application, not only this one (the sign-out page's second button).",
+      }),
+    ),
+  }),
   logout_refused: event('A sign-out POST that did not come from this site; nothing ended.', {
     reason: Type.Literal('cross_site_request', { description: '`cross_site_request`.' }),
     origin: Nullable(Type.String(), 'The `Origin` header.'),

@@ -13,6 +13,7 @@ import {
   providerLogoutRounds,
   type Replicas,
   refusedLogoutTokens,
+  signOutEverywhereRound,
   signOutRounds,
 } from '../helpers/session-end-scenarios.ts';
 import {
@@ -108,6 +109,22 @@ describe('sessions end everywhere, in a cluster', () => {
 
   it('refuses forged, misaddressed, replayed, stale and malformed logout tokens, each with its reason, ending nothing', async () => {
     await refusedLogoutTokens(replicas);
+  }, 60_000);
+
+  it("sign out on every device: every session of the account ends on every replica within a second; another user's go on", async () => {
+    // Accounts of their own (no other test signs them out): the policy refuses both the wiki's
+    // pages, and their userinfo tells whether their sessions live.
+    const ms = await signOutEverywhereRound(replicas, 'carol', 'dave', 1_000);
+    console.warn(`cluster sign-out on every device: every session refused everywhere in ${ms.toFixed(0)} ms`);
+    const revocations = (await env.admin.list(ACCESS_REVOCATIONS)).items;
+    expect(revocations.map((o) => o.spec)).toContainEqual(
+      expect.objectContaining({
+        subject: 'carol',
+        provider: 'dev',
+        applications: [`${NS}/wiki`],
+        reason: 'signed out on every device',
+      }),
+    );
   }, 60_000);
 
   it(`past ${SESSION_ENDS_PER_ACCOUNT} ends of one account in force, its next is refused (409) and holds in its replica; the account has its places back as they go`, async () => {

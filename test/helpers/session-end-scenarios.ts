@@ -1,7 +1,10 @@
+import { request } from 'undici';
 import { expect } from 'vitest';
 import { eventually, within } from './hostile.ts';
+import { HttpBrowser, signInWithDevProvider } from './http-browser.ts';
 import {
   type BackchannelProvider,
+  cookieHeader,
   endAtProvider,
   forwarded,
   logoutToken,
@@ -175,4 +178,54 @@ export async function refusedLogoutTokens(r: Replicas): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 300));
   for (const [i, origin] of r.origins.entries())
     expect(await forwarded(origin, cookie, `/after-refusals-${i}`, r.upstreamPaths)).toBe(true);
+}
+
+/** Whether the sidecar at `origin` still takes the session of this cookie (its userinfo answers 200). */
+async function sessionAlive(origin: string, cookie: string): Promise<boolean> {
+  const response = await request(`${origin}/.gatehouse/userinfo`, { headers: { cookie } });
+  await response.body.dump();
+  return response.statusCode === 200;
+}
+
+/**
+ * "Sign out on every device": `login` signs in through each replica (three devices), someone else
+ * (`bystander`) through B; a second later the device on B posts the sign-out page's second button
+ * (`?everywhere=1`). Every device's session is refused on every replica within `withinMs`, the
+ * bystander's goes on, and `login` can sign in again a second later. Resolves with the time until
+ * the last refusal. Users are told apart by their userinfo (200 while the session lives), so
+ * users the policies refuse serve as well as any.
+ */
+export async function signOutEverywhereRound(
+  r: Replicas,
+  login: string,
+  bystander: string,
+  withinMs: number,
+): Promise<number> {
+  const [a, b, c] = r.origins as [string, string, string];
+  const devices = [await signInAnyway(a, login), await signInAnyway(b, login), await signInAnyway(c, login)];
+  const other = await signInAnyway(b, bystander);
+  for (const origin of r.origins)
+    for (const device of [...devices, other]) expect(await sessionAlive(origin, device)).toBe(true);
+  await new Promise((resolve) => setTimeout(resolve, 1_100)); // signed in before the second of the end
+  const began = performance.now();
+  expect([200, 303]).toContain(await signOut(b, devices[1] as string, {}, '?everywhere=1'));
+  for (const origin of r.origins)
+    for (const device of devices)
+      await eventually(
+        `${login}'s session refused at ${origin}`,
+        async () => !(await sessionAlive(origin, device)),
+        withinMs,
+      );
+  const elapsed = performance.now() - began;
+  for (const origin of r.origins) expect(await sessionAlive(origin, other)).toBe(true);
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  expect(await sessionAlive(a, await signInAnyway(c, login))).toBe(true);
+  return elapsed;
+}
+
+/** Signs `login` in through `origin`, whatever the policies then answer; resolves with its cookie header. */
+async function signInAnyway(origin: string, login: string): Promise<string> {
+  const browser = new HttpBrowser();
+  await signInWithDevProvider(browser, `${origin}/home`, login);
+  return cookieHeader(browser, origin);
 }

@@ -71,8 +71,10 @@ export async function signOut(
   origin: string,
   cookie: string,
   headers: Record<string, string> = {},
+  /** The sign-out's query: `?everywhere=1` is the page's "Sign out on every device". */
+  query = '',
 ): Promise<number> {
-  const response = await request(`${origin}/.gatehouse/logout`, {
+  const response = await request(`${origin}/.gatehouse/logout${query}`, {
     method: 'POST',
     headers: { cookie, origin, 'sec-fetch-site': 'same-origin', ...headers },
   });

@@ -14,6 +14,7 @@ import {
   providerLogoutRounds,
   type Replicas,
   refusedLogoutTokens,
+  signOutEverywhereRound,
   signOutRounds,
 } from '../helpers/session-end-scenarios.ts';
 import {
@@ -202,11 +203,49 @@ const refusedEverywhere = (cookie: string, label: string) =>
     `${label}: refused in every replica`,
   );
 
+describe('sign out on every device', () => {
+  it("ends every session of the account, on every replica, within a second; another user's sessions go on", async () => {
+    // The sign-out page offers it: a second button posting to the same route with ?everywhere=1.
+    const page = await request(`${origins[1]}/.gatehouse/logout?rd=%2Fhome`);
+    expect(await page.body.text()).toContain(
+      'formaction="/.gatehouse/logout?everywhere=1&#38;rd=%2Fhome">Sign out on every device</button>',
+    );
+    // Accounts of their own: alice's ends of the other tests fill her 50 places in this directory.
+    const ms = await signOutEverywhereRound(replicas, 'carol', 'dave', 1_000);
+    console.warn(
+      `standalone sign-out on every device: every session refused everywhere in ${ms.toFixed(0)} ms`,
+    );
+    expect(sidecars[1]?.lines.find((l) => l.type === 'logout' && l.everywhere === true)).toMatchObject({
+      sub: 'carol',
+    });
+  });
+
+  it('a cross-site POST with ?everywhere=1 ends nothing', async () => {
+    const a = origins[0] as string;
+    const { cookie } = await signIn(a);
+    expect(
+      await signOut(
+        a,
+        cookie,
+        { origin: 'https://attacker.example', 'sec-fetch-site': 'cross-site' },
+        '?everywhere=1',
+      ),
+    ).toBe(403);
+    expect(await forwarded(a, cookie, '/after-cross-site-everywhere', upstreamPaths)).toBe(true);
+  });
+});
+
 describe('front-channel logout (OpenID Connect Front-Channel Logout 1.0)', () => {
-  /** The provider session (`sid`) of the sign-in a cookie came from, as replica A logged it. */
-  const providerSessionOf = async (since: number): Promise<string> => {
+  /**
+   * The provider session (`sid`) of the sign-in a cookie came from, as replica A logged it: the
+   * session is found by its id (the cookie's userinfo), not by the order of the lines, where a
+   * line of an earlier test's sign-in may still be on its way.
+   */
+  const providerSessionOf = async (cookie: string): Promise<string> => {
+    const userinfo = await request(`${origins[0]}/.gatehouse/userinfo`, { headers: { cookie } });
+    const { sid: sessionId } = (await userinfo.body.json()) as { sid: string };
     const line = await sidecars[0]?.waitForLine(
-      (l) => l.type === 'login_succeeded' && (sidecars[0]?.lines.indexOf(l) ?? -1) >= since,
+      (l) => l.type === 'login_succeeded' && l.sessionId === sessionId,
     );
     expect(typeof line?.providerSession).toBe('string');
     return String(line?.providerSession);
@@ -219,9 +258,8 @@ describe('front-channel logout (OpenID Connect Front-Channel Logout 1.0)', () =>
 
   it("the provider's frame on replica B, with sid only (as Microsoft Entra ID sends it) and no cookie, ends the session in every replica; an empty page that may be framed", async () => {
     const [a, b] = origins as [string, string];
-    const since = sidecars[0]?.lines.length ?? 0;
     const { cookie } = await signIn(a);
-    const sid = await providerSessionOf(since);
+    const sid = await providerSessionOf(cookie);
     expect(await forwarded(b, cookie, '/before-frontchannel', upstreamPaths)).toBe(true);
     const started = performance.now();
     const answer = await frontchannel(b, `?sid=${encodeURIComponent(sid)}`, {
@@ -251,9 +289,8 @@ describe('front-channel logout (OpenID Connect Front-Channel Logout 1.0)', () =>
 
   it('with iss and sid ends it too; the same frame again ends nothing more', async () => {
     const [a] = origins as [string];
-    const since = sidecars[0]?.lines.length ?? 0;
     const { cookie } = await signIn(a);
-    const sid = await providerSessionOf(since);
+    const sid = await providerSessionOf(cookie);
     // The issuer as some providers write it, with a trailing slash.
     const query = `?iss=${encodeURIComponent(`${idp.provider.issuer}/`)}&sid=${encodeURIComponent(sid)}`;
     const before = filesOfEnds();
@@ -274,9 +311,8 @@ describe('front-channel logout (OpenID Connect Front-Channel Logout 1.0)', () =>
 
   it('a provider on the same site, whose frame brings our cookie: the cookie is deleted too', async () => {
     const [a] = origins as [string];
-    const since = sidecars[0]?.lines.length ?? 0;
     const { cookie } = await signIn(a);
-    const sid = await providerSessionOf(since);
+    const sid = await providerSessionOf(cookie);
     const answer = await frontchannel(a, `?sid=${encodeURIComponent(sid)}`, { cookie });
     expect(answer.status).toBe(200);
     const cleared = [answer.headers['set-cookie'] ?? []].flat();
@@ -287,9 +323,8 @@ describe('front-channel logout (OpenID Connect Front-Channel Logout 1.0)', () =>
 
   it('made-up sids, no sid, a foreign issuer, or a sid this replica never saw end nothing and write nothing', async () => {
     const [a] = origins as [string];
-    const since = sidecars[0]?.lines.length ?? 0;
     const { cookie } = await signIn(a);
-    const sid = await providerSessionOf(since);
+    const sid = await providerSessionOf(cookie);
     const before = filesOfEnds();
     // Anyone can send these: a thousand guesses must not fill the application's revocations.
     const guesses = await Promise.all(

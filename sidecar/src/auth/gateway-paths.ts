@@ -27,6 +27,12 @@ export interface GatewayPaths {
   holds(path: string): boolean;
 }
 
+/**
+ * The query parameter of a sign-out on every device (`<logout>?everywhere=1`, the sign-out page's
+ * second button): every session of the account signed in until now ends, not only this browser's.
+ */
+export const EVERYWHERE_PARAM = 'everywhere';
+
 /** The reserved prefix at the root, answered (404 at least) whatever the base path. */
 export const ROOT_GATEWAY_PREFIX = '/.gatehouse/';
 

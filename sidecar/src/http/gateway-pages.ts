@@ -1,4 +1,4 @@
-import type { GatewayPaths } from '../auth/gateway-paths.ts';
+import { EVERYWHERE_PARAM, type GatewayPaths } from '../auth/gateway-paths.ts';
 import { escapeHtml, gatewayPage } from './page.ts';
 
 /** What the chooser shows of an identity provider. */
@@ -80,10 +80,12 @@ export function signOutPage(
   paths: GatewayPaths,
   returnPath: string | null = null,
 ): string {
-  const action = returnPath ? `${paths.logout}?rd=${encodeURIComponent(returnPath)}` : paths.logout;
+  const rd = returnPath ? `rd=${encodeURIComponent(returnPath)}` : '';
+  const action = rd ? `${paths.logout}?${rd}` : paths.logout;
+  const everywhere = `${paths.logout}?${EVERYWHERE_PARAM}=1${rd ? `&${rd}` : ''}`;
   return gatewayPage(
     'Sign out',
-    `<p>Sign out of this application?</p><form method="post" action="${escapeHtml(action)}"><button type="submit" autofocus>Sign out</button></form><p><a href="${escapeHtml(returnPath ?? paths.home)}">Stay signed in</a></p>`,
+    `<p>Sign out of this application?</p><form method="post" action="${escapeHtml(action)}"><p><button type="submit" autofocus>Sign out</button></p><p><button type="submit" formaction="${escapeHtml(everywhere)}">Sign out on every device</button><br>Ends your sessions of this application in every browser and on every device, also one you no longer have.</p></form><p><a href="${escapeHtml(returnPath ?? paths.home)}">Stay signed in</a></p>`,
     requestId,
   );
 }

@@ -2,6 +2,7 @@ import { sessionEndAccount } from '../../../contract/session-ends.ts';
 import { authEvent, sessionEventFields } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { readCookies, serializeCookie } from '../auth/cookies.ts';
+import { EVERYWHERE_PARAM } from '../auth/gateway-paths.ts';
 import { buildEndSessionUrl } from '../auth/oidc-client.ts';
 import { safeReturnPath } from '../auth/return-path.ts';
 import { crossSiteSignOutPage, leavingPage } from '../http/gateway-pages.ts';
@@ -48,7 +49,9 @@ export function takeSignOutReturn(
  * nothing): the session's cookies are deleted, its id is refused here at once and, through the
  * operator or the shared revocations directory, by every sidecar of the application; a logout
  * event is written, and the browser goes on to the provider's end-session endpoint when it has
- * one (with id_token_hint), else to the signed-out page.
+ * one (with id_token_hint), else to the signed-out page. With `?everywhere=1` every session of the
+ * account (its subject at its provider) signed in until now ends so, in every browser and device:
+ * the way a user whose laptop was stolen ends the thief's session from another device.
  */
 export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promise<LocalResponse> {
   if (!fromSameOrigin(scope.req.headers, scope.host, auth.settings.externalOrigin)) {
@@ -68,7 +71,9 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
   const present = auth.sessions.cookies(scope.req.headers.cookie);
   const session = present.sealed === undefined ? undefined : await auth.sessions.open(present.sealed);
   const origin = auth.settings.externalOrigin ?? `http://${scope.host}`;
-  const rd = new URLSearchParams(scope.query).get('rd');
+  const query = new URLSearchParams(scope.query);
+  const rd = query.get('rd');
+  const everywhere = query.get(EVERYWHERE_PARAM) === '1';
   const cookies = [
     ...auth.sessions.clear(present.names),
     ...(rd === null
@@ -91,10 +96,17 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
     endEverywhere(
       scope,
       auth,
-      { session: session.sid, before: session.iat, reason: 'signed out' },
+      everywhere
+        ? {
+            subject: session.sub,
+            provider: session.idp,
+            before: Math.floor(Date.now() / 1000),
+            reason: 'signed out on every device',
+          }
+        : { session: session.sid, before: session.iat, reason: 'signed out' },
       sessionEndAccount(session.idp, session.sub),
     );
-    authEvent(scope, 'logout', sessionEventFields(session));
+    authEvent(scope, 'logout', { ...sessionEventFields(session), ...(everywhere ? { everywhere } : {}) });
     const provider = auth.providers.get(session.idp);
     try {
       const config = provider ? await provider.configuration() : undefined;
