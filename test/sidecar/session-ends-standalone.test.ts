@@ -218,6 +218,30 @@ describe('sign out on every device', () => {
     expect(sidecars[1]?.lines.find((l) => l.type === 'logout' && l.everywhere === true)).toMatchObject({
       sub: 'carol',
     });
+    // The audit reads it from the replicas' logs: the device that asked signed out, the two others
+    // revoked; her sign-in after it goes on.
+    await eventually(
+      async () =>
+        sidecars[0]?.lines.filter((l) => l.type === 'login_succeeded' && l.sub === 'carol').length === 4,
+      5_000,
+      "carol's four sign-ins logged",
+    );
+    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-audit-everywhere-')), 'all.log');
+    writeFileSync(file, sidecars.flatMap((s) => s.lines.map((l) => JSON.stringify(l))).join('\n'));
+    const audited = await runGatehouse([
+      'audit',
+      'sessions',
+      '--user',
+      'carol@example.com',
+      '--format',
+      'json',
+      file,
+    ]);
+    expect(audited.code).toBe(0);
+    const ends = (JSON.parse(audited.stdout) as { end: { kind: string } | null }[]).map(
+      (x) => x.end?.kind ?? 'open',
+    );
+    expect(ends.sort()).toEqual(['logout', 'open', 'revoked', 'revoked']);
   });
 
   it('a cross-site POST with ?everywhere=1 ends nothing', async () => {

@@ -93,6 +93,9 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
   let location = origin + auth.paths.signedOut;
   if (session) {
     auth.sessions.end(session);
+    // The sign-out's line first: ending everywhere applies its revocation here at once, and that
+    // line (revocation_applied) must not read as what ended this session.
+    authEvent(scope, 'logout', { ...sessionEventFields(session), ...(everywhere ? { everywhere } : {}) });
     endEverywhere(
       scope,
       auth,
@@ -106,7 +109,6 @@ export async function logoutRoute(scope: RequestScope, auth: AuthRuntime): Promi
         : { session: session.sid, before: session.iat, reason: 'signed out' },
       sessionEndAccount(session.idp, session.sub),
     );
-    authEvent(scope, 'logout', { ...sessionEventFields(session), ...(everywhere ? { everywhere } : {}) });
     const provider = auth.providers.get(session.idp);
     try {
       const config = provider ? await provider.configuration() : undefined;
