@@ -2,7 +2,7 @@ import { isoTime } from '../../lib/iso-time.ts';
 import { clientText, type RequestRecord } from './audit-record.ts';
 import { type AuditAnswer, type UserAtAddress, whereText } from './queries.ts';
 import { sessionRevokeCommand } from './revoke-hint.ts';
-import type { Session } from './sessions.ts';
+import { endDetail, type Session } from './sessions.ts';
 
 const iso = isoTime;
 const span = (ms: number): string => {
@@ -67,7 +67,7 @@ export function sessionText(s: Session): string {
     `Session ${s.sessionId}  ${s.app}  ${safe(s.email ?? s.sub)}  via ${safe(s.provider)}`,
     `  signed in  ${s.login ? `${iso(s.login.time)} from ${safe(clientText(s.login))}` : '(no login event in the logs read)'}`,
     `  activity   ${iso(s.first)} → ${iso(s.last)} (${span(s.last - s.first)}), ${s.requests.length} request${s.requests.length === 1 ? '' : 's'}`,
-    `  ended      ${s.end ? `${s.end.kind} at ${iso(s.end.time)}${s.end.detail ? ` (${safe(s.end.detail)})` : ''}` : '(not in the logs read)'}`,
+    `  ended      ${s.end ? `${s.end.kind} at ${iso(s.end.time)}${endDetail(s.end) ? ` (${safe(endDetail(s.end))})` : ''}` : '(not in the logs read)'}`,
     `  IPs        ${s.ips.map(safe).join(', ') || '-'}`,
     `  agents     ${s.userAgents.map(safe).join(' | ') || '-'}`,
   ];

@@ -26,7 +26,14 @@ export interface Session {
     readonly privateEndpoint: string | null;
     readonly userAgent: string | null;
   } | null;
-  readonly end: { readonly kind: SessionEnd; readonly time: number; readonly detail: string | null } | null;
+  readonly end: {
+    readonly kind: SessionEnd;
+    readonly time: number;
+    /** The AccessRevocation (revoked), or why it expired or was refused (expired, refresh_rejected). */
+    readonly detail: string | null;
+    /** revoked: the revocation's reason (an analyst's, `signed out on every device`, ...); else null. */
+    readonly reason: string | null;
+  } | null;
   /** First and last activity (the sign-in, a request's start, a response's end). */
   readonly first: number;
   readonly last: number;
@@ -132,11 +139,11 @@ export class SessionBuilder {
         // this sidecar logs too, often a millisecond before its logout line: the sign-out is the end.
         if (b.end?.kind === 'logout') continue;
         // One session named: its sign-in time does not matter.
-        if (!found || r.time < found.time) found = { kind: 'revoked', time: r.time, detail: r.revocation };
+        if (!found || r.time < found.time) found = revokedEnd(r);
         continue;
       }
       if (signedIn === undefined || Math.floor(signedIn / 1000) * 1000 > r.revokedBefore) continue;
-      if (!found || r.time < found.time) found = { kind: 'revoked', time: r.time, detail: r.revocation };
+      if (!found || r.time < found.time) found = revokedEnd(r);
     }
     return found;
   }
@@ -216,7 +223,10 @@ export class SessionBuilder {
         ? 'refresh_rejected'
         : undefined);
     if (end && (!b.end || record.time < b.end.time))
-      b.end = { kind: end, time: record.time, detail: record.revocation ?? record.reason };
+      b.end =
+        end === 'revoked' && record.revocation !== null
+          ? revokedEnd(record)
+          : { kind: end, time: record.time, detail: record.revocation ?? record.reason, reason: null };
   }
 
   /** Every session, by first activity. */
@@ -339,6 +349,17 @@ export function withoutSuperseded(requests: RequestRecord[]): RequestRecord[] {
 /** Sessions by first activity, then id. */
 export const byFirst = (a: Session, b: Session): number =>
   a.first - b.first || (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0);
+
+/** What the text and the page say after an end's kind and time: `<revocation>: <its reason>`, or the detail. */
+export function endDetail(end: NonNullable<Session['end']>): string | null {
+  if (end.reason === null || end.reason === '') return end.detail;
+  return end.detail === null ? end.reason : `${end.detail}: ${end.reason}`;
+}
+
+/** A session's end by a revocation (revocation_applied, session_revoked): its name and reason. */
+function revokedEnd(r: AuthRecord): NonNullable<Session['end']> {
+  return { kind: 'revoked', time: r.time, detail: r.revocation, reason: r.reason };
+}
 
 /** Whether two lines of session ends are about the same end: the same application and target. */
 function sameEnd(a: AuthRecord, b: AuthRecord): boolean {

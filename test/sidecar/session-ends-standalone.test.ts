@@ -238,10 +238,20 @@ describe('sign out on every device', () => {
       file,
     ]);
     expect(audited.code).toBe(0);
-    const ends = (JSON.parse(audited.stdout) as { end: { kind: string } | null }[]).map(
-      (x) => x.end?.kind ?? 'open',
+    const sessions = JSON.parse(audited.stdout) as { end: { kind: string; reason: string | null } | null }[];
+    expect(sessions.map((x) => x.end?.kind ?? 'open').sort()).toEqual([
+      'logout',
+      'open',
+      'revoked',
+      'revoked',
+    ]);
+    // Each revoked one says why: the reason of the end that reached it.
+    for (const x of sessions.filter((x) => x.end?.kind === 'revoked'))
+      expect(x.end?.reason).toBe('signed out on every device');
+    const text = await runGatehouse(['audit', 'sessions', '--user', 'carol@example.com', file]);
+    expect(text.stdout).toMatch(
+      /ended +revoked at \S+ \(session-end-[0-9a-f]+: signed out on every device\)/,
     );
-    expect(ends.sort()).toEqual(['logout', 'open', 'revoked', 'revoked']);
   });
 
   it('a cross-site POST with ?everywhere=1 ends nothing', async () => {

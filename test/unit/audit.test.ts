@@ -307,14 +307,14 @@ describe('sessions', () => {
     const [session] = b.sessions();
     expect(session?.requests.map((r) => r.requestId)).toEqual(['r001', 'r000', 'r005']);
     expect(session?.ips).toEqual(['192.0.2.9', '192.0.2.1']);
-    expect(session?.end).toEqual({ kind: 'revoked', time: 8000, detail: 'rev-1' });
+    expect(session?.end).toEqual({ kind: 'revoked', time: 8000, detail: 'rev-1', reason: 'INC-1' });
     expect(
       renderTable({
         kind: 'sessions',
         query: { kind: 'sessions', range: { since: -Infinity, until: Infinity } },
         sessions: b.sessions(),
       }).join(''),
-    ).toContain('ended      revoked at');
+    ).toContain('ended      revoked at 1970-01-01T00:00:08.000Z (rev-1: INC-1)');
   });
 
   it('flags a session whose cookie a browser it was not signed in with brought (session_refused), with where it came from', () => {
