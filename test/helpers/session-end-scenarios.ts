@@ -181,7 +181,7 @@ export async function refusedLogoutTokens(r: Replicas): Promise<void> {
 }
 
 /** Whether the sidecar at `origin` still takes the session of this cookie (its userinfo answers 200). */
-async function sessionAlive(origin: string, cookie: string): Promise<boolean> {
+export async function sessionAlive(origin: string, cookie: string): Promise<boolean> {
   const response = await request(`${origin}/.gatehouse/userinfo`, { headers: { cookie } });
   await response.body.dump();
   return response.statusCode === 200;
@@ -224,7 +224,7 @@ export async function signOutEverywhereRound(
 }
 
 /** Signs `login` in through `origin`, whatever the policies then answer; resolves with its cookie header. */
-async function signInAnyway(origin: string, login: string): Promise<string> {
+export async function signInAnyway(origin: string, login: string): Promise<string> {
   const browser = new HttpBrowser();
   await signInWithDevProvider(browser, `${origin}/home`, login);
   return cookieHeader(browser, origin);

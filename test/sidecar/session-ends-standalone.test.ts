@@ -14,6 +14,8 @@ import {
   providerLogoutRounds,
   type Replicas,
   refusedLogoutTokens,
+  sessionAlive,
+  signInAnyway,
   signOutEverywhereRound,
   signOutRounds,
 } from '../helpers/session-end-scenarios.ts';
@@ -514,6 +516,49 @@ describe('hostile clients at the sign-out endpoints, every phase', () => {
     const still = await request(`${guardedOrigin()}/still-answering`, { headers: { accept: 'text/html' } });
     await still.body.dump();
     expect(still.statusCode).toBe(302); // still serving: sent to sign in
+  });
+
+  it('a sign-out on every device whose body never comes, and one reset mid-body: answered or cut, logged, the sessions ended, the replica serves', async () => {
+    // erin: an account of her own, whom the policy refuses the pages; her userinfo says whether her session lives.
+    const cookie = await signInAnyway(origins[0] as string, 'erin');
+    const pending = await openRaw(guardedPort);
+    pending.socket.write(
+      head(
+        '/.gatehouse/logout?everywhere=1',
+        1_000,
+        `\r\nOrigin: http://127.0.0.1:${guardedPort}\r\nCookie: ${cookie}`,
+      ),
+    );
+    // Ended without the body (the route reads none); the connection is not kept for it.
+    await pending.waitFor(/HTTP\/1\.1 (200|303)/, 5_000);
+    expect(await pending.until(() => pending.isClosed(), 5_000)).toBe(true);
+    await eventually(
+      async () => !(await sessionAlive(origins[1] as string, cookie)),
+      2_000,
+      "erin's session refused on another replica",
+    );
+    await sleep(1_100); // her next sign-in after the second of that end
+    const again = await signInAnyway(origins[0] as string, 'erin');
+    // Reset mid-body, once the head was read: the sign-out was asked for, and it holds.
+    const reset = await openRaw(guardedPort);
+    reset.socket.write(
+      `${head('/.gatehouse/logout?everywhere=1&reset', 1_000, `\r\nOrigin: http://127.0.0.1:${guardedPort}\r\nCookie: ${again}`)}x=`,
+    );
+    await sleep(100);
+    reset.socket.resetAndDestroy();
+    await eventually(
+      async () => linesFor('/.gatehouse/logout?everywhere=1&reset').length === 1,
+      5_000,
+      'one line for the sign-out reset mid-body',
+    );
+    await eventually(
+      async () => !(await sessionAlive(origins[1] as string, again)),
+      2_000,
+      "erin's second session refused on another replica",
+    );
+    const still = await request(`${guardedOrigin()}/still-answering`, { headers: { accept: 'text/html' } });
+    await still.body.dump();
+    expect(still.statusCode).toBe(302);
   });
 
   it('a back-channel logout mid-body at shutdown: the sidecar still exits within its grace and logs it', async () => {
