@@ -9,6 +9,8 @@ import { decodeJwt, SignJWT } from 'jose';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
+import { schemaErrors } from '../../contract/api/validate.ts';
+import { UserinfoDocument } from '../../contract/userinfo.ts';
 import { newServiceToken } from '../../sidecar/src/auth/service-tokens.ts';
 import { comparableHeaderName } from '../../sidecar/src/http/identity-headers.ts';
 import { testConfig } from '../helpers/fixtures.ts';
@@ -210,7 +212,9 @@ describe('GET /.gatehouse/userinfo of a machine caller', () => {
     const res = await request(`${gate.url}/.gatehouse/userinfo`, { headers });
     const body = await res.body.text();
     expect(upstream.seen.length).toBe(before);
-    return { status: res.statusCode, document: JSON.parse(body) as Record<string, unknown> };
+    const document = JSON.parse(body) as Record<string, unknown>;
+    if (res.statusCode === 200) expect(schemaErrors(UserinfoDocument, document, 'userinfo')).toEqual([]);
+    return { status: res.statusCode, document };
   };
 
   it('a service token: its identity, no session', async () => {

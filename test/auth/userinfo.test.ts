@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { schemaErrors } from '../../contract/api/validate.ts';
+import { UserinfoDocument } from '../../contract/userinfo.ts';
 import { type ForgedProvider, startForgedProvider } from '../helpers/forged-provider.ts';
 import { dial, sleep, statusesOf, watchSocket } from '../helpers/hostile.ts';
 import { headerOf, type SignInSidecar, startSignInSidecar } from '../helpers/raw-sign-in.ts';
@@ -69,6 +71,8 @@ describe('GET /.gatehouse/userinfo', () => {
     expect(headerOf(out.head, 'x-content-type-options')).toBe('nosniff');
     expect(out.setCookies).toEqual([]);
     const document = JSON.parse(out.body) as Record<string, unknown>;
+    // The contract the docs' table comes from: every field, nothing more.
+    expect(schemaErrors(UserinfoDocument, document, 'userinfo')).toEqual([]);
     expect(document).toMatchObject({
       sub: 'mallory',
       email: 'mallory@example.com',

@@ -13,6 +13,7 @@ import {
   operatorEventTable,
   sidecarEventTable,
 } from '../../contract/log-reference.ts';
+import { UserinfoDocument } from '../../contract/userinfo.ts';
 import { operatorRbac } from '../../operator/src/rbac.ts';
 
 const CRD_HEADER =
@@ -73,6 +74,10 @@ export function generatedDocs(): [string, string][] {
       }),
     ],
     ['docs/operator.md', withRegions(read('docs/operator.md'), { 'operator-events': operatorEventTable() })],
+    [
+      'docs/authentication.md',
+      withRegions(read('docs/authentication.md'), { userinfo: lineTable(UserinfoDocument) }),
+    ],
     [
       'docs/reference/access-application.md',
       `# AccessApplication reference (gatehouse.dev/v1alpha1)\n\n<!-- Generated from contract/api/access-application.ts by \`node scripts/gen-docs.ts\`; do not edit. -->\n\n${referenceTable(AccessApplication)}`,

@@ -1,32 +1,9 @@
+import type { UserinfoDocument } from '../../../contract/userinfo.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import type { Session } from '../auth/session.ts';
 import { LocalResponse } from '../http/local-response.ts';
 import { preferredUsername } from '../pipeline/stages/stamp-identity.ts';
-import type { CallerKind } from '../policy/input.ts';
 import type { RequestScope } from '../request-scope.ts';
-
-/**
- * What GET /.gatehouse/userinfo answers a caller the gateway knows: who the application is told
- * it is (the identity headers' and JWT's values, groups after `groupsFilter`) and, for a browser
- * session, when it ends. Field names follow the identity JWT's claims.
- */
-export interface UserinfoDocument {
-  readonly sub: string;
-  readonly email: string | null;
-  readonly preferred_username: string | null;
-  readonly groups: readonly string[];
-  /** The login method (users only); null for machine callers. */
-  readonly idp: string | null;
-  readonly kind: CallerKind;
-  /** The session id (users only): what `gatehouse revoke --session` and the log lines name. */
-  readonly sid: string | null;
-  /** ISO times: signed in (users), the credential's end (absolute lifetime, token expiry), the idle end (users). */
-  readonly signedInAt: string | null;
-  readonly expiresAt: string | null;
-  readonly idleExpiresAt: string | null;
-  /** The provider left the user's groups out of its ID token (users only; see authentication.md, Groups). */
-  readonly groupsLeftOut: boolean;
-}
 
 /** Headers of every userinfo answer: JSON never cached, never sniffed, nothing to frame. */
 const HEADERS = [
@@ -72,7 +49,7 @@ export function userinfoRoute(
       sub: identity.sub,
       email: identity.email,
       preferred_username: preferredUsername(identity),
-      groups: auth.forwardedGroups(identity.groups),
+      groups: [...auth.forwardedGroups(identity.groups)],
       idp: identity.idp,
       kind: identity.kind,
       sid: scope.sessionId,
