@@ -177,7 +177,9 @@ describe('gatehouse audit --format html', () => {
     expect(text).toContain('moved to 203.0.113.66 (from 192.0.2.10)');
     expect(text).toContain('user agent change');
     expect(text).toContain('denial burst');
-    expect(text).toMatch(/revoked at 2026-11-20T08:32:40\.000Z \(alice-example-com-7qz4k\)/);
+    expect(text).toMatch(
+      /revoked at 2026-11-20T08:32:40\.000Z \(alice-example-com-7qz4k: INC-1042 stolen laptop\)/,
+    );
     expect(text).toContain('logout');
     expect(text).toContain(HOSTILE_URI);
     expect(await page.locator('svg rect.deny').count()).toBe(7 * 2); // overview and session timelines
