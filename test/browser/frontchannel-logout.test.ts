@@ -1,9 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/chromium.ts';
-import { type StandaloneWiki, startStandaloneWiki } from '../helpers/standalone-wiki.ts';
+import { type CrossSitePage, launchChromium, startCrossSitePage } from '../helpers/chromium.ts';
+import { type StandaloneWiki, signInWithChromium, startStandaloneWiki } from '../helpers/standalone-wiki.ts';
 
 // Chromium resolves the provider's sign-out page host to loopback: a site of its own, unlike the
 // application's 127.0.0.1, so its frame is cross-site as Microsoft Entra ID's is.
@@ -12,8 +10,7 @@ const PROVIDER_SITE = 'login.idp.test';
 describe("front-channel logout from the provider's sign-out page, in headless Chromium", () => {
   let wiki: StandaloneWiki;
   let browser: Browser;
-  let signOutPage: Server;
-  let signOutOrigin: string;
+  let signOutPage: CrossSitePage;
   /** The front-channel logout URL the provider's page frames next. */
   let framed = '';
 
@@ -23,28 +20,21 @@ describe("front-channel logout from the provider's sign-out page, in headless Ch
     wiki = await startStandaloneWiki('gatehouse-frontchannel-');
     browser = await launchChromium([`--host-resolver-rules=MAP ${PROVIDER_SITE} 127.0.0.1`]);
     // The provider's sign-out page, as Entra's: a hidden frame per application signed in to.
-    signOutPage = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(
+    signOutPage = await startCrossSitePage(
+      PROVIDER_SITE,
+      () =>
         `<!doctype html><p>Signing you out</p><iframe id="rp" style="display:none" src="${framed}"></iframe>`,
-      );
-    });
-    await new Promise<void>((resolve) => signOutPage.listen(0, '127.0.0.1', resolve));
-    signOutOrigin = `http://${PROVIDER_SITE}:${(signOutPage.address() as AddressInfo).port}`;
+    );
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((resolve) => signOutPage?.close(resolve));
+    await signOutPage?.close();
     await wiki?.stop();
   });
 
   it('the frame loads without our cookie and ends the session the browser still holds the cookie of', async () => {
     const page = await browser.newPage();
-    await page.goto(`${wiki.origin}/home`);
-    await page.waitForSelector('input[name="login"]');
-    await page.fill('input[name="login"]', 'alice');
-    await page.fill('input[name="password"]', 'correct horse');
-    await Promise.all([page.waitForURL(`${wiki.origin}/home`), page.click('button[type="submit"]')]);
+    await signInWithChromium(page, wiki);
     const signedIn = await wiki.sidecar.waitForLine((l) => l.type === 'login_succeeded');
     expect(typeof signedIn.providerSession).toBe('string');
     const sid = String(signedIn.providerSession);
@@ -53,7 +43,7 @@ describe("front-channel logout from the provider's sign-out page, in headless Ch
     const frameAnswer = page.waitForResponse((r) =>
       r.url().startsWith(`${wiki.origin}/.gatehouse/frontchannel-logout`),
     );
-    await page.goto(`${signOutOrigin}/logout`);
+    await page.goto(`${signOutPage.origin}/logout`);
     const answer = await frameAnswer;
     expect(answer.status()).toBe(200);
     // Sent from a cross-site frame: the browser kept our SameSite=Lax cookie out of it.

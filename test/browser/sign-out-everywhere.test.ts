@@ -3,7 +3,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS, launchChromium } from '../helpers/chromium.ts';
 import { sleep } from '../helpers/hostile.ts';
-import { type StandaloneWiki, startStandaloneWiki } from '../helpers/standalone-wiki.ts';
+import { type StandaloneWiki, signInWithChromium, startStandaloneWiki } from '../helpers/standalone-wiki.ts';
 
 describe('sign out on every device, in headless Chromium', () => {
   let wiki: StandaloneWiki;
@@ -22,11 +22,7 @@ describe('sign out on every device, in headless Chromium', () => {
   async function signedInDevice(): Promise<BrowserContext> {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${wiki.origin}/home`);
-    await page.waitForSelector('input[name="login"]');
-    await page.fill('input[name="login"]', 'alice');
-    await page.fill('input[name="password"]', 'correct horse');
-    await Promise.all([page.waitForURL(`${wiki.origin}/home`), page.click('button[type="submit"]')]);
+    await signInWithChromium(page, wiki);
     await page.close();
     return context;
   }

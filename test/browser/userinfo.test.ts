@@ -1,9 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/chromium.ts';
-import { type StandaloneWiki, startStandaloneWiki } from '../helpers/standalone-wiki.ts';
+import { type CrossSitePage, launchChromium, startCrossSitePage } from '../helpers/chromium.ts';
+import { type StandaloneWiki, signInWithChromium, startStandaloneWiki } from '../helpers/standalone-wiki.ts';
 
 // Chromium resolves this host to loopback: a site of its own, unlike the application's 127.0.0.1.
 const OTHER_SITE = 'pages.other.test';
@@ -11,32 +9,22 @@ const OTHER_SITE = 'pages.other.test';
 describe('the identity document from the page’s own scripts, in headless Chromium', () => {
   let wiki: StandaloneWiki;
   let browser: Browser;
-  let otherSite: Server;
-  let otherOrigin: string;
+  let otherSite: CrossSitePage;
 
   beforeAll(async () => {
     wiki = await startStandaloneWiki('gatehouse-userinfo-');
     browser = await launchChromium([`--host-resolver-rules=MAP ${OTHER_SITE} 127.0.0.1`]);
-    otherSite = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end('<!doctype html><p>Another site</p>');
-    });
-    await new Promise<void>((resolve) => otherSite.listen(0, '127.0.0.1', resolve));
-    otherOrigin = `http://${OTHER_SITE}:${(otherSite.address() as AddressInfo).port}`;
+    otherSite = await startCrossSitePage(OTHER_SITE, () => '<!doctype html><p>Another site</p>');
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((resolve) => otherSite?.close(resolve));
+    await otherSite?.close();
     await wiki?.stop();
   });
 
   it('a script of the application reads who is signed in; a script of another site reads nothing', async () => {
     const page = await browser.newPage();
-    await page.goto(`${wiki.origin}/home`);
-    await page.waitForSelector('input[name="login"]');
-    await page.fill('input[name="login"]', 'alice');
-    await page.fill('input[name="password"]', 'correct horse');
-    await Promise.all([page.waitForURL(`${wiki.origin}/home`), page.click('button[type="submit"]')]);
+    await signInWithChromium(page, wiki);
     const signedIn = await wiki.sidecar.waitForLine((l) => l.type === 'login_succeeded');
 
     // fetch() of the same origin sends the session cookie: the document is the session's.
@@ -49,7 +37,7 @@ describe('the identity document from the page’s own scripts, in headless Chrom
 
     // Another site's script, with credentials asked for: no CORS answer, so the browser gives it
     // nothing; and the SameSite=Lax cookie was not sent either.
-    await page.goto(`${otherOrigin}/`);
+    await page.goto(`${otherSite.origin}/`);
     const url = `${wiki.origin}/.gatehouse/userinfo`;
     const foreign = await page.evaluate(async (target) => {
       try {

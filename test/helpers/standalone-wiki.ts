@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { freePort } from './control-plane.ts';
 import { type BackchannelProvider, startBackchannelProvider } from './session-ends.ts';
 import { type SidecarProcess, startSidecarProcess } from './sidecar-process.ts';
@@ -66,4 +67,13 @@ export async function startStandaloneWiki(
       await upstream.close();
     },
   };
+}
+
+/** Signs `login` in to the wiki in a page of headless Chromium (the provider's own login form); the page ends at `/home`. */
+export async function signInWithChromium(page: Page, wiki: StandaloneWiki, login = 'alice'): Promise<void> {
+  await page.goto(`${wiki.origin}/home`);
+  await page.waitForSelector('input[name="login"]');
+  await page.fill('input[name="login"]', login);
+  await page.fill('input[name="password"]', 'correct horse');
+  await Promise.all([page.waitForURL(`${wiki.origin}/home`), page.click('button[type="submit"]')]);
 }

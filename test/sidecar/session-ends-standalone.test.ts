@@ -36,6 +36,13 @@ import { ENGINEERS_POLICY, IDP_SECRET, startEchoUpstream, wikiSpec } from '../he
 // `gatehouse revoke --revocations-dir` write AccessRevocation files.
 
 const ROUNDS = 20;
+
+/** The replicas' log lines in one file, as an analyst gathers them for `gatehouse audit`. */
+function logFileOf(replicas: readonly SidecarProcess[], prefix: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), prefix)), 'all.log');
+  writeFileSync(file, replicas.flatMap((s) => s.lines.map((l) => JSON.stringify(l))).join('\n'));
+  return file;
+}
 let idp: BackchannelProvider;
 let upstream: TestUpstream;
 const sidecars: SidecarProcess[] = [];
@@ -228,8 +235,7 @@ describe('sign out on every device', () => {
       5_000,
       "carol's four sign-ins logged",
     );
-    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-audit-everywhere-')), 'all.log');
-    writeFileSync(file, sidecars.flatMap((s) => s.lines.map((l) => JSON.stringify(l))).join('\n'));
+    const file = logFileOf(sidecars, 'gatehouse-audit-everywhere-');
     const audited = await runGatehouse([
       'audit',
       'sessions',
@@ -603,8 +609,7 @@ describe('the audit sees every end', () => {
       5_000,
       'stray line written',
     );
-    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-audit-ends-')), 'all.log');
-    writeFileSync(file, all.flatMap((s) => s.lines.map((l) => JSON.stringify(l))).join('\n'));
+    const file = logFileOf(all, 'gatehouse-audit-ends-');
     const audited = await runGatehouse([
       'audit',
       'sessions',
@@ -649,8 +654,7 @@ describe('revocations without a cluster', () => {
     expect(stolen.statusCode).toBe(200);
     const line = await sidecars[2]?.waitForLine((l) => l.type === 'request' && l.uri === '/stolen');
     const sid = String(line?.sessionId);
-    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-audit-thief-')), 'all.log');
-    writeFileSync(file, sidecars.flatMap((s) => s.lines.map((l) => JSON.stringify(l))).join('\n'));
+    const file = logFileOf(sidecars, 'gatehouse-audit-thief-');
     const audited = await runGatehouse(['audit', 'sessions', '--user', 'alice@example.com', file]);
     expect(audited.code).toBe(0);
     const block = audited.stdout.split(/^Session /m).find((b) => b.startsWith(`${sid} `)) ?? '';
