@@ -37,6 +37,13 @@ import { ENGINEERS_POLICY, IDP_SECRET, startEchoUpstream, wikiSpec } from '../he
 
 const ROUNDS = 20;
 
+/** `gatehouse audit sessions --user <email> --format json` of a log file: the sessions it answers (exit 0). */
+async function auditedSessions<T>(file: string, email: string): Promise<T[]> {
+  const audited = await runGatehouse(['audit', 'sessions', '--user', email, '--format', 'json', file]);
+  expect(audited.code).toBe(0);
+  return JSON.parse(audited.stdout) as T[];
+}
+
 /** The replicas' log lines in one file, as an analyst gathers them for `gatehouse audit`. */
 function logFileOf(replicas: readonly SidecarProcess[], prefix: string): string {
   const file = join(mkdtempSync(join(tmpdir(), prefix)), 'all.log');
@@ -236,17 +243,10 @@ describe('sign out on every device', () => {
       "carol's four sign-ins logged",
     );
     const file = logFileOf(sidecars, 'gatehouse-audit-everywhere-');
-    const audited = await runGatehouse([
-      'audit',
-      'sessions',
-      '--user',
-      'carol@example.com',
-      '--format',
-      'json',
+    const sessions = await auditedSessions<{ end: { kind: string; reason: string | null } | null }>(
       file,
-    ]);
-    expect(audited.code).toBe(0);
-    const sessions = JSON.parse(audited.stdout) as { end: { kind: string; reason: string | null } | null }[];
+      'carol@example.com',
+    );
     expect(sessions.map((x) => x.end?.kind ?? 'open').sort()).toEqual([
       'logout',
       'open',
@@ -610,22 +610,12 @@ describe('the audit sees every end', () => {
       'stray line written',
     );
     const file = logFileOf(all, 'gatehouse-audit-ends-');
-    const audited = await runGatehouse([
-      'audit',
-      'sessions',
-      '--user',
-      'alice@example.com',
-      '--format',
-      'json',
-      file,
-    ]);
-    expect(audited.code).toBe(0);
-    const sessions = JSON.parse(audited.stdout) as {
+    const sessions = await auditedSessions<{
       sessionId: string;
       end: { kind: string } | null;
       requests: { uri: string; host: string; endedSession?: { reason: string } | null }[];
       anomalies: { kind: string; detail: string }[];
-    }[];
+    }>(file, 'alice@example.com');
     const session = sessions.find((s) => s.requests.some((r) => r.uri === '/audit-before-sign-out'));
     expect(session?.end?.kind).toBe('logout');
     // Flagged: the stray replica's request, and any B served in the moment before the end reached it.
