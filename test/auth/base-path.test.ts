@@ -68,6 +68,12 @@ describe('an application under a path of a shared host (externalUrl with a path)
     const userinfo = await browser.fetch(`${wiki}/.gatehouse/userinfo`);
     expect(userinfo.status).toBe(200);
     expect(JSON.parse(userinfo.body)).toMatchObject({ sub: 'alice', sid: decodeJwt(jwt).sid });
+    // And the session page, its links under the path.
+    const page = await browser.fetch(`${wiki}/.gatehouse/`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain(`<code>${decodeJwt(jwt).sid}</code>`);
+    expect(page.body).toContain('action="/wiki/.gatehouse/logout"');
+    expect(page.body).toContain('href="/wiki/.gatehouse/userinfo"');
   });
 
   it('keeps return paths inside the application: another path of the host, or none, leads to <base>/', async () => {
@@ -93,6 +99,7 @@ describe('an application under a path of a shared host (externalUrl with a path)
       '/.gatehouse/callback?state=x',
       '/.gatehouse/jwks.json',
       '/.gatehouse/userinfo',
+      '/.gatehouse/',
     ]) {
       const answer = await browser.fetch(`${stack.origin}${path}`);
       expect(answer.status, path).toBe(404);

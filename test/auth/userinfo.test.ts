@@ -203,6 +203,55 @@ describe('GET /.gatehouse/userinfo', () => {
   });
 });
 
+describe('GET /.gatehouse/: the session page', () => {
+  it('a signed-in user: who, through what, the groups, when the session ends, its id and the ways to sign out', async () => {
+    const from = '127.0.0.30';
+    const cookie = await gateway.signIns.complete(from);
+    const login = await gateway.process.waitForLine(
+      (l) => l.type === 'login_succeeded' && l.clientIp === from,
+    );
+    const seenBefore = upstream.seen.length;
+    const out = await send(from, `GET /.gatehouse/ HTTP/1.1\r\nCookie: ${cookie}\r\nAccept: text/html\r\n`);
+    expect(out.status).toBe(200);
+    expect(headerOf(out.head, 'content-security-policy')).toContain("default-src 'none'");
+    expect(headerOf(out.head, 'x-frame-options')).toBe('DENY');
+    expect(headerOf(out.head, 'cache-control')).toBe('no-store');
+    expect(out.setCookies).toEqual([]);
+    expect(out.body).toContain('<strong>mallory@example.com</strong>');
+    expect(out.body).toContain('<code>engineering</code>');
+    expect(out.body).toContain(`<code>${login.sessionId}</code>`);
+    expect(out.body).toContain('formaction="/.gatehouse/logout?everywhere=1"');
+    expect(out.body).toContain('href="/.gatehouse/userinfo"');
+    expect(upstream.seen.length).toBe(seenBefore);
+  });
+
+  it('group names and a subject written to break out of the page stay text', async () => {
+    provider.claims = { groups: ['<script>alert(1)</script>', 'a" onmouseover="x'] };
+    try {
+      const from = '127.0.0.31';
+      const cookie = await gateway.signIns.complete(from);
+      const out = await send(from, `GET /.gatehouse/ HTTP/1.1\r\nCookie: ${cookie}\r\n`);
+      expect(out.status).toBe(200);
+      expect(out.body).not.toContain('<script>');
+      expect(out.body).toContain('<code>&#60;script&#62;alert(1)&#60;/script&#62;</code>');
+      expect(out.body).toContain('<code>a&#34; onmouseover=&#34;x</code>');
+    } finally {
+      provider.claims = {};
+    }
+  });
+
+  it('not signed in: told so with a link to sign in, not redirected', async () => {
+    const out = await send(
+      '127.0.0.32',
+      'GET /.gatehouse/ HTTP/1.1\r\nAccept: text/html\r\nSec-Fetch-Mode: navigate\r\n',
+    );
+    expect(out.status).toBe(200);
+    expect(headerOf(out.head, 'location')).toBeUndefined();
+    expect(out.body).toContain('You are not signed in to this application.');
+    expect(out.body).toContain('href="/.gatehouse/login?rd=%2F"');
+  });
+});
+
 describe('userinfo against hostile clients', () => {
   it('30 pipelined on one connection are each answered, in order; resets mid-request leave the sidecar serving', async () => {
     const from = '127.0.0.26';

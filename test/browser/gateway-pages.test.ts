@@ -51,6 +51,15 @@ describe('gateway pages in headless Chromium', () => {
     expect(denied).toMatchObject({ outcome: 'denied', error: 'access_denied' });
     await page.screenshot({ path: resolve(ARTIFACTS, 'access-denied-page.png') });
 
+    // Why: the session page shows what the application takes her for (no groups).
+    await page.getByRole('link', { name: 'Your session and groups' }).click();
+    expect(await page.textContent('h1')).toBe('Your session');
+    const session = (await page.textContent('table')) ?? '';
+    expect(session).toContain('mallory@example.com');
+    expect(session).toContain('Development SSO');
+    expect(session).toMatch(/Groups\s*none/);
+    await page.goBack();
+
     await page.getByRole('link', { name: 'Sign in as someone else' }).click();
     expect(await page.textContent('h1')).toBe('Sign out');
     await Promise.all([

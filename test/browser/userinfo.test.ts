@@ -1,6 +1,7 @@
+import { resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CrossSitePage, launchChromium, startCrossSitePage } from '../helpers/chromium.ts';
+import { ARTIFACTS, type CrossSitePage, launchChromium, startCrossSitePage } from '../helpers/chromium.ts';
 import { type StandaloneWiki, signInWithChromium, startStandaloneWiki } from '../helpers/standalone-wiki.ts';
 
 // Chromium resolves this host to loopback: a site of its own, unlike the application's 127.0.0.1.
@@ -34,6 +35,12 @@ describe('the identity document from the page’s own scripts, in headless Chrom
     });
     expect(own.status).toBe(200);
     expect(own.body).toMatchObject({ sub: 'alice', kind: 'user', sid: signedIn.sessionId });
+    // The same for people: the session page.
+    await page.goto(`${wiki.origin}/.gatehouse/`);
+    await page.screenshot({ path: resolve(ARTIFACTS, 'session-page.png') });
+    expect(await page.textContent('h1')).toBe('Your session');
+    expect(await page.textContent('table')).toContain('alice@example.com');
+    expect(await page.textContent('table')).toContain(String(signedIn.sessionId));
 
     // Another site's script, with credentials asked for: no CORS answer, so the browser gives it
     // nothing; and the SameSite=Lax cookie was not sent either.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { preferredUsername } from '../../sidecar/src/auth/identity-document.ts';
 import { headerText, utf8Field } from '../../sidecar/src/http/utf8-field.ts';
-import { preferredUsername } from '../../sidecar/src/pipeline/stages/stamp-identity.ts';
 import type { PolicyIdentity } from '../../sidecar/src/policy/input.ts';
 
 // The preferred_username claim goes into a request header (oauth2-proxy profile), as UTF-8: any

@@ -1,3 +1,4 @@
+import type { UserinfoDocument } from '../../../contract/userinfo.ts';
 import { EVERYWHERE_PARAM, type GatewayPaths } from '../auth/gateway-paths.ts';
 import { escapeHtml, gatewayPage } from './page.ts';
 
@@ -62,7 +63,7 @@ export function accessDeniedPage(options: {
     : '<p>You are not signed in.</p>';
   const ways =
     signedInAs?.provider != null
-      ? `<p><a href="${escapeHtml(`${paths.logout}?rd=${encodeURIComponent(returnPath)}`)}">Sign in as someone else</a> &middot; <a href="${escapeHtml(paths.logout)}">Sign out</a></p>`
+      ? `<p><a href="${escapeHtml(`${paths.logout}?rd=${encodeURIComponent(returnPath)}`)}">Sign in as someone else</a> &middot; <a href="${escapeHtml(paths.logout)}">Sign out</a> &middot; <a href="${escapeHtml(paths.prefix)}">Your session and groups</a></p>`
       : '';
   return gatewayPage(
     'Access denied',
@@ -80,12 +81,73 @@ export function signOutPage(
   paths: GatewayPaths,
   returnPath: string | null = null,
 ): string {
+  return gatewayPage(
+    'Sign out',
+    `<p>Sign out of this application?</p>${signOutForm(paths, returnPath, true)}<p><a href="${escapeHtml(returnPath ?? paths.home)}">Stay signed in</a></p>`,
+    requestId,
+  );
+}
+
+/**
+ * The sign-out form: its button posts to the sign-out route (same origin), and its second one
+ * with `?everywhere=1` ends the account's sessions on every device.
+ */
+function signOutForm(paths: GatewayPaths, returnPath: string | null, autofocus: boolean): string {
   const rd = returnPath ? `rd=${encodeURIComponent(returnPath)}` : '';
   const action = rd ? `${paths.logout}?${rd}` : paths.logout;
   const everywhere = `${paths.logout}?${EVERYWHERE_PARAM}=1${rd ? `&${rd}` : ''}`;
+  return `<form method="post" action="${escapeHtml(action)}"><p><button type="submit"${autofocus ? ' autofocus' : ''}>Sign out</button></p><p><button type="submit" formaction="${escapeHtml(everywhere)}">Sign out on every device</button><br>Ends your sessions of this application in every browser and on every device, also one you no longer have.</p></form>`;
+}
+
+/** What the session page shows of the caller (null: not signed in) and how to name their provider. */
+export interface SessionPageOptions {
+  readonly document: UserinfoDocument | null;
+  /** The display name of the provider the user signed in with; null for machine callers. */
+  readonly provider: string | null;
+  /** Whether the application sends only some groups (`identityHeaders.groupsFilter`). */
+  readonly groupsFiltered: boolean;
+  /** Whether the application signs anyone in (has identity providers). */
+  readonly signsIn: boolean;
+  readonly paths: GatewayPaths;
+  readonly requestId: string;
+}
+
+/**
+ * GET /.gatehouse/: who this application takes the browser for, its groups and when the session
+ * ends, with the ways to sign out. For a user asking why a page refuses them, and for their
+ * helpdesk (the session id is what `gatehouse revoke --session` and the logs name).
+ */
+export function sessionPage(options: SessionPageOptions): string {
+  const { document: d, paths, requestId } = options;
+  if (d === null)
+    return gatewayPage(
+      'Your session',
+      `<p>You are not signed in to this application.</p>${options.signsIn ? `<p><a href="${escapeHtml(`${paths.login}?rd=${encodeURIComponent(paths.home)}`)}">Sign in</a></p>` : ''}`,
+      requestId,
+    );
+  const row = (name: string, value: string) => `<tr><th scope="row">${name}</th><td>${value}</td></tr>`;
+  const time = (iso: string | null) => (iso === null ? '' : `<time>${escapeHtml(iso)}</time>`);
+  const groups =
+    d.groups.length === 0 ? 'none' : d.groups.map((g) => `<code>${escapeHtml(g)}</code>`).join(', ');
+  const rows = [
+    row('Signed in as', `<strong>${escapeHtml(d.email ?? d.sub)}</strong>`),
+    ...(d.email === null ? [] : [row('Subject', `<code>${escapeHtml(d.sub)}</code>`)]),
+    ...(options.provider === null ? [] : [row('Through', escapeHtml(options.provider))]),
+    row(options.groupsFiltered ? 'Groups sent to the application' : 'Groups', groups),
+    ...(d.signedInAt === null ? [] : [row('Signed in at', time(d.signedInAt))]),
+    ...(d.expiresAt === null
+      ? []
+      : [row(d.kind === 'user' ? 'Session ends at' : 'Credential ends at', time(d.expiresAt))]),
+    ...(d.idleExpiresAt === null ? [] : [row('Ends if unused at', time(d.idleExpiresAt))]),
+    ...(d.sid === null ? [] : [row('Session ID', `<code>${escapeHtml(d.sid)}</code>`)]),
+  ];
+  const leftOut = d.groupsLeftOut
+    ? '<p>Your identity provider left your groups out of your sign-in (Microsoft Entra ID does for an account in more than 200 groups), so rules that give access by group cannot match you.</p>'
+    : '';
+  const signOut = d.kind === 'user' ? signOutForm(paths, null, false) : '';
   return gatewayPage(
-    'Sign out',
-    `<p>Sign out of this application?</p><form method="post" action="${escapeHtml(action)}"><p><button type="submit" autofocus>Sign out</button></p><p><button type="submit" formaction="${escapeHtml(everywhere)}">Sign out on every device</button><br>Ends your sessions of this application in every browser and on every device, also one you no longer have.</p></form><p><a href="${escapeHtml(returnPath ?? paths.home)}">Stay signed in</a></p>`,
+    'Your session',
+    `<table>${rows.join('')}</table>${leftOut}${signOut}<p>For scripts: <a href="${escapeHtml(paths.userinfo)}">${escapeHtml(paths.userinfo)}</a> (JSON).</p>`,
     requestId,
   );
 }

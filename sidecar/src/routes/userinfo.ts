@@ -1,8 +1,7 @@
 import type { UserinfoDocument } from '../../../contract/userinfo.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
-import type { Session } from '../auth/session.ts';
+import { identityDocument } from '../auth/identity-document.ts';
 import { LocalResponse } from '../http/local-response.ts';
-import { preferredUsername } from '../pipeline/stages/stamp-identity.ts';
 import type { RequestScope } from '../request-scope.ts';
 
 /** Headers of every userinfo answer: JSON never cached, never sniffed, nothing to frame. */
@@ -29,8 +28,8 @@ export function userinfoRoute(
   scope: RequestScope,
   auth: AuthRuntime,
 ): LocalResponse | Promise<LocalResponse> {
-  const identity = scope.identity;
-  if (identity === null)
+  const document = identityDocument(scope, auth);
+  if (document === null)
     return new LocalResponse(
       401,
       [...HEADERS, 'www-authenticate', 'Bearer realm="gatehouse"'],
@@ -43,31 +42,6 @@ export function userinfoRoute(
       'denied',
       'authentication_required',
     );
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-  const answer = (idleEndsAt: number | null) => {
-    const document: UserinfoDocument = {
-      sub: identity.sub,
-      email: identity.email,
-      preferred_username: preferredUsername(identity),
-      groups: [...auth.forwardedGroups(identity.groups)],
-      idp: identity.idp,
-      kind: identity.kind,
-      sid: scope.sessionId,
-      signedInAt: scope.sessionIssuedAt === null ? null : iso(scope.sessionIssuedAt * 1000),
-      expiresAt: iso(scope.credentialEndsAt),
-      idleExpiresAt: iso(idleEndsAt),
-      groupsLeftOut: scope.groupsLeftOut,
-    };
-    return new LocalResponse(200, HEADERS, JSON.stringify(document), 'gateway');
-  };
-  if (scope.sessionId === null) return answer(null);
-  // The session the request was authenticated with, again from its cookie: the jar has it cached
-  // (the stage before just opened it), so this is a lookup.
-  const sealed = auth.sessions.cookies(scope.req.headers.cookie).sealed;
-  const opened = sealed === undefined ? undefined : auth.sessions.open(sealed);
-  const idleEnd = (session: Session | undefined) =>
-    session === undefined
-      ? null
-      : (auth.sessions.lastSeen(session) + Math.floor(auth.settings.session.idleMs / 1000)) * 1000;
-  return opened instanceof Promise ? opened.then((s) => answer(idleEnd(s))) : answer(idleEnd(opened));
+  const answer = (d: UserinfoDocument) => new LocalResponse(200, HEADERS, JSON.stringify(d), 'gateway');
+  return document instanceof Promise ? document.then(answer) : answer(document);
 }

@@ -10,6 +10,7 @@ import { callbackRoute } from '../../routes/callback.ts';
 import { frontchannelLogoutRoute } from '../../routes/frontchannel-logout.ts';
 import { loginRoute } from '../../routes/login.ts';
 import { logoutRoute, takeSignOutReturn } from '../../routes/logout.ts';
+import { sessionPageRoute } from '../../routes/session-page.ts';
 import { userinfoRoute } from '../../routes/userinfo.ts';
 
 /** The answer to a WebSocket handshake under the reserved prefix. */
@@ -52,7 +53,7 @@ function signedOutRoute(scope: RequestScope, auth: AuthRuntime): LocalResponse {
 
 /**
  * Answers requests under the reserved prefix (sign-in, callback, logout, back-channel and
- * front-channel logout, JWKS, userinfo) before policies
+ * front-channel logout, JWKS, userinfo, the session page) before policies
  * run: they are how a user gets an identity in the first place. Everything else hands on.
  */
 export function gatewayRoutes(
@@ -93,6 +94,9 @@ export function gatewayRoutes(
         break;
       case paths.frontchannelLogout:
         if (read) return frontchannelLogoutRoute(scope, auth);
+        break;
+      case paths.prefix:
+        if (read) return sessionPageRoute(scope, auth);
         break;
       case paths.userinfo:
         if (read) return userinfoRoute(scope, auth);

@@ -1,19 +1,6 @@
+import { preferredUsername } from '../../auth/identity-document.ts';
 import { utf8Field } from '../../http/utf8-field.ts';
-import type { PolicyIdentity } from '../../policy/input.ts';
 import type { RequestScope } from '../../request-scope.ts';
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/;
-
-/**
- * The preferred_username claim of a user when a header may carry it: a string of at most 256
- * characters without controls (C0, DEL, C1), which could split the header or hide in it; null when none.
- */
-export function preferredUsername(identity: PolicyIdentity): string | null {
-  const value = identity.claims.preferred_username;
-  if (typeof value !== 'string' || value === '' || value.length > 256) return null;
-  return CONTROLS.test(value) ? null : value;
-}
 
 /**
  * Stamps the verified identity on the upstream request, after every incoming copy was stripped:

@@ -1,0 +1,56 @@
+import type { UserinfoDocument } from '../../../contract/userinfo.ts';
+import type { PolicyIdentity } from '../policy/input.ts';
+import type { RequestScope } from '../request-scope.ts';
+import type { AuthRuntime } from './auth-runtime.ts';
+import type { Session } from './session.ts';
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * The preferred_username claim of a user when a header may carry it: a string of at most 256
+ * characters without controls (C0, DEL, C1), which could split the header or hide in it; null when none.
+ */
+export function preferredUsername(identity: PolicyIdentity): string | null {
+  const value = identity.claims.preferred_username;
+  if (typeof value !== 'string' || value === '' || value.length > 256) return null;
+  return CONTROLS.test(value) ? null : value;
+}
+
+/**
+ * Who the request's caller is, as the application is told (the identity headers' and JWT's
+ * values, groups after `groupsFilter`) and, for a browser session, when it ends: what
+ * `/.gatehouse/userinfo` and the session page show. Null without an identity. Read after the
+ * authenticate stage, which on the gateway's routes neither refreshes a session nor renews it.
+ */
+export function identityDocument(
+  scope: RequestScope,
+  auth: AuthRuntime,
+): UserinfoDocument | null | Promise<UserinfoDocument> {
+  const identity = scope.identity;
+  if (identity === null) return null;
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  const document = (idleEndsAt: number | null): UserinfoDocument => ({
+    sub: identity.sub,
+    email: identity.email,
+    preferred_username: preferredUsername(identity),
+    groups: [...auth.forwardedGroups(identity.groups)],
+    idp: identity.idp,
+    kind: identity.kind,
+    sid: scope.sessionId,
+    signedInAt: scope.sessionIssuedAt === null ? null : iso(scope.sessionIssuedAt * 1000),
+    expiresAt: iso(scope.credentialEndsAt),
+    idleExpiresAt: iso(idleEndsAt),
+    groupsLeftOut: scope.groupsLeftOut,
+  });
+  if (scope.sessionId === null) return document(null);
+  // The session the request was authenticated with, again from its cookie: the jar has it cached
+  // (the stage before just opened it), so this is a lookup.
+  const sealed = auth.sessions.cookies(scope.req.headers.cookie).sealed;
+  const opened = sealed === undefined ? undefined : auth.sessions.open(sealed);
+  const idleEnd = (session: Session | undefined) =>
+    session === undefined
+      ? null
+      : (auth.sessions.lastSeen(session) + Math.floor(auth.settings.session.idleMs / 1000)) * 1000;
+  return opened instanceof Promise ? opened.then((s) => document(idleEnd(s))) : document(idleEnd(opened));
+}
