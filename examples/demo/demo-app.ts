@@ -33,7 +33,7 @@ export function createDemoApp(options: { jwksUrl: string; issuer: string; audien
         `<h1>Demo app behind Gatehouse</h1><p>You asked for <code>${escapeHtml(req.url ?? '')}</code>.</p>` +
         `<h2>Identity headers received</h2><table>${rows}</table>` +
         `<h2>Identity JWT, verified against ${escapeHtml(options.jwksUrl)}</h2><pre>${escapeHtml(verdict)}</pre>` +
-        `<p><a href="/admin/">/admin</a> (admins only) · <a href="/.gatehouse/userinfo">/.gatehouse/userinfo</a> (the same identity, as this page's scripts can read it) · <a href="/.gatehouse/logout">Sign out</a></p>`,
+        `<p><a href="/admin/">/admin</a> (admins only) · <a href="/.gatehouse/">Your session</a> · <a href="/.gatehouse/userinfo">/.gatehouse/userinfo</a> (the same identity, as this page's scripts can read it) · <a href="/.gatehouse/logout">Sign out</a></p>`,
     );
   });
 }
