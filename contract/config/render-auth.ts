@@ -111,21 +111,26 @@ function externalUrlParts(
   return { origin: url.origin, basePath };
 }
 
+/** A URL the sidecar sends a provider's secrets and tokens to (an issuer, Graph): https, or http on loopback. */
+function checkProviderUrl(value: string, path: string, errors: FieldError[]): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    errors.push({ path, message: `is not a URL (got ${JSON.stringify(value)})` });
+    return;
+  }
+  if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname))
+    errors.push({ path, message: 'must use https (http is accepted on loopback only)' });
+}
+
 function providers(auth: Authentication, secrets: SecretsByName, at: At, errors: FieldError[]) {
   const names = new Set<string>();
   return (auth.identityProviders ?? []).map((p, i): RenderedProvider => {
     const field = (f: string) => at(`spec.authentication.identityProviders[${i}].${f}`);
     if (names.has(p.name)) errors.push({ path: field('name'), message: `${p.name} is listed twice` });
     names.add(p.name);
-    let issuer: URL | undefined;
-    try {
-      issuer = new URL(p.issuer);
-    } catch {
-      errors.push({ path: field('issuer'), message: `is not a URL (got ${JSON.stringify(p.issuer)})` });
-    }
-    if (issuer && issuer.protocol !== 'https:' && !isLoopbackHost(issuer.hostname)) {
-      errors.push({ path: field('issuer'), message: 'must use https (http is accepted on loopback only)' });
-    }
+    checkProviderUrl(p.issuer, field('issuer'), errors);
     let clientSecret: string | null = null;
     if (p.clientSecretRef) {
       const { name, key } = p.clientSecretRef;
@@ -137,22 +142,7 @@ function providers(auth: Authentication, secrets: SecretsByName, at: At, errors:
     }
     const overage = p.groupsOverage;
     const graphUrl = overage ? (overage.graphUrl ?? DEFAULT_GRAPH_URL) : undefined;
-    if (graphUrl !== undefined) {
-      let graph: URL | undefined;
-      try {
-        graph = new URL(graphUrl);
-      } catch {
-        errors.push({
-          path: field('groupsOverage.graphUrl'),
-          message: `is not a URL (got ${JSON.stringify(graphUrl)})`,
-        });
-      }
-      if (graph && graph.protocol !== 'https:' && !isLoopbackHost(graph.hostname))
-        errors.push({
-          path: field('groupsOverage.graphUrl'),
-          message: 'must use https (http is accepted on loopback only)',
-        });
-    }
+    if (graphUrl !== undefined) checkProviderUrl(graphUrl, field('groupsOverage.graphUrl'), errors);
     const scopes = ['openid', ...(p.scopes ?? DEFAULT_SCOPES).filter((s) => s !== 'openid')];
     return {
       name: p.name,

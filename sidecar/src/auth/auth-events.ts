@@ -2,11 +2,32 @@ import { logAuthEvent } from '../../../contract/event-writer.ts';
 import type { AuthEventFields, AuthEventType } from '../../../contract/log-events.ts';
 import { capField } from '../../../lib/log/sanitize.ts';
 import type { RequestScope } from '../request-scope.ts';
+import type { GraphListing } from './graph-groups.ts';
 import type { Session } from './session.ts';
 
 /** The fields of an auth event that name a session: its provider, subject, email and id. */
 export function sessionEventFields(session: Session) {
   return { provider: session.idp, sub: session.sub, email: session.email, sessionId: session.sid };
+}
+
+/**
+ * The `groups_list_failed` event of a listing from Microsoft Graph that failed (`when`: at the
+ * sign-in or a refresh of `session`); nothing when there was none or it succeeded.
+ */
+export function groupsListFailed(
+  scope: RequestScope,
+  session: Pick<Session, 'idp' | 'sub'>,
+  when: 'sign_in' | 'refresh',
+  listing: GraphListing | undefined,
+): void {
+  if (listing === undefined || listing.ok) return;
+  authEvent(scope, 'groups_list_failed', {
+    provider: session.idp,
+    sub: session.sub,
+    when,
+    reason: listing.reason,
+    detail: listing.detail,
+  });
 }
 
 /**

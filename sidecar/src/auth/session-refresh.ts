@@ -1,6 +1,6 @@
 import { boundedCache } from '../../../lib/bounded-cache.ts';
 import type { RequestScope } from '../request-scope.ts';
-import { authEvent, sessionEventFields } from './auth-events.ts';
+import { authEvent, groupsListFailed, sessionEventFields } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
 import { withGraphGroups } from './graph-groups.ts';
 import { refreshTokenGrant, userClaims } from './oidc-client.ts';
@@ -97,14 +97,7 @@ async function refresh(
       refreshToken: tokens.refresh_token ?? session.refreshToken,
       idToken: tokens.id_token ?? session.idToken,
     };
-    if (listing && !listing.ok)
-      authEvent(scope, 'groups_list_failed', {
-        provider: session.idp,
-        sub: session.sub,
-        when: 'refresh',
-        reason: listing.reason,
-        detail: listing.detail,
-      });
+    groupsListFailed(scope, session, 'refresh', listing);
     authEvent(scope, 'session_refreshed', sessionEventFields(next));
     // As at sign-in: the refreshed session (new groups or claims) must fit the cookies a browser sends back.
     return { session: next, cookies: await auth.sessions.store(next, present, auth.sessions.signInChunks) };

@@ -2,6 +2,10 @@ import type { UserinfoDocument } from '../../../contract/userinfo.ts';
 import { EVERYWHERE_PARAM, type GatewayPaths } from '../auth/gateway-paths.ts';
 import { escapeHtml, gatewayPage } from './page.ts';
 
+/** What the access-denied and session pages say of a session whose provider left its groups out. */
+const GROUPS_LEFT_OUT =
+  '<p>Your identity provider left your groups out of your sign-in (Microsoft Entra ID does for an account in more than 200 groups), so rules that give access by group cannot match you.</p>';
+
 /** What the chooser shows of an identity provider. */
 export interface ChooserEntry {
   readonly settings: { readonly name: string; readonly displayName: string };
@@ -55,9 +59,7 @@ export function accessDeniedPage(options: {
   readonly groupsLeftOut?: boolean;
 }): string {
   const { application, host, signedInAs, returnPath, requestId, paths } = options;
-  const groups = options.groupsLeftOut
-    ? '<p>Your identity provider left your groups out of your sign-in (Microsoft Entra ID does for an account in more than 200 groups), so rules that give access by group cannot match you.</p>'
-    : '';
+  const groups = options.groupsLeftOut ? GROUPS_LEFT_OUT : '';
   const who = signedInAs
     ? `<p>You are signed in as <strong>${escapeHtml(signedInAs.name)}</strong>${signedInAs.provider ? ` (${escapeHtml(signedInAs.provider)})` : ''}.</p>`
     : '<p>You are not signed in.</p>';
@@ -141,9 +143,7 @@ export function sessionPage(options: SessionPageOptions): string {
     ...(d.idleExpiresAt === null ? [] : [row('Ends if unused at', time(d.idleExpiresAt))]),
     ...(d.sid === null ? [] : [row('Session ID', `<code>${escapeHtml(d.sid)}</code>`)]),
   ];
-  const leftOut = d.groupsLeftOut
-    ? '<p>Your identity provider left your groups out of your sign-in (Microsoft Entra ID does for an account in more than 200 groups), so rules that give access by group cannot match you.</p>'
-    : '';
+  const leftOut = d.groupsLeftOut ? GROUPS_LEFT_OUT : '';
   const signOut = d.kind === 'user' ? signOutForm(paths, null, false) : '';
   return gatewayPage(
     'Your session',

@@ -1,6 +1,6 @@
 import type { AuthEventFields, LoginFailure } from '../../../contract/log-events.ts';
 import { boundedCache } from '../../../lib/bounded-cache.ts';
-import { authEvent, sessionEventFields } from '../auth/auth-events.ts';
+import { authEvent, groupsListFailed, sessionEventFields } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { browserBinding } from '../auth/browser-binding.ts';
 import { readCookies } from '../auth/cookies.ts';
@@ -261,14 +261,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   const others = await signInsInProgress(scope, auth, now, name);
   const room = loginCookieRoom(auth.maxHeaderBytes, setCookieBytes(sessionCookies));
   for (const other of signInsToEnd(others, 0, room)) clear.push(loginCookie(auth, other, '', 0));
-  if (listing && !listing.ok)
-    authEvent(scope, 'groups_list_failed', {
-      provider: session.idp,
-      sub: session.sub,
-      when: 'sign_in',
-      reason: listing.reason,
-      detail: listing.detail,
-    });
+  groupsListFailed(scope, session, 'sign_in', listing);
   authEvent(scope, 'login_succeeded', {
     ...sessionEventFields(session),
     ...(session.psid ? { providerSession: session.psid } : {}),
