@@ -276,4 +276,38 @@ describe('userinfo against hostile clients', () => {
     const after = await userinfo(from, cookie);
     expect(after.status).toBe(200);
   });
+
+  it('a request then FIN is answered and closed; a head trickled in pieces is still read; silence mid-head is cut', async () => {
+    const from = '127.0.0.27';
+    const cookie = await gateway.signIns.complete(from);
+    const one = `GET /.gatehouse/userinfo HTTP/1.1\r\nHost: ${gateway.host}\r\nCookie: ${cookie}\r\n\r\n`;
+    // FIN right after the request (a client that half-closes): the answer still comes, then the close.
+    const fin = await dial(gateway.port, from, true);
+    if (!fin) throw new Error('cannot connect');
+    const finned = watchSocket(fin);
+    fin.end(one);
+    await finned.waitFor(/"sub":"mallory"/, 5_000);
+    expect(statusesOf(finned.received())).toEqual([200]);
+    expect(await finned.until(() => finned.isClosed(), 5_000)).toBe(true);
+    // Eight bytes every few milliseconds, well within the head's time (and the session's 4 s idle
+    // timeout): answered as any other.
+    const slow = await dial(gateway.port, from);
+    if (!slow) throw new Error('cannot connect');
+    const trickled = watchSocket(slow);
+    for (let i = 0; i < one.length; i += 8) {
+      slow.write(one.slice(i, i + 8));
+      await sleep(2);
+    }
+    await trickled.waitFor(/"sub":"mallory"/, 5_000);
+    slow.destroy();
+    // Half a head and then nothing: the header timeout answers 408 and closes (the route never runs).
+    const silent = await dial(gateway.port, from);
+    if (!silent) throw new Error('cannot connect');
+    const quiet = watchSocket(silent);
+    silent.write(one.slice(0, 60));
+    await quiet.waitFor(/HTTP\/1\.1 408/, 20_000);
+    expect(await quiet.until(() => quiet.isClosed(), 5_000)).toBe(true);
+    // Still serving (a new sign-in: the 4 s idle timeout ended the first session meanwhile).
+    expect((await userinfo(from, await gateway.signIns.complete(from))).status).toBe(200);
+  }, 30_000);
 });
