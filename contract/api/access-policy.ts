@@ -15,7 +15,7 @@ const ClaimSelector = Type.Object(
       minLength: 1,
       maxLength: 256,
       description:
-        'Name of a top-level claim of the ID token or userinfo (taken literally; dots are not paths).',
+        'Name of a top-level claim of the ID token or userinfo (taken literally; dots are not paths). `amr` and `acr` (how the user authenticated) may be named; claims that describe the token itself (`iss`, `aud`, `exp`, `iat`, `nbf`, `jti`, `nonce`, `auth_time`, `azp`, `sid`, the hashes) are refused: no session keeps them.',
     }),
     equals: Opt(
       Type.String({

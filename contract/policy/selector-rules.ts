@@ -4,6 +4,7 @@ import { listItemErrors } from '../api/validate.ts';
 import type { FieldError } from '../errors.ts';
 import { parseEmail } from './email-address.ts';
 import { pathGlobProblem } from './path-glob.ts';
+import { TOKEN_CLAIMS } from './token-claims.ts';
 
 /** The value of one selector kind, as written in an AccessPolicy. */
 export type SelectorValue<K extends SelectorKind> = NonNullable<Selector[K]>;
@@ -70,6 +71,13 @@ export const SELECTOR_RULES: { readonly [K in SelectorKind]: SelectorRule<K> } =
     check(value, at) {
       if ((value.equals === undefined) === (value.contains === undefined))
         return [{ path: at, message: 'needs exactly one of equals or contains' }];
+      if (TOKEN_CLAIMS.has(value.name))
+        return [
+          {
+            path: `${at}.name`,
+            message: `${value.name} describes the ID token, not the user: a session keeps no such claim, so this selector would never match`,
+          },
+        ];
       return [];
     },
   },

@@ -66,15 +66,22 @@ export interface SignInSidecar {
   stop(): Promise<number | null>;
 }
 
+/** What startSignInSidecar gives the application by default: members of `engineering` may use it. */
+const ENGINEERS: Readonly<Record<string, Record<string, unknown>>> = {
+  engineers: { decision: 'allow', include: [{ groups: ['engineering'] }] },
+};
+
 /**
- * Starts it on a free loopback port, policy: members of `engineering`; `flags` go to `gatehouse
- * sidecar`; `session`: the application's session settings (e.g. `{ idleTimeout: '8s' }`).
+ * Starts it on a free loopback port; `flags` go to `gatehouse sidecar`; `session`: the
+ * application's session settings (e.g. `{ idleTimeout: '8s' }`); `policies`: the application's
+ * policies in order, by name (by default members of `engineering` may use everything).
  */
 export async function startSignInSidecar(
   issuer: string,
   upstreamUrl: string,
   flags: readonly string[] = [],
   session: Record<string, string> = {},
+  policies: Readonly<Record<string, Record<string, unknown>>> = ENGINEERS,
 ): Promise<SignInSidecar> {
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -82,13 +89,15 @@ export async function startSignInSidecar(
     `${applicationYaml({
       hosts: [host],
       upstream: { url: upstreamUrl },
-      policies: [{ name: 'engineers' }],
+      policies: Object.keys(policies).map((name) => ({ name })),
       authentication: {
         externalUrl: `http://${host}`,
         identityProviders: [{ name: 'corp', issuer, clientId: 'gatehouse' }],
         ...(Object.keys(session).length > 0 ? { session } : {}),
       },
-    })}---\n${policyYaml('engineers', { decision: 'allow', include: [{ groups: ['engineering'] }] })}`,
+    })}${Object.entries(policies)
+      .map(([name, spec]) => `---\n${policyYaml(name, spec)}`)
+      .join('')}`,
   );
   const proc = await startLoggingProcess({
     name: 'sidecar',

@@ -241,9 +241,9 @@ describe('gatehouse explain', () => {
       '--claim groups: a session keeps no such claim (the groups claim of the provider: give --groups)',
     ],
     [
-      ['--path', '/x', '--ip', '10.0.0.1', '--email', 'a@example.com', '--claim', 'amr=["mfa"]'],
+      ['--path', '/x', '--ip', '10.0.0.1', '--email', 'a@example.com', '--claim', 'nonce=n-1'],
       2,
-      '--claim amr: a session keeps no such claim (it describes the token, not the user)',
+      '--claim nonce: a session keeps no such claim (it describes the token, not the user)',
     ],
     [
       ['--path', '/x', '--ip', '10.0.0.1', '--email', 'a@example.com', '--claim', 'dept'],

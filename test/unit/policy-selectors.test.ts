@@ -94,6 +94,20 @@ describe('policy validation', () => {
       ['p.yaml#1 spec.include[0].claim: needs exactly one of equals or contains'],
     ],
     [
+      'claim selectors naming claims of the token, which no session keeps',
+      {
+        decision: 'allow',
+        include: [{ claim: { name: 'aud', equals: 'gatehouse' } }],
+        require: [{ claim: { name: 'auth_time', equals: '0' } }],
+        exclude: [{ claim: { name: 'nonce', contains: 'x' } }],
+      },
+      [
+        'p.yaml#1 spec.include[0].claim.name: aud describes the ID token, not the user: a session keeps no such claim, so this selector would never match',
+        'p.yaml#1 spec.require[0].claim.name: auth_time describes the ID token, not the user: a session keeps no such claim, so this selector would never match',
+        'p.yaml#1 spec.exclude[0].claim.name: nonce describes the ID token, not the user: a session keeps no such claim, so this selector would never match',
+      ],
+    ],
+    [
       'identity selectors in a bypass policy',
       { decision: 'bypass', include: [{ emails: ['a@b.com'] }], require: [{ groups: ['g'] }], exclude: [] },
       [

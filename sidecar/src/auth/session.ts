@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { TOKEN_CLAIMS } from '../../../contract/policy/token-claims.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
 
 /** A signed-in browser session, as sealed in the session cookie. Times are epoch seconds. */
@@ -42,29 +43,6 @@ export interface Session {
    */
   readonly b?: string;
 }
-
-/** ID token claims that describe the token rather than the user; not kept for claim selectors. */
-export const TOKEN_CLAIMS: ReadonlySet<string> = new Set([
-  'iss',
-  'aud',
-  'exp',
-  'iat',
-  'nbf',
-  'jti',
-  'nonce',
-  'at_hash',
-  'c_hash',
-  's_hash',
-  'auth_time',
-  'azp',
-  'sid',
-  'acr',
-  'amr',
-  // Where claims left out of the token are (OpenID Connect Core 5.6.2), and Entra's sign of it.
-  '_claim_names',
-  '_claim_sources',
-  'hasgroups',
-]);
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
 const CONTROL = /[\u0000-\u001f\u007f]/;
