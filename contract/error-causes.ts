@@ -89,6 +89,7 @@ export const LOGIN_FAILURES = [
   'token_rejected',
   'subject_invalid',
   'session_too_large',
+  'authentication_not_recent',
 ] as const;
 
 export type LoginFailure = (typeof LOGIN_FAILURES)[number];

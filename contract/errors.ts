@@ -29,6 +29,7 @@ export type GatehouseErrorCode =
   | 'not_ready'
   | 'access_denied'
   | 'authentication_required'
+  | 'fresh_sign_in_required'
   | 'policy_changed'
   | 'session_revoked'
   | 'credential_expired'

@@ -1,7 +1,7 @@
 import Type, { type Static } from 'typebox';
 import { PRIVATE_ENDPOINT_PATTERN } from '../../lib/net/proxy-protocol-endpoint.ts';
 import { GatehouseObject } from './gatehouse-object.ts';
-import { cel, exactlyOneOf, IpOrCidr, Opt, StringEnum } from './schema-helpers.ts';
+import { cel, Duration, exactlyOneOf, IpOrCidr, Opt, StringEnum } from './schema-helpers.ts';
 
 export const POLICY_DECISIONS = ['allow', 'deny', 'bypass', 'service-auth'] as const;
 export const POLICY_MODES = ['enforce', 'audit'] as const;
@@ -93,6 +93,11 @@ const SELECTOR_FIELDS = {
     ),
   ),
   claim: Opt(ClaimSelector),
+  signedInWithin: Opt(
+    Duration(
+      'Matches a user who authenticated at the identity provider within this long (the `auth_time` of the ID token), between 1m and 720h. A signed-in user whose authentication is older is sent to sign in again with `max_age` (a page) or answered 401 `insufficient_user_authentication` (any other request) when a fresh sign-in would let the request through: a fresh sign-in for sensitive paths.',
+    ),
+  ),
   identityProviders: Opt(
     list(
       Type.String({

@@ -1,3 +1,4 @@
+import { parseDurationMs } from '../../lib/duration.ts';
 import { cidrProblem } from '../../lib/net/cidr.ts';
 import type { Selector, SelectorKind } from '../api/access-policy.ts';
 import { listItemErrors } from '../api/validate.ts';
@@ -49,6 +50,20 @@ function privateEndpointProblem(endpoint: string): string | undefined {
   return `is over the largest ${endpoint.slice(0, colon) === 'azure' ? 'LinkID (4294967295)' : 'connection id (18446744073709551615)'}`;
 }
 
+/** The shortest and longest `signedInWithin`: a minute, thirty days. */
+const SIGN_IN_WINDOW_SECONDS = { min: 60, max: 720 * 3600 } as const;
+
+/**
+ * A `signedInWithin` value in whole seconds (what a sign-in's `max_age` carries); undefined when
+ * it is not a duration between 1m and 720h.
+ */
+export function signInWindowSeconds(value: string): number | undefined {
+  const ms = parseDurationMs(value);
+  if (ms === undefined) return undefined;
+  const seconds = Math.floor(ms / 1000);
+  return seconds >= SIGN_IN_WINDOW_SECONDS.min && seconds <= SIGN_IN_WINDOW_SECONDS.max ? seconds : undefined;
+}
+
 /** Every selector kind's rule; the mapped type makes a missing kind a type error. */
 export const SELECTOR_RULES: { readonly [K in SelectorKind]: SelectorRule<K> } = {
   everyone: { reads: 'request', callers: 'any' },
@@ -79,6 +94,16 @@ export const SELECTOR_RULES: { readonly [K in SelectorKind]: SelectorRule<K> } =
           },
         ];
       return [];
+    },
+  },
+  signedInWithin: {
+    reads: 'identity',
+    callers: 'user',
+    check(value, at) {
+      const seconds = signInWindowSeconds(value);
+      return seconds === undefined
+        ? [{ path: at, message: `is not a duration between 1m and 720h (got ${JSON.stringify(value)})` }]
+        : [];
     },
   },
   identityProviders: { reads: 'identity', callers: 'user', normalise: uniqueItems() },

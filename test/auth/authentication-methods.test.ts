@@ -1,15 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ForgedProvider, startForgedProvider } from '../helpers/forged-provider.ts';
 import { statusesOf } from '../helpers/hostile.ts';
-import { type SignInSidecar, startSignInSidecar } from '../helpers/raw-sign-in.ts';
+import { headerOf, type SignInSidecar, startSignInSidecar } from '../helpers/raw-sign-in.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
-// How the user authenticated, as the provider tells it (`amr`, `acr` of the ID token), is a fact
-// policies may require: the built sidecar, as shipped, signed in to over raw sockets.
+// How and when the user authenticated, as the provider tells it (`amr`, `acr`, `auth_time` of the
+// ID token), are facts policies may require: the built sidecar, as shipped, signed in to over raw
+// sockets, against a provider that authenticates anew when `max_age` asks it to.
 
 let upstream: TestUpstream;
 let provider: ForgedProvider;
 let gateway: SignInSidecar;
+/** An application whose admin area asks for an authentication within 5 minutes. */
+let recent: SignInSidecar;
 beforeAll(async () => {
   upstream = await startUpstream();
   provider = await startForgedProvider('gatehouse');
@@ -31,8 +34,27 @@ beforeAll(async () => {
       },
     },
   );
+  recent = await startSignInSidecar(
+    provider.issuer,
+    upstream.url,
+    [],
+    {},
+    {
+      'admins-recently': {
+        decision: 'allow',
+        include: [{ paths: ['/admin/**'] }],
+        require: [{ groups: ['engineering'] }, { signedInWithin: '5m' }],
+      },
+      engineers: {
+        decision: 'allow',
+        include: [{ groups: ['engineering'] }],
+        exclude: [{ paths: ['/admin/**'] }],
+      },
+    },
+  );
 });
 afterAll(async () => {
+  await recent?.stop();
   await gateway?.stop();
   await provider?.close();
   await upstream?.close();
@@ -76,5 +98,167 @@ describe('policies on how the user authenticated (amr, acr)', () => {
     const out = await signedInGet('127.0.0.33', { groups: [], acr: 'phr' }, '/reports/acr');
     expect(out.status).toBe(200);
     expect(out.decision).toMatchObject({ policy: 'phishing-resistant', rule: 'include[0].claim' });
+  });
+});
+
+const now = () => Math.floor(Date.now() / 1000);
+const PAGE = 'Accept: text/html\r\nConnection: close\r\n';
+
+/** GET `path` of `at` from `from` with `cookie`, as a page (`extra` = PAGE) or an API call; read to its close. */
+async function get(
+  at: SignInSidecar,
+  path: string,
+  from: string,
+  cookie: string,
+  extra = 'Connection: close\r\n',
+) {
+  const client = await at.signIns.send(path, from, cookie, extra);
+  await client.closed;
+  const text = client.received();
+  const line = await at.process.waitForLine(
+    (l) => l.type === 'request' && l.clientIp === from && (l.uri === path || l.uri === path.split('?')[0]),
+  );
+  return { status: statusesOf(text)[0], text, line };
+}
+
+/**
+ * Follows a login route URL with the session `cookie` through the provider to the callback; the
+ * provider URL it was sent to, and the callback's answer.
+ */
+async function signInAgain(at: SignInSidecar, loginPath: string, from: string, cookie: string) {
+  const login = await at.signIns.send(loginPath, from, cookie);
+  const head = await login.waitFor(/\r\n\r\n/);
+  const location = new URL(headerOf(head, 'location') ?? '');
+  const loginCookie = (headerOf(head, 'set-cookie') ?? '').split(';')[0] as string;
+  const authorize = await fetch(location, { redirect: 'manual' });
+  const back = new URL(authorize.headers.get('location') ?? '');
+  const callback = await at.signIns.send(`${back.pathname}${back.search}`, from, `${cookie}; ${loginCookie}`);
+  await callback.closed;
+  const answer = callback.received();
+  const session = [...answer.matchAll(/^set-cookie: (_gatehouse[^;\r]*)/gim)]
+    .map((m) => m[1] as string)
+    .filter((c) => !c.endsWith('='))
+    .join('; ');
+  return { providerUrl: location, status: statusesOf(answer)[0], answer, session };
+}
+
+describe('signedInWithin: a recent authentication for sensitive paths', () => {
+  it('an authentication an hour old: the admin area sends the page to sign in again, an API call gets the RFC 9470 challenge; other paths go on', async () => {
+    const from = '127.0.0.41';
+    provider.claims = {};
+    provider.ignoresMaxAge = false;
+    provider.authTime = now() - 3600;
+    const cookie = await recent.signIns.complete(from);
+    const seen = upstream.seen.length;
+
+    const docs = await get(recent, '/docs', from, cookie, PAGE);
+    expect(docs.status).toBe(200);
+
+    const page = await get(recent, '/admin/users?tab=2', from, cookie, PAGE);
+    expect(page.status).toBe(302);
+    expect(headerOf(page.text, 'location')).toBe(
+      `http://${recent.host}/.gatehouse/login?rd=%2Fadmin%2Fusers%3Ftab%3D2&fresh=1`,
+    );
+    expect(page.line.decision).toEqual({
+      action: 'deny',
+      policy: 'admins-recently',
+      rule: null,
+      reason: 'fresh_sign_in_required',
+    });
+
+    const api = await get(recent, '/admin/api/users', from, cookie);
+    expect(api.status).toBe(401);
+    expect(headerOf(api.text, 'www-authenticate')).toBe(
+      'Bearer realm="gatehouse", error="insufficient_user_authentication", error_description="A more recent sign-in is required", max_age="300"',
+    );
+    expect(api.text).toContain('"error":"fresh_sign_in_required"');
+    expect(api.line).toMatchObject({ status: 401, error: 'fresh_sign_in_required' });
+    // Only /docs reached the application.
+    expect(upstream.seen.slice(seen).map((r) => r.url)).toEqual(['/docs']);
+  });
+
+  it('signing in again asks the provider for max_age; the provider authenticates anew and the admin area opens', async () => {
+    const from = '127.0.0.42';
+    provider.authTime = now() - 3600;
+    const cookie = await recent.signIns.complete(from);
+    const again = await signInAgain(recent, '/.gatehouse/login?rd=%2Fadmin%2Fusers&fresh=1', from, cookie);
+    expect(again.providerUrl.searchParams.get('max_age')).toBe('300');
+    expect(again.status).toBe(302);
+    expect(headerOf(again.answer, 'location')).toBe(`http://${recent.host}/admin/users`);
+    expect(provider.authTime).toBeGreaterThanOrEqual(now() - 5);
+    const admin = await get(recent, '/admin/users', from, again.session, PAGE);
+    expect(admin.status).toBe(200);
+    expect(admin.line.decision).toMatchObject({ policy: 'admins-recently', reason: 'path_matched' });
+  });
+
+  it('a provider that ignores max_age: the sign-in fails with authentication_not_recent, not a loop of sign-ins', async () => {
+    const from = '127.0.0.43';
+    provider.authTime = now() - 3600;
+    provider.ignoresMaxAge = true;
+    try {
+      const cookie = await recent.signIns.complete(from);
+      const again = await signInAgain(recent, '/.gatehouse/login?rd=%2Fadmin&fresh=1', from, cookie);
+      expect(again.status).toBe(401);
+      expect(again.answer).toContain('did not confirm a recent sign-in');
+      expect(again.session).toBe('');
+      const failed = await recent.process.waitForLine(
+        (l) => l.type === 'login_failed' && l.clientIp === from,
+      );
+      expect(failed.reason).toBe('authentication_not_recent');
+      expect(failed.detail).toMatch(/^the ID token's auth_time is 36\d\d s old; max_age 300 was asked$/);
+    } finally {
+      provider.ignoresMaxAge = false;
+    }
+  });
+
+  it('a provider that never says when (no auth_time): the admin area asks for a sign-in again (fail closed); one that ignores max_age then fails it', async () => {
+    const from = '127.0.0.44';
+    provider.authTime = undefined;
+    provider.ignoresMaxAge = true;
+    try {
+      const cookie = await recent.signIns.complete(from);
+      const page = await get(recent, '/admin', from, cookie, PAGE);
+      expect(page.status).toBe(302);
+      expect(headerOf(page.text, 'location')).toContain('&fresh=1');
+      const again = await signInAgain(recent, '/.gatehouse/login?rd=%2Fadmin&fresh=1', from, cookie);
+      expect(again.status).toBe(401);
+      const failed = await recent.process.waitForLine(
+        (l) => l.type === 'login_failed' && l.clientIp === from,
+      );
+      expect(failed).toMatchObject({ reason: 'authentication_not_recent' });
+      expect(failed.detail).toBe('the ID token has no auth_time; max_age 300 was asked');
+    } finally {
+      provider.ignoresMaxAge = false;
+    }
+  });
+
+  it('a user no fresh sign-in would let in gets 403, and an anonymous page the plain sign-in', async () => {
+    const from = '127.0.0.45';
+    provider.authTime = now() - 3600;
+    provider.claims = { groups: ['sales'] };
+    const cookie = await recent.signIns.complete(from);
+    provider.claims = {};
+    const page = await get(recent, '/admin', from, cookie, PAGE);
+    expect(page.status).toBe(403);
+    expect(page.line.decision).toMatchObject({ action: 'deny', reason: 'no_policy_matched' });
+
+    const anonymous = await get(recent, '/admin', '127.0.0.46', '', PAGE);
+    expect(anonymous.status).toBe(302);
+    expect(headerOf(anonymous.text, 'location')).toBe(`http://${recent.host}/.gatehouse/login?rd=%2Fadmin`);
+    expect(anonymous.line.decision).toMatchObject({ reason: 'login_required' });
+  });
+
+  it('fresh=1 without a session, or where no policy asks for a recent sign-in, is an ordinary sign-in', async () => {
+    const anonymous = await recent.signIns.send('/.gatehouse/login?rd=%2Fadmin&fresh=1', '127.0.0.47');
+    const head = await anonymous.waitFor(/\r\n\r\n/);
+    expect(new URL(headerOf(head, 'location') ?? '').searchParams.has('max_age')).toBe(false);
+
+    const from = '127.0.0.48';
+    provider.claims = { amr: ['mfa'] };
+    const cookie = await gateway.signIns.complete(from);
+    const signedIn = await gateway.signIns.send('/.gatehouse/login?rd=%2Freports&fresh=1', from, cookie);
+    const back = await signedIn.waitFor(/\r\n\r\n/);
+    expect(statusesOf(back)[0]).toBe(302);
+    expect(headerOf(back, 'location')).toBe(`http://${gateway.host}/reports`);
   });
 });

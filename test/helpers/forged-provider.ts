@@ -37,6 +37,15 @@ export interface ForgedProvider {
   forgery: Forgery;
   /** Claims of the ID tokens it issues from now on, over its defaults (sub, email, groups). */
   claims: Record<string, unknown>;
+  /**
+   * When the user last authenticated here (epoch seconds), sent as `auth_time`; undefined: not
+   * sent. An authorization request with `max_age` older than that authenticates the user anew
+   * (sets it to now), as providers do, unless `ignoresMaxAge`.
+   */
+  authTime: number | undefined;
+  ignoresMaxAge: boolean;
+  /** The `max_age` of every authorization request, in order (null: none). */
+  readonly maxAges: (string | null)[];
   /** Requests per path (e.g. /jwks). */
   readonly hits: Map<string, number>;
   /** Token requests open now, the most open at once, and the codes of those held unanswered. */
@@ -59,7 +68,7 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' };
-  const codes = new Map<string, { nonce: string; challenge: string }>();
+  const codes = new Map<string, { nonce: string; challenge: string; authTime: number | undefined }>();
   const hits = new Map<string, number>();
   /** What answers each refresh held unanswered, until its client leaves. */
   const heldRefreshes = new Set<() => void>();
@@ -70,6 +79,9 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
     issuer,
     forgery: 'valid',
     claims: {},
+    authTime: undefined,
+    ignoresMaxAge: false,
+    maxAges: [],
     hits,
     tokenRequests: {
       open: 0,
@@ -90,7 +102,7 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
       }),
   };
 
-  const idToken = async (nonce: string): Promise<string> => {
+  const idToken = async (nonce: string, authTime?: number): Promise<string> => {
     const now = Math.floor(Date.now() / 1000);
     const f = state.forgery;
     const claims: Record<string, unknown> = {
@@ -99,6 +111,7 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
       email_verified: f === 'email_verified_string' ? 'false' : f === 'email_verified_zero' ? 0 : true,
       groups: ['engineering'],
       ...state.claims,
+      ...(authTime !== undefined ? { auth_time: authTime } : {}),
       ...(f === 'missing_nonce' ? {} : { nonce: f === 'wrong_nonce' ? 'another-nonce' : nonce }),
     };
     const base = {
@@ -175,9 +188,19 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
       json(200, { keys: [publicJwk] });
     } else if (url.pathname === '/authorize') {
       const code = randomBytes(16).toString('hex');
+      const maxAge = url.searchParams.get('max_age');
+      state.maxAges.push(maxAge);
+      const now = Math.floor(Date.now() / 1000);
+      if (
+        maxAge !== null &&
+        !state.ignoresMaxAge &&
+        (state.authTime === undefined || now - state.authTime > Number(maxAge))
+      )
+        state.authTime = now;
       codes.set(code, {
         nonce: url.searchParams.get('nonce') ?? '',
         challenge: url.searchParams.get('code_challenge') ?? '',
+        authTime: state.authTime,
       });
       const back = new URL(url.searchParams.get('redirect_uri') ?? '');
       back.searchParams.set('code', code);
@@ -225,7 +248,7 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
           json(400, { error: 'invalid_grant', error_description: 'PKCE verification failed' });
           return;
         }
-        void idToken(grant.nonce).then((id_token) =>
+        void idToken(grant.nonce, grant.authTime).then((id_token) =>
           json(200, {
             access_token: randomBytes(16).toString('hex'),
             token_type: 'Bearer',

@@ -36,6 +36,7 @@ export const selectorArb: fc.Arbitrary<Selector> = fc.oneof(
     { claim: { name: 'dept', equals: 'eng' } },
     { claim: { name: 'roles', contains: 'admin' } },
   ),
+  fc.constantFrom<Selector>({ signedInWithin: '5m' }, { signedInWithin: '2h' }),
   some(IDPS).map((v): Selector => ({ identityProviders: v })),
   some(RANGES).map((v): Selector => ({ ipRanges: v })),
   some(ENDPOINTS).map((v): Selector => ({ privateEndpoints: v })),
@@ -83,8 +84,20 @@ const identityArb: fc.Arbitrary<PolicyIdentity | null> = fc.oneof(
       idp: fc.constantFrom(...IDPS),
       dept: fc.constantFrom('eng', 'ops'),
       roles: fc.uniqueArray(fc.constantFrom('admin', 'dev')),
+      // When the user authenticated: a minute or an hour ago, or the provider never said.
+      authenticatedAgo: fc.constantFrom(60, 3600, undefined),
     })
-    .map(({ email, groups, idp, dept, roles }) => user({ email, groups, idp, claims: { dept, roles } })),
+    .map(({ email, groups, idp, dept, roles, authenticatedAgo }) =>
+      user({
+        email,
+        groups,
+        idp,
+        claims: { dept, roles },
+        ...(authenticatedAgo === undefined
+          ? {}
+          : { authTime: Math.floor(Date.now() / 1000) - authenticatedAgo }),
+      }),
+    ),
   fc.constantFrom(...TOKENS).map(serviceTokenIdentity),
   fc.constantFrom('build-1', 'deploy').map((name) => serviceAccountIdentity('ci', name)),
 );

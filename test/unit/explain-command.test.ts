@@ -371,6 +371,65 @@ describe('gatehouse explain', () => {
     );
   });
 
+  it('signedInWithin: --authenticated-ago; a user whose authentication is older is sent to sign in again', async () => {
+    const admin = writeDocs('admin.yaml', [
+      doc('AccessApplication', 'admin', {
+        hosts: ['admin.example.com'],
+        upstream: { url: 'http://127.0.0.1:3000' },
+        policies: [{ name: 'admins-recently' }, { name: 'engineers' }],
+        authentication: {
+          externalUrl: 'https://admin.example.com',
+          identityProviders: [
+            {
+              name: 'corp',
+              issuer: 'https://idp.example.com',
+              clientId: 'admin',
+              clientSecretRef: { name: 'idp', key: 'secret' },
+            },
+          ],
+        },
+      }),
+      doc('Secret', 'idp', { secret: 's3cret-value' }, 'v1'),
+      doc('AccessPolicy', 'admins-recently', {
+        decision: 'allow',
+        include: [{ paths: ['/admin/**'] }],
+        require: [{ groups: ['eng'] }, { signedInWithin: '10m' }],
+      }),
+      doc('AccessPolicy', 'engineers', {
+        decision: 'allow',
+        include: [{ groups: ['eng'] }],
+        exclude: [{ paths: ['/admin/**'] }],
+      }),
+    ]);
+    const user = ['--path', '/admin/users', '--email', 'ann@example.com', '--groups', 'eng'];
+    const recent = await runGatehouse(['explain', admin, ...user, '--authenticated-ago', '2m']);
+    expect(recent.code).toBe(0);
+    expect(recent.stdout).toMatch(/require\[1\]\.signedInWithin +pass +signed_in_within/);
+    const hourOld = await runGatehouse([
+      'explain',
+      admin,
+      ...user,
+      '--authenticated-ago',
+      '1h',
+      '--navigation',
+    ]);
+    expect(hourOld.code).toBe(1);
+    expect(hourOld.stdout).toMatch(/via corp; authenticated 360[01] s ago\)/);
+    expect(hourOld.stdout).toContain(
+      'is sent to sign in again (302; the provider is asked for a recent authentication, max_age=600): policy monitoring/admins-recently lets it through after a sign-in now',
+    );
+    expect(hourOld.stdout).toMatch(/require\[1\]\.signedInWithin +fail +signed_in_before/);
+    const unknown = await runGatehouse(['explain', admin, ...user, '--format', 'json']);
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.stdout)).toMatchObject({
+      decision: { action: 'deny', policy: 'monitoring/admins-recently', reason: 'fresh_sign_in_required' },
+      answer: { status: 401, error: 'fresh_sign_in_required' },
+    });
+    const bad = await runGatehouse(['explain', admin, ...user, '--authenticated-ago', 'yesterday']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--authenticated-ago yesterday is not a duration such as 10m or 2h');
+  });
+
   it('an invalid config: its errors as validate prints them, exit 3', async () => {
     const broken = join(dir, 'broken.yaml');
     writeFileSync(

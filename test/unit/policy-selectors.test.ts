@@ -94,6 +94,19 @@ describe('policy validation', () => {
       ['p.yaml#1 spec.include[0].claim: needs exactly one of equals or contains'],
     ],
     [
+      'signedInWithin outside 1m to 720h',
+      {
+        decision: 'allow',
+        include: [{ groups: ['eng'] }],
+        require: [{ signedInWithin: '30s' }, { signedInWithin: '721h' }, { signedInWithin: '1m' }],
+        exclude: [],
+      },
+      [
+        'p.yaml#1 spec.require[0].signedInWithin: is not a duration between 1m and 720h (got "30s")',
+        'p.yaml#1 spec.require[1].signedInWithin: is not a duration between 1m and 720h (got "721h")',
+      ],
+    ],
+    [
       'claim selectors naming claims of the token, which no session keeps',
       {
         decision: 'allow',

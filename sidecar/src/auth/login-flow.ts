@@ -21,6 +21,13 @@ import {
 import { providerErrorDetail } from './provider-errors.ts';
 import { SignInReturns } from './sign-in-returns.ts';
 
+/**
+ * The login route's parameter that asks for a fresh sign-in even when the browser has a session:
+ * the provider is asked for an authentication within the application's shortest `signedInWithin`
+ * (`max_age`), and the sign-in is refused unless its ID token says it happened then.
+ */
+export const FRESH_PARAM = 'fresh';
+
 /** How long a started sign-in stays valid (from redirect to provider until the callback). */
 export const LOGIN_TTL_SECONDS = 600;
 
@@ -41,6 +48,8 @@ export interface LoginTransaction {
   readonly t: number;
   /** the browser's sign-in binding (https only; see browser-binding.ts) */
   readonly b?: string;
+  /** the `max_age` asked of the provider (a fresh sign-in, FRESH_PARAM), seconds */
+  readonly m?: number;
 }
 
 /** What the names of login cookies start with. */
@@ -135,12 +144,17 @@ export function loginFailure(
   );
 }
 
-/** Starts a sign-in with a provider: seals state, nonce and PKCE verifier, redirects to the provider. */
+/**
+ * Starts a sign-in with a provider: seals state, nonce and PKCE verifier, redirects to the
+ * provider; `maxAge`: asks it for an authentication at most that many seconds old (a fresh
+ * sign-in), which the callback then requires of the ID token's `auth_time`.
+ */
 export async function startLogin(
   scope: RequestScope,
   auth: AuthRuntime,
   provider: ProviderClient,
   returnPath: string,
+  maxAge?: number,
 ): Promise<LocalResponse> {
   let config: Awaited<ReturnType<ProviderClient['configuration']>>;
   try {
@@ -167,7 +181,13 @@ export async function startLogin(
   const secrets = { ...drawn, state: stateInSlot(name, drawn.state) };
   signInReturns.remember(secrets.state, returnPath);
   const origin = auth.settings.externalOrigin as string;
-  const url = await authorizationUrl(config, provider.settings, origin + auth.paths.callback, secrets);
+  const url = await authorizationUrl(
+    config,
+    provider.settings,
+    origin + auth.paths.callback,
+    secrets,
+    maxAge,
+  );
   const tx: LoginTransaction = {
     s: secrets.state,
     n: secrets.nonce,
@@ -176,6 +196,7 @@ export async function startLogin(
     r: returnPath,
     t,
     ...(binding ? { b: binding.value } : {}),
+    ...(maxAge !== undefined ? { m: maxAge } : {}),
   };
   const sealed = await auth.sealer.seal('login', tx);
   // The sign-in whose slot this one takes ends by being replaced, not by a second Set-Cookie.
@@ -192,8 +213,12 @@ export async function startLogin(
   );
 }
 
-/** Sends a page navigation that needs a sign-in to the login route (the provider, or the chooser of several). */
-export function loginRedirect(scope: RequestScope, auth: AuthRuntime): LocalResponse {
+/**
+ * Sends a page navigation that needs a sign-in to the login route (the provider, or the chooser of
+ * several); `fresh`: a signed-in user whose authentication is older than a policy asks, sent to
+ * sign in again (FRESH_PARAM).
+ */
+export function loginRedirect(scope: RequestScope, auth: AuthRuntime, fresh = false): LocalResponse {
   const origin = auth.settings.externalOrigin as string;
   const returnPath = scope.query ? `${scope.path}?${scope.query}` : scope.path;
   if (auth.externalHost !== scope.host) {
@@ -203,7 +228,7 @@ export function loginRedirect(scope: RequestScope, auth: AuthRuntime): LocalResp
   // Through the login route, with one provider too: the login cookies of sign-ins in progress
   // are sent there, never to the application's paths.
   return redirectTo(
-    `${origin}${auth.paths.login}?rd=${encodeURIComponent(returnPath)}`,
+    `${origin}${auth.paths.login}?rd=${encodeURIComponent(returnPath)}${fresh ? `&${FRESH_PARAM}=1` : ''}`,
     [],
     'login_redirect',
   );

@@ -148,9 +148,11 @@ export async function authorizationUrl(
   settings: RenderedProvider,
   redirectUri: string,
   secrets: LoginSecrets,
+  maxAge?: number,
 ): Promise<URL> {
   const oidc = await openid();
   return oidc.buildAuthorizationUrl(config, {
+    ...(maxAge !== undefined ? { max_age: String(maxAge) } : {}),
     redirect_uri: redirectUri,
     scope: settings.scopes.join(' '),
     response_type: 'code',

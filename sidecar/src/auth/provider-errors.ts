@@ -67,3 +67,27 @@ export function providerErrorDetail(error: unknown): string {
   const said = typeof shown?.error === 'string' ? ` ${shown.error}` : '';
   return capField(`${code}${said}: ${String(shown?.message ?? error)}`, 300);
 }
+
+/**
+ * When openid-client refused an ID token for its `auth_time` under a sign-in's `max_age` (the
+ * claim missing, as from a provider that ignores `max_age`, or older than asked): what to log of
+ * it; undefined for any other error.
+ */
+export function authTimeRefusal(error: unknown, maxAge: number, now: number): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < MAX_CAUSES && current !== null && typeof current === 'object'; depth++) {
+    const e = current as { message?: unknown; cause?: unknown };
+    const message = typeof e.message === 'string' ? e.message : '';
+    const cause = e.cause as { claim?: unknown; claims?: { auth_time?: unknown } } | undefined;
+    if (message.includes('"auth_time"') && message.includes('missing'))
+      return `the ID token has no auth_time; max_age ${maxAge} was asked`;
+    if (cause !== null && typeof cause === 'object' && cause.claim === 'auth_time') {
+      const at = cause.claims?.auth_time;
+      return typeof at === 'number'
+        ? `the ID token's auth_time is ${now - at} s old; max_age ${maxAge} was asked`
+        : `the ID token's auth_time is not a time; max_age ${maxAge} was asked`;
+    }
+    current = e.cause;
+  }
+  return undefined;
+}

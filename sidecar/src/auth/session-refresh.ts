@@ -6,7 +6,7 @@ import { withGraphGroups } from './graph-groups.ts';
 import { refreshTokenGrant, userClaims } from './oidc-client.ts';
 import { ProviderBusyError, ProviderCallCancelled, withProviderTurn } from './provider-calls.ts';
 import { providerErrorDetail } from './provider-errors.ts';
-import { identityFromClaims, type Session } from './session.ts';
+import { identityFromClaims, keptFromSignIn, type Session } from './session.ts';
 import { SessionTooLarge } from './session-jar.ts';
 
 /** After a refresh fails for a transient reason (provider down), the next try waits this long. */
@@ -91,7 +91,7 @@ async function refresh(
     const { groupsLeftOut: _leftOutBefore, ...before } = session;
     const next: Session = {
       ...(identity ? before : session),
-      ...(identity ?? {}),
+      ...(identity ? { ...identity, claims: keptFromSignIn(identity.claims, session.claims) } : {}),
       seen: now,
       refreshAt: tokens.expires_in ? now + tokens.expires_in : null,
       refreshToken: tokens.refresh_token ?? session.refreshToken,

@@ -20,6 +20,11 @@ export interface Session {
   readonly psid?: string;
   /** ID token claims beyond the standard ones, for claim selectors. */
   readonly claims: Readonly<Record<string, unknown>>;
+  /**
+   * When the user authenticated at the provider (the ID token's `auth_time`), for `signedInWithin`
+   * policies; absent when the provider did not say. A refresh keeps it: no one authenticated anew.
+   */
+  readonly at?: number;
   /** Sign-in time and absolute end of the session. */
   readonly iat: number;
   readonly exp: number;
@@ -114,6 +119,40 @@ export function identityFromClaims(
   };
 }
 
+/** Claims that say how the user authenticated: a refresh keeps the sign-in's (see keptFromSignIn). */
+const AUTHENTICATION_CLAIMS = ['amr', 'acr'] as const;
+
+/**
+ * The ID token's `auth_time` (epoch seconds) when it is a sane one: a whole number not after `now`
+ * (a minute of clock skew allowed); undefined otherwise.
+ */
+export function authTimeOf(
+  idClaims: Readonly<Record<string, unknown>> | undefined,
+  now: number,
+): number | undefined {
+  const value = idClaims?.auth_time;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 && value <= now + 60
+    ? value
+    : undefined;
+}
+
+/**
+ * Refreshed claims with how the user authenticated (`amr`, `acr`) taken from the sign-in: a
+ * refresh authenticates no one, and providers leave these out of refreshed tokens or restate them
+ * as they please, so a policy requiring a second factor must see what the sign-in proved.
+ */
+export function keptFromSignIn(
+  refreshed: Readonly<Record<string, unknown>>,
+  signIn: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const claims: Record<string, unknown> = { ...refreshed };
+  for (const name of AUTHENTICATION_CLAIMS) {
+    if (Object.hasOwn(signIn, name)) claims[name] = signIn[name];
+    else delete claims[name];
+  }
+  return claims;
+}
+
 /** A new random session id (128 bits). */
 export function newSessionId(): string {
   return randomBytes(16).toString('base64url');
@@ -128,6 +167,7 @@ export function sessionIdentity(session: Session): PolicyIdentity {
     groups: session.groups,
     idp: session.idp,
     claims: session.claims,
+    authTime: session.at,
     serviceTokenId: null,
     serviceAccount: null,
   };
@@ -146,7 +186,8 @@ export function asSession(value: Record<string, unknown>): Session | undefined {
     typeof v.seen !== 'number' ||
     !Array.isArray(v.groups) ||
     (v.email !== null && typeof v.email !== 'string') ||
-    typeof v.claims !== 'object'
+    typeof v.claims !== 'object' ||
+    (v.at !== undefined && typeof v.at !== 'number')
   ) {
     return undefined;
   }

@@ -11,7 +11,8 @@ import { readSnapshotOf } from '../config/config-files.ts';
 import { configFromSnapshot } from '../config/load-application.ts';
 import { tellSecretsElsewhere } from '../config/secrets-elsewhere.ts';
 import type { Decision } from '../policy/decision.ts';
-import { compilePolicyEngine } from '../policy/engine.ts';
+import { compilePolicyEngine, type PolicyEngine } from '../policy/engine.ts';
+import { freshSignInDecision } from '../policy/fresh-sign-in.ts';
 import type { PolicyIdentity, PolicyInput } from '../policy/input.ts';
 import { tracePolicies } from '../policy/policy-trace.ts';
 import { type Caller, type ExplainFlags, parseExplainFlags } from './explain-flags.ts';
@@ -76,6 +77,9 @@ function identityOf(caller: Caller, config: SidecarConfig, now: number): PolicyI
           ...(caller.email !== null ? { email: caller.email, email_verified: true } : {}),
           ...caller.claims,
         },
+        ...(caller.authenticatedAgo !== null
+          ? { authTime: Math.floor(now / 1000) - caller.authenticatedAgo }
+          : {}),
         serviceTokenId: null,
         serviceAccount: null,
       };
@@ -88,7 +92,7 @@ function answerOf(
   input: PolicyInput,
   config: SidecarConfig,
   navigation: boolean,
-  acceptsMachines: boolean,
+  engine: PolicyEngine,
 ): Answer {
   const forwarded = (says: string): Answer => ({ forwarded: true, status: null, error: null, says });
   if (decision.action === 'allow') return forwarded('goes to the application, with the user\u2019s identity');
@@ -111,7 +115,23 @@ function answerOf(
       says: `gets 401 authentication_required (sign-in required${providers > 0 && !navigation ? '; a page navigation, --navigation, is sent to sign in instead' : ''})`,
     };
   }
-  if (input.identity === null && acceptsMachines)
+  if (decision.reason === 'fresh_sign_in_required') {
+    const window = `max_age=${engine.signInWindow}`;
+    if (providers > 0 && navigation)
+      return {
+        forwarded: false,
+        status: 302,
+        error: null,
+        says: `is sent to sign in again (302; the provider is asked for a recent authentication, ${window}): policy ${decision.policy} lets it through after a sign-in now`,
+      };
+    return {
+      forwarded: false,
+      status: 401,
+      error: 'fresh_sign_in_required',
+      says: `gets 401 fresh_sign_in_required (${window}; a page navigation, --navigation, is sent to sign in again): policy ${decision.policy} lets it through after a sign-in now`,
+    };
+  }
+  if (input.identity === null && engine.acceptsMachines)
     return {
       forwarded: false,
       status: 401,
@@ -177,8 +197,14 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
   };
   const pathCase = { caseInsensitive: config.upstream.caseInsensitivePaths === true };
   const engine = compilePolicyEngine(config.policies, pathCase);
-  const { decision, audit } = engine.evaluate(input);
-  const answer = answerOf(decision, input, config, flags.navigation, engine.acceptsMachines);
+  const evaluation = engine.evaluate(input);
+  const audit = evaluation.audit;
+  // As the sidecar decides: a denied user whom a more recent sign-in would let through is asked for one.
+  const decision =
+    (evaluation.decision.action === 'deny'
+      ? freshSignInDecision(engine, input, Math.floor(Date.now() / 1000))
+      : null) ?? evaluation.decision;
+  const answer = answerOf(decision, input, config, flags.navigation, engine);
   const policies = tracePolicies(config.policies, input, pathCase);
   if (flags.format === 'json')
     write(

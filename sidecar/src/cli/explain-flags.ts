@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { UsageError } from '../../../lib/args.ts';
 import { parseCommandLine } from '../../../lib/command-line.ts';
+import { parseDurationMs } from '../../../lib/duration.ts';
 import { normaliseIp } from '../../../lib/net/client-ip.ts';
 import { isPrivateEndpoint } from '../../../lib/net/proxy-protocol-endpoint.ts';
 
@@ -34,6 +35,9 @@ Caller (none of these: a request without credentials):
                              application's only one)
   --claim <name>=<value>     a claim of the user's ID token (the value read as JSON when it is
                              JSON, else as text); repeatable
+  --authenticated-ago <duration>  how long ago the user authenticated at the provider (the ID
+                             token's auth_time), for signedInWithin policies (default: the
+                             provider did not say, which no signedInWithin passes)
   --service-token <id>       a caller with this service token of the application
   --service-account <namespace/name>  a Kubernetes ServiceAccount
 
@@ -57,6 +61,8 @@ export type Caller =
       readonly groups: readonly string[];
       readonly idp: string | null;
       readonly claims: Readonly<Record<string, unknown>>;
+      /** Seconds since the user authenticated at the provider; null when not given. */
+      readonly authenticatedAgo: number | null;
     }
   | { readonly kind: 'service-token'; readonly id: string }
   | { readonly kind: 'service-account'; readonly namespace: string; readonly name: string };
@@ -97,6 +103,7 @@ export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
       groups: { type: 'string', multiple: true, default: [] },
       idp: { type: 'string' },
       claim: { type: 'string', multiple: true, default: [] },
+      'authenticated-ago': { type: 'string' },
       'service-token': { type: 'string' },
       'service-account': { type: 'string' },
       application: { type: 'string' },
@@ -142,6 +149,7 @@ function callerOf(values: {
   readonly groups: readonly string[];
   readonly idp?: string | undefined;
   readonly claim: readonly string[];
+  readonly 'authenticated-ago'?: string | undefined;
   readonly 'service-token'?: string | undefined;
   readonly 'service-account'?: string | undefined;
 }): Caller {
@@ -150,7 +158,8 @@ function callerOf(values: {
     values.sub !== undefined ||
     values.groups.length > 0 ||
     values.idp !== undefined ||
-    values.claim.length > 0;
+    values.claim.length > 0 ||
+    values['authenticated-ago'] !== undefined;
   const token = values['service-token'];
   const account = values['service-account'];
   if ([user, token !== undefined, account !== undefined].filter(Boolean).length > 1)
@@ -191,5 +200,17 @@ function callerOf(values: {
     }
     claims[pair.slice(0, at)] = value;
   }
-  return { kind: 'user', email: email ?? null, sub, groups, idp: values.idp ?? null, claims };
+  const ago = values['authenticated-ago'];
+  const agoMs = ago === undefined ? undefined : parseDurationMs(ago);
+  if (ago !== undefined && agoMs === undefined)
+    throw new UsageError(`--authenticated-ago ${ago} is not a duration such as 10m or 2h`);
+  return {
+    kind: 'user',
+    email: email ?? null,
+    sub,
+    groups,
+    idp: values.idp ?? null,
+    claims,
+    authenticatedAgo: agoMs === undefined ? null : Math.floor(agoMs / 1000),
+  };
 }

@@ -27,6 +27,9 @@ function callerText(identity: PolicyIdentity | null): string {
     ...Object.keys(identity.claims)
       .filter((name) => !IMPLICIT_CLAIMS.has(name))
       .map((name) => `claim ${name}`),
+    ...(identity.authTime !== undefined
+      ? [`authenticated ${Math.max(0, Math.floor(Date.now() / 1000) - identity.authTime)} s ago`]
+      : []),
   ];
   return `${identity.email ?? `subject ${identity.sub}`} (${facts.join('; ')})`;
 }

@@ -1,4 +1,5 @@
 import type { RenderedPolicy } from '../../../contract/config/rendered-policy.ts';
+import { signInWindowSeconds } from '../../../contract/policy/selector-rules.ts';
 import type { Decision } from './decision.ts';
 import type { PolicyInput } from './input.ts';
 import { foldedInput, type PathCase, withPathsFolded } from './path-case.ts';
@@ -36,6 +37,11 @@ export interface PolicyEngine {
   readonly offersLogin: boolean;
   /** True when some enforced service-auth policy exists, so machine callers are expected. */
   readonly acceptsMachines: boolean;
+  /**
+   * The shortest `signedInWithin` of the application's policies, in seconds (the `max_age` of a
+   * sign-in that satisfies them all); null when none has one.
+   */
+  readonly signInWindow: number | null;
 }
 
 /**
@@ -52,19 +58,33 @@ export function compilePolicyEngine(
   const seen = pathCase.caseInsensitive ? withPathsFolded(policies) : policies;
   const compiled = seen.map((p, i) => compiler.policy(p, i));
   compiler.finish();
-  const engine = new Evaluator(compiler, compiled);
+  const engine = new Evaluator(compiler, compiled, shortestSignInWindow(policies));
   if (!pathCase.caseInsensitive) return engine;
   // The request's path folded as the globs are; only applications that ask pay for the copy.
   return {
     evaluate: (input) => engine.evaluate(foldedInput(input)),
     offersLogin: engine.offersLogin,
     acceptsMachines: engine.acceptsMachines,
+    signInWindow: engine.signInWindow,
   };
+}
+
+/** The shortest `signedInWithin` of any selector of the policies, in seconds; null when none has one. */
+function shortestSignInWindow(policies: readonly RenderedPolicy[]): number | null {
+  let shortest: number | null = null;
+  for (const policy of policies)
+    for (const selector of [...policy.include, ...policy.require, ...policy.exclude]) {
+      const window =
+        selector.signedInWithin === undefined ? undefined : signInWindowSeconds(selector.signedInWithin);
+      if (window !== undefined && (shortest === null || window < shortest)) shortest = window;
+    }
+  return shortest;
 }
 
 class Evaluator implements PolicyEngine {
   readonly offersLogin: boolean;
   readonly acceptsMachines: boolean;
+  readonly signInWindow: number | null;
   private readonly selectors: readonly CompiledSelector[];
   private readonly indexed: readonly IndexedKind[];
   private readonly policies: readonly CompiledPolicy[];
@@ -88,7 +108,8 @@ class Evaluator implements PolicyEngine {
   private decided: Decision | null = null;
   private audited: Decision | null = null;
 
-  constructor(compiler: Compiler, policies: readonly CompiledPolicy[]) {
+  constructor(compiler: Compiler, policies: readonly CompiledPolicy[], signInWindow: number | null) {
+    this.signInWindow = signInWindow;
     const n = policies.length;
     const ids = (test: (p: CompiledPolicy) => boolean) => policies.filter(test).map((p) => p.id);
     const enforced = policies.filter((p) => p.enforced);

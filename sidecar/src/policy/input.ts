@@ -11,6 +11,11 @@ export interface PolicyIdentity {
   /** Name of the identity provider the user signed in with (the login method). */
   readonly idp: string | null;
   readonly claims: Readonly<Record<string, unknown>>;
+  /**
+   * When the user last authenticated at the provider (the ID token's `auth_time`), epoch seconds;
+   * undefined when the provider did not say, and for machine callers.
+   */
+  readonly authTime?: number | undefined;
   readonly serviceTokenId: string | null;
   readonly serviceAccount: { readonly namespace: string; readonly name: string } | null;
 }

@@ -55,6 +55,7 @@ const SELECTIVITY: Readonly<Record<SelectorKind, number>> = {
   ipRanges: 3,
   privateEndpoints: 2,
   claim: 4,
+  signedInWithin: 9,
   identityProviders: 5,
   methods: 6,
   everyone: 9,

@@ -11,6 +11,8 @@ export type SelectorReason =
   | 'group_not_listed'
   | 'claim_matched'
   | 'claim_not_matched'
+  | 'signed_in_within'
+  | 'signed_in_before'
   | 'idp_listed'
   | 'idp_not_listed'
   | 'ip_in_range'
@@ -32,4 +34,9 @@ export type SelectorReason =
  * Why a request got its decision: the reason of the selector that decided it, or one of the
  * engine's own codes when no policy decided (deny by default) or a sign-in is needed first.
  */
-export type DecisionReason = SelectorReason | 'no_policies' | 'no_policy_matched' | 'login_required';
+export type DecisionReason =
+  | SelectorReason
+  | 'no_policies'
+  | 'no_policy_matched'
+  | 'login_required'
+  | 'fresh_sign_in_required';

@@ -23,8 +23,8 @@ import {
   ProviderCallCancelled,
   withProviderTurn,
 } from '../auth/provider-calls.ts';
-import { isProviderUnreachable, providerErrorDetail } from '../auth/provider-errors.ts';
-import { identityFromClaims, newSessionId, type Session } from '../auth/session.ts';
+import { authTimeRefusal, isProviderUnreachable, providerErrorDetail } from '../auth/provider-errors.ts';
+import { authTimeOf, identityFromClaims, newSessionId, type Session } from '../auth/session.ts';
 import { SessionTooLarge } from '../auth/session-jar.ts';
 import { type LocalResponse, redirectTo, withHeaders } from '../http/local-response.ts';
 import { anonymousClaimant, type RequestScope } from '../request-scope.ts';
@@ -48,7 +48,8 @@ function asTransaction(value: Record<string, unknown> | undefined): LoginTransac
     typeof v.p === 'string' &&
     typeof v.r === 'string' &&
     typeof v.t === 'number' &&
-    (v.b === undefined || typeof v.b === 'string')
+    (v.b === undefined || typeof v.b === 'string') &&
+    (v.m === undefined || (typeof v.m === 'number' && Number.isSafeInteger(v.m) && v.m >= 0))
     ? (v as LoginTransaction)
     : undefined;
 }
@@ -188,6 +189,8 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
           expectedState: state,
           expectedNonce: tx.n,
           idTokenExpected: true,
+          // A fresh sign-in: the ID token must say the user authenticated within max_age.
+          ...(tx.m !== undefined ? { maxAge: tx.m } : {}),
         });
         // Groups the ID token left out, listed from Microsoft Graph when the provider is set to.
         const claims = await userClaims(config, tokens);
@@ -206,6 +209,15 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
       const page = fail(503, retry.reason, retry.message, { ...providerField, detail: retry.detail }, clear);
       return withHeaders(page, ['retry-after', String(PROVIDER_BUSY_RETRY_AFTER_SECONDS)]);
     }
+    const notRecent = tx.m === undefined ? undefined : authTimeRefusal(error, tx.m, now);
+    if (notRecent !== undefined)
+      return fail(
+        401,
+        'authentication_not_recent',
+        'The identity provider did not confirm a recent sign-in, which this page requires. Sign out of the identity provider and try again, or ask the administrators of this application.',
+        { ...providerField, detail: notRecent },
+        clear,
+      );
     const detail = providerErrorDetail(error);
     if (isProviderUnreachable(error))
       return fail(
@@ -229,11 +241,13 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   if (typeof identity === 'string')
     return fail(401, identity, 'The identity provider did not name the user.', providerField, clear);
   const settings = auth.settings.session;
+  const authTime = authTimeOf(tokens.claims(), now);
   const session: Session = {
     v: 1,
     sid: newSessionId(),
     ...identity,
     idp: tx.p,
+    ...(authTime !== undefined ? { at: authTime } : {}),
     iat: now,
     exp: now + Math.floor(settings.absoluteMs / 1000),
     seen: now,

@@ -1,13 +1,15 @@
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
-import { startLogin } from '../auth/login-flow.ts';
+import { FRESH_PARAM, startLogin } from '../auth/login-flow.ts';
 import { safeReturnPath } from '../auth/return-path.ts';
 import { chooserPage, loginFailedPage } from '../http/gateway-pages.ts';
 import { htmlResponse, type LocalResponse, redirectTo } from '../http/local-response.ts';
 import type { RequestScope } from '../request-scope.ts';
 
 /**
- * `/.gatehouse/login?rd=<path>&idp=<name>`: signed-in users go straight to the return path; with
- * idp (or a single provider) the sign-in starts; otherwise the chooser page lists the providers.
+ * `/.gatehouse/login?rd=<path>&idp=<name>`: signed-in users go straight to the return path (with
+ * `fresh=1` and a `signedInWithin` policy, they sign in again with their provider, asked for a
+ * recent authentication); with idp (or a single provider) the sign-in starts; otherwise the
+ * chooser page lists the providers.
  * The return path is accepted only as a same-origin path (see safeReturnPath).
  */
 export async function loginRoute(scope: RequestScope, auth: AuthRuntime): Promise<LocalResponse> {
@@ -21,7 +23,15 @@ export async function loginRoute(scope: RequestScope, auth: AuthRuntime): Promis
       'login_redirect',
     );
   }
-  if (scope.identity?.kind === 'user') return redirectTo(origin + returnPath, [], 'gateway');
+  const identity = scope.identity;
+  if (identity?.kind === 'user') {
+    // Signed in, and a policy asks for a more recent authentication: again with the same provider.
+    const maxAge = scope.state.policy.signInWindow;
+    const provider = identity.idp === null ? undefined : auth.providers.get(identity.idp);
+    if (params.get(FRESH_PARAM) === '1' && maxAge !== null && provider !== undefined)
+      return startLogin(scope, auth, provider, returnPath, maxAge);
+    return redirectTo(origin + returnPath, [], 'gateway');
+  }
   const idp = params.get('idp');
   if (idp !== null) {
     const provider = auth.providers.get(idp);

@@ -5,6 +5,7 @@ import { isPageNavigation } from '../../auth/navigation.ts';
 import { accessDeniedPage } from '../../http/gateway-pages.ts';
 import { htmlResponse, type LocalResponse } from '../../http/local-response.ts';
 import type { Decision } from '../../policy/decision.ts';
+import { freshSignInDecision } from '../../policy/fresh-sign-in.ts';
 import type { PolicyInput } from '../../policy/input.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
@@ -49,7 +50,9 @@ export function authorize(
   scope.decision = decision;
   scope.auditDecision = audit;
   if (decision.action !== 'deny') return undefined;
-  return refusalOf(scope, decision);
+  const fresh = freshSignInDecision(engine, input, Math.floor(Date.now() / 1000));
+  if (fresh !== null) scope.decision = fresh;
+  return refusalOf(scope, fresh ?? decision);
 }
 
 /**
@@ -59,6 +62,7 @@ export function authorize(
  */
 export function refusalOf(scope: RequestScope, decision: Decision): HttpError | LocalResponse {
   if (decision.reason === 'login_required') return signInOrChallenge(scope, LOGIN_REQUIRED);
+  if (decision.reason === 'fresh_sign_in_required') return freshSignInOrChallenge(scope);
   if (scope.identity === null && scope.state.policy.acceptsMachines) return CREDENTIALS_REQUIRED;
   // A page for people; a WebSocket handshake gets the plain 403 whatever it accepts.
   return scope.kind === 'http' && scope.req.headers.accept?.includes('text/html')
@@ -72,6 +76,27 @@ export function signInOrChallenge(scope: RequestScope, challenge: HttpError): Ht
   if (auth !== null && auth.providers.size > 0 && isPageNavigation(scope.req))
     return loginRedirect(scope, auth);
   return challenge;
+}
+
+/**
+ * A more recent sign-in needed (a `signedInWithin` policy): a page navigation is sent to sign in
+ * again, asking the provider for an authentication within the application's shortest window
+ * (`max_age`); any other request gets 401 with the step-up challenge of RFC 9470.
+ */
+function freshSignInOrChallenge(scope: RequestScope): HttpError | LocalResponse {
+  const auth = scope.state.auth;
+  if (auth !== null && auth.providers.size > 0 && isPageNavigation(scope.req))
+    return loginRedirect(scope, auth, true);
+  const maxAge = scope.state.policy.signInWindow ?? 0;
+  return new HttpError(
+    'fresh_sign_in_required',
+    401,
+    'A more recent sign-in is required.',
+    `authentication older than ${maxAge} s; a policy needs a more recent one`,
+    {
+      'www-authenticate': `Bearer realm="gatehouse", error="insufficient_user_authentication", error_description="A more recent sign-in is required", max_age="${maxAge}"`,
+    },
+  );
 }
 
 /** The 403 page for a person: the application, who is signed in, and the ways on. */

@@ -14,6 +14,7 @@ import { paths } from './paths.ts';
 import { privateEndpoints } from './private-endpoints.ts';
 import { serviceAccounts } from './service-accounts.ts';
 import { serviceTokens } from './service-tokens.ts';
+import { signedInWithin } from './signed-in-within.ts';
 
 /** Every selector kind, registered in one place; the mapped type makes a missing kind a type error. */
 export const SELECTORS: { readonly [K in SelectorKind]: SelectorDefinition<K> } = {
@@ -23,6 +24,7 @@ export const SELECTORS: { readonly [K in SelectorKind]: SelectorDefinition<K> } 
   emailDomains,
   groups,
   claim,
+  signedInWithin,
   identityProviders,
   ipRanges,
   privateEndpoints,

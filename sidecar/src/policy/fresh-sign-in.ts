@@ -1,0 +1,26 @@
+import { admits, type Decision } from './decision.ts';
+import type { PolicyEngine } from './engine.ts';
+import type { PolicyInput } from './input.ts';
+import { deny } from './policy-compiler.ts';
+import { authenticatedWithin } from './selectors/signed-in-within.ts';
+
+/**
+ * For a signed-in user's request its policies deny: whether a fresh sign-in would let it through,
+ * because a `signedInWithin` policy asks for a more recent authentication than the user's. Then
+ * the decision to log instead (deny `fresh_sign_in_required`, naming the policy that would
+ * decide), else null. Only applications with such policies, and only users whose authentication
+ * is older than the shortest window, pay for the second evaluation (with `auth_time` now).
+ */
+export function freshSignInDecision(
+  engine: PolicyEngine,
+  input: PolicyInput,
+  nowSeconds: number,
+): Decision | null {
+  const window = engine.signInWindow;
+  const identity = input.identity;
+  if (window === null || identity?.kind !== 'user') return null;
+  // Already as recent as the shortest window: a sign-in now would change nothing.
+  if (authenticatedWithin(identity.authTime, window, nowSeconds)) return null;
+  const fresh = engine.evaluate({ ...input, identity: { ...identity, authTime: nowSeconds } }).decision;
+  return admits(fresh) ? deny('fresh_sign_in_required', fresh.policy) : null;
+}
