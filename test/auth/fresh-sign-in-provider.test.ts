@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpBrowser, type Page, signInWithDevProvider, submitForm } from '../helpers/http-browser.ts';
+import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
+
+// signedInWithin against a real OpenID Provider (oidc-provider): the sign-in asked for a recent
+// authentication carries max_age, the provider answers with auth_time, and once the user's
+// authentication is past the window the provider shows its login form again.
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let stack: SignInStack;
+beforeAll(async () => {
+  stack = await startSignInStack({
+    policies: {
+      'admins-recently': {
+        decision: 'allow',
+        include: [{ paths: ['/admin/**'] }],
+        require: [{ groups: ['engineering'] }, { signedInWithin: '1m' }],
+      },
+      engineers: {
+        decision: 'allow',
+        include: [{ groups: ['engineering'] }],
+        exclude: [{ paths: ['/admin/**'] }],
+      },
+    },
+  });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const providerPages = (pages: readonly Page[]) =>
+  pages.filter((p) => p.url.startsWith(stack.providers[0]?.issuer ?? '-'));
+const showsLoginForm = (pages: readonly Page[]) => pages.some((p) => p.body.includes('name="login"'));
+
+describe('a recent sign-in for the admin area, with oidc-provider', () => {
+  it('max_age goes to the provider, its auth_time opens the admin area; past the window the provider asks for the password again', async () => {
+    const browser = new HttpBrowser();
+    const signedIn = await signInWithDevProvider(browser, `${stack.origin}/docs`, 'alice');
+    expect(signedIn.at(-1)?.status).toBe(200);
+
+    // Straight after the sign-in: its ID token said nothing of auth_time (nobody asked), so the
+    // admin area sends the page to sign in again with max_age; the provider's session is seconds
+    // old, so it answers without a form, with auth_time, and the admin area opens.
+    const admin = await browser.follow(`${stack.origin}/admin/users`);
+    expect(admin[0]?.headers.location).toContain('fresh=1');
+    expect(admin.at(-1)?.status).toBe(200);
+    expect(showsLoginForm(admin)).toBe(false);
+    expect(new URL(providerPages(admin)[0]?.url ?? '').searchParams.get('max_age')).toBe('60');
+    expect(JSON.parse(admin.at(-1)?.body ?? '{}')).toMatchObject({ url: '/admin/users' });
+
+    // Past the window and the 30 s tolerance: sent to sign in again, and the provider, whose
+    // authentication is now older than max_age, shows its login form.
+    await sleep(91_000);
+    const docs = await browser.follow(`${stack.origin}/docs`);
+    expect(docs.at(-1)?.status).toBe(200);
+    const again = await browser.follow(`${stack.origin}/admin/users`);
+    expect(again[0]?.status).toBe(302);
+    expect(again[0]?.headers.location).toContain('fresh=1');
+    const form = again.at(-1) as Page;
+    expect(form.body).toContain('name="login"');
+    expect(new URL(providerPages(again)[0]?.url ?? '').searchParams.get('max_age')).toBe('60');
+    const back = await submitForm(browser, form, { login: 'alice', password: 'any' });
+    expect(back.at(-1)?.status).toBe(200);
+    expect(JSON.parse(back.at(-1)?.body ?? '{}')).toMatchObject({ url: '/admin/users' });
+  }, 150_000);
+});
