@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ForgedProvider, startForgedProvider } from '../helpers/forged-provider.ts';
-import { statusesOf } from '../helpers/hostile.ts';
+import { dial, sleep, statusesOf, watchSocket } from '../helpers/hostile.ts';
 import { headerOf, type SignInSidecar, startSignInSidecar } from '../helpers/raw-sign-in.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -261,4 +261,50 @@ describe('signedInWithin: a recent authentication for sensitive paths', () => {
     expect(statusesOf(back)[0]).toBe(302);
     expect(headerOf(back, 'location')).toBe(`http://${gateway.host}/reports`);
   });
+});
+
+describe('hostile clients at the fresh sign-in', () => {
+  it('30 pipelined admin requests of a stale session are each answered 401 in order; reset, FIN and more sign-ins than slots leave the sidecar serving', async () => {
+    const from = '127.0.0.49';
+    provider.claims = {};
+    provider.ignoresMaxAge = false;
+    provider.authTime = now() - 3600;
+    const cookie = await recent.signIns.complete(from);
+    const seen = upstream.seen.length;
+    const socket = await dial(recent.port, from);
+    if (!socket) throw new Error('cannot connect');
+    const client = watchSocket(socket);
+    const one = `GET /admin/api/keys HTTP/1.1\r\nHost: ${recent.host}\r\nCookie: ${cookie}\r\n\r\n`;
+    socket.write(one.repeat(29) + one.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
+    await client.closed;
+    expect(statusesOf(client.received())).toEqual(Array(30).fill(401));
+    expect(client.received().match(/error="insufficient_user_authentication"/g)?.length).toBe(30);
+    // Cut mid-head and reset; reset right after a whole request; a request then FIN.
+    for (const cut of [one.slice(0, 40), one]) {
+      const s = await dial(recent.port, from);
+      if (!s) throw new Error('cannot connect');
+      s.write(cut);
+      await sleep(20);
+      s.resetAndDestroy();
+    }
+    const fin = await dial(recent.port, from, true);
+    if (!fin) throw new Error('cannot connect');
+    const finned = watchSocket(fin);
+    fin.end(one);
+    await finned.closed;
+    expect(statusesOf(finned.received())).toEqual([401]);
+    // Twenty fresh sign-ins started from one browser, pipelined: each a redirect to the provider
+    // with max_age; the login cookies stay within their slots.
+    const logins = await dial(recent.port, from);
+    if (!logins) throw new Error('cannot connect');
+    const started = watchSocket(logins);
+    const login = `GET /.gatehouse/login?rd=%2Fadmin&fresh=1 HTTP/1.1\r\nHost: ${recent.host}\r\nCookie: ${cookie}\r\n\r\n`;
+    logins.write(login.repeat(19) + login.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
+    await started.closed;
+    expect(statusesOf(started.received())).toEqual(Array(20).fill(302));
+    expect(started.received().match(/max_age=300/g)?.length).toBe(20);
+    // Nothing reached the application, and it still serves.
+    expect(upstream.seen.length).toBe(seen);
+    expect((await get(recent, '/docs', from, cookie)).status).toBe(200);
+  }, 30_000);
 });
