@@ -37,6 +37,14 @@ export const UserinfoDocument = Type.Object(
       Type.String(),
       'When the session ends unless the application sees a request of it (RFC 3339); null for machine callers.',
     ),
+    authenticatedAt: Nullable(
+      Type.String(),
+      "When the user last authenticated at the identity provider (the ID token's `auth_time`, RFC 3339), as `signedInWithin` policies read it and the JWT's `auth_time` carries it; null when the provider did not say, and for machine callers.",
+    ),
+    amr: Nullable(
+      Type.Array(Type.String()),
+      'How the user authenticated (the ID token\'s `amr`, e.g. `["pwd", "mfa"]`), as the JWT\'s `amr` carries it; null when the provider did not say, and for machine callers.',
+    ),
     groupsLeftOut: Type.Boolean({
       description:
         "The provider left the user's groups out of the ID token (Microsoft Entra ID's groups overage) and they were not listed: no group rule matches.",

@@ -8,6 +8,9 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 // ID token), are facts policies may require: the built sidecar, as shipped, signed in to over raw
 // sockets, against a provider that authenticates anew when `max_age` asks it to.
 
+const now = () => Math.floor(Date.now() / 1000);
+const PAGE = 'Accept: text/html\r\nConnection: close\r\n';
+
 let upstream: TestUpstream;
 let provider: ForgedProvider;
 let gateway: SignInSidecar;
@@ -84,6 +87,32 @@ describe('policies on how the user authenticated (amr, acr)', () => {
       reason: 'group_listed',
     });
     expect(upstream.seen.slice(seen).map((r) => r.url)).toEqual(['/reports/mfa']);
+    // How the user authenticated reaches the application: the JWT's amr, the document's amr.
+    const jwt = String(upstream.seen.at(-1)?.headers['x-gatehouse-jwt-assertion']);
+    const claims = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
+    expect(claims.amr).toEqual(['pwd', 'mfa']);
+    expect(claims).not.toHaveProperty('auth_time');
+  });
+
+  it('the identity document and the session page say how the user authenticated; markup in amr is escaped', async () => {
+    const from = '127.0.0.34';
+    provider.claims = { amr: ['pwd', '<b>otp</b>'] };
+    const cookie = await gateway.signIns.complete(from);
+    const document = await gateway.signIns.send('/.gatehouse/userinfo', from, cookie);
+    await document.closed;
+    const text = document.received();
+    expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({
+      amr: ['pwd', '<b>otp</b>'],
+      authenticatedAt: null,
+    });
+    const page = await gateway.signIns.send('/.gatehouse/', from, cookie, PAGE);
+    await page.closed;
+    expect(page.received()).toContain(
+      '<tr><th scope="row">Authenticated with</th><td><code>pwd</code>, <code>&#60;b&#62;otp&#60;/b&#62;</code></td></tr>',
+    );
   });
 
   it('a password alone is refused by the same policy', async () => {
@@ -100,9 +129,6 @@ describe('policies on how the user authenticated (amr, acr)', () => {
     expect(out.decision).toMatchObject({ policy: 'phishing-resistant', rule: 'include[0].claim' });
   });
 });
-
-const now = () => Math.floor(Date.now() / 1000);
-const PAGE = 'Accept: text/html\r\nConnection: close\r\n';
 
 /** GET `path` of `at` from `from` with `cookie`, as a page (`extra` = PAGE) or an API call; read to its close. */
 async function get(
@@ -189,6 +215,25 @@ describe('signedInWithin: a recent authentication for sensitive paths', () => {
     const admin = await get(recent, '/admin/users', from, again.session, PAGE);
     expect(admin.status).toBe(200);
     expect(admin.line.decision).toMatchObject({ policy: 'admins-recently', reason: 'path_matched' });
+    // The application is told when the user authenticated: the JWT's auth_time, and the
+    // identity document's authenticatedAt.
+    const jwt = String(upstream.seen.at(-1)?.headers['x-gatehouse-jwt-assertion']);
+    const claims = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
+    expect(claims.auth_time).toBe(provider.authTime);
+    const document = await get(recent, '/.gatehouse/userinfo', from, again.session);
+    const body = JSON.parse(document.text.slice(document.text.indexOf('\r\n\r\n') + 4)) as Record<
+      string,
+      unknown
+    >;
+    expect(body.authenticatedAt).toBe(new Date((provider.authTime as number) * 1000).toISOString());
+    // And the person, on the session page.
+    const page = await get(recent, '/.gatehouse/', from, again.session, PAGE);
+    expect(page.text).toContain(
+      `<tr><th scope="row">Authenticated at the provider</th><td><time>${body.authenticatedAt}</time></td></tr>`,
+    );
   });
 
   it('a provider that ignores max_age: the sign-in fails with authentication_not_recent, not a loop of sign-ins', async () => {

@@ -232,6 +232,8 @@ describe('GET /.gatehouse/userinfo of a machine caller', () => {
         signedInAt: null,
         expiresAt: null,
         idleExpiresAt: null,
+        authenticatedAt: null,
+        amr: null,
         groupsLeftOut: false,
       },
     });

@@ -81,6 +81,9 @@ describe('GET /.gatehouse/userinfo', () => {
       kind: 'user',
       sid: login.sessionId,
       groupsLeftOut: false,
+      // The forged provider said nothing of when or how the user authenticated.
+      authenticatedAt: null,
+      amr: null,
     });
     expect(Object.keys(document).sort()).toEqual(
       [
@@ -94,6 +97,8 @@ describe('GET /.gatehouse/userinfo', () => {
         'signedInAt',
         'expiresAt',
         'idleExpiresAt',
+        'authenticatedAt',
+        'amr',
         'groupsLeftOut',
       ].sort(),
     );

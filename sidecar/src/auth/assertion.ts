@@ -5,6 +5,7 @@ import type { SigningKey } from '../../../contract/keys.ts';
 import { boundedCache } from '../../../lib/bounded-cache.ts';
 import { singleFlight } from '../../../lib/single-flight.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
+import { authenticationMethods } from './identity-document.ts';
 
 const CACHE_LIMIT = 10_000;
 
@@ -17,7 +18,8 @@ export interface AssertionSigner {
 }
 
 /**
- * Creates the signer: claims iss, aud, sub, email, groups, idp, sid, iat, exp and jti (and type,
+ * Creates the signer: claims iss, aud, sub, email, groups, idp, sid, auth_time and amr (when the
+ * provider said), iat, exp and jti (and type,
  * nbf and a list aud for the cloudflare claim set), signed with the first signing key (its kid in the header) so apps verify it against the JWKS.
  */
 export function createAssertionSigner(
@@ -47,6 +49,9 @@ export function createAssertionSigner(
       idp: identity.idp ?? undefined,
       sid: sessionId ?? undefined,
       kind: identity.kind,
+      // When and how the user authenticated at the provider, when it said (users only).
+      auth_time: identity.authTime,
+      amr: authenticationMethods(identity) ?? undefined,
       // A Cloudflare Access application token: type "app", nbf, aud a list.
       ...(cloudflare ? { type: 'app', nbf: iat } : {}),
     })

@@ -18,6 +18,18 @@ export function preferredUsername(identity: PolicyIdentity): string | null {
 }
 
 /**
+ * How the user authenticated (the ID token's `amr`) when it is a list of short strings, as the
+ * identity JWT and the identity document carry it; null otherwise and for machine callers.
+ */
+export function authenticationMethods(identity: PolicyIdentity): string[] | null {
+  const amr = identity.claims.amr;
+  if (identity.kind !== 'user' || !Array.isArray(amr) || amr.length > 16) return null;
+  return amr.every((m) => typeof m === 'string' && m.length > 0 && m.length <= 64 && !CONTROLS.test(m))
+    ? [...(amr as string[])]
+    : null;
+}
+
+/**
  * Who the request's caller is, as the application is told (the identity headers' and JWT's
  * values, groups after `groupsFilter`) and, for a browser session, when it ends: what
  * `/.gatehouse/userinfo` and the session page show. Null without an identity. Read after the
@@ -41,6 +53,8 @@ export function identityDocument(
     signedInAt: scope.sessionIssuedAt === null ? null : iso(scope.sessionIssuedAt * 1000),
     expiresAt: iso(scope.credentialEndsAt),
     idleExpiresAt: iso(idleEndsAt),
+    authenticatedAt: identity.authTime === undefined ? null : iso(identity.authTime * 1000),
+    amr: authenticationMethods(identity),
     groupsLeftOut: scope.groupsLeftOut,
   });
   if (scope.sessionId === null) return document(null);

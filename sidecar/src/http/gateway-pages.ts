@@ -137,6 +137,10 @@ export function sessionPage(options: SessionPageOptions): string {
     ...(options.provider === null ? [] : [row('Through', escapeHtml(options.provider))]),
     row(options.groupsFiltered ? 'Groups sent to the application' : 'Groups', groups),
     ...(d.signedInAt === null ? [] : [row('Signed in at', time(d.signedInAt))]),
+    ...(d.authenticatedAt === null ? [] : [row('Authenticated at the provider', time(d.authenticatedAt))]),
+    ...(d.amr === null
+      ? []
+      : [row('Authenticated with', d.amr.map((m) => `<code>${escapeHtml(m)}</code>`).join(', '))]),
     ...(d.expiresAt === null
       ? []
       : [row(d.kind === 'user' ? 'Session ends at' : 'Credential ends at', time(d.expiresAt))]),
