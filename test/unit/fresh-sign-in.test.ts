@@ -130,6 +130,16 @@ describe('freshSignInDecision: when a more recent sign-in would let a denied req
     expect(compilePolicyEngine(DENY_UNLESS_RECENT).signInWindow).toBe(900);
     expect(compilePolicyEngine([ADMIN_RECENT[2] as RenderedPolicy]).signInWindow).toBeNull();
     expect(compilePolicyEngine(ADMIN_RECENT, { caseInsensitive: true }).signInWindow).toBe(600);
+    // An audit policy's window sends nobody to sign in: only its auditDecision shows it.
+    const audited = [
+      { ...(ADMIN_RECENT[0] as RenderedPolicy), mode: 'audit' as const },
+      ADMIN_RECENT[2] as RenderedPolicy,
+    ];
+    const engine = compilePolicyEngine(audited);
+    expect(engine.signInWindow).toBeNull();
+    const input = request({ identity: eng(now - 3600), path: '/admin/x' });
+    expect(engine.evaluate(input).audit).toMatchObject({ action: 'deny' });
+    expect(freshSignInDecision(engine, input, now)).toBeNull();
   });
 });
 

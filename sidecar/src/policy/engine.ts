@@ -38,8 +38,8 @@ export interface PolicyEngine {
   /** True when some enforced service-auth policy exists, so machine callers are expected. */
   readonly acceptsMachines: boolean;
   /**
-   * The shortest `signedInWithin` of the application's policies, in seconds (the `max_age` of a
-   * sign-in that satisfies them all); null when none has one.
+   * The shortest `signedInWithin` of the application's enforced policies, in seconds (the
+   * `max_age` of a sign-in that satisfies them all); null when none has one.
    */
   readonly signInWindow: number | null;
 }
@@ -69,15 +69,19 @@ export function compilePolicyEngine(
   };
 }
 
-/** The shortest `signedInWithin` of any selector of the policies, in seconds; null when none has one. */
+/**
+ * The shortest `signedInWithin` of any selector of the enforced policies, in seconds; null when
+ * none has one (an audit policy's only shows in `auditDecision`: it never sends anyone to sign in).
+ */
 function shortestSignInWindow(policies: readonly RenderedPolicy[]): number | null {
   let shortest: number | null = null;
   for (const policy of policies)
-    for (const selector of [...policy.include, ...policy.require, ...policy.exclude]) {
-      const window =
-        selector.signedInWithin === undefined ? undefined : signInWindowSeconds(selector.signedInWithin);
-      if (window !== undefined && (shortest === null || window < shortest)) shortest = window;
-    }
+    if (policy.mode === 'enforce')
+      for (const selector of [...policy.include, ...policy.require, ...policy.exclude]) {
+        const window =
+          selector.signedInWithin === undefined ? undefined : signInWindowSeconds(selector.signedInWithin);
+        if (window !== undefined && (shortest === null || window < shortest)) shortest = window;
+      }
   return shortest;
 }
 
