@@ -63,6 +63,14 @@ describe('CRDs on a real API server', () => {
     );
     await cluster.kubectl(
       ['apply', '--server-side', '-f', '-'],
+      policy('admins-recently', {
+        decision: 'allow',
+        include: [{ groups: ['admins'] }],
+        require: [{ signedInWithin: '15m' }, { claim: { name: 'amr', contains: 'mfa' } }],
+      }),
+    );
+    await cluster.kubectl(
+      ['apply', '--server-side', '-f', '-'],
       application('grafana', {
         policies: [{ name: 'staff' }],
         trustedProxies: ['10.0.0.0/8', '192.168.1.1'],
@@ -165,6 +173,15 @@ describe('CRDs on a real API server', () => {
       'a claim with neither',
       policy('p6', { decision: 'allow', include: [{ claim: { name: 'x' } }] }),
       'claim sets exactly one of equals or contains',
+    ],
+    [
+      'signedInWithin that is not a duration',
+      policy('p9', {
+        decision: 'allow',
+        include: [{ groups: ['a'] }],
+        require: [{ signedInWithin: '15 minutes' }],
+      }),
+      'spec.require[0].signedInWithin: Invalid value',
     ],
     ['empty include rules', policy('p7', { decision: 'deny', include: [] }), 'spec.include: Invalid value'],
     ['missing include rules', policy('p8', { decision: 'deny' }), 'spec.include: Required value'],
