@@ -12,6 +12,12 @@ const now = () => Math.floor(Date.now() / 1000);
 const PAGE = 'Accept: text/html\r\nConnection: close\r\n';
 
 let upstream: TestUpstream;
+/** The claims of the identity JWT the application got with its last request (the signature aside). */
+const lastJwtClaims = (): Record<string, unknown> => {
+  const jwt = String(upstream.seen.at(-1)?.headers['x-gatehouse-jwt-assertion']);
+  return JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
+};
+
 let provider: ForgedProvider;
 let gateway: SignInSidecar;
 /** An application whose admin area asks for an authentication within 5 minutes. */
@@ -88,11 +94,7 @@ describe('policies on how the user authenticated (amr, acr)', () => {
     });
     expect(upstream.seen.slice(seen).map((r) => r.url)).toEqual(['/reports/mfa']);
     // How the user authenticated reaches the application: the JWT's amr, the document's amr.
-    const jwt = String(upstream.seen.at(-1)?.headers['x-gatehouse-jwt-assertion']);
-    const claims = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as Record<
-      string,
-      unknown
-    >;
+    const claims = lastJwtClaims();
     expect(claims.amr).toEqual(['pwd', 'mfa']);
     expect(claims).not.toHaveProperty('auth_time');
   });
@@ -217,11 +219,7 @@ describe('signedInWithin: a recent authentication for sensitive paths', () => {
     expect(admin.line.decision).toMatchObject({ policy: 'admins-recently', reason: 'path_matched' });
     // The application is told when the user authenticated: the JWT's auth_time, and the
     // identity document's authenticatedAt.
-    const jwt = String(upstream.seen.at(-1)?.headers['x-gatehouse-jwt-assertion']);
-    const claims = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as Record<
-      string,
-      unknown
-    >;
+    const claims = lastJwtClaims();
     expect(claims.auth_time).toBe(provider.authTime);
     const document = await get(recent, '/.gatehouse/userinfo', from, again.session);
     const body = JSON.parse(document.text.slice(document.text.indexOf('\r\n\r\n') + 4)) as Record<

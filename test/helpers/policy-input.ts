@@ -1,4 +1,18 @@
+import type { AccessPolicySpec } from '../../contract/api/access-policy.ts';
+import type { RenderedPolicy } from '../../contract/config/rendered-policy.ts';
 import type { PolicyIdentity, PolicyInput } from '../../sidecar/src/policy/input.ts';
+
+/** A policy as the sidecar compiles it, from the spec an AccessPolicy writes (enforced, empty lists unless given). */
+export function renderedPolicy(name: string, spec: AccessPolicySpec): RenderedPolicy {
+  return {
+    name,
+    decision: spec.decision,
+    mode: spec.mode ?? 'enforce',
+    include: spec.include,
+    require: spec.require ?? [],
+    exclude: spec.exclude ?? [],
+  };
+}
 
 /** A signed-in user identity for policy tests; override only what a case exercises. */
 export function user(overrides: Partial<PolicyIdentity> = {}): PolicyIdentity {

@@ -1,21 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { AccessPolicySpec } from '../../contract/api/access-policy.ts';
 import type { RenderedPolicy } from '../../contract/config/rendered-policy.ts';
 import { serviceTokenIdentity } from '../../sidecar/src/auth/machine-identity.ts';
 import { authTimeOf, keptFromSignIn } from '../../sidecar/src/auth/session.ts';
 import { compilePolicyEngine } from '../../sidecar/src/policy/engine.ts';
 import { freshSignInDecision } from '../../sidecar/src/policy/fresh-sign-in.ts';
 import type { PolicyInput } from '../../sidecar/src/policy/input.ts';
-import { request, user } from '../helpers/policy-input.ts';
+import { renderedPolicy, request, user } from '../helpers/policy-input.ts';
 
-const policy = (name: string, spec: AccessPolicySpec): RenderedPolicy => ({
-  name,
-  decision: spec.decision,
-  mode: spec.mode ?? 'enforce',
-  include: spec.include,
-  require: spec.require ?? [],
-  exclude: spec.exclude ?? [],
-});
+const policy = renderedPolicy;
 
 // The selector reads the clock, as the sidecar does.
 const now = Math.floor(Date.now() / 1000);

@@ -1,24 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AccessPolicySpec } from '../../contract/api/access-policy.ts';
-import type { RenderedPolicy } from '../../contract/config/rendered-policy.ts';
 import { serviceAccountIdentity, serviceTokenIdentity } from '../../sidecar/src/auth/machine-identity.ts';
 import { compilePolicyEngine } from '../../sidecar/src/policy/engine.ts';
 import type { PolicyInput } from '../../sidecar/src/policy/input.ts';
 import { inputArb, policiesArb } from '../helpers/policy-arbitraries.ts';
-import { request, user } from '../helpers/policy-input.ts';
+import { renderedPolicy, request, user } from '../helpers/policy-input.ts';
 import { oracleDecision, policyOutcome, selectorOutcome } from '../helpers/policy-oracle.ts';
 
-function policy(name: string, spec: AccessPolicySpec): RenderedPolicy {
-  return {
-    name,
-    decision: spec.decision,
-    mode: spec.mode ?? 'enforce',
-    include: spec.include,
-    require: spec.require ?? [],
-    exclude: spec.exclude ?? [],
-  };
-}
+const policy = renderedPolicy;
 
 const ann = user({ email: 'ann@example.com', groups: ['eng'] });
 const bob = user({ email: 'bob@example.com', groups: ['sales'] });
