@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AccessPolicy } from '../../contract/api/access-policy.ts';
 import { HttpBrowser, type Page, signInWithDevProvider, submitForm } from '../helpers/http-browser.ts';
 import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
 
@@ -8,24 +9,29 @@ import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The admin area asks for an authentication within a minute; engineers may use the rest. */
+const POLICIES: Record<string, AccessPolicy['spec']> = {
+  'admins-recently': {
+    decision: 'allow',
+    include: [{ paths: ['/admin/**'] }],
+    require: [{ groups: ['engineering'] }, { signedInWithin: '1m' }],
+  },
+  engineers: {
+    decision: 'allow',
+    include: [{ groups: ['engineering'] }],
+    exclude: [{ paths: ['/admin/**'] }],
+  },
+};
+
 let stack: SignInStack;
+/** The same application with two providers: the chooser. */
+let twoProviders: SignInStack;
 beforeAll(async () => {
-  stack = await startSignInStack({
-    policies: {
-      'admins-recently': {
-        decision: 'allow',
-        include: [{ paths: ['/admin/**'] }],
-        require: [{ groups: ['engineering'] }, { signedInWithin: '1m' }],
-      },
-      engineers: {
-        decision: 'allow',
-        include: [{ groups: ['engineering'] }],
-        exclude: [{ paths: ['/admin/**'] }],
-      },
-    },
-  });
+  stack = await startSignInStack({ policies: POLICIES });
+  twoProviders = await startSignInStack({ policies: POLICIES, providers: 2 });
 });
 afterAll(async () => {
+  await twoProviders?.close();
   await stack?.close();
 });
 
@@ -64,4 +70,27 @@ describe('a recent sign-in for the admin area, with oidc-provider', () => {
     expect(back.at(-1)?.status).toBe(200);
     expect(JSON.parse(back.at(-1)?.body ?? '{}')).toMatchObject({ url: '/admin/users' });
   }, 150_000);
+
+  it('with two providers, the chooser of a first sign-in to the admin area asks the chosen one for max_age', async () => {
+    const browser = new HttpBrowser();
+    const pages = await browser.follow(`${twoProviders.origin}/admin/users`);
+    expect(pages[0]?.headers.location).toBe(
+      `${twoProviders.origin}/.gatehouse/login?rd=%2Fadmin%2Fusers&fresh=1`,
+    );
+    const chooser = pages.at(-1) as Page;
+    const links = [...chooser.body.matchAll(/href="([^"]*idp=[^"]*)"/g)].map((m) =>
+      (m[1] as string).replaceAll('&#38;', '&'),
+    );
+    expect(links).toEqual([
+      '/.gatehouse/login?idp=dev&rd=%2Fadmin%2Fusers&fresh=1',
+      '/.gatehouse/login?idp=dev2&rd=%2Fadmin%2Fusers&fresh=1',
+    ]);
+    const second = await browser.follow(`${twoProviders.origin}${links[1]}`);
+    const atProvider = second.find((p) => p.url.startsWith(twoProviders.providers[1]?.issuer ?? '-'));
+    expect(new URL(atProvider?.url ?? '').searchParams.get('max_age')).toBe('60');
+    const form = second.at(-1) as Page;
+    const back = await submitForm(browser, form, { login: 'alice', password: 'any' });
+    expect(back.at(-1)?.status).toBe(200);
+    expect(JSON.parse(back.at(-1)?.body ?? '{}')).toMatchObject({ url: '/admin/users' });
+  });
 });

@@ -121,6 +121,15 @@ describe('freshSignInDecision: when a more recent sign-in would let a denied req
     expect(compilePolicyEngine(ADMIN_RECENT).signInWindow).toBe(600);
     expect(compilePolicyEngine(DENY_UNLESS_RECENT).signInWindow).toBe(900);
     expect(compilePolicyEngine([ADMIN_RECENT[2] as RenderedPolicy]).signInWindow).toBeNull();
+    // The policies a first sign-in asks for max_age for: those with a window.
+    const recent = compilePolicyEngine(ADMIN_RECENT);
+    expect(['admin', 'billing', 'rest', null].map((p) => recent.asksRecentSignIn(p))).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+    expect(compilePolicyEngine(DENY_UNLESS_RECENT).asksRecentSignIn('admin-recent-only')).toBe(true);
     expect(compilePolicyEngine(ADMIN_RECENT, { caseInsensitive: true }).signInWindow).toBe(600);
     // An audit policy's window sends nobody to sign in: only its auditDecision shows it.
     const audited = [
@@ -129,6 +138,7 @@ describe('freshSignInDecision: when a more recent sign-in would let a denied req
     ];
     const engine = compilePolicyEngine(audited);
     expect(engine.signInWindow).toBeNull();
+    expect(engine.asksRecentSignIn('admin')).toBe(false);
     const input = request({ identity: eng(now - 3600), path: '/admin/x' });
     expect(engine.evaluate(input).audit).toMatchObject({ action: 'deny' });
     expect(freshSignInDecision(engine, input, now)).toBeNull();

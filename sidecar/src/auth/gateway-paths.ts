@@ -33,6 +33,13 @@ export interface GatewayPaths {
  */
 export const EVERYWHERE_PARAM = 'everywhere';
 
+/**
+ * The login route's parameter that asks for a fresh sign-in, even when the browser has a session:
+ * the provider is asked for an authentication within the application's shortest `signedInWithin`
+ * (`max_age`), and the sign-in is refused unless its ID token says it happened then.
+ */
+export const FRESH_PARAM = 'fresh';
+
 /** The reserved prefix at the root, answered (404 at least) whatever the base path. */
 export const ROOT_GATEWAY_PREFIX = '/.gatehouse/';
 

@@ -6,6 +6,7 @@ import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
 import { bindingForSignIn } from './browser-binding.ts';
 import { serializeCookie } from './cookies.ts';
+import { FRESH_PARAM } from './gateway-paths.ts';
 import { authorizationUrl, newLoginSecrets, type ProviderClient } from './oidc-client.ts';
 import {
   cookieBytes,
@@ -20,13 +21,6 @@ import {
 } from './pending-sign-ins.ts';
 import { providerErrorDetail } from './provider-errors.ts';
 import { SignInReturns } from './sign-in-returns.ts';
-
-/**
- * The login route's parameter that asks for a fresh sign-in even when the browser has a session:
- * the provider is asked for an authentication within the application's shortest `signedInWithin`
- * (`max_age`), and the sign-in is refused unless its ID token says it happened then.
- */
-export const FRESH_PARAM = 'fresh';
 
 /** How long a started sign-in stays valid (from redirect to provider until the callback). */
 export const LOGIN_TTL_SECONDS = 600;
@@ -215,8 +209,9 @@ export async function startLogin(
 
 /**
  * Sends a page navigation that needs a sign-in to the login route (the provider, or the chooser of
- * several); `fresh`: a signed-in user whose authentication is older than a policy asks, sent to
- * sign in again (FRESH_PARAM).
+ * several); `fresh`: the sign-in asks the provider for a recent authentication (FRESH_PARAM), for a
+ * `signedInWithin` policy: a signed-in user whose authentication is older than it asks, or a first
+ * sign-in that such a policy asked for.
  */
 export function loginRedirect(scope: RequestScope, auth: AuthRuntime, fresh = false): LocalResponse {
   const origin = auth.settings.externalOrigin as string;

@@ -42,6 +42,11 @@ export interface PolicyEngine {
    * `max_age` of a sign-in that satisfies them all); null when none has one.
    */
   readonly signInWindow: number | null;
+  /**
+   * True when the policy (by name) has a `signedInWithin` selector and is enforced: a sign-in it
+   * asks for (`login_required` at it) should ask the provider for a recent authentication too.
+   */
+  asksRecentSignIn(policy: string | null): boolean;
 }
 
 /**
@@ -58,7 +63,8 @@ export function compilePolicyEngine(
   const seen = pathCase.caseInsensitive ? withPathsFolded(policies) : policies;
   const compiled = seen.map((p, i) => compiler.policy(p, i));
   compiler.finish();
-  const engine = new Evaluator(compiler, compiled, shortestSignInWindow(policies));
+  const recent = recentSignInPolicies(policies);
+  const engine = new Evaluator(compiler, compiled, recent);
   if (!pathCase.caseInsensitive) return engine;
   // The request's path folded as the globs are; only applications that ask pay for the copy.
   return {
@@ -66,29 +72,32 @@ export function compilePolicyEngine(
     offersLogin: engine.offersLogin,
     acceptsMachines: engine.acceptsMachines,
     signInWindow: engine.signInWindow,
+    asksRecentSignIn: (policy) => engine.asksRecentSignIn(policy),
   };
 }
 
 /**
- * The shortest `signedInWithin` of any selector of the enforced policies, in seconds; null when
- * none has one (an audit policy's only shows in `auditDecision`: it never sends anyone to sign in).
+ * The `signedInWithin` of each enforced policy that has one (its shortest, in seconds), by name.
+ * An audit policy's window only shows in `auditDecision`: it never sends anyone to sign in.
  */
-function shortestSignInWindow(policies: readonly RenderedPolicy[]): number | null {
-  let shortest: number | null = null;
+function recentSignInPolicies(policies: readonly RenderedPolicy[]): ReadonlyMap<string, number> {
+  const windows = new Map<string, number>();
   for (const policy of policies)
     if (policy.mode === 'enforce')
       for (const selector of [...policy.include, ...policy.require, ...policy.exclude]) {
         const window =
           selector.signedInWithin === undefined ? undefined : signInWindowSeconds(selector.signedInWithin);
-        if (window !== undefined && (shortest === null || window < shortest)) shortest = window;
+        const known = windows.get(policy.name);
+        if (window !== undefined && (known === undefined || window < known)) windows.set(policy.name, window);
       }
-  return shortest;
+  return windows;
 }
 
 class Evaluator implements PolicyEngine {
   readonly offersLogin: boolean;
   readonly acceptsMachines: boolean;
   readonly signInWindow: number | null;
+  private readonly recentSignIn: ReadonlyMap<string, number>;
   private readonly selectors: readonly CompiledSelector[];
   private readonly indexed: readonly IndexedKind[];
   private readonly policies: readonly CompiledPolicy[];
@@ -112,8 +121,13 @@ class Evaluator implements PolicyEngine {
   private decided: Decision | null = null;
   private audited: Decision | null = null;
 
-  constructor(compiler: Compiler, policies: readonly CompiledPolicy[], signInWindow: number | null) {
-    this.signInWindow = signInWindow;
+  constructor(
+    compiler: Compiler,
+    policies: readonly CompiledPolicy[],
+    recentSignIn: ReadonlyMap<string, number>,
+  ) {
+    this.recentSignIn = recentSignIn;
+    this.signInWindow = recentSignIn.size === 0 ? null : Math.min(...recentSignIn.values());
     const n = policies.length;
     const ids = (test: (p: CompiledPolicy) => boolean) => policies.filter(test).map((p) => p.id);
     const enforced = policies.filter((p) => p.enforced);
@@ -144,6 +158,10 @@ class Evaluator implements PolicyEngine {
     this.memoStamp = new Uint32Array(s);
     this.memo = new Uint8Array(s);
     this.passStamp = new Uint32Array(s);
+  }
+
+  asksRecentSignIn(policy: string | null): boolean {
+    return policy !== null && this.recentSignIn.has(policy);
   }
 
   /**

@@ -1,24 +1,28 @@
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
-import { FRESH_PARAM, startLogin } from '../auth/login-flow.ts';
+import { FRESH_PARAM } from '../auth/gateway-paths.ts';
+import { startLogin } from '../auth/login-flow.ts';
 import { safeReturnPath } from '../auth/return-path.ts';
 import { chooserPage, loginFailedPage } from '../http/gateway-pages.ts';
 import { htmlResponse, type LocalResponse, redirectTo } from '../http/local-response.ts';
 import type { RequestScope } from '../request-scope.ts';
 
 /**
- * `/.gatehouse/login?rd=<path>&idp=<name>`: signed-in users go straight to the return path (with
- * `fresh=1` and a `signedInWithin` policy, they sign in again with their provider, asked for a
- * recent authentication); with idp (or a single provider) the sign-in starts; otherwise the
- * chooser page lists the providers.
+ * `/.gatehouse/login?rd=<path>&idp=<name>&fresh=1`: signed-in users go straight to the return
+ * path; with idp (or a single provider) the sign-in starts; otherwise the chooser page lists the
+ * providers. `fresh=1` (for a `signedInWithin` policy) asks the provider for a recent
+ * authentication (`max_age`), and signs a signed-in user in again with their provider.
  * The return path is accepted only as a same-origin path (see safeReturnPath).
  */
 export async function loginRoute(scope: RequestScope, auth: AuthRuntime): Promise<LocalResponse> {
   const origin = auth.settings.externalOrigin as string;
   const params = new URLSearchParams(scope.query);
   const returnPath = safeReturnPath(params.get('rd'), origin, auth.paths);
+  // A recent authentication asked for (a `signedInWithin` policy): max_age for the provider.
+  const maxAge = params.get(FRESH_PARAM) === '1' ? (scope.state.policy.signInWindow ?? undefined) : undefined;
+  const fresh = maxAge === undefined ? '' : `&${FRESH_PARAM}=1`;
   if (auth.externalHost !== scope.host) {
     return redirectTo(
-      `${origin}${auth.paths.login}?rd=${encodeURIComponent(returnPath)}`,
+      `${origin}${auth.paths.login}?rd=${encodeURIComponent(returnPath)}${fresh}`,
       [],
       'login_redirect',
     );
@@ -26,9 +30,8 @@ export async function loginRoute(scope: RequestScope, auth: AuthRuntime): Promis
   const identity = scope.identity;
   if (identity?.kind === 'user') {
     // Signed in, and a policy asks for a more recent authentication: again with the same provider.
-    const maxAge = scope.state.policy.signInWindow;
     const provider = identity.idp === null ? undefined : auth.providers.get(identity.idp);
-    if (params.get(FRESH_PARAM) === '1' && maxAge !== null && provider !== undefined)
+    if (maxAge !== undefined && provider !== undefined)
       return startLogin(scope, auth, provider, returnPath, maxAge);
     return redirectTo(origin + returnPath, [], 'gateway');
   }
@@ -44,7 +47,7 @@ export async function loginRoute(scope: RequestScope, auth: AuthRuntime): Promis
         'login_failed',
       );
     }
-    return startLogin(scope, auth, provider, returnPath);
+    return startLogin(scope, auth, provider, returnPath, maxAge);
   }
   if (auth.providers.size === 1) {
     return startLogin(
@@ -52,11 +55,12 @@ export async function loginRoute(scope: RequestScope, auth: AuthRuntime): Promis
       auth,
       auth.providers.values().next().value as NonNullable<ReturnType<typeof auth.providers.get>>,
       returnPath,
+      maxAge,
     );
   }
   return htmlResponse(
     200,
-    chooserPage(auth.providers.values(), returnPath, scope.requestId, auth.paths),
+    chooserPage(auth.providers.values(), returnPath, scope.requestId, auth.paths, maxAge !== undefined),
     scope.setCookies ?? [],
     'gateway',
   );

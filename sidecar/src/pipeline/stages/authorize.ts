@@ -61,7 +61,9 @@ export function authorize(
  * for people).
  */
 export function refusalOf(scope: RequestScope, decision: Decision): HttpError | LocalResponse {
-  if (decision.reason === 'login_required') return signInOrChallenge(scope, LOGIN_REQUIRED);
+  if (decision.reason === 'login_required')
+    // A policy that asks for a recent sign-in asks the provider for one at the first sign-in too.
+    return signInOrChallenge(scope, LOGIN_REQUIRED, scope.state.policy.asksRecentSignIn(decision.policy));
   if (decision.reason === 'fresh_sign_in_required') return freshSignInOrChallenge(scope);
   if (scope.identity === null && scope.state.policy.acceptsMachines) return CREDENTIALS_REQUIRED;
   // A page for people; a WebSocket handshake gets the plain 403 whatever it accepts.
@@ -70,11 +72,18 @@ export function refusalOf(scope: RequestScope, decision: Decision): HttpError | 
     : ACCESS_DENIED;
 }
 
-/** Sign-in needed: a page navigation is sent to sign in, any other request gets `challenge` (a 401). */
-export function signInOrChallenge(scope: RequestScope, challenge: HttpError): HttpError | LocalResponse {
+/**
+ * Sign-in needed: a page navigation is sent to sign in (`recent`: asking the provider for a recent
+ * authentication, for a `signedInWithin` policy), any other request gets `challenge` (a 401).
+ */
+export function signInOrChallenge(
+  scope: RequestScope,
+  challenge: HttpError,
+  recent = false,
+): HttpError | LocalResponse {
   const auth = scope.state.auth;
   if (auth !== null && auth.providers.size > 0 && isPageNavigation(scope.req))
-    return loginRedirect(scope, auth);
+    return loginRedirect(scope, auth, recent);
   return challenge;
 }
 
