@@ -26,11 +26,15 @@ const POLICIES: Record<string, AccessPolicy['spec']> = {
 let stack: SignInStack;
 /** The same application with two providers: the chooser. */
 let twoProviders: SignInStack;
+/** Two providers, the first of which the test then removes from the application. */
+let providerRemoved: SignInStack;
 beforeAll(async () => {
   stack = await startSignInStack({ policies: POLICIES });
   twoProviders = await startSignInStack({ policies: POLICIES, providers: 2 });
+  providerRemoved = await startSignInStack({ policies: POLICIES, providers: 2 });
 });
 afterAll(async () => {
+  await providerRemoved?.close();
   await twoProviders?.close();
   await stack?.close();
 });
@@ -90,6 +94,33 @@ describe('a recent sign-in for the admin area, with oidc-provider', () => {
     expect(new URL(atProvider?.url ?? '').searchParams.get('max_age')).toBe('60');
     const form = second.at(-1) as Page;
     const back = await submitForm(browser, form, { login: 'alice', password: 'any' });
+    expect(back.at(-1)?.status).toBe(200);
+    expect(JSON.parse(back.at(-1)?.body ?? '{}')).toMatchObject({ url: '/admin/users' });
+  });
+
+  it('a session of a provider the application no longer has: a fresh sign-in goes to the providers it has, not round in redirects', async () => {
+    const browser = new HttpBrowser();
+    const chooser = (await browser.follow(`${providerRemoved.origin}/docs`)).at(-1) as Page;
+    const first = chooser.body.match(/href="([^"]*idp=dev&[^"]*)"/)?.[1]?.replaceAll('&#38;', '&');
+    const signedIn = await signInWithDevProvider(browser, `${providerRemoved.origin}${first}`, 'alice');
+    expect(signedIn.at(-1)?.status).toBe(200);
+    // The application drops its first provider; the session of it stays signed in.
+    const config = providerRemoved.config;
+    const auth = config.auth as NonNullable<typeof config.auth>;
+    providerRemoved.sidecar.sidecar.install({
+      ...config,
+      auth: { ...auth, providers: auth.providers.filter((p) => p.name === 'dev2') },
+      generation: 'fedcba9876543210',
+    });
+    expect((await browser.follow(`${providerRemoved.origin}/docs`)).at(-1)?.status).toBe(200);
+    // The admin area asks for a recent authentication, which the old provider cannot give: the
+    // login route starts a sign-in with the one left, instead of sending the page back.
+    const pages = await browser.follow(`${providerRemoved.origin}/admin/users`);
+    expect(pages.map((p) => p.status).slice(0, 2)).toEqual([302, 302]);
+    const atProvider = pages.find((p) => p.url.startsWith(providerRemoved.providers[1]?.issuer ?? '-'));
+    expect(atProvider, pages.map((p) => `${p.status} ${p.url}`).join('\n')).toBeDefined();
+    expect(new URL(atProvider?.url ?? '').searchParams.get('max_age')).toBe('60');
+    const back = await submitForm(browser, pages.at(-1) as Page, { login: 'alice', password: 'any' });
     expect(back.at(-1)?.status).toBe(200);
     expect(JSON.parse(back.at(-1)?.body ?? '{}')).toMatchObject({ url: '/admin/users' });
   });

@@ -29,11 +29,13 @@ export async function loginRoute(scope: RequestScope, auth: AuthRuntime): Promis
   }
   const identity = scope.identity;
   if (identity?.kind === 'user') {
+    if (maxAge === undefined) return redirectTo(origin + returnPath, [], 'gateway');
     // Signed in, and a policy asks for a more recent authentication: again with the same provider.
-    const provider = identity.idp === null ? undefined : auth.providers.get(identity.idp);
-    if (maxAge !== undefined && provider !== undefined)
-      return startLogin(scope, auth, provider, returnPath, maxAge);
-    return redirectTo(origin + returnPath, [], 'gateway');
+    // One no longer configured cannot give it: then as a first sign-in (any provider, the
+    // chooser), never back to the page, which would send the browser here again.
+    const own = identity.idp === null ? undefined : auth.providers.get(identity.idp);
+    if (own !== undefined && params.get('idp') === null)
+      return startLogin(scope, auth, own, returnPath, maxAge);
   }
   const idp = params.get('idp');
   if (idp !== null) {
