@@ -13,8 +13,12 @@ const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/;
  */
 export function preferredUsername(identity: PolicyIdentity): string | null {
   const value = identity.claims.preferred_username;
-  if (typeof value !== 'string' || value === '' || value.length > 256) return null;
-  return CONTROLS.test(value) ? null : value;
+  return headerText(value, 256) ? value : null;
+}
+
+/** A string of 1 to `max` characters without controls: fit for a header and a page. */
+function headerText(value: unknown, max: number): value is string {
+  return typeof value === 'string' && value !== '' && value.length <= max && !CONTROLS.test(value);
 }
 
 /**
@@ -24,9 +28,7 @@ export function preferredUsername(identity: PolicyIdentity): string | null {
 export function authenticationMethods(identity: PolicyIdentity): string[] | null {
   const amr = identity.claims.amr;
   if (identity.kind !== 'user' || !Array.isArray(amr) || amr.length > 16) return null;
-  return amr.every((m) => typeof m === 'string' && m.length > 0 && m.length <= 64 && !CONTROLS.test(m))
-    ? [...(amr as string[])]
-    : null;
+  return amr.every((m) => headerText(m, 64)) ? [...(amr as string[])] : null;
 }
 
 /**

@@ -23,26 +23,27 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
 
 const MAX_CAUSES = 5;
 
+/** An error and its `cause` chain, as openid-client and undici build it: at most MAX_CAUSES objects. */
+function* causeChain(error: unknown): Generator<Record<string, unknown>> {
+  let current: unknown = error;
+  for (let depth = 0; depth < MAX_CAUSES && current !== null && typeof current === 'object'; depth++) {
+    const e = current as Record<string, unknown>;
+    yield e;
+    current = e.cause;
+  }
+}
+
 /**
  * True when an error from a call to the identity provider means the provider was unreachable
  * (connection refused or reset, a timeout, `fetch failed`, a 5xx answer) rather than that it
  * answered and the answer was refused. Follows the `cause` chain openid-client and undici build.
  */
 export function isProviderUnreachable(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < MAX_CAUSES && current !== null && typeof current === 'object'; depth++) {
-    const e = current as {
-      code?: unknown;
-      name?: unknown;
-      message?: unknown;
-      status?: unknown;
-      cause?: unknown;
-    };
+  for (const e of causeChain(error)) {
     if (typeof e.code === 'string' && UNREACHABLE_CODES.has(e.code)) return true;
     if (e.name === 'TypeError' && e.message === 'fetch failed') return true;
     if (e.name === 'TimeoutError' || e.name === 'AbortError') return true;
     if (typeof e.status === 'number' && e.status >= 500 && e.status < 600) return true;
-    current = e.cause;
   }
   return false;
 }
@@ -53,16 +54,12 @@ export function isProviderUnreachable(error: unknown): boolean {
  * occured" of it). At most 300 characters.
  */
 export function providerErrorDetail(error: unknown): string {
-  let current: unknown = error;
   let shown = error as { code?: unknown; name?: unknown; error?: unknown; message?: unknown };
-  for (let depth = 0; depth < MAX_CAUSES && current !== null && typeof current === 'object'; depth++) {
-    const e = current as { code?: unknown; cause?: unknown };
+  for (const e of causeChain(error))
     if (e.code === 'response_too_large') {
-      shown = current as typeof shown;
+      shown = e;
       break;
     }
-    current = e.cause;
-  }
   const code = typeof shown?.code === 'string' ? shown.code : String(shown?.name ?? 'Error');
   const said = typeof shown?.error === 'string' ? ` ${shown.error}` : '';
   return capField(`${code}${said}: ${String(shown?.message ?? error)}`, 300);
@@ -74,9 +71,7 @@ export function providerErrorDetail(error: unknown): string {
  * it; undefined for any other error.
  */
 export function authTimeRefusal(error: unknown, maxAge: number, now: number): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < MAX_CAUSES && current !== null && typeof current === 'object'; depth++) {
-    const e = current as { message?: unknown; cause?: unknown };
+  for (const e of causeChain(error)) {
     const message = typeof e.message === 'string' ? e.message : '';
     const cause = e.cause as { claim?: unknown; claims?: { auth_time?: unknown } } | undefined;
     if (message.includes('"auth_time"') && message.includes('missing'))
@@ -87,7 +82,6 @@ export function authTimeRefusal(error: unknown, maxAge: number, now: number): st
         ? `the ID token's auth_time is ${now - at} s old; max_age ${maxAge} was asked`
         : `the ID token's auth_time is not a time; max_age ${maxAge} was asked`;
     }
-    current = e.cause;
   }
   return undefined;
 }

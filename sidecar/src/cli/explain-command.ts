@@ -12,7 +12,7 @@ import { configFromSnapshot } from '../config/load-application.ts';
 import { tellSecretsElsewhere } from '../config/secrets-elsewhere.ts';
 import type { Decision } from '../policy/decision.ts';
 import { compilePolicyEngine, type PolicyEngine } from '../policy/engine.ts';
-import { freshSignInDecision } from '../policy/fresh-sign-in.ts';
+import { decisionWithFreshSignIn } from '../policy/fresh-sign-in.ts';
 import type { PolicyIdentity, PolicyInput } from '../policy/input.ts';
 import { tracePolicies } from '../policy/policy-trace.ts';
 import { type Caller, type ExplainFlags, parseExplainFlags } from './explain-flags.ts';
@@ -200,10 +200,7 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
   const evaluation = engine.evaluate(input);
   const audit = evaluation.audit;
   // As the sidecar decides: a denied user whom a more recent sign-in would let through is asked for one.
-  const decision =
-    (evaluation.decision.action === 'deny'
-      ? freshSignInDecision(engine, input, Math.floor(Date.now() / 1000))
-      : null) ?? evaluation.decision;
+  const decision = decisionWithFreshSignIn(engine, evaluation.decision, input, Math.floor(Date.now() / 1000));
   const answer = answerOf(decision, input, config, flags.navigation, engine);
   const policies = tracePolicies(config.policies, input, pathCase);
   if (flags.format === 'json')

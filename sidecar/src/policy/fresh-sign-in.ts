@@ -24,3 +24,18 @@ export function freshSignInDecision(
   const fresh = engine.evaluate({ ...input, identity: { ...identity, authTime: nowSeconds } }).decision;
   return admits(fresh) ? deny('fresh_sign_in_required', fresh.policy) : null;
 }
+
+/**
+ * The decision the sidecar enforces: `decided` (the engine's), or for a denial that a more recent
+ * sign-in would lift, `fresh_sign_in_required` (freshSignInDecision). What the authorize stage and
+ * `gatehouse explain` both decide.
+ */
+export function decisionWithFreshSignIn(
+  engine: PolicyEngine,
+  decided: Decision,
+  input: PolicyInput,
+  nowSeconds: number,
+): Decision {
+  if (decided.action !== 'deny') return decided;
+  return freshSignInDecision(engine, input, nowSeconds) ?? decided;
+}

@@ -5,7 +5,7 @@ import { isPageNavigation } from '../../auth/navigation.ts';
 import { accessDeniedPage } from '../../http/gateway-pages.ts';
 import { htmlResponse, type LocalResponse } from '../../http/local-response.ts';
 import type { Decision } from '../../policy/decision.ts';
-import { freshSignInDecision } from '../../policy/fresh-sign-in.ts';
+import { decisionWithFreshSignIn } from '../../policy/fresh-sign-in.ts';
 import type { PolicyInput } from '../../policy/input.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
@@ -50,9 +50,8 @@ export function authorize(
   scope.decision = decision;
   scope.auditDecision = audit;
   if (decision.action !== 'deny') return undefined;
-  const fresh = freshSignInDecision(engine, input, Math.floor(Date.now() / 1000));
-  if (fresh !== null) scope.decision = fresh;
-  return refusalOf(scope, fresh ?? decision);
+  scope.decision = decisionWithFreshSignIn(engine, decision, input, Math.floor(Date.now() / 1000));
+  return refusalOf(scope, scope.decision);
 }
 
 /**
