@@ -322,7 +322,7 @@ describe('signedInWithin: a recent authentication for sensitive paths', () => {
 });
 
 describe('hostile clients at the fresh sign-in', () => {
-  it('30 pipelined admin requests of a stale session are each answered 401 in order; reset, FIN and more sign-ins than slots leave the sidecar serving', async () => {
+  it('30 pipelined admin requests of a stale session are each answered 401 in order; reset, FIN, a trickle, silence and more sign-ins than slots leave the sidecar serving', async () => {
     const from = '127.0.0.49';
     provider.claims = {};
     provider.ignoresMaxAge = false;
@@ -351,6 +351,24 @@ describe('hostile clients at the fresh sign-in', () => {
     fin.end(one);
     await finned.closed;
     expect(statusesOf(finned.received())).toEqual([401]);
+    // The head trickled in pieces is read and answered as any other; half a head and then
+    // silence is cut by the head's timeout (408, closed) before any policy runs.
+    const slow = await dial(recent.port, from);
+    if (!slow) throw new Error('cannot connect');
+    const trickled = watchSocket(slow);
+    for (let i = 0; i < one.length; i += 8) {
+      slow.write(one.slice(i, i + 8));
+      await sleep(2);
+    }
+    await trickled.waitFor(/insufficient_user_authentication/, 5_000);
+    expect(statusesOf(trickled.received())).toEqual([401]);
+    slow.destroy();
+    const silent = await dial(recent.port, from);
+    if (!silent) throw new Error('cannot connect');
+    const quiet = watchSocket(silent);
+    silent.write(one.slice(0, 60));
+    await quiet.waitFor(/HTTP\/1\.1 408/, 20_000);
+    expect(await quiet.until(() => quiet.isClosed(), 5_000)).toBe(true);
     // Twenty fresh sign-ins started from one browser, pipelined: each a redirect to the provider
     // with max_age; the login cookies stay within their slots.
     const logins = await dial(recent.port, from);
@@ -364,5 +382,5 @@ describe('hostile clients at the fresh sign-in', () => {
     // Nothing reached the application, and it still serves.
     expect(upstream.seen.length).toBe(seen);
     expect((await get(recent, '/docs', from, cookie)).status).toBe(200);
-  }, 30_000);
+  }, 60_000);
 });
