@@ -115,25 +115,34 @@ function liveClosureFields(requestId: string, whose: string) {
     app: App,
     requestId: str(requestId),
     reason: StringEnum(
-      ['policy_changed', 'session_revoked', 'credential_expired', 'credential_revoked'] as const,
+      [
+        'policy_changed',
+        'session_revoked',
+        'credential_expired',
+        'credential_revoked',
+        'fresh_sign_in_required',
+      ] as const,
       {
-        description: `\`policy_changed\`, \`session_revoked\`, \`credential_expired\` (the session ${whose} reached its absolute lifetime, or the ServiceAccount token or service token its expiry), or \`credential_revoked\` (a new config no longer accepts it: the cookie key its session was sealed under removed, its service token removed or its secret replaced, or its ServiceAccount token's issuer or audience no longer taken).`,
+        description: `\`policy_changed\`, \`session_revoked\`, \`credential_expired\` (the session ${whose} reached its absolute lifetime, or the ServiceAccount token or service token its expiry), \`credential_revoked\` (a new config no longer accepts it: the cookie key its session was sealed under removed, its service token removed or its secret replaced, or its ServiceAccount token's issuer or audience no longer taken), or \`fresh_sign_in_required\` (the user's authentication at the provider became older than a \`signedInWithin\` of the policies, which no longer admit it).`,
       },
     ),
     decision: opt(
       Type.Object(Decision.properties, {
         additionalProperties: false,
-        description: 'The new decision (`policy_changed`).',
+        description:
+          'The decision a request would get now (`policy_changed`, `fresh_sign_in_required`: usually a deny `fresh_sign_in_required` naming the policy a more recent sign-in would pass).',
       }),
     ),
     revocation: opt(str('The AccessRevocation (`session_revoked`).')),
     sessionId: opt(
       Nullable(
         Type.String(),
-        'The revoked or expired session (`session_revoked`, `credential_expired` of a session).',
+        'The revoked or expired session (`session_revoked`, `credential_expired` of a session, `fresh_sign_in_required`).',
       ),
     ),
-    configGeneration: str('The new config; with `credential_expired`, the config in force.'),
+    configGeneration: str(
+      'The new config; with `credential_expired` and `fresh_sign_in_required`, the config in force.',
+    ),
   };
 }
 

@@ -120,6 +120,12 @@ export class RequestScope implements OrderLink {
   auditDecision: Decision | null = null;
   /** The facts the decision was made on, kept so open WebSockets can be re-checked after a policy change. */
   policyInput: PolicyInput | null = null;
+  /**
+   * When the user's authentication next ages past a `signedInWithin` window of the policies that
+   * admitted the request (epoch ms): what it opened (a tunnel, a response in progress) is judged
+   * again then. Null when no window can change the verdict.
+   */
+  signInAgeCheckAt: number | null = null;
   status = 0;
   outcome: Outcome = 'served';
   errorCode: string | null = null;

@@ -19,6 +19,7 @@ const scope = (requestId: string, credentialEndsAt: number | null, over = false)
     over,
     requestId,
     credentialEndsAt,
+    signInAgeCheckAt: null,
     sessionId: `s-${requestId}`,
     sink,
     state: { appLabel: 'wiki', config: { generation: '0000000000000001' } },

@@ -1,12 +1,16 @@
-import { logEvent } from '../../../contract/event-writer.ts';
 import { admits, type Decision } from '../policy/decision.ts';
+import { nextWindowEnd } from '../policy/selectors/signed-in-within.ts';
 import type { RequestScope } from '../request-scope.ts';
 import type { RuntimeState } from '../runtime-state.ts';
 import { credentialWithdrawn } from './credential-withdrawn.ts';
 
-/** Why a new config ends an exchange still open (a tunnel, or a response in progress). */
+/**
+ * Why a new config ends an exchange still open (a tunnel, or a response in progress), or the
+ * user's authentication aged past a `signedInWithin` window of its policies (see live-deadline.ts).
+ */
 export type LiveClosure =
   | { readonly reason: 'policy_changed'; readonly decision: Decision }
+  | { readonly reason: 'fresh_sign_in_required'; readonly decision: Decision }
   | { readonly reason: 'session_revoked'; readonly revocation: string }
   | { readonly reason: 'credential_revoked' };
 
@@ -18,7 +22,8 @@ const CREDENTIAL_REVOKED: LiveClosure = Object.freeze({ reason: 'credential_revo
  * policies' new decision when they no longer admit it; null while it stands.
  * The policies are not asked again when the config kept the engine that admitted it (a sign-out
  * or a revocation changes only the revocations): its decision stands, and each sign-out does not
- * evaluate every request in progress again.
+ * evaluate every request in progress again. When new policies let it stand, its next sign-in age
+ * check is theirs (`signInAgeCheckAt`: their windows may differ).
  */
 export function closureUnder(state: RuntimeState, scope: RequestScope): LiveClosure | null {
   const identity = scope.identity;
@@ -37,7 +42,13 @@ export function closureUnder(state: RuntimeState, scope: RequestScope): LiveClos
   if (credentialWithdrawn(state, scope)) return CREDENTIAL_REVOKED;
   if (scope.policyInput === null || state.policy === scope.state.policy) return null;
   const { decision } = state.policy.evaluate(scope.policyInput);
-  return admits(decision) ? null : { reason: 'policy_changed', decision };
+  if (!admits(decision)) return { reason: 'policy_changed', decision };
+  scope.signInAgeCheckAt = nextWindowEnd(
+    scope.policyInput.identity?.authTime,
+    state.policy.signInWindows,
+    Date.now(),
+  );
+  return null;
 }
 
 /**
@@ -49,19 +60,4 @@ export function closureUnder(state: RuntimeState, scope: RequestScope): LiveClos
  */
 export function closureSince(now: RuntimeState | undefined, scope: RequestScope): LiveClosure | null {
   return now === undefined || now === scope.state ? null : closureUnder(now, scope);
-}
-
-/**
- * Writes that an exchange was closed because the credential that opened it ended (a session's
- * absolute lifetime, a token's expiry): `websocket_closed` for a tunnel, `response_closed` for a
- * request in progress.
- */
-export function logCredentialEnded(scope: RequestScope, event: 'websocket_closed' | 'response_closed'): void {
-  logEvent(scope.sink, event, {
-    app: scope.state.appLabel,
-    requestId: scope.requestId,
-    reason: 'credential_expired',
-    ...(scope.sessionId !== null ? { sessionId: scope.sessionId } : {}),
-    configGeneration: scope.state.config.generation,
-  });
 }

@@ -43,6 +43,11 @@ export interface PolicyEngine {
    */
   readonly signInWindow: number | null;
   /**
+   * Every `signedInWithin` of the enforced policies, in seconds, shortest first, each once: the
+   * ages of an authentication at which their verdict on a request may change.
+   */
+  readonly signInWindows: readonly number[];
+  /**
    * True when the policy (by name) has a `signedInWithin` selector and is enforced: a sign-in it
    * asks for (`login_required` at it) should ask the provider for a recent authentication too.
    */
@@ -64,7 +69,7 @@ export function compilePolicyEngine(
   const compiled = seen.map((p, i) => compiler.policy(p, i));
   compiler.finish();
   const recent = recentSignInPolicies(policies);
-  const engine = new Evaluator(compiler, compiled, recent);
+  const engine = new Evaluator(compiler, compiled, recent, signInWindowsOf(policies));
   if (!pathCase.caseInsensitive) return engine;
   // The request's path folded as the globs are; only applications that ask pay for the copy.
   return {
@@ -72,6 +77,7 @@ export function compilePolicyEngine(
     offersLogin: engine.offersLogin,
     acceptsMachines: engine.acceptsMachines,
     signInWindow: engine.signInWindow,
+    signInWindows: engine.signInWindows,
     asksRecentSignIn: (policy) => engine.asksRecentSignIn(policy),
   };
 }
@@ -93,10 +99,22 @@ function recentSignInPolicies(policies: readonly RenderedPolicy[]): ReadonlyMap<
   return windows;
 }
 
+/** Every `signedInWithin` of the enforced policies, in seconds, shortest first, each once. */
+function signInWindowsOf(policies: readonly RenderedPolicy[]): readonly number[] {
+  const windows = new Set<number>();
+  for (const policy of policies)
+    if (policy.mode === 'enforce')
+      for (const selector of [...policy.include, ...policy.require, ...policy.exclude])
+        if (selector.signedInWithin !== undefined)
+          windows.add(signInWindowSeconds(selector.signedInWithin) as number);
+  return Object.freeze([...windows].sort((a, b) => a - b));
+}
+
 class Evaluator implements PolicyEngine {
   readonly offersLogin: boolean;
   readonly acceptsMachines: boolean;
   readonly signInWindow: number | null;
+  readonly signInWindows: readonly number[];
   private readonly recentSignIn: ReadonlyMap<string, number>;
   private readonly selectors: readonly CompiledSelector[];
   private readonly indexed: readonly IndexedKind[];
@@ -125,9 +143,11 @@ class Evaluator implements PolicyEngine {
     compiler: Compiler,
     policies: readonly CompiledPolicy[],
     recentSignIn: ReadonlyMap<string, number>,
+    signInWindows: readonly number[],
   ) {
     this.recentSignIn = recentSignIn;
     this.signInWindow = recentSignIn.size === 0 ? null : Math.min(...recentSignIn.values());
+    this.signInWindows = signInWindows;
     const n = policies.length;
     const ids = (test: (p: CompiledPolicy) => boolean) => policies.filter(test).map((p) => p.id);
     const enforced = policies.filter((p) => p.enforced);

@@ -7,6 +7,7 @@ import { htmlResponse, type LocalResponse } from '../../http/local-response.ts';
 import type { Decision } from '../../policy/decision.ts';
 import { decisionWithFreshSignIn } from '../../policy/fresh-sign-in.ts';
 import type { PolicyInput } from '../../policy/input.ts';
+import { nextWindowEnd } from '../../policy/selectors/signed-in-within.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
 export const CHALLENGE = { 'www-authenticate': 'Bearer realm="gatehouse"' };
@@ -49,7 +50,13 @@ export function authorize(
   scope.policyInput = input;
   scope.decision = decision;
   scope.auditDecision = audit;
-  if (decision.action !== 'deny') return undefined;
+  if (decision.action !== 'deny') {
+    // Only applications with `signedInWithin` policies: what the request opens is judged again
+    // when the user's authentication ages past one of their windows.
+    if (engine.signInWindow !== null)
+      scope.signInAgeCheckAt = nextWindowEnd(input.identity?.authTime, engine.signInWindows, Date.now());
+    return undefined;
+  }
   scope.decision = decisionWithFreshSignIn(engine, decision, input, Math.floor(Date.now() / 1000));
   return refusalOf(scope, scope.decision);
 }
@@ -95,6 +102,14 @@ function freshSignInOrChallenge(scope: RequestScope): HttpError | LocalResponse 
   const auth = scope.state.auth;
   if (auth !== null && auth.providers.size > 0 && isPageNavigation(scope.req))
     return loginRedirect(scope, auth, true);
+  return freshSignInChallenge(scope);
+}
+
+/**
+ * The 401 asking for a more recent sign-in (RFC 9470's `insufficient_user_authentication`, with
+ * the `max_age` of the application's shortest window).
+ */
+export function freshSignInChallenge(scope: RequestScope): HttpError {
   const maxAge = scope.state.policy.signInWindow ?? 0;
   return new HttpError(
     'fresh_sign_in_required',

@@ -11,7 +11,9 @@ import { sendRawError } from '../../http/error-response.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
 import type { RuntimeState } from '../../runtime-state.ts';
 import { upstreamFault } from '../../upstream/upstream-errors.ts';
-import { closureSince, closureUnder, type LiveClosure, logCredentialEnded } from '../live-closure.ts';
+import { closureUnder, type LiveClosure } from '../live-closure.ts';
+import { deadlineOf, endAtDeadline, endedMeanwhile, type LiveEnd, logDeadlineEnd } from '../live-deadline.ts';
+import { freshSignInChallenge } from './authorize.ts';
 import {
   BUSY_RETRY_AFTER_SECONDS,
   outcomeOf,
@@ -38,12 +40,17 @@ export interface UpgradeRegistry {
    */
   readonly clientStallMs: number;
   /**
-   * What the config in force now says of a handshake admitted under an earlier one (see
-   * closureUnder): null while it stands.
+   * What ends a handshake the application answered: the config in force now, when it was admitted
+   * under an earlier one (see closureUnder), or its deadline passed meanwhile (see endAtDeadline);
+   * null while it stands.
    */
-  closureNow(scope: RequestScope): LiveClosure | null;
+  closureNow(scope: RequestScope): LiveEnd | null;
   /** Reserves a tunnel for a caller (null), or says which cap is reached. Undo with `delete`. */
   reserve(scope: RequestScope, key: string): 'tunnels_full' | 'caller_tunnels_full' | null;
+  /**
+   * Registers an open tunnel, ended by `close`: at its deadline too (see deadlineOf), when its
+   * credential ends or its user's authentication ages past a window of its policies.
+   */
   add(scope: RequestScope, close: () => void): void;
   delete(scope: RequestScope): void;
   readonly size: number;
@@ -57,6 +64,16 @@ export interface UpgradeRegistry {
   recheck(state: RuntimeState, closed: (scope: RequestScope, why: LiveClosure) => void): void;
 }
 
+/** An open tunnel: how to end it, and the timer of its deadline. */
+interface OpenTunnel {
+  readonly close: () => void;
+  /** The deadline armed (deadlineOf), and its cancel. */
+  armedAt: number | null;
+  disarm: () => void;
+}
+
+const NOTHING_ARMED = (): void => undefined;
+
 /** A registry of open WebSocket tunnels, with caps overall and per caller. */
 export function createUpgradeRegistry(
   limits: TunnelLimits = DEFAULT_TUNNEL_LIMITS,
@@ -64,12 +81,39 @@ export function createUpgradeRegistry(
   /** The runtime state in force (the last config installed). */
   current: () => RuntimeState | undefined = () => undefined,
 ): UpgradeRegistry {
-  const open = new Map<RequestScope, () => void>();
+  const open = new Map<RequestScope, OpenTunnel>();
   const reserved = new Map<RequestScope, string>();
   const perKey = new Map<string, number>();
+  /**
+   * Arms the timer of a tunnel's deadline; at it the tunnel ends (`websocket_closed`, and the
+   * tunnel's line says why in `error`), or its next deadline is armed. A request is checked when
+   * it comes, but a WebSocket makes no further request: a tab kept its terminal or live dashboard
+   * open for days past its session.
+   */
+  const arm = (scope: RequestScope, tunnel: OpenTunnel): void => {
+    const at = deadlineOf(scope);
+    if (at === tunnel.armedAt) return;
+    tunnel.disarm();
+    tunnel.armedAt = at;
+    tunnel.disarm =
+      at === null
+        ? NOTHING_ARMED
+        : callAt(at, () => {
+            tunnel.armedAt = null;
+            const state = current() ?? scope.state;
+            const why = endAtDeadline(state, scope, Date.now());
+            if (why === null) {
+              arm(scope, tunnel);
+              return;
+            }
+            scope.errorCode = why.reason;
+            logDeadlineEnd(state, scope, 'websocket_closed', why);
+            tunnel.close();
+          });
+  };
   return {
     clientStallMs,
-    closureNow: (scope) => closureSince(current(), scope),
+    closureNow: (scope) => endedMeanwhile(current(), scope),
     reserve(scope, key) {
       if (reserved.size >= limits.maxTunnels) return 'tunnels_full';
       if ((perKey.get(key) ?? 0) >= limits.maxClientTunnels) return 'caller_tunnels_full';
@@ -77,8 +121,13 @@ export function createUpgradeRegistry(
       perKey.set(key, (perKey.get(key) ?? 0) + 1);
       return null;
     },
-    add: (scope, close) => void open.set(scope, close),
+    add(scope, close) {
+      const tunnel: OpenTunnel = { close, armedAt: null, disarm: NOTHING_ARMED };
+      open.set(scope, tunnel);
+      arm(scope, tunnel);
+    },
     delete(scope) {
+      open.get(scope)?.disarm();
       open.delete(scope);
       const key = reserved.get(scope);
       if (key === undefined) return;
@@ -94,15 +143,19 @@ export function createUpgradeRegistry(
       for (const scope of [...open.keys()]) visit(scope);
     },
     closeAll() {
-      for (const close of [...open.values()]) close();
+      for (const tunnel of [...open.values()]) tunnel.close();
     },
     recheck(state, closed) {
-      for (const [scope, close] of [...open]) {
+      for (const [scope, tunnel] of [...open]) {
         const why = closureUnder(state, scope);
-        if (why === null) continue;
+        if (why === null) {
+          // New policies may have windows of their own (closureUnder).
+          arm(scope, tunnel);
+          continue;
+        }
         scope.errorCode = why.reason;
         closed(scope, why);
-        close();
+        tunnel.close();
       }
     },
   };
@@ -191,7 +244,13 @@ export function proxyUpgrade(
         const ended = registry.closureNow(scope);
         if (ended !== null) {
           upstream.destroy();
-          refuse(ended.reason === 'policy_changed' ? HANDSHAKE_DENIED : SESSION_ENDED[ended.reason]);
+          refuse(
+            ended.reason === 'policy_changed'
+              ? HANDSHAKE_DENIED
+              : ended.reason === 'fresh_sign_in_required'
+                ? freshSignInChallenge(scope)
+                : SESSION_ENDED[ended.reason],
+          );
           scope.outcome = 'denied';
           return;
         }
@@ -209,7 +268,6 @@ export function proxyUpgrade(
           upstream.destroy();
         };
         registry.add(scope, close);
-        const cancelCredentialEnd = endWithCredential(scope, close);
         upstream.on('error', close);
         client.on('error', close);
         upstream.once('close', () => {
@@ -217,7 +275,6 @@ export function proxyUpgrade(
           setTimeout(() => client.destroy(), 1000).unref();
         });
         client.once('close', () => {
-          cancelCredentialEnd();
           upstream.destroy();
           finish();
         });
@@ -265,23 +322,6 @@ export function proxyUpgrade(
       }
     };
     ticket = state.upstream.admission.request(claimant, dispatch, (why) => refuse(upstreamBusy(why), why));
-  });
-}
-
-/**
- * Ends a tunnel when the credential that opened it ends: a session's absolute lifetime, a
- * ServiceAccount token's or a service token's expiry. A request is checked against its
- * credential when it comes, but a WebSocket makes no further request: a tab kept its terminal or
- * live dashboard open for days past its session. Writes `websocket_closed` (`credential_expired`);
- * the tunnel's line says `error: credential_expired`. Returns the cancel.
- */
-function endWithCredential(scope: RequestScope, close: () => void): () => void {
-  const endsAt = scope.credentialEndsAt;
-  if (endsAt === null) return () => undefined;
-  return callAt(endsAt, () => {
-    scope.errorCode = 'credential_expired';
-    logCredentialEnded(scope, 'websocket_closed');
-    close();
   });
 }
 

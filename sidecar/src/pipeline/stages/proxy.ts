@@ -130,7 +130,7 @@ export function endForwarded(scope: RequestScope, why: ResponseEnd, closing: boo
   // Answered as the request would be now: a navigation goes to sign in, an API call gets 401,
   // a caller the policies deny 403.
   const answer =
-    why.reason === 'policy_changed'
+    why.reason === 'policy_changed' || why.reason === 'fresh_sign_in_required'
       ? refusalOf(scope, why.decision)
       : signInOrChallenge(scope, SESSION_ENDED[why.reason]);
   const idHeader = scope.state.config.requestId.header;

@@ -19,6 +19,25 @@ export function authenticatedWithin(
 }
 
 /**
+ * The first moment after `nowMs` (epoch ms) at which an authentication at `authTime` is no longer
+ * within one of `windows` (seconds, shortest first; see authenticatedWithin): when the verdict of
+ * policies with those windows on its user may next change. Null when every window has passed,
+ * and when the provider never said when (no window ever passes such a user).
+ */
+export function nextWindowEnd(
+  authTime: number | undefined,
+  windows: readonly number[],
+  nowMs: number,
+): number | null {
+  if (authTime === undefined) return null;
+  for (const window of windows) {
+    const endsAt = (authTime + window + SIGN_IN_AGE_TOLERANCE_SECONDS + 1) * 1000;
+    if (endsAt > nowMs) return endsAt;
+  }
+  return null;
+}
+
+/**
  * Matches a user who authenticated at the provider within the window (the ID token's
  * `auth_time`); a session whose provider never said when fails, as does every machine caller.
  */
