@@ -12,6 +12,7 @@ export type GatehouseErrorCode =
   | 'headers_too_large'
   | 'client_timeout'
   | 'body_too_slow'
+  | 'response_read_too_slow'
   | 'request_deadline'
   | 'connect_not_supported'
   | 'pipelining_limit'

@@ -20,7 +20,7 @@ import { logRequestsInProgress } from './log/in-progress-line.ts';
 import type { SidecarMetrics } from './metrics/metrics.ts';
 import { MAX_PIPELINED_REQUESTS } from './net/client-connection.ts';
 import { createClientConnections } from './net/client-connections.ts';
-import type { RequestReadLimits } from './net/read-rate-check.ts';
+import type { ClientRateLimits } from './net/client-rate-check.ts';
 import type { LiveClosure } from './pipeline/live-closure.ts';
 import { createOpenResponses } from './pipeline/open-responses.ts';
 import {
@@ -41,7 +41,7 @@ import { compileRuntimeState, type RuntimeState } from './runtime-state.ts';
 import type { UpstreamFairness } from './upstream/upstream.ts';
 
 /** Client-side limits; process-wide, so they are flags rather than per-application config. */
-export interface ClientLimits extends RequestReadLimits, UpstreamFairness, TunnelLimits {
+export interface ClientLimits extends ClientRateLimits, UpstreamFairness, TunnelLimits {
   /** Largest request head (request line and headers) accepted; larger gets 431. */
   readonly maxHeaderBytes: number;
   /** Time allowed for a client to send the complete request head; slower gets 408. */
@@ -70,6 +70,7 @@ export const DEFAULT_CLIENT_LIMITS: ClientLimits = Object.freeze({
   listenBacklog: CROWD_BACKLOG,
   bodyTimeoutMs: 20_000,
   bodyMinRate: 500,
+  sendMinRate: 500,
   requestTimeoutMs: 600_000,
   anonymousShare: DEFAULT_ANONYMOUS_SHARE,
   clientShare: DEFAULT_CLIENT_SHARE,

@@ -16,7 +16,7 @@ describe('the slow-body check of client connections', () => {
     const server = createServer();
     const connections = createClientConnections(
       server,
-      { bodyTimeoutMs: 1_000, bodyMinRate: 500, requestTimeoutMs: 0 },
+      { bodyTimeoutMs: 1_000, bodyMinRate: 500, requestTimeoutMs: 0, sendMinRate: 0, idleTimeoutMs: 0 },
       { maxConnections: 8, onDropped: () => undefined, onEvicted: () => undefined },
     );
     const arrived: { req: IncomingMessage; res: ServerResponse; finish: () => void }[] = [];
@@ -26,6 +26,7 @@ describe('the slow-body check of client connections', () => {
       const finish = connections.of(req.socket)?.begin({
         startedAtMs: performance.now(),
         reading: () => reading,
+        waitsOnClient: () => false,
         timeout: (reason) => timedOut.push(reason),
         broken: () => undefined,
         peerEnded: () => undefined,

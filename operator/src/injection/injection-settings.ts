@@ -20,6 +20,7 @@ export const SIDECAR_LIMIT_FLAGS: readonly string[] = [
   'client-body-timeout',
   'client-body-min-rate',
   'client-request-timeout',
+  'client-send-min-rate',
   'upstream-queue-timeout',
   'upstream-queue-size',
   'anonymous-share',

@@ -79,6 +79,9 @@ Client limits (hostile and broken clients):
                                 bytes received, else 408 (default 20s; 0s: off)
   --client-body-min-rate <B/s>  see --client-body-timeout (default 500)
   --client-request-timeout <d>  total time to receive a whole request, else 408 (default 10m; 0s: none)
+  --client-send-min-rate <B/s>  least a client must take of a response that waits on it, averaged over
+                                each --client-idle-timeout it keeps it waiting, else the connection
+                                is reset (default 500; 0: off)
   --upstream-queue-timeout <d>  longest wait for an upstream connection, else 503 (default 10s)
   --upstream-queue-size <n>     requests waiting for an upstream connection; more get 503 (default 1024)
   --anonymous-share <fraction>  of upstream connections anonymous requests may hold together (default 0.5)
@@ -148,6 +151,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       'client-body-timeout': { type: 'string', default: '20s' },
       'client-body-min-rate': { type: 'string', default: String(D.bodyMinRate) },
       'client-request-timeout': { type: 'string', default: '10m' },
+      'client-send-min-rate': { type: 'string', default: String(D.sendMinRate) },
       'upstream-queue-timeout': { type: 'string', default: '10s' },
       'upstream-queue-size': { type: 'string', default: String(D.maxQueue) },
       'anonymous-share': { type: 'string', default: String(D.anonymousShare) },
@@ -220,6 +224,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       bodyTimeoutMs: duration('client-body-timeout'),
       bodyMinRate: integer('client-body-min-rate', 1, 1024 * 1024 * 1024),
       requestTimeoutMs: duration('client-request-timeout'),
+      sendMinRate: integer('client-send-min-rate', 0, 1024 * 1024 * 1024),
       queueTimeoutMs: duration('upstream-queue-timeout'),
       maxQueue: integer('upstream-queue-size', 1, 1_000_000),
       anonymousShare: fraction('anonymous-share'),

@@ -38,8 +38,20 @@ export interface ClientConnection {
   bytesWrittenMark: number;
   /** Time (ms) the current request's body was being read, for the minimum-rate check. */
   readingMs: number;
+  /**
+   * When (performance.now() ms) the current span of the response waiting on its client began,
+   * -1 when it does not wait; and what the kernel had taken of the socket's writes then. For the
+   * minimum response rate (client-rate-check.ts).
+   */
+  sendSpanStartMs: number;
+  sendSpanTaken: number;
   /** Registers a request; the returned function marks it finished (idempotent). */
   begin(request: ConnectionRequest): () => void;
+  /**
+   * The response in progress waits on its client (it takes nothing more for now): the rate check
+   * must run.
+   */
+  heldUpByClient(): void;
   /**
    * The request's answer is out, and only the rest of its body is still arriving (read and
    * dropped, still held to the body's rate): the connection may be closed to make room, as an
@@ -71,6 +83,9 @@ export interface ClientConnection {
  */
 export const MAX_PIPELINED_REQUESTS = 32;
 
+/** Why a connection's owner ends a request early. */
+export type RequestTimeout = 'body_too_slow' | 'request_deadline' | 'response_read_too_slow';
+
 /** What a request in progress exposes to the owner of its connection. */
 export interface ConnectionRequest {
   /** Monotonic start (ms, performance.now()) of the request. */
@@ -81,8 +96,16 @@ export interface ConnectionRequest {
    * upstream, or the upstream is applying back-pressure), so slowness is not the client's.
    */
   reading(): 'done' | 'reading' | 'held';
-  /** Ends the request early with a timeout: answers it if it can, else closes the connection. */
-  timeout(reason: 'body_too_slow' | 'request_deadline'): void;
+  /**
+   * Whether its response has started and waits on its client: the socket holds what the kernel
+   * would not take.
+   */
+  waitsOnClient(): boolean;
+  /**
+   * Ends the request early with a timeout: answers it if it can, else closes the connection (a
+   * response its client took too slowly: resets it, so the kernel drops what it still holds).
+   */
+  timeout(reason: RequestTimeout): void;
   /** The connection broke mid-request (a parse error in its body, or the client's FIN mid-body). */
   broken(code: string, cause: RequestFault): void;
   /**
@@ -118,8 +141,8 @@ export interface ConnectionOwner {
   readonly idle: LinkedOrder<TrackedConnection>;
   /** Nothing is in progress on the connection any more (unless requests are announced). */
   becameIdle(connection: TrackedConnection): void;
-  /** A request is in progress: the read-rate check must run. */
-  reading(): void;
+  /** A request is in progress, or a response waits on its client: the rate check must run. */
+  active(): void;
 }
 
 /**
@@ -150,6 +173,8 @@ export function trackConnection(socket: Socket, peerIp: string, owner: Connectio
     bytesReadMark: 0,
     bytesWrittenMark: 0,
     readingMs: 0,
+    sendSpanStartMs: -1,
+    sendSpanTaken: 0,
     begin(request) {
       if (connection.announced > 0) connection.announced--;
       owner.idle.remove(connection);
@@ -157,7 +182,7 @@ export function trackConnection(socket: Socket, peerIp: string, owner: Connectio
       connection.requests.push(request);
       connection.inFlight++;
       connection.current = connection.requests[0] ?? null;
-      owner.reading();
+      owner.active();
       let done = false;
       return () => {
         if (done) return;
@@ -166,8 +191,9 @@ export function trackConnection(socket: Socket, peerIp: string, owner: Connectio
         if (i >= 0) connection.requests.splice(i, 1);
         connection.inFlight--;
         connection.current = connection.requests[0] ?? null;
-        if (connection.current !== null) owner.reading();
+        if (connection.current !== null) owner.active();
         connection.readingMs = 0;
+        connection.sendSpanStartMs = -1;
         if (connection.inFlight > 0) return;
         const next = connection.turns.shift();
         if (next) next();
@@ -177,6 +203,7 @@ export function trackConnection(socket: Socket, peerIp: string, owner: Connectio
         }
       };
     },
+    heldUpByClient: () => owner.active(),
     answered() {
       if (connection.inFlight === 1 && connection.announced === 0) owner.becameIdle(connection);
     },

@@ -11,8 +11,8 @@ import {
   trackConnection,
   wakeIdle,
 } from './client-connection.ts';
+import { type ClientRateLimits, createClientRateCheck } from './client-rate-check.ts';
 import { readProxyHeader } from './proxy-header-intake.ts';
-import { createReadRateCheck, type RequestReadLimits } from './read-rate-check.ts';
 
 /** How many client connections may be open at once, and what to say when the cap is met. */
 export interface ConnectionCap {
@@ -58,7 +58,7 @@ export interface ClientConnections {
   cut(socket: Socket): void;
   /** Cuts every client socket still open, upgraded ones included (the end of a shutdown's grace). */
   cutAll(): void;
-  /** Stops the periodic read-rate check. */
+  /** Stops the periodic rate check. */
   close(): void;
 }
 
@@ -74,8 +74,9 @@ export const CLOSING_LINGER_MS = 2_000;
  * Takes ownership of every socket the server accepts: an error listener for the socket's whole
  * life (Node drops its own when a socket is handed over for an upgrade, so a reset during the
  * handshake would otherwise end the process), tracking for shutdown, the connection cap, and a
- * once-a-second check (while a request is being read) of requests whose bodies arrive too slowly
- * or whose total time ran out.
+ * once-a-second check (while a request is being read, or a response waits on its client) of
+ * requests whose bodies arrive too slowly, whose total time ran out, or whose clients take their
+ * responses too slowly.
  *
  * At the cap a new connection closes the connection idle longest (no request in progress: it
  * never sent one, or its answers are out and it is kept alive), as nginx reuses its idle
@@ -86,7 +87,7 @@ export const CLOSING_LINGER_MS = 2_000;
  */
 export function createClientConnections(
   server: Server,
-  limits: RequestReadLimits,
+  limits: ClientRateLimits,
   cap: ConnectionCap,
   proxyHeaders: ProxyHeaders | null = null,
 ): ClientConnections {
@@ -103,8 +104,8 @@ export function createClientConnections(
     if (connection.announced > 0 || connection.upgraded || !open.has(connection.socket)) return;
     idle.append(connection);
   };
-  const readRate = createReadRateCheck(() => open.values(), limits);
-  const owner: ConnectionOwner = { idle, becameIdle, reading: readRate.whileReading };
+  const rates = createClientRateCheck(() => open.values(), limits);
+  const owner: ConnectionOwner = { idle, becameIdle, active: rates.whileActive };
   const makeRoom = (): boolean => {
     const longest = idle.first();
     if (longest === null) return false;
@@ -232,7 +233,7 @@ export function createClientConnections(
     cutAll() {
       for (const socket of [...open.keys()]) cut(socket);
     },
-    close: readRate.close,
+    close: rates.close,
   };
 }
 

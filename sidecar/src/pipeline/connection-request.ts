@@ -1,19 +1,24 @@
 import type { ServerResponse } from 'node:http';
 import type { RequestFault } from '../../../contract/error-causes.ts';
 import { HttpError } from '../../../contract/errors.ts';
+import { resetConnection } from '../../../lib/net/connection-reset.ts';
 import { sendError } from '../http/error-response.ts';
 import { newRequestId } from '../http/random-ids.ts';
+import type { RequestTimeout } from '../net/client-connection.ts';
 import type { RequestScope } from '../request-scope.ts';
 
-const TIMEOUTS: Record<'body_too_slow' | 'request_deadline', HttpError> = {
+const TIMEOUTS: Record<RequestTimeout, HttpError> = {
   body_too_slow: new HttpError('body_too_slow', 408, 'The request body arrived too slowly.'),
   request_deadline: new HttpError('request_deadline', 408, 'The request was not received in time.'),
+  // The response has started: the status sent stays, the connection is reset.
+  response_read_too_slow: new HttpError('response_read_too_slow', 408, 'The response was taken too slowly.'),
 };
 
 /**
  * Ends a request early on behalf of its connection's owner: records why, answers it if nothing
- * was sent yet (with Connection: close), and makes sure the socket goes away. Whatever stage is
- * running sees the closed response and stops (the proxy aborts its upstream request).
+ * was sent yet (with Connection: close), and makes sure the socket goes away (`reset`: with a
+ * reset, so the kernel drops what it still holds for a client that does not read it). Whatever
+ * stage is running sees the closed response and stops (the proxy aborts its upstream request).
  */
 function interrupt(
   scope: RequestScope,
@@ -21,6 +26,7 @@ function interrupt(
   error: HttpError | null,
   outcome: RequestScope['outcome'],
   cause: RequestFault | null = null,
+  reset = false,
 ): void {
   const socket = scope.socket;
   if (scope.logged) {
@@ -42,6 +48,8 @@ function interrupt(
     sendError(res, error, scope.requestId, idHeader, scope.req.headers.accept, true);
     res.once('finish', () => socket.end()); // closed a moment later whatever the client does
   } else {
+    // Reset first: the response's destroy closes the socket.
+    if (reset) resetConnection(socket);
     res.destroy();
     socket.destroy();
   }
@@ -59,7 +67,9 @@ export function registerWithConnection(scope: RequestScope, res: ServerResponse)
       if (scope.waitingForUpstream) return 'held';
       return req.readableLength >= req.readableHighWaterMark ? 'held' : 'reading';
     },
-    timeout: (reason) => interrupt(scope, res, TIMEOUTS[reason], 'client_timeout'),
+    waitsOnClient: () => res.headersSent && !res.writableFinished && scope.socket.writableLength > 0,
+    timeout: (reason) =>
+      interrupt(scope, res, TIMEOUTS[reason], 'client_timeout', null, reason === 'response_read_too_slow'),
     peerEnded() {
       if (res.headersSent && !res.writableFinished) interrupt(scope, res, null, 'client_abort');
     },

@@ -335,11 +335,19 @@ export function proxy(
           return;
         }
         relayed += chunk.length;
+        // The client takes no more for now: the application waits, and the client is held to the
+        // minimum response rate.
         if (bodyOut === undefined && (chunk.length >= COALESCE_BELOW_BYTES || relayed === declared)) {
-          if (!res.write(chunk)) c.pause();
+          if (!res.write(chunk)) {
+            c.pause();
+            connection?.heldUpByClient();
+          }
           return;
         }
-        bodyOut ??= new CoalescedWrites(res, () => c.pause());
+        bodyOut ??= new CoalescedWrites(res, () => {
+          c.pause();
+          connection?.heldUpByClient();
+        });
         bodyOut.write(chunk);
       },
       onResponseEnd() {

@@ -1,0 +1,139 @@
+import type { ClientConnection } from './client-connection.ts';
+
+/**
+ * Limits on how slowly a client may send a request (after Apache's mod_reqtimeout) and take its
+ * response (after the minimum response data rate of Kestrel and IIS).
+ */
+export interface ClientRateLimits {
+  /** Time allowed for the body before the rate extension (ms); 0 turns the body check off. */
+  readonly bodyTimeoutMs: number;
+  /** Each this many body bytes received extend the body time by one second. */
+  readonly bodyMinRate: number;
+  /** Total time from the first byte of the head to the last byte of the body (ms); 0 = none. */
+  readonly requestTimeoutMs: number;
+  /**
+   * Least bytes a second a client must take of a response that waits on it (the sidecar holds
+   * what it will not take), averaged over each `idleTimeoutMs` it keeps it waiting; 0 (or an
+   * idle timeout of 0) turns the check off.
+   */
+  readonly sendMinRate: number;
+  /** The client idle timeout (ms): the span over which the response rate is averaged. */
+  readonly idleTimeoutMs: number;
+}
+
+/** How often the requests in progress are checked (ms). */
+const CHECK_INTERVAL_MS = 1_000;
+
+/** The periodic check of requests being read or held up by their clients. */
+export interface ClientRateCheck {
+  /**
+   * A request is being read, or its response waits on its client: runs the check once a second
+   * until none is.
+   */
+  whileActive(): void;
+  /** Stops the check for good. */
+  close(): void;
+}
+
+/**
+ * Once a second while a request is being read or a response waits on its client: ends requests
+ * whose bodies arrive too slowly (the body timeout, extended a second per `bodyMinRate` bytes
+ * received), whose total time ran out, or whose client takes the response too slowly.
+ */
+export function createClientRateCheck(
+  connections: () => Iterable<ClientConnection>,
+  limits: ClientRateLimits,
+): ClientRateCheck {
+  // The check runs only while there is something to check: a sidecar at rest is not woken for
+  // it, nor one whose idle keep-alive connections an ingress holds open.
+  let check: NodeJS.Timeout | null = null;
+  let closed = false;
+  const checkReads = (): void => {
+    const now = performance.now();
+    let active = 0;
+    for (const connection of connections()) {
+      const request = connection.current;
+      if (request === null) continue;
+      if (checkReading(connection, now, limits)) active++;
+      if (checkSending(connection, now, limits)) active++;
+    }
+    if (active === 0 && check !== null) {
+      clearInterval(check);
+      check = null;
+    }
+  };
+  const checkWhileActive = (): void => {
+    if (check !== null || closed) return;
+    check = setInterval(checkReads, CHECK_INTERVAL_MS);
+    check.unref();
+  };
+
+  return {
+    whileActive: checkWhileActive,
+    close() {
+      closed = true;
+      if (check !== null) clearInterval(check);
+      check = null;
+    },
+  };
+}
+
+/** The body and deadline checks of a connection's current request; true while it is being read. */
+function checkReading(connection: ClientConnection, now: number, limits: ClientRateLimits): boolean {
+  const request = connection.current;
+  if (request === null) return false;
+  const reading = request.reading();
+  if (reading === 'done') return false;
+  if (limits.requestTimeoutMs > 0 && now - request.startedAtMs > limits.requestTimeoutMs) {
+    request.timeout('request_deadline');
+    return true;
+  }
+  if (reading === 'held' || limits.bodyTimeoutMs === 0) return true;
+  connection.readingMs += CHECK_INTERVAL_MS;
+  const received = connection.socket.bytesRead - connection.bytesReadMark;
+  const allowed = limits.bodyTimeoutMs + (received / limits.bodyMinRate) * 1000;
+  if (connection.readingMs > allowed) request.timeout('body_too_slow');
+  return true;
+}
+
+/**
+ * The response rate check of a connection's current request; true while its response waits on
+ * its client. A client that reads a few bytes now and then keeps its connection from the idle
+ * timeout, and the response's upstream connection from everyone else for as long as the response
+ * lasts: 64 such readers from four addresses, each taking 64 bytes a second of a large download,
+ * held the anonymous half of the upstream connections, and every anonymous request got 503, for
+ * as long as they went on. Each span of the idle timeout the response waits on its client, the
+ * client must take `sendMinRate` bytes a second of it on average. The span starts when the
+ * response is first found waiting, after the kernel buffers have filled (megabytes on a fast
+ * network, which would otherwise count as taken), and again whenever the client has caught up.
+ */
+function checkSending(connection: ClientConnection, now: number, limits: ClientRateLimits): boolean {
+  const request = connection.current;
+  if (
+    request === null ||
+    limits.sendMinRate === 0 ||
+    limits.idleTimeoutMs === 0 ||
+    !request.waitsOnClient()
+  ) {
+    connection.sendSpanStartMs = -1;
+    return false;
+  }
+  const socket = connection.socket;
+  // What the kernel has taken: what was written, less what it has not accepted yet.
+  const taken = socket.bytesWritten - socket.writableLength;
+  const elapsed = now - connection.sendSpanStartMs;
+  if (connection.sendSpanStartMs < 0 || elapsed < limits.idleTimeoutMs) {
+    if (connection.sendSpanStartMs < 0) {
+      connection.sendSpanStartMs = now;
+      connection.sendSpanTaken = taken;
+    }
+    return true;
+  }
+  if (((taken - connection.sendSpanTaken) * 1000) / elapsed < limits.sendMinRate) {
+    request.timeout('response_read_too_slow');
+    return true;
+  }
+  connection.sendSpanStartMs = now;
+  connection.sendSpanTaken = taken;
+  return true;
+}

@@ -1,0 +1,153 @@
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRaw, sleep, statusesOf } from '../helpers/hostile.ts';
+import {
+  applicationYaml,
+  type SidecarProcess,
+  startSidecarProcess,
+  writeConfigDir,
+} from '../helpers/sidecar-process.ts';
+
+// A client that reads a few bytes of a large download now and then keeps its connection from
+// the idle timeout, and the response's upstream connection from everyone else for as long as
+// the download lasts: a handful of such readers held the anonymous share of the upstream
+// connections, and every anonymous request got 503 for as long as they went on. The built
+// sidecar, as shipped, now holds a client whose response waits on it to a minimum rate over each
+// idle timeout (here 3 s and 100,000 B/s, so that a test can see it; 60 s and 500 B/s by default).
+
+const BIG_BYTES = 64 * 1024 * 1024;
+let upstream: Server;
+/** Paths whose responses the application saw end early (the client, or the sidecar, let go). */
+const abandoned: string[] = [];
+let sidecar: SidecarProcess;
+beforeAll(async () => {
+  const chunk = Buffer.alloc(1024 * 1024, 120);
+  upstream = createServer((req, res) => {
+    if (req.url?.startsWith('/big')) {
+      res.writeHead(200, { 'content-length': String(BIG_BYTES) });
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < BIG_BYTES) {
+          sent += chunk.length;
+          if (!res.write(chunk)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      res.on('close', () => {
+        if (!res.writableFinished) abandoned.push(req.url ?? '');
+      });
+      pump();
+    } else res.end('small');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const port = (upstream.address() as AddressInfo).port;
+  // Four upstream connections: two for anonymous requests together, one per caller.
+  const dir = writeConfigDir(
+    applicationYaml({
+      hosts: ['127.0.0.1'],
+      upstream: { url: `http://127.0.0.1:${port}`, maxConnections: 4 },
+    }),
+  );
+  sidecar = await startSidecarProcess(dir, [
+    '--client-idle-timeout',
+    '3s',
+    '--client-send-min-rate',
+    '100000',
+  ]);
+});
+afterAll(async () => {
+  await sidecar?.stop();
+  await new Promise((r) => upstream?.close(r));
+});
+
+/**
+ * A client from `from` that asks for `path` and then takes 4 KiB every 100 ms (40 KiB/s, under
+ * the 100,000 B/s asked here): the socket is left paused, so what it does not take stays in the
+ * kernel buffers on the way. Node.js refills its 64 KiB from the kernel every second or two, so
+ * the connection is never silent for the idle timeout: only the rate tells it from a reader.
+ */
+function trickleReader(path: string, from: string) {
+  const socket: Socket = connect({ port: sidecar.port, host: '127.0.0.1', localAddress: from });
+  let taken = 0;
+  let reset = false;
+  socket.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'ECONNRESET') reset = true;
+  });
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  const timer = setInterval(() => {
+    const bytes = socket.read(4096) as Buffer | null;
+    if (bytes) taken += bytes.length;
+  }, 100);
+  const closed = new Promise<void>((r) =>
+    socket.once('close', () => {
+      clearInterval(timer);
+      r();
+    }),
+  );
+  return {
+    taken: () => taken,
+    /** Reads what is left at once (a paused socket hears of a reset only when it reads), to its close. */
+    async readToClose(): Promise<{ reset: boolean }> {
+      clearInterval(timer);
+      socket.resume();
+      await closed;
+      return { reset };
+    },
+  };
+}
+
+const lineOf = (uri: string) => sidecar.waitForLine((l) => l.type === 'request' && l.uri === uri, 20_000);
+
+describe('a client that takes its response at a trickle', () => {
+  it('is reset once it takes less than the minimum rate over an idle timeout; the application lets go', async () => {
+    const reader = trickleReader('/big/trickle', '127.0.4.1');
+    const line = await lineOf('/big/trickle');
+    expect(line).toMatchObject({ status: 200, outcome: 'client_timeout', error: 'response_read_too_slow' });
+    // The first check finds it waiting, then one idle timeout (3 s) of it; a second for slack.
+    expect(line.durationMs).toBeGreaterThanOrEqual(3_000);
+    expect(line.durationMs).toBeLessThan(6_000);
+    // What the kernel took for it while it trickled: far from the 64 MiB.
+    expect(line.bytesOut).toBeLessThan(BIG_BYTES / 2);
+    expect(reader.taken()).toBeLessThan(400_000);
+    expect(await reader.readToClose()).toEqual({ reset: true });
+    expect(abandoned).toContain('/big/trickle');
+  });
+
+  it('a client that reads at network speed takes the whole 64 MiB under the same settings', async () => {
+    const client = await openRaw(sidecar.port, '127.0.4.2');
+    let bytes = 0;
+    client.socket.on('data', (c: Buffer) => {
+      bytes += c.length;
+    });
+    client.socket.write('GET /big/fast HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    await client.closed;
+    expect(client.reset()).toBe(false);
+    expect(bytes).toBeGreaterThan(BIG_BYTES);
+    expect(await lineOf('/big/fast')).toMatchObject({ status: 200, outcome: 'served', error: null });
+  });
+
+  it('trickle readers from two addresses hold the anonymous upstream connections only until the rate cuts them: another anonymous request is served, not refused', async () => {
+    const first = trickleReader('/big/hold-1', '127.0.4.3');
+    const second = trickleReader('/big/hold-2', '127.0.4.4');
+    // Both anonymous connections are taken once their downloads have started; the request comes
+    // a moment before the readers are cut (within the 3 s idle timeout a queued request has here).
+    await sleep(2_500);
+    const started = Date.now();
+    const waiting = await openRaw(sidecar.port, '127.0.4.5');
+    waiting.socket.write('GET /small HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    await waiting.closed;
+    expect(statusesOf(waiting.received())).toEqual([200]);
+    const line = await lineOf('/small');
+    // It waited for a slot until the readers were cut.
+    expect(line.durationMs).toBeGreaterThan(300);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    for (const path of ['/big/hold-1', '/big/hold-2'])
+      expect(await lineOf(path)).toMatchObject({ error: 'response_read_too_slow' });
+    expect(await first.readToClose()).toEqual({ reset: true });
+    expect(await second.readToClose()).toEqual({ reset: true });
+  });
+});
