@@ -72,6 +72,16 @@ export const OVERLOADS = [
 
 export type Overload = (typeof OVERLOADS)[number];
 
+/**
+ * Why a client's response was cut while it waited on the client (`response_read_too_slow`): the
+ * client took less than `--client-send-min-rate` over an idle timeout, or, while other requests
+ * waited for an upstream connection, less than `--client-send-contended-rate` and its response's
+ * connection was given to them.
+ */
+export const SLOW_READS = ['under_min_rate', 'upstream_wanted'] as const;
+
+export type SlowRead = (typeof SLOW_READS)[number];
+
 /** Why a sign-in failed (`login_failed`): the reason of its `login_failed` event, on the callback's line too. */
 export const LOGIN_FAILURES = [
   'state_missing',
@@ -94,18 +104,22 @@ export const LOGIN_FAILURES = [
 
 export type LoginFailure = (typeof LOGIN_FAILURES)[number];
 
-export type ErrorCause = UpstreamFailure | RequestFault | Overload | LoginFailure;
+export type ErrorCause = UpstreamFailure | RequestFault | Overload | SlowRead | LoginFailure;
 
-export type CauseKind = 'upstream' | 'request' | 'overload' | 'login';
+export type CauseKind = 'upstream' | 'request' | 'overload' | 'slow_read' | 'login';
 
 const KIND_OF_CAUSE: ReadonlyMap<string, CauseKind> = new Map([
   ...UPSTREAM_FAILURES.map((c) => [c, 'upstream'] as const),
   ...REQUEST_FAULTS.map((c) => [c, 'request'] as const),
   ...OVERLOADS.map((c) => [c, 'overload'] as const),
+  ...SLOW_READS.map((c) => [c, 'slow_read'] as const),
   ...LOGIN_FAILURES.map((c) => [c, 'login'] as const),
 ]);
 
-/** Whose a cause is: the application's failure, the parser's refusal, the gateway's lack of room, or a sign-in's. */
+/**
+ * Whose a cause is: the application's failure, the parser's refusal, the gateway's lack of room,
+ * a client that took its response too slowly, or a sign-in's.
+ */
 export function kindOfCause(cause: ErrorCause): CauseKind {
   return KIND_OF_CAUSE.get(cause) as CauseKind;
 }

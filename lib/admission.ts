@@ -52,6 +52,12 @@ export interface Admission {
   readonly waiting: number;
   /** True when every slot is held and none was given back for a whole queue timeout. */
   stalled(nowMs?: number): boolean;
+  /**
+   * Whether a request of another caller waits for a slot that one held by `holder` would give
+   * it, were it given back: the shares allow that caller one more. `freeing`: slots of holders
+   * like it already being given back for waiting requests (they count as given).
+   */
+  wanted(holder: Claimant, freeing?: number): boolean;
   /** Refuses everything waiting (shutdown). */
   close(): void;
 }
@@ -212,6 +218,22 @@ export function createAdmission(settings: AdmissionSettings): Admission {
     },
     get waiting() {
       return waitingCount;
+    },
+    wanted(holder, freeing = 0) {
+      if (waitingCount <= freeing) return false;
+      const anonymousAfter = anonymousInUse - (holder.anonymous ? 1 + freeing : 0);
+      let wanting = 0;
+      for (const [key, q] of callers) {
+        if (key === holder.key) continue;
+        const first = firstWaiting(q);
+        if (first === undefined) continue;
+        const c = first.claimant;
+        if (c.anonymous && anonymousAfter >= anonymousLimit) continue;
+        // As many of its waiting requests as its share lets it hold more.
+        wanting += Math.min(q.waiting, clientLimit - (held.get(c.key) ?? 0));
+        if (wanting > freeing) return true;
+      }
+      return false;
     },
     stalled(nowMs = performance.now()) {
       return inUse >= settings.capacity && nowMs - lastReleaseMs > settings.queueTimeoutMs;

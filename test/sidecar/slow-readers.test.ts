@@ -14,13 +14,14 @@ import {
 // the download lasts: a handful of such readers held the anonymous share of the upstream
 // connections, and every anonymous request got 503 for as long as they went on. The built
 // sidecar, as shipped, now holds a client whose response waits on it to a minimum rate over each
-// idle timeout (here 3 s and 100,000 B/s, so that a test can see it; 60 s and 500 B/s by default).
+// idle timeout (here 5 s and 100,000 B/s, so that a test can see it; 60 s and 500 B/s by default).
 
 const BIG_BYTES = 64 * 1024 * 1024;
 let upstream: Server;
 /** Paths whose responses the application saw end early (the client, or the sidecar, let go). */
 const abandoned: string[] = [];
 let sidecar: SidecarProcess;
+let shipped: SidecarProcess;
 beforeAll(async () => {
   const chunk = Buffer.alloc(1024 * 1024, 120);
   upstream = createServer((req, res) => {
@@ -52,14 +53,20 @@ beforeAll(async () => {
       upstream: { url: `http://127.0.0.1:${port}`, maxConnections: 4 },
     }),
   );
+  // The minimum rate alone here (the contended rate is the second sidecar's).
   sidecar = await startSidecarProcess(dir, [
     '--client-idle-timeout',
-    '3s',
+    '5s',
     '--client-send-min-rate',
     '100000',
+    '--client-send-contended-rate',
+    '0',
   ]);
+  // Every client setting as shipped.
+  shipped = await startSidecarProcess(dir);
 });
 afterAll(async () => {
+  await shipped?.stop();
   await sidecar?.stop();
   await new Promise((r) => upstream?.close(r));
 });
@@ -70,14 +77,14 @@ afterAll(async () => {
  * kernel buffers on the way. Node.js refills its 64 KiB from the kernel every second or two, so
  * the connection is never silent for the idle timeout: only the rate tells it from a reader.
  */
-function trickleReader(path: string, from: string) {
-  const socket: Socket = connect({ port: sidecar.port, host: '127.0.0.1', localAddress: from });
+function trickleReader(path: string, from: string, at: SidecarProcess = sidecar, keepAlive = false) {
+  const socket: Socket = connect({ port: at.port, host: '127.0.0.1', localAddress: from });
   let taken = 0;
   let reset = false;
   socket.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'ECONNRESET') reset = true;
   });
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${keepAlive ? '' : 'Connection: close\r\n'}\r\n`);
   const timer = setInterval(() => {
     const bytes = socket.read(4096) as Buffer | null;
     if (bytes) taken += bytes.length;
@@ -89,6 +96,7 @@ function trickleReader(path: string, from: string) {
     }),
   );
   return {
+    socket,
     taken: () => taken,
     /** Reads what is left at once (a paused socket hears of a reset only when it reads), to its close. */
     async readToClose(): Promise<{ reset: boolean }> {
@@ -100,16 +108,22 @@ function trickleReader(path: string, from: string) {
   };
 }
 
-const lineOf = (uri: string) => sidecar.waitForLine((l) => l.type === 'request' && l.uri === uri, 20_000);
+const lineOf = (uri: string, at: SidecarProcess = sidecar) =>
+  at.waitForLine((l) => l.type === 'request' && l.uri === uri, 20_000);
 
 describe('a client that takes its response at a trickle', () => {
   it('is reset once it takes less than the minimum rate over an idle timeout; the application lets go', async () => {
     const reader = trickleReader('/big/trickle', '127.0.4.1');
     const line = await lineOf('/big/trickle');
-    expect(line).toMatchObject({ status: 200, outcome: 'client_timeout', error: 'response_read_too_slow' });
-    // The first check finds it waiting, then one idle timeout (3 s) of it; a second for slack.
-    expect(line.durationMs).toBeGreaterThanOrEqual(3_000);
-    expect(line.durationMs).toBeLessThan(6_000);
+    expect(line).toMatchObject({
+      status: 200,
+      outcome: 'client_timeout',
+      error: 'response_read_too_slow',
+      errorCause: 'under_min_rate',
+    });
+    // The first check finds it waiting, then one idle timeout (5 s) of it; a second for slack.
+    expect(line.durationMs).toBeGreaterThanOrEqual(5_000);
+    expect(line.durationMs).toBeLessThan(8_000);
     // What the kernel took for it while it trickled: far from the 64 MiB.
     expect(line.bytesOut).toBeLessThan(BIG_BYTES / 2);
     expect(reader.taken()).toBeLessThan(400_000);
@@ -134,8 +148,8 @@ describe('a client that takes its response at a trickle', () => {
     const first = trickleReader('/big/hold-1', '127.0.4.3');
     const second = trickleReader('/big/hold-2', '127.0.4.4');
     // Both anonymous connections are taken once their downloads have started; the request comes
-    // a moment before the readers are cut (within the 3 s idle timeout a queued request has here).
-    await sleep(2_500);
+    // a moment before the readers are cut (within the 5 s idle timeout a queued request has here).
+    await sleep(4_000);
     const started = Date.now();
     const waiting = await openRaw(sidecar.port, '127.0.4.5');
     waiting.socket.write('GET /small HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
@@ -144,10 +158,72 @@ describe('a client that takes its response at a trickle', () => {
     const line = await lineOf('/small');
     // It waited for a slot until the readers were cut.
     expect(line.durationMs).toBeGreaterThan(300);
-    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(Date.now() - started).toBeLessThan(4_000);
     for (const path of ['/big/hold-1', '/big/hold-2'])
-      expect(await lineOf(path)).toMatchObject({ error: 'response_read_too_slow' });
+      expect(await lineOf(path)).toMatchObject({
+        error: 'response_read_too_slow',
+        errorCause: 'under_min_rate',
+      });
     expect(await first.readToClose()).toEqual({ reset: true });
     expect(await second.readToClose()).toEqual({ reset: true });
+  });
+});
+
+describe('a trickle reader that resets, or pipelines behind its download', () => {
+  it('one that resets while its response waits on it is a client abort, not a slow read; the application lets go', async () => {
+    const socket = connect({ port: sidecar.port, host: '127.0.0.1', localAddress: '127.0.4.6' });
+    socket.on('error', () => undefined);
+    socket.write('GET /big/reset HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await sleep(1_500); // the check has found it waiting
+    socket.resetAndDestroy();
+    expect(await lineOf('/big/reset')).toMatchObject({ status: 200, outcome: 'client_abort', error: null });
+    await expect.poll(() => abandoned).toContain('/big/reset');
+  });
+
+  it('requests pipelined behind a download taken too slowly each get their line when it is cut', async () => {
+    const reader = trickleReader('/big/pipelined', '127.0.4.7', sidecar, true);
+    // Its socket is paused: what it writes still goes out.
+    const more = ['/pipelined-1', '/pipelined-2', '/pipelined-3'];
+    for (const path of more) reader.socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    expect(await lineOf('/big/pipelined')).toMatchObject({
+      error: 'response_read_too_slow',
+      errorCause: 'under_min_rate',
+    });
+    for (const path of more) expect(await lineOf(path)).toMatchObject({ outcome: 'client_abort' });
+    expect(await reader.readToClose()).toEqual({ reset: true });
+  });
+});
+
+describe('readers above the minimum rate, while others wait for the upstream connections they hold (as shipped)', () => {
+  it('hold them while nobody waits; give one up to a waiting request within seconds, and that request is served', async () => {
+    // 40 KiB/s: 80 times the minimum rate, under the contended one (64 KiB/s).
+    const first = trickleReader('/big/shipped-1', '127.0.5.1', shipped);
+    const second = trickleReader('/big/shipped-2', '127.0.5.2', shipped);
+    const downloads = () =>
+      shipped.lines.filter((l) => l.type === 'request' && String(l.uri).startsWith('/big/shipped'));
+    await sleep(7_000);
+    // Nobody waited: both still download.
+    expect(downloads()).toEqual([]);
+    const started = Date.now();
+    const waiting = await openRaw(shipped.port, '127.0.5.3');
+    waiting.socket.write('GET /small HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    await waiting.closed;
+    expect(statusesOf(waiting.received())).toEqual([200]);
+    // The next once-a-second check gave it a connection, far from the 10 s queue timeout.
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await expect.poll(downloads).toEqual([
+      expect.objectContaining({
+        status: 200,
+        outcome: 'client_timeout',
+        error: 'response_read_too_slow',
+        errorCause: 'upstream_wanted',
+      }),
+    ]);
+    // One connection was enough: the other reader goes on.
+    await sleep(1_500);
+    expect(downloads()).toHaveLength(1);
+    const cutFirst = downloads()[0]?.uri === '/big/shipped-1';
+    expect(await (cutFirst ? first : second).readToClose()).toEqual({ reset: true });
+    expect(await (cutFirst ? second : first).readToClose()).toEqual({ reset: false });
   });
 });

@@ -89,6 +89,29 @@ describe('upstream admission', () => {
     expect(g.stalled(performance.now() + 500)).toBe(false);
   });
 
+  it("wanted: whether a waiting request of another caller would take a holder's slot", () => {
+    // capacity 4: anonymous callers 2 together, each caller 1.
+    const g = gate({ clientShare: 0.25 });
+    const log: string[] = [];
+    expect(g.wanted(anon('a'))).toBe(false); // nobody waits
+    ask(g, anon('a'), log, 'a');
+    ask(g, anon('b'), log, 'b');
+    ask(g, user('u'), log, 'u');
+    // The anonymous share is full: the next anonymous caller waits.
+    ask(g, anon('c'), log, 'c');
+    expect(log).toEqual(['a:admitted', 'b:admitted', 'u:admitted']);
+    expect(g.wanted(anon('a'))).toBe(true); // a's slot would go to c
+    expect(g.wanted(user('u'))).toBe(false); // u's would not: c is anonymous, and their share is full
+    expect(g.wanted(anon('c'))).toBe(false); // its own waiting request is not another caller's
+    // A caller that holds its own share already waits for its own slots, not for others'.
+    ask(g, user('v'), log, 'v');
+    ask(g, user('v'), log, 'v2');
+    expect(log.at(-1)).toBe('v:admitted');
+    // The pool is full now: v's second waits behind its share; c waits for the anonymous share.
+    expect(g.wanted(user('u'))).toBe(false);
+    expect(g.wanted(anon('b'))).toBe(true);
+  });
+
   it('close refuses everything waiting', () => {
     const g = gate({ capacity: 1, anonymousShare: 1, clientShare: 1 });
     const log: string[] = [];

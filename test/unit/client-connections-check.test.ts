@@ -16,7 +16,14 @@ describe('the slow-body check of client connections', () => {
     const server = createServer();
     const connections = createClientConnections(
       server,
-      { bodyTimeoutMs: 1_000, bodyMinRate: 500, requestTimeoutMs: 0, sendMinRate: 0, idleTimeoutMs: 0 },
+      {
+        bodyTimeoutMs: 1_000,
+        bodyMinRate: 500,
+        requestTimeoutMs: 0,
+        sendMinRate: 0,
+        idleTimeoutMs: 0,
+        sendContendedRate: 0,
+      },
       { maxConnections: 8, onDropped: () => undefined, onEvicted: () => undefined },
     );
     const arrived: { req: IncomingMessage; res: ServerResponse; finish: () => void }[] = [];
@@ -27,6 +34,7 @@ describe('the slow-body check of client connections', () => {
         startedAtMs: performance.now(),
         reading: () => reading,
         waitsOnClient: () => false,
+        upstreamWanted: () => false,
         timeout: (reason) => timedOut.push(reason),
         broken: () => undefined,
         peerEnded: () => undefined,

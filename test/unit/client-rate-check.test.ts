@@ -12,12 +12,13 @@ const LIMITS: ClientRateLimits = {
   requestTimeoutMs: 0,
   sendMinRate: 500,
   idleTimeoutMs: 10_000,
+  sendContendedRate: 65_536,
 };
 
 /** A connection whose response has started; `waiting` and the kernel's progress are set by hand. */
 function responding() {
-  const timeouts: RequestTimeout[] = [];
-  const state = { waiting: true, taken: 0 };
+  const timeouts: string[] = [];
+  const state = { waiting: true, taken: 0, wanted: false };
   const connection = {
     socket: {
       get bytesWritten() {
@@ -35,7 +36,8 @@ function responding() {
       startedAtMs: 0,
       reading: () => 'done' as const,
       waitsOnClient: () => state.waiting,
-      timeout: (reason: RequestTimeout) => timeouts.push(reason),
+      upstreamWanted: () => state.wanted,
+      timeout: (reason: RequestTimeout, why: string) => timeouts.push(`${reason}:${why}`),
       broken: () => undefined,
       peerEnded: () => undefined,
     },
@@ -69,7 +71,30 @@ describe('the minimum response rate', () => {
     }
     check.close();
     expect(cut).toBe(cutAt);
-    if (cutAt !== null) expect(timeouts).toEqual(['response_read_too_slow']);
+    if (cutAt !== null) expect(timeouts).toEqual(['response_read_too_slow:under_min_rate']);
+  });
+
+  const contended: [string, number, boolean, number | null][] = [
+    // bytes a second, whether another caller waits for its upstream connection → cut at, or never
+    ['8 KiB a second while a request waits for its connection', 8_192, true, 6],
+    ['a trickle while a request waits: cut at 5 s, not at the idle timeout', 64, true, 6],
+    ['1 MB a second while a request waits', 1_000_000, true, null],
+    ['8 KiB a second with nobody waiting', 8_192, false, null],
+  ];
+  it.each(contended)('%s', (_name, perSecond, wanted, cutAt) => {
+    const { connection, state, timeouts } = responding();
+    state.wanted = wanted;
+    const check = createClientRateCheck(() => [connection], LIMITS);
+    check.whileActive();
+    let cut: number | null = null;
+    for (let second = 1; second <= 40 && cut === null; second++) {
+      state.taken += perSecond;
+      vi.advanceTimersByTime(1_000);
+      if (timeouts.length > 0) cut = second;
+    }
+    check.close();
+    expect(cut).toBe(cutAt);
+    if (cutAt !== null) expect(timeouts).toEqual(['response_read_too_slow:upstream_wanted']);
   });
 
   it('the kernel buffers filled before the response was found waiting are not counted as taken', () => {
@@ -79,7 +104,7 @@ describe('the minimum response rate', () => {
     check.whileActive();
     vi.advanceTimersByTime(11_000);
     check.close();
-    expect(timeouts).toEqual(['response_read_too_slow']);
+    expect(timeouts).toEqual(['response_read_too_slow:under_min_rate']);
   });
 
   it('a client that catches up starts a new span: a long stall after a fast start is not averaged away, nor held against it while it is caught up', () => {
@@ -103,13 +128,13 @@ describe('the minimum response rate', () => {
     state.waiting = true;
     check.whileActive();
     vi.advanceTimersByTime(11_000);
-    expect(timeouts).toEqual(['response_read_too_slow']);
+    expect(timeouts).toEqual(['response_read_too_slow:under_min_rate']);
     check.close();
   });
 
-  it('is off at 0, and with the idle timeout off; the check stops when nothing waits', () => {
+  it('is off with both rates at 0, and with the idle timeout off; the check stops when nothing waits', () => {
     for (const limits of [
-      { ...LIMITS, sendMinRate: 0 },
+      { ...LIMITS, sendMinRate: 0, sendContendedRate: 0 },
       { ...LIMITS, idleTimeoutMs: 0 },
     ]) {
       const { connection, timeouts } = responding();

@@ -11,7 +11,14 @@ describe('the connection cap and a request waiting for the log to drain', () => 
     const evicted: number[] = [];
     const connections = createClientConnections(
       server,
-      { bodyTimeoutMs: 0, bodyMinRate: 500, requestTimeoutMs: 0, sendMinRate: 0, idleTimeoutMs: 0 },
+      {
+        bodyTimeoutMs: 0,
+        bodyMinRate: 500,
+        requestTimeoutMs: 0,
+        sendMinRate: 0,
+        idleTimeoutMs: 0,
+        sendContendedRate: 0,
+      },
       { maxConnections: 2, onDropped: () => evicted.push(0), onEvicted: () => evicted.push(1) },
     );
     // As the sidecar does while its log is congested: the request is announced, not begun.
@@ -40,6 +47,7 @@ describe('the connection cap and a request waiting for the log to drain', () => 
         startedAtMs: performance.now(),
         reading: () => 'done',
         waitsOnClient: () => false,
+        upstreamWanted: () => false,
         timeout: () => undefined,
         broken: () => undefined,
         peerEnded: () => undefined,
@@ -69,7 +77,14 @@ describe('the connection cap and a request waiting for the log to drain', () => 
     const server = createServer();
     const connections = createClientConnections(
       server,
-      { bodyTimeoutMs: 0, bodyMinRate: 500, requestTimeoutMs: 0, sendMinRate: 0, idleTimeoutMs: 0 },
+      {
+        bodyTimeoutMs: 0,
+        bodyMinRate: 500,
+        requestTimeoutMs: 0,
+        sendMinRate: 0,
+        idleTimeoutMs: 0,
+        sendContendedRate: 0,
+      },
       { maxConnections: 8, onDropped: () => undefined, onEvicted: () => undefined },
     );
     const begin = (socket: IncomingMessage['socket']) =>
@@ -77,6 +92,7 @@ describe('the connection cap and a request waiting for the log to drain', () => 
         startedAtMs: performance.now(),
         reading: () => 'done',
         waitsOnClient: () => false,
+        upstreamWanted: () => false,
         timeout: () => undefined,
         broken: () => undefined,
         peerEnded: () => undefined,

@@ -47,6 +47,7 @@ describe('gatehouse sidecar flags', () => {
     ['--client-request-timeout=0s', { requestTimeoutMs: 0 }],
     ['--client-send-min-rate=4096', { sendMinRate: 4_096 }],
     ['--client-send-min-rate=0', { sendMinRate: 0 }],
+    ['--client-send-contended-rate=1024', { sendContendedRate: 1_024 }],
     ['--upstream-queue-timeout=250ms', { queueTimeoutMs: 250 }],
     ['--upstream-queue-size=10', { maxQueue: 10 }],
     ['--anonymous-share=0.25', { anonymousShare: 0.25 }],

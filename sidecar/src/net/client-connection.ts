@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { RequestFault } from '../../../contract/error-causes.ts';
+import type { RequestFault, SlowRead } from '../../../contract/error-causes.ts';
 import type { LinkedOrder, OrderLink } from '../../../lib/linked-order.ts';
 
 /**
@@ -102,10 +102,16 @@ export interface ConnectionRequest {
    */
   waitsOnClient(): boolean;
   /**
-   * Ends the request early with a timeout: answers it if it can, else closes the connection (a
-   * response its client took too slowly: resets it, so the kernel drops what it still holds).
+   * Whether it holds an upstream connection that a request of another caller waits for (see
+   * Admission.wanted; `freeing`: connections already being given up for waiting requests).
    */
-  timeout(reason: RequestTimeout): void;
+  upstreamWanted(freeing: number): boolean;
+  /**
+   * Ends the request early with a timeout: answers it if it can, else closes the connection (a
+   * response its client took too slowly, `why` it was cut: resets it, so the kernel drops what it
+   * still holds).
+   */
+  timeout(reason: RequestTimeout, why?: SlowRead): void;
   /** The connection broke mid-request (a parse error in its body, or the client's FIN mid-body). */
   broken(code: string, cause: RequestFault): void;
   /**

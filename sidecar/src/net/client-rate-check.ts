@@ -19,7 +19,20 @@ export interface ClientRateLimits {
   readonly sendMinRate: number;
   /** The client idle timeout (ms): the span over which the response rate is averaged. */
   readonly idleTimeoutMs: number;
+  /**
+   * Least bytes a second a client must take of a response that waits on it, for CONTENDED_GRACE_MS
+   * or more, while another caller's request waits for the upstream connection it holds; below, the
+   * connection goes to that request. 0 turns it off.
+   */
+  readonly sendContendedRate: number;
 }
+
+/**
+ * How long a response must have waited on its client before its upstream connection may go to a
+ * request waiting for one (at most the idle timeout): half the default queue timeout, so that the
+ * waiting request is served well before its own 10 s run out.
+ */
+export const CONTENDED_GRACE_MS = 5_000;
 
 /** How often the requests in progress are checked (ms). */
 const CHECK_INTERVAL_MS = 1_000;
@@ -51,11 +64,14 @@ export function createClientRateCheck(
   const checkReads = (): void => {
     const now = performance.now();
     let active = 0;
+    // Upstream connections given up in this round for requests waiting: a slot is released only
+    // when its response has closed, so the next holder asked must not count it as still held.
+    const round = { freeing: 0 };
     for (const connection of connections()) {
       const request = connection.current;
       if (request === null) continue;
       if (checkReading(connection, now, limits)) active++;
-      if (checkSending(connection, now, limits)) active++;
+      if (checkSending(connection, now, limits, round)) active++;
     }
     if (active === 0 && check !== null) {
       clearInterval(check);
@@ -106,12 +122,21 @@ function checkReading(connection: ClientConnection, now: number, limits: ClientR
  * client must take `sendMinRate` bytes a second of it on average. The span starts when the
  * response is first found waiting, after the kernel buffers have filled (megabytes on a fast
  * network, which would otherwise count as taken), and again whenever the client has caught up.
+ * Such readers may ask again at once, and hold the connections again for as long: so while
+ * another caller's request waits for the upstream connection a response holds, a client that has
+ * kept it waiting for CONTENDED_GRACE_MS at under `sendContendedRate` gives it up. Holding the
+ * connections then costs a reader that rate each, not a few bytes.
  */
-function checkSending(connection: ClientConnection, now: number, limits: ClientRateLimits): boolean {
+function checkSending(
+  connection: ClientConnection,
+  now: number,
+  limits: ClientRateLimits,
+  round: { freeing: number },
+): boolean {
   const request = connection.current;
   if (
     request === null ||
-    limits.sendMinRate === 0 ||
+    (limits.sendMinRate === 0 && limits.sendContendedRate === 0) ||
     limits.idleTimeoutMs === 0 ||
     !request.waitsOnClient()
   ) {
@@ -121,16 +146,25 @@ function checkSending(connection: ClientConnection, now: number, limits: ClientR
   const socket = connection.socket;
   // What the kernel has taken: what was written, less what it has not accepted yet.
   const taken = socket.bytesWritten - socket.writableLength;
-  const elapsed = now - connection.sendSpanStartMs;
-  if (connection.sendSpanStartMs < 0 || elapsed < limits.idleTimeoutMs) {
-    if (connection.sendSpanStartMs < 0) {
-      connection.sendSpanStartMs = now;
-      connection.sendSpanTaken = taken;
-    }
+  if (connection.sendSpanStartMs < 0) {
+    connection.sendSpanStartMs = now;
+    connection.sendSpanTaken = taken;
     return true;
   }
-  if (((taken - connection.sendSpanTaken) * 1000) / elapsed < limits.sendMinRate) {
-    request.timeout('response_read_too_slow');
+  const elapsed = now - connection.sendSpanStartMs;
+  const rate = ((taken - connection.sendSpanTaken) * 1000) / elapsed;
+  if (
+    rate < limits.sendContendedRate &&
+    elapsed >= Math.min(CONTENDED_GRACE_MS, limits.idleTimeoutMs) &&
+    request.upstreamWanted(round.freeing)
+  ) {
+    round.freeing++;
+    request.timeout('response_read_too_slow', 'upstream_wanted');
+    return true;
+  }
+  if (elapsed < limits.idleTimeoutMs) return true;
+  if (rate < limits.sendMinRate) {
+    request.timeout('response_read_too_slow', 'under_min_rate');
     return true;
   }
   connection.sendSpanStartMs = now;

@@ -1,11 +1,11 @@
 import type { ServerResponse } from 'node:http';
-import type { RequestFault } from '../../../contract/error-causes.ts';
+import type { RequestFault, SlowRead } from '../../../contract/error-causes.ts';
 import { HttpError } from '../../../contract/errors.ts';
 import { resetConnection } from '../../../lib/net/connection-reset.ts';
 import { sendError } from '../http/error-response.ts';
 import { newRequestId } from '../http/random-ids.ts';
 import type { RequestTimeout } from '../net/client-connection.ts';
-import type { RequestScope } from '../request-scope.ts';
+import { claimantOf, type RequestScope } from '../request-scope.ts';
 
 const TIMEOUTS: Record<RequestTimeout, HttpError> = {
   body_too_slow: new HttpError('body_too_slow', 408, 'The request body arrived too slowly.'),
@@ -25,7 +25,7 @@ function interrupt(
   res: ServerResponse,
   error: HttpError | null,
   outcome: RequestScope['outcome'],
-  cause: RequestFault | null = null,
+  cause: RequestFault | SlowRead | null = null,
   reset = false,
 ): void {
   const socket = scope.socket;
@@ -68,8 +68,17 @@ export function registerWithConnection(scope: RequestScope, res: ServerResponse)
       return req.readableLength >= req.readableHighWaterMark ? 'held' : 'reading';
     },
     waitsOnClient: () => res.headersSent && !res.writableFinished && scope.socket.writableLength > 0,
-    timeout: (reason) =>
-      interrupt(scope, res, TIMEOUTS[reason], 'client_timeout', null, reason === 'response_read_too_slow'),
+    upstreamWanted: (freeing) =>
+      connection.upstreamAnswering && scope.state.upstream.admission.wanted(claimantOf(scope), freeing),
+    timeout: (reason, why) =>
+      interrupt(
+        scope,
+        res,
+        TIMEOUTS[reason],
+        'client_timeout',
+        why ?? null,
+        reason === 'response_read_too_slow',
+      ),
     peerEnded() {
       if (res.headersSent && !res.writableFinished) interrupt(scope, res, null, 'client_abort');
     },
