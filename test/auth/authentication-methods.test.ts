@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ForgedProvider, startForgedProvider } from '../helpers/forged-provider.ts';
 import { dial, sleep, statusesOf, watchSocket } from '../helpers/hostile.ts';
 import { headerOf, type SignInSidecar, startSignInSidecar } from '../helpers/raw-sign-in.ts';
+import { adminAreaAsksRecentSignIn } from '../helpers/recent-sign-in-policies.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 // How and when the user authenticated, as the provider tells it (`amr`, `acr`, `auth_time` of the
@@ -43,24 +44,7 @@ beforeAll(async () => {
       },
     },
   );
-  recent = await startSignInSidecar(
-    provider.issuer,
-    upstream.url,
-    [],
-    {},
-    {
-      'admins-recently': {
-        decision: 'allow',
-        include: [{ paths: ['/admin/**'] }],
-        require: [{ groups: ['engineering'] }, { signedInWithin: '5m' }],
-      },
-      engineers: {
-        decision: 'allow',
-        include: [{ groups: ['engineering'] }],
-        exclude: [{ paths: ['/admin/**'] }],
-      },
-    },
-  );
+  recent = await startSignInSidecar(provider.issuer, upstream.url, [], {}, adminAreaAsksRecentSignIn('5m'));
 });
 afterAll(async () => {
   await recent?.stop();

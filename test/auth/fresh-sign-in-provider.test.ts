@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AccessPolicy } from '../../contract/api/access-policy.ts';
 import { HttpBrowser, type Page, signInWithDevProvider, submitForm } from '../helpers/http-browser.ts';
+import { adminAreaAsksRecentSignIn } from '../helpers/recent-sign-in-policies.ts';
 import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
 
 // signedInWithin against a real OpenID Provider (oidc-provider): the sign-in asked for a recent
@@ -10,18 +10,7 @@ import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The admin area asks for an authentication within a minute; engineers may use the rest. */
-const POLICIES: Record<string, AccessPolicy['spec']> = {
-  'admins-recently': {
-    decision: 'allow',
-    include: [{ paths: ['/admin/**'] }],
-    require: [{ groups: ['engineering'] }, { signedInWithin: '1m' }],
-  },
-  engineers: {
-    decision: 'allow',
-    include: [{ groups: ['engineering'] }],
-    exclude: [{ paths: ['/admin/**'] }],
-  },
-};
+const POLICIES = adminAreaAsksRecentSignIn('1m');
 
 let stack: SignInStack;
 /** The same application with two providers: the chooser. */

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ForgedProvider, startForgedProvider } from '../helpers/forged-provider.ts';
 import { type RawClient, sleep, statusesOf } from '../helpers/hostile.ts';
 import { headerOf, type SignInSidecar, startSignInSidecar } from '../helpers/raw-sign-in.ts';
+import { adminAreaAsksRecentSignIn } from '../helpers/recent-sign-in-policies.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 // A request is judged when it arrives; a WebSocket, a stream of events or a long poll makes no
@@ -60,24 +61,7 @@ beforeAll(async () => {
     else answer();
   });
   provider = await startForgedProvider('gatehouse');
-  gateway = await startSignInSidecar(
-    provider.issuer,
-    upstream.url,
-    [],
-    {},
-    {
-      'admins-recently': {
-        decision: 'allow',
-        include: [{ paths: ['/admin/**'] }],
-        require: [{ groups: ['engineering'] }, { signedInWithin: '1m' }],
-      },
-      engineers: {
-        decision: 'allow',
-        include: [{ groups: ['engineering'] }],
-        exclude: [{ paths: ['/admin/**'] }],
-      },
-    },
-  );
+  gateway = await startSignInSidecar(provider.issuer, upstream.url, [], {}, adminAreaAsksRecentSignIn('1m'));
 });
 afterAll(async () => {
   await gateway?.stop();

@@ -2,25 +2,29 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createClientConnections } from '../../sidecar/src/net/client-connections.ts';
+import type { ClientRateLimits } from '../../sidecar/src/net/client-rate-check.ts';
 import { openRaw, sleep } from '../helpers/hostile.ts';
+
+/** The cap alone: no body, deadline or response rate checks. */
+const NO_RATE_CHECKS: ClientRateLimits = {
+  bodyTimeoutMs: 0,
+  bodyMinRate: 500,
+  requestTimeoutMs: 0,
+  sendMinRate: 0,
+  idleTimeoutMs: 0,
+  sendContendedRate: 0,
+};
 
 describe('the connection cap and a request waiting for the log to drain', () => {
   it('an announced request keeps its connection out of the idle order until the pipeline begins it', async () => {
     const waiting: { req: IncomingMessage; res: ServerResponse }[] = [];
     const server = createServer();
     const evicted: number[] = [];
-    const connections = createClientConnections(
-      server,
-      {
-        bodyTimeoutMs: 0,
-        bodyMinRate: 500,
-        requestTimeoutMs: 0,
-        sendMinRate: 0,
-        idleTimeoutMs: 0,
-        sendContendedRate: 0,
-      },
-      { maxConnections: 2, onDropped: () => evicted.push(0), onEvicted: () => evicted.push(1) },
-    );
+    const connections = createClientConnections(server, NO_RATE_CHECKS, {
+      maxConnections: 2,
+      onDropped: () => evicted.push(0),
+      onEvicted: () => evicted.push(1),
+    });
     // As the sidecar does while its log is congested: the request is announced, not begun.
     server.on('request', (req, res) => {
       connections.of(req.socket)?.announce();
@@ -75,18 +79,11 @@ describe('the connection cap and a request waiting for the log to drain', () => 
       finish?: () => void;
     }[] = [];
     const server = createServer();
-    const connections = createClientConnections(
-      server,
-      {
-        bodyTimeoutMs: 0,
-        bodyMinRate: 500,
-        requestTimeoutMs: 0,
-        sendMinRate: 0,
-        idleTimeoutMs: 0,
-        sendContendedRate: 0,
-      },
-      { maxConnections: 8, onDropped: () => undefined, onEvicted: () => undefined },
-    );
+    const connections = createClientConnections(server, NO_RATE_CHECKS, {
+      maxConnections: 8,
+      onDropped: () => undefined,
+      onEvicted: () => undefined,
+    });
     const begin = (socket: IncomingMessage['socket']) =>
       connections.of(socket)?.begin({
         startedAtMs: performance.now(),
