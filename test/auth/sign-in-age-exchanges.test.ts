@@ -115,6 +115,9 @@ describe('what a request opened, as the authentication ages past the window of i
     await docsEvents.waitFor(/data: 1/);
     const apiPoll = await open('/admin/api/poll', from, cookie);
     const pagePoll = await open('/admin/report', from, cookie, PAGE);
+    // A client that half-closes after its request (FIN): the request goes on, and is answered.
+    const halfClosed = await open('/admin/api/half-closed', from, cookie);
+    halfClosed.socket.end();
     // A client that reads nothing of a stream that fills every buffer on the way.
     const stalled = await open('/admin/flood', from, cookie);
     stalled.socket.pause();
@@ -132,6 +135,9 @@ describe('what a request opened, as the authentication ages past the window of i
     expect(headerOf(api, 'www-authenticate')).toBe(
       'Bearer realm="gatehouse", error="insufficient_user_authentication", error_description="A more recent sign-in is required", max_age="60"',
     );
+    const half = await halfClosed.waitFor(/"error":"fresh_sign_in_required"/, 1_500);
+    expect(statusesOf(half)).toEqual([401]);
+    await halfClosed.closed;
     const page = await pagePoll.waitFor(/^HTTP\/1\.1 302 [\s\S]*\r\n\r\n/, 1_500);
     expect(statusesOf(page)).toEqual([302]);
     expect(headerOf(page, 'location')).toBe(
@@ -151,6 +157,7 @@ describe('what a request opened, as the authentication ages past the window of i
       .toEqual(
         expect.arrayContaining([
           '/admin/api/poll',
+          '/admin/api/half-closed',
           '/admin/events',
           '/admin/flood',
           '/admin/leaving',
@@ -192,7 +199,7 @@ describe('what a request opened, as the authentication ages past the window of i
       }),
     ]);
     const responsesClosed = eventsOf('response_closed', from);
-    expect(responsesClosed).toHaveLength(4);
+    expect(responsesClosed).toHaveLength(5);
     for (const event of responsesClosed)
       expect(event).toMatchObject({ reason: 'fresh_sign_in_required', decision: FRESH_DECISION });
     docsTunnel.socket.destroy();
