@@ -73,14 +73,14 @@ export const OVERLOADS = [
 export type Overload = (typeof OVERLOADS)[number];
 
 /**
- * Why a client's response was cut while it waited on the client (`response_read_too_slow`): the
- * client took less than `--client-send-min-rate` over an idle timeout, or, while other requests
- * waited for an upstream connection, less than `--client-send-contended-rate` and its response's
- * connection was given to them.
+ * Why a slow client's request was cut: it took its response under `--client-send-min-rate` over
+ * an idle timeout (`response_read_too_slow`), or, while another caller's request waited for the
+ * upstream connection it held, it sent its body (`body_too_slow`) or took its response
+ * (`response_read_too_slow`) under `--client-contended-rate`, and the connection went to them.
  */
-export const SLOW_READS = ['under_min_rate', 'upstream_wanted'] as const;
+export const SLOW_CLIENTS = ['under_min_rate', 'upstream_wanted'] as const;
 
-export type SlowRead = (typeof SLOW_READS)[number];
+export type SlowClient = (typeof SLOW_CLIENTS)[number];
 
 /** Why a sign-in failed (`login_failed`): the reason of its `login_failed` event, on the callback's line too. */
 export const LOGIN_FAILURES = [
@@ -104,15 +104,15 @@ export const LOGIN_FAILURES = [
 
 export type LoginFailure = (typeof LOGIN_FAILURES)[number];
 
-export type ErrorCause = UpstreamFailure | RequestFault | Overload | SlowRead | LoginFailure;
+export type ErrorCause = UpstreamFailure | RequestFault | Overload | SlowClient | LoginFailure;
 
-export type CauseKind = 'upstream' | 'request' | 'overload' | 'slow_read' | 'login';
+export type CauseKind = 'upstream' | 'request' | 'overload' | 'slow_client' | 'login';
 
 const KIND_OF_CAUSE: ReadonlyMap<string, CauseKind> = new Map([
   ...UPSTREAM_FAILURES.map((c) => [c, 'upstream'] as const),
   ...REQUEST_FAULTS.map((c) => [c, 'request'] as const),
   ...OVERLOADS.map((c) => [c, 'overload'] as const),
-  ...SLOW_READS.map((c) => [c, 'slow_read'] as const),
+  ...SLOW_CLIENTS.map((c) => [c, 'slow_client'] as const),
   ...LOGIN_FAILURES.map((c) => [c, 'login'] as const),
 ]);
 

@@ -71,7 +71,7 @@ export const DEFAULT_CLIENT_LIMITS: ClientLimits = Object.freeze({
   bodyTimeoutMs: 20_000,
   bodyMinRate: 500,
   sendMinRate: 500,
-  sendContendedRate: 65_536,
+  contendedRate: 65_536,
   requestTimeoutMs: 600_000,
   anonymousShare: DEFAULT_ANONYMOUS_SHARE,
   clientShare: DEFAULT_CLIENT_SHARE,

@@ -42,6 +42,13 @@ beforeAll(async () => {
         if (!res.writableFinished) abandoned.push(req.url ?? '');
       });
       pump();
+    } else if (req.url === '/upload') {
+      // Reads the whole body before it answers: the upload holds its upstream connection meanwhile.
+      let bytes = 0;
+      req.on('data', (c: Buffer) => {
+        bytes += c.length;
+      });
+      req.on('end', () => res.end(`received ${bytes}`));
     } else res.end('small');
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -59,7 +66,7 @@ beforeAll(async () => {
     '5s',
     '--client-send-min-rate',
     '100000',
-    '--client-send-contended-rate',
+    '--client-contended-rate',
     '0',
   ]);
   // Every client setting as shipped.
@@ -225,5 +232,35 @@ describe('readers above the minimum rate, while others wait for the upstream con
     const cutFirst = downloads()[0]?.uri === '/big/shipped-1';
     expect(await (cutFirst ? first : second).readToClose()).toEqual({ reset: true });
     expect(await (cutFirst ? second : first).readToClose()).toEqual({ reset: false });
+  });
+
+  it('a slow upload gives its connection up too: 408 body_too_slow, upstream_wanted, and the waiting request is served', async () => {
+    // 600 B/s: over the body's minimum rate (500), far under the contended one.
+    const uploaders = ['127.0.5.4', '127.0.5.5'].map((from) => {
+      const socket = connect({ port: shipped.port, host: '127.0.0.1', localAddress: from });
+      socket.on('error', () => undefined);
+      socket.write('POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n');
+      const timer = setInterval(() => socket.write('x'.repeat(60)), 100);
+      socket.once('close', () => clearInterval(timer));
+      return socket;
+    });
+    await sleep(1_000); // both bodies stream to the application
+    const waiting = await openRaw(shipped.port, '127.0.5.6');
+    waiting.socket.write('GET /after-uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    await waiting.closed;
+    expect(statusesOf(waiting.received())).toEqual([200]);
+    const served = await lineOf('/after-uploads', shipped);
+    expect(served.durationMs).toBeGreaterThan(2_000); // it waited for a connection
+    expect(served.durationMs).toBeLessThan(8_000); // and got one before its 10 s ran out
+    const uploads = shipped.lines.filter((l) => l.type === 'request' && l.uri === '/upload');
+    expect(uploads).toEqual([
+      expect.objectContaining({
+        status: 408,
+        outcome: 'client_timeout',
+        error: 'body_too_slow',
+        errorCause: 'upstream_wanted',
+      }),
+    ]);
+    for (const socket of uploaders) socket.destroy();
   });
 });

@@ -22,7 +22,7 @@ describe('the slow-body check of client connections', () => {
         requestTimeoutMs: 0,
         sendMinRate: 0,
         idleTimeoutMs: 0,
-        sendContendedRate: 0,
+        contendedRate: 0,
       },
       { maxConnections: 8, onDropped: () => undefined, onEvicted: () => undefined },
     );

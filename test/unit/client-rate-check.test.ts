@@ -12,20 +12,25 @@ const LIMITS: ClientRateLimits = {
   requestTimeoutMs: 0,
   sendMinRate: 500,
   idleTimeoutMs: 10_000,
-  sendContendedRate: 65_536,
+  contendedRate: 65_536,
 };
 
-/** A connection whose response has started; `waiting` and the kernel's progress are set by hand. */
-function responding() {
+/**
+ * A connection whose response has started (or, `uploading`, whose body is being read and no
+ * response has started); `waiting`, the kernel's progress and the body received are set by hand.
+ */
+function responding(uploading = false) {
   const timeouts: string[] = [];
-  const state = { waiting: true, taken: 0, wanted: false };
+  const state = { waiting: !uploading, taken: 0, received: 0, wanted: false };
   const connection = {
     socket: {
       get bytesWritten() {
         return state.taken + 65_536;
       },
       writableLength: 65_536,
-      bytesRead: 0,
+      get bytesRead() {
+        return state.received;
+      },
     },
     bytesReadMark: 0,
     bytesWrittenMark: 0,
@@ -34,7 +39,7 @@ function responding() {
     sendSpanTaken: 0,
     current: {
       startedAtMs: 0,
-      reading: () => 'done' as const,
+      reading: () => (uploading ? ('reading' as const) : ('done' as const)),
       waitsOnClient: () => state.waiting,
       upstreamWanted: () => state.wanted,
       timeout: (reason: RequestTimeout, why: string) => timeouts.push(`${reason}:${why}`),
@@ -51,32 +56,58 @@ beforeEach(() => {
 afterEach(() => vi.useRealTimers());
 
 describe('the minimum response rate', () => {
-  const cases: [string, number, boolean, number | null, string | null][] = [
-    // bytes the client takes each second while its response waits, whether another caller waits
-    // for its upstream connection → the second it is cut (or never), and why
-    ['takes nothing', 0, false, 11, 'under_min_rate'],
-    ['a trickle: 64 bytes a second', 64, false, 11, 'under_min_rate'],
-    ['just under the rate', 499, false, 11, 'under_min_rate'],
-    ['the rate', 500, false, null, null],
-    ['a slow phone: 8 KiB a second', 8_192, false, null, null],
-    ['8 KiB a second while a request waits for its connection', 8_192, true, 6, 'upstream_wanted'],
-    ['a trickle while a request waits: cut at 5 s, not at the idle timeout', 64, true, 6, 'upstream_wanted'],
-    ['1 MB a second while a request waits', 1_000_000, true, null, null],
+  const cases: [string, 'response' | 'body', number, boolean, number | null, string | null][] = [
+    // what the client takes of its response or sends of its body each second, whether another
+    // caller waits for its upstream connection → the second it is cut (or never), and why
+    ['takes nothing', 'response', 0, false, 11, 'response_read_too_slow:under_min_rate'],
+    ['a trickle: 64 bytes a second', 'response', 64, false, 11, 'response_read_too_slow:under_min_rate'],
+    ['just under the rate', 'response', 499, false, 11, 'response_read_too_slow:under_min_rate'],
+    ['the rate', 'response', 500, false, null, null],
+    ['a slow phone: 8 KiB a second', 'response', 8_192, false, null, null],
+    [
+      '8 KiB a second while a request waits for its connection',
+      'response',
+      8_192,
+      true,
+      6,
+      'response_read_too_slow:upstream_wanted',
+    ],
+    [
+      'a trickle while a request waits: cut at 5 s, not at the idle timeout',
+      'response',
+      64,
+      true,
+      6,
+      'response_read_too_slow:upstream_wanted',
+    ],
+    ['1 MB a second while a request waits', 'response', 1_000_000, true, null, null],
+    ['an upload at 600 B/s while a request waits', 'body', 600, true, 5, 'body_too_slow:upstream_wanted'],
+    ['an upload at 600 B/s with nobody waiting: over the body minimum rate', 'body', 600, false, null, null],
+    ['an upload at 1 MB/s while a request waits', 'body', 1_000_000, true, null, null],
+    [
+      'an upload at 100 B/s: the body timeout, whoever waits',
+      'body',
+      100,
+      false,
+      26,
+      'body_too_slow:undefined',
+    ],
   ];
-  it.each(cases)('%s', (_name, perSecond, wanted, cutAt, why) => {
-    const { connection, state, timeouts } = responding();
+  it.each(cases)('%s', (_name, direction, perSecond, wanted, cutAt, expected) => {
+    const { connection, state, timeouts } = responding(direction === 'body');
     state.wanted = wanted;
     const check = createClientRateCheck(() => [connection], LIMITS);
     check.whileActive();
     let cut: number | null = null;
     for (let second = 1; second <= 40 && cut === null; second++) {
-      state.taken += perSecond;
+      if (direction === 'body') state.received += perSecond;
+      else state.taken += perSecond;
       vi.advanceTimersByTime(1_000);
       if (timeouts.length > 0) cut = second;
     }
     check.close();
     expect(cut).toBe(cutAt);
-    expect(timeouts).toEqual(why === null ? [] : [`response_read_too_slow:${why}`]);
+    expect(timeouts).toEqual(expected === null ? [] : [expected]);
   });
 
   it('the kernel buffers filled before the response was found waiting are not counted as taken', () => {
@@ -116,7 +147,7 @@ describe('the minimum response rate', () => {
 
   it('is off with both rates at 0, and with the idle timeout off; the check stops when nothing waits', () => {
     for (const limits of [
-      { ...LIMITS, sendMinRate: 0, sendContendedRate: 0 },
+      { ...LIMITS, sendMinRate: 0, contendedRate: 0 },
       { ...LIMITS, idleTimeoutMs: 0 },
     ]) {
       const { connection, timeouts } = responding();

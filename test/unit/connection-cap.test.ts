@@ -12,7 +12,7 @@ const NO_RATE_CHECKS: ClientRateLimits = {
   requestTimeoutMs: 0,
   sendMinRate: 0,
   idleTimeoutMs: 0,
-  sendContendedRate: 0,
+  contendedRate: 0,
 };
 
 describe('the connection cap and a request waiting for the log to drain', () => {

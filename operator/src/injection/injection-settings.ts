@@ -21,7 +21,7 @@ export const SIDECAR_LIMIT_FLAGS: readonly string[] = [
   'client-body-min-rate',
   'client-request-timeout',
   'client-send-min-rate',
-  'client-send-contended-rate',
+  'client-contended-rate',
   'upstream-queue-timeout',
   'upstream-queue-size',
   'anonymous-share',

@@ -82,10 +82,10 @@ Client limits (hostile and broken clients):
   --client-send-min-rate <B/s>  least a client must take of a response that waits on it, averaged over
                                 each --client-idle-timeout it keeps it waiting, else the connection
                                 is reset (default 500; 0: off)
-  --client-send-contended-rate <B/s>  least a client must take of a response that has waited on
-                                it for 5 s while another caller's request waits for the upstream
-                                connection it holds, else that connection goes to the request
-                                (default 65536; 0: off)
+  --client-contended-rate <B/s> least a client must send of its body, or take of a response that
+                                waits on it, over 5 s or more while another caller's request waits
+                                for the upstream connection it holds, else that connection goes to
+                                the request (default 65536; 0: off)
   --upstream-queue-timeout <d>  longest wait for an upstream connection, else 503 (default 10s)
   --upstream-queue-size <n>     requests waiting for an upstream connection; more get 503 (default 1024)
   --anonymous-share <fraction>  of upstream connections anonymous requests may hold together (default 0.5)
@@ -156,7 +156,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       'client-body-min-rate': { type: 'string', default: String(D.bodyMinRate) },
       'client-request-timeout': { type: 'string', default: '10m' },
       'client-send-min-rate': { type: 'string', default: String(D.sendMinRate) },
-      'client-send-contended-rate': { type: 'string', default: String(D.sendContendedRate) },
+      'client-contended-rate': { type: 'string', default: String(D.contendedRate) },
       'upstream-queue-timeout': { type: 'string', default: '10s' },
       'upstream-queue-size': { type: 'string', default: String(D.maxQueue) },
       'anonymous-share': { type: 'string', default: String(D.anonymousShare) },
@@ -230,7 +230,7 @@ export function parseSidecarFlags(argv: string[], env: NodeJS.ProcessEnv = proce
       bodyMinRate: integer('client-body-min-rate', 1, 1024 * 1024 * 1024),
       requestTimeoutMs: duration('client-request-timeout'),
       sendMinRate: integer('client-send-min-rate', 0, 1024 * 1024 * 1024),
-      sendContendedRate: integer('client-send-contended-rate', 0, 1024 * 1024 * 1024),
+      contendedRate: integer('client-contended-rate', 0, 1024 * 1024 * 1024),
       queueTimeoutMs: duration('upstream-queue-timeout'),
       maxQueue: integer('upstream-queue-size', 1, 1_000_000),
       anonymousShare: fraction('anonymous-share'),

@@ -275,21 +275,21 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     labelNames: ['app', 'cause'],
     registers: [registry],
   });
-  const slowReaders = new Counter({
-    name: 'gatehouse_slow_readers_reset_total',
-    help: 'Responses cut because their clients took them too slowly (response_read_too_slow), by application and why (under_min_rate, upstream_wanted: the errorCause of their log lines).',
+  const slowClients = new Counter({
+    name: 'gatehouse_slow_clients_cut_total',
+    help: 'Requests cut because their clients were too slow: a response taken under the minimum rate (under_min_rate), or a body sent or a response taken under the contended rate while another caller waited for the upstream connection (upstream_wanted); by application and why (the errorCause of their log lines).',
     labelNames: ['app', 'cause'],
     registers: [registry],
   });
   /**
    * Each kind of cause counted by its own metric: the application's, the parser's, the gateway's,
-   * the slow readers'.
+   * the slow clients'.
    */
   const countedCauses = {
     upstream: upstreamFailures,
     request: malformedRequests,
     overload: overloadRefusals,
-    slow_read: slowReaders,
+    slow_client: slowClients,
   };
   const upstreamCookiesDropped = new Counter({
     name: 'gatehouse_upstream_cookies_dropped_total',

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { RequestFault, SlowRead } from '../../../contract/error-causes.ts';
+import type { RequestFault, SlowClient } from '../../../contract/error-causes.ts';
 import type { LinkedOrder, OrderLink } from '../../../lib/linked-order.ts';
 
 /**
@@ -111,7 +111,7 @@ export interface ConnectionRequest {
    * response its client took too slowly, `why` it was cut: resets it, so the kernel drops what it
    * still holds).
    */
-  timeout(reason: RequestTimeout, why?: SlowRead): void;
+  timeout(reason: RequestTimeout, why?: SlowClient): void;
   /** The connection broke mid-request (a parse error in its body, or the client's FIN mid-body). */
   broken(code: string, cause: RequestFault): void;
   /**

@@ -20,17 +20,18 @@ export interface ClientRateLimits {
   /** The client idle timeout (ms): the span over which the response rate is averaged. */
   readonly idleTimeoutMs: number;
   /**
-   * Least bytes a second a client must take of a response that waits on it, for CONTENDED_GRACE_MS
-   * or more, while another caller's request waits for the upstream connection it holds; below, the
-   * connection goes to that request. 0 turns it off.
+   * Least bytes a second a client must send of its body, or take of a response that waits on it,
+   * over CONTENDED_GRACE_MS or more, while another caller's request waits for the upstream
+   * connection it holds; below, the connection goes to that request. 0 turns it off.
    */
-  readonly sendContendedRate: number;
+  readonly contendedRate: number;
 }
 
 /**
- * How long a response must have waited on its client before its upstream connection may go to a
- * request waiting for one (at most the idle timeout): half the default queue timeout, so that the
- * waiting request is served well before its own 10 s run out.
+ * How long a body must have been read, or a response have waited on its client, before its
+ * upstream connection may go to a request waiting for one (at most the idle timeout for a
+ * response): half the default queue timeout, so that the waiting request is served well before
+ * its own 10 s run out.
  */
 export const CONTENDED_GRACE_MS = 5_000;
 
@@ -70,7 +71,7 @@ export function createClientRateCheck(
     for (const connection of connections()) {
       const request = connection.current;
       if (request === null) continue;
-      if (checkReading(connection, now, limits)) active++;
+      if (checkReading(connection, now, limits, round)) active++;
       if (checkSending(connection, now, limits, round)) active++;
     }
     if (active === 0 && check !== null) {
@@ -94,8 +95,19 @@ export function createClientRateCheck(
   };
 }
 
-/** The body and deadline checks of a connection's current request; true while it is being read. */
-function checkReading(connection: ClientConnection, now: number, limits: ClientRateLimits): boolean {
+/**
+ * The body and deadline checks of a connection's current request; true while it is being read.
+ * A body that arrives at just over `bodyMinRate` keeps the upstream connection it streams to for
+ * as long as it lasts (a megabyte at 600 B/s: half an hour), as a response taken slowly does: so
+ * while another caller's request waits for that connection, a body sent at under `contendedRate`
+ * over CONTENDED_GRACE_MS or more gives it up (408 `body_too_slow`, `upstream_wanted`).
+ */
+function checkReading(
+  connection: ClientConnection,
+  now: number,
+  limits: ClientRateLimits,
+  round: { freeing: number },
+): boolean {
   const request = connection.current;
   if (request === null) return false;
   const reading = request.reading();
@@ -109,6 +121,14 @@ function checkReading(connection: ClientConnection, now: number, limits: ClientR
   const received = connection.socket.bytesRead - connection.bytesReadMark;
   const allowed = limits.bodyTimeoutMs + (received / limits.bodyMinRate) * 1000;
   if (connection.readingMs > allowed) request.timeout('body_too_slow');
+  else if (
+    connection.readingMs >= CONTENDED_GRACE_MS &&
+    (received * 1000) / connection.readingMs < limits.contendedRate &&
+    request.upstreamWanted(round.freeing)
+  ) {
+    round.freeing++;
+    request.timeout('body_too_slow', 'upstream_wanted');
+  }
   return true;
 }
 
@@ -124,7 +144,7 @@ function checkReading(connection: ClientConnection, now: number, limits: ClientR
  * network, which would otherwise count as taken), and again whenever the client has caught up.
  * Such readers may ask again at once, and hold the connections again for as long: so while
  * another caller's request waits for the upstream connection a response holds, a client that has
- * kept it waiting for CONTENDED_GRACE_MS at under `sendContendedRate` gives it up. Holding the
+ * kept it waiting for CONTENDED_GRACE_MS at under `contendedRate` gives it up. Holding the
  * connections then costs a reader that rate each, not a few bytes.
  */
 function checkSending(
@@ -136,7 +156,7 @@ function checkSending(
   const request = connection.current;
   if (
     request === null ||
-    (limits.sendMinRate === 0 && limits.sendContendedRate === 0) ||
+    (limits.sendMinRate === 0 && limits.contendedRate === 0) ||
     limits.idleTimeoutMs === 0 ||
     !request.waitsOnClient()
   ) {
@@ -154,7 +174,7 @@ function checkSending(
   const elapsed = now - connection.sendSpanStartMs;
   const rate = ((taken - connection.sendSpanTaken) * 1000) / elapsed;
   if (
-    rate < limits.sendContendedRate &&
+    rate < limits.contendedRate &&
     elapsed >= Math.min(CONTENDED_GRACE_MS, limits.idleTimeoutMs) &&
     request.upstreamWanted(round.freeing)
   ) {

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { RequestFault, SlowRead } from '../../../contract/error-causes.ts';
+import type { RequestFault, SlowClient } from '../../../contract/error-causes.ts';
 import { HttpError } from '../../../contract/errors.ts';
 import { resetConnection } from '../../../lib/net/connection-reset.ts';
 import { sendError } from '../http/error-response.ts';
@@ -25,7 +25,7 @@ function interrupt(
   res: ServerResponse,
   error: HttpError | null,
   outcome: RequestScope['outcome'],
-  cause: RequestFault | SlowRead | null = null,
+  cause: RequestFault | SlowClient | null = null,
   reset = false,
 ): void {
   const socket = scope.socket;
