@@ -1,4 +1,4 @@
-import type { ClientConnection } from './client-connection.ts';
+import type { ClientConnection, ConnectionRequest, RequestTimeout } from './client-connection.ts';
 
 /**
  * Limits on how slowly a client may send a request (after Apache's mod_reqtimeout) and take its
@@ -121,14 +121,32 @@ function checkReading(
   const received = connection.socket.bytesRead - connection.bytesReadMark;
   const allowed = limits.bodyTimeoutMs + (received / limits.bodyMinRate) * 1000;
   if (connection.readingMs > allowed) request.timeout('body_too_slow');
-  else if (
-    connection.readingMs >= CONTENDED_GRACE_MS &&
-    (received * 1000) / connection.readingMs < limits.contendedRate &&
-    request.upstreamWanted(round.freeing)
-  ) {
-    round.freeing++;
-    request.timeout('body_too_slow', 'upstream_wanted');
+  else {
+    const rate = (received * 1000) / connection.readingMs;
+    yieldsToWaiting(request, 'body_too_slow', connection.readingMs, CONTENDED_GRACE_MS, rate, limits, round);
   }
+  return true;
+}
+
+/**
+ * Gives a slow client's upstream connection to a request of another caller waiting for it (see
+ * Admission.wanted): when the client has been at it for `graceMs` or more (`spanMs`), at under
+ * the contended rate. True when it did: the request is cut (`upstream_wanted`), and counted in
+ * the round as freeing a connection.
+ */
+function yieldsToWaiting(
+  request: ConnectionRequest,
+  reason: RequestTimeout,
+  spanMs: number,
+  graceMs: number,
+  rate: number,
+  limits: ClientRateLimits,
+  round: { freeing: number },
+): boolean {
+  if (spanMs < graceMs || rate >= limits.contendedRate || !request.upstreamWanted(round.freeing))
+    return false;
+  round.freeing++;
+  request.timeout(reason, 'upstream_wanted');
   return true;
 }
 
@@ -173,15 +191,8 @@ function checkSending(
   }
   const elapsed = now - connection.sendSpanStartMs;
   const rate = ((taken - connection.sendSpanTaken) * 1000) / elapsed;
-  if (
-    rate < limits.contendedRate &&
-    elapsed >= Math.min(CONTENDED_GRACE_MS, limits.idleTimeoutMs) &&
-    request.upstreamWanted(round.freeing)
-  ) {
-    round.freeing++;
-    request.timeout('response_read_too_slow', 'upstream_wanted');
-    return true;
-  }
+  const grace = Math.min(CONTENDED_GRACE_MS, limits.idleTimeoutMs);
+  if (yieldsToWaiting(request, 'response_read_too_slow', elapsed, grace, rate, limits, round)) return true;
   if (elapsed < limits.idleTimeoutMs) return true;
   if (rate < limits.sendMinRate) {
     request.timeout('response_read_too_slow', 'under_min_rate');
