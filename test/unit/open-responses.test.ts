@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemorySink } from '../../lib/log/log-sink.ts';
-import { createOpenResponses, type ResponseEnd } from '../../sidecar/src/pipeline/open-responses.ts';
+import type { LiveEnd } from '../../sidecar/src/pipeline/live-deadline.ts';
+import { createOpenResponses } from '../../sidecar/src/pipeline/open-responses.ts';
 import type { RequestScope } from '../../sidecar/src/request-scope.ts';
 
 // The credentials' ends of the responses in progress share one timer, armed for the earliest
@@ -9,7 +10,7 @@ import type { RequestScope } from '../../sidecar/src/request-scope.ts';
 const sink = createMemorySink();
 let ended: string[] = [];
 /** What the proxy does to a request in progress (here: notes it, unless it was over). */
-const end = (scope: RequestScope, why: ResponseEnd): boolean => {
+const end = (scope: RequestScope, why: LiveEnd): boolean => {
   if ((scope as unknown as { over: boolean }).over) return false;
   ended.push(`${scope.requestId}:${why.reason}`);
   return true;

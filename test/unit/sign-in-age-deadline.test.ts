@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RenderedPolicy } from '../../contract/config/rendered-policy.ts';
 import { createMemorySink } from '../../lib/log/log-sink.ts';
+import type { LiveEnd } from '../../sidecar/src/pipeline/live-deadline.ts';
 import { endedMeanwhile } from '../../sidecar/src/pipeline/live-deadline.ts';
-import { createOpenResponses, type ResponseEnd } from '../../sidecar/src/pipeline/open-responses.ts';
+import { createOpenResponses } from '../../sidecar/src/pipeline/open-responses.ts';
 import { createUpgradeRegistry } from '../../sidecar/src/pipeline/stages/proxy-upgrade.ts';
 import { compilePolicyEngine, type PolicyEngine } from '../../sidecar/src/policy/engine.ts';
 import { nextWindowEnd } from '../../sidecar/src/policy/selectors/signed-in-within.ts';
@@ -129,7 +130,7 @@ describe('responses in progress as the authentication ages', () => {
     const state = stateOf(compilePolicyEngine(ADMIN_RECENT));
     const ended: string[] = [];
     const responses = createOpenResponses(
-      (scope: RequestScope, why: ResponseEnd) => ended.push(`${scope.requestId}:${why.reason}`) > 0,
+      (scope: RequestScope, why: LiveEnd) => ended.push(`${scope.requestId}:${why.reason}`) > 0,
       () => state,
     );
     responses.add(admitted(state, 'admin', '/admin/live', 300));
@@ -170,7 +171,7 @@ describe('responses in progress as the authentication ages', () => {
     let current = before;
     const ended: string[] = [];
     const responses = createOpenResponses(
-      (scope: RequestScope, why: ResponseEnd) => ended.push(`${scope.requestId}:${why.reason}`) > 0,
+      (scope: RequestScope, why: LiveEnd) => ended.push(`${scope.requestId}:${why.reason}`) > 0,
       () => current,
     );
     const open = admitted(before, 'docs', '/docs/live', 60);

@@ -35,6 +35,16 @@ export interface ClientRateLimits {
  */
 export const CONTENDED_GRACE_MS = 5_000;
 
+/**
+ * One check of every connection: its time, and the upstream connections given up in it for
+ * requests waiting (a slot is released only once its request has closed, so the next holder
+ * asked must not count it as still held).
+ */
+interface Round {
+  readonly now: number;
+  freeing: number;
+}
+
 /** How often the requests in progress are checked (ms). */
 const CHECK_INTERVAL_MS = 1_000;
 
@@ -63,16 +73,13 @@ export function createClientRateCheck(
   let check: NodeJS.Timeout | null = null;
   let closed = false;
   const checkReads = (): void => {
-    const now = performance.now();
     let active = 0;
-    // Upstream connections given up in this round for requests waiting: a slot is released only
-    // when its response has closed, so the next holder asked must not count it as still held.
-    const round = { freeing: 0 };
+    const round: Round = { now: performance.now(), freeing: 0 };
     for (const connection of connections()) {
       const request = connection.current;
       if (request === null) continue;
-      if (checkReading(connection, now, limits, round)) active++;
-      if (checkSending(connection, now, limits, round)) active++;
+      if (checkReading(connection, limits, round)) active++;
+      if (checkSending(connection, limits, round)) active++;
     }
     if (active === 0 && check !== null) {
       clearInterval(check);
@@ -102,17 +109,12 @@ export function createClientRateCheck(
  * while another caller's request waits for that connection, a body sent at under `contendedRate`
  * over CONTENDED_GRACE_MS or more gives it up (408 `body_too_slow`, `upstream_wanted`).
  */
-function checkReading(
-  connection: ClientConnection,
-  now: number,
-  limits: ClientRateLimits,
-  round: { freeing: number },
-): boolean {
+function checkReading(connection: ClientConnection, limits: ClientRateLimits, round: Round): boolean {
   const request = connection.current;
   if (request === null) return false;
   const reading = request.reading();
   if (reading === 'done') return false;
-  if (limits.requestTimeoutMs > 0 && now - request.startedAtMs > limits.requestTimeoutMs) {
+  if (limits.requestTimeoutMs > 0 && round.now - request.startedAtMs > limits.requestTimeoutMs) {
     request.timeout('request_deadline');
     return true;
   }
@@ -141,7 +143,7 @@ function yieldsToWaiting(
   graceMs: number,
   rate: number,
   limits: ClientRateLimits,
-  round: { freeing: number },
+  round: Round,
 ): boolean {
   if (spanMs < graceMs || rate >= limits.contendedRate || !request.upstreamWanted(round.freeing))
     return false;
@@ -165,12 +167,7 @@ function yieldsToWaiting(
  * kept it waiting for CONTENDED_GRACE_MS at under `contendedRate` gives it up. Holding the
  * connections then costs a reader that rate each, not a few bytes.
  */
-function checkSending(
-  connection: ClientConnection,
-  now: number,
-  limits: ClientRateLimits,
-  round: { freeing: number },
-): boolean {
+function checkSending(connection: ClientConnection, limits: ClientRateLimits, round: Round): boolean {
   const request = connection.current;
   if (
     request === null ||
@@ -185,11 +182,11 @@ function checkSending(
   // What the kernel has taken: what was written, less what it has not accepted yet.
   const taken = socket.bytesWritten - socket.writableLength;
   if (connection.sendSpanStartMs < 0) {
-    connection.sendSpanStartMs = now;
+    connection.sendSpanStartMs = round.now;
     connection.sendSpanTaken = taken;
     return true;
   }
-  const elapsed = now - connection.sendSpanStartMs;
+  const elapsed = round.now - connection.sendSpanStartMs;
   const rate = ((taken - connection.sendSpanTaken) * 1000) / elapsed;
   const grace = Math.min(CONTENDED_GRACE_MS, limits.idleTimeoutMs);
   if (yieldsToWaiting(request, 'response_read_too_slow', elapsed, grace, rate, limits, round)) return true;
@@ -198,7 +195,7 @@ function checkSending(
     request.timeout('response_read_too_slow', 'under_min_rate');
     return true;
   }
-  connection.sendSpanStartMs = now;
+  connection.sendSpanStartMs = round.now;
   connection.sendSpanTaken = taken;
   return true;
 }

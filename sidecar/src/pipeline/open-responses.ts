@@ -6,12 +6,6 @@ import { closureUnder, type LiveClosure } from './live-closure.ts';
 import { deadlineOf, endAtDeadline, endedMeanwhile, type LiveEnd, logDeadlineEnd } from './live-deadline.ts';
 
 /**
- * Why a response in progress was ended: a new config's verdict, its user's authentication aged
- * past a window of its policies, or the end of its credential.
- */
-export type ResponseEnd = LiveEnd;
-
-/**
  * Proxied requests in progress, from the moment they wait for the application until their
  * response has ended, so that what ends a session or denies its caller reaches them as it
  * reaches tunnels. A request is judged when it arrives, but a stream of events, a long poll or
@@ -28,7 +22,7 @@ export interface OpenResponses {
    * Why a request about to go to the application must not (see closureSince), or its deadline
    * (deadlineOf) passed while its stages waited; null when it may go.
    */
-  endedBeforeSent(scope: RequestScope): ResponseEnd | null;
+  endedBeforeSent(scope: RequestScope): LiveEnd | null;
   /** Calls `visit` for each request in progress, in the order they went to the application. */
   forEachOpen(visit: (scope: RequestScope) => void): void;
   /** Ends those a new config ends (see closureUnder), calling `closed` for each it ended. */
@@ -48,7 +42,7 @@ export function createOpenResponses(
    * Stops a request in progress (answered when nothing was sent yet, else its connection cut),
    * or says false when it was over already.
    */
-  end: (scope: RequestScope, why: ResponseEnd) => boolean,
+  end: (scope: RequestScope, why: LiveEnd) => boolean,
   /** The runtime state in force (the last config installed). */
   current: () => RuntimeState | undefined = () => undefined,
 ): OpenResponses {

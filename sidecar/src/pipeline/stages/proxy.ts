@@ -22,7 +22,8 @@ import {
   unsupportedTransferCoding,
   upstreamFault,
 } from '../../upstream/upstream-errors.ts';
-import type { OpenResponses, ResponseEnd } from '../open-responses.ts';
+import type { LiveEnd } from '../live-deadline.ts';
+import type { OpenResponses } from '../open-responses.ts';
 import { CHALLENGE, refusalOf, signInOrChallenge } from './authorize.ts';
 
 /**
@@ -115,7 +116,7 @@ function upstreamBody(req: IncomingMessage): CoalescedBody {
  * Ends a proxied request in progress (see OpenResponses): answered as it would be now when
  * nothing was sent yet, else its connection reset. False when it was over already.
  */
-export function endForwarded(scope: RequestScope, why: ResponseEnd, closing: boolean): boolean {
+export function endForwarded(scope: RequestScope, why: LiveEnd, closing: boolean): boolean {
   const res = scope.response;
   if (res === null || scope.interrupted || res.writableFinished || res.destroyed || scope.socket.destroyed)
     return false;
