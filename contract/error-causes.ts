@@ -60,13 +60,15 @@ export type RequestFault = (typeof REQUEST_FAULTS)[number];
 
 /**
  * Why a request found no room (`upstream_busy`, `tunnel_limit`): the whole queue or the tunnels
- * were full, or only the caller's share of them, or no upstream connection came in time.
+ * were full, or the anonymous share of the tunnels, or only the caller's share of them, or no
+ * upstream connection came in time.
  */
 export const OVERLOADS = [
   'queue_full',
   'caller_queue_full',
   'queue_timeout',
   'tunnels_full',
+  'anonymous_tunnels_full',
   'caller_tunnels_full',
 ] as const;
 

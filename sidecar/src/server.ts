@@ -5,11 +5,7 @@ import type { RequestFault } from '../../contract/error-causes.ts';
 import { HttpError } from '../../contract/errors.ts';
 import { logEvent } from '../../contract/event-writer.ts';
 import { revocationTarget } from '../../contract/revocations.ts';
-import {
-  DEFAULT_ANONYMOUS_SHARE,
-  DEFAULT_CLIENT_SHARE,
-  DEFAULT_QUEUE_TIMEOUT_MS,
-} from '../../lib/admission.ts';
+import { DEFAULT_CLIENT_SHARE, DEFAULT_QUEUE_TIMEOUT_MS } from '../../lib/admission.ts';
 import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import type { LogSink } from '../../lib/log/log-sink.ts';
 import { createProviderCalls } from './auth/provider-calls.ts';
@@ -73,7 +69,6 @@ export const DEFAULT_CLIENT_LIMITS: ClientLimits = Object.freeze({
   sendMinRate: 500,
   contendedRate: 65_536,
   requestTimeoutMs: 600_000,
-  anonymousShare: DEFAULT_ANONYMOUS_SHARE,
   clientShare: DEFAULT_CLIENT_SHARE,
   queueTimeoutMs: DEFAULT_QUEUE_TIMEOUT_MS,
   maxQueue: 1024,

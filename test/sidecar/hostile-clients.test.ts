@@ -581,7 +581,8 @@ describe('paths of the request and the upgrade that hold resources', () => {
   });
 
   it('tunnel caps: per caller and overall, 503 tunnel_limit logged, a closed tunnel frees its place', async () => {
-    const { gate, close } = await gateWith({ maxClientTunnels: 2, maxTunnels: 3 });
+    // Every caller here is anonymous: no share of the tunnels kept for identified ones.
+    const { gate, close } = await gateWith({ maxClientTunnels: 2, maxTunnels: 3, anonymousShare: 1 });
     try {
       const open = async (from: string) => {
         const c = await openRaw(gate.port, from);
@@ -608,6 +609,57 @@ describe('paths of the request and the upgrade that hold resources', () => {
       for (const c of [a2, a3, b1, c1, c2]) c.socket.destroy();
     } finally {
       await close();
+    }
+  });
+
+  it('anonymous callers hold their share of the tunnels together, not all of them: a signed-in caller still opens its WebSockets', async () => {
+    const token = newServiceToken();
+    const upstream = await startHostileUpstream();
+    const gate = await startSidecar(
+      testConfig({
+        upstream: { url: upstream.url },
+        authentication: { serviceTokens: { tokens: [{ id: 'ci-bot', secretHash: token.secretHash }] } },
+      }),
+      { maxTunnels: 4, maxClientTunnels: 2, anonymousShare: 0.5 },
+    );
+    const opened: Awaited<ReturnType<typeof openRaw>>[] = [];
+    const open = async (from: string, path: string, signedIn = false) => {
+      const c = await openRaw(gate.port, from);
+      opened.push(c);
+      const credentials = `cf-access-client-id: ci-bot\r\ncf-access-client-secret: ${token.secret}\r\n`;
+      const handshake = upgradeRequest(path);
+      c.socket.write(signedIn ? handshake.replace('\r\n\r\n', `\r\n${credentials}\r\n`) : handshake);
+      await c.waitFor(/HTTP\/1\.1 (101|503)/);
+      return statusesOf(c.received())[0];
+    };
+    try {
+      // Two anonymous addresses, each under its own cap of 2: together they may hold 2 of the 4.
+      const anonymous = [
+        await open('127.0.3.1', '/ws?a1'),
+        await open('127.0.3.1', '/ws?a2'),
+        await open('127.0.3.2', '/ws?b1'),
+        await open('127.0.3.2', '/ws?b2'),
+      ];
+      const identified = [await open('127.0.3.3', '/ws?s1', true), await open('127.0.3.3', '/ws?s2', true)];
+      expect({ anonymous, identified }).toEqual({ anonymous: [101, 101, 503, 503], identified: [101, 101] });
+      const refused = () => gate.records().filter((l) => l.status === 503);
+      await eventually('the refusals are logged', () => refused().length === 2);
+      expect(refused().map((l) => [l.uri, l.clientIp, l.error, l.errorCause])).toEqual([
+        ['/ws?b1', '127.0.3.2', 'tunnel_limit', 'anonymous_tunnels_full'],
+        ['/ws?b2', '127.0.3.2', 'tunnel_limit', 'anonymous_tunnels_full'],
+      ]);
+      expect(await overloadRefusals(gate)).toEqual({ anonymous_tunnels_full: 2 });
+      // An anonymous tunnel that closes gives its place to the next anonymous caller.
+      opened[0]?.socket.destroy();
+      await eventually(
+        'the closed tunnel is gone',
+        async () => (await open('127.0.3.2', '/ws?b3')) === 101,
+        2_000,
+      );
+    } finally {
+      for (const c of opened) c.socket.destroy();
+      await gate.close();
+      await upstream.close();
     }
   });
 

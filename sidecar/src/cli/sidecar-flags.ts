@@ -88,7 +88,8 @@ Client limits (hostile and broken clients):
                                 the request (default 65536; 0: off)
   --upstream-queue-timeout <d>  longest wait for an upstream connection, else 503 (default 10s)
   --upstream-queue-size <n>     requests waiting for an upstream connection; more get 503 (default 1024)
-  --anonymous-share <fraction>  of upstream connections anonymous requests may hold together (default 0.5)
+  --anonymous-share <fraction>  of upstream connections, and of --max-tunnels, anonymous requests may
+                                hold together (default 0.5)
   --client-share <fraction>     of upstream connections one caller may hold (default 0.25)
   --max-tunnels <n>             WebSocket tunnels open at once (default 4096)
   --max-client-tunnels <n>      WebSocket tunnels one caller may hold (default 512)

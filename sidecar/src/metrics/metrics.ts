@@ -271,7 +271,7 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
   });
   const overloadRefusals = new Counter({
     name: 'gatehouse_overload_refusals_total',
-    help: 'Requests refused for want of room (503 upstream_busy, tunnel_limit), by application and why (queue_full, caller_queue_full, queue_timeout, tunnels_full, caller_tunnels_full: the errorCause of their log lines).',
+    help: 'Requests refused for want of room (503 upstream_busy, tunnel_limit), by application and why (queue_full, caller_queue_full, queue_timeout, tunnels_full, anonymous_tunnels_full, caller_tunnels_full: the errorCause of their log lines).',
     labelNames: ['app', 'cause'],
     registers: [registry],
   });

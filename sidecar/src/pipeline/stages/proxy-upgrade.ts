@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ErrorCause } from '../../../../contract/error-causes.ts';
 import { HttpError } from '../../../../contract/errors.ts';
-import type { AdmissionTicket } from '../../../../lib/admission.ts';
+import { type AdmissionTicket, type Claimant, DEFAULT_ANONYMOUS_SHARE } from '../../../../lib/admission.ts';
 import { callAt } from '../../../../lib/call-at.ts';
 import { resetConnection } from '../../../../lib/net/connection-reset.ts';
 import { sendRawError } from '../../http/error-response.ts';
@@ -28,9 +28,21 @@ export interface TunnelLimits {
   readonly maxTunnels: number;
   /** Most tunnels one caller (identity, or client IP when anonymous) may hold. */
   readonly maxClientTunnels: number;
+  /**
+   * Fraction of `maxTunnels` anonymous callers may hold together, (0, 1]: the rest stays for
+   * identified ones, as in the upstream pool (`--anonymous-share`).
+   */
+  readonly anonymousShare: number;
 }
 
-export const DEFAULT_TUNNEL_LIMITS: TunnelLimits = Object.freeze({ maxTunnels: 4096, maxClientTunnels: 512 });
+export const DEFAULT_TUNNEL_LIMITS: TunnelLimits = Object.freeze({
+  maxTunnels: 4096,
+  maxClientTunnels: 512,
+  anonymousShare: DEFAULT_ANONYMOUS_SHARE,
+});
+
+/** Which cap refused a tunnel: the `errorCause` of its 503 `tunnel_limit`. */
+export type TunnelRefusal = 'tunnels_full' | 'anonymous_tunnels_full' | 'caller_tunnels_full';
 
 /** Open upgraded connections, so shutdown and policy changes can find and close them. */
 export interface UpgradeRegistry {
@@ -46,7 +58,7 @@ export interface UpgradeRegistry {
    */
   closureNow(scope: RequestScope): LiveEnd | null;
   /** Reserves a tunnel for a caller (null), or says which cap is reached. Undo with `delete`. */
-  reserve(scope: RequestScope, key: string): 'tunnels_full' | 'caller_tunnels_full' | null;
+  reserve(scope: RequestScope, caller: Claimant): TunnelRefusal | null;
   /**
    * Registers an open tunnel, ended by `close`: at its deadline too (see deadlineOf), when its
    * credential ends or its user's authentication ages past a window of its policies.
@@ -82,8 +94,12 @@ export function createUpgradeRegistry(
   current: () => RuntimeState | undefined = () => undefined,
 ): UpgradeRegistry {
   const open = new Map<RequestScope, OpenTunnel>();
-  const reserved = new Map<RequestScope, string>();
+  const reserved = new Map<RequestScope, Claimant>();
   const perKey = new Map<string, number>();
+  // Eight anonymous addresses (512 tunnels each) held every tunnel: the WebSockets of the
+  // application's signed-in users were refused for as long as they stayed open.
+  const anonymousLimit = Math.max(1, Math.floor(limits.maxTunnels * limits.anonymousShare));
+  let anonymousHeld = 0;
   /**
    * Arms the timer of a tunnel's deadline; at it the tunnel ends (`websocket_closed`, and the
    * tunnel's line says why in `error`), or its next deadline is armed. A request is checked when
@@ -114,11 +130,14 @@ export function createUpgradeRegistry(
   return {
     clientStallMs,
     closureNow: (scope) => endedMeanwhile(current(), scope),
-    reserve(scope, key) {
+    reserve(scope, caller) {
       if (reserved.size >= limits.maxTunnels) return 'tunnels_full';
+      if (caller.anonymous && anonymousHeld >= anonymousLimit) return 'anonymous_tunnels_full';
+      const { key } = caller;
       if ((perKey.get(key) ?? 0) >= limits.maxClientTunnels) return 'caller_tunnels_full';
-      reserved.set(scope, key);
+      reserved.set(scope, caller);
       perKey.set(key, (perKey.get(key) ?? 0) + 1);
+      if (caller.anonymous) anonymousHeld++;
       return null;
     },
     add(scope, close) {
@@ -129,9 +148,11 @@ export function createUpgradeRegistry(
     delete(scope) {
       open.get(scope)?.disarm();
       open.delete(scope);
-      const key = reserved.get(scope);
-      if (key === undefined) return;
+      const caller = reserved.get(scope);
+      if (caller === undefined) return;
       reserved.delete(scope);
+      if (caller.anonymous) anonymousHeld--;
+      const { key } = caller;
       const left = (perKey.get(key) ?? 1) - 1;
       if (left === 0) perKey.delete(key);
       else perKey.set(key, left);
@@ -219,7 +240,7 @@ export function proxyUpgrade(
       }
     });
     const claimant = claimantOf(scope);
-    const full = registry.reserve(scope, claimant.key);
+    const full = registry.reserve(scope, claimant);
     if (full !== null) {
       refuse(TUNNEL_LIMIT, full);
       return;
