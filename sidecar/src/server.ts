@@ -164,7 +164,11 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   let inFlight = 0;
   let started = 0;
   let drained: (() => void) | undefined;
-  const upgrades = createUpgradeRegistry(limits, limits.idleTimeoutMs, () => state);
+  const upgrades = createUpgradeRegistry(
+    limits,
+    { spanMs: limits.idleTimeoutMs, minRate: limits.sendMinRate },
+    () => state,
+  );
   const responses = createOpenResponses(
     (scope, why) => endForwarded(scope, why, draining),
     () => state,

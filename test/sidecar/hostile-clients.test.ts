@@ -437,6 +437,62 @@ describe('paths of the request and the upgrade that hold resources', () => {
     }
   });
 
+  it('a tunnel whose client takes a few bytes now and then, under --client-send-min-rate over an idle timeout it keeps the application waiting, is reset; one that reads at the rate stays', async () => {
+    const { url: appUrl, close: closeApp } = await webSocketApp();
+    // 10 MB/s over each 2 s the application waits on the client (500 B/s over 60 s as shipped):
+    // on loopback the kernel lets the sidecar write again only once it has sent a megabyte or
+    // more of what it holds, so a client slow enough to be seen by a slower rate would take no
+    // write at all in 2 s, and be cut as stalled.
+    const gate = await startSidecar(testConfig({ upstream: { url: appUrl } }), {
+      idleTimeoutMs: 2_000,
+      sendMinRate: 10_000_000,
+    });
+    /** Takes at most `bytes` of what a paused socket holds. */
+    const take = (socket: Socket, bytes: number): void => {
+      if (socket.readableLength > 0) socket.read(Math.min(bytes, socket.readableLength));
+    };
+    try {
+      // A trickle: 32 KiB every 20 ms, 1.6 MB/s, never silent for the stall's 2 s.
+      const trickler = await openRaw(gate.port, '127.0.2.44');
+      trickler.socket.write(upgradeRequest('/ws-feed?trickle'));
+      trickler.socket.removeAllListeners('data');
+      trickler.socket.pause();
+      const reader = await openRaw(gate.port, '127.0.2.45');
+      let read = 0;
+      reader.socket.removeAllListeners('data'); // counts what it reads instead of keeping it
+      reader.socket.on('data', (c: Buffer) => {
+        read += c.length;
+      });
+      reader.socket.write(upgradeRequest('/ws-feed?reader'));
+      const taking = setInterval(() => {
+        if (!trickler.socket.destroyed) take(trickler.socket, 32 * 1024);
+      }, 20);
+      try {
+        await eventually('the trickling tunnel reset', () => trickler.socket.destroyed, 10_000);
+        const before = read;
+        await sleep(2_000);
+        expect(reader.socket.destroyed).toBe(false);
+        expect(read).toBeGreaterThan(before + 2 * 10_000_000);
+      } finally {
+        clearInterval(taking);
+      }
+      await eventually('its line', () => linesFor(gate, '/ws-feed?trickle').length === 1);
+      expect(linesFor(gate, '/ws-feed?trickle')[0]).toMatchObject({
+        status: 101,
+        outcome: 'upgraded',
+        error: 'response_read_too_slow',
+        errorCause: 'under_min_rate',
+      });
+      expect(await gate.metrics.registry.metrics()).toMatch(
+        /^gatehouse_slow_clients_cut_total\{app="[^"]+",cause="under_min_rate"\} 1$/m,
+      );
+      reader.socket.destroy();
+    } finally {
+      await gate.close();
+      await closeApp();
+    }
+  });
+
   it('a tunnel whose stalled client resets (RST) while its stall is timed ends at once, with its application side; not as a timeout', async () => {
     const { url: appUrl, sockets: appSockets, close: closeApp } = await webSocketApp();
     const idleTimeoutMs = 4_000;

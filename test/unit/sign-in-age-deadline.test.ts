@@ -218,7 +218,7 @@ describe('responses in progress as the authentication ages', () => {
 describe('tunnels as the authentication ages', () => {
   it('an admin WebSocket closes at its window with its event and error; a docs WebSocket stays; a tunnel gone disarms its timer', () => {
     const state = stateOf(compilePolicyEngine(ADMIN_RECENT));
-    const tunnels = createUpgradeRegistry(undefined, 60_000, () => state);
+    const tunnels = createUpgradeRegistry(undefined, undefined, () => state);
     const closed: string[] = [];
     const admin = admitted(state, 'admin', '/admin/terminal', 300);
     const docs = admitted(state, 'docs', '/docs/live', 300);
@@ -250,7 +250,7 @@ describe('tunnels as the authentication ages', () => {
 
   it('a tunnel admitted without a window gets the one of new policies at the recheck', () => {
     let current = stateOf(compilePolicyEngine([ADMIN_RECENT[3] as RenderedPolicy]));
-    const tunnels = createUpgradeRegistry(undefined, 60_000, () => current);
+    const tunnels = createUpgradeRegistry(undefined, undefined, () => current);
     const closed: string[] = [];
     const docs = admitted(current, 'docs', '/docs/live', 30);
     tunnels.add(docs, () => closed.push('docs'));

@@ -79,9 +79,10 @@ Client limits (hostile and broken clients):
                                 bytes received, else 408 (default 20s; 0s: off)
   --client-body-min-rate <B/s>  see --client-body-timeout (default 500)
   --client-request-timeout <d>  total time to receive a whole request, else 408 (default 10m; 0s: none)
-  --client-send-min-rate <B/s>  least a client must take of a response that waits on it, averaged over
-                                each --client-idle-timeout it keeps it waiting, else the connection
-                                is reset (default 500; 0: off)
+  --client-send-min-rate <B/s>  least a client must take of a response, or of what a WebSocket's
+                                application sends, that waits on it, averaged over each
+                                --client-idle-timeout it keeps it waiting, else the connection is
+                                reset (default 500; 0: off)
   --client-contended-rate <B/s> least a client must send of its body, or take of a response that
                                 waits on it, over 5 s or more while another caller's request waits
                                 for the upstream connection it holds, else that connection goes to

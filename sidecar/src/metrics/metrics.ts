@@ -277,7 +277,7 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
   });
   const slowClients = new Counter({
     name: 'gatehouse_slow_clients_cut_total',
-    help: 'Requests cut because their clients were too slow: a response taken under the minimum rate (under_min_rate), or a body sent or a response taken under the contended rate while another caller waited for the upstream connection (upstream_wanted); by application and why (the errorCause of their log lines).',
+    help: 'Requests cut because their clients were too slow: a response, or what the application of a WebSocket sent, taken under the minimum rate (under_min_rate), or a body sent or a response taken under the contended rate while another caller waited for the upstream connection (upstream_wanted); by application and why (the errorCause of their log lines).',
     labelNames: ['app', 'cause'],
     registers: [registry],
   });

@@ -8,6 +8,7 @@ import { type AdmissionTicket, type Claimant, DEFAULT_ANONYMOUS_SHARE } from '..
 import { callAt } from '../../../../lib/call-at.ts';
 import { resetConnection } from '../../../../lib/net/connection-reset.ts';
 import { sendRawError } from '../../http/error-response.ts';
+import { type ClientPace, cutWhenClientLags, DEFAULT_CLIENT_PACE } from '../../net/tunnel-client-pace.ts';
 import { claimantOf, type RequestScope } from '../../request-scope.ts';
 import type { RuntimeState } from '../../runtime-state.ts';
 import { upstreamFault } from '../../upstream/upstream-errors.ts';
@@ -46,11 +47,8 @@ export type TunnelRefusal = 'tunnels_full' | 'anonymous_tunnels_full' | 'caller_
 
 /** Open upgraded connections, so shutdown and policy changes can find and close them. */
 export interface UpgradeRegistry {
-  /**
-   * How long a tunnel's client may take nothing of what the application sends before the tunnel
-   * is cut (the client idle timeout).
-   */
-  readonly clientStallMs: number;
+  /** How slowly a tunnel's client may take what the application sends (see cutWhenClientLags). */
+  readonly clientPace: ClientPace;
   /**
    * What ends a handshake the application answered: the config in force now, when it was admitted
    * under an earlier one (see closureUnder), or its deadline passed meanwhile (see endAtDeadline);
@@ -89,7 +87,7 @@ const NOTHING_ARMED = (): void => undefined;
 /** A registry of open WebSocket tunnels, with caps overall and per caller. */
 export function createUpgradeRegistry(
   limits: TunnelLimits = DEFAULT_TUNNEL_LIMITS,
-  clientStallMs = 60_000,
+  clientPace: ClientPace = DEFAULT_CLIENT_PACE,
   /** The runtime state in force (the last config installed). */
   current: () => RuntimeState | undefined = () => undefined,
 ): UpgradeRegistry {
@@ -128,7 +126,7 @@ export function createUpgradeRegistry(
           });
   };
   return {
-    clientStallMs,
+    clientPace,
     closureNow: (scope) => endedMeanwhile(current(), scope),
     reserve(scope, caller) {
       if (reserved.size >= limits.maxTunnels) return 'tunnels_full';
@@ -301,8 +299,12 @@ export function proxyUpgrade(
         });
         upstream.pipe(client);
         client.pipe(upstream);
-        cutWhenClientStalls(upstream, client, registry.clientStallMs, () => {
-          scope.errorCode = 'client_timeout';
+        cutWhenClientLags(upstream, client as Socket, registry.clientPace, (why) => {
+          if (why === 'stalled') scope.errorCode = 'client_timeout';
+          else {
+            scope.errorCode = 'response_read_too_slow';
+            scope.errorCause = 'under_min_rate';
+          }
           resetConnection(client as Socket);
           upstream.destroy();
         });
@@ -356,24 +358,3 @@ const TUNNEL_LIMIT = new HttpError(
   undefined,
   { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) },
 );
-
-/**
- * Calls `cut` once the application's side of a tunnel has waited `ms` for its client to take
- * what was sent (the pipe paused it, and no `drain` came since). A WebSocket may be quiet for
- * as long as it likes; one whose client reads nothing while the application sends held what the
- * kernel buffers on both of the sidecar's sockets (megabytes each) for as long as it stayed open.
- */
-function cutWhenClientStalls(upstream: Duplex, client: Duplex, ms: number, cut: () => void): void {
-  let timer: NodeJS.Timeout | undefined;
-  const clear = (): void => {
-    clearTimeout(timer);
-    timer = undefined;
-  };
-  upstream.on('pause', () => {
-    if (timer !== undefined || !client.writableNeedDrain) return;
-    timer = setTimeout(cut, ms);
-    timer.unref();
-  });
-  client.on('drain', clear);
-  client.once('close', clear);
-}
