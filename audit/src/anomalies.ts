@@ -19,7 +19,14 @@ export interface Anomaly {
   readonly detail: string;
 }
 
-const isDenied = (r: RequestRecord): boolean => r.decision?.action === 'deny' || r.outcome === 'denied';
+/**
+ * A request refused its user: not one asked for a more recent sign-in (`fresh_sign_in_required`:
+ * a tab that goes on polling once a `signedInWithin` window has passed gets one a request, and
+ * made a burst of every user who did not sign in again at once).
+ */
+const isDenied = (r: RequestRecord): boolean =>
+  (r.decision?.action === 'deny' || r.outcome === 'denied') &&
+  r.decision?.reason !== 'fresh_sign_in_required';
 
 /**
  * Moves to a value never seen before in the session (a new IP, a new user agent): one anomaly

@@ -211,6 +211,40 @@ describe('anomalies', () => {
     ['five denials spread over longer', [1, 2, 3, 4, 5].map((n) => request(n * 20, deny)), []],
     ['one flag for a long burst', [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => request(n, deny)), ['denial_burst']],
     [
+      'requests asked for a more recent sign-in (a signedInWithin window passed) are no denial burst',
+      [1, 2, 3, 4, 5, 6].map((n) =>
+        request(n * 5, {
+          status: 401,
+          outcome: 'denied',
+          error: 'fresh_sign_in_required',
+          decision: { action: 'deny', policy: 'admin', rule: 'require', reason: 'fresh_sign_in_required' },
+        }),
+      ),
+      [],
+    ],
+    [
+      'five denials among them still are one',
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) =>
+        request(
+          n * 5,
+          n % 2 === 0
+            ? deny
+            : {
+                status: 401,
+                outcome: 'denied',
+                error: 'fresh_sign_in_required',
+                decision: {
+                  action: 'deny',
+                  policy: 'admin',
+                  rule: 'require',
+                  reason: 'fresh_sign_in_required',
+                },
+              },
+        ),
+      ),
+      ['denial_burst'],
+    ],
+    [
       'a sign-in of another browser refused in the session (login CSRF)',
       [
         request(1),
