@@ -1253,7 +1253,7 @@ describe('4: a shutdown and the refusals whose clients never close', () => {
 });
 
 describe('4: what a shutdown cuts leaves nothing in the kernel', () => {
-  it('a download nobody reads when the grace runs out is reset, and nothing of it stays queued after the sidecar exits; connections without a request in progress are closed', async () => {
+  it('a download nobody reads and a WebSocket whose client trickles when the grace runs out are reset, and nothing of them stays queued after the sidecar exits; connections without a request in progress are closed', async () => {
     const chunk = Buffer.alloc(64 * 1024, 7);
     const app = createServer((req, res) => {
       if (req.url !== '/big') {
@@ -1262,6 +1262,11 @@ describe('4: what a shutdown cuts leaves nothing in the kernel', () => {
       }
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       feed(res, chunk, 1024); // 64 MiB
+    });
+    app.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+      socket.on('error', () => undefined);
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+      feed(socket, chunk);
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
@@ -1277,14 +1282,37 @@ describe('4: what a shutdown cuts leaves nothing in the kernel', () => {
       idle.socket.write(GET('/small'));
       await idle.waitFor(/\r\n\r\nok$/);
       const silent = await openRaw(proc.port, '127.0.4.3'); // open when the grace runs out
+      // A tunnel whose client takes a little now and then: in the middle of a span of its pace.
+      const trickler = await openRaw(proc.port, '127.0.4.4');
+      trickler.socket.write(upgradeRequest('/ws-feed'));
+      await trickler.waitFor(/HTTP\/1\.1 101/);
+      trickler.socket.removeAllListeners('data');
+      trickler.socket.pause();
+      const trickle = setInterval(() => {
+        const bytes = Math.min(4 * 1024, trickler.socket.readableLength);
+        if (bytes > 0) trickler.socket.read(bytes);
+      }, 50);
       const port = unread.socket.localPort ?? 0;
+      const tunnelPort = trickler.socket.localPort ?? 0;
       await eventually(
-        'the download queued in the kernel',
-        () => (kernelSendQueue(proc.port, port) ?? 0) > 1_000_000,
+        'the download and the feed queued in the kernel',
+        () =>
+          (kernelSendQueue(proc.port, port) ?? 0) > 1_000_000 &&
+          (kernelSendQueue(proc.port, tunnelPort) ?? 0) > 100_000,
       );
-      expect(await proc.stop()).toBe(0);
+      try {
+        expect(await proc.stop()).toBe(0);
+      } finally {
+        clearInterval(trickle);
+      }
       // Closed, the connection stayed behind the process with its megabytes queued (FIN-WAIT-1).
       expect(kernelSendQueue(proc.port, port)).toBeUndefined();
+      expect(kernelSendQueue(proc.port, tunnelPort)).toBeUndefined();
+      trickler.socket.removeAllListeners('data');
+      trickler.socket.resume();
+      await trickler.closed;
+      expect(trickler.reset()).toBe(true);
+      expect(proc.lines.filter((l) => l.type === 'request' && l.uri === '/ws-feed')).toHaveLength(1);
       unread.socket.removeAllListeners('data'); // reads what reached it, then learns of the reset
       unread.socket.resume();
       await unread.closed;
