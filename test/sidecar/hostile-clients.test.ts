@@ -61,6 +61,34 @@ async function webSocketApp(): Promise<{ url: string; sockets: Set<Socket>; clos
   };
 }
 
+/**
+ * A WebSocket whose client reads everything as it comes and counts it, from `from`; `read()` is
+ * the count so far.
+ */
+async function countingWebSocket(port: number, from: string, path: string) {
+  const client = await openRaw(port, from);
+  let read = 0;
+  client.socket.removeAllListeners('data'); // counts what it reads instead of keeping it
+  client.socket.on('data', (c: Buffer) => {
+    read += c.length;
+  });
+  client.socket.write(upgradeRequest(path));
+  return { client, read: () => read };
+}
+
+/**
+ * Makes a client take at most `bytes` every `everyMs` of what reaches it (the rest waits in its
+ * socket and the kernel): a trickle. Clear the interval returned to stop.
+ */
+function trickle(client: RawClient, bytes: number, everyMs: number): NodeJS.Timeout {
+  client.socket.removeAllListeners('data');
+  client.socket.pause();
+  return setInterval(() => {
+    const n = Math.min(bytes, client.socket.readableLength);
+    if (n > 0 && !client.socket.destroyed) client.socket.read(n);
+  }, everyMs);
+}
+
 describe('1: a reset at any point of an upgrade never ends the process', () => {
   for (const upgradeDelayMs of [0, 150]) {
     it(`RST before the upstream's 101 (${upgradeDelayMs ? 'slow' : 'fast'} handshake), and after a pipelined request`, async () => {
@@ -403,13 +431,7 @@ describe('paths of the request and the upgrade that hold resources', () => {
       const quiet = await openRaw(gate.port, '127.0.2.41');
       quiet.socket.write(upgradeRequest('/ws-quiet'));
       await quiet.waitFor(/HTTP\/1\.1 101/);
-      const reader = await openRaw(gate.port, '127.0.2.42');
-      let read = 0;
-      reader.socket.removeAllListeners('data'); // counts what it reads instead of keeping it
-      reader.socket.on('data', (c: Buffer) => {
-        read += c.length;
-      });
-      reader.socket.write(upgradeRequest('/ws-feed'));
+      const { client: reader, read } = await countingWebSocket(gate.port, '127.0.2.42', '/ws-feed');
       const port = stalled.socket.localPort ?? 0;
       await eventually('the feed queued in the kernel', () => (kernelSendQueue(gate.port, port) ?? 0) > 0);
       // Cut a second after its client took its last byte, with what the kernel held for it; it
@@ -425,11 +447,11 @@ describe('paths of the request and the upgrade that hold resources', () => {
       })();
       expect(line).toMatchObject({ status: 101, outcome: 'upgraded', error: 'client_timeout' });
       // A quiet tunnel has no idle timeout; one whose client reads goes on.
-      const before = read;
+      const before = read();
       await sleep(2_000);
       expect(quiet.isClosed()).toBe(false);
       expect(reader.isClosed()).toBe(false);
-      expect(read).toBeGreaterThan(before);
+      expect(read()).toBeGreaterThan(before);
       for (const c of [stalled, quiet, reader]) c.socket.destroy();
     } finally {
       await gate.close();
@@ -447,32 +469,18 @@ describe('paths of the request and the upgrade that hold resources', () => {
       idleTimeoutMs: 2_000,
       sendMinRate: 10_000_000,
     });
-    /** Takes at most `bytes` of what a paused socket holds. */
-    const take = (socket: Socket, bytes: number): void => {
-      if (socket.readableLength > 0) socket.read(Math.min(bytes, socket.readableLength));
-    };
     try {
       // A trickle: 32 KiB every 20 ms, 1.6 MB/s, never silent for the stall's 2 s.
       const trickler = await openRaw(gate.port, '127.0.2.44');
       trickler.socket.write(upgradeRequest('/ws-feed?trickle'));
-      trickler.socket.removeAllListeners('data');
-      trickler.socket.pause();
-      const reader = await openRaw(gate.port, '127.0.2.45');
-      let read = 0;
-      reader.socket.removeAllListeners('data'); // counts what it reads instead of keeping it
-      reader.socket.on('data', (c: Buffer) => {
-        read += c.length;
-      });
-      reader.socket.write(upgradeRequest('/ws-feed?reader'));
-      const taking = setInterval(() => {
-        if (!trickler.socket.destroyed) take(trickler.socket, 32 * 1024);
-      }, 20);
+      const taking = trickle(trickler, 32 * 1024, 20);
+      const { client: reader, read } = await countingWebSocket(gate.port, '127.0.2.45', '/ws-feed?reader');
       try {
         await eventually('the trickling tunnel reset', () => trickler.socket.destroyed, 10_000);
-        const before = read;
+        const before = read();
         await sleep(2_000);
         expect(reader.socket.destroyed).toBe(false);
-        expect(read).toBeGreaterThan(before + 2 * 10_000_000);
+        expect(read()).toBeGreaterThan(before + 2 * 10_000_000);
       } finally {
         clearInterval(taking);
       }
@@ -1286,12 +1294,7 @@ describe('4: what a shutdown cuts leaves nothing in the kernel', () => {
       const trickler = await openRaw(proc.port, '127.0.4.4');
       trickler.socket.write(upgradeRequest('/ws-feed'));
       await trickler.waitFor(/HTTP\/1\.1 101/);
-      trickler.socket.removeAllListeners('data');
-      trickler.socket.pause();
-      const trickle = setInterval(() => {
-        const bytes = Math.min(4 * 1024, trickler.socket.readableLength);
-        if (bytes > 0) trickler.socket.read(bytes);
-      }, 50);
+      const taking = trickle(trickler, 4 * 1024, 50);
       const port = unread.socket.localPort ?? 0;
       const tunnelPort = trickler.socket.localPort ?? 0;
       await eventually(
@@ -1303,7 +1306,7 @@ describe('4: what a shutdown cuts leaves nothing in the kernel', () => {
       try {
         expect(await proc.stop()).toBe(0);
       } finally {
-        clearInterval(trickle);
+        clearInterval(taking);
       }
       // Closed, the connection stayed behind the process with its megabytes queued (FIN-WAIT-1).
       expect(kernelSendQueue(proc.port, port)).toBeUndefined();
