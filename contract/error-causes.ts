@@ -102,6 +102,7 @@ export const LOGIN_FAILURES = [
   'subject_invalid',
   'session_too_large',
   'authentication_not_recent',
+  'acr_not_satisfied',
 ] as const;
 
 export type LoginFailure = (typeof LOGIN_FAILURES)[number];

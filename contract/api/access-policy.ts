@@ -6,6 +6,12 @@ import { cel, Duration, exactlyOneOf, IpOrCidr, Opt, StringEnum } from './schema
 export const POLICY_DECISIONS = ['allow', 'deny', 'bypass', 'service-auth'] as const;
 export const POLICY_MODES = ['enforce', 'audit'] as const;
 
+/**
+ * An `acr` value: printable ASCII without a space (`acr_values` is a space-separated list), a
+ * double quote or a backslash (the 401 challenge carries the values in a quoted string).
+ */
+export const ACR_VALUE_PATTERN = '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$';
+
 const list = <T extends Parameters<typeof Type.Array>[0]>(item: T, maxItems: number, description: string) =>
   Type.Array(item, { minItems: 1, maxItems, description });
 
@@ -96,6 +102,19 @@ const SELECTOR_FIELDS = {
   signedInWithin: Opt(
     Duration(
       'Matches a user who authenticated at the identity provider within this long (the `auth_time` of the ID token), between 1m and 720h. A signed-in user whose authentication is older is sent to sign in again with `max_age` (a page) or answered 401 `insufficient_user_authentication` (any other request) when a fresh sign-in would let the request through: a fresh sign-in for sensitive paths.',
+    ),
+  ),
+  acrValues: Opt(
+    list(
+      Type.String({
+        minLength: 1,
+        maxLength: 256,
+        pattern: ACR_VALUE_PATTERN,
+        description:
+          'An authentication context class reference, as the provider names it (`phr`, `urn:okta:loa:2fa:any`, a Keycloak level such as `gold`): printable ASCII without spaces, quotes or backslashes.',
+      }),
+      16,
+      'Matches a user whose sign-in the provider classed as one of these (the `acr` of the ID token). A signed-in user whose sign-in is classed otherwise is sent to sign in again asking the provider for these (`acr_values`, a page) or answered 401 `insufficient_user_authentication` with `acr_values` (any other request) when such a sign-in would let the request through: step-up authentication, for a second factor or a phishing-resistant one on sensitive paths.',
     ),
   ),
   identityProviders: Opt(

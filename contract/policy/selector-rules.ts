@@ -106,6 +106,7 @@ export const SELECTOR_RULES: { readonly [K in SelectorKind]: SelectorRule<K> } =
         : [];
     },
   },
+  acrValues: { reads: 'identity', callers: 'user', normalise: uniqueItems() },
   identityProviders: { reads: 'identity', callers: 'user', normalise: uniqueItems() },
   ipRanges: {
     reads: 'request',

@@ -11,6 +11,9 @@ import type { Decision } from './policy/decision.ts';
 import type { PolicyIdentity, PolicyInput } from './policy/input.ts';
 import type { RuntimeState } from './runtime-state.ts';
 
+/** No classes of sign-in to ask for (shared: no allocation per request). */
+const NO_STEP_UP: readonly string[] = Object.freeze([]);
+
 /** How the caller proved who they are. */
 export type AuthMethod = 'oidc' | 'service-token' | 'service-account';
 
@@ -126,6 +129,11 @@ export class RequestScope implements OrderLink {
    * again then. Null when no window can change the verdict.
    */
   signInAgeCheckAt: number | null = null;
+  /**
+   * With a `fresh_sign_in_required` decision: the classes of sign-in (`acr_values`) that would
+   * let the request through, asked of the provider (step-up authentication); empty otherwise.
+   */
+  stepUpAcr: readonly string[] = NO_STEP_UP;
   status = 0;
   outcome: Outcome = 'served';
   errorCode: string | null = null;

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ForgedProvider, startForgedProvider } from '../helpers/forged-provider.ts';
 import { dial, sleep, statusesOf, watchSocket } from '../helpers/hostile.ts';
-import { headerOf, type SignInSidecar, startSignInSidecar } from '../helpers/raw-sign-in.ts';
+import {
+  getSignedIn as get,
+  headerOf,
+  type SignInSidecar,
+  signInAgain,
+  startSignInSidecar,
+} from '../helpers/raw-sign-in.ts';
 import { adminAreaAsksRecentSignIn } from '../helpers/recent-sign-in-policies.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -115,45 +121,6 @@ describe('policies on how the user authenticated (amr, acr)', () => {
     expect(out.decision).toMatchObject({ policy: 'phishing-resistant', rule: 'include[0].claim' });
   });
 });
-
-/** GET `path` of `at` from `from` with `cookie`, as a page (`extra` = PAGE) or an API call; read to its close. */
-async function get(
-  at: SignInSidecar,
-  path: string,
-  from: string,
-  cookie: string,
-  extra = 'Connection: close\r\n',
-) {
-  const client = await at.signIns.send(path, from, cookie, extra);
-  await client.closed;
-  const text = client.received();
-  const line = await at.process.waitForLine(
-    (l) => l.type === 'request' && l.clientIp === from && (l.uri === path || l.uri === path.split('?')[0]),
-  );
-  return { status: statusesOf(text)[0], text, line };
-}
-
-/**
- * Follows a login route URL with the session `cookie` through the provider to the callback; the
- * provider URL it was sent to, and the callback's answer.
- */
-async function signInAgain(at: SignInSidecar, loginPath: string, from: string, cookie: string) {
-  const login = await at.signIns.send(loginPath, from, cookie);
-  const head = await login.waitFor(/\r\n\r\n/);
-  const location = new URL(headerOf(head, 'location') ?? '');
-  const loginCookie = (headerOf(head, 'set-cookie') ?? '').split(';')[0] as string;
-  const authorize = await fetch(location, { redirect: 'manual' });
-  const back = new URL(authorize.headers.get('location') ?? '');
-  const cookies = [cookie, loginCookie].filter((c) => c !== '').join('; ');
-  const callback = await at.signIns.send(`${back.pathname}${back.search}`, from, cookies);
-  await callback.closed;
-  const answer = callback.received();
-  const session = [...answer.matchAll(/^set-cookie: (_gatehouse[^;\r]*)/gim)]
-    .map((m) => m[1] as string)
-    .filter((c) => !c.endsWith('='))
-    .join('; ');
-  return { providerUrl: location, status: statusesOf(answer)[0], answer, session };
-}
 
 describe('signedInWithin: a recent authentication for sensitive paths', () => {
   it('an authentication an hour old: the admin area sends the page to sign in again, an API call gets the RFC 9470 challenge; other paths go on', async () => {

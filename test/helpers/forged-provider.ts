@@ -44,8 +44,16 @@ export interface ForgedProvider {
    */
   authTime: number | undefined;
   ignoresMaxAge: boolean;
+  /**
+   * An authorization request with `acr_values` authenticates the user anew with the first class
+   * it lists (sets `auth_time` to now and the `acr` claim to it), as providers that step up do,
+   * unless `ignoresAcrValues`.
+   */
+  ignoresAcrValues: boolean;
   /** The `max_age` of every authorization request, in order (null: none). */
   readonly maxAges: (string | null)[];
+  /** The `acr_values` of every authorization request, in order (null: none). */
+  readonly acrValues: (string | null)[];
   /** Requests per path (e.g. /jwks). */
   readonly hits: Map<string, number>;
   /** Token requests open now, the most open at once, and the codes of those held unanswered. */
@@ -81,7 +89,9 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
     claims: {},
     authTime: undefined,
     ignoresMaxAge: false,
+    ignoresAcrValues: false,
     maxAges: [],
+    acrValues: [],
     hits,
     tokenRequests: {
       open: 0,
@@ -190,7 +200,13 @@ export async function startForgedProvider(clientId: string): Promise<ForgedProvi
       const code = randomBytes(16).toString('hex');
       const maxAge = url.searchParams.get('max_age');
       state.maxAges.push(maxAge);
+      const acrValues = url.searchParams.get('acr_values');
+      state.acrValues.push(acrValues);
       const now = Math.floor(Date.now() / 1000);
+      if (acrValues !== null && !state.ignoresAcrValues) {
+        state.claims = { ...state.claims, acr: acrValues.split(' ')[0] };
+        state.authTime = now;
+      }
       if (
         maxAge !== null &&
         !state.ignoresMaxAge &&

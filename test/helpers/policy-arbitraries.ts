@@ -14,6 +14,7 @@ const EMAILS = ['ann@x.com', 'bob@x.com', 'cy@y.com', 'Dee@Y.com'];
 const DOMAINS = ['x.com', 'y.com', 'z.com'];
 const GROUPS = ['g1', 'g2', 'g3'];
 const IDPS = ['corp', 'github'];
+const ACRS = ['phr', 'mfa', 'pwd'];
 const RANGES = ['10.0.0.0/8', '10.1.0.0/16', '192.168.0.0/16', '::1', '2001:db8::/32'];
 const IPS = ['10.1.2.3', '10.9.9.9', '192.168.1.1', '203.0.113.5', '::1', '2001:db8::7'];
 const GLOBS = ['/a/**', '/a/b', '/b/*', '/**', '/', '/c/*/d'];
@@ -37,6 +38,7 @@ export const selectorArb: fc.Arbitrary<Selector> = fc.oneof(
     { claim: { name: 'roles', contains: 'admin' } },
   ),
   fc.constantFrom<Selector>({ signedInWithin: '5m' }, { signedInWithin: '2h' }),
+  some(ACRS).map((v): Selector => ({ acrValues: v })),
   some(IDPS).map((v): Selector => ({ identityProviders: v })),
   some(RANGES).map((v): Selector => ({ ipRanges: v })),
   some(ENDPOINTS).map((v): Selector => ({ privateEndpoints: v })),
@@ -84,15 +86,17 @@ const identityArb: fc.Arbitrary<PolicyIdentity | null> = fc.oneof(
       idp: fc.constantFrom(...IDPS),
       dept: fc.constantFrom('eng', 'ops'),
       roles: fc.uniqueArray(fc.constantFrom('admin', 'dev')),
+      // The class of the sign-in, or none said.
+      acr: fc.constantFrom(...ACRS, undefined),
       // When the user authenticated: a minute or an hour ago, or the provider never said.
       authenticatedAgo: fc.constantFrom(60, 3600, undefined),
     })
-    .map(({ email, groups, idp, dept, roles, authenticatedAgo }) =>
+    .map(({ email, groups, idp, dept, roles, acr, authenticatedAgo }) =>
       user({
         email,
         groups,
         idp,
-        claims: { dept, roles },
+        claims: { dept, roles, ...(acr === undefined ? {} : { acr }) },
         ...(authenticatedAgo === undefined
           ? {}
           : { authTime: Math.floor(Date.now() / 1000) - authenticatedAgo }),

@@ -430,6 +430,58 @@ describe('gatehouse explain', () => {
     expect(bad.stderr).toContain('--authenticated-ago yesterday is not a duration such as 10m or 2h');
   });
 
+  it('acrValues: --claim acr=...; a user whose sign-in is of another class is sent to sign in again, asked for those classes', async () => {
+    const admin = writeDocs('step-up.yaml', [
+      doc('AccessApplication', 'admin', {
+        hosts: ['admin.example.com'],
+        upstream: { url: 'http://127.0.0.1:3000' },
+        policies: [{ name: 'admins-strong' }, { name: 'engineers' }],
+        authentication: {
+          externalUrl: 'https://admin.example.com',
+          identityProviders: [
+            {
+              name: 'corp',
+              issuer: 'https://idp.example.com',
+              clientId: 'admin',
+              clientSecretRef: { name: 'idp', key: 'secret' },
+            },
+          ],
+        },
+      }),
+      doc('Secret', 'idp', { secret: 's3cret-value' }, 'v1'),
+      doc('AccessPolicy', 'admins-strong', {
+        decision: 'allow',
+        include: [{ paths: ['/admin/**'] }],
+        require: [{ groups: ['eng'] }, { acrValues: ['phrh', 'phr'] }],
+      }),
+      doc('AccessPolicy', 'engineers', {
+        decision: 'allow',
+        include: [{ groups: ['eng'] }],
+        exclude: [{ paths: ['/admin/**'] }],
+      }),
+    ]);
+    const user = ['--path', '/admin/users', '--email', 'ann@example.com', '--groups', 'eng'];
+    const strong = await runGatehouse(['explain', admin, ...user, '--claim', 'acr=phr']);
+    expect(strong.code).toBe(0);
+    expect(strong.stdout).toMatch(/require\[1\]\.acrValues +pass +acr_listed/);
+    const password = await runGatehouse(['explain', admin, ...user, '--claim', 'acr=pwd', '--navigation']);
+    expect(password.code).toBe(1);
+    expect(password.stdout).toContain(
+      'is sent to sign in again (302; the provider is asked for a stronger authentication, acr_values=phrh phr): policy monitoring/admins-strong lets it through after a sign-in of one of those classes',
+    );
+    expect(password.stdout).toMatch(/require\[1\]\.acrValues +fail +acr_not_listed/);
+    const api = await runGatehouse(['explain', admin, ...user, '--format', 'json']);
+    expect(api.code).toBe(1);
+    expect(JSON.parse(api.stdout)).toMatchObject({
+      decision: { action: 'deny', policy: 'monitoring/admins-strong', reason: 'fresh_sign_in_required' },
+      answer: {
+        status: 401,
+        error: 'fresh_sign_in_required',
+        says: 'gets 401 fresh_sign_in_required (acr_values=phrh phr; a page navigation, --navigation, is sent to sign in again): policy monitoring/admins-strong lets it through after a sign-in of one of those classes',
+      },
+    });
+  });
+
   it('an invalid config: its errors as validate prints them, exit 3', async () => {
     const broken = join(dir, 'broken.yaml');
     writeFileSync(

@@ -113,7 +113,10 @@ describe('freshSignInDecision: when a more recent sign-in would let a denied req
     expect(fresh).toEqual(
       expected === null
         ? null
-        : { action: 'deny', policy: expected, rule: null, reason: 'fresh_sign_in_required' },
+        : {
+            decision: { action: 'deny', policy: expected, rule: null, reason: 'fresh_sign_in_required' },
+            acrValues: [],
+          },
     );
   });
 
@@ -142,6 +145,111 @@ describe('freshSignInDecision: when a more recent sign-in would let a denied req
     const input = request({ identity: eng(now - 3600), path: '/admin/x' });
     expect(engine.evaluate(input).audit).toMatchObject({ action: 'deny' });
     expect(freshSignInDecision(engine, input, now)).toBeNull();
+  });
+});
+
+/** Admin paths take engineers whose sign-in was phishing-resistant (phrh, phr); a window on billing. */
+const ADMIN_STEP_UP = [
+  policy('admin', {
+    decision: 'allow',
+    include: [{ paths: ['/admin/**'] }],
+    require: [{ groups: ['eng'] }, { acrValues: ['phrh', 'phr'] }],
+  }),
+  policy('keys', {
+    decision: 'allow',
+    include: [{ paths: ['/admin/keys/**'] }],
+    require: [{ groups: ['eng'] }, { acrValues: ['hwk'] }, { signedInWithin: '10m' }],
+  }),
+  policy('billing', {
+    decision: 'allow',
+    include: [{ paths: ['/billing/**'] }],
+    require: [{ groups: ['eng'] }, { signedInWithin: '1h' }],
+  }),
+  policy('rest', {
+    decision: 'allow',
+    include: [{ groups: ['eng'] }],
+    exclude: [{ paths: ['/admin/**', '/billing/**'] }],
+  }),
+];
+const signedInWith = (acr: unknown, authTime = now - 3600) =>
+  user({ groups: ['eng'], authTime, claims: { acr } });
+
+describe('freshSignInDecision: when a stronger sign-in (acrValues) would let a denied request through', () => {
+  const cases: [string, PolicyInput, { policy: string; acrValues: string[] } | null][] = [
+    [
+      'a password sign-in, admin path: asked for the classes that admin lists, in its order',
+      request({ identity: signedInWith('pwd'), path: '/admin/x' }),
+      { policy: 'admin', acrValues: ['phrh', 'phr'] },
+    ],
+    [
+      'no acr at all',
+      request({ identity: user({ groups: ['eng'], authTime: now - 60 }), path: '/admin/x' }),
+      { policy: 'admin', acrValues: ['phrh', 'phr'] },
+    ],
+    [
+      'an acr that is not a string',
+      request({ identity: signedInWith(['phr']), path: '/admin/x' }),
+      { policy: 'admin', acrValues: ['phrh', 'phr'] },
+    ],
+    [
+      'the keys path: admin covers it too, so the classes of both are asked, admin\u2019s first',
+      request({ identity: signedInWith('pwd'), path: '/admin/keys/1' }),
+      { policy: 'admin', acrValues: ['phrh', 'phr', 'hwk'] },
+    ],
+    [
+      'billing an hour and a half old: a more recent sign-in, of any class',
+      request({ identity: signedInWith('pwd', now - 5400), path: '/billing/x' }),
+      { policy: 'billing', acrValues: [] },
+    ],
+    [
+      'not an engineer: no sign-in helps',
+      request({ identity: user({ groups: ['sales'], claims: { acr: 'pwd' } }), path: '/admin/x' }),
+      null,
+    ],
+    ['a machine caller', request({ identity: serviceTokenIdentity('ci'), path: '/admin/x' }), null],
+  ];
+  it.each(cases)('%s', (_name, input, expected) => {
+    const engine = compilePolicyEngine(ADMIN_STEP_UP);
+    const { decision } = engine.evaluate(input);
+    expect(decision.action).toBe('deny');
+    const fresh = freshSignInDecision(engine, input, now);
+    expect(fresh).toEqual(
+      expected === null
+        ? null
+        : {
+            decision: {
+              action: 'deny',
+              policy: expected.policy,
+              rule: null,
+              reason: 'fresh_sign_in_required',
+            },
+            acrValues: expected.acrValues,
+          },
+    );
+  });
+
+  it('a sign-in of a listed class is let through as it is; the classes of the application, in the order first listed; audit policies ask for none', () => {
+    const engine = compilePolicyEngine(ADMIN_STEP_UP);
+    expect(
+      engine.evaluate(request({ identity: signedInWith('phr'), path: '/admin/x' })).decision,
+    ).toMatchObject({
+      action: 'allow',
+      policy: 'admin',
+    });
+    expect(engine.acrValues).toEqual(['phrh', 'phr', 'hwk']);
+    expect(compilePolicyEngine(ADMIN_STEP_UP, { caseInsensitive: true }).acrValues).toEqual([
+      'phrh',
+      'phr',
+      'hwk',
+    ]);
+    const audited = compilePolicyEngine([
+      { ...(ADMIN_STEP_UP[0] as RenderedPolicy), mode: 'audit' as const },
+      ADMIN_STEP_UP[3] as RenderedPolicy,
+    ]);
+    expect(audited.acrValues).toEqual([]);
+    expect(
+      freshSignInDecision(audited, request({ identity: signedInWith('pwd'), path: '/admin/x' }), now),
+    ).toBeNull();
   });
 });
 

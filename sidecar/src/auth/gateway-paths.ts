@@ -40,6 +40,19 @@ export const EVERYWHERE_PARAM = 'everywhere';
  */
 export const FRESH_PARAM = 'fresh';
 
+/**
+ * With FRESH_PARAM, for a step-up: the classes of sign-in to ask the provider for (`acr_values`,
+ * space-separated); only those the application's policies list are asked, and the sign-in is
+ * refused unless its ID token's `acr` is one of them.
+ */
+export const ACR_PARAM = 'acr';
+
+/** The login route's query for a new sign-in (FRESH_PARAM), asking for `acrValues` when any. */
+export function freshSignInQuery(acrValues: readonly string[]): string {
+  const acr = acrValues.length > 0 ? `&${ACR_PARAM}=${encodeURIComponent(acrValues.join(' '))}` : '';
+  return `&${FRESH_PARAM}=1${acr}`;
+}
+
 /** The reserved prefix at the root, answered (404 at least) whatever the base path. */
 export const ROOT_GATEWAY_PREFIX = '/.gatehouse/';
 

@@ -6,7 +6,7 @@ import { authEvent } from './auth-events.ts';
 import type { AuthRuntime } from './auth-runtime.ts';
 import { bindingForSignIn } from './browser-binding.ts';
 import { serializeCookie } from './cookies.ts';
-import { FRESH_PARAM } from './gateway-paths.ts';
+import { freshSignInQuery } from './gateway-paths.ts';
 import { authorizationUrl, newLoginSecrets, type ProviderClient } from './oidc-client.ts';
 import {
   cookieBytes,
@@ -44,6 +44,8 @@ export interface LoginTransaction {
   readonly b?: string;
   /** the `max_age` asked of the provider (a fresh sign-in, FRESH_PARAM), seconds */
   readonly m?: number;
+  /** the `acr_values` asked of the provider (a step-up, ACR_PARAM): the ID token's `acr` must be one */
+  readonly a?: readonly string[];
 }
 
 /** What the names of login cookies start with. */
@@ -141,7 +143,9 @@ export function loginFailure(
 /**
  * Starts a sign-in with a provider: seals state, nonce and PKCE verifier, redirects to the
  * provider; `maxAge`: asks it for an authentication at most that many seconds old (a fresh
- * sign-in), which the callback then requires of the ID token's `auth_time`.
+ * sign-in), which the callback then requires of the ID token's `auth_time`; `acrValues`: asks it
+ * for an authentication of one of these classes (a step-up), which the callback then requires of
+ * the ID token's `acr`.
  */
 export async function startLogin(
   scope: RequestScope,
@@ -149,6 +153,7 @@ export async function startLogin(
   provider: ProviderClient,
   returnPath: string,
   maxAge?: number,
+  acrValues: readonly string[] = [],
 ): Promise<LocalResponse> {
   let config: Awaited<ReturnType<ProviderClient['configuration']>>;
   try {
@@ -181,6 +186,7 @@ export async function startLogin(
     origin + auth.paths.callback,
     secrets,
     maxAge,
+    acrValues,
   );
   const tx: LoginTransaction = {
     s: secrets.state,
@@ -191,6 +197,7 @@ export async function startLogin(
     t,
     ...(binding ? { b: binding.value } : {}),
     ...(maxAge !== undefined ? { m: maxAge } : {}),
+    ...(acrValues.length > 0 ? { a: acrValues } : {}),
   };
   const sealed = await auth.sealer.seal('login', tx);
   // The sign-in whose slot this one takes ends by being replaced, not by a second Set-Cookie.
@@ -211,9 +218,15 @@ export async function startLogin(
  * Sends a page navigation that needs a sign-in to the login route (the provider, or the chooser of
  * several); `fresh`: the sign-in asks the provider for a recent authentication (FRESH_PARAM), for a
  * `signedInWithin` policy: a signed-in user whose authentication is older than it asks, or a first
- * sign-in that such a policy asked for.
+ * sign-in that such a policy asked for; `acrValues`: and for one of these classes (a step-up, for
+ * an `acrValues` policy).
  */
-export function loginRedirect(scope: RequestScope, auth: AuthRuntime, fresh = false): LocalResponse {
+export function loginRedirect(
+  scope: RequestScope,
+  auth: AuthRuntime,
+  fresh = false,
+  acrValues: readonly string[] = [],
+): LocalResponse {
   const origin = auth.settings.externalOrigin as string;
   const returnPath = scope.query ? `${scope.path}?${scope.query}` : scope.path;
   if (auth.externalHost !== scope.host) {
@@ -223,7 +236,7 @@ export function loginRedirect(scope: RequestScope, auth: AuthRuntime, fresh = fa
   // Through the login route, with one provider too: the login cookies of sign-ins in progress
   // are sent there, never to the application's paths.
   return redirectTo(
-    `${origin}${auth.paths.login}?rd=${encodeURIComponent(returnPath)}${fresh ? `&${FRESH_PARAM}=1` : ''}`,
+    `${origin}${auth.paths.login}?rd=${encodeURIComponent(returnPath)}${fresh ? freshSignInQuery(acrValues) : ''}`,
     [],
     'login_redirect',
   );

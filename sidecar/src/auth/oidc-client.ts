@@ -149,10 +149,12 @@ export async function authorizationUrl(
   redirectUri: string,
   secrets: LoginSecrets,
   maxAge?: number,
+  acrValues: readonly string[] = [],
 ): Promise<URL> {
   const oidc = await openid();
   return oidc.buildAuthorizationUrl(config, {
     ...(maxAge !== undefined ? { max_age: String(maxAge) } : {}),
+    ...(acrValues.length > 0 ? { acr_values: acrValues.join(' ') } : {}),
     redirect_uri: redirectUri,
     scope: settings.scopes.join(' '),
     response_type: 'code',

@@ -89,6 +89,7 @@ function identityOf(caller: Caller, config: SidecarConfig, now: number): PolicyI
 
 function answerOf(
   decision: Decision,
+  acrValues: readonly string[],
   input: PolicyInput,
   config: SidecarConfig,
   navigation: boolean,
@@ -116,19 +117,24 @@ function answerOf(
     };
   }
   if (decision.reason === 'fresh_sign_in_required') {
-    const window = `max_age=${engine.signInWindow}`;
+    // A step-up asks for the classes that would let it through, with the window when there is one.
+    const asked = [
+      ...(acrValues.length > 0 ? [`acr_values=${acrValues.join(' ')}`] : []),
+      ...(engine.signInWindow !== null ? [`max_age=${engine.signInWindow}`] : []),
+    ].join(', ');
+    const what = acrValues.length > 0 ? 'a sign-in of one of those classes' : 'a sign-in now';
     if (providers > 0 && navigation)
       return {
         forwarded: false,
         status: 302,
         error: null,
-        says: `is sent to sign in again (302; the provider is asked for a recent authentication, ${window}): policy ${decision.policy} lets it through after a sign-in now`,
+        says: `is sent to sign in again (302; the provider is asked for ${acrValues.length > 0 ? 'a stronger' : 'a recent'} authentication, ${asked}): policy ${decision.policy} lets it through after ${what}`,
       };
     return {
       forwarded: false,
       status: 401,
       error: 'fresh_sign_in_required',
-      says: `gets 401 fresh_sign_in_required (${window}; a page navigation, --navigation, is sent to sign in again): policy ${decision.policy} lets it through after a sign-in now`,
+      says: `gets 401 fresh_sign_in_required (${asked}; a page navigation, --navigation, is sent to sign in again): policy ${decision.policy} lets it through after ${what}`,
     };
   }
   if (input.identity === null && engine.acceptsMachines)
@@ -200,8 +206,13 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
   const evaluation = engine.evaluate(input);
   const audit = evaluation.audit;
   // As the sidecar decides: a denied user whom a more recent sign-in would let through is asked for one.
-  const decision = decisionWithFreshSignIn(engine, evaluation.decision, input, Math.floor(Date.now() / 1000));
-  const answer = answerOf(decision, input, config, flags.navigation, engine);
+  const { decision, acrValues } = decisionWithFreshSignIn(
+    engine,
+    evaluation.decision,
+    input,
+    Math.floor(Date.now() / 1000),
+  );
+  const answer = answerOf(decision, acrValues, input, config, flags.navigation, engine);
   const policies = tracePolicies(config.policies, input, pathCase);
   if (flags.format === 'json')
     write(

@@ -34,7 +34,8 @@ Caller (none of these: a request without credentials):
   --idp <name>               the identity provider the user signed in with (default: the
                              application's only one)
   --claim <name>=<value>     a claim of the user's ID token (the value read as JSON when it is
-                             JSON, else as text); repeatable
+                             JSON, else as text), such as acr=phr (the class of the sign-in,
+                             for acrValues policies); repeatable
   --authenticated-ago <duration>  how long ago the user authenticated at the provider (the ID
                              token's auth_time), for signedInWithin policies (default: the
                              provider did not say, which no signedInWithin passes)

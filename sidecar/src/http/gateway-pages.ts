@@ -1,5 +1,5 @@
 import type { UserinfoDocument } from '../../../contract/userinfo.ts';
-import { EVERYWHERE_PARAM, FRESH_PARAM, type GatewayPaths } from '../auth/gateway-paths.ts';
+import { EVERYWHERE_PARAM, type GatewayPaths } from '../auth/gateway-paths.ts';
 import { escapeHtml, gatewayPage } from './page.ts';
 
 /** What the access-denied and session pages say of a session whose provider left its groups out. */
@@ -17,11 +17,12 @@ export function chooserPage(
   returnPath: string,
   requestId: string,
   paths: GatewayPaths,
-  fresh = false,
+  /** The rest of each link's query: a new sign-in's (freshSignInQuery), or none. */
+  again = '',
 ): string {
   const items = [...providers]
     .map((p) => {
-      const href = `${paths.login}?idp=${encodeURIComponent(p.settings.name)}&rd=${encodeURIComponent(returnPath)}${fresh ? `&${FRESH_PARAM}=1` : ''}`;
+      const href = `${paths.login}?idp=${encodeURIComponent(p.settings.name)}&rd=${encodeURIComponent(returnPath)}${again}`;
       return `<li><a href="${escapeHtml(href)}">${escapeHtml(p.settings.displayName)}</a></li>`;
     })
     .join('');

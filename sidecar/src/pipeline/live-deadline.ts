@@ -49,7 +49,7 @@ export function endAtDeadline(state: RuntimeState, scope: RequestScope, nowMs: n
   }
   return {
     reason: 'fresh_sign_in_required',
-    decision: decisionWithFreshSignIn(engine, decision, input, Math.floor(nowMs / 1000)),
+    decision: decisionWithFreshSignIn(engine, decision, input, Math.floor(nowMs / 1000)).decision,
   };
 }
 

@@ -52,6 +52,11 @@ export interface PolicyEngine {
    * asks for (`login_required` at it) should ask the provider for a recent authentication too.
    */
   asksRecentSignIn(policy: string | null): boolean;
+  /**
+   * Every `acrValues` value of the enforced policies, each once, in the order first listed: the
+   * classes of sign-in a user may be sent to the provider for (step-up authentication).
+   */
+  readonly acrValues: readonly string[];
 }
 
 /**
@@ -69,7 +74,7 @@ export function compilePolicyEngine(
   const compiled = seen.map((p, i) => compiler.policy(p, i));
   compiler.finish();
   const recent = recentSignInPolicies(policies);
-  const engine = new Evaluator(compiler, compiled, recent, signInWindowsOf(policies));
+  const engine = new Evaluator(compiler, compiled, recent, signInWindowsOf(policies), acrValuesOf(policies));
   if (!pathCase.caseInsensitive) return engine;
   // The request's path folded as the globs are; only applications that ask pay for the copy.
   return {
@@ -79,6 +84,7 @@ export function compilePolicyEngine(
     signInWindow: engine.signInWindow,
     signInWindows: engine.signInWindows,
     asksRecentSignIn: (policy) => engine.asksRecentSignIn(policy),
+    acrValues: engine.acrValues,
   };
 }
 
@@ -110,11 +116,22 @@ function signInWindowsOf(policies: readonly RenderedPolicy[]): readonly number[]
   return Object.freeze([...windows].sort((a, b) => a - b));
 }
 
+/** Every `acrValues` value of the enforced policies, each once, in the order first listed. */
+function acrValuesOf(policies: readonly RenderedPolicy[]): readonly string[] {
+  const values = new Set<string>();
+  for (const policy of policies)
+    if (policy.mode === 'enforce')
+      for (const selector of [...policy.include, ...policy.require, ...policy.exclude])
+        for (const value of selector.acrValues ?? []) values.add(value);
+  return Object.freeze([...values]);
+}
+
 class Evaluator implements PolicyEngine {
   readonly offersLogin: boolean;
   readonly acceptsMachines: boolean;
   readonly signInWindow: number | null;
   readonly signInWindows: readonly number[];
+  readonly acrValues: readonly string[];
   private readonly recentSignIn: ReadonlyMap<string, number>;
   private readonly selectors: readonly CompiledSelector[];
   private readonly indexed: readonly IndexedKind[];
@@ -144,8 +161,10 @@ class Evaluator implements PolicyEngine {
     policies: readonly CompiledPolicy[],
     recentSignIn: ReadonlyMap<string, number>,
     signInWindows: readonly number[],
+    acrValues: readonly string[],
   ) {
     this.recentSignIn = recentSignIn;
+    this.acrValues = acrValues;
     this.signInWindow = recentSignIn.size === 0 ? null : Math.min(...recentSignIn.values());
     this.signInWindows = signInWindows;
     const n = policies.length;

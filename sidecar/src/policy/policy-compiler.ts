@@ -56,6 +56,7 @@ const SELECTIVITY: Readonly<Record<SelectorKind, number>> = {
   privateEndpoints: 2,
   claim: 4,
   signedInWithin: 9,
+  acrValues: 7,
   identityProviders: 5,
   methods: 6,
   everyone: 9,

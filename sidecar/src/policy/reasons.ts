@@ -13,6 +13,8 @@ export type SelectorReason =
   | 'claim_not_matched'
   | 'signed_in_within'
   | 'signed_in_before'
+  | 'acr_listed'
+  | 'acr_not_listed'
   | 'idp_listed'
   | 'idp_not_listed'
   | 'ip_in_range'

@@ -49,7 +49,8 @@ function asTransaction(value: Record<string, unknown> | undefined): LoginTransac
     typeof v.r === 'string' &&
     typeof v.t === 'number' &&
     (v.b === undefined || typeof v.b === 'string') &&
-    (v.m === undefined || (typeof v.m === 'number' && Number.isSafeInteger(v.m) && v.m >= 0))
+    (v.m === undefined || (typeof v.m === 'number' && Number.isSafeInteger(v.m) && v.m >= 0)) &&
+    (v.a === undefined || (Array.isArray(v.a) && v.a.every((acr) => typeof acr === 'string')))
     ? (v as LoginTransaction)
     : undefined;
 }
@@ -240,6 +241,23 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
     : 'subject_invalid';
   if (typeof identity === 'string')
     return fail(401, identity, 'The identity provider did not name the user.', providerField, clear);
+  // A step-up: the provider must say the sign-in is of a class asked for, else the sign-in
+  // proves nothing more than the session has, and the page would send the browser here again.
+  const acr = tokens.claims()?.acr;
+  if (tx.a !== undefined && !(typeof acr === 'string' && tx.a.includes(acr)))
+    return fail(
+      401,
+      'acr_not_satisfied',
+      'The identity provider did not confirm the stronger sign-in this page requires (a second factor or a security key, for instance). Try again, or ask the administrators of this application.',
+      {
+        ...providerField,
+        detail:
+          typeof acr === 'string'
+            ? `the ID token's acr is ${JSON.stringify(acr.slice(0, 256))}; acr_values ${tx.a.join(' ')} were asked`
+            : `the ID token has no acr; acr_values ${tx.a.join(' ')} were asked`,
+      },
+      clear,
+    );
   const settings = auth.settings.session;
   const authTime = authTimeOf(tokens.claims(), now);
   const session: Session = {

@@ -57,8 +57,10 @@ export function authorize(
       scope.signInAgeCheckAt = nextWindowEnd(input.identity?.authTime, engine.signInWindows, Date.now());
     return undefined;
   }
-  scope.decision = decisionWithFreshSignIn(engine, decision, input, Math.floor(Date.now() / 1000));
-  return refusalOf(scope, scope.decision);
+  const enforced = decisionWithFreshSignIn(engine, decision, input, Math.floor(Date.now() / 1000));
+  scope.decision = enforced.decision;
+  scope.stepUpAcr = enforced.acrValues;
+  return refusalOf(scope, enforced.decision);
 }
 
 /**
@@ -94,30 +96,43 @@ export function signInOrChallenge(
 }
 
 /**
- * A more recent sign-in needed (a `signedInWithin` policy): a page navigation is sent to sign in
- * again, asking the provider for an authentication within the application's shortest window
- * (`max_age`); any other request gets 401 with the step-up challenge of RFC 9470.
+ * A new sign-in needed (a `signedInWithin` policy, or an `acrValues` one): a page navigation is
+ * sent to sign in again, asking the provider for an authentication within the application's
+ * shortest window (`max_age`) and, for a step-up, of one of the classes that would let it
+ * through (`acr_values`); any other request gets 401 with the step-up challenge of RFC 9470.
  */
 function freshSignInOrChallenge(scope: RequestScope): HttpError | LocalResponse {
   const auth = scope.state.auth;
   if (auth !== null && auth.providers.size > 0 && isPageNavigation(scope.req))
-    return loginRedirect(scope, auth, true);
+    return loginRedirect(scope, auth, true, scope.stepUpAcr);
   return freshSignInChallenge(scope);
 }
 
 /**
- * The 401 asking for a more recent sign-in (RFC 9470's `insufficient_user_authentication`, with
- * the `max_age` of the application's shortest window).
+ * The 401 asking for a new sign-in (RFC 9470's `insufficient_user_authentication`): with the
+ * `max_age` of the application's shortest window, when it has one, and for a step-up the
+ * `acr_values` that would let the request through.
  */
 export function freshSignInChallenge(scope: RequestScope): HttpError {
-  const maxAge = scope.state.policy.signInWindow ?? 0;
+  const maxAge = scope.state.policy.signInWindow;
+  const acr = scope.stepUpAcr.join(' ');
+  if (acr === '')
+    return new HttpError(
+      'fresh_sign_in_required',
+      401,
+      'A more recent sign-in is required.',
+      `authentication older than ${maxAge ?? 0} s; a policy needs a more recent one`,
+      {
+        'www-authenticate': `Bearer realm="gatehouse", error="insufficient_user_authentication", error_description="A more recent sign-in is required", max_age="${maxAge ?? 0}"`,
+      },
+    );
   return new HttpError(
     'fresh_sign_in_required',
     401,
-    'A more recent sign-in is required.',
-    `authentication older than ${maxAge} s; a policy needs a more recent one`,
+    'A stronger sign-in is required.',
+    `sign-in not of class ${acr}; a policy needs one`,
     {
-      'www-authenticate': `Bearer realm="gatehouse", error="insufficient_user_authentication", error_description="A more recent sign-in is required", max_age="${maxAge}"`,
+      'www-authenticate': `Bearer realm="gatehouse", error="insufficient_user_authentication", error_description="A stronger sign-in is required", acr_values="${acr}"${maxAge === null ? '' : `, max_age="${maxAge}"`}`,
     },
   );
 }

@@ -1,5 +1,6 @@
 import type { SelectorKind } from '../../../../contract/api/access-policy.ts';
 import type { SelectorDefinition } from '../selector.ts';
+import { acrValues } from './acr-values.ts';
 import { anyServiceToken } from './any-service-token.ts';
 import { authenticated } from './authenticated.ts';
 import { claim } from './claim.ts';
@@ -25,6 +26,7 @@ export const SELECTORS: { readonly [K in SelectorKind]: SelectorDefinition<K> } 
   groups,
   claim,
   signedInWithin,
+  acrValues,
   identityProviders,
   ipRanges,
   privateEndpoints,
