@@ -151,6 +151,25 @@ describe('acrValues: step-up authentication', () => {
     expect(headerOf(head, 'location')).toBe(`http://${app.host}/admin`);
   });
 
+  it('hostile: a login link naming a thousand classes in a near-full head asks for the listed one once; 30 pipelined admin requests of a password session are each answered 401 in order', async () => {
+    const from = '127.0.0.67';
+    const cookie = await signedInAs(from, 'pwd');
+    // About 10 KB of classes: the head stays under the sidecar's 16 KiB with the session cookie.
+    const junk = Array.from({ length: 1_200 }, (_, i) => (i === 900 ? 'phr' : `x${i}`)).join('%20');
+    const started = performance.now();
+    const many = await signInAgain(app, `/.gatehouse/login?rd=%2Fadmin&fresh=1&acr=${junk}`, from, cookie);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(many.providerUrl.searchParams.get('acr_values')).toBe('phr');
+
+    const one = `GET /admin/api/keys HTTP/1.1\r\nHost: ${app.host}\r\nCookie: ${cookie}\r\n\r\n`;
+    const client = await app.signIns.send('/admin/api/keys', from, cookie, '');
+    client.socket.write(one.repeat(29) + one.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
+    await client.closed;
+    expect(statusesOf(client.received())).toEqual(Array(31).fill(401));
+    expect(client.received().match(/acr_values="phrh phr"/g)?.length).toBe(31);
+    expect(app.process.child.exitCode).toBeNull();
+  });
+
   it('a user no stronger sign-in would let in gets 403; one whose sign-in is of a listed class is let in at once', async () => {
     const outsider = '127.0.0.65';
     provider.claims = { groups: ['sales'], acr: 'pwd' };
