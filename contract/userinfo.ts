@@ -45,6 +45,10 @@ export const UserinfoDocument = Type.Object(
       Type.Array(Type.String()),
       'How the user authenticated (the ID token\'s `amr`, e.g. `["pwd", "mfa"]`), as the JWT\'s `amr` carries it; null when the provider did not say, and for machine callers.',
     ),
+    acr: Nullable(
+      Type.String(),
+      "The class of the user's sign-in (the ID token's `acr`, e.g. `phr`), as `acrValues` policies read it and the JWT's `acr` carries it; null when the provider did not say, and for machine callers.",
+    ),
     groupsLeftOut: Type.Boolean({
       description:
         "The provider left the user's groups out of the ID token (Microsoft Entra ID's groups overage) and they were not listed: no group rule matches.",

@@ -234,6 +234,7 @@ describe('GET /.gatehouse/userinfo of a machine caller', () => {
         idleExpiresAt: null,
         authenticatedAt: null,
         amr: null,
+        acr: null,
         groupsLeftOut: false,
       },
     });

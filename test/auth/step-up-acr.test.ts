@@ -104,6 +104,20 @@ describe('acrValues: step-up authentication', () => {
       policy: 'admins-phishing-resistant',
       reason: 'path_matched',
     });
+    // The application is told the class: the JWT's acr, the identity document's; the person, on
+    // the session page.
+    const jwt = String(upstream.seen.at(-1)?.headers['x-gatehouse-jwt-assertion']);
+    expect(JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString())).toMatchObject({
+      acr: 'phrh',
+    });
+    const document = await get(app, '/.gatehouse/userinfo', from, again.session);
+    expect(JSON.parse(document.text.slice(document.text.indexOf('\r\n\r\n') + 4))).toMatchObject({
+      acr: 'phrh',
+    });
+    const sessionPage = await get(app, '/.gatehouse/', from, again.session, PAGE);
+    expect(sessionPage.text).toContain(
+      '<tr><th scope="row">Class of sign-in</th><td><code>phrh</code></td></tr>',
+    );
   });
 
   it('a provider that ignores acr_values: the sign-in fails with acr_not_satisfied, not a loop of sign-ins; the session the browser had goes on', async () => {

@@ -84,6 +84,7 @@ describe('GET /.gatehouse/userinfo', () => {
       // The forged provider said nothing of when or how the user authenticated.
       authenticatedAt: null,
       amr: null,
+      acr: null,
     });
     expect(Object.keys(document).sort()).toEqual(
       [
@@ -99,6 +100,7 @@ describe('GET /.gatehouse/userinfo', () => {
         'idleExpiresAt',
         'authenticatedAt',
         'amr',
+        'acr',
         'groupsLeftOut',
       ].sort(),
     );

@@ -5,7 +5,7 @@ import type { SigningKey } from '../../../contract/keys.ts';
 import { boundedCache } from '../../../lib/bounded-cache.ts';
 import { singleFlight } from '../../../lib/single-flight.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
-import { authenticationMethods } from './identity-document.ts';
+import { authenticationClass, authenticationMethods } from './identity-document.ts';
 
 const CACHE_LIMIT = 10_000;
 
@@ -18,7 +18,7 @@ export interface AssertionSigner {
 }
 
 /**
- * Creates the signer: claims iss, aud, sub, email, groups, idp, sid, auth_time and amr (when the
+ * Creates the signer: claims iss, aud, sub, email, groups, idp, sid, auth_time, amr and acr (when the
  * provider said), iat, exp and jti (and type,
  * nbf and a list aud for the cloudflare claim set), signed with the first signing key (its kid in the header) so apps verify it against the JWKS.
  */
@@ -52,6 +52,7 @@ export function createAssertionSigner(
       // When and how the user authenticated at the provider, when it said (users only).
       auth_time: identity.authTime,
       amr: authenticationMethods(identity) ?? undefined,
+      acr: authenticationClass(identity) ?? undefined,
       // A Cloudflare Access application token: type "app", nbf, aud a list.
       ...(cloudflare ? { type: 'app', nbf: iat } : {}),
     })

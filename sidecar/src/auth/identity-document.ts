@@ -32,6 +32,15 @@ export function authenticationMethods(identity: PolicyIdentity): string[] | null
 }
 
 /**
+ * The class of the user's sign-in (the ID token's `acr`) when it is a short string, as the
+ * identity JWT and the identity document carry it; null otherwise and for machine callers.
+ */
+export function authenticationClass(identity: PolicyIdentity): string | null {
+  const acr = identity.claims.acr;
+  return identity.kind === 'user' && headerText(acr, 256) ? acr : null;
+}
+
+/**
  * Who the request's caller is, as the application is told (the identity headers' and JWT's
  * values, groups after `groupsFilter`) and, for a browser session, when it ends: what
  * `/.gatehouse/userinfo` and the session page show. Null without an identity. Read after the
@@ -57,6 +66,7 @@ export function identityDocument(
     idleExpiresAt: iso(idleEndsAt),
     authenticatedAt: identity.authTime === undefined ? null : iso(identity.authTime * 1000),
     amr: authenticationMethods(identity),
+    acr: authenticationClass(identity),
     groupsLeftOut: scope.groupsLeftOut,
   });
   if (scope.sessionId === null) return document(null);

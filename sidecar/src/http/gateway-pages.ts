@@ -143,6 +143,7 @@ export function sessionPage(options: SessionPageOptions): string {
     ...(d.amr === null
       ? []
       : [row('Authenticated with', d.amr.map((m) => `<code>${escapeHtml(m)}</code>`).join(', '))]),
+    ...(d.acr === null ? [] : [row('Class of sign-in', `<code>${escapeHtml(d.acr)}</code>`)]),
     ...(d.expiresAt === null
       ? []
       : [row(d.kind === 'user' ? 'Session ends at' : 'Credential ends at', time(d.expiresAt))]),
