@@ -184,6 +184,32 @@ describe('acrValues: step-up authentication', () => {
     expect(app.process.child.exitCode).toBeNull();
   });
 
+  it('an anonymous page of the admin area signs in once, asking for the classes already; other pages get the ordinary sign-in', async () => {
+    const browser = '127.0.0.68';
+    provider.claims = { acr: 'pwd' };
+    const anonymous = await get(app, '/admin', browser, '', PAGE);
+    expect(anonymous.status).toBe(302);
+    expect(headerOf(anonymous.text, 'location')).toBe(
+      `http://${app.host}/.gatehouse/login?rd=%2Fadmin&fresh=1&acr=phrh%20phr`,
+    );
+    expect(anonymous.line.decision).toMatchObject({
+      reason: 'login_required',
+      policy: 'admins-phishing-resistant',
+    });
+    const signIn = await signInAgain(
+      app,
+      '/.gatehouse/login?rd=%2Fadmin&fresh=1&acr=phrh%20phr',
+      browser,
+      '',
+    );
+    expect(signIn.providerUrl.searchParams.get('acr_values')).toBe('phrh phr');
+    expect(signIn.status).toBe(302);
+    expect((await get(app, '/admin', browser, signIn.session, PAGE)).status).toBe(200);
+
+    const docs = await get(app, '/docs', '127.0.0.69', '', PAGE);
+    expect(headerOf(docs.text, 'location')).toBe(`http://${app.host}/.gatehouse/login?rd=%2Fdocs`);
+  });
+
   it('a user no stronger sign-in would let in gets 403; one whose sign-in is of a listed class is let in at once', async () => {
     const outsider = '127.0.0.65';
     provider.claims = { groups: ['sales'], acr: 'pwd' };

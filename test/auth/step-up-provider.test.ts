@@ -55,20 +55,23 @@ describe('a stronger sign-in for the admin area, with oidc-provider', () => {
     expect((await browser.follow(`${stack.origin}/docs`)).at(-1)?.status).toBe(200);
   });
 
-  it('with two providers, the chooser of a step-up carries the classes to each', async () => {
+  it('with two providers, the chooser of a first sign-in to the admin area carries the classes to each', async () => {
     const browser = new HttpBrowser();
     const pages = await browser.follow(`${twoProviders.origin}/admin/users`);
-    // A first sign-in: the ordinary one (the policy asks for no recent authentication).
-    expect(pages[0]?.headers.location).toBe(`${twoProviders.origin}/.gatehouse/login?rd=%2Fadmin%2Fusers`);
-    const chooser = (
-      await browser.follow(`${twoProviders.origin}/.gatehouse/login?rd=%2Fadmin&fresh=1&acr=phr`)
-    ).at(-1) as Page;
+    // The policy that asks for the sign-in takes phr: the first sign-in asks for it already.
+    expect(pages[0]?.headers.location).toBe(
+      `${twoProviders.origin}/.gatehouse/login?rd=%2Fadmin%2Fusers&fresh=1&acr=phr`,
+    );
+    const chooser = pages.at(-1) as Page;
     const links = [...chooser.body.matchAll(/href="([^"]*idp=[^"]*)"/g)].map((m) =>
       (m[1] as string).replaceAll('&#38;', '&'),
     );
     expect(links).toEqual([
-      '/.gatehouse/login?idp=dev&rd=%2Fadmin&fresh=1&acr=phr',
-      '/.gatehouse/login?idp=dev2&rd=%2Fadmin&fresh=1&acr=phr',
+      '/.gatehouse/login?idp=dev&rd=%2Fadmin%2Fusers&fresh=1&acr=phr',
+      '/.gatehouse/login?idp=dev2&rd=%2Fadmin%2Fusers&fresh=1&acr=phr',
     ]);
+    const second = await browser.follow(`${twoProviders.origin}${links[1]}`);
+    const atProvider = second.find((p) => p.url.startsWith(twoProviders.providers[1]?.issuer ?? '-'));
+    expect(new URL(atProvider?.url ?? '').searchParams.get('acr_values')).toBe('phr');
   });
 });

@@ -237,6 +237,13 @@ describe('freshSignInDecision: when a stronger sign-in (acrValues) would let a d
       policy: 'admin',
     });
     expect(engine.acrValues).toEqual(['phrh', 'phr', 'hwk']);
+    // What a first sign-in asked for by a policy asks the provider for: that policy's classes.
+    expect(['admin', 'keys', 'billing', null].map((p) => engine.acrValuesOf(p))).toEqual([
+      ['phrh', 'phr'],
+      ['hwk'],
+      [],
+      [],
+    ]);
     expect(compilePolicyEngine(ADMIN_STEP_UP, { caseInsensitive: true }).acrValues).toEqual([
       'phrh',
       'phr',
@@ -247,6 +254,7 @@ describe('freshSignInDecision: when a stronger sign-in (acrValues) would let a d
       ADMIN_STEP_UP[3] as RenderedPolicy,
     ]);
     expect(audited.acrValues).toEqual([]);
+    expect(audited.acrValuesOf('admin')).toEqual([]);
     expect(
       freshSignInDecision(audited, request({ identity: signedInWith('pwd'), path: '/admin/x' }), now),
     ).toBeNull();

@@ -57,6 +57,12 @@ export interface PolicyEngine {
    * classes of sign-in a user may be sent to the provider for (step-up authentication).
    */
   readonly acrValues: readonly string[];
+  /**
+   * The classes an enforced policy (by name) takes, from the `acrValues` of its include and
+   * require, each once: a first sign-in it asks for (`login_required` at it) asks the provider
+   * for one of them, so that one sign-in lets the user in. Empty for any other policy.
+   */
+  acrValuesOf(policy: string | null): readonly string[];
 }
 
 /**
@@ -74,7 +80,14 @@ export function compilePolicyEngine(
   const compiled = seen.map((p, i) => compiler.policy(p, i));
   compiler.finish();
   const recent = recentSignInPolicies(policies);
-  const engine = new Evaluator(compiler, compiled, recent, signInWindowsOf(policies), acrValuesOf(policies));
+  const engine = new Evaluator(
+    compiler,
+    compiled,
+    recent,
+    signInWindowsOf(policies),
+    acrValuesOf(policies),
+    policyAcrValues(policies),
+  );
   if (!pathCase.caseInsensitive) return engine;
   // The request's path folded as the globs are; only applications that ask pay for the copy.
   return {
@@ -85,6 +98,7 @@ export function compilePolicyEngine(
     signInWindows: engine.signInWindows,
     asksRecentSignIn: (policy) => engine.asksRecentSignIn(policy),
     acrValues: engine.acrValues,
+    acrValuesOf: (policy) => engine.acrValuesOf(policy),
   };
 }
 
@@ -126,12 +140,28 @@ function acrValuesOf(policies: readonly RenderedPolicy[]): readonly string[] {
   return Object.freeze([...values]);
 }
 
+const NO_ACR: readonly string[] = Object.freeze([]);
+
+/** The classes each enforced policy that lists some in its include or require takes, by name. */
+function policyAcrValues(policies: readonly RenderedPolicy[]): ReadonlyMap<string, readonly string[]> {
+  const byPolicy = new Map<string, readonly string[]>();
+  for (const policy of policies) {
+    if (policy.mode !== 'enforce') continue;
+    const values = new Set<string>();
+    for (const selector of [...policy.include, ...policy.require])
+      for (const value of selector.acrValues ?? []) values.add(value);
+    if (values.size > 0) byPolicy.set(policy.name, Object.freeze([...values]));
+  }
+  return byPolicy;
+}
+
 class Evaluator implements PolicyEngine {
   readonly offersLogin: boolean;
   readonly acceptsMachines: boolean;
   readonly signInWindow: number | null;
   readonly signInWindows: readonly number[];
   readonly acrValues: readonly string[];
+  private readonly policyAcr: ReadonlyMap<string, readonly string[]>;
   private readonly recentSignIn: ReadonlyMap<string, number>;
   private readonly selectors: readonly CompiledSelector[];
   private readonly indexed: readonly IndexedKind[];
@@ -162,9 +192,11 @@ class Evaluator implements PolicyEngine {
     recentSignIn: ReadonlyMap<string, number>,
     signInWindows: readonly number[],
     acrValues: readonly string[],
+    policyAcr: ReadonlyMap<string, readonly string[]>,
   ) {
     this.recentSignIn = recentSignIn;
     this.acrValues = acrValues;
+    this.policyAcr = policyAcr;
     this.signInWindow = recentSignIn.size === 0 ? null : Math.min(...recentSignIn.values());
     this.signInWindows = signInWindows;
     const n = policies.length;
@@ -201,6 +233,10 @@ class Evaluator implements PolicyEngine {
 
   asksRecentSignIn(policy: string | null): boolean {
     return policy !== null && this.recentSignIn.has(policy);
+  }
+
+  acrValuesOf(policy: string | null): readonly string[] {
+    return (policy === null ? undefined : this.policyAcr.get(policy)) ?? NO_ACR;
   }
 
   /**

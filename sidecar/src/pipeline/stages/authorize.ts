@@ -69,9 +69,18 @@ export function authorize(
  * for people).
  */
 export function refusalOf(scope: RequestScope, decision: Decision): HttpError | LocalResponse {
-  if (decision.reason === 'login_required')
-    // A policy that asks for a recent sign-in asks the provider for one at the first sign-in too.
-    return signInOrChallenge(scope, LOGIN_REQUIRED, scope.state.policy.asksRecentSignIn(decision.policy));
+  if (decision.reason === 'login_required') {
+    // A policy that asks for a recent or a stronger sign-in asks the provider for one at the
+    // first sign-in too.
+    const engine = scope.state.policy;
+    const acr = engine.acrValuesOf(decision.policy);
+    return signInOrChallenge(
+      scope,
+      LOGIN_REQUIRED,
+      engine.asksRecentSignIn(decision.policy) || acr.length > 0,
+      acr,
+    );
+  }
   if (decision.reason === 'fresh_sign_in_required') return freshSignInOrChallenge(scope);
   if (scope.identity === null && scope.state.policy.acceptsMachines) return CREDENTIALS_REQUIRED;
   // A page for people; a WebSocket handshake gets the plain 403 whatever it accepts.
@@ -81,17 +90,19 @@ export function refusalOf(scope: RequestScope, decision: Decision): HttpError | 
 }
 
 /**
- * Sign-in needed: a page navigation is sent to sign in (`recent`: asking the provider for a recent
- * authentication, for a `signedInWithin` policy), any other request gets `challenge` (a 401).
+ * Sign-in needed: a page navigation is sent to sign in (`fresh`: asking the provider for a recent
+ * authentication, for a `signedInWithin` policy, and for one of the classes `acrValues`, for an
+ * `acrValues` one), any other request gets `challenge` (a 401).
  */
 export function signInOrChallenge(
   scope: RequestScope,
   challenge: HttpError,
-  recent = false,
+  fresh = false,
+  acrValues: readonly string[] = [],
 ): HttpError | LocalResponse {
   const auth = scope.state.auth;
   if (auth !== null && auth.providers.size > 0 && isPageNavigation(scope.req))
-    return loginRedirect(scope, auth, recent);
+    return loginRedirect(scope, auth, fresh, acrValues);
   return challenge;
 }
 
