@@ -141,7 +141,7 @@ export function freshSignInChallenge(scope: RequestScope): HttpError {
     'fresh_sign_in_required',
     401,
     'A stronger sign-in is required.',
-    `sign-in not of class ${acr}; a policy needs one`,
+    `sign-in of none of the classes ${acr}; a policy needs one`,
     {
       'www-authenticate': `Bearer realm="gatehouse", error="insufficient_user_authentication", error_description="A stronger sign-in is required", acr_values="${acr}"${maxAge === null ? '' : `, max_age="${maxAge}"`}`,
     },
