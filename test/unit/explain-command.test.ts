@@ -76,6 +76,42 @@ const FILE = writeDocs('grafana.yaml', [
 const explain = (...args: string[]) =>
   runGatehouse(['explain', FILE, ...(args.length === 1 ? (args[0] as string).split(' ') : args)]);
 
+/**
+ * An application signed in to through one provider whose admin area (`/admin/**`) takes members of
+ * `eng` under `needs`, a further selector, in policy `name`; engineers may use the rest.
+ */
+function adminAreaDocs(file: string, name: string, needs: Record<string, unknown>): string {
+  return writeDocs(file, [
+    doc('AccessApplication', 'admin', {
+      hosts: ['admin.example.com'],
+      upstream: { url: 'http://127.0.0.1:3000' },
+      policies: [{ name }, { name: 'engineers' }],
+      authentication: {
+        externalUrl: 'https://admin.example.com',
+        identityProviders: [
+          {
+            name: 'corp',
+            issuer: 'https://idp.example.com',
+            clientId: 'admin',
+            clientSecretRef: { name: 'idp', key: 'secret' },
+          },
+        ],
+      },
+    }),
+    doc('Secret', 'idp', { secret: 's3cret-value' }, 'v1'),
+    doc('AccessPolicy', name, {
+      decision: 'allow',
+      include: [{ paths: ['/admin/**'] }],
+      require: [{ groups: ['eng'] }, needs],
+    }),
+    doc('AccessPolicy', 'engineers', {
+      decision: 'allow',
+      include: [{ groups: ['eng'] }],
+      exclude: [{ paths: ['/admin/**'] }],
+    }),
+  ]);
+}
+
 describe('gatehouse explain', () => {
   it('a user in an allowed group: exit 0, the policy and selector that allow, every selector, no secret', async () => {
     const out = await explain('--path /d/home --ip 198.51.100.7 --email Ann@Example.com --groups sre,dev');
@@ -372,35 +408,7 @@ describe('gatehouse explain', () => {
   });
 
   it('signedInWithin: --authenticated-ago; a user whose authentication is older is sent to sign in again', async () => {
-    const admin = writeDocs('admin.yaml', [
-      doc('AccessApplication', 'admin', {
-        hosts: ['admin.example.com'],
-        upstream: { url: 'http://127.0.0.1:3000' },
-        policies: [{ name: 'admins-recently' }, { name: 'engineers' }],
-        authentication: {
-          externalUrl: 'https://admin.example.com',
-          identityProviders: [
-            {
-              name: 'corp',
-              issuer: 'https://idp.example.com',
-              clientId: 'admin',
-              clientSecretRef: { name: 'idp', key: 'secret' },
-            },
-          ],
-        },
-      }),
-      doc('Secret', 'idp', { secret: 's3cret-value' }, 'v1'),
-      doc('AccessPolicy', 'admins-recently', {
-        decision: 'allow',
-        include: [{ paths: ['/admin/**'] }],
-        require: [{ groups: ['eng'] }, { signedInWithin: '10m' }],
-      }),
-      doc('AccessPolicy', 'engineers', {
-        decision: 'allow',
-        include: [{ groups: ['eng'] }],
-        exclude: [{ paths: ['/admin/**'] }],
-      }),
-    ]);
+    const admin = adminAreaDocs('admin.yaml', 'admins-recently', { signedInWithin: '10m' });
     const user = ['--path', '/admin/users', '--email', 'ann@example.com', '--groups', 'eng'];
     const recent = await runGatehouse(['explain', admin, ...user, '--authenticated-ago', '2m']);
     expect(recent.code).toBe(0);
@@ -431,35 +439,7 @@ describe('gatehouse explain', () => {
   });
 
   it('acrValues: --claim acr=...; a user whose sign-in is of another class is sent to sign in again, asked for those classes', async () => {
-    const admin = writeDocs('step-up.yaml', [
-      doc('AccessApplication', 'admin', {
-        hosts: ['admin.example.com'],
-        upstream: { url: 'http://127.0.0.1:3000' },
-        policies: [{ name: 'admins-strong' }, { name: 'engineers' }],
-        authentication: {
-          externalUrl: 'https://admin.example.com',
-          identityProviders: [
-            {
-              name: 'corp',
-              issuer: 'https://idp.example.com',
-              clientId: 'admin',
-              clientSecretRef: { name: 'idp', key: 'secret' },
-            },
-          ],
-        },
-      }),
-      doc('Secret', 'idp', { secret: 's3cret-value' }, 'v1'),
-      doc('AccessPolicy', 'admins-strong', {
-        decision: 'allow',
-        include: [{ paths: ['/admin/**'] }],
-        require: [{ groups: ['eng'] }, { acrValues: ['phrh', 'phr'] }],
-      }),
-      doc('AccessPolicy', 'engineers', {
-        decision: 'allow',
-        include: [{ groups: ['eng'] }],
-        exclude: [{ paths: ['/admin/**'] }],
-      }),
-    ]);
+    const admin = adminAreaDocs('step-up.yaml', 'admins-strong', { acrValues: ['phrh', 'phr'] });
     const user = ['--path', '/admin/users', '--email', 'ann@example.com', '--groups', 'eng'];
     const strong = await runGatehouse(['explain', admin, ...user, '--claim', 'acr=phr']);
     expect(strong.code).toBe(0);
