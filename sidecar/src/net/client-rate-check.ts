@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { ClientConnection, ConnectionRequest, RequestTimeout } from './client-connection.ts';
 
 /**
@@ -43,6 +44,14 @@ export const CONTENDED_GRACE_MS = 5_000;
 interface Round {
   readonly now: number;
   freeing: number;
+}
+
+/**
+ * What the kernel has taken of what was written to a socket: what was written, less what it has
+ * not accepted yet (counted as writes complete, up to 64 KiB each).
+ */
+export function takenByKernel(socket: Socket): number {
+  return socket.bytesWritten - socket.writableLength;
 }
 
 /** How often the requests in progress are checked (ms). */
@@ -178,9 +187,7 @@ function checkSending(connection: ClientConnection, limits: ClientRateLimits, ro
     connection.sendSpanStartMs = -1;
     return false;
   }
-  const socket = connection.socket;
-  // What the kernel has taken: what was written, less what it has not accepted yet.
-  const taken = socket.bytesWritten - socket.writableLength;
+  const taken = takenByKernel(connection.socket);
   if (connection.sendSpanStartMs < 0) {
     connection.sendSpanStartMs = round.now;
     connection.sendSpanTaken = taken;

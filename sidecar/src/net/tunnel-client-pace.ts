@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { takenByKernel } from './client-rate-check.ts';
 
 /**
  * How slowly a tunnel's client may take what the application sends, while the application waits
@@ -36,7 +37,6 @@ export function cutWhenClientLags(
   let takenAtStart = 0;
   /** Whether a write to the client completed in the span. */
   let drained = false;
-  const taken = (): number => client.bytesWritten - client.writableLength;
   const endOfSpan = (): void => {
     timer = undefined;
     if (!client.writableNeedDrain) return; // caught up: the next wait starts a span of its own
@@ -44,14 +44,14 @@ export function cutWhenClientLags(
       cut('stalled');
       return;
     }
-    if (pace.minRate > 0 && ((taken() - takenAtStart) * 1000) / pace.spanMs < pace.minRate) {
+    if (pace.minRate > 0 && ((takenByKernel(client) - takenAtStart) * 1000) / pace.spanMs < pace.minRate) {
       cut('too_slow');
       return;
     }
     startSpan();
   };
   const startSpan = (): void => {
-    takenAtStart = taken();
+    takenAtStart = takenByKernel(client);
     drained = false;
     timer = setTimeout(endOfSpan, pace.spanMs);
     timer.unref();

@@ -80,14 +80,7 @@ export function compilePolicyEngine(
   const compiled = seen.map((p, i) => compiler.policy(p, i));
   compiler.finish();
   const recent = recentSignInPolicies(policies);
-  const engine = new Evaluator(
-    compiler,
-    compiled,
-    recent,
-    signInWindowsOf(policies),
-    acrValuesOf(policies),
-    policyAcrValues(policies),
-  );
+  const engine = new Evaluator(compiler, compiled, recent, signInWindowsOf(policies), acrClassesOf(policies));
   if (!pathCase.caseInsensitive) return engine;
   // The request's path folded as the globs are; only applications that ask pay for the copy.
   return {
@@ -130,29 +123,31 @@ function signInWindowsOf(policies: readonly RenderedPolicy[]): readonly number[]
   return Object.freeze([...windows].sort((a, b) => a - b));
 }
 
-/** Every `acrValues` value of the enforced policies, each once, in the order first listed. */
-function acrValuesOf(policies: readonly RenderedPolicy[]): readonly string[] {
-  const values = new Set<string>();
-  for (const policy of policies)
-    if (policy.mode === 'enforce')
-      for (const selector of [...policy.include, ...policy.require, ...policy.exclude])
-        for (const value of selector.acrValues ?? []) values.add(value);
-  return Object.freeze([...values]);
+/** The classes of sign-in the enforced policies list (see PolicyEngine.acrValues, acrValuesOf). */
+interface AcrClasses {
+  /** Every one, each once, in the order first listed (an exclude's too: a deny unless one). */
+  readonly all: readonly string[];
+  /** Those each policy takes, from its include and require, by policy name. */
+  readonly byPolicy: ReadonlyMap<string, readonly string[]>;
 }
 
 const NO_ACR: readonly string[] = Object.freeze([]);
 
-/** The classes each enforced policy that lists some in its include or require takes, by name. */
-function policyAcrValues(policies: readonly RenderedPolicy[]): ReadonlyMap<string, readonly string[]> {
+function acrClassesOf(policies: readonly RenderedPolicy[]): AcrClasses {
+  const all = new Set<string>();
   const byPolicy = new Map<string, readonly string[]>();
   for (const policy of policies) {
     if (policy.mode !== 'enforce') continue;
-    const values = new Set<string>();
+    const taken = new Set<string>();
     for (const selector of [...policy.include, ...policy.require])
-      for (const value of selector.acrValues ?? []) values.add(value);
-    if (values.size > 0) byPolicy.set(policy.name, Object.freeze([...values]));
+      for (const value of selector.acrValues ?? []) {
+        taken.add(value);
+        all.add(value);
+      }
+    for (const selector of policy.exclude) for (const value of selector.acrValues ?? []) all.add(value);
+    if (taken.size > 0) byPolicy.set(policy.name, Object.freeze([...taken]));
   }
-  return byPolicy;
+  return { all: Object.freeze([...all]), byPolicy };
 }
 
 class Evaluator implements PolicyEngine {
@@ -191,12 +186,11 @@ class Evaluator implements PolicyEngine {
     policies: readonly CompiledPolicy[],
     recentSignIn: ReadonlyMap<string, number>,
     signInWindows: readonly number[],
-    acrValues: readonly string[],
-    policyAcr: ReadonlyMap<string, readonly string[]>,
+    acr: AcrClasses,
   ) {
     this.recentSignIn = recentSignIn;
-    this.acrValues = acrValues;
-    this.policyAcr = policyAcr;
+    this.acrValues = acr.all;
+    this.policyAcr = acr.byPolicy;
     this.signInWindow = recentSignIn.size === 0 ? null : Math.min(...recentSignIn.values());
     this.signInWindows = signInWindows;
     const n = policies.length;

@@ -127,23 +127,21 @@ function freshSignInOrChallenge(scope: RequestScope): HttpError | LocalResponse 
 export function freshSignInChallenge(scope: RequestScope): HttpError {
   const maxAge = scope.state.policy.signInWindow;
   const acr = scope.stepUpAcr.join(' ');
-  if (acr === '')
-    return new HttpError(
-      'fresh_sign_in_required',
-      401,
-      'A more recent sign-in is required.',
-      `authentication older than ${maxAge ?? 0} s; a policy needs a more recent one`,
-      {
-        'www-authenticate': `Bearer realm="gatehouse", error="insufficient_user_authentication", error_description="A more recent sign-in is required", max_age="${maxAge ?? 0}"`,
-      },
-    );
+  const stronger = acr !== '';
+  const description = stronger ? 'A stronger sign-in is required' : 'A more recent sign-in is required';
+  const asked = [
+    ...(stronger ? [`acr_values="${acr}"`] : []),
+    ...(maxAge !== null || !stronger ? [`max_age="${maxAge ?? 0}"`] : []),
+  ];
   return new HttpError(
     'fresh_sign_in_required',
     401,
-    'A stronger sign-in is required.',
-    `sign-in of none of the classes ${acr}; a policy needs one`,
+    `${description}.`,
+    stronger
+      ? `sign-in of none of the classes ${acr}; a policy needs one`
+      : `authentication older than ${maxAge ?? 0} s; a policy needs a more recent one`,
     {
-      'www-authenticate': `Bearer realm="gatehouse", error="insufficient_user_authentication", error_description="A stronger sign-in is required", acr_values="${acr}"${maxAge === null ? '' : `, max_age="${maxAge}"`}`,
+      'www-authenticate': `Bearer realm="gatehouse", error="insufficient_user_authentication", error_description="${description}", ${asked.join(', ')}`,
     },
   );
 }
