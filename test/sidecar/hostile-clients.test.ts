@@ -727,6 +727,59 @@ describe('paths of the request and the upgrade that hold resources', () => {
     }
   });
 
+  it('an anonymous handshake reset (RST) or half-closed (FIN) mid-upgrade gives its place in the anonymous share back', async () => {
+    const upstream = await startHostileUpstream({ upgradeDelayMs: 300 });
+    const gate = await startSidecar(testConfig({ upstream: { url: upstream.url } }), {
+      maxTunnels: 2,
+      maxClientTunnels: 2,
+      anonymousShare: 0.5,
+    });
+    try {
+      for (const leave of ['rst', 'fin'] as const) {
+        const leaver = await openRaw(gate.port, '127.0.3.11');
+        leaver.socket.write(upgradeRequest(`/ws?leaver-${leave}`));
+        await sleep(100); // its place taken, the application not answered yet
+        if (leave === 'rst') leaver.socket.resetAndDestroy();
+        else leaver.socket.end();
+        await eventually('its line', () => gate.records().some((l) => l.uri === `/ws?leaver-${leave}`));
+        const next = await openRaw(gate.port, '127.0.3.12');
+        next.socket.write(upgradeRequest(`/ws?next-${leave}`));
+        await next.waitFor(/HTTP\/1\.1 (101|503)/);
+        expect(statusesOf(next.received())).toEqual([101]);
+        next.socket.destroy();
+        await eventually('the tunnel gone', () => gate.records().some((l) => l.uri === `/ws?next-${leave}`));
+        leaver.socket.destroy();
+      }
+    } finally {
+      await gate.close();
+      await upstream.close();
+    }
+  });
+
+  it('a tunnel whose client half-closes (FIN) and then takes nothing while the application sends is cut at the client idle timeout all the same', async () => {
+    const { url: appUrl, close: closeApp } = await webSocketApp();
+    const gate = await startSidecar(testConfig({ upstream: { url: appUrl } }), { idleTimeoutMs: 1_000 });
+    try {
+      const client = await openRaw(gate.port, '127.0.3.13', true);
+      client.socket.write(upgradeRequest('/ws-feed?fin'));
+      await client.waitFor(/HTTP\/1\.1 101/);
+      client.socket.pause();
+      client.socket.end();
+      const port = client.socket.localPort ?? 0;
+      await eventually(
+        'the tunnel gone, nothing queued for it',
+        () => kernelSendQueue(gate.port, port) === undefined,
+        5_000,
+      );
+      await eventually('its line', () => linesFor(gate, '/ws-feed?fin').length === 1);
+      expect(linesFor(gate, '/ws-feed?fin')[0]).toMatchObject({ status: 101, outcome: 'upgraded' });
+      client.socket.destroy();
+    } finally {
+      await gate.close();
+      await closeApp();
+    }
+  });
+
   /** An upload whose body comes `piece` every `everyMs`: answered 408 and logged with `error`. */
   async function uploadCutWith408(
     gate: InProcessSidecar,
