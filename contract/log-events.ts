@@ -165,6 +165,23 @@ export const AUTH_EVENTS = {
   login_succeeded: event('A user signed in; a session begins.', {
     ...SessionFields,
     providerSession: opt(str('The `sid` of the ID token, when the provider sends one.')),
+    authenticatedAt: opt(
+      str(
+        'When the user authenticated at the provider (the `auth_time` of the ID token), RFC 3339; absent when the provider did not say. It may be well before this sign-in: a provider that still had a session signed the user in without asking anything.',
+      ),
+    ),
+    amr: opt(
+      Type.Array(Type.String(), {
+        maxItems: 16,
+        description:
+          'How the user authenticated (the `amr` of the ID token: `pwd`, `mfa`, `hwk`, `otp`, ... as RFC 8176 lists them); absent when the provider did not say, or said it in another shape than at most 16 strings of at most 64 characters.',
+      }),
+    ),
+    acr: opt(
+      str(
+        'The class of the sign-in (the `acr` of the ID token: the provider names a level such as `phr`, `urn:okta:loa:2fa:any` or `gold`), at most 256 characters; absent when the provider did not say. A step-up (`acrValues` policy) requires one of those it asked for.',
+      ),
+    ),
     groups: int('How many groups the user has (never their names).'),
     groupsLeftOut: opt(
       Type.Literal(true, {

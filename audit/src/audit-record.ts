@@ -121,6 +121,18 @@ export interface AuthRecord {
   readonly providerSession?: string | null;
   /** session_end_unreported, session_end_delayed: the last error of its rounds. */
   readonly error?: string | null;
+  /** login_succeeded: how the sign-in authenticated the user, as far as the line says. */
+  readonly signIn?: SignInStrength;
+}
+
+/** How a sign-in authenticated the user (its login_succeeded event): each null when the line does not say. */
+export interface SignInStrength {
+  /** When the user authenticated at the provider (epoch ms). */
+  readonly authenticatedAt: number | null;
+  /** The methods (`amr`): `pwd`, `mfa`, `hwk`, ... */
+  readonly amr: readonly string[] | null;
+  /** The class of the sign-in (`acr`). */
+  readonly acr: string | null;
 }
 
 export type AuditRecord = RequestRecord | AuthRecord;
@@ -308,7 +320,15 @@ function authEvent(o: AuthEventLine, type: AuthEventType): AuthRecord | undefine
     session: str(o.session),
     providerSession: str(o.providerSession),
     ...(type === 'session_end_unreported' || type === 'session_end_delayed' ? { error: str(o.error) } : {}),
+    ...(type === 'login_succeeded' ? { signIn: signInStrength(o) } : {}),
   };
+}
+
+function signInStrength(o: AuthEventLine): SignInStrength {
+  const at = time(o.authenticatedAt);
+  const amr =
+    Array.isArray(o.amr) && o.amr.length <= 16 && o.amr.every((m) => typeof m === 'string') ? o.amr : null;
+  return { authenticatedAt: Number.isNaN(at) ? null : at, amr, acr: str(o.acr) };
 }
 
 /** The record of one parsed line; undefined for lines the audit does not use (other events, foreign JSON). */

@@ -2,7 +2,7 @@ import { isoTime } from '../../lib/iso-time.ts';
 import { clientText, type RequestRecord } from './audit-record.ts';
 import { type AuditAnswer, type UserAtAddress, whereText } from './queries.ts';
 import { sessionRevokeCommand } from './revoke-hint.ts';
-import { endDetail, type Session } from './sessions.ts';
+import { endDetail, type Session, signInText } from './sessions.ts';
 
 const iso = isoTime;
 const span = (ms: number): string => {
@@ -66,6 +66,7 @@ export function sessionText(s: Session): string {
   const head = [
     `Session ${s.sessionId}  ${s.app}  ${safe(s.email ?? s.sub)}  via ${safe(s.provider)}`,
     `  signed in  ${s.login ? `${iso(s.login.time)} from ${safe(clientText(s.login))}` : '(no login event in the logs read)'}`,
+    ...(s.login ? [`  how        ${safe(signInText(s.login, span))}`] : []),
     `  activity   ${iso(s.first)} → ${iso(s.last)} (${span(s.last - s.first)}), ${s.requests.length} request${s.requests.length === 1 ? '' : 's'}`,
     `  ended      ${s.end ? `${s.end.kind} at ${iso(s.end.time)}${endDetail(s.end) ? ` (${safe(endDetail(s.end))})` : ''}` : '(not in the logs read)'}`,
     `  IPs        ${s.ips.map(safe).join(', ') || '-'}`,
@@ -203,7 +204,17 @@ export function sessionJson(s: Session): unknown {
     ...s,
     first: iso(s.first),
     last: iso(s.last),
-    login: s.login ? { ...s.login, time: iso(s.login.time) } : null,
+    login: s.login
+      ? {
+          ...s.login,
+          time: iso(s.login.time),
+          signIn: {
+            ...s.login.signIn,
+            authenticatedAt:
+              s.login.signIn.authenticatedAt === null ? null : iso(s.login.signIn.authenticatedAt),
+          },
+        }
+      : null,
     end: s.end ? { ...s.end, time: iso(s.end.time) } : null,
     requests: s.requests.map(requestJson),
     anomalies: s.anomalies.map((a) => ({ ...a, time: iso(a.time) })),

@@ -1,3 +1,4 @@
+import { isoTime } from '../../lib/iso-time.ts';
 import { type Anomaly, endsNotCarried, findAnomalies, refusedElsewhere, usedAfterEnd } from './anomalies.ts';
 import {
   type AuditRecord,
@@ -5,6 +6,7 @@ import {
   type EndByNameType,
   isEndByName,
   type RequestRecord,
+  type SignInStrength,
 } from './audit-record.ts';
 
 export type { Anomaly } from './anomalies.ts';
@@ -25,6 +27,8 @@ export interface Session {
     readonly clientIp: string | null;
     readonly privateEndpoint: string | null;
     readonly userAgent: string | null;
+    /** How the sign-in authenticated the user, as far as its event says. */
+    readonly signIn: SignInStrength;
   } | null;
   readonly end: {
     readonly kind: SessionEnd;
@@ -209,6 +213,7 @@ export class SessionBuilder {
         clientIp: record.clientIp,
         privateEndpoint: record.privateEndpoint ?? null,
         userAgent: record.userAgent,
+        signIn: record.signIn ?? { authenticatedAt: null, amr: null, acr: null },
       };
       b.providerSession ??= record.providerSession ?? null;
       return;
@@ -354,6 +359,28 @@ export const byFirst = (a: Session, b: Session): number =>
 export function endDetail(end: NonNullable<Session['end']>): string | null {
   if (end.reason === null || end.reason === '') return end.detail;
   return end.detail === null ? end.reason : `${end.detail}: ${end.reason}`;
+}
+
+/**
+ * What the text and the page say of how a session's sign-in authenticated the user: its methods,
+ * its class, and when the user authenticated at the provider when that was before the sign-in
+ * (the provider kept a session of its own and asked nothing). `span` writes a duration the
+ * renderer's way.
+ */
+export function signInText(login: NonNullable<Session['login']>, span: (ms: number) => string): string {
+  const { amr, acr, authenticatedAt } = login.signIn;
+  const parts: string[] = [];
+  if (amr !== null) parts.push(amr.length > 0 ? amr.join(', ') : 'no methods named');
+  if (acr !== null) parts.push(`acr ${acr}`);
+  if (authenticatedAt !== null) {
+    const before = login.time - authenticatedAt;
+    parts.push(
+      before >= 1000
+        ? `authenticated at the provider ${isoTime(authenticatedAt)}, ${span(before)} before`
+        : 'authenticated at the provider then',
+    );
+  }
+  return parts.length > 0 ? parts.join(' · ') : 'not said (no amr, acr or auth_time in the sign-in)';
 }
 
 /** A session's end by a revocation (revocation_applied, session_revoked): its name and reason. */

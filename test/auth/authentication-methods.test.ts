@@ -107,6 +107,36 @@ describe('policies on how the user authenticated (amr, acr)', () => {
     );
   });
 
+  it('login_succeeded says how the user signed in (auth_time, amr, acr) for the audit; claims in another shape are left out, not cut', async () => {
+    const from = '127.0.0.35';
+    provider.claims = { amr: ['hwk', 'mfa'], acr: 'phr' };
+    provider.authTime = now() - 7200;
+    const authTime = provider.authTime;
+    await gateway.signIns.complete(from);
+    provider.authTime = undefined;
+    const login = await gateway.process.waitForLine(
+      (l) => l.type === 'login_succeeded' && l.clientIp === from,
+    );
+    expect(login).toMatchObject({
+      authenticatedAt: new Date(authTime * 1000).toISOString(),
+      amr: ['hwk', 'mfa'],
+      acr: 'phr',
+    });
+
+    const odd = '127.0.0.36';
+    // amr as a string (not a list), acr with a line break: the identity JWT carries neither, and
+    // neither does the event.
+    provider.claims = { amr: 'pwd', acr: 'gold\nforged' };
+    await gateway.signIns.complete(odd);
+    const oddLogin = await gateway.process.waitForLine(
+      (l) => l.type === 'login_succeeded' && l.clientIp === odd,
+    );
+    expect(oddLogin).not.toHaveProperty('amr');
+    expect(oddLogin).not.toHaveProperty('acr');
+    expect(oddLogin).not.toHaveProperty('authenticatedAt');
+    expect(oddLogin).toMatchObject({ sub: 'mallory', groups: 1 });
+  });
+
   it('a password alone is refused by the same policy', async () => {
     const seen = upstream.seen.length;
     const out = await signedInGet('127.0.0.32', { amr: ['pwd'] }, '/reports/pwd');

@@ -5,7 +5,8 @@ import { parseBurst, parseTimeArgument } from '../../audit/src/audit-command.ts'
 import { parseAuditLine, type RequestRecord, toAuditRecord } from '../../audit/src/audit-record.ts';
 import { type Needles, scanLines } from '../../audit/src/line-scanner.ts';
 import { createQueryRunner, pathMatches, queryNeedles } from '../../audit/src/queries.ts';
-import { renderTable, requestTableWriter, sessionText } from '../../audit/src/render-text.ts';
+import { renderHtml } from '../../audit/src/render-html.ts';
+import { renderJson, renderTable, requestTableWriter, sessionText } from '../../audit/src/render-text.ts';
 import { type Session, SessionBuilder } from '../../audit/src/sessions.ts';
 import { UsageError } from '../../lib/args.ts';
 import { authRecord, requestRecord } from '../helpers/audit-records.ts';
@@ -299,6 +300,67 @@ describe('sessions', () => {
     expect(text).toContain('  endpoints  gcp:18446744073709551615, aws:vpce-0a1, aws:vpce-0b2\n');
     expect(text).toContain('from 10.0.0.9 via gcp:18446744073709551615\n');
     expect(text).toMatch(/10\.0\.0\.7 via aws:vpce-0a1 /);
+  });
+
+  it.each([
+    [
+      'methods, class and an authentication two hours before',
+      { amr: ['pwd', 'mfa'], acr: 'phr', authenticatedAt: '2026-11-20T07:00:00.000Z' },
+      'pwd, mfa · acr phr · authenticated at the provider 2026-11-20T07:00:00.000Z, 2h00m before',
+    ],
+    [
+      'an authentication at the sign-in',
+      { amr: ['hwk'], authenticatedAt: '2026-11-20T09:00:00.000Z' },
+      'hwk · authenticated at the provider then',
+    ],
+    ['nothing said', {}, 'not said (no amr, acr or auth_time in the sign-in)'],
+    ['an empty amr', { amr: [] }, 'no methods named'],
+    [
+      'amr not a list of strings, a time that is none, a class with a control character',
+      { amr: ['pwd', 7], authenticatedAt: 'yesterday', acr: 'gold\u001b[2J' },
+      'acr gold\\x1b[2J',
+    ],
+  ])('says how the sign-in authenticated the user: %s', (_what, fields, how) => {
+    const b = new SessionBuilder();
+    const line = {
+      type: 'login_succeeded',
+      time: '2026-11-20T09:00:00.500Z',
+      app: 'corp/wiki',
+      sessionId: 'sid',
+      email: 'alice@example.com',
+      ...fields,
+    };
+    b.add(parseAuditLine(JSON.stringify(line)) as NonNullable<ReturnType<typeof parseAuditLine>>);
+    const [session] = b.sessions();
+    expect(sessionText(session as Session)).toContain(`\n  how        ${how}\n`);
+  });
+
+  it('the page and the JSON say how too: markup in amr escaped, times in RFC 3339', () => {
+    const b = new SessionBuilder();
+    const login = {
+      type: 'login_succeeded',
+      time: '2026-11-20T09:00:00.000Z',
+      app: 'corp/wiki',
+      sessionId: 'sid',
+      amr: ['pwd', '<img src=x>'],
+      authenticatedAt: '2026-11-20T08:59:00.000Z',
+    };
+    b.add(parseAuditLine(JSON.stringify(login)) as NonNullable<ReturnType<typeof parseAuditLine>>);
+    const answer = {
+      kind: 'sessions' as const,
+      query: { kind: 'sessions' as const, range: { since: -Infinity, until: Infinity } },
+      sessions: b.sessions(),
+    };
+    const page = renderHtml(answer).join('');
+    expect(page).toContain(
+      '(pwd, &lt;img src=x&gt; · authenticated at the provider 2026-11-20T08:59:00.000Z, 1 min 0 s before)',
+    );
+    expect(page).not.toContain('<img');
+    expect(JSON.parse(renderJson(answer).join(''))[0].login.signIn).toEqual({
+      authenticatedAt: '2026-11-20T08:59:00.000Z',
+      amr: ['pwd', '<img src=x>'],
+      acr: null,
+    });
   });
 
   it('orders requests by start (ties by request id), collects IPs and agents, and takes the earliest end', () => {

@@ -3,11 +3,28 @@ import type { AuthEventFields, AuthEventType } from '../../../contract/log-event
 import { capField } from '../../../lib/log/sanitize.ts';
 import type { RequestScope } from '../request-scope.ts';
 import type { GraphListing } from './graph-groups.ts';
+import { acrOf, amrOf } from './identity-document.ts';
 import type { Session } from './session.ts';
 
 /** The fields of an auth event that name a session: its provider, subject, email and id. */
 export function sessionEventFields(session: Session) {
   return { provider: session.idp, sub: session.sub, email: session.email, sessionId: session.sid };
+}
+
+/**
+ * How a sign-in authenticated the user, as its login_succeeded event says it: when (the ID
+ * token's `auth_time`), with what (`amr`) and of which class (`acr`), each only when the
+ * provider said it in a shape the identity JWT would carry. An analyst reads from these whether a
+ * session's sign-in took a second factor.
+ */
+export function signInStrength(session: Pick<Session, 'at' | 'claims'>) {
+  const amr = amrOf(session.claims);
+  const acr = acrOf(session.claims);
+  return {
+    ...(session.at !== undefined ? { authenticatedAt: new Date(session.at * 1000).toISOString() } : {}),
+    ...(amr !== null ? { amr } : {}),
+    ...(acr !== null ? { acr } : {}),
+  };
 }
 
 /**

@@ -21,23 +21,38 @@ function headerText(value: unknown, max: number): value is string {
   return typeof value === 'string' && value !== '' && value.length <= max && !CONTROLS.test(value);
 }
 
+type Claims = Readonly<Record<string, unknown>>;
+
 /**
- * How the user authenticated (the ID token's `amr`) when it is a list of short strings, as the
- * identity JWT and the identity document carry it; null otherwise and for machine callers.
+ * How a sign-in authenticated the user (the ID token's `amr`) when it is a list of at most 16
+ * strings of 1 to 64 characters without controls; null otherwise.
  */
-export function authenticationMethods(identity: PolicyIdentity): string[] | null {
-  const amr = identity.claims.amr;
-  if (identity.kind !== 'user' || !Array.isArray(amr) || amr.length > 16) return null;
+export function amrOf(claims: Claims): string[] | null {
+  const amr = claims.amr;
+  if (!Array.isArray(amr) || amr.length > 16) return null;
   return amr.every((m) => headerText(m, 64)) ? [...(amr as string[])] : null;
 }
 
+/** The class of a sign-in (the ID token's `acr`) when it is a string of 1 to 256 characters without controls; null otherwise. */
+export function acrOf(claims: Claims): string | null {
+  const acr = claims.acr;
+  return headerText(acr, 256) ? acr : null;
+}
+
 /**
- * The class of the user's sign-in (the ID token's `acr`) when it is a short string, as the
- * identity JWT and the identity document carry it; null otherwise and for machine callers.
+ * How the user authenticated (`amrOf` their claims), as the identity JWT and the identity
+ * document carry it; null for machine callers.
+ */
+export function authenticationMethods(identity: PolicyIdentity): string[] | null {
+  return identity.kind === 'user' ? amrOf(identity.claims) : null;
+}
+
+/**
+ * The class of the user's sign-in (`acrOf` their claims), as the identity JWT and the identity
+ * document carry it; null for machine callers.
  */
 export function authenticationClass(identity: PolicyIdentity): string | null {
-  const acr = identity.claims.acr;
-  return identity.kind === 'user' && headerText(acr, 256) ? acr : null;
+  return identity.kind === 'user' ? acrOf(identity.claims) : null;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { AuthEventFields, LoginFailure } from '../../../contract/log-events.ts';
 import { boundedCache } from '../../../lib/bounded-cache.ts';
-import { authEvent, groupsListFailed, sessionEventFields } from '../auth/auth-events.ts';
+import { authEvent, groupsListFailed, sessionEventFields, signInStrength } from '../auth/auth-events.ts';
 import type { AuthRuntime } from '../auth/auth-runtime.ts';
 import { browserBinding } from '../auth/browser-binding.ts';
 import { readCookies } from '../auth/cookies.ts';
@@ -297,6 +297,7 @@ export async function callbackRoute(scope: RequestScope, auth: AuthRuntime): Pro
   authEvent(scope, 'login_succeeded', {
     ...sessionEventFields(session),
     ...(session.psid ? { providerSession: session.psid } : {}),
+    ...signInStrength(session),
     groups: session.groups.length,
     ...(session.groupsLeftOut ? { groupsLeftOut: true } : {}),
     ...(listing?.ok ? { groupsListed: listing.listed } : {}),
