@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { join } from 'node:path';
 import { freePort } from './control-plane.ts';
 import { dial, type RawClient, statusesOf, watchSocket } from './hostile.ts';
 import { type LoggingProcess, startLoggingProcess } from './logging-process.ts';
@@ -60,6 +62,8 @@ export function rawSignIn(port: number, host: string): RawSignIn {
 /** The built sidecar, as shipped, for one application that signs in with `issuer` (client id `gatehouse`). */
 export interface SignInSidecar {
   readonly process: LoggingProcess;
+  /** The config directory it reads (app.yaml, and any other files it was given). */
+  readonly configDir: string;
   readonly port: number;
   readonly host: string;
   readonly signIns: RawSignIn;
@@ -74,7 +78,8 @@ const ENGINEERS: Readonly<Record<string, Record<string, unknown>>> = {
 /**
  * Starts it on a free loopback port; `flags` go to `gatehouse sidecar`; `session`: the
  * application's session settings (e.g. `{ idleTimeout: '8s' }`); `policies`: the application's
- * policies in order, by name (by default members of `engineering` may use everything).
+ * policies in order, by name (by default members of `engineering` may use everything); `files`:
+ * more files of the config directory by name (a keys Secret, say), written before it starts.
  */
 export async function startSignInSidecar(
   issuer: string,
@@ -82,6 +87,7 @@ export async function startSignInSidecar(
   flags: readonly string[] = [],
   session: Record<string, string> = {},
   policies: Readonly<Record<string, Record<string, unknown>>> = ENGINEERS,
+  files: Readonly<Record<string, string>> = {},
 ): Promise<SignInSidecar> {
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -99,6 +105,7 @@ export async function startSignInSidecar(
       .map(([name, spec]) => `---\n${policyYaml(name, spec)}`)
       .join('')}`,
   );
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const proc = await startLoggingProcess({
     name: 'sidecar',
     argv: sidecarArgv(dir, host, flags),
@@ -108,6 +115,7 @@ export async function startSignInSidecar(
   const signIns = rawSignIn(port, host);
   return {
     process: proc,
+    configDir: dir,
     port,
     host,
     signIns,
