@@ -2,20 +2,26 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 /**
  * The examples of docs/authentication.md that verify the identity JWT in an application
- * (examples/verify-jwt/go, examples/verify-jwt/python), built as a user would build them: the Go
- * program with the Go toolchain through the module proxy, the Python one in a virtual environment
- * with its requirements from PyPI. Each is built once per version of its sources, into the cache
+ * (examples/verify-jwt/go, python and java), built as a user would build them: the Go program
+ * with the Go toolchain through the module proxy, the Python one in a virtual environment with its
+ * requirements from PyPI, the Java one with its library from Maven Central. Each is built once per version of its sources, into the cache
  * outside the repository where the other tools go (GATEHOUSE_CACHE, default ~/.cache/gatehouse).
  */
 
 const EXAMPLES = resolve(import.meta.dirname, '../../examples/verify-jwt');
 const cacheRoot = (): string => process.env.GATEHOUSE_CACHE ?? join(homedir(), '.cache/gatehouse');
 
-export type VerifierLanguage = 'go' | 'python';
+export type VerifierLanguage = 'go' | 'python' | 'java';
+
+/** The one library of the Java example, from Maven Central, pinned by its digest. */
+const NIMBUS = {
+  url: 'https://repo1.maven.org/maven2/com/nimbusds/nimbus-jose-jwt/10.10/nimbus-jose-jwt-10.10.jar',
+  sha256: '0edd2fbaab79e13f87d145d021f85a5c59956b2b6b5e761c0d664c87f94cda15',
+};
 
 /** A digest of these files of a folder: what is built from them is cached under it. */
 function digestOf(dir: string, names: readonly string[]): string {
@@ -69,6 +75,28 @@ function pythonProgram(): string[] {
   return [python, join(dir, 'app.py')];
 }
 
+/** The Java example run by the JDK's source launcher, with its library fetched once into the cache. */
+async function javaProgram(): Promise<string[]> {
+  const jar = join(cacheRoot(), 'verify-jwt-java', NIMBUS.url.slice(NIMBUS.url.lastIndexOf('/') + 1));
+  if (!existsSync(jar)) {
+    const response = await fetch(NIMBUS.url);
+    if (!response.ok) throw new Error(`${NIMBUS.url}: ${response.status}`);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    if (digest !== NIMBUS.sha256) throw new Error(`${NIMBUS.url}: sha256 ${digest}, not ${NIMBUS.sha256}`);
+    mkdirSync(dirname(jar), { recursive: true });
+    writeFileSync(`${jar}.partial`, bytes);
+    renameSync(`${jar}.partial`, jar);
+  }
+  return ['java', '-cp', jar, join(EXAMPLES, 'java', 'VerifyJwt.java')];
+}
+
+async function programOf(language: VerifierLanguage): Promise<string[]> {
+  if (language === 'go') return goProgram();
+  if (language === 'python') return pythonProgram();
+  return javaProgram();
+}
+
 /** A running example application. */
 export interface JwtVerifier {
   readonly url: string;
@@ -90,7 +118,7 @@ export async function startJwtVerifier(
   language: VerifierLanguage,
   settings: VerifierSettings,
 ): Promise<JwtVerifier> {
-  const [program, ...args] = (language === 'go' ? goProgram() : pythonProgram()) as [string, ...string[]];
+  const [program, ...args] = (await programOf(language)) as [string, ...string[]];
   const child: ChildProcess = spawn(program, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {
