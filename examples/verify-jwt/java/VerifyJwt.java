@@ -7,6 +7,9 @@
 //   GATEHOUSE_ISSUER=https://wiki.example.com \
 //   GATEHOUSE_AUDIENCE=gatehouse:corp/wiki \
 //   LISTEN=127.0.0.1:8080 java -cp nimbus-jose-jwt-10.10.jar VerifyJwt.java
+//
+// The HTTP server is the JDK's, to keep the example whole; in an application, the processor built
+// in main goes into its framework's filter (a servlet filter, a Spring Security filter chain).
 
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;

@@ -8,6 +8,10 @@ against the application's published keys, and answers who the caller is.
     GATEHOUSE_ISSUER=https://wiki.example.com \\
     GATEHOUSE_AUDIENCE=gatehouse:corp/wiki \\
     LISTEN=127.0.0.1:8080 python app.py
+
+The HTTP server is the standard library's, to keep the example whole; in an application, Keys and
+the jwt.decode call go into its framework's middleware (a thread per connection and no timeouts
+are no server to face a network with).
 """
 
 import json
