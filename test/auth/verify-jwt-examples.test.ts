@@ -139,6 +139,25 @@ describe.each<{ language: VerifierLanguage; name: string }>([
     expect(await around(await token({}))).toBe(200);
   });
 
+  it('started while the keys cannot be fetched: it starts, and refuses every token until it has them', async () => {
+    const nowhere = await freePort();
+    const blind = await startJwtVerifier(language, {
+      jwksUrl: `http://127.0.0.1:${nowhere}/.gatehouse/jwks.json`,
+      issuer,
+      audience: AUDIENCE,
+      port: await freePort(),
+    });
+    try {
+      const response = await fetch(`${blind.url}/whoami`, {
+        headers: { 'x-gatehouse-jwt-assertion': await token({}) },
+      });
+      await response.arrayBuffer();
+      expect([401, 503]).toContain(response.status);
+    } finally {
+      await blind.stop();
+    }
+  });
+
   it('a key rotation: the application fetches the keys once more and takes tokens of the new key', async () => {
     const next = generateSigningJwk('ES256');
     const rotated: ApplicationKeys = { cookie: keys.cookie, signing: [next, ...keys.signing] };

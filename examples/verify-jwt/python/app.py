@@ -34,42 +34,48 @@ class Keys:
     """The application's published keys: fetched at start, again every hour (in a cluster the
     operator publishes a new key a day before it signs, so the hourly fetch learns it first), and
     when a token names a key not seen yet (a standalone rotation, keys replaced by hand) at most
-    once a minute: tokens naming made-up keys cannot make it fetch more often than that, and no
-    request waits for a turn."""
+    once a minute: tokens naming made-up keys cannot make it fetch more often than that. One
+    request fetches at a time; the others use the keys held, or (a key not seen yet) wait for
+    that fetch, never for a turn."""
 
     def __init__(self, url: str) -> None:
         self._client = jwt.PyJWKClient(url, cache_jwk_set=False, cache_keys=False, timeout=5)
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._lock = threading.Lock()
-        # Fetched at start, which does not count against the minute: the first token of a new
-        # key gets its fetch even right after a start.
-        self._loaded_at = float("-inf")
-        try:
-            self._keys = self._fetch()
-        except jwt.PyJWKClientError as error:
-            logging.warning("keys unavailable at start, fetched with the first token: %s", error)
-        self._fetched_at = float("-inf")
+        self._fetching = threading.Lock()
+        # When the hourly fetch is due, and when a key not seen yet may have the next fetch. The
+        # fetch at start does not count against that minute: a rotation right after a start
+        # gets its fetch.
+        self._due = float("-inf")
+        self._unknown_turn = float("-inf")
+        self._fetch(wait=False)
 
-    def _fetch(self) -> dict[str, jwt.PyJWK]:
-        keys = {k.key_id: k for k in self._client.get_jwk_set().keys if k.key_id}
-        self._loaded_at = time.monotonic()
-        return keys
+    def _fetch(self, wait: bool) -> None:
+        if not self._fetching.acquire(blocking=False):
+            # Another request is fetching: its keys, not a fetch of our own.
+            if wait and self._fetching.acquire(timeout=6):
+                self._fetching.release()
+            return
+        try:
+            self._keys = {k.key_id: k for k in self._client.get_jwk_set().keys if k.key_id}
+            self._due = time.monotonic() + 3600
+        except jwt.PyJWKClientError as error:
+            # The keys held go on serving; tried again in a minute.
+            self._due = time.monotonic() + 60
+            logging.warning("keys not fetched: %s", error)
+        finally:
+            self._fetching.release()
 
     def for_token(self, token: str) -> jwt.PyJWK:
         kid = jwt.get_unverified_header(token).get("kid")
-        with self._lock:
-            moment = time.monotonic()
-            if moment - self._loaded_at >= 3600:
-                try:
-                    self._keys = self._fetch()
-                except jwt.PyJWKClientError as error:
-                    # The keys held go on serving; tried again in a minute.
-                    self._loaded_at = moment - 3600 + 60
-                    logging.warning("keys not refreshed: %s", error)
-            if kid not in self._keys and moment - self._fetched_at >= 60:
-                self._fetched_at = moment
-                self._keys = self._fetch()
-            key = self._keys.get(kid)
+        moment = time.monotonic()
+        if moment >= self._due:
+            self._fetch(wait=False)
+        if kid not in self._keys and moment >= self._unknown_turn:
+            self._unknown_turn = moment + 60
+            self._fetch(wait=True)
+        if not self._keys:
+            raise jwt.PyJWKClientError("no keys fetched yet")
+        key = self._keys.get(kid)
         if key is None:
             raise jwt.InvalidTokenError(f"no published key {kid!r}")
         return key
