@@ -2,8 +2,8 @@
  * The private endpoint a connection came through, from the extensions (TLVs) of a PROXY protocol
  * version 2 header: behind AWS PrivateLink, Azure Private Link or GCP Private Service Connect the
  * header's address is the client's in its own network, which another consumer may share; the
- * endpoint names the consumer. Read as the header's bytes arrive, keeping at most one value of
- * MAX_VALUE bytes, so a header of 64 KiB of extensions costs what it sends and no more memory.
+ * endpoint names the consumer. The extensions are read as the header's bytes arrive
+ * (proxy-protocol-extensions.ts), keeping at most one value of MAX_ENDPOINT_VALUE bytes.
  *
  * The vendors' extensions:
  * - AWS (type 0xEA): subtype 0x01, then the VPC endpoint id as text (`vpce-0123456789abcdef0`).
@@ -21,10 +21,9 @@ const TYPE_GCP = 0xe0;
 const SUBTYPE_AWS_VPCE_ID = 0x01;
 const SUBTYPE_AZURE_LINK_ID = 0x01;
 /** The longest value kept; an AWS endpoint id is 22 bytes (`vpce-` and 17 hex digits). */
-const MAX_VALUE = 65;
+export const MAX_ENDPOINT_VALUE = 65;
 /** An AWS endpoint id as logged: letters, digits and dashes, as the console shows it. */
 const AWS_ENDPOINT_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
-const TLV_HEAD = 3;
 
 /** A private endpoint as the log and the policies name it: `aws:vpce-…`, `azure:<n>` or `gcp:<n>`. */
 export type PrivateEndpoint = string;
@@ -37,6 +36,10 @@ const PRIVATE_ENDPOINT = new RegExp(PRIVATE_ENDPOINT_PATTERN);
 /** Whether text names a private endpoint as the log and the policies write it (a command's argument). */
 export const isPrivateEndpoint = (text: string): boolean => PRIVATE_ENDPOINT.test(text);
 
+/** Whether an extension of this type may name a private endpoint (its value is worth keeping). */
+export const namesEndpoint = (type: number): boolean =>
+  type === TYPE_AWS || type === TYPE_AZURE || type === TYPE_GCP;
+
 /** The endpoint an extension's whole value names, or null when it names none or is malformed. */
 export function endpointOf(type: number, value: Buffer): PrivateEndpoint | null {
   if (type === TYPE_AWS) {
@@ -48,60 +51,4 @@ export function endpointOf(type: number, value: Buffer): PrivateEndpoint | null 
     return value.length === 5 && value[0] === SUBTYPE_AZURE_LINK_ID ? `azure:${value.readUInt32LE(1)}` : null;
   if (type === TYPE_GCP) return value.length === 8 ? `gcp:${value.readBigUInt64BE(0)}` : null;
   return null;
-}
-
-/**
- * Reads the extensions of one version 2 header a chunk at a time: `feed` every byte of them in
- * order, then `endpoint` is the first private endpoint they named whole.
- */
-export class EndpointExtensions {
-  private readonly head = Buffer.alloc(TLV_HEAD);
-  private headFill = 0;
-  /** Bytes of the current extension's value still to come. */
-  private valueLeft = 0;
-  private type = 0;
-  /** The current value, while it is one of the vendors' and short enough to keep. */
-  private value: Buffer | null = null;
-  private valueFill = 0;
-  private found: PrivateEndpoint | null = null;
-
-  feed(bytes: Buffer): void {
-    let at = 0;
-    while (at < bytes.length && this.found === null) {
-      if (this.valueLeft === 0 && this.headFill < TLV_HEAD) {
-        const take = Math.min(TLV_HEAD - this.headFill, bytes.length - at);
-        bytes.copy(this.head, this.headFill, at, at + take);
-        this.headFill += take;
-        at += take;
-        if (this.headFill === TLV_HEAD) this.startValue();
-        continue;
-      }
-      const take = Math.min(this.valueLeft, bytes.length - at);
-      if (this.value !== null) bytes.copy(this.value, this.valueFill, at, at + take);
-      this.valueFill += take;
-      this.valueLeft -= take;
-      at += take;
-      if (this.valueLeft === 0) this.endValue();
-    }
-  }
-
-  /** The first endpoint named by a whole extension; null when none was. */
-  get endpoint(): PrivateEndpoint | null {
-    return this.found;
-  }
-
-  private startValue(): void {
-    this.type = this.head[0] as number;
-    this.valueLeft = this.head.readUInt16BE(1);
-    this.valueFill = 0;
-    const wanted = this.type === TYPE_AWS || this.type === TYPE_AZURE || this.type === TYPE_GCP;
-    this.value = wanted && this.valueLeft <= MAX_VALUE ? Buffer.alloc(this.valueLeft) : null;
-    if (this.valueLeft === 0) this.endValue();
-  }
-
-  private endValue(): void {
-    if (this.value !== null) this.found = endpointOf(this.type, this.value);
-    this.value = null;
-    this.headFill = 0;
-  }
 }

@@ -1,12 +1,13 @@
 import { isIP } from 'node:net';
-import { EndpointExtensions, type PrivateEndpoint } from './proxy-protocol-endpoint.ts';
+import type { PrivateEndpoint } from './proxy-protocol-endpoint.ts';
+import { HeaderExtensions } from './proxy-protocol-extensions.ts';
 
 /**
  * The PROXY protocol header (HAProxy, versions 1 and 2) that a layer-4 load balancer (an AWS
  * Network Load Balancer, a GCP or Azure proxy, HAProxy in TCP mode) writes at the start of each
  * connection to say whose it is: read a chunk at a time, with nothing kept but the header's fixed
- * part and one vendor extension's value (proxy-protocol-endpoint.ts), so a header that declares
- * 64 KiB of extensions costs a few bytes to skip.
+ * part and one extension's value (proxy-protocol-extensions.ts: a vendor's private endpoint, the
+ * header's checksum), so a header that declares 64 KiB of extensions costs a few bytes to skip.
  * https://www.haproxy.org/download/3.0/doc/proxy-protocol.txt
  */
 
@@ -41,7 +42,8 @@ export type ProxyHeaderProblem =
   | 'v2_version'
   | 'v2_command'
   | 'v2_family'
-  | 'v2_length';
+  | 'v2_length'
+  | 'v2_checksum';
 
 const V1_PREFIX = Buffer.from('PROXY ', 'latin1');
 /** Version 1: at most 107 bytes, line ending included (the specification's own bound). */
@@ -64,8 +66,8 @@ export class ProxyHeaderReader {
   private v2Source: string | null | undefined;
   /** Version 2: bytes of the header still to skip (its extensions) before what follows it. */
   private v2Left = 0;
-  /** Version 2 PROXY: its extensions, read for the private endpoint they may name. */
-  private extensions: EndpointExtensions | null = null;
+  /** Version 2 PROXY: its extensions, read for the private endpoint they may name and its checksum. */
+  private extensions: HeaderExtensions | null = null;
 
   push(chunk: Buffer): ProxyHeader | null {
     if (this.v2Source !== undefined) return this.skip(chunk);
@@ -131,14 +133,17 @@ export class ProxyHeaderReader {
           ? address.subarray(0, 4).join('.')
           : ipv6Text(address.subarray(0, 16));
     this.v2Left = length - block;
-    if (this.v2Source !== null && this.v2Left > 0) this.extensions = new EndpointExtensions();
+    if (this.v2Source !== null && this.v2Left > 0)
+      this.extensions = new HeaderExtensions(data.subarray(0, needed));
     this.kept = Buffer.alloc(0);
     return this.skip(data.subarray(needed));
   }
 
   /**
-   * Reads past the rest of a version 2 header (its extensions, for the endpoint they may name);
-   * the outcome, with what follows it, once it is past.
+   * Reads past the rest of a version 2 header (its extensions, for the endpoint they may name and
+   * its checksum); the outcome, with what follows it, once it is past. A PROXY header whose
+   * checksum does not match is invalid; a LOCAL one names no client, and its extensions are
+   * skipped unread.
    */
   private skip(chunk: Buffer): ProxyHeader | null {
     this.extensions?.feed(chunk.length < this.v2Left ? chunk : chunk.subarray(0, this.v2Left));
@@ -148,6 +153,7 @@ export class ProxyHeaderReader {
     }
     const rest = chunk.subarray(this.v2Left);
     if (this.v2Source == null) return { kind: 'local', rest };
+    if (this.extensions?.checksum === 'invalid') return { kind: 'invalid', reason: 'v2_checksum' };
     return { kind: 'proxied', source: this.v2Source, endpoint: this.extensions?.endpoint ?? null, rest };
   }
 }

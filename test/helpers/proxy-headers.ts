@@ -1,3 +1,5 @@
+import { crc32c } from '../../lib/crc32c.ts';
+
 /** PROXY protocol headers as load balancers write them, for tests of the sidecar behind one. */
 
 /** The twelve bytes every version 2 header begins with. */
@@ -75,4 +77,21 @@ export function gcpConnectionTlv(connectionId: bigint): Buffer {
   const value = Buffer.alloc(8);
   value.writeBigUInt64BE(connectionId);
   return proxyTlv(0xe0, value);
+}
+
+/**
+ * The header with the value of its checksum extension (PP2_TYPE_CRC32C, 4 bytes) filled in as a
+ * balancer computes it: the CRC-32C of the whole header, that value counted as zeros; `tamper`
+ * is added to it (1: a checksum one off).
+ */
+export function withChecksum(header: Buffer, tamper = 0): Buffer {
+  const sealed = Buffer.from(header);
+  const block = [0, 12, 36, 216][(sealed[13] as number) >> 4] as number;
+  for (let at = 16 + block; at + 3 <= sealed.length; at += 3 + sealed.readUInt16BE(at + 1)) {
+    if (sealed[at] !== 0x03 || sealed.readUInt16BE(at + 1) !== 4) continue;
+    sealed.fill(0, at + 3, at + 7);
+    sealed.writeUInt32BE((crc32c(sealed) + tamper) >>> 0, at + 3);
+    return sealed;
+  }
+  throw new Error('no checksum extension in the header');
 }

@@ -12,7 +12,14 @@ import {
   within,
 } from '../helpers/hostile.ts';
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
-import { azureLinkTlv, gcpConnectionTlv, PROXY_V2_SIGNATURE, proxyV2For } from '../helpers/proxy-headers.ts';
+import {
+  azureLinkTlv,
+  gcpConnectionTlv,
+  PROXY_V2_SIGNATURE,
+  proxyTlv,
+  proxyV2For,
+  withChecksum,
+} from '../helpers/proxy-headers.ts';
 import {
   applicationYaml,
   policyYaml,
@@ -320,6 +327,38 @@ describe('the PROXY protocol from a load balancer of spec.proxyProtocol', () => 
     );
     for (const line of sidecar.records().filter((r) => r.errorCause === 'proxy_header_invalid'))
       expect(line).toMatchObject({ status: 400, error: 'bad_request', peerIp: BALANCER, clientIp: BALANCER });
+  });
+
+  it('a header whose checksum (PP2_TYPE_CRC32C) does not match, whole or 4 bytes at a time: 400 proxy_header_invalid, closed, the client it names never reaches the application; sealed right, it is served as that client', async () => {
+    const header = (client: string, tamper = 0): Buffer =>
+      withChecksum(proxyV2For(client, Buffer.concat([proxyTlv(0x03, [0, 0, 0, 0]), AWS_ENDPOINT])), tamper);
+    const before = sidecar.records().filter((r) => r.errorCause === 'proxy_header_invalid').length;
+    const forged = await open();
+    forged.socket.write(
+      Buffer.concat([header('203.0.113.31', 1), Buffer.from(get('/public/forged-checksum'))]),
+    );
+    await forged.waitFor(/^HTTP\/1\.1 400 /);
+    await forged.closed;
+    const trickled = await open();
+    const bytes = Buffer.concat([
+      header('203.0.113.32', 0x100),
+      Buffer.from(get('/public/trickled-checksum')),
+    ]);
+    for (let at = 0; at < bytes.length && !trickled.isClosed(); at += 4) {
+      trickled.socket.write(bytes.subarray(at, at + 4));
+      await sleep(1);
+    }
+    await trickled.waitFor(/^HTTP\/1\.1 400 /);
+    await trickled.closed;
+    expect(upstream.seen.some((s) => s.url?.endsWith('-checksum'))).toBe(false);
+    await eventually(
+      'their lines',
+      () => sidecar.records().filter((r) => r.errorCause === 'proxy_header_invalid').length === before + 2,
+    );
+
+    const sealed = await open();
+    sealed.socket.write(Buffer.concat([header('203.0.113.33'), Buffer.from(get('/public/sealed'))]));
+    await sealed.waitFor(/ok \/public\/sealed for 203\.0\.113\.33 via aws:vpce-08d2bf15fac5001c9$/);
   });
 
   it('from any other peer a PROXY header is never believed: it is no HTTP request', async () => {

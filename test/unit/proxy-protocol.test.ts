@@ -8,6 +8,7 @@ import {
   proxyTlv,
   proxyV2,
   tcpBlock,
+  withChecksum,
 } from '../helpers/proxy-headers.ts';
 
 const SIGNATURE = PROXY_V2_SIGNATURE;
@@ -15,6 +16,14 @@ const REQUEST = 'GET / HTTP/1.1\r\nHost: app\r\n\r\n';
 const v2 = proxyV2;
 const INET_BLOCK = tcpBlock('203.0.113.7');
 const inet6Block = tcpBlock;
+/** Extensions as a balancer may send them: ALPN, authority, padding, a checksum, an AWS endpoint. */
+const WITH_CRC = Buffer.concat([
+  proxyTlv(0x01, Buffer.from('http/1.1')),
+  proxyTlv(0x02, Buffer.from('wiki.example.com')),
+  proxyTlv(0x04, Buffer.alloc(300)),
+  proxyTlv(0x03, [0, 0, 0, 0]),
+  awsEndpointTlv('vpce-0abc'),
+]);
 
 /** Feeds the input whole, or in chunks of `size` bytes; the first outcome and what was pushed after it. */
 function read(input: Buffer | string, size = 0): { outcome: ProxyHeader | null; pushesAfter: number } {
@@ -156,19 +165,58 @@ describe('the PROXY protocol header', () => {
     ],
     [
       'version 2, the endpoint after other extensions (ALPN, authority, padding, a CRC)',
-      v2(
-        1,
-        0x11,
-        INET_BLOCK,
-        Buffer.concat([
-          proxyTlv(0x01, Buffer.from('http/1.1')),
-          proxyTlv(0x02, Buffer.from('wiki.example.com')),
-          proxyTlv(0x04, Buffer.alloc(300)),
-          proxyTlv(0x03, [1, 2, 3, 4]),
-          awsEndpointTlv('vpce-0abc'),
-        ]),
-      ),
+      withChecksum(v2(1, 0x11, INET_BLOCK, WITH_CRC)),
       { kind: 'proxied', source: '203.0.113.7', endpoint: 'aws:vpce-0abc', rest: '' },
+    ],
+    [
+      'version 2, an AWS Network Load Balancer\u2019s header as AWS publishes it (checksum, endpoint, padding)',
+      Buffer.from(
+        `${PROXY_V2_SIGNATURE.map((b) => b.toString(16).padStart(2, '0')).join('')}21110054ac1f0771ac1f0a1fc8f20050` +
+          `030004e8d6892dea001701767063652d3038643262663135666163353030316339040024${'00'.repeat(36)}`,
+        'hex',
+      ),
+      { kind: 'proxied', source: '172.31.7.113', endpoint: 'aws:vpce-08d2bf15fac5001c9', rest: '' },
+    ],
+    [
+      'version 2, a checksum one off',
+      withChecksum(v2(1, 0x11, INET_BLOCK, WITH_CRC), 1),
+      { kind: 'invalid', reason: 'v2_checksum' },
+    ],
+    [
+      'version 2, a checksum right, then the client changed on the way',
+      (() => {
+        const header = withChecksum(v2(1, 0x11, INET_BLOCK, WITH_CRC));
+        header[16] = 198; // 203.0.113.7 -> 198.0.113.7
+        return header;
+      })(),
+      { kind: 'invalid', reason: 'v2_checksum' },
+    ],
+    [
+      'version 2, an IPv6 client and its checksum first',
+      withChecksum(
+        v2(
+          1,
+          0x21,
+          inet6Block('2001:db8::7'),
+          Buffer.concat([proxyTlv(0x03, [0, 0, 0, 0]), proxyTlv(0x04, Buffer.alloc(9))]),
+        ),
+      ),
+      { kind: 'proxied', source: '2001:db8::7', endpoint: null, rest: '' },
+    ],
+    [
+      'version 2, a checksum of 3 bytes',
+      v2(1, 0x11, INET_BLOCK, proxyTlv(0x03, [1, 2, 3])),
+      { kind: 'invalid', reason: 'v2_checksum' },
+    ],
+    [
+      'version 2, a checksum cut short by the header end',
+      Buffer.concat([v2(1, 0x11, INET_BLOCK, Buffer.from([0x03, 0, 4, 0, 0]))]),
+      { kind: 'invalid', reason: 'v2_checksum' },
+    ],
+    [
+      'version 2, LOCAL with a wrong checksum: the balancer\u2019s own connection, nothing read of it',
+      withChecksum(v2(0, 0x11, INET_BLOCK, WITH_CRC), 1),
+      { kind: 'local', rest: '' },
     ],
     [
       'version 2, the first endpoint of two',
