@@ -48,7 +48,7 @@ async function exported(): Promise<Set<string>> {
 describe('alerts (charts/gatehouse/files/alerts.yaml)', () => {
   it('pass promtool check rules', async () => {
     const { code, output } = await promtool(['check', 'rules', ALERTS]);
-    expect(output).toContain('SUCCESS: 16 rules found');
+    expect(output).toContain('SUCCESS: 17 rules found');
     expect(code).toBe(0);
   });
 
