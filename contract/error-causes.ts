@@ -38,8 +38,9 @@ export type UpstreamFailure = (typeof UPSTREAM_FAILURES)[number];
 /**
  * What the HTTP parser refused in a request (`bad_request`): a smuggling attempt (two lengths,
  * a bare line ending) reads differently from a scanner's junk, a TLS client at the plain port, or
- * an HTTP/2 client at this HTTP/1.1 one. The last two are the PROXY protocol's: a connection from
- * a load balancer of spec.proxyProtocol that began without its header, or with a broken one.
+ * an HTTP/2 client at this HTTP/1.1 one. The last three are the PROXY protocol's: a connection
+ * from a load balancer of spec.proxyProtocol that began without its header, or with a broken one,
+ * and a header from a peer that is not one of those balancers.
  */
 export const REQUEST_FAULTS = [
   'tls_to_plain_port',
@@ -54,6 +55,7 @@ export const REQUEST_FAULTS = [
   'malformed',
   'proxy_header_missing',
   'proxy_header_invalid',
+  'proxy_header_unexpected',
 ] as const;
 
 export type RequestFault = (typeof REQUEST_FAULTS)[number];

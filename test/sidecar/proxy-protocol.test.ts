@@ -361,11 +361,33 @@ describe('the PROXY protocol from a load balancer of spec.proxyProtocol', () => 
     await sealed.waitFor(/ok \/public\/sealed for 203\.0\.113\.33 via aws:vpce-08d2bf15fac5001c9$/);
   });
 
-  it('from any other peer a PROXY header is never believed: it is no HTTP request', async () => {
+  it('from any other peer a PROXY header is never believed: it is no HTTP request (400 proxy_header_unexpected, versions 1 and 2)', async () => {
+    const before = sidecar.records().length;
     const c = await open('127.0.0.1');
     c.socket.write(v1('203.0.113.66') + get('/public/spoofed'));
     await c.waitFor(/^HTTP\/1\.1 400 /);
-    expect(upstream.seen.some((s) => s.url === '/public/spoofed')).toBe(false);
+    const c2 = await open('127.0.0.1');
+    c2.socket.write(Buffer.concat([v2('203.0.113.67'), Buffer.from(get('/public/spoofed-v2'))]));
+    await c2.waitFor(/^HTTP\/1\.1 400 /);
+    expect(upstream.seen.some((s) => s.url?.startsWith('/public/spoofed'))).toBe(false);
+    await eventually(
+      'their lines',
+      () =>
+        sidecar
+          .records()
+          .slice(before)
+          .filter((r) => r.status === 400).length >= 2,
+    );
+    for (const line of sidecar
+      .records()
+      .slice(before)
+      .filter((r) => r.status === 400))
+      expect(line).toMatchObject({
+        error: 'bad_request',
+        errorCause: 'proxy_header_unexpected',
+        peerIp: '127.0.0.1',
+        clientIp: '127.0.0.1',
+      });
     const plain = await open('127.0.0.1');
     plain.socket.write(get('/public/direct'));
     await plain.waitFor(/ok \/public\/direct for 127\.0\.0\.1$/);

@@ -46,6 +46,23 @@ const CLIENT_HELLO = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01
 describe('requestFaultOf, from the parser', () => {
   it.each([
     ['a TLS ClientHello', CLIENT_HELLO, 'tls_to_plain_port'],
+    [
+      'a PROXY header, version 1, before a request',
+      `PROXY TCP4 203.0.113.7 10.0.0.5 50000 4180\r\nGET / HTTP/1.1\r\n${head}\r\n`,
+      'proxy_header_unexpected',
+    ],
+    [
+      'a PROXY header, version 2, before a request',
+      Buffer.concat([
+        Buffer.from([
+          0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x21, 0x11, 0, 12,
+        ]),
+        Buffer.from([203, 0, 113, 7, 10, 0, 0, 5, 0xc3, 0x50, 0x10, 0x5c]),
+        Buffer.from(`GET / HTTP/1.1\r\n${head}\r\n`),
+      ]),
+      'proxy_header_unexpected',
+    ],
+    ['a method named PROXY without the space', `PROXYX / HTTP/1.1\r\n${head}\r\n`, 'invalid_request_line'],
     ['a method of other characters', `G@T / HTTP/1.1\r\n${head}\r\n`, 'invalid_request_line'],
     ['a space in the target', `GET /a b HTTP/1.1\r\n${head}\r\n`, 'invalid_request_line'],
     ['a NUL in the target', `GET /\u0000 HTTP/1.1\r\n${head}\r\n`, 'invalid_request_line'],
