@@ -467,6 +467,37 @@ describe('hostile clients of the PROXY header', () => {
     await after.waitFor(/ok \/public\/after-hostile for 203\.0\.113\.24$/);
   });
 
+  it('a PROXY header from another peer, trickled a byte at a time, reset or half-closed mid-way: refused or ended, never believed, nothing reaches the application; the sidecar serves on', async () => {
+    const before = sidecar.records().length;
+    const trickled = await open('127.0.0.1');
+    const bytes = Buffer.concat([v2('203.0.113.51'), Buffer.from(get('/public/trickled-unexpected'))]);
+    for (let at = 0; at < bytes.length && !trickled.isClosed(); at++) {
+      trickled.socket.write(bytes.subarray(at, at + 1));
+      await sleep(2);
+    }
+    // Cut where the parser stops, the chunk it had is a byte, which names no header: refused all
+    // the same, by what the parser saw (a balancer sends the header whole, and it is named so).
+    await trickled.waitFor(/^HTTP\/1\.1 400 /);
+    await trickled.closed;
+    const reset = await open('127.0.0.1');
+    reset.socket.write(v1('203.0.113.52').slice(0, 9));
+    await sleep(50);
+    reset.socket.resetAndDestroy();
+    const fin = await open('127.0.0.1');
+    fin.socket.end(v2('203.0.113.53').subarray(0, 20));
+    await fin.closed;
+    expect(upstream.seen.some((r) => r.url === '/public/trickled-unexpected')).toBe(false);
+    await eventually('the trickle\u2019s line', () =>
+      sidecar
+        .records()
+        .slice(before)
+        .some((r) => r.status === 400 && r.peerIp === '127.0.0.1'),
+    );
+    const after = await open('127.0.0.1');
+    after.socket.write(get('/public/after-unexpected'));
+    await after.waitFor(/ok \/public\/after-unexpected for 127\.0\.0\.1$/);
+  });
+
   it('RST, FIN and silence inside the private endpoint extension end that connection alone, with no line; one resumed after a pause is served with its endpoint', async () => {
     const before = sidecar.records().length;
     const header = v2('203.0.113.27');
