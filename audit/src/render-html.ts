@@ -181,7 +181,7 @@ function sessionCard(s: Session): string {
     ? `<span class="end ${esc(s.end.kind)}">${esc(s.end.kind)}</span> at <b>${esc(iso(s.end.time))}</b>${endDetail(s.end) ? ` (${esc(endDetail(s.end))})` : ''}`
     : '<span class="end">no end in these logs</span>';
   return `<section class="card"><h2>${esc(s.email ?? s.sub ?? '(unknown user)')} · ${esc(s.app)} · session ${esc(s.sessionId)}</h2>
-<div class="meta">Signed in ${s.login ? `<b>${esc(iso(s.login.time))}</b> from <b>${esc(clientText(s.login))}</b> (${esc(signInText(s.login, span))})` : '<b>before these logs</b>'} via <b>${esc(s.provider)}</b> · active ${esc(span(s.last - s.first))} · <b>${s.requests.length}</b> requests · ${end}</div>
+<div class="meta">Signed in ${s.login ? `<b>${esc(iso(s.login.time))}</b> from <b>${esc(clientText(s.login) ?? 'an address not logged')}</b> (${esc(signInText(s.login, span))})` : '<b>before these logs</b>'} via <b>${esc(s.provider)}</b> · active ${esc(span(s.last - s.first))} · <b>${s.requests.length}</b> requests · ${end}</div>
 <div class="chips">${s.ips.map((ip) => `<span class="chip">IP ${esc(ip)}</span>`).join('')}${s.privateEndpoints.map((e) => `<span class="chip">endpoint ${esc(e)}</span>`).join('')}${s.userAgents
     .map((ua) => `<span class="chip" title="${esc(ua)}">${esc(ua)}</span>`)
     .join('')}</div>

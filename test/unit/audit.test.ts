@@ -353,7 +353,7 @@ describe('sessions', () => {
     };
     const page = renderHtml(answer).join('');
     expect(page).toContain(
-      '(pwd, &lt;img src=x&gt; · authenticated at the provider 2026-11-20T08:59:00.000Z, 1 min 0 s before)',
+      'from <b>an address not logged</b> (pwd, &lt;img src=x&gt; · authenticated at the provider 2026-11-20T08:59:00.000Z, 1 min 0 s before)',
     );
     expect(page).not.toContain('<img');
     expect(JSON.parse(renderJson(answer).join(''))[0].login.signIn).toEqual({
