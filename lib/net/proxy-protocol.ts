@@ -55,6 +55,13 @@ const V2_INET = 12;
 const V2_INET6 = 36;
 const V2_UNIX = 216;
 
+/** Whether bytes begin with a PROXY header (version 1 or 2), whole or not; nothing more is checked. */
+export function beginsWithProxyHeader(bytes: Buffer): boolean {
+  const starts = (prefix: Buffer): boolean =>
+    bytes.length >= prefix.length && bytes.subarray(0, prefix.length).equals(prefix);
+  return starts(V1_PREFIX) || starts(V2_SIGNATURE);
+}
+
 /**
  * Reads a PROXY header from the chunks of a connection, as they arrive. `push` returns null
  * while it needs more, then the outcome once (and must not be called after).

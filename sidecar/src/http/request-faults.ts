@@ -1,4 +1,5 @@
 import type { RequestFault } from '../../../contract/error-causes.ts';
+import { beginsWithProxyHeader } from '../../../lib/net/proxy-protocol.ts';
 
 /** What the HTTP parser refused, by llhttp's error code (the reason text tells a few apart). */
 const BY_CODE: ReadonlyMap<string, RequestFault> = new Map([
@@ -22,27 +23,15 @@ function isTlsHandshake(bytes: Buffer | undefined): boolean {
   return bytes !== undefined && bytes.length >= 2 && bytes[0] === 0x16 && bytes[1] === 0x03;
 }
 
-const PROXY_V1 = Buffer.from('PROXY ', 'latin1');
-const PROXY_V2 = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
-
-/**
- * The start of a PROXY protocol header (version 1 or 2), where a request was parsed: it reaches
- * the parser only from a peer the PROXY header is not read from (not in spec.proxyProtocol.from).
- */
-function isProxyHeader(bytes: Buffer | undefined): boolean {
-  if (bytes === undefined) return false;
-  const starts = (prefix: Buffer) =>
-    bytes.length >= prefix.length && bytes.subarray(0, prefix.length).equals(prefix);
-  return starts(PROXY_V1) || starts(PROXY_V2);
-}
-
 /**
  * Why a request was malformed, from the parser's error: its code, its reason (llhttp's fixed
  * text, never the client's bytes) and the bytes it could not parse, when it has them.
  */
 export function requestFaultOf(code: string, reason: string, unparsed?: Buffer): RequestFault {
   if (isTlsHandshake(unparsed)) return 'tls_to_plain_port';
-  if (isProxyHeader(unparsed)) return 'proxy_header_unexpected';
+  // A PROXY header reaches the parser only from a peer it is not read from (not in
+  // spec.proxyProtocol.from).
+  if (unparsed !== undefined && beginsWithProxyHeader(unparsed)) return 'proxy_header_unexpected';
   // llhttp stops at the HTTP/2 client connection preface (`PRI * HTTP/2.0`), which only a client
   // that speaks HTTP/2 with prior knowledge sends.
   if (code === 'HPE_PAUSED_H2_UPGRADE') return 'h2_to_http1_port';
