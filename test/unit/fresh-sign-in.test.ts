@@ -160,16 +160,8 @@ const ADMIN_STEP_UP = [
     include: [{ paths: ['/admin/keys/**'] }],
     require: [{ groups: ['eng'] }, { acrValues: ['hwk'] }, { signedInWithin: '10m' }],
   }),
-  policy('billing', {
-    decision: 'allow',
-    include: [{ paths: ['/billing/**'] }],
-    require: [{ groups: ['eng'] }, { signedInWithin: '1h' }],
-  }),
-  policy('rest', {
-    decision: 'allow',
-    include: [{ groups: ['eng'] }],
-    exclude: [{ paths: ['/admin/**', '/billing/**'] }],
-  }),
+  // billing and rest, as above.
+  ...ADMIN_RECENT.slice(1),
 ];
 const signedInWith = (acr: unknown, authTime = now - 3600) =>
   user({ groups: ['eng'], authTime, claims: { acr } });
