@@ -3,6 +3,7 @@ import { createVerifier } from 'fast-jwt';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpBrowser, signInWithDevProvider } from '../helpers/http-browser.ts';
+import { rawRequest, statusOf } from '../helpers/raw-http.ts';
 import { type SignInStack, startSignInStack } from '../helpers/sign-in-stack.ts';
 
 /**
@@ -105,6 +106,16 @@ describe('an application under a path of a shared host (externalUrl with a path)
       expect(answer.status, path).toBe(404);
     }
     expect(stack.upstream.seen.length).toBe(before);
+  });
+
+  it('publishes its JWKS at the root for the application in the pod, whose Host is not the application’s', async () => {
+    const own = (await new HttpBrowser().fetch(`${wiki}/.gatehouse/jwks.json`)).body;
+    const answer = await rawRequest(
+      stack.sidecar.port,
+      'GET /.gatehouse/jwks.json HTTP/1.1\r\nHost: 10.4.7.12:4180\r\nConnection: close\r\n\r\n',
+    );
+    expect(statusOf(answer)).toBe(200);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual(JSON.parse(own));
   });
 
   it('signs out under the path: the session cookie is deleted with its Path, the provider sends the browser back under it', async () => {

@@ -26,6 +26,7 @@ import { authorize } from './stages/authorize.ts';
 import { checkRequest } from './stages/check-request.ts';
 import { forwardingHeaders } from './stages/forwarding-headers.ts';
 import { GATEWAY_ROUTE_NOT_UPGRADABLE, gatewayRoutes } from './stages/gateway-routes.ts';
+import { keysRoute } from './stages/keys-route.ts';
 import { proxy } from './stages/proxy.ts';
 import { proxyUpgrade, type UpgradeRegistry } from './stages/proxy-upgrade.ts';
 import { readinessRoute } from './stages/readiness-route.ts';
@@ -47,6 +48,7 @@ export const STAGES: readonly Stage[] = [
   assignRequestId, //   trusted inbound id or a fresh one
   assignTraceContext, // trusted inbound traceparent or a new trace
   readinessRoute, //    /.gatehouse/ready for load balancers, whatever the Host
+  keysRoute, //         /.gatehouse/jwks.json for the application in the pod, whatever the Host
   checkRequest, //      one valid Host of this app, canonical origin-form path
   authenticate, //      service token | ServiceAccount token | session cookie | anonymous
   gatewayRoutes, //     /.gatehouse/: sign-in, callback, logout, JWKS

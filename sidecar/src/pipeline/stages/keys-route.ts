@@ -1,0 +1,39 @@
+import { normaliseHost } from '../../../../lib/net/host.ts';
+import { ROOT_PATHS } from '../../auth/gateway-paths.ts';
+import { jsonResponse, type LocalResponse } from '../../http/local-response.ts';
+import type { RequestScope } from '../../request-scope.ts';
+
+/**
+ * The public keys of the identity JWT at the root's reserved prefix, for a Host that is not the
+ * application's: the application in the same pod fetches them from the sidecar's port on the
+ * loopback address (`http://127.0.0.1:4180/.gatehouse/jwks.json`), where it would otherwise get
+ * 421 and need a way out of the cluster and back through the ingress to verify a JWT. The keys
+ * are public; the application still checks the issuer (its externalUrl) and the audience.
+ * Answered for GET and HEAD before anyone is authenticated, also for an application under a base
+ * path (whose own host publishes them at `<base>/.gatehouse/jwks.json` only); logged as every
+ * request is, with the Host as sent. The application's own hosts are left to the gateway routes,
+ * as before.
+ */
+export const KEYS_PATH = ROOT_PATHS.jwks;
+
+/**
+ * The answer to GET or HEAD of KEYS_PATH (a query allowed) with a Host not the application's;
+ * undefined for every other request.
+ */
+export function keysRoute(scope: RequestScope): LocalResponse | undefined {
+  const req = scope.req;
+  const url = req.url;
+  // Most requests leave at the first test: their path does not begin with "/.".
+  if (url === undefined || url.charCodeAt(1) !== 0x2e /* . */) return undefined;
+  const auth = scope.state.auth;
+  if (auth === null || scope.kind !== 'http') return undefined;
+  if (url !== KEYS_PATH && !url.startsWith(`${KEYS_PATH}?`)) return undefined;
+  if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
+  const host = req.headers.host ?? '';
+  const normalised = normaliseHost(host);
+  if (normalised !== undefined && scope.state.hosts(normalised)) return undefined;
+  scope.host = host; // logged as sent
+  scope.path = KEYS_PATH;
+  scope.query = url.length > KEYS_PATH.length ? url.slice(KEYS_PATH.length + 1) : '';
+  return jsonResponse(200, auth.jwks, 300);
+}
