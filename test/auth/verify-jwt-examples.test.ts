@@ -78,7 +78,8 @@ describe.each<{ language: VerifierLanguage; name: string }>([
     });
     issuer = `http://${sidecar.host}`;
     app = await startJwtVerifier(language, {
-      jwksUrl: `${issuer}/.gatehouse/jwks.json`,
+      // As in the pod: the sidecar over loopback, by a Host that is not the application's.
+      jwksUrl: `http://localhost:${sidecar.port}/.gatehouse/jwks.json`,
       issuer,
       audience: AUDIENCE,
       port,

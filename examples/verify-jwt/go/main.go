@@ -2,10 +2,14 @@
 // verifies the identity JWT the sidecar stamps on every request (X-Gatehouse-Jwt-Assertion)
 // against the application's published keys, and answers who the caller is.
 //
-//	GATEHOUSE_JWKS_URL=https://wiki.example.com/.gatehouse/jwks.json \
+//	GATEHOUSE_JWKS_URL=http://127.0.0.1:4180/.gatehouse/jwks.json \
 //	GATEHOUSE_ISSUER=https://wiki.example.com \
 //	GATEHOUSE_AUDIENCE=gatehouse:corp/wiki \
 //	LISTEN=127.0.0.1:8080 go run .
+//
+// In the injected pod the keys come from the sidecar over loopback (its port, 4180 unless the
+// pod's gatehouse.dev/listen-port says otherwise); elsewhere from the application's own URL,
+// https://wiki.example.com/.gatehouse/jwks.json.
 package main
 
 import (

@@ -3,10 +3,14 @@
 // published keys, and answers who the caller is. One source file and one library
 // (com.nimbusds:nimbus-jose-jwt:10.10), run with the JDK's source launcher (Java 17 or later):
 //
-//   GATEHOUSE_JWKS_URL=https://wiki.example.com/.gatehouse/jwks.json \
+//   GATEHOUSE_JWKS_URL=http://127.0.0.1:4180/.gatehouse/jwks.json \
 //   GATEHOUSE_ISSUER=https://wiki.example.com \
 //   GATEHOUSE_AUDIENCE=gatehouse:corp/wiki \
 //   LISTEN=127.0.0.1:8080 java -cp nimbus-jose-jwt-10.10.jar VerifyJwt.java
+//
+// In the injected pod the keys come from the sidecar over loopback (its port, 4180 unless the
+// pod's gatehouse.dev/listen-port says otherwise); elsewhere from the application's own URL,
+// https://wiki.example.com/.gatehouse/jwks.json.
 //
 // The HTTP server is the JDK's, to keep the example whole; in an application, the processor built
 // in main goes into its framework's filter (a servlet filter, a Spring Security filter chain).

@@ -4,10 +4,14 @@ It verifies the identity JWT the sidecar stamps on every request (X-Gatehouse-Jw
 against the application's published keys, and answers who the caller is.
 
     pip install -r requirements.txt
-    GATEHOUSE_JWKS_URL=https://wiki.example.com/.gatehouse/jwks.json \\
+    GATEHOUSE_JWKS_URL=http://127.0.0.1:4180/.gatehouse/jwks.json \\
     GATEHOUSE_ISSUER=https://wiki.example.com \\
     GATEHOUSE_AUDIENCE=gatehouse:corp/wiki \\
     LISTEN=127.0.0.1:8080 python app.py
+
+In the injected pod the keys come from the sidecar over loopback (its port, 4180 unless the
+pod's gatehouse.dev/listen-port says otherwise); elsewhere from the application's own URL,
+https://wiki.example.com/.gatehouse/jwks.json.
 
 The HTTP server is the standard library's, to keep the example whole; in an application, Keys and
 the jwt.decode call go into its framework's middleware (a thread per connection and no timeouts
