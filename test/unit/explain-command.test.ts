@@ -173,6 +173,83 @@ describe('gatehouse explain', () => {
     );
   });
 
+  it('a request the sidecar answers itself is no policy\u2019s: its readiness route, the keys for another Host, the reserved paths (exit 1)', async () => {
+    const says = (text: string) =>
+      `The sidecar answers it itself, before any policy: ${text}. It never reaches the application.\n`;
+    // Before the Host is checked, and with no --ip although a policy tests addresses.
+    const ready = await explain('--path /.gatehouse/ready --host 10.4.7.12:4180');
+    expect([ready.code, ready.stdout]).toEqual([
+      1,
+      `GET /.gatehouse/ready\n${says('its readiness route (/.gatehouse/ready), for load balancers, whatever the Host: 200 while the sidecar is ready, 503 from SIGTERM on')}`,
+    ]);
+    const keys = await explain('--path /.gatehouse/jwks.json --host 127.0.0.1:4180 --format json');
+    expect(keys.code).toBe(1);
+    expect(JSON.parse(keys.stdout)).toMatchObject({
+      request: { method: 'GET', target: '/.gatehouse/jwks.json', host: '127.0.0.1:4180' },
+      path: null,
+      answeredBySidecar: { route: 'keys' },
+    });
+    // The application's own Host, a sign-in route read through a dot segment, and a made-up path.
+    for (const args of [
+      '--path /.gatehouse/jwks.json --host grafana.example.com',
+      '--path /d/../.gatehouse/login',
+      '--path /.gatehouse/nothing-here --method post',
+    ]) {
+      const answer = await explain(args);
+      expect([args, answer.code]).toEqual([args, 1]);
+      expect(answer.stdout, args).toContain(
+        says(
+          'a path under its reserved prefix /.gatehouse/ (sign-in, callback, sign-out, the keys, the identity document, the session page; 404 for any other path there, or another method)',
+        ),
+      );
+    }
+    // What the sidecar refuses first is refused here first: the Host, then the credentials.
+    const post = await explain('--path /.gatehouse/jwks.json --method post --host 10.4.7.12');
+    expect(post.stdout).toContain('421 unknown_host');
+    const token = await explain('--path /.gatehouse/login --service-token nope');
+    expect([token.code, token.stderr]).toEqual([
+      2,
+      'gatehouse explain: the application has no service token nope (it has ci, old): the sidecar refuses the credential before any policy\n',
+    ]);
+    // Past the reserved paths, the policies as before: --ip still needed.
+    expect((await explain('--path /gatehouse/login')).code).toBe(2);
+  });
+
+  it('an application under a path of a shared host, and one that authenticates nobody: their reserved paths', async () => {
+    const app = (name: string, authentication: unknown) =>
+      writeDocs(`${name}.yaml`, [
+        doc('AccessApplication', name, {
+          hosts: ['tools.example.com'],
+          upstream: { url: 'http://127.0.0.1:3000' },
+          policies: [{ name: 'open' }],
+          ...(authentication === undefined ? {} : { authentication }),
+        }),
+        doc('AccessPolicy', 'open', { decision: 'bypass', include: [{ everyone: true }] }),
+      ]);
+    const shared = app('shared', {
+      externalUrl: 'https://tools.example.com/grafana',
+      serviceTokens: { tokens: [{ id: 'ci', secretHash: `sha256:${'a'.repeat(64)}` }] },
+    });
+    const nobody = app('nobody', undefined);
+    const run = async (file: string, args: string) =>
+      (await runGatehouse(['explain', file, ...args.split(' ')])).stdout;
+    expect(await run(shared, '--path /grafana/.gatehouse/login')).toContain(
+      'a path under its reserved prefix /grafana/.gatehouse/ (sign-in,',
+    );
+    expect(await run(shared, '--path /.gatehouse/jwks.json')).toContain(
+      'a path under the root\u2019s reserved prefix /.gatehouse/: 404 (the application\u2019s routes are under /grafana/.gatehouse/)',
+    );
+    expect(await run(shared, '--path /.gatehouse/jwks.json --host 10.0.0.1')).toContain(
+      'the public keys of the identity JWT (/.gatehouse/jwks.json), for a Host that is not the application\u2019s',
+    );
+    expect(await run(shared, '--path /grafana/d/home')).toContain('Decision  bypass');
+    expect(await run(nobody, '--path /.gatehouse/login')).toContain(
+      '404 (the application authenticates nobody, so it has no sign-in routes)',
+    );
+    expect(await run(nobody, '--path /.gatehouse/jwks.json --host 10.0.0.1')).toContain('421 unknown_host');
+    expect(await run(nobody, '--path /.gatehouse/ready --host 10.0.0.1')).toContain('its readiness route');
+  });
+
   it('a service token: service-auth for its method only; an unknown or expired token never reaches the policies', async () => {
     const post = await explain('--path /api/dashboards --method post --ip 10.0.0.1 --service-token ci');
     expect(post.code).toBe(0);

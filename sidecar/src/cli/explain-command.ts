@@ -4,7 +4,7 @@ import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, configErrorReport } from '../../../contract/errors.ts';
 import { canonicalizeTarget } from '../../../contract/policy/canonical-path.ts';
 import { TOKEN_CLAIMS } from '../../../contract/policy/token-claims.ts';
-import { compileHostMatcher, normaliseHost } from '../../../lib/net/host.ts';
+import { compileHostMatcher, type HostMatcher, normaliseHost } from '../../../lib/net/host.ts';
 import { serviceAccountIdentity, serviceTokenIdentity } from '../auth/machine-identity.ts';
 import { processKeys } from '../auth/process-keys.ts';
 import { readSnapshotOf } from '../config/config-files.ts';
@@ -16,6 +16,7 @@ import { decisionWithFreshSignIn } from '../policy/fresh-sign-in.ts';
 import type { PolicyIdentity, PolicyInput } from '../policy/input.ts';
 import { tracePolicies } from '../policy/policy-trace.ts';
 import { type Caller, type ExplainFlags, parseExplainFlags } from './explain-flags.ts';
+import { answerBeforeHostCheck, answerUnderReservedPrefix, type SidecarAnswer } from './explain-reserved.ts';
 import { type Answer, explanationText } from './explain-text.ts';
 
 /** The request as given can never reach this application's policies: why, for the person asking. */
@@ -163,24 +164,6 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
     process.stderr.write(configErrorReport(error.errors));
     return 3;
   }
-  const testsIp = config.policies.some((p) =>
-    [...p.include, ...p.require, ...p.exclude].some((s) => 'ipRanges' in s),
-  );
-  let identity: PolicyIdentity | null;
-  try {
-    if (testsIp && flags.ip === undefined)
-      throw new NeverDecided(
-        'give --ip <address>: a policy of the application tests the client address (ipRanges)',
-      );
-    identity = identityOf(flags.caller, config, Date.now());
-  } catch (error) {
-    if (!(error instanceof NeverDecided)) throw error;
-    process.stderr.write(`gatehouse explain: ${error.message}\n`);
-    return 2;
-  }
-  const canonical = canonicalizeTarget(flags.target, {
-    windowsPaths: config.upstream.caseInsensitivePaths === true,
-  });
   const request = {
     method: flags.method,
     target: flags.target,
@@ -188,11 +171,35 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
     clientIp: flags.ip ?? null,
     privateEndpoint: flags.privateEndpoint ?? null,
   };
-  // In the sidecar's order: the Host, then the target (check-request).
-  const hostRefused = hostRefusal(flags.host, config);
+  // In the sidecar's order: the routes taken whatever the Host; the Host and the target
+  // (check-request); the credentials (authenticate); the reserved prefixes (gateway-routes).
+  const hosts = compileHostMatcher(config.hosts);
+  const early = answerBeforeHostCheck(flags.method, flags.target, flags.host, config, hosts);
+  if (early !== null) return answeredBySidecar(flags, request, null, early);
+  const hostRefused = hostRefusal(flags.host, config, hosts);
   if (hostRefused !== null) return refused(flags, request, hostRefused);
+  const canonical = canonicalizeTarget(flags.target, {
+    windowsPaths: config.upstream.caseInsensitivePaths === true,
+  });
   if ('error' in canonical)
     return refused(flags, request, { status: 400, error: canonical.error, detail: canonical.detail });
+  const testsIp = config.policies.some((p) =>
+    [...p.include, ...p.require, ...p.exclude].some((s) => 'ipRanges' in s),
+  );
+  let identity: PolicyIdentity | null;
+  try {
+    identity = identityOf(flags.caller, config, Date.now());
+    const reserved = answerUnderReservedPrefix(canonical.path, config);
+    if (reserved !== null) return answeredBySidecar(flags, request, canonical.path, reserved);
+    if (testsIp && flags.ip === undefined)
+      throw new NeverDecided(
+        'give --ip <address>: a policy of the application tests the client address (ipRanges)',
+      );
+  } catch (error) {
+    if (!(error instanceof NeverDecided)) throw error;
+    process.stderr.write(`gatehouse explain: ${error.message}\n`);
+    return 2;
+  }
   const input: PolicyInput = {
     identity,
     // An address no range of the policies can hold when they test none.
@@ -242,16 +249,36 @@ function refused(
   return 1;
 }
 
+/**
+ * Writes a request the sidecar answers itself (its readiness route, the keys, a reserved path):
+ * no policy decides it and it never reaches the application; exit status 1.
+ */
+function answeredBySidecar(
+  flags: ExplainFlags,
+  request: unknown,
+  path: string | null,
+  answer: SidecarAnswer,
+): number {
+  write(
+    flags,
+    flags.format === 'json'
+      ? `${JSON.stringify({ request, path, answeredBySidecar: answer }, null, 2)}\n`
+      : `${flags.method} ${flags.target}\nThe sidecar answers it itself, before any policy: ${answer.says}. It never reaches the application.\n`,
+  );
+  return 1;
+}
+
 /** Why the sidecar refuses this Host before any policy (check-request), or null when it serves it. */
 function hostRefusal(
   host: string | undefined,
   config: SidecarConfig,
+  hosts: HostMatcher,
 ): { status: number; error: string; detail: string } | null {
   if (host === undefined) return null;
   const normalised = normaliseHost(host);
   if (normalised === undefined)
     return { status: 400, error: 'bad_host', detail: `${host} is not a host name` };
-  if (compileHostMatcher(config.hosts)(normalised)) return null;
+  if (hosts(normalised)) return null;
   return {
     status: 421,
     error: 'unknown_host',

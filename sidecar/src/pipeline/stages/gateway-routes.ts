@@ -26,10 +26,12 @@ export const GATEWAY_ROUTE_NOT_UPGRADABLE = new HttpError(
  * never reach the application.
  */
 export function isGatewayPath(scope: RequestScope): boolean {
-  const path = scope.path;
-  if (path.startsWith(ROOT_GATEWAY_PREFIX)) return true;
-  const prefix = scope.state.auth?.paths.prefix;
-  return prefix !== undefined && path.startsWith(prefix);
+  return isReservedPath(scope.path, scope.state.auth?.paths.prefix);
+}
+
+/** Whether a canonical path is under the root's reserved prefix or `prefix` (the application's, if any). */
+export function isReservedPath(path: string, prefix: string | undefined): boolean {
+  return path.startsWith(ROOT_GATEWAY_PREFIX) || (prefix !== undefined && path.startsWith(prefix));
 }
 
 /** The `rd` query parameter as a safe same-origin return path; null when absent. */

@@ -1,4 +1,4 @@
-import { normaliseHost } from '../../../../lib/net/host.ts';
+import { type HostMatcher, normaliseHost } from '../../../../lib/net/host.ts';
 import { ROOT_PATHS } from '../../auth/gateway-paths.ts';
 import { jsonResponse, type LocalResponse } from '../../http/local-response.ts';
 import type { RequestScope } from '../../request-scope.ts';
@@ -23,17 +23,27 @@ export const KEYS_PATH = ROOT_PATHS.jwks;
 export function keysRoute(scope: RequestScope): LocalResponse | undefined {
   const req = scope.req;
   const url = req.url;
-  // Most requests leave at the first test: their path does not begin with "/.".
-  if (url === undefined || url.charCodeAt(1) !== 0x2e /* . */) return undefined;
+  if (!isKeysTarget(req.method, url) || scope.kind !== 'http') return undefined;
   const auth = scope.state.auth;
-  if (auth === null || scope.kind !== 'http') return undefined;
-  if (url !== KEYS_PATH && !url.startsWith(`${KEYS_PATH}?`)) return undefined;
-  if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
+  if (auth === null) return undefined;
   const host = req.headers.host ?? '';
-  const normalised = normaliseHost(host);
-  if (normalised !== undefined && scope.state.hosts(normalised)) return undefined;
+  if (!isOtherHost(host, scope.state.hosts)) return undefined;
   scope.host = host; // logged as sent
   scope.path = KEYS_PATH;
-  scope.query = url.length > KEYS_PATH.length ? url.slice(KEYS_PATH.length + 1) : '';
+  scope.query = (url as string).length > KEYS_PATH.length ? (url as string).slice(KEYS_PATH.length + 1) : '';
   return jsonResponse(200, auth.jwks, 300);
+}
+
+/** Whether a method and request target are a fetch of the keys: GET or HEAD of KEYS_PATH. */
+export function isKeysTarget(method: string | undefined, url: string | undefined): boolean {
+  // Most requests leave at the first test: their path does not begin with "/.".
+  if (url === undefined || url.charCodeAt(1) !== 0x2e /* . */) return false;
+  if (url !== KEYS_PATH && !url.startsWith(`${KEYS_PATH}?`)) return false;
+  return method === 'GET' || method === 'HEAD';
+}
+
+/** Whether a Host header (none is ``) names no host of the application: malformed, or another. */
+export function isOtherHost(host: string, hosts: HostMatcher): boolean {
+  const normalised = normaliseHost(host);
+  return normalised === undefined || !hosts(normalised);
 }

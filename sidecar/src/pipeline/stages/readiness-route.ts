@@ -19,13 +19,17 @@ const PLAIN_TEXT = ['content-type', 'text/plain; charset=utf-8', 'cache-control'
 const READY = new LocalResponse(200, PLAIN_TEXT, 'ok\n', 'gateway');
 const NOT_READY = new LocalResponse(503, PLAIN_TEXT, 'not ready\n', 'rejected', 'not_ready');
 
-/** Whether a request (not an upgrade) is a readiness check: GET or HEAD of READINESS_PATH. */
-export function isReadinessCheck(req: IncomingMessage): boolean {
-  const url = req.url;
+/** Whether a method and request target are a readiness check: GET or HEAD of READINESS_PATH. */
+export function isReadinessTarget(method: string | undefined, url: string | undefined): boolean {
   // Most requests leave at the first test: their path does not begin with "/.".
   if (url === undefined || url.charCodeAt(1) !== 0x2e /* . */) return false;
   if (url !== READINESS_PATH && !url.startsWith(`${READINESS_PATH}?`)) return false;
-  return req.method === 'GET' || req.method === 'HEAD';
+  return method === 'GET' || method === 'HEAD';
+}
+
+/** Whether a request (not an upgrade) is a readiness check. */
+export function isReadinessCheck(req: IncomingMessage): boolean {
+  return isReadinessTarget(req.method, req.url);
 }
 
 /** The answer to a readiness check; undefined for every other request. */
