@@ -30,6 +30,8 @@ const PATHS = [
   '/fuzz/\u00e9',
   '/.gatehouse/ready',
   '/.gatehouse/ready?lb=1',
+  '/.gatehouse/jwks.json',
+  '/.gatehouse/jwks.json?v=1',
 ];
 /**
  * The private endpoint clients claim in a header of their own (SPOOFS), never to reach the
@@ -71,10 +73,11 @@ export function baseRequest(rng: Prng): string {
     case 6:
       return `POST /upload HTTP/1.1\r\n${HOST}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!`;
     case 7:
-      return rng.chance(0.5)
-        ? `POST /upload HTTP/1.1\r\n${HOST}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n${HOST}\r\n`
-        : // A readiness check, answered before its body: the body is not a request.
-          `GET /.gatehouse/ready HTTP/1.1\r\nHost: 10.0.0.9\r\nContent-Length: 40\r\n\r\nGET /admin HTTP/1.1\r\n${HOST}\r\n`;
+      if (rng.chance(0.5))
+        return `POST /upload HTTP/1.1\r\n${HOST}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n${HOST}\r\n`;
+      // A readiness check, or a fetch of the keys by another Host (the application in the pod),
+      // answered before its body: the body is not a request.
+      return `GET ${rng.pick(['/.gatehouse/ready', '/.gatehouse/jwks.json'])} HTTP/1.1\r\nHost: 10.0.0.9\r\nContent-Length: 40\r\n\r\nGET /admin HTTP/1.1\r\n${HOST}\r\n`;
     default:
       return `${rng.pick(['HEAD', 'OPTIONS', 'DELETE', 'PUT', 'PATCH'])} ${path} HTTP/1.1\r\n${HOST}${spoof}\r\n`;
   }
