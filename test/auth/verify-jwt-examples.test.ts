@@ -13,7 +13,7 @@ import {
 } from '../helpers/jwt-verifier-examples.ts';
 import { getSignedIn as get, type SignInSidecar, startSignInSidecar } from '../helpers/raw-sign-in.ts';
 
-// The examples of docs/authentication.md ("Verify it in the application"), in Go, Python and Java,
+// The examples of docs/authentication.md ("Verify it in the application"), in Go, Python, Java and Node.js,
 // each an application behind the built sidecar as shipped: it takes the identity the JWT says
 // when the request came through the sidecar, and nothing that reaches it around the sidecar.
 // The test holds the application's keys (a keys Secret in the config directory), so it can sign
@@ -31,6 +31,7 @@ describe.each<{ language: VerifierLanguage; name: string }>([
   { language: 'go', name: 'Go (golang-jwt, keyfunc)' },
   { language: 'python', name: 'Python (PyJWT)' },
   { language: 'java', name: 'Java (Nimbus JOSE + JWT)' },
+  { language: 'node', name: 'Node.js (jose)' },
 ])('the $name example verifies the identity JWT', ({ language }) => {
   let provider: ForgedProvider;
   let sidecar: SignInSidecar;

@@ -6,16 +6,17 @@ import { dirname, join, resolve } from 'node:path';
 
 /**
  * The examples of docs/authentication.md that verify the identity JWT in an application
- * (examples/verify-jwt/go, python and java), built as a user would build them: the Go program
+ * (examples/verify-jwt/go, python, java and node), built as a user would build them: the Go program
  * with the Go toolchain through the module proxy, the Python one in a virtual environment with its
- * requirements from PyPI, the Java one with its library from Maven Central. Each is built once per version of its sources, into the cache
+ * requirements from PyPI, the Java one with its library from Maven Central, the Node.js one with
+ * its lockfile from npm. Each is built once per version of its sources, into the cache
  * outside the repository where the other tools go (GATEHOUSE_CACHE, default ~/.cache/gatehouse).
  */
 
 const EXAMPLES = resolve(import.meta.dirname, '../../examples/verify-jwt');
 const cacheRoot = (): string => process.env.GATEHOUSE_CACHE ?? join(homedir(), '.cache/gatehouse');
 
-export type VerifierLanguage = 'go' | 'python' | 'java';
+export type VerifierLanguage = 'go' | 'python' | 'java' | 'node';
 
 /** The one library of the Java example, from Maven Central, pinned by its digest. */
 const NIMBUS = {
@@ -91,9 +92,33 @@ async function javaProgram(): Promise<string[]> {
   return ['java', '-cp', jar, join(EXAMPLES, 'java', 'VerifyJwt.java')];
 }
 
+/**
+ * The Node.js example with its dependencies installed from its lockfile (`npm ci`), in a folder of
+ * the cache of its own: run from the repository, it would find the repository's node_modules
+ * instead of its own.
+ */
+function nodeProgram(): string[] {
+  const dir = join(EXAMPLES, 'node');
+  const out = join(
+    cacheRoot(),
+    'verify-jwt-node',
+    digestOf(dir, ['package.json', 'package-lock.json', 'server.mjs']),
+  );
+  if (!existsSync(join(out, '.complete'))) {
+    rmSync(out, { recursive: true, force: true });
+    mkdirSync(out, { recursive: true });
+    for (const name of ['package.json', 'package-lock.json', 'server.mjs'])
+      writeFileSync(join(out, name), readFileSync(join(dir, name)));
+    run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], out);
+    writeFileSync(join(out, '.complete'), '');
+  }
+  return [process.execPath, join(out, 'server.mjs')];
+}
+
 async function programOf(language: VerifierLanguage): Promise<string[]> {
   if (language === 'go') return goProgram();
   if (language === 'python') return pythonProgram();
+  if (language === 'node') return nodeProgram();
   return javaProgram();
 }
 
