@@ -26,6 +26,7 @@ export const SECRETS = resourceType('', 'v1', 'Secret', 'secrets');
 export const PODS = resourceType('', 'v1', 'Pod', 'pods');
 export const SERVICES = resourceType('', 'v1', 'Service', 'services');
 export const ENDPOINT_SLICES = resourceType('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices');
+export const NETWORK_POLICIES = resourceType('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies');
 export const EVENTS = resourceType('', 'v1', 'Event', 'events');
 export const SERVICE_ACCOUNTS = resourceType('', 'v1', 'ServiceAccount', 'serviceaccounts');
 export const LEASES = resourceType('coordination.k8s.io', 'v1', 'Lease', 'leases');

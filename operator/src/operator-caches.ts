@@ -18,11 +18,13 @@ import type { KubeClient } from '../../lib/kube/kube-client.ts';
 import { type KubeObject, objectKey, splitKey } from '../../lib/kube/kube-object.ts';
 import {
   ENDPOINT_SLICES,
+  NETWORK_POLICIES,
   PODS,
   type ResourceType,
   SECRETS,
   SERVICES,
 } from '../../lib/kube/resource-types.ts';
+import type { NetworkPolicySpecShape } from './controller/app-port-exposure.ts';
 import { validApplication } from './controller/application-inputs.ts';
 import { type Informer, type InformerOptions, startInformer } from './controller/informer.ts';
 import { ReferenceIndex } from './controller/reference-index.ts';
@@ -120,6 +122,24 @@ function sliceTargets(slice: KubeObject): KubeObject {
     },
     ports: (ports ?? []).map((p) => ({ name: p.name, port: p.port })),
     endpoints: (endpoints ?? []).map((e) => ({ addresses: [...(e.addresses ?? [])] })),
+  } as KubeObject;
+}
+
+/** What the operator keeps of a NetworkPolicy: its pod selector, policy types and ingress ports. */
+function networkPolicyRules(policy: KubeObject): KubeObject {
+  const { name, namespace, resourceVersion } = policy.metadata;
+  const spec = (policy.spec ?? {}) as NetworkPolicySpecShape;
+  return {
+    metadata: { name, namespace, resourceVersion },
+    spec: {
+      podSelector: spec.podSelector ?? {},
+      ...(spec.policyTypes ? { policyTypes: [...spec.policyTypes] } : {}),
+      ingress: (spec.ingress ?? []).map((rule) => ({
+        // Whether it names peers is what is read of them.
+        from: (rule.from ?? []).map(() => ({})),
+        ...(rule.ports ? { ports: rule.ports.map((p) => ({ ...p })) } : {}),
+      })),
+    },
   } as KubeObject;
 }
 
@@ -323,6 +343,13 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
   });
   const slices = slicesByNamespace.informer;
 
+  // NetworkPolicies: whether an application's own port is closed to the cluster
+  // (app-port-exposure.ts). Not waited for at start either.
+  const networkPoliciesByNamespace = byNamespace(NETWORK_POLICIES, protectionOfNamespaceOf, {
+    transform: networkPolicyRules,
+  });
+  const networkPolicies = networkPoliciesByNamespace.informer;
+
   return {
     applications,
     policies,
@@ -335,6 +362,8 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
     servicesIn: (namespace: string): Iterable<KubeObject> => servicesByNamespace.in(namespace),
     /** The cached EndpointSlices written by hand (no Service selector keeps them) of one namespace. */
     slicesIn: (namespace: string): Iterable<KubeObject> => slicesByNamespace.in(namespace),
+    /** The cached NetworkPolicies (their pod selectors and ingress rules) of one namespace. */
+    networkPoliciesIn: (namespace: string): Iterable<KubeObject> => networkPoliciesByNamespace.in(namespace),
     revocationViews,
     /** AccessRevocations in force that cover the application with this namespace/name key. */
     revocationsCovering: (application: string): number =>
@@ -374,7 +403,16 @@ export function createOperatorCaches(informer: InformerFactory, enqueue: (key: s
       requeueRevocations();
     },
     stop(): void {
-      for (const cache of [applications, policies, secrets, revocations, pods, services, slices])
+      for (const cache of [
+        applications,
+        policies,
+        secrets,
+        revocations,
+        pods,
+        services,
+        slices,
+        networkPolicies,
+      ])
         cache.stop();
     },
   };

@@ -3,6 +3,7 @@ import { sessionEndRevocationName } from '../../contract/session-ends.ts';
 import { createAdminServer } from '../../lib/admin-server.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
 import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
+import { appPortExposure } from './controller/app-port-exposure.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { startCrdCheck } from './controller/installed-crds.ts';
 import { type LeaderElection, startLeaderElection } from './controller/leader-election.ts';
@@ -74,11 +75,19 @@ export function createOperator(options: OperatorOptions) {
   // 2. Caches: every change queues the keys it affects.
   const informer = informerFactory(client, options.watch, metrics, log);
   const caches = createOperatorCaches(informer, enqueue);
+  // The application each cached pod is labelled with: a deleted pod names none of its own.
+  const applicationOfPod = new Map<string, string>();
   caches.onPodChange((key, pod) => {
     for (const application of podsWithoutSidecar.podChanged(key, pod)) enqueue(`protection:${application}`);
-    // A pod of the application that runs the sidecar: a Service may target its own port.
+    // A pod of the application that runs the sidecar (or no longer): a Service may target its own
+    // port, and NetworkPolicies may leave that port open.
     const application = pod?.metadata.labels?.[APPLICATION_KEY];
-    if (application !== undefined) enqueue(`protection:${key.slice(0, key.indexOf('/'))}/${application}`);
+    const before = applicationOfPod.get(key);
+    if (application === undefined) applicationOfPod.delete(key);
+    else applicationOfPod.set(key, application);
+    const namespace = key.slice(0, key.indexOf('/'));
+    for (const name of new Set([before, application]))
+      if (name !== undefined) enqueue(`protection:${namespace}/${name}`);
   });
 
   // 3. The serving certificate and sidecar injection, both fed by the caches.
@@ -181,10 +190,20 @@ export function createOperator(options: OperatorOptions) {
       else servicesPastCounts.delete(key);
       return ports;
     },
+    appPort: (key) => {
+      const slash = key.indexOf('/');
+      const namespace = key.slice(0, slash);
+      return appPortExposure(
+        key.slice(slash + 1),
+        caches.podsIn(namespace),
+        caches.networkPoliciesIn(namespace),
+      );
+    },
     events,
     isLeader,
     now,
     written: () => metrics.writes.inc({ what: 'status' }),
+    recent: new Map(),
   };
   const reconcilers: Record<KeyPrefix, (target: string) => Promise<string>> = {
     app: async (target) => {
@@ -195,7 +214,10 @@ export function createOperator(options: OperatorOptions) {
     protection: async (target) => {
       const result = await reconcileProtection(protectionContext, target);
       // Counted by the leader, for the applications there are.
-      if (result === 'skipped') servicesPastCounts.delete(target);
+      if (result === 'skipped') {
+        servicesPastCounts.delete(target);
+        protectionContext.recent.delete(target);
+      }
       return result;
     },
     policy: (target) => reconcilePolicy(applicationContext, caches.policies.get(target)),

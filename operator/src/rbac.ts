@@ -43,6 +43,8 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
   { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch'] },
   // And which endpoints written by hand (a Service without a selector) are its pods' own port.
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+  // Whether NetworkPolicies close an application's own port to the cluster.
+  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['list', 'watch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },
   { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
   { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list', 'watch', 'patch'] },

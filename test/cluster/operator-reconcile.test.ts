@@ -3,7 +3,15 @@ import { ACCESS_APPLICATIONS, ACCESS_POLICIES } from '../../contract/api/resourc
 import type { Condition } from '../../contract/api/status.ts';
 import { keysFromSecretData } from '../../contract/keys.ts';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
-import { ENDPOINT_SLICES, EVENTS, LEASES, PODS, SECRETS, SERVICES } from '../../lib/kube/resource-types.ts';
+import {
+  ENDPOINT_SLICES,
+  EVENTS,
+  LEASES,
+  NETWORK_POLICIES,
+  PODS,
+  SECRETS,
+  SERVICES,
+} from '../../lib/kube/resource-types.ts';
 import { secretStrings } from '../../lib/kube/secret-data.ts';
 import { injectPod } from '../../operator/src/injection/inject-pod.ts';
 import { parseInjectionSettings } from '../../operator/src/injection/injection-settings.ts';
@@ -468,6 +476,97 @@ describe('operator against a real API server', () => {
     // Pointed at the sidecar's port instead: protected.
     await slice(4180);
     await eventually(async () => (await protectedNow())?.status === 'True', 3_000, 'Protected=True again');
+  });
+
+  it('says whether NetworkPolicies close an injected application\u2019s own port to the cluster (condition AppPortClosed), with an Event when it opens or closes', async () => {
+    await env.admin.apply(ACCESS_APPLICATIONS, application('ledger', { policies: [{ name: 'staff' }] }));
+    await readyWithin(2_000, ACCESS_APPLICATIONS, 'ledger', 'True', 'Ready');
+    const conditions = async () =>
+      ((await env.admin.get(ACCESS_APPLICATIONS, NS, 'ledger'))?.status as { conditions?: Condition[] })
+        ?.conditions ?? [];
+    const portNow = async () => (await conditions()).find((c) => c.type === 'AppPortClosed');
+    const portBecomes = (status: string, reason: string) =>
+      eventually(
+        async () => {
+          const c = await portNow();
+          return c?.status === status && c.reason === reason ? c : undefined;
+        },
+        3_000,
+        `AppPortClosed=${status} ${reason}`,
+      );
+    await portBecomes('Unknown', 'NoInjectedPods');
+    // A pod as the webhook injects it: the app's http (8080) renamed app-http, the sidecar on http.
+    const injected = injectPod(
+      {
+        metadata: {
+          name: 'ledger-1',
+          namespace: NS,
+          labels: { app: 'ledger', 'gatehouse.dev/inject': 'true', 'gatehouse.dev/application': 'ledger' },
+        },
+        spec: {
+          containers: [{ name: 'app', image: 'ledger:1', ports: [{ name: 'http', containerPort: 8080 }] }],
+        },
+      },
+      { settings: INJECTION, caBundle: 'PEM', nativeSidecar: true },
+    );
+    if (injected.kind !== 'injected') throw new Error(JSON.stringify(injected));
+    await env.admin.create(PODS, NS, injected.pod);
+    const open = await portBecomes('False', 'NoNetworkPolicy');
+    expect(open.message).toMatch(
+      /^no NetworkPolicy selects pod ledger-1 for ingress, so any pod of the cluster reaches the application\u2019s own port 8080/,
+    );
+    // The first word is no news (most clusters start without NetworkPolicies): no Event for it.
+    const events = async (reason: string) =>
+      (await env.admin.list(EVENTS, { namespace: NS })).items.filter(
+        (e) =>
+          (e as unknown as { reason?: string }).reason === reason &&
+          (e as unknown as { involvedObject?: { name?: string } }).involvedObject?.name === 'ledger',
+      );
+    expect(await events('NoNetworkPolicy')).toEqual([]);
+
+    // The NetworkPolicy docs/injection.md gives: every port of the pods but the application's.
+    const networkPolicy = (name: string, spec: object) =>
+      env.admin.apply(NETWORK_POLICIES, { metadata: { name, namespace: NS }, spec } as unknown as KubeObject);
+    await networkPolicy('ledger-only-through-gatehouse', {
+      podSelector: { matchLabels: { 'gatehouse.dev/application': 'ledger' } },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          ports: [
+            { protocol: 'TCP', port: 1, endPort: 8079 },
+            { protocol: 'TCP', port: 8081, endPort: 65535 },
+          ],
+        },
+      ],
+    });
+    const closed = await portBecomes('True', 'NetworkPolicyCloses');
+    expect(closed.message).toContain(
+      'NetworkPolicy ledger-only-through-gatehouse isolates the application\u2019s pods',
+    );
+    await eventually(async () => (await events('NetworkPolicyCloses')).length === 1, 3_000, 'its Event');
+
+    // Another policy that admits the renamed port from the ingress namespace opens it again.
+    await networkPolicy('ledger-from-ingress', {
+      podSelector: { matchLabels: { app: 'ledger' } },
+      ingress: [
+        {
+          from: [{ namespaceSelector: { matchLabels: { name: 'ingress' } } }],
+          ports: [{ port: 'app-http' }],
+        },
+      ],
+    });
+    const admitted = await portBecomes('False', 'NetworkPolicyAdmits');
+    expect(admitted.message).toContain(
+      'NetworkPolicy ledger-from-ingress admits the application\u2019s own port 8080 of pod ledger-1 (ingress[0], from the peers it lists)',
+    );
+    await eventually(async () => (await events('NetworkPolicyAdmits')).length === 1, 3_000, 'its Warning');
+    // The Protected condition is another matter: every pod is injected, no Service reaches past.
+    expect((await conditions()).find((c) => c.type === 'Protected')?.status).toBe('True');
+
+    await env.cluster.kubectl(['delete', 'networkpolicy', 'ledger-from-ingress', '-n', NS]);
+    await portBecomes('True', 'NetworkPolicyCloses');
+    await env.cluster.kubectl(['delete', 'pod', 'ledger-1', '-n', NS, '--grace-period=0', '--force']);
+    await portBecomes('Unknown', 'NoInjectedPods');
   });
 
   it('holds the Lease and exposes metrics', async () => {
