@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../lib/kube/kube-object.ts';
 import { appPortCondition } from '../../operator/src/controller/app-port-condition.ts';
 import { appPortExposure, selectorMatches } from '../../operator/src/controller/app-port-exposure.ts';
+import {
+  type ProtectionContext,
+  reconcileProtection,
+} from '../../operator/src/controller/pods-without-sidecar.ts';
 
 // Whether the NetworkPolicies of a namespace close an injected application's own port (8080,
 // renamed app-http) to the cluster, as Kubernetes combines them.
@@ -183,5 +187,64 @@ describe('the application\u2019s own port and the NetworkPolicies', () => {
     expect(admitted.message).toContain(
       'NetworkPolicy web admits the application\u2019s own port 8080 of pod wiki-1 (ingress[1], from the peers it lists)',
     );
+  });
+});
+
+describe('writing the Protected and AppPortClosed conditions', () => {
+  const application: KubeObject = {
+    apiVersion: 'gatehouse.dev/v1alpha1',
+    kind: 'AccessApplication',
+    metadata: { name: 'wiki', namespace: 'corp', resourceVersion: '41' },
+    status: {
+      conditions: [
+        {
+          type: 'Protected',
+          status: 'False',
+          reason: 'PodsWithoutSidecar',
+          message: 'm',
+          lastTransitionTime: 't',
+        },
+      ],
+    },
+  };
+  function context(pods: string[]) {
+    const applied: unknown[] = [];
+    const recorded: string[] = [];
+    const ctx: ProtectionContext = {
+      client: { apply: async (_type: unknown, object: unknown) => applied.push(object) } as never,
+      applications: { get: () => application } as never,
+      events: { record: (_o: unknown, _t: unknown, reason: string) => recorded.push(reason) } as never,
+      isLeader: () => true,
+      now: () => new Date(0),
+      pods: { of: () => pods } as never,
+      servicesPast: () => [],
+      appPort: () => ({ kind: 'not_isolated', port: 8080, pod: 'wiki-1' }),
+      written: () => undefined,
+      recent: new Map(),
+    };
+    return { ctx, applied, recorded };
+  }
+
+  it('writes both conditions once, with one Event, while the cache still shows the object as it was before the write', async () => {
+    const { ctx, applied, recorded } = context([]);
+    expect(await reconcileProtection(ctx, 'corp/wiki')).toBe('ready');
+    // A second pod change right after the write: the cache has not seen it yet.
+    expect(await reconcileProtection(ctx, 'corp/wiki')).toBe('ready');
+    expect(applied.length).toBe(1);
+    expect(
+      (applied[0] as { status: { conditions: { type: string }[] } }).status.conditions.map((c) => c.type),
+    ).toEqual(['Protected', 'AppPortClosed']);
+    // Protected flipped: its Event. AppPortClosed's first word: none.
+    expect(recorded).toEqual(['SidecarsInjected']);
+  });
+
+  it('writes again once the wanted conditions change, even before the cache has caught up', async () => {
+    const pods: string[] = [];
+    const { ctx, applied, recorded } = context(pods);
+    await reconcileProtection(ctx, 'corp/wiki');
+    pods.push('corp/wiki-plain');
+    await reconcileProtection(ctx, 'corp/wiki');
+    expect(applied.length).toBe(2);
+    expect(recorded).toEqual(['SidecarsInjected', 'PodsWithoutSidecar']);
   });
 });
