@@ -9,6 +9,8 @@ export interface MetricSources {
   podsWithoutSidecar(): ReadonlyMap<string, number>;
   /** Service ports that reach an application past its sidecar, by application (namespace/name). */
   servicesPastSidecar(): ReadonlyMap<string, number>;
+  /** Applications whose own port NetworkPolicies leave open to the cluster (1 each), by application. */
+  appPortsOpen(): ReadonlyMap<string, number>;
 }
 
 /** A gauge by application, read at each scrape from counts keyed `namespace/name` (none: no series). */
@@ -139,6 +141,12 @@ export function createOperatorMetrics(sources: MetricSources) {
     'gatehouse_operator_services_past_sidecar',
     'Service ports that select an injected pod of the application and target its own port, past the sidecar (the leader counts them).',
     sources.servicesPastSidecar,
+  );
+  applicationGauge(
+    registry,
+    'gatehouse_operator_app_port_open',
+    '1 for an application whose own port no NetworkPolicy closes to the cluster: an injected pod no policy isolates, or a rule that admits the port (its AppPortClosed condition is False; the leader counts them).',
+    sources.appPortsOpen,
   );
   const crdMatched = new Gauge({
     name: 'gatehouse_operator_crd_matched',

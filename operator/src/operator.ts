@@ -53,9 +53,11 @@ export function createOperator(options: OperatorOptions) {
   const podsWithoutSidecar = new PodsWithoutSidecar();
   /** Service ports past the sidecar, by application (namespace/name), as the leader last saw them. */
   const servicesPastCounts = new Map<string, number>();
+  const appPortsOpen = new Map<string, number>();
   const metrics = createOperatorMetrics({
     podsWithoutSidecar: () => podsWithoutSidecar.counts(),
     servicesPastSidecar: () => servicesPastCounts,
+    appPortsOpen: () => appPortsOpen,
     queueDepth: () => queue.depth,
     applicationsByReady: () => {
       const counts: Record<string, number> = { True: 0, False: 0, Unknown: 0 };
@@ -193,11 +195,14 @@ export function createOperator(options: OperatorOptions) {
     appPort: (key) => {
       const slash = key.indexOf('/');
       const namespace = key.slice(0, slash);
-      return appPortExposure(
+      const exposure = appPortExposure(
         key.slice(slash + 1),
         caches.podsIn(namespace),
         caches.networkPoliciesIn(namespace),
       );
+      if (exposure.kind === 'not_isolated' || exposure.kind === 'admitted') appPortsOpen.set(key, 1);
+      else appPortsOpen.delete(key);
+      return exposure;
     },
     events,
     isLeader,
@@ -216,6 +221,7 @@ export function createOperator(options: OperatorOptions) {
       // Counted by the leader, for the applications there are.
       if (result === 'skipped') {
         servicesPastCounts.delete(target);
+        appPortsOpen.delete(target);
         protectionContext.recent.delete(target);
       }
       return result;
@@ -334,6 +340,7 @@ export function createOperator(options: OperatorOptions) {
           log(leader ? 'leader_elected' : 'leader_lost', { identity: options.identity });
           if (!leader) {
             servicesPastCounts.clear();
+            appPortsOpen.clear();
             return;
           }
           caches.requeueEverything();

@@ -523,6 +523,16 @@ describe('operator against a real API server', () => {
           (e as unknown as { involvedObject?: { name?: string } }).involvedObject?.name === 'ledger',
       );
     expect(await events('NoNetworkPolicy')).toEqual([]);
+    // The metrics answer a few scrapes a second per address: wait for a turn.
+    const metrics = async (): Promise<string> => {
+      for (;;) {
+        const text = await (await fetch(`http://127.0.0.1:${env.ports.adminPort}/metrics`)).text();
+        if (text !== 'too many scrapes\n') return text;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    const openSeries = `gatehouse_operator_app_port_open{namespace="${NS}",application="ledger"} 1`;
+    expect(await metrics()).toContain(openSeries);
 
     // The NetworkPolicy docs/injection.md gives: every port of the pods but the application's.
     const networkPolicy = (name: string, spec: object) =>
@@ -544,6 +554,7 @@ describe('operator against a real API server', () => {
       'NetworkPolicy ledger-only-through-gatehouse isolates the application\u2019s pods',
     );
     await eventually(async () => (await events('NetworkPolicyCloses')).length === 1, 3_000, 'its Event');
+    expect(await metrics()).not.toContain(openSeries);
 
     // Another policy that admits the renamed port from the ingress namespace opens it again.
     await networkPolicy('ledger-from-ingress', {
@@ -560,6 +571,7 @@ describe('operator against a real API server', () => {
       'NetworkPolicy ledger-from-ingress admits the application\u2019s own port 8080 of pod ledger-1 (ingress[0], from the peers it lists)',
     );
     await eventually(async () => (await events('NetworkPolicyAdmits')).length === 1, 3_000, 'its Warning');
+    expect(await metrics()).toContain(openSeries);
     // The Protected condition is another matter: every pod is injected, no Service reaches past.
     expect((await conditions()).find((c) => c.type === 'Protected')?.status).toBe('True');
 

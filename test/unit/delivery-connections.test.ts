@@ -18,6 +18,7 @@ const metrics = createOperatorMetrics({
   applicationsByReady: () => ({}),
   podsWithoutSidecar: () => new Map(),
   servicesPastSidecar: () => new Map(),
+  appPortsOpen: () => new Map(),
 });
 const delivery = createDeliveryServer({
   tls: selfSignedCertificate(),

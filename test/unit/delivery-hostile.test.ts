@@ -34,6 +34,7 @@ const metrics = createOperatorMetrics({
   applicationsByReady: () => ({}),
   podsWithoutSidecar: () => new Map(),
   servicesPastSidecar: () => new Map(),
+  appPortsOpen: () => new Map(),
 });
 const hub = new ConfigHub();
 const delivery = createDeliveryServer({

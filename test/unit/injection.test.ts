@@ -506,6 +506,7 @@ describe('admission', () => {
     applicationsByReady: () => ({}),
     podsWithoutSidecar: () => new Map(),
     servicesPastSidecar: () => new Map(),
+    appPortsOpen: () => new Map(),
   });
   const options = { context: () => context, metrics, log: () => undefined };
   const review = (object: PodLike, extra: object = {}) => ({

@@ -34,6 +34,7 @@ async function exported(): Promise<Set<string>> {
     applicationsByReady: () => ({}),
     podsWithoutSidecar: () => new Map(),
     servicesPastSidecar: () => new Map(),
+    appPortsOpen: () => new Map(),
   });
   const names = new Set<string>();
   for (const registry of [sidecar.registry, operator.registry])

@@ -41,6 +41,7 @@ function setUp() {
     applicationsByReady: () => ({}),
     podsWithoutSidecar: () => new Map(),
     servicesPastSidecar: () => new Map(),
+    appPortsOpen: () => new Map(),
   });
   const changed = createRevocationFanOut(
     { hub, metrics, revocations: () => inForce.values(), now: () => NOW },
