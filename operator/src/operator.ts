@@ -7,18 +7,18 @@ import { appPortExposure } from './controller/app-port-exposure.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { startCrdCheck } from './controller/installed-crds.ts';
 import { type LeaderElection, startLeaderElection } from './controller/leader-election.ts';
-import {
-  PodsWithoutSidecar,
-  PROTECTION_FIELD_MANAGER,
-  type ProtectionContext,
-  reconcileProtection,
-} from './controller/pods-without-sidecar.ts';
+import { PodsWithoutSidecar } from './controller/pods-without-sidecar.ts';
 import { createRevocationFanOut } from './controller/publish-revocations.ts';
 import {
   type ApplicationReconcilerContext,
   reconcileApplication,
 } from './controller/reconcile-application.ts';
 import { reconcilePolicy } from './controller/reconcile-policy.ts';
+import {
+  PROTECTION_FIELD_MANAGER,
+  type ProtectionContext,
+  reconcileProtection,
+} from './controller/reconcile-protection.ts';
 import { type RevocationReconcilerContext, reconcileRevocation } from './controller/reconcile-revocation.ts';
 import { servicesPastSidecar } from './controller/services-past-sidecar.ts';
 import { DEFAULT_OVERLAP_MS, DEFAULT_ROTATION_MS } from './controller/signing-key-rotation.ts';

@@ -5,7 +5,7 @@ import { appPortExposure, selectorMatches } from '../../operator/src/controller/
 import {
   type ProtectionContext,
   reconcileProtection,
-} from '../../operator/src/controller/pods-without-sidecar.ts';
+} from '../../operator/src/controller/reconcile-protection.ts';
 
 // Whether the NetworkPolicies of a namespace close an injected application's own port (8080,
 // renamed app-http) to the cluster, as Kubernetes combines them.
