@@ -12,7 +12,7 @@ import { createFileConfigSource } from '../../sidecar/src/config/file-source.ts'
 import { createOperatorConfigSource } from '../../sidecar/src/config/operator-source.ts';
 import { testConfig } from '../helpers/fixtures.ts';
 import { eventually, sleep } from '../helpers/hostile.ts';
-import { loopbackAppDir } from '../helpers/sidecar-process.ts';
+import { applicationYaml, loopbackAppDir } from '../helpers/sidecar-process.ts';
 import { selfSignedCertificate } from '../helpers/tls.ts';
 
 // A config source tells its listener of work (a change about to be parsed and checked) before the
@@ -85,6 +85,63 @@ describe('config sources tell of work before a change is read', () => {
       await eventually('the change', () => told.length === 2);
       expect(told[0]).toBe('work');
       expect(told[1]).toMatch(/^config /);
+    } finally {
+      source.close();
+    }
+  });
+});
+
+describe('the file source and a file written in place', () => {
+  /** Truncates the file, then writes it whole a moment later: a reader between the two sees it empty. */
+  async function writtenInPlace(file: string, text: string): Promise<void> {
+    writeFileSync(file, '');
+    await sleep(70); // the watcher's read of the empty file is done (50 ms after it was told)
+    writeFileSync(file, text);
+  }
+
+  it('a valid file read half-written is no refusal: the config loads, nothing is rejected', async () => {
+    const dir = loopbackAppDir('http://127.0.0.1:9');
+    const { listener, told } = recording();
+    const source = createFileConfigSource(
+      { path: dir, pollIntervalMs: 5_000, fallbackKeys: processKeys() },
+      listener,
+    );
+    try {
+      await source.start();
+      await writtenInPlace(
+        join(dir, 'app.yaml'),
+        applicationYaml({ hosts: ['127.0.0.1'], upstream: { url: 'http://127.0.0.1:10' } }),
+      );
+      await eventually('the new config', () => told.some((t) => t.startsWith('config ')));
+      await sleep(500);
+      expect(told.filter((t) => t.startsWith('rejected'))).toEqual([]);
+    } finally {
+      source.close();
+    }
+  });
+
+  it('an invalid file read half-written is refused once, for what it holds when whole', async () => {
+    const dir = loopbackAppDir('http://127.0.0.1:9');
+    const rejected: string[] = [];
+    const source = createFileConfigSource(
+      { path: dir, pollIntervalMs: 5_000, fallbackKeys: processKeys() },
+      {
+        onConfig: () => undefined,
+        onRejected: (e) => rejected.push(e.errors.map((x) => x.message).join('; ')),
+      },
+    );
+    try {
+      await source.start();
+      await writtenInPlace(
+        join(dir, 'app.yaml'),
+        applicationYaml({
+          hosts: ['127.0.0.1'],
+          upstream: { url: 'http://127.0.0.1:10', maxConnections: -1 },
+        }),
+      );
+      await eventually('the refusal', () => rejected.length > 0);
+      await sleep(500);
+      expect(rejected).toEqual(['must be >= 1']);
     } finally {
       source.close();
     }

@@ -9,6 +9,8 @@ import type { SelectApplication } from './select-application.ts';
 
 export const DEFAULT_POLL_INTERVAL_MS = 1_000;
 const DEBOUNCE_MS = 50;
+/** How long refused files must hold still before the refusal is told (see `unsettled`). */
+export const SETTLE_MS = 250;
 /**
  * Every this many polls, every file of the revocations directory is looked at, for a file
  * changed in place (which leaves the directory as it was) that no watcher reported; other polls
@@ -59,6 +61,14 @@ export function createFileConfigSource(
   let told: Set<string> | undefined;
   /** The next read looks at every file: the first after the watchers start, or after a change they could not name. */
   let sweepNext = true;
+  /**
+   * Files whose config was refused, read once and waiting to be read the same once more before
+   * the refusal is told: a file written in place is at times read half-written (empty, or cut
+   * mid-document) between its truncation and its last write, and its refusal would be a false
+   * alarm (a `config_rejected` line, a rejected reload counted) just before the whole file loads.
+   */
+  let unsettled: { readonly snapshot: ConfigSnapshot; readonly since: number } | undefined;
+  let settle: NodeJS.Timeout | undefined;
 
   let polls = 0;
   const check = (sweep: boolean): void => {
@@ -88,14 +98,27 @@ export function createFileConfigSource(
     // directory, a file touched): else every later poll found them changed again and read the
     // whole directory, 8,000 revocation files a second, for as long as the sidecar ran.
     const same = sameSnapshot(last, snapshot);
+    const previous = last;
     last = snapshot;
     if (same) return;
     listener.onWork?.();
     try {
       listener.onConfig(load(snapshot));
+      unsettled = undefined;
     } catch (error) {
-      if (error instanceof ConfigError) listener.onRejected(error);
-      else throw error;
+      if (!(error instanceof ConfigError)) throw error;
+      const now = performance.now();
+      if (unsettled !== undefined && sameSnapshot(unsettled.snapshot, snapshot)) {
+        if (now - unsettled.since >= SETTLE_MS) {
+          listener.onRejected(error);
+          return;
+        }
+      } else unsettled = { snapshot, since: now };
+      // Refused before the files held still for SETTLE_MS: read again then, and tell the refusal
+      // only if they are the same.
+      last = previous;
+      if (settle) clearTimeout(settle);
+      settle = setTimeout(() => check(false), Math.max(0, unsettled.since + SETTLE_MS - now));
     }
   };
 
@@ -150,6 +173,7 @@ export function createFileConfigSource(
       for (const watcher of watchers) watcher.close();
       if (poll) clearInterval(poll);
       if (debounce) clearTimeout(debounce);
+      if (settle) clearTimeout(settle);
     },
   };
 }
