@@ -338,6 +338,17 @@ export const SIDECAR_EVENTS = {
       hint: str('How to raise it.'),
     },
   ),
+  application_port_open: event(
+    "The application behind the sidecar listens beyond loopback as well (on every address, `0.0.0.0` or `::`, or the pod's own): any pod of the cluster that connects to the pod's address at that port reaches it past the sidecar, with any identity headers it likes. Read from the pod's listening sockets when the application is first seen listening, and every minute; written again when the addresses change.",
+    {
+      port: int('The port the sidecar reaches the application at (on 127.0.0.1).'),
+      addresses: Type.Array(Type.String(), {
+        description:
+          'The addresses beyond loopback it listens on (`0.0.0.0`: every IPv4 address; `::`: every address).',
+      }),
+      hint: str('What to do.'),
+    },
+  ),
   max_connections_capped: event(
     "The process's open-file limit is too low for `--max-connections` and the file descriptors the rest needs (upstream, admin port, operator stream): the sidecar holds fewer client connections, so that a crowd of clients cannot leave it without descriptors for its upstream.",
     {

@@ -29,6 +29,7 @@ async function exported(): Promise<Set<string>> {
   sidecar.configStreamConnected(true); // registered in cluster mode only
   sidecar.configWaiting({ reason: 'ApplicationNotFound', serving: false }); // so is this
   sidecar.watchSessionEnds(() => 0); // registered where session ends are carried on
+  sidecar.watchApplicationPort(() => false); // registered once the application is seen listening
   const operator = createOperatorMetrics({
     queueDepth: () => 0,
     applicationsByReady: () => ({}),

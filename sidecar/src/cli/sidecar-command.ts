@@ -26,6 +26,7 @@ import { createSessionEnds } from '../auth/session-ends.ts';
 import type { ConfigListener } from '../config/config-source.ts';
 import { createSidecarMetrics, type SidecarMetrics } from '../metrics/metrics.ts';
 import { createSidecar, type Sidecar } from '../server.ts';
+import { watchApplicationPort } from '../upstream/application-port.ts';
 import { appOf, logConfigLoaded } from './config-loaded-line.ts';
 import { exitOnDefect, FINAL_FLUSH_MS } from './exit-on-defect.ts';
 import { createConfigWaitNotices, openConfigSource } from './sidecar-config-source.ts';
@@ -225,6 +226,16 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
     nodeOptions: nodeOptionsApplied ? SIDECAR_NODE_OPTIONS : null,
   });
   logStartNotices(sink, flags, { fileLimit, maxConnections, nodeOptionsApplied });
+  const applicationPort = watchApplicationPort({
+    origin: () => sidecar.current()?.upstream.origin,
+    onOpen: (port, addresses) =>
+      logEvent(sink, 'application_port_open', {
+        port,
+        addresses: [...addresses],
+        hint: `bind the application to 127.0.0.1:${port} (the sidecar reaches it there), or close the port with a NetworkPolicy; have it verify the identity JWT either way`,
+      }),
+    onKnown: (open) => metrics.watchApplicationPort(open),
+  });
 
   return new Promise((resolve) => {
     let stopping = false;
@@ -238,6 +249,7 @@ export async function runSidecar(flags: SidecarFlags): Promise<number> {
       const delayMs = signal === 'SIGTERM' ? flags.delayMs : 0;
       logEvent(sink, 'sidecar_stopping', { signal, graceMs: flags.graceMs, delayMs });
       idle.stop();
+      applicationPort.stop();
       // Session ends that wait for a round get one now, while the pod is still being drained.
       sessionEnds.retryNow();
       // The config source stays open through the delay and the drain, so requests still served get

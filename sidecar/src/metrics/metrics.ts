@@ -57,6 +57,8 @@ export interface SidecarMetrics {
   idleCollected(seconds: number): void;
   /** Session ends this sidecar carries to the others (a reporter exists): how many wait for a round. */
   watchSessionEnds(delayed: () => number): void;
+  /** Adds the gauge of whether the application listens beyond loopback (once it is first seen listening). */
+  watchApplicationPort(open: () => boolean): void;
   /** A session end will not be tried again: it held in this sidecar only. */
   sessionEndUnreported(reason: string): void;
 }
@@ -429,6 +431,16 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     idleCollected(seconds) {
       idleCollections.inc();
       idleCollectionSeconds.inc(seconds);
+    },
+    watchApplicationPort(open) {
+      new Gauge({
+        name: 'gatehouse_application_port_open',
+        help: 'Whether the application behind the sidecar also listens beyond loopback (1), where any pod of the cluster reaches it past the sidecar, or on loopback only (0); no series until it is first seen listening, nor for an upstream not on loopback.',
+        registers: [registry],
+        collect() {
+          this.set(open() ? 1 : 0);
+        },
+      });
     },
     watchSessionEnds(delayed) {
       new Gauge({
