@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs';
 import { isLoopbackAddress, listeningAddresses } from '../../../lib/net/listening-sockets.ts';
 
 /**
@@ -28,10 +28,17 @@ export function loopbackPortOf(origin: string): number | undefined {
   return url.protocol === 'https:' ? 443 : 80;
 }
 
+/** A file's text, read off the event loop (node:fs/promises would load modules the sidecar has no other use for). */
+function readText(path: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    readFile(path, 'latin1', (error, text) => (error ? reject(error) : resolve(text))),
+  );
+}
+
 /** The text of /proc/net/tcp and /proc/net/tcp6 (an IPv4-only pod has no tcp6: empty). */
 async function readProcNet(): Promise<[string, string]> {
-  const tcp = await readFile('/proc/net/tcp', 'latin1');
-  const tcp6 = await readFile('/proc/net/tcp6', 'latin1').catch(() => '');
+  const tcp = await readText('/proc/net/tcp');
+  const tcp6 = await readText('/proc/net/tcp6').catch(() => '');
   return [tcp, tcp6];
 }
 
