@@ -2,6 +2,7 @@ import { APPLICATION_KEY } from '../../contract/injection.ts';
 import { sessionEndRevocationName } from '../../contract/session-ends.ts';
 import { createAdminServer } from '../../lib/admin-server.ts';
 import { KubeClient } from '../../lib/kube/kube-client.ts';
+import { splitKey } from '../../lib/kube/kube-object.ts';
 import { CROWD_BACKLOG, listenOn } from '../../lib/listen.ts';
 import { appPortExposure } from './controller/app-port-exposure.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
@@ -180,10 +181,9 @@ export function createOperator(options: OperatorOptions) {
     applications: caches.applications,
     pods: podsWithoutSidecar,
     servicesPast: (key) => {
-      const slash = key.indexOf('/');
-      const namespace = key.slice(0, slash);
+      const { namespace, name } = splitKey(key);
       const ports = servicesPastSidecar(
-        key.slice(slash + 1),
+        name,
         caches.podsIn(namespace),
         caches.servicesIn(namespace),
         caches.slicesIn(namespace),
@@ -193,13 +193,8 @@ export function createOperator(options: OperatorOptions) {
       return ports;
     },
     appPort: (key) => {
-      const slash = key.indexOf('/');
-      const namespace = key.slice(0, slash);
-      const exposure = appPortExposure(
-        key.slice(slash + 1),
-        caches.podsIn(namespace),
-        caches.networkPoliciesIn(namespace),
-      );
+      const { namespace, name } = splitKey(key);
+      const exposure = appPortExposure(name, caches.podsIn(namespace), caches.networkPoliciesIn(namespace));
       if (exposure.kind === 'not_isolated' || exposure.kind === 'admitted') appPortsOpen.set(key, 1);
       else appPortsOpen.delete(key);
       return exposure;
