@@ -1,3 +1,6 @@
+import { SocketAddress } from 'node:net';
+import { isLoopbackHost, normaliseIp } from './client-ip.ts';
+
 /**
  * The addresses TCP sockets of this network namespace listen on, read from Linux's
  * /proc/net/tcp and /proc/net/tcp6 (in a pod: every container's, the application's included).
@@ -7,6 +10,7 @@
 
 /** The state column of a listening socket. */
 const LISTEN = '0A';
+const HEX = /^[0-9A-Fa-f]+$/;
 
 /** An IPv4 address from 8 hexadecimal digits in little-endian order (`0100007F`: 127.0.0.1). */
 function ipv4(hex: string): string {
@@ -16,28 +20,13 @@ function ipv4(hex: string): string {
 
 /** An IPv6 address from 32 hexadecimal digits: four 32-bit words, each little-endian. */
 function ipv6(hex: string): string {
-  const bytes: number[] = [];
-  for (let word = 0; word < 4; word++)
-    for (const i of [6, 4, 2, 0]) bytes.push(Number.parseInt(hex.slice(word * 8 + i, word * 8 + i + 2), 16));
   const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2)
-    groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
-  const mapped = groups.slice(0, 5).every((g) => g === '0') && groups[5] === 'ffff';
-  if (mapped) return `::ffff:${bytes.slice(12).join('.')}`;
-  // The longest run of zero groups written as ::, as addresses are usually written.
-  let best = -1;
-  let bestLength = 0;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLength && j - i > 1) {
-      best = i;
-      bestLength = j - i;
-    }
-    i = j === i ? i + 1 : j;
+  for (let word = 0; word < 4; word++) {
+    const [a, b, c, d] = [6, 4, 2, 0].map((i) => hex.slice(word * 8 + i, word * 8 + i + 2));
+    groups.push(`${a}${b}`, `${c}${d}`);
   }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLength).join(':')}`;
+  // Written as addresses usually are (`::1`, `fd00::7`, `::ffff:127.0.0.1`).
+  return new SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address.toLowerCase();
 }
 
 /**
@@ -64,12 +53,13 @@ export function listeningAddresses(port: number, tcp: string, tcp6: string): str
       if (fields[3] !== LISTEN || local === undefined || local.length !== digits + needle.length - 1)
         continue;
       if (!local.endsWith(needle.trimEnd())) continue; // the port named is the remote one
-      found.add(address(local.slice(0, digits)));
+      const hex = local.slice(0, digits);
+      if (HEX.test(hex)) found.add(address(hex));
     }
   return [...found].sort();
 }
 
 /** Whether an address is a loopback one: 127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6. */
 export function isLoopbackAddress(address: string): boolean {
-  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
+  return isLoopbackHost(normaliseIp(address));
 }

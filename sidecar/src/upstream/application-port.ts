@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs';
+import { isLoopbackHost } from '../../../lib/net/client-ip.ts';
 import { isLoopbackAddress, listeningAddresses } from '../../../lib/net/listening-sockets.ts';
 
 /**
@@ -21,9 +22,7 @@ export function loopbackPortOf(origin: string): number | undefined {
   } catch {
     return undefined;
   }
-  const host = url.hostname;
-  const loopback = host === 'localhost' || host === '[::1]' || /^127\.[0-9.]+$/.test(host);
-  if (!loopback) return undefined;
+  if (!isLoopbackHost(url.hostname)) return undefined;
   if (url.port !== '') return Number(url.port);
   return url.protocol === 'https:' ? 443 : 80;
 }
