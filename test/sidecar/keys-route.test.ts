@@ -43,15 +43,19 @@ beforeAll(async () => {
       res.end(`not verified: ${(error as Error).message}`);
     }
   });
-  const yaml = `${applicationYaml({
+  sidecar = await startSidecarProcess(writeConfigDir(botsYaml()), ['--client-header-timeout', '2s']);
+  keysUrl = `http://127.0.0.1:${sidecar.port}/.gatehouse/jwks.json`;
+});
+/** The application: the bot's service token is its one credential, so it signs identity JWTs. */
+function botsYaml(): string {
+  return `${applicationYaml({
     hosts: [HOST],
     upstream: { url: upstream.url },
     authentication: { serviceTokens: { tokens: [{ id: 'report-bot', secretHash: BOT.secretHash }] } },
     policies: [{ name: 'bots' }],
   })}---\n${policyYaml('bots', { decision: 'service-auth', include: [{ serviceTokens: ['report-bot'] }] })}`;
-  sidecar = await startSidecarProcess(writeConfigDir(yaml), ['--client-header-timeout', '2s']);
-  keysUrl = `http://127.0.0.1:${sidecar.port}/.gatehouse/jwks.json`;
-});
+}
+
 afterAll(async () => {
   await sidecar?.stop();
   await upstream?.close();
@@ -161,6 +165,57 @@ describe('hostile clients of the keys', () => {
       'two answered fetches from 10.4.7.13',
       () => keyLines().filter((l) => l.host === '10.4.7.13' && l.status === 200).length === 2,
     );
+  });
+
+  it('a head that goes silent is cut at the header timeout; a fetch whose declared body never comes, or trickles, is answered at once', async () => {
+    const silent = await openRaw(sidecar.port, '127.9.4.6');
+    silent.socket.write('GET /.gatehouse/jwks.json HTTP/1.1\r\nHost: 10.4.7.17\r\n');
+    await silent.waitFor(/^HTTP\/1\.1 408 /, 4_000);
+    await silent.closed;
+    const [quiet, trickling] = await Promise.all(
+      ['127.9.4.7', '127.9.4.8'].map(async (from) => {
+        const c = await openRaw(sidecar.port, from, true);
+        c.socket.write(
+          'GET /.gatehouse/jwks.json HTTP/1.1\r\nHost: 10.4.7.18\r\nContent-Length: 100000\r\n\r\nx',
+        );
+        return c;
+      }),
+    );
+    const drip = setInterval(() => trickling?.socket.writable && trickling.socket.write('x'), 50);
+    try {
+      for (const c of [quiet, trickling]) await c?.waitFor(/^HTTP\/1\.1 200 [\s\S]*\{"keys":\[/, 2_000);
+      expect(statusOf(await ask('GET /.gatehouse/jwks.json HTTP/1.1\r\nHost: 10.4.7.19'))).toBe(200);
+    } finally {
+      clearInterval(drip);
+      quiet?.socket.destroy();
+      trickling?.socket.destroy();
+    }
+  });
+
+  it('at shutdown: fetches are answered through the delay, and one whose body never comes holds no part of the exit', async () => {
+    const own = await startSidecarProcess(writeConfigDir(botsYaml()), [
+      '--shutdown-delay',
+      '1s',
+      '--shutdown-grace',
+      '6s',
+    ]);
+    const held = await openRaw(own.port, '127.9.4.9', true);
+    held.socket.write(
+      'GET /.gatehouse/jwks.json HTTP/1.1\r\nHost: 10.4.7.20\r\nContent-Length: 100000\r\n\r\n',
+    );
+    await held.waitFor(/^HTTP\/1\.1 200 /);
+    const signalled = performance.now();
+    const exited = own.stop();
+    await sleep(200);
+    const during = await rawRequest(
+      own.port,
+      'GET /.gatehouse/jwks.json HTTP/1.1\r\nHost: 10.4.7.21\r\nConnection: close\r\n\r\n',
+    );
+    expect(statusOf(during)).toBe(200);
+    expect(await exited).toBe(0);
+    // Out once the delay (1 s) is over: the drain does not wait for that body (the grace is 6 s).
+    expect(performance.now() - signalled).toBeLessThan(1_000 + 2_000);
+    await held.closed;
   });
 
   it('fetches pipelined without reading: 32 are answered in order once read; 2,000 at once close the connection, and everyone else is served', async () => {
