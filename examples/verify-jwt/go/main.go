@@ -39,13 +39,15 @@ func main() {
 
 	// The keys are fetched at start and every hour (in a cluster the operator publishes a new key
 	// a day before it signs, so the hourly fetch learns it first), and when a token names a key
-	// not seen yet (a standalone rotation, keys replaced by hand) at most once a minute, a request
-	// never waiting for that turn: keyfunc's defaults allow one such fetch in 5 minutes and hold a
-	// request up to a minute for it, so tokens naming made-up keys could pile up waiting requests.
+	// not seen yet (a standalone rotation, keys replaced by hand) at most once a minute:
+	// keyfunc's defaults allow one such fetch in 5 minutes and hold a request up to a minute for
+	// its turn, so tokens naming made-up keys could pile up waiting requests. RateLimitWaitMax
+	// bounds that fetch as well as the wait for its turn, so it is the fetch's own timeout: a
+	// request waits for a turn only when one comes within it, and is refused at once otherwise.
 	keys, err := keyfunc.NewDefaultOverrideCtx(context.Background(), []string{jwksURL}, keyfunc.Override{
 		HTTPTimeout:       5 * time.Second,
 		RefreshUnknownKID: rate.NewLimiter(rate.Every(time.Minute), 1),
-		RateLimitWaitMax:  time.Millisecond,
+		RateLimitWaitMax:  5 * time.Second,
 	})
 	if err != nil {
 		log.Fatalf("keys at %s: %v", jwksURL, err)
