@@ -15,6 +15,7 @@ export type GatehouseErrorCode =
   | 'response_read_too_slow'
   | 'request_deadline'
   | 'connect_not_supported'
+  | 'trace_not_supported'
   | 'pipelining_limit'
   | 'bad_request'
   | 'upgrade_not_supported'

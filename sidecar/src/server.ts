@@ -25,6 +25,7 @@ import {
   handleUpgrade,
   type PipelineContext,
 } from './pipeline/pipeline.ts';
+import { CONNECT_REFUSED } from './pipeline/stages/check-request.ts';
 import { endForwarded } from './pipeline/stages/proxy.ts';
 import {
   createUpgradeRegistry,
@@ -134,12 +135,6 @@ type ParserError = NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string
 
 /** Socket errors that mean the client went away; nothing can be answered. */
 const GONE: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
-
-const CONNECT_REFUSED = new HttpError(
-  'connect_not_supported',
-  405,
-  'CONNECT is not supported: this is a gateway for one application, not a forward proxy.',
-);
 
 const PIPELINING_LIMIT = new HttpError(
   'pipelining_limit',

@@ -173,6 +173,32 @@ describe('gatehouse explain', () => {
     );
   });
 
+  it('refuses the methods the sidecar refuses before any policy: TRACE, CONNECT, one its parser does not know (exit 1)', async () => {
+    const refusal = (text: string) => `The sidecar refuses the request before any policy: ${text}.\n`;
+    // The health path is open to everyone: only the method stands in the way.
+    const trace = await explain('--path /api/health --ip 198.51.100.7 --method trace');
+    expect([trace.code, trace.stdout]).toEqual([
+      1,
+      `TRACE /api/health\n${refusal('405 trace_not_supported (the application would echo the identity headers and the identity JWT to the caller)')}`,
+    ]);
+    const connect = await explain('--path /api/health --method CONNECT --format json');
+    expect(connect.code).toBe(1);
+    expect(JSON.parse(connect.stdout)).toMatchObject({
+      path: null,
+      refused: { status: 405, error: 'connect_not_supported' },
+    });
+    const track = await explain('--path /api/health --ip 198.51.100.7 --method TRACK');
+    expect([track.code, track.stdout]).toEqual([
+      1,
+      `TRACK /api/health\n${refusal("400 bad_request (invalid_request_line: TRACK is not a method the sidecar's HTTP parser knows)")}`,
+    ]);
+    // Methods the parser knows go on to the policies as before.
+    for (const method of ['OPTIONS', 'PROPFIND', 'QUERY']) {
+      const known = await explain(`--path /api/health --ip 198.51.100.7 --method ${method}`);
+      expect([method, known.code]).toEqual([method, 0]);
+    }
+  });
+
   it('a request the sidecar answers itself is no policy\u2019s: its readiness route, the keys for another Host, the reserved paths (exit 1)', async () => {
     const says = (text: string) =>
       `The sidecar answers it itself, before any policy: ${text}. It never reaches the application.\n`;

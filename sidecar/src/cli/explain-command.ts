@@ -1,5 +1,6 @@
 /** `gatehouse explain`: one request decided by the sidecar's policy engine under the config of the files, and why. */
 import { writeFileSync } from 'node:fs';
+import { METHODS } from 'node:http';
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { ConfigError, configErrorReport } from '../../../contract/errors.ts';
 import { canonicalizeTarget } from '../../../contract/policy/canonical-path.ts';
@@ -10,6 +11,7 @@ import { processKeys } from '../auth/process-keys.ts';
 import { readSnapshotOf } from '../config/config-files.ts';
 import { configFromSnapshot } from '../config/load-application.ts';
 import { tellSecretsElsewhere } from '../config/secrets-elsewhere.ts';
+import { CONNECT_REFUSED, TRACE_REFUSED } from '../pipeline/stages/check-request.ts';
 import type { Decision } from '../policy/decision.ts';
 import { compilePolicyEngine, type PolicyEngine } from '../policy/engine.ts';
 import { decisionWithFreshSignIn } from '../policy/fresh-sign-in.ts';
@@ -172,8 +174,20 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
     privateEndpoint: flags.privateEndpoint ?? null,
   };
   // In the sidecar's order: the routes taken whatever the Host; the Host and the target
-  // (check-request); the credentials (authenticate); the reserved prefixes (gateway-routes).
+  // (check-request, with the methods it refuses); the credentials (authenticate); the reserved prefixes (gateway-routes).
   const hosts = compileHostMatcher(config.hosts);
+  if (!METHODS.includes(flags.method))
+    return refused(flags, request, {
+      status: 400,
+      error: 'bad_request',
+      detail: `invalid_request_line: ${flags.method} is not a method the sidecar's HTTP parser knows`,
+    });
+  if (flags.method === 'CONNECT')
+    return refused(flags, request, {
+      status: CONNECT_REFUSED.status,
+      error: CONNECT_REFUSED.code,
+      detail: 'the sidecar is a gateway for one application, not a forward proxy',
+    });
   const early = answerBeforeHostCheck(flags.method, flags.target, flags.host, config, hosts);
   if (early !== null) return answeredBySidecar(flags, request, null, early);
   const hostRefused = hostRefusal(flags.host, config, hosts);
@@ -183,6 +197,12 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
   });
   if ('error' in canonical)
     return refused(flags, request, { status: 400, error: canonical.error, detail: canonical.detail });
+  if (flags.method === 'TRACE')
+    return refused(flags, request, {
+      status: TRACE_REFUSED.status,
+      error: TRACE_REFUSED.code,
+      detail: 'the application would echo the identity headers and the identity JWT to the caller',
+    });
   const testsIp = config.policies.some((p) =>
     [...p.include, ...p.require, ...p.exclude].some((s) => 'ipRanges' in s),
   );

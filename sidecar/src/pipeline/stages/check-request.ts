@@ -22,6 +22,26 @@ const CODING_NOT_SUPPORTED = new HttpError(
   'A request body in a transfer coding other than chunked is not supported.',
 );
 
+/** CONNECT, answered by the server before the stages (Node hands it over as a socket of its own). */
+export const CONNECT_REFUSED = new HttpError(
+  'connect_not_supported',
+  405,
+  'CONNECT is not supported: this is a gateway for one application, not a forward proxy.',
+);
+
+/**
+ * TRACE asks the application to echo the request it received: that is the identity headers and
+ * the signed identity JWT this sidecar stamped on it, and the application's own cookies, handed
+ * back to whoever sent it (cross-site tracing). Apache httpd echoes TRACE by default; Traffic
+ * Server and nginx refuse it. Refused here for every application. (IIS's TRACK is not a method
+ * Node.js's parser knows: 400 before any stage.)
+ */
+export const TRACE_REFUSED = new HttpError(
+  'trace_not_supported',
+  405,
+  'TRACE is not supported: the application would echo the identity this gateway gave it.',
+);
+
 /** `Transfer-Encoding`, as its length tells it apart before it is compared. */
 const TRANSFER_ENCODING = 'transfer-encoding';
 
@@ -29,7 +49,7 @@ const TRANSFER_ENCODING = 'transfer-encoding';
  * Request hygiene before anything else looks at the request: exactly one valid Host that belongs
  * to the application, an origin-form target reduced to its canonical path (for an application
  * whose paths compare without regard to case, none that Windows reads as another), no transfer coding
- * but chunked, and no Expect other than 100-continue (RFC 9110 §10.1.1 lets a server refuse any
+ * but chunked, no TRACE, and no Expect other than 100-continue (RFC 9110 §10.1.1 lets a server refuse any
  * other with 417).
  */
 export function checkRequest(scope: RequestScope): HttpError | undefined {
@@ -65,6 +85,7 @@ export function checkRequest(scope: RequestScope): HttpError | undefined {
   if (!scope.state.hosts(normalised)) {
     return new HttpError('unknown_host', 421, 'This host is not served here.', `host ${normalised}`);
   }
+  if (scope.req.method === 'TRACE') return TRACE_REFUSED;
   if (codings !== undefined && codedBeforeChunked(codings)) return CODING_NOT_SUPPORTED;
   if (scope.expectation === 'unsupported') return EXPECTATION_FAILED;
   return undefined;
