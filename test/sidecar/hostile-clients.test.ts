@@ -19,6 +19,7 @@ import {
   upgradeRequest,
 } from '../helpers/hostile.ts';
 import { type InProcessSidecar, startSidecar } from '../helpers/in-process.ts';
+import type { JsonLine } from '../helpers/json-lines.ts';
 import {
   applicationYaml,
   loopbackAppDir,
@@ -1135,61 +1136,67 @@ describe('the connection cap', () => {
     });
   });
 
-  it('a coded body answered 501 before it came: a reset, a FIN, silence and a trickle of chunks each end the connection, one line each', async () => {
-    await withDenyingSidecar({ maxConnections: 16, bodyTimeoutMs: 1_000 }, async (gate) => {
-      const coded: RawClient[] = [];
-      for (let i = 0; i < 4; i++) {
-        const c = await openRaw(gate.port, `127.8.7.${1 + i}`);
-        c.socket.write(
-          `POST /served/${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n`,
+  // Answered before the body they declared has come: each of the four ways to go on ends the
+  // connection, with the request's one line.
+  it.each([
+    {
+      what: 'a coded body answered 501',
+      head: (i: number) =>
+        `POST /served/${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n`,
+      drip: '1\r\nx\r\n',
+      status: 501,
+      lines: (r: JsonLine) => String(r.uri).startsWith('/served/'),
+      logged: (r: JsonLine) => `${r.status} ${r.error} ${r.uri}`,
+      expected: [0, 1, 2, 3].map((i) => `501 transfer_coding_not_supported /served/${i}`),
+    },
+    {
+      what: 'a readiness check with a body answered 200, whatever its Host',
+      head: (i: number) =>
+        `GET /.gatehouse/ready HTTP/1.1\r\nHost: 10.9.9.${i}\r\nContent-Length: 100000\r\n\r\n`,
+      drip: 'x',
+      status: 200,
+      lines: (r: JsonLine) => r.uri === '/.gatehouse/ready',
+      logged: (r: JsonLine) => `${r.status} ${r.host}`,
+      expected: [0, 1, 2, 3].map((i) => `200 10.9.9.${i}`),
+    },
+    {
+      what: 'a TRACE with a body answered 405 (an open path)',
+      head: (i: number) =>
+        `TRACE /served?n=${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n`,
+      drip: 'x',
+      status: 405,
+      lines: (r: JsonLine) => r.method === 'TRACE',
+      logged: (r: JsonLine) => `${r.status} ${r.error} ${r.uri}`,
+      expected: [0, 1, 2, 3].map((i) => `405 trace_not_supported /served?n=${i}`),
+    },
+  ])(
+    '$what before it came: a reset, a FIN, silence and a trickle each end the connection, one line each',
+    async ({ head, drip: dripped, status, lines, logged, expected }) => {
+      await withDenyingSidecar({ maxConnections: 16, bodyTimeoutMs: 1_000 }, async (gate) => {
+        const clients: RawClient[] = [];
+        for (let i = 0; i < 4; i++) {
+          const c = await openRaw(gate.port, `127.8.7.${1 + i}`);
+          c.socket.write(head(i));
+          clients.push(c);
+        }
+        await eventually(`all answered ${status}`, () =>
+          clients.every((c) => statusesOf(c.received())[0] === status),
         );
-        coded.push(c);
-      }
-      await eventually('all answered 501', () => coded.every((c) => statusesOf(c.received())[0] === 501));
-      const [reset, fin, silent, trickle] = coded as [RawClient, RawClient, RawClient, RawClient];
-      reset.socket.resetAndDestroy();
-      fin.socket.end();
-      const drip = setInterval(() => trickle.socket.write('1\r\nx\r\n'), 100);
-      try {
-        await expect.poll(() => connectionsOpen(gate), { timeout: 5_000, interval: 100 }).toBe(0);
-      } finally {
-        clearInterval(drip);
-      }
-      await Promise.all([fin.closed, silent.closed, trickle.closed]);
-      const lines = gate.records().filter((r) => String(r.uri).startsWith('/served/'));
-      expect(lines.map((r) => r.uri).sort()).toEqual(['/served/0', '/served/1', '/served/2', '/served/3']);
-      expect(new Set(lines.map((r) => `${r.status} ${r.error}`))).toEqual(
-        new Set(['501 transfer_coding_not_supported']),
-      );
-    });
-  });
-
-  it('a readiness check with a body answered 200 before it came, whatever its Host: a reset, a FIN, silence and a trickle each end the connection, one line each', async () => {
-    await withDenyingSidecar({ maxConnections: 16, bodyTimeoutMs: 1_000 }, async (gate) => {
-      const checks: RawClient[] = [];
-      for (let i = 0; i < 4; i++) {
-        const c = await openRaw(gate.port, `127.8.6.${1 + i}`);
-        c.socket.write(
-          `GET /.gatehouse/ready HTTP/1.1\r\nHost: 10.9.9.${i}\r\nContent-Length: 100000\r\n\r\n`,
-        );
-        checks.push(c);
-      }
-      await eventually('all answered 200', () => checks.every((c) => statusesOf(c.received())[0] === 200));
-      const [reset, fin, silent, trickle] = checks as [RawClient, RawClient, RawClient, RawClient];
-      reset.socket.resetAndDestroy();
-      fin.socket.end();
-      const drip = setInterval(() => trickle.socket.writable && trickle.socket.write('x'), 100);
-      try {
-        await expect.poll(() => connectionsOpen(gate), { timeout: 5_000, interval: 100 }).toBe(0);
-      } finally {
-        clearInterval(drip);
-      }
-      await Promise.all([fin.closed, silent.closed, trickle.closed]);
-      const lines = gate.records().filter((r) => r.uri === '/.gatehouse/ready');
-      expect(lines.map((r) => r.host).sort()).toEqual(['10.9.9.0', '10.9.9.1', '10.9.9.2', '10.9.9.3']);
-      expect(new Set(lines.map((r) => r.status))).toEqual(new Set([200]));
-    });
-  });
+        const [reset, fin, silent, trickle] = clients as [RawClient, RawClient, RawClient, RawClient];
+        reset.socket.resetAndDestroy();
+        fin.socket.end();
+        const drip = setInterval(() => trickle.socket.writable && trickle.socket.write(dripped), 100);
+        try {
+          // The body clock (1 s here, plus 1 s per 500 bytes) ends the silent and the trickled one.
+          await expect.poll(() => connectionsOpen(gate), { timeout: 5_000, interval: 100 }).toBe(0);
+        } finally {
+          clearInterval(drip);
+        }
+        await Promise.all([fin.closed, silent.closed, trickle.closed]);
+        expect(gate.records().filter(lines).map(logged).sort()).toEqual(expected);
+      });
+    },
+  );
 
   it('refuses a new connection on accept only when every connection is in a request or a tunnel, and counts it', async () => {
     const upstream = await startHostileUpstream();
