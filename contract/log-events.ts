@@ -349,6 +349,17 @@ export const SIDECAR_EVENTS = {
       hint: str('What to do.'),
     },
   ),
+  forwarded_for_untrusted: event(
+    'A request came with `X-Forwarded-For` from a peer not in `spec.trustedProxies`: the header was not read, so every request from that peer is judged and logged as coming from it (`ipRanges`, the fair shares of anonymous callers and of sign-ins, `clientIp` in the audit). Behind an ingress controller or a load balancer left out of the list, that is every client. Written once for each such peer, for at most 16 peers while the trusted proxies stay the same; `gatehouse_forwarded_for_untrusted_total` counts the requests.',
+    {
+      app: App,
+      peerIp: str(
+        'The peer that sent it (as the PROXY protocol header named it, from a load balancer of `spec.proxyProtocol`).',
+      ),
+      trustedProxies: int('How many addresses or ranges `spec.trustedProxies` lists.'),
+      hint: str('What to do.'),
+    },
+  ),
   max_connections_capped: event(
     "The process's open-file limit is too low for `--max-connections` and the file descriptors the rest needs (upstream, admin port, operator stream): the sidecar holds fewer client connections, so that a crowd of clients cannot leave it without descriptors for its upstream.",
     {

@@ -7,6 +7,7 @@ import type { ProviderCalls } from './auth/provider-calls.ts';
 import { compileRevocations, type RevocationIndex } from './auth/revocations.ts';
 import type { SessionEnds } from './auth/session-ends.ts';
 import { compileIdentityHeaderTest, type HeaderTest } from './http/identity-headers.ts';
+import { createUntrustedForwarders, type UntrustedForwarders } from './net/untrusted-forwarders.ts';
 import { compilePolicyEngine, type PolicyEngine } from './policy/engine.ts';
 import {
   createUpstream,
@@ -27,6 +28,8 @@ export interface RuntimeState {
   readonly appKey: string;
   readonly upstream: Upstream;
   readonly trustedProxies: AddressSet;
+  /** Peers told about for sending X-Forwarded-For untrusted; kept while the trusted proxies stay the same. */
+  readonly untrustedForwarders: UntrustedForwarders;
   /** Peers whose connections begin with a PROXY header (spec.proxyProtocol.from); null when none. */
   readonly proxyProtocolFrom: AddressSet | null;
   readonly hosts: HostMatcher;
@@ -81,6 +84,10 @@ export function compileRuntimeState(
     appKey: `${namespace || 'default'}/${name}`,
     upstream,
     trustedProxies: createAddressSet(config.trustedProxies),
+    untrustedForwarders:
+      previous && sameList(previous.config.trustedProxies, config.trustedProxies)
+        ? previous.untrustedForwarders
+        : createUntrustedForwarders(),
     proxyProtocolFrom: config.proxyProtocol ? createAddressSet(config.proxyProtocol.from) : null,
     hosts: compileHostMatcher(config.hosts),
     // A config that carries its predecessor's policies (a revocation, see parseSidecarConfig)
@@ -100,4 +107,9 @@ export function compileRuntimeState(
     revocations: compileRevocations(config.revocations),
     sessionEnds: lifetime.sessionEnds ?? null,
   });
+}
+
+/** Whether two lists hold the same strings in the same order. */
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

@@ -50,7 +50,7 @@ async function exported(): Promise<Set<string>> {
 describe('alerts (charts/gatehouse/files/alerts.yaml)', () => {
   it('pass promtool check rules', async () => {
     const { code, output } = await promtool(['check', 'rules', ALERTS]);
-    expect(output).toContain('SUCCESS: 17 rules found');
+    expect(output).toContain('SUCCESS: 18 rules found');
     expect(code).toBe(0);
   });
 

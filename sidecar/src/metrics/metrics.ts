@@ -45,6 +45,8 @@ export interface SidecarMetrics {
   revocationApplied(app: string): void;
   /** Set-Cookie lines of the application's responses dropped for naming a Gatehouse cookie. */
   upstreamCookiesDropped(app: string, count: number): void;
+  /** A request came with X-Forwarded-For from a peer not in spec.trustedProxies. */
+  forwardedForUntrusted(app: string): void;
   /** The operator's config stream opened (true) or broke (false); cluster mode only. */
   configStreamConnected(connected: boolean): void;
   /**
@@ -299,6 +301,21 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     labelNames: ['app'],
     registers: [registry],
   });
+  /** Requests with X-Forwarded-For from an untrusted peer since the last scrape, per application. */
+  const forwardedUntrusted = new Map<string, number>();
+  new Counter({
+    name: 'gatehouse_forwarded_for_untrusted_total',
+    help: 'Requests that came with X-Forwarded-For from a peer not in spec.trustedProxies (the header not read: the peer stands for the client), by application. Nearly all of them: an ingress or load balancer is missing from the list (the forwarded_for_untrusted event names it).',
+    labelNames: ['app'],
+    registers: [registry],
+    collect() {
+      for (const [app, n] of forwardedUntrusted)
+        if (n > 0) {
+          this.inc({ app }, n);
+          forwardedUntrusted.set(app, 0);
+        }
+    },
+  });
   const revocations = new Counter({
     name: 'gatehouse_revocations_applied_total',
     help: 'Revocations (user revocations, sign-outs and logouts from the provider elsewhere) that reached this sidecar.',
@@ -405,6 +422,9 @@ export function createSidecarMetrics(options: SidecarMetricsOptions = {}): Sidec
     },
     revocationApplied(app) {
       revocations.labels(app).inc();
+    },
+    forwardedForUntrusted(app) {
+      forwardedUntrusted.set(app, (forwardedUntrusted.get(app) ?? 0) + 1);
     },
     upstreamCookiesDropped(app, count) {
       upstreamCookiesDropped.labels(app).inc(count);

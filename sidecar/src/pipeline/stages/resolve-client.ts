@@ -1,5 +1,7 @@
 import { HttpError } from '../../../../contract/errors.ts';
+import { logEvent } from '../../../../contract/event-writer.ts';
 import { resolveClientIp } from '../../../../lib/net/client-ip.ts';
+import { hasForwardedFor } from '../../net/untrusted-forwarders.ts';
 import type { RequestScope } from '../../request-scope.ts';
 import { isReadinessCheck } from './readiness-route.ts';
 
@@ -34,5 +36,23 @@ export function resolveClient(scope: RequestScope): HttpError | undefined {
     }
   }
   scope.clientIp = resolveClientIp(scope.peerIp, scope.peerTrusted, forwardedFor, state.trustedProxies);
+  if (!scope.peerTrusted && hasForwardedFor(req.rawHeaders)) forwardedByUntrusted(scope);
   return undefined;
+}
+
+/**
+ * A peer not in spec.trustedProxies sent X-Forwarded-For: counted, and told once per peer (an
+ * ingress or a load balancer left out of the list makes every client look like itself).
+ */
+function forwardedByUntrusted(scope: RequestScope): void {
+  const state = scope.state;
+  scope.metrics?.forwardedForUntrusted(state.appLabel);
+  const peer = scope.clientIp; // the peer, normalised: its X-Forwarded-For was not read
+  if (!state.untrustedForwarders.firstFrom(peer)) return;
+  logEvent(scope.sink, 'forwarded_for_untrusted', {
+    app: state.appLabel,
+    peerIp: peer,
+    trustedProxies: state.config.trustedProxies.length,
+    hint: `if ${peer} is your ingress controller, load balancer or another proxy of yours, list its addresses in spec.trustedProxies (a layer-4 balancer that sends the PROXY protocol in spec.proxyProtocol.from): until then each of its clients is judged and logged as ${peer}; if it is a client's own proxy, nothing is wrong`,
+  });
 }
