@@ -158,6 +158,71 @@ describe('loading AccessApplication YAML', () => {
     for (const e of expected) expect(errors.some((line) => line.startsWith(e))).toBe(true);
   });
 
+  // A schema error in one field hid render's checks of every other: a user fixed it, validated
+  // again and only then learnt of a bad address or URL elsewhere (three rounds for this file).
+  it('a document that fails its schema: render\u2019s checks of its other fields in the same pass, none twice', () => {
+    const policy = [
+      'apiVersion: gatehouse.dev/v1alpha1',
+      'kind: AccessPolicy',
+      'metadata: {name: office}',
+      'spec:',
+      '  decision: bypass',
+      '  include:',
+      '    - ipRanges: ["10.0.0.0/33", "10.0.0.0/8"]',
+      '    - paths: ["/a/../b", "no-slash"]',
+      '    - emails: ["Ann@Example.com"]',
+      '    - paths: ["/x/../y"]',
+      '  require:',
+      '    - groups: []',
+    ].join('\n');
+    const app = `${HEADER}spec:
+  hosts: ["Wiki.Example.com"]
+  upstream:
+    url: http://127.0.0.1:8080/base
+    timeouts: {connect: 2s, responseHeaders: 48h, idle: 90d}
+  trustedProxies: ["10.0.0.0/8", "bogus", 7]
+  logging: {requestHeaders: [Authorization, referer]}
+  policies: [{name: office}]
+`;
+    expect(errorsOf({ '/x/app.yaml': `${app}---\n${policy}\n` }).sort()).toEqual(
+      [
+        'app.yaml#1 spec.hosts[0]: must be a lower-case host name, optionally *. in front and :port after, e.g. wiki.example.com or *.example.com:8443 (got "Wiki.Example.com"; write "wiki.example.com")',
+        'app.yaml#1 spec.upstream.url: must be an origin only (scheme, host, port), without path or query',
+        'app.yaml#1 spec.upstream.timeouts.responseHeaders: is not a duration between 0s and 24h (got "48h")',
+        'app.yaml#1 spec.upstream.timeouts.idle: must be a duration such as 500ms, 30s, 5m or 1h30m (got "90d")',
+        'app.yaml#1 spec.trustedProxies[1]: is not an IP address or CIDR range (got "bogus")',
+        'app.yaml#1 spec.trustedProxies[2]: must be string (got number)',
+        'app.yaml#1 spec.logging.requestHeaders[0]: authorization carries credentials and is never logged',
+        'app.yaml#2 spec.include[0].ipRanges[0]: is not an IP address or CIDR range (got "10.0.0.0/33")',
+        'app.yaml#2 spec.include[1].paths[1]: must be a path starting with / (got "no-slash")',
+        'app.yaml#2 spec.include[2].emails: a bypass policy cannot test identity (a bypassed request has none); use everyone, ipRanges, paths or methods',
+        'app.yaml#2 spec.include[3].paths[0]: is not in canonical form (requests are matched as "/y") (got "/x/../y")',
+        'app.yaml#2 spec.require[0].groups: must not have fewer than 1 items',
+      ].sort(),
+    );
+    // Its schema errors fixed: render says the same of the same fields, and now of the selectors
+    // the schema refused (checked once they pass it).
+    const fixed = `${app}---\n${policy}\n`
+      .replace('"Wiki.Example.com"', 'wiki.example.com')
+      .replace(', 7]', ']')
+      .replace('idle: 90d', 'idle: 90s')
+      .replace('"no-slash"', '"/ok"')
+      .replace('groups: []', 'groups: [sre]');
+    expect(errorsOf({ '/x/app.yaml': fixed }).sort()).toEqual(
+      [
+        'app.yaml#1 spec.upstream.url: must be an origin only (scheme, host, port), without path or query',
+        'app.yaml#1 spec.upstream.timeouts.responseHeaders: is not a duration between 0s and 24h (got "48h")',
+        'app.yaml#1 spec.trustedProxies[1]: is not an IP address or CIDR range (got "bogus")',
+        'app.yaml#1 spec.logging.requestHeaders[0]: authorization carries credentials and is never logged',
+        'app.yaml#2 spec.include[0].ipRanges[0]: is not an IP address or CIDR range (got "10.0.0.0/33")',
+        'app.yaml#2 spec.include[1].paths[0]: is not in canonical form (requests are matched as "/b") (got "/a/../b")',
+        'app.yaml#2 spec.include[3].paths[0]: is not in canonical form (requests are matched as "/y") (got "/x/../y")',
+        'app.yaml#2 spec.include[2].emails: a bypass policy cannot test identity (a bypassed request has none); use everyone, ipRanges, paths or methods',
+        'app.yaml#2 spec.require[0].groups: a bypass policy cannot test identity (a bypassed request has none); use everyone, ipRanges, paths or methods',
+      ].sort(),
+    );
+  });
+
   it('a file that is not YAML at all: its first syntax errors, short, and how many more', () => {
     // Random bytes, as a binary or an archive left in the config directory reads.
     let seed = 7;

@@ -3,6 +3,11 @@ import { AccessPolicy } from '../../../contract/api/access-policy.ts';
 import { AccessRevocation } from '../../../contract/api/access-revocation.ts';
 import { API_GROUP } from '../../../contract/api/schema-helpers.ts';
 import { joinPath, schemaErrors } from '../../../contract/api/validate.ts';
+import {
+  looseApplicationErrors,
+  loosePolicyErrors,
+  schemaErrorPaths,
+} from '../../../contract/config/loose-checks.ts';
 import { looseReferenceErrors } from '../../../contract/config/references.ts';
 import type { Located } from '../../../contract/config/render.ts';
 import type { FieldError } from '../../../contract/errors.ts';
@@ -123,6 +128,7 @@ export function readConfigDocuments(
       const found = schemaErrors(AccessPolicy, v, doc.location);
       if (found.length > 0) {
         errors.push(...found);
+        errors.push(...loosePolicyErrors(v, (f) => joinPath(doc.location, f), schemaErrorPaths(found)));
         const meta = (v as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
         if (typeof meta?.name === 'string')
           invalidPolicies.add(`${typeof meta.namespace === 'string' ? meta.namespace : ''}/${meta.name}`);
@@ -139,6 +145,7 @@ export function readConfigDocuments(
     );
     if (found.length > 0) {
       errors.push(...found);
+      errors.push(...looseApplicationErrors(v, (f) => joinPath(doc.location, f), schemaErrorPaths(found)));
       invalidApplications.push({ location: doc.location, value: v });
       continue;
     }
