@@ -173,6 +173,56 @@ describe('gatehouse explain', () => {
     );
   });
 
+  it('--peer and --forwarded-for: the client address found with spec.trustedProxies as the sidecar finds it, and why', async () => {
+    const ann = '--path /d/home --email ann@example.com --groups sre';
+    const via = '--peer 10.8.3.17 --forwarded-for 203.0.113.9';
+    // The ingress is not a trusted proxy: it stands for the client, whom the exclude would refuse.
+    const untrusted = await explain(`${ann} ${via}`);
+    expect(untrusted.code).toBe(0);
+    expect(untrusted.stdout.split('\n').slice(0, 2)).toEqual([
+      'GET /d/home from 10.8.3.17, by ann@example.com (groups sre; via corp)',
+      'Client address 10.8.3.17: the peer 10.8.3.17 is not in spec.trustedProxies, so its X-Forwarded-For is not read and the peer stands for the client (the sidecar writes forwarded_for_untrusted for it): list it there if it is your ingress or load balancer.',
+    ]);
+    // Listed: the header is read from the right, past the trusted hops, and the client is refused.
+    const app = parse(readFileSync(FILE, 'utf8').split('---\n')[0] as string) as {
+      spec: Record<string, unknown>;
+    };
+    app.spec.trustedProxies = ['10.8.0.0/16'];
+    const trusting = writeDocs('grafana-trusting.yaml', [
+      app,
+      ...readFileSync(FILE, 'utf8')
+        .split('---\n')
+        .slice(1)
+        .map((d) => parse(d)),
+    ]);
+    const run = (args: string) => runGatehouse(['explain', trusting, ...args.split(' ')]);
+    const listed = await run(
+      `${ann} --peer 10.8.3.17 --forwarded-for 198.51.100.1,203.0.113.9,10.8.0.5 --format json`,
+    );
+    expect(listed.code).toBe(1);
+    expect(JSON.parse(listed.stdout)).toMatchObject({
+      request: {
+        clientIp: '203.0.113.9',
+        clientAddress: { peer: '10.8.3.17', peerTrusted: true, clientIp: '203.0.113.9' },
+      },
+      decision: { action: 'deny' },
+      answer: { status: 403 },
+    });
+    const direct = await run(`${ann} --peer ::ffff:10.9.0.1`);
+    expect(direct.stdout).toContain(
+      'Client address 10.9.0.1: the peer 10.9.0.1 itself: it sends no X-Forwarded-For.',
+    );
+    for (const [args, message] of [
+      [`${ann} --ip 10.0.0.1 --peer 10.8.3.17`, 'give --ip (the client address) or --peer'],
+      [`${ann} --forwarded-for 203.0.113.9`, '--forwarded-for needs --peer'],
+      [`${ann} --peer ingress`, '--peer ingress is not an IPv4 or IPv6 address'],
+    ] as const) {
+      const usage = await explain(args);
+      expect([args, usage.code]).toEqual([args, 2]);
+      expect(usage.stderr).toContain(message);
+    }
+  });
+
   it('refuses the methods the sidecar refuses before any policy: TRACE, CONNECT, one its parser does not know (exit 1)', async () => {
     const refusal = (text: string) => `The sidecar refuses the request before any policy: ${text}.\n`;
     // The health path is open to everyone: only the method stands in the way.
@@ -355,7 +405,7 @@ describe('gatehouse explain', () => {
     [
       ['--path', '/x'],
       2,
-      'give --ip <address>: a policy of the application tests the client address (ipRanges)',
+      'give --ip <address> (or --peer <address>, the address the request comes from): a policy of the application tests the client address (ipRanges)',
     ],
     [
       ['--path', '/x', '--ip', '10.0.0.1', '--email', 'a@example.com', '--idp', 'okta'],

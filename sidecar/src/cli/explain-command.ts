@@ -17,6 +17,7 @@ import { compilePolicyEngine, type PolicyEngine } from '../policy/engine.ts';
 import { decisionWithFreshSignIn } from '../policy/fresh-sign-in.ts';
 import type { PolicyIdentity, PolicyInput } from '../policy/input.ts';
 import { tracePolicies } from '../policy/policy-trace.ts';
+import { clientAddressOf } from './explain-client-address.ts';
 import { type Caller, type ExplainFlags, parseExplainFlags } from './explain-flags.ts';
 import { answerBeforeHostCheck, answerUnderReservedPrefix, type SidecarAnswer } from './explain-reserved.ts';
 import { type Answer, explanationText } from './explain-text.ts';
@@ -152,12 +153,12 @@ function answerOf(
 
 /** `gatehouse explain`: 0 when the request would go to the application, 1 when it is refused, 3 for an invalid config. */
 export async function runExplainCommand(argv: string[]): Promise<number> {
-  const flags = parseExplainFlags(argv);
+  const given = parseExplainFlags(argv);
   let config: SidecarConfig;
   try {
-    config = configFromSnapshot(await readSnapshotOf(flags.path, flags.recursive), {
+    config = configFromSnapshot(await readSnapshotOf(given.path, given.recursive), {
       fallbackKeys: processKeys(),
-      ...(flags.application ? { application: flags.application } : {}),
+      ...(given.application ? { application: given.application } : {}),
       // No decision depends on a Secret: those kept out of the files are taken to be in the cluster.
       onSecretsElsewhere: tellSecretsElsewhere('gatehouse explain'),
     });
@@ -166,11 +167,17 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
     process.stderr.write(configErrorReport(error.errors));
     return 3;
   }
+  // --peer: the client address found as the sidecar finds it, then decided as --ip is.
+  const clientAddress = given.peer
+    ? clientAddressOf(given.peer.address, given.peer.forwardedFor, config.trustedProxies)
+    : undefined;
+  const flags = clientAddress ? { ...given, ip: clientAddress.clientIp, clientAddress } : given;
   const request = {
     method: flags.method,
     target: flags.target,
     host: flags.host ?? null,
     clientIp: flags.ip ?? null,
+    ...(clientAddress ? { clientAddress } : {}),
     privateEndpoint: flags.privateEndpoint ?? null,
   };
   // In the sidecar's order: the routes taken whatever the Host; the Host and the target
@@ -213,7 +220,7 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
     if (reserved !== null) return answeredBySidecar(flags, request, canonical.path, reserved);
     if (testsIp && flags.ip === undefined)
       throw new NeverDecided(
-        'give --ip <address>: a policy of the application tests the client address (ipRanges)',
+        'give --ip <address> (or --peer <address>, the address the request comes from): a policy of the application tests the client address (ipRanges)',
       );
   } catch (error) {
     if (!(error instanceof NeverDecided)) throw error;

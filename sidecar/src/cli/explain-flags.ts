@@ -21,6 +21,12 @@ Request:
                              serve is refused 421 before any policy
   --ip <address>             the client address the policies see (needed when a policy tests
                              ipRanges)
+  --peer <address>           instead of --ip: the address the connection comes from (an ingress,
+                             a load balancer; behind the PROXY protocol, the address its header
+                             names): the client address is found from it as the sidecar finds it,
+                             with spec.trustedProxies, and explained
+  --forwarded-for <list>     with --peer: the X-Forwarded-For the peer sends (e.g. "203.0.113.7,
+                             10.8.0.5"); repeatable, as the header may be
   --private-endpoint <id>    the private endpoint the connection came through, as the log's
                              privateEndpoint writes it: aws:<vpce id>, azure:<LinkID> or
                              gcp:<connection id> (default: none)
@@ -78,6 +84,8 @@ export interface ExplainFlags {
   readonly target: string;
   readonly host?: string;
   readonly ip?: string;
+  /** The connection's address (--peer), from which the client address is found; excludes ip. */
+  readonly peer?: { readonly address: string; readonly forwardedFor: readonly string[] };
   readonly privateEndpoint?: string;
   readonly navigation: boolean;
   readonly caller: Caller;
@@ -97,6 +105,8 @@ export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
       method: { type: 'string', default: 'GET' },
       host: { type: 'string' },
       ip: { type: 'string' },
+      peer: { type: 'string' },
+      'forwarded-for': { type: 'string', multiple: true, default: [] },
       'private-endpoint': { type: 'string' },
       navigation: { type: 'boolean', default: false },
       email: { type: 'string' },
@@ -121,6 +131,15 @@ export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
   if (!METHOD.test(values.method)) throw new UsageError('--method must be an HTTP method, e.g. GET');
   if (values.ip !== undefined && isIP(values.ip) === 0)
     throw new UsageError(`--ip ${values.ip} is not an IPv4 or IPv6 address`);
+  if (values.peer !== undefined && isIP(values.peer) === 0)
+    throw new UsageError(`--peer ${values.peer} is not an IPv4 or IPv6 address`);
+  if (values.peer !== undefined && values.ip !== undefined)
+    throw new UsageError(
+      'give --ip (the client address) or --peer (the connection\u2019s, with --forwarded-for), not both',
+    );
+  const forwardedFor = values['forwarded-for'];
+  if (forwardedFor.length > 0 && values.peer === undefined)
+    throw new UsageError('--forwarded-for needs --peer, the address that sends it');
   const privateEndpoint = values['private-endpoint'];
   if (privateEndpoint !== undefined && !isPrivateEndpoint(privateEndpoint))
     throw new UsageError(
@@ -136,6 +155,7 @@ export function parseExplainFlags(argv: readonly string[]): ExplainFlags {
     target: values.path,
     ...(values.host !== undefined ? { host: values.host } : {}),
     ...(values.ip !== undefined ? { ip: normaliseIp(values.ip) } : {}),
+    ...(values.peer !== undefined ? { peer: { address: values.peer, forwardedFor } } : {}),
     ...(privateEndpoint !== undefined ? { privateEndpoint } : {}),
     navigation: values.navigation,
     caller: callerOf(values),

@@ -3,6 +3,7 @@ import type { Decision } from '../policy/decision.ts';
 import type { PolicyIdentity } from '../policy/input.ts';
 import type { PathCase } from '../policy/path-case.ts';
 import type { PolicyTrace } from '../policy/policy-trace.ts';
+import type { ClientAddress } from './explain-client-address.ts';
 import type { ExplainFlags } from './explain-flags.ts';
 
 /** What the client gets for a decision, as the sidecar's authorize stage answers. */
@@ -41,7 +42,7 @@ function decisionText(decision: Decision): string {
 
 /** The explanation for a person: the request, the decision, what the client gets, every selector. */
 export function explanationText(
-  flags: ExplainFlags,
+  flags: ExplainFlags & { readonly clientAddress?: ClientAddress },
   path: string,
   identity: PolicyIdentity | null,
   decision: Decision,
@@ -52,6 +53,9 @@ export function explanationText(
 ): string {
   const lines = [
     `${flags.method} ${flags.target}${path !== flags.target.split('?')[0] ? ` (read as ${path})` : ''} from ${flags.ip ?? 'any address'}${flags.privateEndpoint ? ` through ${flags.privateEndpoint}` : ''}, by ${callerText(identity)}`,
+    ...(flags.clientAddress
+      ? [`Client address ${flags.clientAddress.clientIp}: ${flags.clientAddress.says}.`]
+      : []),
     `Decision  ${decisionText(decision)}`,
     `The request ${answer.says}.`,
   ];
