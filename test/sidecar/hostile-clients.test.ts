@@ -1160,6 +1160,15 @@ describe('the connection cap', () => {
       expected: [0, 1, 2, 3].map((i) => `200 10.9.9.${i}`),
     },
     {
+      what: 'an OPTIONS readiness check with a body (HTTP/1.0, no Host) answered 200',
+      head: (i: number) => `OPTIONS /.gatehouse/ready?n=${i} HTTP/1.0\r\nContent-Length: 100000\r\n\r\n`,
+      drip: 'x',
+      status: 200,
+      lines: (r: JsonLine) => r.method === 'OPTIONS',
+      logged: (r: JsonLine) => `${r.status} ${r.uri}`,
+      expected: [0, 1, 2, 3].map((i) => `200 /.gatehouse/ready?n=${i}`),
+    },
+    {
       what: 'a TRACE with a body answered 405 (an open path)',
       head: (i: number) =>
         `TRACE /served?n=${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n`,

@@ -63,13 +63,17 @@ describe('the readiness route on the traffic port', () => {
     const head = await ask('HEAD /.gatehouse/ready HTTP/1.1\r\nHost: wiki.example.com\r\nConnection: close');
     expect(statusOf(head)).toBe(200);
     expect(head.endsWith('\r\n\r\n')).toBe(true);
+    // HAProxy's option httpchk /.gatehouse/ready: OPTIONS, HTTP/1.0, no Host (it took 400 bad_host
+    // for a dead backend).
+    const options = await ask('OPTIONS /.gatehouse/ready HTTP/1.0');
+    expect([statusOf(options), options.endsWith('\r\n\r\nok\n')]).toEqual([200, true]);
     // The application's pages: denied to the check, refused for a Host not its own.
     expect(statusOf(await ask('GET / HTTP/1.1\r\nHost: wiki.example.com'))).toBe(401);
     expect(statusOf(await ask('GET / HTTP/1.1\r\nHost: 10.4.7.12:4180'))).toBe(421);
     expect(reached).toEqual([]);
     const checks = () =>
       sidecar.lines.filter((l) => l.type === 'request' && String(l.uri).startsWith('/.gatehouse/ready'));
-    await eventually('four request lines', () => checks().length === 4, 2_000);
+    await eventually('five request lines', () => checks().length === 5, 2_000);
     const lines = checks();
     // Its query is redacted in the line, as any other request's.
     expect(lines.map((l) => l.uri)).toContain('/.gatehouse/ready?access_token=[REDACTED]');
@@ -82,9 +86,11 @@ describe('the readiness route on the traffic port', () => {
     });
   });
 
-  it('is that path only, for GET and HEAD only, and never a WebSocket', async () => {
+  it('is that path only, for GET, HEAD and OPTIONS only, and never a WebSocket', async () => {
     for (const [head, status] of [
       ['POST /.gatehouse/ready HTTP/1.1\r\nHost: wiki.example.com\r\nContent-Length: 0', 404],
+      ['PUT /.gatehouse/ready HTTP/1.1\r\nHost: wiki.example.com\r\nContent-Length: 0', 404],
+      ['OPTIONS /.gatehouse/readyz HTTP/1.0', 400],
       ['GET /.gatehouse/readyz HTTP/1.1\r\nHost: wiki.example.com', 404],
       ['GET /.gatehouse/ready/ HTTP/1.1\r\nHost: wiki.example.com', 404],
       [

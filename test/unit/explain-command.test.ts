@@ -258,6 +258,12 @@ describe('gatehouse explain', () => {
       1,
       `GET /.gatehouse/ready\n${says('its readiness route (/.gatehouse/ready), for load balancers, whatever the Host: 200 while the sidecar is ready, 503 from SIGTERM on')}`,
     ]);
+    // HAProxy's check: OPTIONS.
+    const options = await explain('--path /.gatehouse/ready --method OPTIONS');
+    expect([options.code, options.stdout]).toEqual([
+      1,
+      `OPTIONS /.gatehouse/ready\n${says('its readiness route (/.gatehouse/ready), for load balancers, whatever the Host: 200 while the sidecar is ready, 503 from SIGTERM on')}`,
+    ]);
     const keys = await explain('--path /.gatehouse/jwks.json --host 127.0.0.1:4180 --format json');
     expect(keys.code).toBe(1);
     expect(JSON.parse(keys.stdout)).toMatchObject({

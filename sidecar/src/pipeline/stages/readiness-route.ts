@@ -8,7 +8,7 @@ import type { RequestScope } from '../../request-scope.ts';
  * traffic straight to the pods (a GKE Ingress, an AWS ALB in IP mode, Azure Application Gateway):
  * they check the port they send to, with a Host of their own (the pod's address), and take
  * anything but 200 for a dead backend; the application's own pages answer them with a sign-in
- * redirect or a denial. Answered for GET and HEAD before the Host is checked and before anyone is
+ * redirect or a denial. Answered for GET, HEAD and OPTIONS before the Host is checked and before anyone is
  * authenticated, with what the admin port's /readyz says: 503 once the sidecar is stopping (the
  * shutdown delay), so load balancers stop sending before it stops accepting. Logged as every
  * request is; nothing of it reaches the application.
@@ -19,12 +19,16 @@ const PLAIN_TEXT = ['content-type', 'text/plain; charset=utf-8', 'cache-control'
 const READY = new LocalResponse(200, PLAIN_TEXT, 'ok\n', 'gateway');
 const NOT_READY = new LocalResponse(503, PLAIN_TEXT, 'not ready\n', 'rejected', 'not_ready');
 
-/** Whether a method and request target are a readiness check: GET or HEAD of READINESS_PATH. */
+/**
+ * Whether a method and request target are a readiness check: GET, HEAD or OPTIONS of
+ * READINESS_PATH (HAProxy's `option httpchk <uri>` and Apache's mod_proxy_hcheck check with
+ * OPTIONS by default, HAProxy's as HTTP/1.0 without a Host).
+ */
 export function isReadinessTarget(method: string | undefined, url: string | undefined): boolean {
   // Most requests leave at the first test: their path does not begin with "/.".
   if (url === undefined || url.charCodeAt(1) !== 0x2e /* . */) return false;
   if (url !== READINESS_PATH && !url.startsWith(`${READINESS_PATH}?`)) return false;
-  return method === 'GET' || method === 'HEAD';
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
 }
 
 /** Whether a request (not an upgrade) is a readiness check. */
