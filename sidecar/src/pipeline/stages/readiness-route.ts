@@ -21,8 +21,8 @@ const NOT_READY = new LocalResponse(503, PLAIN_TEXT, 'not ready\n', 'rejected', 
 
 /**
  * Whether a method and request target are a readiness check: GET, HEAD or OPTIONS of
- * READINESS_PATH (HAProxy's `option httpchk <uri>` and Apache's mod_proxy_hcheck check with
- * OPTIONS by default, HAProxy's as HTTP/1.0 without a Host).
+ * READINESS_PATH (HAProxy's `option httpchk <uri>` checks with OPTIONS by default, as HTTP/1.0
+ * without a Host; Apache's mod_proxy_hcheck with `hcmethod=OPTIONS`).
  */
 export function isReadinessTarget(method: string | undefined, url: string | undefined): boolean {
   // Most requests leave at the first test: their path does not begin with "/.".
