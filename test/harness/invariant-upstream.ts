@@ -56,6 +56,8 @@ export function checkForwarded(req: IncomingMessage, upgrade: boolean): string[]
     problems.push(`private endpoint ${JSON.stringify(endpoint)} x${endpoints} from ${JSON.stringify(xff)}`);
   // The sidecar's own routes (sign-in, readiness) are answered by it, never forwarded.
   if (path.startsWith('/.gatehouse/')) problems.push(`gateway route ${path} forwarded`);
+  // An application would echo a TRACE, identity headers and JWT included.
+  if (req.method === 'TRACE') problems.push(`TRACE ${path} forwarded`);
   let hosts = 0;
   let lengths = 0;
   for (const name of names) {

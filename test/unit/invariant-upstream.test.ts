@@ -3,14 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { checkForwarded } from '../harness/invariant-upstream.ts';
 
 /** A forwarded request as the harness's upstream sees it: a path, and headers in order. */
-function forwarded(path: string, headers: [string, string][]): IncomingMessage {
+function forwarded(path: string, headers: [string, string][], method = 'GET'): IncomingMessage {
   const all: [string, string][] = [['Host', '127.0.0.1:4180'], ['x-request-id', 'r1'], ...headers];
   const joined: Record<string, string> = {};
   for (const [name, value] of all) {
     const key = name.toLowerCase();
     joined[key] = joined[key] === undefined ? value : `${joined[key]}, ${value}`;
   }
-  return { url: path, rawHeaders: all.flat(), headers: joined } as unknown as IncomingMessage;
+  return { method, url: path, rawHeaders: all.flat(), headers: joined } as unknown as IncomingMessage;
 }
 
 describe('the adversarial harness: what the sidecar must never forward', () => {
@@ -67,5 +67,11 @@ describe('the adversarial harness: what the sidecar must never forward', () => {
     ],
   ])('%s', (_what, headers, problems) => {
     expect(checkForwarded(forwarded('/fuzz/a', headers), false)).toEqual(problems);
+  });
+
+  it('a TRACE passed on: the application would echo what the sidecar stamped', () => {
+    const peer: [string, string][] = [['x-forwarded-for', '127.0.0.9']];
+    expect(checkForwarded(forwarded('/fuzz/a', peer, 'TRACE'), false)).toEqual(['TRACE /fuzz/a forwarded']);
+    expect(checkForwarded(forwarded('/fuzz/a', peer, 'OPTIONS'), false)).toEqual([]);
   });
 });
