@@ -119,7 +119,7 @@ export function loadConnection(options: ConnectionOptions = {}): KubeConnection 
       tokenFile: IN_CLUSTER_TOKEN_FILE,
     });
   }
-  return connectionFromKubeconfig(kubeconfigPath(options), options.context);
+  return connectionFromKubeconfig(kubeconfigPath(options), options);
 }
 
 interface Kubeconfig {
@@ -135,7 +135,7 @@ export function defaultNamespace(options: ConnectionOptions = {}): string {
     return readFileSync(IN_CLUSTER_NAMESPACE_FILE, 'utf8').trim();
   const path = kubeconfigPath(options);
   if (!existsSync(path)) return 'default';
-  const config = parse(readFileSync(path, 'utf8')) as Kubeconfig;
+  const config = readKubeconfig(path, options);
   const name = options.context ?? config['current-context'];
   return config.contexts?.find((c) => c.name === name)?.context.namespace ?? 'default';
 }
@@ -148,8 +148,49 @@ function kubeconfigPath(options: ConnectionOptions): string {
   );
 }
 
-function connectionFromKubeconfig(path: string, contextName?: string): KubeConnection {
-  const config = parse(readFileSync(path, 'utf8')) as Kubeconfig;
+/**
+ * The kubeconfig at `path`, or a KubeconfigError that says where the path came from and what to
+ * do: a missing file (no cluster set up on this machine), one that cannot be read, one that is
+ * not YAML or not a mapping.
+ */
+function readKubeconfig(path: string, options: ConnectionOptions): Kubeconfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+    const from = options.kubeconfig
+      ? '--kubeconfig'
+      : process.env.KUBECONFIG
+        ? 'KUBECONFIG'
+        : "kubectl's default";
+    throw new KubeconfigError(
+      'kubeconfig_invalid',
+      code === 'ENOENT'
+        ? `no kubeconfig at ${path} (${from}): give --kubeconfig <file> or set KUBECONFIG as for kubectl (inside a pod, its ServiceAccount is used)`
+        : `${path} (${from}): cannot be read (${code})`,
+    );
+  }
+  let config: unknown;
+  try {
+    config = parse(text);
+  } catch (error) {
+    throw new KubeconfigError(
+      'kubeconfig_invalid',
+      `${path}: is not YAML (${(error as Error).message.split('\n')[0]})`,
+    );
+  }
+  if (config === null || typeof config !== 'object' || Array.isArray(config))
+    throw new KubeconfigError(
+      'kubeconfig_invalid',
+      `${path}: is not a kubeconfig (a YAML mapping of clusters, contexts and users)`,
+    );
+  return config as Kubeconfig;
+}
+
+function connectionFromKubeconfig(path: string, options: ConnectionOptions): KubeConnection {
+  const contextName = options.context;
+  const config = readKubeconfig(path, options);
   const base = dirname(path);
   const name = contextName ?? config['current-context'];
   const context = config.contexts?.find((c) => c.name === name)?.context;
@@ -174,8 +215,16 @@ function connectionFromKubeconfig(path: string, contextName?: string): KubeConne
   }
   const material = (data: unknown, file: unknown): Buffer | undefined => {
     if (typeof data === 'string') return Buffer.from(data, 'base64');
-    if (typeof file === 'string') return readFileSync(resolve(base, file));
-    return undefined;
+    if (typeof file !== 'string') return undefined;
+    const at = resolve(base, file);
+    try {
+      return readFileSync(at);
+    } catch (error) {
+      throw new KubeconfigError(
+        'kubeconfig_invalid',
+        `${path}: context ${name}: ${at} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unknown'})`,
+      );
+    }
   };
   const proxyUrl = cluster['proxy-url'];
   if (
