@@ -4,6 +4,7 @@
 import { ConfigError, configErrorReport } from '../contract/errors.ts';
 import { UsageError } from '../lib/args.ts';
 import { exitWhenWritten } from '../lib/exit-when-written.ts';
+import { fileErrorText } from '../lib/file-error-text.ts';
 import { KubeApiError, KubeconfigError } from '../lib/kube/kube-errors.ts';
 import { ListenError } from '../lib/listen.ts';
 
@@ -64,8 +65,12 @@ async function main(commands: Commands, argv: string[]): Promise<number> {
       process.stderr.write(configErrorReport(error.errors));
       return 1;
     }
-    if (/^E[A-Z]+$/.test(code) && typeof (error as { path?: unknown }).path === 'string') {
-      process.stderr.write(`gatehouse ${name}: ${(error as Error).message}\n`);
+    const path = (error as { path?: unknown }).path;
+    if (/^E[A-Z]+$/.test(code) && typeof path === 'string') {
+      // Node's own (`ENOENT: no such file or directory, open '/x'`) said as `/x: no such file or directory`.
+      const message = (error as Error).message;
+      const said = message.startsWith(`${code}: `) ? `${path}: ${fileErrorText(error)}` : message;
+      process.stderr.write(`gatehouse ${name}: ${said}\n`);
       return 1;
     }
     if (error instanceof ListenError) {

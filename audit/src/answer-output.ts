@@ -1,12 +1,13 @@
 import { once } from 'node:events';
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import { fileErrorText } from '../../lib/file-error-text.ts';
 import { exitWhenReaderGone } from '../../lib/reader-gone.ts';
 
 /** A write of the answer failed (a full disk): what was written is not an answer. */
 export class OutputWriteError extends Error {
   constructor(path: string, cause: unknown) {
-    super(`cannot write ${path}: ${(cause as Error).message}`, { cause });
+    super(`cannot write ${path}: ${fileErrorText(cause)}`, { cause });
     this.name = 'OutputWriteError';
   }
 }

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileErrorText } from '../../lib/file-error-text.ts';
 import { type AuditRecord, parseAuditLine, type RequestRecord } from './audit-record.ts';
 import { createCriJoiner } from './cri-framing.ts';
 import { readRun, writeSortedRuns } from './external-sort.ts';
@@ -109,7 +110,7 @@ async function needsSort(source: LogSource): Promise<boolean> {
 export class SourceReadError extends Error {
   readonly source: string;
   constructor(source: string, cause: unknown) {
-    const message = (cause as Error).message ?? String(cause);
+    const message = fileErrorText(cause);
     super(message.includes(source) ? message : `${source}: ${message}`, { cause });
     this.name = 'SourceReadError';
     this.source = source;

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { fileErrorText } from '../../lib/file-error-text.ts';
 import type { AuditRecord } from './audit-record.ts';
 import { createLineScanner } from './line-scanner.ts';
 import { lineTime } from './merged-records.ts';
@@ -22,7 +23,7 @@ const WRITE_BATCH = 2_000;
 export class RunFileError extends Error {
   constructor(path: string, cause: unknown) {
     super(
-      `cannot write the temporary file ${path}: ${(cause as Error).message} (TMPDIR needs about as much room as the input)`,
+      `cannot write the temporary file ${path}: ${fileErrorText(cause)} (TMPDIR needs about as much room as the input)`,
       { cause },
     );
     this.name = 'RunFileError';

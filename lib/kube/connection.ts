@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { parse } from 'yaml';
+import { fileErrorText } from '../file-error-text.ts';
 import { environmentProxy } from '../http/environment-proxy.ts';
 import { Agent } from '../http/undici-core.ts';
 import { EnvHttpProxyAgent, ProxyAgent } from '../http/undici-proxy.ts';
@@ -168,7 +169,7 @@ function readKubeconfig(path: string, options: ConnectionOptions): Kubeconfig {
       'kubeconfig_invalid',
       code === 'ENOENT'
         ? `no kubeconfig at ${path} (${from}): give --kubeconfig <file> or set KUBECONFIG as for kubectl (inside a pod, its ServiceAccount is used)`
-        : `${path} (${from}): cannot be read (${code})`,
+        : `${path} (${from}): cannot be read (${fileErrorText(error)})`,
     );
   }
   let config: unknown;
@@ -222,7 +223,7 @@ function connectionFromKubeconfig(path: string, options: ConnectionOptions): Kub
     } catch (error) {
       throw new KubeconfigError(
         'kubeconfig_invalid',
-        `${path}: context ${name}: ${at} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unknown'})`,
+        `${path}: context ${name}: ${at} cannot be read (${fileErrorText(error)})`,
       );
     }
   };

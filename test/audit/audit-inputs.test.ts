@@ -564,12 +564,10 @@ describe('gatehouse audit reads what analysts give it', () => {
     const missing = join(dir, 'no-such-dir', 'answer.json');
     const unopened = await sessionsOf(['-o', missing, GRACE]);
     expect(unopened.code).toBe(1);
-    expect(unopened.stderr).toBe(`gatehouse audit: ENOENT: no such file or directory, open '${missing}'\n`);
+    expect(unopened.stderr).toBe(`gatehouse audit: ${missing}: no such file or directory\n`);
     const unwritten = await sessionsOf(['-o', '/dev/full', GRACE]);
     expect(unwritten.code).toBe(1);
-    expect(unwritten.stderr).toBe(
-      'gatehouse audit: cannot write /dev/full: ENOSPC: no space left on device, write\n',
-    );
+    expect(unwritten.stderr).toBe('gatehouse audit: cannot write /dev/full: no space left on device\n');
   });
 
   it.each([
@@ -580,6 +578,6 @@ describe('gatehouse audit reads what analysts give it', () => {
     const failing = await sessionsOf([...filter, GRACE, '/proc/self/mem']);
     expect(failing.code).toBe(1);
     expect(failing.stdout).toBe('');
-    expect(failing.stderr).toBe('gatehouse audit: /proc/self/mem: EIO: i/o error, read\n');
+    expect(failing.stderr).toBe('gatehouse audit: /proc/self/mem: i/o error\n');
   });
 });

@@ -119,7 +119,7 @@ describe('gatehouse audit piped into a slow reader', () => {
       );
       // The last line (an HTML page is written once its input is read and its notes given).
       expect(stderr.split('\n').slice(-2)).toEqual([
-        'gatehouse audit: cannot write /dev/full: ENOSPC: no space left on device, write',
+        'gatehouse audit: cannot write /dev/full: no space left on device',
         '',
       ]);
       expect(stderr).not.toMatch(/\n\s+at |ENOSPC.*\{/);

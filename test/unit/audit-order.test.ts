@@ -104,7 +104,7 @@ describe('a run file that cannot be written', () => {
     );
     expect(failure).toBeInstanceOf(RunFileError);
     expect((failure as Error).message).toBe(
-      'cannot write the temporary file /dev/full: ENOSPC: no space left on device, write (TMPDIR needs about as much room as the input)',
+      'cannot write the temporary file /dev/full: no space left on device (TMPDIR needs about as much room as the input)',
     );
   });
 });

@@ -66,11 +66,11 @@ describe('a kubeconfig that cannot be used: where it came from and what to do', 
       `kubeconfig_invalid: ${text}: is not a kubeconfig (a YAML mapping of clusters, contexts and users)`,
     );
     expect(refusal({ kubeconfig: dir })).toBe(
-      `kubeconfig_invalid: ${dir} (--kubeconfig): cannot be read (EISDIR)`,
+      `kubeconfig_invalid: ${dir} (--kubeconfig): cannot be read (illegal operation on a directory)`,
     );
     const ca = write('ca.kc', context('{server: "https://127.0.0.1:1", certificate-authority: ca.pem}'));
     expect(refusal({ kubeconfig: ca })).toBe(
-      `kubeconfig_invalid: ${ca}: context c: ${join(dir, 'ca.pem')} cannot be read (ENOENT)`,
+      `kubeconfig_invalid: ${ca}: context c: ${join(dir, 'ca.pem')} cannot be read (no such file or directory)`,
     );
   });
 

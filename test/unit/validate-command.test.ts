@@ -329,7 +329,9 @@ describe('gatehouse validate and explain of a repository of manifests (-R)', () 
     expect(none.stderr).toContain('no .yaml, .yml or .json files found, in it or under it');
     const missing = await runGatehouse(['validate', '-R', join(empty, 'gone')]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^gatehouse: configuration is invalid \(1 error\):\n {2}.*gone: ENOENT/);
+    expect(missing.stderr).toMatch(
+      /^gatehouse: configuration is invalid \(1 error\):\n {2}.*gone: no such file or directory\n$/,
+    );
     const apps = repository();
     const one = await runGatehouse(['validate', '-R', join(apps, 'wiki', 'app.yaml')]);
     expect(one.code).toBe(0);

@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { StringEnum } from '../../../contract/api/schema-helpers.ts';
 import { schemaErrors } from '../../../contract/api/validate.ts';
 import { ConfigError } from '../../../contract/errors.ts';
+import { fileErrorText } from '../../../lib/file-error-text.ts';
 
 /**
  * The sidecar flags a platform team may set on injected sidecars: its client limits, its shutdown
@@ -219,7 +220,7 @@ export function loadInjectionSettings(path: string): InjectionSettings {
   try {
     value = parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new ConfigError('config_invalid', [{ path, message: (error as Error).message }]);
+    throw new ConfigError('config_invalid', [{ path, message: fileErrorText(error) }]);
   }
   return parseInjectionSettings(value, path);
 }

@@ -1,5 +1,6 @@
 import type { SidecarConfig } from '../../../contract/config/sidecar-config.ts';
 import { logEvent } from '../../../contract/event-writer.ts';
+import { fileErrorText } from '../../../lib/file-error-text.ts';
 import type { LogSink } from '../../../lib/log/log-sink.ts';
 import type { SessionEndReporter } from '../auth/session-ends.ts';
 import { openSessionEndsFile, type SessionEndsFile } from '../auth/session-ends-file.ts';
@@ -58,8 +59,6 @@ export function openEndsFile(path: string, sink: LogSink): SessionEndsFile {
     });
   } catch (error) {
     const { code } = error as NodeJS.ErrnoException;
-    const message = (error as Error).message;
-    const named = message.includes(path) ? message : `${message} (${path})`;
-    throw Object.assign(new Error(`--session-ends-file: ${named}`), { code, path });
+    throw Object.assign(new Error(`--session-ends-file ${path}: ${fileErrorText(error)}`), { code, path });
   }
 }

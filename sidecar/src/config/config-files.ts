@@ -1,6 +1,7 @@
 import { type Dirent, readdirSync, readFileSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, type FieldError } from '../../../contract/errors.ts';
+import { fileErrorText } from '../../../lib/file-error-text.ts';
 
 /**
  * The largest config or revocation file read. A file beyond it (a log copied into the
@@ -94,7 +95,7 @@ export function readSnapshot(
       read = readSource(source, required, before, sweep, sweep ? undefined : options.told?.get(source));
     } catch (error) {
       if (error instanceof ConfigError) throw error;
-      throw new ConfigError('config_unreadable', [{ path: source, message: (error as Error).message }]);
+      throw new ConfigError('config_unreadable', [{ path: source, message: fileErrorText(error) }]);
     }
     if (required && read.files.size === 0)
       throw new ConfigError('config_unreadable', [{ path, message: NO_FILES }]);
@@ -265,7 +266,7 @@ function treeFiles(root: string, atMost: number): { readonly path: string; reado
     try {
       entries = readdirSync(directory, { withFileTypes: true });
     } catch (error) {
-      throw new ConfigError('config_unreadable', [{ path: directory, message: (error as Error).message }]);
+      throw new ConfigError('config_unreadable', [{ path: directory, message: fileErrorText(error) }]);
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
@@ -291,7 +292,7 @@ function treeFiles(root: string, atMost: number): { readonly path: string; reado
  */
 export function readTreeSnapshot(root: string): ConfigSnapshot {
   const unreadable = (path: string, error: unknown) =>
-    new ConfigError('config_unreadable', [{ path, message: (error as Error).message }]);
+    new ConfigError('config_unreadable', [{ path, message: fileErrorText(error) }]);
   let isDirectory: boolean;
   try {
     isDirectory = statSync(root).isDirectory();
