@@ -112,6 +112,24 @@ describe('malformed requests never reach the upstream', () => {
     expect(lines[lines.length - 1]).toMatchObject({ status: 408, outcome: 'client_timeout' });
   });
 
+  it('a TRACE pipelined between two requests: 405 in its turn, the others served, none of it reaching the application', async () => {
+    const before = upstream.seen.length;
+    const trace = (path: string) => `TRACE ${path} HTTP/1.1\r\nHost: localhost\r\nMax-Forwards: 0\r\n\r\n`;
+    const response = await rawRequest(
+      gate.port,
+      `GET /one HTTP/1.1\r\nHost: localhost\r\n\r\n${trace('/two')}${req('/three')}`,
+    );
+    // (A JSON body ends without a line break: the next status line follows it on the same line.)
+    expect([...response.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([200, 405, 200]);
+    expect(response).toContain('ok GET /one');
+    expect(response).toContain('"error":"trace_not_supported"');
+    expect(response).toContain('ok GET /three');
+    expect(upstream.seen.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET /one',
+      'GET /three',
+    ]);
+  });
+
   it('still serves a well-formed request afterwards', async () => {
     const response = await rawRequest(gate.port, req('/fine'));
     expect(statusOf(response)).toBe(200);
