@@ -61,6 +61,12 @@ describe('malformed requests never reach the upstream', () => {
     // headers and the signed identity JWT back to the caller.
     ['TRACE', req('/', 'Host: localhost\r\n', 'TRACE'), 405, 'trace_not_supported'],
     ['TRACE, a query', req('/public/x?y=1', 'Host: localhost\r\n', 'TRACE'), 405, 'trace_not_supported'],
+    [
+      'TRACE asking for a WebSocket: no tunnel',
+      'TRACE / HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      405,
+      'trace_not_supported',
+    ],
     // IIS's TRACK is no method Node.js's parser knows.
     ['TRACK', req('/', 'Host: localhost\r\n', 'TRACK'), 400, 'bad_request'],
     // The parser takes off the chunking only: the application would read gzip bytes as the body.
