@@ -21,6 +21,11 @@ export type LineKind =
 
 const GATEHOUSE_EVENT = /^[a-z]+(_[a-z]+)*$/;
 
+/** The event a sidecar writes for a proxy it does not trust, as its lines spell its type. */
+const UNTRUSTED_PROXY_EVENT = '"forwarded_for_untrusted"';
+/** Proxies told about at most (a sidecar names 16 per list of trusted proxies). */
+const MAX_UNTRUSTED_PROXIES = 64;
+
 /** How a search response begins: its scroll or point-in-time id, or `took`. */
 const SEARCH_RESPONSE_START = /^\{\s*"(?:_scroll_id|pit_id|took)"\s*:/;
 
@@ -74,6 +79,11 @@ export class InputDiagnostics {
   readonly unread: { source: string; reason: string }[] = [];
   /** Sources that ended early (a gzip file cut short, a pod log failing while read): the lines before were read. */
   readonly endedEarly: string[] = [];
+  /**
+   * Proxies a sidecar did not trust (its forwarded_for_untrusted lines read), by `app peer`: the
+   * requests from them carry the proxy's address as clientIp, not their clients'.
+   */
+  readonly untrustedProxies = new Map<string, { app: string; peerIp: string; time: string }>();
   #gatehouseSeen = false;
 
   /** Some line of the input (read in full, or in a source's sample) was a Gatehouse line. */
@@ -84,6 +94,17 @@ export class InputDiagnostics {
   skip(kind: LineKind, line: string): void {
     this.skipped.set(kind, (this.skipped.get(kind) ?? 0) + 1);
     this.#noteFields(kind, line);
+    if (kind === 'gatehouse_other' && line.includes(UNTRUSTED_PROXY_EVENT)) this.#noteUntrustedProxy(line);
+  }
+
+  #noteUntrustedProxy(line: string): void {
+    if (this.untrustedProxies.size >= MAX_UNTRUSTED_PROXIES) return;
+    const o = JSON.parse(withoutLinePrefix(line.trimStart())) as Record<string, unknown>;
+    if (o.type !== 'forwarded_for_untrusted' || typeof o.peerIp !== 'string') return;
+    const app = typeof o.app === 'string' ? o.app : '(unknown application)';
+    const key = `${app} ${o.peerIp}`;
+    if (!this.untrustedProxies.has(key))
+      this.untrustedProxies.set(key, { app, peerIp: o.peerIp, time: String(o.time) });
   }
 
   /** Lines skipped unread (too long to be a Gatehouse line). */
@@ -145,6 +166,10 @@ export class InputDiagnostics {
         : 'cannot be read twice to check its time order';
       notes.push(`${source} ${why}: sorted on temporary files in ${runs} run${runs === 1 ? '' : 's'}`);
     }
+    for (const { app, peerIp, time } of this.untrustedProxies.values())
+      notes.push(
+        `warning: ${app}: ${peerIp} is a proxy its sidecar did not trust (forwarded_for_untrusted, ${time}): requests through it carry ${peerIp} as their clientIp, not their clients' addresses`,
+      );
     if (this.duplicates > 0)
       notes.push(
         `${this.duplicates} duplicate lines dropped (a request id or event read before: the same file given twice?)`,

@@ -118,6 +118,42 @@ describe('gatehouse audit reads what analysts give it', () => {
     expect(sessions[0]?.requests.map((r) => r.uri)).toEqual(['/admin/users?page=3', '/admin/users?page=4']);
   });
 
+  it('an ingress its sidecar did not trust: the addresses it stands for are said to be its own', async () => {
+    // Every user seemed to come from the ingress; the sidecar had said why, once, in its log.
+    const ingress = '10.8.3.17';
+    const path = file(
+      'behind-ingress.log',
+      jsonl([
+        {
+          type: 'forwarded_for_untrusted',
+          time: '2026-11-21T06:59:59.000Z',
+          app: 'corp/wiki',
+          peerIp: ingress,
+          trustedProxies: 0,
+          hint: 'list it',
+        },
+        requestLine(1, { clientIp: ingress, peerIp: ingress }),
+        requestLine(2, {
+          clientIp: ingress,
+          peerIp: ingress,
+          requestId: 'req-ada',
+          identity: { kind: 'user', sub: 'ada', email: 'ada@corp.example', idp: 'corp' },
+          sessionId: 'S-ada',
+        }),
+      ]),
+    );
+    const warning = `gatehouse audit: warning: corp/wiki: ${ingress} is a proxy its sidecar did not trust (forwarded_for_untrusted, 2026-11-21T06:59:59.000Z): requests through it carry ${ingress} as their clientIp, not their clients' addresses\n`;
+    const ip = await runGatehouse(['audit', 'ip', ingress, path]);
+    expect(ip.code).toBe(0);
+    expect(ip.stderr).toBe(warning);
+    expect(ip.stdout).toContain('ada@corp.example');
+    const sessions = await runGatehouse(['audit', 'sessions', path]);
+    expect(sessions.stderr).toBe(warning);
+    // Without that line, nothing is said.
+    const plain = await runGatehouse(['audit', 'ip', ingress, GRACE]);
+    expect(plain.stderr).toBe('');
+  });
+
   it('counts a request once when the same file is given twice, and says how many lines it dropped', async () => {
     const { code, sessions, stderr } = await sessionsOf(['--user', EMAIL, GRACE, GRACE]);
     expect(code).toBe(0);
