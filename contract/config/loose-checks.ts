@@ -6,7 +6,8 @@
  * only when it has the shape the schema wants and no schema error of its own, with render's own
  * checks, so that no problem is reported twice or in other words.
  */
-import type { AccessPolicySpec } from '../api/access-policy.ts';
+import { type AccessPolicySpec, Selector } from '../api/access-policy.ts';
+import { schemaErrors } from '../api/validate.ts';
 import type { FieldError } from '../errors.ts';
 import { parseUpstreamOrigin, renderPolicy } from './render.ts';
 import { renderDuration } from './render-duration.ts';
@@ -92,7 +93,10 @@ export function loosePolicyErrors(
     const list = spec[rule];
     if (!Array.isArray(list)) continue;
     list.forEach((selector, i) => {
-      if (!hasSchemaError(at(`spec.${rule}[${i}]`))) selectors[rule][i] = selector;
+      // Held to the selector's own schema too: render's checks below never meet another shape,
+      // whichever errors the document's schema reports (some are left out of its report).
+      if (!hasSchemaError(at(`spec.${rule}[${i}]`)) && schemaErrors(Selector, selector, '').length === 0)
+        selectors[rule][i] = selector;
     });
   }
   const partial = { decision, ...selectors } as unknown as AccessPolicySpec;

@@ -223,6 +223,32 @@ describe('loading AccessApplication YAML', () => {
     );
   });
 
+  it('a policy of any shape that fails its schema: its errors, never a crash of the checks past it', () => {
+    const shapes = [
+      '{}',
+      'null',
+      '"x"',
+      '{paths: 5}',
+      '{unknownKey: []}',
+      "{ipRanges: ['10.0.0.0/8'], paths: ['/']}",
+      '{claim: {}}',
+      '{claim: {name: dept}}',
+      "{emails: [5, 'a@b.c']}",
+      "{methods: ['get']}",
+      '{everyone: false}',
+    ];
+    for (const shape of shapes)
+      for (const decision of ['allow', '7', 'bypass']) {
+        const text = `apiVersion: gatehouse.dev/v1alpha1\nkind: AccessPolicy\nmetadata: {name: p}\nspec:\n  decision: ${decision}\n  include: [${shape}, {ipRanges: ['10.0.0.0/33']}]\n  exclude: ${shape}\n`;
+        const errors = errorsOf({ '/x/p.yaml': text });
+        expect([shape, decision, errors.length > 0]).toEqual([shape, decision, true]);
+        // The selector that passed its schema is still checked.
+        expect(errors).toContain(
+          'p.yaml#1 spec.include[1].ipRanges[0]: is not an IP address or CIDR range (got "10.0.0.0/33")',
+        );
+      }
+  });
+
   it('a file that is not YAML at all: its first syntax errors, short, and how many more', () => {
     // Random bytes, as a binary or an archive left in the config directory reads.
     let seed = 7;
