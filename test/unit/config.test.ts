@@ -249,6 +249,33 @@ describe('loading AccessApplication YAML', () => {
       }
   });
 
+  it('an application of any shape that fails its schema: its errors, never a crash of the checks past it', () => {
+    const specs = [
+      '5',
+      'null',
+      '[]',
+      '{hosts: [a.test]}',
+      '{hosts: [a.test], upstream: [], trustedProxies: x}',
+      "{hosts: [a.test], upstream: {url: 5, timeouts: []}, trustedProxies: [null, 'bogus'], proxyProtocol: 3}",
+      "{hosts: [A], upstream: {url: 'http://[::1', timeouts: {idle: 5}}, logging: {requestHeaders: x}}",
+      "{hosts: [A], upstream: {url: 'ftp://u:p@x/y?z'}, proxyProtocol: {from: [1, 'nope']}, logging: []}",
+    ];
+    for (const spec of specs) {
+      const errors = errorsOf({ '/x/app.yaml': `${HEADER}spec: ${spec}\n` });
+      expect([spec, errors.length > 0]).toEqual([spec, true]);
+    }
+    expect(
+      errorsOf({
+        '/x/app.yaml': `${HEADER}spec: {hosts: [A], upstream: {url: 'ftp://u:p@x/y?z'}, proxyProtocol: {from: [1, 'nope']}}\n`,
+      }).filter((e) => !e.includes('spec.hosts')),
+    ).toEqual([
+      // The schema's word on the URL, and not render's on the same field again.
+      'app.yaml#1 spec.upstream.url: must be an http:// or https:// URL (got "ftp://u:p@x/y?z")',
+      'app.yaml#1 spec.proxyProtocol.from[0]: must be string (got number)',
+      'app.yaml#1 spec.proxyProtocol.from[1]: is not an IP address or CIDR range (got "nope")',
+    ]);
+  });
+
   it('a file that is not YAML at all: its first syntax errors, short, and how many more', () => {
     // Random bytes, as a binary or an archive left in the config directory reads.
     let seed = 7;
