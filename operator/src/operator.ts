@@ -88,7 +88,7 @@ export function createOperator(options: OperatorOptions) {
     const before = applicationOfPod.get(key);
     if (application === undefined) applicationOfPod.delete(key);
     else applicationOfPod.set(key, application);
-    const namespace = key.slice(0, key.indexOf('/'));
+    const { namespace } = splitKey(key);
     for (const name of new Set([before, application]))
       if (name !== undefined) enqueue(`protection:${namespace}/${name}`);
   });

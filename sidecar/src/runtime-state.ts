@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { applicationLabel } from '../../contract/application-label.ts';
 import type { SidecarConfig } from '../../contract/config/sidecar-config.ts';
 import { type AddressSet, createAddressSet } from '../../lib/net/cidr.ts';
@@ -85,7 +86,7 @@ export function compileRuntimeState(
     upstream,
     trustedProxies: createAddressSet(config.trustedProxies),
     untrustedForwarders:
-      previous && sameList(previous.config.trustedProxies, config.trustedProxies)
+      previous && isDeepStrictEqual(previous.config.trustedProxies, config.trustedProxies)
         ? previous.untrustedForwarders
         : createUntrustedForwarders(),
     proxyProtocolFrom: config.proxyProtocol ? createAddressSet(config.proxyProtocol.from) : null,
@@ -107,9 +108,4 @@ export function compileRuntimeState(
     revocations: compileRevocations(config.revocations),
     sessionEnds: lifetime.sessionEnds ?? null,
   });
-}
-
-/** Whether two lists hold the same strings in the same order. */
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

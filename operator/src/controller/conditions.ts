@@ -34,18 +34,33 @@ export function desiredStatus<Extra extends object>(
   const message =
     ready.message.length > MAX_MESSAGE ? `${ready.message.slice(0, MAX_MESSAGE - 1)}…` : ready.message;
   const condition: Condition = {
-    type: 'Ready',
-    status: ready.status,
-    reason: ready.reason,
-    message,
-    lastTransitionTime:
-      previous && previous.status === ready.status ? previous.lastTransitionTime : kubeTime(now),
+    ...withTransitionTime(
+      { type: 'Ready', status: ready.status, reason: ready.reason, message },
+      previous,
+      now,
+    ),
     ...(generation === undefined ? {} : { observedGeneration: generation }),
   };
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     conditions: [condition],
     ...extra,
+  };
+}
+
+/**
+ * A condition to write, with its lastTransitionTime: the previous condition's while the status
+ * stays, else now, as metav1.Condition requires.
+ */
+export function withTransitionTime(
+  desired: Omit<Condition, 'lastTransitionTime'>,
+  previous: Condition | undefined,
+  now: Date,
+): Condition {
+  return {
+    ...desired,
+    lastTransitionTime:
+      previous && previous.status === desired.status ? previous.lastTransitionTime : kubeTime(now),
   };
 }
 

@@ -8,9 +8,9 @@
 import { ACCESS_APPLICATIONS } from '../../../contract/api/resource-types.ts';
 import type { Condition } from '../../../contract/api/status.ts';
 import type { KubeClient } from '../../../lib/kube/kube-client.ts';
-import { kubeTime } from '../../../lib/kube/kube-object.ts';
 import { APP_PORT_CONDITION, appPortCondition } from './app-port-condition.ts';
 import type { AppPortExposure } from './app-port-exposure.ts';
+import { withTransitionTime } from './conditions.ts';
 import { type PodsWithoutSidecar, PROTECTED_CONDITION, protectedCondition } from './pods-without-sidecar.ts';
 import type { ApplicationReconcilerContext } from './reconcile-application.ts';
 
@@ -70,14 +70,7 @@ export async function reconcileProtection(
   const recent = ctx.recent.get(key);
   if (recent !== undefined && recent.over === object.metadata.resourceVersion && recent.conditions === wanted)
     return result;
-  const written: Condition[] = desired.map((d) => {
-    const current = currentOf(d.type);
-    return {
-      ...d,
-      lastTransitionTime:
-        current && current.status === d.status ? current.lastTransitionTime : kubeTime(ctx.now()),
-    };
-  });
+  const written = desired.map((d) => withTransitionTime(d, currentOf(d.type), ctx.now()));
   await ctx.client.apply(
     ACCESS_APPLICATIONS,
     {

@@ -24,15 +24,3 @@ export function createUntrustedForwarders(): UntrustedForwarders {
     },
   };
 }
-
-/** `X-Forwarded-For`, as its length tells it apart before it is compared. */
-const FORWARDED_FOR = 'x-forwarded-for';
-
-/** Whether a request's raw headers (name, value, name, ...) hold an X-Forwarded-For, in any case. */
-export function hasForwardedFor(raw: readonly string[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length === FORWARDED_FOR.length && name.toLowerCase() === FORWARDED_FOR) return true;
-  }
-  return false;
-}

@@ -1,6 +1,7 @@
 import { type HostMatcher, normaliseHost } from '../../../../lib/net/host.ts';
 import { ROOT_PATHS } from '../../auth/gateway-paths.ts';
 import { jsonResponse, type LocalResponse } from '../../http/local-response.ts';
+import { isRootRouteTarget, rootRouteQuery } from '../../http/root-route-target.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
 /**
@@ -30,15 +31,13 @@ export function keysRoute(scope: RequestScope): LocalResponse | undefined {
   if (!isOtherHost(host, scope.state.hosts)) return undefined;
   scope.host = host; // logged as sent
   scope.path = KEYS_PATH;
-  scope.query = (url as string).length > KEYS_PATH.length ? (url as string).slice(KEYS_PATH.length + 1) : '';
+  scope.query = rootRouteQuery(url as string, KEYS_PATH);
   return jsonResponse(200, auth.jwks, 300);
 }
 
 /** Whether a method and request target are a fetch of the keys: GET or HEAD of KEYS_PATH. */
 export function isKeysTarget(method: string | undefined, url: string | undefined): boolean {
-  // Most requests leave at the first test: their path does not begin with "/.".
-  if (url === undefined || url.charCodeAt(1) !== 0x2e /* . */) return false;
-  if (url !== KEYS_PATH && !url.startsWith(`${KEYS_PATH}?`)) return false;
+  if (!isRootRouteTarget(url, KEYS_PATH)) return false;
   return method === 'GET' || method === 'HEAD';
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ROOT_GATEWAY_PREFIX } from '../../auth/gateway-paths.ts';
 import { LocalResponse } from '../../http/local-response.ts';
+import { isRootRouteTarget, rootRouteQuery } from '../../http/root-route-target.ts';
 import type { RequestScope } from '../../request-scope.ts';
 
 /**
@@ -25,9 +26,7 @@ const NOT_READY = new LocalResponse(503, PLAIN_TEXT, 'not ready\n', 'rejected', 
  * without a Host; Apache's mod_proxy_hcheck with `hcmethod=OPTIONS`).
  */
 export function isReadinessTarget(method: string | undefined, url: string | undefined): boolean {
-  // Most requests leave at the first test: their path does not begin with "/.".
-  if (url === undefined || url.charCodeAt(1) !== 0x2e /* . */) return false;
-  if (url !== READINESS_PATH && !url.startsWith(`${READINESS_PATH}?`)) return false;
+  if (!isRootRouteTarget(url, READINESS_PATH)) return false;
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
 }
 
@@ -43,6 +42,6 @@ export function readinessRoute(scope: RequestScope): LocalResponse | undefined {
   // Its query is logged as any other, redacted (a raw target in the line would carry a token).
   const url = scope.req.url as string;
   scope.path = READINESS_PATH;
-  scope.query = url.length > READINESS_PATH.length ? url.slice(READINESS_PATH.length + 1) : '';
+  scope.query = rootRouteQuery(url, READINESS_PATH);
   return scope.ready() ? READY : NOT_READY;
 }

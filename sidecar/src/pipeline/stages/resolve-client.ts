@@ -1,7 +1,6 @@
 import { HttpError } from '../../../../contract/errors.ts';
 import { logEvent } from '../../../../contract/event-writer.ts';
 import { resolveClientIp } from '../../../../lib/net/client-ip.ts';
-import { hasForwardedFor } from '../../net/untrusted-forwarders.ts';
 import type { RequestScope } from '../../request-scope.ts';
 import { isReadinessCheck } from './readiness-route.ts';
 
@@ -12,6 +11,9 @@ const NO_PROXY_HEADER = new HttpError(
   'Malformed request.',
   'no PROXY protocol header from a load balancer of spec.proxyProtocol',
 );
+
+/** `X-Forwarded-For`, as its length tells it apart before it is compared. */
+const FORWARDED_FOR = 'x-forwarded-for';
 
 /**
  * Decides whether the peer is a trusted proxy and finds the real client address. A request whose
@@ -28,15 +30,16 @@ export function resolveClient(scope: RequestScope): HttpError | undefined {
     return NO_PROXY_HEADER;
   }
   scope.peerTrusted = state.trustedProxies.size > 0 && state.trustedProxies.has(scope.peerIp);
+  // Read from a trusted proxy; from any other peer only seen, to be told (forwardedByUntrusted).
   const forwardedFor: string[] = [];
-  if (scope.peerTrusted) {
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      if ((raw[i] as string).toLowerCase() === 'x-forwarded-for') forwardedFor.push(raw[i + 1] as string);
-    }
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === FORWARDED_FOR.length && name.toLowerCase() === FORWARDED_FOR)
+      forwardedFor.push(raw[i + 1] as string);
   }
   scope.clientIp = resolveClientIp(scope.peerIp, scope.peerTrusted, forwardedFor, state.trustedProxies);
-  if (!scope.peerTrusted && hasForwardedFor(req.rawHeaders)) forwardedByUntrusted(scope);
+  if (!scope.peerTrusted && forwardedFor.length > 0) forwardedByUntrusted(scope);
   return undefined;
 }
 
