@@ -59,6 +59,34 @@ describe('--shutdown-delay', () => {
     ]);
   });
 
+  it('through the delay, the refusals and the answers of its own stand as before: a TRACE 405, HAProxy\u2019s OPTIONS check 503, an untrusted proxy told once', async () => {
+    const seen: string[] = [];
+    const app = await startUpstream((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.end('app page');
+    });
+    try {
+      const proc = await startSidecarProcess(loopbackAppDir(app.url), ['--shutdown-delay', '2s']);
+      const fresh = (head: string) =>
+        statusOnNewConnection(() => connect({ port: proc.port, host: '127.0.0.1' }), `${head}\r\n\r\n`);
+      const exited = proc.stop(); // SIGTERM
+      await sleep(200);
+      expect(await fresh('TRACE /page HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close')).toBe(405);
+      expect(await fresh('OPTIONS /.gatehouse/ready HTTP/1.0')).toBe(503);
+      const viaProxy =
+        'GET /page HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: 203.0.113.7\r\nConnection: close';
+      expect([await fresh(viaProxy), await fresh(viaProxy)]).toEqual([200, 200]);
+      expect(await exited).toBe(0);
+      expect(seen).toEqual(['GET /page', 'GET /page']);
+      expect(proc.lines.filter((l) => l.type === 'forwarded_for_untrusted')).toHaveLength(1);
+      expect(
+        proc.lines.filter((l) => l.type === 'request').map((l) => `${l.method} ${l.status} ${l.error}`),
+      ).toEqual(['TRACE 405 trace_not_supported', 'OPTIONS 503 not_ready', 'GET 200 null', 'GET 200 null']);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('an interrupt (SIGINT) stops accepting at once', async () => {
     const proc = await startSidecarProcess(config(), ['--shutdown-delay', '2s', '--shutdown-grace', '6s']);
     const signalled = performance.now();
